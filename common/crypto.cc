@@ -1,0 +1,119 @@
+#include "common/crypto.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include <memory>
+#include <vector>
+
+namespace vigil::crypto {
+namespace {
+
+struct MacDeleter {
+  void operator()(EVP_MAC* mac) const { EVP_MAC_free(mac); }
+};
+struct MacCtxDeleter {
+  void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
+};
+using MacPtr = std::unique_ptr<EVP_MAC, MacDeleter>;
+using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter>;
+
+const unsigned char* bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Result<Sha256Digest> hmacSha256(std::string_view key, std::string_view data) {
+  // EVP_MAC_fetch is comparatively costly; the fetched algorithm is immutable and shareable.
+  static const MacPtr mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+  if (!mac) return Status::internal("EVP_MAC_fetch(HMAC) failed");
+  MacCtxPtr ctx(EVP_MAC_CTX_new(mac.get()));
+  if (!ctx) return Status::internal("EVP_MAC_CTX_new failed");
+  char digest_name[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+      OSSL_PARAM_construct_end(),
+  };
+  // A zero-length key is legal HMAC; OpenSSL wants a non-null pointer for it.
+  static const unsigned char kEmpty = 0;
+  const unsigned char* key_ptr = key.empty() ? &kEmpty : bytes(key);
+  if (EVP_MAC_init(ctx.get(), key_ptr, key.size(), params) != 1) {
+    return Status::internal("EVP_MAC_init failed");
+  }
+  if (EVP_MAC_update(ctx.get(), bytes(data), data.size()) != 1) {
+    return Status::internal("EVP_MAC_update failed");
+  }
+  Sha256Digest out{};
+  size_t out_len = 0;
+  if (EVP_MAC_final(ctx.get(), out.data(), &out_len, out.size()) != 1 || out_len != out.size()) {
+    return Status::internal("EVP_MAC_final failed");
+  }
+  return out;
+}
+
+Result<Sha256Digest> sha256(std::string_view data) {
+  Sha256Digest out{};
+  unsigned int out_len = 0;
+  if (EVP_Digest(data.data(), data.size(), out.data(), &out_len, EVP_sha256(), nullptr) != 1 ||
+      out_len != out.size()) {
+    return Status::internal("EVP_Digest(SHA256) failed");
+  }
+  return out;
+}
+
+std::string toHex(const uint8_t* data, size_t len) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (size_t i = 0; i < len; ++i) {
+    out.push_back(kDigits[data[i] >> 4]);
+    out.push_back(kDigits[data[i] & 0x0f]);
+  }
+  return out;
+}
+
+std::string toHex(const Sha256Digest& digest) { return toHex(digest.data(), digest.size()); }
+
+std::string toHex(std::string_view bytes_in) {
+  return toHex(bytes(bytes_in), bytes_in.size());
+}
+
+Result<std::string> fromHex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return Status::invalidArgument("hex string has odd length");
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = hexValue(hex[i]);
+    int lo = hexValue(hex[i + 1]);
+    if (hi < 0 || lo < 0) return Status::invalidArgument("non-hex character");
+    out.push_back(static_cast<char>((hi << 4) | lo));
+  }
+  return out;
+}
+
+bool constantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+Result<std::string> randomHex(size_t n_bytes) {
+  std::vector<unsigned char> buf(n_bytes);
+  if (n_bytes > 0 && RAND_bytes(buf.data(), static_cast<int>(n_bytes)) != 1) {
+    return Status::internal("RAND_bytes failed");
+  }
+  return toHex(buf.data(), buf.size());
+}
+
+}  // namespace vigil::crypto

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace vigil::crypto {
+
+using Sha256Digest = std::array<uint8_t, 32>;
+
+// HMAC-SHA256 through OpenSSL 3's EVP_MAC. Fails only if OpenSSL itself fails.
+Result<Sha256Digest> hmacSha256(std::string_view key, std::string_view data);
+
+// SHA-256 through EVP_Digest.
+Result<Sha256Digest> sha256(std::string_view data);
+
+// Lower-case hex of any byte range.
+std::string toHex(const uint8_t* data, size_t len);
+std::string toHex(const Sha256Digest& digest);
+std::string toHex(std::string_view bytes);
+
+// Decodes hex (either case). Fails on odd length or a non-hex character.
+Result<std::string> fromHex(std::string_view hex);
+
+// Compares in time that depends only on the lengths, for secrets and signatures.
+bool constantTimeEquals(std::string_view a, std::string_view b);
+
+// `n_bytes` from OpenSSL's CSPRNG, hex-encoded (2 * n_bytes characters).
+Result<std::string> randomHex(size_t n_bytes);
+
+}  // namespace vigil::crypto

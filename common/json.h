@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cjson/cJSON.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vigil::json {
+
+struct CJsonDeleter {
+  void operator()(cJSON* item) const { cJSON_Delete(item); }
+};
+// Owns a cJSON tree.
+using JsonPtr = std::unique_ptr<cJSON, CJsonDeleter>;
+
+// Parses exactly `text` (no NUL terminator needed); null on malformed JSON or trailing bytes.
+JsonPtr parse(std::string_view text);
+
+// Compact serialisation; empty string only if cJSON runs out of memory.
+std::string print(const cJSON* item);
+
+// Largest integer a JSON number (an IEEE double) carries exactly: 2^53.
+constexpr int64_t kMaxExactInteger = 9007199254740992LL;
+
+// True if `item` is a number holding an integer in [min, max].
+bool isIntegerInRange(const cJSON* item, int64_t min, int64_t max);
+
+}  // namespace vigil::json
