@@ -24,6 +24,10 @@ std::string print(const cJSON* item) {
   return out;
 }
 
+void addInteger(cJSON* object, const char* name, int64_t value) {
+  cJSON_AddRawToObject(object, name, std::to_string(value).c_str());
+}
+
 bool isIntegerInRange(const cJSON* item, int64_t min, int64_t max) {
   if (item == nullptr || !cJSON_IsNumber(item)) return false;
   double d = item->valuedouble;

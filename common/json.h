@@ -25,6 +25,10 @@ std::string print(const cJSON* item);
 // Largest integer a JSON number (an IEEE double) carries exactly: 2^53.
 constexpr int64_t kMaxExactInteger = 9007199254740992LL;
 
+// Adds an integer member written as exact decimal text. Use it instead of
+// cJSON_AddNumberToObject, whose printer rounds integers above 10^15.
+void addInteger(cJSON* object, const char* name, int64_t value);
+
 // True if `item` is a number holding an integer in [min, max].
 bool isIntegerInRange(const cJSON* item, int64_t min, int64_t max);
 

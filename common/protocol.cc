@@ -124,9 +124,7 @@ JsonPtr newVersionedObject() {
   return root;
 }
 
-void addInt(cJSON* obj, const char* name, int64_t value) {
-  cJSON_AddNumberToObject(obj, name, static_cast<double>(value));
-}
+void addInt(cJSON* obj, const char* name, int64_t value) { json::addInteger(obj, name, value); }
 
 constexpr int64_t kMaxInt = json::kMaxExactInteger;
 // Interval bounds the protocol accepts on the wire: 1 s to 1 day.

@@ -1,0 +1,91 @@
+#include "agent/core/heartbeat_scheduler.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace vigil::agent {
+
+HeartbeatScheduler::HeartbeatScheduler(SchedulerOptions options, const Clock& clock,
+                                       UniformRandom random)
+    : options_(options),
+      clock_(clock),
+      random_(std::move(random)),
+      backoff_(options.backoff, [this] { return random_(); }) {}
+
+int64_t HeartbeatScheduler::clampInterval(int64_t interval_s) const {
+  return std::clamp<int64_t>(interval_s, options_.min_interval.count(),
+                             options_.max_interval.count());
+}
+
+void HeartbeatScheduler::adoptInterval(int64_t interval_s) {
+  interval_s_ = clampInterval(interval_s);
+}
+
+int64_t HeartbeatScheduler::correctedWallMs() const {
+  return toUnixMillis(clock_.wallNow()) + clock_offset_.count();
+}
+
+ScheduleDecision HeartbeatScheduler::backoffDecision() {
+  ScheduleDecision d;
+  d.kind = ScheduleDecision::Kind::kBackoff;
+  d.backoff_ceiling = backoff_.ceiling();
+  d.delay = backoff_.nextDelay();
+  return d;
+}
+
+ScheduleDecision HeartbeatScheduler::onOutcome(const HeartbeatOutcome& outcome) {
+  using Kind = HeartbeatOutcome::Kind;
+  if (outcome.kind != Kind::kStaleTimestamp) stale_in_a_row_ = 0;
+  if (outcome.kind != Kind::kReplayedSequence) replays_in_a_row_ = 0;
+
+  switch (outcome.kind) {
+    case Kind::kAccepted: {
+      backoff_.reset();
+      interval_s_ = clampInterval(outcome.next_interval_s);
+      const double factor =
+          1.0 - options_.jitter_fraction + 2.0 * options_.jitter_fraction * random_();
+      ScheduleDecision d;
+      d.kind = ScheduleDecision::Kind::kNextBeat;
+      d.delay = std::chrono::duration_cast<Duration>(
+          std::chrono::duration<double>(static_cast<double>(*interval_s_) * factor));
+      return d;
+    }
+    case Kind::kStaleTimestamp: {
+      if (!outcome.server_time_ms) return backoffDecision();
+      clock_offset_ =
+          std::chrono::milliseconds(*outcome.server_time_ms - toUnixMillis(clock_.wallNow()));
+      // Only once in a row: a second refusal right after a correction is not a clock problem
+      // this agent can fix by retrying.
+      if (++stale_in_a_row_ > 1) return backoffDecision();
+      ScheduleDecision d;
+      d.kind = ScheduleDecision::Kind::kRetryNow;
+      return d;
+    }
+    case Kind::kReplayedSequence: {
+      ++replays_in_a_row_;
+      // Double the jump on every consecutive replay, so a lost reservation is overtaken in
+      // a few attempts however far behind it is.
+      const int shift = std::min(replays_in_a_row_ - 1, 30);
+      const uint64_t jump = options_.sequence_block << shift;
+      ScheduleDecision d = replays_in_a_row_ > 1 ? backoffDecision() : ScheduleDecision{};
+      if (replays_in_a_row_ == 1) d.kind = ScheduleDecision::Kind::kRetryNow;
+      d.sequence_jump = jump;
+      return d;
+    }
+    case Kind::kOverloaded: {
+      if (!outcome.retry_after) return backoffDecision();
+      // Still a failure for the backoff, so a later failure without Retry-After waits longer.
+      backoff_.nextDelay();
+      ScheduleDecision d;
+      d.kind = ScheduleDecision::Kind::kRetryAfter;
+      d.delay = std::clamp<Duration>(*outcome.retry_after, std::chrono::seconds(1),
+                                     options_.backoff.cap);
+      return d;
+    }
+    case Kind::kFailed:
+      return backoffDecision();
+  }
+  return backoffDecision();
+}
+
+}  // namespace vigil::agent

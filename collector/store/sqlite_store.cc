@@ -1,0 +1,536 @@
+#include "collector/store/sqlite_store.h"
+
+#include <Poco/Data/RecordSet.h>
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/Exception.h>
+#include <Poco/Nullable.h>
+
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+#include <utility>
+
+namespace vigil::collector {
+namespace {
+
+namespace fs = std::filesystem;
+using Poco::Data::RecordSet;
+using Poco::Data::Session;
+using Poco::Data::Statement;
+using Poco::Data::Keywords::bind;
+using Poco::Data::Keywords::into;
+using Poco::Data::Keywords::now;
+using Poco::Data::Keywords::use;
+
+constexpr int kBusyTimeoutMs = 5000;
+
+// Each migration is applied once, in order, in its own transaction; version N is
+// kMigrations[N - 1]. Never edit a released migration: append a new one.
+const std::vector<std::vector<std::string>>& migrations() {
+  static const std::vector<std::vector<std::string>> kMigrations = {
+      // 1: the walking skeleton.
+      {
+          "CREATE TABLE tenants ("
+          " id INTEGER PRIMARY KEY,"
+          " name TEXT NOT NULL UNIQUE,"
+          " created_at INTEGER NOT NULL)",
+          "CREATE TABLE sites ("
+          " id INTEGER PRIMARY KEY,"
+          " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+          " name TEXT NOT NULL,"
+          " created_at INTEGER NOT NULL,"
+          " UNIQUE (tenant_id, name))",
+          "CREATE TABLE enrollment_tokens ("
+          " id INTEGER PRIMARY KEY,"
+          " site_id INTEGER NOT NULL REFERENCES sites(id),"
+          " token_hash TEXT NOT NULL UNIQUE,"
+          " created_at INTEGER NOT NULL,"
+          " expires_at INTEGER,"
+          " max_uses INTEGER,"
+          " uses INTEGER NOT NULL DEFAULT 0,"
+          " revoked INTEGER NOT NULL DEFAULT 0)",
+          "CREATE INDEX enrollment_tokens_site ON enrollment_tokens (site_id)",
+          "CREATE TABLE agents ("
+          " id TEXT PRIMARY KEY,"
+          " site_id INTEGER NOT NULL REFERENCES sites(id),"
+          " hostname TEXT NOT NULL,"
+          " os_name TEXT NOT NULL DEFAULT '',"
+          " os_version TEXT NOT NULL DEFAULT '',"
+          " arch TEXT NOT NULL DEFAULT '',"
+          " agent_version TEXT NOT NULL,"
+          " secret TEXT NOT NULL,"
+          " enrolled_at INTEGER NOT NULL,"
+          " retired_at INTEGER,"
+          " last_seen_at INTEGER,"
+          " last_seq INTEGER NOT NULL DEFAULT 0,"
+          " boot_id TEXT NOT NULL DEFAULT '',"
+          " uptime_s INTEGER NOT NULL DEFAULT 0)",
+          "CREATE INDEX agents_site ON agents (site_id)",
+          "CREATE TABLE admin_tokens ("
+          " id INTEGER PRIMARY KEY,"
+          " token_hash TEXT NOT NULL UNIQUE,"
+          " name TEXT NOT NULL,"
+          " created_at INTEGER NOT NULL,"
+          " revoked INTEGER NOT NULL DEFAULT 0)",
+      },
+  };
+  return kMigrations;
+}
+
+// Runs `body` and turns any exception into a Status, so none leaves the store.
+template <typename F>
+auto guarded(const std::string& what, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Poco::Exception& e) {
+    return Status::ioError(what + ": " + e.displayText());
+  } catch (const std::exception& e) {
+    return Status::ioError(what + ": " + e.what());
+  }
+}
+
+// Rolls back an open transaction unless committed.
+class Transaction {
+ public:
+  explicit Transaction(Session& session) : session_(session) { session_.begin(); }
+  ~Transaction() {
+    if (!done_) {
+      try {
+        session_.rollback();
+      } catch (...) {  // NOLINT(bugprone-empty-catch): nothing more to do in a destructor
+      }
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit() {
+    session_.commit();
+    done_ = true;
+  }
+
+ private:
+  Session& session_;
+  bool done_ = false;
+};
+
+Poco::Nullable<Poco::Int64> toNullable(const std::optional<int64_t>& v) {
+  if (!v) return Poco::Nullable<Poco::Int64>();
+  return Poco::Nullable<Poco::Int64>(*v);
+}
+
+int64_t intAt(const RecordSet& rs, size_t col, size_t row) {
+  return rs.value(col, row).convert<Poco::Int64>();
+}
+std::optional<int64_t> optionalIntAt(const RecordSet& rs, size_t col, size_t row) {
+  if (rs.isNull(col, row)) return std::nullopt;
+  return intAt(rs, col, row);
+}
+std::string stringAt(const RecordSet& rs, size_t col, size_t row) {
+  if (rs.isNull(col, row)) return {};
+  return rs.value(col, row).convert<std::string>();
+}
+
+constexpr char kTokenColumns[] =
+    "id, site_id, token_hash, created_at, expires_at, max_uses, uses, revoked";
+
+EnrollmentToken tokenAt(const RecordSet& rs, size_t row) {
+  EnrollmentToken t;
+  t.id = intAt(rs, 0, row);
+  t.site_id = intAt(rs, 1, row);
+  t.token_hash = stringAt(rs, 2, row);
+  t.created_at_ms = intAt(rs, 3, row);
+  t.expires_at_ms = optionalIntAt(rs, 4, row);
+  t.max_uses = optionalIntAt(rs, 5, row);
+  t.uses = intAt(rs, 6, row);
+  t.revoked = intAt(rs, 7, row) != 0;
+  return t;
+}
+
+constexpr char kAgentSelect[] =
+    "SELECT a.id, a.site_id, s.tenant_id, a.hostname, a.os_name, a.os_version, a.arch,"
+    " a.agent_version, a.secret, a.enrolled_at, a.retired_at, a.last_seen_at, a.last_seq,"
+    " a.boot_id, a.uptime_s FROM agents a JOIN sites s ON s.id = a.site_id";
+
+AgentRecord agentAt(const RecordSet& rs, size_t row) {
+  AgentRecord a;
+  a.id = stringAt(rs, 0, row);
+  a.site_id = intAt(rs, 1, row);
+  a.tenant_id = intAt(rs, 2, row);
+  a.hostname = stringAt(rs, 3, row);
+  a.os_name = stringAt(rs, 4, row);
+  a.os_version = stringAt(rs, 5, row);
+  a.arch = stringAt(rs, 6, row);
+  a.agent_version = stringAt(rs, 7, row);
+  a.secret = stringAt(rs, 8, row);
+  a.enrolled_at_ms = intAt(rs, 9, row);
+  a.retired_at_ms = optionalIntAt(rs, 10, row);
+  a.last_seen_at_ms = optionalIntAt(rs, 11, row);
+  a.last_seq = intAt(rs, 12, row);
+  a.boot_id = stringAt(rs, 13, row);
+  a.uptime_s = intAt(rs, 14, row);
+  return a;
+}
+
+// Creates the directory if needed and restricts it to its owner.
+Status prepareDataDir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::ioError("cannot create data directory " + dir.string() + ": " + ec.message());
+  if (!fs::is_directory(dir, ec)) {
+    return Status::ioError("data directory " + dir.string() + " is not a directory");
+  }
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) {
+    return Status::ioError("cannot set mode 0700 on " + dir.string() + ": " + ec.message());
+  }
+  return Status::okStatus();
+}
+
+// Creates the database file empty if missing, so that SQLite opens (and copies the mode of)
+// a file that is already 0600; then enforces 0600.
+Status prepareDatabaseFile(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    std::ofstream create(file, std::ios::binary | std::ios::app);
+    if (!create) return Status::ioError("cannot create database file " + file.string());
+  }
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace, ec);
+  if (ec) {
+    return Status::ioError("cannot set mode 0600 on " + file.string() + ": " + ec.message());
+  }
+  return Status::okStatus();
+}
+
+}  // namespace
+
+int SqliteStore::latestSchemaVersion() { return static_cast<int>(migrations().size()); }
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_dir) {
+  if (data_dir.empty()) return Status::invalidArgument("data directory is empty");
+  const fs::path dir(data_dir);
+  if (Status s = prepareDataDir(dir); !s.ok()) return s;
+  const fs::path file = dir / kDatabaseFileName;
+  if (Status s = prepareDatabaseFile(file); !s.ok()) return s;
+
+  std::unique_ptr<Session> session;
+  Status opened = guarded("cannot open database " + file.string(), [&] {
+    Poco::Data::SQLite::Connector::registerConnector();
+    session = std::make_unique<Session>(Poco::Data::SQLite::Connector::KEY, file.string());
+    return Status::okStatus();
+  });
+  if (!opened.ok()) return opened;
+
+  std::unique_ptr<SqliteStore> store(new SqliteStore(file.string(), std::move(session)));
+  if (Status s = store->configureConnection(); !s.ok()) return s;
+  if (Status s = store->migrate(); !s.ok()) return s;
+  return store;
+}
+
+SqliteStore::SqliteStore(std::string db_path, std::unique_ptr<Session> session)
+    : db_path_(std::move(db_path)), session_(std::move(session)) {}
+
+SqliteStore::~SqliteStore() {
+  std::lock_guard<std::mutex> lock(mu_);
+  try {
+    session_->close();
+  } catch (...) {  // NOLINT(bugprone-empty-catch): closing is best effort in a destructor
+  }
+}
+
+Status SqliteStore::configureConnection() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot configure database", [&] {
+    Session& s = *session_;
+    std::string mode;
+    s << "PRAGMA journal_mode=WAL", into(mode), now;
+    if (mode != "wal") return Status::ioError("database refused WAL journal mode (got " + mode + ")");
+    s << "PRAGMA synchronous=NORMAL", now;
+    s << "PRAGMA foreign_keys=ON", now;
+    int timeout = 0;
+    s << "PRAGMA busy_timeout=" + std::to_string(kBusyTimeoutMs), into(timeout), now;
+    return Status::okStatus();
+  });
+}
+
+Status SqliteStore::migrate() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot migrate database schema", [&] {
+    Session& s = *session_;
+    s << "CREATE TABLE IF NOT EXISTS schema_version ("
+         " version INTEGER PRIMARY KEY,"
+         " applied_at INTEGER NOT NULL)",
+        now;
+    Poco::Nullable<Poco::Int64> current_raw;
+    s << "SELECT MAX(version) FROM schema_version", into(current_raw), now;
+    const int current = current_raw.isNull() ? 0 : static_cast<int>(current_raw.value());
+    const int latest = latestSchemaVersion();
+    if (current > latest) {
+      return Status::failedPrecondition(
+          "database schema version " + std::to_string(current) +
+          " is newer than this collector supports (" + std::to_string(latest) + ")");
+    }
+    for (int version = current + 1; version <= latest; ++version) {
+      Transaction tx(s);
+      for (const std::string& sql : migrations()[static_cast<size_t>(version - 1)]) {
+        s << sql, now;
+      }
+      s << "INSERT INTO schema_version (version, applied_at)"
+           " VALUES (?, CAST(strftime('%s', 'now') AS INTEGER) * 1000)",
+          bind(version), now;
+      tx.commit();
+    }
+    return Status::okStatus();
+  });
+}
+
+Result<int> SqliteStore::schemaVersion() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot read schema version", [&]() -> Result<int> {
+    Poco::Nullable<Poco::Int64> v;
+    *session_ << "SELECT MAX(version) FROM schema_version", into(v), now;
+    return v.isNull() ? 0 : static_cast<int>(v.value());
+  });
+}
+
+Status SqliteStore::ping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("database ping failed", [&] {
+    int one = 0;
+    *session_ << "SELECT 1", into(one), now;
+    return one == 1 ? Status::okStatus() : Status::ioError("database ping returned no row");
+  });
+}
+
+Result<Tenant> SqliteStore::createTenant(const std::string& name, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot create tenant", [&]() -> Result<Tenant> {
+    Tenant t;
+    t.name = name;
+    t.created_at_ms = now_ms;
+    Poco::Int64 created = now_ms;
+    *session_ << "INSERT INTO tenants (name, created_at) VALUES (?, ?)", bind(name), use(created),
+        now;
+    Poco::Int64 id = 0;
+    *session_ << "SELECT last_insert_rowid()", into(id), now;
+    t.id = id;
+    return t;
+  });
+}
+
+Result<std::optional<Tenant>> SqliteStore::findTenantByName(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot read tenant", [&]() -> Result<std::optional<Tenant>> {
+    Statement st(*session_);
+    st << "SELECT id, name, created_at FROM tenants WHERE name = ?", bind(name), now;
+    RecordSet rs(st);
+    if (rs.rowCount() == 0) return std::optional<Tenant>();
+    Tenant t;
+    t.id = intAt(rs, 0, 0);
+    t.name = stringAt(rs, 1, 0);
+    t.created_at_ms = intAt(rs, 2, 0);
+    return std::optional<Tenant>(t);
+  });
+}
+
+Result<Site> SqliteStore::createSite(int64_t tenant_id, const std::string& name, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot create site", [&]() -> Result<Site> {
+    Poco::Int64 tenant = tenant_id;
+    Poco::Int64 created = now_ms;
+    *session_ << "INSERT INTO sites (tenant_id, name, created_at) VALUES (?, ?, ?)", use(tenant),
+        bind(name), use(created), now;
+    Poco::Int64 id = 0;
+    *session_ << "SELECT last_insert_rowid()", into(id), now;
+    return Site{id, tenant_id, name, now_ms};
+  });
+}
+
+Result<std::optional<Site>> SqliteStore::findSiteByName(int64_t tenant_id,
+                                                        const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot read site", [&]() -> Result<std::optional<Site>> {
+    Poco::Int64 tenant = tenant_id;
+    Statement st(*session_);
+    st << "SELECT id, tenant_id, name, created_at FROM sites WHERE tenant_id = ? AND name = ?",
+        use(tenant), bind(name), now;
+    RecordSet rs(st);
+    if (rs.rowCount() == 0) return std::optional<Site>();
+    return std::optional<Site>(
+        Site{intAt(rs, 0, 0), intAt(rs, 1, 0), stringAt(rs, 2, 0), intAt(rs, 3, 0)});
+  });
+}
+
+Result<EnrollmentToken> SqliteStore::createEnrollmentToken(const EnrollmentToken& token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot create enrollment token", [&]() -> Result<EnrollmentToken> {
+    Poco::Int64 site = token.site_id;
+    Poco::Int64 created = token.created_at_ms;
+    Poco::Nullable<Poco::Int64> expires = toNullable(token.expires_at_ms);
+    Poco::Nullable<Poco::Int64> max_uses = toNullable(token.max_uses);
+    int revoked = token.revoked ? 1 : 0;
+    *session_ << "INSERT INTO enrollment_tokens"
+                 " (site_id, token_hash, created_at, expires_at, max_uses, uses, revoked)"
+                 " VALUES (?, ?, ?, ?, ?, 0, ?)",
+        use(site), bind(token.token_hash), use(created), use(expires), use(max_uses),
+        use(revoked), now;
+    Poco::Int64 id = 0;
+    *session_ << "SELECT last_insert_rowid()", into(id), now;
+    EnrollmentToken stored = token;
+    stored.id = id;
+    stored.uses = 0;
+    return stored;
+  });
+}
+
+Result<std::optional<EnrollmentToken>> SqliteStore::findEnrollmentTokenByHash(
+    const std::string& token_hash) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot read enrollment token", [&]() -> Result<std::optional<EnrollmentToken>> {
+    Statement st(*session_);
+    st << "SELECT " + std::string(kTokenColumns) + " FROM enrollment_tokens WHERE token_hash = ?",
+        bind(token_hash), now;
+    RecordSet rs(st);
+    if (rs.rowCount() == 0) return std::optional<EnrollmentToken>();
+    return std::optional<EnrollmentToken>(tokenAt(rs, 0));
+  });
+}
+
+Result<std::vector<EnrollmentToken>> SqliteStore::listEnrollmentTokens(int64_t site_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list enrollment tokens", [&]() -> Result<std::vector<EnrollmentToken>> {
+    Poco::Int64 site = site_id;
+    Statement st(*session_);
+    st << "SELECT " + std::string(kTokenColumns) +
+              " FROM enrollment_tokens WHERE site_id = ? ORDER BY id",
+        use(site), now;
+    RecordSet rs(st);
+    std::vector<EnrollmentToken> out;
+    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(tokenAt(rs, row));
+    return out;
+  });
+}
+
+Result<AgentRecord> SqliteStore::enrollAgent(int64_t token_id, const AgentRecord& agent,
+                                             int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot enroll agent", [&]() -> Result<AgentRecord> {
+    Session& s = *session_;
+    Transaction tx(s);
+    Poco::Int64 token = token_id;
+    Poco::Int64 at = now_ms;
+    Statement consume(s);
+    consume << "UPDATE enrollment_tokens SET uses = uses + 1"
+               " WHERE id = ? AND revoked = 0"
+               " AND (max_uses IS NULL OR uses < max_uses)"
+               " AND (expires_at IS NULL OR expires_at > ?)",
+        use(token), use(at);
+    if (consume.execute() != 1) {
+      return Status::permissionDenied("enrollment token is not usable");
+    }
+    Poco::Int64 enrolled = agent.enrolled_at_ms;
+    s << "INSERT INTO agents (id, site_id, hostname, os_name, os_version, arch, agent_version,"
+         " secret, enrolled_at)"
+         " SELECT ?, site_id, ?, ?, ?, ?, ?, ?, ? FROM enrollment_tokens WHERE id = ?",
+        bind(agent.id), bind(agent.hostname), bind(agent.os_name), bind(agent.os_version),
+        bind(agent.arch), bind(agent.agent_version), bind(agent.secret), use(enrolled),
+        use(token), now;
+    auto stored = findAgentLocked(agent.id);
+    if (!stored.ok()) return stored.error();
+    if (!stored.value()) return Status::internal("enrolled agent vanished");
+    tx.commit();
+    return *stored.value();
+  });
+}
+
+Result<std::optional<AgentRecord>> SqliteStore::findAgentLocked(const std::string& agent_id) {
+  Statement st(*session_);
+  st << std::string(kAgentSelect) + " WHERE a.id = ?", bind(agent_id), now;
+  RecordSet rs(st);
+  if (rs.rowCount() == 0) return std::optional<AgentRecord>();
+  return std::optional<AgentRecord>(agentAt(rs, 0));
+}
+
+Result<std::optional<AgentRecord>> SqliteStore::findAgent(const std::string& agent_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot read agent", [&] { return findAgentLocked(agent_id); });
+}
+
+Result<std::vector<AgentRecord>> SqliteStore::listAgents(const std::string& after_id,
+                                                         size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list agents", [&]() -> Result<std::vector<AgentRecord>> {
+    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+    Statement st(*session_);
+    st << std::string(kAgentSelect) + " WHERE a.id > ? ORDER BY a.id LIMIT ?", bind(after_id),
+        use(max_rows), now;
+    RecordSet rs(st);
+    std::vector<AgentRecord> out;
+    out.reserve(rs.rowCount());
+    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(agentAt(rs, row));
+    return out;
+  });
+}
+
+Status SqliteStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
+  if (updates.empty()) return Status::okStatus();
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot write last-seen batch", [&] {
+    Session& s = *session_;
+    Transaction tx(s);
+    Poco::Int64 seen = 0, seq = 0, uptime = 0, seq_guard = 0;
+    std::string boot, version, host, id;
+    Statement st(s);
+    st << "UPDATE agents SET last_seen_at = ?, last_seq = ?, boot_id = ?, uptime_s = ?,"
+          " agent_version = ?, hostname = ? WHERE id = ? AND last_seq <= ?",
+        use(seen), use(seq), use(boot), use(uptime), use(version), use(host), use(id),
+        use(seq_guard);
+    for (const LastSeenUpdate& u : updates) {
+      seen = u.last_seen_at_ms;
+      seq = u.last_seq;
+      seq_guard = u.last_seq;
+      uptime = u.uptime_s;
+      boot = u.boot_id;
+      version = u.agent_version;
+      host = u.hostname;
+      id = u.agent_id;
+      st.execute();
+    }
+    tx.commit();
+    return Status::okStatus();
+  });
+}
+
+Result<AdminToken> SqliteStore::createAdminToken(const std::string& token_hash,
+                                                 const std::string& name, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot create admin token", [&]() -> Result<AdminToken> {
+    Poco::Int64 created = now_ms;
+    *session_ << "INSERT INTO admin_tokens (token_hash, name, created_at, revoked)"
+                 " VALUES (?, ?, ?, 0)",
+        bind(token_hash), bind(name), use(created), now;
+    Poco::Int64 id = 0;
+    *session_ << "SELECT last_insert_rowid()", into(id), now;
+    return AdminToken{id, token_hash, name, now_ms, false};
+  });
+}
+
+Result<std::vector<AdminToken>> SqliteStore::listAdminTokens() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list admin tokens", [&]() -> Result<std::vector<AdminToken>> {
+    Statement st(*session_);
+    st << "SELECT id, token_hash, name, created_at, revoked FROM admin_tokens ORDER BY id", now;
+    RecordSet rs(st);
+    std::vector<AdminToken> out;
+    for (size_t row = 0; row < rs.rowCount(); ++row) {
+      out.push_back(AdminToken{intAt(rs, 0, row), stringAt(rs, 1, row), stringAt(rs, 2, row),
+                               intAt(rs, 3, row), intAt(rs, 4, row) != 0});
+    }
+    return out;
+  });
+}
+
+}  // namespace vigil::collector

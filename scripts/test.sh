@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds Vigil with its tests, and runs the whole suite: a bounded
+# libFuzzer run of every fuzz target, then ctest (unit tests, integration tests against real
+# collector and agent processes on loopback, the layering check, the fuzz corpora). The ctest
+# summary is the last thing printed; the exit status covers both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh --test
+bash scripts/build.sh -DVIGIL_BUILD_TESTS=ON
+
+status=0
+# libFuzzer binaries need clang; each runs for a bounded time from its seed corpus.
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DVIGIL_FUZZ=ON -DVIGIL_BUILD_TESTS=ON >/dev/null
+fuzz_targets=$(cmake --build build-fuzz --target help | sed -n 's/^\.\.\. \(.*_libfuzzer\)$/\1/p')
+# shellcheck disable=SC2086 # one word per target
+cmake --build build-fuzz -j"$(nproc)" --target $fuzz_targets >/dev/null
+bash scripts/fuzz.sh build-fuzz "${VIGIL_FUZZ_SECONDS:-20}" || status=1
+
+ctest --test-dir build --output-on-failure -j2 --timeout 300 || status=1
+exit $status
