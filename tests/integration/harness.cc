@@ -1,0 +1,269 @@
+#include "tests/integration/harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+
+namespace vigil::testing {
+namespace {
+
+// A peer that closes early must fail a write, not kill the test process.
+const bool kSigpipeIgnored = [] {
+  ::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+
+std::string tempRoot() {
+  const char* t = ::getenv("TMPDIR");
+  return (t != nullptr && *t != '\0') ? t : "/tmp";
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  std::string pattern = tempRoot() + "/vigil-it-XXXXXX";
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::string>& args,
+                           const std::string& log_path) {
+  std::vector<std::string> argv_storage;
+  argv_storage.push_back(binary);
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) throw std::runtime_error("cannot open " + log_path);
+  pid_ = ::fork();
+  if (pid_ < 0) {
+    ::close(log_fd);
+    throw std::runtime_error("fork failed");
+  }
+  if (pid_ == 0) {
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, 0);
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
+    ::execv(binary.c_str(), argv.data());
+    std::fprintf(stderr, "exec %s: %s\n", binary.c_str(), std::strerror(errno));
+    ::_exit(127);
+  }
+  ::close(log_fd);
+}
+
+ChildProcess::~ChildProcess() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    waitExit(std::chrono::seconds(5));
+  }
+}
+
+bool ChildProcess::running() {
+  if (exit_code_) return false;
+  int status = 0;
+  pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r == 0) return true;
+  if (r == pid_) exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  return false;
+}
+
+void ChildProcess::signal(int signo) {
+  if (running()) ::kill(pid_, signo);
+}
+
+std::optional<int> ChildProcess::waitExit(std::chrono::milliseconds timeout) {
+  eventually([&] { return !running(); }, timeout);
+  return exit_code_;
+}
+
+Poco::JSON::Object::Ptr HttpResponse::json() const {
+  try {
+    Poco::JSON::Parser parser;
+    return parser.parse(body).extract<Poco::JSON::Object::Ptr>();
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+HttpResponse httpRequest(int port, const std::string& method, const std::string& path,
+                         const std::map<std::string, std::string>& headers,
+                         const std::string& body, const std::string& content_type) {
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+  session.setTimeout(Poco::Timespan(10, 0));
+  Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+  for (const auto& [name, value] : headers) request.set(name, value);
+  if (!body.empty() || method == "POST") {
+    if (!content_type.empty()) request.setContentType(content_type);
+    request.setContentLength(static_cast<std::streamsize>(body.size()));
+  }
+  HttpResponse out;
+  try {
+    std::ostream& os = session.sendRequest(request);
+    os << body;
+    os.flush();
+  } catch (const Poco::Exception&) {
+    // The server may answer and close before it has read everything (413); read the answer.
+  }
+  Poco::Net::HTTPResponse response;
+  std::istream& is = session.receiveResponse(response);
+  Poco::StreamCopier::copyToString(is, out.body);
+  out.status = static_cast<int>(response.getStatus());
+  for (const auto& [name, value] : response) out.headers[name] = value;
+  return out;
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string logTail(const std::string& path, size_t max_bytes) {
+  std::string all = readFile(path);
+  return all.size() > max_bytes ? all.substr(all.size() - max_bytes) : all;
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+namespace {
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+Collector::Collector(std::string data_dir, std::map<std::string, std::string> defines)
+    : data_dir_(std::move(data_dir)),
+      log_path_(data_dir_ + ".log"),
+      defines_(std::move(defines)) {}
+
+Collector::~Collector() {
+  if (process_) process_->signal(SIGKILL);
+}
+
+void Collector::start() {
+  std::string port_file = data_dir_ + ".port";
+  ::unlink(port_file.c_str());
+  std::vector<std::string> args = {"--data-dir=" + data_dir_, "--http-address=127.0.0.1",
+                                   "--http-port=0", "--port-file=" + port_file};
+  for (const auto& [key, value] : defines_) args.push_back("--define=" + key + "=" + value);
+  process_ = std::make_unique<ChildProcess>(VIGIL_COLLECTOR_BIN, args, log_path_);
+  ++starts_;
+  bool up = eventually(
+      [&] {
+        if (!process_->running()) return true;
+        port_ = std::atoi(trim(readFile(port_file)).c_str());
+        if (port_ <= 0) return false;
+        try {
+          return httpRequest(port_, "GET", "/readyz").status == 200;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      std::chrono::seconds(20));
+  if (!up || !process_->running()) {
+    throw std::runtime_error("collector did not become ready; log:\n" + logTail(log_path_));
+  }
+}
+
+int Collector::stop() {
+  process_->signal(SIGTERM);
+  auto code = process_->waitExit(std::chrono::seconds(15));
+  if (!code) throw std::runtime_error("collector did not stop on SIGTERM");
+  return *code;
+}
+
+void Collector::kill() {
+  process_->signal(SIGKILL);
+  process_->waitExit(std::chrono::seconds(15));
+}
+
+std::string Collector::adminToken() const { return trim(readFile(data_dir_ + "/admin-token")); }
+std::string Collector::enrollToken() const { return trim(readFile(data_dir_ + "/enroll-token")); }
+
+HttpResponse Collector::adminGet(const std::string& path) const {
+  return httpRequest(port_, "GET", path, {{"Authorization", "Bearer " + adminToken()}});
+}
+
+Poco::JSON::Object::Ptr Collector::agent(const std::string& id) const {
+  HttpResponse r = adminGet("/api/v1/agents/" + id);
+  return r.status == 200 ? r.json() : nullptr;
+}
+
+Agent::Agent(std::string state_dir, int collector_port, std::string enroll_token)
+    : state_dir_(std::move(state_dir)),
+      log_path_(state_dir_ + ".log"),
+      port_(collector_port),
+      token_(std::move(enroll_token)) {}
+
+void Agent::start() {
+  std::vector<std::string> args = {
+      "--server",    "http://127.0.0.1:" + std::to_string(port_),
+      "--token",     token_,
+      "--state-dir", state_dir_,
+      "--log-level", "debug",
+      "--min-interval", "1",
+      "--config",    state_dir_ + ".conf",
+  };
+  std::ofstream(state_dir_ + ".conf") << "# integration test: everything is on the command line\n";
+  process_ = std::make_unique<ChildProcess>(VIGIL_AGENT_BIN, args, log_path_);
+  ++starts_;
+}
+
+int Agent::stop() {
+  process_->signal(SIGTERM);
+  auto code = process_->waitExit(std::chrono::seconds(10));
+  if (!code) throw std::runtime_error("agent did not stop on SIGTERM");
+  return *code;
+}
+
+std::string Agent::agentId() const {
+  std::string text = readFile(state_dir_ + "/identity.json");
+  if (text.empty()) return {};
+  try {
+    Poco::JSON::Parser parser;
+    auto obj = parser.parse(text).extract<Poco::JSON::Object::Ptr>();
+    return obj->optValue<std::string>("agent_id", "");
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+}  // namespace vigil::testing

@@ -1,0 +1,130 @@
+#pragma once
+
+// Process-level test harness: real vigil-collector and vigil-agent processes on loopback,
+// each in its own temporary directory, driven over real HTTP. Linux only.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <Poco/JSON/Object.h>
+
+namespace vigil::testing {
+
+// A fresh directory under $TMPDIR, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A child process whose stdout and stderr go to `log_path`. Killed (SIGKILL) on destruction
+// if still running.
+class ChildProcess {
+ public:
+  ChildProcess(const std::string& binary, const std::vector<std::string>& args,
+               const std::string& log_path);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running();
+  void signal(int signo);
+  // Waits up to `timeout` for the process to exit; returns its exit code, or -signal if it
+  // was killed by a signal, or nullopt if it is still running.
+  std::optional<int> waitExit(std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;
+  // The body parsed as a JSON object; null if it is not one.
+  Poco::JSON::Object::Ptr json() const;
+};
+
+// One request over a new loopback connection. Throws on a transport failure.
+HttpResponse httpRequest(int port, const std::string& method, const std::string& path,
+                         const std::map<std::string, std::string>& headers = {},
+                         const std::string& body = "",
+                         const std::string& content_type = "application/json");
+
+std::string readFile(const std::string& path);
+std::string logTail(const std::string& path, size_t max_bytes = 4000);
+
+// Polls `condition` every 50 ms until it holds or `timeout` passes. Real processes run on
+// real time; this is the only waiting the integration tests do.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+// A vigil-collector on 127.0.0.1 with an ephemeral port and its own data directory.
+class Collector {
+ public:
+  // `defines` are passed as -D key=value.
+  explicit Collector(std::string data_dir, std::map<std::string, std::string> defines = {});
+  ~Collector();
+
+  // Starts the process and waits for /readyz.
+  void start();
+  // SIGTERM, then waits for exit; returns the exit code.
+  int stop();
+  // SIGKILL, then waits for exit.
+  void kill();
+
+  int port() const { return port_; }
+  const std::string& dataDir() const { return data_dir_; }
+  const std::string& logPath() const { return log_path_; }
+  std::string adminToken() const;
+  std::string enrollToken() const;
+
+  // Admin API GET with the admin token.
+  HttpResponse adminGet(const std::string& path) const;
+  // The agent as GET /api/v1/agents/{id} answers it; null if not 200.
+  Poco::JSON::Object::Ptr agent(const std::string& id) const;
+
+ private:
+  std::string data_dir_;
+  std::string log_path_;
+  std::map<std::string, std::string> defines_;
+  std::unique_ptr<ChildProcess> process_;
+  int port_ = 0;
+  int starts_ = 0;
+};
+
+// A vigil-agent pointed at a collector.
+class Agent {
+ public:
+  Agent(std::string state_dir, int collector_port, std::string enroll_token);
+  void start();
+  // SIGTERM, then waits for exit; returns the exit code.
+  int stop();
+  const std::string& stateDir() const { return state_dir_; }
+  const std::string& logPath() const { return log_path_; }
+  // The agent id from its identity file; empty before enrollment.
+  std::string agentId() const;
+
+ private:
+  std::string state_dir_;
+  std::string log_path_;
+  int port_;
+  std::string token_;
+  std::unique_ptr<ChildProcess> process_;
+  int starts_ = 0;
+};
+
+}  // namespace vigil::testing
