@@ -105,8 +105,11 @@ Result<JsonPtr, DecodeError> parseVersionedObject(std::string_view body) {
     return decodeError(errors::kMalformedJson, "", "body must be a JSON object");
   }
   const cJSON* v = cJSON_GetObjectItemCaseSensitive(root.get(), "v");
-  if (v == nullptr) return decodeError(errors::kMissingField, "v", "field 'v' is required");
-  if (!json::isIntegerInRange(v, 0, std::numeric_limits<int32_t>::max())) {
+  if (v == nullptr || cJSON_IsNull(v)) {
+    return decodeError(errors::kMissingField, "v", "field 'v' is required");
+  }
+  if (!json::isIntegerInRange(v, std::numeric_limits<int32_t>::min(),
+                              std::numeric_limits<int32_t>::max())) {
     return decodeError(errors::kInvalidField, "v", "field 'v' must be an integer");
   }
   if (static_cast<int>(v->valuedouble) != kVersion) {

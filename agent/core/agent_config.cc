@@ -85,7 +85,8 @@ Status applyConfigSetting(const ConfigSetting& s, AgentConfig* config) {
   } else if (s.key == "log_level") {
     const auto level = parseLogLevel(value);
     if (!level) {
-      return settingError(s, "bad log_level '" + s.value + "' (expected error, warn, info or debug)");
+      return settingError(s,
+                          "bad log_level '" + s.value + "' (expected error, warn, info or debug)");
     }
     config->log_level = *level;
   } else if (s.key == "ca_file") {
@@ -108,8 +109,7 @@ Status applyConfigSetting(const ConfigSetting& s, AgentConfig* config) {
   return Status::okStatus();
 }
 
-Status applyConfigText(std::string_view text, std::string_view source_name,
-                       AgentConfig* config) {
+Status applyConfigText(std::string_view text, std::string_view source_name, AgentConfig* config) {
   size_t line_no = 0;
   size_t pos = 0;
   while (pos <= text.size()) {
@@ -199,8 +199,8 @@ Result<ServerUrl> parseServerUrl(std::string_view url) {
     if (u <= 0x20 || u == 0x7f) return bad("contains a space or control character");
   }
   if (authority.find('@') != std::string_view::npos) return bad("must not contain user info");
-  if (path.find_first_of("?#") != std::string_view::npos || authority.find_first_of("?#") !=
-                                                                 std::string_view::npos) {
+  if (path.find_first_of("?#") != std::string_view::npos ||
+      authority.find_first_of("?#") != std::string_view::npos) {
     return bad("must not contain a query or fragment");
   }
 
@@ -211,8 +211,8 @@ Result<ServerUrl> parseServerUrl(std::string_view url) {
     if (close == std::string_view::npos) return bad("has an unterminated IPv6 address");
     host = authority.substr(0, close + 1);
     const std::string_view inner = host.substr(1, host.size() - 2);
-    if (inner.empty() || inner.find_first_not_of("0123456789abcdefABCDEF:.") !=
-                             std::string_view::npos) {
+    if (inner.empty() ||
+        inner.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) {
       return bad("has a bad IPv6 address");
     }
     const std::string_view after = authority.substr(close + 1);
@@ -230,8 +230,8 @@ Result<ServerUrl> parseServerUrl(std::string_view url) {
     }
     if (host.empty()) return bad("has no host");
     for (char c : host) {
-      const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ||
-                      c == '_';
+      const bool ok =
+          std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
       if (!ok) return bad("has a bad host name");
     }
   }

@@ -55,8 +55,7 @@ Status applyConfigSetting(const ConfigSetting& setting, AgentConfig* config);
 
 // Parses config-file text: `key = value` lines, full-line `#` comments, blank lines;
 // whitespace around keys and values is trimmed. Errors name `source_name:line`.
-Status applyConfigText(std::string_view text, std::string_view source_name,
-                       AgentConfig* config);
+Status applyConfigText(std::string_view text, std::string_view source_name, AgentConfig* config);
 Status applyConfigFile(const std::string& path, AgentConfig* config);
 
 // VIGIL_SERVER_URL, VIGIL_ENROLL_TOKEN, VIGIL_STATE_DIR, VIGIL_LOG_LEVEL; empty counts as unset.

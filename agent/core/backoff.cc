@@ -20,8 +20,8 @@ Duration Backoff::nextDelay() {
   double r = random_();
   r = std::clamp(r, 0.0, 1.0);
   if (attempt_ < 1'000'000) ++attempt_;
-  auto delay = std::chrono::duration_cast<Duration>(
-      std::chrono::duration<double, Duration::period>(r * static_cast<double>(ceiling_now.count())));
+  auto delay = std::chrono::duration_cast<Duration>(std::chrono::duration<double, Duration::period>(
+      r * static_cast<double>(ceiling_now.count())));
   return std::clamp(delay, Duration::zero(), ceiling_now);
 }
 

@@ -78,8 +78,8 @@ ScheduleDecision HeartbeatScheduler::onOutcome(const HeartbeatOutcome& outcome) 
       backoff_.nextDelay();
       ScheduleDecision d;
       d.kind = ScheduleDecision::Kind::kRetryAfter;
-      d.delay = std::clamp<Duration>(*outcome.retry_after, std::chrono::seconds(1),
-                                     options_.backoff.cap);
+      d.delay =
+          std::clamp<Duration>(*outcome.retry_after, std::chrono::seconds(1), options_.backoff.cap);
       return d;
     }
     case Kind::kFailed:

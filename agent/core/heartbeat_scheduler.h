@@ -20,8 +20,8 @@ struct HeartbeatOutcome {
     kFailed,            // anything else: other 4xx/5xx, bad answer, network error
   };
   Kind kind = Kind::kFailed;
-  int64_t next_interval_s = 0;                  // kAccepted
-  std::optional<int64_t> server_time_ms;        // kStaleTimestamp (required there)
+  int64_t next_interval_s = 0;                      // kAccepted
+  std::optional<int64_t> server_time_ms;            // kStaleTimestamp (required there)
   std::optional<std::chrono::seconds> retry_after;  // kOverloaded, when the answer had one
 };
 

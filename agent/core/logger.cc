@@ -54,13 +54,12 @@ std::string formatUtcTimestamp(WallTime t) {
   unsigned month = 0;
   unsigned day = 0;
   civilFromDays(days, &year, &month, &day);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(year), month, day,
-                static_cast<long long>(ms_of_day / 3'600'000),
-                static_cast<long long>(ms_of_day / 60'000 % 60),
-                static_cast<long long>(ms_of_day / 1000 % 60),
-                static_cast<long long>(ms_of_day % 1000));
+  char buf[96];
+  std::snprintf(
+      buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+      static_cast<long long>(year), month, day, static_cast<long long>(ms_of_day / 3'600'000),
+      static_cast<long long>(ms_of_day / 60'000 % 60),
+      static_cast<long long>(ms_of_day / 1000 % 60), static_cast<long long>(ms_of_day % 1000));
   return buf;
 }
 

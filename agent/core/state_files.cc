@@ -29,7 +29,7 @@ Status prepareStateDir(const fs::path& dir) {
                                       " is a shared directory (sticky bit set); give the agent "
                                       "a directory of its own");
   }
-  if ((st.permissions() & fs::perms::mask) != fs::perms::owner_all) {
+  if ((st.permissions() & fs::perms::all) != fs::perms::owner_all) {
     fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
     if (ec) return fsError("cannot make state directory private (0700)", dir, ec);
   }
@@ -45,8 +45,8 @@ Status writePrivateFileAtomically(const fs::path& path, std::string_view content
     // others, whatever the umask.
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return Status::ioError("cannot create " + tmp.string());
-    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write,
-                    fs::perm_options::replace, ec);
+    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace,
+                    ec);
     if (ec) {
       fs::remove(tmp, ec);
       return fsError("cannot set mode 0600 on", tmp, ec);

@@ -25,8 +25,8 @@ const char* agentStatusName(AgentStatus status);
 
 struct StatusVerdict {
   AgentStatus status = AgentStatus::kUnknown;
-  std::string reason;              // short human text, e.g. "last heartbeat 12 s ago"
-  std::optional<WallTime> since;   // when the status began, if known
+  std::string reason;             // short human text, e.g. "last heartbeat 12 s ago"
+  std::optional<WallTime> since;  // when the status began, if known
 };
 
 // Decides status by a timeout: never seen -> UNKNOWN; seen within `offline_after` of `now`

@@ -178,7 +178,8 @@ AgentRecord agentAt(const RecordSet& rs, size_t row) {
 Status prepareDataDir(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return Status::ioError("cannot create data directory " + dir.string() + ": " + ec.message());
+  if (ec)
+    return Status::ioError("cannot create data directory " + dir.string() + ": " + ec.message());
   if (!fs::is_directory(dir, ec)) {
     return Status::ioError("data directory " + dir.string() + " is not a directory");
   }
@@ -197,8 +198,8 @@ Status prepareDatabaseFile(const fs::path& file) {
     std::ofstream create(file, std::ios::binary | std::ios::app);
     if (!create) return Status::ioError("cannot create database file " + file.string());
   }
-  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write,
-                  fs::perm_options::replace, ec);
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace,
+                  ec);
   if (ec) {
     return Status::ioError("cannot set mode 0600 on " + file.string() + ": " + ec.message());
   }
@@ -247,7 +248,8 @@ Status SqliteStore::configureConnection() {
     Session& s = *session_;
     std::string mode;
     s << "PRAGMA journal_mode=WAL", into(mode), now;
-    if (mode != "wal") return Status::ioError("database refused WAL journal mode (got " + mode + ")");
+    if (mode != "wal")
+      return Status::ioError("database refused WAL journal mode (got " + mode + ")");
     s << "PRAGMA synchronous=NORMAL", now;
     s << "PRAGMA foreign_keys=ON", now;
     int timeout = 0;
@@ -269,9 +271,9 @@ Status SqliteStore::migrate() {
     const int current = current_raw.isNull() ? 0 : static_cast<int>(current_raw.value());
     const int latest = latestSchemaVersion();
     if (current > latest) {
-      return Status::failedPrecondition(
-          "database schema version " + std::to_string(current) +
-          " is newer than this collector supports (" + std::to_string(latest) + ")");
+      return Status::failedPrecondition("database schema version " + std::to_string(current) +
+                                        " is newer than this collector supports (" +
+                                        std::to_string(latest) + ")");
     }
     for (int version = current + 1; version <= latest; ++version) {
       Transaction tx(s);
@@ -375,8 +377,8 @@ Result<EnrollmentToken> SqliteStore::createEnrollmentToken(const EnrollmentToken
     *session_ << "INSERT INTO enrollment_tokens"
                  " (site_id, token_hash, created_at, expires_at, max_uses, uses, revoked)"
                  " VALUES (?, ?, ?, ?, ?, 0, ?)",
-        use(site), bind(token.token_hash), use(created), use(expires), use(max_uses),
-        use(revoked), now;
+        use(site), bind(token.token_hash), use(created), use(expires), use(max_uses), use(revoked),
+        now;
     Poco::Int64 id = 0;
     *session_ << "SELECT last_insert_rowid()", into(id), now;
     EnrollmentToken stored = token;
@@ -436,8 +438,8 @@ Result<AgentRecord> SqliteStore::enrollAgent(int64_t token_id, const AgentRecord
          " secret, enrolled_at)"
          " SELECT ?, site_id, ?, ?, ?, ?, ?, ?, ? FROM enrollment_tokens WHERE id = ?",
         bind(agent.id), bind(agent.hostname), bind(agent.os_name), bind(agent.os_version),
-        bind(agent.arch), bind(agent.agent_version), bind(agent.secret), use(enrolled),
-        use(token), now;
+        bind(agent.arch), bind(agent.agent_version), bind(agent.secret), use(enrolled), use(token),
+        now;
     auto stored = findAgentLocked(agent.id);
     if (!stored.ok()) return stored.error();
     if (!stored.value()) return Status::internal("enrolled agent vanished");

@@ -5,7 +5,7 @@
 //
 // Secrets: enrollment and admin tokens are stored only as lower-case SHA-256 hex hashes.
 // Agent secrets are stored as issued, because the collector needs them to verify each
-// heartbeat's HMAC (docs/adr/0001-agent-secret-storage.md).
+// heartbeat's HMAC (docs/adr/0001-collector-state-and-secrets.md).
 //
 // Thread safety: implementations are safe to call from several threads.
 // Errors are returned as Status; no exception leaves a Store.

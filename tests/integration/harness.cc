@@ -181,8 +181,11 @@ Collector::~Collector() {
 void Collector::start() {
   std::string port_file = data_dir_ + ".port";
   ::unlink(port_file.c_str());
+  // The first start takes an ephemeral port; a restart keeps it, as a real restart would, so
+  // running agents find the collector again.
   std::vector<std::string> args = {"--data-dir=" + data_dir_, "--http-address=127.0.0.1",
-                                   "--http-port=0", "--port-file=" + port_file};
+                                   "--http-port=" + std::to_string(port_),
+                                   "--port-file=" + port_file};
   for (const auto& [key, value] : defines_) args.push_back("--define=" + key + "=" + value);
   process_ = std::make_unique<ChildProcess>(VIGIL_COLLECTOR_BIN, args, log_path_);
   ++starts_;

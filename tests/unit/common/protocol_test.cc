@@ -146,6 +146,8 @@ BOOST_AUTO_TEST_CASE(heartbeat_bad_inputs_are_refused_with_the_right_code) {
       {"v fractional", heartbeatWith("v", "1.5"), errors::kInvalidField, "v"},
       {"v = 2", heartbeatWith("v", "2"), errors::kUnsupportedVersion, "v"},
       {"v = 0", heartbeatWith("v", "0"), errors::kUnsupportedVersion, "v"},
+      {"v = -1", heartbeatWith("v", "-1"), errors::kUnsupportedVersion, "v"},
+      {"v null", heartbeatWith("v", "null"), errors::kMissingField, "v"},
       {"missing agent_id", heartbeatWith("agent_id", ""), errors::kMissingField, "agent_id"},
       {"null agent_id", heartbeatWith("agent_id", "null"), errors::kMissingField, "agent_id"},
       {"numeric agent_id", heartbeatWith("agent_id", "7"), errors::kInvalidField, "agent_id"},

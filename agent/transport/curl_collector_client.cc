@@ -1,0 +1,244 @@
+#include "agent/transport/curl_collector_client.h"
+
+#include <algorithm>
+#include <cctype>
+#include <utility>
+
+#include "common/protocol.h"
+
+namespace vigil::agent {
+namespace {
+
+constexpr int64_t kMaxRetryAfterS = 86'400;
+// How long one curl_multi_poll() may sleep; cancel() wakes it earlier.
+constexpr int kPollTimeoutMs = 1000;
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  const char* ws = " \t\r\n";
+  const size_t begin = s.find_first_not_of(ws);
+  if (begin == std::string_view::npos) return {};
+  return s.substr(begin, s.find_last_not_of(ws) - begin + 1);
+}
+
+// Appends a header line; false if libcurl ran out of memory.
+bool appendHeader(CurlSlistPtr* list, const std::string& line) {
+  curl_slist* grown = curl_slist_append(list->get(), line.c_str());
+  if (grown == nullptr) return false;
+  (void)list->release();
+  list->reset(grown);
+  return true;
+}
+
+CollectorAnswer transportFailure(std::string message) {
+  CollectorAnswer answer;
+  answer.transport_ok = false;
+  answer.transport_error = std::move(message);
+  return answer;
+}
+
+}  // namespace
+
+std::optional<int64_t> parseRetryAfterSeconds(std::string_view value) {
+  value = trim(value);
+  if (value.empty() || value.size() > 18) return std::nullopt;
+  int64_t seconds = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return std::nullopt;
+    seconds = std::min<int64_t>(seconds * 10 + (c - '0'), kMaxRetryAfterS);
+  }
+  return seconds;
+}
+
+Result<std::unique_ptr<CurlCollectorClient>> CurlCollectorClient::create(
+    CurlClientOptions options) {
+  CurlEasyPtr easy(curl_easy_init());
+  CurlMultiPtr multi(curl_multi_init());
+  if (!easy || !multi) return Status::internal("cannot initialise libcurl");
+  std::unique_ptr<CurlCollectorClient> client(
+      new CurlCollectorClient(std::move(options), std::move(easy), std::move(multi)));
+  if (Status st = client->configure(); !st.ok()) return st;
+  return client;
+}
+
+CurlCollectorClient::CurlCollectorClient(CurlClientOptions options, CurlEasyPtr easy,
+                                         CurlMultiPtr multi)
+    : options_(std::move(options)), easy_(std::move(easy)), multi_(std::move(multi)) {}
+
+Status CurlCollectorClient::configure() {
+  CURL* h = easy_.get();
+  CURLcode rc = CURLE_OK;
+  auto set = [&](CURLcode code) {
+    if (rc == CURLE_OK) rc = code;
+  };
+  set(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L));
+  set(curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer_));
+#if LIBCURL_VERSION_NUM >= 0x075500
+  set(curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https"));
+#else
+  set(curl_easy_setopt(h, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  set(curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L));
+  // Verification is never turned off; ca_file only adds trust in a private CA.
+  set(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L));
+  set(curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L));
+  if (!options_.ca_file.empty()) set(curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str()));
+  set(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms));
+  set(curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, options_.total_timeout_ms));
+  set(curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L));
+  set(curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str()));
+  set(curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+                       static_cast<curl_off_t>(protocol::kMaxBodyBytes)));
+  set(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &CurlCollectorClient::onBody));
+  set(curl_easy_setopt(h, CURLOPT_WRITEDATA, this));
+  set(curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &CurlCollectorClient::onHeader));
+  set(curl_easy_setopt(h, CURLOPT_HEADERDATA, this));
+  set(curl_easy_setopt(h, CURLOPT_POST, 1L));
+  if (rc != CURLE_OK) {
+    return Status::internal(std::string("cannot configure libcurl: ") + curl_easy_strerror(rc));
+  }
+  return Status::okStatus();
+}
+
+size_t CurlCollectorClient::onBody(char* data, size_t size, size_t count, void* self) {
+  auto* client = static_cast<CurlCollectorClient*>(self);
+  const size_t n = size * count;
+  if (client->body_.size() + n > protocol::kMaxBodyBytes) {
+    client->body_too_large_ = true;
+    return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
+  }
+  client->body_.append(data, n);
+  return n;
+}
+
+size_t CurlCollectorClient::onHeader(char* data, size_t size, size_t count, void* self) {
+  auto* client = static_cast<CurlCollectorClient*>(self);
+  const size_t n = size * count;
+  const std::string_view line(data, n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    // A new response (after a 100 Continue, say): forget the previous one's headers.
+    client->retry_after_s_.reset();
+    return n;
+  }
+  const size_t colon = line.find(':');
+  if (colon != std::string_view::npos &&
+      equalsIgnoreCase(trim(line.substr(0, colon)), "Retry-After")) {
+    client->retry_after_s_ = parseRetryAfterSeconds(line.substr(colon + 1));
+  }
+  return n;
+}
+
+void CurlCollectorClient::cancel() {
+  cancelled_.store(true);
+  curl_multi_wakeup(multi_.get());
+}
+
+CollectorAnswer CurlCollectorClient::post(std::string_view path, const std::string& body,
+                                          CurlSlistPtr headers) {
+  if (cancelled_.load()) return transportFailure("cancelled");
+  if (!appendHeader(&headers, std::string("Content-Type: ") + protocol::kContentType) ||
+      !appendHeader(&headers, "Accept: application/json") ||
+      // No "Expect: 100-continue" round trip before the body.
+      !appendHeader(&headers, "Expect:")) {
+    return transportFailure("out of memory building headers");
+  }
+
+  CURL* h = easy_.get();
+  body_.clear();
+  body_too_large_ = false;
+  retry_after_s_.reset();
+  error_buffer_[0] = '\0';
+  const std::string url =
+      options_.server_url.substr(0, options_.server_url.find_last_not_of('/') + 1) +
+      std::string(path);
+  CURLcode rc = curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  if (rc == CURLE_OK) rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+  if (rc == CURLE_OK) {
+    rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  if (rc == CURLE_OK) rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
+  if (rc != CURLE_OK) return transportFailure(curl_easy_strerror(rc));
+
+  if (curl_multi_add_handle(multi_.get(), h) != CURLM_OK) {
+    return transportFailure("cannot start the request");
+  }
+  CURLcode result = CURLE_OK;
+  bool done = false;
+  std::string failure;
+  while (!done) {
+    if (cancelled_.load()) {
+      failure = "cancelled";
+      break;
+    }
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(multi_.get(), &running);
+    if (mc == CURLM_OK) {
+      int queued = 0;
+      while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &queued)) {
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == h) {
+          result = msg->data.result;
+          done = true;
+        }
+      }
+      if (done) break;
+      if (running == 0) {
+        failure = "the request ended without a result";
+        break;
+      }
+      mc = curl_multi_poll(multi_.get(), nullptr, 0, kPollTimeoutMs, nullptr);
+    }
+    if (mc != CURLM_OK) {
+      failure = curl_multi_strerror(mc);
+      break;
+    }
+  }
+  curl_multi_remove_handle(multi_.get(), h);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, nullptr);
+  if (!failure.empty()) return transportFailure(failure);
+
+  if (result != CURLE_OK) {
+    if (body_too_large_ || result == CURLE_FILESIZE_EXCEEDED) {
+      return transportFailure("the answer is larger than " +
+                              std::to_string(protocol::kMaxBodyBytes) + " bytes");
+    }
+    // The error buffer has the specific reason ("Failed to connect to ... port 1 after 0 ms").
+    return transportFailure(error_buffer_[0] != '\0' ? std::string(error_buffer_)
+                                                     : std::string(curl_easy_strerror(result)));
+  }
+  CollectorAnswer answer;
+  answer.transport_ok = true;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &answer.http_status);
+  answer.body = std::move(body_);
+  body_.clear();
+  answer.retry_after_s = retry_after_s_;
+  return answer;
+}
+
+CollectorAnswer CurlCollectorClient::enroll(const protocol::EnrollRequest& request) {
+  return post(protocol::kEnrollPath, protocol::encode(request), CurlSlistPtr());
+}
+
+CollectorAnswer CurlCollectorClient::heartbeat(const SignedHeartbeat& heartbeat) {
+  CurlSlistPtr headers;
+  if (!appendHeader(&headers, std::string(protocol::kHeaderAgentId) + ": " + heartbeat.agent_id) ||
+      !appendHeader(&headers, std::string(protocol::kHeaderTimestamp) + ": " +
+                                  std::to_string(heartbeat.timestamp_ms)) ||
+      !appendHeader(&headers,
+                    std::string(protocol::kHeaderSignature) + ": " + heartbeat.signature)) {
+    return transportFailure("out of memory building headers");
+  }
+  return post(protocol::kHeartbeatPath, heartbeat.body, std::move(headers));
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,49 @@
+#pragma once
+
+// The read side of the admin API for agents, without HTTP: builds the JSON of
+// GET /api/v1/agents and GET /api/v1/agents/{id}. Static facts come from the store; live
+// evidence (last seen, seq, boot id, ...) from the AgentDirectory, which is ahead of the store
+// by up to one write-behind interval. Status is decided by collector/presence.
+//
+// Thread safety: safe to call concurrently.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "collector/ingest/agent_directory.h"
+#include "collector/ingest/ingest_service.h"
+#include "collector/store/store.h"
+#include "common/clock.h"
+
+namespace vigil::collector {
+
+class AgentQueryService {
+ public:
+  static constexpr size_t kDefaultPageSize = 100;
+  static constexpr size_t kMaxPageSize = 1000;
+
+  // All references must outlive the service.
+  AgentQueryService(Store& store, const AgentDirectory& directory, const Clock& clock,
+                    std::chrono::seconds offline_after);
+
+  // {"items":[agent...],"next_cursor":null|"..."}. `limit`: decimal 1.. (above kMaxPageSize
+  // is clamped), default kDefaultPageSize; `cursor`: the next_cursor of the previous page.
+  ApiResult<std::string> listAgentsJson(const std::optional<std::string>& limit,
+                                        const std::optional<std::string>& cursor);
+
+  // One agent object, or 404 not_found.
+  ApiResult<std::string> agentJson(const std::string& agent_id);
+
+ private:
+  Store& store_;
+  const AgentDirectory& directory_;
+  const Clock& clock_;
+  const std::chrono::seconds offline_after_;
+};
+
+// RFC 3339 UTC with milliseconds, e.g. "2026-05-01T12:00:00.000Z".
+std::string formatRfc3339Utc(int64_t unix_ms);
+
+}  // namespace vigil::collector

@@ -1,0 +1,154 @@
+#include "collector/api/http_exchange.h"
+
+#include <Poco/Exception.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/MediaType.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Timespan.h>
+#include <Poco/URI.h>
+
+#include <chrono>
+#include <istream>
+
+#include "common/protocol.h"
+
+namespace vigil::collector {
+namespace {
+
+namespace errors = protocol::errors;
+
+constexpr size_t kMaxLoggedAgentId = 64;
+// Lingering close after an early answer: how much of an unread body is discarded, and for how
+// long, so that the client reads the answer instead of a connection reset.
+constexpr std::streamsize kMaxDiscardBytes = 16 * 1024 * 1024;
+constexpr auto kMaxDiscardTime = std::chrono::seconds(2);
+constexpr long kDiscardReadTimeoutMs = 500;
+constexpr size_t kMaxLoggedPath = 200;
+
+// Keeps untrusted text from forging log lines: printable ASCII only, bounded length.
+std::string sanitiseForLog(const std::string& text, size_t max_length) {
+  std::string out;
+  for (char c : text.substr(0, max_length)) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u >= 0x21 && u < 0x7f ? c : '?');
+  }
+  return out;
+}
+
+}  // namespace
+
+HttpExchange::HttpExchange(Poco::Net::HTTPServerRequest& request,
+                           Poco::Net::HTTPServerResponse& response, Poco::Logger& logger)
+    : request_(request), response_(response), logger_(logger) {
+  try {
+    path_ = Poco::URI(request.getURI()).getPath();
+  } catch (const Poco::Exception&) {
+    path_ = request.getURI();
+  }
+}
+
+std::optional<std::string> HttpExchange::header(const std::string& name) const {
+  if (!request_.has(name)) return std::nullopt;
+  return request_.get(name);
+}
+
+void HttpExchange::setAgentId(const std::string& agent_id) {
+  agent_id_ = sanitiseForLog(agent_id, kMaxLoggedAgentId);
+}
+
+std::optional<std::string> HttpExchange::readJsonBody() {
+  bool json = false;
+  if (request_.has("Content-Type")) {
+    try {
+      json = Poco::Net::MediaType(request_.getContentType()).matches("application", "json");
+    } catch (const Poco::Exception&) {
+      json = false;
+    }
+  }
+  if (!json) {
+    sendError(ApiError{415, errors::kUnsupportedMediaType,
+                       std::string("Content-Type must be ") + protocol::kContentType,
+                       std::nullopt});
+    return std::nullopt;
+  }
+  const ApiError too_large{
+      413, errors::kBodyTooLarge,
+      "body is larger than " + std::to_string(protocol::kMaxBodyBytes) + " bytes", std::nullopt};
+  if (request_.hasContentLength() &&
+      request_.getContentLength64() > static_cast<Poco::Int64>(protocol::kMaxBodyBytes)) {
+    sendError(too_large);
+    return std::nullopt;
+  }
+  std::string body(protocol::kMaxBodyBytes + 1, '\0');
+  std::istream& in = request_.stream();
+  in.read(body.data(), static_cast<std::streamsize>(body.size()));
+  body.resize(static_cast<size_t>(in.gcount()));
+  if (body.size() > protocol::kMaxBodyBytes) {
+    sendError(too_large);  // stopped reading: the rest is never consumed
+    return std::nullopt;
+  }
+  body_consumed_ = true;
+  return body;
+}
+
+void HttpExchange::sendJson(int http_status, const std::string& body) {
+  response_.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(http_status));
+  response_.setContentType(protocol::kContentType);
+  response_.set("Cache-Control", "no-store");
+  response_.sendBuffer(body.data(), body.size());
+  log(http_status, "");
+}
+
+void HttpExchange::sendError(const ApiError& error) {
+  response_.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(error.http_status));
+  response_.setContentType(protocol::kContentType);
+  response_.set("Cache-Control", "no-store");
+  if (error.code == errors::kUnauthorized) response_.set("WWW-Authenticate", "Bearer");
+  // A body left unread would be parsed as the next request: close instead.
+  const bool body_pending =
+      !body_consumed_ && (request_.getChunkedTransferEncoding() ||
+                          (request_.hasContentLength() && request_.getContentLength64() > 0));
+  if (body_pending || error.http_status >= 500) response_.setKeepAlive(false);
+  const std::string body =
+      protocol::encode(protocol::ErrorBody{error.code, error.message, error.server_time_ms});
+  response_.sendBuffer(body.data(), body.size());
+  log(error.http_status, error.code);
+  if (body_pending) discardPendingBody();
+}
+
+void HttpExchange::discardPendingBody() {
+  try {
+    if (auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request_)) {
+      impl->socket().setReceiveTimeout(Poco::Timespan(kDiscardReadTimeoutMs * 1000));
+    }
+    std::istream& in = request_.stream();
+    char buffer[16 * 1024];
+    std::streamsize discarded = 0;
+    const auto deadline = std::chrono::steady_clock::now() + kMaxDiscardTime;
+    while (discarded < kMaxDiscardBytes && std::chrono::steady_clock::now() < deadline) {
+      in.read(buffer, sizeof buffer);
+      if (in.gcount() <= 0) break;
+      discarded += in.gcount();
+    }
+  } catch (const Poco::Exception&) {
+    // The client went away or stalled: the connection is closed anyway.
+  } catch (const std::exception&) {
+  }
+  body_consumed_ = true;
+}
+
+void HttpExchange::log(int http_status, const std::string& code) {
+  std::string line = request_.getMethod() + " " + sanitiseForLog(path_, kMaxLoggedPath) + " from " +
+                     request_.clientAddress().toString() + " -> " + std::to_string(http_status);
+  if (!code.empty()) line += " " + code;
+  if (!agent_id_.empty()) line += " agent=" + agent_id_;
+  if (http_status >= 500) {
+    logger_.error(line);
+  } else if (http_status >= 400) {
+    logger_.notice(line);
+  } else {
+    logger_.debug(line);
+  }
+}
+
+}  // namespace vigil::collector

@@ -1,0 +1,120 @@
+#include "collector/app/bootstrap.h"
+
+#include <filesystem>
+
+#include "collector/app/file_util.h"
+#include "common/crypto.h"
+
+namespace vigil::collector {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kGeneratedTokenBytes = 32;  // 64 hex characters
+constexpr size_t kShortAdminToken = 32;
+constexpr fs::perms kSecretFileMode = fs::perms::owner_read | fs::perms::owner_write;
+
+Result<std::string> hashOf(const std::string& token) {
+  auto digest = crypto::sha256(token);
+  if (!digest.ok()) return digest.error();
+  return crypto::toHex(digest.value());
+}
+
+// Generates a token, writes it to `file` and returns it.
+Result<std::string> generateTokenFile(const fs::path& file) {
+  auto token = crypto::randomHex(kGeneratedTokenBytes);
+  if (!token.ok()) return token.error();
+  if (Status s = writeFileAtomically(file, token.value() + "\n", kSecretFileMode); !s.ok()) {
+    return s;
+  }
+  return token.value();
+}
+
+Result<Site> ensureDefaultSite(Store& store, int64_t now_ms, Poco::Logger& logger) {
+  auto tenant = store.findTenantByName(kDefaultTenantName);
+  if (!tenant.ok()) return tenant.error();
+  Tenant t;
+  if (tenant.value()) {
+    t = *tenant.value();
+  } else {
+    auto created = store.createTenant(kDefaultTenantName, now_ms);
+    if (!created.ok()) return created.error();
+    t = created.value();
+    logger.information("created tenant \"%s\"", std::string(kDefaultTenantName));
+  }
+  auto site = store.findSiteByName(t.id, kDefaultSiteName);
+  if (!site.ok()) return site.error();
+  if (site.value()) return *site.value();
+  auto created = store.createSite(t.id, kDefaultSiteName, now_ms);
+  if (!created.ok()) return created.error();
+  logger.information("created site \"%s\"", std::string(kDefaultSiteName));
+  return created.value();
+}
+
+Status ensureEnrollmentToken(Store& store, const Site& site, const BootstrapOptions& options,
+                             int64_t now_ms, Poco::Logger& logger) {
+  std::string token = options.enroll_token;
+  if (token.empty()) {
+    auto existing = store.listEnrollmentTokens(site.id);
+    if (!existing.ok()) return existing.error();
+    if (!existing.value().empty()) return Status::okStatus();
+    const fs::path file = fs::path(options.data_dir) / kEnrollTokenFileName;
+    auto generated = generateTokenFile(file);
+    if (!generated.ok()) return generated.error();
+    token = generated.value();
+    logger.information("generated the default site's enrollment token into %s", file.string());
+  }
+  auto hash = hashOf(token);
+  if (!hash.ok()) return hash.error();
+  auto found = store.findEnrollmentTokenByHash(hash.value());
+  if (!found.ok()) return found.error();
+  if (found.value()) return Status::okStatus();
+  EnrollmentToken record;
+  record.site_id = site.id;
+  record.token_hash = hash.value();
+  record.created_at_ms = now_ms;
+  auto created = store.createEnrollmentToken(record);
+  return created.ok() ? Status::okStatus() : created.error();
+}
+
+Status ensureAdminToken(Store& store, const BootstrapOptions& options, int64_t now_ms,
+                        Poco::Logger& logger) {
+  auto existing = store.listAdminTokens();
+  if (!existing.ok()) return existing.error();
+  std::string token = options.admin_token;
+  std::string name = "admin.token (configuration)";
+  if (token.empty()) {
+    if (!existing.value().empty()) return Status::okStatus();
+    const fs::path file = fs::path(options.data_dir) / kAdminTokenFileName;
+    auto generated = generateTokenFile(file);
+    if (!generated.ok()) return generated.error();
+    token = generated.value();
+    name = "generated at first start";
+    logger.information("generated an admin API token into %s", file.string());
+  } else if (token.size() < kShortAdminToken) {
+    logger.warning("admin.token is shorter than %z characters; use a long random token",
+                   kShortAdminToken);
+  }
+  auto hash = hashOf(token);
+  if (!hash.ok()) return hash.error();
+  for (const AdminToken& t : existing.value()) {
+    if (t.token_hash == hash.value()) return Status::okStatus();
+  }
+  auto created = store.createAdminToken(hash.value(), name, now_ms);
+  return created.ok() ? Status::okStatus() : created.error();
+}
+
+}  // namespace
+
+Status bootstrapStore(Store& store, const BootstrapOptions& options, const Clock& clock,
+                      Poco::Logger& logger) {
+  const int64_t now_ms = toUnixMillis(clock.wallNow());
+  auto site = ensureDefaultSite(store, now_ms, logger);
+  if (!site.ok()) return site.error();
+  if (Status s = ensureEnrollmentToken(store, site.value(), options, now_ms, logger); !s.ok()) {
+    return s;
+  }
+  return ensureAdminToken(store, options, now_ms, logger);
+}
+
+}  // namespace vigil::collector

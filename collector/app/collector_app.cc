@@ -1,0 +1,286 @@
+#include "collector/app/collector_app.h"
+
+#include <Poco/AutoPtr.h>
+#include <Poco/ConsoleChannel.h>
+#include <Poco/Exception.h>
+#include <Poco/FormattingChannel.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/PatternFormatter.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/IntValidator.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionCallback.h>
+#include <Poco/Util/OptionException.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "collector/api/admin_auth.h"
+#include "collector/api/agent_query.h"
+#include "collector/api/handlers.h"
+#include "collector/api/readiness.h"
+#include "collector/api/router.h"
+#include "collector/app/bootstrap.h"
+#include "collector/app/file_util.h"
+#include "collector/ingest/agent_directory.h"
+#include "collector/ingest/ingest_service.h"
+#include "collector/ingest/last_seen_writer.h"
+#include "collector/store/sqlite_store.h"
+#include "common/clock.h"
+
+namespace vigil::collector {
+namespace {
+
+using Poco::Util::Option;
+using Poco::Util::OptionCallback;
+
+// Layer priorities in the LayeredConfiguration: a lower number wins.
+constexpr int kPriorityCommandLine = -300;
+constexpr int kPriorityEnvironment = -200;
+constexpr int kPriorityConfigFile = 0;
+constexpr int kPriorityDefaults = 1000;
+
+// Options that set one configuration key each.
+const std::map<std::string, std::string>& keyOptions() {
+  static const std::map<std::string, std::string> kOptions = {
+      {"data-dir", "data.dir"},       {"http-address", "http.address"}, {"http-port", "http.port"},
+      {"port-file", "http.portFile"}, {"log-level", "logging.level"},
+  };
+  return kOptions;
+}
+
+constexpr char kLogPattern[] = "%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t";
+
+}  // namespace
+
+CollectorApp::CollectorApp() : command_line_(new Poco::Util::MapConfiguration) {
+  setUnixOptions(true);
+}
+
+void CollectorApp::defineOptions(Poco::Util::OptionSet& options) {
+  ServerApplication::defineOptions(options);
+  options.addOption(Option("help", "h", "print this help and exit")
+                        .required(false)
+                        .repeatable(false)
+                        .callback(OptionCallback<CollectorApp>(this, &CollectorApp::handleHelp)));
+  options.addOption(
+      Option("config-file", "c", "load configuration from FILE (.properties or .ini)")
+          .required(false)
+          .repeatable(false)
+          .argument("FILE")
+          .callback(OptionCallback<CollectorApp>(this, &CollectorApp::handleConfigFile)));
+  options.addOption(
+      Option("data-dir", "", "data directory (data.dir)")
+          .required(false)
+          .repeatable(false)
+          .argument("DIR")
+          .callback(OptionCallback<CollectorApp>(this, &CollectorApp::handleKeyOption)));
+  options.addOption(
+      Option("http-address", "", "listen address (http.address)")
+          .required(false)
+          .repeatable(false)
+          .argument("ADDR")
+          .callback(OptionCallback<CollectorApp>(this, &CollectorApp::handleKeyOption)));
+  options.addOption(
+      Option("http-port", "", "listen port, 0 for any free port (http.port)")
+          .required(false)
+          .repeatable(false)
+          .argument("N")
+          .callback(OptionCallback<CollectorApp>(this, &CollectorApp::handleKeyOption)));
+  options.addOption(
+      Option("port-file", "", "write the bound port to FILE (http.portFile)")
+          .required(false)
+          .repeatable(false)
+          .argument("FILE")
+          .callback(OptionCallback<CollectorApp>(this, &CollectorApp::handleKeyOption)));
+  options.addOption(
+      Option("log-level", "", "log level (logging.level)")
+          .required(false)
+          .repeatable(false)
+          .argument("LEVEL")
+          .callback(OptionCallback<CollectorApp>(this, &CollectorApp::handleKeyOption)));
+  options.addOption(Option("define", "D", "set configuration key to value")
+                        .required(false)
+                        .repeatable(true)
+                        .argument("key=value")
+                        .callback(OptionCallback<CollectorApp>(this, &CollectorApp::handleDefine)));
+}
+
+void CollectorApp::handleHelp(const std::string& /*name*/, const std::string& /*value*/) {
+  help_requested_ = true;
+  stopOptionsProcessing();
+}
+
+void CollectorApp::handleConfigFile(const std::string& /*name*/, const std::string& value) {
+  config_file_ = value;
+}
+
+void CollectorApp::handleKeyOption(const std::string& name, const std::string& value) {
+  command_line_->setString(keyOptions().at(name), value);
+}
+
+void CollectorApp::handleDefine(const std::string& /*name*/, const std::string& value) {
+  const std::string::size_type eq = value.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw Poco::Util::InvalidArgumentException("--define expects key=value, got '" + value + "'");
+  }
+  const std::string key = value.substr(0, eq);
+  if (!isKnownConfigKey(key)) unknown_defines_.push_back(key);
+  command_line_->setString(key, value.substr(eq + 1));
+}
+
+void CollectorApp::setUpLogging(const std::string& level) {
+  Poco::AutoPtr<Poco::PatternFormatter> formatter(new Poco::PatternFormatter(kLogPattern));
+  formatter->setProperty("times", "UTC");
+  Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel(std::cerr));
+  Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(formatter, console));
+  Poco::Logger::setChannel("", channel);
+  Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
+  setLogger(Poco::Logger::get("vigil.collector"));
+}
+
+void CollectorApp::initialize(Poco::Util::Application& self) {
+  ServerApplication::initialize(self);
+  if (help_requested_) return;
+  try {
+    config().add(defaultsLayer(), kPriorityDefaults, false);
+    if (!config_file_.empty()) loadConfiguration(config_file_, kPriorityConfigFile);
+    config().add(environmentLayer(processEnvironment()), kPriorityEnvironment, false);
+    config().add(command_line_, kPriorityCommandLine, false);
+  } catch (const Poco::Exception& e) {
+    config_error_ = "cannot load configuration file " + config_file_ + ": " + e.displayText();
+  }
+  if (config_error_.empty()) {
+    auto read = readCollectorConfig(config());
+    if (read.ok()) {
+      config_ = read.value();
+    } else {
+      config_error_ = read.error().message();
+    }
+  }
+  setUpLogging(config_ ? config_->log_level : "information");
+}
+
+int CollectorApp::main(const std::vector<std::string>& args) {
+  if (help_requested_) {
+    Poco::Util::HelpFormatter help(options());
+    help.setCommand(commandName());
+    help.setUsage("[options]");
+    help.setHeader(
+        "Vigil collector: receives agent heartbeats and serves the admin API.\n"
+        "Configuration layers, lowest to highest priority: defaults < config file < "
+        "environment (VIGIL_*) < command line.");
+    help.format(std::cout);
+    return EXIT_OK;
+  }
+  if (!config_) {
+    logger().fatal(config_error_);
+    return EXIT_CONFIG;
+  }
+  if (!args.empty()) {
+    logger().fatal("unexpected argument '" + args.front() + "'");
+    return EXIT_USAGE;
+  }
+  for (const std::string& key : unknown_defines_) {
+    logger().warning("--define %s: not a configuration key of the collector; ignored", key);
+  }
+  return serve(*config_);
+}
+
+int CollectorApp::serve(const CollectorConfig& config) {
+  Poco::Logger& log = logger();
+  const Clock& clock = RealClock::instance();
+  log.information("vigil-collector %s starting; data directory %s", std::string(VIGIL_VERSION),
+                  config.data_dir);
+
+  auto opened = SqliteStore::open(config.data_dir);
+  if (!opened.ok()) {
+    log.fatal("cannot open the store: " + opened.error().toString());
+    return EXIT_IOERR;
+  }
+  SqliteStore& store = *opened.value();
+  if (Status s = bootstrapStore(store, {config.data_dir, config.admin_token, config.enroll_token},
+                                clock, log);
+      !s.ok()) {
+    log.fatal("cannot provision the store: " + s.toString());
+    return EXIT_IOERR;
+  }
+  AgentDirectory directory;
+  if (Status s = directory.load(store); !s.ok()) {
+    log.fatal("cannot load agents: " + s.toString());
+    return EXIT_IOERR;
+  }
+  log.information("loaded %z agents", directory.size());
+
+  Poco::Logger& store_log = Poco::Logger::get("vigil.collector.store");
+  LastSeenWriter writer(directory, store, std::chrono::milliseconds(config.flush_interval_ms),
+                        [&store_log](const Status& s) {
+                          store_log.error("last-seen write-behind failed: " + s.toString());
+                        });
+  IngestService ingest(store, directory, clock,
+                       IngestConfig{config.heartbeat_interval_s, config.max_clock_skew_s * 1000});
+  AgentQueryService agents(store, directory, clock, std::chrono::seconds(config.offline_after_s));
+  AdminAuthenticator admin_auth(store);
+  ReadinessProbe readiness(store);
+  ApiServices services{ingest, agents, admin_auth, readiness,
+                       Poco::Logger::get("vigil.collector.http")};
+
+  // Plain HTTP in this version. TLS seam: a Poco::Net::SecureServerSocket built from a
+  // Context (certificate, key) replaces this ServerSocket; nothing else changes.
+  std::optional<Poco::Net::ServerSocket> socket;
+  try {
+    socket.emplace(
+        Poco::Net::SocketAddress(config.http_address, static_cast<Poco::UInt16>(config.http_port)));
+  } catch (const Poco::Exception& e) {
+    log.fatal("cannot listen on %s:%d: %s", config.http_address, config.http_port, e.displayText());
+    return EXIT_UNAVAILABLE;
+  }
+  const Poco::Net::SocketAddress bound = socket->address();
+
+  Poco::AutoPtr<Poco::Net::HTTPServerParams> params(new Poco::Net::HTTPServerParams);
+  params->setMaxThreads(config.http_max_threads);
+  params->setMaxQueued(config.http_max_queued);
+  params->setKeepAlive(true);
+  Poco::ThreadPool pool("http", 2, config.http_max_threads);
+  Poco::Net::HTTPServer server(new CollectorRouter(services), pool, *socket, params);
+
+  writer.start();
+  server.start();
+  readiness.setListening(true);
+
+  int rc = EXIT_OK;
+  if (!config.port_file.empty()) {
+    Status written = writeFileAtomically(
+        config.port_file, std::to_string(bound.port()) + "\n",
+        std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+            std::filesystem::perms::group_read | std::filesystem::perms::others_read);
+    if (!written.ok()) {
+      log.fatal("cannot write the port file: " + written.toString());
+      rc = EXIT_CANTCREAT;
+    }
+  }
+  if (rc == EXIT_OK) {
+    log.information("listening on %s:%hu", bound.host().toString(), bound.port());
+    waitForTerminationRequest();
+    log.information("termination requested; stopping");
+  }
+
+  readiness.setListening(false);
+  server.stopAll(false);
+  pool.joinAll();
+  if (Status s = writer.stop(); !s.ok()) {
+    log.error("final last-seen flush failed: " + s.toString());
+    if (rc == EXIT_OK) rc = EXIT_IOERR;
+  } else {
+    log.information("last-seen flushed; stopped");
+  }
+  return rc;
+}
+
+}  // namespace vigil::collector

@@ -1,0 +1,67 @@
+#pragma once
+
+// The collector's configuration: the known keys with their defaults, their environment
+// variable names, and validation into a typed CollectorConfig. docs/operations.md lists the
+// keys for operators; keep the two in step.
+//
+// Layers, lowest to highest priority: built-in defaults < config file < environment variables
+// < command-line options (CollectorApp assembles them in a Poco LayeredConfiguration).
+
+#include <Poco/AutoPtr.h>
+#include <Poco/Util/AbstractConfiguration.h>
+#include <Poco/Util/MapConfiguration.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace vigil::collector {
+
+struct ConfigKey {
+  const char* key;            // e.g. "http.port"
+  const char* default_value;  // as text, as in a .properties file
+  const char* description;
+};
+
+// Every key the collector reads.
+const std::vector<ConfigKey>& configKeys();
+bool isKnownConfigKey(const std::string& key);
+
+// "VIGIL_" + the key upper-cased, with dots and camelCase boundaries turned into '_':
+// http.port -> VIGIL_HTTP_PORT, heartbeat.intervalSeconds -> VIGIL_HEARTBEAT_INTERVAL_SECONDS.
+std::string environmentVariableFor(const std::string& key);
+
+// The built-in defaults layer.
+Poco::AutoPtr<Poco::Util::MapConfiguration> defaultsLayer();
+
+// The environment layer: every known key whose variable `getenv` returns.
+using EnvironmentLookup = std::function<std::optional<std::string>(const std::string& name)>;
+Poco::AutoPtr<Poco::Util::MapConfiguration> environmentLayer(const EnvironmentLookup& getenv);
+// The process environment, through Poco::Environment.
+EnvironmentLookup processEnvironment();
+
+struct CollectorConfig {
+  std::string http_address;
+  int http_port = 0;  // 0: ephemeral
+  std::string port_file;
+  int http_max_threads = 0;
+  int http_max_queued = 0;
+  std::string data_dir;
+  int64_t heartbeat_interval_s = 0;
+  int64_t offline_after_s = 0;
+  int64_t max_clock_skew_s = 0;
+  int64_t flush_interval_ms = 0;
+  std::string admin_token;
+  std::string enroll_token;
+  std::string log_level;
+};
+
+// Reads and validates every key. A bad value fails with kInvalidArgument naming the key, the
+// value's source-independent text and the accepted range.
+Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfiguration& config);
+
+}  // namespace vigil::collector

@@ -1,0 +1,79 @@
+#pragma once
+
+// The in-memory authority on every agent's live state: credentials for signature checks and
+// the latest accepted heartbeat evidence for replay checks. Memory is O(agents): a heartbeat
+// overwrites its agent's entry in place and marks it dirty; LastSeenWriter takes the dirty
+// entries in batches and writes them behind to the store (ARCHITECTURE.md, principle 5).
+//
+// Thread safety: all methods are safe to call concurrently.
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "collector/store/store.h"
+#include "common/protocol.h"
+
+namespace vigil::collector {
+
+// What the heartbeat check needs before it trusts a request.
+struct AgentCredentials {
+  std::string secret;
+  bool retired = false;
+};
+
+// The mutable part of an agent, as last accepted.
+struct AgentLiveState {
+  std::optional<int64_t> last_seen_at_ms;
+  int64_t last_seq = 0;
+  std::string boot_id;
+  int64_t uptime_s = 0;
+  std::string agent_version;
+  std::string hostname;
+};
+
+enum class AcceptOutcome { kAccepted, kUnknownAgent, kReplayedSequence };
+
+class AgentDirectory {
+ public:
+  // Loads every agent from `store`, in pages. REQUIRES: called before concurrent use.
+  Status load(Store& store);
+
+  // Adds a newly enrolled agent (not dirty: enrollment writes through).
+  void add(const AgentRecord& agent);
+
+  std::optional<AgentCredentials> credentials(const std::string& agent_id) const;
+
+  // Records `beat` as seen at `now_ms` if its seq is above the agent's last accepted seq;
+  // otherwise changes nothing. The check and the update are one atomic step.
+  AcceptOutcome accept(const protocol::Heartbeat& beat, int64_t now_ms);
+
+  std::optional<AgentLiveState> liveState(const std::string& agent_id) const;
+
+  // Returns the evidence of every dirty agent and clears their dirty flags.
+  std::vector<LastSeenUpdate> takeDirty();
+  // Marks agents dirty again after their batch failed to reach the store.
+  void markDirty(const std::vector<LastSeenUpdate>& failed);
+
+  size_t size() const;
+  size_t dirtyCount() const;
+
+ private:
+  struct Entry {
+    AgentCredentials credentials;
+    AgentLiveState live;
+    bool dirty = false;
+  };
+
+  static Entry entryFrom(const AgentRecord& agent);
+
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Entry> agents_;  // guarded by mu_
+  // Ids of the entries whose dirty flag is set, so a flush costs O(dirty), not O(agents).
+  std::vector<std::string> dirty_ids_;  // guarded by mu_
+};
+
+}  // namespace vigil::collector

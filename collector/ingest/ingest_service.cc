@@ -1,0 +1,158 @@
+#include "collector/ingest/ingest_service.h"
+
+#include <cstdlib>
+#include <utility>
+
+#include "common/crypto.h"
+
+namespace vigil::collector {
+namespace {
+
+namespace errors = protocol::errors;
+
+ApiError apiError(int http_status, const char* code, std::string message) {
+  return ApiError{http_status, code, std::move(message), std::nullopt};
+}
+
+ApiError bodyTooLarge() {
+  return apiError(413, errors::kBodyTooLarge,
+                  "body is larger than " + std::to_string(protocol::kMaxBodyBytes) + " bytes");
+}
+
+ApiError internalError() {
+  return apiError(500, errors::kInternal, "the collector failed to process the request");
+}
+
+bool missing(const std::optional<std::string>& header) { return !header || header->empty(); }
+
+constexpr char kAgentIdPrefix[] = "ag_";
+constexpr size_t kAgentIdRandomBytes = 16;
+constexpr size_t kSecretRandomBytes = 32;  // 64 hex characters
+
+}  // namespace
+
+ApiError decodeErrorToApiError(const protocol::DecodeError& error) {
+  if (error.code == errors::kBodyTooLarge) return bodyTooLarge();
+  return ApiError{400, error.code, error.message, std::nullopt};
+}
+
+IngestService::IngestService(Store& store, AgentDirectory& directory, const Clock& clock,
+                             IngestConfig config)
+    : store_(store), directory_(directory), clock_(clock), config_(config) {}
+
+int64_t IngestService::nowMs() const { return toUnixMillis(clock_.wallNow()); }
+
+ApiResult<protocol::EnrollResponse> IngestService::enroll(std::string_view body) {
+  if (body.size() > protocol::kMaxBodyBytes) return bodyTooLarge();
+  auto decoded = protocol::decodeEnrollRequest(body);
+  if (!decoded.ok()) return decodeErrorToApiError(decoded.error());
+  const protocol::EnrollRequest& req = decoded.value();
+
+  const ApiError invalid_token =
+      apiError(401, errors::kInvalidEnrollToken, "the enrollment token is not valid");
+  auto hash = crypto::sha256(req.enroll_token);
+  if (!hash.ok()) return internalError();
+  auto token = store_.findEnrollmentTokenByHash(crypto::toHex(hash.value()));
+  if (!token.ok()) return internalError();
+  const int64_t now_ms = nowMs();
+  if (!token.value() || !token.value()->usableAt(now_ms)) return invalid_token;
+
+  auto id_random = crypto::randomHex(kAgentIdRandomBytes);
+  auto secret = crypto::randomHex(kSecretRandomBytes);
+  if (!id_random.ok() || !secret.ok()) return internalError();
+
+  AgentRecord agent;
+  agent.id = kAgentIdPrefix + id_random.value();
+  agent.hostname = req.facts.hostname;
+  agent.os_name = req.facts.os_name;
+  agent.os_version = req.facts.os_version;
+  agent.arch = req.facts.arch;
+  agent.agent_version = req.facts.agent_version;
+  agent.secret = secret.value();
+  agent.enrolled_at_ms = now_ms;
+  auto stored = store_.enrollAgent(token.value()->id, agent, now_ms);
+  if (!stored.ok()) {
+    // The token was used up or revoked between the check and the write.
+    if (stored.error().code() == StatusCode::kPermissionDenied) return invalid_token;
+    return internalError();
+  }
+  directory_.add(stored.value());
+
+  protocol::EnrollResponse response;
+  response.agent_id = stored.value().id;
+  response.secret = stored.value().secret;
+  response.heartbeat_interval_s = config_.heartbeat_interval_s;
+  response.server_time_ms = now_ms;
+  return response;
+}
+
+ApiResult<protocol::HeartbeatResponse> IngestService::heartbeat(const HeartbeatRequest& request) {
+  // 2. Size.
+  if (request.body.size() > protocol::kMaxBodyBytes) return bodyTooLarge();
+
+  // 3. Signature headers present; timestamp well-formed.
+  if (missing(request.agent_id) || missing(request.timestamp) || missing(request.signature)) {
+    return apiError(401, errors::kMissingSignature,
+                    std::string("headers ") + protocol::kHeaderAgentId + ", " +
+                        protocol::kHeaderTimestamp + " and " + protocol::kHeaderSignature +
+                        " are required");
+  }
+  const std::optional<int64_t> timestamp_ms = protocol::parseTimestampHeader(*request.timestamp);
+  if (!timestamp_ms) {
+    return apiError(401, errors::kBadSignature,
+                    std::string(protocol::kHeaderTimestamp) +
+                        " must be 1 to 15 decimal digits (Unix milliseconds)");
+  }
+
+  // 4. Agent known and not retired.
+  const std::string& agent_id = *request.agent_id;
+  const std::optional<AgentCredentials> credentials = directory_.credentials(agent_id);
+  if (!credentials || credentials->retired) {
+    return apiError(401, errors::kUnknownAgent, "unknown or retired agent");
+  }
+
+  // 5. Signature over the exact body bytes, constant-time.
+  if (!protocol::verifySignature(credentials->secret, "POST", protocol::kHeartbeatPath,
+                                 *timestamp_ms, request.body, *request.signature)) {
+    return apiError(401, errors::kBadSignature, "the signature does not verify");
+  }
+
+  // 6. Timestamp within the allowed skew.
+  const int64_t now_ms = nowMs();
+  const int64_t skew_ms = *timestamp_ms - now_ms;
+  if (std::llabs(skew_ms) > config_.max_clock_skew_ms) {
+    ApiError error = apiError(401, errors::kStaleTimestamp,
+                              "timestamp is " + std::to_string(std::llabs(skew_ms) / 1000) +
+                                  " s away from the collector's clock");
+    error.server_time_ms = now_ms;
+    return error;
+  }
+
+  // 7. Body.
+  auto decoded = protocol::decodeHeartbeat(request.body);
+  if (!decoded.ok()) return decodeErrorToApiError(decoded.error());
+  const protocol::Heartbeat& beat = decoded.value();
+  if (beat.agent_id != agent_id) {
+    return apiError(
+        400, errors::kInvalidField,
+        std::string("field 'agent_id' differs from header ") + protocol::kHeaderAgentId);
+  }
+
+  // 8 and 9. Sequence above the last accepted one; only then is state changed.
+  switch (directory_.accept(beat, now_ms)) {
+    case AcceptOutcome::kAccepted:
+      break;
+    case AcceptOutcome::kUnknownAgent:  // retired between step 4 and now
+      return apiError(401, errors::kUnknownAgent, "unknown or retired agent");
+    case AcceptOutcome::kReplayedSequence:
+      return apiError(409, errors::kReplayedSequence,
+                      "seq " + std::to_string(beat.seq) + " is not above the last accepted one");
+  }
+
+  protocol::HeartbeatResponse response;
+  response.next_interval_s = config_.heartbeat_interval_s;
+  response.server_time_ms = now_ms;
+  return response;
+}
+
+}  // namespace vigil::collector

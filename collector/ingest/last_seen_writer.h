@@ -1,0 +1,63 @@
+#pragma once
+
+// Writes the AgentDirectory's dirty entries behind to the store: all of them in one
+// transaction per flush, every `interval` on a background thread and once more on stop().
+// A failed batch is marked dirty again and retried on the next flush; a kill -9 loses at most
+// one interval of last-seen times (ARCHITECTURE.md, principle 8).
+//
+// Thread safety: flush() may be called from any thread; start()/stop() from one owner thread.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "collector/ingest/agent_directory.h"
+#include "collector/store/store.h"
+#include "common/status.h"
+
+namespace vigil::collector {
+
+struct FlushStats {
+  size_t agents_written = 0;
+};
+
+class LastSeenWriter {
+ public:
+  // Called after each failed background flush (for logging); may be empty.
+  using ErrorSink = std::function<void(const Status&)>;
+
+  // `directory` and `store` must outlive the writer.
+  LastSeenWriter(AgentDirectory& directory, Store& store, std::chrono::milliseconds interval,
+                 ErrorSink on_error = {});
+  ~LastSeenWriter();  // stops (and flushes) if running
+  LastSeenWriter(const LastSeenWriter&) = delete;
+  LastSeenWriter& operator=(const LastSeenWriter&) = delete;
+
+  // Writes every dirty entry now, in one batch.
+  Result<FlushStats> flush();
+
+  // Starts the background thread. REQUIRES: not running.
+  void start();
+  // Stops the background thread, then flushes a last time. Idempotent.
+  Status stop();
+
+ private:
+  void run();
+
+  AgentDirectory& directory_;
+  Store& store_;
+  const std::chrono::milliseconds interval_;
+  const ErrorSink on_error_;
+
+  std::mutex flush_mu_;  // one flush at a time, so batches reach the store in order
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace vigil::collector

@@ -1,0 +1,227 @@
+#pragma once
+
+// Fakes and helpers shared by the agent's unit tests.
+
+#include <atomic>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "agent/core/collector_client.h"
+#include "agent/core/identity_store.h"
+#include "agent/core/sequence_allocator.h"
+#include "agent/core/system_info.h"
+#include "agent/core/waiter.h"
+#include "common/clock.h"
+#include "common/protocol.h"
+#include "common/status.h"
+
+// Lets BOOST_TEST print durations (as seconds) when a comparison fails.
+namespace boost::test_tools::tt_detail {
+template <typename Rep, typename Period>
+struct print_log_value<std::chrono::duration<Rep, Period>> {
+  void operator()(std::ostream& os, const std::chrono::duration<Rep, Period>& d) {
+    os << std::chrono::duration<double>(d).count() << " s";
+  }
+};
+// ... and file modes, in octal.
+template <>
+struct print_log_value<std::filesystem::perms> {
+  void operator()(std::ostream& os, const std::filesystem::perms& p) {
+    os << std::oct << static_cast<unsigned>(p) << std::dec;
+  }
+};
+}  // namespace boost::test_tools::tt_detail
+
+namespace vigil::agent::testing {
+
+// The error of a Result as text, or "" when it holds a value: safe to pass as the message of
+// BOOST_TEST, which evaluates its message even when the check passes.
+template <typename T>
+std::string errorText(const Result<T>& r) {
+  return r.ok() ? std::string() : r.error().toString();
+}
+template <typename T>
+std::string errorText(const Result<T, protocol::DecodeError>& r) {
+  return r.ok() ? std::string() : r.error().code + " " + r.error().field;
+}
+
+// A fresh private directory under the system temp directory, removed on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("vigil-agent-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ / name, std::ios::binary) << text;
+    return path_ / name;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Advances a SimulatedClock instead of sleeping, and records every wait. `on_wait` runs after
+// each wait (tests use it to stop the runner after a number of waits).
+class SimulatedWaiter final : public Waiter {
+ public:
+  explicit SimulatedWaiter(SimulatedClock& clock) : clock_(clock) {}
+
+  bool waitFor(Duration d) override {
+    if (stop_.load()) return false;
+    if (d > Duration::zero()) clock_.advance(d);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      waits_.push_back(d);
+    }
+    if (on_wait) on_wait(waits().size());
+    return !stop_.load();
+  }
+  void requestStop() override { stop_.store(true); }
+  bool stopRequested() const override { return stop_.load(); }
+
+  std::vector<Duration> waits() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return waits_;
+  }
+  // Called with the number of waits so far.
+  std::function<void(size_t)> on_wait;
+
+ private:
+  SimulatedClock& clock_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::vector<Duration> waits_;
+};
+
+// Answers from a script; records every request with the simulated time it was made.
+class FakeCollectorClient final : public CollectorClient {
+ public:
+  explicit FakeCollectorClient(const Clock& clock) : clock_(clock) {}
+
+  struct Request {
+    std::string path;
+    std::optional<protocol::EnrollRequest> enroll;
+    std::optional<SignedHeartbeat> heartbeat;
+    MonoTime at;
+  };
+
+  // The answer the next request gets; if the script is empty, `fallback` answers.
+  std::deque<std::function<CollectorAnswer(const Request&)>> script;
+  std::function<CollectorAnswer(const Request&)> fallback;
+  // Runs before each answer is produced (tests stop the runner from here).
+  std::function<void(const Request&)> on_request;
+
+  CollectorAnswer enroll(const protocol::EnrollRequest& request) override {
+    Request r{protocol::kEnrollPath, request, std::nullopt, clock_.monotonicNow()};
+    return answer(std::move(r));
+  }
+  CollectorAnswer heartbeat(const SignedHeartbeat& heartbeat) override {
+    Request r{protocol::kHeartbeatPath, std::nullopt, heartbeat, clock_.monotonicNow()};
+    return answer(std::move(r));
+  }
+  void cancel() override { cancelled.store(true); }
+
+  std::vector<Request> requests;
+  std::atomic<bool> cancelled{false};
+
+ private:
+  CollectorAnswer answer(Request r) {
+    requests.push_back(r);
+    if (on_request) on_request(r);
+    if (cancelled.load()) return CollectorAnswer{false, "cancelled", 0, "", std::nullopt};
+    if (!script.empty()) {
+      auto next = std::move(script.front());
+      script.pop_front();
+      return next(r);
+    }
+    if (fallback) return fallback(r);
+    return CollectorAnswer{false, "no scripted answer", 0, "", std::nullopt};
+  }
+
+  const Clock& clock_;
+};
+
+inline CollectorAnswer httpAnswer(long status, std::string body,
+                                  std::optional<int64_t> retry_after_s = std::nullopt) {
+  CollectorAnswer a;
+  a.transport_ok = true;
+  a.http_status = status;
+  a.body = std::move(body);
+  a.retry_after_s = retry_after_s;
+  return a;
+}
+
+inline CollectorAnswer networkError(std::string why) {
+  CollectorAnswer a;
+  a.transport_ok = false;
+  a.transport_error = std::move(why);
+  return a;
+}
+
+class FakeSystemInfo final : public SystemInfo {
+ public:
+  Result<SystemFacts> facts() override { return facts_value; }
+  Result<BootIdentity> bootIdentity() override { return boot_value; }
+
+  SystemFacts facts_value{"host-1", "linux", "Debian GNU/Linux 12 (bookworm)", "x86_64"};
+  BootIdentity boot_value{"3c9e4f2a-0000-4000-8000-000000000001", 1234};
+};
+
+class InMemoryIdentityStore final : public IdentityStore {
+ public:
+  Result<std::optional<Identity>> load() override {
+    if (!load_error.ok()) return load_error;
+    return stored;
+  }
+  Status save(const Identity& identity) override {
+    if (!save_error.ok()) return save_error;
+    stored = identity;
+    ++saves;
+    return Status::okStatus();
+  }
+  std::optional<Identity> stored;
+  Status load_error;
+  Status save_error;
+  int saves = 0;
+};
+
+class InMemorySequenceStore final : public SequenceStore {
+ public:
+  Result<uint64_t> loadReservation() override {
+    if (!load_error.ok()) return load_error;
+    return reserved_below;
+  }
+  Status storeReservation(uint64_t value) override {
+    if (!store_error.ok()) return store_error;
+    reserved_below = value;
+    ++stores;
+    return Status::okStatus();
+  }
+  uint64_t reserved_below = 0;
+  Status load_error;
+  Status store_error;
+  int stores = 0;
+};
+
+}  // namespace vigil::agent::testing

@@ -1,0 +1,209 @@
+#define BOOST_TEST_MODULE collector_config
+#include "collector/app/collector_config.h"
+
+#include <Poco/AutoPtr.h>
+#include <Poco/Logger.h>
+#include <Poco/NullChannel.h>
+#include <Poco/Util/LayeredConfiguration.h>
+
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "collector/app/bootstrap.h"
+#include "collector/store/sqlite_store.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "temp_dir.h"
+
+namespace fs = std::filesystem;
+using Poco::AutoPtr;
+using Poco::Util::LayeredConfiguration;
+using Poco::Util::MapConfiguration;
+using vigil::collector::BootstrapOptions;
+using vigil::collector::bootstrapStore;
+using vigil::collector::configKeys;
+using vigil::collector::defaultsLayer;
+using vigil::collector::environmentLayer;
+using vigil::collector::environmentVariableFor;
+using vigil::collector::readCollectorConfig;
+using vigil::collector::SqliteStore;
+using vigil::testing::TempDir;
+
+namespace {
+
+// defaults < overrides
+AutoPtr<LayeredConfiguration> configWith(const std::map<std::string, std::string>& overrides) {
+  AutoPtr<LayeredConfiguration> config(new LayeredConfiguration);
+  config->add(defaultsLayer(), 1000, false);
+  AutoPtr<MapConfiguration> top(new MapConfiguration);
+  for (const auto& [k, v] : overrides) top->setString(k, v);
+  config->add(top, 0, false);
+  return config;
+}
+
+std::string errorFor(const std::map<std::string, std::string>& overrides) {
+  auto read = readCollectorConfig(*configWith(overrides));
+  BOOST_REQUIRE_MESSAGE(!read.ok(), "configuration was accepted");
+  return read.error().message();
+}
+
+std::string readFile(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::string hashOf(const std::string& token) {
+  return vigil::crypto::toHex(vigil::crypto::sha256(token).value());
+}
+
+Poco::Logger& quietLogger() {
+  Poco::Logger& logger = Poco::Logger::get("test.bootstrap");
+  logger.setChannel(new Poco::NullChannel);
+  return logger;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(environment_names_upper_case_keys_and_split_camel_case) {
+  BOOST_TEST(environmentVariableFor("http.port") == "VIGIL_HTTP_PORT");
+  BOOST_TEST(environmentVariableFor("heartbeat.intervalSeconds") ==
+             "VIGIL_HEARTBEAT_INTERVAL_SECONDS");
+  BOOST_TEST(environmentVariableFor("http.portFile") == "VIGIL_HTTP_PORT_FILE");
+  BOOST_TEST(environmentVariableFor("presence.offlineAfterSeconds") ==
+             "VIGIL_PRESENCE_OFFLINE_AFTER_SECONDS");
+  BOOST_TEST(environmentVariableFor("store.flushIntervalMs") == "VIGIL_STORE_FLUSH_INTERVAL_MS");
+  BOOST_TEST(environmentVariableFor("data.dir") == "VIGIL_DATA_DIR");
+}
+
+BOOST_AUTO_TEST_CASE(defaults_are_valid_and_documented_values) {
+  auto read = readCollectorConfig(*configWith({}));
+  BOOST_REQUIRE(read.ok());
+  const auto& c = read.value();
+  BOOST_TEST(c.http_address == "127.0.0.1");
+  BOOST_TEST(c.http_port == 8470);
+  BOOST_TEST(c.port_file.empty());
+  BOOST_TEST(c.http_max_threads == 16);
+  BOOST_TEST(c.http_max_queued == 256);
+  BOOST_TEST(c.data_dir == "/var/lib/vigil/collector");
+  BOOST_TEST(c.heartbeat_interval_s == 60);
+  BOOST_TEST(c.offline_after_s == 180);
+  BOOST_TEST(c.max_clock_skew_s == 300);
+  BOOST_TEST(c.flush_interval_ms == 1000);
+  BOOST_TEST(c.admin_token.empty());
+  BOOST_TEST(c.enroll_token.empty());
+  BOOST_TEST(c.log_level == "information");
+}
+
+BOOST_AUTO_TEST_CASE(environment_layer_holds_only_known_keys_that_are_set) {
+  std::map<std::string, std::string> env = {{"VIGIL_HTTP_PORT", "9000"},
+                                            {"VIGIL_HEARTBEAT_INTERVAL_SECONDS", "30"},
+                                            {"VIGIL_UNRELATED", "x"}};
+  auto layer = environmentLayer([&](const std::string& name) -> std::optional<std::string> {
+    auto it = env.find(name);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  });
+  BOOST_TEST(layer->getString("http.port") == "9000");
+  BOOST_TEST(layer->getString("heartbeat.intervalSeconds") == "30");
+  BOOST_TEST(!layer->hasProperty("data.dir"));
+}
+
+BOOST_AUTO_TEST_CASE(higher_layer_overrides_lower_one) {
+  auto read = readCollectorConfig(*configWith({{"http.port", "0"}, {"data.dir", "/tmp/x"}}));
+  BOOST_REQUIRE(read.ok());
+  BOOST_TEST(read->http_port == 0);
+  BOOST_TEST(read->data_dir == "/tmp/x");
+}
+
+BOOST_AUTO_TEST_CASE(bad_values_are_refused_naming_the_key) {
+  BOOST_TEST(errorFor({{"http.port", "70000"}}).find("http.port") != std::string::npos);
+  BOOST_TEST(errorFor({{"http.port", "abc"}}).find("VIGIL_HTTP_PORT") != std::string::npos);
+  BOOST_TEST(errorFor({{"http.port", "1,000"}}).find("http.port") != std::string::npos);
+  BOOST_TEST(errorFor({{"http.maxThreads", "0"}}).find("http.maxThreads") != std::string::npos);
+  BOOST_TEST(errorFor({{"heartbeat.intervalSeconds", "0"}}).find("heartbeat.intervalSeconds") !=
+             std::string::npos);
+  BOOST_TEST(errorFor({{"store.flushIntervalMs", "-5"}}).find("store.flushIntervalMs") !=
+             std::string::npos);
+  BOOST_TEST(errorFor({{"logging.level", "loud"}}).find("logging.level") != std::string::npos);
+  BOOST_TEST(errorFor({{"data.dir", ""}}).find("data.dir") != std::string::npos);
+  BOOST_TEST(errorFor({{"http.address", "not an address!"}}).find("http.address") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(offline_threshold_must_exceed_heartbeat_interval) {
+  BOOST_TEST(errorFor({{"heartbeat.intervalSeconds", "60"}, {"presence.offlineAfterSeconds", "60"}})
+                 .find("presence.offlineAfterSeconds") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(every_key_has_a_default_in_the_table) {
+  auto defaults = defaultsLayer();
+  for (const auto& key : configKeys()) BOOST_TEST(defaults->hasProperty(key.key), key.key);
+}
+
+// ---- First-start provisioning -------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(first_start_generates_private_token_files_whose_hashes_are_stored) {
+  TempDir tmp;
+  const std::string dir = tmp.sub("data");
+  auto store = std::move(SqliteStore::open(dir).value());
+  vigil::SimulatedClock clock;
+  BOOST_REQUIRE(bootstrapStore(*store, BootstrapOptions{dir, "", ""}, clock, quietLogger()).ok());
+
+  const fs::path enroll_file = fs::path(dir) / vigil::collector::kEnrollTokenFileName;
+  const fs::path admin_file = fs::path(dir) / vigil::collector::kAdminTokenFileName;
+  const auto owner_rw = fs::perms::owner_read | fs::perms::owner_write;
+  BOOST_TEST(((fs::status(enroll_file).permissions() & fs::perms::all) == owner_rw));
+  BOOST_TEST(((fs::status(admin_file).permissions() & fs::perms::all) == owner_rw));
+  std::string enroll_token = readFile(enroll_file);
+  std::string admin_token = readFile(admin_file);
+  BOOST_REQUIRE(enroll_token.size() == 65u);  // 64 hex + "\n"
+  BOOST_REQUIRE(admin_token.size() == 65u);
+  enroll_token.pop_back();
+  admin_token.pop_back();
+  auto token = store->findEnrollmentTokenByHash(hashOf(enroll_token)).value();
+  BOOST_REQUIRE(token.has_value());
+  auto tenant = store->findTenantByName("default").value();
+  BOOST_REQUIRE(tenant.has_value());
+  auto site = store->findSiteByName(tenant->id, "default").value();
+  BOOST_REQUIRE(site.has_value());
+  BOOST_TEST(token->site_id == site->id);
+  auto admins = store->listAdminTokens().value();
+  BOOST_REQUIRE(admins.size() == 1u);
+  BOOST_TEST(admins[0].token_hash == hashOf(admin_token));
+}
+
+BOOST_AUTO_TEST_CASE(second_start_keeps_tokens_and_files_unchanged) {
+  TempDir tmp;
+  const std::string dir = tmp.sub("data");
+  auto store = std::move(SqliteStore::open(dir).value());
+  vigil::SimulatedClock clock;
+  BOOST_REQUIRE(bootstrapStore(*store, {dir, "", ""}, clock, quietLogger()).ok());
+  const std::string admin_before = readFile(fs::path(dir) / "admin-token");
+  const std::string enroll_before = readFile(fs::path(dir) / "enroll-token");
+  BOOST_REQUIRE(bootstrapStore(*store, {dir, "", ""}, clock, quietLogger()).ok());
+  BOOST_TEST(readFile(fs::path(dir) / "admin-token") == admin_before);
+  BOOST_TEST(readFile(fs::path(dir) / "enroll-token") == enroll_before);
+  BOOST_TEST(store->listAdminTokens()->size() == 1u);
+  BOOST_TEST(store->listEnrollmentTokens(1)->size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(configured_tokens_are_accepted_and_no_token_file_is_written) {
+  TempDir tmp;
+  const std::string dir = tmp.sub("data");
+  auto store = std::move(SqliteStore::open(dir).value());
+  vigil::SimulatedClock clock;
+  const std::string admin = "configured-admin-token-0123456789abcdef";
+  const std::string enroll = "configured-enroll-token";
+  BOOST_REQUIRE(bootstrapStore(*store, {dir, admin, enroll}, clock, quietLogger()).ok());
+  BOOST_REQUIRE(bootstrapStore(*store, {dir, admin, enroll}, clock, quietLogger()).ok());
+  BOOST_TEST(!fs::exists(fs::path(dir) / "admin-token"));
+  BOOST_TEST(!fs::exists(fs::path(dir) / "enroll-token"));
+  BOOST_TEST(store->findEnrollmentTokenByHash(hashOf(enroll)).value().has_value());
+  auto admins = store->listAdminTokens().value();
+  BOOST_REQUIRE(admins.size() == 1u);
+  BOOST_TEST(admins[0].token_hash == hashOf(admin));
+}

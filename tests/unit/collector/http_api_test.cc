@@ -1,0 +1,361 @@
+#define BOOST_TEST_MODULE collector_http_api
+#include <Poco/AutoPtr.h>
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/NullChannel.h>
+#include <Poco/StreamCopier.h>
+
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "collector/api/admin_auth.h"
+#include "collector/api/agent_query.h"
+#include "collector/api/handlers.h"
+#include "collector/api/readiness.h"
+#include "collector/api/router.h"
+#include "collector/ingest/agent_directory.h"
+#include "collector/ingest/ingest_service.h"
+#include "collector/store/sqlite_store.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/json.h"
+#include "common/protocol.h"
+#include "temp_dir.h"
+
+using namespace std::chrono_literals;
+namespace protocol = vigil::protocol;
+using Poco::Net::HTTPRequest;
+using vigil::collector::AdminAuthenticator;
+using vigil::collector::AgentDirectory;
+using vigil::collector::AgentQueryService;
+using vigil::collector::ApiServices;
+using vigil::collector::CollectorRouter;
+using vigil::collector::EnrollmentToken;
+using vigil::collector::IngestConfig;
+using vigil::collector::IngestService;
+using vigil::collector::ReadinessProbe;
+using vigil::collector::SqliteStore;
+using vigil::testing::TempDir;
+
+namespace {
+
+constexpr char kEnrollToken[] = "http-test-enroll-token";
+constexpr char kAdminToken[] = "http-test-admin-token-0123456789abcdef";
+constexpr int64_t kStartMs = 1'790'000'000'000;
+
+std::string hashOf(const std::string& token) {
+  return vigil::crypto::toHex(vigil::crypto::sha256(token).value());
+}
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  Poco::Net::HTTPResponse response;
+
+  // The `error` of a protocol error body, or "" if the body is not one.
+  std::string errorCode() const {
+    auto decoded = protocol::decodeErrorBody(body);
+    return decoded.ok() ? decoded->error : "";
+  }
+  std::string field(const char* name) const {
+    auto root = vigil::json::parse(body);
+    const cJSON* item = cJSON_GetObjectItemCaseSensitive(root.get(), name);
+    if (item == nullptr) return "<absent>";
+    if (cJSON_IsNull(item)) return "<null>";
+    if (cJSON_IsString(item)) return item->valuestring;
+    return vigil::json::print(item);
+  }
+};
+
+using Headers = std::map<std::string, std::string>;
+
+// A collector's HTTP API on 127.0.0.1 with an ephemeral port, over a real store.
+struct ServerFixture {
+  ServerFixture()
+      : clock(vigil::fromUnixMillis(kStartMs)),
+        store(std::move(SqliteStore::open(tmp.sub("data")).value())),
+        ingest(*store, directory, clock, IngestConfig{60, 300'000}),
+        agents(*store, directory, clock, 180s),
+        admin_auth(*store),
+        readiness(*store),
+        logger(quietLogger()),
+        services{ingest, agents, admin_auth, readiness, logger},
+        socket(Poco::Net::SocketAddress("127.0.0.1", 0)),
+        server(new CollectorRouter(services), socket, new Poco::Net::HTTPServerParams) {
+    auto tenant = store->createTenant("default", kStartMs);
+    auto site = store->createSite(tenant->id, "default", kStartMs);
+    EnrollmentToken t;
+    t.site_id = site->id;
+    t.token_hash = hashOf(kEnrollToken);
+    t.created_at_ms = kStartMs;
+    BOOST_REQUIRE(store->createEnrollmentToken(t).ok());
+    BOOST_REQUIRE(store->createAdminToken(hashOf(kAdminToken), "test", kStartMs).ok());
+    BOOST_REQUIRE(directory.load(*store).ok());
+    server.start();
+    readiness.setListening(true);
+  }
+  ~ServerFixture() { server.stopAll(true); }
+
+  static Poco::Logger& quietLogger() {
+    Poco::Logger& l = Poco::Logger::get("test.http");
+    l.setChannel(new Poco::NullChannel);
+    return l;
+  }
+
+  Reply call(const std::string& method, const std::string& uri, const std::string& body = "",
+             const Headers& headers = {}, const std::string& content_type = "application/json",
+             bool send_body = true) {
+    Poco::Net::HTTPClientSession session("127.0.0.1", socket.address().port());
+    HTTPRequest request(method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
+    for (const auto& [name, value] : headers) request.set(name, value);
+    if (method == HTTPRequest::HTTP_POST) {
+      if (!content_type.empty()) request.setContentType(content_type);
+      if (!request.has("Content-Length") && !request.getChunkedTransferEncoding()) {
+        request.setContentLength(static_cast<std::streamsize>(body.size()));
+      }
+    }
+    std::ostream& out = session.sendRequest(request);
+    if (send_body) out << body;
+    Reply reply;
+    std::istream& in = session.receiveResponse(reply.response);
+    Poco::StreamCopier::copyToString(in, reply.body);
+    reply.status = static_cast<int>(reply.response.getStatus());
+    return reply;
+  }
+
+  Reply admin(const std::string& uri) {
+    return call(HTTPRequest::HTTP_GET, uri, "",
+                {{"Authorization", std::string("Bearer ") + kAdminToken}});
+  }
+
+  protocol::EnrollResponse enroll() {
+    protocol::EnrollRequest req;
+    req.enroll_token = kEnrollToken;
+    req.facts = {"web-01", "linux", "Debian 12", "x86_64", "0.1.0"};
+    Reply reply = call(HTTPRequest::HTTP_POST, protocol::kEnrollPath, protocol::encode(req));
+    BOOST_REQUIRE_EQUAL(reply.status, 201);
+    return protocol::decodeEnrollResponse(reply.body).value();
+  }
+
+  Reply heartbeat(const protocol::EnrollResponse& agent, uint64_t seq) {
+    protocol::Heartbeat hb;
+    hb.agent_id = agent.agent_id;
+    hb.seq = seq;
+    hb.boot_id = "boot";
+    hb.uptime_s = 10;
+    hb.agent_version = "0.1.0";
+    hb.sent_at_ms = kStartMs;
+    const std::string body = protocol::encode(hb);
+    const int64_t ts = vigil::toUnixMillis(clock.wallNow());
+    return call(
+        HTTPRequest::HTTP_POST, protocol::kHeartbeatPath, body,
+        {{protocol::kHeaderAgentId, agent.agent_id},
+         {protocol::kHeaderTimestamp, std::to_string(ts)},
+         {protocol::kHeaderSignature,
+          protocol::sign(agent.secret, "POST", protocol::kHeartbeatPath, ts, body).value()}});
+  }
+
+  TempDir tmp;
+  vigil::SimulatedClock clock;
+  std::unique_ptr<SqliteStore> store;
+  AgentDirectory directory;
+  IngestService ingest;
+  AgentQueryService agents;
+  AdminAuthenticator admin_auth;
+  ReadinessProbe readiness;
+  Poco::Logger& logger;
+  ApiServices services;
+  Poco::Net::ServerSocket socket;
+  Poco::Net::HTTPServer server;
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(http_api, ServerFixture)
+
+BOOST_AUTO_TEST_CASE(unknown_path_is_404_not_found_json) {
+  Reply r = call(HTTPRequest::HTTP_GET, "/nothing/here");
+  BOOST_TEST(r.status == 404);
+  BOOST_TEST(r.errorCode() == "not_found");
+  BOOST_TEST(r.response.getContentType() == "application/json");
+}
+
+BOOST_AUTO_TEST_CASE(wrong_method_is_405_with_allow_header) {
+  Reply r = call(HTTPRequest::HTTP_GET, protocol::kHeartbeatPath);
+  BOOST_TEST(r.status == 405);
+  BOOST_TEST(r.errorCode() == "method_not_allowed");
+  BOOST_TEST(r.response.get("Allow", "") == "POST");
+  Reply p = call(HTTPRequest::HTTP_POST, "/livez", "{}");
+  BOOST_TEST(p.status == 405);
+  BOOST_TEST(p.response.get("Allow", "") == "GET");
+}
+
+BOOST_AUTO_TEST_CASE(non_json_media_type_is_415) {
+  Reply r = call(HTTPRequest::HTTP_POST, protocol::kEnrollPath, "{}", {}, "text/plain");
+  BOOST_TEST(r.status == 415);
+  BOOST_TEST(r.errorCode() == "unsupported_media_type");
+  Reply none = call(HTTPRequest::HTTP_POST, protocol::kHeartbeatPath, "{}", {}, "");
+  BOOST_TEST(none.status == 415);
+}
+
+BOOST_AUTO_TEST_CASE(json_media_type_with_charset_is_accepted) {
+  Reply r = call(HTTPRequest::HTTP_POST, protocol::kEnrollPath, "{", {},
+                 "application/json; charset=utf-8");
+  BOOST_TEST(r.status == 400);
+  BOOST_TEST(r.errorCode() == "malformed_json");
+}
+
+BOOST_AUTO_TEST_CASE(declared_content_length_over_limit_is_413_without_reading) {
+  Reply r = call(HTTPRequest::HTTP_POST, protocol::kHeartbeatPath, "",
+                 {{"Content-Length", std::to_string(protocol::kMaxBodyBytes + 1)}},
+                 "application/json", /*send_body=*/false);
+  BOOST_TEST(r.status == 413);
+  BOOST_TEST(r.errorCode() == "body_too_large");
+  BOOST_TEST(!r.response.getKeepAlive());
+}
+
+BOOST_AUTO_TEST_CASE(chunked_body_over_limit_is_413) {
+  Reply r =
+      call(HTTPRequest::HTTP_POST, protocol::kEnrollPath,
+           std::string(protocol::kMaxBodyBytes + 100, ' '), {{"Transfer-Encoding", "chunked"}});
+  BOOST_TEST(r.status == 413);
+  BOOST_TEST(r.errorCode() == "body_too_large");
+}
+
+BOOST_AUTO_TEST_CASE(unsigned_heartbeat_is_401_missing_signature_json) {
+  Reply r = call(HTTPRequest::HTTP_POST, protocol::kHeartbeatPath, "{bad");
+  BOOST_TEST(r.status == 401);
+  BOOST_TEST(r.errorCode() == "missing_signature");
+}
+
+BOOST_AUTO_TEST_CASE(enrolled_agent_heartbeat_is_accepted_over_http) {
+  auto agent = enroll();
+  Reply first = heartbeat(agent, 1);
+  BOOST_TEST(first.status == 200);
+  auto decoded = protocol::decodeHeartbeatResponse(first.body);
+  BOOST_REQUIRE(decoded.ok());
+  BOOST_TEST(decoded->next_interval_s == 60);
+  Reply replay = heartbeat(agent, 1);
+  BOOST_TEST(replay.status == 409);
+  BOOST_TEST(replay.errorCode() == "replayed_sequence");
+}
+
+BOOST_AUTO_TEST_CASE(stale_timestamp_answer_carries_server_time) {
+  auto agent = enroll();
+  clock.jumpWall(-10min);  // the collector's view; the request is signed at the new time
+  Reply ok = heartbeat(agent, 1);
+  BOOST_TEST(ok.status == 200);
+  protocol::Heartbeat hb{agent.agent_id, 2,        "boot",       1,
+                         "0.1.0",        kStartMs, std::nullopt, std::nullopt};
+  const std::string body = protocol::encode(hb);
+  const int64_t ts = kStartMs;  // 10 min ahead of the collector now
+  Reply r =
+      call(HTTPRequest::HTTP_POST, protocol::kHeartbeatPath, body,
+           {{protocol::kHeaderAgentId, agent.agent_id},
+            {protocol::kHeaderTimestamp, std::to_string(ts)},
+            {protocol::kHeaderSignature,
+             protocol::sign(agent.secret, "POST", protocol::kHeartbeatPath, ts, body).value()}});
+  BOOST_TEST(r.status == 401);
+  BOOST_TEST(r.errorCode() == "stale_timestamp");
+  BOOST_TEST(r.field("server_time_ms") == std::to_string(kStartMs - 600'000));
+}
+
+BOOST_AUTO_TEST_CASE(admin_api_without_or_with_wrong_token_is_401_with_challenge) {
+  Reply none = call(HTTPRequest::HTTP_GET, "/api/v1/agents");
+  BOOST_TEST(none.status == 401);
+  BOOST_TEST(none.errorCode() == "unauthorized");
+  BOOST_TEST(none.response.get("WWW-Authenticate", "") == "Bearer");
+  Reply wrong = call(HTTPRequest::HTTP_GET, "/api/v1/agents", "",
+                     {{"Authorization", "Bearer not-the-token"}});
+  BOOST_TEST(wrong.status == 401);
+  Reply basic = call(HTTPRequest::HTTP_GET, "/api/v1/agents", "",
+                     {{"Authorization", std::string("Basic ") + kAdminToken}});
+  BOOST_TEST(basic.status == 401);
+  Reply unknown_agent = call(HTTPRequest::HTTP_GET, "/api/v1/agents/ag_x");
+  BOOST_TEST(unknown_agent.status == 401);
+}
+
+BOOST_AUTO_TEST_CASE(agent_list_pages_with_opaque_cursor) {
+  auto a = enroll();
+  auto b = enroll();
+  auto c = enroll();
+  Reply first = admin("/api/v1/agents?limit=2");
+  BOOST_TEST(first.status == 200);
+  auto root = vigil::json::parse(first.body);
+  BOOST_TEST(cJSON_GetArraySize(cJSON_GetObjectItem(root.get(), "items")) == 2);
+  const std::string cursor = first.field("next_cursor");
+  std::vector<std::string> ids = {a.agent_id, b.agent_id, c.agent_id};
+  std::sort(ids.begin(), ids.end());
+  BOOST_TEST(cursor == ids[1]);  // the last id of the first page
+  Reply second = admin("/api/v1/agents?limit=2&cursor=" + cursor);
+  auto root2 = vigil::json::parse(second.body);
+  BOOST_TEST(cJSON_GetArraySize(cJSON_GetObjectItem(root2.get(), "items")) == 1);
+  BOOST_TEST(second.field("next_cursor") == "<null>");
+  Reply all = admin("/api/v1/agents");
+  auto root3 = vigil::json::parse(all.body);
+  BOOST_TEST(cJSON_GetArraySize(cJSON_GetObjectItem(root3.get(), "items")) == 3);
+}
+
+BOOST_AUTO_TEST_CASE(agent_list_refuses_a_bad_limit) {
+  for (const char* limit : {"0", "-1", "abc", ""}) {
+    BOOST_TEST_CONTEXT("limit=" << limit) {
+      Reply r = admin(std::string("/api/v1/agents?limit=") + limit);
+      BOOST_TEST(r.status == 400);
+      BOOST_TEST(r.errorCode() == "invalid_field");
+    }
+  }
+  BOOST_TEST(admin("/api/v1/agents?limit=5000").status == 200);  // clamped to 1000
+}
+
+BOOST_AUTO_TEST_CASE(agent_detail_shows_live_evidence_and_status) {
+  auto agent = enroll();
+  Reply unknown = admin("/api/v1/agents/" + agent.agent_id);
+  BOOST_TEST(unknown.status == 200);
+  BOOST_TEST(unknown.field("status") == "UNKNOWN");
+  BOOST_TEST(unknown.field("last_seen_at") == "<null>");
+  BOOST_TEST(unknown.field("hostname") == "web-01");
+  BOOST_TEST(unknown.field("enrolled_at") == "2026-09-21T14:13:20.000Z");
+
+  BOOST_REQUIRE_EQUAL(heartbeat(agent, 3).status, 200);
+  Reply online = admin("/api/v1/agents/" + agent.agent_id);
+  BOOST_TEST(online.field("status") == "ONLINE");
+  BOOST_TEST(online.field("last_seq") == "3");
+  BOOST_TEST(online.field("last_seen_at") == "2026-09-21T14:13:20.000Z");
+
+  clock.advance(181s);
+  Reply offline = admin("/api/v1/agents/" + agent.agent_id);
+  BOOST_TEST(offline.field("status") == "OFFLINE");
+  BOOST_TEST(offline.field("status_since") == "2026-09-21T14:16:20.000Z");
+}
+
+BOOST_AUTO_TEST_CASE(missing_agent_is_404_not_found_json) {
+  Reply r = admin("/api/v1/agents/ag_missing");
+  BOOST_TEST(r.status == 404);
+  BOOST_TEST(r.errorCode() == "not_found");
+}
+
+BOOST_AUTO_TEST_CASE(livez_and_readyz_report_ok_when_serving) {
+  Reply live = call(HTTPRequest::HTTP_GET, "/livez");
+  BOOST_TEST(live.status == 200);
+  BOOST_TEST(live.field("status") == "ok");
+  Reply ready = call(HTTPRequest::HTTP_GET, "/readyz");
+  BOOST_TEST(ready.status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(readyz_is_503_json_when_listener_is_not_up) {
+  readiness.setListening(false);
+  Reply r = call(HTTPRequest::HTTP_GET, "/readyz");
+  BOOST_TEST(r.status == 503);
+  BOOST_TEST(r.field("status") == "unavailable");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,271 @@
+#define BOOST_TEST_MODULE collector_sqlite_store
+#include "collector/store/sqlite_store.h"
+
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "common/crypto.h"
+#include "temp_dir.h"
+
+namespace fs = std::filesystem;
+using vigil::StatusCode;
+using vigil::collector::AgentRecord;
+using vigil::collector::EnrollmentToken;
+using vigil::collector::LastSeenUpdate;
+using vigil::collector::Site;
+using vigil::collector::SqliteStore;
+using vigil::testing::TempDir;
+
+namespace {
+
+std::unique_ptr<SqliteStore> openStore(const std::string& dir) {
+  auto opened = SqliteStore::open(dir);
+  BOOST_REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? std::string() : opened.error().toString()));
+  return std::move(opened.value());
+}
+
+std::string hashOf(const std::string& token) {
+  return vigil::crypto::toHex(vigil::crypto::sha256(token).value());
+}
+
+struct StoreFixture {
+  StoreFixture() : data_dir(tmp.sub("data")), store(openStore(data_dir)) {
+    auto tenant = store->createTenant("default", 1000);
+    BOOST_REQUIRE(tenant.ok());
+    auto created = store->createSite(tenant->id, "default", 1000);
+    BOOST_REQUIRE(created.ok());
+    site = created.value();
+    EnrollmentToken t;
+    t.site_id = site.id;
+    t.token_hash = hashOf("enroll-secret");
+    t.created_at_ms = 1000;
+    auto token = store->createEnrollmentToken(t);
+    BOOST_REQUIRE(token.ok());
+    token_id = token->id;
+  }
+
+  AgentRecord enroll(const std::string& id) {
+    AgentRecord a;
+    a.id = id;
+    a.hostname = "host-" + id;
+    a.os_name = "linux";
+    a.agent_version = "0.1.0";
+    a.secret = std::string(64, 'a');
+    a.enrolled_at_ms = 2000;
+    auto stored = store->enrollAgent(token_id, a, 2000);
+    BOOST_REQUIRE_MESSAGE(stored.ok(), (stored.ok() ? std::string() : stored.error().toString()));
+    return stored.value();
+  }
+
+  void reopen() {
+    store.reset();
+    store = openStore(data_dir);
+  }
+
+  TempDir tmp;
+  std::string data_dir;
+  std::unique_ptr<SqliteStore> store;
+  Site site;
+  int64_t token_id = 0;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(open_creates_private_data_dir_and_database_at_latest_schema) {
+  TempDir tmp;
+  const std::string dir = tmp.sub("nested/data");
+  auto store = openStore(dir);
+  BOOST_TEST(store->schemaVersion().value() == SqliteStore::latestSchemaVersion());
+  BOOST_TEST(SqliteStore::latestSchemaVersion() >= 1);
+  BOOST_TEST(((fs::status(dir).permissions() & fs::perms::all) == fs::perms::owner_all));
+  const fs::path db = fs::path(dir) / SqliteStore::kDatabaseFileName;
+  BOOST_TEST(fs::exists(db));
+  BOOST_TEST(((fs::status(db).permissions() & fs::perms::all) ==
+              (fs::perms::owner_read | fs::perms::owner_write)));
+  BOOST_TEST(store->ping().ok());
+}
+
+BOOST_AUTO_TEST_CASE(reopening_applies_no_migration_twice) {
+  TempDir tmp;
+  const std::string dir = tmp.sub("data");
+  {
+    auto store = openStore(dir);
+    BOOST_TEST(store->createTenant("t", 1).ok());
+  }
+  auto store = openStore(dir);
+  BOOST_TEST(store->schemaVersion().value() == SqliteStore::latestSchemaVersion());
+  BOOST_TEST(store->findTenantByName("t").value().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(open_refuses_a_database_from_a_newer_collector) {
+  TempDir tmp;
+  const std::string dir = tmp.sub("data");
+  openStore(dir).reset();
+  {
+    // A newer collector has applied a migration this build does not know.
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::Session raw(Poco::Data::SQLite::Connector::KEY,
+                            (fs::path(dir) / SqliteStore::kDatabaseFileName).string());
+    int next = SqliteStore::latestSchemaVersion() + 1;
+    raw << "INSERT INTO schema_version (version, applied_at) VALUES (?, 0)",
+        Poco::Data::Keywords::use(next), Poco::Data::Keywords::now;
+  }
+  auto opened = SqliteStore::open(dir);
+  BOOST_REQUIRE(!opened.ok());
+  BOOST_TEST((opened.error().code() == StatusCode::kFailedPrecondition));
+}
+
+BOOST_AUTO_TEST_CASE(open_reports_a_corrupt_database_as_an_error) {
+  TempDir tmp;
+  fs::create_directories(tmp.path() / "data");
+  {
+    std::ofstream junk(tmp.path() / "data" / SqliteStore::kDatabaseFileName);
+    junk << std::string(4096, 'x');
+  }
+  auto opened = SqliteStore::open(tmp.sub("data"));
+  BOOST_TEST(!opened.ok());
+}
+
+BOOST_FIXTURE_TEST_CASE(tenants_and_sites_are_found_by_name, StoreFixture) {
+  auto tenant = store->findTenantByName("default");
+  BOOST_REQUIRE(tenant.ok());
+  BOOST_REQUIRE(tenant.value().has_value());
+  auto found = store->findSiteByName(tenant.value()->id, "default");
+  BOOST_REQUIRE(found.value().has_value());
+  BOOST_TEST(found.value()->id == site.id);
+  BOOST_TEST(!store->findTenantByName("other").value().has_value());
+  BOOST_TEST(!store->findSiteByName(tenant.value()->id, "other").value().has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(enrollment_tokens_are_stored_and_found_only_by_hash, StoreFixture) {
+  auto by_hash = store->findEnrollmentTokenByHash(hashOf("enroll-secret"));
+  BOOST_REQUIRE(by_hash.value().has_value());
+  BOOST_TEST(by_hash.value()->site_id == site.id);
+  BOOST_TEST(by_hash.value()->token_hash == hashOf("enroll-secret"));
+  // The clear token is not a key.
+  BOOST_TEST(!store->findEnrollmentTokenByHash("enroll-secret").value().has_value());
+  store.reset();
+  // And it appears nowhere in the database files.
+  for (const auto& entry : fs::directory_iterator(data_dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_TEST(bytes.find("enroll-secret") == std::string::npos, entry.path());
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(enroll_agent_consumes_a_token_use_and_creates_agent_in_its_site,
+                        StoreFixture) {
+  AgentRecord a = enroll("ag_1");
+  BOOST_TEST(a.site_id == site.id);
+  BOOST_TEST(a.tenant_id == site.tenant_id);
+  BOOST_TEST(a.hostname == "host-ag_1");
+  BOOST_TEST(!a.last_seen_at_ms.has_value());
+  BOOST_TEST(a.last_seq == 0);
+  BOOST_TEST(store->findEnrollmentTokenByHash(hashOf("enroll-secret")).value()->uses == 1);
+  auto found = store->findAgent("ag_1");
+  BOOST_REQUIRE(found.value().has_value());
+  BOOST_TEST(found.value()->secret == std::string(64, 'a'));
+  BOOST_TEST(!store->findAgent("ag_none").value().has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(enroll_agent_with_used_up_token_creates_nothing, StoreFixture) {
+  EnrollmentToken t;
+  t.site_id = site.id;
+  t.token_hash = hashOf("once");
+  t.created_at_ms = 1000;
+  t.max_uses = 1;
+  auto once = store->createEnrollmentToken(t);
+  BOOST_REQUIRE(once.ok());
+  AgentRecord a;
+  a.id = "ag_first";
+  a.hostname = "h";
+  a.agent_version = "1";
+  a.secret = "s";
+  BOOST_TEST(store->enrollAgent(once->id, a, 2000).ok());
+  a.id = "ag_second";
+  auto second = store->enrollAgent(once->id, a, 2000);
+  BOOST_REQUIRE(!second.ok());
+  BOOST_TEST((second.error().code() == StatusCode::kPermissionDenied));
+  BOOST_TEST(!store->findAgent("ag_second").value().has_value());
+  BOOST_TEST(store->findEnrollmentTokenByHash(hashOf("once")).value()->uses == 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(enroll_agent_with_expired_token_is_refused, StoreFixture) {
+  EnrollmentToken t;
+  t.site_id = site.id;
+  t.token_hash = hashOf("expiring");
+  t.created_at_ms = 1000;
+  t.expires_at_ms = 5000;
+  auto token = store->createEnrollmentToken(t);
+  BOOST_REQUIRE(token.ok());
+  BOOST_TEST(token->usableAt(4999));
+  BOOST_TEST(!token->usableAt(5000));
+  AgentRecord a;
+  a.id = "ag_late";
+  a.hostname = "h";
+  a.agent_version = "1";
+  a.secret = "s";
+  BOOST_TEST(!store->enrollAgent(token->id, a, 5000).ok());
+  BOOST_TEST(store->enrollAgent(token->id, a, 4999).ok());
+}
+
+BOOST_FIXTURE_TEST_CASE(list_agents_pages_in_id_order, StoreFixture) {
+  for (const char* id : {"ag_c", "ag_a", "ag_e", "ag_b", "ag_d"}) enroll(id);
+  auto first = store->listAgents("", 2);
+  BOOST_REQUIRE(first.ok());
+  BOOST_REQUIRE(first->size() == 2u);
+  BOOST_TEST(first.value()[0].id == "ag_a");
+  BOOST_TEST(first.value()[1].id == "ag_b");
+  auto second = store->listAgents("ag_b", 10);
+  BOOST_REQUIRE(second->size() == 3u);
+  BOOST_TEST(second.value()[0].id == "ag_c");
+  BOOST_TEST(second.value()[2].id == "ag_e");
+  BOOST_TEST(store->listAgents("ag_e", 10)->empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(batch_last_seen_update_survives_reopen, StoreFixture) {
+  enroll("ag_1");
+  enroll("ag_2");
+  enroll("ag_3");
+  std::vector<LastSeenUpdate> batch = {
+      {"ag_1", 10'000, 5, "boot-1", 100, "0.2.0", "renamed-1"},
+      {"ag_2", 11'000, 7, "boot-2", 200, "0.1.0", "host-ag_2"},
+  };
+  BOOST_REQUIRE(store->updateLastSeen(batch).ok());
+  reopen();
+  auto a1 = store->findAgent("ag_1").value();
+  BOOST_REQUIRE(a1.has_value());
+  BOOST_TEST(a1->last_seen_at_ms.value() == 10'000);
+  BOOST_TEST(a1->last_seq == 5);
+  BOOST_TEST(a1->boot_id == "boot-1");
+  BOOST_TEST(a1->uptime_s == 100);
+  BOOST_TEST(a1->agent_version == "0.2.0");
+  BOOST_TEST(a1->hostname == "renamed-1");
+  BOOST_TEST(store->findAgent("ag_2").value()->last_seq == 7);
+  BOOST_TEST(!store->findAgent("ag_3").value()->last_seen_at_ms.has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(last_seen_update_never_moves_seq_backwards, StoreFixture) {
+  enroll("ag_1");
+  BOOST_REQUIRE(store->updateLastSeen({{"ag_1", 10'000, 9, "b", 1, "v", "h"}}).ok());
+  BOOST_REQUIRE(store->updateLastSeen({{"ag_1", 20'000, 3, "b", 1, "v", "h"}}).ok());
+  auto a = store->findAgent("ag_1").value();
+  BOOST_TEST(a->last_seq == 9);
+  BOOST_TEST(a->last_seen_at_ms.value() == 10'000);
+}
+
+BOOST_FIXTURE_TEST_CASE(admin_tokens_are_listed_with_their_hash_only, StoreFixture) {
+  BOOST_TEST(store->listAdminTokens()->empty());
+  BOOST_REQUIRE(store->createAdminToken(hashOf("admin"), "ops", 3000).ok());
+  auto tokens = store->listAdminTokens();
+  BOOST_REQUIRE(tokens->size() == 1u);
+  BOOST_TEST(tokens.value()[0].token_hash == hashOf("admin"));
+  BOOST_TEST(tokens.value()[0].name == "ops");
+  BOOST_TEST(!tokens.value()[0].revoked);
+}
