@@ -49,15 +49,18 @@ setsid "$repo/build/bin/vigil-collector" --data-dir="$collector_dir" \
   >>"$log_dir/collector.log" 2>&1 </dev/null &
 echo $! >"$home/collector.pid"
 
-for _ in $(seq 100); do
-  curl -fsS "$url/readyz" >/dev/null 2>&1 && break
+collector_pid=$(cat "$home/collector.pid")
+ready=""
+for _ in $(seq 150); do
+  kill -0 "$collector_pid" 2>/dev/null || break  # it exited: port taken, bad config, ...
+  if curl -fsS "$url/readyz" >/dev/null 2>&1; then ready=yes; break; fi
   sleep 0.2
 done
-curl -fsS "$url/readyz" >/dev/null || {
-  echo "the collector did not become ready; its log ($log_dir/collector.log) ends with:" >&2
+if [ -z "$ready" ] || ! kill -0 "$collector_pid" 2>/dev/null; then
+  echo "the collector did not start; its log ($log_dir/collector.log) ends with:" >&2
   tail -n 20 "$log_dir/collector.log" >&2
   exit 1
-}
+fi
 
 setsid "$repo/build/bin/vigil-agent" --server "$url" \
   --token "$(cat "$collector_dir/enroll-token")" --state-dir "$agent_dir" \

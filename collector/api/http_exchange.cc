@@ -79,7 +79,11 @@ std::optional<std::string> HttpExchange::readJsonBody() {
     sendError(too_large);
     return std::nullopt;
   }
-  std::string body(protocol::kMaxBodyBytes + 1, '\0');
+  // One byte past the limit detects an oversized body; a declared length needs no more.
+  const size_t capacity = request_.hasContentLength()
+                              ? static_cast<size_t>(request_.getContentLength64()) + 1
+                              : protocol::kMaxBodyBytes + 1;
+  std::string body(capacity, '\0');
   std::istream& in = request_.stream();
   in.read(body.data(), static_cast<std::streamsize>(body.size()));
   body.resize(static_cast<size_t>(in.gcount()));

@@ -16,6 +16,7 @@
 #include <Poco/Util/OptionCallback.h>
 #include <Poco/Util/OptionException.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -233,10 +234,17 @@ int CollectorApp::serve(const CollectorConfig& config) {
 
   // Plain HTTP in this version. TLS seam: a Poco::Net::SecureServerSocket built from a
   // Context (certificate, key) replaces this ServerSocket; nothing else changes.
+  //
+  // Bound explicitly: Poco's ServerSocket(address) also sets SO_REUSEPORT, which would let a
+  // second collector share the port and split the fleet's traffic between two processes.
+  // SO_REUSEADDR alone keeps restarts quick (TIME_WAIT) and makes a taken port an error.
   std::optional<Poco::Net::ServerSocket> socket;
   try {
-    socket.emplace(
-        Poco::Net::SocketAddress(config.http_address, static_cast<Poco::UInt16>(config.http_port)));
+    socket.emplace();
+    socket->bind(
+        Poco::Net::SocketAddress(config.http_address, static_cast<Poco::UInt16>(config.http_port)),
+        /*reuseAddress=*/true, /*reusePort=*/false);
+    socket->listen(std::max(64, config.http_max_queued));
   } catch (const Poco::Exception& e) {
     log.fatal("cannot listen on %s:%d: %s", config.http_address, config.http_port, e.displayText());
     return EXIT_UNAVAILABLE;

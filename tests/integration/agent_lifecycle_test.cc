@@ -133,3 +133,20 @@ BOOST_AUTO_TEST_CASE(collector_killed_with_sigkill_keeps_agent_and_recent_last_s
   BOOST_TEST(after->getValue<int64_t>("last_seq") >= seq_before - 1);
   BOOST_TEST(!after->isNull("last_seen_at"));
 }
+
+// Two collectors must never share a port (SO_REUSEPORT would let the kernel split the fleet's
+// requests between them): the second one refuses to start, and the first keeps answering.
+BOOST_AUTO_TEST_CASE(second_collector_on_a_taken_port_refuses_to_start) {
+  TempDir tmp;
+  Collector first(tmp.path() + "/first");
+  first.start();
+  ChildProcess second(VIGIL_COLLECTOR_BIN,
+                      {"--data-dir=" + tmp.path() + "/second", "--http-address=127.0.0.1",
+                       "--http-port=" + std::to_string(first.port())},
+                      tmp.path() + "/second.log");
+  auto code = second.waitExit(15s);
+  BOOST_REQUIRE_MESSAGE(code.has_value(), "second collector is running on a taken port");
+  BOOST_TEST(*code == 69);  // EX_UNAVAILABLE
+  BOOST_TEST(logTail(tmp.path() + "/second.log").find("cannot listen") != std::string::npos);
+  BOOST_TEST(first.adminGet("/api/v1/agents").status == 200);
+}
