@@ -85,9 +85,7 @@ std::string toHex(const uint8_t* data, size_t len) {
 
 std::string toHex(const Sha256Digest& digest) { return toHex(digest.data(), digest.size()); }
 
-std::string toHex(std::string_view bytes_in) {
-  return toHex(bytes(bytes_in), bytes_in.size());
-}
+std::string toHex(std::string_view bytes_in) { return toHex(bytes(bytes_in), bytes_in.size()); }
 
 Result<std::string> fromHex(std::string_view hex) {
   if (hex.size() % 2 != 0) return Status::invalidArgument("hex string has odd length");

@@ -60,9 +60,9 @@ struct Heartbeat {
   std::string boot_id;
   uint64_t uptime_s = 0;
   std::string agent_version;
-  int64_t sent_at_ms = 0;                 // agent's wall clock, corrected by its offset
-  std::optional<int64_t> interval_s;      // the interval the agent is following now
-  std::optional<std::string> hostname;    // present when it changed or on the first beat
+  int64_t sent_at_ms = 0;               // agent's wall clock, corrected by its offset
+  std::optional<int64_t> interval_s;    // the interval the agent is following now
+  std::optional<std::string> hostname;  // present when it changed or on the first beat
 };
 
 // 200 answer to a heartbeat.
@@ -73,8 +73,8 @@ struct HeartbeatResponse {
 
 // Body of every 4xx/5xx answer.
 struct ErrorBody {
-  std::string error;    // machine-readable code, see ErrorCode names below
-  std::string message;  // for humans
+  std::string error;                      // machine-readable code, see ErrorCode names below
+  std::string message;                    // for humans
   std::optional<int64_t> server_time_ms;  // set on stale_timestamp
 };
 

@@ -31,11 +31,17 @@ class Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status okStatus() { return Status(); }
-  static Status invalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status invalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status notFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status alreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
-  static Status unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
-  static Status permissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
+  static Status unauthenticated(std::string m) {
+    return {StatusCode::kUnauthenticated, std::move(m)};
+  }
+  static Status permissionDenied(std::string m) {
+    return {StatusCode::kPermissionDenied, std::move(m)};
+  }
   static Status failedPrecondition(std::string m) {
     return {StatusCode::kFailedPrecondition, std::move(m)};
   }

@@ -10,8 +10,8 @@ packages=(
   libboost-test-dev
 )
 if [ "${1:-}" = "--test" ]; then
-  # clang and its runtime build the libFuzzer targets.
-  packages+=(clang libclang-rt-14-dev)
+  # clang and its runtime build the libFuzzer targets; clang-format and git check the layout.
+  packages+=(clang libclang-rt-14-dev clang-format git)
 fi
 
 as_root=()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds Vigil with its tests, and runs the whole suite: a bounded
-# libFuzzer run of every fuzz target, then ctest (unit tests, integration tests against real
-# collector and agent processes on loopback, the layering check, the fuzz corpora). The ctest
-# summary is the last thing printed; the exit status covers both.
+# libFuzzer run of every fuzz target, ctest under ASan/UBSan, then ctest on the release build
+# (unit tests, integration tests against real collector and agent processes on loopback, the
+# layering check, the fuzz corpora). The last ctest summary is the last thing printed; the
+# exit status covers every step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,5 +19,13 @@ fuzz_targets=$(cmake --build build-fuzz --target help | sed -n 's/^\.\.\. \(.*_l
 cmake --build build-fuzz -j"$(nproc)" --target $fuzz_targets >/dev/null
 bash scripts/fuzz.sh build-fuzz "${VIGIL_FUZZ_SECONDS:-20}" || status=1
 
+# The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer (real collector and
+# agent processes included: a leak or an error in either fails its test).
+VIGIL_BUILD_DIR=build-asan bash scripts/build.sh -DVIGIL_BUILD_TESTS=ON -DVIGIL_SANITIZE=ON \
+  -DCMAKE_BUILD_TYPE=Debug >/dev/null
+echo "== ctest under AddressSanitizer and UndefinedBehaviorSanitizer"
+ctest --test-dir build-asan --output-on-failure -j2 --timeout 300 || status=1
+
+echo "== ctest"
 ctest --test-dir build --output-on-failure -j2 --timeout 300 || status=1
 exit $status

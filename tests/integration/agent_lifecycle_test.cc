@@ -1,8 +1,8 @@
 #define BOOST_TEST_MODULE integration_agent_lifecycle
-#include <boost/test/unit_test.hpp>
-
 #include <signal.h>
 #include <sys/stat.h>
+
+#include <boost/test/unit_test.hpp>
 
 #include "tests/integration/harness.h"
 
@@ -35,26 +35,27 @@ int modeOf(const std::string& path) {
 // goes OFFLINE after it stops, and its record and last-seen survive a collector restart.
 BOOST_AUTO_TEST_CASE(agent_enrolls_goes_online_then_offline_and_survives_collector_restart) {
   TempDir tmp;
-  Collector collector(tmp.path() + "/collector", fastCollectorSettings());
+  Collector collector(tmp.sub("collector"), fastCollectorSettings());
   collector.start();
   BOOST_TEST_MESSAGE("collector on port " << collector.port());
   BOOST_TEST(modeOf(collector.dataDir()) == 0700);
   BOOST_TEST(modeOf(collector.dataDir() + "/admin-token") == 0600);
   BOOST_TEST(modeOf(collector.dataDir() + "/enroll-token") == 0600);
 
-  Agent agent(tmp.path() + "/agent", collector.port(), collector.enrollToken());
+  Agent agent(tmp.sub("agent"), collector.port(), collector.enrollToken());
   agent.start();
 
   std::string id;
   BOOST_REQUIRE_MESSAGE(eventually([&] { return !(id = agent.agentId()).empty(); }, 20s),
-                        "agent did not enroll; agent log:\n" << logTail(agent.logPath())
-                                                             << "\ncollector log:\n"
-                                                             << logTail(collector.logPath()));
+                        "agent did not enroll; agent log:\n"
+                            << logTail(agent.logPath()) << "\ncollector log:\n"
+                            << logTail(collector.logPath()));
   BOOST_TEST(modeOf(agent.stateDir()) == 0700);
   BOOST_TEST(modeOf(agent.stateDir() + "/identity.json") == 0600);
 
   BOOST_REQUIRE_MESSAGE(eventually([&] { return statusOf(collector, id) == "ONLINE"; }, 20s),
-                        "agent never ONLINE; agent log:\n" << logTail(agent.logPath()));
+                        "agent never ONLINE; agent log:\n"
+                            << logTail(agent.logPath()));
   auto record = collector.agent(id);
   BOOST_REQUIRE(record);
   BOOST_TEST(record->getValue<std::string>("id") == id);
@@ -98,7 +99,8 @@ BOOST_AUTO_TEST_CASE(agent_enrolls_goes_online_then_offline_and_survives_collect
   // its own restart (no replayed_sequence refusals).
   agent.start();
   BOOST_REQUIRE_MESSAGE(eventually([&] { return statusOf(collector, id) == "ONLINE"; }, 20s),
-                        "agent never back ONLINE; agent log:\n" << logTail(agent.logPath()));
+                        "agent never back ONLINE; agent log:\n"
+                            << logTail(agent.logPath()));
   BOOST_TEST(agent.agentId() == id);
   BOOST_TEST(collector.agent(id)->getValue<int64_t>("last_seq") > last_seq);
   BOOST_TEST(collector.adminGet("/api/v1/agents").json()->getArray("items")->size() == 1u);
@@ -110,9 +112,9 @@ BOOST_AUTO_TEST_CASE(agent_enrolls_goes_online_then_offline_and_survives_collect
 // agent's record.
 BOOST_AUTO_TEST_CASE(collector_killed_with_sigkill_keeps_agent_and_recent_last_seen) {
   TempDir tmp;
-  Collector collector(tmp.path() + "/collector", fastCollectorSettings());
+  Collector collector(tmp.sub("collector"), fastCollectorSettings());
   collector.start();
-  Agent agent(tmp.path() + "/agent", collector.port(), collector.enrollToken());
+  Agent agent(tmp.sub("agent"), collector.port(), collector.enrollToken());
   agent.start();
   std::string id;
   BOOST_REQUIRE(eventually([&] { return !(id = agent.agentId()).empty(); }, 20s));
@@ -138,15 +140,15 @@ BOOST_AUTO_TEST_CASE(collector_killed_with_sigkill_keeps_agent_and_recent_last_s
 // requests between them): the second one refuses to start, and the first keeps answering.
 BOOST_AUTO_TEST_CASE(second_collector_on_a_taken_port_refuses_to_start) {
   TempDir tmp;
-  Collector first(tmp.path() + "/first");
+  Collector first(tmp.sub("first"));
   first.start();
   ChildProcess second(VIGIL_COLLECTOR_BIN,
-                      {"--data-dir=" + tmp.path() + "/second", "--http-address=127.0.0.1",
+                      {"--data-dir=" + tmp.sub("second"), "--http-address=127.0.0.1",
                        "--http-port=" + std::to_string(first.port())},
-                      tmp.path() + "/second.log");
+                      tmp.sub("second.log"));
   auto code = second.waitExit(15s);
   BOOST_REQUIRE_MESSAGE(code.has_value(), "second collector is running on a taken port");
   BOOST_TEST(*code == 69);  // EX_UNAVAILABLE
-  BOOST_TEST(logTail(tmp.path() + "/second.log").find("cannot listen") != std::string::npos);
+  BOOST_TEST(logTail(tmp.sub("second.log")).find("cannot listen") != std::string::npos);
   BOOST_TEST(first.adminGet("/api/v1/agents").status == 200);
 }

@@ -1,11 +1,10 @@
 #define BOOST_TEST_MODULE integration_bad_input
 #include <boost/test/unit_test.hpp>
-
 #include <chrono>
 #include <cstdlib>
 #include <functional>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -28,7 +27,7 @@ struct EnrolledAgent {
 // One collector and one agent enrolled by hand, shared by every case in this file.
 struct CollectorFixture {
   TempDir tmp;
-  Collector collector{tmp.path() + "/collector", {{"store.flushIntervalMs", "100"}}};
+  Collector collector{tmp.sub("collector"), {{"store.flushIntervalMs", "100"}}};
   EnrolledAgent agent;
   uint64_t next_seq = 1;
 
@@ -37,8 +36,8 @@ struct CollectorFixture {
     protocol::EnrollRequest req;
     req.enroll_token = collector.enrollToken();
     req.facts = {"bad-input-host", "linux", "test", "x86_64", "0.1.0"};
-    HttpResponse r = httpRequest(collector.port(), "POST", protocol::kEnrollPath, {},
-                                 protocol::encode(req));
+    HttpResponse r =
+        httpRequest(collector.port(), "POST", protocol::kEnrollPath, {}, protocol::encode(req));
     BOOST_REQUIRE_MESSAGE(r.status == 201, "enroll failed: " << r.status << " " << r.body);
     auto resp = protocol::decodeEnrollResponse(r.body);
     BOOST_REQUIRE(resp.ok());
@@ -119,16 +118,13 @@ BOOST_AUTO_TEST_CASE(every_bad_heartbeat_is_refused_and_changes_nothing) {
   const std::vector<Case> cases = {
       {"malformed JSON", [&] { return sendSigned("{\"v\":1,"); }, 400, "malformed_json"},
       {"not an object", [&] { return sendSigned("[1]"); }, 400, "malformed_json"},
-      {"seq as string", [&] { return sendSigned(with("seq", "\"100\"")); }, 400,
-       "invalid_field"},
-      {"uptime negative", [&] { return sendSigned(with("uptime_s", "-1")); }, 400,
-       "invalid_field"},
-      {"missing boot_id", [&] { return sendSigned(with("boot_id", "")); }, 400,
-       "missing_field"},
+      {"seq as string", [&] { return sendSigned(with("seq", "\"100\"")); }, 400, "invalid_field"},
+      {"uptime negative", [&] { return sendSigned(with("uptime_s", "-1")); }, 400, "invalid_field"},
+      {"missing boot_id", [&] { return sendSigned(with("boot_id", "")); }, 400, "missing_field"},
       {"unsupported version", [&] { return sendSigned(with("v", "2")); }, 400,
        "unsupported_version"},
-      {"body agent id differs from header", [&] { return sendSigned(with("agent_id", "\"ag_x\"")); },
-       400, "invalid_field"},
+      {"body agent id differs from header",
+       [&] { return sendSigned(with("agent_id", "\"ag_x\"")); }, 400, "invalid_field"},
       {"oversized body",
        [&] { return sendSigned(with("boot_id", "\"" + std::string(70'000, 'x') + "\"")); }, 413,
        "body_too_large"},
@@ -138,8 +134,7 @@ BOOST_AUTO_TEST_CASE(every_bad_heartbeat_is_refused_and_changes_nothing) {
       {"missing signature headers",
        [&] { return httpRequest(collector.port(), "POST", protocol::kHeartbeatPath, {}, good); },
        401, "missing_signature"},
-      {"bad signature",
-       [&] { return send(good, agent.id, std::string(64, '0'), nowMs()); }, 401,
+      {"bad signature", [&] { return send(good, agent.id, std::string(64, '0'), nowMs()); }, 401,
        "bad_signature"},
       {"malformed timestamp header",
        [&] {
@@ -157,11 +152,10 @@ BOOST_AUTO_TEST_CASE(every_bad_heartbeat_is_refused_and_changes_nothing) {
       {"future timestamp (10 min ahead)",
        [&] { return send(good, agent.id, agent.secret, nowMs() + 600'000); }, 401,
        "stale_timestamp"},
-      {"replayed sequence number",
-       [&] { return sendSigned(protocol::encode(heartbeat(1))); }, 409, "replayed_sequence"},
-      {"unknown agent id",
-       [&] { return send(good, "ag_doesnotexist", agent.secret, nowMs()); }, 401,
-       "unknown_agent"},
+      {"replayed sequence number", [&] { return sendSigned(protocol::encode(heartbeat(1))); }, 409,
+       "replayed_sequence"},
+      {"unknown agent id", [&] { return send(good, "ag_doesnotexist", agent.secret, nowMs()); },
+       401, "unknown_agent"},
       {"wrong method", [&] { return httpRequest(collector.port(), "GET", "/v1/heartbeat"); }, 405,
        "method_not_allowed"},
       {"unknown path", [&] { return httpRequest(collector.port(), "GET", "/v1/nothing"); }, 404,
@@ -184,11 +178,10 @@ BOOST_AUTO_TEST_CASE(every_bad_heartbeat_is_refused_and_changes_nothing) {
 
   // Every refusal left a log line naming its code.
   std::string log = logTail(collector.logPath(), 1 << 20);
-  for (const char* code : {"malformed_json", "invalid_field", "missing_field",
-                           "unsupported_version", "body_too_large", "unsupported_media_type",
-                           "missing_signature", "bad_signature", "stale_timestamp",
-                           "replayed_sequence", "unknown_agent", "method_not_allowed",
-                           "not_found"}) {
+  for (const char* code :
+       {"malformed_json", "invalid_field", "missing_field", "unsupported_version", "body_too_large",
+        "unsupported_media_type", "missing_signature", "bad_signature", "stale_timestamp",
+        "replayed_sequence", "unknown_agent", "method_not_allowed", "not_found"}) {
     BOOST_TEST_CONTEXT("log line for " << code) { BOOST_TEST(log.find(code) != std::string::npos); }
   }
 
@@ -228,9 +221,9 @@ BOOST_AUTO_TEST_CASE(admin_api_refuses_missing_and_wrong_tokens) {
   HttpResponse none = httpRequest(collector.port(), "GET", "/api/v1/agents");
   expectError(none, 401, "unauthorized");
   BOOST_TEST(none.headers.count("WWW-Authenticate") == 1u);
-  expectError(httpRequest(collector.port(), "GET", "/api/v1/agents",
-                          {{"Authorization", "Bearer wrong"}}),
-              401, "unauthorized");
+  expectError(
+      httpRequest(collector.port(), "GET", "/api/v1/agents", {{"Authorization", "Bearer wrong"}}),
+      401, "unauthorized");
   expectError(httpRequest(collector.port(), "GET", "/api/v1/agents/" + agent.id,
                           {{"Authorization", "Basic abc"}}),
               401, "unauthorized");

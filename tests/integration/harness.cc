@@ -1,5 +1,10 @@
 #include "tests/integration/harness.h"
 
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,12 +20,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include <Poco/JSON/Parser.h>
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/StreamCopier.h>
-
 namespace vigil::testing {
 namespace {
 
@@ -30,25 +29,7 @@ const bool kSigpipeIgnored = [] {
   return true;
 }();
 
-std::string tempRoot() {
-  const char* t = ::getenv("TMPDIR");
-  return (t != nullptr && *t != '\0') ? t : "/tmp";
-}
-
 }  // namespace
-
-TempDir::TempDir() {
-  std::string pattern = tempRoot() + "/vigil-it-XXXXXX";
-  std::vector<char> buf(pattern.begin(), pattern.end());
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = buf.data();
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
 
 ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::string>& args,
                            const std::string& log_path) {
@@ -113,8 +94,8 @@ Poco::JSON::Object::Ptr HttpResponse::json() const {
 }
 
 HttpResponse httpRequest(int port, const std::string& method, const std::string& path,
-                         const std::map<std::string, std::string>& headers,
-                         const std::string& body, const std::string& content_type) {
+                         const std::map<std::string, std::string>& headers, const std::string& body,
+                         const std::string& content_type) {
   Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
   session.setTimeout(Poco::Timespan(10, 0));
   Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
@@ -170,9 +151,7 @@ std::string trim(std::string s) {
 }  // namespace
 
 Collector::Collector(std::string data_dir, std::map<std::string, std::string> defines)
-    : data_dir_(std::move(data_dir)),
-      log_path_(data_dir_ + ".log"),
-      defines_(std::move(defines)) {}
+    : data_dir_(std::move(data_dir)), log_path_(data_dir_ + ".log"), defines_(std::move(defines)) {}
 
 Collector::~Collector() {
   if (process_) process_->signal(SIGKILL);
@@ -238,12 +217,12 @@ Agent::Agent(std::string state_dir, int collector_port, std::string enroll_token
 
 void Agent::start() {
   std::vector<std::string> args = {
-      "--server",    "http://127.0.0.1:" + std::to_string(port_),
-      "--token",     token_,
-      "--state-dir", state_dir_,
-      "--log-level", "debug",
+      "--server",       "http://127.0.0.1:" + std::to_string(port_),
+      "--token",        token_,
+      "--state-dir",    state_dir_,
+      "--log-level",    "debug",
       "--min-interval", "1",
-      "--config",    state_dir_ + ".conf",
+      "--config",       state_dir_ + ".conf",
   };
   std::ofstream(state_dir_ + ".conf") << "# integration test: everything is on the command line\n";
   process_ = std::make_unique<ChildProcess>(VIGIL_AGENT_BIN, args, log_path_);

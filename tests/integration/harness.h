@@ -3,6 +3,7 @@
 // Process-level test harness: real vigil-collector and vigil-agent processes on loopback,
 // each in its own temporary directory, driven over real HTTP. Linux only.
 
+#include <Poco/JSON/Object.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -12,22 +13,9 @@
 #include <string>
 #include <vector>
 
-#include <Poco/JSON/Object.h>
+#include "tests/support/temp_dir.h"
 
 namespace vigil::testing {
-
-// A fresh directory under $TMPDIR, removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // A child process whose stdout and stderr go to `log_path`. Killed (SIGKILL) on destruction
 // if still running.

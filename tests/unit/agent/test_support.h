@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/protocol.h"
 #include "common/status.h"
+#include "tests/support/temp_dir.h"
 
 // Lets BOOST_TEST print durations (as seconds) when a comparison fails.
 namespace boost::test_tools::tt_detail {
@@ -54,32 +55,6 @@ template <typename T>
 std::string errorText(const Result<T, protocol::DecodeError>& r) {
   return r.ok() ? std::string() : r.error().code + " " + r.error().field;
 }
-
-// A fresh private directory under the system temp directory, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("vigil-agent-test-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name, std::ios::binary) << text;
-    return path_ / name;
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Advances a SimulatedClock instead of sleeping, and records every wait. `on_wait` runs after
 // each wait (tests use it to stop the runner after a number of waits).

@@ -17,7 +17,7 @@
 #include "collector/store/sqlite_store.h"
 #include "common/clock.h"
 #include "common/crypto.h"
-#include "temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using Poco::AutoPtr;

@@ -29,7 +29,7 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/protocol.h"
-#include "temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 using namespace std::chrono_literals;
 namespace protocol = vigil::protocol;

@@ -14,7 +14,7 @@
 #include "common/crypto.h"
 #include "common/protocol.h"
 #include "store_wrapper.h"
-#include "temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 using namespace std::chrono_literals;
 namespace protocol = vigil::protocol;

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "common/crypto.h"
-#include "temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using vigil::StatusCode;

@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE common_clock
-#include <boost/test/unit_test.hpp>
-
 #include "common/clock.h"
+
+#include <boost/test/unit_test.hpp>
 
 using namespace vigil;
 using namespace std::chrono_literals;
@@ -12,8 +12,9 @@ BOOST_AUTO_TEST_CASE(simulated_clock_moves_only_when_advanced) {
   WallTime w0 = clock.wallNow();
   BOOST_TEST((clock.monotonicNow() == m0));
   clock.advance(1500ms);
-  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(clock.monotonicNow() - m0)
-                 .count() == 1500);
+  BOOST_TEST(
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock.monotonicNow() - m0).count() ==
+      1500);
   BOOST_TEST(toUnixMillis(clock.wallNow()) - toUnixMillis(w0) == 1500);
 }
 

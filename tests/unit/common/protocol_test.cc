@@ -1,10 +1,9 @@
 #define BOOST_TEST_MODULE common_protocol
-#include <boost/test/unit_test.hpp>
+#include "common/protocol.h"
 
+#include <boost/test/unit_test.hpp>
 #include <string>
 #include <vector>
-
-#include "common/protocol.h"
 
 using namespace vigil;
 using namespace vigil::protocol;
@@ -197,7 +196,8 @@ BOOST_AUTO_TEST_CASE(enroll_bad_inputs_are_refused_with_the_right_code) {
        errors::kInvalidField, "enroll_token"},
       {"missing hostname", R"({"v":1,"enroll_token":"t","agent_version":"1"})",
        errors::kMissingField, "hostname"},
-      {"os_name number", R"({"v":1,"enroll_token":"t","hostname":"h","agent_version":"1","os_name":3})",
+      {"os_name number",
+       R"({"v":1,"enroll_token":"t","hostname":"h","agent_version":"1","os_name":3})",
        errors::kInvalidField, "os_name"},
       {"wrong version", R"({"v":7,"enroll_token":"t","hostname":"h","agent_version":"1"})",
        errors::kUnsupportedVersion, "v"},
