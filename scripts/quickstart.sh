@@ -36,7 +36,7 @@ if [ "${1:-}" = "--stop" ]; then
 fi
 
 bash scripts/install-deps.sh
-bash scripts/build.sh -DVIGIL_BUILD_TESTS=OFF
+VIGIL_TARGETS="vigil-collector vigil-agent" bash scripts/build.sh
 
 stop_one agent
 stop_one collector

@@ -15,7 +15,7 @@ using vigil::agent::loadAgentConfig;
 using vigil::agent::LogLevel;
 using vigil::agent::parseServerUrl;
 using vigil::agent::validateConfig;
-using vigil::agent::testing::TempDir;
+using vigil::testing::TempDir;
 
 namespace {
 

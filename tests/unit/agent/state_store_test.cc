@@ -15,7 +15,7 @@ using vigil::agent::FileSequenceStore;
 using vigil::agent::Identity;
 using vigil::agent::SequenceAllocator;
 using vigil::agent::testing::InMemorySequenceStore;
-using vigil::agent::testing::TempDir;
+using vigil::testing::TempDir;
 
 namespace fs = std::filesystem;
 
