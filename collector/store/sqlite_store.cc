@@ -75,6 +75,35 @@ const std::vector<std::vector<std::string>>& migrations() {
           " created_at INTEGER NOT NULL,"
           " revoked INTEGER NOT NULL DEFAULT 0)",
       },
+      // 2: the presence engine's history, alerts and the collector's own health.
+      {
+          "CREATE TABLE status_changes ("
+          " id INTEGER PRIMARY KEY,"
+          " agent_id TEXT NOT NULL,"
+          " at INTEGER NOT NULL,"
+          " from_status TEXT NOT NULL,"
+          " to_status TEXT NOT NULL,"
+          " reason TEXT NOT NULL,"
+          " degradation_reasons TEXT NOT NULL DEFAULT '')",
+          "CREATE INDEX status_changes_agent ON status_changes (agent_id, id)",
+          "CREATE TABLE alerts ("
+          " id INTEGER PRIMARY KEY,"
+          " kind TEXT NOT NULL,"
+          " state TEXT NOT NULL,"
+          " agent_id TEXT,"
+          " site_id INTEGER,"
+          " opened_at INTEGER NOT NULL,"
+          " closed_at INTEGER,"
+          " held_since INTEGER,"
+          " held_reasons TEXT NOT NULL DEFAULT '',"
+          " note TEXT NOT NULL DEFAULT '')",
+          "CREATE INDEX alerts_subject ON alerts (kind, agent_id, site_id, state)",
+          "CREATE TABLE health_changes ("
+          " id INTEGER PRIMARY KEY,"
+          " at INTEGER NOT NULL,"
+          " degraded INTEGER NOT NULL,"
+          " reasons TEXT NOT NULL DEFAULT '')",
+      },
   };
   return kMigrations;
 }
@@ -503,6 +532,190 @@ Status SqliteStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
     }
     tx.commit();
     return Status::okStatus();
+  });
+}
+
+namespace {
+
+Poco::Nullable<std::string> toNullable(const std::optional<std::string>& v) {
+  if (!v) return Poco::Nullable<std::string>();
+  return Poco::Nullable<std::string>(*v);
+}
+
+std::optional<std::string> optionalStringAt(const RecordSet& rs, size_t col, size_t row) {
+  if (rs.isNull(col, row)) return std::nullopt;
+  return stringAt(rs, col, row);
+}
+
+// Applies one alert change inside an open transaction (see Store::appendPresenceEvents).
+void applyAlertChange(Session& s, const AlertChange& change) {
+  Poco::Nullable<std::string> agent = toNullable(change.agent_id);
+  Poco::Nullable<Poco::Int64> site = toNullable(change.site_id);
+  Poco::Nullable<Poco::Int64> held_since = toNullable(change.held_since_ms);
+  Poco::Int64 at = change.at_ms;
+  // The latest alert of this kind and subject that is not closed, if any.
+  Poco::Nullable<Poco::Int64> current_id;
+  std::string current_state;
+  {
+    Statement st(s);
+    st << "SELECT id, state FROM alerts WHERE kind = ? AND agent_id IS ? AND site_id IS ?"
+          " AND state IN ('open', 'held') ORDER BY id DESC LIMIT 1",
+        bind(change.kind), use(agent), use(site), now;
+    RecordSet rs(st);
+    if (rs.rowCount() > 0) {
+      current_id = intAt(rs, 0, 0);
+      current_state = stringAt(rs, 1, 0);
+    }
+  }
+  auto insert = [&](const std::string& state) {
+    s << "INSERT INTO alerts (kind, state, agent_id, site_id, opened_at, held_since,"
+         " held_reasons, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        bind(change.kind), bind(state), use(agent), use(site), use(at), use(held_since),
+        bind(change.held_reasons), bind(change.note), now;
+  };
+  if (change.action == "opened") {
+    if (current_id.isNull()) {
+      insert("open");
+    } else if (current_state == "held") {
+      Poco::Int64 id = current_id.value();
+      s << "UPDATE alerts SET state = 'open', opened_at = ?,"
+           " held_since = COALESCE(held_since, ?), held_reasons = ?, note = ? WHERE id = ?",
+          use(at), use(held_since), bind(change.held_reasons), bind(change.note), use(id), now;
+    }
+  } else if (change.action == "held") {
+    if (current_id.isNull()) insert("held");
+  } else if (change.action == "released" || change.action == "resolved") {
+    if (!current_id.isNull() && (change.action == "resolved" || current_state == "held")) {
+      Poco::Int64 id = current_id.value();
+      std::string state = change.action;
+      s << "UPDATE alerts SET state = ?, closed_at = ?,"
+           " note = CASE WHEN ? = '' THEN note ELSE ? END WHERE id = ?",
+          bind(state), use(at), bind(change.note), bind(change.note), use(id), now;
+    }
+  }
+}
+
+}  // namespace
+
+Status SqliteStore::appendPresenceEvents(const std::vector<StatusChangeRecord>& changes,
+                                         const std::vector<AlertChange>& alerts,
+                                         const std::vector<HealthRecord>& health) {
+  if (changes.empty() && alerts.empty() && health.empty()) return Status::okStatus();
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot write presence events", [&] {
+    Session& s = *session_;
+    Transaction tx(s);
+    if (!changes.empty()) {
+      std::string agent, from, to, reason, degradation;
+      Poco::Int64 at = 0;
+      Statement st(s);
+      st << "INSERT INTO status_changes (agent_id, at, from_status, to_status, reason,"
+            " degradation_reasons) VALUES (?, ?, ?, ?, ?, ?)",
+          use(agent), use(at), use(from), use(to), use(reason), use(degradation);
+      for (const StatusChangeRecord& c : changes) {
+        agent = c.agent_id;
+        at = c.at_ms;
+        from = c.from_status;
+        to = c.to_status;
+        reason = c.reason;
+        degradation = c.degradation_reasons;
+        st.execute();
+      }
+    }
+    for (const AlertChange& change : alerts) applyAlertChange(s, change);
+    for (const HealthRecord& h : health) {
+      Poco::Int64 at = h.at_ms;
+      int degraded = h.degraded ? 1 : 0;
+      s << "INSERT INTO health_changes (at, degraded, reasons) VALUES (?, ?, ?)", use(at),
+          use(degraded), bind(h.reasons), now;
+    }
+    tx.commit();
+    return Status::okStatus();
+  });
+}
+
+Result<std::vector<StatusChangeRecord>> SqliteStore::listStatusChanges(const std::string& agent_id,
+                                                                       size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list status changes", [&]() -> Result<std::vector<StatusChangeRecord>> {
+    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+    Statement st(*session_);
+    st << "SELECT agent_id, at, from_status, to_status, reason, degradation_reasons"
+          " FROM status_changes WHERE agent_id = ? ORDER BY id DESC LIMIT ?",
+        bind(agent_id), use(max_rows), now;
+    RecordSet rs(st);
+    std::vector<StatusChangeRecord> out;
+    for (size_t row = 0; row < rs.rowCount(); ++row) {
+      out.push_back(StatusChangeRecord{stringAt(rs, 0, row), intAt(rs, 1, row),
+                                       stringAt(rs, 2, row), stringAt(rs, 3, row),
+                                       stringAt(rs, 4, row), stringAt(rs, 5, row)});
+    }
+    return out;
+  });
+}
+
+Result<std::vector<LastStatusRecord>> SqliteStore::listLastStatuses() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list last statuses", [&]() -> Result<std::vector<LastStatusRecord>> {
+    Statement st(*session_);
+    st << "SELECT c.agent_id, c.to_status, c.at FROM status_changes c"
+          " JOIN (SELECT agent_id, MAX(id) AS id FROM status_changes GROUP BY agent_id) latest"
+          " ON latest.id = c.id",
+        now;
+    RecordSet rs(st);
+    std::vector<LastStatusRecord> out;
+    out.reserve(rs.rowCount());
+    for (size_t row = 0; row < rs.rowCount(); ++row) {
+      out.push_back(
+          LastStatusRecord{stringAt(rs, 0, row), stringAt(rs, 1, row), intAt(rs, 2, row)});
+    }
+    return out;
+  });
+}
+
+Result<std::vector<AlertRecord>> SqliteStore::listAlerts(bool open_only, size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list alerts", [&]() -> Result<std::vector<AlertRecord>> {
+    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+    Statement st(*session_);
+    st << std::string(
+              "SELECT id, kind, state, agent_id, site_id, opened_at, closed_at,"
+              " held_since, held_reasons, note FROM alerts") +
+              (open_only ? " WHERE state IN ('open', 'held')" : "") + " ORDER BY id DESC LIMIT ?",
+        use(max_rows), now;
+    RecordSet rs(st);
+    std::vector<AlertRecord> out;
+    for (size_t row = 0; row < rs.rowCount(); ++row) {
+      AlertRecord a;
+      a.id = intAt(rs, 0, row);
+      a.kind = stringAt(rs, 1, row);
+      a.state = stringAt(rs, 2, row);
+      a.agent_id = optionalStringAt(rs, 3, row);
+      a.site_id = optionalIntAt(rs, 4, row);
+      a.opened_at_ms = intAt(rs, 5, row);
+      a.closed_at_ms = optionalIntAt(rs, 6, row);
+      a.held_since_ms = optionalIntAt(rs, 7, row);
+      a.held_reasons = stringAt(rs, 8, row);
+      a.note = stringAt(rs, 9, row);
+      out.push_back(std::move(a));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<HealthRecord>> SqliteStore::listHealthHistory(size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list health history", [&]() -> Result<std::vector<HealthRecord>> {
+    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+    Statement st(*session_);
+    st << "SELECT at, degraded, reasons FROM health_changes ORDER BY id DESC LIMIT ?",
+        use(max_rows), now;
+    RecordSet rs(st);
+    std::vector<HealthRecord> out;
+    for (size_t row = 0; row < rs.rowCount(); ++row) {
+      out.push_back(HealthRecord{intAt(rs, 0, row), intAt(rs, 1, row) != 0, stringAt(rs, 2, row)});
+    }
+    return out;
   });
 }
 

@@ -46,6 +46,14 @@ class SqliteStore final : public Store {
   Result<std::optional<AgentRecord>> findAgent(const std::string& agent_id) override;
   Result<std::vector<AgentRecord>> listAgents(const std::string& after_id, size_t limit) override;
   Status updateLastSeen(const std::vector<LastSeenUpdate>& updates) override;
+  Status appendPresenceEvents(const std::vector<StatusChangeRecord>& changes,
+                              const std::vector<AlertChange>& alerts,
+                              const std::vector<HealthRecord>& health) override;
+  Result<std::vector<StatusChangeRecord>> listStatusChanges(const std::string& agent_id,
+                                                            size_t limit) override;
+  Result<std::vector<LastStatusRecord>> listLastStatuses() override;
+  Result<std::vector<AlertRecord>> listAlerts(bool open_only, size_t limit) override;
+  Result<std::vector<HealthRecord>> listHealthHistory(size_t limit) override;
   Result<AdminToken> createAdminToken(const std::string& token_hash, const std::string& name,
                                       int64_t now_ms) override;
   Result<std::vector<AdminToken>> listAdminTokens() override;

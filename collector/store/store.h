@@ -83,6 +83,57 @@ struct AdminToken {
   bool revoked = false;
 };
 
+// One status change of an agent, kept as its history. Status and reason use the API's
+// spellings ("ONLINE", "fresh_evidence").
+struct StatusChangeRecord {
+  std::string agent_id;
+  int64_t at_ms = 0;
+  std::string from_status;
+  std::string to_status;
+  std::string reason;
+  std::string degradation_reasons;  // comma-separated names active at the time, or empty
+};
+
+// One alert event, applied to the alert it concerns (docs/presence.md, "Alerts").
+struct AlertChange {
+  std::string kind;    // "device_offline", "site_unreachable", "flapping"
+  std::string action;  // "opened", "resolved", "held", "released"
+  std::optional<std::string> agent_id;
+  std::optional<int64_t> site_id;
+  int64_t at_ms = 0;
+  std::optional<int64_t> held_since_ms;
+  std::string held_reasons;  // comma-separated degradation reasons
+  std::string note;
+};
+
+// An alert as stored. `state` is "open", "held", "resolved" or "released".
+struct AlertRecord {
+  int64_t id = 0;
+  std::string kind;
+  std::string state;
+  std::optional<std::string> agent_id;
+  std::optional<int64_t> site_id;
+  int64_t opened_at_ms = 0;
+  std::optional<int64_t> closed_at_ms;
+  std::optional<int64_t> held_since_ms;
+  std::string held_reasons;
+  std::string note;
+};
+
+// A change of the collector's own health.
+struct HealthRecord {
+  int64_t at_ms = 0;
+  bool degraded = false;
+  std::string reasons;  // comma-separated degradation reasons, empty when healthy
+};
+
+// The latest recorded status of an agent, restored after a restart.
+struct LastStatusRecord {
+  std::string agent_id;
+  std::string status;
+  int64_t since_ms = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -116,6 +167,24 @@ class Store {
   // Writes all updates in one transaction; all or none are applied. An update never moves an
   // agent's last_seq backwards.
   virtual Status updateLastSeen(const std::vector<LastSeenUpdate>& updates) = 0;
+
+  // Appends status changes, applies alert changes and appends health changes, all in one
+  // transaction; all or none are applied. An alert change applies to the latest alert of the
+  // same kind and subject that is not closed: "opened" turns a held one open (keeping
+  // held_since) or creates one; "held" creates a held one; "released" closes a held one;
+  // "resolved" closes an open or held one.
+  virtual Status appendPresenceEvents(const std::vector<StatusChangeRecord>& changes,
+                                      const std::vector<AlertChange>& alerts,
+                                      const std::vector<HealthRecord>& health) = 0;
+  // The agent's status changes, newest first, at most `limit`.
+  virtual Result<std::vector<StatusChangeRecord>> listStatusChanges(const std::string& agent_id,
+                                                                    size_t limit) = 0;
+  // Each agent's latest status change.
+  virtual Result<std::vector<LastStatusRecord>> listLastStatuses() = 0;
+  // Alerts, newest first, at most `limit`; only those not closed if `open_only`.
+  virtual Result<std::vector<AlertRecord>> listAlerts(bool open_only, size_t limit) = 0;
+  // The collector's health changes, newest first, at most `limit`.
+  virtual Result<std::vector<HealthRecord>> listHealthHistory(size_t limit) = 0;
 
   virtual Result<AdminToken> createAdminToken(const std::string& token_hash,
                                               const std::string& name, int64_t now_ms) = 0;

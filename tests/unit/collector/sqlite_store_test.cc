@@ -269,3 +269,116 @@ BOOST_FIXTURE_TEST_CASE(admin_tokens_are_listed_with_their_hash_only, StoreFixtu
   BOOST_TEST(tokens.value()[0].name == "ops");
   BOOST_TEST(!tokens.value()[0].revoked);
 }
+
+using vigil::collector::AlertChange;
+using vigil::collector::HealthRecord;
+using vigil::collector::StatusChangeRecord;
+
+namespace {
+
+AlertChange deviceAlert(const std::string& agent, const std::string& action, int64_t at) {
+  AlertChange c;
+  c.kind = "device_offline";
+  c.action = action;
+  c.agent_id = agent;
+  c.at_ms = at;
+  return c;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(status_changes_are_listed_newest_first_and_survive_reopen, StoreFixture) {
+  enroll("ag_1");
+  std::vector<StatusChangeRecord> changes = {
+      {"ag_1", 10, "UNKNOWN", "ONLINE", "fresh_evidence", ""},
+      {"ag_1", 20, "ONLINE", "SUSPECT", "heartbeat_late", ""},
+      {"ag_1", 30, "SUSPECT", "OFFLINE", "confirmed_silent", "warm_up"},
+  };
+  BOOST_REQUIRE(store->appendPresenceEvents(changes, {}, {}).ok());
+  store.reset();
+  store = openStore(data_dir);
+  auto listed = store->listStatusChanges("ag_1", 2);
+  BOOST_REQUIRE(listed.ok());
+  BOOST_REQUIRE(listed->size() == 2u);
+  BOOST_TEST(listed->at(0).to_status == "OFFLINE");
+  BOOST_TEST(listed->at(0).degradation_reasons == "warm_up");
+  BOOST_TEST(listed->at(1).to_status == "SUSPECT");
+  auto last = store->listLastStatuses();
+  BOOST_REQUIRE(last.ok());
+  BOOST_REQUIRE(last->size() == 1u);
+  BOOST_TEST(last->at(0).status == "OFFLINE");
+  BOOST_TEST(last->at(0).since_ms == 30);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_held_alert_that_opens_keeps_its_held_since_and_then_resolves,
+                        StoreFixture) {
+  AlertChange held = deviceAlert("ag_1", "held", 100);
+  held.held_since_ms = 100;
+  held.held_reasons = "tick_late";
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {held}, {}).ok());
+  auto open = store->listAlerts(true, 10);
+  BOOST_REQUIRE(open->size() == 1u);
+  BOOST_TEST(open->at(0).state == "held");
+
+  AlertChange opened = deviceAlert("ag_1", "opened", 500);
+  opened.note = "held while the collector was degraded (tick_late)";
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {opened}, {}).ok());
+  open = store->listAlerts(true, 10);
+  BOOST_REQUIRE(open->size() == 1u);
+  BOOST_TEST(open->at(0).state == "open");
+  BOOST_TEST(open->at(0).opened_at_ms == 500);
+  BOOST_TEST(open->at(0).held_since_ms.value() == 100);
+  BOOST_TEST(open->at(0).note == opened.note);
+
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {deviceAlert("ag_1", "resolved", 900)}, {}).ok());
+  BOOST_TEST(store->listAlerts(true, 10)->empty());
+  auto all = store->listAlerts(false, 10);
+  BOOST_REQUIRE(all->size() == 1u);
+  BOOST_TEST(all->at(0).state == "resolved");
+  BOOST_TEST(all->at(0).closed_at_ms.value() == 900);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_released_alert_closes_only_a_held_one, StoreFixture) {
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {deviceAlert("ag_1", "opened", 1)}, {}).ok());
+  // Releasing applies to held alerts only: the open one stays open.
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {deviceAlert("ag_1", "released", 2)}, {}).ok());
+  BOOST_TEST(store->listAlerts(true, 10)->at(0).state == "open");
+  // A second "opened" for the same subject does not duplicate the open alert.
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {deviceAlert("ag_1", "opened", 3)}, {}).ok());
+  BOOST_TEST(store->listAlerts(false, 10)->size() == 1u);
+
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {deviceAlert("ag_2", "held", 4)}, {}).ok());
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {deviceAlert("ag_2", "released", 5)}, {}).ok());
+  auto all = store->listAlerts(false, 10);
+  BOOST_REQUIRE(all->size() == 2u);
+  BOOST_TEST(all->at(0).agent_id.value() == "ag_2");
+  BOOST_TEST(all->at(0).state == "released");
+}
+
+BOOST_FIXTURE_TEST_CASE(site_alerts_are_matched_by_site_not_agent, StoreFixture) {
+  AlertChange site_alert;
+  site_alert.kind = "site_unreachable";
+  site_alert.action = "opened";
+  site_alert.site_id = 7;
+  site_alert.at_ms = 10;
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {site_alert}, {}).ok());
+  site_alert.site_id = 8;
+  site_alert.action = "resolved";
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {site_alert}, {}).ok());
+  BOOST_TEST(store->listAlerts(true, 10)->size() == 1u);  // site 8 had none to resolve
+  site_alert.site_id = 7;
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {site_alert}, {}).ok());
+  BOOST_TEST(store->listAlerts(true, 10)->empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(health_history_is_listed_newest_first, StoreFixture) {
+  BOOST_REQUIRE(store
+                    ->appendPresenceEvents(
+                        {}, {}, {{1, true, "warm_up"}, {2, false, ""}, {3, true, "tick_late"}})
+                    .ok());
+  auto h = store->listHealthHistory(2);
+  BOOST_REQUIRE(h.ok());
+  BOOST_REQUIRE(h->size() == 2u);
+  BOOST_TEST(h->at(0).reasons == "tick_late");
+  BOOST_TEST(!h->at(1).degraded);
+}

@@ -67,6 +67,27 @@ class ObservedStore final : public collector::Store {
   Result<std::vector<collector::AdminToken>> listAdminTokens() override {
     return inner_.listAdminTokens();
   }
+  Status appendPresenceEvents(const std::vector<collector::StatusChangeRecord>& changes,
+                              const std::vector<collector::AlertChange>& alerts,
+                              const std::vector<collector::HealthRecord>& health) override {
+    if (fail_presence_events) return Status::ioError("injected write failure");
+    return inner_.appendPresenceEvents(changes, alerts, health);
+  }
+  Result<std::vector<collector::StatusChangeRecord>> listStatusChanges(const std::string& id,
+                                                                       size_t limit) override {
+    return inner_.listStatusChanges(id, limit);
+  }
+  Result<std::vector<collector::LastStatusRecord>> listLastStatuses() override {
+    return inner_.listLastStatuses();
+  }
+  Result<std::vector<collector::AlertRecord>> listAlerts(bool open_only, size_t limit) override {
+    return inner_.listAlerts(open_only, limit);
+  }
+  Result<std::vector<collector::HealthRecord>> listHealthHistory(size_t limit) override {
+    return inner_.listHealthHistory(limit);
+  }
+
+  bool fail_presence_events = false;
 
  private:
   collector::Store& inner_;
