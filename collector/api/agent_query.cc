@@ -5,7 +5,6 @@
 
 #include <utility>
 
-#include "collector/presence/agent_status.h"
 #include "common/json.h"
 #include "common/protocol.h"
 
@@ -25,9 +24,7 @@ ApiError internalError() {
 void addString(cJSON* obj, const char* name, const std::string& value) {
   cJSON_AddStringToObject(obj, name, value.c_str());
 }
-void addInt(cJSON* obj, const char* name, int64_t value) {
-  cJSON_AddNumberToObject(obj, name, static_cast<double>(value));
-}
+void addInt(cJSON* obj, const char* name, int64_t value) { json::addInteger(obj, name, value); }
 void addOptionalTime(cJSON* obj, const char* name, const std::optional<int64_t>& unix_ms) {
   if (unix_ms) {
     addString(obj, name, formatRfc3339Utc(*unix_ms));
@@ -55,13 +52,60 @@ std::string formatRfc3339Utc(int64_t unix_ms) {
 }
 
 AgentQueryService::AgentQueryService(Store& store, const AgentDirectory& directory,
-                                     const Clock& clock, std::chrono::seconds offline_after)
-    : store_(store), directory_(directory), clock_(clock), offline_after_(offline_after) {}
+                                     const PresenceMonitor& presence)
+    : store_(store), directory_(directory), presence_(presence) {}
 
 namespace {
 
+std::optional<int64_t> millis(const std::optional<WallTime>& t) {
+  if (!t) return std::nullopt;
+  return toUnixMillis(*t);
+}
+
+void addBool(cJSON* obj, const char* name, bool value) { cJSON_AddBoolToObject(obj, name, value); }
+
+// Names of the degradation reasons in `mask`, as a JSON array.
+void addReasonArray(cJSON* obj, const char* name, uint32_t mask) {
+  cJSON* arr = cJSON_AddArrayToObject(obj, name);
+  for (size_t i = 0; i < presence::kDegradationReasonCount; ++i) {
+    if ((mask & (1u << i)) == 0) continue;
+    cJSON_AddItemToArray(arr, cJSON_CreateString(presence::degradationReasonName(
+                                  static_cast<presence::DegradationReason>(i))));
+  }
+}
+
+// Status, reason and evidence of one agent, from the presence engine.
+void addPresence(cJSON* o, const std::optional<presence::AgentView>& view, uint32_t degraded_mask) {
+  if (!view) {  // retired agents are not tracked
+    addString(o, "status", "UNKNOWN");
+    addString(o, "status_reason", "not_tracked");
+    addString(o, "status_text", "the agent is retired and no longer tracked");
+    cJSON_AddNullToObject(o, "status_since");
+    return;
+  }
+  addString(o, "status", presence::statusName(view->status));
+  addString(o, "status_reason", presence::reasonName(view->reason));
+  addString(o, "status_text", presence::reasonText(view->reason));
+  addOptionalTime(o, "status_since", toUnixMillis(view->since));
+  addBool(o, "alert_open", view->alert_open);
+  addBool(o, "flapping", view->flapping);
+  addBool(o, "held", view->held);
+  // A held verdict names the collector's own fault that holds it.
+  addReasonArray(o, "held_by", view->held ? degraded_mask : 0u);
+  cJSON* evidence = cJSON_AddObjectToObject(o, "evidence");
+  for (size_t i = 0; i < presence::kIndicatorCount; ++i) {
+    const presence::IndicatorView& ind = view->indicators[i];
+    cJSON* e = cJSON_AddObjectToObject(
+        evidence, presence::indicatorName(static_cast<presence::Indicator>(i)));
+    addOptionalTime(e, "last_seen_at", millis(ind.last_seen));
+    addInt(e, "expected_interval_s",
+           std::chrono::duration_cast<std::chrono::seconds>(ind.expected_interval).count());
+    addOptionalTime(e, "late_after", millis(ind.late_after));
+  }
+}
+
 json::JsonPtr agentObject(AgentRecord agent, const std::optional<AgentLiveState>& live,
-                          WallTime now, std::chrono::seconds offline_after) {
+                          const std::optional<presence::AgentView>& view, uint32_t degraded_mask) {
   if (live) {
     agent.last_seen_at_ms = live->last_seen_at_ms;
     agent.last_seq = live->last_seq;
@@ -70,10 +114,6 @@ json::JsonPtr agentObject(AgentRecord agent, const std::optional<AgentLiveState>
     agent.agent_version = live->agent_version;
     agent.hostname = live->hostname;
   }
-  std::optional<WallTime> last_seen;
-  if (agent.last_seen_at_ms) last_seen = fromUnixMillis(*agent.last_seen_at_ms);
-  const StatusVerdict verdict = evaluateTimeoutStatus(last_seen, now, offline_after);
-
   json::JsonPtr obj(cJSON_CreateObject());
   cJSON* o = obj.get();
   addString(o, "id", agent.id);
@@ -90,11 +130,7 @@ json::JsonPtr agentObject(AgentRecord agent, const std::optional<AgentLiveState>
   addString(o, "enrolled_at", formatRfc3339Utc(agent.enrolled_at_ms));
   addOptionalTime(o, "last_seen_at", agent.last_seen_at_ms);
   addOptionalTime(o, "retired_at", agent.retired_at_ms);
-  addString(o, "status", agentStatusName(verdict.status));
-  addString(o, "status_reason", verdict.reason);
-  std::optional<int64_t> since;
-  if (verdict.since) since = toUnixMillis(*verdict.since);
-  addOptionalTime(o, "status_since", since);
+  addPresence(o, view, degraded_mask);
   return obj;
 }
 
@@ -121,12 +157,13 @@ ApiResult<std::string> AgentQueryService::listAgentsJson(const std::optional<std
   if (more) agents.resize(page_size);
   const std::string next_cursor = more ? agents.back().id : "";
 
-  const WallTime now = clock_.wallNow();
+  const uint32_t degraded_mask = presence_.health().reasons_mask;
   json::JsonPtr root(cJSON_CreateObject());
   cJSON* items = cJSON_AddArrayToObject(root.get(), "items");
   for (AgentRecord& agent : agents) {
     auto live = directory_.liveState(agent.id);
-    cJSON_AddItemToArray(items, agentObject(std::move(agent), live, now, offline_after_).release());
+    auto view = presence_.agentView(agent.id);
+    cJSON_AddItemToArray(items, agentObject(std::move(agent), live, view, degraded_mask).release());
   }
   if (more) {
     addString(root.get(), "next_cursor", next_cursor);
@@ -142,9 +179,68 @@ ApiResult<std::string> AgentQueryService::agentJson(const std::string& agent_id)
   if (!found.value()) {
     return ApiError{404, errors::kNotFound, "no agent with this id", std::nullopt};
   }
+  auto history = store_.listStatusChanges(agent_id, kHistoryLength);
+  if (!history.ok()) return internalError();
   auto live = directory_.liveState(agent_id);
-  return json::print(
-      agentObject(std::move(*found.value()), live, clock_.wallNow(), offline_after_).get());
+  auto view = presence_.agentView(agent_id);
+  json::JsonPtr obj =
+      agentObject(std::move(*found.value()), live, view, presence_.health().reasons_mask);
+  cJSON* arr = cJSON_AddArrayToObject(obj.get(), "history");
+  for (const StatusChangeRecord& c : history.value()) {
+    cJSON* h = cJSON_CreateObject();
+    addString(h, "at", formatRfc3339Utc(c.at_ms));
+    addString(h, "from", c.from_status);
+    addString(h, "to", c.to_status);
+    addString(h, "reason", c.reason);
+    cJSON* during = cJSON_AddArrayToObject(h, "collector_degraded_by");
+    size_t start = 0;
+    while (start < c.degradation_reasons.size()) {
+      size_t end = c.degradation_reasons.find(',', start);
+      if (end == std::string::npos) end = c.degradation_reasons.size();
+      cJSON_AddItemToArray(
+          during, cJSON_CreateString(c.degradation_reasons.substr(start, end - start).c_str()));
+      start = end + 1;
+    }
+    cJSON_AddItemToArray(arr, h);
+  }
+  return json::print(obj.get());
+}
+
+ApiResult<std::string> AgentQueryService::healthJson() {
+  const presence::HealthView health = presence_.health();
+  auto history = store_.listHealthHistory(kHistoryLength);
+  if (!history.ok()) return internalError();
+  json::JsonPtr root(cJSON_CreateObject());
+  cJSON* o = root.get();
+  addString(o, "status", health.degraded ? "degraded" : "healthy");
+  addString(o, "since", formatRfc3339Utc(toUnixMillis(health.since)));
+  cJSON* reasons = cJSON_AddArrayToObject(o, "reasons");
+  for (size_t i = 0; i < presence::kDegradationReasonCount; ++i) {
+    if ((health.reasons_mask & (1u << i)) == 0) continue;
+    cJSON* r = cJSON_CreateObject();
+    addString(r, "reason",
+              presence::degradationReasonName(static_cast<presence::DegradationReason>(i)));
+    addOptionalTime(r, "since", millis(health.reason_since[i]));
+    cJSON_AddItemToArray(reasons, r);
+  }
+  cJSON* agents = cJSON_AddObjectToObject(o, "agents");
+  addInt(agents, "total", static_cast<int64_t>(health.agents));
+  cJSON* by_status = cJSON_AddObjectToObject(agents, "by_status");
+  for (size_t i = 0; i < health.agents_by_status.size(); ++i) {
+    addInt(by_status, presence::statusName(static_cast<presence::Status>(i)),
+           static_cast<int64_t>(health.agents_by_status[i]));
+  }
+  addInt(o, "held_alerts", static_cast<int64_t>(health.held_alerts));
+  addInt(o, "dropped_history_records", static_cast<int64_t>(presence_.droppedChanges()));
+  cJSON* arr = cJSON_AddArrayToObject(o, "history");
+  for (const HealthRecord& h : history.value()) {
+    cJSON* item = cJSON_CreateObject();
+    addString(item, "at", formatRfc3339Utc(h.at_ms));
+    addString(item, "status", h.degraded ? "degraded" : "healthy");
+    addString(item, "reasons", h.reasons);
+    cJSON_AddItemToArray(arr, item);
+  }
+  return json::print(root.get());
 }
 
 }  // namespace vigil::collector

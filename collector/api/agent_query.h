@@ -3,7 +3,8 @@
 // The read side of the admin API for agents, without HTTP: builds the JSON of
 // GET /api/v1/agents and GET /api/v1/agents/{id}. Static facts come from the store; live
 // evidence (last seen, seq, boot id, ...) from the AgentDirectory, which is ahead of the store
-// by up to one write-behind interval. Status is decided by collector/presence.
+// by up to one write-behind interval. Status, reason and evidence come from the presence
+// engine (collector/monitor); history from the store.
 //
 // Thread safety: safe to call concurrently.
 
@@ -14,6 +15,7 @@
 
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/ingest_service.h"
+#include "collector/monitor/presence_monitor.h"
 #include "collector/store/store.h"
 #include "common/clock.h"
 
@@ -25,22 +27,25 @@ class AgentQueryService {
   static constexpr size_t kMaxPageSize = 1000;
 
   // All references must outlive the service.
-  AgentQueryService(Store& store, const AgentDirectory& directory, const Clock& clock,
-                    std::chrono::seconds offline_after);
+  static constexpr size_t kHistoryLength = 50;
+
+  AgentQueryService(Store& store, const AgentDirectory& directory, const PresenceMonitor& presence);
 
   // {"items":[agent...],"next_cursor":null|"..."}. `limit`: decimal 1.. (above kMaxPageSize
   // is clamped), default kDefaultPageSize; `cursor`: the next_cursor of the previous page.
   ApiResult<std::string> listAgentsJson(const std::optional<std::string>& limit,
                                         const std::optional<std::string>& cursor);
 
-  // One agent object, or 404 not_found.
+  // One agent object with its last kHistoryLength status changes, or 404 not_found.
   ApiResult<std::string> agentJson(const std::string& agent_id);
+
+  // GET /api/v1/health: the collector's own health, its degradation reasons and history.
+  ApiResult<std::string> healthJson();
 
  private:
   Store& store_;
   const AgentDirectory& directory_;
-  const Clock& clock_;
-  const std::chrono::seconds offline_after_;
+  const PresenceMonitor& presence_;
 };
 
 // RFC 3339 UTC with milliseconds, e.g. "2026-05-01T12:00:00.000Z".

@@ -28,6 +28,15 @@ std::optional<std::string> queryParameter(const Poco::URI::QueryParameters& para
   return value;
 }
 
+// Sends a JSON document as 200, or the error.
+void sendJsonResult(HttpExchange& exchange, const ApiResult<std::string>& result) {
+  if (!result.ok()) {
+    exchange.sendError(result.error());
+    return;
+  }
+  exchange.sendJson(200, result.value());
+}
+
 }  // namespace
 
 void JsonHandler::handleRequest(Poco::Net::HTTPServerRequest& request,
@@ -99,23 +108,17 @@ void ListAgentsHandler::handleAuthenticated(HttpExchange& exchange) {
         ApiError{400, errors::kInvalidField, "the query string is malformed", std::nullopt});
     return;
   }
-  auto result = services_.agents.listAgentsJson(queryParameter(params, "limit"),
-                                                queryParameter(params, "cursor"));
-  if (!result.ok()) {
-    exchange.sendError(result.error());
-    return;
-  }
-  exchange.sendJson(200, result.value());
+  sendJsonResult(exchange, services_.agents.listAgentsJson(queryParameter(params, "limit"),
+                                                           queryParameter(params, "cursor")));
 }
 
 void GetAgentHandler::handleAuthenticated(HttpExchange& exchange) {
   exchange.setAgentId(agent_id_);
-  auto result = services_.agents.agentJson(agent_id_);
-  if (!result.ok()) {
-    exchange.sendError(result.error());
-    return;
-  }
-  exchange.sendJson(200, result.value());
+  sendJsonResult(exchange, services_.agents.agentJson(agent_id_));
+}
+
+void HealthHandler::handleAuthenticated(HttpExchange& exchange) {
+  sendJsonResult(exchange, services_.agents.healthJson());
 }
 
 void LivezHandler::handle(HttpExchange& exchange) { exchange.sendJson(200, statusJson("ok")); }

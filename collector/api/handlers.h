@@ -70,6 +70,15 @@ class ListAgentsHandler final : public AdminHandler {
   void handleAuthenticated(HttpExchange& exchange) override;
 };
 
+// GET /api/v1/health: the collector's own health and degradation reasons.
+class HealthHandler final : public AdminHandler {
+ public:
+  using AdminHandler::AdminHandler;
+
+ protected:
+  void handleAuthenticated(HttpExchange& exchange) override;
+};
+
 class GetAgentHandler final : public AdminHandler {
  public:
   GetAgentHandler(ApiServices& services, std::string agent_id)

@@ -52,6 +52,9 @@ Poco::Net::HTTPRequestHandler* CollectorRouter::createRequestHandler(
     return only(HTTPRequest::HTTP_GET,
                 [&] { return new GetAgentHandler(services_, std::move(id)); });
   }
+  if (path == "/api/v1/health") {
+    return only(HTTPRequest::HTTP_GET, [&] { return new HealthHandler(services_); });
+  }
   if (path == "/livez") {
     return only(HTTPRequest::HTTP_GET, [&] { return new LivezHandler(services_); });
   }

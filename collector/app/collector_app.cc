@@ -32,6 +32,8 @@
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/ingest_service.h"
 #include "collector/ingest/last_seen_writer.h"
+#include "collector/monitor/presence_monitor.h"
+#include "collector/monitor/presence_ticker.h"
 #include "collector/store/sqlite_store.h"
 #include "common/clock.h"
 
@@ -194,6 +196,29 @@ int CollectorApp::main(const std::vector<std::string>& args) {
   return serve(*config_);
 }
 
+namespace {
+
+// One log line per alert event and per change of the collector's health; status changes are
+// history, not log lines (they can be many).
+void logPresenceBatch(Poco::Logger& log, const PresenceBatch& batch) {
+  for (const HealthRecord& h : batch.health) {
+    if (h.degraded) {
+      log.warning("collector DEGRADED (" + h.reasons + "): offline alerts are held");
+    } else {
+      log.notice("collector healthy again: held verdicts are being re-verified");
+    }
+  }
+  for (const AlertChange& a : batch.alerts) {
+    std::string subject =
+        a.agent_id ? "agent " + *a.agent_id : "site " + std::to_string(a.site_id.value_or(0));
+    std::string line = "alert " + a.kind + " " + a.action + " for " + subject;
+    if (!a.note.empty()) line += ": " + a.note;
+    log.notice(line);
+  }
+}
+
+}  // namespace
+
 int CollectorApp::serve(const CollectorConfig& config) {
   Poco::Logger& log = logger();
   const Clock& clock = RealClock::instance();
@@ -224,9 +249,15 @@ int CollectorApp::serve(const CollectorConfig& config) {
                         [&store_log](const Status& s) {
                           store_log.error("last-seen write-behind failed: " + s.toString());
                         });
+  PresenceMonitor presence(config.presence, clock);
+  if (Status s = presence.load(store); !s.ok()) {
+    log.fatal("cannot load presence state: " + s.toString());
+    return EXIT_IOERR;
+  }
   IngestService ingest(store, directory, clock,
-                       IngestConfig{config.heartbeat_interval_s, config.max_clock_skew_s * 1000});
-  AgentQueryService agents(store, directory, clock, std::chrono::seconds(config.offline_after_s));
+                       IngestConfig{config.heartbeat_interval_s, config.max_clock_skew_s * 1000},
+                       &presence);
+  AgentQueryService agents(store, directory, presence);
   AdminAuthenticator admin_auth(store);
   ReadinessProbe readiness(store);
   ApiServices services{ingest, agents, admin_auth, readiness,
@@ -258,8 +289,22 @@ int CollectorApp::serve(const CollectorConfig& config) {
   Poco::ThreadPool pool("http", 2, config.http_max_threads);
   Poco::Net::HTTPServer server(new CollectorRouter(services), pool, *socket, params);
 
+  Poco::Logger& presence_log = Poco::Logger::get("vigil.collector.presence");
+  const auto max_queued = static_cast<uint64_t>(config.http_max_queued);
+  PresenceTicker ticker(
+      presence, store, config.presence.tick_interval,
+      [&server, max_queued](PresenceMonitor& monitor) {
+        monitor.reportQueueDepth(presence::QueueId::kIngest,
+                                 static_cast<uint64_t>(server.queuedConnections()), max_queued);
+      },
+      [&store_log](const Status& s) {
+        store_log.error("writing presence events failed: " + s.toString());
+      },
+      [&presence_log](const PresenceBatch& batch) { logPresenceBatch(presence_log, batch); });
+
   writer.start();
   server.start();
+  ticker.start();
   readiness.setListening(true);
 
   int rc = EXIT_OK;
@@ -282,6 +327,10 @@ int CollectorApp::serve(const CollectorConfig& config) {
   readiness.setListening(false);
   server.stopAll(false);
   pool.joinAll();
+  if (Status s = ticker.stop(); !s.ok()) {
+    log.error("final presence event write failed: " + s.toString());
+    if (rc == EXIT_OK) rc = EXIT_IOERR;
+  }
   if (Status s = writer.stop(); !s.ok()) {
     log.error("final last-seen flush failed: " + s.toString());
     if (rc == EXIT_OK) rc = EXIT_IOERR;

@@ -6,7 +6,10 @@
 #include <Poco/Net/SocketAddress.h>
 
 #include <cctype>
+#include <chrono>
+#include <cstdlib>
 #include <limits>
+#include <sstream>
 
 #include "common/protocol.h"
 
@@ -53,6 +56,18 @@ class Validator {
     return *value;
   }
 
+  double real(const std::string& key, double min, double max) {
+    const std::string text = string(key.c_str());
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || end == nullptr || *end != '\0' || !(value >= min && value <= max)) {
+      fail("configuration key " + key + " (env " + environmentVariableFor(key) + ") = '" + text +
+           "' must be a number from " + formatNumber(min) + " to " + formatNumber(max));
+      return min;
+    }
+    return value;
+  }
+
   void fail(std::string message) {
     if (!error_) error_ = std::move(message);
   }
@@ -63,7 +78,117 @@ class Validator {
   std::optional<std::string> error_;
 };
 
+// The presence engine's thresholds, each bound to its PresenceConfig member. Defaults come
+// from PresenceConfig itself, so they are written down once.
+struct DurationSetting {
+  const char* key;
+  const char* description;
+  Duration presence::PresenceConfig::*member;
+  bool milliseconds;  // unit of the key: ms if true, else s
+  int64_t min, max;
+};
+struct RealSetting {
+  const char* key;
+  const char* description;
+  double presence::PresenceConfig::*member;
+  double min, max;
+};
+struct CountSetting {
+  const char* key;
+  const char* description;
+  uint32_t presence::PresenceConfig::*member;
+  int64_t min, max;
+};
+
+using PC = presence::PresenceConfig;
+constexpr int64_t kDay = 86'400;
+
+const std::vector<DurationSetting>& durationSettings() {
+  static const std::vector<DurationSetting> kSettings = {
+      {"presence.confirmationWindowSeconds", "silence a SUSPECT agent must keep to be OFFLINE",
+       &PC::confirmation_window, false, 1, kDay},
+      {"presence.witnessMaxPostponeSeconds", "longest OFFLINE delay by peer witnesses alone",
+       &PC::witness_max_postpone, false, 0, kDay},
+      {"presence.serverShutdownGraceSeconds", "a server that announced shutdown alerts after",
+       &PC::server_shutdown_grace, false, 1, 30 * kDay},
+      {"presence.tickIntervalMs", "evaluation period", &PC::tick_interval, true, 10, 60'000},
+      {"presence.tickLateAfterMs", "tick lateness that marks the collector frozen",
+       &PC::tick_late_after, true, 100, 600'000},
+      {"presence.clockJumpThresholdSeconds", "wall-clock step that degrades the collector",
+       &PC::clock_jump_threshold, false, 1, kDay},
+      {"presence.recoveryPeriodSeconds",
+       "stay DEGRADED this long after a fault ends (0: one max interval plus jitter)",
+       &PC::recovery_period, false, 0, kDay},
+      {"presence.ingestLagBoundSeconds", "ingest lag that degrades the collector",
+       &PC::ingest_lag_bound, false, 1, kDay},
+      {"presence.channelWindowSeconds", "window of the channel-collapse check", &PC::channel_window,
+       false, 1, kDay},
+      {"presence.suspectWindowSeconds", "window of the mass-suspect check", &PC::suspect_window,
+       false, 1, kDay},
+      {"presence.siteWindowSeconds", "window in which a site's agents fall silent together",
+       &PC::site_window, false, 1, kDay},
+      {"presence.flapHalfLifeSeconds", "half-life of the flapping score", &PC::flap_half_life,
+       false, 1, 30 * kDay},
+  };
+  return kSettings;
+}
+
+const std::vector<RealSetting>& realSettings() {
+  static const std::vector<RealSetting> kSettings = {
+      {"presence.phiThreshold", "phi above which an indicator is late", &PC::phi_threshold, 1, 30},
+      {"presence.latenessFloor", "earliest lateness, in expected intervals", &PC::lateness_floor, 1,
+       100},
+      {"presence.latenessCeiling", "latest lateness, in expected intervals", &PC::lateness_ceiling,
+       1, 100},
+      {"presence.minStddevShare", "smallest assumed spread, as a share of the interval",
+       &PC::min_stddev_share, 0, 1},
+      {"presence.agentJitter", "jitter agents add to each interval (share)", &PC::agent_jitter, 0,
+       1},
+      {"presence.shedShareBound", "share of shed requests that degrades the collector",
+       &PC::shed_share_bound, 0, 1},
+      {"presence.channelDropShare", "share of a channel's agents lost that is a collapse",
+       &PC::channel_drop_share, 0, 1},
+      {"presence.massSuspectFactor", "SUSPECT transitions over baseline that is a mass event",
+       &PC::mass_suspect_factor, 1, 1000},
+      {"presence.massSuspectMinShare", "least share of the fleet for a mass-suspect event",
+       &PC::mass_suspect_min_share, 0, 1},
+      {"presence.siteSilentShare", "share of a site silent together for a site alert",
+       &PC::site_silent_share, 0, 1},
+      {"presence.siteFleetQuietShare", "fleet SUSPECT share below which a site stands out",
+       &PC::site_fleet_quiet_share, 0, 1},
+      {"presence.flapHigh", "flapping score that starts a flapping alert", &PC::flap_high, 0, 1000},
+      {"presence.flapLow", "flapping score that ends it", &PC::flap_low, 0, 1000},
+  };
+  return kSettings;
+}
+
+const std::vector<CountSetting>& countSettings() {
+  static const std::vector<CountSetting> kSettings = {
+      {"presence.storeFailuresBound", "consecutive failed store writes that degrade",
+       &PC::store_failures_bound, 1, 1'000'000},
+      {"presence.channelMinAgents", "least agents on a channel for the collapse check",
+       &PC::channel_min_agents, 1, 100'000'000},
+      {"presence.massSuspectMinAgents", "least SUSPECT transitions for a mass event",
+       &PC::mass_suspect_min_agents, 1, 100'000'000},
+      {"presence.siteMinAgents", "least agents of a site for site correlation",
+       &PC::site_min_agents, 2, 100'000'000},
+  };
+  return kSettings;
+}
+
+std::string durationText(Duration d, bool milliseconds) {
+  using namespace std::chrono;
+  return std::to_string(milliseconds ? duration_cast<std::chrono::milliseconds>(d).count()
+                                     : duration_cast<seconds>(d).count());
+}
+
 }  // namespace
+
+std::string formatNumber(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
 
 const std::vector<ConfigKey>& configKeys() {
   static const std::vector<ConfigKey> kKeys = {
@@ -74,7 +199,6 @@ const std::vector<ConfigKey>& configKeys() {
       {"http.maxQueued", "256", "most accepted connections waiting for a worker"},
       {"data.dir", "/var/lib/vigil/collector", "directory of the database and token files"},
       {"heartbeat.intervalSeconds", "60", "heartbeat interval told to agents"},
-      {"presence.offlineAfterSeconds", "180", "silence after which an agent is OFFLINE"},
       {"protocol.maxClockSkewSeconds", "300", "accepted distance of a request's timestamp"},
       {"store.flushIntervalMs", "1000", "period of the last-seen write-behind"},
       {"admin.token", "", "if set, this admin API bearer token is accepted"},
@@ -83,7 +207,21 @@ const std::vector<ConfigKey>& configKeys() {
        "fatal, critical, error, warning, notice, information, "
        "debug or trace"},
   };
-  return kKeys;
+  static const std::vector<ConfigKey> kAllKeys = [] {
+    std::vector<ConfigKey> all = kKeys;
+    const PC defaults;
+    for (const DurationSetting& d : durationSettings()) {
+      all.push_back({d.key, durationText(defaults.*(d.member), d.milliseconds), d.description});
+    }
+    for (const RealSetting& r : realSettings()) {
+      all.push_back({r.key, formatNumber(defaults.*(r.member)), r.description});
+    }
+    for (const CountSetting& c : countSettings()) {
+      all.push_back({c.key, std::to_string(defaults.*(c.member)), c.description});
+    }
+    return all;
+  }();
+  return kAllKeys;
 }
 
 bool isKnownConfigKey(const std::string& key) {
@@ -144,7 +282,17 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   c.http_max_queued = static_cast<int>(v.integer("http.maxQueued", 1, 1'000'000));
   c.data_dir = v.string("data.dir");
   c.heartbeat_interval_s = v.integer("heartbeat.intervalSeconds", 1, kMaxIntervalS);
-  c.offline_after_s = v.integer("presence.offlineAfterSeconds", 1, 30 * kMaxIntervalS);
+  c.presence.heartbeat_interval = std::chrono::seconds(c.heartbeat_interval_s);
+  c.presence.max_heartbeat_interval = c.presence.heartbeat_interval;
+  for (const DurationSetting& d : durationSettings()) {
+    const int64_t n = v.integer(d.key, d.min, d.max);
+    c.presence.*(d.member) =
+        d.milliseconds ? Duration(std::chrono::milliseconds(n)) : Duration(std::chrono::seconds(n));
+  }
+  for (const RealSetting& r : realSettings()) c.presence.*(r.member) = v.real(r.key, r.min, r.max);
+  for (const CountSetting& k : countSettings()) {
+    c.presence.*(k.member) = static_cast<uint32_t>(v.integer(k.key, k.min, k.max));
+  }
   c.max_clock_skew_s = v.integer("protocol.maxClockSkewSeconds", 1, kMaxIntervalS);
   c.flush_interval_ms = v.integer("store.flushIntervalMs", 10, 3'600'000);
   c.admin_token = v.string("admin.token");
@@ -153,10 +301,11 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
 
   if (c.http_address.empty()) v.fail("configuration key http.address must not be empty");
   if (c.data_dir.empty()) v.fail("configuration key data.dir must not be empty");
-  if (!v.error() && c.offline_after_s <= c.heartbeat_interval_s) {
-    v.fail("presence.offlineAfterSeconds (" + std::to_string(c.offline_after_s) +
-           ") must be greater than heartbeat.intervalSeconds (" +
-           std::to_string(c.heartbeat_interval_s) + ")");
+  if (!v.error() && c.presence.lateness_ceiling < c.presence.lateness_floor) {
+    v.fail("presence.latenessCeiling must not be below presence.latenessFloor");
+  }
+  if (!v.error() && c.presence.flap_low > c.presence.flap_high) {
+    v.fail("presence.flapLow must not be above presence.flapHigh");
   }
   if (c.enroll_token.size() > protocol::kMaxStringBytes) {
     v.fail("configuration key enroll.token must be at most 256 bytes");

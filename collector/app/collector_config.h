@@ -17,15 +17,19 @@
 #include <string>
 #include <vector>
 
+#include "collector/presence/presence_types.h"
 #include "common/status.h"
 
 namespace vigil::collector {
 
 struct ConfigKey {
-  const char* key;            // e.g. "http.port"
-  const char* default_value;  // as text, as in a .properties file
-  const char* description;
+  std::string key;            // e.g. "http.port"
+  std::string default_value;  // as text, as in a .properties file
+  std::string description;
 };
+
+// Shortest text of a number, as in a .properties file ("0.1", "8").
+std::string formatNumber(double value);
 
 // Every key the collector reads.
 const std::vector<ConfigKey>& configKeys();
@@ -52,7 +56,8 @@ struct CollectorConfig {
   int http_max_queued = 0;
   std::string data_dir;
   int64_t heartbeat_interval_s = 0;
-  int64_t offline_after_s = 0;
+  // Every threshold of the presence engine (keys presence.*; docs/presence.md).
+  presence::PresenceConfig presence;
   int64_t max_clock_skew_s = 0;
   int64_t flush_interval_ms = 0;
   std::string admin_token;

@@ -37,8 +37,8 @@ ApiError decodeErrorToApiError(const protocol::DecodeError& error) {
 }
 
 IngestService::IngestService(Store& store, AgentDirectory& directory, const Clock& clock,
-                             IngestConfig config)
-    : store_(store), directory_(directory), clock_(clock), config_(config) {}
+                             IngestConfig config, EvidenceSink* evidence)
+    : store_(store), directory_(directory), clock_(clock), config_(config), evidence_(evidence) {}
 
 int64_t IngestService::nowMs() const { return toUnixMillis(clock_.wallNow()); }
 
@@ -77,6 +77,7 @@ ApiResult<protocol::EnrollResponse> IngestService::enroll(std::string_view body)
     return internalError();
   }
   directory_.add(stored.value());
+  if (evidence_ != nullptr) evidence_->agentEnrolled(stored.value());
 
   protocol::EnrollResponse response;
   response.agent_id = stored.value().id;
@@ -139,6 +140,7 @@ ApiResult<protocol::HeartbeatResponse> IngestService::heartbeat(const HeartbeatR
   }
 
   // 8 and 9. Sequence above the last accepted one; only then is state changed.
+  const MonoTime received_at = clock_.monotonicNow();
   switch (directory_.accept(beat, now_ms)) {
     case AcceptOutcome::kAccepted:
       break;
@@ -149,6 +151,10 @@ ApiResult<protocol::HeartbeatResponse> IngestService::heartbeat(const HeartbeatR
                       "seq " + std::to_string(beat.seq) + " is not above the last accepted one");
   }
 
+  if (evidence_ != nullptr) {
+    evidence_->heartbeatAccepted(agent_id, received_at,
+                                 std::chrono::seconds(config_.heartbeat_interval_s));
+  }
   protocol::HeartbeatResponse response;
   response.next_interval_s = config_.heartbeat_interval_s;
   response.server_time_ms = now_ms;

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "collector/ingest/agent_directory.h"
+#include "collector/ingest/evidence_sink.h"
 #include "collector/store/store.h"
 #include "common/clock.h"
 #include "common/protocol.h"
@@ -48,8 +49,9 @@ struct HeartbeatRequest {
 
 class IngestService {
  public:
-  // `store`, `directory` and `clock` must outlive the service.
-  IngestService(Store& store, AgentDirectory& directory, const Clock& clock, IngestConfig config);
+  // `store`, `directory`, `clock` and `evidence` (if given) must outlive the service.
+  IngestService(Store& store, AgentDirectory& directory, const Clock& clock, IngestConfig config,
+                EvidenceSink* evidence = nullptr);
 
   // POST /v1/enroll: on success the agent exists in the store and in the directory.
   ApiResult<protocol::EnrollResponse> enroll(std::string_view body);
@@ -65,6 +67,7 @@ class IngestService {
   AgentDirectory& directory_;
   const Clock& clock_;
   const IngestConfig config_;
+  EvidenceSink* const evidence_;
 };
 
 // Builds the ApiError of a body that failed protocol decoding (400, or 413 for size).

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <boost/test/unit_test.hpp>
+#include <string>
+#include <vector>
 
 #include "tests/integration/harness.h"
 
@@ -11,11 +13,26 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Short intervals so the plain-timeout OFFLINE verdict comes within seconds.
+// Short intervals so that warm-up (1.1 s), lateness (1.5-2 s) and the confirmation window
+// (1 s) bring an OFFLINE verdict within seconds.
 std::map<std::string, std::string> fastCollectorSettings() {
   return {{"heartbeat.intervalSeconds", "1"},
-          {"presence.offlineAfterSeconds", "3"},
+          {"presence.confirmationWindowSeconds", "1"},
+          {"presence.tickIntervalMs", "100"},
           {"store.flushIntervalMs", "200"}};
+}
+
+// The statuses in the agent's history, oldest first ("ONLINE", "SUSPECT", ...).
+std::vector<std::string> historyOf(const Collector& c, const std::string& id) {
+  std::vector<std::string> out;
+  auto a = c.agent(id);
+  if (!a) return out;
+  auto history = a->getArray("history");
+  if (!history) return out;
+  for (size_t i = history->size(); i-- > 0;) {
+    out.push_back(history->getObject(static_cast<unsigned>(i))->getValue<std::string>("to"));
+  }
+  return out;
 }
 
 std::string statusOf(const Collector& c, const std::string& id) {
@@ -31,8 +48,9 @@ int modeOf(const std::string& path) {
 
 }  // namespace
 
-// The walking skeleton end to end: a real agent enrolls with a real collector, shows ONLINE,
-// goes OFFLINE after it stops, and its record and last-seen survive a collector restart.
+// End to end: a real agent enrolls with a real collector, shows ONLINE with its evidence,
+// goes SUSPECT then OFFLINE (with an alert) after it stops, its record, last-seen and history
+// survive a collector restart, and it comes back ONLINE, resolving the alert.
 BOOST_AUTO_TEST_CASE(agent_enrolls_goes_online_then_offline_and_survives_collector_restart) {
   TempDir tmp;
   Collector collector(tmp.sub("collector"), fastCollectorSettings());
@@ -79,9 +97,29 @@ BOOST_AUTO_TEST_CASE(agent_enrolls_goes_online_then_offline_and_survives_collect
       },
       15s));
 
+  // Its evidence is visible per indicator.
+  auto evidence = collector.agent(id)->getObject("evidence");
+  BOOST_REQUIRE(evidence);
+  BOOST_TEST(!evidence->getObject("heartbeat")->isNull("last_seen_at"));
+  BOOST_TEST(evidence->getObject("heartbeat")->getValue<int64_t>("expected_interval_s") == 1);
+
   BOOST_TEST(agent.stop() == 0);
   BOOST_REQUIRE_MESSAGE(eventually([&] { return statusOf(collector, id) == "OFFLINE"; }, 20s),
-                        "agent never OFFLINE after stopping");
+                        "agent never OFFLINE after stopping; collector log:\n"
+                            << logTail(collector.logPath()));
+  // Silence is verified twice: SUSPECT came before OFFLINE, and the verdict opened an alert.
+  BOOST_REQUIRE(eventually(
+      [&] {
+        auto h = historyOf(collector, id);
+        return h.size() >= 3 && h[h.size() - 2] == "SUSPECT" && h.back() == "OFFLINE";
+      },
+      10s));
+  auto offline = collector.agent(id);
+  BOOST_TEST(offline->getValue<bool>("alert_open"));
+  BOOST_TEST(offline->getValue<std::string>("status_reason") == "confirmed_silent");
+  BOOST_TEST(
+      logTail(collector.logPath(), 1 << 20).find("alert device_offline opened for agent " + id) !=
+      std::string::npos);
   auto before_restart = collector.agent(id);
   std::string last_seen = before_restart->getValue<std::string>("last_seen_at");
   int64_t last_seq = before_restart->getValue<int64_t>("last_seq");
@@ -93,7 +131,10 @@ BOOST_AUTO_TEST_CASE(agent_enrolls_goes_online_then_offline_and_survives_collect
   BOOST_REQUIRE_MESSAGE(after_restart, "agent record lost across collector restart");
   BOOST_TEST(after_restart->getValue<std::string>("last_seen_at") == last_seen);
   BOOST_TEST(after_restart->getValue<int64_t>("last_seq") == last_seq);
-  BOOST_TEST(after_restart->getValue<std::string>("status") == "OFFLINE");
+  // A restarted collector reaches no verdict before its warm-up ends; then the silence is
+  // verified again and the agent is OFFLINE, with its history intact.
+  BOOST_REQUIRE(eventually([&] { return statusOf(collector, id) == "OFFLINE"; }, 20s));
+  BOOST_TEST(historyOf(collector, id).size() >= 3u);
 
   // The agent comes back with the same identity, and its sequence numbers keep rising across
   // its own restart (no replayed_sequence refusals).
@@ -101,6 +142,8 @@ BOOST_AUTO_TEST_CASE(agent_enrolls_goes_online_then_offline_and_survives_collect
   BOOST_REQUIRE_MESSAGE(eventually([&] { return statusOf(collector, id) == "ONLINE"; }, 20s),
                         "agent never back ONLINE; agent log:\n"
                             << logTail(agent.logPath()));
+  // Fresh evidence resolved the alert.
+  BOOST_TEST(eventually([&] { return !collector.agent(id)->getValue<bool>("alert_open"); }, 5s));
   BOOST_TEST(agent.agentId() == id);
   BOOST_TEST(collector.agent(id)->getValue<int64_t>("last_seq") > last_seq);
   BOOST_TEST(collector.adminGet("/api/v1/agents").json()->getArray("items")->size() == 1u);
@@ -151,4 +194,23 @@ BOOST_AUTO_TEST_CASE(second_collector_on_a_taken_port_refuses_to_start) {
   BOOST_TEST(*code == 69);  // EX_UNAVAILABLE
   BOOST_TEST(logTail(tmp.sub("second.log")).find("cannot listen") != std::string::npos);
   BOOST_TEST(first.adminGet("/api/v1/agents").status == 200);
+}
+
+// The collector reports its own health: DEGRADED with warm_up right after start, healthy once
+// one heartbeat interval plus jitter has passed; the change is kept as history.
+BOOST_AUTO_TEST_CASE(collector_health_shows_warm_up_then_healthy) {
+  TempDir tmp;
+  Collector collector(tmp.sub("collector"), fastCollectorSettings());
+  collector.start();
+  auto health = [&] { return collector.adminGet("/api/v1/health"); };
+  BOOST_REQUIRE(health().status == 200);
+  BOOST_REQUIRE(eventually(
+      [&] { return health().json()->getValue<std::string>("status") == "healthy"; }, 10s));
+  BOOST_TEST(health().json()->getArray("reasons")->size() == 0u);
+  BOOST_REQUIRE(eventually([&] { return health().json()->getArray("history")->size() >= 2; }, 5s));
+  auto history = health().json()->getArray("history");
+  BOOST_TEST(history->getObject(0)->getValue<std::string>("status") == "healthy");
+  BOOST_TEST(history->getObject(1)->getValue<std::string>("reasons").find("warm_up") !=
+             std::string::npos);
+  BOOST_TEST(httpRequest(collector.port(), "GET", "/api/v1/health").status == 401);
 }

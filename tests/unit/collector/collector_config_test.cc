@@ -7,6 +7,7 @@
 #include <Poco/Util/LayeredConfiguration.h>
 
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -73,8 +74,8 @@ BOOST_AUTO_TEST_CASE(environment_names_upper_case_keys_and_split_camel_case) {
   BOOST_TEST(environmentVariableFor("heartbeat.intervalSeconds") ==
              "VIGIL_HEARTBEAT_INTERVAL_SECONDS");
   BOOST_TEST(environmentVariableFor("http.portFile") == "VIGIL_HTTP_PORT_FILE");
-  BOOST_TEST(environmentVariableFor("presence.offlineAfterSeconds") ==
-             "VIGIL_PRESENCE_OFFLINE_AFTER_SECONDS");
+  BOOST_TEST(environmentVariableFor("presence.confirmationWindowSeconds") ==
+             "VIGIL_PRESENCE_CONFIRMATION_WINDOW_SECONDS");
   BOOST_TEST(environmentVariableFor("store.flushIntervalMs") == "VIGIL_STORE_FLUSH_INTERVAL_MS");
   BOOST_TEST(environmentVariableFor("data.dir") == "VIGIL_DATA_DIR");
 }
@@ -90,7 +91,15 @@ BOOST_AUTO_TEST_CASE(defaults_are_valid_and_documented_values) {
   BOOST_TEST(c.http_max_queued == 256);
   BOOST_TEST(c.data_dir == "/var/lib/vigil/collector");
   BOOST_TEST(c.heartbeat_interval_s == 60);
-  BOOST_TEST(c.offline_after_s == 180);
+  // The presence engine's thresholds default to PresenceConfig's own values, with the
+  // heartbeat interval taken from heartbeat.intervalSeconds.
+  const vigil::collector::presence::PresenceConfig engine_defaults;
+  BOOST_TEST((c.presence.heartbeat_interval == std::chrono::seconds(60)));
+  BOOST_TEST((c.presence.confirmation_window == engine_defaults.confirmation_window));
+  BOOST_TEST((c.presence.tick_interval == engine_defaults.tick_interval));
+  BOOST_TEST(c.presence.phi_threshold == engine_defaults.phi_threshold);
+  BOOST_TEST(c.presence.site_silent_share == engine_defaults.site_silent_share);
+  BOOST_TEST(c.presence.site_min_agents == engine_defaults.site_min_agents);
   BOOST_TEST(c.max_clock_skew_s == 300);
   BOOST_TEST(c.flush_interval_ms == 1000);
   BOOST_TEST(c.admin_token.empty());
@@ -134,9 +143,28 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_naming_the_key) {
              std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(offline_threshold_must_exceed_heartbeat_interval) {
-  BOOST_TEST(errorFor({{"heartbeat.intervalSeconds", "60"}, {"presence.offlineAfterSeconds", "60"}})
-                 .find("presence.offlineAfterSeconds") != std::string::npos);
+BOOST_AUTO_TEST_CASE(presence_thresholds_are_read_and_checked) {
+  auto read = readCollectorConfig(*configWith({{"heartbeat.intervalSeconds", "30"},
+                                               {"presence.confirmationWindowSeconds", "45"},
+                                               {"presence.tickIntervalMs", "250"},
+                                               {"presence.siteSilentShare", "0.9"},
+                                               {"presence.siteMinAgents", "5"}}));
+  BOOST_REQUIRE(read.ok());
+  BOOST_TEST((read->presence.heartbeat_interval == std::chrono::seconds(30)));
+  BOOST_TEST((read->presence.confirmation_window == std::chrono::seconds(45)));
+  BOOST_TEST((read->presence.tick_interval == std::chrono::milliseconds(250)));
+  BOOST_TEST(read->presence.site_silent_share == 0.9);
+  BOOST_TEST(read->presence.site_min_agents == 5u);
+
+  BOOST_TEST(errorFor({{"presence.siteSilentShare", "1.5"}}).find("presence.siteSilentShare") !=
+             std::string::npos);
+  BOOST_TEST(errorFor({{"presence.phiThreshold", "high"}}).find("VIGIL_PRESENCE_PHI_THRESHOLD") !=
+             std::string::npos);
+  BOOST_TEST(errorFor({{"presence.latenessFloor", "3"}, {"presence.latenessCeiling", "2"}})
+                 .find("presence.latenessCeiling") != std::string::npos);
+  BOOST_TEST(
+      errorFor({{"presence.flapLow", "9"}, {"presence.flapHigh", "6"}}).find("presence.flapLow") !=
+      std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(every_key_has_a_default_in_the_table) {

@@ -24,6 +24,8 @@
 #include "collector/api/router.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/ingest_service.h"
+#include "collector/monitor/presence_monitor.h"
+#include "collector/monitor/presence_ticker.h"
 #include "collector/store/sqlite_store.h"
 #include "common/clock.h"
 #include "common/crypto.h"
@@ -42,6 +44,8 @@ using vigil::collector::CollectorRouter;
 using vigil::collector::EnrollmentToken;
 using vigil::collector::IngestConfig;
 using vigil::collector::IngestService;
+using vigil::collector::PresenceMonitor;
+using vigil::collector::PresenceTicker;
 using vigil::collector::ReadinessProbe;
 using vigil::collector::SqliteStore;
 using vigil::testing::TempDir;
@@ -83,8 +87,10 @@ struct ServerFixture {
   ServerFixture()
       : clock(vigil::fromUnixMillis(kStartMs)),
         store(std::move(SqliteStore::open(tmp.sub("data")).value())),
-        ingest(*store, directory, clock, IngestConfig{60, 300'000}),
-        agents(*store, directory, clock, 180s),
+        presence(vigil::collector::presence::PresenceConfig{}, clock),
+        ticker(presence, *store, 1s),
+        ingest(*store, directory, clock, IngestConfig{60, 300'000}, &presence),
+        agents(*store, directory, presence),
         admin_auth(*store),
         readiness(*store),
         logger(quietLogger()),
@@ -168,6 +174,8 @@ struct ServerFixture {
   vigil::SimulatedClock clock;
   std::unique_ptr<SqliteStore> store;
   AgentDirectory directory;
+  PresenceMonitor presence;
+  PresenceTicker ticker;
   IngestService ingest;
   AgentQueryService agents;
   AdminAuthenticator admin_auth;
@@ -331,10 +339,45 @@ BOOST_AUTO_TEST_CASE(agent_detail_shows_live_evidence_and_status) {
   BOOST_TEST(online.field("last_seq") == "3");
   BOOST_TEST(online.field("last_seen_at") == "2026-09-21T14:13:20.000Z");
 
-  clock.advance(181s);
+  BOOST_TEST(online.field("status_reason") == "fresh_evidence");
+  BOOST_TEST(online.field("alert_open") == "false");
+
+  // Silent for 200 s (60 s interval): late, then confirmed over the confirmation window.
+  for (int i = 0; i < 200; ++i) {
+    clock.advance(1s);
+    BOOST_REQUIRE(ticker.tickOnce().ok());
+  }
   Reply offline = admin("/api/v1/agents/" + agent.agent_id);
   BOOST_TEST(offline.field("status") == "OFFLINE");
-  BOOST_TEST(offline.field("status_since") == "2026-09-21T14:16:20.000Z");
+  BOOST_TEST(offline.field("status_reason") == "confirmed_silent");
+  BOOST_TEST(offline.field("alert_open") == "true");
+  auto root = vigil::json::parse(offline.body);
+  const cJSON* history = cJSON_GetObjectItem(root.get(), "history");
+  BOOST_REQUIRE(cJSON_GetArraySize(history) >= 3);
+  BOOST_TEST(std::string(cJSON_GetObjectItem(cJSON_GetArrayItem(history, 0), "to")->valuestring) ==
+             "OFFLINE");
+  BOOST_TEST(std::string(cJSON_GetObjectItem(cJSON_GetArrayItem(history, 1), "to")->valuestring) ==
+             "SUSPECT");
+  const cJSON* evidence = cJSON_GetObjectItem(root.get(), "evidence");
+  const cJSON* hb = cJSON_GetObjectItem(evidence, "heartbeat");
+  BOOST_TEST(std::string(cJSON_GetObjectItem(hb, "last_seen_at")->valuestring) ==
+             "2026-09-21T14:13:20.000Z");
+  BOOST_TEST(cJSON_GetObjectItem(hb, "expected_interval_s")->valuedouble == 60);
+}
+
+BOOST_AUTO_TEST_CASE(health_shows_warm_up_then_healthy_and_needs_a_token) {
+  Reply warm = admin("/api/v1/health");
+  BOOST_TEST(warm.status == 200);
+  BOOST_TEST(warm.field("status") == "degraded");
+  BOOST_TEST(warm.body.find("\"warm_up\"") != std::string::npos);
+  for (int i = 0; i < 70; ++i) {  // warm-up: one 60 s interval plus 10 % jitter
+    clock.advance(1s);
+    BOOST_REQUIRE(ticker.tickOnce().ok());
+  }
+  Reply healthy = admin("/api/v1/health");
+  BOOST_TEST(healthy.field("status") == "healthy");
+  BOOST_TEST(healthy.body.find("\"history\":[{") != std::string::npos);
+  BOOST_TEST(call(HTTPRequest::HTTP_GET, "/api/v1/health").status == 401);
 }
 
 BOOST_AUTO_TEST_CASE(missing_agent_is_404_not_found_json) {

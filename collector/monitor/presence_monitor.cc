@@ -1,0 +1,248 @@
+#include "collector/monitor/presence_monitor.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace vigil::collector {
+namespace {
+
+namespace p = presence;
+
+constexpr size_t kLoadPageSize = 1000;
+
+const char* alertKindName(p::AlertKind kind) {
+  switch (kind) {
+    case p::AlertKind::kDeviceOffline:
+      return "device_offline";
+    case p::AlertKind::kSiteUnreachable:
+      return "site_unreachable";
+    case p::AlertKind::kFlapping:
+      return "flapping";
+  }
+  return "unknown";
+}
+
+const char* alertActionName(p::AlertAction action) {
+  switch (action) {
+    case p::AlertAction::kOpened:
+      return "opened";
+    case p::AlertAction::kResolved:
+      return "resolved";
+    case p::AlertAction::kHeld:
+      return "held";
+    case p::AlertAction::kReleased:
+      return "released";
+  }
+  return "unknown";
+}
+
+std::optional<p::Status> statusFromName(const std::string& name) {
+  for (p::Status s :
+       {p::Status::kUnknown, p::Status::kOnline, p::Status::kSuspect, p::Status::kOffline,
+        p::Status::kShutdown, p::Status::kUnreachable, p::Status::kMaintenance}) {
+    if (name == p::statusName(s)) return s;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string degradationReasonNames(uint32_t mask) {
+  std::string out;
+  for (size_t i = 0; i < p::kDegradationReasonCount; ++i) {
+    if ((mask & (1u << i)) == 0) continue;
+    if (!out.empty()) out += ",";
+    out += p::degradationReasonName(static_cast<p::DegradationReason>(i));
+  }
+  return out;
+}
+
+PresenceMonitor::PresenceMonitor(const p::PresenceConfig& config, const Clock& clock,
+                                 size_t max_pending)
+    : clock_(clock),
+      max_pending_(max_pending),
+      heartbeat_interval_(config.heartbeat_interval),
+      engine_(config, clock, *this) {
+  // The engine starts DEGRADED (warm-up) without an event; history starts with that state.
+  onHealthChange(
+      p::HealthChange{engine_.health().degraded, engine_.health().reasons_mask, clock_.wallNow()});
+}
+
+PresenceMonitor::~PresenceMonitor() = default;
+
+Status PresenceMonitor::load(Store& store) {
+  auto last = store.listLastStatuses();
+  if (!last.ok()) return last.error();
+  std::unordered_map<std::string, LastStatusRecord> last_by_agent;
+  for (LastStatusRecord& r : last.value()) last_by_agent.emplace(r.agent_id, std::move(r));
+
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string after;
+  while (true) {
+    auto page = store.listAgents(after, kLoadPageSize);
+    if (!page.ok()) return page.error();
+    for (const AgentRecord& agent : page.value()) {
+      if (agent.retired_at_ms) continue;
+      p::RestoredState restored;
+      restored.expected_interval = heartbeat_interval_;
+      if (agent.last_seen_at_ms) {
+        restored.last_seen[static_cast<size_t>(p::Indicator::kHeartbeat)] =
+            fromUnixMillis(*agent.last_seen_at_ms);
+      }
+      if (auto it = last_by_agent.find(agent.id); it != last_by_agent.end()) {
+        if (auto status = statusFromName(it->second.status)) restored.status = *status;
+        restored.status_since = fromUnixMillis(it->second.since_ms);
+      }
+      addAgentLocked(agent, restored);
+    }
+    if (page.value().size() < kLoadPageSize) break;
+    after = page.value().back().id;
+  }
+  return Status::okStatus();
+}
+
+void PresenceMonitor::agentEnrolled(const AgentRecord& agent) {
+  std::lock_guard<std::mutex> lock(mu_);
+  addAgentLocked(agent, std::nullopt);
+}
+
+p::AgentHandle PresenceMonitor::addAgentLocked(const AgentRecord& agent,
+                                               const std::optional<p::RestoredState>& restored) {
+  if (auto it = handles_.find(agent.id); it != handles_.end()) return it->second;
+  p::AgentSpec spec;
+  spec.site = static_cast<p::SiteId>(agent.site_id);
+  spec.tenant = static_cast<p::TenantId>(agent.tenant_id);
+  const p::AgentHandle handle = engine_.addAgent(spec, restored);
+  if (ids_.size() <= handle) ids_.resize(handle + 1);
+  ids_[handle] = agent.id;
+  handles_.emplace(std::string_view(ids_[handle]), handle);
+  return handle;
+}
+
+void PresenceMonitor::heartbeatAccepted(const std::string& agent_id, MonoTime received_at,
+                                        Duration next_interval) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = handles_.find(agent_id);
+  if (it == handles_.end()) return;
+  p::Observation o;
+  o.agent = it->second;
+  o.indicator = p::Indicator::kHeartbeat;
+  o.received_at = received_at;
+  o.expected_interval = next_interval;
+  engine_.observe(o);
+}
+
+void PresenceMonitor::reportStoreWrite(bool ok) {
+  std::lock_guard<std::mutex> lock(mu_);
+  engine_.reportStoreWrite(ok);
+}
+
+void PresenceMonitor::reportQueueDepth(p::QueueId queue, uint64_t depth, uint64_t bound) {
+  std::lock_guard<std::mutex> lock(mu_);
+  engine_.reportQueueDepth(queue, depth, bound);
+}
+
+void PresenceMonitor::reportRequests(uint64_t accepted, uint64_t shed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  engine_.reportRequests(accepted, shed);
+}
+
+void PresenceMonitor::tick() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // The pending batch is itself a queue: past its bound the collector is degraded.
+  engine_.reportQueueDepth(p::QueueId::kHistory, pending_.size(), max_pending_);
+  engine_.tick();
+}
+
+std::optional<p::AgentView> PresenceMonitor::agentView(const std::string& agent_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = handles_.find(agent_id);
+  if (it == handles_.end()) return std::nullopt;
+  return engine_.agentView(it->second);
+}
+
+p::HealthView PresenceMonitor::health() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return engine_.health();
+}
+
+size_t PresenceMonitor::agentCount() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return engine_.agentCount();
+}
+
+PresenceBatch PresenceMonitor::takePending() {
+  std::lock_guard<std::mutex> lock(mu_);
+  PresenceBatch out = std::move(pending_);
+  pending_ = PresenceBatch();
+  return out;
+}
+
+void PresenceMonitor::putBack(PresenceBatch batch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto prepend = [](auto& older, auto& newer) {
+    older.insert(older.end(), std::make_move_iterator(newer.begin()),
+                 std::make_move_iterator(newer.end()));
+    newer = std::move(older);
+  };
+  prepend(batch.changes, pending_.changes);
+  prepend(batch.alerts, pending_.alerts);
+  prepend(batch.health, pending_.health);
+  enforceBoundLocked();
+}
+
+uint64_t PresenceMonitor::droppedChanges() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dropped_changes_;
+}
+
+void PresenceMonitor::enforceBoundLocked() {
+  if (pending_.size() <= max_pending_) return;
+  // History is the only thing that may be lost; alerts and health changes never are.
+  const size_t excess = std::min(pending_.size() - max_pending_, pending_.changes.size());
+  pending_.changes.erase(pending_.changes.begin(),
+                         pending_.changes.begin() + static_cast<std::ptrdiff_t>(excess));
+  dropped_changes_ += excess;
+}
+
+// Listener callbacks run inside engine calls, so mu_ is already held.
+
+void PresenceMonitor::onTransition(const p::Transition& t) {
+  if (t.agent >= ids_.size()) return;
+  pending_.changes.push_back(StatusChangeRecord{
+      ids_[t.agent], toUnixMillis(t.at), p::statusName(t.from), p::statusName(t.to),
+      p::reasonName(t.reason), degradationReasonNames(t.degradation_mask)});
+  enforceBoundLocked();
+}
+
+void PresenceMonitor::onAlert(const p::AlertEvent& alert) {
+  AlertChange change;
+  change.kind = alertKindName(alert.kind);
+  change.action = alertActionName(alert.action);
+  if (alert.agent && *alert.agent < ids_.size()) change.agent_id = ids_[*alert.agent];
+  // Device and flapping alerts are about an agent; only site alerts are keyed by site.
+  if (alert.kind == p::AlertKind::kSiteUnreachable && alert.site) change.site_id = *alert.site;
+  change.at_ms = toUnixMillis(alert.at);
+  if (alert.held_since) change.held_since_ms = toUnixMillis(*alert.held_since);
+  change.held_reasons = degradationReasonNames(alert.held_for_mask);
+  change.note = alert.note;
+  pending_.alerts.push_back(std::move(change));
+}
+
+void PresenceMonitor::onHealthChange(const p::HealthChange& change) {
+  pending_.health.push_back(HealthRecord{toUnixMillis(change.at), change.degraded,
+                                         degradationReasonNames(change.reasons_mask)});
+}
+
+void PresenceMonitor::onDiary(p::AgentHandle agent, WallTime from, WallTime to) {
+  // The agent ran but could not reach the collector from `from` to `to`: history shows
+  // "endpoint up, path down" for that period instead of a gap.
+  if (agent >= ids_.size()) return;
+  pending_.changes.push_back(StatusChangeRecord{ids_[agent], toUnixMillis(from), "ONLINE", "ONLINE",
+                                                "outage_diary_start", ""});
+  pending_.changes.push_back(StatusChangeRecord{ids_[agent], toUnixMillis(to), "ONLINE", "ONLINE",
+                                                "outage_diary_end", ""});
+  enforceBoundLocked();
+}
+
+}  // namespace vigil::collector

@@ -1,0 +1,108 @@
+#pragma once
+
+// The presence engine inside the collector. Maps agent ids to engine handles, feeds the
+// engine evidence from ingest, and turns its events into history, alert and health records
+// kept in a bounded pending batch that PresenceTicker writes to the store once per tick.
+//
+// Events that cannot be stored are kept (the batch is put back) up to `max_pending`
+// records; past that the oldest status changes are dropped and counted, never alerts or
+// health changes. A kill -9 loses at most one tick of events: alerts lost that way are
+// raised again after the restart, because the silence that caused them is still there.
+//
+// Thread safety: every method is safe to call concurrently (one mutex around the engine).
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "collector/ingest/evidence_sink.h"
+#include "collector/presence/presence_engine.h"
+#include "collector/store/store.h"
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace vigil::collector {
+
+// Events waiting to be written, in the order they happened.
+struct PresenceBatch {
+  std::vector<StatusChangeRecord> changes;
+  std::vector<AlertChange> alerts;
+  std::vector<HealthRecord> health;
+
+  bool empty() const { return changes.empty() && alerts.empty() && health.empty(); }
+  size_t size() const { return changes.size() + alerts.size() + health.size(); }
+};
+
+// Comma-separated names of the degradation reasons in `mask` ("warm_up,tick_late").
+std::string degradationReasonNames(uint32_t mask);
+
+class PresenceMonitor final : public EvidenceSink, private presence::PresenceListener {
+ public:
+  static constexpr size_t kDefaultMaxPending = 200'000;
+
+  // `clock` must outlive the monitor. The engine's warm-up starts now.
+  PresenceMonitor(const presence::PresenceConfig& config, const Clock& clock,
+                  size_t max_pending = kDefaultMaxPending);
+  ~PresenceMonitor() override;
+  PresenceMonitor(const PresenceMonitor&) = delete;
+  PresenceMonitor& operator=(const PresenceMonitor&) = delete;
+
+  // Registers every agent of `store` with its persisted evidence and last status.
+  // REQUIRES: called once, before concurrent use.
+  Status load(Store& store);
+
+  // EvidenceSink: a newly enrolled agent (no evidence yet), and accepted heartbeats (unknown
+  // ids are ignored).
+  void agentEnrolled(const AgentRecord& agent) override;
+  void heartbeatAccepted(const std::string& agent_id, MonoTime received_at,
+                         Duration next_interval) override;
+
+  // Health inputs of the degradation detector.
+  void reportStoreWrite(bool ok);
+  void reportQueueDepth(presence::QueueId queue, uint64_t depth, uint64_t bound);
+  void reportRequests(uint64_t accepted, uint64_t shed);
+
+  void tick();
+
+  std::optional<presence::AgentView> agentView(const std::string& agent_id) const;
+  presence::HealthView health() const;
+  size_t agentCount() const;
+
+  // Takes every pending event (empty if none).
+  PresenceBatch takePending();
+  // Returns a batch that could not be written, ahead of newer events.
+  void putBack(PresenceBatch batch);
+  // Status changes dropped because the pending batch was full.
+  uint64_t droppedChanges() const;
+
+ private:
+  void onTransition(const presence::Transition& transition) override;
+  void onAlert(const presence::AlertEvent& alert) override;
+  void onHealthChange(const presence::HealthChange& change) override;
+  void onDiary(presence::AgentHandle agent, WallTime from, WallTime to) override;
+
+  // REQUIRES: mu_ held.
+  presence::AgentHandle addAgentLocked(const AgentRecord& agent,
+                                       const std::optional<presence::RestoredState>& restored);
+  void enforceBoundLocked();
+
+  const Clock& clock_;
+  const size_t max_pending_;
+  const Duration heartbeat_interval_;
+
+  mutable std::mutex mu_;
+  // Agent ids by handle; a deque so the views in handles_ stay valid as it grows.
+  std::deque<std::string> ids_;                                          // guarded by mu_
+  std::unordered_map<std::string_view, presence::AgentHandle> handles_;  // guarded by mu_
+  PresenceBatch pending_;                                                // guarded by mu_
+  uint64_t dropped_changes_ = 0;                                         // guarded by mu_
+  // Last: the engine may report events from its constructor, into the members above.
+  presence::PresenceEngine engine_;  // guarded by mu_
+};
+
+}  // namespace vigil::collector

@@ -1,0 +1,66 @@
+#pragma once
+
+// Drives a PresenceMonitor on a thread: every tick interval it reports the collector's health
+// inputs, ticks the engine, and writes the pending events to the store in one transaction.
+// A failed write is put back and retried on the next tick, and reported to the engine (store
+// write failures make the collector DEGRADED). stop() ticks no more but writes a last time.
+//
+// Thread safety: start()/stop() from one owner thread.
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "collector/monitor/presence_monitor.h"
+#include "collector/store/store.h"
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace vigil::collector {
+
+class PresenceTicker {
+ public:
+  // Called before every tick, to report queue depths and shed requests to the monitor.
+  using HealthInputs = std::function<void(PresenceMonitor&)>;
+  // Called after each failed write (for logging); may be empty.
+  using ErrorSink = std::function<void(const Status&)>;
+  // Sees every batch once, after it was written (for logging); may be empty.
+  using BatchObserver = std::function<void(const PresenceBatch&)>;
+
+  // `monitor` and `store` must outlive the ticker.
+  PresenceTicker(PresenceMonitor& monitor, Store& store, Duration interval,
+                 HealthInputs inputs = {}, ErrorSink on_error = {}, BatchObserver observer = {});
+  ~PresenceTicker();  // stops if running
+  PresenceTicker(const PresenceTicker&) = delete;
+  PresenceTicker& operator=(const PresenceTicker&) = delete;
+
+  // One tick and one write, on the caller's thread (tests drive it this way).
+  Status tickOnce();
+  // Writes the pending events now.
+  Status flush();
+
+  // REQUIRES: not running.
+  void start();
+  // Stops the thread, then writes a last time. Idempotent.
+  Status stop();
+
+ private:
+  void run();
+
+  PresenceMonitor& monitor_;
+  Store& store_;
+  const Duration interval_;
+  const HealthInputs inputs_;
+  const ErrorSink on_error_;
+  const BatchObserver observer_;
+
+  std::mutex flush_mu_;  // one write at a time, so batches reach the store in order
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace vigil::collector

@@ -1,0 +1,977 @@
+#include "collector/presence/presence_engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "collector/presence/agent_record.h"
+#include "collector/presence/channel_monitor.h"
+#include "collector/presence/deadline_heap.h"
+#include "collector/presence/degradation_detector.h"
+#include "collector/presence/engine_time.h"
+#include "collector/presence/failure_detector.h"
+#include "collector/presence/flap_detector.h"
+#include "collector/presence/maintenance.h"
+#include "collector/presence/mass_suspect_monitor.h"
+#include "collector/presence/site_tracker.h"
+
+namespace vigil::collector::presence {
+namespace {
+
+// Direct evidence arriving this soon after a shutdown notice (a beacon already in flight)
+// does not cancel the notice.
+constexpr Duration kShutdownSettle = std::chrono::seconds(2);
+
+constexpr size_t kSuspectIndex = static_cast<size_t>(Status::kSuspect);
+constexpr size_t kUnreachableIndex = static_cast<size_t>(Status::kUnreachable);
+
+std::string maskText(uint32_t mask) {
+  std::string text;
+  for (size_t i = 0; i < kDegradationReasonCount; ++i) {
+    if ((mask & (1u << i)) == 0) continue;
+    if (!text.empty()) text += ", ";
+    text += degradationReasonName(static_cast<DegradationReason>(i));
+  }
+  return text.empty() ? std::string("none") : text;
+}
+
+std::string durationText(Duration d) {
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  if (seconds < 0) seconds = 0;
+  const auto hours = seconds / 3600;
+  const auto minutes = (seconds % 3600) / 60;
+  const auto rest = seconds % 60;
+  std::string text;
+  if (hours > 0) text += std::to_string(hours) + "h ";
+  if (hours > 0 || minutes > 0) text += std::to_string(minutes) + "m ";
+  text += std::to_string(rest) + "s";
+  return text;
+}
+
+Ticks ticksOfMs(uint32_t ms) { return ticksOf(std::chrono::milliseconds(ms)); }
+
+}  // namespace
+
+class PresenceEngine::Impl {
+ public:
+  Impl(const PresenceConfig& config, const Clock& clock, PresenceListener& listener);
+
+  AgentHandle addAgent(const AgentSpec& spec, const std::optional<RestoredState>& restored);
+  void removeAgent(AgentHandle agent);
+  void setAgentClass(AgentHandle agent, AgentClass agent_class);
+  void observe(const Observation& observation);
+  void reportQueueDepth(QueueId queue, uint64_t depth, uint64_t bound);
+  void reportIngestLag(Duration lag);
+  void reportRequests(uint64_t accepted, uint64_t shed);
+  void reportStoreWrite(bool ok);
+  void setMaintenanceWindows(std::vector<MaintenanceWindow> windows);
+  void tick();
+
+  AgentView agentView(AgentHandle agent) const;
+  HealthView health() const;
+  SiteView siteView(SiteId site) const;
+  size_t agentCount() const { return sites_.fleetSize(); }
+  size_t memoryBytes() const;
+
+ private:
+  struct Now {
+    Ticks mono;
+    WallTime wall;
+  };
+
+  Now now() const { return Now{(clock_.monotonicNow() - origin_).count(), clock_.wallNow()}; }
+  static WallTime wallAt(Ticks t, const Now& now) {
+    return now.wall - std::chrono::duration_cast<WallTime::duration>(durationOf(now.mono - t));
+  }
+  static Ticks ticksAt(WallTime wall, const Now& now) {
+    return now.mono - ticksOf(std::chrono::duration_cast<Duration>(now.wall - wall));
+  }
+  AgentRecord* live(AgentHandle agent) {
+    if (agent >= agents_.size()) return nullptr;
+    AgentRecord& rec = agents_[agent];
+    return rec.has(kFlagRemoved) ? nullptr : &rec;
+  }
+  bool degraded() const { return health_mask_ != 0; }
+
+  // Evidence.
+  Ticks suspectTime(const AgentRecord& rec, size_t* channel) const;
+  Ticks witnessSpan(const AgentRecord& rec) const;
+  bool witnessFresh(const AgentRecord& rec, Ticks now) const;
+  void onDirectEvidence(AgentHandle agent, AgentRecord& rec, const Now& now);
+  void onWitness(AgentHandle agent, AgentRecord& rec, Ticks at, Duration interval, const Now& now);
+  void onShutdownNotice(AgentHandle agent, AgentRecord& rec, Ticks at, const Now& now);
+
+  // Status.
+  Status setStatus(AgentHandle agent, AgentRecord& rec, Status to, Reason reason, const Now& now);
+  void goOnline(AgentHandle agent, AgentRecord& rec, const Now& now);
+  void enterSuspect(AgentHandle agent, AgentRecord& rec, const Now& now, bool count);
+  void judgeSilent(AgentHandle agent, AgentRecord& rec, const Now& now, bool count);
+  void enterShutdown(AgentHandle agent, AgentRecord& rec, const Now& now);
+  void evaluateDue(AgentHandle agent, AgentRecord& rec, const Now& now);
+  void confirmDue(AgentHandle agent, AgentRecord& rec, const Now& now);
+  void setDue(AgentHandle agent, AgentRecord& rec, Ticks due);
+
+  // Alerts.
+  void hold(AgentHandle agent, AgentRecord& rec, const Now& now, bool park);
+  void release(AgentHandle agent, AgentRecord& rec, const Now& now, const char* why);
+  void openDeviceAlert(AgentHandle agent, AgentRecord& rec, const Now& now, Reason reason);
+  void resolveDeviceAlert(AgentHandle agent, AgentRecord& rec, const Now& now, const char* why);
+  void emit(AlertKind kind, AlertAction action, std::optional<AgentHandle> agent, SiteId site,
+            const Now& now, std::string note);
+
+  // Collector health.
+  void syncHealth(const Now& now);
+  void rearmHeld(const Now& now);
+
+  // Sites, flapping, maintenance.
+  bool maybeOpenSiteAlert(SiteId site, const Now& now);
+  void maybeResolveSiteAlert(SiteId site, const Now& now);
+  void noteFlap(AgentHandle agent, AgentRecord& rec, const Now& now);
+  void scanFlapping(const Now& now);
+  void rejudgeMaintenance(const Now& now);
+
+  const PresenceConfig config_;
+  const Clock& clock_;
+  PresenceListener& listener_;
+  const MonoTime origin_;
+
+  const Ticks warm_up_;
+  const Ticks warm_up_end_;
+  const Ticks confirm_;
+  const Ticks witness_max_postpone_;
+  const Ticks shutdown_grace_;
+  const Ticks site_window_;
+  const Ticks channel_window_;
+
+  FailureDetector detector_;
+  DegradationDetector degradation_;
+  ChannelMonitor channels_;
+  MassSuspectMonitor mass_;
+  SiteTracker sites_;
+  FlapDetector flaps_;
+  MaintenanceCalendar maintenance_;
+  DeadlineHeap heap_;
+  AgentTable agents_;
+
+  std::vector<AgentHandle> held_waiting_;  // held verdicts to re-arm at recovery
+  std::vector<AgentHandle> in_maintenance_;
+  std::vector<AgentHandle> scratch_;
+  std::vector<AgentHandle> flapping_;
+
+  uint32_t health_mask_;
+  uint32_t episode_mask_;  // every reason of the current (or last) degraded episode
+  WallTime health_since_;
+  Ticks last_recovery_ = kNever;
+  uint64_t held_count_ = 0;
+};
+
+PresenceEngine::Impl::Impl(const PresenceConfig& config, const Clock& clock,
+                           PresenceListener& listener)
+    : config_(config),
+      clock_(clock),
+      listener_(listener),
+      origin_(clock.monotonicNow()),
+      warm_up_(ticksOf(config.warmUp())),
+      warm_up_end_(warm_up_),
+      confirm_(ticksOf(config.confirmation_window)),
+      witness_max_postpone_(ticksOf(config.witness_max_postpone)),
+      shutdown_grace_(ticksOf(config.server_shutdown_grace)),
+      site_window_(ticksOf(config.site_window)),
+      channel_window_(std::max<Ticks>(1, ticksOf(config.channel_window))),
+      detector_(config_),
+      degradation_(config_, 0, clock.wallNow()),
+      channels_(config_, 0),
+      mass_(config_, 0),
+      sites_(config_),
+      flaps_(config_),
+      health_mask_(degradation_.mask()),
+      episode_mask_(degradation_.mask()),
+      health_since_(clock.wallNow()) {}
+
+// --- Evidence ------------------------------------------------------------------------------
+
+Ticks PresenceEngine::Impl::suspectTime(const AgentRecord& rec, size_t* channel) const {
+  Ticks latest = kNever;
+  for (size_t c = 0; c < kDirectChannelCount; ++c) {
+    if (rec.direct[c].last == kNever) continue;
+    const Ticks deadline = detector_.deadline(rec.direct[c]);
+    if (deadline > latest) {
+      latest = deadline;
+      if (channel != nullptr) *channel = c;
+    }
+  }
+  return latest;
+}
+
+Ticks PresenceEngine::Impl::witnessSpan(const AgentRecord& rec) const {
+  const double ceiling = std::max(config_.lateness_floor, config_.lateness_ceiling);
+  const auto by_interval = static_cast<Ticks>(ceiling * ticksOfMs(rec.witness_interval_ms));
+  return std::max(confirm_, by_interval);
+}
+
+bool PresenceEngine::Impl::witnessFresh(const AgentRecord& rec, Ticks now) const {
+  return rec.witness_last != kNever && now - rec.witness_last <= witnessSpan(rec);
+}
+
+void PresenceEngine::Impl::onDirectEvidence(AgentHandle agent, AgentRecord& rec, const Now& now) {
+  if (rec.status == Status::kShutdown &&
+      rec.latestDirect() <= rec.shutdown_last + ticksOf(kShutdownSettle)) {
+    return;
+  }
+  const Ticks deadline = suspectTime(rec, nullptr);
+  if (deadline < now.mono) {
+    // The evidence was already late when it reached the engine (it waited in a queue).
+    switch (rec.status) {
+      case Status::kOnline:
+        setDue(agent, rec, deadline);
+        return;
+      case Status::kSuspect:
+        // Silence is measured from the newest evidence: the window starts when it went late.
+        if (!rec.has(kFlagHeld)) {
+          rec.window_start = std::max(rec.window_start, deadline);
+          setDue(agent, rec, rec.window_start + confirm_);
+        }
+        return;
+      default:
+        break;  // it was alive recently: ONLINE, and judged again at the next tick
+    }
+  }
+  if (rec.status != Status::kOnline) goOnline(agent, rec, now);
+  setDue(agent, rec, deadline);
+}
+
+void PresenceEngine::Impl::onWitness(AgentHandle agent, AgentRecord& rec, Ticks at,
+                                     Duration interval, const Now& now) {
+  if (at <= rec.witness_last) return;
+  rec.witness_last = at;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(interval).count();
+  rec.witness_interval_ms = static_cast<uint32_t>(std::clamp<int64_t>(ms, 0, UINT32_MAX));
+  if (rec.status == Status::kSuspect && rec.reason == Reason::kHeartbeatLate) {
+    setStatus(agent, rec, Status::kSuspect, Reason::kWitnessedOnly, now);
+  }
+}
+
+void PresenceEngine::Impl::onShutdownNotice(AgentHandle agent, AgentRecord& rec, Ticks at,
+                                            const Now& now) {
+  if (rec.shutdown_last != kNever && at < rec.shutdown_last) return;
+  rec.shutdown_last = at;
+  // Direct evidence clearly newer than the notice means the agent is back already.
+  if (rec.latestDirect() != kNever && rec.latestDirect() > at + ticksOf(kShutdownSettle)) return;
+  release(agent, rec, now, "the agent announced a shutdown");
+  resolveDeviceAlert(agent, rec, now, "the agent announced a shutdown");
+  enterShutdown(agent, rec, now);
+}
+
+void PresenceEngine::Impl::enterShutdown(AgentHandle agent, AgentRecord& rec, const Now& now) {
+  rec.clear(kFlagWitnessed);
+  setStatus(agent, rec, Status::kShutdown, Reason::kAnnouncedShutdown, now);
+  if (rec.agent_class == AgentClass::kServer) {
+    rec.window_start = rec.shutdown_last;
+    setDue(agent, rec, std::max(rec.shutdown_last + shutdown_grace_, now.mono));
+  } else {
+    rec.due = kNever;
+  }
+}
+
+// --- Status --------------------------------------------------------------------------------
+
+Status PresenceEngine::Impl::setStatus(AgentHandle agent, AgentRecord& rec, Status to,
+                                       Reason reason, const Now& now) {
+  if ((to == Status::kSuspect || to == Status::kOffline || to == Status::kUnreachable) &&
+      maintenance_.covers(agent, rec.site, rec.tenant)) {
+    to = Status::kMaintenance;
+    reason = Reason::kInMaintenance;
+  }
+  const Status from = rec.status;
+  if (from == to && rec.reason == reason) return to;
+  if (from != to) {
+    sites_.onStatusChange(rec.site, from, to);
+    rec.since = now.wall;
+  }
+  rec.status = to;
+  rec.reason = reason;
+  listener_.onTransition(Transition{agent, from, to, reason, now.wall, health_mask_});
+  if (from == to) return to;
+  if (to == Status::kMaintenance) {
+    rec.due = kNever;
+    if (!rec.has(kFlagInMaintList)) {
+      rec.set(kFlagInMaintList);
+      in_maintenance_.push_back(agent);
+    }
+  }
+  // Only changes that open or resolve a device alert can form a stream of alerts.
+  if (from == Status::kOffline || to == Status::kOffline) noteFlap(agent, rec, now);
+  if (from == Status::kUnreachable) maybeResolveSiteAlert(rec.site, now);
+  return to;
+}
+
+void PresenceEngine::Impl::goOnline(AgentHandle agent, AgentRecord& rec, const Now& now) {
+  release(agent, rec, now, "the agent was heard from again");
+  resolveDeviceAlert(agent, rec, now, "the agent reported again");
+  rec.clear(kFlagWitnessed);
+  setStatus(agent, rec, Status::kOnline, Reason::kFreshEvidence, now);
+}
+
+void PresenceEngine::Impl::enterSuspect(AgentHandle agent, AgentRecord& rec, const Now& now,
+                                        bool count) {
+  rec.clear(kFlagWitnessed);
+  const Reason reason =
+      witnessFresh(rec, now.mono) ? Reason::kWitnessedOnly : Reason::kHeartbeatLate;
+  SiteState& site = sites_.site(rec.site);
+  if (site.alert_open) {
+    if (rec.has(kFlagHeld)) {  // the site alert speaks for it now
+      rec.clear(kFlagHeld);
+      --held_count_;
+    }
+    if (setStatus(agent, rec, Status::kUnreachable, Reason::kSitePartitioned, now) ==
+        Status::kUnreachable) {
+      ++site.partition_size;
+    }
+    rec.due = kNever;
+    return;
+  }
+  if (setStatus(agent, rec, Status::kSuspect, reason, now) != Status::kSuspect) {
+    rec.due = kNever;
+    return;
+  }
+  rec.window_start = now.mono;
+  setDue(agent, rec, now.mono + confirm_);
+  if (!count) return;
+  if (mass_.onSuspect(rec.site, sites_.isMinority(rec.site), sites_.fleetSize(), now.mono)) {
+    degradation_.setCondition(DegradationReason::kMassSuspect, true, now.mono);
+    syncHealth(now);
+  }
+  maybeOpenSiteAlert(rec.site, now);
+}
+
+void PresenceEngine::Impl::judgeSilent(AgentHandle agent, AgentRecord& rec, const Now& now,
+                                       bool count) {
+  if (rec.shutdown_last != kNever && rec.shutdown_last >= rec.latestDirect()) {
+    enterShutdown(agent, rec, now);
+    if (rec.agent_class == AgentClass::kServer) {
+      // Judged only now (after warm-up or maintenance): give it one confirmation window.
+      rec.window_start = now.mono;
+      setDue(agent, rec, std::max(rec.shutdown_last + shutdown_grace_, now.mono + confirm_));
+    }
+    return;
+  }
+  enterSuspect(agent, rec, now, count);
+}
+
+void PresenceEngine::Impl::setDue(AgentHandle agent, AgentRecord& rec, Ticks due) {
+  rec.due = due;
+  if (due == kNever) return;
+  const auto key = heap_.keyOf(agent);
+  if (!key || due < *key) heap_.set(agent, due);
+}
+
+void PresenceEngine::Impl::evaluateDue(AgentHandle agent, AgentRecord& rec, const Now& now) {
+  switch (rec.status) {
+    case Status::kUnknown: {
+      if (rec.window_start > now.mono) {
+        setDue(agent, rec, rec.window_start);
+        return;
+      }
+      if (rec.latestDirect() == kNever && rec.shutdown_last == kNever) {
+        rec.due = kNever;  // never heard of: nothing to judge
+        return;
+      }
+      judgeSilent(agent, rec, now, true);
+      return;
+    }
+    case Status::kOnline: {
+      size_t channel = 0;
+      const Ticks late = suspectTime(rec, &channel);
+      if (late >= now.mono) {
+        setDue(agent, rec, late);
+        return;
+      }
+      // The channel that kept the agent ONLINE longest has collapsed: its silence says
+      // nothing about the agent. Look again after a channel window.
+      if (channels_.collapsed(channel)) {
+        setDue(agent, rec, now.mono + channel_window_);
+        return;
+      }
+      enterSuspect(agent, rec, now, true);
+      return;
+    }
+    case Status::kSuspect:
+      confirmDue(agent, rec, now);
+      return;
+    case Status::kShutdown:
+      if (rec.agent_class == AgentClass::kServer) {
+        confirmDue(agent, rec, now);
+      } else {
+        rec.due = kNever;
+      }
+      return;
+    default:
+      rec.due = kNever;
+      return;
+  }
+}
+
+void PresenceEngine::Impl::confirmDue(AgentHandle agent, AgentRecord& rec, const Now& now) {
+  if (degraded()) {
+    hold(agent, rec, now, /*park=*/true);
+    return;
+  }
+  if (last_recovery_ != kNever && last_recovery_ >= rec.window_start) {
+    // The collector was DEGRADED during the window: start it again from the recovery.
+    hold(agent, rec, now, /*park=*/false);
+    rec.window_start = last_recovery_;
+    if (last_recovery_ + confirm_ >= now.mono) {
+      setDue(agent, rec, last_recovery_ + confirm_);
+      return;
+    }
+  }
+  Reason verdict = Reason::kShutdownTooLong;
+  if (rec.status == Status::kSuspect) {
+    if (sites_.site(rec.site).alert_open) {
+      enterSuspect(agent, rec, now, /*count=*/false);  // joins the open site alert
+      return;
+    }
+    if (maybeOpenSiteAlert(rec.site, now) && rec.status != Status::kSuspect) return;
+    const Ticks site_wait = rec.window_start + site_window_;
+    if (now.mono < site_wait && sites_.looksPartitioned(rec.site, config_.site_silent_share / 2)) {
+      // Half the site is silent already: give site correlation its window before judging
+      // devices one by one.
+      setDue(agent, rec, site_wait);
+      return;
+    }
+    if (witnessFresh(rec, now.mono)) {
+      const Ticks bound = rec.window_start + confirm_ + witness_max_postpone_;
+      if (now.mono < bound) {
+        rec.set(kFlagWitnessed);
+        if (rec.reason == Reason::kHeartbeatLate) {
+          setStatus(agent, rec, Status::kSuspect, Reason::kWitnessedOnly, now);
+        }
+        setDue(agent, rec, std::min(rec.witness_last + witnessSpan(rec), bound));
+        return;
+      }
+      verdict = Reason::kWitnessExpired;
+    } else {
+      verdict = rec.has(kFlagHeld) ? Reason::kConfirmedAfterHold : Reason::kConfirmedSilent;
+    }
+  }
+  const bool was_held = rec.has(kFlagHeld);
+  rec.due = kNever;
+  const Status result = setStatus(agent, rec, Status::kOffline, verdict, now);
+  if (result == Status::kOffline) openDeviceAlert(agent, rec, now, verdict);
+  if (was_held) {
+    if (result == Status::kOffline) {
+      rec.clear(kFlagHeld);
+      --held_count_;
+    } else {
+      release(agent, rec, now, "the agent is inside a maintenance window");
+    }
+  }
+}
+
+// --- Alerts --------------------------------------------------------------------------------
+
+void PresenceEngine::Impl::emit(AlertKind kind, AlertAction action,
+                                std::optional<AgentHandle> agent, SiteId site, const Now& now,
+                                std::string note) {
+  AlertEvent event;
+  event.kind = kind;
+  event.action = action;
+  event.agent = agent;
+  event.site = site;
+  event.at = now.wall;
+  event.note = std::move(note);
+  if (agent && (action == AlertAction::kHeld || action == AlertAction::kReleased)) {
+    const AgentRecord& rec = agents_[*agent];
+    event.held_since = rec.held_since;
+    event.held_for_mask = rec.held_for_mask;
+  }
+  listener_.onAlert(event);
+}
+
+void PresenceEngine::Impl::hold(AgentHandle agent, AgentRecord& rec, const Now& now, bool park) {
+  rec.held_for_mask |= degraded() ? health_mask_ : episode_mask_;
+  if (!rec.has(kFlagHeld)) {
+    rec.set(kFlagHeld);
+    rec.held_since = now.wall;
+    ++held_count_;
+    emit(AlertKind::kDeviceOffline, AlertAction::kHeld, agent, rec.site, now,
+         "offline alert held: the collector is degraded (" + maskText(rec.held_for_mask) +
+             "); the agent will be verified again after recovery");
+    if (rec.status == Status::kSuspect) {
+      setStatus(agent, rec, Status::kSuspect, Reason::kHeldDegraded, now);
+    }
+  }
+  if (park) {
+    rec.due = kNever;
+    if (!rec.has(kFlagInHeldList)) {
+      rec.set(kFlagInHeldList);
+      held_waiting_.push_back(agent);
+    }
+  }
+}
+
+void PresenceEngine::Impl::release(AgentHandle agent, AgentRecord& rec, const Now& now,
+                                   const char* why) {
+  if (!rec.has(kFlagHeld)) return;
+  rec.clear(kFlagHeld);
+  --held_count_;
+  emit(AlertKind::kDeviceOffline, AlertAction::kReleased, agent, rec.site, now,
+       std::string("held offline alert cleared: ") + why);
+}
+
+void PresenceEngine::Impl::openDeviceAlert(AgentHandle agent, AgentRecord& rec, const Now& now,
+                                           Reason reason) {
+  if (rec.has(kFlagAlertOpen) || rec.has(kFlagFlapping)) return;
+  rec.set(kFlagAlertOpen);
+  AlertEvent event;
+  event.kind = AlertKind::kDeviceOffline;
+  event.action = AlertAction::kOpened;
+  event.agent = agent;
+  event.site = rec.site;
+  event.at = now.wall;
+  event.note = reasonText(reason);
+  if (rec.has(kFlagHeld)) {
+    event.held_since = rec.held_since;
+    event.held_for_mask = rec.held_for_mask;
+    event.note += "; this alert was held for " + durationText(now.wall - rec.held_since) +
+                  " while the collector was degraded (" + maskText(rec.held_for_mask) + ")";
+  }
+  listener_.onAlert(event);
+}
+
+void PresenceEngine::Impl::resolveDeviceAlert(AgentHandle agent, AgentRecord& rec, const Now& now,
+                                              const char* why) {
+  if (!rec.has(kFlagAlertOpen)) return;
+  rec.clear(kFlagAlertOpen);
+  emit(AlertKind::kDeviceOffline, AlertAction::kResolved, agent, rec.site, now, why);
+}
+
+// --- Collector health ----------------------------------------------------------------------
+
+void PresenceEngine::Impl::syncHealth(const Now& now) {
+  const uint32_t mask = degradation_.mask();
+  if (mask == health_mask_) return;
+  const bool was = health_mask_ != 0;
+  const bool is = mask != 0;
+  if (is) episode_mask_ = (was ? episode_mask_ : 0) | mask;
+  health_mask_ = mask;
+  if (was != is) health_since_ = now.wall;
+  listener_.onHealthChange(HealthChange{is, mask, now.wall});
+  if (was && !is) {
+    last_recovery_ = now.mono;
+    rearmHeld(now);
+  }
+}
+
+void PresenceEngine::Impl::rearmHeld(const Now& now) {
+  for (AgentHandle agent : held_waiting_) {
+    AgentRecord& rec = agents_[agent];
+    rec.clear(kFlagInHeldList);
+    if (rec.has(kFlagRemoved) || !rec.has(kFlagHeld)) continue;
+    if (rec.status != Status::kSuspect && rec.status != Status::kShutdown) continue;
+    rec.held_for_mask |= episode_mask_;
+    rec.window_start = now.mono;
+    setDue(agent, rec, now.mono + confirm_);
+  }
+  held_waiting_.clear();
+}
+
+// --- Sites, flapping, maintenance ----------------------------------------------------------
+
+bool PresenceEngine::Impl::maybeOpenSiteAlert(SiteId site_id, const Now& now) {
+  if (degraded()) return false;
+  SiteState& site = sites_.site(site_id);
+  if (site.alert_open || !sites_.looksPartitioned(site_id, config_.site_silent_share)) {
+    return false;
+  }
+  site.alert_open = true;
+  site.partition_size = 0;
+  const auto silent = site.by_status[kSuspectIndex];
+  const auto expected = expectedAgents(site.by_status);
+  emit(AlertKind::kSiteUnreachable, AlertAction::kOpened, std::nullopt, site_id, now,
+       std::to_string(silent) + " of " + std::to_string(expected) +
+           " agents of the site went silent together while the rest of the fleet is fine");
+  for (AgentHandle member : site.members) {
+    AgentRecord& rec = agents_[member];
+    if (rec.status != Status::kSuspect) continue;
+    if (rec.has(kFlagHeld)) {
+      rec.clear(kFlagHeld);
+      --held_count_;
+    }
+    rec.clear(kFlagWitnessed);
+    rec.due = kNever;
+    if (setStatus(member, rec, Status::kUnreachable, Reason::kSitePartitioned, now) ==
+        Status::kUnreachable) {
+      ++site.partition_size;
+    }
+  }
+  return true;
+}
+
+void PresenceEngine::Impl::maybeResolveSiteAlert(SiteId site_id, const Now& now) {
+  SiteState& site = sites_.site(site_id);
+  if (!site.alert_open) return;
+  const uint32_t unreachable = site.by_status[kUnreachableIndex];
+  if (2 * uint64_t{unreachable} > site.partition_size) return;
+  site.alert_open = false;
+  emit(AlertKind::kSiteUnreachable, AlertAction::kResolved, std::nullopt, site_id, now,
+       "the site's agents are reporting again");
+  site.partition_size = 0;
+  // Agents still silent are judged on their own now, after one more start-up grace for
+  // agents that back off before reconnecting.
+  for (AgentHandle member : site.members) {
+    AgentRecord& rec = agents_[member];
+    if (rec.status != Status::kUnreachable) continue;
+    if (setStatus(member, rec, Status::kSuspect, Reason::kHeartbeatLate, now) == Status::kSuspect) {
+      rec.window_start = now.mono;
+      setDue(member, rec, now.mono + warm_up_ + confirm_);
+    }
+  }
+}
+
+void PresenceEngine::Impl::noteFlap(AgentHandle agent, AgentRecord& rec, const Now& now) {
+  const double score = flaps_.addChange(rec.flap_score, rec.flap_updated, now.mono);
+  if (rec.has(kFlagFlapping) || !flaps_.starts(score)) return;
+  rec.set(kFlagFlapping);
+  emit(AlertKind::kFlapping, AlertAction::kOpened, agent, rec.site, now,
+       "the agent changes status too often; device alerts are suppressed while it flaps");
+  if (!rec.has(kFlagInFlapList)) {
+    rec.set(kFlagInFlapList);
+    flapping_.push_back(agent);
+  }
+}
+
+void PresenceEngine::Impl::scanFlapping(const Now& now) {
+  size_t keep = 0;
+  for (size_t i = 0; i < flapping_.size(); ++i) {
+    const AgentHandle agent = flapping_[i];
+    AgentRecord& rec = agents_[agent];
+    const bool still = !rec.has(kFlagRemoved) && rec.has(kFlagFlapping) &&
+                       !flaps_.ends(flaps_.decayed(rec.flap_score, rec.flap_updated, now.mono));
+    if (still) {
+      flapping_[keep++] = agent;
+      continue;
+    }
+    rec.clear(kFlagInFlapList);
+    if (rec.has(kFlagRemoved) || !rec.has(kFlagFlapping)) continue;
+    rec.clear(kFlagFlapping);
+    emit(AlertKind::kFlapping, AlertAction::kResolved, agent, rec.site, now,
+         "the agent's status is stable again");
+    if (rec.status == Status::kOffline) openDeviceAlert(agent, rec, now, rec.reason);
+  }
+  flapping_.resize(keep);
+}
+
+void PresenceEngine::Impl::rejudgeMaintenance(const Now& now) {
+  scratch_.swap(in_maintenance_);
+  in_maintenance_.clear();
+  for (AgentHandle agent : scratch_) {
+    AgentRecord& rec = agents_[agent];
+    if (rec.has(kFlagRemoved) || rec.status != Status::kMaintenance) {
+      rec.clear(kFlagInMaintList);
+      continue;
+    }
+    if (maintenance_.covers(agent, rec.site, rec.tenant)) {
+      in_maintenance_.push_back(agent);
+      continue;
+    }
+    rec.clear(kFlagInMaintList);
+    judgeSilent(agent, rec, now, /*count=*/false);
+  }
+  scratch_.clear();
+}
+
+// --- Public operations ---------------------------------------------------------------------
+
+AgentHandle PresenceEngine::Impl::addAgent(const AgentSpec& spec,
+                                           const std::optional<RestoredState>& restored) {
+  const Now now = this->now();
+  const auto agent = static_cast<AgentHandle>(agents_.size());
+  AgentRecord& rec = agents_.append();
+  rec.site = spec.site;
+  rec.tenant = spec.tenant;
+  rec.agent_class = spec.agent_class;
+  rec.since = now.wall;
+  rec.site_slot = sites_.add(spec.site, agent);
+  if (restored) {
+    auto restoredAt = [&](Indicator indicator) -> Ticks {
+      const auto& seen = restored->last_seen[static_cast<size_t>(indicator)];
+      if (!seen) return kNever;
+      return std::min(ticksAt(*seen, now), now.mono);
+    };
+    const Ticks heartbeat = restoredAt(Indicator::kHeartbeat);
+    const Ticks beacon = restoredAt(Indicator::kBeacon);
+    if (heartbeat != kNever)
+      detector_.record(rec.direct[0], heartbeat, restored->expected_interval);
+    if (beacon != kNever) detector_.record(rec.direct[1], beacon, restored->expected_interval);
+    rec.witness_last = restoredAt(Indicator::kPeerWitness);
+    rec.witness_interval_ms = static_cast<uint32_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(restored->expected_interval).count());
+    rec.shutdown_last = restoredAt(Indicator::kShutdownNotice);
+    rec.diary_last = restoredAt(Indicator::kDiary);
+    // An agent OFFLINE before the restart had its alert raised then: it is not raised again
+    // while the silence continues, and is resolved when the agent returns.
+    if (restored->status == Status::kOffline) rec.set(kFlagAlertOpen);
+  }
+  rec.window_start = now.mono < warm_up_end_ ? warm_up_end_ : now.mono + warm_up_;
+  if (rec.latestDirect() != kNever || rec.shutdown_last != kNever) {
+    setDue(agent, rec, rec.window_start);
+  }
+  return agent;
+}
+
+void PresenceEngine::Impl::removeAgent(AgentHandle agent) {
+  AgentRecord* rec = live(agent);
+  if (rec == nullptr) return;
+  const Now now = this->now();
+  resolveDeviceAlert(agent, *rec, now, "the agent was retired");
+  if (rec->has(kFlagFlapping)) {
+    rec->clear(kFlagFlapping);
+    emit(AlertKind::kFlapping, AlertAction::kResolved, agent, rec->site, now,
+         "the agent was retired");
+  }
+  if (rec->has(kFlagHeld)) {
+    rec->clear(kFlagHeld);
+    --held_count_;
+  }
+  const Status status = rec->status;
+  if (auto moved = sites_.remove(rec->site, rec->site_slot, status)) {
+    agents_[*moved].site_slot = rec->site_slot;
+  }
+  rec->set(kFlagRemoved);
+  rec->reason = Reason::kRetired;
+  rec->due = kNever;
+  heap_.remove(agent);
+  if (status == Status::kUnreachable) {
+    SiteState& site = sites_.site(rec->site);
+    if (site.partition_size > 0) --site.partition_size;
+    maybeResolveSiteAlert(rec->site, now);
+  }
+}
+
+void PresenceEngine::Impl::setAgentClass(AgentHandle agent, AgentClass agent_class) {
+  AgentRecord* rec = live(agent);
+  if (rec == nullptr || rec->agent_class == agent_class) return;
+  rec->agent_class = agent_class;
+  if (rec->status != Status::kShutdown) return;
+  const Now now = this->now();
+  if (agent_class == AgentClass::kServer) {
+    rec->window_start = rec->shutdown_last;
+    setDue(agent, *rec, std::max(rec->shutdown_last + shutdown_grace_, now.mono));
+  } else {
+    rec->due = kNever;
+    release(agent, *rec, now, "a workstation may stay shut down");
+  }
+}
+
+void PresenceEngine::Impl::observe(const Observation& observation) {
+  AgentRecord* rec = live(observation.agent);
+  if (rec == nullptr) return;
+  const Now now = this->now();
+  Ticks at = (observation.received_at - origin_).count();
+  if (at > now.mono) at = now.mono;
+  if (now.mono - at > 0) {
+    degradation_.onObservationLag(now.mono - at, now.mono);
+    syncHealth(now);
+  }
+  switch (observation.indicator) {
+    case Indicator::kHeartbeat:
+    case Indicator::kBeacon: {
+      const size_t channel = observation.indicator == Indicator::kHeartbeat ? 0 : 1;
+      ArrivalStats& stats = rec->direct[channel];
+      // While DEGRADED arrival times are distorted (a backlog read at once): keep them, but
+      // do not let them teach the detector.
+      if (!detector_.record(stats, at, observation.expected_interval, !degraded())) return;
+      channels_.onArrival(channel, stats);
+      onDirectEvidence(observation.agent, *rec, now);
+      return;
+    }
+    case Indicator::kPeerWitness:
+      if (observation.witness && *observation.witness == observation.agent) return;
+      onWitness(observation.agent, *rec, at, observation.expected_interval, now);
+      return;
+    case Indicator::kShutdownNotice:
+      onShutdownNotice(observation.agent, *rec, at, now);
+      return;
+    case Indicator::kDiary:
+      // A diary describes the past; it arrives with a heartbeat, which is the evidence.
+      if (at > rec->diary_last) rec->diary_last = at;
+      if (observation.diary_from && observation.diary_to) {
+        listener_.onDiary(observation.agent, *observation.diary_from, *observation.diary_to);
+      }
+      return;
+  }
+}
+
+void PresenceEngine::Impl::reportQueueDepth(QueueId queue, uint64_t depth, uint64_t bound) {
+  const Now now = this->now();
+  degradation_.onQueueDepth(queue, depth, bound, now.mono);
+  syncHealth(now);
+}
+
+void PresenceEngine::Impl::reportIngestLag(Duration lag) {
+  const Now now = this->now();
+  degradation_.onIngestLag(lag, now.mono);
+  syncHealth(now);
+}
+
+void PresenceEngine::Impl::reportRequests(uint64_t accepted, uint64_t shed) {
+  const Now now = this->now();
+  degradation_.onRequests(accepted, shed, now.mono);
+  syncHealth(now);
+}
+
+void PresenceEngine::Impl::reportStoreWrite(bool ok) {
+  const Now now = this->now();
+  degradation_.onStoreWrite(ok, now.mono);
+  syncHealth(now);
+}
+
+void PresenceEngine::Impl::setMaintenanceWindows(std::vector<MaintenanceWindow> windows) {
+  maintenance_.setWindows(std::move(windows));
+  const Now now = this->now();
+  if (maintenance_.update(now.wall)) rejudgeMaintenance(now);
+}
+
+void PresenceEngine::Impl::tick() {
+  const Now now = this->now();
+  degradation_.onTick(now.mono, now.wall);
+  if (channels_.roll(now.mono)) {
+    degradation_.setCondition(DegradationReason::kChannelCollapse, channels_.anyCollapsed(),
+                              now.mono);
+  }
+  if (mass_.roll(sites_.fleet()[kSuspectIndex], sites_.fleetSize(), now.mono)) {
+    degradation_.setCondition(DegradationReason::kMassSuspect, false, now.mono);
+  }
+  syncHealth(now);
+  if (maintenance_.update(now.wall)) rejudgeMaintenance(now);
+  if (!flapping_.empty()) scanFlapping(now);
+  while (!heap_.empty() && heap_.topKey() < now.mono) {
+    const AgentHandle agent = heap_.topHandle();
+    AgentRecord& rec = agents_[agent];
+    if (!rec.has(kFlagRemoved) && rec.due != kNever && rec.due >= now.mono) {
+      heap_.set(agent, rec.due);  // evidence moved the deadline: the key catches up in place
+      continue;
+    }
+    heap_.pop();
+    if (rec.has(kFlagRemoved) || rec.due == kNever) continue;
+    evaluateDue(agent, rec, now);
+    if (rec.due != kNever && rec.due < now.mono) {
+      rec.due = now.mono;  // never revisit an agent within the same tick
+      heap_.set(agent, rec.due);
+    }
+  }
+}
+
+// --- Queries -------------------------------------------------------------------------------
+
+AgentView PresenceEngine::Impl::agentView(AgentHandle agent) const {
+  AgentView view;
+  if (agent >= agents_.size()) return view;
+  const AgentRecord& rec = agents_[agent];
+  const Now now = this->now();
+  view.status = rec.status;
+  view.reason = rec.reason;
+  view.since = rec.since;
+  view.held = rec.has(kFlagHeld);
+  view.flapping = rec.has(kFlagFlapping);
+  view.alert_open = rec.has(kFlagAlertOpen);
+  view.site = rec.site;
+  view.tenant = rec.tenant;
+  view.agent_class = rec.agent_class;
+  for (size_t c = 0; c < kDirectChannelCount; ++c) {
+    const ArrivalStats& stats = rec.direct[c];
+    if (stats.last == kNever) continue;
+    IndicatorView& out = view.indicators[c];
+    out.last_seen = wallAt(stats.last, now);
+    out.expected_interval = std::chrono::milliseconds(stats.interval_ms);
+    out.late_after = wallAt(detector_.deadline(stats), now);
+  }
+  if (rec.diary_last != kNever) {
+    view.indicators[static_cast<size_t>(Indicator::kDiary)].last_seen = wallAt(rec.diary_last, now);
+  }
+  if (rec.shutdown_last != kNever) {
+    view.indicators[static_cast<size_t>(Indicator::kShutdownNotice)].last_seen =
+        wallAt(rec.shutdown_last, now);
+  }
+  if (rec.witness_last != kNever) {
+    IndicatorView& out = view.indicators[static_cast<size_t>(Indicator::kPeerWitness)];
+    out.last_seen = wallAt(rec.witness_last, now);
+    out.expected_interval = std::chrono::milliseconds(rec.witness_interval_ms);
+    out.late_after = wallAt(rec.witness_last + witnessSpan(rec), now);
+  }
+  return view;
+}
+
+HealthView PresenceEngine::Impl::health() const {
+  const Now now = this->now();
+  HealthView view;
+  view.degraded = health_mask_ != 0;
+  view.reasons_mask = health_mask_;
+  view.since = health_since_;
+  for (size_t i = 0; i < kDegradationReasonCount; ++i) {
+    if ((health_mask_ & (1u << i)) == 0) continue;
+    if (auto since = degradation_.reasonSince(static_cast<DegradationReason>(i))) {
+      view.reason_since[i] = wallAt(*since, now);
+    }
+  }
+  view.agents = sites_.fleetSize();
+  for (size_t i = 0; i < kStatusCount; ++i) view.agents_by_status[i] = sites_.fleet()[i];
+  view.held_alerts = held_count_;
+  return view;
+}
+
+SiteView PresenceEngine::Impl::siteView(SiteId site) const {
+  SiteView view;
+  const SiteState* state = sites_.find(site);
+  if (state == nullptr) return view;
+  view.agents = state->members.size();
+  view.silent = uint64_t{state->by_status[kSuspectIndex]} + state->by_status[kUnreachableIndex] +
+                state->by_status[static_cast<size_t>(Status::kOffline)];
+  view.alert_open = state->alert_open;
+  return view;
+}
+
+size_t PresenceEngine::Impl::memoryBytes() const {
+  const size_t lists = (held_waiting_.capacity() + in_maintenance_.capacity() +
+                        scratch_.capacity() + flapping_.capacity()) *
+                       sizeof(AgentHandle);
+  return sizeof(*this) + agents_.memoryBytes() + heap_.memoryBytes() + sites_.memoryBytes() +
+         mass_.memoryBytes() + maintenance_.memoryBytes() + lists;
+}
+
+// --- PresenceEngine ------------------------------------------------------------------------
+
+PresenceEngine::PresenceEngine(const PresenceConfig& config, const Clock& clock,
+                               PresenceListener& listener)
+    : impl_(std::make_unique<Impl>(config, clock, listener)) {}
+PresenceEngine::~PresenceEngine() = default;
+
+AgentHandle PresenceEngine::addAgent(const AgentSpec& spec,
+                                     const std::optional<RestoredState>& restored) {
+  return impl_->addAgent(spec, restored);
+}
+void PresenceEngine::removeAgent(AgentHandle agent) { impl_->removeAgent(agent); }
+void PresenceEngine::setAgentClass(AgentHandle agent, AgentClass agent_class) {
+  impl_->setAgentClass(agent, agent_class);
+}
+void PresenceEngine::observe(const Observation& observation) { impl_->observe(observation); }
+void PresenceEngine::reportQueueDepth(QueueId queue, uint64_t depth, uint64_t bound) {
+  impl_->reportQueueDepth(queue, depth, bound);
+}
+void PresenceEngine::reportIngestLag(Duration lag) { impl_->reportIngestLag(lag); }
+void PresenceEngine::reportRequests(uint64_t accepted, uint64_t shed) {
+  impl_->reportRequests(accepted, shed);
+}
+void PresenceEngine::reportStoreWrite(bool ok) { impl_->reportStoreWrite(ok); }
+void PresenceEngine::setMaintenanceWindows(std::vector<MaintenanceWindow> windows) {
+  impl_->setMaintenanceWindows(std::move(windows));
+}
+void PresenceEngine::tick() { impl_->tick(); }
+AgentView PresenceEngine::agentView(AgentHandle agent) const { return impl_->agentView(agent); }
+HealthView PresenceEngine::health() const { return impl_->health(); }
+SiteView PresenceEngine::siteView(SiteId site) const { return impl_->siteView(site); }
+size_t PresenceEngine::agentCount() const { return impl_->agentCount(); }
+size_t PresenceEngine::memoryBytes() const { return impl_->memoryBytes(); }
+
+}  // namespace vigil::collector::presence

@@ -1,0 +1,97 @@
+#pragma once
+
+// The presence engine: decides each agent's status from several independent indicators,
+// verifies silence twice before OFFLINE, correlates silence by site, detects flapping, and
+// holds offline alerts back while the collector itself is degraded (ARCHITECTURE.md).
+//
+// Pure C++: no Poco, no store, no OS headers, no threads. Time comes from the injected Clock;
+// lateness is measured on its monotonic clock, wall time only labels events for humans.
+//
+// Thread safety: none. The owner serialises every call (the collector wraps the engine in
+// one mutex). Events are delivered synchronously to the PresenceListener from inside the
+// call that caused them; the listener must not call back into the engine.
+//
+// Scale: state per agent is a fixed-size record (no per-agent heap allocation); tick() visits
+// only agents whose deadline has passed, in deadline order (an indexed min-heap).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "collector/presence/presence_types.h"
+#include "common/clock.h"
+
+namespace vigil::collector::presence {
+
+class PresenceEngine {
+ public:
+  // `clock` and `listener` must outlive the engine. The engine is in warm-up (DEGRADED,
+  // reason kWarmUp) from construction until config.warmUp() has passed on `clock`.
+  PresenceEngine(const PresenceConfig& config, const Clock& clock, PresenceListener& listener);
+  ~PresenceEngine();
+  PresenceEngine(const PresenceEngine&) = delete;
+  PresenceEngine& operator=(const PresenceEngine&) = delete;
+
+  // --- Fleet membership -------------------------------------------------------------------
+
+  // Registers an agent and returns its handle (dense, stable for the engine's lifetime).
+  // `restored` carries persisted evidence across a collector restart: the agent starts
+  // UNKNOWN and is judged from that evidence only after warm-up, never during it.
+  // REQUIRES: `site` and `tenant` are small dense ids the caller assigns (< 2^32).
+  AgentHandle addAgent(const AgentSpec& spec, const std::optional<RestoredState>& restored);
+
+  // Stops tracking (agent retired or deleted): open alerts of the agent are resolved with
+  // reason kRetired and no further events are emitted for it.
+  void removeAgent(AgentHandle agent);
+
+  // Changes the agent's alert class (server / workstation).
+  void setAgentClass(AgentHandle agent, AgentClass agent_class);
+
+  // --- Evidence ---------------------------------------------------------------------------
+
+  // One piece of evidence. `expected_interval` is the interval the collector told the agent
+  // to use on this indicator (for heartbeats: the next_interval_s just answered); a change of
+  // interval re-bases the agent's lateness detector instead of counting as lateness.
+  void observe(const Observation& observation);
+
+  // --- Collector health inputs (the degradation detector) ---------------------------------
+
+  // Current depth of a named internal queue and its bound (ingest, history, outbox, ...).
+  void reportQueueDepth(QueueId queue, uint64_t depth, uint64_t bound);
+  // Age of the oldest evidence not yet handed to observe() (ingest lag).
+  void reportIngestLag(Duration lag);
+  // Requests taken and shed (429/503 or dropped) since the previous report.
+  void reportRequests(uint64_t accepted, uint64_t shed);
+  // Outcome of one write to the store.
+  void reportStoreWrite(bool ok);
+
+  // --- Maintenance ------------------------------------------------------------------------
+
+  // Replaces the set of maintenance windows. Windows are evaluated against wall time.
+  void setMaintenanceWindows(std::vector<MaintenanceWindow> windows);
+
+  // --- Evaluation -------------------------------------------------------------------------
+
+  // Evaluates everything due at the clock's current time: agents whose deadline passed,
+  // confirmation windows that ended, degradation reasons that began or ended, site
+  // correlation, flapping. Call it on a fixed period (config.tick_interval); a tick that
+  // arrives much later than that is itself a degradation reason (the process was frozen).
+  void tick();
+
+  // --- Queries ----------------------------------------------------------------------------
+
+  AgentView agentView(AgentHandle agent) const;
+  HealthView health() const;
+  SiteView siteView(SiteId site) const;
+  size_t agentCount() const;
+  // Approximate heap bytes held by the engine (for the bench and /metrics).
+  size_t memoryBytes() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vigil::collector::presence

@@ -1,0 +1,195 @@
+#define BOOST_TEST_MODULE collector_presence_monitor
+#include "collector/monitor/presence_monitor.h"
+
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "collector/monitor/presence_ticker.h"
+#include "collector/store/sqlite_store.h"
+#include "common/clock.h"
+#include "store_wrapper.h"
+#include "tests/support/temp_dir.h"
+
+using namespace std::chrono_literals;
+using vigil::SimulatedClock;
+using vigil::collector::AgentRecord;
+using vigil::collector::PresenceMonitor;
+using vigil::collector::PresenceTicker;
+using vigil::collector::SqliteStore;
+using vigil::collector::StatusChangeRecord;
+namespace presence = vigil::collector::presence;
+
+namespace {
+
+constexpr auto kInterval = 10s;
+
+presence::PresenceConfig testConfig() {
+  presence::PresenceConfig c;
+  c.heartbeat_interval = kInterval;
+  c.max_heartbeat_interval = kInterval;
+  c.confirmation_window = kInterval;
+  return c;
+}
+
+// One collector's presence machinery over a real SQLite store, driven by a simulated clock.
+struct MonitorFixture {
+  vigil::testing::TempDir tmp;
+  SimulatedClock clock;
+  std::unique_ptr<SqliteStore> sqlite = std::move(SqliteStore::open(tmp.sub("data")).value());
+  vigil::testing::ObservedStore store{*sqlite};
+  std::unique_ptr<PresenceMonitor> monitor;
+  std::unique_ptr<PresenceTicker> ticker;
+  std::vector<std::string> agents;
+
+  MonitorFixture() {
+    auto tenant = sqlite->createTenant("t", 0);
+    auto site = sqlite->createSite(tenant->id, "s", 0);
+    vigil::collector::EnrollmentToken token;
+    token.site_id = site->id;
+    token.token_hash = std::string(64, 'a');
+    auto stored = sqlite->createEnrollmentToken(token);
+    for (int i = 0; i < 3; ++i) {
+      AgentRecord a;
+      a.id = "ag_" + std::to_string(i);
+      a.hostname = a.id;
+      a.agent_version = "0.1.0";
+      a.secret = std::string(64, 's');
+      BOOST_REQUIRE(sqlite->enrollAgent(stored->id, a, 0).ok());
+      agents.push_back(a.id);
+    }
+    restart();
+  }
+
+  // A new monitor over the same store, as after a collector restart.
+  void restart() {
+    if (ticker) BOOST_REQUIRE(ticker->stop().ok());
+    ticker.reset();
+    monitor = std::make_unique<PresenceMonitor>(testConfig(), clock);
+    BOOST_REQUIRE(monitor->load(store).ok());
+    ticker = std::make_unique<PresenceTicker>(*monitor, store, 1s);
+  }
+
+  // A heartbeat as ingest delivers it: to the engine, and (as LastSeenWriter does) to the
+  // store's last-seen.
+  void beat(const std::string& id) {
+    monitor->heartbeatAccepted(id, clock.monotonicNow(), kInterval);
+    vigil::collector::LastSeenUpdate u;
+    u.agent_id = id;
+    u.last_seen_at_ms = vigil::toUnixMillis(clock.wallNow());
+    u.last_seq = ++seq;
+    BOOST_REQUIRE(sqlite->updateLastSeen({u}).ok());
+  }
+  int64_t seq = 0;
+  // Advances `d` in one-second ticks; `alive` agents beat every interval.
+  void run(std::chrono::seconds d, const std::vector<std::string>& alive) {
+    for (auto t = 0s; t < d; t += 1s) {
+      clock.advance(1s);
+      if (t.count() % std::chrono::duration_cast<std::chrono::seconds>(kInterval).count() == 0) {
+        for (const auto& id : alive) beat(id);
+      }
+      (void)ticker->tickOnce();
+    }
+  }
+  std::string status(const std::string& id) {
+    return presence::statusName(monitor->agentView(id)->status);
+  }
+  std::vector<std::string> storedHistory(const std::string& id) {
+    auto changes = sqlite->listStatusChanges(id, 100).value();
+    std::vector<std::string> out;
+    for (auto it = changes.rbegin(); it != changes.rend(); ++it) out.push_back(it->to_status);
+    return out;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(silence_becomes_offline_with_a_stored_alert_and_history, MonitorFixture) {
+  run(60s, agents);
+  for (const auto& id : agents) BOOST_TEST(status(id) == "ONLINE");
+  // ag_0 dies; the others keep beating.
+  run(60s, {agents[1], agents[2]});
+  BOOST_TEST(status(agents[0]) == "OFFLINE");
+  BOOST_TEST(status(agents[1]) == "ONLINE");
+  auto history = storedHistory(agents[0]);
+  BOOST_REQUIRE(history.size() >= 3u);
+  BOOST_TEST(history[history.size() - 2] == "SUSPECT");
+  BOOST_TEST(history.back() == "OFFLINE");
+  auto open = sqlite->listAlerts(true, 10).value();
+  BOOST_REQUIRE(open.size() == 1u);
+  BOOST_TEST(open[0].kind == "device_offline");
+  BOOST_TEST(open[0].agent_id.value() == agents[0]);
+  BOOST_TEST(open[0].state == "open");
+
+  // It comes back: ONLINE again and the stored alert is resolved.
+  run(30s, agents);
+  BOOST_TEST(status(agents[0]) == "ONLINE");
+  BOOST_TEST(sqlite->listAlerts(true, 10).value().empty());
+  BOOST_TEST(sqlite->listAlerts(false, 10).value().at(0).state == "resolved");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_failed_write_is_kept_and_retried_and_degrades_the_collector,
+                        MonitorFixture) {
+  run(60s, agents);
+  store.fail_presence_events = true;
+  run(60s, {agents[1], agents[2]});  // ag_0 goes silent while writes fail
+  BOOST_TEST(sqlite->listAlerts(true, 10).value().empty());
+  // Consecutive failed writes make the collector DEGRADED, so no alert opens meanwhile.
+  auto health = monitor->health();
+  BOOST_TEST(health.degraded);
+  BOOST_TEST((health.reasons_mask & (1u << static_cast<unsigned>(
+                                         presence::DegradationReason::kStoreWriteFailures))) != 0u);
+  BOOST_TEST(status(agents[0]) != "OFFLINE");
+
+  // The store recovers: the kept events are written, and after the recovery period the
+  // still-silent agent is confirmed OFFLINE with a note that its alert was held.
+  store.fail_presence_events = false;
+  run(180s, {agents[1], agents[2]});
+  BOOST_TEST(status(agents[0]) == "OFFLINE");
+  auto open = sqlite->listAlerts(true, 10).value();
+  BOOST_REQUIRE(open.size() == 1u);
+  BOOST_TEST(open[0].held_since_ms.has_value());
+  BOOST_TEST(open[0].held_reasons.find("store_write_failures") != std::string::npos);
+  BOOST_TEST(storedHistory(agents[1]).front() == "ONLINE");  // written after the retry
+}
+
+BOOST_FIXTURE_TEST_CASE(after_a_restart_no_verdict_comes_before_warm_up_ends, MonitorFixture) {
+  run(60s, agents);
+  restart();
+  // During warm-up (one interval plus jitter) nothing is judged, and no alert is raised
+  // although nobody has been heard from since the restart.
+  run(std::chrono::seconds(10), {});
+  for (const auto& id : agents) BOOST_TEST(status(id) == "UNKNOWN");
+  BOOST_TEST(monitor->health().degraded);
+  BOOST_TEST(sqlite->listAlerts(true, 10).value().empty());
+  // Agents that report again are ONLINE; the one that stays silent is verified and alerted.
+  run(90s, {agents[1], agents[2]});
+  BOOST_TEST(status(agents[1]) == "ONLINE");
+  BOOST_TEST(status(agents[0]) == "OFFLINE");
+  BOOST_TEST(sqlite->listAlerts(true, 10).value().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(past_its_bound_the_pending_batch_drops_history_but_never_alerts) {
+  SimulatedClock clock;
+  PresenceMonitor monitor(testConfig(), clock, /*max_pending=*/2);
+  AgentRecord a;
+  a.site_id = 1;
+  a.tenant_id = 1;
+  for (int i = 0; i < 5; ++i) {
+    a.id = "ag_" + std::to_string(i);
+    monitor.agentEnrolled(a);
+    monitor.heartbeatAccepted(a.id, clock.monotonicNow(), kInterval);  // UNKNOWN -> ONLINE
+  }
+  BOOST_TEST(monitor.droppedChanges() >= 3u);
+  BOOST_TEST(monitor.takePending().changes.size() <= 2u);
+}
+
+BOOST_AUTO_TEST_CASE(degradation_reason_names_are_comma_separated) {
+  using R = presence::DegradationReason;
+  const uint32_t mask =
+      (1u << static_cast<unsigned>(R::kWarmUp)) | (1u << static_cast<unsigned>(R::kTickLate));
+  BOOST_TEST(vigil::collector::degradationReasonNames(mask) == "warm_up,tick_late");
+  BOOST_TEST(vigil::collector::degradationReasonNames(0).empty());
+}
