@@ -180,6 +180,11 @@ int CollectorApp::main(const std::vector<std::string>& args) {
         "Configuration layers, lowest to highest priority: defaults < config file < "
         "environment (VIGIL_*) < command line.");
     help.format(std::cout);
+    std::cout << "\nConfiguration keys (default; environment variable):\n";
+    for (const ConfigKey& k : configKeys()) {
+      std::cout << "  " << k.key << " = " << k.default_value << "  ("
+                << environmentVariableFor(k.key) << ")\n      " << k.description << "\n";
+    }
     return EXIT_OK;
   }
   if (!config_) {
