@@ -1,0 +1,412 @@
+#include "tests/simulation/fleet_simulation.h"
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <tuple>
+#include <utility>
+
+#include "collector/presence/presence_engine.h"
+
+namespace vigil::presence_sim {
+
+namespace {
+
+using namespace std::chrono_literals;
+using collector::presence::AgentHandle;
+using collector::presence::AgentSpec;
+using collector::presence::AlertEvent;
+using collector::presence::HealthChange;
+using collector::presence::Indicator;
+using collector::presence::Observation;
+using collector::presence::PresenceEngine;
+using collector::presence::PresenceListener;
+using collector::presence::QueueId;
+using collector::presence::RestoredState;
+using collector::presence::Transition;
+
+// The collector's ingest queue bound, as it would report it.
+constexpr uint64_t kIngestQueueBound = 100000;
+// A backlog is read within this much time after the collector resumes.
+constexpr Duration kDrainSpread = 2s;
+// The collector flushes last-seen times to its store every this many ticks.
+constexpr uint64_t kStoreWriteEveryTicks = 5;
+
+constexpr uint8_t kHeartbeatChannel = 0;
+constexpr uint8_t kBeaconChannel = 1;
+constexpr uint8_t kChannels = 2;
+
+Indicator indicatorOf(uint8_t channel) {
+  return channel == kHeartbeatChannel ? Indicator::kHeartbeat : Indicator::kBeacon;
+}
+
+enum class EventKind : uint8_t {
+  kSend,    // the agent sends on a channel (and schedules its next send)
+  kArrive,  // an item delayed on its way reaches the collector now
+};
+
+struct Event {
+  Duration::rep at;
+  uint32_t agent;
+  uint8_t channel;
+  EventKind kind;
+};
+
+// Orders the min-heap totally, so a seed replays identically with any standard library.
+struct LaterFirst {
+  bool operator()(const Event& a, const Event& b) const {
+    return std::tie(a.at, a.agent, a.channel, a.kind) > std::tie(b.at, b.agent, b.channel, b.kind);
+  }
+};
+
+struct PendingItem {
+  uint32_t agent;
+  uint8_t channel;
+  SimTime received_at;
+};
+
+struct Milestone {
+  SimTime at;
+  std::function<void()> run;
+};
+
+// Records every engine event in simulated time and simulation agent ids.
+class Recorder final : public PresenceListener {
+ public:
+  Recorder(const Fleet& fleet, const std::vector<uint32_t>& agent_of_handle, const SimTime& now,
+           SimulationRun& run)
+      : fleet_(fleet), agent_of_handle_(agent_of_handle), now_(now), run_(run) {}
+
+  void onTransition(const Transition& transition) override {
+    ++run_.transitions;
+    if (transition.to != Status::kOffline) return;
+    const uint32_t agent = agentOf(transition.agent);
+    if (agent != kNoAgent && fleet_.aliveAt(agent, now_)) ++run_.false_offline_transitions;
+  }
+
+  void onAlert(const AlertEvent& alert) override {
+    AlertRecord record;
+    record.kind = alert.kind;
+    record.action = alert.action;
+    record.agent = alert.agent ? agentOf(*alert.agent) : kNoAgent;
+    record.site = alert.site;
+    record.at = now_;
+    record.held_for_mask = alert.held_for_mask;
+    record.note = alert.note;
+    run_.alerts.push_back(std::move(record));
+  }
+
+  void onHealthChange(const HealthChange& change) override {
+    run_.health.push_back(HealthRecord{now_, change.degraded, change.reasons_mask});
+  }
+
+  void onDiary(AgentHandle, WallTime, WallTime) override {}
+
+ private:
+  uint32_t agentOf(AgentHandle handle) const {
+    return handle < agent_of_handle_.size() ? agent_of_handle_[handle] : kNoAgent;
+  }
+
+  const Fleet& fleet_;
+  const std::vector<uint32_t>& agent_of_handle_;
+  const SimTime& now_;
+  SimulationRun& run_;
+};
+
+class FleetSimulation {
+ public:
+  FleetSimulation(const PresenceConfig& config, const FleetParams& params, const FaultPlan& plan)
+      : config_(config),
+        random_(params.seed ^ 0x5eed'f1ee'75a1'0000ULL),
+        mono_origin_(clock_.monotonicNow()),
+        wall_origin_(clock_.wallNow()),
+        recorder_(run_.fleet, agent_of_handle_, now_, run_) {
+    run_.params = params;
+    run_.plan = plan;
+    run_.fleet = buildFleet(params, plan, config.warmUp(), config.heartbeat_interval);
+    intervals_[kHeartbeatChannel] = config.heartbeat_interval;
+    intervals_[kBeaconChannel] = config.heartbeat_interval / 4;
+    last_delivered_.assign(size_t{kChannels} * run_.fleet.agentCount(), SimTime::min());
+    planMilestones();
+  }
+
+  SimulationRun run() {
+    const auto real_start = std::chrono::steady_clock::now();
+    const Fleet& fleet = run_.fleet;
+    startEngine(false);
+    for (uint32_t a = 0; a < fleet.agentCount(); ++a) {
+      for (uint8_t ch = 0; ch < kChannels; ++ch) {
+        events_.push(Event{random_.between(0s, intervals_[ch]).count(), a, ch, EventKind::kSend});
+      }
+    }
+    const SimTime end = run_.params.duration;
+    SimTime next_tick = config_.tick_interval;
+    size_t next_milestone = 0;
+    while (true) {
+      const SimTime t_event = events_.empty() ? kNever : SimTime(events_.top().at);
+      const SimTime t_milestone =
+          next_milestone < milestones_.size() ? milestones_[next_milestone].at : kNever;
+      const SimTime t = std::min({t_event, t_milestone, next_tick});
+      if (t > end) break;
+      if (t == t_milestone) {
+        advanceTo(t);
+        milestones_[next_milestone++].run();
+      } else if (t == next_tick) {
+        tick(t);
+        next_tick += config_.tick_interval;
+      } else {
+        const Event event = events_.top();
+        events_.pop();
+        handle(event);
+      }
+    }
+    advanceTo(end);
+    finish();
+    run_.real_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - real_start).count();
+    return std::move(run_);
+  }
+
+ private:
+  void planMilestones() {
+    const FaultPlan& plan = run_.plan;
+    const SimTime from = plan.starts_at;
+    const SimTime to = plan.starts_at + plan.length;
+    switch (plan.kind) {
+      case FaultKind::kCollectorRestart:
+        milestones_.push_back({from, [this] { stopEngine(); }});
+        milestones_.push_back({to, [this] { startEngine(true); }});
+        break;
+      case FaultKind::kCollectorFrozen:
+        milestones_.push_back({from, [this] { frozen_ = true; }});
+        // The next regular tick (at this instant) is the late one; the backlog follows it.
+        milestones_.push_back({to, [this] {
+                                 frozen_ = false;
+                                 drainPending();
+                               }});
+        break;
+      case FaultKind::kIngestStall:
+      case FaultKind::kIngestStallUnreported:
+        milestones_.push_back({from, [this] { stalled_ = true; }});
+        milestones_.push_back({to, [this] { endStall(); }});
+        break;
+      default:
+        break;  // channel faults and partitions act on routing only
+    }
+  }
+
+  bool inFault(SimTime t) const {
+    return t >= run_.plan.starts_at && t < run_.plan.starts_at + run_.plan.length;
+  }
+
+  void advanceTo(SimTime t) {
+    if (t <= now_) return;
+    clock_.advance(t - now_);
+    now_ = t;
+  }
+
+  WallTime wallAt(SimTime t) const {
+    return wall_origin_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(t);
+  }
+
+  Duration jittered(Duration base) {
+    const double j = config_.agent_jitter;
+    return Duration(static_cast<Duration::rep>(static_cast<double>(base.count()) *
+                                               random_.uniform(1 - j, 1 + j)));
+  }
+
+  void startEngine(bool restore) {
+    const Fleet& fleet = run_.fleet;
+    engine_ = std::make_unique<PresenceEngine>(config_, clock_, recorder_);
+    // A new engine starts in warm-up without an event: record its initial health.
+    const auto health = engine_->health();
+    run_.health.push_back(HealthRecord{now_, health.degraded, health.reasons_mask});
+    handle_of_agent_.assign(fleet.agentCount(), 0);
+    agent_of_handle_.clear();
+    for (uint32_t a = 0; a < fleet.agentCount(); ++a) {
+      AgentSpec spec;
+      spec.site = fleet.site[a];
+      spec.tenant = fleet.tenant[a];
+      spec.agent_class = fleet.agent_class[a];
+      std::optional<RestoredState> restored;
+      if (restore) restored = restored_[a];
+      const AgentHandle handle = engine_->addAgent(spec, restored);
+      handle_of_agent_[a] = handle;
+      if (agent_of_handle_.size() <= handle) agent_of_handle_.resize(handle + 1, kNoAgent);
+      agent_of_handle_[handle] = a;
+    }
+    restored_.clear();
+  }
+
+  // What the store holds when the collector stops: last-seen per indicator and the status.
+  void stopEngine() {
+    const Fleet& fleet = run_.fleet;
+    restored_.assign(fleet.agentCount(), RestoredState{});
+    for (uint32_t a = 0; a < fleet.agentCount(); ++a) {
+      RestoredState& state = restored_[a];
+      for (uint8_t ch = 0; ch < kChannels; ++ch) {
+        const SimTime seen = last_delivered_[size_t{kChannels} * a + ch];
+        if (seen != SimTime::min()) {
+          state.last_seen[static_cast<size_t>(indicatorOf(ch))] = wallAt(seen);
+        }
+      }
+      const auto view = engine_->agentView(handle_of_agent_[a]);
+      state.status = view.status;
+      state.status_since = view.since;
+      state.expected_interval = config_.heartbeat_interval;
+    }
+    engine_.reset();
+  }
+
+  void endStall() {
+    stalled_ = false;
+    if (run_.plan.kind == FaultKind::kIngestStall) {
+      // The queue empties in one burst; each item keeps the time it was received.
+      for (const PendingItem& item : pending_) observe(item.agent, item.channel, item.received_at);
+      pending_.clear();
+      engine_->reportIngestLag(Duration::zero());
+      engine_->reportQueueDepth(QueueId::kIngest, 0, kIngestQueueBound);
+    } else {
+      drainPending();
+    }
+  }
+
+  // Everything queued reaches the collector now, read over kDrainSpread and stamped on arrival.
+  void drainPending() {
+    const auto count = static_cast<Duration::rep>(pending_.size());
+    for (Duration::rep i = 0; i < count; ++i) {
+      const PendingItem& item = pending_[static_cast<size_t>(i)];
+      const SimTime at = now_ + kDrainSpread * i / count;
+      events_.push(Event{at.count(), item.agent, item.channel, EventKind::kArrive});
+    }
+    pending_.clear();
+  }
+
+  void handle(const Event& event) {
+    const SimTime t(event.at);
+    if (event.kind == EventKind::kArrive) {
+      arrive(event.agent, event.channel, t);
+      return;
+    }
+    if (!run_.fleet.aliveAt(event.agent, t)) return;  // dead: silent on every channel forever
+    events_.push(Event{(t + jittered(intervals_[event.channel])).count(), event.agent,
+                       event.channel, EventKind::kSend});
+    route(event.agent, event.channel, t);
+  }
+
+  // The path from the agent to the collector, where channel faults and partitions act.
+  void route(uint32_t agent, uint8_t channel, SimTime t) {
+    const Fleet& fleet = run_.fleet;
+    if (inFault(t)) {
+      switch (run_.plan.kind) {
+        case FaultKind::kSitePartition:
+          if (fleet.partitioned_site && fleet.site[agent] == *fleet.partitioned_site) return;
+          break;
+        case FaultKind::kChannelSilent:
+          if (channel == kBeaconChannel && fleet.channel_faulty[agent]) return;
+          break;
+        case FaultKind::kChannelNonsense:
+          if (channel == kBeaconChannel && fleet.channel_faulty[agent]) {
+            const SimTime at = t + random_.between(0s, run_.plan.nonsense_max_delay);
+            events_.push(Event{at.count(), agent, channel, EventKind::kArrive});
+            return;
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    arrive(agent, channel, t);
+  }
+
+  // The item reaches the collector process at `t`.
+  void arrive(uint32_t agent, uint8_t channel, SimTime t) {
+    if (!engine_) return;  // collector down: the request fails, the datagram is lost
+    if (frozen_ || stalled_) {
+      pending_.push_back(PendingItem{agent, channel, t});
+      return;
+    }
+    observe(agent, channel, t);
+  }
+
+  void observe(uint32_t agent, uint8_t channel, SimTime received_at) {
+    advanceTo(received_at);
+    Observation observation;
+    observation.agent = handle_of_agent_[agent];
+    observation.indicator = indicatorOf(channel);
+    observation.received_at = mono_origin_ + received_at;
+    observation.expected_interval = intervals_[channel];
+    engine_->observe(observation);
+    ++run_.observations;
+    if (channel == kHeartbeatChannel) ++accepted_since_report_;
+    SimTime& last = last_delivered_[size_t{kChannels} * agent + channel];
+    last = std::max(last, received_at);
+  }
+
+  // One evaluation period of the collector: health inputs as it would report them, then tick.
+  void tick(SimTime t) {
+    advanceTo(t);
+    if (!engine_ || frozen_) return;
+    const bool visible_backlog = stalled_ && run_.plan.kind == FaultKind::kIngestStall;
+    Duration lag = Duration::zero();
+    uint64_t depth = 0;
+    if (visible_backlog && !pending_.empty()) {
+      lag = t - pending_.front().received_at;
+      depth = pending_.size();
+    }
+    engine_->reportIngestLag(lag);
+    engine_->reportQueueDepth(QueueId::kIngest, depth, kIngestQueueBound);
+    engine_->reportRequests(accepted_since_report_, 0);
+    accepted_since_report_ = 0;
+    if (++store_write_counter_ % kStoreWriteEveryTicks == 0) engine_->reportStoreWrite(true);
+    engine_->tick();
+    ++run_.ticks;
+  }
+
+  void finish() {
+    const Fleet& fleet = run_.fleet;
+    run_.final_status.assign(fleet.agentCount(), Status::kUnknown);
+    if (!engine_) return;
+    for (uint32_t a = 0; a < fleet.agentCount(); ++a) {
+      run_.final_status[a] = engine_->agentView(handle_of_agent_[a]).status;
+    }
+    const auto health = engine_->health();
+    run_.degraded_at_end = health.degraded;
+    run_.reasons_at_end = health.reasons_mask;
+    run_.engine_memory_bytes = engine_->memoryBytes();
+    engine_.reset();  // before run_ is handed out: the recorder writes into it
+  }
+
+  PresenceConfig config_;
+  SimulationRun run_;
+  SimRandom random_;
+  SimulatedClock clock_;
+  MonoTime mono_origin_;
+  WallTime wall_origin_;
+  SimTime now_{};
+  Duration intervals_[kChannels];
+  std::vector<uint32_t> agent_of_handle_;
+  std::vector<AgentHandle> handle_of_agent_;
+  std::vector<SimTime> last_delivered_;  // [agent * kChannels + channel], min() = never
+  std::vector<RestoredState> restored_;
+  Recorder recorder_;
+  std::unique_ptr<PresenceEngine> engine_;
+  std::priority_queue<Event, std::vector<Event>, LaterFirst> events_;
+  std::vector<PendingItem> pending_;
+  std::vector<Milestone> milestones_;
+  bool frozen_ = false;
+  bool stalled_ = false;
+  uint64_t accepted_since_report_ = 0;
+  uint64_t store_write_counter_ = 0;
+};
+
+}  // namespace
+
+SimulationRun runSimulation(const PresenceConfig& config, const FleetParams& params,
+                            const FaultPlan& plan) {
+  FleetSimulation simulation(config, params, plan);
+  return simulation.run();
+}
+
+}  // namespace vigil::presence_sim

@@ -1,0 +1,64 @@
+#pragma once
+
+// Drives a PresenceEngine with a simulated fleet: heartbeats every interval and UDP beacons
+// every quarter interval, each with +-jitter and a random start phase, ticks on the engine's
+// period, one injected fault, and background deaths. Single-threaded, no sockets, no sleeps:
+// an event queue (a min-heap of arrival times) moves a SimulatedClock forward.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "collector/presence/presence_types.h"
+#include "tests/simulation/fleet.h"
+
+namespace vigil::presence_sim {
+
+using collector::presence::AlertAction;
+using collector::presence::AlertKind;
+using collector::presence::PresenceConfig;
+using collector::presence::Status;
+
+constexpr uint32_t kNoAgent = UINT32_MAX;
+
+// An alert event as the simulation saw it, in simulated time and simulation agent ids.
+struct AlertRecord {
+  AlertKind kind = AlertKind::kDeviceOffline;
+  AlertAction action = AlertAction::kOpened;
+  uint32_t agent = kNoAgent;
+  std::optional<SiteId> site;
+  SimTime at{};
+  uint32_t held_for_mask = 0;
+  std::string note;
+};
+
+struct HealthRecord {
+  SimTime at{};
+  bool degraded = false;
+  uint32_t reasons_mask = 0;
+};
+
+// Everything a run produced, for the verdict.
+struct SimulationRun {
+  FleetParams params;
+  FaultPlan plan;
+  Fleet fleet;
+  std::vector<AlertRecord> alerts;
+  std::vector<HealthRecord> health;
+  uint64_t observations = 0;
+  uint64_t ticks = 0;
+  uint64_t transitions = 0;
+  // Transitions to OFFLINE of an agent alive at that moment (with or without an alert).
+  uint64_t false_offline_transitions = 0;
+  std::vector<Status> final_status;  // per agent, from agentView() at the end
+  bool degraded_at_end = true;
+  uint32_t reasons_at_end = 0;
+  size_t engine_memory_bytes = 0;
+  double real_seconds = 0;
+};
+
+SimulationRun runSimulation(const PresenceConfig& config, const FleetParams& params,
+                            const FaultPlan& plan);
+
+}  // namespace vigil::presence_sim
