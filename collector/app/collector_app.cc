@@ -203,8 +203,9 @@ int CollectorApp::main(const std::vector<std::string>& args) {
 
 namespace {
 
-// One log line per alert event and per change of the collector's health; status changes are
-// history, not log lines (they can be many).
+// One log line per opened or resolved alert and per change of the collector's health.
+// Verdicts held and released during a degradation can concern the whole fleet (a stall makes
+// every agent late at once), so they are logged as counts, not one line each.
 void logPresenceBatch(Poco::Logger& log, const PresenceBatch& batch) {
   for (const HealthRecord& h : batch.health) {
     if (h.degraded) {
@@ -213,12 +214,30 @@ void logPresenceBatch(Poco::Logger& log, const PresenceBatch& batch) {
       log.notice("collector healthy again: held verdicts are being re-verified");
     }
   }
+  size_t held = 0;
+  size_t released = 0;
   for (const AlertChange& a : batch.alerts) {
+    if (a.action == "held") {
+      ++held;
+      continue;
+    }
+    if (a.action == "released") {
+      ++released;
+      continue;
+    }
     std::string subject =
         a.agent_id ? "agent " + *a.agent_id : "site " + std::to_string(a.site_id.value_or(0));
     std::string line = "alert " + a.kind + " " + a.action + " for " + subject;
     if (!a.note.empty()) line += ": " + a.note;
     log.notice(line);
+  }
+  if (held > 0) {
+    log.notice(std::to_string(held) +
+               " offline verdicts held while the collector is degraded (re-verified after)");
+  }
+  if (released > 0) {
+    log.notice(std::to_string(released) +
+               " held verdicts released: those agents were heard from again, no alert");
   }
 }
 
