@@ -24,7 +24,10 @@ bash scripts/fuzz.sh build-fuzz "${VIGIL_FUZZ_SECONDS:-20}" || status=1
 VIGIL_BUILD_DIR=build-asan bash scripts/build.sh -DVIGIL_BUILD_TESTS=ON -DVIGIL_SANITIZE=ON \
   -DCMAKE_BUILD_TYPE=Debug >/dev/null
 echo "== ctest under AddressSanitizer and UndefinedBehaviorSanitizer"
-ctest --test-dir build-asan --output-on-failure -j2 --timeout 300 || status=1
+# Memory errors show at any fleet size: the sanitized fleet simulations use 5,000 agents
+# (the release run below uses the full CI size).
+VIGIL_SIM_AGENTS=5000 ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 ||
+  status=1
 
 echo "== ctest"
 ctest --test-dir build --output-on-failure -j2 --timeout 300 || status=1
