@@ -129,6 +129,12 @@ const std::vector<DurationSetting>& durationSettings() {
        &PC::site_window, false, 1, kDay},
       {"presence.flapHalfLifeSeconds", "half-life of the flapping score", &PC::flap_half_life,
        false, 1, 30 * kDay},
+      {"presence.channelCollapseMaxDurationSeconds",
+       "longest a channel collapse keeps the collector DEGRADED",
+       &PC::channel_collapse_max_duration, false, 1, kDay},
+      {"presence.massSuspectMaxDurationSeconds",
+       "longest a mass-suspect event keeps the collector DEGRADED", &PC::mass_suspect_max_duration,
+       false, 1, kDay},
   };
   return kSettings;
 }

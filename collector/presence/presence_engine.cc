@@ -50,6 +50,11 @@ std::string durationText(Duration d) {
 
 Ticks ticksOfMs(uint32_t ms) { return ticksOf(std::chrono::milliseconds(ms)); }
 
+// An agent is overdue once every direct indicator it uses has been silent for longer than
+// its interval plus jitter plus this share of the interval (the margin keeps an agent whose
+// next heartbeat is merely in flight from counting as silent).
+constexpr double kOverdueMarginShare = 0.10;
+
 }  // namespace
 
 class PresenceEngine::Impl {
@@ -97,6 +102,9 @@ class PresenceEngine::Impl {
   Ticks suspectTime(const AgentRecord& rec, size_t* channel) const;
   Ticks witnessSpan(const AgentRecord& rec) const;
   bool witnessFresh(const AgentRecord& rec, Ticks now) const;
+  bool overdue(const AgentRecord& rec, Ticks now) const;
+  uint64_t silentMembers(SiteId site, Ticks now) const;
+  Ticks siteWaitEnd(const AgentRecord& rec) const;
   void onDirectEvidence(AgentHandle agent, AgentRecord& rec, const Now& now);
   void onWitness(AgentHandle agent, AgentRecord& rec, Ticks at, Duration interval, const Now& now);
   void onShutdownNotice(AgentHandle agent, AgentRecord& rec, Ticks at, const Now& now);
@@ -124,7 +132,9 @@ class PresenceEngine::Impl {
   void rearmHeld(const Now& now);
 
   // Sites, flapping, maintenance.
-  bool maybeOpenSiteAlert(SiteId site, const Now& now);
+  // Opens the site alert if the site-partition rule holds with `silent` of the site's
+  // expected agents silent.
+  bool maybeOpenSiteAlert(SiteId site, uint64_t silent, const Now& now);
   void maybeResolveSiteAlert(SiteId site, const Now& now);
   void noteFlap(AgentHandle agent, AgentRecord& rec, const Now& now);
   void scanFlapping(const Now& now);
@@ -211,6 +221,49 @@ Ticks PresenceEngine::Impl::witnessSpan(const AgentRecord& rec) const {
 
 bool PresenceEngine::Impl::witnessFresh(const AgentRecord& rec, Ticks now) const {
   return rec.witness_last != kNever && now - rec.witness_last <= witnessSpan(rec);
+}
+
+bool PresenceEngine::Impl::overdue(const AgentRecord& rec, Ticks now) const {
+  const double allowance = 1.0 + config_.agent_jitter + kOverdueMarginShare;
+  bool heard = false;
+  for (const ArrivalStats& stats : rec.direct) {
+    if (stats.last == kNever) continue;
+    heard = true;
+    if (now - stats.last <= static_cast<Ticks>(allowance * ticksOfMs(stats.interval_ms))) {
+      return false;
+    }
+  }
+  return heard;
+}
+
+uint64_t PresenceEngine::Impl::silentMembers(SiteId site, Ticks now) const {
+  const SiteState* state = sites_.find(site);
+  if (state == nullptr) return 0;
+  uint64_t silent = 0;
+  for (AgentHandle member : state->members) {
+    const AgentRecord& rec = agents_[member];
+    if (rec.status == Status::kSuspect || rec.status == Status::kUnreachable ||
+        (rec.status == Status::kOnline && overdue(rec, now))) {
+      ++silent;
+    }
+  }
+  return silent;
+}
+
+Ticks PresenceEngine::Impl::siteWaitEnd(const AgentRecord& rec) const {
+  // The latest instant the verdict could come without any wait: lateness at its ceiling,
+  // then the confirmation window. Waiting no longer keeps the detection latency bound (one
+  // interval of jitter plus ceiling plus confirmation) and, as the agent went SUSPECT no
+  // sooner than the lateness floor, the wait is at most (ceiling - floor) x interval.
+  const double ceiling = std::max(config_.lateness_floor, config_.lateness_ceiling);
+  Ticks latest = kNever;
+  for (const ArrivalStats& stats : rec.direct) {
+    if (stats.last == kNever) continue;
+    latest =
+        std::max(latest, stats.last + static_cast<Ticks>(ceiling * ticksOfMs(stats.interval_ms)));
+  }
+  if (latest == kNever) return kNever;
+  return std::min(latest + confirm_, rec.window_start + site_window_);
 }
 
 void PresenceEngine::Impl::onDirectEvidence(AgentHandle agent, AgentRecord& rec, const Now& now) {
@@ -341,7 +394,7 @@ void PresenceEngine::Impl::enterSuspect(AgentHandle agent, AgentRecord& rec, con
     degradation_.setCondition(DegradationReason::kMassSuspect, true, now.mono);
     syncHealth(now);
   }
-  maybeOpenSiteAlert(rec.site, now);
+  maybeOpenSiteAlert(rec.site, site.by_status[kSuspectIndex], now);
 }
 
 void PresenceEngine::Impl::judgeSilent(AgentHandle agent, AgentRecord& rec, const Now& now,
@@ -431,11 +484,15 @@ void PresenceEngine::Impl::confirmDue(AgentHandle agent, AgentRecord& rec, const
       enterSuspect(agent, rec, now, /*count=*/false);  // joins the open site alert
       return;
     }
-    if (maybeOpenSiteAlert(rec.site, now) && rec.status != Status::kSuspect) return;
-    const Ticks site_wait = rec.window_start + site_window_;
-    if (now.mono < site_wait && sites_.looksPartitioned(rec.site, config_.site_silent_share / 2)) {
-      // Half the site is silent already: give site correlation its window before judging
-      // devices one by one.
+    // Agents of a partitioned site go SUSPECT one by one as their phases come, but by now
+    // every one of them is overdue: count those, not only the SUSPECT ones.
+    const uint64_t silent = silentMembers(rec.site, now.mono);
+    if (maybeOpenSiteAlert(rec.site, silent, now) && rec.status != Status::kSuspect) return;
+    const Ticks site_wait = siteWaitEnd(rec);
+    if (site_wait != kNever && now.mono < site_wait &&
+        sites_.silentShareReached(rec.site, config_.site_silent_share, silent)) {
+      // The site is silent but the rule does not hold yet (the rest of the fleet is not
+      // quiet): give it a bounded moment to settle before judging devices one by one.
       setDue(agent, rec, site_wait);
       return;
     }
@@ -578,15 +635,14 @@ void PresenceEngine::Impl::rearmHeld(const Now& now) {
 
 // --- Sites, flapping, maintenance ----------------------------------------------------------
 
-bool PresenceEngine::Impl::maybeOpenSiteAlert(SiteId site_id, const Now& now) {
+bool PresenceEngine::Impl::maybeOpenSiteAlert(SiteId site_id, uint64_t silent, const Now& now) {
   if (degraded()) return false;
   SiteState& site = sites_.site(site_id);
-  if (site.alert_open || !sites_.looksPartitioned(site_id, config_.site_silent_share)) {
+  if (site.alert_open || !sites_.looksPartitioned(site_id, config_.site_silent_share, silent)) {
     return false;
   }
   site.alert_open = true;
   site.partition_size = 0;
-  const auto silent = site.by_status[kSuspectIndex];
   const auto expected = expectedAgents(site.by_status);
   emit(AlertKind::kSiteUnreachable, AlertAction::kOpened, std::nullopt, site_id, now,
        std::to_string(silent) + " of " + std::to_string(expected) +

@@ -137,8 +137,10 @@ struct PresenceConfig {
   uint32_t channel_min_agents = 50;
   double channel_drop_share = 0.30;
   // A collapse ends at the latest after this long: the channel's new level becomes its
-  // baseline, so an indicator lost for good cannot keep the collector DEGRADED forever.
-  Duration channel_collapse_max_duration = std::chrono::minutes(30);
+  // baseline and verdicts rely on the other channels. A collapse holds every verdict of the
+  // fleet; one confirmation window plus recovery is enough to tell a channel fault from a
+  // fleet event, so an indicator lost for good cannot hold alerts for long.
+  Duration channel_collapse_max_duration = std::chrono::minutes(5);
 
   // Mass suspect: SUSPECT transitions in one suspect_window above
   // max(mass_suspect_min_agents, mass_suspect_factor x baseline) and above
@@ -152,8 +154,10 @@ struct PresenceConfig {
   Duration mass_suspect_max_duration = std::chrono::minutes(30);
 
   // Site correlation: a site with at least site_min_agents agents of which at least
-  // site_silent_share went silent within one site_window, while the rest of the fleet is not
-  // (its SUSPECT share below site_fleet_quiet_share), gets one site alert.
+  // site_silent_share went silent (SUSPECT, or overdue when a confirmation is due), while the
+  // rest of the fleet is not (its SUSPECT share below site_fleet_quiet_share), gets one site
+  // alert. site_window caps the wait of a confirmation for an undecided site (the latency
+  // bound caps it more tightly with the default lateness).
   uint32_t site_min_agents = 3;
   double site_silent_share = 0.8;
   Duration site_window = std::chrono::minutes(3);

@@ -53,6 +53,13 @@ class SiteTracker {
   // expected, at least `share` of them SUSPECT, and the rest of the fleet quiet (fewer than
   // site_fleet_quiet_share SUSPECT, and not empty).
   bool looksPartitioned(SiteId site, double share) const;
+  // As above, with `silent` of the site's expected agents counted as silent (for example the
+  // overdue ones, which include agents not yet SUSPECT). The rest of the fleet is still
+  // judged by its SUSPECT count.
+  bool looksPartitioned(SiteId site, double share, uint64_t silent) const;
+  // The site alone meets the rule: at least site_min_agents agents expected and at least
+  // `share` of them among the `silent` ones (whatever the rest of the fleet does).
+  bool silentShareReached(SiteId site, double share, uint64_t silent) const;
 
   size_t memoryBytes() const;
 

@@ -146,6 +146,33 @@ BOOST_AUTO_TEST_CASE(channel_monitor_needs_a_drop_on_one_channel_while_the_other
   BOOST_TEST(!monitor.anyCollapsed());
 }
 
+BOOST_AUTO_TEST_CASE(channel_collapse_ends_after_its_maximum_and_the_new_level_is_the_baseline) {
+  PresenceConfig config;
+  ChannelMonitor monitor(config, 0);
+  std::vector<ArrivalStats> heartbeat(100);
+  std::vector<ArrivalStats> beacon(100);
+  auto window = [&](int index, size_t beacons, size_t heartbeats) {
+    for (size_t i = 0; i < heartbeats; ++i) monitor.onArrival(0, heartbeat[i]);
+    for (size_t i = 0; i < beacons; ++i) monitor.onArrival(1, beacon[i]);
+    return monitor.roll(ticksOf(config.channel_window) * (index + 1));
+  };
+  BOOST_TEST(!window(0, 100, 100));
+  BOOST_TEST(window(1, 50, 100));  // collapses at the end of window 1
+  const auto max_windows =
+      static_cast<int>(config.channel_collapse_max_duration / config.channel_window);
+  BOOST_TEST_REQUIRE(max_windows == 5);  // 5 min of 60 s windows
+  for (int i = 2; i < 1 + max_windows; ++i) {
+    BOOST_TEST(!window(i, 50, 100));
+    BOOST_TEST(monitor.collapsed(1));
+  }
+  BOOST_TEST(window(1 + max_windows, 50, 100));  // too long: ends
+  BOOST_TEST(!monitor.anyCollapsed());
+  for (int i = 2 + max_windows; i < 10 + max_windows; ++i) {
+    BOOST_TEST(!window(i, 50, 100));  // 50 is the new normal, not a new collapse
+  }
+  BOOST_TEST(!monitor.anyCollapsed());
+}
+
 BOOST_AUTO_TEST_CASE(mass_suspect_compares_against_the_baseline_and_leaves_out_one_site) {
   PresenceConfig config;
   MassSuspectMonitor monitor(config, 0);

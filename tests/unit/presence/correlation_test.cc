@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE presence_correlation
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <optional>
 #include <vector>
 
 #include "collector/presence/presence_engine.h"
@@ -109,6 +111,80 @@ BOOST_AUTO_TEST_CASE(one_dead_agent_in_a_site_is_not_a_partition) {
   BOOST_TEST(h.events.countAlerts(AlertKind::kSiteUnreachable, AlertAction::kOpened) == 0u);
   BOOST_TEST(h.status(agents[3]) == Status::kOffline);
   BOOST_TEST(deviceOpened(h) == 1u);
+}
+
+// The instant of the agent's first transition to `to`, if any.
+std::optional<vigil::WallTime> firstTransitionTo(const Harness& h, AgentHandle agent, Status to) {
+  for (const auto& t : h.events.transitions) {
+    if (t.agent == agent && t.to == to) return t.at;
+  }
+  return std::nullopt;
+}
+
+BOOST_AUTO_TEST_CASE(two_deaths_in_a_five_agent_site_each_alert_within_three_intervals) {
+  Harness h(PresenceConfig{});  // default lateness: floor 1.5, ceiling 2 intervals
+  const auto small = site(h, 1, 5);
+  for (SiteId s = 2; s <= 11; ++s) site(h, s, 20);
+  h.run(5min);
+  const vigil::WallTime death = h.clock.wallNow();
+  h.stop(small[0]);
+  h.stop(small[1]);
+  h.run(10min);
+  BOOST_TEST(h.events.countAlerts(AlertKind::kSiteUnreachable, AlertAction::kOpened) == 0u);
+  BOOST_TEST(deviceOpened(h) == 2u);
+  const Duration bound = 3 * h.config().heartbeat_interval;
+  for (size_t i = 0; i < 2; ++i) {
+    const auto offline = firstTransitionTo(h, small[i], Status::kOffline);
+    BOOST_TEST_REQUIRE(offline.has_value());
+    BOOST_TEST((*offline - death <= bound));
+  }
+  for (size_t i = 2; i < small.size(); ++i) BOOST_TEST(h.status(small[i]) == Status::kOnline);
+}
+
+BOOST_AUTO_TEST_CASE(partition_with_phases_and_jitter_over_a_whole_interval_gets_one_site_alert) {
+  Harness h(PresenceConfig{});
+  // Agents beat by hand with +-10 % jitter, phases spread over the whole interval (the last
+  // one a second before the next beat of the first).
+  struct Beater {
+    AgentHandle agent;
+    vigil::MonoTime next;
+    bool alive;
+  };
+  std::vector<Beater> beaters;
+  auto addSite = [&](SiteId id, int count) {
+    std::vector<size_t> indices;
+    for (int i = 0; i < count; ++i) {
+      const AgentHandle a = h.add(AgentSpec{id, 0, {}});
+      const auto phase = std::chrono::milliseconds(59000 * i / std::max(1, count - 1));
+      beaters.push_back({a, h.clock.monotonicNow() + phase, true});
+      indices.push_back(beaters.size() - 1);
+    }
+    return indices;
+  };
+  const auto partitioned = addSite(1, 8);
+  for (SiteId s = 2; s <= 6; ++s) addSite(s, 10);
+  uint32_t draw = 12345;
+  auto runFor = [&](Duration d) {
+    const vigil::MonoTime end = h.clock.monotonicNow() + d;
+    while (h.clock.monotonicNow() < end) {
+      for (auto& b : beaters) {
+        if (!b.alive || b.next > h.clock.monotonicNow()) continue;
+        h.send(b.agent);
+        draw = draw * 1103515245u + 12345u;
+        b.next += std::chrono::milliseconds(54000 + (draw >> 8) % 12001);  // 54..66 s
+      }
+      h.run(1s);
+    }
+  };
+  runFor(5min);
+  for (size_t i : partitioned) beaters[i].alive = false;
+  runFor(10min);
+  BOOST_TEST(h.events.countAlerts(AlertKind::kSiteUnreachable, AlertAction::kOpened) == 1u);
+  BOOST_TEST(deviceOpened(h) == 0u);
+  for (size_t i : partitioned) BOOST_TEST(h.status(beaters[i].agent) == Status::kUnreachable);
+  BOOST_TEST(h.engine.siteView(1).alert_open);
+  BOOST_TEST(h.engine.siteView(1).silent == partitioned.size());
+  BOOST_TEST(!h.engine.health().degraded);
 }
 
 // --- Flapping ------------------------------------------------------------------------------

@@ -222,6 +222,29 @@ BOOST_AUTO_TEST_CASE(beacon_channel_collapse_degrades_while_heartbeats_continue)
   BOOST_TEST(!h.engine.health().degraded);
 }
 
+BOOST_AUTO_TEST_CASE(beacon_channel_lost_for_good_stops_holding_alerts_within_minutes) {
+  Harness h;
+  BOOST_TEST_REQUIRE((h.config().channel_collapse_max_duration == std::chrono::minutes(5)));
+  const auto agents = fleet(h, 100, /*beacons=*/true);
+  const AgentHandle dead = h.add(AgentSpec{1, 0, {}});
+  h.keepAlive(dead);
+  h.run(5min);
+  for (int i = 0; i < 40; ++i) h.stop(agents[i], Indicator::kBeacon);  // for good
+  h.run(150s);
+  BOOST_TEST_REQUIRE(hasReason(h, DegradationReason::kChannelCollapse));
+  // The collapse ends after its maximum duration (checked at a window end) and lingers one
+  // recovery period; the beacon channel's new level is its baseline from then on.
+  h.run(h.config().channel_collapse_max_duration + h.config().channel_window +
+        h.config().effectiveRecoveryPeriod());
+  BOOST_TEST(!h.engine.health().degraded);
+  // Verdicts are no longer held: an agent dying now alerts within the usual bound.
+  h.stop(dead);
+  h.run(3min + 1s);
+  BOOST_TEST(h.status(dead) == Status::kOffline);
+  BOOST_TEST(h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kOpened) == 1u);
+  for (auto a : agents) BOOST_TEST(h.status(a) == Status::kOnline);  // heartbeats hold them
+}
+
 BOOST_AUTO_TEST_CASE(collapsed_channel_cannot_make_an_agent_suspect) {
   PresenceConfig config = fixedLatenessConfig();
   config.mass_suspect_min_agents = 100000;  // isolate the channel rule
