@@ -8,14 +8,13 @@
 // Thread safety: flush() may be called from any thread; start()/stop() from one owner thread.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
-#include <thread>
 
 #include "collector/ingest/agent_directory.h"
 #include "collector/store/store.h"
+#include "common/periodic_thread.h"
 #include "common/status.h"
 
 namespace vigil::collector {
@@ -45,19 +44,12 @@ class LastSeenWriter {
   Status stop();
 
  private:
-  void run();
-
   AgentDirectory& directory_;
   Store& store_;
-  const std::chrono::milliseconds interval_;
   const ErrorSink on_error_;
 
   std::mutex flush_mu_;  // one flush at a time, so batches reach the store in order
-
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
+  PeriodicThread thread_;
 };
 
 }  // namespace vigil::collector

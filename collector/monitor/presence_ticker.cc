@@ -8,10 +8,15 @@ PresenceTicker::PresenceTicker(PresenceMonitor& monitor, Store& store, Duration 
                                HealthInputs inputs, ErrorSink on_error, BatchObserver observer)
     : monitor_(monitor),
       store_(store),
-      interval_(interval),
       inputs_(std::move(inputs)),
       on_error_(std::move(on_error)),
-      observer_(std::move(observer)) {}
+      observer_(std::move(observer)),
+      // The engine measures how late each tick is; a period on the steady clock keeps the
+      // ticks honest, and a frozen process shows up as a late tick.
+      thread_(interval, [this] {
+        Status s = tickOnce();
+        if (!s.ok() && on_error_) on_error_(s);
+      }) {}
 
 PresenceTicker::~PresenceTicker() { stop(); }
 
@@ -35,35 +40,11 @@ Status PresenceTicker::tickOnce() {
   return flush();
 }
 
-void PresenceTicker::start() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = false;
-  }
-  thread_ = std::thread([this] { run(); });
-}
+void PresenceTicker::start() { thread_.start(); }
 
 Status PresenceTicker::stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  thread_.stop();
   return flush();
-}
-
-void PresenceTicker::run() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    // The engine measures how late each tick is; waiting on the steady clock keeps the period
-    // honest, and a frozen process shows up as a late tick.
-    if (wake_.wait_for(lock, interval_, [this] { return stopping_; })) break;
-    lock.unlock();
-    Status s = tickOnce();
-    if (!s.ok() && on_error_) on_error_(s);
-    lock.lock();
-  }
 }
 
 }  // namespace vigil::collector

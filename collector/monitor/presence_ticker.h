@@ -7,14 +7,13 @@
 //
 // Thread safety: start()/stop() from one owner thread.
 
-#include <condition_variable>
 #include <functional>
 #include <mutex>
-#include <thread>
 
 #include "collector/monitor/presence_monitor.h"
 #include "collector/store/store.h"
 #include "common/clock.h"
+#include "common/periodic_thread.h"
 #include "common/status.h"
 
 namespace vigil::collector {
@@ -46,21 +45,14 @@ class PresenceTicker {
   Status stop();
 
  private:
-  void run();
-
   PresenceMonitor& monitor_;
   Store& store_;
-  const Duration interval_;
   const HealthInputs inputs_;
   const ErrorSink on_error_;
   const BatchObserver observer_;
 
   std::mutex flush_mu_;  // one write at a time, so batches reach the store in order
-
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
+  PeriodicThread thread_;
 };
 
 }  // namespace vigil::collector
