@@ -11,10 +11,14 @@ namespace vigil::crypto {
 
 using Sha256Digest = std::array<uint8_t, 32>;
 
-// HMAC-SHA256 through OpenSSL 3's EVP_MAC. Fails only if OpenSSL itself fails.
+// The functions below are implemented by the build's crypto backend (VIGIL_CRYPTO_BACKEND):
+// crypto_openssl.cc (OpenSSL 3) or crypto_cng.cc (Windows CNG); hex and comparison are
+// portable (crypto_common.cc).
+
+// HMAC-SHA256. Fails only if the crypto library itself fails.
 Result<Sha256Digest> hmacSha256(std::string_view key, std::string_view data);
 
-// SHA-256 through EVP_Digest.
+// SHA-256.
 Result<Sha256Digest> sha256(std::string_view data);
 
 // Lower-case hex of any byte range.
@@ -28,7 +32,7 @@ Result<std::string> fromHex(std::string_view hex);
 // Compares in time that depends only on the lengths, for secrets and signatures.
 bool constantTimeEquals(std::string_view a, std::string_view b);
 
-// `n_bytes` from OpenSSL's CSPRNG, hex-encoded (2 * n_bytes characters).
+// `n_bytes` from the system's CSPRNG, hex-encoded (2 * n_bytes characters).
 Result<std::string> randomHex(size_t n_bytes);
 
 }  // namespace vigil::crypto

@@ -40,6 +40,67 @@ class FieldReader {
     if (readInt(name, min, max, &v, false)) *out = v;
   }
 
+  void optionalBool(const char* name, bool* out) {
+    if (error_) return;
+    const cJSON* item = cJSON_GetObjectItemCaseSensitive(object_, name);
+    if (item == nullptr || cJSON_IsNull(item)) return;
+    if (!cJSON_IsBool(item)) return fail(errors::kInvalidField, name, "must be true or false");
+    *out = cJSON_IsTrue(item) != 0;
+  }
+
+  // An optional array of at most `max_items` elements; each element is handed to `read`,
+  // which returns false (after calling failElement) to refuse it. nullptr if absent.
+  template <typename ReadElement>
+  bool optionalArray(const char* name, size_t max_items, ReadElement read) {
+    if (error_) return false;
+    const cJSON* item = cJSON_GetObjectItemCaseSensitive(object_, name);
+    if (item == nullptr || cJSON_IsNull(item)) return false;
+    if (!cJSON_IsArray(item)) {
+      fail(errors::kInvalidField, name, "must be an array");
+      return false;
+    }
+    if (static_cast<size_t>(cJSON_GetArraySize(item)) > max_items) {
+      fail(errors::kInvalidField, name, "has more than " + std::to_string(max_items) + " elements");
+      return false;
+    }
+    for (const cJSON* element = item->child; element != nullptr; element = element->next) {
+      if (!read(element)) {
+        fail(errors::kInvalidField, name, "has an invalid element");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // An optional nested object read by `read` (a FieldReader over it); nullptr if absent.
+  template <typename ReadObject>
+  bool optionalObject(const char* name, ReadObject read) {
+    if (error_) return false;
+    const cJSON* item = cJSON_GetObjectItemCaseSensitive(object_, name);
+    if (item == nullptr || cJSON_IsNull(item)) return false;
+    if (!cJSON_IsObject(item)) {
+      fail(errors::kInvalidField, name, "must be an object");
+      return false;
+    }
+    FieldReader inner(item);
+    read(inner);
+    if (!inner.ok()) {
+      DecodeError e = inner.error();
+      e.field = std::string(name) + "." + e.field;
+      e.message = "in '" + std::string(name) + "': " + e.message;
+      error_ = std::move(e);
+      return false;
+    }
+    return true;
+  }
+
+  // Refuses a present string field whose value `valid` rejects.
+  void checkString(const char* name, const std::optional<std::string>& value,
+                   bool (*valid)(std::string_view), const char* what) {
+    if (error_ || !value || valid(*value)) return;
+    fail(errors::kInvalidField, name, what);
+  }
+
   bool ok() const { return !error_.has_value(); }
   DecodeError error() const { return *error_; }
 
@@ -134,7 +195,69 @@ constexpr int64_t kMaxInt = json::kMaxExactInteger;
 constexpr int64_t kMinIntervalS = 1;
 constexpr int64_t kMaxIntervalS = 86'400;
 
+bool isHex(std::string_view s, size_t length) {
+  if (s.size() != length) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+bool isPeerKey(std::string_view s) { return isHex(s, 64); }
+bool isKeyId(std::string_view s) { return isHex(s, 16); }
+
+// An element that is a JSON string of at most kMaxStringBytes bytes.
+bool readStringElement(const cJSON* element, std::string* out) {
+  if (!cJSON_IsString(element) || element->valuestring == nullptr) return false;
+  std::string value(element->valuestring);
+  if (value.empty() || value.size() > kMaxStringBytes) return false;
+  *out = std::move(value);
+  return true;
+}
+
+// An element that is an object read by `read` without errors.
+template <typename T, typename Read>
+bool readObjectElement(const cJSON* element, Read read, T* out) {
+  if (!cJSON_IsObject(element)) return false;
+  FieldReader r(element);
+  read(r, out);
+  return r.ok();
+}
+
+void encodeChannels(cJSON* root, const ChannelOffer& c) {
+  if (c.beacon_port) addInt(root, "beacon_port", *c.beacon_port);
+  if (c.beacon_interval_s) addInt(root, "beacon_interval_s", *c.beacon_interval_s);
+  if (c.peer_key) cJSON_AddStringToObject(root, "peer_key", c.peer_key->c_str());
+  if (c.peer_key_id) cJSON_AddStringToObject(root, "peer_key_id", c.peer_key_id->c_str());
+}
+
+void decodeChannels(FieldReader& r, ChannelOffer* c) {
+  r.optionalInt("beacon_port", 1, 65535, &c->beacon_port);
+  r.optionalInt("beacon_interval_s", kMinIntervalS, kMaxIntervalS, &c->beacon_interval_s);
+  r.optionalString("peer_key", &c->peer_key);
+  r.optionalString("peer_key_id", &c->peer_key_id);
+  r.checkString("peer_key", c->peer_key, isPeerKey, "must be 64 lower-case hex digits");
+  r.checkString("peer_key_id", c->peer_key_id, isKeyId, "must be 16 lower-case hex digits");
+}
+
 }  // namespace
+
+bool isKnownOutageCause(std::string_view cause) {
+  for (const char* known :
+       {causes::kNoNetwork, causes::kDns, causes::kConnect, causes::kTimeout, causes::kTls,
+        causes::kHttpError, causes::kOverloaded, causes::kBadAnswer, causes::kOther}) {
+    if (cause == known) return true;
+  }
+  return false;
+}
+
+bool isKnownShutdownReason(std::string_view reason) {
+  for (const char* known :
+       {shutdown_reasons::kServiceStop, shutdown_reasons::kSystemShutdown, shutdown_reasons::kSleep,
+        shutdown_reasons::kLogoff, shutdown_reasons::kUninstall}) {
+    if (reason == known) return true;
+  }
+  return false;
+}
 
 std::string encode(const EnrollRequest& m) {
   JsonPtr root = newVersionedObject();
@@ -153,6 +276,7 @@ std::string encode(const EnrollResponse& m) {
   cJSON_AddStringToObject(root.get(), "secret", m.secret.c_str());
   addInt(root.get(), "heartbeat_interval_s", m.heartbeat_interval_s);
   addInt(root.get(), "server_time_ms", m.server_time_ms);
+  encodeChannels(root.get(), m.channels);
   return json::print(root.get());
 }
 
@@ -166,6 +290,38 @@ std::string encode(const Heartbeat& m) {
   addInt(root.get(), "sent_at_ms", m.sent_at_ms);
   if (m.interval_s) addInt(root.get(), "interval_s", *m.interval_s);
   if (m.hostname) cJSON_AddStringToObject(root.get(), "hostname", m.hostname->c_str());
+  if (m.os_name) cJSON_AddStringToObject(root.get(), "os_name", m.os_name->c_str());
+  if (m.os_version) cJSON_AddStringToObject(root.get(), "os_version", m.os_version->c_str());
+  if (m.config_hash) cJSON_AddStringToObject(root.get(), "config_hash", m.config_hash->c_str());
+  if (m.net) {
+    cJSON* net = cJSON_AddObjectToObject(root.get(), "net");
+    cJSON_AddBoolToObject(net, "default_route", m.net->default_route);
+    cJSON* addresses = cJSON_AddArrayToObject(net, "addresses");
+    for (const std::string& a : m.net->addresses) {
+      cJSON_AddItemToArray(addresses, cJSON_CreateString(a.c_str()));
+    }
+  }
+  if (!m.outages.empty()) {
+    cJSON* outages = cJSON_AddArrayToObject(root.get(), "outages");
+    for (const OutageEntry& o : m.outages) {
+      cJSON* entry = cJSON_CreateObject();
+      addInt(entry, "from_ms", o.from_ms);
+      addInt(entry, "to_ms", o.to_ms);
+      cJSON_AddStringToObject(entry, "cause", o.cause.c_str());
+      cJSON_AddItemToArray(outages, entry);
+    }
+  }
+  if (m.shutdown) cJSON_AddStringToObject(root.get(), "shutdown", m.shutdown->c_str());
+  if (!m.peers.empty()) {
+    cJSON* peers = cJSON_AddArrayToObject(root.get(), "peers");
+    for (const PeerSighting& p : m.peers) {
+      cJSON* entry = cJSON_CreateObject();
+      cJSON_AddStringToObject(entry, "agent_id", p.agent_id.c_str());
+      addInt(entry, "heard_at_ms", p.heard_at_ms);
+      cJSON_AddItemToArray(peers, entry);
+    }
+  }
+  if (m.peer_key_id) cJSON_AddStringToObject(root.get(), "peer_key_id", m.peer_key_id->c_str());
   return json::print(root.get());
 }
 
@@ -173,6 +329,11 @@ std::string encode(const HeartbeatResponse& m) {
   JsonPtr root = newVersionedObject();
   addInt(root.get(), "next_interval_s", m.next_interval_s);
   addInt(root.get(), "server_time_ms", m.server_time_ms);
+  if (m.verify_interval_s && m.verify_for_s) {
+    addInt(root.get(), "verify_interval_s", *m.verify_interval_s);
+    addInt(root.get(), "verify_for_s", *m.verify_for_s);
+  }
+  encodeChannels(root.get(), m.channels);
   return json::print(root.get());
 }
 
@@ -208,6 +369,7 @@ Result<EnrollResponse, DecodeError> decodeEnrollResponse(std::string_view body) 
   r.requireString("secret", &m.secret);
   r.requireInt("heartbeat_interval_s", kMinIntervalS, kMaxIntervalS, &m.heartbeat_interval_s);
   r.requireInt("server_time_ms", 0, kMaxInt, &m.server_time_ms);
+  decodeChannels(r, &m.channels);
   if (!r.ok()) return r.error();
   return m;
 }
@@ -225,6 +387,49 @@ Result<Heartbeat, DecodeError> decodeHeartbeat(std::string_view body) {
   r.requireInt("sent_at_ms", 0, kMaxInt, &m.sent_at_ms);
   r.optionalInt("interval_s", kMinIntervalS, kMaxIntervalS, &m.interval_s);
   r.optionalString("hostname", &m.hostname);
+  r.optionalString("os_name", &m.os_name);
+  r.optionalString("os_version", &m.os_version);
+  r.optionalString("config_hash", &m.config_hash);
+  r.checkString("config_hash", m.config_hash, isKeyId, "must be 16 lower-case hex digits");
+  NetworkSelfCheck net;
+  if (r.optionalObject("net", [&net](FieldReader& n) {
+        n.optionalBool("default_route", &net.default_route);
+        n.optionalArray("addresses", kMaxAddresses, [&net](const cJSON* e) {
+          std::string a;
+          if (!readStringElement(e, &a)) return false;
+          net.addresses.push_back(std::move(a));
+          return true;
+        });
+      })) {
+    m.net = std::move(net);
+  }
+  r.optionalArray("outages", kMaxOutageEntries, [&m](const cJSON* e) {
+    OutageEntry o;
+    auto read = [](FieldReader& f, OutageEntry* out) {
+      f.requireInt("from_ms", 0, kMaxInt, &out->from_ms);
+      f.requireInt("to_ms", 0, kMaxInt, &out->to_ms);
+      f.requireString("cause", &out->cause);
+    };
+    if (!readObjectElement(e, read, &o)) return false;
+    if (o.to_ms < o.from_ms || !isKnownOutageCause(o.cause)) return false;
+    m.outages.push_back(std::move(o));
+    return true;
+  });
+  r.optionalString("shutdown", &m.shutdown);
+  r.checkString("shutdown", m.shutdown, isKnownShutdownReason,
+                "must be service_stop, system_shutdown, sleep, logoff or uninstall");
+  r.optionalArray("peers", kMaxPeerSightings, [&m](const cJSON* e) {
+    PeerSighting p;
+    auto read = [](FieldReader& f, PeerSighting* out) {
+      f.requireString("agent_id", &out->agent_id);
+      f.requireInt("heard_at_ms", 0, kMaxInt, &out->heard_at_ms);
+    };
+    if (!readObjectElement(e, read, &p)) return false;
+    m.peers.push_back(std::move(p));
+    return true;
+  });
+  r.optionalString("peer_key_id", &m.peer_key_id);
+  r.checkString("peer_key_id", m.peer_key_id, isKeyId, "must be 16 lower-case hex digits");
   if (!r.ok()) return r.error();
   return m;
 }
@@ -236,6 +441,14 @@ Result<HeartbeatResponse, DecodeError> decodeHeartbeatResponse(std::string_view 
   FieldReader r(root.value().get());
   r.requireInt("next_interval_s", kMinIntervalS, kMaxIntervalS, &m.next_interval_s);
   r.requireInt("server_time_ms", 0, kMaxInt, &m.server_time_ms);
+  r.optionalInt("verify_interval_s", kMinIntervalS, kMaxIntervalS, &m.verify_interval_s);
+  r.optionalInt("verify_for_s", 1, kMaxVerifyForS, &m.verify_for_s);
+  if (!r.ok()) return r.error();  // a field out of range is named as such, not as unpaired
+  if (m.verify_interval_s.has_value() != m.verify_for_s.has_value()) {
+    return decodeError(errors::kInvalidField, "verify_for_s",
+                       "verify_interval_s and verify_for_s come together");
+  }
+  decodeChannels(r, &m.channels);
   if (!r.ok()) return r.error();
   return m;
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -20,6 +21,12 @@ constexpr size_t kMaxBodyBytes = 64 * 1024;
 constexpr int64_t kDefaultMaxClockSkewMs = 300'000;
 // Longest accepted value of any string field.
 constexpr size_t kMaxStringBytes = 256;
+// Longest accepted arrays in a heartbeat; longer arrays are refused (400 invalid_field).
+constexpr size_t kMaxOutageEntries = 32;
+constexpr size_t kMaxPeerSightings = 64;
+constexpr size_t kMaxAddresses = 16;
+// Longest "verify" period the collector may ask for, and the agent obeys.
+constexpr int64_t kMaxVerifyForS = 900;
 
 constexpr char kEnrollPath[] = "/v1/enroll";
 constexpr char kHeartbeatPath[] = "/v1/heartbeat";
@@ -45,13 +52,68 @@ struct EnrollRequest {
   AgentFacts facts;
 };
 
+// Channels besides the heartbeat that the collector offers (docs/protocol.md, "UDP beacon"
+// and "LAN peer witness"). Sent in the enrollment answer and in heartbeat answers.
+struct ChannelOffer {
+  std::optional<int64_t> beacon_port;        // the collector's UDP beacon port; absent: none
+  std::optional<int64_t> beacon_interval_s;  // how often to send a beacon
+  // The site's LAN peer key (64 hex; HMAC key of peer announcements, its ASCII bytes) and its
+  // id (16 hex). The key is sent when the agent's heartbeat did not name this key id.
+  std::optional<std::string> peer_key;
+  std::optional<std::string> peer_key_id;
+};
+
 // 201 answer to an enrollment.
 struct EnrollResponse {
   std::string agent_id;
   std::string secret;  // the per-agent HMAC key, used as its ASCII bytes
   int64_t heartbeat_interval_s = 0;
   int64_t server_time_ms = 0;
+  ChannelOffer channels;
 };
+
+// A period when the agent ran but could not reach the collector (outage diary).
+struct OutageEntry {
+  int64_t from_ms = 0;  // first failed attempt, agent's corrected wall clock, Unix ms
+  int64_t to_ms = 0;    // last failed attempt (or the reconnect), >= from_ms
+  std::string cause;    // one of the outage causes below
+};
+
+// Why the agent could not reach the collector, as far as it can tell.
+namespace causes {
+constexpr char kNoNetwork[] = "no_network";   // no default route
+constexpr char kDns[] = "dns";                // the collector's name did not resolve
+constexpr char kConnect[] = "connect";        // refused or unreachable
+constexpr char kTimeout[] = "timeout";        // connect or answer timed out
+constexpr char kTls[] = "tls";                // handshake or certificate failure
+constexpr char kHttpError[] = "http_error";   // the collector answered with an error
+constexpr char kOverloaded[] = "overloaded";  // 429/503
+constexpr char kBadAnswer[] = "bad_answer";   // an answer that is not the protocol
+constexpr char kOther[] = "other";
+}  // namespace causes
+bool isKnownOutageCause(std::string_view cause);
+
+// A LAN peer of the same site this agent heard (peer witness).
+struct PeerSighting {
+  std::string agent_id;
+  int64_t heard_at_ms = 0;  // agent's corrected wall clock when last heard, Unix ms
+};
+
+// The agent's network self-check.
+struct NetworkSelfCheck {
+  bool default_route = false;
+  std::vector<std::string> addresses;  // at most kMaxAddresses
+};
+
+// Why an agent announces it is going away (field "shutdown").
+namespace shutdown_reasons {
+constexpr char kServiceStop[] = "service_stop";        // the agent's service was stopped
+constexpr char kSystemShutdown[] = "system_shutdown";  // the machine shuts down or reboots
+constexpr char kSleep[] = "sleep";                     // the machine goes to sleep
+constexpr char kLogoff[] = "logoff";                   // the session ends (Windows)
+constexpr char kUninstall[] = "uninstall";             // the agent is being removed
+}  // namespace shutdown_reasons
+bool isKnownShutdownReason(std::string_view reason);
 
 // POST /v1/heartbeat, signed.
 struct Heartbeat {
@@ -63,12 +125,25 @@ struct Heartbeat {
   int64_t sent_at_ms = 0;               // agent's wall clock, corrected by its offset
   std::optional<int64_t> interval_s;    // the interval the agent is following now
   std::optional<std::string> hostname;  // present when it changed or on the first beat
+  // Indicators added in protocol 1.1; all optional, so 1.0 agents stay valid.
+  std::optional<std::string> os_name;
+  std::optional<std::string> os_version;
+  std::optional<std::string> config_hash;  // 16 hex: SHA-256 of the effective configuration
+  std::optional<NetworkSelfCheck> net;
+  std::vector<OutageEntry> outages;        // at most kMaxOutageEntries, oldest first
+  std::optional<std::string> shutdown;     // one of shutdown_reasons: a goodbye notice
+  std::vector<PeerSighting> peers;         // at most kMaxPeerSightings
+  std::optional<std::string> peer_key_id;  // the site peer key the agent holds
 };
 
 // 200 answer to a heartbeat.
 struct HeartbeatResponse {
   int64_t next_interval_s = 0;
   int64_t server_time_ms = 0;
+  // "Verify": beat every verify_interval_s for the next verify_for_s seconds (both or none).
+  std::optional<int64_t> verify_interval_s;
+  std::optional<int64_t> verify_for_s;
+  ChannelOffer channels;
 };
 
 // Body of every 4xx/5xx answer.

@@ -1,17 +1,41 @@
 #!/usr/bin/env bash
 # Installs what building Vigil needs, from Debian 12's own packages only.
-# Usage: scripts/install-deps.sh [--test]   (--test adds what the test suite needs)
+# Usage: scripts/install-deps.sh [--test] [--windows]
+#   (no flag)  what the Linux build needs
+#   --test     adds what the test suite needs
+#   --windows  what the Windows cross build and its tests under wine need
+#              (scripts/windows-cross-test.sh); without --test, instead of the Linux libraries
 # Runs as root (or through sudo when available). Safe to run again.
 set -euo pipefail
 
-packages=(
-  build-essential cmake pkg-config ca-certificates curl
-  libpoco-dev libcurl4-openssl-dev libssl-dev libcjson-dev libsystemd-dev
-  libboost-test-dev
-)
-if [ "${1:-}" = "--test" ]; then
+test=false windows=false
+for arg in "$@"; do
+  case "$arg" in
+    --test) test=true ;;
+    --windows) windows=true ;;
+    *) echo "install-deps: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+
+packages=()
+if [ "$windows" = false ] || [ "$test" = true ]; then
+  packages+=(
+    build-essential cmake pkg-config ca-certificates curl
+    libpoco-dev libcurl4-openssl-dev libssl-dev libcjson-dev libsystemd-dev
+    libboost-test-dev
+  )
+fi
+if [ "$test" = true ]; then
   # clang and its runtime build the libFuzzer targets; clang-format and git check the layout.
   packages+=(clang libclang-rt-14-dev clang-format git)
+fi
+if [ "$windows" = true ]; then
+  # mingw-w64's posix-threads C++ compiler; 64-bit wine to run the tests; dpkg-dev for
+  # `apt-get source cjson`; Boost.Test's headers (compiled for the target by the build).
+  packages+=(
+    cmake make ca-certificates g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix
+    wine wine64 dpkg-dev libboost-test-dev
+  )
 fi
 
 as_root=()

@@ -29,6 +29,9 @@ echo "== ctest under AddressSanitizer and UndefinedBehaviorSanitizer"
 VIGIL_SIM_AGENTS=5000 ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 ||
   status=1
 
+echo "== Windows: the agent's core and Windows platform layer, cross-built with mingw-w64, tests under wine"
+bash scripts/windows-cross-test.sh --build-dir build-mingw || status=1
+
 echo "== ctest"
 ctest --test-dir build --output-on-failure -j2 --timeout 300 || status=1
 exit $status

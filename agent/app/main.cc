@@ -2,26 +2,23 @@
 // the platform, transport and core together, and turns SIGTERM/SIGINT into runner.stop().
 #include <curl/curl.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <signal.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <random>
-#include <thread>
 
 #include "agent/core/agent_config.h"
 #include "agent/core/agent_runner.h"
 #include "agent/core/identity_store.h"
 #include "agent/core/logger.h"
+#include "agent/core/outage_diary.h"
 #include "agent/core/random.h"
 #include "agent/core/sequence_allocator.h"
 #include "agent/core/version.h"
 #include "agent/core/waiter.h"
-#include "agent/platform/system_info.h"
+#include "agent/platform/platform.h"
 #include "agent/transport/curl_collector_client.h"
 #include "common/clock.h"
 
@@ -31,6 +28,10 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFatal = 1;
 constexpr int kExitUsage = 2;
+// The agent cannot run until an admin acts (corrupt identity, not enrolled and no token, state
+// directory unusable): the service manager must not restart it in a loop (systemd:
+// RestartPreventExitStatus=78). EX_CONFIG of sysexits.h.
+constexpr int kExitNeedsAdmin = 78;
 
 constexpr char kUsage[] =
     "Usage: vigil-agent [OPTIONS]\n"
@@ -46,11 +47,13 @@ constexpr char kUsage[] =
     "  --ca-file FILE         PEM file of CA certificates to trust for the collector\n"
     "  --min-interval SECONDS lowest heartbeat interval accepted from the collector (default 5)\n"
     "  --max-interval SECONDS highest heartbeat interval accepted (default 3600)\n"
+    "  -D, --define KEY=VALUE set any config key (docs/agent.md), e.g. -D peer_port=47474\n"
     "  --version              print the version and exit\n"
     "  --help                 print this help and exit\n"
     "\n"
     "Environment: VIGIL_SERVER_URL, VIGIL_ENROLL_TOKEN, VIGIL_STATE_DIR, VIGIL_LOG_LEVEL.\n"
-    "Exit status: 0 stopped cleanly, 1 fatal error, 2 configuration or usage error.\n"
+    "Exit status: 0 stopped cleanly, 1 fatal error, 2 configuration or usage error,\n"
+    "78 needs an admin (corrupt identity, not enrolled and no token; see docs/agent.md).\n"
     "See docs/agent.md.\n";
 
 struct CommandLine {
@@ -70,6 +73,7 @@ bool parseCommandLine(int argc, char** argv, CommandLine* out) {
     kCaFile,
     kMinInterval,
     kMaxInterval,
+    kDefine,
     kVersion,
     kHelp,
   };
@@ -82,6 +86,7 @@ bool parseCommandLine(int argc, char** argv, CommandLine* out) {
       {"ca-file", required_argument, nullptr, kCaFile},
       {"min-interval", required_argument, nullptr, kMinInterval},
       {"max-interval", required_argument, nullptr, kMaxInterval},
+      {"define", required_argument, nullptr, kDefine},
       {"version", no_argument, nullptr, kVersion},
       {"help", no_argument, nullptr, kHelp},
       {nullptr, 0, nullptr, 0},
@@ -91,7 +96,7 @@ bool parseCommandLine(int argc, char** argv, CommandLine* out) {
   };
   opterr = 0;
   int opt = 0;
-  while ((opt = getopt_long(argc, argv, ":", kOptions, nullptr)) != -1) {
+  while ((opt = getopt_long(argc, argv, ":D:", kOptions, nullptr)) != -1) {
     switch (opt) {
       case kConfig:
         out->sources.config_path = optarg;
@@ -118,6 +123,17 @@ bool parseCommandLine(int argc, char** argv, CommandLine* out) {
       case kMaxInterval:
         setting("max_interval_s", "--max-interval");
         break;
+      case 'D':
+      case kDefine: {
+        const char* eq = std::strchr(optarg, '=');
+        if (eq == nullptr || eq == optarg) {
+          std::fprintf(stderr, "vigil-agent: -D needs KEY=VALUE, got '%s'\n", optarg);
+          return false;
+        }
+        out->sources.command_line.push_back(
+            {std::string(optarg, static_cast<size_t>(eq - optarg)), eq + 1, "-D"});
+        break;
+      }
       case kVersion:
         out->version = true;
         break;
@@ -160,54 +176,6 @@ class CurlGlobal {
   bool ok_;
 };
 
-// Waits for SIGTERM/SIGINT on a thread of its own and stops the runner; nothing runs in a
-// signal handler. REQUIRES: the signals are blocked in every thread (blockStopSignals() before
-// any thread starts).
-class StopSignalThread {
- public:
-  StopSignalThread(AgentRunner& runner, Logger& log)
-      : thread_([this, &runner, &log] { waitForSignal(runner, log); }) {}
-  ~StopSignalThread() {
-    // Wake the thread if no stop signal came (the runner ended by itself).
-    exiting_.store(true);
-    pthread_kill(thread_.native_handle(), kWakeSignal);
-    thread_.join();
-  }
-  StopSignalThread(const StopSignalThread&) = delete;
-  StopSignalThread& operator=(const StopSignalThread&) = delete;
-
-  // SIGTERM and SIGINT stop the agent; kWakeSignal only ends the waiting thread at exit.
-  static sigset_t stopSignals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, kWakeSignal);
-    return set;
-  }
-  static bool blockStopSignals() {
-    const sigset_t set = stopSignals();
-    return pthread_sigmask(SIG_BLOCK, &set, nullptr) == 0;
-  }
-
- private:
-  void waitForSignal(AgentRunner& runner, Logger& log) {
-    const sigset_t set = stopSignals();
-    while (!exiting_.load()) {
-      int sig = 0;
-      if (sigwait(&set, &sig) != 0 || sig == kWakeSignal) continue;
-      log.info(std::string("stopping (") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ")");
-      runner.stop();
-      return;
-    }
-  }
-
-  static constexpr int kWakeSignal = SIGUSR1;
-
-  std::atomic<bool> exiting_{false};
-  std::thread thread_;
-};
-
 int runAgent(int argc, char** argv) {
   CommandLine cli;
   if (!parseCommandLine(argc, argv, &cli)) {
@@ -230,13 +198,6 @@ int runAgent(int argc, char** argv) {
     return kExitUsage;
   }
 
-  // Before any thread exists, so every thread inherits the mask.
-  if (!StopSignalThread::blockStopSignals()) {
-    std::fputs("vigil-agent: cannot block SIGTERM/SIGINT\n", stderr);
-    return kExitFatal;
-  }
-  ::signal(SIGPIPE, SIG_IGN);
-
   const Clock& clock = RealClock::instance();
   Logger log(clock, std::cerr, config->log_level);
 
@@ -249,6 +210,10 @@ int runAgent(int argc, char** argv) {
   client_options.server_url = config->server_url;
   client_options.ca_file = config->ca_file;
   client_options.user_agent = std::string("vigil-agent/") + kAgentVersion;
+  client_options.connect_timeout_ms = static_cast<long>(config->connect_timeout_s * 1000);
+  client_options.total_timeout_ms = static_cast<long>(config->request_timeout_s * 1000);
+  client_options.pinned_public_key = config->pin_sha256;
+  client_options.proxy = config->proxy;
   Result<std::unique_ptr<CurlCollectorClient>> client =
       CurlCollectorClient::create(std::move(client_options));
   if (!client.ok()) {
@@ -256,25 +221,47 @@ int runAgent(int argc, char** argv) {
     return kExitFatal;
   }
 
-  std::unique_ptr<SystemInfo> system = makePlatformSystemInfo();
-  FileIdentityStore identity_store(config->state_dir);
-  FileSequenceStore sequence_store(config->state_dir);
+  Platform platform = makePlatform();
+  FileIdentityStore identity_store(config->state_dir, *platform.state);
+  FileSequenceStore sequence_store(config->state_dir, *platform.state);
+  OutageDiary diary(config->state_dir, *platform.state, clock);
   ConditionVariableWaiter waiter;
   std::random_device seed_source;
   const uint64_t seed = (static_cast<uint64_t>(seed_source()) << 32) ^ seed_source();
 
-  AgentRunner runner(*config, AgentRunnerDeps{**client, *system, identity_store, sequence_store,
-                                              clock, waiter, log, makeUniformRandom(seed)});
-  Status result;
-  {
-    StopSignalThread stop_thread(runner, log);
-    result = runner.run();
-  }
-  if (!result.ok()) {
+  AgentRunnerDeps deps{**client,
+                       *platform.facts,
+                       *platform.boot,
+                       identity_store,
+                       sequence_store,
+                       clock,
+                       waiter,
+                       log,
+                       makeUniformRandom(seed)};
+  deps.diary = &diary;
+  deps.network = platform.network.get();
+  deps.power = platform.power.get();
+  deps.udp = platform.udp.get();
+  AgentRunner runner(*config, deps);
+
+  // The service host owns the process's signals and the service manager's protocol; OS events
+  // reach the runner through it and the monitors.
+  return platform.service->run(runner, [&](ServiceControl& control) {
+    runner.setServiceControl(&control);
+    if (Status st = platform.network->start(runner); !st.ok()) {
+      log.info("network changes not watched (" + st.message() + "); regular beats only");
+    }
+    if (Status st = platform.power->start(runner); !st.ok()) {
+      log.info("sleep and shutdown notices unavailable (" + st.message() +
+               "); wakes are still detected from the clocks");
+    }
+    const Status result = runner.run();
+    platform.power->stop();
+    platform.network->stop();
+    if (result.ok()) return kExitOk;
     log.error("fatal: " + result.message());
-    return kExitFatal;
-  }
-  return kExitOk;
+    return result.code() == StatusCode::kFailedPrecondition ? kExitNeedsAdmin : kExitFatal;
+  });
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <system_error>
 
+#include "common/crypto.h"
+
 namespace vigil::agent {
 namespace {
 
@@ -74,6 +76,16 @@ Status applyConfigSetting(const ConfigSetting& s, AgentConfig* config) {
     *out = *parsed;
     return Status::okStatus();
   };
+  auto boolean = [&](bool* out) -> Status {
+    if (value == "true") {
+      *out = true;
+    } else if (value == "false") {
+      *out = false;
+    } else {
+      return settingError(s, "bad " + s.key + " '" + s.value + "' (expected true or false)");
+    }
+    return Status::okStatus();
+  };
 
   if (s.key == "server_url") {
     config->server_url = s.value;
@@ -96,12 +108,35 @@ Status applyConfigSetting(const ConfigSetting& s, AgentConfig* config) {
   } else if (s.key == "max_interval_s") {
     return number(&config->max_interval_s);
   } else if (s.key == "allow_plain_http") {
-    if (value == "true") {
-      config->allow_plain_http = true;
-    } else if (value == "false") {
-      config->allow_plain_http = false;
-    } else {
-      return settingError(s, "bad allow_plain_http '" + s.value + "' (expected true or false)");
+    return boolean(&config->allow_plain_http);
+  } else if (s.key == "start_delay_max_s") {
+    return number(&config->start_delay_max_s);
+  } else if (s.key == "pin_sha256") {
+    config->pin_sha256 = s.value;
+  } else if (s.key == "proxy") {
+    config->proxy = s.value;
+  } else if (s.key == "connect_timeout_s") {
+    return number(&config->connect_timeout_s);
+  } else if (s.key == "request_timeout_s") {
+    return number(&config->request_timeout_s);
+  } else if (s.key == "beacon") {
+    return boolean(&config->beacon);
+  } else if (s.key == "peer_witness") {
+    return boolean(&config->peer_witness);
+  } else if (s.key == "peer_port") {
+    return number(&config->peer_port);
+  } else if (s.key == "peer_interval_s") {
+    return number(&config->peer_interval_s);
+  } else if (s.key == "peer_broadcast") {
+    config->peer_broadcast.clear();
+    size_t pos = 0;
+    while (pos <= value.size()) {
+      const size_t comma = value.find(',', pos);
+      std::string item(trim(value.substr(
+          pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos)));
+      if (!item.empty()) config->peer_broadcast.push_back(std::move(item));
+      if (comma == std::string_view::npos) break;
+      pos = comma + 1;
     }
   } else {
     return settingError(s, "unknown key '" + s.key + "'");
@@ -149,10 +184,9 @@ Status applyConfigFile(const std::string& path, AgentConfig* config) {
 Status applyEnvironment(const EnvLookup& env, AgentConfig* config) {
   if (!env) return Status::okStatus();
   static constexpr std::pair<const char*, const char*> kVariables[] = {
-      {"VIGIL_SERVER_URL", "server_url"},
-      {"VIGIL_ENROLL_TOKEN", "enroll_token"},
-      {"VIGIL_STATE_DIR", "state_dir"},
-      {"VIGIL_LOG_LEVEL", "log_level"},
+      {"VIGIL_SERVER_URL", "server_url"}, {"VIGIL_ENROLL_TOKEN", "enroll_token"},
+      {"VIGIL_STATE_DIR", "state_dir"},   {"VIGIL_LOG_LEVEL", "log_level"},
+      {"VIGIL_CA_FILE", "ca_file"},       {"VIGIL_PROXY", "proxy"},
   };
   for (const auto& [variable, key] : kVariables) {
     const std::optional<std::string> value = env(variable);
@@ -275,6 +309,23 @@ Status validateConfig(const AgentConfig& config) {
                                    std::to_string(config.max_interval_s) + ")");
   }
   if (config.state_dir.empty()) return Status::invalidArgument("state_dir must not be empty");
+  auto range = [](const char* key, int64_t v, int64_t lo, int64_t hi) {
+    if (v >= lo && v <= hi) return Status::okStatus();
+    return Status::invalidArgument(std::string(key) + " " + std::to_string(v) + " is outside " +
+                                   std::to_string(lo) + ".." + std::to_string(hi));
+  };
+  for (const Status& st : {range("start_delay_max_s", config.start_delay_max_s, 0, 3600),
+                           range("connect_timeout_s", config.connect_timeout_s, 1, 300),
+                           range("request_timeout_s", config.request_timeout_s, 1, 600),
+                           range("peer_port", config.peer_port, 1, 65535),
+                           range("peer_interval_s", config.peer_interval_s, 5, 3600)}) {
+    if (!st.ok()) return st;
+  }
+  if (!config.pin_sha256.empty() && config.pin_sha256.rfind("sha256//", 0) != 0) {
+    return Status::invalidArgument(
+        "pin_sha256 must look like sha256//<base64 of the SHA-256 of "
+        "the collector's public key>");
+  }
   if (!config.ca_file.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(config.ca_file, ec)) {
@@ -282,6 +333,35 @@ Status validateConfig(const AgentConfig& config) {
     }
   }
   return Status::okStatus();
+}
+
+std::string configHash(const AgentConfig& c) {
+  std::string canonical;
+  auto add = [&canonical](const char* key, const std::string& value) {
+    canonical.append(key).append("=").append(value).append("\n");
+  };
+  add("server_url", c.server_url);
+  add("state_dir", c.state_dir);
+  add("log_level", logLevelName(c.log_level));
+  add("ca_file", c.ca_file);
+  add("min_interval_s", std::to_string(c.min_interval_s));
+  add("max_interval_s", std::to_string(c.max_interval_s));
+  add("allow_plain_http", c.allow_plain_http ? "true" : "false");
+  add("start_delay_max_s", std::to_string(c.start_delay_max_s));
+  add("pin_sha256", c.pin_sha256);
+  add("proxy", c.proxy);
+  add("connect_timeout_s", std::to_string(c.connect_timeout_s));
+  add("request_timeout_s", std::to_string(c.request_timeout_s));
+  add("beacon", c.beacon ? "true" : "false");
+  add("peer_witness", c.peer_witness ? "true" : "false");
+  add("peer_port", std::to_string(c.peer_port));
+  add("peer_interval_s", std::to_string(c.peer_interval_s));
+  std::string broadcast;
+  for (const std::string& b : c.peer_broadcast) broadcast += b + ",";
+  add("peer_broadcast", broadcast);
+  auto digest = crypto::sha256(canonical);
+  if (!digest.ok()) return {};
+  return crypto::toHex(digest.value()).substr(0, 16);
 }
 
 Result<AgentConfig> loadAgentConfig(const ConfigSources& sources) {

@@ -12,8 +12,17 @@
 
 namespace vigil::agent {
 
+// Where each OS keeps an agent's configuration and state (docs/agent.md, docs/platforms.md).
+#if defined(_WIN32)
+constexpr char kDefaultConfigPath[] = "C:\\ProgramData\\Vigil\\agent.conf";
+constexpr char kDefaultStateDir[] = "C:\\ProgramData\\Vigil\\agent";
+#elif defined(__APPLE__)
+constexpr char kDefaultConfigPath[] = "/Library/Application Support/Vigil/agent.conf";
+constexpr char kDefaultStateDir[] = "/Library/Application Support/Vigil/agent";
+#else
 constexpr char kDefaultConfigPath[] = "/etc/vigil/agent.conf";
 constexpr char kDefaultStateDir[] = "/var/lib/vigil/agent";
+#endif
 constexpr int64_t kMinIntervalBoundS = 1;
 constexpr int64_t kMaxIntervalBoundS = 86400;
 
@@ -28,7 +37,27 @@ struct AgentConfig {
   int64_t min_interval_s = 5;
   int64_t max_interval_s = 3600;
   bool allow_plain_http = false;
+  // The first beat after the machine boots waits uniform(0, start_delay_max_s), so a fleet
+  // that boots at once reaches the collector spread out. 0: no delay.
+  int64_t start_delay_max_s = 60;
+  // Transport.
+  std::string pin_sha256;  // "sha256//<base64 SHA-256 of the SPKI>[;sha256//...]"; empty: none
+  std::string proxy;       // proxy URL; empty: the standard environment variables
+  int64_t connect_timeout_s = 10;
+  int64_t request_timeout_s = 30;
+  // UDP beacon to the collector (when the collector offers one).
+  bool beacon = true;
+  // LAN peer witness.
+  bool peer_witness = true;
+  int64_t peer_port = 47474;
+  int64_t peer_interval_s = 30;
+  // Addresses announcements go to; empty: the broadcast address of every interface.
+  std::vector<std::string> peer_broadcast;
 };
+
+// The first 16 hex digits of SHA-256 over the effective configuration, secrets left out
+// (enroll_token): equal for equal configurations, carried in heartbeats as config_hash.
+std::string configHash(const AgentConfig& config);
 
 // One `key = value` from a layer. `origin` names where it came from for error messages
 // ("/etc/vigil/agent.conf:12", "VIGIL_SERVER_URL", "--server").
@@ -58,7 +87,8 @@ Status applyConfigSetting(const ConfigSetting& setting, AgentConfig* config);
 Status applyConfigText(std::string_view text, std::string_view source_name, AgentConfig* config);
 Status applyConfigFile(const std::string& path, AgentConfig* config);
 
-// VIGIL_SERVER_URL, VIGIL_ENROLL_TOKEN, VIGIL_STATE_DIR, VIGIL_LOG_LEVEL; empty counts as unset.
+// VIGIL_SERVER_URL, VIGIL_ENROLL_TOKEN, VIGIL_STATE_DIR, VIGIL_LOG_LEVEL, VIGIL_CA_FILE,
+// VIGIL_PROXY; empty counts as unset.
 Status applyEnvironment(const EnvLookup& env, AgentConfig* config);
 
 // A collector URL taken apart.

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.h"
 #include "common/protocol.h"
 
 namespace vigil::agent {
@@ -15,6 +16,9 @@ struct CollectorAnswer {
   long http_status = 0;         // set when transport_ok
   std::string body;             // at most protocol::kMaxBodyBytes
   std::optional<int64_t> retry_after_s;  // Retry-After in its seconds form, when present
+  // When !transport_ok: what failed, as an outage cause (protocol::causes: dns, connect,
+  // timeout, tls, other).
+  std::string transport_cause;
 };
 
 // A heartbeat ready to send: the body and the headers that authenticate it.
@@ -33,10 +37,14 @@ class CollectorClient {
   virtual ~CollectorClient() = default;
   // POST /v1/enroll with the encoded request.
   virtual CollectorAnswer enroll(const protocol::EnrollRequest& request) = 0;
-  // POST /v1/heartbeat.
-  virtual CollectorAnswer heartbeat(const SignedHeartbeat& heartbeat) = 0;
-  // Makes a request in flight, and every later one, end at once with a transport error.
+  // POST /v1/heartbeat. `total_timeout`, when set, replaces the configured request timeout
+  // (the goodbye notice must not hold up a shutdown).
+  virtual CollectorAnswer heartbeat(const SignedHeartbeat& heartbeat,
+                                    std::optional<Duration> total_timeout) = 0;
+  // Makes a request in flight, and every later one until resume(), end at once with a
+  // transport error.
   virtual void cancel() = 0;
+  virtual void resume() = 0;
 };
 
 }  // namespace vigil::agent

@@ -33,8 +33,33 @@ ScheduleDecision HeartbeatScheduler::backoffDecision() {
   return d;
 }
 
+Duration HeartbeatScheduler::firstBeatDelay(bool machine_booted) {
+  if (!machine_booted || options_.start_delay_max <= Duration::zero()) return Duration::zero();
+  return std::chrono::duration_cast<Duration>(options_.start_delay_max * random_());
+}
+
+bool HeartbeatScheduler::verifying() const {
+  return verify_until_.has_value() && clock_.monotonicNow() < *verify_until_;
+}
+
+ScheduleDecision HeartbeatScheduler::onTrigger(BeatTrigger /*trigger*/) {
+  ScheduleDecision d;
+  d.kind = ScheduleDecision::Kind::kTriggered;
+  // While failing, triggers are spaced further: a host with noisy network events must not
+  // undo the backoff (the backoff itself keeps growing; a trigger only adds an attempt).
+  const Duration spacing =
+      backoff_.attempt() > 0 ? std::max(options_.trigger_spacing, options_.failing_trigger_spacing)
+                             : options_.trigger_spacing;
+  if (last_attempt_) {
+    const Duration since = clock_.monotonicNow() - *last_attempt_;
+    if (since < spacing) d.delay = spacing - since;
+  }
+  return d;
+}
+
 ScheduleDecision HeartbeatScheduler::onOutcome(const HeartbeatOutcome& outcome) {
   using Kind = HeartbeatOutcome::Kind;
+  last_attempt_ = clock_.monotonicNow();
   if (outcome.kind != Kind::kStaleTimestamp) stale_in_a_row_ = 0;
   if (outcome.kind != Kind::kReplayedSequence) replays_in_a_row_ = 0;
 
@@ -42,12 +67,25 @@ ScheduleDecision HeartbeatScheduler::onOutcome(const HeartbeatOutcome& outcome) 
     case Kind::kAccepted: {
       backoff_.reset();
       interval_s_ = clampInterval(outcome.next_interval_s);
+      if (outcome.verify_interval_s && outcome.verify_for_s && *outcome.verify_for_s > 0) {
+        const Duration length =
+            std::min<Duration>(std::chrono::seconds(*outcome.verify_for_s), options_.max_verify);
+        verify_until_ = *last_attempt_ + length;
+        verify_interval_s_ = clampInterval(*outcome.verify_interval_s);
+      }
+      int64_t interval_s = *interval_s_;
+      if (verifying() && verify_interval_s_) {
+        interval_s = std::min(interval_s, *verify_interval_s_);
+      } else {
+        verify_until_.reset();
+        verify_interval_s_.reset();
+      }
       const double factor =
           1.0 - options_.jitter_fraction + 2.0 * options_.jitter_fraction * random_();
       ScheduleDecision d;
       d.kind = ScheduleDecision::Kind::kNextBeat;
       d.delay = std::chrono::duration_cast<Duration>(
-          std::chrono::duration<double>(static_cast<double>(*interval_s_) * factor));
+          std::chrono::duration<double>(static_cast<double>(interval_s) * factor));
       return d;
     }
     case Kind::kStaleTimestamp: {
@@ -78,8 +116,11 @@ ScheduleDecision HeartbeatScheduler::onOutcome(const HeartbeatOutcome& outcome) 
       backoff_.nextDelay();
       ScheduleDecision d;
       d.kind = ScheduleDecision::Kind::kRetryAfter;
-      d.delay =
+      // Never earlier than asked, and up to 10 % later, so a fleet told to come back in 30 s
+      // does not come back in the same millisecond.
+      const Duration asked =
           std::clamp<Duration>(*outcome.retry_after, std::chrono::seconds(1), options_.backoff.cap);
+      d.delay = asked + std::chrono::duration_cast<Duration>(asked * (0.10 * random_()));
       return d;
     }
     case Kind::kFailed:

@@ -23,6 +23,15 @@ struct HeartbeatOutcome {
   int64_t next_interval_s = 0;                      // kAccepted
   std::optional<int64_t> server_time_ms;            // kStaleTimestamp (required there)
   std::optional<std::chrono::seconds> retry_after;  // kOverloaded, when the answer had one
+  // kAccepted: the collector's "verify" directive, when the answer had one.
+  std::optional<int64_t> verify_interval_s;
+  std::optional<int64_t> verify_for_s;
+};
+
+// Why a beat is wanted before its time.
+enum class BeatTrigger {
+  kNetworkChanged,  // the OS reported an address, link or route change
+  kResumed,         // the machine woke from sleep (OS event or a wall/monotonic clock jump)
 };
 
 // When to try next, and why.
@@ -30,8 +39,9 @@ struct ScheduleDecision {
   enum class Kind {
     kNextBeat,    // accepted: the regular interval with jitter
     kRetryNow,    // clock offset corrected or sequence jumped: retry without waiting
-    kRetryAfter,  // the collector's Retry-After
+    kRetryAfter,  // the collector's Retry-After, plus up to 10 %
     kBackoff,     // full-jitter exponential backoff
+    kTriggered,   // a network change or wake: beat now (or as soon as spacing allows)
   };
   Kind kind = Kind::kBackoff;
   Duration delay = Duration::zero();
@@ -49,6 +59,15 @@ struct SchedulerOptions {
   double jitter_fraction = 0.10;
   // A replay jumps the sequence by sequence_block * 2^(consecutive replays - 1).
   uint64_t sequence_block = 1000;
+  // The first beat after the machine booted waits uniform(0, start_delay_max).
+  Duration start_delay_max = std::chrono::seconds(60);
+  // Triggered beats are at least this far apart, so a flapping link cannot make the agent
+  // hammer the collector.
+  Duration trigger_spacing = std::chrono::seconds(5);
+  // ... and at least this far apart while heartbeats fail.
+  Duration failing_trigger_spacing = std::chrono::seconds(60);
+  // Longest verify period obeyed, whatever the collector asks.
+  Duration max_verify = std::chrono::seconds(900);
 };
 
 // Decides the delay before the next heartbeat from the outcome of the last one
@@ -62,6 +81,19 @@ class HeartbeatScheduler {
   HeartbeatScheduler& operator=(const HeartbeatScheduler&) = delete;
 
   ScheduleDecision onOutcome(const HeartbeatOutcome& outcome);
+
+  // The wait before the first beat of this run: uniform(0, start_delay_max) when the machine
+  // has just booted (a fleet that boots together is spread out), zero when only the agent
+  // restarted (the collector should hear at once that it is back).
+  Duration firstBeatDelay(bool machine_booted);
+
+  // An OS event or a detected wake asks for a beat now. Returns the delay from now until that
+  // beat: zero, or what is left of trigger_spacing (failing_trigger_spacing while failing)
+  // since the last attempt. The backoff is left as it is.
+  ScheduleDecision onTrigger(BeatTrigger trigger);
+
+  // True while a verify directive is in force.
+  bool verifying() const;
 
   // Adopts an interval announced outside a heartbeat answer (the enrollment answer).
   void adoptInterval(int64_t interval_s);
@@ -86,6 +118,9 @@ class HeartbeatScheduler {
   Backoff backoff_;
   std::optional<int64_t> interval_s_;
   std::chrono::milliseconds clock_offset_{0};
+  std::optional<MonoTime> last_attempt_;
+  std::optional<MonoTime> verify_until_;
+  std::optional<int64_t> verify_interval_s_;
   int stale_in_a_row_ = 0;
   int replays_in_a_row_ = 0;
 };

@@ -18,8 +18,10 @@ std::optional<std::string> stringField(const cJSON* root, const char* name) {
 
 }  // namespace
 
-FileIdentityStore::FileIdentityStore(std::filesystem::path state_dir)
-    : state_dir_(std::move(state_dir)), path_(state_dir_ / "identity.json") {}
+FileIdentityStore::FileIdentityStore(std::filesystem::path state_dir, StateProtection& protection)
+    : state_dir_(std::move(state_dir)),
+      protection_(protection),
+      path_(state_dir_ / "identity.json") {}
 
 Result<std::optional<Identity>> FileIdentityStore::load() {
   Result<std::optional<std::string>> content = readSmallFile(path_, kMaxIdentityFileBytes);
@@ -44,21 +46,25 @@ Result<std::optional<Identity>> FileIdentityStore::load() {
   identity.agent_id = std::move(*agent_id);
   identity.secret = std::move(*secret);
   identity.server_url = server_url.value_or("");
+  identity.peer_key = stringField(root.get(), "peer_key").value_or("");
   return std::optional<Identity>(std::move(identity));
 }
 
 Status FileIdentityStore::save(const Identity& identity) {
-  if (Status st = prepareStateDir(state_dir_); !st.ok()) return st;
+  if (Status st = prepareStateDir(state_dir_, protection_); !st.ok()) return st;
   json::JsonPtr root(cJSON_CreateObject());
   if (!root) return Status::internal("out of memory");
   cJSON_AddNumberToObject(root.get(), "v", 1);
   cJSON_AddStringToObject(root.get(), "agent_id", identity.agent_id.c_str());
   cJSON_AddStringToObject(root.get(), "secret", identity.secret.c_str());
   cJSON_AddStringToObject(root.get(), "server_url", identity.server_url.c_str());
+  if (!identity.peer_key.empty()) {
+    cJSON_AddStringToObject(root.get(), "peer_key", identity.peer_key.c_str());
+  }
   std::string text = json::print(root.get());
   if (text.empty()) return Status::internal("out of memory");
   text += '\n';
-  return writePrivateFileAtomically(path_, text);
+  return writePrivateFileAtomically(path_, text, protection_);
 }
 
 }  // namespace vigil::agent

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "agent/core/platform.h"
 #include "common/status.h"
 
 namespace vigil::agent {
@@ -13,6 +14,8 @@ struct Identity {
   std::string agent_id;
   std::string secret;      // the per-agent HMAC key (its ASCII bytes)
   std::string server_url;  // the collector it enrolled with
+  // The site's LAN peer key, from the collector (empty until one was received).
+  std::string peer_key;
 };
 
 // Keeps the identity across restarts. Implementations need not be thread-safe.
@@ -29,7 +32,8 @@ class IdentityStore {
 // `<state_dir>/identity.json`, written atomically with mode 0600 in a 0700 directory.
 class FileIdentityStore final : public IdentityStore {
  public:
-  explicit FileIdentityStore(std::filesystem::path state_dir);
+  // REQUIRES: `protection` outlives the store.
+  FileIdentityStore(std::filesystem::path state_dir, StateProtection& protection);
 
   Result<std::optional<Identity>> load() override;
   Status save(const Identity& identity) override;
@@ -38,6 +42,7 @@ class FileIdentityStore final : public IdentityStore {
 
  private:
   std::filesystem::path state_dir_;
+  StateProtection& protection_;
   std::filesystem::path path_;
 };
 

@@ -9,8 +9,8 @@
 
 namespace vigil::agent {
 
-FileSequenceStore::FileSequenceStore(std::filesystem::path state_dir)
-    : state_dir_(std::move(state_dir)), path_(state_dir_ / "seq") {}
+FileSequenceStore::FileSequenceStore(std::filesystem::path state_dir, StateProtection& protection)
+    : state_dir_(std::move(state_dir)), protection_(protection), path_(state_dir_ / "seq") {}
 
 Result<uint64_t> FileSequenceStore::loadReservation() {
   Result<std::optional<std::string>> content = readSmallFile(path_, 64);
@@ -31,8 +31,8 @@ Result<uint64_t> FileSequenceStore::loadReservation() {
 }
 
 Status FileSequenceStore::storeReservation(uint64_t reserved_below) {
-  if (Status st = prepareStateDir(state_dir_); !st.ok()) return st;
-  return writePrivateFileAtomically(path_, std::to_string(reserved_below) + "\n");
+  if (Status st = prepareStateDir(state_dir_, protection_); !st.ok()) return st;
+  return writePrivateFileAtomically(path_, std::to_string(reserved_below) + "\n", protection_);
 }
 
 SequenceAllocator::SequenceAllocator(SequenceStore& store, uint64_t block)

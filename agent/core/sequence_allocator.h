@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 
+#include "agent/core/platform.h"
 #include "common/status.h"
 
 namespace vigil::agent {
@@ -20,7 +21,8 @@ class SequenceStore {
 // `<state_dir>/seq`: one decimal number and a newline, replaced atomically, mode 0600.
 class FileSequenceStore final : public SequenceStore {
  public:
-  explicit FileSequenceStore(std::filesystem::path state_dir);
+  // REQUIRES: `protection` outlives the store.
+  FileSequenceStore(std::filesystem::path state_dir, StateProtection& protection);
 
   Result<uint64_t> loadReservation() override;
   Status storeReservation(uint64_t reserved_below) override;
@@ -29,6 +31,7 @@ class FileSequenceStore final : public SequenceStore {
 
  private:
   std::filesystem::path state_dir_;
+  StateProtection& protection_;
   std::filesystem::path path_;
 };
 

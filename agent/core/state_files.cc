@@ -15,41 +15,24 @@ Status fsError(const std::string& what, const fs::path& path, const std::error_c
 
 }  // namespace
 
-Status prepareStateDir(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return fsError("cannot create state directory", dir, ec);
-  const fs::file_status st = fs::status(dir, ec);
-  if (ec) return fsError("cannot inspect state directory", dir, ec);
-  if (!fs::is_directory(st)) {
-    return Status::failedPrecondition("state directory " + dir.string() + " is not a directory");
-  }
-  if ((st.permissions() & fs::perms::sticky_bit) != fs::perms::none) {
-    return Status::failedPrecondition("state directory " + dir.string() +
-                                      " is a shared directory (sticky bit set); give the agent "
-                                      "a directory of its own");
-  }
-  if ((st.permissions() & fs::perms::all) != fs::perms::owner_all) {
-    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-    if (ec) return fsError("cannot make state directory private (0700)", dir, ec);
-  }
-  return Status::okStatus();
+Status prepareStateDir(const fs::path& dir, StateProtection& protection) {
+  return protection.securePrivateDirectory(dir.string());
 }
 
-Status writePrivateFileAtomically(const fs::path& path, std::string_view content) {
+Status writePrivateFileAtomically(const fs::path& path, std::string_view content,
+                                  StateProtection& protection) {
   fs::path tmp = path;
   tmp += ".tmp";
   std::error_code ec;
   {
     // Created empty, made private, and only then filled: the content is never readable by
-    // others, whatever the umask.
+    // others, whatever the umask or inherited ACL.
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return Status::ioError("cannot create " + tmp.string());
-    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace,
-                    ec);
-    if (ec) {
+    if (Status st = protection.securePrivateFile(tmp.string()); !st.ok()) {
+      out.close();
       fs::remove(tmp, ec);
-      return fsError("cannot set mode 0600 on", tmp, ec);
+      return st;
     }
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
     out.flush();
@@ -58,6 +41,10 @@ Status writePrivateFileAtomically(const fs::path& path, std::string_view content
       fs::remove(tmp, ec);
       return Status::ioError("cannot write " + tmp.string());
     }
+  }
+  if (Status st = protection.flushFile(tmp.string()); !st.ok()) {
+    fs::remove(tmp, ec);
+    return st;
   }
   fs::rename(tmp, path, ec);
   if (ec) {

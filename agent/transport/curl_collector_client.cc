@@ -40,14 +40,47 @@ bool appendHeader(CurlSlistPtr* list, const std::string& line) {
   return true;
 }
 
-CollectorAnswer transportFailure(std::string message) {
+CollectorAnswer transportFailure(std::string message,
+                                 const char* cause = protocol::causes::kOther) {
   CollectorAnswer answer;
   answer.transport_ok = false;
   answer.transport_error = std::move(message);
+  answer.transport_cause = cause;
   return answer;
 }
 
 }  // namespace
+
+const char* transportCause(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return protocol::causes::kDns;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_GOT_NOTHING:  // the connection closed without an answer
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+      return protocol::causes::kConnect;
+    case CURLE_OPERATION_TIMEDOUT:
+      return protocol::causes::kTimeout;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+      return protocol::causes::kTls;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_FILESIZE_EXCEEDED:
+    case CURLE_WRITE_ERROR:
+      return protocol::causes::kBadAnswer;
+    default:
+      return protocol::causes::kOther;
+  }
+}
 
 std::optional<int64_t> parseRetryAfterSeconds(std::string_view value) {
   value = trim(value);
@@ -96,6 +129,10 @@ Status CurlCollectorClient::configure() {
   set(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms));
   set(curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, options_.total_timeout_ms));
   set(curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L));
+  if (!options_.pinned_public_key.empty()) {
+    set(curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, options_.pinned_public_key.c_str()));
+  }
+  if (!options_.proxy.empty()) set(curl_easy_setopt(h, CURLOPT_PROXY, options_.proxy.c_str()));
   set(curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str()));
   set(curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
                        static_cast<curl_off_t>(protocol::kMaxBodyBytes)));
@@ -143,8 +180,11 @@ void CurlCollectorClient::cancel() {
   curl_multi_wakeup(multi_.get());
 }
 
+void CurlCollectorClient::resume() { cancelled_.store(false); }
+
 CollectorAnswer CurlCollectorClient::post(std::string_view path, const std::string& body,
-                                          CurlSlistPtr headers) {
+                                          CurlSlistPtr headers,
+                                          std::optional<Duration> total_timeout) {
   if (cancelled_.load()) return transportFailure("cancelled");
   if (!appendHeader(&headers, std::string("Content-Type: ") + protocol::kContentType) ||
       !appendHeader(&headers, "Accept: application/json") ||
@@ -167,6 +207,12 @@ CollectorAnswer CurlCollectorClient::post(std::string_view path, const std::stri
     rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   }
   if (rc == CURLE_OK) rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
+  const long timeout_ms =
+      total_timeout
+          ? static_cast<long>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(*total_timeout).count())
+          : options_.total_timeout_ms;
+  if (rc == CURLE_OK) rc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, std::max(1L, timeout_ms));
   if (rc != CURLE_OK) return transportFailure(curl_easy_strerror(rc));
 
   if (curl_multi_add_handle(multi_.get(), h) != CURLM_OK) {
@@ -209,12 +255,14 @@ CollectorAnswer CurlCollectorClient::post(std::string_view path, const std::stri
 
   if (result != CURLE_OK) {
     if (body_too_large_ || result == CURLE_FILESIZE_EXCEEDED) {
-      return transportFailure("the answer is larger than " +
-                              std::to_string(protocol::kMaxBodyBytes) + " bytes");
+      return transportFailure(
+          "the answer is larger than " + std::to_string(protocol::kMaxBodyBytes) + " bytes",
+          protocol::causes::kBadAnswer);
     }
     // The error buffer has the specific reason ("Failed to connect to ... port 1 after 0 ms").
     return transportFailure(error_buffer_[0] != '\0' ? std::string(error_buffer_)
-                                                     : std::string(curl_easy_strerror(result)));
+                                                     : std::string(curl_easy_strerror(result)),
+                            transportCause(result));
   }
   CollectorAnswer answer;
   answer.transport_ok = true;
@@ -226,10 +274,11 @@ CollectorAnswer CurlCollectorClient::post(std::string_view path, const std::stri
 }
 
 CollectorAnswer CurlCollectorClient::enroll(const protocol::EnrollRequest& request) {
-  return post(protocol::kEnrollPath, protocol::encode(request), CurlSlistPtr());
+  return post(protocol::kEnrollPath, protocol::encode(request), CurlSlistPtr(), std::nullopt);
 }
 
-CollectorAnswer CurlCollectorClient::heartbeat(const SignedHeartbeat& heartbeat) {
+CollectorAnswer CurlCollectorClient::heartbeat(const SignedHeartbeat& heartbeat,
+                                               std::optional<Duration> total_timeout) {
   CurlSlistPtr headers;
   if (!appendHeader(&headers, std::string(protocol::kHeaderAgentId) + ": " + heartbeat.agent_id) ||
       !appendHeader(&headers, std::string(protocol::kHeaderTimestamp) + ": " +
@@ -238,7 +287,7 @@ CollectorAnswer CurlCollectorClient::heartbeat(const SignedHeartbeat& heartbeat)
                     std::string(protocol::kHeaderSignature) + ": " + heartbeat.signature)) {
     return transportFailure("out of memory building headers");
   }
-  return post(protocol::kHeartbeatPath, heartbeat.body, std::move(headers));
+  return post(protocol::kHeartbeatPath, heartbeat.body, std::move(headers), total_timeout);
 }
 
 }  // namespace vigil::agent

@@ -35,7 +35,15 @@ struct CurlClientOptions {
   std::string user_agent;
   long connect_timeout_ms = 10'000;
   long total_timeout_ms = 30'000;
+  // "sha256//<base64>[;sha256//<base64>]": the collector's public key must match one
+  // (CURLOPT_PINNEDPUBLICKEY), on top of normal certificate verification. Empty: no pin.
+  std::string pinned_public_key;
+  // Proxy URL. Empty: libcurl's standard environment variables (https_proxy, no_proxy, ...).
+  std::string proxy;
 };
+
+// The outage cause (protocol::causes) of a failed transfer.
+const char* transportCause(CURLcode code);
 
 // Parses a Retry-After value in its seconds form ("120"); nullopt for the HTTP-date form or
 // anything malformed. Values above a day are capped to a day.
@@ -51,14 +59,17 @@ class CurlCollectorClient final : public CollectorClient {
   static Result<std::unique_ptr<CurlCollectorClient>> create(CurlClientOptions options);
 
   CollectorAnswer enroll(const protocol::EnrollRequest& request) override;
-  CollectorAnswer heartbeat(const SignedHeartbeat& heartbeat) override;
+  CollectorAnswer heartbeat(const SignedHeartbeat& heartbeat,
+                            std::optional<Duration> total_timeout) override;
   void cancel() override;
+  void resume() override;
 
  private:
   CurlCollectorClient(CurlClientOptions options, CurlEasyPtr easy, CurlMultiPtr multi);
 
   Status configure();
-  CollectorAnswer post(std::string_view path, const std::string& body, CurlSlistPtr headers);
+  CollectorAnswer post(std::string_view path, const std::string& body, CurlSlistPtr headers,
+                       std::optional<Duration> total_timeout);
 
   static size_t onBody(char* data, size_t size, size_t count, void* self);
   static size_t onHeader(char* data, size_t size, size_t count, void* self);

@@ -52,8 +52,8 @@ std::string formatRfc3339Utc(int64_t unix_ms) {
 }
 
 AgentQueryService::AgentQueryService(Store& store, const AgentDirectory& directory,
-                                     const PresenceMonitor& presence)
-    : store_(store), directory_(directory), presence_(presence) {}
+                                     const PresenceMonitor& presence, HealthSources sources)
+    : store_(store), directory_(directory), presence_(presence), sources_(sources) {}
 
 namespace {
 
@@ -71,6 +71,35 @@ void addReasonArray(cJSON* obj, const char* name, uint32_t mask) {
     if ((mask & (1u << i)) == 0) continue;
     cJSON_AddItemToArray(arr, cJSON_CreateString(presence::degradationReasonName(
                                   static_cast<presence::DegradationReason>(i))));
+  }
+}
+
+void addOptionalString(cJSON* obj, const char* name, const std::string& value) {
+  if (value.empty()) {
+    cJSON_AddNullToObject(obj, name);
+  } else {
+    addString(obj, name, value);
+  }
+}
+
+// What the agent reports about its endpoint; a fact never reported is null.
+void addFacts(cJSON* o, const AgentRecord& agent) {
+  cJSON* facts = cJSON_AddObjectToObject(o, "facts");
+  addOptionalString(facts, "hostname", agent.hostname);
+  addOptionalString(facts, "os_name", agent.os_name);
+  addOptionalString(facts, "os_version", agent.os_version);
+  addOptionalString(facts, "arch", agent.arch);
+  addOptionalString(facts, "agent_version", agent.agent_version);
+  addOptionalString(facts, "config_hash", agent.config_hash);
+  if (!agent.net) {
+    cJSON_AddNullToObject(facts, "net");
+    return;
+  }
+  cJSON* net = cJSON_AddObjectToObject(facts, "net");
+  addBool(net, "default_route", agent.net->default_route);
+  cJSON* addresses = cJSON_AddArrayToObject(net, "addresses");
+  for (const std::string& a : agent.net->addresses) {
+    cJSON_AddItemToArray(addresses, cJSON_CreateString(a.c_str()));
   }
 }
 
@@ -113,6 +142,12 @@ json::JsonPtr agentObject(AgentRecord agent, const std::optional<AgentLiveState>
     agent.uptime_s = live->uptime_s;
     agent.agent_version = live->agent_version;
     agent.hostname = live->hostname;
+    agent.os_name = live->os_name;
+    agent.os_version = live->os_version;
+    agent.config_hash = live->config_hash;
+    agent.net = live->net;
+    agent.last_shutdown_reason = live->last_shutdown_reason;
+    agent.last_shutdown_at_ms = live->last_shutdown_at_ms;
   }
   json::JsonPtr obj(cJSON_CreateObject());
   cJSON* o = obj.get();
@@ -130,6 +165,9 @@ json::JsonPtr agentObject(AgentRecord agent, const std::optional<AgentLiveState>
   addString(o, "enrolled_at", formatRfc3339Utc(agent.enrolled_at_ms));
   addOptionalTime(o, "last_seen_at", agent.last_seen_at_ms);
   addOptionalTime(o, "retired_at", agent.retired_at_ms);
+  addOptionalString(o, "last_shutdown_reason", agent.last_shutdown_reason);
+  addOptionalTime(o, "last_shutdown_at", agent.last_shutdown_at_ms);
+  addFacts(o, agent);
   addPresence(o, view, degraded_mask);
   return obj;
 }
@@ -181,6 +219,8 @@ ApiResult<std::string> AgentQueryService::agentJson(const std::string& agent_id)
   }
   auto history = store_.listStatusChanges(agent_id, kHistoryLength);
   if (!history.ok()) return internalError();
+  auto outages = store_.listOutageReports(agent_id, kOutagesShown);
+  if (!outages.ok()) return internalError();
   auto live = directory_.liveState(agent_id);
   auto view = presence_.agentView(agent_id);
   json::JsonPtr obj =
@@ -202,6 +242,15 @@ ApiResult<std::string> AgentQueryService::agentJson(const std::string& agent_id)
       start = end + 1;
     }
     cJSON_AddItemToArray(arr, h);
+  }
+  cJSON* outage_list = cJSON_AddArrayToObject(obj.get(), "outages");
+  for (const OutageReport& r : outages.value()) {
+    cJSON* item = cJSON_CreateObject();
+    addString(item, "from", formatRfc3339Utc(r.from_ms));
+    addString(item, "to", formatRfc3339Utc(r.to_ms));
+    addString(item, "cause", r.cause);
+    addString(item, "reported_at", formatRfc3339Utc(r.reported_at_ms));
+    cJSON_AddItemToArray(outage_list, item);
   }
   return json::print(obj.get());
 }
@@ -232,6 +281,26 @@ ApiResult<std::string> AgentQueryService::healthJson() {
   }
   addInt(o, "held_alerts", static_cast<int64_t>(health.held_alerts));
   addInt(o, "dropped_history_records", static_cast<int64_t>(presence_.droppedChanges()));
+  if (sources_.beacons != nullptr) {
+    const BeaconCounters counters = sources_.beacons->counters();
+    cJSON* beacon = cJSON_AddObjectToObject(o, "beacon");
+    addInt(beacon, "port", sources_.beacon_port);
+    addInt(beacon, "interval_s", sources_.beacons->config().interval_s);
+    addInt(beacon, "accepted", static_cast<int64_t>(counters.accepted));
+    cJSON* dropped = cJSON_AddObjectToObject(beacon, "dropped");
+    for (size_t i = 0; i < kBeaconDropCount; ++i) {
+      addInt(dropped, beaconDropName(static_cast<BeaconDrop>(i)),
+             static_cast<int64_t>(counters.dropped[i]));
+    }
+  } else {
+    cJSON_AddNullToObject(o, "beacon");
+  }
+  if (sources_.ingest != nullptr) {
+    const IngestCounters counters = sources_.ingest->counters();
+    cJSON* peers = cJSON_AddObjectToObject(o, "peer_sightings");
+    addInt(peers, "witnessed", static_cast<int64_t>(counters.peer_sightings_witnessed));
+    addInt(peers, "ignored", static_cast<int64_t>(counters.peer_sightings_ignored));
+  }
   cJSON* arr = cJSON_AddArrayToObject(o, "history");
   for (const HealthRecord& h : history.value()) {
     cJSON* item = cJSON_CreateObject();

@@ -24,14 +24,17 @@
 
 #include "collector/api/admin_auth.h"
 #include "collector/api/agent_query.h"
+#include "collector/api/beacon_listener.h"
 #include "collector/api/handlers.h"
 #include "collector/api/readiness.h"
 #include "collector/api/router.h"
 #include "collector/app/bootstrap.h"
 #include "collector/app/file_util.h"
 #include "collector/ingest/agent_directory.h"
+#include "collector/ingest/beacon_service.h"
 #include "collector/ingest/ingest_service.h"
 #include "collector/ingest/last_seen_writer.h"
+#include "collector/ingest/site_peer_keys.h"
 #include "collector/monitor/presence_monitor.h"
 #include "collector/monitor/presence_ticker.h"
 #include "collector/store/sqlite_store.h"
@@ -267,6 +270,11 @@ int CollectorApp::serve(const CollectorConfig& config) {
     return EXIT_IOERR;
   }
   log.information("loaded %z agents", directory.size());
+  SitePeerKeys peer_keys(store);
+  if (Status s = peer_keys.load(); !s.ok()) {
+    log.fatal("cannot load the sites' peer keys: " + s.toString());
+    return EXIT_IOERR;
+  }
 
   Poco::Logger& store_log = Poco::Logger::get("vigil.collector.store");
   LastSeenWriter writer(directory, store, std::chrono::milliseconds(config.flush_interval_ms),
@@ -278,10 +286,39 @@ int CollectorApp::serve(const CollectorConfig& config) {
     log.fatal("cannot load presence state: " + s.toString());
     return EXIT_IOERR;
   }
-  IngestService ingest(store, directory, clock,
-                       IngestConfig{config.heartbeat_interval_s, config.max_clock_skew_s * 1000},
-                       &presence);
-  AgentQueryService agents(store, directory, presence);
+  IngestConfig ingest_config;
+  ingest_config.heartbeat_interval_s = config.heartbeat_interval_s;
+  ingest_config.max_clock_skew_ms = config.max_clock_skew_s * 1000;
+  ingest_config.verify_interval_s = config.verify_interval_s;
+  ingest_config.verify_for_s = config.verify_for_s;
+
+  // The UDP beacon port, on the HTTP listener's address. Bound before anything serves, so a
+  // taken port stops the start like a taken HTTP port does.
+  std::optional<BeaconService> beacons;
+  std::optional<BeaconListener> beacon_listener;
+  if (config.beacon_enabled) {
+    BeaconConfig beacon_config;
+    beacon_config.interval_s = config.beacon_interval_s;
+    beacon_config.max_clock_skew_ms = config.max_clock_skew_s * 1000;
+    beacons.emplace(directory, clock, beacon_config, &presence);
+    beacon_listener.emplace(*beacons, Poco::Logger::get("vigil.collector.beacon"));
+    if (Status s = beacon_listener->bind(config.http_address, config.beacon_port); !s.ok()) {
+      log.fatal("cannot listen on udp %s:%d (beacon.port): %s", config.http_address,
+                config.beacon_port, s.message());
+      return EXIT_UNAVAILABLE;
+    }
+    ingest_config.beacon_port = beacon_listener->port();
+    ingest_config.beacon_interval_s = config.beacon_interval_s;
+  }
+
+  Poco::Logger& ingest_log = Poco::Logger::get("vigil.collector.ingest");
+  IngestService ingest(store, directory, clock, ingest_config, &presence, &peer_keys,
+                       [&ingest_log](const std::string& line) { ingest_log.information(line); });
+  HealthSources health_sources;
+  health_sources.beacons = beacons ? &*beacons : nullptr;
+  health_sources.beacon_port = beacon_listener ? beacon_listener->port() : 0;
+  health_sources.ingest = &ingest;
+  AgentQueryService agents(store, directory, presence, health_sources);
   AdminAuthenticator admin_auth(store);
   ReadinessProbe readiness(store);
   ApiServices services{ingest, agents, admin_auth, readiness,
@@ -328,6 +365,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
 
   writer.start();
   server.start();
+  if (beacon_listener) beacon_listener->start();
   ticker.start();
   readiness.setListening(true);
 
@@ -344,11 +382,16 @@ int CollectorApp::serve(const CollectorConfig& config) {
   }
   if (rc == EXIT_OK) {
     log.information("listening on %s:%hu", bound.host().toString(), bound.port());
+    if (beacon_listener) {
+      log.information("beacon listener on udp %s:%hu", bound.host().toString(),
+                      beacon_listener->port());
+    }
     waitForTerminationRequest();
     log.information("termination requested; stopping");
   }
 
   readiness.setListening(false);
+  if (beacon_listener) beacon_listener->stop();
   server.stopAll(false);
   pool.joinAll();
   if (Status s = ticker.stop(); !s.ok()) {

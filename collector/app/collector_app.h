@@ -2,12 +2,13 @@
 
 // vigil-collector as a Poco ServerApplication: options in defineOptions, configuration and
 // logging in initialize, the composition root in main (open the store, provision, start the
-// write-behind and the HTTP listener, wait for termination, stop, flush, close).
+// write-behind, the HTTP listener and the UDP beacon listener, wait for termination, stop,
+// flush, close).
 //
 // Exit codes: 0 after a requested stop; 78 (EXIT_CONFIG) for a bad option or configuration
 // value; 74 (EXIT_IOERR) when the data directory or store cannot be opened or provisioned;
-// 69 (EXIT_UNAVAILABLE) when the listener cannot bind; 73 (EXIT_CANTCREAT) when the port file
-// cannot be written.
+// 69 (EXIT_UNAVAILABLE) when the HTTP or the UDP beacon listener cannot bind; 73 (EXIT_CANTCREAT)
+// when the port file cannot be written.
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Util/MapConfiguration.h>

@@ -56,6 +56,20 @@ class Validator {
     return *value;
   }
 
+  bool boolean(const char* key) {
+    std::string text = string(key);
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+      text.erase(text.begin());
+    }
+    if (text == "true" || text == "yes" || text == "on" || text == "1") return true;
+    if (text == "false" || text == "no" || text == "off" || text == "0") return false;
+    fail(std::string("configuration key ") + key + " (env " + environmentVariableFor(key) +
+         ") = '" + string(key) + "' must be true or false");
+    return false;
+  }
+
   double real(const std::string& key, double min, double max) {
     const std::string text = string(key.c_str());
     char* end = nullptr;
@@ -205,6 +219,14 @@ const std::vector<ConfigKey>& configKeys() {
       {"http.maxQueued", "256", "most accepted connections waiting for a worker"},
       {"data.dir", "/var/lib/vigil/collector", "directory of the database and token files"},
       {"heartbeat.intervalSeconds", "60", "heartbeat interval told to agents"},
+      {"presence.verifyIntervalSeconds", "10",
+       "heartbeat interval asked of an agent that was SUSPECT, UNREACHABLE or OFFLINE"},
+      {"presence.verifyForSeconds", "120",
+       "how long such an agent beats at the verify interval (answered at most 900)"},
+      {"beacon.enabled", "true", "run the UDP beacon listener and offer it to agents"},
+      {"beacon.port", "8471",
+       "UDP port of the beacon listener, on http.address; 0 picks a free one"},
+      {"beacon.intervalSeconds", "15", "beacon interval told to agents"},
       {"protocol.maxClockSkewSeconds", "300", "accepted distance of a request's timestamp"},
       {"store.flushIntervalMs", "1000", "period of the last-seen write-behind"},
       {"admin.token", "", "if set, this admin API bearer token is accepted"},
@@ -299,6 +321,11 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   for (const CountSetting& k : countSettings()) {
     c.presence.*(k.member) = static_cast<uint32_t>(v.integer(k.key, k.min, k.max));
   }
+  c.verify_interval_s = v.integer("presence.verifyIntervalSeconds", 1, kMaxIntervalS);
+  c.verify_for_s = v.integer("presence.verifyForSeconds", 1, kMaxIntervalS);
+  c.beacon_enabled = v.boolean("beacon.enabled");
+  c.beacon_port = static_cast<int>(v.integer("beacon.port", 0, 65535));
+  c.beacon_interval_s = v.integer("beacon.intervalSeconds", 1, kMaxIntervalS);
   c.max_clock_skew_s = v.integer("protocol.maxClockSkewSeconds", 1, kMaxIntervalS);
   c.flush_interval_ms = v.integer("store.flushIntervalMs", 10, 3'600'000);
   c.admin_token = v.string("admin.token");

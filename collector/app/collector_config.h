@@ -58,6 +58,13 @@ struct CollectorConfig {
   int64_t heartbeat_interval_s = 0;
   // Every threshold of the presence engine (keys presence.*; docs/presence.md).
   presence::PresenceConfig presence;
+  // "Verify" asked of an agent the engine had lost (docs/protocol.md, heartbeat answer).
+  int64_t verify_interval_s = 0;
+  int64_t verify_for_s = 0;
+  // The UDP beacon listener, bound on http_address (docs/protocol.md, "UDP beacon").
+  bool beacon_enabled = false;
+  int beacon_port = 0;  // 0: ephemeral
+  int64_t beacon_interval_s = 0;
   int64_t max_clock_skew_s = 0;
   int64_t flush_interval_ms = 0;
   std::string admin_token;

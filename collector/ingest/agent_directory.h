@@ -19,10 +19,19 @@
 
 namespace vigil::collector {
 
-// What the heartbeat check needs before it trusts a request.
+// Where an agent belongs: what same-site checks (peer witnesses) need.
+struct AgentPlacement {
+  int64_t site_id = 0;
+  int64_t tenant_id = 0;
+  bool retired = false;
+};
+
+// What the heartbeat and beacon checks need before they trust a request.
 struct AgentCredentials {
   std::string secret;
   bool retired = false;
+  int64_t site_id = 0;
+  int64_t tenant_id = 0;
 };
 
 // The mutable part of an agent, as last accepted.
@@ -33,6 +42,12 @@ struct AgentLiveState {
   int64_t uptime_s = 0;
   std::string agent_version;
   std::string hostname;
+  std::string os_name;
+  std::string os_version;
+  std::string config_hash;
+  std::optional<AgentNetwork> net;
+  std::string last_shutdown_reason;
+  std::optional<int64_t> last_shutdown_at_ms;
 };
 
 enum class AcceptOutcome { kAccepted, kUnknownAgent, kReplayedSequence };
@@ -46,17 +61,24 @@ class AgentDirectory {
   void add(const AgentRecord& agent);
 
   std::optional<AgentCredentials> credentials(const std::string& agent_id) const;
+  std::optional<AgentPlacement> placement(const std::string& agent_id) const;
 
   // Records `beat` as seen at `now_ms` if its seq is above the agent's last accepted seq;
-  // otherwise changes nothing. The check and the update are one atomic step.
+  // otherwise changes nothing. The check and the update are one atomic step. Recorded are
+  // the last-seen evidence, the facts it reports (a non-empty string or a `net` replaces the
+  // previous value), its shutdown notice and its outage diary (kept for the next write, at
+  // most kOutageReportsKeptPerAgent per agent: older ones would be deleted by the store).
   AcceptOutcome accept(const protocol::Heartbeat& beat, int64_t now_ms);
 
   std::optional<AgentLiveState> liveState(const std::string& agent_id) const;
 
-  // Returns the evidence of every dirty agent and clears their dirty flags.
+  // Returns the evidence of every dirty agent and clears their dirty flags. Facts and the
+  // shutdown notice are included only if they changed since the previous take; the pending
+  // outage reports are moved out.
   std::vector<LastSeenUpdate> takeDirty();
-  // Marks agents dirty again after their batch failed to reach the store.
-  void markDirty(const std::vector<LastSeenUpdate>& failed);
+  // Marks agents dirty again after their batch failed to reach the store, and takes back its
+  // outage reports (ahead of newer ones).
+  void markDirty(std::vector<LastSeenUpdate> failed);
 
   size_t size() const;
   size_t dirtyCount() const;
@@ -66,6 +88,9 @@ class AgentDirectory {
     AgentCredentials credentials;
     AgentLiveState live;
     bool dirty = false;
+    bool facts_dirty = false;
+    bool shutdown_dirty = false;
+    std::vector<OutageReport> pending_outages;  // oldest first
   };
 
   static Entry entryFrom(const AgentRecord& agent);

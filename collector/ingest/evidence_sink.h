@@ -2,23 +2,56 @@
 
 // Where ingest hands accepted evidence: the presence engine (collector/monitor) in the
 // running collector. Called after state was changed; implementations must be fast and
-// thread-safe (they run on request threads).
+// thread-safe (they run on request threads and on the beacon listener's thread).
 
 #include <string>
+#include <vector>
 
 #include "collector/store/store.h"
 #include "common/clock.h"
 
 namespace vigil::collector {
 
+// An outage the agent reports in its diary: it ran but could not reach the collector.
+struct ReportedOutage {
+  WallTime from;  // the agent's corrected wall clock
+  WallTime to;
+};
+
+// Another agent of the reporter's site that the reporter heard on the LAN.
+struct PeerWitness {
+  std::string agent_id;  // the agent heard; known, same tenant and site, not the reporter
+  MonoTime heard_at;     // when it was heard, on the collector's clock; never in the future
+};
+
+// One accepted heartbeat with the indicators it carried (docs/protocol.md, "What the
+// collector does with the indicators").
+struct AcceptedHeartbeat {
+  std::string agent_id;
+  MonoTime received_at;
+  Duration next_interval;  // the agent was told to beat again in this
+  std::vector<ReportedOutage> outages;
+  bool shutdown = false;  // a goodbye notice
+  std::vector<PeerWitness> witnesses;
+};
+
+// What the heartbeat's answer depends on.
+struct HeartbeatAssessment {
+  // The agent was SUSPECT, UNREACHABLE or OFFLINE before this heartbeat: its return should be
+  // confirmed quickly ("verify" in the answer).
+  bool was_lost = false;
+};
+
 class EvidenceSink {
  public:
   virtual ~EvidenceSink() = default;
   virtual void agentEnrolled(const AgentRecord& agent) = 0;
-  // An accepted heartbeat, received at `received_at`; the agent was told to beat again in
-  // `next_interval`.
-  virtual void heartbeatAccepted(const std::string& agent_id, MonoTime received_at,
-                                 Duration next_interval) = 0;
+  // The heartbeat's own evidence first, then its diary, its shutdown notice and the peers it
+  // heard, as one step: no other evidence of the agent is handled in between.
+  virtual HeartbeatAssessment heartbeatAccepted(const AcceptedHeartbeat& beat) = 0;
+  // An accepted UDP beacon, received at `received_at`; the agent beacons every `interval`.
+  virtual void beaconAccepted(const std::string& agent_id, MonoTime received_at,
+                              Duration interval) = 0;
 };
 
 }  // namespace vigil::collector

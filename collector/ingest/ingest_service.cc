@@ -1,7 +1,10 @@
 #include "collector/ingest/ingest_service.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <utility>
+#include <vector>
 
 #include "common/crypto.h"
 
@@ -29,6 +32,15 @@ constexpr char kAgentIdPrefix[] = "ag_";
 constexpr size_t kAgentIdRandomBytes = 16;
 constexpr size_t kSecretRandomBytes = 32;  // 64 hex characters
 
+// "Verify" as the protocol allows it: an interval no slower than the heartbeat's own, for at
+// most protocol::kMaxVerifyForS.
+IngestConfig normalized(IngestConfig c) {
+  const int64_t slowest = std::max<int64_t>(1, c.heartbeat_interval_s);
+  c.verify_interval_s = std::clamp<int64_t>(c.verify_interval_s, 1, slowest);
+  c.verify_for_s = std::clamp<int64_t>(c.verify_for_s, 1, protocol::kMaxVerifyForS);
+  return c;
+}
+
 }  // namespace
 
 ApiError decodeErrorToApiError(const protocol::DecodeError& error) {
@@ -37,10 +49,62 @@ ApiError decodeErrorToApiError(const protocol::DecodeError& error) {
 }
 
 IngestService::IngestService(Store& store, AgentDirectory& directory, const Clock& clock,
-                             IngestConfig config, EvidenceSink* evidence)
-    : store_(store), directory_(directory), clock_(clock), config_(config), evidence_(evidence) {}
+                             IngestConfig config, EvidenceSink* evidence, SitePeerKeys* peer_keys,
+                             NoticeLog notice_log)
+    : store_(store),
+      directory_(directory),
+      clock_(clock),
+      config_(normalized(config)),
+      evidence_(evidence),
+      peer_keys_(peer_keys),
+      notice_log_(std::move(notice_log)) {}
 
 int64_t IngestService::nowMs() const { return toUnixMillis(clock_.wallNow()); }
+
+IngestCounters IngestService::counters() const {
+  return IngestCounters{peer_sightings_witnessed_.load(), peer_sightings_ignored_.load()};
+}
+
+protocol::ChannelOffer IngestService::channelOffer(int64_t site_id,
+                                                   const std::optional<std::string>& held_key_id) {
+  protocol::ChannelOffer offer;
+  if (config_.beacon_port) {
+    offer.beacon_port = *config_.beacon_port;
+    offer.beacon_interval_s = config_.beacon_interval_s;
+  }
+  if (peer_keys_ != nullptr) {
+    std::optional<SitePeerKey> key = peer_keys_->find(site_id);
+    if (key && (!held_key_id || *held_key_id != key->key_id)) {
+      offer.peer_key = key->key;
+      offer.peer_key_id = key->key_id;
+    }
+  }
+  return offer;
+}
+
+std::vector<PeerWitness> IngestService::witnessesOf(const protocol::Heartbeat& beat,
+                                                    const AgentCredentials& reporter,
+                                                    MonoTime received_at) {
+  std::vector<PeerWitness> out;
+  uint64_t ignored = 0;
+  for (const protocol::PeerSighting& sighting : beat.peers) {
+    // The sighting's age by the reporter's own clock; a heard_at after sent_at is "just now".
+    const int64_t age_ms = std::max<int64_t>(0, beat.sent_at_ms - sighting.heard_at_ms);
+    std::optional<AgentPlacement> peer;
+    if (sighting.agent_id != beat.agent_id && age_ms <= kMaxPeerSightingAgeMs) {
+      peer = directory_.placement(sighting.agent_id);
+    }
+    if (!peer || peer->retired || peer->site_id != reporter.site_id ||
+        peer->tenant_id != reporter.tenant_id) {
+      ++ignored;
+      continue;
+    }
+    out.push_back(PeerWitness{sighting.agent_id, received_at - std::chrono::milliseconds(age_ms)});
+  }
+  peer_sightings_witnessed_ += out.size();
+  peer_sightings_ignored_ += ignored;
+  return out;
+}
 
 ApiResult<protocol::EnrollResponse> IngestService::enroll(std::string_view body) {
   if (body.size() > protocol::kMaxBodyBytes) return bodyTooLarge();
@@ -84,6 +148,7 @@ ApiResult<protocol::EnrollResponse> IngestService::enroll(std::string_view body)
   response.secret = stored.value().secret;
   response.heartbeat_interval_s = config_.heartbeat_interval_s;
   response.server_time_ms = now_ms;
+  response.channels = channelOffer(stored.value().site_id, std::nullopt);
   return response;
 }
 
@@ -151,13 +216,33 @@ ApiResult<protocol::HeartbeatResponse> IngestService::heartbeat(const HeartbeatR
                       "seq " + std::to_string(beat.seq) + " is not above the last accepted one");
   }
 
+  HeartbeatAssessment assessment;
   if (evidence_ != nullptr) {
-    evidence_->heartbeatAccepted(agent_id, received_at,
-                                 std::chrono::seconds(config_.heartbeat_interval_s));
+    AcceptedHeartbeat accepted;
+    accepted.agent_id = agent_id;
+    accepted.received_at = received_at;
+    accepted.next_interval = std::chrono::seconds(config_.heartbeat_interval_s);
+    accepted.outages.reserve(beat.outages.size());
+    for (const protocol::OutageEntry& o : beat.outages) {
+      accepted.outages.push_back(
+          ReportedOutage{fromUnixMillis(o.from_ms), fromUnixMillis(o.to_ms)});
+    }
+    accepted.shutdown = beat.shutdown.has_value();
+    accepted.witnesses = witnessesOf(beat, *credentials, received_at);
+    assessment = evidence_->heartbeatAccepted(accepted);
   }
+  if (beat.shutdown && notice_log_) {
+    notice_log_("agent " + agent_id + " announced a shutdown (" + *beat.shutdown + ")");
+  }
+
   protocol::HeartbeatResponse response;
   response.next_interval_s = config_.heartbeat_interval_s;
   response.server_time_ms = now_ms;
+  if (assessment.was_lost) {
+    response.verify_interval_s = config_.verify_interval_s;
+    response.verify_for_s = config_.verify_for_s;
+  }
+  response.channels = channelOffer(credentials->site_id, beat.peer_key_id);
   return response;
 }
 

@@ -5,17 +5,21 @@
 //
 // Heartbeats are checked in the order of docs/protocol.md ("How the collector checks a
 // heartbeat"); no rejected request changes any state. Accepted heartbeats update the
-// AgentDirectory only; LastSeenWriter writes them behind. Enrollment writes through to the
-// store before it answers.
+// AgentDirectory only (last-seen, facts, shutdown notice, outage diary); LastSeenWriter writes
+// them behind. Their indicators go to the EvidenceSink (docs/protocol.md, "What the collector
+// does with the indicators"). Enrollment writes through to the store before it answers.
 //
 // Thread safety: safe to call concurrently.
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/evidence_sink.h"
+#include "collector/ingest/site_peer_keys.h"
 #include "collector/store/store.h"
 #include "common/clock.h"
 #include "common/protocol.h"
@@ -37,6 +41,23 @@ using ApiResult = Result<T, ApiError>;
 struct IngestConfig {
   int64_t heartbeat_interval_s = 60;  // next_interval_s of every answer
   int64_t max_clock_skew_ms = protocol::kDefaultMaxClockSkewMs;
+  // "Verify" asked of an agent that was SUSPECT, UNREACHABLE or OFFLINE. Answered clamped to
+  // 1..heartbeat_interval_s and 1..protocol::kMaxVerifyForS.
+  int64_t verify_interval_s = 10;
+  int64_t verify_for_s = 120;
+  // The UDP beacon offered to agents; no port: the collector has no beacon listener.
+  std::optional<int64_t> beacon_port = std::nullopt;
+  int64_t beacon_interval_s = 15;
+};
+
+// Peer sightings whose age exceeds this are ignored: they say nothing about the present.
+constexpr int64_t kMaxPeerSightingAgeMs = 3'600'000;
+
+struct IngestCounters {
+  uint64_t peer_sightings_witnessed = 0;  // handed to the presence engine
+  // Unknown, retired, of another site or tenant, the reporter itself, or older than
+  // kMaxPeerSightingAgeMs.
+  uint64_t peer_sightings_ignored = 0;
 };
 
 // One POST /v1/heartbeat as received; a header is nullopt when absent.
@@ -49,9 +70,14 @@ struct HeartbeatRequest {
 
 class IngestService {
  public:
-  // `store`, `directory`, `clock` and `evidence` (if given) must outlive the service.
+  // One line for the operator's log (information level), e.g. an announced shutdown.
+  using NoticeLog = std::function<void(const std::string& line)>;
+
+  // `store`, `directory`, `clock`, `evidence` and `peer_keys` (if given) must outlive the
+  // service. Without `peer_keys` no peer key is offered.
   IngestService(Store& store, AgentDirectory& directory, const Clock& clock, IngestConfig config,
-                EvidenceSink* evidence = nullptr);
+                EvidenceSink* evidence = nullptr, SitePeerKeys* peer_keys = nullptr,
+                NoticeLog notice_log = {});
 
   // POST /v1/enroll: on success the agent exists in the store and in the directory.
   ApiResult<protocol::EnrollResponse> enroll(std::string_view body);
@@ -60,14 +86,26 @@ class IngestService {
   // transport's).
   ApiResult<protocol::HeartbeatResponse> heartbeat(const HeartbeatRequest& request);
 
+  IngestCounters counters() const;
+
  private:
   int64_t nowMs() const;
+  // The channels offered to an agent of `site_id` that holds peer key `held_key_id`.
+  protocol::ChannelOffer channelOffer(int64_t site_id,
+                                      const std::optional<std::string>& held_key_id);
+  // The sightings of `beat` that are witness evidence, as the engine takes them.
+  std::vector<PeerWitness> witnessesOf(const protocol::Heartbeat& beat,
+                                       const AgentCredentials& reporter, MonoTime received_at);
 
   Store& store_;
   AgentDirectory& directory_;
   const Clock& clock_;
   const IngestConfig config_;
   EvidenceSink* const evidence_;
+  SitePeerKeys* const peer_keys_;
+  const NoticeLog notice_log_;
+  std::atomic<uint64_t> peer_sightings_witnessed_{0};
+  std::atomic<uint64_t> peer_sightings_ignored_{0};
 };
 
 // Builds the ApiError of a body that failed protocol decoding (400, or 413 for size).

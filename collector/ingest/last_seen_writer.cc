@@ -22,7 +22,7 @@ Result<FlushStats> LastSeenWriter::flush() {
   if (batch.empty()) return FlushStats{};
   Status written = store_.updateLastSeen(batch);
   if (!written.ok()) {
-    directory_.markDirty(batch);
+    directory_.markDirty(std::move(batch));
     return written;
   }
   return FlushStats{batch.size()};

@@ -89,6 +89,12 @@ Status PresenceMonitor::load(Store& store) {
         restored.last_seen[static_cast<size_t>(p::Indicator::kHeartbeat)] =
             fromUnixMillis(*agent.last_seen_at_ms);
       }
+      // A goodbye newer than the last heartbeat brings the agent back as SHUTDOWN, not as a
+      // silent agent to alert on.
+      if (agent.last_shutdown_at_ms) {
+        restored.last_seen[static_cast<size_t>(p::Indicator::kShutdownNotice)] =
+            fromUnixMillis(*agent.last_shutdown_at_ms);
+      }
       if (auto it = last_by_agent.find(agent.id); it != last_by_agent.end()) {
         if (auto status = statusFromName(it->second.status)) restored.status = *status;
         restored.status_since = fromUnixMillis(it->second.since_ms);
@@ -119,16 +125,60 @@ p::AgentHandle PresenceMonitor::addAgentLocked(const AgentRecord& agent,
   return handle;
 }
 
-void PresenceMonitor::heartbeatAccepted(const std::string& agent_id, MonoTime received_at,
-                                        Duration next_interval) {
+HeartbeatAssessment PresenceMonitor::heartbeatAccepted(const AcceptedHeartbeat& beat) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = handles_.find(beat.agent_id);
+  if (it == handles_.end()) return {};
+  const p::AgentHandle agent = it->second;
+  HeartbeatAssessment assessment;
+  const p::Status before = engine_.agentView(agent).status;
+  assessment.was_lost = before == p::Status::kSuspect || before == p::Status::kUnreachable ||
+                        before == p::Status::kOffline;
+
+  p::Observation o;
+  o.agent = agent;
+  o.indicator = p::Indicator::kHeartbeat;
+  o.received_at = beat.received_at;
+  o.expected_interval = beat.next_interval;
+  engine_.observe(o);
+
+  for (const ReportedOutage& outage : beat.outages) {
+    p::Observation d = o;
+    d.indicator = p::Indicator::kDiary;
+    d.diary_from = outage.from;
+    d.diary_to = outage.to;
+    engine_.observe(d);
+  }
+  if (beat.shutdown) {
+    p::Observation n = o;
+    n.indicator = p::Indicator::kShutdownNotice;
+    engine_.observe(n);
+  }
+  for (const PeerWitness& w : beat.witnesses) {
+    auto peer = handles_.find(w.agent_id);
+    if (peer == handles_.end()) continue;
+    p::Observation seen;
+    seen.agent = peer->second;
+    seen.indicator = p::Indicator::kPeerWitness;
+    seen.received_at = w.heard_at;
+    // Sightings come with the reporter's heartbeats.
+    seen.expected_interval = beat.next_interval;
+    seen.witness = agent;
+    engine_.observe(seen);
+  }
+  return assessment;
+}
+
+void PresenceMonitor::beaconAccepted(const std::string& agent_id, MonoTime received_at,
+                                     Duration interval) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = handles_.find(agent_id);
   if (it == handles_.end()) return;
   p::Observation o;
   o.agent = it->second;
-  o.indicator = p::Indicator::kHeartbeat;
+  o.indicator = p::Indicator::kBeacon;
   o.received_at = received_at;
-  o.expected_interval = next_interval;
+  o.expected_interval = interval;
   engine_.observe(o);
 }
 

@@ -56,11 +56,12 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   // REQUIRES: called once, before concurrent use.
   Status load(Store& store);
 
-  // EvidenceSink: a newly enrolled agent (no evidence yet), and accepted heartbeats (unknown
-  // ids are ignored).
+  // EvidenceSink: a newly enrolled agent (no evidence yet), accepted heartbeats with their
+  // indicators, and accepted beacons. Unknown ids (agent or witnessed peer) are ignored.
   void agentEnrolled(const AgentRecord& agent) override;
-  void heartbeatAccepted(const std::string& agent_id, MonoTime received_at,
-                         Duration next_interval) override;
+  HeartbeatAssessment heartbeatAccepted(const AcceptedHeartbeat& beat) override;
+  void beaconAccepted(const std::string& agent_id, MonoTime received_at,
+                      Duration interval) override;
 
   // Health inputs of the degradation detector.
   void reportStoreWrite(bool ok);

@@ -826,7 +826,9 @@ void PresenceEngine::Impl::observe(const Observation& observation) {
   const Now now = this->now();
   Ticks at = (observation.received_at - origin_).count();
   if (at > now.mono) at = now.mono;
-  if (now.mono - at > 0) {
+  // A peer witness carries when the peer heard the agent, which is old by nature (the sighting
+  // waits for the reporter's next heartbeat): its age is not ingest lag.
+  if (now.mono - at > 0 && observation.indicator != Indicator::kPeerWitness) {
     degradation_.onObservationLag(now.mono - at, now.mono);
     syncHealth(now);
   }

@@ -196,7 +196,9 @@ struct Observation {
   AgentHandle agent = 0;
   Indicator indicator = Indicator::kHeartbeat;
   // When the evidence was received (monotonic). Evidence that waited in a queue carries its
-  // arrival time, not the time observe() runs.
+  // arrival time, not the time observe() runs; evidence older than ingest_lag_bound is itself
+  // a sign of ingest lag. kPeerWitness: when the witness heard the agent, which may be long
+  // before the report reached the collector (not counted as ingest lag).
   MonoTime received_at;
   // Interval the collector expects on this indicator from now on.
   Duration expected_interval = std::chrono::seconds(60);

@@ -9,8 +9,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <system_error>
 #include <utility>
+
+#include "common/crypto.h"
+#include "common/json.h"
 
 namespace vigil::collector {
 namespace {
@@ -25,13 +29,38 @@ using Poco::Data::Keywords::now;
 using Poco::Data::Keywords::use;
 
 constexpr int kBusyTimeoutMs = 5000;
+constexpr size_t kPeerKeyRandomBytes = 32;  // 64 hex characters
+
+// A new site peer key; throws (inside guarded()) if the CSPRNG fails.
+std::string newPeerKey() {
+  auto key = crypto::randomHex(kPeerKeyRandomBytes);
+  if (!key.ok())
+    throw std::runtime_error("cannot generate a site peer key: " + key.error().message());
+  return key.value();
+}
+
+// Migration 3, after its statements: every existing site gets its own peer key.
+void generateMissingPeerKeys(Session& s) {
+  std::vector<Poco::Int64> ids;
+  s << "SELECT id FROM sites WHERE peer_key = ''", into(ids), now;
+  for (Poco::Int64 id : ids) {
+    std::string key = newPeerKey();
+    s << "UPDATE sites SET peer_key = ? WHERE id = ?", use(key), use(id), now;
+  }
+}
+
+struct Migration {
+  std::vector<std::string> statements;
+  // Runs after the statements, in the same transaction, for what SQL alone cannot do.
+  void (*finish)(Session&) = nullptr;
+};
 
 // Each migration is applied once, in order, in its own transaction; version N is
 // kMigrations[N - 1]. Never edit a released migration: append a new one.
-const std::vector<std::vector<std::string>>& migrations() {
-  static const std::vector<std::vector<std::string>> kMigrations = {
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> kMigrations = {
       // 1: the walking skeleton.
-      {
+      {{
           "CREATE TABLE tenants ("
           " id INTEGER PRIMARY KEY,"
           " name TEXT NOT NULL UNIQUE,"
@@ -74,9 +103,9 @@ const std::vector<std::vector<std::string>>& migrations() {
           " name TEXT NOT NULL,"
           " created_at INTEGER NOT NULL,"
           " revoked INTEGER NOT NULL DEFAULT 0)",
-      },
+      }},
       // 2: the presence engine's history, alerts and the collector's own health.
-      {
+      {{
           "CREATE TABLE status_changes ("
           " id INTEGER PRIMARY KEY,"
           " agent_id TEXT NOT NULL,"
@@ -103,7 +132,26 @@ const std::vector<std::vector<std::string>>& migrations() {
           " at INTEGER NOT NULL,"
           " degraded INTEGER NOT NULL,"
           " reasons TEXT NOT NULL DEFAULT '')",
-      },
+      }},
+      // 3: protocol 1.1 indicators: site peer keys, agent facts, shutdown notices and the
+      // outage diary.
+      {{
+           "ALTER TABLE sites ADD COLUMN peer_key TEXT NOT NULL DEFAULT ''",
+           "ALTER TABLE agents ADD COLUMN config_hash TEXT NOT NULL DEFAULT ''",
+           "ALTER TABLE agents ADD COLUMN net_default_route INTEGER",
+           "ALTER TABLE agents ADD COLUMN net_addresses TEXT NOT NULL DEFAULT '[]'",
+           "ALTER TABLE agents ADD COLUMN last_shutdown_reason TEXT NOT NULL DEFAULT ''",
+           "ALTER TABLE agents ADD COLUMN last_shutdown_at INTEGER",
+           "CREATE TABLE outage_reports ("
+           " id INTEGER PRIMARY KEY,"
+           " agent_id TEXT NOT NULL,"
+           " from_ms INTEGER NOT NULL,"
+           " to_ms INTEGER NOT NULL,"
+           " cause TEXT NOT NULL,"
+           " reported_at_ms INTEGER NOT NULL)",
+           "CREATE INDEX outage_reports_agent ON outage_reports (agent_id, id)",
+       },
+       generateMissingPeerKeys},
   };
   return kMigrations;
 }
@@ -181,7 +229,27 @@ EnrollmentToken tokenAt(const RecordSet& rs, size_t row) {
 constexpr char kAgentSelect[] =
     "SELECT a.id, a.site_id, s.tenant_id, a.hostname, a.os_name, a.os_version, a.arch,"
     " a.agent_version, a.secret, a.enrolled_at, a.retired_at, a.last_seen_at, a.last_seq,"
-    " a.boot_id, a.uptime_s FROM agents a JOIN sites s ON s.id = a.site_id";
+    " a.boot_id, a.uptime_s, a.config_hash, a.net_default_route, a.net_addresses,"
+    " a.last_shutdown_reason, a.last_shutdown_at FROM agents a JOIN sites s ON s.id = a.site_id";
+
+// A JSON array of strings, as kept in agents.net_addresses.
+std::string addressesJson(const std::vector<std::string>& addresses) {
+  json::JsonPtr arr(cJSON_CreateArray());
+  for (const std::string& a : addresses)
+    cJSON_AddItemToArray(arr.get(), cJSON_CreateString(a.c_str()));
+  return json::print(arr.get());
+}
+
+// The strings of a JSON array; anything else in it is skipped.
+std::vector<std::string> addressesFromJson(const std::string& text) {
+  std::vector<std::string> out;
+  json::JsonPtr arr = json::parse(text);
+  if (!arr || !cJSON_IsArray(arr.get())) return out;
+  for (const cJSON* item = arr->child; item != nullptr; item = item->next) {
+    if (cJSON_IsString(item) && item->valuestring != nullptr) out.emplace_back(item->valuestring);
+  }
+  return out;
+}
 
 AgentRecord agentAt(const RecordSet& rs, size_t row) {
   AgentRecord a;
@@ -200,7 +268,20 @@ AgentRecord agentAt(const RecordSet& rs, size_t row) {
   a.last_seq = intAt(rs, 12, row);
   a.boot_id = stringAt(rs, 13, row);
   a.uptime_s = intAt(rs, 14, row);
+  a.config_hash = stringAt(rs, 15, row);
+  if (!rs.isNull(16, row)) {
+    a.net = AgentNetwork{intAt(rs, 16, row) != 0, addressesFromJson(stringAt(rs, 17, row))};
+  }
+  a.last_shutdown_reason = stringAt(rs, 18, row);
+  a.last_shutdown_at_ms = optionalIntAt(rs, 19, row);
   return a;
+}
+
+constexpr char kSiteColumns[] = "id, tenant_id, name, created_at, peer_key";
+
+Site siteAt(const RecordSet& rs, size_t row) {
+  return Site{intAt(rs, 0, row), intAt(rs, 1, row), stringAt(rs, 2, row), intAt(rs, 3, row),
+              stringAt(rs, 4, row)};
 }
 
 // Creates the directory if needed and restricts it to its owner.
@@ -306,9 +387,9 @@ Status SqliteStore::migrate() {
     }
     for (int version = current + 1; version <= latest; ++version) {
       Transaction tx(s);
-      for (const std::string& sql : migrations()[static_cast<size_t>(version - 1)]) {
-        s << sql, now;
-      }
+      const Migration& migration = migrations()[static_cast<size_t>(version - 1)];
+      for (const std::string& sql : migration.statements) s << sql, now;
+      if (migration.finish != nullptr) migration.finish(s);
       s << "INSERT INTO schema_version (version, applied_at)"
            " VALUES (?, CAST(strftime('%s', 'now') AS INTEGER) * 1000)",
           bind(version), now;
@@ -372,11 +453,25 @@ Result<Site> SqliteStore::createSite(int64_t tenant_id, const std::string& name,
   return guarded("cannot create site", [&]() -> Result<Site> {
     Poco::Int64 tenant = tenant_id;
     Poco::Int64 created = now_ms;
-    *session_ << "INSERT INTO sites (tenant_id, name, created_at) VALUES (?, ?, ?)", use(tenant),
-        bind(name), use(created), now;
+    std::string peer_key = newPeerKey();
+    *session_ << "INSERT INTO sites (tenant_id, name, created_at, peer_key) VALUES (?, ?, ?, ?)",
+        use(tenant), bind(name), use(created), use(peer_key), now;
     Poco::Int64 id = 0;
     *session_ << "SELECT last_insert_rowid()", into(id), now;
-    return Site{id, tenant_id, name, now_ms};
+    return Site{id, tenant_id, name, now_ms, peer_key};
+  });
+}
+
+Result<std::vector<Site>> SqliteStore::listSites() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list sites", [&]() -> Result<std::vector<Site>> {
+    Statement st(*session_);
+    st << "SELECT " + std::string(kSiteColumns) + " FROM sites ORDER BY id", now;
+    RecordSet rs(st);
+    std::vector<Site> out;
+    out.reserve(rs.rowCount());
+    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(siteAt(rs, row));
+    return out;
   });
 }
 
@@ -386,12 +481,11 @@ Result<std::optional<Site>> SqliteStore::findSiteByName(int64_t tenant_id,
   return guarded("cannot read site", [&]() -> Result<std::optional<Site>> {
     Poco::Int64 tenant = tenant_id;
     Statement st(*session_);
-    st << "SELECT id, tenant_id, name, created_at FROM sites WHERE tenant_id = ? AND name = ?",
+    st << "SELECT " + std::string(kSiteColumns) + " FROM sites WHERE tenant_id = ? AND name = ?",
         use(tenant), bind(name), now;
     RecordSet rs(st);
     if (rs.rowCount() == 0) return std::optional<Site>();
-    return std::optional<Site>(
-        Site{intAt(rs, 0, 0), intAt(rs, 1, 0), stringAt(rs, 2, 0), intAt(rs, 3, 0)});
+    return std::optional<Site>(siteAt(rs, 0));
   });
 }
 
@@ -529,9 +623,73 @@ Status SqliteStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
       host = u.hostname;
       id = u.agent_id;
       st.execute();
+      if (u.facts) writeFactsLocked(u.agent_id, u.last_seq, *u.facts);
+      if (u.shutdown_reason) {
+        Poco::Int64 at = u.shutdown_at_ms;
+        s << "UPDATE agents SET last_shutdown_reason = ?, last_shutdown_at = ? WHERE id = ?",
+            bind(*u.shutdown_reason), use(at), bind(u.agent_id), now;
+      }
+      if (!u.outages.empty()) appendOutagesLocked(u.agent_id, u.outages);
     }
     tx.commit();
     return Status::okStatus();
+  });
+}
+
+void SqliteStore::writeFactsLocked(const std::string& agent_id, int64_t seq,
+                                   const AgentFactsUpdate& facts) {
+  Poco::Int64 seq_guard = seq;
+  Poco::Nullable<Poco::Int64> default_route;
+  std::string addresses = "[]";
+  if (facts.net) {
+    default_route = Poco::Int64{facts.net->default_route ? 1 : 0};
+    addresses = addressesJson(facts.net->addresses);
+  }
+  *session_ << "UPDATE agents SET os_name = ?, os_version = ?, config_hash = ?,"
+               " net_default_route = ?, net_addresses = ? WHERE id = ? AND last_seq <= ?",
+      bind(facts.os_name), bind(facts.os_version), bind(facts.config_hash), use(default_route),
+      use(addresses), bind(agent_id), use(seq_guard), now;
+}
+
+void SqliteStore::appendOutagesLocked(const std::string& agent_id,
+                                      const std::vector<OutageReport>& outages) {
+  Session& s = *session_;
+  Poco::Int64 from = 0, to = 0, reported = 0;
+  std::string cause;
+  Statement insert(s);
+  insert << "INSERT INTO outage_reports (agent_id, from_ms, to_ms, cause, reported_at_ms)"
+            " VALUES (?, ?, ?, ?, ?)",
+      bind(agent_id), use(from), use(to), use(cause), use(reported);
+  for (const OutageReport& o : outages) {
+    from = o.from_ms;
+    to = o.to_ms;
+    cause = o.cause;
+    reported = o.reported_at_ms;
+    insert.execute();
+  }
+  Poco::Int64 keep = static_cast<Poco::Int64>(kOutageReportsKeptPerAgent);
+  s << "DELETE FROM outage_reports WHERE agent_id = ? AND id NOT IN"
+       " (SELECT id FROM outage_reports WHERE agent_id = ? ORDER BY id DESC LIMIT ?)",
+      bind(agent_id), bind(agent_id), use(keep), now;
+}
+
+Result<std::vector<OutageReport>> SqliteStore::listOutageReports(const std::string& agent_id,
+                                                                 size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list outage reports", [&]() -> Result<std::vector<OutageReport>> {
+    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+    Statement st(*session_);
+    st << "SELECT agent_id, from_ms, to_ms, cause, reported_at_ms FROM outage_reports"
+          " WHERE agent_id = ? ORDER BY id DESC LIMIT ?",
+        bind(agent_id), use(max_rows), now;
+    RecordSet rs(st);
+    std::vector<OutageReport> out;
+    out.reserve(rs.rowCount());
+    for (size_t row = 0; row < rs.rowCount(); ++row) {
+      out.push_back(OutageReport{stringAt(rs, 0, row), intAt(rs, 1, row), intAt(rs, 2, row),
+                                 stringAt(rs, 3, row), intAt(rs, 4, row)});
+    }
+    return out;
   });
 }
 

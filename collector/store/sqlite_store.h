@@ -37,6 +37,7 @@ class SqliteStore final : public Store {
   Result<std::optional<Tenant>> findTenantByName(const std::string& name) override;
   Result<Site> createSite(int64_t tenant_id, const std::string& name, int64_t now_ms) override;
   Result<std::optional<Site>> findSiteByName(int64_t tenant_id, const std::string& name) override;
+  Result<std::vector<Site>> listSites() override;
   Result<EnrollmentToken> createEnrollmentToken(const EnrollmentToken& token) override;
   Result<std::optional<EnrollmentToken>> findEnrollmentTokenByHash(
       const std::string& token_hash) override;
@@ -46,6 +47,8 @@ class SqliteStore final : public Store {
   Result<std::optional<AgentRecord>> findAgent(const std::string& agent_id) override;
   Result<std::vector<AgentRecord>> listAgents(const std::string& after_id, size_t limit) override;
   Status updateLastSeen(const std::vector<LastSeenUpdate>& updates) override;
+  Result<std::vector<OutageReport>> listOutageReports(const std::string& agent_id,
+                                                      size_t limit) override;
   Status appendPresenceEvents(const std::vector<StatusChangeRecord>& changes,
                               const std::vector<AlertChange>& alerts,
                               const std::vector<HealthRecord>& health) override;
@@ -63,8 +66,10 @@ class SqliteStore final : public Store {
 
   Status configureConnection();
   Status migrate();
-  // REQUIRES: mu_ held.
+  // REQUIRES: mu_ held. The last two throw on failure and need an open transaction.
   Result<std::optional<AgentRecord>> findAgentLocked(const std::string& agent_id);
+  void writeFactsLocked(const std::string& agent_id, int64_t seq, const AgentFactsUpdate& facts);
+  void appendOutagesLocked(const std::string& agent_id, const std::vector<OutageReport>& outages);
 
   const std::string db_path_;
   std::mutex mu_;

@@ -19,7 +19,8 @@ std::map<std::string, std::string> fastCollectorSettings() {
   return {{"heartbeat.intervalSeconds", "1"},
           {"presence.confirmationWindowSeconds", "1"},
           {"presence.tickIntervalMs", "100"},
-          {"store.flushIntervalMs", "200"}};
+          {"store.flushIntervalMs", "200"},
+          {"beacon.intervalSeconds", "1"}};
 }
 
 // The statuses in the agent's history, oldest first ("ONLINE", "SUSPECT", ...).
@@ -103,9 +104,10 @@ BOOST_AUTO_TEST_CASE(agent_enrolls_goes_online_then_offline_and_survives_collect
   BOOST_TEST(!evidence->getObject("heartbeat")->isNull("last_seen_at"));
   BOOST_TEST(evidence->getObject("heartbeat")->getValue<int64_t>("expected_interval_s") == 1);
 
-  BOOST_TEST(agent.stop() == 0);
+  // The endpoint dies without a word (kill -9: no goodbye notice).
+  agent.kill();
   BOOST_REQUIRE_MESSAGE(eventually([&] { return statusOf(collector, id) == "OFFLINE"; }, 20s),
-                        "agent never OFFLINE after stopping; collector log:\n"
+                        "agent never OFFLINE after dying; collector log:\n"
                             << logTail(collector.logPath()));
   // Silence is verified twice: SUSPECT came before OFFLINE, and the verdict opened an alert.
   BOOST_REQUIRE(eventually(
@@ -148,7 +150,12 @@ BOOST_AUTO_TEST_CASE(agent_enrolls_goes_online_then_offline_and_survives_collect
   BOOST_TEST(collector.agent(id)->getValue<int64_t>("last_seq") > last_seq);
   BOOST_TEST(collector.adminGet("/api/v1/agents").json()->getArray("items")->size() == 1u);
   BOOST_TEST(logTail(agent.logPath(), 1 << 20).find("replayed_sequence") == std::string::npos);
+  // A graceful stop says goodbye: SHUTDOWN, not OFFLINE, and no alert.
   BOOST_TEST(agent.stop() == 0);
+  BOOST_TEST(logTail(agent.logPath()).find("goodbye notice (service_stop) delivered") !=
+             std::string::npos);
+  BOOST_REQUIRE(eventually([&] { return statusOf(collector, id) == "SHUTDOWN"; }, 10s));
+  BOOST_TEST(!collector.agent(id)->getValue<bool>("alert_open"));
 }
 
 // kill -9 of the collector loses at most the last flush interval of last-seen, and never the

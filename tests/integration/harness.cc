@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,6 +49,8 @@ ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::str
     throw std::runtime_error("fork failed");
   }
   if (pid_ == 0) {
+    // A test that crashes must not leave collectors and agents behind.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     int devnull = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull, 0);
     ::dup2(log_fd, 1);
@@ -151,7 +154,10 @@ std::string trim(std::string s) {
 }  // namespace
 
 Collector::Collector(std::string data_dir, std::map<std::string, std::string> defines)
-    : data_dir_(std::move(data_dir)), log_path_(data_dir_ + ".log"), defines_(std::move(defines)) {}
+    : data_dir_(std::move(data_dir)), log_path_(data_dir_ + ".log"), defines_(std::move(defines)) {
+  // Tests run side by side: an ephemeral beacon port unless a test names one.
+  defines_.emplace("beacon.port", "0");
+}
 
 Collector::~Collector() {
   if (process_) process_->signal(SIGKILL);
@@ -217,13 +223,22 @@ Agent::Agent(std::string state_dir, int collector_port, std::string enroll_token
 
 void Agent::start() {
   std::vector<std::string> args = {
-      "--server",       "http://127.0.0.1:" + std::to_string(port_),
-      "--token",        token_,
-      "--state-dir",    state_dir_,
-      "--log-level",    "debug",
-      "--min-interval", "1",
-      "--config",       state_dir_ + ".conf",
+      "--server",
+      "http://127.0.0.1:" + std::to_string(port_),
+      "--token",
+      token_,
+      "--state-dir",
+      state_dir_,
+      "--log-level",
+      "debug",
+      "--min-interval",
+      "1",
+      "--config",
+      state_dir_ + ".conf",
+      "-D",
+      "peer_broadcast=127.255.255.255",
   };
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::ofstream(state_dir_ + ".conf") << "# integration test: everything is on the command line\n";
   process_ = std::make_unique<ChildProcess>(VIGIL_AGENT_BIN, args, log_path_);
   ++starts_;
@@ -236,6 +251,15 @@ int Agent::stop() {
   return *code;
 }
 
+void Agent::kill() {
+  process_->signal(SIGKILL);
+  if (!process_->waitExit(std::chrono::seconds(10))) {
+    throw std::runtime_error("agent did not die on SIGKILL");
+  }
+}
+
+bool Agent::running() { return process_ && process_->running(); }
+
 std::string Agent::agentId() const {
   std::string text = readFile(state_dir_ + "/identity.json");
   if (text.empty()) return {};
@@ -246,6 +270,22 @@ std::string Agent::agentId() const {
   } catch (const std::exception&) {
     return {};
   }
+}
+
+double processCpuSeconds(int pid) {
+  const std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  // After the command: state is field 3; utime and stime are fields 14 and 15.
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace vigil::testing

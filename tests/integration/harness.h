@@ -54,6 +54,9 @@ HttpResponse httpRequest(int port, const std::string& method, const std::string&
                          const std::string& content_type = "application/json");
 
 std::string readFile(const std::string& path);
+
+// CPU time (user + system, all threads) a process has used, from /proc/<pid>/stat; 0 if gone.
+double processCpuSeconds(int pid);
 std::string logTail(const std::string& path, size_t max_bytes = 4000);
 
 // Polls `condition` every 50 ms until it holds or `timeout` passes. Real processes run on
@@ -63,7 +66,7 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 // A vigil-collector on 127.0.0.1 with an ephemeral port and its own data directory.
 class Collector {
  public:
-  // `defines` are passed as -D key=value.
+  // `defines` are passed as -D key=value; beacon.port is 0 (ephemeral) unless given.
   explicit Collector(std::string data_dir, std::map<std::string, std::string> defines = {});
   ~Collector();
 
@@ -97,10 +100,16 @@ class Collector {
 // A vigil-agent pointed at a collector.
 class Agent {
  public:
+  // Peer announcements go to 127.255.255.255 (loopback broadcast), never onto a real LAN.
   Agent(std::string state_dir, int collector_port, std::string enroll_token);
+  // More command-line arguments for the next start(), e.g. {"-D", "peer_port=40001"}.
+  void setExtraArgs(std::vector<std::string> args) { extra_args_ = std::move(args); }
   void start();
   // SIGTERM, then waits for exit; returns the exit code.
   int stop();
+  // SIGKILL (a crash: no goodbye), then waits for exit.
+  void kill();
+  bool running();
   const std::string& stateDir() const { return state_dir_; }
   const std::string& logPath() const { return log_path_; }
   // The agent id from its identity file; empty before enrollment.
@@ -111,6 +120,7 @@ class Agent {
   std::string log_path_;
   int port_;
   std::string token_;
+  std::vector<std::string> extra_args_;
   std::unique_ptr<ChildProcess> process_;
   int starts_ = 0;
 };

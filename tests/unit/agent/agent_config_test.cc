@@ -35,11 +35,26 @@ vigil::agent::EnvLookup envOf(const std::map<std::string, std::string>& vars) {
 
 BOOST_AUTO_TEST_CASE(defaults_are_the_documented_ones) {
   AgentConfig c;
+#if defined(_WIN32)
+  BOOST_TEST(c.state_dir == "C:\\ProgramData\\Vigil\\agent");
+#elif defined(__APPLE__)
+  BOOST_TEST(c.state_dir == "/Library/Application Support/Vigil/agent");
+#else
   BOOST_TEST(c.state_dir == "/var/lib/vigil/agent");
+#endif
   BOOST_TEST(static_cast<int>(c.log_level) == static_cast<int>(LogLevel::kInfo));
   BOOST_TEST(c.min_interval_s == 5);
   BOOST_TEST(c.max_interval_s == 3600);
   BOOST_TEST(!c.allow_plain_http);
+  BOOST_TEST(c.start_delay_max_s == 60);
+  BOOST_TEST(c.connect_timeout_s == 10);
+  BOOST_TEST(c.request_timeout_s == 30);
+  BOOST_TEST(c.beacon);
+  BOOST_TEST(c.peer_witness);
+  BOOST_TEST(c.peer_port == 47474);
+  BOOST_TEST(c.peer_interval_s == 30);
+  BOOST_TEST(c.peer_broadcast.empty());
+  BOOST_TEST(c.pin_sha256.empty());
   BOOST_TEST(c.ca_file.empty());
 }
 
@@ -260,4 +275,29 @@ BOOST_AUTO_TEST_CASE(plain_http_allowed_in_the_file_lets_a_remote_http_url_throu
   BOOST_TEST(loadAgentConfig(sources).ok());
   sources.config_path = dir.write("other.conf", "allow_plain_http = false\n").string();
   BOOST_TEST(!loadAgentConfig(sources).ok());
+}
+
+BOOST_AUTO_TEST_CASE(new_keys_parse_and_bad_values_are_refused_with_the_key_named) {
+  AgentConfig c;
+  c.server_url = "https://vigil.example.com";
+  BOOST_TEST(vigil::agent::applyConfigText("peer_broadcast = 10.0.0.255, 192.168.1.255\n"
+                                           "peer_port = 40000\nbeacon = false\n"
+                                           "pin_sha256 = sha256//AAAA\nproxy = http://p:3128\n",
+                                           "t.conf", &c)
+                 .ok());
+  BOOST_TEST(c.peer_broadcast.size() == 2u);
+  BOOST_TEST(c.peer_broadcast[1] == "192.168.1.255");
+  BOOST_TEST(c.peer_port == 40000);
+  BOOST_TEST(!c.beacon);
+  BOOST_TEST(c.proxy == "http://p:3128");
+  BOOST_TEST(vigil::agent::validateConfig(c).ok());
+  AgentConfig bad = c;
+  bad.peer_port = 70000;
+  BOOST_TEST(vigil::agent::validateConfig(bad).message().find("peer_port") != std::string::npos);
+  bad = c;
+  bad.pin_sha256 = "md5//x";
+  BOOST_TEST(vigil::agent::validateConfig(bad).message().find("pin_sha256") != std::string::npos);
+  const vigil::Status st = vigil::agent::applyConfigText("beacon = maybe\n", "t.conf", &c);
+  BOOST_TEST(st.message().find("beacon") != std::string::npos);
+  BOOST_TEST(st.message().find("t.conf:1") != std::string::npos);
 }

@@ -194,7 +194,7 @@ BOOST_AUTO_TEST_CASE(heartbeat_sends_the_protocol_headers_and_the_exact_body) {
     return httpResponse(200, R"({"v":1,"next_interval_s":60,"server_time_ms":1})");
   });
   auto client = makeClient(server.url() + "/");
-  const CollectorAnswer answer = client->heartbeat(sampleHeartbeat());
+  const CollectorAnswer answer = client->heartbeat(sampleHeartbeat(), std::nullopt);
   BOOST_TEST_REQUIRE(answer.transport_ok, answer.transport_error);
   BOOST_TEST(answer.http_status == 200);
   BOOST_TEST(answer.body == R"({"v":1,"next_interval_s":60,"server_time_ms":1})");
@@ -232,7 +232,8 @@ BOOST_AUTO_TEST_CASE(enroll_posts_the_encoded_request_under_the_url_prefix) {
 BOOST_AUTO_TEST_CASE(one_connection_is_reused_across_requests) {
   LoopbackHttpServer server([](const auto&) { return httpResponse(200, "{}"); });
   auto client = makeClient(server.url());
-  for (int i = 0; i < 5; ++i) BOOST_TEST(client->heartbeat(sampleHeartbeat()).transport_ok);
+  for (int i = 0; i < 5; ++i)
+    BOOST_TEST(client->heartbeat(sampleHeartbeat(), std::nullopt).transport_ok);
   BOOST_TEST(server.requests().size() == 5u);
   BOOST_TEST(server.connections() == 1);
 }
@@ -243,7 +244,7 @@ BOOST_AUTO_TEST_CASE(retry_after_in_seconds_is_returned_with_the_error_body) {
                         "Retry-After: 17\r\n");
   });
   auto client = makeClient(server.url());
-  const CollectorAnswer answer = client->heartbeat(sampleHeartbeat());
+  const CollectorAnswer answer = client->heartbeat(sampleHeartbeat(), std::nullopt);
   BOOST_TEST_REQUIRE(answer.transport_ok);
   BOOST_TEST(answer.http_status == 429);
   BOOST_TEST(answer.retry_after_s.value_or(-1) == 17);
@@ -254,7 +255,7 @@ BOOST_AUTO_TEST_CASE(an_answer_over_64_kib_is_refused) {
   const std::string huge(protocol::kMaxBodyBytes + 1, 'x');
   LoopbackHttpServer server([&](const auto&) { return httpResponse(200, huge); });
   auto client = makeClient(server.url());
-  const CollectorAnswer answer = client->heartbeat(sampleHeartbeat());
+  const CollectorAnswer answer = client->heartbeat(sampleHeartbeat(), std::nullopt);
   BOOST_TEST(!answer.transport_ok);
   BOOST_TEST(answer.transport_error.find("65536") != std::string::npos, answer.transport_error);
 }
@@ -264,7 +265,7 @@ BOOST_AUTO_TEST_CASE(an_answer_over_64_kib_without_length_is_refused) {
   LoopbackHttpServer server(
       [&](const auto&) { return "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + huge; });
   auto client = makeClient(server.url());
-  const CollectorAnswer answer = client->heartbeat(sampleHeartbeat());
+  const CollectorAnswer answer = client->heartbeat(sampleHeartbeat(), std::nullopt);
   BOOST_TEST(!answer.transport_ok);
   BOOST_TEST(answer.transport_error.find("65536") != std::string::npos, answer.transport_error);
 }
@@ -276,15 +277,16 @@ BOOST_AUTO_TEST_CASE(a_refused_connection_is_a_transport_error) {
     port = server.port();
   }
   auto client = makeClient("http://127.0.0.1:" + std::to_string(port));
-  const CollectorAnswer answer = client->heartbeat(sampleHeartbeat());
+  const CollectorAnswer answer = client->heartbeat(sampleHeartbeat(), std::nullopt);
   BOOST_TEST(!answer.transport_ok);
+  BOOST_TEST(answer.transport_cause == "connect");
   BOOST_TEST(!answer.transport_error.empty());
 }
 
 BOOST_AUTO_TEST_CASE(https_to_a_server_without_tls_fails_instead_of_downgrading) {
   LoopbackHttpServer server([](const auto&) { return httpResponse(200, "{}"); });
   auto client = makeClient("https://127.0.0.1:" + std::to_string(server.port()));
-  const CollectorAnswer answer = client->heartbeat(sampleHeartbeat());
+  const CollectorAnswer answer = client->heartbeat(sampleHeartbeat(), std::nullopt);
   BOOST_TEST(!answer.transport_ok);
   BOOST_TEST(server.requests().empty());
 }
@@ -292,8 +294,8 @@ BOOST_AUTO_TEST_CASE(https_to_a_server_without_tls_fails_instead_of_downgrading)
 BOOST_AUTO_TEST_CASE(cancel_ends_a_request_in_flight_at_once_and_every_later_one) {
   LoopbackHttpServer server([](const auto&) { return std::string(); });  // never answers
   auto client = makeClient(server.url());
-  auto pending =
-      std::async(std::launch::async, [&] { return client->heartbeat(sampleHeartbeat()); });
+  auto pending = std::async(std::launch::async,
+                            [&] { return client->heartbeat(sampleHeartbeat(), std::nullopt); });
   // Wait until the server holds the request, then cancel.
   for (int i = 0; i < 5000 && server.requests().empty(); ++i) std::this_thread::yield();
   const auto cancelled_at = std::chrono::steady_clock::now();
@@ -303,7 +305,33 @@ BOOST_AUTO_TEST_CASE(cancel_ends_a_request_in_flight_at_once_and_every_later_one
   BOOST_TEST((std::chrono::steady_clock::now() - cancelled_at < 500ms));
   BOOST_TEST(!answer.transport_ok);
   BOOST_TEST(answer.transport_error == "cancelled");
-  BOOST_TEST(client->heartbeat(sampleHeartbeat()).transport_error == "cancelled");
+  BOOST_TEST(client->heartbeat(sampleHeartbeat(), std::nullopt).transport_error == "cancelled");
+  // resume() lets requests through again (the goodbye notice after a stop).
+  client->resume();
+  const CollectorAnswer after = client->heartbeat(sampleHeartbeat(), 300ms);
+  BOOST_TEST(after.transport_error != "cancelled");
+}
+
+BOOST_AUTO_TEST_CASE(a_per_request_timeout_bounds_a_collector_that_never_answers) {
+  LoopbackHttpServer server([](const auto&) { return std::string(); });  // never answers
+  auto client = makeClient(server.url());
+  const auto start = std::chrono::steady_clock::now();
+  const CollectorAnswer answer = client->heartbeat(sampleHeartbeat(), 500ms);
+  const auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST(!answer.transport_ok);
+  BOOST_TEST(answer.transport_cause == "timeout");
+  BOOST_TEST((took >= 400ms && took < 3s));
+}
+
+BOOST_AUTO_TEST_CASE(transfer_failures_are_classified_as_outage_causes) {
+  BOOST_TEST(std::string(vigil::agent::transportCause(CURLE_COULDNT_RESOLVE_HOST)) == "dns");
+  BOOST_TEST(std::string(vigil::agent::transportCause(CURLE_COULDNT_CONNECT)) == "connect");
+  BOOST_TEST(std::string(vigil::agent::transportCause(CURLE_OPERATION_TIMEDOUT)) == "timeout");
+  BOOST_TEST(std::string(vigil::agent::transportCause(CURLE_PEER_FAILED_VERIFICATION)) == "tls");
+  BOOST_TEST(std::string(vigil::agent::transportCause(CURLE_SSL_PINNEDPUBKEYNOTMATCH)) == "tls");
+  BOOST_TEST(std::string(vigil::agent::transportCause(CURLE_GOT_NOTHING)) == "connect");
+  BOOST_TEST(std::string(vigil::agent::transportCause(CURLE_WEIRD_SERVER_REPLY)) == "bad_answer");
+  BOOST_TEST(std::string(vigil::agent::transportCause(CURLE_OUT_OF_MEMORY)) == "other");
 }
 
 BOOST_AUTO_TEST_CASE(retry_after_accepts_only_the_seconds_form) {

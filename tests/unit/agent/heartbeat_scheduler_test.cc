@@ -1,10 +1,13 @@
 #define BOOST_TEST_MODULE agent_heartbeat_scheduler
 #include "agent/core/heartbeat_scheduler.h"
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cmath>
 
 #include "agent/core/random.h"
+#include "agent/core/wake_detector.h"
 #include "common/clock.h"
 #include "tests/unit/agent/test_support.h"
 
@@ -117,11 +120,27 @@ BOOST_AUTO_TEST_CASE(retry_after_is_obeyed_and_clamped_to_one_second_and_the_cap
   HeartbeatScheduler scheduler(options(), clock, makeUniformRandom(3));
   ScheduleDecision d = scheduler.onOutcome(overloaded(std::chrono::seconds(42)));
   BOOST_TEST(static_cast<int>(d.kind) == static_cast<int>(ScheduleDecision::Kind::kRetryAfter));
-  BOOST_TEST(d.delay == Duration(42s));
+  // Never earlier than asked, at most 10 % later.
+  BOOST_TEST((d.delay >= Duration(42s) && d.delay <= Duration(46200ms)));
   d = scheduler.onOutcome(overloaded(std::chrono::seconds(0)));
-  BOOST_TEST(d.delay == Duration(1s));
+  BOOST_TEST((d.delay >= Duration(1s) && d.delay <= Duration(1100ms)));
   d = scheduler.onOutcome(overloaded(std::chrono::seconds(100000)));
-  BOOST_TEST(d.delay == Duration(300s));
+  BOOST_TEST((d.delay >= Duration(300s) && d.delay <= Duration(330s)));
+}
+
+BOOST_AUTO_TEST_CASE(a_fleet_told_to_retry_after_comes_back_spread_out) {
+  SimulatedClock clock;
+  HeartbeatScheduler scheduler(options(), clock, makeUniformRandom(11));
+  double lo = 1e9, hi = 0;
+  for (int i = 0; i < 500; ++i) {
+    const double d = secondsOf(scheduler.onOutcome(overloaded(std::chrono::seconds(30))).delay);
+    lo = std::min(lo, d);
+    hi = std::max(hi, d);
+  }
+  BOOST_TEST(lo >= 30.0);
+  BOOST_TEST(lo < 30.1);
+  BOOST_TEST(hi > 32.9);
+  BOOST_TEST(hi <= 33.0);
 }
 
 BOOST_AUTO_TEST_CASE(overload_without_retry_after_backs_off) {
@@ -197,4 +216,144 @@ BOOST_AUTO_TEST_CASE(enrollment_interval_is_adopted_clamped) {
   BOOST_TEST(!scheduler.intervalInUseS().has_value());
   scheduler.adoptInterval(5);
   BOOST_TEST(*scheduler.intervalInUseS() == 10);
+}
+
+// --- Start delay, triggers, verify mode, wake detection ------------------------------------
+
+BOOST_AUTO_TEST_CASE(first_beat_after_boot_is_spread_over_the_start_window) {
+  SimulatedClock clock;
+  SchedulerOptions o = options();
+  o.start_delay_max = 60s;
+  HeartbeatScheduler s(o, clock, makeUniformRandom(7));
+  double min_s = 1e9, max_s = 0, sum = 0;
+  const int n = 2000;
+  for (int i = 0; i < n; ++i) {
+    const double d = secondsOf(s.firstBeatDelay(true));
+    BOOST_TEST_REQUIRE(d >= 0.0);
+    BOOST_TEST_REQUIRE(d <= 60.0);
+    min_s = std::min(min_s, d);
+    max_s = std::max(max_s, d);
+    sum += d;
+  }
+  // Uniform over the window: a fleet of 2000 endpoints booting together reaches the collector
+  // across the whole minute, not in one burst.
+  BOOST_TEST(min_s < 1.0);
+  BOOST_TEST(max_s > 59.0);
+  BOOST_TEST(std::abs(sum / n - 30.0) < 2.0);
+  int per_decile[6] = {};
+  HeartbeatScheduler s2(o, clock, makeUniformRandom(8));
+  for (int i = 0; i < 600; ++i)
+    ++per_decile[std::min(5, static_cast<int>(secondsOf(s2.firstBeatDelay(true)) / 10))];
+  for (int count : per_decile) BOOST_TEST((count > 60 && count < 140), count);
+}
+
+BOOST_AUTO_TEST_CASE(agent_restart_without_reboot_beats_at_once) {
+  SimulatedClock clock;
+  HeartbeatScheduler s(options(), clock, makeUniformRandom(7));
+  for (int i = 0; i < 100; ++i) BOOST_TEST((s.firstBeatDelay(false) == Duration::zero()));
+  SchedulerOptions none = options();
+  none.start_delay_max = Duration::zero();
+  HeartbeatScheduler s2(none, clock, makeUniformRandom(7));
+  BOOST_TEST((s2.firstBeatDelay(true) == Duration::zero()));
+}
+
+BOOST_AUTO_TEST_CASE(interval_follows_each_answer_within_bounds) {
+  SimulatedClock clock;
+  HeartbeatScheduler s(options(5, 600), clock, makeUniformRandom(3));
+  for (int64_t next : {60, 10, 300, 2, 5000, 45}) {
+    const int64_t expected = std::clamp<int64_t>(next, 5, 600);
+    const ScheduleDecision d = s.onOutcome(accepted(next));
+    BOOST_TEST(secondsOf(d.delay) >= expected * 0.9 - 1e-9);
+    BOOST_TEST(secondsOf(d.delay) <= expected * 1.1 + 1e-9);
+    BOOST_TEST(*s.intervalInUseS() == expected);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(verify_directive_speeds_beats_up_for_a_bounded_time) {
+  SimulatedClock clock;
+  HeartbeatScheduler s(options(2, 3600), clock, makeUniformRandom(3));
+  HeartbeatOutcome verify = accepted(60);
+  verify.verify_interval_s = 5;
+  verify.verify_for_s = 30;
+  ScheduleDecision d = s.onOutcome(verify);
+  BOOST_TEST(s.verifying());
+  BOOST_TEST(secondsOf(d.delay) <= 5.5);
+  // Later answers without the directive keep the fast pace until 30 s have passed...
+  int fast = 1;
+  while (true) {
+    clock.advance(d.delay);
+    d = s.onOutcome(accepted(60));
+    if (secondsOf(d.delay) > 10) break;
+    ++fast;
+    BOOST_TEST_REQUIRE(fast < 20);
+  }
+  // ... about 30 s / 5 s beats, then back to the regular interval.
+  BOOST_TEST(fast >= 5);
+  BOOST_TEST(fast <= 8);
+  BOOST_TEST(!s.verifying());
+  BOOST_TEST(secondsOf(d.delay) >= 54.0);
+}
+
+BOOST_AUTO_TEST_CASE(verify_period_is_capped_and_respects_the_min_bound) {
+  SimulatedClock clock;
+  SchedulerOptions o = options(10, 3600);
+  o.max_verify = 900s;
+  HeartbeatScheduler s(o, clock, makeUniformRandom(3));
+  HeartbeatOutcome verify = accepted(60);
+  verify.verify_interval_s = 1;  // below the agent's floor of 10 s
+  verify.verify_for_s = 100000;  // far above the cap
+  ScheduleDecision d = s.onOutcome(verify);
+  BOOST_TEST(secondsOf(d.delay) >= 9.0);
+  clock.advance(901s);
+  BOOST_TEST(!s.verifying());
+}
+
+BOOST_AUTO_TEST_CASE(triggers_beat_now_but_keep_their_spacing) {
+  SimulatedClock clock;
+  SchedulerOptions o = options();
+  o.trigger_spacing = 5s;
+  HeartbeatScheduler s(o, clock, makeUniformRandom(3));
+  // No attempt yet: at once.
+  BOOST_TEST((s.onTrigger(vigil::agent::BeatTrigger::kResumed).delay == Duration::zero()));
+  s.onOutcome(accepted(60));
+  clock.advance(2s);
+  ScheduleDecision d = s.onTrigger(vigil::agent::BeatTrigger::kNetworkChanged);
+  BOOST_TEST((d.kind == ScheduleDecision::Kind::kTriggered));
+  BOOST_TEST(secondsOf(d.delay) == 3.0);
+  clock.advance(10s);
+  BOOST_TEST((s.onTrigger(vigil::agent::BeatTrigger::kNetworkChanged).delay == Duration::zero()));
+}
+
+BOOST_AUTO_TEST_CASE(triggers_while_failing_are_spaced_and_keep_the_backoff) {
+  SimulatedClock clock;
+  SchedulerOptions o = options();
+  o.trigger_spacing = 5s;
+  o.failing_trigger_spacing = 60s;
+  HeartbeatScheduler s(o, clock, makeUniformRandom(3));
+  for (int i = 0; i < 6; ++i) s.onOutcome(failed());
+  clock.advance(10s);
+  // A noisy network cannot undo the backoff: the trigger waits out 60 s since the last
+  // attempt, and the failure count stays.
+  const ScheduleDecision d = s.onTrigger(vigil::agent::BeatTrigger::kNetworkChanged);
+  BOOST_TEST(secondsOf(d.delay) == 50.0);
+  BOOST_TEST(s.consecutiveFailures() == 6);
+  const ScheduleDecision next = s.onOutcome(failed());
+  BOOST_TEST(secondsOf(next.backoff_ceiling) == 64.0);
+}
+
+BOOST_AUTO_TEST_CASE(wake_detector_sees_the_wall_clock_run_ahead_of_the_monotonic_one) {
+  SimulatedClock clock;
+  vigil::agent::WakeDetector wake(clock, 10s);
+  BOOST_TEST(!wake.check().has_value());  // first reading
+  clock.advance(3600s);                   // both clocks move: no sleep
+  BOOST_TEST(!wake.check().has_value());
+  clock.jumpWall(5s);  // a small NTP slew: below the threshold
+  BOOST_TEST(!wake.check().has_value());
+  clock.jumpWall(std::chrono::hours(2));  // two hours asleep
+  const auto jump = wake.check();
+  BOOST_TEST_REQUIRE(jump.has_value());
+  BOOST_TEST(secondsOf(*jump) == 7200.0);
+  BOOST_TEST(!wake.check().has_value());   // reported once
+  clock.jumpWall(-std::chrono::hours(1));  // the wall clock stepped back: not a wake
+  BOOST_TEST(!wake.check().has_value());
 }

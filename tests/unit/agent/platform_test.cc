@@ -1,13 +1,18 @@
 #define BOOST_TEST_MODULE agent_platform
+#include "agent/platform/platform.h"
+
 #include <boost/test/unit_test.hpp>
 
+#include "agent/platform/linux/linux_platform.h"
 #include "agent/platform/linux/os_release.h"
-#include "agent/platform/system_info.h"
-#include "tests/unit/agent/test_support.h"
+#include "tests/unit/agent/platform_test_support.h"
 
-using vigil::agent::makePlatformSystemInfo;
+using vigil::agent::makePlatform;
+using vigil::agent::linux_platform::makeBootIdentitySource;
+using vigil::agent::linux_platform::makeSystemFactsSource;
 using vigil::agent::linux_platform::osReleaseValue;
 using vigil::agent::linux_platform::parseProcUptime;
+using vigil::agent::platform_testing::errorText;
 
 BOOST_AUTO_TEST_CASE(os_release_pretty_name_is_read_quoted_or_not) {
   const char* text =
@@ -31,20 +36,36 @@ BOOST_AUTO_TEST_CASE(proc_uptime_is_read_in_whole_seconds) {
   BOOST_TEST(!parseProcUptime("abc 1").has_value());
 }
 
-BOOST_AUTO_TEST_CASE(this_machine_reports_its_facts_and_boot_identity) {
-  auto info = makePlatformSystemInfo();
-  auto facts = info->facts();
-  BOOST_TEST_REQUIRE(facts.ok(), vigil::agent::testing::errorText(facts));
+BOOST_AUTO_TEST_CASE(this_machine_reports_its_facts) {
+  auto facts = makeSystemFactsSource()->facts();
+  BOOST_TEST_REQUIRE(facts.ok(), errorText(facts));
   BOOST_TEST(!facts->hostname.empty());
   BOOST_TEST(facts->os_name == "linux");
   BOOST_TEST(!facts->os_version.empty());
   BOOST_TEST(!facts->arch.empty());
+}
 
-  auto boot = info->bootIdentity();
-  BOOST_TEST_REQUIRE(boot.ok(), vigil::agent::testing::errorText(boot));
+BOOST_AUTO_TEST_CASE(this_machine_reports_a_boot_id_that_is_stable_across_reads) {
+  auto source = makeBootIdentitySource();
+  auto boot = source->bootIdentity();
+  BOOST_TEST_REQUIRE(boot.ok(), errorText(boot));
   BOOST_TEST(boot->boot_id.size() == 36u);  // a UUID
   BOOST_TEST(boot->boot_id.find('\n') == std::string::npos);
-  auto again = info->bootIdentity();
+  auto again = makeBootIdentitySource()->bootIdentity();
+  BOOST_TEST_REQUIRE(again.ok(), errorText(again));
   BOOST_TEST(again->boot_id == boot->boot_id);
   BOOST_TEST(again->uptime_s >= boot->uptime_s);
+}
+
+BOOST_AUTO_TEST_CASE(the_platform_serves_every_concern) {
+  vigil::agent::Platform platform = makePlatform();
+  BOOST_TEST(static_cast<bool>(platform.facts));
+  BOOST_TEST(static_cast<bool>(platform.boot));
+  BOOST_TEST(static_cast<bool>(platform.network));
+  BOOST_TEST(static_cast<bool>(platform.power));
+  BOOST_TEST(static_cast<bool>(platform.service));
+  BOOST_TEST(static_cast<bool>(platform.state));
+  BOOST_TEST(static_cast<bool>(platform.udp));
+  auto facts = platform.facts->facts();
+  BOOST_TEST(facts.ok(), errorText(facts));
 }

@@ -7,6 +7,7 @@
 #include "agent/core/identity_store.h"
 #include "agent/core/sequence_allocator.h"
 #include "agent/core/state_files.h"
+#include "agent/platform/platform.h"
 #include "tests/unit/agent/test_support.h"
 
 using vigil::Status;
@@ -21,9 +22,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The real protection of this OS: these tests check modes and refusals.
+vigil::agent::StateProtection& stateProtection() {
+  static vigil::agent::Platform platform = vigil::agent::makePlatform();
+  return *platform.state;
+}
+
 fs::perms modeOf(const fs::path& p) { return fs::status(p).permissions() & fs::perms::all; }
 
-const Identity kIdentity{"ag_5f0c1d", std::string(64, 'a'), "https://vigil.example.com"};
+const Identity kIdentity{"ag_5f0c1d", std::string(64, 'a'), "https://vigil.example.com", ""};
 
 }  // namespace
 
@@ -31,13 +38,13 @@ BOOST_AUTO_TEST_CASE(identity_round_trips_through_the_file) {
   TempDir dir;
   const fs::path state = dir.path() / "state";
   {
-    FileIdentityStore store(state);
+    FileIdentityStore store(state, stateProtection());
     auto loaded = store.load();
     BOOST_TEST_REQUIRE(loaded.ok());
     BOOST_TEST(!loaded.value().has_value());  // never enrolled
     BOOST_TEST_REQUIRE(store.save(kIdentity).ok());
   }
-  FileIdentityStore reopened(state);
+  FileIdentityStore reopened(state, stateProtection());
   auto loaded = reopened.load();
   BOOST_TEST_REQUIRE(loaded.ok(), vigil::agent::testing::errorText(loaded));
   BOOST_TEST_REQUIRE(loaded.value().has_value());
@@ -46,19 +53,22 @@ BOOST_AUTO_TEST_CASE(identity_round_trips_through_the_file) {
   BOOST_TEST(loaded.value()->server_url == kIdentity.server_url);
 }
 
+// File modes are POSIX: on Windows the state protection is an ACL, tested in
+// tests/unit/agent/windows/state_protection_test.cc.
+#ifndef _WIN32
 BOOST_AUTO_TEST_CASE(identity_file_is_0600_in_a_0700_directory_whatever_existed_before) {
   TempDir dir;
   const fs::path state = dir.path() / "state";
   fs::create_directories(state);
   fs::permissions(state, fs::perms::all & ~fs::perms::others_write, fs::perm_options::replace);
-  FileIdentityStore store(state);
+  FileIdentityStore store(state, stateProtection());
   BOOST_TEST_REQUIRE(store.save(kIdentity).ok());
   BOOST_TEST(modeOf(state) == fs::perms::owner_all);
   BOOST_TEST(modeOf(store.path()) == (fs::perms::owner_read | fs::perms::owner_write));
   // The write went through a temporary file that is gone.
   BOOST_TEST(!fs::exists(state / "identity.json.tmp"));
   // A second save replaces the first and keeps the mode.
-  BOOST_TEST_REQUIRE(store.save(Identity{"ag_other", "s", ""}).ok());
+  BOOST_TEST_REQUIRE(store.save(Identity{"ag_other", "s", "", ""}).ok());
   BOOST_TEST(modeOf(store.path()) == (fs::perms::owner_read | fs::perms::owner_write));
   BOOST_TEST(store.load().value()->agent_id == "ag_other");
 }
@@ -66,7 +76,7 @@ BOOST_AUTO_TEST_CASE(identity_file_is_0600_in_a_0700_directory_whatever_existed_
 BOOST_AUTO_TEST_CASE(a_new_state_directory_is_created_0700) {
   TempDir dir;
   const fs::path state = dir.path() / "a" / "b";
-  FileIdentityStore store(state);
+  FileIdentityStore store(state, stateProtection());
   BOOST_TEST_REQUIRE(store.save(kIdentity).ok());
   BOOST_TEST(modeOf(state) == fs::perms::owner_all);
 }
@@ -76,12 +86,14 @@ BOOST_AUTO_TEST_CASE(a_shared_sticky_directory_is_refused_as_state_directory) {
   const fs::path shared = dir.path() / "shared";
   fs::create_directories(shared);
   fs::permissions(shared, fs::perms::all | fs::perms::sticky_bit, fs::perm_options::replace);
-  FileIdentityStore store(shared);
+  FileIdentityStore store(shared, stateProtection());
   const Status st = store.save(kIdentity);
   BOOST_TEST(!st.ok());
   BOOST_TEST(st.message().find("sticky") != std::string::npos);
   BOOST_TEST((modeOf(shared) & fs::perms::others_all) == fs::perms::others_all);  // untouched
 }
+
+#endif  // _WIN32
 
 BOOST_AUTO_TEST_CASE(a_corrupt_identity_file_is_an_error_not_a_missing_identity) {
   for (const char* text :
@@ -90,7 +102,7 @@ BOOST_AUTO_TEST_CASE(a_corrupt_identity_file_is_an_error_not_a_missing_identity)
         "{\"v\":1,\"agent_id\":\"\",\"secret\":\"s\"}"}) {
     TempDir dir;
     dir.write("identity.json", text);
-    FileIdentityStore store(dir.path());
+    FileIdentityStore store(dir.path(), stateProtection());
     auto loaded = store.load();
     BOOST_TEST(!loaded.ok(), text);
     if (!loaded.ok()) {
@@ -101,18 +113,20 @@ BOOST_AUTO_TEST_CASE(a_corrupt_identity_file_is_an_error_not_a_missing_identity)
 
 BOOST_AUTO_TEST_CASE(sequence_file_is_0600_and_round_trips) {
   TempDir dir;
-  FileSequenceStore store(dir.path() / "state");
+  FileSequenceStore store(dir.path() / "state", stateProtection());
   BOOST_TEST(store.loadReservation().value() == 0u);
   BOOST_TEST_REQUIRE(store.storeReservation(123456).ok());
   BOOST_TEST(store.loadReservation().value() == 123456u);
+#ifndef _WIN32
   BOOST_TEST(modeOf(store.path()) == (fs::perms::owner_read | fs::perms::owner_write));
   BOOST_TEST(modeOf(dir.path() / "state") == fs::perms::owner_all);
+#endif
 }
 
 BOOST_AUTO_TEST_CASE(a_corrupt_sequence_file_is_reported) {
   TempDir dir;
   dir.write("seq", "12ab\n");
-  FileSequenceStore store(dir.path());
+  FileSequenceStore store(dir.path(), stateProtection());
   BOOST_TEST(!store.loadReservation().ok());
 }
 
@@ -122,7 +136,7 @@ BOOST_AUTO_TEST_CASE(sequence_strictly_increases_across_simulated_restarts) {
   std::set<uint64_t> seen;
   // Restarts after 0, 1, 999, 1000, 1001 and 2500 beats: every number is new and larger.
   for (int beats : {0, 1, 999, 1000, 1001, 2500, 3}) {
-    FileSequenceStore store(dir.path());
+    FileSequenceStore store(dir.path(), stateProtection());
     SequenceAllocator allocator(store);
     BOOST_TEST_REQUIRE(allocator.start().ok());
     for (int i = 0; i < beats; ++i) {

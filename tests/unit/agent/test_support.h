@@ -18,8 +18,8 @@
 
 #include "agent/core/collector_client.h"
 #include "agent/core/identity_store.h"
+#include "agent/core/platform.h"
 #include "agent/core/sequence_allocator.h"
-#include "agent/core/system_info.h"
 #include "agent/core/waiter.h"
 #include "common/clock.h"
 #include "common/protocol.h"
@@ -57,23 +57,54 @@ std::string errorText(const Result<T, protocol::DecodeError>& r) {
 }
 
 // Advances a SimulatedClock instead of sleeping, and records every wait. `on_wait` runs after
-// each wait (tests use it to stop the runner after a number of waits).
+// each wait (tests use it to stop the runner after a number of waits). Events posted with
+// postAfter() end the wait in which they fall, after advancing the clock to their time.
 class SimulatedWaiter final : public Waiter {
  public:
   explicit SimulatedWaiter(SimulatedClock& clock) : clock_(clock) {}
 
-  bool waitFor(Duration d) override {
-    if (stop_.load()) return false;
-    if (d > Duration::zero()) clock_.advance(d);
+  WakeReason waitFor(Duration d) override {
+    if (stop_.load()) return WakeReason::kStopped;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      waits_.push_back(d);
+      if (!pending_.empty()) return WakeReason::kEvent;
     }
+    WakeReason why = WakeReason::kElapsed;
+    Duration advanced = d;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const MonoTime now = clock_.monotonicNow();
+      if (!scheduled_.empty() && scheduled_.front().first <= now + d) {
+        advanced = std::max(Duration::zero(), scheduled_.front().first - now);
+        pending_.push_back(scheduled_.front().second);
+        scheduled_.pop_front();
+        why = WakeReason::kEvent;
+      }
+      waits_.push_back(advanced);
+    }
+    if (advanced > Duration::zero()) clock_.advance(advanced);
     if (on_wait) on_wait(waits().size());
-    return !stop_.load();
+    if (stop_.load()) return WakeReason::kStopped;
+    return why;
+  }
+  std::vector<SystemEvent> takeEvents() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<SystemEvent> out;
+    out.swap(pending_);
+    return out;
   }
   void requestStop() override { stop_.store(true); }
   bool stopRequested() const override { return stop_.load(); }
+  void onSystemEvent(SystemEvent event) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_.push_back(event);
+  }
+
+  // Delivers `event` when the simulated clock reaches now + `after` (during a wait).
+  void postAfter(Duration after, SystemEvent event) {
+    std::lock_guard<std::mutex> lock(mu_);
+    scheduled_.emplace_back(clock_.monotonicNow() + after, event);
+  }
 
   std::vector<Duration> waits() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -87,54 +118,8 @@ class SimulatedWaiter final : public Waiter {
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::vector<Duration> waits_;
-};
-
-// Answers from a script; records every request with the simulated time it was made.
-class FakeCollectorClient final : public CollectorClient {
- public:
-  explicit FakeCollectorClient(const Clock& clock) : clock_(clock) {}
-
-  struct Request {
-    std::string path;
-    std::optional<protocol::EnrollRequest> enroll;
-    std::optional<SignedHeartbeat> heartbeat;
-    MonoTime at;
-  };
-
-  // The answer the next request gets; if the script is empty, `fallback` answers.
-  std::deque<std::function<CollectorAnswer(const Request&)>> script;
-  std::function<CollectorAnswer(const Request&)> fallback;
-  // Runs before each answer is produced (tests stop the runner from here).
-  std::function<void(const Request&)> on_request;
-
-  CollectorAnswer enroll(const protocol::EnrollRequest& request) override {
-    Request r{protocol::kEnrollPath, request, std::nullopt, clock_.monotonicNow()};
-    return answer(std::move(r));
-  }
-  CollectorAnswer heartbeat(const SignedHeartbeat& heartbeat) override {
-    Request r{protocol::kHeartbeatPath, std::nullopt, heartbeat, clock_.monotonicNow()};
-    return answer(std::move(r));
-  }
-  void cancel() override { cancelled.store(true); }
-
-  std::vector<Request> requests;
-  std::atomic<bool> cancelled{false};
-
- private:
-  CollectorAnswer answer(Request r) {
-    requests.push_back(r);
-    if (on_request) on_request(r);
-    if (cancelled.load()) return CollectorAnswer{false, "cancelled", 0, "", std::nullopt};
-    if (!script.empty()) {
-      auto next = std::move(script.front());
-      script.pop_front();
-      return next(r);
-    }
-    if (fallback) return fallback(r);
-    return CollectorAnswer{false, "no scripted answer", 0, "", std::nullopt};
-  }
-
-  const Clock& clock_;
+  std::vector<SystemEvent> pending_;
+  std::deque<std::pair<MonoTime, SystemEvent>> scheduled_;
 };
 
 inline CollectorAnswer httpAnswer(long status, std::string body,
@@ -151,10 +136,62 @@ inline CollectorAnswer networkError(std::string why) {
   CollectorAnswer a;
   a.transport_ok = false;
   a.transport_error = std::move(why);
+  a.transport_cause = protocol::causes::kConnect;
   return a;
 }
 
-class FakeSystemInfo final : public SystemInfo {
+// Answers from a script; records every request with the simulated time it was made.
+class FakeCollectorClient final : public CollectorClient {
+ public:
+  explicit FakeCollectorClient(const Clock& clock) : clock_(clock) {}
+
+  struct Request {
+    std::string path;
+    std::optional<protocol::EnrollRequest> enroll;
+    std::optional<SignedHeartbeat> heartbeat;
+    MonoTime at;
+    std::optional<Duration> timeout;
+  };
+
+  // The answer the next request gets; if the script is empty, `fallback` answers.
+  std::deque<std::function<CollectorAnswer(const Request&)>> script;
+  std::function<CollectorAnswer(const Request&)> fallback;
+  // Runs before each answer is produced (tests stop the runner from here).
+  std::function<void(const Request&)> on_request;
+
+  CollectorAnswer enroll(const protocol::EnrollRequest& request) override {
+    Request r{protocol::kEnrollPath, request, std::nullopt, clock_.monotonicNow(), std::nullopt};
+    return answer(std::move(r));
+  }
+  CollectorAnswer heartbeat(const SignedHeartbeat& heartbeat,
+                            std::optional<Duration> timeout) override {
+    Request r{protocol::kHeartbeatPath, std::nullopt, heartbeat, clock_.monotonicNow(), timeout};
+    return answer(std::move(r));
+  }
+  void cancel() override { cancelled.store(true); }
+  void resume() override { cancelled.store(false); }
+
+  std::vector<Request> requests;
+  std::atomic<bool> cancelled{false};
+
+ private:
+  CollectorAnswer answer(Request r) {
+    requests.push_back(r);
+    if (on_request) on_request(r);
+    if (cancelled.load()) return networkError("cancelled");
+    if (!script.empty()) {
+      auto next = std::move(script.front());
+      script.pop_front();
+      return next(r);
+    }
+    if (fallback) return fallback(r);
+    return networkError("no scripted answer");
+  }
+
+  const Clock& clock_;
+};
+
+class FakeSystemInfo final : public SystemFactsSource, public BootIdentitySource {
  public:
   Result<SystemFacts> facts() override { return facts_value; }
   Result<BootIdentity> bootIdentity() override { return boot_value; }
@@ -197,6 +234,23 @@ class InMemorySequenceStore final : public SequenceStore {
   Status load_error;
   Status store_error;
   int stores = 0;
+};
+
+// Creates directories and does nothing else: for core tests that do not test permissions
+// (the real protections are tested in the platform tests).
+class PlainStateProtection final : public StateProtection {
+ public:
+  Status securePrivateDirectory(const std::string& dir) override {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    return ec ? Status::ioError(ec.message()) : Status::okStatus();
+  }
+  Status securePrivateFile(const std::string&) override { return Status::okStatus(); }
+  Status flushFile(const std::string&) override {
+    ++flushes;
+    return Status::okStatus();
+  }
+  int flushes = 0;
 };
 
 }  // namespace vigil::agent::testing

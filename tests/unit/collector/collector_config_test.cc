@@ -167,6 +167,37 @@ BOOST_AUTO_TEST_CASE(presence_thresholds_are_read_and_checked) {
       std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(beacon_and_verify_keys_have_documented_defaults_and_are_checked) {
+  auto read = readCollectorConfig(*configWith({}));
+  BOOST_REQUIRE(read.ok());
+  BOOST_TEST(read->beacon_enabled);
+  BOOST_TEST(read->beacon_port == 8471);
+  BOOST_TEST(read->beacon_interval_s == 15);
+  BOOST_TEST(read->verify_interval_s == 10);
+  BOOST_TEST(read->verify_for_s == 120);
+
+  auto custom = readCollectorConfig(*configWith({{"beacon.enabled", "false"},
+                                                 {"beacon.port", "0"},
+                                                 {"beacon.intervalSeconds", "30"},
+                                                 {"presence.verifyIntervalSeconds", "5"},
+                                                 {"presence.verifyForSeconds", "60"}}));
+  BOOST_REQUIRE(custom.ok());
+  BOOST_TEST(!custom->beacon_enabled);
+  BOOST_TEST(custom->beacon_port == 0);
+  BOOST_TEST(custom->beacon_interval_s == 30);
+  BOOST_TEST(custom->verify_interval_s == 5);
+  BOOST_TEST(custom->verify_for_s == 60);
+  BOOST_TEST(readCollectorConfig(*configWith({{"beacon.enabled", " Yes "}}))->beacon_enabled);
+
+  BOOST_TEST(errorFor({{"beacon.enabled", "maybe"}}).find("VIGIL_BEACON_ENABLED") !=
+             std::string::npos);
+  BOOST_TEST(errorFor({{"beacon.port", "65536"}}).find("beacon.port") != std::string::npos);
+  BOOST_TEST(errorFor({{"beacon.intervalSeconds", "0"}}).find("beacon.intervalSeconds") !=
+             std::string::npos);
+  BOOST_TEST(errorFor({{"presence.verifyForSeconds", "0"}}).find("presence.verifyForSeconds") !=
+             std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(every_key_has_a_default_in_the_table) {
   auto defaults = defaultsLayer();
   for (const auto& key : configKeys()) BOOST_TEST(defaults->hasProperty(key.key), key.key);

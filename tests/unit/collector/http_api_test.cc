@@ -24,6 +24,7 @@
 #include "collector/api/router.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/ingest_service.h"
+#include "collector/ingest/last_seen_writer.h"
 #include "collector/monitor/presence_monitor.h"
 #include "collector/monitor/presence_ticker.h"
 #include "collector/store/sqlite_store.h"
@@ -90,7 +91,7 @@ struct ServerFixture {
         presence(vigil::collector::presence::PresenceConfig{}, clock),
         ticker(presence, *store, 1s),
         ingest(*store, directory, clock, IngestConfig{60, 300'000}, &presence),
-        agents(*store, directory, presence),
+        agents(*store, directory, presence, vigil::collector::HealthSources{nullptr, 0, &ingest}),
         admin_auth(*store),
         readiness(*store),
         logger(quietLogger()),
@@ -152,7 +153,7 @@ struct ServerFixture {
     return protocol::decodeEnrollResponse(reply.body).value();
   }
 
-  Reply heartbeat(const protocol::EnrollResponse& agent, uint64_t seq) {
+  static protocol::Heartbeat beat(const protocol::EnrollResponse& agent, uint64_t seq) {
     protocol::Heartbeat hb;
     hb.agent_id = agent.agent_id;
     hb.seq = seq;
@@ -160,6 +161,14 @@ struct ServerFixture {
     hb.uptime_s = 10;
     hb.agent_version = "0.1.0";
     hb.sent_at_ms = kStartMs;
+    return hb;
+  }
+
+  Reply heartbeat(const protocol::EnrollResponse& agent, uint64_t seq) {
+    return heartbeat(agent, beat(agent, seq));
+  }
+
+  Reply heartbeat(const protocol::EnrollResponse& agent, const protocol::Heartbeat& hb) {
     const std::string body = protocol::encode(hb);
     const int64_t ts = vigil::toUnixMillis(clock.wallNow());
     return call(
@@ -262,9 +271,7 @@ BOOST_AUTO_TEST_CASE(stale_timestamp_answer_carries_server_time) {
   clock.jumpWall(-10min);  // the collector's view; the request is signed at the new time
   Reply ok = heartbeat(agent, 1);
   BOOST_TEST(ok.status == 200);
-  protocol::Heartbeat hb{agent.agent_id, 2,        "boot",       1,
-                         "0.1.0",        kStartMs, std::nullopt, std::nullopt};
-  const std::string body = protocol::encode(hb);
+  const std::string body = protocol::encode(beat(agent, 2));
   const int64_t ts = kStartMs;  // 10 min ahead of the collector now
   Reply r =
       call(HTTPRequest::HTTP_POST, protocol::kHeartbeatPath, body,
@@ -363,6 +370,60 @@ BOOST_AUTO_TEST_CASE(agent_detail_shows_live_evidence_and_status) {
   BOOST_TEST(std::string(cJSON_GetObjectItem(hb, "last_seen_at")->valuestring) ==
              "2026-09-21T14:13:20.000Z");
   BOOST_TEST(cJSON_GetObjectItem(hb, "expected_interval_s")->valuedouble == 60);
+}
+
+BOOST_AUTO_TEST_CASE(agent_detail_shows_facts_outages_and_the_last_shutdown) {
+  auto agent = enroll();
+  Reply before = admin("/api/v1/agents/" + agent.agent_id);
+  BOOST_TEST(before.field("last_shutdown_reason") == "<null>");
+  BOOST_TEST(before.field("outages") == "[]");
+  BOOST_TEST(before.field("facts").find("\"net\":null") != std::string::npos);
+
+  protocol::Heartbeat hb = beat(agent, 1);
+  hb.os_version = "Debian GNU/Linux 13 (trixie)";
+  hb.config_hash = "0123456789abcdef";
+  hb.net = protocol::NetworkSelfCheck{true, {"10.0.0.7"}};
+  hb.outages = {{kStartMs - 120'000, kStartMs - 60'000, protocol::causes::kNoNetwork}};
+  hb.shutdown = protocol::shutdown_reasons::kServiceStop;
+  BOOST_REQUIRE_EQUAL(heartbeat(agent, hb).status, 200);
+  vigil::collector::LastSeenWriter writer(directory, *store, 1h);
+  BOOST_REQUIRE(writer.flush().ok());
+
+  Reply r = admin("/api/v1/agents/" + agent.agent_id);
+  BOOST_TEST(r.field("status") == "SHUTDOWN");
+  BOOST_TEST(r.field("last_shutdown_reason") == "service_stop");
+  BOOST_TEST(r.field("last_shutdown_at") == "2026-09-21T14:13:20.000Z");
+  BOOST_TEST(r.field("os_version") == "Debian GNU/Linux 13 (trixie)");
+  auto root = vigil::json::parse(r.body);
+  const cJSON* facts = cJSON_GetObjectItem(root.get(), "facts");
+  BOOST_TEST(std::string(cJSON_GetObjectItem(facts, "hostname")->valuestring) == "web-01");
+  BOOST_TEST(std::string(cJSON_GetObjectItem(facts, "config_hash")->valuestring) ==
+             "0123456789abcdef");
+  const cJSON* net = cJSON_GetObjectItem(facts, "net");
+  BOOST_TEST(cJSON_IsTrue(cJSON_GetObjectItem(net, "default_route")));
+  BOOST_TEST(
+      std::string(cJSON_GetArrayItem(cJSON_GetObjectItem(net, "addresses"), 0)->valuestring) ==
+      "10.0.0.7");
+  const cJSON* outages = cJSON_GetObjectItem(root.get(), "outages");
+  BOOST_REQUIRE(cJSON_GetArraySize(outages) == 1);
+  const cJSON* outage = cJSON_GetArrayItem(outages, 0);
+  BOOST_TEST(std::string(cJSON_GetObjectItem(outage, "from")->valuestring) ==
+             "2026-09-21T14:11:20.000Z");
+  BOOST_TEST(std::string(cJSON_GetObjectItem(outage, "to")->valuestring) ==
+             "2026-09-21T14:12:20.000Z");
+  BOOST_TEST(std::string(cJSON_GetObjectItem(outage, "cause")->valuestring) == "no_network");
+  BOOST_TEST(std::string(cJSON_GetObjectItem(outage, "reported_at")->valuestring) ==
+             "2026-09-21T14:13:20.000Z");
+  // The peer key is never shown by the admin API.
+  const std::string key = store->listSites().value()[0].peer_key;
+  BOOST_TEST(r.body.find(key) == std::string::npos);
+  BOOST_TEST(admin("/api/v1/agents").body.find(key) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(health_shows_no_beacon_listener_and_the_peer_sighting_counters) {
+  Reply r = admin("/api/v1/health");
+  BOOST_TEST(r.field("beacon") == "<null>");
+  BOOST_TEST(r.field("peer_sightings") == "{\"witnessed\":0,\"ignored\":0}");
 }
 
 BOOST_AUTO_TEST_CASE(health_shows_warm_up_then_healthy_and_needs_a_token) {

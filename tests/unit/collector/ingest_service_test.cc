@@ -481,8 +481,9 @@ BOOST_FIXTURE_TEST_CASE(heartbeat_with_equal_seq_is_409_replayed_sequence, Inges
 
 BOOST_FIXTURE_TEST_CASE(heartbeat_from_unknown_agent_is_401_unknown_agent, IngestFixture) {
   auto agent = agentWithOneBeat();
-  protocol::EnrollResponse stranger{"ag_00000000000000000000000000000000", std::string(64, '1'), 0,
-                                    0};
+  protocol::EnrollResponse stranger;
+  stranger.agent_id = "ag_00000000000000000000000000000000";
+  stranger.secret = std::string(64, '1');
   expectRejected(agent, signedBeat(stranger, 1), 401, protocol::errors::kUnknownAgent);
 }
 

@@ -26,6 +26,15 @@ namespace {
 
 constexpr auto kInterval = 10s;
 
+// A heartbeat without indicators, as ingest hands it over.
+vigil::collector::AcceptedHeartbeat plainBeat(const std::string& id, vigil::MonoTime at) {
+  vigil::collector::AcceptedHeartbeat beat;
+  beat.agent_id = id;
+  beat.received_at = at;
+  beat.next_interval = kInterval;
+  return beat;
+}
+
 presence::PresenceConfig testConfig() {
   presence::PresenceConfig c;
   c.heartbeat_interval = kInterval;
@@ -75,7 +84,7 @@ struct MonitorFixture {
   // A heartbeat as ingest delivers it: to the engine, and (as LastSeenWriter does) to the
   // store's last-seen.
   void beat(const std::string& id) {
-    monitor->heartbeatAccepted(id, clock.monotonicNow(), kInterval);
+    monitor->heartbeatAccepted(plainBeat(id, clock.monotonicNow()));
     vigil::collector::LastSeenUpdate u;
     u.agent_id = id;
     u.last_seen_at_ms = vigil::toUnixMillis(clock.wallNow());
@@ -180,7 +189,7 @@ BOOST_AUTO_TEST_CASE(past_its_bound_the_pending_batch_drops_history_but_never_al
   for (int i = 0; i < 5; ++i) {
     a.id = "ag_" + std::to_string(i);
     monitor.agentEnrolled(a);
-    monitor.heartbeatAccepted(a.id, clock.monotonicNow(), kInterval);  // UNKNOWN -> ONLINE
+    monitor.heartbeatAccepted(plainBeat(a.id, clock.monotonicNow()));  // UNKNOWN -> ONLINE
   }
   BOOST_TEST(monitor.droppedChanges() >= 3u);
   BOOST_TEST(monitor.takePending().changes.size() <= 2u);

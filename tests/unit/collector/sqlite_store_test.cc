@@ -382,3 +382,140 @@ BOOST_FIXTURE_TEST_CASE(health_history_is_listed_newest_first, StoreFixture) {
   BOOST_TEST(h->at(0).reasons == "tick_late");
   BOOST_TEST(!h->at(1).degraded);
 }
+
+// ---- Schema 3: site peer keys, agent facts, shutdown notices, outage reports ----------------
+
+namespace {
+
+bool isLowerHex(const std::string& s, size_t length) {
+  return s.size() == length && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(every_new_site_gets_its_own_peer_key, StoreFixture) {
+  BOOST_TEST(isLowerHex(site.peer_key, 64));
+  auto tenant = store->findTenantByName("default").value().value();
+  auto other = store->createSite(tenant.id, "branch", 1000).value();
+  BOOST_TEST(isLowerHex(other.peer_key, 64));
+  BOOST_TEST(other.peer_key != site.peer_key);
+  BOOST_TEST(store->findSiteByName(tenant.id, "branch").value()->peer_key == other.peer_key);
+  auto sites = store->listSites().value();
+  BOOST_REQUIRE(sites.size() == 2u);
+  BOOST_TEST(sites[0].peer_key == site.peer_key);
+  BOOST_TEST(sites[1].name == "branch");
+  reopen();
+  BOOST_TEST(store->listSites().value()[1].peer_key == other.peer_key);
+}
+
+// A database written by a collector at schema 2 (before peer keys) gains a peer key for each
+// of its sites, and keeps its agents, when this build opens it.
+BOOST_AUTO_TEST_CASE(migration_3_gives_the_sites_of_a_schema_2_database_peer_keys) {
+  TempDir tmp;
+  const std::string dir = tmp.sub("data");
+  {
+    auto store = openStore(dir);
+    auto tenant = store->createTenant("default", 1000).value();
+    auto site = store->createSite(tenant.id, "default", 1000).value();
+    BOOST_REQUIRE(store->createSite(tenant.id, "branch", 1000).ok());
+    EnrollmentToken t;
+    t.site_id = site.id;
+    t.token_hash = hashOf("enroll-secret");
+    auto token = store->createEnrollmentToken(t).value();
+    AgentRecord a;
+    a.id = "ag_old";
+    a.hostname = "old-host";
+    a.agent_version = "0.1.0";
+    a.secret = std::string(64, 's');
+    BOOST_REQUIRE(store->enrollAgent(token.id, a, 2000).ok());
+    BOOST_REQUIRE(
+        store->updateLastSeen({{"ag_old", 10'000, 42, "boot", 7, "0.1.0", "old-host"}}).ok());
+  }
+  {
+    // Back to exactly what migrations 1 and 2 created.
+    using Poco::Data::Keywords::now;
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::Session raw(Poco::Data::SQLite::Connector::KEY,
+                            (fs::path(dir) / SqliteStore::kDatabaseFileName).string());
+    raw << "DROP TABLE outage_reports", now;
+    raw << "ALTER TABLE sites DROP COLUMN peer_key", now;
+    for (const char* column : {"config_hash", "net_default_route", "net_addresses",
+                               "last_shutdown_reason", "last_shutdown_at"}) {
+      raw << std::string("ALTER TABLE agents DROP COLUMN ") + column, now;
+    }
+    raw << "DELETE FROM schema_version WHERE version > 2", now;
+  }
+  auto store = openStore(dir);
+  BOOST_TEST(store->schemaVersion().value() == 3);
+  auto sites = store->listSites().value();
+  BOOST_REQUIRE(sites.size() == 2u);
+  BOOST_TEST(isLowerHex(sites[0].peer_key, 64));
+  BOOST_TEST(isLowerHex(sites[1].peer_key, 64));
+  BOOST_TEST(sites[0].peer_key != sites[1].peer_key);
+  auto agent = store->findAgent("ag_old").value();
+  BOOST_REQUIRE(agent.has_value());
+  BOOST_TEST(agent->last_seq == 42);
+  BOOST_TEST(agent->secret == std::string(64, 's'));
+  BOOST_TEST(agent->config_hash.empty());
+  BOOST_TEST(!agent->net.has_value());
+  BOOST_TEST(agent->last_shutdown_reason.empty());
+  BOOST_TEST(!agent->last_shutdown_at_ms.has_value());
+  BOOST_TEST(store->listOutageReports("ag_old", 10)->empty());
+  // The keys are generated once: reopening keeps them.
+  const std::string key = sites[0].peer_key;
+  store.reset();
+  BOOST_TEST(openStore(dir)->listSites().value()[0].peer_key == key);
+}
+
+BOOST_FIXTURE_TEST_CASE(facts_and_shutdown_notice_are_written_with_last_seen, StoreFixture) {
+  enroll("ag_1");
+  LastSeenUpdate u{"ag_1", 10'000, 5, "boot", 100, "0.2.0", "host"};
+  u.facts = vigil::collector::AgentFactsUpdate{"linux", "Debian 13", "0123456789abcdef",
+                                               vigil::collector::AgentNetwork{true, {"10.0.0.7"}}};
+  u.shutdown_reason = "service_stop";
+  u.shutdown_at_ms = 10'000;
+  BOOST_REQUIRE(store->updateLastSeen({u}).ok());
+  reopen();
+  auto a = store->findAgent("ag_1").value().value();
+  BOOST_TEST(a.os_version == "Debian 13");
+  BOOST_TEST(a.config_hash == "0123456789abcdef");
+  BOOST_REQUIRE(a.net.has_value());
+  BOOST_TEST(a.net->default_route);
+  BOOST_TEST(a.net->addresses.size() == 1u);
+  BOOST_TEST(a.net->addresses[0] == "10.0.0.7");
+  BOOST_TEST(a.last_shutdown_reason == "service_stop");
+  BOOST_TEST(a.last_shutdown_at_ms.value() == 10'000);
+
+  // Facts of an older heartbeat never overwrite newer ones, like last-seen.
+  LastSeenUpdate old{"ag_1", 9'000, 4, "boot", 99, "0.2.0", "host"};
+  old.facts = vigil::collector::AgentFactsUpdate{"linux", "Debian 12", "ffffffffffffffff", {}};
+  BOOST_REQUIRE(store->updateLastSeen({old}).ok());
+  a = store->findAgent("ag_1").value().value();
+  BOOST_TEST(a.config_hash == "0123456789abcdef");
+  BOOST_TEST(a.net.has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(only_the_newest_outage_reports_of_each_agent_are_kept, StoreFixture) {
+  enroll("ag_1");
+  enroll("ag_2");
+  LastSeenUpdate other{"ag_2", 1, 1, "b", 1, "v", "h"};
+  other.outages = {{"ag_2", 1, 2, "dns", 3}};
+  BOOST_REQUIRE(store->updateLastSeen({other}).ok());
+  for (int64_t batch = 0; batch < 3; ++batch) {
+    LastSeenUpdate u{"ag_1", 1000 + batch, batch + 1, "b", 1, "v", "h"};
+    for (int64_t i = 0; i < 40; ++i) {
+      const int64_t n = batch * 40 + i;
+      u.outages.push_back({"ag_1", n, n + 1, "timeout", 5000 + batch});
+    }
+    BOOST_REQUIRE(store->updateLastSeen({u}).ok());
+  }
+  auto kept = store->listOutageReports("ag_1", 1000).value();
+  BOOST_REQUIRE(kept.size() == vigil::collector::kOutageReportsKeptPerAgent);
+  BOOST_TEST(kept.front().from_ms == 119);  // newest first
+  BOOST_TEST(kept.back().from_ms == 20);
+  BOOST_TEST(kept.front().reported_at_ms == 5002);
+  BOOST_TEST(store->listOutageReports("ag_1", 3)->size() == 3u);
+  auto others = store->listOutageReports("ag_2", 10).value();
+  BOOST_REQUIRE(others.size() == 1u);
+  BOOST_TEST(others[0].cause == "dns");
+}

@@ -16,6 +16,7 @@ class ObservedStore final : public collector::Store {
 
   std::atomic<int> last_seen_batches{0};
   std::vector<size_t> last_seen_batch_sizes;
+  std::vector<collector::LastSeenUpdate> last_seen_updates;  // every update written, in order
   bool fail_last_seen = false;
 
   Status ping() override { return inner_.ping(); }
@@ -32,6 +33,7 @@ class ObservedStore final : public collector::Store {
                                                         const std::string& n) override {
     return inner_.findSiteByName(tenant, n);
   }
+  Result<std::vector<collector::Site>> listSites() override { return inner_.listSites(); }
   Result<collector::EnrollmentToken> createEnrollmentToken(
       const collector::EnrollmentToken& t) override {
     return inner_.createEnrollmentToken(t);
@@ -58,7 +60,12 @@ class ObservedStore final : public collector::Store {
     if (fail_last_seen) return Status::ioError("injected write failure");
     ++last_seen_batches;
     last_seen_batch_sizes.push_back(updates.size());
+    last_seen_updates.insert(last_seen_updates.end(), updates.begin(), updates.end());
     return inner_.updateLastSeen(updates);
+  }
+  Result<std::vector<collector::OutageReport>> listOutageReports(const std::string& id,
+                                                                 size_t limit) override {
+    return inner_.listOutageReports(id, limit);
   }
   Result<collector::AdminToken> createAdminToken(const std::string& h, const std::string& n,
                                                  int64_t t) override {

@@ -52,6 +52,13 @@ std::string heartbeatWith(const std::string& field, const std::string& raw_value
   return out + "}";
 }
 
+// `item` `n` times, comma-separated.
+std::string repeated(const std::string& item, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += (i == 0 ? "" : ",") + item;
+  return out;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(heartbeat_round_trips_every_field) {
@@ -66,6 +73,135 @@ BOOST_AUTO_TEST_CASE(heartbeat_round_trips_every_field) {
   BOOST_TEST(out->sent_at_ms == in.sent_at_ms);
   BOOST_TEST(out->interval_s.value() == 60);
   BOOST_TEST(out->hostname.value() == *in.hostname);
+}
+
+BOOST_AUTO_TEST_CASE(heartbeat_indicators_round_trip) {
+  Heartbeat in = sampleHeartbeat();
+  in.os_name = "linux";
+  in.os_version = "Debian GNU/Linux 13 (trixie)";
+  in.config_hash = "0123456789abcdef";
+  in.net = NetworkSelfCheck{true, {"10.0.0.7", "fe80::1"}};
+  in.outages = {{1'790'000'000'000, 1'790'000'060'000, causes::kNoNetwork},
+                {1'790'000'100'000, 1'790'000'100'000, causes::kOverloaded}};
+  in.shutdown = shutdown_reasons::kUninstall;
+  in.peers = {{"ag_peer1", 1'790'000'000'500}, {"ag_peer2", 0}};
+  in.peer_key_id = "fedcba9876543210";
+  auto out = decodeHeartbeat(encode(in));
+  BOOST_REQUIRE_MESSAGE(out.ok(), (out.ok() ? std::string() : out.error().message));
+  BOOST_TEST(out->os_name.value() == "linux");
+  BOOST_TEST(out->os_version.value() == *in.os_version);
+  BOOST_TEST(out->config_hash.value() == "0123456789abcdef");
+  BOOST_REQUIRE(out->net.has_value());
+  BOOST_TEST(out->net->default_route);
+  BOOST_TEST(out->net->addresses == in.net->addresses);
+  BOOST_REQUIRE(out->outages.size() == 2u);
+  BOOST_TEST(out->outages[0].from_ms == in.outages[0].from_ms);
+  BOOST_TEST(out->outages[0].to_ms == in.outages[0].to_ms);
+  BOOST_TEST(out->outages[1].cause == "overloaded");
+  BOOST_TEST(out->shutdown.value() == "uninstall");
+  BOOST_REQUIRE(out->peers.size() == 2u);
+  BOOST_TEST(out->peers[0].agent_id == "ag_peer1");
+  BOOST_TEST(out->peers[0].heard_at_ms == in.peers[0].heard_at_ms);
+  BOOST_TEST(out->peers[1].heard_at_ms == 0);
+  BOOST_TEST(out->peer_key_id.value() == "fedcba9876543210");
+}
+
+BOOST_AUTO_TEST_CASE(heartbeat_at_the_array_limits_is_accepted) {
+  Heartbeat in = sampleHeartbeat();
+  in.net = NetworkSelfCheck{false, std::vector<std::string>(kMaxAddresses, "10.0.0.1")};
+  in.outages.assign(kMaxOutageEntries, OutageEntry{1, 1, causes::kOther});
+  in.peers.assign(kMaxPeerSightings, PeerSighting{"ag_p", 1});
+  auto out = decodeHeartbeat(encode(in));
+  BOOST_REQUIRE(out.ok());
+  BOOST_TEST(out->net->addresses.size() == kMaxAddresses);
+  BOOST_TEST(out->outages.size() == kMaxOutageEntries);
+  BOOST_TEST(out->peers.size() == kMaxPeerSightings);
+  BOOST_TEST(!out->net->default_route);
+}
+
+BOOST_AUTO_TEST_CASE(every_outage_cause_and_shutdown_reason_is_known) {
+  for (const char* cause :
+       {causes::kNoNetwork, causes::kDns, causes::kConnect, causes::kTimeout, causes::kTls,
+        causes::kHttpError, causes::kOverloaded, causes::kBadAnswer, causes::kOther}) {
+    BOOST_TEST(isKnownOutageCause(cause));
+  }
+  BOOST_TEST(!isKnownOutageCause("DNS"));
+  BOOST_TEST(!isKnownOutageCause(""));
+  for (const char* reason :
+       {shutdown_reasons::kServiceStop, shutdown_reasons::kSystemShutdown, shutdown_reasons::kSleep,
+        shutdown_reasons::kLogoff, shutdown_reasons::kUninstall}) {
+    BOOST_TEST(isKnownShutdownReason(reason));
+  }
+  BOOST_TEST(!isKnownShutdownReason("reboot"));
+}
+
+BOOST_AUTO_TEST_CASE(answers_carry_verify_and_channels) {
+  HeartbeatResponse in;
+  in.next_interval_s = 60;
+  in.server_time_ms = 1'790'000'000'000;
+  in.verify_interval_s = 10;
+  in.verify_for_s = 120;
+  in.channels.beacon_port = 8471;
+  in.channels.beacon_interval_s = 15;
+  in.channels.peer_key = std::string(64, 'c');
+  in.channels.peer_key_id = "0123456789abcdef";
+  auto out = decodeHeartbeatResponse(encode(in));
+  BOOST_REQUIRE(out.ok());
+  BOOST_TEST(out->verify_interval_s.value() == 10);
+  BOOST_TEST(out->verify_for_s.value() == 120);
+  BOOST_TEST(out->channels.beacon_port.value() == 8471);
+  BOOST_TEST(out->channels.beacon_interval_s.value() == 15);
+  BOOST_TEST(out->channels.peer_key.value() == *in.channels.peer_key);
+  BOOST_TEST(out->channels.peer_key_id.value() == "0123456789abcdef");
+
+  // Verify comes in pairs: one alone is not written.
+  HeartbeatResponse half = in;
+  half.verify_for_s.reset();
+  const std::string body = encode(half);
+  BOOST_TEST(body.find("verify") == std::string::npos);
+
+  EnrollResponse enrolled;
+  enrolled.agent_id = "ag_1";
+  enrolled.secret = std::string(64, 'f');
+  enrolled.heartbeat_interval_s = 60;
+  enrolled.server_time_ms = 1;
+  enrolled.channels = in.channels;
+  auto e = decodeEnrollResponse(encode(enrolled));
+  BOOST_REQUIRE(e.ok());
+  BOOST_TEST(e->channels.peer_key.value() == *in.channels.peer_key);
+  BOOST_TEST(e->channels.beacon_port.value() == 8471);
+}
+
+BOOST_AUTO_TEST_CASE(answer_decoders_refuse_bad_verify_and_channel_fields) {
+  const std::string head = R"({"v":1,"next_interval_s":60,"server_time_ms":1,)";
+  struct Case {
+    std::string tail;
+    const char* field;
+  };
+  const std::vector<Case> cases = {
+      {R"("verify_interval_s":10})", "verify_for_s"},  // unpaired
+      {R"("verify_for_s":10})", "verify_for_s"},
+      // Out of range is named as such, even when its partner is present.
+      {R"("verify_interval_s":10,"verify_for_s":901})", "verify_for_s"},
+      {R"("verify_interval_s":0,"verify_for_s":10})", "verify_interval_s"},
+      {R"("beacon_port":0})", "beacon_port"},
+      {R"("beacon_port":65536})", "beacon_port"},
+      {R"("beacon_interval_s":0})", "beacon_interval_s"},
+      {R"("peer_key":"abc"})", "peer_key"},
+      {R"("peer_key_id":"0123456789ABCDEF"})", "peer_key_id"},
+  };
+  for (const auto& c : cases) {
+    BOOST_TEST_CONTEXT("answer tail " << c.tail) {
+      auto r = decodeHeartbeatResponse(head + c.tail);
+      BOOST_REQUIRE(!r.ok());
+      BOOST_TEST(r.error().code == errors::kInvalidField);
+      BOOST_TEST(r.error().field == c.field);
+    }
+  }
+  auto range = decodeHeartbeatResponse(head + R"("verify_interval_s":10,"verify_for_s":901})");
+  BOOST_REQUIRE(!range.ok());
+  BOOST_TEST(range.error().message.find("901") == std::string::npos);
+  BOOST_TEST(range.error().message.find("900") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(heartbeat_optional_fields_stay_absent) {
@@ -93,7 +229,11 @@ BOOST_AUTO_TEST_CASE(enroll_request_and_response_round_trip) {
   BOOST_TEST(req2->facts.arch == "x86_64");
   BOOST_TEST(req2->facts.agent_version == "0.1.0");
 
-  EnrollResponse resp{"ag_1", std::string(64, 'f'), 60, 1'790'000'000'000};
+  EnrollResponse resp;
+  resp.agent_id = "ag_1";
+  resp.secret = std::string(64, 'f');
+  resp.heartbeat_interval_s = 60;
+  resp.server_time_ms = 1'790'000'000'000;
   auto resp2 = decodeEnrollResponse(encode(resp));
   BOOST_REQUIRE(resp2.ok());
   BOOST_TEST(resp2->agent_id == "ag_1");
@@ -103,7 +243,10 @@ BOOST_AUTO_TEST_CASE(enroll_request_and_response_round_trip) {
 }
 
 BOOST_AUTO_TEST_CASE(heartbeat_response_and_error_body_round_trip) {
-  auto hr = decodeHeartbeatResponse(encode(HeartbeatResponse{45, 1'790'000'000'000}));
+  HeartbeatResponse plain;
+  plain.next_interval_s = 45;
+  plain.server_time_ms = 1'790'000'000'000;
+  auto hr = decodeHeartbeatResponse(encode(plain));
   BOOST_REQUIRE(hr.ok());
   BOOST_TEST(hr->next_interval_s == 45);
   BOOST_TEST(hr->server_time_ms == 1'790'000'000'000);
@@ -174,6 +317,47 @@ BOOST_AUTO_TEST_CASE(heartbeat_bad_inputs_are_refused_with_the_right_code) {
       {"interval too long", heartbeatWith("interval_s", "86401"), errors::kInvalidField,
        "interval_s"},
       {"hostname number", heartbeatWith("hostname", "1"), errors::kInvalidField, "hostname"},
+      {"config_hash upper case", heartbeatWith("config_hash", "\"0123456789ABCDEF\""),
+       errors::kInvalidField, "config_hash"},
+      {"config_hash short", heartbeatWith("config_hash", "\"0123\""), errors::kInvalidField,
+       "config_hash"},
+      {"net not an object", heartbeatWith("net", "[]"), errors::kInvalidField, "net"},
+      {"net default_route string", heartbeatWith("net", R"({"default_route":"yes"})"),
+       errors::kInvalidField, "net.default_route"},
+      {"net too many addresses",
+       heartbeatWith("net", "{\"addresses\":[" + repeated("\"10.0.0.1\"", 17) + "]}"),
+       errors::kInvalidField, "net.addresses"},
+      {"net empty address", heartbeatWith("net", R"({"addresses":[""]})"), errors::kInvalidField,
+       "net.addresses"},
+      {"outages not an array", heartbeatWith("outages", "{}"), errors::kInvalidField, "outages"},
+      {"outage ends before it starts",
+       heartbeatWith("outages", R"([{"from_ms":5,"to_ms":4,"cause":"dns"}])"),
+       errors::kInvalidField, "outages"},
+      {"outage unknown cause",
+       heartbeatWith("outages", R"([{"from_ms":1,"to_ms":2,"cause":"aliens"}])"),
+       errors::kInvalidField, "outages"},
+      {"outage without cause", heartbeatWith("outages", R"([{"from_ms":1,"to_ms":2}])"),
+       errors::kInvalidField, "outages"},
+      {"outage negative time",
+       heartbeatWith("outages", R"([{"from_ms":-1,"to_ms":2,"cause":"dns"}])"),
+       errors::kInvalidField, "outages"},
+      {"too many outages",
+       heartbeatWith("outages",
+                     "[" + repeated(R"({"from_ms":1,"to_ms":2,"cause":"dns"})", 33) + "]"),
+       errors::kInvalidField, "outages"},
+      {"shutdown unknown", heartbeatWith("shutdown", "\"reboot\""), errors::kInvalidField,
+       "shutdown"},
+      {"shutdown number", heartbeatWith("shutdown", "1"), errors::kInvalidField, "shutdown"},
+      {"peer without agent_id", heartbeatWith("peers", R"([{"heard_at_ms":1}])"),
+       errors::kInvalidField, "peers"},
+      {"peer heard_at string", heartbeatWith("peers", R"([{"agent_id":"a","heard_at_ms":"1"}])"),
+       errors::kInvalidField, "peers"},
+      {"peer not an object", heartbeatWith("peers", R"(["ag_2"])"), errors::kInvalidField, "peers"},
+      {"too many peers",
+       heartbeatWith("peers", "[" + repeated(R"({"agent_id":"a","heard_at_ms":1})", 65) + "]"),
+       errors::kInvalidField, "peers"},
+      {"peer_key_id long", heartbeatWith("peer_key_id", "\"0123456789abcdef0\""),
+       errors::kInvalidField, "peer_key_id"},
       {"oversized", heartbeatWith("pad", "\"" + std::string(kMaxBodyBytes, 'x') + "\""),
        errors::kBodyTooLarge, ""},
   };

@@ -551,3 +551,30 @@ BOOST_AUTO_TEST_CASE(memory_per_tracked_agent_is_at_most_300_bytes) {
   BOOST_TEST_MESSAGE("presence engine bytes per agent: " << per_agent);
   BOOST_TEST(per_agent <= 300.0);
 }
+
+BOOST_AUTO_TEST_CASE(an_old_peer_sighting_is_not_ingest_lag_but_old_direct_evidence_is) {
+  Harness h;
+  const AgentHandle a = h.add();
+  const AgentHandle peer = h.add();
+  h.passWarmUp();
+  BOOST_TEST_REQUIRE(!h.engine.health().degraded);
+  // The peer heard `a` a minute ago; the sighting reaches the collector with its next beat.
+  Observation o;
+  o.agent = a;
+  o.indicator = Indicator::kPeerWitness;
+  o.received_at = h.clock.monotonicNow() - 60s;
+  o.expected_interval = 60s;
+  o.witness = peer;
+  h.engine.observe(o);
+  BOOST_TEST(!h.engine.health().degraded);
+  const AgentView view = h.engine.agentView(a);
+  const IndicatorView& witness = view.indicators[static_cast<size_t>(Indicator::kPeerWitness)];
+  BOOST_TEST_REQUIRE(witness.last_seen.has_value());
+  BOOST_TEST((*witness.last_seen == h.clock.wallNow() - 60s));
+  // A heartbeat handed over a minute after it arrived is a sign of ingest lag.
+  o.indicator = Indicator::kHeartbeat;
+  o.witness.reset();
+  h.engine.observe(o);
+  BOOST_TEST(h.engine.health().degraded);
+  BOOST_TEST(h.events.everDegradedWith(DegradationReason::kIngestLag));
+}

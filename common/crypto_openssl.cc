@@ -1,13 +1,13 @@
-#include "common/crypto.h"
-
+// common/crypto.h through OpenSSL 3 (VIGIL_CRYPTO_BACKEND=openssl).
 #include <openssl/core_names.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <memory>
 #include <vector>
+
+#include "common/crypto.h"
 
 namespace vigil::crypto {
 namespace {
@@ -23,13 +23,6 @@ using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter>;
 
 const unsigned char* bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
-}
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace
@@ -70,40 +63,6 @@ Result<Sha256Digest> sha256(std::string_view data) {
     return Status::internal("EVP_Digest(SHA256) failed");
   }
   return out;
-}
-
-std::string toHex(const uint8_t* data, size_t len) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (size_t i = 0; i < len; ++i) {
-    out.push_back(kDigits[data[i] >> 4]);
-    out.push_back(kDigits[data[i] & 0x0f]);
-  }
-  return out;
-}
-
-std::string toHex(const Sha256Digest& digest) { return toHex(digest.data(), digest.size()); }
-
-std::string toHex(std::string_view bytes_in) { return toHex(bytes(bytes_in), bytes_in.size()); }
-
-Result<std::string> fromHex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return Status::invalidArgument("hex string has odd length");
-  std::string out;
-  out.reserve(hex.size() / 2);
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = hexValue(hex[i]);
-    int lo = hexValue(hex[i + 1]);
-    if (hi < 0 || lo < 0) return Status::invalidArgument("non-hex character");
-    out.push_back(static_cast<char>((hi << 4) | lo));
-  }
-  return out;
-}
-
-bool constantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  if (a.empty()) return true;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 Result<std::string> randomHex(size_t n_bytes) {

@@ -1,40 +1,32 @@
-// SystemInfo for Linux: /proc, /etc/os-release, uname(2), gethostname(2), sysinfo(2).
+// SystemFactsSource and BootIdentitySource for Linux.
 #include <limits.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <sstream>
+#include <string>
 
+#include "agent/platform/linux/linux_platform.h"
+#include "agent/platform/linux/network_state.h"
 #include "agent/platform/linux/os_release.h"
-#include "agent/platform/system_info.h"
+#include "agent/platform/posix/posix_status.h"
 
-namespace vigil::agent {
+namespace vigil::agent::linux_platform {
 namespace {
 
-// The one place OS errors become Status on Linux.
-Status errnoStatus(const std::string& what, int err) {
-  return Status::ioError(what + ": " + std::strerror(err));
-}
-
-std::optional<std::string> readFile(const char* path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) return std::nullopt;
-  return out.str();
-}
+using posix::errnoStatus;
 
 std::string trimLine(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
 }
 
-class LinuxSystemInfo final : public SystemInfo {
+class LinuxSystemFactsSource final : public SystemFactsSource {
  public:
   Result<SystemFacts> facts() override {
     SystemFacts f;
@@ -49,8 +41,8 @@ class LinuxSystemInfo final : public SystemInfo {
     if (f.hostname.empty()) f.hostname = uts.nodename;
 
     for (const char* path : {"/etc/os-release", "/usr/lib/os-release"}) {
-      if (auto text = readFile(path)) {
-        if (auto pretty = linux_platform::osReleaseValue(*text, "PRETTY_NAME")) {
+      if (auto text = readWholeFile(path)) {
+        if (auto pretty = osReleaseValue(*text, "PRETTY_NAME")) {
           f.os_version = *pretty;
           break;
         }
@@ -59,16 +51,19 @@ class LinuxSystemInfo final : public SystemInfo {
     if (f.os_version.empty()) f.os_version = std::string("Linux ") + uts.release;
     return f;
   }
+};
 
+class LinuxBootIdentitySource final : public BootIdentitySource {
+ public:
   Result<BootIdentity> bootIdentity() override {
     BootIdentity b;
-    auto id = readFile("/proc/sys/kernel/random/boot_id");
+    auto id = readWholeFile("/proc/sys/kernel/random/boot_id");
     if (!id) return Status::ioError("cannot read /proc/sys/kernel/random/boot_id");
     b.boot_id = trimLine(*id);
     if (b.boot_id.empty()) return Status::ioError("/proc/sys/kernel/random/boot_id is empty");
 
     std::optional<uint64_t> uptime;
-    if (auto text = readFile("/proc/uptime")) uptime = linux_platform::parseProcUptime(*text);
+    if (auto text = readWholeFile("/proc/uptime")) uptime = parseProcUptime(*text);
     if (!uptime) {
       struct sysinfo si {};
       if (::sysinfo(&si) != 0) return errnoStatus("sysinfo", errno);
@@ -81,6 +76,12 @@ class LinuxSystemInfo final : public SystemInfo {
 
 }  // namespace
 
-std::unique_ptr<SystemInfo> makePlatformSystemInfo() { return std::make_unique<LinuxSystemInfo>(); }
+std::unique_ptr<SystemFactsSource> makeSystemFactsSource() {
+  return std::make_unique<LinuxSystemFactsSource>();
+}
 
-}  // namespace vigil::agent
+std::unique_ptr<BootIdentitySource> makeBootIdentitySource() {
+  return std::make_unique<LinuxBootIdentitySource>();
+}
+
+}  // namespace vigil::agent::linux_platform

@@ -1,0 +1,20 @@
+// makePlatform() for Linux.
+#include "agent/platform/linux/linux_platform.h"
+#include "agent/platform/platform.h"
+#include "agent/platform/posix/posix_platform.h"
+
+namespace vigil::agent {
+
+Platform makePlatform() {
+  Platform platform;
+  platform.facts = linux_platform::makeSystemFactsSource();
+  platform.boot = linux_platform::makeBootIdentitySource();
+  platform.network = linux_platform::makeNetworkMonitor();
+  platform.power = linux_platform::makePowerMonitor();
+  platform.service = posix::makeSignalServiceHost(linux_platform::makeSystemdServiceControl());
+  platform.state = posix::makeStateProtection();
+  platform.udp = posix::makeUdpSocketFactory();
+  return platform;
+}
+
+}  // namespace vigil::agent

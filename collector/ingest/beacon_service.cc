@@ -1,0 +1,111 @@
+#include "collector/ingest/beacon_service.h"
+
+#include <cstdlib>
+#include <utility>
+
+#include "common/datagram.h"
+
+namespace vigil::collector {
+namespace {
+
+// A beacon stamped this much before the collector's start is still taken as its first one.
+constexpr int64_t kStartSlackMs = 1000;
+
+}  // namespace
+
+const char* beaconDropName(BeaconDrop drop) {
+  switch (drop) {
+    case BeaconDrop::kMalformed:
+      return "malformed";
+    case BeaconDrop::kUnknownAgent:
+      return "unknown_agent";
+    case BeaconDrop::kBadSignature:
+      return "bad_signature";
+    case BeaconDrop::kStale:
+      return "stale";
+    case BeaconDrop::kReplayed:
+      return "replayed";
+  }
+  return "unknown";
+}
+
+BeaconService::BeaconService(const AgentDirectory& directory, const Clock& clock,
+                             BeaconConfig config, EvidenceSink* evidence)
+    : directory_(directory),
+      clock_(clock),
+      config_(config),
+      evidence_(evidence),
+      started_at_ms_(toUnixMillis(clock.wallNow())) {}
+
+BeaconOutcome BeaconService::drop(BeaconDrop reason, std::string agent_id) {
+  const auto index = static_cast<size_t>(reason);
+  ++dropped_[index];
+  BeaconOutcome out;
+  out.drop = reason;
+  out.agent_id = std::move(agent_id);
+  const MonoTime now = clock_.monotonicNow();
+  std::lock_guard<std::mutex> lock(mu_);
+  DropLog& log = drop_log_[index];
+  if (log.last_logged && now - *log.last_logged < config_.drop_log_period) {
+    ++log.unlogged;
+    return out;
+  }
+  out.log_drop = true;
+  out.unlogged_drops = log.unlogged;
+  log.last_logged = now;
+  log.unlogged = 0;
+  return out;
+}
+
+BeaconOutcome BeaconService::handle(std::string_view datagram) {
+  const MonoTime received_at = clock_.monotonicNow();
+  std::optional<datagram::Beacon> beacon = datagram::parseBeacon(datagram);
+  if (!beacon) return drop(BeaconDrop::kMalformed, {});
+
+  const std::optional<AgentCredentials> credentials = directory_.credentials(beacon->agent_id);
+  if (!credentials || credentials->retired) {
+    return drop(BeaconDrop::kUnknownAgent, beacon->agent_id);
+  }
+  if (!datagram::verify(*beacon, credentials->secret)) {
+    return drop(BeaconDrop::kBadSignature, beacon->agent_id);
+  }
+  const int64_t now_ms = toUnixMillis(clock_.wallNow());
+  if (std::llabs(beacon->ts_ms - now_ms) > config_.max_clock_skew_ms) {
+    return drop(BeaconDrop::kStale, beacon->agent_id);
+  }
+  if (!recordIfNewer(beacon->agent_id, beacon->ts_ms)) {
+    return drop(BeaconDrop::kReplayed, beacon->agent_id);
+  }
+  ++accepted_;
+  if (evidence_ != nullptr) {
+    evidence_->beaconAccepted(beacon->agent_id, received_at,
+                              std::chrono::seconds(config_.interval_s));
+  }
+  BeaconOutcome out;
+  out.ack = datagram::encodeBeaconAck(beacon->agent_id, beacon->ts_ms, config_.interval_s,
+                                      credentials->secret);
+  out.agent_id = std::move(beacon->agent_id);
+  return out;
+}
+
+bool BeaconService::recordIfNewer(const std::string& agent_id, int64_t ts_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = last_ts_ms_.find(agent_id);
+  if (it == last_ts_ms_.end()) {
+    if (ts_ms < started_at_ms_ - kStartSlackMs) return false;
+    last_ts_ms_.emplace(agent_id, ts_ms);
+    return true;
+  }
+  if (ts_ms <= it->second) return false;
+  it->second = ts_ms;
+  return true;
+}
+
+BeaconCounters BeaconService::counters() const {
+  BeaconCounters out;
+  out.accepted = accepted_.load();
+  for (size_t i = 0; i < kBeaconDropCount; ++i) out.dropped[i] = dropped_[i].load();
+  return out;
+}
+
+}  // namespace vigil::collector

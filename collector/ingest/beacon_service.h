@@ -1,0 +1,105 @@
+#pragma once
+
+// The UDP beacon channel without the socket (docs/protocol.md, "UDP beacon"): checks one
+// received datagram, hands an accepted beacon to the EvidenceSink and builds its ack. The
+// socket and its thread are BeaconListener's (collector/api); tests and the fuzz target call
+// this directly.
+//
+// Work per datagram is bounded: at most kMaxDatagramBytes are looked at, one map lookup, one
+// HMAC; memory grows only with agents whose beacons were accepted (one timestamp each).
+// Every drop is counted by reason; drops are for logging in at most one line per reason per
+// log period, never one per datagram.
+//
+// Thread safety: safe to call concurrently.
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "collector/ingest/agent_directory.h"
+#include "collector/ingest/evidence_sink.h"
+#include "common/clock.h"
+#include "common/protocol.h"
+
+namespace vigil::collector {
+
+// Why a beacon was dropped, in check order.
+enum class BeaconDrop : uint8_t {
+  kMalformed,     // not a beacon datagram (shape, length, charset)
+  kUnknownAgent,  // no such agent, or retired
+  kBadSignature,  // not signed with the agent's secret
+  kStale,         // timestamp more than the allowed skew from the collector's clock
+  kReplayed,      // not newer than the agent's last accepted beacon, or older than the start
+};
+constexpr size_t kBeaconDropCount = 5;
+const char* beaconDropName(BeaconDrop drop);  // "malformed", "unknown_agent", ...
+
+struct BeaconConfig {
+  int64_t interval_s = 15;  // next_beacon_s of every ack, and the interval the engine expects
+  int64_t max_clock_skew_ms = protocol::kDefaultMaxClockSkewMs;
+  Duration drop_log_period = std::chrono::seconds(10);
+};
+
+struct BeaconOutcome {
+  std::string ack;                 // send to the beacon's sender; empty when dropped
+  std::optional<BeaconDrop> drop;  // why it was dropped
+  // The beacon's agent id once it parsed (charset-checked, safe to log); else empty.
+  std::string agent_id;
+  // True for the first drop of its reason in a log period: log it, with the number of drops
+  // of that reason that were not logged before it.
+  bool log_drop = false;
+  uint64_t unlogged_drops = 0;
+};
+
+struct BeaconCounters {
+  uint64_t accepted = 0;
+  std::array<uint64_t, kBeaconDropCount> dropped{};  // indexed by BeaconDrop
+};
+
+class BeaconService {
+ public:
+  // `directory`, `clock` and `evidence` (if given) must outlive the service. Beacons stamped
+  // more than 1 s before the construction (the collector's start) are replays unless the
+  // agent had a beacon accepted since.
+  BeaconService(const AgentDirectory& directory, const Clock& clock, BeaconConfig config,
+                EvidenceSink* evidence = nullptr);
+
+  // Checks `datagram` in the order of docs/protocol.md: shape, agent known and not retired,
+  // signature, timestamp, replay. Only an accepted beacon changes state.
+  BeaconOutcome handle(std::string_view datagram);
+
+  BeaconCounters counters() const;
+  const BeaconConfig& config() const { return config_; }
+
+ private:
+  BeaconOutcome drop(BeaconDrop reason, std::string agent_id);
+  // Records `ts_ms` as the agent's last accepted beacon if it is newer than the previous one
+  // (the first one since the start: not older than the start); the check and the update are
+  // one atomic step.
+  bool recordIfNewer(const std::string& agent_id, int64_t ts_ms);
+
+  const AgentDirectory& directory_;
+  const Clock& clock_;
+  const BeaconConfig config_;
+  EvidenceSink* const evidence_;
+  const int64_t started_at_ms_;
+
+  std::mutex mu_;
+  std::unordered_map<std::string, int64_t> last_ts_ms_;  // guarded by mu_
+  struct DropLog {
+    std::optional<MonoTime> last_logged;
+    uint64_t unlogged = 0;
+  };
+  std::array<DropLog, kBeaconDropCount> drop_log_;  // guarded by mu_
+
+  std::atomic<uint64_t> accepted_{0};
+  std::array<std::atomic<uint64_t>, kBeaconDropCount> dropped_{};
+};
+
+}  // namespace vigil::collector

@@ -1,0 +1,180 @@
+#include "common/datagram.h"
+
+#include <vector>
+
+#include "common/crypto.h"
+
+namespace vigil::datagram {
+namespace {
+
+constexpr char kBeaconTag[] = "VB1";
+constexpr char kAckTag[] = "VA1";
+constexpr char kPeerTag[] = "VP1";
+constexpr size_t kSignatureHexLength = 64;
+constexpr size_t kKeyIdLength = 16;
+// Unix ms fit in 15 digits until the year 33658.
+constexpr size_t kMaxTimestampDigits = 15;
+constexpr int64_t kMaxNextBeaconS = 86'400;
+
+// The signed fields joined with "\n".
+std::string signingInput(std::initializer_list<std::string_view> fields) {
+  std::string out;
+  for (std::string_view f : fields) {
+    if (!out.empty()) out += '\n';
+    out.append(f);
+  }
+  return out;
+}
+
+std::string signHex(std::string_view key, const std::string& input) {
+  auto mac = crypto::hmacSha256(key, input);
+  return mac.ok() ? crypto::toHex(mac.value()) : std::string();
+}
+
+std::string join(std::initializer_list<std::string_view> fields) {
+  std::string out;
+  for (std::string_view f : fields) {
+    if (!out.empty()) out += ' ';
+    out.append(f);
+  }
+  return out;
+}
+
+// Splits on single spaces; nullopt unless there are exactly `count` non-empty fields.
+std::optional<std::vector<std::string_view>> splitFields(std::string_view bytes, size_t count) {
+  if (bytes.empty() || bytes.size() > kMaxDatagramBytes) return std::nullopt;
+  std::vector<std::string_view> fields;
+  size_t start = 0;
+  while (start <= bytes.size()) {
+    const size_t space = bytes.find(' ', start);
+    const size_t end = space == std::string_view::npos ? bytes.size() : space;
+    if (end == start) return std::nullopt;
+    fields.push_back(bytes.substr(start, end - start));
+    if (fields.size() > count) return std::nullopt;
+    if (space == std::string_view::npos) break;
+    start = space + 1;
+  }
+  if (fields.size() != count) return std::nullopt;
+  return fields;
+}
+
+bool isLowerHex(std::string_view s, size_t length) {
+  if (s.size() != length) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// Agent ids are the collector's "ag_" + hex, but any [A-Za-z0-9_-] up to 64 bytes is accepted.
+bool isAgentId(std::string_view s) {
+  if (s.empty() || s.size() > kMaxAgentIdBytes) return false;
+  for (char c : s) {
+    const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Canonical decimal only: no sign, no leading zero (but "0" itself). The signature covers the
+// number's canonical text, so a second spelling of the same value ("0042") would verify too:
+// every signed datagram has exactly one accepted encoding.
+std::optional<int64_t> parseDecimal(std::string_view s, int64_t max) {
+  if (s.empty() || s.size() > kMaxTimestampDigits) return std::nullopt;
+  if (s.size() > 1 && s[0] == '0') return std::nullopt;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  if (v > max) return std::nullopt;
+  return v;
+}
+
+constexpr int64_t kMaxTimestamp = 999'999'999'999'999;
+
+bool checkSignature(std::string_view key, const std::string& input, std::string_view signature) {
+  const std::string expected = signHex(key, input);
+  return !expected.empty() && crypto::constantTimeEquals(expected, signature);
+}
+
+}  // namespace
+
+std::string encodeBeacon(std::string_view agent_id, int64_t ts_ms, std::string_view key) {
+  const std::string ts = std::to_string(ts_ms);
+  const std::string sig = signHex(key, signingInput({kBeaconTag, agent_id, ts}));
+  if (sig.empty()) return {};
+  return join({kBeaconTag, agent_id, ts, sig});
+}
+
+std::string encodeBeaconAck(std::string_view agent_id, int64_t ts_ms, int64_t next_beacon_s,
+                            std::string_view key) {
+  const std::string ts = std::to_string(ts_ms);
+  const std::string next = std::to_string(next_beacon_s);
+  const std::string sig = signHex(key, signingInput({kAckTag, agent_id, ts, next}));
+  if (sig.empty()) return {};
+  return join({kAckTag, agent_id, ts, next, sig});
+}
+
+std::string encodePeerAnnouncement(std::string_view key_id, std::string_view agent_id,
+                                   int64_t ts_ms, std::string_view key) {
+  const std::string ts = std::to_string(ts_ms);
+  const std::string sig = signHex(key, signingInput({kPeerTag, key_id, agent_id, ts}));
+  if (sig.empty()) return {};
+  return join({kPeerTag, key_id, agent_id, ts, sig});
+}
+
+std::optional<Beacon> parseBeacon(std::string_view bytes) {
+  auto f = splitFields(bytes, 4);
+  if (!f || (*f)[0] != kBeaconTag || !isAgentId((*f)[1])) return std::nullopt;
+  auto ts = parseDecimal((*f)[2], kMaxTimestamp);
+  if (!ts || !isLowerHex((*f)[3], kSignatureHexLength)) return std::nullopt;
+  return Beacon{std::string((*f)[1]), *ts, std::string((*f)[3])};
+}
+
+std::optional<BeaconAck> parseBeaconAck(std::string_view bytes) {
+  auto f = splitFields(bytes, 5);
+  if (!f || (*f)[0] != kAckTag || !isAgentId((*f)[1])) return std::nullopt;
+  auto ts = parseDecimal((*f)[2], kMaxTimestamp);
+  auto next = parseDecimal((*f)[3], kMaxNextBeaconS);
+  if (!ts || !next || *next < 1 || !isLowerHex((*f)[4], kSignatureHexLength)) {
+    return std::nullopt;
+  }
+  return BeaconAck{std::string((*f)[1]), *ts, *next, std::string((*f)[4])};
+}
+
+std::optional<PeerAnnouncement> parsePeerAnnouncement(std::string_view bytes) {
+  auto f = splitFields(bytes, 5);
+  if (!f || (*f)[0] != kPeerTag || !isLowerHex((*f)[1], kKeyIdLength) || !isAgentId((*f)[2])) {
+    return std::nullopt;
+  }
+  auto ts = parseDecimal((*f)[3], kMaxTimestamp);
+  if (!ts || !isLowerHex((*f)[4], kSignatureHexLength)) return std::nullopt;
+  return PeerAnnouncement{std::string((*f)[1]), std::string((*f)[2]), *ts, std::string((*f)[4])};
+}
+
+bool verify(const Beacon& m, std::string_view key) {
+  return checkSignature(key, signingInput({kBeaconTag, m.agent_id, std::to_string(m.ts_ms)}),
+                        m.signature);
+}
+
+bool verify(const BeaconAck& m, std::string_view key) {
+  return checkSignature(
+      key,
+      signingInput({kAckTag, m.agent_id, std::to_string(m.ts_ms), std::to_string(m.next_beacon_s)}),
+      m.signature);
+}
+
+bool verify(const PeerAnnouncement& m, std::string_view key) {
+  return checkSignature(
+      key, signingInput({kPeerTag, m.key_id, m.agent_id, std::to_string(m.ts_ms)}), m.signature);
+}
+
+std::string peerKeyId(std::string_view peer_key) {
+  auto digest = crypto::sha256(peer_key);
+  if (!digest.ok()) return {};
+  return crypto::toHex(digest.value()).substr(0, kKeyIdLength);
+}
+
+}  // namespace vigil::datagram

@@ -1,0 +1,207 @@
+#define BOOST_TEST_MODULE agent_channels
+#include <boost/test/unit_test.hpp>
+#include <sstream>
+
+#include "agent/core/beacon_channel.h"
+#include "agent/core/peer_witness.h"
+#include "common/datagram.h"
+#include "tests/unit/agent/test_support.h"
+
+using namespace std::chrono_literals;
+using vigil::Duration;
+using vigil::SimulatedClock;
+using vigil::toUnixMillis;
+using vigil::agent::BeaconChannel;
+using vigil::agent::BeaconTarget;
+using vigil::agent::Datagram;
+using vigil::agent::Logger;
+using vigil::agent::LogLevel;
+using vigil::agent::makeUniformRandom;
+using vigil::agent::PeerWitness;
+using vigil::agent::PeerWitnessOptions;
+namespace datagram = vigil::datagram;
+
+namespace {
+
+const std::string kSecret(64, 'a');
+const std::string kPeerKey(64, 'b');
+
+BeaconTarget target() {
+  BeaconTarget t;
+  t.host = "127.0.0.1";
+  t.port = 8471;
+  t.interval = 15s;
+  t.agent_id = "ag_1";
+  t.secret = kSecret;
+  return t;
+}
+
+struct BeaconFixture {
+  SimulatedClock clock;
+  std::ostringstream log_text;
+  Logger log{clock, log_text, LogLevel::kDebug};
+  BeaconChannel channel{target(), clock, makeUniformRandom(5), log};
+
+  // Sends the due beacon and returns it parsed.
+  datagram::Beacon send() {
+    auto out = channel.takeDue();
+    BOOST_TEST_REQUIRE(out.size() == 1u);
+    BOOST_TEST(out[0].host == "127.0.0.1");
+    BOOST_TEST(out[0].port == 8471);
+    auto beacon = datagram::parseBeacon(out[0].bytes);
+    BOOST_TEST_REQUIRE(beacon.has_value());
+    BOOST_TEST(datagram::verify(*beacon, kSecret));
+    return *beacon;
+  }
+  void ack(const datagram::Beacon& b, const std::string& key = kSecret) {
+    channel.onDatagram(
+        Datagram{datagram::encodeBeaconAck(b.agent_id, b.ts_ms, 15, key), "127.0.0.1", 8471});
+  }
+  void advanceToDue() { clock.advance(*channel.nextDue() - clock.monotonicNow()); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(beacons_are_signed_and_spaced_by_the_interval_with_jitter) {
+  BeaconFixture f;
+  datagram::Beacon first = f.send();
+  BOOST_TEST(first.agent_id == "ag_1");
+  BOOST_TEST(f.channel.takeDue().empty());  // not due again yet
+  const Duration gap = *f.channel.nextDue() - f.clock.monotonicNow();
+  BOOST_TEST((gap >= 13500ms && gap <= 16500ms));
+  f.ack(first);
+  f.advanceToDue();
+  datagram::Beacon second = f.send();
+  BOOST_TEST(second.ts_ms > first.ts_ms);
+  BOOST_TEST(f.channel.stats().acked == 1u);
+  BOOST_TEST(f.channel.stats().sent == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(acks_that_are_forged_or_for_another_beacon_are_ignored) {
+  BeaconFixture f;
+  datagram::Beacon b = f.send();
+  f.ack(b, std::string(64, 'c'));  // wrong key
+  datagram::Beacon other = b;
+  other.ts_ms -= 1;
+  f.ack(other);  // not the beacon awaiting an ack
+  f.channel.onDatagram(Datagram{"VA1 garbage", "127.0.0.1", 1});
+  BOOST_TEST(f.channel.stats().bad_acks == 3u);
+  BOOST_TEST(f.channel.stats().acked == 0u);
+  f.ack(b);
+  BOOST_TEST(f.channel.stats().acked == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(unacknowledged_beacons_pause_the_channel_and_it_retries_later) {
+  BeaconFixture f;
+  for (int i = 0; i < 5; ++i) {
+    f.send();
+    f.advanceToDue();
+  }
+  // The sixth due time finds five beacons without an ack: pause 10 minutes.
+  BOOST_TEST(f.channel.takeDue().empty());
+  BOOST_TEST(f.channel.stats().paused);
+  BOOST_TEST(f.channel.stats().pauses == 1u);
+  const Duration pause = *f.channel.nextDue() - f.clock.monotonicNow();
+  BOOST_TEST((pause == std::chrono::duration_cast<Duration>(10min)));
+  BOOST_TEST(f.log_text.str().find("UDP blocked?") != std::string::npos);
+  // It tries again; still nothing: the next pause is twice as long.
+  f.advanceToDue();
+  for (int i = 0; i < 5; ++i) {
+    f.send();
+    f.advanceToDue();
+  }
+  BOOST_TEST(f.channel.takeDue().empty());
+  BOOST_TEST((*f.channel.nextDue() - f.clock.monotonicNow() ==
+              std::chrono::duration_cast<Duration>(20min)));
+  // One ack resets everything.
+  f.advanceToDue();
+  f.ack(f.send());
+  BOOST_TEST(!f.channel.stats().paused);
+  for (int i = 0; i < 4; ++i) {
+    f.advanceToDue();
+    f.send();
+  }
+  f.advanceToDue();
+  BOOST_TEST(f.channel.takeDue().size() == 1u);  // 4 unacked: not paused yet
+}
+
+namespace {
+
+struct Peer {
+  SimulatedClock& clock;
+  PeerWitness witness;
+  Peer(SimulatedClock& c, const std::string& id, const std::string& key = kPeerKey)
+      : clock(c),
+        witness(
+            id, key, c, makeUniformRandom(id.size()),
+            [] {
+              return std::vector<std::string>{"192.168.1.255", "10.0.0.255"};
+            },
+            PeerWitnessOptions{}) {}
+  std::string announce() {
+    auto out = witness.takeDue();
+    BOOST_TEST_REQUIRE(out.size() == 2u);  // one per broadcast address
+    BOOST_TEST(out[0].port == 47474);
+    return out[0].bytes;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(peers_of_a_site_hear_each_other_and_report_once) {
+  SimulatedClock clock;
+  Peer a(clock, "ag_a"), b(clock, "ag_b");
+  const std::string from_a = a.announce();
+  b.witness.onDatagram(Datagram{from_a, "192.168.1.10", 47474});
+  auto seen = b.witness.sightings();
+  BOOST_TEST_REQUIRE(seen.size() == 1u);
+  BOOST_TEST(seen[0].agent_id == "ag_a");
+  BOOST_TEST(seen[0].heard_at_ms == toUnixMillis(clock.wallNow()));
+  // Reported in an accepted heartbeat: forgotten until heard again.
+  b.witness.reported(seen);
+  BOOST_TEST(b.witness.sightings().empty());
+  // Replaying the same announcement is refused.
+  b.witness.onDatagram(Datagram{from_a, "192.168.1.66", 47474});
+  BOOST_TEST(b.witness.sightings().empty());
+  BOOST_TEST(b.witness.stats().refused == 1u);
+  // A's own broadcast coming back to A is not a sighting.
+  a.witness.onDatagram(Datagram{from_a, "192.168.1.10", 47474});
+  BOOST_TEST(a.witness.sightings().empty());
+  // The next announcement is heard again.
+  clock.advance(40s);
+  b.witness.onDatagram(Datagram{a.announce(), "192.168.1.10", 47474});
+  BOOST_TEST(b.witness.sightings().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(announcements_of_other_sites_forged_or_stale_are_refused) {
+  SimulatedClock clock;
+  Peer a(clock, "ag_a"), b(clock, "ag_b"), stranger(clock, "ag_x", std::string(64, 'e'));
+  b.witness.onDatagram(Datagram{stranger.announce(), "192.168.1.9", 47474});  // another key
+  const std::string key_id = datagram::peerKeyId(kPeerKey);
+  const int64_t now_ms = toUnixMillis(clock.wallNow());
+  // Right key id, wrong key: forged.
+  b.witness.onDatagram(Datagram{
+      datagram::encodePeerAnnouncement(key_id, "ag_f", now_ms, std::string(64, 'e')), "x", 1});
+  // Right key, but 10 minutes old.
+  b.witness.onDatagram(Datagram{
+      datagram::encodePeerAnnouncement(key_id, "ag_old", now_ms - 600000, kPeerKey), "x", 1});
+  b.witness.onDatagram(Datagram{"not a datagram", "x", 1});
+  BOOST_TEST(b.witness.sightings().empty());
+  BOOST_TEST(b.witness.stats().refused == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(sightings_are_bounded_to_the_most_recent) {
+  SimulatedClock clock;
+  Peer b(clock, "ag_b");
+  const std::string key_id = datagram::peerKeyId(kPeerKey);
+  for (int i = 0; i < 100; ++i) {
+    clock.advance(10ms);
+    b.witness.onDatagram(
+        Datagram{datagram::encodePeerAnnouncement(key_id, "ag_" + std::to_string(i),
+                                                  toUnixMillis(clock.wallNow()), kPeerKey),
+                 "x", 1});
+  }
+  auto seen = b.witness.sightings();
+  BOOST_TEST(seen.size() == vigil::protocol::kMaxPeerSightings);
+  BOOST_TEST(seen.front().agent_id == "ag_99");
+}

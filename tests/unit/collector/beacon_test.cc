@@ -1,0 +1,302 @@
+#define BOOST_TEST_MODULE collector_beacon
+// The UDP beacon channel (docs/protocol.md, "UDP beacon"): BeaconService's checks on a
+// simulated clock, and BeaconListener on a real loopback UDP socket.
+#include <Poco/AutoPtr.h>
+#include <Poco/Channel.h>
+#include <Poco/Logger.h>
+#include <Poco/Message.h>
+#include <Poco/Net/DatagramSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Timespan.h>
+
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "collector/api/beacon_listener.h"
+#include "collector/ingest/agent_directory.h"
+#include "collector/ingest/beacon_service.h"
+#include "collector/monitor/presence_monitor.h"
+#include "common/clock.h"
+#include "common/datagram.h"
+
+using namespace std::chrono_literals;
+namespace datagram = vigil::datagram;
+namespace presence = vigil::collector::presence;
+using vigil::SimulatedClock;
+using vigil::collector::AcceptedHeartbeat;
+using vigil::collector::AgentDirectory;
+using vigil::collector::AgentRecord;
+using vigil::collector::BeaconConfig;
+using vigil::collector::BeaconDrop;
+using vigil::collector::BeaconListener;
+using vigil::collector::BeaconOutcome;
+using vigil::collector::BeaconService;
+using vigil::collector::PresenceMonitor;
+
+namespace vigil::collector::presence {
+// Boost.Test prints values of failed assertions.
+inline std::ostream& operator<<(std::ostream& out, Status s) { return out << statusName(s); }
+inline std::ostream& operator<<(std::ostream& out, Reason r) { return out << reasonName(r); }
+}  // namespace vigil::collector::presence
+
+namespace {
+
+constexpr int64_t kStartMs = 1'790'000'000'000;
+const std::string kSecret(64, 'a');
+const std::string kOtherSecret(64, 'b');
+
+size_t dropIndex(BeaconDrop d) { return static_cast<size_t>(d); }
+
+presence::PresenceConfig presenceConfig() {
+  presence::PresenceConfig c;
+  c.heartbeat_interval = 60s;
+  c.max_heartbeat_interval = 60s;
+  return c;
+}
+
+struct BeaconFixture {
+  BeaconFixture() : clock(vigil::fromUnixMillis(kStartMs)) {
+    for (const char* id : {"ag_a", "ag_b", "ag_retired"}) {
+      AgentRecord a;
+      a.id = id;
+      a.site_id = 1;
+      a.tenant_id = 1;
+      a.secret = kSecret;
+      directory.add(a);
+      if (a.id == "ag_retired") {
+        a.retired_at_ms = kStartMs;
+        directory.add(a);
+        continue;
+      }
+      monitor.agentEnrolled(a);
+    }
+    service.emplace(directory, clock, BeaconConfig{}, &monitor);
+  }
+
+  int64_t nowMs() const { return vigil::toUnixMillis(clock.wallNow()); }
+  std::string beacon(const std::string& id, int64_t ts, const std::string& key = kSecret) const {
+    return datagram::encodeBeacon(id, ts, key);
+  }
+  BeaconOutcome expectDrop(const std::string& bytes, BeaconDrop reason) {
+    BeaconOutcome out = service->handle(bytes);
+    BOOST_TEST(out.ack.empty());
+    BOOST_TEST_REQUIRE(out.drop.has_value());
+    BOOST_TEST(vigil::collector::beaconDropName(*out.drop) ==
+               vigil::collector::beaconDropName(reason));
+    return out;
+  }
+
+  SimulatedClock clock;
+  AgentDirectory directory;
+  PresenceMonitor monitor{presenceConfig(), clock};
+  std::optional<BeaconService> service;
+};
+
+// Polls `condition` for up to 5 s: the listener works on its own thread, on real time.
+bool waitUntil(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+// Records every log message, from any thread.
+class CapturingChannel : public Poco::Channel {
+ public:
+  void log(const Poco::Message& msg) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    lines_.push_back(msg.getText());
+  }
+  std::vector<std::string> lines() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lines_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+}  // namespace
+
+// ---- BeaconService --------------------------------------------------------------------------
+
+BOOST_FIXTURE_TEST_CASE(a_valid_beacon_is_accepted_and_answered_with_a_signed_ack, BeaconFixture) {
+  clock.advance(2s);
+  const int64_t ts = nowMs() - 300;
+  BeaconOutcome out = service->handle(beacon("ag_a", ts));
+  BOOST_TEST(!out.drop.has_value());
+  auto ack = datagram::parseBeaconAck(out.ack);
+  BOOST_REQUIRE(ack.has_value());
+  BOOST_TEST(datagram::verify(*ack, kSecret));
+  BOOST_TEST(!datagram::verify(*ack, kOtherSecret));
+  BOOST_TEST(ack->agent_id == "ag_a");
+  BOOST_TEST(ack->ts_ms == ts);
+  BOOST_TEST(ack->next_beacon_s == 15);
+  BOOST_TEST(service->counters().accepted == 1u);
+  // The engine has it as beacon evidence: the agent is ONLINE.
+  auto view = monitor.agentView("ag_a").value();
+  BOOST_TEST(view.status == presence::Status::kOnline);
+  const auto& beacon_view = view.indicators[static_cast<size_t>(presence::Indicator::kBeacon)];
+  BOOST_TEST(beacon_view.last_seen.has_value());
+  BOOST_TEST((beacon_view.expected_interval == vigil::Duration(15s)));
+}
+
+BOOST_FIXTURE_TEST_CASE(each_bad_beacon_is_dropped_without_an_ack_and_counted_by_reason,
+                        BeaconFixture) {
+  const int64_t now = nowMs();
+  const std::string good = beacon("ag_a", now);
+  expectDrop("", BeaconDrop::kMalformed);
+  expectDrop("hello", BeaconDrop::kMalformed);
+  expectDrop(good + "\n", BeaconDrop::kMalformed);
+  expectDrop(good + std::string(600, ' '), BeaconDrop::kMalformed);
+  expectDrop("VB1 ag_a 0" + good.substr(9), BeaconDrop::kMalformed);  // leading zero
+  expectDrop(beacon("ag_nobody", now), BeaconDrop::kUnknownAgent);
+  expectDrop(beacon("ag_retired", now), BeaconDrop::kUnknownAgent);
+  expectDrop(beacon("ag_a", now, kOtherSecret), BeaconDrop::kBadSignature);
+  expectDrop(beacon("ag_a", now - 300'001), BeaconDrop::kStale);
+  expectDrop(beacon("ag_a", now + 300'001), BeaconDrop::kStale);
+  BOOST_TEST(service->handle(good).drop.has_value() == false);
+  expectDrop(good, BeaconDrop::kReplayed);                     // the same beacon again
+  expectDrop(beacon("ag_a", now - 1), BeaconDrop::kReplayed);  // an older one
+  BOOST_TEST(service->handle(beacon("ag_a", now + 1)).ack.size() > 0u);
+
+  const auto counters = service->counters();
+  BOOST_TEST(counters.accepted == 2u);
+  BOOST_TEST(counters.dropped[dropIndex(BeaconDrop::kMalformed)] == 5u);
+  BOOST_TEST(counters.dropped[dropIndex(BeaconDrop::kUnknownAgent)] == 2u);
+  BOOST_TEST(counters.dropped[dropIndex(BeaconDrop::kBadSignature)] == 1u);
+  BOOST_TEST(counters.dropped[dropIndex(BeaconDrop::kStale)] == 2u);
+  BOOST_TEST(counters.dropped[dropIndex(BeaconDrop::kReplayed)] == 2u);
+  // Dropped beacons were no evidence.
+  BOOST_TEST(monitor.agentView("ag_b")->status == presence::Status::kUnknown);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_beacon_at_the_skew_bound_is_accepted, BeaconFixture) {
+  clock.advance(10min);  // so that 300 s ago is after the collector's start
+  BOOST_TEST(!service->handle(beacon("ag_a", nowMs() + 300'000)).drop.has_value());
+  BOOST_TEST(!service->handle(beacon("ag_b", nowMs() - 300'000)).drop.has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(the_first_beacon_after_a_start_must_not_predate_it, BeaconFixture) {
+  // A beacon captured before the collector (re)started: without a last accepted beacon in
+  // memory, the start is the replay bound (with one second of slack).
+  const int64_t started = kStartMs;
+  clock.advance(30s);
+  expectDrop(beacon("ag_a", started - 1'001), BeaconDrop::kReplayed);
+  BOOST_TEST(!service->handle(beacon("ag_b", started - 1'000)).drop.has_value());
+  BOOST_TEST(!service->handle(beacon("ag_a", started + 5)).drop.has_value());
+  // The bound was only for the first one; the agent's last beacon is the bound now.
+  expectDrop(beacon("ag_a", started + 4), BeaconDrop::kReplayed);
+}
+
+BOOST_FIXTURE_TEST_CASE(drops_are_reported_for_logging_once_per_reason_per_period, BeaconFixture) {
+  BeaconOutcome first = expectDrop("junk", BeaconDrop::kMalformed);
+  BOOST_TEST(first.log_drop);
+  BOOST_TEST(first.unlogged_drops == 0u);
+  for (int i = 0; i < 4; ++i) {
+    clock.advance(1s);
+    BOOST_TEST(!expectDrop("junk", BeaconDrop::kMalformed).log_drop);
+  }
+  // Another reason has its own budget.
+  BOOST_TEST(expectDrop(beacon("ag_nobody", nowMs()), BeaconDrop::kUnknownAgent).log_drop);
+  clock.advance(6s);
+  BeaconOutcome later = expectDrop("junk", BeaconDrop::kMalformed);
+  BOOST_TEST(later.log_drop);
+  BOOST_TEST(later.unlogged_drops == 4u);
+}
+
+BOOST_FIXTURE_TEST_CASE(beacons_keep_an_agent_online_while_its_heartbeats_are_silent,
+                        BeaconFixture) {
+  AcceptedHeartbeat hb;
+  hb.next_interval = 60s;
+  for (const char* id : {"ag_a", "ag_b"}) {
+    hb.agent_id = id;
+    hb.received_at = clock.monotonicNow();
+    monitor.heartbeatAccepted(hb);
+  }
+  // Both stop their heartbeats (an HTTPS path broken by a proxy); only ag_a's beacons pass.
+  for (int s = 1; s <= 300; ++s) {
+    clock.advance(1s);
+    if (s % 15 == 0) BOOST_TEST(service->handle(beacon("ag_a", nowMs())).ack.size() > 0u);
+    monitor.tick();
+  }
+  BOOST_TEST(monitor.agentView("ag_a")->status == presence::Status::kOnline);
+  BOOST_TEST(monitor.agentView("ag_b")->status == presence::Status::kOffline);
+}
+
+// ---- BeaconListener on a real socket ----------------------------------------------------------
+
+BOOST_FIXTURE_TEST_CASE(the_listener_acks_a_beacon_to_its_sender_and_logs_drops_sparingly,
+                        BeaconFixture) {
+  Poco::AutoPtr<CapturingChannel> channel(new CapturingChannel);
+  Poco::Logger& logger = Poco::Logger::get("test.beacon.listener");
+  logger.setChannel(channel);
+  logger.setLevel(Poco::Message::PRIO_INFORMATION);
+  BeaconListener listener(*service, logger);
+  BOOST_REQUIRE(listener.bind("127.0.0.1", 0).ok());
+  BOOST_REQUIRE(listener.port() != 0);
+  listener.start();
+
+  Poco::Net::DatagramSocket client(Poco::Net::SocketAddress("127.0.0.1", 0));
+  const Poco::Net::SocketAddress collector("127.0.0.1", listener.port());
+  auto receive = [&client](std::chrono::milliseconds wait) -> std::optional<std::string> {
+    if (!client.poll(Poco::Timespan(wait.count() * 1000), Poco::Net::Socket::SELECT_READ)) {
+      return std::nullopt;
+    }
+    char buffer[1024];
+    Poco::Net::SocketAddress from;
+    const int n = client.receiveFrom(buffer, sizeof(buffer), from);
+    return std::string(buffer, static_cast<size_t>(n));
+  };
+
+  const std::string good = beacon("ag_a", nowMs());
+  client.sendTo(good.data(), static_cast<int>(good.size()), collector);
+  auto ack_bytes = receive(5000ms);
+  BOOST_REQUIRE_MESSAGE(ack_bytes.has_value(), "no ack for a valid beacon");
+  auto ack = datagram::parseBeaconAck(*ack_bytes);
+  BOOST_REQUIRE(ack.has_value());
+  BOOST_TEST(datagram::verify(*ack, kSecret));
+  BOOST_TEST(ack_bytes->size() <= datagram::kMaxDatagramBytes);
+
+  // Twenty bad datagrams, one of them oversized: no answer, one log line per reason.
+  const std::string oversized(2000, 'x');
+  client.sendTo(oversized.data(), static_cast<int>(oversized.size()), collector);
+  for (int i = 0; i < 19; ++i) client.sendTo(good.data(), static_cast<int>(good.size()), collector);
+  BOOST_TEST(!receive(500ms).has_value());
+  BOOST_REQUIRE(waitUntil([&] {
+    const auto c = service->counters();
+    return c.dropped[dropIndex(BeaconDrop::kMalformed)] == 1u &&
+           c.dropped[dropIndex(BeaconDrop::kReplayed)] == 19u;
+  }));
+  BOOST_TEST(service->counters().accepted == 1u);
+  size_t drop_lines = 0;
+  for (const std::string& line : channel->lines()) {
+    if (line.find("beacon dropped") != std::string::npos) ++drop_lines;
+  }
+  BOOST_TEST(drop_lines == 2u);  // one malformed, one replayed
+
+  const auto before_stop = std::chrono::steady_clock::now();
+  listener.stop();
+  BOOST_TEST((std::chrono::steady_clock::now() - before_stop < 2s));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_udp_port_held_by_another_socket_cannot_be_bound, BeaconFixture) {
+  Poco::Logger& logger = Poco::Logger::get("test.beacon.taken");
+  BeaconListener first(*service, logger);
+  BOOST_REQUIRE(first.bind("127.0.0.1", 0).ok());
+  BeaconListener second(*service, logger);
+  vigil::Status taken = second.bind("127.0.0.1", first.port());
+  BOOST_TEST(!taken.ok());
+  BOOST_TEST((taken.code() == vigil::StatusCode::kUnavailable));
+  BOOST_TEST(taken.message().find(std::to_string(first.port())) != std::string::npos);
+}
