@@ -2,8 +2,8 @@
 # Installs what the tests need, builds Vigil with its tests, and runs the whole suite: a bounded
 # libFuzzer run of every fuzz target, ctest under ASan/UBSan, then ctest on the release build
 # (unit tests, integration tests against real collector and agent processes on loopback, the
-# layering check, the fuzz corpora). The last ctest summary is the last thing printed; the
-# exit status covers every step.
+# layering check, the fuzz corpora). The ctest summary is followed by one line naming each
+# step's outcome; the exit status covers every step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +17,14 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo 
 fuzz_targets=$(cmake --build build-fuzz --target help | sed -n 's/^\.\.\. \(.*_libfuzzer\)$/\1/p')
 # shellcheck disable=SC2086 # one word per target
 cmake --build build-fuzz -j"$(nproc)" --target $fuzz_targets >/dev/null
-bash scripts/fuzz.sh build-fuzz "${VIGIL_FUZZ_SECONDS:-20}" || status=1
+steps=""
+# Records one step's outcome for the summary line at the end.
+step() {
+  local name=$1
+  shift
+  if "$@"; then steps+="$name ok; "; else steps+="$name FAILED; "; status=1; fi
+}
+step fuzz bash scripts/fuzz.sh build-fuzz "${VIGIL_FUZZ_SECONDS:-20}"
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer (real collector and
 # agent processes included: a leak or an error in either fails its test).
@@ -26,12 +33,13 @@ VIGIL_BUILD_DIR=build-asan bash scripts/build.sh -DVIGIL_BUILD_TESTS=ON -DVIGIL_
 echo "== ctest under AddressSanitizer and UndefinedBehaviorSanitizer"
 # Memory errors show at any fleet size: the sanitized fleet simulations use 5,000 agents
 # (the release run below uses the full CI size).
-VIGIL_SIM_AGENTS=5000 ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 ||
-  status=1
+step asan env VIGIL_SIM_AGENTS=5000 ctest --test-dir build-asan --output-on-failure -j2 \
+  --timeout 600
 
 echo "== Windows: the agent's core and Windows platform layer, cross-built with mingw-w64, tests under wine"
-bash scripts/windows-cross-test.sh --build-dir build-mingw || status=1
+step windows bash scripts/windows-cross-test.sh --build-dir build-mingw
 
 echo "== ctest"
-ctest --test-dir build --output-on-failure -j2 --timeout 300 || status=1
+step ctest ctest --test-dir build --output-on-failure -j2 --timeout 300
+echo "== steps: ${steps% }"
 exit $status
