@@ -26,6 +26,9 @@ std::string toHex(const uint8_t* data, size_t len);
 std::string toHex(const Sha256Digest& digest);
 std::string toHex(std::string_view bytes);
 
+// True if `s` is exactly `length` lower-case hex digits (how keys and signatures are written).
+bool isLowerHex(std::string_view s, size_t length);
+
 // Decodes hex (either case). Fails on odd length or a non-hex character.
 Result<std::string> fromHex(std::string_view hex);
 

@@ -58,14 +58,6 @@ std::optional<std::vector<std::string_view>> splitFields(std::string_view bytes,
   return fields;
 }
 
-bool isLowerHex(std::string_view s, size_t length) {
-  if (s.size() != length) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 // Agent ids are the collector's "ag_" + hex, but any [A-Za-z0-9_-] up to 64 bytes is accepted.
 bool isAgentId(std::string_view s) {
   if (s.empty() || s.size() > kMaxAgentIdBytes) return false;
@@ -129,7 +121,7 @@ std::optional<Beacon> parseBeacon(std::string_view bytes) {
   auto f = splitFields(bytes, 4);
   if (!f || (*f)[0] != kBeaconTag || !isAgentId((*f)[1])) return std::nullopt;
   auto ts = parseDecimal((*f)[2], kMaxTimestamp);
-  if (!ts || !isLowerHex((*f)[3], kSignatureHexLength)) return std::nullopt;
+  if (!ts || !crypto::isLowerHex((*f)[3], kSignatureHexLength)) return std::nullopt;
   return Beacon{std::string((*f)[1]), *ts, std::string((*f)[3])};
 }
 
@@ -138,7 +130,7 @@ std::optional<BeaconAck> parseBeaconAck(std::string_view bytes) {
   if (!f || (*f)[0] != kAckTag || !isAgentId((*f)[1])) return std::nullopt;
   auto ts = parseDecimal((*f)[2], kMaxTimestamp);
   auto next = parseDecimal((*f)[3], kMaxNextBeaconS);
-  if (!ts || !next || *next < 1 || !isLowerHex((*f)[4], kSignatureHexLength)) {
+  if (!ts || !next || *next < 1 || !crypto::isLowerHex((*f)[4], kSignatureHexLength)) {
     return std::nullopt;
   }
   return BeaconAck{std::string((*f)[1]), *ts, *next, std::string((*f)[4])};
@@ -146,11 +138,12 @@ std::optional<BeaconAck> parseBeaconAck(std::string_view bytes) {
 
 std::optional<PeerAnnouncement> parsePeerAnnouncement(std::string_view bytes) {
   auto f = splitFields(bytes, 5);
-  if (!f || (*f)[0] != kPeerTag || !isLowerHex((*f)[1], kKeyIdLength) || !isAgentId((*f)[2])) {
+  if (!f || (*f)[0] != kPeerTag || !crypto::isLowerHex((*f)[1], kKeyIdLength) ||
+      !isAgentId((*f)[2])) {
     return std::nullopt;
   }
   auto ts = parseDecimal((*f)[3], kMaxTimestamp);
-  if (!ts || !isLowerHex((*f)[4], kSignatureHexLength)) return std::nullopt;
+  if (!ts || !crypto::isLowerHex((*f)[4], kSignatureHexLength)) return std::nullopt;
   return PeerAnnouncement{std::string((*f)[1]), std::string((*f)[2]), *ts, std::string((*f)[4])};
 }
 

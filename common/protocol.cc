@@ -195,15 +195,8 @@ constexpr int64_t kMaxInt = json::kMaxExactInteger;
 constexpr int64_t kMinIntervalS = 1;
 constexpr int64_t kMaxIntervalS = 86'400;
 
-bool isHex(std::string_view s, size_t length) {
-  if (s.size() != length) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-bool isPeerKey(std::string_view s) { return isHex(s, 64); }
-bool isKeyId(std::string_view s) { return isHex(s, 16); }
+bool isPeerKey(std::string_view s) { return crypto::isLowerHex(s, 64); }
+bool isKeyId(std::string_view s) { return crypto::isLowerHex(s, 16); }
 
 // An element that is a JSON string of at most kMaxStringBytes bytes.
 bool readStringElement(const cJSON* element, std::string* out) {

@@ -26,11 +26,6 @@ BeaconStats BeaconChannel::stats() const {
   return stats_;
 }
 
-Duration BeaconChannel::jittered(Duration d) {
-  const double factor = 1.0 - options_.jitter_fraction + 2.0 * options_.jitter_fraction * random_();
-  return std::chrono::duration_cast<Duration>(d * factor);
-}
-
 std::optional<MonoTime> BeaconChannel::nextDue() {
   std::lock_guard<std::mutex> lock(mu_);
   return next_due_;
@@ -60,7 +55,7 @@ std::vector<OutgoingDatagram> BeaconChannel::takeDue() {
   const int64_t ts = std::max(wall_ms, last_ts_ms_ + 1);
   last_ts_ms_ = ts;
   awaiting_ = ts;
-  next_due_ = now + jittered(target_.interval);
+  next_due_ = now + jittered(target_.interval, options_.jitter_fraction, random_);
   std::string bytes = datagram::encodeBeacon(target_.agent_id, ts, target_.secret);
   if (bytes.empty()) return {};
   ++stats_.sent;

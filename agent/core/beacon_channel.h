@@ -58,8 +58,6 @@ class BeaconChannel final : public DatagramProtocol {
   const char* name() const override { return "beacon"; }
 
  private:
-  Duration jittered(Duration d);
-
   const BeaconTarget target_;
   const Clock& clock_;
   Logger& log_;

@@ -80,12 +80,11 @@ ScheduleDecision HeartbeatScheduler::onOutcome(const HeartbeatOutcome& outcome) 
         verify_until_.reset();
         verify_interval_s_.reset();
       }
-      const double factor =
-          1.0 - options_.jitter_fraction + 2.0 * options_.jitter_fraction * random_();
       ScheduleDecision d;
       d.kind = ScheduleDecision::Kind::kNextBeat;
       d.delay = std::chrono::duration_cast<Duration>(
-          std::chrono::duration<double>(static_cast<double>(interval_s) * factor));
+          jittered(std::chrono::duration<double>(static_cast<double>(interval_s)),
+                   options_.jitter_fraction, random_));
       return d;
     }
     case Kind::kStaleTimestamp: {

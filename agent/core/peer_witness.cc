@@ -42,8 +42,7 @@ std::vector<OutgoingDatagram> PeerWitness::takeDue() {
   std::lock_guard<std::mutex> lock(mu_);
   const MonoTime now = clock_.monotonicNow();
   if (now < next_due_) return {};
-  const double factor = 1.0 - options_.jitter_fraction + 2.0 * options_.jitter_fraction * random_();
-  next_due_ = now + std::chrono::duration_cast<Duration>(options_.interval * factor);
+  next_due_ = now + jittered(options_.interval, options_.jitter_fraction, random_);
   const int64_t ts = std::max(wallMs(), last_ts_ms_ + 1);
   last_ts_ms_ = ts;
   const std::string bytes = datagram::encodePeerAnnouncement(key_id_, agent_id_, ts, peer_key_);
