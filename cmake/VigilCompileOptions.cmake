@@ -12,3 +12,10 @@ if(VIGIL_SANITIZE)
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(vigil_compile_options INTERFACE -fsanitize=address,undefined)
 endif()
+# Fuzz builds (clang): every library is instrumented for coverage and checked by the
+# sanitizers, not only the fuzz target's own source; the targets add libFuzzer's main.
+if(VIGIL_FUZZ)
+  target_compile_options(vigil_compile_options INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  target_link_options(vigil_compile_options INTERFACE -fsanitize=address,undefined)
+endif()

@@ -39,4 +39,21 @@ bool isIntegerInRange(const cJSON* item, int64_t min, int64_t max) {
   return v >= min && v <= max;
 }
 
+std::string printStringArray(const std::vector<std::string>& values) {
+  JsonPtr arr(cJSON_CreateArray());
+  for (const std::string& v : values)
+    cJSON_AddItemToArray(arr.get(), cJSON_CreateString(v.c_str()));
+  return print(arr.get());
+}
+
+std::vector<std::string> parseStringArray(const std::string& text) {
+  std::vector<std::string> out;
+  JsonPtr arr = parse(text);
+  if (!arr || !cJSON_IsArray(arr.get())) return out;
+  for (const cJSON* item = arr->child; item != nullptr; item = item->next) {
+    if (cJSON_IsString(item) && item->valuestring != nullptr) out.emplace_back(item->valuestring);
+  }
+  return out;
+}
+
 }  // namespace vigil::json

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vigil::json {
 
@@ -31,5 +32,11 @@ void addInteger(cJSON* object, const char* name, int64_t value);
 
 // True if `item` is a number holding an integer in [min, max].
 bool isIntegerInRange(const cJSON* item, int64_t min, int64_t max);
+
+// A JSON array of strings, as text: {"a","b"} -> ["a","b"].
+std::string printStringArray(const std::vector<std::string>& values);
+// The strings of a JSON array text; anything else in it (or a text that is not an array) is
+// skipped.
+std::vector<std::string> parseStringArray(const std::string& text);
 
 }  // namespace vigil::json

@@ -23,11 +23,20 @@ if [ "$windows" = false ] || [ "$test" = true ]; then
     build-essential cmake pkg-config ca-certificates curl
     libpoco-dev libcurl4-openssl-dev libssl-dev libcjson-dev libsystemd-dev
     libboost-test-dev
+    # the collector's build converts docs/openapi.yaml to JSON and embeds both
+    python3 python3-yaml
   )
 fi
 if [ "$test" = true ]; then
   # clang and its runtime build the libFuzzer targets; clang-format and git check the layout.
   packages+=(clang libclang-rt-14-dev clang-format git)
+  # promtool (package prometheus) checks /metrics in integration_metrics_test; wrk floods the
+  # admin API in scripts/load-test.sh.
+  packages+=(prometheus wrk)
+  # Node.js and npm run the OpenAPI linter (scripts/lint-openapi.sh); a Node.js that brings its
+  # own npm (NodeSource's) is kept as it is.
+  packages+=(nodejs)
+  command -v npx >/dev/null || packages+=(npm)
 fi
 if [ "$windows" = true ]; then
   # mingw-w64's posix-threads C++ compiler; 64-bit wine to run the tests; dpkg-dev for

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds Vigil with its tests, and runs the whole suite: a bounded
-# libFuzzer run of every fuzz target, ctest under ASan/UBSan, then ctest on the release build
-# (unit tests, integration tests against real collector and agent processes on loopback, the
-# layering check, the fuzz corpora). The ctest summary is followed by one line naming each
-# step's outcome; the exit status covers every step.
+# libFuzzer run of every fuzz target, the OpenAPI lint, ctest under ASan/UBSan, then ctest on
+# the release build (unit tests, integration tests against real collector and agent processes
+# on loopback, the layering check, the fuzz corpora). The ctest summary is followed by one line
+# naming each step's outcome; the exit status covers every step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,9 @@ step() {
   if "$@"; then steps+="$name ok; "; else steps+="$name FAILED; "; status=1; fi
 }
 step fuzz bash scripts/fuzz.sh build-fuzz "${VIGIL_FUZZ_SECONDS:-20}"
+
+echo "== OpenAPI description: redocly lint docs/openapi.yaml"
+step openapi bash scripts/lint-openapi.sh
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer (real collector and
 # agent processes included: a leak or an error in either fails its test).

@@ -22,22 +22,30 @@ std::optional<std::string_view> AdminAuthenticator::bearerToken(std::string_view
   return token;
 }
 
-bool AdminAuthenticator::authenticate(const std::optional<std::string>& authorization) const {
-  if (!authorization) return false;
+std::optional<AdminPrincipal> AdminAuthenticator::authenticate(
+    const std::optional<std::string>& authorization, int64_t now_ms) const {
+  if (!authorization) return std::nullopt;
   std::optional<std::string_view> token = bearerToken(*authorization);
-  if (!token) return false;
+  if (!token) return std::nullopt;
   auto digest = crypto::sha256(*token);
-  if (!digest.ok()) return false;
+  if (!digest.ok()) return std::nullopt;
   const std::string presented = crypto::toHex(digest.value());
-  auto tokens = store_.listAdminTokens();
-  if (!tokens.ok()) return false;
-  bool match = false;
-  for (const AdminToken& t : tokens.value()) {
-    // No early exit: the time taken does not depend on which token matched.
-    const bool equal = crypto::constantTimeEquals(presented, t.token_hash);
-    match = match || (equal && !t.revoked);
+  // An index lookup by the hash: the hash of an unknown token tells an attacker nothing
+  // about stored ones, so the lookup's timing does not matter; the final comparison is
+  // constant-time all the same. Read per request, so a token revoked or created through the
+  // CLI counts from the next request.
+  auto found = store_.findAdminTokenByHash(presented);
+  if (!found.ok() || !found.value()) return std::nullopt;
+  const AdminToken* match = &*found.value();
+  if (!crypto::constantTimeEquals(presented, match->token_hash) || !match->usableAt(now_ms)) {
+    return std::nullopt;
   }
-  return match;
+  AdminPrincipal principal;
+  principal.token_id = match->id;
+  principal.token_name = match->name;
+  principal.scope =
+      match->all_tenants ? TenantScope::everything() : TenantScope{false, match->tenant_ids};
+  return principal;
 }
 
 }  // namespace vigil::collector

@@ -1,8 +1,5 @@
 #include "collector/api/agent_query.h"
 
-#include <Poco/DateTimeFormatter.h>
-#include <Poco/Timestamp.h>
-
 #include <utility>
 
 #include "common/json.h"
@@ -13,46 +10,10 @@ namespace {
 
 namespace errors = protocol::errors;
 
-ApiError badParameter(const std::string& message) {
-  return ApiError{400, errors::kInvalidField, message, std::nullopt};
-}
-
-ApiError internalError() {
-  return ApiError{500, errors::kInternal, "the collector failed to read its store", std::nullopt};
-}
-
-void addString(cJSON* obj, const char* name, const std::string& value) {
-  cJSON_AddStringToObject(obj, name, value.c_str());
-}
-void addInt(cJSON* obj, const char* name, int64_t value) { json::addInteger(obj, name, value); }
-void addOptionalTime(cJSON* obj, const char* name, const std::optional<int64_t>& unix_ms) {
-  if (unix_ms) {
-    addString(obj, name, formatRfc3339Utc(*unix_ms));
-  } else {
-    cJSON_AddNullToObject(obj, name);
-  }
-}
-
-// Parses a page size: 1 to 9 decimal digits, at least 1.
-std::optional<size_t> parseLimit(const std::string& text) {
-  if (text.empty() || text.size() > 9) return std::nullopt;
-  size_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<size_t>(c - '0');
-  }
-  if (value == 0) return std::nullopt;
-  return value;
-}
-
 }  // namespace
 
-std::string formatRfc3339Utc(int64_t unix_ms) {
-  return Poco::DateTimeFormatter::format(Poco::Timestamp(unix_ms * 1000), "%Y-%m-%dT%H:%M:%S.%iZ");
-}
-
-AgentQueryService::AgentQueryService(Store& store, const AgentDirectory& directory,
-                                     const PresenceMonitor& presence, HealthSources sources)
+AgentQueryService::AgentQueryService(Store& store, AgentDirectory& directory,
+                                     PresenceMonitor& presence, HealthSources sources)
     : store_(store), directory_(directory), presence_(presence), sources_(sources) {}
 
 namespace {
@@ -61,8 +22,6 @@ std::optional<int64_t> millis(const std::optional<WallTime>& t) {
   if (!t) return std::nullopt;
   return toUnixMillis(*t);
 }
-
-void addBool(cJSON* obj, const char* name, bool value) { cJSON_AddBoolToObject(obj, name, value); }
 
 // Names of the degradation reasons in `mask`, as a JSON array.
 void addReasonArray(cJSON* obj, const char* name, uint32_t mask) {
@@ -74,29 +33,29 @@ void addReasonArray(cJSON* obj, const char* name, uint32_t mask) {
   }
 }
 
-void addOptionalString(cJSON* obj, const char* name, const std::string& value) {
+void addNullIfEmpty(cJSON* obj, const char* name, const std::string& value) {
   if (value.empty()) {
     cJSON_AddNullToObject(obj, name);
   } else {
-    addString(obj, name, value);
+    out::string(obj, name, value);
   }
 }
 
 // What the agent reports about its endpoint; a fact never reported is null.
 void addFacts(cJSON* o, const AgentRecord& agent) {
   cJSON* facts = cJSON_AddObjectToObject(o, "facts");
-  addOptionalString(facts, "hostname", agent.hostname);
-  addOptionalString(facts, "os_name", agent.os_name);
-  addOptionalString(facts, "os_version", agent.os_version);
-  addOptionalString(facts, "arch", agent.arch);
-  addOptionalString(facts, "agent_version", agent.agent_version);
-  addOptionalString(facts, "config_hash", agent.config_hash);
+  addNullIfEmpty(facts, "hostname", agent.hostname);
+  addNullIfEmpty(facts, "os_name", agent.os_name);
+  addNullIfEmpty(facts, "os_version", agent.os_version);
+  addNullIfEmpty(facts, "arch", agent.arch);
+  addNullIfEmpty(facts, "agent_version", agent.agent_version);
+  addNullIfEmpty(facts, "config_hash", agent.config_hash);
   if (!agent.net) {
     cJSON_AddNullToObject(facts, "net");
     return;
   }
   cJSON* net = cJSON_AddObjectToObject(facts, "net");
-  addBool(net, "default_route", agent.net->default_route);
+  out::boolean(net, "default_route", agent.net->default_route);
   cJSON* addresses = cJSON_AddArrayToObject(net, "addresses");
   for (const std::string& a : agent.net->addresses) {
     cJSON_AddItemToArray(addresses, cJSON_CreateString(a.c_str()));
@@ -106,19 +65,19 @@ void addFacts(cJSON* o, const AgentRecord& agent) {
 // Status, reason and evidence of one agent, from the presence engine.
 void addPresence(cJSON* o, const std::optional<presence::AgentView>& view, uint32_t degraded_mask) {
   if (!view) {  // retired agents are not tracked
-    addString(o, "status", "UNKNOWN");
-    addString(o, "status_reason", "not_tracked");
-    addString(o, "status_text", "the agent is retired and no longer tracked");
+    out::string(o, "status", "UNKNOWN");
+    out::string(o, "status_reason", "not_tracked");
+    out::string(o, "status_text", "the agent is retired and no longer tracked");
     cJSON_AddNullToObject(o, "status_since");
     return;
   }
-  addString(o, "status", presence::statusName(view->status));
-  addString(o, "status_reason", presence::reasonName(view->reason));
-  addString(o, "status_text", presence::reasonText(view->reason));
-  addOptionalTime(o, "status_since", toUnixMillis(view->since));
-  addBool(o, "alert_open", view->alert_open);
-  addBool(o, "flapping", view->flapping);
-  addBool(o, "held", view->held);
+  out::string(o, "status", presence::statusName(view->status));
+  out::string(o, "status_reason", presence::reasonName(view->reason));
+  out::string(o, "status_text", presence::reasonText(view->reason));
+  out::optionalTime(o, "status_since", toUnixMillis(view->since));
+  out::boolean(o, "alert_open", view->alert_open);
+  out::boolean(o, "flapping", view->flapping);
+  out::boolean(o, "held", view->held);
   // A held verdict names the collector's own fault that holds it.
   addReasonArray(o, "held_by", view->held ? degraded_mask : 0u);
   cJSON* evidence = cJSON_AddObjectToObject(o, "evidence");
@@ -126,10 +85,10 @@ void addPresence(cJSON* o, const std::optional<presence::AgentView>& view, uint3
     const presence::IndicatorView& ind = view->indicators[i];
     cJSON* e = cJSON_AddObjectToObject(
         evidence, presence::indicatorName(static_cast<presence::Indicator>(i)));
-    addOptionalTime(e, "last_seen_at", millis(ind.last_seen));
-    addInt(e, "expected_interval_s",
-           std::chrono::duration_cast<std::chrono::seconds>(ind.expected_interval).count());
-    addOptionalTime(e, "late_after", millis(ind.late_after));
+    out::optionalTime(e, "last_seen_at", millis(ind.last_seen));
+    out::integer(e, "expected_interval_s",
+                 std::chrono::duration_cast<std::chrono::seconds>(ind.expected_interval).count());
+    out::optionalTime(e, "late_after", millis(ind.late_after));
   }
 }
 
@@ -151,22 +110,22 @@ json::JsonPtr agentObject(AgentRecord agent, const std::optional<AgentLiveState>
   }
   json::JsonPtr obj(cJSON_CreateObject());
   cJSON* o = obj.get();
-  addString(o, "id", agent.id);
-  addInt(o, "tenant_id", agent.tenant_id);
-  addInt(o, "site_id", agent.site_id);
-  addString(o, "hostname", agent.hostname);
-  addString(o, "os_name", agent.os_name);
-  addString(o, "os_version", agent.os_version);
-  addString(o, "arch", agent.arch);
-  addString(o, "agent_version", agent.agent_version);
-  addString(o, "boot_id", agent.boot_id);
-  addInt(o, "uptime_s", agent.uptime_s);
-  addInt(o, "last_seq", agent.last_seq);
-  addString(o, "enrolled_at", formatRfc3339Utc(agent.enrolled_at_ms));
-  addOptionalTime(o, "last_seen_at", agent.last_seen_at_ms);
-  addOptionalTime(o, "retired_at", agent.retired_at_ms);
-  addOptionalString(o, "last_shutdown_reason", agent.last_shutdown_reason);
-  addOptionalTime(o, "last_shutdown_at", agent.last_shutdown_at_ms);
+  out::string(o, "id", agent.id);
+  out::integer(o, "tenant_id", agent.tenant_id);
+  out::integer(o, "site_id", agent.site_id);
+  out::string(o, "hostname", agent.hostname);
+  out::string(o, "os_name", agent.os_name);
+  out::string(o, "os_version", agent.os_version);
+  out::string(o, "arch", agent.arch);
+  out::string(o, "agent_version", agent.agent_version);
+  out::string(o, "boot_id", agent.boot_id);
+  out::integer(o, "uptime_s", agent.uptime_s);
+  out::integer(o, "last_seq", agent.last_seq);
+  out::string(o, "enrolled_at", formatRfc3339Utc(agent.enrolled_at_ms));
+  out::optionalTime(o, "last_seen_at", agent.last_seen_at_ms);
+  out::optionalTime(o, "retired_at", agent.retired_at_ms);
+  addNullIfEmpty(o, "last_shutdown_reason", agent.last_shutdown_reason);
+  out::optionalTime(o, "last_shutdown_at", agent.last_shutdown_at_ms);
   addFacts(o, agent);
   addPresence(o, view, degraded_mask);
   return obj;
@@ -174,123 +133,290 @@ json::JsonPtr agentObject(AgentRecord agent, const std::optional<AgentLiveState>
 
 }  // namespace
 
-ApiResult<std::string> AgentQueryService::listAgentsJson(const std::optional<std::string>& limit,
-                                                         const std::optional<std::string>& cursor) {
-  size_t page_size = kDefaultPageSize;
-  if (limit) {
-    std::optional<size_t> parsed = parseLimit(*limit);
-    if (!parsed) return badParameter("query parameter 'limit' must be a positive integer");
-    page_size = std::min(*parsed, kMaxPageSize);
-  }
-  std::string after = cursor.value_or("");
-  if (after.size() > protocol::kMaxStringBytes) {
-    return badParameter("query parameter 'cursor' is not a cursor of this API");
-  }
+namespace {
 
-  // One row more than asked tells whether another page exists.
-  auto rows = store_.listAgents(after, page_size + 1);
-  if (!rows.ok()) return internalError();
-  std::vector<AgentRecord>& agents = rows.value();
-  const bool more = agents.size() > page_size;
-  if (more) agents.resize(page_size);
-  const std::string next_cursor = more ? agents.back().id : "";
-
-  const uint32_t degraded_mask = presence_.health().reasons_mask;
-  json::JsonPtr root(cJSON_CreateObject());
-  cJSON* items = cJSON_AddArrayToObject(root.get(), "items");
-  for (AgentRecord& agent : agents) {
-    auto live = directory_.liveState(agent.id);
-    auto view = presence_.agentView(agent.id);
-    cJSON_AddItemToArray(items, agentObject(std::move(agent), live, view, degraded_mask).release());
+// "ONLINE,OFFLINE" -> the statuses, or 400 naming the first unknown one.
+ApiResult<std::vector<presence::Status>> parseStatuses(const std::string& text) {
+  std::vector<presence::Status> statuses;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string name = text.substr(start, end - start);
+    bool known = false;
+    for (uint8_t i = 0; i < 7; ++i) {
+      const auto status = static_cast<presence::Status>(i);
+      if (name == presence::statusName(status)) {
+        statuses.push_back(status);
+        known = true;
+      }
+    }
+    if (!known) {
+      return invalidField("status", "unknown status '" + name.substr(0, 32) +
+                                        "'; use UNKNOWN, ONLINE, SUSPECT, UNREACHABLE, OFFLINE, "
+                                        "MAINTENANCE or SHUTDOWN, comma-separated");
+    }
+    start = end + 1;
   }
-  if (more) {
-    addString(root.get(), "next_cursor", next_cursor);
-  } else {
-    cJSON_AddNullToObject(root.get(), "next_cursor");
-  }
-  return json::print(root.get());
+  return statuses;
 }
 
-ApiResult<std::string> AgentQueryService::agentJson(const std::string& agent_id) {
-  auto found = store_.findAgent(agent_id);
-  if (!found.ok()) return internalError();
-  if (!found.value()) {
-    return ApiError{404, errors::kNotFound, "no agent with this id", std::nullopt};
+// The status an agent is listed with; retired agents are not tracked by the engine.
+std::optional<presence::Status> listedStatus(const std::optional<presence::AgentView>& view) {
+  if (!view) return std::nullopt;
+  return view->status;
+}
+
+// One status change as the API shows it.
+cJSON* historyItem(const StatusChangeRecord& c) {
+  cJSON* h = cJSON_CreateObject();
+  out::integer(h, "id", c.id);
+  out::time(h, "at", c.at_ms);
+  out::string(h, "from", c.from_status);
+  out::string(h, "to", c.to_status);
+  out::string(h, "reason", c.reason);
+  out::commaList(h, "collector_degraded_by", c.degradation_reasons);
+  return h;
+}
+
+// One change of the collector's health as the API shows it.
+cJSON* healthItem(const HealthRecord& h) {
+  cJSON* item = cJSON_CreateObject();
+  out::integer(item, "id", h.id);
+  out::time(item, "at", h.at_ms);
+  out::string(item, "status", h.degraded ? "degraded" : "healthy");
+  out::commaList(item, "reasons", h.reasons);
+  return item;
+}
+
+}  // namespace
+
+void AgentQueryService::registerRoutes(AdminRouteTable& table) {
+  table.add("GET", "/api/v1/agents", [this](const AdminRequest& r) { return listAgents(r); });
+  table.add("GET", "/api/v1/agents/{agent_id}",
+            [this](const AdminRequest& r) { return getAgent(r); });
+  table.add("DELETE", "/api/v1/agents/{agent_id}",
+            [this](const AdminRequest& r) { return deleteAgent(r); });
+  table.add("GET", "/api/v1/agents/{agent_id}/history",
+            [this](const AdminRequest& r) { return agentHistory(r); });
+  table.add("POST", "/api/v1/agents/{agent_id}/retire",
+            [this](const AdminRequest& r) { return retireAgent(r); });
+  table.add("GET", "/api/v1/health", [this](const AdminRequest& r) { return health(r); });
+  table.add("GET", "/api/v1/health/history",
+            [this](const AdminRequest& r) { return healthHistory(r); });
+}
+
+void AgentQueryService::addSummary(cJSON* summary, std::optional<int64_t> tenant_id,
+                                   std::optional<int64_t> site_id) const {
+  const PresenceMonitor::StatusCounts counts = presence_.statusCounts(tenant_id, site_id);
+  out::integer(summary, "agents", static_cast<int64_t>(counts.total));
+  cJSON* by_status = cJSON_AddObjectToObject(summary, "by_status");
+  for (size_t i = 0; i < counts.by_status.size(); ++i) {
+    out::integer(by_status, presence::statusName(static_cast<presence::Status>(i)),
+                 static_cast<int64_t>(counts.by_status[i]));
   }
-  auto history = store_.listStatusChanges(agent_id, kHistoryLength);
-  if (!history.ok()) return internalError();
+  AlertFilter filter;
+  filter.scope = TenantScope::everything();
+  filter.tenant_id = tenant_id;
+  filter.site_id = site_id;
+  filter.states = {"open"};
+  // Counted up to a bound: a summary is a glance, the alert list is the reference.
+  constexpr size_t kCountBound = 10'000;
+  auto open = store_.listAlertsPage(filter, 0, kCountBound);
+  if (open.ok()) {
+    out::integer(summary, "open_alerts", static_cast<int64_t>(open.value().size()));
+  } else {
+    cJSON_AddNullToObject(summary, "open_alerts");
+  }
+}
+
+ApiResult<AgentRecord> AgentQueryService::findVisibleAgent(const AdminRequest& request) {
+  const std::string& id = request.pathParam("agent_id");
+  if (id.empty() || id.size() > protocol::kMaxStringBytes) return notFound("agent");
+  auto found = store_.findAgent(id);
+  if (!found.ok()) return storeFailure();
+  if (!found.value() || !request.principal.scope.allows(found.value()->tenant_id)) {
+    return notFound("agent");
+  }
+  return std::move(*found.value());
+}
+
+ApiResult<AdminAnswer> AgentQueryService::listAgents(const AdminRequest& request) {
+  auto limit = parseLimit(request);
+  if (!limit.ok()) return limit.error();
+  auto cursor = cursorKey(request);
+  if (!cursor.ok()) return cursor.error();
+  AgentFilter filter;
+  filter.scope = request.principal.scope;
+  auto tenant = idQueryParam(request, "tenant_id");
+  if (!tenant.ok()) return tenant.error();
+  auto site = idQueryParam(request, "site_id");
+  if (!site.ok()) return site.error();
+  filter.tenant_id = tenant.value();
+  filter.site_id = site.value();
+  if (auto q = request.queryParam("q")) {
+    if (q->size() > 200) return invalidField("q", "must be at most 200 bytes");
+    filter.text = *q;
+  }
+  if (auto retired = request.queryParam("include_retired")) {
+    if (*retired != "true" && *retired != "false") {
+      return invalidField("include_retired", "must be true or false");
+    }
+    filter.include_retired = *retired == "true";
+  }
+  std::optional<std::vector<presence::Status>> statuses;
+  if (auto text = request.queryParam("status")) {
+    auto parsed = parseStatuses(*text);
+    if (!parsed.ok()) return parsed.error();
+    statuses = std::move(parsed.value());
+  }
+
+  // Reads store pages until the page is full (one more row than asked tells whether another
+  // page exists); the status filter applies to the engine's live verdicts.
+  const size_t page_size = limit.value();
+  const size_t batch = std::max<size_t>(page_size + 1, 500);
+  std::string after = cursor.value().value_or("");
+  const uint32_t degraded_mask = presence_.health().reasons_mask;
+  std::vector<json::JsonPtr> items;
+  std::string last_id;
+  bool more = false;
+  while (!more) {
+    auto rows = store_.listAgentsPage(filter, after, batch);
+    if (!rows.ok()) return storeFailure();
+    for (AgentRecord& agent : rows.value()) {
+      after = agent.id;
+      auto view = presence_.agentView(agent.id);
+      if (statuses) {
+        std::optional<presence::Status> status = listedStatus(view);
+        if (!status || std::find(statuses->begin(), statuses->end(), *status) == statuses->end()) {
+          continue;
+        }
+      }
+      if (items.size() == page_size) {
+        more = true;
+        break;
+      }
+      last_id = agent.id;
+      auto live = directory_.liveState(agent.id);
+      items.push_back(agentObject(std::move(agent), live, view, degraded_mask));
+    }
+    if (rows.value().size() < batch) break;
+  }
+  cJSON* array = cJSON_CreateArray();
+  for (json::JsonPtr& item : items) cJSON_AddItemToArray(array, item.release());
+  return AdminAnswer{200, out::page(array, more ? std::optional<std::string>(encodeCursor(last_id))
+                                                : std::nullopt)};
+}
+
+ApiResult<AdminAnswer> AgentQueryService::getAgent(const AdminRequest& request) {
+  auto agent = findVisibleAgent(request);
+  if (!agent.ok()) return agent.error();
+  const std::string agent_id = agent.value().id;
+  auto history = store_.listStatusChanges(agent_id, 0, kHistoryLength);
+  if (!history.ok()) return storeFailure();
   auto outages = store_.listOutageReports(agent_id, kOutagesShown);
-  if (!outages.ok()) return internalError();
+  if (!outages.ok()) return storeFailure();
   auto live = directory_.liveState(agent_id);
   auto view = presence_.agentView(agent_id);
   json::JsonPtr obj =
-      agentObject(std::move(*found.value()), live, view, presence_.health().reasons_mask);
+      agentObject(std::move(agent.value()), live, view, presence_.health().reasons_mask);
   cJSON* arr = cJSON_AddArrayToObject(obj.get(), "history");
-  for (const StatusChangeRecord& c : history.value()) {
-    cJSON* h = cJSON_CreateObject();
-    addString(h, "at", formatRfc3339Utc(c.at_ms));
-    addString(h, "from", c.from_status);
-    addString(h, "to", c.to_status);
-    addString(h, "reason", c.reason);
-    cJSON* during = cJSON_AddArrayToObject(h, "collector_degraded_by");
-    size_t start = 0;
-    while (start < c.degradation_reasons.size()) {
-      size_t end = c.degradation_reasons.find(',', start);
-      if (end == std::string::npos) end = c.degradation_reasons.size();
-      cJSON_AddItemToArray(
-          during, cJSON_CreateString(c.degradation_reasons.substr(start, end - start).c_str()));
-      start = end + 1;
-    }
-    cJSON_AddItemToArray(arr, h);
-  }
+  for (const StatusChangeRecord& c : history.value()) cJSON_AddItemToArray(arr, historyItem(c));
   cJSON* outage_list = cJSON_AddArrayToObject(obj.get(), "outages");
   for (const OutageReport& r : outages.value()) {
     cJSON* item = cJSON_CreateObject();
-    addString(item, "from", formatRfc3339Utc(r.from_ms));
-    addString(item, "to", formatRfc3339Utc(r.to_ms));
-    addString(item, "cause", r.cause);
-    addString(item, "reported_at", formatRfc3339Utc(r.reported_at_ms));
+    out::time(item, "from", r.from_ms);
+    out::time(item, "to", r.to_ms);
+    out::string(item, "cause", r.cause);
+    out::time(item, "reported_at", r.reported_at_ms);
     cJSON_AddItemToArray(outage_list, item);
   }
-  return json::print(obj.get());
+  return out::answer(obj);
 }
 
-ApiResult<std::string> AgentQueryService::healthJson() {
+ApiResult<AdminAnswer> AgentQueryService::agentHistory(const AdminRequest& request) {
+  auto agent = findVisibleAgent(request);
+  if (!agent.ok()) return agent.error();
+  auto limit = parseLimit(request);
+  if (!limit.ok()) return limit.error();
+  auto before = cursorId(request, 0);
+  if (!before.ok()) return before.error();
+  auto rows = store_.listStatusChanges(agent.value().id, before.value(), limit.value() + 1);
+  if (!rows.ok()) return storeFailure();
+  std::vector<StatusChangeRecord>& changes = rows.value();
+  const bool more = changes.size() > limit.value();
+  if (more) changes.resize(limit.value());
+  cJSON* items = cJSON_CreateArray();
+  for (const StatusChangeRecord& c : changes) cJSON_AddItemToArray(items, historyItem(c));
+  std::optional<std::string> next;
+  if (more) next = encodeCursor(std::to_string(changes.back().id));
+  return AdminAnswer{200, out::page(items, next)};
+}
+
+ApiResult<AdminAnswer> AgentQueryService::retireAgent(const AdminRequest& request) {
+  auto agent = findVisibleAgent(request);
+  if (!agent.ok()) return agent.error();
+  const std::string agent_id = agent.value().id;
+  // Refused first, then untracked, then recorded: no heartbeat can revive it in between, and
+  // a crash before the store write leaves an agent an admin can retire again.
+  directory_.retire(agent_id);
+  presence_.forgetAgent(agent_id);
+  auto retired = store_.retireAgent(agent_id, request.now_ms);
+  if (!retired.ok()) return storeFailure();
+  auto found = store_.findAgent(agent_id);
+  if (!found.ok() || !found.value()) return storeFailure();
+  return out::answer(
+      agentObject(std::move(*found.value()), directory_.liveState(agent_id), std::nullopt, 0));
+}
+
+ApiResult<AdminAnswer> AgentQueryService::deleteAgent(const AdminRequest& request) {
+  auto agent = findVisibleAgent(request);
+  if (!agent.ok()) return agent.error();
+  const std::string agent_id = agent.value().id;
+  directory_.retire(agent_id);
+  presence_.forgetAgent(agent_id);
+  auto deleted = store_.deleteAgent(agent_id);
+  if (!deleted.ok()) return storeFailure();
+  directory_.remove(agent_id);
+  return AdminAnswer{204, ""};
+}
+
+ApiResult<AdminAnswer> AgentQueryService::health(const AdminRequest& /*request*/) {
   const presence::HealthView health = presence_.health();
-  auto history = store_.listHealthHistory(kHistoryLength);
-  if (!history.ok()) return internalError();
+  auto history = store_.listHealthHistoryPage(0, kHistoryLength);
+  if (!history.ok()) return storeFailure();
   json::JsonPtr root(cJSON_CreateObject());
   cJSON* o = root.get();
-  addString(o, "status", health.degraded ? "degraded" : "healthy");
-  addString(o, "since", formatRfc3339Utc(toUnixMillis(health.since)));
+  out::string(o, "status", health.degraded ? "degraded" : "healthy");
+  out::time(o, "since", toUnixMillis(health.since));
   cJSON* reasons = cJSON_AddArrayToObject(o, "reasons");
   for (size_t i = 0; i < presence::kDegradationReasonCount; ++i) {
     if ((health.reasons_mask & (1u << i)) == 0) continue;
     cJSON* r = cJSON_CreateObject();
-    addString(r, "reason",
-              presence::degradationReasonName(static_cast<presence::DegradationReason>(i)));
-    addOptionalTime(r, "since", millis(health.reason_since[i]));
+    out::string(r, "reason",
+                presence::degradationReasonName(static_cast<presence::DegradationReason>(i)));
+    out::optionalTime(r, "since", millis(health.reason_since[i]));
     cJSON_AddItemToArray(reasons, r);
   }
   cJSON* agents = cJSON_AddObjectToObject(o, "agents");
-  addInt(agents, "total", static_cast<int64_t>(health.agents));
+  out::integer(agents, "total", static_cast<int64_t>(health.agents));
   cJSON* by_status = cJSON_AddObjectToObject(agents, "by_status");
   for (size_t i = 0; i < health.agents_by_status.size(); ++i) {
-    addInt(by_status, presence::statusName(static_cast<presence::Status>(i)),
-           static_cast<int64_t>(health.agents_by_status[i]));
+    out::integer(by_status, presence::statusName(static_cast<presence::Status>(i)),
+                 static_cast<int64_t>(health.agents_by_status[i]));
   }
-  addInt(o, "held_alerts", static_cast<int64_t>(health.held_alerts));
-  addInt(o, "dropped_history_records", static_cast<int64_t>(presence_.droppedChanges()));
+  out::integer(o, "held_alerts", static_cast<int64_t>(health.held_alerts));
+  out::integer(o, "dropped_history_records", static_cast<int64_t>(presence_.droppedChanges()));
   if (sources_.beacons != nullptr) {
     const BeaconCounters counters = sources_.beacons->counters();
     cJSON* beacon = cJSON_AddObjectToObject(o, "beacon");
-    addInt(beacon, "port", sources_.beacon_port);
-    addInt(beacon, "interval_s", sources_.beacons->config().interval_s);
-    addInt(beacon, "accepted", static_cast<int64_t>(counters.accepted));
+    out::integer(beacon, "port", sources_.beacon_port);
+    out::integer(beacon, "interval_s", sources_.beacons->config().interval_s);
+    out::integer(beacon, "accepted", static_cast<int64_t>(counters.accepted));
     cJSON* dropped = cJSON_AddObjectToObject(beacon, "dropped");
     for (size_t i = 0; i < kBeaconDropCount; ++i) {
-      addInt(dropped, beaconDropName(static_cast<BeaconDrop>(i)),
-             static_cast<int64_t>(counters.dropped[i]));
+      out::integer(dropped, beaconDropName(static_cast<BeaconDrop>(i)),
+                   static_cast<int64_t>(counters.dropped[i]));
     }
   } else {
     cJSON_AddNullToObject(o, "beacon");
@@ -298,18 +424,29 @@ ApiResult<std::string> AgentQueryService::healthJson() {
   if (sources_.ingest != nullptr) {
     const IngestCounters counters = sources_.ingest->counters();
     cJSON* peers = cJSON_AddObjectToObject(o, "peer_sightings");
-    addInt(peers, "witnessed", static_cast<int64_t>(counters.peer_sightings_witnessed));
-    addInt(peers, "ignored", static_cast<int64_t>(counters.peer_sightings_ignored));
+    out::integer(peers, "witnessed", static_cast<int64_t>(counters.peer_sightings_witnessed));
+    out::integer(peers, "ignored", static_cast<int64_t>(counters.peer_sightings_ignored));
   }
   cJSON* arr = cJSON_AddArrayToObject(o, "history");
-  for (const HealthRecord& h : history.value()) {
-    cJSON* item = cJSON_CreateObject();
-    addString(item, "at", formatRfc3339Utc(h.at_ms));
-    addString(item, "status", h.degraded ? "degraded" : "healthy");
-    addString(item, "reasons", h.reasons);
-    cJSON_AddItemToArray(arr, item);
-  }
-  return json::print(root.get());
+  for (const HealthRecord& h : history.value()) cJSON_AddItemToArray(arr, healthItem(h));
+  return out::answer(root);
+}
+
+ApiResult<AdminAnswer> AgentQueryService::healthHistory(const AdminRequest& request) {
+  auto limit = parseLimit(request);
+  if (!limit.ok()) return limit.error();
+  auto before = cursorId(request, 0);
+  if (!before.ok()) return before.error();
+  auto rows = store_.listHealthHistoryPage(before.value(), limit.value() + 1);
+  if (!rows.ok()) return storeFailure();
+  std::vector<HealthRecord>& records = rows.value();
+  const bool more = records.size() > limit.value();
+  if (more) records.resize(limit.value());
+  cJSON* items = cJSON_CreateArray();
+  for (const HealthRecord& h : records) cJSON_AddItemToArray(items, healthItem(h));
+  return AdminAnswer{200, out::page(items, more ? std::optional<std::string>(encodeCursor(
+                                                      std::to_string(records.back().id)))
+                                                : std::nullopt)};
 }
 
 }  // namespace vigil::collector

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "collector/api/admin_api.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/beacon_service.h"
 #include "collector/ingest/ingest_service.h"
@@ -29,39 +30,54 @@ struct HealthSources {
   const IngestService* ingest = nullptr;   // peer-sighting counters
 };
 
+// Routes: GET /api/v1/agents, GET /api/v1/agents/{agent_id}, GET
+// /api/v1/agents/{agent_id}/history, POST
+// /api/v1/agents/{agent_id}/retire, DELETE /api/v1/agents/{agent_id}, GET /api/v1/health,
+// GET /api/v1/health/history (docs/api.md).
 class AgentQueryService {
  public:
-  static constexpr size_t kDefaultPageSize = 100;
-  static constexpr size_t kMaxPageSize = 1000;
   static constexpr size_t kHistoryLength = 50;
   static constexpr size_t kOutagesShown = kOutageReportsKeptPerAgent;
 
   // All references, and the pointers in `sources`, must outlive the service.
-  AgentQueryService(Store& store, const AgentDirectory& directory, const PresenceMonitor& presence,
+  AgentQueryService(Store& store, AgentDirectory& directory, PresenceMonitor& presence,
                     HealthSources sources = {});
 
-  // {"items":[agent...],"next_cursor":null|"..."}. `limit`: decimal 1.. (above kMaxPageSize
-  // is clamped), default kDefaultPageSize; `cursor`: the next_cursor of the previous page.
-  ApiResult<std::string> listAgentsJson(const std::optional<std::string>& limit,
-                                        const std::optional<std::string>& cursor);
+  void registerRoutes(AdminRouteTable& table);
 
-  // One agent object with its last kHistoryLength status changes and its last kOutagesShown
-  // outage reports (as stored: reports of the last store.flushIntervalMs may be missing), or
-  // 404 not_found.
-  ApiResult<std::string> agentJson(const std::string& agent_id);
+  // Adds {"agents": n, "by_status": {"ONLINE": n, ...}, "open_alerts": n} to `summary` for
+  // one tenant or one site: the summaries of the tenant and site objects.
+  void addSummary(cJSON* summary, std::optional<int64_t> tenant_id,
+                  std::optional<int64_t> site_id) const;
 
-  // GET /api/v1/health: the collector's own health, its degradation reasons and history, the
-  // beacon listener's counters and the peer-sighting counters.
-  ApiResult<std::string> healthJson();
+  // GET /api/v1/agents: filters tenant_id, site_id, status (comma list), q (hostname or id
+  // substring), include_retired (default true); keyset pagination by agent id.
+  ApiResult<AdminAnswer> listAgents(const AdminRequest& request);
+  // GET /api/v1/agents/{agent_id}: the agent with its last kHistoryLength status changes and
+  // its last kOutagesShown outage reports (as stored: reports of the last write-behind
+  // interval may be missing).
+  ApiResult<AdminAnswer> getAgent(const AdminRequest& request);
+  // GET /api/v1/agents/{agent_id}/history: every status change, newest first, paginated.
+  ApiResult<AdminAnswer> agentHistory(const AdminRequest& request);
+  // POST .../retire: the agent is refused from now on, its open alerts are resolved, no alert
+  // follows. Idempotent.
+  ApiResult<AdminAnswer> retireAgent(const AdminRequest& request);
+  // DELETE: the agent, its history, outage reports, windows and alerts are deleted.
+  ApiResult<AdminAnswer> deleteAgent(const AdminRequest& request);
+  // GET /api/v1/health: the collector's own health, its degradation reasons, the latest
+  // history, the beacon listener's counters and the peer-sighting counters.
+  ApiResult<AdminAnswer> health(const AdminRequest& request);
+  // GET /api/v1/health/history: every health change, newest first, paginated.
+  ApiResult<AdminAnswer> healthHistory(const AdminRequest& request);
 
  private:
+  // The agent if it exists in the principal's scope; 404 otherwise.
+  ApiResult<AgentRecord> findVisibleAgent(const AdminRequest& request);
+
   Store& store_;
-  const AgentDirectory& directory_;
-  const PresenceMonitor& presence_;
+  AgentDirectory& directory_;
+  PresenceMonitor& presence_;
   const HealthSources sources_;
 };
-
-// RFC 3339 UTC with milliseconds, e.g. "2026-05-01T12:00:00.000Z".
-std::string formatRfc3339Utc(int64_t unix_ms);
 
 }  // namespace vigil::collector

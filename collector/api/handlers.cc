@@ -18,25 +18,6 @@ std::string statusJson(const std::string& status, const std::string& reason = ""
   return json::print(root.get());
 }
 
-// The query parameter `name`, if present (the last one wins).
-std::optional<std::string> queryParameter(const Poco::URI::QueryParameters& params,
-                                          const std::string& name) {
-  std::optional<std::string> value;
-  for (const auto& [key, v] : params) {
-    if (key == name) value = v;
-  }
-  return value;
-}
-
-// Sends a JSON document as 200, or the error.
-void sendJsonResult(HttpExchange& exchange, const ApiResult<std::string>& result) {
-  if (!result.ok()) {
-    exchange.sendError(result.error());
-    return;
-  }
-  exchange.sendJson(200, result.value());
-}
-
 }  // namespace
 
 void JsonHandler::handleRequest(Poco::Net::HTTPServerRequest& request,
@@ -89,36 +70,61 @@ void HeartbeatHandler::handle(HttpExchange& exchange) {
   exchange.sendJson(200, protocol::encode(result.value()));
 }
 
-void AdminHandler::handle(HttpExchange& exchange) {
-  if (!services_.admin_auth.authenticate(exchange.header("Authorization"))) {
+namespace {
+
+bool isBodyMethod(const std::string& method) {
+  return method == "POST" || method == "PATCH" || method == "PUT";
+}
+
+// True if the request announces a body (a length above zero, or chunks).
+bool hasBody(const Poco::Net::HTTPServerRequest& request) {
+  return request.getChunkedTransferEncoding() ||
+         (request.hasContentLength() && request.getContentLength64() > 0);
+}
+
+}  // namespace
+
+void AdminRouteHttpHandler::handle(HttpExchange& exchange) {
+  const int64_t now_ms = toUnixMillis(services_.clock.wallNow());
+  std::optional<AdminPrincipal> principal =
+      services_.admin_auth.authenticate(exchange.header("Authorization"), now_ms);
+  if (!principal) {
     exchange.sendError(ApiError{401, errors::kUnauthorized,
                                 "a valid admin token is required (Authorization: Bearer <token>)",
                                 std::nullopt});
     return;
   }
-  handleAuthenticated(exchange);
-}
-
-void ListAgentsHandler::handleAuthenticated(HttpExchange& exchange) {
-  Poco::URI::QueryParameters params;
+  AdminRequest request;
+  request.principal = std::move(*principal);
+  request.method = exchange.request().getMethod();
+  request.route = match_.route;
+  request.path_params = match_.path_params;
+  request.now_ms = now_ms;
   try {
-    params = Poco::URI(exchange.request().getURI()).getQueryParameters();
+    Poco::URI::QueryParameters params = Poco::URI(exchange.request().getURI()).getQueryParameters();
+    request.query.assign(params.begin(), params.end());
   } catch (const Poco::Exception&) {
     exchange.sendError(
         ApiError{400, errors::kInvalidField, "the query string is malformed", std::nullopt});
     return;
   }
-  sendJsonResult(exchange, services_.agents.listAgentsJson(queryParameter(params, "limit"),
-                                                           queryParameter(params, "cursor")));
+  // A body is read only where the method takes one, and only if one was sent: POST
+  // /agents/{id}/retire needs none.
+  if (isBodyMethod(request.method) && hasBody(exchange.request())) {
+    std::optional<std::string> body = exchange.readJsonBody();
+    if (!body) return;
+    request.body = std::move(*body);
+  }
+  ApiResult<AdminAnswer> answer = (*match_.handler)(request);
+  if (!answer.ok()) {
+    exchange.sendError(answer.error());
+    return;
+  }
+  exchange.sendJson(answer.value().http_status, answer.value().body);
 }
 
-void GetAgentHandler::handleAuthenticated(HttpExchange& exchange) {
-  exchange.setAgentId(agent_id_);
-  sendJsonResult(exchange, services_.agents.agentJson(agent_id_));
-}
-
-void HealthHandler::handleAuthenticated(HttpExchange& exchange) {
-  sendJsonResult(exchange, services_.agents.healthJson());
+void DocumentHandler::handle(HttpExchange& exchange) {
+  exchange.sendDocument(200, content_type_, document_);
 }
 
 void LivezHandler::handle(HttpExchange& exchange) { exchange.sendJson(200, statusJson("ok")); }

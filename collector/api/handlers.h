@@ -8,20 +8,25 @@
 
 #include <string>
 
+#include "collector/api/admin_api.h"
 #include "collector/api/admin_auth.h"
-#include "collector/api/agent_query.h"
 #include "collector/api/http_exchange.h"
 #include "collector/api/readiness.h"
 #include "collector/ingest/ingest_service.h"
+#include "common/clock.h"
 
 namespace vigil::collector {
 
 // What the handlers call; everything must outlive the HTTP server.
 struct ApiServices {
   IngestService& ingest;
-  AgentQueryService& agents;
   AdminAuthenticator& admin_auth;
+  const AdminRouteTable& admin_routes;  // every authenticated /api/v1 route
   ReadinessProbe& readiness;
+  // The OpenAPI description (docs/openapi.yaml) and its JSON form; null: not served.
+  const std::string* openapi_yaml;
+  const std::string* openapi_json;
+  const Clock& clock;
   Poco::Logger& logger;
 };
 
@@ -52,43 +57,32 @@ class HeartbeatHandler final : public JsonHandler {
   void handle(HttpExchange& exchange) override;
 };
 
-// Base of /api/v1/*: answers 401 unless the request carries a valid admin bearer token.
-class AdminHandler : public JsonHandler {
+// An authenticated admin route (/api/v1/*): 401 unless the request carries a usable admin
+// bearer token; then the route's function runs with the token's scope (collector/api/admin_api.h).
+class AdminRouteHttpHandler final : public JsonHandler {
  public:
-  using JsonHandler::JsonHandler;
+  AdminRouteHttpHandler(ApiServices& services, AdminRouteTable::Match match)
+      : JsonHandler(services), match_(std::move(match)) {}
 
  protected:
-  void handle(HttpExchange& exchange) final;
-  virtual void handleAuthenticated(HttpExchange& exchange) = 0;
-};
-
-class ListAgentsHandler final : public AdminHandler {
- public:
-  using AdminHandler::AdminHandler;
-
- protected:
-  void handleAuthenticated(HttpExchange& exchange) override;
-};
-
-// GET /api/v1/health: the collector's own health and degradation reasons.
-class HealthHandler final : public AdminHandler {
- public:
-  using AdminHandler::AdminHandler;
-
- protected:
-  void handleAuthenticated(HttpExchange& exchange) override;
-};
-
-class GetAgentHandler final : public AdminHandler {
- public:
-  GetAgentHandler(ApiServices& services, std::string agent_id)
-      : AdminHandler(services), agent_id_(std::move(agent_id)) {}
-
- protected:
-  void handleAuthenticated(HttpExchange& exchange) override;
+  void handle(HttpExchange& exchange) override;
 
  private:
-  std::string agent_id_;
+  AdminRouteTable::Match match_;
+};
+
+// GET /api/v1/openapi.json and /api/v1/openapi.yaml: the API's description, without a token.
+class DocumentHandler final : public JsonHandler {
+ public:
+  DocumentHandler(ApiServices& services, std::string content_type, const std::string& document)
+      : JsonHandler(services), content_type_(std::move(content_type)), document_(document) {}
+
+ protected:
+  void handle(HttpExchange& exchange) override;
+
+ private:
+  std::string content_type_;
+  const std::string& document_;
 };
 
 class LivezHandler final : public JsonHandler {

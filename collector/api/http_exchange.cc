@@ -96,8 +96,21 @@ std::optional<std::string> HttpExchange::readJsonBody() {
 }
 
 void HttpExchange::sendJson(int http_status, const std::string& body) {
+  if (http_status == 204) {
+    response_.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
+    response_.set("Cache-Control", "no-store");
+    response_.setContentLength(0);
+    response_.send();
+    log(http_status, "");
+    return;
+  }
+  sendDocument(http_status, protocol::kContentType, body);
+}
+
+void HttpExchange::sendDocument(int http_status, const std::string& content_type,
+                                const std::string& body) {
   response_.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(http_status));
-  response_.setContentType(protocol::kContentType);
+  response_.setContentType(content_type);
   response_.set("Cache-Control", "no-store");
   response_.sendBuffer(body.data(), body.size());
   log(http_status, "");

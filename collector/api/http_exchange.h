@@ -33,7 +33,10 @@ class HttpExchange {
   // answer has been sent and nullopt is returned.
   std::optional<std::string> readJsonBody();
 
+  // A JSON answer; a 204 carries no body.
   void sendJson(int http_status, const std::string& body);
+  // Any other document (OpenAPI YAML, Prometheus text).
+  void sendDocument(int http_status, const std::string& content_type, const std::string& body);
   void sendError(const ApiError& error);
   // For a response already committed elsewhere; logs nothing.
   bool sent() const { return response_.sent(); }

@@ -15,7 +15,9 @@ namespace {
 namespace errors = protocol::errors;
 using Poco::Net::HTTPRequest;
 
-constexpr std::string_view kAgentsPath = "/api/v1/agents";
+constexpr std::string_view kAdminPrefix = "/api/v1/";
+constexpr char kOpenApiJsonPath[] = "/api/v1/openapi.json";
+constexpr char kOpenApiYamlPath[] = "/api/v1/openapi.yaml";
 
 }  // namespace
 
@@ -42,18 +44,27 @@ Poco::Net::HTTPRequestHandler* CollectorRouter::createRequestHandler(
   if (path == protocol::kHeartbeatPath) {
     return only(HTTPRequest::HTTP_POST, [&] { return new HeartbeatHandler(services_); });
   }
-  if (path == kAgentsPath) {
-    return only(HTTPRequest::HTTP_GET, [&] { return new ListAgentsHandler(services_); });
+  if (path == kOpenApiJsonPath && services_.openapi_json != nullptr) {
+    return only(HTTPRequest::HTTP_GET, [&] {
+      return new DocumentHandler(services_, "application/json", *services_.openapi_json);
+    });
   }
-  if (path.size() > kAgentsPath.size() + 1 &&
-      path.compare(0, kAgentsPath.size(), kAgentsPath) == 0 && path[kAgentsPath.size()] == '/' &&
-      path.find('/', kAgentsPath.size() + 1) == std::string::npos) {
-    std::string id = path.substr(kAgentsPath.size() + 1);
-    return only(HTTPRequest::HTTP_GET,
-                [&] { return new GetAgentHandler(services_, std::move(id)); });
+  if (path == kOpenApiYamlPath && services_.openapi_yaml != nullptr) {
+    return only(HTTPRequest::HTTP_GET, [&] {
+      return new DocumentHandler(services_, "application/yaml", *services_.openapi_yaml);
+    });
   }
-  if (path == "/api/v1/health") {
-    return only(HTTPRequest::HTTP_GET, [&] { return new HealthHandler(services_); });
+  if (path.compare(0, kAdminPrefix.size(), kAdminPrefix) == 0) {
+    std::string allow;
+    std::optional<AdminRouteTable::Match> match =
+        services_.admin_routes.match(method, path, &allow);
+    if (match) return new AdminRouteHttpHandler(services_, std::move(*match));
+    if (!allow.empty()) {
+      return new ErrorHandler(
+          services_,
+          ApiError{405, errors::kMethodNotAllowed, "use " + allow + " on " + path, std::nullopt},
+          allow);
+    }
   }
   if (path == "/livez") {
     return only(HTTPRequest::HTTP_GET, [&] { return new LivezHandler(services_); });

@@ -6,8 +6,9 @@
 //
 //   POST /v1/enroll            EnrollHandler
 //   POST /v1/heartbeat         HeartbeatHandler
-//   GET  /api/v1/agents        ListAgentsHandler   (admin bearer token)
-//   GET  /api/v1/agents/{id}   GetAgentHandler     (admin bearer token)
+//   GET  /api/v1/openapi.json|yaml  DocumentHandler (no token)
+//   *    /api/v1/...           AdminRouteHttpHandler: the AdminRouteTable's routes (admin
+//                              bearer token; docs/api.md)
 //   GET  /livez, /readyz       health
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>

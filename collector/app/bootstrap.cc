@@ -98,9 +98,17 @@ Status ensureAdminToken(Store& store, const BootstrapOptions& options, int64_t n
   auto hash = hashOf(token);
   if (!hash.ok()) return hash.error();
   for (const AdminToken& t : existing.value()) {
-    if (t.token_hash == hash.value()) return Status::okStatus();
+    if (t.token_hash != hash.value()) continue;
+    // Known already: a revocation (API or CLI) stands, even for the configured token.
+    if (!t.usableAt(now_ms)) {
+      logger.warning("admin.token is configured but revoked or expired: it authenticates nobody");
+    }
+    return Status::okStatus();
   }
-  auto created = store.createAdminToken(hash.value(), name, now_ms);
+  NewAdminToken record;  // every tenant, no expiry, created by the operator (no token)
+  record.token_hash = hash.value();
+  record.name = name;
+  auto created = store.createAdminToken(record, now_ms);
   return created.ok() ? Status::okStatus() : created.error();
 }
 

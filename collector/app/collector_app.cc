@@ -6,6 +6,7 @@
 #include <Poco/FormattingChannel.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/PatternFormatter.h>
@@ -22,14 +23,25 @@
 #include <iostream>
 #include <map>
 
+#include "collector/api/admin_api.h"
 #include "collector/api/admin_auth.h"
+#include "collector/api/admission.h"
 #include "collector/api/agent_query.h"
+#include "collector/api/alert_service.h"
 #include "collector/api/beacon_listener.h"
+#include "collector/api/bulkhead_router.h"
 #include "collector/api/handlers.h"
+#include "collector/api/maintenance_service.h"
+#include "collector/api/metrics.h"
+#include "collector/api/openapi_handler.h"
 #include "collector/api/readiness.h"
 #include "collector/api/router.h"
+#include "collector/api/tenancy_service.h"
+#include "collector/api/token_service.h"
 #include "collector/app/bootstrap.h"
 #include "collector/app/file_util.h"
+#include "collector/app/json_log_formatter.h"
+#include "collector/app/tls_context.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/beacon_service.h"
 #include "collector/ingest/ingest_service.h"
@@ -37,6 +49,9 @@
 #include "collector/ingest/site_peer_keys.h"
 #include "collector/monitor/presence_monitor.h"
 #include "collector/monitor/presence_ticker.h"
+#include "collector/notify/webhook_admin.h"
+#include "collector/notify/webhook_dispatcher.h"
+#include "collector/notify/webhook_transport.h"
 #include "collector/store/sqlite_store.h"
 #include "common/clock.h"
 
@@ -116,6 +131,35 @@ void CollectorApp::defineOptions(Poco::Util::OptionSet& options) {
                         .repeatable(true)
                         .argument("key=value")
                         .callback(OptionCallback<CollectorApp>(this, &CollectorApp::handleDefine)));
+  // Options of the administration commands (admin_cli.h), not of the server.
+  options.addOption(
+      Option("name", "", "admin-token create: the token's name")
+          .required(false)
+          .repeatable(false)
+          .argument("NAME")
+          .callback(OptionCallback<CollectorApp>(this, &CollectorApp::handleAdminOption)));
+  options.addOption(
+      Option("tenant", "", "admin-token create: limit the token to tenant ID (repeatable)")
+          .required(false)
+          .repeatable(true)
+          .argument("ID")
+          .callback(OptionCallback<CollectorApp>(this, &CollectorApp::handleAdminOption)));
+  options.addOption(
+      Option("expires", "", "admin-token create: expiry time (RFC 3339)")
+          .required(false)
+          .repeatable(false)
+          .argument("TIME")
+          .callback(OptionCallback<CollectorApp>(this, &CollectorApp::handleAdminOption)));
+}
+
+void CollectorApp::handleAdminOption(const std::string& name, const std::string& value) {
+  if (name == "name") {
+    admin_options_.name = value;
+  } else if (name == "tenant") {
+    admin_options_.tenants.push_back(value);
+  } else if (name == "expires") {
+    admin_options_.expires = value;
+  }
 }
 
 void CollectorApp::handleHelp(const std::string& /*name*/, const std::string& /*value*/) {
@@ -141,9 +185,15 @@ void CollectorApp::handleDefine(const std::string& /*name*/, const std::string& 
   command_line_->setString(key, value.substr(eq + 1));
 }
 
-void CollectorApp::setUpLogging(const std::string& level) {
-  Poco::AutoPtr<Poco::PatternFormatter> formatter(new Poco::PatternFormatter(kLogPattern));
-  formatter->setProperty("times", "UTC");
+void CollectorApp::setUpLogging(const std::string& level, const std::string& format) {
+  Poco::AutoPtr<Poco::Formatter> formatter;
+  if (format == "text") {
+    Poco::AutoPtr<Poco::PatternFormatter> pattern(new Poco::PatternFormatter(kLogPattern));
+    pattern->setProperty("times", "UTC");
+    formatter = pattern;
+  } else {
+    formatter = new JsonLogFormatter;
+  }
   Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel(std::cerr));
   Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(formatter, console));
   Poco::Logger::setChannel("", channel);
@@ -170,14 +220,15 @@ void CollectorApp::initialize(Poco::Util::Application& self) {
       config_error_ = read.error().message();
     }
   }
-  setUpLogging(config_ ? config_->log_level : "information");
+  setUpLogging(config_ ? config_->log_level : "information",
+               config_ ? config_->log_format : "json");
 }
 
 int CollectorApp::main(const std::vector<std::string>& args) {
   if (help_requested_) {
     Poco::Util::HelpFormatter help(options());
     help.setCommand(commandName());
-    help.setUsage("[options]");
+    help.setUsage("[options] [command]");
     help.setHeader(
         "Vigil collector: receives agent heartbeats and serves the admin API.\n"
         "Configuration layers, lowest to highest priority: defaults < config file < "
@@ -188,18 +239,24 @@ int CollectorApp::main(const std::vector<std::string>& args) {
       std::cout << "  " << k.key << " = " << k.default_value << "  ("
                 << environmentVariableFor(k.key) << ")\n      " << k.description << "\n";
     }
+    std::cout << "\nCommands (run instead of the server, on the configured data directory):\n"
+              << adminCliUsage();
     return EXIT_OK;
   }
   if (!config_) {
     logger().fatal(config_error_);
     return EXIT_CONFIG;
   }
-  if (!args.empty()) {
-    logger().fatal("unexpected argument '" + args.front() + "'");
-    return EXIT_USAGE;
-  }
   for (const std::string& key : unknown_defines_) {
     logger().warning("--define %s: not a configuration key of the collector; ignored", key);
+  }
+  if (!args.empty()) {
+    return runAdminCommand(args, admin_options_, config_->data_dir, RealClock::instance(),
+                           std::cout, std::cerr);
+  }
+  if (admin_options_.any()) {
+    logger().fatal("--name, --tenant and --expires are options of 'admin-token create'");
+    return EXIT_USAGE;
   }
   return serve(*config_);
 }
@@ -251,6 +308,8 @@ int CollectorApp::serve(const CollectorConfig& config) {
   const Clock& clock = RealClock::instance();
   log.information("vigil-collector %s starting; data directory %s", std::string(VIGIL_VERSION),
                   config.data_dir);
+  // GET /metrics renders every source registered here (collector/api/metrics.h).
+  MetricsRegistry metrics;
 
   auto opened = SqliteStore::open(config.data_dir);
   if (!opened.ok()) {
@@ -318,21 +377,115 @@ int CollectorApp::serve(const CollectorConfig& config) {
   health_sources.beacons = beacons ? &*beacons : nullptr;
   health_sources.beacon_port = beacon_listener ? beacon_listener->port() : 0;
   health_sources.ingest = &ingest;
+  // --- admin API services ---
+  // Each service registers its routes in the table (docs/api.md); the HTTP edge authenticates
+  // and calls them. Services of other components (webhooks) register here too.
+  AdminRouteTable admin_routes;
   AgentQueryService agents(store, directory, presence, health_sources);
+  agents.registerRoutes(admin_routes);
+  TenancyService tenancy(store, [&agents](cJSON* summary, std::optional<int64_t> tenant_id,
+                                          std::optional<int64_t> site_id) {
+    agents.addSummary(summary, tenant_id, site_id);
+  });
+  tenancy.registerRoutes(admin_routes);
+  TokenService tokens(store);
+  tokens.registerRoutes(admin_routes);
+  AlertService alerts(store);
+  alerts.registerRoutes(admin_routes);
+  MaintenanceService maintenance(store, presence);
+  if (Status s = maintenance.load(); !s.ok()) {
+    log.fatal("cannot load maintenance windows: " + s.toString());
+    return EXIT_IOERR;
+  }
+  maintenance.registerRoutes(admin_routes);
+  // Webhooks (docs/webhooks.md): the outbox is filled by the store with each alert and health
+  // change; the dispatcher delivers it on its own threads, never on ingest's or presence's.
+  HttpWebhookTransportOptions transport_options;
+  transport_options.timeout = std::chrono::milliseconds(config.webhook_request_timeout_ms);
+  transport_options.ca_file = config.webhook_ca_file;
+  transport_options.user_agent = "vigil-collector/" + std::string(VIGIL_VERSION);
+  auto webhook_transport = HttpWebhookTransport::create(transport_options);
+  if (!webhook_transport.ok()) {
+    log.fatal(webhook_transport.error().message() + " (webhooks.caFile)");
+    return EXIT_CONFIG;
+  }
+  WebhookDispatchConfig dispatch_config;
+  dispatch_config.workers = config.webhook_workers;
+  dispatch_config.poll_interval = std::chrono::milliseconds(config.webhook_poll_interval_ms);
+  dispatch_config.retry_initial = std::chrono::milliseconds(config.webhook_retry_initial_ms);
+  dispatch_config.retry_max = std::chrono::milliseconds(config.webhook_retry_max_ms);
+  dispatch_config.give_up_after = std::chrono::seconds(config.webhook_give_up_after_s);
+  Poco::Logger& webhook_log = Poco::Logger::get("vigil.collector.webhooks");
+  WebhookDispatcher webhook_dispatcher(
+      store, *webhook_transport.value(), clock, dispatch_config,
+      [&webhook_log](const std::string& line) { webhook_log.warning(line); },
+      [&webhook_log](const std::string& line) { webhook_log.error(line); });
+  WebhookAdminService webhooks(store, [&webhook_dispatcher] { webhook_dispatcher.wake(); });
+  webhooks.registerRoutes(admin_routes);
+  metrics.add([&webhook_dispatcher](MetricsWriter& out) {
+    const WebhookDeliveryStats s = webhook_dispatcher.stats();
+    out.family("vigil_webhook_deliveries_total", MetricType::kCounter,
+               "Webhook delivery attempts, by outcome.");
+    out.sample(static_cast<double>(s.delivered), {{"outcome", "delivered"}});
+    out.sample(static_cast<double>(s.failed_attempts), {{"outcome", "failed"}});
+    out.family("vigil_webhook_given_up_total", MetricType::kCounter,
+               "Webhook outbox entries given up after webhooks.giveUpAfterSeconds.");
+    out.sample(static_cast<double>(s.given_up));
+    out.family("vigil_webhook_outbox_pending", MetricType::kGauge,
+               "Webhook outbox entries waiting for delivery.");
+    out.sample(static_cast<double>(std::max<int64_t>(s.pending, 0)));
+    out.family("vigil_webhook_outbox_oldest_pending_age_seconds", MetricType::kGauge,
+               "Age of the oldest webhook outbox entry waiting for delivery.");
+    out.sample(s.oldest_pending_age_s);
+  });
+  // --- end of admin API services ---
+
   AdminAuthenticator admin_auth(store);
   ReadinessProbe readiness(store);
-  ApiServices services{ingest, agents, admin_auth, readiness,
-                       Poco::Logger::get("vigil.collector.http")};
+  ApiServices services{
+      ingest,         admin_auth,     admin_routes, readiness,
+      &openApiYaml(), &openApiJson(), clock,        Poco::Logger::get("vigil.collector.http")};
 
-  // Plain HTTP in this version. TLS seam: a Poco::Net::SecureServerSocket built from a
-  // Context (certificate, key) replaces this ServerSocket; nothing else changes.
-  //
+  // --- HTTP listener: TLS, bulkheads, /metrics ---
+  // HTTPS when a certificate is configured (the context presents the current certificate to
+  // each new handshake, so the reloader can renew it without dropping connections); plain
+  // HTTP only on loopback or with http.allowPlaintext (checked with the configuration).
+  const bool tls = !config.tls_certificate_file.empty();
+  std::optional<OpenSslLibrary> ssl_library;
+  std::optional<ServerCertificate> certificate;
+  Poco::Net::Context::Ptr tls_context;
+  if (tls) {
+    ssl_library.emplace();
+    auto loaded = CertifiedKey::load(config.tls_certificate_file, config.tls_private_key_file);
+    if (!loaded.ok()) {
+      log.fatal("cannot use the TLS certificate (tls.certificateFile, tls.privateKeyFile): " +
+                loaded.error().message());
+      return EXIT_CONFIG;
+    }
+    if (Status valid = loaded.value()->validAt(clock.wallNow()); !valid.ok()) {
+      log.warning("TLS certificate: " + valid.message() + "; agents will refuse it");
+    }
+    certificate.emplace(loaded.value());
+    auto context = makeServerContext(*certificate);
+    if (!context.ok()) {
+      log.fatal(context.error().message());
+      return EXIT_CONFIG;
+    }
+    tls_context = context.value();
+    log.information("TLS: serving " + loaded.value()->description());
+  }
+
   // Bound explicitly: Poco's ServerSocket(address) also sets SO_REUSEPORT, which would let a
   // second collector share the port and split the fleet's traffic between two processes.
   // SO_REUSEADDR alone keeps restarts quick (TIME_WAIT) and makes a taken port an error.
+  // The backlog is as long as the accept queue, so bursts queue instead of being refused.
   std::optional<Poco::Net::ServerSocket> socket;
   try {
-    socket.emplace();
+    if (tls) {
+      socket.emplace(Poco::Net::SecureServerSocket(tls_context));
+    } else {
+      socket.emplace();
+    }
     socket->bind(
         Poco::Net::SocketAddress(config.http_address, static_cast<Poco::UInt16>(config.http_port)),
         /*reuseAddress=*/true, /*reusePort=*/false);
@@ -343,30 +496,98 @@ int CollectorApp::serve(const CollectorConfig& config) {
   }
   const Poco::Net::SocketAddress bound = socket->address();
 
+  // One worker per connection (Poco): the pool is http.maxThreads; the bulkheads cap admin
+  // and the probes at their shares, so the rest is always ingest's. Idle keep-alive
+  // connections are closed after http.keepAliveTimeoutSeconds so they do not pin workers.
   Poco::AutoPtr<Poco::Net::HTTPServerParams> params(new Poco::Net::HTTPServerParams);
   params->setMaxThreads(config.http_max_threads);
   params->setMaxQueued(config.http_max_queued);
   params->setKeepAlive(true);
+  params->setKeepAliveTimeout(Poco::Timespan(config.http_keep_alive_timeout_s, 0));
+  params->setTimeout(Poco::Timespan(config.http_receive_timeout_s, 0));
   Poco::ThreadPool pool("http", 2, config.http_max_threads);
-  Poco::Net::HTTPServer server(new CollectorRouter(services), pool, *socket, params);
+  AdmissionConfig admission_config;
+  // Ingest may use every worker but the probes': the admin share is a cap on admin, not a
+  // reservation against ingest. So ingest always has http.maxThreads - adminThreads -
+  // probeThreads workers, and more while the admin API is idle.
+  admission_config.max_in_flight = {
+      static_cast<uint32_t>(config.http_max_threads - config.http_probe_threads),
+      static_cast<uint32_t>(config.http_admin_threads),
+      static_cast<uint32_t>(config.http_probe_threads)};
+  admission_config.queue_high_water = {static_cast<uint32_t>(config.http_ingest_queue_high_water),
+                                       static_cast<uint32_t>(config.http_queue_high_water), 0};
+  admission_config.admin_max_per_client = static_cast<uint32_t>(config.http_admin_max_per_client);
+  admission_config.retry_after_s = static_cast<uint32_t>(config.http_retry_after_s);
+  admission_config.retry_after_jitter_s = static_cast<uint32_t>(config.http_retry_after_jitter_s);
+  AdmissionController admission(admission_config);
+  // Shed answers are counted and summarised every kShedLogPeriod, not logged one by one.
+  Poco::Logger& shed_log = Poco::Logger::get("vigil.collector.http.shed");
+  shed_log.setLevel(Poco::Message::PRIO_FATAL);
+  auto* router = new BulkheadRouter(std::make_unique<CollectorRouter>(services), admission, metrics,
+                                    clock, services.logger, shed_log);
+  Poco::Net::HTTPServer server(router, pool, *socket, params);
+  router->setLoadProbe([&server, &config] {
+    return ListenerLoad{static_cast<uint64_t>(std::max(0, server.queuedConnections())),
+                        static_cast<uint64_t>(std::max(0, server.currentThreads())),
+                        static_cast<uint64_t>(config.http_max_threads)};
+  });
 
+  metrics.add(admissionMetrics(admission));
+  metrics.add(connectionMetrics([&server, &config] {
+    ConnectionCounters c;
+    c.queued = static_cast<uint64_t>(std::max(0, server.queuedConnections()));
+    c.refused = static_cast<uint64_t>(std::max(0, server.refusedConnections()));
+    c.accepted = static_cast<uint64_t>(std::max(0, server.totalConnections()));
+    c.active_workers = static_cast<uint64_t>(std::max(0, server.currentThreads()));
+    c.max_workers = static_cast<uint64_t>(config.http_max_threads);
+    return c;
+  }));
+  metrics.add(ingestMetrics(ingest));
+  if (beacons) metrics.add(beaconMetrics(*beacons));
+  metrics.add(presenceMetrics(presence));
+  metrics.add(directoryMetrics(directory));
+  metrics.add(processMetrics());
+
+  std::optional<CertificateReloader> reloader;
+  if (tls) {
+    reloader.emplace(*certificate, config.tls_certificate_file, config.tls_private_key_file,
+                     Poco::Logger::get("vigil.collector.tls"));
+  }
+  // --- end of HTTP listener ---
+
+  // Before each tick the degradation detector learns the ingest queue and how many agent
+  // requests were taken and shed (refused connections counted as shed ingest: their class is
+  // unknown). Sheds of every class are summarised in the log.
   Poco::Logger& presence_log = Poco::Logger::get("vigil.collector.presence");
-  const auto max_queued = static_cast<uint64_t>(config.http_max_queued);
+  Poco::Logger& http_log = Poco::Logger::get("vigil.collector.http");
+  const auto ingest_queue_bound = static_cast<uint64_t>(config.http_ingest_queue_high_water);
+  ShedReporter shed_reporter(admission, clock);
   PresenceTicker ticker(
       presence, store, config.presence.tick_interval,
-      [&server, max_queued](PresenceMonitor& monitor) {
+      [&server, &shed_reporter, &http_log, ingest_queue_bound](PresenceMonitor& monitor) {
         monitor.reportQueueDepth(presence::QueueId::kIngest,
-                                 static_cast<uint64_t>(server.queuedConnections()), max_queued);
+                                 static_cast<uint64_t>(server.queuedConnections()),
+                                 ingest_queue_bound);
+        const ShedReporter::Delta d =
+            shed_reporter.take(static_cast<uint64_t>(std::max(0, server.refusedConnections())));
+        monitor.reportRequests(d.ingest_accepted, d.ingest_shed);
+        if (std::optional<std::string> line = shed_reporter.summaryDue()) http_log.warning(*line);
       },
       [&store_log](const Status& s) {
         store_log.error("writing presence events failed: " + s.toString());
       },
-      [&presence_log](const PresenceBatch& batch) { logPresenceBatch(presence_log, batch); });
+      [&presence_log, &webhook_dispatcher](const PresenceBatch& batch) {
+        logPresenceBatch(presence_log, batch);
+        // The batch's events are in the webhook outbox now.
+        if (!batch.alerts.empty() || !batch.health.empty()) webhook_dispatcher.wake();
+      });
 
   writer.start();
   server.start();
   if (beacon_listener) beacon_listener->start();
   ticker.start();
+  webhook_dispatcher.start();
+  if (reloader) reloader->start(std::chrono::seconds(config.tls_reload_interval_s));
   readiness.setListening(true);
 
   int rc = EXIT_OK;
@@ -381,7 +602,8 @@ int CollectorApp::serve(const CollectorConfig& config) {
     }
   }
   if (rc == EXIT_OK) {
-    log.information("listening on %s:%hu", bound.host().toString(), bound.port());
+    log.information("listening on %s:%hu (%s)", bound.host().toString(), bound.port(),
+                    std::string(tls ? "https" : "http"));
     if (beacon_listener) {
       log.information("beacon listener on udp %s:%hu", bound.host().toString(),
                       beacon_listener->port());
@@ -391,9 +613,12 @@ int CollectorApp::serve(const CollectorConfig& config) {
   }
 
   readiness.setListening(false);
+  if (reloader) reloader->stop();
   if (beacon_listener) beacon_listener->stop();
   server.stopAll(false);
   pool.joinAll();
+  // Undelivered outbox entries stay pending and are delivered after the next start.
+  webhook_dispatcher.stop();
   if (Status s = ticker.stop(); !s.ok()) {
     log.error("final presence event write failed: " + s.toString());
     if (rc == EXIT_OK) rc = EXIT_IOERR;

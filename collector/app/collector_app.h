@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "collector/app/admin_cli.h"
 #include "collector/app/collector_config.h"
 
 namespace vigil::collector {
@@ -37,8 +38,9 @@ class CollectorApp final : public Poco::Util::ServerApplication {
   void handleConfigFile(const std::string& name, const std::string& value);
   void handleDefine(const std::string& name, const std::string& value);
   void handleKeyOption(const std::string& name, const std::string& value);
+  void handleAdminOption(const std::string& name, const std::string& value);
 
-  void setUpLogging(const std::string& level);
+  void setUpLogging(const std::string& level, const std::string& format);
   int serve(const CollectorConfig& config);
 
   bool help_requested_ = false;
@@ -46,6 +48,7 @@ class CollectorApp final : public Poco::Util::ServerApplication {
   // Command-line values (--data-dir, -D key=value, ...): the highest-priority layer.
   Poco::AutoPtr<Poco::Util::MapConfiguration> command_line_;
   std::vector<std::string> unknown_defines_;
+  AdminCliOptions admin_options_;  // options of the administration commands (admin_cli.h)
   std::optional<CollectorConfig> config_;
   std::string config_error_;
 };

@@ -216,7 +216,29 @@ const std::vector<ConfigKey>& configKeys() {
       {"http.port", "8470", "TCP port of the HTTP listener; 0 picks a free one"},
       {"http.portFile", "", "if set, the bound port is written here (atomically) after start"},
       {"http.maxThreads", "16", "most HTTP worker threads"},
-      {"http.maxQueued", "256", "most accepted connections waiting for a worker"},
+      {"http.maxQueued", "4096",
+       "most accepted connections waiting for a worker; past it Poco closes new ones unanswered"},
+      {"http.adminThreads", "4",
+       "admin API requests in progress at most; ingest always keeps the rest of http.maxThreads"},
+      {"http.probeThreads", "2", "/livez, /readyz and /metrics requests in progress at once"},
+      {"http.queueHighWater", "32",
+       "connections waiting for a worker above which admin requests are shed (503)"},
+      {"http.ingestQueueHighWater", "512",
+       "connections waiting for a worker above which agent requests are shed (503)"},
+      {"http.adminMaxPerClient", "0",
+       "admin requests in progress from one client address (more: 429); 0: no limit"},
+      {"http.retryAfterSeconds", "5", "Retry-After of a shed request, before jitter"},
+      {"http.retryAfterJitterSeconds", "10", "uniform 0..N seconds added to each Retry-After"},
+      {"http.keepAliveTimeoutSeconds", "2", "an idle keep-alive connection is closed after"},
+      {"http.receiveTimeoutSeconds", "15",
+       "a connection that sends no request (or stalls inside one) is closed after"},
+      {"http.allowPlaintext", "false",
+       "allow plain HTTP on a non-loopback http.address (else TLS is required)"},
+      {"tls.certificateFile", "",
+       "PEM certificate, leaf first then intermediates; set: the listener is HTTPS"},
+      {"tls.privateKeyFile", "", "PEM private key (unencrypted) of tls.certificateFile"},
+      {"tls.reloadIntervalSeconds", "5",
+       "how often the certificate files are checked for a change; 0: on SIGHUP only"},
       {"data.dir", "/var/lib/vigil/collector", "directory of the database and token files"},
       {"heartbeat.intervalSeconds", "60", "heartbeat interval told to agents"},
       {"presence.verifyIntervalSeconds", "10",
@@ -229,11 +251,24 @@ const std::vector<ConfigKey>& configKeys() {
       {"beacon.intervalSeconds", "15", "beacon interval told to agents"},
       {"protocol.maxClockSkewSeconds", "300", "accepted distance of a request's timestamp"},
       {"store.flushIntervalMs", "1000", "period of the last-seen write-behind"},
+      {"webhooks.workers", "2",
+       "webhook deliveries in flight at once, on the dispatcher's own threads"},
+      {"webhooks.requestTimeoutMs", "10000",
+       "bound of each network step of a webhook delivery (connect, send, each read)"},
+      {"webhooks.pollIntervalMs", "1000", "how often idle webhook workers look for due entries"},
+      {"webhooks.retryInitialMs", "5000", "delay after a webhook delivery's first failed attempt"},
+      {"webhooks.retryMaxMs", "3600000", "cap of the webhook retry backoff (doubling, jittered)"},
+      {"webhooks.giveUpAfterSeconds", "86400",
+       "a webhook delivery still failing at this age is given up (state failed)"},
+      {"webhooks.caFile", "",
+       "PEM file of extra certificate authorities trusted for https webhook receivers"},
       {"admin.token", "", "if set, this admin API bearer token is accepted"},
       {"enroll.token", "", "if set, the default site's enrollment token"},
       {"logging.level", "information",
        "fatal, critical, error, warning, notice, information, "
        "debug or trace"},
+      {"logging.format", "json",
+       "json: one JSON object per line (time, level, logger, message); text: plain lines"},
   };
   static const std::vector<ConfigKey> kAllKeys = [] {
     std::vector<ConfigKey> all = kKeys;
@@ -308,6 +343,22 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   c.port_file = v.string("http.portFile");
   c.http_max_threads = static_cast<int>(v.integer("http.maxThreads", 1, 1024));
   c.http_max_queued = static_cast<int>(v.integer("http.maxQueued", 1, 1'000'000));
+  c.http_admin_threads = static_cast<int>(v.integer("http.adminThreads", 1, 1024));
+  c.http_probe_threads = static_cast<int>(v.integer("http.probeThreads", 1, 1024));
+  c.http_queue_high_water = static_cast<int>(v.integer("http.queueHighWater", 1, 1'000'000));
+  c.http_ingest_queue_high_water =
+      static_cast<int>(v.integer("http.ingestQueueHighWater", 1, 1'000'000));
+  c.http_admin_max_per_client = static_cast<int>(v.integer("http.adminMaxPerClient", 0, 1024));
+  c.http_retry_after_s = static_cast<int>(v.integer("http.retryAfterSeconds", 1, 3600));
+  c.http_retry_after_jitter_s =
+      static_cast<int>(v.integer("http.retryAfterJitterSeconds", 0, 3600));
+  c.http_keep_alive_timeout_s =
+      static_cast<int>(v.integer("http.keepAliveTimeoutSeconds", 1, 3600));
+  c.http_receive_timeout_s = static_cast<int>(v.integer("http.receiveTimeoutSeconds", 1, 3600));
+  c.http_allow_plaintext = v.boolean("http.allowPlaintext");
+  c.tls_certificate_file = v.string("tls.certificateFile");
+  c.tls_private_key_file = v.string("tls.privateKeyFile");
+  c.tls_reload_interval_s = static_cast<int>(v.integer("tls.reloadIntervalSeconds", 0, 86400));
   c.data_dir = v.string("data.dir");
   c.heartbeat_interval_s = v.integer("heartbeat.intervalSeconds", 1, kMaxIntervalS);
   c.presence.heartbeat_interval = std::chrono::seconds(c.heartbeat_interval_s);
@@ -328,9 +379,23 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   c.beacon_interval_s = v.integer("beacon.intervalSeconds", 1, kMaxIntervalS);
   c.max_clock_skew_s = v.integer("protocol.maxClockSkewSeconds", 1, kMaxIntervalS);
   c.flush_interval_ms = v.integer("store.flushIntervalMs", 10, 3'600'000);
+  c.webhook_workers = static_cast<int>(v.integer("webhooks.workers", 1, 64));
+  c.webhook_request_timeout_ms = v.integer("webhooks.requestTimeoutMs", 100, 300'000);
+  c.webhook_poll_interval_ms = v.integer("webhooks.pollIntervalMs", 10, 60'000);
+  c.webhook_retry_initial_ms = v.integer("webhooks.retryInitialMs", 10, 3'600'000);
+  c.webhook_retry_max_ms = v.integer("webhooks.retryMaxMs", 10, 86'400'000);
+  c.webhook_give_up_after_s = v.integer("webhooks.giveUpAfterSeconds", 1, 30 * kDay);
+  c.webhook_ca_file = v.string("webhooks.caFile");
+  if (!v.error() && c.webhook_retry_max_ms < c.webhook_retry_initial_ms) {
+    v.fail("webhooks.retryMaxMs must not be below webhooks.retryInitialMs");
+  }
   c.admin_token = v.string("admin.token");
   c.enroll_token = v.string("enroll.token");
   c.log_level = v.string("logging.level");
+  c.log_format = v.string("logging.format");
+  if (c.log_format != "json" && c.log_format != "text") {
+    v.fail("configuration key logging.format = '" + c.log_format + "' must be json or text");
+  }
 
   if (c.http_address.empty()) v.fail("configuration key http.address must not be empty");
   if (c.data_dir.empty()) v.fail("configuration key data.dir must not be empty");
@@ -350,9 +415,31 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
            "' must be one of none, fatal, critical, error, warning, notice, information, debug, "
            "trace");
   }
+  if (!v.error() && c.http_admin_threads + c.http_probe_threads >= c.http_max_threads) {
+    v.fail("http.maxThreads (" + std::to_string(c.http_max_threads) +
+           ") must be larger than http.adminThreads + http.probeThreads (" +
+           std::to_string(c.http_admin_threads + c.http_probe_threads) +
+           "): the rest is ingest's share");
+  }
+  if (!v.error() && (c.http_queue_high_water >= c.http_max_queued ||
+                     c.http_ingest_queue_high_water >= c.http_max_queued)) {
+    v.fail("http.queueHighWater and http.ingestQueueHighWater must be below http.maxQueued (" +
+           std::to_string(c.http_max_queued) +
+           "), so requests are shed before connections "
+           "are refused");
+  }
+  if (!v.error() && c.tls_certificate_file.empty() != c.tls_private_key_file.empty()) {
+    v.fail("tls.certificateFile and tls.privateKeyFile must be set together");
+  }
   if (!v.error()) {
     try {
       Poco::Net::SocketAddress probe(c.http_address, static_cast<Poco::UInt16>(c.http_port));
+      if (c.tls_certificate_file.empty() && !c.http_allow_plaintext && !probe.host().isLoopback()) {
+        v.fail("http.address = '" + c.http_address +
+               "' is not a loopback address: set tls.certificateFile and tls.privateKeyFile "
+               "for HTTPS, or http.allowPlaintext = true to serve plain HTTP there (behind a "
+               "TLS-terminating proxy only)");
+      }
     } catch (const Poco::Exception& e) {
       v.fail("configuration key http.address = '" + c.http_address +
              "' is not a usable address: " + e.displayText());

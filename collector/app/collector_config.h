@@ -54,6 +54,23 @@ struct CollectorConfig {
   std::string port_file;
   int http_max_threads = 0;
   int http_max_queued = 0;
+  // Bulkheads (docs/operations.md, "Sizing and capacity"): admin and probes are capped at
+  // their shares; ingest may use every worker but the probes'.
+  int http_admin_threads = 0;
+  int http_probe_threads = 0;
+  int http_queue_high_water = 0;         // admin and other requests shed above it
+  int http_ingest_queue_high_water = 0;  // ingest requests shed above it
+  int http_admin_max_per_client = 0;     // 0: no per-client limit
+  int http_retry_after_s = 0;
+  int http_retry_after_jitter_s = 0;
+  int http_keep_alive_timeout_s = 0;
+  int http_receive_timeout_s = 0;
+  // Plain HTTP on a non-loopback address only with this set (else TLS is required).
+  bool http_allow_plaintext = false;
+  // TLS (docs/operations.md, "TLS"): on when tls_certificate_file is set.
+  std::string tls_certificate_file;
+  std::string tls_private_key_file;
+  int tls_reload_interval_s = 0;  // 0: reload on SIGHUP only
   std::string data_dir;
   int64_t heartbeat_interval_s = 0;
   // Every threshold of the presence engine (keys presence.*; docs/presence.md).
@@ -67,9 +84,18 @@ struct CollectorConfig {
   int64_t beacon_interval_s = 0;
   int64_t max_clock_skew_s = 0;
   int64_t flush_interval_ms = 0;
+  // Webhook delivery (docs/webhooks.md, keys webhooks.*).
+  int webhook_workers = 0;
+  int64_t webhook_request_timeout_ms = 0;
+  int64_t webhook_poll_interval_ms = 0;
+  int64_t webhook_retry_initial_ms = 0;
+  int64_t webhook_retry_max_ms = 0;
+  int64_t webhook_give_up_after_s = 0;
+  std::string webhook_ca_file;  // empty: the system's CAs only
   std::string admin_token;
   std::string enroll_token;
   std::string log_level;
+  std::string log_format;  // "json" or "text"
 };
 
 // Reads and validates every key. A bad value fails with kInvalidArgument naming the key, the

@@ -67,6 +67,18 @@ void AgentDirectory::add(const AgentRecord& agent) {
   agents_[agent.id] = entryFrom(agent);
 }
 
+void AgentDirectory::retire(const std::string& agent_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = agents_.find(agent_id);
+  if (it != agents_.end()) it->second.credentials.retired = true;
+}
+
+void AgentDirectory::remove(const std::string& agent_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // A stale id left in dirty_ids_ is skipped by takeDirty (no entry).
+  agents_.erase(agent_id);
+}
+
 std::optional<AgentCredentials> AgentDirectory::credentials(const std::string& agent_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = agents_.find(agent_id);

@@ -60,6 +60,11 @@ class AgentDirectory {
   // Adds a newly enrolled agent (not dirty: enrollment writes through).
   void add(const AgentRecord& agent);
 
+  // An admin retired the agent: its heartbeats and beacons are refused from now on.
+  void retire(const std::string& agent_id);
+  // An admin deleted the agent: forgotten, pending evidence included.
+  void remove(const std::string& agent_id);
+
   std::optional<AgentCredentials> credentials(const std::string& agent_id) const;
   std::optional<AgentPlacement> placement(const std::string& agent_id) const;
 

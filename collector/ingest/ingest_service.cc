@@ -107,6 +107,38 @@ std::vector<PeerWitness> IngestService::witnessesOf(const protocol::Heartbeat& b
 }
 
 ApiResult<protocol::EnrollResponse> IngestService::enroll(std::string_view body) {
+  auto result = checkEnrollment(body);
+  if (result.ok()) {
+    ++enrollments_accepted_;
+  } else {
+    std::lock_guard<std::mutex> lock(refused_mu_);
+    ++enrollments_refused_[result.error().code];
+  }
+  return result;
+}
+
+ApiResult<protocol::HeartbeatResponse> IngestService::heartbeat(const HeartbeatRequest& request) {
+  auto result = checkHeartbeat(request);
+  if (result.ok()) {
+    ++heartbeats_accepted_;
+  } else {
+    std::lock_guard<std::mutex> lock(refused_mu_);
+    ++heartbeats_refused_[result.error().code];
+  }
+  return result;
+}
+
+IngestOutcomes IngestService::outcomes() const {
+  IngestOutcomes out;
+  out.enrollments_accepted = enrollments_accepted_.load();
+  out.heartbeats_accepted = heartbeats_accepted_.load();
+  std::lock_guard<std::mutex> lock(refused_mu_);
+  out.enrollments_refused = enrollments_refused_;
+  out.heartbeats_refused = heartbeats_refused_;
+  return out;
+}
+
+ApiResult<protocol::EnrollResponse> IngestService::checkEnrollment(std::string_view body) {
   if (body.size() > protocol::kMaxBodyBytes) return bodyTooLarge();
   auto decoded = protocol::decodeEnrollRequest(body);
   if (!decoded.ok()) return decodeErrorToApiError(decoded.error());
@@ -152,7 +184,8 @@ ApiResult<protocol::EnrollResponse> IngestService::enroll(std::string_view body)
   return response;
 }
 
-ApiResult<protocol::HeartbeatResponse> IngestService::heartbeat(const HeartbeatRequest& request) {
+ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
+    const HeartbeatRequest& request) {
   // 2. Size.
   if (request.body.size() > protocol::kMaxBodyBytes) return bodyTooLarge();
 

@@ -14,6 +14,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -60,6 +62,14 @@ struct IngestCounters {
   uint64_t peer_sightings_ignored = 0;
 };
 
+// Answers of enroll() and heartbeat() since the start: accepted, and refused by error code.
+struct IngestOutcomes {
+  uint64_t enrollments_accepted = 0;
+  uint64_t heartbeats_accepted = 0;
+  std::map<std::string, uint64_t> enrollments_refused;  // by ApiError::code
+  std::map<std::string, uint64_t> heartbeats_refused;
+};
+
 // One POST /v1/heartbeat as received; a header is nullopt when absent.
 struct HeartbeatRequest {
   std::optional<std::string> agent_id;   // X-Vigil-Agent-Id
@@ -87,6 +97,7 @@ class IngestService {
   ApiResult<protocol::HeartbeatResponse> heartbeat(const HeartbeatRequest& request);
 
   IngestCounters counters() const;
+  IngestOutcomes outcomes() const;
 
  private:
   int64_t nowMs() const;
@@ -106,6 +117,15 @@ class IngestService {
   const NoticeLog notice_log_;
   std::atomic<uint64_t> peer_sightings_witnessed_{0};
   std::atomic<uint64_t> peer_sightings_ignored_{0};
+
+  // The checks of enroll() and heartbeat(), which count their outcomes.
+  ApiResult<protocol::EnrollResponse> checkEnrollment(std::string_view body);
+  ApiResult<protocol::HeartbeatResponse> checkHeartbeat(const HeartbeatRequest& request);
+  std::atomic<uint64_t> enrollments_accepted_{0};
+  std::atomic<uint64_t> heartbeats_accepted_{0};
+  mutable std::mutex refused_mu_;
+  std::map<std::string, uint64_t> enrollments_refused_;  // guarded by refused_mu_
+  std::map<std::string, uint64_t> heartbeats_refused_;   // guarded by refused_mu_
 };
 
 // Builds the ApiError of a body that failed protocol decoding (400, or 413 for size).

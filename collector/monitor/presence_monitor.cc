@@ -204,6 +204,58 @@ void PresenceMonitor::tick() {
   engine_.tick();
 }
 
+bool PresenceMonitor::forgetAgent(const std::string& agent_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = handles_.find(agent_id);
+  if (it == handles_.end()) return false;
+  const p::AgentHandle handle = it->second;
+  handles_.erase(it);
+  engine_.removeAgent(handle);
+  return true;
+}
+
+void PresenceMonitor::setMaintenanceWindows(const std::vector<MaintenanceWindowRecord>& windows) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<p::MaintenanceWindow> converted;
+  converted.reserve(windows.size());
+  for (const MaintenanceWindowRecord& w : windows) {
+    p::MaintenanceWindow mw;
+    if (w.scope == "tenant") {
+      mw.scope = p::MaintenanceWindow::Scope::kTenant;
+      mw.target = static_cast<uint32_t>(w.tenant_id);
+    } else if (w.scope == "site" && w.site_id) {
+      mw.scope = p::MaintenanceWindow::Scope::kSite;
+      mw.target = static_cast<uint32_t>(*w.site_id);
+    } else if (w.scope == "agent" && w.agent_id) {
+      auto it = handles_.find(*w.agent_id);
+      if (it == handles_.end()) continue;
+      mw.scope = p::MaintenanceWindow::Scope::kAgent;
+      mw.target = it->second;
+    } else {
+      continue;
+    }
+    mw.starts_at = WallTime(std::chrono::milliseconds(w.starts_at_ms));
+    mw.length = std::chrono::seconds(w.duration_s);
+    mw.weekly = w.recurrence == "weekly";
+    converted.push_back(mw);
+  }
+  engine_.setMaintenanceWindows(std::move(converted));
+}
+
+PresenceMonitor::StatusCounts PresenceMonitor::statusCounts(std::optional<int64_t> tenant_id,
+                                                            std::optional<int64_t> site_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  StatusCounts counts;
+  for (const auto& [id, handle] : handles_) {
+    const p::AgentView view = engine_.agentView(handle);
+    if (tenant_id && static_cast<int64_t>(view.tenant) != *tenant_id) continue;
+    if (site_id && static_cast<int64_t>(view.site) != *site_id) continue;
+    ++counts.total;
+    ++counts.by_status[static_cast<size_t>(view.status)];
+  }
+  return counts;
+}
+
 std::optional<p::AgentView> PresenceMonitor::agentView(const std::string& agent_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = handles_.find(agent_id);
@@ -244,6 +296,11 @@ void PresenceMonitor::putBack(PresenceBatch batch) {
 uint64_t PresenceMonitor::droppedChanges() const {
   std::lock_guard<std::mutex> lock(mu_);
   return dropped_changes_;
+}
+
+size_t PresenceMonitor::pendingCount() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pending_.size();
 }
 
 void PresenceMonitor::enforceBoundLocked() {

@@ -11,6 +11,7 @@
 //
 // Thread safety: every method is safe to call concurrently (one mutex around the engine).
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -70,6 +71,21 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
 
   void tick();
 
+  // An admin retired or deleted the agent: the engine stops tracking it and resolves its open
+  // alerts (reason retired); no alert follows. False if the agent was not tracked.
+  bool forgetAgent(const std::string& agent_id);
+  // Replaces the maintenance windows. Windows of agents not tracked are ignored.
+  void setMaintenanceWindows(const std::vector<MaintenanceWindowRecord>& windows);
+
+  // Tracked agents by status (indexed by presence::Status), of one tenant and/or one site if
+  // given. Visits every tracked agent under the engine's lock: for admin summaries, not for
+  // hot paths.
+  struct StatusCounts {
+    uint64_t total = 0;
+    std::array<uint64_t, 7> by_status{};
+  };
+  StatusCounts statusCounts(std::optional<int64_t> tenant_id, std::optional<int64_t> site_id) const;
+
   std::optional<presence::AgentView> agentView(const std::string& agent_id) const;
   presence::HealthView health() const;
   size_t agentCount() const;
@@ -80,6 +96,8 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   void putBack(PresenceBatch batch);
   // Status changes dropped because the pending batch was full.
   uint64_t droppedChanges() const;
+  // Records in the pending batch (PresenceBatch::size()).
+  size_t pendingCount() const;
 
  private:
   void onTransition(const presence::Transition& transition) override;

@@ -2,6 +2,7 @@
 
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
@@ -13,6 +14,7 @@
 #include <system_error>
 #include <utility>
 
+#include "collector/store/sqlite_util.h"
 #include "common/crypto.h"
 #include "common/json.h"
 
@@ -20,6 +22,7 @@ namespace vigil::collector {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace sqlite;  // NOLINT(google-build-using-namespace): the store's own helpers
 using Poco::Data::RecordSet;
 using Poco::Data::Session;
 using Poco::Data::Statement;
@@ -152,136 +155,79 @@ const std::vector<Migration>& migrations() {
            "CREATE INDEX outage_reports_agent ON outage_reports (agent_id, id)",
        },
        generateMissingPeerKeys},
+      // 4: the admin API: scoped admin tokens, named and revocable enrollment tokens, alerts
+      // by tenant with acknowledgement, maintenance windows, webhooks and their outbox.
+      {{
+          "ALTER TABLE admin_tokens ADD COLUMN all_tenants INTEGER NOT NULL DEFAULT 1",
+          "ALTER TABLE admin_tokens ADD COLUMN expires_at INTEGER",
+          "ALTER TABLE admin_tokens ADD COLUMN revoked_at INTEGER",
+          "ALTER TABLE admin_tokens ADD COLUMN created_by INTEGER",
+          "CREATE TABLE admin_token_tenants ("
+          " token_id INTEGER NOT NULL REFERENCES admin_tokens(id),"
+          " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+          " PRIMARY KEY (token_id, tenant_id))",
+          "ALTER TABLE enrollment_tokens ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+          "ALTER TABLE enrollment_tokens ADD COLUMN revoked_at INTEGER",
+          "ALTER TABLE alerts ADD COLUMN tenant_id INTEGER NOT NULL DEFAULT 0",
+          "ALTER TABLE alerts ADD COLUMN acknowledged_at INTEGER",
+          "ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT NOT NULL DEFAULT ''",
+          "ALTER TABLE alerts ADD COLUMN closed_by TEXT NOT NULL DEFAULT ''",
+          "UPDATE alerts SET tenant_id = COALESCE("
+          " (SELECT s.tenant_id FROM agents a JOIN sites s ON s.id = a.site_id"
+          "  WHERE a.id = alerts.agent_id),"
+          " (SELECT s.tenant_id FROM sites s WHERE s.id = alerts.site_id), 0)",
+          "CREATE INDEX alerts_tenant ON alerts (tenant_id, id)",
+          "CREATE INDEX alerts_agent ON alerts (agent_id, id)",
+          "CREATE INDEX alerts_site ON alerts (site_id, id)",
+          "CREATE INDEX agents_hostname ON agents (hostname)",
+          "CREATE TABLE maintenance_windows ("
+          " id INTEGER PRIMARY KEY,"
+          " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+          " scope TEXT NOT NULL,"
+          " site_id INTEGER REFERENCES sites(id),"
+          " agent_id TEXT,"
+          " starts_at INTEGER NOT NULL,"
+          " duration_s INTEGER NOT NULL,"
+          " recurrence TEXT NOT NULL,"
+          " note TEXT NOT NULL DEFAULT '',"
+          " created_at INTEGER NOT NULL,"
+          " created_by TEXT NOT NULL DEFAULT '')",
+          "CREATE INDEX maintenance_windows_tenant ON maintenance_windows (tenant_id, id)",
+          "CREATE TABLE webhooks ("
+          " id INTEGER PRIMARY KEY,"
+          " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+          " url TEXT NOT NULL,"
+          " secret TEXT NOT NULL,"
+          " events TEXT NOT NULL,"
+          " description TEXT NOT NULL DEFAULT '',"
+          " enabled INTEGER NOT NULL DEFAULT 1,"
+          " created_at INTEGER NOT NULL)",
+          "CREATE INDEX webhooks_tenant ON webhooks (tenant_id, id)",
+          "CREATE TABLE webhook_outbox ("
+          " id INTEGER PRIMARY KEY,"
+          " webhook_id INTEGER NOT NULL REFERENCES webhooks(id),"
+          " message_id TEXT NOT NULL UNIQUE,"
+          " event_type TEXT NOT NULL,"
+          " ordering_key TEXT NOT NULL,"
+          " payload TEXT NOT NULL,"
+          " created_at INTEGER NOT NULL,"
+          " state TEXT NOT NULL DEFAULT 'pending',"
+          " attempts INTEGER NOT NULL DEFAULT 0,"
+          " next_attempt_at INTEGER NOT NULL,"
+          " last_attempt_at INTEGER,"
+          " last_status INTEGER,"
+          " last_error TEXT NOT NULL DEFAULT '',"
+          " delivered_at INTEGER)",
+          // What the dispatcher polls: pending entries by due time, and the head of each
+          // webhook's ordering key.
+          "CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at)"
+          " WHERE state = 'pending'",
+          "CREATE INDEX webhook_outbox_order ON webhook_outbox (webhook_id, ordering_key, id)"
+          " WHERE state = 'pending'",
+          "CREATE INDEX webhook_outbox_webhook ON webhook_outbox (webhook_id, id)",
+      }},
   };
   return kMigrations;
-}
-
-// Runs `body` and turns any exception into a Status, so none leaves the store.
-template <typename F>
-auto guarded(const std::string& what, F&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const Poco::Exception& e) {
-    return Status::ioError(what + ": " + e.displayText());
-  } catch (const std::exception& e) {
-    return Status::ioError(what + ": " + e.what());
-  }
-}
-
-// Rolls back an open transaction unless committed.
-class Transaction {
- public:
-  explicit Transaction(Session& session) : session_(session) { session_.begin(); }
-  ~Transaction() {
-    if (!done_) {
-      try {
-        session_.rollback();
-      } catch (...) {  // NOLINT(bugprone-empty-catch): nothing more to do in a destructor
-      }
-    }
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-
-  void commit() {
-    session_.commit();
-    done_ = true;
-  }
-
- private:
-  Session& session_;
-  bool done_ = false;
-};
-
-Poco::Nullable<Poco::Int64> toNullable(const std::optional<int64_t>& v) {
-  if (!v) return Poco::Nullable<Poco::Int64>();
-  return Poco::Nullable<Poco::Int64>(*v);
-}
-
-int64_t intAt(const RecordSet& rs, size_t col, size_t row) {
-  return rs.value(col, row).convert<Poco::Int64>();
-}
-std::optional<int64_t> optionalIntAt(const RecordSet& rs, size_t col, size_t row) {
-  if (rs.isNull(col, row)) return std::nullopt;
-  return intAt(rs, col, row);
-}
-std::string stringAt(const RecordSet& rs, size_t col, size_t row) {
-  if (rs.isNull(col, row)) return {};
-  return rs.value(col, row).convert<std::string>();
-}
-
-constexpr char kTokenColumns[] =
-    "id, site_id, token_hash, created_at, expires_at, max_uses, uses, revoked";
-
-EnrollmentToken tokenAt(const RecordSet& rs, size_t row) {
-  EnrollmentToken t;
-  t.id = intAt(rs, 0, row);
-  t.site_id = intAt(rs, 1, row);
-  t.token_hash = stringAt(rs, 2, row);
-  t.created_at_ms = intAt(rs, 3, row);
-  t.expires_at_ms = optionalIntAt(rs, 4, row);
-  t.max_uses = optionalIntAt(rs, 5, row);
-  t.uses = intAt(rs, 6, row);
-  t.revoked = intAt(rs, 7, row) != 0;
-  return t;
-}
-
-constexpr char kAgentSelect[] =
-    "SELECT a.id, a.site_id, s.tenant_id, a.hostname, a.os_name, a.os_version, a.arch,"
-    " a.agent_version, a.secret, a.enrolled_at, a.retired_at, a.last_seen_at, a.last_seq,"
-    " a.boot_id, a.uptime_s, a.config_hash, a.net_default_route, a.net_addresses,"
-    " a.last_shutdown_reason, a.last_shutdown_at FROM agents a JOIN sites s ON s.id = a.site_id";
-
-// A JSON array of strings, as kept in agents.net_addresses.
-std::string addressesJson(const std::vector<std::string>& addresses) {
-  json::JsonPtr arr(cJSON_CreateArray());
-  for (const std::string& a : addresses)
-    cJSON_AddItemToArray(arr.get(), cJSON_CreateString(a.c_str()));
-  return json::print(arr.get());
-}
-
-// The strings of a JSON array; anything else in it is skipped.
-std::vector<std::string> addressesFromJson(const std::string& text) {
-  std::vector<std::string> out;
-  json::JsonPtr arr = json::parse(text);
-  if (!arr || !cJSON_IsArray(arr.get())) return out;
-  for (const cJSON* item = arr->child; item != nullptr; item = item->next) {
-    if (cJSON_IsString(item) && item->valuestring != nullptr) out.emplace_back(item->valuestring);
-  }
-  return out;
-}
-
-AgentRecord agentAt(const RecordSet& rs, size_t row) {
-  AgentRecord a;
-  a.id = stringAt(rs, 0, row);
-  a.site_id = intAt(rs, 1, row);
-  a.tenant_id = intAt(rs, 2, row);
-  a.hostname = stringAt(rs, 3, row);
-  a.os_name = stringAt(rs, 4, row);
-  a.os_version = stringAt(rs, 5, row);
-  a.arch = stringAt(rs, 6, row);
-  a.agent_version = stringAt(rs, 7, row);
-  a.secret = stringAt(rs, 8, row);
-  a.enrolled_at_ms = intAt(rs, 9, row);
-  a.retired_at_ms = optionalIntAt(rs, 10, row);
-  a.last_seen_at_ms = optionalIntAt(rs, 11, row);
-  a.last_seq = intAt(rs, 12, row);
-  a.boot_id = stringAt(rs, 13, row);
-  a.uptime_s = intAt(rs, 14, row);
-  a.config_hash = stringAt(rs, 15, row);
-  if (!rs.isNull(16, row)) {
-    a.net = AgentNetwork{intAt(rs, 16, row) != 0, addressesFromJson(stringAt(rs, 17, row))};
-  }
-  a.last_shutdown_reason = stringAt(rs, 18, row);
-  a.last_shutdown_at_ms = optionalIntAt(rs, 19, row);
-  return a;
-}
-
-constexpr char kSiteColumns[] = "id, tenant_id, name, created_at, peer_key";
-
-Site siteAt(const RecordSet& rs, size_t row) {
-  return Site{intAt(rs, 0, row), intAt(rs, 1, row), stringAt(rs, 2, row), intAt(rs, 3, row),
-              stringAt(rs, 4, row)};
 }
 
 // Creates the directory if needed and restricts it to its owner.
@@ -317,6 +263,42 @@ Status prepareDatabaseFile(const fs::path& file) {
 }
 
 }  // namespace
+
+namespace sqlite {
+
+const char kAgentSelect[] =
+    "SELECT a.id, a.site_id, s.tenant_id, a.hostname, a.os_name, a.os_version, a.arch,"
+    " a.agent_version, a.secret, a.enrolled_at, a.retired_at, a.last_seen_at, a.last_seq,"
+    " a.boot_id, a.uptime_s, a.config_hash, a.net_default_route, a.net_addresses,"
+    " a.last_shutdown_reason, a.last_shutdown_at FROM agents a JOIN sites s ON s.id = a.site_id";
+
+AgentRecord agentAt(const RecordSet& rs, size_t row) {
+  AgentRecord a;
+  a.id = stringAt(rs, 0, row);
+  a.site_id = intAt(rs, 1, row);
+  a.tenant_id = intAt(rs, 2, row);
+  a.hostname = stringAt(rs, 3, row);
+  a.os_name = stringAt(rs, 4, row);
+  a.os_version = stringAt(rs, 5, row);
+  a.arch = stringAt(rs, 6, row);
+  a.agent_version = stringAt(rs, 7, row);
+  a.secret = stringAt(rs, 8, row);
+  a.enrolled_at_ms = intAt(rs, 9, row);
+  a.retired_at_ms = optionalIntAt(rs, 10, row);
+  a.last_seen_at_ms = optionalIntAt(rs, 11, row);
+  a.last_seq = intAt(rs, 12, row);
+  a.boot_id = stringAt(rs, 13, row);
+  a.uptime_s = intAt(rs, 14, row);
+  a.config_hash = stringAt(rs, 15, row);
+  if (!rs.isNull(16, row)) {
+    a.net = AgentNetwork{intAt(rs, 16, row) != 0, json::parseStringArray(stringAt(rs, 17, row))};
+  }
+  a.last_shutdown_reason = stringAt(rs, 18, row);
+  a.last_shutdown_at_ms = optionalIntAt(rs, 19, row);
+  return a;
+}
+
+}  // namespace sqlite
 
 int SqliteStore::latestSchemaVersion() { return static_cast<int>(migrations().size()); }
 
@@ -424,8 +406,12 @@ Result<Tenant> SqliteStore::createTenant(const std::string& name, int64_t now_ms
     t.name = name;
     t.created_at_ms = now_ms;
     Poco::Int64 created = now_ms;
-    *session_ << "INSERT INTO tenants (name, created_at) VALUES (?, ?)", bind(name), use(created),
-        now;
+    try {
+      *session_ << "INSERT INTO tenants (name, created_at) VALUES (?, ?)", bind(name), use(created),
+          now;
+    } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
+      return Status::alreadyExists("a tenant named \"" + name + "\" exists");
+    }
     Poco::Int64 id = 0;
     *session_ << "SELECT last_insert_rowid()", into(id), now;
     t.id = id;
@@ -454,8 +440,14 @@ Result<Site> SqliteStore::createSite(int64_t tenant_id, const std::string& name,
     Poco::Int64 tenant = tenant_id;
     Poco::Int64 created = now_ms;
     std::string peer_key = newPeerKey();
-    *session_ << "INSERT INTO sites (tenant_id, name, created_at, peer_key) VALUES (?, ?, ?, ?)",
-        use(tenant), bind(name), use(created), use(peer_key), now;
+    try {
+      *session_ << "INSERT INTO sites (tenant_id, name, created_at, peer_key) VALUES (?, ?, ?, ?)",
+          use(tenant), bind(name), use(created), use(peer_key), now;
+    } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
+      // A taken name (UNIQUE (tenant_id, name)) or an unknown tenant (foreign key).
+      return Status::alreadyExists("the tenant has a site named \"" + name +
+                                   "\", or no longer exists");
+    }
     Poco::Int64 id = 0;
     *session_ << "SELECT last_insert_rowid()", into(id), now;
     return Site{id, tenant_id, name, now_ms, peer_key};
@@ -489,55 +481,7 @@ Result<std::optional<Site>> SqliteStore::findSiteByName(int64_t tenant_id,
   });
 }
 
-Result<EnrollmentToken> SqliteStore::createEnrollmentToken(const EnrollmentToken& token) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot create enrollment token", [&]() -> Result<EnrollmentToken> {
-    Poco::Int64 site = token.site_id;
-    Poco::Int64 created = token.created_at_ms;
-    Poco::Nullable<Poco::Int64> expires = toNullable(token.expires_at_ms);
-    Poco::Nullable<Poco::Int64> max_uses = toNullable(token.max_uses);
-    int revoked = token.revoked ? 1 : 0;
-    *session_ << "INSERT INTO enrollment_tokens"
-                 " (site_id, token_hash, created_at, expires_at, max_uses, uses, revoked)"
-                 " VALUES (?, ?, ?, ?, ?, 0, ?)",
-        use(site), bind(token.token_hash), use(created), use(expires), use(max_uses), use(revoked),
-        now;
-    Poco::Int64 id = 0;
-    *session_ << "SELECT last_insert_rowid()", into(id), now;
-    EnrollmentToken stored = token;
-    stored.id = id;
-    stored.uses = 0;
-    return stored;
-  });
-}
-
-Result<std::optional<EnrollmentToken>> SqliteStore::findEnrollmentTokenByHash(
-    const std::string& token_hash) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot read enrollment token", [&]() -> Result<std::optional<EnrollmentToken>> {
-    Statement st(*session_);
-    st << "SELECT " + std::string(kTokenColumns) + " FROM enrollment_tokens WHERE token_hash = ?",
-        bind(token_hash), now;
-    RecordSet rs(st);
-    if (rs.rowCount() == 0) return std::optional<EnrollmentToken>();
-    return std::optional<EnrollmentToken>(tokenAt(rs, 0));
-  });
-}
-
-Result<std::vector<EnrollmentToken>> SqliteStore::listEnrollmentTokens(int64_t site_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list enrollment tokens", [&]() -> Result<std::vector<EnrollmentToken>> {
-    Poco::Int64 site = site_id;
-    Statement st(*session_);
-    st << "SELECT " + std::string(kTokenColumns) +
-              " FROM enrollment_tokens WHERE site_id = ? ORDER BY id",
-        use(site), now;
-    RecordSet rs(st);
-    std::vector<EnrollmentToken> out;
-    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(tokenAt(rs, row));
-    return out;
-  });
-}
+// Enrollment tokens: sqlite_tenancy.cc.
 
 Result<AgentRecord> SqliteStore::enrollAgent(int64_t token_id, const AgentRecord& agent,
                                              int64_t now_ms) {
@@ -643,7 +587,7 @@ void SqliteStore::writeFactsLocked(const std::string& agent_id, int64_t seq,
   std::string addresses = "[]";
   if (facts.net) {
     default_route = Poco::Int64{facts.net->default_route ? 1 : 0};
-    addresses = addressesJson(facts.net->addresses);
+    addresses = json::printStringArray(facts.net->addresses);
   }
   *session_ << "UPDATE agents SET os_name = ?, os_version = ?, config_hash = ?,"
                " net_default_route = ?, net_addresses = ? WHERE id = ? AND last_seq <= ?",
@@ -695,18 +639,16 @@ Result<std::vector<OutageReport>> SqliteStore::listOutageReports(const std::stri
 
 namespace {
 
-Poco::Nullable<std::string> toNullable(const std::optional<std::string>& v) {
-  if (!v) return Poco::Nullable<std::string>();
-  return Poco::Nullable<std::string>(*v);
-}
-
-std::optional<std::string> optionalStringAt(const RecordSet& rs, size_t col, size_t row) {
-  if (rs.isNull(col, row)) return std::nullopt;
-  return stringAt(rs, col, row);
-}
+// What an applied alert change announces: the alert it touched and the webhook event type.
+struct AlertEvent {
+  int64_t alert_id = 0;
+  std::string event_type;  // "alert.opened", "alert.held", "alert.released", "alert.resolved"
+};
 
 // Applies one alert change inside an open transaction (see Store::appendPresenceEvents).
-void applyAlertChange(Session& s, const AlertChange& change) {
+// Returns the event to announce, or nullopt if the change changed nothing (an "opened" for an
+// alert already open, a "released" for one not held, ...).
+std::optional<AlertEvent> applyAlertChange(Session& s, const AlertChange& change) {
   Poco::Nullable<std::string> agent = toNullable(change.agent_id);
   Poco::Nullable<Poco::Int64> site = toNullable(change.site_id);
   Poco::Nullable<Poco::Int64> held_since = toNullable(change.held_since_ms);
@@ -725,23 +667,30 @@ void applyAlertChange(Session& s, const AlertChange& change) {
       current_state = stringAt(rs, 1, 0);
     }
   }
-  auto insert = [&](const std::string& state) {
+  auto insert = [&](const std::string& state) -> int64_t {
+    // The tenant is fixed at creation: of the agent's site, or of the site.
     s << "INSERT INTO alerts (kind, state, agent_id, site_id, opened_at, held_since,"
-         " held_reasons, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         " held_reasons, note, tenant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, COALESCE("
+         " (SELECT st.tenant_id FROM agents a JOIN sites st ON st.id = a.site_id WHERE a.id = ?),"
+         " (SELECT st.tenant_id FROM sites st WHERE st.id = ?), 0))",
         bind(change.kind), bind(state), use(agent), use(site), use(at), use(held_since),
-        bind(change.held_reasons), bind(change.note), now;
+        bind(change.held_reasons), bind(change.note), use(agent), use(site), now;
+    Poco::Int64 id = 0;
+    s << "SELECT last_insert_rowid()", into(id), now;
+    return id;
   };
+  const std::string event_type = "alert." + change.action;
   if (change.action == "opened") {
-    if (current_id.isNull()) {
-      insert("open");
-    } else if (current_state == "held") {
+    if (current_id.isNull()) return AlertEvent{insert("open"), event_type};
+    if (current_state == "held") {
       Poco::Int64 id = current_id.value();
       s << "UPDATE alerts SET state = 'open', opened_at = ?,"
            " held_since = COALESCE(held_since, ?), held_reasons = ?, note = ? WHERE id = ?",
           use(at), use(held_since), bind(change.held_reasons), bind(change.note), use(id), now;
+      return AlertEvent{id, event_type};
     }
   } else if (change.action == "held") {
-    if (current_id.isNull()) insert("held");
+    if (current_id.isNull()) return AlertEvent{insert("held"), event_type};
   } else if (change.action == "released" || change.action == "resolved") {
     if (!current_id.isNull() && (change.action == "resolved" || current_state == "held")) {
       Poco::Int64 id = current_id.value();
@@ -749,8 +698,10 @@ void applyAlertChange(Session& s, const AlertChange& change) {
       s << "UPDATE alerts SET state = ?, closed_at = ?,"
            " note = CASE WHEN ? = '' THEN note ELSE ? END WHERE id = ?",
           bind(state), use(at), bind(change.note), bind(change.note), use(id), now;
+      return AlertEvent{id, event_type};
     }
   }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -780,12 +731,18 @@ Status SqliteStore::appendPresenceEvents(const std::vector<StatusChangeRecord>& 
         st.execute();
       }
     }
-    for (const AlertChange& change : alerts) applyAlertChange(s, change);
+    // Each alert and health change enters the webhook outbox in this same transaction.
+    for (const AlertChange& change : alerts) {
+      if (std::optional<AlertEvent> event = applyAlertChange(s, change)) {
+        enqueueAlertEventLocked(event->event_type, event->alert_id, change.at_ms);
+      }
+    }
     for (const HealthRecord& h : health) {
       Poco::Int64 at = h.at_ms;
       int degraded = h.degraded ? 1 : 0;
       s << "INSERT INTO health_changes (at, degraded, reasons) VALUES (?, ?, ?)", use(at),
           use(degraded), bind(h.reasons), now;
+      enqueueHealthEventLocked(h);
     }
     tx.commit();
     return Status::okStatus();
@@ -793,20 +750,22 @@ Status SqliteStore::appendPresenceEvents(const std::vector<StatusChangeRecord>& 
 }
 
 Result<std::vector<StatusChangeRecord>> SqliteStore::listStatusChanges(const std::string& agent_id,
+                                                                       int64_t before_id,
                                                                        size_t limit) {
   std::lock_guard<std::mutex> lock(mu_);
   return guarded("cannot list status changes", [&]() -> Result<std::vector<StatusChangeRecord>> {
+    Poco::Int64 before = before_id > 0 ? before_id : INT64_MAX;
     Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
     Statement st(*session_);
-    st << "SELECT agent_id, at, from_status, to_status, reason, degradation_reasons"
-          " FROM status_changes WHERE agent_id = ? ORDER BY id DESC LIMIT ?",
-        bind(agent_id), use(max_rows), now;
+    st << "SELECT agent_id, at, from_status, to_status, reason, degradation_reasons, id"
+          " FROM status_changes WHERE agent_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+        bind(agent_id), use(before), use(max_rows), now;
     RecordSet rs(st);
     std::vector<StatusChangeRecord> out;
     for (size_t row = 0; row < rs.rowCount(); ++row) {
-      out.push_back(StatusChangeRecord{stringAt(rs, 0, row), intAt(rs, 1, row),
-                                       stringAt(rs, 2, row), stringAt(rs, 3, row),
-                                       stringAt(rs, 4, row), stringAt(rs, 5, row)});
+      out.push_back(StatusChangeRecord{
+          stringAt(rs, 0, row), intAt(rs, 1, row), stringAt(rs, 2, row), stringAt(rs, 3, row),
+          stringAt(rs, 4, row), stringAt(rs, 5, row), intAt(rs, 6, row)});
     }
     return out;
   });
@@ -826,81 +785,6 @@ Result<std::vector<LastStatusRecord>> SqliteStore::listLastStatuses() {
     for (size_t row = 0; row < rs.rowCount(); ++row) {
       out.push_back(
           LastStatusRecord{stringAt(rs, 0, row), stringAt(rs, 1, row), intAt(rs, 2, row)});
-    }
-    return out;
-  });
-}
-
-Result<std::vector<AlertRecord>> SqliteStore::listAlerts(bool open_only, size_t limit) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list alerts", [&]() -> Result<std::vector<AlertRecord>> {
-    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
-    Statement st(*session_);
-    st << std::string(
-              "SELECT id, kind, state, agent_id, site_id, opened_at, closed_at,"
-              " held_since, held_reasons, note FROM alerts") +
-              (open_only ? " WHERE state IN ('open', 'held')" : "") + " ORDER BY id DESC LIMIT ?",
-        use(max_rows), now;
-    RecordSet rs(st);
-    std::vector<AlertRecord> out;
-    for (size_t row = 0; row < rs.rowCount(); ++row) {
-      AlertRecord a;
-      a.id = intAt(rs, 0, row);
-      a.kind = stringAt(rs, 1, row);
-      a.state = stringAt(rs, 2, row);
-      a.agent_id = optionalStringAt(rs, 3, row);
-      a.site_id = optionalIntAt(rs, 4, row);
-      a.opened_at_ms = intAt(rs, 5, row);
-      a.closed_at_ms = optionalIntAt(rs, 6, row);
-      a.held_since_ms = optionalIntAt(rs, 7, row);
-      a.held_reasons = stringAt(rs, 8, row);
-      a.note = stringAt(rs, 9, row);
-      out.push_back(std::move(a));
-    }
-    return out;
-  });
-}
-
-Result<std::vector<HealthRecord>> SqliteStore::listHealthHistory(size_t limit) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list health history", [&]() -> Result<std::vector<HealthRecord>> {
-    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
-    Statement st(*session_);
-    st << "SELECT at, degraded, reasons FROM health_changes ORDER BY id DESC LIMIT ?",
-        use(max_rows), now;
-    RecordSet rs(st);
-    std::vector<HealthRecord> out;
-    for (size_t row = 0; row < rs.rowCount(); ++row) {
-      out.push_back(HealthRecord{intAt(rs, 0, row), intAt(rs, 1, row) != 0, stringAt(rs, 2, row)});
-    }
-    return out;
-  });
-}
-
-Result<AdminToken> SqliteStore::createAdminToken(const std::string& token_hash,
-                                                 const std::string& name, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot create admin token", [&]() -> Result<AdminToken> {
-    Poco::Int64 created = now_ms;
-    *session_ << "INSERT INTO admin_tokens (token_hash, name, created_at, revoked)"
-                 " VALUES (?, ?, ?, 0)",
-        bind(token_hash), bind(name), use(created), now;
-    Poco::Int64 id = 0;
-    *session_ << "SELECT last_insert_rowid()", into(id), now;
-    return AdminToken{id, token_hash, name, now_ms, false};
-  });
-}
-
-Result<std::vector<AdminToken>> SqliteStore::listAdminTokens() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list admin tokens", [&]() -> Result<std::vector<AdminToken>> {
-    Statement st(*session_);
-    st << "SELECT id, token_hash, name, created_at, revoked FROM admin_tokens ORDER BY id", now;
-    RecordSet rs(st);
-    std::vector<AdminToken> out;
-    for (size_t row = 0; row < rs.rowCount(); ++row) {
-      out.push_back(AdminToken{intAt(rs, 0, row), stringAt(rs, 1, row), stringAt(rs, 2, row),
-                               intAt(rs, 3, row), intAt(rs, 4, row) != 0});
     }
     return out;
   });

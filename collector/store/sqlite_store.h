@@ -53,13 +53,71 @@ class SqliteStore final : public Store {
                               const std::vector<AlertChange>& alerts,
                               const std::vector<HealthRecord>& health) override;
   Result<std::vector<StatusChangeRecord>> listStatusChanges(const std::string& agent_id,
+                                                            int64_t before_id,
                                                             size_t limit) override;
   Result<std::vector<LastStatusRecord>> listLastStatuses() override;
-  Result<std::vector<AlertRecord>> listAlerts(bool open_only, size_t limit) override;
-  Result<std::vector<HealthRecord>> listHealthHistory(size_t limit) override;
-  Result<AdminToken> createAdminToken(const std::string& token_hash, const std::string& name,
-                                      int64_t now_ms) override;
+  Result<AdminToken> createAdminToken(const NewAdminToken& token, int64_t now_ms) override;
   Result<std::vector<AdminToken>> listAdminTokens() override;
+
+  // The admin API (sqlite_tenancy.cc, sqlite_admin.cc).
+  Result<std::optional<Tenant>> findTenant(int64_t tenant_id) override;
+  Result<std::vector<Tenant>> listTenants(const TenantScope& scope,
+                                          const std::string& name_contains, int64_t after_id,
+                                          size_t limit) override;
+  Result<bool> renameTenant(int64_t tenant_id, const std::string& name) override;
+  Result<bool> deleteTenant(int64_t tenant_id) override;
+  Result<std::optional<Site>> findSite(int64_t site_id) override;
+  Result<std::vector<Site>> listSitesPage(const TenantScope& scope,
+                                          std::optional<int64_t> tenant_id,
+                                          const std::string& name_contains, int64_t after_id,
+                                          size_t limit) override;
+  Result<bool> renameSite(int64_t site_id, const std::string& name) override;
+  Result<bool> deleteSite(int64_t site_id) override;
+  Result<std::optional<EnrollmentToken>> findEnrollmentToken(int64_t token_id) override;
+  Result<bool> revokeEnrollmentToken(int64_t token_id, int64_t now_ms) override;
+  Result<std::optional<AdminToken>> findAdminToken(int64_t token_id) override;
+  Result<std::optional<AdminToken>> findAdminTokenByHash(const std::string& token_hash) override;
+  Result<bool> revokeAdminToken(int64_t token_id, int64_t now_ms) override;
+  Result<std::vector<AgentRecord>> listAgentsPage(const AgentFilter& filter,
+                                                  const std::string& after_id,
+                                                  size_t limit) override;
+  Result<bool> retireAgent(const std::string& agent_id, int64_t now_ms) override;
+  Result<bool> deleteAgent(const std::string& agent_id) override;
+  Result<std::optional<AlertRecord>> findAlert(int64_t alert_id) override;
+  Result<std::vector<AlertRecord>> listAlertsPage(const AlertFilter& filter, int64_t before_id,
+                                                  size_t limit) override;
+  Result<bool> acknowledgeAlert(int64_t alert_id, const std::string& by, const std::string& note,
+                                int64_t now_ms) override;
+  Result<bool> resolveAlert(int64_t alert_id, const std::string& by, const std::string& note,
+                            int64_t now_ms) override;
+  Result<std::vector<HealthRecord>> listHealthHistoryPage(int64_t before_id, size_t limit) override;
+  Result<MaintenanceWindowRecord> createMaintenanceWindow(
+      const MaintenanceWindowRecord& window) override;
+  Result<std::optional<MaintenanceWindowRecord>> findMaintenanceWindow(int64_t window_id) override;
+  Result<std::vector<MaintenanceWindowRecord>> listMaintenanceWindows(
+      const MaintenanceFilter& filter, int64_t after_id, size_t limit) override;
+  Result<bool> deleteMaintenanceWindow(int64_t window_id) override;
+  Result<std::vector<MaintenanceWindowRecord>> listAllMaintenanceWindows() override;
+
+  // Webhooks and their outbox (sqlite_webhooks.cc).
+  Result<Webhook> createWebhook(const NewWebhook& webhook, int64_t now_ms) override;
+  Result<std::optional<Webhook>> findWebhook(int64_t webhook_id) override;
+  Result<std::vector<Webhook>> listWebhooks(const TenantScope& scope,
+                                            std::optional<int64_t> tenant_id, int64_t after_id,
+                                            size_t limit) override;
+  Result<std::optional<Webhook>> updateWebhook(int64_t webhook_id,
+                                               const WebhookUpdate& update) override;
+  Result<bool> deleteWebhook(int64_t webhook_id) override;
+  Result<OutboxEntry> enqueueWebhookEvent(int64_t webhook_id, const OutboxEvent& event,
+                                          int64_t now_ms) override;
+  Result<std::vector<DueDelivery>> listDueDeliveries(int64_t now_ms, size_t limit) override;
+  Status markDeliveryDelivered(int64_t entry_id, const DeliveryAttempt& attempt) override;
+  Status markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& attempt,
+                           int64_t next_attempt_at_ms) override;
+  Status markDeliveryFailed(int64_t entry_id, const DeliveryAttempt& attempt) override;
+  Result<std::vector<OutboxEntry>> listDeliveries(int64_t webhook_id, int64_t before_id,
+                                                  size_t limit) override;
+  Result<OutboxStats> outboxStats() override;
 
  private:
   SqliteStore(std::string db_path, std::unique_ptr<Poco::Data::Session> session);
@@ -70,6 +128,11 @@ class SqliteStore final : public Store {
   Result<std::optional<AgentRecord>> findAgentLocked(const std::string& agent_id);
   void writeFactsLocked(const std::string& agent_id, int64_t seq, const AgentFactsUpdate& facts);
   void appendOutagesLocked(const std::string& agent_id, const std::vector<OutageReport>& outages);
+  // REQUIRES: mu_ held, inside appendPresenceEvents' transaction; throw on failure
+  // (sqlite_webhooks.cc). Put the event announcing alert `alert_id` (as it now stands) or the
+  // health change into the outbox of every webhook that wants it.
+  void enqueueAlertEventLocked(const std::string& event_type, int64_t alert_id, int64_t at_ms);
+  void enqueueHealthEventLocked(const HealthRecord& health);
 
   const std::string db_path_;
   std::mutex mu_;

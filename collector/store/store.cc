@@ -1,5 +1,7 @@
 #include "collector/store/store.h"
 
+#include <algorithm>
+
 namespace vigil::collector {
 
 bool EnrollmentToken::usableAt(int64_t now_ms) const {
@@ -7,6 +9,14 @@ bool EnrollmentToken::usableAt(int64_t now_ms) const {
   if (expires_at_ms && now_ms >= *expires_at_ms) return false;
   if (max_uses && uses >= *max_uses) return false;
   return true;
+}
+
+bool AdminToken::usableAt(int64_t now_ms) const {
+  return !revoked && (!expires_at_ms || now_ms < *expires_at_ms);
+}
+
+bool TenantScope::allows(int64_t tenant_id) const {
+  return all || std::binary_search(tenant_ids.begin(), tenant_ids.end(), tenant_id);
 }
 
 }  // namespace vigil::collector

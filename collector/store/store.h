@@ -45,6 +45,8 @@ struct EnrollmentToken {
   std::optional<int64_t> max_uses;
   int64_t uses = 0;
   bool revoked = false;
+  std::string name;                      // the admin's label, e.g. "Intune rollout 2026-11"
+  std::optional<int64_t> revoked_at_ms;  // set with `revoked`
 
   // True if the token may enroll one more agent at `now_ms`.
   bool usableAt(int64_t now_ms) const;
@@ -123,12 +125,41 @@ struct LastSeenUpdate {
   std::vector<OutageReport> outages = {};  // reported since the previous write, oldest first
 };
 
+// An admin API token. Its scope is every tenant (`all_tenants`, the operator's tokens) or the
+// listed tenants only (an MSP technician's, a client's own read access).
 struct AdminToken {
   int64_t id = 0;
   std::string token_hash;  // SHA-256 hex
   std::string name;
   int64_t created_at_ms = 0;
   bool revoked = false;
+  bool all_tenants = true;
+  std::vector<int64_t> tenant_ids;  // ascending; empty when all_tenants
+  std::optional<int64_t> expires_at_ms;
+  std::optional<int64_t> revoked_at_ms;
+  std::optional<int64_t> created_by;  // id of the token that created it; unset: CLI/bootstrap
+
+  // True if the token authenticates at `now_ms`.
+  bool usableAt(int64_t now_ms) const;
+};
+
+// What createAdminToken stores.
+struct NewAdminToken {
+  std::string token_hash;
+  std::string name;
+  bool all_tenants = true;
+  std::vector<int64_t> tenant_ids;  // REQUIRES: non-empty unless all_tenants; tenants exist
+  std::optional<int64_t> expires_at_ms;
+  std::optional<int64_t> created_by;
+};
+
+// Which tenants a listing may show: the caller's token scope.
+struct TenantScope {
+  bool all = false;
+  std::vector<int64_t> tenant_ids;  // ascending
+
+  static TenantScope everything() { return TenantScope{true, {}}; }
+  bool allows(int64_t tenant_id) const;
 };
 
 // One status change of an agent, kept as its history. Status and reason use the API's
@@ -140,6 +171,7 @@ struct StatusChangeRecord {
   std::string to_status;
   std::string reason;
   std::string degradation_reasons;  // comma-separated names active at the time, or empty
+  int64_t id = 0;                   // set when read back; ignored when appended
 };
 
 // One alert event, applied to the alert it concerns (docs/presence.md, "Alerts").
@@ -166,6 +198,10 @@ struct AlertRecord {
   std::optional<int64_t> held_since_ms;
   std::string held_reasons;
   std::string note;
+  int64_t tenant_id = 0;  // of the agent's or the site's tenant, set when the alert is created
+  std::optional<int64_t> acknowledged_at_ms;
+  std::string acknowledged_by;  // admin token name
+  std::string closed_by;        // admin token name when an admin resolved it; empty: the engine
 };
 
 // A change of the collector's own health.
@@ -173,6 +209,52 @@ struct HealthRecord {
   int64_t at_ms = 0;
   bool degraded = false;
   std::string reasons;  // comma-separated degradation reasons, empty when healthy
+  int64_t id = 0;       // set when read back; ignored when appended
+};
+
+// Filters of the agent listing. Text matches hostname or id, case-insensitively, as a
+// substring (no wildcards: `%` and `_` are literal).
+struct AgentFilter {
+  TenantScope scope;
+  std::optional<int64_t> tenant_id;
+  std::optional<int64_t> site_id;
+  std::string text;
+  bool include_retired = true;
+};
+
+// Filters of the alert listing; unset fields do not filter.
+struct AlertFilter {
+  TenantScope scope;
+  std::optional<int64_t> tenant_id;
+  std::optional<int64_t> site_id;  // alerts of the site and of its agents
+  std::optional<std::string> agent_id;
+  std::vector<std::string> states;  // any of; empty: all
+  std::optional<std::string> kind;
+  std::optional<int64_t> opened_from_ms;   // opened_at >= this
+  std::optional<int64_t> opened_until_ms;  // opened_at < this
+};
+
+// A maintenance window as stored; the engine's MaintenanceWindow is built from it.
+struct MaintenanceWindowRecord {
+  int64_t id = 0;
+  int64_t tenant_id = 0;                // of the target, whatever the scope
+  std::string scope;                    // "tenant", "site" or "agent"
+  std::optional<int64_t> site_id;       // scope site
+  std::optional<std::string> agent_id;  // scope agent
+  int64_t starts_at_ms = 0;
+  int64_t duration_s = 0;
+  std::string recurrence;  // "once" or "weekly"
+  std::string note;
+  int64_t created_at_ms = 0;
+  std::string created_by;  // admin token name
+};
+
+// Filters of the maintenance window listing.
+struct MaintenanceFilter {
+  TenantScope scope;
+  std::optional<int64_t> tenant_id;
+  std::optional<int64_t> site_id;
+  std::optional<std::string> agent_id;
 };
 
 // The latest recorded status of an agent, restored after a restart.
@@ -180,6 +262,93 @@ struct LastStatusRecord {
   std::string agent_id;
   std::string status;
   int64_t since_ms = 0;
+};
+
+// A webhook: where a tenant's events are POSTed, signed per Standard Webhooks
+// (docs/webhooks.md). Its secret is stored as issued, like agent secrets, because the collector
+// signs with it; it is shown once, at creation, and never logged.
+struct Webhook {
+  int64_t id = 0;
+  int64_t tenant_id = 0;
+  std::string url;
+  // "whsec_" + base64 of 32 random bytes, generated by createWebhook; the signing key is the
+  // decoded bytes.
+  std::string secret;
+  std::vector<std::string> events;  // the event types it receives ("alert.opened", ...)
+  std::string description;
+  bool enabled = true;
+  int64_t created_at_ms = 0;
+
+  bool wants(const std::string& event_type) const {
+    for (const std::string& e : events) {
+      if (e == event_type) return true;
+    }
+    return false;
+  }
+};
+
+// What createWebhook stores (the secret is generated).
+struct NewWebhook {
+  int64_t tenant_id = 0;  // REQUIRES: the tenant exists
+  std::string url;
+  std::vector<std::string> events;
+  std::string description;
+  bool enabled = true;
+};
+
+// A partial update of a webhook; unset fields keep their value.
+struct WebhookUpdate {
+  std::optional<std::string> url;
+  std::optional<std::vector<std::string>> events;
+  std::optional<std::string> description;
+  std::optional<bool> enabled;
+};
+
+// One event for one webhook: what is delivered (the payload, byte for byte, on every attempt,
+// under the same message id) and how it fares. `state` is "pending", "delivered" or "failed"
+// (given up).
+struct OutboxEntry {
+  int64_t id = 0;
+  int64_t webhook_id = 0;
+  std::string message_id;    // "msg_" + random hex: the webhook-id header, stable across retries
+  std::string event_type;    // "alert.opened", ..., "webhook.test"
+  std::string ordering_key;  // "alert:<id>", "collector", ...: delivered in order per key
+  std::string payload;       // the JSON body
+  int64_t created_at_ms = 0;
+  std::string state = "pending";
+  int64_t attempts = 0;
+  int64_t next_attempt_at_ms = 0;
+  std::optional<int64_t> last_attempt_at_ms;
+  std::optional<int64_t> last_status;  // HTTP status of the last attempt; unset: none answered
+  std::string last_error;
+  std::optional<int64_t> delivered_at_ms;
+};
+
+// An event to put in a webhook's outbox.
+struct OutboxEvent {
+  std::string event_type;
+  std::string ordering_key;
+  std::string payload;
+};
+
+// An outbox entry due for delivery, with the webhook's address and signing secret.
+struct DueDelivery {
+  OutboxEntry entry;
+  std::string url;
+  std::string secret;
+};
+
+// The outcome of one delivery attempt.
+struct DeliveryAttempt {
+  int64_t at_ms = 0;
+  std::optional<int64_t> http_status;  // unset: no HTTP answer (transport error)
+  std::string error;                   // empty on success
+};
+
+// The outbox at a glance, for metrics.
+struct OutboxStats {
+  int64_t pending = 0;
+  std::optional<int64_t> oldest_pending_created_at_ms;
 };
 
 class Store {
@@ -232,19 +401,124 @@ class Store {
   virtual Status appendPresenceEvents(const std::vector<StatusChangeRecord>& changes,
                                       const std::vector<AlertChange>& alerts,
                                       const std::vector<HealthRecord>& health) = 0;
-  // The agent's status changes, newest first, at most `limit`.
+  // The agent's status changes, newest first, with id < `before_id` (0: from the newest), at
+  // most `limit`.
   virtual Result<std::vector<StatusChangeRecord>> listStatusChanges(const std::string& agent_id,
+                                                                    int64_t before_id,
                                                                     size_t limit) = 0;
   // Each agent's latest status change.
   virtual Result<std::vector<LastStatusRecord>> listLastStatuses() = 0;
-  // Alerts, newest first, at most `limit`; only those not closed if `open_only`.
-  virtual Result<std::vector<AlertRecord>> listAlerts(bool open_only, size_t limit) = 0;
-  // The collector's health changes, newest first, at most `limit`.
-  virtual Result<std::vector<HealthRecord>> listHealthHistory(size_t limit) = 0;
-
-  virtual Result<AdminToken> createAdminToken(const std::string& token_hash,
-                                              const std::string& name, int64_t now_ms) = 0;
+  // Every admin token, revoked and expired ones included, ordered by id.
+  virtual Result<AdminToken> createAdminToken(const NewAdminToken& token, int64_t now_ms) = 0;
   virtual Result<std::vector<AdminToken>> listAdminTokens() = 0;
+
+  // --- The admin API (docs/api.md). Listings are keyset-paginated: ascending by id after
+  // `after_id` (0 / empty: from the start), or, where noted, descending before `before_id`
+  // (0: from the newest). Not-found is a value (nullopt / false), not an error. -----------
+
+  virtual Result<std::optional<Tenant>> findTenant(int64_t tenant_id) = 0;
+  // Tenants in `scope` whose name contains `name_contains` (case-insensitive; literal).
+  virtual Result<std::vector<Tenant>> listTenants(const TenantScope& scope,
+                                                  const std::string& name_contains,
+                                                  int64_t after_id, size_t limit) = 0;
+  // kAlreadyExists if another tenant has the name.
+  virtual Result<bool> renameTenant(int64_t tenant_id, const std::string& name) = 0;
+  // kFailedPrecondition if the tenant still has sites.
+  virtual Result<bool> deleteTenant(int64_t tenant_id) = 0;
+
+  virtual Result<std::optional<Site>> findSite(int64_t site_id) = 0;
+  virtual Result<std::vector<Site>> listSitesPage(const TenantScope& scope,
+                                                  std::optional<int64_t> tenant_id,
+                                                  const std::string& name_contains,
+                                                  int64_t after_id, size_t limit) = 0;
+  // kAlreadyExists if another site of the tenant has the name.
+  virtual Result<bool> renameSite(int64_t site_id, const std::string& name) = 0;
+  // kFailedPrecondition if the site still has agents (retired ones included).
+  virtual Result<bool> deleteSite(int64_t site_id) = 0;
+
+  virtual Result<std::optional<EnrollmentToken>> findEnrollmentToken(int64_t token_id) = 0;
+  // Marks the token revoked at `now_ms` (kept, so lists show it); false if unknown.
+  virtual Result<bool> revokeEnrollmentToken(int64_t token_id, int64_t now_ms) = 0;
+
+  virtual Result<std::optional<AdminToken>> findAdminToken(int64_t token_id) = 0;
+  // The token with this SHA-256 hex hash (an index lookup: what authentication needs).
+  virtual Result<std::optional<AdminToken>> findAdminTokenByHash(const std::string& token_hash) = 0;
+  virtual Result<bool> revokeAdminToken(int64_t token_id, int64_t now_ms) = 0;
+
+  // Agents matching `filter`, ascending by id after `after_id`.
+  virtual Result<std::vector<AgentRecord>> listAgentsPage(const AgentFilter& filter,
+                                                          const std::string& after_id,
+                                                          size_t limit) = 0;
+  // Sets retired_at (once; a retired agent stays retired). False if unknown.
+  virtual Result<bool> retireAgent(const std::string& agent_id, int64_t now_ms) = 0;
+  // Deletes the agent with its history, outage reports, maintenance windows and alerts.
+  virtual Result<bool> deleteAgent(const std::string& agent_id) = 0;
+
+  virtual Result<std::optional<AlertRecord>> findAlert(int64_t alert_id) = 0;
+  // Alerts matching `filter`, descending by id before `before_id`.
+  virtual Result<std::vector<AlertRecord>> listAlertsPage(const AlertFilter& filter,
+                                                          int64_t before_id, size_t limit) = 0;
+  // Sets acknowledged_at/by once (a second acknowledgement keeps the first). False if unknown.
+  virtual Result<bool> acknowledgeAlert(int64_t alert_id, const std::string& by,
+                                        const std::string& note, int64_t now_ms) = 0;
+  // Closes an open or held alert as "resolved" by an admin. kFailedPrecondition if it is
+  // already closed; false if unknown.
+  virtual Result<bool> resolveAlert(int64_t alert_id, const std::string& by,
+                                    const std::string& note, int64_t now_ms) = 0;
+
+  // The collector's health changes, descending by id before `before_id`.
+  virtual Result<std::vector<HealthRecord>> listHealthHistoryPage(int64_t before_id,
+                                                                  size_t limit) = 0;
+
+  // `window.id` is ignored; returns the stored window.
+  virtual Result<MaintenanceWindowRecord> createMaintenanceWindow(
+      const MaintenanceWindowRecord& window) = 0;
+  virtual Result<std::optional<MaintenanceWindowRecord>> findMaintenanceWindow(
+      int64_t window_id) = 0;
+  virtual Result<std::vector<MaintenanceWindowRecord>> listMaintenanceWindows(
+      const MaintenanceFilter& filter, int64_t after_id, size_t limit) = 0;
+  virtual Result<bool> deleteMaintenanceWindow(int64_t window_id) = 0;
+  // Every window, for the presence engine.
+  virtual Result<std::vector<MaintenanceWindowRecord>> listAllMaintenanceWindows() = 0;
+
+  // --- Webhooks and their outbox (collector/notify) ---------------------------------------
+  // Alert and health changes put their events into the outbox inside appendPresenceEvents'
+  // transaction: one entry per enabled webhook of the alert's tenant (of every tenant for
+  // health changes) that wants the event type.
+
+  // Creates the webhook with a newly generated secret.
+  virtual Result<Webhook> createWebhook(const NewWebhook& webhook, int64_t now_ms) = 0;
+  virtual Result<std::optional<Webhook>> findWebhook(int64_t webhook_id) = 0;
+  // Webhooks in `scope` (and of `tenant_id` if set), ascending by id after `after_id`.
+  virtual Result<std::vector<Webhook>> listWebhooks(const TenantScope& scope,
+                                                    std::optional<int64_t> tenant_id,
+                                                    int64_t after_id, size_t limit) = 0;
+  // The updated webhook; nullopt if unknown.
+  virtual Result<std::optional<Webhook>> updateWebhook(int64_t webhook_id,
+                                                       const WebhookUpdate& update) = 0;
+  // Deletes the webhook and its whole outbox (pending entries are dropped). False if unknown.
+  virtual Result<bool> deleteWebhook(int64_t webhook_id) = 0;
+
+  // Puts one event in the webhook's outbox with a new message id, due at `now_ms` or, behind
+  // pending entries of its ordering key, when they are. kNotFound if the webhook does not exist.
+  virtual Result<OutboxEntry> enqueueWebhookEvent(int64_t webhook_id, const OutboxEvent& event,
+                                                  int64_t now_ms) = 0;
+  // Pending entries of enabled webhooks due at `now_ms`, each the oldest pending entry of its
+  // webhook and ordering key (a later entry waits until the earlier is delivered or failed),
+  // earliest due first, at most `limit`.
+  virtual Result<std::vector<DueDelivery>> listDueDeliveries(int64_t now_ms, size_t limit) = 0;
+  // Each records one attempt of a pending entry (attempts + 1); an entry that is no longer
+  // pending (its webhook was deleted meanwhile) is left alone. Delivered; failed and due again
+  // at `next_attempt_at_ms` (with the entries waiting behind it); failed for good (state
+  // "failed").
+  virtual Status markDeliveryDelivered(int64_t entry_id, const DeliveryAttempt& attempt) = 0;
+  virtual Status markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& attempt,
+                                   int64_t next_attempt_at_ms) = 0;
+  virtual Status markDeliveryFailed(int64_t entry_id, const DeliveryAttempt& attempt) = 0;
+  // The webhook's outbox entries, descending by id before `before_id`.
+  virtual Result<std::vector<OutboxEntry>> listDeliveries(int64_t webhook_id, int64_t before_id,
+                                                          size_t limit) = 0;
+  virtual Result<OutboxStats> outboxStats() = 0;
 };
 
 }  // namespace vigil::collector

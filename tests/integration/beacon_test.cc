@@ -30,7 +30,7 @@ int64_t nowMs() { return toUnixMillis(RealClock::instance().wallNow()); }
 
 // The UDP port from the collector's log line "beacon listener on udp 127.0.0.1:NNNNN".
 int beaconPortOf(const Collector& c) {
-  static const std::regex kLine("beacon listener on udp [^ ]*:([0-9]+)");
+  static const std::regex kLine("beacon listener on udp [0-9.]+:([0-9]+)");
   std::smatch m;
   const std::string log = readFile(c.logPath());
   int port = 0;

@@ -88,7 +88,11 @@ BOOST_AUTO_TEST_CASE(defaults_are_valid_and_documented_values) {
   BOOST_TEST(c.http_port == 8470);
   BOOST_TEST(c.port_file.empty());
   BOOST_TEST(c.http_max_threads == 16);
-  BOOST_TEST(c.http_max_queued == 256);
+  BOOST_TEST(c.http_max_queued == 4096);
+  BOOST_TEST(c.http_admin_threads == 4);
+  BOOST_TEST(c.http_probe_threads == 2);
+  BOOST_TEST(c.tls_certificate_file.empty());
+  BOOST_TEST(!c.http_allow_plaintext);
   BOOST_TEST(c.data_dir == "/var/lib/vigil/collector");
   BOOST_TEST(c.heartbeat_interval_s == 60);
   // The presence engine's thresholds default to PresenceConfig's own values, with the

@@ -95,7 +95,7 @@ struct ServerFixture {
         admin_auth(*store),
         readiness(*store),
         logger(quietLogger()),
-        services{ingest, agents, admin_auth, readiness, logger},
+        services{ingest, admin_auth, admin_routes, readiness, nullptr, nullptr, clock, logger},
         socket(Poco::Net::SocketAddress("127.0.0.1", 0)),
         server(new CollectorRouter(services), socket, new Poco::Net::HTTPServerParams) {
     auto tenant = store->createTenant("default", kStartMs);
@@ -105,8 +105,12 @@ struct ServerFixture {
     t.token_hash = hashOf(kEnrollToken);
     t.created_at_ms = kStartMs;
     BOOST_REQUIRE(store->createEnrollmentToken(t).ok());
-    BOOST_REQUIRE(store->createAdminToken(hashOf(kAdminToken), "test", kStartMs).ok());
+    BOOST_REQUIRE(store
+                      ->createAdminToken(
+                          vigil::collector::NewAdminToken{hashOf(kAdminToken), "test"}, kStartMs)
+                      .ok());
     BOOST_REQUIRE(directory.load(*store).ok());
+    agents.registerRoutes(admin_routes);
     server.start();
     readiness.setListening(true);
   }
@@ -187,6 +191,7 @@ struct ServerFixture {
   PresenceTicker ticker;
   IngestService ingest;
   AgentQueryService agents;
+  vigil::collector::AdminRouteTable admin_routes;
   AdminAuthenticator admin_auth;
   ReadinessProbe readiness;
   Poco::Logger& logger;
@@ -310,7 +315,10 @@ BOOST_AUTO_TEST_CASE(agent_list_pages_with_opaque_cursor) {
   const std::string cursor = first.field("next_cursor");
   std::vector<std::string> ids = {a.agent_id, b.agent_id, c.agent_id};
   std::sort(ids.begin(), ids.end());
-  BOOST_TEST(cursor == ids[1]);  // the last id of the first page
+  BOOST_TEST(cursor == vigil::collector::encodeCursor(ids[1]));  // opaque: the first page's last id
+  Reply bad = admin("/api/v1/agents?limit=2&cursor=" + ids[1]);
+  BOOST_TEST(bad.status == 400);
+  BOOST_TEST(bad.errorCode() == "invalid_cursor");
   Reply second = admin("/api/v1/agents?limit=2&cursor=" + cursor);
   auto root2 = vigil::json::parse(second.body);
   BOOST_TEST(cJSON_GetArraySize(cJSON_GetObjectItem(root2.get(), "items")) == 1);

@@ -10,6 +10,7 @@
 #include "collector/monitor/presence_ticker.h"
 #include "collector/store/sqlite_store.h"
 #include "common/clock.h"
+#include "store_queries.h"
 #include "store_wrapper.h"
 #include "tests/support/temp_dir.h"
 
@@ -106,7 +107,7 @@ struct MonitorFixture {
     return presence::statusName(monitor->agentView(id)->status);
   }
   std::vector<std::string> storedHistory(const std::string& id) {
-    auto changes = sqlite->listStatusChanges(id, 100).value();
+    auto changes = sqlite->listStatusChanges(id, 0, 100).value();
     std::vector<std::string> out;
     for (auto it = changes.rbegin(); it != changes.rend(); ++it) out.push_back(it->to_status);
     return out;
@@ -126,7 +127,7 @@ BOOST_FIXTURE_TEST_CASE(silence_becomes_offline_with_a_stored_alert_and_history,
   BOOST_REQUIRE(history.size() >= 3u);
   BOOST_TEST(history[history.size() - 2] == "SUSPECT");
   BOOST_TEST(history.back() == "OFFLINE");
-  auto open = sqlite->listAlerts(true, 10).value();
+  auto open = vigil::testing::openAlerts(*sqlite);
   BOOST_REQUIRE(open.size() == 1u);
   BOOST_TEST(open[0].kind == "device_offline");
   BOOST_TEST(open[0].agent_id.value() == agents[0]);
@@ -135,8 +136,8 @@ BOOST_FIXTURE_TEST_CASE(silence_becomes_offline_with_a_stored_alert_and_history,
   // It comes back: ONLINE again and the stored alert is resolved.
   run(30s, agents);
   BOOST_TEST(status(agents[0]) == "ONLINE");
-  BOOST_TEST(sqlite->listAlerts(true, 10).value().empty());
-  BOOST_TEST(sqlite->listAlerts(false, 10).value().at(0).state == "resolved");
+  BOOST_TEST(vigil::testing::openAlerts(*sqlite).empty());
+  BOOST_TEST(vigil::testing::allAlerts(*sqlite).at(0).state == "resolved");
 }
 
 BOOST_FIXTURE_TEST_CASE(a_failed_write_is_kept_and_retried_and_degrades_the_collector,
@@ -144,7 +145,7 @@ BOOST_FIXTURE_TEST_CASE(a_failed_write_is_kept_and_retried_and_degrades_the_coll
   run(60s, agents);
   store.fail_presence_events = true;
   run(60s, {agents[1], agents[2]});  // ag_0 goes silent while writes fail
-  BOOST_TEST(sqlite->listAlerts(true, 10).value().empty());
+  BOOST_TEST(vigil::testing::openAlerts(*sqlite).empty());
   // Consecutive failed writes make the collector DEGRADED, so no alert opens meanwhile.
   auto health = monitor->health();
   BOOST_TEST(health.degraded);
@@ -157,7 +158,7 @@ BOOST_FIXTURE_TEST_CASE(a_failed_write_is_kept_and_retried_and_degrades_the_coll
   store.fail_presence_events = false;
   run(180s, {agents[1], agents[2]});
   BOOST_TEST(status(agents[0]) == "OFFLINE");
-  auto open = sqlite->listAlerts(true, 10).value();
+  auto open = vigil::testing::openAlerts(*sqlite);
   BOOST_REQUIRE(open.size() == 1u);
   BOOST_TEST(open[0].held_since_ms.has_value());
   BOOST_TEST(open[0].held_reasons.find("store_write_failures") != std::string::npos);
@@ -172,12 +173,12 @@ BOOST_FIXTURE_TEST_CASE(after_a_restart_no_verdict_comes_before_warm_up_ends, Mo
   run(std::chrono::seconds(10), {});
   for (const auto& id : agents) BOOST_TEST(status(id) == "UNKNOWN");
   BOOST_TEST(monitor->health().degraded);
-  BOOST_TEST(sqlite->listAlerts(true, 10).value().empty());
+  BOOST_TEST(vigil::testing::openAlerts(*sqlite).empty());
   // Agents that report again are ONLINE; the one that stays silent is verified and alerted.
   run(90s, {agents[1], agents[2]});
   BOOST_TEST(status(agents[1]) == "ONLINE");
   BOOST_TEST(status(agents[0]) == "OFFLINE");
-  BOOST_TEST(sqlite->listAlerts(true, 10).value().size() == 1u);
+  BOOST_TEST(vigil::testing::openAlerts(*sqlite).size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(past_its_bound_the_pending_batch_drops_history_but_never_alerts) {

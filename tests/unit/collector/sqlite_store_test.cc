@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/crypto.h"
+#include "store_queries.h"
 #include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -262,7 +263,8 @@ BOOST_FIXTURE_TEST_CASE(last_seen_update_never_moves_seq_backwards, StoreFixture
 
 BOOST_FIXTURE_TEST_CASE(admin_tokens_are_listed_with_their_hash_only, StoreFixture) {
   BOOST_TEST(store->listAdminTokens()->empty());
-  BOOST_REQUIRE(store->createAdminToken(hashOf("admin"), "ops", 3000).ok());
+  BOOST_REQUIRE(
+      store->createAdminToken(vigil::collector::NewAdminToken{hashOf("admin"), "ops"}, 3000).ok());
   auto tokens = store->listAdminTokens();
   BOOST_REQUIRE(tokens->size() == 1u);
   BOOST_TEST(tokens.value()[0].token_hash == hashOf("admin"));
@@ -297,7 +299,7 @@ BOOST_FIXTURE_TEST_CASE(status_changes_are_listed_newest_first_and_survive_reope
   BOOST_REQUIRE(store->appendPresenceEvents(changes, {}, {}).ok());
   store.reset();
   store = openStore(data_dir);
-  auto listed = store->listStatusChanges("ag_1", 2);
+  auto listed = store->listStatusChanges("ag_1", 0, 2);
   BOOST_REQUIRE(listed.ok());
   BOOST_REQUIRE(listed->size() == 2u);
   BOOST_TEST(listed->at(0).to_status == "OFFLINE");
@@ -316,43 +318,43 @@ BOOST_FIXTURE_TEST_CASE(a_held_alert_that_opens_keeps_its_held_since_and_then_re
   held.held_since_ms = 100;
   held.held_reasons = "tick_late";
   BOOST_REQUIRE(store->appendPresenceEvents({}, {held}, {}).ok());
-  auto open = store->listAlerts(true, 10);
-  BOOST_REQUIRE(open->size() == 1u);
-  BOOST_TEST(open->at(0).state == "held");
+  auto open = vigil::testing::openAlerts(*store);
+  BOOST_REQUIRE(open.size() == 1u);
+  BOOST_TEST(open.at(0).state == "held");
 
   AlertChange opened = deviceAlert("ag_1", "opened", 500);
   opened.note = "held while the collector was degraded (tick_late)";
   BOOST_REQUIRE(store->appendPresenceEvents({}, {opened}, {}).ok());
-  open = store->listAlerts(true, 10);
-  BOOST_REQUIRE(open->size() == 1u);
-  BOOST_TEST(open->at(0).state == "open");
-  BOOST_TEST(open->at(0).opened_at_ms == 500);
-  BOOST_TEST(open->at(0).held_since_ms.value() == 100);
-  BOOST_TEST(open->at(0).note == opened.note);
+  open = vigil::testing::openAlerts(*store);
+  BOOST_REQUIRE(open.size() == 1u);
+  BOOST_TEST(open.at(0).state == "open");
+  BOOST_TEST(open.at(0).opened_at_ms == 500);
+  BOOST_TEST(open.at(0).held_since_ms.value() == 100);
+  BOOST_TEST(open.at(0).note == opened.note);
 
   BOOST_REQUIRE(store->appendPresenceEvents({}, {deviceAlert("ag_1", "resolved", 900)}, {}).ok());
-  BOOST_TEST(store->listAlerts(true, 10)->empty());
-  auto all = store->listAlerts(false, 10);
-  BOOST_REQUIRE(all->size() == 1u);
-  BOOST_TEST(all->at(0).state == "resolved");
-  BOOST_TEST(all->at(0).closed_at_ms.value() == 900);
+  BOOST_TEST(vigil::testing::openAlerts(*store).empty());
+  auto all = vigil::testing::allAlerts(*store);
+  BOOST_REQUIRE(all.size() == 1u);
+  BOOST_TEST(all.at(0).state == "resolved");
+  BOOST_TEST(all.at(0).closed_at_ms.value() == 900);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_released_alert_closes_only_a_held_one, StoreFixture) {
   BOOST_REQUIRE(store->appendPresenceEvents({}, {deviceAlert("ag_1", "opened", 1)}, {}).ok());
   // Releasing applies to held alerts only: the open one stays open.
   BOOST_REQUIRE(store->appendPresenceEvents({}, {deviceAlert("ag_1", "released", 2)}, {}).ok());
-  BOOST_TEST(store->listAlerts(true, 10)->at(0).state == "open");
+  BOOST_TEST(vigil::testing::openAlerts(*store).at(0).state == "open");
   // A second "opened" for the same subject does not duplicate the open alert.
   BOOST_REQUIRE(store->appendPresenceEvents({}, {deviceAlert("ag_1", "opened", 3)}, {}).ok());
-  BOOST_TEST(store->listAlerts(false, 10)->size() == 1u);
+  BOOST_TEST(vigil::testing::allAlerts(*store).size() == 1u);
 
   BOOST_REQUIRE(store->appendPresenceEvents({}, {deviceAlert("ag_2", "held", 4)}, {}).ok());
   BOOST_REQUIRE(store->appendPresenceEvents({}, {deviceAlert("ag_2", "released", 5)}, {}).ok());
-  auto all = store->listAlerts(false, 10);
-  BOOST_REQUIRE(all->size() == 2u);
-  BOOST_TEST(all->at(0).agent_id.value() == "ag_2");
-  BOOST_TEST(all->at(0).state == "released");
+  auto all = vigil::testing::allAlerts(*store);
+  BOOST_REQUIRE(all.size() == 2u);
+  BOOST_TEST(all.at(0).agent_id.value() == "ag_2");
+  BOOST_TEST(all.at(0).state == "released");
 }
 
 BOOST_FIXTURE_TEST_CASE(site_alerts_are_matched_by_site_not_agent, StoreFixture) {
@@ -365,10 +367,10 @@ BOOST_FIXTURE_TEST_CASE(site_alerts_are_matched_by_site_not_agent, StoreFixture)
   site_alert.site_id = 8;
   site_alert.action = "resolved";
   BOOST_REQUIRE(store->appendPresenceEvents({}, {site_alert}, {}).ok());
-  BOOST_TEST(store->listAlerts(true, 10)->size() == 1u);  // site 8 had none to resolve
+  BOOST_TEST(vigil::testing::openAlerts(*store).size() == 1u);  // site 8 had none to resolve
   site_alert.site_id = 7;
   BOOST_REQUIRE(store->appendPresenceEvents({}, {site_alert}, {}).ok());
-  BOOST_TEST(store->listAlerts(true, 10)->empty());
+  BOOST_TEST(vigil::testing::openAlerts(*store).empty());
 }
 
 BOOST_FIXTURE_TEST_CASE(health_history_is_listed_newest_first, StoreFixture) {
@@ -376,7 +378,7 @@ BOOST_FIXTURE_TEST_CASE(health_history_is_listed_newest_first, StoreFixture) {
                     ->appendPresenceEvents(
                         {}, {}, {{1, true, "warm_up"}, {2, false, ""}, {3, true, "tick_late"}})
                     .ok());
-  auto h = store->listHealthHistory(2);
+  auto h = store->listHealthHistoryPage(0, 2);
   BOOST_REQUIRE(h.ok());
   BOOST_REQUIRE(h->size() == 2u);
   BOOST_TEST(h->at(0).reasons == "tick_late");
@@ -437,6 +439,22 @@ BOOST_AUTO_TEST_CASE(migration_3_gives_the_sites_of_a_schema_2_database_peer_key
     Poco::Data::SQLite::Connector::registerConnector();
     Poco::Data::Session raw(Poco::Data::SQLite::Connector::KEY,
                             (fs::path(dir) / SqliteStore::kDatabaseFileName).string());
+    // Migration 4, undone first (it builds on 3).
+    for (const char* sql :
+         {"DROP TABLE admin_token_tenants", "DROP TABLE maintenance_windows",
+          "DROP TABLE webhook_outbox", "DROP TABLE webhooks", "DROP INDEX alerts_tenant",
+          "DROP INDEX alerts_agent", "DROP INDEX alerts_site", "DROP INDEX agents_hostname"}) {
+      raw << std::string(sql), now;
+    }
+    for (const char* column : {"all_tenants", "expires_at", "revoked_at", "created_by"}) {
+      raw << std::string("ALTER TABLE admin_tokens DROP COLUMN ") + column, now;
+    }
+    for (const char* column : {"name", "revoked_at"}) {
+      raw << std::string("ALTER TABLE enrollment_tokens DROP COLUMN ") + column, now;
+    }
+    for (const char* column : {"tenant_id", "acknowledged_at", "acknowledged_by", "closed_by"}) {
+      raw << std::string("ALTER TABLE alerts DROP COLUMN ") + column, now;
+    }
     raw << "DROP TABLE outage_reports", now;
     raw << "ALTER TABLE sites DROP COLUMN peer_key", now;
     for (const char* column : {"config_hash", "net_default_route", "net_addresses",
@@ -446,7 +464,7 @@ BOOST_AUTO_TEST_CASE(migration_3_gives_the_sites_of_a_schema_2_database_peer_key
     raw << "DELETE FROM schema_version WHERE version > 2", now;
   }
   auto store = openStore(dir);
-  BOOST_TEST(store->schemaVersion().value() == 3);
+  BOOST_TEST(store->schemaVersion().value() == SqliteStore::latestSchemaVersion());
   auto sites = store->listSites().value();
   BOOST_REQUIRE(sites.size() == 2u);
   BOOST_TEST(isLowerHex(sites[0].peer_key, 64));

@@ -1,0 +1,210 @@
+#pragma once
+
+// Bulkheads of the HTTP listener (docs/operations.md, "Sizing and capacity").
+//
+// Poco's HTTPServer gives each connection a worker thread from one pool. Every request is
+// classified by path into ingest (/v1/*: agents' enrollments and heartbeats), admin (/api/*
+// and anything unknown) or probe (/livez, /readyz, /metrics), and each class may have at most
+// its own number of requests in progress. A request over its class's limit, or arriving while
+// more connections wait for a worker than its class tolerates, is shed at once: answered 503
+// (or 429 when one client is over its own share) with a jittered Retry-After, never dropped.
+// So the admin API can never hold the workers ingest needs: with the pool sized as the sum of
+// the class limits, ingest always has its own.
+//
+// This file is the decision and the counting, without sockets; BulkheadRouter applies it to
+// Poco requests.
+//
+// Thread safety: AdmissionController is safe to call concurrently.
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace vigil::collector {
+
+enum class RequestClass : uint8_t {
+  kIngest,  // POST /v1/enroll, /v1/heartbeat (and any /v1/ path)
+  kAdmin,   // /api/*, and every path no other class claims
+  kProbe,   // /livez, /readyz, /metrics
+};
+constexpr size_t kRequestClassCount = 3;
+const char* requestClassName(RequestClass request_class);  // "ingest", "admin", "probe"
+
+// The class of a request path (the path only, without query).
+RequestClass classifyPath(std::string_view path);
+
+enum class ShedReason : uint8_t {
+  kClassFull,       // the class has its limit of requests in progress: 503
+  kQueueHighWater,  // more connections wait for a worker than the class tolerates: 503
+  kClientShare,     // this client has its limit of admin requests in progress: 429
+};
+constexpr size_t kShedReasonCount = 3;
+// "class_full", "queue_high_water", "client_share"
+const char* shedReasonName(ShedReason reason);
+
+struct AdmissionConfig {
+  // Requests of each class in progress at once (indexed by RequestClass); at least 1.
+  std::array<uint32_t, kRequestClassCount> max_in_flight{{10, 4, 2}};
+  // Connections waiting for a worker above which a class's new requests are shed; 0: the
+  // class is never shed for the queue (probes).
+  std::array<uint32_t, kRequestClassCount> queue_high_water{{512, 32, 0}};
+  // Admin requests in progress from one client address; 0: no per-client limit.
+  uint32_t admin_max_per_client = 0;
+  // Retry-After: retry_after_s plus a uniform 0..retry_after_jitter_s, so that clients told
+  // to come back do not all come back in the same second.
+  uint32_t retry_after_s = 5;
+  uint32_t retry_after_jitter_s = 10;
+};
+
+// Why and how a request is refused.
+struct ShedDecision {
+  ShedReason reason = ShedReason::kClassFull;
+  int http_status = 503;
+  uint32_t retry_after_s = 0;
+};
+
+// Upper bounds (seconds) of the request duration histogram's buckets; +Inf is implied.
+constexpr std::array<double, 12> kDurationBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                  0.1,   0.25,   0.5,   1,    2.5,   10};
+
+// Counters since the start, for /metrics.
+struct AdmissionStats {
+  struct PerClass {
+    uint64_t admitted = 0;
+    std::array<uint64_t, kShedReasonCount> shed{};  // indexed by ShedReason
+    uint64_t in_flight = 0;
+    uint32_t max_in_flight = 0;
+    // Answers by HTTP status (100..599), sheds included.
+    std::array<uint64_t, 500> responses{};
+    // Duration of answered requests: cumulative counts per kDurationBuckets bound, then all.
+    std::array<uint64_t, kDurationBuckets.size()> duration_le{};
+    uint64_t duration_count = 0;
+    double duration_sum_s = 0;
+  };
+  std::array<PerClass, kRequestClassCount> classes{};
+};
+
+class AdmissionController {
+ public:
+  // Returns a uniform integer in 0..max; injected so tests see fixed Retry-After values.
+  using Jitter = std::function<uint32_t(uint32_t max)>;
+
+  // Holds one class slot (and a client slot for admin) until destroyed.
+  class Ticket {
+   public:
+    Ticket(Ticket&& other) noexcept;
+    Ticket& operator=(Ticket&& other) noexcept;
+    Ticket(const Ticket&) = delete;
+    Ticket& operator=(const Ticket&) = delete;
+    ~Ticket();
+
+    RequestClass requestClass() const { return class_; }
+
+   private:
+    friend class AdmissionController;
+    Ticket(AdmissionController* owner, RequestClass request_class, std::string client);
+    void release();
+
+    AdmissionController* owner_;
+    RequestClass class_;
+    std::string client_;  // non-empty: holds a per-client slot
+  };
+
+  // REQUIRES: every max_in_flight >= 1. Without `jitter`, a thread-local PRNG is used.
+  explicit AdmissionController(AdmissionConfig config, Jitter jitter = {});
+  AdmissionController(const AdmissionController&) = delete;
+  AdmissionController& operator=(const AdmissionController&) = delete;
+
+  // Admits a request of `request_class` from `client` (its address, without port) while
+  // `queued_connections` wait for a worker, or says why it is shed. Sheds are counted here.
+  Result<Ticket, ShedDecision> admit(RequestClass request_class, const std::string& client,
+                                     uint64_t queued_connections);
+
+  // Counts one answer (admitted or shed) with its HTTP status and how long it took.
+  void recordResponse(RequestClass request_class, int http_status, Duration took);
+
+  AdmissionStats stats() const;
+  // Requests of the class admitted, and shed for any reason, since the start.
+  uint64_t admitted(RequestClass request_class) const;
+  uint64_t shed(RequestClass request_class) const;
+  const AdmissionConfig& config() const { return config_; }
+
+ private:
+  struct ClassState {
+    std::atomic<uint64_t> admitted{0};
+    std::array<std::atomic<uint64_t>, kShedReasonCount> shed{};
+    std::atomic<uint32_t> in_flight{0};
+    std::array<std::atomic<uint64_t>, 500> responses{};
+    std::array<std::atomic<uint64_t>, kDurationBuckets.size()> duration_le{};
+    std::atomic<uint64_t> duration_count{0};
+    std::atomic<uint64_t> duration_sum_us{0};
+  };
+
+  ShedDecision shedFor(RequestClass request_class, ShedReason reason);
+  void release(RequestClass request_class, const std::string& client);
+
+  const AdmissionConfig config_;
+  const Jitter jitter_;
+  std::array<ClassState, kRequestClassCount> classes_;
+  std::mutex clients_mu_;
+  std::unordered_map<std::string, uint32_t> admin_clients_;  // guarded by clients_mu_
+};
+
+// What the listener's worker pool is doing (Poco's TCPServer counters).
+struct ListenerLoad {
+  uint64_t queued = 0;        // accepted connections waiting for a worker
+  uint64_t busy_workers = 0;  // workers serving a connection (idle keep-alive ones included)
+  uint64_t max_workers = 0;
+};
+
+// Whether an answer may leave its connection open for another request. A worker stays with
+// its connection while the client is idle (up to http.keepAliveTimeoutSeconds), so keep-alive
+// is offered only while no connection waits and at least half of the workers are free;
+// otherwise the answer closes the connection and the worker goes back to the queue.
+bool keepAliveAllowed(const ListenerLoad& load);
+
+// Turns the running totals of an AdmissionController into what the degradation detector takes
+// (requests taken and shed since the previous report) and into one log line per period while
+// requests are shed.
+//
+// Thread safety: one caller thread (the presence ticker).
+class ShedReporter {
+ public:
+  struct Delta {
+    uint64_t ingest_accepted = 0;
+    uint64_t ingest_shed = 0;  // refused connections included
+  };
+
+  // `admission` and `clock` must outlive the reporter.
+  ShedReporter(const AdmissionController& admission, const Clock& clock,
+               Duration summary_period = std::chrono::seconds(10));
+
+  // Since the previous take(); `refused_connections` is Poco's running total.
+  Delta take(uint64_t refused_connections);
+  // A summary of the sheds since the previous summary, once `summary_period` has passed since
+  // it; nullopt when it is not due or nothing was shed or refused.
+  std::optional<std::string> summaryDue();
+
+ private:
+  const AdmissionController& admission_;
+  const Clock& clock_;
+  const Duration summary_period_;
+  uint64_t reported_accepted_ = 0;
+  uint64_t reported_shed_ = 0;
+  uint64_t refused_ = 0;
+  MonoTime summarised_at_;
+  AdmissionStats summarised_;
+  uint64_t summarised_refused_ = 0;
+};
+
+}  // namespace vigil::collector

@@ -1,0 +1,295 @@
+#include "collector/notify/webhook_dispatcher.h"
+
+#include <Poco/DateTime.h>
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeParser.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <utility>
+
+#include "collector/notify/webhook_signature.h"
+
+namespace vigil::collector {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr size_t kMaxErrorBytes = 500;
+constexpr int64_t kMaxRetryAfterS = 366LL * 86'400;
+
+int64_t nowMs(const Clock& clock) { return toUnixMillis(clock.wallNow()); }
+
+std::string describe(const DueDelivery& due) {
+  return "webhook " + std::to_string(due.entry.webhook_id) + ": delivery " + due.entry.message_id +
+         " (" + due.entry.event_type + ")";
+}
+
+std::string seconds(milliseconds d) {
+  const int64_t tenths = (d.count() + 50) / 100;
+  return std::to_string(tenths / 10) + (tenths % 10 != 0 ? "." + std::to_string(tenths % 10) : "") +
+         " s";
+}
+
+}  // namespace
+
+std::optional<milliseconds> parseRetryAfter(const std::string& value, WallTime now) {
+  std::string text = value;
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+    text.erase(text.begin());
+  }
+  if (text.empty()) return std::nullopt;
+  if (std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (text.size() > 9) return milliseconds(kMaxRetryAfterS * 1000);
+    return milliseconds(std::min<int64_t>(std::stoll(text), kMaxRetryAfterS) * 1000);
+  }
+  // An IMF-fixdate, "Wed, 21 Oct 2015 07:28:00 GMT" (Poco's parser alone is too lenient).
+  constexpr size_t kFixdateBytes = 29;
+  if (text.size() != kFixdateBytes || text.compare(kFixdateBytes - 4, 4, " GMT") != 0) {
+    return std::nullopt;
+  }
+  Poco::DateTime date;
+  int tz = 0;
+  if (!Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::HTTP_FORMAT, text, date, tz)) {
+    return std::nullopt;
+  }
+  const int64_t at_ms = date.timestamp().epochMicroseconds() / 1000 - int64_t{tz} * 1000;
+  const int64_t wait_ms = at_ms - toUnixMillis(now);
+  return milliseconds(std::clamp<int64_t>(wait_ms, 0, kMaxRetryAfterS * 1000));
+}
+
+WebhookDispatcher::WebhookDispatcher(Store& store, WebhookTransport& transport, const Clock& clock,
+                                     WebhookDispatchConfig config, LogFn warn, LogFn error)
+    : store_(store),
+      transport_(transport),
+      clock_(clock),
+      config_(std::move(config)),
+      warn_(std::move(warn)),
+      error_(std::move(error)),
+      random_(std::random_device{}()) {}
+
+WebhookDispatcher::~WebhookDispatcher() { stop(); }
+
+void WebhookDispatcher::start() {
+  {
+    std::lock_guard<std::mutex> lock(run_mu_);
+    stopping_ = false;
+  }
+  const int workers = std::max(1, config_.workers);
+  for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { run(); });
+}
+
+void WebhookDispatcher::stop() {
+  {
+    std::lock_guard<std::mutex> lock(run_mu_);
+    stopping_ = true;
+  }
+  wake_cv_.notify_all();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+void WebhookDispatcher::wake() {
+  {
+    std::lock_guard<std::mutex> lock(run_mu_);
+    ++wakeups_;
+  }
+  wake_cv_.notify_all();
+}
+
+void WebhookDispatcher::run() {
+  for (;;) {
+    uint64_t seen = 0;
+    {
+      std::lock_guard<std::mutex> lock(run_mu_);
+      if (stopping_) return;
+      seen = wakeups_;
+    }
+    DueDelivery due;
+    bool store_failed = false;
+    if (claim(&due, &store_failed)) {
+      const bool recorded = attempt(due);
+      release(due.entry.id);
+      if (recorded) continue;
+    }
+    std::unique_lock<std::mutex> lock(run_mu_);
+    wake_cv_.wait_for(lock, config_.poll_interval, [&] { return stopping_ || wakeups_ != seen; });
+  }
+}
+
+size_t WebhookDispatcher::deliverDue() {
+  size_t attempts = 0;
+  std::set<int64_t> attempted;
+  DueDelivery due;
+  bool store_failed = false;
+  while (claim(&due, &store_failed)) {
+    if (!attempted.insert(due.entry.id).second) {
+      release(due.entry.id);
+      break;
+    }
+    ++attempts;
+    const bool recorded = attempt(due);
+    release(due.entry.id);
+    if (!recorded) break;
+  }
+  return attempts;
+}
+
+bool WebhookDispatcher::claim(DueDelivery* out, bool* store_failed) {
+  std::lock_guard<std::mutex> lock(claim_mu_);
+  const int64_t now_ms = nowMs(clock_);
+  for (auto it = held_until_.begin(); it != held_until_.end();) {
+    it = it->second <= now_ms ? held_until_.erase(it) : std::next(it);
+  }
+  const size_t limit = static_cast<size_t>(std::max(1, config_.workers)) + in_flight_.size() +
+                       held_until_.size() + 8;
+  auto due = store_.listDueDeliveries(now_ms, limit);
+  if (!due.ok()) {
+    *store_failed = true;
+    noteStoreFailure("cannot read the webhook outbox: " + due.error().toString());
+    return false;
+  }
+  noteStoreSuccess();
+  for (DueDelivery& d : due.value()) {
+    if (in_flight_.count(d.entry.id) != 0 || held_until_.count(d.entry.id) != 0) continue;
+    in_flight_.insert(d.entry.id);
+    *out = std::move(d);
+    return true;
+  }
+  return false;
+}
+
+void WebhookDispatcher::release(int64_t entry_id) {
+  std::lock_guard<std::mutex> lock(claim_mu_);
+  in_flight_.erase(entry_id);
+}
+
+void WebhookDispatcher::hold(const DueDelivery& due) {
+  const milliseconds delay = jittered(backoff(due.entry.attempts + 1));
+  std::lock_guard<std::mutex> lock(claim_mu_);
+  held_until_[due.entry.id] = nowMs(clock_) + delay.count();
+}
+
+void WebhookDispatcher::noteStoreFailure(const std::string& line) {
+  ++store_errors_;
+  if (!store_failing_.exchange(true) && error_) error_(line);
+}
+
+void WebhookDispatcher::noteStoreSuccess() {
+  if (store_failing_.exchange(false) && warn_) warn_("webhook outbox readable again");
+}
+
+milliseconds WebhookDispatcher::backoff(int64_t attempts) const {
+  milliseconds delay = config_.retry_initial;
+  for (int64_t i = 1; i < attempts && delay < config_.retry_max; ++i) delay *= 2;
+  return std::min(delay, config_.retry_max);
+}
+
+milliseconds WebhookDispatcher::jittered(milliseconds delay) {
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  double share = 0;
+  {
+    std::lock_guard<std::mutex> lock(random_mu_);
+    share = unit(random_);
+  }
+  const auto cut =
+      static_cast<int64_t>(static_cast<double>(delay.count()) * config_.jitter * share);
+  return delay - milliseconds(cut);
+}
+
+bool WebhookDispatcher::attempt(const DueDelivery& due) {
+  const OutboxEntry& entry = due.entry;
+  const int64_t started_ms = nowMs(clock_);
+  DeliveryAttempt outcome;
+  outcome.at_ms = started_ms;
+
+  auto signature = signWebhook(due.secret, entry.message_id, started_ms / 1000, entry.payload);
+  if (!signature.ok()) {
+    outcome.error = "cannot sign: " + signature.error().message();
+    Status s = store_.markDeliveryFailed(entry.id, outcome);
+    ++given_up_;
+    if (warn_) warn_(describe(due) + " given up: " + outcome.error);
+    if (!s.ok()) {
+      noteStoreFailure("cannot record a webhook delivery: " + s.toString());
+      hold(due);
+      return false;
+    }
+    return true;
+  }
+
+  WebhookRequest request;
+  request.url = due.url;
+  request.body = entry.payload;
+  request.headers = {{"webhook-id", entry.message_id},
+                     {"webhook-timestamp", std::to_string(started_ms / 1000)},
+                     {"webhook-signature", signature.value()}};
+  auto answer = transport_.post(request);
+  const int64_t done_ms = nowMs(clock_);
+
+  Status recorded;
+  if (answer.ok() && answer.value().status >= 200 && answer.value().status <= 299) {
+    outcome.http_status = answer.value().status;
+    recorded = store_.markDeliveryDelivered(entry.id, outcome);
+    ++delivered_;
+  } else {
+    ++failed_attempts_;
+    milliseconds delay = jittered(backoff(entry.attempts + 1));
+    if (answer.ok()) {
+      const int status = answer.value().status;
+      outcome.http_status = status;
+      outcome.error = "HTTP " + std::to_string(status);
+      if (status == 429 || status == 503) {
+        if (auto wait = parseRetryAfter(answer.value().retry_after, clock_.wallNow())) {
+          delay = std::max(delay, std::min(*wait, config_.retry_max));
+        }
+      }
+    } else {
+      outcome.error = answer.error().message();
+    }
+    if (outcome.error.size() > kMaxErrorBytes) outcome.error.resize(kMaxErrorBytes);
+    const int64_t attempts = entry.attempts + 1;
+    if (done_ms - entry.created_at_ms >= config_.give_up_after.count()) {
+      recorded = store_.markDeliveryFailed(entry.id, outcome);
+      ++given_up_;
+      if (warn_) {
+        warn_(describe(due) + " given up after " + std::to_string(attempts) +
+              " attempts: " + outcome.error);
+      }
+    } else {
+      recorded = store_.markDeliveryRetry(entry.id, outcome, done_ms + delay.count());
+      if (warn_) {
+        warn_(describe(due) + " failed: " + outcome.error + "; attempt " +
+              std::to_string(attempts) + ", next in " + seconds(delay));
+      }
+    }
+  }
+  if (!recorded.ok()) {
+    noteStoreFailure("cannot record a webhook delivery: " + recorded.toString());
+    hold(due);
+    return false;
+  }
+  return true;
+}
+
+WebhookDeliveryStats WebhookDispatcher::stats() {
+  WebhookDeliveryStats s;
+  s.delivered = delivered_.load();
+  s.failed_attempts = failed_attempts_.load();
+  s.given_up = given_up_.load();
+  s.store_errors = store_errors_.load();
+  auto outbox = store_.outboxStats();
+  if (!outbox.ok()) {
+    s.pending = -1;
+    return s;
+  }
+  s.pending = outbox.value().pending;
+  if (outbox.value().oldest_pending_created_at_ms) {
+    const int64_t age_ms = nowMs(clock_) - *outbox.value().oldest_pending_created_at_ms;
+    s.oldest_pending_age_s = static_cast<double>(std::max<int64_t>(age_ms, 0)) / 1000.0;
+  }
+  return s;
+}
+
+}  // namespace vigil::collector

@@ -1,0 +1,141 @@
+#pragma once
+
+// Delivers the webhook outbox (docs/webhooks.md): POSTs each due entry, signed per Standard
+// Webhooks, and records the outcome in the store.
+//
+//   - At least once: an entry leaves "pending" only when an attempt is recorded, so an entry
+//     whose delivery a crash interrupted is sent again after the restart, with the same
+//     webhook-id (its message id).
+//   - In order per ordering key: the store offers only the oldest pending entry of each webhook
+//     and key, and the dispatcher never has two entries of one webhook and key in flight.
+//   - A 2xx answer is delivered; anything else, or no answer, is retried after a capped
+//     exponential backoff with jitter (Retry-After is honoured on 429 and 503); an entry still
+//     failing once it is `give_up_after` old is given up (state "failed").
+//
+// Delivery runs on the dispatcher's own threads, never on ingest or presence threads: a slow
+// or dead receiver only delays that receiver's events. Secrets are never logged, nor the URLs
+// (which may carry credentials); log lines name the webhook id and the message id.
+//
+// Time: backoff and give-up decisions read the injected Clock (wall time, because due times
+// are persisted); the worker threads' idle waits are real time.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "collector/notify/webhook_transport.h"
+#include "collector/store/store.h"
+#include "common/clock.h"
+
+namespace vigil::collector {
+
+struct WebhookDispatchConfig {
+  int workers = 2;  // deliveries in flight at once, across all webhooks
+  std::chrono::milliseconds poll_interval{1000};   // how often idle workers look for due entries
+  std::chrono::milliseconds retry_initial{5000};   // delay after the first failed attempt
+  std::chrono::milliseconds retry_max{3'600'000};  // the backoff's cap
+  std::chrono::milliseconds give_up_after{24 * 3'600'000};  // age at which failing entries fail
+  double jitter = 0.2;  // each delay is shortened by up to this share, at random
+  std::string user_agent = "vigil-collector";
+};
+
+// Counters since start, and the outbox now, for /metrics.
+struct WebhookDeliveryStats {
+  uint64_t delivered = 0;        // entries delivered (2xx)
+  uint64_t failed_attempts = 0;  // attempts that got no 2xx
+  uint64_t given_up = 0;         // entries that reached state "failed"
+  uint64_t store_errors = 0;     // outbox reads or writes that failed
+  int64_t pending = 0;           // entries pending now (-1: the store did not answer)
+  double oldest_pending_age_s = 0;
+};
+
+class WebhookDispatcher {
+ public:
+  using LogFn = std::function<void(const std::string& line)>;
+
+  // `store`, `transport` and `clock` must outlive the dispatcher. `warn` receives one line per
+  // failed attempt and per entry given up; `error` one per store failure.
+  WebhookDispatcher(Store& store, WebhookTransport& transport, const Clock& clock,
+                    WebhookDispatchConfig config, LogFn warn = {}, LogFn error = {});
+  ~WebhookDispatcher();  // stops if running
+  WebhookDispatcher(const WebhookDispatcher&) = delete;
+  WebhookDispatcher& operator=(const WebhookDispatcher&) = delete;
+
+  // Starts the worker threads. REQUIRES: not running.
+  void start();
+  // Wakes the workers and joins them; a delivery in flight finishes first (bounded by the
+  // transport's timeout). Idempotent.
+  void stop();
+  // Tells the workers that entries were enqueued, so they need not wait for the next poll.
+  void wake();
+
+  // Attempts every entry due now, one after another on the calling thread, until none is due
+  // (or the store fails); returns the number of attempts. The workers do the same in a loop;
+  // tests call it directly with a SimulatedClock.
+  size_t deliverDue();
+
+  WebhookDeliveryStats stats();
+
+  // The delay before attempt `attempts + 1` after `attempts` failed ones, before jitter:
+  // retry_initial * 2^(attempts - 1), at most retry_max. REQUIRES: attempts >= 1.
+  std::chrono::milliseconds backoff(int64_t attempts) const;
+
+ private:
+  // The next due entry no other worker holds, marked in flight; false if none (or on a store
+  // failure, which sets *store_failed).
+  bool claim(DueDelivery* out, bool* store_failed);
+  void release(int64_t entry_id);
+  // Keeps an entry whose outcome could not be recorded from being claimed again before its
+  // next backoff delay, so a store that cannot write does not make the dispatcher resend it in
+  // a loop.
+  void hold(const DueDelivery& due);
+  // Store failures are logged when they start; their end is logged too.
+  void noteStoreFailure(const std::string& line);
+  void noteStoreSuccess();
+  // Attempts one entry and records the outcome; false if recording it failed.
+  bool attempt(const DueDelivery& due);
+  std::chrono::milliseconds jittered(std::chrono::milliseconds delay);
+  void run();
+
+  Store& store_;
+  WebhookTransport& transport_;
+  const Clock& clock_;
+  const WebhookDispatchConfig config_;
+  const LogFn warn_;
+  const LogFn error_;
+
+  std::mutex claim_mu_;
+  std::set<int64_t> in_flight_;            // entry ids; guarded by claim_mu_
+  std::map<int64_t, int64_t> held_until_;  // entry id -> wall ms; guarded by claim_mu_
+  std::atomic<bool> store_failing_{false};
+
+  std::mutex random_mu_;
+  std::mt19937_64 random_;  // guarded by random_mu_
+
+  std::mutex run_mu_;
+  std::condition_variable wake_cv_;
+  bool stopping_ = false;  // guarded by run_mu_
+  uint64_t wakeups_ = 0;   // guarded by run_mu_
+  std::vector<std::thread> threads_;
+
+  std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> failed_attempts_{0};
+  std::atomic<uint64_t> given_up_{0};
+  std::atomic<uint64_t> store_errors_{0};
+};
+
+// How long a Retry-After header asks to wait: delta-seconds or an HTTP date (relative to
+// `now`); nullopt if absent or unreadable.
+std::optional<std::chrono::milliseconds> parseRetryAfter(const std::string& value, WallTime now);
+
+}  // namespace vigil::collector

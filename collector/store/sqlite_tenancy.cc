@@ -1,0 +1,483 @@
+// SqliteStore: tenants, sites, enrollment tokens and admin tokens as the admin API reads and
+// changes them (the walking skeleton's create/find-by-name calls stay in sqlite_store.cc).
+//
+// Deletion rules, beyond store.h:
+//   - deleteSite removes, with the site, its enrollment tokens, its site-scoped maintenance
+//     windows and its alerts (all keyed by the site, meaningless without it);
+//   - deleteTenant removes, with the tenant, its maintenance windows, its webhooks with their
+//     outbox entries, its alerts and the admin tokens' scope rows naming it. A token scoped only
+//     to deleted tenants keeps authenticating with an empty scope: it sees nothing.
+//
+// User text (names, filters) is always bound, never spliced into SQL; filters use LIKE with
+// `%`, `_` and `\` escaped, so they match literally.
+
+#include <Poco/Data/Binding.h>
+#include <Poco/Data/RecordSet.h>
+#include <Poco/Data/SQLite/SQLiteException.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/Statement.h>
+
+#include <algorithm>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "collector/store/sqlite_store.h"
+#include "collector/store/sqlite_util.h"
+
+namespace vigil::collector {
+namespace {
+
+using namespace sqlite;  // NOLINT(google-build-using-namespace): the store's own helpers
+using Poco::Data::AbstractBinding;
+using Poco::Data::RecordSet;
+using Poco::Data::Session;
+using Poco::Data::Statement;
+using Poco::Data::Keywords::bind;
+using Poco::Data::Keywords::into;
+using Poco::Data::Keywords::now;
+using Poco::Data::Keywords::use;
+
+Tenant tenantAt(const RecordSet& rs, size_t row) {
+  return Tenant{intAt(rs, 0, row), stringAt(rs, 1, row), intAt(rs, 2, row)};
+}
+
+constexpr char kTokenColumns[] =
+    "id, site_id, token_hash, created_at, expires_at, max_uses, uses, revoked, name, revoked_at";
+
+EnrollmentToken tokenAt(const RecordSet& rs, size_t row) {
+  EnrollmentToken t;
+  t.id = intAt(rs, 0, row);
+  t.site_id = intAt(rs, 1, row);
+  t.token_hash = stringAt(rs, 2, row);
+  t.created_at_ms = intAt(rs, 3, row);
+  t.expires_at_ms = optionalIntAt(rs, 4, row);
+  t.max_uses = optionalIntAt(rs, 5, row);
+  t.uses = intAt(rs, 6, row);
+  t.revoked = intAt(rs, 7, row) != 0;
+  t.name = stringAt(rs, 8, row);
+  t.revoked_at_ms = optionalIntAt(rs, 9, row);
+  return t;
+}
+
+constexpr char kAdminTokenColumns[] =
+    "id, token_hash, name, created_at, revoked, all_tenants, expires_at, revoked_at, created_by";
+
+AdminToken adminTokenAt(const RecordSet& rs, size_t row) {
+  AdminToken t;
+  t.id = intAt(rs, 0, row);
+  t.token_hash = stringAt(rs, 1, row);
+  t.name = stringAt(rs, 2, row);
+  t.created_at_ms = intAt(rs, 3, row);
+  t.revoked = intAt(rs, 4, row) != 0;
+  t.all_tenants = intAt(rs, 5, row) != 0;
+  t.expires_at_ms = optionalIntAt(rs, 6, row);
+  t.revoked_at_ms = optionalIntAt(rs, 7, row);
+  t.created_by = optionalIntAt(rs, 8, row);
+  return t;
+}
+
+// Fills each token's tenant_ids from admin_token_tenants. `tokens` ordered by id.
+void attachScopes(Session& s, std::vector<AdminToken>& tokens, std::optional<int64_t> only_token) {
+  if (tokens.empty()) return;
+  Query q("SELECT token_id, tenant_id FROM admin_token_tenants WHERE 1 = 1");
+  if (only_token) q.sql(" AND token_id = ?").param(*only_token);
+  q.sql(" ORDER BY token_id, tenant_id");
+  Statement st(s);
+  q.execute(st);
+  RecordSet rs(st);
+  std::map<int64_t, std::vector<int64_t>> scopes;
+  for (size_t row = 0; row < rs.rowCount(); ++row) {
+    scopes[intAt(rs, 0, row)].push_back(intAt(rs, 1, row));
+  }
+  for (AdminToken& t : tokens) {
+    auto it = scopes.find(t.id);
+    if (it != scopes.end() && !t.all_tenants) t.tenant_ids = std::move(it->second);
+  }
+}
+
+bool exists(Session& s, const std::string& sql, int64_t id) {
+  Poco::Int64 key = id;
+  Poco::Int64 count = 0;
+  s << sql, use(key), into(count), now;
+  return count > 0;
+}
+
+Poco::Int64 lastInsertId(Session& s) {
+  Poco::Int64 id = 0;
+  s << "SELECT last_insert_rowid()", into(id), now;
+  return id;
+}
+
+}  // namespace
+
+// --- Tenants ----------------------------------------------------------------------------------
+
+Result<std::optional<Tenant>> SqliteStore::findTenant(int64_t tenant_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot read tenant", [&]() -> Result<std::optional<Tenant>> {
+    Statement st(*session_);
+    Query("SELECT id, name, created_at FROM tenants WHERE id = ?").param(tenant_id).execute(st);
+    RecordSet rs(st);
+    if (rs.rowCount() == 0) return std::optional<Tenant>();
+    return std::optional<Tenant>(tenantAt(rs, 0));
+  });
+}
+
+Result<std::vector<Tenant>> SqliteStore::listTenants(const TenantScope& scope,
+                                                     const std::string& name_contains,
+                                                     int64_t after_id, size_t limit) {
+  if (!scope.all && scope.tenant_ids.empty()) return std::vector<Tenant>();
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list tenants", [&]() -> Result<std::vector<Tenant>> {
+    Query q("SELECT id, name, created_at FROM tenants WHERE id > ?");
+    q.param(after_id);
+    if (!scope.all) q.inList("id", scope.tenant_ids);
+    if (!name_contains.empty()) q.containsText("name", name_contains);
+    q.sql(" ORDER BY id LIMIT ?").param(static_cast<int64_t>(limit));
+    Statement st(*session_);
+    q.execute(st);
+    RecordSet rs(st);
+    std::vector<Tenant> out;
+    out.reserve(rs.rowCount());
+    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(tenantAt(rs, row));
+    return out;
+  });
+}
+
+Result<bool> SqliteStore::renameTenant(int64_t tenant_id, const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot rename tenant", [&]() -> Result<bool> {
+    Session& s = *session_;
+    Transaction tx(s);
+    Poco::Int64 id = tenant_id;
+    Poco::Int64 taken = 0;
+    s << "SELECT COUNT(*) FROM tenants WHERE name = ? AND id <> ?", bind(name), use(id),
+        into(taken), now;
+    if (taken > 0) return Status::alreadyExists("a tenant named \"" + name + "\" exists");
+    try {
+      Statement st(s);
+      st << "UPDATE tenants SET name = ? WHERE id = ?", bind(name), use(id);
+      if (st.execute() == 0) return false;
+    } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
+      // Another process took the name between the check and the write.
+      return Status::alreadyExists("a tenant named \"" + name + "\" exists");
+    }
+    tx.commit();
+    return true;
+  });
+}
+
+Result<bool> SqliteStore::deleteTenant(int64_t tenant_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot delete tenant", [&]() -> Result<bool> {
+    Session& s = *session_;
+    Transaction tx(s);
+    if (!exists(s, "SELECT COUNT(*) FROM tenants WHERE id = ?", tenant_id)) return false;
+    if (exists(s, "SELECT COUNT(*) FROM sites WHERE tenant_id = ?", tenant_id)) {
+      return Status::failedPrecondition("the tenant still has sites");
+    }
+    Poco::Int64 id = tenant_id;
+    s << "DELETE FROM maintenance_windows WHERE tenant_id = ?", use(id), now;
+    s << "DELETE FROM webhook_outbox WHERE webhook_id IN"
+         " (SELECT id FROM webhooks WHERE tenant_id = ?)",
+        use(id), now;
+    s << "DELETE FROM webhooks WHERE tenant_id = ?", use(id), now;
+    s << "DELETE FROM alerts WHERE tenant_id = ?", use(id), now;
+    s << "DELETE FROM admin_token_tenants WHERE tenant_id = ?", use(id), now;
+    s << "DELETE FROM tenants WHERE id = ?", use(id), now;
+    tx.commit();
+    return true;
+  });
+}
+
+// --- Sites ------------------------------------------------------------------------------------
+
+Result<std::optional<Site>> SqliteStore::findSite(int64_t site_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot read site", [&]() -> Result<std::optional<Site>> {
+    Statement st(*session_);
+    Query("SELECT " + std::string(kSiteColumns) + " FROM sites WHERE id = ?")
+        .param(site_id)
+        .execute(st);
+    RecordSet rs(st);
+    if (rs.rowCount() == 0) return std::optional<Site>();
+    return std::optional<Site>(siteAt(rs, 0));
+  });
+}
+
+Result<std::vector<Site>> SqliteStore::listSitesPage(const TenantScope& scope,
+                                                     std::optional<int64_t> tenant_id,
+                                                     const std::string& name_contains,
+                                                     int64_t after_id, size_t limit) {
+  if (!scope.all && scope.tenant_ids.empty()) return std::vector<Site>();
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list sites", [&]() -> Result<std::vector<Site>> {
+    Query q("SELECT " + std::string(kSiteColumns) + " FROM sites WHERE id > ?");
+    q.param(after_id);
+    if (!scope.all) q.inList("tenant_id", scope.tenant_ids);
+    if (tenant_id) q.sql(" AND tenant_id = ?").param(*tenant_id);
+    if (!name_contains.empty()) q.containsText("name", name_contains);
+    q.sql(" ORDER BY id LIMIT ?").param(static_cast<int64_t>(limit));
+    Statement st(*session_);
+    q.execute(st);
+    RecordSet rs(st);
+    std::vector<Site> out;
+    out.reserve(rs.rowCount());
+    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(siteAt(rs, row));
+    return out;
+  });
+}
+
+Result<bool> SqliteStore::renameSite(int64_t site_id, const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot rename site", [&]() -> Result<bool> {
+    Session& s = *session_;
+    Transaction tx(s);
+    Poco::Int64 id = site_id;
+    Poco::Int64 taken = 0;
+    s << "SELECT COUNT(*) FROM sites o JOIN sites me ON me.tenant_id = o.tenant_id"
+         " WHERE me.id = ? AND o.id <> me.id AND o.name = ?",
+        use(id), bind(name), into(taken), now;
+    if (taken > 0) {
+      return Status::alreadyExists("the tenant has a site named \"" + name + "\"");
+    }
+    try {
+      Statement st(s);
+      st << "UPDATE sites SET name = ? WHERE id = ?", bind(name), use(id);
+      if (st.execute() == 0) return false;
+    } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
+      return Status::alreadyExists("the tenant has a site named \"" + name + "\"");
+    }
+    tx.commit();
+    return true;
+  });
+}
+
+Result<bool> SqliteStore::deleteSite(int64_t site_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot delete site", [&]() -> Result<bool> {
+    Session& s = *session_;
+    Transaction tx(s);
+    if (!exists(s, "SELECT COUNT(*) FROM sites WHERE id = ?", site_id)) return false;
+    if (exists(s, "SELECT COUNT(*) FROM agents WHERE site_id = ?", site_id)) {
+      return Status::failedPrecondition("the site still has agents (retired ones included)");
+    }
+    Poco::Int64 id = site_id;
+    s << "DELETE FROM enrollment_tokens WHERE site_id = ?", use(id), now;
+    s << "DELETE FROM maintenance_windows WHERE site_id = ?", use(id), now;
+    s << "DELETE FROM alerts WHERE site_id = ?", use(id), now;
+    s << "DELETE FROM sites WHERE id = ?", use(id), now;
+    tx.commit();
+    return true;
+  });
+}
+
+// --- Enrollment tokens ------------------------------------------------------------------------
+
+Result<EnrollmentToken> SqliteStore::createEnrollmentToken(const EnrollmentToken& token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot create enrollment token", [&]() -> Result<EnrollmentToken> {
+    Poco::Int64 site = token.site_id;
+    Poco::Int64 created = token.created_at_ms;
+    Poco::Nullable<Poco::Int64> expires = toNullable(token.expires_at_ms);
+    Poco::Nullable<Poco::Int64> max_uses = toNullable(token.max_uses);
+    Poco::Nullable<Poco::Int64> revoked_at = toNullable(token.revoked_at_ms);
+    int revoked = token.revoked ? 1 : 0;
+    *session_ << "INSERT INTO enrollment_tokens (site_id, token_hash, created_at, expires_at,"
+                 " max_uses, uses, revoked, name, revoked_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+        use(site), bind(token.token_hash), use(created), use(expires), use(max_uses), use(revoked),
+        bind(token.name), use(revoked_at), now;
+    EnrollmentToken stored = token;
+    stored.id = lastInsertId(*session_);
+    stored.uses = 0;
+    return stored;
+  });
+}
+
+Result<std::optional<EnrollmentToken>> SqliteStore::findEnrollmentTokenByHash(
+    const std::string& token_hash) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot read enrollment token", [&]() -> Result<std::optional<EnrollmentToken>> {
+    Statement st(*session_);
+    Query("SELECT " + std::string(kTokenColumns) + " FROM enrollment_tokens WHERE token_hash = ?")
+        .param(token_hash)
+        .execute(st);
+    RecordSet rs(st);
+    if (rs.rowCount() == 0) return std::optional<EnrollmentToken>();
+    return std::optional<EnrollmentToken>(tokenAt(rs, 0));
+  });
+}
+
+Result<std::optional<EnrollmentToken>> SqliteStore::findEnrollmentToken(int64_t token_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot read enrollment token", [&]() -> Result<std::optional<EnrollmentToken>> {
+    Statement st(*session_);
+    Query("SELECT " + std::string(kTokenColumns) + " FROM enrollment_tokens WHERE id = ?")
+        .param(token_id)
+        .execute(st);
+    RecordSet rs(st);
+    if (rs.rowCount() == 0) return std::optional<EnrollmentToken>();
+    return std::optional<EnrollmentToken>(tokenAt(rs, 0));
+  });
+}
+
+Result<std::vector<EnrollmentToken>> SqliteStore::listEnrollmentTokens(int64_t site_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list enrollment tokens", [&]() -> Result<std::vector<EnrollmentToken>> {
+    Statement st(*session_);
+    Query("SELECT " + std::string(kTokenColumns) +
+          " FROM enrollment_tokens WHERE site_id = ? ORDER BY id")
+        .param(site_id)
+        .execute(st);
+    RecordSet rs(st);
+    std::vector<EnrollmentToken> out;
+    out.reserve(rs.rowCount());
+    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(tokenAt(rs, row));
+    return out;
+  });
+}
+
+Result<bool> SqliteStore::revokeEnrollmentToken(int64_t token_id, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot revoke enrollment token", [&]() -> Result<bool> {
+    Poco::Int64 id = token_id;
+    Poco::Int64 at = now_ms;
+    Statement st(*session_);
+    // A second revocation keeps the first time.
+    st << "UPDATE enrollment_tokens SET revoked = 1, revoked_at = COALESCE(revoked_at, ?)"
+          " WHERE id = ?",
+        use(at), use(id);
+    return st.execute() > 0;
+  });
+}
+
+// --- Admin tokens -----------------------------------------------------------------------------
+
+Result<AdminToken> SqliteStore::createAdminToken(const NewAdminToken& token, int64_t now_ms) {
+  if (!token.all_tenants && token.tenant_ids.empty()) {
+    return Status::invalidArgument("a scoped admin token needs at least one tenant");
+  }
+  std::vector<int64_t> tenants;
+  if (!token.all_tenants) {
+    tenants = token.tenant_ids;
+    std::sort(tenants.begin(), tenants.end());
+    tenants.erase(std::unique(tenants.begin(), tenants.end()), tenants.end());
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot create admin token", [&]() -> Result<AdminToken> {
+    Session& s = *session_;
+    Transaction tx(s);
+    for (int64_t tenant : tenants) {
+      if (!exists(s, "SELECT COUNT(*) FROM tenants WHERE id = ?", tenant)) {
+        return Status::invalidArgument("no tenant " + std::to_string(tenant));
+      }
+    }
+    Poco::Int64 created = now_ms;
+    int all = token.all_tenants ? 1 : 0;
+    Poco::Nullable<Poco::Int64> expires = toNullable(token.expires_at_ms);
+    Poco::Nullable<Poco::Int64> created_by = toNullable(token.created_by);
+    try {
+      s << "INSERT INTO admin_tokens (token_hash, name, created_at, revoked, all_tenants,"
+           " expires_at, created_by) VALUES (?, ?, ?, 0, ?, ?, ?)",
+          bind(token.token_hash), bind(token.name), use(created), use(all), use(expires),
+          use(created_by), now;
+    } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
+      return Status::alreadyExists("an admin token with this hash exists");
+    }
+    AdminToken stored;
+    stored.id = lastInsertId(s);
+    Poco::Int64 token_id = stored.id;
+    Poco::Int64 tenant_id = 0;
+    Statement insert(s);
+    insert << "INSERT INTO admin_token_tenants (token_id, tenant_id) VALUES (?, ?)", use(token_id),
+        use(tenant_id);
+    for (int64_t tenant : tenants) {
+      tenant_id = tenant;
+      insert.execute();
+    }
+    tx.commit();
+    stored.token_hash = token.token_hash;
+    stored.name = token.name;
+    stored.created_at_ms = now_ms;
+    stored.all_tenants = token.all_tenants;
+    stored.tenant_ids = tenants;
+    stored.expires_at_ms = token.expires_at_ms;
+    stored.created_by = token.created_by;
+    return stored;
+  });
+}
+
+Result<std::vector<AdminToken>> SqliteStore::listAdminTokens() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list admin tokens", [&]() -> Result<std::vector<AdminToken>> {
+    Session& s = *session_;
+    // One read transaction, so tokens and scopes are of the same moment.
+    Transaction tx(s);
+    Statement st(s);
+    st << "SELECT " + std::string(kAdminTokenColumns) + " FROM admin_tokens ORDER BY id", now;
+    RecordSet rs(st);
+    std::vector<AdminToken> out;
+    out.reserve(rs.rowCount());
+    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(adminTokenAt(rs, row));
+    attachScopes(s, out, std::nullopt);
+    tx.commit();
+    return out;
+  });
+}
+
+namespace {
+
+// The admin token whose `column` equals `value`, with its scope. REQUIRES: an open
+// transaction on `s`.
+template <typename T>
+std::optional<AdminToken> findAdminTokenWhere(Session& s, const std::string& column,
+                                              const T& value) {
+  Statement st(s);
+  Query("SELECT " + std::string(kAdminTokenColumns) + " FROM admin_tokens WHERE " + column + " = ?")
+      .param(value)
+      .execute(st);
+  RecordSet rs(st);
+  if (rs.rowCount() == 0) return std::nullopt;
+  std::vector<AdminToken> found{adminTokenAt(rs, 0)};
+  attachScopes(s, found, found.front().id);
+  return std::move(found.front());
+}
+
+}  // namespace
+
+Result<std::optional<AdminToken>> SqliteStore::findAdminToken(int64_t token_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot read admin token", [&]() -> Result<std::optional<AdminToken>> {
+    Transaction tx(*session_);
+    std::optional<AdminToken> found = findAdminTokenWhere(*session_, "id", token_id);
+    tx.commit();
+    return found;
+  });
+}
+
+Result<std::optional<AdminToken>> SqliteStore::findAdminTokenByHash(const std::string& token_hash) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot read admin token", [&]() -> Result<std::optional<AdminToken>> {
+    Transaction tx(*session_);
+    std::optional<AdminToken> found = findAdminTokenWhere(*session_, "token_hash", token_hash);
+    tx.commit();
+    return found;
+  });
+}
+
+Result<bool> SqliteStore::revokeAdminToken(int64_t token_id, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot revoke admin token", [&]() -> Result<bool> {
+    Poco::Int64 id = token_id;
+    Poco::Int64 at = now_ms;
+    Statement st(*session_);
+    // A second revocation keeps the first time.
+    st << "UPDATE admin_tokens SET revoked = 1, revoked_at = COALESCE(revoked_at, ?)"
+          " WHERE id = ?",
+        use(at), use(id);
+    return st.execute() > 0;
+  });
+}
+
+}  // namespace vigil::collector

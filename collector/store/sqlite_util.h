@@ -1,0 +1,166 @@
+#pragma once
+
+// Internal to the SQLite store: what its several source files share (one file per area of the
+// Store interface). Not part of the store's interface; include only from collector/store/.
+
+#include <Poco/Data/Binding.h>
+#include <Poco/Data/RecordSet.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/Exception.h>
+#include <Poco/Nullable.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "collector/store/store.h"
+#include "common/status.h"
+
+namespace vigil::collector::sqlite {
+
+using Poco::Data::AbstractBinding;
+using Poco::Data::RecordSet;
+using Poco::Data::Session;
+using Poco::Data::Statement;
+
+// Runs `body` and turns any exception into a Status, so none leaves the store.
+template <typename F>
+auto guarded(const std::string& what, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Poco::Exception& e) {
+    return Status::ioError(what + ": " + e.displayText());
+  } catch (const std::exception& e) {
+    return Status::ioError(what + ": " + e.what());
+  }
+}
+
+// Rolls back an open transaction unless committed.
+class Transaction {
+ public:
+  explicit Transaction(Session& session) : session_(session) { session_.begin(); }
+  ~Transaction() {
+    if (!done_) {
+      try {
+        session_.rollback();
+      } catch (...) {  // NOLINT(bugprone-empty-catch): nothing more to do in a destructor
+      }
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit() {
+    session_.commit();
+    done_ = true;
+  }
+
+ private:
+  Session& session_;
+  bool done_ = false;
+};
+
+inline Poco::Nullable<Poco::Int64> toNullable(const std::optional<int64_t>& v) {
+  if (!v) return Poco::Nullable<Poco::Int64>();
+  return Poco::Nullable<Poco::Int64>(*v);
+}
+
+inline Poco::Nullable<std::string> toNullable(const std::optional<std::string>& v) {
+  if (!v) return Poco::Nullable<std::string>();
+  return Poco::Nullable<std::string>(*v);
+}
+
+inline int64_t intAt(const RecordSet& rs, size_t col, size_t row) {
+  return rs.value(col, row).convert<Poco::Int64>();
+}
+inline std::optional<int64_t> optionalIntAt(const RecordSet& rs, size_t col, size_t row) {
+  if (rs.isNull(col, row)) return std::nullopt;
+  return intAt(rs, col, row);
+}
+inline std::string stringAt(const RecordSet& rs, size_t col, size_t row) {
+  if (rs.isNull(col, row)) return {};
+  return rs.value(col, row).convert<std::string>();
+}
+
+inline std::optional<std::string> optionalStringAt(const RecordSet& rs, size_t col, size_t row) {
+  if (rs.isNull(col, row)) return std::nullopt;
+  return stringAt(rs, col, row);
+}
+
+// SQL text and its parameters, built together so that values are only ever bound.
+class Query {
+ public:
+  explicit Query(std::string sql) : sql_(std::move(sql)) {}
+
+  Query& sql(const std::string& text) {
+    sql_ += text;
+    return *this;
+  }
+  Query& param(int64_t value) {
+    params_.push_back(Poco::Data::Keywords::bind(static_cast<Poco::Int64>(value)));
+    return *this;
+  }
+  Query& param(const std::string& value) {
+    params_.push_back(Poco::Data::Keywords::bind(value));
+    return *this;
+  }
+  // " AND <column> IN (?, ...)" restricting `column` to `ids`. REQUIRES: ids non-empty.
+  Query& inList(const std::string& column, const std::vector<int64_t>& ids) {
+    sql_ += " AND " + column + " IN (";
+    for (size_t i = 0; i < ids.size(); ++i) {
+      sql_ += i == 0 ? "?" : ", ?";
+      param(ids[i]);
+    }
+    sql_ += ")";
+    return *this;
+  }
+  // " AND <column> LIKE ?" matching `text` as a literal, case-insensitive (ASCII) substring.
+  // `joiner` (default " AND ") lets a caller OR several such conditions inside parentheses.
+  Query& containsText(const std::string& column, const std::string& text,
+                      const std::string& joiner = " AND ") {
+    std::string pattern = "%";
+    for (char c : text) {
+      if (c == '%' || c == '_' || c == '\\') pattern += '\\';
+      pattern += c;
+    }
+    pattern += '%';
+    sql_ += joiner + column + " LIKE ? ESCAPE '\\'";
+    return param(pattern);
+  }
+
+  // " AND <column> IN (<the scope's tenants>)" unless the scope is every tenant; an empty
+  // scope matches nothing.
+  Query& inScope(const std::string& column, const TenantScope& scope) {
+    if (scope.all) return *this;
+    if (scope.tenant_ids.empty()) return sql(" AND 0");
+    return inList(column, scope.tenant_ids);
+  }
+
+  // Runs the query; the caller reads the rows through RecordSet(statement).
+  void execute(Statement& st) const {
+    st << sql_;
+    for (const AbstractBinding::Ptr& p : params_) st.addBind(p);
+    st.execute();
+  }
+
+ private:
+  std::string sql_;
+  std::vector<AbstractBinding::Ptr> params_;
+};
+
+// The columns siteAt reads, in its order.
+inline constexpr char kSiteColumns[] = "id, tenant_id, name, created_at, peer_key";
+
+inline Site siteAt(const RecordSet& rs, size_t row) {
+  return Site{intAt(rs, 0, row), intAt(rs, 1, row), stringAt(rs, 2, row), intAt(rs, 3, row),
+              stringAt(rs, 4, row)};
+}
+
+// SELECT of every agents column (with the site's tenant) in agentAt's order; append WHERE etc.
+extern const char kAgentSelect[];
+AgentRecord agentAt(const RecordSet& rs, size_t row);
+
+}  // namespace vigil::collector::sqlite

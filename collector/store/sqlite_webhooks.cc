@@ -1,0 +1,426 @@
+// SqliteStore: webhooks and their outbox (docs/webhooks.md).
+//
+// The outbox is a table, not a queue in memory: an event enters it in the same transaction as
+// the alert or health change it announces (appendPresenceEvents), so a crash can lose neither
+// without the other, and it leaves the pending state only when an attempt is recorded. Entries
+// are never claimed in the database: a delivery interrupted by a crash simply stays pending
+// and is attempted again, under the same message id, after the restart (at least once).
+//
+// Payloads and secrets come from collector/notify/event_json and webhook_signature (library
+// vigil_collector_webhook_format), which sit below the store: they need only the plain records
+// of store.h, common/ and Poco::Foundation. The rest of collector/notify sits above the store.
+
+#include <Poco/Data/RecordSet.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/Nullable.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "collector/notify/event_json.h"
+#include "collector/notify/webhook_signature.h"
+#include "collector/store/sqlite_store.h"
+#include "collector/store/sqlite_util.h"
+#include "common/crypto.h"
+#include "common/json.h"
+
+namespace vigil::collector {
+namespace {
+
+using namespace sqlite;  // NOLINT(google-build-using-namespace): the store's own helpers
+using Poco::Data::RecordSet;
+using Poco::Data::Session;
+using Poco::Data::Statement;
+using Poco::Data::Keywords::bind;
+using Poco::Data::Keywords::into;
+using Poco::Data::Keywords::now;
+using Poco::Data::Keywords::use;
+
+constexpr size_t kMessageIdRandomBytes = 16;
+
+// A new webhook secret; throws (inside guarded()) if the CSPRNG fails.
+std::string generateSecret() {
+  auto secret = newWebhookSecret();
+  if (!secret.ok()) {
+    throw std::runtime_error("cannot generate a webhook secret: " + secret.error().message());
+  }
+  return secret.value();
+}
+
+std::string newMessageId() {
+  auto hex = crypto::randomHex(kMessageIdRandomBytes);
+  if (!hex.ok()) throw std::runtime_error("cannot generate a webhook message id");
+  return "msg_" + hex.value();
+}
+
+constexpr char kWebhookColumns[] =
+    "id, tenant_id, url, secret, events, description, enabled, created_at";
+
+Webhook webhookAt(const RecordSet& rs, size_t row) {
+  Webhook w;
+  w.id = intAt(rs, 0, row);
+  w.tenant_id = intAt(rs, 1, row);
+  w.url = stringAt(rs, 2, row);
+  w.secret = stringAt(rs, 3, row);
+  w.events = json::parseStringArray(stringAt(rs, 4, row));
+  w.description = stringAt(rs, 5, row);
+  w.enabled = intAt(rs, 6, row) != 0;
+  w.created_at_ms = intAt(rs, 7, row);
+  return w;
+}
+
+// Prefixed with "o." so that joins can use it.
+constexpr char kOutboxColumns[] =
+    "o.id, o.webhook_id, o.message_id, o.event_type, o.ordering_key, o.payload, o.created_at,"
+    " o.state, o.attempts, o.next_attempt_at, o.last_attempt_at, o.last_status, o.last_error,"
+    " o.delivered_at";
+constexpr size_t kOutboxColumnCount = 14;
+
+OutboxEntry outboxAt(const RecordSet& rs, size_t row) {
+  OutboxEntry e;
+  e.id = intAt(rs, 0, row);
+  e.webhook_id = intAt(rs, 1, row);
+  e.message_id = stringAt(rs, 2, row);
+  e.event_type = stringAt(rs, 3, row);
+  e.ordering_key = stringAt(rs, 4, row);
+  e.payload = stringAt(rs, 5, row);
+  e.created_at_ms = intAt(rs, 6, row);
+  e.state = stringAt(rs, 7, row);
+  e.attempts = intAt(rs, 8, row);
+  e.next_attempt_at_ms = intAt(rs, 9, row);
+  e.last_attempt_at_ms = optionalIntAt(rs, 10, row);
+  e.last_status = optionalIntAt(rs, 11, row);
+  e.last_error = stringAt(rs, 12, row);
+  e.delivered_at_ms = optionalIntAt(rs, 13, row);
+  return e;
+}
+
+std::optional<Webhook> findWebhookIn(Session& s, int64_t webhook_id) {
+  Poco::Int64 id = webhook_id;
+  Statement st(s);
+  st << "SELECT " + std::string(kWebhookColumns) + " FROM webhooks WHERE id = ?", use(id), now;
+  RecordSet rs(st);
+  if (rs.rowCount() == 0) return std::nullopt;
+  return webhookAt(rs, 0);
+}
+
+// Inserts one pending entry due at `now_ms`; throws on failure.
+OutboxEntry insertOutboxEntry(Session& s, int64_t webhook_id, const OutboxEvent& event,
+                              int64_t now_ms) {
+  OutboxEntry e;
+  e.webhook_id = webhook_id;
+  e.message_id = newMessageId();
+  e.event_type = event.event_type;
+  e.ordering_key = event.ordering_key;
+  e.payload = event.payload;
+  e.created_at_ms = now_ms;
+  Poco::Int64 webhook = webhook_id;
+  Poco::Int64 at = now_ms;
+  // Due no earlier than the pending entries it waits for (see listDueDeliveries).
+  Poco::Nullable<Poco::Int64> queued_until;
+  s << "SELECT MAX(next_attempt_at) FROM webhook_outbox"
+       " WHERE webhook_id = ? AND ordering_key = ? AND state = 'pending'",
+      use(webhook), bind(e.ordering_key), into(queued_until), now;
+  e.next_attempt_at_ms =
+      queued_until.isNull() ? now_ms : std::max<int64_t>(now_ms, queued_until.value());
+  Poco::Int64 next = e.next_attempt_at_ms;
+  s << "INSERT INTO webhook_outbox (webhook_id, message_id, event_type, ordering_key, payload,"
+       " created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      use(webhook), bind(e.message_id), bind(e.event_type), bind(e.ordering_key), bind(e.payload),
+      use(at), use(next), now;
+  Poco::Int64 id = 0;
+  s << "SELECT last_insert_rowid()", into(id), now;
+  e.id = id;
+  return e;
+}
+
+// Puts `event` in the outbox of every enabled webhook (of `tenant_id` if set) that wants it.
+void enqueueForSubscribers(Session& s, std::optional<int64_t> tenant_id, const OutboxEvent& event,
+                           int64_t at_ms) {
+  std::vector<std::pair<int64_t, std::vector<std::string>>> subscribers;
+  {
+    Statement st(s);
+    Poco::Nullable<Poco::Int64> tenant = toNullable(tenant_id);
+    st << "SELECT id, events FROM webhooks WHERE enabled = 1 AND (? IS NULL OR tenant_id = ?)"
+          " ORDER BY id",
+        use(tenant), use(tenant), now;
+    RecordSet rs(st);
+    for (size_t row = 0; row < rs.rowCount(); ++row) {
+      subscribers.emplace_back(intAt(rs, 0, row), json::parseStringArray(stringAt(rs, 1, row)));
+    }
+  }
+  for (const auto& [webhook_id, events] : subscribers) {
+    Webhook filter;
+    filter.events = events;
+    if (filter.wants(event.event_type)) insertOutboxEntry(s, webhook_id, event, at_ms);
+  }
+}
+
+// Records one attempt of a pending entry, leaving it in `state`.
+Status recordAttempt(Session& s, int64_t entry_id, const std::string& state,
+                     const DeliveryAttempt& attempt, std::optional<int64_t> next_attempt_at_ms,
+                     std::optional<int64_t> delivered_at_ms) {
+  Poco::Int64 id = entry_id;
+  Poco::Int64 at = attempt.at_ms;
+  Poco::Nullable<Poco::Int64> status = toNullable(attempt.http_status);
+  Poco::Nullable<Poco::Int64> next = toNullable(next_attempt_at_ms);
+  Poco::Nullable<Poco::Int64> delivered = toNullable(delivered_at_ms);
+  s << "UPDATE webhook_outbox SET state = ?, attempts = attempts + 1, last_attempt_at = ?,"
+       " last_status = ?, last_error = ?, next_attempt_at = COALESCE(?, next_attempt_at),"
+       " delivered_at = COALESCE(?, delivered_at) WHERE id = ? AND state = 'pending'",
+      bind(state), use(at), use(status), bind(attempt.error), use(next), use(delivered), use(id),
+      now;
+  return Status::okStatus();
+}
+
+}  // namespace
+
+Result<Webhook> SqliteStore::createWebhook(const NewWebhook& webhook, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot create webhook", [&]() -> Result<Webhook> {
+    Webhook w;
+    w.tenant_id = webhook.tenant_id;
+    w.url = webhook.url;
+    w.secret = generateSecret();
+    w.events = webhook.events;
+    w.description = webhook.description;
+    w.enabled = webhook.enabled;
+    w.created_at_ms = now_ms;
+    Poco::Int64 tenant = w.tenant_id;
+    Poco::Int64 created = now_ms;
+    int enabled = w.enabled ? 1 : 0;
+    *session_ << "INSERT INTO webhooks (tenant_id, url, secret, events, description, enabled,"
+                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        use(tenant), bind(w.url), bind(w.secret), bind(json::printStringArray(w.events)),
+        bind(w.description), use(enabled), use(created), now;
+    Poco::Int64 id = 0;
+    *session_ << "SELECT last_insert_rowid()", into(id), now;
+    w.id = id;
+    return w;
+  });
+}
+
+Result<std::optional<Webhook>> SqliteStore::findWebhook(int64_t webhook_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot read webhook", [&]() -> Result<std::optional<Webhook>> {
+    return findWebhookIn(*session_, webhook_id);
+  });
+}
+
+Result<std::vector<Webhook>> SqliteStore::listWebhooks(const TenantScope& scope,
+                                                       std::optional<int64_t> tenant_id,
+                                                       int64_t after_id, size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list webhooks", [&]() -> Result<std::vector<Webhook>> {
+    std::vector<Webhook> out;
+    if (!scope.all && scope.tenant_ids.empty()) return out;
+    // Tenant ids are integers, written into the SQL as such; everything else is bound.
+    std::string sql = "SELECT " + std::string(kWebhookColumns) +
+                      " FROM webhooks WHERE id > ? AND (? IS NULL OR tenant_id = ?)";
+    if (!scope.all) {
+      sql += " AND tenant_id IN (";
+      for (size_t i = 0; i < scope.tenant_ids.size(); ++i) {
+        sql += (i == 0 ? "" : ", ") + std::to_string(scope.tenant_ids[i]);
+      }
+      sql += ")";
+    }
+    sql += " ORDER BY id LIMIT ?";
+    Poco::Int64 after = after_id;
+    Poco::Nullable<Poco::Int64> tenant = toNullable(tenant_id);
+    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+    Statement st(*session_);
+    st << sql, use(after), use(tenant), use(tenant), use(max_rows), now;
+    RecordSet rs(st);
+    out.reserve(rs.rowCount());
+    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(webhookAt(rs, row));
+    return out;
+  });
+}
+
+Result<std::optional<Webhook>> SqliteStore::updateWebhook(int64_t webhook_id,
+                                                          const WebhookUpdate& update) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot update webhook", [&]() -> Result<std::optional<Webhook>> {
+    Session& s = *session_;
+    Transaction tx(s);
+    std::optional<Webhook> w = findWebhookIn(s, webhook_id);
+    if (!w) return w;
+    if (update.url) w->url = *update.url;
+    if (update.events) w->events = *update.events;
+    if (update.description) w->description = *update.description;
+    if (update.enabled) w->enabled = *update.enabled;
+    Poco::Int64 id = webhook_id;
+    int enabled = w->enabled ? 1 : 0;
+    s << "UPDATE webhooks SET url = ?, events = ?, description = ?, enabled = ? WHERE id = ?",
+        bind(w->url), bind(json::printStringArray(w->events)), bind(w->description), use(enabled),
+        use(id), now;
+    tx.commit();
+    return w;
+  });
+}
+
+Result<bool> SqliteStore::deleteWebhook(int64_t webhook_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot delete webhook", [&]() -> Result<bool> {
+    Session& s = *session_;
+    Transaction tx(s);
+    Poco::Int64 id = webhook_id;
+    s << "DELETE FROM webhook_outbox WHERE webhook_id = ?", use(id), now;
+    Statement del(s);
+    del << "DELETE FROM webhooks WHERE id = ?", use(id);
+    const size_t deleted = del.execute();
+    tx.commit();
+    return deleted > 0;
+  });
+}
+
+Result<OutboxEntry> SqliteStore::enqueueWebhookEvent(int64_t webhook_id, const OutboxEvent& event,
+                                                     int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot enqueue webhook event", [&]() -> Result<OutboxEntry> {
+    Session& s = *session_;
+    Transaction tx(s);
+    if (!findWebhookIn(s, webhook_id)) return Status::notFound("no such webhook");
+    OutboxEntry e = insertOutboxEntry(s, webhook_id, event, now_ms);
+    tx.commit();
+    return e;
+  });
+}
+
+Result<std::vector<DueDelivery>> SqliteStore::listDueDeliveries(int64_t now_ms, size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list due webhook deliveries", [&]() -> Result<std::vector<DueDelivery>> {
+    Poco::Int64 at = now_ms;
+    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+    Statement st(*session_);
+    st << "SELECT " + std::string(kOutboxColumns) +
+              ", w.url, w.secret FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id"
+              " WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND w.enabled = 1"
+              " AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.state = 'pending'"
+              " AND p.webhook_id = o.webhook_id AND p.ordering_key = o.ordering_key"
+              " AND p.id < o.id)"
+              " ORDER BY o.next_attempt_at, o.id LIMIT ?",
+        use(at), use(max_rows), now;
+    RecordSet rs(st);
+    std::vector<DueDelivery> out;
+    out.reserve(rs.rowCount());
+    for (size_t row = 0; row < rs.rowCount(); ++row) {
+      out.push_back(DueDelivery{outboxAt(rs, row), stringAt(rs, kOutboxColumnCount, row),
+                                stringAt(rs, kOutboxColumnCount + 1, row)});
+    }
+    return out;
+  });
+}
+
+Status SqliteStore::markDeliveryDelivered(int64_t entry_id, const DeliveryAttempt& attempt) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot record webhook delivery", [&] {
+    return recordAttempt(*session_, entry_id, "delivered", attempt, std::nullopt, attempt.at_ms);
+  });
+}
+
+Status SqliteStore::markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& attempt,
+                                      int64_t next_attempt_at_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot record webhook delivery attempt", [&] {
+    Session& s = *session_;
+    Transaction tx(s);
+    Status recorded =
+        recordAttempt(s, entry_id, "pending", attempt, next_attempt_at_ms, std::nullopt);
+    // The entries waiting behind it are not due before it: the due-list query then never
+    // wades through entries blocked behind a failing one.
+    Poco::Int64 id = entry_id;
+    Poco::Int64 next = next_attempt_at_ms;
+    s << "UPDATE webhook_outbox SET next_attempt_at = MAX(next_attempt_at, ?)"
+         " WHERE state = 'pending' AND id > ? AND (webhook_id, ordering_key) ="
+         " (SELECT webhook_id, ordering_key FROM webhook_outbox WHERE id = ?)",
+        use(next), use(id), use(id), now;
+    tx.commit();
+    return recorded;
+  });
+}
+
+Status SqliteStore::markDeliveryFailed(int64_t entry_id, const DeliveryAttempt& attempt) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot record webhook delivery failure", [&] {
+    return recordAttempt(*session_, entry_id, "failed", attempt, std::nullopt, std::nullopt);
+  });
+}
+
+Result<std::vector<OutboxEntry>> SqliteStore::listDeliveries(int64_t webhook_id, int64_t before_id,
+                                                             size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot list webhook deliveries", [&]() -> Result<std::vector<OutboxEntry>> {
+    Poco::Int64 webhook = webhook_id;
+    Poco::Int64 before = before_id;
+    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+    Statement st(*session_);
+    st << "SELECT " + std::string(kOutboxColumns) +
+              " FROM webhook_outbox o WHERE o.webhook_id = ? AND (? = 0 OR o.id < ?)"
+              " ORDER BY o.id DESC LIMIT ?",
+        use(webhook), use(before), use(before), use(max_rows), now;
+    RecordSet rs(st);
+    std::vector<OutboxEntry> out;
+    out.reserve(rs.rowCount());
+    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(outboxAt(rs, row));
+    return out;
+  });
+}
+
+Result<OutboxStats> SqliteStore::outboxStats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot read webhook outbox statistics", [&]() -> Result<OutboxStats> {
+    Statement st(*session_);
+    st << "SELECT COUNT(*), MIN(created_at) FROM webhook_outbox WHERE state = 'pending'", now;
+    RecordSet rs(st);
+    OutboxStats stats;
+    if (rs.rowCount() > 0) {
+      stats.pending = intAt(rs, 0, 0);
+      stats.oldest_pending_created_at_ms = optionalIntAt(rs, 1, 0);
+    }
+    return stats;
+  });
+}
+
+void SqliteStore::enqueueAlertEventLocked(const std::string& event_type, int64_t alert_id,
+                                          int64_t at_ms) {
+  Session& s = *session_;
+  Poco::Int64 id = alert_id;
+  Statement st(s);
+  st << "SELECT id, kind, state, agent_id, site_id, opened_at, closed_at, held_since,"
+        " held_reasons, note, tenant_id, acknowledged_at, acknowledged_by, closed_by"
+        " FROM alerts WHERE id = ?",
+      use(id), now;
+  RecordSet rs(st);
+  if (rs.rowCount() == 0) return;
+  AlertRecord a;
+  a.id = intAt(rs, 0, 0);
+  a.kind = stringAt(rs, 1, 0);
+  a.state = stringAt(rs, 2, 0);
+  a.agent_id = optionalStringAt(rs, 3, 0);
+  a.site_id = optionalIntAt(rs, 4, 0);
+  a.opened_at_ms = intAt(rs, 5, 0);
+  a.closed_at_ms = optionalIntAt(rs, 6, 0);
+  a.held_since_ms = optionalIntAt(rs, 7, 0);
+  a.held_reasons = stringAt(rs, 8, 0);
+  a.note = stringAt(rs, 9, 0);
+  a.tenant_id = intAt(rs, 10, 0);
+  a.acknowledged_at_ms = optionalIntAt(rs, 11, 0);
+  a.acknowledged_by = stringAt(rs, 12, 0);
+  a.closed_by = stringAt(rs, 13, 0);
+  const OutboxEvent event{event_type, webhook_events::alertOrderingKey(a.id),
+                          webhook_events::alertEventPayload(event_type, a, at_ms)};
+  enqueueForSubscribers(s, a.tenant_id, event, at_ms);
+}
+
+void SqliteStore::enqueueHealthEventLocked(const HealthRecord& health) {
+  const std::string type = webhook_events::healthEventType(health);
+  const OutboxEvent event{type, webhook_events::kCollectorOrderingKey,
+                          webhook_events::healthEventPayload(health)};
+  enqueueForSubscribers(*session_, std::nullopt, event, health.at_ms);
+}
+
+}  // namespace vigil::collector

@@ -1,0 +1,14 @@
+#pragma once
+
+// Times as the collector's API, webhooks and logs show them.
+
+#include <cstdint>
+#include <string>
+
+namespace vigil {
+
+// RFC 3339 UTC with milliseconds: 0 -> "1970-01-01T00:00:00.000Z"; negative times (before
+// 1970) are formatted too, rounding down ("1969-12-31T23:59:59.999Z" for -1).
+std::string formatRfc3339Utc(int64_t unix_ms);
+
+}  // namespace vigil

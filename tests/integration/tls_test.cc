@@ -1,0 +1,414 @@
+#define BOOST_TEST_MODULE integration_tls
+// The collector's HTTPS listener (docs/operations.md, "TLS"): a real vigil-agent trusting a
+// test CA enrolls and beats over HTTPS and shows ONLINE; TLS 1.1 and ciphers outside
+// Mozilla's intermediate profile are refused (by an OpenSSL client that would accept them);
+// replaced certificate files are picked up by new handshakes while an open connection and
+// the agent carry on; a bad replacement is refused; without TLS a non-loopback address does
+// not start (exit 78).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/integration/fake_collector.h"
+#include "tests/integration/harness.h"
+#include "tests/support/temp_dir.h"
+
+using namespace std::chrono_literals;
+using vigil::testing::ChildProcess;
+using vigil::testing::eventually;
+using vigil::testing::logTail;
+using vigil::testing::readFile;
+using vigil::testing::TempDir;
+using vigil::testing::TestCertificateAuthority;
+using vigil::testing::TlsCredentials;
+
+namespace {
+
+struct SslCtxFree {
+  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
+};
+struct SslFree {
+  void operator()(SSL* s) const { SSL_free(s); }
+};
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+
+// A TCP connection to 127.0.0.1:port, closed on destruction.
+class Fd {
+ public:
+  explicit Fd(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      throw std::runtime_error("cannot connect to port " + std::to_string(port));
+    }
+    timeval tv{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// What a client may offer; by default anything this OpenSSL can still do (security level 0),
+// so that a refusal is the collector's.
+struct ClientOffer {
+  int min_version = TLS1_VERSION;
+  int max_version = TLS1_3_VERSION;
+  std::string tls12_ciphers = "ALL:@SECLEVEL=0";
+  std::string ca_file;  // set: verify the chain and the name 127.0.0.1
+};
+
+// One TLS client connection.
+class TlsClient {
+ public:
+  TlsClient(int port, const ClientOffer& offer) : fd_(port) {
+    ctx_.reset(SSL_CTX_new(TLS_client_method()));
+    SSL_CTX_set_security_level(ctx_.get(), 0);
+    SSL_CTX_set_min_proto_version(ctx_.get(), offer.min_version);
+    SSL_CTX_set_max_proto_version(ctx_.get(), offer.max_version);
+    SSL_CTX_set_cipher_list(ctx_.get(), offer.tls12_ciphers.c_str());
+    if (!offer.ca_file.empty()) {
+      SSL_CTX_load_verify_locations(ctx_.get(), offer.ca_file.c_str(), nullptr);
+      SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_CTX_get0_param(ctx_.get()), "127.0.0.1");
+    }
+    ssl_.reset(SSL_new(ctx_.get()));
+    SSL_set_fd(ssl_.get(), fd_.get());
+    ERR_clear_error();
+    if (SSL_connect(ssl_.get()) == 1) {
+      connected_ = true;
+    } else {
+      char buffer[256] = "handshake failed";
+      if (unsigned long e = ERR_get_error()) ERR_error_string_n(e, buffer, sizeof buffer);
+      error_ = buffer;
+    }
+  }
+
+  bool connected() const { return connected_; }
+  const std::string& error() const { return error_; }
+  std::string protocol() const { return SSL_get_version(ssl_.get()); }
+  std::string cipher() const { return SSL_get_cipher_name(ssl_.get()); }
+  // SHA-256 of the certificate the server presented.
+  std::string peerFingerprint() const {
+    std::unique_ptr<X509, X509Free> cert(SSL_get1_peer_certificate(ssl_.get()));
+    if (!cert) return "";
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    X509_digest(cert.get(), EVP_sha256(), digest, &len);
+    return std::string(reinterpret_cast<char*>(digest), len);
+  }
+
+  // One HTTP/1.1 request on this connection; returns the status and body (Content-Length).
+  std::pair<int, std::string> request(const std::string& method, const std::string& path,
+                                      const std::string& extra_headers = "",
+                                      const std::string& body = "") {
+    std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra_headers +
+                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (SSL_write(ssl_.get(), req.data(), static_cast<int>(req.size())) <= 0) return {0, ""};
+    std::string in;
+    size_t header_end = std::string::npos;
+    while ((header_end = in.find("\r\n\r\n")) == std::string::npos) {
+      if (!readMore(in)) return {0, in};
+    }
+    const std::string head = in.substr(0, header_end);
+    size_t length = 0;
+    const size_t cl = head.find("Content-Length: ");
+    if (cl != std::string::npos) length = std::stoul(head.substr(cl + 16));
+    while (in.size() < header_end + 4 + length) {
+      if (!readMore(in)) break;
+    }
+    const int status = head.size() > 12 ? std::atoi(head.c_str() + 9) : 0;
+    return {status, in.substr(header_end + 4, length)};
+  }
+
+ private:
+  bool readMore(std::string& in) {
+    char buffer[4096];
+    const int n = SSL_read(ssl_.get(), buffer, sizeof buffer);
+    if (n <= 0) return false;
+    in.append(buffer, static_cast<size_t>(n));
+    return true;
+  }
+
+  Fd fd_;
+  std::unique_ptr<SSL_CTX, SslCtxFree> ctx_;
+  std::unique_ptr<SSL, SslFree> ssl_;
+  bool connected_ = false;
+  std::string error_;
+};
+
+void writeAtomically(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".new";
+  std::ofstream(tmp) << content;
+  std::filesystem::rename(tmp, path);
+}
+
+int readPort(const std::string& port_file) { return std::atoi(readFile(port_file).c_str()); }
+
+// A collector serving HTTPS with certificates of a test CA.
+struct TlsCollector {
+  TempDir tmp;
+  TestCertificateAuthority ca;
+  TlsCredentials served = ca.issueLoopbackServer();
+  std::string dir = tmp.path().string();
+  std::string ca_file = dir + "/ca.pem";
+  std::string cert_file = dir + "/server.pem";
+  std::string key_file = dir + "/server.key";
+  std::string log_path = dir + "/collector.log";
+  std::unique_ptr<ChildProcess> process;
+  int port = 0;
+
+  TlsCollector() {
+    std::ofstream(ca_file) << ca.certPem();
+    writeAtomically(key_file, served.key_pem);
+    writeAtomically(cert_file, served.cert_pem);
+    const std::string port_file = dir + "/port";
+    process = std::make_unique<ChildProcess>(
+        VIGIL_COLLECTOR_BIN,
+        std::vector<std::string>{
+            "--data-dir=" + dir + "/data", "--http-address=127.0.0.1", "--http-port=0",
+            "--port-file=" + port_file, "--define=beacon.port=0",
+            "--define=heartbeat.intervalSeconds=1", "--define=tls.certificateFile=" + cert_file,
+            "--define=tls.privateKeyFile=" + key_file, "--define=tls.reloadIntervalSeconds=1",
+            "--define=http.keepAliveTimeoutSeconds=60"},
+        log_path);
+    const bool up = eventually(
+        [&] {
+          if (!process->running()) return true;
+          port = readPort(port_file);
+          if (port <= 0) return false;
+          try {
+            return get("/readyz").first == 200;
+          } catch (const std::exception&) {
+            return false;
+          }
+        },
+        20s);
+    BOOST_REQUIRE_MESSAGE(up && process->running(), "collector did not start:\n"
+                                                        << logTail(log_path));
+  }
+  ~TlsCollector() {
+    process->signal(SIGTERM);
+    process->waitExit(15s);
+  }
+
+  ClientOffer verified() const {
+    ClientOffer offer;
+    offer.ca_file = ca_file;
+    return offer;
+  }
+  std::pair<int, std::string> get(const std::string& path, const std::string& headers = "") {
+    TlsClient client(port, verified());
+    if (!client.connected()) return {0, client.error()};
+    return client.request("GET", path, headers + "Connection: close\r\n");
+  }
+  std::string adminToken() const {
+    std::string t = readFile(dir + "/data/admin-token");
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+    return t;
+  }
+  std::string enrollToken() const {
+    std::string t = readFile(dir + "/data/enroll-token");
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+    return t;
+  }
+  std::pair<int, std::string> agentRecord(const std::string& id) {
+    return get("/api/v1/agents/" + id, "Authorization: Bearer " + adminToken() + "\r\n");
+  }
+};
+
+// "last_seq":N of an agent record; -1 if absent.
+long long lastSeq(const std::string& record) {
+  const size_t at = record.find("\"last_seq\":");
+  return at == std::string::npos ? -1 : std::atoll(record.c_str() + at + 11);
+}
+
+std::string agentIdIn(const std::string& state_dir) {
+  const std::string identity = readFile(state_dir + "/identity.json");
+  const size_t at = identity.find("\"agent_id\":\"");
+  if (at == std::string::npos) return "";
+  const size_t from = at + 12;
+  return identity.substr(from, identity.find('"', from) - from);
+}
+
+std::string fingerprintOf(const std::string& cert_pem) {
+  BIO* bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+  std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr));
+  BIO_free(bio);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  X509_digest(cert.get(), EVP_sha256(), digest, &len);
+  return std::string(reinterpret_cast<char*>(digest), len);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(only_tls_1_2_and_1_3_with_intermediate_ciphers_are_accepted) {
+  TlsCollector c;
+  {
+    ClientOffer tls11;
+    tls11.max_version = TLS1_1_VERSION;
+    TlsClient client(c.port, tls11);
+    BOOST_TEST(!client.connected(), "TLS 1.1 accepted: " << client.protocol());
+  }
+  for (const char* weak : {"ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384",
+                           "ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES128-CCM"}) {
+    ClientOffer offer;
+    offer.min_version = offer.max_version = TLS1_2_VERSION;
+    offer.tls12_ciphers = std::string(weak) + ":@SECLEVEL=0";
+    TlsClient client(c.port, offer);
+    BOOST_TEST(!client.connected(), weak << " accepted");
+  }
+  for (const char* good : {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+                           "ECDHE-ECDSA-CHACHA20-POLY1305"}) {
+    ClientOffer offer = c.verified();
+    offer.min_version = offer.max_version = TLS1_2_VERSION;
+    offer.tls12_ciphers = good;
+    TlsClient client(c.port, offer);
+    BOOST_TEST(client.connected(), good << ": " << client.error());
+    if (client.connected()) BOOST_TEST(client.cipher() == good);
+  }
+  // The client's preference wins (Mozilla intermediate: no server preference).
+  {
+    ClientOffer offer = c.verified();
+    offer.min_version = offer.max_version = TLS1_2_VERSION;
+    offer.tls12_ciphers = "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256";
+    TlsClient client(c.port, offer);
+    BOOST_REQUIRE(client.connected());
+    BOOST_TEST(client.cipher() == "ECDHE-ECDSA-CHACHA20-POLY1305");
+  }
+  {
+    ClientOffer offer = c.verified();
+    offer.min_version = TLS1_3_VERSION;
+    TlsClient client(c.port, offer);
+    BOOST_REQUIRE_MESSAGE(client.connected(), client.error());
+    BOOST_TEST(client.protocol() == "TLSv1.3");
+    BOOST_TEST(client.request("GET", "/livez", "Connection: close\r\n").first == 200);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_agent_beats_over_https_and_a_renewed_certificate_drops_nothing) {
+  TlsCollector c;
+  const std::string state = c.dir + "/agent";
+  std::filesystem::create_directory(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);
+  std::ofstream(c.dir + "/agent.conf") << "# everything is on the command line\n";
+  const std::string agent_log = c.dir + "/agent.log";
+  ChildProcess agent(
+      VIGIL_AGENT_BIN,
+      {"--server", "https://127.0.0.1:" + std::to_string(c.port), "--token", c.enrollToken(),
+       "--state-dir", state, "--ca-file", c.ca_file, "--log-level", "debug", "--min-interval", "1",
+       "--config", c.dir + "/agent.conf", "-D", "peer_broadcast=127.255.255.255"},
+      agent_log);
+  std::string id;
+  BOOST_REQUIRE_MESSAGE(eventually(
+                            [&] {
+                              id = agentIdIn(state);
+                              if (id.empty()) return false;
+                              auto [status, body] = c.agentRecord(id);
+                              return status == 200 &&
+                                     body.find("\"status\":\"ONLINE\"") != std::string::npos;
+                            },
+                            30s),
+                        "agent not ONLINE over HTTPS; agent log:\n"
+                            << logTail(agent_log) << "\ncollector log:\n"
+                            << logTail(c.log_path));
+
+  // A connection opened before the renewal.
+  TlsClient before(c.port, c.verified());
+  BOOST_REQUIRE(before.connected());
+  BOOST_TEST(before.peerFingerprint() == fingerprintOf(c.served.cert_pem));
+  BOOST_REQUIRE(before.request("GET", "/livez").first == 200);
+
+  // A bad replacement (a key of another certificate) is refused; the old one stays.
+  const TlsCredentials other = c.ca.issueLoopbackServer();
+  writeAtomically(c.key_file, other.key_pem);
+  BOOST_TEST(eventually(
+      [&] { return readFile(c.log_path).find("reload refused") != std::string::npos; }, 15s));
+  {
+    TlsClient during(c.port, c.verified());
+    BOOST_REQUIRE(during.connected());
+    BOOST_TEST(during.peerFingerprint() == fingerprintOf(c.served.cert_pem));
+  }
+
+  // The matching certificate completes the renewal: new handshakes get it.
+  const long long seq_before = lastSeq(c.agentRecord(id).second);
+  writeAtomically(c.cert_file, other.cert_pem);
+  BOOST_TEST(eventually(
+      [&] {
+        TlsClient after(c.port, c.verified());
+        return after.connected() && after.peerFingerprint() == fingerprintOf(other.cert_pem);
+      },
+      15s));
+  // The connection opened before goes on, and the agent keeps beating and stays ONLINE.
+  BOOST_TEST(before.request("GET", "/livez").first == 200);
+  BOOST_TEST(eventually(
+      [&] {
+        auto [status, body] = c.agentRecord(id);
+        return status == 200 && lastSeq(body) >= seq_before + 3 &&
+               body.find("\"status\":\"ONLINE\"") != std::string::npos;
+      },
+      30s));
+  BOOST_TEST(agent.running());
+  agent.signal(SIGTERM);
+  agent.waitExit(10s);
+}
+
+BOOST_AUTO_TEST_CASE(without_tls_a_non_loopback_address_does_not_start) {
+  TempDir tmp;
+  const std::string log = tmp.path().string() + "/collector.log";
+  ChildProcess collector(VIGIL_COLLECTOR_BIN,
+                         {"--data-dir=" + tmp.path().string() + "/data", "--http-address=0.0.0.0",
+                          "--http-port=0", "--define=beacon.port=0"},
+                         log);
+  const std::optional<int> code = collector.waitExit(15s);
+  BOOST_REQUIRE(code.has_value());
+  BOOST_TEST(*code == 78);
+  BOOST_TEST(readFile(log).find("not a loopback address") != std::string::npos, readFile(log));
+  BOOST_TEST(!std::filesystem::exists(tmp.path() / "data"));  // refused before anything
+}
+
+BOOST_AUTO_TEST_CASE(a_key_that_does_not_match_the_certificate_does_not_start) {
+  TempDir tmp;
+  TestCertificateAuthority ca;
+  const std::string dir = tmp.path().string();
+  std::ofstream(dir + "/server.pem") << ca.issueLoopbackServer().cert_pem;
+  std::ofstream(dir + "/server.key") << ca.issueLoopbackServer().key_pem;
+  ChildProcess collector(
+      VIGIL_COLLECTOR_BIN,
+      {"--data-dir=" + dir + "/data", "--http-address=127.0.0.1", "--http-port=0",
+       "--define=beacon.port=0", "--define=tls.certificateFile=" + dir + "/server.pem",
+       "--define=tls.privateKeyFile=" + dir + "/server.key"},
+      dir + "/collector.log");
+  const std::optional<int> code = collector.waitExit(15s);
+  BOOST_REQUIRE(code.has_value());
+  BOOST_TEST(*code == 78);
+  BOOST_TEST(readFile(dir + "/collector.log").find("does not belong") != std::string::npos);
+}

@@ -1,0 +1,144 @@
+// The admin API's seam: route matching, parameters, cursors, dates and JSON bodies. Every
+// parser here faces untrusted input; each refusal must be a 4xx naming the field.
+
+#define BOOST_TEST_MODULE collector_admin_api
+#include "collector/api/admin_api.h"
+
+#include <boost/test/unit_test.hpp>
+
+#include "common/protocol.h"
+
+namespace {
+
+using vigil::collector::AdminAnswer;
+using vigil::collector::AdminRequest;
+using vigil::collector::AdminRouteTable;
+using vigil::collector::ApiResult;
+using vigil::collector::JsonBody;
+
+AdminRequest withQuery(std::vector<std::pair<std::string, std::string>> query) {
+  AdminRequest r;
+  r.query = std::move(query);
+  return r;
+}
+
+ApiResult<AdminAnswer> ok(const AdminRequest&) { return AdminAnswer{200, "{}"}; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(routes_match_templates_and_capture_parameters) {
+  AdminRouteTable table;
+  table.add("GET", "/api/v1/tenants", ok);
+  table.add("GET", "/api/v1/tenants/{tenant_id}", ok);
+  table.add("PATCH", "/api/v1/tenants/{tenant_id}", ok);
+  table.add("GET", "/api/v1/tenants/{tenant_id}/sites", ok);
+  std::string allow;
+  auto m = table.match("GET", "/api/v1/tenants/42/sites", &allow);
+  BOOST_REQUIRE(m);
+  BOOST_TEST(m->route == "/api/v1/tenants/{tenant_id}/sites");
+  BOOST_TEST(m->path_params.at("tenant_id") == "42");
+  BOOST_TEST(!table.match("GET", "/api/v1/tenants/42/sites/x", &allow));
+  BOOST_TEST(allow.empty());  // 404: no template has this shape
+  BOOST_TEST(!table.match("DELETE", "/api/v1/tenants/42", &allow));
+  BOOST_TEST(allow == "GET, PATCH");  // 405 with Allow
+  BOOST_TEST(table.routes().size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(ids_that_cannot_exist_are_not_found) {
+  for (const char* bad : {"", "0", "-1", "1e3", "abc", "12345678901234567890", " 1", "1 "}) {
+    BOOST_TEST_CONTEXT("id '" << bad << "'") {
+      AdminRequest r;
+      r.path_params["tenant_id"] = bad;
+      auto id = vigil::collector::parseIdParam(r, "tenant_id", "tenant");
+      BOOST_REQUIRE(!id.ok());
+      BOOST_TEST(id.error().http_status == 404);
+      BOOST_TEST(id.error().code == "not_found");
+    }
+  }
+  AdminRequest r;
+  r.path_params["tenant_id"] = "17";
+  BOOST_TEST(vigil::collector::parseIdParam(r, "tenant_id", "tenant").value() == 17);
+}
+
+BOOST_AUTO_TEST_CASE(limits_default_clamp_and_refuse) {
+  BOOST_TEST(vigil::collector::parseLimit(withQuery({})).value() == 100u);
+  BOOST_TEST(vigil::collector::parseLimit(withQuery({{"limit", "5000"}})).value() == 1000u);
+  BOOST_TEST(vigil::collector::parseLimit(withQuery({{"limit", "7"}})).value() == 7u);
+  for (const char* bad : {"0", "-3", "x", "", "1.5"}) {
+    auto r = vigil::collector::parseLimit(withQuery({{"limit", bad}}));
+    BOOST_TEST(!r.ok());
+    BOOST_TEST(r.error().http_status == 400);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(cursors_round_trip_and_forgeries_are_refused) {
+  const std::string cursor = vigil::collector::encodeCursor("ag_0042");
+  auto key = vigil::collector::cursorKey(withQuery({{"cursor", cursor}}));
+  BOOST_REQUIRE(key.ok());
+  BOOST_TEST(*key.value() == "ag_0042");
+  auto id =
+      vigil::collector::cursorId(withQuery({{"cursor", vigil::collector::encodeCursor("99")}}), 0);
+  BOOST_TEST(id.value() == 99);
+  BOOST_TEST(vigil::collector::cursorId(withQuery({}), 7).value() == 7);
+  const std::string not_numeric = vigil::collector::encodeCursor("abc");
+  for (const std::string& bad : {std::string("ag_0042"), std::string("!!"), std::string(600, 'A'),
+                                 std::string("YWJj"), not_numeric, std::string("")}) {
+    BOOST_TEST_CONTEXT("cursor '" << bad.substr(0, 20) << "'") {
+      auto r = vigil::collector::cursorId(withQuery({{"cursor", bad}}), 0);
+      BOOST_REQUIRE(!r.ok());
+      BOOST_TEST(r.error().code == "invalid_cursor");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(rfc3339_dates_parse_with_zones_and_fractions) {
+  using vigil::collector::parseRfc3339;
+  BOOST_TEST(parseRfc3339("1970-01-01T00:00:00Z", "t").value() == 0);
+  BOOST_TEST(parseRfc3339("2026-11-23T08:00:00.250Z", "t").value() == 1795420800250);
+  BOOST_TEST(parseRfc3339("2026-11-23T09:00:00+01:00", "t").value() == 1795420800000);
+  BOOST_TEST(parseRfc3339("2026-11-23T03:00:00-05:00", "t").value() == 1795420800000);
+  for (const char* bad :
+       {"2026-11-23", "2026-11-23 08:00:00Z", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
+        "2026-11-23T24:00:00Z", "2026-11-23T08:00:00", "2026-11-23T08:00:00+0100", "yesterday",
+        "2026-11-23T08:00:00.Z", "1969-12-31T23:59:59Z", "'; DROP TABLE alerts; --"}) {
+    BOOST_TEST_CONTEXT("date '" << bad << "'") {
+      auto r = parseRfc3339(bad, "starts_at");
+      BOOST_REQUIRE(!r.ok());
+      BOOST_TEST(r.error().http_status == 400);
+      BOOST_TEST(r.error().message.find("starts_at") != std::string::npos);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(json_bodies_are_typed_and_strict) {
+  BOOST_TEST(!JsonBody::parse("[1]").ok());
+  BOOST_TEST(!JsonBody::parse("{").ok());
+  BOOST_TEST(JsonBody::parse("").ok());  // no body: an empty object
+  auto body = JsonBody::parse(
+      R"({"name":"Acme","n":3,"big":1e300,"frac":1.5,"flag":true,"ids":[3,1,3],
+          "tags":["a"],"ctl":"a\u0001b","slash":"a\\u0000b","when":"2026-11-23T08:00:00Z"})");
+  BOOST_REQUIRE(body.ok());
+  const JsonBody& b = body.value();
+  BOOST_TEST(b.requiredString("name", 200).value() == "Acme");
+  BOOST_TEST(b.requiredString("missing", 200).error().code == "missing_field");
+  BOOST_TEST(!b.optionalString("n", 200).ok());   // wrong type
+  BOOST_TEST(!b.optionalString("name", 3).ok());  // too long
+  BOOST_TEST(!b.optionalString("ctl", 200).ok());
+  BOOST_TEST(b.optionalString("slash", 200).value().value() == "a\\u0000b");
+  BOOST_TEST(!JsonBody::parse(R"({"nul":"a\u0000b"})").ok());  // cJSON would cut it at the NUL
+  BOOST_TEST(*b.optionalInteger("n", 1, 10).value() == 3);
+  BOOST_TEST(!b.optionalInteger("n", 4, 10).ok());
+  BOOST_TEST(!b.optionalInteger("big", 0, INT64_MAX).ok());
+  BOOST_TEST(!b.optionalInteger("frac", 0, 10).ok());
+  BOOST_TEST(*b.optionalBool("flag").value() == true);
+  BOOST_TEST(!b.optionalBool("n").ok());
+  BOOST_TEST((*b.optionalIdArray("ids", 10).value() == std::vector<int64_t>{1, 3}));
+  BOOST_TEST(!b.optionalIdArray("ids", 1).ok());
+  BOOST_TEST(!b.optionalIdArray("tags", 10).ok());
+  BOOST_TEST(*b.optionalTime("when").value() == 1795420800000);
+  BOOST_TEST(!b.optionalTime("name").ok());
+  BOOST_TEST(!b.optionalInteger("absent", 0, 1).value());
+  auto unknown = b.checkOnly({"name"});
+  BOOST_REQUIRE(!unknown.ok());
+  BOOST_TEST(unknown.error().code == "invalid_field");
+}

@@ -1,0 +1,167 @@
+#define BOOST_TEST_MODULE collector_admin_auth
+#include "collector/api/admin_auth.h"
+
+#include <boost/test/unit_test.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "collector/store/sqlite_store.h"
+#include "common/crypto.h"
+#include "tests/support/temp_dir.h"
+
+using vigil::collector::AdminAuthenticator;
+using vigil::collector::AdminPrincipal;
+using vigil::collector::AdminToken;
+using vigil::collector::NewAdminToken;
+using vigil::collector::SqliteStore;
+using vigil::collector::Tenant;
+using vigil::testing::TempDir;
+
+namespace {
+
+constexpr int64_t kNow = 1'800'000'000'000;
+
+std::string hashOf(const std::string& token) {
+  return vigil::crypto::toHex(vigil::crypto::sha256(token).value());
+}
+
+std::unique_ptr<SqliteStore> openStore(const std::string& dir) {
+  auto opened = SqliteStore::open(dir);
+  BOOST_REQUIRE(opened.ok());
+  return std::move(opened.value());
+}
+
+struct Fixture {
+  AdminToken create(const std::string& token, std::vector<int64_t> tenants = {},
+                    std::optional<int64_t> expires_at = std::nullopt) {
+    NewAdminToken t;
+    t.token_hash = hashOf(token);
+    t.name = "name of " + token;
+    t.all_tenants = tenants.empty();
+    t.tenant_ids = std::move(tenants);
+    t.expires_at_ms = expires_at;
+    auto created = store->createAdminToken(t, kNow);
+    BOOST_REQUIRE(created.ok());
+    return created.value();
+  }
+  Tenant tenant(const std::string& name) {
+    auto created = store->createTenant(name, kNow);
+    BOOST_REQUIRE(created.ok());
+    return created.value();
+  }
+  std::optional<AdminPrincipal> authenticate(const std::optional<std::string>& header,
+                                             int64_t now_ms = kNow) {
+    return auth.authenticate(header, now_ms);
+  }
+
+  TempDir tmp;
+  std::string data_dir = tmp.sub("data");
+  std::unique_ptr<SqliteStore> store = openStore(data_dir);
+  AdminAuthenticator auth{*store};
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(bearer_token_is_extracted_case_insensitively_and_trimmed) {
+  BOOST_TEST(*AdminAuthenticator::bearerToken("Bearer abc") == "abc");
+  BOOST_TEST(*AdminAuthenticator::bearerToken("bEaReR   abc  ") == "abc");
+  BOOST_TEST(!AdminAuthenticator::bearerToken("Bearer "));
+  BOOST_TEST(!AdminAuthenticator::bearerToken("Bearer    "));
+  BOOST_TEST(!AdminAuthenticator::bearerToken("Basic abc"));
+  BOOST_TEST(!AdminAuthenticator::bearerToken("Bearerabc"));
+  BOOST_TEST(!AdminAuthenticator::bearerToken(""));
+}
+
+BOOST_FIXTURE_TEST_SUITE(authenticate, Fixture)
+
+BOOST_AUTO_TEST_CASE(a_valid_all_tenant_token_is_the_principal) {
+  AdminToken t = create("vga_operator");
+  auto p = authenticate(std::string("Bearer vga_operator"));
+  BOOST_REQUIRE(p);
+  BOOST_TEST(p->token_id == t.id);
+  BOOST_TEST(p->token_name == "name of vga_operator");
+  BOOST_TEST(p->scope.all);
+  BOOST_TEST(p->scope.tenant_ids.empty());
+}
+
+BOOST_AUTO_TEST_CASE(unknown_missing_or_malformed_credentials_authenticate_nobody) {
+  create("vga_operator");
+  BOOST_TEST(!authenticate(std::nullopt));
+  BOOST_TEST(!authenticate(std::string("")));
+  BOOST_TEST(!authenticate(std::string("Bearer vga_operatoR")));
+  BOOST_TEST(!authenticate(std::string("Bearer vga_operator2")));
+  BOOST_TEST(!authenticate(std::string("Basic vga_operator")));
+  BOOST_TEST(!authenticate(std::string("vga_operator")));
+  // The hash itself is not a credential.
+  BOOST_TEST(!authenticate("Bearer " + hashOf("vga_operator")));
+}
+
+BOOST_AUTO_TEST_CASE(a_scoped_token_carries_its_tenants_ascending) {
+  Tenant a = tenant("a");
+  Tenant b = tenant("b");
+  create("scoped", {b.id, a.id});
+  auto p = authenticate(std::string("Bearer scoped"));
+  BOOST_REQUIRE(p);
+  BOOST_TEST(!p->scope.all);
+  BOOST_TEST(p->scope.tenant_ids == (std::vector<int64_t>{a.id, b.id}));
+  BOOST_TEST(p->scope.allows(a.id));
+  BOOST_TEST(!p->scope.allows(b.id + 1));
+}
+
+BOOST_AUTO_TEST_CASE(a_revoked_token_authenticates_nobody) {
+  AdminToken t = create("tok");
+  BOOST_REQUIRE(authenticate(std::string("Bearer tok")));
+  BOOST_REQUIRE(store->revokeAdminToken(t.id, kNow).ok());
+  BOOST_TEST(!authenticate(std::string("Bearer tok")));
+}
+
+BOOST_AUTO_TEST_CASE(an_expired_token_authenticates_nobody_from_its_expiry_on) {
+  create("tok", {}, kNow + 1000);
+  BOOST_TEST(authenticate(std::string("Bearer tok"), kNow + 999).has_value());
+  BOOST_TEST(!authenticate(std::string("Bearer tok"), kNow + 1000));
+  BOOST_TEST(!authenticate(std::string("Bearer tok"), kNow + 5000));
+}
+
+BOOST_AUTO_TEST_CASE(the_matching_token_is_found_among_many) {
+  for (int i = 0; i < 20; ++i) create("tok-" + std::to_string(i));
+  auto p = authenticate(std::string("Bearer tok-13"));
+  BOOST_REQUIRE(p);
+  BOOST_TEST(p->token_name == "name of tok-13");
+}
+
+BOOST_AUTO_TEST_CASE(a_token_whose_tenants_were_all_deleted_has_an_empty_scope) {
+  Tenant a = tenant("a");
+  create("scoped", {a.id});
+  BOOST_REQUIRE(store->deleteTenant(a.id).ok());
+  auto p = authenticate(std::string("Bearer scoped"));
+  BOOST_REQUIRE(p);
+  BOOST_TEST(!p->scope.all);
+  BOOST_TEST(p->scope.tenant_ids.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_token_created_or_revoked_by_another_process_counts_at_once) {
+  BOOST_TEST(!authenticate(std::string("Bearer from-cli")));
+  int64_t id = 0;
+  {
+    // What `vigil-collector admin-token create` does while the collector runs.
+    auto cli = SqliteStore::open(data_dir);
+    BOOST_REQUIRE(cli.ok());
+    NewAdminToken t;
+    t.token_hash = hashOf("from-cli");
+    t.name = "cli";
+    auto created = cli.value()->createAdminToken(t, kNow);
+    BOOST_REQUIRE(created.ok());
+    id = created.value().id;
+  }
+  BOOST_TEST(authenticate(std::string("Bearer from-cli")).has_value());
+  {
+    auto cli = SqliteStore::open(data_dir);
+    BOOST_REQUIRE(cli.ok());
+    BOOST_REQUIRE(cli.value()->revokeAdminToken(id, kNow).ok());
+  }
+  BOOST_TEST(!authenticate(std::string("Bearer from-cli")));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,276 @@
+#define BOOST_TEST_MODULE collector_webhook_admin
+// The webhooks service of the admin API, without HTTP: a real SQLite store, two tenants, and
+// requests from tokens of different scopes.
+#include "collector/notify/webhook_admin.h"
+
+#include <boost/test/unit_test.hpp>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "collector/store/sqlite_store.h"
+#include "common/json.h"
+#include "tests/support/temp_dir.h"
+
+using namespace vigil::collector;
+
+namespace {
+
+constexpr int64_t kNowMs = 1'795'420'800'000;  // 2026-11-23T08:00:00Z
+
+struct Fixture {
+  vigil::testing::TempDir tmp;
+  std::unique_ptr<SqliteStore> store = std::move(SqliteStore::open(tmp.sub("data")).value());
+  int wakeups = 0;
+  WebhookAdminService service{*store, [this] { ++wakeups; }};
+  AdminRouteTable routes;
+  int64_t tenant_a = 0, tenant_b = 0;
+
+  Fixture() {
+    tenant_a = store->createTenant("Acme", kNowMs)->id;
+    tenant_b = store->createTenant("Globex", kNowMs)->id;
+    service.registerRoutes(routes);
+  }
+
+  TenantScope onlyA() const { return TenantScope{false, {tenant_a}}; }
+
+  // Calls the route like the HTTP edge does.
+  ApiResult<AdminAnswer> call(const TenantScope& scope, const std::string& method,
+                              const std::string& path, const std::string& body = "",
+                              std::vector<std::pair<std::string, std::string>> query = {}) {
+    std::string allow;
+    auto match = routes.match(method, path, &allow);
+    BOOST_REQUIRE_MESSAGE(match, method + " " + path + " is not routed");
+    AdminRequest r;
+    r.principal.token_id = 1;
+    r.principal.token_name = "tech";
+    r.principal.scope = scope;
+    r.now_ms = kNowMs;
+    r.method = method;
+    r.route = match->route;
+    r.path_params = match->path_params;
+    r.query = std::move(query);
+    r.body = body;
+    return (*match->handler)(r);
+  }
+
+  // A webhook created by an all-tenants token; its JSON answer.
+  vigil::json::JsonPtr create(int64_t tenant_id, const std::string& extra = "") {
+    auto answer = call(TenantScope::everything(), "POST", "/api/v1/webhooks",
+                       R"({"tenant_id": )" + std::to_string(tenant_id) +
+                           R"(, "url": "https://hooks.example.com/vigil")" + extra + "}");
+    BOOST_REQUIRE_MESSAGE(answer.ok(), (answer.ok() ? "" : answer.error().message));
+    BOOST_REQUIRE(answer.value().http_status == 201);
+    return vigil::json::parse(answer.value().body);
+  }
+
+  static int64_t idOf(const cJSON* obj) {
+    return static_cast<int64_t>(cJSON_GetObjectItem(obj, "id")->valuedouble);
+  }
+
+  static std::string text(const cJSON* obj, const char* name) {
+    const cJSON* v = cJSON_GetObjectItem(obj, name);
+    if (v == nullptr) return "<absent>";
+    if (cJSON_IsNull(v)) return "<null>";
+    if (cJSON_IsString(v)) return v->valuestring;
+    if (cJSON_IsBool(v)) return cJSON_IsTrue(v) ? "true" : "false";
+    if (cJSON_IsNumber(v)) return std::to_string(static_cast<int64_t>(v->valuedouble));
+    return vigil::json::print(v);
+  }
+
+  // The error code of a failed call, or "ok".
+  static std::string errorOf(const ApiResult<AdminAnswer>& r) {
+    return r.ok() ? "ok" : r.error().code;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(webhook_admin, Fixture)
+
+BOOST_AUTO_TEST_CASE(create_answers_the_webhook_with_its_secret_once) {
+  auto created = create(tenant_a, R"(, "description": "pager", "events": ["alert.resolved",
+                                     "alert.opened", "alert.opened"])");
+  BOOST_TEST(text(created.get(), "secret").rfind("whsec_", 0) == 0u);
+  BOOST_TEST(text(created.get(), "tenant_id") == std::to_string(tenant_a));
+  BOOST_TEST(text(created.get(), "url") == "https://hooks.example.com/vigil");
+  BOOST_TEST(text(created.get(), "events") == R"(["alert.opened","alert.resolved"])");
+  BOOST_TEST(text(created.get(), "description") == "pager");
+  BOOST_TEST(text(created.get(), "enabled") == "true");
+  BOOST_TEST(text(created.get(), "created_at") == "2026-11-23T08:00:00.000Z");
+  const std::string path = "/api/v1/webhooks/" + std::to_string(idOf(created.get()));
+  auto got = call(onlyA(), "GET", path);
+  BOOST_REQUIRE(got.ok());
+  auto read = vigil::json::parse(got.value().body);
+  BOOST_TEST(text(read.get(), "secret") == "<absent>");
+  BOOST_TEST(text(read.get(), "url") == "https://hooks.example.com/vigil");
+}
+
+BOOST_AUTO_TEST_CASE(events_default_to_every_subscribable_type) {
+  auto created = create(tenant_a);
+  BOOST_TEST(text(created.get(), "events") ==
+             R"(["alert.opened","alert.resolved","alert.held","alert.released",)"
+             R"("collector.degraded","collector.recovered"])");
+}
+
+BOOST_AUTO_TEST_CASE(bad_bodies_are_refused_and_create_nothing) {
+  const auto all = TenantScope::everything();
+  const std::string a = std::to_string(tenant_a);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{", "malformed_json"},
+      {"[]", "malformed_json"},
+      {R"({"url": "https://x.example"})", "missing_field"},
+      {R"({"tenant_id": )" + a + "}", "missing_field"},
+      {R"({"tenant_id": "1", "url": "https://x.example"})", "invalid_field"},
+      {R"({"tenant_id": )" + a + R"(, "url": "ftp://x.example/"})", "invalid_field"},
+      {R"({"tenant_id": )" + a + R"(, "url": "javascript:void"})", "invalid_field"},
+      {R"({"tenant_id": )" + a + R"(, "url": "https:///nohost"})", "invalid_field"},
+      {R"({"tenant_id": )" + a + R"(, "url": "https://u:p@x.example/"})", "invalid_field"},
+      {R"({"tenant_id": )" + a + R"(, "url": "https://x.example/)" + std::string(2100, 'a') +
+           R"("})",
+       "invalid_field"},
+      {R"({"tenant_id": )" + a + R"(, "url": "https://x.example", "events": []})", "invalid_field"},
+      {R"({"tenant_id": )" + a + R"(, "url": "https://x.example", "events": ["alert.*"]})",
+       "invalid_field"},
+      {R"({"tenant_id": )" + a + R"(, "url": "https://x.example", "events": ["webhook.test"]})",
+       "invalid_field"},
+      {R"({"tenant_id": )" + a + R"(, "url": "https://x.example", "description": ")" +
+           std::string(501, 'd') + R"("})",
+       "invalid_field"},
+      {R"({"tenant_id": )" + a + R"(, "url": "https://x.example", "enabled": "yes"})",
+       "invalid_field"},
+      {R"({"tenant_id": )" + a + R"(, "url": "https://x.example", "secret": "whsec_x"})",
+       "invalid_field"},
+  };
+  for (const auto& [body, code] : cases) {
+    auto r = call(all, "POST", "/api/v1/webhooks", body);
+    BOOST_TEST(errorOf(r) == code, "body " << body.substr(0, 80));
+    if (!r.ok()) BOOST_TEST(r.error().http_status == 400);
+  }
+  BOOST_TEST(store->listWebhooks(all, std::nullopt, 0, 10).value().empty());
+}
+
+BOOST_AUTO_TEST_CASE(webhooks_of_other_tenants_are_not_found) {
+  const int64_t b = idOf(create(tenant_b).get());
+  const std::string path = "/api/v1/webhooks/" + std::to_string(b);
+  BOOST_TEST(errorOf(call(onlyA(), "GET", path)) == "not_found");
+  BOOST_TEST(errorOf(call(onlyA(), "PATCH", path, R"({"enabled": false})")) == "not_found");
+  BOOST_TEST(errorOf(call(onlyA(), "DELETE", path)) == "not_found");
+  BOOST_TEST(errorOf(call(onlyA(), "GET", path + "/deliveries")) == "not_found");
+  BOOST_TEST(errorOf(call(onlyA(), "POST", path + "/test")) == "not_found");
+  BOOST_TEST(errorOf(call(onlyA(), "GET", "/api/v1/webhooks/999999")) == "not_found");
+  BOOST_TEST(errorOf(call(onlyA(), "GET", "/api/v1/webhooks/abc")) == "not_found");
+  // Creating one for a tenant outside the scope looks like an unknown tenant.
+  auto r =
+      call(onlyA(), "POST", "/api/v1/webhooks",
+           R"({"tenant_id": )" + std::to_string(tenant_b) + R"(, "url": "https://x.example"})");
+  BOOST_TEST(errorOf(r) == "not_found");
+  BOOST_TEST((!r.ok() && r.error().message == "no such tenant"));
+  BOOST_TEST(errorOf(call(onlyA(), "POST", "/api/v1/webhooks",
+                          R"({"tenant_id": 999, "url": "https://x.example"})")) == "not_found");
+  // Nothing changed.
+  BOOST_TEST(store->findWebhook(b).value()->enabled);
+}
+
+BOOST_AUTO_TEST_CASE(list_shows_only_the_callers_tenants_and_pages) {
+  const int64_t a1 = idOf(create(tenant_a).get());
+  create(tenant_b);
+  const int64_t a2 = idOf(create(tenant_a).get());
+  auto page = call(onlyA(), "GET", "/api/v1/webhooks", "", {{"limit", "1"}});
+  BOOST_REQUIRE(page.ok());
+  auto root = vigil::json::parse(page.value().body);
+  const cJSON* items = cJSON_GetObjectItem(root.get(), "items");
+  BOOST_REQUIRE(cJSON_GetArraySize(items) == 1);
+  BOOST_TEST(idOf(cJSON_GetArrayItem(items, 0)) == a1);
+  BOOST_TEST(text(cJSON_GetArrayItem(items, 0), "secret") == "<absent>");
+  const std::string cursor = text(root.get(), "next_cursor");
+  auto next = call(onlyA(), "GET", "/api/v1/webhooks", "", {{"limit", "1"}, {"cursor", cursor}});
+  BOOST_REQUIRE(next.ok());
+  auto root2 = vigil::json::parse(next.value().body);
+  const cJSON* items2 = cJSON_GetObjectItem(root2.get(), "items");
+  BOOST_REQUIRE(cJSON_GetArraySize(items2) == 1);
+  BOOST_TEST(idOf(cJSON_GetArrayItem(items2, 0)) == a2);
+  BOOST_TEST(text(root2.get(), "next_cursor") == "<null>");
+
+  auto of_b =
+      call(onlyA(), "GET", "/api/v1/webhooks", "", {{"tenant_id", std::to_string(tenant_b)}});
+  BOOST_REQUIRE(of_b.ok());
+  BOOST_TEST(cJSON_GetArraySize(
+                 cJSON_GetObjectItem(vigil::json::parse(of_b.value().body).get(), "items")) == 0);
+  BOOST_TEST(errorOf(call(onlyA(), "GET", "/api/v1/webhooks", "", {{"cursor", "!!"}})) ==
+             "invalid_cursor");
+  BOOST_TEST(errorOf(call(onlyA(), "GET", "/api/v1/webhooks", "", {{"tenant_id", "x"}})) ==
+             "invalid_field");
+}
+
+BOOST_AUTO_TEST_CASE(patch_changes_the_given_fields_and_validates_them) {
+  const std::string path = "/api/v1/webhooks/" + std::to_string(idOf(create(tenant_a).get()));
+  auto patched = call(onlyA(), "PATCH", path,
+                      R"({"url": "http://10.0.0.5:8080/in", "enabled": false,
+                          "events": ["collector.degraded"], "description": ""})");
+  BOOST_REQUIRE(patched.ok());
+  auto root = vigil::json::parse(patched.value().body);
+  BOOST_TEST(text(root.get(), "url") == "http://10.0.0.5:8080/in");
+  BOOST_TEST(text(root.get(), "enabled") == "false");
+  BOOST_TEST(text(root.get(), "events") == R"(["collector.degraded"])");
+  BOOST_TEST(text(root.get(), "secret") == "<absent>");
+  BOOST_TEST(errorOf(call(onlyA(), "PATCH", path, R"({"url": "gopher://x"})")) == "invalid_field");
+  BOOST_TEST(errorOf(call(onlyA(), "PATCH", path, R"({"tenant_id": 2})")) == "invalid_field");
+  BOOST_TEST(errorOf(call(onlyA(), "PATCH", path, R"({"events": ["nope"]})")) == "invalid_field");
+  auto unchanged = vigil::json::parse(call(onlyA(), "GET", path).value().body);
+  BOOST_TEST(text(unchanged.get(), "url") == "http://10.0.0.5:8080/in");
+}
+
+BOOST_AUTO_TEST_CASE(test_event_is_queued_and_shown_in_deliveries) {
+  const int64_t id = idOf(create(tenant_a).get());
+  const std::string path = "/api/v1/webhooks/" + std::to_string(id);
+  auto queued = call(onlyA(), "POST", path + "/test");
+  BOOST_REQUIRE(queued.ok());
+  BOOST_TEST(queued.value().http_status == 202);
+  BOOST_TEST(wakeups == 1);
+  auto delivery = vigil::json::parse(queued.value().body);
+  BOOST_TEST(text(delivery.get(), "event_type") == "webhook.test");
+  BOOST_TEST(text(delivery.get(), "state") == "pending");
+  BOOST_TEST(text(delivery.get(), "attempts") == "0");
+  BOOST_TEST(text(delivery.get(), "message_id").rfind("msg_", 0) == 0u);
+  BOOST_TEST(text(delivery.get(), "next_attempt_at") == "2026-11-23T08:00:00.000Z");
+  BOOST_TEST(text(delivery.get(), "last_status") == "<null>");
+  BOOST_TEST(text(delivery.get(), "webhook_id") == std::to_string(id));
+  call(onlyA(), "POST", path + "/test");
+
+  auto list = call(onlyA(), "GET", path + "/deliveries", "", {{"limit", "1"}});
+  BOOST_REQUIRE(list.ok());
+  auto root = vigil::json::parse(list.value().body);
+  const cJSON* items = cJSON_GetObjectItem(root.get(), "items");
+  BOOST_REQUIRE(cJSON_GetArraySize(items) == 1);
+  const int64_t newest = idOf(cJSON_GetArrayItem(items, 0));
+  BOOST_TEST(newest > idOf(delivery.get()));
+  auto older =
+      call(onlyA(), "GET", path + "/deliveries", "", {{"cursor", text(root.get(), "next_cursor")}});
+  BOOST_REQUIRE(older.ok());
+  auto older_root = vigil::json::parse(older.value().body);
+  const cJSON* older_items = cJSON_GetObjectItem(older_root.get(), "items");
+  BOOST_REQUIRE(cJSON_GetArraySize(older_items) == 1);
+  BOOST_TEST(idOf(cJSON_GetArrayItem(older_items, 0)) == idOf(delivery.get()));
+
+  BOOST_TEST(errorOf(call(onlyA(), "POST", path + "/test", R"({"x": 1})")) == "invalid_field");
+  call(onlyA(), "PATCH", path, R"({"enabled": false})");
+  BOOST_TEST(errorOf(call(onlyA(), "POST", path + "/test")) == "conflict");
+}
+
+BOOST_AUTO_TEST_CASE(delete_removes_the_webhook_and_its_deliveries) {
+  const int64_t id = idOf(create(tenant_a).get());
+  const std::string path = "/api/v1/webhooks/" + std::to_string(id);
+  call(onlyA(), "POST", path + "/test");
+  auto deleted = call(onlyA(), "DELETE", path);
+  BOOST_REQUIRE(deleted.ok());
+  BOOST_TEST(deleted.value().http_status == 204);
+  BOOST_TEST(deleted.value().body.empty());
+  BOOST_TEST(errorOf(call(onlyA(), "GET", path)) == "not_found");
+  BOOST_TEST(errorOf(call(onlyA(), "DELETE", path)) == "not_found");
+  BOOST_TEST(store->listDeliveries(id, 0, 10).value().empty());
+  BOOST_TEST(store->outboxStats().value().pending == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
