@@ -105,10 +105,7 @@ Status ensureAdminToken(Store& store, const BootstrapOptions& options, int64_t n
     }
     return Status::okStatus();
   }
-  NewAdminToken record;  // every tenant, no expiry, created by the operator (no token)
-  record.token_hash = hash.value();
-  record.name = name;
-  auto created = store.createAdminToken(record, now_ms);
+  auto created = store.createAdminToken(NewAdminToken::forAllTenants(hash.value(), name), now_ms);
   return created.ok() ? Status::okStatus() : created.error();
 }
 

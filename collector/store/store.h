@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -151,6 +152,14 @@ struct NewAdminToken {
   std::vector<int64_t> tenant_ids;  // REQUIRES: non-empty unless all_tenants; tenants exist
   std::optional<int64_t> expires_at_ms;
   std::optional<int64_t> created_by;
+
+  // An all-tenant token without expiry (the operator's).
+  static NewAdminToken forAllTenants(std::string hash, std::string token_name) {
+    NewAdminToken t;
+    t.token_hash = std::move(hash);
+    t.name = std::move(token_name);
+    return t;
+  }
 };
 
 // Which tenants a listing may show: the caller's token scope.

@@ -106,8 +106,6 @@ class Api {
   std::string token_;
 };
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
-
 // Enrolls a synthetic agent (the real protocol over HTTP) with `token`.
 std::unique_ptr<SyntheticAgent> enrolled(int port, const std::string& token,
                                          const std::string& hostname) {

@@ -12,6 +12,7 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/ThreadPool.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -118,7 +119,8 @@ void WebhookReceiver::start() {
   Poco::AutoPtr<Poco::Net::HTTPServerParams> params(new Poco::Net::HTTPServerParams);
   params->setMaxThreads(8);
   params->setKeepAlive(false);
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket, params);
+  pool_ = std::make_unique<Poco::ThreadPool>(2, 8);
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), *pool_, socket, params);
   server_->start();
 }
 
@@ -126,7 +128,9 @@ void WebhookReceiver::stop() {
   release();
   if (!server_) return;
   server_->stopAll(true);
+  pool_->joinAll();  // no handler runs past this point
   server_.reset();
+  pool_.reset();
 }
 
 std::string WebhookReceiver::url() const {

@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+namespace Poco {
+class ThreadPool;
+}
 namespace Poco::Net {
 class HTTPServer;
 }
@@ -70,6 +73,9 @@ class WebhookReceiver {
   bool released_ = false;
   std::vector<ReceivedWebhook> received_;
   int port_ = 0;
+  // The receiver's own threads, so stop() can wait for every handler to finish before the
+  // members they use are destroyed.
+  std::unique_ptr<Poco::ThreadPool> pool_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
 };
 

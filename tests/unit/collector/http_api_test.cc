@@ -106,8 +106,9 @@ struct ServerFixture {
     t.created_at_ms = kStartMs;
     BOOST_REQUIRE(store->createEnrollmentToken(t).ok());
     BOOST_REQUIRE(store
-                      ->createAdminToken(
-                          vigil::collector::NewAdminToken{hashOf(kAdminToken), "test"}, kStartMs)
+                      ->createAdminToken(vigil::collector::NewAdminToken::forAllTenants(
+                                             hashOf(kAdminToken), "test"),
+                                         kStartMs)
                       .ok());
     BOOST_REQUIRE(directory.load(*store).ok());
     agents.registerRoutes(admin_routes);

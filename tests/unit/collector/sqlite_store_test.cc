@@ -264,7 +264,10 @@ BOOST_FIXTURE_TEST_CASE(last_seen_update_never_moves_seq_backwards, StoreFixture
 BOOST_FIXTURE_TEST_CASE(admin_tokens_are_listed_with_their_hash_only, StoreFixture) {
   BOOST_TEST(store->listAdminTokens()->empty());
   BOOST_REQUIRE(
-      store->createAdminToken(vigil::collector::NewAdminToken{hashOf("admin"), "ops"}, 3000).ok());
+      store
+          ->createAdminToken(vigil::collector::NewAdminToken::forAllTenants(hashOf("admin"), "ops"),
+                             3000)
+          .ok());
   auto tokens = store->listAdminTokens();
   BOOST_REQUIRE(tokens->size() == 1u);
   BOOST_TEST(tokens.value()[0].token_hash == hashOf("admin"));

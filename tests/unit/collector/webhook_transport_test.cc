@@ -176,7 +176,7 @@ BOOST_AUTO_TEST_CASE(https_receiver_signed_by_a_trusted_authority_is_reached) {
   Receiver receiver(tmp, &server);
   const std::string ca_file = tmp.write("ca.pem", ca.certPem()).string();
   auto answer = transport(ca_file)->post(
-      request("https://localhost:" + std::to_string(receiver.port()) + "/hook"));
+      request("https://127.0.0.1:" + std::to_string(receiver.port()) + "/hook"));
   BOOST_REQUIRE_MESSAGE(answer.ok(), (answer.ok() ? "" : answer.error().toString()));
   BOOST_TEST(answer.value().status == 204);
 }
@@ -188,7 +188,7 @@ BOOST_AUTO_TEST_CASE(https_receiver_with_an_untrusted_certificate_is_refused) {
   Receiver receiver(tmp, &server);
   // The system's authorities only: the test authority is unknown to them.
   auto answer =
-      transport()->post(request("https://localhost:" + std::to_string(receiver.port()) + "/hook"));
+      transport()->post(request("https://127.0.0.1:" + std::to_string(receiver.port()) + "/hook"));
   BOOST_TEST(!answer.ok());
   std::lock_guard<std::mutex> lock(receiver.seen.mu);
   BOOST_TEST(receiver.seen.body.empty());  // nothing was sent
@@ -201,7 +201,7 @@ BOOST_AUTO_TEST_CASE(https_receiver_whose_certificate_names_another_host_is_refu
   // Trusted (its own authority), but issued for another name.
   const std::string ca_file = tmp.write("other.pem", other.cert_pem).string();
   auto answer = transport(ca_file)->post(
-      request("https://localhost:" + std::to_string(receiver.port()) + "/hook"));
+      request("https://127.0.0.1:" + std::to_string(receiver.port()) + "/hook"));
   BOOST_TEST(!answer.ok());
   std::lock_guard<std::mutex> lock(receiver.seen.mu);
   BOOST_TEST(receiver.seen.body.empty());
