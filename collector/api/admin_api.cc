@@ -225,6 +225,14 @@ ApiResult<std::optional<int64_t>> timeParam(const AdminRequest& request, const s
   return std::optional<int64_t>(parsed.value());
 }
 
+ApiResult<std::optional<std::string>> agentIdQueryParam(const AdminRequest& request) {
+  std::optional<std::string> agent = request.queryParam("agent_id");
+  if (agent && (agent->empty() || agent->size() > 128)) {
+    return invalidField("agent_id", "is not an id");
+  }
+  return agent;
+}
+
 ApiResult<std::optional<int64_t>> idQueryParam(const AdminRequest& request,
                                                const std::string& name) {
   std::optional<std::string> text = request.queryParam(name);

@@ -92,6 +92,8 @@ ApiResult<int64_t> cursorId(const AdminRequest& request, int64_t if_absent);
 ApiResult<int64_t> parseRfc3339(const std::string& text, const std::string& field);
 // An optional query parameter holding an RFC 3339 time.
 ApiResult<std::optional<int64_t>> timeParam(const AdminRequest& request, const std::string& name);
+// An optional query parameter `agent_id` (1..128 bytes; 400 invalid_field otherwise).
+ApiResult<std::optional<std::string>> agentIdQueryParam(const AdminRequest& request);
 // An optional query parameter holding a positive id (400 invalid_field otherwise).
 ApiResult<std::optional<int64_t>> idQueryParam(const AdminRequest& request,
                                                const std::string& name);

@@ -92,10 +92,9 @@ ApiResult<AdminAnswer> AlertService::listAlerts(const AdminRequest& request) {
   auto site = idQueryParam(request, "site_id");
   if (!site.ok()) return site.error();
   filter.site_id = site.value();
-  if (auto agent = request.queryParam("agent_id")) {
-    if (agent->empty() || agent->size() > 128) return invalidField("agent_id", "is not an id");
-    filter.agent_id = *agent;
-  }
+  auto agent = agentIdQueryParam(request);
+  if (!agent.ok()) return agent.error();
+  filter.agent_id = agent.value();
   if (auto states = request.queryParam("state")) {
     auto parsed = parseList(*states, "state", alertStates());
     if (!parsed.ok()) return parsed.error();

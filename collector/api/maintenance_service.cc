@@ -77,10 +77,9 @@ ApiResult<AdminAnswer> MaintenanceService::listWindows(const AdminRequest& reque
   auto site = idQueryParam(request, "site_id");
   if (!site.ok()) return site.error();
   filter.site_id = site.value();
-  if (auto agent = request.queryParam("agent_id")) {
-    if (agent->empty() || agent->size() > 128) return invalidField("agent_id", "is not an id");
-    filter.agent_id = *agent;
-  }
+  auto agent = agentIdQueryParam(request);
+  if (!agent.ok()) return agent.error();
+  filter.agent_id = agent.value();
   auto rows = store_.listMaintenanceWindows(filter, after.value(), limit.value() + 1);
   if (!rows.ok()) return storeFailure();
   std::vector<MaintenanceWindowRecord>& windows = rows.value();
