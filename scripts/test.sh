@@ -24,15 +24,16 @@ step() {
   shift
   if "$@"; then steps+="$name ok; "; else steps+="$name FAILED; "; status=1; fi
 }
-step fuzz bash scripts/fuzz.sh build-fuzz "${VIGIL_FUZZ_SECONDS:-20}"
+step fuzz bash scripts/fuzz.sh build-fuzz "${VIGIL_FUZZ_SECONDS:-12}"
 
 echo "== OpenAPI description: redocly lint docs/openapi.yaml"
 step openapi bash scripts/lint-openapi.sh
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer (real collector and
 # agent processes included: a leak or an error in either fails its test).
+# The incident lab's scenarios measure the release collector; they are left out here.
 VIGIL_BUILD_DIR=build-asan bash scripts/build.sh -DVIGIL_BUILD_TESTS=ON -DVIGIL_SANITIZE=ON \
-  -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  -DVIGIL_BUILD_TOOLS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
 echo "== ctest under AddressSanitizer and UndefinedBehaviorSanitizer"
 # Memory errors show at any fleet size: the sanitized fleet simulations use 5,000 agents
 # (the release run below uses the full CI size).

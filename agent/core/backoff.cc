@@ -9,10 +9,11 @@ Backoff::Backoff(BackoffOptions options, UniformRandom random)
     : options_(options), random_(std::move(random)) {}
 
 Duration Backoff::ceiling() const {
+  const Duration cap = std::max(options_.base, std::min(options_.cap, limit_));
   // Doubling stops once the cap is reached, so a long outage cannot overflow.
   Duration ceiling = options_.base;
-  for (int i = 0; i < attempt_ && ceiling < options_.cap; ++i) ceiling *= 2;
-  return std::min(ceiling, options_.cap);
+  for (int i = 0; i < attempt_ && ceiling < cap; ++i) ceiling *= 2;
+  return std::min(ceiling, cap);
 }
 
 Duration Backoff::nextDelay() {

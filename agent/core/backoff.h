@@ -22,8 +22,12 @@ class Backoff {
 
   // The delay before the next retry; counts one more failure.
   Duration nextDelay();
-  // The upper bound of the next nextDelay(): min(cap, base * 2^attempt()).
+  // The upper bound of the next nextDelay(): min(cap, limit, base * 2^attempt()).
   Duration ceiling() const;
+  // Lowers the cap to `limit` (never below base) until called again; Duration::max() lifts
+  // it. The heartbeat loop limits it to the interval in use, so an agent is back within one
+  // interval after an outage ends.
+  void limitCap(Duration limit) { limit_ = limit; }
   void reset() { attempt_ = 0; }
   // Consecutive failures counted since the last reset().
   int attempt() const { return attempt_; }
@@ -33,6 +37,7 @@ class Backoff {
   BackoffOptions options_;
   UniformRandom random_;
   int attempt_ = 0;
+  Duration limit_ = Duration::max();
 };
 
 }  // namespace vigil::agent

@@ -19,6 +19,7 @@ int64_t HeartbeatScheduler::clampInterval(int64_t interval_s) const {
 
 void HeartbeatScheduler::adoptInterval(int64_t interval_s) {
   interval_s_ = clampInterval(interval_s);
+  backoff_.limitCap(std::chrono::seconds(*interval_s_));
 }
 
 int64_t HeartbeatScheduler::correctedWallMs() const {
@@ -67,6 +68,7 @@ ScheduleDecision HeartbeatScheduler::onOutcome(const HeartbeatOutcome& outcome) 
     case Kind::kAccepted: {
       backoff_.reset();
       interval_s_ = clampInterval(outcome.next_interval_s);
+      backoff_.limitCap(std::chrono::seconds(*interval_s_));
       if (outcome.verify_interval_s && outcome.verify_for_s && *outcome.verify_for_s > 0) {
         const Duration length =
             std::min<Duration>(std::chrono::seconds(*outcome.verify_for_s), options_.max_verify);

@@ -39,6 +39,7 @@
 #include "collector/api/tenancy_service.h"
 #include "collector/api/token_service.h"
 #include "collector/app/bootstrap.h"
+#include "collector/app/failure_log.h"
 #include "collector/app/file_util.h"
 #include "collector/app/json_log_formatter.h"
 #include "collector/app/tls_context.h"
@@ -336,10 +337,9 @@ int CollectorApp::serve(const CollectorConfig& config) {
   }
 
   Poco::Logger& store_log = Poco::Logger::get("vigil.collector.store");
+  FailureLog last_seen_failures(store_log, "last-seen write-behind", clock);
   LastSeenWriter writer(directory, store, std::chrono::milliseconds(config.flush_interval_ms),
-                        [&store_log](const Status& s) {
-                          store_log.error("last-seen write-behind failed: " + s.toString());
-                        });
+                        std::ref(last_seen_failures));
   PresenceMonitor presence(config.presence, clock);
   if (Status s = presence.load(store); !s.ok()) {
     log.fatal("cannot load presence state: " + s.toString());
@@ -466,7 +466,8 @@ int CollectorApp::serve(const CollectorConfig& config) {
       log.warning("TLS certificate: " + valid.message() + "; agents will refuse it");
     }
     certificate.emplace(loaded.value());
-    auto context = makeServerContext(*certificate);
+    auto context = makeServerContext(*certificate, SessionResumption{config.tls_session_cache_size,
+                                                                     config.tls_session_timeout_s});
     if (!context.ok()) {
       log.fatal(context.error().message());
       return EXIT_CONFIG;
@@ -562,6 +563,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
   Poco::Logger& http_log = Poco::Logger::get("vigil.collector.http");
   const auto ingest_queue_bound = static_cast<uint64_t>(config.http_ingest_queue_high_water);
   ShedReporter shed_reporter(admission, clock);
+  FailureLog presence_write_failures(store_log, "writing presence events", clock);
   PresenceTicker ticker(
       presence, store, config.presence.tick_interval,
       [&server, &shed_reporter, &http_log, ingest_queue_bound](PresenceMonitor& monitor) {
@@ -573,9 +575,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
         monitor.reportRequests(d.ingest_accepted, d.ingest_shed);
         if (std::optional<std::string> line = shed_reporter.summaryDue()) http_log.warning(*line);
       },
-      [&store_log](const Status& s) {
-        store_log.error("writing presence events failed: " + s.toString());
-      },
+      std::ref(presence_write_failures),
       [&presence_log, &webhook_dispatcher](const PresenceBatch& batch) {
         logPresenceBatch(presence_log, batch);
         // The batch's events are in the webhook outbox now.

@@ -239,6 +239,9 @@ const std::vector<ConfigKey>& configKeys() {
       {"tls.privateKeyFile", "", "PEM private key (unencrypted) of tls.certificateFile"},
       {"tls.reloadIntervalSeconds", "5",
        "how often the certificate files are checked for a change; 0: on SIGHUP only"},
+      {"tls.sessionCacheSize", "100000",
+       "TLS sessions kept for resumption (one per agent connection); 0: no resumption"},
+      {"tls.sessionTimeoutSeconds", "7200", "how long a TLS session can be resumed"},
       {"data.dir", "/var/lib/vigil/collector", "directory of the database and token files"},
       {"heartbeat.intervalSeconds", "60", "heartbeat interval told to agents"},
       {"presence.verifyIntervalSeconds", "10",
@@ -359,6 +362,8 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   c.tls_certificate_file = v.string("tls.certificateFile");
   c.tls_private_key_file = v.string("tls.privateKeyFile");
   c.tls_reload_interval_s = static_cast<int>(v.integer("tls.reloadIntervalSeconds", 0, 86400));
+  c.tls_session_cache_size = static_cast<int>(v.integer("tls.sessionCacheSize", 0, 10'000'000));
+  c.tls_session_timeout_s = static_cast<int>(v.integer("tls.sessionTimeoutSeconds", 1, 86400));
   c.data_dir = v.string("data.dir");
   c.heartbeat_interval_s = v.integer("heartbeat.intervalSeconds", 1, kMaxIntervalS);
   c.presence.heartbeat_interval = std::chrono::seconds(c.heartbeat_interval_s);

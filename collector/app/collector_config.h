@@ -70,7 +70,9 @@ struct CollectorConfig {
   // TLS (docs/operations.md, "TLS"): on when tls_certificate_file is set.
   std::string tls_certificate_file;
   std::string tls_private_key_file;
-  int tls_reload_interval_s = 0;  // 0: reload on SIGHUP only
+  int tls_reload_interval_s = 0;        // 0: reload on SIGHUP only
+  int tls_session_cache_size = 100000;  // 0: every connection makes a full handshake
+  int tls_session_timeout_s = 7200;
   std::string data_dir;
   int64_t heartbeat_interval_s = 0;
   // Every threshold of the presence engine (keys presence.*; docs/presence.md).

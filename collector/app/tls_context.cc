@@ -173,7 +173,8 @@ Status ServerCertificate::attachTo(SSL_CTX* context) {
   return Status::okStatus();
 }
 
-Result<Poco::Net::Context::Ptr> makeServerContext(ServerCertificate& certificate) {
+Result<Poco::Net::Context::Ptr> makeServerContext(ServerCertificate& certificate,
+                                                  SessionResumption resumption) {
   Poco::Net::Context::Params params;
   params.verificationMode = Poco::Net::Context::VERIFY_NONE;
   params.loadDefaultCAs = false;
@@ -203,6 +204,11 @@ Result<Poco::Net::Context::Ptr> makeServerContext(ServerCertificate& certificate
   // Mozilla intermediate: the client picks (it knows whether it has AES hardware).
   SSL_CTX_clear_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_options(ssl, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  if (resumption.cache_size > 0) {
+    context->enableSessionCache(true, "vigil-collector");
+    context->setSessionCacheSize(static_cast<size_t>(resumption.cache_size));
+    context->setSessionTimeout(resumption.timeout_s);
+  }
   if (Status s = certificate.attachTo(ssl); !s.ok()) return s;
   return context;
 }

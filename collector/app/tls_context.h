@@ -96,9 +96,18 @@ class ServerCertificate {
   std::shared_ptr<const CertifiedKey> current_;  // guarded by mu_
 };
 
+// How long TLS sessions are kept for resumption (stateful: session ids in the server's cache,
+// no session tickets, whose keys would have to be rotated). Agents reconnect for most
+// heartbeats; a resumed handshake skips the certificate signature, the costliest step.
+struct SessionResumption {
+  int cache_size = 100000;  // 0: off
+  int timeout_s = 7200;
+};
+
 // A server Context with the intermediate profile presenting `certificate`. Fails (with the
 // reason) if OpenSSL refuses a setting.
-Result<Poco::Net::Context::Ptr> makeServerContext(ServerCertificate& certificate);
+Result<Poco::Net::Context::Ptr> makeServerContext(ServerCertificate& certificate,
+                                                  SessionResumption resumption = {});
 
 // Reloads the certificate and key files into a ServerCertificate when they change (checked
 // every `poll_interval`) or when the process receives SIGHUP.

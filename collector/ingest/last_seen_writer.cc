@@ -5,13 +5,18 @@
 namespace vigil::collector {
 
 LastSeenWriter::LastSeenWriter(AgentDirectory& directory, Store& store,
-                               std::chrono::milliseconds interval, ErrorSink on_error)
+                               std::chrono::milliseconds interval, OutcomeSink on_outcome)
     : directory_(directory),
       store_(store),
-      on_error_(std::move(on_error)),
+      on_outcome_(std::move(on_outcome)),
       thread_(interval, [this] {
         auto result = flush();
-        if (!result.ok() && on_error_) on_error_(result.error());
+        if (!on_outcome_) return;
+        if (!result.ok()) {
+          on_outcome_(result.error());
+        } else if (result->agents_written > 0) {
+          on_outcome_(Status::okStatus());
+        }
       }) {}
 
 LastSeenWriter::~LastSeenWriter() { stop(); }

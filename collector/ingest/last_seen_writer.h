@@ -25,12 +25,13 @@ struct FlushStats {
 
 class LastSeenWriter {
  public:
-  // Called after each failed background flush (for logging); may be empty.
-  using ErrorSink = std::function<void(const Status&)>;
+  // Called with the outcome of each background flush that had something to write (for
+  // logging: a failure, and the first success after failures); may be empty.
+  using OutcomeSink = std::function<void(const Status&)>;
 
   // `directory` and `store` must outlive the writer.
   LastSeenWriter(AgentDirectory& directory, Store& store, std::chrono::milliseconds interval,
-                 ErrorSink on_error = {});
+                 OutcomeSink on_outcome = {});
   ~LastSeenWriter();  // stops (and flushes) if running
   LastSeenWriter(const LastSeenWriter&) = delete;
   LastSeenWriter& operator=(const LastSeenWriter&) = delete;
@@ -46,7 +47,7 @@ class LastSeenWriter {
  private:
   AgentDirectory& directory_;
   Store& store_;
-  const ErrorSink on_error_;
+  const OutcomeSink on_outcome_;
 
   std::mutex flush_mu_;  // one flush at a time, so batches reach the store in order
   PeriodicThread thread_;

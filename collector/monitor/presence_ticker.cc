@@ -5,17 +5,17 @@
 namespace vigil::collector {
 
 PresenceTicker::PresenceTicker(PresenceMonitor& monitor, Store& store, Duration interval,
-                               HealthInputs inputs, ErrorSink on_error, BatchObserver observer)
+                               HealthInputs inputs, OutcomeSink on_outcome, BatchObserver observer)
     : monitor_(monitor),
       store_(store),
       inputs_(std::move(inputs)),
-      on_error_(std::move(on_error)),
+      on_outcome_(std::move(on_outcome)),
       observer_(std::move(observer)),
       // The engine measures how late each tick is; a period on the steady clock keeps the
       // ticks honest, and a frozen process shows up as a late tick.
       thread_(interval, [this] {
         Status s = tickOnce();
-        if (!s.ok() && on_error_) on_error_(s);
+        if (on_outcome_) on_outcome_(s);
       }) {}
 
 PresenceTicker::~PresenceTicker() { stop(); }

@@ -22,14 +22,16 @@ class PresenceTicker {
  public:
   // Called before every tick, to report queue depths and shed requests to the monitor.
   using HealthInputs = std::function<void(PresenceMonitor&)>;
-  // Called after each failed write (for logging); may be empty.
-  using ErrorSink = std::function<void(const Status&)>;
+  // Called with the outcome of each tick's write (for logging: a failure, and the first
+  // success after failures); may be empty.
+  using OutcomeSink = std::function<void(const Status&)>;
   // Sees every batch once, after it was written (for logging); may be empty.
   using BatchObserver = std::function<void(const PresenceBatch&)>;
 
   // `monitor` and `store` must outlive the ticker.
   PresenceTicker(PresenceMonitor& monitor, Store& store, Duration interval,
-                 HealthInputs inputs = {}, ErrorSink on_error = {}, BatchObserver observer = {});
+                 HealthInputs inputs = {}, OutcomeSink on_outcome = {},
+                 BatchObserver observer = {});
   ~PresenceTicker();  // stops if running
   PresenceTicker(const PresenceTicker&) = delete;
   PresenceTicker& operator=(const PresenceTicker&) = delete;
@@ -48,7 +50,7 @@ class PresenceTicker {
   PresenceMonitor& monitor_;
   Store& store_;
   const HealthInputs inputs_;
-  const ErrorSink on_error_;
+  const OutcomeSink on_outcome_;
   const BatchObserver observer_;
 
   std::mutex flush_mu_;  // one write at a time, so batches reach the store in order

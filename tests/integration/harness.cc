@@ -240,7 +240,7 @@ void Agent::start() {
   };
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::ofstream(state_dir_ + ".conf") << "# integration test: everything is on the command line\n";
-  process_ = std::make_unique<ChildProcess>(VIGIL_AGENT_BIN, args, log_path_);
+  process_ = std::make_unique<ChildProcess>(binary_, args, log_path_);
   ++starts_;
 }
 

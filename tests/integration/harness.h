@@ -104,6 +104,8 @@ class Agent {
   Agent(std::string state_dir, int collector_port, std::string enroll_token);
   // More command-line arguments for the next start(), e.g. {"-D", "peer_port=40001"}.
   void setExtraArgs(std::vector<std::string> args) { extra_args_ = std::move(args); }
+  // Another vigil-agent binary than the build's (VIGIL_AGENT_BIN) for the next start().
+  void setBinary(std::string path) { binary_ = std::move(path); }
   void start();
   // SIGTERM, then waits for exit; returns the exit code.
   int stop();
@@ -121,6 +123,7 @@ class Agent {
   int port_;
   std::string token_;
   std::vector<std::string> extra_args_;
+  std::string binary_ = VIGIL_AGENT_BIN;
   std::unique_ptr<ChildProcess> process_;
   int starts_ = 0;
 };

@@ -82,8 +82,14 @@ struct ClientOffer {
   int min_version = TLS1_VERSION;
   int max_version = TLS1_3_VERSION;
   std::string tls12_ciphers = "ALL:@SECLEVEL=0";
-  std::string ca_file;  // set: verify the chain and the name 127.0.0.1
+  std::string ca_file;            // set: verify the chain and the name 127.0.0.1
+  SSL_SESSION* resume = nullptr;  // set: offer this session (resumption)
 };
+
+struct SessionFree {
+  void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
+};
+using SessionPtr = std::unique_ptr<SSL_SESSION, SessionFree>;
 
 // One TLS client connection.
 class TlsClient {
@@ -101,6 +107,7 @@ class TlsClient {
     }
     ssl_.reset(SSL_new(ctx_.get()));
     SSL_set_fd(ssl_.get(), fd_.get());
+    if (offer.resume) SSL_set_session(ssl_.get(), offer.resume);
     ERR_clear_error();
     if (SSL_connect(ssl_.get()) == 1) {
       connected_ = true;
@@ -111,9 +118,21 @@ class TlsClient {
     }
   }
 
+  // A clean close (close_notify), as libcurl does: only a session closed cleanly may be
+  // resumed.
+  ~TlsClient() {
+    if (connected_) SSL_shutdown(ssl_.get());
+  }
+  TlsClient(const TlsClient&) = delete;
+  TlsClient& operator=(const TlsClient&) = delete;
+
   bool connected() const { return connected_; }
   const std::string& error() const { return error_; }
   std::string protocol() const { return SSL_get_version(ssl_.get()); }
+  bool resumed() const { return SSL_session_reused(ssl_.get()) == 1; }
+  // The session to offer on the next connection (TLS 1.3: after a first answer was read, which
+  // carries the server's session ticket message).
+  SessionPtr session() const { return SessionPtr(SSL_get1_session(ssl_.get())); }
   std::string cipher() const { return SSL_get_cipher_name(ssl_.get()); }
   // SHA-256 of the certificate the server presented.
   std::string peerFingerprint() const {
@@ -311,6 +330,30 @@ BOOST_AUTO_TEST_CASE(only_tls_1_2_and_1_3_with_intermediate_ciphers_are_accepted
     BOOST_REQUIRE_MESSAGE(client.connected(), client.error());
     BOOST_TEST(client.protocol() == "TLSv1.3");
     BOOST_TEST(client.request("GET", "/livez", "Connection: close\r\n").first == 200);
+  }
+}
+
+// Agents reconnect for most heartbeats: the collector must let them resume their session
+// rather than pay a full handshake (and its certificate signature) every time.
+BOOST_AUTO_TEST_CASE(a_reconnecting_client_resumes_its_tls_session) {
+  TlsCollector c;
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    ClientOffer offer = c.verified();
+    offer.min_version = offer.max_version = version;
+    SessionPtr session;
+    {
+      TlsClient first(c.port, offer);
+      BOOST_REQUIRE_MESSAGE(first.connected(), first.error());
+      BOOST_TEST(!first.resumed());
+      BOOST_TEST(first.request("GET", "/livez", "Connection: close\r\n").first == 200);
+      session = first.session();
+    }
+    BOOST_REQUIRE(session);
+    offer.resume = session.get();
+    TlsClient second(c.port, offer);
+    BOOST_REQUIRE_MESSAGE(second.connected(), second.error());
+    BOOST_TEST(second.resumed(), "not resumed with " << second.protocol());
+    BOOST_TEST(second.request("GET", "/livez", "Connection: close\r\n").first == 200);
   }
 }
 

@@ -53,6 +53,17 @@ BOOST_AUTO_TEST_CASE(reset_after_success_starts_again_at_the_base_ceiling) {
   BOOST_TEST(backoff.ceiling() == Duration(2s));
 }
 
+BOOST_AUTO_TEST_CASE(a_limit_lowers_the_cap_but_never_below_the_base) {
+  Backoff backoff(BackoffOptions{1s, 300s}, [] { return 0.999999; });
+  backoff.limitCap(60s);
+  for (int n = 0; n < 20; ++n) BOOST_TEST(backoff.nextDelay() <= Duration(60s));
+  BOOST_TEST(backoff.ceiling() == Duration(60s));
+  backoff.limitCap(Duration(100ms));
+  BOOST_TEST(backoff.ceiling() == Duration(1s));
+  backoff.limitCap(Duration::max());
+  BOOST_TEST(backoff.ceiling() == Duration(300s));
+}
+
 BOOST_AUTO_TEST_CASE(a_configured_cap_and_base_are_obeyed) {
   Backoff backoff(BackoffOptions{250ms, 2s}, [] { return 0.999999; });
   BOOST_TEST(backoff.ceiling() == Duration(250ms));

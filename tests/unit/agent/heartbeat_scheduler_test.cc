@@ -115,6 +115,24 @@ BOOST_AUTO_TEST_CASE(failures_back_off_and_success_resets_the_backoff) {
   BOOST_TEST(d.backoff_ceiling == Duration(1s));
 }
 
+// A long outage (a site's uplink cut for minutes) must not leave the agent waiting longer than
+// one interval after the network is back, or the collector sees a silence the agent chose.
+BOOST_AUTO_TEST_CASE(backoff_never_waits_longer_than_the_interval_in_use) {
+  SimulatedClock clock;
+  HeartbeatScheduler scheduler(options(), clock, [] { return 0.999999; });
+  scheduler.onOutcome(accepted(60));
+  for (int n = 0; n < 20; ++n) {
+    const ScheduleDecision d = scheduler.onOutcome(failed());
+    BOOST_TEST(d.delay <= Duration(60s));
+  }
+  BOOST_TEST(scheduler.onOutcome(failed()).backoff_ceiling == Duration(60s));
+  // Before the collector named an interval, the protocol's cap holds.
+  HeartbeatScheduler fresh(options(), clock, [] { return 0.999999; });
+  ScheduleDecision d;
+  for (int n = 0; n < 20; ++n) d = fresh.onOutcome(failed());
+  BOOST_TEST(d.backoff_ceiling == Duration(300s));
+}
+
 BOOST_AUTO_TEST_CASE(retry_after_is_obeyed_and_clamped_to_one_second_and_the_cap) {
   SimulatedClock clock;
   HeartbeatScheduler scheduler(options(), clock, makeUniformRandom(3));

@@ -1,0 +1,195 @@
+#define BOOST_TEST_MODULE fleetsim_verdict
+// The scenario verdict (tools/fleetsim/report.h) on hand-made observations: each assertion of
+// docs/scenarios.md fails when its condition is broken, and holds when it is not.
+
+#include <boost/test/unit_test.hpp>
+
+#include "tools/fleetsim/report.h"
+#include "tools/fleetsim/scenario.h"
+
+namespace vigil::fleetsim {
+namespace {
+
+using std::chrono::seconds;
+
+const WallTime kStart = fromUnixMillis(1'790'000'000'000);
+
+WallTime at(double s) {
+  return kStart + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                      std::chrono::duration<double>(s));
+}
+
+// Three agents of site-0 and one of site-1, 2 s intervals, a 100 s timeline.
+RunObservations baseRun() {
+  RunObservations run;
+  run.scenario = "test";
+  run.interval_s = 2;
+  run.fleet_started = kStart;
+  run.timeline_end = at(100);
+  run.observed_until = at(120);
+  run.agents = {{"ag_a", "site-0", false},
+                {"ag_b", "site-0", false},
+                {"ag_c", "site-0", false},
+                {"ag_d", "site-1", false}};
+  run.site_ids = {{"site-0", 10}, {"site-1", 11}};
+  for (const auto& a : run.agents) run.final_status[a.id] = "ONLINE";
+  return run;
+}
+
+SeenAlert offline(int64_t id, const std::string& agent, double opened_s) {
+  SeenAlert a;
+  a.id = id;
+  a.kind = "device_offline";
+  a.state = "open";
+  a.agent_id = agent;
+  a.opened_at = at(opened_s);
+  return a;
+}
+
+void die(RunObservations& run, uint32_t agent, double s) {
+  TruthEvent e;
+  e.agent = agent;
+  e.kind = TruthEvent::Kind::kDied;
+  e.at = at(s);
+  run.truth.push_back(e);
+  run.final_status[run.agents[agent].id] = "OFFLINE";
+}
+
+void alert(RunObservations& run, const SeenAlert& a) {
+  run.webhook_alerts.push_back(a);
+  run.api_alerts.push_back(a);
+}
+
+BOOST_AUTO_TEST_CASE(a_quiet_run_passes) {
+  const Verdict v = judge(baseRun());
+  BOOST_TEST(v.passed());
+  BOOST_TEST(v.true_failures == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(an_alert_for_a_living_agent_is_false) {
+  RunObservations run = baseRun();
+  alert(run, offline(1, "ag_a", 50));
+  const Verdict v = judge(run);
+  BOOST_TEST(v.false_offline_alerts == 1u);
+  BOOST_TEST(!v.passed());
+}
+
+BOOST_AUTO_TEST_CASE(a_death_without_an_alert_is_missed) {
+  RunObservations run = baseRun();
+  die(run, 1, 40);
+  const Verdict v = judge(run);
+  BOOST_TEST(v.true_failures == 1u);
+  BOOST_TEST(v.missed_failures == 1u);
+  BOOST_TEST(!v.passed());
+}
+
+BOOST_AUTO_TEST_CASE(an_alert_before_the_death_does_not_count_for_it) {
+  RunObservations run = baseRun();
+  die(run, 1, 40);
+  alert(run, offline(1, "ag_b", 30));
+  const Verdict v = judge(run);
+  BOOST_TEST(v.false_offline_alerts == 1u);
+  BOOST_TEST(v.missed_failures == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(detection_latency_is_measured_from_the_death) {
+  RunObservations run = baseRun();
+  die(run, 1, 40);
+  alert(run, offline(1, "ag_b", 45));
+  Verdict v = judge(run);
+  BOOST_TEST(v.passed());
+  BOOST_TEST(v.detection_max_s == 5.0, boost::test_tools::tolerance(1e-6));
+  // Slower than three intervals (6 s) fails.
+  run = baseRun();
+  die(run, 1, 40);
+  alert(run, offline(1, "ag_b", 47));
+  v = judge(run);
+  BOOST_TEST(!v.passed());
+  BOOST_TEST(v.detection_p99_s == 7.0, boost::test_tools::tolerance(1e-6));
+}
+
+BOOST_AUTO_TEST_CASE(detection_waits_for_the_collector_to_be_healthy) {
+  RunObservations run = baseRun();
+  die(run, 1, 40);
+  run.degraded.push_back({at(41), at(60), {"tick_late"}});
+  run.collector_down.push_back({at(39), at(42), {"frozen"}});
+  alert(run, offline(1, "ag_b", 63));
+  const Verdict v = judge(run);
+  BOOST_TEST(v.passed());
+  BOOST_TEST(v.detection_max_s == 3.0, boost::test_tools::tolerance(1e-6));
+}
+
+BOOST_AUTO_TEST_CASE(a_cut_off_site_needs_a_site_alert_and_only_that_site) {
+  RunObservations run = baseRun();
+  for (uint32_t i = 0; i < 3; ++i) {
+    TruthEvent e;
+    e.agent = i;
+    e.kind = TruthEvent::Kind::kPartitioned;
+    e.at = at(30);
+    run.truth.push_back(e);
+    e.kind = TruthEvent::Kind::kPartitionOver;
+    e.at = at(60);
+    run.truth.push_back(e);
+  }
+  Verdict v = judge(run);
+  BOOST_TEST(v.expected_site_alerts == 1u);
+  BOOST_TEST(v.missed_site_alerts == 1u);
+
+  SeenAlert site;
+  site.id = 7;
+  site.kind = "site_unreachable";
+  site.state = "resolved";
+  site.site_id = 10;
+  site.opened_at = at(40);
+  alert(run, site);
+  v = judge(run);
+  BOOST_TEST(v.missed_site_alerts == 0u);
+  BOOST_TEST(v.passed());
+
+  site.id = 8;
+  site.site_id = 11;  // site-1 was never cut off
+  alert(run, site);
+  v = judge(run);
+  BOOST_TEST(v.false_site_alerts == 1u);
+  BOOST_TEST(!v.passed());
+}
+
+BOOST_AUTO_TEST_CASE(an_alert_the_webhooks_never_delivered_is_lost) {
+  RunObservations run = baseRun();
+  die(run, 1, 40);
+  run.api_alerts.push_back(offline(1, "ag_b", 44));
+  const Verdict v = judge(run);
+  BOOST_TEST(v.alerts_lost == 1u);
+  BOOST_TEST(!v.passed());
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_final_status_and_memory_over_the_bound_fail) {
+  RunObservations run = baseRun();
+  run.final_status["ag_c"] = "SUSPECT";
+  BOOST_TEST(judge(run).wrong_status_at_end == 1u);
+  run = baseRun();
+  run.rss_bound_bytes = 100 << 20;
+  run.peak_rss_bytes = 101 << 20;
+  BOOST_TEST(!judge(run).passed());
+}
+
+BOOST_AUTO_TEST_CASE(scenario_files_are_checked) {
+  auto ok = parseScenario(R"({"name": "x", "fleet": {"agents": 10, "sites": 2},
+      "duration_s": 100, "timeline": [
+        {"at_s": 50, "action": "collector_thaw"}, {"at_s": 20, "action": "collector_freeze"}]})");
+  BOOST_REQUIRE(ok.ok());
+  BOOST_TEST(ok->timeline.front().action == "collector_freeze");
+  BOOST_TEST(!parseScenario(R"({"name": "x", "fleet": {}, "timeline": [
+        {"at_s": 1, "action": "reboot_the_moon"}]})")
+                  .ok());
+  BOOST_TEST(!parseScenario(R"({"name": "x", "fleet": {"agents": 10}, "duration_s": 10,
+        "timeline": [{"at_s": 20, "action": "collector_kill"}]})")
+                  .ok());
+  BOOST_TEST(!parseScenario(R"({"name": "x", "fleet": {"agents": 10}, "timeline": [
+        {"at_s": 1, "action": "channel_block", "channel": "smoke", "share": 0.3}]})")
+                  .ok());
+  BOOST_TEST(!parseScenario("[1, 2]").ok());
+}
+
+}  // namespace
+}  // namespace vigil::fleetsim

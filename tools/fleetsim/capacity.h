@@ -1,0 +1,50 @@
+#pragma once
+
+// The capacity search: one real collector, one simulated fleet, and the heartbeat interval
+// the collector hands out shortened step by step (each step restarts the collector with the
+// new interval, waits until every agent follows it, then measures). The highest rate answered
+// with server p99 under 100 ms and at least 99 % of heartbeats accepted is the sustained rate;
+// the largest fleet at 60 s intervals follows from it and from the memory each agent costs.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace vigil::fleetsim {
+
+struct CapacityOptions {
+  std::string collector_binary;
+  uint32_t max_agents = 50000;
+  long connections = 32;
+  int step_seconds = 30;  // measured time per step, after the fleet follows the new interval
+  std::vector<int64_t> intervals_s = {30, 15, 10, 6, 4, 3, 2, 1};
+};
+
+struct CapacityStep {
+  int64_t interval_s = 0;
+  double offered_per_s = 0;   // agents / interval
+  double accepted_per_s = 0;  // measured
+  double server_p50_ms = 0;
+  double server_p99_ms = 0;
+  uint64_t overloaded = 0;
+  uint64_t transport_errors = 0;
+  double collector_cpu_share = 0;
+  bool sustained = false;
+};
+
+struct CapacityResult {
+  uint32_t agents = 0;
+  std::vector<CapacityStep> steps;
+  double sustained_per_s = 0;
+  uint64_t collector_rss_bytes = 0;  // at the end, with `agents` known
+  uint64_t largest_fleet_at_60s = 0;
+  std::string limited_by;
+};
+
+Result<CapacityResult> measureCapacity(const CapacityOptions& options);
+std::string capacityTable(const CapacityResult& result);
+std::string capacityJson(const CapacityResult& result);
+
+}  // namespace vigil::fleetsim

@@ -1,0 +1,130 @@
+// vigil-fleetsim: the incident lab (docs/scenarios.md).
+//
+//   vigil-fleetsim scenario FILE [--interval S] [--agents N] [--real-agents N]
+//                  [--connections C] [--seed N] [--report-json PATH] [--work-dir DIR]
+//   vigil-fleetsim capacity [--agents N] [--interval S] [--step-seconds S] [--connections C]
+//
+// `scenario` runs one scenario file against a real vigil-collector and prints its report
+// table (and writes the JSON report); exit 0 passed, 1 failed, 77 the machine cannot run it
+// (the reason is printed), 2 it could not run. `capacity` finds the highest heartbeat rate the
+// collector answers with p99 under 100 ms, and the largest fleet it holds at 60 s intervals.
+
+#include <curl/curl.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "tools/fleetsim/capacity.h"
+#include "tools/fleetsim/runner.h"
+#include "tools/fleetsim/scenario.h"
+
+namespace {
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr,
+               "vigil-fleetsim: %s\n"
+               "usage: vigil-fleetsim scenario FILE [--interval S] [--agents N] "
+               "[--real-agents N] [--connections C] [--seed N] [--report-json PATH] "
+               "[--work-dir DIR]\n"
+               "       vigil-fleetsim capacity [--agents N] [--step-seconds S] "
+               "[--connections C] [--report-json PATH]\n",
+               why.c_str());
+  std::exit(2);
+}
+
+const char* envOr(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) usage("a command is required");
+  const std::string command = argv[1];
+  vigil::fleetsim::RunOptions run;
+  run.collector_binary = envOr("VIGIL_COLLECTOR", VIGIL_COLLECTOR_BIN);
+  run.agent_binary = envOr("VIGIL_AGENT", VIGIL_AGENT_BIN);
+  vigil::fleetsim::CapacityOptions capacity;
+  capacity.collector_binary = run.collector_binary;
+  std::string file;
+  std::string report_json;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage("missing value of " + arg);
+      return argv[++i];
+    };
+    auto number = [&]() -> long long {
+      const std::string v = value();
+      char* end = nullptr;
+      const long long n = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n < 0) usage(arg + " takes a non-negative integer");
+      return n;
+    };
+    if (arg == "--interval") {
+      run.interval_s = number();
+    } else if (arg == "--agents") {
+      run.agents = static_cast<uint32_t>(number());
+      capacity.max_agents = run.agents;
+    } else if (arg == "--real-agents") {
+      run.real_agents = number();
+    } else if (arg == "--connections") {
+      run.connections = static_cast<long>(number());
+      capacity.connections = run.connections;
+    } else if (arg == "--seed") {
+      run.seed = static_cast<uint64_t>(number());
+    } else if (arg == "--step-seconds") {
+      capacity.step_seconds = static_cast<int>(number());
+    } else if (arg == "--report-json") {
+      report_json = value();
+    } else if (arg == "--work-dir") {
+      run.work_dir = value();
+    } else if (arg.rfind("--", 0) == 0) {
+      usage("unknown option " + arg);
+    } else if (file.empty()) {
+      file = arg;
+    } else {
+      usage("unexpected argument " + arg);
+    }
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  auto write_json = [&](const std::string& text) {
+    if (report_json.empty()) return;
+    std::ofstream(report_json) << text << "\n";
+  };
+
+  if (command == "capacity") {
+    auto result = vigil::fleetsim::measureCapacity(capacity);
+    if (!result.ok()) {
+      std::fprintf(stderr, "vigil-fleetsim: %s\n", result.error().message().c_str());
+      return 2;
+    }
+    std::cout << vigil::fleetsim::capacityTable(*result);
+    write_json(vigil::fleetsim::capacityJson(*result));
+    return 0;
+  }
+  if (command != "scenario") usage("unknown command " + command);
+  if (file.empty()) usage("scenario needs a FILE");
+  auto scenario = vigil::fleetsim::loadScenario(file);
+  if (!scenario.ok()) {
+    std::fprintf(stderr, "vigil-fleetsim: %s\n", scenario.error().message().c_str());
+    return 2;
+  }
+  auto result = vigil::fleetsim::runScenario(*scenario, run);
+  if (!result.ok()) {
+    std::fprintf(stderr, "vigil-fleetsim: %s could not run: %s\n", scenario->name.c_str(),
+                 result.error().message().c_str());
+    return 2;
+  }
+  if (result->skipped) {
+    for (const auto& n : result->observations.notes) std::cout << n << "\n";
+    return 77;
+  }
+  std::cout << vigil::fleetsim::reportTable(result->observations, result->verdict);
+  write_json(vigil::fleetsim::reportJson(result->observations, result->verdict));
+  return result->verdict.passed() ? 0 : 1;
+}

@@ -1,0 +1,352 @@
+#include "tools/fleetsim/report.h"
+
+#include <cjson/cJSON.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include "common/json.h"
+#include "common/time_format.h"
+
+namespace vigil::fleetsim {
+namespace {
+
+double secondsBetween(WallTime from, WallTime to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+struct Window {
+  WallTime from;
+  WallTime to;
+};
+
+// Per agent: when it was dead, and when it was cut off from the collector, from the truth.
+struct AgentHistory {
+  std::vector<Window> dead;
+  std::vector<Window> partitioned;
+};
+
+std::vector<AgentHistory> histories(const RunObservations& run) {
+  std::vector<AgentHistory> h(run.agents.size());
+  const WallTime open_end = WallTime::max();
+  for (const TruthEvent& e : run.truth) {
+    if (e.agent >= h.size()) continue;
+    AgentHistory& a = h[e.agent];
+    switch (e.kind) {
+      case TruthEvent::Kind::kDied:
+        a.dead.push_back({e.at, open_end});
+        break;
+      case TruthEvent::Kind::kRevived:
+        if (!a.dead.empty() && a.dead.back().to == open_end) a.dead.back().to = e.at;
+        break;
+      case TruthEvent::Kind::kPartitioned:
+        a.partitioned.push_back({e.at, open_end});
+        break;
+      case TruthEvent::Kind::kPartitionOver:
+        if (!a.partitioned.empty() && a.partitioned.back().to == open_end) {
+          a.partitioned.back().to = e.at;
+        }
+        break;
+      default:
+        break;  // paused agents and lost channels are alive
+    }
+  }
+  return h;
+}
+
+const Window* covering(const std::vector<Window>& windows, WallTime t) {
+  for (const Window& w : windows) {
+    if (w.from <= t && t < w.to) return &w;
+  }
+  return nullptr;
+}
+
+std::string fmt(double v, int decimals = 1) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+}  // namespace
+
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(values.size())));
+  return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+Verdict judge(const RunObservations& run) {
+  Verdict v;
+  const std::vector<AgentHistory> history = histories(run);
+  std::unordered_map<std::string, uint32_t> index;
+  for (uint32_t i = 0; i < run.agents.size(); ++i) index[run.agents[i].id] = i;
+  std::map<int64_t, std::string> site_label;
+  for (const auto& [label, id] : run.site_ids) site_label[id] = label;
+  v.detection_bound_s = 3 * run.interval_s;
+
+  // The moment the collector could know: after the death, after any degraded period that
+  // overlaps the wait, after the agent's own partition.
+  auto knowableFrom = [&](uint32_t agent, WallTime died, WallTime opened) {
+    WallTime t0 = died;
+    for (const Window& p : history[agent].partitioned) {
+      if (p.from <= t0 && t0 < p.to) t0 = std::min(p.to, opened);
+    }
+    for (const auto* periods : {&run.collector_down, &run.degraded}) {
+      for (const DegradedPeriod& d : *periods) {
+        if (d.from <= opened && d.to >= t0) t0 = std::max(t0, std::min(d.to, opened));
+      }
+    }
+    return t0;
+  };
+
+  std::map<uint32_t, WallTime> first_offline_alert;
+  for (const SeenAlert& a : run.webhook_alerts) {
+    if (a.kind == "device_offline") {
+      auto it = index.find(a.agent_id);
+      if (it == index.end()) {
+        ++v.false_offline_alerts;
+        v.failures.push_back("offline alert " + std::to_string(a.id) +
+                             " for an agent not in the run");
+        continue;
+      }
+      if (!covering(history[it->second].dead, a.opened_at)) {
+        if (++v.false_offline_alerts <= 5)
+          v.failures.push_back("false offline alert " + std::to_string(a.id) + ": agent " +
+                               a.agent_id + " was alive at " +
+                               formatRfc3339Utc(toUnixMillis(a.opened_at)));
+        continue;
+      }
+      auto [pos, inserted] = first_offline_alert.emplace(it->second, a.opened_at);
+      if (!inserted) pos->second = std::min(pos->second, a.opened_at);
+    } else if (a.kind == "site_unreachable") {
+      auto label = site_label.find(a.site_id);
+      bool cut_off = false;
+      if (label != site_label.end()) {
+        for (uint32_t i = 0; i < run.agents.size(); ++i) {
+          if (run.agents[i].site_label == label->second &&
+              covering(history[i].partitioned, a.opened_at)) {
+            cut_off = true;
+            break;
+          }
+        }
+      }
+      if (!cut_off) {
+        ++v.false_site_alerts;
+        v.failures.push_back("site alert " + std::to_string(a.id) + " for site " +
+                             std::to_string(a.site_id) + " that was not cut off");
+      }
+    }
+  }
+
+  // Every death before the end of the timeline must have been alerted.
+  for (uint32_t i = 0; i < run.agents.size(); ++i) {
+    for (const Window& d : history[i].dead) {
+      if (d.from > run.timeline_end) continue;
+      ++v.true_failures;
+      auto alert = first_offline_alert.find(i);
+      if (alert == first_offline_alert.end() || alert->second < d.from) {
+        ++v.missed_failures;
+        v.failures.push_back("missed failure: agent " + run.agents[i].id + " died at " +
+                             formatRfc3339Utc(toUnixMillis(d.from)) + ", no offline alert");
+        continue;
+      }
+      v.detection_s.push_back(
+          std::max(0.0, secondsBetween(knowableFrom(i, d.from, alert->second), alert->second)));
+    }
+  }
+  v.detection_p50_s = percentile(v.detection_s, 0.50);
+  v.detection_p99_s = percentile(v.detection_s, 0.99);
+  v.detection_max_s =
+      v.detection_s.empty() ? 0 : *std::max_element(v.detection_s.begin(), v.detection_s.end());
+  if (v.detection_p99_s > v.detection_bound_s) {
+    v.failures.push_back("detection latency p99 " + fmt(v.detection_p99_s) + " s above " +
+                         fmt(v.detection_bound_s) + " s (three intervals)");
+  }
+
+  // Every partitioned site must have had a site alert.
+  std::set<std::string> partitioned_sites;
+  for (const TruthEvent& e : run.truth) {
+    if (e.kind == TruthEvent::Kind::kPartitioned && e.agent < run.agents.size()) {
+      partitioned_sites.insert(run.agents[e.agent].site_label);
+    }
+  }
+  for (const std::string& label : partitioned_sites) {
+    ++v.expected_site_alerts;
+    auto id = run.site_ids.find(label);
+    const bool alerted =
+        id != run.site_ids.end() &&
+        std::any_of(run.webhook_alerts.begin(), run.webhook_alerts.end(), [&](const SeenAlert& a) {
+          return a.kind == "site_unreachable" && a.site_id == id->second;
+        });
+    if (!alerted) {
+      ++v.missed_site_alerts;
+      v.failures.push_back("missed failure: site " + label + " was cut off, no site alert");
+    }
+  }
+
+  // The status each agent ends with.
+  for (uint32_t i = 0; i < run.agents.size(); ++i) {
+    auto s = run.final_status.find(run.agents[i].id);
+    const std::string status = s == run.final_status.end() ? "MISSING" : s->second;
+    const bool dead = covering(history[i].dead, run.observed_until) != nullptr;
+    const bool right = dead ? status == "OFFLINE" : status == "ONLINE";
+    if (!right) {
+      ++v.wrong_status_at_end;
+      if (v.wrong_status_at_end <= 5) {
+        v.failures.push_back("agent " + run.agents[i].id + " ends " + status + " but is " +
+                             (dead ? "dead" : "alive"));
+      }
+    }
+  }
+
+  // Nothing lost: the alerts the API shows notified are the ones the webhooks delivered.
+  std::set<int64_t> delivered;
+  for (const SeenAlert& a : run.webhook_alerts) delivered.insert(a.id);
+  std::set<int64_t> notified;
+  for (const SeenAlert& a : run.api_alerts) {
+    if (a.state == "open" || a.state == "resolved") notified.insert(a.id);
+  }
+  for (int64_t id : notified) {
+    if (!delivered.count(id)) ++v.alerts_lost;
+  }
+  for (int64_t id : delivered) {
+    if (!notified.count(id)) ++v.alerts_lost;
+  }
+  if (v.alerts_lost > 0) {
+    v.failures.push_back(std::to_string(v.alerts_lost) +
+                         " alerts differ between the API and the delivered webhooks");
+  }
+  if (run.outbox_pending_at_end > 0) {
+    v.failures.push_back(std::to_string(run.outbox_pending_at_end) +
+                         " webhook deliveries still pending at the end");
+  }
+  if (!run.settings_unchanged) v.failures.push_back("settings changed: " + run.settings_note);
+  if (run.rss_bound_bytes > 0 && run.peak_rss_bytes > run.rss_bound_bytes) {
+    v.failures.push_back("collector peak RSS " + std::to_string(run.peak_rss_bytes >> 20) +
+                         " MiB above the bound " + std::to_string(run.rss_bound_bytes >> 20) +
+                         " MiB");
+  }
+  if (run.fleet.overloaded_without_retry_after > 0) {
+    v.failures.push_back(std::to_string(run.fleet.overloaded_without_retry_after) +
+                         " overload answers without Retry-After");
+  }
+  if (v.wrong_status_at_end > 0) {
+    v.failures.push_back(std::to_string(v.wrong_status_at_end) + " agents end with a wrong status");
+  }
+  if (v.false_offline_alerts > 5) {
+    v.failures.push_back(std::to_string(v.false_offline_alerts) + " false offline alerts in all");
+  }
+  v.ingest_p50_ms = percentile(run.fleet.ingest_ms, 0.50);
+  v.ingest_p99_ms = percentile(run.fleet.ingest_ms, 0.99);
+  v.peak_ingest_lag_ms =
+      run.fleet.ingest_ms.empty()
+          ? 0
+          : *std::max_element(run.fleet.ingest_ms.begin(), run.fleet.ingest_ms.end());
+  v.server_p99_ms = percentile(run.fleet.server_ms, 0.99);
+  return v;
+}
+
+std::string reportJson(const RunObservations& run, const Verdict& v) {
+  json::JsonPtr root(cJSON_CreateObject());
+  cJSON* r = root.get();
+  cJSON_AddStringToObject(r, "scenario", run.scenario.c_str());
+  cJSON_AddStringToObject(r, "replays", run.replays.c_str());
+  cJSON_AddBoolToObject(r, "passed", v.passed() ? 1 : 0);
+  json::addInteger(r, "simulated_agents", run.simulated_agents);
+  json::addInteger(r, "real_agents", run.real_agents);
+  cJSON_AddNumberToObject(r, "interval_s", run.interval_s);
+  cJSON_AddNumberToObject(r, "time_scale", run.scale);
+  cJSON_AddNumberToObject(r, "run_seconds", run.wall_seconds);
+  json::addInteger(r, "false_offline_alerts", static_cast<int64_t>(v.false_offline_alerts));
+  json::addInteger(r, "false_site_alerts", static_cast<int64_t>(v.false_site_alerts));
+  json::addInteger(r, "true_failures", static_cast<int64_t>(v.true_failures));
+  json::addInteger(r, "missed_failures", static_cast<int64_t>(v.missed_failures));
+  json::addInteger(r, "site_failures", static_cast<int64_t>(v.expected_site_alerts));
+  json::addInteger(r, "missed_site_failures", static_cast<int64_t>(v.missed_site_alerts));
+  cJSON_AddNumberToObject(r, "detection_p50_s", v.detection_p50_s);
+  cJSON_AddNumberToObject(r, "detection_p99_s", v.detection_p99_s);
+  cJSON_AddNumberToObject(r, "detection_max_s", v.detection_max_s);
+  cJSON_AddNumberToObject(r, "detection_bound_s", v.detection_bound_s);
+  cJSON_AddNumberToObject(r, "ingest_p50_ms", v.ingest_p50_ms);
+  cJSON_AddNumberToObject(r, "ingest_p99_ms", v.ingest_p99_ms);
+  cJSON_AddNumberToObject(r, "peak_ingest_lag_ms", v.peak_ingest_lag_ms);
+  cJSON_AddNumberToObject(r, "server_p99_ms", v.server_p99_ms);
+  json::addInteger(r, "heartbeats_sent", static_cast<int64_t>(run.fleet.heartbeats_sent));
+  json::addInteger(r, "heartbeats_accepted", static_cast<int64_t>(run.fleet.heartbeats_accepted));
+  json::addInteger(r, "overloaded_answers", static_cast<int64_t>(run.fleet.overloaded));
+  json::addInteger(r, "transport_errors", static_cast<int64_t>(run.fleet.transport_errors));
+  json::addInteger(r, "connections_opened", static_cast<int64_t>(run.fleet.connections_opened));
+  json::addInteger(r, "beacons_sent", static_cast<int64_t>(run.fleet.beacons_sent));
+  json::addInteger(r, "beacon_acks", static_cast<int64_t>(run.fleet.beacon_acks));
+  json::addInteger(r, "shed_requests", static_cast<int64_t>(run.shed_requests));
+  json::addInteger(r, "refused_connections", static_cast<int64_t>(run.refused_connections));
+  json::addInteger(r, "collector_peak_rss_bytes", static_cast<int64_t>(run.peak_rss_bytes));
+  json::addInteger(r, "collector_rss_bound_bytes", static_cast<int64_t>(run.rss_bound_bytes));
+  cJSON_AddNumberToObject(r, "collector_cpu_seconds", run.cpu_seconds);
+  cJSON_AddNumberToObject(r, "collector_peak_cpu_share", run.peak_cpu_share);
+  json::addInteger(r, "degraded_periods", static_cast<int64_t>(run.degraded.size()));
+  json::addInteger(r, "collector_down_periods", static_cast<int64_t>(run.collector_down.size()));
+  json::addInteger(r, "wrong_status_at_end", static_cast<int64_t>(v.wrong_status_at_end));
+  json::addInteger(r, "alerts_lost", static_cast<int64_t>(v.alerts_lost));
+  cJSON* failures = cJSON_AddArrayToObject(r, "failures");
+  for (const auto& f : v.failures) cJSON_AddItemToArray(failures, cJSON_CreateString(f.c_str()));
+  cJSON* notes = cJSON_AddArrayToObject(r, "notes");
+  for (const auto& n : run.notes) cJSON_AddItemToArray(notes, cJSON_CreateString(n.c_str()));
+  return json::print(r);
+}
+
+std::string reportTable(const RunObservations& run, const Verdict& v) {
+  std::ostringstream t;
+  t << "scenario " << run.scenario << ": " << (v.passed() ? "PASSED" : "FAILED") << "\n";
+  t << "  " << run.replays << "\n";
+  auto row = [&](const std::string& name, const std::string& value) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "| %-34s | %-30s |\n", name.c_str(), value.c_str());
+    t << buf;
+  };
+  row("metric", "value");
+  t << "|------------------------------------|--------------------------------|\n";
+  row("agents (simulated + real)",
+      std::to_string(run.simulated_agents) + " + " + std::to_string(run.real_agents));
+  row("heartbeat interval / time scale", fmt(run.interval_s, 0) + " s / " + fmt(run.scale, 4));
+  row("run time", fmt(run.wall_seconds, 0) + " s");
+  row("false offline alerts", std::to_string(v.false_offline_alerts));
+  row("false site alerts", std::to_string(v.false_site_alerts));
+  row("true failures (missed)",
+      std::to_string(v.true_failures) + " (" + std::to_string(v.missed_failures) + ")");
+  row("site failures (missed)",
+      std::to_string(v.expected_site_alerts) + " (" + std::to_string(v.missed_site_alerts) + ")");
+  row("detection p50 / p99 / max", fmt(v.detection_p50_s) + " / " + fmt(v.detection_p99_s) + " / " +
+                                       fmt(v.detection_max_s) + " s");
+  row("detection bound (3 intervals)", fmt(v.detection_bound_s) + " s");
+  row("heartbeats sent / accepted", std::to_string(run.fleet.heartbeats_sent) + " / " +
+                                        std::to_string(run.fleet.heartbeats_accepted));
+  row("ingest p50 / p99 / peak lag", fmt(v.ingest_p50_ms) + " / " + fmt(v.ingest_p99_ms) + " / " +
+                                         fmt(v.peak_ingest_lag_ms, 0) + " ms");
+  row("shed requests / 503s seen",
+      std::to_string(run.shed_requests) + " / " + std::to_string(run.fleet.overloaded));
+  row("refused connections / transport err",
+      std::to_string(run.refused_connections) + " / " + std::to_string(run.fleet.transport_errors));
+  row("new connections (TCP/TLS)", std::to_string(run.fleet.connections_opened));
+  row("beacons sent / acked",
+      std::to_string(run.fleet.beacons_sent) + " / " + std::to_string(run.fleet.beacon_acks));
+  row("degraded periods / collector down",
+      std::to_string(run.degraded.size()) + " / " + std::to_string(run.collector_down.size()));
+  row("collector peak RSS (bound)", std::to_string(run.peak_rss_bytes >> 20) + " MiB (" +
+                                        std::to_string(run.rss_bound_bytes >> 20) + " MiB)");
+  row("collector CPU (peak share)",
+      fmt(run.cpu_seconds) + " s (" + fmt(100 * run.peak_cpu_share, 0) + " % of a core)");
+  row("wrong status at end", std::to_string(v.wrong_status_at_end));
+  row("alerts lost / outbox pending",
+      std::to_string(v.alerts_lost) + " / " + std::to_string(run.outbox_pending_at_end));
+  for (const auto& f : v.failures) t << "  FAIL: " << f << "\n";
+  for (const auto& n : run.notes) t << "  note: " << n << "\n";
+  return t.str();
+}
+
+}  // namespace vigil::fleetsim

@@ -1,0 +1,107 @@
+#pragma once
+
+// What a scenario run observed, the verdict on it (docs/scenarios.md, "What every scenario
+// asserts") and the report: one JSON document and a readable table.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "tools/fleetsim/sim_fleet.h"
+
+namespace vigil::fleetsim {
+
+// An alert as the collector reported it (webhook or API).
+struct SeenAlert {
+  int64_t id = 0;
+  std::string kind;  // device_offline, site_unreachable, flapping
+  std::string state;
+  std::string agent_id;  // device and flapping alerts
+  int64_t site_id = 0;   // site alerts
+  WallTime opened_at;
+  std::optional<WallTime> held_since;
+};
+
+struct DegradedPeriod {
+  WallTime from;
+  WallTime to;  // the end of the run if it never recovered
+  std::vector<std::string> reasons;
+};
+
+// An agent of the run, simulated or real.
+struct RunAgent {
+  std::string id;
+  std::string site_label;
+  bool real = false;
+};
+
+// Everything the verdict needs.
+struct RunObservations {
+  std::string scenario;
+  std::string replays;
+  uint32_t simulated_agents = 0;
+  uint32_t real_agents = 0;
+  double interval_s = 0;    // the run's heartbeat interval (scaled)
+  double scale = 1;         // run seconds per real-world second
+  double wall_seconds = 0;  // how long the run took
+  WallTime fleet_started;
+  WallTime timeline_end;    // deaths after it are not judged
+  WallTime observed_until;  // alerts were read up to here
+  std::vector<RunAgent> agents;
+  std::map<std::string, int64_t> site_ids;  // label -> collector site id
+  std::vector<TruthEvent> truth;            // agent = index into `agents`
+  std::vector<SeenAlert> webhook_alerts;    // alert.opened as delivered
+  std::vector<SeenAlert> api_alerts;        // every alert the API lists at the end
+  std::vector<DegradedPeriod> degraded;
+  // When the collector could not work at all (killed, restarting, stopped by SIGSTOP), as the
+  // runner saw it: a death there is judged from the end of the window, like a degraded period.
+  std::vector<DegradedPeriod> collector_down;
+  std::map<std::string, std::string> final_status;  // agent id -> status
+  FleetStats fleet;
+  uint64_t shed_requests = 0;        // by the collector, all classes, all its lives
+  uint64_t refused_connections = 0;  // counted by the collector
+  uint64_t peak_rss_bytes = 0;
+  double cpu_seconds = 0;
+  double peak_cpu_share = 0;  // of one core, over a sampling period
+  uint64_t rss_bound_bytes = 0;
+  bool settings_unchanged = true;
+  std::string settings_note;
+  uint64_t outbox_pending_at_end = 0;
+  std::vector<std::string> notes;  // what the runner saw along the way
+};
+
+struct Verdict {
+  uint64_t false_offline_alerts = 0;
+  uint64_t false_site_alerts = 0;
+  uint64_t true_failures = 0;
+  uint64_t missed_failures = 0;
+  uint64_t expected_site_alerts = 0;
+  uint64_t missed_site_alerts = 0;
+  uint64_t wrong_status_at_end = 0;  // alive but not ONLINE, or dead but ONLINE
+  std::vector<double> detection_s;   // per detected failure
+  double detection_p50_s = 0;
+  double detection_p99_s = 0;
+  double detection_max_s = 0;
+  double detection_bound_s = 0;  // three intervals
+  double ingest_p50_ms = 0;
+  double ingest_p99_ms = 0;
+  double peak_ingest_lag_ms = 0;
+  double server_p99_ms = 0;
+  uint64_t alerts_lost = 0;           // notified by one channel (API / webhook) and not the other
+  std::vector<std::string> failures;  // one line per assertion that did not hold
+  bool passed() const { return failures.empty(); }
+};
+
+Verdict judge(const RunObservations& run);
+
+// The report as one JSON document.
+std::string reportJson(const RunObservations& run, const Verdict& verdict);
+// The report as a table for a terminal or a Markdown file.
+std::string reportTable(const RunObservations& run, const Verdict& verdict);
+
+double percentile(std::vector<double> values, double p);
+
+}  // namespace vigil::fleetsim

@@ -1,0 +1,670 @@
+#include "tools/fleetsim/runner.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "common/json.h"
+#include "tests/integration/fake_collector.h"
+#include "tests/integration/harness.h"
+#include "tests/integration/webhook_receiver.h"
+#include "tools/fleetsim/collector_control.h"
+
+namespace vigil::fleetsim {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+WallTime wallNow() { return std::chrono::system_clock::now(); }
+
+// "2026-11-23T08:03:12.250Z" as the collector writes it (common/time_format).
+std::optional<WallTime> parseCollectorTime(const std::string& text) {
+  std::tm tm{};
+  int ms = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
+                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return fromUnixMillis(static_cast<int64_t>(::timegm(&tm)) * 1000 + ms);
+}
+
+std::string jsonString(const cJSON* obj, const char* key) {
+  const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+int64_t jsonInt(const cJSON* obj, const char* key) {
+  const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  return cJSON_IsNumber(v) ? static_cast<int64_t>(v->valuedouble) : 0;
+}
+
+SeenAlert alertOf(const cJSON* a) {
+  SeenAlert s;
+  s.id = jsonInt(a, "id");
+  s.kind = jsonString(a, "kind");
+  s.state = jsonString(a, "state");
+  s.agent_id = jsonString(a, "agent_id");
+  s.site_id = jsonInt(a, "site_id");
+  if (auto t = parseCollectorTime(jsonString(a, "opened_at"))) s.opened_at = *t;
+  if (auto t = parseCollectorTime(jsonString(a, "held_since"))) s.held_since = t;
+  return s;
+}
+
+// A metric's value summed over its label sets, from a Prometheus text exposition.
+double metricSum(const std::string& text, const std::string& name) {
+  double sum = 0;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name, 0) != 0) continue;
+    const char next = line.size() > name.size() ? line[name.size()] : '\0';
+    if (next != ' ' && next != '{') continue;
+    const size_t space = line.rfind(' ');
+    if (space != std::string::npos) sum += std::atof(line.c_str() + space + 1);
+  }
+  return sum;
+}
+
+// A counter of the collector across its restarts: each life starts again from zero.
+class LifetimeCounter {
+ public:
+  void observe(pid_t pid, double value) {
+    if (pid != pid_) {
+      base_ += last_;
+      last_ = 0;
+      pid_ = pid;
+    }
+    last_ = std::max(last_, value);
+  }
+  uint64_t total() const { return static_cast<uint64_t>(base_ + last_); }
+
+ private:
+  pid_t pid_ = -1;
+  double base_ = 0;
+  double last_ = 0;
+};
+
+// The collector's settings a fault must not lose, as comparable text.
+std::string settingsSnapshot(CollectorHttp& http) {
+  std::string out;
+  for (const char* path :
+       {"/api/v1/sites?limit=1000", "/api/v1/webhooks?limit=1000", "/api/v1/tenants?limit=1000"}) {
+    HttpAnswer a = http.get(path);
+    json::JsonPtr doc = json::parse(a.body);
+    out += std::string(path) + " " + std::to_string(a.status) + ":";
+    const cJSON* items = doc ? cJSON_GetObjectItemCaseSensitive(doc.get(), "items") : nullptr;
+    for (const cJSON* i = items ? items->child : nullptr; i; i = i->next) {
+      out += " " + std::to_string(jsonInt(i, "id")) + "=" + jsonString(i, "name") +
+             jsonString(i, "url");
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+// Every item of a paginated admin list.
+std::vector<json::JsonPtr> listAll(CollectorHttp& http, const std::string& path,
+                                   std::vector<const cJSON*>& items, std::string* error) {
+  std::vector<json::JsonPtr> pages;
+  std::string cursor;
+  for (int page = 0; page < 100000; ++page) {
+    std::string url = path + (path.find('?') == std::string::npos ? "?" : "&") + "limit=1000";
+    if (!cursor.empty()) url += "&cursor=" + cursor;
+    HttpAnswer a = http.get(url, std::chrono::seconds(30));
+    json::JsonPtr doc = json::parse(a.body);
+    if (a.status != 200 || !doc) {
+      if (error) *error = "GET " + url + ": " + std::to_string(a.status) + " " + a.error;
+      return pages;
+    }
+    const cJSON* list = cJSON_GetObjectItemCaseSensitive(doc.get(), "items");
+    for (const cJSON* i = list ? list->child : nullptr; i; i = i->next) items.push_back(i);
+    cursor = jsonString(doc.get(), "next_cursor");
+    pages.push_back(std::move(doc));
+    if (cursor.empty()) break;
+  }
+  return pages;
+}
+
+// The scaled collector configuration: every duration of the presence engine, the webhooks
+// and the answers to agents shrinks with the heartbeat interval, never below what the
+// configuration accepts. At scale 1 nothing but the intervals is set.
+std::map<std::string, std::string> scaledDefines(const Scenario& s, int64_t interval_s, double k) {
+  std::map<std::string, std::string> d;
+  auto secs = [&](const char* key, double real_s, int64_t floor_s) {
+    d[key] = std::to_string(std::max<int64_t>(floor_s, std::llround(real_s * k)));
+  };
+  auto ms = [&](const char* key, double real_ms, int64_t floor_ms) {
+    d[key] = std::to_string(std::max<int64_t>(floor_ms, std::llround(real_ms * k)));
+  };
+  d["heartbeat.intervalSeconds"] = std::to_string(interval_s);
+  secs("beacon.intervalSeconds", static_cast<double>(s.beacon_interval_s), 1);
+  if (k < 1) {
+    secs("presence.verifyIntervalSeconds", 10, 1);
+    secs("presence.verifyForSeconds", 120, 2);
+    secs("presence.confirmationWindowSeconds", 60, 1);
+    secs("presence.witnessMaxPostponeSeconds", 600, 1);
+    secs("presence.serverShutdownGraceSeconds", 900, 1);
+    secs("presence.ingestLagBoundSeconds", 10, 1);
+    secs("presence.channelWindowSeconds", 60, 1);
+    secs("presence.suspectWindowSeconds", 60, 1);
+    secs("presence.siteWindowSeconds", 180, 1);
+    secs("presence.flapHalfLifeSeconds", 1800, 1);
+    secs("presence.channelCollapseMaxDurationSeconds", 300, 1);
+    secs("presence.massSuspectMaxDurationSeconds", 1800, 1);
+    ms("presence.tickIntervalMs", 1000, 100);
+    ms("presence.tickLateAfterMs", 5000, 500);
+    secs("http.retryAfterSeconds", 5, 1);
+    secs("http.retryAfterJitterSeconds", 10, 0);
+    ms("webhooks.pollIntervalMs", 1000, 50);
+    ms("webhooks.retryInitialMs", 5000, 100);
+    ms("store.flushIntervalMs", 1000, 50);
+  }
+  for (const auto& [key, value] : s.collector_defines) d[key] = value;
+  return d;
+}
+
+// The agents' scheduling options at scale k (the real agent's defaults at k = 1, with the
+// smallest minimum interval the configuration accepts when the run's interval is short).
+void scaleAgentOptions(FleetOptions& o, double k, int64_t interval_s) {
+  auto d = [&](double real_s) {
+    return duration_cast<Duration>(std::chrono::duration<double>(std::max(0.001, real_s * k)));
+  };
+  o.scheduler.min_interval = std::chrono::seconds(std::min<int64_t>(5, interval_s));
+  o.scheduler.backoff.base = std::chrono::seconds(1);
+  o.scheduler.backoff.cap = std::max<Duration>(std::chrono::seconds(1), d(300));
+  o.scheduler.start_delay_max = d(60);
+  o.scheduler.trigger_spacing = d(5);
+  o.scheduler.failing_trigger_spacing = d(60);
+  o.scheduler.max_verify = std::max<Duration>(std::chrono::seconds(2), d(900));
+  o.beacon.pause_base = d(600);
+  o.beacon.pause_cap = d(3600);
+}
+
+class Progress {
+ public:
+  explicit Progress(bool on) : on_(on), start_(steady_clock::now()) {}
+  void operator()(const std::string& line) const {
+    if (!on_) return;
+    const double t = std::chrono::duration<double>(steady_clock::now() - start_).count();
+    std::fprintf(stderr, "[fleetsim %7.1f s] %s\n", t, line.c_str());
+  }
+
+ private:
+  bool on_;
+  steady_clock::time_point start_;
+};
+
+}  // namespace
+
+Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& options) {
+  Scenario scenario = scenario_in;
+  if (options.agents > 0) scenario.agents = options.agents;
+  if (options.real_agents >= 0) scenario.real_agents = static_cast<uint32_t>(options.real_agents);
+  scenario.sites = std::min(scenario.sites, scenario.agents);
+  const int64_t interval_s = options.interval_s > 0 ? options.interval_s : scenario.interval_s;
+  const double k = static_cast<double>(interval_s) / static_cast<double>(scenario.interval_s);
+  auto scaled = [&](double real_s) {
+    return duration_cast<steady_clock::duration>(std::chrono::duration<double>(real_s * k));
+  };
+  const Progress progress(options.verbose);
+  const auto run_started = steady_clock::now();
+
+  RunResult result;
+  RunObservations& obs = result.observations;
+  obs.scenario = scenario.name;
+  obs.replays = scenario.replays;
+  obs.simulated_agents = scenario.agents;
+  obs.real_agents = scenario.real_agents;
+  obs.interval_s = static_cast<double>(interval_s);
+  obs.scale = k;
+
+  auto has = [&](const std::string& action) {
+    return std::any_of(scenario.timeline.begin(), scenario.timeline.end(),
+                       [&](const FaultStep& f) { return f.action == action; });
+  };
+  if (scenario.real_agents > 0 && scenario.tls) {
+    return Status::invalidArgument(
+        "real agents run over plain HTTP: tls and real_agents exclude each other");
+  }
+
+  // Work directory, the store's file system, certificates, ports.
+  std::string work_dir = options.work_dir;
+  if (work_dir.empty()) {
+    work_dir = (std::filesystem::temp_directory_path() /
+                ("vigil-fleetsim-" + scenario.name + "-" + std::to_string(::getpid())))
+                   .string();
+  }
+  std::filesystem::remove_all(work_dir);
+  std::filesystem::create_directories(work_dir);
+  const std::string data_dir = work_dir + "/data";
+  std::unique_ptr<FillableFileSystem> store_fs;
+  if (has("store_full_start")) {
+    const int size_mb = 64 + static_cast<int>(scenario.agents / 100);
+    auto fs = FillableFileSystem::mount(data_dir, size_mb);
+    if (!fs.ok()) {
+      result.skipped = true;
+      obs.notes.push_back("skipped: " + fs.error().message());
+      return result;
+    }
+    store_fs = std::move(fs.value());
+  }
+  std::filesystem::create_directories(data_dir);
+
+  CollectorSetup setup;
+  setup.binary = options.collector_binary;
+  setup.data_dir = data_dir;
+  setup.log_path = work_dir + "/collector.log";
+  setup.http_port = freeLoopbackPort(false);
+  setup.beacon_port = freeLoopbackPort(true);
+  setup.defines = scaledDefines(scenario, interval_s, k);
+  std::unique_ptr<testing::TestCertificateAuthority> ca;
+  const bool tls = scenario.tls || has("collector_restart_tls");
+  if (tls) {
+    ca = std::make_unique<testing::TestCertificateAuthority>();
+    const testing::TlsCredentials served = ca->issueLoopbackServer();
+    setup.cert_file = work_dir + "/server.pem";
+    setup.key_file = work_dir + "/server.key";
+    setup.ca_file = work_dir + "/ca.pem";
+    std::ofstream(setup.ca_file) << ca->certPem();
+    std::ofstream(setup.cert_file) << served.cert_pem;
+    std::ofstream(setup.key_file) << served.key_pem;
+    std::filesystem::permissions(
+        setup.key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  }
+
+  testing::WebhookReceiver receiver;
+  receiver.start();
+  CollectorControl collector(setup);
+  progress("starting vigil-collector on port " + std::to_string(setup.http_port) +
+           (tls ? " (HTTPS)" : "") + ", interval " + std::to_string(interval_s) + " s");
+  if (Status s = collector.start(); !s.ok()) return s;
+  CollectorHttp& http = collector.http();
+  if (Status s = useBootstrapToken(http, data_dir); !s.ok()) return s;
+
+  // Tenant, sites with their enrollment tokens, the webhook.
+  std::string error;
+  auto tenant = defaultTenantId(http);
+  if (!tenant.ok()) return tenant.error();
+  const int64_t tenant_id = *tenant;
+  std::vector<std::string> site_tokens;
+  for (uint32_t i = 0; i < scenario.sites; ++i) {
+    const std::string label = "site-" + std::to_string(i);
+    auto site = createSite(http, tenant_id, label);
+    if (!site.ok()) return site.error();
+    obs.site_ids[label] = site->id;
+    site_tokens.push_back(site->enroll_token);
+  }
+  {
+    HttpAnswer hook =
+        http.post("/api/v1/webhooks", R"({"tenant_id": )" + std::to_string(tenant_id) +
+                                          R"(, "url": ")" + receiver.url() + R"("})");
+    json::JsonPtr doc = json::parse(hook.body);
+    if (hook.status != 201 || !doc) return Status::unavailable("create webhook: " + hook.body);
+    receiver.setSecret(jsonString(doc.get(), "secret"));
+  }
+
+  // The simulated fleet.
+  FleetOptions fleet_options;
+  fleet_options.base_url = http.baseUrl();
+  fleet_options.ca_file = setup.ca_file;
+  fleet_options.max_connections = options.connections;
+  fleet_options.seed = options.seed;
+  scaleAgentOptions(fleet_options, k, interval_s);
+  for (const FaultStep& f : scenario.timeline) {
+    if (f.action == "fleet_boot" && f.seconds > 0) {
+      fleet_options.scheduler.start_delay_max = scaled(static_cast<double>(f.seconds));
+    }
+  }
+  Fleet fleet(fleet_options);
+  for (uint32_t i = 0; i < scenario.sites; ++i) {
+    const uint32_t count =
+        scenario.agents / scenario.sites + (i < scenario.agents % scenario.sites ? 1 : 0);
+    fleet.addAgents(count, site_tokens[i], "site-" + std::to_string(i));
+  }
+  progress("enrolling " + std::to_string(scenario.agents) + " simulated agents in " +
+           std::to_string(scenario.sites) + " sites");
+  if (Status s = fleet.enroll(12); !s.ok()) return s;
+  for (uint32_t i = 0; i < fleet.size(); ++i) {
+    obs.agents.push_back({fleet.agentId(i), fleet.siteLabel(i), false});
+  }
+
+  // Real agents, in site-0.
+  std::vector<std::unique_ptr<testing::Agent>> real;
+  for (uint32_t i = 0; i < scenario.real_agents; ++i) {
+    real.push_back(std::make_unique<testing::Agent>(work_dir + "/agent-" + std::to_string(i),
+                                                    setup.http_port, site_tokens[0]));
+    real.back()->setBinary(options.agent_binary);
+    real.back()->start();
+  }
+  if (!real.empty()) {
+    progress("started " + std::to_string(real.size()) + " vigil-agent processes");
+    const bool enrolled = testing::eventually(
+        [&] {
+          return std::all_of(real.begin(), real.end(),
+                             [](const auto& a) { return !a->agentId().empty(); });
+        },
+        std::chrono::seconds(60));
+    if (!enrolled) return Status::unavailable("real agents did not enroll in 60 s");
+  }
+  const uint32_t first_real = static_cast<uint32_t>(obs.agents.size());
+  for (const auto& a : real) obs.agents.push_back({a->agentId(), "site-0", true});
+  const std::string settings_before = settingsSnapshot(http);
+
+  // Sampling: the collector's memory, CPU and counters.
+  std::atomic<bool> sampling{true};
+  std::mutex sample_mu;
+  LifetimeCounter shed;
+  LifetimeCounter refused;
+  std::thread sampler([&] {
+    pid_t last_pid = -1;
+    double last_cpu = 0;
+    auto last_at = steady_clock::now();
+    while (sampling) {
+      std::this_thread::sleep_for(milliseconds(250));
+      const pid_t pid = collector.pid();
+      auto sample = pid > 0 ? sampleProcess(pid) : std::nullopt;
+      const auto now = steady_clock::now();
+      std::lock_guard<std::mutex> lock(sample_mu);
+      if (sample) {
+        obs.peak_rss_bytes = std::max(obs.peak_rss_bytes, sample->rss_bytes);
+        const double elapsed = std::chrono::duration<double>(now - last_at).count();
+        if (pid == last_pid && elapsed >= 1.0) {
+          obs.peak_cpu_share =
+              std::max(obs.peak_cpu_share, (sample->cpu_seconds - last_cpu) / elapsed);
+          obs.cpu_seconds += sample->cpu_seconds - last_cpu;
+          last_cpu = sample->cpu_seconds;
+          last_at = now;
+        } else if (pid != last_pid) {
+          obs.cpu_seconds += 0;  // a new life: its CPU is counted from here
+          last_pid = pid;
+          last_cpu = sample->cpu_seconds;
+          last_at = now;
+        }
+      }
+      HttpAnswer m = collector.running() ? http.get("/metrics", milliseconds(1000)) : HttpAnswer{};
+      if (m.status == 200) {
+        shed.observe(pid, metricSum(m.body, "vigil_http_requests_shed_total"));
+        refused.observe(pid, metricSum(m.body, "vigil_http_connections_refused_total"));
+      }
+    }
+  });
+
+  // The timeline, with the background deaths merged in.
+  struct Step {
+    double at_s;
+    std::string what;
+    std::function<void()> run;
+  };
+  std::vector<Step> steps;
+  std::mt19937_64 rng(options.seed * 7919 + 17);
+  std::vector<uint32_t> order(fleet.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), rng);
+  size_t next_pick = 0;
+  auto pick = [&](size_t n) {
+    std::vector<uint32_t> out;
+    while (out.size() < n && next_pick < order.size()) out.push_back(order[next_pick++]);
+    return out;
+  };
+  const auto deaths = static_cast<size_t>(
+      std::ceil(scenario.background_deaths * static_cast<double>(scenario.agents)));
+  const double first_death_s = 3.0 * static_cast<double>(scenario.interval_s);
+  std::uniform_real_distribution<double> death_time(first_death_s,
+                                                    std::max(first_death_s, scenario.duration_s));
+  for (uint32_t agent : pick(deaths)) {
+    steps.push_back({death_time(rng), "", [&fleet, agent] { fleet.kill({agent}); }});
+  }
+  std::map<std::string, std::vector<uint32_t>> blocked;  // channel -> agents
+  std::vector<std::pair<uint32_t, WallTime>> real_deaths;
+  std::unique_ptr<FillableFileSystem>* fs = &store_fs;
+  std::unique_ptr<StoreSnapshotHold> snapshot;
+  std::optional<WallTime> down_since;
+  auto down = [&] {
+    if (!down_since) down_since = wallNow();
+  };
+  auto up = [&](const char* why) {
+    if (!down_since) return;
+    obs.collector_down.push_back({*down_since, wallNow(), {why}});
+    down_since.reset();
+  };
+  for (const FaultStep& f : scenario.timeline) {
+    std::function<void()> act;
+    const std::string what = f.action + (f.site.empty() ? "" : " " + f.site) +
+                             (f.channel.empty() ? "" : " " + f.channel);
+    if (f.action == "collector_kill") {
+      act = [&] {
+        down();
+        collector.kill();
+      };
+    } else if (f.action == "collector_start") {
+      act = [&] {
+        if (Status s = collector.start(); !s.ok()) obs.notes.push_back("restart: " + s.message());
+        up("killed");
+      };
+    } else if (f.action == "collector_restart_tls") {
+      act = [&] {
+        const testing::TlsCredentials renewed = ca->issueLoopbackServer();
+        std::ofstream(setup.cert_file + ".new") << renewed.cert_pem;
+        std::ofstream(setup.key_file + ".new") << renewed.key_pem;
+        std::filesystem::rename(setup.key_file + ".new", setup.key_file);
+        std::filesystem::rename(setup.cert_file + ".new", setup.cert_file);
+        down();
+        const auto stopping = steady_clock::now();
+        if (Status s = collector.stop(); !s.ok())
+          obs.notes.push_back("graceful stop: " + s.message());
+        const auto stopped = steady_clock::now();
+        if (Status s = collector.start(); !s.ok()) obs.notes.push_back("restart: " + s.message());
+        up("restart");
+        obs.notes.push_back(
+            "graceful restart: stop took " +
+            std::to_string(duration_cast<milliseconds>(stopped - stopping).count()) +
+            " ms, start to ready " +
+            std::to_string(duration_cast<milliseconds>(steady_clock::now() - stopped).count()) +
+            " ms");
+      };
+    } else if (f.action == "collector_freeze") {
+      act = [&] {
+        down();
+        collector.freeze();
+      };
+    } else if (f.action == "collector_thaw") {
+      act = [&] {
+        collector.thaw();
+        up("frozen");
+      };
+    } else if (f.action == "cpu_starve_start") {
+      act = [&] { collector.starveCpu(true); };
+    } else if (f.action == "cpu_starve_stop") {
+      act = [&] { collector.starveCpu(false); };
+    } else if (f.action == "site_partition_start" || f.action == "site_partition_stop") {
+      const bool on = f.action == "site_partition_start";
+      const std::string site = f.site;
+      act = [&fleet, site, on] { fleet.partition(fleet.agentsOfSite(site), on); };
+    } else if (f.action == "channel_block") {
+      const Channel channel = f.channel == "beacon" ? Channel::kBeacon : Channel::kHeartbeat;
+      std::vector<uint32_t> agents;
+      std::sample(order.begin(), order.end(), std::back_inserter(agents),
+                  static_cast<size_t>(f.share * fleet.size()), rng);
+      blocked[f.channel] = agents;
+      act = [&fleet, agents, channel] { fleet.blockChannel(agents, channel, true); };
+    } else if (f.action == "channel_unblock") {
+      const Channel channel = f.channel == "beacon" ? Channel::kBeacon : Channel::kHeartbeat;
+      const std::string name = f.channel;
+      act = [&fleet, &blocked, name, channel] {
+        fleet.blockChannel(blocked[name], channel, false);
+      };
+    } else if (f.action == "store_full_start") {
+      act = [fs, &obs, &snapshot, data_dir] {
+        auto hold = StoreSnapshotHold::take(data_dir + "/vigil.db");
+        if (hold.ok()) {
+          snapshot = std::move(hold.value());
+        } else {
+          obs.notes.push_back("snapshot: " + hold.error().message());
+        }
+        if (Status s = (*fs)->fill(); !s.ok()) obs.notes.push_back("fill: " + s.message());
+      };
+    } else if (f.action == "store_full_stop") {
+      act = [fs, &snapshot] {
+        (*fs)->drain();
+        snapshot.reset();
+      };
+    } else if (f.action == "fleet_boot") {
+      act = [&fleet] { fleet.start(true); };
+    } else if (f.action == "real_agents_kill") {
+      act = [&, first_real] {
+        for (size_t i = 0; i < std::min<size_t>(2, real.size()); ++i) {
+          real[i]->kill();
+          real_deaths.emplace_back(first_real + static_cast<uint32_t>(i), wallNow());
+        }
+      };
+    }
+    steps.push_back({f.at_s, what, act});
+  }
+  std::stable_sort(steps.begin(), steps.end(),
+                   [](const Step& a, const Step& b) { return a.at_s < b.at_s; });
+
+  // Sheds and refusals count from here: enrollment's own 503s (retried) are setup.
+  uint64_t shed_before = 0;
+  uint64_t refused_before = 0;
+  {
+    std::lock_guard<std::mutex> lock(sample_mu);
+    shed_before = shed.total();
+    refused_before = refused.total();
+  }
+  if (!scenario.fleet_boots_at_start) fleet.start(false);
+  obs.fleet_started = wallNow();
+  const auto t0 = steady_clock::now();
+  progress("fleet running; timeline of " + std::to_string(scenario.timeline.size()) +
+           " steps and " + std::to_string(deaths) + " background deaths over " +
+           std::to_string(static_cast<int>(std::llround(scenario.duration_s * k))) + " s");
+  for (const Step& step : steps) {
+    std::this_thread::sleep_until(t0 + scaled(step.at_s));
+    if (!step.what.empty()) progress(step.what);
+    step.run();
+  }
+  std::this_thread::sleep_until(t0 + scaled(scenario.duration_s));
+  obs.timeline_end = wallNow();
+  collector.starveCpu(false);
+  collector.thaw();
+  if (store_fs) store_fs->drain();
+  snapshot.reset();
+  if (!collector.running()) {
+    obs.notes.push_back("the collector was not running at the end of the timeline; started");
+    if (Status s = collector.start(); !s.ok()) return s;
+  }
+
+  // Settle: long enough for the recovery period (one interval and its jitter) and three
+  // intervals of detection.
+  const auto settle = std::chrono::seconds(static_cast<int64_t>(5 * interval_s + 2));
+  progress("timeline over; settling " + std::to_string(settle.count()) + " s");
+  std::this_thread::sleep_for(settle);
+
+  // Read back: alerts from the API until the webhooks have caught up with them.
+  std::vector<SeenAlert> api_alerts;
+  std::vector<SeenAlert> webhook_alerts;
+  std::vector<DegradedPeriod> degraded;
+  uint64_t outbox_pending = 0;
+  const auto read_deadline = steady_clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    api_alerts.clear();
+    std::vector<const cJSON*> items;
+    auto pages = listAll(http, "/api/v1/alerts", items, &error);
+    for (const cJSON* a : items) api_alerts.push_back(alertOf(a));
+    webhook_alerts.clear();
+    degraded.clear();
+    for (const auto& w : receiver.received()) {
+      json::JsonPtr doc = json::parse(w.body);
+      if (!doc || !w.signature_valid) continue;
+      const cJSON* data = cJSON_GetObjectItemCaseSensitive(doc.get(), "data");
+      if (w.type == "alert.opened") {
+        webhook_alerts.push_back(alertOf(data));
+      } else if (w.type == "collector.degraded" || w.type == "collector.recovered") {
+        auto at = parseCollectorTime(jsonString(data, "at"));
+        if (!at) at = parseCollectorTime(jsonString(doc.get(), "timestamp"));
+        if (!at) continue;
+        if (w.type == "collector.degraded") {
+          if (degraded.empty() || degraded.back().to != WallTime::max()) {
+            degraded.push_back({*at, WallTime::max(), {}});
+          }
+        } else if (!degraded.empty() && degraded.back().to == WallTime::max()) {
+          degraded.back().to = *at;
+        }
+      }
+    }
+    HttpAnswer m = http.get("/metrics");
+    outbox_pending = static_cast<uint64_t>(metricSum(m.body, "vigil_webhook_outbox_pending"));
+    std::set<int64_t> delivered;
+    for (const auto& a : webhook_alerts) delivered.insert(a.id);
+    const bool caught_up =
+        outbox_pending == 0 &&
+        std::all_of(api_alerts.begin(), api_alerts.end(), [&](const SeenAlert& a) {
+          return (a.state != "open" && a.state != "resolved") || delivered.count(a.id);
+        });
+    if (caught_up || steady_clock::now() > read_deadline) break;
+    std::this_thread::sleep_for(milliseconds(500));
+  }
+  obs.observed_until = wallNow();
+  progress("read back " + std::to_string(api_alerts.size()) + " alerts, " +
+           std::to_string(webhook_alerts.size()) + " delivered");
+  for (auto& d : degraded) {
+    if (d.to == WallTime::max()) d.to = obs.observed_until;
+  }
+  {
+    std::vector<const cJSON*> items;
+    auto pages = listAll(http, "/api/v1/agents", items, &error);
+    for (const cJSON* a : items) obs.final_status[jsonString(a, "id")] = jsonString(a, "status");
+  }
+  obs.settings_unchanged = settingsSnapshot(http) == settings_before;
+  if (!obs.settings_unchanged)
+    obs.settings_note = "sites, webhooks or tenants differ after the run";
+
+  sampling = false;
+  sampler.join();
+  fleet.stop();
+  for (auto& a : real) {
+    if (a->running()) a->stop();
+  }
+  if (Status s = collector.stop(); !s.ok()) obs.notes.push_back("final stop: " + s.message());
+  progress("stopped");
+
+  obs.truth = fleet.truth();
+  for (const auto& [agent, at] : real_deaths) {
+    TruthEvent e;
+    e.agent = agent;
+    e.kind = TruthEvent::Kind::kDied;
+    e.at = at;
+    obs.truth.push_back(e);
+  }
+  obs.api_alerts = std::move(api_alerts);
+  obs.webhook_alerts = std::move(webhook_alerts);
+  obs.degraded = std::move(degraded);
+  obs.outbox_pending_at_end = outbox_pending;
+  obs.fleet = fleet.takeStats();
+  obs.shed_requests = shed.total() - shed_before;
+  obs.refused_connections = refused.total() - refused_before;
+  // Bound: a fixed base for the process and its caches, plus a budget per agent.
+  obs.rss_bound_bytes = (256ull << 20) + 16384ull * (scenario.agents + scenario.real_agents);
+  obs.wall_seconds = std::chrono::duration<double>(steady_clock::now() - run_started).count();
+  result.verdict = judge(obs);
+  return result;
+}
+
+}  // namespace vigil::fleetsim

@@ -1,0 +1,755 @@
+#include "tools/fleetsim/sim_fleet.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <ostream>
+#include <queue>
+#include <random>
+#include <streambuf>
+#include <unordered_map>
+
+#include "agent/core/agent_runner.h"
+#include "agent/core/logger.h"
+#include "agent/transport/curl_collector_client.h"
+#include "common/datagram.h"
+#include "common/protocol.h"
+
+namespace vigil::fleetsim {
+namespace {
+
+using agent::CurlEasyPtr;
+using agent::CurlMultiPtr;
+using agent::CurlSlistPtr;
+using Kind = agent::HeartbeatOutcome::Kind;
+
+constexpr char kHeartbeatPath[] = "/v1/heartbeat";
+constexpr char kEnrollPath[] = "/v1/enroll";
+constexpr char kSimVersion[] = "0.1.0-fleetsim";
+
+double msBetween(MonoTime from, MonoTime to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+std::string randomHex(std::mt19937_64& rng, size_t chars) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string s(chars, '0');
+  for (char& c : s) c = kHex[rng() & 15];
+  return s;
+}
+
+// Log output the fleet does not want (the beacon channel's notices, times 100,000 agents).
+class NullBuffer final : public std::streambuf {
+ protected:
+  int overflow(int c) override { return c; }
+};
+
+// One HTTP exchange in flight on the multi handle.
+struct Exchange {
+  enum class Purpose : uint8_t { kEnroll, kHeartbeat };
+  Purpose purpose = Purpose::kHeartbeat;
+  uint32_t agent = 0;
+  CurlEasyPtr easy;
+  CurlSlistPtr headers;
+  std::string request_body;
+  std::string response_body;
+  std::optional<int64_t> retry_after_s;
+  MonoTime due;  // when the agent wanted to send
+  bool carried_outages = false;
+};
+
+size_t appendBody(char* data, size_t size, size_t count, void* user) {
+  auto* ex = static_cast<Exchange*>(user);
+  const size_t n = size * count;
+  if (ex->response_body.size() + n > protocol::kMaxBodyBytes) return 0;  // ends the transfer
+  ex->response_body.append(data, n);
+  return n;
+}
+
+size_t readHeader(char* data, size_t size, size_t count, void* user) {
+  auto* ex = static_cast<Exchange*>(user);
+  const size_t n = size * count;
+  std::string_view line(data, n);
+  constexpr std::string_view kName = "retry-after:";
+  if (line.size() > kName.size()) {
+    std::string lower(line.substr(0, kName.size()));
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (lower == kName) {
+      std::string_view value = line.substr(kName.size());
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+        value.remove_prefix(1);
+      }
+      while (!value.empty() &&
+             (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+        value.remove_suffix(1);
+      }
+      ex->retry_after_s = agent::parseRetryAfterSeconds(value);
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+struct Fleet::SimAgent {
+  std::string enroll_token;
+  std::string site;
+  std::string hostname;
+  std::string id;
+  std::string secret;
+  std::string boot_id;
+  uint64_t seq = 0;
+  int64_t uptime_base_s = 0;
+  std::unique_ptr<agent::HeartbeatScheduler> scheduler;
+  std::unique_ptr<agent::BeaconChannel> beacon;
+  int64_t beacon_interval_s = 0;
+  bool dead = false;
+  bool paused = false;
+  bool heartbeat_blocked = false;
+  bool beacon_blocked = false;
+  bool partitioned = false;
+  bool in_flight = false;
+  uint32_t beat_generation = 0;  // an older beat event of this agent is stale
+  uint32_t beacon_generation = 0;
+  // The outage diary, as the real agent keeps it (agent/core/outage_diary), in memory.
+  std::vector<protocol::OutageEntry> outages;
+  bool outage_open = false;
+};
+
+struct Fleet::Command {
+  enum class Kind : uint8_t { kKill, kRevive, kPause, kResume, kBlock, kPartition };
+  Kind kind = Kind::kKill;
+  std::vector<uint32_t> agents;
+  Channel channel = Channel::kHeartbeat;
+  bool on = false;
+};
+
+// The event loop: a min-heap of due beats and beacons, the multi handle and the UDP socket.
+class Fleet::Loop {
+ public:
+  Loop(Fleet& fleet, const FleetOptions& options)
+      : fleet_(fleet),
+        options_(options),
+        rng_(options.seed),
+        null_out_(&null_buffer_),
+        log_(RealClock::instance(), null_out_, agent::LogLevel::kError),
+        multi_(curl_multi_init()) {
+    curl_multi_setopt(multi_.get(), CURLMOPT_MAX_HOST_CONNECTIONS, options.max_connections);
+    curl_multi_setopt(multi_.get(), CURLMOPT_MAX_TOTAL_CONNECTIONS, options.max_connections);
+    curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, options.max_connections);
+    udp_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int buffer = 8 << 20;
+    ::setsockopt(udp_, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+    ::setsockopt(udp_, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
+    sockaddr_in any{};
+    any.sin_family = AF_INET;
+    any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(udp_, reinterpret_cast<sockaddr*>(&any), sizeof any);
+  }
+  ~Loop() {
+    for (auto& [easy, ex] : in_flight_) curl_multi_remove_handle(multi_.get(), easy);
+    in_flight_.clear();
+    if (udp_ >= 0) ::close(udp_);
+  }
+
+  agent::UniformRandom uniform() {
+    return [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); };
+  }
+
+  std::mt19937_64& rng() { return rng_; }
+
+  Status enroll(int concurrency) {
+    std::vector<uint32_t> todo(fleet_.agents_.size());
+    for (uint32_t i = 0; i < todo.size(); ++i) todo[i] = i;
+    std::reverse(todo.begin(), todo.end());
+    int attempts_left = 20 * static_cast<int>(todo.size()) + 100;
+    std::string last_error;
+    while (!todo.empty() || !in_flight_.empty()) {
+      while (!todo.empty() && static_cast<int>(in_flight_.size()) < concurrency) {
+        sendEnrollment(todo.back());
+        todo.pop_back();
+      }
+      drive(std::chrono::milliseconds(100));
+      for (auto& done : takeCompleted()) {
+        SimAgent& a = *fleet_.agents_[done.ex->agent];
+        agent::CollectorAnswer answer = answerOf(done);
+        if (answer.transport_ok && answer.http_status == 201) {
+          auto decoded = protocol::decodeEnrollResponse(answer.body);
+          if (!decoded.ok()) return Status::internal("enrollment answer: " + answer.body);
+          a.id = decoded->agent_id;
+          a.secret = decoded->secret;
+          a.scheduler->adoptInterval(decoded->heartbeat_interval_s);
+          offerChannels(done.ex->agent, decoded->channels);
+          continue;
+        }
+        last_error = answer.transport_ok
+                         ? "HTTP " + std::to_string(answer.http_status) + " " + answer.body
+                         : answer.transport_error;
+        const bool retryable =
+            !answer.transport_ok || answer.http_status == 503 || answer.http_status == 429;
+        if (!retryable || --attempts_left <= 0) {
+          return Status::unavailable("enrollment of agent " + std::to_string(done.ex->agent) +
+                                     " failed: " + last_error);
+        }
+        todo.insert(todo.begin(), done.ex->agent);  // after the others: the shed passes
+      }
+    }
+    return Status::okStatus();
+  }
+
+  void start(bool machine_booted) {
+    const MonoTime now = std::chrono::steady_clock::now();
+    for (uint32_t i = 0; i < fleet_.agents_.size(); ++i) {
+      SimAgent& a = *fleet_.agents_[i];
+      scheduleBeat(i, now + a.scheduler->firstBeatDelay(machine_booted));
+      scheduleBeacon(i);
+    }
+  }
+
+  void run(const std::atomic<bool>& stopping) {
+    while (!stopping.load()) {
+      applyCommands();
+      const MonoTime now = std::chrono::steady_clock::now();
+      while (!events_.empty() && events_.top().at <= now) {
+        const Event e = events_.top();
+        events_.pop();
+        if (e.beacon) {
+          onBeaconDue(e);
+        } else {
+          onBeatDue(e, now);
+        }
+      }
+      std::chrono::milliseconds wait(50);
+      if (!events_.empty()) {
+        auto until = std::chrono::duration_cast<std::chrono::milliseconds>(
+            events_.top().at - std::chrono::steady_clock::now());
+        wait = std::clamp(until, std::chrono::milliseconds(0), wait);
+      }
+      drive(wait);
+      for (auto& done : takeCompleted()) onHeartbeatDone(done);
+      receiveAcks();
+    }
+  }
+
+ private:
+  struct Event {
+    MonoTime at;
+    uint32_t agent;
+    uint32_t generation;
+    bool beacon;
+    bool operator>(const Event& o) const { return at > o.at; }
+  };
+  struct Completed {
+    std::unique_ptr<Exchange> ex;
+    CURLcode result;
+    MonoTime at;
+  };
+
+  void scheduleBeat(uint32_t agent, MonoTime at) {
+    SimAgent& a = *fleet_.agents_[agent];
+    events_.push({at, agent, ++a.beat_generation, false});
+  }
+
+  void scheduleBeacon(uint32_t agent) {
+    SimAgent& a = *fleet_.agents_[agent];
+    if (!a.beacon) return;
+    auto due = a.beacon->nextDue();
+    if (due) events_.push({*due, agent, ++a.beacon_generation, true});
+  }
+
+  void offerChannels(uint32_t agent, const protocol::ChannelOffer& offer) {
+    SimAgent& a = *fleet_.agents_[agent];
+    if (!options_.beacons || !offer.beacon_port || !offer.beacon_interval_s) return;
+    if (a.beacon && a.beacon_interval_s == *offer.beacon_interval_s) return;
+    agent::BeaconTarget target;
+    target.host = options_.beacon_host;
+    target.port = static_cast<uint16_t>(*offer.beacon_port);
+    target.interval = std::chrono::seconds(*offer.beacon_interval_s);
+    target.agent_id = a.id;
+    target.secret = a.secret;
+    a.beacon = std::make_unique<agent::BeaconChannel>(std::move(target), RealClock::instance(),
+                                                      uniform(), log_, options_.beacon);
+    a.beacon->setClockOffset(a.scheduler->clockOffset());
+    a.beacon_interval_s = *offer.beacon_interval_s;
+    if (!a.dead && !a.paused && started_) scheduleBeacon(agent);
+    beacon_port_ = static_cast<uint16_t>(*offer.beacon_port);
+  }
+
+  void applyCommands() {
+    std::vector<Command> commands;
+    {
+      std::lock_guard<std::mutex> lock(fleet_.mu_);
+      commands.swap(fleet_.commands_);
+    }
+    const MonoTime now = std::chrono::steady_clock::now();
+    for (const Command& c : commands) {
+      for (uint32_t i : c.agents) {
+        SimAgent& a = *fleet_.agents_[i];
+        switch (c.kind) {
+          case Command::Kind::kKill:
+            a.dead = true;
+            ++a.beat_generation;
+            ++a.beacon_generation;
+            break;
+          case Command::Kind::kRevive:
+            // A restarted endpoint: a new boot, its beats start at once.
+            if (!a.dead) break;
+            a.dead = false;
+            a.boot_id = randomHex(rng_, 32);
+            a.uptime_base_s = 0;
+            if (!a.in_flight) scheduleBeat(i, now + a.scheduler->firstBeatDelay(false));
+            scheduleBeacon(i);
+            break;
+          case Command::Kind::kPause:
+            a.paused = true;
+            ++a.beat_generation;
+            ++a.beacon_generation;
+            break;
+          case Command::Kind::kResume:
+            if (!a.paused) break;
+            a.paused = false;
+            if (!a.in_flight)
+              scheduleBeat(i, now + a.scheduler->onTrigger(agent::BeatTrigger::kResumed).delay);
+            scheduleBeacon(i);
+            break;
+          case Command::Kind::kBlock:
+            (c.channel == Channel::kHeartbeat ? a.heartbeat_blocked : a.beacon_blocked) = c.on;
+            break;
+          case Command::Kind::kPartition:
+            a.partitioned = c.on;
+            break;
+        }
+      }
+    }
+  }
+
+  bool quiet(const SimAgent& a) const { return a.dead || a.paused; }
+
+  void recordFailure(SimAgent& a, const std::string& cause) {
+    const int64_t now_ms = a.scheduler->correctedWallMs();
+    if (a.outage_open && !a.outages.empty()) {
+      a.outages.back().to_ms = now_ms;
+      return;
+    }
+    if (a.outages.size() >= protocol::kMaxOutageEntries) {
+      // Full: the two oldest merge into one that covers both (as the real diary does).
+      a.outages[1].from_ms = a.outages[0].from_ms;
+      a.outages.erase(a.outages.begin());
+    }
+    a.outages.push_back({now_ms, now_ms, cause});
+    a.outage_open = true;
+  }
+
+  void onBeatDue(const Event& e, MonoTime now) {
+    SimAgent& a = *fleet_.agents_[e.agent];
+    if (e.generation != a.beat_generation || quiet(a) || a.in_flight) return;
+    if (a.partitioned || a.heartbeat_blocked) {
+      // The fault makes the attempt fail without a packet: no route (partition) or a broken
+      // HTTPS path (a proxy that answers nothing useful).
+      recordFailure(a, a.partitioned ? protocol::causes::kConnect : protocol::causes::kTimeout);
+      agent::HeartbeatOutcome failed;
+      failed.kind = Kind::kFailed;
+      const agent::ScheduleDecision d = a.scheduler->onOutcome(failed);
+      {
+        std::lock_guard<std::mutex> lock(fleet_.mu_);
+        ++fleet_.stats_.simulated_failures;
+      }
+      scheduleBeat(e.agent, now + d.delay);
+      return;
+    }
+    sendHeartbeat(e.agent, e.at);
+  }
+
+  void onBeaconDue(const Event& e) {
+    SimAgent& a = *fleet_.agents_[e.agent];
+    if (e.generation != a.beacon_generation || quiet(a) || !a.beacon) return;
+    std::vector<agent::OutgoingDatagram> due = a.beacon->takeDue();
+    if (!a.partitioned && !a.beacon_blocked) {
+      for (const auto& d : due) sendDatagram(d);
+    }
+    scheduleBeacon(e.agent);
+  }
+
+  void sendDatagram(const agent::OutgoingDatagram& d) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(d.port);
+    if (::inet_pton(AF_INET, d.host.c_str(), &to.sin_addr) != 1) return;
+    if (::sendto(udp_, d.bytes.data(), d.bytes.size(), 0, reinterpret_cast<sockaddr*>(&to),
+                 sizeof to) >= 0) {
+      std::lock_guard<std::mutex> lock(fleet_.mu_);
+      ++fleet_.stats_.beacons_sent;
+    }
+  }
+
+  void receiveAcks() {
+    char buffer[600];
+    for (int i = 0; i < 4096; ++i) {
+      ssize_t n = ::recv(udp_, buffer, sizeof buffer, 0);
+      if (n <= 0) return;
+      agent::Datagram d;
+      d.bytes.assign(buffer, static_cast<size_t>(n));
+      d.from_address = options_.beacon_host;
+      d.from_port = beacon_port_;
+      // "VA1 <agent_id> ...": route by the id; the channel checks the rest.
+      const size_t first = d.bytes.find(' ');
+      const size_t second = first == std::string::npos ? first : d.bytes.find(' ', first + 1);
+      if (second == std::string::npos) continue;
+      auto it = by_id_.find(d.bytes.substr(first + 1, second - first - 1));
+      if (it == by_id_.end()) continue;
+      SimAgent& a = *fleet_.agents_[it->second];
+      if (!a.beacon || quiet(a) || a.partitioned || a.beacon_blocked) continue;
+      a.beacon->onDatagram(d);
+      std::lock_guard<std::mutex> lock(fleet_.mu_);
+      ++fleet_.stats_.beacon_acks;
+    }
+  }
+
+  CurlEasyPtr takeEasy() {
+    if (!spare_.empty()) {
+      CurlEasyPtr easy = std::move(spare_.back());
+      spare_.pop_back();
+      curl_easy_reset(easy.get());
+      return easy;
+    }
+    return CurlEasyPtr(curl_easy_init());
+  }
+
+  void submit(std::unique_ptr<Exchange> ex, const char* path) {
+    CURL* easy = ex->easy.get();
+    const std::string url = options_.base_url + path;
+    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, ex->request_body.c_str());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(ex->request_body.size()));
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, ex->headers.get());
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, appendBody);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, ex.get());
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, readHeader);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, ex.get());
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.connect_timeout.count()));
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options_.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
+    curl_easy_setopt(easy, CURLOPT_PROXY, "");  // loopback: never through a proxy
+    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 0L);
+    curl_multi_add_handle(multi_.get(), easy);
+    in_flight_.emplace(easy, std::move(ex));
+  }
+
+  static CurlSlistPtr jsonHeaders() {
+    curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/json");
+    h = curl_slist_append(h, "Expect:");
+    return CurlSlistPtr(h);
+  }
+
+  void sendEnrollment(uint32_t agent) {
+    SimAgent& a = *fleet_.agents_[agent];
+    protocol::EnrollRequest req;
+    req.enroll_token = a.enroll_token;
+    req.facts.hostname = a.hostname;
+    req.facts.os_name = "linux";
+    req.facts.os_version = "fleetsim";
+    req.facts.arch = "x86_64";
+    req.facts.agent_version = kSimVersion;
+    auto ex = std::make_unique<Exchange>();
+    ex->purpose = Exchange::Purpose::kEnroll;
+    ex->agent = agent;
+    ex->easy = takeEasy();
+    ex->headers = jsonHeaders();
+    ex->request_body = protocol::encode(req);
+    ex->due = std::chrono::steady_clock::now();
+    submit(std::move(ex), kEnrollPath);
+  }
+
+  void sendHeartbeat(uint32_t agent, MonoTime due) {
+    SimAgent& a = *fleet_.agents_[agent];
+    protocol::Heartbeat hb;
+    hb.agent_id = a.id;
+    hb.seq = ++a.seq;
+    hb.boot_id = a.boot_id;
+    hb.agent_version = kSimVersion;
+    hb.sent_at_ms = a.scheduler->correctedWallMs();
+    hb.uptime_s =
+        static_cast<uint64_t>(a.uptime_base_s + std::chrono::duration_cast<std::chrono::seconds>(
+                                                    std::chrono::steady_clock::now() - start_time_)
+                                                    .count());
+    hb.interval_s = a.scheduler->intervalInUseS();
+    hb.hostname = a.hostname;
+    hb.os_name = "linux";
+    hb.outages = a.outages;
+    auto ex = std::make_unique<Exchange>();
+    ex->purpose = Exchange::Purpose::kHeartbeat;
+    ex->agent = agent;
+    ex->easy = takeEasy();
+    ex->request_body = protocol::encode(hb);
+    ex->carried_outages = !hb.outages.empty();
+    ex->due = due;
+    auto signature =
+        protocol::sign(a.secret, "POST", kHeartbeatPath, hb.sent_at_ms, ex->request_body);
+    CurlSlistPtr headers = jsonHeaders();
+    curl_slist* h = headers.release();
+    h = curl_slist_append(h, ("X-Vigil-Agent-Id: " + a.id).c_str());
+    h = curl_slist_append(h, ("X-Vigil-Timestamp: " + std::to_string(hb.sent_at_ms)).c_str());
+    h = curl_slist_append(h, ("X-Vigil-Signature: " + signature.value()).c_str());
+    ex->headers.reset(h);
+    a.in_flight = true;
+    {
+      std::lock_guard<std::mutex> lock(fleet_.mu_);
+      ++fleet_.stats_.heartbeats_sent;
+    }
+    submit(std::move(ex), kHeartbeatPath);
+  }
+
+  void drive(std::chrono::milliseconds wait) {
+    int running = 0;
+    curl_multi_perform(multi_.get(), &running);
+    curl_waitfd extra{};
+    extra.fd = udp_;
+    extra.events = CURL_WAIT_POLLIN;
+    int ready = 0;
+    curl_multi_poll(multi_.get(), &extra, 1, static_cast<int>(wait.count()), &ready);
+    curl_multi_perform(multi_.get(), &running);
+  }
+
+  std::vector<Completed> takeCompleted() {
+    std::vector<Completed> done;
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      CURL* easy = msg->easy_handle;
+      const CURLcode result = msg->data.result;
+      curl_multi_remove_handle(multi_.get(), easy);
+      auto it = in_flight_.find(easy);
+      if (it == in_flight_.end()) continue;
+      done.push_back({std::move(it->second), result, std::chrono::steady_clock::now()});
+      in_flight_.erase(it);
+    }
+    return done;
+  }
+
+  static agent::CollectorAnswer answerOf(const Completed& done) {
+    agent::CollectorAnswer answer;
+    if (done.result != CURLE_OK) {
+      answer.transport_error = curl_easy_strerror(done.result);
+      answer.transport_cause = agent::transportCause(done.result);
+      return answer;
+    }
+    answer.transport_ok = true;
+    curl_easy_getinfo(done.ex->easy.get(), CURLINFO_RESPONSE_CODE, &answer.http_status);
+    answer.body = done.ex->response_body;
+    answer.retry_after_s = done.ex->retry_after_s;
+    return answer;
+  }
+
+  void onHeartbeatDone(Completed& done) {
+    const uint32_t index = done.ex->agent;
+    SimAgent& a = *fleet_.agents_[index];
+    a.in_flight = false;
+    const agent::CollectorAnswer answer = answerOf(done);
+    const agent::HeartbeatAnswerReading reading = agent::readHeartbeatAnswer(answer);
+    double server_ms = 0;
+    long connects = 0;
+    curl_easy_getinfo(done.ex->easy.get(), CURLINFO_NUM_CONNECTS, &connects);
+    {
+      curl_off_t pre = 0, first = 0;
+      curl_easy_getinfo(done.ex->easy.get(), CURLINFO_PRETRANSFER_TIME_T, &pre);
+      curl_easy_getinfo(done.ex->easy.get(), CURLINFO_STARTTRANSFER_TIME_T, &first);
+      server_ms = static_cast<double>(first - pre) / 1000.0;
+    }
+    {
+      std::lock_guard<std::mutex> lock(fleet_.mu_);
+      FleetStats& s = fleet_.stats_;
+      s.connections_opened += static_cast<uint64_t>(std::max(0L, connects));
+      if (!answer.transport_ok) {
+        ++s.transport_errors;
+        if (done.result == CURLE_COULDNT_CONNECT) ++s.connect_failures;
+      } else if (reading.outcome.kind == Kind::kAccepted) {
+        ++s.heartbeats_accepted;
+        s.server_ms.push_back(server_ms);
+        s.ingest_ms.push_back(msBetween(done.ex->due, done.at));
+      } else if (reading.outcome.kind == Kind::kOverloaded) {
+        ++s.overloaded;
+        if (!answer.retry_after_s) ++s.overloaded_without_retry_after;
+      } else {
+        ++s.other_http_errors;
+      }
+    }
+    spare_.push_back(std::move(done.ex->easy));
+    if (quiet(a)) return;  // killed or paused while the request was out
+    if (reading.outcome.kind == Kind::kAccepted) {
+      if (done.ex->carried_outages) {
+        a.outages.clear();
+        a.outage_open = false;
+      } else if (a.outage_open) {
+        a.outage_open = false;
+      }
+      offerChannels(index, reading.channels);
+    } else if (reading.outcome.kind != Kind::kStaleTimestamp &&
+               reading.outcome.kind != Kind::kReplayedSequence) {
+      recordFailure(a, reading.cause.empty() ? protocol::causes::kOther : reading.cause);
+    }
+    const agent::ScheduleDecision d = a.scheduler->onOutcome(reading.outcome);
+    a.seq += d.sequence_jump;
+    if (a.beacon) a.beacon->setClockOffset(a.scheduler->clockOffset());
+    scheduleBeat(index, done.at + d.delay);
+  }
+
+ public:
+  void indexIds() {
+    by_id_.clear();
+    for (uint32_t i = 0; i < fleet_.agents_.size(); ++i) by_id_[fleet_.agents_[i]->id] = i;
+    start_time_ = std::chrono::steady_clock::now();
+    started_ = true;
+  }
+
+ private:
+  Fleet& fleet_;
+  const FleetOptions& options_;
+  std::mt19937_64 rng_;
+  NullBuffer null_buffer_;
+  std::ostream null_out_;
+  agent::Logger log_;
+  CurlMultiPtr multi_;
+  int udp_ = -1;
+  uint16_t beacon_port_ = 0;
+  bool started_ = false;
+  MonoTime start_time_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
+  std::unordered_map<CURL*, std::unique_ptr<Exchange>> in_flight_;
+  std::vector<CurlEasyPtr> spare_;
+  std::unordered_map<std::string, uint32_t> by_id_;
+};
+
+Fleet::Fleet(FleetOptions options) : options_(std::move(options)) {
+  loop_ = std::make_unique<Loop>(*this, options_);
+}
+
+Fleet::~Fleet() { stop(); }
+
+uint32_t Fleet::addAgents(uint32_t count, const std::string& enroll_token,
+                          const std::string& site_label) {
+  const uint32_t first = size();
+  for (uint32_t i = 0; i < count; ++i) {
+    auto a = std::make_unique<SimAgent>();
+    a->enroll_token = enroll_token;
+    a->site = site_label;
+    a->hostname = "sim-" + site_label + "-" + std::to_string(first + i);
+    a->boot_id = randomHex(loop_->rng(), 32);
+    a->uptime_base_s = static_cast<int64_t>(loop_->rng()() % 864000);
+    a->scheduler = std::make_unique<agent::HeartbeatScheduler>(
+        options_.scheduler, RealClock::instance(), loop_->uniform());
+    agents_.push_back(std::move(a));
+  }
+  return first;
+}
+
+Status Fleet::enroll(int concurrency) {
+  Status s = loop_->enroll(concurrency);
+  loop_->indexIds();
+  return s;
+}
+
+void Fleet::start(bool machine_booted) {
+  loop_->start(machine_booted);
+  stopping_ = false;
+  thread_ = std::thread([this] { loop_->run(stopping_); });
+}
+
+void Fleet::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void Fleet::post(Command command) {
+  const WallTime now = std::chrono::system_clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (uint32_t agent : command.agents) {
+    TruthEvent t;
+    t.agent = agent;
+    t.at = now;
+    t.channel = command.channel;
+    switch (command.kind) {
+      case Command::Kind::kKill:
+        t.kind = TruthEvent::Kind::kDied;
+        break;
+      case Command::Kind::kRevive:
+        t.kind = TruthEvent::Kind::kRevived;
+        break;
+      case Command::Kind::kPause:
+        t.kind = TruthEvent::Kind::kPaused;
+        break;
+      case Command::Kind::kResume:
+        t.kind = TruthEvent::Kind::kResumed;
+        break;
+      case Command::Kind::kBlock:
+        t.kind = command.on ? TruthEvent::Kind::kChannelLost : TruthEvent::Kind::kChannelBack;
+        break;
+      case Command::Kind::kPartition:
+        t.kind = command.on ? TruthEvent::Kind::kPartitioned : TruthEvent::Kind::kPartitionOver;
+        break;
+    }
+    truth_.push_back(t);
+  }
+  commands_.push_back(std::move(command));
+}
+
+void Fleet::kill(const std::vector<uint32_t>& agents) {
+  post({Command::Kind::kKill, agents, Channel::kHeartbeat, true});
+}
+void Fleet::revive(const std::vector<uint32_t>& agents) {
+  post({Command::Kind::kRevive, agents, Channel::kHeartbeat, true});
+}
+void Fleet::pause(const std::vector<uint32_t>& agents) {
+  post({Command::Kind::kPause, agents, Channel::kHeartbeat, true});
+}
+void Fleet::resume(const std::vector<uint32_t>& agents) {
+  post({Command::Kind::kResume, agents, Channel::kHeartbeat, true});
+}
+void Fleet::blockChannel(const std::vector<uint32_t>& agents, Channel channel, bool blocked) {
+  post({Command::Kind::kBlock, agents, channel, blocked});
+}
+void Fleet::partition(const std::vector<uint32_t>& agents, bool partitioned) {
+  post({Command::Kind::kPartition, agents, Channel::kHeartbeat, partitioned});
+}
+
+const std::string& Fleet::agentId(uint32_t agent) const { return agents_[agent]->id; }
+const std::string& Fleet::siteLabel(uint32_t agent) const { return agents_[agent]->site; }
+
+std::vector<uint32_t> Fleet::agentsOfSite(const std::string& site_label) const {
+  std::vector<uint32_t> out;
+  for (uint32_t i = 0; i < agents_.size(); ++i) {
+    if (agents_[i]->site == site_label) out.push_back(i);
+  }
+  return out;
+}
+
+std::vector<TruthEvent> Fleet::truth() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return truth_;
+}
+
+FleetStats Fleet::takeStats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  FleetStats out = std::move(stats_);
+  stats_ = FleetStats();
+  return out;
+}
+
+size_t Fleet::approximateBytesPerAgent() const {
+  return sizeof(SimAgent) + sizeof(agent::HeartbeatScheduler) + sizeof(agent::BeaconChannel) +
+         4 * 64;  // four short strings (ids, secret, boot id, host name) on the heap
+}
+
+}  // namespace vigil::fleetsim
