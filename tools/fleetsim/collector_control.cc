@@ -184,6 +184,7 @@ Status CollectorControl::start(std::chrono::seconds timeout) {
   }
   for (const auto& [key, value] : setup_.defines) args.push_back("--define=" + key + "=" + value);
   process_ = std::make_unique<testing::ChildProcess>(setup_.binary, args, setup_.log_path);
+  live_pid_ = process_->pid();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (!process_->running()) {
@@ -199,12 +200,14 @@ Status CollectorControl::start(std::chrono::seconds timeout) {
 
 void CollectorControl::kill() {
   if (!process_) return;
+  live_pid_ = -1;
   process_->signal(SIGKILL);
   process_->waitExit(std::chrono::seconds(30));
 }
 
 Status CollectorControl::stop() {
   if (!process_) return Status::okStatus();
+  live_pid_ = -1;
   process_->signal(SIGTERM);
   auto code = process_->waitExit(std::chrono::seconds(60));
   if (!code) return Status::unavailable("collector did not stop on SIGTERM in 60 s");

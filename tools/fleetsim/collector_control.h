@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -97,6 +98,9 @@ class CollectorControl {
   void starveCpu(bool on);
   bool running() const;
   pid_t pid() const;
+  // The process id while it runs, -1 otherwise; unlike the rest, safe to call from any thread
+  // (the runner's sampler).
+  pid_t livePid() const { return live_pid_.load(); }
   CollectorHttp& http() { return http_; }
   const CollectorSetup& setup() const { return setup_; }
 
@@ -106,6 +110,7 @@ class CollectorControl {
   CollectorSetup setup_;
   CollectorHttp http_;
   std::unique_ptr<testing::ChildProcess> process_;
+  std::atomic<pid_t> live_pid_{-1};
   std::vector<pid_t> hogs_;
 };
 

@@ -2,12 +2,16 @@
 //
 //   vigil-fleetsim scenario FILE [--interval S] [--agents N] [--real-agents N]
 //                  [--connections C] [--seed N] [--report-json PATH] [--work-dir DIR]
-//   vigil-fleetsim capacity [--agents N] [--interval S] [--step-seconds S] [--connections C]
+//   vigil-fleetsim capacity [--agents N] [--step-seconds S] [--connections C]
+//   vigil-fleetsim fleet --url URL --enroll-token TOKEN [--agents N] [--ca-file PATH]
+//                  [--connections C] [--seconds S] [--seed N]
 //
 // `scenario` runs one scenario file against a real vigil-collector and prints its report
 // table (and writes the JSON report); exit 0 passed, 1 failed, 77 the machine cannot run it
 // (the reason is printed), 2 it could not run. `capacity` finds the highest heartbeat rate the
 // collector answers with p99 under 100 ms, and the largest fleet it holds at 60 s intervals.
+// `fleet` runs a simulated fleet against a collector that is already running (several
+// processes can share one collector).
 
 #include <curl/curl.h>
 
@@ -20,6 +24,7 @@
 #include "tools/fleetsim/capacity.h"
 #include "tools/fleetsim/runner.h"
 #include "tools/fleetsim/scenario.h"
+#include "tools/fleetsim/standalone.h"
 
 namespace {
 
@@ -30,7 +35,9 @@ namespace {
                "[--real-agents N] [--connections C] [--seed N] [--report-json PATH] "
                "[--work-dir DIR]\n"
                "       vigil-fleetsim capacity [--agents N] [--step-seconds S] "
-               "[--connections C] [--report-json PATH]\n",
+               "[--connections C] [--report-json PATH]\n"
+               "       vigil-fleetsim fleet --url URL --enroll-token TOKEN [--agents N] "
+               "[--ca-file PATH] [--connections C] [--seconds S] [--seed N]\n",
                why.c_str());
   std::exit(2);
 }
@@ -50,6 +57,7 @@ int main(int argc, char** argv) {
   run.agent_binary = envOr("VIGIL_AGENT", VIGIL_AGENT_BIN);
   vigil::fleetsim::CapacityOptions capacity;
   capacity.collector_binary = run.collector_binary;
+  vigil::fleetsim::StandaloneOptions standalone;
   std::string file;
   std::string report_json;
   for (int i = 2; i < argc; ++i) {
@@ -70,13 +78,24 @@ int main(int argc, char** argv) {
     } else if (arg == "--agents") {
       run.agents = static_cast<uint32_t>(number());
       capacity.max_agents = run.agents;
+      standalone.agents = run.agents;
     } else if (arg == "--real-agents") {
       run.real_agents = number();
     } else if (arg == "--connections") {
       run.connections = static_cast<long>(number());
       capacity.connections = run.connections;
+      standalone.connections = run.connections;
     } else if (arg == "--seed") {
       run.seed = static_cast<uint64_t>(number());
+      standalone.seed = run.seed;
+    } else if (arg == "--url") {
+      standalone.url = value();
+    } else if (arg == "--enroll-token") {
+      standalone.enroll_token = value();
+    } else if (arg == "--ca-file") {
+      standalone.ca_file = value();
+    } else if (arg == "--seconds") {
+      standalone.seconds = number();
     } else if (arg == "--step-seconds") {
       capacity.step_seconds = static_cast<int>(number());
     } else if (arg == "--report-json") {
@@ -97,6 +116,13 @@ int main(int argc, char** argv) {
     std::ofstream(report_json) << text << "\n";
   };
 
+  if (command == "fleet") {
+    if (vigil::Status s = vigil::fleetsim::runStandaloneFleet(standalone); !s.ok()) {
+      std::fprintf(stderr, "vigil-fleetsim: %s\n", s.message().c_str());
+      return 2;
+    }
+    return 0;
+  }
   if (command == "capacity") {
     auto result = vigil::fleetsim::measureCapacity(capacity);
     if (!result.ok()) {

@@ -379,9 +379,10 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
     auto last_at = steady_clock::now();
     while (sampling) {
       std::this_thread::sleep_for(milliseconds(250));
-      const pid_t pid = collector.pid();
+      const pid_t pid = collector.livePid();
       auto sample = pid > 0 ? sampleProcess(pid) : std::nullopt;
       const auto now = steady_clock::now();
+      HttpAnswer m = pid > 0 ? http.get("/metrics", milliseconds(1000)) : HttpAnswer{};
       std::lock_guard<std::mutex> lock(sample_mu);
       if (sample) {
         obs.peak_rss_bytes = std::max(obs.peak_rss_bytes, sample->rss_bytes);
@@ -392,14 +393,12 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
           obs.cpu_seconds += sample->cpu_seconds - last_cpu;
           last_cpu = sample->cpu_seconds;
           last_at = now;
-        } else if (pid != last_pid) {
-          obs.cpu_seconds += 0;  // a new life: its CPU is counted from here
+        } else if (pid != last_pid) {  // a new life: its CPU counts from here
           last_pid = pid;
           last_cpu = sample->cpu_seconds;
           last_at = now;
         }
       }
-      HttpAnswer m = collector.running() ? http.get("/metrics", milliseconds(1000)) : HttpAnswer{};
       if (m.status == 200) {
         shed.observe(pid, metricSum(m.body, "vigil_http_requests_shed_total"));
         refused.observe(pid, metricSum(m.body, "vigil_http_connections_refused_total"));

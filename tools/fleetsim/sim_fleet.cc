@@ -117,8 +117,8 @@ struct Fleet::SimAgent {
   bool heartbeat_blocked = false;
   bool beacon_blocked = false;
   bool partitioned = false;
-  bool in_flight = false;  // queued to send, or sent and not answered
-  MonoTime due{};          // when the beat in flight was due
+  bool in_flight = false;        // queued to send, or sent and not answered
+  MonoTime due{};                // when the beat in flight was due
   uint32_t beat_generation = 0;  // an older beat event of this agent is stale
   uint32_t beacon_generation = 0;
   // The outage diary, as the real agent keeps it (agent/core/outage_diary), in memory.
@@ -216,8 +216,8 @@ class Fleet::Loop {
       Duration first = a.scheduler->firstBeatDelay(true);
       if (!machine_booted) {
         const int64_t interval_s = a.scheduler->intervalInUseS().value_or(60);
-        first = std::chrono::duration_cast<Duration>(std::chrono::seconds(interval_s) *
-                                                     uniform()());
+        first =
+            std::chrono::duration_cast<Duration>(std::chrono::seconds(interval_s) * uniform()());
       }
       scheduleBeat(i, now + first);
       scheduleBeacon(i);
@@ -387,7 +387,7 @@ class Fleet::Loop {
     }
     // Due: it waits its turn for the connection pool (that wait is ingest lag too).
     a.in_flight = true;
-    a.due = e.at;
+    a.due = std::max(e.at, now);  // a round may start up to one slice early
     ready_.push_back(e.agent);
   }
 
