@@ -22,7 +22,9 @@ steps=""
 step() {
   local name=$1
   shift
-  if "$@"; then steps+="$name ok; "; else steps+="$name FAILED; "; status=1; fi
+  local started=$SECONDS
+  if "$@"; then steps+="$name ok"; else steps+="$name FAILED"; status=1; fi
+  steps+=" ($((SECONDS - started)) s); "
 }
 step fuzz bash scripts/fuzz.sh build-fuzz "${VIGIL_FUZZ_SECONDS:-12}"
 
@@ -45,5 +47,5 @@ step windows bash scripts/windows-cross-test.sh --build-dir build-mingw
 
 echo "== ctest"
 step ctest ctest --test-dir build --output-on-failure -j2 --timeout 300
-echo "== steps: ${steps% }"
+echo "== steps: ${steps% } total ${SECONDS} s"
 exit $status

@@ -527,6 +527,10 @@ void AgentRunner::heartbeatLoop(Identity& identity) {
     const int failures_before = scheduler_.consecutiveFailures();
     const ScheduleDecision decision = scheduler_.onOutcome(reading.outcome);
     syncClockOffset();
+    if (beacon_ &&
+        beacon_->noteHeartbeat(reading.outcome.kind == HeartbeatOutcome::Kind::kAccepted)) {
+      startBeacon(identity);  // wakes its worker, asleep until the end of the pause
+    }
     const std::string seq = "seq=" + std::to_string(hb.seq);
     using Kind = HeartbeatOutcome::Kind;
     switch (reading.outcome.kind) {

@@ -21,6 +21,22 @@ void BeaconChannel::setClockOffset(std::chrono::milliseconds offset) {
   clock_offset_ms_.store(offset.count());
 }
 
+bool BeaconChannel::noteHeartbeat(bool accepted) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const bool was_failing = heartbeats_failing_;
+  heartbeats_failing_ = !accepted;
+  if (!accepted || !was_failing || !stats_.paused) return false;
+  stats_.paused = false;
+  pause_ = options_.pause_base;
+  unacked_in_a_row_ = 0;
+  awaiting_.reset();
+  next_due_ = clock_.monotonicNow();
+  log_.info(
+      "beacon: heartbeats are accepted again; beacons resumed (they were lost with the "
+      "heartbeats, not blocked)");
+  return true;
+}
+
 BeaconStats BeaconChannel::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;
@@ -36,6 +52,9 @@ std::vector<OutgoingDatagram> BeaconChannel::takeDue() {
   const MonoTime now = clock_.monotonicNow();
   if (now < next_due_) return {};
   if (awaiting_) ++unacked_in_a_row_;
+  if (unacked_in_a_row_ >= options_.unacked_limit && heartbeats_failing_) {
+    unacked_in_a_row_ = 0;  // the collector is unreachable, not UDP: keep beaconing
+  }
   if (unacked_in_a_row_ >= options_.unacked_limit) {
     // The network drops our beacons or their acks: stop for a while, then try again.
     ++stats_.pauses;

@@ -50,6 +50,12 @@ class BeaconChannel final : public DatagramProtocol {
 
   // The collector clock minus the local wall clock (the heartbeat loop learns it).
   void setClockOffset(std::chrono::milliseconds offset);
+  // The heartbeat loop reports each heartbeat's fate. Beacons unanswered while heartbeats fail
+  // too were lost with everything else (the collector, or the path to it, is down), which says
+  // nothing about UDP: they do not pause the channel. When heartbeats are accepted again after
+  // failing, a pause taken meanwhile ends at once; returns true then (the caller wakes whatever
+  // waits for nextDue()).
+  bool noteHeartbeat(bool accepted);
   BeaconStats stats() const;
 
   std::optional<MonoTime> nextDue() override;
@@ -70,6 +76,7 @@ class BeaconChannel final : public DatagramProtocol {
   int64_t last_ts_ms_ = 0;           // strictly increasing timestamps
   std::optional<int64_t> awaiting_;  // ts of the last beacon not acked yet
   int unacked_in_a_row_ = 0;
+  bool heartbeats_failing_ = false;
   Duration pause_;
   BeaconStats stats_;
 };

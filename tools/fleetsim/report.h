@@ -86,6 +86,9 @@ struct Verdict {
   double detection_p99_s = 0;
   double detection_max_s = 0;
   double detection_bound_s = 0;  // three intervals
+  // From the death itself, degraded periods and downtime included: what an admin waited.
+  double detection_from_death_p99_s = 0;
+  double detection_from_death_max_s = 0;
   double ingest_p50_ms = 0;
   double ingest_p99_ms = 0;
   double peak_ingest_lag_ms = 0;

@@ -109,6 +109,7 @@ struct Fleet::SimAgent {
   std::string boot_id;
   uint64_t seq = 0;
   int64_t uptime_base_s = 0;
+  MonoTime enrolled_at{};
   std::unique_ptr<agent::HeartbeatScheduler> scheduler;
   std::unique_ptr<agent::BeaconChannel> beacon;
   int64_t beacon_interval_s = 0;
@@ -188,6 +189,7 @@ class Fleet::Loop {
           if (!decoded.ok()) return Status::internal("enrollment answer: " + answer.body);
           a.id = decoded->agent_id;
           a.secret = decoded->secret;
+          a.enrolled_at = done.at;
           a.scheduler->adoptInterval(decoded->heartbeat_interval_s);
           offerChannels(done.ex->agent, decoded->channels);
           continue;
@@ -212,12 +214,15 @@ class Fleet::Loop {
     for (uint32_t i = 0; i < fleet_.agents_.size(); ++i) {
       SimAgent& a = *fleet_.agents_[i];
       // A booting fleet takes the agent's own start spread. A fleet that was already running
-      // is joined in its steady state: each agent at a random phase of its interval.
+      // is joined in its steady state: each agent at a random phase of its interval, counted
+      // from its enrollment (which the collector saw as its first sign of life), so enrolling
+      // a large fleet does not look like a silence.
       Duration first = a.scheduler->firstBeatDelay(true);
       if (!machine_booted) {
         const int64_t interval_s = a.scheduler->intervalInUseS().value_or(60);
-        first =
-            std::chrono::duration_cast<Duration>(std::chrono::seconds(interval_s) * uniform()());
+        const MonoTime phase = a.enrolled_at + std::chrono::duration_cast<Duration>(
+                                                   std::chrono::seconds(interval_s) * uniform()());
+        first = std::max(Duration::zero(), phase - now);
       }
       scheduleBeat(i, now + first);
       scheduleBeacon(i);
@@ -378,6 +383,7 @@ class Fleet::Loop {
       agent::HeartbeatOutcome failed;
       failed.kind = Kind::kFailed;
       const agent::ScheduleDecision d = a.scheduler->onOutcome(failed);
+      if (a.beacon) a.beacon->noteHeartbeat(false);
       {
         std::lock_guard<std::mutex> lock(fleet_.mu_);
         ++fleet_.stats_.simulated_failures;
@@ -644,6 +650,9 @@ class Fleet::Loop {
     }
     const agent::ScheduleDecision d = a.scheduler->onOutcome(reading.outcome);
     a.seq += d.sequence_jump;
+    if (a.beacon && a.beacon->noteHeartbeat(reading.outcome.kind == Kind::kAccepted)) {
+      scheduleBeacon(index);  // resumed now
+    }
     if (a.beacon) a.beacon->setClockOffset(a.scheduler->clockOffset());
     scheduleBeat(index, done.at + d.delay);
   }

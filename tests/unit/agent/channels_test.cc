@@ -125,6 +125,42 @@ BOOST_AUTO_TEST_CASE(unacknowledged_beacons_pause_the_channel_and_it_retries_lat
   BOOST_TEST(f.channel.takeDue().size() == 1u);  // 4 unacked: not paused yet
 }
 
+// A collector that is down (frozen, restarting) answers neither heartbeats nor beacons: that
+// is no sign that UDP is blocked, and the beacons must come back with the heartbeats, not ten
+// minutes later (the incident lab's collector-sigstop scenario).
+BOOST_AUTO_TEST_CASE(beacons_lost_while_heartbeats_fail_do_not_pause_the_channel) {
+  BeaconFixture f;
+  BOOST_TEST(!f.channel.noteHeartbeat(false));
+  for (int i = 0; i < 12; ++i) {
+    f.send();  // never acked, never paused
+    f.advanceToDue();
+  }
+  BOOST_TEST(!f.channel.stats().paused);
+  BOOST_TEST(!f.channel.noteHeartbeat(true));  // nothing to resume
+}
+
+BOOST_AUTO_TEST_CASE(a_pause_ends_when_heartbeats_are_accepted_again_after_failing) {
+  BeaconFixture f;
+  // Heartbeats fine, beacons unanswered: UDP looks blocked, the channel pauses.
+  BOOST_TEST(!f.channel.noteHeartbeat(true));
+  for (int i = 0; i < 5; ++i) {
+    f.send();
+    f.advanceToDue();
+  }
+  BOOST_TEST(f.channel.takeDue().empty());
+  BOOST_TEST(f.channel.stats().paused);
+  // Accepted heartbeats alone do not undo that inference ...
+  BOOST_TEST(!f.channel.noteHeartbeat(true));
+  BOOST_TEST(f.channel.stats().paused);
+  // ... but heartbeats failing, then accepted again, show the collector was down: resume now.
+  BOOST_TEST(!f.channel.noteHeartbeat(false));
+  BOOST_TEST(f.channel.noteHeartbeat(true));
+  BOOST_TEST(!f.channel.stats().paused);
+  BOOST_TEST((*f.channel.nextDue() == f.clock.monotonicNow()));
+  f.send();
+  BOOST_TEST(f.log_text.str().find("beacons resumed") != std::string::npos);
+}
+
 namespace {
 
 struct Peer {

@@ -117,6 +117,8 @@ BOOST_AUTO_TEST_CASE(detection_waits_for_the_collector_to_be_healthy) {
   const Verdict v = judge(run);
   BOOST_TEST(v.passed());
   BOOST_TEST(v.detection_max_s == 3.0, boost::test_tools::tolerance(1e-6));
+  // What the admin waited is reported too: from the death itself.
+  BOOST_TEST(v.detection_from_death_max_s == 23.0, boost::test_tools::tolerance(1e-6));
 }
 
 BOOST_AUTO_TEST_CASE(a_cut_off_site_needs_a_site_alert_and_only_that_site) {
