@@ -17,7 +17,7 @@ namespace vigil::fleetsim {
 struct CapacityOptions {
   std::string collector_binary;
   uint32_t max_agents = 50000;
-  long connections = 32;
+  long connections = 12;
   int step_seconds = 30;  // measured time per step, after the fleet follows the new interval
   std::vector<int64_t> intervals_s = {30, 15, 10, 6, 4, 3, 2, 1};
 };

@@ -20,7 +20,7 @@ struct RunOptions {
   int64_t interval_s = 0;    // 0: the scenario's; less scales every duration down with it
   uint32_t agents = 0;       // 0: the scenario's
   int64_t real_agents = -1;  // -1: the scenario's
-  long connections = 32;
+  long connections = 12;
   uint64_t seed = 1;
   bool verbose = true;  // progress lines on stderr
 };

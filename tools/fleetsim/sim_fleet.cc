@@ -393,7 +393,7 @@ class Fleet::Loop {
     }
     // Due: it waits its turn for the connection pool (that wait is ingest lag too).
     a.in_flight = true;
-    a.due = std::max(e.at, now);  // a round may start up to one slice early
+    a.due = std::min(e.at, now);  // sent up to one slice early: lag counts from the send
     ready_.push_back(e.agent);
   }
 

@@ -32,7 +32,10 @@ struct FleetOptions {
   std::string ca_file;   // trusted CA for https (verification is always on)
   std::string beacon_host = "127.0.0.1";
   // Keep-alive connections the fleet's heartbeats share (more requests wait in the pool).
-  long max_connections = 32;
+  // Keep it below the collector's ingest workers (14 by default): with more connections than
+  // workers the collector's keep-alive policy closes connections after each answer, and every
+  // heartbeat pays a new connection (and a TLS handshake), which measures the simulator.
+  long max_connections = 12;
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds request_timeout{30'000};
   agent::SchedulerOptions scheduler;

@@ -16,7 +16,7 @@ struct StandaloneOptions {
   std::string ca_file;       // for https
   std::string enroll_token;  // the site's enrollment token
   uint32_t agents = 1000;
-  long connections = 32;
+  long connections = 12;
   int64_t seconds = 0;  // 0: until SIGINT or SIGTERM
   uint64_t seed = 1;
 };
