@@ -26,7 +26,7 @@ step() {
   if "$@"; then steps+="$name ok"; else steps+="$name FAILED"; status=1; fi
   steps+=" ($((SECONDS - started)) s); "
 }
-step fuzz bash scripts/fuzz.sh build-fuzz "${VIGIL_FUZZ_SECONDS:-12}"
+step fuzz bash scripts/fuzz.sh build-fuzz "${VIGIL_FUZZ_SECONDS:-10}"
 
 echo "== OpenAPI description: redocly lint docs/openapi.yaml"
 step openapi bash scripts/lint-openapi.sh
@@ -37,9 +37,9 @@ step openapi bash scripts/lint-openapi.sh
 VIGIL_BUILD_DIR=build-asan bash scripts/build.sh -DVIGIL_BUILD_TESTS=ON -DVIGIL_SANITIZE=ON \
   -DVIGIL_BUILD_TOOLS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
 echo "== ctest under AddressSanitizer and UndefinedBehaviorSanitizer"
-# Memory errors show at any fleet size: the sanitized fleet simulations use 5,000 agents
+# Memory errors show at any fleet size: the sanitized fleet simulations use 3,000 agents
 # (the release run below uses the full CI size).
-step asan env VIGIL_SIM_AGENTS=5000 ctest --test-dir build-asan --output-on-failure -j2 \
+step asan env VIGIL_SIM_AGENTS=3000 ctest --test-dir build-asan --output-on-failure -j2 \
   --timeout 600
 
 echo "== Windows: the agent's core and Windows platform layer, cross-built with mingw-w64, tests under wine"

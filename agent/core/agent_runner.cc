@@ -527,8 +527,8 @@ void AgentRunner::heartbeatLoop(Identity& identity) {
     const int failures_before = scheduler_.consecutiveFailures();
     const ScheduleDecision decision = scheduler_.onOutcome(reading.outcome);
     syncClockOffset();
-    if (beacon_ &&
-        beacon_->noteHeartbeat(reading.outcome.kind == HeartbeatOutcome::Kind::kAccepted)) {
+    if (beacon_ && beacon_->noteHeartbeat(reading.outcome.kind == HeartbeatOutcome::Kind::kAccepted,
+                                          deps_.clock.monotonicNow() - attempt_started)) {
       startBeacon(identity);  // wakes its worker, asleep until the end of the pause
     }
     const std::string seq = "seq=" + std::to_string(hb.seq);

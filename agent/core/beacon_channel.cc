@@ -21,19 +21,19 @@ void BeaconChannel::setClockOffset(std::chrono::milliseconds offset) {
   clock_offset_ms_.store(offset.count());
 }
 
-bool BeaconChannel::noteHeartbeat(bool accepted) {
+bool BeaconChannel::noteHeartbeat(bool accepted, Duration answer_time) {
   std::lock_guard<std::mutex> lock(mu_);
-  const bool was_failing = heartbeats_failing_;
-  heartbeats_failing_ = !accepted;
-  if (!accepted || !was_failing || !stats_.paused) return false;
+  const bool was_in_doubt = collector_in_doubt_;
+  collector_in_doubt_ = !accepted || answer_time > options_.prompt_answer;
+  if (collector_in_doubt_ || !was_in_doubt || !stats_.paused) return false;
   stats_.paused = false;
   pause_ = options_.pause_base;
   unacked_in_a_row_ = 0;
   awaiting_.reset();
   next_due_ = clock_.monotonicNow();
   log_.info(
-      "beacon: heartbeats are accepted again; beacons resumed (they were lost with the "
-      "heartbeats, not blocked)");
+      "beacon: heartbeats are answered promptly again; beacons resumed (they were lost with "
+      "the heartbeats, not blocked)");
   return true;
 }
 
@@ -52,9 +52,8 @@ std::vector<OutgoingDatagram> BeaconChannel::takeDue() {
   const MonoTime now = clock_.monotonicNow();
   if (now < next_due_) return {};
   if (awaiting_) ++unacked_in_a_row_;
-  if (unacked_in_a_row_ >= options_.unacked_limit && heartbeats_failing_) {
-    unacked_in_a_row_ = 0;  // the collector is unreachable, not UDP: keep beaconing
-  }
+  // While the collector is unreachable or struggling, losses say nothing about UDP.
+  if (collector_in_doubt_) unacked_in_a_row_ = 0;
   if (unacked_in_a_row_ >= options_.unacked_limit) {
     // The network drops our beacons or their acks: stop for a while, then try again.
     ++stats_.pauses;

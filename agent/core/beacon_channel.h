@@ -19,6 +19,9 @@ struct BeaconOptions {
   // ... and tries again after pause_base, doubling up to pause_cap; one ack resets it.
   Duration pause_base = std::chrono::minutes(10);
   Duration pause_cap = std::chrono::hours(1);
+  // UDP is blamed only while the collector answers heartbeats within this: a collector that
+  // answers slowly (frozen, starved of CPU, working off a backlog) drops beacons too.
+  Duration prompt_answer = std::chrono::seconds(5);
   double jitter_fraction = 0.10;
 };
 
@@ -50,12 +53,14 @@ class BeaconChannel final : public DatagramProtocol {
 
   // The collector clock minus the local wall clock (the heartbeat loop learns it).
   void setClockOffset(std::chrono::milliseconds offset);
-  // The heartbeat loop reports each heartbeat's fate. Beacons unanswered while heartbeats fail
-  // too were lost with everything else (the collector, or the path to it, is down), which says
-  // nothing about UDP: they do not pause the channel. When heartbeats are accepted again after
-  // failing, a pause taken meanwhile ends at once; returns true then (the caller wakes whatever
-  // waits for nextDue()).
-  bool noteHeartbeat(bool accepted);
+  // The heartbeat loop reports each heartbeat's fate and how long its answer took (from when
+  // it was due to the answer). Unanswered beacons pause the channel only while the collector
+  // is shown healthy: its latest heartbeat accepted within options.prompt_answer. Beacons lost
+  // while heartbeats fail or are answered late were lost with everything else (the collector,
+  // or the path to it, is down or struggling), which says nothing about UDP. When heartbeats
+  // are accepted promptly again after that, a pause taken meanwhile ends at once; returns true
+  // then (the caller wakes whatever waits for nextDue()).
+  bool noteHeartbeat(bool accepted, Duration answer_time);
   BeaconStats stats() const;
 
   std::optional<MonoTime> nextDue() override;
@@ -76,7 +81,7 @@ class BeaconChannel final : public DatagramProtocol {
   int64_t last_ts_ms_ = 0;           // strictly increasing timestamps
   std::optional<int64_t> awaiting_;  // ts of the last beacon not acked yet
   int unacked_in_a_row_ = 0;
-  bool heartbeats_failing_ = false;
+  bool collector_in_doubt_ = false;  // latest heartbeat failed or was answered late
   Duration pause_;
   BeaconStats stats_;
 };

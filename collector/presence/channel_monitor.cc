@@ -34,11 +34,14 @@ bool ChannelMonitor::anyCollapsed() const {
                      [](const Channel& c) { return c.collapsed; });
 }
 
+void ChannelMonitor::onStall(Ticks now) { partial_through_ = (now - origin_) / window_; }
+
 void ChannelMonitor::decide(size_t index, uint32_t previous_own, uint32_t previous_other,
-                            Ticks now) {
+                            bool may_start, Ticks now) {
   Channel& own = channels_[index];
   const Channel& other = channels_[1 - index];
   if (!own.collapsed) {
+    if (!may_start) return;
     const bool enough = previous_own >= std::max<uint32_t>(1, min_agents_);
     const bool dropped = own.last_complete < (1.0 - drop_share_) * previous_own;
     const bool other_held =
@@ -78,14 +81,16 @@ bool ChannelMonitor::roll(Ticks now) {
   const uint32_t previous0 = channels_[0].last_complete;
   const uint32_t previous1 = channels_[1].last_complete;
   // A gap of several windows (the process was frozen) leaves empty windows behind: judge
-  // only the window that was in progress, then start afresh.
+  // only the window that was in progress, then start afresh. A window counted in part
+  // (onStall) ends a collapse but starts none.
+  const bool closing_complete = window_index_ > partial_through_;
   for (auto& channel : channels_) {
     channel.last_complete = channel.current;
     channel.current = 0;
   }
   window_index_ = index;
-  decide(0, previous0, previous1, now);
-  decide(1, previous1, previous0, now);
+  decide(0, previous0, previous1, closing_complete, now);
+  decide(1, previous1, previous0, closing_complete, now);
   return before0 != channels_[0].collapsed || before1 != channels_[1].collapsed;
 }
 

@@ -29,6 +29,12 @@ class ChannelMonitor {
   // are given; counts the agent once per window.
   void onArrival(size_t channel, ArrivalStats& stats);
 
+  // The engine did not run for a while before `now` (the process was frozen or starved of
+  // CPU): the window in progress when it stopped and the one in progress now are counted only
+  // in part, and a part of a window sees fewer heartbeat agents than beacon agents (beacons
+  // come more often). Neither can start a collapse. Call before roll(now).
+  void onStall(Ticks now);
+
   // Closes finished windows at `now` and decides collapses. Returns true if the set of
   // collapsed channels changed.
   bool roll(Ticks now);
@@ -49,7 +55,8 @@ class ChannelMonitor {
   };
 
   uint16_t tagOf(int64_t window) const;
-  void decide(size_t channel, uint32_t previous_own, uint32_t previous_other, Ticks now);
+  void decide(size_t channel, uint32_t previous_own, uint32_t previous_other, bool may_start,
+              Ticks now);
 
   Ticks origin_;
   Ticks window_;
@@ -57,6 +64,7 @@ class ChannelMonitor {
   uint32_t min_agents_;
   double drop_share_;
   int64_t window_index_ = 0;
+  int64_t partial_through_ = -1;  // windows up to this index were counted only in part
   std::array<Channel, kDirectChannelCount> channels_{};
 };
 

@@ -68,10 +68,11 @@ void DegradationDetector::setCondition(DegradationReason reason, bool active, Ti
   setActive(reason, active, now);
 }
 
-void DegradationDetector::onTick(Ticks now, WallTime wall_now) {
+bool DegradationDetector::onTick(Ticks now, WallTime wall_now) {
   const Ticks mono_step = now - last_tick_;
   const Ticks wall_step = ticksOf(std::chrono::duration_cast<Duration>(wall_now - last_tick_wall_));
-  if (mono_step > tick_late_after_) pulse(DegradationReason::kTickLate, now);
+  const bool late = mono_step > tick_late_after_;
+  if (late) pulse(DegradationReason::kTickLate, now);
   const Ticks skew = wall_step - mono_step;
   if (skew > clock_jump_threshold_ || -skew > clock_jump_threshold_) {
     pulse(DegradationReason::kClockJump, now);
@@ -80,6 +81,7 @@ void DegradationDetector::onTick(Ticks now, WallTime wall_now) {
   last_tick_wall_ = wall_now;
   if (now >= warm_up_end_) setActive(DegradationReason::kWarmUp, false, now);
   refresh(now);
+  return late;
 }
 
 void DegradationDetector::onIngestLag(Duration lag, Ticks now) {

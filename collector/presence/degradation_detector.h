@@ -24,8 +24,9 @@ class DegradationDetector {
   DegradationDetector(const PresenceConfig& config, Ticks start, WallTime start_wall);
 
   // An evaluation tick at `now`: a late tick or a wall step since the previous tick pulses
-  // kTickLate / kClockJump; warm-up and lingering reasons that are over are cleared.
-  void onTick(Ticks now, WallTime wall_now);
+  // kTickLate / kClockJump; warm-up and lingering reasons that are over are cleared. Returns
+  // true if the tick was late (the process did not run for a while before it).
+  bool onTick(Ticks now, WallTime wall_now);
 
   void onIngestLag(Duration lag, Ticks now);
   // Evidence handed to the engine `lag` after it was received (the engine's own view of

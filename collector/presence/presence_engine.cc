@@ -893,7 +893,7 @@ void PresenceEngine::Impl::setMaintenanceWindows(std::vector<MaintenanceWindow> 
 
 void PresenceEngine::Impl::tick() {
   const Now now = this->now();
-  degradation_.onTick(now.mono, now.wall);
+  if (degradation_.onTick(now.mono, now.wall)) channels_.onStall(now.mono);
   if (channels_.roll(now.mono)) {
     degradation_.setCondition(DegradationReason::kChannelCollapse, channels_.anyCollapsed(),
                               now.mono);

@@ -384,8 +384,16 @@ BOOST_AUTO_TEST_CASE(webhooks_are_managed_per_tenant) {
   BOOST_TEST(
       api_a->call("POST", "/api/v1/webhooks/{webhook_id}/test", {{"webhook_id", id}}).status ==
       409);
-  BOOST_TEST(api_a->call("GET", "/api/v1/webhooks/{webhook_id}/deliveries", {{"webhook_id", id}})
-                 .items() == 1u);
+  // The test event is in the outbox (an agent of tenant A that went silent meanwhile adds an
+  // alert event of its own, so count only test events).
+  const Reply deliveries =
+      api_a->call("GET", "/api/v1/webhooks/{webhook_id}/deliveries", {{"webhook_id", id}});
+  size_t test_events = 0;
+  for (size_t at = deliveries.body.find("\"webhook.test\""); at != std::string::npos;
+       at = deliveries.body.find("\"webhook.test\"", at + 1)) {
+    ++test_events;
+  }
+  BOOST_TEST(test_events == 1u);
   BOOST_TEST(api_a
                  ->call("POST", "/api/v1/webhooks", {},
                         R"({"tenant_id":)" + s(tenant_a) + R"(,"url":"ftp://example.com/"})")

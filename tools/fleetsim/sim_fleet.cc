@@ -257,7 +257,7 @@ class Fleet::Loop {
             events_.top().at - std::chrono::steady_clock::now());
         wait = std::clamp(until, std::chrono::milliseconds(kSlice), wait);
       }
-      sendReady();
+      sendReady(now);
       const bool datagrams = drive(wait);
       for (auto& done : takeCompleted()) onHeartbeatDone(done);
       if (datagrams) receiveAcks();
@@ -379,16 +379,8 @@ class Fleet::Loop {
     if (a.partitioned || a.heartbeat_blocked) {
       // The fault makes the attempt fail without a packet: no route (partition) or a broken
       // HTTPS path (a proxy that answers nothing useful).
-      recordFailure(a, a.partitioned ? protocol::causes::kConnect : protocol::causes::kTimeout);
-      agent::HeartbeatOutcome failed;
-      failed.kind = Kind::kFailed;
-      const agent::ScheduleDecision d = a.scheduler->onOutcome(failed);
-      if (a.beacon) a.beacon->noteHeartbeat(false);
-      {
-        std::lock_guard<std::mutex> lock(fleet_.mu_);
-        ++fleet_.stats_.simulated_failures;
-      }
-      scheduleBeat(e.agent, now + d.delay);
+      failUnsent(e.agent, a.partitioned ? protocol::causes::kConnect : protocol::causes::kTimeout,
+                 now);
       return;
     }
     // Due: it waits its turn for the connection pool (that wait is ingest lag too).
@@ -397,9 +389,36 @@ class Fleet::Loop {
     ready_.push_back(e.agent);
   }
 
+  // An attempt that fails without an answer: the agent's scheduler and beacon channel learn
+  // of it as of a failed request.
+  void failUnsent(uint32_t agent, const char* cause, MonoTime now) {
+    SimAgent& a = *fleet_.agents_[agent];
+    recordFailure(a, cause);
+    agent::HeartbeatOutcome failed;
+    failed.kind = Kind::kFailed;
+    const agent::ScheduleDecision d = a.scheduler->onOutcome(failed);
+    if (a.beacon) a.beacon->noteHeartbeat(false, now - a.due);
+    {
+      std::lock_guard<std::mutex> lock(fleet_.mu_);
+      ++fleet_.stats_.simulated_failures;
+    }
+    scheduleBeat(agent, now + d.delay);
+  }
+
   // Hands due beats to libcurl, keeping a bounded number of transfers in the multi handle
   // (libcurl's own queue of pending transfers costs time per transfer at every step).
-  void sendReady() {
+  void sendReady(MonoTime now) {
+    // A real agent's request times out request_timeout after it started, connection or not:
+    // a beat that waited that long for the pool (a frozen collector holds every connection)
+    // fails as a timeout, as the agent's would.
+    while (!ready_.empty()) {
+      const uint32_t agent = ready_.front();
+      SimAgent& a = *fleet_.agents_[agent];
+      if (!quiet(a) && now - a.due < options_.request_timeout) break;
+      ready_.pop_front();
+      a.in_flight = false;
+      if (!quiet(a)) failUnsent(agent, protocol::causes::kTimeout, now);
+    }
     const size_t max_transfers = static_cast<size_t>(4 * options_.max_connections);
     while (!ready_.empty() && in_flight_.size() < max_transfers) {
       const uint32_t agent = ready_.front();
@@ -650,7 +669,8 @@ class Fleet::Loop {
     }
     const agent::ScheduleDecision d = a.scheduler->onOutcome(reading.outcome);
     a.seq += d.sequence_jump;
-    if (a.beacon && a.beacon->noteHeartbeat(reading.outcome.kind == Kind::kAccepted)) {
+    if (a.beacon &&
+        a.beacon->noteHeartbeat(reading.outcome.kind == Kind::kAccepted, done.at - done.ex->due)) {
       scheduleBeacon(index);  // resumed now
     }
     if (a.beacon) a.beacon->setClockOffset(a.scheduler->clockOffset());

@@ -74,7 +74,7 @@ struct FleetStats {
   uint64_t other_http_errors = 0;   // any other non-200 answer
   uint64_t transport_errors = 0;    // no HTTP answer
   uint64_t connect_failures = 0;    // of which: refused or could not connect
-  uint64_t simulated_failures = 0;  // attempts a fault made fail without sending
+  uint64_t simulated_failures = 0;  // attempts failed unsent: a fault, or no pool slot in time
   uint64_t connections_opened = 0;  // new TCP (and TLS) connections the heartbeats needed
   uint64_t beacons_sent = 0;
   uint64_t beacon_acks = 0;

@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(degradation_detector_pulses_linger_and_levels_wait_for_thei
   tickTo(66);
   BOOST_TEST(!detector.degraded());
   now_s = 80;  // 14 s since the last tick: late
-  detector.onTick(ticksOf(80s), wall + 80s);
+  BOOST_TEST(detector.onTick(ticksOf(80s), wall + 80s));
   BOOST_TEST(detector.mask() == 1u << static_cast<int>(DegradationReason::kTickLate));
   tickTo(89);
   BOOST_TEST(detector.degraded());
@@ -171,6 +171,45 @@ BOOST_AUTO_TEST_CASE(channel_collapse_ends_after_its_maximum_and_the_new_level_i
     BOOST_TEST(!window(i, 50, 100));  // 50 is the new normal, not a new collapse
   }
   BOOST_TEST(!monitor.anyCollapsed());
+}
+
+// The collector frozen for 90 s (the incident lab's collector-sigstop scenario): the window
+// in progress at the freeze and the one in progress at the thaw are counted only in part, and
+// a part of a 60 s window hears every beaconing agent (15 s) but only some heartbeats (60 s).
+// That is no heartbeat collapse; the same counts without the stall are one.
+BOOST_AUTO_TEST_CASE(windows_counted_in_part_around_a_stall_start_no_collapse) {
+  PresenceConfig config;
+  const Ticks w = ticksOf(config.channel_window);
+  for (const bool stall_reported : {true, false}) {
+    ChannelMonitor monitor(config, 0);
+    std::vector<ArrivalStats> heartbeat(100);
+    std::vector<ArrivalStats> beacon(100);
+    auto count = [&](size_t beacons, size_t heartbeats) {
+      for (size_t i = 0; i < heartbeats; ++i) monitor.onArrival(0, heartbeat[i]);
+      for (size_t i = 0; i < beacons; ++i) monitor.onArrival(1, beacon[i]);
+    };
+    count(100, 100);
+    BOOST_TEST(!monitor.roll(w));
+    count(100, 100);
+    BOOST_TEST(!monitor.roll(2 * w));
+    count(100, 40);  // window 2: frozen after 20 s of it
+    // The thaw, 90 s later, in window 3 (its last 10 s are counted).
+    const Ticks thaw = 2 * w + w / 3 + ticksOf(90s);
+    if (stall_reported) monitor.onStall(thaw);
+    monitor.roll(thaw);
+    count(100, 20);
+    monitor.roll(4 * w);
+    BOOST_TEST(monitor.collapsed(0) == !stall_reported);
+    if (!stall_reported) continue;
+    count(100, 100);  // complete windows again
+    BOOST_TEST(!monitor.roll(5 * w));
+    count(100, 100);
+    BOOST_TEST(!monitor.roll(6 * w));
+    BOOST_TEST(!monitor.anyCollapsed());
+    count(100, 50);  // a real heartbeat collapse is still seen
+    BOOST_TEST(monitor.roll(7 * w));
+    BOOST_TEST(monitor.collapsed(0));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(mass_suspect_compares_against_the_baseline_and_leaves_out_one_site) {
