@@ -379,6 +379,7 @@ class Fleet::Loop {
     if (a.partitioned || a.heartbeat_blocked) {
       // The fault makes the attempt fail without a packet: no route (partition) or a broken
       // HTTPS path (a proxy that answers nothing useful).
+      a.due = now;
       failUnsent(e.agent, a.partitioned ? protocol::causes::kConnect : protocol::causes::kTimeout,
                  now);
       return;
