@@ -1,13 +1,16 @@
 // vigil-agent: the composition root. Parses the command line, loads the configuration, wires
-// the platform, transport and core together, and turns SIGTERM/SIGINT into runner.stop().
+// the platform, transport and core together, and runs the agent (the service host turns
+// SIGTERM/SIGINT into runner.stop()) or one of its commands (enroll, retire).
 #include <curl/curl.h>
 #include <getopt.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <random>
+#include <system_error>
 
 #include "agent/core/agent_config.h"
 #include "agent/core/agent_runner.h"
@@ -33,16 +36,31 @@ constexpr int kExitUsage = 2;
 // RestartPreventExitStatus=78). EX_CONFIG of sysexits.h.
 constexpr int kExitNeedsAdmin = 78;
 
+// Exit status of `enroll` and `retire` when the collector could not be asked or failed: try
+// again later (EX_TEMPFAIL of sysexits.h). Installers keep going on it.
+constexpr int kExitTryLater = 75;
+
+// printf format: the default config path, then the default state directory.
 constexpr char kUsage[] =
-    "Usage: vigil-agent [OPTIONS]\n"
+    "Usage: vigil-agent [OPTIONS]                    run the agent (in the foreground)\n"
+    "       vigil-agent enroll --server URL --token TOKEN [--force] [OPTIONS]\n"
+    "       vigil-agent retire [--purge] [OPTIONS]\n"
     "\n"
     "Reports this endpoint's presence to a Vigil collector.\n"
     "\n"
+    "Commands (for installers and administrators; run them as root or as the service's user):\n"
+    "  enroll   enroll with the collector now and store the identity, which names the\n"
+    "           collector: the service then needs no server_url. Already enrolled with that\n"
+    "           server: nothing changes. --force enrolls anew even when enrolled elsewhere.\n"
+    "  retire   tell the collector this agent is being uninstalled (it records the agent\n"
+    "           retired: no offline alert follows) and remove the identity; --purge removes\n"
+    "           all of the agent's state as well. Stop the service first.\n"
+    "\n"
     "Options (override the environment, which overrides the config file):\n"
-    "  --config FILE          config file (default /etc/vigil/agent.conf, read if it exists)\n"
+    "  --config FILE          config file (default %s, read if it exists)\n"
     "  --server URL           collector URL, https://host[:port][/path]\n"
     "  --token TOKEN          enrollment token (needed only until enrolled)\n"
-    "  --state-dir DIR        state directory (default /var/lib/vigil/agent)\n"
+    "  --state-dir DIR        state directory (default %s)\n"
     "  --log-level LEVEL      error, warn, info or debug (default info)\n"
     "  --ca-file FILE         PEM file of CA certificates to trust for the collector\n"
     "  --min-interval SECONDS lowest heartbeat interval accepted from the collector (default 5)\n"
@@ -52,18 +70,35 @@ constexpr char kUsage[] =
     "  --help                 print this help and exit\n"
     "\n"
     "Environment: VIGIL_SERVER_URL, VIGIL_ENROLL_TOKEN, VIGIL_STATE_DIR, VIGIL_LOG_LEVEL.\n"
-    "Exit status: 0 stopped cleanly, 1 fatal error, 2 configuration or usage error,\n"
-    "78 needs an admin (corrupt identity, not enrolled and no token; see docs/agent.md).\n"
-    "See docs/agent.md.\n";
+    "Exit status: 0 stopped cleanly (a command: done), 1 fatal error, 2 configuration or usage\n"
+    "error (enroll: the collector refused the token), 75 (enroll, retire) the collector could\n"
+    "not be reached or failed: nothing changed, try again, 78 needs an admin (corrupt identity,\n"
+    "not enrolled and no token; enroll: enrolled with another collector). See docs/agent.md.\n";
+
+enum class Command { kRun, kEnroll, kRetire };
 
 struct CommandLine {
+  Command command = Command::kRun;
   ConfigSources sources;
   bool help = false;
   bool version = false;
+  bool force = false;  // enroll
+  bool purge = false;  // retire
 };
 
 // Fills `out`; false (after printing why) on a usage error.
-bool parseCommandLine(int argc, char** argv, CommandLine* out) {
+bool parseCommandLine(int full_argc, char** full_argv, CommandLine* out) {
+  // A command, if any, is the first argument; its options follow as the agent's own.
+  int shift = 0;
+  if (full_argc > 1 && std::strcmp(full_argv[1], "enroll") == 0) {
+    out->command = Command::kEnroll;
+    shift = 1;
+  } else if (full_argc > 1 && std::strcmp(full_argv[1], "retire") == 0) {
+    out->command = Command::kRetire;
+    shift = 1;
+  }
+  const int argc = full_argc - shift;
+  char** const argv = full_argv + shift;
   enum Option {
     kConfig = 1000,
     kServer,
@@ -74,6 +109,8 @@ bool parseCommandLine(int argc, char** argv, CommandLine* out) {
     kMinInterval,
     kMaxInterval,
     kDefine,
+    kForce,
+    kPurge,
     kVersion,
     kHelp,
   };
@@ -87,6 +124,8 @@ bool parseCommandLine(int argc, char** argv, CommandLine* out) {
       {"min-interval", required_argument, nullptr, kMinInterval},
       {"max-interval", required_argument, nullptr, kMaxInterval},
       {"define", required_argument, nullptr, kDefine},
+      {"force", no_argument, nullptr, kForce},
+      {"purge", no_argument, nullptr, kPurge},
       {"version", no_argument, nullptr, kVersion},
       {"help", no_argument, nullptr, kHelp},
       {nullptr, 0, nullptr, 0},
@@ -134,6 +173,20 @@ bool parseCommandLine(int argc, char** argv, CommandLine* out) {
             {std::string(optarg, static_cast<size_t>(eq - optarg)), eq + 1, "-D"});
         break;
       }
+      case kForce:
+        if (out->command != Command::kEnroll) {
+          std::fputs("vigil-agent: --force belongs to 'vigil-agent enroll'\n", stderr);
+          return false;
+        }
+        out->force = true;
+        break;
+      case kPurge:
+        if (out->command != Command::kRetire) {
+          std::fputs("vigil-agent: --purge belongs to 'vigil-agent retire'\n", stderr);
+          return false;
+        }
+        out->purge = true;
+        break;
       case kVersion:
         out->version = true;
         break;
@@ -176,6 +229,49 @@ class CurlGlobal {
   bool ok_;
 };
 
+// Removes everything in the state directory, leaving the directory itself (its parent may not
+// be the agent's to change).
+Status removeStateContents(const std::string& state_dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(state_dir, ec)) {
+    std::filesystem::remove_all(entry.path(), ec);
+    if (ec) return Status::ioError("cannot remove " + entry.path().string() + ": " + ec.message());
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return Status::ioError("cannot list " + state_dir + ": " + ec.message());
+  }
+  return Status::okStatus();
+}
+
+// `vigil-agent enroll` and `vigil-agent retire`: one line saying what happened, and the exit
+// status installers act on.
+int runCommand(const CommandLine& cli, AgentRunner& runner, const AgentConfig& config) {
+  CommandOutcome outcome =
+      cli.command == Command::kEnroll ? runner.enrollOnce(cli.force) : runner.retire();
+  if (outcome.kind == CommandOutcome::Kind::kDone && cli.purge) {
+    if (Status st = removeStateContents(config.state_dir); !st.ok()) {
+      outcome = {CommandOutcome::Kind::kFailed, outcome.message + ", but " + st.message()};
+    } else {
+      outcome.message += "; all state in " + config.state_dir + " removed";
+    }
+  }
+  const bool done = outcome.kind == CommandOutcome::Kind::kDone;
+  std::fprintf(done ? stdout : stderr, "vigil-agent: %s\n", outcome.message.c_str());
+  switch (outcome.kind) {
+    case CommandOutcome::Kind::kDone:
+      return kExitOk;
+    case CommandOutcome::Kind::kRefused:
+      return kExitUsage;
+    case CommandOutcome::Kind::kUnreachable:
+      return kExitTryLater;
+    case CommandOutcome::Kind::kConflict:
+      return kExitNeedsAdmin;
+    case CommandOutcome::Kind::kFailed:
+      break;
+  }
+  return kExitFatal;
+}
+
 int runAgent(int argc, char** argv) {
   CommandLine cli;
   if (!parseCommandLine(argc, argv, &cli)) {
@@ -183,7 +279,7 @@ int runAgent(int argc, char** argv) {
     return kExitUsage;
   }
   if (cli.help) {
-    std::fputs(kUsage, stdout);
+    std::printf(kUsage, kDefaultConfigPath, kDefaultStateDir);
     return kExitOk;
   }
   if (cli.version) {
@@ -191,8 +287,33 @@ int runAgent(int argc, char** argv) {
     return kExitOk;
   }
 
+  Platform platform = makePlatform();
   cli.sources.env = lookupEnv;
+  std::optional<std::string> unenrolled_state_dir;  // looked for an identity there, found none
+  cli.sources.enrolled_server = [&](const std::string& state_dir) -> std::optional<std::string> {
+    FileIdentityStore enrolled(state_dir, *platform.state);
+    Result<std::optional<Identity>> identity = enrolled.load();
+    if (identity.ok() && !identity.value()) unenrolled_state_dir = state_dir;
+    if (!identity.ok() || !identity.value() || identity.value()->server_url.empty()) {
+      return std::nullopt;
+    }
+    return identity.value()->server_url;
+  };
   Result<AgentConfig> config = loadAgentConfig(cli.sources);
+  if (!config.ok() && cli.command == Command::kRetire && unenrolled_state_dir) {
+    // Never enrolled, and no collector named: nothing to tell anyone.
+    std::string done =
+        "not enrolled (no identity in " + *unenrolled_state_dir + "): nothing to retire";
+    if (cli.purge) {
+      if (Status st = removeStateContents(*unenrolled_state_dir); !st.ok()) {
+        std::fprintf(stderr, "vigil-agent: %s\n", st.message().c_str());
+        return kExitFatal;
+      }
+      done += "; all state in " + *unenrolled_state_dir + " removed";
+    }
+    std::printf("vigil-agent: %s\n", done.c_str());
+    return kExitOk;
+  }
   if (!config.ok()) {
     std::fprintf(stderr, "vigil-agent: %s\n", config.error().message().c_str());
     return kExitUsage;
@@ -200,6 +321,13 @@ int runAgent(int argc, char** argv) {
 
   const Clock& clock = RealClock::instance();
   Logger log(clock, std::cerr, config->log_level);
+  if (cli.command != Command::kRun) {
+    // Run by root next to the service: what the command writes must stay the service's.
+    if (Status st = platform.state->actAsOwnerOf(config->state_dir); !st.ok()) {
+      log.error(st.message());
+      return kExitFatal;
+    }
+  }
 
   CurlGlobal curl_global;
   if (!curl_global.ok()) {
@@ -221,7 +349,6 @@ int runAgent(int argc, char** argv) {
     return kExitFatal;
   }
 
-  Platform platform = makePlatform();
   FileIdentityStore identity_store(config->state_dir, *platform.state);
   FileSequenceStore sequence_store(config->state_dir, *platform.state);
   OutageDiary diary(config->state_dir, *platform.state, clock);
@@ -243,6 +370,7 @@ int runAgent(int argc, char** argv) {
   deps.power = platform.power.get();
   deps.udp = platform.udp.get();
   AgentRunner runner(*config, deps);
+  if (cli.command != Command::kRun) return runCommand(cli, runner, *config);
 
   // The service host owns the process's signals and the service manager's protocol; OS events
   // reach the runner through it and the monitors.

@@ -378,6 +378,11 @@ Result<AgentConfig> loadAgentConfig(const ConfigSources& sources) {
   for (const ConfigSetting& setting : sources.command_line) {
     if (Status st = applyConfigSetting(setting, &config); !st.ok()) return st;
   }
+  if (config.server_url.empty() && sources.enrolled_server) {
+    if (std::optional<std::string> url = sources.enrolled_server(config.state_dir)) {
+      config.server_url = std::move(*url);
+    }
+  }
   if (Status st = validateConfig(config); !st.ok()) return st;
   return config;
 }

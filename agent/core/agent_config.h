@@ -77,6 +77,10 @@ struct ConfigSources {
   bool config_path_explicit = false;
   EnvLookup env;  // empty: no environment layer
   std::vector<ConfigSetting> command_line;
+  // The collector an enrolled agent reports to when no layer sets server_url: the one its
+  // identity in `state_dir` names (vigil-agent enroll stores it there), nullopt if none.
+  // Empty: server_url must be set by a layer.
+  std::function<std::optional<std::string>(const std::string& state_dir)> enrolled_server;
 };
 
 // Sets one key. Fails, naming the key, on an unknown key or a bad value.
@@ -112,7 +116,8 @@ bool isLoopbackHost(std::string_view host);
 // allow_plain_http, 1 <= min_interval_s <= max_interval_s <= 86400, ca_file readable.
 Status validateConfig(const AgentConfig& config);
 
-// defaults < config file < environment < command line, then validateConfig().
+// defaults < config file < environment < command line (server_url: the enrolled server
+// below them all), then validateConfig().
 Result<AgentConfig> loadAgentConfig(const ConfigSources& sources);
 
 }  // namespace vigil::agent

@@ -280,12 +280,7 @@ Status AgentRunner::run() {
   return Status::okStatus();
 }
 
-Result<std::optional<Identity>> AgentRunner::enroll() {
-  if (config_.enroll_token.empty()) {
-    return Status::failedPrecondition(
-        "not enrolled and no enrollment token: set enroll_token in the config file, "
-        "VIGIL_ENROLL_TOKEN or --token");
-  }
+AgentRunner::EnrollAttempt AgentRunner::attemptEnroll() {
   protocol::EnrollRequest request;
   request.enroll_token = config_.enroll_token;
   request.facts.hostname = facts_.hostname;
@@ -294,65 +289,184 @@ Result<std::optional<Identity>> AgentRunner::enroll() {
   request.facts.arch = facts_.arch;
   request.facts.agent_version = kAgentVersion;
 
+  deps_.log.info("enrolling as " + facts_.hostname + " with " + config_.server_url);
+  const CollectorAnswer answer = deps_.client.enroll(request);
+  EnrollAttempt attempt;
+  attempt.failure_key = answer.transport_ok ? "enroll:http:" + std::to_string(answer.http_status)
+                                            : "enroll:net:" + answer.transport_cause;
+  if (!answer.transport_ok) {
+    attempt.problem = transportProblem(answer);
+    return attempt;
+  }
+  if (answer.http_status == 201) {
+    auto decoded = protocol::decodeEnrollResponse(answer.body);
+    if (decoded.ok()) {
+      Identity identity{decoded->agent_id, decoded->secret, config_.server_url,
+                        decoded->channels.peer_key.value_or("")};
+      if (Status st = deps_.identity_store.save(identity); !st.ok()) {
+        attempt.store_error =
+            Status(st.code(), "enrolled as " + identity.agent_id +
+                                  " but cannot store the identity: " + st.message());
+        return attempt;
+      }
+      scheduler_.adoptInterval(decoded->heartbeat_interval_s);
+      offer_ = decoded->channels;
+      deps_.log.info("enrolled as " + identity.agent_id + "; heartbeat interval " +
+                     std::to_string(*scheduler_.intervalInUseS()) + " s");
+      attempt.identity = std::move(identity);
+      return attempt;
+    }
+    attempt.problem = "HTTP 201 with an unreadable body (" + decodeProblem(decoded.error()) + ")";
+    return attempt;
+  }
+  std::string code;
+  attempt.problem = describeHttp(answer, &code, nullptr);
+  attempt.token_refused = code == protocol::errors::kInvalidEnrollToken;
+  attempt.refused =
+      attempt.token_refused || (answer.http_status >= 400 && answer.http_status < 500 &&
+                                answer.http_status != 408 && answer.http_status != 429);
+  if ((answer.http_status == 429 || answer.http_status == 503) && answer.retry_after_s) {
+    attempt.retry_after = std::clamp<Duration>(std::chrono::seconds(*answer.retry_after_s),
+                                               std::chrono::seconds(1), backoff_options_.cap);
+  }
+  return attempt;
+}
+
+Result<std::optional<Identity>> AgentRunner::enroll() {
+  if (config_.enroll_token.empty()) {
+    return Status::failedPrecondition(
+        "not enrolled and no enrollment token: set enroll_token in the config file, "
+        "VIGIL_ENROLL_TOKEN or --token");
+  }
   Backoff backoff(backoff_options_, deps_.random);
   while (!stop_requested_.load()) {
-    deps_.log.info("enrolling as " + facts_.hostname + " with " + config_.server_url);
-    const CollectorAnswer answer = deps_.client.enroll(request);
+    EnrollAttempt attempt = attemptEnroll();
     if (stop_requested_.load()) break;
-
-    std::string problem;
-    bool refused_token = false;
-    std::optional<Duration> retry_after;
-    if (!answer.transport_ok) {
-      problem = transportProblem(answer);
-    } else if (answer.http_status == 201) {
-      auto decoded = protocol::decodeEnrollResponse(answer.body);
-      if (decoded.ok()) {
-        Identity identity{decoded->agent_id, decoded->secret, config_.server_url,
-                          decoded->channels.peer_key.value_or("")};
-        if (Status st = deps_.identity_store.save(identity); !st.ok()) {
-          return Status(st.code(), "enrolled as " + identity.agent_id +
-                                       " but cannot store the identity: " + st.message());
-        }
-        scheduler_.adoptInterval(decoded->heartbeat_interval_s);
-        offer_ = decoded->channels;
-        deps_.log.info("enrolled as " + identity.agent_id + "; heartbeat interval " +
-                       std::to_string(*scheduler_.intervalInUseS()) + " s");
-        return std::optional<Identity>(std::move(identity));
-      }
-      problem = "HTTP 201 with an unreadable body (" + decodeProblem(decoded.error()) + ")";
-    } else {
-      std::string code;
-      problem = describeHttp(answer, &code, nullptr);
-      refused_token = code == protocol::errors::kInvalidEnrollToken;
-      if ((answer.http_status == 429 || answer.http_status == 503) && answer.retry_after_s) {
-        retry_after = std::clamp<Duration>(std::chrono::seconds(*answer.retry_after_s),
-                                           std::chrono::seconds(1), backoff_options_.cap);
-      }
-    }
+    if (!attempt.store_error.ok()) return attempt.store_error;
+    if (attempt.identity) return std::move(attempt.identity);
 
     const Duration ceiling = backoff.ceiling();
     Duration delay = backoff.nextDelay();
     std::string next;
-    if (retry_after) {
-      delay = *retry_after;
+    if (attempt.retry_after) {
+      delay = *attempt.retry_after;
       next = "retrying in " + seconds(delay) + " as the collector asked (Retry-After)";
     } else {
       next = "backing off, retrying in " + seconds(delay) + " (up to " + seconds(ceiling) + ")";
     }
-    if (refused_token) {
+    if (attempt.token_refused) {
       logFailure("enroll:token",
-                 "enrollment token refused (" + problem + "): check enroll_token; " + next, true);
+                 "enrollment token refused (" + attempt.problem + "): check enroll_token; " + next,
+                 true);
     } else {
-      const std::string key = answer.transport_ok
-                                  ? "enroll:http:" + std::to_string(answer.http_status)
-                                  : "enroll:net:" + answer.transport_cause;
-      logFailure(key, "enrollment failed: " + problem + "; " + next, false);
+      logFailure(attempt.failure_key, "enrollment failed: " + attempt.problem + "; " + next, false);
     }
     if (deps_.waiter.waitFor(delay) == WakeReason::kStopped) break;
     deps_.waiter.takeEvents();  // nothing to report yet; an event only ends the wait early
   }
   return std::optional<Identity>();
+}
+
+bool AgentRunner::prepareStateForCommand(CommandOutcome* outcome) {
+  facts_ = readFacts();
+  const Status load_status = sequence_.start();
+  if (const Status& persisted = sequence_.persistStatus(); !persisted.ok()) {
+    *outcome = {CommandOutcome::Kind::kFailed, "state directory " + config_.state_dir +
+                                                   " is not writable: " + persisted.message()};
+    return false;
+  }
+  if (!load_status.ok()) {
+    deps_.log.warn("sequence reservation unreadable (" + load_status.toString() +
+                   "); numbering restarts at 1 and the collector will move it forward");
+  }
+  return true;
+}
+
+CommandOutcome AgentRunner::enrollOnce(bool force) {
+  using Kind = CommandOutcome::Kind;
+  Result<std::optional<Identity>> loaded = deps_.identity_store.load();
+  if (!force) {
+    if (!loaded.ok()) {
+      return {Kind::kConflict, loaded.error().message() + " (--force enrolls anew)"};
+    }
+    if (const std::optional<Identity>& held = loaded.value()) {
+      if (held->server_url.empty() || held->server_url == config_.server_url) {
+        return {Kind::kDone,
+                "already enrolled as agent " + held->agent_id + " with " +
+                    (held->server_url.empty() ? config_.server_url : held->server_url) +
+                    "; nothing changed"};
+      }
+      return {Kind::kConflict, "enrolled as agent " + held->agent_id + " with " + held->server_url +
+                                   ", not " + config_.server_url + " (--force enrolls anew with " +
+                                   config_.server_url + ")"};
+    }
+  }
+  if (config_.enroll_token.empty()) {
+    return {Kind::kRefused, "no enrollment token (--token, VIGIL_ENROLL_TOKEN or enroll_token)"};
+  }
+  CommandOutcome outcome;
+  if (!prepareStateForCommand(&outcome)) return outcome;
+  EnrollAttempt attempt = attemptEnroll();
+  if (!attempt.store_error.ok()) return {Kind::kFailed, attempt.store_error.message()};
+  if (attempt.identity) {
+    std::string done =
+        "enrolled as agent " + attempt.identity->agent_id + " with " + config_.server_url;
+    if (loaded.ok() && loaded.value()) {
+      done += "; it replaces agent " + loaded.value()->agent_id + " of " +
+              loaded.value()->server_url + ", which an admin should retire there";
+    }
+    return {Kind::kDone, done};
+  }
+  if (attempt.refused) return {Kind::kRefused, "enrollment refused: " + attempt.problem};
+  return {Kind::kUnreachable, "enrollment failed: " + attempt.problem + "; nothing was stored"};
+}
+
+CommandOutcome AgentRunner::retire() {
+  using Kind = CommandOutcome::Kind;
+  Result<std::optional<Identity>> loaded = deps_.identity_store.load();
+  if (!loaded.ok()) return {Kind::kFailed, loaded.error().message()};
+  if (!loaded.value()) return {Kind::kDone, "not enrolled: nothing to retire"};
+  const Identity identity = *loaded.value();
+  CommandOutcome outcome;
+  if (!prepareStateForCommand(&outcome)) return outcome;
+
+  auto forget = [&](const std::string& what) -> CommandOutcome {
+    if (Status st = deps_.identity_store.remove(); !st.ok()) {
+      return {Kind::kFailed, what + ", but " + st.message()};
+    }
+    return {Kind::kDone, what + "; identity removed"};
+  };
+  // A refusal for the clock or the sequence corrects it, as a heartbeat's would, and tries
+  // once more.
+  std::string problem;
+  bool collector_side = false;  // not reached, failed, or shedding load: worth repeating
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    protocol::Heartbeat hb = buildHeartbeat(identity);
+    hb.shutdown = protocol::shutdown_reasons::kUninstall;
+    const CollectorAnswer answer = send(identity, hb, std::nullopt);
+    const HeartbeatAnswerReading reading = readHeartbeatAnswer(answer);
+    using Outcome = HeartbeatOutcome::Kind;
+    if (reading.outcome.kind == Outcome::kAccepted) {
+      return forget("agent " + identity.agent_id + " retired at " + config_.server_url);
+    }
+    if (reading.error_code == protocol::errors::kUnknownAgent) {
+      return forget("agent " + identity.agent_id + " is already retired or deleted at " +
+                    config_.server_url);
+    }
+    problem = reading.description;
+    collector_side = !answer.transport_ok || answer.http_status >= 500 || answer.http_status == 429;
+    const ScheduleDecision decision = scheduler_.onOutcome(reading.outcome);
+    if (reading.outcome.kind == Outcome::kReplayedSequence) {
+      sequence_.jumpForward(decision.sequence_jump);
+    } else if (reading.outcome.kind != Outcome::kStaleTimestamp) {
+      break;
+    }
+  }
+  return {collector_side ? Kind::kUnreachable : Kind::kFailed,
+          "could not retire agent " + identity.agent_id + " (" + problem +
+              "); the identity is kept: run this again, or have an admin retire it with "
+              "POST /api/v1/agents/" +
+              identity.agent_id + "/retire"};
 }
 
 void AgentRunner::logFailure(const std::string& key, const std::string& line, bool error) {

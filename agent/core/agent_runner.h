@@ -68,6 +68,19 @@ struct RunnerTimings {
   Duration repeat_log_every = std::chrono::minutes(5);
 };
 
+// How a one-shot command (vigil-agent enroll, vigil-agent retire) ended.
+struct CommandOutcome {
+  enum class Kind {
+    kDone,         // done now, or nothing was left to do
+    kRefused,      // the collector refused it (enrollment token) or the request was wrong
+    kUnreachable,  // the collector could not be asked, failed, or asked to come back later
+    kConflict,     // enrolled with another collector (enroll without force)
+    kFailed,       // a local failure (state directory, corrupt identity)
+  };
+  Kind kind = Kind::kFailed;
+  std::string message;  // one line for the administrator; never holds a token or secret
+};
+
 // The agent's main loop: obtains an identity (loads it, or enrolls with the token, retrying
 // with backoff), then sends heartbeats whenever the HeartbeatScheduler says, carrying every
 // indicator (docs/protocol.md), runs the beacon and peer-witness channels the collector
@@ -87,6 +100,19 @@ class AgentRunner final : public SystemEventSink {
   // identity, a state directory that cannot hold the identity. Call once.
   Status run();
 
+  // One-shot commands, each instead of run(), with the service stopped or not yet started.
+  //
+  // vigil-agent enroll: one enrollment with the token, no retry; nothing is stored unless it
+  // succeeds. Already enrolled with this server: kDone, nothing changes (safe to repeat on an
+  // upgrade or a repair). Enrolled with another server (or an unreadable identity): kConflict,
+  // unless `force`, which enrolls anew and replaces the identity only once that succeeded.
+  CommandOutcome enrollOnce(bool force);
+  // vigil-agent retire: tells the collector the agent is being uninstalled (a goodbye notice
+  // "uninstall": the collector records it retired, so its silence raises no alert) and then
+  // forgets the identity. kDone also when never enrolled or the collector no longer knows the
+  // agent; kUnreachable keeps the identity, so the command can be repeated.
+  CommandOutcome retire();
+
   // Makes run() return promptly after a goodbye notice ("service_stop"): ends the current
   // wait and any request in flight. Thread-safe; may be called before run().
   void stop();
@@ -101,7 +127,20 @@ class AgentRunner final : public SystemEventSink {
  private:
   enum class WaitEnd { kBeat, kStop };
 
-  Result<std::optional<Identity>> obtainIdentity();
+  // One enrollment request and what its answer means.
+  struct EnrollAttempt {
+    std::optional<Identity> identity;  // enrolled and stored
+    Status store_error;                // enrolled, but the identity could not be stored
+    std::string problem;               // why not enrolled, for the log
+    std::string failure_key;           // equal for failures alike (rate-limited logging)
+    bool refused = false;              // the collector refused the token or the request
+    bool token_refused = false;        // ... because of the token (invalid_enroll_token)
+    std::optional<Duration> retry_after;
+  };
+  EnrollAttempt attemptEnroll();
+  // False (after saying why through `outcome`) when the state directory cannot hold state.
+  bool prepareStateForCommand(CommandOutcome* outcome);
+
   Result<std::optional<Identity>> enroll();
   void heartbeatLoop(Identity& identity);
   // Sleeps up to `delay`, handling OS events and wakes; may shorten the sleep.

@@ -1,5 +1,6 @@
 #include "agent/core/identity_store.h"
 
+#include <system_error>
 #include <utility>
 
 #include "agent/core/state_files.h"
@@ -65,6 +66,13 @@ Status FileIdentityStore::save(const Identity& identity) {
   if (text.empty()) return Status::internal("out of memory");
   text += '\n';
   return writePrivateFileAtomically(path_, text, protection_);
+}
+
+Status FileIdentityStore::remove() {
+  std::error_code ec;
+  std::filesystem::remove(path_, ec);
+  if (ec) return Status::ioError("cannot remove " + path_.string() + ": " + ec.message());
+  return Status::okStatus();
 }
 
 }  // namespace vigil::agent

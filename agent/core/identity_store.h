@@ -27,6 +27,9 @@ class IdentityStore {
   // create a second agent for the same endpoint).
   virtual Result<std::optional<Identity>> load() = 0;
   virtual Status save(const Identity& identity) = 0;
+  // Forgets the identity (the agent was retired): load() returns nullopt afterwards. OK when
+  // there was none.
+  virtual Status remove() = 0;
 };
 
 // `<state_dir>/identity.json`, written atomically with mode 0600 in a 0700 directory.
@@ -37,6 +40,7 @@ class FileIdentityStore final : public IdentityStore {
 
   Result<std::optional<Identity>> load() override;
   Status save(const Identity& identity) override;
+  Status remove() override;
 
   const std::filesystem::path& path() const { return path_; }
 

@@ -157,6 +157,12 @@ class StateProtection {
   virtual Status securePrivateFile(const std::string& path) = 0;
   // Forces `path`'s content to stable storage (fsync / FlushFileBuffers).
   virtual Status flushFile(const std::string& path) = 0;
+  // For a command an administrator runs next to the service (vigil-agent enroll, retire):
+  // when the process is privileged and `dir` exists and belongs to another account (the
+  // service's own), the process continues as that account, so that what it writes there stays
+  // the service's. Does nothing otherwise, and where the service runs as the system account.
+  // Call before any other thread starts.
+  virtual Status actAsOwnerOf(const std::string& dir) = 0;
 };
 
 // --- Datagrams ---------------------------------------------------------------------------------

@@ -52,6 +52,10 @@ class EvidenceSink {
   // An accepted UDP beacon, received at `received_at`; the agent beacons every `interval`.
   virtual void beaconAccepted(const std::string& agent_id, MonoTime received_at,
                               Duration interval) = 0;
+  // The agent was retired or deleted (by an admin, or by itself when it was uninstalled): no
+  // more evidence of it follows, its open alerts resolve and no alert of it is raised. False
+  // if the agent was not tracked.
+  virtual bool forgetAgent(const std::string& agent_id) = 0;
 };
 
 }  // namespace vigil::collector

@@ -249,6 +249,20 @@ ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
                       "seq " + std::to_string(beat.seq) + " is not above the last accepted one");
   }
 
+  // An agent being uninstalled retires itself: recorded first (a failed write changes nothing
+  // and the agent retries), then refused and untracked, as an admin's retirement.
+  if (beat.shutdown == protocol::shutdown_reasons::kUninstall) {
+    auto retired = store_.retireAgent(agent_id, now_ms);
+    if (!retired.ok()) return internalError();
+    directory_.retire(agent_id);
+    if (evidence_ != nullptr) evidence_->forgetAgent(agent_id);
+    if (notice_log_) notice_log_("agent " + agent_id + " retired itself (uninstalled)");
+    protocol::HeartbeatResponse response;
+    response.next_interval_s = config_.heartbeat_interval_s;
+    response.server_time_ms = now_ms;
+    return response;
+  }
+
   HeartbeatAssessment assessment;
   if (evidence_ != nullptr) {
     AcceptedHeartbeat accepted;

@@ -71,9 +71,9 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
 
   void tick();
 
-  // An admin retired or deleted the agent: the engine stops tracking it and resolves its open
-  // alerts (reason retired); no alert follows. False if the agent was not tracked.
-  bool forgetAgent(const std::string& agent_id);
+  // EvidenceSink: the engine stops tracking the agent and resolves its open alerts (reason
+  // retired).
+  bool forgetAgent(const std::string& agent_id) override;
   // Replaces the maintenance windows. Windows of agents not tracked are ignored.
   void setMaintenanceWindows(const std::vector<MaintenanceWindowRecord>& windows);
 

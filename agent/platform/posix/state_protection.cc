@@ -1,5 +1,6 @@
 // StateProtection through POSIX file modes (Linux and macOS).
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +63,25 @@ class PosixStateProtection final : public StateProtection {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) return errnoStatus("cannot open " + path + " to flush it", errno);
     if (::fsync(fd.get()) != 0) return errnoStatus("cannot flush " + path, errno);
+    return Status::okStatus();
+  }
+
+  Status actAsOwnerOf(const std::string& dir) override {
+    if (::geteuid() != 0) return Status::okStatus();
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) {
+      if (errno == ENOENT) return Status::okStatus();
+      return errnoStatus("cannot stat " + dir, errno);
+    }
+    if (st.st_uid == 0) return Status::okStatus();
+    // Groups first, then the group, then the user: after setuid() the others are not allowed.
+    if (::setgroups(0, nullptr) != 0 || ::setgid(st.st_gid) != 0 || ::setuid(st.st_uid) != 0) {
+      return errnoStatus(
+          "cannot act as user " + std::to_string(st.st_uid) + ", the owner of " + dir, errno);
+    }
+    if (::setuid(0) == 0) {  // privileges must be gone for good
+      return Status::internal("still able to regain root after leaving it for the owner of " + dir);
+    }
     return Status::okStatus();
   }
 };

@@ -214,6 +214,37 @@ BOOST_AUTO_TEST_CASE(a_missing_ca_file_is_reported) {
   BOOST_TEST(!validateConfig(config).ok());
 }
 
+BOOST_AUTO_TEST_CASE(an_enrolled_agent_reports_to_its_collector_unless_a_layer_says_otherwise) {
+  TempDir dir;
+  const auto file = dir.write("agent.conf", "state_dir = /from/file\n");
+  ConfigSources sources;
+  sources.config_path = file.string();
+  sources.config_path_explicit = true;
+  std::vector<std::string> asked;
+  sources.enrolled_server = [&](const std::string& state_dir) -> std::optional<std::string> {
+    asked.push_back(state_dir);
+    return std::string("https://enrolled.example.com");
+  };
+  auto config = loadAgentConfig(sources);
+  BOOST_TEST_REQUIRE(config.ok(), vigil::agent::testing::errorText(config));
+  BOOST_TEST(config->server_url == "https://enrolled.example.com");
+  BOOST_TEST_REQUIRE(asked.size() == 1u);
+  BOOST_TEST(asked[0] == "/from/file");  // the state directory the layers chose
+
+  // Any layer's server_url wins, without looking at the identity.
+  asked.clear();
+  sources.env = envOf({{"VIGIL_SERVER_URL", "https://from-env.example.com"}});
+  config = loadAgentConfig(sources);
+  BOOST_TEST_REQUIRE(config.ok(), vigil::agent::testing::errorText(config));
+  BOOST_TEST(config->server_url == "https://from-env.example.com");
+  BOOST_TEST(asked.empty());
+
+  // Not enrolled and no server_url: the usual error.
+  sources.env = {};
+  sources.enrolled_server = [](const std::string&) { return std::optional<std::string>(); };
+  BOOST_TEST(!loadAgentConfig(sources).ok());
+}
+
 BOOST_AUTO_TEST_CASE(layers_apply_defaults_then_file_then_environment_then_command_line) {
   TempDir dir;
   const auto file = dir.write("agent.conf",

@@ -719,3 +719,114 @@ BOOST_AUTO_TEST_CASE(a_stop_right_after_a_shutdown_notice_says_system_shutdown) 
   BOOST_TEST_REQUIRE(goodbyes.size() == 1u);
   BOOST_TEST(decode(*goodbyes[0].heartbeat).shutdown.value_or("") == "system_shutdown");
 }
+
+// ---- One-shot commands: vigil-agent enroll and retire --------------------------------------
+
+using Kind = vigil::agent::CommandOutcome::Kind;
+
+BOOST_AUTO_TEST_CASE(enroll_command_enrolls_once_and_stores_the_server) {
+  Fixture f;
+  f.client.script = {enrolled(30)};
+  const auto outcome = f.makeRunner().enrollOnce(false);
+  BOOST_TEST((outcome.kind == Kind::kDone), outcome.message);
+  BOOST_TEST(contains(outcome.message, "enrolled as agent ag_5f0c"));
+  BOOST_TEST(!contains(outcome.message, "tok_site"));  // installers log it
+  BOOST_TEST_REQUIRE(f.identity_store.stored.has_value());
+  BOOST_TEST(f.identity_store.stored->server_url == "https://vigil.example.com");
+  BOOST_TEST(f.client.requests.size() == 1u);  // no heartbeat
+  BOOST_TEST(f.sequence_store.stores >= 1);    // the state directory was proven writable
+}
+
+BOOST_AUTO_TEST_CASE(enroll_command_changes_nothing_when_enrolled_with_the_same_server) {
+  Fixture f;
+  f.enrolledAlready();
+  const auto outcome = f.makeRunner().enrollOnce(false);
+  BOOST_TEST((outcome.kind == Kind::kDone), outcome.message);
+  BOOST_TEST(contains(outcome.message, "already enrolled as agent ag_5f0c"));
+  BOOST_TEST(f.client.requests.empty());
+  BOOST_TEST(f.identity_store.saves == 0);
+}
+
+BOOST_AUTO_TEST_CASE(enroll_command_needs_force_to_leave_another_collector) {
+  Fixture f;
+  f.identity_store.stored = Identity{"ag_old", kSecret, "https://old.example.com", ""};
+  auto outcome = f.makeRunner().enrollOnce(false);
+  BOOST_TEST((outcome.kind == Kind::kConflict), outcome.message);
+  BOOST_TEST(f.client.requests.empty());
+  BOOST_TEST(f.identity_store.stored->agent_id == "ag_old");
+
+  // With force, a failed enrollment keeps the old identity; a successful one replaces it.
+  f.client.script = {unreachable(), enrolled(30)};
+  outcome = f.makeRunner().enrollOnce(true);
+  BOOST_TEST((outcome.kind == Kind::kUnreachable), outcome.message);
+  BOOST_TEST(f.identity_store.stored->agent_id == "ag_old");
+  outcome = f.makeRunner().enrollOnce(true);
+  BOOST_TEST((outcome.kind == Kind::kDone), outcome.message);
+  BOOST_TEST(f.identity_store.stored->agent_id == kAgentId);
+  BOOST_TEST(contains(outcome.message, "replaces agent ag_old"));
+}
+
+BOOST_AUTO_TEST_CASE(enroll_command_tells_a_refused_token_from_an_unreachable_collector) {
+  Fixture f;
+  f.client.script = {refused(401, protocol::errors::kInvalidEnrollToken),
+                     refused(503, protocol::errors::kOverloaded, {}, 30)};
+  auto outcome = f.makeRunner().enrollOnce(false);
+  BOOST_TEST((outcome.kind == Kind::kRefused), outcome.message);
+  BOOST_TEST(contains(outcome.message, "invalid_enroll_token"));
+  outcome = f.makeRunner().enrollOnce(false);
+  BOOST_TEST((outcome.kind == Kind::kUnreachable), outcome.message);
+  BOOST_TEST(!f.identity_store.stored.has_value());
+  BOOST_TEST(f.client.requests.size() == 2u);  // one attempt each, no retry
+}
+
+BOOST_AUTO_TEST_CASE(retire_command_sends_an_uninstall_notice_and_forgets_the_identity) {
+  Fixture f;
+  f.enrolledAlready();
+  f.client.script = {accepted(60)};
+  const auto outcome = f.makeRunner().retire();
+  BOOST_TEST((outcome.kind == Kind::kDone), outcome.message);
+  BOOST_TEST(contains(outcome.message, "agent ag_5f0c retired"));
+  BOOST_TEST(!f.identity_store.stored.has_value());
+  const auto sent = f.goodbyes();
+  BOOST_TEST_REQUIRE(sent.size() == 1u);
+  BOOST_TEST(f.client.requests.size() == 1u);
+  const protocol::Heartbeat hb = decode(*sent[0].heartbeat);
+  BOOST_TEST(hb.shutdown.value() == protocol::shutdown_reasons::kUninstall);
+  BOOST_TEST(protocol::verifySignature(kSecret, "POST", protocol::kHeartbeatPath,
+                                       sent[0].heartbeat->timestamp_ms, sent[0].heartbeat->body,
+                                       sent[0].heartbeat->signature));
+}
+
+BOOST_AUTO_TEST_CASE(retire_command_keeps_the_identity_when_the_collector_was_not_told) {
+  Fixture f;
+  f.enrolledAlready();
+  f.client.script = {unreachable()};
+  auto outcome = f.makeRunner().retire();
+  BOOST_TEST((outcome.kind == Kind::kUnreachable), outcome.message);
+  BOOST_TEST(contains(outcome.message, "/api/v1/agents/ag_5f0c/retire"));
+  BOOST_TEST(f.identity_store.stored.has_value());
+
+  // A stale clock is corrected and the notice sent again at once, as a heartbeat would be.
+  const int64_t server_ms = toUnixMillis(f.clock.wallNow()) + 600'000;
+  f.client.script = {refused(401, protocol::errors::kStaleTimestamp, server_ms), accepted(60)};
+  outcome = f.makeRunner().retire();
+  BOOST_TEST((outcome.kind == Kind::kDone), outcome.message);
+  BOOST_TEST(f.client.requests.size() == 3u);
+  BOOST_TEST(f.client.requests[2].heartbeat->timestamp_ms >= server_ms);
+  BOOST_TEST(!f.identity_store.stored.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(retire_command_is_done_when_the_collector_no_longer_knows_the_agent) {
+  Fixture f;
+  f.enrolledAlready();
+  f.client.script = {refused(401, protocol::errors::kUnknownAgent)};
+  auto outcome = f.makeRunner().retire();
+  BOOST_TEST((outcome.kind == Kind::kDone), outcome.message);
+  BOOST_TEST(contains(outcome.message, "already retired or deleted"));
+  BOOST_TEST(!f.identity_store.stored.has_value());
+
+  // Never enrolled: nothing is sent.
+  outcome = f.makeRunner().retire();
+  BOOST_TEST((outcome.kind == Kind::kDone), outcome.message);
+  BOOST_TEST(f.client.requests.size() == 1u);
+}

@@ -1,5 +1,7 @@
 #define BOOST_TEST_MODULE agent_posix_state_protection
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 #include <string>
@@ -91,4 +93,55 @@ BOOST_AUTO_TEST_CASE(flushing_a_file_succeeds_and_a_missing_one_errors) {
   BOOST_TEST_REQUIRE(!failed.ok());
   BOOST_TEST((failed.code() == StatusCode::kNotFound));
   BOOST_TEST(failed.message().find(missing) != std::string::npos, failed.message());
+}
+
+// vigil-agent enroll/retire run by root on the service's state directory continue as its owner,
+// for good. Checked in a child process (the test process keeps its own identity); needs root.
+BOOST_AUTO_TEST_CASE(root_acts_as_the_owner_of_the_state_directory_for_good) {
+  if (geteuid() != 0) {
+    BOOST_TEST_MESSAGE("skipped: needs root");
+    return;
+  }
+  const TempDir temp;
+  const std::string dir = temp.sub("service-state");
+  BOOST_TEST_REQUIRE(mkdir(dir.c_str(), 0700) == 0);
+  constexpr uid_t kServiceUid = 4242;
+  constexpr gid_t kServiceGid = 4343;
+  BOOST_TEST_REQUIRE(chown(dir.c_str(), kServiceUid, kServiceGid) == 0);
+  // As /var/lib: others may pass through the parent.
+  const std::string parent = dir.substr(0, dir.rfind('/'));
+  BOOST_TEST_REQUIRE(chmod(parent.c_str(), 0755) == 0);
+  const std::string root_owned = temp.sub("root-state");
+  BOOST_TEST_REQUIRE(mkdir(root_owned.c_str(), 0700) == 0);
+
+  auto inChild = [](auto body) {
+    const pid_t pid = fork();
+    if (pid == 0) _exit(body());
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  // 0: became the owner, cannot return to root, and what it writes there is the owner's.
+  const int became_owner = inChild([&] {
+    if (!makeStateProtection()->actAsOwnerOf(dir).ok()) return 1;
+    if (geteuid() != kServiceUid || getegid() != kServiceGid) return 2;
+    if (setuid(0) == 0 || seteuid(0) == 0) return 3;
+    if (getgroups(0, nullptr) != 0) return 4;
+    const std::string file = dir + "/identity.json";
+    FILE* f = fopen(file.c_str(), "w");
+    if (f == nullptr) return 5;
+    fclose(f);
+    struct stat st {};
+    if (stat(file.c_str(), &st) != 0 || st.st_uid != kServiceUid) return 6;
+    return 0;
+  });
+  BOOST_TEST(became_owner == 0);
+  // A directory root owns, or none at all, leaves the process as it is.
+  const int stayed_root = inChild([&] {
+    auto protection = makeStateProtection();
+    if (!protection->actAsOwnerOf(root_owned).ok()) return 1;
+    if (!protection->actAsOwnerOf(root_owned + "/missing").ok()) return 2;
+    return geteuid() == 0 ? 0 : 3;
+  });
+  BOOST_TEST(stayed_root == 0);
 }

@@ -212,6 +212,10 @@ class InMemoryIdentityStore final : public IdentityStore {
     ++saves;
     return Status::okStatus();
   }
+  Status remove() override {
+    stored.reset();
+    return Status::okStatus();
+  }
   std::optional<Identity> stored;
   Status load_error;
   Status save_error;
@@ -250,6 +254,7 @@ class PlainStateProtection final : public StateProtection {
     ++flushes;
     return Status::okStatus();
   }
+  Status actAsOwnerOf(const std::string&) override { return Status::okStatus(); }
   int flushes = 0;
 };
 

@@ -384,6 +384,37 @@ BOOST_FIXTURE_TEST_CASE(a_heartbeat_after_the_shutdown_brings_the_agent_back_onl
   BOOST_TEST(directory.liveState(a.agent_id)->last_shutdown_reason == "sleep");  // the last one
 }
 
+BOOST_FIXTURE_TEST_CASE(an_uninstall_notice_retires_the_agent_without_an_alert, IndicatorFixture) {
+  const auto a = enroll(site_a);
+  const auto b = enroll(site_a, "other");
+  sendOk(a, beat(a));
+  sendOk(b, beat(b));
+  auto goodbye = beat(a);
+  goodbye.shutdown = protocol::shutdown_reasons::kUninstall;
+  sendOk(a, goodbye);
+  BOOST_TEST(!monitor->agentView(a.agent_id).has_value());  // no longer tracked
+  BOOST_REQUIRE(store.findAgent(a.agent_id).value()->retired_at_ms.has_value());
+  BOOST_TEST(*store.findAgent(a.agent_id).value()->retired_at_ms == nowMs());
+  BOOST_TEST(!store.findAgent(b.agent_id).value()->retired_at_ms.has_value());
+  BOOST_REQUIRE(!notices.empty());
+  BOOST_TEST(notices.back().find("retired itself") != std::string::npos);
+
+  // Its heartbeats are refused from now on, and its silence raises nothing, also after a
+  // collector restart; the other agent of the site is still watched.
+  auto late = send(a, beat(a));
+  BOOST_REQUIRE(!late.ok());
+  BOOST_TEST(late.error().code == protocol::errors::kUnknownAgent);
+  run(120s);
+  BOOST_TEST(status(b.agent_id) == presence::Status::kOffline);
+  monitor = std::make_unique<PresenceMonitor>(presenceConfig(), clock);
+  AgentDirectory reloaded;
+  BOOST_REQUIRE(reloaded.load(store).ok());
+  BOOST_TEST(reloaded.credentials(a.agent_id)->retired);
+  BOOST_REQUIRE(monitor->load(store).ok());
+  run(120s);
+  BOOST_TEST(!monitor->agentView(a.agent_id).has_value());
+}
+
 // ---- Peer witness -------------------------------------------------------------------------
 
 BOOST_FIXTURE_TEST_CASE(peer_sightings_witness_only_known_agents_of_the_reporters_site,
