@@ -7,6 +7,18 @@ target_compile_options(vigil_compile_options INTERFACE
 target_include_directories(vigil_compile_options INTERFACE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(vigil_compile_options INTERFACE
   VIGIL_VERSION="${PROJECT_VERSION}")
+# Hardening, as Debian builds its packages (dpkg-buildflags, hardening=+all): stack protector,
+# fortified libc calls where optimization allows them, read-only relocations bound at start.
+# The packages are made from such a build (scripts/package.sh; lintian checks it). Sanitizer
+# and fuzz builds go without. A target whose own sources build unoptimized sets the property
+# VIGIL_UNOPTIMIZED (fortification needs optimization).
+if(NOT VIGIL_SANITIZE AND NOT VIGIL_FUZZ AND NOT WIN32 AND CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+  target_compile_options(vigil_compile_options INTERFACE -fstack-protector-strong
+    -Werror=format-security)
+  target_compile_definitions(vigil_compile_options INTERFACE
+    $<$<AND:$<NOT:$<CONFIG:Debug>>,$<NOT:$<BOOL:$<TARGET_PROPERTY:VIGIL_UNOPTIMIZED>>>>:_FORTIFY_SOURCE=2>)
+  target_link_options(vigil_compile_options INTERFACE -Wl,-z,relro -Wl,-z,now)
+endif()
 if(VIGIL_SANITIZE)
   target_compile_options(vigil_compile_options INTERFACE
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)

@@ -33,6 +33,14 @@ if [ "$test" = true ]; then
   # promtool (package prometheus) checks /metrics in integration_metrics_test; wrk floods the
   # admin API in scripts/load-test.sh.
   packages+=(prometheus wrk)
+  # The Linux packages (scripts/package.sh): CPack's DEB (dpkg-shlibdeps) and RPM generators,
+  # their linters, systemd-analyze for the units, man-db for lintian's manual page check;
+  # debootstrap makes the throwaway root the packages are installed into
+  # (scripts/package-lifecycle-test.sh).
+  packages+=(dpkg-dev rpm lintian rpmlint systemd man-db debootstrap)
+  # The Windows MSI (wixl, msiinfo) and the macOS launchd plist (plistutil, xmllint):
+  # scripts/check-installers.sh.
+  packages+=(wixl msitools libplist-utils libxml2-utils)
   # Node.js and npm run the OpenAPI linter (scripts/lint-openapi.sh); a Node.js that brings its
   # own npm (NodeSource's) is kept as it is.
   packages+=(nodejs)

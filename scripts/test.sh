@@ -11,6 +11,27 @@ bash scripts/install-deps.sh --test
 bash scripts/build.sh -DVIGIL_BUILD_TESTS=ON
 
 status=0
+# The Linux packages built from that build and checked (lintian, rpmlint, systemd-analyze), a
+# package of the next version for the upgrade, the packages' install/upgrade/remove in a
+# throwaway Debian root, and the Windows and macOS installers' checks. Mostly waiting (apt,
+# heartbeats), so it runs beside the steps below; its report is printed before ctest.
+packaging_checks() {
+  local version next
+  version=$(sed -n 's/^project(vigil VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+  next=${version%.*}.$((${version##*.} + 1))
+  rm -rf build/packages-release build/packages-upgrade
+  mkdir -p build/packages-release build/packages-upgrade
+  bash scripts/package.sh --build-dir build --version "$next" --no-lint || return 1
+  cp build/packages/vigil-agent_*.deb build/packages-upgrade/
+  bash scripts/package.sh --build-dir build || return 1
+  cp build/packages/*.deb build/packages-release/
+  bash scripts/package-lifecycle-test.sh build/packages-release build/packages-upgrade || return 1
+  bash scripts/check-installers.sh build
+}
+packaging_started=$SECONDS
+packaging_checks >build/packaging.log 2>&1 &
+packaging_pid=$!
+
 # libFuzzer binaries need clang; each runs for a bounded time from its seed corpus.
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DVIGIL_FUZZ=ON -DVIGIL_BUILD_TESTS=ON >/dev/null
@@ -44,6 +65,13 @@ step asan env VIGIL_SIM_AGENTS=3000 ctest --test-dir build-asan --output-on-fail
 
 echo "== Windows: the agent's core and Windows platform layer, cross-built with mingw-w64, tests under wine"
 step windows bash scripts/windows-cross-test.sh --build-dir build-mingw
+
+echo "== Linux packages, their life in a Debian root, the installers (build/packaging.log)"
+if wait "$packaging_pid"; then steps+="packaging ok"; else steps+="packaging FAILED"; status=1; fi
+steps+=" ($((SECONDS - packaging_started)) s, beside the steps before); "
+grep -E '^(package:|lintian|rpmlint|systemd-analyze|lifecycle:|check-installers|ok |FAIL )' \
+  build/packaging.log || true
+grep -qE 'FAIL' build/packaging.log && tail -n 40 build/packaging.log
 
 echo "== ctest"
 step ctest ctest --test-dir build --output-on-failure -j2 --timeout 300

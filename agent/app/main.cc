@@ -73,7 +73,8 @@ constexpr char kUsage[] =
     "Exit status: 0 stopped cleanly (a command: done), 1 fatal error, 2 configuration or usage\n"
     "error (enroll: the collector refused the token), 75 (enroll, retire) the collector could\n"
     "not be reached or failed: nothing changed, try again, 78 needs an admin (corrupt identity,\n"
-    "not enrolled and no token; enroll: enrolled with another collector). See docs/agent.md.\n";
+    "not enrolled and no token or no collector named; enroll: enrolled with another\n"
+    "collector). See docs/agent.md.\n";
 
 enum class Command { kRun, kEnroll, kRetire };
 
@@ -290,11 +291,13 @@ int runAgent(int argc, char** argv) {
   Platform platform = makePlatform();
   cli.sources.env = lookupEnv;
   std::optional<std::string> unenrolled_state_dir;  // looked for an identity there, found none
+  bool no_server = false;  // no layer named a collector, and no identity did either
   cli.sources.enrolled_server = [&](const std::string& state_dir) -> std::optional<std::string> {
     FileIdentityStore enrolled(state_dir, *platform.state);
     Result<std::optional<Identity>> identity = enrolled.load();
     if (identity.ok() && !identity.value()) unenrolled_state_dir = state_dir;
     if (!identity.ok() || !identity.value() || identity.value()->server_url.empty()) {
+      no_server = true;
       return std::nullopt;
     }
     return identity.value()->server_url;
@@ -316,6 +319,11 @@ int runAgent(int argc, char** argv) {
   }
   if (!config.ok()) {
     std::fprintf(stderr, "vigil-agent: %s\n", config.error().message().c_str());
+    if (no_server && cli.command == Command::kRun) {
+      // Not enrolled and told of no collector: restarting will not help (as kExitNeedsAdmin).
+      std::fputs("vigil-agent: enroll it: vigil-agent enroll --server URL --token TOKEN\n", stderr);
+      return kExitNeedsAdmin;
+    }
     return kExitUsage;
   }
 

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -587,7 +588,13 @@ int CollectorApp::serve(const CollectorConfig& config) {
   if (beacon_listener) beacon_listener->start();
   ticker.start();
   webhook_dispatcher.start();
-  if (reloader) reloader->start(std::chrono::seconds(config.tls_reload_interval_s));
+  if (reloader) {
+    reloader->start(std::chrono::seconds(config.tls_reload_interval_s));
+  } else {
+    // SIGHUP reloads the certificate; without TLS there is nothing to reload, and the default
+    // action (ending the process) must not turn `systemctl reload` into an outage.
+    ::signal(SIGHUP, SIG_IGN);
+  }
   readiness.setListening(true);
 
   int rc = EXIT_OK;

@@ -3,8 +3,10 @@
 #include <systemd/sd-bus.h>
 #include <time.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -33,7 +35,11 @@ constexpr char kLogindPath[] = "/org/freedesktop/login1";
 constexpr char kLogindManager[] = "org.freedesktop.login1.Manager";
 
 // The arguments of org.freedesktop.login1.Manager.Inhibit.
-constexpr char kInhibitWhat[] = "sleep:shutdown";
+// One lock each: logind (systemd 252) refuses an unprivileged caller a combined "sleep:shutdown"
+// (it checks the wrong polkit action for several values, systemd issue #33834), and grants
+// each alone to the agent's system user.
+constexpr const char* kInhibitWhat[] = {"sleep", "shutdown"};
+constexpr size_t kLockCount = sizeof kInhibitWhat / sizeof kInhibitWhat[0];
 constexpr char kInhibitWho[] = "vigil-agent";
 constexpr char kInhibitWhy[] = "send a goodbye notice";
 constexpr char kInhibitMode[] = "delay";
@@ -123,22 +129,24 @@ class LogindPowerMonitor final : public PowerMonitor {
                                  errnoText(-r));
     }
 
-    BusError error;
-    sd_bus_message* raw_reply = nullptr;
-    r = sd_bus_call_method(bus.get(), kLogindService, kLogindPath, kLogindManager, "Inhibit",
-                           error.get(), &raw_reply, "ssss", kInhibitWhat, kInhibitWho, kInhibitWhy,
-                           kInhibitMode);
-    const MessagePtr reply(raw_reply);
-    if (r < 0 && (error.hasName(SD_BUS_ERROR_SERVICE_UNKNOWN) ||
-                  error.hasName(SD_BUS_ERROR_NAME_HAS_NO_OWNER))) {
-      return Status::unavailable("logind is not running: sleep/shutdown notices unavailable (" +
-                                 error.text(r) + ")");
-    }
-    // Any other refusal (a polkit policy): the notices still come, only without the delay.
-    UniqueFd hold;
-    if (r >= 0) {
-      if (Result<UniqueFd> fd = inhibitorFromReply(reply.get()); fd.ok()) {
-        hold = std::move(fd).value();
+    std::array<UniqueFd, kLockCount> holds;
+    for (size_t i = 0; i < kLockCount; ++i) {
+      BusError error;
+      sd_bus_message* raw_reply = nullptr;
+      r = sd_bus_call_method(bus.get(), kLogindService, kLogindPath, kLogindManager, "Inhibit",
+                             error.get(), &raw_reply, "ssss", kInhibitWhat[i], kInhibitWho,
+                             kInhibitWhy, kInhibitMode);
+      const MessagePtr reply(raw_reply);
+      if (r < 0 && (error.hasName(SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+                    error.hasName(SD_BUS_ERROR_NAME_HAS_NO_OWNER))) {
+        return Status::unavailable("logind is not running: sleep/shutdown notices unavailable (" +
+                                   error.text(r) + ")");
+      }
+      // Any other refusal (a polkit policy): the notices still come, only without the delay.
+      if (r >= 0) {
+        if (Result<UniqueFd> fd = inhibitorFromReply(reply.get()); fd.ok()) {
+          holds[i] = std::move(fd).value();
+        }
       }
     }
 
@@ -146,7 +154,7 @@ class LogindPowerMonitor final : public PowerMonitor {
     bus_ = std::move(bus);
     {
       const std::lock_guard<std::mutex> lock(hold_mu_);
-      hold_ = std::move(hold);
+      holds_ = std::move(holds);
     }
     try {
       thread_ = std::thread([this] { serve(); });
@@ -159,7 +167,7 @@ class LogindPowerMonitor final : public PowerMonitor {
 
   void releaseHold() override {
     const std::lock_guard<std::mutex> lock(hold_mu_);
-    hold_.reset();
+    for (UniqueFd& hold : holds_) hold.reset();
   }
 
   void stop() override {
@@ -195,24 +203,32 @@ class LogindPowerMonitor final : public PowerMonitor {
     sink_ = nullptr;
   }
 
-  // Asks logind for a new lock if none is held (after a resume or a cancelled shutdown). Runs on
+  // Asks logind again for each lock not held (after a resume or a cancelled shutdown). Runs on
   // the bus thread.
   void retakeHold() {
-    {
-      const std::lock_guard<std::mutex> lock(hold_mu_);
-      if (hold_.valid()) return;
-    }
-    sd_bus_call_method_async(bus_.get(), nullptr, kLogindService, kLogindPath, kLogindManager,
-                             "Inhibit", &LogindPowerMonitor::onInhibitReply, this, "ssss",
-                             kInhibitWhat, kInhibitWho, kInhibitWhy, kInhibitMode);
+    retakeOne<0>();
+    retakeOne<1>();
   }
 
+  template <size_t I>
+  void retakeOne() {
+    static_assert(I < kLockCount, "one lock per kInhibitWhat");
+    {
+      const std::lock_guard<std::mutex> lock(hold_mu_);
+      if (holds_[I].valid()) return;
+    }
+    sd_bus_call_method_async(bus_.get(), nullptr, kLogindService, kLogindPath, kLogindManager,
+                             "Inhibit", &LogindPowerMonitor::onInhibitReply<I>, this, "ssss",
+                             kInhibitWhat[I], kInhibitWho, kInhibitWhy, kInhibitMode);
+  }
+
+  template <size_t I>
   static int onInhibitReply(sd_bus_message* reply, void* userdata, sd_bus_error* /*error*/) {
     auto* self = static_cast<LogindPowerMonitor*>(userdata);
     if (sd_bus_message_is_method_error(reply, nullptr) != 0) return 0;  // no delay this time
     if (Result<UniqueFd> fd = inhibitorFromReply(reply); fd.ok()) {
       const std::lock_guard<std::mutex> lock(self->hold_mu_);
-      self->hold_ = std::move(fd).value();
+      self->holds_[I] = std::move(fd).value();
     }
     return 0;
   }
@@ -249,7 +265,7 @@ class LogindPowerMonitor final : public PowerMonitor {
   std::optional<InterruptiblePoll> poll_;
   BusPtr bus_;  // used by the bus thread only while it runs
   std::mutex hold_mu_;
-  UniqueFd hold_;  // logind's delay inhibitor lock; guarded by hold_mu_
+  std::array<UniqueFd, kLockCount> holds_;  // logind's delay locks; guarded by hold_mu_
   std::thread thread_;
 };
 
