@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the installer checks (bash): one "ok"/"FAIL" line per check and a summary.
 #   check DESCRIPTION COMMAND...   ok when the command succeeds
 #   checks_summary NAME            prints the counts; exits 1 if any check failed

@@ -89,7 +89,8 @@ fi
 run check-plist bash installers/macos/check-plist.sh installers/macos/com.vigil.agent.plist
 
 # 3. Shell scripts, XML, the Homebrew formula.
-scripts=(installers/windows/*.sh installers/macos/*.sh installers/macos/scripts/preinstall
+scripts=(installers/*.sh installers/linux/install.sh installers/windows/*.sh installers/macos/*.sh
+         installers/macos/scripts/preinstall
          installers/macos/scripts/postinstall scripts/check-installers.sh
          tests/packaging/check_versions.sh)
 syntax() { local f; for f in "$@"; do bash -n "$f" || { echo "bash -n: $f"; return 1; }; done; }

@@ -39,8 +39,8 @@ if [ "$test" = true ]; then
   # (scripts/package-lifecycle-test.sh).
   packages+=(dpkg-dev rpm lintian rpmlint systemd man-db debootstrap)
   # The Windows MSI (wixl, msiinfo) and the macOS launchd plist (plistutil, xmllint):
-  # scripts/check-installers.sh.
-  packages+=(wixl msitools libplist-utils libxml2-utils)
+  # scripts/check-installers.sh (shellcheck checks the installers' scripts).
+  packages+=(wixl msitools libplist-utils libxml2-utils shellcheck)
   # Node.js and npm run the OpenAPI linter (scripts/lint-openapi.sh); a Node.js that brings its
   # own npm (NodeSource's) is kept as it is.
   packages+=(nodejs)

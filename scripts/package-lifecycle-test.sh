@@ -42,8 +42,11 @@ fail() {
 
 # --- The root ----------------------------------------------------------------------------------
 if [ ! -f "$cache" ]; then
-  mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)
-  [ -n "$mirror" ] || mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null)
+  # The host's Debian mirror: deb822 sources (Debian 12's default) or a one-line sources.list.
+  mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1 ||
+           true)
+  [ -n "$mirror" ] || mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null ||
+                               true)
   build=$(mktemp -d /var/tmp/vigil-debootstrap.XXXXXX)
   echo "lifecycle: debootstrap --variant=minbase bookworm (once; cached in $cache)"
   debootstrap --variant=minbase bookworm "$build" "${mirror:-http://deb.debian.org/debian}" \
@@ -52,7 +55,6 @@ if [ ! -f "$cache" ]; then
   rm -rf "$build" "$build.log"
 fi
 root=$(mktemp -d /var/tmp/vigil-package-root.XXXXXX)
-agent_pids=()
 cleanup() {
   local p r
   for p in /proc/[0-9]*; do  # everything still running inside the root
