@@ -67,11 +67,16 @@ echo "== Windows: the agent's core and Windows platform layer, cross-built with 
 step windows bash scripts/windows-cross-test.sh --build-dir build-mingw
 
 echo "== Linux packages, their life in a Debian root, the installers (build/packaging.log)"
-if wait "$packaging_pid"; then steps+="packaging ok"; else steps+="packaging FAILED"; status=1; fi
+packaging_status=0
+wait "$packaging_pid" || packaging_status=$?
+if [ $packaging_status = 0 ]; then steps+="packaging ok"; else steps+="packaging FAILED"; status=1; fi
 steps+=" ($((SECONDS - packaging_started)) s, beside the steps before); "
 grep -E '^(package:|lintian|rpmlint|systemd-analyze|lifecycle:|check-installers|ok |FAIL )' \
   build/packaging.log || true
-grep -qE 'FAIL' build/packaging.log && tail -n 40 build/packaging.log
+if [ $packaging_status != 0 ]; then
+  echo "-- the end of build/packaging.log:"
+  tail -n 40 build/packaging.log
+fi
 
 echo "== ctest"
 step ctest ctest --test-dir build --output-on-failure -j2 --timeout 300
