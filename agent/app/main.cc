@@ -244,16 +244,15 @@ Status removeStateContents(const std::string& state_dir) {
   return Status::okStatus();
 }
 
-// `vigil-agent enroll` and `vigil-agent retire`: one line saying what happened, and the exit
-// status installers act on.
-int runCommand(const CommandLine& cli, AgentRunner& runner, const AgentConfig& config) {
-  CommandOutcome outcome =
-      cli.command == Command::kEnroll ? runner.enrollOnce(cli.force) : runner.retire();
-  if (outcome.kind == CommandOutcome::Kind::kDone && cli.purge) {
-    if (Status st = removeStateContents(config.state_dir); !st.ok()) {
+// The end of `vigil-agent enroll` and `vigil-agent retire`: the state removed when --purge asked
+// for it and the command is done, one line saying what happened, and the exit status installers
+// act on.
+int finishCommand(CommandOutcome outcome, bool purge, const std::string& state_dir) {
+  if (outcome.kind == CommandOutcome::Kind::kDone && purge) {
+    if (Status st = removeStateContents(state_dir); !st.ok()) {
       outcome = {CommandOutcome::Kind::kFailed, outcome.message + ", but " + st.message()};
     } else {
-      outcome.message += "; all state in " + config.state_dir + " removed";
+      outcome.message += "; all state in " + state_dir + " removed";
     }
   }
   const bool done = outcome.kind == CommandOutcome::Kind::kDone;
@@ -305,17 +304,10 @@ int runAgent(int argc, char** argv) {
   Result<AgentConfig> config = loadAgentConfig(cli.sources);
   if (!config.ok() && cli.command == Command::kRetire && unenrolled_state_dir) {
     // Never enrolled, and no collector named: nothing to tell anyone.
-    std::string done =
-        "not enrolled (no identity in " + *unenrolled_state_dir + "): nothing to retire";
-    if (cli.purge) {
-      if (Status st = removeStateContents(*unenrolled_state_dir); !st.ok()) {
-        std::fprintf(stderr, "vigil-agent: %s\n", st.message().c_str());
-        return kExitFatal;
-      }
-      done += "; all state in " + *unenrolled_state_dir + " removed";
-    }
-    std::printf("vigil-agent: %s\n", done.c_str());
-    return kExitOk;
+    return finishCommand(
+        {CommandOutcome::Kind::kDone,
+         "not enrolled (no identity in " + *unenrolled_state_dir + "): nothing to retire"},
+        cli.purge, *unenrolled_state_dir);
   }
   if (!config.ok()) {
     std::fprintf(stderr, "vigil-agent: %s\n", config.error().message().c_str());
@@ -378,7 +370,12 @@ int runAgent(int argc, char** argv) {
   deps.power = platform.power.get();
   deps.udp = platform.udp.get();
   AgentRunner runner(*config, deps);
-  if (cli.command != Command::kRun) return runCommand(cli, runner, *config);
+  if (cli.command == Command::kEnroll) {
+    return finishCommand(runner.enrollOnce(cli.force), false, config->state_dir);
+  }
+  if (cli.command == Command::kRetire) {
+    return finishCommand(runner.retire(), cli.purge, config->state_dir);
+  }
 
   // The service host owns the process's signals and the service manager's protocol; OS events
   // reach the runner through it and the monitors.
