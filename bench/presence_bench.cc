@@ -3,8 +3,8 @@
 // Reports observations ingested per second on one thread, the cost of an evaluation tick with
 // every agent tracked (nothing due, and 1 % of the fleet due at once), and memory per tracked
 // agent (engine.memoryBytes() and the process's VmRSS growth). Prints a table and one JSON
-// line; exits non-zero when memory per agent exceeds the 300-byte target (timing is reported,
-// never asserted).
+// line; exits non-zero when memory per agent exceeds the 300-byte target or an agent beating
+// on time changed state (timing is reported, never asserted).
 //
 //   vigil-presence-bench [--agents N] [--quick] [--ticks]
 //
@@ -317,6 +317,9 @@ int main(int argc, char** argv) {
   const double idle_mean_us = idle_ticks.empty() ? 0 : idle_total / idle_ticks.size() * 1e6;
   const bool memory_ok =
       engine_per_agent <= kTargetBytesPerAgent && rss_per_agent <= kTargetBytesPerAgent;
+  // A fleet beating on time must not change state: a transition there means the steady ticks
+  // measured work they should not have had (or the engine misjudged punctual agents).
+  const bool steady_ok = idle_transitions == 0;
 
   std::printf("vigil-presence-bench: %u agents in %u sites, default PresenceConfig%s\n", n, sites,
               options.quick ? " (--quick)" : "");
@@ -345,17 +348,21 @@ int main(int argc, char** argv) {
               rss_after / 1e6);
   std::printf("  %-34s %12s    (target <= %.0f bytes/agent)\n", "memory", memory_ok ? "OK" : "FAIL",
               kTargetBytesPerAgent);
+  std::printf("  %-34s %12s    (%llu transitions in the steady ticks; expected 0)\n",
+              "steady fleet", steady_ok ? "OK" : "FAIL",
+              static_cast<unsigned long long>(idle_transitions));
   std::printf(
       "{\"bench\":\"presence\",\"agents\":%u,\"observe_per_s\":%.0f,\"observations\":%llu,"
       "\"tick_idle_us_mean\":%.2f,\"tick_idle_us_p50\":%.2f,\"tick_idle_us_p99\":%.2f,"
       "\"tick_idle_us_max\":%.2f,\"suspect_wave_ms\":%.3f,\"suspect_wave_ticks\":%zu,"
       "\"suspect_wave_transitions\":%llu,\"offline_wave_ms\":%.3f,\"offline_wave_ticks\":%zu,"
       "\"offline_wave_transitions\":%llu,\"engine_bytes_per_agent\":%.1f,"
-      "\"rss_bytes_per_agent\":%.1f,\"alerts_opened\":%llu,\"memory_ok\":%s}\n",
+      "\"rss_bytes_per_agent\":%.1f,\"alerts_opened\":%llu,\"memory_ok\":%s,\"steady_ok\":%s}\n",
       n, observe_rate, static_cast<unsigned long long>(ingest_observations), idle_mean_us,
       idle_p50_us, idle_p99_us, idle_max_us, waves[0].seconds * 1e3, waves[0].ticks,
       static_cast<unsigned long long>(waves[0].transitions), waves[1].seconds * 1e3, waves[1].ticks,
       static_cast<unsigned long long>(waves[1].transitions), engine_per_agent, rss_per_agent,
-      static_cast<unsigned long long>(listener.alerts_opened), memory_ok ? "true" : "false");
-  return memory_ok ? 0 : 1;
+      static_cast<unsigned long long>(listener.alerts_opened), memory_ok ? "true" : "false",
+      steady_ok ? "true" : "false");
+  return memory_ok && steady_ok ? 0 : 1;
 }

@@ -13,19 +13,19 @@
 #      enough for one); purge removes its state and configuration.
 # Prints one line per check; exits non-zero on the first failure.
 #
-# Usage: scripts/package-lifecycle-test.sh PACKAGE_DIR UPGRADE_PACKAGE_DIR
+# Usage: scripts/package-lifecycle-test.sh PACKAGE_DIR [UPGRADE_PACKAGE_DIR]
 #   PACKAGE_DIR holds vigil-agent_*.deb and vigil-collector_*.deb; UPGRADE_PACKAGE_DIR holds a
-#   vigil-agent_*.deb of a higher version (scripts/package.sh --version).
+#   vigil-agent_*.deb of a higher version (scripts/package.sh --version). Without it, the
+#   upgrade is the same agent package rebuilt with the next patch version (dpkg-deb): the same
+#   files and maintainer scripts, which is what an upgrade must keep working.
 # Runs as root (chroot, mounts). The base root is cached in /var/tmp/vigil-package-root.tar
 # (VIGIL_ROOT_CACHE); the root itself is removed at the end (VIGIL_KEEP_ROOT=1 keeps it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=$(cd "${1:?give the package directory}" && pwd)
-upgrade=$(cd "${2:?give the upgrade package directory}" && pwd)
 agent_deb=$(ls "$packages"/vigil-agent_*.deb | head -n1)
 collector_deb=$(ls "$packages"/vigil-collector_*.deb | head -n1)
-upgrade_deb=$(ls "$upgrade"/vigil-agent_*.deb | head -n1)
 cache=${VIGIL_ROOT_CACHE:-/var/tmp/vigil-package-root.tar}
 [ "$(id -u)" -eq 0 ] || { echo "package-lifecycle-test: run as root" >&2; exit 1; }
 command -v debootstrap >/dev/null || { echo "package-lifecycle-test: needs debootstrap" >&2; exit 1; }
@@ -74,7 +74,19 @@ mount --rbind /dev "$root/dev"
 mount -t tmpfs tmpfs "$root/tmp"
 mkdir -p "$root/var/tmp/packages"
 cp "$agent_deb" "$collector_deb" "$root/var/tmp/packages/"
-cp "$upgrade_deb" "$root/var/tmp/packages/upgrade.deb"
+if [ -n "${2:-}" ]; then
+  cp "$(ls "$2"/vigil-agent_*.deb | head -n1)" "$root/var/tmp/packages/upgrade.deb"
+else
+  # 0.1.0-1 -> 0.1.1-1: the upstream version's last number plus one.
+  version=$(dpkg-deb -f "$agent_deb" Version)
+  upstream=${version%-*}
+  next="${upstream%.*}.$((${upstream##*.} + 1))-${version##*-}"
+  unpacked=$(mktemp -d /var/tmp/vigil-upgrade.XXXXXX)
+  dpkg-deb -R "$agent_deb" "$unpacked/pkg"
+  sed -i "s/^Version: .*/Version: $next/" "$unpacked/pkg/DEBIAN/control"
+  dpkg-deb --root-owner-group -b "$unpacked/pkg" "$root/var/tmp/packages/upgrade.deb" >/dev/null
+  rm -rf "$unpacked"
+fi
 check "root ready in $root"
 
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }

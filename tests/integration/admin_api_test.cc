@@ -288,7 +288,7 @@ BOOST_AUTO_TEST_CASE(agents_alerts_and_maintenance) {
   std::string alert_id;
   BOOST_REQUIRE_MESSAGE(eventually(
                             [&] {
-                              agent_b->heartbeat().status;
+                              BOOST_TEST(agent_b->heartbeat().status == 200);
                               Reply open = api_a->call("GET", "/api/v1/alerts", {}, "",
                                                        "state=open&kind=device_offline");
                               auto ids = open.itemValues("id");
