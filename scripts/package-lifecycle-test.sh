@@ -81,10 +81,10 @@ else
   version=$(dpkg-deb -f "$agent_deb" Version)
   upstream=${version%-*}
   next="${upstream%.*}.$((${upstream##*.} + 1))-${version##*-}"
-  unpacked=$(mktemp -d /var/tmp/vigil-upgrade.XXXXXX)
-  dpkg-deb -R "$agent_deb" "$unpacked/pkg"
-  sed -i "s/^Version: .*/Version: $next/" "$unpacked/pkg/DEBIAN/control"
-  dpkg-deb --root-owner-group -b "$unpacked/pkg" "$root/var/tmp/packages/upgrade.deb" >/dev/null
+  unpacked=$root/var/tmp/upgrade-package  # goes with the root, whatever happens
+  dpkg-deb -R "$agent_deb" "$unpacked"
+  sed -i "s/^Version: .*/Version: $next/" "$unpacked/DEBIAN/control"
+  dpkg-deb --root-owner-group -b "$unpacked" "$root/var/tmp/packages/upgrade.deb" >/dev/null
   rm -rf "$unpacked"
 fi
 check "root ready in $root"
