@@ -139,7 +139,7 @@ const std::vector<DurationSetting>& durationSettings() {
        false, 1, kDay},
       {"presence.suspectWindowSeconds", "window of the mass-suspect check", &PC::suspect_window,
        false, 1, kDay},
-      {"presence.siteWindowSeconds", "window in which a site's agents fall silent together",
+      {"presence.siteWindowSeconds", "longest a verdict waits for its site to be judged",
        &PC::site_window, false, 1, kDay},
       {"presence.flapHalfLifeSeconds", "half-life of the flapping score", &PC::flap_half_life,
        false, 1, 30 * kDay},
@@ -174,8 +174,9 @@ const std::vector<RealSetting>& realSettings() {
        &PC::mass_suspect_min_share, 0, 1},
       {"presence.siteSilentShare", "share of a site silent together for a site alert",
        &PC::site_silent_share, 0, 1},
-      {"presence.siteFleetQuietShare", "fleet SUSPECT share below which a site stands out",
-       &PC::site_fleet_quiet_share, 0, 1},
+      {"presence.fleetSilentShare",
+       "SUSPECT share of the fleet, by agents and by tenants, at which the collector is deaf",
+       &PC::fleet_silent_share, 0, 1},
       {"presence.flapHigh", "flapping score that starts a flapping alert", &PC::flap_high, 0, 1000},
       {"presence.flapLow", "flapping score that ends it", &PC::flap_low, 0, 1000},
   };
@@ -192,6 +193,8 @@ const std::vector<CountSetting>& countSettings() {
        &PC::mass_suspect_min_agents, 1, 100'000'000},
       {"presence.siteMinAgents", "least agents of a site for site correlation",
        &PC::site_min_agents, 2, 100'000'000},
+      {"presence.fleetSilentMinAgents", "least SUSPECT agents for the collector to be deaf",
+       &PC::fleet_silent_min_agents, 1, 100'000'000},
   };
   return kSettings;
 }

@@ -5,8 +5,10 @@
 namespace vigil::collector::presence {
 namespace {
 
-// The reference channel "holds" while it keeps at least this share of its agents.
-constexpr double kReferenceHoldShare = 0.9;
+// A collapsed channel has recovered once it regained at least half of what it lost: with
+// drop_share 0.3, a collapse starts below 70 % of the share before it and ends at 85 %. The
+// gap keeps a loss that hovers at the threshold from starting and ending collapses in turn.
+constexpr double kRecoveredShareOfDrop = 0.5;
 
 }  // namespace
 
@@ -14,7 +16,7 @@ ChannelMonitor::ChannelMonitor(const PresenceConfig& config, Ticks origin)
     : origin_(origin),
       window_(std::max<Ticks>(1, ticksOf(config.channel_window))),
       max_duration_(ticksOf(config.channel_collapse_max_duration)),
-      min_agents_(config.channel_min_agents),
+      min_agents_(std::max<uint32_t>(1, config.channel_min_agents)),
       drop_share_(config.channel_drop_share) {}
 
 uint16_t ChannelMonitor::tagOf(int64_t window) const {
@@ -22,11 +24,12 @@ uint16_t ChannelMonitor::tagOf(int64_t window) const {
   return static_cast<uint16_t>(window % 65535 + 1);
 }
 
-void ChannelMonitor::onArrival(size_t channel, ArrivalStats& stats) {
+void ChannelMonitor::onArrival(size_t channel, DirectStats& direct) {
   const uint16_t tag = tagOf(window_index_);
-  if (stats.window_tag == tag) return;
-  stats.window_tag = tag;
-  ++channels_[channel].current;
+  if (direct[channel].window_tag == tag) return;
+  direct[channel].window_tag = tag;
+  ++current_.heard[channel];
+  if (direct[1 - channel].window_tag == tag) ++current_.both;
 }
 
 bool ChannelMonitor::anyCollapsed() const {
@@ -36,31 +39,42 @@ bool ChannelMonitor::anyCollapsed() const {
 
 void ChannelMonitor::onStall(Ticks now) { partial_through_ = (now - origin_) / window_; }
 
-void ChannelMonitor::decide(size_t index, uint32_t previous_own, uint32_t previous_other,
-                            bool may_start, Ticks now) {
+double ChannelMonitor::shareOf(size_t channel, const Counts& counts) const {
+  const uint32_t reference = counts.heard[1 - channel];
+  if (reference < min_agents_) return -1;
+  return static_cast<double>(counts.both) / static_cast<double>(reference);
+}
+
+double ChannelMonitor::recoveryLevel(const Channel& channel) const {
+  return (1.0 - kRecoveredShareOfDrop * drop_share_) * channel.baseline_share;
+}
+
+void ChannelMonitor::end(Channel& channel) {
+  channel.collapsed = false;
+  channel.collapsed_since = kNever;
+}
+
+void ChannelMonitor::decide(size_t index, bool may_start, Ticks now) {
   Channel& own = channels_[index];
-  const Channel& other = channels_[1 - index];
+  const double share = shareOf(index, last_complete_);
   if (!own.collapsed) {
-    if (!may_start) return;
-    const bool enough = previous_own >= std::max<uint32_t>(1, min_agents_);
-    const bool dropped = own.last_complete < (1.0 - drop_share_) * previous_own;
-    const bool other_held =
-        previous_other > 0 && other.last_complete >= kReferenceHoldShare * previous_other;
-    if (enough && dropped && other_held) {
+    const double before = shareOf(index, previous_);
+    // At least channel_min_agents agents used both channels before: below that a drop is
+    // statistics, not a channel fault.
+    const bool enough = previous_.both >= min_agents_;
+    if (may_start && enough && before > 0 && share >= 0 && share < (1.0 - drop_share_) * before) {
       own.collapsed = true;
-      own.baseline = previous_own;
-      own.other_baseline = previous_other;
+      own.baseline_share = before;
       own.collapsed_since = now;
     }
     return;
   }
-  const bool recovered = own.last_complete >= (1.0 - drop_share_) * own.baseline;
-  const bool reference_failed = other.last_complete < kReferenceHoldShare * own.other_baseline;
+  // The reference channel heard too few agents to judge any more (it failed too: not a
+  // one-channel fault), the channel is back, or the collapse lasted long enough.
+  const bool unjudgeable = share < 0;
+  const bool recovered = share >= recoveryLevel(own);
   const bool too_long = now - own.collapsed_since >= max_duration_;
-  if (recovered || reference_failed || too_long) {
-    own.collapsed = false;
-    own.collapsed_since = kNever;
-  }
+  if (unjudgeable || recovered || too_long) end(own);
 }
 
 bool ChannelMonitor::roll(Ticks now) {
@@ -68,29 +82,25 @@ bool ChannelMonitor::roll(Ticks now) {
   const bool before1 = channels_[1].collapsed;
   // A collapsed channel that already reached its recovery level in the window in progress
   // has recovered: no need to wait for the window to close.
-  for (auto& channel : channels_) {
-    if (channel.collapsed && channel.current >= (1.0 - drop_share_) * channel.baseline) {
-      channel.collapsed = false;
-      channel.collapsed_since = kNever;
+  for (size_t c = 0; c < kDirectChannelCount; ++c) {
+    Channel& channel = channels_[c];
+    if (channel.collapsed && shareOf(c, current_) >= recoveryLevel(channel)) {
+      end(channel);
     }
   }
   const int64_t index = (now - origin_) / window_;
-  if (index <= window_index_) {
-    return before0 != channels_[0].collapsed || before1 != channels_[1].collapsed;
+  if (index > window_index_) {
+    // A gap of several windows (the process was frozen) leaves empty windows behind: judge
+    // only the window that was in progress, then start afresh. A window counted in part
+    // (onStall) ends a collapse but starts none.
+    const bool closing_complete = window_index_ > partial_through_;
+    previous_ = last_complete_;
+    last_complete_ = current_;
+    current_ = Counts{};
+    window_index_ = index;
+    decide(0, closing_complete, now);
+    decide(1, closing_complete, now);
   }
-  const uint32_t previous0 = channels_[0].last_complete;
-  const uint32_t previous1 = channels_[1].last_complete;
-  // A gap of several windows (the process was frozen) leaves empty windows behind: judge
-  // only the window that was in progress, then start afresh. A window counted in part
-  // (onStall) ends a collapse but starts none.
-  const bool closing_complete = window_index_ > partial_through_;
-  for (auto& channel : channels_) {
-    channel.last_complete = channel.current;
-    channel.current = 0;
-  }
-  window_index_ = index;
-  decide(0, previous0, previous1, closing_complete, now);
-  decide(1, previous1, previous0, closing_complete, now);
   return before0 != channels_[0].collapsed || before1 != channels_[1].collapsed;
 }
 

@@ -1,12 +1,17 @@
 #pragma once
 
 // Detects an indicator channel collapsing: the heartbeat or the beacon channel losing a large
-// share of its agents from one channel window to the next while the other channel holds
-// (within 10 %). That is a channel fault (Atera's presence vendor), not agents going away:
-// the collector is DEGRADED (kChannelCollapse) and the collapsed channel's lateness cannot
-// make anyone SUSPECT until it recovers.
+// share of its agents from one channel window to the next. That is a channel fault (Atera's
+// presence vendor), not agents going away: the collector is DEGRADED (kChannelCollapse) and the
+// collapsed channel's lateness cannot make anyone SUSPECT until it recovers.
 //
-// Counting is O(1) per arrival: each agent's ArrivalStats remembers the last window it was
+// A channel is judged among the agents the other channel still hears: of the agents heard on
+// the reference channel in a window, the share also heard on this one. Agents that fell
+// silent on both channels (dead machines, partitioned sites, an upstream outage) leave both
+// the numerator and the reference, so no amount of unrelated silence elsewhere hides a
+// collapse or fakes one; only agents that are alive and stopped using one channel count.
+//
+// Counting is O(1) per arrival: each agent's ArrivalStats remember the last window they were
 // counted in. Windows are aligned to the engine's origin.
 
 #include <array>
@@ -20,14 +25,16 @@
 namespace vigil::collector::presence {
 
 constexpr size_t kDirectChannelCount = 2;  // kHeartbeat and kBeacon
+using DirectStats = std::array<ArrivalStats, kDirectChannelCount>;
 
 class ChannelMonitor {
  public:
   ChannelMonitor(const PresenceConfig& config, Ticks origin);
 
-  // An arrival on direct channel `channel` (0 heartbeat, 1 beacon) for the agent whose stats
-  // are given; counts the agent once per window.
-  void onArrival(size_t channel, ArrivalStats& stats);
+  // An arrival on direct channel `channel` (0 heartbeat, 1 beacon) for the agent whose
+  // channels' stats are `direct`; counts the agent once per window and channel, and once as
+  // heard on both channels.
+  void onArrival(size_t channel, DirectStats& direct);
 
   // The engine did not run for a while before `now` (the process was frozen or starved of
   // CPU): the window in progress when it stopped and the one in progress now are counted only
@@ -41,22 +48,26 @@ class ChannelMonitor {
 
   bool collapsed(size_t channel) const { return channels_[channel].collapsed; }
   bool anyCollapsed() const;
-  // Distinct agents counted in the last complete window.
-  uint32_t lastWindowCount(size_t channel) const { return channels_[channel].last_complete; }
 
  private:
+  // Distinct agents counted in one window.
+  struct Counts {
+    std::array<uint32_t, kDirectChannelCount> heard{};  // per channel
+    uint32_t both = 0;                                  // heard on both channels
+  };
   struct Channel {
-    uint32_t current = 0;        // distinct agents in the window in progress
-    uint32_t last_complete = 0;  // in the last complete window
     bool collapsed = false;
-    uint32_t baseline = 0;        // count before the collapse
-    uint32_t other_baseline = 0;  // the other channel's count before the collapse
+    double baseline_share = 0;  // share of the reference's agents using it before the collapse
     Ticks collapsed_since = kNever;
   };
 
   uint16_t tagOf(int64_t window) const;
-  void decide(size_t channel, uint32_t previous_own, uint32_t previous_other, bool may_start,
-              Ticks now);
+  // Share of the agents heard on the other channel that were heard on `channel` too, or a
+  // negative value when the other channel heard too few agents to judge.
+  double shareOf(size_t channel, const Counts& counts) const;
+  void decide(size_t channel, bool may_start, Ticks now);
+  double recoveryLevel(const Channel& channel) const;
+  void end(Channel& channel);
 
   Ticks origin_;
   Ticks window_;
@@ -65,6 +76,9 @@ class ChannelMonitor {
   double drop_share_;
   int64_t window_index_ = 0;
   int64_t partial_through_ = -1;  // windows up to this index were counted only in part
+  Counts current_;
+  Counts last_complete_;
+  Counts previous_;  // the window before the last complete one
   std::array<Channel, kDirectChannelCount> channels_{};
 };
 

@@ -9,8 +9,8 @@ namespace {
 constexpr double kBaselineAlpha = 0.1;
 // Empty windows folded into the baseline after a gap, at most (the rest change nothing).
 constexpr int64_t kMaxGapWindows = 64;
-// Site ids above this are not tracked for the minority exclusion (ids are small and dense).
-constexpr SiteId kMaxTrackedSite = 1u << 20;
+// Site and tenant ids above this are not tracked for the exclusions (ids are small and dense).
+constexpr uint32_t kMaxTrackedId = 1u << 20;
 
 }  // namespace
 
@@ -26,7 +26,14 @@ double MassSuspectMonitor::threshold(uint64_t fleet) const {
   return std::max({min_agents_, factor_ * baseline_, min_share_ * static_cast<double>(fleet)});
 }
 
-uint64_t MassSuspectMonitor::countedSuspects() const { return count_ - top_count_; }
+uint64_t MassSuspectMonitor::countedSuspects() const {
+  uint64_t excluded = top_site_.count;
+  if (several_tenants_) {
+    // The top site's entries are part of its tenant's when that tenant is the top one.
+    excluded = top_tenant_.count + (top_site_.tenant == top_tenant_.id ? 0 : top_site_.count);
+  }
+  return count_ - std::min(count_, excluded);
+}
 
 void MassSuspectMonitor::advance(Ticks now) {
   const int64_t index = (now - origin_) / window_;
@@ -38,40 +45,61 @@ void MassSuspectMonitor::advance(Ticks now) {
   }
   window_index_ = index;
   count_ = 0;
-  top_count_ = 0;
+  top_site_ = Top{};
+  top_tenant_ = Top{};
 }
 
-bool MassSuspectMonitor::onSuspect(SiteId site, bool site_is_minority, uint64_t fleet, Ticks now) {
+uint32_t MassSuspectMonitor::bump(std::vector<WindowCount>& counts, uint32_t id) {
+  if (id >= counts.size()) counts.resize(id + size_t{1});
+  WindowCount& entry = counts[id];
+  if (entry.window != window_index_) {
+    entry.window = window_index_;
+    entry.count = 0;
+  }
+  return ++entry.count;
+}
+
+void MassSuspectMonitor::start(Ticks now) {
+  active_ = true;
+  active_since_ = now;
+}
+
+bool MassSuspectMonitor::onSuspect(const Entry& entry, uint64_t fleet, Ticks now) {
   advance(now);
   ++count_;
-  if (site_is_minority && site < kMaxTrackedSite) {
-    if (site >= site_counts_.size()) site_counts_.resize(site + 1);
-    SiteCount& entry = site_counts_[site];
-    if (entry.window != window_index_) {
-      entry.window = window_index_;
-      entry.count = 0;
-    }
-    ++entry.count;
-    top_count_ = std::max(top_count_, entry.count);
+  several_tenants_ = entry.several_tenants;
+  if (entry.site_is_minority && entry.site < kMaxTrackedId) {
+    const uint32_t count = bump(site_counts_, entry.site);
+    if (count > top_site_.count) top_site_ = Top{entry.site, count, entry.tenant};
+  }
+  if (entry.tenant < kMaxTrackedId) {
+    const uint32_t count = bump(tenant_counts_, entry.tenant);
+    if (count > top_tenant_.count) top_tenant_ = Top{entry.tenant, count, entry.tenant};
   }
   if (active_ || ended_window_ == window_index_) return false;
   if (static_cast<double>(countedSuspects()) <= threshold(fleet)) return false;
-  active_ = true;
-  active_since_ = now;
+  start(now);
   return true;
 }
 
-bool MassSuspectMonitor::roll(uint64_t suspect_now, uint64_t fleet, Ticks now) {
+MassSuspectMonitor::Change MassSuspectMonitor::roll(uint64_t suspect_outside_top_tenant,
+                                                    uint64_t fleet, bool deaf, Ticks now) {
   advance(now);
-  if (!active_) return false;
-  const bool settled = static_cast<double>(suspect_now) <= threshold(fleet);
+  if (!deaf) deaf_outlived_ = false;
+  if (!active_) {
+    if (!deaf || deaf_outlived_) return Change::kNone;
+    start(now);
+    return Change::kStarted;
+  }
+  const bool settled = !deaf && static_cast<double>(suspect_outside_top_tenant) <= threshold(fleet);
   const bool too_long = now - active_since_ >= max_duration_;
-  if (!settled && !too_long) return false;
+  if (!settled && !too_long) return Change::kNone;
   active_ = false;
   active_since_ = kNever;
   // The entries of this window already crossed the threshold once: they cannot start it again.
   ended_window_ = window_index_;
-  return true;
+  if (deaf) deaf_outlived_ = true;
+  return Change::kEnded;
 }
 
 }  // namespace vigil::collector::presence

@@ -1,17 +1,21 @@
 #pragma once
 
-// Detects a correlated silence of the fleet: far more agents entering SUSPECT within one
-// suspect_window than the recent baseline, more than mass_suspect_min_agents and more than
-// mass_suspect_min_share of the fleet. That is what a collector restart, an ingest stall or
-// a network fault near the collector looks like even when the collector cannot see the
-// cause (Syncro, Automox): the collector is DEGRADED (kMassSuspect) and holds its verdicts.
+// Detects a correlated silence of the fleet, the collector's own problem until proven
+// otherwise (Syncro, Automox): the collector is DEGRADED (kMassSuspect) and holds its device
+// verdicts. Two signs start it:
 //
-// Silence concentrated in one site that is a minority of the fleet is a site partition, not
-// a mass suspect: the largest such site's count is left out (SiteTracker handles it).
+// - a surge: far more agents entering SUSPECT within one suspect_window than the recent
+//   baseline, more than mass_suspect_min_agents and more than mass_suspect_min_share of the
+//   fleet. The entries of the tenant with most of them are left out when agents belong to
+//   more than one tenant (no tenant's agents can suspend another tenant's alerts), and so are
+//   those of the minority site with most entries (a site partition is the site's problem);
+// - deafness: most of the fleet is SUSPECT, counted by agents and by tenants (FleetHearing).
+//   This one works in fleets too small for a surge to count.
 //
-// The condition lasts while the number of agents SUSPECT stays above the threshold (held
-// agents stay SUSPECT until heard from), at most mass_suspect_max_duration. Once ended, the
-// entries of the same window cannot start it again.
+// The condition lasts while SUSPECT agents outside the top tenant stay above the surge
+// threshold or the fleet stays deaf, at most mass_suspect_max_duration. Once ended, the
+// entries of the same window cannot start it again, nor can a deafness that outlived the
+// maximum duration: the fleet must be heard again first.
 
 #include <cstdint>
 #include <vector>
@@ -25,27 +29,45 @@ class MassSuspectMonitor {
  public:
   MassSuspectMonitor(const PresenceConfig& config, Ticks origin);
 
-  // An agent of `site` entered SUSPECT at `now`. `site_is_minority`: the site holds at most
-  // half of the fleet. Returns true if this starts a mass suspect.
-  bool onSuspect(SiteId site, bool site_is_minority, uint64_t fleet, Ticks now);
+  // Where an agent entering SUSPECT belongs.
+  struct Entry {
+    SiteId site = 0;
+    TenantId tenant = 0;
+    bool site_is_minority = false;  // the site holds at most half of the fleet
+    bool several_tenants = false;   // the fleet's agents belong to more than one tenant
+  };
+  // An agent entered SUSPECT at `now`. Returns true if this starts a mass suspect.
+  bool onSuspect(const Entry& entry, uint64_t fleet, Ticks now);
 
-  // Closes finished windows (updating the baseline) and ends the condition when the number
-  // of SUSPECT agents is back under the threshold. Returns true if the condition ended.
-  bool roll(uint64_t suspect_now, uint64_t fleet, Ticks now);
+  enum class Change : uint8_t { kNone, kStarted, kEnded };
+  // Closes finished windows (updating the baseline), starts the condition when the fleet is
+  // `deaf`, ends it when `suspect_outside_top_tenant` is back under the surge threshold and
+  // the fleet is heard again, or after the maximum duration.
+  Change roll(uint64_t suspect_outside_top_tenant, uint64_t fleet, bool deaf, Ticks now);
 
   bool active() const { return active_; }
   double baseline() const { return baseline_; }
   double threshold(uint64_t fleet) const;
-  size_t memoryBytes() const { return site_counts_.capacity() * sizeof(SiteCount); }
+  size_t memoryBytes() const {
+    return (site_counts_.capacity() + tenant_counts_.capacity()) * sizeof(WindowCount);
+  }
 
  private:
-  struct SiteCount {
+  struct WindowCount {
     int64_t window = -1;
     uint32_t count = 0;
   };
+  // The largest count of a window among sites or tenants.
+  struct Top {
+    uint32_t id = 0;
+    uint32_t count = 0;
+    uint32_t tenant = 0;  // of the top site
+  };
 
   void advance(Ticks now);
+  uint32_t bump(std::vector<WindowCount>& counts, uint32_t id);
   uint64_t countedSuspects() const;
+  void start(Ticks now);
 
   Ticks origin_;
   Ticks window_;
@@ -55,13 +77,17 @@ class MassSuspectMonitor {
   double min_share_;
 
   int64_t window_index_ = 0;
-  uint64_t count_ = 0;      // entries into SUSPECT in the window in progress
-  uint32_t top_count_ = 0;  // of the minority site with most entries in this window
-  double baseline_ = 0;     // EWMA of entries per window, outside mass suspects
+  uint64_t count_ = 0;  // entries into SUSPECT in the window in progress
+  Top top_site_;        // the minority site with most entries in this window
+  Top top_tenant_;      // the tenant with most entries in this window
+  bool several_tenants_ = false;
+  double baseline_ = 0;  // EWMA of entries per window, outside mass suspects
   bool active_ = false;
   Ticks active_since_ = kNever;
-  int64_t ended_window_ = -1;           // window in which the last mass suspect ended
-  std::vector<SiteCount> site_counts_;  // by site id
+  int64_t ended_window_ = -1;   // window in which the last mass suspect ended
+  bool deaf_outlived_ = false;  // a deafness outlived the maximum duration, not heard since
+  std::vector<WindowCount> site_counts_;    // by site id
+  std::vector<WindowCount> tenant_counts_;  // by tenant id
 };
 
 }  // namespace vigil::collector::presence

@@ -11,8 +11,10 @@
 #include "collector/presence/engine_time.h"
 #include "collector/presence/failure_detector.h"
 #include "collector/presence/flap_detector.h"
+#include "collector/presence/fleet_hearing.h"
 #include "collector/presence/maintenance.h"
 #include "collector/presence/mass_suspect_monitor.h"
+#include "collector/presence/site_question.h"
 #include "collector/presence/site_tracker.h"
 
 namespace vigil::collector::presence {
@@ -22,8 +24,10 @@ namespace {
 // does not cancel the notice.
 constexpr Duration kShutdownSettle = std::chrono::seconds(2);
 
+constexpr size_t kOnlineIndex = static_cast<size_t>(Status::kOnline);
 constexpr size_t kSuspectIndex = static_cast<size_t>(Status::kSuspect);
 constexpr size_t kUnreachableIndex = static_cast<size_t>(Status::kUnreachable);
+constexpr uint32_t kMassSuspectBit = 1u << static_cast<uint32_t>(DegradationReason::kMassSuspect);
 
 std::string maskText(uint32_t mask) {
   std::string text;
@@ -54,6 +58,14 @@ Ticks ticksOfMs(uint32_t ms) { return ticksOf(std::chrono::milliseconds(ms)); }
 // its interval plus jitter plus this share of the interval (the margin keeps an agent whose
 // next heartbeat is merely in flight from counting as silent).
 constexpr double kOverdueMarginShare = 0.10;
+
+SiteQuestionRules siteRules(const PresenceConfig& config) {
+  SiteQuestionRules rules;
+  rules.min_agents = config.site_min_agents;
+  rules.silent_share = config.site_silent_share;
+  rules.allowance = 1.0 + config.agent_jitter + kOverdueMarginShare;
+  return rules;
+}
 
 }  // namespace
 
@@ -102,9 +114,6 @@ class PresenceEngine::Impl {
   Ticks suspectTime(const AgentRecord& rec, size_t* channel) const;
   Ticks witnessSpan(const AgentRecord& rec) const;
   bool witnessFresh(const AgentRecord& rec, Ticks now) const;
-  bool overdue(const AgentRecord& rec, Ticks now) const;
-  uint64_t silentMembers(SiteId site, Ticks now) const;
-  Ticks siteWaitEnd(const AgentRecord& rec) const;
   void onDirectEvidence(AgentHandle agent, AgentRecord& rec, const Now& now);
   void onWitness(AgentHandle agent, AgentRecord& rec, Ticks at, Duration interval, const Now& now);
   void onShutdownNotice(AgentHandle agent, AgentRecord& rec, Ticks at, const Now& now);
@@ -132,9 +141,13 @@ class PresenceEngine::Impl {
   void rearmHeld(const Now& now);
 
   // Sites, flapping, maintenance.
-  // Opens the site alert if the site-partition rule holds with `silent` of the site's
-  // expected agents silent.
-  bool maybeOpenSiteAlert(SiteId site, uint64_t silent, const Now& now);
+  // The site question for a SUSPECT agent whose confirmation ended (site_question.h), then,
+  // for a dark site, the fleet question (fleet_hearing.h). Returns true when the agent fell
+  // silent alone; otherwise it opened the site alert, scheduled the next look or held the
+  // verdict.
+  bool judgeAlone(AgentHandle agent, AgentRecord& rec, const Now& now);
+  void openSiteAlert(SiteId site, const SiteAnswer& answer, FleetHearing::Verdict fleet,
+                     const Now& now);
   void maybeResolveSiteAlert(SiteId site, const Now& now);
   void noteFlap(AgentHandle agent, AgentRecord& rec, const Now& now);
   void scanFlapping(const Now& now);
@@ -151,6 +164,10 @@ class PresenceEngine::Impl {
   const Ticks witness_max_postpone_;
   const Ticks shutdown_grace_;
   const Ticks site_window_;
+  // From a dark site's newest evidence until every agent of the fleet silenced at the same
+  // instant is SUSPECT: the lateness ceiling of the longest interval.
+  const Ticks site_settle_;
+  const SiteQuestionRules site_rules_;
   const Ticks channel_window_;
 
   FailureDetector detector_;
@@ -158,6 +175,7 @@ class PresenceEngine::Impl {
   ChannelMonitor channels_;
   MassSuspectMonitor mass_;
   SiteTracker sites_;
+  FleetHearing hearing_;
   FlapDetector flaps_;
   MaintenanceCalendar maintenance_;
   DeadlineHeap heap_;
@@ -166,6 +184,7 @@ class PresenceEngine::Impl {
   std::vector<AgentHandle> held_waiting_;  // held verdicts to re-arm at recovery
   std::vector<AgentHandle> in_maintenance_;
   std::vector<AgentHandle> scratch_;
+  std::vector<Ticks> site_scratch_;
   std::vector<AgentHandle> flapping_;
 
   uint32_t health_mask_;
@@ -187,12 +206,15 @@ PresenceEngine::Impl::Impl(const PresenceConfig& config, const Clock& clock,
       witness_max_postpone_(ticksOf(config.witness_max_postpone)),
       shutdown_grace_(ticksOf(config.server_shutdown_grace)),
       site_window_(ticksOf(config.site_window)),
+      site_settle_(static_cast<Ticks>(std::max(config.lateness_floor, config.lateness_ceiling) *
+                                      static_cast<double>(ticksOf(config.max_heartbeat_interval)))),
+      site_rules_(siteRules(config)),
       channel_window_(std::max<Ticks>(1, ticksOf(config.channel_window))),
       detector_(config_),
       degradation_(config_, 0, clock.wallNow()),
       channels_(config_, 0),
       mass_(config_, 0),
-      sites_(config_),
+      hearing_(config_),
       flaps_(config_),
       health_mask_(degradation_.mask()),
       episode_mask_(degradation_.mask()),
@@ -221,49 +243,6 @@ Ticks PresenceEngine::Impl::witnessSpan(const AgentRecord& rec) const {
 
 bool PresenceEngine::Impl::witnessFresh(const AgentRecord& rec, Ticks now) const {
   return rec.witness_last != kNever && now - rec.witness_last <= witnessSpan(rec);
-}
-
-bool PresenceEngine::Impl::overdue(const AgentRecord& rec, Ticks now) const {
-  const double allowance = 1.0 + config_.agent_jitter + kOverdueMarginShare;
-  bool heard = false;
-  for (const ArrivalStats& stats : rec.direct) {
-    if (stats.last == kNever) continue;
-    heard = true;
-    if (now - stats.last <= static_cast<Ticks>(allowance * ticksOfMs(stats.interval_ms))) {
-      return false;
-    }
-  }
-  return heard;
-}
-
-uint64_t PresenceEngine::Impl::silentMembers(SiteId site, Ticks now) const {
-  const SiteState* state = sites_.find(site);
-  if (state == nullptr) return 0;
-  uint64_t silent = 0;
-  for (AgentHandle member : state->members) {
-    const AgentRecord& rec = agents_[member];
-    if (rec.status == Status::kSuspect || rec.status == Status::kUnreachable ||
-        (rec.status == Status::kOnline && overdue(rec, now))) {
-      ++silent;
-    }
-  }
-  return silent;
-}
-
-Ticks PresenceEngine::Impl::siteWaitEnd(const AgentRecord& rec) const {
-  // The latest instant the verdict could come without any wait: lateness at its ceiling,
-  // then the confirmation window. Waiting no longer keeps the detection latency bound (one
-  // interval of jitter plus ceiling plus confirmation) and, as the agent went SUSPECT no
-  // sooner than the lateness floor, the wait is at most (ceiling - floor) x interval.
-  const double ceiling = std::max(config_.lateness_floor, config_.lateness_ceiling);
-  Ticks latest = kNever;
-  for (const ArrivalStats& stats : rec.direct) {
-    if (stats.last == kNever) continue;
-    latest =
-        std::max(latest, stats.last + static_cast<Ticks>(ceiling * ticksOfMs(stats.interval_ms)));
-  }
-  if (latest == kNever) return kNever;
-  return std::min(latest + confirm_, rec.window_start + site_window_);
 }
 
 void PresenceEngine::Impl::onDirectEvidence(AgentHandle agent, AgentRecord& rec, const Now& now) {
@@ -339,6 +318,7 @@ Status PresenceEngine::Impl::setStatus(AgentHandle agent, AgentRecord& rec, Stat
   if (from == to && rec.reason == reason) return to;
   if (from != to) {
     sites_.onStatusChange(rec.site, from, to);
+    hearing_.onStatusChange(rec.tenant, from, to);
     rec.since = now.wall;
   }
   rec.status = to;
@@ -390,11 +370,15 @@ void PresenceEngine::Impl::enterSuspect(AgentHandle agent, AgentRecord& rec, con
   rec.window_start = now.mono;
   setDue(agent, rec, now.mono + confirm_);
   if (!count) return;
-  if (mass_.onSuspect(rec.site, sites_.isMinority(rec.site), sites_.fleetSize(), now.mono)) {
+  MassSuspectMonitor::Entry entry;
+  entry.site = rec.site;
+  entry.tenant = rec.tenant;
+  entry.site_is_minority = sites_.isMinority(rec.site);
+  entry.several_tenants = hearing_.populatedTenants() > 1;
+  if (mass_.onSuspect(entry, sites_.fleetSize(), now.mono)) {
     degradation_.setCondition(DegradationReason::kMassSuspect, true, now.mono);
     syncHealth(now);
   }
-  maybeOpenSiteAlert(rec.site, site.by_status[kSuspectIndex], now);
 }
 
 void PresenceEngine::Impl::judgeSilent(AgentHandle agent, AgentRecord& rec, const Now& now,
@@ -465,11 +449,19 @@ void PresenceEngine::Impl::evaluateDue(AgentHandle agent, AgentRecord& rec, cons
 }
 
 void PresenceEngine::Impl::confirmDue(AgentHandle agent, AgentRecord& rec, const Now& now) {
-  if (degraded()) {
+  const bool suspect = rec.status == Status::kSuspect;
+  if (suspect && sites_.site(rec.site).alert_open) {
+    enterSuspect(agent, rec, now, /*count=*/false);  // joins the open site alert
+    return;
+  }
+  // While the only doubt is a mass suspect, a site can still be judged: several sites cut at
+  // once look like a surge, and a dark site whose rest of the fleet is heard is a partition.
+  const bool may_judge_site = suspect && health_mask_ == kMassSuspectBit;
+  if (degraded() && !may_judge_site) {
     hold(agent, rec, now, /*park=*/true);
     return;
   }
-  if (last_recovery_ != kNever && last_recovery_ >= rec.window_start) {
+  if (!degraded() && last_recovery_ != kNever && last_recovery_ >= rec.window_start) {
     // The collector was DEGRADED during the window: start it again from the recovery.
     hold(agent, rec, now, /*park=*/false);
     rec.window_start = last_recovery_;
@@ -479,21 +471,10 @@ void PresenceEngine::Impl::confirmDue(AgentHandle agent, AgentRecord& rec, const
     }
   }
   Reason verdict = Reason::kShutdownTooLong;
-  if (rec.status == Status::kSuspect) {
-    if (sites_.site(rec.site).alert_open) {
-      enterSuspect(agent, rec, now, /*count=*/false);  // joins the open site alert
-      return;
-    }
-    // Agents of a partitioned site go SUSPECT one by one as their phases come, but by now
-    // every one of them is overdue: count those, not only the SUSPECT ones.
-    const uint64_t silent = silentMembers(rec.site, now.mono);
-    if (maybeOpenSiteAlert(rec.site, silent, now) && rec.status != Status::kSuspect) return;
-    const Ticks site_wait = siteWaitEnd(rec);
-    if (site_wait != kNever && now.mono < site_wait &&
-        sites_.silentShareReached(rec.site, config_.site_silent_share, silent)) {
-      // The site is silent but the rule does not hold yet (the rest of the fleet is not
-      // quiet): give it a bounded moment to settle before judging devices one by one.
-      setDue(agent, rec, site_wait);
+  if (suspect) {
+    if (!judgeAlone(agent, rec, now)) return;
+    if (degraded()) {
+      hold(agent, rec, now, /*park=*/true);
       return;
     }
     if (witnessFresh(rec, now.mono)) {
@@ -635,18 +616,73 @@ void PresenceEngine::Impl::rearmHeld(const Now& now) {
 
 // --- Sites, flapping, maintenance ----------------------------------------------------------
 
-bool PresenceEngine::Impl::maybeOpenSiteAlert(SiteId site_id, uint64_t silent, const Now& now) {
-  if (degraded()) return false;
-  SiteState& site = sites_.site(site_id);
-  if (site.alert_open || !sites_.looksPartitioned(site_id, config_.site_silent_share, silent)) {
+bool PresenceEngine::Impl::judgeAlone(AgentHandle agent, AgentRecord& rec, const Now& now) {
+  const SiteState& site = sites_.site(rec.site);
+  const SiteAnswer answer = askSite(site, agents_, agent, now.mono, site_rules_, site_scratch_);
+  // However undecided its site, a verdict waits at most site_window after its window ended.
+  const Ticks cap = rec.window_start + confirm_ + site_window_;
+  switch (answer.kind) {
+    case SiteAnswer::Kind::kAlone:
+      return true;
+    case SiteAnswer::Kind::kWait:
+      if (now.mono >= cap) return true;
+      setDue(agent, rec, std::min(answer.ask_again_at, cap));
+      return false;
+    case SiteAnswer::Kind::kDark:
+      break;
+  }
+  // The site is dark. Judge it against the rest of the fleet only once the rest had the time
+  // to show the same silence: an agent silenced when the site's last evidence arrived is
+  // SUSPECT by then, so a fleet-wide silence cannot pass for a partition.
+  const Ticks settled = answer.dark_since + site_settle_;
+  if (now.mono < settled && now.mono < cap) {
+    setDue(agent, rec, std::min(settled, cap));
     return false;
   }
+  FleetHearing::Group group;
+  group.tenant = rec.tenant;
+  group.listening = site.by_status[kOnlineIndex] + site.by_status[kSuspectIndex];
+  group.silent = site.by_status[kSuspectIndex];
+  const FleetHearing::Verdict fleet = hearing_.judgeRest(group);
+  if (fleet == FleetHearing::Verdict::kDeaf) {
+    // Most of the fleet is silent too: the collector's problem, not the site's.
+    if (degraded()) {
+      hold(agent, rec, now, /*park=*/true);
+      return false;
+    }
+    if (now.mono < cap) {
+      setDue(agent, rec, std::min(now.mono + confirm_, cap));
+      return false;
+    }
+    // Still undecided after site_window: one site alert is the smaller error than one alert
+    // per device.
+  }
+  openSiteAlert(rec.site, answer, fleet, now);
+  return false;
+}
+
+void PresenceEngine::Impl::openSiteAlert(SiteId site_id, const SiteAnswer& answer,
+                                         FleetHearing::Verdict fleet, const Now& now) {
+  SiteState& site = sites_.site(site_id);
+  if (site.alert_open) return;
   site.alert_open = true;
   site.partition_size = 0;
-  const auto expected = expectedAgents(site.by_status);
+  std::string note = std::to_string(answer.silent) + " of " + std::to_string(answer.expected) +
+                     " agents of the site went silent together";
+  switch (fleet) {
+    case FleetHearing::Verdict::kHeard:
+      note += " while the collector still hears the rest of the fleet";
+      break;
+    case FleetHearing::Verdict::kNoReference:
+      note += "; the collector has no other agents to compare with";
+      break;
+    case FleetHearing::Verdict::kDeaf:
+      note += "; most of the rest of the fleet is silent too, but for " +
+              durationText(durationOf(site_window_)) + " the collector found no fault of its own";
+      break;
+  }
   emit(AlertKind::kSiteUnreachable, AlertAction::kOpened, std::nullopt, site_id, now,
-       std::to_string(silent) + " of " + std::to_string(expected) +
-           " agents of the site went silent together while the rest of the fleet is fine");
+       std::move(note));
   for (AgentHandle member : site.members) {
     AgentRecord& rec = agents_[member];
     if (rec.status != Status::kSuspect) continue;
@@ -661,7 +697,6 @@ bool PresenceEngine::Impl::maybeOpenSiteAlert(SiteId site_id, uint64_t silent, c
       ++site.partition_size;
     }
   }
-  return true;
 }
 
 void PresenceEngine::Impl::maybeResolveSiteAlert(SiteId site_id, const Now& now) {
@@ -749,6 +784,7 @@ AgentHandle PresenceEngine::Impl::addAgent(const AgentSpec& spec,
   rec.agent_class = spec.agent_class;
   rec.since = now.wall;
   rec.site_slot = sites_.add(spec.site, agent);
+  hearing_.onAdd(spec.tenant);
   if (restored) {
     auto restoredAt = [&](Indicator indicator) -> Ticks {
       const auto& seen = restored->last_seen[static_cast<size_t>(indicator)];
@@ -791,6 +827,7 @@ void PresenceEngine::Impl::removeAgent(AgentHandle agent) {
     --held_count_;
   }
   const Status status = rec->status;
+  hearing_.onRemove(rec->tenant, status);
   if (auto moved = sites_.remove(rec->site, rec->site_slot, status)) {
     agents_[*moved].site_slot = rec->site_slot;
   }
@@ -840,7 +877,7 @@ void PresenceEngine::Impl::observe(const Observation& observation) {
       // While DEGRADED arrival times are distorted (a backlog read at once): keep them, but
       // do not let them teach the detector.
       if (!detector_.record(stats, at, observation.expected_interval, !degraded())) return;
-      channels_.onArrival(channel, stats);
+      channels_.onArrival(channel, rec->direct);
       onDirectEvidence(observation.agent, *rec, now);
       return;
     }
@@ -898,8 +935,11 @@ void PresenceEngine::Impl::tick() {
     degradation_.setCondition(DegradationReason::kChannelCollapse, channels_.anyCollapsed(),
                               now.mono);
   }
-  if (mass_.roll(sites_.fleet()[kSuspectIndex], sites_.fleetSize(), now.mono)) {
-    degradation_.setCondition(DegradationReason::kMassSuspect, false, now.mono);
+  const uint64_t suspect = mass_.active() ? hearing_.silentOutsideTopTenant() : 0;
+  const auto mass = mass_.roll(suspect, sites_.fleetSize(), hearing_.deaf(), now.mono);
+  if (mass != MassSuspectMonitor::Change::kNone) {
+    degradation_.setCondition(DegradationReason::kMassSuspect,
+                              mass == MassSuspectMonitor::Change::kStarted, now.mono);
   }
   syncHealth(now);
   if (maintenance_.update(now.wall)) rejudgeMaintenance(now);
@@ -995,7 +1035,8 @@ size_t PresenceEngine::Impl::memoryBytes() const {
                         scratch_.capacity() + flapping_.capacity()) *
                        sizeof(AgentHandle);
   return sizeof(*this) + agents_.memoryBytes() + heap_.memoryBytes() + sites_.memoryBytes() +
-         mass_.memoryBytes() + maintenance_.memoryBytes() + lists;
+         hearing_.memoryBytes() + mass_.memoryBytes() + maintenance_.memoryBytes() + lists +
+         site_scratch_.capacity() * sizeof(Ticks);
 }
 
 // --- PresenceEngine ------------------------------------------------------------------------

@@ -153,15 +153,19 @@ struct PresenceConfig {
   // this long; afterwards held verdicts are re-verified and alert with a note.
   Duration mass_suspect_max_duration = std::chrono::minutes(30);
 
-  // Site correlation: a site with at least site_min_agents agents of which at least
-  // site_silent_share went silent (SUSPECT, or overdue when a confirmation is due), while the
-  // rest of the fleet is not (its SUSPECT share below site_fleet_quiet_share), gets one site
-  // alert. site_window caps the wait of a confirmation for an undecided site (the latency
-  // bound caps it more tightly with the default lateness).
+  // Site correlation (site_question.h, fleet_hearing.h). When a SUSPECT agent's confirmation
+  // ends, its site (if at least site_min_agents of its agents are expected to report) is
+  // dark when at least site_silent_share of them fell silent with it, not heard from since it
+  // should have reported. A dark site gets one site alert unless the collector has lost most
+  // of the rest of the fleet too. site_window caps the wait for an undecided site.
   uint32_t site_min_agents = 3;
   double site_silent_share = 0.8;
   Duration site_window = std::chrono::minutes(3);
-  double site_fleet_quiet_share = 0.05;
+  // The collector is deaf, and the silence its own problem (mass suspect), when more than
+  // fleet_silent_share of the agents it listens to are SUSPECT, counted by agents and by
+  // tenants, and at least fleet_silent_min_agents of them.
+  double fleet_silent_share = 0.5;
+  uint32_t fleet_silent_min_agents = 10;
 
   // Flapping (weighted history, as in Icinga): each status change adds 1 to a score that
   // decays with half-life flap_half_life; flapping starts above flap_high and ends below

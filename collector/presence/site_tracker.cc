@@ -50,32 +50,6 @@ bool SiteTracker::isMinority(SiteId site) const {
   return state != nullptr && 2 * state->members.size() <= fleet_size_;
 }
 
-bool SiteTracker::looksPartitioned(SiteId site, double share) const {
-  const SiteState* state = find(site);
-  if (state == nullptr) return false;
-  return looksPartitioned(site, share, state->by_status[indexOf(Status::kSuspect)]);
-}
-
-bool SiteTracker::looksPartitioned(SiteId site, double share, uint64_t silent) const {
-  if (!silentShareReached(site, share, silent)) return false;
-  const SiteState& state = sites_[site];
-  const uint64_t expected = expectedAgents(state.by_status);
-  const uint64_t rest_expected = expectedAgents(fleet_) - expected;
-  const uint64_t rest_silent =
-      fleet_[indexOf(Status::kSuspect)] - state.by_status[indexOf(Status::kSuspect)];
-  if (rest_expected == 0) return false;
-  return static_cast<double>(rest_silent) <
-         config_.site_fleet_quiet_share * static_cast<double>(rest_expected);
-}
-
-bool SiteTracker::silentShareReached(SiteId site, double share, uint64_t silent) const {
-  const SiteState* state = find(site);
-  if (state == nullptr) return false;
-  const uint64_t expected = expectedAgents(state->by_status);
-  if (expected == 0 || expected < config_.site_min_agents) return false;
-  return static_cast<double>(silent) >= share * static_cast<double>(expected);
-}
-
 size_t SiteTracker::memoryBytes() const {
   size_t bytes = sites_.capacity() * sizeof(SiteState);
   for (const auto& state : sites_) bytes += state.members.capacity() * sizeof(AgentHandle);

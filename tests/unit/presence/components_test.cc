@@ -4,13 +4,16 @@
 #include <set>
 #include <string>
 
+#include "collector/presence/agent_record.h"
 #include "collector/presence/channel_monitor.h"
 #include "collector/presence/degradation_detector.h"
 #include "collector/presence/engine_time.h"
 #include "collector/presence/flap_detector.h"
+#include "collector/presence/fleet_hearing.h"
 #include "collector/presence/maintenance.h"
 #include "collector/presence/mass_suspect_monitor.h"
 #include "collector/presence/presence_types.h"
+#include "collector/presence/site_question.h"
 #include "collector/presence/site_tracker.h"
 
 using namespace std::chrono_literals;
@@ -125,11 +128,10 @@ BOOST_AUTO_TEST_CASE(degradation_detector_pulses_linger_and_levels_wait_for_thei
 BOOST_AUTO_TEST_CASE(channel_monitor_needs_a_drop_on_one_channel_while_the_other_holds) {
   PresenceConfig config;
   ChannelMonitor monitor(config, 0);
-  std::vector<ArrivalStats> heartbeat(100);
-  std::vector<ArrivalStats> beacon(100);
+  std::vector<DirectStats> agents(100);
   auto window = [&](int index, size_t beacons, size_t heartbeats) {
-    for (size_t i = 0; i < heartbeats; ++i) monitor.onArrival(0, heartbeat[i]);
-    for (size_t i = 0; i < beacons; ++i) monitor.onArrival(1, beacon[i]);
+    for (size_t i = 0; i < heartbeats; ++i) monitor.onArrival(0, agents[i]);
+    for (size_t i = 0; i < beacons; ++i) monitor.onArrival(1, agents[i]);
     return monitor.roll(ticksOf(config.channel_window) * (index + 1));
   };
   BOOST_TEST(!window(0, 100, 100));
@@ -146,14 +148,37 @@ BOOST_AUTO_TEST_CASE(channel_monitor_needs_a_drop_on_one_channel_while_the_other
   BOOST_TEST(!monitor.anyCollapsed());
 }
 
+BOOST_AUTO_TEST_CASE(channel_collapse_is_seen_among_agents_alive_whatever_else_falls_silent) {
+  // 200 agents on both channels. Then a fifth of them fall silent on both (a partitioned site,
+  // deaths): that is no channel fault. Then, with those still silent, a third of the rest lose
+  // their beacons (Atera's vendor): a beacon collapse, although heartbeats dropped by 20 %
+  // too. A rule that wants the other channel to hold within 10 % misses it.
+  PresenceConfig config;
+  ChannelMonitor monitor(config, 0);
+  std::vector<DirectStats> agents(200);
+  auto window = [&](int index, size_t from, size_t to, size_t beacons_to) {
+    for (size_t i = from; i < to; ++i) monitor.onArrival(0, agents[i]);
+    for (size_t i = from; i < beacons_to; ++i) monitor.onArrival(1, agents[i]);
+    return monitor.roll(ticksOf(config.channel_window) * (index + 1));
+  };
+  BOOST_TEST(!window(0, 0, 200, 200));
+  BOOST_TEST(!window(1, 0, 200, 200));
+  BOOST_TEST(!window(2, 40, 200, 200));  // 40 silent on both channels
+  BOOST_TEST(!monitor.anyCollapsed());
+  BOOST_TEST(window(3, 40, 200, 140));  // 60 of the 160 alive lose their beacons
+  BOOST_TEST(monitor.collapsed(1));
+  BOOST_TEST(!monitor.collapsed(0));
+  BOOST_TEST(window(4, 40, 200, 200));  // beacons back
+  BOOST_TEST(!monitor.anyCollapsed());
+}
+
 BOOST_AUTO_TEST_CASE(channel_collapse_ends_after_its_maximum_and_the_new_level_is_the_baseline) {
   PresenceConfig config;
   ChannelMonitor monitor(config, 0);
-  std::vector<ArrivalStats> heartbeat(100);
-  std::vector<ArrivalStats> beacon(100);
+  std::vector<DirectStats> agents(100);
   auto window = [&](int index, size_t beacons, size_t heartbeats) {
-    for (size_t i = 0; i < heartbeats; ++i) monitor.onArrival(0, heartbeat[i]);
-    for (size_t i = 0; i < beacons; ++i) monitor.onArrival(1, beacon[i]);
+    for (size_t i = 0; i < heartbeats; ++i) monitor.onArrival(0, agents[i]);
+    for (size_t i = 0; i < beacons; ++i) monitor.onArrival(1, agents[i]);
     return monitor.roll(ticksOf(config.channel_window) * (index + 1));
   };
   BOOST_TEST(!window(0, 100, 100));
@@ -182,11 +207,10 @@ BOOST_AUTO_TEST_CASE(windows_counted_in_part_around_a_stall_start_no_collapse) {
   const Ticks w = ticksOf(config.channel_window);
   for (const bool stall_reported : {true, false}) {
     ChannelMonitor monitor(config, 0);
-    std::vector<ArrivalStats> heartbeat(100);
-    std::vector<ArrivalStats> beacon(100);
+    std::vector<DirectStats> agents(100);
     auto count = [&](size_t beacons, size_t heartbeats) {
-      for (size_t i = 0; i < heartbeats; ++i) monitor.onArrival(0, heartbeat[i]);
-      for (size_t i = 0; i < beacons; ++i) monitor.onArrival(1, beacon[i]);
+      for (size_t i = 0; i < heartbeats; ++i) monitor.onArrival(0, agents[i]);
+      for (size_t i = 0; i < beacons; ++i) monitor.onArrival(1, agents[i]);
     };
     count(100, 100);
     BOOST_TEST(!monitor.roll(w));
@@ -212,45 +236,253 @@ BOOST_AUTO_TEST_CASE(windows_counted_in_part_around_a_stall_start_no_collapse) {
   }
 }
 
+namespace {
+
+MassSuspectMonitor::Entry entryOf(SiteId site, TenantId tenant, bool minority = true,
+                                  bool several_tenants = true) {
+  MassSuspectMonitor::Entry entry;
+  entry.site = site;
+  entry.tenant = tenant;
+  entry.site_is_minority = minority;
+  entry.several_tenants = several_tenants;
+  return entry;
+}
+
+using Change = MassSuspectMonitor::Change;
+
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(mass_suspect_compares_against_the_baseline_and_leaves_out_one_site) {
   PresenceConfig config;
   MassSuspectMonitor monitor(config, 0);
   const uint64_t fleet = 1000;
-  // 20 suspects a window, steady: the baseline rises to about 20 and nothing triggers.
+  // 20 suspects a window, steady, spread over sites and tenants: the baseline rises to about
+  // 20 and nothing triggers.
   for (int w = 0; w < 40; ++w) {
-    for (int i = 0; i < 20; ++i) {
-      BOOST_TEST_REQUIRE(!monitor.onSuspect(0, false, fleet, ticksOf(60s) * w + i));
+    for (uint32_t i = 0; i < 20; ++i) {
+      BOOST_TEST_REQUIRE(!monitor.onSuspect(entryOf(i, i), fleet, ticksOf(60s) * w + i));
     }
   }
-  monitor.roll(0, fleet, ticksOf(60s) * 40);
+  monitor.roll(0, fleet, false, ticksOf(60s) * 40);
   BOOST_TEST(monitor.baseline() > 15.0);
   // 99 from one minority site: a partition candidate, not a mass suspect.
   const Ticks t = ticksOf(60s) * 40;
-  for (int i = 0; i < 99; ++i) BOOST_TEST_REQUIRE(!monitor.onSuspect(7, true, fleet, t));
+  for (int i = 0; i < 99; ++i) BOOST_TEST_REQUIRE(!monitor.onSuspect(entryOf(7, 7), fleet, t));
   // Spread over the fleet, more than 5 x baseline: a mass suspect.
   bool started = false;
-  for (int i = 0; i < 120 && !started; ++i) started = monitor.onSuspect(0, false, fleet, t);
+  for (uint32_t i = 0; i < 200 && !started; ++i) {
+    started = monitor.onSuspect(entryOf(100 + i, 100 + i % 50), fleet, t);
+  }
   BOOST_TEST(started);
   BOOST_TEST(monitor.active());
-  BOOST_TEST(!monitor.roll(500, fleet, t + ticksOf(30s)));  // too early, still many suspects
-  BOOST_TEST(monitor.roll(10, fleet, t + ticksOf(61s)));
+  BOOST_TEST((monitor.roll(500, fleet, false, t + ticksOf(30s)) == Change::kNone));  // many left
+  BOOST_TEST((monitor.roll(10, fleet, false, t + ticksOf(61s)) == Change::kEnded));
   BOOST_TEST(!monitor.active());
 }
 
-BOOST_AUTO_TEST_CASE(site_tracker_sees_a_partition_only_while_the_rest_is_quiet) {
+BOOST_AUTO_TEST_CASE(mass_suspect_leaves_out_the_tenant_with_most_suspects) {
+  // One tenant's agents falling silent together, in as many sites as it likes, cannot hold
+  // back another tenant's alerts (one tenant's throw-away agents, or its own real outage).
   PresenceConfig config;
-  SiteTracker sites(config);
+  MassSuspectMonitor monitor(config, 0);
+  const uint64_t fleet = 1000;
+  const Ticks t = ticksOf(60s) * 10;
+  for (uint32_t i = 0; i < 400; ++i)
+    BOOST_TEST_REQUIRE(!monitor.onSuspect(entryOf(i, 3), fleet, t));
+  // Plus a partition of one site of another tenant: still nothing.
+  for (int i = 0; i < 30; ++i) BOOST_TEST_REQUIRE(!monitor.onSuspect(entryOf(900, 4), fleet, t));
+  // The same surge spread over many tenants is the collector's problem.
+  bool started = false;
+  for (uint32_t i = 0; i < 100 && !started; ++i) {
+    started = monitor.onSuspect(entryOf(1000 + i, 10 + i), fleet, t);
+  }
+  BOOST_TEST(started);
+  // A fleet of one tenant has no other tenant to protect: its own surge counts.
+  MassSuspectMonitor single(config, 0);
+  started = false;
+  for (uint32_t i = 0; i < 100 && !started; ++i) {
+    started = single.onSuspect(entryOf(i, 0, true, false), fleet, t);
+  }
+  BOOST_TEST(started);
+}
+
+BOOST_AUTO_TEST_CASE(mass_suspect_starts_when_the_fleet_is_deaf_and_ends_when_it_is_heard) {
+  PresenceConfig config;
+  MassSuspectMonitor monitor(config, 0);
+  const uint64_t fleet = 12;  // far below any surge threshold
+  BOOST_TEST((monitor.roll(0, fleet, false, ticksOf(1s)) == Change::kNone));
+  BOOST_TEST((monitor.roll(0, fleet, true, ticksOf(2s)) == Change::kStarted));
+  BOOST_TEST((monitor.roll(12, fleet, true, ticksOf(3s)) == Change::kNone));
+  BOOST_TEST((monitor.roll(12, fleet, false, ticksOf(4s)) == Change::kEnded));
+  // A deafness that outlives the maximum duration ends there and does not start again until
+  // the fleet was heard once.
+  BOOST_TEST((monitor.roll(12, fleet, true, ticksOf(5s)) == Change::kStarted));
+  const Ticks late = ticksOf(5s) + ticksOf(config.mass_suspect_max_duration);
+  BOOST_TEST((monitor.roll(12, fleet, true, late) == Change::kEnded));
+  BOOST_TEST((monitor.roll(12, fleet, true, late + ticksOf(1s)) == Change::kNone));
+  BOOST_TEST((monitor.roll(0, fleet, false, late + ticksOf(2s)) == Change::kNone));
+  BOOST_TEST((monitor.roll(12, fleet, true, late + ticksOf(3s)) == Change::kStarted));
+}
+
+BOOST_AUTO_TEST_CASE(site_tracker_counts_members_by_status_and_knows_minority_sites) {
+  SiteTracker sites;
   for (AgentHandle a = 0; a < 10; ++a) sites.add(1, a);
   for (AgentHandle a = 10; a < 40; ++a) sites.add(2, a);
   for (int i = 0; i < 10; ++i) sites.onStatusChange(1, Status::kUnknown, Status::kOnline);
-  for (int i = 0; i < 30; ++i) sites.onStatusChange(2, Status::kUnknown, Status::kOnline);
   for (int i = 0; i < 7; ++i) sites.onStatusChange(1, Status::kOnline, Status::kSuspect);
-  BOOST_TEST(!sites.looksPartitioned(1, 0.8));
-  BOOST_TEST(sites.looksPartitioned(1, 0.4));
-  sites.onStatusChange(1, Status::kOnline, Status::kSuspect);
-  BOOST_TEST(sites.looksPartitioned(1, 0.8));
-  for (int i = 0; i < 2; ++i) sites.onStatusChange(2, Status::kOnline, Status::kSuspect);
-  BOOST_TEST(!sites.looksPartitioned(1, 0.8));  // 2 of 30 elsewhere: the fleet is not quiet
+  BOOST_TEST(sites.site(1).by_status[static_cast<size_t>(Status::kSuspect)] == 7u);
+  BOOST_TEST(sites.fleet()[static_cast<size_t>(Status::kUnknown)] == 30u);
+  BOOST_TEST(expectedAgents(sites.site(1).by_status) == 10u);
   BOOST_TEST(sites.isMinority(1));
   BOOST_TEST(!sites.isMinority(2));
+  // Removing a member moves the last one into its slot.
+  const auto moved = sites.remove(1, 0, Status::kSuspect);
+  BOOST_TEST_REQUIRE(moved.has_value());
+  BOOST_TEST(*moved == 9u);
+  BOOST_TEST(sites.fleetSize() == 39u);
+}
+
+namespace {
+
+// Moves `count` agents of `tenant` from one status to another.
+void move(FleetHearing& hearing, TenantId tenant, int count, Status from, Status to) {
+  for (int i = 0; i < count; ++i) hearing.onStatusChange(tenant, from, to);
+}
+
+// `count` agents of `tenant`, ONLINE.
+void populate(FleetHearing& hearing, TenantId tenant, int count) {
+  for (int i = 0; i < count; ++i) hearing.onAdd(tenant);
+  move(hearing, tenant, count, Status::kUnknown, Status::kOnline);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(one_tenant_however_large_cannot_make_the_collector_deaf) {
+  PresenceConfig config;
+  FleetHearing hearing(config);
+  populate(hearing, 1, 100);
+  populate(hearing, 2, 10);
+  populate(hearing, 3, 10);
+  move(hearing, 1, 100, Status::kOnline, Status::kSuspect);
+  BOOST_TEST(!hearing.deaf());  // 100 of 120 agents, but one tenant of three
+  move(hearing, 2, 6, Status::kOnline, Status::kSuspect);
+  BOOST_TEST(hearing.deaf());  // two tenants of three, 106 of 120 agents
+  BOOST_TEST(hearing.silentOutsideTopTenant() == 6u);
+  // Agents accounted for by a site alert are not listened to.
+  move(hearing, 1, 100, Status::kSuspect, Status::kUnreachable);
+  BOOST_TEST(!hearing.deaf());
+}
+
+BOOST_AUTO_TEST_CASE(many_small_tenants_cannot_make_the_collector_deaf_without_most_agents) {
+  PresenceConfig config;
+  FleetHearing hearing(config);
+  populate(hearing, 0, 1000);
+  for (TenantId t = 1; t <= 20; ++t) populate(hearing, t, 5);
+  for (TenantId t = 1; t <= 20; ++t) move(hearing, t, 5, Status::kOnline, Status::kSuspect);
+  BOOST_TEST(!hearing.deaf());  // 20 of 21 tenants, 100 of 1,100 agents
+}
+
+BOOST_AUTO_TEST_CASE(the_rest_of_a_small_fleet_is_heard_despite_a_cut_site_and_a_death) {
+  // Issue 16's fleet: one tenant, three sites of four.
+  PresenceConfig config;
+  FleetHearing hearing(config);
+  populate(hearing, 1, 12);
+  move(hearing, 1, 4, Status::kOnline, Status::kSuspect);  // the cut site
+  move(hearing, 1, 1, Status::kOnline, Status::kSuspect);  // an unrelated death
+  const FleetHearing::Group site{1, 4, 4};
+  BOOST_TEST((hearing.judgeRest(site) == FleetHearing::Verdict::kHeard));
+  BOOST_TEST(!hearing.deaf());
+  // Everyone silent: the collector's problem, with or without the site.
+  move(hearing, 1, 7, Status::kOnline, Status::kSuspect);
+  BOOST_TEST((hearing.judgeRest(site) == FleetHearing::Verdict::kDeaf));
+  BOOST_TEST(hearing.deaf());
+  // A fleet that is one site has nothing to compare with.
+  FleetHearing alone(config);
+  populate(alone, 1, 5);
+  move(alone, 1, 5, Status::kOnline, Status::kSuspect);
+  BOOST_TEST(
+      (alone.judgeRest(FleetHearing::Group{1, 5, 5}) == FleetHearing::Verdict::kNoReference));
+  BOOST_TEST(!alone.deaf());  // fewer than fleet_silent_min_agents silent
+}
+
+BOOST_AUTO_TEST_CASE(a_tenant_judged_without_one_of_its_sites_votes_with_its_other_agents) {
+  PresenceConfig config;
+  FleetHearing hearing(config);
+  populate(hearing, 1, 20);  // the site (10) and 10 more
+  populate(hearing, 2, 20);
+  move(hearing, 1, 10, Status::kOnline, Status::kSuspect);
+  move(hearing, 2, 15, Status::kOnline, Status::kSuspect);
+  move(hearing, 1, 6, Status::kOnline, Status::kSuspect);
+  // Without the site: tenant 1 has 6 of 10 silent (quiet), tenant 2 15 of 20: deaf.
+  BOOST_TEST((hearing.judgeRest(FleetHearing::Group{1, 10, 10}) == FleetHearing::Verdict::kDeaf));
+  move(hearing, 1, 6, Status::kSuspect, Status::kOnline);
+  // Now tenant 1's other agents are heard: one quiet tenant of two is not deaf.
+  BOOST_TEST((hearing.judgeRest(FleetHearing::Group{1, 10, 10}) == FleetHearing::Verdict::kHeard));
+}
+
+namespace {
+
+// A site of agents beating every 10 s, for the site question.
+struct SiteFixture {
+  AgentTable agents;
+  SiteTracker sites;
+  SiteId id = 1;
+
+  AgentHandle add(Ticks last, Status status) {
+    const auto handle = static_cast<AgentHandle>(agents.size());
+    AgentRecord& rec = agents.append();
+    rec.direct[0].last = last;
+    rec.direct[0].interval_ms = 10000;
+    rec.status = status;
+    rec.site = id;
+    rec.site_slot = sites.add(id, handle);
+    sites.onStatusChange(id, Status::kUnknown, status);
+    return handle;
+  }
+  SiteAnswer ask(AgentHandle agent, Ticks now) {
+    std::vector<Ticks> scratch;
+    return askSite(sites.site(id), agents, agent, now, SiteQuestionRules{}, scratch);
+  }
+};
+
+Ticks at(vigil::Duration d) { return ticksOf(d); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(site_question_agent_alone_when_its_site_was_heard_after_it_fell_silent) {
+  SiteFixture f;
+  const AgentHandle dead = f.add(at(0s), Status::kSuspect);  // overdue from 12 s
+  for (int i = 0; i < 4; ++i) f.add(at(13s + i * 1s), Status::kOnline);
+  BOOST_TEST((f.ask(dead, at(25s)).kind == SiteAnswer::Kind::kAlone));
+}
+
+BOOST_AUTO_TEST_CASE(site_question_dark_when_the_site_fell_silent_with_it) {
+  SiteFixture f;
+  const AgentHandle first = f.add(at(0s), Status::kSuspect);
+  for (int i = 0; i < 3; ++i) f.add(at(9s), Status::kOnline);  // cut at 9.5 s: overdue at 21 s
+  f.add(at(30s), Status::kOnline);  // one machine on another uplink: 4 of 5 are still dark
+  // At 15 s the others are not overdue yet: ask again when enough of them can be.
+  const SiteAnswer early = f.ask(first, at(15s));
+  BOOST_TEST((early.kind == SiteAnswer::Kind::kWait));
+  BOOST_TEST(early.ask_again_at == at(21s) + 1);
+  const SiteAnswer later = f.ask(first, at(22s));
+  BOOST_TEST((later.kind == SiteAnswer::Kind::kDark));
+  BOOST_TEST(later.silent == 4u);
+  BOOST_TEST(later.expected == 5u);
+  BOOST_TEST(later.dark_since == at(9s));
+}
+
+BOOST_AUTO_TEST_CASE(site_question_alone_when_the_undecided_cannot_make_the_site_dark) {
+  SiteFixture f;
+  const AgentHandle first = f.add(at(0s), Status::kSuspect);
+  f.add(at(9s), Status::kOnline);                               // undecided
+  for (int i = 0; i < 3; ++i) f.add(at(14s), Status::kOnline);  // heard after 12 s
+  BOOST_TEST((f.ask(first, at(15s)).kind == SiteAnswer::Kind::kAlone));
+}
+
+BOOST_AUTO_TEST_CASE(site_question_sites_below_the_minimum_are_judged_device_by_device) {
+  SiteFixture f;
+  const AgentHandle first = f.add(at(0s), Status::kSuspect);
+  f.add(at(0s), Status::kSuspect);
+  BOOST_TEST((f.ask(first, at(60s)).kind == SiteAnswer::Kind::kAlone));
 }

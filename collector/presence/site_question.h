@@ -1,0 +1,63 @@
+#pragma once
+
+// The site question, asked when a SUSPECT agent's confirmation window ends: did the agent fall
+// silent alone (its device verdict follows), or together with its site (the site is dark: a
+// partition, one site alert), or can the site not tell yet (ask again later)?
+//
+// The agent's own silence began, at the latest, at its overdue instant d: every direct
+// channel it used quiet for longer than its interval plus jitter plus a margin. Each other
+// member of the site that the collector expects to hear (ONLINE, SUSPECT, UNREACHABLE) is
+//   - heard, if the collector had evidence from it after d: the site's network was up when
+//     the agent should have reported, so the agent's silence is its own;
+//   - silent, if it is overdue now (or already SUSPECT or UNREACHABLE) and was not heard
+//     after d;
+//   - undecided otherwise: its last evidence came before d and it is not overdue yet, so it
+//     may still report (heard) or fall silent (it was cut together with the agent).
+// The site is dark when at least site_silent_share of its expected agents are silent; the
+// agent is alone when even with every undecided member silent the share cannot be reached.
+// Otherwise the answer waits until enough undecided members could have become overdue. The
+// wait is bounded: every undecided member is overdue at most one allowance after d. Other
+// sites and tenants play no part: nothing elsewhere in the fleet can turn a dark site into
+// device alerts.
+//
+// Cost: one pass over the site's members per question.
+
+#include <cstdint>
+#include <vector>
+
+#include "collector/presence/agent_record.h"
+#include "collector/presence/engine_time.h"
+#include "collector/presence/site_tracker.h"
+
+namespace vigil::collector::presence {
+
+// When the agent counts as silent: every direct channel it used quiet for longer than
+// `allowance` x its interval. kNever if it never used a direct channel.
+Ticks overdueAt(const AgentRecord& rec, double allowance);
+
+struct SiteAnswer {
+  enum class Kind : uint8_t {
+    kAlone,  // the agent fell silent alone (or its site is too small to tell)
+    kDark,   // the site fell silent with it
+    kWait,   // undecided: ask again at `ask_again_at`
+  };
+  Kind kind = Kind::kAlone;
+  Ticks ask_again_at = kNever;
+  uint32_t silent = 0;    // silent members (the agent included)
+  uint32_t expected = 0;  // members the collector expects to hear
+  // kDark: the newest evidence from any silent member, the latest the site can have gone dark.
+  Ticks dark_since = kNever;
+};
+
+struct SiteQuestionRules {
+  uint32_t min_agents = 3;    // site_min_agents
+  double silent_share = 0.8;  // site_silent_share
+  double allowance = 1.2;     // overdue after this many intervals (1 + jitter + margin)
+};
+
+// Asks the site question for `agent` (SUSPECT, a member of `site`) at `now`. `scratch` is
+// reused storage.
+SiteAnswer askSite(const SiteState& site, const AgentTable& agents, AgentHandle agent, Ticks now,
+                   const SiteQuestionRules& rules, std::vector<Ticks>& scratch);
+
+}  // namespace vigil::collector::presence
