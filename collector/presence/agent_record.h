@@ -32,6 +32,10 @@ struct AgentRecord {
   Ticks witness_last = kNever;
   Ticks shutdown_last = kNever;
   Ticks diary_last = kNever;
+  // Start of the current unbroken run of direct evidence: the first arrival after the agent
+  // was last overdue (site_question.h). The collector heard the agent's network working from
+  // here to its latest evidence.
+  Ticks heard_since = kNever;
   // Next instant the engine must look at the agent (its heap key may be earlier: keys are
   // raised lazily when popped, so fresh evidence costs no heap operation).
   Ticks due = kNever;

@@ -85,6 +85,7 @@ bool DegradationDetector::onTick(Ticks now, WallTime wall_now) {
 }
 
 void DegradationDetector::onIngestLag(Duration lag, Ticks now) {
+  reported_lag_ = std::max<Ticks>(0, ticksOf(lag));
   setActive(DegradationReason::kIngestLag, ticksOf(lag) > ingest_lag_bound_, now);
 }
 

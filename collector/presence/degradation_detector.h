@@ -29,6 +29,8 @@ class DegradationDetector {
   bool onTick(Ticks now, WallTime wall_now);
 
   void onIngestLag(Duration lag, Ticks now);
+  // The ingest lag last reported: evidence up to this old may still be waiting in the queue.
+  Ticks reportedIngestLag() const { return reported_lag_; }
   // Evidence handed to the engine `lag` after it was received (the engine's own view of
   // ingest lag, independent of the collector's reports).
   void onObservationLag(Ticks lag, Ticks now);
@@ -74,6 +76,7 @@ class DegradationDetector {
   uint64_t accepted_ = 0;
   uint64_t shed_ = 0;
   uint32_t store_failures_ = 0;
+  Ticks reported_lag_ = 0;
 };
 
 }  // namespace vigil::collector::presence

@@ -168,6 +168,9 @@ class PresenceEngine::Impl {
   // instant is SUSPECT: the lateness ceiling of the longest interval.
   const Ticks site_settle_;
   const SiteQuestionRules site_rules_;
+  // How long the fleet must be heard after it was deaf before it vouches for a dark site: the
+  // longest interval with jitter and margin.
+  const Ticks fleet_horizon_;
   const Ticks channel_window_;
 
   FailureDetector detector_;
@@ -191,6 +194,7 @@ class PresenceEngine::Impl {
   uint32_t episode_mask_;  // every reason of the current (or last) degraded episode
   WallTime health_since_;
   Ticks last_recovery_ = kNever;
+  Ticks last_deaf_ = kNever;  // the last tick at which the fleet was deaf
   uint64_t held_count_ = 0;
 };
 
@@ -209,6 +213,8 @@ PresenceEngine::Impl::Impl(const PresenceConfig& config, const Clock& clock,
       site_settle_(static_cast<Ticks>(std::max(config.lateness_floor, config.lateness_ceiling) *
                                       static_cast<double>(ticksOf(config.max_heartbeat_interval)))),
       site_rules_(siteRules(config)),
+      fleet_horizon_(static_cast<Ticks>(
+          site_rules_.allowance * static_cast<double>(ticksOf(config.max_heartbeat_interval)))),
       channel_window_(std::max<Ticks>(1, ticksOf(config.channel_window))),
       detector_(config_),
       degradation_(config_, 0, clock.wallNow()),
@@ -413,7 +419,9 @@ void PresenceEngine::Impl::evaluateDue(AgentHandle agent, AgentRecord& rec, cons
         rec.due = kNever;  // never heard of: nothing to judge
         return;
       }
-      judgeSilent(agent, rec, now, true);
+      // Silent since before the engine started: not a silence that began now, so not an
+      // entry for the mass-suspect surge (a fleet silent at start is deaf, which still counts).
+      judgeSilent(agent, rec, now, /*count=*/false);
       return;
     }
     case Status::kOnline: {
@@ -423,10 +431,18 @@ void PresenceEngine::Impl::evaluateDue(AgentHandle agent, AgentRecord& rec, cons
         setDue(agent, rec, late);
         return;
       }
-      // The channel that kept the agent ONLINE longest has collapsed: its silence says
-      // nothing about the agent. Look again after a channel window.
-      if (channels_.collapsed(channel)) {
-        setDue(agent, rec, now.mono + channel_window_);
+      // Every channel it uses is late. If each of them has collapsed, their silence says
+      // nothing about the agent: look again after one interval of that channel (at most a
+      // channel window). A channel that still works and is silent too decides as usual.
+      bool judged_by_working_channel = false;
+      for (size_t c = 0; c < kDirectChannelCount; ++c) {
+        if (rec.direct[c].last != kNever && !channels_.collapsed(c)) {
+          judged_by_working_channel = true;
+        }
+      }
+      if (!judged_by_working_channel) {
+        const Ticks interval = ticksOf(std::chrono::milliseconds(rec.direct[channel].interval_ms));
+        setDue(agent, rec, now.mono + std::clamp<Ticks>(interval, 1, channel_window_));
         return;
       }
       enterSuspect(agent, rec, now, true);
@@ -469,6 +485,13 @@ void PresenceEngine::Impl::confirmDue(AgentHandle agent, AgentRecord& rec, const
       setDue(agent, rec, last_recovery_ + confirm_);
       return;
     }
+  }
+  // Evidence received up to the reported ingest lag ago may still wait in the queue: the
+  // silence is confirmed only once the whole window lies before it.
+  const Ticks queued = degradation_.reportedIngestLag();
+  if (queued > 0 && now.mono - queued < rec.window_start + confirm_) {
+    setDue(agent, rec, rec.window_start + confirm_ + queued);
+    return;
   }
   Reason verdict = Reason::kShutdownTooLong;
   if (suspect) {
@@ -633,8 +656,11 @@ bool PresenceEngine::Impl::judgeAlone(AgentHandle agent, AgentRecord& rec, const
   }
   // The site is dark. Judge it against the rest of the fleet only once the rest had the time
   // to show the same silence: an agent silenced when the site's last evidence arrived is
-  // SUSPECT by then, so a fleet-wide silence cannot pass for a partition.
-  const Ticks settled = answer.dark_since + site_settle_;
+  // SUSPECT by then, so a fleet-wide silence cannot pass for a partition. And a fleet heard
+  // again only just now (a stall's backlog being read) cannot vouch for a site whose own
+  // backlog may come next: the fleet must have been heard for a horizon since it was deaf.
+  Ticks settled = answer.dark_since + site_settle_;
+  if (last_deaf_ != kNever) settled = std::max(settled, last_deaf_ + fleet_horizon_);
   if (now.mono < settled && now.mono < cap) {
     setDue(agent, rec, std::min(settled, cap));
     return false;
@@ -644,7 +670,9 @@ bool PresenceEngine::Impl::judgeAlone(AgentHandle agent, AgentRecord& rec, const
   group.listening = site.by_status[kOnlineIndex] + site.by_status[kSuspectIndex];
   group.silent = site.by_status[kSuspectIndex];
   const FleetHearing::Verdict fleet = hearing_.judgeRest(group);
-  if (fleet == FleetHearing::Verdict::kDeaf) {
+  // While the collector doubts its own hearing, only a fleet heard beyond the site clears it.
+  if (fleet == FleetHearing::Verdict::kDeaf ||
+      (fleet == FleetHearing::Verdict::kNoReference && degraded())) {
     // Most of the fleet is silent too: the collector's problem, not the site's.
     if (degraded()) {
       hold(agent, rec, now, /*park=*/true);
@@ -801,6 +829,7 @@ AgentHandle PresenceEngine::Impl::addAgent(const AgentSpec& spec,
         std::chrono::duration_cast<std::chrono::milliseconds>(restored->expected_interval).count());
     rec.shutdown_last = restoredAt(Indicator::kShutdownNotice);
     rec.diary_last = restoredAt(Indicator::kDiary);
+    rec.heard_since = rec.latestDirect();
     // An agent OFFLINE before the restart had its alert raised then: it is not raised again
     // while the silence continues, and is resolved when the agent returns.
     if (restored->status == Status::kOffline) rec.set(kFlagAlertOpen);
@@ -874,6 +903,8 @@ void PresenceEngine::Impl::observe(const Observation& observation) {
     case Indicator::kBeacon: {
       const size_t channel = observation.indicator == Indicator::kHeartbeat ? 0 : 1;
       ArrivalStats& stats = rec->direct[channel];
+      if (at < stats.last) return;  // older than what this channel already told
+      noteDirectEvidence(*rec, at, site_rules_.allowance);
       // While DEGRADED arrival times are distorted (a backlog read at once): keep them, but
       // do not let them teach the detector.
       if (!detector_.record(stats, at, observation.expected_interval, !degraded())) return;
@@ -936,7 +967,9 @@ void PresenceEngine::Impl::tick() {
                               now.mono);
   }
   const uint64_t suspect = mass_.active() ? hearing_.silentOutsideTopTenant() : 0;
-  const auto mass = mass_.roll(suspect, sites_.fleetSize(), hearing_.deaf(), now.mono);
+  const bool deaf = hearing_.deaf();
+  if (deaf) last_deaf_ = now.mono;
+  const auto mass = mass_.roll(suspect, sites_.fleetSize(), deaf, now.mono);
   if (mass != MassSuspectMonitor::Change::kNone) {
     degradation_.setCondition(DegradationReason::kMassSuspect,
                               mass == MassSuspectMonitor::Change::kStarted, now.mono);

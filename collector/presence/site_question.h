@@ -4,19 +4,21 @@
 // silent alone (its device verdict follows), or together with its site (the site is dark: a
 // partition, one site alert), or can the site not tell yet (ask again later)?
 //
-// The agent's own silence began, at the latest, at its overdue instant d: every direct
-// channel it used quiet for longer than its interval plus jitter plus a margin. Each other
-// member of the site that the collector expects to hear (ONLINE, SUSPECT, UNREACHABLE) is
-//   - heard, if the collector had evidence from it after d: the site's network was up when
-//     the agent should have reported, so the agent's silence is its own;
-//   - silent, if it is overdue now (or already SUSPECT or UNREACHABLE) and was not heard
-//     after d;
-//   - undecided otherwise: its last evidence came before d and it is not overdue yet, so it
-//     may still report (heard) or fall silent (it was cut together with the agent).
+// The agent A went silent after its last evidence; had its network been up for longer than
+// A's horizon (its longest interval with jitter and margin) since then, A would have been
+// heard. Each other member of the site that the collector expects to hear (ONLINE, SUSPECT,
+// UNREACHABLE) is
+//   - heard, if the collector heard it without a break for longer than A's horizon after A's
+//     last evidence: the site's network worked while A should have reported, so A's silence
+//     is its own;
+//   - silent, if it is overdue now (every channel quiet for longer than its interval plus
+//     jitter plus a margin), or SUSPECT or UNREACHABLE, and not heard as above;
+//   - undecided otherwise: it is reporting but only just came back (a site that has just
+//     healed: A may come back too), or its last evidence is recent; it becomes heard or
+//     silent within one horizon.
 // The site is dark when at least site_silent_share of its expected agents are silent; the
 // agent is alone when even with every undecided member silent the share cannot be reached.
-// Otherwise the answer waits until enough undecided members could have become overdue. The
-// wait is bounded: every undecided member is overdue at most one allowance after d. Other
+// Otherwise the answer waits until enough undecided members could have been decided. Other
 // sites and tenants play no part: nothing elsewhere in the fleet can turn a dark site into
 // device alerts.
 //
@@ -34,6 +36,12 @@ namespace vigil::collector::presence {
 // When the agent counts as silent: every direct channel it used quiet for longer than
 // `allowance` x its interval. kNever if it never used a direct channel.
 Ticks overdueAt(const AgentRecord& rec, double allowance);
+// How long the agent's network must work for the agent to be heard: `allowance` x its longest
+// interval. Zero if it never used a direct channel.
+Ticks horizonOf(const AgentRecord& rec, double allowance);
+// Records direct evidence at `at` in `rec.heard_since`. Call with the record as it was
+// before the evidence was recorded.
+void noteDirectEvidence(AgentRecord& rec, Ticks at, double allowance);
 
 struct SiteAnswer {
   enum class Kind : uint8_t {

@@ -26,6 +26,20 @@ const char* faultKindName(FaultKind kind) {
   return "?";
 }
 
+const char* collectorFaultName(CollectorFault::Kind kind) {
+  switch (kind) {
+    case CollectorFault::Kind::kRestart:
+      return "collector restart";
+    case CollectorFault::Kind::kFreeze:
+      return "collector frozen";
+    case CollectorFault::Kind::kIngestStall:
+      return "ingest stalled (lag reported)";
+    case CollectorFault::Kind::kUpstreamStall:
+      return "ingest stalled (lag not reported)";
+  }
+  return "?";
+}
+
 FaultWindow faultWindowOf(const FaultPlan& plan, const Fleet& fleet) {
   FaultWindow window;
   window.from = plan.starts_at;
@@ -98,12 +112,49 @@ Fleet buildFleet(const FleetParams& params, const FaultPlan& plan, Duration warm
   buildSites(params, random, fleet);
   const uint32_t n = fleet.agentCount();
   fleet.dies_at.assign(n, kNever);
-  fleet.channel_faulty.assign(n, 0);
-  if (plan.kind == FaultKind::kChannelSilent || plan.kind == FaultKind::kChannelNonsense) {
-    for (uint32_t a = 0; a < n; ++a) fleet.channel_faulty[a] = random.chance(plan.fleet_share);
-  }
-  if (plan.kind == FaultKind::kSitePartition) {
-    fleet.partitioned_site = pickPartitionedSite(plan, random, fleet);
+  fleet.uses_beacons.assign(n, 1);
+  const SimTime fault_end = plan.starts_at + plan.length;
+  switch (plan.kind) {
+    case FaultKind::kNone:
+      break;
+    case FaultKind::kChannelSilent:
+    case FaultKind::kChannelNonsense: {
+      RouteFault fault;
+      fault.from = plan.starts_at;
+      fault.to = fault_end;
+      fault.channels = RouteFault::kBeacons;
+      fault.agents.assign(n, 0);
+      for (uint32_t a = 0; a < n; ++a) fault.agents[a] = random.chance(plan.fleet_share);
+      if (plan.kind == FaultKind::kChannelNonsense) fault.max_delay = plan.nonsense_max_delay;
+      fleet.route_faults.push_back(std::move(fault));
+      break;
+    }
+    case FaultKind::kSitePartition:
+      fleet.partitioned_site = pickPartitionedSite(plan, random, fleet);
+      if (fleet.partitioned_site) {
+        RouteFault fault;
+        fault.from = plan.starts_at;
+        fault.to = fault_end;
+        fault.site = fleet.partitioned_site;
+        fleet.route_faults.push_back(std::move(fault));
+      }
+      break;
+    case FaultKind::kCollectorRestart:
+      fleet.collector_faults.push_back(
+          {CollectorFault::Kind::kRestart, plan.starts_at, plan.length});
+      break;
+    case FaultKind::kCollectorFrozen:
+      fleet.collector_faults.push_back(
+          {CollectorFault::Kind::kFreeze, plan.starts_at, plan.length});
+      break;
+    case FaultKind::kIngestStall:
+      fleet.collector_faults.push_back(
+          {CollectorFault::Kind::kIngestStall, plan.starts_at, plan.length});
+      break;
+    case FaultKind::kIngestStallUnreported:
+      fleet.collector_faults.push_back(
+          {CollectorFault::Kind::kUpstreamStall, plan.starts_at, plan.length});
+      break;
   }
 
   std::vector<uint32_t> everyone(n);

@@ -116,7 +116,8 @@ class Recorder final : public PresenceListener {
 
 class FleetSimulation {
  public:
-  FleetSimulation(const PresenceConfig& config, const FleetParams& params, const FaultPlan& plan)
+  FleetSimulation(const PresenceConfig& config, const FleetParams& params, const FaultPlan& plan,
+                  Fleet fleet)
       : config_(config),
         random_(params.seed ^ 0x5eed'f1ee'75a1'0000ULL),
         mono_origin_(clock_.monotonicNow()),
@@ -124,9 +125,11 @@ class FleetSimulation {
         recorder_(run_.fleet, agent_of_handle_, now_, run_) {
     run_.params = params;
     run_.plan = plan;
-    run_.fleet = buildFleet(params, plan, config.warmUp(), config.heartbeat_interval);
+    run_.fleet = std::move(fleet);
     intervals_[kHeartbeatChannel] = config.heartbeat_interval;
-    intervals_[kBeaconChannel] = config.heartbeat_interval / 4;
+    intervals_[kBeaconChannel] = params.beacon_interval > Duration::zero()
+                                     ? params.beacon_interval
+                                     : config.heartbeat_interval / 4;
     last_delivered_.assign(size_t{kChannels} * run_.fleet.agentCount(), SimTime::min());
     planMilestones();
   }
@@ -137,7 +140,9 @@ class FleetSimulation {
     startEngine(false);
     for (uint32_t a = 0; a < fleet.agentCount(); ++a) {
       for (uint8_t ch = 0; ch < kChannels; ++ch) {
-        events_.push(Event{random_.between(0s, intervals_[ch]).count(), a, ch, EventKind::kSend});
+        const SimTime first = random_.between(0s, intervals_[ch]);
+        if (ch == kBeaconChannel && !fleet.uses_beacons[a]) continue;
+        events_.push(Event{first.count(), a, ch, EventKind::kSend});
       }
     }
     const SimTime end = run_.params.duration;
@@ -170,34 +175,36 @@ class FleetSimulation {
 
  private:
   void planMilestones() {
-    const FaultPlan& plan = run_.plan;
-    const SimTime from = plan.starts_at;
-    const SimTime to = plan.starts_at + plan.length;
-    switch (plan.kind) {
-      case FaultKind::kCollectorRestart:
-        milestones_.push_back({from, [this] { stopEngine(); }});
-        milestones_.push_back({to, [this] { startEngine(true); }});
-        break;
-      case FaultKind::kCollectorFrozen:
-        milestones_.push_back({from, [this] { frozen_ = true; }});
-        // The next regular tick (at this instant) is the late one; the backlog follows it.
-        milestones_.push_back({to, [this] {
-                                 frozen_ = false;
-                                 drainPending();
-                               }});
-        break;
-      case FaultKind::kIngestStall:
-      case FaultKind::kIngestStallUnreported:
-        milestones_.push_back({from, [this] { stalled_ = true; }});
-        milestones_.push_back({to, [this] { endStall(); }});
-        break;
-      default:
-        break;  // channel faults and partitions act on routing only
+    for (const CollectorFault& fault : run_.fleet.collector_faults) {
+      const SimTime from = fault.from;
+      const SimTime to = fault.from + fault.length;
+      switch (fault.kind) {
+        case CollectorFault::Kind::kRestart:
+          milestones_.push_back({from, [this] { stopEngine(); }});
+          milestones_.push_back({to, [this] { startEngine(true); }});
+          break;
+        case CollectorFault::Kind::kFreeze:
+          milestones_.push_back({from, [this] { frozen_ = true; }});
+          // The next regular tick (at this instant) is the late one; the backlog follows it.
+          milestones_.push_back({to, [this] {
+                                   frozen_ = false;
+                                   drainPending();
+                                 }});
+          break;
+        case CollectorFault::Kind::kIngestStall:
+        case CollectorFault::Kind::kUpstreamStall: {
+          const bool visible = fault.kind == CollectorFault::Kind::kIngestStall;
+          milestones_.push_back({from, [this, visible] {
+                                   stalled_ = true;
+                                   stall_visible_ = visible;
+                                 }});
+          milestones_.push_back({to, [this] { endStall(); }});
+          break;
+        }
+      }
     }
-  }
-
-  bool inFault(SimTime t) const {
-    return t >= run_.plan.starts_at && t < run_.plan.starts_at + run_.plan.length;
+    std::stable_sort(milestones_.begin(), milestones_.end(),
+                     [](const Milestone& a, const Milestone& b) { return a.at < b.at; });
   }
 
   void advanceTo(SimTime t) {
@@ -261,7 +268,7 @@ class FleetSimulation {
 
   void endStall() {
     stalled_ = false;
-    if (run_.plan.kind == FaultKind::kIngestStall) {
+    if (stall_visible_) {
       // The queue empties in one burst; each item keeps the time it was received.
       for (const PendingItem& item : pending_) observe(item.agent, item.channel, item.received_at);
       pending_.clear();
@@ -298,24 +305,17 @@ class FleetSimulation {
   // The path from the agent to the collector, where channel faults and partitions act.
   void route(uint32_t agent, uint8_t channel, SimTime t) {
     const Fleet& fleet = run_.fleet;
-    if (inFault(t)) {
-      switch (run_.plan.kind) {
-        case FaultKind::kSitePartition:
-          if (fleet.partitioned_site && fleet.site[agent] == *fleet.partitioned_site) return;
-          break;
-        case FaultKind::kChannelSilent:
-          if (channel == kBeaconChannel && fleet.channel_faulty[agent]) return;
-          break;
-        case FaultKind::kChannelNonsense:
-          if (channel == kBeaconChannel && fleet.channel_faulty[agent]) {
-            const SimTime at = t + random_.between(0s, run_.plan.nonsense_max_delay);
-            events_.push(Event{at.count(), agent, channel, EventKind::kArrive});
-            return;
-          }
-          break;
-        default:
-          break;
-      }
+    const uint8_t bit =
+        channel == kHeartbeatChannel ? RouteFault::kHeartbeats : RouteFault::kBeacons;
+    Duration delay{};
+    for (const RouteFault& fault : fleet.route_faults) {
+      if (!fault.active(t) || !fault.affects(agent, fleet.site[agent], bit)) continue;
+      if (fault.max_delay == Duration::zero()) return;  // lost
+      delay = std::max(delay, random_.between(0s, fault.max_delay));
+    }
+    if (delay > Duration::zero()) {
+      events_.push(Event{(t + delay).count(), agent, channel, EventKind::kArrive});
+      return;
     }
     arrive(agent, channel, t);
   }
@@ -348,7 +348,7 @@ class FleetSimulation {
   void tick(SimTime t) {
     advanceTo(t);
     if (!engine_ || frozen_) return;
-    const bool visible_backlog = stalled_ && run_.plan.kind == FaultKind::kIngestStall;
+    const bool visible_backlog = stalled_ && stall_visible_;
     Duration lag = Duration::zero();
     uint64_t depth = 0;
     if (visible_backlog && !pending_.empty()) {
@@ -397,6 +397,7 @@ class FleetSimulation {
   std::vector<Milestone> milestones_;
   bool frozen_ = false;
   bool stalled_ = false;
+  bool stall_visible_ = false;  // the stalled queue is the collector's own: lag is reported
   uint64_t accepted_since_report_ = 0;
   uint64_t store_write_counter_ = 0;
 };
@@ -405,7 +406,15 @@ class FleetSimulation {
 
 SimulationRun runSimulation(const PresenceConfig& config, const FleetParams& params,
                             const FaultPlan& plan) {
-  FleetSimulation simulation(config, params, plan);
+  Fleet fleet = buildFleet(params, plan, config.warmUp(), config.heartbeat_interval);
+  FleetSimulation simulation(config, params, plan, std::move(fleet));
+  return simulation.run();
+}
+
+SimulationRun runFleet(const PresenceConfig& config, const FleetParams& params, Fleet fleet) {
+  FaultPlan none;
+  none.kind = FaultKind::kNone;
+  FleetSimulation simulation(config, params, none, std::move(fleet));
   return simulation.run();
 }
 

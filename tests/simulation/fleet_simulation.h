@@ -1,9 +1,10 @@
 #pragma once
 
 // Drives a PresenceEngine with a simulated fleet: heartbeats every interval and UDP beacons
-// every quarter interval, each with +-jitter and a random start phase, ticks on the engine's
-// period, one injected fault, and background deaths. Single-threaded, no sockets, no sleeps:
-// an event queue (a min-heap of arrival times) moves a SimulatedClock forward.
+// every quarter interval (or params.beacon_interval), each with +-jitter and a random start
+// phase, ticks on the engine's period, the fleet's route and collector faults, and deaths.
+// Single-threaded, no sockets, no sleeps: an event queue (a min-heap of arrival times) moves a
+// SimulatedClock forward.
 
 #include <cstdint>
 #include <optional>
@@ -58,7 +59,11 @@ struct SimulationRun {
   double real_seconds = 0;
 };
 
+// Builds the fleet of `params` with the fault of `plan` (fleet.h) and runs it.
 SimulationRun runSimulation(const PresenceConfig& config, const FleetParams& params,
                             const FaultPlan& plan);
+// Runs a fleet built by the caller, with its route and collector faults, for params.duration;
+// params.seed drives the agents' phases and jitter.
+SimulationRun runFleet(const PresenceConfig& config, const FleetParams& params, Fleet fleet);
 
 }  // namespace vigil::presence_sim

@@ -428,11 +428,13 @@ struct SiteFixture {
   SiteTracker sites;
   SiteId id = 1;
 
-  AgentHandle add(Ticks last, Status status) {
+  // An agent last heard at `last`, heard without a break since `heard_since`.
+  AgentHandle add(Ticks last, Status status, Ticks heard_since = 0) {
     const auto handle = static_cast<AgentHandle>(agents.size());
     AgentRecord& rec = agents.append();
     rec.direct[0].last = last;
     rec.direct[0].interval_ms = 10000;
+    rec.heard_since = heard_since;
     rec.status = status;
     rec.site = id;
     rec.site_slot = sites.add(id, handle);
@@ -478,6 +480,23 @@ BOOST_AUTO_TEST_CASE(site_question_alone_when_the_undecided_cannot_make_the_site
   f.add(at(9s), Status::kOnline);                               // undecided
   for (int i = 0; i < 3; ++i) f.add(at(14s), Status::kOnline);  // heard after 12 s
   BOOST_TEST((f.ask(first, at(15s)).kind == SiteAnswer::Kind::kAlone));
+}
+
+BOOST_AUTO_TEST_CASE(site_question_members_just_back_from_a_cut_do_not_make_it_alone) {
+  // The site was cut from 9.5 s to 25 s; the agent last beat at 0 s and is due any moment.
+  // Members reporting again since 25 s say the network works now, not that it worked while
+  // the agent should have reported: the question waits until they were heard for a horizon.
+  SiteFixture f;
+  const AgentHandle first = f.add(at(0s), Status::kSuspect);
+  for (int i = 0; i < 4; ++i) f.add(at(26s), Status::kOnline, at(25s + i * 100ms));
+  const SiteAnswer answer = f.ask(first, at(27s));
+  BOOST_TEST((answer.kind == SiteAnswer::Kind::kWait));
+  BOOST_TEST(answer.ask_again_at == at(37s) + at(200ms) + 1);  // the fourth of five needed
+  // Heard for longer than the agent's horizon (12 s) with the agent still silent: alone.
+  SiteFixture later;
+  const AgentHandle dead = later.add(at(0s), Status::kSuspect);
+  for (int i = 0; i < 4; ++i) later.add(at(38s), Status::kOnline, at(25s));
+  BOOST_TEST((later.ask(dead, at(39s)).kind == SiteAnswer::Kind::kAlone));
 }
 
 BOOST_AUTO_TEST_CASE(site_question_sites_below_the_minimum_are_judged_device_by_device) {
