@@ -670,9 +670,7 @@ bool PresenceEngine::Impl::judgeAlone(AgentHandle agent, AgentRecord& rec, const
   group.listening = site.by_status[kOnlineIndex] + site.by_status[kSuspectIndex];
   group.silent = site.by_status[kSuspectIndex];
   const FleetHearing::Verdict fleet = hearing_.judgeRest(group);
-  // While the collector doubts its own hearing, only a fleet heard beyond the site clears it.
-  if (fleet == FleetHearing::Verdict::kDeaf ||
-      (fleet == FleetHearing::Verdict::kNoReference && degraded())) {
+  if (fleet == FleetHearing::Verdict::kDeaf) {
     // Most of the fleet is silent too: the collector's problem, not the site's.
     if (degraded()) {
       hold(agent, rec, now, /*park=*/true);

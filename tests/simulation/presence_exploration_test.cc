@@ -30,8 +30,17 @@ using vigil::presence_sim::SimulationRun;
 
 namespace {
 
-// Seeds that once broke an invariant, kept as regression cases.
-const std::vector<uint64_t> kRegressionSeeds = {};
+// Seeds that once broke an invariant, kept as regression cases. Each still fails with the
+// fix it found reverted (the generator must not change under them: a change to
+// generateCase() re-draws every world, so re-check these when it does).
+const std::vector<uint64_t> kRegressionSeeds = {
+    15,    // a site just healed from a cut made the agent's silence look like its own
+    17,    // the same, hourly intervals, a third of the agents on heartbeats only
+    298,   // a restart with dead agents in the fleet: a 30-minute mass suspect, deaths missed
+    701,   // the same after a restart in the middle of a cut
+    970,   // the same with two collector faults
+    1179,  // a site judged while an upstream stall's backlog was read: a false site alert
+};
 
 struct Options {
   uint64_t seeds = 500;

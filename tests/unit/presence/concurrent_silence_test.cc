@@ -200,3 +200,113 @@ BOOST_AUTO_TEST_CASE(six_cut_and_kill_rounds_each_get_one_site_alert_and_one_dev
   }
   BOOST_TEST(!h.engine.health().degraded);
 }
+
+// --- What the randomized exploration found (tests/simulation/exploration.h) -----------------
+
+namespace {
+
+bool hasReason(const Harness& h, DegradationReason reason) {
+  return (h.engine.health().reasons_mask & bitOf(reason)) != 0;
+}
+
+bool everHad(const Harness& h, DegradationReason reason) {
+  return h.events.everDegradedWith(reason);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_fleet_that_is_one_site_gets_no_site_alert_while_the_collector_is_deaf) {
+  // Twelve agents, all in one office. Everything they send stops reaching the collector for
+  // three intervals (an outage on the collector's side it cannot see): the whole fleet is
+  // silent, which is the collector's problem, and there is no other site to tell it apart.
+  Harness h(blackBoxConfig());
+  SmallFleet fleet(h);
+  const MonoTime t0 = h.clock.monotonicNow();
+  std::vector<AgentHandle> office;
+  for (int i = 0; i < 12; ++i) office.push_back(fleet.add(1, i * 800ms, t0));
+  h.run(2min);
+  for (AgentHandle a : office) h.stop(a);
+  h.run(3 * kHeartbeat);
+  BOOST_TEST(hasReason(h, DegradationReason::kMassSuspect));
+  for (size_t i = 0; i < office.size(); ++i) fleet.start(office[i], i * 800ms, t0);
+  h.run(3min);
+  BOOST_TEST(opened(h, AlertKind::kSiteUnreachable) == 0u);
+  BOOST_TEST(opened(h, AlertKind::kDeviceOffline) == 0u);
+  for (AgentHandle a : office) BOOST_TEST(h.status(a) == Status::kOnline);
+  BOOST_TEST(!h.engine.health().degraded);
+}
+
+BOOST_AUTO_TEST_CASE(silence_on_a_working_channel_counts_while_the_other_channel_collapsed) {
+  // Beacons of 40 of 100 agents vanish: the beacon channel collapses. An agent that dies
+  // right after its last beacon has its latest deadline on the beacon channel, but its
+  // heartbeats (a channel that works) are silent too: it is SUSPECT at once, and its alert
+  // opens one confirmation window after the collapse's recovery, not a channel window later.
+  PresenceConfig config = blackBoxConfig();
+  config.lateness_floor = 1.5;
+  config.lateness_ceiling = 1.5;  // deadlines exactly 1.5 intervals after the last arrival
+  Harness h(config);
+  SmallFleet fleet(h);
+  const MonoTime t0 = h.clock.monotonicNow();
+  std::vector<AgentHandle> agents;
+  for (int i = 0; i < 100; ++i) agents.push_back(fleet.add(2 + i / 10, i * 100ms, t0));
+  // x beats at phase 0 and sends beacons at phase 4 s: its last beacon comes 9 s after its
+  // last heartbeat, so its beacon deadline (9 + 7.5 s) is later than its heartbeat's (15 s).
+  const AgentHandle x = h.add(AgentSpec{1, 1, {}});
+  h.keepAlive(x, Indicator::kHeartbeat, kHeartbeat, t0 + kHeartbeat);
+  h.keepAlive(x, Indicator::kBeacon, kBeacon, t0 + 4s);
+  h.run(3min);
+  for (int i = 0; i < 40; ++i) h.stop(agents[i], Indicator::kBeacon);
+  h.run(2min);
+  BOOST_TEST_REQUIRE(hasReason(h, DegradationReason::kChannelCollapse));
+  // Die right after a beacon.
+  while (h.engine.agentView(x).indicators[1].last_seen.value() <
+         h.engine.agentView(x).indicators[0].last_seen.value() + 8s) {
+    h.run(500ms);
+  }
+  h.stop(x);
+  h.run(17s);
+  BOOST_TEST(h.status(x) == Status::kSuspect);
+  // The beacons come back; the collapse ends and lingers a recovery period, then one
+  // confirmation window: x alerts then.
+  for (int i = 0; i < 40; ++i) fleet.start(agents[i], i * 100ms, t0);
+  h.run(3min);
+  BOOST_TEST(h.status(x) == Status::kOffline);
+  BOOST_TEST(opened(h, AlertKind::kDeviceOffline, x) == 1u);
+  BOOST_TEST(opened(h, AlertKind::kDeviceOffline) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(evidence_still_in_the_ingest_queue_is_not_counted_missing) {
+  // The ingest queue lags 8 s behind (under the 10 s bound that would degrade the collector):
+  // an agent's heartbeat that arrived 7 s ago is still in the queue when its confirmation
+  // window would end. Its silence is confirmed only once the whole window lies before the
+  // lag; the heartbeat is read meanwhile and no alert opens.
+  Harness h(blackBoxConfig());
+  SmallFleet fleet(h);
+  const MonoTime t0 = h.clock.monotonicNow();
+  for (int i = 0; i < 20; ++i) fleet.add(2 + i / 5, i * 500ms, t0);
+  const AgentHandle a = h.add(AgentSpec{1, 1, {}});
+  h.keepAlive(a, Indicator::kHeartbeat, kHeartbeat, t0);
+  h.run(2min);
+  // a's evidence is lost for two intervals (its network), then queued behind an 8 s lag.
+  h.stop(a);
+  h.run(2 * kHeartbeat + 5s);
+  BOOST_TEST_REQUIRE(h.status(a) == Status::kSuspect);
+  const MonoTime sent = h.clock.monotonicNow();
+  for (int s = 1; s <= 8; ++s) {
+    h.engine.reportIngestLag(std::chrono::seconds(s));  // before each tick: the queue's age
+    h.run(1s);
+  }
+  // Read now, with the time it was received.
+  Observation late;
+  late.agent = a;
+  late.indicator = Indicator::kHeartbeat;
+  late.received_at = sent;
+  late.expected_interval = kHeartbeat;
+  h.engine.observe(late);
+  h.engine.reportIngestLag(0s);
+  h.keepAlive(a, Indicator::kHeartbeat, kHeartbeat, sent + kHeartbeat);
+  h.run(1min);
+  BOOST_TEST(opened(h, AlertKind::kDeviceOffline) == 0u);
+  BOOST_TEST(h.status(a) == Status::kOnline);
+  BOOST_TEST(!everHad(h, DegradationReason::kIngestLag));
+}
