@@ -33,8 +33,8 @@ struct AgentRecord {
   Ticks shutdown_last = kNever;
   Ticks diary_last = kNever;
   // Start of the current unbroken run of direct evidence: the first arrival after the agent
-  // was last overdue (site_question.h). The collector heard the agent's network working from
-  // here to its latest evidence.
+  // was overdue (site_question.h), or since the engine started. The collector heard the
+  // agent's network working from here to its latest evidence.
   Ticks heard_since = kNever;
   // Next instant the engine must look at the agent (its heap key may be earlier: keys are
   // raised lazily when popped, so fresh evidence costs no heap operation).

@@ -64,6 +64,8 @@ SiteQuestionRules siteRules(const PresenceConfig& config) {
   rules.min_agents = config.site_min_agents;
   rules.silent_share = config.site_silent_share;
   rules.allowance = 1.0 + config.agent_jitter + kOverdueMarginShare;
+  rules.lateness_floor = config.lateness_floor;
+  rules.reconnect = ticksOf(config.agent_reconnect_time);
   return rules;
 }
 
@@ -827,7 +829,7 @@ AgentHandle PresenceEngine::Impl::addAgent(const AgentSpec& spec,
         std::chrono::duration_cast<std::chrono::milliseconds>(restored->expected_interval).count());
     rec.shutdown_last = restoredAt(Indicator::kShutdownNotice);
     rec.diary_last = restoredAt(Indicator::kDiary);
-    rec.heard_since = rec.latestDirect();
+    // heard_since stays unset: the collector did not hear it while it was down.
     // An agent OFFLINE before the restart had its alert raised then: it is not raised again
     // while the silence continues, and is resolved when the agent returns.
     if (restored->status == Status::kOffline) rec.set(kFlagAlertOpen);

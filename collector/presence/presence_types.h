@@ -161,6 +161,10 @@ struct PresenceConfig {
   uint32_t site_min_agents = 3;
   double site_silent_share = 0.8;
   Duration site_window = std::chrono::minutes(3);
+  // How long an agent's attempt that began while its network was down may hang before the
+  // agent retries (the agents' connect timeout, agent setting connect_timeout_s): an agent
+  // whose network came back reports within this plus one interval.
+  Duration agent_reconnect_time = std::chrono::seconds(10);
   // The collector is deaf, and the silence its own problem (mass suspect), when more than
   // fleet_silent_share of the agents it listens to are SUSPECT, counted by agents and by
   // tenants, and at least fleet_silent_min_agents of them.

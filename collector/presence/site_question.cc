@@ -26,17 +26,30 @@ Ticks overdueAt(const AgentRecord& rec, double allowance) {
   return at;
 }
 
-Ticks horizonOf(const AgentRecord& rec, double allowance) {
+// When the agent's next evidence is due at the latest, on the quickest channel it uses.
+Ticks nextReportDue(const AgentRecord& rec, double allowance) {
+  Ticks due = kNever;
+  for (const ArrivalStats& stats : rec.direct) {
+    if (stats.last == kNever) continue;
+    const Ticks at = stats.last + intervalTicks(stats, allowance);
+    due = due == kNever ? at : std::min(due, at);
+  }
+  return due;
+}
+
+Ticks horizonOf(const AgentRecord& rec, const SiteQuestionRules& rules) {
   Ticks horizon = 0;
   for (const ArrivalStats& stats : rec.direct) {
-    if (stats.last != kNever) horizon = std::max(horizon, intervalTicks(stats, allowance));
+    if (stats.last == kNever) continue;
+    horizon = std::max({horizon, intervalTicks(stats, rules.lateness_floor),
+                        intervalTicks(stats, rules.allowance) + rules.reconnect});
   }
   return horizon;
 }
 
 void noteDirectEvidence(AgentRecord& rec, Ticks at, double allowance) {
   const Ticks overdue = overdueAt(rec, allowance);
-  if (overdue == kNever || at > overdue || rec.heard_since == kNever) rec.heard_since = at;
+  if (rec.heard_since == kNever || overdue == kNever || at > overdue) rec.heard_since = at;
 }
 
 SiteAnswer askSite(const SiteState& site, const AgentTable& agents, AgentHandle agent, Ticks now,
@@ -46,23 +59,25 @@ SiteAnswer askSite(const SiteState& site, const AgentTable& agents, AgentHandle 
   if (answer.expected == 0 || answer.expected < rules.min_agents) return answer;
   const AgentRecord& silent_one = agents[agent];
   const Ticks silent_from = silent_one.latestDirect();
-  const Ticks horizon = horizonOf(silent_one, rules.allowance);
+  const Ticks horizon = horizonOf(silent_one, rules);
   scratch.clear();
   for (AgentHandle member : site.members) {
     const AgentRecord& rec = agents[member];
     if (!expected(rec.status)) continue;
     const Ticks last = rec.latestDirect();
-    // Heard without a break from `since` to its last evidence.
-    const Ticks since = std::max(rec.heard_since, silent_from);
+    // Heard without a break from `since` to its last evidence (not at all if the engine has
+    // not heard it since it started: restored evidence says nothing about the gap).
+    const Ticks since = rec.heard_since == kNever ? last : std::max(rec.heard_since, silent_from);
     if (member != agent && last != kNever && last - since > horizon) continue;  // heard
     const Ticks overdue = overdueAt(rec, rules.allowance);
     if (member == agent || rec.status != Status::kOnline || overdue == kNever || now > overdue) {
       ++answer.silent;
       answer.dark_since = std::max(answer.dark_since, last);
     } else {
-      // It is decided when it is overdue, or, if it keeps reporting, once it has been heard
-      // for a horizon.
-      scratch.push_back(since + horizon > now ? std::min(since + horizon, overdue) : overdue);
+      // It is decided when it is overdue, or, if it keeps reporting, by its first report
+      // after it has been heard for a horizon.
+      const Ticks heard_at = std::max(since + horizon, nextReportDue(rec, rules.allowance));
+      scratch.push_back(std::min(heard_at, overdue));
     }
   }
   const auto needed = static_cast<uint32_t>(
@@ -73,11 +88,13 @@ SiteAnswer askSite(const SiteState& site, const AgentTable& agents, AgentHandle 
   }
   const size_t missing = needed - answer.silent;
   if (scratch.size() < missing) return answer;  // alone, whatever the undecided do
-  // The earliest instant at which enough undecided members could all have been decided.
-  std::nth_element(scratch.begin(), scratch.begin() + static_cast<ptrdiff_t>(missing - 1),
-                   scratch.end());
+  // The answer can change once `missing` undecided members are decided (all silent: dark) or
+  // once scratch.size() - missing + 1 of them are (all heard: alone); ask again at the
+  // earlier of the two.
+  std::sort(scratch.begin(), scratch.end());
+  const size_t first = std::min(missing, scratch.size() - missing + 1);
   answer.kind = SiteAnswer::Kind::kWait;
-  answer.ask_again_at = std::max(scratch[missing - 1], now) + 1;
+  answer.ask_again_at = std::max(scratch[first - 1], now) + 1;
   return answer;
 }
 

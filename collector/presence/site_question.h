@@ -5,12 +5,14 @@
 // partition, one site alert), or can the site not tell yet (ask again later)?
 //
 // The agent A went silent after its last evidence; had its network been up for longer than
-// A's horizon (its longest interval with jitter and margin) since then, A would have been
-// heard. Each other member of the site that the collector expects to hear (ONLINE, SUSPECT,
-// UNREACHABLE) is
-//   - heard, if the collector heard it without a break for longer than A's horizon after A's
-//     last evidence: the site's network worked while A should have reported, so A's silence
-//     is its own;
+// A's horizon since then, A would have been heard: within one interval with jitter, plus the
+// time an attempt that began while the network was down may hang before the agent retries
+// (its connect timeout), and never sooner than its lateness floor (which leaves a margin for
+// evidence that reached the collector a little late). Each other member of the site that the
+// collector expects to hear (ONLINE, SUSPECT, UNREACHABLE) is
+//   - heard, if the collector heard it without a break (noteDirectEvidence) for longer than
+//     A's horizon after A's last evidence: the site's network worked while A should have
+//     reported, so A's silence is its own;
 //   - silent, if it is overdue now (every channel quiet for longer than its interval plus
 //     jitter plus a margin), or SUSPECT or UNREACHABLE, and not heard as above;
 //   - undecided otherwise: it is reporting but only just came back (a site that has just
@@ -36,11 +38,16 @@ namespace vigil::collector::presence {
 // When the agent counts as silent: every direct channel it used quiet for longer than
 // `allowance` x its interval. kNever if it never used a direct channel.
 Ticks overdueAt(const AgentRecord& rec, double allowance);
-// How long the agent's network must work for the agent to be heard: `allowance` x its longest
-// interval. Zero if it never used a direct channel.
-Ticks horizonOf(const AgentRecord& rec, double allowance);
-// Records direct evidence at `at` in `rec.heard_since`. Call with the record as it was
-// before the evidence was recorded.
+struct SiteQuestionRules;
+// How long the agent's network must work for the agent to be heard (its horizon): its longest
+// interval times the lateness floor, and at least that interval with jitter and margin plus
+// the time an agent's attempt may hang before it retries. Zero if it never used a direct
+// channel.
+Ticks horizonOf(const AgentRecord& rec, const SiteQuestionRules& rules);
+// Records direct evidence at `at` in the agent's unbroken run: the run breaks when the
+// evidence comes after every channel the agent used went quiet for longer than `allowance` x
+// its interval (a lost channel alone breaks nothing while another one flows). Call before the
+// evidence is recorded in `rec.direct`.
 void noteDirectEvidence(AgentRecord& rec, Ticks at, double allowance);
 
 struct SiteAnswer {
@@ -58,9 +65,11 @@ struct SiteAnswer {
 };
 
 struct SiteQuestionRules {
-  uint32_t min_agents = 3;    // site_min_agents
-  double silent_share = 0.8;  // site_silent_share
-  double allowance = 1.2;     // overdue after this many intervals (1 + jitter + margin)
+  uint32_t min_agents = 3;      // site_min_agents
+  double silent_share = 0.8;    // site_silent_share
+  double allowance = 1.2;       // overdue after this many intervals (1 + jitter + margin)
+  double lateness_floor = 1.5;  // lateness_floor: no agent is late sooner
+  Ticks reconnect = 0;          // agent_reconnect_time
 };
 
 // Asks the site question for `agent` (SUSPECT, a member of `site`) at `now`. `scratch` is

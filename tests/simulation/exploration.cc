@@ -25,6 +25,9 @@ using collector::presence::statusName;
 constexpr double kMaxCutShare = 0.35;
 // Largest share of a site's agents that may die over a run.
 constexpr double kMaxDeadShareOfSite = 1.0 / 3.0;
+// Largest share of the fleet silent together (cut, or dead within a few intervals): more is
+// the collector's own problem by design (mass suspect), whatever the truth.
+constexpr double kMaxSilentShare = 0.4;
 
 Duration times(Duration d, double factor) {
   return Duration(static_cast<Duration::rep>(static_cast<double>(d.count()) * factor));
@@ -93,14 +96,18 @@ std::string buildSites(uint32_t agents, SimRandom& random, Fleet& fleet, uint32_
 // Deaths, respecting each site's share of the dead.
 class Reaper {
  public:
-  Reaper(Fleet& fleet, SimRandom& random) : fleet_(fleet), random_(random) {
+  Reaper(Fleet& fleet, SimRandom& random, Duration interval)
+      : fleet_(fleet), random_(random), interval_(interval) {
     members_.resize(fleet.site_agents.size());
     for (uint32_t a = 0; a < fleet.agentCount(); ++a) members_[fleet.site[a]].push_back(a);
     dead_in_site_.assign(fleet.site_agents.size(), 0);
     cut_starts_.resize(fleet.site_agents.size());
   }
-  // The site is cut from `from` on.
-  void noteCut(SiteId site, SimTime from) { cut_starts_[site].push_back(from); }
+  // The site is cut from `from` until `to`.
+  void noteCut(SiteId site, SimTime from, SimTime to) {
+    cut_starts_[site].push_back(from);
+    cuts_.push_back({site, from, to});
+  }
 
   // Kills `agent` at `at` if its site can lose one more and keeps site_min_agents live agents
   // at the start of each of its cuts; returns whether it did.
@@ -113,6 +120,7 @@ class Reaper {
     for (SimTime cut_from : cut_starts_[site]) {
       if (at <= cut_from && aliveAt(site, cut_from) <= 3) return false;
     }
+    if (silentAround(at) + 1 > kMaxSilentShare * fleet_.agentCount()) return false;
     ++dead_in_site_[site];
     fleet_.dies_at[agent] = at;
     return true;
@@ -132,6 +140,19 @@ class Reaper {
       if (kill(members[random_.below(members.size())], at)) return;
     }
   }
+  // Agents silent within three intervals of `at`: in a cut site, or dead meanwhile.
+  uint32_t silentAround(SimTime at) const {
+    const SimTime from = at - 3 * interval_;
+    const SimTime to = at + 3 * interval_;
+    uint32_t silent = 0;
+    for (const Cut& cut : cuts_) {
+      if (cut.from < to && from < cut.to) silent += fleet_.site_agents[cut.site];
+    }
+    for (SimTime dies_at : fleet_.dies_at) {
+      if (dies_at != kNever && dies_at >= from && dies_at < to) ++silent;
+    }
+    return silent;
+  }
   uint32_t aliveAt(SiteId site, SimTime t) const {
     uint32_t alive = 0;
     for (uint32_t a : members_[site]) alive += fleet_.aliveAt(a, t) ? 1 : 0;
@@ -143,7 +164,15 @@ class Reaper {
   SimRandom& random_;
   std::vector<std::vector<uint32_t>> members_;
   std::vector<uint32_t> dead_in_site_;
+  struct Cut {
+    SiteId site;
+    SimTime from;
+    SimTime to;
+  };
+
+  Duration interval_;
   std::vector<std::vector<SimTime>> cut_starts_;  // per site
+  std::vector<Cut> cuts_;
 };
 
 void addCuts(const Duration interval, SimTime from, SimTime to, SimRandom& random, Reaper& reaper,
@@ -177,6 +206,9 @@ void addCuts(const Duration interval, SimTime from, SimTime to, SimRandom& rando
     cut.from = std::clamp(cut.from, from, to);
     cut.to = std::min(cut.from + length, to + 2 * interval);
     if (reaper.aliveAt(*cut.site, cut.from) < 3) continue;
+    if (reaper.silentAround(cut.from) + fleet.site_agents[*cut.site] > kMaxSilentShare * n) {
+      continue;
+    }
     const bool overlapping = std::any_of(
         fleet.route_faults.begin(), fleet.route_faults.end(), [&](const RouteFault& other) {
           return other.site == cut.site &&
@@ -187,7 +219,7 @@ void addCuts(const Duration interval, SimTime from, SimTime to, SimRandom& rando
       used[*cut.site] = 1;
       cut_agents += fleet.site_agents[*cut.site];
     }
-    reaper.noteCut(*cut.site, cut.from);
+    reaper.noteCut(*cut.site, cut.from, cut.to);
     // Unrelated agents elsewhere die at the instant of the cut (issue 16's finding).
     if (random.chance(0.7)) {
       const int deaths = 1 + static_cast<int>(random.below(3));
@@ -357,10 +389,11 @@ class Judge {
     }
   }
 
-  // When the latency clock of agent `a`'s death starts: the death, pushed past every
-  // degradation of the collector and every cut of its site that its detection overlaps.
+  // When the latency clock of agent `a`'s death starts: the death (or the arrival of the last
+  // thing it sent, if that came later), pushed past every degradation of the collector and
+  // every cut of its site that its detection overlaps.
   SimTime latencyBaseline(uint32_t agent) const {
-    SimTime base = fleet_.dies_at[agent];
+    SimTime base = std::max(fleet_.dies_at[agent], run_.last_received[agent]);
     for (bool moved = true; moved;) {
       moved = false;
       for (const Period& p : periods_) {
@@ -563,7 +596,7 @@ ExplorationCase generateCase(uint64_t seed) {
   // intervals let everything settle and be judged.
   const SimTime events_from = 12 * interval;
   const SimTime events_to = 45 * interval;
-  Reaper reaper(fleet, random);
+  Reaper reaper(fleet, random, interval);
   const double death_share = random.uniform(0.0, 0.03);
   const auto background = static_cast<uint32_t>(std::lround(death_share * n));
   for (uint32_t i = 0; i < background; ++i) {

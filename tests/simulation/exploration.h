@@ -10,10 +10,11 @@
 // relies on (checkInvariants):
 //
 //  1. no device alert for an agent alive when it opened, in a cut site or not;
-//  2. every real death alerted, within three heartbeat intervals of the death, or of the end
-//     of whatever overlapped its detection: the collector's own degradation (from the instant
-//     it is healthy again) or a cut of its site (from the heal, plus one interval for the
-//     site to reconnect);
+//  2. every real death alerted, within three heartbeat intervals of the death (or of the
+//     arrival of the last thing the agent sent, if a heartbeat waiting for its path arrived
+//     after it died), or of the end of whatever overlapped its detection: the collector's own
+//     degradation (from the instant it is healthy again) or a cut of its site (from the heal,
+//     plus one interval for the site to reconnect);
 //  3. site alerts only for cut sites, at most one per cut; exactly one for a cut that lasted
 //     four heartbeat intervals while the collector was healthy (a mass suspect aside: sites
 //     are judged during one);
@@ -23,8 +24,9 @@
 // site_min_agents live agents when it is cut (smaller sites are judged device by device, so
 // a cut of one is a death to the collector), no more than a third of a site's agents die
 // over a run (more, together, is a dark site to anyone), cut sites hold at most 35 % of the
-// fleet (most of the fleet silent at once is the collector's problem by design), an agent
-// never loses both channels except to a cut, and the collector's own faults do not overlap.
+// fleet and no more than 40 % of it is silent within a few intervals, cut or dead (most of
+// the fleet silent at once is the collector's problem by design), an agent never loses both
+// channels except to a cut, and the collector's own faults do not overlap.
 
 #include <cstdint>
 #include <string>

@@ -131,6 +131,7 @@ class FleetSimulation {
                                      ? params.beacon_interval
                                      : config.heartbeat_interval / 4;
     last_delivered_.assign(size_t{kChannels} * run_.fleet.agentCount(), SimTime::min());
+    heartbeat_failures_.assign(run_.fleet.agentCount(), 0);
     planMilestones();
   }
 
@@ -297,37 +298,80 @@ class FleetSimulation {
       return;
     }
     if (!run_.fleet.aliveAt(event.agent, t)) return;  // dead: silent on every channel forever
-    events_.push(Event{(t + jittered(intervals_[event.channel])).count(), event.agent,
-                       event.channel, EventKind::kSend});
-    route(event.agent, event.channel, t);
+    SimTime next = t + jittered(intervals_[event.channel]);
+    const Delivery delivery = route(event.agent, event.channel, t);
+    if (event.channel == kHeartbeatChannel) {
+      // As the agent does: a heartbeat that failed is retried after capped full-jitter
+      // backoff (1 s doubling, at most one interval), once the failed attempt gave up.
+      uint8_t& failures = heartbeat_failures_[event.agent];
+      if (delivery == Delivery::kDelivered) {
+        failures = 0;
+      } else {
+        const Duration cap =
+            std::min<Duration>(intervals_[kHeartbeatChannel],
+                               Duration(1s) * (int64_t{1} << std::min<int>(failures, 20)));
+        next = t + (delivery == Delivery::kTimedOut ? attempt_time_ : Duration::zero()) +
+               random_.between(0s, std::max<Duration>(cap, 1ms));
+        failures = static_cast<uint8_t>(std::min(failures + 1, 60));
+      }
+    }
+    events_.push(Event{next.count(), event.agent, event.channel, EventKind::kSend});
   }
 
-  // The path from the agent to the collector, where channel faults and partitions act.
-  void route(uint32_t agent, uint8_t channel, SimTime t) {
+  enum class Delivery : uint8_t {
+    kDelivered,  // reaches the collector (perhaps late)
+    kRefused,    // the collector is down: the request fails at once
+    kTimedOut,   // no path: the request fails after attempt_time_
+  };
+
+  // The path from the agent to the collector, where channel faults and partitions act. A
+  // datagram on a cut path is lost. A heartbeat (TCP) waits for the path: if it reopens within
+  // the attempt time, the request goes through then (retransmissions); otherwise it fails.
+  Delivery route(uint32_t agent, uint8_t channel, SimTime t) {
     const Fleet& fleet = run_.fleet;
     const uint8_t bit =
         channel == kHeartbeatChannel ? RouteFault::kHeartbeats : RouteFault::kBeacons;
     Duration delay{};
+    SimTime blocked_until = t;
+    for (bool extended = true; extended;) {
+      extended = false;
+      for (const RouteFault& fault : fleet.route_faults) {
+        if (fault.max_delay != Duration::zero() || !fault.active(blocked_until) ||
+            !fault.affects(agent, fleet.site[agent], bit) || fault.to <= blocked_until) {
+          continue;
+        }
+        blocked_until = fault.to;
+        extended = true;
+      }
+    }
+    if (blocked_until > t) {
+      if (channel != kHeartbeatChannel) return Delivery::kTimedOut;  // lost
+      if (blocked_until - t > attempt_time_) return Delivery::kTimedOut;
+      delay = blocked_until - t + random_.between(0s, 1s);
+    }
     for (const RouteFault& fault : fleet.route_faults) {
-      if (!fault.active(t) || !fault.affects(agent, fleet.site[agent], bit)) continue;
-      if (fault.max_delay == Duration::zero()) return;  // lost
+      if (fault.max_delay == Duration::zero() || !fault.active(t) ||
+          !fault.affects(agent, fleet.site[agent], bit)) {
+        continue;
+      }
       delay = std::max(delay, random_.between(0s, fault.max_delay));
     }
     if (delay > Duration::zero()) {
       events_.push(Event{(t + delay).count(), agent, channel, EventKind::kArrive});
-      return;
+      return Delivery::kDelivered;
     }
-    arrive(agent, channel, t);
+    return arrive(agent, channel, t) ? Delivery::kDelivered : Delivery::kRefused;
   }
 
-  // The item reaches the collector process at `t`.
-  void arrive(uint32_t agent, uint8_t channel, SimTime t) {
-    if (!engine_) return;  // collector down: the request fails, the datagram is lost
+  // The item reaches the collector process at `t`. Returns false when nobody listens.
+  bool arrive(uint32_t agent, uint8_t channel, SimTime t) {
+    if (!engine_) return false;  // collector down: the request fails, the datagram is lost
     if (frozen_ || stalled_) {
       pending_.push_back(PendingItem{agent, channel, t});
-      return;
+      return true;
     }
     observe(agent, channel, t);
+    return true;
   }
 
   void observe(uint32_t agent, uint8_t channel, SimTime received_at) {
@@ -367,6 +411,13 @@ class FleetSimulation {
   void finish() {
     const Fleet& fleet = run_.fleet;
     run_.final_status.assign(fleet.agentCount(), Status::kUnknown);
+    run_.last_received.assign(fleet.agentCount(), SimTime::min());
+    for (uint32_t a = 0; a < fleet.agentCount(); ++a) {
+      for (uint8_t ch = 0; ch < kChannels; ++ch) {
+        run_.last_received[a] =
+            std::max(run_.last_received[a], last_delivered_[size_t{kChannels} * a + ch]);
+      }
+    }
     if (!engine_) return;
     for (uint32_t a = 0; a < fleet.agentCount(); ++a) {
       run_.final_status[a] = engine_->agentView(handle_of_agent_[a]).status;
@@ -388,7 +439,10 @@ class FleetSimulation {
   Duration intervals_[kChannels];
   std::vector<uint32_t> agent_of_handle_;
   std::vector<AgentHandle> handle_of_agent_;
-  std::vector<SimTime> last_delivered_;  // [agent * kChannels + channel], min() = never
+  std::vector<SimTime> last_delivered_;      // [agent * kChannels + channel], min() = never
+  std::vector<uint8_t> heartbeat_failures_;  // consecutive failed heartbeats per agent
+  // How long a heartbeat that gets nowhere takes to fail (the agent's connect timeout).
+  Duration attempt_time_ = 10s;
   std::vector<RestoredState> restored_;
   Recorder recorder_;
   std::unique_ptr<PresenceEngine> engine_;

@@ -53,6 +53,10 @@ struct SimulationRun {
   // Transitions to OFFLINE of an agent alive at that moment (with or without an alert).
   uint64_t false_offline_transitions = 0;
   std::vector<Status> final_status;  // per agent, from agentView() at the end
+  // Per agent, when the collector last received anything from it (SimTime::min(): never):
+  // for a dead agent, the last of what it sent before it died, which may arrive after the
+  // death (a heartbeat that waited for its path to reopen).
+  std::vector<SimTime> last_received;
   bool degraded_at_end = true;
   uint32_t reasons_at_end = 0;
   size_t engine_memory_bytes = 0;

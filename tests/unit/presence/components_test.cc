@@ -453,8 +453,10 @@ Ticks at(vigil::Duration d) { return ticksOf(d); }
 
 BOOST_AUTO_TEST_CASE(site_question_agent_alone_when_its_site_was_heard_after_it_fell_silent) {
   SiteFixture f;
-  const AgentHandle dead = f.add(at(0s), Status::kSuspect);  // overdue from 12 s
-  for (int i = 0; i < 4; ++i) f.add(at(13s + i * 1s), Status::kOnline);
+  // Its horizon is 15 s (the lateness floor, 1.5 intervals): its siblings were heard for
+  // longer than that after it fell silent.
+  const AgentHandle dead = f.add(at(0s), Status::kSuspect);
+  for (int i = 0; i < 4; ++i) f.add(at(16s + i * 1s), Status::kOnline);
   BOOST_TEST((f.ask(dead, at(25s)).kind == SiteAnswer::Kind::kAlone));
 }
 
@@ -478,8 +480,8 @@ BOOST_AUTO_TEST_CASE(site_question_alone_when_the_undecided_cannot_make_the_site
   SiteFixture f;
   const AgentHandle first = f.add(at(0s), Status::kSuspect);
   f.add(at(9s), Status::kOnline);                               // undecided
-  for (int i = 0; i < 3; ++i) f.add(at(14s), Status::kOnline);  // heard after 12 s
-  BOOST_TEST((f.ask(first, at(15s)).kind == SiteAnswer::Kind::kAlone));
+  for (int i = 0; i < 3; ++i) f.add(at(16s), Status::kOnline);  // heard for 16 s since
+  BOOST_TEST((f.ask(first, at(17s)).kind == SiteAnswer::Kind::kAlone));
 }
 
 BOOST_AUTO_TEST_CASE(site_question_members_just_back_from_a_cut_do_not_make_it_alone) {
@@ -488,15 +490,17 @@ BOOST_AUTO_TEST_CASE(site_question_members_just_back_from_a_cut_do_not_make_it_a
   // the agent should have reported: the question waits until they were heard for a horizon.
   SiteFixture f;
   const AgentHandle first = f.add(at(0s), Status::kSuspect);
-  for (int i = 0; i < 4; ++i) f.add(at(26s), Status::kOnline, at(25s + i * 100ms));
-  const SiteAnswer answer = f.ask(first, at(27s));
+  for (int i = 0; i < 4; ++i) f.add(at(29s), Status::kOnline, at(25s + i * 100ms));
+  const SiteAnswer answer = f.ask(first, at(30s));
   BOOST_TEST((answer.kind == SiteAnswer::Kind::kWait));
-  BOOST_TEST(answer.ask_again_at == at(37s) + at(200ms) + 1);  // the fourth of five needed
-  // Heard for longer than the agent's horizon (12 s) with the agent still silent: alone.
+  // Each is decided by its first report after it was heard for the agent's horizon (15 s,
+  // from about 25 s): its next heartbeat, due by 41 s at the latest.
+  BOOST_TEST(answer.ask_again_at == at(41s) + 1);
+  // Heard for longer than the horizon with the agent still silent: alone.
   SiteFixture later;
   const AgentHandle dead = later.add(at(0s), Status::kSuspect);
-  for (int i = 0; i < 4; ++i) later.add(at(38s), Status::kOnline, at(25s));
-  BOOST_TEST((later.ask(dead, at(39s)).kind == SiteAnswer::Kind::kAlone));
+  for (int i = 0; i < 4; ++i) later.add(at(41s), Status::kOnline, at(25s));
+  BOOST_TEST((later.ask(dead, at(42s)).kind == SiteAnswer::Kind::kAlone));
 }
 
 BOOST_AUTO_TEST_CASE(site_question_sites_below_the_minimum_are_judged_device_by_device) {

@@ -397,13 +397,15 @@ BOOST_AUTO_TEST_CASE(restart_restores_evidence_but_judges_only_after_warm_up) {
     r.status = status;
     return r;
   };
-  const AgentHandle alive = h.add({}, restored(30s, kOnline));
-  const AgentHandle dead = h.add({}, restored(10min, kOnline));
-  const AgentHandle was_offline = h.add({}, restored(2h, kOffline));
+  // Each in a site of its own: judged alone (with siblings, a verdict after a restart also
+  // waits until they were heard again for a while: site_question.h).
+  const AgentHandle alive = h.add({1, 0, {}}, restored(30s, kOnline));
+  const AgentHandle dead = h.add({2, 0, {}}, restored(10min, kOnline));
+  const AgentHandle was_offline = h.add({3, 0, {}}, restored(2h, kOffline));
   RestoredState asleep = restored(6min, kShutdown);
   asleep.last_seen[static_cast<size_t>(Indicator::kShutdownNotice)] = start - 5min;
-  const AgentHandle sleeper = h.add({}, asleep);
-  const AgentHandle blank = h.add({}, RestoredState{});
+  const AgentHandle sleeper = h.add({4, 0, {}}, asleep);
+  const AgentHandle blank = h.add({5, 0, {}}, RestoredState{});
 
   h.run(20s);
   h.send(alive);
