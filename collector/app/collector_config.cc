@@ -141,7 +141,7 @@ const std::vector<DurationSetting>& durationSettings() {
        false, 1, kDay},
       {"presence.siteWindowSeconds", "longest a verdict waits for its site to be judged",
        &PC::site_window, false, 1, kDay},
-      {"presence.agentReconnectSeconds",
+      {"presence.agentReconnectTimeSeconds",
        "how long an agent's attempt may hang before it retries (its connect timeout)",
        &PC::agent_reconnect_time, false, 0, 3600},
       {"presence.flapHalfLifeSeconds", "half-life of the flapping score", &PC::flap_half_life,

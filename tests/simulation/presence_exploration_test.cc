@@ -34,12 +34,15 @@ namespace {
 // fix it found reverted (the generator must not change under them: a change to
 // generateCase() re-draws every world, so re-check these when it does).
 const std::vector<uint64_t> kRegressionSeeds = {
-    15,    // a site just healed from a cut made the agent's silence look like its own
-    17,    // the same, hourly intervals, a third of the agents on heartbeats only
+    15,    // a site just healed from a cut made a live agent's silence look like its own
+    66,    // the same, with a third of the agents on heartbeats only
+    62,    // after a restart, siblings vouched for an agent by evidence from before it
+    79,    // the same in a site cut across the restart
     298,   // a restart with dead agents in the fleet: a 30-minute mass suspect, deaths missed
     701,   // the same after a restart in the middle of a cut
     970,   // the same with two collector faults
-    1179,  // a site judged while an upstream stall's backlog was read: a false site alert
+    474,   // a one-site fleet judged while an upstream stall's backlog was read: a false site alert
+    1277,  // a site judged against a fleet heard again only just now
 };
 
 struct Options {
