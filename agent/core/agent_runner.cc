@@ -640,9 +640,11 @@ void AgentRunner::heartbeatLoop(Identity& identity) {
 
     const int failures_before = scheduler_.consecutiveFailures();
     const ScheduleDecision decision = scheduler_.onOutcome(reading.outcome);
+    // The channels stamp their next datagrams with an offset learnt from this answer.
     syncClockOffset();
-    if (beacon_ && beacon_->noteHeartbeat(reading.outcome.kind == HeartbeatOutcome::Kind::kAccepted,
-                                          deps_.clock.monotonicNow() - attempt_started)) {
+    const bool accepted = reading.outcome.kind == HeartbeatOutcome::Kind::kAccepted;
+    if (beacon_ && beacon_->noteHeartbeat(accepted, deps_.clock.monotonicNow() - attempt_started,
+                                          accepted ? std::string() : reading.description)) {
       startBeacon(identity);  // wakes its worker, asleep until the end of the pause
     }
     const std::string seq = "seq=" + std::to_string(hb.seq);

@@ -154,6 +154,7 @@ class AgentRunner final : public SystemEventSink {
   void startPeerWitness(const Identity& identity);
   void stopChannels();
   void logFailure(const std::string& key, const std::string& line, bool error);
+  // Hands the scheduler's clock offset to the beacon and peer channels.
   void syncClockOffset();
   SystemFacts readFacts();
   BootIdentity readBootIdentity();

@@ -21,12 +21,13 @@ PeerWitness::PeerWitness(std::string agent_id, std::string peer_key, const Clock
       next_due_(clock.monotonicNow()) {}
 
 void PeerWitness::setClockOffset(std::chrono::milliseconds offset) {
-  clock_offset_ms_.store(offset.count());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (offset.count() == clock_offset_ms_) return;
+  clock_offset_ms_ = offset.count();
+  last_ts_ms_ = 0;  // announcements follow the corrected clock, not the old one's timestamps
 }
 
-int64_t PeerWitness::wallMs() const {
-  return toUnixMillis(clock_.wallNow()) + clock_offset_ms_.load();
-}
+int64_t PeerWitness::wallMs() const { return toUnixMillis(clock_.wallNow()) + clock_offset_ms_; }
 
 PeerWitnessStats PeerWitness::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -59,8 +60,8 @@ std::vector<OutgoingDatagram> PeerWitness::takeDue() {
 
 void PeerWitness::onDatagram(const Datagram& d) {
   std::optional<datagram::PeerAnnouncement> a = datagram::parsePeerAnnouncement(d.bytes);
-  const int64_t now_ms = wallMs();
   std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now_ms = wallMs();
   if (a && a->agent_id == agent_id_) return;  // our own broadcast, looped back
   const int64_t skew_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_skew).count();

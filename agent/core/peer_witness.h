@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -44,6 +43,11 @@ class PeerWitness final : public DatagramProtocol {
               std::function<std::vector<std::string>()> broadcast_addresses,
               PeerWitnessOptions options = {});
 
+  // The collector clock minus the local wall clock, learnt by the heartbeat loop from a
+  // stale_timestamp answer. Every announcement taken after this call is stamped with the
+  // corrected clock, also when earlier ones carried later timestamps (stamped ahead by the old
+  // clock, receivers whose clocks are right refused them as stale), and received ones are
+  // checked against it.
   void setClockOffset(std::chrono::milliseconds offset);
   const std::string& keyId() const { return key_id_; }
   PeerWitnessStats stats() const;
@@ -60,6 +64,7 @@ class PeerWitness final : public DatagramProtocol {
   const char* name() const override { return "peer witness"; }
 
  private:
+  // Our corrected wall clock, Unix ms. REQUIRES: mu_ held.
   int64_t wallMs() const;
 
   const std::string agent_id_;
@@ -68,12 +73,12 @@ class PeerWitness final : public DatagramProtocol {
   const Clock& clock_;
   const std::function<std::vector<std::string>()> broadcast_addresses_;
   const PeerWitnessOptions options_;
-  std::atomic<int64_t> clock_offset_ms_{0};
 
   mutable std::mutex mu_;
   UniformRandom random_;
   MonoTime next_due_;
-  int64_t last_ts_ms_ = 0;
+  int64_t clock_offset_ms_ = 0;
+  int64_t last_ts_ms_ = 0;  // announcements carry strictly increasing timestamps
   // Per peer: the newest timestamp accepted (replay protection) and, while unreported, when we
   // last heard it (our corrected wall clock).
   struct Peer {

@@ -9,14 +9,18 @@
 #include <random>
 #include <string>
 
+#include "tests/integration/agent_checks.h"
 #include "tests/integration/harness.h"
 #include "tests/support/temp_dir.h"
 
 using namespace std::chrono_literals;
 using vigil::testing::Agent;
 using vigil::testing::Collector;
+using vigil::testing::enrolledId;
 using vigil::testing::eventually;
+using vigil::testing::evidenceSeen;
 using vigil::testing::logTail;
+using vigil::testing::randomPeerPort;
 using vigil::testing::TempDir;
 
 namespace {
@@ -33,31 +37,6 @@ std::map<std::string, std::string> fastCollectorSettings() {
 std::string statusOf(const Collector& c, const std::string& id) {
   auto a = c.agent(id);
   return a ? a->optValue<std::string>("status", "") : "";
-}
-
-// The last_seen_at of one indicator in the agent's evidence, or "" if none yet.
-std::string evidenceSeen(const Collector& c, const std::string& id, const std::string& name) {
-  auto a = c.agent(id);
-  if (!a) return "";
-  auto evidence = a->getObject("evidence");
-  if (!evidence || !evidence->getObject(name)) return "";
-  auto e = evidence->getObject(name);
-  if (e->isNull("last_seen_at")) return "";
-  return e->get("last_seen_at").toString();
-}
-
-// A UDP port for the peer witness that no other test run uses at the same time.
-std::string randomPeerPort() {
-  std::random_device rd;
-  return std::to_string(40000 + rd() % 20000);
-}
-
-std::string enrolledId(Agent& agent) {
-  std::string id;
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return !(id = agent.agentId()).empty(); }, 20s),
-                        "agent did not enroll; agent log:\n"
-                            << logTail(agent.logPath()));
-  return id;
 }
 
 // A collector and one agent (peer witness off) that has enrolled.

@@ -33,13 +33,24 @@ const bool kSigpipeIgnored = [] {
 }  // namespace
 
 ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::string>& args,
-                           const std::string& log_path) {
+                           const std::string& log_path,
+                           const std::map<std::string, std::string>& environment) {
   std::vector<std::string> argv_storage;
   argv_storage.push_back(binary);
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // Built before fork(), so that the child allocates nothing before exec.
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    if (environment.count(entry.substr(0, entry.find('='))) == 0) env_storage.push_back(entry);
+  }
+  for (const auto& [name, value] : environment) env_storage.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) throw std::runtime_error("cannot open " + log_path);
@@ -55,7 +66,7 @@ ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::str
     ::dup2(devnull, 0);
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
-    ::execv(binary.c_str(), argv.data());
+    ::execve(binary.c_str(), argv.data(), envp.data());
     std::fprintf(stderr, "exec %s: %s\n", binary.c_str(), std::strerror(errno));
     ::_exit(127);
   }
@@ -240,7 +251,7 @@ void Agent::start() {
   };
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::ofstream(state_dir_ + ".conf") << "# integration test: everything is on the command line\n";
-  process_ = std::make_unique<ChildProcess>(binary_, args, log_path_);
+  process_ = std::make_unique<ChildProcess>(binary_, args, log_path_, environment_);
   ++starts_;
 }
 

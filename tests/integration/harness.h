@@ -21,8 +21,10 @@ namespace vigil::testing {
 // if still running.
 class ChildProcess {
  public:
+  // The child inherits the test's environment, with `environment` set on top of it.
   ChildProcess(const std::string& binary, const std::vector<std::string>& args,
-               const std::string& log_path);
+               const std::string& log_path,
+               const std::map<std::string, std::string>& environment = {});
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -106,6 +108,10 @@ class Agent {
   void setExtraArgs(std::vector<std::string> args) { extra_args_ = std::move(args); }
   // Another vigil-agent binary than the build's (VIGIL_AGENT_BIN) for the next start().
   void setBinary(std::string path) { binary_ = std::move(path); }
+  // Environment variables for the next start(), on top of the test's (e.g. libfaketime's).
+  void setEnvironment(std::map<std::string, std::string> environment) {
+    environment_ = std::move(environment);
+  }
   void start();
   // SIGTERM, then waits for exit; returns the exit code.
   int stop();
@@ -124,6 +130,7 @@ class Agent {
   std::string token_;
   std::vector<std::string> extra_args_;
   std::string binary_ = VIGIL_AGENT_BIN;
+  std::map<std::string, std::string> environment_;
   std::unique_ptr<ChildProcess> process_;
   int starts_ = 0;
 };

@@ -10,6 +10,7 @@
 
 #include "agent/core/outage_diary.h"
 #include "agent/core/version.h"
+#include "common/datagram.h"
 #include "common/protocol.h"
 #include "tests/support/temp_dir.h"
 #include "tests/unit/agent/test_support.h"
@@ -35,7 +36,9 @@ using vigil::agent::testing::httpAnswer;
 using vigil::agent::testing::InMemoryIdentityStore;
 using vigil::agent::testing::InMemorySequenceStore;
 using vigil::agent::testing::networkError;
+using vigil::agent::testing::SimulatedUdpNetwork;
 using vigil::agent::testing::SimulatedWaiter;
+namespace datagram = vigil::datagram;
 namespace protocol = vigil::protocol;
 
 namespace {
@@ -84,6 +87,7 @@ struct Fixture {
   Logger log{clock, log_text, LogLevel::kDebug};
   AgentConfig config;
   vigil::agent::RunnerTimings timings;
+  vigil::agent::UdpSocketFactory* udp = nullptr;  // the beacon and peer channels, when set
   std::unique_ptr<AgentRunner> runner;
 
   Fixture() {
@@ -99,11 +103,10 @@ struct Fixture {
   }
 
   AgentRunner& makeRunner() {
-    runner = std::make_unique<AgentRunner>(
-        config,
-        AgentRunnerDeps{client, system, system, identity_store, sequence_store, clock, waiter, log,
-                        makeUniformRandom(42)},
-        vigil::agent::BackoffOptions{}, timings);
+    AgentRunnerDeps deps{client, system, system, identity_store,       sequence_store,
+                         clock,  waiter, log,    makeUniformRandom(42)};
+    deps.udp = udp;
+    runner = std::make_unique<AgentRunner>(config, deps, vigil::agent::BackoffOptions{}, timings);
     return *runner;
   }
 
@@ -301,6 +304,67 @@ BOOST_AUTO_TEST_CASE(stale_timestamp_corrects_the_clock_and_retries_at_once_once
   BOOST_TEST(protocol::verifySignature(kSecret, "POST", protocol::kHeartbeatPath,
                                        beats[1].timestamp_ms, beats[1].body, beats[1].signature));
   BOOST_TEST(contains(f.logs(), "clock offset set to +412.000 s, retrying at once"));
+}
+
+// Issue 16: an agent whose wall clock runs 10 minutes ahead enrolls, starts the beacon and
+// the LAN peer witness the collector offers (their first datagrams carry its own clock), and
+// has its first heartbeat refused as stale_timestamp. From that correction on, its beacons
+// and announcements carry the corrected clock, as its heartbeats do: the very next ones.
+BOOST_AUTO_TEST_CASE(
+    after_a_stale_timestamp_the_next_beacon_and_announcement_carry_the_corrected_clock) {
+  Fixture f;
+  SimulatedUdpNetwork udp(f.clock);
+  f.udp = &udp;
+  constexpr int64_t kAheadMs = 600'000;
+  const std::string peer_key(64, 'b');
+  f.client.script = {[&](const Request&) {
+                       protocol::EnrollResponse r{kAgentId, kSecret, 60, 0, {}};
+                       r.channels.beacon_port = 8471;
+                       r.channels.beacon_interval_s = 15;
+                       r.channels.peer_key = peer_key;
+                       r.channels.peer_key_id = datagram::peerKeyId(peer_key);
+                       return httpAnswer(201, protocol::encode(r));
+                     },
+                     [&](const Request& r) {
+                       return refused(401, "stale_timestamp",
+                                      toUnixMillis(f.clock.wallNow()) - kAheadMs)(r);
+                     },
+                     accepted(60)};
+  // Each channel has sent what was due before a heartbeat goes out and after each wait.
+  f.client.on_request = [&](const Request&) { udp.settle(); };
+  AgentRunner& runner = f.makeRunner();
+  f.waiter.on_wait = [&](size_t) {
+    udp.settle();
+    if (f.client.requests.size() >= 3) runner.stop();
+  };
+  BOOST_TEST_REQUIRE(runner.run().ok());
+  BOOST_TEST_REQUIRE(f.heartbeats().size() == 2u);
+
+  std::vector<std::pair<int64_t, int64_t>> beacons, announcements;  // {ts_ms, wall ms at send}
+  for (const SimulatedUdpNetwork::Sent& s : udp.sent()) {
+    if (auto b = datagram::parseBeacon(s.bytes)) {
+      BOOST_TEST(s.host == "vigil.example.com");
+      BOOST_TEST(s.port == 8471);
+      BOOST_TEST(datagram::verify(*b, kSecret));
+      beacons.emplace_back(b->ts_ms, s.wall_ms);
+    } else if (auto a = datagram::parsePeerAnnouncement(s.bytes)) {
+      BOOST_TEST(datagram::verify(*a, peer_key));
+      announcements.emplace_back(a->ts_ms, s.wall_ms);
+    }
+  }
+  // The first ones went out before any heartbeat, with the uncorrected clock; the next ones,
+  // after the heartbeat interval, with the corrected one.
+  BOOST_TEST_REQUIRE(beacons.size() == 2u);
+  BOOST_TEST(beacons[0].first == beacons[0].second);
+  BOOST_TEST(f.heartbeats()[1].timestamp_ms == beacons[0].second - kAheadMs);  // same instant
+  BOOST_TEST(beacons[1].first == beacons[1].second - kAheadMs);
+  BOOST_TEST_REQUIRE(announcements.size() == 2u);
+  BOOST_TEST(announcements[0].first == announcements[0].second);
+  BOOST_TEST(announcements[1].first == announcements[1].second - kAheadMs);
+  BOOST_TEST(contains(f.logs(), "clock offset set to -600.000 s, retrying at once"));
+  BOOST_TEST(contains(f.logs(),
+                      "beacon: clock offset now -600.000 s; 1 beacon stamped with the "
+                      "previous clock got no ack"));
 }
 
 BOOST_AUTO_TEST_CASE(stale_timestamp_twice_in_a_row_backs_off) {

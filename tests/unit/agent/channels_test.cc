@@ -66,7 +66,26 @@ struct BeaconFixture {
       advanceToDue();
     }
   }
+  // The same, with a heartbeat accepted promptly after the first of them (the collector
+  // answers HTTPS while the beacons go unanswered).
+  void sendUnansweredBesidePromptHeartbeats(int count) {
+    for (int i = 0; i < count; ++i) {
+      send();
+      advanceToDue();
+      if (i == 0) BOOST_TEST(!channel.noteHeartbeat(true, kPrompt));
+    }
+  }
 };
+
+bool contains(const std::string& text, const std::string& what) {
+  return text.find(what) != std::string::npos;
+}
+
+size_t countOf(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
 
 }  // namespace
 
@@ -101,17 +120,17 @@ BOOST_AUTO_TEST_CASE(acks_that_are_forged_or_for_another_beacon_are_ignored) {
 
 BOOST_AUTO_TEST_CASE(unacknowledged_beacons_pause_the_channel_and_it_retries_later) {
   BeaconFixture f;
-  f.sendUnanswered(5);
-  // The sixth due time finds five beacons without an ack: pause 10 minutes.
+  f.sendUnansweredBesidePromptHeartbeats(5);
+  // The sixth due time finds five beacons without an ack, and a heartbeat sent after the first
+  // of them was accepted promptly: UDP is suspect, pause 10 minutes.
   BOOST_TEST(f.channel.takeDue().empty());
   BOOST_TEST(f.channel.stats().paused);
   BOOST_TEST(f.channel.stats().pauses == 1u);
   const Duration pause = *f.channel.nextDue() - f.clock.monotonicNow();
   BOOST_TEST((pause == std::chrono::duration_cast<Duration>(10min)));
-  BOOST_TEST(f.log_text.str().find("UDP blocked?") != std::string::npos);
   // It tries again; still nothing: the next pause is twice as long.
   f.advanceToDue();
-  f.sendUnanswered(5);
+  f.sendUnansweredBesidePromptHeartbeats(5);
   BOOST_TEST(f.channel.takeDue().empty());
   BOOST_TEST((*f.channel.nextDue() - f.clock.monotonicNow() ==
               std::chrono::duration_cast<Duration>(20min)));
@@ -119,12 +138,29 @@ BOOST_AUTO_TEST_CASE(unacknowledged_beacons_pause_the_channel_and_it_retries_lat
   f.advanceToDue();
   f.ack(f.send());
   BOOST_TEST(!f.channel.stats().paused);
+  BOOST_TEST(f.channel.noteHeartbeat(true, kPrompt) == false);
   for (int i = 0; i < 4; ++i) {
     f.advanceToDue();
     f.send();
   }
   f.advanceToDue();
   BOOST_TEST(f.channel.takeDue().size() == 1u);  // 4 unacked: not paused yet
+}
+
+// The log says what the agent knows: heartbeats were accepted promptly while these beacons got
+// no answer, so the path to the beacon port is suspect.
+BOOST_AUTO_TEST_CASE(beacons_unanswered_while_heartbeats_are_accepted_log_that_udp_may_be_blocked) {
+  BeaconFixture f;
+  f.sendUnansweredBesidePromptHeartbeats(5);
+  BOOST_TEST(f.channel.takeDue().empty());
+  const std::string log = f.log_text.str();
+  BOOST_TEST(contains(log, "WARN beacon: no ack for 5 beacons from udp 127.0.0.1:8471 over "));
+  BOOST_TEST(contains(log,
+                      " although heartbeats are accepted promptly (the last one answered 0.2 s "
+                      "after it was due): UDP may be blocked on the path; pausing beacons for "
+                      "10 min"));
+  BOOST_TEST(!contains(log, "UDP blocked?"));
+  BOOST_TEST(!contains(log, "collector is unreachable"));
 }
 
 // A collector that is down (frozen, restarting) answers neither heartbeats nor beacons: that
@@ -136,6 +172,32 @@ BOOST_AUTO_TEST_CASE(beacons_lost_while_heartbeats_fail_do_not_pause_the_channel
   f.sendUnanswered(12);
   BOOST_TEST(!f.channel.stats().paused);
   BOOST_TEST(!f.channel.noteHeartbeat(true, kPrompt));  // nothing to resume
+}
+
+// The log says so, once, with what the heartbeat got: the collector is unreachable or not
+// answering, which says nothing about UDP.
+BOOST_AUTO_TEST_CASE(
+    beacons_unanswered_while_heartbeats_fail_log_that_the_collector_is_not_answering) {
+  BeaconFixture f;
+  f.send();
+  f.advanceToDue();
+  BOOST_TEST(!f.channel.noteHeartbeat(false, 30s, "HTTP 503 overloaded: shed"));
+  f.sendUnanswered(12);
+  const std::string log = f.log_text.str();
+  BOOST_TEST(countOf(log, "beacon: no ack") == 1u);
+  BOOST_TEST(contains(log,
+                      "INFO beacon: no ack for 5 beacons from udp 127.0.0.1:8471 while heartbeats "
+                      "are also failing (HTTP 503 overloaded: shed): the collector is unreachable "
+                      "or not answering, which says nothing about UDP; beacons go on"));
+  BOOST_TEST(!contains(log, "UDP may be blocked"));
+  // Heartbeats answered late say the same of a struggling collector.
+  BOOST_TEST(!f.channel.noteHeartbeat(true, kPrompt));
+  BOOST_TEST(!f.channel.noteHeartbeat(true, 12s));
+  f.sendUnanswered(6);
+  BOOST_TEST(contains(f.log_text.str(),
+                      "while heartbeats are also answered late (the last one 12.0 s after it was "
+                      "due): the collector is unreachable or not answering"));
+  BOOST_TEST(!f.channel.stats().paused);
 }
 
 // A collector starved of CPU or working off a backlog accepts heartbeats late and drops
@@ -154,13 +216,55 @@ BOOST_AUTO_TEST_CASE(beacons_lost_while_heartbeats_are_answered_late_do_not_paus
   BOOST_TEST(f.channel.stats().paused);
 }
 
-// The heartbeat in flight when the collector froze is answered after the thaw, late: the
-// pause taken during the freeze (the previous heartbeat was prompt) ends with the next
-// prompt answer.
-BOOST_AUTO_TEST_CASE(a_pause_taken_before_a_late_answer_ends_with_the_next_prompt_one) {
+// A collector frozen (SIGSTOP) right after a prompt heartbeat: the beacons go unanswered while
+// the next heartbeat waits for its answer. Nothing answered since says whether UDP is blocked,
+// so the channel goes on until a heartbeat tells; the late answer after the thaw says the
+// collector was not answering, and nobody was told UDP was blocked.
+BOOST_AUTO_TEST_CASE(beacons_unanswered_since_the_last_heartbeat_answer_do_not_pause_the_channel) {
   BeaconFixture f;
   BOOST_TEST(!f.channel.noteHeartbeat(true, kPrompt));
-  f.sendUnanswered(5);
+  f.sendUnanswered(8);
+  BOOST_TEST(f.channel.takeDue().size() == 1u);
+  BOOST_TEST(!f.channel.stats().paused);
+  BOOST_TEST(contains(f.log_text.str(),
+                      "DEBUG beacon: no ack for 5 beacons from udp 127.0.0.1:8471 and no heartbeat "
+                      "sent since the first of them has been answered"));
+  BOOST_TEST(!f.channel.noteHeartbeat(true, 40s));  // the heartbeat held by the frozen collector
+  f.advanceToDue();
+  BOOST_TEST(f.channel.takeDue().size() == 1u);
+  BOOST_TEST(!f.channel.noteHeartbeat(true, kPrompt));
+  BOOST_TEST(!f.channel.stats().paused);
+  BOOST_TEST(!contains(f.log_text.str(), "UDP may be blocked"));
+}
+
+// An authentic ack that comes after the next beacon went out (a collector working off a
+// backlog) shows the path carries beacons and acks: it resets the count like a prompt one.
+BOOST_AUTO_TEST_CASE(late_acks_show_that_udp_works_and_reset_the_count) {
+  BeaconFixture f;
+  for (int i = 0; i < 20; ++i) {
+    const datagram::Beacon b = f.send();
+    f.advanceToDue();
+    if (i == 1) BOOST_TEST(!f.channel.noteHeartbeat(true, kPrompt));
+    f.send();
+    f.ack(b);  // the ack of the beacon before the newest one
+    f.advanceToDue();
+  }
+  BOOST_TEST(!f.channel.stats().paused);
+  BOOST_TEST(f.channel.stats().late_acks == 20u);
+  BOOST_TEST(f.channel.stats().bad_acks == 0u);
+  // The same ack again is a replay, not news.
+  const datagram::Beacon b = f.send();
+  f.ack(b);
+  f.ack(b);
+  BOOST_TEST(f.channel.stats().bad_acks == 1u);
+}
+
+// The heartbeat in flight when the collector froze is answered after the thaw, late: a pause
+// taken before that (heartbeats had been prompt while beacons went unanswered) ends with the
+// next prompt answer.
+BOOST_AUTO_TEST_CASE(a_pause_taken_before_a_late_answer_ends_with_the_next_prompt_one) {
+  BeaconFixture f;
+  f.sendUnansweredBesidePromptHeartbeats(5);
   BOOST_TEST(f.channel.takeDue().empty());
   BOOST_TEST(f.channel.stats().paused);
   BOOST_TEST(!f.channel.noteHeartbeat(true, 40s));
@@ -172,8 +276,7 @@ BOOST_AUTO_TEST_CASE(a_pause_taken_before_a_late_answer_ends_with_the_next_promp
 BOOST_AUTO_TEST_CASE(a_pause_ends_when_heartbeats_are_accepted_again_after_failing) {
   BeaconFixture f;
   // Heartbeats fine, beacons unanswered: UDP looks blocked, the channel pauses.
-  BOOST_TEST(!f.channel.noteHeartbeat(true, kPrompt));
-  f.sendUnanswered(5);
+  f.sendUnansweredBesidePromptHeartbeats(5);
   BOOST_TEST(f.channel.takeDue().empty());
   BOOST_TEST(f.channel.stats().paused);
   // Accepted heartbeats alone do not undo that inference ...
@@ -186,6 +289,31 @@ BOOST_AUTO_TEST_CASE(a_pause_ends_when_heartbeats_are_accepted_again_after_faili
   BOOST_TEST((*f.channel.nextDue() == f.clock.monotonicNow()));
   f.send();
   BOOST_TEST(f.log_text.str().find("beacons resumed") != std::string::npos);
+}
+
+// Issue 16: an agent whose wall clock runs 10 minutes ahead sends its first beacon before its
+// first heartbeat is refused as stale_timestamp. From the correction on, beacons carry the
+// corrected clock, although the first one carried a later timestamp; the beacon stamped with
+// the old clock does not count towards a pause, and the log says why it got no ack.
+BOOST_AUTO_TEST_CASE(after_a_clock_correction_the_next_beacon_carries_the_corrected_clock) {
+  BeaconFixture f;
+  const datagram::Beacon before = f.send();
+  BOOST_TEST(before.ts_ms == toUnixMillis(f.clock.wallNow()));
+  f.channel.setClockOffset(-600'000ms);
+  BOOST_TEST(contains(f.log_text.str(),
+                      "INFO beacon: clock offset now -600.000 s; 1 beacon stamped with the "
+                      "previous clock got no ack (the collector drops beacons that far off its "
+                      "clock as stale"));
+  f.advanceToDue();
+  const datagram::Beacon after = f.send();
+  BOOST_TEST(after.ts_ms == toUnixMillis(f.clock.wallNow()) - 600'000);
+  f.ack(after);
+  BOOST_TEST(f.channel.stats().acked == 1u);
+  // The same offset again changes nothing: no line, timestamps keep increasing.
+  f.channel.setClockOffset(-600'000ms);
+  f.advanceToDue();
+  BOOST_TEST(f.send().ts_ms == toUnixMillis(f.clock.wallNow()) - 600'000);
+  BOOST_TEST(countOf(f.log_text.str(), "clock offset now") == 1u);
 }
 
 namespace {
@@ -267,4 +395,28 @@ BOOST_AUTO_TEST_CASE(sightings_are_bounded_to_the_most_recent) {
   auto seen = b.witness.sightings();
   BOOST_TEST(seen.size() == vigil::protocol::kMaxPeerSightings);
   BOOST_TEST(seen.front().agent_id == "ag_99");
+}
+
+// Issue 16: announcements follow a clock correction at once, as beacons do. Agent A's wall
+// clock runs 10 minutes ahead: B, whose clock is right, refuses A's first announcement as
+// stale, and hears the very next one, stamped with A's corrected clock although the first one
+// carried a later timestamp.
+BOOST_AUTO_TEST_CASE(after_a_clock_correction_the_next_announcement_carries_the_corrected_clock) {
+  SimulatedClock right_clock;
+  SimulatedClock ahead_clock(right_clock.wallNow() + 10min);
+  Peer a(ahead_clock, "ag_a"), b(right_clock, "ag_b");
+  b.witness.onDatagram(Datagram{a.announce(), "192.168.1.10", 47474});
+  BOOST_TEST(b.witness.stats().refused == 1u);
+  a.witness.setClockOffset(-600'000ms);  // learnt from a stale_timestamp answer
+  right_clock.advance(40s);
+  ahead_clock.advance(40s);
+  const std::string corrected = a.announce();
+  auto parsed = datagram::parsePeerAnnouncement(corrected);
+  BOOST_TEST_REQUIRE(parsed.has_value());
+  BOOST_TEST(parsed->ts_ms == toUnixMillis(right_clock.wallNow()));
+  b.witness.onDatagram(Datagram{corrected, "192.168.1.10", 47474});
+  BOOST_TEST(b.witness.sightings().size() == 1u);
+  // A judges what it hears by its corrected clock too.
+  a.witness.onDatagram(Datagram{b.announce(), "192.168.1.11", 47474});
+  BOOST_TEST(a.witness.sightings().size() == 1u);
 }

@@ -5,10 +5,12 @@
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <ostream>
@@ -256,6 +258,98 @@ class PlainStateProtection final : public StateProtection {
   }
   Status actAsOwnerOf(const std::string&) override { return Status::okStatus(); }
   int flushes = 0;
+};
+
+// UDP sockets on a SimulatedClock, for tests of the runner's datagram channels (each runs on a
+// DatagramWorker thread of its own). A socket's receive() returns once its timeout has passed
+// on the simulated clock, or it is interrupted; nothing ever arrives. Time moves only when the
+// test moves it, so after moving it the test calls settle(): it returns once every channel has
+// sent what was due and waits in receive() again. Records every datagram sent.
+class SimulatedUdpNetwork final : public UdpSocketFactory {
+ public:
+  struct Sent {
+    std::string host;
+    uint16_t port = 0;
+    std::string bytes;
+    int64_t wall_ms = 0;  // the simulated wall clock when it was sent
+  };
+
+  explicit SimulatedUdpNetwork(const Clock& clock) : clock_(clock) {}
+
+  Result<std::unique_ptr<UdpSocket>> open(const UdpSocketOptions&) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto state = std::make_shared<SocketState>();
+    sockets_.push_back(state);
+    return std::unique_ptr<UdpSocket>(std::make_unique<Socket>(*this, state));
+  }
+  std::vector<std::string> broadcastAddresses() override { return {"192.0.2.255"}; }
+
+  // Wakes the sockets whose timeout has passed and waits until every open socket is again
+  // waiting in receive() for a time still ahead (its worker took and sent what was due), or
+  // was interrupted. A socket opened but not yet waiting is waited for: its worker starts by
+  // sending its first datagrams.
+  void settle() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.notify_all();
+    cv_.wait(lock, [&] {
+      const MonoTime now = clock_.monotonicNow();
+      for (const auto& weak : sockets_) {
+        std::shared_ptr<SocketState> s = weak.lock();
+        if (s && !s->interrupted && !(s->waiting && now < s->deadline)) return false;
+      }
+      return true;
+    });
+  }
+
+  std::vector<Sent> sent() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sent_;
+  }
+
+ private:
+  struct SocketState {
+    bool waiting = false;
+    bool interrupted = false;
+    MonoTime deadline;
+  };
+
+  class Socket final : public UdpSocket {
+   public:
+    Socket(SimulatedUdpNetwork& net, std::shared_ptr<SocketState> state)
+        : net_(net), state_(std::move(state)) {}
+    Status sendTo(const std::string& host, uint16_t port, const std::string& bytes) override {
+      std::lock_guard<std::mutex> lock(net_.mu_);
+      net_.sent_.push_back(Sent{host, port, bytes, toUnixMillis(net_.clock_.wallNow())});
+      return Status::okStatus();
+    }
+    Result<std::optional<Datagram>> receive(Duration timeout, size_t) override {
+      std::unique_lock<std::mutex> lock(net_.mu_);
+      state_->deadline = net_.clock_.monotonicNow() + timeout;
+      state_->waiting = true;
+      net_.cv_.notify_all();
+      net_.cv_.wait(lock, [&] {
+        return state_->interrupted || net_.clock_.monotonicNow() >= state_->deadline;
+      });
+      state_->waiting = false;
+      net_.cv_.notify_all();
+      return std::optional<Datagram>();
+    }
+    void interrupt() override {
+      std::lock_guard<std::mutex> lock(net_.mu_);
+      state_->interrupted = true;
+      net_.cv_.notify_all();
+    }
+
+   private:
+    SimulatedUdpNetwork& net_;
+    std::shared_ptr<SocketState> state_;
+  };
+
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::weak_ptr<SocketState>> sockets_;
+  std::vector<Sent> sent_;
 };
 
 }  // namespace vigil::agent::testing
