@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "collector/api/admin_api.h"
 #include "collector/api/admin_auth.h"
@@ -300,6 +301,25 @@ void logPresenceBatch(Poco::Logger& log, const PresenceBatch& batch) {
   if (released > 0) {
     log.notice(std::to_string(released) +
                " held verdicts released: those agents were heard from again, no alert");
+  }
+}
+
+// Requests in progress when the collector stops get this long to finish before their
+// connections are shut: a stalled or hostile client must not hold a restart up.
+constexpr std::chrono::seconds kDrainLimit{5};
+
+// Stops accepting, lets requests in progress finish for up to kDrainLimit, then shuts the
+// connections still open (their agents retry against the next start).
+void drainListener(Poco::Net::HTTPServer& server, Poco::Logger& log) {
+  server.stopAll(false);
+  const auto deadline = std::chrono::steady_clock::now() + kDrainLimit;
+  while (server.currentConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (const int left = server.currentConnections(); left > 0) {
+    log.warning("%d connections still open %d s after the stop was requested; closing them", left,
+                static_cast<int>(kDrainLimit.count()));
+    server.stopAll(true);
   }
 }
 
@@ -619,14 +639,20 @@ int CollectorApp::serve(const CollectorConfig& config) {
     log.information("termination requested; stopping");
   }
 
+  // No verdict from here on: while the listener drains, agents cannot be heard, and their
+  // silence is the collector's (the next start judges them after its warm-up).
+  // (A failed write is put back and retried by the last flush below.)
+  static_cast<void>(ticker.stop());
   readiness.setListening(false);
   if (reloader) reloader->stop();
   if (beacon_listener) beacon_listener->stop();
-  server.stopAll(false);
+  drainListener(server, log);
   pool.joinAll();
+  log.information("verdicts stopped, listener closed; stopping webhook delivery");
   // Undelivered outbox entries stay pending and are delivered after the next start.
   webhook_dispatcher.stop();
-  if (Status s = ticker.stop(); !s.ok()) {
+  // Evidence taken while draining may have changed statuses: written too.
+  if (Status s = ticker.flush(); !s.ok()) {
     log.error("final presence event write failed: " + s.toString());
     if (rc == EXIT_OK) rc = EXIT_IOERR;
   }

@@ -421,6 +421,15 @@ void PresenceEngine::Impl::evaluateDue(AgentHandle agent, AgentRecord& rec, cons
         rec.due = kNever;  // never heard of: nothing to judge
         return;
       }
+      // OFFLINE before the restart and not heard since: that silence was judged and alerted
+      // then, so it is no doubt now (a SUSPECT it would keep a mass suspect from settling
+      // while the verdicts that event holds keep it SUSPECT).
+      const bool announced = rec.shutdown_last != kNever && rec.shutdown_last >= rec.latestDirect();
+      if (rec.has(kFlagAlertOpen) && !announced) {
+        rec.due = kNever;
+        setStatus(agent, rec, Status::kOffline, Reason::kConfirmedSilent, now);
+        return;
+      }
       // Silent since before the engine started: not a silence that began now, so not an
       // entry for the mass-suspect surge (a fleet silent at start is deaf, which still counts).
       judgeSilent(agent, rec, now, /*count=*/false);

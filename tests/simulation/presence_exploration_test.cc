@@ -43,6 +43,7 @@ const std::vector<uint64_t> kRegressionSeeds = {
     970,   // the same with two collector faults
     474,   // a one-site fleet judged while an upstream stall's backlog was read: a false site alert
     1277,  // a site judged against a fleet heard again only just now
+    33461,  // agents OFFLINE before a restart, SUSPECT again, kept a mass suspect alive
 };
 
 struct Options {

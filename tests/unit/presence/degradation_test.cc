@@ -11,6 +11,7 @@ using namespace std::chrono_literals;
 using namespace vigil::collector::presence;
 using vigil::Duration;
 using vigil::MonoTime;
+using vigil::WallTime;
 
 namespace {
 
@@ -176,6 +177,44 @@ BOOST_AUTO_TEST_CASE(mass_suspect_degrades_and_holds_every_verdict_until_the_fle
              h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kHeld));
   BOOST_TEST(!h.engine.health().degraded);
   BOOST_TEST(h.engine.health().held_alerts == 0u);
+}
+
+// Found by the randomized exploration (seed 33461): agents OFFLINE before a restart came
+// back SUSPECT after warm-up; a mass suspect then held their verdicts, so they stayed SUSPECT,
+// and being more than the threshold they kept the mass suspect from settling until its
+// maximum, holding every real death with it.
+BOOST_AUTO_TEST_CASE(agents_offline_before_a_restart_do_not_keep_a_mass_suspect_alive) {
+  Harness h;
+  const WallTime start = h.clock.wallNow();
+  std::vector<AgentHandle> gone;
+  for (int i = 0; i < 25; ++i) {
+    RestoredState offline;
+    offline.last_seen[static_cast<size_t>(Indicator::kHeartbeat)] = start - 2h;
+    offline.status = Status::kOffline;
+    gone.push_back(h.add(AgentSpec{0, 0, {}}, offline));
+  }
+  const auto agents = fleet(h, 200);
+  // Just before warm-up ends, an ingest stall the collector cannot see silences a third of
+  // the fleet for three minutes.
+  h.run(h.config().warmUp() - 1min);
+  const std::vector<AgentHandle> silenced(agents.begin(), agents.begin() + 70);
+  for (auto a : silenced) h.stop(a);
+  h.run(1min + 1s);
+  for (auto a : gone) BOOST_TEST(h.status(a) == Status::kOffline);
+  h.run(2min);
+  BOOST_TEST_REQUIRE(hasReason(h, DegradationReason::kMassSuspect));
+  h.run(1min);
+  for (auto a : silenced) h.keepAlive(a);
+  // The fleet is heard again: the event settles within a few windows, not at its maximum.
+  h.run(10min);
+  BOOST_TEST(!hasReason(h, DegradationReason::kMassSuspect));
+  BOOST_TEST(h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kOpened) == 0u);
+  for (auto a : gone) BOOST_TEST(h.status(a) == Status::kOffline);
+  // A death after it alerts as usual.
+  h.stop(agents[150]);
+  h.run(5min);
+  BOOST_TEST(h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kOpened, agents[150]) ==
+             1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_few_agents_failing_is_not_a_mass_suspect_and_they_alert) {
