@@ -33,6 +33,12 @@ if [ "$test" = true ]; then
   # promtool (package prometheus) checks /metrics in integration_metrics_test; wrk floods the
   # admin API in scripts/load-test.sh.
   packages+=(prometheus wrk)
+  # libfaketime runs a real agent with its wall clock (only) 10 minutes ahead in
+  # integration_agent_clock_skew_test.
+  packages+=(faketime)
+  # ip (iproute2) builds the incident lab's office network of namespaces for real agents
+  # (tools/fleetsim/site_network.sh, scenario 11-real-site-cut-and-kill).
+  packages+=(iproute2)
   # The Linux packages (scripts/package.sh): CPack's DEB (dpkg-shlibdeps) and RPM generators,
   # their linters, systemd-analyze for the units, man-db for lintian's manual page check;
   # debootstrap makes the throwaway root the packages are installed into

@@ -349,11 +349,16 @@ TestCertificateAuthority::TestCertificateAuthority() : keys_(std::make_unique<Ke
 
 TestCertificateAuthority::~TestCertificateAuthority() = default;
 
-TlsCredentials TestCertificateAuthority::issueLoopbackServer() const {
+TlsCredentials TestCertificateAuthority::issueServer(
+    const std::vector<std::string>& ip_addresses) const {
+  std::string san;
+  for (const std::string& ip : ip_addresses) san += "IP:" + ip + ",";
+  san += "DNS:localhost";
   PkeyPtr key = newKey();
-  X509Ptr cert = newCertificate("127.0.0.1", key.get(), keys_->cert.get(), keys_->key.get(),
+  const std::string common_name = ip_addresses.empty() ? "localhost" : ip_addresses.front();
+  X509Ptr cert = newCertificate(common_name, key.get(), keys_->cert.get(), keys_->key.get(),
                                 {{NID_authority_key_identifier, "keyid:always"},
-                                 {NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost"},
+                                 {NID_subject_alt_name, san.c_str()},
                                  {NID_basic_constraints, "critical,CA:FALSE"},
                                  {NID_key_usage, "critical,digitalSignature"},
                                  {NID_ext_key_usage, "serverAuth"}});

@@ -125,7 +125,10 @@ class TestCertificateAuthority {
 
   const std::string& certPem() const { return cert_pem_; }
   // A server certificate for IP address 127.0.0.1 and DNS name localhost, signed by this CA.
-  TlsCredentials issueLoopbackServer() const;
+  TlsCredentials issueLoopbackServer() const { return issueServer({"127.0.0.1"}); }
+  // A server certificate for `ip_addresses` (IPv4 or IPv6 literals, the first also its common
+  // name) and the DNS name localhost, signed by this CA.
+  TlsCredentials issueServer(const std::vector<std::string>& ip_addresses) const;
 
  private:
   struct Keys;

@@ -162,7 +162,7 @@ int freeLoopbackPort(bool udp) {
 
 CollectorControl::CollectorControl(CollectorSetup setup)
     : setup_(std::move(setup)),
-      http_((setup_.cert_file.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") +
+      http_((setup_.cert_file.empty() ? "http://" : "https://") + setup_.address + ":" +
                 std::to_string(setup_.http_port),
             setup_.ca_file) {}
 
@@ -175,7 +175,8 @@ CollectorControl::~CollectorControl() {
 }
 
 Status CollectorControl::start(std::chrono::seconds timeout) {
-  std::vector<std::string> args = {"--data-dir=" + setup_.data_dir, "--http-address=127.0.0.1",
+  std::vector<std::string> args = {"--data-dir=" + setup_.data_dir,
+                                   "--http-address=" + setup_.address,
                                    "--http-port=" + std::to_string(setup_.http_port),
                                    "--define=beacon.port=" + std::to_string(setup_.beacon_port)};
   if (!setup_.cert_file.empty()) {
@@ -210,7 +211,10 @@ Status CollectorControl::stop() {
   live_pid_ = -1;
   process_->signal(SIGTERM);
   auto code = process_->waitExit(std::chrono::seconds(60));
-  if (!code) return Status::unavailable("collector did not stop on SIGTERM in 60 s");
+  if (!code) {
+    return Status::unavailable("collector did not stop on SIGTERM in 60 s; log:\n" +
+                               testing::logTail(setup_.log_path));
+  }
   if (*code != 0) return Status::internal("collector exited " + std::to_string(*code));
   return Status::okStatus();
 }

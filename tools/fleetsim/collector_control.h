@@ -64,6 +64,8 @@ struct CollectorSetup {
   std::string binary;
   std::string data_dir;
   std::string log_path;
+  // The IPv4 address it listens on (HTTP and beacons), and the runner reaches it at.
+  std::string address = "127.0.0.1";
   int http_port = 0;  // fixed across restarts, as a real collector's
   int beacon_port = 0;
   std::string cert_file;  // set: HTTPS

@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   vigil::fleetsim::RunOptions run;
   run.collector_binary = envOr("VIGIL_COLLECTOR", VIGIL_COLLECTOR_BIN);
   run.agent_binary = envOr("VIGIL_AGENT", VIGIL_AGENT_BIN);
+  run.network_script = envOr("VIGIL_SITE_NETWORK", VIGIL_SITE_NETWORK_SCRIPT);
   vigil::fleetsim::CapacityOptions capacity;
   capacity.collector_binary = run.collector_binary;
   vigil::fleetsim::StandaloneOptions standalone;

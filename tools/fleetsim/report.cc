@@ -87,7 +87,9 @@ Verdict judge(const RunObservations& run) {
   for (uint32_t i = 0; i < run.agents.size(); ++i) index[run.agents[i].id] = i;
   std::map<int64_t, std::string> site_label;
   for (const auto& [label, id] : run.site_ids) site_label[id] = label;
-  v.detection_bound_s = 3 * run.interval_s;
+  // Three intervals (docs/presence.md), and the ticks the verdict waits for (it is taken at
+  // the first tick after a deadline).
+  v.detection_bound_s = 3 * run.interval_s + 2 * run.tick_s;
 
   // The moment the collector could know: after the death, after any degraded period that
   // overlaps the wait, after the agent's own partition.
@@ -253,6 +255,12 @@ Verdict judge(const RunObservations& run) {
           ? 0
           : *std::max_element(run.fleet.ingest_ms.begin(), run.fleet.ingest_ms.end());
   v.server_p99_ms = percentile(run.fleet.server_ms, 0.99);
+  if (!run.offices.empty()) {
+    OfficeVerdict offices =
+        judgeOffices(run.offices, run.api_alerts, run.fleet_started, run.interval_s, run.tick_s);
+    v.failures.insert(v.failures.end(), offices.failures.begin(), offices.failures.end());
+    v.office_timeline = std::move(offices.timeline);
+  }
   return v;
 }
 
@@ -264,6 +272,7 @@ std::string reportJson(const RunObservations& run, const Verdict& v) {
   cJSON_AddBoolToObject(r, "passed", v.passed() ? 1 : 0);
   json::addInteger(r, "simulated_agents", run.simulated_agents);
   json::addInteger(r, "real_agents", run.real_agents);
+  json::addInteger(r, "office_agents", run.office_agents);
   cJSON_AddNumberToObject(r, "interval_s", run.interval_s);
   cJSON_AddNumberToObject(r, "time_scale", run.scale);
   cJSON_AddNumberToObject(r, "run_seconds", run.wall_seconds);
@@ -302,6 +311,10 @@ std::string reportJson(const RunObservations& run, const Verdict& v) {
   json::addInteger(r, "alerts_lost", static_cast<int64_t>(v.alerts_lost));
   cJSON* failures = cJSON_AddArrayToObject(r, "failures");
   for (const auto& f : v.failures) cJSON_AddItemToArray(failures, cJSON_CreateString(f.c_str()));
+  cJSON* rounds = cJSON_AddArrayToObject(r, "office_timeline");
+  for (const auto& line : v.office_timeline) {
+    cJSON_AddItemToArray(rounds, cJSON_CreateString(line.c_str()));
+  }
   cJSON* notes = cJSON_AddArrayToObject(r, "notes");
   for (const auto& n : run.notes) cJSON_AddItemToArray(notes, cJSON_CreateString(n.c_str()));
   return json::print(r);
@@ -318,8 +331,9 @@ std::string reportTable(const RunObservations& run, const Verdict& v) {
   };
   row("metric", "value");
   t << "|------------------------------------|--------------------------------|\n";
-  row("agents (simulated + real)",
-      std::to_string(run.simulated_agents) + " + " + std::to_string(run.real_agents));
+  row("agents (sim. + real + offices)", std::to_string(run.simulated_agents) + " + " +
+                                            std::to_string(run.real_agents) + " + " +
+                                            std::to_string(run.office_agents));
   row("heartbeat interval / time scale", fmt(run.interval_s, 0) + " s / " + fmt(run.scale, 4));
   row("run time", fmt(run.wall_seconds, 0) + " s");
   row("false offline alerts", std::to_string(v.false_offline_alerts));
@@ -330,7 +344,7 @@ std::string reportTable(const RunObservations& run, const Verdict& v) {
       std::to_string(v.expected_site_alerts) + " (" + std::to_string(v.missed_site_alerts) + ")");
   row("detection p50 / p99 / max", fmt(v.detection_p50_s) + " / " + fmt(v.detection_p99_s) + " / " +
                                        fmt(v.detection_max_s) + " s");
-  row("detection bound (3 intervals)", fmt(v.detection_bound_s) + " s");
+  row("detection bound (3 int. + 2 ticks)", fmt(v.detection_bound_s) + " s");
   row("from the death, p99 / max",
       fmt(v.detection_from_death_p99_s) + " / " + fmt(v.detection_from_death_max_s) + " s");
   row("heartbeats sent / accepted", std::to_string(run.fleet.heartbeats_sent) + " / " +
@@ -353,6 +367,8 @@ std::string reportTable(const RunObservations& run, const Verdict& v) {
   row("wrong status at end", std::to_string(v.wrong_status_at_end));
   row("alerts lost / outbox pending",
       std::to_string(v.alerts_lost) + " / " + std::to_string(run.outbox_pending_at_end));
+  if (!v.office_timeline.empty()) t << "offices (seconds from the fleet's start):\n";
+  for (const auto& line : v.office_timeline) t << "  " << line << "\n";
   for (const auto& f : v.failures) t << "  FAIL: " << f << "\n";
   for (const auto& n : run.notes) t << "  note: " << n << "\n";
   return t.str();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "tools/fleetsim/office_verdict.h"
 #include "tools/fleetsim/sim_fleet.h"
 
 namespace vigil::fleetsim {
@@ -22,6 +23,8 @@ struct SeenAlert {
   std::string agent_id;  // device and flapping alerts
   int64_t site_id = 0;   // site alerts
   WallTime opened_at;
+  std::optional<WallTime> closed_at;  // the API's closed_at; unset while open (and in webhooks
+                                      // of alert.opened)
   std::optional<WallTime> held_since;
 };
 
@@ -43,10 +46,13 @@ struct RunObservations {
   std::string scenario;
   std::string replays;
   uint32_t simulated_agents = 0;
-  uint32_t real_agents = 0;
-  double interval_s = 0;    // the run's heartbeat interval (scaled)
-  double scale = 1;         // run seconds per real-world second
-  double wall_seconds = 0;  // how long the run took
+  uint32_t real_agents = 0;    // on loopback, in site-0
+  uint32_t office_agents = 0;  // in the offices' network namespaces
+  double interval_s = 0;       // the run's heartbeat interval (scaled)
+  double tick_s = 0;           // the presence engine's tick (verdicts come at the tick after a
+                               // deadline); 0: not known, no allowance
+  double scale = 1;            // run seconds per real-world second
+  double wall_seconds = 0;     // how long the run took
   WallTime fleet_started;
   WallTime timeline_end;    // deaths after it are not judged
   WallTime observed_until;  // alerts were read up to here
@@ -71,6 +77,7 @@ struct RunObservations {
   std::string settings_note;
   uint64_t outbox_pending_at_end = 0;
   std::vector<std::string> notes;  // what the runner saw along the way
+  OfficeRun offices;               // the offices' faults, judged round by round
 };
 
 struct Verdict {
@@ -85,7 +92,7 @@ struct Verdict {
   double detection_p50_s = 0;
   double detection_p99_s = 0;
   double detection_max_s = 0;
-  double detection_bound_s = 0;  // three intervals
+  double detection_bound_s = 0;  // three intervals and two ticks
   // From the death itself, degraded periods and downtime included: what an admin waited.
   double detection_from_death_p99_s = 0;
   double detection_from_death_max_s = 0;
@@ -95,6 +102,7 @@ struct Verdict {
   double server_p99_ms = 0;
   uint64_t alerts_lost = 0;           // notified by one channel (API / webhook) and not the other
   std::vector<std::string> failures;  // one line per assertion that did not hold
+  std::vector<std::string> office_timeline;  // the offices' rounds and their alerts
   bool passed() const { return failures.empty(); }
 };
 

@@ -22,7 +22,9 @@
 #include "tests/integration/fake_collector.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/webhook_receiver.h"
+#include "tools/fleetsim/api_reading.h"
 #include "tools/fleetsim/collector_control.h"
+#include "tools/fleetsim/office_lab.h"
 
 namespace vigil::fleetsim {
 namespace {
@@ -32,41 +34,6 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 WallTime wallNow() { return std::chrono::system_clock::now(); }
-
-// "2026-11-23T08:03:12.250Z" as the collector writes it (common/time_format).
-std::optional<WallTime> parseCollectorTime(const std::string& text) {
-  std::tm tm{};
-  int ms = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
-                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7) {
-    return std::nullopt;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return fromUnixMillis(static_cast<int64_t>(::timegm(&tm)) * 1000 + ms);
-}
-
-std::string jsonString(const cJSON* obj, const char* key) {
-  const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, key);
-  return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-int64_t jsonInt(const cJSON* obj, const char* key) {
-  const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, key);
-  return cJSON_IsNumber(v) ? static_cast<int64_t>(v->valuedouble) : 0;
-}
-
-SeenAlert alertOf(const cJSON* a) {
-  SeenAlert s;
-  s.id = jsonInt(a, "id");
-  s.kind = jsonString(a, "kind");
-  s.state = jsonString(a, "state");
-  s.agent_id = jsonString(a, "agent_id");
-  s.site_id = jsonInt(a, "site_id");
-  if (auto t = parseCollectorTime(jsonString(a, "opened_at"))) s.opened_at = *t;
-  if (auto t = parseCollectorTime(jsonString(a, "held_since"))) s.held_since = t;
-  return s;
-}
 
 // A metric's value summed over its label sets, from a Prometheus text exposition.
 double metricSum(const std::string& text, const std::string& name) {
@@ -120,29 +87,6 @@ std::string settingsSnapshot(CollectorHttp& http) {
   return out;
 }
 
-// Every item of a paginated admin list.
-std::vector<json::JsonPtr> listAll(CollectorHttp& http, const std::string& path,
-                                   std::vector<const cJSON*>& items, std::string* error) {
-  std::vector<json::JsonPtr> pages;
-  std::string cursor;
-  for (int page = 0; page < 100000; ++page) {
-    std::string url = path + (path.find('?') == std::string::npos ? "?" : "&") + "limit=1000";
-    if (!cursor.empty()) url += "&cursor=" + cursor;
-    HttpAnswer a = http.get(url, std::chrono::seconds(30));
-    json::JsonPtr doc = json::parse(a.body);
-    if (a.status != 200 || !doc) {
-      if (error) *error = "GET " + url + ": " + std::to_string(a.status) + " " + a.error;
-      return pages;
-    }
-    const cJSON* list = cJSON_GetObjectItemCaseSensitive(doc.get(), "items");
-    for (const cJSON* i = list ? list->child : nullptr; i; i = i->next) items.push_back(i);
-    cursor = jsonString(doc.get(), "next_cursor");
-    pages.push_back(std::move(doc));
-    if (cursor.empty()) break;
-  }
-  return pages;
-}
-
 // The scaled collector configuration: every duration of the presence engine, the webhooks
 // and the answers to agents shrinks with the heartbeat interval, never below what the
 // configuration accepts. At scale 1 nothing but the intervals is set.
@@ -166,6 +110,9 @@ std::map<std::string, std::string> scaledDefines(const Scenario& s, int64_t inte
     secs("presence.channelWindowSeconds", 60, 1);
     secs("presence.suspectWindowSeconds", 60, 1);
     secs("presence.siteWindowSeconds", 180, 1);
+    // The simulated agents fail at once when cut off (no route), so the time an attempt of a
+    // real agent may hang before it retries shrinks with the rest.
+    secs("presence.agentReconnectTimeSeconds", 10, 0);
     secs("presence.flapHalfLifeSeconds", 1800, 1);
     secs("presence.channelCollapseMaxDurationSeconds", 300, 1);
     secs("presence.massSuspectMaxDurationSeconds", 1800, 1);
@@ -235,6 +182,7 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   obs.real_agents = scenario.real_agents;
   obs.interval_s = static_cast<double>(interval_s);
   obs.scale = k;
+  obs.office_agents = scenario.offices.sites * scenario.offices.agents_per_site;
 
   auto has = [&](const std::string& action) {
     return std::any_of(scenario.timeline.begin(), scenario.timeline.end(),
@@ -268,18 +216,47 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   }
   std::filesystem::create_directories(data_dir);
 
+  // The offices' network: the collector listens on its host address.
+  std::unique_ptr<OfficeLab> offices;
+  if (scenario.offices.sites > 0) {
+    OfficeLabSetup lab;
+    lab.network_script = options.network_script;
+    lab.sites = scenario.offices.sites;
+    lab.agents_per_site = scenario.offices.agents_per_site;
+    lab.agent_binary = options.agent_binary;
+    lab.work_dir = work_dir;
+    auto made = OfficeLab::create(lab);
+    if (!made.ok() && made.error().code() == StatusCode::kPermissionDenied) {
+      result.skipped = true;
+      obs.notes.push_back("skipped: " + made.error().message());
+      return result;
+    }
+    if (!made.ok()) return made.error();
+    offices = std::move(made.value());
+    progress("office network up: " + std::to_string(obs.office_agents) + " hosts in " +
+             std::to_string(scenario.offices.sites) + " offices, collector at " +
+             offices->collectorAddress());
+  }
+
   CollectorSetup setup;
   setup.binary = options.collector_binary;
   setup.data_dir = data_dir;
   setup.log_path = work_dir + "/collector.log";
+  if (offices) setup.address = offices->collectorAddress();
   setup.http_port = freeLoopbackPort(false);
   setup.beacon_port = freeLoopbackPort(true);
   setup.defines = scaledDefines(scenario, interval_s, k);
+  {
+    auto it = setup.defines.find("presence.tickIntervalMs");
+    obs.tick_s = it == setup.defines.end() ? 1.0 : std::atof(it->second.c_str()) / 1000.0;
+  }
+  // Office agents always reach the collector over HTTPS (an agent refuses plain HTTP beyond
+  // loopback).
   std::unique_ptr<testing::TestCertificateAuthority> ca;
-  const bool tls = scenario.tls || has("collector_restart_tls");
+  const bool tls = scenario.tls || has("collector_restart_tls") || offices;
   if (tls) {
     ca = std::make_unique<testing::TestCertificateAuthority>();
-    const testing::TlsCredentials served = ca->issueLoopbackServer();
+    const testing::TlsCredentials served = ca->issueServer({setup.address});
     setup.cert_file = work_dir + "/server.pem";
     setup.key_file = work_dir + "/server.key";
     setup.ca_file = work_dir + "/ca.pem";
@@ -312,6 +289,15 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
     obs.site_ids[label] = site->id;
     site_tokens.push_back(site->enroll_token);
   }
+  std::map<std::string, EnrollableSite> office_sites;
+  if (offices) {
+    for (const std::string& label : offices->siteLabels()) {
+      auto site = createSite(http, tenant_id, label);
+      if (!site.ok()) return site.error();
+      obs.site_ids[label] = site->id;
+      office_sites[label] = *site;
+    }
+  }
   {
     HttpAnswer hook =
         http.post("/api/v1/webhooks", R"({"tenant_id": )" + std::to_string(tenant_id) +
@@ -339,8 +325,10 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
         scenario.agents / scenario.sites + (i < scenario.agents % scenario.sites ? 1 : 0);
     fleet.addAgents(count, site_tokens[i], "site-" + std::to_string(i));
   }
-  progress("enrolling " + std::to_string(scenario.agents) + " simulated agents in " +
-           std::to_string(scenario.sites) + " sites");
+  if (scenario.agents > 0) {
+    progress("enrolling " + std::to_string(scenario.agents) + " simulated agents in " +
+             std::to_string(scenario.sites) + " sites");
+  }
   if (Status s = fleet.enroll(12); !s.ok()) return s;
   for (uint32_t i = 0; i < fleet.size(); ++i) {
     obs.agents.push_back({fleet.agentId(i), fleet.siteLabel(i), false});
@@ -366,6 +354,21 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   }
   const uint32_t first_real = static_cast<uint32_t>(obs.agents.size());
   for (const auto& a : real) obs.agents.push_back({a->agentId(), "site-0", true});
+  const uint32_t first_office = static_cast<uint32_t>(obs.agents.size());
+  if (offices) {
+    std::vector<milliseconds> offsets;
+    for (double o : scenario.offices.start_offsets_s) {
+      offsets.push_back(duration_cast<milliseconds>(scaled(o)));
+    }
+    progress("starting " + std::to_string(obs.office_agents) +
+             " vigil-agent processes in the offices");
+    if (Status s = offices->startAgents(http, office_sites, http.baseUrl(), setup.ca_file, offsets,
+                                        std::chrono::seconds(60));
+        !s.ok()) {
+      return s;
+    }
+    for (const RunAgent& a : offices->agents()) obs.agents.push_back(a);
+  }
   const std::string settings_before = settingsSnapshot(http);
 
   // Sampling: the collector's memory, CPU and counters.
@@ -431,6 +434,12 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   for (uint32_t agent : pick(deaths)) {
     steps.push_back({death_time(rng), "", [&fleet, agent] { fleet.kill({agent}); }});
   }
+  // How much later than written the steps run: a step that waits delays all after it.
+  steady_clock::duration shift{0};
+  std::string office_failure;  // an office fault that could not be applied: the run is void
+  auto office_step = [&](Status s) {
+    if (!s.ok() && office_failure.empty()) office_failure = s.message();
+  };
   std::map<std::string, std::vector<uint32_t>> blocked;  // channel -> agents
   std::vector<std::pair<uint32_t, WallTime>> real_deaths;
   std::unique_ptr<FillableFileSystem>* fs = &store_fs;
@@ -447,6 +456,7 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   for (const FaultStep& f : scenario.timeline) {
     std::function<void()> act;
     const std::string what = f.action + (f.site.empty() ? "" : " " + f.site) +
+                             (f.agent.empty() ? "" : " " + f.agent) +
                              (f.channel.empty() ? "" : " " + f.channel);
     if (f.action == "collector_kill") {
       act = [&] {
@@ -460,7 +470,7 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
       };
     } else if (f.action == "collector_restart_tls") {
       act = [&] {
-        const testing::TlsCredentials renewed = ca->issueLoopbackServer();
+        const testing::TlsCredentials renewed = ca->issueServer({setup.address});
         std::ofstream(setup.cert_file + ".new") << renewed.cert_pem;
         std::ofstream(setup.key_file + ".new") << renewed.key_pem;
         std::filesystem::rename(setup.key_file + ".new", setup.key_file);
@@ -534,6 +544,35 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
           real_deaths.emplace_back(first_real + static_cast<uint32_t>(i), wallNow());
         }
       };
+    } else if (f.action == "real_site_await_phase") {
+      // In seconds of the run; waiting at most two intervals.
+      const auto run_s = [&](double intervals) {
+        return intervals * static_cast<double>(interval_s);
+      };
+      PhaseWanted wanted;
+      wanted.oldest_at_least_s = run_s(f.oldest_at_least);
+      if (f.others_at_most) wanted.others_at_most_s = run_s(*f.others_at_most);
+      wanted.fresh_agent = f.fresh_agent;
+      wanted.fresh_office = f.fresh_site;
+      wanted.fresh_at_most_s = run_s(f.fresh_at_most.value_or(0));
+      const auto timeout = milliseconds(2000 * interval_s);
+      act = [&, f, wanted, timeout] {
+        auto waited = offices->awaitPhase(f.site, wanted, timeout);
+        if (waited.ok()) shift += *waited;
+        office_step(waited.ok() ? Status::okStatus() : waited.error());
+      };
+    } else if (f.action == "real_site_cut") {
+      act = [&, f] { office_step(offices->cut(f.site)); };
+    } else if (f.action == "real_site_heal") {
+      act = [&, f] { office_step(offices->heal(f.site)); };
+    } else if (f.action == "real_agent_kill") {
+      act = [&, f] {
+        office_step(f.agent.empty() ? offices->killFreshest(f.site) : offices->kill(f.agent));
+      };
+    } else if (f.action == "real_agent_start") {
+      act = [&, f] {
+        office_step(f.agent.empty() ? offices->restartKilled(f.site) : offices->restart(f.agent));
+      };
     }
     steps.push_back({f.at_s, what, act});
   }
@@ -555,11 +594,16 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
            " steps and " + std::to_string(deaths) + " background deaths over " +
            std::to_string(static_cast<int>(std::llround(scenario.duration_s * k))) + " s");
   for (const Step& step : steps) {
-    std::this_thread::sleep_until(t0 + scaled(step.at_s));
+    std::this_thread::sleep_until(t0 + scaled(step.at_s) + shift);
     if (!step.what.empty()) progress(step.what);
     step.run();
   }
-  std::this_thread::sleep_until(t0 + scaled(scenario.duration_s));
+  if (!office_failure.empty()) {  // the run is void; the sampler must not outlive it
+    sampling = false;
+    sampler.join();
+    return Status::internal("office fault: " + office_failure);
+  }
+  std::this_thread::sleep_until(t0 + scaled(scenario.duration_s) + shift);
   obs.timeline_end = wallNow();
   collector.starveCpu(false);
   collector.thaw();
@@ -641,10 +685,16 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   for (auto& a : real) {
     if (a->running()) a->stop();
   }
+  if (offices) offices->stopAgents();
   if (Status s = collector.stop(); !s.ok()) obs.notes.push_back("final stop: " + s.message());
   progress("stopped");
 
   obs.truth = fleet.truth();
+  if (offices) {
+    for (const TruthEvent& e : offices->truth(first_office)) obs.truth.push_back(e);
+    obs.offices = offices->run();
+    for (const std::string& n : offices->notes()) obs.notes.push_back(n);
+  }
   for (const auto& [agent, at] : real_deaths) {
     TruthEvent e;
     e.agent = agent;
@@ -660,7 +710,8 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   obs.shed_requests = shed.total() - shed_before;
   obs.refused_connections = refused.total() - refused_before;
   // Bound: a fixed base for the process and its caches, plus a budget per agent.
-  obs.rss_bound_bytes = (256ull << 20) + 16384ull * (scenario.agents + scenario.real_agents);
+  obs.rss_bound_bytes =
+      (256ull << 20) + 16384ull * (scenario.agents + scenario.real_agents + obs.office_agents);
   obs.wall_seconds = std::chrono::duration<double>(steady_clock::now() - run_started).count();
   result.verdict = judge(obs);
   return result;

@@ -16,10 +16,11 @@ namespace vigil::fleetsim {
 struct RunOptions {
   std::string collector_binary;
   std::string agent_binary;
-  std::string work_dir;      // empty: a fresh directory under the system temp directory
-  int64_t interval_s = 0;    // 0: the scenario's; less scales every duration down with it
-  uint32_t agents = 0;       // 0: the scenario's
-  int64_t real_agents = -1;  // -1: the scenario's
+  std::string network_script;  // site_network.sh, for scenarios with offices
+  std::string work_dir;        // empty: a fresh directory under the system temp directory
+  int64_t interval_s = 0;      // 0: the scenario's; less scales every duration down with it
+  uint32_t agents = 0;         // 0: the scenario's
+  int64_t real_agents = -1;    // -1: the scenario's
   long connections = 12;
   uint64_t seed = 1;
   bool verbose = true;  // progress lines on stderr

@@ -29,9 +29,61 @@ const std::set<std::string> kActions = {
     "store_full_stop",        //
     "fleet_boot",             // the whole fleet boots within `seconds`
     "real_agents_kill",       // two of the real vigil-agent processes are killed
+    "real_site_await_phase",  // wait until the offices' heartbeat phases are as asked
+    "real_site_cut",          // `site`'s uplink goes down (an office; its LAN stays up)
+    "real_site_heal",         //
+    "real_agent_kill",        // SIGKILL `agent`, or the freshest never-killed agent of `site`
+    "real_agent_start",       // start `agent`, or the killed agents of `site`, again
 };
 
+// "office-K" naming one of `offices`.
+bool isOffice(const Offices& offices, const std::string& label) {
+  for (uint32_t k = 0; k < offices.sites; ++k) {
+    if (label == "office-" + std::to_string(k)) return true;
+  }
+  return false;
+}
+
+// "office-K/J" naming one of the offices' agents.
+bool isOfficeAgent(const Offices& offices, const std::string& name) {
+  const size_t slash = name.find('/');
+  if (slash == std::string::npos || !isOffice(offices, name.substr(0, slash))) return false;
+  for (uint32_t j = 0; j < offices.agents_per_site; ++j) {
+    if (name.substr(slash + 1) == std::to_string(j)) return true;
+  }
+  return false;
+}
+
 Status fieldError(const std::string& what) { return Status::invalidArgument("scenario: " + what); }
+
+// The fields of a step on the offices (real_site_*, real_agent_*) name what exists and fit
+// together.
+Status checkOfficeStep(const Offices& offices, const FaultStep& f) {
+  if (f.action.rfind("real_site_", 0) == 0 && !isOffice(offices, f.site)) {
+    return fieldError(f.action + ": site must name an office (office-0 ...)");
+  }
+  if (f.action.rfind("real_agent_", 0) == 0 &&
+      (f.agent.empty() ? !isOffice(offices, f.site)
+                       : !f.site.empty() || !isOfficeAgent(offices, f.agent))) {
+    return fieldError(f.action + ": agent (office-0/0 ...) or site (office-0 ...), not both");
+  }
+  if (f.action != "real_site_await_phase") return Status::okStatus();
+  auto below = [&](const std::optional<double>& v) {
+    return !v || (*v >= 0 && *v < f.oldest_at_least);
+  };
+  const bool fresh_named = !f.fresh_agent.empty() || !f.fresh_site.empty();
+  const bool fresh_ok = f.fresh_agent.empty()
+                            ? f.fresh_site.empty() || isOffice(offices, f.fresh_site)
+                            : f.fresh_site.empty() && isOfficeAgent(offices, f.fresh_agent);
+  if (f.oldest_at_least <= 0 || f.oldest_at_least > 2 || !below(f.others_at_most) ||
+      !below(f.fresh_at_most) || fresh_named != f.fresh_at_most.has_value() || !fresh_ok) {
+    return fieldError(f.action +
+                      ": 0 < oldest_at_least <= 2 intervals, others_at_most and fresh_at_most "
+                      "below it, fresh_at_most with one of fresh_agent (an office agent) or "
+                      "fresh_site (an office)");
+  }
+  return Status::okStatus();
+}
 
 }  // namespace
 
@@ -65,8 +117,34 @@ Result<Scenario> parseScenario(const std::string& json_text) {
   flag(fleet, "tls", s.tls);
   flag(fleet, "boots_at_start", s.fleet_boots_at_start);
   num(root.get(), "duration_s", s.duration_s);
-  if (s.agents == 0 || s.sites == 0 || s.sites > s.agents) {
+  const cJSON* offices = cJSON_GetObjectItemCaseSensitive(root.get(), "offices");
+  if (offices && !cJSON_IsObject(offices)) return fieldError("offices must be an object");
+  if (offices) {
+    num(offices, "sites", s.offices.sites);
+    num(offices, "agents_per_site", s.offices.agents_per_site);
+    const cJSON* offsets = cJSON_GetObjectItemCaseSensitive(offices, "start_offsets_s");
+    for (const cJSON* o = cJSON_IsArray(offsets) ? offsets->child : nullptr; o; o = o->next) {
+      s.offices.start_offsets_s.push_back(cJSON_IsNumber(o) ? o->valuedouble : -1);
+    }
+    const bool offsets_ok =
+        (!offsets || cJSON_IsArray(offsets)) &&
+        s.offices.start_offsets_s.size() <= s.offices.agents_per_site &&
+        std::all_of(s.offices.start_offsets_s.begin(), s.offices.start_offsets_s.end(),
+                    [](double o) { return o >= 0 && o <= 600; });
+    if (s.offices.sites < 1 || s.offices.sites > 250 || s.offices.agents_per_site < 1 ||
+        s.offices.agents_per_site > 240 || !offsets_ok) {
+      return fieldError(
+          "offices: sites 1..250, agents_per_site 1..240, start_offsets_s at most one number "
+          "(0..600 s) per agent");
+    }
+  }
+  const bool simulated_fleet = s.agents > 0;
+  if ((simulated_fleet || s.offices.sites == 0) &&
+      (s.agents == 0 || s.sites == 0 || s.sites > s.agents)) {
     return fieldError("fleet.agents and fleet.sites must be positive, sites <= agents");
+  }
+  if (!simulated_fleet && s.real_agents > 0) {
+    return fieldError("fleet.real_agents join the simulated fleet's site-0: it needs agents");
   }
   if (s.interval_s < 1 || s.beacon_interval_s < 1 || s.duration_s <= 0) {
     return fieldError("intervals and duration_s must be positive");
@@ -89,7 +167,17 @@ Result<Scenario> parseScenario(const std::string& json_text) {
     num(step, "at_s", f.at_s);
     str(step, "action", f.action);
     str(step, "site", f.site);
+    str(step, "agent", f.agent);
     str(step, "channel", f.channel);
+    num(step, "oldest_at_least", f.oldest_at_least);
+    str(step, "fresh_agent", f.fresh_agent);
+    str(step, "fresh_site", f.fresh_site);
+    auto optional = [&](const char* key, std::optional<double>& out) {
+      const cJSON* v = cJSON_GetObjectItemCaseSensitive(step, key);
+      if (cJSON_IsNumber(v)) out = v->valuedouble;
+    };
+    optional("others_at_most", f.others_at_most);
+    optional("fresh_at_most", f.fresh_at_most);
     num(step, "share", f.share);
     num(step, "seconds", f.seconds);
     if (!kActions.count(f.action)) return fieldError("unknown action \"" + f.action + "\"");
@@ -104,6 +192,7 @@ Result<Scenario> parseScenario(const std::string& json_text) {
     if (f.action.rfind("site_partition", 0) == 0 && f.site.empty()) {
       return fieldError(f.action + ": site is required");
     }
+    if (Status office = checkOfficeStep(s.offices, f); !office.ok()) return office;
     s.timeline.push_back(f);
   }
   std::stable_sort(s.timeline.begin(), s.timeline.end(),

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,19 +16,42 @@
 namespace vigil::fleetsim {
 
 // One step of the timeline.
+// Steps at the same at_s run in the file's order; a step that waits (real_site_await_phase)
+// delays every step after it by as long as it waited.
 struct FaultStep {
   double at_s = 0;      // after the fleet started, in real-world seconds
   std::string action;   // see kActions in scenario.cc
-  std::string site;     // site_partition_*: the site label, e.g. "site-3"
+  std::string site;     // site_partition_*: the site label, e.g. "site-3"; real_*: "office-1"
+  std::string agent;    // real_agent_*: an office agent, e.g. "office-1/2" (or `site` instead)
   std::string channel;  // channel_*: "heartbeat" or "beacon"
   double share = 0;     // channel_block: share of the simulated agents
   int64_t seconds = 0;  // fleet_boot: the window the fleet boots in
+  // real_site_await_phase, in heartbeat intervals: one agent of `site` last beat at least
+  // `oldest_at_least` ago, every other one at most `others_at_most` ago (if given), and
+  // `fresh_agent`, or an agent of `fresh_site` never killed before, at most `fresh_at_most`
+  // ago (if given).
+  double oldest_at_least = 0;
+  std::optional<double> others_at_most;
+  std::string fresh_agent;
+  std::string fresh_site;
+  std::optional<double> fresh_at_most;
+};
+
+// Real vigil-agent processes in offices: each in a network namespace of its own, the agents of
+// an office on one LAN behind the office's uplink (docs/scenarios.md, "Real agents in
+// offices"). The offices are sites "office-0" ... of their own, beside the simulated fleet's.
+struct Offices {
+  uint32_t sites = 0;  // 0: none
+  uint32_t agents_per_site = 0;
+  // When agent j of every office starts, after the first (real-world seconds; agents past the
+  // list start at 0): an agent's first heartbeat goes at its start, which sets its phase.
+  std::vector<double> start_offsets_s;
 };
 
 struct Scenario {
   std::string name;
-  std::string replays;  // which incident of ../shared/seeds, in a sentence
-  uint32_t agents = 2000;
+  std::string replays;     // which incident of ../shared/seeds, in a sentence
+  uint32_t agents = 2000;  // simulated; 0 only beside offices
   uint32_t sites = 20;
   uint32_t real_agents = 0;  // vigil-agent processes beside the simulated ones
   int64_t interval_s = 60;   // the heartbeat interval the collector hands out
@@ -37,6 +61,7 @@ struct Scenario {
   double background_deaths = 0.01;    // share of agents that really die at random times
   bool fleet_boots_at_start = false;  // false: the fleet was up before (agents restart)
   std::map<std::string, std::string> collector_defines;  // extra -D key=value, unscaled
+  Offices offices;
   std::vector<FaultStep> timeline;
 };
 
