@@ -42,9 +42,11 @@ Result<std::unique_ptr<SiteNetwork>> SiteNetwork::create(const std::string& scri
   if (::geteuid() != 0) {
     return Status::permissionDenied("real agents in offices need network namespaces: run as root");
   }
-  const std::string ip = findExecutable("ip");
-  if (ip.empty())
+  if (findExecutable("ip").empty()) {
     return Status::notFound("ip (iproute2) not found: scripts/install-deps.sh --test");
+  }
+  const std::string nsenter = findExecutable("nsenter");
+  if (nsenter.empty()) return Status::notFound("nsenter (util-linux) not found");
   if (::access(script.c_str(), R_OK) != 0) return osError("cannot read " + script);
   // A write to a script that already exited must fail as EPIPE, not end the runner.
   ::signal(SIGPIPE, SIG_IGN);
@@ -77,7 +79,7 @@ Result<std::unique_ptr<SiteNetwork>> SiteNetwork::create(const std::string& scri
     ::close(from_script[0]);
     return osError("fork");
   }
-  std::unique_ptr<SiteNetwork> network(new SiteNetwork(pid, to_script[1], from_script[0], ip));
+  std::unique_ptr<SiteNetwork> network(new SiteNetwork(pid, to_script[1], from_script[0], nsenter));
   const auto deadline = steady_clock::now() + timeout;
   for (;;) {
     auto line = network->readLine(deadline);
@@ -100,11 +102,11 @@ Result<std::unique_ptr<SiteNetwork>> SiteNetwork::create(const std::string& scri
   return network;
 }
 
-SiteNetwork::SiteNetwork(pid_t pid, int to_script, int from_script, std::string ip_binary)
+SiteNetwork::SiteNetwork(pid_t pid, int to_script, int from_script, std::string nsenter_binary)
     : pid_(pid),
       to_script_(to_script),
       from_script_(from_script),
-      ip_binary_(std::move(ip_binary)) {}
+      nsenter_binary_(std::move(nsenter_binary)) {}
 
 SiteNetwork::~SiteNetwork() {
   ::close(to_script_);
@@ -120,7 +122,7 @@ SiteNetwork::~SiteNetwork() {
 }
 
 std::vector<std::string> SiteNetwork::launcher(const AgentHost& host) const {
-  return {ip_binary_, "netns", "exec", host.netns};
+  return {nsenter_binary_, "--net=" + host.netns, "--"};
 }
 
 Status SiteNetwork::cut(uint32_t site) { return command("cut", site); }

@@ -22,7 +22,7 @@ namespace vigil::fleetsim {
 struct AgentHost {
   uint32_t site = 0;   // office, from 0
   uint32_t index = 0;  // host within the office, from 0
-  std::string netns;
+  std::string netns;   // the namespace's path (/proc/PID/ns/net of the process holding it)
   std::string address;
 };
 
@@ -44,7 +44,7 @@ class SiteNetwork {
   const std::string& collectorAddress() const { return collector_address_; }
   const std::vector<AgentHost>& hosts() const { return hosts_; }
   // The command line that runs a program inside `host`'s namespace: append the program and
-  // its arguments. The program keeps its process id (ip netns exec execs it).
+  // its arguments. The program keeps its process id (nsenter execs it).
   std::vector<std::string> launcher(const AgentHost& host) const;
 
   // The office's uplink goes down (its LAN stays up) / comes back. Returns once done.
@@ -52,14 +52,14 @@ class SiteNetwork {
   Status heal(uint32_t site);
 
  private:
-  SiteNetwork(pid_t pid, int to_script, int from_script, std::string ip_binary);
+  SiteNetwork(pid_t pid, int to_script, int from_script, std::string nsenter_binary);
   Result<std::string> readLine(std::chrono::steady_clock::time_point deadline);
   Status command(const std::string& verb, uint32_t site);
 
   pid_t pid_;
   int to_script_;
   int from_script_;
-  std::string ip_binary_;
+  std::string nsenter_binary_;
   std::string pending_;  // read from the script, not yet a whole line
   std::string collector_address_;
   std::vector<AgentHost> hosts_;
