@@ -10,7 +10,7 @@
 #include "tests/simulation/fleet_simulation.h"
 #include "tests/simulation/scenario_verdict.h"
 
-// Replays each seed incident (../shared/seeds/INDEX.md) against a simulated fleet, with 1 %
+// Replays each seed incident (docs/incidents.md) against a simulated fleet, with 1 %
 // of agents dying for real at random times, and checks what an admin would see: no false
 // offline alert, every real failure alerted, quickly, and one site alert for a partition.
 //

@@ -50,7 +50,7 @@ struct Offices {
 
 struct Scenario {
   std::string name;
-  std::string replays;     // which incident of ../shared/seeds, in a sentence
+  std::string replays;     // which incident of docs/incidents.md, in a sentence
   uint32_t agents = 2000;  // simulated; 0 only beside offices
   uint32_t sites = 20;
   uint32_t real_agents = 0;  // vigil-agent processes beside the simulated ones
