@@ -42,4 +42,16 @@ std::string formatRfc3339Utc(int64_t unix_ms) {
   return text;
 }
 
+std::string secondsText(Duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", std::chrono::duration<double>(d).count());
+  return buf;
+}
+
+std::string signedSecondsText(std::chrono::milliseconds offset) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%+.3f s", static_cast<double>(offset.count()) / 1000.0);
+  return buf;
+}
+
 }  // namespace vigil

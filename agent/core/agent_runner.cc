@@ -1,23 +1,16 @@
 #include "agent/core/agent_runner.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <utility>
 
 #include "agent/core/version.h"
 #include "common/protocol.h"
+#include "common/time_format.h"
 
 namespace vigil::agent {
 namespace {
 
 constexpr char kMethodPost[] = "POST";
-
-// "58.3 s"
-std::string seconds(Duration d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", std::chrono::duration<double>(d).count());
-  return buf;
-}
 
 // Keeps a string within the protocol's limit without cutting a UTF-8 sequence in two.
 std::string fitString(std::string s) {
@@ -63,14 +56,14 @@ std::string describeRetry(const ScheduleDecision& d) {
     case ScheduleDecision::Kind::kRetryNow:
       return "retrying at once";
     case ScheduleDecision::Kind::kRetryAfter:
-      return "retrying in " + seconds(d.delay) + " as the collector asked (Retry-After)";
+      return "retrying in " + secondsText(d.delay) + " as the collector asked (Retry-After)";
     case ScheduleDecision::Kind::kBackoff:
     case ScheduleDecision::Kind::kNextBeat:
     case ScheduleDecision::Kind::kTriggered:
       break;
   }
-  return "backing off, retrying in " + seconds(d.delay) + " (up to " + seconds(d.backoff_ceiling) +
-         ")";
+  return "backing off, retrying in " + secondsText(d.delay) + " (up to " +
+         secondsText(d.backoff_ceiling) + ")";
 }
 
 }  // namespace
@@ -350,9 +343,10 @@ Result<std::optional<Identity>> AgentRunner::enroll() {
     std::string next;
     if (attempt.retry_after) {
       delay = *attempt.retry_after;
-      next = "retrying in " + seconds(delay) + " as the collector asked (Retry-After)";
+      next = "retrying in " + secondsText(delay) + " as the collector asked (Retry-After)";
     } else {
-      next = "backing off, retrying in " + seconds(delay) + " (up to " + seconds(ceiling) + ")";
+      next = "backing off, retrying in " + secondsText(delay) + " (up to " + secondsText(ceiling) +
+             ")";
     }
     if (attempt.token_refused) {
       logFailure("enroll:token",
@@ -575,7 +569,7 @@ AgentRunner::WaitEnd AgentRunner::sleepUntilBeat(Duration delay, const Identity&
     const MonoTime at = deps_.clock.monotonicNow() + d.delay;
     if (at < deadline) {
       deadline = at;
-      deps_.log.info(why + "; heartbeat in " + seconds(d.delay));
+      deps_.log.info(why + "; heartbeat in " + secondsText(d.delay));
     }
   };
   while (true) {
@@ -590,8 +584,8 @@ AgentRunner::WaitEnd AgentRunner::sleepUntilBeat(Duration delay, const Identity&
     if (deps_.service != nullptr) deps_.service->alive();
     if (why == WakeReason::kStopped) return WaitEnd::kStop;
     if (std::optional<Duration> jump = wake_detector_.check()) {
-      pullIn(BeatTrigger::kResumed,
-             "the machine woke up (clock ran " + seconds(*jump) + " ahead of the monotonic clock)");
+      pullIn(BeatTrigger::kResumed, "the machine woke up (clock ran " + secondsText(*jump) +
+                                        " ahead of the monotonic clock)");
     }
     if (why != WakeReason::kEvent) continue;
     for (SystemEvent event : deps_.waiter.takeEvents()) {
@@ -625,7 +619,7 @@ void AgentRunner::heartbeatLoop(Identity& identity) {
   Duration delay = scheduler_.firstBeatDelay(machine_booted);
   if (delay > Duration::zero()) {
     deps_.log.info("machine booted " + std::to_string(boot.uptime_s) +
-                   " s ago; first heartbeat in " + seconds(delay) +
+                   " s ago; first heartbeat in " + secondsText(delay) +
                    " (spreads a fleet that boots together)");
   }
   wake_detector_.check();
@@ -655,7 +649,7 @@ void AgentRunner::heartbeatLoop(Identity& identity) {
         if (failures_before > 0 && failing_since_) {
           line += " after " + std::to_string(failures_before) + " failed attempt" +
                   (failures_before == 1 ? "" : "s") + " over " +
-                  seconds(deps_.clock.monotonicNow() - *failing_since_);
+                  secondsText(deps_.clock.monotonicNow() - *failing_since_);
         }
         if (!hb.outages.empty()) {
           line += "; outage diary of " + std::to_string(hb.outages.size()) + " entr" +
@@ -670,7 +664,7 @@ void AgentRunner::heartbeatLoop(Identity& identity) {
         failing_since_.reset();
         last_failure_key_.clear();
         suppressed_failures_ = 0;
-        line += ", next in " + seconds(decision.delay);
+        line += ", next in " + secondsText(decision.delay);
         if (was_failing || failures_before > 0) {
           deps_.log.info(line);
         } else {
@@ -680,11 +674,9 @@ void AgentRunner::heartbeatLoop(Identity& identity) {
         break;
       }
       case Kind::kStaleTimestamp: {
-        const double offset_s = static_cast<double>(scheduler_.clockOffset().count()) / 1000.0;
-        char offset[48];
-        std::snprintf(offset, sizeof offset, "%+.3f s", offset_s);
         deps_.log.warn("heartbeat " + seq + " refused: " + reading.description +
-                       "; clock offset set to " + offset + ", " + describeRetry(decision));
+                       "; clock offset set to " + signedSecondsText(scheduler_.clockOffset()) +
+                       ", " + describeRetry(decision));
         break;
       }
       case Kind::kReplayedSequence: {

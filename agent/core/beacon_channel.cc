@@ -1,23 +1,16 @@
 #include "agent/core/beacon_channel.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <utility>
 
 #include "common/datagram.h"
+#include "common/time_format.h"
 
 namespace vigil::agent {
 namespace {
 
 // Timestamps of unanswered beacons kept to recognise a late ack.
 constexpr size_t kRememberedBeacons = 16;
-
-// "74.3 s"
-std::string seconds(Duration d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", std::chrono::duration<double>(d).count());
-  return buf;
-}
 
 // "5 beacons", "1 beacon"
 std::string beacons(int n) { return std::to_string(n) + (n == 1 ? " beacon" : " beacons"); }
@@ -52,10 +45,7 @@ void BeaconChannel::setClockOffset(std::chrono::milliseconds offset) {
   unacked_in_a_row_ = 0;
   unknown_logged_ = false;
   if (old_clock_beacons == 0) return;
-  char offset_text[48];
-  std::snprintf(offset_text, sizeof offset_text, "%+.3f s",
-                static_cast<double>(offset.count()) / 1000.0);
-  log_.info("beacon: clock offset now " + std::string(offset_text) + "; " +
+  log_.info("beacon: clock offset now " + signedSecondsText(offset) + "; " +
             beacons(old_clock_beacons) +
             " stamped with the previous clock got no ack (the collector drops beacons that far "
             "off its clock as stale, as it refused the heartbeat); the next ones carry the "
@@ -127,7 +117,7 @@ bool BeaconChannel::pauseForUnanswered(MonoTime now) {
   stats_.paused = true;
   log_.warn(
       "beacon: no ack for " + beacons(unacked_in_a_row_) + " from " + destination() + " over " +
-      seconds(now - *unanswered_since_) + " although heartbeats are accepted promptly (" +
+      secondsText(now - *unanswered_since_) + " although heartbeats are accepted promptly (" +
       judge_.lastPromptText() + "): UDP may be blocked on the path; pausing beacons for " +
       std::to_string(std::chrono::duration_cast<std::chrono::minutes>(pause_).count()) + " min");
   next_due_ = now + pause_;

@@ -1,18 +1,8 @@
 #include "agent/core/beacon_loss_judge.h"
 
-#include <cstdio>
+#include "common/time_format.h"
 
 namespace vigil::agent {
-namespace {
-
-// "12.0 s"
-std::string seconds(Duration d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", std::chrono::duration<double>(d).count());
-  return buf;
-}
-
-}  // namespace
 
 bool BeaconLossJudge::noteHeartbeat(bool accepted, Duration answer_time, const std::string& problem,
                                     MonoTime now) {
@@ -41,7 +31,7 @@ BeaconLossCause BeaconLossJudge::judge(std::optional<MonoTime> unanswered_since)
 
 std::string BeaconLossJudge::doubtText() const {
   if (doubt_was_late_) {
-    return "heartbeats are also answered late (the last one " + seconds(doubt_answer_time_) +
+    return "heartbeats are also answered late (the last one " + secondsText(doubt_answer_time_) +
            " after it was due)";
   }
   return "heartbeats are also failing" +
@@ -49,7 +39,7 @@ std::string BeaconLossJudge::doubtText() const {
 }
 
 std::string BeaconLossJudge::lastPromptText() const {
-  return "the last one answered " + seconds(prompt_answer_time_) + " after it was due";
+  return "the last one answered " + secondsText(prompt_answer_time_) + " after it was due";
 }
 
 }  // namespace vigil::agent

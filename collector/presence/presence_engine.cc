@@ -29,6 +29,11 @@ constexpr size_t kSuspectIndex = static_cast<size_t>(Status::kSuspect);
 constexpr size_t kUnreachableIndex = static_cast<size_t>(Status::kUnreachable);
 constexpr uint32_t kMassSuspectBit = 1u << static_cast<uint32_t>(DegradationReason::kMassSuspect);
 
+// Its newest evidence is a shutdown notice: its silence was announced.
+bool silenceAnnounced(const AgentRecord& rec) {
+  return rec.shutdown_last != kNever && rec.shutdown_last >= rec.latestDirect();
+}
+
 std::string maskText(uint32_t mask) {
   std::string text;
   for (size_t i = 0; i < kDegradationReasonCount; ++i) {
@@ -391,7 +396,7 @@ void PresenceEngine::Impl::enterSuspect(AgentHandle agent, AgentRecord& rec, con
 
 void PresenceEngine::Impl::judgeSilent(AgentHandle agent, AgentRecord& rec, const Now& now,
                                        bool count) {
-  if (rec.shutdown_last != kNever && rec.shutdown_last >= rec.latestDirect()) {
+  if (silenceAnnounced(rec)) {
     enterShutdown(agent, rec, now);
     if (rec.agent_class == AgentClass::kServer) {
       // Judged only now (after warm-up or maintenance): give it one confirmation window.
@@ -424,8 +429,7 @@ void PresenceEngine::Impl::evaluateDue(AgentHandle agent, AgentRecord& rec, cons
       // OFFLINE before the restart and not heard since: that silence was judged and alerted
       // then, so it is no doubt now (a SUSPECT it would keep a mass suspect from settling
       // while the verdicts that event holds keep it SUSPECT).
-      const bool announced = rec.shutdown_last != kNever && rec.shutdown_last >= rec.latestDirect();
-      if (rec.has(kFlagAlertOpen) && !announced) {
+      if (rec.has(kFlagAlertOpen) && !silenceAnnounced(rec)) {
         rec.due = kNever;
         setStatus(agent, rec, Status::kOffline, Reason::kConfirmedSilent, now);
         return;
