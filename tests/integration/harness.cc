@@ -271,8 +271,10 @@ void Agent::kill() {
 
 bool Agent::running() { return process_ && process_->running(); }
 
-std::string Agent::agentId() const {
-  std::string text = readFile(state_dir_ + "/identity.json");
+std::string Agent::agentId() const { return enrolledAgentId(state_dir_); }
+
+std::string enrolledAgentId(const std::string& state_dir) {
+  std::string text = readFile(state_dir + "/identity.json");
   if (text.empty()) return {};
   try {
     Poco::JSON::Parser parser;

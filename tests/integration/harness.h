@@ -56,6 +56,8 @@ HttpResponse httpRequest(int port, const std::string& method, const std::string&
                          const std::string& content_type = "application/json");
 
 std::string readFile(const std::string& path);
+// The agent id in an agent's state directory (its identity file); empty before enrollment.
+std::string enrolledAgentId(const std::string& state_dir);
 
 // CPU time (user + system, all threads) a process has used, from /proc/<pid>/stat; 0 if gone.
 double processCpuSeconds(int pid);

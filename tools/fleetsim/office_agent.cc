@@ -1,12 +1,10 @@
 #include "tools/fleetsim/office_agent.h"
 
-#include <cjson/cJSON.h>
 #include <signal.h>
 
 #include <chrono>
 #include <fstream>
 
-#include "common/json.h"
 #include "tests/integration/harness.h"
 
 namespace vigil::fleetsim {
@@ -48,11 +46,6 @@ void OfficeAgent::stop() {
 
 bool OfficeAgent::running() { return process_ && process_->running(); }
 
-std::string OfficeAgent::agentId() const {
-  json::JsonPtr identity = json::parse(testing::readFile(setup_.state_dir + "/identity.json"));
-  const cJSON* id =
-      identity ? cJSON_GetObjectItemCaseSensitive(identity.get(), "agent_id") : nullptr;
-  return cJSON_IsString(id) ? id->valuestring : "";
-}
+std::string OfficeAgent::agentId() const { return testing::enrolledAgentId(setup_.state_dir); }
 
 }  // namespace vigil::fleetsim
