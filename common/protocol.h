@@ -175,6 +175,8 @@ constexpr char kInvalidCursor[] = "invalid_cursor";
 constexpr char kMethodNotAllowed[] = "method_not_allowed";
 constexpr char kOverloaded[] = "overloaded";
 constexpr char kInternal[] = "internal";
+constexpr char kBadRequest[] = "bad_request";             // not a request the listener can frame
+constexpr char kHeadersTooLarge[] = "headers_too_large";  // request head or trailer over its limit
 }  // namespace errors
 
 // Why a body was refused; `code` is one of errors::k{MalformedJson, MissingField,

@@ -97,10 +97,10 @@ ShedDecision AdmissionController::shedFor(RequestClass request_class, ShedReason
 }
 
 Result<AdmissionController::Ticket, ShedDecision> AdmissionController::admit(
-    RequestClass request_class, const std::string& client, uint64_t queued_connections) {
+    RequestClass request_class, const std::string& client, uint64_t queued) {
   ClassState& state = classes_[index(request_class)];
   const uint32_t high_water = config_.queue_high_water[index(request_class)];
-  if (high_water > 0 && queued_connections > high_water) {
+  if (high_water > 0 && queued > high_water) {
     return shedFor(request_class, ShedReason::kQueueHighWater);
   }
   const uint32_t limit = config_.max_in_flight[index(request_class)];
@@ -189,10 +189,6 @@ uint64_t AdmissionController::shed(RequestClass request_class) const {
     total += n.load(std::memory_order_relaxed);
   }
   return total;
-}
-
-bool keepAliveAllowed(const ListenerLoad& load) {
-  return load.queued == 0 && load.busy_workers * 2 < load.max_workers;
 }
 
 ShedReporter::ShedReporter(const AdmissionController& admission, const Clock& clock,

@@ -1,18 +1,17 @@
 #pragma once
 
-// Bulkheads of the HTTP listener (docs/operations.md, "Sizing and capacity").
+// Bulkheads of the HTTP listener (docs/operations.md, "Connections and bulkheads").
 //
-// Poco's HTTPServer gives each connection a worker thread from one pool. Every request is
-// classified by path into ingest (/v1/*: agents' enrollments and heartbeats), admin (/api/*
-// and anything unknown) or probe (/livez, /readyz, /metrics), and each class may have at most
-// its own number of requests in progress. A request over its class's limit, or arriving while
-// more connections wait for a worker than its class tolerates, is shed at once: answered 503
-// (or 429 when one client is over its own share) with a jittered Retry-After, never dropped.
-// So the admin API can never hold the workers ingest needs: with the pool sized as the sum of
-// the class limits, ingest always has its own.
+// The listener (collector/listener/http_listener.h) hands over only complete requests. Each
+// is classified by path into ingest (/v1/*: agents' enrollments and heartbeats), admin (/api/*
+// and anything unknown) or probe (/livez, /readyz, /metrics); each class has its own workers
+// and may have at most its own number of requests admitted and not yet answered (waiting for
+// a worker or being served). A request over its class's limit, or arriving while more of its
+// class wait than the class tolerates, is shed at once: answered 503 (or 429 when one client
+// is over its own share) with a jittered Retry-After, never dropped. So the admin API can never
+// hold the workers ingest needs.
 //
-// This file is the decision and the counting, without sockets; BulkheadRouter applies it to
-// Poco requests.
+// This file is the decision and the counting, without sockets.
 //
 // Thread safety: AdmissionController is safe to call concurrently.
 
@@ -45,7 +44,7 @@ RequestClass classifyPath(std::string_view path);
 
 enum class ShedReason : uint8_t {
   kClassFull,       // the class has its limit of requests in progress: 503
-  kQueueHighWater,  // more connections wait for a worker than the class tolerates: 503
+  kQueueHighWater,  // more of the class's requests wait for a worker than it tolerates: 503
   kClientShare,     // this client has its limit of admin requests in progress: 429
 };
 constexpr size_t kShedReasonCount = 3;
@@ -53,10 +52,11 @@ constexpr size_t kShedReasonCount = 3;
 const char* shedReasonName(ShedReason reason);
 
 struct AdmissionConfig {
-  // Requests of each class in progress at once (indexed by RequestClass); at least 1.
+  // Requests of each class admitted and not yet answered (indexed by RequestClass); at
+  // least 1.
   std::array<uint32_t, kRequestClassCount> max_in_flight{{10, 4, 2}};
-  // Connections waiting for a worker above which a class's new requests are shed; 0: the
-  // class is never shed for the queue (probes).
+  // Requests of the class waiting for a worker above which its new requests are shed; 0: the
+  // class is never shed for its queue.
   std::array<uint32_t, kRequestClassCount> queue_high_water{{512, 32, 0}};
   // Admin requests in progress from one client address; 0: no per-client limit.
   uint32_t admin_max_per_client = 0;
@@ -126,9 +126,10 @@ class AdmissionController {
   AdmissionController& operator=(const AdmissionController&) = delete;
 
   // Admits a request of `request_class` from `client` (its address, without port) while
-  // `queued_connections` wait for a worker, or says why it is shed. Sheds are counted here.
+  // `queued` requests of its class wait for a worker, or says why it is shed. Sheds are
+  // counted here.
   Result<Ticket, ShedDecision> admit(RequestClass request_class, const std::string& client,
-                                     uint64_t queued_connections);
+                                     uint64_t queued);
 
   // Counts one answer (admitted or shed) with its HTTP status and how long it took.
   void recordResponse(RequestClass request_class, int http_status, Duration took);
@@ -160,19 +161,6 @@ class AdmissionController {
   std::unordered_map<std::string, uint32_t> admin_clients_;  // guarded by clients_mu_
 };
 
-// What the listener's worker pool is doing (Poco's TCPServer counters).
-struct ListenerLoad {
-  uint64_t queued = 0;        // accepted connections waiting for a worker
-  uint64_t busy_workers = 0;  // workers serving a connection (idle keep-alive ones included)
-  uint64_t max_workers = 0;
-};
-
-// Whether an answer may leave its connection open for another request. A worker stays with
-// its connection while the client is idle (up to http.keepAliveTimeoutSeconds), so keep-alive
-// is offered only while no connection waits and at least half of the workers are free;
-// otherwise the answer closes the connection and the worker goes back to the queue.
-bool keepAliveAllowed(const ListenerLoad& load);
-
 // Turns the running totals of an AdmissionController into what the degradation detector takes
 // (requests taken and shed since the previous report) and into one log line per period while
 // requests are shed.
@@ -189,7 +177,8 @@ class ShedReporter {
   ShedReporter(const AdmissionController& admission, const Clock& clock,
                Duration summary_period = std::chrono::seconds(10));
 
-  // Since the previous take(); `refused_connections` is Poco's running total.
+  // Since the previous take(); `refused_connections` is the listener's running total of
+  // connections closed for want of room.
   Delta take(uint64_t refused_connections);
   // A summary of the sheds since the previous summary, once `summary_period` has passed since
   // it; nullopt when it is not due or nothing was shed or refused.

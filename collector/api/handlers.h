@@ -11,6 +11,7 @@
 #include "collector/api/admin_api.h"
 #include "collector/api/admin_auth.h"
 #include "collector/api/http_exchange.h"
+#include "collector/api/metrics.h"
 #include "collector/api/readiness.h"
 #include "collector/ingest/ingest_service.h"
 #include "common/clock.h"
@@ -28,6 +29,8 @@ struct ApiServices {
   const std::string* openapi_json;
   const Clock& clock;
   Poco::Logger& logger;
+  // GET /metrics renders this registry; null: not served.
+  const MetricsRegistry* metrics = nullptr;
 };
 
 class JsonHandler : public Poco::Net::HTTPRequestHandler {

@@ -25,8 +25,9 @@ constexpr auto kMaxDiscardTime = std::chrono::seconds(2);
 constexpr long kDiscardReadTimeoutMs = 500;
 constexpr size_t kMaxLoggedPath = 200;
 
-// Keeps untrusted text from forging log lines: printable ASCII only, bounded length.
-std::string sanitiseForLog(const std::string& text, size_t max_length) {
+}  // namespace
+
+std::string printableForLog(const std::string& text, size_t max_length) {
   std::string out;
   for (char c : text.substr(0, max_length)) {
     const auto u = static_cast<unsigned char>(c);
@@ -34,8 +35,6 @@ std::string sanitiseForLog(const std::string& text, size_t max_length) {
   }
   return out;
 }
-
-}  // namespace
 
 HttpExchange::HttpExchange(Poco::Net::HTTPServerRequest& request,
                            Poco::Net::HTTPServerResponse& response, Poco::Logger& logger)
@@ -53,7 +52,7 @@ std::optional<std::string> HttpExchange::header(const std::string& name) const {
 }
 
 void HttpExchange::setAgentId(const std::string& agent_id) {
-  agent_id_ = sanitiseForLog(agent_id, kMaxLoggedAgentId);
+  agent_id_ = printableForLog(agent_id, kMaxLoggedAgentId);
 }
 
 std::optional<std::string> HttpExchange::readJsonBody() {
@@ -155,8 +154,9 @@ void HttpExchange::discardPendingBody() {
 }
 
 void HttpExchange::log(int http_status, const std::string& code) {
-  std::string line = request_.getMethod() + " " + sanitiseForLog(path_, kMaxLoggedPath) + " from " +
-                     request_.clientAddress().toString() + " -> " + std::to_string(http_status);
+  std::string line = request_.getMethod() + " " + printableForLog(path_, kMaxLoggedPath) +
+                     " from " + request_.clientAddress().toString() + " -> " +
+                     std::to_string(http_status);
   if (!code.empty()) line += " " + code;
   if (!agent_id_.empty()) line += " agent=" + agent_id_;
   if (http_status >= 500) {

@@ -15,6 +15,10 @@
 
 namespace vigil::collector {
 
+// Keeps untrusted text from forging log lines: printable ASCII only (others become '?'), at
+// most `max_length` characters.
+std::string printableForLog(const std::string& text, size_t max_length);
+
 class HttpExchange {
  public:
   HttpExchange(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,

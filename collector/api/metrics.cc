@@ -200,28 +200,6 @@ MetricsSource admissionMetrics(const AdmissionController& admission) {
   };
 }
 
-MetricsSource connectionMetrics(std::function<ConnectionCounters()> read) {
-  return [read = std::move(read)](MetricsWriter& out) {
-    const ConnectionCounters c = read();
-    out.family("vigil_http_connections_queued", MetricType::kGauge,
-               "Accepted connections waiting for an HTTP worker.");
-    out.sample(asDouble(c.queued));
-    out.family("vigil_http_connections_refused_total", MetricType::kCounter,
-               "Connections closed unanswered because the accept queue (http.maxQueued) was "
-               "full.");
-    out.sample(asDouble(c.refused));
-    out.family("vigil_http_connections_accepted_total", MetricType::kCounter,
-               "Connections accepted by the HTTP listener.");
-    out.sample(asDouble(c.accepted));
-    out.family("vigil_http_workers_busy", MetricType::kGauge,
-               "HTTP worker threads serving a connection.");
-    out.sample(asDouble(c.active_workers));
-    out.family("vigil_http_workers_max", MetricType::kGauge,
-               "HTTP worker threads at most (http.maxThreads).");
-    out.sample(asDouble(c.max_workers));
-  };
-}
-
 MetricsSource ingestMetrics(const IngestService& ingest) {
   return [&ingest](MetricsWriter& out) {
     const IngestOutcomes o = ingest.outcomes();

@@ -83,17 +83,6 @@ class MetricsRegistry {
 // request durations.
 MetricsSource admissionMetrics(const AdmissionController& admission);
 
-// What Poco's TCPServer knows about connections, read through callbacks so that this file
-// does not depend on the server's construction.
-struct ConnectionCounters {
-  uint64_t queued = 0;   // accepted, waiting for a worker
-  uint64_t refused = 0;  // closed unanswered because the queue was full (since the start)
-  uint64_t accepted = 0;
-  uint64_t active_workers = 0;
-  uint64_t max_workers = 0;
-};
-MetricsSource connectionMetrics(std::function<ConnectionCounters()> read);
-
 // vigil_ingest_*: enrollments and heartbeats accepted and refused by error code, peer
 // sightings.
 MetricsSource ingestMetrics(const IngestService& ingest);

@@ -66,6 +66,9 @@ Poco::Net::HTTPRequestHandler* CollectorRouter::createRequestHandler(
           allow);
     }
   }
+  if (path == "/metrics" && services_.metrics != nullptr) {
+    return new MetricsHandler(*services_.metrics, services_.logger);
+  }
   if (path == "/livez") {
     return only(HTTPRequest::HTTP_GET, [&] { return new LivezHandler(services_); });
   }

@@ -4,18 +4,15 @@
 #include <Poco/ConsoleChannel.h>
 #include <Poco/Exception.h>
 #include <Poco/FormattingChannel.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/PatternFormatter.h>
-#include <Poco/ThreadPool.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/IntValidator.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionCallback.h>
 #include <Poco/Util/OptionException.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -31,7 +28,6 @@
 #include "collector/api/agent_query.h"
 #include "collector/api/alert_service.h"
 #include "collector/api/beacon_listener.h"
-#include "collector/api/bulkhead_router.h"
 #include "collector/api/handlers.h"
 #include "collector/api/maintenance_service.h"
 #include "collector/api/metrics.h"
@@ -50,6 +46,7 @@
 #include "collector/ingest/ingest_service.h"
 #include "collector/ingest/last_seen_writer.h"
 #include "collector/ingest/site_peer_keys.h"
+#include "collector/listener/http_listener.h"
 #include "collector/monitor/presence_monitor.h"
 #include "collector/monitor/presence_ticker.h"
 #include "collector/notify/webhook_admin.h"
@@ -57,6 +54,7 @@
 #include "collector/notify/webhook_transport.h"
 #include "collector/store/sqlite_store.h"
 #include "common/clock.h"
+#include "common/protocol.h"
 
 namespace vigil::collector {
 namespace {
@@ -308,19 +306,24 @@ void logPresenceBatch(Poco::Logger& log, const PresenceBatch& batch) {
 // connections are shut: a stalled or hostile client must not hold a restart up.
 constexpr std::chrono::seconds kDrainLimit{5};
 
-// Stops accepting, lets requests in progress finish for up to kDrainLimit, then shuts the
-// connections still open (their agents retry against the next start).
-void drainListener(Poco::Net::HTTPServer& server, Poco::Logger& log) {
-  server.stopAll(false);
-  const auto deadline = std::chrono::steady_clock::now() + kDrainLimit;
-  while (server.currentConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+// The file descriptors the listener may use for connections: the soft limit is raised to the
+// hard one (systemd's default hard limit is 524288), and `wanted` is capped below it with room
+// for the store, logs and the beacon socket.
+size_t connectionRoom(size_t wanted, Poco::Logger& log) {
+  constexpr rlim_t kReserved = 256;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
-  if (const int left = server.currentConnections(); left > 0) {
-    log.warning("%d connections still open %d s after the stop was requested; closing them", left,
-                static_cast<int>(kDrainLimit.count()));
-    server.stopAll(true);
-  }
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > wanted + kReserved) return wanted;
+  const size_t room =
+      limit.rlim_cur > 2 * kReserved ? limit.rlim_cur - kReserved : limit.rlim_cur / 2;
+  log.warning("http.maxConnections = %z is more than the open-file limit allows (%z); using %z",
+              wanted, static_cast<size_t>(limit.rlim_cur), room);
+  return room;
 }
 
 }  // namespace
@@ -500,70 +503,56 @@ int CollectorApp::serve(const CollectorConfig& config) {
   // Bound explicitly: Poco's ServerSocket(address) also sets SO_REUSEPORT, which would let a
   // second collector share the port and split the fleet's traffic between two processes.
   // SO_REUSEADDR alone keeps restarts quick (TIME_WAIT) and makes a taken port an error.
-  // The backlog is as long as the accept queue, so bursts queue instead of being refused.
-  std::optional<Poco::Net::ServerSocket> socket;
+  // The listener does TLS itself (tls_context is its server context), so the socket is plain.
+  Poco::Net::ServerSocket socket;
   try {
-    if (tls) {
-      socket.emplace(Poco::Net::SecureServerSocket(tls_context));
-    } else {
-      socket.emplace();
-    }
-    socket->bind(
+    socket.bind(
         Poco::Net::SocketAddress(config.http_address, static_cast<Poco::UInt16>(config.http_port)),
         /*reuseAddress=*/true, /*reusePort=*/false);
-    socket->listen(std::max(64, config.http_max_queued));
+    socket.listen(std::max(64, config.http_max_queued));
   } catch (const Poco::Exception& e) {
     log.fatal("cannot listen on %s:%d: %s", config.http_address, config.http_port, e.displayText());
     return EXIT_UNAVAILABLE;
   }
-  const Poco::Net::SocketAddress bound = socket->address();
+  const Poco::Net::SocketAddress bound = socket.address();
 
-  // One worker per connection (Poco): the pool is http.maxThreads; the bulkheads cap admin
-  // and the probes at their shares, so the rest is always ingest's. Idle keep-alive
-  // connections are closed after http.keepAliveTimeoutSeconds so they do not pin workers.
-  Poco::AutoPtr<Poco::Net::HTTPServerParams> params(new Poco::Net::HTTPServerParams);
-  params->setMaxThreads(config.http_max_threads);
-  params->setMaxQueued(config.http_max_queued);
-  params->setKeepAlive(true);
-  params->setKeepAliveTimeout(Poco::Timespan(config.http_keep_alive_timeout_s, 0));
-  params->setTimeout(Poco::Timespan(config.http_receive_timeout_s, 0));
-  Poco::ThreadPool pool("http", 2, config.http_max_threads);
-  AdmissionConfig admission_config;
-  // Ingest may use every worker but the probes': the admin share is a cap on admin, not a
-  // reservation against ingest. So ingest always has http.maxThreads - adminThreads -
-  // probeThreads workers, and more while the admin API is idle.
-  admission_config.max_in_flight = {
-      static_cast<uint32_t>(config.http_max_threads - config.http_probe_threads),
+  // Each class has its own workers: the admin API and the probes can never take ingest's.
+  // A class's requests admitted and not yet answered: its workers plus its queue.
+  ListenerConfig listener_config;
+  listener_config.workers = {
+      static_cast<uint32_t>(config.http_max_threads - config.http_admin_threads -
+                            config.http_probe_threads),
       static_cast<uint32_t>(config.http_admin_threads),
       static_cast<uint32_t>(config.http_probe_threads)};
-  admission_config.queue_high_water = {static_cast<uint32_t>(config.http_ingest_queue_high_water),
-                                       static_cast<uint32_t>(config.http_queue_high_water), 0};
+  listener_config.connections.max_connections =
+      connectionRoom(static_cast<size_t>(config.http_max_connections), log);
+  listener_config.connections.max_per_client =
+      static_cast<size_t>(config.http_max_connections_per_client);
+  listener_config.connections.receive_timeout = std::chrono::seconds(config.http_receive_timeout_s);
+  listener_config.connections.idle_timeout = std::chrono::seconds(config.http_keep_alive_timeout_s);
+  listener_config.connections.send_timeout = std::chrono::seconds(config.http_send_timeout_s);
+  listener_config.requests.max_body_bytes = protocol::kMaxBodyBytes;
+  listener_config.tls = tls_context;
+  AdmissionConfig admission_config;
+  const std::array<uint32_t, kRequestClassCount> queue_limits = {
+      static_cast<uint32_t>(config.http_ingest_queue_high_water),
+      static_cast<uint32_t>(config.http_queue_high_water),
+      static_cast<uint32_t>(config.http_queue_high_water)};
+  for (size_t c = 0; c < kRequestClassCount; ++c) {
+    admission_config.max_in_flight[c] = listener_config.workers[c] + queue_limits[c];
+    admission_config.queue_high_water[c] = queue_limits[c];
+  }
   admission_config.admin_max_per_client = static_cast<uint32_t>(config.http_admin_max_per_client);
   admission_config.retry_after_s = static_cast<uint32_t>(config.http_retry_after_s);
   admission_config.retry_after_jitter_s = static_cast<uint32_t>(config.http_retry_after_jitter_s);
   AdmissionController admission(admission_config);
-  // Shed answers are counted and summarised every kShedLogPeriod, not logged one by one.
-  Poco::Logger& shed_log = Poco::Logger::get("vigil.collector.http.shed");
-  shed_log.setLevel(Poco::Message::PRIO_FATAL);
-  auto* router = new BulkheadRouter(std::make_unique<CollectorRouter>(services), admission, metrics,
-                                    clock, services.logger, shed_log);
-  Poco::Net::HTTPServer server(router, pool, *socket, params);
-  router->setLoadProbe([&server, &config] {
-    return ListenerLoad{static_cast<uint64_t>(std::max(0, server.queuedConnections())),
-                        static_cast<uint64_t>(std::max(0, server.currentThreads())),
-                        static_cast<uint64_t>(config.http_max_threads)};
-  });
+  services.metrics = &metrics;
+  CollectorRouter router(services);
+  HttpListener listener(std::move(socket), listener_config, router, admission, clock,
+                        Poco::Logger::get("vigil.collector.http.listener"));
 
   metrics.add(admissionMetrics(admission));
-  metrics.add(connectionMetrics([&server, &config] {
-    ConnectionCounters c;
-    c.queued = static_cast<uint64_t>(std::max(0, server.queuedConnections()));
-    c.refused = static_cast<uint64_t>(std::max(0, server.refusedConnections()));
-    c.accepted = static_cast<uint64_t>(std::max(0, server.totalConnections()));
-    c.active_workers = static_cast<uint64_t>(std::max(0, server.currentThreads()));
-    c.max_workers = static_cast<uint64_t>(config.http_max_threads);
-    return c;
-  }));
+  metrics.add(listenerMetrics(listener));
   metrics.add(ingestMetrics(ingest));
   if (beacons) metrics.add(beaconMetrics(*beacons));
   metrics.add(presenceMetrics(presence));
@@ -577,23 +566,27 @@ int CollectorApp::serve(const CollectorConfig& config) {
   }
   // --- end of HTTP listener ---
 
-  // Before each tick the degradation detector learns the ingest queue and how many agent
+  // Before each tick the degradation detector learns the ingest queue, how many agent
   // requests were taken and shed (refused connections counted as shed ingest: their class is
-  // unknown). Sheds of every class are summarised in the log.
+  // unknown), and whether the listener had to drop connections for want of room. Sheds of
+  // every class are summarised in the log.
   Poco::Logger& presence_log = Poco::Logger::get("vigil.collector.presence");
   Poco::Logger& http_log = Poco::Logger::get("vigil.collector.http");
   const auto ingest_queue_bound = static_cast<uint64_t>(config.http_ingest_queue_high_water);
   ShedReporter shed_reporter(admission, clock);
+  uint64_t reported_starved = 0;
   FailureLog presence_write_failures(store_log, "writing presence events", clock);
   PresenceTicker ticker(
       presence, store, config.presence.tick_interval,
-      [&server, &shed_reporter, &http_log, ingest_queue_bound](PresenceMonitor& monitor) {
-        monitor.reportQueueDepth(presence::QueueId::kIngest,
-                                 static_cast<uint64_t>(server.queuedConnections()),
+      [&listener, &shed_reporter, &http_log, &reported_starved,
+       ingest_queue_bound](PresenceMonitor& monitor) {
+        monitor.reportQueueDepth(presence::QueueId::kIngest, listener.queued(RequestClass::kIngest),
                                  ingest_queue_bound);
-        const ShedReporter::Delta d =
-            shed_reporter.take(static_cast<uint64_t>(std::max(0, server.refusedConnections())));
+        const ListenerStats s = listener.stats();
+        const ShedReporter::Delta d = shed_reporter.take(s.connections.refused + s.accept_failures);
         monitor.reportRequests(d.ingest_accepted, d.ingest_shed);
+        monitor.reportConnectionsStarved(s.connections.starved - reported_starved);
+        reported_starved = s.connections.starved;
         if (std::optional<std::string> line = shed_reporter.summaryDue()) http_log.warning(*line);
       },
       std::ref(presence_write_failures),
@@ -604,7 +597,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
       });
 
   writer.start();
-  server.start();
+  listener.start();
   if (beacon_listener) beacon_listener->start();
   ticker.start();
   webhook_dispatcher.start();
@@ -646,8 +639,10 @@ int CollectorApp::serve(const CollectorConfig& config) {
   readiness.setListening(false);
   if (reloader) reloader->stop();
   if (beacon_listener) beacon_listener->stop();
-  drainListener(server, log);
-  pool.joinAll();
+  if (const size_t cut = listener.stop(kDrainLimit); cut > 0) {
+    log.warning("%z connections still busy %d s after the stop was requested; closed them", cut,
+                static_cast<int>(kDrainLimit.count()));
+  }
   log.information("verdicts stopped, listener closed; stopping webhook delivery");
   // Undelivered outbox entries stay pending and are delivered after the next start.
   webhook_dispatcher.stop();

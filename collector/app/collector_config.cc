@@ -221,23 +221,30 @@ const std::vector<ConfigKey>& configKeys() {
       {"http.address", "127.0.0.1", "address the HTTP listener binds to"},
       {"http.port", "8470", "TCP port of the HTTP listener; 0 picks a free one"},
       {"http.portFile", "", "if set, the bound port is written here (atomically) after start"},
-      {"http.maxThreads", "16", "most HTTP worker threads"},
-      {"http.maxQueued", "4096",
-       "most accepted connections waiting for a worker; past it Poco closes new ones unanswered"},
-      {"http.adminThreads", "4",
-       "admin API requests in progress at most; ingest always keeps the rest of http.maxThreads"},
-      {"http.probeThreads", "2", "/livez, /readyz and /metrics requests in progress at once"},
+      {"http.maxThreads", "16",
+       "HTTP worker threads in all: http.adminThreads for the admin API, http.probeThreads for "
+       "the probes, the rest for agents"},
+      {"http.maxQueued", "4096", "listen backlog: connections the kernel holds before accept"},
+      {"http.maxConnections", "10000",
+       "open connections at most; a new one past it replaces the one that can best be spared"},
+      {"http.maxConnectionsPerClient", "2000",
+       "open connections from one client address at most; 0: no per-client limit"},
+      {"http.adminThreads", "4", "admin API requests served at once"},
+      {"http.probeThreads", "2", "/livez, /readyz and /metrics requests served at once"},
       {"http.queueHighWater", "32",
-       "connections waiting for a worker above which admin requests are shed (503)"},
+       "admin (and probe) requests waiting for a worker above which more are shed (503)"},
       {"http.ingestQueueHighWater", "512",
-       "connections waiting for a worker above which agent requests are shed (503)"},
+       "agent requests waiting for a worker above which more are shed (503)"},
       {"http.adminMaxPerClient", "0",
        "admin requests in progress from one client address (more: 429); 0: no limit"},
       {"http.retryAfterSeconds", "5", "Retry-After of a shed request, before jitter"},
       {"http.retryAfterJitterSeconds", "10", "uniform 0..N seconds added to each Retry-After"},
       {"http.keepAliveTimeoutSeconds", "2", "an idle keep-alive connection is closed after"},
       {"http.receiveTimeoutSeconds", "15",
-       "a connection that sends no request (or stalls inside one) is closed after"},
+       "a request (TLS handshake, head and body) must be complete this long after its first "
+       "byte (a new connection: after the accept), however slowly it arrives"},
+      {"http.sendTimeoutSeconds", "15",
+       "an answer the client does not take within this is dropped"},
       {"http.allowPlaintext", "false",
        "allow plain HTTP on a non-loopback http.address (else TLS is required)"},
       {"tls.certificateFile", "",
@@ -352,6 +359,9 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   c.port_file = v.string("http.portFile");
   c.http_max_threads = static_cast<int>(v.integer("http.maxThreads", 1, 1024));
   c.http_max_queued = static_cast<int>(v.integer("http.maxQueued", 1, 1'000'000));
+  c.http_max_connections = static_cast<int>(v.integer("http.maxConnections", 16, 1'000'000));
+  c.http_max_connections_per_client =
+      static_cast<int>(v.integer("http.maxConnectionsPerClient", 0, 1'000'000));
   c.http_admin_threads = static_cast<int>(v.integer("http.adminThreads", 1, 1024));
   c.http_probe_threads = static_cast<int>(v.integer("http.probeThreads", 1, 1024));
   c.http_queue_high_water = static_cast<int>(v.integer("http.queueHighWater", 1, 1'000'000));
@@ -364,6 +374,7 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   c.http_keep_alive_timeout_s =
       static_cast<int>(v.integer("http.keepAliveTimeoutSeconds", 1, 3600));
   c.http_receive_timeout_s = static_cast<int>(v.integer("http.receiveTimeoutSeconds", 1, 3600));
+  c.http_send_timeout_s = static_cast<int>(v.integer("http.sendTimeoutSeconds", 1, 3600));
   c.http_allow_plaintext = v.boolean("http.allowPlaintext");
   c.tls_certificate_file = v.string("tls.certificateFile");
   c.tls_private_key_file = v.string("tls.privateKeyFile");
@@ -431,13 +442,6 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
            ") must be larger than http.adminThreads + http.probeThreads (" +
            std::to_string(c.http_admin_threads + c.http_probe_threads) +
            "): the rest is ingest's share");
-  }
-  if (!v.error() && (c.http_queue_high_water >= c.http_max_queued ||
-                     c.http_ingest_queue_high_water >= c.http_max_queued)) {
-    v.fail("http.queueHighWater and http.ingestQueueHighWater must be below http.maxQueued (" +
-           std::to_string(c.http_max_queued) +
-           "), so requests are shed before connections "
-           "are refused");
   }
   if (!v.error() && c.tls_certificate_file.empty() != c.tls_private_key_file.empty()) {
     v.fail("tls.certificateFile and tls.privateKeyFile must be set together");

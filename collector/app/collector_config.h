@@ -53,7 +53,9 @@ struct CollectorConfig {
   int http_port = 0;  // 0: ephemeral
   std::string port_file;
   int http_max_threads = 0;
-  int http_max_queued = 0;
+  int http_max_queued = 0;                  // listen backlog
+  int http_max_connections = 0;             // open connections at most
+  int http_max_connections_per_client = 0;  // 0: no per-client limit
   // Bulkheads (docs/operations.md, "Sizing and capacity"): admin and probes are capped at
   // their shares; ingest may use every worker but the probes'.
   int http_admin_threads = 0;
@@ -64,7 +66,8 @@ struct CollectorConfig {
   int http_retry_after_s = 0;
   int http_retry_after_jitter_s = 0;
   int http_keep_alive_timeout_s = 0;
-  int http_receive_timeout_s = 0;
+  int http_receive_timeout_s = 0;  // one request, in total
+  int http_send_timeout_s = 0;     // one answer, in total
   // Plain HTTP on a non-loopback address only with this set (else TLS is required).
   bool http_allow_plaintext = false;
   // TLS (docs/operations.md, "TLS"): on when tls_certificate_file is set.

@@ -197,6 +197,11 @@ void PresenceMonitor::reportRequests(uint64_t accepted, uint64_t shed) {
   engine_.reportRequests(accepted, shed);
 }
 
+void PresenceMonitor::reportConnectionsStarved(uint64_t starved) {
+  std::lock_guard<std::mutex> lock(mu_);
+  engine_.reportConnectionsStarved(starved);
+}
+
 void PresenceMonitor::tick() {
   std::lock_guard<std::mutex> lock(mu_);
   // The pending batch is itself a queue: past its bound the collector is degraded.

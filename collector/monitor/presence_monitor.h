@@ -68,6 +68,7 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   void reportStoreWrite(bool ok);
   void reportQueueDepth(presence::QueueId queue, uint64_t depth, uint64_t bound);
   void reportRequests(uint64_t accepted, uint64_t shed);
+  void reportConnectionsStarved(uint64_t starved);
 
   void tick();
 

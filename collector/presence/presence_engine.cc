@@ -88,6 +88,7 @@ class PresenceEngine::Impl {
   void reportIngestLag(Duration lag);
   void reportRequests(uint64_t accepted, uint64_t shed);
   void reportStoreWrite(bool ok);
+  void reportConnectionsStarved(uint64_t starved);
   void setMaintenanceWindows(std::vector<MaintenanceWindow> windows);
   void tick();
 
@@ -960,6 +961,12 @@ void PresenceEngine::Impl::reportRequests(uint64_t accepted, uint64_t shed) {
   syncHealth(now);
 }
 
+void PresenceEngine::Impl::reportConnectionsStarved(uint64_t starved) {
+  const Now now = this->now();
+  degradation_.setCondition(DegradationReason::kConnectionsExhausted, starved > 0, now.mono);
+  syncHealth(now);
+}
+
 void PresenceEngine::Impl::reportStoreWrite(bool ok) {
   const Now now = this->now();
   degradation_.onStoreWrite(ok, now.mono);
@@ -1109,6 +1116,9 @@ void PresenceEngine::reportRequests(uint64_t accepted, uint64_t shed) {
   impl_->reportRequests(accepted, shed);
 }
 void PresenceEngine::reportStoreWrite(bool ok) { impl_->reportStoreWrite(ok); }
+void PresenceEngine::reportConnectionsStarved(uint64_t starved) {
+  impl_->reportConnectionsStarved(starved);
+}
 void PresenceEngine::setMaintenanceWindows(std::vector<MaintenanceWindow> windows) {
   impl_->setMaintenanceWindows(std::move(windows));
 }

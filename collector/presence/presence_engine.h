@@ -66,6 +66,10 @@ class PresenceEngine {
   void reportRequests(uint64_t accepted, uint64_t shed);
   // Outcome of one write to the store.
   void reportStoreWrite(bool ok);
+  // Connections the listener dropped before they had a fair chance to send a request (no
+  // room for them) since the previous report: while any are, agents cannot reach the
+  // collector through no fault of theirs (DegradationReason::kConnectionsExhausted).
+  void reportConnectionsStarved(uint64_t starved);
 
   // --- Maintenance ------------------------------------------------------------------------
 

@@ -124,6 +124,8 @@ const char* degradationReasonName(DegradationReason reason) {
       return "channel_collapse";
     case DegradationReason::kMassSuspect:
       return "mass_suspect";
+    case DegradationReason::kConnectionsExhausted:
+      return "connections_exhausted";
   }
   return "unknown";
 }

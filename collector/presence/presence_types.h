@@ -71,17 +71,18 @@ enum class AgentClass : uint8_t {
 // --- Collector health ------------------------------------------------------------------------
 
 enum class DegradationReason : uint8_t {
-  kWarmUp,              // recently started: agents have not all had a chance to report
-  kTickLate,            // an evaluation tick came late: the process was frozen or starved
-  kClockJump,           // wall clock stepped relative to the monotonic clock
-  kIngestLag,           // evidence waits longer than ingest_lag_bound before observe()
-  kQueueOverBound,      // an internal queue passed its bound
-  kShedRequests,        // share of shed requests over shed_share_bound
-  kStoreWriteFailures,  // writes to the store are failing
-  kChannelCollapse,     // one indicator vanished for many agents while another continues
-  kMassSuspect,         // far more agents went SUSPECT in one window than the baseline
+  kWarmUp,                // recently started: agents have not all had a chance to report
+  kTickLate,              // an evaluation tick came late: the process was frozen or starved
+  kClockJump,             // wall clock stepped relative to the monotonic clock
+  kIngestLag,             // evidence waits longer than ingest_lag_bound before observe()
+  kQueueOverBound,        // an internal queue passed its bound
+  kShedRequests,          // share of shed requests over shed_share_bound
+  kStoreWriteFailures,    // writes to the store are failing
+  kChannelCollapse,       // one indicator vanished for many agents while another continues
+  kMassSuspect,           // far more agents went SUSPECT in one window than the baseline
+  kConnectionsExhausted,  // the listener dropped connections before they could send a request
 };
-constexpr size_t kDegradationReasonCount = 9;
+constexpr size_t kDegradationReasonCount = 10;
 const char* degradationReasonName(DegradationReason reason);  // "warm_up", ...
 
 enum class QueueId : uint8_t { kIngest, kHistory, kOutbox, kOther };

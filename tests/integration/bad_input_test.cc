@@ -1,4 +1,8 @@
 #define BOOST_TEST_MODULE integration_bad_input
+#include <Poco/Exception.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -78,6 +82,33 @@ void expectError(const HttpResponse& r, int status, const std::string& code) {
   BOOST_REQUIRE_MESSAGE(body, "error body is not JSON: " << r.body);
   BOOST_TEST(body->optValue<std::string>("error", "") == code);
   BOOST_TEST(!body->optValue<std::string>("message", "").empty());
+}
+
+// Sends `bytes` on a new connection and returns everything the collector answers until it
+// closes the connection.
+std::string rawExchange(int port, const std::string& bytes) {
+  Poco::Net::StreamSocket socket(
+      Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
+  socket.setReceiveTimeout(Poco::Timespan(10, 0));
+  socket.sendBytes(bytes.data(), static_cast<int>(bytes.size()));
+  std::string all;
+  char buffer[4096];
+  try {
+    for (int n; (n = socket.receiveBytes(buffer, sizeof buffer)) > 0;) {
+      all.append(buffer, static_cast<size_t>(n));
+    }
+  } catch (const Poco::Exception&) {
+  }
+  return all;
+}
+
+int answersIn(const std::string& text) {
+  int n = 0;
+  for (size_t at = text.find("HTTP/1.1 "); at != std::string::npos;
+       at = text.find("HTTP/1.1 ", at + 1)) {
+    ++n;
+  }
+  return n;
 }
 
 }  // namespace
@@ -232,6 +263,42 @@ BOOST_AUTO_TEST_CASE(admin_api_refuses_missing_and_wrong_tokens) {
   expectError(httpRequest(collector.port(), "GET", "/api/v1/agents",
                           {{"Authorization", "Bearer " + collector.enrollToken()}}),
               401, "unauthorized");
+}
+
+// RFC 9112 §6: a body is always read as the body of its own request, whatever the method, and
+// a request that could be framed two ways is refused and its connection closed, so nothing
+// hidden in it ever runs as a request of its own.
+BOOST_AUTO_TEST_CASE(requests_that_could_hide_another_request_smuggle_nothing) {
+  const std::string hidden = "DELETE /api/v1/agents/" + agent.id +
+                             " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                             collector.adminToken() + "\r\n\r\n";
+  // A GET with a Content-Length body: two requests, two answers, and the body never runs.
+  for (const std::string& path : {std::string("/livez"), std::string("/api/v1/agents")}) {
+    const std::string all = rawExchange(
+        collector.port(),
+        "GET " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + collector.adminToken() +
+            "\r\nContent-Length: " + std::to_string(hidden.size()) + "\r\n\r\n" + hidden +
+            "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    BOOST_TEST(answersIn(all) == 2, all);
+    BOOST_TEST(all.find("HTTP/1.1 204") == std::string::npos, all);
+  }
+  // Framing that a proxy in front could read differently: 400 and the connection closes.
+  for (const std::string& framing :
+       {std::string("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"),
+        std::string("Transfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n"),
+        std::string("Transfer-Encoding: identity\r\nContent-Length: 5\r\n"),
+        std::string("Transfer-Encoding: chunked, identity\r\n")}) {
+    const std::string all =
+        rawExchange(collector.port(), "POST /v1/heartbeat HTTP/1.1\r\nHost: x\r\n" + framing +
+                                          "\r\n0\r\n\r\n" + hidden);
+    BOOST_TEST_CONTEXT(framing) {
+      BOOST_TEST(all.rfind("HTTP/1.1 400", 0) == 0u, all);
+      BOOST_TEST(all.find("\"error\":\"bad_request\"") != std::string::npos, all);
+      BOOST_TEST(answersIn(all) == 1, all);
+    }
+  }
+  // The agent the hidden requests would have retired is still there.
+  BOOST_TEST(collector.agent(agent.id) != nullptr);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

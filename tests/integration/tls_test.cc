@@ -24,16 +24,20 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "tests/integration/connection_flood.h"
 #include "tests/integration/fake_collector.h"
 #include "tests/integration/harness.h"
 #include "tests/support/temp_dir.h"
 
 using namespace std::chrono_literals;
 using vigil::testing::ChildProcess;
+using vigil::testing::ConnectionFlood;
 using vigil::testing::eventually;
 using vigil::testing::logTail;
+using vigil::testing::raiseOpenFileLimit;
 using vigil::testing::readFile;
 using vigil::testing::TempDir;
 using vigil::testing::TestCertificateAuthority;
@@ -142,6 +146,11 @@ class TlsClient {
     unsigned int len = 0;
     X509_digest(cert.get(), EVP_sha256(), digest, &len);
     return std::string(reinterpret_cast<char*>(digest), len);
+  }
+
+  // Bytes as they are (a partial request, for instance); false if the write failed.
+  bool sendRaw(const std::string& bytes) {
+    return SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size())) > 0;
   }
 
   // One HTTP/1.1 request on this connection; returns the status and body (Content-Length).
@@ -287,6 +296,36 @@ std::string fingerprintOf(const std::string& cert_pem) {
   return std::string(reinterpret_cast<char*>(digest), len);
 }
 
+// A real vigil-agent beating every second over HTTPS to `c`, trusting the test CA; waits until
+// the collector shows it ONLINE and sets `id`.
+std::unique_ptr<ChildProcess> startHttpsAgent(TlsCollector& c, std::string* id) {
+  const std::string state = c.dir + "/agent";
+  std::filesystem::create_directory(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);
+  std::ofstream(c.dir + "/agent.conf") << "# everything is on the command line\n";
+  const std::string agent_log = c.dir + "/agent.log";
+  auto agent = std::make_unique<ChildProcess>(
+      VIGIL_AGENT_BIN,
+      std::vector<std::string>{"--server", "https://127.0.0.1:" + std::to_string(c.port), "--token",
+                               c.enrollToken(), "--state-dir", state, "--ca-file", c.ca_file,
+                               "--log-level", "debug", "--min-interval", "1", "--config",
+                               c.dir + "/agent.conf", "-D", "peer_broadcast=127.255.255.255"},
+      agent_log);
+  BOOST_REQUIRE_MESSAGE(eventually(
+                            [&] {
+                              *id = agentIdIn(state);
+                              if (id->empty()) return false;
+                              auto [status, body] = c.agentRecord(*id);
+                              return status == 200 &&
+                                     body.find("\"status\":\"ONLINE\"") != std::string::npos;
+                            },
+                            30s),
+                        "agent not ONLINE over HTTPS; agent log:\n"
+                            << logTail(agent_log) << "\ncollector log:\n"
+                            << logTail(c.log_path));
+  return agent;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(only_tls_1_2_and_1_3_with_intermediate_ciphers_are_accepted) {
@@ -359,30 +398,8 @@ BOOST_AUTO_TEST_CASE(a_reconnecting_client_resumes_its_tls_session) {
 
 BOOST_AUTO_TEST_CASE(an_agent_beats_over_https_and_a_renewed_certificate_drops_nothing) {
   TlsCollector c;
-  const std::string state = c.dir + "/agent";
-  std::filesystem::create_directory(state);
-  std::filesystem::permissions(state, std::filesystem::perms::owner_all);
-  std::ofstream(c.dir + "/agent.conf") << "# everything is on the command line\n";
-  const std::string agent_log = c.dir + "/agent.log";
-  ChildProcess agent(
-      VIGIL_AGENT_BIN,
-      {"--server", "https://127.0.0.1:" + std::to_string(c.port), "--token", c.enrollToken(),
-       "--state-dir", state, "--ca-file", c.ca_file, "--log-level", "debug", "--min-interval", "1",
-       "--config", c.dir + "/agent.conf", "-D", "peer_broadcast=127.255.255.255"},
-      agent_log);
   std::string id;
-  BOOST_REQUIRE_MESSAGE(eventually(
-                            [&] {
-                              id = agentIdIn(state);
-                              if (id.empty()) return false;
-                              auto [status, body] = c.agentRecord(id);
-                              return status == 200 &&
-                                     body.find("\"status\":\"ONLINE\"") != std::string::npos;
-                            },
-                            30s),
-                        "agent not ONLINE over HTTPS; agent log:\n"
-                            << logTail(agent_log) << "\ncollector log:\n"
-                            << logTail(c.log_path));
+  std::unique_ptr<ChildProcess> agent = startHttpsAgent(c, &id);
 
   // A connection opened before the renewal.
   TlsClient before(c.port, c.verified());
@@ -419,9 +436,58 @@ BOOST_AUTO_TEST_CASE(an_agent_beats_over_https_and_a_renewed_certificate_drops_n
                body.find("\"status\":\"ONLINE\"") != std::string::npos;
       },
       30s));
-  BOOST_TEST(agent.running());
-  agent.signal(SIGTERM);
-  agent.waitExit(10s);
+  BOOST_TEST(agent->running());
+  agent->signal(SIGTERM);
+  agent->waitExit(10s);
+}
+
+// Over TLS, the handshake is one more place to stall: 300 clients that never send their
+// ClientHello, 300 that finish it and then send half a request head, and 300 that finish it
+// and send nothing. The agent keeps its rate, /livez answers within a second, nobody is paged.
+BOOST_AUTO_TEST_CASE(tls_clients_that_never_handshake_or_never_finish_blind_nothing) {
+  raiseOpenFileLimit();
+  TlsCollector c;
+  std::string id;
+  std::unique_ptr<ChildProcess> agent = startHttpsAgent(c, &id);
+  const long long seq_start = lastSeq(c.agentRecord(id).second);
+  std::this_thread::sleep_for(8s);
+  const long long beats_before = lastSeq(c.agentRecord(id).second) - seq_start;
+
+  ConnectionFlood never_handshake;
+  never_handshake.addSilent(c.port, 300);
+  std::vector<std::unique_ptr<TlsClient>> slow_heads;
+  std::vector<std::unique_ptr<TlsClient>> silent;
+  for (int i = 0; i < 300; ++i) {
+    slow_heads.push_back(std::make_unique<TlsClient>(c.port, c.verified()));
+    BOOST_REQUIRE(slow_heads.back()->connected());
+    slow_heads.back()->sendRaw("POST /v1/heartbeat HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    silent.push_back(std::make_unique<TlsClient>(c.port, c.verified()));
+    BOOST_REQUIRE(silent.back()->connected());
+  }
+  const long long seq_flood = lastSeq(c.agentRecord(id).second);
+  int probes_failed = 0;
+  double slowest_s = 0;
+  const auto until = std::chrono::steady_clock::now() + 8s;
+  while (std::chrono::steady_clock::now() < until) {
+    const auto start = std::chrono::steady_clock::now();
+    if (c.get("/livez").first != 200) ++probes_failed;
+    slowest_s = std::max(
+        slowest_s, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    std::this_thread::sleep_for(500ms);
+  }
+  const long long beats_during = lastSeq(c.agentRecord(id).second) - seq_flood;
+  BOOST_TEST_MESSAGE("agent heartbeats in 8 s: " << beats_before << " before, " << beats_during
+                                                 << " during the flood");
+  BOOST_TEST(beats_during >= beats_before * 8 / 10, beats_during << " against " << beats_before);
+  BOOST_TEST(probes_failed == 0);
+  BOOST_TEST(slowest_s < 1.0);
+  auto [status, record] = c.agentRecord(id);
+  BOOST_TEST(record.find("\"status\":\"ONLINE\"") != std::string::npos, record);
+  const auto alerts =
+      c.get("/api/v1/alerts", "Authorization: Bearer " + c.adminToken() + "\r\n").second;
+  BOOST_TEST(alerts.find(id) == std::string::npos, alerts);
+  agent->signal(SIGTERM);
+  agent->waitExit(10s);
 }
 
 BOOST_AUTO_TEST_CASE(without_tls_a_non_loopback_address_does_not_start) {

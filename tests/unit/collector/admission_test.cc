@@ -1,33 +1,16 @@
 #define BOOST_TEST_MODULE collector_admission
 // The bulkheads: classification, per-class limits, queue high-water marks, per-client shares,
-// Retry-After, the counters, and the shed summary; then BulkheadRouter in a real Poco server on
-// loopback, with handlers held open so a class is full for certain.
+// Retry-After, the counters, and the shed summary. The bulkheads in a real listener:
+// http_listener_test.cc.
 #include "collector/api/admission.h"
 
-#include <Poco/AutoPtr.h>
 #include <Poco/Logger.h>
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/NullChannel.h>
-#include <Poco/StreamCopier.h>
-#include <Poco/URI.h>
 
-#include <atomic>
 #include <boost/test/unit_test.hpp>
-#include <condition_variable>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
 
-#include "collector/api/bulkhead_router.h"
 #include "collector/api/metrics.h"
 #include "common/clock.h"
 
@@ -35,7 +18,6 @@ using namespace std::chrono_literals;
 using vigil::SimulatedClock;
 using vigil::collector::AdmissionConfig;
 using vigil::collector::AdmissionController;
-using vigil::collector::BulkheadRouter;
 using vigil::collector::classifyPath;
 using vigil::collector::MetricsRegistry;
 using vigil::collector::RequestClass;
@@ -164,15 +146,6 @@ BOOST_AUTO_TEST_CASE(one_admin_client_over_its_share_gets_429_and_others_still_g
   BOOST_TEST(i2.ok());
 }
 
-BOOST_AUTO_TEST_CASE(keep_alive_only_while_nothing_waits_and_half_the_workers_are_free) {
-  using vigil::collector::keepAliveAllowed;
-  BOOST_TEST(keepAliveAllowed({0, 1, 16}));
-  BOOST_TEST(keepAliveAllowed({0, 7, 16}));
-  BOOST_TEST(!keepAliveAllowed({0, 8, 16}));
-  BOOST_TEST(!keepAliveAllowed({1, 1, 16}));
-  BOOST_TEST(!keepAliveAllowed({0, 1, 1}));
-}
-
 BOOST_AUTO_TEST_CASE(a_moved_ticket_releases_its_slot_once) {
   AdmissionController admission(smallConfig(), fixedJitter(0));
   {
@@ -236,180 +209,4 @@ BOOST_AUTO_TEST_CASE(the_shed_reporter_gives_deltas_and_one_summary_per_period) 
   BOOST_TEST(line->find("4 connections closed unanswered") != std::string::npos, *line);
   clock.advance(10s);
   BOOST_TEST(!reporter.summaryDue().has_value());  // nothing new
-}
-
-// --- BulkheadRouter in a real server -------------------------------------------------------
-
-namespace {
-
-// GET /api/v1/slow is held until the test opens the gate; every other path answers 200 at
-// once. So the test decides which requests stay in flight.
-class Gate {
- public:
-  void open() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  // Called by a held handler: counts it, then waits for open().
-  void hold() {
-    std::unique_lock<std::mutex> lock(mu_);
-    ++held_;
-    cv_.notify_all();
-    cv_.wait_for(lock, 20s, [&] { return open_; });
-  }
-  // True once `n` handlers are held (false after 20 s: the test fails, it does not hang).
-  bool awaitHeld(int n) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, 20s, [&] { return held_ >= n; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-  int held_ = 0;
-};
-
-class GatedHandler final : public Poco::Net::HTTPRequestHandler {
- public:
-  GatedHandler(Gate& gate, bool hold) : gate_(gate), hold_(hold) {}
-  void handleRequest(Poco::Net::HTTPServerRequest&,
-                     Poco::Net::HTTPServerResponse& response) override {
-    if (hold_) gate_.hold();
-    response.setContentType("application/json");
-    response.sendBuffer("{}", 2);
-  }
-
- private:
-  Gate& gate_;
-  bool hold_;
-};
-
-class GatedFactory final : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit GatedFactory(Gate& gate) : gate_(gate) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(
-      const Poco::Net::HTTPServerRequest& request) override {
-    return new GatedHandler(gate_, Poco::URI(request.getURI()).getPath() == "/api/v1/slow");
-  }
-
- private:
-  Gate& gate_;
-};
-
-struct Reply {
-  int status = 0;
-  std::string body;
-  std::string retry_after;
-  bool keep_alive = true;
-};
-
-Reply get(int port, const std::string& path) {
-  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
-  session.setTimeout(Poco::Timespan(20, 0));
-  session.setKeepAlive(true);
-  Poco::Net::HTTPRequest request("GET", path, Poco::Net::HTTPMessage::HTTP_1_1);
-  session.sendRequest(request);
-  Poco::Net::HTTPResponse response;
-  std::istream& in = session.receiveResponse(response);
-  Reply reply;
-  Poco::StreamCopier::copyToString(in, reply.body);
-  reply.status = static_cast<int>(response.getStatus());
-  reply.retry_after = response.get("Retry-After", "");
-  reply.keep_alive = response.getKeepAlive();
-  return reply;
-}
-
-Poco::Logger& quietLogger() {
-  Poco::Logger& l = Poco::Logger::get("test.admission");
-  l.setChannel(new Poco::NullChannel);
-  return l;
-}
-
-struct RouterFixture {
-  Gate gate;
-  SimulatedClock clock;
-  AdmissionController admission{smallConfig(), fixedJitter(2)};
-  MetricsRegistry metrics;
-  std::atomic<uint64_t> queued{0};  // what the router is told waits for a worker
-  std::atomic<uint64_t> busy{1};
-  Poco::Net::ServerSocket socket{0};
-  Poco::Net::HTTPServer server;
-
-  RouterFixture()
-      : server(makeRouter(), socket, [] {
-          auto* params = new Poco::Net::HTTPServerParams;
-          params->setMaxThreads(8);
-          return params;
-        }()) {
-    metrics.add(vigil::collector::admissionMetrics(admission));
-    server.start();
-  }
-  ~RouterFixture() {
-    gate.open();
-    server.stopAll(true);
-  }
-  BulkheadRouter* makeRouter() {
-    auto* router = new BulkheadRouter(std::make_unique<GatedFactory>(gate), admission, metrics,
-                                      clock, quietLogger(), quietLogger());
-    router->setLoadProbe([this] {
-      return vigil::collector::ListenerLoad{queued.load(), busy.load(), 8};
-    });
-    return router;
-  }
-  int port() const { return socket.address().port(); }
-};
-
-}  // namespace
-
-BOOST_FIXTURE_TEST_CASE(with_the_admin_class_full_admin_gets_503_and_ingest_still_gets_200,
-                        RouterFixture) {
-  auto slow = std::async(std::launch::async, [&] { return get(port(), "/api/v1/slow"); });
-  BOOST_REQUIRE(gate.awaitHeld(1));
-  const Reply shed = get(port(), "/api/v1/agents");
-  BOOST_TEST(shed.status == 503);
-  BOOST_TEST(shed.retry_after == "7");  // 5 + jitter 2
-  BOOST_TEST(!shed.keep_alive);
-  BOOST_TEST(shed.body.find("\"error\":\"overloaded\"") != std::string::npos, shed.body);
-  BOOST_TEST(get(port(), "/v1/heartbeat").status == 200);
-  BOOST_TEST(get(port(), "/livez").status == 200);
-  gate.open();
-  BOOST_TEST(slow.get().status == 200);
-  BOOST_TEST(get(port(), "/api/v1/agents").status == 200);
-
-  const std::string text = metrics.render();
-  BOOST_TEST(text.find("vigil_http_requests_shed_total{class=\"admin\",reason=\"class_full\"} 1") !=
-                 std::string::npos,
-             text);
-  BOOST_TEST(
-      text.find("vigil_http_requests_total{class=\"admin\",code=\"503\"} 1") != std::string::npos,
-      text);
-  BOOST_TEST(
-      text.find("vigil_http_requests_total{class=\"ingest\",code=\"200\"} 1") != std::string::npos,
-      text);
-}
-
-BOOST_FIXTURE_TEST_CASE(metrics_are_served_by_the_router_in_the_exposition_format, RouterFixture) {
-  const Reply r = get(port(), "/metrics");
-  BOOST_TEST(r.status == 200);
-  BOOST_TEST(r.body.find("# TYPE vigil_http_requests_shed_total counter") != std::string::npos,
-             r.body);
-  BOOST_TEST(r.body.find("vigil_http_requests_in_flight{class=\"probe\"} 1") != std::string::npos,
-             r.body);
-}
-
-BOOST_FIXTURE_TEST_CASE(while_the_pool_is_busy_answers_close_the_connection, RouterFixture) {
-  BOOST_TEST(get(port(), "/v1/heartbeat").keep_alive);
-  busy = 4;  // half of the 8 workers
-  BOOST_TEST(!get(port(), "/v1/heartbeat").keep_alive);
-  busy = 1;
-  queued = 1;
-  const Reply r = get(port(), "/v1/heartbeat");
-  BOOST_TEST(r.status == 200);
-  BOOST_TEST(!r.keep_alive);
-  queued = 9;  // above ingest's mark
-  const Reply shed = get(port(), "/v1/heartbeat");
-  BOOST_TEST(shed.status == 503);
-  BOOST_TEST(shed.retry_after == "7");
 }
