@@ -4,8 +4,6 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/NullChannel.h>
 #include <Poco/StreamCopier.h>
@@ -25,6 +23,7 @@
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/ingest_service.h"
 #include "collector/ingest/last_seen_writer.h"
+#include "collector/listener/http_listener.h"
 #include "collector/monitor/presence_monitor.h"
 #include "collector/monitor/presence_ticker.h"
 #include "collector/store/sqlite_store.h"
@@ -96,8 +95,8 @@ struct ServerFixture {
         readiness(*store),
         logger(quietLogger()),
         services{ingest, admin_auth, admin_routes, readiness, nullptr, nullptr, clock, logger},
-        socket(Poco::Net::SocketAddress("127.0.0.1", 0)),
-        server(new CollectorRouter(services), socket, new Poco::Net::HTTPServerParams) {
+        router(services),
+        admission(vigil::collector::AdmissionConfig{}) {
     auto tenant = store->createTenant("default", kStartMs);
     auto site = store->createSite(tenant->id, "default", kStartMs);
     EnrollmentToken t;
@@ -112,10 +111,17 @@ struct ServerFixture {
                       .ok());
     BOOST_REQUIRE(directory.load(*store).ok());
     agents.registerRoutes(admin_routes);
-    server.start();
+    // The handlers behind the collector's own listener, as in production.
+    Poco::Net::ServerSocket socket;
+    socket.bind(Poco::Net::SocketAddress("127.0.0.1", 0), true, false);
+    socket.listen(64);
+    port = socket.address().port();
+    listener = std::make_unique<vigil::collector::HttpListener>(
+        std::move(socket), vigil::collector::ListenerConfig{}, router, admission, clock, logger);
+    listener->start();
     readiness.setListening(true);
   }
-  ~ServerFixture() { server.stopAll(true); }
+  ~ServerFixture() { listener->stop(1s); }
 
   static Poco::Logger& quietLogger() {
     Poco::Logger& l = Poco::Logger::get("test.http");
@@ -126,7 +132,7 @@ struct ServerFixture {
   Reply call(const std::string& method, const std::string& uri, const std::string& body = "",
              const Headers& headers = {}, const std::string& content_type = "application/json",
              bool send_body = true) {
-    Poco::Net::HTTPClientSession session("127.0.0.1", socket.address().port());
+    Poco::Net::HTTPClientSession session("127.0.0.1", port);
     HTTPRequest request(method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
     for (const auto& [name, value] : headers) request.set(name, value);
     if (method == HTTPRequest::HTTP_POST) {
@@ -197,8 +203,10 @@ struct ServerFixture {
   ReadinessProbe readiness;
   Poco::Logger& logger;
   ApiServices services;
-  Poco::Net::ServerSocket socket;
-  Poco::Net::HTTPServer server;
+  CollectorRouter router;
+  vigil::collector::AdmissionController admission;
+  std::unique_ptr<vigil::collector::HttpListener> listener;
+  Poco::UInt16 port = 0;
 };
 
 }  // namespace
