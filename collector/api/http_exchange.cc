@@ -1,10 +1,7 @@
 #include "collector/api/http_exchange.h"
 
 #include <Poco/Exception.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/MediaType.h>
-#include <Poco/Net/StreamSocket.h>
-#include <Poco/Timespan.h>
 #include <Poco/URI.h>
 
 #include <chrono>
@@ -18,11 +15,6 @@ namespace {
 namespace errors = protocol::errors;
 
 constexpr size_t kMaxLoggedAgentId = 64;
-// Lingering close after an early answer: how much of an unread body is discarded, and for how
-// long, so that the client reads the answer instead of a connection reset.
-constexpr std::streamsize kMaxDiscardBytes = 16 * 1024 * 1024;
-constexpr auto kMaxDiscardTime = std::chrono::seconds(2);
-constexpr long kDiscardReadTimeoutMs = 500;
 constexpr size_t kMaxLoggedPath = 200;
 
 }  // namespace
@@ -90,7 +82,6 @@ std::optional<std::string> HttpExchange::readJsonBody() {
     sendError(too_large);  // stopped reading: the rest is never consumed
     return std::nullopt;
   }
-  body_consumed_ = true;
   return body;
 }
 
@@ -120,37 +111,13 @@ void HttpExchange::sendError(const ApiError& error) {
   response_.setContentType(protocol::kContentType);
   response_.set("Cache-Control", "no-store");
   if (error.code == errors::kUnauthorized) response_.set("WWW-Authenticate", "Bearer");
-  // A body left unread would be parsed as the next request: close instead.
-  const bool body_pending =
-      !body_consumed_ && (request_.getChunkedTransferEncoding() ||
-                          (request_.hasContentLength() && request_.getContentLength64() > 0));
-  if (body_pending || error.http_status >= 500) response_.setKeepAlive(false);
+  // The listener read the whole body before the handler ran (http_listener.h): an unread body
+  // cannot be taken for the next request, so only a failure of the collector closes.
+  if (error.http_status >= 500) response_.setKeepAlive(false);
   const std::string body =
       protocol::encode(protocol::ErrorBody{error.code, error.message, error.server_time_ms});
   response_.sendBuffer(body.data(), body.size());
   log(error.http_status, error.code);
-  if (body_pending) discardPendingBody();
-}
-
-void HttpExchange::discardPendingBody() {
-  try {
-    if (auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request_)) {
-      impl->socket().setReceiveTimeout(Poco::Timespan(kDiscardReadTimeoutMs * 1000));
-    }
-    std::istream& in = request_.stream();
-    char buffer[16 * 1024];
-    std::streamsize discarded = 0;
-    const auto deadline = std::chrono::steady_clock::now() + kMaxDiscardTime;
-    while (discarded < kMaxDiscardBytes && std::chrono::steady_clock::now() < deadline) {
-      in.read(buffer, sizeof buffer);
-      if (in.gcount() <= 0) break;
-      discarded += in.gcount();
-    }
-  } catch (const Poco::Exception&) {
-    // The client went away or stalled: the connection is closed anyway.
-  } catch (const std::exception&) {
-  }
-  body_consumed_ = true;
 }
 
 void HttpExchange::log(int http_status, const std::string& code) {

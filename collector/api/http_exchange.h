@@ -47,16 +47,12 @@ class HttpExchange {
 
  private:
   void log(int http_status, const std::string& code);
-  // Reads and drops what is left of the request body, bounded in bytes and time (a lingering
-  // close), so a client still sending sees the answer rather than a reset. Nothing is kept.
-  void discardPendingBody();
 
   Poco::Net::HTTPServerRequest& request_;
   Poco::Net::HTTPServerResponse& response_;
   Poco::Logger& logger_;
   std::string path_;
   std::string agent_id_;
-  bool body_consumed_ = false;
 };
 
 }  // namespace vigil::collector
