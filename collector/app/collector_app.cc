@@ -585,8 +585,9 @@ int CollectorApp::serve(const CollectorConfig& config) {
         const ListenerStats s = listener.stats();
         const ShedReporter::Delta d = shed_reporter.take(s.connections.refused + s.accept_failures);
         monitor.reportRequests(d.ingest_accepted, d.ingest_shed);
-        monitor.reportConnectionsStarved(s.connections.starved - reported_starved);
-        reported_starved = s.connections.starved;
+        const uint64_t starved = HttpListener::starvation(s);
+        monitor.reportConnectionsStarved(starved - reported_starved);
+        reported_starved = starved;
         if (std::optional<std::string> line = shed_reporter.summaryDue()) http_log.warning(*line);
       },
       std::ref(presence_write_failures),

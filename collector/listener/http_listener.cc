@@ -312,6 +312,7 @@ class HttpListener::Impl {
         timeout_ms = static_cast<int>(std::clamp<int64_t>(wait.count() + 1, 0, 1000));
       }
       const int n = ::epoll_wait(epoll_.get(), events.data(), kMaxEvents, timeout_ms);
+      const MonoTime woke = clock_.monotonicNow();
       for (int i = 0; i < n; ++i) {
         const Id id = events[static_cast<size_t>(i)].data.u64;
         const uint32_t ev = events[static_cast<size_t>(i)].events;
@@ -327,6 +328,7 @@ class HttpListener::Impl {
       }
       takeCompletions();
       const MonoTime now = clock_.monotonicNow();
+      if (now - woke > kLoopStall) ++loop_stalls_;
       for (const ConnectionLedger::Expired& e : ledger_.takeExpired(now)) {
         if (e.phase == ConnectionPhase::kReceiving) {
           auto it = connections_.find(e.id);
@@ -814,6 +816,7 @@ class HttpListener::Impl {
     s.tls_failures = tls_failures_;
     s.unframed_requests = unframed_;
     s.aborted_requests = aborted_;
+    s.loop_stalls = loop_stalls_;
     {
       std::lock_guard<std::mutex> lock(stats_mu_);
       published_ = s;
@@ -879,6 +882,7 @@ class HttpListener::Impl {
   uint64_t tls_failures_ = 0;
   uint64_t unframed_ = 0;
   uint64_t aborted_ = 0;
+  uint64_t loop_stalls_ = 0;
   size_t cut_ = 0;
   MonoTime summarised_at_;
   ListenerStats summarised_;
@@ -956,6 +960,10 @@ MetricsSource listenerMetrics(const HttpListener& listener) {
                "Connections the listener had to drop before they had a fair chance to send a "
                "request (no room): the collector goes DEGRADED (connections_exhausted).");
     out.sample(static_cast<double>(c.starved));
+    out.family("vigil_http_loop_stalls_total", MetricType::kCounter,
+               "Turns of the listener's event loop that took more than a second: every "
+               "connection waited (DEGRADED: connections_exhausted).");
+    out.sample(static_cast<double>(s.loop_stalls));
     out.family("vigil_http_tls_handshake_failures_total", MetricType::kCounter,
                "TLS handshakes that failed (not counting those that timed out).");
     out.sample(static_cast<double>(s.tls_failures));

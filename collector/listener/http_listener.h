@@ -49,6 +49,10 @@ struct ListenerConfig {
   Poco::Net::Context::Ptr tls;
 };
 
+// A turn of the event loop (handling what epoll reported) longer than this means every
+// connection waited that long: the listener itself is the bottleneck.
+constexpr Duration kLoopStall = std::chrono::seconds(1);
+
 struct ListenerStats {
   ConnectionLedger::Counters connections;
   std::array<uint64_t, kConnectionPhaseCount> open{};  // by phase
@@ -56,6 +60,7 @@ struct ListenerStats {
   uint64_t tls_failures = 0;       // handshakes that failed (not those that timed out)
   uint64_t unframed_requests = 0;  // answered 400/413/431 by the listener
   uint64_t aborted_requests = 0;   // the client closed in the middle of a request
+  uint64_t loop_stalls = 0;        // turns of the event loop that took longer than kLoopStall
   std::array<uint64_t, kRequestClassCount> queued{};  // complete requests waiting for a worker
   std::array<uint64_t, kRequestClassCount> busy{};    // workers serving a request
   std::array<uint32_t, kRequestClassCount> workers{};
@@ -79,6 +84,11 @@ class HttpListener {
   size_t stop(Duration drain);
 
   ListenerStats stats() const;
+  // Connections dropped for want of room, accepts that failed and loop stalls since the start:
+  // each is a moment the collector could not give agents a fair chance to be heard.
+  static uint64_t starvation(const ListenerStats& stats) {
+    return stats.connections.starved + stats.accept_failures + stats.loop_stalls;
+  }
   uint64_t queued(RequestClass request_class) const;
   const Poco::Net::SocketAddress& address() const;
 
