@@ -247,6 +247,7 @@ ApiResult<AdminAnswer> TenancyService::deleteTenant(const AdminRequest& request)
     return storeFailure();
   }
   if (!deleted.value()) return notFound("tenant");
+  if (deletions_.tenant_deleted) deletions_.tenant_deleted(tenant.value().id);
   return AdminAnswer{204, ""};
 }
 
@@ -343,6 +344,7 @@ ApiResult<AdminAnswer> TenancyService::deleteSite(const AdminRequest& request) {
     return storeFailure();
   }
   if (!deleted.value()) return notFound("site");
+  if (deletions_.site_deleted) deletions_.site_deleted(site.value().id);
   return AdminAnswer{204, ""};
 }
 

