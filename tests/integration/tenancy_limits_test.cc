@@ -8,15 +8,21 @@
 #include <Poco/JSON/Parser.h>
 
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "common/json.h"
+#include "common/protocol.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/synthetic_agent.h"
 
 using namespace vigil::testing;
 using namespace std::chrono_literals;
+namespace protocol = vigil::protocol;
 
 namespace {
 
@@ -115,4 +121,99 @@ BOOST_AUTO_TEST_CASE(a_deleted_sites_window_and_peer_key_never_reach_a_later_sit
                           << status << "; collector log:\n"
                           << logTail(collector.logPath()));
   BOOST_TEST(status != "MAINTENANCE");
+}
+
+namespace {
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// An enrollment body with `hostname` put in as raw JSON string content (escapes and all).
+std::string enrollBodyWithHostname(const std::string& token, const std::string& hostname) {
+  protocol::EnrollRequest req;
+  req.enroll_token = token;
+  req.facts = {"HOSTNAME", "linux", "test", "x86_64", "0.1.0"};
+  std::string body = protocol::encode(req);
+  body.replace(body.find("HOSTNAME"), 8, hostname);
+  return body;
+}
+
+void expectInvalidText(const HttpResponse& r, const std::string& what) {
+  BOOST_TEST_CONTEXT(what) {
+    BOOST_TEST(r.status == 400, r.body);
+    auto json = r.json();
+    BOOST_REQUIRE_MESSAGE(json, "error body is not JSON: " << r.body);
+    BOOST_TEST(json->optValue<std::string>("error", "") == "invalid_text");
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(strings_that_are_not_clean_utf8_are_refused_everywhere) {
+  TempDir tmp;
+  Collector collector(tmp.sub("collector"));
+  collector.start();
+  Admin admin(collector);
+  const std::string token = collector.enrollToken();
+  auto enroll = [&](const std::string& body) {
+    return httpRequest(collector.port(), "POST", protocol::kEnrollPath, {}, body);
+  };
+  const std::vector<std::pair<std::string, std::string>> bad_hostnames = {
+      {"escaped NUL", R"(trunc\u0000ated)"},
+      {"raw NUL", std::string("trunc\0ated", 10)},
+      {"invalid UTF-8", "host\xff\xfe"},
+      {"truncated UTF-8", "host\xc3"},
+  };
+  for (const auto& [what, hostname] : bad_hostnames) {
+    expectInvalidText(enroll(enrollBodyWithHostname(token, hostname)), "enrollment, " + what);
+  }
+
+  // A good agent, whose heartbeats then carry the same bad hostnames.
+  HttpResponse enrolled = enroll(enrollBodyWithHostname(token, "h\xc3\xa9te"));
+  BOOST_REQUIRE_MESSAGE(enrolled.status == 201, enrolled.body);
+  auto answer = protocol::decodeEnrollResponse(enrolled.body);
+  BOOST_REQUIRE(answer.ok());
+  uint64_t seq = 1;
+  auto beat = [&](const std::string& hostname) {
+    protocol::Heartbeat hb;
+    hb.agent_id = answer->agent_id;
+    hb.seq = seq++;
+    hb.boot_id = "boot-1";
+    hb.uptime_s = 100;
+    hb.agent_version = "0.1.0";
+    hb.sent_at_ms = nowMs();
+    hb.hostname = "HOSTNAME";
+    std::string body = protocol::encode(hb);
+    body.replace(body.find("HOSTNAME"), 8, hostname);
+    const int64_t ts = nowMs();
+    auto sig = protocol::sign(answer->secret, "POST", protocol::kHeartbeatPath, ts, body);
+    return httpRequest(collector.port(), "POST", protocol::kHeartbeatPath,
+                       {{protocol::kHeaderAgentId, answer->agent_id},
+                        {protocol::kHeaderTimestamp, std::to_string(ts)},
+                        {protocol::kHeaderSignature, sig.value()}},
+                       body);
+  };
+  BOOST_REQUIRE_EQUAL(beat("h\xc3\xa9te").status, 200);
+  for (const auto& [what, hostname] : bad_hostnames) {
+    expectInvalidText(beat(hostname), "heartbeat, " + what);
+  }
+
+  // The admin API: a raw NUL, an escaped one, bytes that are not UTF-8.
+  for (const std::string& body :
+       {std::string("{\"name\":\"x\0y\"}", 14), std::string(R"({"name":"x\u0000y"})"),
+        std::string("{\"name\":\"x\xffy\"}")}) {
+    expectInvalidText(admin.call("POST", "/api/v1/tenants", body), "admin body " + body);
+  }
+
+  // Nothing refused was stored: one agent, its hostname intact, every answer valid UTF-8.
+  HttpResponse list = admin.call("GET", "/api/v1/agents");
+  BOOST_TEST(vigil::json::isUtf8(list.body));
+  BOOST_REQUIRE(list.json());
+  BOOST_TEST(list.json()->getArray("items")->size() == 1u);
+  BOOST_TEST(collector.agent(answer->agent_id)->getValue<std::string>("hostname") == "h\xc3\xa9te");
+  HttpResponse tenants = admin.call("GET", "/api/v1/tenants");
+  BOOST_TEST(tenants.json()->getArray("items")->size() == 1u);  // the bootstrap's default
 }

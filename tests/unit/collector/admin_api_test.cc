@@ -126,6 +126,15 @@ BOOST_AUTO_TEST_CASE(json_bodies_are_typed_and_strict) {
   BOOST_TEST(!b.optionalString("ctl", 200).ok());
   BOOST_TEST(b.optionalString("slash", 200).value().value() == "a\\u0000b");
   BOOST_TEST(!JsonBody::parse(R"({"nul":"a\u0000b"})").ok());  // cJSON would cut it at the NUL
+  // A raw NUL, raw control characters in strings and bytes that are not UTF-8: refused whole.
+  for (const std::string& bad :
+       {std::string("{\"name\":\"x\0y\"}", 12), std::string("{\"name\":\"x\ty\"}"),
+        std::string("{\"name\":\"x\xffy\"}"), std::string("{\"name\":\"x\xc0\xafy\"}")}) {
+    auto refused = JsonBody::parse(bad);
+    BOOST_REQUIRE(!refused.ok());
+    BOOST_TEST(refused.error().http_status == 400);
+    BOOST_TEST(refused.error().code == "invalid_text");
+  }
   BOOST_TEST(*b.optionalInteger("n", 1, 10).value() == 3);
   BOOST_TEST(!b.optionalInteger("n", 4, 10).ok());
   BOOST_TEST(!b.optionalInteger("big", 0, INT64_MAX).ok());
