@@ -177,6 +177,7 @@ constexpr char kConflict[] = "conflict";
 constexpr char kInvalidCursor[] = "invalid_cursor";
 constexpr char kMethodNotAllowed[] = "method_not_allowed";
 constexpr char kOverloaded[] = "overloaded";
+constexpr char kRateLimited[] = "rate_limited";  // 429 with Retry-After: enrollment limits
 constexpr char kInternal[] = "internal";
 constexpr char kBadRequest[] = "bad_request";             // not a request the listener can frame
 constexpr char kHeadersTooLarge[] = "headers_too_large";  // request head or trailer over its limit

@@ -342,8 +342,11 @@ int CollectorApp::serve(const CollectorConfig& config) {
     return EXIT_IOERR;
   }
   SqliteStore& store = *opened.value();
-  if (Status s = bootstrapStore(store, {config.data_dir, config.admin_token, config.enroll_token},
-                                clock, log);
+  if (Status s = bootstrapStore(
+          store,
+          {config.data_dir, config.admin_token, config.enroll_token,
+           config.generated_enroll_token_days, config.generated_enroll_token_max_uses},
+          clock, log);
       !s.ok()) {
     log.fatal("cannot provision the store: " + s.toString());
     return EXIT_IOERR;
@@ -374,6 +377,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
   ingest_config.max_clock_skew_ms = config.max_clock_skew_s * 1000;
   ingest_config.verify_interval_s = config.verify_interval_s;
   ingest_config.verify_for_s = config.verify_for_s;
+  ingest_config.enrollment_limits = config.enrollment_limits;
 
   // The UDP beacon port, on the HTTP listener's address. Bound before anything serves, so a
   // taken port stops the start like a taken HTTP port does.

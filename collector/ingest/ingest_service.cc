@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <utility>
 #include <vector>
@@ -41,6 +42,30 @@ IngestConfig normalized(IngestConfig c) {
   return c;
 }
 
+// The 429 of an enrollment over one of its limits.
+ApiError enrollmentLimited(const EnrollmentLimiter::Decision& d, const RateLimit& limit) {
+  ApiError e =
+      apiError(429, errors::kRateLimited,
+               std::string("enrollments through this ") + EnrollmentLimiter::scopeName(d.scope) +
+                   " are limited to " + std::to_string(std::llround(limit.per_minute)) +
+                   " a minute (bursts of " + std::to_string(std::llround(limit.burst)) +
+                   "); retry after " + std::to_string(d.retry_after.count()) + " s");
+  e.retry_after_s = d.retry_after.count();
+  return e;
+}
+
+const RateLimit& limitOf(const EnrollmentLimits& limits, EnrollmentLimiter::Scope scope) {
+  switch (scope) {
+    case EnrollmentLimiter::Scope::kSite:
+      return limits.per_site;
+    case EnrollmentLimiter::Scope::kTenant:
+      return limits.per_tenant;
+    case EnrollmentLimiter::Scope::kToken:
+      break;
+  }
+  return limits.per_token;
+}
+
 }  // namespace
 
 ApiError decodeErrorToApiError(const protocol::DecodeError& error) {
@@ -57,12 +82,14 @@ IngestService::IngestService(Store& store, AgentDirectory& directory, const Cloc
       config_(normalized(config)),
       evidence_(evidence),
       peer_keys_(peer_keys),
-      notice_log_(std::move(notice_log)) {}
+      notice_log_(std::move(notice_log)),
+      enrollment_limiter_(config_.enrollment_limits, clock) {}
 
 int64_t IngestService::nowMs() const { return toUnixMillis(clock_.wallNow()); }
 
 IngestCounters IngestService::counters() const {
-  return IngestCounters{peer_sightings_witnessed_.load(), peer_sightings_ignored_.load()};
+  return IngestCounters{peer_sightings_witnessed_.load(), peer_sightings_ignored_.load(),
+                        enrollment_limiter_.stats()};
 }
 
 protocol::ChannelOffer IngestService::channelOffer(int64_t site_id,
@@ -152,6 +179,23 @@ ApiResult<protocol::EnrollResponse> IngestService::checkEnrollment(std::string_v
   if (!token.ok()) return internalError();
   const int64_t now_ms = nowMs();
   if (!token.value() || !token.value()->usableAt(now_ms)) return invalid_token;
+  auto site = store_.findSite(token.value()->site_id);
+  if (!site.ok()) return internalError();
+  if (!site.value()) return invalid_token;  // deleted since the token was read
+  const EnrollmentLimiter::Decision admitted =
+      enrollment_limiter_.admit(token.value()->id, site.value()->id, site.value()->tenant_id);
+  if (!admitted.admitted) {
+    const RateLimit& limit = limitOf(config_.enrollment_limits, admitted.scope);
+    if (admitted.burst_started && notice_log_) {
+      // Once per burst; each refused request is logged at debug level only.
+      notice_log_(std::string("enrollment limit reached for ") +
+                  EnrollmentLimiter::scopeName(admitted.scope) + " " + std::to_string(admitted.id) +
+                  " (" + std::to_string(std::llround(limit.per_minute)) + " a minute, bursts of " +
+                  std::to_string(std::llround(limit.burst)) +
+                  "): refusing enrollments with 429 rate_limited until it refills");
+    }
+    return enrollmentLimited(admitted, limit);
+  }
 
   auto id_random = crypto::randomHex(kAgentIdRandomBytes);
   auto secret = crypto::randomHex(kSecretRandomBytes);

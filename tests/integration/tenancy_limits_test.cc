@@ -9,9 +9,11 @@
 
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -216,4 +218,80 @@ BOOST_AUTO_TEST_CASE(strings_that_are_not_clean_utf8_are_refused_everywhere) {
   BOOST_TEST(collector.agent(answer->agent_id)->getValue<std::string>("hostname") == "h\xc3\xa9te");
   HttpResponse tenants = admin.call("GET", "/api/v1/tenants");
   BOOST_TEST(tenants.json()->getArray("items")->size() == 1u);  // the bootstrap's default
+}
+
+BOOST_AUTO_TEST_CASE(an_enrollment_flood_is_limited_while_a_paced_rollout_goes_through) {
+  TempDir tmp;
+  Collector collector(tmp.sub("collector"));  // default limits
+  collector.start();
+  Admin admin(collector);
+
+  // The quickstart token expires and runs out.
+  HttpResponse sites = admin.call("GET", "/api/v1/sites");
+  const int64_t default_site =
+      sites.json()->getArray("items")->getObject(0)->getValue<int64_t>("id");
+  auto bootstrap = admin.call("GET", "/api/v1/sites/" + str(default_site) + "/enrollment-tokens")
+                       .json()
+                       ->getArray("items")
+                       ->getObject(0);
+  BOOST_TEST(bootstrap->optValue<int64_t>("max_uses", 0) == 1000);
+  BOOST_TEST(!bootstrap->isNull("expires_at"));
+
+  // A leaked token, as fast as one client can: the burst passes, the rest is 429.
+  const int64_t acme = admin.create("/api/v1/tenants", R"({"name":"Acme"})");
+  const int64_t acme_site =
+      admin.create("/api/v1/tenants/" + str(acme) + "/sites", R"({"name":"HQ"})");
+  const std::string leaked = admin.enrollToken(acme_site);
+  auto session = SyntheticAgent::makeSession(collector.port());
+  int created = 0, limited = 0;
+  std::string retry_after, body;
+  const auto flood_start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 600; ++i) {
+    SyntheticAgent agent(session);
+    SyntheticAnswer a = agent.enroll(leaked, "flood-" + std::to_string(i));
+    if (a.status == 201) {
+      ++created;
+    } else if (a.status == 429) {
+      ++limited;
+      retry_after = a.retry_after;
+      body = a.body;
+    } else {
+      BOOST_FAIL("enrollment answered " << a.status << " " << a.body << a.transport_error);
+    }
+  }
+  const double flood_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - flood_start).count();
+  BOOST_TEST_MESSAGE("flood: " << created << " created, " << limited << " refused in " << flood_s
+                               << " s");
+  // The burst (200) and what refilled meanwhile (10 a second).
+  BOOST_TEST(created >= 200);
+  BOOST_TEST(created <= 200 + static_cast<int>(flood_s * 10) + 2);
+  BOOST_TEST(limited == 600 - created);
+  // The last of the crowd is told to come back when its turn comes, within the cap.
+  BOOST_TEST(std::atoi(retry_after.c_str()) >= limited / 10 - 1);
+  BOOST_TEST(std::atoi(retry_after.c_str()) <= 300);
+  BOOST_TEST(body.find("\"error\":\"rate_limited\"") != std::string::npos, body);
+  HttpResponse metrics = httpRequest(collector.port(), "GET", "/metrics");
+  BOOST_TEST(metrics.body.find("vigil_enrollments_rate_limited_total{limit=\"token\"} " +
+                               std::to_string(limited)) != std::string::npos);
+  // Logged once for the whole burst, not once per refusal.
+  const std::string log = logTail(collector.logPath(), 1 << 20);
+  size_t lines = 0;
+  for (size_t at = log.find("enrollment limit reached"); at != std::string::npos;
+       at = log.find("enrollment limit reached", at + 1)) {
+    ++lines;
+  }
+  BOOST_TEST(lines == 1u);
+
+  // Meanwhile another tenant's rollout, paced under its token's rate, is not held back.
+  const int64_t globex = admin.create("/api/v1/tenants", R"({"name":"Globex"})");
+  const int64_t globex_site =
+      admin.create("/api/v1/tenants/" + str(globex) + "/sites", R"({"name":"HQ"})");
+  const std::string rollout = admin.enrollToken(globex_site);
+  for (int i = 0; i < 250; ++i) {
+    SyntheticAgent agent(session);
+    SyntheticAnswer a = agent.enroll(rollout, "rollout-" + std::to_string(i));
+    BOOST_REQUIRE_MESSAGE(a.status == 201, "rollout " << i << ": " << a.status << " " << a.body);
+    if (i >= 190) std::this_thread::sleep_for(100ms);  // past the burst: 10 a second
+  }
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/last_seen_writer.h"
@@ -264,6 +265,34 @@ BOOST_FIXTURE_TEST_CASE(enroll_with_malformed_body_is_400_and_creates_nothing, I
   BOOST_TEST(missing.error().code == protocol::errors::kMissingField);
   BOOST_TEST(directory.size() == 0u);
   BOOST_TEST(store.findEnrollmentTokenByHash(hashOf(kEnrollToken)).value()->uses == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(enrollments_over_a_limit_are_429_with_retry_after_and_create_nothing,
+                        IngestFixture) {
+  IngestConfig config{kIntervalS, 300'000};
+  config.enrollment_limits.per_token = {60, 3};  // one a second, bursts of 3
+  std::vector<std::string> notices;
+  service = std::make_unique<IngestService>(
+      store, directory, clock, config, nullptr, nullptr,
+      [&notices](const std::string& line) { notices.push_back(line); });
+  for (int i = 0; i < 3; ++i) enroll("burst-" + std::to_string(i));
+  for (int i = 0; i < 5; ++i) {
+    auto refused = service->enroll(enrollBody(kEnrollToken, "flood"));
+    BOOST_REQUIRE(!refused.ok());
+    BOOST_TEST(refused.error().http_status == 429);
+    BOOST_TEST(refused.error().code == protocol::errors::kRateLimited);
+    BOOST_TEST(refused.error().retry_after_s.value() == i + 1);
+  }
+  BOOST_TEST(directory.size() == 3u);
+  BOOST_TEST(store.findEnrollmentTokenByHash(hashOf(kEnrollToken)).value()->uses == 3);
+  BOOST_TEST(notices.size() == 1u);  // once per burst
+  BOOST_TEST(service->counters().enrollments_limited.refused_token == 5u);
+  BOOST_TEST(service->outcomes().enrollments_refused.at(protocol::errors::kRateLimited) == 5u);
+  // Paced at the rate, enrollment goes through.
+  clock.advance(1s);
+  enroll("paced");
+  // An unknown token is refused as such, not counted against anything.
+  BOOST_TEST(service->enroll(enrollBody("wrong-token")).error().http_status == 401);
 }
 
 BOOST_FIXTURE_TEST_CASE(enroll_with_oversized_body_is_413, IngestFixture) {
