@@ -294,6 +294,10 @@ const std::vector<ConfigKey>& configKeys() {
       {"enrollment.perTenantBurst", "1000", "enrollments into one tenant's sites at once"},
       {"enrollment.maxRetryAfterSeconds", "300",
        "longest Retry-After of an enrollment refused 429 rate_limited"},
+      {"enrollment.maxAgentsPerSite", "25000",
+       "agents (retired included) one site may hold; more are refused 403; 0: no quota"},
+      {"enrollment.maxAgentsPerTenant", "100000",
+       "agents (retired included) one tenant may hold; more are refused 403; 0: no quota"},
       {"logging.level", "information",
        "fatal, critical, error, warning, notice, information, "
        "debug or trace"},
@@ -439,6 +443,10 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
       rate("enrollment.perTenantPerMinute", "enrollment.perTenantBurst");
   c.enrollment_limits.max_retry_after =
       std::chrono::seconds(v.integer("enrollment.maxRetryAfterSeconds", 1, kDay));
+  c.enrollment_limits.max_agents_per_site =
+      v.integer("enrollment.maxAgentsPerSite", 0, 100'000'000);
+  c.enrollment_limits.max_agents_per_tenant =
+      v.integer("enrollment.maxAgentsPerTenant", 0, 100'000'000);
   c.log_level = v.string("logging.level");
   c.log_format = v.string("logging.format");
   if (c.log_format != "json" && c.log_format != "text") {

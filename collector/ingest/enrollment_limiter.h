@@ -35,6 +35,10 @@ struct EnrollmentLimits {
   RateLimit per_site{1200, 400};
   RateLimit per_tenant{3000, 1000};
   std::chrono::seconds max_retry_after{300};
+  // Quotas: agents (retired included) a site and a tenant may hold; 0: no quota. Checked by
+  // IngestService against the store, after the rate limits, so a flood never runs the count.
+  int64_t max_agents_per_site = 25'000;
+  int64_t max_agents_per_tenant = 100'000;
 };
 
 class EnrollmentLimiter {

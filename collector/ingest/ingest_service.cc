@@ -87,6 +87,28 @@ IngestService::IngestService(Store& store, AgentDirectory& directory, const Cloc
 
 int64_t IngestService::nowMs() const { return toUnixMillis(clock_.wallNow()); }
 
+bool IngestService::overQuota(int64_t site_id, ApiError* refusal) {
+  const EnrollmentLimits& l = config_.enrollment_limits;
+  if (l.max_agents_per_site <= 0 && l.max_agents_per_tenant <= 0) return false;
+  auto counts = store_.countAgents(site_id);
+  if (!counts.ok()) {
+    *refusal = internalError();
+    return true;
+  }
+  std::string over;
+  if (l.max_agents_per_site > 0 && counts.value().site >= l.max_agents_per_site) {
+    over = "the site holds " + std::to_string(counts.value().site) + " agents, its quota (" +
+           "enrollment.maxAgentsPerSite)";
+  } else if (l.max_agents_per_tenant > 0 && counts.value().tenant >= l.max_agents_per_tenant) {
+    over = "the tenant holds " + std::to_string(counts.value().tenant) + " agents, its quota (" +
+           "enrollment.maxAgentsPerTenant)";
+  } else {
+    return false;
+  }
+  *refusal = apiError(403, errors::kQuotaExceeded, over + "; delete agents or raise the quota");
+  return true;
+}
+
 IngestCounters IngestService::counters() const {
   return IngestCounters{peer_sightings_witnessed_.load(), peer_sightings_ignored_.load(),
                         enrollment_limiter_.stats()};
@@ -196,6 +218,7 @@ ApiResult<protocol::EnrollResponse> IngestService::checkEnrollment(std::string_v
     }
     return enrollmentLimited(admitted, limit);
   }
+  if (ApiError quota; overQuota(site.value()->id, &quota)) return quota;
 
   auto id_random = crypto::randomHex(kAgentIdRandomBytes);
   auto secret = crypto::randomHex(kSecretRandomBytes);

@@ -124,6 +124,8 @@ class IngestService {
   std::atomic<uint64_t> peer_sightings_ignored_{0};
   EnrollmentLimiter enrollment_limiter_;
 
+  // True, with the refusal, if the site or its tenant holds as many agents as its quota.
+  bool overQuota(int64_t site_id, ApiError* refusal);
   // The checks of enroll() and heartbeat(), which count their outcomes.
   ApiResult<protocol::EnrollResponse> checkEnrollment(std::string_view body);
   ApiResult<protocol::HeartbeatResponse> checkHeartbeat(const HeartbeatRequest& request);

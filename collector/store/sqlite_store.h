@@ -46,6 +46,7 @@ class SqliteStore final : public Store {
   Result<std::optional<EnrollmentToken>> findEnrollmentTokenByHash(
       const std::string& token_hash) override;
   Result<std::vector<EnrollmentToken>> listEnrollmentTokens(int64_t site_id) override;
+  Result<AgentCounts> countAgents(int64_t site_id) override;
   Result<AgentRecord> enrollAgent(int64_t token_id, const AgentRecord& agent,
                                   int64_t now_ms) override;
   Result<std::optional<AgentRecord>> findAgent(const std::string& agent_id) override;

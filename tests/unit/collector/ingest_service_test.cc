@@ -295,6 +295,33 @@ BOOST_FIXTURE_TEST_CASE(enrollments_over_a_limit_are_429_with_retry_after_and_cr
   BOOST_TEST(service->enroll(enrollBody("wrong-token")).error().http_status == 401);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_site_or_tenant_at_its_agent_quota_enrolls_no_more, IngestFixture) {
+  IngestConfig config{kIntervalS, 300'000};
+  config.enrollment_limits.max_agents_per_site = 2;
+  config.enrollment_limits.max_agents_per_tenant = 3;
+  service = std::make_unique<IngestService>(store, directory, clock, config);
+  enroll("a");
+  enroll("b");
+  auto site_full = service->enroll(enrollBody(kEnrollToken, "c"));
+  BOOST_REQUIRE(!site_full.ok());
+  BOOST_TEST(site_full.error().http_status == 403);
+  BOOST_TEST(site_full.error().code == protocol::errors::kQuotaExceeded);
+  BOOST_TEST(site_full.error().message.find("enrollment.maxAgentsPerSite") != std::string::npos);
+  // A second site of the tenant: one more fits the tenant's quota, then none.
+  auto branch = store.createSite(store.findSite(site_id).value()->tenant_id, "branch", kStartMs);
+  EnrollmentToken t;
+  t.site_id = branch->id;
+  t.token_hash = hashOf("branch-token");
+  t.created_at_ms = kStartMs;
+  BOOST_REQUIRE(store.createEnrollmentToken(t).ok());
+  BOOST_REQUIRE(service->enroll(enrollBody("branch-token", "d")).ok());
+  auto tenant_full = service->enroll(enrollBody("branch-token", "e"));
+  BOOST_REQUIRE(!tenant_full.ok());
+  BOOST_TEST(tenant_full.error().code == protocol::errors::kQuotaExceeded);
+  BOOST_TEST(directory.size() == 3u);
+  BOOST_TEST(store.findEnrollmentTokenByHash(hashOf("branch-token")).value()->uses == 1);
+}
+
 BOOST_FIXTURE_TEST_CASE(enroll_with_oversized_body_is_413, IngestFixture) {
   auto result = service->enroll(std::string(protocol::kMaxBodyBytes + 1, ' '));
   BOOST_REQUIRE(!result.ok());
