@@ -322,6 +322,18 @@ BOOST_FIXTURE_TEST_CASE(a_site_or_tenant_at_its_agent_quota_enrolls_no_more, Ing
   BOOST_TEST(store.findEnrollmentTokenByHash(hashOf("branch-token")).value()->uses == 1);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_forgotten_sites_peer_key_is_never_handed_out_again, IngestFixture) {
+  const int64_t tenant_id = store.findSite(site_id).value()->tenant_id;
+  const int64_t doomed = store.createSite(tenant_id, "doomed", kStartMs)->id;
+  vigil::collector::SitePeerKeys keys(store);
+  BOOST_REQUIRE(keys.load().ok());
+  BOOST_REQUIRE(keys.find(doomed).has_value());
+  BOOST_REQUIRE(store.deleteSite(doomed).value());
+  keys.forget(doomed);
+  BOOST_TEST(!keys.find(doomed).has_value());
+  BOOST_TEST(keys.find(site_id).has_value());
+}
+
 BOOST_FIXTURE_TEST_CASE(enroll_with_oversized_body_is_413, IngestFixture) {
   auto result = service->enroll(std::string(protocol::kMaxBodyBytes + 1, ' '));
   BOOST_REQUIRE(!result.ok());
