@@ -42,14 +42,19 @@ IngestConfig normalized(IngestConfig c) {
   return c;
 }
 
+// "600 a minute (bursts of 200)".
+std::string describe(const RateLimit& limit) {
+  return std::to_string(std::llround(limit.per_minute)) + " a minute (bursts of " +
+         std::to_string(std::llround(limit.burst)) + ")";
+}
+
 // The 429 of an enrollment over one of its limits.
 ApiError enrollmentLimited(const EnrollmentLimiter::Decision& d, const RateLimit& limit) {
   ApiError e =
       apiError(429, errors::kRateLimited,
                std::string("enrollments through this ") + EnrollmentLimiter::scopeName(d.scope) +
-                   " are limited to " + std::to_string(std::llround(limit.per_minute)) +
-                   " a minute (bursts of " + std::to_string(std::llround(limit.burst)) +
-                   "); retry after " + std::to_string(d.retry_after.count()) + " s");
+                   " are limited to " + describe(limit) + "; retry after " +
+                   std::to_string(d.retry_after.count()) + " s");
   e.retry_after_s = d.retry_after.count();
   return e;
 }
@@ -212,9 +217,8 @@ ApiResult<protocol::EnrollResponse> IngestService::checkEnrollment(std::string_v
       // Once per burst; each refused request is logged at debug level only.
       notice_log_(std::string("enrollment limit reached for ") +
                   EnrollmentLimiter::scopeName(admitted.scope) + " " + std::to_string(admitted.id) +
-                  " (" + std::to_string(std::llround(limit.per_minute)) + " a minute, bursts of " +
-                  std::to_string(std::llround(limit.burst)) +
-                  "): refusing enrollments with 429 rate_limited until it refills");
+                  ", " + describe(limit) +
+                  ": refusing enrollments with 429 rate_limited until it refills");
     }
     return enrollmentLimited(admitted, limit);
   }
