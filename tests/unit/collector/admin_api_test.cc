@@ -6,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "common/json.h"
 #include "common/protocol.h"
 
 namespace {
@@ -108,6 +109,14 @@ BOOST_AUTO_TEST_CASE(rfc3339_dates_parse_with_zones_and_fractions) {
       BOOST_TEST(r.error().message.find("starts_at") != std::string::npos);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(answers_are_valid_utf8_even_for_text_stored_before_it_was_checked) {
+  vigil::json::JsonPtr obj(cJSON_CreateObject());
+  vigil::collector::out::string(obj.get(), "hostname", "pc\xff\xc3-\xc3\xa9");
+  const std::string printed = vigil::json::print(obj.get());
+  BOOST_TEST(vigil::json::isUtf8(printed));
+  BOOST_TEST(printed == "{\"hostname\":\"pc\xef\xbf\xbd\xef\xbf\xbd-\xc3\xa9\"}");
 }
 
 BOOST_AUTO_TEST_CASE(json_bodies_are_typed_and_strict) {
