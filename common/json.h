@@ -20,6 +20,19 @@ using JsonPtr = std::unique_ptr<cJSON, CJsonDeleter>;
 // Parses exactly `text` (no NUL terminator needed); null on malformed JSON or trailing bytes.
 JsonPtr parse(std::string_view text);
 
+// True if `s` is well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF).
+bool isUtf8(std::string_view s);
+
+// `s` with every byte that does not start or continue a well-formed UTF-8 sequence replaced
+// by U+FFFD: text stored before it was checked still prints as valid JSON.
+std::string toValidUtf8(std::string_view s);
+
+// What makes a JSON text unfit to parse with cJSON, whose strings end at the first NUL: bytes
+// that are not UTF-8, a NUL (raw or escaped as \u0000) or another raw control character
+// inside a string. Says what and at which byte offset; nullopt if there is none. Call it
+// before parse() on text from outside.
+std::optional<std::string> textFault(std::string_view text);
+
 // Compact serialisation; empty string only if cJSON runs out of memory.
 std::string print(const cJSON* item);
 

@@ -160,6 +160,9 @@ Result<JsonPtr, DecodeError> parseVersionedObject(std::string_view body) {
     return decodeError(errors::kBodyTooLarge, "",
                        "body is larger than " + std::to_string(kMaxBodyBytes) + " bytes");
   }
+  if (std::optional<std::string> fault = json::textFault(body)) {
+    return decodeError(errors::kInvalidText, "", "body " + *fault);
+  }
   JsonPtr root = json::parse(body);
   if (!root) return decodeError(errors::kMalformedJson, "", "body is not valid JSON");
   if (!cJSON_IsObject(root.get())) {

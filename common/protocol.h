@@ -156,6 +156,9 @@ struct ErrorBody {
 // Error codes carried in ErrorBody::error.
 namespace errors {
 constexpr char kMalformedJson[] = "malformed_json";
+// A body with bytes that are not UTF-8 or a NUL (raw or \u0000) or raw control character in
+// a string: refused whole, never stored cut short.
+constexpr char kInvalidText[] = "invalid_text";
 constexpr char kMissingField[] = "missing_field";
 constexpr char kInvalidField[] = "invalid_field";
 constexpr char kUnsupportedVersion[] = "unsupported_version";
@@ -174,12 +177,14 @@ constexpr char kConflict[] = "conflict";
 constexpr char kInvalidCursor[] = "invalid_cursor";
 constexpr char kMethodNotAllowed[] = "method_not_allowed";
 constexpr char kOverloaded[] = "overloaded";
+constexpr char kRateLimited[] = "rate_limited";      // 429 with Retry-After: enrollment limits
+constexpr char kQuotaExceeded[] = "quota_exceeded";  // 403: a site's or tenant's agent quota
 constexpr char kInternal[] = "internal";
 constexpr char kBadRequest[] = "bad_request";             // not a request the listener can frame
 constexpr char kHeadersTooLarge[] = "headers_too_large";  // request head or trailer over its limit
 }  // namespace errors
 
-// Why a body was refused; `code` is one of errors::k{MalformedJson, MissingField,
+// Why a body was refused; `code` is one of errors::k{MalformedJson, InvalidText, MissingField,
 // InvalidField, UnsupportedVersion, BodyTooLarge}; `field` names the offending field if any.
 struct DecodeError {
   std::string code;

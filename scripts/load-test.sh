@@ -42,12 +42,16 @@ cleanup() {
 trap cleanup EXIT
 
 # start_collector NAME [-D key=value ...]: starts a collector in $work/NAME; sets $port.
+# The load enrolls its agents at once through the generated token: no enrollment limits.
 start_collector() {
   local name=$1
   shift
   mkdir -p "$work/$name"
   "$collector" --data-dir="$work/$name/data" --http-address=127.0.0.1 --http-port=0 \
-    --port-file="$work/$name/port" -D beacon.port=0 -D logging.level=warning "$@" \
+    --port-file="$work/$name/port" -D beacon.port=0 -D logging.level=warning \
+    -D enrollment.perTokenPerMinute=0 -D enrollment.perSitePerMinute=0 \
+    -D enrollment.perTenantPerMinute=0 -D enroll.generatedTokenMaxUses=0 \
+    -D enrollment.maxAgentsPerSite=0 -D enrollment.maxAgentsPerTenant=0 "$@" \
     >"$work/$name/log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do

@@ -244,25 +244,10 @@ ApiResult<std::optional<int64_t>> idQueryParam(const AdminRequest& request,
 
 // --- JsonBody ------------------------------------------------------------------------------
 
-namespace {
-
-// True if a JSON text escapes a NUL character (\u0000), which cJSON would silently cut the
-// string at.
-bool escapesNul(const std::string& text) {
-  for (size_t i = 0; i + 1 < text.size(); ++i) {
-    if (text[i] != '\\') continue;
-    if (text[i + 1] == 'u' && text.compare(i + 2, 4, "0000") == 0) return true;
-    ++i;  // skip the escaped character: an escaped backslash followed by "u0000" is text
-  }
-  return false;
-}
-
-}  // namespace
-
 ApiResult<JsonBody> JsonBody::parse(const std::string& body) {
   if (body.empty()) return JsonBody(json::JsonPtr(cJSON_CreateObject()));
-  if (escapesNul(body)) {
-    return badRequest(errors::kMalformedJson, "strings must not contain NUL characters");
+  if (std::optional<std::string> fault = json::textFault(body)) {
+    return badRequest(errors::kInvalidText, "the body " + *fault);
   }
   json::JsonPtr root = json::parse(body);
   if (!root || !cJSON_IsObject(root.get())) {
@@ -398,7 +383,8 @@ ApiResult<bool> JsonBody::checkOnly(const std::set<std::string>& known) const {
 namespace out {
 
 void string(cJSON* obj, const char* name, const std::string& value) {
-  cJSON_AddStringToObject(obj, name, value.c_str());
+  // Answers are valid JSON even for text stored before it was checked.
+  cJSON_AddStringToObject(obj, name, json::toValidUtf8(value).c_str());
 }
 void integer(cJSON* obj, const char* name, int64_t value) { json::addInteger(obj, name, value); }
 void boolean(cJSON* obj, const char* name, bool value) { cJSON_AddBoolToObject(obj, name, value); }

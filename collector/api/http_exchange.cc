@@ -111,6 +111,7 @@ void HttpExchange::sendError(const ApiError& error) {
   response_.setContentType(protocol::kContentType);
   response_.set("Cache-Control", "no-store");
   if (error.code == errors::kUnauthorized) response_.set("WWW-Authenticate", "Bearer");
+  if (error.retry_after_s) response_.set("Retry-After", std::to_string(*error.retry_after_s));
   // The listener read the whole body before the handler ran (http_listener.h): an unread body
   // cannot be taken for the next request, so only a failure of the collector closes.
   if (error.http_status >= 500) response_.setKeepAlive(false);
@@ -128,6 +129,8 @@ void HttpExchange::log(int http_status, const std::string& code) {
   if (!agent_id_.empty()) line += " agent=" + agent_id_;
   if (http_status >= 500) {
     logger_.error(line);
+  } else if (code == errors::kRateLimited) {
+    logger_.debug(line);  // the limiter logs once per burst
   } else if (http_status >= 400) {
     logger_.notice(line);
   } else {

@@ -36,10 +36,12 @@ class MaintenanceService {
   ApiResult<AdminAnswer> getWindow(const AdminRequest& request);
   ApiResult<AdminAnswer> deleteWindow(const AdminRequest& request);
 
+  // Re-reads every window and hands them to the engine: after anything else changed the
+  // stored windows (a deleted site or tenant takes its windows with it).
+  Status reload();
+
  private:
   ApiResult<MaintenanceWindowRecord> findVisibleWindow(const AdminRequest& request);
-  // Re-reads every window and hands them to the engine.
-  Status reload();
 
   Store& store_;
   PresenceMonitor& presence_;

@@ -221,6 +221,12 @@ MetricsSource ingestMetrics(const IngestService& ingest) {
                "evidence; ignored).");
     out.sample(asDouble(c.peer_sightings_witnessed), {{"outcome", "witnessed"}});
     out.sample(asDouble(c.peer_sightings_ignored), {{"outcome", "ignored"}});
+    out.family("vigil_enrollments_rate_limited_total", MetricType::kCounter,
+               "Enrollments refused 429 rate_limited, by the limit that refused them (token, "
+               "site, tenant; docs/operations.md, \"Enrollment limits\").");
+    out.sample(asDouble(c.enrollments_limited.refused_token), {{"limit", "token"}});
+    out.sample(asDouble(c.enrollments_limited.refused_site), {{"limit", "site"}});
+    out.sample(asDouble(c.enrollments_limited.refused_tenant), {{"limit", "tenant"}});
   };
 }
 

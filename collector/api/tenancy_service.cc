@@ -4,50 +4,13 @@
 #include <utility>
 #include <vector>
 
+#include "common/json.h"
+
 namespace vigil::collector {
 namespace {
 
 bool isSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-// True if `s` is well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF).
-bool isUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto lead = static_cast<unsigned char>(s[i]);
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t extra = 0;
-    uint32_t min = 0;
-    uint32_t cp = 0;
-    if ((lead & 0xE0) == 0xC0) {
-      extra = 1;
-      min = 0x80;
-      cp = lead & 0x1F;
-    } else if ((lead & 0xF0) == 0xE0) {
-      extra = 2;
-      min = 0x800;
-      cp = lead & 0x0F;
-    } else if ((lead & 0xF8) == 0xF0) {
-      extra = 3;
-      min = 0x10000;
-      cp = lead & 0x07;
-    } else {
-      return false;
-    }
-    if (i + extra >= s.size()) return false;
-    for (size_t k = 1; k <= extra; ++k) {
-      const auto next = static_cast<unsigned char>(s[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (next & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += extra + 1;
-  }
-  return true;
 }
 
 // The `q` text filter: at most kMaxNameBytes, no control characters ("" when absent).
@@ -57,7 +20,7 @@ ApiResult<std::string> textFilter(const AdminRequest& request) {
   const bool control = std::any_of(q->begin(), q->end(), [](char c) {
     return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
   });
-  if (q->size() > kMaxNameBytes || control || !isUtf8(*q)) {
+  if (q->size() > kMaxNameBytes || control || !json::isUtf8(*q)) {
     return invalidField("q", "must be at most " + std::to_string(kMaxNameBytes) +
                                  " bytes of text without control characters");
   }
@@ -104,7 +67,7 @@ Result<std::string> normalizeName(std::string_view raw) {
       return Status::invalidArgument("must not contain control characters");
     }
   }
-  if (!isUtf8(raw)) return Status::invalidArgument("must be UTF-8 text");
+  if (!json::isUtf8(raw)) return Status::invalidArgument("must be UTF-8 text");
   return std::string(raw);
 }
 
@@ -247,6 +210,7 @@ ApiResult<AdminAnswer> TenancyService::deleteTenant(const AdminRequest& request)
     return storeFailure();
   }
   if (!deleted.value()) return notFound("tenant");
+  if (deletions_.tenant_deleted) deletions_.tenant_deleted(tenant.value().id);
   return AdminAnswer{204, ""};
 }
 
@@ -343,6 +307,7 @@ ApiResult<AdminAnswer> TenancyService::deleteSite(const AdminRequest& request) {
     return storeFailure();
   }
   if (!deleted.value()) return notFound("site");
+  if (deletions_.site_deleted) deletions_.site_deleted(site.value().id);
   return AdminAnswer{204, ""};
 }
 

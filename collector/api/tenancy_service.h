@@ -35,11 +35,19 @@ Result<std::string> normalizeName(std::string_view raw);
 using SummaryFiller = std::function<void(cJSON* summary, std::optional<int64_t> tenant_id,
                                          std::optional<int64_t> site_id)>;
 
+// Told after a tenant or a site (with what the store removes with it: its enrollment tokens,
+// maintenance windows, webhooks, alerts) is deleted, so that every holder in memory forgets
+// it too. Unset members are not called.
+struct TenancyDeletions {
+  std::function<void(int64_t site_id)> site_deleted;
+  std::function<void(int64_t tenant_id)> tenant_deleted;
+};
+
 class TenancyService {
  public:
   // `store` must outlive the service. Without `summary`, objects have no summary member.
-  TenancyService(Store& store, SummaryFiller summary)
-      : store_(store), summary_(std::move(summary)) {}
+  TenancyService(Store& store, SummaryFiller summary, TenancyDeletions deletions = {})
+      : store_(store), summary_(std::move(summary)), deletions_(std::move(deletions)) {}
 
   // GET/POST /api/v1/tenants, GET/PATCH/DELETE /api/v1/tenants/{tenant_id},
   // GET/POST /api/v1/tenants/{tenant_id}/sites, GET /api/v1/sites,
@@ -69,6 +77,7 @@ class TenancyService {
 
   Store& store_;
   SummaryFiller summary_;
+  TenancyDeletions deletions_;
 };
 
 }  // namespace vigil::collector

@@ -54,6 +54,7 @@ Result<Site> ensureDefaultSite(Store& store, int64_t now_ms, Poco::Logger& logge
 Status ensureEnrollmentToken(Store& store, const Site& site, const BootstrapOptions& options,
                              int64_t now_ms, Poco::Logger& logger) {
   std::string token = options.enroll_token;
+  EnrollmentToken record;
   if (token.empty()) {
     auto existing = store.listEnrollmentTokens(site.id);
     if (!existing.ok()) return existing.error();
@@ -62,14 +63,24 @@ Status ensureEnrollmentToken(Store& store, const Site& site, const BootstrapOpti
     auto generated = generateTokenFile(file);
     if (!generated.ok()) return generated.error();
     token = generated.value();
-    logger.information("generated the default site's enrollment token into %s", file.string());
+    if (options.generated_token_days > 0) {
+      record.expires_at_ms = now_ms + options.generated_token_days * 86'400'000;
+    }
+    if (options.generated_token_max_uses > 0) record.max_uses = options.generated_token_max_uses;
+    logger.information(
+        "generated the default site's enrollment token into %s (expires in %s, enrolls %s "
+        "agents; enroll.generatedTokenDays, enroll.generatedTokenMaxUses)",
+        file.string(),
+        options.generated_token_days > 0 ? std::to_string(options.generated_token_days) + " days"
+                                         : std::string("never"),
+        options.generated_token_max_uses > 0 ? std::to_string(options.generated_token_max_uses)
+                                             : std::string("any number of"));
   }
   auto hash = hashOf(token);
   if (!hash.ok()) return hash.error();
   auto found = store.findEnrollmentTokenByHash(hash.value());
   if (!found.ok()) return found.error();
   if (found.value()) return Status::okStatus();
-  EnrollmentToken record;
   record.site_id = site.id;
   record.token_hash = hash.value();
   record.created_at_ms = now_ms;

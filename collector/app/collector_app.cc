@@ -342,8 +342,11 @@ int CollectorApp::serve(const CollectorConfig& config) {
     return EXIT_IOERR;
   }
   SqliteStore& store = *opened.value();
-  if (Status s = bootstrapStore(store, {config.data_dir, config.admin_token, config.enroll_token},
-                                clock, log);
+  if (Status s = bootstrapStore(
+          store,
+          {config.data_dir, config.admin_token, config.enroll_token,
+           config.generated_enroll_token_days, config.generated_enroll_token_max_uses},
+          clock, log);
       !s.ok()) {
     log.fatal("cannot provision the store: " + s.toString());
     return EXIT_IOERR;
@@ -374,6 +377,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
   ingest_config.max_clock_skew_ms = config.max_clock_skew_s * 1000;
   ingest_config.verify_interval_s = config.verify_interval_s;
   ingest_config.verify_for_s = config.verify_for_s;
+  ingest_config.enrollment_limits = config.enrollment_limits;
 
   // The UDP beacon port, on the HTTP listener's address. Bound before anything serves, so a
   // taken port stops the start like a taken HTTP port does.
@@ -407,20 +411,35 @@ int CollectorApp::serve(const CollectorConfig& config) {
   AdminRouteTable admin_routes;
   AgentQueryService agents(store, directory, presence, health_sources);
   agents.registerRoutes(admin_routes);
-  TenancyService tenancy(store, [&agents](cJSON* summary, std::optional<int64_t> tenant_id,
-                                          std::optional<int64_t> site_id) {
-    agents.addSummary(summary, tenant_id, site_id);
-  });
-  tenancy.registerRoutes(admin_routes);
-  TokenService tokens(store);
-  tokens.registerRoutes(admin_routes);
-  AlertService alerts(store);
-  alerts.registerRoutes(admin_routes);
   MaintenanceService maintenance(store, presence);
   if (Status s = maintenance.load(); !s.ok()) {
     log.fatal("cannot load maintenance windows: " + s.toString());
     return EXIT_IOERR;
   }
+  // A deleted tenant or site takes its windows and peer key out of memory too: nothing of it
+  // may apply to anything created later.
+  auto forget_windows = [&maintenance, &log] {
+    if (Status s = maintenance.reload(); !s.ok()) {
+      log.error("cannot reload maintenance windows after a deletion: " + s.toString());
+    }
+  };
+  TenancyDeletions deletions;
+  deletions.site_deleted = [&peer_keys, forget_windows](int64_t site_id) {
+    peer_keys.forget(site_id);
+    forget_windows();
+  };
+  deletions.tenant_deleted = [forget_windows](int64_t) { forget_windows(); };
+  TenancyService tenancy(
+      store,
+      [&agents](cJSON* summary, std::optional<int64_t> tenant_id, std::optional<int64_t> site_id) {
+        agents.addSummary(summary, tenant_id, site_id);
+      },
+      std::move(deletions));
+  tenancy.registerRoutes(admin_routes);
+  TokenService tokens(store);
+  tokens.registerRoutes(admin_routes);
+  AlertService alerts(store);
+  alerts.registerRoutes(admin_routes);
   maintenance.registerRoutes(admin_routes);
   // Webhooks (docs/webhooks.md): the outbox is filled by the store with each alert and health
   // change; the dispatcher delivers it on its own threads, never on ingest's or presence's.

@@ -280,6 +280,24 @@ const std::vector<ConfigKey>& configKeys() {
        "PEM file of extra certificate authorities trusted for https webhook receivers"},
       {"admin.token", "", "if set, this admin API bearer token is accepted"},
       {"enroll.token", "", "if set, the default site's enrollment token"},
+      {"enroll.generatedTokenDays", "7",
+       "the generated enroll-token expires this many days after it was made; 0: never"},
+      {"enroll.generatedTokenMaxUses", "1000",
+       "agents the generated enroll-token may enroll; 0: no limit"},
+      {"enrollment.perTokenPerMinute", "600",
+       "enrollments one enrollment token may make a minute, steadily; 0: no limit"},
+      {"enrollment.perTokenBurst", "200", "enrollments one token may make at once"},
+      {"enrollment.perSitePerMinute", "1200", "enrollments into one site a minute; 0: no limit"},
+      {"enrollment.perSiteBurst", "400", "enrollments into one site at once"},
+      {"enrollment.perTenantPerMinute", "3000",
+       "enrollments into one tenant's sites a minute; 0: no limit"},
+      {"enrollment.perTenantBurst", "1000", "enrollments into one tenant's sites at once"},
+      {"enrollment.maxRetryAfterSeconds", "300",
+       "longest Retry-After of an enrollment refused 429 rate_limited"},
+      {"enrollment.maxAgentsPerSite", "25000",
+       "agents (retired included) one site may hold; more are refused 403; 0: no quota"},
+      {"enrollment.maxAgentsPerTenant", "100000",
+       "agents (retired included) one tenant may hold; more are refused 403; 0: no quota"},
       {"logging.level", "information",
        "fatal, critical, error, warning, notice, information, "
        "debug or trace"},
@@ -413,6 +431,22 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   }
   c.admin_token = v.string("admin.token");
   c.enroll_token = v.string("enroll.token");
+  c.generated_enroll_token_days = v.integer("enroll.generatedTokenDays", 0, 3650);
+  c.generated_enroll_token_max_uses = v.integer("enroll.generatedTokenMaxUses", 0, 10'000'000);
+  auto rate = [&v](const char* per_minute, const char* burst) {
+    return RateLimit{static_cast<double>(v.integer(per_minute, 0, 1'000'000)),
+                     static_cast<double>(v.integer(burst, 1, 1'000'000))};
+  };
+  c.enrollment_limits.per_token = rate("enrollment.perTokenPerMinute", "enrollment.perTokenBurst");
+  c.enrollment_limits.per_site = rate("enrollment.perSitePerMinute", "enrollment.perSiteBurst");
+  c.enrollment_limits.per_tenant =
+      rate("enrollment.perTenantPerMinute", "enrollment.perTenantBurst");
+  c.enrollment_limits.max_retry_after =
+      std::chrono::seconds(v.integer("enrollment.maxRetryAfterSeconds", 1, kDay));
+  c.enrollment_limits.max_agents_per_site =
+      v.integer("enrollment.maxAgentsPerSite", 0, 100'000'000);
+  c.enrollment_limits.max_agents_per_tenant =
+      v.integer("enrollment.maxAgentsPerTenant", 0, 100'000'000);
   c.log_level = v.string("logging.level");
   c.log_format = v.string("logging.format");
   if (c.log_format != "json" && c.log_format != "text") {

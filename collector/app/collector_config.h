@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "collector/ingest/enrollment_limiter.h"
 #include "collector/presence/presence_types.h"
 #include "common/status.h"
 
@@ -99,6 +100,12 @@ struct CollectorConfig {
   std::string webhook_ca_file;  // empty: the system's CAs only
   std::string admin_token;
   std::string enroll_token;
+  // The generated enroll-token (not a configured enroll.token): days until it expires and
+  // agents it may enroll; 0: unlimited.
+  int64_t generated_enroll_token_days = 0;
+  int64_t generated_enroll_token_max_uses = 0;
+  // Enrollments per token, site and tenant (docs/operations.md, "Enrollment limits").
+  EnrollmentLimits enrollment_limits;
   std::string log_level;
   std::string log_format;  // "json" or "text"
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <utility>
 #include <vector>
@@ -41,6 +42,35 @@ IngestConfig normalized(IngestConfig c) {
   return c;
 }
 
+// "600 a minute (bursts of 200)".
+std::string describe(const RateLimit& limit) {
+  return std::to_string(std::llround(limit.per_minute)) + " a minute (bursts of " +
+         std::to_string(std::llround(limit.burst)) + ")";
+}
+
+// The 429 of an enrollment over one of its limits.
+ApiError enrollmentLimited(const EnrollmentLimiter::Decision& d, const RateLimit& limit) {
+  ApiError e =
+      apiError(429, errors::kRateLimited,
+               std::string("enrollments through this ") + EnrollmentLimiter::scopeName(d.scope) +
+                   " are limited to " + describe(limit) + "; retry after " +
+                   std::to_string(d.retry_after.count()) + " s");
+  e.retry_after_s = d.retry_after.count();
+  return e;
+}
+
+const RateLimit& limitOf(const EnrollmentLimits& limits, EnrollmentLimiter::Scope scope) {
+  switch (scope) {
+    case EnrollmentLimiter::Scope::kSite:
+      return limits.per_site;
+    case EnrollmentLimiter::Scope::kTenant:
+      return limits.per_tenant;
+    case EnrollmentLimiter::Scope::kToken:
+      break;
+  }
+  return limits.per_token;
+}
+
 }  // namespace
 
 ApiError decodeErrorToApiError(const protocol::DecodeError& error) {
@@ -57,12 +87,36 @@ IngestService::IngestService(Store& store, AgentDirectory& directory, const Cloc
       config_(normalized(config)),
       evidence_(evidence),
       peer_keys_(peer_keys),
-      notice_log_(std::move(notice_log)) {}
+      notice_log_(std::move(notice_log)),
+      enrollment_limiter_(config_.enrollment_limits, clock) {}
 
 int64_t IngestService::nowMs() const { return toUnixMillis(clock_.wallNow()); }
 
+bool IngestService::overQuota(int64_t site_id, ApiError* refusal) {
+  const EnrollmentLimits& l = config_.enrollment_limits;
+  if (l.max_agents_per_site <= 0 && l.max_agents_per_tenant <= 0) return false;
+  auto counts = store_.countAgents(site_id);
+  if (!counts.ok()) {
+    *refusal = internalError();
+    return true;
+  }
+  std::string over;
+  if (l.max_agents_per_site > 0 && counts.value().site >= l.max_agents_per_site) {
+    over = "the site holds " + std::to_string(counts.value().site) + " agents, its quota (" +
+           "enrollment.maxAgentsPerSite)";
+  } else if (l.max_agents_per_tenant > 0 && counts.value().tenant >= l.max_agents_per_tenant) {
+    over = "the tenant holds " + std::to_string(counts.value().tenant) + " agents, its quota (" +
+           "enrollment.maxAgentsPerTenant)";
+  } else {
+    return false;
+  }
+  *refusal = apiError(403, errors::kQuotaExceeded, over + "; delete agents or raise the quota");
+  return true;
+}
+
 IngestCounters IngestService::counters() const {
-  return IngestCounters{peer_sightings_witnessed_.load(), peer_sightings_ignored_.load()};
+  return IngestCounters{peer_sightings_witnessed_.load(), peer_sightings_ignored_.load(),
+                        enrollment_limiter_.stats()};
 }
 
 protocol::ChannelOffer IngestService::channelOffer(int64_t site_id,
@@ -152,6 +206,23 @@ ApiResult<protocol::EnrollResponse> IngestService::checkEnrollment(std::string_v
   if (!token.ok()) return internalError();
   const int64_t now_ms = nowMs();
   if (!token.value() || !token.value()->usableAt(now_ms)) return invalid_token;
+  auto site = store_.findSite(token.value()->site_id);
+  if (!site.ok()) return internalError();
+  if (!site.value()) return invalid_token;  // deleted since the token was read
+  const EnrollmentLimiter::Decision admitted =
+      enrollment_limiter_.admit(token.value()->id, site.value()->id, site.value()->tenant_id);
+  if (!admitted.admitted) {
+    const RateLimit& limit = limitOf(config_.enrollment_limits, admitted.scope);
+    if (admitted.burst_started && notice_log_) {
+      // Once per burst; each refused request is logged at debug level only.
+      notice_log_(std::string("enrollment limit reached for ") +
+                  EnrollmentLimiter::scopeName(admitted.scope) + " " + std::to_string(admitted.id) +
+                  ", " + describe(limit) +
+                  ": refusing enrollments with 429 rate_limited until it refills");
+    }
+    return enrollmentLimited(admitted, limit);
+  }
+  if (ApiError quota; overQuota(site.value()->id, &quota)) return quota;
 
   auto id_random = crypto::randomHex(kAgentIdRandomBytes);
   auto secret = crypto::randomHex(kSecretRandomBytes);

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "collector/ingest/agent_directory.h"
+#include "collector/ingest/enrollment_limiter.h"
 #include "collector/ingest/evidence_sink.h"
 #include "collector/ingest/site_peer_keys.h"
 #include "collector/store/store.h"
@@ -34,7 +35,8 @@ struct ApiError {
   int http_status = 500;
   std::string code;
   std::string message;
-  std::optional<int64_t> server_time_ms;  // set on stale_timestamp
+  std::optional<int64_t> server_time_ms;                // set on stale_timestamp
+  std::optional<int64_t> retry_after_s = std::nullopt;  // sent as Retry-After (429 rate_limited)
 };
 
 template <typename T>
@@ -50,6 +52,8 @@ struct IngestConfig {
   // The UDP beacon offered to agents; no port: the collector has no beacon listener.
   std::optional<int64_t> beacon_port = std::nullopt;
   int64_t beacon_interval_s = 15;
+  // Enrollments per token, site and tenant (docs/operations.md, "Enrollment limits").
+  EnrollmentLimits enrollment_limits = EnrollmentLimits{};
 };
 
 // Peer sightings whose age exceeds this are ignored: they say nothing about the present.
@@ -60,6 +64,7 @@ struct IngestCounters {
   // Unknown, retired, of another site or tenant, the reporter itself, or older than
   // kMaxPeerSightingAgeMs.
   uint64_t peer_sightings_ignored = 0;
+  EnrollmentLimiter::Stats enrollments_limited;  // refused 429 rate_limited, by limit
 };
 
 // Answers of enroll() and heartbeat() since the start: accepted, and refused by error code.
@@ -117,7 +122,10 @@ class IngestService {
   const NoticeLog notice_log_;
   std::atomic<uint64_t> peer_sightings_witnessed_{0};
   std::atomic<uint64_t> peer_sightings_ignored_{0};
+  EnrollmentLimiter enrollment_limiter_;
 
+  // True, with the refusal, if the site or its tenant holds as many agents as its quota.
+  bool overQuota(int64_t site_id, ApiError* refusal);
   // The checks of enroll() and heartbeat(), which count their outcomes.
   ApiResult<protocol::EnrollResponse> checkEnrollment(std::string_view body);
   ApiResult<protocol::HeartbeatResponse> checkHeartbeat(const HeartbeatRequest& request);

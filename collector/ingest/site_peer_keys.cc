@@ -31,4 +31,9 @@ std::optional<SitePeerKey> SitePeerKeys::find(int64_t site_id) {
   return std::nullopt;
 }
 
+void SitePeerKeys::forget(int64_t site_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  keys_.erase(site_id);
+}
+
 }  // namespace vigil::collector

@@ -34,6 +34,9 @@ class SitePeerKeys {
   // The key of `site_id`; nullopt if the site does not exist or has no key.
   std::optional<SitePeerKey> find(int64_t site_id);
 
+  // The site was deleted: its key is never handed out again.
+  void forget(int64_t site_id);
+
  private:
   Store& store_;
   std::mutex mu_;

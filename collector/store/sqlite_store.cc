@@ -8,8 +8,10 @@
 #include <Poco/Exception.h>
 #include <Poco/Nullable.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -52,10 +54,53 @@ void generateMissingPeerKeys(Session& s) {
   }
 }
 
+// The tables whose ids name things admins create and delete; migration 5 makes each id
+// AUTOINCREMENT so that an id is never given twice, also across restarts: a deleted site's id
+// given to another tenant's new site would inherit what still points at the old one.
+// Alerts and outbox entries too: their ids reach webhook receivers and the dispatcher's memory.
+constexpr const char* kNeverReusedIdTables[] = {
+    "tenants",  "sites",  "enrollment_tokens", "admin_tokens", "maintenance_windows",
+    "webhooks", "alerts", "webhook_outbox"};
+
+// Rebuilds `table` with `id INTEGER PRIMARY KEY AUTOINCREMENT`, keeping its columns (as the
+// schema holds them, ALTER TABLE additions included), rows, ids and indexes; a table that has
+// it already is left alone. Foreign keys must be off (Migration::rebuilds_tables): other tables
+// keep referencing the name.
+void rebuildWithAutoincrement(Session& s, const std::string& table) {
+  std::string create;
+  s << "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", bind(table), into(create),
+      now;
+  const std::string head = "CREATE TABLE " + table + " (";
+  const std::string key = "id INTEGER PRIMARY KEY,";
+  if (create.find("id INTEGER PRIMARY KEY AUTOINCREMENT,") != std::string::npos) return;
+  if (create.rfind(head, 0) != 0 || create.find(key) == std::string::npos) {
+    throw std::runtime_error("unexpected schema of table " + table + ": " + create);
+  }
+  const std::string rebuilt = table + "_rebuilt";
+  create.replace(create.find(key), key.size(), "id INTEGER PRIMARY KEY AUTOINCREMENT,");
+  create.replace(0, head.size(), "CREATE TABLE " + rebuilt + " (");
+  std::vector<std::string> indexes;
+  s << "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+      bind(table), into(indexes), now;
+  s << create, now;
+  s << "INSERT INTO " + rebuilt + " SELECT * FROM " + table, now;
+  s << "DROP TABLE " + table, now;
+  s << "ALTER TABLE " + rebuilt + " RENAME TO " + table, now;
+  for (const std::string& index : indexes) s << index, now;
+}
+
+// Migration 5, after its statements.
+void neverReuseIds(Session& s) {
+  for (const char* table : kNeverReusedIdTables) rebuildWithAutoincrement(s, table);
+}
+
 struct Migration {
   std::vector<std::string> statements;
   // Runs after the statements, in the same transaction, for what SQL alone cannot do.
   void (*finish)(Session&) = nullptr;
+  // Rebuilds tables that others reference: runs with foreign keys off (they cannot be
+  // switched inside a transaction), checked with foreign_key_check before the commit.
+  bool rebuilds_tables = false;
 };
 
 // Each migration is applied once, in order, in its own transaction; version N is
@@ -226,9 +271,29 @@ const std::vector<Migration>& migrations() {
           " WHERE state = 'pending'",
           "CREATE INDEX webhook_outbox_webhook ON webhook_outbox (webhook_id, id)",
       }},
+      // 5: ids of tenants, sites, tokens, maintenance windows, webhooks, alerts and outbox
+      // entries are never reused.
+      {{}, neverReuseIds, /*rebuilds_tables=*/true},
   };
   return kMigrations;
 }
+
+// Foreign keys off for its lifetime, on again after (also when a migration throws).
+class ForeignKeysOff {
+ public:
+  explicit ForeignKeysOff(Session& s) : s_(s) { s_ << "PRAGMA foreign_keys=OFF", now; }
+  ~ForeignKeysOff() {
+    try {
+      s_ << "PRAGMA foreign_keys=ON", now;
+    } catch (...) {  // NOLINT(bugprone-empty-catch): the next statement on the session fails too
+    }
+  }
+  ForeignKeysOff(const ForeignKeysOff&) = delete;
+  ForeignKeysOff& operator=(const ForeignKeysOff&) = delete;
+
+ private:
+  Session& s_;
+};
 
 // Creates the directory if needed and restricts it to its owner.
 Status prepareDataDir(const fs::path& dir) {
@@ -303,6 +368,11 @@ AgentRecord agentAt(const RecordSet& rs, size_t row) {
 int SqliteStore::latestSchemaVersion() { return static_cast<int>(migrations().size()); }
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_dir) {
+  return openAtSchemaVersion(data_dir, latestSchemaVersion());
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::openAtSchemaVersion(const std::string& data_dir,
+                                                                      int schema_version) {
   if (data_dir.empty()) return Status::invalidArgument("data directory is empty");
   const fs::path dir(data_dir);
   if (Status s = prepareDataDir(dir); !s.ok()) return s;
@@ -319,7 +389,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_d
 
   std::unique_ptr<SqliteStore> store(new SqliteStore(file.string(), std::move(session)));
   if (Status s = store->configureConnection(); !s.ok()) return s;
-  if (Status s = store->migrate(); !s.ok()) return s;
+  if (Status s = store->migrate(schema_version); !s.ok()) return s;
   return store;
 }
 
@@ -350,7 +420,7 @@ Status SqliteStore::configureConnection() {
   });
 }
 
-Status SqliteStore::migrate() {
+Status SqliteStore::migrate(int target_version) {
   std::lock_guard<std::mutex> lock(mu_);
   return guarded("cannot migrate database schema", [&] {
     Session& s = *session_;
@@ -367,11 +437,21 @@ Status SqliteStore::migrate() {
                                         " is newer than this collector supports (" +
                                         std::to_string(latest) + ")");
     }
-    for (int version = current + 1; version <= latest; ++version) {
-      Transaction tx(s);
+    for (int version = current + 1; version <= std::min(latest, target_version); ++version) {
       const Migration& migration = migrations()[static_cast<size_t>(version - 1)];
+      std::optional<ForeignKeysOff> foreign_keys_off;
+      if (migration.rebuilds_tables) foreign_keys_off.emplace(s);
+      Transaction tx(s);
       for (const std::string& sql : migration.statements) s << sql, now;
       if (migration.finish != nullptr) migration.finish(s);
+      if (migration.rebuilds_tables) {
+        Statement check(s);
+        check << "PRAGMA foreign_key_check", now;
+        if (RecordSet(check).rowCount() != 0) {
+          return Status::failedPrecondition("migration " + std::to_string(version) +
+                                            " would break foreign keys");
+        }
+      }
       s << "INSERT INTO schema_version (version, applied_at)"
            " VALUES (?, CAST(strftime('%s', 'now') AS INTEGER) * 1000)",
           bind(version), now;

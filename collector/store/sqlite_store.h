@@ -24,6 +24,10 @@ class SqliteStore final : public Store {
   // Creates `data_dir` (mode 0700) and the database (mode 0600) if missing, enforces those
   // modes, configures the connection and applies pending migrations.
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& data_dir);
+  // As open(), migrating no further than `schema_version`: for tests of a migration, which
+  // need a database made by an older schema.
+  static Result<std::unique_ptr<SqliteStore>> openAtSchemaVersion(const std::string& data_dir,
+                                                                  int schema_version);
 
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
@@ -42,6 +46,7 @@ class SqliteStore final : public Store {
   Result<std::optional<EnrollmentToken>> findEnrollmentTokenByHash(
       const std::string& token_hash) override;
   Result<std::vector<EnrollmentToken>> listEnrollmentTokens(int64_t site_id) override;
+  Result<AgentCounts> countAgents(int64_t site_id) override;
   Result<AgentRecord> enrollAgent(int64_t token_id, const AgentRecord& agent,
                                   int64_t now_ms) override;
   Result<std::optional<AgentRecord>> findAgent(const std::string& agent_id) override;
@@ -123,7 +128,8 @@ class SqliteStore final : public Store {
   SqliteStore(std::string db_path, std::unique_ptr<Poco::Data::Session> session);
 
   Status configureConnection();
-  Status migrate();
+  // Applies the migrations after the current version up to `target_version`.
+  Status migrate(int target_version);
   // REQUIRES: mu_ held. The last two throw on failure and need an open transaction.
   Result<std::optional<AgentRecord>> findAgentLocked(const std::string& agent_id);
   void writeFactsLocked(const std::string& agent_id, int64_t seq, const AgentFactsUpdate& facts);

@@ -273,6 +273,20 @@ Result<bool> SqliteStore::deleteSite(int64_t site_id) {
   });
 }
 
+Result<Store::AgentCounts> SqliteStore::countAgents(int64_t site_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return guarded("cannot count agents", [&]() -> Result<AgentCounts> {
+    Poco::Int64 id = site_id;
+    Poco::Int64 site = 0;
+    Poco::Int64 tenant = 0;
+    *session_ << "SELECT COUNT(*) FROM agents WHERE site_id = ?", use(id), into(site), now;
+    *session_ << "SELECT COUNT(*) FROM agents a JOIN sites s ON s.id = a.site_id"
+                 " WHERE s.tenant_id = (SELECT tenant_id FROM sites WHERE id = ?)",
+        use(id), into(tenant), now;
+    return AgentCounts{site, tenant};
+  });
+}
+
 // --- Enrollment tokens ------------------------------------------------------------------------
 
 Result<EnrollmentToken> SqliteStore::createEnrollmentToken(const EnrollmentToken& token) {

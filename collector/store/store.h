@@ -389,6 +389,13 @@ class Store {
   // Fails with kPermissionDenied, creating nothing, if the token is not usable.
   virtual Result<AgentRecord> enrollAgent(int64_t token_id, const AgentRecord& agent,
                                           int64_t now_ms) = 0;
+  // Agents (retired ones included) of site `site_id` and of its tenant, for the enrollment
+  // quotas; {0, 0} if the site does not exist.
+  struct AgentCounts {
+    int64_t site = 0;
+    int64_t tenant = 0;
+  };
+  virtual Result<AgentCounts> countAgents(int64_t site_id) = 0;
   virtual Result<std::optional<AgentRecord>> findAgent(const std::string& agent_id) = 0;
   // Agents ordered by id, those with id > `after_id` (all if empty), at most `limit`.
   virtual Result<std::vector<AgentRecord>> listAgents(const std::string& after_id,

@@ -41,6 +41,7 @@ class StoreWrapper : public Store {
                                   int64_t now_ms) override {
     return target_.enrollAgent(token_id, agent, now_ms);
   }
+  Result<AgentCounts> countAgents(int64_t site_id) override { return target_.countAgents(site_id); }
   Result<std::optional<AgentRecord>> findAgent(const std::string& agent_id) override {
     return target_.findAgent(agent_id);
   }

@@ -6,7 +6,8 @@
 //   2: query parameters, one per line: limit, cursor, then a value for the id and time filters;
 //   3: a path id.
 // Invariants: no crash; every refusal is a 4xx with the documented code; every accepted value
-// keeps its contract (lengths, ranges, no control characters, ascending unique ids); accepted
+// keeps its contract (lengths, ranges, UTF-8 without control characters, ascending unique
+// ids), and only a body of clean text (json::textFault) is accepted; accepted
 // times and cursors survive a round trip through their formatter.
 #include <cstddef>
 #include <cstdint>
@@ -52,6 +53,7 @@ void checkString(const std::string& value, size_t max_length, bool allow_empty) 
   check(value.size() <= max_length);
   check(allow_empty || !value.empty());
   check(!hasControlCharacter(value));
+  check(json::isUtf8(value));
 }
 
 const char* const kMembers[] = {"name",     "note",    "tenant_ids", "events", "expires_at",
@@ -59,8 +61,10 @@ const char* const kMembers[] = {"name",     "note",    "tenant_ids", "events", "
 
 void fuzzBody(const std::string& text) {
   auto body = JsonBody::parse(text);
-  checkRefusal(body, 400, errors::kMalformedJson);
+  const bool clean_text = !json::textFault(text).has_value();
+  checkRefusal(body, 400, clean_text ? errors::kMalformedJson : errors::kInvalidText);
   if (!body.ok()) return;
+  check(clean_text);
   const JsonBody& b = body.value();
   for (const char* name : kMembers) {
     const bool present = b.has(name);

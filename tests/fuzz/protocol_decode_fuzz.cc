@@ -1,10 +1,12 @@
 // Fuzz target: every decoder of untrusted protocol input. Decoding must never crash, and any
-// message that decodes must survive an encode/decode round trip unchanged.
+// message that decodes must survive an encode/decode round trip unchanged, and only a body of
+// clean text (UTF-8, no NUL, json::textFault) decodes.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+#include "common/json.h"
 #include "common/protocol.h"
 
 namespace {
@@ -18,8 +20,10 @@ void check(bool condition) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace vigil::protocol;
   std::string_view input(reinterpret_cast<const char*>(data), size);
+  const bool clean_text = !vigil::json::textFault(input).has_value();
 
   if (auto hb = decodeHeartbeat(input); hb.ok()) {
+    check(clean_text);
     auto again = decodeHeartbeat(encode(hb.value()));
     check(again.ok());
     check(again->agent_id == hb->agent_id && again->seq == hb->seq &&
@@ -30,6 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(!hb.error().code.empty() && !hb.error().message.empty());
   }
   if (auto er = decodeEnrollRequest(input); er.ok()) {
+    check(clean_text);
     auto again = decodeEnrollRequest(encode(er.value()));
     check(again.ok() && again->enroll_token == er->enroll_token &&
           again->facts.hostname == er->facts.hostname);

@@ -146,6 +146,13 @@ std::string logTail(const std::string& path, size_t max_bytes) {
   return all.size() > max_bytes ? all.substr(all.size() - max_bytes) : all;
 }
 
+std::map<std::string, std::string> fastPresenceSettings() {
+  return {{"heartbeat.intervalSeconds", "1"},
+          {"presence.confirmationWindowSeconds", "1"},
+          {"presence.tickIntervalMs", "100"},
+          {"store.flushIntervalMs", "200"}};
+}
+
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {

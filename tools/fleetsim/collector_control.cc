@@ -175,10 +175,15 @@ CollectorControl::~CollectorControl() {
 }
 
 Status CollectorControl::start(std::chrono::seconds timeout) {
-  std::vector<std::string> args = {"--data-dir=" + setup_.data_dir,
-                                   "--http-address=" + setup_.address,
-                                   "--http-port=" + std::to_string(setup_.http_port),
-                                   "--define=beacon.port=" + std::to_string(setup_.beacon_port)};
+  std::vector<std::string> args = {
+      "--data-dir=" + setup_.data_dir, "--http-address=" + setup_.address,
+      "--http-port=" + std::to_string(setup_.http_port),
+      "--define=beacon.port=" + std::to_string(setup_.beacon_port),
+      // A simulated fleet enrolls whole, at once: no enrollment limits or quotas
+      // (setup_.defines may set them).
+      "--define=enrollment.perTokenPerMinute=0", "--define=enrollment.perSitePerMinute=0",
+      "--define=enrollment.perTenantPerMinute=0", "--define=enrollment.maxAgentsPerSite=0",
+      "--define=enrollment.maxAgentsPerTenant=0"};
   if (!setup_.cert_file.empty()) {
     args.push_back("--define=tls.certificateFile=" + setup_.cert_file);
     args.push_back("--define=tls.privateKeyFile=" + setup_.key_file);

@@ -6,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "common/json.h"
 #include "common/protocol.h"
 
 namespace {
@@ -110,6 +111,14 @@ BOOST_AUTO_TEST_CASE(rfc3339_dates_parse_with_zones_and_fractions) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(answers_are_valid_utf8_even_for_text_stored_before_it_was_checked) {
+  vigil::json::JsonPtr obj(cJSON_CreateObject());
+  vigil::collector::out::string(obj.get(), "hostname", "pc\xff\xc3-\xc3\xa9");
+  const std::string printed = vigil::json::print(obj.get());
+  BOOST_TEST(vigil::json::isUtf8(printed));
+  BOOST_TEST(printed == "{\"hostname\":\"pc\xef\xbf\xbd\xef\xbf\xbd-\xc3\xa9\"}");
+}
+
 BOOST_AUTO_TEST_CASE(json_bodies_are_typed_and_strict) {
   BOOST_TEST(!JsonBody::parse("[1]").ok());
   BOOST_TEST(!JsonBody::parse("{").ok());
@@ -126,6 +135,15 @@ BOOST_AUTO_TEST_CASE(json_bodies_are_typed_and_strict) {
   BOOST_TEST(!b.optionalString("ctl", 200).ok());
   BOOST_TEST(b.optionalString("slash", 200).value().value() == "a\\u0000b");
   BOOST_TEST(!JsonBody::parse(R"({"nul":"a\u0000b"})").ok());  // cJSON would cut it at the NUL
+  // A raw NUL, raw control characters in strings and bytes that are not UTF-8: refused whole.
+  for (const std::string& bad :
+       {std::string("{\"name\":\"x\0y\"}", 12), std::string("{\"name\":\"x\ty\"}"),
+        std::string("{\"name\":\"x\xffy\"}"), std::string("{\"name\":\"x\xc0\xafy\"}")}) {
+    auto refused = JsonBody::parse(bad);
+    BOOST_REQUIRE(!refused.ok());
+    BOOST_TEST(refused.error().http_status == 400);
+    BOOST_TEST(refused.error().code == "invalid_text");
+  }
   BOOST_TEST(*b.optionalInteger("n", 1, 10).value() == 3);
   BOOST_TEST(!b.optionalInteger("n", 4, 10).ok());
   BOOST_TEST(!b.optionalInteger("big", 0, INT64_MAX).ok());

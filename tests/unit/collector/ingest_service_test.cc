@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/last_seen_writer.h"
@@ -264,6 +265,73 @@ BOOST_FIXTURE_TEST_CASE(enroll_with_malformed_body_is_400_and_creates_nothing, I
   BOOST_TEST(missing.error().code == protocol::errors::kMissingField);
   BOOST_TEST(directory.size() == 0u);
   BOOST_TEST(store.findEnrollmentTokenByHash(hashOf(kEnrollToken)).value()->uses == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(enrollments_over_a_limit_are_429_with_retry_after_and_create_nothing,
+                        IngestFixture) {
+  IngestConfig config{kIntervalS, 300'000};
+  config.enrollment_limits.per_token = {60, 3};  // one a second, bursts of 3
+  std::vector<std::string> notices;
+  service = std::make_unique<IngestService>(
+      store, directory, clock, config, nullptr, nullptr,
+      [&notices](const std::string& line) { notices.push_back(line); });
+  for (int i = 0; i < 3; ++i) enroll("burst-" + std::to_string(i));
+  for (int i = 0; i < 5; ++i) {
+    auto refused = service->enroll(enrollBody(kEnrollToken, "flood"));
+    BOOST_REQUIRE(!refused.ok());
+    BOOST_TEST(refused.error().http_status == 429);
+    BOOST_TEST(refused.error().code == protocol::errors::kRateLimited);
+    BOOST_TEST(refused.error().retry_after_s.value() == i + 1);
+  }
+  BOOST_TEST(directory.size() == 3u);
+  BOOST_TEST(store.findEnrollmentTokenByHash(hashOf(kEnrollToken)).value()->uses == 3);
+  BOOST_TEST(notices.size() == 1u);  // once per burst
+  BOOST_TEST(service->counters().enrollments_limited.refused_token == 5u);
+  BOOST_TEST(service->outcomes().enrollments_refused.at(protocol::errors::kRateLimited) == 5u);
+  // Paced at the rate, enrollment goes through.
+  clock.advance(1s);
+  enroll("paced");
+  // An unknown token is refused as such, not counted against anything.
+  BOOST_TEST(service->enroll(enrollBody("wrong-token")).error().http_status == 401);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_site_or_tenant_at_its_agent_quota_enrolls_no_more, IngestFixture) {
+  IngestConfig config{kIntervalS, 300'000};
+  config.enrollment_limits.max_agents_per_site = 2;
+  config.enrollment_limits.max_agents_per_tenant = 3;
+  service = std::make_unique<IngestService>(store, directory, clock, config);
+  enroll("a");
+  enroll("b");
+  auto site_full = service->enroll(enrollBody(kEnrollToken, "c"));
+  BOOST_REQUIRE(!site_full.ok());
+  BOOST_TEST(site_full.error().http_status == 403);
+  BOOST_TEST(site_full.error().code == protocol::errors::kQuotaExceeded);
+  BOOST_TEST(site_full.error().message.find("enrollment.maxAgentsPerSite") != std::string::npos);
+  // A second site of the tenant: one more fits the tenant's quota, then none.
+  auto branch = store.createSite(store.findSite(site_id).value()->tenant_id, "branch", kStartMs);
+  EnrollmentToken t;
+  t.site_id = branch->id;
+  t.token_hash = hashOf("branch-token");
+  t.created_at_ms = kStartMs;
+  BOOST_REQUIRE(store.createEnrollmentToken(t).ok());
+  BOOST_REQUIRE(service->enroll(enrollBody("branch-token", "d")).ok());
+  auto tenant_full = service->enroll(enrollBody("branch-token", "e"));
+  BOOST_REQUIRE(!tenant_full.ok());
+  BOOST_TEST(tenant_full.error().code == protocol::errors::kQuotaExceeded);
+  BOOST_TEST(directory.size() == 3u);
+  BOOST_TEST(store.findEnrollmentTokenByHash(hashOf("branch-token")).value()->uses == 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_forgotten_sites_peer_key_is_never_handed_out_again, IngestFixture) {
+  const int64_t tenant_id = store.findSite(site_id).value()->tenant_id;
+  const int64_t doomed = store.createSite(tenant_id, "doomed", kStartMs)->id;
+  vigil::collector::SitePeerKeys keys(store);
+  BOOST_REQUIRE(keys.load().ok());
+  BOOST_REQUIRE(keys.find(doomed).has_value());
+  BOOST_REQUIRE(store.deleteSite(doomed).value());
+  keys.forget(doomed);
+  BOOST_TEST(!keys.find(doomed).has_value());
+  BOOST_TEST(keys.find(site_id).has_value());
 }
 
 BOOST_FIXTURE_TEST_CASE(enroll_with_oversized_body_is_413, IngestFixture) {

@@ -540,3 +540,124 @@ BOOST_FIXTURE_TEST_CASE(only_the_newest_outage_reports_of_each_agent_are_kept, S
   BOOST_REQUIRE(others.size() == 1u);
   BOOST_TEST(others[0].cause == "dns");
 }
+
+namespace {
+
+// Tables and indexes of the schema, as SQLite holds their definitions.
+std::vector<std::string> schemaObjects(const std::string& dir, const std::string& type) {
+  using Poco::Data::Keywords::bind;
+  using Poco::Data::Keywords::into;
+  using Poco::Data::Keywords::now;
+  Poco::Data::SQLite::Connector::registerConnector();
+  Poco::Data::Session raw(Poco::Data::SQLite::Connector::KEY,
+                          (fs::path(dir) / SqliteStore::kDatabaseFileName).string());
+  std::vector<std::string> names;
+  raw << "SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%'"
+         " ORDER BY name",
+      bind(type), into(names), now;
+  return names;
+}
+
+// Deletes the newest site and creates another: the new one must get a new id.
+void deleteNewestSiteThenCreate(SqliteStore& store, int64_t tenant_id, const std::string& name) {
+  auto sites = store.listSites().value();
+  BOOST_REQUIRE(!sites.empty());
+  const int64_t newest = sites.back().id;
+  BOOST_REQUIRE(store.deleteSite(newest).value());
+  auto created = store.createSite(tenant_id, name, 5000).value();
+  BOOST_TEST(created.id > newest, "site id " << newest << " given again");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ids_of_deleted_objects_are_never_given_again_also_after_a_restart) {
+  TempDir tmp;
+  const std::string dir = tmp.sub("data");
+  auto store = openStore(dir);
+  auto tenant = store->createTenant("t", 1000).value();
+  BOOST_REQUIRE(store->createSite(tenant.id, "a", 1000).ok());
+  BOOST_REQUIRE(store->createSite(tenant.id, "b", 1000).ok());
+  deleteNewestSiteThenCreate(*store, tenant.id, "c");
+  store.reset();
+  store = openStore(dir);
+  deleteNewestSiteThenCreate(*store, tenant.id, "d");
+  // Tenants too.
+  auto doomed = store->createTenant("doomed", 1000).value();
+  BOOST_REQUIRE(store->deleteTenant(doomed.id).value());
+  store.reset();
+  store = openStore(dir);
+  BOOST_TEST(store->createTenant("next", 1000).value().id > doomed.id);
+}
+
+BOOST_AUTO_TEST_CASE(migration_5_keeps_a_schema_4_database_and_stops_id_reuse) {
+  TempDir tmp;
+  const std::string dir = tmp.sub("data");
+  int64_t tenant_b = 0, site_b = 0, window_id = 0, webhook_id = 0, admin_id = 0;
+  std::string peer_key, webhook_secret;
+  {
+    auto opened = SqliteStore::openAtSchemaVersion(dir, 4);
+    BOOST_REQUIRE(opened.ok());
+    auto& store = *opened.value();
+    BOOST_REQUIRE(store.schemaVersion().value() == 4);
+    auto a = store.createTenant("a", 1000).value();
+    tenant_b = store.createTenant("b", 1000).value().id;
+    BOOST_REQUIRE(store.createSite(a.id, "hq", 1000).ok());
+    auto site = store.createSite(tenant_b, "hq", 1000).value();
+    site_b = site.id;
+    peer_key = site.peer_key;
+    EnrollmentToken t;
+    t.site_id = site_b;
+    t.token_hash = hashOf("enroll-secret");
+    auto token = store.createEnrollmentToken(t).value();
+    AgentRecord agent;
+    agent.id = "ag_old";
+    agent.hostname = "old-host";
+    agent.agent_version = "0.1.0";
+    agent.secret = std::string(64, 's');
+    BOOST_REQUIRE(store.enrollAgent(token.id, agent, 2000).ok());
+    vigil::collector::MaintenanceWindowRecord w;
+    w.tenant_id = tenant_b;
+    w.scope = "site";
+    w.site_id = site_b;
+    w.starts_at_ms = 1000;
+    w.duration_s = 3600;
+    w.recurrence = "weekly";
+    window_id = store.createMaintenanceWindow(w).value().id;
+    vigil::collector::NewWebhook hook;
+    hook.tenant_id = tenant_b;
+    hook.url = "https://example.test/hook";
+    hook.events = {"alert.opened"};
+    auto created_hook = store.createWebhook(hook, 1000).value();
+    webhook_id = created_hook.id;
+    webhook_secret = created_hook.secret;
+    BOOST_REQUIRE(store.createSite(a.id, "spare", 1000).ok());  // the newest site, no agents
+    admin_id = store
+                   .createAdminToken(
+                       vigil::collector::NewAdminToken::forAllTenants(hashOf("admin"), "ops"), 1000)
+                   .value()
+                   .id;
+  }
+  const auto tables_before = schemaObjects(dir, "table");
+  const auto indexes_before = schemaObjects(dir, "index");
+  auto store = openStore(dir);
+  BOOST_TEST(store->schemaVersion().value() == SqliteStore::latestSchemaVersion());
+  // Nothing lost: rows, ids, secrets, tables, indexes.
+  BOOST_TEST(schemaObjects(dir, "table") == tables_before, boost::test_tools::per_element());
+  BOOST_TEST(schemaObjects(dir, "index") == indexes_before, boost::test_tools::per_element());
+  auto site = store->findSite(site_b).value();
+  BOOST_REQUIRE(site.has_value());
+  BOOST_TEST(site->tenant_id == tenant_b);
+  BOOST_TEST(site->peer_key == peer_key);
+  BOOST_TEST(store->findEnrollmentTokenByHash(hashOf("enroll-secret")).value()->uses == 1);
+  BOOST_TEST(store->findAgent("ag_old").value()->site_id == site_b);
+  BOOST_TEST(store->findMaintenanceWindow(window_id).value().has_value());
+  BOOST_TEST(store->findWebhook(webhook_id).value()->secret == webhook_secret);
+  BOOST_TEST(store->findAdminTokenByHash(hashOf("admin")).value()->id == admin_id);
+  // Foreign keys hold as before: no site of an unknown tenant, no deleting a used tenant.
+  BOOST_TEST(!store->createSite(tenant_b + 100, "orphan", 1000).ok());
+  // From now on a deleted site's id is never given again.
+  deleteNewestSiteThenCreate(*store, tenant_b, "branch");
+  store.reset();
+  store = openStore(dir);
+  deleteNewestSiteThenCreate(*store, tenant_b, "annex");
+}

@@ -84,7 +84,9 @@ struct Fixture {
           json::addInteger(summary, "agents", 0);
           cJSON_AddObjectToObject(summary, "by_status");
           json::addInteger(summary, "open_alerts", 0);
-        });
+        },
+        TenancyDeletions{[this](int64_t site) { deleted_sites.push_back(site); },
+                         [this](int64_t tenant) { deleted_tenants.push_back(tenant); }});
     tokens = std::make_unique<TokenService>(*store);
     tenancy->registerRoutes(routes);
     tokens->registerRoutes(routes);
@@ -181,6 +183,8 @@ struct Fixture {
   TempDir tmp;
   std::unique_ptr<SqliteStore> store;
   std::vector<std::pair<std::optional<int64_t>, std::optional<int64_t>>> summary_calls;
+  // What TenancyDeletions was told, in order.
+  std::vector<int64_t> deleted_sites, deleted_tenants;
   std::unique_ptr<TenancyService> tenancy;
   std::unique_ptr<TokenService> tokens;
   AdminRouteTable routes;
@@ -297,9 +301,12 @@ BOOST_AUTO_TEST_CASE(rename_tenant_answers_the_tenant_and_409_on_a_taken_name) {
 BOOST_AUTO_TEST_CASE(delete_tenant_is_409_while_it_has_sites_then_204) {
   Reply refused = call(all, "DELETE", "/api/v1/tenants/" + id(tenant_b.id));
   BOOST_TEST(refused.status == 409);
+  BOOST_TEST(deleted_tenants.empty());  // nothing deleted, nobody told
   BOOST_TEST(call(all, "DELETE", "/api/v1/sites/" + id(site_b.id)).status == 204);
+  BOOST_TEST(deleted_sites == std::vector<int64_t>{site_b.id});
   Reply deleted = call(all, "DELETE", "/api/v1/tenants/" + id(tenant_b.id));
   BOOST_TEST(deleted.status == 204);
+  BOOST_TEST(deleted_tenants == std::vector<int64_t>{tenant_b.id});
   BOOST_TEST(deleted.body.empty());
   BOOST_TEST(call(all, "GET", "/api/v1/tenants/" + id(tenant_b.id)).status == 404);
   BOOST_TEST(call(all, "DELETE", "/api/v1/tenants/" + id(tenant_b.id)).status == 404);
@@ -380,6 +387,7 @@ BOOST_AUTO_TEST_CASE(delete_site_with_agents_is_409) {
   Reply r = call(all, "DELETE", "/api/v1/sites/" + id(site_b.id));
   BOOST_TEST(r.status == 409);
   BOOST_TEST(r.code == "conflict");
+  BOOST_TEST(deleted_sites.empty());
   BOOST_TEST(ok(store->findSite(site_b.id)).has_value());
 }
 

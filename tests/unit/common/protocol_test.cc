@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
+
 using namespace vigil;
 using namespace vigil::protocol;
 
@@ -394,6 +396,40 @@ BOOST_AUTO_TEST_CASE(enroll_bad_inputs_are_refused_with_the_right_code) {
       BOOST_TEST(r.error().field == c.field);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(strings_that_are_not_clean_utf8_are_refused_not_cut_short) {
+  const std::string head = R"({"v":1,"enroll_token":"t","agent_version":"1","hostname":")";
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"escaped NUL", R"(trunc\u0000ated)"},  {"raw NUL", std::string("trunc\0ated", 9)},
+      {"raw control character", "tab\there"}, {"lone continuation byte", "host\x80"},
+      {"truncated sequence", "host\xc3"},     {"overlong slash", "host\xc0\xaf"},
+      {"surrogate", "host\xed\xa0\x80"},      {"above U+10FFFF", "host\xf4\x90\x80\x80"},
+  };
+  for (const auto& [name, hostname] : refused) {
+    BOOST_TEST_CONTEXT("case: " << name) {
+      auto r = decodeEnrollRequest(head + hostname + "\"}");
+      BOOST_REQUIRE(!r.ok());
+      BOOST_TEST(r.error().code == errors::kInvalidText);
+    }
+  }
+  // Heartbeats are checked the same way.
+  auto beat = decodeHeartbeat(heartbeatWith("hostname", "\"a\\u0000b\""));
+  BOOST_REQUIRE(!beat.ok());
+  BOOST_TEST(beat.error().code == errors::kInvalidText);
+  // An escaped backslash followed by "u0000" is text; so is any well-formed UTF-8.
+  auto text = decodeEnrollRequest(head + R"(a\\u0000b)" + "\"}");
+  BOOST_REQUIRE(text.ok());
+  BOOST_TEST(text.value().facts.hostname == "a\\u0000b");
+  auto utf8 = decodeEnrollRequest(head + "h\xc3\xa9te-\xf0\x9f\x96\xa5" + "\"}");
+  BOOST_REQUIRE(utf8.ok());
+  BOOST_TEST(utf8.value().facts.hostname == "h\xc3\xa9te-\xf0\x9f\x96\xa5");
+}
+
+BOOST_AUTO_TEST_CASE(text_stored_before_it_was_checked_prints_as_valid_utf8) {
+  BOOST_TEST(json::toValidUtf8("ok \xc3\xa9") == "ok \xc3\xa9");
+  BOOST_TEST(json::toValidUtf8("bad\xff\xc3") == "bad\xef\xbf\xbd\xef\xbf\xbd");
+  BOOST_TEST(json::isUtf8(json::toValidUtf8("\xed\xa0\x80x")));
 }
 
 BOOST_AUTO_TEST_CASE(response_decoders_refuse_out_of_range_intervals) {
