@@ -25,14 +25,6 @@ namespace protocol = vigil::protocol;
 
 namespace {
 
-// Fast presence so a silent agent is OFFLINE, with an alert, within seconds.
-std::map<std::string, std::string> fastSettings() {
-  return {{"heartbeat.intervalSeconds", "1"},
-          {"presence.confirmationWindowSeconds", "1"},
-          {"presence.tickIntervalMs", "100"},
-          {"store.flushIntervalMs", "200"}};
-}
-
 // Every exercised (method, template, status), for the OpenAPI coverage check at the end.
 OpenApiCoverage& coverage() {
   static OpenApiCoverage instance;
@@ -118,7 +110,7 @@ std::unique_ptr<SyntheticAgent> enrolled(int port, const std::string& token,
 // Two tenants with a site, an enrollment token and an agent each, and a token per tenant.
 struct TwoTenants {
   TempDir tmp;
-  Collector collector{tmp.sub("collector"), fastSettings()};
+  Collector collector{tmp.sub("collector"), fastPresenceSettings()};
   std::unique_ptr<Api> op;  // all tenants
   int64_t tenant_a = 0, tenant_b = 0, site_a = 0, site_b = 0, etoken_b = 0;
   std::string enroll_a, enroll_b;

@@ -214,6 +214,13 @@ void Collector::kill() {
   process_->waitExit(std::chrono::seconds(15));
 }
 
+std::map<std::string, std::string> fastPresenceSettings() {
+  return {{"heartbeat.intervalSeconds", "1"},
+          {"presence.confirmationWindowSeconds", "1"},
+          {"presence.tickIntervalMs", "100"},
+          {"store.flushIntervalMs", "200"}};
+}
+
 std::string Collector::adminToken() const { return trim(readFile(data_dir_ + "/admin-token")); }
 std::string Collector::enrollToken() const { return trim(readFile(data_dir_ + "/enroll-token")); }
 
