@@ -442,9 +442,34 @@ AdminAnswer answer(const json::JsonPtr& root, int http_status) {
 
 // --- Routes --------------------------------------------------------------------------------
 
+std::optional<ApiError> checkAccess(const RouteAccess& access, const AdminPrincipal& principal,
+                                    const std::map<std::string, std::string>& path_params) {
+  if (roleCovers(principal.role, access.role)) return std::nullopt;
+  if (!access.or_self.empty()) {
+    auto named = path_params.find(access.or_self);
+    if (named != path_params.end() && principal.token_id > 0 &&
+        parsePositiveId(named->second) == principal.token_id) {
+      return std::nullopt;
+    }
+  }
+  return forbidden(std::string("this operation needs an admin token of role ") +
+                   adminRoleName(access.role) +
+                   (access.or_self.empty() ? "" : " (or the token itself)") +
+                   "; this token's role is " + adminRoleName(principal.role));
+}
+
 void AdminRouteTable::add(const std::string& method, const std::string& path_template,
-                          AdminRouteHandler handler) {
-  routes_.push_back(Route{method, path_template, splitPath(path_template), std::move(handler)});
+                          RouteAccess access, AdminRouteHandler handler) {
+  routes_.push_back(Route{method, path_template, splitPath(path_template), std::move(access),
+                          std::move(handler)});
+}
+
+std::optional<RouteAccess> AdminRouteTable::accessOf(const std::string& method,
+                                                     const std::string& path_template) const {
+  for (const Route& r : routes_) {
+    if (r.method == method && r.path_template == path_template) return r.access;
+  }
+  return std::nullopt;
 }
 
 std::optional<AdminRouteTable::Match> AdminRouteTable::match(const std::string& method,
@@ -465,7 +490,9 @@ std::optional<AdminRouteTable::Match> AdminRouteTable::match(const std::string& 
       }
     }
     if (!matched) continue;
-    if (route.method == method) return Match{&route.handler, route.path_template, params};
+    if (route.method == method) {
+      return Match{&route.handler, route.path_template, params, route.access};
+    }
     if (allow != nullptr && allow->find(route.method) == std::string::npos) {
       if (!allow->empty()) *allow += ", ";
       *allow += route.method;

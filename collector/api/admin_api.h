@@ -35,6 +35,8 @@ struct AdminPrincipal {
   int64_t token_id = 0;
   std::string token_name;
   TenantScope scope;
+  AdminRole role = AdminRole::kReadOnly;
+  std::optional<int64_t> expires_at_ms;  // the token's; unset: it does not expire
 };
 
 struct AdminRequest {
@@ -157,16 +159,36 @@ AdminAnswer answer(const json::JsonPtr& root, int http_status = 200);
 
 // --- Routes --------------------------------------------------------------------------------
 
+// Who may call a route: a principal whose role covers `role`; and, when `or_self` names a path
+// parameter, also the admin token that parameter names (a token may revoke itself).
+struct RouteAccess {
+  RouteAccess(AdminRole needed) : role(needed) {}  // NOLINT(google-explicit-constructor)
+  RouteAccess(AdminRole needed, std::string self_param)
+      : role(needed), or_self(std::move(self_param)) {}
+
+  AdminRole role;
+  std::string or_self;
+};
+
+// nullopt if `principal` may call a route of `access` with `path_params`; otherwise the
+// 403 forbidden to answer. The one place where roles are enforced (the HTTP edge calls it for
+// every admin request, before the route's function).
+std::optional<ApiError> checkAccess(const RouteAccess& access, const AdminPrincipal& principal,
+                                    const std::map<std::string, std::string>& path_params);
+
 // The table of admin routes. Templates are literal segments and {name} parameters, each
-// parameter one whole segment.
+// parameter one whole segment. Every route declares who may call it (docs/openapi.yaml says
+// the same as `x-vigil-role`, and a test keeps the two equal).
 class AdminRouteTable {
  public:
-  void add(const std::string& method, const std::string& path_template, AdminRouteHandler handler);
+  void add(const std::string& method, const std::string& path_template, RouteAccess access,
+           AdminRouteHandler handler);
 
   struct Match {
     const AdminRouteHandler* handler = nullptr;
     std::string route;
     std::map<std::string, std::string> path_params;
+    RouteAccess access = AdminRole::kAdmin;
   };
   // The route for `method` and `path`; nullopt with `allow` empty if no template matches the
   // path (404), with `allow` listing the path's methods if only the method is wrong (405).
@@ -175,12 +197,16 @@ class AdminRouteTable {
 
   // Every (method, template), in the order added: what docs/openapi.yaml must describe.
   std::vector<std::pair<std::string, std::string>> routes() const;
+  // The access of the route `method` `path_template` (as added); nullopt if there is none.
+  std::optional<RouteAccess> accessOf(const std::string& method,
+                                      const std::string& path_template) const;
 
  private:
   struct Route {
     std::string method;
     std::string path_template;
     std::vector<std::string> segments;
+    RouteAccess access;
     AdminRouteHandler handler;
   };
   std::vector<Route> routes_;

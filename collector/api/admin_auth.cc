@@ -43,6 +43,8 @@ std::optional<AdminPrincipal> AdminAuthenticator::authenticate(
   AdminPrincipal principal;
   principal.token_id = match->id;
   principal.token_name = match->name;
+  principal.role = match->role;
+  principal.expires_at_ms = match->expires_at_ms;
   principal.scope =
       match->all_tenants ? TenantScope::everything() : TenantScope{false, match->tenant_ids};
   return principal;

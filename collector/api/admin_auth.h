@@ -24,8 +24,10 @@ class AdminAuthenticator {
 
   // The principal of `authorization` if it is "Bearer <token>" (scheme case-insensitive) and
   // the token is an admin token usable at `now_ms` (not revoked, not expired). Its scope is
-  // every tenant or the token's tenants, ascending (empty if they were all deleted). A store
-  // failure authenticates nobody.
+  // every tenant or the token's tenants, ascending (empty if they were all deleted); its role
+  // and expiry are the token's. A token whose ancestor was revoked or expired is not usable:
+  // the store revokes descendants with their ancestor and keeps each within its parent's
+  // expiry (store.h, AdminToken). A store failure authenticates nobody.
   std::optional<AdminPrincipal> authenticate(const std::optional<std::string>& authorization,
                                              int64_t now_ms) const;
 

@@ -192,17 +192,19 @@ cJSON* healthItem(const HealthRecord& h) {
 }  // namespace
 
 void AgentQueryService::registerRoutes(AdminRouteTable& table) {
-  table.add("GET", "/api/v1/agents", [this](const AdminRequest& r) { return listAgents(r); });
-  table.add("GET", "/api/v1/agents/{agent_id}",
+  table.add("GET", "/api/v1/agents", AdminRole::kReadOnly,
+            [this](const AdminRequest& r) { return listAgents(r); });
+  table.add("GET", "/api/v1/agents/{agent_id}", AdminRole::kReadOnly,
             [this](const AdminRequest& r) { return getAgent(r); });
-  table.add("DELETE", "/api/v1/agents/{agent_id}",
+  table.add("DELETE", "/api/v1/agents/{agent_id}", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return deleteAgent(r); });
-  table.add("GET", "/api/v1/agents/{agent_id}/history",
+  table.add("GET", "/api/v1/agents/{agent_id}/history", AdminRole::kReadOnly,
             [this](const AdminRequest& r) { return agentHistory(r); });
-  table.add("POST", "/api/v1/agents/{agent_id}/retire",
+  table.add("POST", "/api/v1/agents/{agent_id}/retire", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return retireAgent(r); });
-  table.add("GET", "/api/v1/health", [this](const AdminRequest& r) { return health(r); });
-  table.add("GET", "/api/v1/health/history",
+  table.add("GET", "/api/v1/health", AdminRole::kReadOnly,
+            [this](const AdminRequest& r) { return health(r); });
+  table.add("GET", "/api/v1/health/history", AdminRole::kReadOnly,
             [this](const AdminRequest& r) { return healthHistory(r); });
 }
 

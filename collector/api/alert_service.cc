@@ -51,12 +51,13 @@ ApiResult<std::string> noteFrom(const AdminRequest& request) {
 }  // namespace
 
 void AlertService::registerRoutes(AdminRouteTable& table) {
-  table.add("GET", "/api/v1/alerts", [this](const AdminRequest& r) { return listAlerts(r); });
-  table.add("GET", "/api/v1/alerts/{alert_id}",
+  table.add("GET", "/api/v1/alerts", AdminRole::kReadOnly,
+            [this](const AdminRequest& r) { return listAlerts(r); });
+  table.add("GET", "/api/v1/alerts/{alert_id}", AdminRole::kReadOnly,
             [this](const AdminRequest& r) { return getAlert(r); });
-  table.add("POST", "/api/v1/alerts/{alert_id}/acknowledge",
+  table.add("POST", "/api/v1/alerts/{alert_id}/acknowledge", AdminRole::kOperator,
             [this](const AdminRequest& r) { return acknowledge(r); });
-  table.add("POST", "/api/v1/alerts/{alert_id}/resolve",
+  table.add("POST", "/api/v1/alerts/{alert_id}/resolve", AdminRole::kOperator,
             [this](const AdminRequest& r) { return resolve(r); });
 }
 

@@ -94,6 +94,16 @@ void AdminRouteHttpHandler::handle(HttpExchange& exchange) {
                                 std::nullopt});
     return;
   }
+  // Roles are enforced here, for every route, before its body is read or its function runs.
+  if (std::optional<ApiError> refused =
+          checkAccess(match_.access, *principal, match_.path_params)) {
+    services_.logger.warning("admin token " + std::to_string(principal->token_id) + " (role " +
+                             adminRoleName(principal->role) +
+                             ") refused: " + exchange.request().getMethod() + " " + match_.route +
+                             " needs role " + adminRoleName(match_.access.role));
+    exchange.sendError(*refused);
+    return;
+  }
   AdminRequest request;
   request.principal = std::move(*principal);
   request.method = exchange.request().getMethod();

@@ -42,13 +42,13 @@ Status MaintenanceService::reload() {
 }
 
 void MaintenanceService::registerRoutes(AdminRouteTable& table) {
-  table.add("GET", "/api/v1/maintenance-windows",
+  table.add("GET", "/api/v1/maintenance-windows", AdminRole::kReadOnly,
             [this](const AdminRequest& r) { return listWindows(r); });
-  table.add("POST", "/api/v1/maintenance-windows",
+  table.add("POST", "/api/v1/maintenance-windows", AdminRole::kOperator,
             [this](const AdminRequest& r) { return createWindow(r); });
-  table.add("GET", "/api/v1/maintenance-windows/{window_id}",
+  table.add("GET", "/api/v1/maintenance-windows/{window_id}", AdminRole::kReadOnly,
             [this](const AdminRequest& r) { return getWindow(r); });
-  table.add("DELETE", "/api/v1/maintenance-windows/{window_id}",
+  table.add("DELETE", "/api/v1/maintenance-windows/{window_id}", AdminRole::kOperator,
             [this](const AdminRequest& r) { return deleteWindow(r); });
 }
 

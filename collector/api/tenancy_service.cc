@@ -72,23 +72,27 @@ Result<std::string> normalizeName(std::string_view raw) {
 }
 
 void TenancyService::registerRoutes(AdminRouteTable& table) {
-  table.add("GET", "/api/v1/tenants", [this](const AdminRequest& r) { return listTenants(r); });
-  table.add("POST", "/api/v1/tenants", [this](const AdminRequest& r) { return createTenant(r); });
-  table.add("GET", "/api/v1/tenants/{tenant_id}",
+  table.add("GET", "/api/v1/tenants", AdminRole::kReadOnly,
+            [this](const AdminRequest& r) { return listTenants(r); });
+  table.add("POST", "/api/v1/tenants", AdminRole::kAdmin,
+            [this](const AdminRequest& r) { return createTenant(r); });
+  table.add("GET", "/api/v1/tenants/{tenant_id}", AdminRole::kReadOnly,
             [this](const AdminRequest& r) { return getTenant(r); });
-  table.add("PATCH", "/api/v1/tenants/{tenant_id}",
+  table.add("PATCH", "/api/v1/tenants/{tenant_id}", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return renameTenant(r); });
-  table.add("DELETE", "/api/v1/tenants/{tenant_id}",
+  table.add("DELETE", "/api/v1/tenants/{tenant_id}", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return deleteTenant(r); });
-  table.add("GET", "/api/v1/tenants/{tenant_id}/sites",
+  table.add("GET", "/api/v1/tenants/{tenant_id}/sites", AdminRole::kReadOnly,
             [this](const AdminRequest& r) { return listTenantSites(r); });
-  table.add("POST", "/api/v1/tenants/{tenant_id}/sites",
+  table.add("POST", "/api/v1/tenants/{tenant_id}/sites", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return createSite(r); });
-  table.add("GET", "/api/v1/sites", [this](const AdminRequest& r) { return listSites(r); });
-  table.add("GET", "/api/v1/sites/{site_id}", [this](const AdminRequest& r) { return getSite(r); });
-  table.add("PATCH", "/api/v1/sites/{site_id}",
+  table.add("GET", "/api/v1/sites", AdminRole::kReadOnly,
+            [this](const AdminRequest& r) { return listSites(r); });
+  table.add("GET", "/api/v1/sites/{site_id}", AdminRole::kReadOnly,
+            [this](const AdminRequest& r) { return getSite(r); });
+  table.add("PATCH", "/api/v1/sites/{site_id}", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return renameSite(r); });
-  table.add("DELETE", "/api/v1/sites/{site_id}",
+  table.add("DELETE", "/api/v1/sites/{site_id}", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return deleteSite(r); });
 }
 

@@ -42,6 +42,8 @@ void addAdminTokenFields(cJSON* obj, const AdminToken& t) {
   out::optionalTime(obj, "expires_at", t.expires_at_ms);
   out::boolean(obj, "revoked", t.revoked);
   out::optionalTime(obj, "revoked_at", t.revoked_at_ms);
+  out::string(obj, "role", adminRoleName(t.role));
+  out::optionalInteger(obj, "parent_id", t.created_by);
 }
 
 // An optional expiry that, when given, lies after `now_ms`.
@@ -52,6 +54,36 @@ ApiResult<std::optional<int64_t>> futureExpiry(const JsonBody& body, int64_t now
     return invalidField("expires_at", "must be in the future");
   }
   return expires.value();
+}
+
+// The role of a token `creator` creates: `role` as asked, at most the creator's (403 above
+// it); the creator's own if not asked.
+ApiResult<AdminRole> childRole(const JsonBody& body, const AdminPrincipal& creator) {
+  auto name = body.optionalString("role", 32);
+  if (!name.ok()) return name.error();
+  if (!name.value()) return creator.role;
+  std::optional<AdminRole> role = parseAdminRole(*name.value());
+  if (!role) return invalidField("role", "must be one of read-only, operator, admin");
+  if (!roleCovers(creator.role, *role)) {
+    return forbidden(std::string("role: a token cannot create a token of a higher role than its "
+                                 "own (") +
+                     adminRoleName(creator.role) + ")");
+  }
+  return *role;
+}
+
+// The expiry of a token `creator` creates: `asked` if the creator does not expire; the
+// creator's expiry if none is asked; 400 if `asked` is after it (a child never outlives its
+// parent).
+ApiResult<std::optional<int64_t>> childExpiry(std::optional<int64_t> asked,
+                                              const AdminPrincipal& creator) {
+  if (!creator.expires_at_ms) return asked;
+  if (!asked) return creator.expires_at_ms;
+  if (*asked > *creator.expires_at_ms) {
+    return invalidField("expires_at", "must not be after the creating token's expiry, " +
+                                          formatRfc3339Utc(*creator.expires_at_ms));
+  }
+  return asked;
 }
 
 // A page of `rows` (ascending by id) after the request's cursor.
@@ -102,21 +134,21 @@ bool adminTokenVisibleTo(const AdminPrincipal& principal, const AdminToken& toke
 }
 
 void TokenService::registerRoutes(AdminRouteTable& table) {
-  table.add("GET", "/api/v1/sites/{site_id}/enrollment-tokens",
+  table.add("GET", "/api/v1/sites/{site_id}/enrollment-tokens", AdminRole::kReadOnly,
             [this](const AdminRequest& r) { return listEnrollmentTokens(r); });
-  table.add("POST", "/api/v1/sites/{site_id}/enrollment-tokens",
+  table.add("POST", "/api/v1/sites/{site_id}/enrollment-tokens", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return createEnrollmentToken(r); });
-  table.add("GET", "/api/v1/enrollment-tokens/{token_id}",
+  table.add("GET", "/api/v1/enrollment-tokens/{token_id}", AdminRole::kReadOnly,
             [this](const AdminRequest& r) { return getEnrollmentToken(r); });
-  table.add("DELETE", "/api/v1/enrollment-tokens/{token_id}",
+  table.add("DELETE", "/api/v1/enrollment-tokens/{token_id}", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return revokeEnrollmentToken(r); });
-  table.add("GET", "/api/v1/admin-tokens",
+  table.add("GET", "/api/v1/admin-tokens", AdminRole::kReadOnly,
             [this](const AdminRequest& r) { return listAdminTokens(r); });
-  table.add("POST", "/api/v1/admin-tokens",
+  table.add("POST", "/api/v1/admin-tokens", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return createAdminToken(r); });
-  table.add("GET", "/api/v1/admin-tokens/{token_id}",
+  table.add("GET", "/api/v1/admin-tokens/{token_id}", AdminRole::kReadOnly,
             [this](const AdminRequest& r) { return getAdminToken(r); });
-  table.add("DELETE", "/api/v1/admin-tokens/{token_id}",
+  table.add("DELETE", "/api/v1/admin-tokens/{token_id}", RouteAccess(AdminRole::kAdmin, "token_id"),
             [this](const AdminRequest& r) { return revokeAdminToken(r); });
 }
 
@@ -251,7 +283,7 @@ ApiResult<AdminAnswer> TokenService::createAdminToken(const AdminRequest& reques
   auto parsed = JsonBody::parse(request.body);
   if (!parsed.ok()) return parsed.error();
   const JsonBody& body = parsed.value();
-  if (auto only = body.checkOnly({"name", "tenant_ids", "expires_at"}); !only.ok()) {
+  if (auto only = body.checkOnly({"name", "tenant_ids", "expires_at", "role"}); !only.ok()) {
     return only.error();
   }
   auto raw_name = body.requiredString("name", kMaxNameBytes);
@@ -265,6 +297,10 @@ ApiResult<AdminAnswer> TokenService::createAdminToken(const AdminRequest& reques
   }
   auto expires = futureExpiry(body, request.now_ms);
   if (!expires.ok()) return expires.error();
+  auto role = childRole(body, request.principal);
+  if (!role.ok()) return role.error();
+  auto child_expiry = childExpiry(expires.value(), request.principal);
+  if (!child_expiry.ok()) return child_expiry.error();
 
   const TenantScope& scope = request.principal.scope;
   if (!scope.all) {
@@ -285,12 +321,17 @@ ApiResult<AdminAnswer> TokenService::createAdminToken(const AdminRequest& reques
   token.name = name.value();
   token.all_tenants = !tenant_ids.value();
   if (tenant_ids.value()) token.tenant_ids = *tenant_ids.value();
-  token.expires_at_ms = expires.value();
+  token.expires_at_ms = child_expiry.value();
+  token.role = role.value();
   if (request.principal.token_id > 0) token.created_by = request.principal.token_id;
   auto stored = store_.createAdminToken(token, request.now_ms);
   if (!stored.ok()) {
     if (stored.error().code() == StatusCode::kInvalidArgument) {
       return invalidField("tenant_ids", stored.error().message());
+    }
+    if (stored.error().code() == StatusCode::kFailedPrecondition) {
+      // The creating token was revoked or expired since it authenticated this request.
+      return forbidden(stored.error().message());
     }
     return storeFailure();
   }

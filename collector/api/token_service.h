@@ -9,6 +9,11 @@
 // scope, and creates only such tokens (403 for an all-tenant token or a tenant outside its
 // scope). Any token may revoke itself.
 //
+// Token trees: a token created here is the creating token's child. It has the creator's role
+// unless `role` asks for a lower one (403 for a higher one), and the creator's expiry unless
+// `expires_at` asks for an earlier one (400 for a later one); the store refuses anything else
+// (store.h) and revokes a token's descendants with it.
+//
 // Thread safety: safe to call concurrently (the store is).
 
 #include <cstdint>

@@ -64,7 +64,8 @@ class CommandRunner {
     const size_t operands = args.size() > 2 ? args.size() - 2 : 0;
     const bool create_token = command == "admin-token" && sub == "create" && operands == 0;
     if (!create_token && options_.any()) {
-      return usage("--name, --tenant and --expires are options of 'admin-token create' only");
+      return usage(
+          "--name, --tenant, --expires and --role are options of 'admin-token create' only");
     }
     if (create_token) return createAdminToken();
     if (command == "admin-token" && sub == "list" && operands == 0) return listAdminTokens();
@@ -128,6 +129,13 @@ class CommandRunner {
       if (expires.value() <= now_ms) return dataError("--expires: must be in the future");
       token.expires_at_ms = expires.value();
     }
+    if (options_.role) {
+      std::optional<AdminRole> role = parseAdminRole(*options_.role);
+      if (!role) {
+        return usage("--role takes read-only, operator or admin, not '" + *options_.role + "'");
+      }
+      token.role = *role;
+    }
     auto issued = issueToken(kAdminTokenPrefix);
     if (!issued.ok()) return storeError(issued.error());
     token.token_hash = issued.value().hash;
@@ -145,7 +153,7 @@ class CommandRunner {
     err_ << "created admin token " << t.id << " \"" << t.name << "\" (" << scopeText(t)
          << ", expires "
          << (t.expires_at_ms ? formatRfc3339Utc(*t.expires_at_ms) : std::string("never"))
-         << "); the token above is shown only this once\n";
+         << ", role " << adminRoleName(t.role) << "); the token above is shown only this once\n";
     return kCliExitOk;
   }
 
@@ -154,11 +162,12 @@ class CommandRunner {
     auto tokens = store_->listAdminTokens();
     if (!tokens.ok()) return storeError(tokens.error());
     std::vector<std::vector<std::string>> rows = {
-        {"ID", "NAME", "SCOPE", "CREATED", "EXPIRES", "REVOKED"}};
+        {"ID", "NAME", "SCOPE", "CREATED", "EXPIRES", "ROLE", "PARENT", "REVOKED"}};
     for (const AdminToken& t : tokens.value()) {
       rows.push_back(
           {std::to_string(t.id), t.name, scopeText(t), formatRfc3339Utc(t.created_at_ms),
-           t.expires_at_ms ? formatRfc3339Utc(*t.expires_at_ms) : "never",
+           t.expires_at_ms ? formatRfc3339Utc(*t.expires_at_ms) : "never", adminRoleName(t.role),
+           t.created_by ? std::to_string(*t.created_by) : "-",
            t.revoked_at_ms ? formatRfc3339Utc(*t.revoked_at_ms) : (t.revoked ? "yes" : "no")});
     }
     printTable(out_, rows);
@@ -226,7 +235,7 @@ class CommandRunner {
 
 std::string adminCliUsage() {
   return "  vigil-collector [options] admin-token create --name NAME [--tenant ID]... "
-         "[--expires RFC3339]\n"
+         "[--expires RFC3339] [--role read-only|operator|admin]\n"
          "  vigil-collector [options] admin-token list\n"
          "  vigil-collector [options] admin-token revoke ID\n"
          "  vigil-collector [options] tenant create NAME\n"

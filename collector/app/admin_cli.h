@@ -4,6 +4,7 @@
 // given a command (docs/operations.md):
 //
 //   vigil-collector [options] admin-token create --name NAME [--tenant ID]... [--expires T]
+//                                                [--role read-only|operator|admin]
 //   vigil-collector [options] admin-token list
 //   vigil-collector [options] admin-token revoke ID
 //   vigil-collector [options] tenant create NAME
@@ -18,7 +19,7 @@
 // its hash is stored) and "created admin token <id> ..." with the scope and expiry on stderr,
 // so `TOKEN=$(vigil-collector admin-token create --name ci)` captures just the token. `tenant
 // create` prints the new tenant's id on stdout. Listings are tables on stdout. Errors go to
-// stderr.
+// stderr. Tokens made here are roots (no parent), of role `admin` unless --role says otherwise.
 //
 // Exit codes: 0 done; 64 (EX_USAGE) wrong command, option or argument; 65 (EX_DATAERR) a value
 // the store refuses (unknown tenant or token, invalid name or time, taken name); 74 (EX_IOERR)
@@ -43,8 +44,9 @@ struct AdminCliOptions {
   std::optional<std::string> name;     // --name
   std::vector<std::string> tenants;    // --tenant, repeatable
   std::optional<std::string> expires;  // --expires, RFC 3339
+  std::optional<std::string> role;     // --role: read-only, operator or admin (the default)
 
-  bool any() const { return name || !tenants.empty() || expires; }
+  bool any() const { return name || !tenants.empty() || expires || role; }
 };
 
 // One line per command, for --help.

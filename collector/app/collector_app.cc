@@ -151,6 +151,12 @@ void CollectorApp::defineOptions(Poco::Util::OptionSet& options) {
           .repeatable(false)
           .argument("TIME")
           .callback(OptionCallback<CollectorApp>(this, &CollectorApp::handleAdminOption)));
+  options.addOption(
+      Option("role", "", "admin-token create: read-only, operator or admin (default)")
+          .required(false)
+          .repeatable(false)
+          .argument("ROLE")
+          .callback(OptionCallback<CollectorApp>(this, &CollectorApp::handleAdminOption)));
 }
 
 void CollectorApp::handleAdminOption(const std::string& name, const std::string& value) {
@@ -160,6 +166,8 @@ void CollectorApp::handleAdminOption(const std::string& name, const std::string&
     admin_options_.tenants.push_back(value);
   } else if (name == "expires") {
     admin_options_.expires = value;
+  } else if (name == "role") {
+    admin_options_.role = value;
   }
 }
 

@@ -118,17 +118,19 @@ ApiResult<bool> checkWebhookUrl(const std::string& url) {
 }
 
 void WebhookAdminService::registerRoutes(AdminRouteTable& table) {
-  table.add("GET", "/api/v1/webhooks", [this](const AdminRequest& r) { return listWebhooks(r); });
-  table.add("POST", "/api/v1/webhooks", [this](const AdminRequest& r) { return createWebhook(r); });
-  table.add("GET", "/api/v1/webhooks/{webhook_id}",
+  table.add("GET", "/api/v1/webhooks", AdminRole::kReadOnly,
+            [this](const AdminRequest& r) { return listWebhooks(r); });
+  table.add("POST", "/api/v1/webhooks", AdminRole::kAdmin,
+            [this](const AdminRequest& r) { return createWebhook(r); });
+  table.add("GET", "/api/v1/webhooks/{webhook_id}", AdminRole::kReadOnly,
             [this](const AdminRequest& r) { return getWebhook(r); });
-  table.add("PATCH", "/api/v1/webhooks/{webhook_id}",
+  table.add("PATCH", "/api/v1/webhooks/{webhook_id}", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return updateWebhook(r); });
-  table.add("DELETE", "/api/v1/webhooks/{webhook_id}",
+  table.add("DELETE", "/api/v1/webhooks/{webhook_id}", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return deleteWebhook(r); });
-  table.add("GET", "/api/v1/webhooks/{webhook_id}/deliveries",
+  table.add("GET", "/api/v1/webhooks/{webhook_id}/deliveries", AdminRole::kReadOnly,
             [this](const AdminRequest& r) { return listDeliveries(r); });
-  table.add("POST", "/api/v1/webhooks/{webhook_id}/test",
+  table.add("POST", "/api/v1/webhooks/{webhook_id}/test", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return sendTestEvent(r); });
 }
 

@@ -274,6 +274,30 @@ const std::vector<Migration>& migrations() {
       // 5: ids of tenants, sites, tokens, maintenance windows, webhooks, alerts and outbox
       // entries are never reused.
       {{}, neverReuseIds, /*rebuilds_tables=*/true},
+      // 6: admin token roles and token trees (store.h, AdminToken). Every existing token is
+      // an `admin`; its creator (created_by, recorded since 4) is its parent. What the store
+      // now keeps true for new tokens is made true for existing ones: a descendant of a
+      // revoked token is revoked (at its ancestor's time), and no token expires after its
+      // parent (a chain's earliest expiry is every later token's).
+      {{
+          "ALTER TABLE admin_tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'",
+          "CREATE INDEX admin_tokens_parent ON admin_tokens (created_by)",
+          "WITH RECURSIVE cut(id, at) AS ("
+          " SELECT id, revoked_at FROM admin_tokens WHERE revoked = 1"
+          " UNION SELECT t.id, cut.at FROM admin_tokens t JOIN cut ON t.created_by = cut.id)"
+          " UPDATE admin_tokens SET revoked = 1,"
+          " revoked_at = (SELECT MIN(at) FROM cut WHERE cut.id = admin_tokens.id)"
+          " WHERE revoked = 0 AND id IN (SELECT id FROM cut)",
+          "WITH RECURSIVE chain(id, cap) AS ("
+          " SELECT id, expires_at FROM admin_tokens"
+          "  WHERE created_by IS NULL OR created_by NOT IN (SELECT id FROM admin_tokens)"
+          " UNION SELECT t.id, CASE WHEN chain.cap IS NULL THEN t.expires_at"
+          "  WHEN t.expires_at IS NULL THEN chain.cap ELSE MIN(t.expires_at, chain.cap) END"
+          "  FROM admin_tokens t JOIN chain ON t.created_by = chain.id)"
+          " UPDATE admin_tokens SET expires_at = (SELECT MIN(cap) FROM chain"
+          "  WHERE chain.id = admin_tokens.id)"
+          " WHERE created_by IS NOT NULL AND id IN (SELECT id FROM chain)",
+      }},
   };
   return kMigrations;
 }

@@ -61,7 +61,8 @@ EnrollmentToken tokenAt(const RecordSet& rs, size_t row) {
 }
 
 constexpr char kAdminTokenColumns[] =
-    "id, token_hash, name, created_at, revoked, all_tenants, expires_at, revoked_at, created_by";
+    "id, token_hash, name, created_at, revoked, all_tenants, expires_at, revoked_at, created_by,"
+    " role";
 
 AdminToken adminTokenAt(const RecordSet& rs, size_t row) {
   AdminToken t;
@@ -74,6 +75,8 @@ AdminToken adminTokenAt(const RecordSet& rs, size_t row) {
   t.expires_at_ms = optionalIntAt(rs, 6, row);
   t.revoked_at_ms = optionalIntAt(rs, 7, row);
   t.created_by = optionalIntAt(rs, 8, row);
+  // A role this version does not know grants the least.
+  t.role = parseAdminRole(stringAt(rs, 9, row)).value_or(AdminRole::kReadOnly);
   return t;
 }
 
@@ -368,6 +371,43 @@ Result<bool> SqliteStore::revokeEnrollmentToken(int64_t token_id, int64_t now_ms
 
 // --- Admin tokens -----------------------------------------------------------------------------
 
+namespace {
+
+// The admin token whose `column` equals `value`, with its scope. REQUIRES: an open
+// transaction on `s`.
+template <typename T>
+std::optional<AdminToken> findAdminTokenWhere(Session& s, const std::string& column,
+                                              const T& value) {
+  Statement st(s);
+  Query("SELECT " + std::string(kAdminTokenColumns) + " FROM admin_tokens WHERE " + column + " = ?")
+      .param(value)
+      .execute(st);
+  RecordSet rs(st);
+  if (rs.rowCount() == 0) return std::nullopt;
+  std::vector<AdminToken> found{adminTokenAt(rs, 0)};
+  attachScopes(s, found, found.front().id);
+  return std::move(found.front());
+}
+
+// OK if `token` may be a child of its parent (store.h, createAdminToken); kFailedPrecondition
+// naming why not. REQUIRES: token.created_by; an open transaction on `s`.
+Status checkWithinParent(Session& s, const NewAdminToken& token, int64_t now_ms) {
+  std::optional<AdminToken> parent = findAdminTokenWhere(s, "id", *token.created_by);
+  if (!parent || !parent->usableAt(now_ms)) {
+    return Status::failedPrecondition("the parent token is unknown, revoked or expired");
+  }
+  if (!roleCovers(parent->role, token.role)) {
+    return Status::failedPrecondition("a token's role cannot exceed its parent's");
+  }
+  if (parent->expires_at_ms &&
+      (!token.expires_at_ms || *token.expires_at_ms > *parent->expires_at_ms)) {
+    return Status::failedPrecondition("a token cannot expire after its parent");
+  }
+  return Status::okStatus();
+}
+
+}  // namespace
+
 Result<AdminToken> SqliteStore::createAdminToken(const NewAdminToken& token, int64_t now_ms) {
   if (!token.all_tenants && token.tenant_ids.empty()) {
     return Status::invalidArgument("a scoped admin token needs at least one tenant");
@@ -387,15 +427,19 @@ Result<AdminToken> SqliteStore::createAdminToken(const NewAdminToken& token, int
         return Status::invalidArgument("no tenant " + std::to_string(tenant));
       }
     }
+    if (token.created_by) {
+      if (Status within = checkWithinParent(s, token, now_ms); !within.ok()) return within;
+    }
     Poco::Int64 created = now_ms;
     int all = token.all_tenants ? 1 : 0;
     Poco::Nullable<Poco::Int64> expires = toNullable(token.expires_at_ms);
     Poco::Nullable<Poco::Int64> created_by = toNullable(token.created_by);
+    const std::string role = adminRoleName(token.role);
     try {
       s << "INSERT INTO admin_tokens (token_hash, name, created_at, revoked, all_tenants,"
-           " expires_at, created_by) VALUES (?, ?, ?, 0, ?, ?, ?)",
+           " expires_at, created_by, role) VALUES (?, ?, ?, 0, ?, ?, ?, ?)",
           bind(token.token_hash), bind(token.name), use(created), use(all), use(expires),
-          use(created_by), now;
+          use(created_by), bind(role), now;
     } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
       return Status::alreadyExists("an admin token with this hash exists");
     }
@@ -418,6 +462,7 @@ Result<AdminToken> SqliteStore::createAdminToken(const NewAdminToken& token, int
     stored.tenant_ids = tenants;
     stored.expires_at_ms = token.expires_at_ms;
     stored.created_by = token.created_by;
+    stored.role = token.role;
     return stored;
   });
 }
@@ -439,26 +484,6 @@ Result<std::vector<AdminToken>> SqliteStore::listAdminTokens() {
     return out;
   });
 }
-
-namespace {
-
-// The admin token whose `column` equals `value`, with its scope. REQUIRES: an open
-// transaction on `s`.
-template <typename T>
-std::optional<AdminToken> findAdminTokenWhere(Session& s, const std::string& column,
-                                              const T& value) {
-  Statement st(s);
-  Query("SELECT " + std::string(kAdminTokenColumns) + " FROM admin_tokens WHERE " + column + " = ?")
-      .param(value)
-      .execute(st);
-  RecordSet rs(st);
-  if (rs.rowCount() == 0) return std::nullopt;
-  std::vector<AdminToken> found{adminTokenAt(rs, 0)};
-  attachScopes(s, found, found.front().id);
-  return std::move(found.front());
-}
-
-}  // namespace
 
 Result<std::optional<AdminToken>> SqliteStore::findAdminToken(int64_t token_id) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -486,10 +511,13 @@ Result<bool> SqliteStore::revokeAdminToken(int64_t token_id, int64_t now_ms) {
     Poco::Int64 id = token_id;
     Poco::Int64 at = now_ms;
     Statement st(*session_);
-    // A second revocation keeps the first time.
-    st << "UPDATE admin_tokens SET revoked = 1, revoked_at = COALESCE(revoked_at, ?)"
-          " WHERE id = ?",
-        use(at), use(id);
+    // The token and its descendants, in one statement (one implicit transaction). A second
+    // revocation keeps the first time.
+    st << "WITH RECURSIVE tree(id) AS (SELECT id FROM admin_tokens WHERE id = ?"
+          " UNION SELECT t.id FROM admin_tokens t JOIN tree ON t.created_by = tree.id)"
+          " UPDATE admin_tokens SET revoked = 1, revoked_at = COALESCE(revoked_at, ?)"
+          " WHERE id IN (SELECT id FROM tree)",
+        use(id), use(at);
     return st.execute() > 0;
   });
 }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -126,8 +127,30 @@ struct LastSeenUpdate {
   std::vector<OutageReport> outages = {};  // reported since the previous write, oldest first
 };
 
+// What an admin token may do (docs/api.md, "Roles"). Ordered: each role may do all that the
+// roles before it may.
+enum class AdminRole {
+  kReadOnly = 0,  // read everything in its scope; change nothing (but revoke itself)
+  kOperator = 1,  // also acknowledge and resolve alerts, manage maintenance windows
+  kAdmin = 2,     // also tenants, sites, agents, enrollment and admin tokens, webhooks
+};
+
+// "read-only", "operator", "admin": the API's and the store's spelling.
+const char* adminRoleName(AdminRole role);
+// The role spelt `name`, or nullopt.
+std::optional<AdminRole> parseAdminRole(std::string_view name);
+// True if a token of role `held` may do what role `needed` may.
+inline bool roleCovers(AdminRole held, AdminRole needed) {
+  return static_cast<int>(held) >= static_cast<int>(needed);
+}
+
 // An admin API token. Its scope is every tenant (`all_tenants`, the operator's tokens) or the
 // listed tenants only (an MSP technician's, a client's own read access).
+//
+// Tokens form trees: a token created through the API has the creating token as its parent
+// (`created_by`); one made by the command line or at first start is a root. The store keeps
+// a child within its parent: it expires no later and has no higher role (createAdminToken),
+// and it is revoked with it (revokeAdminToken), so a token's own row says whether it is usable.
 struct AdminToken {
   int64_t id = 0;
   std::string token_hash;  // SHA-256 hex
@@ -138,7 +161,8 @@ struct AdminToken {
   std::vector<int64_t> tenant_ids;  // ascending; empty when all_tenants
   std::optional<int64_t> expires_at_ms;
   std::optional<int64_t> revoked_at_ms;
-  std::optional<int64_t> created_by;  // id of the token that created it; unset: CLI/bootstrap
+  std::optional<int64_t> created_by;  // the parent token's id; unset: a root (CLI/bootstrap)
+  AdminRole role = AdminRole::kAdmin;
 
   // True if the token authenticates at `now_ms`.
   bool usableAt(int64_t now_ms) const;
@@ -151,7 +175,8 @@ struct NewAdminToken {
   bool all_tenants = true;
   std::vector<int64_t> tenant_ids;  // REQUIRES: non-empty unless all_tenants; tenants exist
   std::optional<int64_t> expires_at_ms;
-  std::optional<int64_t> created_by;
+  std::optional<int64_t> created_by;  // the parent; unset: a root
+  AdminRole role = AdminRole::kAdmin;
 
   // An all-tenant token without expiry (the operator's).
   static NewAdminToken forAllTenants(std::string hash, std::string token_name) {
@@ -424,8 +449,12 @@ class Store {
                                                                     size_t limit) = 0;
   // Each agent's latest status change.
   virtual Result<std::vector<LastStatusRecord>> listLastStatuses() = 0;
-  // Every admin token, revoked and expired ones included, ordered by id.
+  // Stores a token. With a parent (`created_by`), in the same transaction:
+  // kFailedPrecondition unless the parent exists, is usable at `now_ms`, has a role that
+  // covers the token's, and expires no earlier than the token (never, if the parent never
+  // does). kInvalidArgument for an unknown tenant; kAlreadyExists for a known hash.
   virtual Result<AdminToken> createAdminToken(const NewAdminToken& token, int64_t now_ms) = 0;
+  // Every admin token, revoked and expired ones included, ordered by id.
   virtual Result<std::vector<AdminToken>> listAdminTokens() = 0;
 
   // --- The admin API (docs/api.md). Listings are keyset-paginated: ascending by id after
@@ -459,6 +488,8 @@ class Store {
   virtual Result<std::optional<AdminToken>> findAdminToken(int64_t token_id) = 0;
   // The token with this SHA-256 hex hash (an index lookup: what authentication needs).
   virtual Result<std::optional<AdminToken>> findAdminTokenByHash(const std::string& token_hash) = 0;
+  // Marks the token and all its descendants revoked at `now_ms`, in one transaction (a token
+  // already revoked keeps its first time); false if the token is unknown.
   virtual Result<bool> revokeAdminToken(int64_t token_id, int64_t now_ms) = 0;
 
   // Agents matching `filter`, ascending by id after `after_id`.

@@ -67,8 +67,8 @@ std::string logTail(const std::string& path, size_t max_bytes = 4000);
 // real time; this is the only waiting the integration tests do.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
-// Collector settings (-D) for fast presence: a silent agent is OFFLINE, with an alert,
-// within seconds (1 s heartbeats, 1 s confirmation window, 100 ms ticks, 200 ms flushes).
+// Collector settings under which a silent agent is OFFLINE, with an alert, within seconds:
+// 1 s heartbeats, a 1 s confirmation window, 100 ms presence ticks, 200 ms store flushes.
 std::map<std::string, std::string> fastPresenceSettings();
 
 // A vigil-collector on 127.0.0.1 with an ephemeral port and its own data directory.

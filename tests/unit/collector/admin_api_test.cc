@@ -12,10 +12,13 @@
 namespace {
 
 using vigil::collector::AdminAnswer;
+using vigil::collector::AdminPrincipal;
 using vigil::collector::AdminRequest;
+using vigil::collector::AdminRole;
 using vigil::collector::AdminRouteTable;
 using vigil::collector::ApiResult;
 using vigil::collector::JsonBody;
+using vigil::collector::RouteAccess;
 
 AdminRequest withQuery(std::vector<std::pair<std::string, std::string>> query) {
   AdminRequest r;
@@ -29,10 +32,10 @@ ApiResult<AdminAnswer> ok(const AdminRequest&) { return AdminAnswer{200, "{}"}; 
 
 BOOST_AUTO_TEST_CASE(routes_match_templates_and_capture_parameters) {
   AdminRouteTable table;
-  table.add("GET", "/api/v1/tenants", ok);
-  table.add("GET", "/api/v1/tenants/{tenant_id}", ok);
-  table.add("PATCH", "/api/v1/tenants/{tenant_id}", ok);
-  table.add("GET", "/api/v1/tenants/{tenant_id}/sites", ok);
+  table.add("GET", "/api/v1/tenants", AdminRole::kReadOnly, ok);
+  table.add("GET", "/api/v1/tenants/{tenant_id}", AdminRole::kReadOnly, ok);
+  table.add("PATCH", "/api/v1/tenants/{tenant_id}", AdminRole::kAdmin, ok);
+  table.add("GET", "/api/v1/tenants/{tenant_id}/sites", AdminRole::kReadOnly, ok);
   std::string allow;
   auto m = table.match("GET", "/api/v1/tenants/42/sites", &allow);
   BOOST_REQUIRE(m);
@@ -43,6 +46,95 @@ BOOST_AUTO_TEST_CASE(routes_match_templates_and_capture_parameters) {
   BOOST_TEST(!table.match("DELETE", "/api/v1/tenants/42", &allow));
   BOOST_TEST(allow == "GET, PATCH");  // 405 with Allow
   BOOST_TEST(table.routes().size() == 4u);
+}
+
+namespace {
+
+AdminPrincipal principalOf(AdminRole role, int64_t token_id = 7) {
+  AdminPrincipal p;
+  p.token_id = token_id;
+  p.role = role;
+  return p;
+}
+
+// True if `held` may call a route needing `needed`.
+bool admits(AdminRole needed, AdminRole held) {
+  return !vigil::collector::checkAccess(needed, principalOf(held), {}).has_value();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(roles_are_ordered_and_spelt_as_the_api_spells_them) {
+  BOOST_TEST(vigil::collector::adminRoleName(AdminRole::kReadOnly) == std::string("read-only"));
+  BOOST_TEST(vigil::collector::adminRoleName(AdminRole::kOperator) == std::string("operator"));
+  BOOST_TEST(vigil::collector::adminRoleName(AdminRole::kAdmin) == std::string("admin"));
+  for (AdminRole role : {AdminRole::kReadOnly, AdminRole::kOperator, AdminRole::kAdmin}) {
+    BOOST_TEST((vigil::collector::parseAdminRole(vigil::collector::adminRoleName(role)) == role));
+  }
+  for (const char* bad : {"", "Admin", "readonly", "read_only", "root", "admin "}) {
+    BOOST_TEST(!vigil::collector::parseAdminRole(bad).has_value(), bad);
+  }
+  // A principal nobody set up reads at most.
+  BOOST_TEST((AdminPrincipal{}.role == AdminRole::kReadOnly));
+}
+
+BOOST_AUTO_TEST_CASE(a_route_admits_the_roles_that_cover_its_own_and_refuses_the_rest_403) {
+  BOOST_TEST(admits(AdminRole::kReadOnly, AdminRole::kReadOnly));
+  BOOST_TEST(admits(AdminRole::kReadOnly, AdminRole::kOperator));
+  BOOST_TEST(admits(AdminRole::kReadOnly, AdminRole::kAdmin));
+  BOOST_TEST(!admits(AdminRole::kOperator, AdminRole::kReadOnly));
+  BOOST_TEST(admits(AdminRole::kOperator, AdminRole::kOperator));
+  BOOST_TEST(admits(AdminRole::kOperator, AdminRole::kAdmin));
+  BOOST_TEST(!admits(AdminRole::kAdmin, AdminRole::kReadOnly));
+  BOOST_TEST(!admits(AdminRole::kAdmin, AdminRole::kOperator));
+  BOOST_TEST(admits(AdminRole::kAdmin, AdminRole::kAdmin));
+
+  auto refused =
+      vigil::collector::checkAccess(AdminRole::kAdmin, principalOf(AdminRole::kReadOnly), {});
+  BOOST_REQUIRE(refused.has_value());
+  BOOST_TEST(refused->http_status == 403);
+  BOOST_TEST(refused->code == "forbidden");
+  BOOST_TEST(refused->message.find("admin") != std::string::npos, refused->message);
+  BOOST_TEST(refused->message.find("read-only") != std::string::npos, refused->message);
+}
+
+BOOST_AUTO_TEST_CASE(a_self_route_also_admits_the_token_its_path_names_and_no_other) {
+  const RouteAccess revoke(AdminRole::kAdmin, "token_id");
+  auto check = [&](AdminRole role, int64_t token_id, const std::string& named) {
+    return !vigil::collector::checkAccess(revoke, principalOf(role, token_id),
+                                          {{"token_id", named}})
+                .has_value();
+  };
+  BOOST_TEST(check(AdminRole::kReadOnly, 7, "7"));
+  BOOST_TEST(check(AdminRole::kReadOnly, 7, "007"));  // the same id, as the route parses it
+  BOOST_TEST(!check(AdminRole::kReadOnly, 7, "8"));
+  BOOST_TEST(!check(AdminRole::kReadOnly, 7, "7x"));
+  BOOST_TEST(!check(AdminRole::kReadOnly, 7, ""));
+  BOOST_TEST(!check(AdminRole::kOperator, 0, "0"));  // no token, no self
+  BOOST_TEST(check(AdminRole::kAdmin, 7, "8"));
+  // Another parameter does not count.
+  BOOST_TEST(vigil::collector::checkAccess(revoke, principalOf(AdminRole::kReadOnly, 7),
+                                           {{"tenant_id", "7"}})
+                 .has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_match_carries_the_access_its_route_declared) {
+  AdminRouteTable table;
+  table.add("GET", "/api/v1/admin-tokens/{token_id}", AdminRole::kReadOnly, ok);
+  table.add("DELETE", "/api/v1/admin-tokens/{token_id}", RouteAccess(AdminRole::kAdmin, "token_id"),
+            ok);
+  table.add("POST", "/api/v1/alerts/{alert_id}/resolve", AdminRole::kOperator, ok);
+  auto get = table.match("GET", "/api/v1/admin-tokens/3", nullptr);
+  BOOST_REQUIRE(get);
+  BOOST_TEST((get->access.role == AdminRole::kReadOnly));
+  BOOST_TEST(get->access.or_self.empty());
+  auto del = table.match("DELETE", "/api/v1/admin-tokens/3", nullptr);
+  BOOST_REQUIRE(del);
+  BOOST_TEST((del->access.role == AdminRole::kAdmin));
+  BOOST_TEST(del->access.or_self == "token_id");
+  BOOST_TEST(
+      (table.accessOf("POST", "/api/v1/alerts/{alert_id}/resolve")->role == AdminRole::kOperator));
+  BOOST_TEST(!table.accessOf("GET", "/api/v1/alerts/{alert_id}/resolve"));
 }
 
 BOOST_AUTO_TEST_CASE(ids_that_cannot_exist_are_not_found) {

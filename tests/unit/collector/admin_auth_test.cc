@@ -13,6 +13,7 @@
 
 using vigil::collector::AdminAuthenticator;
 using vigil::collector::AdminPrincipal;
+using vigil::collector::AdminRole;
 using vigil::collector::AdminToken;
 using vigil::collector::NewAdminToken;
 using vigil::collector::SqliteStore;
@@ -162,6 +163,55 @@ BOOST_AUTO_TEST_CASE(a_token_created_or_revoked_by_another_process_counts_at_onc
     BOOST_REQUIRE(cli.value()->revokeAdminToken(id, kNow).ok());
   }
   BOOST_TEST(!authenticate(std::string("Bearer from-cli")));
+}
+
+BOOST_AUTO_TEST_CASE(the_principal_carries_the_tokens_role_and_expiry) {
+  NewAdminToken t;
+  t.token_hash = hashOf("reader");
+  t.name = "reader";
+  t.role = AdminRole::kReadOnly;
+  t.expires_at_ms = kNow + 1000;
+  BOOST_REQUIRE(store->createAdminToken(t, kNow).ok());
+  auto p = authenticate(std::string("Bearer reader"));
+  BOOST_REQUIRE(p);
+  BOOST_TEST((p->role == AdminRole::kReadOnly));
+  BOOST_TEST(p->expires_at_ms.value_or(0) == kNow + 1000);
+  auto admin = authenticate(std::string("Bearer ") + "op", kNow);
+  BOOST_TEST(!admin);
+  create("op");
+  admin = authenticate(std::string("Bearer op"));
+  BOOST_REQUIRE(admin);
+  BOOST_TEST((admin->role == AdminRole::kAdmin));
+  BOOST_TEST(!admin->expires_at_ms);
+}
+
+// What a token created through the API gets: its creator as parent. Neither a revoked nor an
+// expired ancestor leaves a descendant authenticating, and a reopened store says the same.
+BOOST_AUTO_TEST_CASE(a_descendant_authenticates_no_longer_than_its_ancestors) {
+  AdminToken parent = create("parent", {}, kNow + 5000);
+  auto childOf = [&](const AdminToken& p, const std::string& token) {
+    NewAdminToken t;
+    t.token_hash = hashOf(token);
+    t.name = token;
+    t.created_by = p.id;
+    t.expires_at_ms = p.expires_at_ms;
+    auto created = store->createAdminToken(t, kNow);
+    BOOST_REQUIRE(created.ok());
+    return created.value();
+  };
+  AdminToken child = childOf(parent, "child");
+  childOf(child, "grandchild");
+  BOOST_TEST(authenticate(std::string("Bearer grandchild"), kNow + 4999).has_value());
+  BOOST_TEST(!authenticate(std::string("Bearer grandchild"), kNow + 5000));
+
+  BOOST_REQUIRE(store->revokeAdminToken(child.id, kNow).ok());
+  BOOST_TEST(authenticate(std::string("Bearer parent")).has_value());
+  BOOST_TEST(!authenticate(std::string("Bearer child")));
+  BOOST_TEST(!authenticate(std::string("Bearer grandchild")));
+  store.reset();
+  store = openStore(data_dir);
+  AdminAuthenticator reopened{*store};
+  BOOST_TEST(!reopened.authenticate(std::string("Bearer grandchild"), kNow));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -93,7 +93,7 @@ BOOST_AUTO_TEST_CASE(create_prints_only_the_token_on_stdout_and_stores_its_hash)
   BOOST_TEST(r.out.rfind("vga_", 0) == 0u);
   BOOST_TEST(r.out.back() == '\n');
   const std::string token = r.out.substr(0, r.out.size() - 1);
-  BOOST_TEST(r.err.find("created admin token 1 \"ci bot\" (all tenants, expires never)") !=
+  BOOST_TEST(r.err.find("created admin token 1 \"ci bot\" (all tenants, expires never") !=
              std::string::npos);
   auto stored = tokens();
   BOOST_REQUIRE(stored.size() == 1u);
@@ -151,7 +151,10 @@ BOOST_AUTO_TEST_CASE(bad_create_arguments_are_usage_or_data_errors_and_store_not
   bad_time.expires = "next tuesday";
   AdminCliOptions past = named("x");
   past.expires = "2020-01-01T00:00:00Z";
+  AdminCliOptions bad_role = named("x");
+  bad_role.role = "root";
   const std::vector<Case> cases = {
+      {bad_role, 64, "--role takes read-only, operator or admin"},
       {no_name, 64, "needs --name"},
       {named("   "), 65, "--name"},
       {named(std::string(201, 'n')), 65, "--name"},
@@ -168,6 +171,28 @@ BOOST_AUTO_TEST_CASE(bad_create_arguments_are_usage_or_data_errors_and_store_not
     BOOST_TEST(r.err.find(c.says) != std::string::npos, r.err);
   }
   BOOST_TEST(tokens().empty());
+}
+
+BOOST_AUTO_TEST_CASE(create_with_a_role_mints_a_root_of_that_role) {
+  AdminCliOptions o = named("reports");
+  o.role = "read-only";
+  Run r = run({"admin-token", "create"}, o);
+  BOOST_TEST(r.rc == 0, r.err);
+  BOOST_TEST(r.err.find("(all tenants, expires never, role read-only)") != std::string::npos,
+             r.err);
+  auto stored = tokens();
+  BOOST_REQUIRE(stored.size() == 1u);
+  BOOST_TEST((stored[0].role == vigil::collector::AdminRole::kReadOnly));
+  BOOST_TEST(!stored[0].created_by);
+  Run admin = run({"admin-token", "create"}, named("ops"));
+  BOOST_TEST(admin.err.find("role admin") != std::string::npos, admin.err);
+  Run listed = run({"admin-token", "list"});
+  BOOST_TEST(listed.out.find("ROLE") != std::string::npos, listed.out);
+  BOOST_TEST(listed.out.find("read-only") != std::string::npos, listed.out);
+  // --role belongs to create only.
+  AdminCliOptions misplaced;
+  misplaced.role = "admin";
+  BOOST_TEST(run({"admin-token", "list"}, misplaced).rc == 64);
 }
 
 BOOST_AUTO_TEST_CASE(list_shows_every_token_as_a_table) {

@@ -1,5 +1,6 @@
 #define BOOST_TEST_MODULE collector_http_api
 #include <Poco/AutoPtr.h>
+#include <Poco/Channel.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -12,6 +13,7 @@
 #include <boost/test/unit_test.hpp>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -311,6 +313,61 @@ BOOST_AUTO_TEST_CASE(admin_api_without_or_with_wrong_token_is_401_with_challenge
   BOOST_TEST(basic.status == 401);
   Reply unknown_agent = call(HTTPRequest::HTTP_GET, "/api/v1/agents/ag_x");
   BOOST_TEST(unknown_agent.status == 401);
+}
+
+namespace {
+
+// Keeps every message logged to it.
+class CapturingChannel : public Poco::Channel {
+ public:
+  void log(const Poco::Message& message) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    texts_.push_back(message.getText());
+  }
+  std::vector<std::string> texts() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return texts_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> texts_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_read_only_token_reads_but_any_change_is_403_forbidden_and_logged) {
+  constexpr char kReader[] = "http-test-read-only-token-0123456789";
+  vigil::collector::NewAdminToken reader =
+      vigil::collector::NewAdminToken::forAllTenants(hashOf(kReader), "reader");
+  reader.role = vigil::collector::AdminRole::kReadOnly;
+  BOOST_REQUIRE(store->createAdminToken(reader, kStartMs).ok());
+  auto agent = enroll();
+  Poco::AutoPtr<CapturingChannel> captured(new CapturingChannel);
+  logger.setChannel(captured);
+  const Headers auth = {{"Authorization", std::string("Bearer ") + kReader}};
+  BOOST_TEST(call(HTTPRequest::HTTP_GET, "/api/v1/agents/" + agent.agent_id, "", auth).status ==
+             200);
+  Reply retire =
+      call(HTTPRequest::HTTP_POST, "/api/v1/agents/" + agent.agent_id + "/retire", "", auth);
+  Reply del = call(HTTPRequest::HTTP_DELETE, "/api/v1/agents/" + agent.agent_id, "", auth);
+  logger.setChannel(new Poco::NullChannel);
+  for (const Reply* r : {&retire, &del}) {
+    BOOST_TEST(r->status == 403);
+    BOOST_TEST(r->errorCode() == "forbidden");
+    BOOST_TEST(r->response.getContentType() == "application/json");
+  }
+  // Nothing changed: the agent is still there and not retired.
+  Reply still = admin("/api/v1/agents/" + agent.agent_id);
+  BOOST_TEST(still.status == 200);
+  BOOST_TEST(still.field("retired_at") == "<null>");
+  bool logged = false;
+  for (const std::string& text : captured->texts()) {
+    logged = logged || (text.find("refused") != std::string::npos &&
+                        text.find("DELETE /api/v1/agents/{agent_id}") != std::string::npos &&
+                        text.find("read-only") != std::string::npos);
+  }
+  BOOST_TEST(logged);
 }
 
 BOOST_AUTO_TEST_CASE(agent_list_pages_with_opaque_cursor) {

@@ -1,11 +1,13 @@
 #define BOOST_TEST_MODULE collector_openapi_routes
 // docs/openapi.yaml and the collector agree: every admin operation the description documents
 // is served, every served admin route is documented, the served description is the one built
-// from docs/openapi.yaml, and authentication is declared where the collector enforces it.
+// from docs/openapi.yaml, authentication is declared where the collector enforces it, and
+// every admin operation names the role (x-vigil-role) the route table declares for it.
 #include <boost/test/unit_test.hpp>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -32,6 +34,8 @@ namespace json = vigil::json;
 namespace {
 
 using Route = std::pair<std::string, std::string>;  // (method, path template)
+using vigil::collector::AdminRole;
+using vigil::collector::RouteAccess;
 
 constexpr char kAdminPrefix[] = "/api/v1/";
 // Served by the router without authentication, outside the admin route table.
@@ -42,9 +46,9 @@ const std::set<std::string> kPublicPaths = {
 const char* const kMethods[] = {"get",   "put",  "post",    "delete",
                                 "patch", "head", "options", "trace"};
 
-// The routes the collector serves: the real services, over a throwaway store, register into
-// one table as vigil-collector's composition root does.
-std::vector<Route> servedAdminRoutes() {
+// The routes the collector serves, with who may call each: the real services, over a
+// throwaway store, register into one table as vigil-collector's composition root does.
+std::vector<std::pair<Route, RouteAccess>> servedAdminRoutesWithAccess() {
   using namespace vigil::collector;  // NOLINT(google-build-using-namespace): test wiring
   vigil::testing::TempDir tmp;
   std::unique_ptr<SqliteStore> store = std::move(SqliteStore::open(tmp.sub("data")).value());
@@ -64,7 +68,17 @@ std::vector<Route> servedAdminRoutes() {
   maintenance.registerRoutes(table);
   WebhookAdminService webhooks(*store);
   webhooks.registerRoutes(table);
-  return table.routes();
+  std::vector<std::pair<Route, RouteAccess>> served;
+  for (const Route& route : table.routes()) {
+    served.emplace_back(route, *table.accessOf(route.first, route.second));
+  }
+  return served;
+}
+
+std::vector<Route> servedAdminRoutes() {
+  std::vector<Route> routes;
+  for (const auto& [route, access] : servedAdminRoutesWithAccess()) routes.push_back(route);
+  return routes;
 }
 
 std::string upper(std::string s) {
@@ -185,5 +199,33 @@ BOOST_AUTO_TEST_CASE(every_operation_has_a_unique_operation_id_and_a_tag) {
     BOOST_TEST(ids.insert(id->valuestring).second);
     const cJSON* tags = cJSON_GetObjectItemCaseSensitive(op, "tags");
     BOOST_TEST((cJSON_IsArray(tags) && cJSON_GetArraySize(tags) == 1));
+  }
+}
+
+// Roles are declared once, in the route table; the description says the same for every
+// operation, and a route that changes something never admits a read-only token.
+BOOST_AUTO_TEST_CASE(every_admin_operation_names_the_role_its_route_requires) {
+  BOOST_REQUIRE(spec() != nullptr);
+  std::map<Route, const cJSON*> documented;
+  for (const auto& [route, op] : operations(spec())) documented[route] = op;
+  for (const auto& [route, access] : servedAdminRoutesWithAccess()) {
+    BOOST_TEST_CONTEXT(route.first << ' ' << route.second) {
+      const bool reads = route.first == "GET";
+      BOOST_TEST((reads == (access.role == AdminRole::kReadOnly)),
+                 "a read needs read-only, a change more");
+      auto found = documented.find(route);
+      BOOST_REQUIRE(found != documented.end());
+      const cJSON* op = found->second;
+      const cJSON* role = cJSON_GetObjectItemCaseSensitive(op, "x-vigil-role");
+      BOOST_REQUIRE_MESSAGE(cJSON_IsString(role), "no x-vigil-role");
+      BOOST_TEST(std::string(role->valuestring) == vigil::collector::adminRoleName(access.role));
+      const cJSON* or_self = cJSON_GetObjectItemCaseSensitive(op, "x-vigil-or-self");
+      BOOST_TEST(cJSON_IsTrue(or_self) == !access.or_self.empty());
+      const cJSON* description = cJSON_GetObjectItemCaseSensitive(op, "description");
+      BOOST_REQUIRE(cJSON_IsString(description));
+      BOOST_TEST(std::string(description->valuestring).find("Role: ") != std::string::npos);
+      const cJSON* responses = cJSON_GetObjectItemCaseSensitive(op, "responses");
+      BOOST_TEST(cJSON_HasObjectItem(responses, "403") == !reads, "403 documented iff refused");
+    }
   }
 }

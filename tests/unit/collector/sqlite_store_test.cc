@@ -16,6 +16,7 @@
 
 namespace fs = std::filesystem;
 using vigil::StatusCode;
+using vigil::collector::AdminRole;
 using vigil::collector::AgentRecord;
 using vigil::collector::EnrollmentToken;
 using vigil::collector::LastSeenUpdate;
@@ -29,6 +30,20 @@ std::unique_ptr<SqliteStore> openStore(const std::string& dir) {
   auto opened = SqliteStore::open(dir);
   BOOST_REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? std::string() : opened.error().toString()));
   return std::move(opened.value());
+}
+
+// A second connection to the store's database, for what the Store interface does not expose.
+Poco::Data::Session rawSession(const std::string& dir) {
+  Poco::Data::SQLite::Connector::registerConnector();
+  return Poco::Data::Session(Poco::Data::SQLite::Connector::KEY,
+                             (fs::path(dir) / SqliteStore::kDatabaseFileName).string());
+}
+
+// Back to the schema before migration 5 (admin token roles), its data aside.
+void undoMigration6(Poco::Data::Session& raw) {
+  using Poco::Data::Keywords::now;
+  raw << "DROP INDEX admin_tokens_parent", now;
+  raw << "ALTER TABLE admin_tokens DROP COLUMN role", now;
 }
 
 std::string hashOf(const std::string& token) {
@@ -110,9 +125,7 @@ BOOST_AUTO_TEST_CASE(open_refuses_a_database_from_a_newer_collector) {
   openStore(dir).reset();
   {
     // A newer collector has applied a migration this build does not know.
-    Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::Session raw(Poco::Data::SQLite::Connector::KEY,
-                            (fs::path(dir) / SqliteStore::kDatabaseFileName).string());
+    Poco::Data::Session raw = rawSession(dir);
     int next = SqliteStore::latestSchemaVersion() + 1;
     raw << "INSERT INTO schema_version (version, applied_at) VALUES (?, 0)",
         Poco::Data::Keywords::use(next), Poco::Data::Keywords::now;
@@ -439,10 +452,10 @@ BOOST_AUTO_TEST_CASE(migration_3_gives_the_sites_of_a_schema_2_database_peer_key
   {
     // Back to exactly what migrations 1 and 2 created.
     using Poco::Data::Keywords::now;
-    Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::Session raw(Poco::Data::SQLite::Connector::KEY,
-                            (fs::path(dir) / SqliteStore::kDatabaseFileName).string());
-    // Migration 4, undone first (it builds on 3).
+    Poco::Data::Session raw = rawSession(dir);
+    // Migrations 6 and 4, undone first (they build on 3; 5 leaves tables that never reuse ids
+    // as they are).
+    undoMigration6(raw);
     for (const char* sql :
          {"DROP TABLE admin_token_tenants", "DROP TABLE maintenance_windows",
           "DROP TABLE webhook_outbox", "DROP TABLE webhooks", "DROP INDEX alerts_tenant",
@@ -631,19 +644,30 @@ BOOST_AUTO_TEST_CASE(migration_5_keeps_a_schema_4_database_and_stops_id_reuse) {
     webhook_id = created_hook.id;
     webhook_secret = created_hook.secret;
     BOOST_REQUIRE(store.createSite(a.id, "spare", 1000).ok());  // the newest site, no agents
-    admin_id = store
-                   .createAdminToken(
-                       vigil::collector::NewAdminToken::forAllTenants(hashOf("admin"), "ops"), 1000)
-                   .value()
-                   .id;
+  }
+  {
+    // An admin token as schema 4 holds it (today's store writes a role, which 4 lacks).
+    using Poco::Data::Keywords::into;
+    using Poco::Data::Keywords::now;
+    Poco::Data::Session raw = rawSession(dir);
+    raw << "INSERT INTO admin_tokens (token_hash, name, created_at, all_tenants)"
+           " VALUES ('" +
+               hashOf("admin") + "', 'ops', 1000, 1)",
+        now;
+    raw << "SELECT last_insert_rowid()", into(admin_id), now;
   }
   const auto tables_before = schemaObjects(dir, "table");
   const auto indexes_before = schemaObjects(dir, "index");
+  {
+    auto at_5 = SqliteStore::openAtSchemaVersion(dir, 5);
+    BOOST_REQUIRE(at_5.ok());
+    // Nothing lost by migration 5: tables, indexes.
+    BOOST_TEST(schemaObjects(dir, "table") == tables_before, boost::test_tools::per_element());
+    BOOST_TEST(schemaObjects(dir, "index") == indexes_before, boost::test_tools::per_element());
+  }
   auto store = openStore(dir);
   BOOST_TEST(store->schemaVersion().value() == SqliteStore::latestSchemaVersion());
-  // Nothing lost: rows, ids, secrets, tables, indexes.
-  BOOST_TEST(schemaObjects(dir, "table") == tables_before, boost::test_tools::per_element());
-  BOOST_TEST(schemaObjects(dir, "index") == indexes_before, boost::test_tools::per_element());
+  // Nor rows, ids or secrets.
   auto site = store->findSite(site_b).value();
   BOOST_REQUIRE(site.has_value());
   BOOST_TEST(site->tenant_id == tenant_b);
@@ -660,4 +684,48 @@ BOOST_AUTO_TEST_CASE(migration_5_keeps_a_schema_4_database_and_stops_id_reuse) {
   store.reset();
   store = openStore(dir);
   deleteNewestSiteThenCreate(*store, tenant_b, "annex");
+}
+
+// A database of schema 5 (created_by recorded since 4, no roles) holding token trees the store
+// would no longer let in: children outliving or surviving their parents. Migration 6 makes every
+// token an admin, revokes the descendants of revoked tokens and caps each expiry at its parent's.
+BOOST_AUTO_TEST_CASE(migration_6_makes_existing_tokens_admins_within_their_parents) {
+  TempDir tmp;
+  const std::string dir = tmp.sub("data");
+  BOOST_REQUIRE(SqliteStore::openAtSchemaVersion(dir, 5).ok());
+  {
+    using Poco::Data::Keywords::now;
+    Poco::Data::Session raw = rawSession(dir);
+    // id, created_by, expires_at, revoked, revoked_at:
+    //   1 root (CLI), never expires        4 child of 3, never expires
+    //   2 child of 1, revoked at 500      5 child of 4, expires at 9000
+    //   3 child of 1, expires at 7000     6 child of 2 (revoked parent)
+    //                                     7 child of 6, revoked at 900 already
+    for (const char* row :
+         {"(1, NULL, NULL, 0, NULL)", "(2, 1, NULL, 1, 500)", "(3, 1, 7000, 0, NULL)",
+          "(4, 3, NULL, 0, NULL)", "(5, 4, 9000, 0, NULL)", "(6, 2, NULL, 0, NULL)",
+          "(7, 6, NULL, 1, 900)"}) {
+      const std::string values = row;
+      raw << "INSERT INTO admin_tokens (id, created_by, expires_at, revoked, revoked_at,"
+             " token_hash, name, created_at) SELECT v.*, 'h' || v.column1, 't', 100 FROM (VALUES " +
+                 values + ") v",
+          now;
+    }
+  }
+  auto store = openStore(dir);
+  BOOST_TEST(store->schemaVersion().value() == SqliteStore::latestSchemaVersion());
+  auto tokens = store->listAdminTokens().value();
+  BOOST_REQUIRE(tokens.size() == 7u);
+  for (const auto& t : tokens) BOOST_TEST((t.role == AdminRole::kAdmin), t.id);
+  auto expiry = [&](size_t i) { return tokens[i].expires_at_ms.value_or(-1); };
+  BOOST_TEST(expiry(0) == -1);
+  BOOST_TEST(expiry(2) == 7000);
+  BOOST_TEST(expiry(3) == 7000);  // inherits its parent's
+  BOOST_TEST(expiry(4) == 7000);  // capped
+  BOOST_TEST(!tokens[0].revoked);
+  BOOST_TEST(!tokens[2].revoked);
+  BOOST_TEST(tokens[5].revoked);
+  BOOST_TEST(tokens[5].revoked_at_ms.value_or(-1) == 500);  // its ancestor's time
+  BOOST_TEST(tokens[6].revoked_at_ms.value_or(-1) == 900);  // revoked already: its own kept
+  BOOST_TEST(*tokens[4].created_by == 4);
 }

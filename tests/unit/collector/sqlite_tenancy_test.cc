@@ -13,6 +13,7 @@
 using Poco::Data::Keywords::into;
 using Poco::Data::Keywords::now;
 using vigil::StatusCode;
+using vigil::collector::AdminRole;
 using vigil::collector::AdminToken;
 using vigil::collector::AgentRecord;
 using vigil::collector::EnrollmentToken;
@@ -342,9 +343,11 @@ BOOST_AUTO_TEST_CASE(revoked_enrollment_token_keeps_first_revocation_time_and_en
 BOOST_AUTO_TEST_CASE(admin_token_stores_its_scope_in_the_same_transaction) {
   Tenant a = tenant("a");
   Tenant b = tenant("b");
+  AdminToken all = ok(store->createAdminToken(allTenants("hash-all", "operator"), 1000));
+  BOOST_TEST(all.all_tenants);
   NewAdminToken in = scoped("hash-a", "tech", {b.id, a.id, b.id});
   in.expires_at_ms = 50000;
-  in.created_by = 7;
+  in.created_by = all.id;
   AdminToken created = ok(store->createAdminToken(in, 1000));
   BOOST_TEST(created.tenant_ids == (std::vector<int64_t>{a.id, b.id}));
   auto found = ok(store->findAdminToken(created.id));
@@ -354,19 +357,17 @@ BOOST_AUTO_TEST_CASE(admin_token_stores_its_scope_in_the_same_transaction) {
   BOOST_TEST(!found->all_tenants);
   BOOST_TEST(found->tenant_ids == (std::vector<int64_t>{a.id, b.id}));
   BOOST_TEST(*found->expires_at_ms == 50000);
-  BOOST_TEST(*found->created_by == 7);
+  BOOST_TEST(*found->created_by == all.id);
   BOOST_TEST(found->created_at_ms == 1000);
   BOOST_TEST(!found->revoked);
 
-  AdminToken all = ok(store->createAdminToken(allTenants("hash-all", "operator"), 1000));
-  BOOST_TEST(all.all_tenants);
   auto listed = ok(store->listAdminTokens());
   BOOST_REQUIRE(listed.size() == 2u);
-  BOOST_TEST(listed[0].tenant_ids == (std::vector<int64_t>{a.id, b.id}));
-  BOOST_TEST(listed[1].all_tenants);
-  BOOST_TEST(listed[1].tenant_ids.empty());
-  BOOST_TEST(!listed[1].created_by);
-  BOOST_TEST(!ok(store->findAdminToken(all.id + 100)));
+  BOOST_TEST(listed[0].all_tenants);
+  BOOST_TEST(listed[0].tenant_ids.empty());
+  BOOST_TEST(!listed[0].created_by);
+  BOOST_TEST(listed[1].tenant_ids == (std::vector<int64_t>{a.id, b.id}));
+  BOOST_TEST(!ok(store->findAdminToken(created.id + 100)));
 }
 
 BOOST_AUTO_TEST_CASE(admin_token_naming_an_unknown_tenant_stores_nothing) {
@@ -399,6 +400,85 @@ BOOST_AUTO_TEST_CASE(revoke_admin_token_sets_revoked_and_first_time) {
   BOOST_TEST(*found->revoked_at_ms == 3000);
   BOOST_TEST(!found->usableAt(3000));
   BOOST_TEST(!ok(store->revokeAdminToken(t.id + 100, 1)));
+}
+
+BOOST_AUTO_TEST_CASE(admin_token_role_is_stored_and_admin_by_default) {
+  AdminToken admin = ok(store->createAdminToken(allTenants("h1", "admin"), 1000));
+  BOOST_TEST((admin.role == AdminRole::kAdmin));
+  NewAdminToken reader = allTenants("h2", "reader");
+  reader.role = AdminRole::kReadOnly;
+  const int64_t id = ok(store->createAdminToken(reader, 1000)).id;
+  BOOST_TEST((ok(store->findAdminToken(id))->role == AdminRole::kReadOnly));
+  BOOST_TEST((ok(store->findAdminTokenByHash("h1"))->role == AdminRole::kAdmin));
+  BOOST_TEST((ok(store->listAdminTokens())[1].role == AdminRole::kReadOnly));
+}
+
+// A child never outranks or outlives its parent, and a parent that no longer authenticates
+// has no new children; refused tokens are not stored.
+BOOST_AUTO_TEST_CASE(a_child_token_stays_within_its_parent) {
+  NewAdminToken parent_in = allTenants("parent", "parent");
+  parent_in.role = AdminRole::kOperator;
+  parent_in.expires_at_ms = 10'000;
+  const AdminToken parent = ok(store->createAdminToken(parent_in, 1000));
+  auto child = [&](const std::string& hash) {
+    NewAdminToken t = allTenants(hash, hash);
+    t.created_by = parent.id;
+    t.role = AdminRole::kOperator;
+    t.expires_at_ms = 10'000;
+    return t;
+  };
+  auto refused = [&](const NewAdminToken& t, int64_t now_ms) {
+    auto r = store->createAdminToken(t, now_ms);
+    return !r.ok() && r.error().code() == StatusCode::kFailedPrecondition;
+  };
+  NewAdminToken higher = child("higher");
+  higher.role = AdminRole::kAdmin;
+  BOOST_TEST(refused(higher, 2000));
+  NewAdminToken forever = child("forever");
+  forever.expires_at_ms.reset();
+  BOOST_TEST(refused(forever, 2000));
+  NewAdminToken later = child("later");
+  later.expires_at_ms = 10'001;
+  BOOST_TEST(refused(later, 2000));
+  BOOST_TEST(refused(child("after the parent expired"), 10'000));
+  NewAdminToken orphan = child("orphan");
+  orphan.created_by = parent.id + 100;
+  BOOST_TEST(refused(orphan, 2000));
+  BOOST_TEST(ok(store->listAdminTokens()).size() == 1u);
+
+  NewAdminToken lower = child("lower");
+  lower.role = AdminRole::kReadOnly;
+  lower.expires_at_ms = 5000;
+  BOOST_TEST(*ok(store->createAdminToken(lower, 2000)).created_by == parent.id);
+  ok(store->createAdminToken(child("equal"), 2000));
+  BOOST_REQUIRE(ok(store->revokeAdminToken(parent.id, 3000)));
+  BOOST_TEST(refused(child("after the parent was revoked"), 3000));
+}
+
+BOOST_AUTO_TEST_CASE(revoking_a_token_revokes_all_its_descendants_and_nothing_else) {
+  const AdminToken root = ok(store->createAdminToken(allTenants("root", "root"), 1000));
+  auto childOf = [&](const AdminToken& parent, const std::string& hash) {
+    NewAdminToken t = allTenants(hash, hash);
+    t.created_by = parent.id;
+    return ok(store->createAdminToken(t, 1000));
+  };
+  const AdminToken parent = childOf(root, "parent");
+  const AdminToken sibling = childOf(root, "sibling");
+  const AdminToken child = childOf(parent, "child");
+  const AdminToken grandchild = childOf(child, "grandchild");
+  const AdminToken other_grandchild = childOf(child, "other grandchild");
+  BOOST_REQUIRE(ok(store->revokeAdminToken(other_grandchild.id, 2000)));
+
+  BOOST_TEST(ok(store->revokeAdminToken(parent.id, 3000)));
+  for (const AdminToken& t : {parent, child, grandchild}) {
+    auto now = ok(store->findAdminToken(t.id));
+    BOOST_TEST(now->revoked, t.name);
+    BOOST_TEST(*now->revoked_at_ms == 3000, t.name);
+  }
+  // Revoked before: it keeps its first time.
+  BOOST_TEST(*ok(store->findAdminToken(other_grandchild.id))->revoked_at_ms == 2000);
+  BOOST_TEST(!ok(store->findAdminToken(root.id))->revoked);
+  BOOST_TEST(!ok(store->findAdminToken(sibling.id))->revoked);
 }
 
 BOOST_AUTO_TEST_CASE(a_token_created_by_another_connection_is_seen_at_once) {

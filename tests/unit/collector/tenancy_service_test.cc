@@ -125,6 +125,8 @@ struct Fixture {
     p.token_id = t.id;
     p.token_name = t.name;
     p.scope = t.all_tenants ? TenantScope::everything() : TenantScope{false, t.tenant_ids};
+    p.role = t.role;
+    p.expires_at_ms = t.expires_at_ms;
     return p;
   }
 
@@ -541,6 +543,88 @@ BOOST_AUTO_TEST_CASE(a_token_whose_tenants_were_deleted_sees_nothing) {
              (std::vector<std::string>{"tech A"}));  // itself only
   BOOST_TEST(call(orphan, "GET", "/api/v1/sites/" + id(site_a.id)).status == 404);
   BOOST_TEST(call(orphan, "POST", "/api/v1/admin-tokens", R"({"name": "x"})").status == 403);
+}
+
+BOOST_AUTO_TEST_CASE(a_created_token_is_the_callers_child_with_its_role_unless_a_lower_one) {
+  Reply same = call(all, "POST", "/api/v1/admin-tokens", R"({"name": "ops"})");
+  BOOST_TEST(same.status == 201);
+  BOOST_TEST(same.string("role") == "admin");
+  BOOST_TEST(same.integer("parent_id") == operator_token.id);
+  Reply reader =
+      call(all, "POST", "/api/v1/admin-tokens", R"({"name": "reports", "role": "read-only"})");
+  BOOST_TEST(reader.status == 201);
+  BOOST_TEST(reader.string("role") == "read-only");
+  BOOST_TEST((ok(store->findAdminToken(reader.integer("id")))->role == AdminRole::kReadOnly));
+  AdminAuthenticator auth(*store);
+  auto principal = auth.authenticate("Bearer " + reader.string("token"), kNow);
+  BOOST_REQUIRE(principal);
+  BOOST_TEST((principal->role == AdminRole::kReadOnly));
+  BOOST_TEST(call(all, "GET", "/api/v1/admin-tokens/" + id(reader.integer("id"))).string("role") ==
+             "read-only");
+  // Tokens of the command line or the first start are roots.
+  BOOST_TEST(cJSON_IsNull(
+      call(all, "GET", "/api/v1/admin-tokens/" + id(operator_token.id)).get("parent_id")));
+}
+
+BOOST_AUTO_TEST_CASE(a_token_cannot_create_one_of_a_higher_role_or_an_unknown_one) {
+  const std::string before = snapshot();
+  AdminPrincipal operator_principal = all;
+  operator_principal.role = AdminRole::kOperator;
+  Reply higher =
+      call(operator_principal, "POST", "/api/v1/admin-tokens", R"({"name": "x", "role": "admin"})");
+  BOOST_TEST(higher.status == 403);
+  BOOST_TEST(higher.code == "forbidden");
+  for (const char* body : {R"({"name": "x", "role": "root"})", R"({"name": "x", "role": 2})",
+                           R"({"name": "x", "role": "Admin"})"}) {
+    BOOST_TEST(call(all, "POST", "/api/v1/admin-tokens", body).status == 400, body);
+  }
+  BOOST_TEST(snapshot() == before);
+  // Without `role`, the creator's own, which is lower than admin here.
+  Reply same = call(operator_principal, "POST", "/api/v1/admin-tokens", R"({"name": "tech"})");
+  BOOST_TEST(same.status == 201);
+  BOOST_TEST(same.string("role") == "operator");
+}
+
+BOOST_AUTO_TEST_CASE(a_created_token_expires_no_later_than_its_creator) {
+  NewAdminToken brief;
+  brief.token_hash = sha256Hex("brief");
+  brief.name = "brief";
+  brief.expires_at_ms = kNow + 3000;
+  const AdminPrincipal creator = principalOf(ok(store->createAdminToken(brief, kNow)));
+  // None asked: the creator's.
+  Reply inherited = call(creator, "POST", "/api/v1/admin-tokens", R"({"name": "child"})");
+  BOOST_TEST(inherited.status == 201);
+  BOOST_TEST(inherited.string("expires_at") == "2027-01-15T08:00:03.000Z");
+  // Earlier: kept. Later: refused.
+  Reply earlier = call(creator, "POST", "/api/v1/admin-tokens",
+                       R"({"name": "earlier", "expires_at": "2027-01-15T08:00:01Z"})");
+  BOOST_TEST(earlier.status == 201);
+  BOOST_TEST(earlier.string("expires_at") == "2027-01-15T08:00:01.000Z");
+  const std::string before = snapshot();
+  Reply later = call(creator, "POST", "/api/v1/admin-tokens",
+                     R"({"name": "later", "expires_at": "2027-01-15T08:00:04Z"})");
+  BOOST_TEST(later.status == 400);
+  BOOST_TEST(later.code == "invalid_field");
+  BOOST_TEST(snapshot() == before);
+
+  AdminAuthenticator auth(*store);
+  const std::string child = "Bearer " + inherited.string("token");
+  BOOST_TEST(auth.authenticate(child, kNow + 2999).has_value());
+  BOOST_TEST(!auth.authenticate(child, kNow + 3000));
+}
+
+BOOST_AUTO_TEST_CASE(revoking_a_token_revokes_the_tokens_it_created) {
+  Reply child = call(only_a, "POST", "/api/v1/admin-tokens",
+                     "{\"name\": \"child\", \"tenant_ids\": [" + id(tenant_a.id) + "]}");
+  BOOST_REQUIRE_EQUAL(child.status, 201);
+  Reply revoked = call(all, "DELETE", "/api/v1/admin-tokens/" + id(token_a.id));
+  BOOST_TEST(revoked.status == 200);
+  Reply seen = call(all, "GET", "/api/v1/admin-tokens/" + id(child.integer("id")));
+  BOOST_TEST(seen.boolean("revoked"));
+  BOOST_TEST(seen.string("revoked_at") == revoked.string("revoked_at"));
+  AdminAuthenticator auth(*store);
+  BOOST_TEST(!auth.authenticate("Bearer " + child.string("token"), kNow));
+  BOOST_TEST(auth.authenticate(std::string("Bearer tech-b"), kNow).has_value());
 }
 
 // --- Tenant isolation ---------------------------------------------------------------------------
