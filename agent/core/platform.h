@@ -174,7 +174,8 @@ struct Datagram {
 };
 
 // One UDP socket (IPv4 or IPv6). No TCP, nothing accepted: the agent opens no listening TCP
-// port; the only bound UDP port is the LAN peer port, and what arrives there is only read.
+// port. The LAN peer port is the one port it binds by number; the beacon socket gets an
+// ephemeral one when it first sends. What arrives on either is only read, never answered.
 // Thread safety: send() and receive() from one thread; interrupt() from any thread.
 class UdpSocket {
  public:

@@ -2,7 +2,12 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -45,6 +50,46 @@ int modeOf(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return -1;
   return static_cast<int>(st.st_mode & 07777);
+}
+
+// An open socket of a process, as /proc/<pid>/net/{tcp,tcp6,udp,udp6} shows it.
+struct OpenSocket {
+  std::string protocol;  // "tcp", "tcp6", "udp", "udp6"
+  int local_port = 0;
+  bool remote_set = false;  // connected (TCP, or UDP after connect())
+  std::string state;        // kernel state in hex: "0A" is a listening TCP socket
+};
+
+std::vector<OpenSocket> openSocketsOf(int pid) {
+  std::set<std::string> inodes;  // of the process's socket descriptors
+  const std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+  for (const auto& entry : std::filesystem::directory_iterator(fd_dir)) {
+    std::error_code ec;
+    const std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
+    if (!ec && target.rfind("socket:[", 0) == 0) {
+      inodes.insert(target.substr(8, target.size() - 9));
+    }
+  }
+  std::vector<OpenSocket> found;
+  for (const char* protocol : {"tcp", "tcp6", "udp", "udp6"}) {
+    std::ifstream table("/proc/" + std::to_string(pid) + "/net/" + protocol);
+    std::string line;
+    std::getline(table, line);  // the column names
+    while (std::getline(table, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+      fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+          timeout >> inode;
+      if (inodes.count(inode) == 0) continue;
+      OpenSocket s;
+      s.protocol = protocol;
+      s.local_port = std::stoi(local.substr(local.find(':') + 1), nullptr, 16);
+      s.remote_set = std::stoi(remote.substr(remote.find(':') + 1), nullptr, 16) != 0;
+      s.state = state;
+      found.push_back(s);
+    }
+  }
+  return found;
 }
 
 }  // namespace
@@ -220,4 +265,42 @@ BOOST_AUTO_TEST_CASE(collector_health_shows_warm_up_then_healthy) {
   BOOST_TEST(history->getObject(1)->getValue<std::string>("reasons").find("warm_up") !=
              std::string::npos);
   BOOST_TEST(httpRequest(collector.port(), "GET", "/api/v1/health").status == 401);
+}
+
+// The agent's attack surface from the network (docs/security.md): no listening TCP socket,
+// every TCP socket it has is one it opened to the collector, and UDP only on the peer port
+// (signed announcements, read, never answered) and on its beacon socket's ephemeral port
+// (only acks signed with its own secret count), answering nothing on either.
+BOOST_AUTO_TEST_CASE(
+    a_running_agent_listens_on_no_tcp_port_and_binds_udp_only_for_peers_and_beacon_acks) {
+  TempDir tmp;
+  Collector collector(tmp.sub("collector"), fastCollectorSettings());
+  collector.start();
+  Agent agent(tmp.sub("agent"), collector.port(), collector.enrollToken());
+  agent.start();
+  std::string id;
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return !(id = agent.agentId()).empty(); }, 20s),
+                        "agent did not enroll; agent log:\n"
+                            << logTail(agent.logPath()));
+  BOOST_REQUIRE(eventually([&] { return statusOf(collector, id) == "ONLINE"; }, 20s));
+
+  const std::vector<OpenSocket> sockets = openSocketsOf(agent.pid());
+  BOOST_TEST_MESSAGE("agent sockets: " << sockets.size());
+  int tcp = 0;
+  std::vector<int> unconnected_udp;
+  for (const OpenSocket& s : sockets) {
+    BOOST_TEST_MESSAGE(s.protocol << " port " << s.local_port << " state " << s.state
+                                  << (s.remote_set ? " connected" : ""));
+    if (s.protocol.rfind("tcp", 0) == 0) {
+      ++tcp;
+      BOOST_TEST(s.state != "0A", "the agent listens on TCP port " << s.local_port);
+      BOOST_TEST(s.remote_set, "TCP socket on port " << s.local_port << " goes nowhere");
+    } else if (!s.remote_set) {
+      unconnected_udp.push_back(s.local_port);
+    }
+  }
+  BOOST_TEST(tcp >= 1);  // its keep-alive connection to the collector
+  // The peer port (default 47474) and the beacon socket, nothing else.
+  BOOST_TEST(unconnected_udp.size() == 2u);
+  BOOST_TEST(std::count(unconnected_udp.begin(), unconnected_udp.end(), 47474) == 1);
 }

@@ -124,6 +124,8 @@ class Agent {
   // SIGKILL (a crash: no goodbye), then waits for exit.
   void kill();
   bool running();
+  // The running agent's process id.
+  int pid() const { return process_->pid(); }
   const std::string& stateDir() const { return state_dir_; }
   const std::string& logPath() const { return log_path_; }
   // The agent id from its identity file; empty before enrollment.
