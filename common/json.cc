@@ -79,6 +79,10 @@ std::string toValidUtf8(std::string_view s) {
   return out;
 }
 
+void addText(cJSON* object, const char* name, std::string_view value) {
+  cJSON_AddStringToObject(object, name, toValidUtf8(value).c_str());
+}
+
 std::optional<std::string> textFault(std::string_view text) {
   bool in_string = false;
   for (size_t i = 0; i < text.size();) {

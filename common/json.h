@@ -27,6 +27,10 @@ bool isUtf8(std::string_view s);
 // by U+FFFD: text stored before it was checked still prints as valid JSON.
 std::string toValidUtf8(std::string_view s);
 
+// Adds a string member, repaired with toValidUtf8(): for text from the store, which may predate
+// the checks on what comes in, so that every answer and payload is valid JSON.
+void addText(cJSON* object, const char* name, std::string_view value);
+
 // What makes a JSON text unfit to parse with cJSON, whose strings end at the first NUL: bytes
 // that are not UTF-8, a NUL (raw or escaped as \u0000) or another raw control character
 // inside a string. Says what and at which byte offset; nullopt if there is none. Call it

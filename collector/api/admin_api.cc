@@ -383,8 +383,7 @@ ApiResult<bool> JsonBody::checkOnly(const std::set<std::string>& known) const {
 namespace out {
 
 void string(cJSON* obj, const char* name, const std::string& value) {
-  // Answers are valid JSON even for text stored before it was checked.
-  cJSON_AddStringToObject(obj, name, json::toValidUtf8(value).c_str());
+  json::addText(obj, name, value);
 }
 void integer(cJSON* obj, const char* name, int64_t value) { json::addInteger(obj, name, value); }
 void boolean(cJSON* obj, const char* name, bool value) { cJSON_AddBoolToObject(obj, name, value); }

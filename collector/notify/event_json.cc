@@ -23,11 +23,11 @@ void addOptionalTime(cJSON* obj, const char* name, const std::optional<int64_t>&
 }
 
 // An empty text is null.
-void addText(cJSON* obj, const char* name, const std::string& text) {
+void addOptionalText(cJSON* obj, const char* name, const std::string& text) {
   if (text.empty()) {
     cJSON_AddNullToObject(obj, name);
   } else {
-    cJSON_AddStringToObject(obj, name, text.c_str());
+    json::addText(obj, name, text);
   }
 }
 
@@ -64,7 +64,7 @@ void addAlertFields(cJSON* obj, const AlertRecord& alert) {
   cJSON_AddStringToObject(obj, "state", alert.state.c_str());
   json::addInteger(obj, "tenant_id", alert.tenant_id);
   if (alert.agent_id) {
-    cJSON_AddStringToObject(obj, "agent_id", alert.agent_id->c_str());
+    json::addText(obj, "agent_id", *alert.agent_id);
   } else {
     cJSON_AddNullToObject(obj, "agent_id");
   }
@@ -78,11 +78,11 @@ void addAlertFields(cJSON* obj, const AlertRecord& alert) {
   addOptionalTime(obj, "held_since", alert.held_since_ms);
   cJSON_AddItemToObject(obj, "held_reasons", nameArray(alert.held_reasons));
   const bool suppressed = alert.state == "held" || alert.state == "released";
-  addText(obj, "suppression_reason", suppressed ? alert.held_reasons : std::string());
-  addText(obj, "note", alert.note);
+  addOptionalText(obj, "suppression_reason", suppressed ? alert.held_reasons : std::string());
+  addOptionalText(obj, "note", alert.note);
   addOptionalTime(obj, "acknowledged_at", alert.acknowledged_at_ms);
-  addText(obj, "acknowledged_by", alert.acknowledged_by);
-  addText(obj, "closed_by", alert.closed_by);
+  addOptionalText(obj, "acknowledged_by", alert.acknowledged_by);
+  addOptionalText(obj, "closed_by", alert.closed_by);
 }
 
 namespace webhook_events {

@@ -136,6 +136,25 @@ BOOST_AUTO_TEST_CASE(alert_event_carries_the_alert_object) {
   BOOST_TEST(ev::alertOrderingKey(42) == "alert:42");
 }
 
+// Text stored before the collector checked what comes in (a note, who acknowledged) may hold
+// bytes that are not UTF-8; the payload is valid JSON anyway, such bytes shown as U+FFFD.
+BOOST_AUTO_TEST_CASE(alert_events_are_valid_utf8_whatever_the_store_holds) {
+  AlertRecord a;
+  a.id = 1;
+  a.kind = "device_offline";
+  a.state = "open";
+  a.tenant_id = 1;
+  a.opened_at_ms = 0;
+  a.note = "caf\xE9 \xFF";
+  a.acknowledged_by = std::string("tech\xC0\x80", 6);
+  const std::string payload = ev::alertEventPayload(ev::kAlertOpened, a, 0);
+  BOOST_TEST(vigil::json::isUtf8(payload));
+  auto root = parseObject(payload);
+  const cJSON* data = cJSON_GetObjectItemCaseSensitive(root.get(), "data");
+  BOOST_TEST(stringMember(data, "note") == "caf\xEF\xBF\xBD \xEF\xBF\xBD");
+  BOOST_TEST(stringMember(data, "acknowledged_by") == "tech\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
 BOOST_AUTO_TEST_CASE(health_events_say_degraded_or_recovered_with_reasons) {
   HealthRecord degraded{1614265330000, true, "ingest_lag"};
   BOOST_TEST(ev::healthEventType(degraded) == "collector.degraded");
