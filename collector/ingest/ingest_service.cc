@@ -222,6 +222,7 @@ ApiResult<protocol::EnrollResponse> IngestService::checkEnrollment(std::string_v
     }
     return enrollmentLimited(admitted, limit);
   }
+  std::lock_guard<std::mutex> quota_lock(quota_mu_);
   if (ApiError quota; overQuota(site.value()->id, &quota)) return quota;
 
   auto id_random = crypto::randomHex(kAgentIdRandomBytes);

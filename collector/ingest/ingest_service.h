@@ -126,6 +126,10 @@ class IngestService {
 
   // True, with the refusal, if the site or its tenant holds as many agents as its quota.
   bool overQuota(int64_t site_id, ApiError* refusal);
+  // Held from the quota check to the enrollment's write, so that enrollments arriving together
+  // cannot all pass the check and overshoot the quota. Enrollment writes through to the store
+  // one at a time anyway.
+  std::mutex quota_mu_;
   // The checks of enroll() and heartbeat(), which count their outcomes.
   ApiResult<protocol::EnrollResponse> checkEnrollment(std::string_view body);
   ApiResult<protocol::HeartbeatResponse> checkHeartbeat(const HeartbeatRequest& request);

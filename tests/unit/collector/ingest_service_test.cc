@@ -1,11 +1,13 @@
 #define BOOST_TEST_MODULE collector_ingest_service
 #include "collector/ingest/ingest_service.h"
 
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "collector/ingest/agent_directory.h"
@@ -320,6 +322,32 @@ BOOST_FIXTURE_TEST_CASE(a_site_or_tenant_at_its_agent_quota_enrolls_no_more, Ing
   BOOST_TEST(tenant_full.error().code == protocol::errors::kQuotaExceeded);
   BOOST_TEST(directory.size() == 3u);
   BOOST_TEST(store.findEnrollmentTokenByHash(hashOf("branch-token")).value()->uses == 1);
+}
+
+// Enrollments that arrive together (workers run them side by side) cannot all pass the quota
+// check before any of them is written: the site ends with exactly its quota.
+BOOST_FIXTURE_TEST_CASE(enrollments_arriving_together_do_not_overshoot_the_quota, IngestFixture) {
+  IngestConfig config{kIntervalS, 300'000};
+  config.enrollment_limits.max_agents_per_site = 5;
+  service = std::make_unique<IngestService>(*sqlite, directory, clock, config);
+  std::atomic<int> accepted{0}, over_quota{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 8; ++w) {
+    workers.emplace_back([&, w] {
+      for (int i = 0; i < 10; ++i) {
+        auto r = service->enroll(enrollBody(kEnrollToken, "h" + std::to_string(w * 10 + i)));
+        if (r.ok()) {
+          ++accepted;
+        } else if (r.error().code == protocol::errors::kQuotaExceeded) {
+          ++over_quota;
+        }
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  BOOST_TEST(accepted.load() == 5);
+  BOOST_TEST(over_quota.load() == 75);
+  BOOST_TEST(sqlite->countAgents(site_id).value().site == 5);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_forgotten_sites_peer_key_is_never_handed_out_again, IngestFixture) {
