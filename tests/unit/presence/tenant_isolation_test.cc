@@ -176,26 +176,44 @@ BOOST_AUTO_TEST_CASE(agents_count_once_established_and_again_after_probation_whe
   }
 }
 
-BOOST_AUTO_TEST_CASE(restored_agents_enrolled_long_ago_count_at_once_after_a_restart) {
-  // After a restart the store's enrollment times tell who is established: a collector-side
-  // outage right after warm-up is still seen as the collector's problem.
-  Harness h;
-  const WallTime start = h.clock.wallNow();
-  std::vector<AgentHandle> fleet;
-  for (int i = 0; i < 30; ++i) {
-    RestoredState restored;
-    restored.last_seen[static_cast<size_t>(Indicator::kHeartbeat)] = start - 20s;
-    restored.status = Status::kOnline;
-    AgentSpec spec{static_cast<SiteId>(i / 10), 1, {}, start - 24h * 90};
-    const AgentHandle a = h.engine.addAgent(spec, restored);
-    h.keepAlive(a, Indicator::kHeartbeat, kInterval, h.clock.monotonicNow() + kInterval * i / 30);
-    fleet.push_back(a);
+BOOST_AUTO_TEST_CASE(after_a_restart_the_store_enrollment_times_tell_who_is_established) {
+  // Restored agents enrolled long ago count at once: a collector-side outage right after
+  // warm-up is still the collector's problem. Restored agents enrolled shortly before the
+  // restart are still on probation: their silence is theirs.
+  auto restore = [](Harness& h, TenantId tenant, int count, SiteId first_site, WallTime enrolled) {
+    const WallTime start = h.clock.wallNow();
+    std::vector<AgentHandle> out;
+    for (int i = 0; i < count; ++i) {
+      RestoredState restored;
+      restored.last_seen[static_cast<size_t>(Indicator::kHeartbeat)] = start - 20s;
+      restored.status = Status::kOnline;
+      AgentSpec spec{first_site + static_cast<SiteId>(i / 10), tenant, {}, enrolled};
+      const AgentHandle a = h.engine.addAgent(spec, restored);
+      h.keepAlive(a, Indicator::kHeartbeat, kInterval,
+                  h.clock.monotonicNow() + kInterval * i / count);
+      out.push_back(a);
+    }
+    return out;
+  };
+  {
+    Harness h;
+    const auto fleet = restore(h, 1, 30, 0, h.clock.wallNow() - 24h * 90);
+    h.passWarmUp();
+    stopAll(h, fleet);
+    h.run(4min);
+    BOOST_TEST(everHad(h, DegradationReason::kMassSuspect));
+    BOOST_TEST(opened(h) == 0u);
   }
-  h.passWarmUp();
-  stopAll(h, fleet);
-  h.run(4min);
-  BOOST_TEST(everHad(h, DegradationReason::kMassSuspect));
-  BOOST_TEST(opened(h) == 0u);
+  {
+    Harness h;
+    restore(h, 1, 12, 0, h.clock.wallNow() - 24h * 90);
+    const auto recent = restore(h, 1, 40, 10, h.clock.wallNow() - 10min);
+    h.passWarmUp();
+    stopAll(h, recent);
+    h.run(6min);
+    BOOST_TEST(!everHad(h, DegradationReason::kMassSuspect));
+    BOOST_TEST(h.events.countAlerts(AlertKind::kSiteUnreachable, AlertAction::kOpened) > 0u);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(one_tenants_agents_dropping_heartbeats_collapse_no_channel) {
