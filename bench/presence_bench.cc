@@ -244,6 +244,9 @@ int main(int argc, char** argv) {
   order.reserve(n);
 
   SimulatedClock clock;
+  // The fleet enrolled long ago: established agents, as on a collector in service.
+  const vigil::WallTime enrolled = clock.wallNow() - std::chrono::hours(24 * 30);
+  for (AgentSpec& spec : specs) spec.enrolled_at = enrolled;
   CountingListener listener;
   const uint64_t rss_before = residentBytes();
   PresenceEngine engine(config, clock, listener);

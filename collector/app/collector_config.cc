@@ -152,6 +152,10 @@ const std::vector<DurationSetting>& durationSettings() {
       {"presence.massSuspectMaxDurationSeconds",
        "longest a mass-suspect event keeps the collector DEGRADED", &PC::mass_suspect_max_duration,
        false, 1, kDay},
+      {"presence.establishedAfterSeconds",
+       "probation of a new (or returning) agent before it counts toward fleet-wide degradation "
+       "(0: none)",
+       &PC::established_after, false, 0, 30 * kDay},
   };
   return kSettings;
 }

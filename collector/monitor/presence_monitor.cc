@@ -118,6 +118,8 @@ p::AgentHandle PresenceMonitor::addAgentLocked(const AgentRecord& agent,
   p::AgentSpec spec;
   spec.site = static_cast<p::SiteId>(agent.site_id);
   spec.tenant = static_cast<p::TenantId>(agent.tenant_id);
+  // Evidence counts toward fleet-wide judgements only some time after enrollment.
+  if (agent.enrolled_at_ms > 0) spec.enrolled_at = fromUnixMillis(agent.enrolled_at_ms);
   const p::AgentHandle handle = engine_.addAgent(spec, restored);
   if (ids_.size() <= handle) ids_.resize(handle + 1);
   ids_[handle] = agent.id;

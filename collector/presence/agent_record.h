@@ -36,6 +36,9 @@ struct AgentRecord {
   // was overdue (site_question.h), or since the engine started. The collector heard the
   // agent's network working from here to its latest evidence.
   Ticks heard_since = kNever;
+  // Evidence at or after this instant makes the agent established (PresenceConfig::
+  // established_after): its enrollment, or its return from OFFLINE, plus that period.
+  Ticks established_from = kNever;
   // Next instant the engine must look at the agent (its heap key may be earlier: keys are
   // raised lazily when popped, so fresh evidence costs no heap operation).
   Ticks due = kNever;
@@ -55,6 +58,7 @@ struct AgentRecord {
   Reason reason = Reason::kNoEvidenceYet;
   AgentClass agent_class = AgentClass::kWorkstation;
   uint8_t flags = 0;
+  bool established = false;  // counts toward mass suspect and deafness (FleetHearing)
 
   bool has(AgentFlag flag) const { return (flags & flag) != 0; }
   void set(AgentFlag flag) { flags = static_cast<uint8_t>(flags | flag); }

@@ -9,6 +9,8 @@ namespace {
 // drop_share 0.3, a collapse starts below 70 % of the share before it and ends at 85 %. The
 // gap keeps a loss that hovers at the threshold from starting and ending collapses in turn.
 constexpr double kRecoveredShareOfDrop = 0.5;
+// Tenant ids above this are not counted per tenant (ids are small and dense).
+constexpr TenantId kMaxTrackedTenant = 1u << 20;
 
 }  // namespace
 
@@ -24,12 +26,19 @@ uint16_t ChannelMonitor::tagOf(int64_t window) const {
   return static_cast<uint16_t>(window % 65535 + 1);
 }
 
-void ChannelMonitor::onArrival(size_t channel, DirectStats& direct) {
+void ChannelMonitor::onArrival(size_t channel, DirectStats& direct, TenantId tenant) {
   const uint16_t tag = tagOf(window_index_);
   if (direct[channel].window_tag == tag) return;
   direct[channel].window_tag = tag;
+  const bool both = direct[1 - channel].window_tag == tag;
   ++current_.heard[channel];
-  if (direct[1 - channel].window_tag == tag) ++current_.both;
+  if (both) ++current_.both;
+  if (tenant >= kMaxTrackedTenant) return;
+  if (tenant >= tenants_.size()) tenants_.resize(tenant + size_t{1});
+  TenantCounts& own = tenants_[tenant];
+  own.counted = true;
+  ++own.current.heard[channel];
+  if (both) ++own.current.both;
 }
 
 bool ChannelMonitor::anyCollapsed() const {
@@ -54,17 +63,43 @@ void ChannelMonitor::end(Channel& channel) {
   channel.collapsed_since = kNever;
 }
 
+ChannelMonitor::Counts ChannelMonitor::without(const Counts& all, const Counts& part) {
+  Counts rest;
+  for (size_t c = 0; c < rest.heard.size(); ++c) rest.heard[c] = all.heard[c] - part.heard[c];
+  rest.both = all.both - part.both;
+  return rest;
+}
+
+bool ChannelMonitor::drops(size_t channel, const Counts& before, const Counts& after) const {
+  // At least channel_min_agents agents used both channels before: below that a drop is
+  // statistics, not a channel fault.
+  if (before.both < min_agents_) return false;
+  const double was = shareOf(channel, before);
+  const double is = shareOf(channel, after);
+  return was > 0 && is >= 0 && is < (1.0 - drop_share_) * was;
+}
+
+bool ChannelMonitor::dropsWithoutAnyOne(size_t channel) const {
+  if (!drops(channel, previous_, last_complete_)) return false;
+  size_t counted = 0;
+  for (const TenantCounts& t : tenants_) counted += t.counted ? 1 : 0;
+  if (counted <= 1) return true;  // one tenant's fleet: its own channel
+  for (const TenantCounts& t : tenants_) {
+    if (!t.counted) continue;
+    if (!drops(channel, without(previous_, t.previous), without(last_complete_, t.last_complete))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void ChannelMonitor::decide(size_t index, bool may_start, Ticks now) {
   Channel& own = channels_[index];
   const double share = shareOf(index, last_complete_);
   if (!own.collapsed) {
-    const double before = shareOf(index, previous_);
-    // At least channel_min_agents agents used both channels before: below that a drop is
-    // statistics, not a channel fault.
-    const bool enough = previous_.both >= min_agents_;
-    if (may_start && enough && before > 0 && share >= 0 && share < (1.0 - drop_share_) * before) {
+    if (may_start && dropsWithoutAnyOne(index)) {
       own.collapsed = true;
-      own.baseline_share = before;
+      own.baseline_share = shareOf(index, previous_);
       own.collapsed_since = now;
     }
     return;
@@ -97,6 +132,14 @@ bool ChannelMonitor::roll(Ticks now) {
     previous_ = last_complete_;
     last_complete_ = current_;
     current_ = Counts{};
+    for (TenantCounts& t : tenants_) {
+      t.previous = t.last_complete;
+      t.last_complete = t.current;
+      t.current = Counts{};
+      t.counted = t.previous.heard[0] + t.previous.heard[1] + t.last_complete.heard[0] +
+                      t.last_complete.heard[1] >
+                  0;
+    }
     window_index_ = index;
     decide(0, closing_complete, now);
     decide(1, closing_complete, now);

@@ -11,12 +11,20 @@
 // the numerator and the reference, so no amount of unrelated silence elsewhere hides a
 // collapse or fakes one; only agents that are alive and stopped using one channel count.
 //
+// No tenant can make a channel collapse for everyone (issue 17): the engine counts only
+// established agents (PresenceConfig::established_after), and when agents of more than one
+// tenant were counted, a drop is a collapse only if it is one without any one of the tenants,
+// each left out in turn. One tenant's agents dropping a channel together, by a firewall rule or
+// on purpose, are that tenant's business; a channel fault spreads over the tenants.
+//
 // Counting is O(1) per arrival: each agent's ArrivalStats remember the last window they were
-// counted in. Windows are aligned to the engine's origin.
+// counted in; counts are kept for the fleet and per tenant (small, dense ids). Closing a window
+// is O(tenants). Windows are aligned to the engine's origin.
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "collector/presence/engine_time.h"
 #include "collector/presence/failure_detector.h"
@@ -31,10 +39,10 @@ class ChannelMonitor {
  public:
   ChannelMonitor(const PresenceConfig& config, Ticks origin);
 
-  // An arrival on direct channel `channel` (0 heartbeat, 1 beacon) for the agent whose
-  // channels' stats are `direct`; counts the agent once per window and channel, and once as
-  // heard on both channels.
-  void onArrival(size_t channel, DirectStats& direct);
+  // An arrival on direct channel `channel` (0 heartbeat, 1 beacon) for an agent of `tenant`
+  // whose channels' stats are `direct`; counts the agent once per window and channel, and once
+  // as heard on both channels.
+  void onArrival(size_t channel, DirectStats& direct, TenantId tenant);
 
   // The engine did not run for a while before `now` (the process was frozen or starved of
   // CPU): the window in progress when it stopped and the one in progress now are counted only
@@ -48,12 +56,20 @@ class ChannelMonitor {
 
   bool collapsed(size_t channel) const { return channels_[channel].collapsed; }
   bool anyCollapsed() const;
+  size_t memoryBytes() const { return tenants_.capacity() * sizeof(TenantCounts); }
 
  private:
   // Distinct agents counted in one window.
   struct Counts {
     std::array<uint32_t, kDirectChannelCount> heard{};  // per channel
     uint32_t both = 0;                                  // heard on both channels
+  };
+  // One tenant's counts of the window in progress and of the two before it.
+  struct TenantCounts {
+    Counts current;
+    Counts last_complete;
+    Counts previous;
+    bool counted = false;  // any agent of the tenant counted in one of the three
   };
   struct Channel {
     bool collapsed = false;
@@ -65,6 +81,12 @@ class ChannelMonitor {
   // Share of the agents heard on the other channel that were heard on `channel` too, or a
   // negative value when the other channel heard too few agents to judge.
   double shareOf(size_t channel, const Counts& counts) const;
+  static Counts without(const Counts& all, const Counts& part);
+  // The channel's share fell from `before` to `after` by more than channel_drop_share, with
+  // channel_min_agents agents on both channels before.
+  bool drops(size_t channel, const Counts& before, const Counts& after) const;
+  // It drops for the fleet without each of the tenants counted, left out in turn.
+  bool dropsWithoutAnyOne(size_t channel) const;
   void decide(size_t channel, bool may_start, Ticks now);
   double recoveryLevel(const Channel& channel) const;
   void end(Channel& channel);
@@ -78,7 +100,8 @@ class ChannelMonitor {
   int64_t partial_through_ = -1;  // windows up to this index were counted only in part
   Counts current_;
   Counts last_complete_;
-  Counts previous_;  // the window before the last complete one
+  Counts previous_;                    // the window before the last complete one
+  std::vector<TenantCounts> tenants_;  // by tenant id
   std::array<Channel, kDirectChannelCount> channels_{};
 };
 

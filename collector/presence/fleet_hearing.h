@@ -4,18 +4,24 @@
 // site's problem: one site alert) from the collector losing its fleet (the collector's
 // problem: hold every verdict).
 //
-// The collector listens to every agent that is ONLINE or SUSPECT (agents UNREACHABLE are
-// accounted for by their site alert; UNKNOWN, OFFLINE, SHUTDOWN and MAINTENANCE agents are not
-// expected to report). Of those, the share that is SUSPECT is counted two ways: by agents, and
-// by tenants, a tenant being quiet when more than fleet_silent_share of its listened-to agents
-// are SUSPECT. The collector is deaf when both shares exceed fleet_silent_share and at least
-// fleet_silent_min_agents agents are SUSPECT: most of the fleet, however it is counted, went
-// silent at once. Neither count alone decides, so no single tenant, however large, can make
-// the collector look deaf (it is one vote of several), nor can a cluster of small tenants
-// unless they also hold most of the agents. Unrelated deaths and partitions of a minority of
-// sites stay far below either share.
+// Only established agents count (PresenceConfig::established_after: agents heard for a
+// sustained period since they enrolled or came back from OFFLINE), so agents enrolled for the
+// occasion and silenced together weigh nothing. Of the established agents, the collector
+// listens to those ONLINE or SUSPECT (agents UNREACHABLE are accounted for by their site
+// alert; UNKNOWN, OFFLINE, SHUTDOWN and MAINTENANCE agents are not expected to report). A set
+// of agents is silent when more than fleet_silent_share of its listened-to agents are SUSPECT
+// counted two ways, by agents and by tenants (a tenant being quiet when more than that share
+// of its listened-to agents are SUSPECT), and at least fleet_silent_min_agents of them.
 //
-// O(1) per status change; state per tenant id (small, dense ids).
+// No tenant can make the collector deaf: when established agents belong to more than one
+// tenant, the collector is deaf only if it would be deaf without any one of them, each tenant
+// left out in turn (in practice, without the tenant that contributes most). A tenant's
+// silence, however large, manufactured or real, therefore never decides for another tenant;
+// the silence must be spread over the other tenants too. A fleet with a single tenant is that
+// tenant's own, and is judged as it stands.
+//
+// O(1) per status change; state per tenant id (small, dense ids). deaf() and judgeRest() are
+// O(1) unless most tenants are quiet, then O(tenants).
 
 #include <cstddef>
 #include <cstdint>
@@ -29,12 +35,14 @@ class FleetHearing {
  public:
   explicit FleetHearing(const PresenceConfig& config);
 
-  void onAdd(TenantId tenant);  // the agent starts UNKNOWN
-  void onRemove(TenantId tenant, Status status);
-  void onStatusChange(TenantId tenant, Status from, Status to);
+  // Agents start UNKNOWN and not established: only their changes once established count.
+  void onRemove(TenantId tenant, Status status, bool established);
+  void onStatusChange(TenantId tenant, Status from, Status to, bool established);
+  // The agent, in `status`, became established (true) or stopped being so (false).
+  void onEstablished(TenantId tenant, Status status, bool established);
 
-  // Agents set aside when judging the rest of the fleet (a site being judged): `listening`
-  // of them ONLINE or SUSPECT, `silent` of them SUSPECT, all of tenant `tenant`.
+  // Established agents set aside when judging the rest of the fleet (a site being judged):
+  // `listening` of them ONLINE or SUSPECT, `silent` of them SUSPECT, all of tenant `tenant`.
   struct Group {
     TenantId tenant = 0;
     uint32_t listening = 0;
@@ -43,45 +51,62 @@ class FleetHearing {
   enum class Verdict : uint8_t {
     kHeard,        // the rest of the fleet is heard: the group's silence is its own
     kDeaf,         // most of the rest is silent too: the collector's own problem
-    kNoReference,  // nothing else to listen to (the group is the whole fleet)
+    kNoReference,  // nothing else to listen to (the group, or the group and one other tenant)
   };
-  // The rest of the fleet without `excluded`. The minimum count of silent agents applies to
-  // the whole fleet (the group's own silence is part of a fleet-wide one); the shares apply
-  // to the rest.
+  // The rest of the fleet without `excluded`. The rest is deaf only if it is without any one
+  // of its tenants; when the only other tenant is the group's own, its agents are judged as
+  // they stand, and when the only other is another tenant, nothing is left to judge by. The
+  // minimum count of silent agents includes the group's (its silence is part of a fleet-wide
+  // one); the shares apply to the rest.
   Verdict judgeRest(const Group& excluded) const;
   // The whole fleet.
   bool deaf() const;
 
-  // SUSPECT agents outside the tenant that holds most of them, when agents belong to more
-  // than one tenant; every SUSPECT agent otherwise. O(tenants).
+  // Established SUSPECT agents outside the tenant that holds most of them, when established
+  // agents belong to more than one tenant; every established SUSPECT agent otherwise.
+  // O(tenants).
   uint64_t silentOutsideTopTenant() const;
-  // Tenants with at least one tracked agent.
-  uint32_t populatedTenants() const { return populated_tenants_; }
-  uint64_t silent() const { return silent_; }
-  uint64_t listening() const { return listening_; }
+  // Tenants with at least one established agent.
+  uint32_t establishedTenants() const { return established_tenants_; }
+  uint64_t establishedAgents() const { return established_; }
+  uint64_t silent() const { return fleet_.silent; }
+  uint64_t listening() const { return fleet_.listening; }
   size_t memoryBytes() const { return tenants_.capacity() * sizeof(Counts); }
 
  private:
   struct Counts {
-    uint32_t agents = 0;
-    uint32_t listening = 0;  // ONLINE or SUSPECT
-    uint32_t silent = 0;     // SUSPECT
+    uint32_t established = 0;
+    uint32_t listening = 0;  // established, ONLINE or SUSPECT
+    uint32_t silent = 0;     // established, SUSPECT
+  };
+  // Established agents of a set of tenants.
+  struct Tally {
+    uint64_t listening = 0;
+    uint64_t silent = 0;
+    uint64_t voters = 0;  // tenants with an agent listened to
+    uint64_t quiet = 0;   // of which quiet
   };
 
   Counts& tenant(TenantId id);
-  // Adds (sign 1) or removes (sign -1) a tenant's vote.
+  // Adds (sign 1) or removes (sign -1) a tenant's counts from the fleet's tally.
   void vote(const Counts& counts, int sign);
+  void change(TenantId id, int listening, int silent);
   bool quiet(uint64_t listening, uint64_t silent) const;
-  bool deafWith(uint64_t listening, uint64_t silent, uint64_t voters, uint64_t quiet_voters) const;
+  // The set is silent. `set_aside` silent agents of a group being judged against it count
+  // toward the minimum (their silence is part of a fleet-wide one), not toward the shares.
+  bool silentSet(const Tally& tally, uint64_t set_aside) const;
+  // `tally` without each of its voting tenants in turn is silent every time. `adjusted` (if
+  // not kNoTenant) has `counts` in `tally` instead of the fleet's counts of that tenant.
+  static constexpr TenantId kNoTenant = UINT32_MAX;
+  bool silentWithoutAnyOne(const Tally& tally, uint64_t set_aside, TenantId adjusted,
+                           const Counts& counts) const;
 
   double share_;
   uint64_t min_agents_;
   std::vector<Counts> tenants_;
-  uint64_t listening_ = 0;
-  uint64_t silent_ = 0;
-  uint32_t voters_ = 0;        // tenants with an agent listened to
-  uint32_t quiet_voters_ = 0;  // of which quiet
-  uint32_t populated_tenants_ = 0;
+  Tally fleet_;
+  uint64_t established_ = 0;
+  uint32_t established_tenants_ = 0;
 };
 
 }  // namespace vigil::collector::presence

@@ -125,6 +125,10 @@ class PresenceEngine::Impl {
   void onDirectEvidence(AgentHandle agent, AgentRecord& rec, const Now& now);
   void onWitness(AgentHandle agent, AgentRecord& rec, Ticks at, Duration interval, const Now& now);
   void onShutdownNotice(AgentHandle agent, AgentRecord& rec, Ticks at, const Now& now);
+  // Direct evidence received at `at` establishes the agent once its probation is over.
+  void noteEstablishment(AgentRecord& rec, Ticks at);
+  // The agent starts its probation again at its next evidence (back from OFFLINE).
+  void restartProbation(AgentRecord& rec);
 
   // Status.
   Status setStatus(AgentHandle agent, AgentRecord& rec, Status to, Reason reason, const Now& now);
@@ -180,6 +184,7 @@ class PresenceEngine::Impl {
   // longest interval with jitter and margin.
   const Ticks fleet_horizon_;
   const Ticks channel_window_;
+  const Ticks established_after_;
 
   FailureDetector detector_;
   DegradationDetector degradation_;
@@ -224,6 +229,7 @@ PresenceEngine::Impl::Impl(const PresenceConfig& config, const Clock& clock,
       fleet_horizon_(static_cast<Ticks>(
           site_rules_.allowance * static_cast<double>(ticksOf(config.max_heartbeat_interval)))),
       channel_window_(std::max<Ticks>(1, ticksOf(config.channel_window))),
+      established_after_(std::max<Ticks>(0, ticksOf(config.established_after))),
       detector_(config_),
       degradation_(config_, 0, clock.wallNow()),
       channels_(config_, 0),
@@ -319,6 +325,22 @@ void PresenceEngine::Impl::enterShutdown(AgentHandle agent, AgentRecord& rec, co
   }
 }
 
+void PresenceEngine::Impl::noteEstablishment(AgentRecord& rec, Ticks at) {
+  if (rec.established) return;
+  if (rec.established_from == kNever) rec.established_from = at + established_after_;
+  if (at < rec.established_from) return;
+  rec.established = true;
+  hearing_.onEstablished(rec.tenant, rec.status, true);
+}
+
+void PresenceEngine::Impl::restartProbation(AgentRecord& rec) {
+  if (rec.established) {
+    rec.established = false;
+    hearing_.onEstablished(rec.tenant, rec.status, false);
+  }
+  rec.established_from = kNever;
+}
+
 // --- Status --------------------------------------------------------------------------------
 
 Status PresenceEngine::Impl::setStatus(AgentHandle agent, AgentRecord& rec, Status to,
@@ -332,7 +354,7 @@ Status PresenceEngine::Impl::setStatus(AgentHandle agent, AgentRecord& rec, Stat
   if (from == to && rec.reason == reason) return to;
   if (from != to) {
     sites_.onStatusChange(rec.site, from, to);
-    hearing_.onStatusChange(rec.tenant, from, to);
+    hearing_.onStatusChange(rec.tenant, from, to, rec.established);
     rec.since = now.wall;
   }
   rec.status = to;
@@ -353,6 +375,8 @@ Status PresenceEngine::Impl::setStatus(AgentHandle agent, AgentRecord& rec, Stat
 }
 
 void PresenceEngine::Impl::goOnline(AgentHandle agent, AgentRecord& rec, const Now& now) {
+  // Back from a confirmed death: on probation again before it counts fleet-wide.
+  if (rec.status == Status::kOffline || rec.has(kFlagAlertOpen)) restartProbation(rec);
   release(agent, rec, now, "the agent was heard from again");
   resolveDeviceAlert(agent, rec, now, "the agent reported again");
   rec.clear(kFlagWitnessed);
@@ -383,13 +407,13 @@ void PresenceEngine::Impl::enterSuspect(AgentHandle agent, AgentRecord& rec, con
   }
   rec.window_start = now.mono;
   setDue(agent, rec, now.mono + confirm_);
-  if (!count) return;
+  if (!count || !rec.established) return;
   MassSuspectMonitor::Entry entry;
   entry.site = rec.site;
   entry.tenant = rec.tenant;
   entry.site_is_minority = sites_.isMinority(rec.site);
-  entry.several_tenants = hearing_.populatedTenants() > 1;
-  if (mass_.onSuspect(entry, sites_.fleetSize(), now.mono)) {
+  entry.several_tenants = hearing_.establishedTenants() > 1;
+  if (mass_.onSuspect(entry, hearing_.establishedAgents(), now.mono)) {
     degradation_.setCondition(DegradationReason::kMassSuspect, true, now.mono);
     syncHealth(now);
   }
@@ -683,8 +707,12 @@ bool PresenceEngine::Impl::judgeAlone(AgentHandle agent, AgentRecord& rec, const
   }
   FleetHearing::Group group;
   group.tenant = rec.tenant;
-  group.listening = site.by_status[kOnlineIndex] + site.by_status[kSuspectIndex];
-  group.silent = site.by_status[kSuspectIndex];
+  for (AgentHandle member : site.members) {
+    const AgentRecord& other = agents_[member];
+    if (!other.established) continue;
+    if (other.status == Status::kOnline || other.status == Status::kSuspect) ++group.listening;
+    if (other.status == Status::kSuspect) ++group.silent;
+  }
   const FleetHearing::Verdict fleet = hearing_.judgeRest(group);
   if (fleet == FleetHearing::Verdict::kDeaf) {
     // Most of the fleet is silent too: the collector's problem, not the site's.
@@ -716,7 +744,9 @@ void PresenceEngine::Impl::openSiteAlert(SiteId site_id, const SiteAnswer& answe
       note += " while the collector still hears the rest of the fleet";
       break;
     case FleetHearing::Verdict::kNoReference:
-      note += "; the collector has no other agents to compare with";
+      note +=
+          "; nothing else the collector hears can tell (no other agents, or only another "
+          "tenant's)";
       break;
     case FleetHearing::Verdict::kDeaf:
       note += "; most of the rest of the fleet is silent too, but for " +
@@ -826,7 +856,6 @@ AgentHandle PresenceEngine::Impl::addAgent(const AgentSpec& spec,
   rec.agent_class = spec.agent_class;
   rec.since = now.wall;
   rec.site_slot = sites_.add(spec.site, agent);
-  hearing_.onAdd(spec.tenant);
   if (restored) {
     auto restoredAt = [&](Indicator indicator) -> Ticks {
       const auto& seen = restored->last_seen[static_cast<size_t>(indicator)];
@@ -847,6 +876,14 @@ AgentHandle PresenceEngine::Impl::addAgent(const AgentSpec& spec,
     // An agent OFFLINE before the restart had its alert raised then: it is not raised again
     // while the silence continues, and is resolved when the agent returns.
     if (restored->status == Status::kOffline) rec.set(kFlagAlertOpen);
+  }
+  // Probation: from its enrollment; for an agent OFFLINE before a restart, from its return.
+  const Ticks enrolled = spec.enrolled_at ? ticksAt(*spec.enrolled_at, now) : now.mono;
+  rec.established_from = enrolled + established_after_;
+  if (rec.has(kFlagAlertOpen)) {
+    rec.established_from = kNever;
+  } else if (rec.latestDirect() != kNever) {
+    noteEstablishment(rec, rec.latestDirect());
   }
   rec.window_start = now.mono < warm_up_end_ ? warm_up_end_ : now.mono + warm_up_;
   if (rec.latestDirect() != kNever || rec.shutdown_last != kNever) {
@@ -870,7 +907,7 @@ void PresenceEngine::Impl::removeAgent(AgentHandle agent) {
     --held_count_;
   }
   const Status status = rec->status;
-  hearing_.onRemove(rec->tenant, status);
+  hearing_.onRemove(rec->tenant, status, rec->established);
   if (auto moved = sites_.remove(rec->site, rec->site_slot, status)) {
     agents_[*moved].site_slot = rec->site_slot;
   }
@@ -922,8 +959,10 @@ void PresenceEngine::Impl::observe(const Observation& observation) {
       // While DEGRADED arrival times are distorted (a backlog read at once): keep them, but
       // do not let them teach the detector.
       if (!detector_.record(stats, at, observation.expected_interval, !degraded())) return;
-      channels_.onArrival(channel, rec->direct);
+      // Only established agents count: agents enrolled for the occasion cannot fake a fault.
+      if (rec->established) channels_.onArrival(channel, rec->direct, rec->tenant);
       onDirectEvidence(observation.agent, *rec, now);
+      noteEstablishment(*rec, at);
       return;
     }
     case Indicator::kPeerWitness:
@@ -989,7 +1028,7 @@ void PresenceEngine::Impl::tick() {
   const uint64_t suspect = mass_.active() ? hearing_.silentOutsideTopTenant() : 0;
   const bool deaf = hearing_.deaf();
   if (deaf) last_deaf_ = now.mono;
-  const auto mass = mass_.roll(suspect, sites_.fleetSize(), deaf, now.mono);
+  const auto mass = mass_.roll(suspect, hearing_.establishedAgents(), deaf, now.mono);
   if (mass != MassSuspectMonitor::Change::kNone) {
     degradation_.setCondition(DegradationReason::kMassSuspect,
                               mass == MassSuspectMonitor::Change::kStarted, now.mono);
@@ -1088,8 +1127,8 @@ size_t PresenceEngine::Impl::memoryBytes() const {
                         scratch_.capacity() + flapping_.capacity()) *
                        sizeof(AgentHandle);
   return sizeof(*this) + agents_.memoryBytes() + heap_.memoryBytes() + sites_.memoryBytes() +
-         hearing_.memoryBytes() + mass_.memoryBytes() + maintenance_.memoryBytes() + lists +
-         site_scratch_.capacity() * sizeof(Ticks);
+         hearing_.memoryBytes() + mass_.memoryBytes() + channels_.memoryBytes() +
+         maintenance_.memoryBytes() + lists + site_scratch_.capacity() * sizeof(Ticks);
 }
 
 // --- PresenceEngine ------------------------------------------------------------------------

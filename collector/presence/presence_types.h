@@ -171,6 +171,11 @@ struct PresenceConfig {
   // tenants, and at least fleet_silent_min_agents of them.
   double fleet_silent_share = 0.5;
   uint32_t fleet_silent_min_agents = 10;
+  // Only established agents count toward the fleet-wide signs of the collector's own trouble
+  // (mass suspect: surge and deafness): agents whose evidence arrived at least this long after
+  // they enrolled, or after they came back from OFFLINE. Agents enrolled to be silenced
+  // together, or just back from the dead, weigh nothing. Zero: every agent counts at once.
+  Duration established_after = std::chrono::hours(1);
 
   // Flapping (weighted history, as in Icinga): each status change adds 1 to a score that
   // decays with half-life flap_half_life; flapping starts above flap_high and ends below
@@ -191,6 +196,9 @@ struct AgentSpec {
   SiteId site = 0;
   TenantId tenant = 0;
   AgentClass agent_class = AgentClass::kWorkstation;
+  // When the agent enrolled (wall time); unset: it enrolls now, as it is added. Evidence
+  // arriving established_after later makes it an established agent.
+  std::optional<WallTime> enrolled_at;
 };
 
 // Evidence an agent had before a collector restart (from the store).

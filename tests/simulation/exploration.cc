@@ -15,8 +15,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using collector::presence::DegradationReason;
-using collector::presence::degradationReasonName;
-using collector::presence::kDegradationReasonCount;
 using collector::presence::statusName;
 
 // --- The world -------------------------------------------------------------------------------
@@ -261,8 +259,22 @@ void addChannelFault(const Duration interval, SimTime from, SimTime to, SimRando
   fleet.route_faults.push_back(std::move(fault));
 }
 
+// Agents left once the largest tenant is left out (the whole fleet if it is one tenant): the
+// collector reads its own invisible faults only from silence no single tenant could make.
+uint32_t agentsOutsideLargestTenant(const Fleet& fleet) {
+  std::map<TenantId, uint32_t> per_tenant;
+  for (TenantId t : fleet.tenant) ++per_tenant[t];
+  if (per_tenant.size() < 2) return fleet.agentCount();
+  uint32_t largest = 0;
+  for (const auto& [tenant, agents] : per_tenant) largest = std::max(largest, agents);
+  return fleet.agentCount() - largest;
+}
+
 void addCollectorFaults(const Duration interval, SimTime from, SimTime to, SimRandom& random,
                         Fleet& fleet) {
+  // Below this, a silence of the fleet could be one tenant's doing: see the upstream stall.
+  constexpr uint32_t kTellingAgents = 20;
+  const bool can_tell = agentsOutsideLargestTenant(fleet) >= kTellingAgents;
   const double pick = random.uniform01();
   const int count = pick < 0.45 ? 0 : pick < 0.9 ? 1 : 2;
   SimTime earliest = from;
@@ -275,12 +287,13 @@ void addCollectorFaults(const Duration interval, SimTime from, SimTime to, SimRa
     } else if (kind < 0.6 || fleet.agentCount() < 20) {
       fault.kind = CollectorFault::Kind::kFreeze;
       fault.length = random.between(6s, std::max<Duration>(3 * interval, 12s));
-    } else if (kind < 0.8) {
+    } else if (kind < 0.8 || !can_tell) {
       fault.kind = CollectorFault::Kind::kIngestStall;
       fault.length = random.between(10s, std::max<Duration>(3 * interval, 20s));
     } else {
       // Everything reaches the collector late and it cannot tell: only a fleet large enough
-      // to be seen falling silent together can tell it.
+      // to be seen falling silent together can tell it, and, since no tenant may make the
+      // collector deaf (issue 17), large enough without any one tenant.
       fault.kind = CollectorFault::Kind::kUpstreamStall;
       fault.length = random.between(10s, std::max<Duration>(3 * interval, 20s));
     }
@@ -296,16 +309,6 @@ std::string at(SimTime t) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1fs", std::chrono::duration<double>(t).count());
   return text;
-}
-
-std::string reasonsText(uint32_t mask) {
-  std::string text;
-  for (size_t i = 0; i < kDegradationReasonCount; ++i) {
-    if ((mask & (1u << i)) == 0) continue;
-    if (!text.empty()) text += ",";
-    text += degradationReasonName(static_cast<DegradationReason>(i));
-  }
-  return text.empty() ? "-" : text;
 }
 
 struct Period {

@@ -120,6 +120,9 @@ struct Fleet {
   std::vector<AgentClass> agent_class;
   std::vector<SimTime> dies_at;       // kNever: lives through the run
   std::vector<uint8_t> uses_beacons;  // 0: heartbeats only (beacons blocked or switched off)
+  // When the agent enrolls during the run: it is added to the collector then and starts
+  // reporting. Empty, or zero for an agent: enrolled long before the run.
+  std::vector<SimTime> enrolls_at;
   // Per site.
   std::vector<uint32_t> site_agents;
   std::optional<SiteId> partitioned_site;
@@ -130,6 +133,9 @@ struct Fleet {
 
   uint32_t agentCount() const { return static_cast<uint32_t>(site.size()); }
   bool aliveAt(uint32_t agent, SimTime t) const { return t < dies_at[agent]; }
+  SimTime enrollsAt(uint32_t agent) const {
+    return agent < enrolls_at.size() ? enrolls_at[agent] : SimTime::zero();
+  }
 };
 
 // The stretch of simulated time the plan disturbs (empty for kNone).

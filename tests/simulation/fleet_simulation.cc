@@ -26,6 +26,12 @@ using collector::presence::QueueId;
 using collector::presence::RestoredState;
 using collector::presence::Transition;
 
+// Handle of an agent the running engine does not know (not enrolled yet).
+constexpr AgentHandle kNoHandle = UINT32_MAX;
+
+// How long before the run the fleet of its start enrolled.
+constexpr std::chrono::hours kFleetAge{24 * 30};
+
 // The collector's ingest queue bound, as it would report it.
 constexpr uint64_t kIngestQueueBound = 100000;
 // A backlog is read within this much time after the collector resumes.
@@ -141,7 +147,7 @@ class FleetSimulation {
     startEngine(false);
     for (uint32_t a = 0; a < fleet.agentCount(); ++a) {
       for (uint8_t ch = 0; ch < kChannels; ++ch) {
-        const SimTime first = random_.between(0s, intervals_[ch]);
+        const SimTime first = fleet.enrollsAt(a) + random_.between(0s, intervals_[ch]);
         if (ch == kBeaconChannel && !fleet.uses_beacons[a]) continue;
         events_.push(Event{first.count(), a, ch, EventKind::kSend});
       }
@@ -176,6 +182,10 @@ class FleetSimulation {
 
  private:
   void planMilestones() {
+    for (uint32_t a = 0; a < run_.fleet.agentCount(); ++a) {
+      const SimTime at = run_.fleet.enrollsAt(a);
+      if (at > SimTime::zero()) milestones_.push_back({at, [this, a] { enroll(a); }});
+    }
     for (const CollectorFault& fault : run_.fleet.collector_faults) {
       const SimTime from = fault.from;
       const SimTime to = fault.from + fault.length;
@@ -230,21 +240,35 @@ class FleetSimulation {
     // A new engine starts in warm-up without an event: record its initial health.
     const auto health = engine_->health();
     run_.health.push_back(HealthRecord{now_, health.degraded, health.reasons_mask});
-    handle_of_agent_.assign(fleet.agentCount(), 0);
+    handle_of_agent_.assign(fleet.agentCount(), kNoHandle);
     agent_of_handle_.clear();
     for (uint32_t a = 0; a < fleet.agentCount(); ++a) {
-      AgentSpec spec;
-      spec.site = fleet.site[a];
-      spec.tenant = fleet.tenant[a];
-      spec.agent_class = fleet.agent_class[a];
+      if (fleet.enrollsAt(a) > now_) continue;  // enrolls later
       std::optional<RestoredState> restored;
-      if (restore) restored = restored_[a];
-      const AgentHandle handle = engine_->addAgent(spec, restored);
-      handle_of_agent_[a] = handle;
-      if (agent_of_handle_.size() <= handle) agent_of_handle_.resize(handle + 1, kNoAgent);
-      agent_of_handle_[handle] = a;
+      if (restore && a < restored_.size()) restored = restored_[a];
+      addToEngine(a, restored);
     }
     restored_.clear();
+  }
+
+  void addToEngine(uint32_t a, const std::optional<RestoredState>& restored) {
+    const Fleet& fleet = run_.fleet;
+    AgentSpec spec;
+    spec.site = fleet.site[a];
+    spec.tenant = fleet.tenant[a];
+    spec.agent_class = fleet.agent_class[a];
+    // The fleet of the run's start enrolled long before it: established agents.
+    const SimTime enrolled = fleet.enrollsAt(a);
+    spec.enrolled_at = enrolled > SimTime::zero() ? wallAt(enrolled) : wall_origin_ - kFleetAge;
+    const AgentHandle handle = engine_->addAgent(spec, restored);
+    handle_of_agent_[a] = handle;
+    if (agent_of_handle_.size() <= handle) agent_of_handle_.resize(handle + 1, kNoAgent);
+    agent_of_handle_[handle] = a;
+  }
+
+  // The agent enrolls now (a collector that is down takes it when it starts again).
+  void enroll(uint32_t a) {
+    if (engine_ && handle_of_agent_[a] == kNoHandle) addToEngine(a, std::nullopt);
   }
 
   // What the store holds when the collector stops: last-seen per indicator and the status.
@@ -252,6 +276,7 @@ class FleetSimulation {
     const Fleet& fleet = run_.fleet;
     restored_.assign(fleet.agentCount(), RestoredState{});
     for (uint32_t a = 0; a < fleet.agentCount(); ++a) {
+      if (handle_of_agent_[a] == kNoHandle) continue;
       RestoredState& state = restored_[a];
       for (uint8_t ch = 0; ch < kChannels; ++ch) {
         const SimTime seen = last_delivered_[size_t{kChannels} * a + ch];
@@ -366,6 +391,7 @@ class FleetSimulation {
   // The item reaches the collector process at `t`. Returns false when nobody listens.
   bool arrive(uint32_t agent, uint8_t channel, SimTime t) {
     if (!engine_) return false;  // collector down: the request fails, the datagram is lost
+    if (handle_of_agent_[agent] == kNoHandle) return false;  // not enrolled in this engine
     if (frozen_ || stalled_) {
       pending_.push_back(PendingItem{agent, channel, t});
       return true;
@@ -376,6 +402,7 @@ class FleetSimulation {
 
   void observe(uint32_t agent, uint8_t channel, SimTime received_at) {
     advanceTo(received_at);
+    if (handle_of_agent_[agent] == kNoHandle) return;
     Observation observation;
     observation.agent = handle_of_agent_[agent];
     observation.indicator = indicatorOf(channel);
@@ -420,6 +447,7 @@ class FleetSimulation {
     }
     if (!engine_) return;
     for (uint32_t a = 0; a < fleet.agentCount(); ++a) {
+      if (handle_of_agent_[a] == kNoHandle) continue;
       run_.final_status[a] = engine_->agentView(handle_of_agent_[a]).status;
     }
     const auto health = engine_->health();
@@ -470,6 +498,17 @@ SimulationRun runFleet(const PresenceConfig& config, const FleetParams& params, 
   none.kind = FaultKind::kNone;
   FleetSimulation simulation(config, params, none, std::move(fleet));
   return simulation.run();
+}
+
+std::string reasonsText(uint32_t mask) {
+  std::string text;
+  for (size_t i = 0; i < collector::presence::kDegradationReasonCount; ++i) {
+    if ((mask & (1u << i)) == 0) continue;
+    if (!text.empty()) text += ",";
+    text += collector::presence::degradationReasonName(
+        static_cast<collector::presence::DegradationReason>(i));
+  }
+  return text.empty() ? "-" : text;
 }
 
 }  // namespace vigil::presence_sim

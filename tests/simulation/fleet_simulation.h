@@ -70,4 +70,7 @@ SimulationRun runSimulation(const PresenceConfig& config, const FleetParams& par
 // params.seed drives the agents' phases and jitter.
 SimulationRun runFleet(const PresenceConfig& config, const FleetParams& params, Fleet fleet);
 
+// The degradation reasons of `mask` by name, comma-separated ("-" for none).
+std::string reasonsText(uint32_t mask);
+
 }  // namespace vigil::presence_sim

@@ -10,8 +10,6 @@ namespace vigil::presence_sim {
 namespace {
 
 using collector::presence::DegradationReason;
-using collector::presence::degradationReasonName;
-using collector::presence::kDegradationReasonCount;
 using collector::presence::statusName;
 
 constexpr size_t kMaxFindings = 10;
@@ -22,16 +20,6 @@ std::string secondsText(Duration d) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.1fs", seconds(d));
   return buffer;
-}
-
-std::string reasonsText(uint32_t mask) {
-  std::string text;
-  for (size_t i = 0; i < kDegradationReasonCount; ++i) {
-    if ((mask & (1u << i)) == 0) continue;
-    if (!text.empty()) text += ",";
-    text += degradationReasonName(static_cast<DegradationReason>(i));
-  }
-  return text.empty() ? "-" : text;
 }
 
 // Nearest-rank percentile of sorted samples.

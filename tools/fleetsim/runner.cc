@@ -89,7 +89,8 @@ std::string settingsSnapshot(CollectorHttp& http) {
 
 // The scaled collector configuration: every duration of the presence engine, the webhooks
 // and the answers to agents shrinks with the heartbeat interval, never below what the
-// configuration accepts. At scale 1 nothing but the intervals is set.
+// configuration accepts. At scale 1 nothing but the intervals (and the probation of new
+// agents, below) is set.
 std::map<std::string, std::string> scaledDefines(const Scenario& s, int64_t interval_s, double k) {
   std::map<std::string, std::string> d;
   auto secs = [&](const char* key, double real_s, int64_t floor_s) {
@@ -99,6 +100,9 @@ std::map<std::string, std::string> scaledDefines(const Scenario& s, int64_t inte
     d[key] = std::to_string(std::max<int64_t>(floor_ms, std::llround(real_ms * k)));
   };
   d["heartbeat.intervalSeconds"] = std::to_string(interval_s);
+  // The lab's fleet enrolls as the run starts but stands for a fleet that has reported for
+  // long: established at once, as a collector's fleet is (docs/presence.md, "Mass suspect").
+  d["presence.establishedAfterSeconds"] = "0";
   secs("beacon.intervalSeconds", static_cast<double>(s.beacon_interval_s), 1);
   if (k < 1) {
     secs("presence.verifyIntervalSeconds", 10, 1);

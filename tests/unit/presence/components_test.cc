@@ -130,8 +130,8 @@ BOOST_AUTO_TEST_CASE(channel_monitor_needs_a_drop_on_one_channel_while_the_other
   ChannelMonitor monitor(config, 0);
   std::vector<DirectStats> agents(100);
   auto window = [&](int index, size_t beacons, size_t heartbeats) {
-    for (size_t i = 0; i < heartbeats; ++i) monitor.onArrival(0, agents[i]);
-    for (size_t i = 0; i < beacons; ++i) monitor.onArrival(1, agents[i]);
+    for (size_t i = 0; i < heartbeats; ++i) monitor.onArrival(0, agents[i], 0);
+    for (size_t i = 0; i < beacons; ++i) monitor.onArrival(1, agents[i], 0);
     return monitor.roll(ticksOf(config.channel_window) * (index + 1));
   };
   BOOST_TEST(!window(0, 100, 100));
@@ -157,8 +157,8 @@ BOOST_AUTO_TEST_CASE(channel_collapse_is_seen_among_agents_alive_whatever_else_f
   ChannelMonitor monitor(config, 0);
   std::vector<DirectStats> agents(200);
   auto window = [&](int index, size_t from, size_t to, size_t beacons_to) {
-    for (size_t i = from; i < to; ++i) monitor.onArrival(0, agents[i]);
-    for (size_t i = from; i < beacons_to; ++i) monitor.onArrival(1, agents[i]);
+    for (size_t i = from; i < to; ++i) monitor.onArrival(0, agents[i], 0);
+    for (size_t i = from; i < beacons_to; ++i) monitor.onArrival(1, agents[i], 0);
     return monitor.roll(ticksOf(config.channel_window) * (index + 1));
   };
   BOOST_TEST(!window(0, 0, 200, 200));
@@ -177,8 +177,8 @@ BOOST_AUTO_TEST_CASE(channel_collapse_ends_after_its_maximum_and_the_new_level_i
   ChannelMonitor monitor(config, 0);
   std::vector<DirectStats> agents(100);
   auto window = [&](int index, size_t beacons, size_t heartbeats) {
-    for (size_t i = 0; i < heartbeats; ++i) monitor.onArrival(0, agents[i]);
-    for (size_t i = 0; i < beacons; ++i) monitor.onArrival(1, agents[i]);
+    for (size_t i = 0; i < heartbeats; ++i) monitor.onArrival(0, agents[i], 0);
+    for (size_t i = 0; i < beacons; ++i) monitor.onArrival(1, agents[i], 0);
     return monitor.roll(ticksOf(config.channel_window) * (index + 1));
   };
   BOOST_TEST(!window(0, 100, 100));
@@ -198,6 +198,40 @@ BOOST_AUTO_TEST_CASE(channel_collapse_ends_after_its_maximum_and_the_new_level_i
   BOOST_TEST(!monitor.anyCollapsed());
 }
 
+BOOST_AUTO_TEST_CASE(channel_collapse_must_hold_without_any_one_tenant) {
+  // Tenants 1 and 2, 100 agents each on both channels. Tenant 1's agents all stop their
+  // heartbeats (beacons go on): the fleet's heartbeat share falls to half, but without tenant
+  // 1 nothing changed: its own doing, no collapse. Half of each tenant's agents losing them is
+  // a channel fault.
+  PresenceConfig config;
+  const Ticks w = ticksOf(config.channel_window);
+  auto run = [&](size_t lost_of_1, size_t lost_of_2) {
+    ChannelMonitor monitor(config, 0);
+    std::vector<DirectStats> agents(200);
+    auto count = [&](size_t lost1, size_t lost2) {
+      for (size_t i = 0; i < 200; ++i) {
+        const TenantId tenant = i < 100 ? 1 : 2;
+        const size_t index = i % 100;
+        const bool lost = index < (tenant == 1 ? lost1 : lost2);
+        if (!lost) monitor.onArrival(0, agents[i], tenant);
+        monitor.onArrival(1, agents[i], tenant);
+      }
+    };
+    count(0, 0);
+    monitor.roll(w);
+    count(0, 0);
+    monitor.roll(2 * w);
+    count(lost_of_1, lost_of_2);
+    monitor.roll(3 * w);
+    return monitor.collapsed(0);
+  };
+  BOOST_TEST(!run(100, 0));
+  BOOST_TEST(!run(0, 100));
+  BOOST_TEST(run(50, 50));
+  BOOST_TEST(run(40, 60));
+  // One tenant's fleet is its own: its drop is a collapse (channel_monitor_needs_a_drop...).
+}
+
 // The collector frozen for 90 s (the incident lab's collector-sigstop scenario): the window
 // in progress at the freeze and the one in progress at the thaw are counted only in part, and
 // a part of a 60 s window hears every beaconing agent (15 s) but only some heartbeats (60 s).
@@ -209,8 +243,8 @@ BOOST_AUTO_TEST_CASE(windows_counted_in_part_around_a_stall_start_no_collapse) {
     ChannelMonitor monitor(config, 0);
     std::vector<DirectStats> agents(100);
     auto count = [&](size_t beacons, size_t heartbeats) {
-      for (size_t i = 0; i < heartbeats; ++i) monitor.onArrival(0, agents[i]);
-      for (size_t i = 0; i < beacons; ++i) monitor.onArrival(1, agents[i]);
+      for (size_t i = 0; i < heartbeats; ++i) monitor.onArrival(0, agents[i], 0);
+      for (size_t i = 0; i < beacons; ++i) monitor.onArrival(1, agents[i], 0);
     };
     count(100, 100);
     BOOST_TEST(!monitor.roll(w));
@@ -344,14 +378,14 @@ BOOST_AUTO_TEST_CASE(site_tracker_counts_members_by_status_and_knows_minority_si
 
 namespace {
 
-// Moves `count` agents of `tenant` from one status to another.
+// Moves `count` established agents of `tenant` from one status to another.
 void move(FleetHearing& hearing, TenantId tenant, int count, Status from, Status to) {
-  for (int i = 0; i < count; ++i) hearing.onStatusChange(tenant, from, to);
+  for (int i = 0; i < count; ++i) hearing.onStatusChange(tenant, from, to, true);
 }
 
-// `count` agents of `tenant`, ONLINE.
+// `count` established agents of `tenant`, ONLINE.
 void populate(FleetHearing& hearing, TenantId tenant, int count) {
-  for (int i = 0; i < count; ++i) hearing.onAdd(tenant);
+  for (int i = 0; i < count; ++i) hearing.onEstablished(tenant, Status::kUnknown, true);
   move(hearing, tenant, count, Status::kUnknown, Status::kOnline);
 }
 
@@ -366,11 +400,55 @@ BOOST_AUTO_TEST_CASE(one_tenant_however_large_cannot_make_the_collector_deaf) {
   move(hearing, 1, 100, Status::kOnline, Status::kSuspect);
   BOOST_TEST(!hearing.deaf());  // 100 of 120 agents, but one tenant of three
   move(hearing, 2, 6, Status::kOnline, Status::kSuspect);
-  BOOST_TEST(hearing.deaf());  // two tenants of three, 106 of 120 agents
-  BOOST_TEST(hearing.silentOutsideTopTenant() == 6u);
+  // Two tenants of three and 106 of 120 agents, but without tenant 1 only 6 agents are silent:
+  // its silence cannot turn tenant 2's six into the collector's problem.
+  BOOST_TEST(!hearing.deaf());
+  // Silence spread over the others too: deaf without any one tenant.
+  move(hearing, 3, 8, Status::kOnline, Status::kSuspect);
+  BOOST_TEST(hearing.deaf());
+  BOOST_TEST(hearing.silentOutsideTopTenant() == 14u);
   // Agents accounted for by a site alert are not listened to.
   move(hearing, 1, 100, Status::kSuspect, Status::kUnreachable);
+  move(hearing, 3, 8, Status::kSuspect, Status::kOnline);
   BOOST_TEST(!hearing.deaf());
+}
+
+BOOST_AUTO_TEST_CASE(one_tenants_silence_never_speaks_for_another_tenants_single_death) {
+  // Issue 17: tenant 1's 40 agents fall silent together while tenant 2's only machine dies.
+  // Counted by agents (41 of 41) and by tenants (2 of 2) the fleet looks deaf; without
+  // tenant 1 it is one death.
+  PresenceConfig config;
+  FleetHearing hearing(config);
+  populate(hearing, 1, 40);
+  populate(hearing, 2, 1);
+  move(hearing, 1, 40, Status::kOnline, Status::kSuspect);
+  move(hearing, 2, 1, Status::kOnline, Status::kSuspect);
+  BOOST_TEST(!hearing.deaf());
+  BOOST_TEST(hearing.silentOutsideTopTenant() == 1u);
+  // Judging a dark site of tenant 2 against the rest, tenant 1's silence cannot speak either.
+  BOOST_TEST(
+      (hearing.judgeRest(FleetHearing::Group{2, 1, 1}) == FleetHearing::Verdict::kNoReference));
+}
+
+BOOST_AUTO_TEST_CASE(agents_count_only_once_established) {
+  // Agents on probation (enrolled recently, or just back from OFFLINE) count for nothing;
+  // once established they count with the status they have, and leave with it.
+  PresenceConfig config;
+  FleetHearing hearing(config);
+  for (int i = 0; i < 30; ++i) hearing.onStatusChange(1, Status::kUnknown, Status::kOnline, false);
+  for (int i = 0; i < 30; ++i) hearing.onStatusChange(1, Status::kOnline, Status::kSuspect, false);
+  BOOST_TEST(hearing.listening() == 0u);
+  BOOST_TEST(!hearing.deaf());
+  BOOST_TEST(hearing.establishedTenants() == 0u);
+  for (int i = 0; i < 12; ++i) hearing.onEstablished(1, Status::kSuspect, true);
+  BOOST_TEST(hearing.establishedAgents() == 12u);
+  BOOST_TEST(hearing.silent() == 12u);
+  BOOST_TEST(hearing.deaf());  // one tenant: its own fleet, judged as it stands
+  for (int i = 0; i < 3; ++i) hearing.onRemove(1, Status::kSuspect, true);
+  BOOST_TEST(hearing.silent() == 9u);
+  BOOST_TEST(!hearing.deaf());  // fewer than fleet_silent_min_agents
+  hearing.onEstablished(1, Status::kSuspect, false);
+  BOOST_TEST(hearing.establishedAgents() == 8u);
 }
 
 BOOST_AUTO_TEST_CASE(many_small_tenants_cannot_make_the_collector_deaf_without_most_agents) {
@@ -408,15 +486,16 @@ BOOST_AUTO_TEST_CASE(the_rest_of_a_small_fleet_is_heard_despite_a_cut_site_and_a
 BOOST_AUTO_TEST_CASE(a_tenant_judged_without_one_of_its_sites_votes_with_its_other_agents) {
   PresenceConfig config;
   FleetHearing hearing(config);
-  populate(hearing, 1, 20);  // the site (10) and 10 more
+  populate(hearing, 1, 30);  // the site (10) and 20 more
   populate(hearing, 2, 20);
   move(hearing, 1, 10, Status::kOnline, Status::kSuspect);
   move(hearing, 2, 15, Status::kOnline, Status::kSuspect);
-  move(hearing, 1, 6, Status::kOnline, Status::kSuspect);
-  // Without the site: tenant 1 has 6 of 10 silent (quiet), tenant 2 15 of 20: deaf.
+  move(hearing, 1, 12, Status::kOnline, Status::kSuspect);
+  // Without the site: tenant 1 has 12 of 20 silent (quiet), tenant 2 15 of 20: deaf, and so
+  // without either tenant.
   BOOST_TEST((hearing.judgeRest(FleetHearing::Group{1, 10, 10}) == FleetHearing::Verdict::kDeaf));
-  move(hearing, 1, 6, Status::kSuspect, Status::kOnline);
-  // Now tenant 1's other agents are heard: one quiet tenant of two is not deaf.
+  move(hearing, 1, 12, Status::kSuspect, Status::kOnline);
+  // Now tenant 1's other agents are heard: tenant 2's silence alone does not decide.
   BOOST_TEST((hearing.judgeRest(FleetHearing::Group{1, 10, 10}) == FleetHearing::Verdict::kHeard));
 }
 

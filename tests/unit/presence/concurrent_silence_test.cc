@@ -42,7 +42,7 @@ class SmallFleet {
   // from the instant `origin` (a heartbeat at origin + phase + k x 10 s, beacons at the same
   // phase every 5 s).
   AgentHandle add(SiteId site, Duration phase, MonoTime origin) {
-    const AgentHandle a = h_.add(AgentSpec{site, 1, {}});
+    const AgentHandle a = h_.add(AgentSpec{site, 1, {}, {}});
     start(a, phase, origin);
     return a;
   }
@@ -251,7 +251,7 @@ BOOST_AUTO_TEST_CASE(silence_on_a_working_channel_counts_while_the_other_channel
   for (int i = 0; i < 100; ++i) agents.push_back(fleet.add(2 + i / 10, i * 100ms, t0));
   // x beats at phase 0 and sends beacons at phase 4 s: its last beacon comes 9 s after its
   // last heartbeat, so its beacon deadline (9 + 7.5 s) is later than its heartbeat's (15 s).
-  const AgentHandle x = h.add(AgentSpec{1, 1, {}});
+  const AgentHandle x = h.add(AgentSpec{1, 1, {}, {}});
   h.keepAlive(x, Indicator::kHeartbeat, kHeartbeat, t0 + kHeartbeat);
   h.keepAlive(x, Indicator::kBeacon, kBeacon, t0 + 4s);
   h.run(3min);
@@ -284,7 +284,7 @@ BOOST_AUTO_TEST_CASE(evidence_still_in_the_ingest_queue_is_not_counted_missing) 
   SmallFleet fleet(h);
   const MonoTime t0 = h.clock.monotonicNow();
   for (int i = 0; i < 20; ++i) fleet.add(2 + i / 5, i * 500ms, t0);
-  const AgentHandle a = h.add(AgentSpec{1, 1, {}});
+  const AgentHandle a = h.add(AgentSpec{1, 1, {}, {}});
   h.keepAlive(a, Indicator::kHeartbeat, kHeartbeat, t0);
   h.run(2min);
   // a's evidence is lost for two intervals (its network), then queued behind an 8 s lag.

@@ -18,7 +18,7 @@ namespace {
 std::vector<AgentHandle> site(Harness& h, SiteId id, int count, TenantId tenant = 0) {
   std::vector<AgentHandle> agents;
   for (int i = 0; i < count; ++i) {
-    const AgentHandle a = h.add(AgentSpec{id, tenant, {}});
+    const AgentHandle a = h.add(AgentSpec{id, tenant, {}, {}});
     h.keepAlive(a, Indicator::kHeartbeat, 60s,
                 h.clock.monotonicNow() + std::chrono::milliseconds(60000 * i / count));
     agents.push_back(a);
@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(partition_with_phases_and_jitter_over_a_whole_interval_gets
   auto addSite = [&](SiteId id, int count) {
     std::vector<size_t> indices;
     for (int i = 0; i < count; ++i) {
-      const AgentHandle a = h.add(AgentSpec{id, 0, {}});
+      const AgentHandle a = h.add(AgentSpec{id, 0, {}, {}});
       const auto phase = std::chrono::milliseconds(59000 * i / std::max(1, count - 1));
       beaters.push_back({a, h.clock.monotonicNow() + phase, true});
       indices.push_back(beaters.size() - 1);
@@ -275,9 +275,9 @@ BOOST_AUTO_TEST_CASE(maintenance_window_suppresses_alerts_for_its_scope) {
   for (const auto& c : cases) {
     BOOST_TEST_CONTEXT(c.name) {
       Harness h;
-      const AgentHandle covered = h.add(AgentSpec{4, 9, AgentClass::kServer});
-      const AgentHandle online = h.add(AgentSpec{4, 9, {}});
-      const AgentHandle outside = h.add(AgentSpec{5, 8, {}});
+      const AgentHandle covered = h.add(AgentSpec{4, 9, AgentClass::kServer, {}});
+      const AgentHandle online = h.add(AgentSpec{4, 9, {}, {}});
+      const AgentHandle outside = h.add(AgentSpec{5, 8, {}, {}});
       for (auto a : {covered, online, outside}) h.keepAlive(a);
       h.run(5min);
       MaintenanceWindow window;

@@ -24,7 +24,7 @@ bool hasReason(const Harness& h, DegradationReason reason) {
 std::vector<AgentHandle> fleet(Harness& h, int count, bool beacons = false, SiteId site = 0) {
   std::vector<AgentHandle> agents;
   for (int i = 0; i < count; ++i) {
-    const AgentHandle a = h.add(AgentSpec{site, 0, {}});
+    const AgentHandle a = h.add(AgentSpec{site, 0, {}, {}});
     const MonoTime first = h.clock.monotonicNow() + std::chrono::milliseconds(60000 * i / count);
     h.keepAlive(a, Indicator::kHeartbeat, 60s, first);
     if (beacons) {
@@ -191,7 +191,7 @@ BOOST_AUTO_TEST_CASE(agents_offline_before_a_restart_do_not_keep_a_mass_suspect_
     RestoredState offline;
     offline.last_seen[static_cast<size_t>(Indicator::kHeartbeat)] = start - 2h;
     offline.status = Status::kOffline;
-    gone.push_back(h.add(AgentSpec{0, 0, {}}, offline));
+    gone.push_back(h.add(AgentSpec{0, 0, {}, {}}, offline));
   }
   const auto agents = fleet(h, 200);
   // Just before warm-up ends, an ingest stall the collector cannot see silences a third of
@@ -265,7 +265,7 @@ BOOST_AUTO_TEST_CASE(beacon_channel_lost_for_good_stops_holding_alerts_within_mi
   Harness h;
   BOOST_TEST_REQUIRE((h.config().channel_collapse_max_duration == std::chrono::minutes(5)));
   const auto agents = fleet(h, 100, /*beacons=*/true);
-  const AgentHandle dead = h.add(AgentSpec{1, 0, {}});
+  const AgentHandle dead = h.add(AgentSpec{1, 0, {}, {}});
   h.keepAlive(dead);
   h.run(5min);
   for (int i = 0; i < 40; ++i) h.stop(agents[i], Indicator::kBeacon);  // for good
@@ -290,7 +290,7 @@ BOOST_AUTO_TEST_CASE(collapsed_channel_cannot_make_an_agent_suspect) {
   Harness h(config);
   const auto with_beacons = fleet(h, 60, /*beacons=*/true, 1);
   const auto heartbeat_only = fleet(h, 40, false, 2);
-  const AgentHandle x = h.add(AgentSpec{3, 0, {}});
+  const AgentHandle x = h.add(AgentSpec{3, 0, {}, {}});
   h.keepAlive(x);
   h.run(5min);
   // The heartbeat path breaks for the agents that also send beacons: they stay ONLINE by

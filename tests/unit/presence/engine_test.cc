@@ -157,7 +157,7 @@ BOOST_AUTO_TEST_CASE(state_transitions_follow_the_evidence) {
   for (const auto& c : cases) {
     BOOST_TEST_CONTEXT(c.name) {
       Harness h;
-      const AgentHandle a = h.add(AgentSpec{0, 0, c.agent_class});
+      const AgentHandle a = h.add(AgentSpec{0, 0, c.agent_class, {}});
       h.keepAlive(a);
       h.run(70s);
       c.script(h, a);
@@ -399,13 +399,13 @@ BOOST_AUTO_TEST_CASE(restart_restores_evidence_but_judges_only_after_warm_up) {
   };
   // Each in a site of its own: judged alone (with siblings, a verdict after a restart also
   // waits until they were heard again for a while: site_question.h).
-  const AgentHandle alive = h.add({1, 0, {}}, restored(30s, kOnline));
-  const AgentHandle dead = h.add({2, 0, {}}, restored(10min, kOnline));
-  const AgentHandle was_offline = h.add({3, 0, {}}, restored(2h, kOffline));
+  const AgentHandle alive = h.add({1, 0, {}, {}}, restored(30s, kOnline));
+  const AgentHandle dead = h.add({2, 0, {}, {}}, restored(10min, kOnline));
+  const AgentHandle was_offline = h.add({3, 0, {}, {}}, restored(2h, kOffline));
   RestoredState asleep = restored(6min, kShutdown);
   asleep.last_seen[static_cast<size_t>(Indicator::kShutdownNotice)] = start - 5min;
-  const AgentHandle sleeper = h.add({4, 0, {}}, asleep);
-  const AgentHandle blank = h.add({5, 0, {}}, RestoredState{});
+  const AgentHandle sleeper = h.add({4, 0, {}, {}}, asleep);
+  const AgentHandle blank = h.add({5, 0, {}, {}}, RestoredState{});
 
   h.run(20s);
   h.send(alive);
@@ -525,7 +525,7 @@ BOOST_AUTO_TEST_CASE(removing_an_agent_resolves_its_alert_and_silences_it) {
 
 BOOST_AUTO_TEST_CASE(views_show_evidence_and_late_after_per_indicator) {
   Harness h;
-  const AgentHandle a = h.add(AgentSpec{7, 3, AgentClass::kServer});
+  const AgentHandle a = h.add(AgentSpec{7, 3, AgentClass::kServer, {}});
   h.send(a);
   h.send(a, Indicator::kBeacon, 15s);
   const AgentView view = h.engine.agentView(a);
@@ -545,7 +545,7 @@ BOOST_AUTO_TEST_CASE(memory_per_tracked_agent_is_at_most_300_bytes) {
   Harness h;
   constexpr size_t kAgents = 100000;
   for (size_t i = 0; i < kAgents; ++i) {
-    const AgentHandle a = h.add(AgentSpec{static_cast<SiteId>(i % 1000), 0, {}});
+    const AgentHandle a = h.add(AgentSpec{static_cast<SiteId>(i % 1000), 0, {}, {}});
     h.send(a);
     h.send(a, Indicator::kBeacon, 15s);
   }

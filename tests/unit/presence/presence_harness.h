@@ -98,8 +98,16 @@ class Harness {
   explicit Harness(PresenceConfig config = fixedLatenessConfig())
       : config_(config), engine(config_, clock, events) {}
 
+  // Adds an agent; one without an enrollment time enrolled long ago (established: it counts
+  // toward mass suspect and deafness at once).
   AgentHandle add(AgentSpec spec = {}, std::optional<RestoredState> restored = std::nullopt) {
+    if (!spec.enrolled_at) spec.enrolled_at = clock.wallNow() - std::chrono::hours(24 * 30);
     return engine.addAgent(spec, restored);
+  }
+  // Adds an agent that enrolls now: on probation for config.established_after.
+  AgentHandle enroll(AgentSpec spec = {}) {
+    spec.enrolled_at = clock.wallNow();
+    return engine.addAgent(spec, std::nullopt);
   }
 
   // `agent` sends `indicator` every `interval` from `first` on (default: now), until stop().
