@@ -37,7 +37,7 @@ struct AgentRecord {
   // agent's network working from here to its latest evidence.
   Ticks heard_since = kNever;
   // Evidence at or after this instant makes the agent established (PresenceConfig::
-  // established_after): its enrollment, or its return from OFFLINE, plus that period.
+  // established_after): its enrollment plus that period.
   Ticks established_from = kNever;
   // Next instant the engine must look at the agent (its heap key may be earlier: keys are
   // raised lazily when popped, so fresh evidence costs no heap operation).

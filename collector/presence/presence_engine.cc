@@ -127,8 +127,6 @@ class PresenceEngine::Impl {
   void onShutdownNotice(AgentHandle agent, AgentRecord& rec, Ticks at, const Now& now);
   // Direct evidence received at `at` establishes the agent once its probation is over.
   void noteEstablishment(AgentRecord& rec, Ticks at);
-  // The agent starts its probation again at its next evidence (back from OFFLINE).
-  void restartProbation(AgentRecord& rec);
 
   // Status.
   Status setStatus(AgentHandle agent, AgentRecord& rec, Status to, Reason reason, const Now& now);
@@ -333,14 +331,6 @@ void PresenceEngine::Impl::noteEstablishment(AgentRecord& rec, Ticks at) {
   hearing_.onEstablished(rec.tenant, rec.status, true);
 }
 
-void PresenceEngine::Impl::restartProbation(AgentRecord& rec) {
-  if (rec.established) {
-    rec.established = false;
-    hearing_.onEstablished(rec.tenant, rec.status, false);
-  }
-  rec.established_from = kNever;
-}
-
 // --- Status --------------------------------------------------------------------------------
 
 Status PresenceEngine::Impl::setStatus(AgentHandle agent, AgentRecord& rec, Status to,
@@ -375,8 +365,6 @@ Status PresenceEngine::Impl::setStatus(AgentHandle agent, AgentRecord& rec, Stat
 }
 
 void PresenceEngine::Impl::goOnline(AgentHandle agent, AgentRecord& rec, const Now& now) {
-  // Back from a confirmed death: on probation again before it counts fleet-wide.
-  if (rec.status == Status::kOffline || rec.has(kFlagAlertOpen)) restartProbation(rec);
   release(agent, rec, now, "the agent was heard from again");
   resolveDeviceAlert(agent, rec, now, "the agent reported again");
   rec.clear(kFlagWitnessed);
@@ -877,14 +865,10 @@ AgentHandle PresenceEngine::Impl::addAgent(const AgentSpec& spec,
     // while the silence continues, and is resolved when the agent returns.
     if (restored->status == Status::kOffline) rec.set(kFlagAlertOpen);
   }
-  // Probation: from its enrollment; for an agent OFFLINE before a restart, from its return.
+  // Probation: from its enrollment.
   const Ticks enrolled = spec.enrolled_at ? ticksAt(*spec.enrolled_at, now) : now.mono;
   rec.established_from = enrolled + established_after_;
-  if (rec.has(kFlagAlertOpen)) {
-    rec.established_from = kNever;
-  } else if (rec.latestDirect() != kNever) {
-    noteEstablishment(rec, rec.latestDirect());
-  }
+  if (rec.latestDirect() != kNever) noteEstablishment(rec, rec.latestDirect());
   rec.window_start = now.mono < warm_up_end_ ? warm_up_end_ : now.mono + warm_up_;
   if (rec.latestDirect() != kNever || rec.shutdown_last != kNever) {
     setDue(agent, rec, rec.window_start);

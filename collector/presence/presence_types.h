@@ -173,8 +173,9 @@ struct PresenceConfig {
   uint32_t fleet_silent_min_agents = 10;
   // Only established agents count toward the fleet-wide signs of the collector's own trouble
   // (mass suspect: surge and deafness): agents whose evidence arrived at least this long after
-  // they enrolled, or after they came back from OFFLINE. Agents enrolled to be silenced
-  // together, or just back from the dead, weigh nothing. Zero: every agent counts at once.
+  // they enrolled. Agents enrolled to be silenced together weigh nothing. An established agent
+  // stays so through OFFLINE and back, so a second collector-side outage soon after a long one
+  // is judged like the first. Zero: every agent counts at once.
   Duration established_after = std::chrono::hours(1);
 
   // Flapping (weighted history, as in Icinga): each status change adds 1 to a score that

@@ -295,3 +295,54 @@ BOOST_AUTO_TEST_CASE(an_enrollment_flood_is_limited_while_a_paced_rollout_goes_t
     if (i >= 190) std::this_thread::sleep_for(100ms);  // past the burst: 10 a second
   }
 }
+
+// A hostile tenant enrolls throw-away agents that beat a few times and go silent together,
+// just as another tenant's machine dies: the collector must not take the many silences for its
+// own fault (a partition) and hold the other tenant's alert back. The victim has a single
+// machine, the case in which "most tenants are silent" is easiest to fake. Shipped presence
+// defaults apart from the fast intervals of every integration test.
+BOOST_AUTO_TEST_CASE(throw_away_agents_of_one_tenant_hold_back_no_alert_of_another) {
+  TempDir tmp;
+  Collector collector(tmp.sub("collector"), fastPresenceSettings());
+  collector.start();
+  Admin admin(collector);
+  const int64_t acme = admin.create("/api/v1/tenants", R"({"name":"Acme"})");
+  const int64_t globex = admin.create("/api/v1/tenants", R"({"name":"Globex"})");
+  const int64_t acme_site =
+      admin.create("/api/v1/tenants/" + str(acme) + "/sites", R"({"name":"Throwaway"})");
+  const int64_t globex_site =
+      admin.create("/api/v1/tenants/" + str(globex) + "/sites", R"({"name":"HQ"})");
+
+  auto session = SyntheticAgent::makeSession(collector.port());
+  const std::string acme_token = admin.enrollToken(acme_site);
+  std::vector<std::unique_ptr<SyntheticAgent>> throwaways;
+  for (int i = 0; i < 40; ++i) {
+    throwaways.push_back(std::make_unique<SyntheticAgent>(session));
+    BOOST_REQUIRE_EQUAL(throwaways.back()->enroll(acme_token, "tmp-" + str(i)).status, 201);
+  }
+  const std::string globex_token = admin.enrollToken(globex_site);
+  SyntheticAgent globex_agent(session);
+  BOOST_REQUIRE_EQUAL(globex_agent.enroll(globex_token, "globex-1").status, 201);
+  // Everyone beats for a few intervals; then all stop: Globex's machine has died.
+  for (int round = 0; round < 4; ++round) {
+    for (auto& a : throwaways) BOOST_REQUIRE_EQUAL(a->heartbeat().status, 200);
+    BOOST_REQUIRE_EQUAL(globex_agent.heartbeat().status, 200);
+    std::this_thread::sleep_for(1s);
+  }
+  const std::string dead = globex_agent.id();
+  std::string state;
+  const bool paged = eventually(
+      [&] {
+        auto items = admin.call("GET", "/api/v1/alerts?kind=device_offline&agent_id=" + dead)
+                         .json()
+                         ->getArray("items");
+        if (!items || items->size() == 0) return false;
+        state = items->getObject(0)->getValue<std::string>("state");
+        return state == "open";
+      },
+      30s);
+  BOOST_TEST(paged, "Globex's dead machine was not paged (alert state '"
+                        << state << "'); health: " << admin.call("GET", "/api/v1/health").body
+                        << "\ncollector log:\n"
+                        << logTail(collector.logPath()));
+}
