@@ -47,7 +47,8 @@ start_collector() {
   shift
   mkdir -p "$work/$name"
   "$collector" --data-dir="$work/$name/data" --http-address=127.0.0.1 --http-port=0 \
-    --port-file="$work/$name/port" -D beacon.port=0 -D logging.level=warning "$@" \
+    --port-file="$work/$name/port" -D beacon.port=0 -D logging.level=warning \
+    -D outbound.allowedNetworks=127.0.0.0/8 "$@" \
     >"$work/$name/log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do

@@ -8,11 +8,13 @@
 #include <utility>
 
 #include "collector/notify/event_json.h"
+#include "common/protocol.h"
 
 namespace vigil::collector {
 namespace {
 
 namespace ev = webhook_events;
+namespace errors = protocol::errors;
 
 constexpr int64_t kMaxId = INT64_MAX / 2;
 constexpr size_t kMaxEventTypeBytes = 64;
@@ -81,21 +83,6 @@ ApiResult<std::optional<std::vector<std::string>>> eventsField(const JsonBody& b
   return std::optional<std::vector<std::string>>(std::move(events));
 }
 
-ApiResult<std::optional<std::string>> urlField(const JsonBody& body, bool required) {
-  if (required) {
-    auto url = body.requiredString("url", WebhookAdminService::kMaxUrlBytes);
-    if (!url.ok()) return url.error();
-    if (auto ok = checkWebhookUrl(url.value()); !ok.ok()) return ok.error();
-    return std::optional<std::string>(url.value());
-  }
-  auto url = body.optionalString("url", WebhookAdminService::kMaxUrlBytes);
-  if (!url.ok()) return url.error();
-  if (url.value()) {
-    if (auto ok = checkWebhookUrl(*url.value()); !ok.ok()) return ok.error();
-  }
-  return url;
-}
-
 }  // namespace
 
 ApiResult<bool> checkWebhookUrl(const std::string& url) {
@@ -130,6 +117,29 @@ void WebhookAdminService::registerRoutes(AdminRouteTable& table) {
             [this](const AdminRequest& r) { return listDeliveries(r); });
   table.add("POST", "/api/v1/webhooks/{webhook_id}/test",
             [this](const AdminRequest& r) { return sendTestEvent(r); });
+}
+
+ApiResult<std::optional<std::string>> WebhookAdminService::urlField(const JsonBody& body,
+                                                                    bool required) const {
+  std::optional<std::string> url;
+  if (required) {
+    auto given = body.requiredString("url", kMaxUrlBytes);
+    if (!given.ok()) return given.error();
+    url = given.value();
+  } else {
+    auto given = body.optionalString("url", kMaxUrlBytes);
+    if (!given.ok()) return given.error();
+    url = given.value();
+  }
+  if (!url) return url;
+  if (auto ok = checkWebhookUrl(*url); !ok.ok()) return ok.error();
+  std::string refused;
+  if (Status s = policy_.checkUrl(*url, kLookupTimeout, &refused); !s.ok()) {
+    if (s.code() != StatusCode::kPermissionDenied) return invalidField("url", s.message());
+    if (warn_) warn_("webhook URL refused at registration: " + refused);
+    return badRequest(errors::kDestinationNotAllowed, "url: " + s.message());
+  }
+  return url;
 }
 
 ApiResult<Webhook> WebhookAdminService::findVisibleWebhook(const AdminRequest& request) {

@@ -99,6 +99,9 @@ std::map<std::string, std::string> scaledDefines(const Scenario& s, int64_t inte
     d[key] = std::to_string(std::max<int64_t>(floor_ms, std::llround(real_ms * k)));
   };
   d["heartbeat.intervalSeconds"] = std::to_string(interval_s);
+  // The run's webhook receiver listens on loopback, which the outbound policy refuses unless
+  // allowed.
+  d["outbound.allowedNetworks"] = "127.0.0.0/8";
   secs("beacon.intervalSeconds", static_cast<double>(s.beacon_interval_s), 1);
   if (k < 1) {
     secs("presence.verifyIntervalSeconds", 10, 1);

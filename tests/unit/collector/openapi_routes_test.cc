@@ -62,7 +62,8 @@ std::vector<Route> servedAdminRoutes() {
   alerts.registerRoutes(table);
   MaintenanceService maintenance(*store, presence);
   maintenance.registerRoutes(table);
-  WebhookAdminService webhooks(*store);
+  const OutboundPolicy policy;
+  WebhookAdminService webhooks(*store, policy);
   webhooks.registerRoutes(table);
   return table.routes();
 }
