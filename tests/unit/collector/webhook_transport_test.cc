@@ -18,6 +18,7 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <memory>
@@ -293,6 +294,34 @@ BOOST_AUTO_TEST_CASE(a_name_is_connected_to_only_at_its_screened_address) {
     BOOST_TEST(refused.error().detail.find("127.0.0.1 (loopback)") != std::string::npos,
                refused.error().detail);
   }
+  std::lock_guard<std::mutex> lock(receiver.seen.mu);
+  BOOST_TEST(receiver.seen.path.empty());
+}
+
+// DNS rebinding: a name that resolved to a public address when the webhook was registered,
+// and resolves to loopback at delivery, is refused at delivery, before any connection.
+BOOST_AUTO_TEST_CASE(a_name_rebound_to_loopback_after_registration_is_refused_at_delivery) {
+  TempDir tmp;
+  Receiver receiver(tmp);
+  auto lookups = std::make_shared<std::atomic<int>>(0);
+  const OutboundPolicy shipped(
+      {},
+      [lookups](const std::string& host,
+                std::chrono::milliseconds) -> vigil::Result<std::vector<IpAddress>> {
+        if (host != "rebind.test") return vigil::Status::notFound("Name or service not known");
+        // The first answer (at registration) is public, every later one loopback.
+        const char* address = lookups->fetch_add(1) == 0 ? "93.184.216.34" : "127.0.0.1";
+        return std::vector<IpAddress>{*IpAddress::parse(address)};
+      });
+  const std::string url = "http://rebind.test:" + std::to_string(receiver.port()) + "/hook";
+  BOOST_TEST(shipped.checkUrl(url, std::chrono::seconds(1)).ok());  // registration accepts it
+  auto rebound = transport("", std::chrono::seconds(10), shipped)->post(request(url));
+  BOOST_TEST(reasonOf(rebound) == webhook_failures::kRefusedByPolicy);
+  if (!rebound.ok()) {
+    BOOST_TEST(rebound.error().detail.find("127.0.0.1 (loopback)") != std::string::npos,
+               rebound.error().detail);
+  }
+  BOOST_TEST(lookups->load() == 2);  // resolved once per check, never by libcurl
   std::lock_guard<std::mutex> lock(receiver.seen.mu);
   BOOST_TEST(receiver.seen.path.empty());
 }
