@@ -133,13 +133,23 @@ ApiResult<std::optional<std::string>> WebhookAdminService::urlField(const JsonBo
   }
   if (!url) return url;
   if (auto ok = checkWebhookUrl(*url); !ok.ok()) return ok.error();
-  std::string refused;
-  if (Status s = policy_.checkUrl(*url, kLookupTimeout, &refused); !s.ok()) {
-    if (s.code() != StatusCode::kPermissionDenied) return invalidField("url", s.message());
-    if (warn_) warn_("webhook URL refused at registration: " + refused);
-    return badRequest(errors::kDestinationNotAllowed, "url: " + s.message());
+  if (auto read = parseOutboundUrl(*url); !read.ok()) {
+    return invalidField("url", read.error().message());
   }
   return url;
+}
+
+ApiResult<bool> WebhookAdminService::checkDestination(const std::string& url,
+                                                      int64_t tenant_id) const {
+  std::string refused;
+  if (Status s = policy_.checkUrl(url, kLookupTimeout, &refused); !s.ok()) {
+    if (s.code() != StatusCode::kPermissionDenied) return invalidField("url", s.message());
+    if (warn_) {
+      warn_("tenant " + std::to_string(tenant_id) + ": webhook URL refused: " + refused);
+    }
+    return badRequest(errors::kDestinationNotAllowed, "url: " + s.message());
+  }
+  return true;
 }
 
 ApiResult<Webhook> WebhookAdminService::findVisibleWebhook(const AdminRequest& request) {
@@ -204,6 +214,11 @@ ApiResult<AdminAnswer> WebhookAdminService::createWebhook(const AdminRequest& re
   if (!tenant.value() || !request.principal.scope.allows(*tenant_id.value())) {
     return notFound("tenant");
   }
+  // After the scope check: only a caller who may create the webhook makes the collector resolve
+  // its host.
+  if (auto allowed = checkDestination(*url.value(), *tenant_id.value()); !allowed.ok()) {
+    return allowed.error();
+  }
   NewWebhook w;
   w.tenant_id = *tenant_id.value();
   w.url = *url.value();
@@ -243,6 +258,11 @@ ApiResult<AdminAnswer> WebhookAdminService::updateWebhook(const AdminRequest& re
   auto enabled = body.optionalBool("enabled");
   if (!enabled.ok()) return enabled.error();
   update.enabled = enabled.value();
+  if (update.url) {
+    if (auto allowed = checkDestination(*update.url, w.value().tenant_id); !allowed.ok()) {
+      return allowed.error();
+    }
+  }
   auto updated = store_.updateWebhook(w.value().id, update);
   if (!updated.ok()) return storeFailure();
   if (!updated.value()) return notFound("webhook");  // deleted meanwhile

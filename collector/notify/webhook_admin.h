@@ -58,8 +58,12 @@ class WebhookAdminService {
 
  private:
   ApiResult<Webhook> findVisibleWebhook(const AdminRequest& request);
-  // The `url` member, checked (checkWebhookUrl, then the outbound policy). Absent: nullopt.
+  // The `url` member, its form checked (checkWebhookUrl, parseOutboundUrl). Absent: nullopt.
   ApiResult<std::optional<std::string>> urlField(const JsonBody& body, bool required) const;
+  // The outbound policy's check of a well-formed URL for a webhook of `tenant_id`, which the
+  // caller may manage: 400 destination_not_allowed, logged, if refused. Resolves the host
+  // (at most kLookupTimeout).
+  ApiResult<bool> checkDestination(const std::string& url, int64_t tenant_id) const;
 
   Store& store_;
   const OutboundPolicy& policy_;

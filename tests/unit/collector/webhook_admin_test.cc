@@ -227,6 +227,13 @@ BOOST_AUTO_TEST_CASE(urls_the_outbound_policy_refuses_are_invalid) {
   auto unknown = call(TenantScope::everything(), "POST", "/api/v1/webhooks",
                       R"({"tenant_id": )" + a + R"(, "url": "https://not-yet.example.com/"})");
   BOOST_TEST(errorOf(unknown) == "ok");
+  // A tenant outside the caller's scope is not found, whatever the URL: the scope is checked
+  // first, and nothing is logged.
+  const size_t logged = warnings.size();
+  BOOST_TEST(errorOf(call(onlyA(), "POST", "/api/v1/webhooks",
+                          R"({"tenant_id": )" + std::to_string(tenant_b) +
+                              R"(, "url": "http://localhost/"})")) == "not_found");
+  BOOST_TEST(warnings.size() == logged);
   // A change to a refused URL is refused and changes nothing.
   const int64_t id = idOf(create(tenant_a).get());
   const std::string path = "/api/v1/webhooks/" + std::to_string(id);
