@@ -175,6 +175,8 @@ constexpr char kNotFound[] = "not_found";
 constexpr char kForbidden[] = "forbidden";
 constexpr char kConflict[] = "conflict";
 constexpr char kInvalidCursor[] = "invalid_cursor";
+// A URL a tenant gave points where the collector does not send requests (outbound policy).
+constexpr char kDestinationNotAllowed[] = "destination_not_allowed";
 constexpr char kMethodNotAllowed[] = "method_not_allowed";
 constexpr char kOverloaded[] = "overloaded";
 constexpr char kRateLimited[] = "rate_limited";      // 429 with Retry-After: enrollment limits

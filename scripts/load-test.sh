@@ -51,7 +51,8 @@ start_collector() {
     --port-file="$work/$name/port" -D beacon.port=0 -D logging.level=warning \
     -D enrollment.perTokenPerMinute=0 -D enrollment.perSitePerMinute=0 \
     -D enrollment.perTenantPerMinute=0 -D enroll.generatedTokenMaxUses=0 \
-    -D enrollment.maxAgentsPerSite=0 -D enrollment.maxAgentsPerTenant=0 "$@" \
+    -D enrollment.maxAgentsPerSite=0 -D enrollment.maxAgentsPerTenant=0 \
+    -D outbound.allowedNetworks=127.0.0.0/8 "$@" \
     >"$work/$name/log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do

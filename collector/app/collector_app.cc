@@ -451,17 +451,22 @@ int CollectorApp::serve(const CollectorConfig& config) {
   maintenance.registerRoutes(admin_routes);
   // Webhooks (docs/webhooks.md): the outbox is filled by the store with each alert and health
   // change; the dispatcher delivers it on its own threads, never on ingest's or presence's.
+  // Every request to a tenant's URL obeys the outbound policy (outbound.allowedNetworks).
+  const OutboundPolicy outbound_policy(config.outbound_allowed_networks);
   HttpWebhookTransportOptions transport_options;
-  transport_options.timeout = std::chrono::milliseconds(config.webhook_request_timeout_ms);
+  transport_options.attempt_timeout = std::chrono::seconds(config.webhook_attempt_timeout_s);
+  transport_options.connect_timeout = std::chrono::milliseconds(config.webhook_request_timeout_ms);
   transport_options.ca_file = config.webhook_ca_file;
   transport_options.user_agent = "vigil-collector/" + std::string(VIGIL_VERSION);
-  auto webhook_transport = HttpWebhookTransport::create(transport_options);
+  auto webhook_transport = HttpWebhookTransport::create(transport_options, outbound_policy);
   if (!webhook_transport.ok()) {
     log.fatal(webhook_transport.error().message() + " (webhooks.caFile)");
     return EXIT_CONFIG;
   }
   WebhookDispatchConfig dispatch_config;
   dispatch_config.workers = config.webhook_workers;
+  dispatch_config.max_in_flight_per_destination = config.webhook_max_in_flight_per_destination;
+  dispatch_config.max_in_flight_per_tenant = config.webhook_max_in_flight_per_tenant;
   dispatch_config.poll_interval = std::chrono::milliseconds(config.webhook_poll_interval_ms);
   dispatch_config.retry_initial = std::chrono::milliseconds(config.webhook_retry_initial_ms);
   dispatch_config.retry_max = std::chrono::milliseconds(config.webhook_retry_max_ms);
@@ -471,7 +476,9 @@ int CollectorApp::serve(const CollectorConfig& config) {
       store, *webhook_transport.value(), clock, dispatch_config,
       [&webhook_log](const std::string& line) { webhook_log.warning(line); },
       [&webhook_log](const std::string& line) { webhook_log.error(line); });
-  WebhookAdminService webhooks(store, [&webhook_dispatcher] { webhook_dispatcher.wake(); });
+  WebhookAdminService webhooks(
+      store, outbound_policy, [&webhook_dispatcher] { webhook_dispatcher.wake(); },
+      [&webhook_log](const std::string& line) { webhook_log.warning(line); });
   webhooks.registerRoutes(admin_routes);
   metrics.add([&webhook_dispatcher](MetricsWriter& out) {
     const WebhookDeliveryStats s = webhook_dispatcher.stats();

@@ -271,10 +271,16 @@ const std::vector<ConfigKey>& configKeys() {
       {"beacon.intervalSeconds", "15", "beacon interval told to agents"},
       {"protocol.maxClockSkewSeconds", "300", "accepted distance of a request's timestamp"},
       {"store.flushIntervalMs", "1000", "period of the last-seen write-behind"},
-      {"webhooks.workers", "2",
+      {"webhooks.workers", "8",
        "webhook deliveries in flight at once, on the dispatcher's own threads"},
+      {"webhooks.maxInFlightPerDestination", "1",
+       "webhook deliveries in flight at once to one receiver host and port"},
+      {"webhooks.maxInFlightPerTenant", "4",
+       "webhook deliveries in flight at once for one tenant (at most webhooks.workers - 1)"},
+      {"webhooks.attemptTimeoutSeconds", "15",
+       "bound of a whole webhook delivery attempt: resolve, connect, TLS, send, answer's head"},
       {"webhooks.requestTimeoutMs", "10000",
-       "bound of each network step of a webhook delivery (connect, send, each read)"},
+       "bound of the TCP connect of a webhook delivery (within webhooks.attemptTimeoutSeconds)"},
       {"webhooks.pollIntervalMs", "1000", "how often idle webhook workers look for due entries"},
       {"webhooks.retryInitialMs", "5000", "delay after a webhook delivery's first failed attempt"},
       {"webhooks.retryMaxMs", "3600000", "cap of the webhook retry backoff (doubling, jittered)"},
@@ -282,6 +288,9 @@ const std::vector<ConfigKey>& configKeys() {
        "a webhook delivery still failing at this age is given up (state failed)"},
       {"webhooks.caFile", "",
        "PEM file of extra certificate authorities trusted for https webhook receivers"},
+      {"outbound.allowedNetworks", "",
+       "CIDRs (comma or space separated) webhooks may be sent to although loopback, private, "
+       "link-local or otherwise refused"},
       {"admin.token", "", "if set, this admin API bearer token is accepted"},
       {"enroll.token", "", "if set, the default site's enrollment token"},
       {"enroll.generatedTokenDays", "7",
@@ -424,6 +433,11 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   c.max_clock_skew_s = v.integer("protocol.maxClockSkewSeconds", 1, kMaxIntervalS);
   c.flush_interval_ms = v.integer("store.flushIntervalMs", 10, 3'600'000);
   c.webhook_workers = static_cast<int>(v.integer("webhooks.workers", 1, 64));
+  c.webhook_max_in_flight_per_destination =
+      static_cast<int>(v.integer("webhooks.maxInFlightPerDestination", 1, 64));
+  c.webhook_max_in_flight_per_tenant =
+      static_cast<int>(v.integer("webhooks.maxInFlightPerTenant", 1, 64));
+  c.webhook_attempt_timeout_s = v.integer("webhooks.attemptTimeoutSeconds", 1, 600);
   c.webhook_request_timeout_ms = v.integer("webhooks.requestTimeoutMs", 100, 300'000);
   c.webhook_poll_interval_ms = v.integer("webhooks.pollIntervalMs", 10, 60'000);
   c.webhook_retry_initial_ms = v.integer("webhooks.retryInitialMs", 10, 3'600'000);
@@ -432,6 +446,13 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   c.webhook_ca_file = v.string("webhooks.caFile");
   if (!v.error() && c.webhook_retry_max_ms < c.webhook_retry_initial_ms) {
     v.fail("webhooks.retryMaxMs must not be below webhooks.retryInitialMs");
+  }
+  if (auto allowed = OutboundPolicy::parseAllowedNetworks(v.string("outbound.allowedNetworks"));
+      allowed.ok()) {
+    c.outbound_allowed_networks = allowed.value();
+  } else {
+    v.fail("configuration key outbound.allowedNetworks (env " +
+           environmentVariableFor("outbound.allowedNetworks") + "): " + allowed.error().message());
   }
   c.admin_token = v.string("admin.token");
   c.enroll_token = v.string("enroll.token");

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "collector/ingest/enrollment_limiter.h"
+#include "collector/notify/outbound_policy.h"
 #include "collector/presence/presence_types.h"
 #include "common/status.h"
 
@@ -92,12 +93,18 @@ struct CollectorConfig {
   int64_t flush_interval_ms = 0;
   // Webhook delivery (docs/webhooks.md, keys webhooks.*).
   int webhook_workers = 0;
-  int64_t webhook_request_timeout_ms = 0;
+  int webhook_max_in_flight_per_destination = 0;
+  int webhook_max_in_flight_per_tenant = 0;
+  int64_t webhook_attempt_timeout_s = 0;
+  int64_t webhook_request_timeout_ms = 0;  // the connect's bound
   int64_t webhook_poll_interval_ms = 0;
   int64_t webhook_retry_initial_ms = 0;
   int64_t webhook_retry_max_ms = 0;
   int64_t webhook_give_up_after_s = 0;
   std::string webhook_ca_file;  // empty: the system's CAs only
+  // Networks outbound requests to tenants' URLs may reach although the outbound policy refuses
+  // them (key outbound.allowedNetworks; collector/notify/outbound_policy.h).
+  std::vector<IpNetwork> outbound_allowed_networks;
   std::string admin_token;
   std::string enroll_token;
   // The generated enroll-token (not a configured enroll.token): days until it expires and

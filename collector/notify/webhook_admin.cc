@@ -8,11 +8,13 @@
 #include <utility>
 
 #include "collector/notify/event_json.h"
+#include "common/protocol.h"
 
 namespace vigil::collector {
 namespace {
 
 namespace ev = webhook_events;
+namespace errors = protocol::errors;
 
 constexpr int64_t kMaxId = INT64_MAX / 2;
 constexpr size_t kMaxEventTypeBytes = 64;
@@ -81,21 +83,6 @@ ApiResult<std::optional<std::vector<std::string>>> eventsField(const JsonBody& b
   return std::optional<std::vector<std::string>>(std::move(events));
 }
 
-ApiResult<std::optional<std::string>> urlField(const JsonBody& body, bool required) {
-  if (required) {
-    auto url = body.requiredString("url", WebhookAdminService::kMaxUrlBytes);
-    if (!url.ok()) return url.error();
-    if (auto ok = checkWebhookUrl(url.value()); !ok.ok()) return ok.error();
-    return std::optional<std::string>(url.value());
-  }
-  auto url = body.optionalString("url", WebhookAdminService::kMaxUrlBytes);
-  if (!url.ok()) return url.error();
-  if (url.value()) {
-    if (auto ok = checkWebhookUrl(*url.value()); !ok.ok()) return ok.error();
-  }
-  return url;
-}
-
 }  // namespace
 
 ApiResult<bool> checkWebhookUrl(const std::string& url) {
@@ -132,6 +119,39 @@ void WebhookAdminService::registerRoutes(AdminRouteTable& table) {
             [this](const AdminRequest& r) { return listDeliveries(r); });
   table.add("POST", "/api/v1/webhooks/{webhook_id}/test", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return sendTestEvent(r); });
+}
+
+ApiResult<std::optional<std::string>> WebhookAdminService::urlField(const JsonBody& body,
+                                                                    bool required) const {
+  std::optional<std::string> url;
+  if (required) {
+    auto given = body.requiredString("url", kMaxUrlBytes);
+    if (!given.ok()) return given.error();
+    url = given.value();
+  } else {
+    auto given = body.optionalString("url", kMaxUrlBytes);
+    if (!given.ok()) return given.error();
+    url = given.value();
+  }
+  if (!url) return url;
+  if (auto ok = checkWebhookUrl(*url); !ok.ok()) return ok.error();
+  if (auto read = parseOutboundUrl(*url); !read.ok()) {
+    return invalidField("url", read.error().message());
+  }
+  return url;
+}
+
+ApiResult<bool> WebhookAdminService::checkDestination(const std::string& url,
+                                                      int64_t tenant_id) const {
+  std::string refused;
+  if (Status s = policy_.checkUrl(url, kLookupTimeout, &refused); !s.ok()) {
+    if (s.code() != StatusCode::kPermissionDenied) return invalidField("url", s.message());
+    if (warn_) {
+      warn_("tenant " + std::to_string(tenant_id) + ": webhook URL refused: " + refused);
+    }
+    return badRequest(errors::kDestinationNotAllowed, "url: " + s.message());
+  }
+  return true;
 }
 
 ApiResult<Webhook> WebhookAdminService::findVisibleWebhook(const AdminRequest& request) {
@@ -196,6 +216,11 @@ ApiResult<AdminAnswer> WebhookAdminService::createWebhook(const AdminRequest& re
   if (!tenant.value() || !request.principal.scope.allows(*tenant_id.value())) {
     return notFound("tenant");
   }
+  // After the scope check: only a caller who may create the webhook makes the collector resolve
+  // its host.
+  if (auto allowed = checkDestination(*url.value(), *tenant_id.value()); !allowed.ok()) {
+    return allowed.error();
+  }
   NewWebhook w;
   w.tenant_id = *tenant_id.value();
   w.url = *url.value();
@@ -235,6 +260,11 @@ ApiResult<AdminAnswer> WebhookAdminService::updateWebhook(const AdminRequest& re
   auto enabled = body.optionalBool("enabled");
   if (!enabled.ok()) return enabled.error();
   update.enabled = enabled.value();
+  if (update.url) {
+    if (auto allowed = checkDestination(*update.url, w.value().tenant_id); !allowed.ok()) {
+      return allowed.error();
+    }
+  }
   auto updated = store_.updateWebhook(w.value().id, update);
   if (!updated.ok()) return storeFailure();
   if (!updated.value()) return notFound("webhook");  // deleted meanwhile

@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <set>
 #include <utility>
 
+#include "collector/notify/outbound_policy.h"
 #include "collector/notify/webhook_signature.h"
 
 namespace vigil::collector {
@@ -137,33 +139,67 @@ size_t WebhookDispatcher::deliverDue() {
   return attempts;
 }
 
+int WebhookDispatcher::tenantLimit() const {
+  const int workers = std::max(1, config_.workers);
+  const int limit = std::max(1, config_.max_in_flight_per_tenant);
+  return workers == 1 ? 1 : std::min(limit, workers - 1);
+}
+
 bool WebhookDispatcher::claim(DueDelivery* out, bool* store_failed) {
   std::lock_guard<std::mutex> lock(claim_mu_);
   const int64_t now_ms = nowMs(clock_);
   for (auto it = held_until_.begin(); it != held_until_.end();) {
     it = it->second <= now_ms ? held_until_.erase(it) : std::next(it);
   }
+  const int destination_limit = std::max(1, config_.max_in_flight_per_destination);
+  DueDeliveryFilter filter;
+  for (const auto& [tenant, n] : tenant_in_flight_) {
+    if (n >= tenantLimit()) filter.skip_tenants.push_back(tenant);
+  }
   const size_t limit = static_cast<size_t>(std::max(1, config_.workers)) + in_flight_.size() +
                        held_until_.size() + 8;
-  auto due = store_.listDueDeliveries(now_ms, limit);
-  if (!due.ok()) {
-    *store_failed = true;
-    noteStoreFailure("cannot read the webhook outbox: " + due.error().toString());
-    return false;
-  }
-  noteStoreSuccess();
-  for (DueDelivery& d : due.value()) {
-    if (in_flight_.count(d.entry.id) != 0 || held_until_.count(d.entry.id) != 0) continue;
-    in_flight_.insert(d.entry.id);
-    *out = std::move(d);
-    return true;
+  // Entries whose destination is busy are skipped by webhook, and the page is read again
+  // without them, so that a busy destination's backlog never hides other entries.
+  constexpr int kMaxPages = 8;
+  for (int page = 0; page < kMaxPages; ++page) {
+    auto due = store_.listDueDeliveries(now_ms, limit, filter);
+    if (!due.ok()) {
+      *store_failed = true;
+      noteStoreFailure("cannot read the webhook outbox: " + due.error().toString());
+      return false;
+    }
+    noteStoreSuccess();
+    bool skipped = false;
+    for (DueDelivery& d : due.value()) {
+      if (in_flight_.count(d.entry.id) != 0 || held_until_.count(d.entry.id) != 0) continue;
+      auto destination = parseOutboundUrl(d.url);
+      // A URL that does not parse fails at once in the transport; it counts on its own.
+      const std::string key = destination.ok() ? destination.value().key() : "invalid:" + d.url;
+      if (destination_in_flight_[key] >= destination_limit) {
+        filter.skip_webhooks.push_back(d.entry.webhook_id);
+        skipped = true;
+        continue;
+      }
+      in_flight_[d.entry.id] = InFlight{key, d.tenant_id};
+      ++destination_in_flight_[key];
+      ++tenant_in_flight_[d.tenant_id];
+      *out = std::move(d);
+      return true;
+    }
+    if (!skipped || due.value().size() < limit) return false;
   }
   return false;
 }
 
 void WebhookDispatcher::release(int64_t entry_id) {
   std::lock_guard<std::mutex> lock(claim_mu_);
-  in_flight_.erase(entry_id);
+  auto it = in_flight_.find(entry_id);
+  if (it == in_flight_.end()) return;
+  if (--destination_in_flight_[it->second.destination] <= 0) {
+    destination_in_flight_.erase(it->second.destination);
+  }
+  if (--tenant_in_flight_[it->second.tenant_id] <= 0) tenant_in_flight_.erase(it->second.tenant_id);
+  in_flight_.erase(it);
 }
 
 void WebhookDispatcher::hold(const DueDelivery& due) {
@@ -225,7 +261,7 @@ bool WebhookDispatcher::attempt(const DueDelivery& due) {
   request.headers = {{"webhook-id", entry.message_id},
                      {"webhook-timestamp", std::to_string(started_ms / 1000)},
                      {"webhook-signature", signature.value()}};
-  auto answer = transport_.post(request);
+  const WebhookResult answer = transport_.post(request);
   const int64_t done_ms = nowMs(clock_);
 
   Status recorded;
@@ -236,17 +272,22 @@ bool WebhookDispatcher::attempt(const DueDelivery& due) {
   } else {
     ++failed_attempts_;
     milliseconds delay = jittered(backoff(entry.attempts + 1));
+    std::string logged;  // the failure as the log tells it
     if (answer.ok()) {
       const int status = answer.value().status;
       outcome.http_status = status;
-      outcome.error = "HTTP " + std::to_string(status);
+      outcome.error = "http_" + std::to_string(status);
+      logged = outcome.error;
       if (status == 429 || status == 503) {
         if (auto wait = parseRetryAfter(answer.value().retry_after, clock_.wallNow())) {
           delay = std::max(delay, std::min(*wait, config_.retry_max));
         }
       }
     } else {
-      outcome.error = answer.error().message();
+      // The tenant sees the reason only; the detail names addresses and is for the log.
+      outcome.error = answer.error().reason;
+      logged = answer.error().reason;
+      if (!answer.error().detail.empty()) logged += " (" + answer.error().detail + ")";
     }
     if (outcome.error.size() > kMaxErrorBytes) outcome.error.resize(kMaxErrorBytes);
     const int64_t attempts = entry.attempts + 1;
@@ -255,13 +296,13 @@ bool WebhookDispatcher::attempt(const DueDelivery& due) {
       ++given_up_;
       if (warn_) {
         warn_(describe(due) + " given up after " + std::to_string(attempts) +
-              " attempts: " + outcome.error);
+              " attempts: " + logged);
       }
     } else {
       recorded = store_.markDeliveryRetry(entry.id, outcome, done_ms + delay.count());
       if (warn_) {
-        warn_(describe(due) + " failed: " + outcome.error + "; attempt " +
-              std::to_string(attempts) + ", next in " + seconds(delay));
+        warn_(describe(due) + " failed: " + logged + "; attempt " + std::to_string(attempts) +
+              ", next in " + seconds(delay));
       }
     }
   }

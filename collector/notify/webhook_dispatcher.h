@@ -12,9 +12,14 @@
 //     exponential backoff with jitter (Retry-After is honoured on 429 and 503); an entry still
 //     failing once it is `give_up_after` old is given up (state "failed").
 //
-// Delivery runs on the dispatcher's own threads, never on ingest or presence threads: a slow
-// or dead receiver only delays that receiver's events. Secrets are never logged, nor the URLs
-// (which may carry credentials); log lines name the webhook id and the message id.
+// Delivery runs on the dispatcher's own threads, never on ingest or presence threads. Each
+// attempt is bounded as a whole by the transport (webhooks.attemptTimeoutSeconds), and one
+// destination (host:port) has at most `max_in_flight_per_destination` attempts in flight, one
+// tenant at most `max_in_flight_per_tenant`: a slow, dead or hostile receiver holds a bounded
+// share of the workers and delays neither other tenants' deliveries nor the collector.
+// Secrets are never logged, nor the URLs (which may carry credentials); log lines name the
+// webhook id and the message id, and the transport's account of a failure (addresses, OS and
+// TLS errors), which the tenant never sees: a delivery records only the failure's reason.
 //
 // Time: backoff and give-up decisions read the injected Clock (wall time, because due times
 // are persisted); the worker threads' idle waits are real time.
@@ -28,7 +33,6 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,7 +44,12 @@
 namespace vigil::collector {
 
 struct WebhookDispatchConfig {
-  int workers = 2;  // deliveries in flight at once, across all webhooks
+  int workers = 8;  // deliveries in flight at once, across all webhooks
+  // Deliveries in flight at once to one destination (host:port of the URL), of any tenant.
+  int max_in_flight_per_destination = 1;
+  // Deliveries in flight at once for one tenant; at most workers - 1 (unless workers is 1), so
+  // that one tenant never holds every worker.
+  int max_in_flight_per_tenant = 4;
   std::chrono::milliseconds poll_interval{1000};   // how often idle workers look for due entries
   std::chrono::milliseconds retry_initial{5000};   // delay after the first failed attempt
   std::chrono::milliseconds retry_max{3'600'000};  // the backoff's cap
@@ -74,7 +83,7 @@ class WebhookDispatcher {
   // Starts the worker threads. REQUIRES: not running.
   void start();
   // Wakes the workers and joins them; a delivery in flight finishes first (bounded by the
-  // transport's timeout). Idempotent.
+  // transport's attempt timeout). Idempotent.
   void stop();
   // Tells the workers that entries were enqueued, so they need not wait for the next poll.
   void wake();
@@ -91,9 +100,11 @@ class WebhookDispatcher {
   std::chrono::milliseconds backoff(int64_t attempts) const;
 
  private:
-  // The next due entry no other worker holds, marked in flight; false if none (or on a store
-  // failure, which sets *store_failed).
+  // The next due entry no other worker holds, whose tenant and destination are below their
+  // limits, marked in flight; false if none (or on a store failure, which sets
+  // *store_failed).
   bool claim(DueDelivery* out, bool* store_failed);
+  int tenantLimit() const;
   void release(int64_t entry_id);
   // Keeps an entry whose outcome could not be recorded from being claimed again before its
   // next backoff delay, so a store that cannot write does not make the dispatcher resend it in
@@ -114,9 +125,16 @@ class WebhookDispatcher {
   const LogFn warn_;
   const LogFn error_;
 
+  // An entry in flight, and what it counts against.
+  struct InFlight {
+    std::string destination;  // OutboundDestination::key() of its URL
+    int64_t tenant_id = 0;
+  };
   std::mutex claim_mu_;
-  std::set<int64_t> in_flight_;            // entry ids; guarded by claim_mu_
-  std::map<int64_t, int64_t> held_until_;  // entry id -> wall ms; guarded by claim_mu_
+  std::map<int64_t, InFlight> in_flight_;             // by entry id; guarded by claim_mu_
+  std::map<std::string, int> destination_in_flight_;  // guarded by claim_mu_
+  std::map<int64_t, int> tenant_in_flight_;           // guarded by claim_mu_
+  std::map<int64_t, int64_t> held_until_;             // entry id -> wall ms; guarded by claim_mu_
   std::atomic<bool> store_failing_{false};
 
   std::mutex random_mu_;

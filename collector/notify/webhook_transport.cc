@@ -1,115 +1,368 @@
 #include "collector/notify/webhook_transport.h"
 
-#include <Poco/Exception.h>
-#include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
-#include <Poco/Net/SSLManager.h>
-#include <Poco/Timespan.h>
-#include <Poco/URI.h>
+#include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include <istream>
+#include <algorithm>
+#include <cctype>
 #include <memory>
-#include <ostream>
+#include <optional>
+#include <string_view>
+
+#if LIBCURL_VERSION_NUM < 0x075500
+#error "webhooks need libcurl 7.85 or later (CURLOPT_PREREQFUNCTION, CURLOPT_PROTOCOLS_STR)"
+#endif
 
 namespace vigil::collector {
 namespace {
 
-// Receivers' answer bodies are read (so the connection ends cleanly) and discarded, up to this.
-constexpr std::streamsize kMaxAnswerBytes = std::streamsize{64} * 1024;
+using std::chrono::milliseconds;
+namespace failures = webhook_failures;
 
-// TLS 1.2 and 1.3 with forward-secret AEAD suites only (Mozilla "intermediate").
+// TLS 1.2 suites: forward-secret AEAD only (Mozilla "intermediate"); TLS 1.3's are all fine.
 constexpr char kClientCiphers[] =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
+struct CurlEasyDeleter {
+  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
+};
+struct CurlSlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+struct X509Deleter {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
+using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+
+Status initialiseCurl() {
+  static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (rc != CURLE_OK) {
+    return Status::unavailable(std::string("cannot initialise libcurl: ") + curl_easy_strerror(rc));
+  }
+  return Status::okStatus();
+}
+
+// Appends `line` to `list`; false if out of memory.
+bool append(CurlSlistPtr& list, const std::string& line) {
+  curl_slist* grown = curl_slist_append(list.get(), line.c_str());
+  if (grown == nullptr) return false;
+  (void)list.release();
+  list.reset(grown);
+  return true;
+}
+
+// What one attempt's libcurl callbacks share.
+struct AttemptState {
+  const OutboundPolicy* policy = nullptr;
+  std::vector<IpAddress> screened;     // the only addresses a connection may go to
+  std::vector<curl_socket_t> sockets;  // opened for this attempt and not yet closed
+  std::string stopped;                 // connections the policy stopped, for the log
+  // The answer's head.
+  int status = 0;
+  std::string retry_after;
+  bool head_complete = false;
+
+  bool permitted(const IpAddress& a) const {
+    return std::find(screened.begin(), screened.end(), a) != screened.end() &&
+           !policy->refusal(a).has_value();
+  }
+  void stop(const std::string& why) {
+    if (!stopped.empty()) stopped += "; ";
+    stopped += why;
+  }
+};
+
+// CURLOPT_OPENSOCKETFUNCTION: a socket only for a connection to a screened address.
+curl_socket_t openSocket(void* data, curlsocktype purpose, curl_sockaddr* address) {
+  auto* state = static_cast<AttemptState*>(data);
+  const auto ip = IpAddress::fromSockaddr(&address->addr, address->addrlen);
+  if (purpose != CURLSOCKTYPE_IPCXN || !ip) {
+    state->stop("a socket that is not an IP connection");
+    return CURL_SOCKET_BAD;
+  }
+  if (!state->permitted(*ip)) {
+    state->stop("connecting to " + ip->toString() + " stopped: not a screened address");
+    return CURL_SOCKET_BAD;
+  }
+  const curl_socket_t fd =
+      ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (fd != CURL_SOCKET_BAD) state->sockets.push_back(fd);
+  return fd;
+}
+
+// CURLOPT_CLOSESOCKETFUNCTION: forgets the socket before its number can be reused.
+int closeSocket(void* data, curl_socket_t fd) {
+  auto* state = static_cast<AttemptState*>(data);
+  state->sockets.erase(std::remove(state->sockets.begin(), state->sockets.end(), fd),
+                       state->sockets.end());
+  return ::close(fd);
+}
+
+// CURLOPT_PREREQFUNCTION: connected, nothing sent yet. The peer of every connected socket of
+// the attempt (asked of the kernel), and the peer libcurl reports, must be screened addresses.
+int checkPeer(void* data, char* primary_ip, char* /*local_ip*/, int /*primary_port*/,
+              int /*local_port*/) {
+  auto* state = static_cast<AttemptState*>(data);
+  auto refuse = [&](const std::string& peer) {
+    state->stop("connected to " + peer + ", not a screened address: nothing sent");
+    return CURL_PREREQFUNC_ABORT;
+  };
+  size_t connected = 0;
+  for (const curl_socket_t fd : state->sockets) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) continue;
+    ++connected;
+    const auto peer = IpAddress::fromSockaddr(&address, length);
+    if (!peer || !state->permitted(*peer)) return refuse(peer ? peer->toString() : "?");
+  }
+  const auto reported = IpAddress::parse(primary_ip != nullptr ? primary_ip : "");
+  if (connected == 0 || !reported || !state->permitted(*reported)) {
+    return refuse(reported ? reported->toString() : "an unknown peer");
+  }
+  return CURL_PREREQFUNC_OK;
+}
+
+std::string_view trimmed(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+// CURLOPT_HEADERFUNCTION: keeps the status and Retry-After; stops the transfer at the end of
+// the final head (its body is not needed).
+size_t onHeader(char* data, size_t size, size_t count, void* user) {
+  auto* state = static_cast<AttemptState*>(user);
+  const size_t bytes = size * count;
+  const std::string_view line = trimmed(std::string_view(data, bytes));
+  if (line.substr(0, 5) == "HTTP/") {  // a status line (also of an interim 1xx answer)
+    state->status = 0;
+    state->retry_after.clear();
+    const size_t space = line.find(' ');
+    if (space != std::string_view::npos && line.size() >= space + 4) {
+      int status = 0;
+      for (char c : line.substr(space + 1, 3)) {
+        if (c < '0' || c > '9') return 0;  // malformed: stop
+        status = status * 10 + (c - '0');
+      }
+      state->status = status;
+    }
+    return bytes;
+  }
+  if (line.empty()) {
+    if (state->status >= 200) {
+      state->head_complete = true;
+      return 0;  // ends the transfer: CURLE_WRITE_ERROR, with the head kept
+    }
+    return bytes;
+  }
+  const size_t colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    std::string name(line.substr(0, colon));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name == "retry-after") state->retry_after = std::string(trimmed(line.substr(colon + 1)));
+  }
+  return bytes;
+}
+
+size_t refuseBody(char* /*data*/, size_t /*size*/, size_t /*count*/, void* /*user*/) { return 0; }
+
+const char* reasonFor(CURLcode rc) {
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return failures::kTimedOut;
+    case CURLE_COULDNT_CONNECT:
+      return failures::kConnectFailed;
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return failures::kUnresolved;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_ENGINE_INITFAILED:
+      return failures::kTlsFailed;
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE:
+      return failures::kConnectionLost;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_WRITE_ERROR:  // the head ended without a status line
+      return failures::kInvalidAnswer;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return failures::kInvalidUrl;
+    default:
+      return failures::kOther;
+  }
+}
+
+milliseconds until(std::chrono::steady_clock::time_point deadline) {
+  return std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+}
+
 }  // namespace
 
-// Keeps OpenSSL initialised (Poco's reference count) for the transport's lifetime.
-struct HttpWebhookTransport::Tls {
-  Tls() { Poco::Net::initializeSSL(); }
-  ~Tls() {
-    context = nullptr;  // freed before OpenSSL is released
-    Poco::Net::uninitializeSSL();
+// The extra certificate authorities of options.ca_file, added to each TLS handshake's store.
+struct HttpWebhookTransport::Authorities {
+  std::vector<std::unique_ptr<X509, X509Deleter>> certificates;
+
+  static CURLcode addTo(CURL* /*easy*/, void* ssl_ctx, void* self) {
+    X509_STORE* store = SSL_CTX_get_cert_store(static_cast<SSL_CTX*>(ssl_ctx));
+    for (const auto& cert : static_cast<Authorities*>(self)->certificates) {
+      X509_STORE_add_cert(store, cert.get());  // an authority already there is fine
+    }
+    ERR_clear_error();
+    return CURLE_OK;
   }
-  Tls(const Tls&) = delete;
-  Tls& operator=(const Tls&) = delete;
-  Poco::Net::Context::Ptr context;
 };
 
 Result<std::unique_ptr<HttpWebhookTransport>> HttpWebhookTransport::create(
-    HttpWebhookTransportOptions options) {
-  auto tls = std::make_unique<Tls>();
-  try {
-    Poco::Net::Context::Params params;
-    // Verify the chain and the host name. STRICT rather than RELAXED: for a client OpenSSL
-    // treats them alike, but Poco skips the host name check of loopback peers unless STRICT.
-    params.verificationMode = Poco::Net::Context::VERIFY_STRICT;
-    params.loadDefaultCAs = true;
-    params.caLocation = options.ca_file;
-    params.cipherList = kClientCiphers;
-    tls->context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
-    tls->context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-    tls->context->enableExtendedCertificateVerification(true);  // the host name, too
-  } catch (const Poco::Exception& e) {
-    return Status::invalidArgument("cannot set up TLS for webhooks: " + e.displayText());
+    HttpWebhookTransportOptions options, const OutboundPolicy& policy) {
+  if (Status s = initialiseCurl(); !s.ok()) return s;
+  auto authorities = std::make_unique<Authorities>();
+  if (!options.ca_file.empty()) {
+    const std::unique_ptr<BIO, BioDeleter> file(BIO_new_file(options.ca_file.c_str(), "r"));
+    if (!file) {
+      ERR_clear_error();
+      return Status::invalidArgument("cannot read " + options.ca_file);
+    }
+    while (X509* cert = PEM_read_bio_X509(file.get(), nullptr, nullptr, nullptr)) {
+      authorities->certificates.emplace_back(cert);
+    }
+    ERR_clear_error();  // the read that found no further certificate
+    if (authorities->certificates.empty()) {
+      return Status::invalidArgument(options.ca_file + " holds no PEM certificate");
+    }
   }
   return std::unique_ptr<HttpWebhookTransport>(
-      new HttpWebhookTransport(std::move(options), std::move(tls)));
+      new HttpWebhookTransport(std::move(options), policy, std::move(authorities)));
 }
 
 HttpWebhookTransport::HttpWebhookTransport(HttpWebhookTransportOptions options,
-                                           std::unique_ptr<Tls> tls)
-    : options_(std::move(options)), tls_(std::move(tls)) {}
+                                           const OutboundPolicy& policy,
+                                           std::unique_ptr<Authorities> authorities)
+    : options_(std::move(options)), policy_(policy), authorities_(std::move(authorities)) {}
 
 HttpWebhookTransport::~HttpWebhookTransport() = default;
 
-Result<WebhookResponse> HttpWebhookTransport::post(const WebhookRequest& request) {
-  try {
-    const Poco::URI uri(request.url);
-    std::unique_ptr<Poco::Net::HTTPClientSession> session;
-    if (uri.getScheme() == "https") {
-      session = std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(),
-                                                                tls_->context);
-    } else if (uri.getScheme() == "http") {
-      session = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
-    } else {
-      return Status::invalidArgument("unsupported URL scheme '" + uri.getScheme() + "'");
-    }
-    const Poco::Timespan timeout(static_cast<Poco::Timespan::TimeDiff>(options_.timeout.count()) *
-                                 1000);
-    session->setTimeout(timeout, timeout, timeout);
-    session->setKeepAlive(false);
-
-    std::string target = uri.getPathEtc();
-    if (target.empty()) target = "/";
-    Poco::Net::HTTPRequest http(Poco::Net::HTTPRequest::HTTP_POST, target,
-                                Poco::Net::HTTPMessage::HTTP_1_1);
-    http.setContentType("application/json");
-    http.setContentLength(static_cast<std::streamsize>(request.body.size()));
-    http.set("User-Agent", options_.user_agent);
-    for (const auto& [name, value] : request.headers) http.set(name, value);
-    std::ostream& out = session->sendRequest(http);
-    out.write(request.body.data(), static_cast<std::streamsize>(request.body.size()));
-    out.flush();
-
-    Poco::Net::HTTPResponse answer;
-    std::istream& in = session->receiveResponse(answer);
-    char sink[4096];
-    std::streamsize drained = 0;
-    while (drained < kMaxAnswerBytes && in.read(sink, sizeof sink)) drained += in.gcount();
-
-    WebhookResponse response;
-    response.status = static_cast<int>(answer.getStatus());
-    response.retry_after = answer.get("Retry-After", "");
-    return response;
-  } catch (const Poco::Exception& e) {
-    return Status::unavailable(e.displayText());
-  } catch (const std::exception& e) {
-    return Status::unavailable(e.what());
+WebhookResult HttpWebhookTransport::post(const WebhookRequest& request) {
+  const auto deadline = std::chrono::steady_clock::now() + options_.attempt_timeout;
+  auto parsed = parseOutboundUrl(request.url);
+  if (!parsed.ok()) {
+    return WebhookFailure{failures::kInvalidUrl, "the URL " + parsed.error().message()};
   }
+  const OutboundDestination& destination = parsed.value();
+  const std::string where = destination.key() + ": ";
+  ScreenedDestination screened = policy_.screen(destination, until(deadline));
+  if (screened.verdict == ScreenedDestination::Verdict::kRefused) {
+    return WebhookFailure{failures::kRefusedByPolicy, screened.detail};
+  }
+  if (screened.verdict == ScreenedDestination::Verdict::kUnresolved) {
+    return WebhookFailure{screened.timed_out ? failures::kTimedOut : failures::kUnresolved,
+                          screened.detail};
+  }
+  const milliseconds left = until(deadline);
+  if (left.count() <= 0) {
+    return WebhookFailure{failures::kTimedOut, where + "no time left after resolving the host"};
+  }
+
+  AttemptState state;
+  state.policy = &policy_;
+  state.screened = screened.addresses;
+  CurlEasyPtr easy(curl_easy_init());
+  if (!easy) return WebhookFailure{failures::kOther, "cannot create a libcurl handle"};
+  CURL* h = easy.get();
+
+  CurlSlistPtr headers;
+  bool listed = append(headers, "Content-Type: application/json") && append(headers, "Expect:");
+  for (const auto& [name, value] : request.headers) {
+    listed = listed && append(headers, name + ": " + value);
+  }
+  // The screened addresses, pinned: libcurl resolves nothing itself.
+  CurlSlistPtr pinned;
+  if (!destination.numeric_host) {
+    std::string entry = destination.host + ":" + std::to_string(destination.port) + ":";
+    for (size_t i = 0; i < state.screened.size(); ++i) {
+      const IpAddress& a = state.screened[i];
+      if (i > 0) entry += ",";
+      entry += a.isV4() ? a.toString() : "[" + a.toString() + "]";
+    }
+    listed = listed && append(pinned, entry);
+  }
+  if (!listed) return WebhookFailure{failures::kOther, "out of memory"};
+
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  CURLcode rc = CURLE_OK;
+  auto set = [&](CURLoption option, auto value) {
+    if (rc == CURLE_OK) rc = curl_easy_setopt(h, option, value);
+  };
+  set(CURLOPT_NOSIGNAL, 1L);
+  set(CURLOPT_ERRORBUFFER, error_buffer);
+  set(CURLOPT_URL, destination.url.c_str());
+  set(CURLOPT_PROTOCOLS_STR, "http,https");
+  set(CURLOPT_FOLLOWLOCATION, 0L);
+  set(CURLOPT_PROXY, "");  // never a proxy from the environment: the policy judges the peer
+  set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+  set(CURLOPT_FORBID_REUSE, 1L);
+  set(CURLOPT_SSL_VERIFYPEER, 1L);
+  set(CURLOPT_SSL_VERIFYHOST, 2L);
+  set(CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  set(CURLOPT_SSL_CIPHER_LIST, kClientCiphers);
+  if (!authorities_->certificates.empty()) {
+    set(CURLOPT_SSL_CTX_FUNCTION, &Authorities::addTo);
+    set(CURLOPT_SSL_CTX_DATA, static_cast<void*>(authorities_.get()));
+  }
+  set(CURLOPT_TIMEOUT_MS, static_cast<long>(left.count()));
+  set(CURLOPT_CONNECTTIMEOUT_MS,
+      static_cast<long>(std::max<int64_t>(1, std::min(left, options_.connect_timeout).count())));
+  if (pinned) set(CURLOPT_RESOLVE, pinned.get());
+  set(CURLOPT_OPENSOCKETFUNCTION, &openSocket);
+  set(CURLOPT_OPENSOCKETDATA, static_cast<void*>(&state));
+  set(CURLOPT_CLOSESOCKETFUNCTION, &closeSocket);
+  set(CURLOPT_CLOSESOCKETDATA, static_cast<void*>(&state));
+  set(CURLOPT_PREREQFUNCTION, &checkPeer);
+  set(CURLOPT_PREREQDATA, static_cast<void*>(&state));
+  set(CURLOPT_HEADERFUNCTION, &onHeader);
+  set(CURLOPT_HEADERDATA, static_cast<void*>(&state));
+  set(CURLOPT_WRITEFUNCTION, &refuseBody);
+  set(CURLOPT_USERAGENT, options_.user_agent.c_str());
+  set(CURLOPT_HTTPHEADER, headers.get());
+  set(CURLOPT_POST, 1L);
+  set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  set(CURLOPT_POSTFIELDS, request.body.c_str());
+  if (rc != CURLE_OK) {
+    return WebhookFailure{failures::kOther,
+                          std::string("cannot set up libcurl: ") + curl_easy_strerror(rc)};
+  }
+
+  rc = curl_easy_perform(h);
+  if (state.head_complete) return WebhookResponse{state.status, state.retry_after};
+  if (!state.stopped.empty() && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_ABORTED_BY_CALLBACK)) {
+    return WebhookFailure{failures::kRefusedByPolicy, where + state.stopped};
+  }
+  std::string detail = where + curl_easy_strerror(rc);
+  if (error_buffer[0] != '\0') detail += ": " + std::string(error_buffer);
+  if (!state.stopped.empty()) detail += "; " + state.stopped;
+  if (!screened.detail.empty()) detail += " (" + screened.detail + ")";
+  return WebhookFailure{reasonFor(rc), detail};
 }
 
 }  // namespace vigil::collector

@@ -115,7 +115,8 @@ class SqliteStore final : public Store {
   Result<bool> deleteWebhook(int64_t webhook_id) override;
   Result<OutboxEntry> enqueueWebhookEvent(int64_t webhook_id, const OutboxEvent& event,
                                           int64_t now_ms) override;
-  Result<std::vector<DueDelivery>> listDueDeliveries(int64_t now_ms, size_t limit) override;
+  Result<std::vector<DueDelivery>> listDueDeliveries(int64_t now_ms, size_t limit,
+                                                     const DueDeliveryFilter& filter) override;
   Status markDeliveryDelivered(int64_t entry_id, const DeliveryAttempt& attempt) override;
   Status markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& attempt,
                            int64_t next_attempt_at_ms) override;

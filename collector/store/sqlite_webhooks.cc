@@ -290,15 +290,27 @@ Result<OutboxEntry> SqliteStore::enqueueWebhookEvent(int64_t webhook_id, const O
   });
 }
 
-Result<std::vector<DueDelivery>> SqliteStore::listDueDeliveries(int64_t now_ms, size_t limit) {
+Result<std::vector<DueDelivery>> SqliteStore::listDueDeliveries(int64_t now_ms, size_t limit,
+                                                                const DueDeliveryFilter& filter) {
+  // Ids are integers: written into the statement, they cannot change its meaning.
+  auto notIn = [](const char* column, const std::vector<int64_t>& ids) {
+    if (ids.empty()) return std::string();
+    std::string clause = std::string(" AND ") + column + " NOT IN (";
+    for (size_t i = 0; i < ids.size(); ++i) {
+      clause += (i == 0 ? "" : ",") + std::to_string(ids[i]);
+    }
+    return clause + ")";
+  };
   std::lock_guard<std::mutex> lock(mu_);
   return guarded("cannot list due webhook deliveries", [&]() -> Result<std::vector<DueDelivery>> {
     Poco::Int64 at = now_ms;
     Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
     Statement st(*session_);
     st << "SELECT " + std::string(kOutboxColumns) +
-              ", w.url, w.secret FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id"
-              " WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND w.enabled = 1"
+              ", w.url, w.secret, w.tenant_id FROM webhook_outbox o"
+              " JOIN webhooks w ON w.id = o.webhook_id"
+              " WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND w.enabled = 1" +
+              notIn("w.tenant_id", filter.skip_tenants) + notIn("w.id", filter.skip_webhooks) +
               " AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.state = 'pending'"
               " AND p.webhook_id = o.webhook_id AND p.ordering_key = o.ordering_key"
               " AND p.id < o.id)"
@@ -309,7 +321,8 @@ Result<std::vector<DueDelivery>> SqliteStore::listDueDeliveries(int64_t now_ms, 
     out.reserve(rs.rowCount());
     for (size_t row = 0; row < rs.rowCount(); ++row) {
       out.push_back(DueDelivery{outboxAt(rs, row), stringAt(rs, kOutboxColumnCount, row),
-                                stringAt(rs, kOutboxColumnCount + 1, row)});
+                                stringAt(rs, kOutboxColumnCount + 1, row),
+                                intAt(rs, kOutboxColumnCount + 2, row)});
     }
     return out;
   });

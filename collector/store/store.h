@@ -365,11 +365,19 @@ struct OutboxEvent {
   std::string payload;
 };
 
-// An outbox entry due for delivery, with the webhook's address and signing secret.
+// An outbox entry due for delivery, with the webhook's address, signing secret and tenant.
 struct DueDelivery {
   OutboxEntry entry;
   std::string url;
   std::string secret;
+  int64_t tenant_id = 0;
+};
+
+// Due entries a dispatcher does not want now (their tenant or destination is at its limit of
+// deliveries in flight), so that they do not crowd out the others.
+struct DueDeliveryFilter {
+  std::vector<int64_t> skip_tenants;
+  std::vector<int64_t> skip_webhooks;
 };
 
 // The outcome of one delivery attempt.
@@ -552,8 +560,9 @@ class Store {
                                                   int64_t now_ms) = 0;
   // Pending entries of enabled webhooks due at `now_ms`, each the oldest pending entry of its
   // webhook and ordering key (a later entry waits until the earlier is delivered or failed),
-  // earliest due first, at most `limit`.
-  virtual Result<std::vector<DueDelivery>> listDueDeliveries(int64_t now_ms, size_t limit) = 0;
+  // earliest due first, at most `limit`; none of the tenants and webhooks `filter` skips.
+  virtual Result<std::vector<DueDelivery>> listDueDeliveries(int64_t now_ms, size_t limit,
+                                                             const DueDeliveryFilter& filter) = 0;
   // Each records one attempt of a pending entry (attempts + 1); an entry that is no longer
   // pending (its webhook was deleted meanwhile) is left alone. Delivered; failed and due again
   // at `next_attempt_at_ms` (with the entries waiting behind it); failed for good (state

@@ -181,8 +181,9 @@ class StoreWrapper : public Store {
                                           int64_t now_ms) override {
     return target_.enqueueWebhookEvent(webhook_id, event, now_ms);
   }
-  Result<std::vector<DueDelivery>> listDueDeliveries(int64_t now_ms, size_t limit) override {
-    return target_.listDueDeliveries(now_ms, limit);
+  Result<std::vector<DueDelivery>> listDueDeliveries(int64_t now_ms, size_t limit,
+                                                     const DueDeliveryFilter& filter) override {
+    return target_.listDueDeliveries(now_ms, limit, filter);
   }
   Status markDeliveryDelivered(int64_t entry_id, const DeliveryAttempt& attempt) override {
     return target_.markDeliveryDelivered(entry_id, attempt);

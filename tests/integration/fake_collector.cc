@@ -308,6 +308,13 @@ FakeAnswer slowDrip(uint64_t body_bytes, std::chrono::milliseconds interval) {
   return a;
 }
 
+FakeAnswer slowHead(uint64_t body_bytes, std::chrono::milliseconds interval) {
+  FakeAnswer a = slowDrip(body_bytes, interval);
+  a.kind = FakeAnswer::Kind::kSlowHead;
+  a.label = "slow head";
+  return a;
+}
+
 FakeAnswer neverAnswer() {
   FakeAnswer a;
   a.kind = FakeAnswer::Kind::kNeverAnswer;
@@ -801,12 +808,24 @@ void FakeCollector::serveConnection(const std::shared_ptr<OpenConnection>& conn)
         }
         break;
       }
+      // A drip goes on until the client hangs up, whatever its Connection header asked.
       case FakeAnswer::Kind::kSlowDrip: {
         const std::string all = answer.body + std::string(answer.filler_bytes, 'x');
-        keep_open = keep_open && io.writeAll(responseHead(answer, all.size()));
-        for (size_t i = 0; keep_open && i < all.size(); ++i) {
-          keep_open = sleepFor(answer.drip_interval) && io.writeAll(&all[i], 1);
+        bool sending = io.writeAll(responseHead(answer, all.size()));
+        for (size_t i = 0; sending && i < all.size(); ++i) {
+          sending = sleepFor(answer.drip_interval) && io.writeAll(&all[i], 1);
         }
+        keep_open = keep_open && sending;
+        break;
+      }
+      case FakeAnswer::Kind::kSlowHead: {
+        const std::string body = answer.body + std::string(answer.filler_bytes, 'x');
+        const std::string all = responseHead(answer, body.size()) + body;
+        bool sending = true;
+        for (size_t i = 0; sending && i < all.size(); ++i) {
+          sending = sleepFor(answer.drip_interval) && io.writeAll(&all[i], 1);
+        }
+        keep_open = keep_open && sending;
         break;
       }
       case FakeAnswer::Kind::kNeverAnswer:

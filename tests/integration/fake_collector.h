@@ -60,6 +60,7 @@ struct FakeAnswer {
   enum class Kind {
     kRespond,      // status line, headers and body at once
     kSlowDrip,     // status line and headers at once, then the body one byte per drip_interval
+    kSlowHead,     // the whole answer, status line first, one byte per drip_interval
     kNeverAnswer,  // send nothing; keep the connection open until the client gives up
     kClose,        // close the connection without a byte of answer
   };
@@ -99,6 +100,10 @@ FakeAnswer hugeBody(uint64_t bytes = 10u << 20);
 FakeAnswer unexpectedStatus(int status);
 // 200 with Content-Length `body_bytes`, then one byte every `interval`.
 FakeAnswer slowDrip(uint64_t body_bytes = 100,
+                    std::chrono::milliseconds interval = std::chrono::seconds(1));
+// 200 with Content-Length `body_bytes`, the status line and headers included, one byte every
+// `interval`: an answer that never completes its head in reasonable time.
+FakeAnswer slowHead(uint64_t body_bytes = 100,
                     std::chrono::milliseconds interval = std::chrono::seconds(1));
 FakeAnswer neverAnswer();
 FakeAnswer closeConnection();

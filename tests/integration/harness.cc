@@ -1,5 +1,6 @@
 #include "tests/integration/harness.h"
 
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -105,6 +106,20 @@ Poco::JSON::Object::Ptr HttpResponse::json() const {
   } catch (const std::exception&) {
     return nullptr;
   }
+}
+
+Poco::JSON::Object::Ptr HttpResponse::item(const std::string& name,
+                                           const std::string& value) const {
+  Poco::JSON::Object::Ptr page = json();
+  Poco::JSON::Array::Ptr items = page ? page->getArray("items") : nullptr;
+  if (!items) return nullptr;
+  for (size_t i = 0; i < items->size(); ++i) {
+    Poco::JSON::Object::Ptr o = items->getObject(static_cast<unsigned>(i));
+    if (o && o->has(name) && o->get(name).isString() && o->getValue<std::string>(name) == value) {
+      return o;
+    }
+  }
+  return nullptr;
 }
 
 HttpResponse httpRequest(int port, const std::string& method, const std::string& path,

@@ -47,6 +47,9 @@ struct HttpResponse {
   std::map<std::string, std::string> headers;
   // The body parsed as a JSON object; null if it is not one.
   Poco::JSON::Object::Ptr json() const;
+  // The first object of a page's "items" whose string member `name` is `value`; null if none
+  // (or the body is not a page).
+  Poco::JSON::Object::Ptr item(const std::string& name, const std::string& value) const;
 };
 
 // One request over a new loopback connection. Throws on a transport failure.

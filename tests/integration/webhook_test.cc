@@ -21,13 +21,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Fast presence verdicts (as in agent_lifecycle_test) and fast webhook retries.
+// Fast presence verdicts (as in agent_lifecycle_test) and fast webhook retries. The receiver
+// is on loopback, which the outbound policy refuses unless the operator allows it.
 std::map<std::string, std::string> fastSettings() {
-  return {{"heartbeat.intervalSeconds", "1"},    {"presence.confirmationWindowSeconds", "1"},
-          {"presence.tickIntervalMs", "100"},    {"store.flushIntervalMs", "200"},
-          {"beacon.intervalSeconds", "1"},       {"webhooks.pollIntervalMs", "100"},
-          {"webhooks.retryInitialMs", "200"},    {"webhooks.retryMaxMs", "1000"},
-          {"webhooks.requestTimeoutMs", "30000"}};
+  return {{"heartbeat.intervalSeconds", "1"},       {"presence.confirmationWindowSeconds", "1"},
+          {"presence.tickIntervalMs", "100"},       {"store.flushIntervalMs", "200"},
+          {"beacon.intervalSeconds", "1"},          {"webhooks.pollIntervalMs", "100"},
+          {"webhooks.retryInitialMs", "200"},       {"webhooks.retryMaxMs", "1000"},
+          {"webhooks.attemptTimeoutSeconds", "30"}, {"outbound.allowedNetworks", "127.0.0.0/8"}};
 }
 
 std::map<std::string, std::string> auth(const Collector& c) {
@@ -83,13 +84,7 @@ Poco::JSON::Object::Ptr delivery(const Collector& c, int64_t webhook_id,
   } catch (const std::exception&) {
     return nullptr;
   }
-  if (r.status != 200) return nullptr;
-  auto items = r.json()->getArray("items");
-  for (size_t i = 0; i < items->size(); ++i) {
-    auto d = items->getObject(static_cast<unsigned>(i));
-    if (d->getValue<std::string>("message_id") == message_id) return d;
-  }
-  return nullptr;
+  return r.status == 200 ? r.item("message_id", message_id) : nullptr;
 }
 
 std::string stateOf(const Collector& c, int64_t webhook_id, const std::string& message_id) {
@@ -199,7 +194,8 @@ BOOST_AUTO_TEST_CASE(delivery_succeeds_after_the_receiver_was_down) {
   auto failing = delivery(collector, hook.id, message_id);
   BOOST_TEST(failing->getValue<std::string>("state") == "pending");
   BOOST_TEST(failing->isNull("last_status"));
-  BOOST_TEST(!failing->getValue<std::string>("last_error").empty());
+  // A category for the tenant, not the OS's words.
+  BOOST_TEST(failing->getValue<std::string>("last_error") == "connect_failed");
 
   receiver.start();
   BOOST_REQUIRE(eventually([&] { return !receivedWithId(receiver, message_id).empty(); }, 20s));

@@ -103,6 +103,9 @@ std::map<std::string, std::string> scaledDefines(const Scenario& s, int64_t inte
   // The lab's fleet enrolls as the run starts but stands for a fleet that has reported for
   // long: established at once, as a collector's fleet is (docs/presence.md, "Mass suspect").
   d["presence.establishedAfterSeconds"] = "0";
+  // The run's webhook receiver listens on loopback, which the outbound policy refuses unless
+  // allowed.
+  d["outbound.allowedNetworks"] = "127.0.0.0/8";
   secs("beacon.intervalSeconds", static_cast<double>(s.beacon_interval_s), 1);
   if (k < 1) {
     secs("presence.verifyIntervalSeconds", 10, 1);

@@ -202,6 +202,40 @@ BOOST_AUTO_TEST_CASE(beacon_and_verify_keys_have_documented_defaults_and_are_che
              std::string::npos);
 }
 
+// Webhook isolation and the outbound policy (docs/webhooks.md): the shipped defaults allow no
+// internal network, bound a whole attempt, and let one destination hold one worker.
+BOOST_AUTO_TEST_CASE(webhook_limits_and_outbound_networks_have_safe_defaults_and_are_checked) {
+  auto read = readCollectorConfig(*configWith({}));
+  BOOST_REQUIRE(read.ok());
+  BOOST_TEST(read->outbound_allowed_networks.empty());
+  BOOST_TEST(read->webhook_attempt_timeout_s == 15);
+  BOOST_TEST(read->webhook_max_in_flight_per_destination == 1);
+  BOOST_TEST(read->webhook_max_in_flight_per_tenant == 4);
+  BOOST_TEST(read->webhook_workers == 8);
+
+  auto custom =
+      readCollectorConfig(*configWith({{"outbound.allowedNetworks", "127.0.0.0/8, fd00::/8"},
+                                       {"webhooks.attemptTimeoutSeconds", "5"},
+                                       {"webhooks.maxInFlightPerDestination", "3"},
+                                       {"webhooks.maxInFlightPerTenant", "2"}}));
+  BOOST_REQUIRE(custom.ok());
+  BOOST_REQUIRE(custom->outbound_allowed_networks.size() == 2u);
+  BOOST_TEST(custom->outbound_allowed_networks[0].toString() == "127.0.0.0/8");
+  BOOST_TEST(custom->outbound_allowed_networks[1].toString() == "fd00::/8");
+  BOOST_TEST(custom->webhook_attempt_timeout_s == 5);
+  BOOST_TEST(custom->webhook_max_in_flight_per_destination == 3);
+  BOOST_TEST(custom->webhook_max_in_flight_per_tenant == 2);
+
+  const std::string bad = errorFor({{"outbound.allowedNetworks", "127.0.0.0/8, localhost"}});
+  BOOST_TEST(bad.find("VIGIL_OUTBOUND_ALLOWED_NETWORKS") != std::string::npos, bad);
+  BOOST_TEST(bad.find("'localhost'") != std::string::npos, bad);
+  BOOST_TEST(errorFor({{"outbound.allowedNetworks", "10.0.0.0/33"}}).find("10.0.0.0/33") !=
+             std::string::npos);
+  BOOST_TEST(
+      errorFor({{"webhooks.attemptTimeoutSeconds", "0"}}).find("webhooks.attemptTimeoutSeconds") !=
+      std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(every_key_has_a_default_in_the_table) {
   auto defaults = defaultsLayer();
   for (const auto& key : configKeys()) BOOST_TEST(defaults->hasProperty(key.key), key.key);

@@ -66,7 +66,8 @@ std::vector<std::pair<Route, RouteAccess>> servedAdminRoutesWithAccess() {
   alerts.registerRoutes(table);
   MaintenanceService maintenance(*store, presence);
   maintenance.registerRoutes(table);
-  WebhookAdminService webhooks(*store);
+  const OutboundPolicy policy;
+  WebhookAdminService webhooks(*store, policy);
   webhooks.registerRoutes(table);
   std::vector<std::pair<Route, RouteAccess>> served;
   for (const Route& route : table.routes()) {

@@ -79,8 +79,8 @@ struct Fixture {
     return rows.value();
   }
 
-  std::vector<DueDelivery> due(int64_t now_ms) {
-    auto rows = store->listDueDeliveries(now_ms, 100);
+  std::vector<DueDelivery> due(int64_t now_ms, const DueDeliveryFilter& filter = {}) {
+    auto rows = store->listDueDeliveries(now_ms, 100, filter);
     BOOST_REQUIRE(rows.ok());
     return rows.value();
   }
@@ -336,6 +336,34 @@ BOOST_AUTO_TEST_CASE(disabled_webhooks_keep_their_entries_pending_without_delive
   off.enabled = true;
   store->updateWebhook(w.id, off);
   BOOST_TEST(due(2000).size() == 1u);
+}
+
+// The dispatcher's filter: entries of tenants or webhooks at their limit of deliveries in
+// flight are left out, so that they cannot fill the page the others are listed on.
+BOOST_AUTO_TEST_CASE(due_entries_name_their_tenant_and_skip_filtered_tenants_and_webhooks) {
+  Webhook a1 = webhook(tenant_a);
+  Webhook a2 = webhook(tenant_a);
+  Webhook b = webhook(tenant_b);
+  for (const Webhook& w : {a1, a2, b}) {
+    BOOST_REQUIRE(store->enqueueWebhookEvent(w.id, {"webhook.test", "t", "{}"}, 1000).ok());
+  }
+  auto all = due(2000);
+  BOOST_REQUIRE(all.size() == 3u);
+  for (const DueDelivery& d : all) {
+    BOOST_TEST(d.tenant_id == (d.entry.webhook_id == b.id ? tenant_b : tenant_a));
+  }
+  DueDeliveryFilter skip_a;
+  skip_a.skip_tenants = {tenant_a};
+  auto only_b = due(2000, skip_a);
+  BOOST_REQUIRE(only_b.size() == 1u);
+  BOOST_TEST(only_b[0].entry.webhook_id == b.id);
+  DueDeliveryFilter skip_hooks;
+  skip_hooks.skip_webhooks = {a1.id, b.id};
+  auto only_a2 = due(2000, skip_hooks);
+  BOOST_REQUIRE(only_a2.size() == 1u);
+  BOOST_TEST(only_a2[0].entry.webhook_id == a2.id);
+  skip_hooks.skip_tenants = {tenant_a};
+  BOOST_TEST(due(2000, skip_hooks).empty());
 }
 
 BOOST_AUTO_TEST_CASE(delete_drops_the_webhook_and_its_outbox) {

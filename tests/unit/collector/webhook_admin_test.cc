@@ -4,6 +4,8 @@
 #include "collector/notify/webhook_admin.h"
 
 #include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -19,11 +21,31 @@ namespace {
 
 constexpr int64_t kNowMs = 1'795'420'800'000;  // 2026-11-23T08:00:00Z
 
+// A resolver with a few names, so that no test asks the network.
+vigil::Result<std::vector<IpAddress>> fakeResolve(const std::string& host,
+                                                  std::chrono::milliseconds /*timeout*/) {
+  const std::map<std::string, std::vector<std::string>> names = {
+      {"hooks.example.com", {"93.184.216.34"}},
+      {"localhost", {"127.0.0.1", "::1"}},
+      {"metadata.internal", {"169.254.169.254"}},
+      {"intranet.example.com", {"10.0.0.7", "fd00::7"}},
+      {"dual.example.com", {"127.0.0.1", "93.184.216.34"}},
+  };
+  auto found = names.find(host);
+  if (found == names.end()) return vigil::Status::notFound("Name or service not known");
+  std::vector<IpAddress> addresses;
+  for (const std::string& a : found->second) addresses.push_back(*IpAddress::parse(a));
+  return addresses;
+}
+
 struct Fixture {
   vigil::testing::TempDir tmp;
   std::unique_ptr<SqliteStore> store = std::move(SqliteStore::open(tmp.sub("data")).value());
   int wakeups = 0;
-  WebhookAdminService service{*store, [this] { ++wakeups; }};
+  std::vector<std::string> warnings;
+  OutboundPolicy policy{{}, &fakeResolve};
+  WebhookAdminService service{*store, policy, [this] { ++wakeups; },
+                              [this](const std::string& line) { warnings.push_back(line); }};
   AdminRouteTable routes;
   int64_t tenant_a = 0, tenant_b = 0;
 
@@ -151,6 +173,100 @@ BOOST_AUTO_TEST_CASE(bad_bodies_are_refused_and_create_nothing) {
   BOOST_TEST(store->listWebhooks(all, std::nullopt, 0, 10).value().empty());
 }
 
+// The outbound policy at registration: a URL whose host is, or resolves only to, a refused
+// address is 400, at creation and at change; the answer names no address.
+BOOST_AUTO_TEST_CASE(urls_the_outbound_policy_refuses_are_invalid) {
+  const std::string a = std::to_string(tenant_a);
+  for (const std::string url : {"http://127.0.0.1:8470/api/v1/tenants",
+                                "http://localhost/",
+                                "http://127.1/",
+                                "http://2130706433/",
+                                "http://0x7f.1/",
+                                "http://017700000001/",
+                                "http://0.0.0.0/",
+                                "http://0/",
+                                "http://[::1]/",
+                                "http://[::]/",
+                                "http://[::ffff:127.0.0.1]/",
+                                "http://169.254.169.254/latest/meta-data/",
+                                "http://metadata.internal/",
+                                "http://10.0.0.1/",
+                                "http://172.16.5.4/",
+                                "http://192.168.1.1/",
+                                "http://100.64.0.1/",
+                                "http://224.0.0.1/",
+                                "http://255.255.255.255/",
+                                "http://[fe80::1]/",
+                                "http://[fd00::1]/",
+                                "https://intranet.example.com/hook"}) {
+    auto r = call(TenantScope::everything(), "POST", "/api/v1/webhooks",
+                  R"({"tenant_id": )" + a + R"(, "url": ")" + url + R"("})");
+    BOOST_TEST(errorOf(r) == "destination_not_allowed", url);
+    if (r.ok()) continue;
+    BOOST_TEST(r.error().http_status == 400);
+    BOOST_TEST(r.error().message.rfind("url: ", 0) == 0u, r.error().message);
+    BOOST_TEST(r.error().message.find("127.0.0.1") == std::string::npos, r.error().message);
+    BOOST_TEST(r.error().message.find("10.0.0.7") == std::string::npos, r.error().message);
+  }
+  // A URL that hides its host behind user information is malformed, whatever it points at.
+  BOOST_TEST(
+      errorOf(call(TenantScope::everything(), "POST", "/api/v1/webhooks",
+                   R"({"tenant_id": )" + a + R"(, "url": "http://evil.example\\@127.0.0.1/"})")) ==
+      "invalid_field");
+  BOOST_TEST(store->listWebhooks(TenantScope::everything(), std::nullopt, 0, 10).value().empty());
+  // Each refusal is logged with the refused addresses.
+  BOOST_TEST(warnings.size() == 22u);
+  BOOST_TEST(
+      (!warnings.empty() && warnings.front().find("127.0.0.1 (loopback)") != std::string::npos));
+  // A name with one allowed address is accepted (deliveries connect to that one only), and so
+  // is a name that does not resolve now.
+  create(tenant_a, R"(, "description": "x")");
+  auto dual = call(TenantScope::everything(), "POST", "/api/v1/webhooks",
+                   R"({"tenant_id": )" + a + R"(, "url": "https://dual.example.com/"})");
+  BOOST_TEST(errorOf(dual) == "ok");
+  auto unknown = call(TenantScope::everything(), "POST", "/api/v1/webhooks",
+                      R"({"tenant_id": )" + a + R"(, "url": "https://not-yet.example.com/"})");
+  BOOST_TEST(errorOf(unknown) == "ok");
+  // A tenant outside the caller's scope is not found, whatever the URL: the scope is checked
+  // first, and nothing is logged.
+  const size_t logged = warnings.size();
+  BOOST_TEST(errorOf(call(onlyA(), "POST", "/api/v1/webhooks",
+                          R"({"tenant_id": )" + std::to_string(tenant_b) +
+                              R"(, "url": "http://localhost/"})")) == "not_found");
+  BOOST_TEST(warnings.size() == logged);
+  // A change to a refused URL is refused and changes nothing.
+  const int64_t id = idOf(create(tenant_a).get());
+  const std::string path = "/api/v1/webhooks/" + std::to_string(id);
+  BOOST_TEST(errorOf(call(onlyA(), "PATCH", path, R"({"url": "http://localhost:8470/"})")) ==
+             "destination_not_allowed");
+  BOOST_TEST(store->findWebhook(id).value()->url == "https://hooks.example.com/vigil");
+}
+
+// An operator's allow-list opens exactly its networks.
+BOOST_AUTO_TEST_CASE(allowed_networks_are_accepted) {
+  OutboundPolicy allowing{*OutboundPolicy::parseAllowedNetworks("127.0.0.0/8, 10.0.0.0/24"),
+                          &fakeResolve};
+  WebhookAdminService lenient(*store, allowing);
+  AdminRouteTable table;
+  lenient.registerRoutes(table);
+  auto post = [&](const std::string& url) {
+    std::string allow;
+    auto match = table.match("POST", "/api/v1/webhooks", &allow);
+    AdminRequest r;
+    r.principal.scope = TenantScope::everything();
+    r.now_ms = kNowMs;
+    r.method = "POST";
+    r.route = match->route;
+    r.body = R"({"tenant_id": )" + std::to_string(tenant_a) + R"(, "url": ")" + url + R"("})";
+    return errorOf((*match->handler)(r));
+  };
+  BOOST_TEST(post("http://127.0.0.1:9000/") == "ok");
+  BOOST_TEST(post("http://localhost:9000/") == "ok");
+  BOOST_TEST(post("http://10.0.0.1/") == "ok");
+  BOOST_TEST(post("http://10.0.1.1/") == "destination_not_allowed");
+  BOOST_TEST(post("http://169.254.169.254/") == "destination_not_allowed");
+}
+
 BOOST_AUTO_TEST_CASE(webhooks_of_other_tenants_are_not_found) {
   const int64_t b = idOf(create(tenant_b).get());
   const std::string path = "/api/v1/webhooks/" + std::to_string(b);
@@ -207,11 +323,11 @@ BOOST_AUTO_TEST_CASE(list_shows_only_the_callers_tenants_and_pages) {
 BOOST_AUTO_TEST_CASE(patch_changes_the_given_fields_and_validates_them) {
   const std::string path = "/api/v1/webhooks/" + std::to_string(idOf(create(tenant_a).get()));
   auto patched = call(onlyA(), "PATCH", path,
-                      R"({"url": "http://10.0.0.5:8080/in", "enabled": false,
+                      R"({"url": "http://203.0.113.5:8080/in", "enabled": false,
                           "events": ["collector.degraded"], "description": ""})");
   BOOST_REQUIRE(patched.ok());
   auto root = vigil::json::parse(patched.value().body);
-  BOOST_TEST(text(root.get(), "url") == "http://10.0.0.5:8080/in");
+  BOOST_TEST(text(root.get(), "url") == "http://203.0.113.5:8080/in");
   BOOST_TEST(text(root.get(), "enabled") == "false");
   BOOST_TEST(text(root.get(), "events") == R"(["collector.degraded"])");
   BOOST_TEST(text(root.get(), "secret") == "<absent>");
@@ -219,7 +335,7 @@ BOOST_AUTO_TEST_CASE(patch_changes_the_given_fields_and_validates_them) {
   BOOST_TEST(errorOf(call(onlyA(), "PATCH", path, R"({"tenant_id": 2})")) == "invalid_field");
   BOOST_TEST(errorOf(call(onlyA(), "PATCH", path, R"({"events": ["nope"]})")) == "invalid_field");
   auto unchanged = vigil::json::parse(call(onlyA(), "GET", path).value().body);
-  BOOST_TEST(text(unchanged.get(), "url") == "http://10.0.0.5:8080/in");
+  BOOST_TEST(text(unchanged.get(), "url") == "http://203.0.113.5:8080/in");
 }
 
 BOOST_AUTO_TEST_CASE(test_event_is_queued_and_shown_in_deliveries) {

@@ -4,10 +4,12 @@
 // failures, and the worker threads.
 #include "collector/notify/webhook_dispatcher.h"
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,12 +33,12 @@ namespace {
 // every request.
 class ScriptedTransport final : public WebhookTransport {
  public:
-  Result<WebhookResponse> post(const WebhookRequest& request) override {
+  WebhookResult post(const WebhookRequest& request) override {
     std::lock_guard<std::mutex> lock(mu_);
     requests_.push_back(request);
     posted_.notify_all();
     if (script_.empty()) return WebhookResponse{200, ""};
-    Result<WebhookResponse> next = script_.front();
+    WebhookResult next = script_.front();
     script_.pop_front();
     return next;
   }
@@ -45,9 +47,9 @@ class ScriptedTransport final : public WebhookTransport {
     std::lock_guard<std::mutex> lock(mu_);
     script_.push_back(WebhookResponse{status, std::move(retry_after)});
   }
-  void fail(const std::string& why) {
+  void fail(const std::string& reason, const std::string& detail = "") {
     std::lock_guard<std::mutex> lock(mu_);
-    script_.push_back(Status::unavailable(why));
+    script_.push_back(WebhookFailure{reason, detail});
   }
   std::vector<WebhookRequest> requests() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -62,7 +64,7 @@ class ScriptedTransport final : public WebhookTransport {
  private:
   std::mutex mu_;
   std::condition_variable posted_;
-  std::deque<Result<WebhookResponse>> script_;
+  std::deque<WebhookResult> script_;
   std::vector<WebhookRequest> requests_;
 };
 
@@ -72,6 +74,68 @@ std::string header(const WebhookRequest& r, const std::string& name) {
   }
   return "";
 }
+
+// Holds every request to a host whose name starts with "slow" until open(); records how many
+// requests were in flight at once, per host and per tenant (the test says whose host is whose).
+class GateTransport final : public WebhookTransport {
+ public:
+  explicit GateTransport(std::map<std::string, int64_t> tenant_of_host)
+      : tenant_of_host_(std::move(tenant_of_host)) {}
+
+  WebhookResult post(const WebhookRequest& request) override {
+    const std::string host = hostOf(request.url);
+    const int64_t tenant = tenant_of_host_.at(host);
+    std::unique_lock<std::mutex> lock(mu_);
+    posted_.push_back(host);
+    host_peak_[host] = std::max(host_peak_[host], ++host_in_flight_[host]);
+    tenant_peak_[tenant] = std::max(tenant_peak_[tenant], ++tenant_in_flight_[tenant]);
+    changed_.notify_all();
+    if (host.rfind("slow", 0) == 0) changed_.wait(lock, [&] { return open_; });
+    --host_in_flight_[host];
+    --tenant_in_flight_[tenant];
+    changed_.notify_all();
+    return WebhookResponse{200, ""};
+  }
+
+  void open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  // Waits (real time, bounded) until `host` was posted to `n` times.
+  bool waitPosted(const std::string& host, size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, 10s, [&] {
+      return static_cast<size_t>(std::count(posted_.begin(), posted_.end(), host)) >= n;
+    });
+  }
+  int hostPeak(const std::string& host) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return host_peak_[host];
+  }
+  int tenantPeak(int64_t tenant) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tenant_peak_[tenant];
+  }
+  int tenantInFlight(int64_t tenant) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tenant_in_flight_[tenant];
+  }
+
+ private:
+  static std::string hostOf(const std::string& url) {
+    const size_t start = url.find("://") + 3;
+    return url.substr(start, url.find('/', start) - start);
+  }
+
+  const std::map<std::string, int64_t> tenant_of_host_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  bool open_ = false;
+  std::vector<std::string> posted_;
+  std::map<std::string, int> host_in_flight_, host_peak_;
+  std::map<int64_t, int> tenant_in_flight_, tenant_peak_;
+};
 
 // A store whose delivery records can be made to fail.
 class FlakyStore final : public StoreWrapper {
@@ -109,6 +173,24 @@ struct Fixture {
           [this](const std::string& l) { errors.push_back(l); });
     }
     return *dispatcher_;
+  }
+
+  Webhook addWebhook(int64_t tenant, const std::string& url) {
+    NewWebhook w;
+    w.tenant_id = tenant;
+    w.url = url;
+    w.events = {"alert.opened"};
+    return store->createWebhook(w, nowMs()).value();
+  }
+
+  // `n` entries of `hook`, each under its own ordering key (none waits for another).
+  void enqueueMany(const Webhook& hook, int n) {
+    for (int i = 0; i < n; ++i) {
+      BOOST_REQUIRE(store
+                        ->enqueueWebhookEvent(
+                            hook.id, {"webhook.test", "key-" + std::to_string(i), "{}"}, nowMs())
+                        .ok());
+    }
   }
 
   OutboxEntry enqueue(const std::string& key = "k1", const std::string& payload = R"({"n":1})") {
@@ -179,14 +261,14 @@ BOOST_AUTO_TEST_CASE(a_due_entry_is_posted_signed_and_marked_delivered) {
 BOOST_AUTO_TEST_CASE(a_failed_attempt_is_retried_after_backoff_under_the_same_id) {
   OutboxEntry e = enqueue();
   transport.answer(500);
-  transport.fail("Connection refused");
+  transport.fail("connect_failed", "203.0.113.9:443: Couldn't connect to server");
   const int64_t t0 = nowMs();
   BOOST_TEST(dispatcher().deliverDue() == 1u);
   OutboxEntry first = stored(e.id);
   BOOST_TEST(first.state == "pending");
   BOOST_TEST(first.attempts == 1);
   BOOST_TEST(first.last_status.value_or(0) == 500);
-  BOOST_TEST(first.last_error == "HTTP 500");
+  BOOST_TEST(first.last_error == "http_500");
   // 5 s, shortened by up to 20 % of jitter.
   BOOST_TEST(first.next_attempt_at_ms >= t0 + 4000);
   BOOST_TEST(first.next_attempt_at_ms <= t0 + 5000);
@@ -198,7 +280,7 @@ BOOST_AUTO_TEST_CASE(a_failed_attempt_is_retried_after_backoff_under_the_same_id
   OutboxEntry second = stored(e.id);
   BOOST_TEST(second.attempts == 2);
   BOOST_TEST(!second.last_status);
-  BOOST_TEST(second.last_error == "Connection refused");
+  BOOST_TEST(second.last_error == "connect_failed");
   BOOST_TEST(second.next_attempt_at_ms >= t1 + 8000);  // 10 s less jitter
   BOOST_TEST(second.next_attempt_at_ms <= t1 + 10000);
 
@@ -267,7 +349,7 @@ BOOST_AUTO_TEST_CASE(an_entry_still_failing_at_the_give_up_age_fails_for_good) {
   }
   OutboxEntry after = stored(e.id);
   BOOST_TEST(after.state == "failed");
-  BOOST_TEST(after.last_error == "HTTP 502");
+  BOOST_TEST(after.last_error == "http_502");
   BOOST_TEST(after.attempts == attempts);
   BOOST_TEST(after.last_attempt_at_ms.value_or(0) - e.created_at_ms >= 3'600'000);
   BOOST_TEST(dispatcher().stats().given_up == 1u);
@@ -295,7 +377,7 @@ BOOST_AUTO_TEST_CASE(entries_of_one_key_are_delivered_in_order_and_other_keys_go
 
 BOOST_AUTO_TEST_CASE(logs_name_the_webhook_and_message_but_never_secret_or_url) {
   OutboxEntry e = enqueue();
-  transport.fail("Connection refused");
+  transport.fail("connect_failed", "Couldn't connect to server");
   dispatcher().deliverDue();
   const std::string logs = allLogs();
   BOOST_TEST(logs.find(e.message_id) != std::string::npos);
@@ -332,6 +414,102 @@ BOOST_AUTO_TEST_CASE(worker_threads_deliver_when_woken_and_stop_cleanly) {
   dispatcher().stop();  // idempotent
   BOOST_TEST(dispatcher().stats().delivered == 2u);
   BOOST_TEST(store->outboxStats().value().pending == 0);
+}
+
+// What the tenant sees of a failure is its reason; the log has the detail (addresses, errors).
+BOOST_AUTO_TEST_CASE(a_failure_shows_the_tenant_its_reason_and_the_log_its_detail) {
+  OutboxEntry e = enqueue();
+  transport.fail("destination_not_allowed",
+                 "metadata.internal is refused by the outbound policy at 169.254.169.254");
+  dispatcher().deliverDue();
+  OutboxEntry after = stored(e.id);
+  BOOST_TEST(after.last_error == "destination_not_allowed");
+  BOOST_TEST(!after.last_status);
+  BOOST_TEST(after.state == "pending");  // retried: the operator may allow the network
+  BOOST_REQUIRE(warnings.size() == 1u);
+  BOOST_TEST(warnings[0].find("169.254.169.254") != std::string::npos);
+}
+
+// A tenant whose receivers hang holds at most max_in_flight_per_tenant workers, a destination
+// at most max_in_flight_per_destination, and another tenant's delivery goes out meanwhile.
+BOOST_AUTO_TEST_CASE(a_slow_tenant_and_a_slow_destination_hold_a_bounded_share_of_workers) {
+  const int64_t tenant_b = store->createTenant("b", nowMs()).value().id;
+  const int64_t tenant_a = tenant_id;
+  // Four webhooks of tenant A on three hanging destinations (two share slow-1), three entries
+  // each; tenant B's single entry is queued last.
+  for (const char* url : {"https://slow-1.example/a", "https://slow-1.example/b",
+                          "https://slow-2.example/", "https://slow-3.example:8443/"}) {
+    enqueueMany(addWebhook(tenant_a, url), 3);
+  }
+  enqueueMany(addWebhook(tenant_b, "https://fast.example/hook"), 1);
+  GateTransport gate({{"slow-1.example", tenant_a},
+                      {"slow-2.example", tenant_a},
+                      {"slow-3.example:8443", tenant_a},
+                      {"fast.example", tenant_b}});
+  config.workers = 4;
+  config.max_in_flight_per_destination = 1;
+  config.max_in_flight_per_tenant = 2;
+  config.poll_interval = 20ms;
+  WebhookDispatcher d(*store, gate, clock, config);
+  d.start();
+  d.wake();
+  BOOST_TEST(gate.waitPosted("fast.example", 1), "tenant B's delivery waited for tenant A's");
+  BOOST_TEST(gate.tenantInFlight(tenant_a) == 2);
+  gate.open();
+  BOOST_TEST(gate.waitPosted("slow-1.example", 6));
+  BOOST_TEST(gate.waitPosted("slow-2.example", 3));
+  BOOST_TEST(gate.waitPosted("slow-3.example:8443", 3));
+  d.stop();
+  BOOST_TEST(gate.tenantPeak(tenant_a) == 2);
+  BOOST_TEST(gate.hostPeak("slow-1.example") == 1);
+  BOOST_TEST(gate.hostPeak("slow-2.example") == 1);
+  BOOST_TEST(store->outboxStats().value().pending == 0);
+}
+
+// A destination's backlog fills every page of due entries; the entries of others behind it
+// are found all the same.
+BOOST_AUTO_TEST_CASE(a_busy_destinations_backlog_does_not_hide_other_entries) {
+  const int64_t tenant_b = store->createTenant("b", nowMs()).value().id;
+  enqueueMany(addWebhook(tenant_id, "https://slow-1.example/"), 40);
+  enqueueMany(addWebhook(tenant_b, "https://fast.example/"), 1);
+  GateTransport gate({{"slow-1.example", tenant_id}, {"fast.example", tenant_b}});
+  config.workers = 3;
+  config.max_in_flight_per_destination = 1;
+  config.max_in_flight_per_tenant = 2;  // not binding: the destination is
+  config.poll_interval = 20ms;
+  WebhookDispatcher d(*store, gate, clock, config);
+  d.start();
+  d.wake();
+  BOOST_TEST(gate.waitPosted("fast.example", 1), "the other entry was hidden by the backlog");
+  BOOST_TEST(gate.hostPeak("slow-1.example") == 1);
+  gate.open();
+  BOOST_TEST(gate.waitPosted("slow-1.example", 40));
+  d.stop();
+}
+
+BOOST_AUTO_TEST_CASE(the_tenant_limit_leaves_a_worker_for_others) {
+  // 4 of 4 workers per tenant asked: one is kept back for other tenants all the same.
+  const int64_t tenant_b = store->createTenant("b", nowMs()).value().id;
+  for (const char* url : {"https://slow-1.example/", "https://slow-2.example/",
+                          "https://slow-3.example/", "https://slow-4.example/"}) {
+    enqueueMany(addWebhook(tenant_id, url), 1);
+  }
+  enqueueMany(addWebhook(tenant_b, "https://fast.example/"), 1);
+  GateTransport gate({{"slow-1.example", tenant_id},
+                      {"slow-2.example", tenant_id},
+                      {"slow-3.example", tenant_id},
+                      {"slow-4.example", tenant_id},
+                      {"fast.example", tenant_b}});
+  config.workers = 4;
+  config.max_in_flight_per_tenant = 4;
+  config.poll_interval = 20ms;
+  WebhookDispatcher d(*store, gate, clock, config);
+  d.start();
+  d.wake();
+  BOOST_TEST(gate.waitPosted("fast.example", 1));
+  BOOST_TEST(gate.tenantPeak(tenant_id) == 3);
+  gate.open();
+  d.stop();
 }
 
 BOOST_AUTO_TEST_CASE(stats_report_pending_entries_and_the_oldest_age) {
