@@ -153,7 +153,7 @@ const std::vector<DurationSetting>& durationSettings() {
        "longest a mass-suspect event keeps the collector DEGRADED", &PC::mass_suspect_max_duration,
        false, 1, kDay},
       {"presence.establishedAfterSeconds",
-       "probation of a new (or returning) agent before it counts toward fleet-wide degradation "
+       "probation of a new agent before it counts toward fleet-wide degradation "
        "(0: none)",
        &PC::established_after, false, 0, 30 * kDay},
   };

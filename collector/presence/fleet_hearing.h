@@ -4,14 +4,14 @@
 // site's problem: one site alert) from the collector losing its fleet (the collector's
 // problem: hold every verdict).
 //
-// Only established agents count (PresenceConfig::established_after: agents heard for a
-// sustained period since they enrolled or came back from OFFLINE), so agents enrolled for the
-// occasion and silenced together weigh nothing. Of the established agents, the collector
-// listens to those ONLINE or SUSPECT (agents UNREACHABLE are accounted for by their site
-// alert; UNKNOWN, OFFLINE, SHUTDOWN and MAINTENANCE agents are not expected to report). A set
-// of agents is silent when more than fleet_silent_share of its listened-to agents are SUSPECT
-// counted two ways, by agents and by tenants (a tenant being quiet when more than that share
-// of its listened-to agents are SUSPECT), and at least fleet_silent_min_agents of them.
+// Only established agents count (PresenceConfig::established_after: agents heard at least
+// that long after they enrolled), so agents enrolled for the occasion and silenced together weigh
+// nothing. Of the established agents, the collector listens to those ONLINE or SUSPECT (agents
+// UNREACHABLE are accounted for by their site alert; UNKNOWN, OFFLINE, SHUTDOWN and MAINTENANCE
+// agents are not expected to report). A set of agents is silent when more than fleet_silent_share
+// of its listened-to agents are SUSPECT counted two ways, by agents and by tenants (a tenant being
+// quiet when more than that share of its listened-to agents are SUSPECT), and at least
+// fleet_silent_min_agents of them.
 //
 // No tenant can make the collector deaf: when established agents belong to more than one
 // tenant, the collector is deaf only if it would be deaf without any one of them, each tenant
