@@ -70,23 +70,25 @@ ChannelMonitor::Counts ChannelMonitor::without(const Counts& all, const Counts& 
   return rest;
 }
 
-bool ChannelMonitor::drops(size_t channel, const Counts& before, const Counts& after) const {
+bool ChannelMonitor::drops(size_t channel, const Counts& before, const Counts& after,
+                           double drop_share) const {
   // At least channel_min_agents agents used both channels before: below that a drop is
   // statistics, not a channel fault.
   if (before.both < min_agents_) return false;
   const double was = shareOf(channel, before);
   const double is = shareOf(channel, after);
-  return was > 0 && is >= 0 && is < (1.0 - drop_share_) * was;
+  return was > 0 && is >= 0 && is < (1.0 - drop_share) * was;
 }
 
 bool ChannelMonitor::dropsWithoutAnyOne(size_t channel) const {
-  if (!drops(channel, previous_, last_complete_)) return false;
+  if (!drops(channel, previous_, last_complete_, drop_share_)) return false;
   size_t counted = 0;
   for (const TenantCounts& t : tenants_) counted += t.counted ? 1 : 0;
   if (counted <= 1) return true;  // one tenant's fleet: its own channel
   for (const TenantCounts& t : tenants_) {
     if (!t.counted) continue;
-    if (!drops(channel, without(previous_, t.previous), without(last_complete_, t.last_complete))) {
+    if (!drops(channel, without(previous_, t.previous), without(last_complete_, t.last_complete),
+               drop_share_ / 2)) {
       return false;
     }
   }

@@ -82,10 +82,14 @@ class ChannelMonitor {
   // negative value when the other channel heard too few agents to judge.
   double shareOf(size_t channel, const Counts& counts) const;
   static Counts without(const Counts& all, const Counts& part);
-  // The channel's share fell from `before` to `after` by more than channel_drop_share, with
+  // The channel's share fell from `before` to `after` by more than `drop_share`, with
   // channel_min_agents agents on both channels before.
-  bool drops(size_t channel, const Counts& before, const Counts& after) const;
-  // It drops for the fleet without each of the tenants counted, left out in turn.
+  bool drops(size_t channel, const Counts& before, const Counts& after, double drop_share) const;
+  // It drops by channel_drop_share for the fleet, and by at least half of that without each of
+  // the tenants counted, left out in turn. Left out, a tenant moves nothing, so its own drop
+  // cannot reach half; a channel fault spread over the tenants reaches it whichever is left
+  // out, also when it sits right at the threshold (the share without one tenant varies a
+  // little around the fleet's).
   bool dropsWithoutAnyOne(size_t channel) const;
   void decide(size_t channel, bool may_start, Ticks now);
   double recoveryLevel(const Channel& channel) const;
