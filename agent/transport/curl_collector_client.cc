@@ -93,6 +93,20 @@ std::optional<int64_t> parseRetryAfterSeconds(std::string_view value) {
   return seconds;
 }
 
+std::optional<int64_t> parseKeepAliveTimeoutSeconds(std::string_view value) {
+  while (!value.empty()) {
+    const size_t comma = value.find(',');
+    const std::string_view param = trim(value.substr(0, comma));
+    const size_t eq = param.find('=');
+    if (eq != std::string_view::npos && equalsIgnoreCase(trim(param.substr(0, eq)), "timeout")) {
+      return parseRetryAfterSeconds(param.substr(eq + 1));  // the same form: whole seconds
+    }
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return std::nullopt;
+}
+
 Result<std::unique_ptr<CurlCollectorClient>> CurlCollectorClient::create(
     CurlClientOptions options) {
   CurlEasyPtr easy(curl_easy_init());
@@ -165,12 +179,16 @@ size_t CurlCollectorClient::onHeader(char* data, size_t size, size_t count, void
   if (line.rfind("HTTP/", 0) == 0) {
     // A new response (after a 100 Continue, say): forget the previous one's headers.
     client->retry_after_s_.reset();
+    client->keep_alive_s_.reset();
     return n;
   }
   const size_t colon = line.find(':');
-  if (colon != std::string_view::npos &&
-      equalsIgnoreCase(trim(line.substr(0, colon)), "Retry-After")) {
+  if (colon == std::string_view::npos) return n;
+  const std::string_view name = trim(line.substr(0, colon));
+  if (equalsIgnoreCase(name, "Retry-After")) {
     client->retry_after_s_ = parseRetryAfterSeconds(line.substr(colon + 1));
+  } else if (equalsIgnoreCase(name, "Keep-Alive")) {
+    client->keep_alive_s_ = parseKeepAliveTimeoutSeconds(line.substr(colon + 1));
   }
   return n;
 }
@@ -194,10 +212,7 @@ CollectorAnswer CurlCollectorClient::post(std::string_view path, const std::stri
   }
 
   CURL* h = easy_.get();
-  body_.clear();
-  body_too_large_ = false;
-  retry_after_s_.reset();
-  error_buffer_[0] = '\0';
+  clearAnswer();
   const std::string url =
       options_.server_url.substr(0, options_.server_url.find_last_not_of('/') + 1) +
       std::string(path);
@@ -213,42 +228,26 @@ CollectorAnswer CurlCollectorClient::post(std::string_view path, const std::stri
                 std::chrono::duration_cast<std::chrono::milliseconds>(*total_timeout).count())
           : options_.total_timeout_ms;
   if (rc == CURLE_OK) rc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, std::max(1L, timeout_ms));
+  // Reused only while idle for less than the collector's timeout less a second (libcurl
+  // counts idle time in whole seconds and reuses up to MAXAGE_CONN + 1 s).
+  const long max_idle_s = static_cast<long>(std::max<int64_t>(0, server_idle_timeout_s_ - 2));
+  if (rc == CURLE_OK) rc = curl_easy_setopt(h, CURLOPT_MAXAGE_CONN, max_idle_s);
+  if (rc == CURLE_OK) rc = curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 0L);
   if (rc != CURLE_OK) return transportFailure(curl_easy_strerror(rc));
 
-  if (curl_multi_add_handle(multi_.get(), h) != CURLM_OK) {
-    return transportFailure("cannot start the request");
-  }
-  CURLcode result = CURLE_OK;
-  bool done = false;
   std::string failure;
-  while (!done) {
-    if (cancelled_.load()) {
-      failure = "cancelled";
-      break;
-    }
-    int running = 0;
-    CURLMcode mc = curl_multi_perform(multi_.get(), &running);
-    if (mc == CURLM_OK) {
-      int queued = 0;
-      while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &queued)) {
-        if (msg->msg == CURLMSG_DONE && msg->easy_handle == h) {
-          result = msg->data.result;
-          done = true;
-        }
-      }
-      if (done) break;
-      if (running == 0) {
-        failure = "the request ended without a result";
-        break;
-      }
-      mc = curl_multi_poll(multi_.get(), nullptr, 0, kPollTimeoutMs, nullptr);
-    }
-    if (mc != CURLM_OK) {
-      failure = curl_multi_strerror(mc);
-      break;
-    }
+  CURLcode result = perform(&failure);
+  long new_connections = 0;
+  curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &new_connections);
+  const bool died_on_reused_connection =
+      failure.empty() && new_connections == 0 &&
+      (result == CURLE_SEND_ERROR || result == CURLE_RECV_ERROR || result == CURLE_GOT_NOTHING);
+  if (died_on_reused_connection) {
+    // The collector closed it (its timeout, or room for others) before reading the request.
+    clearAnswer();
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+    result = perform(&failure);
   }
-  curl_multi_remove_handle(multi_.get(), h);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, nullptr);
   if (!failure.empty()) return transportFailure(failure);
@@ -264,6 +263,7 @@ CollectorAnswer CurlCollectorClient::post(std::string_view path, const std::stri
                                                      : std::string(curl_easy_strerror(result)),
                             transportCause(result));
   }
+  if (keep_alive_s_) server_idle_timeout_s_ = *keep_alive_s_;
   CollectorAnswer answer;
   answer.transport_ok = true;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &answer.http_status);
@@ -271,6 +271,53 @@ CollectorAnswer CurlCollectorClient::post(std::string_view path, const std::stri
   body_.clear();
   answer.retry_after_s = retry_after_s_;
   return answer;
+}
+
+void CurlCollectorClient::clearAnswer() {
+  body_.clear();
+  body_too_large_ = false;
+  retry_after_s_.reset();
+  keep_alive_s_.reset();
+  error_buffer_[0] = '\0';
+}
+
+CURLcode CurlCollectorClient::perform(std::string* failure) {
+  CURL* h = easy_.get();
+  if (curl_multi_add_handle(multi_.get(), h) != CURLM_OK) {
+    *failure = "cannot start the request";
+    return CURLE_OK;
+  }
+  CURLcode result = CURLE_OK;
+  bool done = false;
+  while (!done) {
+    if (cancelled_.load()) {
+      *failure = "cancelled";
+      break;
+    }
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(multi_.get(), &running);
+    if (mc == CURLM_OK) {
+      int queued = 0;
+      while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &queued)) {
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == h) {
+          result = msg->data.result;
+          done = true;
+        }
+      }
+      if (done) break;
+      if (running == 0) {
+        *failure = "the request ended without a result";
+        break;
+      }
+      mc = curl_multi_poll(multi_.get(), nullptr, 0, kPollTimeoutMs, nullptr);
+    }
+    if (mc != CURLM_OK) {
+      *failure = curl_multi_strerror(mc);
+      break;
+    }
+  }
+  curl_multi_remove_handle(multi_.get(), h);
+  return result;
 }
 
 CollectorAnswer CurlCollectorClient::enroll(const protocol::EnrollRequest& request) {

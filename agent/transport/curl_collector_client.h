@@ -49,9 +49,17 @@ const char* transportCause(CURLcode code);
 // anything malformed. Values above a day are capped to a day.
 std::optional<int64_t> parseRetryAfterSeconds(std::string_view value);
 
+// Parses the timeout=N parameter of a Keep-Alive header value ("timeout=2, max=100"): how long
+// the server keeps an idle connection open, in seconds. nullopt if absent or malformed.
+std::optional<int64_t> parseKeepAliveTimeoutSeconds(std::string_view value);
+
 // CollectorClient over libcurl: one easy handle reused for every request, inside a multi
 // handle so cancel() can interrupt a request at once (curl_multi_wakeup). TLS peer and host
 // verification are always on. Proxies follow libcurl's environment variables.
+// A connection is reused only while the collector still keeps it open by what it advertised
+// (Keep-Alive: timeout=N; the collector's default of 2 s until it says), and a request that
+// dies on a reused connection is sent once more on a new one: libcurl 7.88 retries such a
+// request itself, but counts those retries over the handle's life and fails every sixth.
 // REQUIRES: curl_global_init() was called before create().
 // Thread safety: one request at a time; cancel() from any thread.
 class CurlCollectorClient final : public CollectorClient {
@@ -68,6 +76,10 @@ class CurlCollectorClient final : public CollectorClient {
   CurlCollectorClient(CurlClientOptions options, CurlEasyPtr easy, CurlMultiPtr multi);
 
   Status configure();
+  // Forgets the previous attempt's answer and error.
+  void clearAnswer();
+  // Runs the prepared transfer to its end; `failure` is set when it could not run at all.
+  CURLcode perform(std::string* failure);
   CollectorAnswer post(std::string_view path, const std::string& body, CurlSlistPtr headers,
                        std::optional<Duration> total_timeout);
 
@@ -83,6 +95,9 @@ class CurlCollectorClient final : public CollectorClient {
   std::string body_;
   bool body_too_large_ = false;
   std::optional<int64_t> retry_after_s_;
+  std::optional<int64_t> keep_alive_s_;
+  // How long, in seconds, the collector keeps an idle connection open, as last advertised.
+  int64_t server_idle_timeout_s_ = 2;
 };
 
 }  // namespace vigil::agent

@@ -24,7 +24,8 @@ BufferedServerRequest::BufferedServerRequest(const Poco::Net::HTTPRequest& head,
 
 Poco::Net::HTTPServerResponse& BufferedServerRequest::response() const { return response_; }
 
-BufferedServerResponse::BufferedServerResponse(bool head_only) : head_only_(head_only) {}
+BufferedServerResponse::BufferedServerResponse(bool head_only, int64_t idle_timeout_s)
+    : head_only_(head_only), idle_timeout_s_(idle_timeout_s) {}
 
 std::ostream& BufferedServerResponse::send() {
   sent_ = true;
@@ -73,6 +74,11 @@ std::string BufferedServerResponse::wire() {
     erase(CONTENT_LENGTH);  // RFC 9110 §8.6: never on a 204 or 304
   } else {
     setContentLength64(static_cast<Poco::Int64>(body.size()));
+  }
+  if (getKeepAlive()) {
+    set("Keep-Alive", "timeout=" + std::to_string(idle_timeout_s_));
+  } else {
+    erase("Keep-Alive");
   }
   std::ostringstream out;
   write(out);

@@ -13,6 +13,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/SocketAddress.h>
 
+#include <cstdint>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -48,7 +49,9 @@ class BufferedServerRequest final : public Poco::Net::HTTPServerRequest {
 class BufferedServerResponse final : public Poco::Net::HTTPServerResponse {
  public:
   // `head_only`: a HEAD request; the answer keeps its Content-Length but carries no body.
-  explicit BufferedServerResponse(bool head_only);
+  // `idle_timeout_s`: how long the connection stays open for the next request; a keep-alive
+  // answer says so (Keep-Alive: timeout=N), so a client does not send on it once closed.
+  BufferedServerResponse(bool head_only, int64_t idle_timeout_s);
 
   // The listener answers `Expect: 100-continue` itself before the body is read.
   void sendContinue() override {}
@@ -66,6 +69,7 @@ class BufferedServerResponse final : public Poco::Net::HTTPServerResponse {
 
  private:
   const bool head_only_;
+  const int64_t idle_timeout_s_;
   bool sent_ = false;
   std::ostringstream body_;
 };

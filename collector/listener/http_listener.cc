@@ -429,6 +429,15 @@ class HttpListener::Impl {
     auto it = connections_.find(id);
     if (it == connections_.end()) return;
     if (in_ledger) ledger_.close(id);
+    Connection& c = *it->second;
+    if (c.ssl && c.handshaken && c.phase == ConnectionPhase::kIdle) {
+      // A keep-alive connection ends with close_notify (RFC 8446 6.1), as any TLS server's
+      // does: a client must not take it for one it may still send on. Best effort: the socket
+      // is non-blocking and the alert is a few bytes.
+      ERR_clear_error();
+      SSL_shutdown(c.ssl.get());
+      ERR_clear_error();
+    }
     // Closing the descriptor also takes it out of the epoll set.
     connections_.erase(it);
   }
@@ -746,7 +755,9 @@ class HttpListener::Impl {
   // On a worker thread: runs the request's handler and hands its answer to the loop.
   void serve(Job& job) {
     const bool head_only = job.head.getMethod() == Poco::Net::HTTPRequest::HTTP_HEAD;
-    BufferedServerResponse response(head_only);
+    BufferedServerResponse response(
+        head_only,
+        std::chrono::duration_cast<std::chrono::seconds>(config_.connections.idle_timeout).count());
     BufferedServerRequest request(job.head, std::move(job.body), job.client, address_,
                                   static_cast<bool>(config_.tls), *params_, response);
     response.setVersion(request.getVersion());

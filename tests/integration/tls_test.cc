@@ -213,20 +213,24 @@ struct TlsCollector {
   std::unique_ptr<ChildProcess> process;
   int port = 0;
 
-  TlsCollector() {
+  // `settings` are -D key=value on top of the TLS files; by default the agent beats every
+  // second and an idle connection stays open for a minute (tests that hold one open).
+  explicit TlsCollector(std::vector<std::string> settings = {"heartbeat.intervalSeconds=1",
+                                                             "http.keepAliveTimeoutSeconds=60"}) {
     std::ofstream(ca_file) << ca.certPem();
     writeAtomically(key_file, served.key_pem);
     writeAtomically(cert_file, served.cert_pem);
     const std::string port_file = dir + "/port";
-    process = std::make_unique<ChildProcess>(
-        VIGIL_COLLECTOR_BIN,
-        std::vector<std::string>{
-            "--data-dir=" + dir + "/data", "--http-address=127.0.0.1", "--http-port=0",
-            "--port-file=" + port_file, "--define=beacon.port=0",
-            "--define=heartbeat.intervalSeconds=1", "--define=tls.certificateFile=" + cert_file,
-            "--define=tls.privateKeyFile=" + key_file, "--define=tls.reloadIntervalSeconds=1",
-            "--define=http.keepAliveTimeoutSeconds=60"},
-        log_path);
+    std::vector<std::string> args{"--data-dir=" + dir + "/data",
+                                  "--http-address=127.0.0.1",
+                                  "--http-port=0",
+                                  "--port-file=" + port_file,
+                                  "--define=beacon.port=0",
+                                  "--define=tls.certificateFile=" + cert_file,
+                                  "--define=tls.privateKeyFile=" + key_file,
+                                  "--define=tls.reloadIntervalSeconds=1"};
+    for (const std::string& setting : settings) args.push_back("--define=" + setting);
+    process = std::make_unique<ChildProcess>(VIGIL_COLLECTOR_BIN, args, log_path);
     const bool up = eventually(
         [&] {
           if (!process->running()) return true;
@@ -439,6 +443,55 @@ BOOST_AUTO_TEST_CASE(an_agent_beats_over_https_and_a_renewed_certificate_drops_n
   BOOST_TEST(agent->running());
   agent->signal(SIGTERM);
   agent->waitExit(10s);
+}
+
+// At the collector's default keep-alive (an idle connection closed after 2 s), an agent beating
+// less often than that never sends a request into a connection the collector has closed:
+// libcurl 7.88 retries such a request silently but gives up for good after five over the
+// handle's life, so reuse alone failed every 7th request. The goodbye, sent after an idle
+// period longer than the timeout, is delivered and the collector records SHUTDOWN.
+BOOST_AUTO_TEST_CASE(beats_slower_than_the_default_keep_alive_never_fail_and_the_goodbye_arrives) {
+  TlsCollector c({"heartbeat.intervalSeconds=3"});  // keep-alive as shipped
+  const std::string state = c.dir + "/agent";
+  std::filesystem::create_directory(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);
+  std::ofstream(c.dir + "/agent.conf") << "# everything is on the command line\n";
+  const std::string agent_log = c.dir + "/agent.log";
+  ChildProcess agent(
+      VIGIL_AGENT_BIN,
+      {"--server", "https://127.0.0.1:" + std::to_string(c.port), "--token", c.enrollToken(),
+       "--state-dir", state, "--ca-file", c.ca_file, "--log-level", "debug", "--min-interval", "3",
+       "--config", c.dir + "/agent.conf", "-D", "peer_broadcast=127.255.255.255"},
+      agent_log);
+  auto accepted = [&] {
+    const std::string log = readFile(agent_log);
+    size_t n = 0;
+    for (size_t at = log.find("heartbeat accepted"); at != std::string::npos;
+         at = log.find("heartbeat accepted", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return accepted() >= 30; }, 150s),
+                        "30 heartbeats not accepted; agent log:\n"
+                            << logTail(agent_log));
+  // The goodbye goes out more than the keep-alive timeout after the last request.
+  const size_t before = accepted();
+  BOOST_REQUIRE(eventually([&] { return accepted() > before; }, 10s));
+  std::this_thread::sleep_for(2500ms);
+  agent.signal(SIGTERM);
+  BOOST_TEST(agent.waitExit(15s).value_or(-1) == 0);
+
+  const std::string log = readFile(agent_log);
+  BOOST_TEST(log.find("goodbye notice (service_stop) delivered") != std::string::npos,
+             "no goodbye delivered; agent log:\n"
+                 << logTail(agent_log));
+  BOOST_TEST(log.find("WARN") == std::string::npos, "the agent warned; its log:\n" << log);
+  BOOST_TEST(log.find("ERROR") == std::string::npos, "the agent logged an error:\n" << log);
+  const std::string id = agentIdIn(state);
+  auto [status, body] = c.agentRecord(id);
+  BOOST_TEST(status == 200);
+  BOOST_TEST(body.find("\"status\":\"SHUTDOWN\"") != std::string::npos, body);
 }
 
 // Over TLS, the handshake is one more place to stall: 300 clients that never send their

@@ -319,6 +319,8 @@ BOOST_FIXTURE_TEST_CASE(keep_alive_and_pipelined_requests_are_answered_in_order,
   BOOST_TEST(a != std::string::npos, answers);
   BOOST_TEST(b != std::string::npos, answers);
   BOOST_TEST(a < b);
+  // Each keep-alive answer says how long the connection stays open for the next request.
+  BOOST_TEST(answers.find("Keep-Alive: timeout=2\r\n") != std::string::npos, answers);
   client.send("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
   const std::string echo = client.readAnswers(1);
   BOOST_TEST(echo.find("\r\n\r\nabc") != std::string::npos, echo);
@@ -351,6 +353,7 @@ BOOST_FIXTURE_TEST_CASE(ambiguous_framing_gets_400_and_the_connection_closes, Li
       BOOST_TEST(all.rfind("HTTP/1.1 400", 0) == 0, all);
       BOOST_TEST(all.find("\"error\":\"bad_request\"") != std::string::npos, all);
       BOOST_TEST(all.find("Connection: Close") != std::string::npos, all);
+      BOOST_TEST(all.find("Keep-Alive:") == std::string::npos, all);
       BOOST_TEST(RawClient::countOf(all, "HTTP/1.1 ") == 1, all);
     }
   }
