@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
     --version=*) version=${1#*=}; shift ;;
     --no-lint) lint=0; shift ;;
     --windows) windows=1; shift ;;
-    -h | --help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
