@@ -9,6 +9,11 @@
 #   --version V      package version instead of the project's (e.g. 0.1.1, to test an
 #                    upgrade); the packages' changelogs get an entry for it.
 #   --no-lint        build the packages only.
+#   --windows        the Windows agent instead: vigil-agent.exe cross-built with mingw-w64
+#                    (scripts/build-windows-agent.sh, in DIR, default build-mingw) and the MSI
+#                    around it (installers/windows/build-msi.sh), checked by check-msi.sh
+#                    unless --no-lint. Output: DIR/packages/vigil-agent.exe and
+#                    DIR/packages/vigil-agent-V-x64.msi. Installs what the cross build needs.
 #
 # Output: DIR/packages/vigil-agent_V-1_ARCH.deb, vigil-collector_V-1_ARCH.deb,
 # vigil-agent-V-1.ARCH.rpm, vigil-collector-V-1.ARCH.rpm; then one line per check:
@@ -25,6 +30,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=$repo/build-pkg
 version=
 lint=1
+windows=0
 
 die() {
   echo "package.sh: $*" >&2
@@ -38,13 +44,36 @@ while [ $# -gt 0 ]; do
     --version) [ $# -ge 2 ] || die "--version needs a version"; version=$2; shift 2 ;;
     --version=*) version=${1#*=}; shift ;;
     --no-lint) lint=0; shift ;;
-    -h | --help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --windows) windows=1; shift ;;
+    -h | --help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
 if [ -n "$version" ] && ! [[ $version =~ ^[0-9][0-9A-Za-z.+~]*$ ]]; then
   die "--version '$version': digits first, then digits, letters, '.', '+' or '~' only"
 fi
+
+# --- Windows: the exe and the MSI (nothing else) -------------------------------------------
+if [ "$windows" = 1 ]; then
+  [ "$build_dir" != "$repo/build-pkg" ] || build_dir=$repo/build-mingw
+  bash "$repo/scripts/build-windows-agent.sh" --build-dir "$build_dir"
+  msi_version=${version:-$(sed -n 's/^project(vigil VERSION \([0-9][0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")}
+  mkdir -p "$build_dir/packages"
+  cp "$build_dir/vigil-agent.exe" "$build_dir/packages/vigil-agent.exe"
+  msi=$build_dir/packages/vigil-agent-$msi_version-x64.msi
+  bash "$repo/installers/windows/build-msi.sh" --agent-exe "$build_dir/packages/vigil-agent.exe" \
+    --version "$msi_version" --out "$msi"
+  echo "package: $build_dir/packages/vigil-agent.exe"
+  echo "package: $msi"
+  [ "$lint" = 1 ] || exit 0
+  if bash "$repo/installers/windows/check-msi.sh" "$msi" --version "$msi_version" >"$msi.check.log" 2>&1; then
+    printf '%-40s %s  %s\n' "check-msi (the MSI)" PASS "$(tail -n1 "$msi.check.log")"
+    exit 0
+  fi
+  printf '%-40s %s  %s\n' "check-msi (the MSI)" FAIL "see $msi.check.log"
+  exit 1
+fi
+
 mkdir -p "$build_dir"
 build_dir=$(cd "$build_dir" && pwd)
 out=$build_dir/packages

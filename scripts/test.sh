@@ -55,11 +55,9 @@ echo "== ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz
 # Real collector and agent processes included: a leak or an error in either fails its test.
 # Memory errors show at any fleet size: the sanitized fleet simulations use 3,000 agents
 # (the release run below uses the full CI size).
+# (The wine tests, label windows, run once, in the windows step below.)
 step asan env VIGIL_SIM_AGENTS=3000 ctest --test-dir build-fuzz --output-on-failure -j2 \
-  --timeout 600
-
-echo "== Windows: the agent's core and Windows platform layer, cross-built with mingw-w64, tests under wine"
-step windows bash scripts/windows-cross-test.sh --build-dir build-mingw
+  --timeout 600 -LE windows
 
 echo "== Linux packages, their life in a Debian root, the installers (build/packaging.log)"
 packaging_status=0
@@ -73,7 +71,22 @@ if [ $packaging_status != 0 ]; then
   tail -n 40 build/packaging.log
 fi
 
+# After the packaging checks: check-installers.sh builds vigil-agent.exe in build-mingw too.
+echo "== Windows: vigil-agent.exe cross-built with mingw-w64, its tests under wine; the exe and its MSI under wine against a real collector"
+# windows_checks: the cross build and its unit tests under wine, the exe and MSI
+# (scripts/package.sh --windows), then the wine tests of the release build (label windows).
+# Every part runs; ctest's summary lines say how many tests passed and failed.
+# shellcheck disable=SC2317 # called through step
+windows_checks() {
+  local failed=0
+  bash scripts/windows-cross-test.sh --build-dir build-mingw || failed=1
+  bash scripts/package.sh --windows --build-dir build-mingw --no-lint || failed=1
+  ctest --test-dir build -L windows --output-on-failure -j2 --timeout 600 || failed=1
+  return "$failed"
+}
+step windows windows_checks
+
 echo "== ctest"
-step ctest ctest --test-dir build --output-on-failure -j2 --timeout 300
+step ctest ctest --test-dir build --output-on-failure -j2 --timeout 300 -LE windows
 echo "== steps: ${steps% } total ${SECONDS} s"
 exit $status
