@@ -40,32 +40,12 @@ as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)
 
 # cJSON from Debian 12's own source package, built by CMake for the target
-# (VIGIL_CJSON_SOURCE_DIR). Fetched once per build directory.
-cjson_parent="$build_dir/_deps/cjson"
-cjson_dir=$(find "$cjson_parent" -mindepth 2 -maxdepth 2 -name cJSON.c -printf '%h\n' 2>/dev/null |
-            head -n1 || true)
-if [ -z "$cjson_dir" ]; then
-  if ! grep -rqsE '^[[:space:]]*(deb-src|Types:.*deb-src)' /etc/apt/sources.list \
-       /etc/apt/sources.list.d/; then
-    echo "windows-cross-test: adding a deb-src line for bookworm (apt-get source needs one)"
-    # apt refuses a source whose Signed-By differs from the binary entry for the same archive,
-    # so the line names the keyring the existing entries use, if they name one.
-    keyring=$(sed -n 's/^Signed-By:[[:space:]]*\(\/[^[:space:]]*\).*/\1/p' \
-              /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 || true)
-    options=${keyring:+"[signed-by=$keyring] "}
-    echo "deb-src ${options}http://deb.debian.org/debian bookworm main" |
-      "${as_root[@]}" tee /etc/apt/sources.list.d/vigil-src.list >/dev/null
-  fi
-  "${as_root[@]}" apt-get update -q >/dev/null
-  rm -rf "$cjson_parent" && mkdir -p "$cjson_parent"
-  if ! (cd "$cjson_parent" && apt-get source -q cjson >"$build_dir/_deps/cjson.log" 2>&1); then
-    cat "$build_dir/_deps/cjson.log" >&2
-    echo "windows-cross-test: apt-get source cjson failed" >&2
-    exit 1
-  fi
-  cjson_dir=$(find "$cjson_parent" -mindepth 2 -maxdepth 2 -name cJSON.c -printf '%h\n' | head -n1)
-  [ -n "$cjson_dir" ] || { echo "windows-cross-test: no cJSON.c in the cjson source" >&2; exit 1; }
-fi
+# (VIGIL_CJSON_SOURCE_DIR). Fetched once per build directory (scripts/lib/debian.sh).
+# shellcheck source=scripts/lib/debian.sh
+. scripts/lib/debian.sh
+cjson_dir=$(debian_source cjson "$build_dir/_deps/cjson") ||
+  { echo "windows-cross-test: apt-get source cjson failed" >&2; exit 1; }
+[ -f "$cjson_dir/cJSON.c" ] || { echo "windows-cross-test: no cJSON.c in the cjson source" >&2; exit 1; }
 echo "windows-cross-test: cJSON source in ${cjson_dir#$repo/}"
 phase "cJSON source"
 
