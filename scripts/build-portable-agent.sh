@@ -19,8 +19,8 @@
 #     DIR/root/deps/src;
 #   - OpenSSL and libcurl built and installed in DIR/root/deps/prefix, also kept as a tarball in
 #     VIGIL_PORTABLE_CACHE named after their source versions and this recipe;
-#   - the agent's own build tree DIR/root/build (the repository is bind-mounted read-only at
-#     /src in the root while it builds).
+#   - the agent's own build tree DIR/root/build (the repository is bind-mounted at /src in the
+#     root while it builds, read-only: a `rm -rf DIR` after a killed run cannot reach it).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib/debian.sh
@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --build-dir) build_dir=${2:?--build-dir needs a directory}; shift 2 ;;
     --build-dir=*) build_dir=${1#*=}; shift ;;
-    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-portable-agent: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

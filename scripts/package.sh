@@ -24,7 +24,9 @@
 # if the packages were built and every check passed.
 #
 # Needs, on Debian 12 as root: the build dependencies (scripts/install-deps.sh) and
-# dpkg-dev, rpm, lintian, rpmlint, systemd (systemd-analyze), man-db. It installs nothing.
+# dpkg-dev, rpm, lintian, rpmlint, systemd (systemd-analyze), man-db, and for the released
+# agent debootstrap and openssl. It installs nothing on this host (the released agent's build
+# fetches Debian source packages and makes its Debian 11 root: scripts/build-portable-agent.sh).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,7 +49,7 @@ while [ $# -gt 0 ]; do
     --agent-binary) [ $# -ge 2 ] || die "--agent-binary needs a file"; agent_binary=$2; shift 2 ;;
     --agent-binary=*) agent_binary=${1#*=}; shift ;;
     --no-lint) lint=0; shift ;;
-    -h | --help) sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
