@@ -2,8 +2,9 @@
 # Builds the released Linux agent: vigil-agent inside a Debian 11 (bullseye) root, linked
 # statically with OpenSSL 3, libcurl (HTTP/HTTPS only) and cJSON built from Debian 12's source
 # packages, and with libstdc++ and libgcc; dynamically with the C library and libsystemd only.
-# It then needs glibc 2.31 or older (the GLIBC_ versions it names, printed at the end), so it
-# starts on Debian 11, Ubuntu 20.04, RHEL/Alma/Rocky 8 and 9, SUSE 15 and newer (docs/install.md).
+# It then needs glibc 2.28 or newer only (the GLIBC_ versions it names, printed at the end), so
+# it starts on RHEL/Alma/Rocky 8 and 9, Debian 11, Ubuntu 20.04, SUSE 15 SP3 and newer
+# (docs/platforms.md).
 #
 # Usage: scripts/build-portable-agent.sh [--build-dir DIR]   (default: build-portable)
 # Output: DIR/bin/vigil-agent (stripped) and DIR/bin/vigil-agent.debug (its debugging

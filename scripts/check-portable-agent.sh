@@ -5,7 +5,7 @@
 #     libdl, ld-linux) and libsystemd, and `ldd` lists nothing else but libsystemd's own
 #     dependencies;
 #   - the highest GLIBC_ symbol version it needs is at most VIGIL_AGENT_MAX_GLIBC (default
-#     2.30: Debian 11, Ubuntu 20.04, RHEL 9, SUSE 15 SP3 and newer; docs/platforms.md);
+#     2.28: RHEL/Alma/Rocky 8, Debian 11, Ubuntu 20.04, SUSE 15 SP3 and newer; docs/platforms.md);
 #   - the .rpm's automatic requirements name only those libraries;
 #   - with --run ROOT COLLECTOR: the packaged agent, copied into ROOT (the Debian 11 root the
 #     agent was built in), enrolls with COLLECTOR (a collector binary run on this host's
@@ -32,7 +32,7 @@ if [ "${1:-}" = --run ]; then
 fi
 deb=$(ls "$packages"/vigil-agent_*.deb | head -n1)
 rpm=$(ls "$packages"/vigil-agent-*.rpm | head -n1)
-max_glibc=${VIGIL_AGENT_MAX_GLIBC:-2.30}
+max_glibc=${VIGIL_AGENT_MAX_GLIBC:-2.28}
 
 failed=0
 report() {  # report CHECK STATUS DETAIL
