@@ -98,6 +98,10 @@ if command -v dpkg-buildflags >/dev/null; then
   cflags="$(dpkg-buildflags --get CPPFLAGS) $(dpkg-buildflags --get CFLAGS)"
   cxxflags="$(dpkg-buildflags --get CPPFLAGS) $(dpkg-buildflags --get CXXFLAGS)"
   ldflags=$(dpkg-buildflags --get LDFLAGS)
+  # Not the prefix maps of this directory: the root's paths are its own, and the cache key
+  # (below) stays the same wherever the script runs from.
+  cflags=$(sed 's/ *-f[a-z]*-prefix-map=[^ ]*//g' <<<"$cflags")
+  cxxflags=$(sed 's/ *-f[a-z]*-prefix-map=[^ ]*//g' <<<"$cxxflags")
 fi
 # One section per function and object, so that the link keeps only what the agent reaches
 # (smaller; and OpenSSL's unused BIO_gethostbyname no longer imports gethostbyname).
@@ -129,7 +133,7 @@ if [ "$(cat "$prefix/.key" 2>/dev/null)" != "$deps_key" ]; then
     rm -rf "$root/deps/build" && mkdir -p "$root/deps/build"
     cp -a "$openssl_src" "$root/deps/build/openssl"  # OpenSSL builds in its source tree
     run_logged openssl-configure env CFLAGS="$cflags" LDFLAGS="$ldflags" \
-      sh -c 'cd /deps/build/openssl && exec ./Configure "$@"' Configure linux-x86_64 \
+      sh -c 'cd /deps/build/openssl && exec ./Configure "$@"' Configure "linux-$(uname -m)" \
       --prefix=/deps/prefix --libdir=lib --openssldir=/usr/lib/ssl "${openssl_options[@]}"
     run_logged openssl-build make -C /deps/build/openssl -j"$(nproc)" build_libs
     run_logged openssl-install make -C /deps/build/openssl install_dev
@@ -144,6 +148,8 @@ if [ "$(cat "$prefix/.key" 2>/dev/null)" != "$deps_key" ]; then
     mkdir -p "$cache"
     tar -C "$prefix" -cf "$cache/deps-$deps_key.tar.part" . &&
       mv "$cache/deps-$deps_key.tar.part" "$cache/deps-$deps_key.tar"
+    # Only the current sources' and recipe's build is kept.
+    find "$cache" -maxdepth 1 -name 'deps-*.tar' ! -name "deps-$deps_key.tar" -delete
     phase "libcurl built (static, HTTP/HTTPS only)"
   fi
 fi
