@@ -10,7 +10,8 @@
 #   - with --run ROOT COLLECTOR: the packaged agent, copied into ROOT (the Debian 11 root the
 #     agent was built in), enrolls with COLLECTOR (a collector binary run on this host's
 #     loopback) and goes ONLINE through the REST API over HTTP, then over HTTPS with a private
-#     CA given as ca_file (and is refused without it: the certificate is verified).
+#     CA given as ca_file (refused without it: the certificate is verified; enrolled without it
+#     once that CA is the root's /etc/pki/tls/certs/ca-bundle.crt: the system bundle is found).
 #
 # Usage: scripts/check-portable-agent.sh PACKAGE_DIR [--run ROOT COLLECTOR]
 #   PACKAGE_DIR holds vigil-agent_*.deb and vigil-agent-*.rpm (scripts/package.sh).
@@ -140,6 +141,18 @@ run_agent() {
     fi
     grep -q 'SSL certificate problem' "$work/enroll-no-ca.log" ||
       { tail -n 5 "$work/enroll-no-ca.log" >&2; echo "refused, not for the certificate" >&2; return 1; }
+    # The static libcurl has no CA path of its own: the agent finds a system bundle, here at
+    # the RHEL family's path (in a root that has no /etc/pki, removed again).
+    if [ ! -e "$run_root/etc/pki" ]; then
+      local bundle=$run_root/etc/pki/tls/certs/ca-bundle.crt rc=0
+      mkdir -p "${bundle%/*}" && cp "$run_root$ca" "$bundle"
+      in_root "$dir/vigil-agent" enroll --server "$url" --token "$token" \
+        --state-dir "$state-bundle" --config /dev/null >"$work/enroll-bundle.log" 2>&1 || rc=$?
+      rm -rf "${run_root:?}/etc/pki"
+      [ "$rc" = 0 ] ||
+        { tail -n 5 "$work/enroll-bundle.log" >&2; echo "the RHEL CA bundle was not used" >&2; return 1; }
+      bundle_checked=1
+    fi
   fi
   in_root "$dir/vigil-agent" enroll --server "$url" --token "$token" --state-dir "$state" \
     --config /dev/null ${ca:+-D ca_file="$ca"} >"$work/enroll-$scheme.log" 2>&1 ||
@@ -169,8 +182,11 @@ else
   report "runs in $os (HTTP)" FAIL "not ONLINE (logs above)"
 fi
 started=$SECONDS
+bundle_checked=0
 if run_agent https "$dir/ca.pem"; then
-  report "runs in $os (HTTPS)" PASS "refused without ca_file; with it ONLINE ($((SECONDS - started)) s)"
+  detail="refused without ca_file"
+  [ "$bundle_checked" = 0 ] || detail+=", trusted through /etc/pki/tls/certs/ca-bundle.crt"
+  report "runs in $os (HTTPS)" PASS "$detail; with ca_file ONLINE ($((SECONDS - started)) s)"
 else
   report "runs in $os (HTTPS)" FAIL "not ONLINE (logs above)"
 fi
