@@ -17,8 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-# shellcheck source=scripts/debian-source.sh
-source scripts/debian-source.sh
+# shellcheck source=scripts/lib/debian.sh
+. scripts/lib/debian.sh
 
 build_dir=build-mingw
 tests=OFF
@@ -42,13 +42,15 @@ cross=(-DCMAKE_TOOLCHAIN_FILE="$repo/cmake/toolchains/mingw-w64-x86_64.cmake"
        -DCMAKE_BUILD_TYPE=Release)
 
 # cJSON: built by the project's CMake for the target (VIGIL_CJSON_SOURCE_DIR).
-cjson_dir=$(debian_source cjson "$build_dir/_deps/cjson" cJSON.c)
+cjson_dir=$(debian_source cjson "$build_dir/_deps/cjson") ||
+  { echo "build-windows-agent: no cJSON source" >&2; exit 1; }
 echo "build-windows-agent: cJSON source in ${cjson_dir#"$repo"/}"
 
 # libcurl: built and installed once per build tree; CURLConfig.cmake marks a finished install.
 curl_prefix="$build_dir/_deps/curl-install"
 if [ ! -f "$curl_prefix/lib/cmake/CURL/CURLConfig.cmake" ]; then
-  curl_src=$(debian_source curl "$build_dir/_deps/curl" lib/easy.c)
+  curl_src=$(debian_source curl "$build_dir/_deps/curl") ||
+    { echo "build-windows-agent: no curl source" >&2; exit 1; }
   echo "build-windows-agent: building libcurl from ${curl_src#"$repo"/}"
   rm -rf "$build_dir/_deps/curl-build"
   # Only what the agent uses: HTTP and HTTPS through Windows' own TLS (Schannel, with the

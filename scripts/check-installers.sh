@@ -84,7 +84,7 @@ run check-plist bash installers/macos/check-plist.sh installers/macos/com.vigil.
 
 # 3. Shell scripts, XML, the Homebrew formula.
 scripts=(installers/*.sh installers/linux/install.sh installers/windows/*.sh installers/macos/*.sh
-         scripts/build-windows-agent.sh scripts/debian-source.sh
+         scripts/build-windows-agent.sh scripts/lib/debian.sh
          installers/macos/scripts/preinstall
          installers/macos/scripts/postinstall scripts/check-installers.sh
          tests/packaging/check_versions.sh)

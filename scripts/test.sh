@@ -11,7 +11,9 @@ bash scripts/install-deps.sh --test
 bash scripts/build.sh -DVIGIL_BUILD_TESTS=ON
 
 status=0
-# The Linux packages built from that build and checked (lintian, rpmlint, systemd-analyze),
+# The Linux packages built from that build (the agent's binary: the released one, built in a
+# Debian 11 root by scripts/build-portable-agent.sh) and checked (lintian, rpmlint,
+# systemd-analyze, the agent's libraries and glibc, the agent run in the Debian 11 root),
 # their install/upgrade/remove in a throwaway Debian root, and the Windows and macOS installers'
 # checks. Mostly waiting (apt, heartbeats), so it runs beside the steps below; its report is
 # printed before ctest.
@@ -64,8 +66,9 @@ packaging_status=0
 wait "$packaging_pid" || packaging_status=$?
 if [ $packaging_status = 0 ]; then steps+="packaging ok"; else steps+="packaging FAILED"; status=1; fi
 steps+=" ($((SECONDS - packaging_started)) s, beside the steps before); "
-grep -E '^(package:|lintian|rpmlint|systemd-analyze|lifecycle:|check-installers|ok |FAIL )' \
-  build/packaging.log || true
+report_lines='^(package:|build-portable-agent:|lintian|rpmlint|systemd-analyze|portable-agent'
+report_lines+='|lifecycle:|check-installers|ok |FAIL )'
+grep -E "$report_lines" build/packaging.log || true
 if [ $packaging_status != 0 ]; then
   echo "-- the end of build/packaging.log:"
   tail -n 40 build/packaging.log
