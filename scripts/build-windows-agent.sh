@@ -20,7 +20,7 @@ repo=$(pwd)
 # shellcheck source=scripts/lib/debian.sh
 . scripts/lib/debian.sh
 
-build_dir=build-mingw
+build_dir="build-mingw"
 tests=OFF
 while [ $# -gt 0 ]; do
   case "$1" in
