@@ -425,19 +425,23 @@ class HttpListener::Impl {
     setInterest(c, EPOLLIN);
   }
 
+  // TLS only: sends close_notify, best effort (the socket is non-blocking and the alert a few
+  // bytes); the connection's error queue is left clean.
+  static void sendCloseNotify(Connection& c) {
+    if (!c.ssl) return;
+    ERR_clear_error();
+    SSL_shutdown(c.ssl.get());
+    ERR_clear_error();
+  }
+
   void closeConnection(Id id, bool in_ledger) {
     auto it = connections_.find(id);
     if (it == connections_.end()) return;
     if (in_ledger) ledger_.close(id);
     Connection& c = *it->second;
-    if (c.ssl && c.handshaken && c.phase == ConnectionPhase::kIdle) {
-      // A keep-alive connection ends with close_notify (RFC 8446 6.1), as any TLS server's
-      // does: a client must not take it for one it may still send on. Best effort: the socket
-      // is non-blocking and the alert is a few bytes.
-      ERR_clear_error();
-      SSL_shutdown(c.ssl.get());
-      ERR_clear_error();
-    }
+    // A keep-alive connection ends with close_notify (RFC 8446 6.1), as any TLS server's does:
+    // a client must not take it for one it may still send on.
+    if (c.handshaken && c.phase == ConnectionPhase::kIdle) sendCloseNotify(c);
     // Closing the descriptor also takes it out of the epoll set.
     connections_.erase(it);
   }
@@ -714,11 +718,7 @@ class HttpListener::Impl {
     if (c.close_after_send) {
       // Lingering close: stop sending, then read and drop what the client still sends until
       // it closes, so it reads our answer rather than a reset.
-      if (c.ssl) {
-        ERR_clear_error();
-        SSL_shutdown(c.ssl.get());
-        ERR_clear_error();
-      }
+      sendCloseNotify(c);
       ::shutdown(c.fd.get(), SHUT_WR);
       enter(c, ConnectionPhase::kLingering);
       setInterest(c, EPOLLIN);
@@ -755,9 +755,7 @@ class HttpListener::Impl {
   // On a worker thread: runs the request's handler and hands its answer to the loop.
   void serve(Job& job) {
     const bool head_only = job.head.getMethod() == Poco::Net::HTTPRequest::HTTP_HEAD;
-    BufferedServerResponse response(
-        head_only,
-        std::chrono::duration_cast<std::chrono::seconds>(config_.connections.idle_timeout).count());
+    BufferedServerResponse response(head_only, idle_timeout_s_);
     BufferedServerRequest request(job.head, std::move(job.body), job.client, address_,
                                   static_cast<bool>(config_.tls), *params_, response);
     response.setVersion(request.getVersion());
@@ -877,6 +875,9 @@ class HttpListener::Impl {
   Poco::Net::ServerSocket socket_;
   const Poco::Net::SocketAddress address_;
   const ListenerConfig config_;
+  // config_.connections.idle_timeout in whole seconds, as keep-alive answers advertise it.
+  const int64_t idle_timeout_s_ =
+      std::chrono::duration_cast<std::chrono::seconds>(config_.connections.idle_timeout).count();
   Poco::Net::HTTPRequestHandlerFactory& factory_;
   AdmissionController& admission_;
   const Clock& clock_;
