@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # check-installers.sh: the CI check of the Windows and macOS installers and the store
 # manifests, on Debian 12 (needs wixl, msitools, libplist-utils, libxml2-utils; uses
-# gcc-mingw-w64-x86-64-posix, shellcheck and ruby when they are installed).
+# ruby and shellcheck when they are installed).
 #
-#   1. builds the MSI (installers/windows/build-msi.sh) around a STAND-IN vigil-agent.exe into
-#      BUILD_DIR/installers/: there is no Windows build of the agent on Linux (the release
-#      exe comes from MSVC and vcpkg), so the stand-in is a small program that only prints
-#      "stand-in for the MSI table check" (built with x86_64-w64-mingw32-gcc when installed,
-#      else a text file). The MSI is named ...-stand-in.msi and only its tables are checked;
+#   1. builds the MSI (installers/windows/build-msi.sh) around the real vigil-agent.exe into
+#      BUILD_DIR/installers/: the exe given with --agent-exe, else the one
+#      scripts/build-windows-agent.sh builds in build-mingw (cross-built with mingw-w64,
+#      libcurl and cJSON from Debian's sources; kept there, so a second run builds nothing);
 #   2. checks its tables (installers/windows/check-msi.sh);
 #   3. checks the launchd plist (installers/macos/check-plist.sh);
 #   4. runs bash -n (and shellcheck, when installed) on every installer shell script, xmllint
@@ -15,12 +14,22 @@
 #   5. runs the version test (tests/packaging/check_versions.sh).
 # Prints one line per check (details in BUILD_DIR/installers/*.log); exits 1 if any failed.
 #
-# Usage: scripts/check-installers.sh [BUILD_DIR]   (default: build, relative to the repository)
+# (Installing it and its service under wine is tests/windows/wine_msi_test.cc.)
+#
+# Usage: scripts/check-installers.sh [BUILD_DIR] [--agent-exe EXE]
+#   BUILD_DIR  default: build, relative to the repository
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-build=${1:-build}
+build=build agent_exe=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --agent-exe) agent_exe=${2:?--agent-exe needs a file}; shift 2 ;;
+    -*) echo "check-installers: unknown option $1" >&2; exit 2 ;;
+    *) build=$1; shift ;;
+  esac
+done
 out="$build/installers"
 mkdir -p "$out"
 
@@ -52,31 +61,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 1
 fi
 
-# 1. The stand-in vigil-agent.exe and the MSI around it.
-stand_in="$out/vigil-agent-stand-in.exe"
-msi="$out/vigil-agent-$version-x64-stand-in.msi"
-rm -f "$stand_in" "$msi"
-if command -v x86_64-w64-mingw32-gcc >/dev/null; then
-  cat >"$out/stand-in.c" <<'EOF'
-/* NOT vigil-agent: a stand-in so that CI on Linux can build the MSI and check its tables.
-   The release MSI holds the real vigil-agent.exe (MSVC + vcpkg build). */
-#include <stdio.h>
-int main(void) {
-  fputs("stand-in for the MSI table check: this is not vigil-agent\n", stderr);
-  return 1;
-}
-EOF
-  run stand-in-exe x86_64-w64-mingw32-gcc -O2 -s -o "$stand_in" "$out/stand-in.c"
-  echo "      $stand_in: a stand-in Windows program (x86_64-w64-mingw32-gcc) that only prints" \
-       "\"stand-in for the MSI table check\"; the release MSI holds the real vigil-agent.exe"
-else
-  printf '%s\n' "stand-in for the MSI table check: this is not vigil-agent.exe (not even a program)." \
-    "The release MSI holds the real vigil-agent.exe (MSVC + vcpkg build)." >"$stand_in"
-  echo "      $stand_in: a text file standing in for vigil-agent.exe (no mingw-w64 compiler" \
-       "here); the release MSI holds the real vigil-agent.exe"
+# 1. The real vigil-agent.exe and the MSI around it.
+msi="$out/vigil-agent-$version-x64.msi"
+rm -f "$msi"
+if [ -z "$agent_exe" ]; then
+  agent_exe="build-mingw/vigil-agent.exe"
+  run windows-agent-exe bash scripts/build-windows-agent.sh --build-dir build-mingw
 fi
-if [ -f "$stand_in" ]; then
-  run build-msi bash installers/windows/build-msi.sh --agent-exe "$stand_in" --version "$version" --out "$msi"
+if [ -f "$agent_exe" ]; then
+  echo "      $agent_exe: vigil-agent.exe, $(stat -c %s "$agent_exe") bytes"
+  run build-msi bash installers/windows/build-msi.sh --agent-exe "$agent_exe" --version "$version" --out "$msi"
 fi
 if [ -f "$msi" ]; then
   run check-msi bash installers/windows/check-msi.sh "$msi" --version "$version"
@@ -90,6 +84,7 @@ run check-plist bash installers/macos/check-plist.sh installers/macos/com.vigil.
 
 # 3. Shell scripts, XML, the Homebrew formula.
 scripts=(installers/*.sh installers/linux/install.sh installers/windows/*.sh installers/macos/*.sh
+         scripts/build-windows-agent.sh scripts/lib/debian.sh
          installers/macos/scripts/preinstall
          installers/macos/scripts/postinstall scripts/check-installers.sh
          tests/packaging/check_versions.sh)
@@ -115,4 +110,4 @@ if [ ${#failed[@]} -gt 0 ]; then
   echo "check-installers: FAILED: ${failed[*]}"
   exit 1
 fi
-echo "check-installers: all checks passed (MSI built around the stand-in: $msi)"
+echo "check-installers: all checks passed (MSI built around $agent_exe: $msi)"

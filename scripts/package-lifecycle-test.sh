@@ -22,6 +22,8 @@
 # (VIGIL_ROOT_CACHE); the root itself is removed at the end (VIGIL_KEEP_ROOT=1 keeps it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/debian.sh
+. scripts/lib/debian.sh
 
 packages=$(cd "${1:?give the package directory}" && pwd)
 agent_deb=$(ls "$packages"/vigil-agent_*.deb | head -n1)
@@ -42,17 +44,8 @@ fail() {
 
 # --- The root ----------------------------------------------------------------------------------
 if [ ! -f "$cache" ]; then
-  # The host's Debian mirror: deb822 sources (Debian 12's default) or a one-line sources.list.
-  mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1 ||
-           true)
-  [ -n "$mirror" ] || mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null ||
-                               true)
-  build=$(mktemp -d /var/tmp/vigil-debootstrap.XXXXXX)
   echo "lifecycle: debootstrap --variant=minbase bookworm (once; cached in $cache)"
-  debootstrap --variant=minbase bookworm "$build" "${mirror:-http://deb.debian.org/debian}" \
-    >"$build.log" 2>&1 || { tail -n 20 "$build.log" >&2; rm -rf "$build"; exit 1; }
-  tar -C "$build" -cf "$cache.part" . && mv "$cache.part" "$cache"
-  rm -rf "$build" "$build.log"
+  debian_root_tarball bookworm "$cache" || exit 1
 fi
 root=$(mktemp -d /var/tmp/vigil-package-root.XXXXXX)
 cleanup() {

@@ -11,7 +11,9 @@ bash scripts/install-deps.sh --test
 bash scripts/build.sh -DVIGIL_BUILD_TESTS=ON
 
 status=0
-# The Linux packages built from that build and checked (lintian, rpmlint, systemd-analyze),
+# The Linux packages built from that build (the agent's binary: the released one, built in a
+# Debian 11 root by scripts/build-portable-agent.sh) and checked (lintian, rpmlint,
+# systemd-analyze, the agent's libraries and glibc, the agent run in the Debian 11 root),
 # their install/upgrade/remove in a throwaway Debian root, and the Windows and macOS installers'
 # checks. Mostly waiting (apt, heartbeats), so it runs beside the steps below; its report is
 # printed before ctest.
@@ -55,25 +57,39 @@ echo "== ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz
 # Real collector and agent processes included: a leak or an error in either fails its test.
 # Memory errors show at any fleet size: the sanitized fleet simulations use 3,000 agents
 # (the release run below uses the full CI size).
+# (The wine tests, label windows, run once, in the windows step below.)
 step asan env VIGIL_SIM_AGENTS=3000 ctest --test-dir build-fuzz --output-on-failure -j2 \
-  --timeout 600
-
-echo "== Windows: the agent's core and Windows platform layer, cross-built with mingw-w64, tests under wine"
-step windows bash scripts/windows-cross-test.sh --build-dir build-mingw
+  --timeout 600 -LE windows
 
 echo "== Linux packages, their life in a Debian root, the installers (build/packaging.log)"
 packaging_status=0
 wait "$packaging_pid" || packaging_status=$?
 if [ $packaging_status = 0 ]; then steps+="packaging ok"; else steps+="packaging FAILED"; status=1; fi
 steps+=" ($((SECONDS - packaging_started)) s, beside the steps before); "
-grep -E '^(package:|lintian|rpmlint|systemd-analyze|lifecycle:|check-installers|ok |FAIL )' \
-  build/packaging.log || true
+report_lines='^(package:|build-portable-agent:|lintian|rpmlint|systemd-analyze|portable-agent'
+report_lines+='|lifecycle:|check-installers|ok |FAIL )'
+grep -E "$report_lines" build/packaging.log || true
 if [ $packaging_status != 0 ]; then
   echo "-- the end of build/packaging.log:"
   tail -n 40 build/packaging.log
 fi
 
+# After the packaging checks: check-installers.sh builds vigil-agent.exe in build-mingw too.
+echo "== Windows: vigil-agent.exe cross-built with mingw-w64, its tests under wine; the exe and its MSI under wine against a real collector"
+# windows_checks: the cross build and its unit tests under wine, the exe and MSI
+# (scripts/package.sh --windows), then the wine tests of the release build (label windows).
+# Every part runs; ctest's summary lines say how many tests passed and failed.
+# shellcheck disable=SC2317 # called through step
+windows_checks() {
+  local failed=0
+  bash scripts/windows-cross-test.sh --build-dir build-mingw || failed=1
+  bash scripts/package.sh --windows --build-dir build-mingw --no-lint || failed=1
+  ctest --test-dir build -L windows --output-on-failure -j2 --timeout 600 || failed=1
+  return "$failed"
+}
+step windows windows_checks
+
 echo "== ctest"
-step ctest ctest --test-dir build --output-on-failure -j2 --timeout 300
+step ctest ctest --test-dir build --output-on-failure -j2 --timeout 300 -LE windows
 echo "== steps: ${steps% } total ${SECONDS} s"
 exit $status

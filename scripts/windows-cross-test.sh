@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
-# Cross-compiles the Windows agent libraries and their tests with mingw-w64 and runs the tests
-# under wine: the Windows platform layer (agent/platform/windows), the CNG crypto backend and
-# the portable unit tests of common/ and agent/core. Prints the ctest summary last; exits with
-# ctest's status.
+# Cross-compiles the Windows agent (vigil-agent.exe, scripts/build-windows-agent.sh) and its
+# tests with mingw-w64 and runs the tests under wine: the Windows platform layer
+# (agent/platform/windows), the CNG crypto backend and the portable unit tests of common/ and
+# agent/core. Prints the ctest summary last; exits with ctest's status.
 #
 # Usage: scripts/windows-cross-test.sh [--build-dir DIR]   (default: build-mingw)
 # Runs as root on Debian 12 (or through sudo): installs what it needs with apt-get. Nothing is
-# written outside DIR but apt's state: cJSON's source (which Debian has no mingw package of)
-# is fetched with `apt-get source` into DIR, never into the repository.
+# written outside DIR but apt's state: curl's and cJSON's sources (which Debian has no mingw
+# packages of) are fetched with `apt-get source` into DIR, never into the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$(pwd)
 
 build_dir=build-mingw
 while [ $# -gt 0 ]; do
@@ -36,50 +35,6 @@ phase() {
 bash scripts/install-deps.sh --windows
 phase "install-deps"
 
-as_root=()
-[ "$(id -u)" -eq 0 ] || as_root=(sudo)
-
-# cJSON from Debian 12's own source package, built by CMake for the target
-# (VIGIL_CJSON_SOURCE_DIR). Fetched once per build directory.
-cjson_parent="$build_dir/_deps/cjson"
-cjson_dir=$(find "$cjson_parent" -mindepth 2 -maxdepth 2 -name cJSON.c -printf '%h\n' 2>/dev/null |
-            head -n1 || true)
-if [ -z "$cjson_dir" ]; then
-  if ! grep -rqsE '^[[:space:]]*(deb-src|Types:.*deb-src)' /etc/apt/sources.list \
-       /etc/apt/sources.list.d/; then
-    echo "windows-cross-test: adding a deb-src line for bookworm (apt-get source needs one)"
-    # apt refuses a source whose Signed-By differs from the binary entry for the same archive,
-    # so the line names the keyring the existing entries use, if they name one.
-    keyring=$(sed -n 's/^Signed-By:[[:space:]]*\(\/[^[:space:]]*\).*/\1/p' \
-              /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 || true)
-    options=${keyring:+"[signed-by=$keyring] "}
-    echo "deb-src ${options}http://deb.debian.org/debian bookworm main" |
-      "${as_root[@]}" tee /etc/apt/sources.list.d/vigil-src.list >/dev/null
-  fi
-  "${as_root[@]}" apt-get update -q >/dev/null
-  rm -rf "$cjson_parent" && mkdir -p "$cjson_parent"
-  if ! (cd "$cjson_parent" && apt-get source -q cjson >"$build_dir/_deps/cjson.log" 2>&1); then
-    cat "$build_dir/_deps/cjson.log" >&2
-    echo "windows-cross-test: apt-get source cjson failed" >&2
-    exit 1
-  fi
-  cjson_dir=$(find "$cjson_parent" -mindepth 2 -maxdepth 2 -name cJSON.c -printf '%h\n' | head -n1)
-  [ -n "$cjson_dir" ] || { echo "windows-cross-test: no cJSON.c in the cjson source" >&2; exit 1; }
-fi
-echo "windows-cross-test: cJSON source in ${cjson_dir#$repo/}"
-phase "cJSON source"
-
-cmake -S . -B "$build_dir" \
-  -DCMAKE_TOOLCHAIN_FILE="$repo/cmake/toolchains/mingw-w64-x86_64.cmake" \
-  -DCMAKE_BUILD_TYPE=Release \
-  -DVIGIL_BUILD_TESTS=ON \
-  -DVIGIL_BUILD_COLLECTOR=OFF \
-  -DVIGIL_BUILD_AGENT_APP=OFF \
-  -DVIGIL_CRYPTO_BACKEND=cng \
-  -DVIGIL_CJSON_SOURCE_DIR="$cjson_dir" \
-  -DVIGIL_BOOST_HEADERS=/usr/include/boost >/dev/null
-phase "configure"
-
 # The wine prefix is made (in the background, while the build runs) before the tests start,
 # not by the first timed test; one wineserver kept alive for the whole run saves starting one
 # per test. It is stopped on exit.
@@ -95,12 +50,12 @@ trap '"$wineserver" -k 2>/dev/null || true' EXIT
 "$wine" cmd.exe /c exit >/dev/null 2>&1 &
 wineboot_pid=$!
 
-# Keeps going past a target that does not compile, so every test that does still runs (a test
-# whose executable did not build fails in ctest's summary).
+# The libraries, vigil-agent.exe and the tests (scripts/build-windows-agent.sh, which installs
+# what it needs, fetches curl's and cJSON's sources and keeps going past a test that does not
+# compile, so every test that does still runs: one that did not build fails in ctest's summary).
 status=0
-cmake --build "$build_dir" -j"$(nproc)" -- -k || status=1
+bash scripts/build-windows-agent.sh --build-dir "$build_dir" --tests || status=1
 wait "$wineboot_pid" || true
-
 phase "build"
 
 echo "== ctest under wine ($build_dir)"

@@ -352,7 +352,7 @@ int runAgent(int argc, char** argv) {
   FileIdentityStore identity_store(config->state_dir, *platform.state);
   FileSequenceStore sequence_store(config->state_dir, *platform.state);
   OutageDiary diary(config->state_dir, *platform.state, clock);
-  ConditionVariableWaiter waiter;
+  std::unique_ptr<Waiter> waiter = makeWaiter();
   std::random_device seed_source;
   const uint64_t seed = (static_cast<uint64_t>(seed_source()) << 32) ^ seed_source();
 
@@ -362,7 +362,7 @@ int runAgent(int argc, char** argv) {
                        identity_store,
                        sequence_store,
                        clock,
-                       waiter,
+                       *waiter,
                        log,
                        makeUniformRandom(seed)};
   deps.diary = &diary;

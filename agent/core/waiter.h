@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
@@ -29,20 +30,59 @@ class Waiter : public SystemEventSink {
   virtual bool stopRequested() const = 0;
 };
 
-// Waits in real time on a condition variable.
-class ConditionVariableWaiter final : public Waiter {
+// Waits in real time on a condition variable: Condition is std::condition_variable, or a type
+// with its notify_all() and wait_for(lock, duration, predicate) (the Linux one measures waits
+// on CLOCK_MONOTONIC without glibc 2.30: agent/platform/linux/monotonic_condition.h).
+template <class Condition>
+class BasicWaiter final : public Waiter {
  public:
-  WakeReason waitFor(Duration d) override;
-  std::vector<SystemEvent> takeEvents() override;
-  void requestStop() override;
-  bool stopRequested() const override;
-  void onSystemEvent(SystemEvent event) override;
+  WakeReason waitFor(Duration d) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (d > Duration::zero()) {
+      cv_.wait_for(lock, d, [this] { return stop_ || !pending_.empty(); });
+    }
+    if (stop_) return WakeReason::kStopped;
+    if (!pending_.empty()) return WakeReason::kEvent;
+    return WakeReason::kElapsed;
+  }
+
+  std::vector<SystemEvent> takeEvents() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<SystemEvent> out;
+    out.swap(pending_);
+    return out;
+  }
+
+  void requestStop() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  bool stopRequested() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stop_;
+  }
+
+  void onSystemEvent(SystemEvent event) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (std::find(pending_.begin(), pending_.end(), event) == pending_.end()) {
+        pending_.push_back(event);
+      }
+    }
+    cv_.notify_all();
+  }
 
  private:
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  Condition cv_;
   bool stop_ = false;
   std::vector<SystemEvent> pending_;
 };
+
+using ConditionVariableWaiter = BasicWaiter<std::condition_variable>;
 
 }  // namespace vigil::agent

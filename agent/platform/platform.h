@@ -1,6 +1,9 @@
 #pragma once
 
+#include <memory>
+
 #include "agent/core/platform.h"
+#include "agent/core/waiter.h"
 
 namespace vigil::agent {
 
@@ -8,5 +11,10 @@ namespace vigil::agent {
 // (agent/platform/<os>/). Each member is set; a concern the OS cannot serve is an
 // implementation that says so through its Status results.
 Platform makePlatform();
+
+// The agent loop's Waiter for this operating system: on Linux one on CLOCK_MONOTONIC that needs
+// glibc 2.28 only (agent/platform/linux/monotonic_condition.h); elsewhere
+// ConditionVariableWaiter.
+std::unique_ptr<Waiter> makeWaiter();
 
 }  // namespace vigil::agent

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <utility>
 
+#include "agent/transport/system_ca_bundle.h"
 #include "common/protocol.h"
 
 namespace vigil::agent {
@@ -139,7 +140,8 @@ Status CurlCollectorClient::configure() {
   // Verification is never turned off; ca_file only adds trust in a private CA.
   set(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L));
   set(curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L));
-  if (!options_.ca_file.empty()) set(curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str()));
+  const std::string ca_file = options_.ca_file.empty() ? systemCaBundle() : options_.ca_file;
+  if (!ca_file.empty()) set(curl_easy_setopt(h, CURLOPT_CAINFO, ca_file.c_str()));
   set(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms));
   set(curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, options_.total_timeout_ms));
   set(curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L));

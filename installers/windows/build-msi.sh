@@ -19,12 +19,15 @@
 # the same version has the same one, and the winget manifest can name it before the release
 # build (tests/packaging/check_versions.sh compares them).
 #
-# After wixl, two fixes are made with msibuild (same msitools package), because wixl 0.101
-# parses but does not write them:
+# After wixl, three fixes are made with msibuild (same msitools package), because wixl 0.101
+# does not write them:
 #   - the HideTarget bit (msidbCustomActionTypeHideTarget, 0x2000) of every CustomAction
 #     marked HideTarget="yes" in the .wxs (EnrollAgent: its command line holds the token);
 #   - the public properties of vigil-agent.wxi's PublicProperties, added to
-#     SecureCustomProperties (WiX's Property/@Secure, which wixl lacks).
+#     SecureCustomProperties (WiX's Property/@Secure, which wixl lacks);
+#   - the VigilAgent service's recovery settings (WiX's ServiceConfigFailureActions and
+#     ServiceConfig, which wixl lacks): the MsiServiceConfigFailureActions and
+#     MsiServiceConfig tables and the MsiConfigureServices action that applies them.
 # check-msi.sh asserts the result.
 set -euo pipefail
 
@@ -141,6 +144,30 @@ done
 msibuild "$stage/out.msi" -q \
   "UPDATE \`Property\` SET \`Value\` = '$secure' WHERE \`Property\` = 'SecureCustomProperties'" ||
   die "msibuild could not update SecureCustomProperties"
+
+# Restart on failure, applied by Windows Installer itself (MsiConfigureServices, after
+# InstallServices, before StartServices) on install and repair; the service's deletion removes
+# them. Restart after 10 s, again after 10 s, then after 60 s (the last action repeats), the
+# failure count reset after a day without failure. The failure-actions flag (ConfigType 4,
+# SERVICE_CONFIG_FAILURE_ACTIONS_FLAG = 1): a stop with a non-zero exit code (the agent's fatal
+# errors: 1, 2, 78) counts as a failure too, not only a crash. This matches the Linux unit's
+# Restart=on-failure, except that Windows cannot exempt exit code 78 (the agent needs an
+# admin), which is therefore retried every 60 s, one log line each time.
+# Event 5: msidbServiceConfigEventInstall (1) | msidbServiceConfigEventReinstall (4).
+# (No sc.exe custom action: wine's sc.exe has no failureflag command, and an installer that
+# depends on a command-line tool's exit code fails where the tool differs.)
+service_component=$(export_table ServiceInstall | awk -F'\t' '$2 == "VigilAgent" { print $12 }')
+[ -n "$service_component" ] || die "no ServiceInstall row for VigilAgent in the built package"
+msibuild "$stage/out.msi" -q "CREATE TABLE \`MsiServiceConfigFailureActions\` (\`MsiServiceConfigFailureActions\` CHAR(72) NOT NULL, \`Name\` CHAR(255) NOT NULL LOCALIZABLE, \`Event\` SHORT NOT NULL, \`ResetPeriod\` LONG, \`RebootMessage\` CHAR(255) LOCALIZABLE, \`Command\` CHAR(255) LOCALIZABLE, \`Actions\` CHAR(255), \`DelayActions\` CHAR(255), \`Component_\` CHAR(72) NOT NULL PRIMARY KEY \`MsiServiceConfigFailureActions\`)" ||
+  die "msibuild could not create MsiServiceConfigFailureActions"
+msibuild "$stage/out.msi" -q "INSERT INTO \`MsiServiceConfigFailureActions\` (\`MsiServiceConfigFailureActions\`, \`Name\`, \`Event\`, \`ResetPeriod\`, \`Actions\`, \`DelayActions\`, \`Component_\`) VALUES ('VigilAgentRecovery', 'VigilAgent', 5, 86400, '1[~]1[~]1', '10000[~]10000[~]60000', '$service_component')" ||
+  die "msibuild could not write the service's failure actions"
+msibuild "$stage/out.msi" -q "CREATE TABLE \`MsiServiceConfig\` (\`MsiServiceConfig\` CHAR(72) NOT NULL, \`Name\` CHAR(255) NOT NULL LOCALIZABLE, \`Event\` SHORT NOT NULL, \`ConfigType\` LONG NOT NULL, \`Argument\` CHAR(0) LOCALIZABLE, \`Component_\` CHAR(72) NOT NULL PRIMARY KEY \`MsiServiceConfig\`)" ||
+  die "msibuild could not create MsiServiceConfig"
+msibuild "$stage/out.msi" -q "INSERT INTO \`MsiServiceConfig\` (\`MsiServiceConfig\`, \`Name\`, \`Event\`, \`ConfigType\`, \`Argument\`, \`Component_\`) VALUES ('VigilAgentFailureFlag', 'VigilAgent', 5, 4, '1', '$service_component')" ||
+  die "msibuild could not write the service's failure-actions flag"
+msibuild "$stage/out.msi" -q "INSERT INTO \`InstallExecuteSequence\` (\`Action\`, \`Sequence\`) VALUES ('MsiConfigureServices', 5850)" ||
+  die "msibuild could not schedule MsiConfigureServices"
 
 mv "$stage/out.msi" "$out"
 echo "build-msi: wrote $out (Vigil Agent $version x64, ProductCode {$product_code})"

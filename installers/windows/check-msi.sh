@@ -46,7 +46,8 @@ trap 'rm -rf "$tables"' EXIT
 msiinfo tables "$msi" >"$tables/.list" 2>/dev/null || die "$msi is not a readable MSI database"
 # Every table the checks read, exported once: tab-separated rows without the 3 header lines.
 for t in Property CustomAction InstallExecuteSequence ServiceInstall ServiceControl Upgrade \
-         LaunchCondition Component File Directory CreateFolder RemoveFile Registry; do
+         LaunchCondition Component File Directory CreateFolder RemoveFile Registry \
+         MsiServiceConfigFailureActions MsiServiceConfig; do
   if grep -qx "$t" "$tables/.list"; then
     msiinfo export "$msi" "$t" | tr -d '\r' | tail -n +4 >"$tables/$t"
   else
@@ -150,7 +151,6 @@ set_by() {  # set_by PROPERTY VALUE: an immediate SetProperty action before Inst
   [ -n "$a" ] && [ -n "$(seq_of "$a")" ] && (($(seq_of "$a") < $(seq_of InstallInitialize)))
 }
 check "VA_CMD is [System64Folder]cmd.exe" set_by VA_CMD '[System64Folder]cmd.exe'
-check "VA_SC is [System64Folder]sc.exe" set_by VA_SC '[System64Folder]sc.exe'
 check "VA_EXE is [INSTALLDIR]vigil-agent.exe" set_by VA_EXE '[INSTALLDIR]vigil-agent.exe'
 check "VA_DIR is [CommonAppDataFolder]Vigil" set_by VA_DIR '[CommonAppDataFolder]Vigil'
 check "VA_CONF is [CommonAppDataFolder]Vigil\\agent.conf" set_by VA_CONF '[CommonAppDataFolder]Vigil\agent.conf'
@@ -180,13 +180,24 @@ retire_split_by_purge() {
     contains "$(cond_of RetireAgentPurge)" 'PURGE_STATE="1"'
 }
 
-# Restart on failure: sc.exe (wixl cannot write MsiServiceConfigFailureActions).
-recovery=ConfigureServiceRecovery
-check "restart on failure: sc.exe failure VigilAgent reset= 86400 actions= restart/10000/restart/10000/restart/60000" \
-  test "$(ca_source $recovery)|$(ca_target $recovery)" = \
-  "VA_SC|failure VigilAgent reset= 86400 actions= restart/10000/restart/10000/restart/60000"
-check "restart on failure: also after a non-zero exit (sc.exe failureflag VigilAgent 1)" \
-  test "$(ca_source ${recovery}Flag)|$(ca_target ${recovery}Flag)" = "VA_SC|failureflag VigilAgent 1"
+# Restart on failure: Windows Installer's own tables (build-msi.sh writes them after wixl),
+# applied by MsiConfigureServices between InstallServices and StartServices. No sc.exe
+# custom action: the install must not depend on a tool's command set (wine's sc.exe has no
+# failureflag).
+show MsiServiceConfigFailureActions
+show MsiServiceConfig
+failure_row=$(awk -F'\t' '$2 == "VigilAgent"' "$tables/MsiServiceConfigFailureActions")
+flag_row=$(awk -F'\t' '$2 == "VigilAgent"' "$tables/MsiServiceConfig")
+# msidbServiceConfigEvent: 1 install, 2 uninstall, 4 reinstall.
+check "restart on failure: VigilAgent restarts after 10 s, 10 s, 60 s; count reset after 86400 s" \
+  test "$(cut -f3,4,7,8,9 <<<"$failure_row")" = \
+  "$(printf '5\t86400\t1[~]1[~]1\t10000[~]10000[~]60000\t%s' "$exe_component")"
+check "restart on failure: also after a non-zero exit (failure-actions flag, ConfigType 4 = 1)" \
+  test "$(cut -f3,4,5,6 <<<"$flag_row")" = "$(printf '5\t4\t1\t%s' "$exe_component")"
+check "MsiConfigureServices runs after InstallServices, before StartServices" \
+  between "$(seq_of MsiConfigureServices)" "$(seq_of InstallServices)" "$(seq_of StartServices)"
+check "no sc.exe custom action (the install does not depend on sc.exe's commands)" \
+  test -z "$(awk -F'\t' '$4 ~ /sc\.exe/' "$tables/CustomAction")"
 
 # The configuration directory and file, enrollment: in this order, before the service starts.
 check "SecureDataDir: C:\\ProgramData\\Vigil owned by Administrators, for SYSTEM and Administrators only" \
@@ -207,7 +218,7 @@ check "EnrollAgent: when SERVER_URL is set, on a first install, an upgrade or a 
 order="$(seq_of SecureDataDir) $(seq_of CreateConfigFile) $(seq_of WriteCaFile) $(seq_of EnrollAgent)"
 check "order: SecureDataDir, CreateConfigFile, WriteCaFile, EnrollAgent ($order)" \
   test "$order" = "$(tr ' ' '\n' <<<"$order" | sort -n | tr '\n' ' ' | sed 's/ $//')"
-for a in $recovery ${recovery}Flag SecureDataDir CreateConfigFile WriteCaFile EnrollAgent; do
+for a in SecureDataDir CreateConfigFile WriteCaFile EnrollAgent; do
   check "$a: deferred, as LocalSystem; its failure fails the install" runs_checked "$a"
   check "$a: after InstallServices, before StartServices" before_start "$a"
   check "$a: not on uninstall" not_on_uninstall "$a"

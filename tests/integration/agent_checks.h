@@ -31,6 +31,20 @@ inline std::string evidenceSeen(const Collector& c, const std::string& id,
   return e->isNull("last_seen_at") ? "" : e->get("last_seen_at").toString();
 }
 
+// The agent's presence status ("ONLINE", "SHUTDOWN", ...), or "" if the collector has no
+// record of it.
+inline std::string agentStatus(const Collector& c, const std::string& id) {
+  auto a = c.agent(id);
+  return a ? a->optValue<std::string>("status", "") : "";
+}
+
+// How many outages from the agent's diary the collector holds.
+inline size_t outagesReported(const Collector& c, const std::string& id) {
+  auto a = c.agent(id);
+  auto outages = a ? a->getArray("outages") : nullptr;
+  return outages ? outages->size() : 0;
+}
+
 // A UDP port for the peer witness that no other test run uses at the same time.
 inline std::string randomPeerPort() {
   std::random_device rd;

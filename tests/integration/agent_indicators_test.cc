@@ -20,6 +20,7 @@ using vigil::testing::enrolledId;
 using vigil::testing::eventually;
 using vigil::testing::evidenceSeen;
 using vigil::testing::logTail;
+using vigil::testing::outagesReported;
 using vigil::testing::randomPeerPort;
 using vigil::testing::TempDir;
 
@@ -102,13 +103,7 @@ BOOST_AUTO_TEST_CASE(the_outage_diary_reaches_the_collector_after_it_was_down) {
       10s));
   collector.start();
   // Backoff may have grown to a few seconds; the diary comes with the first accepted beat.
-  BOOST_REQUIRE_MESSAGE(eventually(
-                            [&] {
-                              auto a = collector.agent(id);
-                              auto outages = a ? a->getArray("outages") : nullptr;
-                              return outages && outages->size() >= 1;
-                            },
-                            40s),
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return outagesReported(collector, id) >= 1; }, 40s),
                         "no outage reported; agent log:\n"
                             << logTail(agent.logPath()) << "\ncollector log:\n"
                             << logTail(collector.logPath()));

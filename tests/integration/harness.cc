@@ -2,9 +2,12 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/NetSSL.h>
 #include <Poco/StreamCopier.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -122,10 +125,11 @@ Poco::JSON::Object::Ptr HttpResponse::item(const std::string& name,
   return nullptr;
 }
 
-HttpResponse httpRequest(int port, const std::string& method, const std::string& path,
-                         const std::map<std::string, std::string>& headers, const std::string& body,
-                         const std::string& content_type) {
-  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+namespace {
+
+HttpResponse exchange(Poco::Net::HTTPClientSession& session, const std::string& method,
+                      const std::string& path, const std::map<std::string, std::string>& headers,
+                      const std::string& body, const std::string& content_type) {
   session.setTimeout(Poco::Timespan(10, 0));
   Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
   for (const auto& [name, value] : headers) request.set(name, value);
@@ -147,6 +151,30 @@ HttpResponse httpRequest(int port, const std::string& method, const std::string&
   out.status = static_cast<int>(response.getStatus());
   for (const auto& [name, value] : response) out.headers[name] = value;
   return out;
+}
+
+}  // namespace
+
+HttpResponse httpRequest(int port, const std::string& method, const std::string& path,
+                         const std::map<std::string, std::string>& headers, const std::string& body,
+                         const std::string& content_type) {
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+  return exchange(session, method, path, headers, body, content_type);
+}
+
+HttpResponse httpsRequest(int port, const std::string& ca_file, const std::string& method,
+                          const std::string& path,
+                          const std::map<std::string, std::string>& headers) {
+  static const bool kSslInitialized = [] {
+    Poco::Net::initializeSSL();
+    return true;
+  }();
+  (void)kSslInitialized;
+  Poco::Net::Context::Ptr context = new Poco::Net::Context(
+      Poco::Net::Context::CLIENT_USE, "", "", ca_file, Poco::Net::Context::VERIFY_RELAXED);
+  context->enableExtendedCertificateVerification(false);
+  Poco::Net::HTTPSClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port), context);
+  return exchange(session, method, path, headers, "", "");
 }
 
 std::string readFile(const std::string& path) {
@@ -213,7 +241,7 @@ void Collector::start() {
         port_ = std::atoi(trim(readFile(port_file)).c_str());
         if (port_ <= 0) return false;
         try {
-          return httpRequest(port_, "GET", "/readyz").status == 200;
+          return request("GET", "/readyz").status == 200;
         } catch (const std::exception&) {
           return false;
         }
@@ -239,8 +267,14 @@ void Collector::kill() {
 std::string Collector::adminToken() const { return trim(readFile(data_dir_ + "/admin-token")); }
 std::string Collector::enrollToken() const { return trim(readFile(data_dir_ + "/enroll-token")); }
 
+HttpResponse Collector::request(const std::string& method, const std::string& path,
+                                const std::map<std::string, std::string>& headers) const {
+  if (ca_file_.empty()) return httpRequest(port_, method, path, headers);
+  return httpsRequest(port_, ca_file_, method, path, headers);
+}
+
 HttpResponse Collector::adminGet(const std::string& path) const {
-  return httpRequest(port_, "GET", path, {{"Authorization", "Bearer " + adminToken()}});
+  return request("GET", path, {{"Authorization", "Bearer " + adminToken()}});
 }
 
 Poco::JSON::Object::Ptr Collector::agent(const std::string& id) const {

@@ -1,5 +1,6 @@
 // makePlatform() for Linux.
 #include "agent/platform/linux/linux_platform.h"
+#include "agent/platform/linux/monotonic_condition.h"
 #include "agent/platform/platform.h"
 #include "agent/platform/posix/posix_platform.h"
 
@@ -15,6 +16,10 @@ Platform makePlatform() {
   platform.state = posix::makeStateProtection();
   platform.udp = posix::makeUdpSocketFactory();
   return platform;
+}
+
+std::unique_ptr<Waiter> makeWaiter() {
+  return std::make_unique<BasicWaiter<linux_platform::MonotonicCondition>>();
 }
 
 }  // namespace vigil::agent
