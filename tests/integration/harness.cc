@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -182,6 +183,20 @@ std::string readFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string findExecutable(const std::string& name, const std::vector<std::string>& extra_dirs) {
+  const char* path = std::getenv("PATH");
+  std::istringstream listed(path ? path : "");
+  std::vector<std::string> dirs;
+  for (std::string dir; std::getline(listed, dir, ':');) dirs.push_back(dir);
+  dirs.insert(dirs.end(), extra_dirs.begin(), extra_dirs.end());
+  for (const std::string& dir : dirs) {
+    if (dir.empty()) continue;
+    const std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
 }
 
 std::string logTail(const std::string& path, size_t max_bytes) {

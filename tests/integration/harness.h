@@ -71,6 +71,10 @@ std::string enrolledAgentId(const std::string& state_dir);
 double processCpuSeconds(int pid);
 std::string logTail(const std::string& path, size_t max_bytes = 4000);
 
+// The executable `name` in the directories of PATH, then in `extra_dirs` (system directories
+// a user's PATH often lacks, such as /usr/sbin or /usr/lib/wine); empty if nowhere.
+std::string findExecutable(const std::string& name, const std::vector<std::string>& extra_dirs);
+
 // Polls `condition` every 50 ms until it holds or `timeout` passes. Real processes run on
 // real time; this is the only waiting the integration tests do.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);

@@ -15,21 +15,8 @@ namespace {
 // The installed wine program `names` (first found) in PATH or /usr/lib/wine, looked up when a
 // test runs: wine is installed by the Windows step, after the build was configured.
 std::string wineProgram(std::initializer_list<const char*> names) {
-  std::vector<std::string> dirs;
-  if (const char* path = std::getenv("PATH")) {
-    std::string rest = path;
-    for (size_t at = 0; at <= rest.size();) {
-      const size_t colon = std::min(rest.find(':', at), rest.size());
-      if (colon > at) dirs.push_back(rest.substr(at, colon - at));
-      at = colon + 1;
-    }
-  }
-  dirs.push_back("/usr/lib/wine");
   for (const char* name : names) {
-    for (const std::string& dir : dirs) {
-      const std::filesystem::path candidate = std::filesystem::path(dir) / name;
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-    }
+    if (std::string found = findExecutable(name, {"/usr/lib/wine"}); !found.empty()) return found;
   }
   throw std::runtime_error(std::string("wine is not installed (no ") + *names.begin() +
                            "): scripts/install-deps.sh --windows installs it");

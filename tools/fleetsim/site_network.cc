@@ -11,23 +11,16 @@
 #include <cstring>
 #include <sstream>
 
+#include "tests/integration/harness.h"
+
 namespace vigil::fleetsim {
 namespace {
 
 using std::chrono::steady_clock;
 
-// `name` in the directories of PATH, then in the system directories where Debian puts ip
-// (/usr/sbin, often not in a user's PATH); empty if nowhere.
+// `name` in PATH, then where Debian puts ip (/usr/sbin, often not in a user's PATH).
 std::string findExecutable(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(std::string(path ? path : "") + ":/usr/sbin:/sbin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (dir.empty()) continue;
-    const std::string candidate = dir + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
+  return testing::findExecutable(name, {"/usr/sbin", "/sbin"});
 }
 
 Status osError(const std::string& what) {
