@@ -12,11 +12,19 @@
 //     exponential backoff with jitter (Retry-After is honoured on 429 and 503); an entry still
 //     failing once it is `give_up_after` old is given up (state "failed").
 //
-// Delivery runs on the dispatcher's own threads, never on ingest or presence threads. Each
-// attempt is bounded as a whole by the transport (webhooks.attemptTimeoutSeconds), and one
-// destination (host:port) has at most `max_in_flight_per_destination` attempts in flight, one
-// tenant at most `max_in_flight_per_tenant`: a slow, dead or hostile receiver holds a bounded
-// share of the workers and delays neither other tenants' deliveries nor the collector.
+// Delivery runs on the dispatcher's own threads, never on ingest or presence threads, so no
+// receiver can delay ingest, verdicts or the store's presence writes. Each attempt is bounded
+// as a whole by the transport (webhooks.attemptTimeoutSeconds). One destination (host:port)
+// has at most `max_in_flight_per_destination` attempts in flight, one tenant at most
+// `max_in_flight_per_tenant` (and never every worker). What that bounds, exactly:
+//   - a slow or dead receiver holds at most its destination's share of the workers, each for
+//     at most one attempt timeout, and delays every event to that destination (of any webhook
+//     or tenant pointing there), later events of a key waiting behind earlier ones;
+//   - the same tenant's other destinations wait when its slow ones together reach the
+//     tenant's cap;
+//   - other tenants wait only when slow destinations of several tenants together hold every
+//     worker (with the defaults: eight tenants each with one dead receiver); then each due
+//     delivery waits up to one attempt timeout for a worker.
 // Secrets are never logged, nor the URLs (which may carry credentials); log lines name the
 // webhook id and the message id, and the transport's account of a failure (addresses, OS and
 // TLS errors), which the tenant never sees: a delivery records only the failure's reason.

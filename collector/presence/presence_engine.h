@@ -2,7 +2,8 @@
 
 // The presence engine: decides each agent's status from several independent indicators,
 // verifies silence twice before OFFLINE, correlates silence by site, detects flapping, and
-// holds offline alerts back while the collector itself is degraded (ARCHITECTURE.md).
+// holds offline alerts back while the collector itself is degraded (docs/architecture.md,
+// docs/presence.md).
 //
 // Pure C++: no Poco, no store, no OS headers, no threads. Time comes from the injected Clock;
 // lateness is measured on its monotonic clock, wall time only labels events for humans.
@@ -11,8 +12,13 @@
 // one mutex). Events are delivered synchronously to the PresenceListener from inside the
 // call that caused them; the listener must not call back into the engine.
 //
-// Scale: state per agent is a fixed-size record (no per-agent heap allocation); tick() visits
-// only agents whose deadline has passed, in deadline order (an indexed min-heap).
+// Scale: state per agent is a fixed-size record (no per-agent heap allocation). tick() takes
+// agents from an indexed min-heap in deadline order, but evidence only ever lowers a heap key,
+// never raises it: a key that evidence overtook still comes up when it passes and is then
+// raised in place (O(log n)) without judging the agent. So the heap walk of a tick costs
+// O(log n) for every agent that is due and for every such stale key: in a healthy fleet about
+// one stale key per agent per heartbeat interval, ~17,000 per 1 s tick at 1M agents on a 60 s
+// interval (docs/presence.md, "Benchmark": 3.9 ms mean when nothing is due).
 
 #include <cstdint>
 #include <memory>
