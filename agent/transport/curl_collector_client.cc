@@ -137,7 +137,9 @@ Status CurlCollectorClient::configure() {
   set(curl_easy_setopt(h, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
   set(curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L));
-  // Verification is never turned off; ca_file only adds trust in a private CA.
+  // Verification is never turned off. CURLOPT_CAINFO replaces libcurl's default CA bundle (and,
+  // under Schannel, the Windows root store): with ca_file, only its CAs are trusted, besides a
+  // CA directory the libcurl build may have (the released agents' has none).
   set(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L));
   set(curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L));
   const std::string ca_file = options_.ca_file.empty() ? systemCaBundle() : options_.ca_file;
