@@ -3,7 +3,7 @@
 // The in-memory authority on every agent's live state: credentials for signature checks and
 // the latest accepted heartbeat evidence for replay checks. Memory is O(agents): a heartbeat
 // overwrites its agent's entry in place and marks it dirty; LastSeenWriter takes the dirty
-// entries in batches and writes them behind to the store (ARCHITECTURE.md, principle 5).
+// entries in batches and writes them behind to the store (docs/architecture.md).
 //
 // Thread safety: all methods are safe to call concurrently.
 

@@ -3,7 +3,7 @@
 // Writes the AgentDirectory's dirty entries behind to the store: all of them in one
 // transaction per flush, every `interval` on a background thread and once more on stop().
 // A failed batch is marked dirty again and retried on the next flush; a kill -9 loses at most
-// one interval of last-seen times (ARCHITECTURE.md, principle 8).
+// one interval of last-seen times (docs/architecture.md).
 //
 // Thread safety: flush() may be called from any thread; start()/stop() from one owner thread.
 
