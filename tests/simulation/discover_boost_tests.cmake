@@ -11,7 +11,8 @@
 
 if(CMAKE_SCRIPT_MODE_FILE)
   cmake_minimum_required(VERSION 3.18)
-  execute_process(COMMAND "${EXECUTABLE}" --list_content
+  string(REPLACE "," ";" EMULATOR "${EMULATOR}")
+  execute_process(COMMAND ${EMULATOR} "${EXECUTABLE}" --list_content
                   RESULT_VARIABLE listed ERROR_VARIABLE content OUTPUT_VARIABLE ignored)
   if(NOT listed EQUAL 0)
     message(FATAL_ERROR "${EXECUTABLE} --list_content failed (${listed}):\n${content}")
@@ -66,8 +67,12 @@ if(CMAKE_SCRIPT_MODE_FILE)
       continue()
     endif()
     string(REPLACE "/" "." test_name "${PREFIX}.${path}")
+    set(command "")
+    foreach(word IN LISTS EMULATOR ITEMS "${EXECUTABLE}")
+      string(APPEND command "[=[${word}]=] ")
+    endforeach()
     string(APPEND script
-           "add_test([=[${test_name}]=] [=[${EXECUTABLE}]=] [=[--run_test=${path}]=] "
+           "add_test([=[${test_name}]=] ${command}[=[--run_test=${path}]=] "
            "[=[--log_level=message]=])\n"
            "set_tests_properties([=[${test_name}]=] PROPERTIES LABELS [=[${LABELS}]=] "
            "TIMEOUT ${TIMEOUT})\n")
@@ -82,11 +87,13 @@ function(vigil_discover_boost_tests target)
   cmake_parse_arguments(ARG "" "PREFIX;LABELS;TIMEOUT" "EXCLUDE" ${ARGN})
   set(listed "${CMAKE_CURRENT_BINARY_DIR}/${target}_cases.cmake")
   string(REPLACE ";" "," exclude "${ARG_EXCLUDE}")
+  # A cross build runs the executable through its emulator (wine), as ctest does.
+  string(REPLACE ";" "," emulator "${CMAKE_CROSSCOMPILING_EMULATOR}")
   add_custom_command(
     TARGET ${target} POST_BUILD
     COMMAND "${CMAKE_COMMAND}" -D "EXECUTABLE=$<TARGET_FILE:${target}>" -D "OUTPUT=${listed}"
             -D "PREFIX=${ARG_PREFIX}" -D "LABELS=${ARG_LABELS}" -D "TIMEOUT=${ARG_TIMEOUT}"
-            -D "EXCLUDE=${exclude}" -P "${VIGIL_DISCOVER_BOOST_TESTS_SCRIPT}"
+            -D "EXCLUDE=${exclude}" -D "EMULATOR=${emulator}" -P "${VIGIL_DISCOVER_BOOST_TESTS_SCRIPT}"
     COMMENT "Listing the test cases of ${target}"
     VERBATIM)
   set(include_file "${CMAKE_CURRENT_BINARY_DIR}/${target}_include.cmake")
