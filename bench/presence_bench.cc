@@ -278,7 +278,8 @@ int main(int argc, char** argv) {
 
   // 1 % of the fleet goes silent at once: agents that beat within 0.6 s of each other.
   const uint64_t due_from = kIngestRounds + kSteadyRounds;
-  const size_t silent_span = std::max<size_t>(1, n / 100) * kRoundsPerHeartbeat;
+  const size_t silent_agents = std::max<size_t>(1, n / 100);
+  const size_t silent_span = silent_agents * kRoundsPerHeartbeat;
   const size_t first_due_tick = driver.ticks().size();
   driver.runRounds(due_from, due_from + kDueRounds, silent_span);
   // The silent agents' deadlines span under a second, so each wave (SUSPECT, then OFFLINE a
@@ -299,12 +300,21 @@ int main(int argc, char** argv) {
     wave.max_tick_seconds = std::max(wave.max_tick_seconds, tick.seconds);
     wave.transitions += tick.transitions;
   }
-  std::sort(waves.begin(), waves.end(),
-            [](const DueWave& a, const DueWave& b) { return a.transitions > b.transitions; });
-  waves.resize(2);
-  std::sort(waves.begin(), waves.end(), [](const DueWave& a, const DueWave& b) {
-    return a.first_tick_order < b.first_tick_order;
-  });
+  // Exactly two waves, each moving every silent agent once: anything else means the figures
+  // below would time other work (or none), so the run fails rather than print them.
+  if (waves.size() != 2 || waves[0].transitions != silent_agents ||
+      waves[1].transitions != silent_agents) {
+    std::fprintf(stderr,
+                 "vigil-presence-bench: expected 2 waves of %zu transitions each (SUSPECT, then "
+                 "OFFLINE) after %zu agents went silent, got %zu wave(s):",
+                 silent_agents, silent_agents, waves.size());
+    for (const DueWave& wave : waves) {
+      std::fprintf(stderr, " %llu in %zu tick(s);",
+                   static_cast<unsigned long long>(wave.transitions), wave.ticks);
+    }
+    std::fprintf(stderr, "\n");
+    return 1;
+  }
 
   const double engine_per_agent = static_cast<double>(engine_bytes) / n;
   const double rss_added_per_agent =

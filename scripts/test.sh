@@ -5,6 +5,7 @@
 # on loopback, the layering check, the fuzz corpora). The ctest summary is followed by one line
 # naming each step's outcome; the exit status covers every step.
 set -euo pipefail
+export VIGIL_CI=1  # the tests: a tool this script installs must be there (no skip)
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh --test

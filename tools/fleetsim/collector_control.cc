@@ -275,8 +275,10 @@ Result<std::unique_ptr<FillableFileSystem>> FillableFileSystem::mount(const std:
   std::filesystem::create_directories(dir, ec);
   const std::string options = "size=" + std::to_string(size_mb) + "m,mode=0700";
   if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) != 0) {
-    return Status::permissionDenied("cannot mount a tmpfs at " + dir + ": " + std::strerror(errno) +
-                                    " (needs root)");
+    const int error = errno;
+    const std::string why = "cannot mount a tmpfs at " + dir + ": " + std::strerror(error);
+    if (error == EPERM || error == EACCES) return Status::permissionDenied(why + " (needs root)");
+    return Status::ioError(why);
   }
   return std::unique_ptr<FillableFileSystem>(new FillableFileSystem(dir));
 }

@@ -65,6 +65,12 @@ struct RunObservations {
   // When the collector could not work at all (killed, restarting, stopped by SIGSTOP), as the
   // runner saw it: a death there is judged from the end of the window, like a degraded period.
   std::vector<DegradedPeriod> collector_down;
+  // What the runner did that may degrade the collector, as it did it: each fault of the
+  // timeline from its start to its end, the first start of the collector with the setup that
+  // follows (enrollment) until the fleet runs, and a start after the timeline until it
+  // answered. reasons[0] names it. The collector may be degraded only there (and for the
+  // recovery after them).
+  std::vector<DegradedPeriod> injected;
   std::map<std::string, std::string> final_status;  // agent id -> status
   FleetStats fleet;
   uint64_t shed_requests = 0;        // by the collector, all classes, all its lives
@@ -96,6 +102,10 @@ struct Verdict {
   // From the death itself, degraded periods and downtime included: what an admin waited.
   double detection_from_death_p99_s = 0;
   double detection_from_death_max_s = 0;
+  // From the death, or from the end (and recovery) of an injected fault that overlaps the
+  // wait: like detection_s, but blind to what the collector said of its own health.
+  double detection_from_faults_p99_s = 0;
+  uint64_t degraded_outside_faults = 0;  // degraded periods no injected fault explains
   double ingest_p50_ms = 0;
   double ingest_p99_ms = 0;
   double peak_ingest_lag_ms = 0;

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -34,6 +35,41 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 WallTime wallNow() { return std::chrono::system_clock::now(); }
+
+// What a timeline action does to the collector's health: it opens a fault that a later action
+// of the same family and target ends, ends one, is a fault in itself, or is none.
+struct FaultRole {
+  enum class Kind : uint8_t { kNone, kOpens, kEnds, kInstant };
+  Kind kind = Kind::kNone;
+  std::string family;
+};
+
+FaultRole faultRoleOf(const std::string& action) {
+  using Kind = FaultRole::Kind;
+  static const std::map<std::string, FaultRole> kRoles = {
+      {"collector_kill", {Kind::kOpens, "collector down"}},
+      {"collector_start", {Kind::kEnds, "collector down"}},
+      {"collector_freeze", {Kind::kOpens, "collector frozen"}},
+      {"collector_thaw", {Kind::kEnds, "collector frozen"}},
+      {"cpu_starve_start", {Kind::kOpens, "cpu starved"}},
+      {"cpu_starve_stop", {Kind::kEnds, "cpu starved"}},
+      {"store_full_start", {Kind::kOpens, "store full"}},
+      {"store_full_stop", {Kind::kEnds, "store full"}},
+      {"site_partition_start", {Kind::kOpens, "site partitioned"}},
+      {"site_partition_stop", {Kind::kEnds, "site partitioned"}},
+      {"channel_block", {Kind::kOpens, "channel blocked"}},
+      {"channel_unblock", {Kind::kEnds, "channel blocked"}},
+      {"real_site_cut", {Kind::kOpens, "office cut off"}},
+      {"real_site_heal", {Kind::kEnds, "office cut off"}},
+      {"real_agent_kill", {Kind::kOpens, "office agent killed"}},
+      {"real_agent_start", {Kind::kEnds, "office agent killed"}},
+      {"collector_restart_tls", {Kind::kInstant, "graceful restart"}},
+      {"fleet_boot", {Kind::kInstant, "fleet boot"}},
+      {"real_agents_kill", {Kind::kInstant, "real agents killed"}},
+  };
+  auto it = kRoles.find(action);
+  return it == kRoles.end() ? FaultRole{} : it->second;
+}
 
 // A metric's value summed over its label sets, from a Prometheus text exposition.
 double metricSum(const std::string& text, const std::string& name) {
@@ -214,11 +250,12 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   if (has("store_full_start")) {
     const int size_mb = 64 + static_cast<int>(scenario.agents / 100);
     auto fs = FillableFileSystem::mount(data_dir, size_mb);
-    if (!fs.ok()) {
+    if (!fs.ok() && fs.error().code() == StatusCode::kPermissionDenied) {
       result.skipped = true;
       obs.notes.push_back("skipped: " + fs.error().message());
       return result;
     }
+    if (!fs.ok()) return fs.error();
     store_fs = std::move(fs.value());
   }
   std::filesystem::create_directories(data_dir);
@@ -279,6 +316,8 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   CollectorControl collector(setup);
   progress("starting vigil-collector on port " + std::to_string(setup.http_port) +
            (tls ? " (HTTPS)" : "") + ", interval " + std::to_string(interval_s) + " s");
+  // The runner's own starts of the collector are faults too: each begins a warm-up.
+  const WallTime first_start = wallNow();
   if (Status s = collector.start(); !s.ok()) return s;
   CollectorHttp& http = collector.http();
   if (Status s = useBootstrapToken(http, data_dir); !s.ok()) return s;
@@ -421,6 +460,9 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
     double at_s;
     std::string what;
     std::function<void()> run;
+    FaultRole fault;
+    std::string fault_target;  // site, agent or channel: which opening an ending ends
+    double spread_s = 0;       // an instant fault's effects last this much longer (a boot)
   };
   std::vector<Step> steps;
   std::mt19937_64 rng(options.seed * 7919 + 17);
@@ -581,7 +623,9 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
         office_step(f.agent.empty() ? offices->restartKilled(f.site) : offices->restart(f.agent));
       };
     }
-    steps.push_back({f.at_s, what, act});
+    const FaultRole role = faultRoleOf(f.action);
+    const double spread_s = f.action == "fleet_boot" ? static_cast<double>(f.seconds) : 0;
+    steps.push_back({f.at_s, what, act, role, f.site + f.agent + f.channel, spread_s});
   }
   std::stable_sort(steps.begin(), steps.end(),
                    [](const Step& a, const Step& b) { return a.at_s < b.at_s; });
@@ -596,14 +640,39 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   }
   if (!scenario.fleet_boots_at_start) fleet.start(false);
   obs.fleet_started = wallNow();
+  obs.injected.push_back(
+      {first_start, obs.fleet_started, {"runner: first start of the collector, enrollment"}});
   const auto t0 = steady_clock::now();
   progress("fleet running; timeline of " + std::to_string(scenario.timeline.size()) +
            " steps and " + std::to_string(deaths) + " background deaths over " +
            std::to_string(static_cast<int>(std::llround(scenario.duration_s * k))) + " s");
+  // The injected faults, from the step that began each to the step that ended it.
+  std::map<std::string, std::pair<WallTime, std::string>> open_faults;  // family + target
   for (const Step& step : steps) {
     std::this_thread::sleep_until(t0 + scaled(step.at_s) + shift);
     if (!step.what.empty()) progress(step.what);
+    const WallTime before = wallNow();
     step.run();
+    const std::string key = step.fault.family + "/" + step.fault_target;
+    switch (step.fault.kind) {
+      case FaultRole::Kind::kOpens:
+        open_faults.emplace(key, std::make_pair(before, step.what));
+        break;
+      case FaultRole::Kind::kEnds:
+        if (auto it = open_faults.find(key); it != open_faults.end()) {
+          obs.injected.push_back({it->second.first, wallNow(), {"injected: " + it->second.second}});
+          open_faults.erase(it);
+        }
+        break;
+      case FaultRole::Kind::kInstant:
+        obs.injected.push_back(
+            {before,
+             wallNow() + duration_cast<WallTime::duration>(scaled(step.spread_s)),
+             {"injected: " + step.what}});
+        break;
+      case FaultRole::Kind::kNone:
+        break;
+    }
   }
   if (!office_failure.empty()) {  // the run is void; the sampler must not outlive it
     sampling = false;
@@ -616,9 +685,14 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   collector.thaw();
   if (store_fs) store_fs->drain();
   snapshot.reset();
+  for (const auto& [key, opened] : open_faults) {  // the timeline's end ends them
+    obs.injected.push_back({opened.first, wallNow(), {"injected: " + opened.second}});
+  }
   if (!collector.running()) {
     obs.notes.push_back("the collector was not running at the end of the timeline; started");
+    const WallTime restart = wallNow();
     if (Status s = collector.start(); !s.ok()) return s;
+    obs.injected.push_back({restart, wallNow(), {"runner: start after the timeline"}});
   }
 
   // Settle: long enough for the recovery period (one interval and its jitter) and three
@@ -653,6 +727,16 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
         if (w.type == "collector.degraded") {
           if (degraded.empty() || degraded.back().to != WallTime::max()) {
             degraded.push_back({*at, WallTime::max(), {}});
+          }
+          // Every reason the period had, in the order they appeared.
+          std::vector<std::string>& reasons = degraded.back().reasons;
+          const cJSON* listed = cJSON_GetObjectItemCaseSensitive(data, "reasons");
+          const cJSON* reason = nullptr;
+          cJSON_ArrayForEach(reason, listed) {
+            if (cJSON_IsString(reason) &&
+                std::find(reasons.begin(), reasons.end(), reason->valuestring) == reasons.end()) {
+              reasons.emplace_back(reason->valuestring);
+            }
           }
         } else if (!degraded.empty() && degraded.back().to == WallTime::max()) {
           degraded.back().to = *at;
@@ -716,9 +800,10 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   obs.fleet = fleet.takeStats();
   obs.shed_requests = shed.total() - shed_before;
   obs.refused_connections = refused.total() - refused_before;
-  // Bound: a fixed base for the process and its caches, plus a budget per agent.
+  // Bound: measured 35-45 MiB at 2,000 agents and 261-362 MiB at 100,000 (docs/scenarios.md,
+  // "Results"); 64 MiB + 4 KiB per agent leaves about 40 % and 25 % above those.
   obs.rss_bound_bytes =
-      (256ull << 20) + 16384ull * (scenario.agents + scenario.real_agents + obs.office_agents);
+      (64ull << 20) + 4096ull * (scenario.agents + scenario.real_agents + obs.office_agents);
   obs.wall_seconds = std::chrono::duration<double>(steady_clock::now() - run_started).count();
   result.verdict = judge(obs);
   return result;

@@ -62,7 +62,8 @@ struct Exchange {
   std::string request_body;
   std::string response_body;
   std::optional<int64_t> retry_after_s;
-  MonoTime due;  // when the agent wanted to send
+  MonoTime due;   // when the agent wanted to send
+  MonoTime sent;  // when it was handed to libcurl: ingest lag counts from here
   bool carried_outages = false;
 };
 
@@ -384,7 +385,7 @@ class Fleet::Loop {
                  now);
       return;
     }
-    // Due: it waits its turn for the connection pool (that wait is ingest lag too).
+    // Due: it waits its turn for the connection pool (the simulator's wait, not ingest lag).
     a.in_flight = true;
     a.due = std::min(e.at, now);  // sent up to one slice early: lag counts from the send
     ready_.push_back(e.agent);
@@ -509,6 +510,7 @@ class Fleet::Loop {
     if (!options_.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
     curl_easy_setopt(easy, CURLOPT_PROXY, "");  // loopback: never through a proxy
     curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 0L);
+    ex->sent = std::chrono::steady_clock::now();
     curl_multi_add_handle(multi_.get(), easy);
     in_flight_.emplace(easy, std::move(ex));
   }
@@ -646,7 +648,7 @@ class Fleet::Loop {
       } else if (reading.outcome.kind == Kind::kAccepted) {
         ++s.heartbeats_accepted;
         s.server_ms.push_back(server_ms);
-        s.ingest_ms.push_back(msBetween(done.ex->due, done.at));
+        s.ingest_ms.push_back(msBetween(done.ex->sent, done.at));
       } else if (reading.outcome.kind == Kind::kOverloaded) {
         ++s.overloaded;
         if (!answer.retry_after_s) ++s.overloaded_without_retry_after;

@@ -79,7 +79,8 @@ struct FleetStats {
   uint64_t beacons_sent = 0;
   uint64_t beacon_acks = 0;
   // Accepted heartbeats: request written to answer read (the collector's own time), and
-  // due to answered (what the agent waited, queueing in the connection pool included).
+  // sent to answered (connecting, the accept queue, TLS and the collector's work; not the
+  // wait for a slot in the simulator's own connection pool, which is the simulator's).
   std::vector<double> server_ms;
   std::vector<double> ingest_ms;
 };

@@ -1,56 +1,26 @@
 #define BOOST_TEST_MODULE agent_linux_systemd
-#include <poll.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 #include <chrono>
-#include <cstring>
 #include <string>
 
 #include "agent/platform/linux/linux_platform.h"
-#include "agent/platform/posix/unique_fd.h"
 #include "tests/support/temp_dir.h"
 #include "tests/unit/agent/platform_test_support.h"
+#include "tests/unit/agent/posix_test_support.h"
 
 using vigil::StatusCode;
 using vigil::agent::linux_platform::makePowerMonitor;
 using vigil::agent::linux_platform::makeSystemdServiceControl;
 using vigil::agent::platform_testing::errorText;
+using vigil::agent::platform_testing::FakeNotifySocket;
 using vigil::agent::platform_testing::RecordingEventSink;
-using vigil::agent::posix::UniqueFd;
 using vigil::testing::TempDir;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Plays systemd's side of sd_notify(3): a datagram socket named by NOTIFY_SOCKET while it lives.
-class FakeNotifySocket {
- public:
-  explicit FakeNotifySocket(const std::string& path) : fd_(socket(AF_UNIX, SOCK_DGRAM, 0)) {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
-    BOOST_TEST_REQUIRE(
-        bind(fd_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
-    setenv("NOTIFY_SOCKET", path.c_str(), 1);
-  }
-  ~FakeNotifySocket() { unsetenv("NOTIFY_SOCKET"); }
-
-  // The next notification, or "(none)" if none comes within 5 s.
-  std::string next() {
-    pollfd ready{fd_.get(), POLLIN, 0};
-    if (poll(&ready, 1, 5000) != 1) return "(none)";
-    char buffer[1024];
-    const ssize_t n = recv(fd_.get(), buffer, sizeof buffer, 0);
-    return n < 0 ? "(error)" : std::string(buffer, static_cast<size_t>(n));
-  }
-
- private:
-  UniqueFd fd_;
-};
 
 // Sets the watchdog variables systemd would set, and clears them afterwards.
 struct WatchdogEnvironment {
@@ -79,13 +49,36 @@ BOOST_AUTO_TEST_CASE(the_service_manager_hears_ready_alive_and_stopping) {
   BOOST_TEST(systemd.next() == "STOPPING=1");
 }
 
+// Started by anything but systemd, NOTIFY_SOCKET is unset: a notify socket that exists all the
+// same hears nothing, until the environment names it (read at each call, not once).
 BOOST_AUTO_TEST_CASE(outside_systemd_notifications_go_nowhere) {
-  unsetenv("NOTIFY_SOCKET");
+  const TempDir temp;
+  FakeNotifySocket unnamed(temp.sub("notify"), /*announce=*/false);
   auto control = makeSystemdServiceControl();
   control->ready("up");
   control->alive();
   control->stopping();
+  BOOST_TEST(unnamed.pending() == "(none)");
   BOOST_TEST(!control->aliveInterval().has_value());
+
+  unnamed.announce();
+  control->alive();
+  BOOST_TEST(unnamed.pending() == "WATCHDOG=1");
+}
+
+// Under systemd without WatchdogSec=, no alive interval is asked for; an alive() made anyway
+// (the heartbeat loop makes one per beat) still reaches systemd, which ignores it.
+BOOST_AUTO_TEST_CASE(without_a_watchdog_no_interval_is_asked_and_alive_is_harmless) {
+  const TempDir temp;
+  FakeNotifySocket systemd(temp.sub("notify"));
+  unsetenv("WATCHDOG_USEC");
+  unsetenv("WATCHDOG_PID");
+  auto control = makeSystemdServiceControl();
+  BOOST_TEST(!control->aliveInterval().has_value());
+  BOOST_TEST(systemd.pending() == "(none)");  // asking sends nothing
+  control->alive();
+  BOOST_TEST(systemd.pending() == "WATCHDOG=1");
+  BOOST_TEST(systemd.pending() == "(none)");
 }
 
 BOOST_AUTO_TEST_CASE(the_alive_interval_is_half_the_watchdog_period_for_this_process) {

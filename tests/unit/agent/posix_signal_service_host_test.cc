@@ -12,14 +12,18 @@
 #include <vector>
 
 #include "agent/platform/posix/posix_platform.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/agent/platform_test_support.h"
+#include "tests/unit/agent/posix_test_support.h"
 
 using vigil::Duration;
 using vigil::agent::ServiceControl;
 using vigil::agent::SystemEvent;
+using vigil::agent::platform_testing::FakeNotifySocket;
 using vigil::agent::platform_testing::RecordingEventSink;
 using vigil::agent::posix::makeSignalServiceHost;
 using vigil::agent::posix::makeSilentServiceControl;
+using vigil::testing::TempDir;
 using namespace std::chrono_literals;
 
 namespace {
@@ -93,10 +97,15 @@ BOOST_AUTO_TEST_CASE(the_body_gets_the_control_and_its_threads_inherit_the_block
   BOOST_TEST(!blockedInThisThread(SIGINT));
 }
 
-BOOST_AUTO_TEST_CASE(the_silent_control_watches_nothing) {
+// The control of a platform without a service manager's protocol (macOS): even where a
+// notify socket is announced, nothing reaches it, and no alive interval is asked for.
+BOOST_AUTO_TEST_CASE(the_silent_control_tells_no_one_and_watches_nothing) {
+  const TempDir temp;
+  FakeNotifySocket announced(temp.sub("notify"));
   auto control = makeSilentServiceControl();
   control->ready("up");
   control->alive();
   control->stopping();
+  BOOST_TEST(announced.pending() == "(none)");
   BOOST_TEST(!control->aliveInterval().has_value());
 }

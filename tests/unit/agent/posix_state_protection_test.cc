@@ -9,13 +9,17 @@
 #include "agent/platform/posix/posix_platform.h"
 #include "tests/support/temp_dir.h"
 #include "tests/unit/agent/platform_test_support.h"
+#include "tests/unit/agent/posix_test_support.h"
 
 using vigil::StatusCode;
 using vigil::agent::platform_testing::errorText;
+using vigil::agent::platform_testing::skippedUnless;
 using vigil::agent::posix::makeStateProtection;
 using vigil::testing::TempDir;
 
 namespace {
+
+bool runningAsRoot() { return geteuid() == 0; }
 
 // The permission bits of `path` (07777), or 0 if it cannot be stat'ed.
 unsigned modeOf(const std::string& path) {
@@ -97,11 +101,8 @@ BOOST_AUTO_TEST_CASE(flushing_a_file_succeeds_and_a_missing_one_errors) {
 
 // vigil-agent enroll/retire run by root on the service's state directory continue as its owner,
 // for good. Checked in a child process (the test process keeps its own identity); needs root.
-BOOST_AUTO_TEST_CASE(root_acts_as_the_owner_of_the_state_directory_for_good) {
-  if (geteuid() != 0) {
-    BOOST_TEST_MESSAGE("skipped: needs root");
-    return;
-  }
+BOOST_AUTO_TEST_CASE(root_acts_as_the_owner_of_the_state_directory_for_good,
+                     *skippedUnless(runningAsRoot, "needs root")) {
   const TempDir temp;
   const std::string dir = temp.sub("service-state");
   BOOST_TEST_REQUIRE(mkdir(dir.c_str(), 0700) == 0);

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <regex>
 #include <string>
 
 #include "collector/app/bootstrap.h"
@@ -35,6 +36,62 @@ using vigil::collector::SqliteStore;
 using vigil::testing::TempDir;
 
 namespace {
+
+// The defaults docs/operations.md documents: its table of keys, each row `key` | `default` (or
+// (empty)) | `VIGIL_...` | meaning.
+std::map<std::string, std::string> documentedDefaults() {
+  std::ifstream doc(std::string(VIGIL_SOURCE_DIR) + "/docs/operations.md");
+  BOOST_TEST_REQUIRE(doc.good(), "cannot read docs/operations.md");
+  const std::regex row(
+      R"(^\| `([A-Za-z]+\.[A-Za-z.]+)` \| (`([^`]*)`|\(empty\)) \| `VIGIL_[A-Z_]+` \|)");
+  std::map<std::string, std::string> defaults;
+  std::string line;
+  std::smatch match;
+  while (std::getline(doc, line)) {
+    if (std::regex_search(line, match, row)) defaults[match[1]] = match[3];
+  }
+  return defaults;
+}
+
+// The presence engine's keys, which docs/operations.md sends to docs/presence.md (where they
+// are described by field and in words): their defaults, written out here.
+std::map<std::string, std::string> presenceDefaults() {
+  return {
+      {"presence.confirmationWindowSeconds", "60"},
+      {"presence.witnessMaxPostponeSeconds", "600"},
+      {"presence.serverShutdownGraceSeconds", "900"},
+      {"presence.tickIntervalMs", "1000"},
+      {"presence.tickLateAfterMs", "5000"},
+      {"presence.clockJumpThresholdSeconds", "5"},
+      {"presence.recoveryPeriodSeconds", "0"},
+      {"presence.ingestLagBoundSeconds", "10"},
+      {"presence.channelWindowSeconds", "60"},
+      {"presence.suspectWindowSeconds", "60"},
+      {"presence.siteWindowSeconds", "180"},
+      {"presence.agentReconnectTimeSeconds", "10"},
+      {"presence.flapHalfLifeSeconds", "1800"},
+      {"presence.channelCollapseMaxDurationSeconds", "300"},
+      {"presence.massSuspectMaxDurationSeconds", "1800"},
+      {"presence.phiThreshold", "8"},
+      {"presence.latenessFloor", "1.5"},
+      {"presence.latenessCeiling", "2"},
+      {"presence.minStddevShare", "0.1"},
+      {"presence.agentJitter", "0.1"},
+      {"presence.shedShareBound", "0.05"},
+      {"presence.channelDropShare", "0.3"},
+      {"presence.massSuspectFactor", "5"},
+      {"presence.massSuspectMinShare", "0.02"},
+      {"presence.siteSilentShare", "0.8"},
+      {"presence.fleetSilentShare", "0.5"},
+      {"presence.flapHigh", "6"},
+      {"presence.flapLow", "3"},
+      {"presence.storeFailuresBound", "3"},
+      {"presence.channelMinAgents", "50"},
+      {"presence.massSuspectMinAgents", "20"},
+      {"presence.siteMinAgents", "3"},
+      {"presence.fleetSilentMinAgents", "10"},
+  };
+}
 
 // defaults < overrides
 AutoPtr<LayeredConfiguration> configWith(const std::map<std::string, std::string>& overrides) {
@@ -236,9 +293,21 @@ BOOST_AUTO_TEST_CASE(webhook_limits_and_outbound_networks_have_safe_defaults_and
       std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(every_key_has_a_default_in_the_table) {
+BOOST_AUTO_TEST_CASE(every_key_has_its_documented_default) {
+  std::map<std::string, std::string> documented = documentedDefaults();
+  BOOST_TEST_REQUIRE(documented.size() >= 50u, "docs/operations.md's table was not read");
+  for (const auto& [key, value] : presenceDefaults()) documented.emplace(key, value);
   auto defaults = defaultsLayer();
-  for (const auto& key : configKeys()) BOOST_TEST(defaults->hasProperty(key.key), key.key);
+  for (const auto& [key, value] : documented) {
+    BOOST_TEST_CONTEXT("key " << key) {
+      BOOST_TEST(defaults->hasProperty(key), "documented but not a key");
+      if (defaults->hasProperty(key)) BOOST_TEST(defaults->getString(key) == value);
+    }
+  }
+  // And the other way: a key without a documented default fails too.
+  for (const auto& key : configKeys()) {
+    BOOST_TEST(documented.count(key.key) == 1u, key.key << " has no documented default");
+  }
 }
 
 // ---- First-start provisioning -------------------------------------------------------------

@@ -1,8 +1,12 @@
 #define BOOST_TEST_MODULE collector_webhook_dispatcher
 // WebhookDispatcher against a real SqliteStore and a scripted transport, driven by a
 // SimulatedClock: signing, retries with backoff, Retry-After, giving up, order per key, store
-// failures, and the worker threads.
+// failures, and the worker threads; and once through the real transport, to a refused port.
 #include "collector/notify/webhook_dispatcher.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
@@ -15,7 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "collector/notify/outbound_policy.h"
 #include "collector/notify/webhook_signature.h"
+#include "collector/notify/webhook_transport.h"
 #include "collector/store/sqlite_store.h"
 #include "collector/store/store_wrapper.h"
 #include "tests/support/temp_dir.h"
@@ -136,6 +142,30 @@ class GateTransport final : public WebhookTransport {
   std::vector<std::string> posted_;
   std::map<std::string, int> host_in_flight_, host_peak_;
   std::map<int64_t, int> tenant_in_flight_, tenant_peak_;
+};
+
+// A TCP port on loopback where nothing listens: bound (so no one else takes it meanwhile) but
+// never listening, so a connection to it is refused at once.
+class RefusingPort {
+ public:
+  RefusingPort() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    BOOST_REQUIRE(fd_ >= 0);
+    BOOST_REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&address), length) == 0);
+    BOOST_REQUIRE(getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    port_ = ntohs(address.sin_port);
+  }
+  ~RefusingPort() { close(fd_); }
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_;
+  int port_ = 0;
 };
 
 // A store whose delivery records can be made to fail.
@@ -429,6 +459,39 @@ BOOST_AUTO_TEST_CASE(a_failure_shows_the_tenant_its_reason_and_the_log_its_detai
   BOOST_TEST(after.state == "pending");  // retried: the operator may allow the network
   BOOST_REQUIRE(warnings.size() == 1u);
   BOOST_TEST(warnings[0].find("169.254.169.254") != std::string::npos);
+}
+
+// The same through the real transport (libcurl) against a port that refuses: what is stored
+// for the tenant is the reason alone, whatever libcurl's own text says (it names the address
+// and port); the log has that text, and never the URL's secret part.
+BOOST_AUTO_TEST_CASE(a_real_refused_connection_shows_the_tenant_only_its_reason) {
+  const RefusingPort refusing;
+  const std::string port = std::to_string(refusing.port());
+  const Webhook hook =
+      addWebhook(tenant_id, "http://127.0.0.1:" + port + "/hook?token=url-credential");
+  BOOST_REQUIRE(store->enqueueWebhookEvent(hook.id, {"webhook.test", "k", "{}"}, nowMs()).ok());
+  const OutboundPolicy loopback_allowed(*OutboundPolicy::parseAllowedNetworks("127.0.0.0/8"));
+  HttpWebhookTransportOptions options;
+  options.attempt_timeout = 10s;
+  auto real = HttpWebhookTransport::create(options, loopback_allowed);
+  BOOST_REQUIRE(real.ok());
+  WebhookDispatcher real_dispatcher(
+      flaky, *real.value(), clock, config, [this](const std::string& l) { warnings.push_back(l); },
+      [this](const std::string& l) { errors.push_back(l); });
+
+  BOOST_TEST(real_dispatcher.deliverDue() == 1u);
+  auto rows = store->listDeliveries(hook.id, 0, 10);
+  BOOST_REQUIRE(rows.ok());
+  BOOST_REQUIRE(rows.value().size() == 1u);
+  const OutboxEntry& after = rows.value()[0];
+  BOOST_TEST(after.state == "pending");
+  BOOST_TEST(!after.last_status);
+  BOOST_TEST(after.last_error == "connect_failed");
+  BOOST_TEST(after.last_error.find("127.0.0.1") == std::string::npos);
+  BOOST_TEST(after.last_error.find(port) == std::string::npos);
+  const std::string logs = allLogs();
+  BOOST_TEST(logs.find("127.0.0.1:" + port) != std::string::npos, logs);
+  BOOST_TEST(logs.find("url-credential") == std::string::npos, logs);
 }
 
 // A tenant whose receivers hang holds at most max_in_flight_per_tenant workers, a destination

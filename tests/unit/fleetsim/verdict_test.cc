@@ -55,6 +55,8 @@ void die(RunObservations& run, uint32_t agent, double s) {
   run.final_status[run.agents[agent].id] = "OFFLINE";
 }
 
+std::string firstFailure(const Verdict& v) { return v.failures.empty() ? "" : v.failures[0]; }
+
 void alert(RunObservations& run, const SeenAlert& a) {
   run.webhook_alerts.push_back(a);
   run.api_alerts.push_back(a);
@@ -112,13 +114,59 @@ BOOST_AUTO_TEST_CASE(detection_waits_for_the_collector_to_be_healthy) {
   RunObservations run = baseRun();
   die(run, 1, 40);
   run.degraded.push_back({at(41), at(60), {"tick_late"}});
-  run.collector_down.push_back({at(39), at(42), {"frozen"}});
+  run.collector_down.push_back({at(39), at(55), {"frozen"}});
+  run.injected.push_back({at(39), at(55), {"injected: collector_freeze"}});
   alert(run, offline(1, "ag_b", 63));
   const Verdict v = judge(run);
-  BOOST_TEST(v.passed());
+  BOOST_TEST(v.passed(), firstFailure(v));
   BOOST_TEST(v.detection_max_s == 3.0, boost::test_tools::tolerance(1e-6));
   // What the admin waited is reported too: from the death itself.
   BOOST_TEST(v.detection_from_death_max_s == 23.0, boost::test_tools::tolerance(1e-6));
+  // From the fault's end and its recovery (1.1 intervals): 63 - (55 + 2.2).
+  BOOST_TEST(v.detection_from_faults_p99_s == 5.8, boost::test_tools::tolerance(1e-6));
+}
+
+// A collector that calls itself degraded for longer than the fault it suffered cannot buy
+// itself time: the latency also counts from the fault's end and recovery.
+BOOST_AUTO_TEST_CASE(detection_also_counts_from_the_injected_faults) {
+  RunObservations run = baseRun();
+  die(run, 1, 40);
+  run.injected.push_back({at(39), at(42), {"injected: collector_freeze"}});
+  run.degraded.push_back({at(41), at(47), {"tick_late"}});  // within the fault and recovery
+  alert(run, offline(1, "ag_b", 52));
+  const Verdict v = judge(run);
+  BOOST_TEST(v.detection_max_s == 5.0, boost::test_tools::tolerance(1e-6));  // from 47: in bound
+  BOOST_TEST(v.detection_from_faults_p99_s == 7.8, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(v.degraded_outside_faults == 0u);
+  BOOST_REQUIRE(v.failures.size() == 1u);
+  BOOST_TEST(v.failures[0].find("from the death") != std::string::npos, v.failures[0]);
+}
+
+BOOST_AUTO_TEST_CASE(the_collector_is_degraded_only_by_the_injected_faults) {
+  RunObservations run = baseRun();
+  // The runner's first start: warm-up until one interval and its jitter after it.
+  run.injected.push_back({at(-10), at(0), {"runner: first start of the collector, enrollment"}});
+  run.degraded.push_back({at(-9), at(2), {"warm_up"}});
+  // A fault, and the degradation it caused, noticed late and recovered from.
+  run.injected.push_back({at(30), at(40), {"injected: cpu_starve_start"}});
+  run.degraded.push_back({at(33), at(46), {"tick_late", "ingest_lag"}});
+  Verdict v = judge(run);
+  BOOST_TEST(v.passed(), firstFailure(v));
+
+  // Degraded with no fault, or longer than a fault and its recovery explain: a failure that
+  // says when and why.
+  run.degraded.push_back({at(70), at(75), {"mass_suspect"}});
+  run.degraded.back().reasons.push_back("shed_requests");
+  v = judge(run);
+  BOOST_TEST(v.degraded_outside_faults == 1u);
+  BOOST_REQUIRE(!v.failures.empty());
+  BOOST_TEST(v.failures[0] ==
+             "collector degraded outside the injected faults, +70.0 s to +75.0 s "
+             "(mass_suspect, shed_requests)");
+  run.degraded.pop_back();
+  run.degraded.push_back({at(50), at(60), {"tick_late"}});  // 40 + 4 + 2.2 < 60
+  v = judge(run);
+  BOOST_TEST(v.degraded_outside_faults == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_cut_off_site_needs_a_site_alert_and_only_that_site) {
