@@ -38,7 +38,6 @@
 #include "collector/api/token_service.h"
 #include "collector/app/bootstrap.h"
 #include "collector/app/failure_log.h"
-#include "collector/app/file_util.h"
 #include "collector/app/json_log_formatter.h"
 #include "collector/app/tls_context.h"
 #include "collector/ingest/agent_directory.h"
@@ -53,6 +52,7 @@
 #include "collector/notify/webhook_dispatcher.h"
 #include "collector/notify/webhook_transport.h"
 #include "collector/store/sqlite_store.h"
+#include "common/atomic_file.h"
 #include "common/clock.h"
 #include "common/protocol.h"
 
@@ -647,10 +647,10 @@ int CollectorApp::serve(const CollectorConfig& config) {
 
   int rc = EXIT_OK;
   if (!config.port_file.empty()) {
-    Status written = writeFileAtomically(
+    Status written = replaceFileAtomically(
         config.port_file, std::to_string(bound.port()) + "\n",
-        std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
-            std::filesystem::perms::group_read | std::filesystem::perms::others_read);
+        withPermissions(std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                        std::filesystem::perms::group_read | std::filesystem::perms::others_read));
     if (!written.ok()) {
       log.fatal("cannot write the port file: " + written.toString());
       rc = EXIT_CANTCREAT;

@@ -35,12 +35,7 @@ bool silenceAnnounced(const AgentRecord& rec) {
 }
 
 std::string maskText(uint32_t mask) {
-  std::string text;
-  for (size_t i = 0; i < kDegradationReasonCount; ++i) {
-    if ((mask & (1u << i)) == 0) continue;
-    if (!text.empty()) text += ", ";
-    text += degradationReasonName(static_cast<DegradationReason>(i));
-  }
+  std::string text = degradationReasonNames(mask, ", ");
   return text.empty() ? std::string("none") : text;
 }
 
