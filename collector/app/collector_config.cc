@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "common/protocol.h"
+#include "common/text.h"
 
 namespace vigil::collector {
 namespace {
@@ -20,20 +21,15 @@ namespace {
 constexpr int64_t kMaxIntervalS = 86'400;
 
 // Strict decimal integer: optional '-', 1 to 18 digits, surrounding blanks ignored.
-std::optional<int64_t> parseInteger(std::string text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  size_t i = 0;
-  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-  bool negative = false;
-  if (i < text.size() && text[i] == '-') {
-    negative = true;
-    ++i;
-  }
-  if (i == text.size() || text.size() - i > 18) return std::nullopt;
+std::optional<int64_t> parseInteger(std::string_view text) {
+  text = trimBlanks(text);
+  const bool negative = !text.empty() && text.front() == '-';
+  if (negative) text.remove_prefix(1);
+  if (text.empty() || text.size() > 18) return std::nullopt;
   int64_t value = 0;
-  for (; i < text.size(); ++i) {
-    if (text[i] < '0' || text[i] > '9') return std::nullopt;
-    value = value * 10 + (text[i] - '0');
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
   }
   return negative ? -value : value;
 }
@@ -58,12 +54,8 @@ class Validator {
   }
 
   bool boolean(const char* key) {
-    std::string text = string(key);
+    std::string text(trimBlanks(string(key)));
     for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-      text.erase(text.begin());
-    }
     if (text == "true" || text == "yes" || text == "on" || text == "1") return true;
     if (text == "false" || text == "no" || text == "off" || text == "0") return false;
     fail(std::string("configuration key ") + key + " (env " + environmentVariableFor(key) +
