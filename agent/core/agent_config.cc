@@ -8,17 +8,10 @@
 #include <system_error>
 
 #include "common/crypto.h"
+#include "common/text.h"
 
 namespace vigil::agent {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\r\n\f\v";
-  const size_t begin = s.find_first_not_of(ws);
-  if (begin == std::string_view::npos) return {};
-  const size_t end = s.find_last_not_of(ws);
-  return s.substr(begin, end - begin + 1);
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -132,7 +125,7 @@ Status applyConfigSetting(const ConfigSetting& s, AgentConfig* config) {
     size_t pos = 0;
     while (pos <= value.size()) {
       const size_t comma = value.find(',', pos);
-      std::string item(trim(value.substr(
+      std::string item(trimBlanks(value.substr(
           pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos)));
       if (!item.empty()) config->peer_broadcast.push_back(std::move(item));
       if (comma == std::string_view::npos) break;
@@ -154,7 +147,7 @@ Status applyConfigText(std::string_view text, std::string_view source_name, Agen
     pos = eol == std::string_view::npos ? text.size() + 1 : eol + 1;
     ++line_no;
 
-    const std::string_view line = trim(raw);
+    const std::string_view line = trimBlanks(raw);
     if (line.empty() || line.front() == '#') continue;
 
     ConfigSetting setting;
@@ -163,8 +156,8 @@ Status applyConfigText(std::string_view text, std::string_view source_name, Agen
     if (eq == std::string_view::npos) {
       return settingError(setting, "expected 'key = value', got '" + std::string(line) + "'");
     }
-    setting.key = std::string(trim(line.substr(0, eq)));
-    setting.value = std::string(trim(line.substr(eq + 1)));
+    setting.key = std::string(trimBlanks(line.substr(0, eq)));
+    setting.value = std::string(trimBlanks(line.substr(eq + 1)));
     if (setting.key.empty()) return settingError(setting, "missing key before '='");
     Status st = applyConfigSetting(setting, config);
     if (!st.ok()) return st;

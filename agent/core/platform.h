@@ -155,8 +155,6 @@ class StateProtection {
   virtual Status securePrivateDirectory(const std::string& dir) = 0;
   // Restricts a file the agent just wrote (before it is renamed into place).
   virtual Status securePrivateFile(const std::string& path) = 0;
-  // Forces `path`'s content to stable storage (fsync / FlushFileBuffers).
-  virtual Status flushFile(const std::string& path) = 0;
   // For a command an administrator runs next to the service (vigil-agent enroll, retire):
   // when the process is privileged and `dir` exists and belongs to another account (the
   // service's own), the process continues as that account, so that what it writes there stays

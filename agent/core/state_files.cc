@@ -3,6 +3,8 @@
 #include <fstream>
 #include <system_error>
 
+#include "common/atomic_file.h"
+
 namespace vigil::agent {
 
 namespace fs = std::filesystem;
@@ -21,38 +23,9 @@ Status prepareStateDir(const fs::path& dir, StateProtection& protection) {
 
 Status writePrivateFileAtomically(const fs::path& path, std::string_view content,
                                   StateProtection& protection) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  std::error_code ec;
-  {
-    // Created empty, made private, and only then filled: the content is never readable by
-    // others, whatever the umask or inherited ACL.
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::ioError("cannot create " + tmp.string());
-    if (Status st = protection.securePrivateFile(tmp.string()); !st.ok()) {
-      out.close();
-      fs::remove(tmp, ec);
-      return st;
-    }
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) {
-      out.close();
-      fs::remove(tmp, ec);
-      return Status::ioError("cannot write " + tmp.string());
-    }
-  }
-  if (Status st = protection.flushFile(tmp.string()); !st.ok()) {
-    fs::remove(tmp, ec);
-    return st;
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    Status st = fsError("cannot replace", path, ec);
-    fs::remove(tmp, ec);
-    return st;
-  }
-  return Status::okStatus();
+  return replaceFileAtomically(path, content, [&protection](const fs::path& new_file) {
+    return protection.securePrivateFile(new_file.string());
+  });
 }
 
 Result<std::optional<std::string>> readSmallFile(const fs::path& path, size_t max_bytes) {

@@ -15,9 +15,8 @@ namespace vigil::agent {
 // (Unix: 0700, refusing shared sticky directories; Windows: SYSTEM and Administrators only).
 Status prepareStateDir(const std::filesystem::path& dir, StateProtection& protection);
 
-// Replaces `path` with `content` atomically and durably: creates `path`.tmp, makes it private
-// before anything is written to it, writes, flushes it to stable storage, then renames it over
-// `path`, so a reader (also after a power cut) sees the old or the new content, never a mix.
+// Replaces `path` with `content` atomically and durably (replaceFileAtomically), the new file
+// made private through `protection` before anything is written to it.
 Status writePrivateFileAtomically(const std::filesystem::path& path, std::string_view content,
                                   StateProtection& protection);
 

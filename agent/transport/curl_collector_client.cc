@@ -6,11 +6,13 @@
 
 #include "agent/transport/system_ca_bundle.h"
 #include "common/protocol.h"
+#include "common/retry_after.h"
+#include "common/text.h"
 
 namespace vigil::agent {
 namespace {
 
-constexpr int64_t kMaxRetryAfterS = 86'400;
+constexpr std::chrono::seconds kMaxRetryAfter = std::chrono::hours(24);
 // How long one curl_multi_poll() may sleep; cancel() wakes it earlier.
 constexpr int kPollTimeoutMs = 1000;
 
@@ -23,13 +25,6 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
     }
   }
   return true;
-}
-
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\r\n";
-  const size_t begin = s.find_first_not_of(ws);
-  if (begin == std::string_view::npos) return {};
-  return s.substr(begin, s.find_last_not_of(ws) - begin + 1);
 }
 
 // Appends a header line; false if libcurl ran out of memory.
@@ -84,22 +79,18 @@ const char* transportCause(CURLcode code) {
 }
 
 std::optional<int64_t> parseRetryAfterSeconds(std::string_view value) {
-  value = trim(value);
-  if (value.empty() || value.size() > 18) return std::nullopt;
-  int64_t seconds = 0;
-  for (char c : value) {
-    if (c < '0' || c > '9') return std::nullopt;
-    seconds = std::min<int64_t>(seconds * 10 + (c - '0'), kMaxRetryAfterS);
-  }
-  return seconds;
+  const std::optional<std::chrono::seconds> wait = parseDeltaSeconds(value, kMaxRetryAfter);
+  if (!wait) return std::nullopt;
+  return wait->count();
 }
 
 std::optional<int64_t> parseKeepAliveTimeoutSeconds(std::string_view value) {
   while (!value.empty()) {
     const size_t comma = value.find(',');
-    const std::string_view param = trim(value.substr(0, comma));
+    const std::string_view param = trimBlanks(value.substr(0, comma));
     const size_t eq = param.find('=');
-    if (eq != std::string_view::npos && equalsIgnoreCase(trim(param.substr(0, eq)), "timeout")) {
+    if (eq != std::string_view::npos &&
+        equalsIgnoreCase(trimBlanks(param.substr(0, eq)), "timeout")) {
       return parseRetryAfterSeconds(param.substr(eq + 1));  // the same form: whole seconds
     }
     if (comma == std::string_view::npos) break;
@@ -188,7 +179,7 @@ size_t CurlCollectorClient::onHeader(char* data, size_t size, size_t count, void
   }
   const size_t colon = line.find(':');
   if (colon == std::string_view::npos) return n;
-  const std::string_view name = trim(line.substr(0, colon));
+  const std::string_view name = trimBlanks(line.substr(0, colon));
   if (equalsIgnoreCase(name, "Retry-After")) {
     client->retry_after_s_ = parseRetryAfterSeconds(line.substr(colon + 1));
   } else if (equalsIgnoreCase(name, "Keep-Alive")) {

@@ -45,8 +45,9 @@ struct CurlClientOptions {
 // The outage cause (protocol::causes) of a failed transfer.
 const char* transportCause(CURLcode code);
 
-// Parses a Retry-After value in its seconds form ("120"); nullopt for the HTTP-date form or
-// anything malformed. Values above a day are capped to a day.
+// Parses a Retry-After value in its seconds form ("120", parseDeltaSeconds); nullopt for the
+// HTTP-date form (the collector sends only seconds, and the transport has no clock to turn a
+// date into a wait) or anything malformed. Values above a day are capped to a day.
 std::optional<int64_t> parseRetryAfterSeconds(std::string_view value);
 
 // Parses the timeout=N parameter of a Keep-Alive header value ("timeout=2, max=100"): how long

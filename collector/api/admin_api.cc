@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "common/protocol.h"
+#include "common/text.h"
 
 namespace vigil::collector {
 namespace {
@@ -41,18 +42,6 @@ std::vector<std::string> splitPath(const std::string& path) {
 
 bool isParameter(const std::string& segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
-}
-
-// A positive decimal of at most 18 digits (fits int64 without overflow checks).
-std::optional<int64_t> parsePositiveId(const std::string& text) {
-  if (text.empty() || text.size() > 18) return std::nullopt;
-  int64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + (c - '0');
-  }
-  if (value <= 0) return std::nullopt;
-  return value;
 }
 
 bool hasControlCharacter(const std::string& s) {

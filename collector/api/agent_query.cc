@@ -26,10 +26,8 @@ std::optional<int64_t> millis(const std::optional<WallTime>& t) {
 // Names of the degradation reasons in `mask`, as a JSON array.
 void addReasonArray(cJSON* obj, const char* name, uint32_t mask) {
   cJSON* arr = cJSON_AddArrayToObject(obj, name);
-  for (size_t i = 0; i < presence::kDegradationReasonCount; ++i) {
-    if ((mask & (1u << i)) == 0) continue;
-    cJSON_AddItemToArray(arr, cJSON_CreateString(presence::degradationReasonName(
-                                  static_cast<presence::DegradationReason>(i))));
+  for (presence::DegradationReason reason : presence::degradationReasonsIn(mask)) {
+    cJSON_AddItemToArray(arr, cJSON_CreateString(presence::degradationReasonName(reason)));
   }
 }
 
@@ -143,19 +141,13 @@ ApiResult<std::vector<presence::Status>> parseStatuses(const std::string& text) 
     size_t end = text.find(',', start);
     if (end == std::string::npos) end = text.size();
     const std::string name = text.substr(start, end - start);
-    bool known = false;
-    for (uint8_t i = 0; i < 7; ++i) {
-      const auto status = static_cast<presence::Status>(i);
-      if (name == presence::statusName(status)) {
-        statuses.push_back(status);
-        known = true;
-      }
-    }
-    if (!known) {
+    const std::optional<presence::Status> status = presence::statusFromName(name);
+    if (!status) {
       return invalidField("status", "unknown status '" + name.substr(0, 32) +
                                         "'; use UNKNOWN, ONLINE, SUSPECT, UNREACHABLE, OFFLINE, "
                                         "MAINTENANCE or SHUTDOWN, comma-separated");
     }
+    statuses.push_back(*status);
     start = end + 1;
   }
   return statuses;
@@ -392,12 +384,10 @@ ApiResult<AdminAnswer> AgentQueryService::health(const AdminRequest& /*request*/
   out::string(o, "status", health.degraded ? "degraded" : "healthy");
   out::time(o, "since", toUnixMillis(health.since));
   cJSON* reasons = cJSON_AddArrayToObject(o, "reasons");
-  for (size_t i = 0; i < presence::kDegradationReasonCount; ++i) {
-    if ((health.reasons_mask & (1u << i)) == 0) continue;
+  for (presence::DegradationReason reason : presence::degradationReasonsIn(health.reasons_mask)) {
     cJSON* r = cJSON_CreateObject();
-    out::string(r, "reason",
-                presence::degradationReasonName(static_cast<presence::DegradationReason>(i)));
-    out::optionalTime(r, "since", millis(health.reason_since[i]));
+    out::string(r, "reason", presence::degradationReasonName(reason));
+    out::optionalTime(r, "since", millis(health.reason_since[static_cast<size_t>(reason)]));
     cJSON_AddItemToArray(reasons, r);
   }
   cJSON* agents = cJSON_AddObjectToObject(o, "agents");

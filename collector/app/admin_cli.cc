@@ -9,21 +9,10 @@
 #include "collector/api/tenancy_service.h"
 #include "collector/api/token_service.h"
 #include "collector/store/sqlite_store.h"
+#include "common/text.h"
 
 namespace vigil::collector {
 namespace {
-
-// A positive decimal id of at most 18 digits.
-std::optional<int64_t> parseId(const std::string& text) {
-  if (text.empty() || text.size() > 18) return std::nullopt;
-  int64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + (c - '0');
-  }
-  if (value <= 0) return std::nullopt;
-  return value;
-}
 
 // Rows of text as left-aligned columns, two spaces apart.
 void printTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
@@ -114,7 +103,7 @@ class CommandRunner {
     NewAdminToken token;
     token.name = name.value();
     for (const std::string& text : options_.tenants) {
-      std::optional<int64_t> id = parseId(text);
+      std::optional<int64_t> id = parsePositiveId(text);
       if (!id) return usage("--tenant takes a tenant id (a positive integer), not '" + text + "'");
       token.tenant_ids.push_back(*id);
     }
@@ -175,7 +164,7 @@ class CommandRunner {
   }
 
   int revokeAdminToken(const std::string& text) {
-    std::optional<int64_t> id = parseId(text);
+    std::optional<int64_t> id = parsePositiveId(text);
     if (!id) return usage("admin-token revoke takes a token id, not '" + text + "'");
     if (!open()) return kCliExitIoError;
     auto found = store_->findAdminToken(*id);

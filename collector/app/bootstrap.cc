@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "collector/app/file_util.h"
+#include "common/atomic_file.h"
 #include "common/crypto.h"
 
 namespace vigil::collector {
@@ -24,7 +24,9 @@ Result<std::string> hashOf(const std::string& token) {
 Result<std::string> generateTokenFile(const fs::path& file) {
   auto token = crypto::randomHex(kGeneratedTokenBytes);
   if (!token.ok()) return token.error();
-  if (Status s = writeFileAtomically(file, token.value() + "\n", kSecretFileMode); !s.ok()) {
+  if (Status s =
+          replaceFileAtomically(file, token.value() + "\n", withPermissions(kSecretFileMode));
+      !s.ok()) {
     return s;
   }
   return token.value();

@@ -38,9 +38,9 @@
 #include "collector/api/token_service.h"
 #include "collector/app/bootstrap.h"
 #include "collector/app/failure_log.h"
-#include "collector/app/file_util.h"
 #include "collector/app/json_log_formatter.h"
 #include "collector/app/tls_context.h"
+#include "collector/app/webhook_metrics.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/beacon_service.h"
 #include "collector/ingest/ingest_service.h"
@@ -53,6 +53,7 @@
 #include "collector/notify/webhook_dispatcher.h"
 #include "collector/notify/webhook_transport.h"
 #include "collector/store/sqlite_store.h"
+#include "common/atomic_file.h"
 #include "common/clock.h"
 #include "common/protocol.h"
 
@@ -334,6 +335,161 @@ size_t connectionRoom(size_t wanted, Poco::Logger& log) {
   return room;
 }
 
+// What HTTPS needs while the collector serves: the OpenSSL library, the certificate the
+// reloader may replace, and the server context presenting it to each new handshake.
+struct ServerTls {
+  std::optional<OpenSslLibrary> library;
+  std::optional<ServerCertificate> certificate;
+  Poco::Net::Context::Ptr context;
+};
+
+// Loads the certificate and makes the server context into `tls` (left empty when TLS is
+// off). An expired or not yet valid certificate is served with a warning: agents refuse it.
+Status loadServerTls(const TlsSettings& settings, const Clock& clock, Poco::Logger& log,
+                     ServerTls& tls) {
+  if (!settings.enabled()) return Status::okStatus();
+  tls.library.emplace();
+  auto loaded = CertifiedKey::load(settings.certificate_file, settings.private_key_file);
+  if (!loaded.ok()) {
+    return Status::invalidArgument(
+        "cannot use the TLS certificate (tls.certificateFile, tls.privateKeyFile): " +
+        loaded.error().message());
+  }
+  if (Status valid = loaded.value()->validAt(clock.wallNow()); !valid.ok()) {
+    log.warning("TLS certificate: " + valid.message() + "; agents will refuse it");
+  }
+  tls.certificate.emplace(loaded.value());
+  auto context = makeServerContext(*tls.certificate, settings.session);
+  if (!context.ok()) return context.error();
+  tls.context = context.value();
+  log.information("TLS: serving " + loaded.value()->description());
+  return Status::okStatus();
+}
+
+// A listening TCP socket on address:port. Bound explicitly: Poco's ServerSocket(address) also
+// sets SO_REUSEPORT, which would let a second collector share the port and split the fleet's
+// traffic between two processes. SO_REUSEADDR alone keeps restarts quick (TIME_WAIT) and makes
+// a taken port an error. The listener does TLS itself, so the socket is plain.
+Result<Poco::Net::ServerSocket> listenOn(const HttpSocketSettings& http) {
+  Poco::Net::ServerSocket socket;
+  try {
+    socket.bind(Poco::Net::SocketAddress(http.address, static_cast<Poco::UInt16>(http.port)),
+                /*reuseAddress=*/true, /*reusePort=*/false);
+    socket.listen(std::max(64, http.backlog));
+  } catch (const Poco::Exception& e) {
+    return Status::unavailable("cannot listen on " + http.address + ":" +
+                               std::to_string(http.port) + ": " + e.displayText());
+  }
+  return socket;
+}
+
+// The listener's configuration as it starts: the configured one, with the connection bound
+// the open-file limit allows and the TLS context (null: plain HTTP).
+ListenerConfig listenerConfig(const CollectorConfig& config, Poco::Net::Context::Ptr tls,
+                              Poco::Logger& log) {
+  ListenerConfig listener = config.listener;
+  listener.connections.max_connections =
+      connectionRoom(config.listener.connections.max_connections, log);
+  listener.tls = std::move(tls);
+  return listener;
+}
+
+// The admin API's services (docs/api.md), each registering its routes in the table. A deleted
+// tenant or site takes its maintenance windows and peer key out of memory too: nothing of it
+// may apply to anything created later.
+class AdminServices {
+ public:
+  AdminServices(Store& store, AgentDirectory& directory, PresenceMonitor& presence,
+                const HealthSources& health, SitePeerKeys& peer_keys, Poco::Logger& log)
+      : agents_(store, directory, presence, health),
+        maintenance_(store, presence),
+        tenancy_(
+            store,
+            [this](cJSON* summary, std::optional<int64_t> tenant_id,
+                   std::optional<int64_t> site_id) {
+              agents_.addSummary(summary, tenant_id, site_id);
+            },
+            deletions(peer_keys, log)),
+        tokens_(store),
+        alerts_(store) {}
+  AdminServices(const AdminServices&) = delete;
+  AdminServices& operator=(const AdminServices&) = delete;
+
+  // Reads the maintenance windows from the store.
+  Status load() { return maintenance_.load(); }
+
+  void registerRoutes(AdminRouteTable& routes) {
+    agents_.registerRoutes(routes);
+    tenancy_.registerRoutes(routes);
+    tokens_.registerRoutes(routes);
+    alerts_.registerRoutes(routes);
+    maintenance_.registerRoutes(routes);
+  }
+
+ private:
+  TenancyDeletions deletions(SitePeerKeys& peer_keys, Poco::Logger& log) {
+    auto forget_windows = [this, &log] {
+      if (Status s = maintenance_.reload(); !s.ok()) {
+        log.error("cannot reload maintenance windows after a deletion: " + s.toString());
+      }
+    };
+    TenancyDeletions d;
+    d.site_deleted = [&peer_keys, forget_windows](int64_t site_id) {
+      peer_keys.forget(site_id);
+      forget_windows();
+    };
+    d.tenant_deleted = [forget_windows](int64_t) { forget_windows(); };
+    return d;
+  }
+
+  AgentQueryService agents_;
+  MaintenanceService maintenance_;
+  TenancyService tenancy_;
+  TokenService tokens_;
+  AlertService alerts_;
+};
+
+// Before each tick the degradation detector learns the ingest queue, how many agent requests
+// were taken and shed (refused connections counted as shed ingest: their class is unknown),
+// and whether the listener had to drop connections for want of room. Sheds of every class are
+// summarised in the log. Called on the presence ticker's thread only.
+class ListenerLoadReport {
+ public:
+  ListenerLoadReport(const HttpListener& listener, const AdmissionController& admission,
+                     const Clock& clock, uint64_t ingest_queue_bound, Poco::Logger& http_log)
+      : listener_(listener),
+        shed_reporter_(admission, clock),
+        ingest_queue_bound_(ingest_queue_bound),
+        http_log_(http_log) {}
+
+  void operator()(PresenceMonitor& monitor) {
+    monitor.reportQueueDepth(presence::QueueId::kIngest, listener_.queued(RequestClass::kIngest),
+                             ingest_queue_bound_);
+    const ListenerStats s = listener_.stats();
+    const ShedReporter::Delta d = shed_reporter_.take(s.connections.refused + s.accept_failures);
+    monitor.reportRequests(d.ingest_accepted, d.ingest_shed);
+    const uint64_t starved = HttpListener::starvation(s);
+    monitor.reportConnectionsStarved(starved - reported_starved_);
+    reported_starved_ = starved;
+    if (std::optional<std::string> line = shed_reporter_.summaryDue()) http_log_.warning(*line);
+  }
+
+ private:
+  const HttpListener& listener_;
+  ShedReporter shed_reporter_;
+  const uint64_t ingest_queue_bound_;
+  Poco::Logger& http_log_;
+  uint64_t reported_starved_ = 0;
+};
+
+// Writes the bound port for whoever started the collector on port 0 (tests, supervisors).
+Status writePortFile(const std::string& path, uint16_t port) {
+  namespace fs = std::filesystem;
+  return replaceFileAtomically(path, std::to_string(port) + "\n",
+                               withPermissions(fs::perms::owner_read | fs::perms::owner_write |
+                                               fs::perms::group_read | fs::perms::others_read));
+}
+
 }  // namespace
 
 int CollectorApp::serve(const CollectorConfig& config) {
@@ -350,12 +506,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
     return EXIT_IOERR;
   }
   SqliteStore& store = *opened.value();
-  if (Status s = bootstrapStore(
-          store,
-          {config.data_dir, config.admin_token, config.enroll_token,
-           config.generated_enroll_token_days, config.generated_enroll_token_max_uses},
-          clock, log);
-      !s.ok()) {
+  if (Status s = bootstrapStore(store, config.bootstrap, clock, log); !s.ok()) {
     log.fatal("cannot provision the store: " + s.toString());
     return EXIT_IOERR;
   }
@@ -373,37 +524,28 @@ int CollectorApp::serve(const CollectorConfig& config) {
 
   Poco::Logger& store_log = Poco::Logger::get("vigil.collector.store");
   FailureLog last_seen_failures(store_log, "last-seen write-behind", clock);
-  LastSeenWriter writer(directory, store, std::chrono::milliseconds(config.flush_interval_ms),
+  LastSeenWriter writer(directory, store, config.last_seen_flush_interval,
                         std::ref(last_seen_failures));
   PresenceMonitor presence(config.presence, clock);
   if (Status s = presence.load(store); !s.ok()) {
     log.fatal("cannot load presence state: " + s.toString());
     return EXIT_IOERR;
   }
-  IngestConfig ingest_config;
-  ingest_config.heartbeat_interval_s = config.heartbeat_interval_s;
-  ingest_config.max_clock_skew_ms = config.max_clock_skew_s * 1000;
-  ingest_config.verify_interval_s = config.verify_interval_s;
-  ingest_config.verify_for_s = config.verify_for_s;
-  ingest_config.enrollment_limits = config.enrollment_limits;
+  IngestConfig ingest_config = config.ingest;
 
   // The UDP beacon port, on the HTTP listener's address. Bound before anything serves, so a
   // taken port stops the start like a taken HTTP port does.
   std::optional<BeaconService> beacons;
   std::optional<BeaconListener> beacon_listener;
   if (config.beacon_enabled) {
-    BeaconConfig beacon_config;
-    beacon_config.interval_s = config.beacon_interval_s;
-    beacon_config.max_clock_skew_ms = config.max_clock_skew_s * 1000;
-    beacons.emplace(directory, clock, beacon_config, &presence);
+    beacons.emplace(directory, clock, config.beacon, &presence);
     beacon_listener.emplace(*beacons, Poco::Logger::get("vigil.collector.beacon"));
-    if (Status s = beacon_listener->bind(config.http_address, config.beacon_port); !s.ok()) {
-      log.fatal("cannot listen on udp %s:%d (beacon.port): %s", config.http_address,
+    if (Status s = beacon_listener->bind(config.http.address, config.beacon_port); !s.ok()) {
+      log.fatal("cannot listen on udp %s:%d (beacon.port): %s", config.http.address,
                 config.beacon_port, s.message());
       return EXIT_UNAVAILABLE;
     }
     ingest_config.beacon_port = beacon_listener->port();
-    ingest_config.beacon_interval_s = config.beacon_interval_s;
   }
 
   Poco::Logger& ingest_log = Poco::Logger::get("vigil.collector.ingest");
@@ -413,177 +555,67 @@ int CollectorApp::serve(const CollectorConfig& config) {
   health_sources.beacons = beacons ? &*beacons : nullptr;
   health_sources.beacon_port = beacon_listener ? beacon_listener->port() : 0;
   health_sources.ingest = &ingest;
-  // --- admin API services ---
   // Each service registers its routes in the table (docs/api.md); the HTTP edge authenticates
   // and calls them. Services of other components (webhooks) register here too.
   AdminRouteTable admin_routes;
-  AgentQueryService agents(store, directory, presence, health_sources);
-  agents.registerRoutes(admin_routes);
-  MaintenanceService maintenance(store, presence);
-  if (Status s = maintenance.load(); !s.ok()) {
+  AdminServices admin_services(store, directory, presence, health_sources, peer_keys, log);
+  if (Status s = admin_services.load(); !s.ok()) {
     log.fatal("cannot load maintenance windows: " + s.toString());
     return EXIT_IOERR;
   }
-  // A deleted tenant or site takes its windows and peer key out of memory too: nothing of it
-  // may apply to anything created later.
-  auto forget_windows = [&maintenance, &log] {
-    if (Status s = maintenance.reload(); !s.ok()) {
-      log.error("cannot reload maintenance windows after a deletion: " + s.toString());
-    }
-  };
-  TenancyDeletions deletions;
-  deletions.site_deleted = [&peer_keys, forget_windows](int64_t site_id) {
-    peer_keys.forget(site_id);
-    forget_windows();
-  };
-  deletions.tenant_deleted = [forget_windows](int64_t) { forget_windows(); };
-  TenancyService tenancy(
-      store,
-      [&agents](cJSON* summary, std::optional<int64_t> tenant_id, std::optional<int64_t> site_id) {
-        agents.addSummary(summary, tenant_id, site_id);
-      },
-      std::move(deletions));
-  tenancy.registerRoutes(admin_routes);
-  TokenService tokens(store);
-  tokens.registerRoutes(admin_routes);
-  AlertService alerts(store);
-  alerts.registerRoutes(admin_routes);
-  maintenance.registerRoutes(admin_routes);
+  admin_services.registerRoutes(admin_routes);
+
   // Webhooks (docs/webhooks.md): the outbox is filled by the store with each alert and health
   // change; the dispatcher delivers it on its own threads, never on ingest's or presence's.
   // Every request to a tenant's URL obeys the outbound policy (outbound.allowedNetworks).
   const OutboundPolicy outbound_policy(config.outbound_allowed_networks);
-  HttpWebhookTransportOptions transport_options;
-  transport_options.attempt_timeout = std::chrono::seconds(config.webhook_attempt_timeout_s);
-  transport_options.connect_timeout = std::chrono::milliseconds(config.webhook_request_timeout_ms);
-  transport_options.ca_file = config.webhook_ca_file;
-  transport_options.user_agent = "vigil-collector/" + std::string(VIGIL_VERSION);
-  auto webhook_transport = HttpWebhookTransport::create(transport_options, outbound_policy);
+  auto webhook_transport = HttpWebhookTransport::create(config.webhook_transport, outbound_policy);
   if (!webhook_transport.ok()) {
     log.fatal(webhook_transport.error().message() + " (webhooks.caFile)");
     return EXIT_CONFIG;
   }
-  WebhookDispatchConfig dispatch_config;
-  dispatch_config.workers = config.webhook_workers;
-  dispatch_config.max_in_flight_per_destination = config.webhook_max_in_flight_per_destination;
-  dispatch_config.max_in_flight_per_tenant = config.webhook_max_in_flight_per_tenant;
-  dispatch_config.poll_interval = std::chrono::milliseconds(config.webhook_poll_interval_ms);
-  dispatch_config.retry_initial = std::chrono::milliseconds(config.webhook_retry_initial_ms);
-  dispatch_config.retry_max = std::chrono::milliseconds(config.webhook_retry_max_ms);
-  dispatch_config.give_up_after = std::chrono::seconds(config.webhook_give_up_after_s);
   Poco::Logger& webhook_log = Poco::Logger::get("vigil.collector.webhooks");
   WebhookDispatcher webhook_dispatcher(
-      store, *webhook_transport.value(), clock, dispatch_config,
+      store, *webhook_transport.value(), clock, config.webhook_dispatch,
       [&webhook_log](const std::string& line) { webhook_log.warning(line); },
       [&webhook_log](const std::string& line) { webhook_log.error(line); });
   WebhookAdminService webhooks(
       store, outbound_policy, [&webhook_dispatcher] { webhook_dispatcher.wake(); },
       [&webhook_log](const std::string& line) { webhook_log.warning(line); });
   webhooks.registerRoutes(admin_routes);
-  metrics.add([&webhook_dispatcher](MetricsWriter& out) {
-    const WebhookDeliveryStats s = webhook_dispatcher.stats();
-    out.family("vigil_webhook_deliveries_total", MetricType::kCounter,
-               "Webhook delivery attempts, by outcome.");
-    out.sample(static_cast<double>(s.delivered), {{"outcome", "delivered"}});
-    out.sample(static_cast<double>(s.failed_attempts), {{"outcome", "failed"}});
-    out.family("vigil_webhook_given_up_total", MetricType::kCounter,
-               "Webhook outbox entries given up after webhooks.giveUpAfterSeconds.");
-    out.sample(static_cast<double>(s.given_up));
-    out.family("vigil_webhook_outbox_pending", MetricType::kGauge,
-               "Webhook outbox entries waiting for delivery.");
-    out.sample(static_cast<double>(std::max<int64_t>(s.pending, 0)));
-    out.family("vigil_webhook_outbox_oldest_pending_age_seconds", MetricType::kGauge,
-               "Age of the oldest webhook outbox entry waiting for delivery.");
-    out.sample(s.oldest_pending_age_s);
-  });
-  // --- end of admin API services ---
+  metrics.add(webhookMetrics(webhook_dispatcher));
 
+  // The HTTP listener: HTTPS when a certificate is configured (the context presents the
+  // current certificate to each new handshake, so the reloader can renew it without dropping
+  // connections); plain HTTP only on loopback or with http.allowPlaintext (checked with the
+  // configuration). Each request class has its own workers: the admin API and the probes can
+  // never take ingest's.
+  ServerTls tls;
+  if (Status s = loadServerTls(config.tls, clock, log, tls); !s.ok()) {
+    log.fatal(s.message());
+    return EXIT_CONFIG;
+  }
+  auto socket = listenOn(config.http);
+  if (!socket.ok()) {
+    log.fatal(socket.error().message());
+    return EXIT_UNAVAILABLE;
+  }
+  const Poco::Net::SocketAddress bound = socket.value().address();
   AdminAuthenticator admin_auth(store);
   ReadinessProbe readiness(store);
   ApiServices services{
       ingest,         admin_auth,     admin_routes, readiness,
       &openApiYaml(), &openApiJson(), clock,        Poco::Logger::get("vigil.collector.http")};
-
-  // --- HTTP listener: TLS, bulkheads, /metrics ---
-  // HTTPS when a certificate is configured (the context presents the current certificate to
-  // each new handshake, so the reloader can renew it without dropping connections); plain
-  // HTTP only on loopback or with http.allowPlaintext (checked with the configuration).
-  const bool tls = !config.tls_certificate_file.empty();
-  std::optional<OpenSslLibrary> ssl_library;
-  std::optional<ServerCertificate> certificate;
-  Poco::Net::Context::Ptr tls_context;
-  if (tls) {
-    ssl_library.emplace();
-    auto loaded = CertifiedKey::load(config.tls_certificate_file, config.tls_private_key_file);
-    if (!loaded.ok()) {
-      log.fatal("cannot use the TLS certificate (tls.certificateFile, tls.privateKeyFile): " +
-                loaded.error().message());
-      return EXIT_CONFIG;
-    }
-    if (Status valid = loaded.value()->validAt(clock.wallNow()); !valid.ok()) {
-      log.warning("TLS certificate: " + valid.message() + "; agents will refuse it");
-    }
-    certificate.emplace(loaded.value());
-    auto context = makeServerContext(*certificate, SessionResumption{config.tls_session_cache_size,
-                                                                     config.tls_session_timeout_s});
-    if (!context.ok()) {
-      log.fatal(context.error().message());
-      return EXIT_CONFIG;
-    }
-    tls_context = context.value();
-    log.information("TLS: serving " + loaded.value()->description());
-  }
-
-  // Bound explicitly: Poco's ServerSocket(address) also sets SO_REUSEPORT, which would let a
-  // second collector share the port and split the fleet's traffic between two processes.
-  // SO_REUSEADDR alone keeps restarts quick (TIME_WAIT) and makes a taken port an error.
-  // The listener does TLS itself (tls_context is its server context), so the socket is plain.
-  Poco::Net::ServerSocket socket;
-  try {
-    socket.bind(
-        Poco::Net::SocketAddress(config.http_address, static_cast<Poco::UInt16>(config.http_port)),
-        /*reuseAddress=*/true, /*reusePort=*/false);
-    socket.listen(std::max(64, config.http_max_queued));
-  } catch (const Poco::Exception& e) {
-    log.fatal("cannot listen on %s:%d: %s", config.http_address, config.http_port, e.displayText());
-    return EXIT_UNAVAILABLE;
-  }
-  const Poco::Net::SocketAddress bound = socket.address();
-
-  // Each class has its own workers: the admin API and the probes can never take ingest's.
-  // A class's requests admitted and not yet answered: its workers plus its queue.
-  ListenerConfig listener_config;
-  listener_config.workers = {
-      static_cast<uint32_t>(config.http_max_threads - config.http_admin_threads -
-                            config.http_probe_threads),
-      static_cast<uint32_t>(config.http_admin_threads),
-      static_cast<uint32_t>(config.http_probe_threads)};
-  listener_config.connections.max_connections =
-      connectionRoom(static_cast<size_t>(config.http_max_connections), log);
-  listener_config.connections.max_per_client =
-      static_cast<size_t>(config.http_max_connections_per_client);
-  listener_config.connections.receive_timeout = std::chrono::seconds(config.http_receive_timeout_s);
-  listener_config.connections.idle_timeout = std::chrono::seconds(config.http_keep_alive_timeout_s);
-  listener_config.connections.send_timeout = std::chrono::seconds(config.http_send_timeout_s);
-  listener_config.requests.max_body_bytes = protocol::kMaxBodyBytes;
-  listener_config.tls = tls_context;
-  AdmissionConfig admission_config;
-  const std::array<uint32_t, kRequestClassCount> queue_limits = {
-      static_cast<uint32_t>(config.http_ingest_queue_high_water),
-      static_cast<uint32_t>(config.http_queue_high_water),
-      static_cast<uint32_t>(config.http_queue_high_water)};
-  for (size_t c = 0; c < kRequestClassCount; ++c) {
-    admission_config.max_in_flight[c] = listener_config.workers[c] + queue_limits[c];
-    admission_config.queue_high_water[c] = queue_limits[c];
-  }
-  admission_config.admin_max_per_client = static_cast<uint32_t>(config.http_admin_max_per_client);
-  admission_config.retry_after_s = static_cast<uint32_t>(config.http_retry_after_s);
-  admission_config.retry_after_jitter_s = static_cast<uint32_t>(config.http_retry_after_jitter_s);
-  AdmissionController admission(admission_config);
   services.metrics = &metrics;
   CollectorRouter router(services);
-  HttpListener listener(std::move(socket), listener_config, router, admission, clock,
-                        Poco::Logger::get("vigil.collector.http.listener"));
+  AdmissionController admission(config.admission);
+  HttpListener listener(std::move(socket.value()), listenerConfig(config, tls.context, log), router,
+                        admission, clock, Poco::Logger::get("vigil.collector.http.listener"));
+  std::optional<CertificateReloader> reloader;
+  if (tls.certificate) {
+    reloader.emplace(*tls.certificate, config.tls.certificate_file, config.tls.private_key_file,
+                     Poco::Logger::get("vigil.collector.tls"));
+  }
 
   metrics.add(admissionMetrics(admission));
   metrics.add(listenerMetrics(listener));
@@ -592,44 +624,20 @@ int CollectorApp::serve(const CollectorConfig& config) {
   metrics.add(presenceMetrics(presence));
   metrics.add(directoryMetrics(directory));
   metrics.add(processMetrics());
-
-  std::optional<CertificateReloader> reloader;
-  if (tls) {
-    reloader.emplace(*certificate, config.tls_certificate_file, config.tls_private_key_file,
-                     Poco::Logger::get("vigil.collector.tls"));
-  }
-  // --- end of HTTP listener ---
-
-  // Before each tick the degradation detector learns the ingest queue, how many agent
-  // requests were taken and shed (refused connections counted as shed ingest: their class is
-  // unknown), and whether the listener had to drop connections for want of room. Sheds of
-  // every class are summarised in the log.
   Poco::Logger& presence_log = Poco::Logger::get("vigil.collector.presence");
-  Poco::Logger& http_log = Poco::Logger::get("vigil.collector.http");
-  const auto ingest_queue_bound = static_cast<uint64_t>(config.http_ingest_queue_high_water);
-  ShedReporter shed_reporter(admission, clock);
-  uint64_t reported_starved = 0;
+  ListenerLoadReport load_report(
+      listener, admission, clock,
+      config.admission.queue_high_water[static_cast<size_t>(RequestClass::kIngest)],
+      Poco::Logger::get("vigil.collector.http"));
   FailureLog presence_write_failures(store_log, "writing presence events", clock);
-  PresenceTicker ticker(
-      presence, store, config.presence.tick_interval,
-      [&listener, &shed_reporter, &http_log, &reported_starved,
-       ingest_queue_bound](PresenceMonitor& monitor) {
-        monitor.reportQueueDepth(presence::QueueId::kIngest, listener.queued(RequestClass::kIngest),
-                                 ingest_queue_bound);
-        const ListenerStats s = listener.stats();
-        const ShedReporter::Delta d = shed_reporter.take(s.connections.refused + s.accept_failures);
-        monitor.reportRequests(d.ingest_accepted, d.ingest_shed);
-        const uint64_t starved = HttpListener::starvation(s);
-        monitor.reportConnectionsStarved(starved - reported_starved);
-        reported_starved = starved;
-        if (std::optional<std::string> line = shed_reporter.summaryDue()) http_log.warning(*line);
-      },
-      std::ref(presence_write_failures),
-      [&presence_log, &webhook_dispatcher](const PresenceBatch& batch) {
-        logPresenceBatch(presence_log, batch);
-        // The batch's events are in the webhook outbox now.
-        if (!batch.alerts.empty() || !batch.health.empty()) webhook_dispatcher.wake();
-      });
+  PresenceTicker ticker(presence, store, config.presence.tick_interval, std::ref(load_report),
+                        std::ref(presence_write_failures),
+                        [&presence_log, &webhook_dispatcher](const PresenceBatch& batch) {
+                          logPresenceBatch(presence_log, batch);
+                          // The batch's events are in the webhook outbox now.
+                          if (!batch.alerts.empty() || !batch.health.empty())
+                            webhook_dispatcher.wake();
+                        });
 
   writer.start();
   listener.start();
@@ -637,7 +645,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
   ticker.start();
   webhook_dispatcher.start();
   if (reloader) {
-    reloader->start(std::chrono::seconds(config.tls_reload_interval_s));
+    reloader->start(std::chrono::seconds(config.tls.reload_interval_s));
   } else {
     // SIGHUP reloads the certificate; without TLS there is nothing to reload, and the default
     // action (ending the process) must not turn `systemctl reload` into an outage.
@@ -646,19 +654,15 @@ int CollectorApp::serve(const CollectorConfig& config) {
   readiness.setListening(true);
 
   int rc = EXIT_OK;
-  if (!config.port_file.empty()) {
-    Status written = writeFileAtomically(
-        config.port_file, std::to_string(bound.port()) + "\n",
-        std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
-            std::filesystem::perms::group_read | std::filesystem::perms::others_read);
-    if (!written.ok()) {
+  if (!config.http.port_file.empty()) {
+    if (Status written = writePortFile(config.http.port_file, bound.port()); !written.ok()) {
       log.fatal("cannot write the port file: " + written.toString());
       rc = EXIT_CANTCREAT;
     }
   }
   if (rc == EXIT_OK) {
     log.information("listening on %s:%hu (%s)", bound.host().toString(), bound.port(),
-                    std::string(tls ? "https" : "http"));
+                    std::string(config.tls.enabled() ? "https" : "http"));
     if (beacon_listener) {
       log.information("beacon listener on udp %s:%hu", bound.host().toString(),
                       beacon_listener->port());

@@ -5,6 +5,7 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/SocketAddress.h>
 
+#include <array>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <sstream>
 
 #include "common/protocol.h"
+#include "common/text.h"
 
 namespace vigil::collector {
 namespace {
@@ -19,20 +21,15 @@ namespace {
 constexpr int64_t kMaxIntervalS = 86'400;
 
 // Strict decimal integer: optional '-', 1 to 18 digits, surrounding blanks ignored.
-std::optional<int64_t> parseInteger(std::string text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  size_t i = 0;
-  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-  bool negative = false;
-  if (i < text.size() && text[i] == '-') {
-    negative = true;
-    ++i;
-  }
-  if (i == text.size() || text.size() - i > 18) return std::nullopt;
+std::optional<int64_t> parseInteger(std::string_view text) {
+  text = trimBlanks(text);
+  const bool negative = !text.empty() && text.front() == '-';
+  if (negative) text.remove_prefix(1);
+  if (text.empty() || text.size() > 18) return std::nullopt;
   int64_t value = 0;
-  for (; i < text.size(); ++i) {
-    if (text[i] < '0' || text[i] > '9') return std::nullopt;
-    value = value * 10 + (text[i] - '0');
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
   }
   return negative ? -value : value;
 }
@@ -57,12 +54,8 @@ class Validator {
   }
 
   bool boolean(const char* key) {
-    std::string text = string(key);
+    std::string text(trimBlanks(string(key)));
     for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-      text.erase(text.begin());
-    }
     if (text == "true" || text == "yes" || text == "on" || text == "1") return true;
     if (text == "false" || text == "no" || text == "off" || text == "0") return false;
     fail(std::string("configuration key ") + key + " (env " + environmentVariableFor(key) +
@@ -385,36 +378,62 @@ EnvironmentLookup processEnvironment() {
 Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfiguration& config) {
   Validator v(config);
   CollectorConfig c;
-  c.http_address = v.string("http.address");
-  c.http_port = static_cast<int>(v.integer("http.port", 0, 65535));
-  c.port_file = v.string("http.portFile");
-  c.http_max_threads = static_cast<int>(v.integer("http.maxThreads", 1, 1024));
-  c.http_max_queued = static_cast<int>(v.integer("http.maxQueued", 1, 1'000'000));
-  c.http_max_connections = static_cast<int>(v.integer("http.maxConnections", 16, 1'000'000));
-  c.http_max_connections_per_client =
-      static_cast<int>(v.integer("http.maxConnectionsPerClient", 0, 1'000'000));
-  c.http_admin_threads = static_cast<int>(v.integer("http.adminThreads", 1, 1024));
-  c.http_probe_threads = static_cast<int>(v.integer("http.probeThreads", 1, 1024));
-  c.http_queue_high_water = static_cast<int>(v.integer("http.queueHighWater", 1, 1'000'000));
-  c.http_ingest_queue_high_water =
-      static_cast<int>(v.integer("http.ingestQueueHighWater", 1, 1'000'000));
-  c.http_admin_max_per_client = static_cast<int>(v.integer("http.adminMaxPerClient", 0, 1024));
-  c.http_retry_after_s = static_cast<int>(v.integer("http.retryAfterSeconds", 1, 3600));
-  c.http_retry_after_jitter_s =
-      static_cast<int>(v.integer("http.retryAfterJitterSeconds", 0, 3600));
-  c.http_keep_alive_timeout_s =
-      static_cast<int>(v.integer("http.keepAliveTimeoutSeconds", 1, 3600));
-  c.http_receive_timeout_s = static_cast<int>(v.integer("http.receiveTimeoutSeconds", 1, 3600));
-  c.http_send_timeout_s = static_cast<int>(v.integer("http.sendTimeoutSeconds", 1, 3600));
-  c.http_allow_plaintext = v.boolean("http.allowPlaintext");
-  c.tls_certificate_file = v.string("tls.certificateFile");
-  c.tls_private_key_file = v.string("tls.privateKeyFile");
-  c.tls_reload_interval_s = static_cast<int>(v.integer("tls.reloadIntervalSeconds", 0, 86400));
-  c.tls_session_cache_size = static_cast<int>(v.integer("tls.sessionCacheSize", 0, 10'000'000));
-  c.tls_session_timeout_s = static_cast<int>(v.integer("tls.sessionTimeoutSeconds", 1, 86400));
+  auto count = [&v](const char* key, int64_t min, int64_t max) {
+    return static_cast<uint32_t>(v.integer(key, min, max));
+  };
+  auto seconds = [&v](const char* key, int64_t min, int64_t max) {
+    return std::chrono::seconds(v.integer(key, min, max));
+  };
+  auto milliseconds = [&v](const char* key, int64_t min, int64_t max) {
+    return std::chrono::milliseconds(v.integer(key, min, max));
+  };
   c.data_dir = v.string("data.dir");
-  c.heartbeat_interval_s = v.integer("heartbeat.intervalSeconds", 1, kMaxIntervalS);
-  c.presence.heartbeat_interval = std::chrono::seconds(c.heartbeat_interval_s);
+
+  c.http.address = v.string("http.address");
+  c.http.port = static_cast<int>(v.integer("http.port", 0, 65535));
+  c.http.port_file = v.string("http.portFile");
+  c.http.backlog = static_cast<int>(v.integer("http.maxQueued", 1, 1'000'000));
+  c.http.allow_plaintext = v.boolean("http.allowPlaintext");
+
+  // Each class has its own workers: the admin API and the probes can never take ingest's.
+  const uint32_t max_threads = count("http.maxThreads", 1, 1024);
+  const uint32_t admin_threads = count("http.adminThreads", 1, 1024);
+  const uint32_t probe_threads = count("http.probeThreads", 1, 1024);
+  const bool ingest_has_threads = admin_threads + probe_threads < max_threads;
+  if (ingest_has_threads) {
+    c.listener.workers = {max_threads - admin_threads - probe_threads, admin_threads,
+                          probe_threads};
+  }
+  ConnectionLimits& connections = c.listener.connections;
+  connections.max_connections = count("http.maxConnections", 16, 1'000'000);
+  connections.max_per_client = count("http.maxConnectionsPerClient", 0, 1'000'000);
+  connections.receive_timeout = seconds("http.receiveTimeoutSeconds", 1, 3600);
+  connections.idle_timeout = seconds("http.keepAliveTimeoutSeconds", 1, 3600);
+  connections.send_timeout = seconds("http.sendTimeoutSeconds", 1, 3600);
+  c.listener.requests.max_body_bytes = protocol::kMaxBodyBytes;
+
+  // A class's requests admitted and not yet answered: its workers plus its queue.
+  const uint32_t queue_high_water = count("http.queueHighWater", 1, 1'000'000);
+  const std::array<uint32_t, kRequestClassCount> queue_limits = {
+      count("http.ingestQueueHighWater", 1, 1'000'000), queue_high_water, queue_high_water};
+  for (size_t i = 0; i < kRequestClassCount; ++i) {
+    c.admission.max_in_flight[i] = c.listener.workers[i] + queue_limits[i];
+    c.admission.queue_high_water[i] = queue_limits[i];
+  }
+  c.admission.admin_max_per_client = count("http.adminMaxPerClient", 0, 1024);
+  c.admission.retry_after_s = count("http.retryAfterSeconds", 1, 3600);
+  c.admission.retry_after_jitter_s = count("http.retryAfterJitterSeconds", 0, 3600);
+
+  c.tls.certificate_file = v.string("tls.certificateFile");
+  c.tls.private_key_file = v.string("tls.privateKeyFile");
+  c.tls.reload_interval_s = static_cast<int>(v.integer("tls.reloadIntervalSeconds", 0, 86400));
+  c.tls.session.cache_size = static_cast<int>(v.integer("tls.sessionCacheSize", 0, 10'000'000));
+  c.tls.session.timeout_s = static_cast<int>(v.integer("tls.sessionTimeoutSeconds", 1, 86400));
+
+  const int64_t heartbeat_interval_s = v.integer("heartbeat.intervalSeconds", 1, kMaxIntervalS);
+  const int64_t max_clock_skew_ms =
+      v.integer("protocol.maxClockSkewSeconds", 1, kMaxIntervalS) * 1000;
+  c.presence.heartbeat_interval = std::chrono::seconds(heartbeat_interval_s);
   c.presence.max_heartbeat_interval = c.presence.heartbeat_interval;
   for (const DurationSetting& d : durationSettings()) {
     const int64_t n = v.integer(d.key, d.min, d.max);
@@ -425,28 +444,49 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   for (const CountSetting& k : countSettings()) {
     c.presence.*(k.member) = static_cast<uint32_t>(v.integer(k.key, k.min, k.max));
   }
-  c.verify_interval_s = v.integer("presence.verifyIntervalSeconds", 1, kMaxIntervalS);
-  c.verify_for_s = v.integer("presence.verifyForSeconds", 1, kMaxIntervalS);
+
   c.beacon_enabled = v.boolean("beacon.enabled");
   c.beacon_port = static_cast<int>(v.integer("beacon.port", 0, 65535));
-  c.beacon_interval_s = v.integer("beacon.intervalSeconds", 1, kMaxIntervalS);
-  c.max_clock_skew_s = v.integer("protocol.maxClockSkewSeconds", 1, kMaxIntervalS);
-  c.flush_interval_ms = v.integer("store.flushIntervalMs", 10, 3'600'000);
-  c.webhook_workers = static_cast<int>(v.integer("webhooks.workers", 1, 64));
-  c.webhook_max_in_flight_per_destination =
+  c.beacon.interval_s = v.integer("beacon.intervalSeconds", 1, kMaxIntervalS);
+  c.beacon.max_clock_skew_ms = max_clock_skew_ms;
+
+  c.ingest.heartbeat_interval_s = heartbeat_interval_s;
+  c.ingest.max_clock_skew_ms = max_clock_skew_ms;
+  c.ingest.verify_interval_s = v.integer("presence.verifyIntervalSeconds", 1, kMaxIntervalS);
+  c.ingest.verify_for_s = v.integer("presence.verifyForSeconds", 1, kMaxIntervalS);
+  c.ingest.beacon_interval_s = c.beacon.interval_s;
+  auto rate = [&v](const char* per_minute, const char* burst) {
+    return RateLimit{static_cast<double>(v.integer(per_minute, 0, 1'000'000)),
+                     static_cast<double>(v.integer(burst, 1, 1'000'000))};
+  };
+  EnrollmentLimits& limits = c.ingest.enrollment_limits;
+  limits.per_token = rate("enrollment.perTokenPerMinute", "enrollment.perTokenBurst");
+  limits.per_site = rate("enrollment.perSitePerMinute", "enrollment.perSiteBurst");
+  limits.per_tenant = rate("enrollment.perTenantPerMinute", "enrollment.perTenantBurst");
+  limits.max_retry_after = seconds("enrollment.maxRetryAfterSeconds", 1, kDay);
+  limits.max_agents_per_site = v.integer("enrollment.maxAgentsPerSite", 0, 100'000'000);
+  limits.max_agents_per_tenant = v.integer("enrollment.maxAgentsPerTenant", 0, 100'000'000);
+
+  c.last_seen_flush_interval = milliseconds("store.flushIntervalMs", 10, 3'600'000);
+
+  WebhookDispatchConfig& dispatch = c.webhook_dispatch;
+  dispatch.workers = static_cast<int>(v.integer("webhooks.workers", 1, 64));
+  dispatch.max_in_flight_per_destination =
       static_cast<int>(v.integer("webhooks.maxInFlightPerDestination", 1, 64));
-  c.webhook_max_in_flight_per_tenant =
+  dispatch.max_in_flight_per_tenant =
       static_cast<int>(v.integer("webhooks.maxInFlightPerTenant", 1, 64));
-  c.webhook_attempt_timeout_s = v.integer("webhooks.attemptTimeoutSeconds", 1, 600);
-  c.webhook_request_timeout_ms = v.integer("webhooks.requestTimeoutMs", 100, 300'000);
-  c.webhook_poll_interval_ms = v.integer("webhooks.pollIntervalMs", 10, 60'000);
-  c.webhook_retry_initial_ms = v.integer("webhooks.retryInitialMs", 10, 3'600'000);
-  c.webhook_retry_max_ms = v.integer("webhooks.retryMaxMs", 10, 86'400'000);
-  c.webhook_give_up_after_s = v.integer("webhooks.giveUpAfterSeconds", 1, 30 * kDay);
-  c.webhook_ca_file = v.string("webhooks.caFile");
-  if (!v.error() && c.webhook_retry_max_ms < c.webhook_retry_initial_ms) {
+  dispatch.poll_interval = milliseconds("webhooks.pollIntervalMs", 10, 60'000);
+  dispatch.retry_initial = milliseconds("webhooks.retryInitialMs", 10, 3'600'000);
+  dispatch.retry_max = milliseconds("webhooks.retryMaxMs", 10, 86'400'000);
+  dispatch.give_up_after = seconds("webhooks.giveUpAfterSeconds", 1, 30 * kDay);
+  if (!v.error() && dispatch.retry_max < dispatch.retry_initial) {
     v.fail("webhooks.retryMaxMs must not be below webhooks.retryInitialMs");
   }
+  HttpWebhookTransportOptions& transport = c.webhook_transport;
+  transport.attempt_timeout = seconds("webhooks.attemptTimeoutSeconds", 1, 600);
+  transport.connect_timeout = milliseconds("webhooks.requestTimeoutMs", 100, 300'000);
+  transport.ca_file = v.string("webhooks.caFile");
+  transport.user_agent = "vigil-collector/" + std::string(VIGIL_VERSION);
   if (auto allowed = OutboundPolicy::parseAllowedNetworks(v.string("outbound.allowedNetworks"));
       allowed.ok()) {
     c.outbound_allowed_networks = allowed.value();
@@ -454,31 +494,20 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
     v.fail("configuration key outbound.allowedNetworks (env " +
            environmentVariableFor("outbound.allowedNetworks") + "): " + allowed.error().message());
   }
-  c.admin_token = v.string("admin.token");
-  c.enroll_token = v.string("enroll.token");
-  c.generated_enroll_token_days = v.integer("enroll.generatedTokenDays", 0, 3650);
-  c.generated_enroll_token_max_uses = v.integer("enroll.generatedTokenMaxUses", 0, 10'000'000);
-  auto rate = [&v](const char* per_minute, const char* burst) {
-    return RateLimit{static_cast<double>(v.integer(per_minute, 0, 1'000'000)),
-                     static_cast<double>(v.integer(burst, 1, 1'000'000))};
-  };
-  c.enrollment_limits.per_token = rate("enrollment.perTokenPerMinute", "enrollment.perTokenBurst");
-  c.enrollment_limits.per_site = rate("enrollment.perSitePerMinute", "enrollment.perSiteBurst");
-  c.enrollment_limits.per_tenant =
-      rate("enrollment.perTenantPerMinute", "enrollment.perTenantBurst");
-  c.enrollment_limits.max_retry_after =
-      std::chrono::seconds(v.integer("enrollment.maxRetryAfterSeconds", 1, kDay));
-  c.enrollment_limits.max_agents_per_site =
-      v.integer("enrollment.maxAgentsPerSite", 0, 100'000'000);
-  c.enrollment_limits.max_agents_per_tenant =
-      v.integer("enrollment.maxAgentsPerTenant", 0, 100'000'000);
+
+  c.bootstrap.data_dir = c.data_dir;
+  c.bootstrap.admin_token = v.string("admin.token");
+  c.bootstrap.enroll_token = v.string("enroll.token");
+  c.bootstrap.generated_token_days = v.integer("enroll.generatedTokenDays", 0, 3650);
+  c.bootstrap.generated_token_max_uses = v.integer("enroll.generatedTokenMaxUses", 0, 10'000'000);
+
   c.log_level = v.string("logging.level");
   c.log_format = v.string("logging.format");
   if (c.log_format != "json" && c.log_format != "text") {
     v.fail("configuration key logging.format = '" + c.log_format + "' must be json or text");
   }
 
-  if (c.http_address.empty()) v.fail("configuration key http.address must not be empty");
+  if (c.http.address.empty()) v.fail("configuration key http.address must not be empty");
   if (c.data_dir.empty()) v.fail("configuration key data.dir must not be empty");
   if (!v.error() && c.presence.lateness_ceiling < c.presence.lateness_floor) {
     v.fail("presence.latenessCeiling must not be below presence.latenessFloor");
@@ -486,7 +515,7 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   if (!v.error() && c.presence.flap_low > c.presence.flap_high) {
     v.fail("presence.flapLow must not be above presence.flapHigh");
   }
-  if (c.enroll_token.size() > protocol::kMaxStringBytes) {
+  if (c.bootstrap.enroll_token.size() > protocol::kMaxStringBytes) {
     v.fail("configuration key enroll.token must be at most 256 bytes");
   }
   try {
@@ -496,26 +525,25 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
            "' must be one of none, fatal, critical, error, warning, notice, information, debug, "
            "trace");
   }
-  if (!v.error() && c.http_admin_threads + c.http_probe_threads >= c.http_max_threads) {
-    v.fail("http.maxThreads (" + std::to_string(c.http_max_threads) +
+  if (!v.error() && !ingest_has_threads) {
+    v.fail("http.maxThreads (" + std::to_string(max_threads) +
            ") must be larger than http.adminThreads + http.probeThreads (" +
-           std::to_string(c.http_admin_threads + c.http_probe_threads) +
-           "): the rest is ingest's share");
+           std::to_string(admin_threads + probe_threads) + "): the rest is ingest's share");
   }
-  if (!v.error() && c.tls_certificate_file.empty() != c.tls_private_key_file.empty()) {
+  if (!v.error() && c.tls.certificate_file.empty() != c.tls.private_key_file.empty()) {
     v.fail("tls.certificateFile and tls.privateKeyFile must be set together");
   }
   if (!v.error()) {
     try {
-      Poco::Net::SocketAddress probe(c.http_address, static_cast<Poco::UInt16>(c.http_port));
-      if (c.tls_certificate_file.empty() && !c.http_allow_plaintext && !probe.host().isLoopback()) {
-        v.fail("http.address = '" + c.http_address +
+      Poco::Net::SocketAddress probe(c.http.address, static_cast<Poco::UInt16>(c.http.port));
+      if (!c.tls.enabled() && !c.http.allow_plaintext && !probe.host().isLoopback()) {
+        v.fail("http.address = '" + c.http.address +
                "' is not a loopback address: set tls.certificateFile and tls.privateKeyFile "
                "for HTTPS, or http.allowPlaintext = true to serve plain HTTP there (behind a "
                "TLS-terminating proxy only)");
       }
     } catch (const Poco::Exception& e) {
-      v.fail("configuration key http.address = '" + c.http_address +
+      v.fail("configuration key http.address = '" + c.http.address +
              "' is not a usable address: " + e.displayText());
     }
   }

@@ -11,14 +11,22 @@
 #include <Poco/Util/AbstractConfiguration.h>
 #include <Poco/Util/MapConfiguration.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "collector/ingest/enrollment_limiter.h"
+#include "collector/api/admission.h"
+#include "collector/app/bootstrap.h"
+#include "collector/app/tls_context.h"
+#include "collector/ingest/beacon_service.h"
+#include "collector/ingest/ingest_service.h"
+#include "collector/listener/http_listener.h"
 #include "collector/notify/outbound_policy.h"
+#include "collector/notify/webhook_dispatcher.h"
+#include "collector/notify/webhook_transport.h"
 #include "collector/presence/presence_types.h"
 #include "common/status.h"
 
@@ -50,69 +58,57 @@ Poco::AutoPtr<Poco::Util::MapConfiguration> environmentLayer(const EnvironmentLo
 // The process environment, through Poco::Environment.
 EnvironmentLookup processEnvironment();
 
-struct CollectorConfig {
-  std::string http_address;
-  int http_port = 0;  // 0: ephemeral
-  std::string port_file;
-  int http_max_threads = 0;
-  int http_max_queued = 0;                  // listen backlog
-  int http_max_connections = 0;             // open connections at most
-  int http_max_connections_per_client = 0;  // 0: no per-client limit
-  // Bulkheads (docs/operations.md, "Sizing and capacity"): admin and probes are capped at
-  // their shares; ingest may use every worker but the probes'.
-  int http_admin_threads = 0;
-  int http_probe_threads = 0;
-  int http_queue_high_water = 0;         // admin and other requests shed above it
-  int http_ingest_queue_high_water = 0;  // ingest requests shed above it
-  int http_admin_max_per_client = 0;     // 0: no per-client limit
-  int http_retry_after_s = 0;
-  int http_retry_after_jitter_s = 0;
-  int http_keep_alive_timeout_s = 0;
-  int http_receive_timeout_s = 0;  // one request, in total
-  int http_send_timeout_s = 0;     // one answer, in total
+// The HTTP listener's socket: what no component's own configuration holds.
+struct HttpSocketSettings {
+  std::string address;
+  int port = 0;           // 0: ephemeral
+  std::string port_file;  // empty: none written
+  int backlog = 0;        // listen backlog (http.maxQueued)
   // Plain HTTP on a non-loopback address only with this set (else TLS is required).
-  bool http_allow_plaintext = false;
-  // TLS (docs/operations.md, "TLS"): on when tls_certificate_file is set.
-  std::string tls_certificate_file;
-  std::string tls_private_key_file;
-  int tls_reload_interval_s = 0;        // 0: reload on SIGHUP only
-  int tls_session_cache_size = 100000;  // 0: every connection makes a full handshake
-  int tls_session_timeout_s = 7200;
+  bool allow_plaintext = false;
+};
+
+// TLS (docs/operations.md, "TLS"): on when certificate_file is set.
+struct TlsSettings {
+  std::string certificate_file;
+  std::string private_key_file;
+  int reload_interval_s = 0;  // 0: reload on SIGHUP only
+  SessionResumption session;
+
+  bool enabled() const { return !certificate_file.empty(); }
+};
+
+// The whole configuration, one part per component; CollectorApp::serve() hands each part to
+// its component. The parts components fill in at start (the listener's TLS context, the
+// beacon port offered by ingest, the connection bound the open-file limit allows) are left at
+// their defaults here.
+struct CollectorConfig {
   std::string data_dir;
-  int64_t heartbeat_interval_s = 0;
+  HttpSocketSettings http;
+  TlsSettings tls;
+  // The listener's workers per class (ingest gets http.maxThreads minus the admin and probe
+  // shares), connection limits and request limits.
+  ListenerConfig listener;
+  // Bulkheads (docs/operations.md, "Sizing and capacity"): in flight and queued per class.
+  AdmissionConfig admission;
+  // Heartbeat interval, clock skew, "verify" and enrollment limits (keys heartbeat.*,
+  // protocol.*, presence.verify*, enrollment.*).
+  IngestConfig ingest;
   // Every threshold of the presence engine (keys presence.*; docs/presence.md).
   presence::PresenceConfig presence;
-  // "Verify" asked of an agent the engine had lost (docs/protocol.md, heartbeat answer).
-  int64_t verify_interval_s = 0;
-  int64_t verify_for_s = 0;
-  // The UDP beacon listener, bound on http_address (docs/protocol.md, "UDP beacon").
+  // The UDP beacon listener, bound on http.address (docs/protocol.md, "UDP beacon").
   bool beacon_enabled = false;
   int beacon_port = 0;  // 0: ephemeral
-  int64_t beacon_interval_s = 0;
-  int64_t max_clock_skew_s = 0;
-  int64_t flush_interval_ms = 0;
+  BeaconConfig beacon;
+  std::chrono::milliseconds last_seen_flush_interval{0};  // store.flushIntervalMs
   // Webhook delivery (docs/webhooks.md, keys webhooks.*).
-  int webhook_workers = 0;
-  int webhook_max_in_flight_per_destination = 0;
-  int webhook_max_in_flight_per_tenant = 0;
-  int64_t webhook_attempt_timeout_s = 0;
-  int64_t webhook_request_timeout_ms = 0;  // the connect's bound
-  int64_t webhook_poll_interval_ms = 0;
-  int64_t webhook_retry_initial_ms = 0;
-  int64_t webhook_retry_max_ms = 0;
-  int64_t webhook_give_up_after_s = 0;
-  std::string webhook_ca_file;  // empty: the system's CAs only
+  WebhookDispatchConfig webhook_dispatch;
+  HttpWebhookTransportOptions webhook_transport;
   // Networks outbound requests to tenants' URLs may reach although the outbound policy refuses
   // them (key outbound.allowedNetworks; collector/notify/outbound_policy.h).
   std::vector<IpNetwork> outbound_allowed_networks;
-  std::string admin_token;
-  std::string enroll_token;
-  // The generated enroll-token (not a configured enroll.token): days until it expires and
-  // agents it may enroll; 0: unlimited.
-  int64_t generated_enroll_token_days = 0;
-  int64_t generated_enroll_token_max_uses = 0;
-  // Enrollments per token, site and tenant (docs/operations.md, "Enrollment limits").
-  EnrollmentLimits enrollment_limits;
+  // The data directory's provisioning: admin and enrollment tokens (keys admin.*, enroll.*).
+  BootstrapOptions bootstrap;
   std::string log_level;
   std::string log_format;  // "json" or "text"
 };

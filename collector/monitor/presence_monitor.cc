@@ -36,26 +36,7 @@ const char* alertActionName(p::AlertAction action) {
   return "unknown";
 }
 
-std::optional<p::Status> statusFromName(const std::string& name) {
-  for (p::Status s :
-       {p::Status::kUnknown, p::Status::kOnline, p::Status::kSuspect, p::Status::kOffline,
-        p::Status::kShutdown, p::Status::kUnreachable, p::Status::kMaintenance}) {
-    if (name == p::statusName(s)) return s;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
-
-std::string degradationReasonNames(uint32_t mask) {
-  std::string out;
-  for (size_t i = 0; i < p::kDegradationReasonCount; ++i) {
-    if ((mask & (1u << i)) == 0) continue;
-    if (!out.empty()) out += ",";
-    out += p::degradationReasonName(static_cast<p::DegradationReason>(i));
-  }
-  return out;
-}
 
 PresenceMonitor::PresenceMonitor(const p::PresenceConfig& config, const Clock& clock,
                                  size_t max_pending)
@@ -96,7 +77,7 @@ Status PresenceMonitor::load(Store& store) {
             fromUnixMillis(*agent.last_shutdown_at_ms);
       }
       if (auto it = last_by_agent.find(agent.id); it != last_by_agent.end()) {
-        if (auto status = statusFromName(it->second.status)) restored.status = *status;
+        if (auto status = p::statusFromName(it->second.status)) restored.status = *status;
         restored.status_since = fromUnixMillis(it->second.since_ms);
       }
       addAgentLocked(agent, restored);
@@ -325,7 +306,7 @@ void PresenceMonitor::onTransition(const p::Transition& t) {
   if (t.agent >= ids_.size()) return;
   pending_.changes.push_back(StatusChangeRecord{
       ids_[t.agent], toUnixMillis(t.at), p::statusName(t.from), p::statusName(t.to),
-      p::reasonName(t.reason), degradationReasonNames(t.degradation_mask)});
+      p::reasonName(t.reason), p::degradationReasonNames(t.degradation_mask)});
   enforceBoundLocked();
 }
 
@@ -338,14 +319,14 @@ void PresenceMonitor::onAlert(const p::AlertEvent& alert) {
   if (alert.kind == p::AlertKind::kSiteUnreachable && alert.site) change.site_id = *alert.site;
   change.at_ms = toUnixMillis(alert.at);
   if (alert.held_since) change.held_since_ms = toUnixMillis(*alert.held_since);
-  change.held_reasons = degradationReasonNames(alert.held_for_mask);
+  change.held_reasons = p::degradationReasonNames(alert.held_for_mask);
   change.note = alert.note;
   pending_.alerts.push_back(std::move(change));
 }
 
 void PresenceMonitor::onHealthChange(const p::HealthChange& change) {
   pending_.health.push_back(HealthRecord{toUnixMillis(change.at), change.degraded,
-                                         degradationReasonNames(change.reasons_mask)});
+                                         p::degradationReasonNames(change.reasons_mask)});
 }
 
 void PresenceMonitor::onDiary(p::AgentHandle agent, WallTime from, WallTime to) {

@@ -39,9 +39,6 @@ struct PresenceBatch {
   size_t size() const { return changes.size() + alerts.size() + health.size(); }
 };
 
-// Comma-separated names of the degradation reasons in `mask` ("warm_up,tick_late").
-std::string degradationReasonNames(uint32_t mask);
-
 class PresenceMonitor final : public EvidenceSink, private presence::PresenceListener {
  public:
   static constexpr size_t kDefaultMaxPending = 200'000;

@@ -1,17 +1,13 @@
 #include "collector/notify/webhook_dispatcher.h"
 
-#include <Poco/DateTime.h>
-#include <Poco/DateTimeFormat.h>
-#include <Poco/DateTimeParser.h>
-
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <set>
 #include <utility>
 
 #include "collector/notify/outbound_policy.h"
 #include "collector/notify/webhook_signature.h"
+#include "common/retry_after.h"
 
 namespace vigil::collector {
 namespace {
@@ -19,7 +15,8 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr size_t kMaxErrorBytes = 500;
-constexpr int64_t kMaxRetryAfterS = 366LL * 86'400;
+// The longest Retry-After honoured (retry_max caps the wait further).
+constexpr std::chrono::seconds kMaxRetryAfter = std::chrono::hours(366 * 24);
 
 int64_t nowMs(const Clock& clock) { return toUnixMillis(clock.wallNow()); }
 
@@ -35,32 +32,6 @@ std::string seconds(milliseconds d) {
 }
 
 }  // namespace
-
-std::optional<milliseconds> parseRetryAfter(const std::string& value, WallTime now) {
-  std::string text = value;
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.erase(text.begin());
-  }
-  if (text.empty()) return std::nullopt;
-  if (std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    if (text.size() > 9) return milliseconds(kMaxRetryAfterS * 1000);
-    return milliseconds(std::min<int64_t>(std::stoll(text), kMaxRetryAfterS) * 1000);
-  }
-  // An IMF-fixdate, "Wed, 21 Oct 2015 07:28:00 GMT" (Poco's parser alone is too lenient).
-  constexpr size_t kFixdateBytes = 29;
-  if (text.size() != kFixdateBytes || text.compare(kFixdateBytes - 4, 4, " GMT") != 0) {
-    return std::nullopt;
-  }
-  Poco::DateTime date;
-  int tz = 0;
-  if (!Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::HTTP_FORMAT, text, date, tz)) {
-    return std::nullopt;
-  }
-  const int64_t at_ms = date.timestamp().epochMicroseconds() / 1000 - int64_t{tz} * 1000;
-  const int64_t wait_ms = at_ms - toUnixMillis(now);
-  return milliseconds(std::clamp<int64_t>(wait_ms, 0, kMaxRetryAfterS * 1000));
-}
 
 WebhookDispatcher::WebhookDispatcher(Store& store, WebhookTransport& transport, const Clock& clock,
                                      WebhookDispatchConfig config, LogFn warn, LogFn error)
@@ -279,7 +250,8 @@ bool WebhookDispatcher::attempt(const DueDelivery& due) {
       outcome.error = "http_" + std::to_string(status);
       logged = outcome.error;
       if (status == 429 || status == 503) {
-        if (auto wait = parseRetryAfter(answer.value().retry_after, clock_.wallNow())) {
+        if (auto wait =
+                parseRetryAfter(answer.value().retry_after, clock_.wallNow(), kMaxRetryAfter)) {
           delay = std::max(delay, std::min(*wait, config_.retry_max));
         }
       }

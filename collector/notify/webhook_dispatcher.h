@@ -160,8 +160,4 @@ class WebhookDispatcher {
   std::atomic<uint64_t> store_errors_{0};
 };
 
-// How long a Retry-After header asks to wait: delta-seconds or an HTTP date (relative to
-// `now`); nullopt if absent or unreadable.
-std::optional<std::chrono::milliseconds> parseRetryAfter(const std::string& value, WallTime now);
-
 }  // namespace vigil::collector

@@ -14,6 +14,8 @@
 #include <optional>
 #include <string_view>
 
+#include "common/text.h"
+
 #if LIBCURL_VERSION_NUM < 0x075500
 #error "webhooks need libcurl 7.85 or later (CURLOPT_PREREQFUNCTION, CURLOPT_PROTOCOLS_STR)"
 #endif
@@ -133,22 +135,12 @@ int checkPeer(void* data, char* primary_ip, char* /*local_ip*/, int /*primary_po
   return CURL_PREREQFUNC_OK;
 }
 
-std::string_view trimmed(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
 // CURLOPT_HEADERFUNCTION: keeps the status and Retry-After; stops the transfer at the end of
 // the final head (its body is not needed).
 size_t onHeader(char* data, size_t size, size_t count, void* user) {
   auto* state = static_cast<AttemptState*>(user);
   const size_t bytes = size * count;
-  const std::string_view line = trimmed(std::string_view(data, bytes));
+  const std::string_view line = trimBlanks(std::string_view(data, bytes));
   if (line.substr(0, 5) == "HTTP/") {  // a status line (also of an interim 1xx answer)
     state->status = 0;
     state->retry_after.clear();
@@ -174,7 +166,7 @@ size_t onHeader(char* data, size_t size, size_t count, void* user) {
   if (colon != std::string_view::npos) {
     std::string name(line.substr(0, colon));
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (name == "retry-after") state->retry_after = std::string(trimmed(line.substr(colon + 1)));
+    if (name == "retry-after") state->retry_after = std::string(trimBlanks(line.substr(colon + 1)));
   }
   return bytes;
 }

@@ -35,12 +35,7 @@ bool silenceAnnounced(const AgentRecord& rec) {
 }
 
 std::string maskText(uint32_t mask) {
-  std::string text;
-  for (size_t i = 0; i < kDegradationReasonCount; ++i) {
-    if ((mask & (1u << i)) == 0) continue;
-    if (!text.empty()) text += ", ";
-    text += degradationReasonName(static_cast<DegradationReason>(i));
-  }
+  std::string text = degradationReasonNames(mask, ", ");
   return text.empty() ? std::string("none") : text;
 }
 
@@ -1083,10 +1078,9 @@ HealthView PresenceEngine::Impl::health() const {
   view.degraded = health_mask_ != 0;
   view.reasons_mask = health_mask_;
   view.since = health_since_;
-  for (size_t i = 0; i < kDegradationReasonCount; ++i) {
-    if ((health_mask_ & (1u << i)) == 0) continue;
-    if (auto since = degradation_.reasonSince(static_cast<DegradationReason>(i))) {
-      view.reason_since[i] = wallAt(*since, now);
+  for (DegradationReason reason : degradationReasonsIn(health_mask_)) {
+    if (auto since = degradation_.reasonSince(reason)) {
+      view.reason_since[static_cast<size_t>(reason)] = wallAt(*since, now);
     }
   }
   view.agents = sites_.fleetSize();

@@ -40,6 +40,14 @@ const char* statusName(Status status) {
   return "UNKNOWN";
 }
 
+std::optional<Status> statusFromName(std::string_view name) {
+  for (auto i = static_cast<uint8_t>(Status::kUnknown);
+       i <= static_cast<uint8_t>(Status::kMaintenance); ++i) {
+    if (name == statusName(static_cast<Status>(i))) return static_cast<Status>(i);
+  }
+  return std::nullopt;
+}
+
 const char* reasonName(Reason reason) {
   switch (reason) {
     case Reason::kNoEvidenceYet:
@@ -128,6 +136,23 @@ const char* degradationReasonName(DegradationReason reason) {
       return "connections_exhausted";
   }
   return "unknown";
+}
+
+std::vector<DegradationReason> degradationReasonsIn(uint32_t mask) {
+  std::vector<DegradationReason> reasons;
+  for (size_t i = 0; i < kDegradationReasonCount; ++i) {
+    if ((mask & (1u << i)) != 0) reasons.push_back(static_cast<DegradationReason>(i));
+  }
+  return reasons;
+}
+
+std::string degradationReasonNames(uint32_t mask, std::string_view separator) {
+  std::string names;
+  for (DegradationReason reason : degradationReasonsIn(mask)) {
+    if (!names.empty()) names += separator;
+    names += degradationReasonName(reason);
+  }
+  return names;
 }
 
 Duration PresenceConfig::warmUp() const {

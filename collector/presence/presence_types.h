@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -42,6 +43,8 @@ enum class Status : uint8_t {
   kMaintenance,  // inside a maintenance window: no alerts
 };
 const char* statusName(Status status);  // "UNKNOWN", "ONLINE", ...
+// The status statusName() calls `name`; nullopt for any other text.
+std::optional<Status> statusFromName(std::string_view name);
 
 // Why an agent has its status. One reason per status change; docs/presence.md lists them.
 enum class Reason : uint8_t {
@@ -84,6 +87,10 @@ enum class DegradationReason : uint8_t {
 };
 constexpr size_t kDegradationReasonCount = 10;
 const char* degradationReasonName(DegradationReason reason);  // "warm_up", ...
+// The reasons set in `mask` (bit i stands for DegradationReason i), in declaration order.
+std::vector<DegradationReason> degradationReasonsIn(uint32_t mask);
+// The names of the reasons in `mask` joined by `separator` ("warm_up,tick_late"); empty if none.
+std::string degradationReasonNames(uint32_t mask, std::string_view separator = ",");
 
 enum class QueueId : uint8_t { kIngest, kHistory, kOutbox, kOther };
 constexpr size_t kQueueCount = 4;

@@ -501,13 +501,7 @@ SimulationRun runFleet(const PresenceConfig& config, const FleetParams& params, 
 }
 
 std::string reasonsText(uint32_t mask) {
-  std::string text;
-  for (size_t i = 0; i < collector::presence::kDegradationReasonCount; ++i) {
-    if ((mask & (1u << i)) == 0) continue;
-    if (!text.empty()) text += ",";
-    text += collector::presence::degradationReasonName(
-        static_cast<collector::presence::DegradationReason>(i));
-  }
+  std::string text = collector::presence::degradationReasonNames(mask);
   return text.empty() ? "-" : text;
 }
 

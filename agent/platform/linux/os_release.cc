@@ -3,15 +3,10 @@
 #include <charconv>
 #include <cstdint>
 
+#include "common/text.h"
+
 namespace vigil::agent::linux_platform {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\r\n";
-  const size_t begin = s.find_first_not_of(ws);
-  if (begin == std::string_view::npos) return {};
-  return s.substr(begin, s.find_last_not_of(ws) - begin + 1);
-}
 
 std::string unquote(std::string_view v) {
   if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) {
@@ -34,12 +29,12 @@ std::optional<std::string> osReleaseValue(std::string_view text, std::string_vie
   while (pos < text.size()) {
     size_t eol = text.find('\n', pos);
     if (eol == std::string_view::npos) eol = text.size();
-    const std::string_view line = trim(text.substr(pos, eol - pos));
+    const std::string_view line = trimBlanks(text.substr(pos, eol - pos));
     pos = eol + 1;
     if (line.empty() || line.front() == '#') continue;
     const size_t eq = line.find('=');
-    if (eq == std::string_view::npos || trim(line.substr(0, eq)) != key) continue;
-    std::string value = unquote(trim(line.substr(eq + 1)));
+    if (eq == std::string_view::npos || trimBlanks(line.substr(0, eq)) != key) continue;
+    std::string value = unquote(trimBlanks(line.substr(eq + 1)));
     if (value.empty()) return std::nullopt;
     return value;
   }
@@ -47,7 +42,7 @@ std::optional<std::string> osReleaseValue(std::string_view text, std::string_vie
 }
 
 std::optional<uint64_t> parseProcUptime(std::string_view text) {
-  text = trim(text);
+  text = trimBlanks(text);
   const size_t end = text.find_first_of(". ");
   const std::string_view whole = text.substr(0, end);
   uint64_t value = 0;

@@ -12,7 +12,7 @@ namespace vigil::agent::posix {
 std::unique_ptr<UdpSocketFactory> makeUdpSocketFactory();
 
 // Directory 0700 (refusing non-directories, sticky shared directories and directories owned by
-// another user), files 0600, fsync(2) for flushFile. Messages name the path and the OS error.
+// another user), files 0600. Messages name the path and the OS error.
 std::unique_ptr<StateProtection> makeStateProtection();
 
 // A ServiceHost for a daemon that runs in the foreground under a service manager: blocks

@@ -1,5 +1,4 @@
 // StateProtection through POSIX file modes (Linux and macOS).
-#include <fcntl.h>
 #include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,7 +11,6 @@
 
 #include "agent/platform/posix/posix_platform.h"
 #include "agent/platform/posix/posix_status.h"
-#include "agent/platform/posix/unique_fd.h"
 
 namespace vigil::agent::posix {
 namespace {
@@ -56,13 +54,6 @@ class PosixStateProtection final : public StateProtection {
     if (::chmod(path.c_str(), kPrivateFileMode) != 0) {
       return errnoStatus("cannot restrict " + path + " to mode 0600", errno);
     }
-    return Status::okStatus();
-  }
-
-  Status flushFile(const std::string& path) override {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) return errnoStatus("cannot open " + path + " to flush it", errno);
-    if (::fsync(fd.get()) != 0) return errnoStatus("cannot flush " + path, errno);
     return Status::okStatus();
   }
 

@@ -156,18 +156,6 @@ class WindowsStateProtection final : public StateProtection {
     return applyDacl(*wide, path, kPrivateFileSddl);
   }
 
-  Status flushFile(const std::string& path) override {
-    auto wide = toWide(path);
-    if (!wide.ok()) return wide.error();
-    // FlushFileBuffers needs a handle open for writing.
-    UniqueHandle file(CreateFileW(wide->c_str(), GENERIC_WRITE,
-                                  FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-                                  OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr));
-    if (!file) return lastErrorStatus("cannot open " + path + " to flush it");
-    if (!FlushFileBuffers(file.get())) return lastErrorStatus("cannot flush " + path);
-    return Status::okStatus();
-  }
-
   // The service runs as LocalSystem and the state is guarded by its DACL: an elevated
   // administrator writes there as the service would.
   Status actAsOwnerOf(const std::string& /*dir*/) override { return Status::okStatus(); }

@@ -21,7 +21,7 @@ std::unique_ptr<BootIdentitySource> makeBootIdentitySource();
 std::unique_ptr<NetworkMonitor> makeNetworkMonitor();
 
 // A protected DACL granting SYSTEM and BUILTIN\Administrators full control, nobody else
-// anything; FlushFileBuffers for flushFile.
+// anything.
 std::unique_ptr<StateProtection> makeStateProtection();
 
 // Winsock UDP sockets; broadcastAddresses() from GetAdaptersAddresses.

@@ -86,19 +86,6 @@ BOOST_AUTO_TEST_CASE(securing_a_missing_file_names_it) {
   BOOST_TEST(secured.message().find(path) != std::string::npos, secured.message());
 }
 
-BOOST_AUTO_TEST_CASE(flushing_a_file_succeeds_and_a_missing_one_errors) {
-  const TempDir temp;
-  const std::string path = temp.write("sequence", "42").string();
-  auto flushed = makeStateProtection()->flushFile(path);
-  BOOST_TEST(flushed.ok(), errorText(flushed));
-
-  const std::string missing = temp.sub("gone");
-  auto failed = makeStateProtection()->flushFile(missing);
-  BOOST_TEST_REQUIRE(!failed.ok());
-  BOOST_TEST((failed.code() == StatusCode::kNotFound));
-  BOOST_TEST(failed.message().find(missing) != std::string::npos, failed.message());
-}
-
 // vigil-agent enroll/retire run by root on the service's state directory continue as its owner,
 // for good. Checked in a child process (the test process keeps its own identity); needs root.
 BOOST_AUTO_TEST_CASE(root_acts_as_the_owner_of_the_state_directory_for_good,

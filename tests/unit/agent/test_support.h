@@ -251,13 +251,12 @@ class PlainStateProtection final : public StateProtection {
     std::filesystem::create_directories(dir, ec);
     return ec ? Status::ioError(ec.message()) : Status::okStatus();
   }
-  Status securePrivateFile(const std::string&) override { return Status::okStatus(); }
-  Status flushFile(const std::string&) override {
-    ++flushes;
+  Status securePrivateFile(const std::string&) override {
+    ++secured_files;
     return Status::okStatus();
   }
   Status actAsOwnerOf(const std::string&) override { return Status::okStatus(); }
-  int flushes = 0;
+  int secured_files = 0;  // files made private before they were written
 };
 
 // UDP sockets on a SimulatedClock, for tests of the runner's datagram channels (each runs on a

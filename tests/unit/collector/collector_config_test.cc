@@ -141,17 +141,18 @@ BOOST_AUTO_TEST_CASE(defaults_are_valid_and_documented_values) {
   auto read = readCollectorConfig(*configWith({}));
   BOOST_REQUIRE(read.ok());
   const auto& c = read.value();
-  BOOST_TEST(c.http_address == "127.0.0.1");
-  BOOST_TEST(c.http_port == 8470);
-  BOOST_TEST(c.port_file.empty());
-  BOOST_TEST(c.http_max_threads == 16);
-  BOOST_TEST(c.http_max_queued == 4096);
-  BOOST_TEST(c.http_admin_threads == 4);
-  BOOST_TEST(c.http_probe_threads == 2);
-  BOOST_TEST(c.tls_certificate_file.empty());
-  BOOST_TEST(!c.http_allow_plaintext);
+  BOOST_TEST(c.http.address == "127.0.0.1");
+  BOOST_TEST(c.http.port == 8470);
+  BOOST_TEST(c.http.port_file.empty());
+  // http.maxThreads 16: ingest's share is what the admin API's 4 and the probes' 2 leave.
+  BOOST_TEST(c.listener.workers[0] == 10u);
+  BOOST_TEST(c.listener.workers[1] == 4u);
+  BOOST_TEST(c.listener.workers[2] == 2u);
+  BOOST_TEST(c.http.backlog == 4096);
+  BOOST_TEST(!c.tls.enabled());
+  BOOST_TEST(!c.http.allow_plaintext);
   BOOST_TEST(c.data_dir == "/var/lib/vigil/collector");
-  BOOST_TEST(c.heartbeat_interval_s == 60);
+  BOOST_TEST(c.ingest.heartbeat_interval_s == 60);
   // The presence engine's thresholds default to PresenceConfig's own values, with the
   // heartbeat interval taken from heartbeat.intervalSeconds.
   const vigil::collector::presence::PresenceConfig engine_defaults;
@@ -161,10 +162,10 @@ BOOST_AUTO_TEST_CASE(defaults_are_valid_and_documented_values) {
   BOOST_TEST(c.presence.phi_threshold == engine_defaults.phi_threshold);
   BOOST_TEST(c.presence.site_silent_share == engine_defaults.site_silent_share);
   BOOST_TEST(c.presence.site_min_agents == engine_defaults.site_min_agents);
-  BOOST_TEST(c.max_clock_skew_s == 300);
-  BOOST_TEST(c.flush_interval_ms == 1000);
-  BOOST_TEST(c.admin_token.empty());
-  BOOST_TEST(c.enroll_token.empty());
+  BOOST_TEST(c.ingest.max_clock_skew_ms == 300'000);
+  BOOST_TEST((c.last_seen_flush_interval == std::chrono::milliseconds(1000)));
+  BOOST_TEST(c.bootstrap.admin_token.empty());
+  BOOST_TEST(c.bootstrap.enroll_token.empty());
   BOOST_TEST(c.log_level == "information");
 }
 
@@ -185,7 +186,7 @@ BOOST_AUTO_TEST_CASE(environment_layer_holds_only_known_keys_that_are_set) {
 BOOST_AUTO_TEST_CASE(higher_layer_overrides_lower_one) {
   auto read = readCollectorConfig(*configWith({{"http.port", "0"}, {"data.dir", "/tmp/x"}}));
   BOOST_REQUIRE(read.ok());
-  BOOST_TEST(read->http_port == 0);
+  BOOST_TEST(read->http.port == 0);
   BOOST_TEST(read->data_dir == "/tmp/x");
 }
 
@@ -233,9 +234,9 @@ BOOST_AUTO_TEST_CASE(beacon_and_verify_keys_have_documented_defaults_and_are_che
   BOOST_REQUIRE(read.ok());
   BOOST_TEST(read->beacon_enabled);
   BOOST_TEST(read->beacon_port == 8471);
-  BOOST_TEST(read->beacon_interval_s == 15);
-  BOOST_TEST(read->verify_interval_s == 10);
-  BOOST_TEST(read->verify_for_s == 120);
+  BOOST_TEST(read->beacon.interval_s == 15);
+  BOOST_TEST(read->ingest.verify_interval_s == 10);
+  BOOST_TEST(read->ingest.verify_for_s == 120);
 
   auto custom = readCollectorConfig(*configWith({{"beacon.enabled", "false"},
                                                  {"beacon.port", "0"},
@@ -245,9 +246,9 @@ BOOST_AUTO_TEST_CASE(beacon_and_verify_keys_have_documented_defaults_and_are_che
   BOOST_REQUIRE(custom.ok());
   BOOST_TEST(!custom->beacon_enabled);
   BOOST_TEST(custom->beacon_port == 0);
-  BOOST_TEST(custom->beacon_interval_s == 30);
-  BOOST_TEST(custom->verify_interval_s == 5);
-  BOOST_TEST(custom->verify_for_s == 60);
+  BOOST_TEST(custom->beacon.interval_s == 30);
+  BOOST_TEST(custom->ingest.verify_interval_s == 5);
+  BOOST_TEST(custom->ingest.verify_for_s == 60);
   BOOST_TEST(readCollectorConfig(*configWith({{"beacon.enabled", " Yes "}}))->beacon_enabled);
 
   BOOST_TEST(errorFor({{"beacon.enabled", "maybe"}}).find("VIGIL_BEACON_ENABLED") !=
@@ -265,10 +266,10 @@ BOOST_AUTO_TEST_CASE(webhook_limits_and_outbound_networks_have_safe_defaults_and
   auto read = readCollectorConfig(*configWith({}));
   BOOST_REQUIRE(read.ok());
   BOOST_TEST(read->outbound_allowed_networks.empty());
-  BOOST_TEST(read->webhook_attempt_timeout_s == 15);
-  BOOST_TEST(read->webhook_max_in_flight_per_destination == 1);
-  BOOST_TEST(read->webhook_max_in_flight_per_tenant == 4);
-  BOOST_TEST(read->webhook_workers == 8);
+  BOOST_TEST((read->webhook_transport.attempt_timeout == std::chrono::seconds(15)));
+  BOOST_TEST(read->webhook_dispatch.max_in_flight_per_destination == 1);
+  BOOST_TEST(read->webhook_dispatch.max_in_flight_per_tenant == 4);
+  BOOST_TEST(read->webhook_dispatch.workers == 8);
 
   auto custom =
       readCollectorConfig(*configWith({{"outbound.allowedNetworks", "127.0.0.0/8, fd00::/8"},
@@ -279,9 +280,9 @@ BOOST_AUTO_TEST_CASE(webhook_limits_and_outbound_networks_have_safe_defaults_and
   BOOST_REQUIRE(custom->outbound_allowed_networks.size() == 2u);
   BOOST_TEST(custom->outbound_allowed_networks[0].toString() == "127.0.0.0/8");
   BOOST_TEST(custom->outbound_allowed_networks[1].toString() == "fd00::/8");
-  BOOST_TEST(custom->webhook_attempt_timeout_s == 5);
-  BOOST_TEST(custom->webhook_max_in_flight_per_destination == 3);
-  BOOST_TEST(custom->webhook_max_in_flight_per_tenant == 2);
+  BOOST_TEST((custom->webhook_transport.attempt_timeout == std::chrono::seconds(5)));
+  BOOST_TEST(custom->webhook_dispatch.max_in_flight_per_destination == 3);
+  BOOST_TEST(custom->webhook_dispatch.max_in_flight_per_tenant == 2);
 
   const std::string bad = errorFor({{"outbound.allowedNetworks", "127.0.0.0/8, localhost"}});
   BOOST_TEST(bad.find("VIGIL_OUTBOUND_ALLOWED_NETWORKS") != std::string::npos, bad);
@@ -372,4 +373,27 @@ BOOST_AUTO_TEST_CASE(configured_tokens_are_accepted_and_no_token_file_is_written
   auto admins = store->listAdminTokens().value();
   BOOST_REQUIRE(admins.size() == 1u);
   BOOST_TEST(admins[0].token_hash == hashOf(admin));
+}
+
+BOOST_AUTO_TEST_CASE(each_components_part_is_derived_from_its_keys) {
+  auto read = readCollectorConfig(*configWith({{"http.maxThreads", "20"},
+                                               {"http.adminThreads", "3"},
+                                               {"http.probeThreads", "1"},
+                                               {"http.queueHighWater", "7"},
+                                               {"http.ingestQueueHighWater", "900"},
+                                               {"data.dir", "/tmp/x"}}));
+  BOOST_REQUIRE(read.ok());
+  const auto& c = read.value();
+  // Workers per class (ingest, admin, probe); in flight: a class's workers plus its queue.
+  BOOST_TEST(c.listener.workers[0] == 16u);
+  BOOST_TEST(c.admission.queue_high_water[0] == 900u);
+  BOOST_TEST(c.admission.max_in_flight[0] == 916u);
+  BOOST_TEST(c.admission.queue_high_water[1] == 7u);
+  BOOST_TEST(c.admission.max_in_flight[1] == 10u);
+  BOOST_TEST(c.admission.max_in_flight[2] == 8u);
+  // The same heartbeat interval and clock skew reach ingest, beacons and the engine.
+  BOOST_TEST(c.beacon.max_clock_skew_ms == c.ingest.max_clock_skew_ms);
+  BOOST_TEST(c.ingest.beacon_interval_s == c.beacon.interval_s);
+  BOOST_TEST(c.bootstrap.data_dir == "/tmp/x");
+  BOOST_TEST(c.webhook_transport.user_agent.rfind("vigil-collector/", 0) == 0u);
 }

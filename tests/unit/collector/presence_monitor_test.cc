@@ -200,6 +200,7 @@ BOOST_AUTO_TEST_CASE(degradation_reason_names_are_comma_separated) {
   using R = presence::DegradationReason;
   const uint32_t mask =
       (1u << static_cast<unsigned>(R::kWarmUp)) | (1u << static_cast<unsigned>(R::kTickLate));
-  BOOST_TEST(vigil::collector::degradationReasonNames(mask) == "warm_up,tick_late");
-  BOOST_TEST(vigil::collector::degradationReasonNames(0).empty());
+  BOOST_TEST(presence::degradationReasonNames(mask) == "warm_up,tick_late");
+  BOOST_TEST(presence::degradationReasonNames(mask, ", ") == "warm_up, tick_late");
+  BOOST_TEST(presence::degradationReasonNames(0).empty());
 }

@@ -358,17 +358,6 @@ BOOST_AUTO_TEST_CASE(retry_after_is_honoured_on_429_and_503) {
   BOOST_TEST(stored(c.id).next_attempt_at_ms <= t0 + 5000);
 }
 
-BOOST_AUTO_TEST_CASE(retry_after_accepts_seconds_and_http_dates) {
-  const vigil::WallTime now{std::chrono::seconds(1'445'412'480)};  // Wed, 21 Oct 2015 07:28:00
-  BOOST_TEST(parseRetryAfter("30", now).value().count() == 30'000);
-  BOOST_TEST(parseRetryAfter(" 0 ", now).value().count() == 0);
-  BOOST_TEST(parseRetryAfter("Wed, 21 Oct 2015 07:29:00 GMT", now).value().count() == 60'000);
-  BOOST_TEST(parseRetryAfter("Wed, 21 Oct 2015 07:00:00 GMT", now).value().count() == 0);
-  BOOST_TEST(!parseRetryAfter("", now));
-  BOOST_TEST(!parseRetryAfter("soon", now));
-  BOOST_TEST(!parseRetryAfter("-5", now));
-}
-
 BOOST_AUTO_TEST_CASE(an_entry_still_failing_at_the_give_up_age_fails_for_good) {
   config.give_up_after = 1h;
   OutboxEntry e = enqueue();

@@ -151,8 +151,6 @@ BOOST_AUTO_TEST_CASE(state_directory_is_created_with_its_parents_and_files_writt
   std::ofstream(file, std::ios::binary) << "{\"agent_id\":\"a\"}";
   st = protection->securePrivateFile(file.u8string());
   BOOST_TEST(st.ok(), st.toString());
-  st = protection->flushFile(file.u8string());
-  BOOST_TEST(st.ok(), st.toString());
   BOOST_TEST(readAll(file) == "{\"agent_id\":\"a\"}");  // the agent (an administrator) reads it
 }
 
@@ -182,12 +180,10 @@ BOOST_AUTO_TEST_CASE(a_file_is_refused_as_state_directory) {
   BOOST_TEST(codeOf(st) == "FAILED_PRECONDITION", st.toString());
 }
 
-BOOST_AUTO_TEST_CASE(missing_file_cannot_be_flushed_or_secured) {
+BOOST_AUTO_TEST_CASE(missing_file_cannot_be_secured) {
   vigil::testing::TempDir tmp;
   auto protection = win::makeStateProtection();
-  vigil::Status st = protection->flushFile(tmp.sub("missing"));
-  BOOST_TEST(codeOf(st) == "NOT_FOUND", st.toString());
-  st = protection->securePrivateFile(tmp.sub("missing"));
+  vigil::Status st = protection->securePrivateFile(tmp.sub("missing"));
   BOOST_TEST(codeOf(st) == "NOT_FOUND", st.toString());
 }
 

@@ -1,0 +1,27 @@
+#include "collector/app/webhook_metrics.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace vigil::collector {
+
+MetricsSource webhookMetrics(WebhookDispatcher& dispatcher) {
+  return [&dispatcher](MetricsWriter& out) {
+    const WebhookDeliveryStats s = dispatcher.stats();
+    out.family("vigil_webhook_deliveries_total", MetricType::kCounter,
+               "Webhook delivery attempts, by outcome.");
+    out.sample(static_cast<double>(s.delivered), {{"outcome", "delivered"}});
+    out.sample(static_cast<double>(s.failed_attempts), {{"outcome", "failed"}});
+    out.family("vigil_webhook_given_up_total", MetricType::kCounter,
+               "Webhook outbox entries given up after webhooks.giveUpAfterSeconds.");
+    out.sample(static_cast<double>(s.given_up));
+    out.family("vigil_webhook_outbox_pending", MetricType::kGauge,
+               "Webhook outbox entries waiting for delivery.");
+    out.sample(static_cast<double>(std::max<int64_t>(s.pending, 0)));
+    out.family("vigil_webhook_outbox_oldest_pending_age_seconds", MetricType::kGauge,
+               "Age of the oldest webhook outbox entry waiting for delivery.");
+    out.sample(s.oldest_pending_age_s);
+  };
+}
+
+}  // namespace vigil::collector

@@ -1,0 +1,18 @@
+#pragma once
+
+// Small text parsing shared by the agent and the collector.
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace vigil {
+
+// `text` without leading and trailing blanks (space, tab, CR, LF, form feed, vertical tab).
+std::string_view trimBlanks(std::string_view text);
+
+// A database id as people and URLs write it: 1 to 18 decimal digits, no sign, no blanks,
+// greater than zero. nullopt otherwise.
+std::optional<int64_t> parsePositiveId(std::string_view text);
+
+}  // namespace vigil
