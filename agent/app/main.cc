@@ -273,13 +273,16 @@ int finishCommand(CommandOutcome outcome, bool purge, const std::string& state_d
 }
 
 int runAgent(int argc, char** argv) {
+  const DefaultPaths default_paths = defaultPaths();
   CommandLine cli;
+  cli.sources.config_path = default_paths.config_path;  // --config replaces it
+  cli.sources.default_state_dir = default_paths.state_dir;
   if (!parseCommandLine(argc, argv, &cli)) {
     std::fputs("Try 'vigil-agent --help'.\n", stderr);
     return kExitUsage;
   }
   if (cli.help) {
-    std::printf(kUsage, kDefaultConfigPath, kDefaultStateDir);
+    std::printf(kUsage, default_paths.config_path.c_str(), default_paths.state_dir.c_str());
     return kExitOk;
   }
   if (cli.version) {

@@ -359,6 +359,7 @@ std::string configHash(const AgentConfig& c) {
 
 Result<AgentConfig> loadAgentConfig(const ConfigSources& sources) {
   AgentConfig config;
+  config.state_dir = sources.default_state_dir;
   if (!sources.config_path.empty()) {
     std::error_code ec;
     const bool exists = std::filesystem::exists(sources.config_path, ec);

@@ -12,17 +12,6 @@
 
 namespace vigil::agent {
 
-// Where each OS keeps an agent's configuration and state (docs/agent.md, docs/platforms.md).
-#if defined(_WIN32)
-constexpr char kDefaultConfigPath[] = "C:\\ProgramData\\Vigil\\agent.conf";
-constexpr char kDefaultStateDir[] = "C:\\ProgramData\\Vigil\\agent";
-#elif defined(__APPLE__)
-constexpr char kDefaultConfigPath[] = "/Library/Application Support/Vigil/agent.conf";
-constexpr char kDefaultStateDir[] = "/Library/Application Support/Vigil/agent";
-#else
-constexpr char kDefaultConfigPath[] = "/etc/vigil/agent.conf";
-constexpr char kDefaultStateDir[] = "/var/lib/vigil/agent";
-#endif
 constexpr int64_t kMinIntervalBoundS = 1;
 constexpr int64_t kMaxIntervalBoundS = 86400;
 
@@ -31,7 +20,7 @@ constexpr int64_t kMaxIntervalBoundS = 86400;
 struct AgentConfig {
   std::string server_url;    // required: http(s)://host[:port][/path]
   std::string enroll_token;  // needed only until the agent is enrolled
-  std::string state_dir = kDefaultStateDir;
+  std::string state_dir;     // loadAgentConfig() starts from ConfigSources::default_state_dir
   LogLevel log_level = LogLevel::kInfo;
   std::string ca_file;  // empty: the system's CA store
   int64_t min_interval_s = 5;
@@ -72,9 +61,13 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string& na
 
 // Where loadAgentConfig() reads each layer from.
 struct ConfigSources {
-  std::string config_path = kDefaultConfigPath;
+  // The config file; the composition root names the OS's (DefaultPaths, from the platform
+  // layer) unless --config names another. Empty: no file layer.
+  std::string config_path;
   // If false, a missing config_path is skipped silently (the default path is optional).
   bool config_path_explicit = false;
+  // state_dir of the built-in layer: the OS's (DefaultPaths::state_dir).
+  std::string default_state_dir;
   EnvLookup env;  // empty: no environment layer
   std::vector<ConfigSetting> command_line;
   // The collector an enrolled agent reports to when no layer sets server_url: the one its

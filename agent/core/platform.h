@@ -208,6 +208,14 @@ class UdpSocketFactory {
 
 // --- The whole platform ------------------------------------------------------------------------
 
+// Where this operating system keeps the agent's configuration file and state directory when
+// no setting names others (docs/agent.md, docs/platforms.md). Both absolute. Made by
+// defaultPaths() in agent/platform/platform.h.
+struct DefaultPaths {
+  std::string config_path;
+  std::string state_dir;
+};
+
 // Every concern of the OS this binary was built for. Made by makePlatform() in
 // agent/platform/platform.h.
 struct Platform {

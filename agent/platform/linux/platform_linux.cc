@@ -18,6 +18,8 @@ Platform makePlatform() {
   return platform;
 }
 
+DefaultPaths defaultPaths() { return {"/etc/vigil/agent.conf", "/var/lib/vigil/agent"}; }
+
 std::unique_ptr<Waiter> makeWaiter() {
   return std::make_unique<BasicWaiter<linux_platform::MonotonicCondition>>();
 }

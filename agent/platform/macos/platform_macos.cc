@@ -35,4 +35,9 @@ Platform makePlatform() {
   return p;
 }
 
+DefaultPaths defaultPaths() {
+  return {"/Library/Application Support/Vigil/agent.conf",
+          "/Library/Application Support/Vigil/agent"};
+}
+
 }  // namespace vigil::agent

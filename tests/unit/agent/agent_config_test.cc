@@ -31,17 +31,17 @@ vigil::agent::EnvLookup envOf(const std::map<std::string, std::string>& vars) {
   };
 }
 
+// Sources with a built-in state directory, as the composition root passes the platform's.
+ConfigSources sourcesWithDefaultStateDir() {
+  ConfigSources sources;
+  sources.default_state_dir = "/default/state";
+  return sources;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(defaults_are_the_documented_ones) {
   AgentConfig c;
-#if defined(_WIN32)
-  BOOST_TEST(c.state_dir == "C:\\ProgramData\\Vigil\\agent");
-#elif defined(__APPLE__)
-  BOOST_TEST(c.state_dir == "/Library/Application Support/Vigil/agent");
-#else
-  BOOST_TEST(c.state_dir == "/var/lib/vigil/agent");
-#endif
   BOOST_TEST(static_cast<int>(c.log_level) == static_cast<int>(LogLevel::kInfo));
   BOOST_TEST(c.min_interval_s == 5);
   BOOST_TEST(c.max_interval_s == 3600);
@@ -174,6 +174,7 @@ BOOST_AUTO_TEST_CASE(plain_http_is_refused_unless_loopback_or_explicitly_allowed
   };
   for (const Case& c : cases) {
     AgentConfig config;
+    config.state_dir = "/var/lib/vigil/agent";
     config.server_url = c.url;
     config.allow_plain_http = c.allow_plain_http;
     const Status st = validateConfig(config);
@@ -194,6 +195,7 @@ BOOST_AUTO_TEST_CASE(interval_bounds_are_validated) {
                         {10, 5, false},   {5, 86401, false}, {-1, 10, false}};
   for (const Case& c : cases) {
     AgentConfig config;
+    config.state_dir = "/var/lib/vigil/agent";
     config.server_url = "https://vigil.example.com";
     config.min_interval_s = c.min_s;
     config.max_interval_s = c.max_s;
@@ -209,15 +211,17 @@ BOOST_AUTO_TEST_CASE(a_missing_server_url_is_reported) {
 
 BOOST_AUTO_TEST_CASE(a_missing_ca_file_is_reported) {
   AgentConfig config;
+  config.state_dir = "/var/lib/vigil/agent";
   config.server_url = "https://vigil.example.com";
   config.ca_file = "/nonexistent/ca.pem";
-  BOOST_TEST(!validateConfig(config).ok());
+  const Status st = validateConfig(config);
+  BOOST_TEST(contains(st.message(), "ca_file /nonexistent/ca.pem"), st.message());
 }
 
 BOOST_AUTO_TEST_CASE(an_enrolled_agent_reports_to_its_collector_unless_a_layer_says_otherwise) {
   TempDir dir;
   const auto file = dir.write("agent.conf", "state_dir = /from/file\n");
-  ConfigSources sources;
+  ConfigSources sources = sourcesWithDefaultStateDir();
   sources.config_path = file.string();
   sources.config_path_explicit = true;
   std::vector<std::string> asked;
@@ -253,7 +257,7 @@ BOOST_AUTO_TEST_CASE(layers_apply_defaults_then_file_then_environment_then_comma
                               "state_dir = /from/file\n"
                               "log_level = warn\n"
                               "min_interval_s = 7\n");
-  ConfigSources sources;
+  ConfigSources sources = sourcesWithDefaultStateDir();
   sources.config_path = file.string();
   sources.config_path_explicit = true;
   sources.env = envOf({{"VIGIL_SERVER_URL", "https://from-env.example.com"},
@@ -271,8 +275,21 @@ BOOST_AUTO_TEST_CASE(layers_apply_defaults_then_file_then_environment_then_comma
   BOOST_TEST(config->max_interval_s == 3600);  // default
 }
 
+BOOST_AUTO_TEST_CASE(the_state_directory_is_the_built_in_one_unless_a_layer_names_another) {
+  ConfigSources sources = sourcesWithDefaultStateDir();
+  sources.command_line = {{"server_url", "https://vigil.example.com", "--server"}};
+  auto config = loadAgentConfig(sources);
+  BOOST_TEST_REQUIRE(config.ok(), vigil::agent::testing::errorText(config));
+  BOOST_TEST(config->state_dir == "/default/state");
+
+  sources.env = envOf({{"VIGIL_STATE_DIR", "/from/env"}});
+  config = loadAgentConfig(sources);
+  BOOST_TEST_REQUIRE(config.ok(), vigil::agent::testing::errorText(config));
+  BOOST_TEST(config->state_dir == "/from/env");
+}
+
 BOOST_AUTO_TEST_CASE(the_default_config_path_is_optional_but_an_explicit_one_is_not) {
-  ConfigSources sources;
+  ConfigSources sources = sourcesWithDefaultStateDir();
   sources.config_path = "/nonexistent/agent.conf";
   sources.command_line = {{"server_url", "https://vigil.example.com", "--server"}};
   sources.config_path_explicit = false;
@@ -284,7 +301,7 @@ BOOST_AUTO_TEST_CASE(the_default_config_path_is_optional_but_an_explicit_one_is_
 }
 
 BOOST_AUTO_TEST_CASE(bad_environment_and_command_line_values_name_their_origin) {
-  ConfigSources sources;
+  ConfigSources sources = sourcesWithDefaultStateDir();
   sources.config_path.clear();
   sources.env = envOf({{"VIGIL_LOG_LEVEL", "loud"}});
   auto config = loadAgentConfig(sources);
@@ -300,7 +317,7 @@ BOOST_AUTO_TEST_CASE(bad_environment_and_command_line_values_name_their_origin) 
 
 BOOST_AUTO_TEST_CASE(plain_http_allowed_in_the_file_lets_a_remote_http_url_through) {
   TempDir dir;
-  ConfigSources sources;
+  ConfigSources sources = sourcesWithDefaultStateDir();
   sources.config_path = dir.write("agent.conf", "allow_plain_http = true\n").string();
   sources.command_line = {{"server_url", "http://vigil.lan:8080", "--server"}};
   BOOST_TEST(loadAgentConfig(sources).ok());
@@ -310,6 +327,7 @@ BOOST_AUTO_TEST_CASE(plain_http_allowed_in_the_file_lets_a_remote_http_url_throu
 
 BOOST_AUTO_TEST_CASE(new_keys_parse_and_bad_values_are_refused_with_the_key_named) {
   AgentConfig c;
+  c.state_dir = "/var/lib/vigil/agent";
   c.server_url = "https://vigil.example.com";
   BOOST_TEST(vigil::agent::applyConfigText("peer_broadcast = 10.0.0.255, 192.168.1.255\n"
                                            "peer_port = 40000\nbeacon = false\n"

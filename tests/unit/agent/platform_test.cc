@@ -7,6 +7,7 @@
 #include "agent/platform/linux/os_release.h"
 #include "tests/unit/agent/platform_test_support.h"
 
+using vigil::agent::defaultPaths;
 using vigil::agent::makePlatform;
 using vigil::agent::linux_platform::makeBootIdentitySource;
 using vigil::agent::linux_platform::makeSystemFactsSource;
@@ -27,6 +28,11 @@ BOOST_AUTO_TEST_CASE(os_release_pretty_name_is_read_quoted_or_not) {
   BOOST_TEST(!osReleaseValue(text, "MISSING").has_value());
   BOOST_TEST(!osReleaseValue("PRETTY_NAME=\"\"\n", "PRETTY_NAME").has_value());
   BOOST_TEST(!osReleaseValue("PRETTY_NAME_X=a\n", "PRETTY_NAME").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(default_paths_are_the_documented_ones) {
+  BOOST_TEST(defaultPaths().config_path == "/etc/vigil/agent.conf");
+  BOOST_TEST(defaultPaths().state_dir == "/var/lib/vigil/agent");
 }
 
 BOOST_AUTO_TEST_CASE(proc_uptime_is_read_in_whole_seconds) {

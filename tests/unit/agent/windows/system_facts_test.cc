@@ -2,8 +2,8 @@
 #include <boost/test/unit_test.hpp>
 #include <string>
 
+#include "agent/platform/platform.h"
 #include "agent/platform/windows/boot_windows.h"
-#include "agent/platform/windows/paths_windows.h"
 #include "agent/platform/windows/windows_platform.h"
 
 namespace win = vigil::agent::windows;
@@ -43,10 +43,21 @@ BOOST_AUTO_TEST_CASE(boot_id_rounds_the_boot_time_to_ten_seconds) {
   BOOST_TEST(win::bootIdForBootTime(0) == "boot-0");
 }
 
-BOOST_AUTO_TEST_CASE(default_state_directory_is_under_program_data) {
-  const std::string dir = win::defaultStateDirectory();
-  const std::string suffix = "\\Vigil\\agent";
-  BOOST_TEST_REQUIRE(dir.size() > suffix.size());
-  BOOST_TEST(dir.compare(dir.size() - suffix.size(), suffix.size(), suffix) == 0, dir);
-  BOOST_TEST(dir.find(":\\") == 1u, dir);  // absolute, on a drive
+namespace {
+
+bool endsWith(const std::string& s, const std::string& suffix) {
+  return s.size() > suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(default_paths_are_under_the_program_data_known_folder) {
+  const vigil::agent::DefaultPaths paths = vigil::agent::defaultPaths();
+  BOOST_TEST(endsWith(paths.state_dir, "\\Vigil\\agent"), paths.state_dir);
+  BOOST_TEST(endsWith(paths.config_path, "\\Vigil\\agent.conf"), paths.config_path);
+  BOOST_TEST(paths.state_dir.find(":\\") == 1u, paths.state_dir);  // absolute, on a drive
+  // Both in one Vigil folder under ProgramData.
+  const std::string program_data = paths.state_dir.substr(0, paths.state_dir.size() - 12);
+  BOOST_TEST(paths.config_path.rfind(program_data + "\\Vigil\\", 0) == 0u, paths.config_path);
 }
