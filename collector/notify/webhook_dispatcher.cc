@@ -10,8 +10,8 @@
 #include <set>
 #include <utility>
 
+#include "collector/events/webhook_signature.h"
 #include "collector/notify/outbound_policy.h"
-#include "collector/notify/webhook_signature.h"
 
 namespace vigil::collector {
 namespace {

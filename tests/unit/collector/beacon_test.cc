@@ -19,9 +19,9 @@
 #include <thread>
 #include <vector>
 
-#include "collector/api/beacon_listener.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/beacon_service.h"
+#include "collector/listener/beacon_listener.h"
 #include "collector/monitor/presence_monitor.h"
 #include "common/clock.h"
 #include "common/datagram.h"

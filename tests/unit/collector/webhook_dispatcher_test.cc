@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/notify/webhook_signature.h"
+#include "collector/events/webhook_signature.h"
 #include "collector/store/sqlite_store.h"
 #include "collector/store/store_wrapper.h"
 #include "tests/support/temp_dir.h"
