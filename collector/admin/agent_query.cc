@@ -1,5 +1,6 @@
 #include "collector/admin/agent_query.h"
 
+#include <numeric>
 #include <utility>
 
 #include "common/json.h"
@@ -136,16 +137,16 @@ json::JsonPtr agentObject(AgentRecord agent, const std::optional<AgentLiveState>
 namespace {
 
 // "ONLINE,OFFLINE" -> the statuses, or 400 naming the first unknown one.
-ApiResult<std::vector<presence::Status>> parseStatuses(const std::string& text) {
-  std::vector<presence::Status> statuses;
+ApiResult<std::vector<presence::AgentStatus>> parseStatuses(const std::string& text) {
+  std::vector<presence::AgentStatus> statuses;
   size_t start = 0;
   while (start <= text.size()) {
     size_t end = text.find(',', start);
     if (end == std::string::npos) end = text.size();
     const std::string name = text.substr(start, end - start);
     bool known = false;
-    for (uint8_t i = 0; i < 7; ++i) {
-      const auto status = static_cast<presence::Status>(i);
+    for (size_t i = 0; i < presence::kStatusCount; ++i) {
+      const auto status = static_cast<presence::AgentStatus>(i);
       if (name == presence::statusName(status)) {
         statuses.push_back(status);
         known = true;
@@ -162,7 +163,7 @@ ApiResult<std::vector<presence::Status>> parseStatuses(const std::string& text) 
 }
 
 // The status an agent is listed with; retired agents are not tracked by the engine.
-std::optional<presence::Status> listedStatus(const std::optional<presence::AgentView>& view) {
+std::optional<presence::AgentStatus> listedStatus(const std::optional<presence::AgentView>& view) {
   if (!view) return std::nullopt;
   return view->status;
 }
@@ -210,12 +211,12 @@ void AgentQueryService::registerRoutes(AdminRouteTable& table) {
 
 void AgentQueryService::addSummary(cJSON* summary, std::optional<int64_t> tenant_id,
                                    std::optional<int64_t> site_id) const {
-  const PresenceMonitor::StatusCounts counts = presence_.statusCounts(tenant_id, site_id);
-  out::integer(summary, "agents", static_cast<int64_t>(counts.total));
+  const presence::StatusCounts counts = presence_.statusCounts(tenant_id, site_id);
+  out::integer(summary, "agents", std::accumulate(counts.begin(), counts.end(), int64_t{0}));
   cJSON* by_status = cJSON_AddObjectToObject(summary, "by_status");
-  for (size_t i = 0; i < counts.by_status.size(); ++i) {
-    out::integer(by_status, presence::statusName(static_cast<presence::Status>(i)),
-                 static_cast<int64_t>(counts.by_status[i]));
+  for (size_t i = 0; i < counts.size(); ++i) {
+    out::integer(by_status, presence::statusName(static_cast<presence::AgentStatus>(i)),
+                 static_cast<int64_t>(counts[i]));
   }
   AlertFilter filter;
   filter.scope = TenantScope::everything();
@@ -266,7 +267,7 @@ ApiResult<AdminAnswer> AgentQueryService::listAgents(const AdminRequest& request
     }
     filter.include_retired = *retired == "true";
   }
-  std::optional<std::vector<presence::Status>> statuses;
+  std::optional<std::vector<presence::AgentStatus>> statuses;
   if (auto text = request.queryParam("status")) {
     auto parsed = parseStatuses(*text);
     if (!parsed.ok()) return parsed.error();
@@ -289,7 +290,7 @@ ApiResult<AdminAnswer> AgentQueryService::listAgents(const AdminRequest& request
       after = agent.id;
       auto view = presence_.agentView(agent.id);
       if (statuses) {
-        std::optional<presence::Status> status = listedStatus(view);
+        std::optional<presence::AgentStatus> status = listedStatus(view);
         if (!status || std::find(statuses->begin(), statuses->end(), *status) == statuses->end()) {
           continue;
         }
@@ -404,7 +405,7 @@ ApiResult<AdminAnswer> AgentQueryService::health(const AdminRequest& /*request*/
   out::integer(agents, "total", static_cast<int64_t>(health.agents));
   cJSON* by_status = cJSON_AddObjectToObject(agents, "by_status");
   for (size_t i = 0; i < health.agents_by_status.size(); ++i) {
-    out::integer(by_status, presence::statusName(static_cast<presence::Status>(i)),
+    out::integer(by_status, presence::statusName(static_cast<presence::AgentStatus>(i)),
                  static_cast<int64_t>(health.agents_by_status[i]));
   }
   out::integer(o, "held_alerts", static_cast<int64_t>(health.held_alerts));

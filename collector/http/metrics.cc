@@ -250,7 +250,7 @@ MetricsSource presenceMetrics(const PresenceMonitor& presence) {
     out.family("vigil_agents", MetricType::kGauge, "Agents by presence status.");
     for (size_t s = 0; s < health.agents_by_status.size(); ++s) {
       out.sample(asDouble(health.agents_by_status[s]),
-                 {{"status", p::statusName(static_cast<p::Status>(s))}});
+                 {{"status", p::statusName(static_cast<p::AgentStatus>(s))}});
     }
     out.family("vigil_collector_degraded", MetricType::kGauge,
                "1 while the collector is DEGRADED (offline alerts are held), else 0.");

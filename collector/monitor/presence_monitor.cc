@@ -36,10 +36,11 @@ const char* alertActionName(p::AlertAction action) {
   return "unknown";
 }
 
-std::optional<p::Status> statusFromName(const std::string& name) {
-  for (p::Status s :
-       {p::Status::kUnknown, p::Status::kOnline, p::Status::kSuspect, p::Status::kOffline,
-        p::Status::kShutdown, p::Status::kUnreachable, p::Status::kMaintenance}) {
+std::optional<p::AgentStatus> statusFromName(const std::string& name) {
+  for (p::AgentStatus s :
+       {p::AgentStatus::kUnknown, p::AgentStatus::kOnline, p::AgentStatus::kSuspect,
+        p::AgentStatus::kOffline, p::AgentStatus::kShutdown, p::AgentStatus::kUnreachable,
+        p::AgentStatus::kMaintenance}) {
     if (name == p::statusName(s)) return s;
   }
   return std::nullopt;
@@ -133,9 +134,10 @@ HeartbeatAssessment PresenceMonitor::heartbeatAccepted(const AcceptedHeartbeat& 
   if (it == handles_.end()) return {};
   const p::AgentHandle agent = it->second;
   HeartbeatAssessment assessment;
-  const p::Status before = engine_.agentView(agent).status;
-  assessment.was_lost = before == p::Status::kSuspect || before == p::Status::kUnreachable ||
-                        before == p::Status::kOffline;
+  const p::AgentStatus before = engine_.agentView(agent).status;
+  assessment.was_lost = before == p::AgentStatus::kSuspect ||
+                        before == p::AgentStatus::kUnreachable ||
+                        before == p::AgentStatus::kOffline;
 
   p::Observation o;
   o.agent = agent;
@@ -249,16 +251,15 @@ void PresenceMonitor::setMaintenanceWindows(const std::vector<MaintenanceWindowR
   engine_.setMaintenanceWindows(std::move(converted));
 }
 
-PresenceMonitor::StatusCounts PresenceMonitor::statusCounts(std::optional<int64_t> tenant_id,
-                                                            std::optional<int64_t> site_id) const {
+p::StatusCounts PresenceMonitor::statusCounts(std::optional<int64_t> tenant_id,
+                                              std::optional<int64_t> site_id) const {
   std::lock_guard<std::mutex> lock(mu_);
-  StatusCounts counts;
+  p::StatusCounts counts{};
   for (const auto& [id, handle] : handles_) {
     const p::AgentView view = engine_.agentView(handle);
     if (tenant_id && static_cast<int64_t>(view.tenant) != *tenant_id) continue;
     if (site_id && static_cast<int64_t>(view.site) != *site_id) continue;
-    ++counts.total;
-    ++counts.by_status[static_cast<size_t>(view.status)];
+    ++counts[static_cast<size_t>(view.status)];
   }
   return counts;
 }

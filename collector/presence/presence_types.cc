@@ -20,21 +20,21 @@ const char* indicatorName(Indicator indicator) {
   return "unknown";
 }
 
-const char* statusName(Status status) {
+const char* statusName(AgentStatus status) {
   switch (status) {
-    case Status::kUnknown:
+    case AgentStatus::kUnknown:
       return "UNKNOWN";
-    case Status::kOnline:
+    case AgentStatus::kOnline:
       return "ONLINE";
-    case Status::kSuspect:
+    case AgentStatus::kSuspect:
       return "SUSPECT";
-    case Status::kOffline:
+    case AgentStatus::kOffline:
       return "OFFLINE";
-    case Status::kShutdown:
+    case AgentStatus::kShutdown:
       return "SHUTDOWN";
-    case Status::kUnreachable:
+    case AgentStatus::kUnreachable:
       return "UNREACHABLE";
-    case Status::kMaintenance:
+    case AgentStatus::kMaintenance:
       return "MAINTENANCE";
   }
   return "UNKNOWN";

@@ -15,7 +15,7 @@
 
 namespace vigil::collector::presence {
 
-// Bits of AgentRecord::flags.
+// Bits of TrackedAgent::flags.
 enum AgentFlag : uint8_t {
   kFlagRemoved = 1u << 0,
   kFlagHeld = 1u << 1,         // an OFFLINE verdict is held back by degradation
@@ -27,7 +27,7 @@ enum AgentFlag : uint8_t {
   kFlagInFlapList = 1u << 7,   // in the list scanned for the end of flapping
 };
 
-struct AgentRecord {
+struct TrackedAgent {
   std::array<ArrivalStats, kDirectChannelCount> direct{};  // heartbeat, beacon
   Ticks witness_last = kNever;
   Ticks shutdown_last = kNever;
@@ -54,7 +54,7 @@ struct AgentRecord {
   SiteId site = 0;
   TenantId tenant = 0;
   uint32_t site_slot = 0;
-  Status status = Status::kUnknown;
+  AgentStatus status = AgentStatus::kUnknown;
   Reason reason = Reason::kNoEvidenceYet;
   AgentClass agent_class = AgentClass::kWorkstation;
   uint8_t flags = 0;
@@ -76,23 +76,23 @@ class AgentTable {
   static constexpr size_t kBlock = size_t{1} << kBlockBits;
 
   size_t size() const { return size_; }
-  AgentRecord& operator[](size_t i) { return blocks_[i >> kBlockBits][i & (kBlock - 1)]; }
-  const AgentRecord& operator[](size_t i) const {
+  TrackedAgent& operator[](size_t i) { return blocks_[i >> kBlockBits][i & (kBlock - 1)]; }
+  const TrackedAgent& operator[](size_t i) const {
     return blocks_[i >> kBlockBits][i & (kBlock - 1)];
   }
-  AgentRecord& append() {
+  TrackedAgent& append() {
     if ((size_ >> kBlockBits) >= blocks_.size()) {
-      blocks_.push_back(std::make_unique<AgentRecord[]>(kBlock));
+      blocks_.push_back(std::make_unique<TrackedAgent[]>(kBlock));
     }
     return (*this)[size_++];
   }
   size_t memoryBytes() const {
-    return blocks_.size() * kBlock * sizeof(AgentRecord) +
-           blocks_.capacity() * sizeof(std::unique_ptr<AgentRecord[]>);
+    return blocks_.size() * kBlock * sizeof(TrackedAgent) +
+           blocks_.capacity() * sizeof(std::unique_ptr<TrackedAgent[]>);
   }
 
  private:
-  std::vector<std::unique_ptr<AgentRecord[]>> blocks_;
+  std::vector<std::unique_ptr<TrackedAgent[]>> blocks_;
   size_t size_ = 0;
 };
 
