@@ -5,9 +5,9 @@
 #include <ostream>
 #include <utility>
 
-#include "collector/api/admin_api.h"
-#include "collector/api/tenancy_service.h"
-#include "collector/api/token_service.h"
+#include "collector/admin/admin_api.h"
+#include "collector/admin/tenancy_service.h"
+#include "collector/admin/token_service.h"
 #include "collector/store/sqlite_store.h"
 #include "common/text.h"
 

@@ -22,34 +22,34 @@
 #include <map>
 #include <thread>
 
-#include "collector/api/admin_api.h"
-#include "collector/api/admin_auth.h"
-#include "collector/api/admission.h"
-#include "collector/api/agent_query.h"
-#include "collector/api/alert_service.h"
-#include "collector/api/beacon_listener.h"
-#include "collector/api/handlers.h"
-#include "collector/api/maintenance_service.h"
-#include "collector/api/metrics.h"
-#include "collector/api/openapi_handler.h"
-#include "collector/api/readiness.h"
-#include "collector/api/router.h"
-#include "collector/api/tenancy_service.h"
-#include "collector/api/token_service.h"
+#include "collector/admin/admin_api.h"
+#include "collector/admin/admin_auth.h"
+#include "collector/admin/agent_query.h"
+#include "collector/admin/alert_service.h"
+#include "collector/admin/maintenance_service.h"
+#include "collector/admin/tenancy_service.h"
+#include "collector/admin/token_service.h"
+#include "collector/admin/webhook_admin.h"
 #include "collector/app/bootstrap.h"
 #include "collector/app/failure_log.h"
 #include "collector/app/json_log_formatter.h"
 #include "collector/app/tls_context.h"
 #include "collector/app/webhook_metrics.h"
+#include "collector/http/admission.h"
+#include "collector/http/handlers.h"
+#include "collector/http/metrics.h"
+#include "collector/http/openapi_handler.h"
+#include "collector/http/readiness.h"
+#include "collector/http/router.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/beacon_service.h"
 #include "collector/ingest/ingest_service.h"
 #include "collector/ingest/last_seen_writer.h"
 #include "collector/ingest/site_peer_keys.h"
+#include "collector/listener/beacon_listener.h"
 #include "collector/listener/http_listener.h"
 #include "collector/monitor/presence_monitor.h"
 #include "collector/monitor/presence_ticker.h"
-#include "collector/notify/webhook_admin.h"
 #include "collector/notify/webhook_dispatcher.h"
 #include "collector/notify/webhook_transport.h"
 #include "collector/store/sqlite_store.h"
@@ -497,7 +497,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
   const Clock& clock = RealClock::instance();
   log.information("vigil-collector %s starting; data directory %s", std::string(VIGIL_VERSION),
                   config.data_dir);
-  // GET /metrics renders every source registered here (collector/api/metrics.h).
+  // GET /metrics renders every source registered here (collector/http/metrics.h).
   MetricsRegistry metrics;
 
   auto opened = SqliteStore::open(config.data_dir);

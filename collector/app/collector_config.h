@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "collector/api/admission.h"
 #include "collector/app/bootstrap.h"
 #include "collector/app/tls_context.h"
+#include "collector/http/admission.h"
 #include "collector/ingest/beacon_service.h"
 #include "collector/ingest/ingest_service.h"
 #include "collector/listener/http_listener.h"

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "collector/api/metrics.h"
+#include "collector/http/metrics.h"
 #include "collector/notify/webhook_dispatcher.h"
 
 namespace vigil::collector {

@@ -2,7 +2,7 @@
 
 // The UDP beacon channel without the socket (docs/protocol.md, "UDP beacon"): checks one
 // received datagram, hands an accepted beacon to the EvidenceSink and builds its ack. The
-// socket and its thread are BeaconListener's (collector/api); tests and the fuzz target call
+// socket and its thread are BeaconListener's (collector/listener); tests and the fuzz target call
 // this directly.
 //
 // Work per datagram is bounded: at most kMaxDatagramBytes are looked at, one map lookup, one

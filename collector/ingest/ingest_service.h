@@ -1,7 +1,7 @@
 #pragma once
 
 // The agent-facing endpoints (/v1/enroll, /v1/heartbeat) as a service without HTTP: the
-// handlers in collector/api parse the transport and call it; tests call it directly.
+// handlers in collector/http parse the transport and call it; tests call it directly.
 //
 // Heartbeats are checked in the order of docs/protocol.md ("How the collector checks a
 // heartbeat"); no rejected request changes any state. Accepted heartbeats update the
@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 
+#include "collector/core/api_error.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/enrollment_limiter.h"
 #include "collector/ingest/evidence_sink.h"
@@ -29,18 +30,6 @@
 #include "common/status.h"
 
 namespace vigil::collector {
-
-// A refused request, in the terms of the wire protocol: HTTP status, `error` code, message.
-struct ApiError {
-  int http_status = 500;
-  std::string code;
-  std::string message;
-  std::optional<int64_t> server_time_ms;                // set on stale_timestamp
-  std::optional<int64_t> retry_after_s = std::nullopt;  // sent as Retry-After (429 rate_limited)
-};
-
-template <typename T>
-using ApiResult = Result<T, ApiError>;
 
 struct IngestConfig {
   int64_t heartbeat_interval_s = 60;  // next_interval_s of every answer

@@ -27,7 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "collector/api/http_exchange.h"
+#include "collector/http/http_exchange.h"
 #include "collector/listener/buffered_exchange.h"
 #include "common/protocol.h"
 

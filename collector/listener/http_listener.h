@@ -30,8 +30,8 @@
 #include <memory>
 #include <string>
 
-#include "collector/api/admission.h"
-#include "collector/api/metrics.h"
+#include "collector/http/admission.h"
+#include "collector/http/metrics.h"
 #include "collector/listener/connection_ledger.h"
 #include "collector/listener/request_reader.h"
 #include "common/clock.h"

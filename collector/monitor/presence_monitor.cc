@@ -114,9 +114,10 @@ HeartbeatAssessment PresenceMonitor::heartbeatAccepted(const AcceptedHeartbeat& 
   if (it == handles_.end()) return {};
   const p::AgentHandle agent = it->second;
   HeartbeatAssessment assessment;
-  const p::Status before = engine_.agentView(agent).status;
-  assessment.was_lost = before == p::Status::kSuspect || before == p::Status::kUnreachable ||
-                        before == p::Status::kOffline;
+  const p::AgentStatus before = engine_.agentView(agent).status;
+  assessment.was_lost = before == p::AgentStatus::kSuspect ||
+                        before == p::AgentStatus::kUnreachable ||
+                        before == p::AgentStatus::kOffline;
 
   p::Observation o;
   o.agent = agent;
@@ -230,16 +231,15 @@ void PresenceMonitor::setMaintenanceWindows(const std::vector<MaintenanceWindowR
   engine_.setMaintenanceWindows(std::move(converted));
 }
 
-PresenceMonitor::StatusCounts PresenceMonitor::statusCounts(std::optional<int64_t> tenant_id,
-                                                            std::optional<int64_t> site_id) const {
+p::StatusCounts PresenceMonitor::statusCounts(std::optional<int64_t> tenant_id,
+                                              std::optional<int64_t> site_id) const {
   std::lock_guard<std::mutex> lock(mu_);
-  StatusCounts counts;
+  p::StatusCounts counts{};
   for (const auto& [id, handle] : handles_) {
     const p::AgentView view = engine_.agentView(handle);
     if (tenant_id && static_cast<int64_t>(view.tenant) != *tenant_id) continue;
     if (site_id && static_cast<int64_t>(view.site) != *site_id) continue;
-    ++counts.total;
-    ++counts.by_status[static_cast<size_t>(view.status)];
+    ++counts[static_cast<size_t>(view.status)];
   }
   return counts;
 }

@@ -75,14 +75,10 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   // Replaces the maintenance windows. Windows of agents not tracked are ignored.
   void setMaintenanceWindows(const std::vector<MaintenanceWindowRecord>& windows);
 
-  // Tracked agents by status (indexed by presence::Status), of one tenant and/or one site if
-  // given. Visits every tracked agent under the engine's lock: for admin summaries, not for
-  // hot paths.
-  struct StatusCounts {
-    uint64_t total = 0;
-    std::array<uint64_t, 7> by_status{};
-  };
-  StatusCounts statusCounts(std::optional<int64_t> tenant_id, std::optional<int64_t> site_id) const;
+  // Tracked agents by status, of one tenant and/or one site if given. Visits every tracked
+  // agent under the engine's lock: for admin summaries, not for hot paths.
+  presence::StatusCounts statusCounts(std::optional<int64_t> tenant_id,
+                                      std::optional<int64_t> site_id) const;
 
   std::optional<presence::AgentView> agentView(const std::string& agent_id) const;
   presence::HealthView health() const;

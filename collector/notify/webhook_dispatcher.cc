@@ -5,8 +5,8 @@
 #include <set>
 #include <utility>
 
+#include "collector/events/webhook_signature.h"
 #include "collector/notify/outbound_policy.h"
-#include "collector/notify/webhook_signature.h"
 #include "common/retry_after.h"
 
 namespace vigil::collector {

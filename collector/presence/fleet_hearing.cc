@@ -5,7 +5,9 @@
 namespace vigil::collector::presence {
 namespace {
 
-bool listened(Status status) { return status == Status::kOnline || status == Status::kSuspect; }
+bool listened(AgentStatus status) {
+  return status == AgentStatus::kOnline || status == AgentStatus::kSuspect;
+}
 
 }  // namespace
 
@@ -38,23 +40,23 @@ void FleetHearing::change(TenantId id, int listening, int silent) {
   vote(counts, 1);
 }
 
-void FleetHearing::onRemove(TenantId id, Status status, bool established) {
+void FleetHearing::onRemove(TenantId id, AgentStatus status, bool established) {
   if (established) onEstablished(id, status, false);
 }
 
-void FleetHearing::onEstablished(TenantId id, Status status, bool established) {
+void FleetHearing::onEstablished(TenantId id, AgentStatus status, bool established) {
   const int sign = established ? 1 : -1;
   Counts& counts = tenant(id);
   if (established && counts.established++ == 0) ++established_tenants_;
   if (!established && --counts.established == 0) --established_tenants_;
   established_ += sign;
-  change(id, listened(status) ? sign : 0, status == Status::kSuspect ? sign : 0);
+  change(id, listened(status) ? sign : 0, status == AgentStatus::kSuspect ? sign : 0);
 }
 
-void FleetHearing::onStatusChange(TenantId id, Status from, Status to, bool established) {
+void FleetHearing::onStatusChange(TenantId id, AgentStatus from, AgentStatus to, bool established) {
   if (!established) return;
   change(id, int{listened(to)} - int{listened(from)},
-         int{to == Status::kSuspect} - int{from == Status::kSuspect});
+         int{to == AgentStatus::kSuspect} - int{from == AgentStatus::kSuspect});
 }
 
 bool FleetHearing::silentSet(const Tally& tally, uint64_t set_aside) const {

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <utility>
 
-#include "collector/presence/agent_record.h"
 #include "collector/presence/channel_monitor.h"
 #include "collector/presence/deadline_heap.h"
 #include "collector/presence/degradation_detector.h"
@@ -16,6 +15,7 @@
 #include "collector/presence/mass_suspect_monitor.h"
 #include "collector/presence/site_question.h"
 #include "collector/presence/site_tracker.h"
+#include "collector/presence/tracked_agent.h"
 
 namespace vigil::collector::presence {
 namespace {
@@ -24,13 +24,13 @@ namespace {
 // does not cancel the notice.
 constexpr Duration kShutdownSettle = std::chrono::seconds(2);
 
-constexpr size_t kOnlineIndex = static_cast<size_t>(Status::kOnline);
-constexpr size_t kSuspectIndex = static_cast<size_t>(Status::kSuspect);
-constexpr size_t kUnreachableIndex = static_cast<size_t>(Status::kUnreachable);
+constexpr size_t kOnlineIndex = static_cast<size_t>(AgentStatus::kOnline);
+constexpr size_t kSuspectIndex = static_cast<size_t>(AgentStatus::kSuspect);
+constexpr size_t kUnreachableIndex = static_cast<size_t>(AgentStatus::kUnreachable);
 constexpr uint32_t kMassSuspectBit = 1u << static_cast<uint32_t>(DegradationReason::kMassSuspect);
 
 // Its newest evidence is a shutdown notice: its silence was announced.
-bool silenceAnnounced(const AgentRecord& rec) {
+bool silenceAnnounced(const TrackedAgent& rec) {
   return rec.shutdown_last != kNever && rec.shutdown_last >= rec.latestDirect();
 }
 
@@ -106,38 +106,39 @@ class PresenceEngine::Impl {
   static Ticks ticksAt(WallTime wall, const Now& now) {
     return now.mono - ticksOf(std::chrono::duration_cast<Duration>(now.wall - wall));
   }
-  AgentRecord* live(AgentHandle agent) {
+  TrackedAgent* live(AgentHandle agent) {
     if (agent >= agents_.size()) return nullptr;
-    AgentRecord& rec = agents_[agent];
+    TrackedAgent& rec = agents_[agent];
     return rec.has(kFlagRemoved) ? nullptr : &rec;
   }
   bool degraded() const { return health_mask_ != 0; }
 
   // Evidence.
-  Ticks suspectTime(const AgentRecord& rec, size_t* channel) const;
-  Ticks witnessSpan(const AgentRecord& rec) const;
-  bool witnessFresh(const AgentRecord& rec, Ticks now) const;
-  void onDirectEvidence(AgentHandle agent, AgentRecord& rec, const Now& now);
-  void onWitness(AgentHandle agent, AgentRecord& rec, Ticks at, Duration interval, const Now& now);
-  void onShutdownNotice(AgentHandle agent, AgentRecord& rec, Ticks at, const Now& now);
+  Ticks suspectTime(const TrackedAgent& rec, size_t* channel) const;
+  Ticks witnessSpan(const TrackedAgent& rec) const;
+  bool witnessFresh(const TrackedAgent& rec, Ticks now) const;
+  void onDirectEvidence(AgentHandle agent, TrackedAgent& rec, const Now& now);
+  void onWitness(AgentHandle agent, TrackedAgent& rec, Ticks at, Duration interval, const Now& now);
+  void onShutdownNotice(AgentHandle agent, TrackedAgent& rec, Ticks at, const Now& now);
   // Direct evidence received at `at` establishes the agent once its probation is over.
-  void noteEstablishment(AgentRecord& rec, Ticks at);
+  void noteEstablishment(TrackedAgent& rec, Ticks at);
 
-  // Status.
-  Status setStatus(AgentHandle agent, AgentRecord& rec, Status to, Reason reason, const Now& now);
-  void goOnline(AgentHandle agent, AgentRecord& rec, const Now& now);
-  void enterSuspect(AgentHandle agent, AgentRecord& rec, const Now& now, bool count);
-  void judgeSilent(AgentHandle agent, AgentRecord& rec, const Now& now, bool count);
-  void enterShutdown(AgentHandle agent, AgentRecord& rec, const Now& now);
-  void evaluateDue(AgentHandle agent, AgentRecord& rec, const Now& now);
-  void confirmDue(AgentHandle agent, AgentRecord& rec, const Now& now);
-  void setDue(AgentHandle agent, AgentRecord& rec, Ticks due);
+  // AgentStatus.
+  AgentStatus setStatus(AgentHandle agent, TrackedAgent& rec, AgentStatus to, Reason reason,
+                        const Now& now);
+  void goOnline(AgentHandle agent, TrackedAgent& rec, const Now& now);
+  void enterSuspect(AgentHandle agent, TrackedAgent& rec, const Now& now, bool count);
+  void judgeSilent(AgentHandle agent, TrackedAgent& rec, const Now& now, bool count);
+  void enterShutdown(AgentHandle agent, TrackedAgent& rec, const Now& now);
+  void evaluateDue(AgentHandle agent, TrackedAgent& rec, const Now& now);
+  void confirmDue(AgentHandle agent, TrackedAgent& rec, const Now& now);
+  void setDue(AgentHandle agent, TrackedAgent& rec, Ticks due);
 
   // Alerts.
-  void hold(AgentHandle agent, AgentRecord& rec, const Now& now, bool park);
-  void release(AgentHandle agent, AgentRecord& rec, const Now& now, const char* why);
-  void openDeviceAlert(AgentHandle agent, AgentRecord& rec, const Now& now, Reason reason);
-  void resolveDeviceAlert(AgentHandle agent, AgentRecord& rec, const Now& now, const char* why);
+  void hold(AgentHandle agent, TrackedAgent& rec, const Now& now, bool park);
+  void release(AgentHandle agent, TrackedAgent& rec, const Now& now, const char* why);
+  void openDeviceAlert(AgentHandle agent, TrackedAgent& rec, const Now& now, Reason reason);
+  void resolveDeviceAlert(AgentHandle agent, TrackedAgent& rec, const Now& now, const char* why);
   void emit(AlertKind kind, AlertAction action, std::optional<AgentHandle> agent, SiteId site,
             const Now& now, std::string note);
 
@@ -150,11 +151,11 @@ class PresenceEngine::Impl {
   // for a dark site, the fleet question (fleet_hearing.h). Returns true when the agent fell
   // silent alone; otherwise it opened the site alert, scheduled the next look or held the
   // verdict.
-  bool judgeAlone(AgentHandle agent, AgentRecord& rec, const Now& now);
+  bool judgeAlone(AgentHandle agent, TrackedAgent& rec, const Now& now);
   void openSiteAlert(SiteId site, const SiteAnswer& answer, FleetHearing::Verdict fleet,
                      const Now& now);
   void maybeResolveSiteAlert(SiteId site, const Now& now);
-  void noteFlap(AgentHandle agent, AgentRecord& rec, const Now& now);
+  void noteFlap(AgentHandle agent, TrackedAgent& rec, const Now& now);
   void scanFlapping(const Now& now);
   void rejudgeMaintenance(const Now& now);
 
@@ -235,7 +236,7 @@ PresenceEngine::Impl::Impl(const PresenceConfig& config, const Clock& clock,
 
 // --- Evidence ------------------------------------------------------------------------------
 
-Ticks PresenceEngine::Impl::suspectTime(const AgentRecord& rec, size_t* channel) const {
+Ticks PresenceEngine::Impl::suspectTime(const TrackedAgent& rec, size_t* channel) const {
   Ticks latest = kNever;
   for (size_t c = 0; c < kDirectChannelCount; ++c) {
     if (rec.direct[c].last == kNever) continue;
@@ -248,18 +249,18 @@ Ticks PresenceEngine::Impl::suspectTime(const AgentRecord& rec, size_t* channel)
   return latest;
 }
 
-Ticks PresenceEngine::Impl::witnessSpan(const AgentRecord& rec) const {
+Ticks PresenceEngine::Impl::witnessSpan(const TrackedAgent& rec) const {
   const double ceiling = std::max(config_.lateness_floor, config_.lateness_ceiling);
   const auto by_interval = static_cast<Ticks>(ceiling * ticksOfMs(rec.witness_interval_ms));
   return std::max(confirm_, by_interval);
 }
 
-bool PresenceEngine::Impl::witnessFresh(const AgentRecord& rec, Ticks now) const {
+bool PresenceEngine::Impl::witnessFresh(const TrackedAgent& rec, Ticks now) const {
   return rec.witness_last != kNever && now - rec.witness_last <= witnessSpan(rec);
 }
 
-void PresenceEngine::Impl::onDirectEvidence(AgentHandle agent, AgentRecord& rec, const Now& now) {
-  if (rec.status == Status::kShutdown &&
+void PresenceEngine::Impl::onDirectEvidence(AgentHandle agent, TrackedAgent& rec, const Now& now) {
+  if (rec.status == AgentStatus::kShutdown &&
       rec.latestDirect() <= rec.shutdown_last + ticksOf(kShutdownSettle)) {
     return;
   }
@@ -267,10 +268,10 @@ void PresenceEngine::Impl::onDirectEvidence(AgentHandle agent, AgentRecord& rec,
   if (deadline < now.mono) {
     // The evidence was already late when it reached the engine (it waited in a queue).
     switch (rec.status) {
-      case Status::kOnline:
+      case AgentStatus::kOnline:
         setDue(agent, rec, deadline);
         return;
-      case Status::kSuspect:
+      case AgentStatus::kSuspect:
         // Silence is measured from the newest evidence: the window starts when it went late.
         if (!rec.has(kFlagHeld)) {
           rec.window_start = std::max(rec.window_start, deadline);
@@ -281,22 +282,22 @@ void PresenceEngine::Impl::onDirectEvidence(AgentHandle agent, AgentRecord& rec,
         break;  // it was alive recently: ONLINE, and judged again at the next tick
     }
   }
-  if (rec.status != Status::kOnline) goOnline(agent, rec, now);
+  if (rec.status != AgentStatus::kOnline) goOnline(agent, rec, now);
   setDue(agent, rec, deadline);
 }
 
-void PresenceEngine::Impl::onWitness(AgentHandle agent, AgentRecord& rec, Ticks at,
+void PresenceEngine::Impl::onWitness(AgentHandle agent, TrackedAgent& rec, Ticks at,
                                      Duration interval, const Now& now) {
   if (at <= rec.witness_last) return;
   rec.witness_last = at;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(interval).count();
   rec.witness_interval_ms = static_cast<uint32_t>(std::clamp<int64_t>(ms, 0, UINT32_MAX));
-  if (rec.status == Status::kSuspect && rec.reason == Reason::kHeartbeatLate) {
-    setStatus(agent, rec, Status::kSuspect, Reason::kWitnessedOnly, now);
+  if (rec.status == AgentStatus::kSuspect && rec.reason == Reason::kHeartbeatLate) {
+    setStatus(agent, rec, AgentStatus::kSuspect, Reason::kWitnessedOnly, now);
   }
 }
 
-void PresenceEngine::Impl::onShutdownNotice(AgentHandle agent, AgentRecord& rec, Ticks at,
+void PresenceEngine::Impl::onShutdownNotice(AgentHandle agent, TrackedAgent& rec, Ticks at,
                                             const Now& now) {
   if (rec.shutdown_last != kNever && at < rec.shutdown_last) return;
   rec.shutdown_last = at;
@@ -307,9 +308,9 @@ void PresenceEngine::Impl::onShutdownNotice(AgentHandle agent, AgentRecord& rec,
   enterShutdown(agent, rec, now);
 }
 
-void PresenceEngine::Impl::enterShutdown(AgentHandle agent, AgentRecord& rec, const Now& now) {
+void PresenceEngine::Impl::enterShutdown(AgentHandle agent, TrackedAgent& rec, const Now& now) {
   rec.clear(kFlagWitnessed);
-  setStatus(agent, rec, Status::kShutdown, Reason::kAnnouncedShutdown, now);
+  setStatus(agent, rec, AgentStatus::kShutdown, Reason::kAnnouncedShutdown, now);
   if (rec.agent_class == AgentClass::kServer) {
     rec.window_start = rec.shutdown_last;
     setDue(agent, rec, std::max(rec.shutdown_last + shutdown_grace_, now.mono));
@@ -318,7 +319,7 @@ void PresenceEngine::Impl::enterShutdown(AgentHandle agent, AgentRecord& rec, co
   }
 }
 
-void PresenceEngine::Impl::noteEstablishment(AgentRecord& rec, Ticks at) {
+void PresenceEngine::Impl::noteEstablishment(TrackedAgent& rec, Ticks at) {
   if (rec.established) return;
   if (rec.established_from == kNever) rec.established_from = at + established_after_;
   if (at < rec.established_from) return;
@@ -326,16 +327,17 @@ void PresenceEngine::Impl::noteEstablishment(AgentRecord& rec, Ticks at) {
   hearing_.onEstablished(rec.tenant, rec.status, true);
 }
 
-// --- Status --------------------------------------------------------------------------------
+// --- AgentStatus --------------------------------------------------------------------------------
 
-Status PresenceEngine::Impl::setStatus(AgentHandle agent, AgentRecord& rec, Status to,
-                                       Reason reason, const Now& now) {
-  if ((to == Status::kSuspect || to == Status::kOffline || to == Status::kUnreachable) &&
+AgentStatus PresenceEngine::Impl::setStatus(AgentHandle agent, TrackedAgent& rec, AgentStatus to,
+                                            Reason reason, const Now& now) {
+  if ((to == AgentStatus::kSuspect || to == AgentStatus::kOffline ||
+       to == AgentStatus::kUnreachable) &&
       maintenance_.covers(agent, rec.site, rec.tenant)) {
-    to = Status::kMaintenance;
+    to = AgentStatus::kMaintenance;
     reason = Reason::kInMaintenance;
   }
-  const Status from = rec.status;
+  const AgentStatus from = rec.status;
   if (from == to && rec.reason == reason) return to;
   if (from != to) {
     sites_.onStatusChange(rec.site, from, to);
@@ -346,7 +348,7 @@ Status PresenceEngine::Impl::setStatus(AgentHandle agent, AgentRecord& rec, Stat
   rec.reason = reason;
   listener_.onTransition(Transition{agent, from, to, reason, now.wall, health_mask_});
   if (from == to) return to;
-  if (to == Status::kMaintenance) {
+  if (to == AgentStatus::kMaintenance) {
     rec.due = kNever;
     if (!rec.has(kFlagInMaintList)) {
       rec.set(kFlagInMaintList);
@@ -354,19 +356,19 @@ Status PresenceEngine::Impl::setStatus(AgentHandle agent, AgentRecord& rec, Stat
     }
   }
   // Only changes that open or resolve a device alert can form a stream of alerts.
-  if (from == Status::kOffline || to == Status::kOffline) noteFlap(agent, rec, now);
-  if (from == Status::kUnreachable) maybeResolveSiteAlert(rec.site, now);
+  if (from == AgentStatus::kOffline || to == AgentStatus::kOffline) noteFlap(agent, rec, now);
+  if (from == AgentStatus::kUnreachable) maybeResolveSiteAlert(rec.site, now);
   return to;
 }
 
-void PresenceEngine::Impl::goOnline(AgentHandle agent, AgentRecord& rec, const Now& now) {
+void PresenceEngine::Impl::goOnline(AgentHandle agent, TrackedAgent& rec, const Now& now) {
   release(agent, rec, now, "the agent was heard from again");
   resolveDeviceAlert(agent, rec, now, "the agent reported again");
   rec.clear(kFlagWitnessed);
-  setStatus(agent, rec, Status::kOnline, Reason::kFreshEvidence, now);
+  setStatus(agent, rec, AgentStatus::kOnline, Reason::kFreshEvidence, now);
 }
 
-void PresenceEngine::Impl::enterSuspect(AgentHandle agent, AgentRecord& rec, const Now& now,
+void PresenceEngine::Impl::enterSuspect(AgentHandle agent, TrackedAgent& rec, const Now& now,
                                         bool count) {
   rec.clear(kFlagWitnessed);
   const Reason reason =
@@ -377,14 +379,14 @@ void PresenceEngine::Impl::enterSuspect(AgentHandle agent, AgentRecord& rec, con
       rec.clear(kFlagHeld);
       --held_count_;
     }
-    if (setStatus(agent, rec, Status::kUnreachable, Reason::kSitePartitioned, now) ==
-        Status::kUnreachable) {
+    if (setStatus(agent, rec, AgentStatus::kUnreachable, Reason::kSitePartitioned, now) ==
+        AgentStatus::kUnreachable) {
       ++site.partition_size;
     }
     rec.due = kNever;
     return;
   }
-  if (setStatus(agent, rec, Status::kSuspect, reason, now) != Status::kSuspect) {
+  if (setStatus(agent, rec, AgentStatus::kSuspect, reason, now) != AgentStatus::kSuspect) {
     rec.due = kNever;
     return;
   }
@@ -402,7 +404,7 @@ void PresenceEngine::Impl::enterSuspect(AgentHandle agent, AgentRecord& rec, con
   }
 }
 
-void PresenceEngine::Impl::judgeSilent(AgentHandle agent, AgentRecord& rec, const Now& now,
+void PresenceEngine::Impl::judgeSilent(AgentHandle agent, TrackedAgent& rec, const Now& now,
                                        bool count) {
   if (silenceAnnounced(rec)) {
     enterShutdown(agent, rec, now);
@@ -416,16 +418,16 @@ void PresenceEngine::Impl::judgeSilent(AgentHandle agent, AgentRecord& rec, cons
   enterSuspect(agent, rec, now, count);
 }
 
-void PresenceEngine::Impl::setDue(AgentHandle agent, AgentRecord& rec, Ticks due) {
+void PresenceEngine::Impl::setDue(AgentHandle agent, TrackedAgent& rec, Ticks due) {
   rec.due = due;
   if (due == kNever) return;
   const auto key = heap_.keyOf(agent);
   if (!key || due < *key) heap_.set(agent, due);
 }
 
-void PresenceEngine::Impl::evaluateDue(AgentHandle agent, AgentRecord& rec, const Now& now) {
+void PresenceEngine::Impl::evaluateDue(AgentHandle agent, TrackedAgent& rec, const Now& now) {
   switch (rec.status) {
-    case Status::kUnknown: {
+    case AgentStatus::kUnknown: {
       if (rec.window_start > now.mono) {
         setDue(agent, rec, rec.window_start);
         return;
@@ -439,7 +441,7 @@ void PresenceEngine::Impl::evaluateDue(AgentHandle agent, AgentRecord& rec, cons
       // while the verdicts that event holds keep it SUSPECT).
       if (rec.has(kFlagAlertOpen) && !silenceAnnounced(rec)) {
         rec.due = kNever;
-        setStatus(agent, rec, Status::kOffline, Reason::kConfirmedSilent, now);
+        setStatus(agent, rec, AgentStatus::kOffline, Reason::kConfirmedSilent, now);
         return;
       }
       // Silent since before the engine started: not a silence that began now, so not an
@@ -447,7 +449,7 @@ void PresenceEngine::Impl::evaluateDue(AgentHandle agent, AgentRecord& rec, cons
       judgeSilent(agent, rec, now, /*count=*/false);
       return;
     }
-    case Status::kOnline: {
+    case AgentStatus::kOnline: {
       size_t channel = 0;
       const Ticks late = suspectTime(rec, &channel);
       if (late >= now.mono) {
@@ -471,10 +473,10 @@ void PresenceEngine::Impl::evaluateDue(AgentHandle agent, AgentRecord& rec, cons
       enterSuspect(agent, rec, now, true);
       return;
     }
-    case Status::kSuspect:
+    case AgentStatus::kSuspect:
       confirmDue(agent, rec, now);
       return;
-    case Status::kShutdown:
+    case AgentStatus::kShutdown:
       if (rec.agent_class == AgentClass::kServer) {
         confirmDue(agent, rec, now);
       } else {
@@ -487,8 +489,8 @@ void PresenceEngine::Impl::evaluateDue(AgentHandle agent, AgentRecord& rec, cons
   }
 }
 
-void PresenceEngine::Impl::confirmDue(AgentHandle agent, AgentRecord& rec, const Now& now) {
-  const bool suspect = rec.status == Status::kSuspect;
+void PresenceEngine::Impl::confirmDue(AgentHandle agent, TrackedAgent& rec, const Now& now) {
+  const bool suspect = rec.status == AgentStatus::kSuspect;
   if (suspect && sites_.site(rec.site).alert_open) {
     enterSuspect(agent, rec, now, /*count=*/false);  // joins the open site alert
     return;
@@ -528,7 +530,7 @@ void PresenceEngine::Impl::confirmDue(AgentHandle agent, AgentRecord& rec, const
       if (now.mono < bound) {
         rec.set(kFlagWitnessed);
         if (rec.reason == Reason::kHeartbeatLate) {
-          setStatus(agent, rec, Status::kSuspect, Reason::kWitnessedOnly, now);
+          setStatus(agent, rec, AgentStatus::kSuspect, Reason::kWitnessedOnly, now);
         }
         setDue(agent, rec, std::min(rec.witness_last + witnessSpan(rec), bound));
         return;
@@ -540,10 +542,10 @@ void PresenceEngine::Impl::confirmDue(AgentHandle agent, AgentRecord& rec, const
   }
   const bool was_held = rec.has(kFlagHeld);
   rec.due = kNever;
-  const Status result = setStatus(agent, rec, Status::kOffline, verdict, now);
-  if (result == Status::kOffline) openDeviceAlert(agent, rec, now, verdict);
+  const AgentStatus result = setStatus(agent, rec, AgentStatus::kOffline, verdict, now);
+  if (result == AgentStatus::kOffline) openDeviceAlert(agent, rec, now, verdict);
   if (was_held) {
-    if (result == Status::kOffline) {
+    if (result == AgentStatus::kOffline) {
       rec.clear(kFlagHeld);
       --held_count_;
     } else {
@@ -565,14 +567,14 @@ void PresenceEngine::Impl::emit(AlertKind kind, AlertAction action,
   event.at = now.wall;
   event.note = std::move(note);
   if (agent && (action == AlertAction::kHeld || action == AlertAction::kReleased)) {
-    const AgentRecord& rec = agents_[*agent];
+    const TrackedAgent& rec = agents_[*agent];
     event.held_since = rec.held_since;
     event.held_for_mask = rec.held_for_mask;
   }
   listener_.onAlert(event);
 }
 
-void PresenceEngine::Impl::hold(AgentHandle agent, AgentRecord& rec, const Now& now, bool park) {
+void PresenceEngine::Impl::hold(AgentHandle agent, TrackedAgent& rec, const Now& now, bool park) {
   rec.held_for_mask |= degraded() ? health_mask_ : episode_mask_;
   if (!rec.has(kFlagHeld)) {
     rec.set(kFlagHeld);
@@ -581,8 +583,8 @@ void PresenceEngine::Impl::hold(AgentHandle agent, AgentRecord& rec, const Now& 
     emit(AlertKind::kDeviceOffline, AlertAction::kHeld, agent, rec.site, now,
          "offline alert held: the collector is degraded (" + maskText(rec.held_for_mask) +
              "); the agent will be verified again after recovery");
-    if (rec.status == Status::kSuspect) {
-      setStatus(agent, rec, Status::kSuspect, Reason::kHeldDegraded, now);
+    if (rec.status == AgentStatus::kSuspect) {
+      setStatus(agent, rec, AgentStatus::kSuspect, Reason::kHeldDegraded, now);
     }
   }
   if (park) {
@@ -594,7 +596,7 @@ void PresenceEngine::Impl::hold(AgentHandle agent, AgentRecord& rec, const Now& 
   }
 }
 
-void PresenceEngine::Impl::release(AgentHandle agent, AgentRecord& rec, const Now& now,
+void PresenceEngine::Impl::release(AgentHandle agent, TrackedAgent& rec, const Now& now,
                                    const char* why) {
   if (!rec.has(kFlagHeld)) return;
   rec.clear(kFlagHeld);
@@ -603,7 +605,7 @@ void PresenceEngine::Impl::release(AgentHandle agent, AgentRecord& rec, const No
        std::string("held offline alert cleared: ") + why);
 }
 
-void PresenceEngine::Impl::openDeviceAlert(AgentHandle agent, AgentRecord& rec, const Now& now,
+void PresenceEngine::Impl::openDeviceAlert(AgentHandle agent, TrackedAgent& rec, const Now& now,
                                            Reason reason) {
   if (rec.has(kFlagAlertOpen) || rec.has(kFlagFlapping)) return;
   rec.set(kFlagAlertOpen);
@@ -623,7 +625,7 @@ void PresenceEngine::Impl::openDeviceAlert(AgentHandle agent, AgentRecord& rec, 
   listener_.onAlert(event);
 }
 
-void PresenceEngine::Impl::resolveDeviceAlert(AgentHandle agent, AgentRecord& rec, const Now& now,
+void PresenceEngine::Impl::resolveDeviceAlert(AgentHandle agent, TrackedAgent& rec, const Now& now,
                                               const char* why) {
   if (!rec.has(kFlagAlertOpen)) return;
   rec.clear(kFlagAlertOpen);
@@ -649,10 +651,10 @@ void PresenceEngine::Impl::syncHealth(const Now& now) {
 
 void PresenceEngine::Impl::rearmHeld(const Now& now) {
   for (AgentHandle agent : held_waiting_) {
-    AgentRecord& rec = agents_[agent];
+    TrackedAgent& rec = agents_[agent];
     rec.clear(kFlagInHeldList);
     if (rec.has(kFlagRemoved) || !rec.has(kFlagHeld)) continue;
-    if (rec.status != Status::kSuspect && rec.status != Status::kShutdown) continue;
+    if (rec.status != AgentStatus::kSuspect && rec.status != AgentStatus::kShutdown) continue;
     rec.held_for_mask |= episode_mask_;
     rec.window_start = now.mono;
     setDue(agent, rec, now.mono + confirm_);
@@ -662,7 +664,7 @@ void PresenceEngine::Impl::rearmHeld(const Now& now) {
 
 // --- Sites, flapping, maintenance ----------------------------------------------------------
 
-bool PresenceEngine::Impl::judgeAlone(AgentHandle agent, AgentRecord& rec, const Now& now) {
+bool PresenceEngine::Impl::judgeAlone(AgentHandle agent, TrackedAgent& rec, const Now& now) {
   const SiteState& site = sites_.site(rec.site);
   const SiteAnswer answer = askSite(site, agents_, agent, now.mono, site_rules_, site_scratch_);
   // However undecided its site, a verdict waits at most site_window after its window ended.
@@ -691,10 +693,11 @@ bool PresenceEngine::Impl::judgeAlone(AgentHandle agent, AgentRecord& rec, const
   FleetHearing::Group group;
   group.tenant = rec.tenant;
   for (AgentHandle member : site.members) {
-    const AgentRecord& other = agents_[member];
+    const TrackedAgent& other = agents_[member];
     if (!other.established) continue;
-    if (other.status == Status::kOnline || other.status == Status::kSuspect) ++group.listening;
-    if (other.status == Status::kSuspect) ++group.silent;
+    if (other.status == AgentStatus::kOnline || other.status == AgentStatus::kSuspect)
+      ++group.listening;
+    if (other.status == AgentStatus::kSuspect) ++group.silent;
   }
   const FleetHearing::Verdict fleet = hearing_.judgeRest(group);
   if (fleet == FleetHearing::Verdict::kDeaf) {
@@ -739,16 +742,16 @@ void PresenceEngine::Impl::openSiteAlert(SiteId site_id, const SiteAnswer& answe
   emit(AlertKind::kSiteUnreachable, AlertAction::kOpened, std::nullopt, site_id, now,
        std::move(note));
   for (AgentHandle member : site.members) {
-    AgentRecord& rec = agents_[member];
-    if (rec.status != Status::kSuspect) continue;
+    TrackedAgent& rec = agents_[member];
+    if (rec.status != AgentStatus::kSuspect) continue;
     if (rec.has(kFlagHeld)) {
       rec.clear(kFlagHeld);
       --held_count_;
     }
     rec.clear(kFlagWitnessed);
     rec.due = kNever;
-    if (setStatus(member, rec, Status::kUnreachable, Reason::kSitePartitioned, now) ==
-        Status::kUnreachable) {
+    if (setStatus(member, rec, AgentStatus::kUnreachable, Reason::kSitePartitioned, now) ==
+        AgentStatus::kUnreachable) {
       ++site.partition_size;
     }
   }
@@ -766,16 +769,17 @@ void PresenceEngine::Impl::maybeResolveSiteAlert(SiteId site_id, const Now& now)
   // Agents still silent are judged on their own now, after one more start-up grace for
   // agents that back off before reconnecting.
   for (AgentHandle member : site.members) {
-    AgentRecord& rec = agents_[member];
-    if (rec.status != Status::kUnreachable) continue;
-    if (setStatus(member, rec, Status::kSuspect, Reason::kHeartbeatLate, now) == Status::kSuspect) {
+    TrackedAgent& rec = agents_[member];
+    if (rec.status != AgentStatus::kUnreachable) continue;
+    if (setStatus(member, rec, AgentStatus::kSuspect, Reason::kHeartbeatLate, now) ==
+        AgentStatus::kSuspect) {
       rec.window_start = now.mono;
       setDue(member, rec, now.mono + warm_up_ + confirm_);
     }
   }
 }
 
-void PresenceEngine::Impl::noteFlap(AgentHandle agent, AgentRecord& rec, const Now& now) {
+void PresenceEngine::Impl::noteFlap(AgentHandle agent, TrackedAgent& rec, const Now& now) {
   const double score = flaps_.addChange(rec.flap_score, rec.flap_updated, now.mono);
   if (rec.has(kFlagFlapping) || !flaps_.starts(score)) return;
   rec.set(kFlagFlapping);
@@ -791,7 +795,7 @@ void PresenceEngine::Impl::scanFlapping(const Now& now) {
   size_t keep = 0;
   for (size_t i = 0; i < flapping_.size(); ++i) {
     const AgentHandle agent = flapping_[i];
-    AgentRecord& rec = agents_[agent];
+    TrackedAgent& rec = agents_[agent];
     const bool still = !rec.has(kFlagRemoved) && rec.has(kFlagFlapping) &&
                        !flaps_.ends(flaps_.decayed(rec.flap_score, rec.flap_updated, now.mono));
     if (still) {
@@ -803,7 +807,7 @@ void PresenceEngine::Impl::scanFlapping(const Now& now) {
     rec.clear(kFlagFlapping);
     emit(AlertKind::kFlapping, AlertAction::kResolved, agent, rec.site, now,
          "the agent's status is stable again");
-    if (rec.status == Status::kOffline) openDeviceAlert(agent, rec, now, rec.reason);
+    if (rec.status == AgentStatus::kOffline) openDeviceAlert(agent, rec, now, rec.reason);
   }
   flapping_.resize(keep);
 }
@@ -812,8 +816,8 @@ void PresenceEngine::Impl::rejudgeMaintenance(const Now& now) {
   scratch_.swap(in_maintenance_);
   in_maintenance_.clear();
   for (AgentHandle agent : scratch_) {
-    AgentRecord& rec = agents_[agent];
-    if (rec.has(kFlagRemoved) || rec.status != Status::kMaintenance) {
+    TrackedAgent& rec = agents_[agent];
+    if (rec.has(kFlagRemoved) || rec.status != AgentStatus::kMaintenance) {
       rec.clear(kFlagInMaintList);
       continue;
     }
@@ -833,7 +837,7 @@ AgentHandle PresenceEngine::Impl::addAgent(const AgentSpec& spec,
                                            const std::optional<RestoredState>& restored) {
   const Now now = this->now();
   const auto agent = static_cast<AgentHandle>(agents_.size());
-  AgentRecord& rec = agents_.append();
+  TrackedAgent& rec = agents_.append();
   rec.site = spec.site;
   rec.tenant = spec.tenant;
   rec.agent_class = spec.agent_class;
@@ -858,7 +862,7 @@ AgentHandle PresenceEngine::Impl::addAgent(const AgentSpec& spec,
     // heard_since stays unset: the collector did not hear it while it was down.
     // An agent OFFLINE before the restart had its alert raised then: it is not raised again
     // while the silence continues, and is resolved when the agent returns.
-    if (restored->status == Status::kOffline) rec.set(kFlagAlertOpen);
+    if (restored->status == AgentStatus::kOffline) rec.set(kFlagAlertOpen);
   }
   // Probation: from its enrollment.
   const Ticks enrolled = spec.enrolled_at ? ticksAt(*spec.enrolled_at, now) : now.mono;
@@ -872,7 +876,7 @@ AgentHandle PresenceEngine::Impl::addAgent(const AgentSpec& spec,
 }
 
 void PresenceEngine::Impl::removeAgent(AgentHandle agent) {
-  AgentRecord* rec = live(agent);
+  TrackedAgent* rec = live(agent);
   if (rec == nullptr) return;
   const Now now = this->now();
   resolveDeviceAlert(agent, *rec, now, "the agent was retired");
@@ -885,7 +889,7 @@ void PresenceEngine::Impl::removeAgent(AgentHandle agent) {
     rec->clear(kFlagHeld);
     --held_count_;
   }
-  const Status status = rec->status;
+  const AgentStatus status = rec->status;
   hearing_.onRemove(rec->tenant, status, rec->established);
   if (auto moved = sites_.remove(rec->site, rec->site_slot, status)) {
     agents_[*moved].site_slot = rec->site_slot;
@@ -894,7 +898,7 @@ void PresenceEngine::Impl::removeAgent(AgentHandle agent) {
   rec->reason = Reason::kRetired;
   rec->due = kNever;
   heap_.remove(agent);
-  if (status == Status::kUnreachable) {
+  if (status == AgentStatus::kUnreachable) {
     SiteState& site = sites_.site(rec->site);
     if (site.partition_size > 0) --site.partition_size;
     maybeResolveSiteAlert(rec->site, now);
@@ -902,10 +906,10 @@ void PresenceEngine::Impl::removeAgent(AgentHandle agent) {
 }
 
 void PresenceEngine::Impl::setAgentClass(AgentHandle agent, AgentClass agent_class) {
-  AgentRecord* rec = live(agent);
+  TrackedAgent* rec = live(agent);
   if (rec == nullptr || rec->agent_class == agent_class) return;
   rec->agent_class = agent_class;
-  if (rec->status != Status::kShutdown) return;
+  if (rec->status != AgentStatus::kShutdown) return;
   const Now now = this->now();
   if (agent_class == AgentClass::kServer) {
     rec->window_start = rec->shutdown_last;
@@ -917,7 +921,7 @@ void PresenceEngine::Impl::setAgentClass(AgentHandle agent, AgentClass agent_cla
 }
 
 void PresenceEngine::Impl::observe(const Observation& observation) {
-  AgentRecord* rec = live(observation.agent);
+  TrackedAgent* rec = live(observation.agent);
   if (rec == nullptr) return;
   const Now now = this->now();
   Ticks at = (observation.received_at - origin_).count();
@@ -1017,7 +1021,7 @@ void PresenceEngine::Impl::tick() {
   if (!flapping_.empty()) scanFlapping(now);
   while (!heap_.empty() && heap_.topKey() < now.mono) {
     const AgentHandle agent = heap_.topHandle();
-    AgentRecord& rec = agents_[agent];
+    TrackedAgent& rec = agents_[agent];
     if (!rec.has(kFlagRemoved) && rec.due != kNever && rec.due >= now.mono) {
       heap_.set(agent, rec.due);  // evidence moved the deadline: the key catches up in place
       continue;
@@ -1037,7 +1041,7 @@ void PresenceEngine::Impl::tick() {
 AgentView PresenceEngine::Impl::agentView(AgentHandle agent) const {
   AgentView view;
   if (agent >= agents_.size()) return view;
-  const AgentRecord& rec = agents_[agent];
+  const TrackedAgent& rec = agents_[agent];
   const Now now = this->now();
   view.status = rec.status;
   view.reason = rec.reason;
@@ -1084,7 +1088,7 @@ HealthView PresenceEngine::Impl::health() const {
     }
   }
   view.agents = sites_.fleetSize();
-  for (size_t i = 0; i < kStatusCount; ++i) view.agents_by_status[i] = sites_.fleet()[i];
+  view.agents_by_status = sites_.fleet();
   view.held_alerts = held_count_;
   return view;
 }
@@ -1095,7 +1099,7 @@ SiteView PresenceEngine::Impl::siteView(SiteId site) const {
   if (state == nullptr) return view;
   view.agents = state->members.size();
   view.silent = uint64_t{state->by_status[kSuspectIndex]} + state->by_status[kUnreachableIndex] +
-                state->by_status[static_cast<size_t>(Status::kOffline)];
+                state->by_status[static_cast<size_t>(AgentStatus::kOffline)];
   view.alert_open = state->alert_open;
   return view;
 }

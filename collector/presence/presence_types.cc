@@ -20,30 +20,30 @@ const char* indicatorName(Indicator indicator) {
   return "unknown";
 }
 
-const char* statusName(Status status) {
+const char* statusName(AgentStatus status) {
   switch (status) {
-    case Status::kUnknown:
+    case AgentStatus::kUnknown:
       return "UNKNOWN";
-    case Status::kOnline:
+    case AgentStatus::kOnline:
       return "ONLINE";
-    case Status::kSuspect:
+    case AgentStatus::kSuspect:
       return "SUSPECT";
-    case Status::kOffline:
+    case AgentStatus::kOffline:
       return "OFFLINE";
-    case Status::kShutdown:
+    case AgentStatus::kShutdown:
       return "SHUTDOWN";
-    case Status::kUnreachable:
+    case AgentStatus::kUnreachable:
       return "UNREACHABLE";
-    case Status::kMaintenance:
+    case AgentStatus::kMaintenance:
       return "MAINTENANCE";
   }
   return "UNKNOWN";
 }
 
-std::optional<Status> statusFromName(std::string_view name) {
-  for (auto i = static_cast<uint8_t>(Status::kUnknown);
-       i <= static_cast<uint8_t>(Status::kMaintenance); ++i) {
-    if (name == statusName(static_cast<Status>(i))) return static_cast<Status>(i);
+std::optional<AgentStatus> statusFromName(std::string_view name) {
+  for (size_t i = 0; i < kStatusCount; ++i) {
+    const auto status = static_cast<AgentStatus>(i);
+    if (name == statusName(status)) return status;
   }
   return std::nullopt;
 }

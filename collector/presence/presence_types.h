@@ -33,7 +33,7 @@ const char* indicatorName(Indicator indicator);  // "heartbeat", "beacon", ...
 
 // --- Statuses --------------------------------------------------------------------------------
 
-enum class Status : uint8_t {
+enum class AgentStatus : uint8_t {
   kUnknown,      // no evidence since the collector (re)started, grace not yet over
   kOnline,       // fresh evidence on at least one trusted indicator
   kSuspect,      // expected evidence is late; not yet confirmed
@@ -42,9 +42,12 @@ enum class Status : uint8_t {
   kUnreachable,  // its whole site went silent together: one site alert instead
   kMaintenance,  // inside a maintenance window: no alerts
 };
-const char* statusName(Status status);  // "UNKNOWN", "ONLINE", ...
+constexpr size_t kStatusCount = 7;
+const char* statusName(AgentStatus status);  // "UNKNOWN", "ONLINE", ...
 // The status statusName() calls `name`; nullopt for any other text.
-std::optional<Status> statusFromName(std::string_view name);
+std::optional<AgentStatus> statusFromName(std::string_view name);
+// Agents by status, indexed by AgentStatus.
+using StatusCounts = std::array<uint32_t, kStatusCount>;
 
 // Why an agent has its status. One reason per status change; docs/presence.md lists them.
 enum class Reason : uint8_t {
@@ -212,7 +215,7 @@ struct AgentSpec {
 // Evidence an agent had before a collector restart (from the store).
 struct RestoredState {
   std::array<std::optional<WallTime>, kIndicatorCount> last_seen{};
-  Status status = Status::kUnknown;
+  AgentStatus status = AgentStatus::kUnknown;
   std::optional<WallTime> status_since;
   Duration expected_interval = std::chrono::seconds(60);
 };
@@ -247,8 +250,8 @@ struct MaintenanceWindow {
 
 struct Transition {
   AgentHandle agent = 0;
-  Status from = Status::kUnknown;
-  Status to = Status::kUnknown;
+  AgentStatus from = AgentStatus::kUnknown;
+  AgentStatus to = AgentStatus::kUnknown;
   Reason reason = Reason::kNoEvidenceYet;
   WallTime at;
   // Degradation reasons active when the transition happened (bit i = DegradationReason i).
@@ -301,7 +304,7 @@ struct IndicatorView {
 };
 
 struct AgentView {
-  Status status = Status::kUnknown;
+  AgentStatus status = AgentStatus::kUnknown;
   Reason reason = Reason::kNoEvidenceYet;
   WallTime since;
   std::array<IndicatorView, kIndicatorCount> indicators{};
@@ -319,7 +322,7 @@ struct HealthView {
   WallTime since;  // of the current healthy/degraded state
   std::array<std::optional<WallTime>, kDegradationReasonCount> reason_since{};
   uint64_t agents = 0;
-  std::array<uint64_t, 7> agents_by_status{};  // indexed by Status
+  StatusCounts agents_by_status{};
   uint64_t held_alerts = 0;
 };
 

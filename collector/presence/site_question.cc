@@ -11,13 +11,14 @@ Ticks intervalTicks(const ArrivalStats& stats, double allowance) {
   return static_cast<Ticks>(allowance * interval);
 }
 
-bool expected(Status status) {
-  return status == Status::kOnline || status == Status::kSuspect || status == Status::kUnreachable;
+bool expected(AgentStatus status) {
+  return status == AgentStatus::kOnline || status == AgentStatus::kSuspect ||
+         status == AgentStatus::kUnreachable;
 }
 
 }  // namespace
 
-Ticks overdueAt(const AgentRecord& rec, double allowance) {
+Ticks overdueAt(const TrackedAgent& rec, double allowance) {
   Ticks at = kNever;
   for (const ArrivalStats& stats : rec.direct) {
     if (stats.last == kNever) continue;
@@ -27,7 +28,7 @@ Ticks overdueAt(const AgentRecord& rec, double allowance) {
 }
 
 // When the agent's next evidence is due at the latest, on the quickest channel it uses.
-Ticks nextReportDue(const AgentRecord& rec, double allowance) {
+Ticks nextReportDue(const TrackedAgent& rec, double allowance) {
   Ticks due = kNever;
   for (const ArrivalStats& stats : rec.direct) {
     if (stats.last == kNever) continue;
@@ -37,7 +38,7 @@ Ticks nextReportDue(const AgentRecord& rec, double allowance) {
   return due;
 }
 
-Ticks horizonOf(const AgentRecord& rec, const SiteQuestionRules& rules) {
+Ticks horizonOf(const TrackedAgent& rec, const SiteQuestionRules& rules) {
   Ticks horizon = 0;
   for (const ArrivalStats& stats : rec.direct) {
     if (stats.last == kNever) continue;
@@ -47,7 +48,7 @@ Ticks horizonOf(const AgentRecord& rec, const SiteQuestionRules& rules) {
   return horizon;
 }
 
-void noteDirectEvidence(AgentRecord& rec, Ticks at, double allowance) {
+void noteDirectEvidence(TrackedAgent& rec, Ticks at, double allowance) {
   const Ticks overdue = overdueAt(rec, allowance);
   if (rec.heard_since == kNever || overdue == kNever || at > overdue) rec.heard_since = at;
 }
@@ -57,12 +58,12 @@ SiteAnswer askSite(const SiteState& site, const AgentTable& agents, AgentHandle 
   SiteAnswer answer;
   answer.expected = static_cast<uint32_t>(expectedAgents(site.by_status));
   if (answer.expected == 0 || answer.expected < rules.min_agents) return answer;
-  const AgentRecord& silent_one = agents[agent];
+  const TrackedAgent& silent_one = agents[agent];
   const Ticks silent_from = silent_one.latestDirect();
   const Ticks horizon = horizonOf(silent_one, rules);
   scratch.clear();
   for (AgentHandle member : site.members) {
-    const AgentRecord& rec = agents[member];
+    const TrackedAgent& rec = agents[member];
     if (!expected(rec.status)) continue;
     const Ticks last = rec.latestDirect();
     // Heard without a break from `since` to its last evidence (not at all if the engine has
@@ -70,7 +71,8 @@ SiteAnswer askSite(const SiteState& site, const AgentTable& agents, AgentHandle 
     const Ticks since = rec.heard_since == kNever ? last : std::max(rec.heard_since, silent_from);
     if (member != agent && last != kNever && last - since > horizon) continue;  // heard
     const Ticks overdue = overdueAt(rec, rules.allowance);
-    if (member == agent || rec.status != Status::kOnline || overdue == kNever || now > overdue) {
+    if (member == agent || rec.status != AgentStatus::kOnline || overdue == kNever ||
+        now > overdue) {
       ++answer.silent;
       answer.dark_since = std::max(answer.dark_since, last);
     } else {

@@ -29,26 +29,26 @@
 #include <cstdint>
 #include <vector>
 
-#include "collector/presence/agent_record.h"
 #include "collector/presence/engine_time.h"
 #include "collector/presence/site_tracker.h"
+#include "collector/presence/tracked_agent.h"
 
 namespace vigil::collector::presence {
 
 // When the agent counts as silent: every direct channel it used quiet for longer than
 // `allowance` x its interval. kNever if it never used a direct channel.
-Ticks overdueAt(const AgentRecord& rec, double allowance);
+Ticks overdueAt(const TrackedAgent& rec, double allowance);
 struct SiteQuestionRules;
 // How long the agent's network must work for the agent to be heard (its horizon): its longest
 // interval times the lateness floor, and at least that interval with jitter and margin plus
 // the time an agent's attempt may hang before it retries. Zero if it never used a direct
 // channel.
-Ticks horizonOf(const AgentRecord& rec, const SiteQuestionRules& rules);
+Ticks horizonOf(const TrackedAgent& rec, const SiteQuestionRules& rules);
 // Records direct evidence at `at` in the agent's unbroken run: the run breaks when the
 // evidence comes after every channel the agent used went quiet for longer than `allowance` x
 // its interval (a lost channel alone breaks nothing while another one flows). Call before the
 // evidence is recorded in `rec.direct`.
-void noteDirectEvidence(AgentRecord& rec, Ticks at, double allowance);
+void noteDirectEvidence(TrackedAgent& rec, Ticks at, double allowance);
 
 struct SiteAnswer {
   enum class Kind : uint8_t {

@@ -3,26 +3,26 @@
 namespace vigil::collector::presence {
 namespace {
 
-size_t indexOf(Status status) { return static_cast<size_t>(status); }
+size_t indexOf(AgentStatus status) { return static_cast<size_t>(status); }
 
 }  // namespace
 
 uint64_t expectedAgents(const StatusCounts& counts) {
-  return uint64_t{counts[indexOf(Status::kOnline)]} + counts[indexOf(Status::kSuspect)] +
-         counts[indexOf(Status::kUnreachable)];
+  return uint64_t{counts[indexOf(AgentStatus::kOnline)]} + counts[indexOf(AgentStatus::kSuspect)] +
+         counts[indexOf(AgentStatus::kUnreachable)];
 }
 
 uint32_t SiteTracker::add(SiteId site, AgentHandle agent) {
   if (site >= sites_.size()) sites_.resize(site + size_t{1});
   SiteState& state = sites_[site];
   state.members.push_back(agent);
-  ++state.by_status[indexOf(Status::kUnknown)];
-  ++fleet_[indexOf(Status::kUnknown)];
+  ++state.by_status[indexOf(AgentStatus::kUnknown)];
+  ++fleet_[indexOf(AgentStatus::kUnknown)];
   ++fleet_size_;
   return static_cast<uint32_t>(state.members.size() - 1);
 }
 
-std::optional<AgentHandle> SiteTracker::remove(SiteId site, uint32_t slot, Status status) {
+std::optional<AgentHandle> SiteTracker::remove(SiteId site, uint32_t slot, AgentStatus status) {
   SiteState& state = sites_[site];
   --state.by_status[indexOf(status)];
   --fleet_[indexOf(status)];
@@ -37,7 +37,7 @@ std::optional<AgentHandle> SiteTracker::remove(SiteId site, uint32_t slot, Statu
   return moved;
 }
 
-void SiteTracker::onStatusChange(SiteId site, Status from, Status to) {
+void SiteTracker::onStatusChange(SiteId site, AgentStatus from, AgentStatus to) {
   SiteState& state = sites_[site];
   --state.by_status[indexOf(from)];
   ++state.by_status[indexOf(to)];

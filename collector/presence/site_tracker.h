@@ -14,9 +14,6 @@
 
 namespace vigil::collector::presence {
 
-constexpr size_t kStatusCount = 7;
-using StatusCounts = std::array<uint32_t, kStatusCount>;
-
 // Agents that should be reporting now: ONLINE, SUSPECT or UNREACHABLE (not UNKNOWN, OFFLINE,
 // SHUTDOWN or in MAINTENANCE).
 uint64_t expectedAgents(const StatusCounts& counts);
@@ -34,8 +31,8 @@ class SiteTracker {
   uint32_t add(SiteId site, AgentHandle agent);
   // Removes the agent at `slot` with status `status`. If another member moved into the slot,
   // returns it, so its owner can update the slot it remembers.
-  std::optional<AgentHandle> remove(SiteId site, uint32_t slot, Status status);
-  void onStatusChange(SiteId site, Status from, Status to);
+  std::optional<AgentHandle> remove(SiteId site, uint32_t slot, AgentStatus status);
+  void onStatusChange(SiteId site, AgentStatus from, AgentStatus to);
 
   SiteState& site(SiteId site) { return sites_[site]; }
   const SiteState* find(SiteId site) const {

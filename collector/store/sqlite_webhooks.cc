@@ -6,9 +6,9 @@
 // are never claimed in the database: a delivery interrupted by a crash simply stays pending
 // and is attempted again, under the same message id, after the restart (at least once).
 //
-// Payloads and secrets come from collector/notify/event_json and webhook_signature (library
-// vigil_collector_webhook_format), which sit below the store: they need only the plain records
-// of store.h, common/ and Poco::Foundation. The rest of collector/notify sits above the store.
+// Payloads and secrets come from collector/events (event_json, webhook_signature), which sits
+// below the store: it needs only the plain records of collector/core, common/ and
+// Poco::Foundation. Delivery (collector/notify) sits above the store.
 
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/Session.h>
@@ -20,8 +20,8 @@
 #include <utility>
 #include <vector>
 
-#include "collector/notify/event_json.h"
-#include "collector/notify/webhook_signature.h"
+#include "collector/events/event_json.h"
+#include "collector/events/webhook_signature.h"
 #include "collector/store/sqlite_store.h"
 #include "collector/store/sqlite_util.h"
 #include "common/crypto.h"

@@ -1,4 +1,4 @@
-// Fuzz target: the admin API's parsers of untrusted input (collector/api/admin_api.h): request
+// Fuzz target: the admin API's parsers of untrusted input (collector/admin/admin_api.h): request
 // bodies (JsonBody::parse and every typed getter), RFC 3339 times, pagination (limit, cursor)
 // and id parameters. The first input byte picks the parser; the rest is its input:
 //   0: a JSON body, read through every getter on a fixed set of member names;
@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "collector/api/admin_api.h"
+#include "collector/admin/admin_api.h"
 #include "common/json.h"
 #include "common/protocol.h"
 

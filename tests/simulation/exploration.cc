@@ -532,7 +532,7 @@ class Judge {
   void checkEnd() {
     for (uint32_t a = 0; a < fleet_.agentCount(); ++a) {
       if (fleet_.dies_at[a] != kNever) continue;
-      if (run_.final_status[a] != Status::kOnline) {
+      if (run_.final_status[a] != AgentStatus::kOnline) {
         violation("live agent " + std::to_string(a) + " ended " + statusName(run_.final_status[a]));
       }
     }

@@ -86,7 +86,7 @@ class Recorder final : public PresenceListener {
 
   void onTransition(const Transition& transition) override {
     ++run_.transitions;
-    if (transition.to != Status::kOffline) return;
+    if (transition.to != AgentStatus::kOffline) return;
     const uint32_t agent = agentOf(transition.agent);
     if (agent != kNoAgent && fleet_.aliveAt(agent, now_)) ++run_.false_offline_transitions;
   }
@@ -437,7 +437,7 @@ class FleetSimulation {
 
   void finish() {
     const Fleet& fleet = run_.fleet;
-    run_.final_status.assign(fleet.agentCount(), Status::kUnknown);
+    run_.final_status.assign(fleet.agentCount(), AgentStatus::kUnknown);
     run_.last_received.assign(fleet.agentCount(), SimTime::min());
     for (uint32_t a = 0; a < fleet.agentCount(); ++a) {
       for (uint8_t ch = 0; ch < kChannels; ++ch) {

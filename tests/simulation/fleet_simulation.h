@@ -16,10 +16,10 @@
 
 namespace vigil::presence_sim {
 
+using collector::presence::AgentStatus;
 using collector::presence::AlertAction;
 using collector::presence::AlertKind;
 using collector::presence::PresenceConfig;
-using collector::presence::Status;
 
 constexpr uint32_t kNoAgent = UINT32_MAX;
 
@@ -52,7 +52,7 @@ struct SimulationRun {
   uint64_t transitions = 0;
   // Transitions to OFFLINE of an agent alive at that moment (with or without an alert).
   uint64_t false_offline_transitions = 0;
-  std::vector<Status> final_status;  // per agent, from agentView() at the end
+  std::vector<AgentStatus> final_status;  // per agent, from agentView() at the end
   // Per agent, when the collector last received anything from it (SimTime::min(): never):
   // for a dead agent, the last of what it sent before it died, which may arrive after the
   // death (a heartbeat that waited for its path to reopen).

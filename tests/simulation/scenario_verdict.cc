@@ -100,7 +100,7 @@ ScenarioVerdict judge(const SimulationRun& run, const PresenceConfig& config) {
   for (uint32_t a = 0; a < fleet.agentCount(); ++a) {
     const SimTime died = fleet.dies_at[a];
     if (died == kNever) {
-      if (run.final_status[a] != Status::kOnline) {
+      if (run.final_status[a] != AgentStatus::kOnline) {
         ++verdict.alive_not_online_at_end;
         addFinding(verdict,
                    "live agent " + std::to_string(a) + " ended " + statusName(run.final_status[a]));

@@ -2,7 +2,7 @@
 // parser here faces untrusted input; each refusal must be a 4xx naming the field.
 
 #define BOOST_TEST_MODULE collector_admin_api
-#include "collector/api/admin_api.h"
+#include "collector/admin/admin_api.h"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE collector_admin_auth
-#include "collector/api/admin_auth.h"
+#include "collector/admin/admin_auth.h"
 
 #include <boost/test/unit_test.hpp>
 #include <memory>

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/api/admin_auth.h"
+#include "collector/admin/admin_auth.h"
 #include "collector/store/sqlite_store.h"
 #include "common/clock.h"
 #include "common/crypto.h"

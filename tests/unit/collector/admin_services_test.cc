@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "collector/api/agent_query.h"
-#include "collector/api/alert_service.h"
-#include "collector/api/maintenance_service.h"
+#include "collector/admin/agent_query.h"
+#include "collector/admin/alert_service.h"
+#include "collector/admin/maintenance_service.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/monitor/presence_monitor.h"
 #include "collector/store/sqlite_store.h"

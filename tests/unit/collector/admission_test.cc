@@ -2,7 +2,7 @@
 // The bulkheads: classification, per-class limits, queue high-water marks, per-client shares,
 // Retry-After, the counters, and the shed summary. The bulkheads in a real listener:
 // http_listener_test.cc.
-#include "collector/api/admission.h"
+#include "collector/http/admission.h"
 
 #include <Poco/Logger.h>
 
@@ -11,7 +11,7 @@
 #include <mutex>
 #include <string>
 
-#include "collector/api/metrics.h"
+#include "collector/http/metrics.h"
 #include "common/clock.h"
 
 using namespace std::chrono_literals;

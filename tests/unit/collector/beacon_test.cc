@@ -19,9 +19,9 @@
 #include <thread>
 #include <vector>
 
-#include "collector/api/beacon_listener.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/beacon_service.h"
+#include "collector/listener/beacon_listener.h"
 #include "collector/monitor/presence_monitor.h"
 #include "common/clock.h"
 #include "common/datagram.h"
@@ -42,7 +42,7 @@ using vigil::collector::PresenceMonitor;
 
 namespace vigil::collector::presence {
 // Boost.Test prints values of failed assertions.
-inline std::ostream& operator<<(std::ostream& out, Status s) { return out << statusName(s); }
+inline std::ostream& operator<<(std::ostream& out, AgentStatus s) { return out << statusName(s); }
 inline std::ostream& operator<<(std::ostream& out, Reason r) { return out << reasonName(r); }
 }  // namespace vigil::collector::presence
 
@@ -145,7 +145,7 @@ BOOST_FIXTURE_TEST_CASE(a_valid_beacon_is_accepted_and_answered_with_a_signed_ac
   BOOST_TEST(service->counters().accepted == 1u);
   // The engine has it as beacon evidence: the agent is ONLINE.
   auto view = monitor.agentView("ag_a").value();
-  BOOST_TEST(view.status == presence::Status::kOnline);
+  BOOST_TEST(view.status == presence::AgentStatus::kOnline);
   const auto& beacon_view = view.indicators[static_cast<size_t>(presence::Indicator::kBeacon)];
   BOOST_TEST(beacon_view.last_seen.has_value());
   BOOST_TEST((beacon_view.expected_interval == vigil::Duration(15s)));
@@ -178,7 +178,7 @@ BOOST_FIXTURE_TEST_CASE(each_bad_beacon_is_dropped_without_an_ack_and_counted_by
   BOOST_TEST(counters.dropped[dropIndex(BeaconDrop::kStale)] == 2u);
   BOOST_TEST(counters.dropped[dropIndex(BeaconDrop::kReplayed)] == 2u);
   // Dropped beacons were no evidence.
-  BOOST_TEST(monitor.agentView("ag_b")->status == presence::Status::kUnknown);
+  BOOST_TEST(monitor.agentView("ag_b")->status == presence::AgentStatus::kUnknown);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_beacon_at_the_skew_bound_is_accepted, BeaconFixture) {
@@ -230,8 +230,8 @@ BOOST_FIXTURE_TEST_CASE(beacons_keep_an_agent_online_while_its_heartbeats_are_si
     if (s % 15 == 0) BOOST_TEST(service->handle(beacon("ag_a", nowMs())).ack.size() > 0u);
     monitor.tick();
   }
-  BOOST_TEST(monitor.agentView("ag_a")->status == presence::Status::kOnline);
-  BOOST_TEST(monitor.agentView("ag_b")->status == presence::Status::kOffline);
+  BOOST_TEST(monitor.agentView("ag_a")->status == presence::AgentStatus::kOnline);
+  BOOST_TEST(monitor.agentView("ag_b")->status == presence::AgentStatus::kOffline);
 }
 
 // ---- BeaconListener on a real socket ----------------------------------------------------------

@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "collector/api/admin_auth.h"
-#include "collector/api/agent_query.h"
-#include "collector/api/handlers.h"
-#include "collector/api/readiness.h"
-#include "collector/api/router.h"
+#include "collector/admin/admin_auth.h"
+#include "collector/admin/agent_query.h"
+#include "collector/http/handlers.h"
+#include "collector/http/readiness.h"
+#include "collector/http/router.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/ingest_service.h"
 #include "collector/ingest/last_seen_writer.h"

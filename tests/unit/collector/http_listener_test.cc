@@ -28,8 +28,8 @@
 #include <thread>
 #include <vector>
 
-#include "collector/api/admission.h"
-#include "collector/api/metrics.h"
+#include "collector/http/admission.h"
+#include "collector/http/metrics.h"
 #include "common/clock.h"
 
 using namespace std::chrono_literals;

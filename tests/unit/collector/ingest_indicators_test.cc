@@ -46,7 +46,7 @@ using vigil::testing::TempDir;
 
 namespace vigil::collector::presence {
 // Boost.Test prints values of failed assertions.
-inline std::ostream& operator<<(std::ostream& out, Status s) { return out << statusName(s); }
+inline std::ostream& operator<<(std::ostream& out, AgentStatus s) { return out << statusName(s); }
 inline std::ostream& operator<<(std::ostream& out, Reason r) { return out << reasonName(r); }
 }  // namespace vigil::collector::presence
 
@@ -155,7 +155,7 @@ struct IndicatorFixture {
   }
 
   presence::AgentView view(const std::string& id) const { return *monitor->agentView(id); }
-  presence::Status status(const std::string& id) const { return view(id).status; }
+  presence::AgentStatus status(const std::string& id) const { return view(id).status; }
   std::optional<vigil::WallTime> lastSeen(const std::string& id, presence::Indicator i) const {
     return view(id).indicators[static_cast<size_t>(i)].last_seen;
   }
@@ -238,18 +238,18 @@ BOOST_FIXTURE_TEST_CASE(verify_is_asked_only_of_an_agent_the_collector_had_lost,
   const auto a = enroll(site_a);
   auto first = sendOk(a, beat(a));  // UNKNOWN before: not lost
   BOOST_TEST(!first.verify_interval_s.has_value());
-  BOOST_TEST(status(a.agent_id) == presence::Status::kOnline);
+  BOOST_TEST(status(a.agent_id) == presence::AgentStatus::kOnline);
   run(11s);
   auto on_time = sendOk(a, beat(a));  // ONLINE before
   BOOST_TEST(!on_time.verify_interval_s.has_value());
   run(40s);
-  BOOST_TEST_REQUIRE(status(a.agent_id) != presence::Status::kOnline);
-  const presence::Status lost = status(a.agent_id);
-  BOOST_TEST((lost == presence::Status::kSuspect || lost == presence::Status::kOffline));
+  BOOST_TEST_REQUIRE(status(a.agent_id) != presence::AgentStatus::kOnline);
+  const presence::AgentStatus lost = status(a.agent_id);
+  BOOST_TEST((lost == presence::AgentStatus::kSuspect || lost == presence::AgentStatus::kOffline));
   auto back = sendOk(a, beat(a));
   BOOST_TEST(back.verify_interval_s.value() == 3);
   BOOST_TEST(back.verify_for_s.value() == 30);
-  BOOST_TEST(status(a.agent_id) == presence::Status::kOnline);
+  BOOST_TEST(status(a.agent_id) == presence::AgentStatus::kOnline);
   auto next = sendOk(a, beat(a));  // ONLINE again: verify is not repeated
   BOOST_TEST(!next.verify_interval_s.has_value());
   BOOST_TEST(!next.verify_for_s.has_value());
@@ -264,7 +264,7 @@ BOOST_FIXTURE_TEST_CASE(verify_is_clamped_to_the_interval_and_the_protocols_limi
   const auto a = enroll(site_a);
   sendOk(a, beat(a));
   run(60s);
-  BOOST_TEST_REQUIRE(status(a.agent_id) == presence::Status::kOffline);
+  BOOST_TEST_REQUIRE(status(a.agent_id) == presence::AgentStatus::kOffline);
   auto back = sendOk(a, beat(a));
   BOOST_TEST(back.verify_interval_s.value() == kIntervalS);
   BOOST_TEST(back.verify_for_s.value() == protocol::kMaxVerifyForS);
@@ -345,7 +345,7 @@ BOOST_FIXTURE_TEST_CASE(shutdown_notice_makes_the_agent_shutdown_and_is_persiste
   auto goodbye = beat(a);
   goodbye.shutdown = protocol::shutdown_reasons::kSystemShutdown;
   sendOk(a, goodbye);
-  BOOST_TEST(status(a.agent_id) == presence::Status::kShutdown);
+  BOOST_TEST(status(a.agent_id) == presence::AgentStatus::kShutdown);
   BOOST_TEST(view(a.agent_id).reason == presence::Reason::kAnnouncedShutdown);
   BOOST_REQUIRE(notices.size() == 1u);
   BOOST_TEST(notices[0].find(a.agent_id) != std::string::npos);
@@ -355,7 +355,7 @@ BOOST_FIXTURE_TEST_CASE(shutdown_notice_makes_the_agent_shutdown_and_is_persiste
 
   // A workstation that said goodbye stays SHUTDOWN through the silence, without an alert.
   run(120s);
-  BOOST_TEST(status(a.agent_id) == presence::Status::kShutdown);
+  BOOST_TEST(status(a.agent_id) == presence::AgentStatus::kShutdown);
   BOOST_REQUIRE(writer.flush().ok());
   auto stored = store.findAgent(a.agent_id).value();
   BOOST_TEST(stored->last_shutdown_reason == "system_shutdown");
@@ -366,7 +366,7 @@ BOOST_FIXTURE_TEST_CASE(shutdown_notice_makes_the_agent_shutdown_and_is_persiste
   BOOST_REQUIRE(monitor->load(store).ok());
   service = makeService(ingestConfig());
   run(30s);
-  BOOST_TEST(status(a.agent_id) == presence::Status::kShutdown);
+  BOOST_TEST(status(a.agent_id) == presence::AgentStatus::kShutdown);
   BOOST_TEST(!view(a.agent_id).alert_open);
 }
 
@@ -377,10 +377,10 @@ BOOST_FIXTURE_TEST_CASE(a_heartbeat_after_the_shutdown_brings_the_agent_back_onl
   auto goodbye = beat(a);
   goodbye.shutdown = protocol::shutdown_reasons::kSleep;
   sendOk(a, goodbye);
-  BOOST_TEST(status(a.agent_id) == presence::Status::kShutdown);
+  BOOST_TEST(status(a.agent_id) == presence::AgentStatus::kShutdown);
   run(30s);
   sendOk(a, beat(a));
-  BOOST_TEST(status(a.agent_id) == presence::Status::kOnline);
+  BOOST_TEST(status(a.agent_id) == presence::AgentStatus::kOnline);
   BOOST_TEST(directory.liveState(a.agent_id)->last_shutdown_reason == "sleep");  // the last one
 }
 
@@ -405,7 +405,7 @@ BOOST_FIXTURE_TEST_CASE(an_uninstall_notice_retires_the_agent_without_an_alert, 
   BOOST_REQUIRE(!late.ok());
   BOOST_TEST(late.error().code == protocol::errors::kUnknownAgent);
   run(120s);
-  BOOST_TEST(status(b.agent_id) == presence::Status::kOffline);
+  BOOST_TEST(status(b.agent_id) == presence::AgentStatus::kOffline);
   monitor = std::make_unique<PresenceMonitor>(presenceConfig(), clock);
   AgentDirectory reloaded;
   BOOST_REQUIRE(reloaded.load(store).ok());
@@ -446,7 +446,7 @@ BOOST_FIXTURE_TEST_CASE(peer_sightings_witness_only_known_agents_of_the_reporter
   BOOST_TEST(service->counters().peer_sightings_witnessed == 1u);
   BOOST_TEST(service->counters().peer_sightings_ignored == 5u);
   // Witness evidence alone does not make anyone ONLINE.
-  BOOST_TEST(status(a.agent_id) == presence::Status::kUnknown);
+  BOOST_TEST(status(a.agent_id) == presence::AgentStatus::kUnknown);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_sighting_is_never_dated_in_the_future_and_an_ancient_one_is_ignored,
@@ -478,7 +478,7 @@ BOOST_FIXTURE_TEST_CASE(a_fresh_witness_keeps_a_silent_agent_suspect_instead_of_
     report.peers.push_back({a.agent_id, report.sent_at_ms - 1'000});
     sendOk(b, report);
   }
-  BOOST_TEST(status(a.agent_id) == presence::Status::kSuspect);
+  BOOST_TEST(status(a.agent_id) == presence::AgentStatus::kSuspect);
   BOOST_TEST(view(a.agent_id).reason == presence::Reason::kWitnessedOnly);
 }
 
@@ -551,7 +551,7 @@ BOOST_FIXTURE_TEST_CASE(a_refused_heartbeat_changes_nothing_its_indicators_say, 
   BOOST_REQUIRE(!refused.ok());
   BOOST_TEST(refused.error().code == protocol::errors::kReplayedSequence);
 
-  BOOST_TEST(status(b.agent_id) == presence::Status::kOnline);
+  BOOST_TEST(status(b.agent_id) == presence::AgentStatus::kOnline);
   BOOST_TEST(!lastSeen(a.agent_id, presence::Indicator::kPeerWitness).has_value());
   BOOST_TEST(directory.liveState(b.agent_id)->config_hash.empty());
   BOOST_TEST(directory.liveState(b.agent_id)->last_shutdown_reason.empty());

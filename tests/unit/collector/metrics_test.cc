@@ -1,14 +1,14 @@
 #define BOOST_TEST_MODULE collector_metrics
 // The Prometheus text exposition: value and label escaping, families with HELP and TYPE,
 // histogram suffixes, sources rendered in order, and the admission and process families.
-#include "collector/api/metrics.h"
+#include "collector/http/metrics.h"
 
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <limits>
 #include <string>
 
-#include "collector/api/admission.h"
+#include "collector/http/admission.h"
 
 using vigil::collector::AdmissionConfig;
 using vigil::collector::AdmissionController;

@@ -15,15 +15,15 @@
 #include <utility>
 #include <vector>
 
-#include "collector/api/agent_query.h"
-#include "collector/api/alert_service.h"
-#include "collector/api/maintenance_service.h"
-#include "collector/api/openapi_handler.h"
-#include "collector/api/tenancy_service.h"
-#include "collector/api/token_service.h"
+#include "collector/admin/agent_query.h"
+#include "collector/admin/alert_service.h"
+#include "collector/admin/maintenance_service.h"
+#include "collector/admin/tenancy_service.h"
+#include "collector/admin/token_service.h"
+#include "collector/admin/webhook_admin.h"
+#include "collector/http/openapi_handler.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/monitor/presence_monitor.h"
-#include "collector/notify/webhook_admin.h"
 #include "collector/store/sqlite_store.h"
 #include "common/clock.h"
 #include "common/json.h"

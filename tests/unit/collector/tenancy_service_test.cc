@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE collector_tenancy_service
-#include "collector/api/tenancy_service.h"
+#include "collector/admin/tenancy_service.h"
 
 #include <boost/test/unit_test.hpp>
 #include <memory>
@@ -7,8 +7,8 @@
 #include <utility>
 #include <vector>
 
-#include "collector/api/admin_auth.h"
-#include "collector/api/token_service.h"
+#include "collector/admin/admin_auth.h"
+#include "collector/admin/token_service.h"
 #include "collector/store/sqlite_store.h"
 #include "common/crypto.h"
 #include "common/json.h"

@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE collector_webhook_admin
 // The webhooks service of the admin API, without HTTP: a real SQLite store, two tenants, and
 // requests from tokens of different scopes.
-#include "collector/notify/webhook_admin.h"
+#include "collector/admin/webhook_admin.h"
 
 #include <boost/test/unit_test.hpp>
 #include <chrono>

@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "collector/events/webhook_signature.h"
 #include "collector/notify/outbound_policy.h"
-#include "collector/notify/webhook_signature.h"
 #include "collector/notify/webhook_transport.h"
 #include "collector/store/sqlite_store.h"
 #include "collector/store/store_wrapper.h"

@@ -4,8 +4,8 @@
 #include <boost/test/unit_test.hpp>
 #include <string>
 
-#include "collector/notify/event_json.h"
-#include "collector/notify/webhook_signature.h"
+#include "collector/events/event_json.h"
+#include "collector/events/webhook_signature.h"
 #include "common/json.h"
 #include "common/time_format.h"
 

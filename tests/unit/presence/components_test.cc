@@ -4,7 +4,6 @@
 #include <set>
 #include <string>
 
-#include "collector/presence/agent_record.h"
 #include "collector/presence/channel_monitor.h"
 #include "collector/presence/degradation_detector.h"
 #include "collector/presence/engine_time.h"
@@ -15,6 +14,7 @@
 #include "collector/presence/presence_types.h"
 #include "collector/presence/site_question.h"
 #include "collector/presence/site_tracker.h"
+#include "collector/presence/tracked_agent.h"
 
 using namespace std::chrono_literals;
 using namespace vigil::collector::presence;
@@ -32,7 +32,7 @@ BOOST_AUTO_TEST_CASE(every_name_is_distinct_and_warm_up_is_one_max_interval_plus
     names.insert(degradationReasonName(static_cast<DegradationReason>(i)));
   }
   BOOST_TEST(names.size() == kDegradationReasonCount);
-  BOOST_TEST(std::string(statusName(Status::kUnreachable)) == "UNREACHABLE");
+  BOOST_TEST(std::string(statusName(AgentStatus::kUnreachable)) == "UNREACHABLE");
   BOOST_TEST(std::string(indicatorName(Indicator::kPeerWitness)) == "peer_witness");
   PresenceConfig config;
   BOOST_TEST((config.warmUp() == vigil::Duration(66s)));
@@ -362,15 +362,15 @@ BOOST_AUTO_TEST_CASE(site_tracker_counts_members_by_status_and_knows_minority_si
   SiteTracker sites;
   for (AgentHandle a = 0; a < 10; ++a) sites.add(1, a);
   for (AgentHandle a = 10; a < 40; ++a) sites.add(2, a);
-  for (int i = 0; i < 10; ++i) sites.onStatusChange(1, Status::kUnknown, Status::kOnline);
-  for (int i = 0; i < 7; ++i) sites.onStatusChange(1, Status::kOnline, Status::kSuspect);
-  BOOST_TEST(sites.site(1).by_status[static_cast<size_t>(Status::kSuspect)] == 7u);
-  BOOST_TEST(sites.fleet()[static_cast<size_t>(Status::kUnknown)] == 30u);
+  for (int i = 0; i < 10; ++i) sites.onStatusChange(1, AgentStatus::kUnknown, AgentStatus::kOnline);
+  for (int i = 0; i < 7; ++i) sites.onStatusChange(1, AgentStatus::kOnline, AgentStatus::kSuspect);
+  BOOST_TEST(sites.site(1).by_status[static_cast<size_t>(AgentStatus::kSuspect)] == 7u);
+  BOOST_TEST(sites.fleet()[static_cast<size_t>(AgentStatus::kUnknown)] == 30u);
   BOOST_TEST(expectedAgents(sites.site(1).by_status) == 10u);
   BOOST_TEST(sites.isMinority(1));
   BOOST_TEST(!sites.isMinority(2));
   // Removing a member moves the last one into its slot.
-  const auto moved = sites.remove(1, 0, Status::kSuspect);
+  const auto moved = sites.remove(1, 0, AgentStatus::kSuspect);
   BOOST_TEST_REQUIRE(moved.has_value());
   BOOST_TEST(*moved == 9u);
   BOOST_TEST(sites.fleetSize() == 39u);
@@ -379,14 +379,14 @@ BOOST_AUTO_TEST_CASE(site_tracker_counts_members_by_status_and_knows_minority_si
 namespace {
 
 // Moves `count` established agents of `tenant` from one status to another.
-void move(FleetHearing& hearing, TenantId tenant, int count, Status from, Status to) {
+void move(FleetHearing& hearing, TenantId tenant, int count, AgentStatus from, AgentStatus to) {
   for (int i = 0; i < count; ++i) hearing.onStatusChange(tenant, from, to, true);
 }
 
 // `count` established agents of `tenant`, ONLINE.
 void populate(FleetHearing& hearing, TenantId tenant, int count) {
-  for (int i = 0; i < count; ++i) hearing.onEstablished(tenant, Status::kUnknown, true);
-  move(hearing, tenant, count, Status::kUnknown, Status::kOnline);
+  for (int i = 0; i < count; ++i) hearing.onEstablished(tenant, AgentStatus::kUnknown, true);
+  move(hearing, tenant, count, AgentStatus::kUnknown, AgentStatus::kOnline);
 }
 
 }  // namespace
@@ -397,19 +397,19 @@ BOOST_AUTO_TEST_CASE(one_tenant_however_large_cannot_make_the_collector_deaf) {
   populate(hearing, 1, 100);
   populate(hearing, 2, 10);
   populate(hearing, 3, 10);
-  move(hearing, 1, 100, Status::kOnline, Status::kSuspect);
+  move(hearing, 1, 100, AgentStatus::kOnline, AgentStatus::kSuspect);
   BOOST_TEST(!hearing.deaf());  // 100 of 120 agents, but one tenant of three
-  move(hearing, 2, 6, Status::kOnline, Status::kSuspect);
+  move(hearing, 2, 6, AgentStatus::kOnline, AgentStatus::kSuspect);
   // Two tenants of three and 106 of 120 agents, but without tenant 1 only 6 agents are silent:
   // its silence cannot turn tenant 2's six into the collector's problem.
   BOOST_TEST(!hearing.deaf());
   // Silence spread over the others too: deaf without any one tenant.
-  move(hearing, 3, 8, Status::kOnline, Status::kSuspect);
+  move(hearing, 3, 8, AgentStatus::kOnline, AgentStatus::kSuspect);
   BOOST_TEST(hearing.deaf());
   BOOST_TEST(hearing.silentOutsideTopTenant() == 14u);
   // Agents accounted for by a site alert are not listened to.
-  move(hearing, 1, 100, Status::kSuspect, Status::kUnreachable);
-  move(hearing, 3, 8, Status::kSuspect, Status::kOnline);
+  move(hearing, 1, 100, AgentStatus::kSuspect, AgentStatus::kUnreachable);
+  move(hearing, 3, 8, AgentStatus::kSuspect, AgentStatus::kOnline);
   BOOST_TEST(!hearing.deaf());
 }
 
@@ -421,8 +421,8 @@ BOOST_AUTO_TEST_CASE(one_tenants_silence_never_speaks_for_another_tenants_single
   FleetHearing hearing(config);
   populate(hearing, 1, 40);
   populate(hearing, 2, 1);
-  move(hearing, 1, 40, Status::kOnline, Status::kSuspect);
-  move(hearing, 2, 1, Status::kOnline, Status::kSuspect);
+  move(hearing, 1, 40, AgentStatus::kOnline, AgentStatus::kSuspect);
+  move(hearing, 2, 1, AgentStatus::kOnline, AgentStatus::kSuspect);
   BOOST_TEST(!hearing.deaf());
   BOOST_TEST(hearing.silentOutsideTopTenant() == 1u);
   // Judging a dark site of tenant 2 against the rest, tenant 1's silence cannot speak either.
@@ -435,19 +435,21 @@ BOOST_AUTO_TEST_CASE(agents_count_only_once_established) {
   // once established they count with the status they have, and leave with it.
   PresenceConfig config;
   FleetHearing hearing(config);
-  for (int i = 0; i < 30; ++i) hearing.onStatusChange(1, Status::kUnknown, Status::kOnline, false);
-  for (int i = 0; i < 30; ++i) hearing.onStatusChange(1, Status::kOnline, Status::kSuspect, false);
+  for (int i = 0; i < 30; ++i)
+    hearing.onStatusChange(1, AgentStatus::kUnknown, AgentStatus::kOnline, false);
+  for (int i = 0; i < 30; ++i)
+    hearing.onStatusChange(1, AgentStatus::kOnline, AgentStatus::kSuspect, false);
   BOOST_TEST(hearing.listening() == 0u);
   BOOST_TEST(!hearing.deaf());
   BOOST_TEST(hearing.establishedTenants() == 0u);
-  for (int i = 0; i < 12; ++i) hearing.onEstablished(1, Status::kSuspect, true);
+  for (int i = 0; i < 12; ++i) hearing.onEstablished(1, AgentStatus::kSuspect, true);
   BOOST_TEST(hearing.establishedAgents() == 12u);
   BOOST_TEST(hearing.silent() == 12u);
   BOOST_TEST(hearing.deaf());  // one tenant: its own fleet, judged as it stands
-  for (int i = 0; i < 3; ++i) hearing.onRemove(1, Status::kSuspect, true);
+  for (int i = 0; i < 3; ++i) hearing.onRemove(1, AgentStatus::kSuspect, true);
   BOOST_TEST(hearing.silent() == 9u);
   BOOST_TEST(!hearing.deaf());  // fewer than fleet_silent_min_agents
-  hearing.onEstablished(1, Status::kSuspect, false);
+  hearing.onEstablished(1, AgentStatus::kSuspect, false);
   BOOST_TEST(hearing.establishedAgents() == 8u);
 }
 
@@ -456,7 +458,8 @@ BOOST_AUTO_TEST_CASE(many_small_tenants_cannot_make_the_collector_deaf_without_m
   FleetHearing hearing(config);
   populate(hearing, 0, 1000);
   for (TenantId t = 1; t <= 20; ++t) populate(hearing, t, 5);
-  for (TenantId t = 1; t <= 20; ++t) move(hearing, t, 5, Status::kOnline, Status::kSuspect);
+  for (TenantId t = 1; t <= 20; ++t)
+    move(hearing, t, 5, AgentStatus::kOnline, AgentStatus::kSuspect);
   BOOST_TEST(!hearing.deaf());  // 20 of 21 tenants, 100 of 1,100 agents
 }
 
@@ -465,19 +468,19 @@ BOOST_AUTO_TEST_CASE(the_rest_of_a_small_fleet_is_heard_despite_a_cut_site_and_a
   PresenceConfig config;
   FleetHearing hearing(config);
   populate(hearing, 1, 12);
-  move(hearing, 1, 4, Status::kOnline, Status::kSuspect);  // the cut site
-  move(hearing, 1, 1, Status::kOnline, Status::kSuspect);  // an unrelated death
+  move(hearing, 1, 4, AgentStatus::kOnline, AgentStatus::kSuspect);  // the cut site
+  move(hearing, 1, 1, AgentStatus::kOnline, AgentStatus::kSuspect);  // an unrelated death
   const FleetHearing::Group site{1, 4, 4};
   BOOST_TEST((hearing.judgeRest(site) == FleetHearing::Verdict::kHeard));
   BOOST_TEST(!hearing.deaf());
   // Everyone silent: the collector's problem, with or without the site.
-  move(hearing, 1, 7, Status::kOnline, Status::kSuspect);
+  move(hearing, 1, 7, AgentStatus::kOnline, AgentStatus::kSuspect);
   BOOST_TEST((hearing.judgeRest(site) == FleetHearing::Verdict::kDeaf));
   BOOST_TEST(hearing.deaf());
   // A fleet that is one site has nothing to compare with.
   FleetHearing alone(config);
   populate(alone, 1, 5);
-  move(alone, 1, 5, Status::kOnline, Status::kSuspect);
+  move(alone, 1, 5, AgentStatus::kOnline, AgentStatus::kSuspect);
   BOOST_TEST(
       (alone.judgeRest(FleetHearing::Group{1, 5, 5}) == FleetHearing::Verdict::kNoReference));
   BOOST_TEST(!alone.deaf());  // fewer than fleet_silent_min_agents silent
@@ -488,13 +491,13 @@ BOOST_AUTO_TEST_CASE(a_tenant_judged_without_one_of_its_sites_votes_with_its_oth
   FleetHearing hearing(config);
   populate(hearing, 1, 30);  // the site (10) and 20 more
   populate(hearing, 2, 20);
-  move(hearing, 1, 10, Status::kOnline, Status::kSuspect);
-  move(hearing, 2, 15, Status::kOnline, Status::kSuspect);
-  move(hearing, 1, 12, Status::kOnline, Status::kSuspect);
+  move(hearing, 1, 10, AgentStatus::kOnline, AgentStatus::kSuspect);
+  move(hearing, 2, 15, AgentStatus::kOnline, AgentStatus::kSuspect);
+  move(hearing, 1, 12, AgentStatus::kOnline, AgentStatus::kSuspect);
   // Without the site: tenant 1 has 12 of 20 silent (quiet), tenant 2 15 of 20: deaf, and so
   // without either tenant.
   BOOST_TEST((hearing.judgeRest(FleetHearing::Group{1, 10, 10}) == FleetHearing::Verdict::kDeaf));
-  move(hearing, 1, 12, Status::kSuspect, Status::kOnline);
+  move(hearing, 1, 12, AgentStatus::kSuspect, AgentStatus::kOnline);
   // Now tenant 1's other agents are heard: tenant 2's silence alone does not decide.
   BOOST_TEST((hearing.judgeRest(FleetHearing::Group{1, 10, 10}) == FleetHearing::Verdict::kHeard));
 }
@@ -508,16 +511,16 @@ struct SiteFixture {
   SiteId id = 1;
 
   // An agent last heard at `last`, heard without a break since `heard_since`.
-  AgentHandle add(Ticks last, Status status, Ticks heard_since = 0) {
+  AgentHandle add(Ticks last, AgentStatus status, Ticks heard_since = 0) {
     const auto handle = static_cast<AgentHandle>(agents.size());
-    AgentRecord& rec = agents.append();
+    TrackedAgent& rec = agents.append();
     rec.direct[0].last = last;
     rec.direct[0].interval_ms = 10000;
     rec.heard_since = heard_since;
     rec.status = status;
     rec.site = id;
     rec.site_slot = sites.add(id, handle);
-    sites.onStatusChange(id, Status::kUnknown, status);
+    sites.onStatusChange(id, AgentStatus::kUnknown, status);
     return handle;
   }
   SiteAnswer ask(AgentHandle agent, Ticks now) {
@@ -534,16 +537,16 @@ BOOST_AUTO_TEST_CASE(site_question_agent_alone_when_its_site_was_heard_after_it_
   SiteFixture f;
   // Its horizon is 15 s (the lateness floor, 1.5 intervals): its siblings were heard for
   // longer than that after it fell silent.
-  const AgentHandle dead = f.add(at(0s), Status::kSuspect);
-  for (int i = 0; i < 4; ++i) f.add(at(16s + i * 1s), Status::kOnline);
+  const AgentHandle dead = f.add(at(0s), AgentStatus::kSuspect);
+  for (int i = 0; i < 4; ++i) f.add(at(16s + i * 1s), AgentStatus::kOnline);
   BOOST_TEST((f.ask(dead, at(25s)).kind == SiteAnswer::Kind::kAlone));
 }
 
 BOOST_AUTO_TEST_CASE(site_question_dark_when_the_site_fell_silent_with_it) {
   SiteFixture f;
-  const AgentHandle first = f.add(at(0s), Status::kSuspect);
-  for (int i = 0; i < 3; ++i) f.add(at(9s), Status::kOnline);  // cut at 9.5 s: overdue at 21 s
-  f.add(at(30s), Status::kOnline);  // one machine on another uplink: 4 of 5 are still dark
+  const AgentHandle first = f.add(at(0s), AgentStatus::kSuspect);
+  for (int i = 0; i < 3; ++i) f.add(at(9s), AgentStatus::kOnline);  // cut at 9.5 s: overdue at 21 s
+  f.add(at(30s), AgentStatus::kOnline);  // one machine on another uplink: 4 of 5 are still dark
   // At 15 s the others are not overdue yet: ask again when enough of them can be.
   const SiteAnswer early = f.ask(first, at(15s));
   BOOST_TEST((early.kind == SiteAnswer::Kind::kWait));
@@ -557,9 +560,9 @@ BOOST_AUTO_TEST_CASE(site_question_dark_when_the_site_fell_silent_with_it) {
 
 BOOST_AUTO_TEST_CASE(site_question_alone_when_the_undecided_cannot_make_the_site_dark) {
   SiteFixture f;
-  const AgentHandle first = f.add(at(0s), Status::kSuspect);
-  f.add(at(9s), Status::kOnline);                               // undecided
-  for (int i = 0; i < 3; ++i) f.add(at(16s), Status::kOnline);  // heard for 16 s since
+  const AgentHandle first = f.add(at(0s), AgentStatus::kSuspect);
+  f.add(at(9s), AgentStatus::kOnline);                               // undecided
+  for (int i = 0; i < 3; ++i) f.add(at(16s), AgentStatus::kOnline);  // heard for 16 s since
   BOOST_TEST((f.ask(first, at(17s)).kind == SiteAnswer::Kind::kAlone));
 }
 
@@ -568,8 +571,8 @@ BOOST_AUTO_TEST_CASE(site_question_members_just_back_from_a_cut_do_not_make_it_a
   // Members reporting again since 25 s say the network works now, not that it worked while
   // the agent should have reported: the question waits until they were heard for a horizon.
   SiteFixture f;
-  const AgentHandle first = f.add(at(0s), Status::kSuspect);
-  for (int i = 0; i < 4; ++i) f.add(at(29s), Status::kOnline, at(25s + i * 100ms));
+  const AgentHandle first = f.add(at(0s), AgentStatus::kSuspect);
+  for (int i = 0; i < 4; ++i) f.add(at(29s), AgentStatus::kOnline, at(25s + i * 100ms));
   const SiteAnswer answer = f.ask(first, at(30s));
   BOOST_TEST((answer.kind == SiteAnswer::Kind::kWait));
   // Each is decided by its first report after it was heard for the agent's horizon (15 s,
@@ -577,14 +580,14 @@ BOOST_AUTO_TEST_CASE(site_question_members_just_back_from_a_cut_do_not_make_it_a
   BOOST_TEST(answer.ask_again_at == at(41s) + 1);
   // Heard for longer than the horizon with the agent still silent: alone.
   SiteFixture later;
-  const AgentHandle dead = later.add(at(0s), Status::kSuspect);
-  for (int i = 0; i < 4; ++i) later.add(at(41s), Status::kOnline, at(25s));
+  const AgentHandle dead = later.add(at(0s), AgentStatus::kSuspect);
+  for (int i = 0; i < 4; ++i) later.add(at(41s), AgentStatus::kOnline, at(25s));
   BOOST_TEST((later.ask(dead, at(42s)).kind == SiteAnswer::Kind::kAlone));
 }
 
 BOOST_AUTO_TEST_CASE(site_question_sites_below_the_minimum_are_judged_device_by_device) {
   SiteFixture f;
-  const AgentHandle first = f.add(at(0s), Status::kSuspect);
-  f.add(at(0s), Status::kSuspect);
+  const AgentHandle first = f.add(at(0s), AgentStatus::kSuspect);
+  f.add(at(0s), AgentStatus::kSuspect);
   BOOST_TEST((f.ask(first, at(60s)).kind == SiteAnswer::Kind::kAlone));
 }

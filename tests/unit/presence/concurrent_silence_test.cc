@@ -104,7 +104,7 @@ void expectOneSiteAlertAndOneDeviceAlert(const Harness& h, const CutAndKill& run
   BOOST_TEST(h.engine.siteView(1).alert_open);
   for (AgentHandle a : run.site1) {
     BOOST_TEST(opened(h, AlertKind::kDeviceOffline, a) == 0u);
-    BOOST_TEST(h.status(a) == Status::kUnreachable);
+    BOOST_TEST(h.status(a) == AgentStatus::kUnreachable);
   }
   BOOST_TEST(opened(h, AlertKind::kDeviceOffline) == 1u);
   const auto killed_alert = alertOpenedAt(h, run.killed);
@@ -194,8 +194,8 @@ BOOST_AUTO_TEST_CASE(six_cut_and_kill_rounds_each_get_one_site_alert_and_one_dev
       fleet.start(killed, 1s, h.clock.monotonicNow());
       h.run(30s);
       BOOST_TEST(!h.engine.siteView(1).alert_open);
-      for (AgentHandle a : site1) BOOST_TEST(h.status(a) == Status::kOnline);
-      BOOST_TEST(h.status(killed) == Status::kOnline);
+      for (AgentHandle a : site1) BOOST_TEST(h.status(a) == AgentStatus::kOnline);
+      BOOST_TEST(h.status(killed) == AgentStatus::kOnline);
     }
   }
   BOOST_TEST(!h.engine.health().degraded);
@@ -232,7 +232,7 @@ BOOST_AUTO_TEST_CASE(a_fleet_that_is_one_site_gets_no_site_alert_while_the_colle
   h.run(3min);
   BOOST_TEST(opened(h, AlertKind::kSiteUnreachable) == 0u);
   BOOST_TEST(opened(h, AlertKind::kDeviceOffline) == 0u);
-  for (AgentHandle a : office) BOOST_TEST(h.status(a) == Status::kOnline);
+  for (AgentHandle a : office) BOOST_TEST(h.status(a) == AgentStatus::kOnline);
   BOOST_TEST(!h.engine.health().degraded);
 }
 
@@ -265,12 +265,12 @@ BOOST_AUTO_TEST_CASE(silence_on_a_working_channel_counts_while_the_other_channel
   }
   h.stop(x);
   h.run(17s);
-  BOOST_TEST(h.status(x) == Status::kSuspect);
+  BOOST_TEST(h.status(x) == AgentStatus::kSuspect);
   // The beacons come back; the collapse ends and lingers a recovery period, then one
   // confirmation window: x alerts then.
   for (int i = 0; i < 40; ++i) fleet.start(agents[i], i * 100ms, t0);
   h.run(3min);
-  BOOST_TEST(h.status(x) == Status::kOffline);
+  BOOST_TEST(h.status(x) == AgentStatus::kOffline);
   BOOST_TEST(opened(h, AlertKind::kDeviceOffline, x) == 1u);
   BOOST_TEST(opened(h, AlertKind::kDeviceOffline) == 1u);
 }
@@ -290,7 +290,7 @@ BOOST_AUTO_TEST_CASE(evidence_still_in_the_ingest_queue_is_not_counted_missing) 
   // a's evidence is lost for two intervals (its network), then queued behind an 8 s lag.
   h.stop(a);
   h.run(2 * kHeartbeat + 5s);
-  BOOST_TEST_REQUIRE(h.status(a) == Status::kSuspect);
+  BOOST_TEST_REQUIRE(h.status(a) == AgentStatus::kSuspect);
   const MonoTime sent = h.clock.monotonicNow();
   for (int s = 1; s <= 8; ++s) {
     h.engine.reportIngestLag(std::chrono::seconds(s));  // before each tick: the queue's age
@@ -307,6 +307,6 @@ BOOST_AUTO_TEST_CASE(evidence_still_in_the_ingest_queue_is_not_counted_missing) 
   h.keepAlive(a, Indicator::kHeartbeat, kHeartbeat, sent + kHeartbeat);
   h.run(1min);
   BOOST_TEST(opened(h, AlertKind::kDeviceOffline) == 0u);
-  BOOST_TEST(h.status(a) == Status::kOnline);
+  BOOST_TEST(h.status(a) == AgentStatus::kOnline);
   BOOST_TEST(!everHad(h, DegradationReason::kIngestLag));
 }

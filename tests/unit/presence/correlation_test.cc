@@ -44,7 +44,7 @@ BOOST_AUTO_TEST_CASE(partitioned_site_gets_one_site_alert_and_no_device_alerts) 
   BOOST_TEST(h.events.countAlerts(AlertKind::kSiteUnreachable, AlertAction::kOpened) == 1u);
   BOOST_TEST(deviceOpened(h) == 0u);
   for (auto a : partitioned) {
-    BOOST_TEST(h.status(a) == Status::kUnreachable);
+    BOOST_TEST(h.status(a) == AgentStatus::kUnreachable);
     BOOST_TEST(h.reason(a) == Reason::kSitePartitioned);
   }
   BOOST_TEST(h.engine.siteView(1).alert_open);
@@ -66,9 +66,9 @@ BOOST_AUTO_TEST_CASE(site_alert_resolves_when_the_site_returns_and_the_dead_are_
   h.run(2min);
   BOOST_TEST(h.events.countAlerts(AlertKind::kSiteUnreachable, AlertAction::kResolved) == 1u);
   BOOST_TEST(!h.engine.siteView(1).alert_open);
-  BOOST_TEST(h.status(partitioned[0]) == Status::kSuspect);
+  BOOST_TEST(h.status(partitioned[0]) == AgentStatus::kSuspect);
   h.run(5min);
-  BOOST_TEST(h.status(partitioned[0]) == Status::kOffline);
+  BOOST_TEST(h.status(partitioned[0]) == AgentStatus::kOffline);
   BOOST_TEST(deviceOpened(h) == 1u);
   BOOST_TEST(
       h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kOpened, partitioned[0]) == 1u);
@@ -109,12 +109,13 @@ BOOST_AUTO_TEST_CASE(one_dead_agent_in_a_site_is_not_a_partition) {
   h.stop(agents[3]);
   h.run(10min);
   BOOST_TEST(h.events.countAlerts(AlertKind::kSiteUnreachable, AlertAction::kOpened) == 0u);
-  BOOST_TEST(h.status(agents[3]) == Status::kOffline);
+  BOOST_TEST(h.status(agents[3]) == AgentStatus::kOffline);
   BOOST_TEST(deviceOpened(h) == 1u);
 }
 
 // The instant of the agent's first transition to `to`, if any.
-std::optional<vigil::WallTime> firstTransitionTo(const Harness& h, AgentHandle agent, Status to) {
+std::optional<vigil::WallTime> firstTransitionTo(const Harness& h, AgentHandle agent,
+                                                 AgentStatus to) {
   for (const auto& t : h.events.transitions) {
     if (t.agent == agent && t.to == to) return t.at;
   }
@@ -134,11 +135,11 @@ BOOST_AUTO_TEST_CASE(two_deaths_in_a_five_agent_site_each_alert_within_three_int
   BOOST_TEST(deviceOpened(h) == 2u);
   const Duration bound = 3 * h.config().heartbeat_interval;
   for (size_t i = 0; i < 2; ++i) {
-    const auto offline = firstTransitionTo(h, small[i], Status::kOffline);
+    const auto offline = firstTransitionTo(h, small[i], AgentStatus::kOffline);
     BOOST_TEST_REQUIRE(offline.has_value());
     BOOST_TEST((*offline - death <= bound));
   }
-  for (size_t i = 2; i < small.size(); ++i) BOOST_TEST(h.status(small[i]) == Status::kOnline);
+  for (size_t i = 2; i < small.size(); ++i) BOOST_TEST(h.status(small[i]) == AgentStatus::kOnline);
 }
 
 BOOST_AUTO_TEST_CASE(partition_with_phases_and_jitter_over_a_whole_interval_gets_one_site_alert) {
@@ -181,7 +182,7 @@ BOOST_AUTO_TEST_CASE(partition_with_phases_and_jitter_over_a_whole_interval_gets
   runFor(10min);
   BOOST_TEST(h.events.countAlerts(AlertKind::kSiteUnreachable, AlertAction::kOpened) == 1u);
   BOOST_TEST(deviceOpened(h) == 0u);
-  for (size_t i : partitioned) BOOST_TEST(h.status(beaters[i].agent) == Status::kUnreachable);
+  for (size_t i : partitioned) BOOST_TEST(h.status(beaters[i].agent) == AgentStatus::kUnreachable);
   BOOST_TEST(h.engine.siteView(1).alert_open);
   BOOST_TEST(h.engine.siteView(1).silent == partitioned.size());
   BOOST_TEST(!h.engine.health().degraded);
@@ -239,7 +240,7 @@ BOOST_AUTO_TEST_CASE(agent_that_flaps_then_dies_alerts_when_flapping_ends) {
   BOOST_TEST_REQUIRE(h.engine.agentView(a).flapping);
   h.stop(a);
   h.run(5min);
-  BOOST_TEST(h.status(a) == Status::kOffline);
+  BOOST_TEST(h.status(a) == AgentStatus::kOffline);
   BOOST_TEST(!h.engine.agentView(a).alert_open);  // suppressed while flapping
   h.run(3h);
   BOOST_TEST(!h.engine.agentView(a).flapping);
@@ -289,19 +290,19 @@ BOOST_AUTO_TEST_CASE(maintenance_window_suppresses_alerts_for_its_scope) {
       h.stop(covered);
       h.stop(outside);
       h.run(30min);
-      BOOST_TEST(h.status(covered) == Status::kMaintenance);
+      BOOST_TEST(h.status(covered) == AgentStatus::kMaintenance);
       BOOST_TEST(h.reason(covered) == Reason::kInMaintenance);
-      BOOST_TEST(h.status(online) == Status::kOnline);
-      BOOST_TEST(h.status(outside) == Status::kOffline);
+      BOOST_TEST(h.status(online) == AgentStatus::kOnline);
+      BOOST_TEST(h.status(outside) == AgentStatus::kOffline);
       BOOST_TEST(h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kOpened, covered) ==
                  0u);
       BOOST_TEST(h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kOpened, outside) ==
                  1u);
       // After the window, a still-silent agent is verified like any other.
       h.run(30min);
-      BOOST_TEST(h.status(covered) == Status::kSuspect);
+      BOOST_TEST(h.status(covered) == AgentStatus::kSuspect);
       h.run(2min);
-      BOOST_TEST(h.status(covered) == Status::kOffline);
+      BOOST_TEST(h.status(covered) == AgentStatus::kOffline);
       BOOST_TEST(h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kOpened, covered) ==
                  1u);
     }
@@ -320,10 +321,10 @@ BOOST_AUTO_TEST_CASE(agent_back_during_maintenance_is_online) {
   h.engine.setMaintenanceWindows({window});
   h.stop(a);
   h.run(10min);
-  BOOST_TEST_REQUIRE(h.status(a) == Status::kMaintenance);
+  BOOST_TEST_REQUIRE(h.status(a) == AgentStatus::kMaintenance);
   h.keepAlive(a);
   h.run(2h);
-  BOOST_TEST(h.status(a) == Status::kOnline);
+  BOOST_TEST(h.status(a) == AgentStatus::kOnline);
   BOOST_TEST(h.events.alerts.empty());
 }
 
@@ -340,7 +341,7 @@ BOOST_AUTO_TEST_CASE(weekly_window_suppresses_every_week) {
   h.engine.setMaintenanceWindows({window});
   h.stop(a);
   h.run(20min);
-  BOOST_TEST(h.status(a) == Status::kMaintenance);
+  BOOST_TEST(h.status(a) == AgentStatus::kMaintenance);
   BOOST_TEST(h.events.alerts.empty());
 }
 
@@ -358,5 +359,5 @@ BOOST_AUTO_TEST_CASE(partitioned_site_in_maintenance_raises_no_site_alert) {
   for (auto a : agents) h.stop(a);
   h.run(10min);
   BOOST_TEST(h.events.alerts.empty());
-  for (auto a : agents) BOOST_TEST(h.status(a) == Status::kMaintenance);
+  for (auto a : agents) BOOST_TEST(h.status(a) == AgentStatus::kMaintenance);
 }

@@ -153,7 +153,7 @@ BOOST_AUTO_TEST_CASE(frozen_process_ticking_late_makes_no_one_offline) {
   BOOST_TEST(hasReason(h, DegradationReason::kTickLate));
   h.run(10min);
   BOOST_TEST(h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kOpened) == 0u);
-  for (auto a : agents) BOOST_TEST(h.status(a) == Status::kOnline);
+  for (auto a : agents) BOOST_TEST(h.status(a) == AgentStatus::kOnline);
   BOOST_TEST(!h.engine.health().degraded);
 }
 
@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_CASE(mass_suspect_degrades_and_holds_every_verdict_until_the_fle
   BOOST_TEST(h.engine.health().held_alerts > 0u);
   for (auto a : silenced) h.keepAlive(a);
   h.run(10min);
-  for (auto a : agents) BOOST_TEST(h.status(a) == Status::kOnline);
+  for (auto a : agents) BOOST_TEST(h.status(a) == AgentStatus::kOnline);
   BOOST_TEST(h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kOpened) == 0u);
   BOOST_TEST(h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kReleased) ==
              h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kHeld));
@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(agents_offline_before_a_restart_do_not_keep_a_mass_suspect_
   for (int i = 0; i < 25; ++i) {
     RestoredState offline;
     offline.last_seen[static_cast<size_t>(Indicator::kHeartbeat)] = start - 2h;
-    offline.status = Status::kOffline;
+    offline.status = AgentStatus::kOffline;
     gone.push_back(h.add(AgentSpec{0, 0, {}, {}}, offline));
   }
   const auto agents = fleet(h, 200);
@@ -200,7 +200,7 @@ BOOST_AUTO_TEST_CASE(agents_offline_before_a_restart_do_not_keep_a_mass_suspect_
   const std::vector<AgentHandle> silenced(agents.begin(), agents.begin() + 70);
   for (auto a : silenced) h.stop(a);
   h.run(1min + 1s);
-  for (auto a : gone) BOOST_TEST(h.status(a) == Status::kOffline);
+  for (auto a : gone) BOOST_TEST(h.status(a) == AgentStatus::kOffline);
   h.run(2min);
   BOOST_TEST_REQUIRE(hasReason(h, DegradationReason::kMassSuspect));
   h.run(1min);
@@ -209,7 +209,7 @@ BOOST_AUTO_TEST_CASE(agents_offline_before_a_restart_do_not_keep_a_mass_suspect_
   h.run(10min);
   BOOST_TEST(!hasReason(h, DegradationReason::kMassSuspect));
   BOOST_TEST(h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kOpened) == 0u);
-  for (auto a : gone) BOOST_TEST(h.status(a) == Status::kOffline);
+  for (auto a : gone) BOOST_TEST(h.status(a) == AgentStatus::kOffline);
   // A death after it alerts as usual.
   h.stop(agents[150]);
   h.run(5min);
@@ -240,7 +240,7 @@ BOOST_AUTO_TEST_CASE(mass_suspect_ends_after_its_maximum_and_held_agents_then_al
   h.run(20min);
   BOOST_TEST(!h.engine.health().degraded);
   BOOST_TEST(h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kOpened) == 40u);
-  BOOST_TEST(h.status(agents[0]) == Status::kOffline);
+  BOOST_TEST(h.status(agents[0]) == AgentStatus::kOffline);
   BOOST_TEST(h.reason(agents[0]) == Reason::kConfirmedAfterHold);
 }
 
@@ -251,7 +251,7 @@ BOOST_AUTO_TEST_CASE(beacon_channel_collapse_degrades_while_heartbeats_continue)
   for (int i = 0; i < 40; ++i) h.stop(agents[i], Indicator::kBeacon);
   h.run(150s);
   BOOST_TEST(hasReason(h, DegradationReason::kChannelCollapse));
-  BOOST_TEST(h.events.countTransitionsTo(Status::kSuspect) == 0u);
+  BOOST_TEST(h.events.countTransitionsTo(AgentStatus::kSuspect) == 0u);
   for (int i = 0; i < 40; ++i) {
     h.keepAlive(agents[i], Indicator::kBeacon, 15s);
   }
@@ -279,9 +279,9 @@ BOOST_AUTO_TEST_CASE(beacon_channel_lost_for_good_stops_holding_alerts_within_mi
   // Verdicts are no longer held: an agent dying now alerts within the usual bound.
   h.stop(dead);
   h.run(3min + 1s);
-  BOOST_TEST(h.status(dead) == Status::kOffline);
+  BOOST_TEST(h.status(dead) == AgentStatus::kOffline);
   BOOST_TEST(h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kOpened) == 1u);
-  for (auto a : agents) BOOST_TEST(h.status(a) == Status::kOnline);  // heartbeats hold them
+  for (auto a : agents) BOOST_TEST(h.status(a) == AgentStatus::kOnline);  // heartbeats hold them
 }
 
 BOOST_AUTO_TEST_CASE(collapsed_channel_cannot_make_an_agent_suspect) {
@@ -300,15 +300,15 @@ BOOST_AUTO_TEST_CASE(collapsed_channel_cannot_make_an_agent_suspect) {
   BOOST_TEST_REQUIRE(hasReason(h, DegradationReason::kChannelCollapse));
   h.stop(x);  // its only channel is the collapsed one
   h.run(4min);
-  BOOST_TEST(h.status(x) == Status::kOnline);
-  for (auto a : with_beacons) BOOST_TEST(h.status(a) == Status::kOnline);
+  BOOST_TEST(h.status(x) == AgentStatus::kOnline);
+  for (auto a : with_beacons) BOOST_TEST(h.status(a) == AgentStatus::kOnline);
   // The channel comes back; x's silence now counts.
   for (auto a : with_beacons) h.keepAlive(a);
   h.run(10min);
   BOOST_TEST(!h.engine.health().degraded);
-  BOOST_TEST(h.status(x) == Status::kOffline);
+  BOOST_TEST(h.status(x) == AgentStatus::kOffline);
   BOOST_TEST(h.events.countAlerts(AlertKind::kDeviceOffline, AlertAction::kOpened) == 1u);
-  for (auto a : heartbeat_only) BOOST_TEST(h.status(a) == Status::kOnline);
+  for (auto a : heartbeat_only) BOOST_TEST(h.status(a) == AgentStatus::kOnline);
 }
 
 BOOST_AUTO_TEST_CASE(transitions_carry_the_degradation_mask_of_their_moment) {
@@ -319,6 +319,6 @@ BOOST_AUTO_TEST_CASE(transitions_carry_the_degradation_mask_of_their_moment) {
   BOOST_TEST(h.events.transitions.back().degradation_mask == bitOf(DegradationReason::kWarmUp));
   h.passWarmUp();
   h.run(30s);  // late at 90 s, after warm-up
-  BOOST_TEST((h.events.transitions.back().to == Status::kSuspect));
+  BOOST_TEST((h.events.transitions.back().to == AgentStatus::kSuspect));
   BOOST_TEST(h.events.transitions.back().degradation_mask == 0u);
 }

@@ -17,13 +17,13 @@ using vigil::WallTime;
 
 namespace {
 
-using Path = std::vector<std::tuple<Status, Status, Reason>>;
+using Path = std::vector<std::tuple<AgentStatus, AgentStatus, Reason>>;
 
-constexpr auto kUnknown = Status::kUnknown;
-constexpr auto kOnline = Status::kOnline;
-constexpr auto kSuspect = Status::kSuspect;
-constexpr auto kOffline = Status::kOffline;
-constexpr auto kShutdown = Status::kShutdown;
+constexpr auto kUnknown = AgentStatus::kUnknown;
+constexpr auto kOnline = AgentStatus::kOnline;
+constexpr auto kSuspect = AgentStatus::kSuspect;
+constexpr auto kOffline = AgentStatus::kOffline;
+constexpr auto kShutdown = AgentStatus::kShutdown;
 
 std::vector<AlertAction> deviceActions(const RecordingListener& events, AgentHandle agent) {
   std::vector<AlertAction> out;
@@ -390,7 +390,7 @@ BOOST_AUTO_TEST_CASE(wall_clock_steps_degrade_without_making_anyone_late) {
 BOOST_AUTO_TEST_CASE(restart_restores_evidence_but_judges_only_after_warm_up) {
   Harness h;
   const WallTime start = h.clock.wallNow();
-  auto restored = [&](Duration heartbeat_ago, Status status) {
+  auto restored = [&](Duration heartbeat_ago, AgentStatus status) {
     RestoredState r;
     r.last_seen[static_cast<size_t>(Indicator::kHeartbeat)] =
         start - std::chrono::duration_cast<WallTime::duration>(heartbeat_ago);

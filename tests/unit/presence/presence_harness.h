@@ -18,7 +18,7 @@
 
 namespace vigil::collector::presence {
 
-inline std::ostream& operator<<(std::ostream& out, Status status) {
+inline std::ostream& operator<<(std::ostream& out, AgentStatus status) {
   return out << statusName(status);
 }
 inline std::ostream& operator<<(std::ostream& out, Reason reason) {
@@ -62,14 +62,14 @@ class RecordingListener : public PresenceListener {
     return out;
   }
   // (from, to, reason) of every transition of `agent`, in order.
-  std::vector<std::tuple<Status, Status, Reason>> pathOf(AgentHandle agent) const {
-    std::vector<std::tuple<Status, Status, Reason>> out;
+  std::vector<std::tuple<AgentStatus, AgentStatus, Reason>> pathOf(AgentHandle agent) const {
+    std::vector<std::tuple<AgentStatus, AgentStatus, Reason>> out;
     for (const auto& t : transitions) {
       if (t.agent == agent) out.emplace_back(t.from, t.to, t.reason);
     }
     return out;
   }
-  size_t countTransitionsTo(Status to) const {
+  size_t countTransitionsTo(AgentStatus to) const {
     return static_cast<size_t>(std::count_if(transitions.begin(), transitions.end(),
                                              [&](const auto& t) { return t.to == to; }));
   }
@@ -164,7 +164,7 @@ class Harness {
   // Runs past warm-up (and its first tick).
   void passWarmUp() { run(config_.warmUp() + config_.tick_interval); }
 
-  Status status(AgentHandle agent) const { return engine.agentView(agent).status; }
+  AgentStatus status(AgentHandle agent) const { return engine.agentView(agent).status; }
   Reason reason(AgentHandle agent) const { return engine.agentView(agent).reason; }
   MonoTime monoOf(WallTime wall) const {
     return clock.monotonicNow() + std::chrono::duration_cast<Duration>(wall - clock.wallNow());

@@ -163,10 +163,10 @@ BOOST_AUTO_TEST_CASE(agents_count_once_established_and_stay_established_through_
     BOOST_TEST_REQUIRE(everHad(h, DegradationReason::kMassSuspect));
     // Held for the maximum, then alerted.
     h.run(config.mass_suspect_max_duration + 5min);
-    for (AgentHandle a : fleet) BOOST_TEST_REQUIRE(h.status(a) == Status::kOffline);
+    for (AgentHandle a : fleet) BOOST_TEST_REQUIRE(h.status(a) == AgentStatus::kOffline);
     for (AgentHandle a : fleet) h.keepAlive(a);
     h.run(3min);
-    for (AgentHandle a : fleet) BOOST_TEST_REQUIRE(h.status(a) == Status::kOnline);
+    for (AgentHandle a : fleet) BOOST_TEST_REQUIRE(h.status(a) == AgentStatus::kOnline);
     const size_t alerts_before = opened(h);
     const size_t health_changes = h.events.health.size();
     stopAll(h, fleet);
@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(after_a_restart_the_store_enrollment_times_tell_who_is_esta
     for (int i = 0; i < count; ++i) {
       RestoredState restored;
       restored.last_seen[static_cast<size_t>(Indicator::kHeartbeat)] = start - 20s;
-      restored.status = Status::kOnline;
+      restored.status = AgentStatus::kOnline;
       AgentSpec spec{first_site + static_cast<SiteId>(i / 10), tenant, {}, enrolled};
       const AgentHandle a = h.engine.addAgent(spec, restored);
       h.keepAlive(a, Indicator::kHeartbeat, kInterval,

@@ -1,0 +1,51 @@
+#pragma once
+
+// Maintenance windows of the admin API (docs/api.md, "Maintenance windows"): for a tenant, a
+// site or one agent; one-off or weekly. Inside an open window an agent that would be SUSPECT,
+// OFFLINE or UNREACHABLE is MAINTENANCE instead and raises no alert (docs/presence.md).
+// Every change is stored first, then the whole set is handed to the presence engine.
+//
+// Thread safety: safe to call concurrently.
+
+#include <mutex>
+
+#include "collector/admin/admin_api.h"
+#include "collector/monitor/presence_monitor.h"
+#include "collector/store/store.h"
+
+namespace vigil::collector {
+
+class MaintenanceService {
+ public:
+  static constexpr int64_t kMinDurationS = 60;
+  static constexpr int64_t kMaxOnceDurationS = 31 * 24 * 3600;
+  static constexpr int64_t kMaxWeeklyDurationS = 7 * 24 * 3600 - 60;
+
+  // Both must outlive the service.
+  MaintenanceService(Store& store, PresenceMonitor& presence)
+      : store_(store), presence_(presence) {}
+
+  // Hands every stored window to the engine. Call once at start.
+  Status load();
+
+  // GET/POST /api/v1/maintenance-windows, GET/DELETE /api/v1/maintenance-windows/{window_id}.
+  void registerRoutes(AdminRouteTable& table);
+
+  ApiResult<AdminAnswer> listWindows(const AdminRequest& request);
+  ApiResult<AdminAnswer> createWindow(const AdminRequest& request);
+  ApiResult<AdminAnswer> getWindow(const AdminRequest& request);
+  ApiResult<AdminAnswer> deleteWindow(const AdminRequest& request);
+
+  // Re-reads every window and hands them to the engine: after anything else changed the
+  // stored windows (a deleted site or tenant takes its windows with it).
+  Status reload();
+
+ private:
+  ApiResult<MaintenanceWindowRecord> findVisibleWindow(const AdminRequest& request);
+
+  Store& store_;
+  PresenceMonitor& presence_;
+  std::mutex reload_mu_;  // one reload at a time, so the engine gets the latest set last
+};
+
+}  // namespace vigil::collector

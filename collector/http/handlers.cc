@@ -1,0 +1,157 @@
+#include "collector/http/handlers.h"
+
+#include <Poco/Exception.h>
+#include <Poco/URI.h>
+
+#include "common/json.h"
+#include "common/protocol.h"
+
+namespace vigil::collector {
+namespace {
+
+namespace errors = protocol::errors;
+
+std::string statusJson(const std::string& status, const std::string& reason = "") {
+  json::JsonPtr root(cJSON_CreateObject());
+  cJSON_AddStringToObject(root.get(), "status", status.c_str());
+  if (!reason.empty()) cJSON_AddStringToObject(root.get(), "reason", reason.c_str());
+  return json::print(root.get());
+}
+
+}  // namespace
+
+void JsonHandler::handleRequest(Poco::Net::HTTPServerRequest& request,
+                                Poco::Net::HTTPServerResponse& response) {
+  HttpExchange exchange(request, response, services_.logger);
+  std::string failure;
+  try {
+    handle(exchange);
+    return;
+  } catch (const Poco::Exception& e) {
+    failure = e.displayText();
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  services_.logger.error("request " + request.getMethod() + " " + exchange.path() +
+                         " failed: " + failure);
+  if (!exchange.sent()) {
+    exchange.sendError(ApiError{500, errors::kInternal,
+                                "the collector failed to process the request", std::nullopt});
+  }
+}
+
+void EnrollHandler::handle(HttpExchange& exchange) {
+  std::optional<std::string> body = exchange.readJsonBody();
+  if (!body) return;
+  auto result = services_.ingest.enroll(*body);
+  if (!result.ok()) {
+    exchange.sendError(result.error());
+    return;
+  }
+  exchange.setAgentId(result.value().agent_id);
+  exchange.sendJson(201, protocol::encode(result.value()));
+}
+
+void HeartbeatHandler::handle(HttpExchange& exchange) {
+  std::optional<std::string> agent_id = exchange.header(protocol::kHeaderAgentId);
+  if (agent_id) exchange.setAgentId(*agent_id);
+  std::optional<std::string> body = exchange.readJsonBody();
+  if (!body) return;
+  HeartbeatRequest request;
+  request.agent_id = std::move(agent_id);
+  request.timestamp = exchange.header(protocol::kHeaderTimestamp);
+  request.signature = exchange.header(protocol::kHeaderSignature);
+  request.body = std::move(*body);
+  auto result = services_.ingest.heartbeat(request);
+  if (!result.ok()) {
+    exchange.sendError(result.error());
+    return;
+  }
+  exchange.sendJson(200, protocol::encode(result.value()));
+}
+
+namespace {
+
+bool isBodyMethod(const std::string& method) {
+  return method == "POST" || method == "PATCH" || method == "PUT";
+}
+
+// True if the request announces a body (a length above zero, or chunks).
+bool hasBody(const Poco::Net::HTTPServerRequest& request) {
+  return request.getChunkedTransferEncoding() ||
+         (request.hasContentLength() && request.getContentLength64() > 0);
+}
+
+}  // namespace
+
+void AdminRouteHttpHandler::handle(HttpExchange& exchange) {
+  const int64_t now_ms = toUnixMillis(services_.clock.wallNow());
+  std::optional<AdminPrincipal> principal =
+      services_.admin_auth.authenticate(exchange.header("Authorization"), now_ms);
+  if (!principal) {
+    exchange.sendError(ApiError{401, errors::kUnauthorized,
+                                "a valid admin token is required (Authorization: Bearer <token>)",
+                                std::nullopt});
+    return;
+  }
+  // Roles are enforced here, for every route, before its body is read or its function runs.
+  if (std::optional<ApiError> refused =
+          checkAccess(match_.access, *principal, match_.path_params)) {
+    services_.logger.warning("admin token " + std::to_string(principal->token_id) + " (role " +
+                             adminRoleName(principal->role) +
+                             ") refused: " + exchange.request().getMethod() + " " + match_.route +
+                             " needs role " + adminRoleName(match_.access.role));
+    exchange.sendError(*refused);
+    return;
+  }
+  AdminRequest request;
+  request.principal = std::move(*principal);
+  request.method = exchange.request().getMethod();
+  request.route = match_.route;
+  request.path_params = match_.path_params;
+  request.now_ms = now_ms;
+  try {
+    Poco::URI::QueryParameters params = Poco::URI(exchange.request().getURI()).getQueryParameters();
+    request.query.assign(params.begin(), params.end());
+  } catch (const Poco::Exception&) {
+    exchange.sendError(
+        ApiError{400, errors::kInvalidField, "the query string is malformed", std::nullopt});
+    return;
+  }
+  // A body is read only where the method takes one, and only if one was sent: POST
+  // /agents/{id}/retire needs none.
+  if (isBodyMethod(request.method) && hasBody(exchange.request())) {
+    std::optional<std::string> body = exchange.readJsonBody();
+    if (!body) return;
+    request.body = std::move(*body);
+  }
+  ApiResult<AdminAnswer> answer = (*match_.handler)(request);
+  if (!answer.ok()) {
+    exchange.sendError(answer.error());
+    return;
+  }
+  exchange.sendJson(answer.value().http_status, answer.value().body);
+}
+
+void DocumentHandler::handle(HttpExchange& exchange) {
+  exchange.sendDocument(200, content_type_, document_);
+}
+
+void LivezHandler::handle(HttpExchange& exchange) { exchange.sendJson(200, statusJson("ok")); }
+
+void ReadyzHandler::handle(HttpExchange& exchange) {
+  Status ready = services_.readiness.check();
+  if (ready.ok()) {
+    exchange.sendJson(200, statusJson("ok"));
+  } else {
+    services_.logger.warning("not ready: " + ready.message());
+    exchange.sendJson(503, statusJson("unavailable", ready.message()));
+  }
+}
+
+void ErrorHandler::handle(HttpExchange& exchange) {
+  if (!allow_.empty()) exchange.response().set("Allow", allow_);
+  exchange.sendError(error_);
+}
+
+}  // namespace vigil::collector

@@ -1,0 +1,58 @@
+#pragma once
+
+// One HTTP request and its answer, with the single place where results become HTTP: every
+// error is written as a protocol ErrorBody and logged as one line (method, path, peer, status,
+// code, agent id).
+
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+
+#include <optional>
+#include <string>
+
+#include "collector/core/api_error.h"
+
+namespace vigil::collector {
+
+// Keeps untrusted text from forging log lines: printable ASCII only (others become '?'), at
+// most `max_length` characters.
+std::string printableForLog(const std::string& text, size_t max_length);
+
+class HttpExchange {
+ public:
+  HttpExchange(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
+               Poco::Logger& logger);
+
+  Poco::Net::HTTPServerRequest& request() { return request_; }
+  Poco::Net::HTTPServerResponse& response() { return response_; }
+  const std::string& path() const { return path_; }
+  std::optional<std::string> header(const std::string& name) const;
+
+  // Names the agent in the log line; untrusted values are sanitised.
+  void setAgentId(const std::string& agent_id);
+
+  // Reads a JSON request body under the protocol's rules (media type, then size: the
+  // Content-Length first, then at most protocol::kMaxBodyBytes read). On failure the error
+  // answer has been sent and nullopt is returned.
+  std::optional<std::string> readJsonBody();
+
+  // A JSON answer; a 204 carries no body.
+  void sendJson(int http_status, const std::string& body);
+  // Any other document (OpenAPI YAML, Prometheus text).
+  void sendDocument(int http_status, const std::string& content_type, const std::string& body);
+  void sendError(const ApiError& error);
+  // For a response already committed elsewhere; logs nothing.
+  bool sent() const { return response_.sent(); }
+
+ private:
+  void log(int http_status, const std::string& code);
+
+  Poco::Net::HTTPServerRequest& request_;
+  Poco::Net::HTTPServerResponse& response_;
+  Poco::Logger& logger_;
+  std::string path_;
+  std::string agent_id_;
+};
+
+}  // namespace vigil::collector
