@@ -7,11 +7,10 @@
 //
 // Thread safety: safe to call concurrently.
 
-#include <mutex>
-
 #include "collector/api/admin_api.h"
 #include "collector/monitor/presence_monitor.h"
 #include "collector/store/store.h"
+#include "common/mutex.h"
 
 namespace vigil::collector {
 
@@ -45,7 +44,7 @@ class MaintenanceService {
 
   Store& store_;
   PresenceMonitor& presence_;
-  std::mutex reload_mu_;  // one reload at a time, so the engine gets the latest set last
+  Mutex reload_mu_;  // one reload at a time, so the engine gets the latest set last
 };
 
 }  // namespace vigil::collector
