@@ -39,7 +39,7 @@ using Id = ConnectionLedger::Id;
 constexpr Id kListenId = 0;
 constexpr Id kWakeId = 1;
 constexpr Id kFirstConnectionId = 2;
-constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kReadChunk = size_t{16} * 1024;
 constexpr int kMaxAcceptsPerWake = 256;
 constexpr int kMaxEvents = 256;
 constexpr auto kSummaryPeriod = std::chrono::seconds(10);
@@ -195,7 +195,7 @@ class HttpListener::Impl {
   Impl(Poco::Net::ServerSocket socket, ListenerConfig config,
        Poco::Net::HTTPRequestHandlerFactory& factory, AdmissionController& admission,
        const Clock& clock, Poco::Logger& logger)
-      : socket_(std::move(socket)),
+      : socket_(socket),
         address_(socket_.address()),
         config_(std::move(config)),
         factory_(factory),
