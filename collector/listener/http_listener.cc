@@ -755,7 +755,7 @@ class HttpListener::Impl {
   void serve(Job& job) {
     const bool head_only = job.head.getMethod() == Poco::Net::HTTPRequest::HTTP_HEAD;
     BufferedServerResponse response(head_only, idle_timeout_s_);
-    BufferedServerRequest request(job.head, std::move(job.body), job.client, address_,
+    BufferedServerRequest request(job.head, job.body, job.client, address_,
                                   static_cast<bool>(config_.tls), *params_, response);
     response.setVersion(request.getVersion());
     response.setKeepAlive(config_.keep_alive && request.getKeepAlive());
