@@ -17,7 +17,7 @@ namespace vigil::collector {
 class MaintenanceService {
  public:
   static constexpr int64_t kMinDurationS = 60;
-  static constexpr int64_t kMaxOnceDurationS = 31 * 24 * 3600;
+  static constexpr int64_t kMaxOnceDurationS = int64_t{31} * 24 * 3600;
   static constexpr int64_t kMaxWeeklyDurationS = 7 * 24 * 3600 - 60;
 
   // Both must outlive the service.

@@ -582,7 +582,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
   AdmissionController admission(admission_config);
   services.metrics = &metrics;
   CollectorRouter router(services);
-  HttpListener listener(std::move(socket), listener_config, router, admission, clock,
+  HttpListener listener(socket, listener_config, router, admission, clock,
                         Poco::Logger::get("vigil.collector.http.listener"));
 
   metrics.add(admissionMetrics(admission));

@@ -97,8 +97,8 @@ EnrollmentLimiter::Decision EnrollmentLimiter::admit(int64_t token_id, int64_t s
   struct Level {
     Buckets& buckets;
     const RateLimit& limit;
-    Scope scope;
-    int64_t id;
+    Scope scope{};
+    int64_t id = 0;
     Bucket* bucket = nullptr;
   };
   Level levels[] = {{tokens_, limits_.per_token, Scope::kToken, token_id},
