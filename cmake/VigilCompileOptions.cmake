@@ -4,6 +4,10 @@ target_compile_options(vigil_compile_options INTERFACE
   $<$<CXX_COMPILER_ID:GNU,Clang>:-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
                                  -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
                                  -Wformat=2>)
+# Clang checks the locking that GUARDED_BY/REQUIRES annotations promise
+# (common/thread_annotations.h); a broken promise fails the build.
+target_compile_options(vigil_compile_options INTERFACE
+  $<$<CXX_COMPILER_ID:Clang>:-Wthread-safety -Werror=thread-safety>)
 target_include_directories(vigil_compile_options INTERFACE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(vigil_compile_options INTERFACE
   VIGIL_VERSION="${PROJECT_VERSION}")

@@ -16,7 +16,7 @@ namespace vigil::protocol {
 constexpr int kVersion = 1;
 
 // Largest request body the collector reads on the agent endpoints; larger gets 413.
-constexpr size_t kMaxBodyBytes = 64 * 1024;
+constexpr size_t kMaxBodyBytes = size_t{64} * 1024;
 // Largest accepted difference between a request's timestamp and the collector's clock.
 constexpr int64_t kDefaultMaxClockSkewMs = 300'000;
 // Longest accepted value of any string field.

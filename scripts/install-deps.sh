@@ -28,8 +28,9 @@ if [ "$windows" = false ] || [ "$test" = true ]; then
   )
 fi
 if [ "$test" = true ]; then
-  # clang and its runtime build the libFuzzer targets; clang-format and git check the layout.
-  packages+=(clang libclang-rt-14-dev clang-format git)
+  # clang and its runtime build the libFuzzer targets; clang-format and git check the layout;
+  # clang-tidy checks the sources (scripts/clang-tidy.sh).
+  packages+=(clang libclang-rt-14-dev clang-format clang-tidy git)
   # promtool (package prometheus) checks /metrics in integration_metrics_test; wrk floods the
   # admin API in scripts/load-test.sh.
   packages+=(prometheus wrk)

@@ -35,7 +35,8 @@ packaging_pid=$!
 # bounded time from its seed corpus; then the whole suite from the same tree. The incident
 # lab's tools measure the release collector; they are left out of it.
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DVIGIL_FUZZ=ON -DVIGIL_SANITIZE=ON -DVIGIL_BUILD_TESTS=ON -DVIGIL_BUILD_TOOLS=OFF >/dev/null
+  -DVIGIL_FUZZ=ON -DVIGIL_SANITIZE=ON -DVIGIL_BUILD_TESTS=ON -DVIGIL_BUILD_TOOLS=OFF \
+  -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 fuzz_targets=$(cmake --build build-fuzz --target help | sed -n 's/^\.\.\. \(.*_libfuzzer\)$/\1/p')
 # shellcheck disable=SC2086 # one word per target
 cmake --build build-fuzz -j"$(nproc)" --target $fuzz_targets >/dev/null
@@ -54,6 +55,8 @@ echo "== OpenAPI description: redocly lint docs/openapi.yaml"
 step openapi bash scripts/lint-openapi.sh
 
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
+# clang-tidy (.clang-tidy's checks) over the sources as that tree compiles them; any finding fails.
+step tidy bash scripts/clang-tidy.sh build-fuzz
 echo "== ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz)"
 # Real collector and agent processes included: a leak or an error in either fails its test.
 # Memory errors show at any fleet size: the sanitized fleet simulations use 3,000 agents

@@ -404,4 +404,6 @@ int runAgent(int argc, char** argv) {
 }  // namespace
 }  // namespace vigil::agent
 
+// An exception runAgent() does not handle ends the process (std::terminate), as it should.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 int main(int argc, char** argv) { return vigil::agent::runAgent(argc, argv); }

@@ -101,7 +101,7 @@ class BeaconChannel final : public DatagramProtocol {
   // put the collector in doubt, the clock offset changed or a pause began), oldest first. The
   // newest kRememberedBeacons are kept, to recognise a late ack.
   struct SentBeacon {
-    int64_t ts_ms;
+    int64_t ts_ms = 0;
     MonoTime sent_at;
   };
   std::deque<SentBeacon> unanswered_;

@@ -34,7 +34,7 @@ void addWindowFields(cJSON* o, const MaintenanceWindowRecord& w, int64_t now_ms)
 Status MaintenanceService::load() { return reload(); }
 
 Status MaintenanceService::reload() {
-  std::lock_guard<std::mutex> lock(reload_mu_);
+  MutexLock lock(reload_mu_);
   auto all = store_.listAllMaintenanceWindows();
   if (!all.ok()) return all.error();
   presence_.setMaintenanceWindows(all.value());

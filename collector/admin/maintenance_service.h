@@ -7,18 +7,17 @@
 //
 // Thread safety: safe to call concurrently.
 
-#include <mutex>
-
 #include "collector/admin/admin_api.h"
 #include "collector/monitor/presence_monitor.h"
 #include "collector/store/store.h"
+#include "common/mutex.h"
 
 namespace vigil::collector {
 
 class MaintenanceService {
  public:
   static constexpr int64_t kMinDurationS = 60;
-  static constexpr int64_t kMaxOnceDurationS = 31 * 24 * 3600;
+  static constexpr int64_t kMaxOnceDurationS = int64_t{31} * 24 * 3600;
   static constexpr int64_t kMaxWeeklyDurationS = 7 * 24 * 3600 - 60;
 
   // Both must outlive the service.
@@ -45,7 +44,7 @@ class MaintenanceService {
 
   Store& store_;
   PresenceMonitor& presence_;
-  std::mutex reload_mu_;  // one reload at a time, so the engine gets the latest set last
+  Mutex reload_mu_;  // one reload at a time, so the engine gets the latest set last
 };
 
 }  // namespace vigil::collector

@@ -609,8 +609,8 @@ int CollectorApp::serve(const CollectorConfig& config) {
   services.metrics = &metrics;
   CollectorRouter router(services);
   AdmissionController admission(config.admission);
-  HttpListener listener(std::move(socket.value()), listenerConfig(config, tls.context, log), router,
-                        admission, clock, Poco::Logger::get("vigil.collector.http.listener"));
+  HttpListener listener(*socket, listenerConfig(config, tls.context, log), router, admission, clock,
+                        Poco::Logger::get("vigil.collector.http.listener"));
   std::optional<CertificateReloader> reloader;
   if (tls.certificate) {
     reloader.emplace(*tls.certificate, config.tls.certificate_file, config.tls.private_key_file,

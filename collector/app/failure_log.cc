@@ -15,7 +15,7 @@ FailureLog::FailureLog(Poco::Logger& log, std::string what, const Clock& clock, 
     : log_(log), what_(std::move(what)), clock_(clock), every_(every) {}
 
 void FailureLog::operator()(const Status& outcome) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const MonoTime now = clock_.monotonicNow();
   if (outcome.ok()) {
     if (!failing_since_) return;

@@ -3,11 +3,11 @@
 #include <Poco/Logger.h>
 
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace vigil::collector {
@@ -30,11 +30,11 @@ class FailureLog {
   const std::string what_;
   const Clock& clock_;
   const Duration every_;
-  std::mutex mu_;
-  std::optional<MonoTime> failing_since_;
-  MonoTime last_line_{};
-  uint64_t failures_ = 0;           // since failing_since_
-  uint64_t failures_unlogged_ = 0;  // since last_line_
+  Mutex mu_;
+  std::optional<MonoTime> failing_since_ GUARDED_BY(mu_);
+  MonoTime last_line_ GUARDED_BY(mu_){};
+  uint64_t failures_ GUARDED_BY(mu_) = 0;           // since failing_since_
+  uint64_t failures_unlogged_ GUARDED_BY(mu_) = 0;  // since last_line_
 };
 
 }  // namespace vigil::collector

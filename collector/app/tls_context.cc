@@ -152,12 +152,12 @@ ServerCertificate::ServerCertificate(std::shared_ptr<const CertifiedKey> initial
     : current_(std::move(initial)) {}
 
 std::shared_ptr<const CertifiedKey> ServerCertificate::current() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return current_;
 }
 
 void ServerCertificate::replace(std::shared_ptr<const CertifiedKey> next) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   current_ = std::move(next);
 }
 

@@ -23,10 +23,10 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
+#include "common/mutex.h"
 #include "common/periodic_thread.h"
 #include "common/status.h"
 
@@ -92,8 +92,8 @@ class ServerCertificate {
   Status attachTo(SSL_CTX* context);
 
  private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const CertifiedKey> current_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::shared_ptr<const CertifiedKey> current_ GUARDED_BY(mu_);
 };
 
 // How long TLS sessions are kept for resumption (stateful: session ids in the server's cache,

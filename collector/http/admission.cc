@@ -113,7 +113,7 @@ Result<AdmissionController::Ticket, ShedDecision> AdmissionController::admit(
   if (request_class == RequestClass::kAdmin && config_.admin_max_per_client > 0) {
     // An empty key would mean "no client slot" to the ticket.
     std::string key = client.empty() ? std::string("-") : client;
-    std::lock_guard<std::mutex> lock(clients_mu_);
+    MutexLock lock(clients_mu_);
     uint32_t& count = admin_clients_[key];
     if (count >= config_.admin_max_per_client) {
       state.in_flight.fetch_sub(1, std::memory_order_acq_rel);
@@ -129,7 +129,7 @@ Result<AdmissionController::Ticket, ShedDecision> AdmissionController::admit(
 void AdmissionController::release(RequestClass request_class, const std::string& client) {
   classes_[index(request_class)].in_flight.fetch_sub(1, std::memory_order_acq_rel);
   if (client.empty()) return;
-  std::lock_guard<std::mutex> lock(clients_mu_);
+  MutexLock lock(clients_mu_);
   auto it = admin_clients_.find(client);
   if (it == admin_clients_.end()) return;
   if (--it->second == 0) admin_clients_.erase(it);

@@ -20,13 +20,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace vigil::collector {
@@ -157,8 +157,8 @@ class AdmissionController {
   const AdmissionConfig config_;
   const Jitter jitter_;
   std::array<ClassState, kRequestClassCount> classes_;
-  std::mutex clients_mu_;
-  std::unordered_map<std::string, uint32_t> admin_clients_;  // guarded by clients_mu_
+  Mutex clients_mu_;
+  std::unordered_map<std::string, uint32_t> admin_clients_ GUARDED_BY(clients_mu_);
 };
 
 // Turns the running totals of an AdmissionController into what the degradation detector takes

@@ -25,8 +25,8 @@ struct ApiServices {
   const AdminRouteTable& admin_routes;  // every authenticated /api/v1 route
   ReadinessProbe& readiness;
   // The OpenAPI description (docs/openapi.yaml) and its JSON form; null: not served.
-  const std::string* openapi_yaml;
-  const std::string* openapi_json;
+  const std::string* openapi_yaml = nullptr;
+  const std::string* openapi_json = nullptr;
   const Clock& clock;
   Poco::Logger& logger;
   // GET /metrics renders this registry; null: not served.

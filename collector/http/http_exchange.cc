@@ -129,11 +129,9 @@ void HttpExchange::log(int http_status, const std::string& code) {
   if (!agent_id_.empty()) line += " agent=" + agent_id_;
   if (http_status >= 500) {
     logger_.error(line);
-  } else if (code == errors::kRateLimited) {
-    logger_.debug(line);  // the limiter logs once per burst
-  } else if (http_status >= 400) {
+  } else if (http_status >= 400 && code != errors::kRateLimited) {
     logger_.notice(line);
-  } else {
+  } else {  // success, or rate limited: the limiter logs once per burst
     logger_.debug(line);
   }
 }

@@ -136,12 +136,12 @@ void MetricsWriter::sample(std::string_view suffix, double value, const MetricLa
 }
 
 void MetricsRegistry::add(MetricsSource source) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   sources_.push_back(std::move(source));
 }
 
 std::string MetricsRegistry::render() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   MetricsWriter out;
   for (const MetricsSource& source : sources_) source(out);
   return out.text();

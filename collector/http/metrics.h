@@ -23,7 +23,6 @@
 #include <Poco/Net/HTTPRequestHandler.h>
 
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,6 +30,7 @@
 
 #include "collector/http/admission.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace vigil::collector {
 
@@ -73,8 +73,8 @@ class MetricsRegistry {
   std::string render() const;
 
  private:
-  mutable std::mutex mu_;
-  std::vector<MetricsSource> sources_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::vector<MetricsSource> sources_ GUARDED_BY(mu_);
 };
 
 // --- Sources of the collector's components (each captures what it reads by reference) ----

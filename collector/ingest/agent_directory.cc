@@ -56,38 +56,38 @@ Status AgentDirectory::load(Store& store) {
     if (page.value().size() < kLoadPageSize) break;
     after = page.value().back().id;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   agents_ = std::move(loaded);
   dirty_ids_.clear();
   return Status::okStatus();
 }
 
 void AgentDirectory::add(const AgentRecord& agent) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   agents_[agent.id] = entryFrom(agent);
 }
 
 void AgentDirectory::retire(const std::string& agent_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = agents_.find(agent_id);
   if (it != agents_.end()) it->second.credentials.retired = true;
 }
 
 void AgentDirectory::remove(const std::string& agent_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   // A stale id left in dirty_ids_ is skipped by takeDirty (no entry).
   agents_.erase(agent_id);
 }
 
 std::optional<AgentCredentials> AgentDirectory::credentials(const std::string& agent_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = agents_.find(agent_id);
   if (it == agents_.end()) return std::nullopt;
   return it->second.credentials;
 }
 
 std::optional<AgentPlacement> AgentDirectory::placement(const std::string& agent_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = agents_.find(agent_id);
   if (it == agents_.end()) return std::nullopt;
   const AgentCredentials& c = it->second.credentials;
@@ -95,7 +95,7 @@ std::optional<AgentPlacement> AgentDirectory::placement(const std::string& agent
 }
 
 AcceptOutcome AgentDirectory::accept(const protocol::Heartbeat& beat, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = agents_.find(beat.agent_id);
   if (it == agents_.end() || it->second.credentials.retired) return AcceptOutcome::kUnknownAgent;
   Entry& e = it->second;
@@ -135,14 +135,14 @@ AcceptOutcome AgentDirectory::accept(const protocol::Heartbeat& beat, int64_t no
 }
 
 std::optional<AgentLiveState> AgentDirectory::liveState(const std::string& agent_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = agents_.find(agent_id);
   if (it == agents_.end()) return std::nullopt;
   return it->second.live;
 }
 
 std::vector<LastSeenUpdate> AgentDirectory::takeDirty() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<LastSeenUpdate> out;
   out.reserve(dirty_ids_.size());
   for (const std::string& id : dirty_ids_) {
@@ -176,7 +176,7 @@ std::vector<LastSeenUpdate> AgentDirectory::takeDirty() {
 }
 
 void AgentDirectory::markDirty(std::vector<LastSeenUpdate> failed) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (LastSeenUpdate& u : failed) {
     auto it = agents_.find(u.agent_id);
     if (it == agents_.end()) continue;
@@ -197,12 +197,12 @@ void AgentDirectory::markDirty(std::vector<LastSeenUpdate> failed) {
 }
 
 size_t AgentDirectory::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return agents_.size();
 }
 
 size_t AgentDirectory::dirtyCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return dirty_ids_.size();
 }
 

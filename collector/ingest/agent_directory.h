@@ -8,13 +8,13 @@
 // Thread safety: all methods are safe to call concurrently.
 
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "collector/store/store.h"
+#include "common/mutex.h"
 #include "common/protocol.h"
 
 namespace vigil::collector {
@@ -100,10 +100,10 @@ class AgentDirectory {
 
   static Entry entryFrom(const AgentRecord& agent);
 
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry> agents_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::unordered_map<std::string, Entry> agents_ GUARDED_BY(mu_);
   // Ids of the entries whose dirty flag is set, so a flush costs O(dirty), not O(agents).
-  std::vector<std::string> dirty_ids_;  // guarded by mu_
+  std::vector<std::string> dirty_ids_ GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::collector

@@ -44,7 +44,7 @@ BeaconOutcome BeaconService::drop(BeaconDrop reason, std::string agent_id) {
   out.drop = reason;
   out.agent_id = std::move(agent_id);
   const MonoTime now = clock_.monotonicNow();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   DropLog& log = drop_log_[index];
   if (log.last_logged && now - *log.last_logged < config_.drop_log_period) {
     ++log.unlogged;
@@ -89,7 +89,7 @@ BeaconOutcome BeaconService::handle(std::string_view datagram) {
 }
 
 bool BeaconService::recordIfNewer(const std::string& agent_id, int64_t ts_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = last_ts_ms_.find(agent_id);
   if (it == last_ts_ms_.end()) {
     if (ts_ms < started_at_ms_ - kStartSlackMs) return false;

@@ -16,7 +16,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +24,7 @@
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/evidence_sink.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/protocol.h"
 
 namespace vigil::collector {
@@ -90,13 +90,13 @@ class BeaconService {
   EvidenceSink* const evidence_;
   const int64_t started_at_ms_;
 
-  std::mutex mu_;
-  std::unordered_map<std::string, int64_t> last_ts_ms_;  // guarded by mu_
+  Mutex mu_;
+  std::unordered_map<std::string, int64_t> last_ts_ms_ GUARDED_BY(mu_);
   struct DropLog {
     std::optional<MonoTime> last_logged;
     uint64_t unlogged = 0;
   };
-  std::array<DropLog, kBeaconDropCount> drop_log_;  // guarded by mu_
+  std::array<DropLog, kBeaconDropCount> drop_log_ GUARDED_BY(mu_);
 
   std::atomic<uint64_t> accepted_{0};
   std::array<std::atomic<uint64_t>, kBeaconDropCount> dropped_{};

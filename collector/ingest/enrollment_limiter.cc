@@ -93,12 +93,12 @@ void EnrollmentLimiter::prune(Buckets& buckets, const RateLimit& limit, MonoTime
 EnrollmentLimiter::Decision EnrollmentLimiter::admit(int64_t token_id, int64_t site_id,
                                                      int64_t tenant_id) {
   const MonoTime now = clock_.monotonicNow();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   struct Level {
     Buckets& buckets;
     const RateLimit& limit;
-    Scope scope;
-    int64_t id;
+    Scope scope{};
+    int64_t id = 0;
     Bucket* bucket = nullptr;
   };
   Level levels[] = {{tokens_, limits_.per_token, Scope::kToken, token_id},
@@ -120,7 +120,7 @@ EnrollmentLimiter::Decision EnrollmentLimiter::admit(int64_t token_id, int64_t s
 }
 
 EnrollmentLimiter::Stats EnrollmentLimiter::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return stats_;
 }
 

@@ -13,12 +13,12 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace vigil::collector {
 
@@ -81,20 +81,22 @@ class EnrollmentLimiter {
   };
   using Buckets = std::unordered_map<int64_t, Bucket>;
 
-  // The bucket of `id`, refilled to `now`. REQUIRES: mu_ held.
-  Bucket& refilled(Buckets& buckets, int64_t id, const RateLimit& limit, MonoTime now);
-  // Refuses through `bucket` at `now`. REQUIRES: mu_ held.
-  Decision refuse(Bucket& bucket, Scope scope, int64_t id, const RateLimit& limit, MonoTime now);
-  // Drops full, quiet buckets once there are many. REQUIRES: mu_ held.
-  void prune(Buckets& buckets, const RateLimit& limit, MonoTime now);
+  // The bucket of `id`, refilled to `now`.
+  Bucket& refilled(Buckets& buckets, int64_t id, const RateLimit& limit, MonoTime now)
+      REQUIRES(mu_);
+  // Refuses through `bucket` at `now`.
+  Decision refuse(Bucket& bucket, Scope scope, int64_t id, const RateLimit& limit, MonoTime now)
+      REQUIRES(mu_);
+  // Drops full, quiet buckets once there are many.
+  void prune(Buckets& buckets, const RateLimit& limit, MonoTime now) REQUIRES(mu_);
 
   const EnrollmentLimits limits_;
   const Clock& clock_;
-  mutable std::mutex mu_;
-  Buckets tokens_;   // guarded by mu_
-  Buckets sites_;    // guarded by mu_
-  Buckets tenants_;  // guarded by mu_
-  Stats stats_;      // guarded by mu_
+  mutable Mutex mu_;
+  Buckets tokens_ GUARDED_BY(mu_);
+  Buckets sites_ GUARDED_BY(mu_);
+  Buckets tenants_ GUARDED_BY(mu_);
+  Stats stats_ GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::collector

@@ -29,7 +29,7 @@ struct PeerWitness {
 struct AcceptedHeartbeat {
   std::string agent_id;
   MonoTime received_at;
-  Duration next_interval;  // the agent was told to beat again in this
+  Duration next_interval{};  // the agent was told to beat again in this
   std::vector<ReportedOutage> outages;
   bool shutdown = false;  // a goodbye notice
   std::vector<PeerWitness> witnesses;

@@ -165,7 +165,7 @@ ApiResult<protocol::EnrollResponse> IngestService::enroll(std::string_view body)
   if (result.ok()) {
     ++enrollments_accepted_;
   } else {
-    std::lock_guard<std::mutex> lock(refused_mu_);
+    MutexLock lock(refused_mu_);
     ++enrollments_refused_[result.error().code];
   }
   return result;
@@ -176,7 +176,7 @@ ApiResult<protocol::HeartbeatResponse> IngestService::heartbeat(const HeartbeatR
   if (result.ok()) {
     ++heartbeats_accepted_;
   } else {
-    std::lock_guard<std::mutex> lock(refused_mu_);
+    MutexLock lock(refused_mu_);
     ++heartbeats_refused_[result.error().code];
   }
   return result;
@@ -186,7 +186,7 @@ IngestOutcomes IngestService::outcomes() const {
   IngestOutcomes out;
   out.enrollments_accepted = enrollments_accepted_.load();
   out.heartbeats_accepted = heartbeats_accepted_.load();
-  std::lock_guard<std::mutex> lock(refused_mu_);
+  MutexLock lock(refused_mu_);
   out.enrollments_refused = enrollments_refused_;
   out.heartbeats_refused = heartbeats_refused_;
   return out;
@@ -222,7 +222,7 @@ ApiResult<protocol::EnrollResponse> IngestService::checkEnrollment(std::string_v
     }
     return enrollmentLimited(admitted, limit);
   }
-  std::lock_guard<std::mutex> quota_lock(quota_mu_);
+  MutexLock quota_lock(quota_mu_);
   if (ApiError quota; overQuota(site.value()->id, &quota)) return quota;
 
   auto id_random = crypto::randomHex(kAgentIdRandomBytes);

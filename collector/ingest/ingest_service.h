@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -26,6 +25,7 @@
 #include "collector/ingest/site_peer_keys.h"
 #include "collector/store/store.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/protocol.h"
 #include "common/status.h"
 
@@ -118,15 +118,15 @@ class IngestService {
   // Held from the quota check to the enrollment's write, so that enrollments arriving together
   // cannot all pass the check and overshoot the quota. Enrollment writes through to the store
   // one at a time anyway.
-  std::mutex quota_mu_;
+  Mutex quota_mu_;
   // The checks of enroll() and heartbeat(), which count their outcomes.
   ApiResult<protocol::EnrollResponse> checkEnrollment(std::string_view body);
   ApiResult<protocol::HeartbeatResponse> checkHeartbeat(const HeartbeatRequest& request);
   std::atomic<uint64_t> enrollments_accepted_{0};
   std::atomic<uint64_t> heartbeats_accepted_{0};
-  mutable std::mutex refused_mu_;
-  std::map<std::string, uint64_t> enrollments_refused_;  // guarded by refused_mu_
-  std::map<std::string, uint64_t> heartbeats_refused_;   // guarded by refused_mu_
+  mutable Mutex refused_mu_;
+  std::map<std::string, uint64_t> enrollments_refused_ GUARDED_BY(refused_mu_);
+  std::map<std::string, uint64_t> heartbeats_refused_ GUARDED_BY(refused_mu_);
 };
 
 // Builds the ApiError of a body that failed protocol decoding (400, or 413 for size).

@@ -22,7 +22,7 @@ LastSeenWriter::LastSeenWriter(AgentDirectory& directory, Store& store,
 LastSeenWriter::~LastSeenWriter() { stop(); }
 
 Result<FlushStats> LastSeenWriter::flush() {
-  std::lock_guard<std::mutex> lock(flush_mu_);
+  MutexLock lock(flush_mu_);
   std::vector<LastSeenUpdate> batch = directory_.takeDirty();
   if (batch.empty()) return FlushStats{};
   Status written = store_.updateLastSeen(batch);

@@ -10,10 +10,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 
 #include "collector/ingest/agent_directory.h"
 #include "collector/store/store.h"
+#include "common/mutex.h"
 #include "common/periodic_thread.h"
 #include "common/status.h"
 
@@ -49,7 +49,7 @@ class LastSeenWriter {
   Store& store_;
   const OutcomeSink on_outcome_;
 
-  std::mutex flush_mu_;  // one flush at a time, so batches reach the store in order
+  Mutex flush_mu_;  // one flush at a time, so batches reach the store in order
   PeriodicThread thread_;
 };
 

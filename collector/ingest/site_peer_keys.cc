@@ -14,25 +14,25 @@ Status SitePeerKeys::load() {
     if (site.peer_key.empty()) continue;
     loaded.emplace(site.id, SitePeerKey{site.peer_key, datagram::peerKeyId(site.peer_key)});
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   keys_ = std::move(loaded);
   return Status::okStatus();
 }
 
 std::optional<SitePeerKey> SitePeerKeys::find(int64_t site_id) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (auto it = keys_.find(site_id); it != keys_.end()) return it->second;
   }
   // A site created since the last load; sites are few, so read them all again.
   if (!load().ok()) return std::nullopt;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = keys_.find(site_id); it != keys_.end()) return it->second;
   return std::nullopt;
 }
 
 void SitePeerKeys::forget(int64_t site_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   keys_.erase(site_id);
 }
 

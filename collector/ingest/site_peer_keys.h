@@ -8,12 +8,12 @@
 // Thread safety: safe to call concurrently.
 
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "collector/store/store.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace vigil::collector {
@@ -39,8 +39,8 @@ class SitePeerKeys {
 
  private:
   Store& store_;
-  std::mutex mu_;
-  std::unordered_map<int64_t, SitePeerKey> keys_;  // guarded by mu_
+  Mutex mu_;
+  std::unordered_map<int64_t, SitePeerKey> keys_ GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::collector

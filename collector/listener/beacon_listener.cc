@@ -65,7 +65,7 @@ void BeaconListener::run() {
 void BeaconListener::handleOne() {
   // One byte more than a datagram may have: a longer one arrives truncated, is seen as too
   // long and dropped as malformed.
-  std::array<char, datagram::kMaxDatagramBytes + 1> buffer;
+  std::array<char, datagram::kMaxDatagramBytes + 1> buffer{};
   Poco::Net::SocketAddress sender;
   const int n = socket_->receiveFrom(buffer.data(), static_cast<int>(buffer.size()), sender);
   if (n < 0) return;

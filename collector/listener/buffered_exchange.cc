@@ -5,14 +5,15 @@
 
 namespace vigil::collector {
 
-BufferedServerRequest::BufferedServerRequest(const Poco::Net::HTTPRequest& head, std::string body,
-                                             Poco::Net::SocketAddress client,
-                                             Poco::Net::SocketAddress server, bool secure,
+BufferedServerRequest::BufferedServerRequest(const Poco::Net::HTTPRequest& head,
+                                             const std::string& body,
+                                             const Poco::Net::SocketAddress& client,
+                                             const Poco::Net::SocketAddress& server, bool secure,
                                              const Poco::Net::HTTPServerParams& params,
                                              BufferedServerResponse& response)
-    : body_(std::move(body)),
-      client_(std::move(client)),
-      server_(std::move(server)),
+    : body_(body),
+      client_(client),
+      server_(server),
       secure_(secure),
       params_(params),
       response_(response) {

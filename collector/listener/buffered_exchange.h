@@ -25,9 +25,10 @@ class BufferedServerResponse;
 class BufferedServerRequest final : public Poco::Net::HTTPServerRequest {
  public:
   // Takes the parsed head and the whole decoded body. `params` must outlive the request.
-  BufferedServerRequest(const Poco::Net::HTTPRequest& head, std::string body,
-                        Poco::Net::SocketAddress client, Poco::Net::SocketAddress server,
-                        bool secure, const Poco::Net::HTTPServerParams& params,
+  BufferedServerRequest(const Poco::Net::HTTPRequest& head, const std::string& body,
+                        const Poco::Net::SocketAddress& client,
+                        const Poco::Net::SocketAddress& server, bool secure,
+                        const Poco::Net::HTTPServerParams& params,
                         BufferedServerResponse& response);
 
   std::istream& stream() override { return body_; }

@@ -18,9 +18,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -29,6 +27,7 @@
 
 #include "collector/http/http_exchange.h"
 #include "collector/listener/buffered_exchange.h"
+#include "common/mutex.h"
 #include "common/protocol.h"
 
 namespace vigil::collector {
@@ -40,7 +39,7 @@ using Id = ConnectionLedger::Id;
 constexpr Id kListenId = 0;
 constexpr Id kWakeId = 1;
 constexpr Id kFirstConnectionId = 2;
-constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kReadChunk = size_t{16} * 1024;
 constexpr int kMaxAcceptsPerWake = 256;
 constexpr int kMaxEvents = 256;
 constexpr auto kSummaryPeriod = std::chrono::seconds(10);
@@ -135,21 +134,21 @@ class WorkerPool {
   }
   void push(Job job) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       queue_.push_back(std::move(job));
       queued_.store(queue_.size(), std::memory_order_relaxed);
     }
-    ready_.notify_one();
+    ready_.notifyOne();
   }
   // Waiting requests are dropped (their tickets released); running ones finish.
   void stop() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
       queue_.clear();
       queued_.store(0, std::memory_order_relaxed);
     }
-    ready_.notify_all();
+    ready_.notifyAll();
     for (std::thread& t : threads_) t.join();
     threads_.clear();
   }
@@ -162,8 +161,8 @@ class WorkerPool {
     for (;;) {
       Job job;
       {
-        std::unique_lock<std::mutex> lock(mu_);
-        ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        MutexLock lock(mu_);
+        while (!stopping_ && queue_.empty()) ready_.wait(mu_);
         if (stopping_) return;
         job = std::move(queue_.front());
         queue_.pop_front();
@@ -178,10 +177,10 @@ class WorkerPool {
   const std::string name_;
   const uint32_t size_;
   const Run run_;
-  std::mutex mu_;
-  std::condition_variable ready_;
-  std::deque<Job> queue_;  // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
+  Mutex mu_;
+  CondVar ready_;
+  std::deque<Job> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::atomic<uint64_t> queued_{0};
   std::atomic<uint64_t> busy_{0};
   std::vector<std::thread> threads_;
@@ -196,7 +195,7 @@ class HttpListener::Impl {
   Impl(Poco::Net::ServerSocket socket, ListenerConfig config,
        Poco::Net::HTTPRequestHandlerFactory& factory, AdmissionController& admission,
        const Clock& clock, Poco::Logger& logger)
-      : socket_(std::move(socket)),
+      : socket_(socket),
         address_(socket_.address()),
         config_(std::move(config)),
         factory_(factory),
@@ -233,7 +232,7 @@ class HttpListener::Impl {
   size_t stop(Duration drain) {
     if (!loop_.joinable()) return 0;
     {
-      std::lock_guard<std::mutex> lock(completions_mu_);
+      MutexLock lock(completions_mu_);
       stop_requested_ = true;
       drain_ = drain;
     }
@@ -246,7 +245,7 @@ class HttpListener::Impl {
   ListenerStats stats() const {
     ListenerStats s;
     {
-      std::lock_guard<std::mutex> lock(stats_mu_);
+      MutexLock lock(stats_mu_);
       s = published_;
     }
     for (size_t c = 0; c < kRequestClassCount; ++c) {
@@ -338,7 +337,7 @@ class HttpListener::Impl {
       }
       bool stop_now = false;
       {
-        std::lock_guard<std::mutex> lock(completions_mu_);
+        MutexLock lock(completions_mu_);
         if (stop_requested_ && !drain_until) drain_until = now + drain_;
       }
       if (drain_until) {
@@ -756,7 +755,7 @@ class HttpListener::Impl {
   void serve(Job& job) {
     const bool head_only = job.head.getMethod() == Poco::Net::HTTPRequest::HTTP_HEAD;
     BufferedServerResponse response(head_only, idle_timeout_s_);
-    BufferedServerRequest request(job.head, std::move(job.body), job.client, address_,
+    BufferedServerRequest request(job.head, job.body, job.client, address_,
                                   static_cast<bool>(config_.tls), *params_, response);
     response.setVersion(request.getVersion());
     response.setKeepAlive(config_.keep_alive && request.getKeepAlive());
@@ -792,7 +791,7 @@ class HttpListener::Impl {
                               clock_.monotonicNow() - job.complete_at);
     job.ticket.reset();
     {
-      std::lock_guard<std::mutex> lock(completions_mu_);
+      MutexLock lock(completions_mu_);
       completions_.push_back(std::move(done));
     }
     wakeLoop();
@@ -802,7 +801,7 @@ class HttpListener::Impl {
     std::vector<Completion> done;
     bool stopping = false;
     {
-      std::lock_guard<std::mutex> lock(completions_mu_);
+      MutexLock lock(completions_mu_);
       done.swap(completions_);
       stopping = stop_requested_;
     }
@@ -827,7 +826,7 @@ class HttpListener::Impl {
     s.aborted_requests = aborted_;
     s.loop_stalls = loop_stalls_;
     {
-      std::lock_guard<std::mutex> lock(stats_mu_);
+      MutexLock lock(stats_mu_);
       published_ = s;
     }
     if (now - summarised_at_ >= kSummaryPeriod) summarise(s, now);
@@ -904,13 +903,13 @@ class HttpListener::Impl {
   std::thread loop_;
   std::atomic<bool> wake_pending_{false};
 
-  std::mutex completions_mu_;
-  std::vector<Completion> completions_;  // guarded by completions_mu_
-  bool stop_requested_ = false;          // guarded by completions_mu_
-  Duration drain_{};                     // guarded by completions_mu_
+  Mutex completions_mu_;
+  std::vector<Completion> completions_ GUARDED_BY(completions_mu_);
+  bool stop_requested_ GUARDED_BY(completions_mu_) = false;
+  Duration drain_ GUARDED_BY(completions_mu_){};
 
-  mutable std::mutex stats_mu_;
-  ListenerStats published_;  // guarded by stats_mu_
+  mutable Mutex stats_mu_;
+  ListenerStats published_ GUARDED_BY(stats_mu_);
 };
 
 HttpListener::HttpListener(Poco::Net::ServerSocket socket, ListenerConfig config,

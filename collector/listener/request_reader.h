@@ -25,8 +25,8 @@
 namespace vigil::collector {
 
 struct RequestLimits {
-  size_t max_head_bytes = 16 * 1024;   // request line and header fields
-  size_t max_body_bytes = 64 * 1024;   // decoded body
+  size_t max_head_bytes = size_t{16} * 1024;  // request line and header fields
+  size_t max_body_bytes = size_t{64} * 1024;  // decoded body
   size_t max_chunk_line_bytes = 1024;  // one chunk-size line with its extensions, or a trailer
 };
 

@@ -57,7 +57,7 @@ Status PresenceMonitor::load(Store& store) {
   std::unordered_map<std::string, LastStatusRecord> last_by_agent;
   for (LastStatusRecord& r : last.value()) last_by_agent.emplace(r.agent_id, std::move(r));
 
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::string after;
   while (true) {
     auto page = store.listAgents(after, kLoadPageSize);
@@ -89,7 +89,7 @@ Status PresenceMonitor::load(Store& store) {
 }
 
 void PresenceMonitor::agentEnrolled(const AgentRecord& agent) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   addAgentLocked(agent, std::nullopt);
 }
 
@@ -109,7 +109,7 @@ p::AgentHandle PresenceMonitor::addAgentLocked(const AgentRecord& agent,
 }
 
 HeartbeatAssessment PresenceMonitor::heartbeatAccepted(const AcceptedHeartbeat& beat) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = handles_.find(beat.agent_id);
   if (it == handles_.end()) return {};
   const p::AgentHandle agent = it->second;
@@ -155,7 +155,7 @@ HeartbeatAssessment PresenceMonitor::heartbeatAccepted(const AcceptedHeartbeat& 
 
 void PresenceMonitor::beaconAccepted(const std::string& agent_id, MonoTime received_at,
                                      Duration interval) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = handles_.find(agent_id);
   if (it == handles_.end()) return;
   p::Observation o;
@@ -167,34 +167,34 @@ void PresenceMonitor::beaconAccepted(const std::string& agent_id, MonoTime recei
 }
 
 void PresenceMonitor::reportStoreWrite(bool ok) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   engine_.reportStoreWrite(ok);
 }
 
 void PresenceMonitor::reportQueueDepth(p::QueueId queue, uint64_t depth, uint64_t bound) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   engine_.reportQueueDepth(queue, depth, bound);
 }
 
 void PresenceMonitor::reportRequests(uint64_t accepted, uint64_t shed) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   engine_.reportRequests(accepted, shed);
 }
 
 void PresenceMonitor::reportConnectionsStarved(uint64_t starved) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   engine_.reportConnectionsStarved(starved);
 }
 
 void PresenceMonitor::tick() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   // The pending batch is itself a queue: past its bound the collector is degraded.
   engine_.reportQueueDepth(p::QueueId::kHistory, pending_.size(), max_pending_);
   engine_.tick();
 }
 
 bool PresenceMonitor::forgetAgent(const std::string& agent_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = handles_.find(agent_id);
   if (it == handles_.end()) return false;
   const p::AgentHandle handle = it->second;
@@ -204,7 +204,7 @@ bool PresenceMonitor::forgetAgent(const std::string& agent_id) {
 }
 
 void PresenceMonitor::setMaintenanceWindows(const std::vector<MaintenanceWindowRecord>& windows) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<p::MaintenanceWindow> converted;
   converted.reserve(windows.size());
   for (const MaintenanceWindowRecord& w : windows) {
@@ -233,7 +233,7 @@ void PresenceMonitor::setMaintenanceWindows(const std::vector<MaintenanceWindowR
 
 p::StatusCounts PresenceMonitor::statusCounts(std::optional<int64_t> tenant_id,
                                               std::optional<int64_t> site_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   p::StatusCounts counts{};
   for (const auto& [id, handle] : handles_) {
     const p::AgentView view = engine_.agentView(handle);
@@ -245,31 +245,31 @@ p::StatusCounts PresenceMonitor::statusCounts(std::optional<int64_t> tenant_id,
 }
 
 std::optional<p::AgentView> PresenceMonitor::agentView(const std::string& agent_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = handles_.find(agent_id);
   if (it == handles_.end()) return std::nullopt;
   return engine_.agentView(it->second);
 }
 
 p::HealthView PresenceMonitor::health() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return engine_.health();
 }
 
 size_t PresenceMonitor::agentCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return engine_.agentCount();
 }
 
 PresenceBatch PresenceMonitor::takePending() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   PresenceBatch out = std::move(pending_);
   pending_ = PresenceBatch();
   return out;
 }
 
 void PresenceMonitor::putBack(PresenceBatch batch) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto prepend = [](auto& older, auto& newer) {
     older.insert(older.end(), std::make_move_iterator(newer.begin()),
                  std::make_move_iterator(newer.end()));
@@ -282,12 +282,12 @@ void PresenceMonitor::putBack(PresenceBatch batch) {
 }
 
 uint64_t PresenceMonitor::droppedChanges() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return dropped_changes_;
 }
 
 size_t PresenceMonitor::pendingCount() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return pending_.size();
 }
 

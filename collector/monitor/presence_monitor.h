@@ -14,7 +14,6 @@
 #include <array>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +24,7 @@
 #include "collector/presence/presence_engine.h"
 #include "collector/store/store.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace vigil::collector {
@@ -94,28 +94,29 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   size_t pendingCount() const;
 
  private:
-  void onTransition(const presence::Transition& transition) override;
-  void onAlert(const presence::AlertEvent& alert) override;
-  void onHealthChange(const presence::HealthChange& change) override;
-  void onDiary(presence::AgentHandle agent, WallTime from, WallTime to) override;
+  // The engine calls its listener from inside the calls made to it, under mu_.
+  void onTransition(const presence::Transition& transition) override REQUIRES(mu_);
+  void onAlert(const presence::AlertEvent& alert) override REQUIRES(mu_);
+  void onHealthChange(const presence::HealthChange& change) override REQUIRES(mu_);
+  void onDiary(presence::AgentHandle agent, WallTime from, WallTime to) override REQUIRES(mu_);
 
-  // REQUIRES: mu_ held.
   presence::AgentHandle addAgentLocked(const AgentRecord& agent,
-                                       const std::optional<presence::RestoredState>& restored);
-  void enforceBoundLocked();
+                                       const std::optional<presence::RestoredState>& restored)
+      REQUIRES(mu_);
+  void enforceBoundLocked() REQUIRES(mu_);
 
   const Clock& clock_;
   const size_t max_pending_;
   const Duration heartbeat_interval_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   // Agent ids by handle; a deque so the views in handles_ stay valid as it grows.
-  std::deque<std::string> ids_;                                          // guarded by mu_
-  std::unordered_map<std::string_view, presence::AgentHandle> handles_;  // guarded by mu_
-  PresenceBatch pending_;                                                // guarded by mu_
-  uint64_t dropped_changes_ = 0;                                         // guarded by mu_
+  std::deque<std::string> ids_ GUARDED_BY(mu_);
+  std::unordered_map<std::string_view, presence::AgentHandle> handles_ GUARDED_BY(mu_);
+  PresenceBatch pending_ GUARDED_BY(mu_);
+  uint64_t dropped_changes_ GUARDED_BY(mu_) = 0;
   // Last: the engine may report events from its constructor, into the members above.
-  presence::PresenceEngine engine_;  // guarded by mu_
+  presence::PresenceEngine engine_ GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::collector

@@ -21,7 +21,7 @@ PresenceTicker::PresenceTicker(PresenceMonitor& monitor, Store& store, Duration 
 PresenceTicker::~PresenceTicker() { stop(); }
 
 Status PresenceTicker::flush() {
-  std::lock_guard<std::mutex> lock(flush_mu_);
+  MutexLock lock(flush_mu_);
   PresenceBatch batch = monitor_.takePending();
   if (batch.empty()) return Status::okStatus();
   Status written = store_.appendPresenceEvents(batch.changes, batch.alerts, batch.health);

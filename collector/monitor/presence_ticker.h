@@ -8,11 +8,11 @@
 // Thread safety: start()/stop() from one owner thread.
 
 #include <functional>
-#include <mutex>
 
 #include "collector/monitor/presence_monitor.h"
 #include "collector/store/store.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/periodic_thread.h"
 #include "common/status.h"
 
@@ -53,7 +53,7 @@ class PresenceTicker {
   const OutcomeSink on_outcome_;
   const BatchObserver observer_;
 
-  std::mutex flush_mu_;  // one write at a time, so batches reach the store in order
+  Mutex flush_mu_;  // one write at a time, so batches reach the store in order
   PeriodicThread thread_;
 };
 

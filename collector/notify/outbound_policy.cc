@@ -9,14 +9,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <condition_variable>
 #include <cstddef>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <system_error>
 #include <thread>
 #include <utility>
+
+#include "common/mutex.h"
 
 namespace vigil::collector {
 namespace {
@@ -129,10 +129,10 @@ std::atomic<int>& lookupsRunning() {
 
 // One name lookup on a helper thread; shared so that an abandoned lookup can still finish.
 struct Lookup {
-  std::mutex mu;
-  std::condition_variable finished;
-  bool done = false;                                             // guarded by mu
-  Result<std::vector<IpAddress>> result = Status::internal("");  // guarded by mu
+  Mutex mu;
+  CondVar finished;
+  bool done GUARDED_BY(mu) = false;
+  Result<std::vector<IpAddress>> result GUARDED_BY(mu) = Status::internal("");
 };
 
 Result<std::vector<IpAddress>> resolveBounded(const std::string& host,
@@ -150,19 +150,22 @@ Result<std::vector<IpAddress>> resolveBounded(const std::string& host,
     std::thread([lookup, host] {
       auto found = getAddresses(host, /*numeric_only=*/false);
       {
-        std::lock_guard<std::mutex> lock(lookup->mu);
+        MutexLock lock(lookup->mu);
         lookup->result = std::move(found);
         lookup->done = true;
       }
-      lookup->finished.notify_all();
+      lookup->finished.notifyAll();
       lookupsRunning().fetch_sub(1);
     }).detach();
   } catch (const std::system_error& e) {
     lookupsRunning().fetch_sub(1);
     return Status::unavailable(std::string("cannot start a name lookup: ") + e.what());
   }
-  std::unique_lock<std::mutex> lock(lookup->mu);
-  if (!lookup->finished.wait_for(lock, timeout, [&] { return lookup->done; })) {
+  MutexLock lock(lookup->mu);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!lookup->done && lookup->finished.waitUntil(lookup->mu, deadline)) {
+  }
+  if (!lookup->done) {
     return Status::deadlineExceeded("resolving " + host + " took longer than " +
                                     std::to_string(timeout.count()) + " ms");
   }

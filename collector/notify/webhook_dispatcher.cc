@@ -47,7 +47,7 @@ WebhookDispatcher::~WebhookDispatcher() { stop(); }
 
 void WebhookDispatcher::start() {
   {
-    std::lock_guard<std::mutex> lock(run_mu_);
+    MutexLock lock(run_mu_);
     stopping_ = false;
   }
   const int workers = std::max(1, config_.workers);
@@ -56,27 +56,27 @@ void WebhookDispatcher::start() {
 
 void WebhookDispatcher::stop() {
   {
-    std::lock_guard<std::mutex> lock(run_mu_);
+    MutexLock lock(run_mu_);
     stopping_ = true;
   }
-  wake_cv_.notify_all();
+  wake_cv_.notifyAll();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
 }
 
 void WebhookDispatcher::wake() {
   {
-    std::lock_guard<std::mutex> lock(run_mu_);
+    MutexLock lock(run_mu_);
     ++wakeups_;
   }
-  wake_cv_.notify_all();
+  wake_cv_.notifyAll();
 }
 
 void WebhookDispatcher::run() {
   for (;;) {
     uint64_t seen = 0;
     {
-      std::lock_guard<std::mutex> lock(run_mu_);
+      MutexLock lock(run_mu_);
       if (stopping_) return;
       seen = wakeups_;
     }
@@ -87,8 +87,10 @@ void WebhookDispatcher::run() {
       release(due.entry.id);
       if (recorded) continue;
     }
-    std::unique_lock<std::mutex> lock(run_mu_);
-    wake_cv_.wait_for(lock, config_.poll_interval, [&] { return stopping_ || wakeups_ != seen; });
+    MutexLock lock(run_mu_);
+    const auto deadline = std::chrono::steady_clock::now() + config_.poll_interval;
+    while (!stopping_ && wakeups_ == seen && wake_cv_.waitUntil(run_mu_, deadline)) {
+    }
   }
 }
 
@@ -117,7 +119,7 @@ int WebhookDispatcher::tenantLimit() const {
 }
 
 bool WebhookDispatcher::claim(DueDelivery* out, bool* store_failed) {
-  std::lock_guard<std::mutex> lock(claim_mu_);
+  MutexLock lock(claim_mu_);
   const int64_t now_ms = nowMs(clock_);
   for (auto it = held_until_.begin(); it != held_until_.end();) {
     it = it->second <= now_ms ? held_until_.erase(it) : std::next(it);
@@ -163,7 +165,7 @@ bool WebhookDispatcher::claim(DueDelivery* out, bool* store_failed) {
 }
 
 void WebhookDispatcher::release(int64_t entry_id) {
-  std::lock_guard<std::mutex> lock(claim_mu_);
+  MutexLock lock(claim_mu_);
   auto it = in_flight_.find(entry_id);
   if (it == in_flight_.end()) return;
   if (--destination_in_flight_[it->second.destination] <= 0) {
@@ -175,7 +177,7 @@ void WebhookDispatcher::release(int64_t entry_id) {
 
 void WebhookDispatcher::hold(const DueDelivery& due) {
   const milliseconds delay = jittered(backoff(due.entry.attempts + 1));
-  std::lock_guard<std::mutex> lock(claim_mu_);
+  MutexLock lock(claim_mu_);
   held_until_[due.entry.id] = nowMs(clock_) + delay.count();
 }
 
@@ -198,7 +200,7 @@ milliseconds WebhookDispatcher::jittered(milliseconds delay) {
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   double share = 0;
   {
-    std::lock_guard<std::mutex> lock(random_mu_);
+    MutexLock lock(random_mu_);
     share = unit(random_);
   }
   const auto cut =

@@ -34,11 +34,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -48,6 +46,7 @@
 #include "collector/notify/webhook_transport.h"
 #include "collector/store/store.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace vigil::collector {
 
@@ -138,20 +137,20 @@ class WebhookDispatcher {
     std::string destination;  // OutboundDestination::key() of its URL
     int64_t tenant_id = 0;
   };
-  std::mutex claim_mu_;
-  std::map<int64_t, InFlight> in_flight_;             // by entry id; guarded by claim_mu_
-  std::map<std::string, int> destination_in_flight_;  // guarded by claim_mu_
-  std::map<int64_t, int> tenant_in_flight_;           // guarded by claim_mu_
-  std::map<int64_t, int64_t> held_until_;             // entry id -> wall ms; guarded by claim_mu_
+  Mutex claim_mu_;
+  std::map<int64_t, InFlight> in_flight_ GUARDED_BY(claim_mu_);  // by entry id
+  std::map<std::string, int> destination_in_flight_ GUARDED_BY(claim_mu_);
+  std::map<int64_t, int> tenant_in_flight_ GUARDED_BY(claim_mu_);
+  std::map<int64_t, int64_t> held_until_ GUARDED_BY(claim_mu_);  // entry id -> wall ms
   std::atomic<bool> store_failing_{false};
 
-  std::mutex random_mu_;
-  std::mt19937_64 random_;  // guarded by random_mu_
+  Mutex random_mu_;
+  std::mt19937_64 random_ GUARDED_BY(random_mu_);
 
-  std::mutex run_mu_;
-  std::condition_variable wake_cv_;
-  bool stopping_ = false;  // guarded by run_mu_
-  uint64_t wakeups_ = 0;   // guarded by run_mu_
+  Mutex run_mu_;
+  CondVar wake_cv_;
+  bool stopping_ GUARDED_BY(run_mu_) = false;
+  uint64_t wakeups_ GUARDED_BY(run_mu_) = 0;
   std::vector<std::thread> threads_;
 
   std::atomic<uint64_t> delivered_{0};

@@ -91,7 +91,7 @@ class ChannelMonitor {
   // out, also when it sits right at the threshold (the share without one tenant varies a
   // little around the fleet's).
   bool dropsWithoutAnyOne(size_t channel) const;
-  void decide(size_t channel, bool may_start, Ticks now);
+  void decide(size_t index, bool may_start, Ticks now);
   double recoveryLevel(const Channel& channel) const;
   void end(Channel& channel);
 

@@ -36,10 +36,10 @@ class FleetHearing {
   explicit FleetHearing(const PresenceConfig& config);
 
   // Agents start UNKNOWN and not established: only their changes once established count.
-  void onRemove(TenantId tenant, AgentStatus status, bool established);
-  void onStatusChange(TenantId tenant, AgentStatus from, AgentStatus to, bool established);
+  void onRemove(TenantId id, AgentStatus status, bool established);
+  void onStatusChange(TenantId id, AgentStatus from, AgentStatus to, bool established);
   // The agent, in `status`, became established (true) or stopped being so (false).
-  void onEstablished(TenantId tenant, AgentStatus status, bool established);
+  void onEstablished(TenantId id, AgentStatus status, bool established);
 
   // Established agents set aside when judging the rest of the fleet (a site being judged):
   // `listening` of them ONLINE or SUSPECT, `silent` of them SUSPECT, all of tenant `tenant`.

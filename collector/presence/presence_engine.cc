@@ -95,7 +95,7 @@ class PresenceEngine::Impl {
 
  private:
   struct Now {
-    Ticks mono;
+    Ticks mono = 0;
     WallTime wall;
   };
 
@@ -251,7 +251,8 @@ Ticks PresenceEngine::Impl::suspectTime(const TrackedAgent& rec, size_t* channel
 
 Ticks PresenceEngine::Impl::witnessSpan(const TrackedAgent& rec) const {
   const double ceiling = std::max(config_.lateness_floor, config_.lateness_ceiling);
-  const auto by_interval = static_cast<Ticks>(ceiling * ticksOfMs(rec.witness_interval_ms));
+  const auto by_interval =
+      static_cast<Ticks>(ceiling * static_cast<double>(ticksOfMs(rec.witness_interval_ms)));
   return std::max(confirm_, by_interval);
 }
 

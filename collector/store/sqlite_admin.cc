@@ -75,32 +75,35 @@ int64_t changedRows(Poco::Data::Session& s) {
 Result<std::vector<AgentRecord>> SqliteStore::listAgentsPage(const AgentFilter& filter,
                                                              const std::string& after_id,
                                                              size_t limit) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list agents", [&]() -> Result<std::vector<AgentRecord>> {
-    Query q(std::string(kAgentSelect) + " WHERE a.id > ?");
-    q.param(after_id).inScope("s.tenant_id", filter.scope);
-    if (filter.tenant_id) q.sql(" AND s.tenant_id = ?").param(*filter.tenant_id);
-    if (filter.site_id) q.sql(" AND a.site_id = ?").param(*filter.site_id);
-    if (!filter.text.empty()) {
-      // The hostname or the id contains the text.
-      q.sql(" AND (0").containsText("a.hostname", filter.text, " OR ");
-      q.containsText("a.id", filter.text, " OR ").sql(")");
-    }
-    if (!filter.include_retired) q.sql(" AND a.retired_at IS NULL");
-    q.sql(" ORDER BY a.id LIMIT ?").param(static_cast<int64_t>(limit));
-    Statement st(*session_);
-    q.execute(st);
-    RecordSet rs(st);
-    std::vector<AgentRecord> out;
-    out.reserve(rs.rowCount());
-    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(agentAt(rs, row));
-    return out;
-  });
+  MutexLock lock(mu_);
+  return guardedLocked("cannot list agents",
+                       [&]() REQUIRES(mu_) -> Result<std::vector<AgentRecord>> {
+                         Query q(std::string(kAgentSelect) + " WHERE a.id > ?");
+                         q.param(after_id).inScope("s.tenant_id", filter.scope);
+                         if (filter.tenant_id)
+                           q.sql(" AND s.tenant_id = ?").param(*filter.tenant_id);
+                         if (filter.site_id) q.sql(" AND a.site_id = ?").param(*filter.site_id);
+                         if (!filter.text.empty()) {
+                           // The hostname or the id contains the text.
+                           q.sql(" AND (0").containsText("a.hostname", filter.text, " OR ");
+                           q.containsText("a.id", filter.text, " OR ").sql(")");
+                         }
+                         if (!filter.include_retired) q.sql(" AND a.retired_at IS NULL");
+                         q.sql(" ORDER BY a.id LIMIT ?").param(static_cast<int64_t>(limit));
+                         Statement st(*session_);
+                         q.execute(st);
+                         RecordSet rs(st);
+                         std::vector<AgentRecord> out;
+                         out.reserve(rs.rowCount());
+                         for (size_t row = 0; row < rs.rowCount(); ++row)
+                           out.push_back(agentAt(rs, row));
+                         return out;
+                       });
 }
 
 Result<bool> SqliteStore::retireAgent(const std::string& agent_id, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot retire agent", [&]() -> Result<bool> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot retire agent", [&]() REQUIRES(mu_) -> Result<bool> {
     Poco::Int64 at = now_ms;
     *session_ << "UPDATE agents SET retired_at = COALESCE(retired_at, ?) WHERE id = ?", use(at),
         bind(agent_id), now;
@@ -109,8 +112,8 @@ Result<bool> SqliteStore::retireAgent(const std::string& agent_id, int64_t now_m
 }
 
 Result<bool> SqliteStore::deleteAgent(const std::string& agent_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot delete agent", [&]() -> Result<bool> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot delete agent", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
     Transaction tx(s);
     s << "DELETE FROM agents WHERE id = ?", bind(agent_id), now;
@@ -125,56 +128,58 @@ Result<bool> SqliteStore::deleteAgent(const std::string& agent_id) {
 }
 
 Result<std::optional<AlertRecord>> SqliteStore::findAlert(int64_t alert_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot read alert", [&]() -> Result<std::optional<AlertRecord>> {
-    Statement st(*session_);
-    st << std::string(kAlertSelect) + " WHERE id = ?", bind(static_cast<Poco::Int64>(alert_id)),
-        now;
-    RecordSet rs(st);
-    if (rs.rowCount() == 0) return std::optional<AlertRecord>();
-    return std::optional<AlertRecord>(alertAt(rs, 0));
-  });
+  MutexLock lock(mu_);
+  return guardedLocked("cannot read alert",
+                       [&]() REQUIRES(mu_) -> Result<std::optional<AlertRecord>> {
+                         Statement st(*session_);
+                         st << std::string(kAlertSelect) + " WHERE id = ?",
+                             bind(static_cast<Poco::Int64>(alert_id)), now;
+                         RecordSet rs(st);
+                         if (rs.rowCount() == 0) return std::optional<AlertRecord>();
+                         return std::optional<AlertRecord>(alertAt(rs, 0));
+                       });
 }
 
 Result<std::vector<AlertRecord>> SqliteStore::listAlertsPage(const AlertFilter& filter,
                                                              int64_t before_id, size_t limit) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list alerts", [&]() -> Result<std::vector<AlertRecord>> {
-    Query q(std::string(kAlertSelect) + " WHERE id < ?");
-    q.param(before_id > 0 ? before_id : INT64_MAX).inScope("tenant_id", filter.scope);
-    if (filter.tenant_id) q.sql(" AND tenant_id = ?").param(*filter.tenant_id);
-    if (filter.site_id) {
-      // The site's own alerts and those of its agents.
-      q.sql(" AND (site_id = ? OR agent_id IN (SELECT id FROM agents WHERE site_id = ?))")
-          .param(*filter.site_id)
-          .param(*filter.site_id);
-    }
-    if (filter.agent_id) q.sql(" AND agent_id = ?").param(*filter.agent_id);
-    if (!filter.states.empty()) {
-      q.sql(" AND state IN (");
-      for (size_t i = 0; i < filter.states.size(); ++i) {
-        q.sql(i == 0 ? "?" : ", ?").param(filter.states[i]);
-      }
-      q.sql(")");
-    }
-    if (filter.kind) q.sql(" AND kind = ?").param(*filter.kind);
-    if (filter.opened_from_ms) q.sql(" AND opened_at >= ?").param(*filter.opened_from_ms);
-    if (filter.opened_until_ms) q.sql(" AND opened_at < ?").param(*filter.opened_until_ms);
-    q.sql(" ORDER BY id DESC LIMIT ?").param(static_cast<int64_t>(limit));
-    Statement st(*session_);
-    q.execute(st);
-    RecordSet rs(st);
-    std::vector<AlertRecord> out;
-    out.reserve(rs.rowCount());
-    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(alertAt(rs, row));
-    return out;
-  });
+  MutexLock lock(mu_);
+  return guardedLocked(
+      "cannot list alerts", [&]() REQUIRES(mu_) -> Result<std::vector<AlertRecord>> {
+        Query q(std::string(kAlertSelect) + " WHERE id < ?");
+        q.param(before_id > 0 ? before_id : INT64_MAX).inScope("tenant_id", filter.scope);
+        if (filter.tenant_id) q.sql(" AND tenant_id = ?").param(*filter.tenant_id);
+        if (filter.site_id) {
+          // The site's own alerts and those of its agents.
+          q.sql(" AND (site_id = ? OR agent_id IN (SELECT id FROM agents WHERE site_id = ?))")
+              .param(*filter.site_id)
+              .param(*filter.site_id);
+        }
+        if (filter.agent_id) q.sql(" AND agent_id = ?").param(*filter.agent_id);
+        if (!filter.states.empty()) {
+          q.sql(" AND state IN (");
+          for (size_t i = 0; i < filter.states.size(); ++i) {
+            q.sql(i == 0 ? "?" : ", ?").param(filter.states[i]);
+          }
+          q.sql(")");
+        }
+        if (filter.kind) q.sql(" AND kind = ?").param(*filter.kind);
+        if (filter.opened_from_ms) q.sql(" AND opened_at >= ?").param(*filter.opened_from_ms);
+        if (filter.opened_until_ms) q.sql(" AND opened_at < ?").param(*filter.opened_until_ms);
+        q.sql(" ORDER BY id DESC LIMIT ?").param(static_cast<int64_t>(limit));
+        Statement st(*session_);
+        q.execute(st);
+        RecordSet rs(st);
+        std::vector<AlertRecord> out;
+        out.reserve(rs.rowCount());
+        for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(alertAt(rs, row));
+        return out;
+      });
 }
 
 Result<bool> SqliteStore::acknowledgeAlert(int64_t alert_id, const std::string& by,
                                            const std::string& note, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot acknowledge alert", [&]() -> Result<bool> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot acknowledge alert", [&]() REQUIRES(mu_) -> Result<bool> {
     Poco::Int64 id = alert_id;
     Poco::Int64 at = now_ms;
     // The first acknowledgement stays; a note given later is kept only if there was none.
@@ -189,8 +194,8 @@ Result<bool> SqliteStore::acknowledgeAlert(int64_t alert_id, const std::string& 
 
 Result<bool> SqliteStore::resolveAlert(int64_t alert_id, const std::string& by,
                                        const std::string& note, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot resolve alert", [&]() -> Result<bool> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot resolve alert", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
     Transaction tx(s);
     Poco::Int64 id = alert_id;
@@ -214,87 +219,89 @@ Result<bool> SqliteStore::resolveAlert(int64_t alert_id, const std::string& by,
 
 Result<std::vector<HealthRecord>> SqliteStore::listHealthHistoryPage(int64_t before_id,
                                                                      size_t limit) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list health history", [&]() -> Result<std::vector<HealthRecord>> {
-    Poco::Int64 before = before_id > 0 ? before_id : INT64_MAX;
-    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
-    Statement st(*session_);
-    st << "SELECT at, degraded, reasons, id FROM health_changes WHERE id < ?"
-          " ORDER BY id DESC LIMIT ?",
-        use(before), use(max_rows), now;
-    RecordSet rs(st);
-    std::vector<HealthRecord> out;
-    for (size_t row = 0; row < rs.rowCount(); ++row) {
-      out.push_back(HealthRecord{intAt(rs, 0, row), intAt(rs, 1, row) != 0, stringAt(rs, 2, row),
-                                 intAt(rs, 3, row)});
-    }
-    return out;
-  });
+  MutexLock lock(mu_);
+  return guardedLocked("cannot list health history",
+                       [&]() REQUIRES(mu_) -> Result<std::vector<HealthRecord>> {
+                         Poco::Int64 before = before_id > 0 ? before_id : INT64_MAX;
+                         Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+                         Statement st(*session_);
+                         st << "SELECT at, degraded, reasons, id FROM health_changes WHERE id < ?"
+                               " ORDER BY id DESC LIMIT ?",
+                             use(before), use(max_rows), now;
+                         RecordSet rs(st);
+                         std::vector<HealthRecord> out;
+                         for (size_t row = 0; row < rs.rowCount(); ++row) {
+                           out.push_back(HealthRecord{intAt(rs, 0, row), intAt(rs, 1, row) != 0,
+                                                      stringAt(rs, 2, row), intAt(rs, 3, row)});
+                         }
+                         return out;
+                       });
 }
 
 Result<MaintenanceWindowRecord> SqliteStore::createMaintenanceWindow(
     const MaintenanceWindowRecord& window) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot create maintenance window", [&]() -> Result<MaintenanceWindowRecord> {
-    Session& s = *session_;
-    Poco::Int64 tenant = window.tenant_id;
-    Poco::Nullable<Poco::Int64> site = toNullable(window.site_id);
-    Poco::Nullable<std::string> agent = toNullable(window.agent_id);
-    Poco::Int64 starts = window.starts_at_ms;
-    Poco::Int64 duration = window.duration_s;
-    Poco::Int64 created = window.created_at_ms;
-    s << "INSERT INTO maintenance_windows (tenant_id, scope, site_id, agent_id, starts_at,"
-         " duration_s, recurrence, note, created_at, created_by)"
-         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        use(tenant), bind(window.scope), use(site), use(agent), use(starts), use(duration),
-        bind(window.recurrence), bind(window.note), use(created), bind(window.created_by), now;
-    MaintenanceWindowRecord stored = window;
-    Poco::Int64 id = 0;
-    s << "SELECT last_insert_rowid()", into(id), now;
-    stored.id = id;
-    return stored;
-  });
+  MutexLock lock(mu_);
+  return guardedLocked(
+      "cannot create maintenance window", [&]() REQUIRES(mu_) -> Result<MaintenanceWindowRecord> {
+        Session& s = *session_;
+        Poco::Int64 tenant = window.tenant_id;
+        Poco::Nullable<Poco::Int64> site = toNullable(window.site_id);
+        Poco::Nullable<std::string> agent = toNullable(window.agent_id);
+        Poco::Int64 starts = window.starts_at_ms;
+        Poco::Int64 duration = window.duration_s;
+        Poco::Int64 created = window.created_at_ms;
+        s << "INSERT INTO maintenance_windows (tenant_id, scope, site_id, agent_id, starts_at,"
+             " duration_s, recurrence, note, created_at, created_by)"
+             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            use(tenant), bind(window.scope), use(site), use(agent), use(starts), use(duration),
+            bind(window.recurrence), bind(window.note), use(created), bind(window.created_by), now;
+        MaintenanceWindowRecord stored = window;
+        Poco::Int64 id = 0;
+        s << "SELECT last_insert_rowid()", into(id), now;
+        stored.id = id;
+        return stored;
+      });
 }
 
 Result<std::optional<MaintenanceWindowRecord>> SqliteStore::findMaintenanceWindow(
     int64_t window_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot read maintenance window",
-                 [&]() -> Result<std::optional<MaintenanceWindowRecord>> {
-                   Statement st(*session_);
-                   st << std::string(kWindowSelect) + " WHERE id = ?",
-                       bind(static_cast<Poco::Int64>(window_id)), now;
-                   RecordSet rs(st);
-                   if (rs.rowCount() == 0) return std::optional<MaintenanceWindowRecord>();
-                   return std::optional<MaintenanceWindowRecord>(windowAt(rs, 0));
-                 });
+  MutexLock lock(mu_);
+  return guardedLocked("cannot read maintenance window",
+                       [&]() REQUIRES(mu_) -> Result<std::optional<MaintenanceWindowRecord>> {
+                         Statement st(*session_);
+                         st << std::string(kWindowSelect) + " WHERE id = ?",
+                             bind(static_cast<Poco::Int64>(window_id)), now;
+                         RecordSet rs(st);
+                         if (rs.rowCount() == 0) return std::optional<MaintenanceWindowRecord>();
+                         return std::optional<MaintenanceWindowRecord>(windowAt(rs, 0));
+                       });
 }
 
 Result<std::vector<MaintenanceWindowRecord>> SqliteStore::listMaintenanceWindows(
     const MaintenanceFilter& filter, int64_t after_id, size_t limit) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list maintenance windows",
-                 [&]() -> Result<std::vector<MaintenanceWindowRecord>> {
-                   Query q(std::string(kWindowSelect) + " WHERE id > ?");
-                   q.param(after_id).inScope("tenant_id", filter.scope);
-                   if (filter.tenant_id) q.sql(" AND tenant_id = ?").param(*filter.tenant_id);
-                   if (filter.site_id) q.sql(" AND site_id = ?").param(*filter.site_id);
-                   if (filter.agent_id) q.sql(" AND agent_id = ?").param(*filter.agent_id);
-                   q.sql(" ORDER BY id LIMIT ?").param(static_cast<int64_t>(limit));
-                   Statement st(*session_);
-                   q.execute(st);
-                   RecordSet rs(st);
-                   std::vector<MaintenanceWindowRecord> out;
-                   for (size_t row = 0; row < rs.rowCount(); ++row) {
-                     out.push_back(windowAt(rs, row));
-                   }
-                   return out;
-                 });
+  MutexLock lock(mu_);
+  return guardedLocked("cannot list maintenance windows",
+                       [&]() REQUIRES(mu_) -> Result<std::vector<MaintenanceWindowRecord>> {
+                         Query q(std::string(kWindowSelect) + " WHERE id > ?");
+                         q.param(after_id).inScope("tenant_id", filter.scope);
+                         if (filter.tenant_id) q.sql(" AND tenant_id = ?").param(*filter.tenant_id);
+                         if (filter.site_id) q.sql(" AND site_id = ?").param(*filter.site_id);
+                         if (filter.agent_id) q.sql(" AND agent_id = ?").param(*filter.agent_id);
+                         q.sql(" ORDER BY id LIMIT ?").param(static_cast<int64_t>(limit));
+                         Statement st(*session_);
+                         q.execute(st);
+                         RecordSet rs(st);
+                         std::vector<MaintenanceWindowRecord> out;
+                         for (size_t row = 0; row < rs.rowCount(); ++row) {
+                           out.push_back(windowAt(rs, row));
+                         }
+                         return out;
+                       });
 }
 
 Result<bool> SqliteStore::deleteMaintenanceWindow(int64_t window_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot delete maintenance window", [&]() -> Result<bool> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot delete maintenance window", [&]() REQUIRES(mu_) -> Result<bool> {
     *session_ << "DELETE FROM maintenance_windows WHERE id = ?",
         bind(static_cast<Poco::Int64>(window_id)), now;
     return changedRows(*session_) > 0;
@@ -302,18 +309,18 @@ Result<bool> SqliteStore::deleteMaintenanceWindow(int64_t window_id) {
 }
 
 Result<std::vector<MaintenanceWindowRecord>> SqliteStore::listAllMaintenanceWindows() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list maintenance windows",
-                 [&]() -> Result<std::vector<MaintenanceWindowRecord>> {
-                   Statement st(*session_);
-                   st << std::string(kWindowSelect) + " ORDER BY id", now;
-                   RecordSet rs(st);
-                   std::vector<MaintenanceWindowRecord> out;
-                   for (size_t row = 0; row < rs.rowCount(); ++row) {
-                     out.push_back(windowAt(rs, row));
-                   }
-                   return out;
-                 });
+  MutexLock lock(mu_);
+  return guardedLocked("cannot list maintenance windows",
+                       [&]() REQUIRES(mu_) -> Result<std::vector<MaintenanceWindowRecord>> {
+                         Statement st(*session_);
+                         st << std::string(kWindowSelect) + " ORDER BY id", now;
+                         RecordSet rs(st);
+                         std::vector<MaintenanceWindowRecord> out;
+                         for (size_t row = 0; row < rs.rowCount(); ++row) {
+                           out.push_back(windowAt(rs, row));
+                         }
+                         return out;
+                       });
 }
 
 }  // namespace vigil::collector

@@ -1,10 +1,11 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
+#include <type_traits>
 
 #include "collector/store/store.h"
+#include "common/mutex.h"
 
 namespace Poco::Data {
 class Session;
@@ -131,19 +132,27 @@ class SqliteStore final : public Store {
   Status configureConnection();
   // Applies the migrations after the current version up to `target_version`.
   Status migrate(int target_version);
-  // REQUIRES: mu_ held. The last two throw on failure and need an open transaction.
-  Result<std::optional<AgentRecord>> findAgentLocked(const std::string& agent_id);
-  void writeFactsLocked(const std::string& agent_id, int64_t seq, const AgentFactsUpdate& facts);
-  void appendOutagesLocked(const std::string& agent_id, const std::vector<OutageReport>& outages);
-  // REQUIRES: mu_ held, inside appendPresenceEvents' transaction; throw on failure
-  // (sqlite_webhooks.cc). Put the event announcing alert `alert_id` (as it now stands) or the
-  // health change into the outbox of every webhook that wants it.
-  void enqueueAlertEventLocked(const std::string& event_type, int64_t alert_id, int64_t at_ms);
-  void enqueueHealthEventLocked(const HealthRecord& health);
+  // sqlite::guarded() for a body that uses the session: called with mu_ held, it runs `body`,
+  // a lambda marked REQUIRES(mu_), which the analysis then checks as holding mu_ (it cannot
+  // see through guarded() itself). Defined in sqlite_util.h.
+  template <typename F>
+  std::invoke_result_t<F&> guardedLocked(const std::string& what, F&& body) REQUIRES(mu_);
+  // The last two throw on failure and need an open transaction.
+  Result<std::optional<AgentRecord>> findAgentLocked(const std::string& agent_id) REQUIRES(mu_);
+  void writeFactsLocked(const std::string& agent_id, int64_t seq, const AgentFactsUpdate& facts)
+      REQUIRES(mu_);
+  void appendOutagesLocked(const std::string& agent_id, const std::vector<OutageReport>& outages)
+      REQUIRES(mu_);
+  // Inside appendPresenceEvents' transaction; throw on failure (sqlite_webhooks.cc). Put the
+  // event announcing alert `alert_id` (as it now stands) or the health change into the outbox
+  // of every webhook that wants it.
+  void enqueueAlertEventLocked(const std::string& event_type, int64_t alert_id, int64_t at_ms)
+      REQUIRES(mu_);
+  void enqueueHealthEventLocked(const HealthRecord& health) REQUIRES(mu_);
 
   const std::string db_path_;
-  std::mutex mu_;
-  std::unique_ptr<Poco::Data::Session> session_;  // guarded by mu_
+  Mutex mu_;
+  std::unique_ptr<Poco::Data::Session> session_ GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::collector

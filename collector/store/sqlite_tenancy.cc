@@ -117,8 +117,8 @@ Poco::Int64 lastInsertId(Session& s) {
 // --- Tenants ----------------------------------------------------------------------------------
 
 Result<std::optional<Tenant>> SqliteStore::findTenant(int64_t tenant_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot read tenant", [&]() -> Result<std::optional<Tenant>> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot read tenant", [&]() REQUIRES(mu_) -> Result<std::optional<Tenant>> {
     Statement st(*session_);
     Query("SELECT id, name, created_at FROM tenants WHERE id = ?").param(tenant_id).execute(st);
     RecordSet rs(st);
@@ -131,8 +131,8 @@ Result<std::vector<Tenant>> SqliteStore::listTenants(const TenantScope& scope,
                                                      const std::string& name_contains,
                                                      int64_t after_id, size_t limit) {
   if (!scope.all && scope.tenant_ids.empty()) return std::vector<Tenant>();
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list tenants", [&]() -> Result<std::vector<Tenant>> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot list tenants", [&]() REQUIRES(mu_) -> Result<std::vector<Tenant>> {
     Query q("SELECT id, name, created_at FROM tenants WHERE id > ?");
     q.param(after_id);
     if (!scope.all) q.inList("id", scope.tenant_ids);
@@ -149,8 +149,8 @@ Result<std::vector<Tenant>> SqliteStore::listTenants(const TenantScope& scope,
 }
 
 Result<bool> SqliteStore::renameTenant(int64_t tenant_id, const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot rename tenant", [&]() -> Result<bool> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot rename tenant", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
     Transaction tx(s);
     Poco::Int64 id = tenant_id;
@@ -172,8 +172,8 @@ Result<bool> SqliteStore::renameTenant(int64_t tenant_id, const std::string& nam
 }
 
 Result<bool> SqliteStore::deleteTenant(int64_t tenant_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot delete tenant", [&]() -> Result<bool> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot delete tenant", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
     Transaction tx(s);
     if (!exists(s, "SELECT COUNT(*) FROM tenants WHERE id = ?", tenant_id)) return false;
@@ -197,8 +197,8 @@ Result<bool> SqliteStore::deleteTenant(int64_t tenant_id) {
 // --- Sites ------------------------------------------------------------------------------------
 
 Result<std::optional<Site>> SqliteStore::findSite(int64_t site_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot read site", [&]() -> Result<std::optional<Site>> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot read site", [&]() REQUIRES(mu_) -> Result<std::optional<Site>> {
     Statement st(*session_);
     Query("SELECT " + std::string(kSiteColumns) + " FROM sites WHERE id = ?")
         .param(site_id)
@@ -214,8 +214,8 @@ Result<std::vector<Site>> SqliteStore::listSitesPage(const TenantScope& scope,
                                                      const std::string& name_contains,
                                                      int64_t after_id, size_t limit) {
   if (!scope.all && scope.tenant_ids.empty()) return std::vector<Site>();
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list sites", [&]() -> Result<std::vector<Site>> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot list sites", [&]() REQUIRES(mu_) -> Result<std::vector<Site>> {
     Query q("SELECT " + std::string(kSiteColumns) + " FROM sites WHERE id > ?");
     q.param(after_id);
     if (!scope.all) q.inList("tenant_id", scope.tenant_ids);
@@ -233,8 +233,8 @@ Result<std::vector<Site>> SqliteStore::listSitesPage(const TenantScope& scope,
 }
 
 Result<bool> SqliteStore::renameSite(int64_t site_id, const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot rename site", [&]() -> Result<bool> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot rename site", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
     Transaction tx(s);
     Poco::Int64 id = site_id;
@@ -258,8 +258,8 @@ Result<bool> SqliteStore::renameSite(int64_t site_id, const std::string& name) {
 }
 
 Result<bool> SqliteStore::deleteSite(int64_t site_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot delete site", [&]() -> Result<bool> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot delete site", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
     Transaction tx(s);
     if (!exists(s, "SELECT COUNT(*) FROM sites WHERE id = ?", site_id)) return false;
@@ -277,8 +277,8 @@ Result<bool> SqliteStore::deleteSite(int64_t site_id) {
 }
 
 Result<Store::AgentCounts> SqliteStore::countAgents(int64_t site_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot count agents", [&]() -> Result<AgentCounts> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot count agents", [&]() REQUIRES(mu_) -> Result<AgentCounts> {
     Poco::Int64 id = site_id;
     Poco::Int64 site = 0;
     Poco::Int64 tenant = 0;
@@ -293,71 +293,79 @@ Result<Store::AgentCounts> SqliteStore::countAgents(int64_t site_id) {
 // --- Enrollment tokens ------------------------------------------------------------------------
 
 Result<EnrollmentToken> SqliteStore::createEnrollmentToken(const EnrollmentToken& token) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot create enrollment token", [&]() -> Result<EnrollmentToken> {
-    Poco::Int64 site = token.site_id;
-    Poco::Int64 created = token.created_at_ms;
-    Poco::Nullable<Poco::Int64> expires = toNullable(token.expires_at_ms);
-    Poco::Nullable<Poco::Int64> max_uses = toNullable(token.max_uses);
-    Poco::Nullable<Poco::Int64> revoked_at = toNullable(token.revoked_at_ms);
-    int revoked = token.revoked ? 1 : 0;
-    *session_ << "INSERT INTO enrollment_tokens (site_id, token_hash, created_at, expires_at,"
-                 " max_uses, uses, revoked, name, revoked_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
-        use(site), bind(token.token_hash), use(created), use(expires), use(max_uses), use(revoked),
-        bind(token.name), use(revoked_at), now;
-    EnrollmentToken stored = token;
-    stored.id = lastInsertId(*session_);
-    stored.uses = 0;
-    return stored;
-  });
+  MutexLock lock(mu_);
+  return guardedLocked(
+      "cannot create enrollment token", [&]() REQUIRES(mu_) -> Result<EnrollmentToken> {
+        Poco::Int64 site = token.site_id;
+        Poco::Int64 created = token.created_at_ms;
+        Poco::Nullable<Poco::Int64> expires = toNullable(token.expires_at_ms);
+        Poco::Nullable<Poco::Int64> max_uses = toNullable(token.max_uses);
+        Poco::Nullable<Poco::Int64> revoked_at = toNullable(token.revoked_at_ms);
+        int revoked = token.revoked ? 1 : 0;
+        *session_
+            << "INSERT INTO enrollment_tokens (site_id, token_hash, created_at, expires_at,"
+               " max_uses, uses, revoked, name, revoked_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            use(site), bind(token.token_hash), use(created), use(expires), use(max_uses),
+            use(revoked), bind(token.name), use(revoked_at), now;
+        EnrollmentToken stored = token;
+        stored.id = lastInsertId(*session_);
+        stored.uses = 0;
+        return stored;
+      });
 }
 
 Result<std::optional<EnrollmentToken>> SqliteStore::findEnrollmentTokenByHash(
     const std::string& token_hash) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot read enrollment token", [&]() -> Result<std::optional<EnrollmentToken>> {
-    Statement st(*session_);
-    Query("SELECT " + std::string(kTokenColumns) + " FROM enrollment_tokens WHERE token_hash = ?")
-        .param(token_hash)
-        .execute(st);
-    RecordSet rs(st);
-    if (rs.rowCount() == 0) return std::optional<EnrollmentToken>();
-    return std::optional<EnrollmentToken>(tokenAt(rs, 0));
-  });
+  MutexLock lock(mu_);
+  return guardedLocked("cannot read enrollment token",
+                       [&]() REQUIRES(mu_) -> Result<std::optional<EnrollmentToken>> {
+                         Statement st(*session_);
+                         Query("SELECT " + std::string(kTokenColumns) +
+                               " FROM enrollment_tokens WHERE token_hash = ?")
+                             .param(token_hash)
+                             .execute(st);
+                         RecordSet rs(st);
+                         if (rs.rowCount() == 0) return std::optional<EnrollmentToken>();
+                         return std::optional<EnrollmentToken>(tokenAt(rs, 0));
+                       });
 }
 
 Result<std::optional<EnrollmentToken>> SqliteStore::findEnrollmentToken(int64_t token_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot read enrollment token", [&]() -> Result<std::optional<EnrollmentToken>> {
-    Statement st(*session_);
-    Query("SELECT " + std::string(kTokenColumns) + " FROM enrollment_tokens WHERE id = ?")
-        .param(token_id)
-        .execute(st);
-    RecordSet rs(st);
-    if (rs.rowCount() == 0) return std::optional<EnrollmentToken>();
-    return std::optional<EnrollmentToken>(tokenAt(rs, 0));
-  });
+  MutexLock lock(mu_);
+  return guardedLocked(
+      "cannot read enrollment token",
+      [&]() REQUIRES(mu_) -> Result<std::optional<EnrollmentToken>> {
+        Statement st(*session_);
+        Query("SELECT " + std::string(kTokenColumns) + " FROM enrollment_tokens WHERE id = ?")
+            .param(token_id)
+            .execute(st);
+        RecordSet rs(st);
+        if (rs.rowCount() == 0) return std::optional<EnrollmentToken>();
+        return std::optional<EnrollmentToken>(tokenAt(rs, 0));
+      });
 }
 
 Result<std::vector<EnrollmentToken>> SqliteStore::listEnrollmentTokens(int64_t site_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list enrollment tokens", [&]() -> Result<std::vector<EnrollmentToken>> {
-    Statement st(*session_);
-    Query("SELECT " + std::string(kTokenColumns) +
-          " FROM enrollment_tokens WHERE site_id = ? ORDER BY id")
-        .param(site_id)
-        .execute(st);
-    RecordSet rs(st);
-    std::vector<EnrollmentToken> out;
-    out.reserve(rs.rowCount());
-    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(tokenAt(rs, row));
-    return out;
-  });
+  MutexLock lock(mu_);
+  return guardedLocked("cannot list enrollment tokens",
+                       [&]() REQUIRES(mu_) -> Result<std::vector<EnrollmentToken>> {
+                         Statement st(*session_);
+                         Query("SELECT " + std::string(kTokenColumns) +
+                               " FROM enrollment_tokens WHERE site_id = ? ORDER BY id")
+                             .param(site_id)
+                             .execute(st);
+                         RecordSet rs(st);
+                         std::vector<EnrollmentToken> out;
+                         out.reserve(rs.rowCount());
+                         for (size_t row = 0; row < rs.rowCount(); ++row)
+                           out.push_back(tokenAt(rs, row));
+                         return out;
+                       });
 }
 
 Result<bool> SqliteStore::revokeEnrollmentToken(int64_t token_id, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot revoke enrollment token", [&]() -> Result<bool> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot revoke enrollment token", [&]() REQUIRES(mu_) -> Result<bool> {
     Poco::Int64 id = token_id;
     Poco::Int64 at = now_ms;
     Statement st(*session_);
@@ -418,8 +426,8 @@ Result<AdminToken> SqliteStore::createAdminToken(const NewAdminToken& token, int
     std::sort(tenants.begin(), tenants.end());
     tenants.erase(std::unique(tenants.begin(), tenants.end()), tenants.end());
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot create admin token", [&]() -> Result<AdminToken> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot create admin token", [&]() REQUIRES(mu_) -> Result<AdminToken> {
     Session& s = *session_;
     Transaction tx(s);
     for (int64_t tenant : tenants) {
@@ -468,46 +476,49 @@ Result<AdminToken> SqliteStore::createAdminToken(const NewAdminToken& token, int
 }
 
 Result<std::vector<AdminToken>> SqliteStore::listAdminTokens() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list admin tokens", [&]() -> Result<std::vector<AdminToken>> {
-    Session& s = *session_;
-    // One read transaction, so tokens and scopes are of the same moment.
-    Transaction tx(s);
-    Statement st(s);
-    st << "SELECT " + std::string(kAdminTokenColumns) + " FROM admin_tokens ORDER BY id", now;
-    RecordSet rs(st);
-    std::vector<AdminToken> out;
-    out.reserve(rs.rowCount());
-    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(adminTokenAt(rs, row));
-    attachScopes(s, out, std::nullopt);
-    tx.commit();
-    return out;
-  });
+  MutexLock lock(mu_);
+  return guardedLocked(
+      "cannot list admin tokens", [&]() REQUIRES(mu_) -> Result<std::vector<AdminToken>> {
+        Session& s = *session_;
+        // One read transaction, so tokens and scopes are of the same moment.
+        Transaction tx(s);
+        Statement st(s);
+        st << "SELECT " + std::string(kAdminTokenColumns) + " FROM admin_tokens ORDER BY id", now;
+        RecordSet rs(st);
+        std::vector<AdminToken> out;
+        out.reserve(rs.rowCount());
+        for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(adminTokenAt(rs, row));
+        attachScopes(s, out, std::nullopt);
+        tx.commit();
+        return out;
+      });
 }
 
 Result<std::optional<AdminToken>> SqliteStore::findAdminToken(int64_t token_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot read admin token", [&]() -> Result<std::optional<AdminToken>> {
-    Transaction tx(*session_);
-    std::optional<AdminToken> found = findAdminTokenWhere(*session_, "id", token_id);
-    tx.commit();
-    return found;
-  });
+  MutexLock lock(mu_);
+  return guardedLocked(
+      "cannot read admin token", [&]() REQUIRES(mu_) -> Result<std::optional<AdminToken>> {
+        Transaction tx(*session_);
+        std::optional<AdminToken> found = findAdminTokenWhere(*session_, "id", token_id);
+        tx.commit();
+        return found;
+      });
 }
 
 Result<std::optional<AdminToken>> SqliteStore::findAdminTokenByHash(const std::string& token_hash) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot read admin token", [&]() -> Result<std::optional<AdminToken>> {
-    Transaction tx(*session_);
-    std::optional<AdminToken> found = findAdminTokenWhere(*session_, "token_hash", token_hash);
-    tx.commit();
-    return found;
-  });
+  MutexLock lock(mu_);
+  return guardedLocked(
+      "cannot read admin token", [&]() REQUIRES(mu_) -> Result<std::optional<AdminToken>> {
+        Transaction tx(*session_);
+        std::optional<AdminToken> found = findAdminTokenWhere(*session_, "token_hash", token_hash);
+        tx.commit();
+        return found;
+      });
 }
 
 Result<bool> SqliteStore::revokeAdminToken(int64_t token_id, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot revoke admin token", [&]() -> Result<bool> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot revoke admin token", [&]() REQUIRES(mu_) -> Result<bool> {
     Poco::Int64 id = token_id;
     Poco::Int64 at = now_ms;
     Statement st(*session_);

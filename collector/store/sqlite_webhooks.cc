@@ -179,8 +179,8 @@ Status recordAttempt(Session& s, int64_t entry_id, const std::string& state,
 }  // namespace
 
 Result<Webhook> SqliteStore::createWebhook(const NewWebhook& webhook, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot create webhook", [&]() -> Result<Webhook> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot create webhook", [&]() REQUIRES(mu_) -> Result<Webhook> {
     Webhook w;
     w.tenant_id = webhook.tenant_id;
     w.url = webhook.url;
@@ -204,17 +204,18 @@ Result<Webhook> SqliteStore::createWebhook(const NewWebhook& webhook, int64_t no
 }
 
 Result<std::optional<Webhook>> SqliteStore::findWebhook(int64_t webhook_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot read webhook", [&]() -> Result<std::optional<Webhook>> {
-    return findWebhookIn(*session_, webhook_id);
-  });
+  MutexLock lock(mu_);
+  return guardedLocked("cannot read webhook",
+                       [&]() REQUIRES(mu_) -> Result<std::optional<Webhook>> {
+                         return findWebhookIn(*session_, webhook_id);
+                       });
 }
 
 Result<std::vector<Webhook>> SqliteStore::listWebhooks(const TenantScope& scope,
                                                        std::optional<int64_t> tenant_id,
                                                        int64_t after_id, size_t limit) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list webhooks", [&]() -> Result<std::vector<Webhook>> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot list webhooks", [&]() REQUIRES(mu_) -> Result<std::vector<Webhook>> {
     std::vector<Webhook> out;
     if (!scope.all && scope.tenant_ids.empty()) return out;
     // Tenant ids are integers, written into the SQL as such; everything else is bound.
@@ -242,29 +243,30 @@ Result<std::vector<Webhook>> SqliteStore::listWebhooks(const TenantScope& scope,
 
 Result<std::optional<Webhook>> SqliteStore::updateWebhook(int64_t webhook_id,
                                                           const WebhookUpdate& update) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot update webhook", [&]() -> Result<std::optional<Webhook>> {
-    Session& s = *session_;
-    Transaction tx(s);
-    std::optional<Webhook> w = findWebhookIn(s, webhook_id);
-    if (!w) return w;
-    if (update.url) w->url = *update.url;
-    if (update.events) w->events = *update.events;
-    if (update.description) w->description = *update.description;
-    if (update.enabled) w->enabled = *update.enabled;
-    Poco::Int64 id = webhook_id;
-    int enabled = w->enabled ? 1 : 0;
-    s << "UPDATE webhooks SET url = ?, events = ?, description = ?, enabled = ? WHERE id = ?",
-        bind(w->url), bind(json::printStringArray(w->events)), bind(w->description), use(enabled),
-        use(id), now;
-    tx.commit();
-    return w;
-  });
+  MutexLock lock(mu_);
+  return guardedLocked(
+      "cannot update webhook", [&]() REQUIRES(mu_) -> Result<std::optional<Webhook>> {
+        Session& s = *session_;
+        Transaction tx(s);
+        std::optional<Webhook> w = findWebhookIn(s, webhook_id);
+        if (!w) return w;
+        if (update.url) w->url = *update.url;
+        if (update.events) w->events = *update.events;
+        if (update.description) w->description = *update.description;
+        if (update.enabled) w->enabled = *update.enabled;
+        Poco::Int64 id = webhook_id;
+        int enabled = w->enabled ? 1 : 0;
+        s << "UPDATE webhooks SET url = ?, events = ?, description = ?, enabled = ? WHERE id = ?",
+            bind(w->url), bind(json::printStringArray(w->events)), bind(w->description),
+            use(enabled), use(id), now;
+        tx.commit();
+        return w;
+      });
 }
 
 Result<bool> SqliteStore::deleteWebhook(int64_t webhook_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot delete webhook", [&]() -> Result<bool> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot delete webhook", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
     Transaction tx(s);
     Poco::Int64 id = webhook_id;
@@ -279,8 +281,8 @@ Result<bool> SqliteStore::deleteWebhook(int64_t webhook_id) {
 
 Result<OutboxEntry> SqliteStore::enqueueWebhookEvent(int64_t webhook_id, const OutboxEvent& event,
                                                      int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot enqueue webhook event", [&]() -> Result<OutboxEntry> {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot enqueue webhook event", [&]() REQUIRES(mu_) -> Result<OutboxEntry> {
     Session& s = *session_;
     Transaction tx(s);
     if (!findWebhookIn(s, webhook_id)) return Status::notFound("no such webhook");
@@ -301,44 +303,46 @@ Result<std::vector<DueDelivery>> SqliteStore::listDueDeliveries(int64_t now_ms, 
     }
     return clause + ")";
   };
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list due webhook deliveries", [&]() -> Result<std::vector<DueDelivery>> {
-    Poco::Int64 at = now_ms;
-    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
-    Statement st(*session_);
-    st << "SELECT " + std::string(kOutboxColumns) +
-              ", w.url, w.secret, w.tenant_id FROM webhook_outbox o"
-              " JOIN webhooks w ON w.id = o.webhook_id"
-              " WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND w.enabled = 1" +
-              notIn("w.tenant_id", filter.skip_tenants) + notIn("w.id", filter.skip_webhooks) +
-              " AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.state = 'pending'"
-              " AND p.webhook_id = o.webhook_id AND p.ordering_key = o.ordering_key"
-              " AND p.id < o.id)"
-              " ORDER BY o.next_attempt_at, o.id LIMIT ?",
-        use(at), use(max_rows), now;
-    RecordSet rs(st);
-    std::vector<DueDelivery> out;
-    out.reserve(rs.rowCount());
-    for (size_t row = 0; row < rs.rowCount(); ++row) {
-      out.push_back(DueDelivery{outboxAt(rs, row), stringAt(rs, kOutboxColumnCount, row),
-                                stringAt(rs, kOutboxColumnCount + 1, row),
-                                intAt(rs, kOutboxColumnCount + 2, row)});
-    }
-    return out;
-  });
+  MutexLock lock(mu_);
+  return guardedLocked(
+      "cannot list due webhook deliveries",
+      [&]() REQUIRES(mu_) -> Result<std::vector<DueDelivery>> {
+        Poco::Int64 at = now_ms;
+        Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+        Statement st(*session_);
+        st << "SELECT " + std::string(kOutboxColumns) +
+                  ", w.url, w.secret, w.tenant_id FROM webhook_outbox o"
+                  " JOIN webhooks w ON w.id = o.webhook_id"
+                  " WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND w.enabled = 1" +
+                  notIn("w.tenant_id", filter.skip_tenants) + notIn("w.id", filter.skip_webhooks) +
+                  " AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.state = 'pending'"
+                  " AND p.webhook_id = o.webhook_id AND p.ordering_key = o.ordering_key"
+                  " AND p.id < o.id)"
+                  " ORDER BY o.next_attempt_at, o.id LIMIT ?",
+            use(at), use(max_rows), now;
+        RecordSet rs(st);
+        std::vector<DueDelivery> out;
+        out.reserve(rs.rowCount());
+        for (size_t row = 0; row < rs.rowCount(); ++row) {
+          out.push_back(DueDelivery{outboxAt(rs, row), stringAt(rs, kOutboxColumnCount, row),
+                                    stringAt(rs, kOutboxColumnCount + 1, row),
+                                    intAt(rs, kOutboxColumnCount + 2, row)});
+        }
+        return out;
+      });
 }
 
 Status SqliteStore::markDeliveryDelivered(int64_t entry_id, const DeliveryAttempt& attempt) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot record webhook delivery", [&] {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot record webhook delivery", [&]() REQUIRES(mu_) {
     return recordAttempt(*session_, entry_id, "delivered", attempt, std::nullopt, attempt.at_ms);
   });
 }
 
 Status SqliteStore::markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& attempt,
                                       int64_t next_attempt_at_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot record webhook delivery attempt", [&] {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot record webhook delivery attempt", [&]() REQUIRES(mu_) {
     Session& s = *session_;
     Transaction tx(s);
     Status recorded =
@@ -357,45 +361,47 @@ Status SqliteStore::markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& a
 }
 
 Status SqliteStore::markDeliveryFailed(int64_t entry_id, const DeliveryAttempt& attempt) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot record webhook delivery failure", [&] {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot record webhook delivery failure", [&]() REQUIRES(mu_) {
     return recordAttempt(*session_, entry_id, "failed", attempt, std::nullopt, std::nullopt);
   });
 }
 
 Result<std::vector<OutboxEntry>> SqliteStore::listDeliveries(int64_t webhook_id, int64_t before_id,
                                                              size_t limit) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot list webhook deliveries", [&]() -> Result<std::vector<OutboxEntry>> {
-    Poco::Int64 webhook = webhook_id;
-    Poco::Int64 before = before_id;
-    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
-    Statement st(*session_);
-    st << "SELECT " + std::string(kOutboxColumns) +
-              " FROM webhook_outbox o WHERE o.webhook_id = ? AND (? = 0 OR o.id < ?)"
-              " ORDER BY o.id DESC LIMIT ?",
-        use(webhook), use(before), use(before), use(max_rows), now;
-    RecordSet rs(st);
-    std::vector<OutboxEntry> out;
-    out.reserve(rs.rowCount());
-    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(outboxAt(rs, row));
-    return out;
-  });
+  MutexLock lock(mu_);
+  return guardedLocked(
+      "cannot list webhook deliveries", [&]() REQUIRES(mu_) -> Result<std::vector<OutboxEntry>> {
+        Poco::Int64 webhook = webhook_id;
+        Poco::Int64 before = before_id;
+        Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+        Statement st(*session_);
+        st << "SELECT " + std::string(kOutboxColumns) +
+                  " FROM webhook_outbox o WHERE o.webhook_id = ? AND (? = 0 OR o.id < ?)"
+                  " ORDER BY o.id DESC LIMIT ?",
+            use(webhook), use(before), use(before), use(max_rows), now;
+        RecordSet rs(st);
+        std::vector<OutboxEntry> out;
+        out.reserve(rs.rowCount());
+        for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(outboxAt(rs, row));
+        return out;
+      });
 }
 
 Result<OutboxStats> SqliteStore::outboxStats() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return guarded("cannot read webhook outbox statistics", [&]() -> Result<OutboxStats> {
-    Statement st(*session_);
-    st << "SELECT COUNT(*), MIN(created_at) FROM webhook_outbox WHERE state = 'pending'", now;
-    RecordSet rs(st);
-    OutboxStats stats;
-    if (rs.rowCount() > 0) {
-      stats.pending = intAt(rs, 0, 0);
-      stats.oldest_pending_created_at_ms = optionalIntAt(rs, 1, 0);
-    }
-    return stats;
-  });
+  MutexLock lock(mu_);
+  return guardedLocked(
+      "cannot read webhook outbox statistics", [&]() REQUIRES(mu_) -> Result<OutboxStats> {
+        Statement st(*session_);
+        st << "SELECT COUNT(*), MIN(created_at) FROM webhook_outbox WHERE state = 'pending'", now;
+        RecordSet rs(st);
+        OutboxStats stats;
+        if (rs.rowCount() > 0) {
+          stats.pending = intAt(rs, 0, 0);
+          stats.oldest_pending_created_at_ms = optionalIntAt(rs, 1, 0);
+        }
+        return stats;
+      });
 }
 
 void SqliteStore::enqueueAlertEventLocked(const std::string& event_type, int64_t alert_id,

@@ -517,7 +517,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_with_json_errors_and_changes_nothing) 
     std::string query;
     int expected;
   };
-  const std::string big(70 * 1024, 'x');
+  const std::string big(size_t{70} * 1024, 'x');
   const std::vector<Bad> cases = {
       {"POST", "/api/v1/tenants", {}, "{", "", 400},
       {"POST", "/api/v1/tenants", {}, "[]", "", 400},

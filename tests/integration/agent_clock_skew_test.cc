@@ -85,7 +85,7 @@ std::map<std::string, std::string> skewedAgentEnvironment() {
   BOOST_REQUIRE_MESSAGE(!library.empty(),
                         "libfaketime is not installed (Debian package faketime: "
                         "scripts/install-deps.sh --test installs it)");
-  const std::map<std::string, std::string> environment = wallClockAhead(library);
+  std::map<std::string, std::string> environment = wallClockAhead(library);
   // libfaketime really moves the wall clock here, and only the wall clock.
   const auto skew = clockSkewUnder(environment);
   BOOST_REQUIRE_MESSAGE(skew.has_value(), "cannot read the clocks of a process under libfaketime");

@@ -193,7 +193,7 @@ std::string findExecutable(const std::string& name, const std::vector<std::strin
   dirs.insert(dirs.end(), extra_dirs.begin(), extra_dirs.end());
   for (const std::string& dir : dirs) {
     if (dir.empty()) continue;
-    const std::string candidate = dir + "/" + name;
+    std::string candidate = dir + "/" + name;
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return "";

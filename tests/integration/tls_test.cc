@@ -215,8 +215,8 @@ struct TlsCollector {
 
   // `settings` are -D key=value on top of the TLS files; by default the agent beats every
   // second and an idle connection stays open for a minute (tests that hold one open).
-  explicit TlsCollector(std::vector<std::string> settings = {"heartbeat.intervalSeconds=1",
-                                                             "http.keepAliveTimeoutSeconds=60"}) {
+  explicit TlsCollector(const std::vector<std::string>& settings = {
+                            "heartbeat.intervalSeconds=1", "http.keepAliveTimeoutSeconds=60"}) {
     std::ofstream(ca_file) << ca.certPem();
     writeAtomically(key_file, served.key_pem);
     writeAtomically(cert_file, served.cert_pem);

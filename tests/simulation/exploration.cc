@@ -194,7 +194,9 @@ void addCuts(const Duration interval, SimTime from, SimTime to, SimRandom& rando
       cut.from = previous->to + times(interval, random.uniform(0.1, 5));
     } else {
       const SiteId site = eligible[random.below(eligible.size())];
-      if (!used[site] && (cut_agents + fleet.site_agents[site]) > kMaxCutShare * n) continue;
+      if (!used[site] && static_cast<double>(cut_agents + fleet.site_agents[site]) >
+                             kMaxCutShare * static_cast<double>(n))
+        continue;
       cut.site = site;
       // Often at about the same time as the previous cut: several sites going dark at once.
       cut.from = previous && random.chance(0.5)

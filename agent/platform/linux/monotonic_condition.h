@@ -23,12 +23,13 @@ class MonotonicCondition {
   MonotonicCondition(const MonotonicCondition&) = delete;
   MonotonicCondition& operator=(const MonotonicCondition&) = delete;
 
-  void notify_all();
+  void notify_all();  // NOLINT(readability-identifier-naming): std::condition_variable's name
 
   // As std::condition_variable::wait_for: waits, `lock` released meanwhile, until pred() holds
   // (true) or `d` has passed on the monotonic clock (pred()'s value then).
   // REQUIRES: `lock` owns its mutex.
   template <class Predicate>
+  // NOLINTNEXTLINE(readability-identifier-naming): std::condition_variable's name
   bool wait_for(std::unique_lock<std::mutex>& lock, Duration d, Predicate pred) {
     const timespec deadline = deadlineAfter(d);
     while (!pred()) {
@@ -42,7 +43,7 @@ class MonotonicCondition {
   // One wait until `deadline` (CLOCK_MONOTONIC) or a wake-up; true once the deadline passed.
   bool timedOut(std::unique_lock<std::mutex>& lock, const timespec& deadline);
 
-  pthread_cond_t cond_;
+  pthread_cond_t cond_{};
 };
 
 }  // namespace vigil::agent::linux_platform

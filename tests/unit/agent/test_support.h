@@ -163,12 +163,12 @@ class FakeCollectorClient final : public CollectorClient {
 
   CollectorAnswer enroll(const protocol::EnrollRequest& request) override {
     Request r{protocol::kEnrollPath, request, std::nullopt, clock_.monotonicNow(), std::nullopt};
-    return answer(std::move(r));
+    return answer(r);
   }
   CollectorAnswer heartbeat(const SignedHeartbeat& heartbeat,
                             std::optional<Duration> timeout) override {
     Request r{protocol::kHeartbeatPath, std::nullopt, heartbeat, clock_.monotonicNow(), timeout};
-    return answer(std::move(r));
+    return answer(r);
   }
   void cancel() override { cancelled.store(true); }
   void resume() override { cancelled.store(false); }
@@ -177,7 +177,7 @@ class FakeCollectorClient final : public CollectorClient {
   std::atomic<bool> cancelled{false};
 
  private:
-  CollectorAnswer answer(Request r) {
+  CollectorAnswer answer(const Request& r) {
     requests.push_back(r);
     if (on_request) on_request(r);
     if (cancelled.load()) return networkError("cancelled");

@@ -15,6 +15,7 @@ using vigil::collector::ConnectionPhase;
 
 namespace {
 
+// t0, as the expectations' arithmetic reads. NOLINTNEXTLINE(readability-identifier-naming)
 const MonoTime t0{std::chrono::hours(1000)};
 
 ConnectionLimits limits(size_t max_connections, size_t max_per_client = 0) {

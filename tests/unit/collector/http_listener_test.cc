@@ -212,13 +212,13 @@ struct ListenerFixture {
     return c;
   }
 
-  explicit ListenerFixture(ListenerConfig config = listenerConfig())
+  explicit ListenerFixture(const ListenerConfig& config = listenerConfig())
       : admission(admissionConfig(), [](uint32_t) { return 0u; }) {
     Poco::Net::ServerSocket socket;
     socket.bind(Poco::Net::SocketAddress("127.0.0.1", 0), true, false);
     socket.listen(256);
     port = socket.address().port();
-    listener = std::make_unique<HttpListener>(std::move(socket), config, factory, admission,
+    listener = std::make_unique<HttpListener>(socket, config, factory, admission,
                                               vigil::RealClock::instance(), quietLogger());
     listener->start();
   }

@@ -52,12 +52,14 @@ NewAdminToken scoped(const std::string& hash, const std::string& name, std::vect
 
 std::vector<std::string> namesOf(const std::vector<Tenant>& tenants) {
   std::vector<std::string> out;
+  out.reserve(tenants.size());
   for (const Tenant& t : tenants) out.push_back(t.name);
   return out;
 }
 
 std::vector<std::string> namesOf(const std::vector<Site>& sites) {
   std::vector<std::string> out;
+  out.reserve(sites.size());
   for (const Site& s : sites) out.push_back(s.name);
   return out;
 }
