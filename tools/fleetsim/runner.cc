@@ -460,9 +460,9 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
     double at_s;
     std::string what;
     std::function<void()> run;
-    FaultRole fault;
-    std::string fault_target;  // site, agent or channel: which opening an ending ends
-    double spread_s = 0;       // an instant fault's effects last this much longer (a boot)
+    FaultRole fault{};
+    std::string fault_target{};  // site, agent or channel: which opening an ending ends
+    double spread_s = 0;         // an instant fault's effects last this much longer (a boot)
   };
   std::vector<Step> steps;
   std::mt19937_64 rng(options.seed * 7919 + 17);
