@@ -55,7 +55,9 @@ echo "== OpenAPI description: redocly lint docs/openapi.yaml"
 step openapi bash scripts/lint-openapi.sh
 
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
-# clang-tidy (.clang-tidy's checks) over the sources as that tree compiles them; any finding fails.
+# clang-tidy (.clang-tidy's checks) over the product's sources (agent/, collector/, common/) as
+# that tree compiles them; any finding fails. (`scripts/clang-tidy.sh build-fuzz --with-tests`
+# checks the tests too.)
 step tidy bash scripts/clang-tidy.sh build-fuzz
 echo "== ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz)"
 # Real collector and agent processes included: a leak or an error in either fails its test.

@@ -23,10 +23,10 @@ struct CollectorAnswer {
 
 // A heartbeat ready to send: the body and the headers that authenticate it.
 struct SignedHeartbeat {
-  std::string agent_id;   // X-Vigil-Agent-Id
-  int64_t timestamp_ms;   // X-Vigil-Timestamp
-  std::string signature;  // X-Vigil-Signature, "v1=..."
-  std::string body;       // the exact bytes that were signed
+  std::string agent_id;      // X-Vigil-Agent-Id
+  int64_t timestamp_ms = 0;  // X-Vigil-Timestamp
+  std::string signature;     // X-Vigil-Signature, "v1=..."
+  std::string body;          // the exact bytes that were signed
 };
 
 // The agent's link to the collector (docs/protocol.md). Implementations reuse one connection

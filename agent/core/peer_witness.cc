@@ -51,6 +51,7 @@ std::vector<OutgoingDatagram> PeerWitness::takeDue() {
   std::vector<std::string> destinations = options_.destinations;
   if (destinations.empty() && broadcast_addresses_) destinations = broadcast_addresses_();
   std::vector<OutgoingDatagram> out;
+  out.reserve(destinations.size());
   for (std::string& host : destinations) {
     out.push_back(OutgoingDatagram{std::move(host), options_.port, bytes});
   }

@@ -226,7 +226,7 @@ BOOST_AUTO_TEST_CASE(every_bad_heartbeat_is_refused_and_changes_nothing) {
 
 BOOST_AUTO_TEST_CASE(a_body_larger_than_declared_limit_is_refused_without_reading_it) {
   // Content-Length alone decides: a 10 MB declared body is refused before it is read.
-  std::string big(10 * 1024 * 1024, 'x');
+  std::string big(size_t{10} * 1024 * 1024, 'x');
   expectError(sendSigned(big), 413, "body_too_large");
   BOOST_TEST(httpRequest(collector.port(), "GET", "/livez").status == 200);
 }

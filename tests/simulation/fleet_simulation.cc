@@ -464,7 +464,7 @@ class FleetSimulation {
   MonoTime mono_origin_;
   WallTime wall_origin_;
   SimTime now_{};
-  Duration intervals_[kChannels];
+  Duration intervals_[kChannels]{};
   std::vector<uint32_t> agent_of_handle_;
   std::vector<AgentHandle> handle_of_agent_;
   std::vector<SimTime> last_delivered_;      // [agent * kChannels + channel], min() = never

@@ -457,7 +457,7 @@ BOOST_FIXTURE_TEST_CASE(a_sighting_is_never_dated_in_the_future_and_an_ancient_o
   run(5s);
   auto report = beat(b);
   report.peers.push_back({a.agent_id, report.sent_at_ms + 60'000});  // reporter's clock jumped
-  report.peers.push_back({c.agent_id, report.sent_at_ms - 2 * 3'600'000});
+  report.peers.push_back({c.agent_id, report.sent_at_ms - int64_t{2} * 3'600'000});
   sendOk(b, report);
   BOOST_TEST((lastSeen(a.agent_id, presence::Indicator::kPeerWitness) == clock.wallNow()));
   BOOST_TEST(!lastSeen(c.agent_id, presence::Indicator::kPeerWitness).has_value());

@@ -198,12 +198,12 @@ struct Fixture {
   int64_t nowMs() const { return vigil::toUnixMillis(clock.wallNow()); }
 
   WebhookDispatcher& dispatcher() {
-    if (!dispatcher_) {
-      dispatcher_ = std::make_unique<WebhookDispatcher>(
+    if (!lazy_dispatcher) {
+      lazy_dispatcher = std::make_unique<WebhookDispatcher>(
           flaky, transport, clock, config, [this](const std::string& l) { warnings.push_back(l); },
           [this](const std::string& l) { errors.push_back(l); });
     }
-    return *dispatcher_;
+    return *lazy_dispatcher;
   }
 
   Webhook addWebhook(int64_t tenant, const std::string& url) {
@@ -257,7 +257,7 @@ struct Fixture {
   Webhook webhook;
   std::vector<std::string> warnings;
   std::vector<std::string> errors;
-  std::unique_ptr<WebhookDispatcher> dispatcher_;
+  std::unique_ptr<WebhookDispatcher> lazy_dispatcher;
 };
 
 }  // namespace

@@ -17,7 +17,7 @@ Heartbeat sampleHeartbeat() {
   hb.agent_id = "ag_0123456789abcdef01234567";
   hb.seq = 9'007'199'254'740'992ULL;  // 2^53: the largest exactly representable
   hb.boot_id = "6f1a2b3c-1111-2222-3333-444455556666";
-  hb.uptime_s = 86'400 * 400;
+  hb.uptime_s = uint64_t{86'400} * 400;
   hb.agent_version = "0.1.0";
   hb.sent_at_ms = 1'790'000'000'123;
   hb.interval_s = 60;
