@@ -120,8 +120,10 @@ std::vector<BenchAgent> enrollAgents(const Options& o) {
   std::atomic<int> failed{0};
   std::mutex failure_mu;
   std::string first_failure;
+  constexpr int kEnrollingConnections = 4;
   std::vector<std::thread> enrollers;
-  for (int t = 0; t < 4; ++t) {
+  enrollers.reserve(kEnrollingConnections);
+  for (int t = 0; t < kEnrollingConnections; ++t) {
     enrollers.emplace_back([&] {
       auto session = testing::SyntheticAgent::makeSession(o.port);
       for (int i = next++; i < o.agents; i = next++) {
