@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,26 @@ using Sha256Digest = std::array<uint8_t, 32>;
 // HMAC-SHA256. Fails only if the crypto library itself fails.
 Result<Sha256Digest> hmacSha256(std::string_view key, std::string_view data);
 
+// HMAC-SHA256 for many messages on one thread, each with its own key: what the backend can set
+// up once is set up once, so a message costs no allocation (OpenSSL) beyond the first.
+// Thread safety: one object per thread; move-only.
+class HmacSha256 {
+ public:
+  HmacSha256();
+  ~HmacSha256();
+  HmacSha256(HmacSha256&&) noexcept;
+  HmacSha256& operator=(HmacSha256&&) noexcept;
+  HmacSha256(const HmacSha256&) = delete;
+  HmacSha256& operator=(const HmacSha256&) = delete;
+
+  // As hmacSha256(key, data). Fails only if the crypto library itself fails.
+  Result<Sha256Digest> compute(std::string_view key, std::string_view data);
+
+ private:
+  struct State;  // the backend's
+  std::unique_ptr<State> state_;
+};
+
 // SHA-256.
 Result<Sha256Digest> sha256(std::string_view data);
 
@@ -25,6 +46,8 @@ Result<Sha256Digest> sha256(std::string_view data);
 std::string toHex(const uint8_t* data, size_t len);
 std::string toHex(const Sha256Digest& digest);
 std::string toHex(std::string_view bytes);
+// Writes the 64 lower-case hex digits of `digest` to `out`, without allocating.
+void toHex(const Sha256Digest& digest, std::array<char, 64>* out);
 
 // True if `s` is exactly `length` lower-case hex digits (how keys and signatures are written).
 bool isLowerHex(std::string_view s, size_t length);

@@ -25,34 +25,64 @@ const unsigned char* bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
-}  // namespace
-
-Result<Sha256Digest> hmacSha256(std::string_view key, std::string_view data) {
+// An HMAC context with its digest (SHA-256) set, not yet keyed; null if OpenSSL failed.
+MacCtxPtr newHmacSha256Context() {
   // EVP_MAC_fetch is comparatively costly; the fetched algorithm is immutable and shareable.
   static const MacPtr mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-  if (!mac) return Status::internal("EVP_MAC_fetch(HMAC) failed");
+  if (!mac) return nullptr;
   MacCtxPtr ctx(EVP_MAC_CTX_new(mac.get()));
-  if (!ctx) return Status::internal("EVP_MAC_CTX_new failed");
+  if (!ctx) return nullptr;
   char digest_name[] = "SHA256";
-  OSSL_PARAM params[] = {
+  const OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
       OSSL_PARAM_construct_end(),
   };
+  if (EVP_MAC_CTX_set_params(ctx.get(), params) != 1) return nullptr;
+  return ctx;
+}
+
+// Keys `ctx` (from newHmacSha256Context) with `key` and MACs `data`; the context can be
+// keyed again afterwards.
+Result<Sha256Digest> keyedMac(EVP_MAC_CTX* ctx, std::string_view key, std::string_view data) {
   // A zero-length key is legal HMAC; OpenSSL wants a non-null pointer for it.
   static const unsigned char kEmpty = 0;
   const unsigned char* key_ptr = key.empty() ? &kEmpty : bytes(key);
-  if (EVP_MAC_init(ctx.get(), key_ptr, key.size(), params) != 1) {
+  if (EVP_MAC_init(ctx, key_ptr, key.size(), nullptr) != 1) {
     return Status::internal("EVP_MAC_init failed");
   }
-  if (EVP_MAC_update(ctx.get(), bytes(data), data.size()) != 1) {
+  if (EVP_MAC_update(ctx, bytes(data), data.size()) != 1) {
     return Status::internal("EVP_MAC_update failed");
   }
   Sha256Digest out{};
   size_t out_len = 0;
-  if (EVP_MAC_final(ctx.get(), out.data(), &out_len, out.size()) != 1 || out_len != out.size()) {
+  if (EVP_MAC_final(ctx, out.data(), &out_len, out.size()) != 1 || out_len != out.size()) {
     return Status::internal("EVP_MAC_final failed");
   }
   return out;
+}
+
+}  // namespace
+
+struct HmacSha256::State {
+  MacCtxPtr ctx;
+};
+
+HmacSha256::HmacSha256() : state_(std::make_unique<State>()) {}
+HmacSha256::~HmacSha256() = default;
+HmacSha256::HmacSha256(HmacSha256&&) noexcept = default;
+HmacSha256& HmacSha256::operator=(HmacSha256&&) noexcept = default;
+
+Result<Sha256Digest> HmacSha256::compute(std::string_view key, std::string_view data) {
+  if (!state_) state_ = std::make_unique<State>();  // moved from
+  if (!state_->ctx) state_->ctx = newHmacSha256Context();
+  if (!state_->ctx) return Status::internal("cannot set up HMAC-SHA256 (EVP_MAC)");
+  return keyedMac(state_->ctx.get(), key, data);
+}
+
+Result<Sha256Digest> hmacSha256(std::string_view key, std::string_view data) {
+  MacCtxPtr ctx = newHmacSha256Context();
+  if (!ctx) return Status::internal("cannot set up HMAC-SHA256 (EVP_MAC)");
+  return keyedMac(ctx.get(), key, data);
 }
 
 Result<Sha256Digest> sha256(std::string_view data) {
