@@ -1,8 +1,11 @@
 #define BOOST_TEST_MODULE common_crypto
 #include "common/crypto.h"
 
+#include <array>
 #include <boost/test/unit_test.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace vigil;
 
@@ -56,6 +59,27 @@ BOOST_AUTO_TEST_CASE(hmac_accepts_empty_key_and_data) {
   BOOST_REQUIRE(mac.ok());
   BOOST_TEST(crypto::toHex(mac.value()) ==
              "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+}
+
+BOOST_AUTO_TEST_CASE(a_reused_hmac_context_matches_the_one_shot_hmac_for_each_key) {
+  vigil::crypto::HmacSha256 mac;
+  const std::vector<std::pair<std::string, std::string>> messages = {
+      {std::string(64, 'a'), "VB1\nag_1\n1790000000000"},
+      {"", ""},
+      {std::string(200, 'k'), "a key longer than the block is hashed first"},
+      {std::string(64, 'b'), "VB1\nag_1\n1790000000000"},
+  };
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& [key, data] : messages) {
+      auto reused = mac.compute(key, data);
+      BOOST_REQUIRE(reused.ok());
+      BOOST_TEST(vigil::crypto::toHex(reused.value()) ==
+                 vigil::crypto::toHex(vigil::crypto::hmacSha256(key, data).value()));
+      std::array<char, 64> hex{};
+      vigil::crypto::toHex(reused.value(), &hex);
+      BOOST_TEST(std::string(hex.data(), hex.size()) == vigil::crypto::toHex(reused.value()));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(sha256_matches_fips_180_vector) {
