@@ -4,16 +4,17 @@
 // and whose evidence goes to a real PresenceMonitor (the engine lock included). One sender
 // thread blasts pre-encoded signed beacons with sendmmsg from one socket (--rounds beacons per
 // agent, each newer than the agent's previous one); another thread reads the acks on that
-// socket and checks every one (it parses, verifies with the agent's secret, and echoes the
-// timestamp of the agent's next beacon in order). At most --window beacons are unanswered at a
-// time, so no datagram is lost to a full socket buffer and every beacon must be verified.
+// socket and checks every one: it parses, verifies with the agent's secret, and echoes one of
+// the agent's beacons, later than the previous ack's. At most --window beacons are unanswered
+// at a time, so none is lost to a full socket buffer (the listener asks for 4 MiB) and every
+// beacon must be verified.
 //
 // Reports the wall-clock rate and, the figure that does not depend on what else the machine
 // runs, verified beacons per CPU second of the listener's thread (from
 // /proc/self/task/TID/schedstat); and the heap allocations the listener's thread made per
-// beacon once every agent had one beacon accepted (a counting operator new). Prints a table
-// and one JSON line. Exits non-zero if a beacon was not verified, an ack was missing, wrong or
-// unexpected, or any beacon was dropped; timing is reported, never asserted.
+// beacon once every agent had one beacon accepted (a counting malloc, so OpenSSL's count too).
+// Prints a table and one JSON line. Exits non-zero if a beacon was not verified, an ack was
+// missing or wrong, or any beacon was dropped; timing is reported, never asserted.
 //
 //   vigil-beacon-bench [--agents N] [--rounds R] [--window W] [--quick]
 
@@ -36,7 +37,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
-#include <new>
 #include <optional>
 #include <set>
 #include <string>
@@ -50,36 +50,45 @@
 #include "common/clock.h"
 #include "common/datagram.h"
 
-// ---- Allocations of one thread (the listener's) ------------------------------------------------
+// ---- Heap allocations of one thread (the listener's)
+// --------------------------------------------- malloc itself is counted, so the allocations of C++
+// (operator new calls malloc) and of the C libraries (OpenSSL's) alike; glibc's own entry points do
+// the work.
+
+extern "C" {
+void* __libc_malloc(size_t size);                // NOLINT(bugprone-reserved-identifier): glibc's
+void* __libc_calloc(size_t count, size_t size);  // NOLINT(bugprone-reserved-identifier)
+void* __libc_realloc(void* p, size_t size);      // NOLINT(bugprone-reserved-identifier)
+}
 
 namespace {
 
 std::atomic<pid_t> g_counted_thread{0};
 std::atomic<uint64_t> g_counted_allocations{0};
 
-pid_t currentThreadId() {
-  thread_local const pid_t id = static_cast<pid_t>(::gettid());
-  return id;
-}
-
-void* countedAllocation(std::size_t size) {
+void countAllocation() {
   const pid_t counted = g_counted_thread.load(std::memory_order_relaxed);
-  if (counted != 0 && currentThreadId() == counted) {
-    g_counted_allocations.fetch_add(1, std::memory_order_relaxed);
-  }
-  void* p = std::malloc(size == 0 ? 1 : size);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
+  if (counted == 0) return;
+  thread_local const pid_t self = static_cast<pid_t>(::gettid());
+  if (self == counted) g_counted_allocations.fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace
 
-void* operator new(std::size_t size) { return countedAllocation(size); }
-void* operator new[](std::size_t size) { return countedAllocation(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t /*size*/) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t /*size*/) noexcept { std::free(p); }
+extern "C" {
+void* malloc(size_t size) {
+  countAllocation();
+  return __libc_malloc(size);
+}
+void* calloc(size_t count, size_t size) {
+  countAllocation();
+  return __libc_calloc(count, size);
+}
+void* realloc(void* p, size_t size) {
+  countAllocation();
+  return __libc_realloc(p, size);
+}
+}
 
 namespace {
 
@@ -188,7 +197,7 @@ struct Progress {
 };
 
 // Reads acks until `expected` arrived or the sender gave up; checks each.
-void readAcks(int fd, uint32_t agents, int64_t base_ms, uint64_t expected,
+void readAcks(int fd, uint32_t agents, uint32_t rounds, int64_t base_ms, uint64_t expected,
               const std::vector<std::string>& secrets, Progress& progress) {
   std::vector<uint32_t> next_round(agents, 0);
   std::array<std::array<char, datagram::kMaxDatagramBytes>, kBatch> buffers{};
@@ -214,12 +223,13 @@ void readAcks(int fd, uint32_t agents, int64_t base_ms, uint64_t expected,
       const std::string bytes(buffers[i].data(), msgs[i].msg_len);
       auto ack = datagram::parseBeaconAck(bytes);
       std::optional<uint32_t> index = ack ? agentIndex(ack->agent_id, agents) : std::nullopt;
+      // An agent's acks come in the order of its beacons, each for a beacon it sent.
       if (!index || !datagram::verify(*ack, secrets[*index]) ||
-          ack->ts_ms != base_ms + next_round[*index]) {
+          ack->ts_ms < base_ms + next_round[*index] || ack->ts_ms >= base_ms + rounds) {
         ++progress.bad_acks;
         continue;
       }
-      ++next_round[*index];
+      next_round[*index] = static_cast<uint32_t>(ack->ts_ms - base_ms + 1);
     }
     received += static_cast<uint64_t>(n);
     {
@@ -348,8 +358,9 @@ int main(int argc, char** argv) {
   Progress progress;
   const double cpu_before = threadCpuSeconds(*listener_tid);
   const auto started = WallClock::now();
-  std::thread ack_reader(
-      [&] { readAcks(agents_fd, options.agents, base_ms, total, secrets, progress); });
+  std::thread ack_reader([&] {
+    readAcks(agents_fd, options.agents, options.rounds, base_ms, total, secrets, progress);
+  });
   // Allocations are counted once every agent had its first beacon accepted (that one adds the
   // agent to the replay map).
   std::thread allocation_window([&] {

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 
@@ -16,28 +15,9 @@ using Sha256Digest = std::array<uint8_t, 32>;
 // crypto_openssl.cc (OpenSSL 3) or crypto_cng.cc (Windows CNG); hex and comparison are
 // portable (crypto_common.cc).
 
-// HMAC-SHA256. Fails only if the crypto library itself fails.
+// HMAC-SHA256. Fails only if the crypto library itself fails. Allocates nothing (OpenSSL:
+// every beacon and heartbeat is MACed).
 Result<Sha256Digest> hmacSha256(std::string_view key, std::string_view data);
-
-// HMAC-SHA256 for many messages on one thread, each with its own key: what the backend can set
-// up once is set up once, so a message costs no allocation (OpenSSL) beyond the first.
-// Thread safety: one object per thread; move-only.
-class HmacSha256 {
- public:
-  HmacSha256();
-  ~HmacSha256();
-  HmacSha256(HmacSha256&&) noexcept;
-  HmacSha256& operator=(HmacSha256&&) noexcept;
-  HmacSha256(const HmacSha256&) = delete;
-  HmacSha256& operator=(const HmacSha256&) = delete;
-
-  // As hmacSha256(key, data). Fails only if the crypto library itself fails.
-  Result<Sha256Digest> compute(std::string_view key, std::string_view data);
-
- private:
-  struct State;  // the backend's
-  std::unique_ptr<State> state_;
-};
 
 // SHA-256.
 Result<Sha256Digest> sha256(std::string_view data);

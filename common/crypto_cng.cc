@@ -100,19 +100,6 @@ Result<Sha256Digest> hmacSha256(std::string_view key, std::string_view data) {
   return digest(provider, "HMAC-SHA256", key, data);
 }
 
-// CNG keys a hash object at its creation, so there is nothing to set up once: each message
-// creates its own (the agent MACs a few datagrams a minute).
-struct HmacSha256::State {};
-
-HmacSha256::HmacSha256() = default;
-HmacSha256::~HmacSha256() = default;
-HmacSha256::HmacSha256(HmacSha256&&) noexcept = default;
-HmacSha256& HmacSha256::operator=(HmacSha256&&) noexcept = default;
-
-Result<Sha256Digest> HmacSha256::compute(std::string_view key, std::string_view data) {
-  return hmacSha256(key, data);
-}
-
 Result<Sha256Digest> sha256(std::string_view data) {
   static const AlgorithmProvider provider(BCRYPT_SHA256_ALGORITHM, 0);
   return digest(provider, "SHA-256", std::string_view(), data);

@@ -149,13 +149,13 @@ class FixedWriter {
 
 // The hex HMAC of `fields` joined with "\n", into `hex`; false if signing fails or the fields
 // are longer than a datagram.
-bool signFields(crypto::HmacSha256& mac, std::string_view key,
-                std::initializer_list<std::string_view> fields, std::array<char, 64>* hex) {
+bool signFields(std::string_view key, std::initializer_list<std::string_view> fields,
+                std::array<char, 64>* hex) {
   DatagramBuffer input;
   FixedWriter writer(input.data(), input.size());
   writer.putJoined(fields, '\n');
   if (!writer.ok()) return false;
-  auto digest = mac.compute(key, writer.view());
+  auto digest = crypto::hmacSha256(key, writer.view());
   if (!digest.ok()) return false;
   crypto::toHex(digest.value(), hex);
   return true;
@@ -240,20 +240,20 @@ bool verify(const PeerAnnouncement& m, std::string_view key) {
       key, signingInput({kPeerTag, m.key_id, m.agent_id, std::to_string(m.ts_ms)}), m.signature);
 }
 
-bool verify(const BeaconView& m, std::string_view key, crypto::HmacSha256& mac) {
+bool verify(const BeaconView& m, std::string_view key) {
   std::array<char, kSignatureHexLength> expected;
-  return signFields(mac, key, {kBeaconTag, m.agent_id, m.ts_text}, &expected) &&
+  return signFields(key, {kBeaconTag, m.agent_id, m.ts_text}, &expected) &&
          crypto::constantTimeEquals(std::string_view(expected.data(), expected.size()),
                                     m.signature);
 }
 
 size_t encodeBeaconAck(std::string_view agent_id, int64_t ts_ms, int64_t next_beacon_s,
-                       std::string_view key, crypto::HmacSha256& mac, DatagramBuffer* out) {
+                       std::string_view key, DatagramBuffer* out) {
   if (!isAgentId(agent_id)) return 0;
   DecimalText ts;
   DecimalText next;
   std::array<char, kSignatureHexLength> sig;
-  if (!signFields(mac, key, {kAckTag, agent_id, ts.of(ts_ms), next.of(next_beacon_s)}, &sig)) {
+  if (!signFields(key, {kAckTag, agent_id, ts.of(ts_ms), next.of(next_beacon_s)}, &sig)) {
     return 0;
   }
   FixedWriter writer(out->data(), out->size());

@@ -18,8 +18,6 @@
 #include <string>
 #include <string_view>
 
-#include "common/crypto.h"
-
 namespace vigil::datagram {
 
 // Largest datagram either side reads; longer ones are dropped unread.
@@ -78,14 +76,13 @@ bool verify(const BeaconAck& m, std::string_view key);
 bool verify(const PeerAnnouncement& m, std::string_view key);
 
 // The collector's per-datagram path, without heap allocation: the same checks and the same
-// bytes as parseBeacon, verify and encodeBeaconAck above, with the caller's reusable `mac`
-// (one per thread).
+// bytes as parseBeacon, verify and encodeBeaconAck above.
 std::optional<BeaconView> parseBeaconView(std::string_view bytes);
-bool verify(const BeaconView& m, std::string_view key, crypto::HmacSha256& mac);
+bool verify(const BeaconView& m, std::string_view key);
 // Writes the signed ack to `out` and returns its length; 0 if signing fails or `agent_id` is
 // not an agent id (parseBeaconView's are).
 size_t encodeBeaconAck(std::string_view agent_id, int64_t ts_ms, int64_t next_beacon_s,
-                       std::string_view key, crypto::HmacSha256& mac, DatagramBuffer* out);
+                       std::string_view key, DatagramBuffer* out);
 
 // The id of a site peer key: the first 16 hex digits of SHA-256(key).
 std::string peerKeyId(std::string_view peer_key);

@@ -88,7 +88,7 @@ BeaconVerdict BeaconService::check(std::string_view datagram, BeaconWorkspace& w
   if (!directory_.credentialsInto(workspace.agent_id_, &credentials) || credentials.retired) {
     return drop(BeaconDrop::kUnknownAgent, beacon->agent_id);
   }
-  if (!datagram::verify(*beacon, credentials.secret, workspace.mac_)) {
+  if (!datagram::verify(*beacon, credentials.secret)) {
     return drop(BeaconDrop::kBadSignature, beacon->agent_id);
   }
   const int64_t now_ms = toUnixMillis(clock_.wallNow());
@@ -106,7 +106,7 @@ BeaconVerdict BeaconService::check(std::string_view datagram, BeaconWorkspace& w
   BeaconVerdict out;
   out.agent_id = beacon->agent_id;
   out.ack_size = datagram::encodeBeaconAck(beacon->agent_id, beacon->ts_ms, config_.interval_s,
-                                           credentials.secret, workspace.mac_, ack);
+                                           credentials.secret, ack);
   return out;
 }
 

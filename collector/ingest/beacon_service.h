@@ -26,7 +26,6 @@
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/evidence_sink.h"
 #include "common/clock.h"
-#include "common/crypto.h"
 #include "common/datagram.h"
 #include "common/mutex.h"
 #include "common/protocol.h"
@@ -73,15 +72,14 @@ struct BeaconVerdict {
   uint64_t unlogged_drops = 0;
 };
 
-// What check() reuses from one datagram to the next: the HMAC context and room for the
-// agent's id and credentials. One per thread; not shared.
+// What check() reuses from one datagram to the next: room for the agent's id and
+// credentials. One per thread; not shared.
 class BeaconWorkspace {
  public:
   BeaconWorkspace();
 
  private:
   friend class BeaconService;
-  crypto::HmacSha256 mac_;
   std::string agent_id_;  // the current beacon's, as the directory and the replay map key it
   AgentCredentials credentials_;
 };
