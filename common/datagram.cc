@@ -241,7 +241,7 @@ bool verify(const PeerAnnouncement& m, std::string_view key) {
 }
 
 bool verify(const BeaconView& m, std::string_view key) {
-  std::array<char, kSignatureHexLength> expected;
+  std::array<char, kSignatureHexLength> expected{};
   return signFields(key, {kBeaconTag, m.agent_id, m.ts_text}, &expected) &&
          crypto::constantTimeEquals(std::string_view(expected.data(), expected.size()),
                                     m.signature);
@@ -252,7 +252,7 @@ size_t encodeBeaconAck(std::string_view agent_id, int64_t ts_ms, int64_t next_be
   if (!isAgentId(agent_id)) return 0;
   DecimalText ts;
   DecimalText next;
-  std::array<char, kSignatureHexLength> sig;
+  std::array<char, kSignatureHexLength> sig{};
   if (!signFields(key, {kAckTag, agent_id, ts.of(ts_ms), next.of(next_beacon_s)}, &sig)) {
     return 0;
   }
