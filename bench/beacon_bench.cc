@@ -50,10 +50,20 @@
 #include "common/clock.h"
 #include "common/datagram.h"
 
-// ---- Heap allocations of one thread (the listener's)
-// --------------------------------------------- malloc itself is counted, so the allocations of C++
-// (operator new calls malloc) and of the C libraries (OpenSSL's) alike; glibc's own entry points do
-// the work.
+// ---- Heap allocations of one thread (the listener's) -------------------------------------------
+// malloc itself is counted, so the allocations of C++ (operator new calls malloc) and of the C
+// libraries (OpenSSL's) alike; glibc's own entry points do the work. Not under the sanitizers,
+// whose runtimes own malloc (the build then defines VIGIL_BENCH_NO_MALLOC_COUNT).
+
+namespace {
+
+std::atomic<pid_t> g_counted_thread{0};
+std::atomic<uint64_t> g_counted_allocations{0};
+
+}  // namespace
+
+#ifndef VIGIL_BENCH_NO_MALLOC_COUNT
+constexpr bool kCountsAllocations = true;
 
 extern "C" {
 void* __libc_malloc(size_t size);                // NOLINT(bugprone-reserved-identifier): glibc's
@@ -62,9 +72,6 @@ void* __libc_realloc(void* p, size_t size);      // NOLINT(bugprone-reserved-ide
 }
 
 namespace {
-
-std::atomic<pid_t> g_counted_thread{0};
-std::atomic<uint64_t> g_counted_allocations{0};
 
 void countAllocation() {
   const pid_t counted = g_counted_thread.load(std::memory_order_relaxed);
@@ -89,6 +96,9 @@ void* realloc(void* p, size_t size) {
   return __libc_realloc(p, size);
 }
 }
+#else
+constexpr bool kCountsAllocations = false;
+#endif
 
 namespace {
 
@@ -385,10 +395,11 @@ int main(int argc, char** argv) {
   const double per_wall_s = wall_s > 0 ? static_cast<double>(counters.accepted) / wall_s : 0;
   const double cpu_us_per_beacon =
       counters.accepted > 0 ? cpu_s * 1e6 / static_cast<double>(counters.accepted) : 0;
-  const double allocations_per_beacon =
-      counted_beacons > 0
-          ? static_cast<double>(g_counted_allocations.load()) / static_cast<double>(counted_beacons)
-          : 0;
+  double allocations_per_beacon = -1;  // not counted (a sanitizer build)
+  if (kCountsAllocations && counted_beacons > 0) {
+    allocations_per_beacon =
+        static_cast<double>(g_counted_allocations.load()) / static_cast<double>(counted_beacons);
+  }
 
   std::printf("agents %u, rounds %u, window %u: %llu beacons sent\n", options.agents,
               options.rounds, options.window, static_cast<unsigned long long>(total));
