@@ -15,8 +15,8 @@ using Sha256Digest = std::array<uint8_t, 32>;
 // crypto_openssl.cc (OpenSSL 3) or crypto_cng.cc (Windows CNG); hex and comparison are
 // portable (crypto_common.cc).
 
-// HMAC-SHA256. Fails only if the crypto library itself fails. Allocates nothing (OpenSSL:
-// every beacon and heartbeat is MACed).
+// HMAC-SHA256. Fails only if the crypto library itself fails. The OpenSSL backend allocates
+// nothing (the collector MACs every beacon, ack and heartbeat); CNG's creates a hash object.
 Result<Sha256Digest> hmacSha256(std::string_view key, std::string_view data);
 
 // SHA-256.
