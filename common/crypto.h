@@ -15,7 +15,8 @@ using Sha256Digest = std::array<uint8_t, 32>;
 // crypto_openssl.cc (OpenSSL 3) or crypto_cng.cc (Windows CNG); hex and comparison are
 // portable (crypto_common.cc).
 
-// HMAC-SHA256. Fails only if the crypto library itself fails.
+// HMAC-SHA256. Fails only if the crypto library itself fails. The OpenSSL backend allocates
+// nothing (the collector MACs every beacon, ack and heartbeat); CNG's creates a hash object.
 Result<Sha256Digest> hmacSha256(std::string_view key, std::string_view data);
 
 // SHA-256.
@@ -25,6 +26,8 @@ Result<Sha256Digest> sha256(std::string_view data);
 std::string toHex(const uint8_t* data, size_t len);
 std::string toHex(const Sha256Digest& digest);
 std::string toHex(std::string_view bytes);
+// Writes the 64 lower-case hex digits of `digest` to `out`, without allocating.
+void toHex(const Sha256Digest& digest, std::array<char, 64>* out);
 
 // True if `s` is exactly `length` lower-case hex digits (how keys and signatures are written).
 bool isLowerHex(std::string_view s, size_t length);

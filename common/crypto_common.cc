@@ -1,4 +1,5 @@
 // The backend-independent part of common/crypto.h: hex and constant-time comparison.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -15,20 +16,29 @@ int hexValue(char c) {
   return -1;
 }
 
+// Writes the 2 * `len` hex digits of `data` to `out`.
+void writeHex(const uint8_t* data, size_t len, char* out) {
+  static const char kDigits[] = "0123456789abcdef";
+  for (size_t i = 0; i < len; ++i) {
+    out[2 * i] = kDigits[data[i] >> 4];
+    out[2 * i + 1] = kDigits[data[i] & 0x0f];
+  }
+}
+
 }  // namespace
 
 std::string toHex(const uint8_t* data, size_t len) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (size_t i = 0; i < len; ++i) {
-    out.push_back(kDigits[data[i] >> 4]);
-    out.push_back(kDigits[data[i] & 0x0f]);
-  }
+  std::string out(len * 2, '\0');
+  writeHex(data, len, out.data());
   return out;
 }
 
 std::string toHex(const Sha256Digest& digest) { return toHex(digest.data(), digest.size()); }
+
+void toHex(const Sha256Digest& digest, std::array<char, 64>* out) {
+  static_assert(std::tuple_size<Sha256Digest>::value * 2 == 64);
+  writeHex(digest.data(), digest.size(), out->data());
+}
 
 std::string toHex(std::string_view bytes) {
   return toHex(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());

@@ -1,6 +1,7 @@
 #include "common/datagram.h"
 
-#include <vector>
+#include <array>
+#include <charconv>
 
 #include "common/crypto.h"
 
@@ -40,21 +41,25 @@ std::string join(std::initializer_list<std::string_view> fields) {
   return out;
 }
 
+// The fields of a datagram, split on single spaces.
+constexpr size_t kMaxFields = 5;
+using Fields = std::array<std::string_view, kMaxFields>;
+
 // Splits on single spaces; nullopt unless there are exactly `count` non-empty fields.
-std::optional<std::vector<std::string_view>> splitFields(std::string_view bytes, size_t count) {
-  if (bytes.empty() || bytes.size() > kMaxDatagramBytes) return std::nullopt;
-  std::vector<std::string_view> fields;
+std::optional<Fields> splitFields(std::string_view bytes, size_t count) {
+  if (bytes.empty() || bytes.size() > kMaxDatagramBytes || count > kMaxFields) return std::nullopt;
+  Fields fields;
+  size_t found = 0;
   size_t start = 0;
   while (start <= bytes.size()) {
     const size_t space = bytes.find(' ', start);
     const size_t end = space == std::string_view::npos ? bytes.size() : space;
-    if (end == start) return std::nullopt;
-    fields.push_back(bytes.substr(start, end - start));
-    if (fields.size() > count) return std::nullopt;
+    if (end == start || found == count) return std::nullopt;
+    fields[found++] = bytes.substr(start, end - start);
     if (space == std::string_view::npos) break;
     start = space + 1;
   }
-  if (fields.size() != count) return std::nullopt;
+  if (found != count) return std::nullopt;
   return fields;
 }
 
@@ -91,6 +96,71 @@ bool checkSignature(std::string_view key, const std::string& input, std::string_
   return !expected.empty() && crypto::constantTimeEquals(expected, signature);
 }
 
+// An integer's canonical decimal text (as std::to_string writes it), without allocating.
+class DecimalText {
+ public:
+  std::string_view of(int64_t v) {
+    const auto result = std::to_chars(digits_.data(), digits_.data() + digits_.size(), v);
+    size_ = static_cast<size_t>(result.ptr - digits_.data());
+    return view();
+  }
+  std::string_view view() const { return std::string_view(digits_.data(), size_); }
+
+ private:
+  std::array<char, 24> digits_{};
+  size_t size_ = 0;
+};
+
+// Text appended to a fixed buffer; remembers when something did not fit.
+class FixedWriter {
+ public:
+  FixedWriter(char* data, size_t capacity) : data_(data), capacity_(capacity) {}
+
+  void put(std::string_view s) {
+    if (!fits(s.size())) return;
+    s.copy(data_ + size_, s.size());
+    size_ += s.size();
+  }
+  void put(char c) { put(std::string_view(&c, 1)); }
+  // `fields` joined with `separator`.
+  void putJoined(std::initializer_list<std::string_view> fields, char separator) {
+    bool first = true;
+    for (std::string_view f : fields) {
+      if (!first) put(separator);
+      put(f);
+      first = false;
+    }
+  }
+
+  bool ok() const { return !overflowed_; }
+  std::string_view view() const { return std::string_view(data_, size_); }
+
+ private:
+  bool fits(size_t n) {
+    if (overflowed_ || n > capacity_ - size_) overflowed_ = true;
+    return !overflowed_;
+  }
+
+  char* data_;
+  size_t capacity_;
+  size_t size_ = 0;
+  bool overflowed_ = false;
+};
+
+// The hex HMAC of `fields` joined with "\n", into `hex`; false if signing fails or the fields
+// are longer than a datagram.
+bool signFields(std::string_view key, std::initializer_list<std::string_view> fields,
+                std::array<char, 64>* hex) {
+  DatagramBuffer input;
+  FixedWriter writer(input.data(), input.size());
+  writer.putJoined(fields, '\n');
+  if (!writer.ok()) return false;
+  auto digest = crypto::hmacSha256(key, writer.view());
+  if (!digest.ok()) return false;
+  crypto::toHex(digest.value(), hex);
+  return true;
+}
+
 }  // namespace
 
 std::string encodeBeacon(std::string_view agent_id, int64_t ts_ms, std::string_view key) {
@@ -117,12 +187,18 @@ std::string encodePeerAnnouncement(std::string_view key_id, std::string_view age
   return join({kPeerTag, key_id, agent_id, ts, sig});
 }
 
-std::optional<Beacon> parseBeacon(std::string_view bytes) {
+std::optional<BeaconView> parseBeaconView(std::string_view bytes) {
   auto f = splitFields(bytes, 4);
   if (!f || (*f)[0] != kBeaconTag || !isAgentId((*f)[1])) return std::nullopt;
   auto ts = parseDecimal((*f)[2], kMaxTimestamp);
   if (!ts || !crypto::isLowerHex((*f)[3], kSignatureHexLength)) return std::nullopt;
-  return Beacon{std::string((*f)[1]), *ts, std::string((*f)[3])};
+  return BeaconView{(*f)[1], (*f)[2], *ts, (*f)[3]};
+}
+
+std::optional<Beacon> parseBeacon(std::string_view bytes) {
+  auto view = parseBeaconView(bytes);
+  if (!view) return std::nullopt;
+  return Beacon{std::string(view->agent_id), view->ts_ms, std::string(view->signature)};
 }
 
 std::optional<BeaconAck> parseBeaconAck(std::string_view bytes) {
@@ -162,6 +238,27 @@ bool verify(const BeaconAck& m, std::string_view key) {
 bool verify(const PeerAnnouncement& m, std::string_view key) {
   return checkSignature(
       key, signingInput({kPeerTag, m.key_id, m.agent_id, std::to_string(m.ts_ms)}), m.signature);
+}
+
+bool verify(const BeaconView& m, std::string_view key) {
+  std::array<char, kSignatureHexLength> expected{};
+  return signFields(key, {kBeaconTag, m.agent_id, m.ts_text}, &expected) &&
+         crypto::constantTimeEquals(std::string_view(expected.data(), expected.size()),
+                                    m.signature);
+}
+
+size_t encodeBeaconAck(std::string_view agent_id, int64_t ts_ms, int64_t next_beacon_s,
+                       std::string_view key, DatagramBuffer* out) {
+  if (!isAgentId(agent_id)) return 0;
+  DecimalText ts;
+  DecimalText next;
+  std::array<char, kSignatureHexLength> sig{};
+  if (!signFields(key, {kAckTag, agent_id, ts.of(ts_ms), next.of(next_beacon_s)}, &sig)) {
+    return 0;
+  }
+  FixedWriter writer(out->data(), out->size());
+  writer.putJoined({kAckTag, agent_id, ts.view(), next.view(), {sig.data(), sig.size()}}, ' ');
+  return writer.ok() ? writer.view().size() : 0;
 }
 
 std::string peerKeyId(std::string_view peer_key) {

@@ -12,6 +12,7 @@
 // peer announcements with the site's peer key. <ts_ms> is the sender's corrected wall clock in
 // Unix ms; the ack echoes the beacon's <ts_ms>.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,6 +24,9 @@ namespace vigil::datagram {
 constexpr size_t kMaxDatagramBytes = 512;
 // Longest agent id a datagram may carry.
 constexpr size_t kMaxAgentIdBytes = 64;
+
+// Room for any datagram, for the allocation-free functions below.
+using DatagramBuffer = std::array<char, kMaxDatagramBytes>;
 
 struct Beacon {
   std::string agent_id;
@@ -44,6 +48,14 @@ struct PeerAnnouncement {
   std::string signature;
 };
 
+// A beacon as received, without copies: views into the datagram's bytes, valid while they are.
+struct BeaconView {
+  std::string_view agent_id;
+  std::string_view ts_text;  // <ts_ms> as sent: its one canonical spelling
+  int64_t ts_ms = 0;
+  std::string_view signature;
+};
+
 // Encoders sign with `key` (its bytes). They return an empty string only if signing fails.
 std::string encodeBeacon(std::string_view agent_id, int64_t ts_ms, std::string_view key);
 std::string encodeBeaconAck(std::string_view agent_id, int64_t ts_ms, int64_t next_beacon_s,
@@ -62,6 +74,15 @@ std::optional<PeerAnnouncement> parsePeerAnnouncement(std::string_view bytes);
 bool verify(const Beacon& m, std::string_view key);
 bool verify(const BeaconAck& m, std::string_view key);
 bool verify(const PeerAnnouncement& m, std::string_view key);
+
+// The collector's per-datagram path, without heap allocation: the same checks and the same
+// bytes as parseBeacon, verify and encodeBeaconAck above.
+std::optional<BeaconView> parseBeaconView(std::string_view bytes);
+bool verify(const BeaconView& m, std::string_view key);
+// Writes the signed ack to `out` and returns its length; 0 if signing fails or `agent_id` is
+// not an agent id (parseBeaconView's are).
+size_t encodeBeaconAck(std::string_view agent_id, int64_t ts_ms, int64_t next_beacon_s,
+                       std::string_view key, DatagramBuffer* out);
 
 // The id of a site peer key: the first 16 hex digits of SHA-256(key).
 std::string peerKeyId(std::string_view peer_key);

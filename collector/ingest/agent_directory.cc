@@ -86,6 +86,14 @@ std::optional<AgentCredentials> AgentDirectory::credentials(const std::string& a
   return it->second.credentials;
 }
 
+bool AgentDirectory::credentialsInto(const std::string& agent_id, AgentCredentials* out) const {
+  MutexLock lock(mu_);
+  auto it = agents_.find(agent_id);
+  if (it == agents_.end()) return false;
+  *out = it->second.credentials;
+  return true;
+}
+
 std::optional<AgentPlacement> AgentDirectory::placement(const std::string& agent_id) const {
   MutexLock lock(mu_);
   auto it = agents_.find(agent_id);

@@ -66,6 +66,9 @@ class AgentDirectory {
   void remove(const std::string& agent_id);
 
   std::optional<AgentCredentials> credentials(const std::string& agent_id) const;
+  // As credentials(), copied into `out`, whose strings keep their capacity: no allocation when
+  // it suffices (the beacon path). False, `out` unchanged, if there is no such agent.
+  bool credentialsInto(const std::string& agent_id, AgentCredentials* out) const;
   std::optional<AgentPlacement> placement(const std::string& agent_id) const;
 
   // Records `beat` as seen at `now_ms` if its seq is above the agent's last accepted seq;

@@ -1,7 +1,6 @@
 #include "collector/ingest/beacon_service.h"
 
 #include <cstdlib>
-#include <utility>
 
 #include "common/datagram.h"
 
@@ -10,6 +9,8 @@ namespace {
 
 // A beacon stamped this much before the collector's start is still taken as its first one.
 constexpr int64_t kStartSlackMs = 1000;
+// Agents' secrets are 64 hex digits; a longer one grows the workspace once.
+constexpr size_t kSecretCapacity = 64;
 
 }  // namespace
 
@@ -37,12 +38,17 @@ BeaconService::BeaconService(const AgentDirectory& directory, const Clock& clock
       evidence_(evidence),
       started_at_ms_(toUnixMillis(clock.wallNow())) {}
 
-BeaconOutcome BeaconService::drop(BeaconDrop reason, std::string agent_id) {
+BeaconWorkspace::BeaconWorkspace() {
+  agent_id_.reserve(datagram::kMaxAgentIdBytes);
+  credentials_.secret.reserve(kSecretCapacity);
+}
+
+BeaconVerdict BeaconService::drop(BeaconDrop reason, std::string_view agent_id) {
   const auto index = static_cast<size_t>(reason);
   ++dropped_[index];
-  BeaconOutcome out;
+  BeaconVerdict out;
   out.drop = reason;
-  out.agent_id = std::move(agent_id);
+  out.agent_id = agent_id;
   const MonoTime now = clock_.monotonicNow();
   MutexLock lock(mu_);
   DropLog& log = drop_log_[index];
@@ -58,33 +64,49 @@ BeaconOutcome BeaconService::drop(BeaconDrop reason, std::string agent_id) {
 }
 
 BeaconOutcome BeaconService::handle(std::string_view datagram) {
+  BeaconWorkspace workspace;
+  datagram::DatagramBuffer ack;
+  const BeaconVerdict verdict = check(datagram, workspace, &ack);
+  BeaconOutcome out;
+  out.ack.assign(ack.data(), verdict.ack_size);
+  out.drop = verdict.drop;
+  out.agent_id = std::string(verdict.agent_id);
+  out.log_drop = verdict.log_drop;
+  out.unlogged_drops = verdict.unlogged_drops;
+  return out;
+}
+
+BeaconVerdict BeaconService::check(std::string_view datagram, BeaconWorkspace& workspace,
+                                   datagram::DatagramBuffer* ack) {
   const MonoTime received_at = clock_.monotonicNow();
-  std::optional<datagram::Beacon> beacon = datagram::parseBeacon(datagram);
+  std::optional<datagram::BeaconView> beacon = datagram::parseBeaconView(datagram);
   if (!beacon) return drop(BeaconDrop::kMalformed, {});
 
-  const std::optional<AgentCredentials> credentials = directory_.credentials(beacon->agent_id);
-  if (!credentials || credentials->retired) {
+  // Assigned, not constructed: the workspace's strings keep their capacity.
+  workspace.agent_id_.assign(beacon->agent_id);
+  AgentCredentials& credentials = workspace.credentials_;
+  if (!directory_.credentialsInto(workspace.agent_id_, &credentials) || credentials.retired) {
     return drop(BeaconDrop::kUnknownAgent, beacon->agent_id);
   }
-  if (!datagram::verify(*beacon, credentials->secret)) {
+  if (!datagram::verify(*beacon, credentials.secret)) {
     return drop(BeaconDrop::kBadSignature, beacon->agent_id);
   }
   const int64_t now_ms = toUnixMillis(clock_.wallNow());
   if (std::llabs(beacon->ts_ms - now_ms) > config_.max_clock_skew_ms) {
     return drop(BeaconDrop::kStale, beacon->agent_id);
   }
-  if (!recordIfNewer(beacon->agent_id, beacon->ts_ms)) {
+  if (!recordIfNewer(workspace.agent_id_, beacon->ts_ms)) {
     return drop(BeaconDrop::kReplayed, beacon->agent_id);
   }
   ++accepted_;
   if (evidence_ != nullptr) {
-    evidence_->beaconAccepted(beacon->agent_id, received_at,
+    evidence_->beaconAccepted(workspace.agent_id_, received_at,
                               std::chrono::seconds(config_.interval_s));
   }
-  BeaconOutcome out;
-  out.ack = datagram::encodeBeaconAck(beacon->agent_id, beacon->ts_ms, config_.interval_s,
-                                      credentials->secret);
-  out.agent_id = std::move(beacon->agent_id);
+  BeaconVerdict out;
+  out.agent_id = beacon->agent_id;
+  out.ack_size = datagram::encodeBeaconAck(beacon->agent_id, beacon->ts_ms, config_.interval_s,
+                                           credentials.secret, ack);
   return out;
 }
 

@@ -7,10 +7,12 @@
 //
 // Work per datagram is bounded: at most kMaxDatagramBytes are looked at, one map lookup, one
 // HMAC; memory grows only with agents whose beacons were accepted (one timestamp each).
+// check() allocates nothing once its agent had a beacon accepted (its workspace is reused);
+// handle() is the same check with copied results.
 // Every drop is counted by reason; drops are for logging in at most one line per reason per
 // log period, never one per datagram.
 //
-// Thread safety: safe to call concurrently.
+// Thread safety: safe to call concurrently (each thread with its own BeaconWorkspace).
 
 #include <array>
 #include <atomic>
@@ -24,6 +26,7 @@
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/evidence_sink.h"
 #include "common/clock.h"
+#include "common/datagram.h"
 #include "common/mutex.h"
 #include "common/protocol.h"
 
@@ -57,6 +60,30 @@ struct BeaconOutcome {
   uint64_t unlogged_drops = 0;
 };
 
+// The outcome of check(): views, no copies.
+struct BeaconVerdict {
+  std::optional<BeaconDrop> drop;  // why it was dropped; nullopt: accepted
+  // The beacon's agent id once it parsed (charset-checked, safe to log), a view into the
+  // datagram; else empty.
+  std::string_view agent_id;
+  size_t ack_size = 0;  // bytes of the ack written to the caller's buffer; 0 when dropped
+  // As in BeaconOutcome.
+  bool log_drop = false;
+  uint64_t unlogged_drops = 0;
+};
+
+// What check() reuses from one datagram to the next: room for the agent's id and
+// credentials. One per thread; not shared.
+class BeaconWorkspace {
+ public:
+  BeaconWorkspace();
+
+ private:
+  friend class BeaconService;
+  std::string agent_id_;  // the current beacon's, as the directory and the replay map key it
+  AgentCredentials credentials_;
+};
+
 struct BeaconCounters {
   uint64_t accepted = 0;
   std::array<uint64_t, kBeaconDropCount> dropped{};  // indexed by BeaconDrop
@@ -73,15 +100,19 @@ class BeaconService {
   // Checks `datagram` in the order of docs/protocol.md: shape, agent known and not retired,
   // signature, timestamp, replay. Only an accepted beacon changes state.
   BeaconOutcome handle(std::string_view datagram);
+  // As handle(), without heap allocation once the agent had a beacon accepted: the ack goes
+  // to `ack` (verdict.ack_size bytes), the agent id is a view into `datagram`.
+  BeaconVerdict check(std::string_view datagram, BeaconWorkspace& workspace,
+                      datagram::DatagramBuffer* ack);
 
   BeaconCounters counters() const;
   const BeaconConfig& config() const { return config_; }
 
  private:
-  BeaconOutcome drop(BeaconDrop reason, std::string agent_id);
+  BeaconVerdict drop(BeaconDrop reason, std::string_view agent_id);
   // Records `ts_ms` as the agent's last accepted beacon if it is newer than the previous one
   // (the first one since the start: not older than the start); the check and the update are
-  // one atomic step.
+  // one atomic step. Allocates only for an agent's first accepted beacon.
   bool recordIfNewer(const std::string& agent_id, int64_t ts_ms);
 
   const AgentDirectory& directory_;

@@ -1,17 +1,70 @@
 #include "collector/listener/beacon_listener.h"
 
+#include <Poco/Error.h>
 #include <Poco/Exception.h>
 #include <Poco/Net/SocketAddress.h>
-#include <Poco/Timespan.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <array>
+#include <cerrno>
+#include <string_view>
 
 #include "common/datagram.h"
 
 namespace vigil::collector {
 
+struct BeaconListener::Batch {
+  struct Slot {
+    // One byte more than a datagram may have: a longer one arrives truncated, is seen as too
+    // long and dropped as malformed.
+    std::array<char, datagram::kMaxDatagramBytes + 1> datagram{};
+    sockaddr_storage sender{};
+    iovec datagram_iov{};
+    datagram::DatagramBuffer ack{};
+    iovec ack_iov{};
+  };
+
+  Batch() {
+    for (size_t i = 0; i < kBatchSize; ++i) {
+      Slot& slot = slots[i];
+      slot.datagram_iov = {slot.datagram.data(), slot.datagram.size()};
+      msghdr& in = received[i].msg_hdr;
+      in.msg_iov = &slot.datagram_iov;
+      in.msg_iovlen = 1;
+      in.msg_name = &slot.sender;
+    }
+  }
+
+  // Makes every slot ready to receive (recvmmsg overwrites the address lengths and flags).
+  void prepareToReceive() {
+    for (mmsghdr& m : received) {
+      m.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      m.msg_hdr.msg_flags = 0;
+      m.msg_len = 0;
+    }
+  }
+
+  // Queues slot `i`'s ack of `size` bytes as the `queued`-th, to the slot's sender.
+  void queueAck(size_t queued, size_t i, size_t size) {
+    Slot& slot = slots[i];
+    slot.ack_iov = {slot.ack.data(), size};
+    msghdr& out = acks[queued].msg_hdr;
+    out = msghdr{};
+    out.msg_iov = &slot.ack_iov;
+    out.msg_iovlen = 1;
+    out.msg_name = &slot.sender;
+    out.msg_namelen = received[i].msg_hdr.msg_namelen;
+  }
+
+  std::array<Slot, kBatchSize> slots;
+  std::array<mmsghdr, kBatchSize> received{};
+  std::array<mmsghdr, kBatchSize> acks{};
+};
+
 BeaconListener::BeaconListener(BeaconService& service, Poco::Logger& logger)
-    : service_(service), logger_(logger) {}
+    : service_(service), logger_(logger), batch_(std::make_unique<Batch>()) {}
 
 BeaconListener::~BeaconListener() { stop(); }
 
@@ -20,12 +73,18 @@ Status BeaconListener::bind(const std::string& address, int port) {
     const Poco::Net::SocketAddress at(address, static_cast<Poco::UInt16>(port));
     socket_.emplace(at, /*reuseAddress=*/false, /*reusePort=*/false);
     port_ = socket_->address().port();
-    return Status::okStatus();
   } catch (const Poco::Exception& e) {
     socket_.reset();
     return Status::unavailable("cannot bind udp " + address + ":" + std::to_string(port) + ": " +
                                e.displayText());
   }
+  try {
+    socket_->setReceiveBufferSize(kReceiveBufferBytes);
+  } catch (const Poco::Exception& e) {
+    // The default buffer still works, with less room for bursts.
+    logger_.warning("beacon listener: cannot enlarge the receive buffer: " + e.displayText());
+  }
+  return Status::okStatus();
 }
 
 void BeaconListener::start() {
@@ -46,44 +105,81 @@ void BeaconListener::stop() {
 }
 
 void BeaconListener::run() {
-  const Poco::Timespan poll_period(
-      std::chrono::duration_cast<std::chrono::microseconds>(kPollPeriod).count());
+  pollfd readable{};
+  readable.fd = socket_->impl()->sockfd();
+  readable.events = POLLIN;
   while (!stopping_) {
-    try {
-      if (socket_->poll(poll_period, Poco::Net::Socket::SELECT_READ)) handleOne();
-    } catch (const Poco::Exception& e) {
-      // A failing socket must not spin the log: one line per drop log period.
-      const auto now = std::chrono::steady_clock::now();
-      if (!last_error_logged_ || now - *last_error_logged_ >= service_.config().drop_log_period) {
-        last_error_logged_ = now;
-        logger_.warning("beacon listener: " + e.displayText());
-      }
+    const int ready = ::poll(&readable, 1, static_cast<int>(kPollPeriod.count()));
+    if (ready < 0 && errno != EINTR) logSocketError("poll", errno);
+    if (ready <= 0) continue;
+    // Drain the queue a batch at a time, looking at the stop flag between batches.
+    while (!stopping_ && serveBatch() == kBatchSize) {
     }
   }
 }
 
-void BeaconListener::handleOne() {
-  // One byte more than a datagram may have: a longer one arrives truncated, is seen as too
-  // long and dropped as malformed.
-  std::array<char, datagram::kMaxDatagramBytes + 1> buffer{};
-  Poco::Net::SocketAddress sender;
-  const int n = socket_->receiveFrom(buffer.data(), static_cast<int>(buffer.size()), sender);
-  if (n < 0) return;
-  BeaconOutcome outcome = service_.handle(std::string_view(buffer.data(), static_cast<size_t>(n)));
-  if (!outcome.ack.empty()) {
-    socket_->sendTo(outcome.ack.data(), static_cast<int>(outcome.ack.size()), sender);
-    return;
-  }
-  if (outcome.drop && outcome.log_drop) {
-    std::string line = std::string("beacon dropped (") + beaconDropName(*outcome.drop) + ") from " +
-                       sender.toString();
-    if (!outcome.agent_id.empty()) line += " agent=" + outcome.agent_id;
-    if (outcome.unlogged_drops > 0) {
-      line += "; " + std::to_string(outcome.unlogged_drops) +
-              " more dropped for this reason since the previous line";
+size_t BeaconListener::serveBatch() {
+  Batch& batch = *batch_;
+  batch.prepareToReceive();
+  const int received = ::recvmmsg(socket_->impl()->sockfd(), batch.received.data(), kBatchSize,
+                                  MSG_DONTWAIT, nullptr);
+  if (received < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      logSocketError("recvmmsg", errno);
     }
-    logger_.notice(line);
+    return 0;
   }
+  size_t acks = 0;
+  for (size_t i = 0; i < static_cast<size_t>(received); ++i) {
+    Batch::Slot& slot = batch.slots[i];
+    const std::string_view bytes(slot.datagram.data(), batch.received[i].msg_len);
+    const BeaconVerdict verdict = service_.check(bytes, workspace_, &slot.ack);
+    if (verdict.ack_size > 0) {
+      batch.queueAck(acks++, i, verdict.ack_size);
+    } else if (verdict.drop && verdict.log_drop) {
+      logDrop(verdict, i);
+    }
+  }
+  sendAcks(acks);
+  return static_cast<size_t>(received);
+}
+
+void BeaconListener::sendAcks(size_t count) {
+  Batch& batch = *batch_;
+  size_t done = 0;
+  while (done < count) {
+    const int sent = ::sendmmsg(socket_->impl()->sockfd(), &batch.acks[done],
+                                static_cast<unsigned>(count - done), 0);
+    if (sent > 0) {
+      done += static_cast<size_t>(sent);
+      continue;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    // The first unsent ack failed: skip it, send the rest.
+    logSocketError("sendmmsg", sent < 0 ? errno : EIO);
+    ++done;
+  }
+}
+
+void BeaconListener::logDrop(const BeaconVerdict& verdict, size_t slot) {
+  const Poco::Net::SocketAddress sender(
+      reinterpret_cast<const sockaddr*>(&batch_->slots[slot].sender),
+      batch_->received[slot].msg_hdr.msg_namelen);
+  std::string line = std::string("beacon dropped (") + beaconDropName(*verdict.drop) + ") from " +
+                     sender.toString();
+  if (!verdict.agent_id.empty()) line += " agent=" + std::string(verdict.agent_id);
+  if (verdict.unlogged_drops > 0) {
+    line += "; " + std::to_string(verdict.unlogged_drops) +
+            " more dropped for this reason since the previous line";
+  }
+  logger_.notice(line);
+}
+
+void BeaconListener::logSocketError(const char* call, int error) {
+  const auto now = std::chrono::steady_clock::now();
+  if (last_error_logged_ && now - *last_error_logged_ < service_.config().drop_log_period) return;
+  last_error_logged_ = now;
+  logger_.warning(std::string("beacon listener: ") + call + ": " + Poco::Error::getMessage(error));
 }
 
 }  // namespace vigil::collector

@@ -300,3 +300,127 @@ BOOST_FIXTURE_TEST_CASE(a_udp_port_held_by_another_socket_cannot_be_bound, Beaco
   BOOST_TEST((taken.code() == vigil::StatusCode::kUnavailable));
   BOOST_TEST(taken.message().find(std::to_string(first.port())) != std::string::npos);
 }
+
+namespace {
+
+// A client socket on loopback that reads what the listener sent it.
+struct BeaconClient {
+  Poco::Net::DatagramSocket socket{Poco::Net::SocketAddress("127.0.0.1", 0)};
+
+  void send(const std::string& bytes, const Poco::Net::SocketAddress& to) {
+    socket.sendTo(bytes.data(), static_cast<int>(bytes.size()), to);
+  }
+  // Every datagram that arrives until none came for `quiet`.
+  std::vector<std::string> receiveAll(std::chrono::milliseconds quiet) {
+    std::vector<std::string> out;
+    while (socket.poll(Poco::Timespan(quiet.count() * 1000), Poco::Net::Socket::SELECT_READ)) {
+      char buffer[1024];
+      Poco::Net::SocketAddress from;
+      const int n = socket.receiveFrom(buffer, sizeof(buffer), from);
+      out.emplace_back(buffer, static_cast<size_t>(n));
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_mixed_batch_is_answered_with_exactly_the_right_acks_to_their_senders,
+                        BeaconFixture) {
+  Poco::Logger& logger = Poco::Logger::get("test.beacon.batch");
+  BeaconListener listener(*service, logger);
+  BOOST_REQUIRE(listener.bind("127.0.0.1", 0).ok());
+  const Poco::Net::SocketAddress collector("127.0.0.1", listener.port());
+  BeaconClient a;
+  BeaconClient b;
+  BeaconClient c;
+  const int64_t now = nowMs();
+  // Queued before the thread starts, so one recvmmsg reads them all as one batch.
+  a.send(beacon("ag_a", now), collector);                // accepted: ack to a
+  b.send(beacon("ag_b", now, kOtherSecret), collector);  // forged
+  c.send(beacon("ag_b", now + 1), collector);            // accepted: ack to c
+  a.send(beacon("ag_a", now), collector);                // replayed
+  b.send(std::string(2000, 'x'), collector);             // oversized
+  c.send(beacon("ag_nobody", now), collector);           // unknown agent
+  b.send(beacon("ag_a", now + 5), collector);            // accepted: ack to b
+  a.send("junk", collector);                             // malformed
+  c.send(beacon("ag_retired", now), collector);          // retired: unknown agent
+  listener.start();
+
+  BOOST_REQUIRE(waitUntil([&] {
+    const auto counters = service->counters();
+    uint64_t seen = counters.accepted;
+    for (uint64_t d : counters.dropped) seen += d;
+    return seen == 9u;
+  }));
+  auto expect_one_ack = [](BeaconClient& client, const std::string& agent, int64_t ts) {
+    const std::vector<std::string> got = client.receiveAll(300ms);
+    BOOST_TEST_REQUIRE(got.size() == 1u);
+    auto ack = datagram::parseBeaconAck(got[0]);
+    BOOST_REQUIRE(ack.has_value());
+    BOOST_TEST(datagram::verify(*ack, kSecret));
+    BOOST_TEST(ack->agent_id == agent);
+    BOOST_TEST(ack->ts_ms == ts);
+  };
+  expect_one_ack(a, "ag_a", now);
+  expect_one_ack(b, "ag_a", now + 5);
+  expect_one_ack(c, "ag_b", now + 1);
+
+  const auto counters = service->counters();
+  BOOST_TEST(counters.accepted == 3u);
+  BOOST_TEST(counters.dropped[dropIndex(BeaconDrop::kMalformed)] == 2u);
+  BOOST_TEST(counters.dropped[dropIndex(BeaconDrop::kUnknownAgent)] == 2u);
+  BOOST_TEST(counters.dropped[dropIndex(BeaconDrop::kBadSignature)] == 1u);
+  BOOST_TEST(counters.dropped[dropIndex(BeaconDrop::kStale)] == 0u);
+  BOOST_TEST(counters.dropped[dropIndex(BeaconDrop::kReplayed)] == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_queue_longer_than_a_batch_is_answered_in_order, BeaconFixture) {
+  Poco::Logger& logger = Poco::Logger::get("test.beacon.queue");
+  BeaconListener listener(*service, logger);
+  BOOST_REQUIRE(listener.bind("127.0.0.1", 0).ok());
+  const Poco::Net::SocketAddress collector("127.0.0.1", listener.port());
+  BeaconClient client;
+  const int64_t now = nowMs();
+  const size_t count = 3 * BeaconListener::kBatchSize + 5;
+  for (size_t i = 0; i < count; ++i) client.send(beacon("ag_a", now + int64_t(i)), collector);
+  listener.start();
+
+  std::vector<std::string> acks;
+  BOOST_REQUIRE(waitUntil([&] {
+    for (std::string& ack : client.receiveAll(50ms)) acks.push_back(std::move(ack));
+    return acks.size() >= count;
+  }));
+  BOOST_TEST(acks.size() == count);
+  for (size_t i = 0; i < acks.size(); ++i) {
+    auto ack = datagram::parseBeaconAck(acks[i]);
+    BOOST_REQUIRE(ack.has_value());
+    BOOST_TEST(ack->ts_ms == now + int64_t(i));
+  }
+  BOOST_TEST(service->counters().accepted == count);
+}
+
+BOOST_FIXTURE_TEST_CASE(check_reuses_one_workspace_across_agents_and_keys, BeaconFixture) {
+  // The allocation-free form gives what handle() gives, datagram after datagram.
+  vigil::collector::BeaconWorkspace workspace;
+  datagram::DatagramBuffer ack;
+  const int64_t now = nowMs();
+  // The verdict's agent id is a view into the datagram: keep it alive.
+  const std::string from_a = beacon("ag_a", now);
+  auto verdict = service->check(from_a, workspace, &ack);
+  BOOST_TEST(!verdict.drop.has_value());
+  BOOST_TEST(verdict.agent_id == "ag_a");
+  BOOST_TEST(std::string(ack.data(), verdict.ack_size) ==
+             datagram::encodeBeaconAck("ag_a", now, 15, kSecret));
+  verdict = service->check(beacon("ag_b", now, kOtherSecret), workspace, &ack);
+  BOOST_TEST((verdict.drop == BeaconDrop::kBadSignature));
+  BOOST_TEST(verdict.ack_size == 0u);
+  verdict = service->check(beacon("ag_b", now), workspace, &ack);
+  BOOST_TEST(!verdict.drop.has_value());
+  BOOST_TEST(std::string(ack.data(), verdict.ack_size) ==
+             datagram::encodeBeaconAck("ag_b", now, 15, kSecret));
+  const std::string from_nobody = beacon("ag_nobody", now);
+  verdict = service->check(from_nobody, workspace, &ack);
+  BOOST_TEST((verdict.drop == BeaconDrop::kUnknownAgent));
+  BOOST_TEST(verdict.agent_id == "ag_nobody");
+}

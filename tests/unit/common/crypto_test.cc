@@ -1,8 +1,10 @@
 #define BOOST_TEST_MODULE common_crypto
 #include "common/crypto.h"
 
+#include <array>
 #include <boost/test/unit_test.hpp>
 #include <string>
+#include <utility>
 
 using namespace vigil;
 
@@ -56,6 +58,24 @@ BOOST_AUTO_TEST_CASE(hmac_accepts_empty_key_and_data) {
   BOOST_REQUIRE(mac.ok());
   BOOST_TEST(crypto::toHex(mac.value()) ==
              "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+}
+
+BOOST_AUTO_TEST_CASE(hmac_keys_at_the_block_size_are_used_as_they_are_and_longer_ones_hashed) {
+  // Agents' secrets are 64 hex digits: exactly one SHA-256 block. Expected values from
+  // Python's hmac module.
+  const std::pair<std::string, std::string> cases[] = {
+      {std::string(64, 'a'), "d80316677d99fead8866a68958ae7c368e5a43516b934aca9c3ed2496ea23444"},
+      {std::string(65, 'k'), "75092ca3ee2b307470c227697b42b3e65376aa3bae98fb5a1f7b7536daa9588a"},
+  };
+  const std::string data[] = {"VB1\nag_1\n1790000000000", "x"};
+  for (size_t i = 0; i < 2; ++i) {
+    auto mac = crypto::hmacSha256(cases[i].first, data[i]);
+    BOOST_REQUIRE(mac.ok());
+    BOOST_TEST(crypto::toHex(mac.value()) == cases[i].second);
+    std::array<char, 64> hex{};
+    crypto::toHex(mac.value(), &hex);
+    BOOST_TEST(std::string(hex.data(), hex.size()) == cases[i].second);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(sha256_matches_fips_180_vector) {

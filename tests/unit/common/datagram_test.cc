@@ -146,3 +146,32 @@ BOOST_AUTO_TEST_CASE(a_datagram_of_the_maximum_size_is_parsed) {
   // Acks never exceed the maximum either.
   BOOST_TEST(encodeBeaconAck(id, 999'999'999'999'999, 86'400, kKey).size() <= kMaxDatagramBytes);
 }
+
+BOOST_AUTO_TEST_CASE(the_allocation_free_beacon_path_agrees_with_the_string_one) {
+  const std::string id(kMaxAgentIdBytes, 'z');
+  for (const std::string& agent_id : {std::string("ag_1"), id}) {
+    const std::string bytes = encodeBeacon(agent_id, kTs, kKey);
+    auto view = parseBeaconView(bytes);
+    BOOST_REQUIRE(view.has_value());
+    BOOST_TEST(view->agent_id == agent_id);
+    BOOST_TEST(view->ts_text == std::to_string(kTs));
+    BOOST_TEST(view->ts_ms == kTs);
+    BOOST_TEST(verify(*view, kKey));
+    BOOST_TEST(!verify(*view, kOtherKey));
+    BOOST_TEST(verify(*view, kKey));
+
+    DatagramBuffer ack;
+    const size_t size = encodeBeaconAck(view->agent_id, view->ts_ms, 86'400, kKey, &ack);
+    BOOST_TEST(std::string(ack.data(), size) == encodeBeaconAck(agent_id, kTs, 86'400, kKey));
+  }
+  // The same shape checks as parseBeacon.
+  const std::string good = encodeBeacon("ag_1", kTs, kKey);
+  for (const std::string& bad : {std::string(), good + " ", withField(good, 2, "0042"),
+                                 withField(good, 0, "VA1"), good + std::string(600, 'a')}) {
+    BOOST_TEST(!parseBeaconView(bad).has_value());
+  }
+  // Only agent ids are acknowledged.
+  DatagramBuffer ack;
+  BOOST_TEST(encodeBeaconAck("ag 1", kTs, 15, kKey, &ack) == 0u);
+  BOOST_TEST(encodeBeaconAck(std::string(kMaxAgentIdBytes + 1, 'a'), kTs, 15, kKey, &ack) == 0u);
+}
