@@ -15,8 +15,9 @@ using Sha256Digest = std::array<uint8_t, 32>;
 // crypto_openssl.cc (OpenSSL 3) or crypto_cng.cc (Windows CNG); hex and comparison are
 // portable (crypto_common.cc).
 
-// HMAC-SHA256. Fails only if the crypto library itself fails. The OpenSSL backend allocates
-// nothing (the collector MACs every beacon, ack and heartbeat); CNG's creates a hash object.
+// HMAC-SHA256. Fails only if the crypto library itself fails. Through OpenSSL 3's EVP_MAC
+// (the library's own HMAC): it allocates inside OpenSSL on every call; CNG's creates a hash
+// object.
 Result<Sha256Digest> hmacSha256(std::string_view key, std::string_view data);
 
 // SHA-256.
