@@ -113,6 +113,7 @@ json::JsonPtr agentObject(AgentRecord agent, const std::optional<AgentLiveState>
   out::integer(o, "tenant_id", agent.tenant_id);
   out::integer(o, "site_id", agent.site_id);
   out::string(o, "hostname", agent.hostname);
+  out::string(o, "class", agentClassName(agent.agent_class));
   out::string(o, "os_name", agent.os_name);
   out::string(o, "os_version", agent.os_version);
   out::string(o, "arch", agent.arch);

@@ -26,6 +26,7 @@
 #include "collector/admin/admin_auth.h"
 #include "collector/admin/agent_query.h"
 #include "collector/admin/alert_service.h"
+#include "collector/admin/cadence_service.h"
 #include "collector/admin/maintenance_service.h"
 #include "collector/admin/tenancy_service.h"
 #include "collector/admin/token_service.h"
@@ -395,14 +396,18 @@ ListenerConfig listenerConfig(const CollectorConfig& config, Poco::Net::Context:
 }
 
 // The admin API's services (docs/api.md), each registering its routes in the table. A deleted
-// tenant or site takes its maintenance windows and peer key out of memory too: nothing of it
-// may apply to anything created later.
+// tenant or site takes its maintenance windows, cadence rules and peer key out of memory too:
+// nothing of it may apply to anything created later.
 class AdminServices {
  public:
   AdminServices(Store& store, AgentDirectory& directory, PresenceMonitor& presence,
-                const HealthSources& health, SitePeerKeys& peer_keys, Poco::Logger& log)
+                const HealthSources& health, SitePeerKeys& peer_keys, CadenceBook& cadence,
+                Poco::Logger& log)
       : agents_(store, directory, presence, health),
         maintenance_(store, presence),
+        cadence_(
+            store, cadence, presence, [this](const AdminRequest& r) { return agents_.getAgent(r); },
+            [&log](const std::string& line) { log.information(line); }),
         tenancy_(
             store,
             [this](cJSON* summary, std::optional<int64_t> tenant_id,
@@ -415,8 +420,11 @@ class AdminServices {
   AdminServices(const AdminServices&) = delete;
   AdminServices& operator=(const AdminServices&) = delete;
 
-  // Reads the maintenance windows from the store.
-  Status load() { return maintenance_.load(); }
+  // Reads the maintenance windows, the cadence rules and the agents' classes from the store.
+  Status load() {
+    if (Status s = maintenance_.load(); !s.ok()) return s;
+    return cadence_.load();
+  }
 
   void registerRoutes(AdminRouteTable& routes) {
     agents_.registerRoutes(routes);
@@ -424,6 +432,7 @@ class AdminServices {
     tokens_.registerRoutes(routes);
     alerts_.registerRoutes(routes);
     maintenance_.registerRoutes(routes);
+    cadence_.registerRoutes(routes);
   }
 
  private:
@@ -431,6 +440,9 @@ class AdminServices {
     auto forget_windows = [this, &log] {
       if (Status s = maintenance_.reload(); !s.ok()) {
         log.error("cannot reload maintenance windows after a deletion: " + s.toString());
+      }
+      if (Status s = cadence_.reload(); !s.ok()) {
+        log.error("cannot reload cadence rules after a deletion: " + s.toString());
       }
     };
     TenancyDeletions d;
@@ -444,6 +456,7 @@ class AdminServices {
 
   AgentQueryService agents_;
   MaintenanceService maintenance_;
+  CadenceService cadence_;
   TenancyService tenancy_;
   TokenService tokens_;
   AlertService alerts_;
@@ -532,6 +545,10 @@ int CollectorApp::serve(const CollectorConfig& config) {
     return EXIT_IOERR;
   }
   IngestConfig ingest_config = config.ingest;
+  // The heartbeat cadence policy in memory (collector/core/cadence.h): filled and kept in step
+  // by the admin services; ingest resolves each agent's intervals from it.
+  CadenceBook cadence(
+      CadenceDefaults{config.ingest.heartbeat_interval_s, config.beacon.interval_s});
 
   // The UDP beacon port, on the HTTP listener's address. Bound before anything serves, so a
   // taken port stops the start like a taken HTTP port does.
@@ -558,9 +575,9 @@ int CollectorApp::serve(const CollectorConfig& config) {
   // Each service registers its routes in the table (docs/api.md); the HTTP edge authenticates
   // and calls them. Services of other components (webhooks) register here too.
   AdminRouteTable admin_routes;
-  AdminServices admin_services(store, directory, presence, health_sources, peer_keys, log);
+  AdminServices admin_services(store, directory, presence, health_sources, peer_keys, cadence, log);
   if (Status s = admin_services.load(); !s.ok()) {
-    log.fatal("cannot load maintenance windows: " + s.toString());
+    log.fatal("cannot load maintenance windows and cadence rules: " + s.toString());
     return EXIT_IOERR;
   }
   admin_services.registerRoutes(admin_routes);

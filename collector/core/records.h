@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "collector/core/cadence.h"
 #include "common/status.h"
 
 namespace vigil::collector {
@@ -81,6 +82,8 @@ struct AgentRecord {
   // The last goodbye notice ("service_stop", ...; empty: none) and when it was accepted.
   std::string last_shutdown_reason;
   std::optional<int64_t> last_shutdown_at_ms;
+  // Set by an admin; at enrollment, derived from the facts (agentClassFromFacts).
+  AgentClass agent_class = AgentClass::kWorkstation;
 };
 
 // Facts of an agent that change rarely; written only when they changed.

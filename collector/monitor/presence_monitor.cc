@@ -36,6 +36,10 @@ const char* alertActionName(p::AlertAction action) {
   return "unknown";
 }
 
+p::AgentClass engineClass(AgentClass agent_class) {
+  return agent_class == AgentClass::kServer ? p::AgentClass::kServer : p::AgentClass::kWorkstation;
+}
+
 }  // namespace
 
 PresenceMonitor::PresenceMonitor(const p::PresenceConfig& config, const Clock& clock,
@@ -99,6 +103,7 @@ p::AgentHandle PresenceMonitor::addAgentLocked(const AgentRecord& agent,
   p::AgentSpec spec;
   spec.site = static_cast<p::SiteId>(agent.site_id);
   spec.tenant = static_cast<p::TenantId>(agent.tenant_id);
+  spec.agent_class = engineClass(agent.agent_class);
   // Evidence counts toward fleet-wide judgements only some time after enrollment.
   if (agent.enrolled_at_ms > 0) spec.enrolled_at = fromUnixMillis(agent.enrolled_at_ms);
   const p::AgentHandle handle = engine_.addAgent(spec, restored);
@@ -106,6 +111,13 @@ p::AgentHandle PresenceMonitor::addAgentLocked(const AgentRecord& agent,
   ids_[handle] = agent.id;
   handles_.emplace(std::string_view(ids_[handle]), handle);
   return handle;
+}
+
+void PresenceMonitor::setAgentClass(const std::string& agent_id, AgentClass agent_class) {
+  MutexLock lock(mu_);
+  auto it = handles_.find(agent_id);
+  if (it == handles_.end()) return;
+  engine_.setAgentClass(it->second, engineClass(agent_class));
 }
 
 HeartbeatAssessment PresenceMonitor::heartbeatAccepted(const AcceptedHeartbeat& beat) {

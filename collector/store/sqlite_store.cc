@@ -301,6 +301,25 @@ const std::vector<Migration>& migrations() {
           "  WHERE chain.id = admin_tokens.id)"
           " WHERE created_by IS NOT NULL AND id IN (SELECT id FROM chain)",
       }},
+      // 7: heartbeat cadence policy (collector/core/cadence.h): each agent's class, derived
+      // for agents already enrolled as it is at enrollment (agentClassFromFacts), and the
+      // cadence rules, at most one per scope (tenant, site or none, class or none).
+      {{
+          "ALTER TABLE agents ADD COLUMN agent_class TEXT NOT NULL DEFAULT 'workstation'",
+          "UPDATE agents SET agent_class = 'server'"
+          " WHERE os_name = 'windows' AND instr(os_version, 'Server') > 0",
+          "CREATE TABLE cadence_rules ("
+          " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+          " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+          " site_id INTEGER REFERENCES sites(id),"
+          " agent_class TEXT,"
+          " heartbeat_interval_s INTEGER NOT NULL,"
+          " beacon_interval_s INTEGER,"
+          " updated_at INTEGER NOT NULL,"
+          " updated_by TEXT NOT NULL DEFAULT '')",
+          "CREATE UNIQUE INDEX cadence_rules_scope ON cadence_rules"
+          " (tenant_id, IFNULL(site_id, 0), IFNULL(agent_class, ''))",
+      }},
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
   return kMigrations;
@@ -363,7 +382,8 @@ const char kAgentSelect[] =
     "SELECT a.id, a.site_id, s.tenant_id, a.hostname, a.os_name, a.os_version, a.arch,"
     " a.agent_version, a.secret, a.enrolled_at, a.retired_at, a.last_seen_at, a.last_seq,"
     " a.boot_id, a.uptime_s, a.config_hash, a.net_default_route, a.net_addresses,"
-    " a.last_shutdown_reason, a.last_shutdown_at FROM agents a JOIN sites s ON s.id = a.site_id";
+    " a.last_shutdown_reason, a.last_shutdown_at, a.agent_class"
+    " FROM agents a JOIN sites s ON s.id = a.site_id";
 
 AgentRecord agentAt(const RecordSet& rs, size_t row) {
   AgentRecord a;
@@ -388,6 +408,7 @@ AgentRecord agentAt(const RecordSet& rs, size_t row) {
   }
   a.last_shutdown_reason = stringAt(rs, 18, row);
   a.last_shutdown_at_ms = optionalIntAt(rs, 19, row);
+  a.agent_class = agentClassFromName(stringAt(rs, 20, row)).value_or(AgentClass::kWorkstation);
   return a;
 }
 
@@ -609,12 +630,15 @@ Result<AgentRecord> SqliteStore::enrollAgent(int64_t token_id, const AgentRecord
       return Status::permissionDenied("enrollment token is not usable");
     }
     Poco::Int64 enrolled = agent.enrolled_at_ms;
+    const AgentClass agent_class = agent.agent_class == AgentClass::kServer
+                                       ? AgentClass::kServer
+                                       : agentClassFromFacts(agent.os_name, agent.os_version);
     s << "INSERT INTO agents (id, site_id, hostname, os_name, os_version, arch, agent_version,"
-         " secret, enrolled_at)"
-         " SELECT ?, site_id, ?, ?, ?, ?, ?, ?, ? FROM enrollment_tokens WHERE id = ?",
+         " secret, enrolled_at, agent_class)"
+         " SELECT ?, site_id, ?, ?, ?, ?, ?, ?, ?, ? FROM enrollment_tokens WHERE id = ?",
         bind(agent.id), bind(agent.hostname), bind(agent.os_name), bind(agent.os_version),
-        bind(agent.arch), bind(agent.agent_version), bind(agent.secret), use(enrolled), use(token),
-        now;
+        bind(agent.arch), bind(agent.agent_version), bind(agent.secret), use(enrolled),
+        bind(std::string(agentClassName(agent_class))), use(token), now;
     auto stored = findAgentLocked(agent.id);
     if (!stored.ok()) return stored.error();
     if (!stored.value()) return Status::internal("enrolled agent vanished");

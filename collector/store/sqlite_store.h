@@ -105,6 +105,13 @@ class SqliteStore final : public Store {
   Result<bool> deleteMaintenanceWindow(int64_t window_id) override;
   Result<std::vector<MaintenanceWindowRecord>> listAllMaintenanceWindows() override;
 
+  // Heartbeat cadence (sqlite_cadence.cc).
+  Result<std::vector<CadenceRule>> listCadenceRules() override;
+  Status replaceCadenceRules(int64_t tenant_id, std::optional<int64_t> site_id,
+                             const std::vector<CadenceRule>& rules) override;
+  Result<bool> setAgentClass(const std::string& agent_id, AgentClass agent_class) override;
+  Result<std::vector<std::string>> listAgentIdsOfClass(AgentClass agent_class) override;
+
   // Webhooks and their outbox (sqlite_webhooks.cc).
   Result<Webhook> createWebhook(const NewWebhook& webhook, int64_t now_ms) override;
   Result<std::optional<Webhook>> findWebhook(int64_t webhook_id) override;

@@ -3,10 +3,11 @@
 //
 // Deletion rules, beyond store.h:
 //   - deleteSite removes, with the site, its enrollment tokens, its site-scoped maintenance
-//     windows and its alerts (all keyed by the site, meaningless without it);
-//   - deleteTenant removes, with the tenant, its maintenance windows, its webhooks with their
-//     outbox entries, its alerts and the admin tokens' scope rows naming it. A token scoped only
-//     to deleted tenants keeps authenticating with an empty scope: it sees nothing.
+//     windows, its cadence rules and its alerts (all keyed by the site, meaningless without it);
+//   - deleteTenant removes, with the tenant, its maintenance windows, its cadence rules, its
+//     webhooks with their outbox entries, its alerts and the admin tokens' scope rows naming
+//     it. A token scoped only to deleted tenants keeps authenticating with an empty scope: it
+//     sees nothing.
 //
 // User text (names, filters) is always bound, never spliced into SQL; filters use LIKE with
 // `%`, `_` and `\` escaped, so they match literally.
@@ -182,6 +183,7 @@ Result<bool> SqliteStore::deleteTenant(int64_t tenant_id) {
     }
     Poco::Int64 id = tenant_id;
     s << "DELETE FROM maintenance_windows WHERE tenant_id = ?", use(id), now;
+    s << "DELETE FROM cadence_rules WHERE tenant_id = ?", use(id), now;
     s << "DELETE FROM webhook_outbox WHERE webhook_id IN"
          " (SELECT id FROM webhooks WHERE tenant_id = ?)",
         use(id), now;
@@ -269,6 +271,7 @@ Result<bool> SqliteStore::deleteSite(int64_t site_id) {
     Poco::Int64 id = site_id;
     s << "DELETE FROM enrollment_tokens WHERE site_id = ?", use(id), now;
     s << "DELETE FROM maintenance_windows WHERE site_id = ?", use(id), now;
+    s << "DELETE FROM cadence_rules WHERE site_id = ?", use(id), now;
     s << "DELETE FROM alerts WHERE site_id = ?", use(id), now;
     s << "DELETE FROM sites WHERE id = ?", use(id), now;
     tx.commit();

@@ -49,7 +49,8 @@ class Store {
 
   // In one transaction: consumes one use of enrollment token `token_id` if it is still usable
   // at `now_ms`, and creates `agent` in the token's site (agent.site_id is ignored).
-  // Fails with kPermissionDenied, creating nothing, if the token is not usable.
+  // Fails with kPermissionDenied, creating nothing, if the token is not usable. The agent's
+  // class is agent.agent_class if that is kServer, else agentClassFromFacts() of its facts.
   virtual Result<AgentRecord> enrollAgent(int64_t token_id, const AgentRecord& agent,
                                           int64_t now_ms) = 0;
   // Agents (retired ones included) of site `site_id` and of its tenant, for the enrollment
@@ -165,6 +166,22 @@ class Store {
   virtual Result<bool> deleteMaintenanceWindow(int64_t window_id) = 0;
   // Every window, for the presence engine.
   virtual Result<std::vector<MaintenanceWindowRecord>> listAllMaintenanceWindows() = 0;
+
+  // --- Heartbeat cadence (collector/core/cadence.h) -----------------------------------------
+  // At most one rule per scope (tenant, site or none, class or none). A deleted site takes its
+  // rules with it, a deleted tenant its own.
+
+  // Every rule, ordered by tenant, site (tenant-wide first) and class (every class first).
+  virtual Result<std::vector<CadenceRule>> listCadenceRules() = 0;
+  // Replaces, in one transaction, the rules of one scope: the tenant's own (`site_id` unset)
+  // or the site's; each rule's tenant_id and site_id are ignored. Empty: deletes them.
+  // kNotFound if the tenant, or the site within that tenant, does not exist.
+  virtual Status replaceCadenceRules(int64_t tenant_id, std::optional<int64_t> site_id,
+                                     const std::vector<CadenceRule>& rules) = 0;
+  // Sets the agent's class; false if the agent is unknown.
+  virtual Result<bool> setAgentClass(const std::string& agent_id, AgentClass agent_class) = 0;
+  // Ids of the agents of `agent_class` (retired ones included), ascending.
+  virtual Result<std::vector<std::string>> listAgentIdsOfClass(AgentClass agent_class) = 0;
 
   // --- Webhooks and their outbox (collector/notify) ---------------------------------------
   // Alert and health changes put their events into the outbox inside appendPresenceEvents'

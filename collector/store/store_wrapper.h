@@ -177,6 +177,19 @@ class StoreWrapper : public Store {
   Result<bool> deleteWebhook(int64_t webhook_id) override {
     return target_.deleteWebhook(webhook_id);
   }
+  Result<std::vector<CadenceRule>> listCadenceRules() override {
+    return target_.listCadenceRules();
+  }
+  Status replaceCadenceRules(int64_t tenant_id, std::optional<int64_t> site_id,
+                             const std::vector<CadenceRule>& rules) override {
+    return target_.replaceCadenceRules(tenant_id, site_id, rules);
+  }
+  Result<bool> setAgentClass(const std::string& agent_id, AgentClass agent_class) override {
+    return target_.setAgentClass(agent_id, agent_class);
+  }
+  Result<std::vector<std::string>> listAgentIdsOfClass(AgentClass agent_class) override {
+    return target_.listAgentIdsOfClass(agent_class);
+  }
   Result<OutboxEntry> enqueueWebhookEvent(int64_t webhook_id, const OutboxEvent& event,
                                           int64_t now_ms) override {
     return target_.enqueueWebhookEvent(webhook_id, event, now_ms);

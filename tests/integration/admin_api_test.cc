@@ -587,6 +587,123 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_with_json_errors_and_changes_nothing) 
   BOOST_TEST(collector.port() > 0);
 }
 
+// Heartbeat cadence (docs/api.md): a tenant rule and a site + class rule are stored, shown and
+// resolved at once (`effective`, read from the collector's CadenceBook); an agent's class is set
+// and shown; another tenant's token can neither read nor change them; bounds are enforced; the
+// rules survive kill -9.
+BOOST_AUTO_TEST_CASE(heartbeat_cadence_per_tenant_site_and_class) {
+  const std::map<std::string, std::string> tenant_param{{"tenant_id", s(tenant_a)}};
+  const std::map<std::string, std::string> site_param{{"site_id", s(site_a)}};
+  const std::map<std::string, std::string> agent_param{{"agent_id", agent_a->id()}};
+  const char* tenant_path = "/api/v1/tenants/{tenant_id}/cadence";
+  const char* site_path = "/api/v1/sites/{site_id}/cadence";
+
+  Reply tenant_rule = op->call("PUT", tenant_path, tenant_param,
+                               R"({"heartbeat_interval_s":300,"beacon_interval_s":30})");
+  BOOST_REQUIRE_MESSAGE(tenant_rule.status == 200, tenant_rule.body);
+  Reply site_rule = api_a->call("PUT", site_path, site_param,
+                                R"({"classes":{"server":{"heartbeat_interval_s":60,)"
+                                R"("beacon_interval_s":10}}})");
+  BOOST_REQUIRE_MESSAGE(site_rule.status == 200, site_rule.body);
+
+  auto effective = [](const Reply& r, const std::string& agent_class, const std::string& field) {
+    return r.json->getObject("effective")
+        ->getObject(agent_class)
+        ->get(field)
+        .convert<std::string>();
+  };
+  Reply site = api_a->call("GET", site_path, site_param);
+  BOOST_REQUIRE_EQUAL(site.status, 200);
+  BOOST_TEST(site.json->getObject("classes")->getObject("server")->getValue<int64_t>(
+                 "heartbeat_interval_s") == 60);
+  BOOST_TEST(site.str("updated_by") == "acme-tech");
+  BOOST_TEST(effective(site, "server", "heartbeat_interval_s") == "60");
+  BOOST_TEST(effective(site, "server", "beacon_interval_s") == "10");
+  BOOST_TEST(effective(site, "server", "source") == "site_class");
+  BOOST_TEST(effective(site, "workstation", "heartbeat_interval_s") == "300");
+  BOOST_TEST(effective(site, "workstation", "source") == "tenant");
+  Reply tenant = api_a->call("GET", tenant_path, tenant_param);
+  BOOST_REQUIRE_EQUAL(tenant.status, 200);
+  BOOST_TEST(tenant.str("heartbeat_interval_s") == "300");
+  BOOST_TEST(tenant.str("beacon_interval_s") == "30");
+  BOOST_TEST(effective(tenant, "server", "source") == "tenant");
+  // Tenant B is untouched.
+  Reply other = api_b->call("GET", tenant_path, {{"tenant_id", s(tenant_b)}});
+  BOOST_TEST(effective(other, "server", "source") == "default");
+
+  // The agent's class: a workstation until set; then shown on the agent.
+  BOOST_TEST(api_a->call("GET", "/api/v1/agents/{agent_id}", agent_param).str("class") ==
+             "workstation");
+  Reply patched =
+      api_a->call("PATCH", "/api/v1/agents/{agent_id}", agent_param, R"({"class":"server"})");
+  BOOST_REQUIRE_MESSAGE(patched.status == 200, patched.body);
+  BOOST_TEST(patched.str("class") == "server");
+  BOOST_TEST(patched.str("id") == agent_a->id());
+
+  // Tenant B's token: every cadence call on A is answered as if A did not exist.
+  for (const char* method : {"GET", "PUT", "DELETE"}) {
+    const std::string body = std::string(method) == "PUT" ? R"({"heartbeat_interval_s":900})" : "";
+    Reply t = api_b->call(method, tenant_path, tenant_param, body);
+    BOOST_TEST(t.status == 404, method << " tenant: " << t.body);
+    BOOST_TEST(t.error() == "not_found");
+    Reply st = api_b->call(method, site_path, site_param, body);
+    BOOST_TEST(st.status == 404, method << " site: " << st.body);
+  }
+  Reply foreign_patch =
+      api_b->call("PATCH", "/api/v1/agents/{agent_id}", agent_param, R"({"class":"workstation"})");
+  BOOST_TEST(foreign_patch.status == 404);
+  BOOST_TEST(api_a->call("GET", "/api/v1/agents/{agent_id}", agent_param).str("class") == "server");
+
+  // Bounds: 400 with a JSON error naming the field; nothing changed.
+  struct Bad {
+    const char* body;
+    const char* field;
+  };
+  for (const Bad& bad :
+       {Bad{R"({"heartbeat_interval_s":14})", "heartbeat_interval_s"},
+        Bad{R"({"heartbeat_interval_s":3601})", "heartbeat_interval_s"},
+        Bad{R"({"heartbeat_interval_s":60,"beacon_interval_s":60})", "beacon_interval_s"},
+        Bad{R"({"heartbeat_interval_s":60,"beacon_interval_s":301})", "beacon_interval_s"},
+        Bad{R"({"classes":{"server":{"heartbeat_interval_s":5000}}})",
+            "classes.server.heartbeat_interval_s"}}) {
+    Reply r = op->call("PUT", tenant_path, tenant_param, bad.body);
+    BOOST_TEST(r.status == 400, bad.body);
+    BOOST_TEST(r.error() == "invalid_field", bad.body);
+    BOOST_TEST(r.str("message").rfind(bad.field, 0) == 0u, bad.body << " -> " << r.body);
+  }
+  BOOST_TEST(api_a->call("PATCH", "/api/v1/agents/{agent_id}", agent_param, R"({"class":"laptop"})")
+                 .status == 400);
+  BOOST_TEST(api_a->call("GET", tenant_path, tenant_param).str("heartbeat_interval_s") == "300");
+
+  // A read-only token may read, not change.
+  Reply viewer_token =
+      op->call("POST", "/api/v1/admin-tokens", {}, R"({"name":"viewer","role":"read-only"})");
+  Api viewer(collector.port(), viewer_token.str("token"));
+  BOOST_TEST(viewer.call("GET", tenant_path, tenant_param).status == 200);
+  BOOST_TEST(
+      viewer.call("PUT", tenant_path, tenant_param, R"({"heartbeat_interval_s":60})").status ==
+      403);
+  BOOST_TEST(viewer.call("DELETE", site_path, site_param).status == 403);
+  BOOST_TEST(
+      viewer.call("PATCH", "/api/v1/agents/{agent_id}", agent_param, R"({"class":"workstation"})")
+          .status == 403);
+
+  // kill -9: the rules and the class are loaded again into the book.
+  collector.kill();
+  collector.start();
+  Reply after = api_a->call("GET", site_path, site_param);
+  BOOST_REQUIRE_EQUAL(after.status, 200);
+  BOOST_TEST(effective(after, "server", "heartbeat_interval_s") == "60");
+  BOOST_TEST(effective(after, "workstation", "heartbeat_interval_s") == "300");
+  BOOST_TEST(api_a->call("GET", "/api/v1/agents/{agent_id}", agent_param).str("class") == "server");
+
+  // DELETE: the site inherits the tenant again; the tenant the collector's defaults.
+  BOOST_TEST(api_a->call("DELETE", site_path, site_param).status == 204);
+  BOOST_TEST(effective(api_a->call("GET", site_path, site_param), "server", "source") == "tenant");
+  BOOST_TEST(api_a->call("DELETE", tenant_path, tenant_param).status == 204);
+  BOOST_TEST(effective(api_a->call("GET", site_path, site_param), "server", "source") == "default");
+}
+
 // kill -9 loses no tenant, site, token, window or webhook, and the scoped token still works.
 BOOST_AUTO_TEST_CASE(kill_9_loses_no_setting_token_or_alert) {
   Reply window = api_a->call("POST", "/api/v1/maintenance-windows", {},

@@ -17,6 +17,7 @@
 
 #include "collector/admin/agent_query.h"
 #include "collector/admin/alert_service.h"
+#include "collector/admin/cadence_service.h"
 #include "collector/admin/maintenance_service.h"
 #include "collector/admin/tenancy_service.h"
 #include "collector/admin/token_service.h"
@@ -66,6 +67,9 @@ std::vector<std::pair<Route, RouteAccess>> servedAdminRoutesWithAccess() {
   alerts.registerRoutes(table);
   MaintenanceService maintenance(*store, presence);
   maintenance.registerRoutes(table);
+  CadenceBook book(CadenceDefaults{});
+  CadenceService cadence(*store, book, presence, nullptr, nullptr);
+  cadence.registerRoutes(table);
   const OutboundPolicy policy;
   WebhookAdminService webhooks(*store, policy);
   webhooks.registerRoutes(table);

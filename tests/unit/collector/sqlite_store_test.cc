@@ -46,6 +46,13 @@ void undoMigration6(Poco::Data::Session& raw) {
   raw << "ALTER TABLE admin_tokens DROP COLUMN role", now;
 }
 
+// Back to the schema before migration 7 (agent classes, cadence rules), its data aside.
+void undoMigration7(Poco::Data::Session& raw) {
+  using Poco::Data::Keywords::now;
+  raw << "DROP TABLE cadence_rules", now;
+  raw << "ALTER TABLE agents DROP COLUMN agent_class", now;
+}
+
 std::string hashOf(const std::string& token) {
   return vigil::crypto::toHex(vigil::crypto::sha256(token).value());
 }
@@ -453,8 +460,9 @@ BOOST_AUTO_TEST_CASE(migration_3_gives_the_sites_of_a_schema_2_database_peer_key
     // Back to exactly what migrations 1 and 2 created.
     using Poco::Data::Keywords::now;
     Poco::Data::Session raw = rawSession(dir);
-    // Migrations 6 and 4, undone first (they build on 3; 5 leaves tables that never reuse ids
-    // as they are).
+    // Migrations 7, 6 and 4, undone first (they build on 3; 5 leaves tables that never reuse
+    // ids as they are).
+    undoMigration7(raw);
     undoMigration6(raw);
     for (const char* sql :
          {"DROP TABLE admin_token_tenants", "DROP TABLE maintenance_windows",
@@ -621,13 +629,7 @@ BOOST_AUTO_TEST_CASE(migration_5_keeps_a_schema_4_database_and_stops_id_reuse) {
     EnrollmentToken t;
     t.site_id = site_b;
     t.token_hash = hashOf("enroll-secret");
-    auto token = store.createEnrollmentToken(t).value();
-    AgentRecord agent;
-    agent.id = "ag_old";
-    agent.hostname = "old-host";
-    agent.agent_version = "0.1.0";
-    agent.secret = std::string(64, 's');
-    BOOST_REQUIRE(store.enrollAgent(token.id, agent, 2000).ok());
+    BOOST_REQUIRE(store.createEnrollmentToken(t).ok());
     vigil::collector::MaintenanceWindowRecord w;
     w.tenant_id = tenant_b;
     w.scope = "site";
@@ -646,10 +648,17 @@ BOOST_AUTO_TEST_CASE(migration_5_keeps_a_schema_4_database_and_stops_id_reuse) {
     BOOST_REQUIRE(store.createSite(a.id, "spare", 1000).ok());  // the newest site, no agents
   }
   {
-    // An admin token as schema 4 holds it (today's store writes a role, which 4 lacks).
+    // An admin token and an enrolled agent as schema 4 holds them (today's store writes a
+    // token's role and an agent's class, which 4 lacks).
     using Poco::Data::Keywords::into;
     using Poco::Data::Keywords::now;
     Poco::Data::Session raw = rawSession(dir);
+    raw << "INSERT INTO agents (id, site_id, hostname, agent_version, secret, enrolled_at)"
+           " VALUES ('ag_old', " +
+               std::to_string(site_b) + ", 'old-host', '0.1.0', '" + std::string(64, 's') +
+               "', 2000)",
+        now;
+    raw << "UPDATE enrollment_tokens SET uses = 1", now;
     raw << "INSERT INTO admin_tokens (token_hash, name, created_at, all_tenants)"
            " VALUES ('" +
                hashOf("admin") + "', 'ops', 1000, 1)",
