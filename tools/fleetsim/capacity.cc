@@ -119,10 +119,15 @@ Result<CapacityResult> measureCapacity(const CapacityOptions& options) {
                  static_cast<unsigned long long>(step.tls_resumed_handshakes));
     result.steps.push_back(step);
     if (!step.sustained) {
-      result.limited_by = step.server_p99_ms >= kLatencyBoundMs ? "p99 latency" : "accepted rate";
-      break;
+      if (result.limited_by.empty()) {
+        result.limited_by = step.server_p99_ms >= kLatencyBoundMs ? "p99 latency" : "accepted rate";
+      }
+      if (!options.all_steps) break;
+      continue;
     }
-    result.sustained_per_s = std::max(result.sustained_per_s, step.accepted_per_s);
+    if (result.limited_by.empty()) {
+      result.sustained_per_s = std::max(result.sustained_per_s, step.accepted_per_s);
+    }
   }
   if (result.limited_by.empty()) result.limited_by = "the shortest interval tried";
   fleet.stop();

@@ -2,8 +2,9 @@
 //
 //   vigil-fleetsim scenario FILE [--interval S] [--agents N] [--real-agents N]
 //                  [--connections C] [--seed N] [--report-json PATH] [--work-dir DIR]
-//   vigil-fleetsim capacity [--agents N] [--step-seconds S] [--connections C] [--tls]
-//                  [--connection-mode pooled|agent] [--agent-concurrency N]
+//   vigil-fleetsim capacity [--agents N] [--step-seconds S] [--intervals S,S,...] [--all-steps]
+//                  [--connections C] [--tls] [--connection-mode pooled|agent]
+//                  [--agent-concurrency N]
 //   vigil-fleetsim fleet --url URL --enroll-token TOKEN [--agents N] [--ca-file PATH]
 //                  [--connections C] [--connection-mode pooled|agent] [--agent-concurrency N]
 //                  [--seconds S] [--seed N]
@@ -23,6 +24,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include "tools/fleetsim/capacity.h"
@@ -39,7 +41,8 @@ namespace {
                "[--real-agents N] [--connections C] [--seed N] [--report-json PATH] "
                "[--work-dir DIR]\n"
                "       vigil-fleetsim capacity [--agents N] [--step-seconds S] "
-               "[--connections C] [--tls] [--connection-mode pooled|agent] "
+               "[--intervals S,S,...] [--all-steps] [--connections C] [--tls] [--connection-mode "
+               "pooled|agent] "
                "[--agent-concurrency N] [--report-json PATH]\n"
                "       vigil-fleetsim fleet --url URL --enroll-token TOKEN [--agents N] "
                "[--ca-file PATH] [--connections C] [--connection-mode pooled|agent] "
@@ -92,6 +95,18 @@ int main(int argc, char** argv) {
       run.connections = static_cast<long>(number());
       capacity.connections = run.connections;
       standalone.connections = run.connections;
+    } else if (arg == "--intervals") {
+      capacity.intervals_s.clear();
+      std::stringstream list(value());
+      for (std::string item; std::getline(list, item, ',');) {
+        char* end = nullptr;
+        const long long s = std::strtoll(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || s < 1) usage("--intervals takes seconds, 1 or more");
+        capacity.intervals_s.push_back(s);
+      }
+      if (capacity.intervals_s.empty()) usage("--intervals takes at least one interval");
+    } else if (arg == "--all-steps") {
+      capacity.all_steps = true;
     } else if (arg == "--tls") {
       capacity.tls = true;
     } else if (arg == "--connection-mode") {
