@@ -89,8 +89,13 @@ int presentCurrentCertificate(SSL* ssl, void* arg) {
              : 0;
 }
 
-// The SSL_CTX's slot holding its SessionTicketKeys (the ticket callback has no argument).
+// The SSL_CTX's slots holding its SessionTicketKeys and TlsHandshakeCounts (OpenSSL's
+// callbacks have no argument).
 int ticketKeysIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+int handshakeCountsIndex() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
 }
@@ -239,6 +244,35 @@ int SessionTicketKeys::sealOrOpen(unsigned char* key_name, unsigned char* iv,
   return 2;
 }
 
+Status TlsHandshakeCounts::attachTo(SSL_CTX* context) {
+  if (handshakeCountsIndex() < 0 ||
+      SSL_CTX_set_ex_data(context, handshakeCountsIndex(), this) != 1) {
+    return Status::internal(withReason("cannot attach the handshake counters"));
+  }
+  SSL_CTX_set_info_callback(context, &TlsHandshakeCounts::onInfo);
+  return Status::okStatus();
+}
+
+// Called once per completed handshake with SSL_CB_HANDSHAKE_DONE (OpenSSL 3.0, server side,
+// TLS 1.2 and 1.3; the tickets sent with a TLS 1.3 handshake do not add a call).
+void TlsHandshakeCounts::onInfo(const SSL* ssl, int where, int /*ret*/) {
+  if ((where & SSL_CB_HANDSHAKE_DONE) == 0) return;
+  auto* counts = static_cast<TlsHandshakeCounts*>(
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), handshakeCountsIndex()));
+  if (counts == nullptr) return;
+  auto& counter = SSL_session_reused(ssl) == 1 ? counts->resumed_ : counts->full_;
+  counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+MetricsSource tlsHandshakeMetrics(const TlsHandshakeCounts& counts) {
+  return [&counts](MetricsWriter& w) {
+    w.family("vigil_tls_handshakes_total", MetricType::kCounter,
+             "TLS handshakes completed, full or resuming a session");
+    w.sample(static_cast<double>(counts.full()), {{"kind", "full"}});
+    w.sample(static_cast<double>(counts.resumed()), {{"kind", "resumed"}});
+  };
+}
+
 ServerCertificate::ServerCertificate(std::shared_ptr<const CertifiedKey> initial)
     : current_(std::move(initial)) {}
 
@@ -268,7 +302,8 @@ Status ServerCertificate::attachTo(SSL_CTX* context) {
 }
 
 Result<Poco::Net::Context::Ptr> makeServerContext(ServerCertificate& certificate,
-                                                  SessionResumption resumption) {
+                                                  SessionResumption resumption,
+                                                  TlsHandshakeCounts* handshakes) {
   Poco::Net::Context::Params params;
   params.verificationMode = Poco::Net::Context::VERIFY_NONE;
   params.loadDefaultCAs = false;
@@ -319,6 +354,9 @@ Result<Poco::Net::Context::Ptr> makeServerContext(ServerCertificate& certificate
     static const unsigned char kSessionContext[] = "vigil-collector";
     SSL_CTX_set_session_id_context(ssl, kSessionContext, sizeof kSessionContext - 1);
     SSL_CTX_set_session_cache_mode(ssl, SSL_SESS_CACHE_OFF);
+  }
+  if (handshakes != nullptr) {
+    if (Status s = handshakes->attachTo(ssl); !s.ok()) return s;
   }
   if (Status s = certificate.attachTo(ssl); !s.ok()) return s;
   return context;

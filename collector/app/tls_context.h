@@ -30,6 +30,7 @@
 #include <optional>
 #include <string>
 
+#include "collector/http/metrics.h"
 #include "common/mutex.h"
 #include "common/periodic_thread.h"
 #include "common/status.h"
@@ -143,10 +144,30 @@ struct SessionResumption {
   int timeout_s = 7200;     // a session (and a ticket) resumes for this long
 };
 
-// A server Context with the intermediate profile presenting `certificate`. Fails (with the
-// reason) if OpenSSL refuses a setting.
+// Completed TLS handshakes of a context: full, or resuming a session (by ticket or cache).
+// Thread-safe.
+class TlsHandshakeCounts {
+ public:
+  // Counts the handshakes of `context` (its info callback). REQUIRES: this outlives every
+  // connection of `context`.
+  Status attachTo(SSL_CTX* context);
+  uint64_t full() const { return full_.load(std::memory_order_relaxed); }
+  uint64_t resumed() const { return resumed_.load(std::memory_order_relaxed); }
+
+ private:
+  static void onInfo(const SSL* ssl, int where, int ret);
+  std::atomic<uint64_t> full_{0};
+  std::atomic<uint64_t> resumed_{0};
+};
+
+// vigil_tls_handshakes_total{kind="full|resumed"}.
+MetricsSource tlsHandshakeMetrics(const TlsHandshakeCounts& counts);
+
+// A server Context with the intermediate profile presenting `certificate`, its handshakes
+// counted into `handshakes` if given. Fails (with the reason) if OpenSSL refuses a setting.
 Result<Poco::Net::Context::Ptr> makeServerContext(ServerCertificate& certificate,
-                                                  SessionResumption resumption = {});
+                                                  SessionResumption resumption = {},
+                                                  TlsHandshakeCounts* handshakes = nullptr);
 
 // Reloads the certificate and key files into a ServerCertificate when they change (checked
 // every `poll_interval`) or when the process receives SIGHUP.

@@ -23,6 +23,14 @@ using namespace std::chrono_literals;
 constexpr uint32_t kAgents = 40;
 constexpr uint64_t kHeartbeats = 200;  // five per agent at the 1 s interval
 
+// The value of vigil_tls_handshakes_total{kind="<kind>"} in an exposition (0 if absent).
+uint64_t handshakesIn(const std::string& exposition, const std::string& kind) {
+  const std::string name = "vigil_tls_handshakes_total{kind=\"" + kind + "\"} ";
+  const size_t at = exposition.find(name);
+  if (at == std::string::npos) return 0;
+  return std::stoull(exposition.substr(at + name.size()));
+}
+
 struct HttpsCollector {
   testing::TestCertificateAuthority ca;
   std::string dir;
@@ -95,6 +103,13 @@ BOOST_AUTO_TEST_CASE(each_heartbeat_connects_anew_and_resumes_the_agents_tls_ses
   BOOST_TEST(run.tls_resumed_handshakes > 0u);
   BOOST_TEST(run.tls_full_handshakes * 20 <= run.connections_opened,
              "more than 5 % of the handshakes after enrollment were full");
+
+  // The collector counts the same handshakes (and the admin API's own connections, full).
+  const HttpAnswer metrics = http.get("/metrics");
+  BOOST_REQUIRE(metrics.status == 200);
+  BOOST_TEST(handshakesIn(metrics.body, "resumed") >= run.tls_resumed_handshakes);
+  BOOST_TEST(handshakesIn(metrics.body, "full") >= kAgents);
+  BOOST_TEST(handshakesIn(metrics.body, "full") < kAgents + run.tls_resumed_handshakes / 4);
   BOOST_TEST(c.collector->stop().ok());
 }
 
