@@ -341,6 +341,7 @@ size_t connectionRoom(size_t wanted, Poco::Logger& log) {
 struct ServerTls {
   std::optional<OpenSslLibrary> library;
   std::optional<ServerCertificate> certificate;
+  TlsHandshakeCounts handshakes;
   Poco::Net::Context::Ptr context;
 };
 
@@ -360,7 +361,7 @@ Status loadServerTls(const TlsSettings& settings, const Clock& clock, Poco::Logg
     log.warning("TLS certificate: " + valid.message() + "; agents will refuse it");
   }
   tls.certificate.emplace(loaded.value());
-  auto context = makeServerContext(*tls.certificate, settings.session);
+  auto context = makeServerContext(*tls.certificate, settings.session, &tls.handshakes);
   if (!context.ok()) return context.error();
   tls.context = context.value();
   log.information("TLS: serving " + loaded.value()->description());
@@ -641,6 +642,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
   metrics.add(presenceMetrics(presence));
   metrics.add(directoryMetrics(directory));
   metrics.add(processMetrics());
+  if (tls.context) metrics.add(tlsHandshakeMetrics(tls.handshakes));
   Poco::Logger& presence_log = Poco::Logger::get("vigil.collector.presence");
   ListenerLoadReport load_report(
       listener, admission, clock,

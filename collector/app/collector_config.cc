@@ -249,8 +249,12 @@ const std::vector<ConfigKey>& configKeys() {
       {"tls.privateKeyFile", "", "PEM private key (unencrypted) of tls.certificateFile"},
       {"tls.reloadIntervalSeconds", "5",
        "how often the certificate files are checked for a change; 0: on SIGHUP only"},
+      {"tls.sessionTickets", "true",
+       "resume TLS sessions by tickets (the collector keeps nothing per session; the ticket "
+       "keys change with each certificate reload)"},
       {"tls.sessionCacheSize", "100000",
-       "TLS sessions kept for resumption (one per agent connection); 0: no resumption"},
+       "TLS sessions kept for resumption by clients without tickets (TLS 1.2; about 1 KiB "
+       "each); 0: none"},
       {"tls.sessionTimeoutSeconds", "7200", "how long a TLS session can be resumed"},
       {"data.dir", "/var/lib/vigil/collector", "directory of the database and token files"},
       {"heartbeat.intervalSeconds", "60", "heartbeat interval told to agents"},
@@ -427,6 +431,7 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   c.tls.certificate_file = v.string("tls.certificateFile");
   c.tls.private_key_file = v.string("tls.privateKeyFile");
   c.tls.reload_interval_s = static_cast<int>(v.integer("tls.reloadIntervalSeconds", 0, 86400));
+  c.tls.session.tickets = v.boolean("tls.sessionTickets");
   c.tls.session.cache_size = static_cast<int>(v.integer("tls.sessionCacheSize", 0, 10'000'000));
   c.tls.session.timeout_s = static_cast<int>(v.integer("tls.sessionTimeoutSeconds", 1, 86400));
 

@@ -3,13 +3,18 @@
 #include <Poco/Exception.h>
 #include <Poco/Net/NetSSL.h>
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <utility>
 
@@ -85,6 +90,17 @@ int presentCurrentCertificate(SSL* ssl, void* arg) {
              : 0;
 }
 
+// The SSL_CTX's slots holding its SessionTicketKeys and TlsHandshakeCounts (OpenSSL's
+// callbacks have no argument).
+int ticketKeysIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+int handshakeCountsIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 }  // namespace
 
 OpenSslLibrary::OpenSslLibrary() { Poco::Net::initializeSSL(); }
@@ -148,6 +164,116 @@ Status CertifiedKey::validAt(std::chrono::system_clock::time_point now) const {
   return Status::okStatus();
 }
 
+SessionTicketKeys::SessionTicketKeys() : current_(randomKey()) {}
+
+SessionTicketKeys::Key SessionTicketKeys::randomKey() {
+  Key key;
+  if (RAND_bytes(key.name.data(), static_cast<int>(key.name.size())) != 1 ||
+      RAND_bytes(key.cipher.data(), static_cast<int>(key.cipher.size())) != 1 ||
+      RAND_bytes(key.mac.data(), static_cast<int>(key.mac.size())) != 1) {
+    // No randomness: a key nobody can guess cannot be made. Without a working generator the
+    // handshakes themselves fail too.
+    std::abort();
+  }
+  return key;
+}
+
+void SessionTicketKeys::rotate() {
+  Key next = randomKey();
+  MutexLock lock(mu_);
+  previous_ = current_;
+  current_ = next;
+}
+
+Status SessionTicketKeys::attachTo(SSL_CTX* context) {
+  if (ticketKeysIndex() < 0 || SSL_CTX_set_ex_data(context, ticketKeysIndex(), this) != 1) {
+    return Status::internal(withReason("cannot attach the session ticket keys"));
+  }
+  if (SSL_CTX_set_tlsext_ticket_key_evp_cb(context, &SessionTicketKeys::onTicket) != 1) {
+    return Status::internal(withReason("cannot set the session ticket callback"));
+  }
+  return Status::okStatus();
+}
+
+int SessionTicketKeys::onTicket(SSL* ssl, unsigned char* key_name, unsigned char* iv,
+                                EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int seal) {
+  const auto* keys = static_cast<const SessionTicketKeys*>(
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ticketKeysIndex()));
+  if (keys == nullptr) return -1;
+  return keys->sealOrOpen(key_name, iv, cipher, mac, seal == 1);
+}
+
+// OpenSSL's contract: sealing returns 1 (or -1: no ticket); opening returns 0 for an unknown
+// key (a full handshake), 1 to resume, 2 to resume and send a new ticket. Every resumption
+// gets a new ticket: TLS 1.3 clients use a ticket once (RFC 8446, C.4; libcurl 7.88 with
+// OpenSSL 3 resumes only every other connection otherwise), and a ticket sealed with the
+// previous key is replaced by one sealed with the current key.
+int SessionTicketKeys::sealOrOpen(unsigned char* key_name, unsigned char* iv,
+                                  EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, bool seal) const {
+  Key key;
+  {
+    MutexLock lock(mu_);
+    if (seal) {
+      key = current_;
+    } else if (std::memcmp(key_name, current_.name.data(), current_.name.size()) == 0) {
+      key = current_;
+    } else if (previous_ &&
+               std::memcmp(key_name, previous_->name.data(), previous_->name.size()) == 0) {
+      key = *previous_;
+    } else {
+      return 0;
+    }
+  }
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.mac.data(), key.mac.size()),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end()};
+  if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
+  if (seal) {
+    const int iv_length = EVP_CIPHER_get_iv_length(EVP_aes_256_cbc());
+    std::memcpy(key_name, key.name.data(), key.name.size());
+    if (RAND_bytes(iv, iv_length) != 1 ||
+        EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.cipher.data(), iv) != 1) {
+      return -1;
+    }
+    return 1;
+  }
+  if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.cipher.data(), iv) != 1) {
+    return -1;
+  }
+  return 2;
+}
+
+Status TlsHandshakeCounts::attachTo(SSL_CTX* context) {
+  if (handshakeCountsIndex() < 0 ||
+      SSL_CTX_set_ex_data(context, handshakeCountsIndex(), this) != 1) {
+    return Status::internal(withReason("cannot attach the handshake counters"));
+  }
+  SSL_CTX_set_info_callback(context, &TlsHandshakeCounts::onInfo);
+  return Status::okStatus();
+}
+
+// Called once per completed handshake with SSL_CB_HANDSHAKE_DONE (OpenSSL 3.0, server side,
+// TLS 1.2 and 1.3; the tickets sent with a TLS 1.3 handshake do not add a call).
+void TlsHandshakeCounts::onInfo(const SSL* ssl, int where, int /*ret*/) {
+  if ((where & SSL_CB_HANDSHAKE_DONE) == 0) return;
+  auto* counts = static_cast<TlsHandshakeCounts*>(
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), handshakeCountsIndex()));
+  if (counts == nullptr) return;
+  auto& counter = SSL_session_reused(ssl) == 1 ? counts->resumed_ : counts->full_;
+  counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+MetricsSource tlsHandshakeMetrics(const TlsHandshakeCounts& counts) {
+  return [&counts](MetricsWriter& w) {
+    w.family("vigil_tls_handshakes_total", MetricType::kCounter,
+             "TLS handshakes completed, full or resuming a session");
+    w.sample(static_cast<double>(counts.full()), {{"kind", "full"}});
+    w.sample(static_cast<double>(counts.resumed()), {{"kind", "resumed"}});
+  };
+}
+
 ServerCertificate::ServerCertificate(std::shared_ptr<const CertifiedKey> initial)
     : current_(std::move(initial)) {}
 
@@ -157,8 +283,11 @@ std::shared_ptr<const CertifiedKey> ServerCertificate::current() const {
 }
 
 void ServerCertificate::replace(std::shared_ptr<const CertifiedKey> next) {
-  MutexLock lock(mu_);
-  current_ = std::move(next);
+  {
+    MutexLock lock(mu_);
+    current_ = std::move(next);
+  }
+  ticket_keys_.rotate();
 }
 
 Status ServerCertificate::attachTo(SSL_CTX* context) {
@@ -174,7 +303,8 @@ Status ServerCertificate::attachTo(SSL_CTX* context) {
 }
 
 Result<Poco::Net::Context::Ptr> makeServerContext(ServerCertificate& certificate,
-                                                  SessionResumption resumption) {
+                                                  SessionResumption resumption,
+                                                  TlsHandshakeCounts* handshakes) {
   Poco::Net::Context::Params params;
   params.verificationMode = Poco::Net::Context::VERIFY_NONE;
   params.loadDefaultCAs = false;
@@ -203,11 +333,31 @@ Result<Poco::Net::Context::Ptr> makeServerContext(ServerCertificate& certificate
   }
   // Mozilla intermediate: the client picks (it knows whether it has AES hardware).
   SSL_CTX_clear_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
-  SSL_CTX_set_options(ssl, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_options(ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  if (resumption.tickets) {
+    // OpenSSL (and Poco 1.11's Context) issue tickets by default, sealed with a key made with
+    // the context and kept for its life; ours rotate with each certificate reload.
+    SSL_CTX_clear_options(ssl, SSL_OP_NO_TICKET);
+    // TLS 1.3: one ticket per handshake (OpenSSL sends two); an agent keeps only the last.
+    SSL_CTX_set_num_tickets(ssl, 1);
+    if (Status s = certificate.ticketKeys().attachTo(ssl); !s.ok()) return s;
+  } else {
+    SSL_CTX_set_options(ssl, SSL_OP_NO_TICKET);
+  }
+  // The session (and ticket) lifetime also holds without a cache.
+  SSL_CTX_set_timeout(ssl, resumption.timeout_s);
   if (resumption.cache_size > 0) {
     context->enableSessionCache(true, "vigil-collector");
     context->setSessionCacheSize(static_cast<size_t>(resumption.cache_size));
     context->setSessionTimeout(resumption.timeout_s);
+  } else if (resumption.tickets) {
+    // Tickets only: the context id that a resumed session must match.
+    static const unsigned char kSessionContext[] = "vigil-collector";
+    SSL_CTX_set_session_id_context(ssl, kSessionContext, sizeof kSessionContext - 1);
+    SSL_CTX_set_session_cache_mode(ssl, SSL_SESS_CACHE_OFF);
+  }
+  if (handshakes != nullptr) {
+    if (Status s = handshakes->attachTo(ssl); !s.ok()) return s;
   }
   if (Status s = certificate.attachTo(ssl); !s.ok()) return s;
   return context;

@@ -5,8 +5,10 @@
 // makeServerContext() builds a Poco::Net::Context with Mozilla's "intermediate" profile:
 // TLS 1.2 and 1.3 only; TLS 1.2 ciphers ECDHE with AES-GCM or ChaCha20-Poly1305 (no DHE, no
 // CBC, no static RSA); TLS 1.3's three standard suites; groups X25519, P-256, P-384; the
-// client's cipher preference; no session tickets, no renegotiation, no compression; no client
-// certificates.
+// client's cipher preference; no renegotiation, no compression; no client certificates.
+// Sessions resume (agents reconnect for most heartbeats): by session tickets, whose keys the
+// collector holds and rotates with each certificate reload, and for TLS 1.2 clients without
+// tickets by the session cache.
 //
 // The certificate is not fixed in the context: each new handshake takes the current one from
 // a ServerCertificate (SSL_CTX_set_cert_cb), so CertificateReloader can swap in a renewed
@@ -16,16 +18,19 @@
 
 #include <Poco/Logger.h>
 #include <Poco/Net/Context.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/types.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "collector/http/metrics.h"
 #include "common/mutex.h"
 #include "common/periodic_thread.h"
 #include "common/status.h"
@@ -79,13 +84,45 @@ class CertifiedKey {
   std::string description_;
 };
 
-// The certificate new handshakes use. Thread-safe.
+// The keys that seal and open TLS session tickets (RFC 5077, RFC 8446 4.6.1): the current key
+// seals new tickets; the previous one still opens tickets sealed before the last rotation,
+// and their holders get a new ticket. Random, in memory only: a restart starts new keys
+// (each agent then pays one full handshake). Thread-safe.
+class SessionTicketKeys {
+ public:
+  SessionTicketKeys();  // a random current key, no previous one
+  void rotate();        // the current key becomes the previous one; a new random current key
+
+  // Makes `context` seal and open its tickets with these keys. REQUIRES: this outlives every
+  // connection of `context`.
+  Status attachTo(SSL_CTX* context);
+
+ private:
+  struct Key {
+    std::array<unsigned char, 16> name{};
+    std::array<unsigned char, 32> cipher{};  // AES-256-CBC
+    std::array<unsigned char, 32> mac{};     // HMAC-SHA256
+  };
+  static Key randomKey();
+  static int onTicket(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                      EVP_MAC_CTX* mac, int seal);
+  int sealOrOpen(unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                 EVP_MAC_CTX* mac, bool seal) const;
+
+  mutable Mutex mu_;
+  Key current_ GUARDED_BY(mu_);
+  std::optional<Key> previous_ GUARDED_BY(mu_);
+};
+
+// The certificate new handshakes use, and the session ticket keys, rotated with each
+// replacement (a renewed certificate also ends the old key's sealing). Thread-safe.
 class ServerCertificate {
  public:
   explicit ServerCertificate(std::shared_ptr<const CertifiedKey> initial);
 
   std::shared_ptr<const CertifiedKey> current() const;
   void replace(std::shared_ptr<const CertifiedKey> next);
+  SessionTicketKeys& ticketKeys() { return ticket_keys_; }
 
   // Makes every new handshake on `context` present current(). REQUIRES: this outlives every
   // connection of `context`.
@@ -94,20 +131,43 @@ class ServerCertificate {
  private:
   mutable Mutex mu_;
   std::shared_ptr<const CertifiedKey> current_ GUARDED_BY(mu_);
+  SessionTicketKeys ticket_keys_;
 };
 
-// How long TLS sessions are kept for resumption (stateful: session ids in the server's cache,
-// no session tickets, whose keys would have to be rotated). Agents reconnect for most
-// heartbeats; a resumed handshake skips the certificate signature, the costliest step.
+// How TLS sessions resume. Agents reconnect for most heartbeats; a resumed handshake skips the
+// certificate signature and its verification, the costliest steps. With tickets the server
+// keeps nothing per session (TLS 1.3, and TLS 1.2 clients that accept tickets); the cache holds
+// the sessions of TLS 1.2 clients without tickets (about 1 KiB each, see docs/operations.md).
 struct SessionResumption {
-  int cache_size = 100000;  // 0: off
-  int timeout_s = 7200;
+  bool tickets = true;
+  int cache_size = 100000;  // 0: no cache
+  int timeout_s = 7200;     // a session (and a ticket) resumes for this long
 };
 
-// A server Context with the intermediate profile presenting `certificate`. Fails (with the
-// reason) if OpenSSL refuses a setting.
+// Completed TLS handshakes of a context: full, or resuming a session (by ticket or cache).
+// Thread-safe.
+class TlsHandshakeCounts {
+ public:
+  // Counts the handshakes of `context` (its info callback). REQUIRES: this outlives every
+  // connection of `context`.
+  Status attachTo(SSL_CTX* context);
+  uint64_t full() const { return full_.load(std::memory_order_relaxed); }
+  uint64_t resumed() const { return resumed_.load(std::memory_order_relaxed); }
+
+ private:
+  static void onInfo(const SSL* ssl, int where, int ret);
+  std::atomic<uint64_t> full_{0};
+  std::atomic<uint64_t> resumed_{0};
+};
+
+// vigil_tls_handshakes_total{kind="full|resumed"}.
+MetricsSource tlsHandshakeMetrics(const TlsHandshakeCounts& counts);
+
+// A server Context with the intermediate profile presenting `certificate`, its handshakes
+// counted into `handshakes` if given. Fails (with the reason) if OpenSSL refuses a setting.
 Result<Poco::Net::Context::Ptr> makeServerContext(ServerCertificate& certificate,
-                                                  SessionResumption resumption = {});
+                                                  SessionResumption resumption = {},
+                                                  TlsHandshakeCounts* handshakes = nullptr);
 
 // Reloads the certificate and key files into a ServerCertificate when they change (checked
 // every `poll_interval`) or when the process receives SIGHUP.

@@ -391,13 +391,58 @@ BOOST_AUTO_TEST_CASE(a_reconnecting_client_resumes_its_tls_session) {
       BOOST_TEST(first.request("GET", "/livez", "Connection: close\r\n").first == 200);
       session = first.session();
     }
-    BOOST_REQUIRE(session);
-    offer.resume = session.get();
-    TlsClient second(c.port, offer);
-    BOOST_REQUIRE_MESSAGE(second.connected(), second.error());
-    BOOST_TEST(second.resumed(), "not resumed with " << second.protocol());
-    BOOST_TEST(second.request("GET", "/livez", "Connection: close\r\n").first == 200);
+    // Each reconnection resumes the session (or the ticket) the one before it left: an agent
+    // resumes heartbeat after heartbeat, not every other time.
+    for (int reconnection = 1; reconnection <= 3; ++reconnection) {
+      BOOST_REQUIRE(session);
+      offer.resume = session.get();
+      TlsClient next(c.port, offer);
+      BOOST_REQUIRE_MESSAGE(next.connected(), next.error());
+      BOOST_TEST(next.resumed(),
+                 "reconnection " << reconnection << " not resumed with " << next.protocol());
+      BOOST_TEST(next.request("GET", "/livez", "Connection: close\r\n").first == 200);
+      session = next.session();
+    }
   }
+}
+
+// Session tickets are sealed with keys that change with each certificate reload: a ticket from
+// before one reload still resumes (and is replaced), one from before two reloads does not.
+BOOST_AUTO_TEST_CASE(session_tickets_outlive_one_certificate_reload_but_not_two) {
+  TlsCollector c;
+  ClientOffer offer = c.verified();
+  offer.min_version = offer.max_version = TLS1_3_VERSION;
+  auto connect = [&](SSL_SESSION* resume, bool* resumed) {
+    offer.resume = resume;
+    TlsClient client(c.port, offer);
+    BOOST_REQUIRE_MESSAGE(client.connected(), client.error());
+    *resumed = client.resumed();
+    BOOST_TEST(client.request("GET", "/livez", "Connection: close\r\n").first == 200);
+    return client.session();
+  };
+  auto reload = [&] {
+    const TlsCredentials renewed = c.ca.issueLoopbackServer();
+    writeAtomically(c.key_file, renewed.key_pem);
+    writeAtomically(c.cert_file, renewed.cert_pem);
+    BOOST_REQUIRE(eventually(
+        [&] {
+          TlsClient probe(c.port, c.verified());
+          return probe.connected() && probe.peerFingerprint() == fingerprintOf(renewed.cert_pem);
+        },
+        15s));
+  };
+  bool resumed = false;
+  SessionPtr before_first = connect(nullptr, &resumed);
+  SessionPtr before_second = connect(before_first.get(), &resumed);
+  BOOST_TEST(resumed);
+  reload();
+  SessionPtr renewed = connect(before_second.get(), &resumed);
+  BOOST_TEST(resumed, "a ticket from before one reload was refused");
+  reload();
+  connect(before_second.get(), &resumed);
+  BOOST_TEST(!resumed, "a ticket from before two reloads resumed");
+  connect(renewed.get(), &resumed);
+  BOOST_TEST(resumed, "the ticket that replaced it after the first reload was refused");
 }
 
 BOOST_AUTO_TEST_CASE(an_agent_beats_over_https_and_a_renewed_certificate_drops_nothing) {

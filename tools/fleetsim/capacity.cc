@@ -10,9 +10,9 @@
 #include <thread>
 
 #include "common/json.h"
+#include "tests/integration/fake_collector.h"
 #include "tools/fleetsim/collector_control.h"
 #include "tools/fleetsim/report.h"
-#include "tools/fleetsim/sim_fleet.h"
 
 namespace vigil::fleetsim {
 namespace {
@@ -21,26 +21,27 @@ constexpr double kLatencyBoundMs = 100;
 constexpr double kAcceptedShare = 0.99;
 constexpr uint32_t kAgentsPerSite = 250;
 
+const char* modeName(ConnectionMode mode) {
+  return mode == ConnectionMode::kAgent ? "agent" : "pooled";
+}
+
 }  // namespace
 
 Result<CapacityResult> measureCapacity(const CapacityOptions& options) {
   CapacityResult result;
   result.agents = options.max_agents;
+  result.tls = options.tls;
+  result.connection_mode = options.connection_mode;
   const std::string work_dir = (std::filesystem::temp_directory_path() /
                                 ("vigil-fleetsim-capacity-" + std::to_string(::getpid())))
                                    .string();
   std::filesystem::remove_all(work_dir);
-  std::filesystem::create_directories(work_dir + "/data");
-  CollectorSetup setup;
-  setup.binary = options.collector_binary;
-  setup.data_dir = work_dir + "/data";
-  setup.log_path = work_dir + "/collector.log";
-  setup.http_port = freeLoopbackPort(false);
-  setup.beacon_port = freeLoopbackPort(true);
-  // Heartbeats only: the beacon channel would add its own datagrams to the rate measured.
-  setup.defines["beacon.enabled"] = "false";
-  setup.defines["logging.level"] = "warning";
-  setup.defines["heartbeat.intervalSeconds"] = "60";
+  CollectorSetup setup = heartbeatOnlySetup(options.collector_binary, work_dir, 60);
+  std::unique_ptr<testing::TestCertificateAuthority> ca;
+  if (options.tls) {
+    ca = std::make_unique<testing::TestCertificateAuthority>();
+    serveTlsFrom(*ca, work_dir, setup);
+  }
   auto collector = std::make_unique<CollectorControl>(setup);
   if (Status s = collector->start(); !s.ok()) return s;
   if (Status s = useBootstrapToken(collector->http(), setup.data_dir); !s.ok()) return s;
@@ -49,7 +50,10 @@ Result<CapacityResult> measureCapacity(const CapacityOptions& options) {
 
   FleetOptions fleet_options;
   fleet_options.base_url = collector->http().baseUrl();
+  fleet_options.ca_file = setup.ca_file;
   fleet_options.max_connections = options.connections;
+  fleet_options.connection_mode = options.connection_mode;
+  fleet_options.agent_concurrency = options.agent_concurrency;
   fleet_options.beacons = false;
   fleet_options.scheduler.min_interval = std::chrono::seconds(1);
   Fleet fleet(fleet_options);
@@ -89,8 +93,15 @@ Result<CapacityResult> measureCapacity(const CapacityOptions& options) {
     step.server_p99_ms = percentile(stats.server_ms, 0.99);
     step.overloaded = stats.overloaded;
     step.transport_errors = stats.transport_errors;
+    step.tls_full_handshakes = stats.tls_full_handshakes;
+    step.tls_resumed_handshakes = stats.tls_resumed_handshakes;
     if (cpu_before && cpu_after) {
-      step.collector_cpu_share = (cpu_after->cpu_seconds - cpu_before->cpu_seconds) / elapsed;
+      const double cpu_s = cpu_after->cpu_seconds - cpu_before->cpu_seconds;
+      step.collector_cpu_share = cpu_s / elapsed;
+      if (stats.heartbeats_accepted > 0) {
+        step.collector_cpu_us_per_heartbeat =
+            1e6 * cpu_s / static_cast<double>(stats.heartbeats_accepted);
+      }
       result.collector_rss_bytes = cpu_after->rss_bytes;
     }
     step.sustained = step.server_p99_ms < kLatencyBoundMs &&
@@ -98,16 +109,25 @@ Result<CapacityResult> measureCapacity(const CapacityOptions& options) {
                      step.transport_errors == 0;
     std::fprintf(stderr,
                  "[capacity] interval %lld s: offered %.0f/s accepted %.0f/s p99 %.1f ms, "
-                 "%llu overloaded, %llu transport errors\n",
+                 "%llu overloaded, %llu transport errors, collector %.0f us/heartbeat, "
+                 "TLS handshakes %llu full %llu resumed\n",
                  static_cast<long long>(interval), step.offered_per_s, step.accepted_per_s,
                  step.server_p99_ms, static_cast<unsigned long long>(step.overloaded),
-                 static_cast<unsigned long long>(step.transport_errors));
+                 static_cast<unsigned long long>(step.transport_errors),
+                 step.collector_cpu_us_per_heartbeat,
+                 static_cast<unsigned long long>(step.tls_full_handshakes),
+                 static_cast<unsigned long long>(step.tls_resumed_handshakes));
     result.steps.push_back(step);
     if (!step.sustained) {
-      result.limited_by = step.server_p99_ms >= kLatencyBoundMs ? "p99 latency" : "accepted rate";
-      break;
+      if (result.limited_by.empty()) {
+        result.limited_by = step.server_p99_ms >= kLatencyBoundMs ? "p99 latency" : "accepted rate";
+      }
+      if (!options.all_steps) break;
+      continue;
     }
-    result.sustained_per_s = std::max(result.sustained_per_s, step.accepted_per_s);
+    if (result.limited_by.empty()) {
+      result.sustained_per_s = std::max(result.sustained_per_s, step.accepted_per_s);
+    }
   }
   if (result.limited_by.empty()) result.limited_by = "the shortest interval tried";
   fleet.stop();
@@ -120,17 +140,22 @@ Result<CapacityResult> measureCapacity(const CapacityOptions& options) {
 std::string capacityTable(const CapacityResult& r) {
   std::ostringstream t;
   char line[200];
-  t << "capacity: " << r.agents << " simulated agents, heartbeats over HTTP on loopback\n";
+  t << "capacity: " << r.agents << " simulated agents, heartbeats over "
+    << (r.tls ? "HTTPS" : "HTTP") << " on loopback, connections " << modeName(r.connection_mode)
+    << "\n";
   t << "| interval s | offered /s | accepted /s | p50 ms | p99 ms | 503/429 | transport err | "
-       "collector CPU | sustained |\n";
-  t << "|---|---|---|---|---|---|---|---|---|\n";
+       "collector CPU | CPU us/heartbeat | TLS full/resumed | sustained |\n";
+  t << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const CapacityStep& s : r.steps) {
-    std::snprintf(line, sizeof line,
-                  "| %lld | %.0f | %.0f | %.1f | %.1f | %llu | %llu | %.0f %% | %s |\n",
-                  static_cast<long long>(s.interval_s), s.offered_per_s, s.accepted_per_s,
-                  s.server_p50_ms, s.server_p99_ms, static_cast<unsigned long long>(s.overloaded),
-                  static_cast<unsigned long long>(s.transport_errors), 100 * s.collector_cpu_share,
-                  s.sustained ? "yes" : "no");
+    std::snprintf(
+        line, sizeof line,
+        "| %lld | %.0f | %.0f | %.1f | %.1f | %llu | %llu | %.0f %% | %.0f | %llu/%llu "
+        "| %s |\n",
+        static_cast<long long>(s.interval_s), s.offered_per_s, s.accepted_per_s, s.server_p50_ms,
+        s.server_p99_ms, static_cast<unsigned long long>(s.overloaded),
+        static_cast<unsigned long long>(s.transport_errors), 100 * s.collector_cpu_share,
+        s.collector_cpu_us_per_heartbeat, static_cast<unsigned long long>(s.tls_full_handshakes),
+        static_cast<unsigned long long>(s.tls_resumed_handshakes), s.sustained ? "yes" : "no");
     t << line;
   }
   std::snprintf(
@@ -147,6 +172,8 @@ std::string capacityTable(const CapacityResult& r) {
 std::string capacityJson(const CapacityResult& r) {
   json::JsonPtr root(cJSON_CreateObject());
   json::addInteger(root.get(), "agents", r.agents);
+  cJSON_AddBoolToObject(root.get(), "tls", r.tls ? 1 : 0);
+  cJSON_AddStringToObject(root.get(), "connection_mode", modeName(r.connection_mode));
   cJSON_AddNumberToObject(root.get(), "sustained_per_s", r.sustained_per_s);
   json::addInteger(root.get(), "largest_fleet_at_60s",
                    static_cast<int64_t>(r.largest_fleet_at_60s));
@@ -163,6 +190,9 @@ std::string capacityJson(const CapacityResult& r) {
     json::addInteger(o, "overloaded", static_cast<int64_t>(s.overloaded));
     json::addInteger(o, "transport_errors", static_cast<int64_t>(s.transport_errors));
     cJSON_AddNumberToObject(o, "collector_cpu_share", s.collector_cpu_share);
+    cJSON_AddNumberToObject(o, "collector_cpu_us_per_heartbeat", s.collector_cpu_us_per_heartbeat);
+    json::addInteger(o, "tls_full_handshakes", static_cast<int64_t>(s.tls_full_handshakes));
+    json::addInteger(o, "tls_resumed_handshakes", static_cast<int64_t>(s.tls_resumed_handshakes));
     cJSON_AddBoolToObject(o, "sustained", s.sustained ? 1 : 0);
     cJSON_AddItemToArray(steps, o);
   }

@@ -5,12 +5,15 @@
 // new interval, waits until every agent follows it, then measures). The highest rate answered
 // with server p99 under 100 ms and at least 99 % of heartbeats accepted is the sustained rate;
 // the largest fleet at 60 s intervals follows from it and from the memory each agent costs.
+// Over HTTPS in ConnectionMode::kAgent each heartbeat pays its connection and a (mostly resumed)
+// TLS handshake, as a real fleet's do; the steps say how many handshakes were full.
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "tools/fleetsim/sim_fleet.h"
 
 namespace vigil::fleetsim {
 
@@ -18,8 +21,14 @@ struct CapacityOptions {
   std::string collector_binary;
   uint32_t max_agents = 50000;
   long connections = 12;
+  bool tls = false;  // HTTPS with a P-256 (ECDSA) certificate from a test CA
+  ConnectionMode connection_mode = ConnectionMode::kPooled;
+  long agent_concurrency = 32;
   int step_seconds = 30;  // measured time per step, after the fleet follows the new interval
   std::vector<int64_t> intervals_s = {30, 15, 10, 6, 4, 3, 2, 1};
+  // Measures every interval even past the first not sustained (the CPU per heartbeat at each
+  // rate, on a machine whose other load makes the latency bound fail early).
+  bool all_steps = false;
 };
 
 struct CapacityStep {
@@ -31,11 +40,16 @@ struct CapacityStep {
   uint64_t overloaded = 0;
   uint64_t transport_errors = 0;
   double collector_cpu_share = 0;
+  double collector_cpu_us_per_heartbeat = 0;  // collector CPU time / accepted heartbeats
+  uint64_t tls_full_handshakes = 0;
+  uint64_t tls_resumed_handshakes = 0;
   bool sustained = false;
 };
 
 struct CapacityResult {
   uint32_t agents = 0;
+  bool tls = false;
+  ConnectionMode connection_mode = ConnectionMode::kPooled;
   std::vector<CapacityStep> steps;
   double sustained_per_s = 0;
   uint64_t collector_rss_bytes = 0;  // at the end, with `agents` known

@@ -24,6 +24,7 @@
 
 #include "agent/transport/curl_collector_client.h"
 #include "common/json.h"
+#include "tests/integration/fake_collector.h"
 #include "tests/integration/harness.h"
 
 namespace vigil::fleetsim {
@@ -143,6 +144,34 @@ std::optional<ProcessSample> sampleProcess(pid_t pid) {
   }
   s.cpu_seconds = testing::processCpuSeconds(pid);
   return s;
+}
+
+CollectorSetup heartbeatOnlySetup(const std::string& binary, const std::string& work_dir,
+                                  int64_t interval_s) {
+  std::filesystem::create_directories(work_dir + "/data");
+  CollectorSetup setup;
+  setup.binary = binary;
+  setup.data_dir = work_dir + "/data";
+  setup.log_path = work_dir + "/collector.log";
+  setup.http_port = freeLoopbackPort(false);
+  setup.beacon_port = freeLoopbackPort(true);
+  setup.defines["beacon.enabled"] = "false";
+  setup.defines["logging.level"] = "warning";
+  setup.defines["heartbeat.intervalSeconds"] = std::to_string(interval_s);
+  return setup;
+}
+
+void serveTlsFrom(const testing::TestCertificateAuthority& ca, const std::string& dir,
+                  CollectorSetup& setup) {
+  const testing::TlsCredentials served = ca.issueServer({setup.address});
+  setup.cert_file = dir + "/server.pem";
+  setup.key_file = dir + "/server.key";
+  setup.ca_file = dir + "/ca.pem";
+  std::ofstream(setup.ca_file) << ca.certPem();
+  std::ofstream(setup.cert_file) << served.cert_pem;
+  std::ofstream(setup.key_file) << served.key_pem;
+  std::filesystem::permissions(
+      setup.key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
 int freeLoopbackPort(bool udp) {

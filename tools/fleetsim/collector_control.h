@@ -21,7 +21,8 @@ struct sqlite3;
 
 namespace vigil::testing {
 class ChildProcess;
-}
+class TestCertificateAuthority;
+}  // namespace vigil::testing
 
 namespace vigil::fleetsim {
 
@@ -73,6 +74,17 @@ struct CollectorSetup {
   std::string key_file;
   std::map<std::string, std::string> defines;
 };
+
+// A collector of its own under `work_dir` (its data/ created there, collector.log), on free
+// loopback ports, answering heartbeats only (no beacon channel, whose datagrams would add to the
+// rate measured) at `interval_s`.
+CollectorSetup heartbeatOnlySetup(const std::string& binary, const std::string& work_dir,
+                                  int64_t interval_s);
+
+// Makes `setup` serve HTTPS: a server certificate from `ca` for setup.address, written with
+// its key (0600) and the CA's certificate into `dir`.
+void serveTlsFrom(const testing::TestCertificateAuthority& ca, const std::string& dir,
+                  CollectorSetup& setup);
 
 // Resident memory and CPU time of a process, from /proc.
 struct ProcessSample {

@@ -2,15 +2,20 @@
 //
 //   vigil-fleetsim scenario FILE [--interval S] [--agents N] [--real-agents N]
 //                  [--connections C] [--seed N] [--report-json PATH] [--work-dir DIR]
-//   vigil-fleetsim capacity [--agents N] [--step-seconds S] [--connections C]
+//   vigil-fleetsim capacity [--agents N] [--step-seconds S] [--intervals S,S,...] [--all-steps]
+//                  [--connections C] [--tls] [--connection-mode pooled|agent]
+//                  [--agent-concurrency N]
 //   vigil-fleetsim fleet --url URL --enroll-token TOKEN [--agents N] [--ca-file PATH]
-//                  [--connections C] [--seconds S] [--seed N]
+//                  [--connections C] [--connection-mode pooled|agent] [--agent-concurrency N]
+//                  [--seconds S] [--seed N]
 //
 // `scenario` runs one scenario file against a real vigil-collector and prints its report
 // table (and writes the JSON report); exit 0 passed, 1 failed, 77 the machine cannot run it
 // (the reason is printed; under CI, VIGIL_CI set, that is a failure: 1), 2 it could not run.
 // `capacity` finds the highest heartbeat rate the collector answers with p99 under 100 ms, and the
-// largest fleet it holds at 60 s intervals. `fleet` runs a simulated fleet against a collector that
+// largest fleet it holds at 60 s intervals (--tls: over HTTPS; --connection-mode agent: a new
+// connection per heartbeat resuming the agent's TLS session, as vigil-agent does, at most
+// --agent-concurrency connecting at once). `fleet` runs a simulated fleet against a collector that
 // is already running (several processes can share one collector).
 
 #include <curl/curl.h>
@@ -19,6 +24,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include "tools/fleetsim/capacity.h"
@@ -35,9 +41,12 @@ namespace {
                "[--real-agents N] [--connections C] [--seed N] [--report-json PATH] "
                "[--work-dir DIR]\n"
                "       vigil-fleetsim capacity [--agents N] [--step-seconds S] "
-               "[--connections C] [--report-json PATH]\n"
+               "[--intervals S,S,...] [--all-steps] [--connections C] [--tls] [--connection-mode "
+               "pooled|agent] "
+               "[--agent-concurrency N] [--report-json PATH]\n"
                "       vigil-fleetsim fleet --url URL --enroll-token TOKEN [--agents N] "
-               "[--ca-file PATH] [--connections C] [--seconds S] [--seed N]\n",
+               "[--ca-file PATH] [--connections C] [--connection-mode pooled|agent] "
+               "[--agent-concurrency N] [--seconds S] [--seed N]\n",
                why.c_str());
   std::exit(2);
 }
@@ -86,6 +95,32 @@ int main(int argc, char** argv) {
       run.connections = static_cast<long>(number());
       capacity.connections = run.connections;
       standalone.connections = run.connections;
+    } else if (arg == "--intervals") {
+      capacity.intervals_s.clear();
+      std::stringstream list(value());
+      for (std::string item; std::getline(list, item, ',');) {
+        char* end = nullptr;
+        const long long s = std::strtoll(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || s < 1) usage("--intervals takes seconds, 1 or more");
+        capacity.intervals_s.push_back(s);
+      }
+      if (capacity.intervals_s.empty()) usage("--intervals takes at least one interval");
+    } else if (arg == "--all-steps") {
+      capacity.all_steps = true;
+    } else if (arg == "--tls") {
+      capacity.tls = true;
+    } else if (arg == "--connection-mode") {
+      const std::string mode = value();
+      if (mode != "pooled" && mode != "agent") usage("--connection-mode is pooled or agent");
+      const auto m = mode == "agent" ? vigil::fleetsim::ConnectionMode::kAgent
+                                     : vigil::fleetsim::ConnectionMode::kPooled;
+      capacity.connection_mode = m;
+      standalone.connection_mode = m;
+    } else if (arg == "--agent-concurrency") {
+      const long n = static_cast<long>(number());
+      if (n < 1) usage("--agent-concurrency takes a positive integer");
+      capacity.agent_concurrency = n;
+      standalone.agent_concurrency = n;
     } else if (arg == "--seed") {
       run.seed = static_cast<uint64_t>(number());
       standalone.seed = run.seed;

@@ -300,15 +300,7 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   const bool tls = scenario.tls || has("collector_restart_tls") || offices;
   if (tls) {
     ca = std::make_unique<testing::TestCertificateAuthority>();
-    const testing::TlsCredentials served = ca->issueServer({setup.address});
-    setup.cert_file = work_dir + "/server.pem";
-    setup.key_file = work_dir + "/server.key";
-    setup.ca_file = work_dir + "/ca.pem";
-    std::ofstream(setup.ca_file) << ca->certPem();
-    std::ofstream(setup.cert_file) << served.cert_pem;
-    std::ofstream(setup.key_file) << served.key_pem;
-    std::filesystem::permissions(
-        setup.key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    serveTlsFrom(*ca, work_dir, setup);
   }
 
   testing::WebhookReceiver receiver;

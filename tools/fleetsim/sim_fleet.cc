@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,8 +53,16 @@ class NullBuffer final : public std::streambuf {
   int overflow(int c) override { return c; }
 };
 
+// The TLS session cache of one simulated agent: a libcurl share of SSL sessions only, as the
+// real agent's one easy handle keeps its own.
+struct CurlShareDeleter {
+  void operator()(CURLSH* share) const { curl_share_cleanup(share); }
+};
+using TlsSessionCachePtr = std::unique_ptr<CURLSH, CurlShareDeleter>;
+
 // One HTTP exchange in flight on the multi handle.
 struct Exchange {
+  enum class Handshake : uint8_t { kNone, kFull, kResumed };
   enum class Purpose : uint8_t { kEnroll, kHeartbeat };
   Purpose purpose = Purpose::kHeartbeat;
   uint32_t agent = 0;
@@ -65,7 +74,22 @@ struct Exchange {
   MonoTime due;   // when the agent wanted to send
   MonoTime sent;  // when it was handed to libcurl: ingest lag counts from here
   bool carried_outages = false;
+  bool handshake_read = false;
+  Handshake handshake = Handshake::kNone;  // of the connection that carried it (if TLS)
 };
+
+// Reads, while the connection is still open, whether its TLS handshake resumed a session.
+void readHandshake(Exchange& ex) {
+  ex.handshake_read = true;
+  const curl_tlssessioninfo* info = nullptr;
+  if (curl_easy_getinfo(ex.easy.get(), CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK ||
+      info == nullptr || info->backend != CURLSSLBACKEND_OPENSSL || info->internals == nullptr) {
+    return;
+  }
+  ex.handshake = SSL_session_reused(static_cast<SSL*>(info->internals)) == 1
+                     ? Exchange::Handshake::kResumed
+                     : Exchange::Handshake::kFull;
+}
 
 size_t appendBody(char* data, size_t size, size_t count, void* user) {
   auto* ex = static_cast<Exchange*>(user);
@@ -78,6 +102,7 @@ size_t appendBody(char* data, size_t size, size_t count, void* user) {
 size_t readHeader(char* data, size_t size, size_t count, void* user) {
   auto* ex = static_cast<Exchange*>(user);
   const size_t n = size * count;
+  if (!ex->handshake_read) readHandshake(*ex);
   std::string_view line(data, n);
   constexpr std::string_view kName = "retry-after:";
   if (line.size() > kName.size()) {
@@ -113,6 +138,7 @@ struct Fleet::SimAgent {
   MonoTime enrolled_at{};
   std::unique_ptr<agent::HeartbeatScheduler> scheduler;
   std::unique_ptr<agent::BeaconChannel> beacon;
+  TlsSessionCachePtr tls_sessions;  // ConnectionMode::kAgent
   int64_t beacon_interval_s = 0;
   bool dead = false;
   bool paused = false;
@@ -145,10 +171,13 @@ class Fleet::Loop {
         rng_(options.seed),
         null_out_(&null_buffer_),
         log_(RealClock::instance(), null_out_, agent::LogLevel::kError),
-        multi_(curl_multi_init()) {
-    curl_multi_setopt(multi_.get(), CURLMOPT_MAX_HOST_CONNECTIONS, options.max_connections);
-    curl_multi_setopt(multi_.get(), CURLMOPT_MAX_TOTAL_CONNECTIONS, options.max_connections);
-    curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, options.max_connections);
+        multi_(curl_multi_init()),
+        connection_limit_(options.connection_mode == ConnectionMode::kAgent
+                              ? options.agent_concurrency
+                              : options.max_connections) {
+    curl_multi_setopt(multi_.get(), CURLMOPT_MAX_HOST_CONNECTIONS, connection_limit_);
+    curl_multi_setopt(multi_.get(), CURLMOPT_MAX_TOTAL_CONNECTIONS, connection_limit_);
+    curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, connection_limit_);
     udp_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int buffer = 8 << 20;
     ::setsockopt(udp_, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
@@ -171,6 +200,9 @@ class Fleet::Loop {
   std::mt19937_64& rng() { return rng_; }
 
   Status enroll(int concurrency) {
+    if (options_.connection_mode == ConnectionMode::kAgent) {
+      concurrency = static_cast<int>(connection_limit_);
+    }
     std::vector<uint32_t> todo(fleet_.agents_.size());
     for (uint32_t i = 0; i < todo.size(); ++i) todo[i] = i;
     std::reverse(todo.begin(), todo.end());
@@ -184,6 +216,7 @@ class Fleet::Loop {
       drive(std::chrono::milliseconds(100));
       for (auto& done : takeCompleted()) {
         SimAgent& a = *fleet_.agents_[done.ex->agent];
+        countConnection(done);
         agent::CollectorAnswer answer = answerOf(done);
         if (answer.transport_ok && answer.http_status == 201) {
           auto decoded = protocol::decodeEnrollResponse(answer.body);
@@ -421,7 +454,10 @@ class Fleet::Loop {
       a.in_flight = false;
       if (!quiet(a)) failUnsent(agent, protocol::causes::kTimeout, now);
     }
-    const size_t max_transfers = static_cast<size_t>(4 * options_.max_connections);
+    // Pooled: a few transfers queue for each connection. Agent mode: a transfer is a connection.
+    const size_t max_transfers = static_cast<size_t>(
+        options_.connection_mode == ConnectionMode::kAgent ? connection_limit_
+                                                           : 4 * connection_limit_);
     while (!ready_.empty() && in_flight_.size() < max_transfers) {
       const uint32_t agent = ready_.front();
       ready_.pop_front();
@@ -510,6 +546,18 @@ class Fleet::Loop {
     if (!options_.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
     curl_easy_setopt(easy, CURLOPT_PROXY, "");  // loopback: never through a proxy
     curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 0L);
+    if (options_.connection_mode == ConnectionMode::kAgent) {
+      // The agent's connection from its last heartbeat is long closed by the collector's
+      // keep-alive timeout: a new one, whose handshake resumes the agent's own session.
+      SimAgent& a = *fleet_.agents_[ex->agent];
+      if (!a.tls_sessions) {
+        a.tls_sessions.reset(curl_share_init());
+        curl_share_setopt(a.tls_sessions.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+      }
+      curl_easy_setopt(easy, CURLOPT_SHARE, a.tls_sessions.get());
+      curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+      curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+    }
     ex->sent = std::chrono::steady_clock::now();
     curl_multi_add_handle(multi_.get(), easy);
     in_flight_.emplace(easy, std::move(ex));
@@ -623,6 +671,18 @@ class Fleet::Loop {
     return answer;
   }
 
+  // Counts the new connection (and its TLS handshake) an exchange needed, if any.
+  void countConnection(const Completed& done) {
+    long connects = 0;
+    curl_easy_getinfo(done.ex->easy.get(), CURLINFO_NUM_CONNECTS, &connects);
+    if (connects <= 0) return;
+    std::lock_guard<std::mutex> lock(fleet_.mu_);
+    FleetStats& s = fleet_.stats_;
+    s.connections_opened += static_cast<uint64_t>(connects);
+    if (done.ex->handshake == Exchange::Handshake::kFull) ++s.tls_full_handshakes;
+    if (done.ex->handshake == Exchange::Handshake::kResumed) ++s.tls_resumed_handshakes;
+  }
+
   void onHeartbeatDone(Completed& done) {
     const uint32_t index = done.ex->agent;
     SimAgent& a = *fleet_.agents_[index];
@@ -630,8 +690,7 @@ class Fleet::Loop {
     const agent::CollectorAnswer answer = answerOf(done);
     const agent::HeartbeatAnswerReading reading = agent::readHeartbeatAnswer(answer);
     double server_ms = 0;
-    long connects = 0;
-    curl_easy_getinfo(done.ex->easy.get(), CURLINFO_NUM_CONNECTS, &connects);
+    countConnection(done);
     {
       curl_off_t pre = 0, first = 0;
       curl_easy_getinfo(done.ex->easy.get(), CURLINFO_PRETRANSFER_TIME_T, &pre);
@@ -641,7 +700,6 @@ class Fleet::Loop {
     {
       std::lock_guard<std::mutex> lock(fleet_.mu_);
       FleetStats& s = fleet_.stats_;
-      s.connections_opened += static_cast<uint64_t>(std::max(0L, connects));
       if (!answer.transport_ok) {
         ++s.transport_errors;
         if (done.result == CURLE_COULDNT_CONNECT) ++s.connect_failures;
@@ -696,6 +754,7 @@ class Fleet::Loop {
   std::ostream null_out_;
   agent::Logger log_;
   CurlMultiPtr multi_;
+  const long connection_limit_;  // connections of the multi handle
   int udp_ = -1;
   uint16_t beacon_port_ = 0;
   bool started_ = false;
@@ -821,6 +880,24 @@ FleetStats Fleet::takeStats() {
   FleetStats out = std::move(stats_);
   stats_ = FleetStats();
   return out;
+}
+
+void FleetStats::add(const FleetStats& later) {
+  heartbeats_sent += later.heartbeats_sent;
+  heartbeats_accepted += later.heartbeats_accepted;
+  overloaded += later.overloaded;
+  overloaded_without_retry_after += later.overloaded_without_retry_after;
+  other_http_errors += later.other_http_errors;
+  transport_errors += later.transport_errors;
+  connect_failures += later.connect_failures;
+  simulated_failures += later.simulated_failures;
+  connections_opened += later.connections_opened;
+  tls_full_handshakes += later.tls_full_handshakes;
+  tls_resumed_handshakes += later.tls_resumed_handshakes;
+  beacons_sent += later.beacons_sent;
+  beacon_acks += later.beacon_acks;
+  server_ms.insert(server_ms.end(), later.server_ms.begin(), later.server_ms.end());
+  ingest_ms.insert(ingest_ms.end(), later.ingest_ms.begin(), later.ingest_ms.end());
 }
 
 size_t Fleet::approximateBytesPerAgent() const {

@@ -1,8 +1,9 @@
 #pragma once
 
 // A fleet of simulated agents speaking the real protocol (docs/protocol.md) to one collector:
-// enrollment, signed heartbeats over HTTP or HTTPS (libcurl multi, TLS verified, a bounded
-// pool of keep-alive connections) and UDP beacons (one non-blocking socket), all on one
+// enrollment, signed heartbeats over HTTP or HTTPS (libcurl multi, TLS verified; a bounded
+// pool of keep-alive connections, or a connection per heartbeat as the real agent has) and UDP
+// beacons (one non-blocking socket), all on one
 // event-loop thread. Each agent has its own identity, sequence, HeartbeatScheduler and
 // BeaconChannel: the agent's own scheduling code (agent/core), so intervals, verify, jitter,
 // backoff and Retry-After are followed exactly as vigil-agent follows them.
@@ -27,6 +28,18 @@
 
 namespace vigil::fleetsim {
 
+// How the fleet's heartbeats reach the collector.
+enum class ConnectionMode : uint8_t {
+  // A few keep-alive connections shared by the whole fleet (max_connections): the collector's
+  // cost per heartbeat without the connection's (the scenarios).
+  kPooled,
+  // As vigil-agent does at intervals longer than the collector's keep-alive: each heartbeat on
+  // a new TCP connection, closed after the answer, whose TLS handshake resumes the agent's own
+  // session (a session cache per agent, as each agent's libcurl handle keeps). The capacity
+  // over HTTPS a real fleet gets.
+  kAgent,
+};
+
 struct FleetOptions {
   std::string base_url;  // "http://127.0.0.1:8470" or "https://..."
   std::string ca_file;   // trusted CA for https (verification is always on)
@@ -36,6 +49,9 @@ struct FleetOptions {
   // workers the collector's keep-alive policy closes connections after each answer, and every
   // heartbeat pays a new connection (and a TLS handshake), which measures the simulator.
   long max_connections = 12;
+  ConnectionMode connection_mode = ConnectionMode::kPooled;
+  // kAgent: connections (and so handshakes) in flight at once; more due heartbeats wait.
+  long agent_concurrency = 32;
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds request_timeout{30'000};
   agent::SchedulerOptions scheduler;
@@ -76,6 +92,9 @@ struct FleetStats {
   uint64_t connect_failures = 0;    // of which: refused or could not connect
   uint64_t simulated_failures = 0;  // attempts failed unsent: a fault, or no pool slot in time
   uint64_t connections_opened = 0;  // new TCP (and TLS) connections the heartbeats needed
+  // TLS handshakes of those connections (enrollments' too): full, or resuming a session.
+  uint64_t tls_full_handshakes = 0;
+  uint64_t tls_resumed_handshakes = 0;
   uint64_t beacons_sent = 0;
   uint64_t beacon_acks = 0;
   // Accepted heartbeats: request written to answer read (the collector's own time), and
@@ -83,6 +102,9 @@ struct FleetStats {
   // wait for a slot in the simulator's own connection pool, which is the simulator's).
   std::vector<double> server_ms;
   std::vector<double> ingest_ms;
+
+  // Adds the counts and latencies of a later period.
+  void add(const FleetStats& later);
 };
 
 class Fleet {
@@ -98,8 +120,8 @@ class Fleet {
                      const std::string& site_label);
 
   // Enrolls every agent (at most `concurrency` at once: keep it below the collector's ingest
-  // workers), on the calling thread. Fails if any agent could not enroll (after retrying
-  // transport errors and 503s).
+  // workers; in kAgent mode agent_concurrency), on the calling thread. Fails if any agent could not
+  // enroll (after retrying transport errors and 503s).
   Status enroll(int concurrency = 12);
 
   // Starts the event loop. Each agent's first beat waits firstBeatDelay(machine_booted) of

@@ -17,13 +17,16 @@ extern "C" void onStopSignal(int) { g_stop = 1; }
 void printPeriod(const char* label, const FleetStats& s, double seconds) {
   std::printf(
       "%s %.0f s: %.0f heartbeats/s accepted, %llu overloaded, %llu other errors, %llu transport "
-      "errors, ingest p50 %.1f ms p99 %.1f ms, beacons %llu sent %llu acked\n",
+      "errors, ingest p50 %.1f ms p99 %.1f ms, beacons %llu sent %llu acked, TLS handshakes "
+      "%llu full %llu resumed\n",
       label, seconds, static_cast<double>(s.heartbeats_accepted) / seconds,
       static_cast<unsigned long long>(s.overloaded),
       static_cast<unsigned long long>(s.other_http_errors),
       static_cast<unsigned long long>(s.transport_errors), percentile(s.ingest_ms, 0.5),
       percentile(s.ingest_ms, 0.99), static_cast<unsigned long long>(s.beacons_sent),
-      static_cast<unsigned long long>(s.beacon_acks));
+      static_cast<unsigned long long>(s.beacon_acks),
+      static_cast<unsigned long long>(s.tls_full_handshakes),
+      static_cast<unsigned long long>(s.tls_resumed_handshakes));
   std::fflush(stdout);
 }
 
@@ -37,6 +40,8 @@ Status runStandaloneFleet(const StandaloneOptions& options) {
   fleet_options.base_url = options.url;
   fleet_options.ca_file = options.ca_file;
   fleet_options.max_connections = options.connections;
+  fleet_options.connection_mode = options.connection_mode;
+  fleet_options.agent_concurrency = options.agent_concurrency;
   fleet_options.seed = options.seed;
   Fleet fleet(fleet_options);
   fleet.addAgents(options.agents, options.enroll_token, "fleet");
@@ -56,13 +61,7 @@ Status runStandaloneFleet(const StandaloneOptions& options) {
     if (now - period_start >= std::chrono::seconds(10) || over) {
       FleetStats s = fleet.takeStats();
       printPeriod("last", s, std::chrono::duration<double>(now - period_start).count());
-      total.heartbeats_accepted += s.heartbeats_accepted;
-      total.overloaded += s.overloaded;
-      total.other_http_errors += s.other_http_errors;
-      total.transport_errors += s.transport_errors;
-      total.beacons_sent += s.beacons_sent;
-      total.beacon_acks += s.beacon_acks;
-      total.ingest_ms.insert(total.ingest_ms.end(), s.ingest_ms.begin(), s.ingest_ms.end());
+      total.add(s);
       period_start = now;
     }
     if (over) break;

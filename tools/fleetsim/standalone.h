@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "tools/fleetsim/sim_fleet.h"
 
 namespace vigil::fleetsim {
 
@@ -17,6 +18,8 @@ struct StandaloneOptions {
   std::string enroll_token;  // the site's enrollment token
   uint32_t agents = 1000;
   long connections = 12;
+  ConnectionMode connection_mode = ConnectionMode::kPooled;
+  long agent_concurrency = 32;
   int64_t seconds = 0;  // 0: until SIGINT or SIGTERM
   uint64_t seed = 1;
 };
