@@ -255,6 +255,11 @@ bool isKnownShutdownReason(std::string_view reason) {
   return false;
 }
 
+bool isKnownBeaconState(std::string_view state) {
+  return state == beacon_states::kAcked || state == beacon_states::kUnanswered ||
+         state == beacon_states::kPaused;
+}
+
 std::string encode(const EnrollRequest& m) {
   JsonPtr root = newVersionedObject();
   cJSON_AddStringToObject(root.get(), "enroll_token", m.enroll_token.c_str());
@@ -318,6 +323,9 @@ std::string encode(const Heartbeat& m) {
     }
   }
   if (m.peer_key_id) cJSON_AddStringToObject(root.get(), "peer_key_id", m.peer_key_id->c_str());
+  if (m.beacon_state) {
+    cJSON_AddStringToObject(root.get(), "beacon_state", m.beacon_state->c_str());
+  }
   return json::print(root.get());
 }
 
@@ -426,6 +434,9 @@ Result<Heartbeat, DecodeError> decodeHeartbeat(std::string_view body) {
   });
   r.optionalString("peer_key_id", &m.peer_key_id);
   r.checkString("peer_key_id", m.peer_key_id, isKeyId, "must be 16 lower-case hex digits");
+  r.optionalString("beacon_state", &m.beacon_state);
+  r.checkString("beacon_state", m.beacon_state, isKnownBeaconState,
+                "must be acked, unanswered or paused");
   if (!r.ok()) return r.error();
   return m;
 }

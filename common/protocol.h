@@ -115,6 +115,20 @@ constexpr char kUninstall[] = "uninstall";             // the agent is being rem
 }  // namespace shutdown_reasons
 bool isKnownShutdownReason(std::string_view reason);
 
+// How an agent's beacon channel stands when it sends a heartbeat (field "beacon_state",
+// protocol 1.2). An agent that sends the field follows the beacon fallback (docs/protocol.md,
+// "Beacon fallback"): when a beacon goes unacknowledged for kBeaconAckWaitMs, it sends a
+// heartbeat at once (unless it is backing off), so the collector may rely on hearing it on one
+// channel or the other about every beacon interval, however long its heartbeat interval.
+namespace beacon_states {
+constexpr char kAcked[] = "acked";            // its latest beacon was acknowledged
+constexpr char kUnanswered[] = "unanswered";  // this heartbeat follows an unanswered beacon
+constexpr char kPaused[] = "paused";          // it stopped beaconing (UDP seems blocked)
+}  // namespace beacon_states
+bool isKnownBeaconState(std::string_view state);
+// How long an agent waits for a beacon's ack before it falls back to a heartbeat.
+constexpr int64_t kBeaconAckWaitMs = 2000;
+
 // POST /v1/heartbeat, signed.
 struct Heartbeat {
   std::string agent_id;
@@ -134,6 +148,8 @@ struct Heartbeat {
   std::optional<std::string> shutdown;     // one of shutdown_reasons: a goodbye notice
   std::vector<PeerSighting> peers;         // at most kMaxPeerSightings
   std::optional<std::string> peer_key_id;  // the site peer key the agent holds
+  // One of beacon_states, when the agent has a beacon channel (protocol 1.2).
+  std::optional<std::string> beacon_state;
 };
 
 // 200 answer to a heartbeat.

@@ -29,7 +29,8 @@ AgentRunner::AgentRunner(AgentConfig config, AgentRunnerDeps deps, BackoffOption
       sender_(config_, HeartbeatSources{deps_.facts, deps_.boot, deps_.network, deps_.diary},
               sequence_, scheduler_, deps_.client, deps_.log),
       enroller_(config_, deps_.client, deps_.identity_store, scheduler_, deps_.log, backoff),
-      channels_(config_, deps_.udp, deps_.identity_store, deps_.clock, deps_.random, deps_.log),
+      channels_(config_, deps_.udp, deps_.identity_store, deps_.clock, deps_.random, deps_.log,
+                &deps_.waiter),
       loop_(deps_, timings_, scheduler_, sequence_, sender_, channels_, failures_, stop_),
       commands_(config_, deps_.identity_store, enroller_, sender_, scheduler_, sequence_,
                 deps_.log) {}

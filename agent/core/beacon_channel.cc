@@ -77,9 +77,32 @@ BeaconStats BeaconChannel::stats() const {
   return stats_;
 }
 
+void BeaconChannel::setFallback(SystemEventSink* sink) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fallback_ = sink;
+}
+
+const char* BeaconChannel::beaconState() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stats_.paused) return protocol::beacon_states::kPaused;
+  const bool newest_unanswered =
+      !unanswered_.empty() && unanswered_.back().ts_ms == fallback_asked_ts_ms_;
+  if (newest_unanswered || last_acked_ts_ms_ == 0) return protocol::beacon_states::kUnanswered;
+  return protocol::beacon_states::kAcked;
+}
+
+std::optional<MonoTime> BeaconChannel::fallbackDue() const {
+  if (fallback_ == nullptr || stats_.paused || unanswered_.empty() ||
+      unanswered_.back().ts_ms == fallback_asked_ts_ms_) {
+    return std::nullopt;
+  }
+  return unanswered_.back().sent_at + options_.ack_wait;
+}
+
 std::optional<MonoTime> BeaconChannel::nextDue() {
   std::lock_guard<std::mutex> lock(mu_);
-  return next_due_;
+  const std::optional<MonoTime> fallback = fallbackDue();
+  return fallback ? std::min(*fallback, next_due_) : next_due_;
 }
 
 bool BeaconChannel::pauseForUnanswered(MonoTime now) {
@@ -132,6 +155,12 @@ bool BeaconChannel::pauseForUnanswered(MonoTime now) {
 std::vector<OutgoingDatagram> BeaconChannel::takeDue() {
   std::lock_guard<std::mutex> lock(mu_);
   const MonoTime now = clock_.monotonicNow();
+  if (const std::optional<MonoTime> fallback = fallbackDue(); fallback && now >= *fallback) {
+    // The newest beacon got no ack in time: the collector hears from us by heartbeat instead.
+    fallback_asked_ts_ms_ = unanswered_.back().ts_ms;
+    ++stats_.fallbacks;
+    fallback_->onSystemEvent(SystemEvent::kBeaconUnanswered);
+  }
   if (now < next_due_) return {};
   if (pauseForUnanswered(now)) return {};
   const int64_t wall_ms = toUnixMillis(clock_.wallNow()) + clock_offset_ms_;

@@ -8,8 +8,10 @@
 
 #include "agent/core/beacon_loss_judge.h"
 #include "agent/core/datagram_worker.h"
+#include "agent/core/platform.h"
 #include "agent/core/random.h"
 #include "common/clock.h"
+#include "common/protocol.h"
 
 namespace vigil::agent {
 
@@ -25,6 +27,9 @@ struct BeaconOptions {
   // answers slowly (frozen, starved of CPU, working off a backlog) drops beacons too.
   Duration prompt_answer = std::chrono::seconds(5);
   double jitter_fraction = 0.10;
+  // The beacon fallback (docs/protocol.md): a beacon without an ack after this asks the
+  // heartbeat loop for a heartbeat at once (SystemEvent::kBeaconUnanswered).
+  Duration ack_wait = std::chrono::milliseconds(protocol::kBeaconAckWaitMs);
 };
 
 // Where and as whom to send beacons, from the collector's offer.
@@ -43,6 +48,7 @@ struct BeaconStats {
   uint64_t late_acks = 0;  // of `acked`: acks that came after the next beacon had gone out
   uint64_t bad_acks = 0;   // malformed, for another agent, badly signed, or unexpected
   uint64_t pauses = 0;     // times sending stopped after unacked_limit
+  uint64_t fallbacks = 0;  // heartbeats asked for because a beacon went unanswered
   bool paused = false;
 };
 
@@ -73,6 +79,14 @@ class BeaconChannel final : public DatagramProtocol {
   bool noteHeartbeat(bool accepted, Duration answer_time, const std::string& problem = {});
   BeaconStats stats() const;
 
+  // The beacon fallback: once per beacon that has no ack after options.ack_wait, `sink` gets
+  // SystemEvent::kBeaconUnanswered (the heartbeat loop then beats at once). Null: no fallback.
+  void setFallback(SystemEventSink* sink);
+  // What the next heartbeat reports (field beacon_state, protocol::beacon_states): "paused"
+  // while paused, "unanswered" while the newest beacon went past its ack wait without an ack
+  // (or none was ever acknowledged), "acked" otherwise.
+  const char* beaconState() const;
+
   std::optional<MonoTime> nextDue() override;
   std::vector<OutgoingDatagram> takeDue() override;
   void onDatagram(const Datagram& datagram) override;
@@ -84,6 +98,9 @@ class BeaconChannel final : public DatagramProtocol {
   bool pauseForUnanswered(MonoTime now);
   // REQUIRES: mu_ held. A valid ack for the beacon stamped `ts_ms` arrived.
   void acknowledged(int64_t ts_ms);
+  // REQUIRES: mu_ held. When the newest beacon's ack wait ends, if the fallback is still to be
+  // asked for it.
+  std::optional<MonoTime> fallbackDue() const;
   std::string destination() const;  // "udp host:port"
 
   const BeaconTarget target_;
@@ -110,6 +127,8 @@ class BeaconChannel final : public DatagramProtocol {
   int lost_while_in_doubt_ = 0;  // beacons unanswered while heartbeats failed or came late
   bool doubt_logged_ = false;
   bool unknown_logged_ = false;
+  SystemEventSink* fallback_ = nullptr;
+  int64_t fallback_asked_ts_ms_ = 0;  // the beacon the fallback was last asked for
   BeaconLossJudge judge_;
   Duration pause_;
   BeaconStats stats_;

@@ -63,6 +63,7 @@ void HeartbeatLoop::run(Identity& identity, const protocol::ChannelOffer& offer)
 std::optional<Duration> HeartbeatLoop::beat(Identity& identity) {
   protocol::Heartbeat hb = sender_.build(identity);
   channels_.addPeerSightings(hb);
+  channels_.addBeaconState(hb);
   const MonoTime attempt_started = deps_.clock.monotonicNow();
   const CollectorAnswer answer = sender_.send(identity, hb, std::nullopt);
   if (stop_.requested()) return std::nullopt;
@@ -173,6 +174,7 @@ void HeartbeatLoop::sayGoodbye(const Identity& identity) {
 void HeartbeatLoop::sendGoodbye(const Identity& identity, const char* reason) {
   protocol::Heartbeat hb = sender_.build(identity);
   channels_.addPeerSightings(hb);
+  channels_.addBeaconState(hb);
   hb.shutdown = reason;
   const CollectorAnswer answer = sender_.send(identity, hb, timings_.goodbye_timeout);
   const HeartbeatAnswerReading reading = readHeartbeatAnswer(answer);
@@ -221,6 +223,19 @@ HeartbeatLoop::WaitEnd HeartbeatLoop::sleepUntilBeat(Duration delay, const Ident
           break;
         case SystemEvent::kResumed:
           pullIn(BeatTrigger::kResumed, "the machine woke up");
+          break;
+        case SystemEvent::kBeaconUnanswered:
+          // The beacon fallback: the collector must hear from us on one channel or the other.
+          // While heartbeats fail, the backoff's own retries go on and this adds nothing.
+          if (scheduler_.consecutiveFailures() == 0) {
+            const ScheduleDecision d = scheduler_.onTrigger(BeatTrigger::kBeaconUnanswered);
+            const MonoTime at = deps_.clock.monotonicNow() + d.delay;
+            if (at < deadline) {
+              deadline = at;
+              deps_.log.debug("a beacon got no ack in time; heartbeat in " + secondsText(d.delay) +
+                              " (beacon fallback)");
+            }
+          }
           break;
         case SystemEvent::kSuspending:
           sendGoodbye(identity, protocol::shutdown_reasons::kSleep);

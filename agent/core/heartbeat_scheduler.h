@@ -30,8 +30,9 @@ struct HeartbeatOutcome {
 
 // Why a beat is wanted before its time.
 enum class BeatTrigger {
-  kNetworkChanged,  // the OS reported an address, link or route change
-  kResumed,         // the machine woke from sleep (OS event or a wall/monotonic clock jump)
+  kNetworkChanged,    // the OS reported an address, link or route change
+  kResumed,           // the machine woke from sleep (OS event or a wall/monotonic clock jump)
+  kBeaconUnanswered,  // a beacon got no ack in time: the beacon fallback (docs/protocol.md)
 };
 
 // When to try next, and why.

@@ -60,6 +60,8 @@ enum class SystemEvent : uint8_t {
   kSystemShutdown,  // the machine is shutting down or rebooting
   kSessionLogoff,   // the interactive user logs off (Windows)
   kServiceStop,     // the service manager asks the agent to stop
+  // Not from the OS: the beacon channel's newest beacon got no ack in time (beacon fallback).
+  kBeaconUnanswered,
 };
 const char* systemEventName(SystemEvent event);  // "network_changed", ...
 

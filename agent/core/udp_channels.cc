@@ -14,13 +14,14 @@ UniformRandom channelRandom(UniformRandom& parent) {
 
 UdpChannels::UdpChannels(const AgentConfig& config, UdpSocketFactory* udp,
                          IdentityStore& identity_store, const Clock& clock, UniformRandom& random,
-                         Logger& log)
+                         Logger& log, SystemEventSink* fallback)
     : config_(config),
       udp_(udp),
       identity_store_(identity_store),
       clock_(clock),
       random_(random),
-      log_(log) {}
+      log_(log),
+      fallback_(fallback) {}
 
 UdpChannels::~UdpChannels() { stop(); }
 
@@ -67,6 +68,10 @@ void UdpChannels::addPeerSightings(protocol::Heartbeat& hb) const {
   hb.peer_key_id = peers_->keyId();
 }
 
+void UdpChannels::addBeaconState(protocol::Heartbeat& hb) const {
+  if (beacon_) hb.beacon_state = beacon_->beaconState();
+}
+
 void UdpChannels::peerSightingsDelivered(const protocol::Heartbeat& hb) {
   if (peers_) peers_->reported(hb.peers);
 }
@@ -97,6 +102,7 @@ void UdpChannels::startBeacon(const Identity& identity) {
   target.secret = identity.secret;
   beacon_ = std::make_unique<BeaconChannel>(target, clock_, channelRandom(random_), log_);
   beacon_->setClockOffset(clock_offset_);
+  beacon_->setFallback(fallback_);
   beacon_worker_ =
       std::make_unique<DatagramWorker>(*beacon_, std::move(socket.value()), clock_, log_);
   beacon_worker_->start();

@@ -25,8 +25,10 @@ namespace vigil::agent {
 // own generator.
 class UdpChannels {
  public:
+  // `fallback` gets SystemEvent::kBeaconUnanswered from the beacon (its fallback); may be null.
   UdpChannels(const AgentConfig& config, UdpSocketFactory* udp, IdentityStore& identity_store,
-              const Clock& clock, UniformRandom& random, Logger& log);
+              const Clock& clock, UniformRandom& random, Logger& log,
+              SystemEventSink* fallback = nullptr);
   ~UdpChannels();
   UdpChannels(const UdpChannels&) = delete;
   UdpChannels& operator=(const UdpChannels&) = delete;
@@ -42,6 +44,8 @@ class UdpChannels {
 
   // Puts the peers heard since the last delivered report into `hb`, with the peer key's id.
   void addPeerSightings(protocol::Heartbeat& hb) const;
+  // Puts the beacon's state into `hb` (beacon_state), when there is a beacon.
+  void addBeaconState(protocol::Heartbeat& hb) const;
   // The collector took `hb`: its sightings need not be reported again.
   void peerSightingsDelivered(const protocol::Heartbeat& hb);
 
@@ -58,6 +62,7 @@ class UdpChannels {
   const Clock& clock_;
   UniformRandom& random_;
   Logger& log_;
+  SystemEventSink* const fallback_;
   std::chrono::milliseconds clock_offset_{0};
 
   protocol::ChannelOffer offer_;

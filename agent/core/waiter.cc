@@ -16,6 +16,8 @@ const char* systemEventName(SystemEvent event) {
       return "session_logoff";
     case SystemEvent::kServiceStop:
       return "service_stop";
+    case SystemEvent::kBeaconUnanswered:
+      return "beacon_unanswered";
   }
   return "unknown";
 }

@@ -421,6 +421,24 @@ ApiResult<AdminAnswer> AgentQueryService::health(const AdminRequest& /*request*/
     out::integer(peers, "witnessed", static_cast<int64_t>(counters.peer_sightings_witnessed));
     out::integer(peers, "ignored", static_cast<int64_t>(counters.peer_sightings_ignored));
   }
+  if (sources_.cadence != nullptr) {
+    const LoadGovernorView view = sources_.cadence->view();
+    cJSON* cadence = cJSON_AddObjectToObject(o, "cadence");
+    out::integer(cadence, "stretch_level", view.level);
+    out::integer(cadence, "max_stretch_level", kMaxStretchLevel);
+    cJSON_AddNumberToObject(cadence, "offered_heartbeats_per_s", view.offered_per_s);
+    cJSON_AddNumberToObject(cadence, "budget_heartbeats_per_s", view.budget_per_s);
+    out::string(cadence, "budget", view.budget_learnt ? "learnt" : "configured");
+    cJSON* stretched = cJSON_AddObjectToObject(cadence, "stretch_by_group");
+    for (size_t t = 0; t < kCadenceTierCount; ++t) {
+      CadenceInputs probe;
+      probe.server = t == 1 || t == 3;
+      probe.fallback_working = t < 2;
+      const CadencePlan plan = planCadence(probe, view.level, INT64_MAX);
+      cJSON_AddNumberToObject(stretched, cadenceTierName(static_cast<CadenceTier>(t)),
+                              kStretchSteps[plan.step]);
+    }
+  }
   cJSON* arr = cJSON_AddArrayToObject(o, "history");
   for (const HealthRecord& h : history.value()) cJSON_AddItemToArray(arr, healthItem(h));
   return out::answer(root);

@@ -28,6 +28,7 @@ struct HealthSources {
   const BeaconService* beacons = nullptr;  // null: the beacon listener is off
   int beacon_port = 0;                     // the bound UDP port
   const IngestService* ingest = nullptr;   // peer-sighting counters
+  const LoadGovernor* cadence = nullptr;   // adaptive heartbeat intervals; null: none
 };
 
 // Routes: GET /api/v1/agents, GET /api/v1/agents/{agent_id}, GET

@@ -17,7 +17,10 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -463,6 +466,72 @@ class AdminServices {
   AlertService alerts_;
 };
 
+// What the collector remembers of its adaptive heartbeat intervals across a restart
+// (<data_dir>/cadence-state, one line "LEVEL LONGEST_PLAIN_INTERVAL_S"): the governor's level,
+// and the longest interval it may have told an agent without the beacon fallback, which
+// warm-up must cover (such an agent may stay silent that long and still be alive).
+struct CadenceMemory {
+  uint32_t level = 0;
+  int64_t longest_plain_interval_s = 0;
+};
+
+std::string cadenceStatePath(const std::string& data_dir) { return data_dir + "/cadence-state"; }
+
+CadenceMemory readCadenceMemory(const std::string& data_dir) {
+  CadenceMemory memory;
+  std::ifstream in(cadenceStatePath(data_dir));
+  unsigned level = 0;
+  long long longest = 0;
+  if (in >> level >> longest && longest >= 0 && longest <= 86'400) {
+    memory.level = std::min<uint32_t>(level, kMaxStretchLevel);
+    memory.longest_plain_interval_s = longest;
+  }
+  return memory;
+}
+
+Status writeCadenceMemory(const std::string& data_dir, const CadenceMemory& memory) {
+  namespace fs = std::filesystem;
+  return replaceFileAtomically(
+      cadenceStatePath(data_dir),
+      std::to_string(memory.level) + " " + std::to_string(memory.longest_plain_interval_s) + "\n",
+      withPermissions(fs::perms::owner_read | fs::perms::owner_write));
+}
+
+// The longest interval an agent without the beacon fallback is told at `level`.
+int64_t longestPlainInterval(const IngestConfig& ingest, uint32_t level) {
+  CadenceInputs plain;
+  plain.base = BaseCadence{ingest.heartbeat_interval_s, ingest.beacon_interval_s};
+  plain.server = true;
+  return planCadence(plain, level, ingest.max_heartbeat_interval_s).heartbeat_s;
+}
+
+Duration processCpuTime() {
+  timespec ts{};
+  if (::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return Duration::zero();
+  return std::chrono::duration_cast<Duration>(std::chrono::seconds(ts.tv_sec) +
+                                              std::chrono::nanoseconds(ts.tv_nsec));
+}
+
+// vigil_cadence_*: the governor's level, rates and steps.
+MetricsSource cadenceMetrics(const LoadGovernor& governor) {
+  return [&governor](MetricsWriter& out) {
+    const LoadGovernorView v = governor.view();
+    out.family("vigil_cadence_stretch_level", MetricType::kGauge,
+               "Adaptive heartbeat intervals: how many groups-steps of stretch apply (0: none).");
+    out.sample(static_cast<double>(v.level));
+    out.family("vigil_cadence_offered_heartbeats_per_second", MetricType::kGauge,
+               "Heartbeats offered (accepted and shed) per second over the last period.");
+    out.sample(v.offered_per_s);
+    out.family("vigil_cadence_budget_heartbeats_per_second", MetricType::kGauge,
+               "Heartbeats per second the collector aims to stay under (0: not learnt yet).");
+    out.sample(v.budget_per_s);
+    out.family("vigil_cadence_steps_total", MetricType::kCounter,
+               "Steps of the heartbeat interval governor, by direction.");
+    out.sample(static_cast<double>(v.raised), {{"direction", "lengthen"}});
+    out.sample(static_cast<double>(v.lowered), {{"direction", "shorten"}});
+  };
+}
+
 // Before each tick the degradation detector learns the ingest queue, how many agent requests
 // were taken and shed (refused connections counted as shed ingest: their class is unknown),
 // and whether the listener had to drop connections for want of room. Sheds of every class are
@@ -472,9 +541,18 @@ class ListenerLoadReport {
   ListenerLoadReport(const HttpListener& listener, const AdmissionController& admission,
                      const Clock& clock, uint64_t ingest_queue_bound, Poco::Logger& http_log)
       : listener_(listener),
+        clock_(clock),
         shed_reporter_(admission, clock),
         ingest_queue_bound_(ingest_queue_bound),
         http_log_(http_log) {}
+
+  // Each tick's heartbeat rate also goes to the governor of adaptive heartbeat intervals;
+  // `on_step` sees each step it takes.
+  using CadenceStepSink = std::function<void(const CadenceStep&)>;
+  void useGovernor(LoadGovernor* governor, CadenceStepSink on_step) {
+    governor_ = governor;
+    on_step_ = std::move(on_step);
+  }
 
   void operator()(PresenceMonitor& monitor) {
     monitor.reportQueueDepth(presence::QueueId::kIngest, listener_.queued(RequestClass::kIngest),
@@ -482,6 +560,12 @@ class ListenerLoadReport {
     const ListenerStats s = listener_.stats();
     const ShedReporter::Delta d = shed_reporter_.take(s.connections.refused + s.accept_failures);
     monitor.reportRequests(d.ingest_accepted, d.ingest_shed);
+    if (governor_ != nullptr) {
+      if (std::optional<CadenceStep> step = governor_->sample(
+              clock_.monotonicNow(), d.ingest_accepted, d.ingest_shed, processCpuTime())) {
+        if (on_step_) on_step_(*step);
+      }
+    }
     const uint64_t starved = HttpListener::starvation(s);
     monitor.reportConnectionsStarved(starved - reported_starved_);
     reported_starved_ = starved;
@@ -490,6 +574,9 @@ class ListenerLoadReport {
 
  private:
   const HttpListener& listener_;
+  const Clock& clock_;
+  LoadGovernor* governor_ = nullptr;
+  CadenceStepSink on_step_;
   ShedReporter shed_reporter_;
   const uint64_t ingest_queue_bound_;
   Poco::Logger& http_log_;
@@ -540,7 +627,16 @@ int CollectorApp::serve(const CollectorConfig& config) {
   FailureLog last_seen_failures(store_log, "last-seen write-behind", clock);
   LastSeenWriter writer(directory, store, config.last_seen_flush_interval,
                         std::ref(last_seen_failures));
-  PresenceMonitor presence(config.presence, clock);
+  // Adaptive heartbeat intervals (docs/presence.md): the governor resumes at its level before
+  // the restart, and warm-up covers the longest interval an agent without the beacon fallback
+  // may have been told.
+  CadenceMemory cadence_memory = readCadenceMemory(config.data_dir);
+  presence::PresenceConfig presence_config = config.presence;
+  presence_config.max_heartbeat_interval =
+      std::max<Duration>(presence_config.max_heartbeat_interval,
+                         std::chrono::seconds(cadence_memory.longest_plain_interval_s));
+  LoadGovernor governor(config.cadence, cadence_memory.level);
+  PresenceMonitor presence(presence_config, clock);
   if (Status s = presence.load(store); !s.ok()) {
     log.fatal("cannot load presence state: " + s.toString());
     return EXIT_IOERR;
@@ -569,10 +665,12 @@ int CollectorApp::serve(const CollectorConfig& config) {
   Poco::Logger& ingest_log = Poco::Logger::get("vigil.collector.ingest");
   IngestService ingest(store, directory, clock, ingest_config, &presence, &peer_keys,
                        [&ingest_log](const std::string& line) { ingest_log.information(line); });
+  ingest.useCadence({}, &governor);
   HealthSources health_sources;
   health_sources.beacons = beacons ? &*beacons : nullptr;
   health_sources.beacon_port = beacon_listener ? beacon_listener->port() : 0;
   health_sources.ingest = &ingest;
+  health_sources.cadence = &governor;
   // Each service registers its routes in the table (docs/api.md); the HTTP edge authenticates
   // and calls them. Services of other components (webhooks) register here too.
   AdminRouteTable admin_routes;
@@ -643,11 +741,22 @@ int CollectorApp::serve(const CollectorConfig& config) {
   metrics.add(directoryMetrics(directory));
   metrics.add(processMetrics());
   if (tls.context) metrics.add(tlsHandshakeMetrics(tls.handshakes));
+  metrics.add(cadenceMetrics(governor));
   Poco::Logger& presence_log = Poco::Logger::get("vigil.collector.presence");
   ListenerLoadReport load_report(
       listener, admission, clock,
       config.admission.queue_high_water[static_cast<size_t>(RequestClass::kIngest)],
       Poco::Logger::get("vigil.collector.http"));
+  load_report.useGovernor(&governor, [&](const CadenceStep& step) {
+    presence_log.information(step.describe());
+    cadence_memory.level = step.to_level;
+    cadence_memory.longest_plain_interval_s =
+        std::max(longestPlainInterval(ingest_config, step.from_level),
+                 longestPlainInterval(ingest_config, step.to_level));
+    if (Status s = writeCadenceMemory(config.data_dir, cadence_memory); !s.ok()) {
+      presence_log.warning("cannot remember the heartbeat interval level: " + s.toString());
+    }
+  });
   FailureLog presence_write_failures(store_log, "writing presence events", clock);
   PresenceTicker ticker(presence, store, config.presence.tick_interval, std::ref(load_report),
                         std::ref(presence_write_failures),

@@ -5,12 +5,14 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/SocketAddress.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <limits>
 #include <sstream>
+#include <thread>
 
 #include "common/protocol.h"
 #include "common/text.h"
@@ -114,6 +116,9 @@ const std::vector<DurationSetting>& durationSettings() {
   static const std::vector<DurationSetting> kSettings = {
       {"presence.confirmationWindowSeconds", "silence a SUSPECT agent must keep to be OFFLINE",
        &PC::confirmation_window, false, 1, kDay},
+      {"presence.beaconFallbackGraceSeconds",
+       "beacon fallback: wait for the fallback heartbeat this long past a beacon interval",
+       &PC::beacon_fallback_grace, false, 0, 600},
       {"presence.witnessMaxPostponeSeconds", "longest OFFLINE delay by peer witnesses alone",
        &PC::witness_max_postpone, false, 0, kDay},
       {"presence.serverShutdownGraceSeconds", "a server that announced shutdown alerts after",
@@ -257,7 +262,14 @@ const std::vector<ConfigKey>& configKeys() {
        "each); 0: none"},
       {"tls.sessionTimeoutSeconds", "7200", "how long a TLS session can be resumed"},
       {"data.dir", "/var/lib/vigil/collector", "directory of the database and token files"},
-      {"heartbeat.intervalSeconds", "60", "heartbeat interval told to agents"},
+      {"heartbeat.intervalSeconds", "60",
+       "base heartbeat interval told to agents (cadence policy may set others)"},
+      {"heartbeat.maxIntervalSeconds", "300",
+       "longest heartbeat interval load may stretch an agent to (docs/presence.md)"},
+      {"cadence.budgetPerSecond", "0",
+       "heartbeats per second to stay under before intervals are stretched; 0: learnt from CPU"},
+      {"cadence.targetCpuShare", "0.7",
+       "learnt budget: the heartbeat rate at which the collector would use this share of the CPU"},
       {"presence.verifyIntervalSeconds", "10",
        "heartbeat interval asked of an agent that was SUSPECT, UNREACHABLE or OFFLINE"},
       {"presence.verifyForSeconds", "120",
@@ -456,6 +468,11 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   c.beacon.max_clock_skew_ms = max_clock_skew_ms;
 
   c.ingest.heartbeat_interval_s = heartbeat_interval_s;
+  c.ingest.max_heartbeat_interval_s =
+      std::max(heartbeat_interval_s, v.integer("heartbeat.maxIntervalSeconds", 1, kMaxIntervalS));
+  c.cadence.budget_per_s = static_cast<double>(v.integer("cadence.budgetPerSecond", 0, 10'000'000));
+  c.cadence.target_cpu_share = v.real("cadence.targetCpuShare", 0.05, 1.0);
+  c.cadence.cores = std::max(1u, std::thread::hardware_concurrency());
   c.ingest.max_clock_skew_ms = max_clock_skew_ms;
   c.ingest.verify_interval_s = v.integer("presence.verifyIntervalSeconds", 1, kMaxIntervalS);
   c.ingest.verify_for_s = v.integer("presence.verifyForSeconds", 1, kMaxIntervalS);

@@ -94,6 +94,8 @@ struct CollectorConfig {
   // Heartbeat interval, clock skew, "verify" and enrollment limits (keys heartbeat.*,
   // protocol.*, presence.verify*, enrollment.*).
   IngestConfig ingest;
+  // The load governor of adaptive heartbeat intervals (cadence.*; docs/presence.md).
+  LoadGovernorConfig cadence;
   // Every threshold of the presence engine (keys presence.*; docs/presence.md).
   presence::PresenceConfig presence;
   // The UDP beacon listener, bound on http.address (docs/protocol.md, "UDP beacon").

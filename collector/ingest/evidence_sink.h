@@ -30,6 +30,8 @@ struct AcceptedHeartbeat {
   std::string agent_id;
   MonoTime received_at;
   Duration next_interval{};  // the agent was told to beat again in this
+  // It said it follows the beacon fallback and beacons (presence::Observation::beacon_fallback).
+  bool beacon_fallback = false;
   std::vector<ReportedOutage> outages;
   bool shutdown = false;  // a goodbye notice
   std::vector<PeerWitness> witnesses;

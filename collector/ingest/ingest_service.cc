@@ -119,12 +119,23 @@ IngestCounters IngestService::counters() const {
                         enrollment_limiter_.stats()};
 }
 
+void IngestService::useCadence(CadenceLookup lookup, const LoadGovernor* governor) {
+  cadence_lookup_ = std::move(lookup);
+  governor_ = governor;
+}
+
+BaseCadence IngestService::baseCadence(const AgentCredentials& agent) const {
+  if (cadence_lookup_) return cadence_lookup_(agent);
+  return BaseCadence{config_.heartbeat_interval_s, config_.beacon_interval_s};
+}
+
 protocol::ChannelOffer IngestService::channelOffer(int64_t site_id,
-                                                   const std::optional<std::string>& held_key_id) {
+                                                   const std::optional<std::string>& held_key_id,
+                                                   int64_t beacon_interval_s) {
   protocol::ChannelOffer offer;
   if (config_.beacon_port) {
     offer.beacon_port = *config_.beacon_port;
-    offer.beacon_interval_s = config_.beacon_interval_s;
+    offer.beacon_interval_s = beacon_interval_s;
   }
   if (peer_keys_ != nullptr) {
     std::optional<SitePeerKey> key = peer_keys_->find(site_id);
@@ -250,9 +261,13 @@ ApiResult<protocol::EnrollResponse> IngestService::checkEnrollment(std::string_v
   protocol::EnrollResponse response;
   response.agent_id = stored.value().id;
   response.secret = stored.value().secret;
-  response.heartbeat_interval_s = config_.heartbeat_interval_s;
+  AgentCredentials enrolled;
+  enrolled.site_id = stored.value().site_id;
+  enrolled.tenant_id = stored.value().tenant_id;
+  const BaseCadence base = baseCadence(enrolled);
+  response.heartbeat_interval_s = base.heartbeat_s;
   response.server_time_ms = now_ms;
-  response.channels = channelOffer(stored.value().site_id, std::nullopt);
+  response.channels = channelOffer(stored.value().site_id, std::nullopt, base.beacon_s);
   return response;
 }
 
@@ -335,12 +350,23 @@ ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
     return response;
   }
 
+  // The interval it is told (policy, stretched by load when the collector's budget needs it):
+  // the engine expects its next heartbeat one such interval from now.
+  CadenceInputs cadence;
+  cadence.base = baseCadence(*credentials);
+  cadence.fallback_working = beat.beacon_state == std::string_view(protocol::beacon_states::kAcked);
+  const CadencePlan plan =
+      planCadence(cadence, governor_ != nullptr ? governor_->level() : 0,
+                  std::max(cadence.base.heartbeat_s, config_.max_heartbeat_interval_s));
+
   HeartbeatAssessment assessment;
   if (evidence_ != nullptr) {
     AcceptedHeartbeat accepted;
     accepted.agent_id = agent_id;
     accepted.received_at = received_at;
-    accepted.next_interval = std::chrono::seconds(config_.heartbeat_interval_s);
+    accepted.next_interval = std::chrono::seconds(plan.heartbeat_s);
+    accepted.beacon_fallback =
+        beat.beacon_state.has_value() && *beat.beacon_state != protocol::beacon_states::kPaused;
     accepted.outages.reserve(beat.outages.size());
     for (const protocol::OutageEntry& o : beat.outages) {
       accepted.outages.push_back(
@@ -355,13 +381,13 @@ ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
   }
 
   protocol::HeartbeatResponse response;
-  response.next_interval_s = config_.heartbeat_interval_s;
+  response.next_interval_s = plan.heartbeat_s;
   response.server_time_ms = now_ms;
   if (assessment.was_lost) {
-    response.verify_interval_s = config_.verify_interval_s;
+    response.verify_interval_s = std::min(config_.verify_interval_s, cadence.base.heartbeat_s);
     response.verify_for_s = config_.verify_for_s;
   }
-  response.channels = channelOffer(credentials->site_id, beat.peer_key_id);
+  response.channels = channelOffer(credentials->site_id, beat.peer_key_id, cadence.base.beacon_s);
   return response;
 }
 

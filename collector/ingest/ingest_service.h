@@ -20,6 +20,7 @@
 
 #include "collector/core/api_error.h"
 #include "collector/ingest/agent_directory.h"
+#include "collector/ingest/cadence_planner.h"
 #include "collector/ingest/enrollment_limiter.h"
 #include "collector/ingest/evidence_sink.h"
 #include "collector/ingest/site_peer_keys.h"
@@ -32,7 +33,10 @@
 namespace vigil::collector {
 
 struct IngestConfig {
-  int64_t heartbeat_interval_s = 60;  // next_interval_s of every answer
+  // The base heartbeat interval (next_interval_s), unless cadence policy gives another.
+  int64_t heartbeat_interval_s = 60;
+  // The longest heartbeat interval load may stretch an agent to (cadence_planner.h).
+  int64_t max_heartbeat_interval_s = 300;
   int64_t max_clock_skew_ms = protocol::kDefaultMaxClockSkewMs;
   // "Verify" asked of an agent that was SUSPECT, UNREACHABLE or OFFLINE. Answered clamped to
   // 1..heartbeat_interval_s and 1..protocol::kMaxVerifyForS.
@@ -83,6 +87,12 @@ class IngestService {
                 EvidenceSink* evidence = nullptr, SitePeerKeys* peer_keys = nullptr,
                 NoticeLog notice_log = {});
 
+  // An agent's base intervals (policy); without one, the config's intervals apply to all.
+  using CadenceLookup = std::function<BaseCadence(const AgentCredentials& agent)>;
+  // Directs heartbeat intervals by policy (`lookup`) and load (`governor`, which must outlive
+  // the service); either may be empty. Call before the first request.
+  void useCadence(CadenceLookup lookup, const LoadGovernor* governor);
+
   // POST /v1/enroll: on success the agent exists in the store and in the directory.
   ApiResult<protocol::EnrollResponse> enroll(std::string_view body);
 
@@ -95,9 +105,12 @@ class IngestService {
 
  private:
   int64_t nowMs() const;
-  // The channels offered to an agent of `site_id` that holds peer key `held_key_id`.
+  // The channels offered to an agent of `site_id` that holds peer key `held_key_id` and
+  // beacons every `beacon_interval_s`.
   protocol::ChannelOffer channelOffer(int64_t site_id,
-                                      const std::optional<std::string>& held_key_id);
+                                      const std::optional<std::string>& held_key_id,
+                                      int64_t beacon_interval_s);
+  BaseCadence baseCadence(const AgentCredentials& agent) const;
   // The sightings of `beat` that are witness evidence, as the engine takes them.
   std::vector<PeerWitness> witnessesOf(const protocol::Heartbeat& beat,
                                        const AgentCredentials& reporter, MonoTime received_at);
@@ -109,6 +122,8 @@ class IngestService {
   EvidenceSink* const evidence_;
   SitePeerKeys* const peer_keys_;
   const NoticeLog notice_log_;
+  CadenceLookup cadence_lookup_;
+  const LoadGovernor* governor_ = nullptr;
   std::atomic<uint64_t> peer_sightings_witnessed_{0};
   std::atomic<uint64_t> peer_sightings_ignored_{0};
   EnrollmentLimiter enrollment_limiter_;

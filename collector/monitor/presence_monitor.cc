@@ -136,6 +136,7 @@ HeartbeatAssessment PresenceMonitor::heartbeatAccepted(const AcceptedHeartbeat& 
   o.indicator = p::Indicator::kHeartbeat;
   o.received_at = beat.received_at;
   o.expected_interval = beat.next_interval;
+  o.beacon_fallback = beat.beacon_fallback;
   engine_.observe(o);
 
   for (const ReportedOutage& outage : beat.outages) {

@@ -27,6 +27,9 @@ uint16_t ChannelMonitor::tagOf(int64_t window) const {
 }
 
 void ChannelMonitor::onArrival(size_t channel, DirectStats& direct, TenantId tenant) {
+  for (const ArrivalStats& stats : direct) {
+    if (ticksOf(std::chrono::milliseconds(stats.interval_ms)) > window_) return;
+  }
   const uint16_t tag = tagOf(window_index_);
   if (direct[channel].window_tag == tag) return;
   direct[channel].window_tag = tag;

@@ -17,6 +17,12 @@
 // each left out in turn. One tenant's agents dropping a channel together, by a firewall rule or
 // on purpose, are that tenant's business; a channel fault spreads over the tenants.
 //
+// Only agents told to use both channels at least once per window are counted: of an agent
+// that beats every 300 s, a 60 s window says nothing about whether it still uses the channel.
+// Such agents (heartbeat intervals stretched by the collector) beacon and follow the beacon
+// fallback, or are judged on their slowest channel anyway: a channel lost under them cannot
+// make them SUSPECT while the other one flows.
+//
 // Counting is O(1) per arrival: each agent's ArrivalStats remember the last window they were
 // counted in; counts are kept for the fleet and per tenant (small, dense ids). Closing a window
 // is O(tenants). Windows are aligned to the engine's origin.
@@ -33,6 +39,8 @@
 namespace vigil::collector::presence {
 
 constexpr size_t kDirectChannelCount = 2;  // kHeartbeat and kBeacon
+constexpr size_t kHeartbeatChannel = 0;    // index in DirectStats
+constexpr size_t kBeaconChannel = 1;
 using DirectStats = std::array<ArrivalStats, kDirectChannelCount>;
 
 class ChannelMonitor {

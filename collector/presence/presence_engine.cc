@@ -66,6 +66,7 @@ SiteQuestionRules siteRules(const PresenceConfig& config) {
   rules.allowance = 1.0 + config.agent_jitter + kOverdueMarginShare;
   rules.lateness_floor = config.lateness_floor;
   rules.reconnect = ticksOf(config.agent_reconnect_time);
+  rules.fallback_grace = ticksOf(config.beacon_fallback_grace);
   return rules;
 }
 
@@ -246,7 +247,9 @@ Ticks PresenceEngine::Impl::suspectTime(const TrackedAgent& rec, size_t* channel
       if (channel != nullptr) *channel = c;
     }
   }
-  return latest;
+  // The beacon fallback's promise bounds the silence, whatever the heartbeat interval.
+  const Ticks promised = fallbackDue(rec, site_rules_);
+  return promised != kNever && promised < latest ? promised : latest;
 }
 
 Ticks PresenceEngine::Impl::witnessSpan(const TrackedAgent& rec) const {
@@ -853,8 +856,9 @@ AgentHandle PresenceEngine::Impl::addAgent(const AgentSpec& spec,
     const Ticks heartbeat = restoredAt(Indicator::kHeartbeat);
     const Ticks beacon = restoredAt(Indicator::kBeacon);
     if (heartbeat != kNever)
-      detector_.record(rec.direct[0], heartbeat, restored->expected_interval);
-    if (beacon != kNever) detector_.record(rec.direct[1], beacon, restored->expected_interval);
+      detector_.record(rec.direct[kHeartbeatChannel], heartbeat, restored->expected_interval);
+    if (beacon != kNever)
+      detector_.record(rec.direct[kBeaconChannel], beacon, restored->expected_interval);
     rec.witness_last = restoredAt(Indicator::kPeerWitness);
     rec.witness_interval_ms = static_cast<uint32_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(restored->expected_interval).count());
@@ -936,10 +940,12 @@ void PresenceEngine::Impl::observe(const Observation& observation) {
   switch (observation.indicator) {
     case Indicator::kHeartbeat:
     case Indicator::kBeacon: {
-      const size_t channel = observation.indicator == Indicator::kHeartbeat ? 0 : 1;
+      const size_t channel =
+          observation.indicator == Indicator::kHeartbeat ? kHeartbeatChannel : kBeaconChannel;
       ArrivalStats& stats = rec->direct[channel];
       if (at < stats.last) return;  // older than what this channel already told
-      noteDirectEvidence(*rec, at, site_rules_.allowance);
+      if (channel == kHeartbeatChannel) rec->beacon_fallback = observation.beacon_fallback;
+      noteDirectEvidence(*rec, at, site_rules_);
       // While DEGRADED arrival times are distorted (a backlog read at once): keep them, but
       // do not let them teach the detector.
       if (!detector_.record(stats, at, observation.expected_interval, !degraded())) return;

@@ -172,6 +172,11 @@ struct PresenceConfig {
   uint32_t site_min_agents = 3;
   double site_silent_share = 0.8;
   Duration site_window = std::chrono::minutes(3);
+  // Beacon fallback (Observation::beacon_fallback): how long after a beacon's due time the
+  // collector waits for the fallback heartbeat, when neither the beacon nor anything else came:
+  // the agent's wait for the ack (protocol::kBeaconAckWaitMs) plus the heartbeat's own way
+  // (connect, TLS, request) on a working network.
+  Duration beacon_fallback_grace = std::chrono::seconds(5);
   // How long an agent's attempt that began while its network was down may hang before the
   // agent retries (the agents' connect timeout, agent setting connect_timeout_s): an agent
   // whose network came back reports within this plus one interval.
@@ -230,6 +235,12 @@ struct Observation {
   MonoTime received_at;
   // Interval the collector expects on this indicator from now on.
   Duration expected_interval = std::chrono::seconds(60);
+  // kHeartbeat: the agent follows the beacon fallback (docs/protocol.md, "Beacon fallback"):
+  // a beacon of its that goes unacknowledged is followed at once by a heartbeat. From this
+  // heartbeat until one that does not say so, an agent that beacons is overdue once it has been
+  // silent on both channels for one beacon interval (with jitter and margin) plus
+  // PresenceConfig::beacon_fallback_grace, however long its heartbeat interval.
+  bool beacon_fallback = false;
   // kPeerWitness: the agent that heard it. kDiary: the outage the agent reports (wall).
   std::optional<AgentHandle> witness;
   std::optional<WallTime> diary_from;

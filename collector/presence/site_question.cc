@@ -18,13 +18,20 @@ bool expected(AgentStatus status) {
 
 }  // namespace
 
-Ticks overdueAt(const TrackedAgent& rec, double allowance) {
+Ticks fallbackDue(const TrackedAgent& rec, const SiteQuestionRules& rules) {
+  const ArrivalStats& beacon = rec.direct[kBeaconChannel];
+  if (!rec.beacon_fallback || beacon.last == kNever || beacon.interval_ms == 0) return kNever;
+  return rec.latestDirect() + intervalTicks(beacon, rules.allowance) + rules.fallback_grace;
+}
+
+Ticks overdueAt(const TrackedAgent& rec, const SiteQuestionRules& rules) {
   Ticks at = kNever;
   for (const ArrivalStats& stats : rec.direct) {
     if (stats.last == kNever) continue;
-    at = std::max(at, stats.last + intervalTicks(stats, allowance));
+    at = std::max(at, stats.last + intervalTicks(stats, rules.allowance));
   }
-  return at;
+  const Ticks promised = fallbackDue(rec, rules);
+  return promised == kNever || at == kNever ? at : std::min(at, promised);
 }
 
 // When the agent's next evidence is due at the latest, on the quickest channel it uses.
@@ -39,6 +46,13 @@ Ticks nextReportDue(const TrackedAgent& rec, double allowance) {
 }
 
 Ticks horizonOf(const TrackedAgent& rec, const SiteQuestionRules& rules) {
+  if (fallbackDue(rec, rules) != kNever) {
+    // Heard on the beacon, or its fallback, whatever its heartbeat interval.
+    const ArrivalStats& beacon = rec.direct[kBeaconChannel];
+    return std::max(intervalTicks(beacon, rules.lateness_floor),
+                    intervalTicks(beacon, rules.allowance) + rules.reconnect) +
+           rules.fallback_grace;
+  }
   Ticks horizon = 0;
   for (const ArrivalStats& stats : rec.direct) {
     if (stats.last == kNever) continue;
@@ -48,8 +62,8 @@ Ticks horizonOf(const TrackedAgent& rec, const SiteQuestionRules& rules) {
   return horizon;
 }
 
-void noteDirectEvidence(TrackedAgent& rec, Ticks at, double allowance) {
-  const Ticks overdue = overdueAt(rec, allowance);
+void noteDirectEvidence(TrackedAgent& rec, Ticks at, const SiteQuestionRules& rules) {
+  const Ticks overdue = overdueAt(rec, rules);
   if (rec.heard_since == kNever || overdue == kNever || at > overdue) rec.heard_since = at;
 }
 
@@ -70,7 +84,7 @@ SiteAnswer askSite(const SiteState& site, const AgentTable& agents, AgentHandle 
     // not heard it since it started: restored evidence says nothing about the gap).
     const Ticks since = rec.heard_since == kNever ? last : std::max(rec.heard_since, silent_from);
     if (member != agent && last != kNever && last - since > horizon) continue;  // heard
-    const Ticks overdue = overdueAt(rec, rules.allowance);
+    const Ticks overdue = overdueAt(rec, rules);
     if (member == agent || rec.status != AgentStatus::kOnline || overdue == kNever ||
         now > overdue) {
       ++answer.silent;

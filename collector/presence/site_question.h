@@ -35,20 +35,26 @@
 
 namespace vigil::collector::presence {
 
-// When the agent counts as silent: every direct channel it used quiet for longer than
-// `allowance` x its interval. kNever if it never used a direct channel.
-Ticks overdueAt(const TrackedAgent& rec, double allowance);
 struct SiteQuestionRules;
+// When the agent counts as silent: every direct channel it used quiet for longer than
+// `rules.allowance` x its interval, or, for an agent that follows the beacon fallback,
+// fallbackDue() if that is sooner. kNever if it never used a direct channel.
+Ticks overdueAt(const TrackedAgent& rec, const SiteQuestionRules& rules);
+// An agent that follows the beacon fallback (TrackedAgent::beacon_fallback) and beacons
+// promises evidence on one channel or the other within `rules.allowance` x its beacon interval
+// plus `rules.fallback_grace` of its latest direct evidence (docs/presence.md, "Long heartbeat
+// intervals and the beacon fallback"): the end of that promise. kNever for any other agent.
+Ticks fallbackDue(const TrackedAgent& rec, const SiteQuestionRules& rules);
 // How long the agent's network must work for the agent to be heard (its horizon): its longest
 // interval times the lateness floor, and at least that interval with jitter and margin plus
-// the time an agent's attempt may hang before it retries. Zero if it never used a direct
-// channel.
+// the time an agent's attempt may hang before it retries; for an agent that follows the beacon
+// fallback, the same of its beacon interval plus the fallback's grace. Zero if it never used a
+// direct channel.
 Ticks horizonOf(const TrackedAgent& rec, const SiteQuestionRules& rules);
 // Records direct evidence at `at` in the agent's unbroken run: the run breaks when the
-// evidence comes after every channel the agent used went quiet for longer than `allowance` x
-// its interval (a lost channel alone breaks nothing while another one flows). Call before the
-// evidence is recorded in `rec.direct`.
-void noteDirectEvidence(TrackedAgent& rec, Ticks at, double allowance);
+// evidence comes after the agent was overdue (overdueAt: a lost channel alone breaks nothing
+// while another one flows). Call before the evidence is recorded in `rec.direct`.
+void noteDirectEvidence(TrackedAgent& rec, Ticks at, const SiteQuestionRules& rules);
 
 struct SiteAnswer {
   enum class Kind : uint8_t {
@@ -70,6 +76,7 @@ struct SiteQuestionRules {
   double allowance = 1.2;       // overdue after this many intervals (1 + jitter + margin)
   double lateness_floor = 1.5;  // lateness_floor: no agent is late sooner
   Ticks reconnect = 0;          // agent_reconnect_time
+  Ticks fallback_grace = 0;     // beacon_fallback_grace
 };
 
 // Asks the site question for `agent` (SUSPECT, a member of `site`) at `now`. `scratch` is

@@ -59,6 +59,8 @@ struct TrackedAgent {
   AgentClass agent_class = AgentClass::kWorkstation;
   uint8_t flags = 0;
   bool established = false;  // counts toward mass suspect and deafness (FleetHearing)
+  // Its latest heartbeat said it follows the beacon fallback (Observation::beacon_fallback).
+  bool beacon_fallback = false;
 
   bool has(AgentFlag flag) const { return (flags & flag) != 0; }
   void set(AgentFlag flag) { flags = static_cast<uint8_t>(flags | flag); }

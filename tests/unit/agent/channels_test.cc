@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE agent_channels
 #include <boost/test/unit_test.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "agent/core/beacon_channel.h"
 #include "agent/core/peer_witness.h"
@@ -126,6 +128,7 @@ BOOST_AUTO_TEST_CASE(unacknowledged_beacons_pause_the_channel_and_it_retries_lat
   BOOST_TEST(f.channel.takeDue().empty());
   BOOST_TEST(f.channel.stats().paused);
   BOOST_TEST(f.channel.stats().pauses == 1u);
+  BOOST_TEST(std::string(f.channel.beaconState()) == "paused");  // said in the next heartbeat
   const Duration pause = *f.channel.nextDue() - f.clock.monotonicNow();
   BOOST_TEST((pause == std::chrono::duration_cast<Duration>(10min)));
   // It tries again; still nothing: the next pause is twice as long.
@@ -145,6 +148,49 @@ BOOST_AUTO_TEST_CASE(unacknowledged_beacons_pause_the_channel_and_it_retries_lat
   }
   f.advanceToDue();
   BOOST_TEST(f.channel.takeDue().size() == 1u);  // 4 unacked: not paused yet
+}
+
+struct RecordingSink : vigil::agent::SystemEventSink {
+  void onSystemEvent(vigil::agent::SystemEvent event) override { events.push_back(event); }
+  std::vector<vigil::agent::SystemEvent> events;
+};
+
+// The beacon fallback (docs/protocol.md): a beacon without an ack after 2 s asks the heartbeat
+// loop, once, for a heartbeat; the heartbeat says "unanswered" until an ack comes.
+BOOST_AUTO_TEST_CASE(an_unanswered_beacon_asks_once_for_a_fallback_heartbeat) {
+  BeaconFixture f;
+  RecordingSink sink;
+  f.channel.setFallback(&sink);
+  BOOST_TEST(std::string(f.channel.beaconState()) == "unanswered");  // none acknowledged yet
+  f.ack(f.send());
+  BOOST_TEST(std::string(f.channel.beaconState()) == "acked");
+  BOOST_TEST((*f.channel.nextDue() - f.clock.monotonicNow() > 2s));  // no fallback pending
+  f.advanceToDue();
+  const datagram::Beacon lost = f.send();
+  BOOST_TEST((*f.channel.nextDue() - f.clock.monotonicNow() == 2s));
+  f.clock.advance(1999ms);
+  BOOST_TEST(f.channel.takeDue().empty());
+  BOOST_TEST(sink.events.empty());
+  BOOST_TEST(std::string(f.channel.beaconState()) == "acked");  // still within its ack wait
+  f.clock.advance(1ms);
+  BOOST_TEST(f.channel.takeDue().empty());  // the fallback, not a beacon
+  BOOST_TEST_REQUIRE(sink.events.size() == 1u);
+  BOOST_TEST((sink.events[0] == vigil::agent::SystemEvent::kBeaconUnanswered));
+  BOOST_TEST(std::string(f.channel.beaconState()) == "unanswered");
+  BOOST_TEST(f.channel.stats().fallbacks == 1u);
+  // Once per beacon: the next wake-up is the next beacon's due time.
+  BOOST_TEST((*f.channel.nextDue() - f.clock.monotonicNow() > 2s));
+  f.channel.takeDue();
+  BOOST_TEST(sink.events.size() == 1u);
+  // A late ack shows the path works again.
+  f.ack(lost);
+  BOOST_TEST(std::string(f.channel.beaconState()) == "acked");
+  // Without a sink (the fallback off) nothing is asked.
+  BeaconFixture plain;
+  plain.send();
+  plain.clock.advance(3s);
+  plain.channel.takeDue();
+  BOOST_TEST(plain.channel.stats().fallbacks == 0u);
 }
 
 // The log says what the agent knows: heartbeats were accepted promptly while these beacons got
