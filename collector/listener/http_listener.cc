@@ -76,13 +76,7 @@ struct SslFree {
 };
 using SslPtr = std::unique_ptr<SSL, SslFree>;
 
-std::string pathOf(const std::string& uri) {
-  try {
-    return Poco::URI(uri).getPath();
-  } catch (const Poco::Exception&) {
-    return {};
-  }
-}
+std::string pathOf(const std::string& uri) { return requestPath(uri).value_or(""); }
 
 // An answer the listener gives itself (a request it cannot frame, a shed): a JSON error body,
 // and the connection closes after it.
@@ -121,6 +115,8 @@ struct Completion {
 };
 
 // The worker threads of one request class and the requests waiting for them, oldest first.
+// A worker is woken only when one waits; a busy worker takes the next request without
+// sleeping.
 class WorkerPool {
  public:
   using Run = std::function<void(Job&)>;
@@ -132,13 +128,16 @@ class WorkerPool {
   void start() {
     for (uint32_t i = 0; i < size_; ++i) threads_.emplace_back([this] { work(); });
   }
-  void push(Job job) {
+  void push(std::unique_ptr<Job> job) {
+    bool wake = false;
     {
       MutexLock lock(mu_);
+      if (queue_.empty()) oldest_at_.store(job->complete_at, std::memory_order_relaxed);
       queue_.push_back(std::move(job));
       queued_.store(queue_.size(), std::memory_order_relaxed);
+      wake = idle_ > 0;
     }
-    ready_.notifyOne();
+    if (wake) ready_.notifyOne();
   }
   // Waiting requests are dropped (their tickets released); running ones finish.
   void stop() {
@@ -153,23 +152,36 @@ class WorkerPool {
     threads_.clear();
   }
   uint64_t queued() const { return queued_.load(std::memory_order_relaxed); }
+  // How long the oldest waiting request has waited at `now`; zero when none waits.
+  Duration oldestWait(MonoTime now) const {
+    if (queued() == 0) return Duration::zero();
+    const MonoTime since = oldest_at_.load(std::memory_order_relaxed);
+    return now > since ? now - since : Duration::zero();
+  }
   uint64_t busy() const { return busy_.load(std::memory_order_relaxed); }
   uint32_t size() const { return size_; }
 
  private:
   void work() {
     for (;;) {
-      Job job;
+      std::unique_ptr<Job> job;
       {
         MutexLock lock(mu_);
-        while (!stopping_ && queue_.empty()) ready_.wait(mu_);
+        while (!stopping_ && queue_.empty()) {
+          ++idle_;
+          ready_.wait(mu_);
+          --idle_;
+        }
         if (stopping_) return;
         job = std::move(queue_.front());
         queue_.pop_front();
         queued_.store(queue_.size(), std::memory_order_relaxed);
+        if (!queue_.empty()) {
+          oldest_at_.store(queue_.front()->complete_at, std::memory_order_relaxed);
+        }
         busy_.fetch_add(1, std::memory_order_relaxed);
       }
-      run_(job);
+      run_(*job);
       busy_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
@@ -179,8 +191,10 @@ class WorkerPool {
   const Run run_;
   Mutex mu_;
   CondVar ready_;
-  std::deque<Job> queue_ GUARDED_BY(mu_);
+  std::deque<std::unique_ptr<Job>> queue_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
+  uint32_t idle_ GUARDED_BY(mu_) = 0;  // workers waiting for a request
+  std::atomic<MonoTime> oldest_at_{};  // when the request at the queue's front was complete
   std::atomic<uint64_t> queued_{0};
   std::atomic<uint64_t> busy_{0};
   std::vector<std::thread> threads_;
@@ -299,6 +313,14 @@ class HttpListener::Impl {
     }
   }
 
+  // After a completion was counted in completions_pending_: wakes the loop if it waits in
+  // epoll_wait. A loop that is awake takes the completion before it waits again (run()); the
+  // two sequentially consistent pairs (count, then read loop_waiting_; set loop_waiting_, then
+  // read the count) make sure one of the two sides sees the other.
+  void wakeForCompletion() {
+    if (loop_waiting_.load()) wakeLoop();
+  }
+
   void run() {
     std::vector<epoll_event> events(kMaxEvents);
     bool accepting = true;
@@ -310,7 +332,12 @@ class HttpListener::Impl {
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*next - before);
         timeout_ms = static_cast<int>(std::clamp<int64_t>(wait.count() + 1, 0, 1000));
       }
+      // Workers write to the wake descriptor only while the loop waits here (wakeForCompletion):
+      // announce the wait, then look once more for answers handed over before it.
+      loop_waiting_.store(true);
+      if (completions_pending_.load() > 0) timeout_ms = 0;
       const int n = ::epoll_wait(epoll_.get(), events.data(), kMaxEvents, timeout_ms);
+      loop_waiting_.store(false, std::memory_order_relaxed);
       const MonoTime woke = clock_.monotonicNow();
       for (int i = 0; i < n; ++i) {
         const Id id = events[static_cast<size_t>(i)].data.u64;
@@ -468,9 +495,16 @@ class HttpListener::Impl {
     auto it = connections_.find(id);
     if (it == connections_.end()) return;
     Connection& c = *it->second;
+    if (c.phase == ConnectionPhase::kServing) {
+      // The connection stays watched while a worker serves its request (no epoll_ctl per
+      // request); what the client sends or does meanwhile waits for the answer, unwatched so
+      // that it is not reported over and over.
+      setInterest(c, 0);
+      return;
+    }
     if ((events & (EPOLLERR | EPOLLHUP)) != 0 && (events & EPOLLIN) == 0) {
       if (c.phase == ConnectionPhase::kReceiving && c.reader.started()) ++aborted_;
-      if (c.phase != ConnectionPhase::kServing) closeConnection(id, /*in_ledger=*/true);
+      closeConnection(id, /*in_ledger=*/true);
       return;
     }
     pump(c);
@@ -658,11 +692,10 @@ class HttpListener::Impl {
 
   void dispatch(Connection& c) {
     const Poco::Net::HTTPRequest& head = c.reader.head();
-    const std::string path = pathOf(head.getURI());
-    const RequestClass request_class = classifyPath(path);
+    const RequestClass request_class = classifyPath(pathOf(head.getURI()));
     const MonoTime now = clock_.monotonicNow();
-    auto admitted = admission_.admit(request_class, c.client,
-                                     pools_[static_cast<size_t>(request_class)]->queued());
+    WorkerPool& pool = *pools_[static_cast<size_t>(request_class)];
+    auto admitted = admission_.admit(request_class, c.client, pool.queued(), pool.oldestWait(now));
     if (!admitted.ok()) {
       const ShedDecision& d = admitted.error();
       std::string message = d.reason == ShedReason::kClientShare
@@ -675,17 +708,16 @@ class HttpListener::Impl {
              /*keep_alive=*/false);
       return;
     }
-    Job job;
-    job.connection = c.id;
-    job.request_class = request_class;
-    job.head = head;
-    job.body = c.reader.takeBody();
-    job.client = c.peer;
-    job.ticket.emplace(std::move(admitted).value());
-    job.complete_at = now;
+    auto job = std::make_unique<Job>();
+    job->connection = c.id;
+    job->request_class = request_class;
+    c.reader.takeHead(&job->head);
+    job->body = c.reader.takeBody();
+    job->client = c.peer;
+    job->ticket.emplace(std::move(admitted).value());
+    job->complete_at = now;
     enter(c, ConnectionPhase::kServing);
-    setInterest(c, 0);
-    pools_[static_cast<size_t>(request_class)]->push(std::move(job));
+    pool.push(std::move(job));
   }
 
   // Queues `wire` for sending; the connection closes after it unless `keep_alive`.
@@ -793,8 +825,9 @@ class HttpListener::Impl {
     {
       MutexLock lock(completions_mu_);
       completions_.push_back(std::move(done));
+      completions_pending_.fetch_add(1);
     }
-    wakeLoop();
+    wakeForCompletion();
   }
 
   void takeCompletions() {
@@ -803,6 +836,7 @@ class HttpListener::Impl {
     {
       MutexLock lock(completions_mu_);
       done.swap(completions_);
+      completions_pending_.store(0, std::memory_order_relaxed);
       stopping = stop_requested_;
     }
     for (Completion& d : done) {
@@ -902,9 +936,12 @@ class HttpListener::Impl {
   std::array<std::unique_ptr<WorkerPool>, kRequestClassCount> pools_;
   std::thread loop_;
   std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> loop_waiting_{false};  // the loop is in (or about to enter) epoll_wait
 
   Mutex completions_mu_;
   std::vector<Completion> completions_ GUARDED_BY(completions_mu_);
+  // completions_.size(), readable without the lock.
+  std::atomic<size_t> completions_pending_{0};
   bool stop_requested_ GUARDED_BY(completions_mu_) = false;
   Duration drain_ GUARDED_BY(completions_mu_){};
 
