@@ -218,7 +218,7 @@ const std::vector<ConfigKey>& configKeys() {
       {"http.address", "127.0.0.1", "address the HTTP listener binds to"},
       {"http.port", "8470", "TCP port of the HTTP listener; 0 picks a free one"},
       {"http.portFile", "", "if set, the bound port is written here (atomically) after start"},
-      {"http.maxThreads", "16",
+      {"http.maxThreads", "10",
        "HTTP worker threads in all: http.adminThreads for the admin API, http.probeThreads for "
        "the probes, the rest for agents"},
       {"http.maxQueued", "4096", "listen backlog: connections the kernel holds before accept"},

@@ -60,7 +60,7 @@ struct AdmissionConfig {
   // Requests of each class admitted and not yet answered, waiting ones included (indexed by
   // RequestClass); at least 1. The collector sets each to its workers plus its high-water
   // mark, so that the mark, not the number of workers, bounds a class's waiting requests.
-  std::array<uint32_t, kRequestClassCount> max_in_flight{{10 + 512, 4 + 32, 2}};
+  std::array<uint32_t, kRequestClassCount> max_in_flight{{4 + 512, 4 + 32, 2}};
   // Requests of the class waiting for a worker above which its new requests are shed; 0: the
   // class is never shed for its queue.
   std::array<uint32_t, kRequestClassCount> queue_high_water{{512, 32, 0}};

@@ -42,8 +42,10 @@ struct ListenerConfig {
   ConnectionLimits connections;
   RequestLimits requests;
   // Worker threads of each class (indexed by RequestClass); each at least 1. How many of a
-  // class's requests may wait for them is AdmissionConfig's business.
-  std::array<uint32_t, kRequestClassCount> workers{{10, 4, 2}};
+  // class's requests may wait for them is AdmissionConfig's business. Ingest's work is CPU
+  // (a heartbeat touches no disk): a few workers per core serve more than many, which only
+  // add context switches.
+  std::array<uint32_t, kRequestClassCount> workers{{4, 4, 2}};
   bool keep_alive = true;
   // HTTPS with this server context; null: plain HTTP.
   Poco::Net::Context::Ptr tls;
