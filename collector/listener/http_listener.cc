@@ -100,6 +100,11 @@ std::string listenerAnswer(int http_status, const std::string& code, const std::
 // One complete request on its way to a worker, and its answer on the way back.
 struct Job {
   Id connection = 0;
+  // Plain HTTP: the worker may write a keep-alive answer to this socket itself (the loop does
+  // not touch a connection while its request is served, nor close it before the workers
+  // stop). -1: the loop sends the answer (TLS).
+  int direct_fd = -1;
+  bool more_buffered = false;  // bytes of a next request already read: the loop must go on
   RequestClass request_class = RequestClass::kAdmin;
   Poco::Net::HTTPRequest head;
   std::string body;
@@ -110,7 +115,7 @@ struct Job {
 
 struct Completion {
   Id connection = 0;
-  std::string wire;
+  std::string wire;  // what remains to be sent (empty: the worker sent all of it)
   bool keep_alive = false;
 };
 
@@ -250,9 +255,12 @@ class HttpListener::Impl {
       stop_requested_ = true;
       drain_ = drain;
     }
+    draining_.store(true);
     wakeLoop();
     loop_.join();
     for (auto& pool : pools_) pool->stop();
+    // Only now: a worker may still write an answer to a connection being served.
+    connections_.clear();
     return cut_;
   }
 
@@ -290,9 +298,10 @@ class HttpListener::Impl {
     ConnectionPhase phase = ConnectionPhase::kReceiving;
     bool close_after_send = false;
     bool continue_sent = false;
-    bool read_wants_write = false;  // TLS: the last read needs the socket writable
-    bool write_wants_read = false;  // TLS: the last write needs the socket readable
-    uint32_t events = 0;            // registered with epoll
+    bool unwatched_serving = false;  // counted in unwatched_serving_
+    bool read_wants_write = false;   // TLS: the last read needs the socket writable
+    bool write_wants_read = false;   // TLS: the last write needs the socket readable
+    uint32_t events = 0;             // registered with epoll
 
     explicit Connection(const RequestLimits& limits) : reader(limits) {}
   };
@@ -385,7 +394,6 @@ class HttpListener::Impl {
         ++cut_;
       }
     }
-    connections_.clear();
     publish(clock_.monotonicNow());
   }
 
@@ -494,14 +502,23 @@ class HttpListener::Impl {
   void onEvent(Id id, uint32_t events) {
     auto it = connections_.find(id);
     if (it == connections_.end()) return;
-    Connection& c = *it->second;
-    if (c.phase == ConnectionPhase::kServing) {
-      // The connection stays watched while a worker serves its request (no epoll_ctl per
-      // request); what the client sends or does meanwhile waits for the answer, unwatched so
-      // that it is not reported over and over.
-      setInterest(c, 0);
-      return;
+    if (it->second->phase == ConnectionPhase::kServing) {
+      // A worker that wrote the answer itself may have handed over its completion already:
+      // the client's next request is then simply read.
+      takeCompletions();
+      it = connections_.find(id);
+      if (it == connections_.end()) return;
+      if (it->second->phase == ConnectionPhase::kServing) {
+        // The connection stays watched while a worker serves its request (no epoll_ctl per
+        // request); what the client sends or does meanwhile waits for the answer, unwatched so
+        // that it is not reported over and over, and the worker must wake the loop.
+        setInterest(*it->second, 0);
+        unwatched_serving_.fetch_add(1);
+        it->second->unwatched_serving = true;
+        return;
+      }
     }
+    Connection& c = *it->second;
     if ((events & (EPOLLERR | EPOLLHUP)) != 0 && (events & EPOLLIN) == 0) {
       if (c.phase == ConnectionPhase::kReceiving && c.reader.started()) ++aborted_;
       closeConnection(id, /*in_ledger=*/true);
@@ -716,11 +733,14 @@ class HttpListener::Impl {
     job->client = c.peer;
     job->ticket.emplace(std::move(admitted).value());
     job->complete_at = now;
+    if (!c.ssl) job->direct_fd = c.fd.get();
+    job->more_buffered = !c.in.empty();
     enter(c, ConnectionPhase::kServing);
     pool.push(std::move(job));
   }
 
-  // Queues `wire` for sending; the connection closes after it unless `keep_alive`.
+  // Queues `wire` for sending (empty: a worker sent the answer); the connection closes after it
+  // unless `keep_alive`.
   void answer(Connection& c, std::string wire, bool keep_alive) {
     c.out = std::move(wire);
     c.out_at = 0;
@@ -822,12 +842,22 @@ class HttpListener::Impl {
     admission_.recordResponse(job.request_class, static_cast<int>(response.getStatus()),
                               clock_.monotonicNow() - job.complete_at);
     job.ticket.reset();
+    // A keep-alive answer on plain HTTP goes out from here, without a turn of the loop; the
+    // loop learns of it when it next wakes (at the latest, for the client's next request).
+    bool sent_here = false;
+    if (job.direct_fd >= 0 && done.keep_alive) {
+      const ssize_t n = ::send(job.direct_fd, done.wire.data(), done.wire.size(), MSG_NOSIGNAL);
+      if (n > 0) done.wire.erase(0, static_cast<size_t>(n));
+      sent_here = done.wire.empty();
+    }
     {
       MutexLock lock(completions_mu_);
       completions_.push_back(std::move(done));
       completions_pending_.fetch_add(1);
     }
-    wakeForCompletion();
+    const bool loop_must_act =
+        !sent_here || job.more_buffered || unwatched_serving_.load() > 0 || draining_.load();
+    if (loop_must_act) wakeForCompletion();
   }
 
   void takeCompletions() {
@@ -842,7 +872,12 @@ class HttpListener::Impl {
     for (Completion& d : done) {
       auto it = connections_.find(d.connection);
       if (it == connections_.end()) continue;
-      answer(*it->second, std::move(d.wire), d.keep_alive && !stopping);
+      Connection& c = *it->second;
+      if (c.unwatched_serving) {
+        c.unwatched_serving = false;
+        unwatched_serving_.fetch_sub(1);
+      }
+      answer(c, std::move(d.wire), d.keep_alive && !stopping);
     }
   }
 
@@ -937,6 +972,10 @@ class HttpListener::Impl {
   std::thread loop_;
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> loop_waiting_{false};  // the loop is in (or about to enter) epoll_wait
+  std::atomic<bool> draining_{false};      // stop() was called
+  // Connections unwatched while served (the client sent or hung up meanwhile): their answer
+  // must wake the loop even when a worker sent it.
+  std::atomic<uint64_t> unwatched_serving_{0};
 
   Mutex completions_mu_;
   std::vector<Completion> completions_ GUARDED_BY(completions_mu_);
