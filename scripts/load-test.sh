@@ -80,7 +80,7 @@ json_field() {  # json_field FILE NAME: a number from the load generator's JSON 
 }
 
 status=0
-echo "== collector: defaults (http.maxThreads 16: admin 4, probes 2, ingest the rest)"
+echo "== collector: defaults (http.maxThreads 10: admin 4, probes 2, ingest the rest)"
 start_collector main
 data=$work/main/data
 

@@ -223,7 +223,7 @@ const std::vector<ConfigKey>& configKeys() {
       {"http.address", "127.0.0.1", "address the HTTP listener binds to"},
       {"http.port", "8470", "TCP port of the HTTP listener; 0 picks a free one"},
       {"http.portFile", "", "if set, the bound port is written here (atomically) after start"},
-      {"http.maxThreads", "16",
+      {"http.maxThreads", "10",
        "HTTP worker threads in all: http.adminThreads for the admin API, http.probeThreads for "
        "the probes, the rest for agents"},
       {"http.maxQueued", "4096", "listen backlog: connections the kernel holds before accept"},
@@ -237,6 +237,8 @@ const std::vector<ConfigKey>& configKeys() {
        "admin (and probe) requests waiting for a worker above which more are shed (503)"},
       {"http.ingestQueueHighWater", "512",
        "agent requests waiting for a worker above which more are shed (503)"},
+      {"http.ingestMaxQueueDelayMs", "1000",
+       "agent requests are shed (503) while the oldest waiting one has waited longer; 0: never"},
       {"http.adminMaxPerClient", "0",
        "admin requests in progress from one client address (more: 429); 0: no limit"},
       {"http.retryAfterSeconds", "5", "Retry-After of a shed request, before jitter"},
@@ -436,6 +438,8 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
     c.admission.max_in_flight[i] = c.listener.workers[i] + queue_limits[i];
     c.admission.queue_high_water[i] = queue_limits[i];
   }
+  c.admission.max_queue_delay[static_cast<size_t>(RequestClass::kIngest)] =
+      milliseconds("http.ingestMaxQueueDelayMs", 0, 60'000);
   c.admission.admin_max_per_client = count("http.adminMaxPerClient", 0, 1024);
   c.admission.retry_after_s = count("http.retryAfterSeconds", 1, 3600);
   c.admission.retry_after_jitter_s = count("http.retryAfterJitterSeconds", 0, 3600);

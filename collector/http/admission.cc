@@ -44,6 +44,8 @@ const char* shedReasonName(ShedReason reason) {
       return "queue_high_water";
     case ShedReason::kClientShare:
       return "client_share";
+    case ShedReason::kQueueDelay:
+      return "queue_delay";
   }
   return "class_full";
 }
@@ -97,11 +99,15 @@ ShedDecision AdmissionController::shedFor(RequestClass request_class, ShedReason
 }
 
 Result<AdmissionController::Ticket, ShedDecision> AdmissionController::admit(
-    RequestClass request_class, const std::string& client, uint64_t queued) {
+    RequestClass request_class, const std::string& client, uint64_t queued, Duration oldest_wait) {
   ClassState& state = classes_[index(request_class)];
   const uint32_t high_water = config_.queue_high_water[index(request_class)];
   if (high_water > 0 && queued > high_water) {
     return shedFor(request_class, ShedReason::kQueueHighWater);
+  }
+  const Duration max_delay = config_.max_queue_delay[index(request_class)];
+  if (max_delay > Duration::zero() && queued > 0 && oldest_wait > max_delay) {
+    return shedFor(request_class, ShedReason::kQueueDelay);
   }
   const uint32_t limit = config_.max_in_flight[index(request_class)];
   uint32_t in_flight = state.in_flight.load(std::memory_order_relaxed);

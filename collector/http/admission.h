@@ -7,9 +7,13 @@
 // and anything unknown) or probe (/livez, /readyz, /metrics); each class has its own workers
 // and may have at most its own number of requests admitted and not yet answered (waiting for
 // a worker or being served). A request over its class's limit, or arriving while more of its
-// class wait than the class tolerates, is shed at once: answered 503 (or 429 when one client
-// is over its own share) with a jittered Retry-After, never dropped. So the admin API can never
-// hold the workers ingest needs.
+// class wait than the class tolerates or while the oldest of them has waited longer than the
+// class tolerates, is shed at once: answered 503 (or 429 when one client is over its own
+// share) with a jittered Retry-After, never dropped. So the admin API can never hold the
+// workers ingest needs. Agents' requests are shed for real overload only: a request may wait
+// for a worker (bounded in memory by the high-water mark) as long as the collector still
+// serves the queue in time; more requests arriving at once than there are workers is no
+// reason to shed.
 //
 // This file is the decision and the counting, without sockets.
 //
@@ -46,18 +50,24 @@ enum class ShedReason : uint8_t {
   kClassFull,       // the class has its limit of requests in progress: 503
   kQueueHighWater,  // more of the class's requests wait for a worker than it tolerates: 503
   kClientShare,     // this client has its limit of admin requests in progress: 429
+  kQueueDelay,      // the oldest of the class's waiting requests waited too long: 503
 };
-constexpr size_t kShedReasonCount = 3;
-// "class_full", "queue_high_water", "client_share"
+constexpr size_t kShedReasonCount = 4;
+// "class_full", "queue_high_water", "client_share", "queue_delay"
 const char* shedReasonName(ShedReason reason);
 
 struct AdmissionConfig {
-  // Requests of each class admitted and not yet answered (indexed by RequestClass); at
-  // least 1.
-  std::array<uint32_t, kRequestClassCount> max_in_flight{{10, 4, 2}};
+  // Requests of each class admitted and not yet answered, waiting ones included (indexed by
+  // RequestClass); at least 1. The collector sets each to its workers plus its high-water
+  // mark, so that the mark, not the number of workers, bounds a class's waiting requests.
+  std::array<uint32_t, kRequestClassCount> max_in_flight{{4 + 512, 4 + 32, 2}};
   // Requests of the class waiting for a worker above which its new requests are shed; 0: the
   // class is never shed for its queue.
   std::array<uint32_t, kRequestClassCount> queue_high_water{{512, 32, 0}};
+  // The oldest waiting request of the class has waited longer than this: the workers do not
+  // keep up, new requests of the class are shed until it is served. Zero: no such bound.
+  std::array<Duration, kRequestClassCount> max_queue_delay{
+      {std::chrono::seconds(1), Duration::zero(), Duration::zero()}};
   // Admin requests in progress from one client address; 0: no per-client limit.
   uint32_t admin_max_per_client = 0;
   // Retry-After: retry_after_s plus a uniform 0..retry_after_jitter_s, so that clients told
@@ -126,10 +136,10 @@ class AdmissionController {
   AdmissionController& operator=(const AdmissionController&) = delete;
 
   // Admits a request of `request_class` from `client` (its address, without port) while
-  // `queued` requests of its class wait for a worker, or says why it is shed. Sheds are
-  // counted here.
+  // `queued` requests of its class wait for a worker, the oldest of them for `oldest_wait`,
+  // or says why it is shed. Sheds are counted here.
   Result<Ticket, ShedDecision> admit(RequestClass request_class, const std::string& client,
-                                     uint64_t queued);
+                                     uint64_t queued, Duration oldest_wait = Duration::zero());
 
   // Counts one answer (admitted or shed) with its HTTP status and how long it took.
   void recordResponse(RequestClass request_class, int http_status, Duration took);

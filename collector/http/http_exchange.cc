@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <istream>
+#include <string_view>
 
 #include "common/protocol.h"
 
@@ -28,14 +29,26 @@ std::string printableForLog(const std::string& text, size_t max_length) {
   return out;
 }
 
+std::optional<std::string> requestPath(const std::string& uri) {
+  const size_t end = uri.find_first_of("?#");
+  const std::string_view path = std::string_view(uri).substr(0, end);
+  // An absolute path without escapes is its own decoded path; anything else (an authority,
+  // an absolute URI, percent-escapes) is Poco's to parse.
+  if (!path.empty() && path[0] == '/' && path.substr(0, 2) != "//" &&
+      path.find('%') == std::string_view::npos) {
+    return std::string(path);
+  }
+  try {
+    return Poco::URI(uri).getPath();
+  } catch (const Poco::Exception&) {
+    return std::nullopt;
+  }
+}
+
 HttpExchange::HttpExchange(Poco::Net::HTTPServerRequest& request,
                            Poco::Net::HTTPServerResponse& response, Poco::Logger& logger)
     : request_(request), response_(response), logger_(logger) {
-  try {
-    path_ = Poco::URI(request.getURI()).getPath();
-  } catch (const Poco::Exception&) {
-    path_ = request.getURI();
-  }
+  path_ = requestPath(request.getURI()).value_or(request.getURI());
 }
 
 std::optional<std::string> HttpExchange::header(const std::string& name) const {
@@ -122,6 +135,9 @@ void HttpExchange::sendError(const ApiError& error) {
 }
 
 void HttpExchange::log(int http_status, const std::string& code) {
+  // Success is logged at debug level: the line is built only when someone reads it.
+  const bool failed = http_status >= 400 && code != errors::kRateLimited;
+  if (!failed && !logger_.debug()) return;
   std::string line = request_.getMethod() + " " + printableForLog(path_, kMaxLoggedPath) +
                      " from " + request_.clientAddress().toString() + " -> " +
                      std::to_string(http_status);

@@ -19,6 +19,11 @@ namespace vigil::collector {
 // most `max_length` characters.
 std::string printableForLog(const std::string& text, size_t max_length);
 
+// The decoded path of a request target, as Poco::URI(uri).getPath() gives it; nullopt when the
+// target cannot be parsed. Plain origin-form targets ("/v1/heartbeat?x=1") are cut without
+// building a URI: every request pays for this on the hot path.
+std::optional<std::string> requestPath(const std::string& uri);
+
 class HttpExchange {
  public:
   HttpExchange(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,

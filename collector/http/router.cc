@@ -1,12 +1,11 @@
 #include "collector/http/router.h"
 
-#include <Poco/Exception.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/URI.h>
 
 #include <string_view>
 
+#include "collector/http/http_exchange.h"
 #include "common/protocol.h"
 
 namespace vigil::collector {
@@ -23,12 +22,7 @@ constexpr char kOpenApiYamlPath[] = "/api/v1/openapi.yaml";
 
 Poco::Net::HTTPRequestHandler* CollectorRouter::createRequestHandler(
     const Poco::Net::HTTPServerRequest& request) {
-  std::string path;
-  try {
-    path = Poco::URI(request.getURI()).getPath();
-  } catch (const Poco::Exception&) {
-    path.clear();
-  }
+  const std::string path = requestPath(request.getURI()).value_or("");
   const std::string& method = request.getMethod();
   auto only = [&](const std::string& allowed, auto make) -> Poco::Net::HTTPRequestHandler* {
     if (method == allowed) return make();

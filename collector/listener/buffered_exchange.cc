@@ -5,13 +5,13 @@
 
 namespace vigil::collector {
 
-BufferedServerRequest::BufferedServerRequest(const Poco::Net::HTTPRequest& head,
-                                             const std::string& body,
+BufferedServerRequest::BufferedServerRequest(Poco::Net::HTTPRequest& head, const std::string& body,
                                              const Poco::Net::SocketAddress& client,
                                              const Poco::Net::SocketAddress& server, bool secure,
                                              const Poco::Net::HTTPServerParams& params,
                                              BufferedServerResponse& response)
     : body_(body),
+      body_stream_(&body_),
       client_(client),
       server_(server),
       secure_(secure),
@@ -20,7 +20,7 @@ BufferedServerRequest::BufferedServerRequest(const Poco::Net::HTTPRequest& head,
   setMethod(head.getMethod());
   setURI(head.getURI());
   setVersion(head.getVersion());
-  for (const auto& [name, value] : head) add(name, value);
+  Poco::Net::NameValueCollection::swap(head);
 }
 
 Poco::Net::HTTPServerResponse& BufferedServerRequest::response() const { return response_; }

@@ -14,24 +14,36 @@
 #include <Poco/Net/SocketAddress.h>
 
 #include <cstdint>
+#include <istream>
 #include <memory>
 #include <sstream>
+#include <streambuf>
 #include <string>
 
 namespace vigil::collector {
 
 class BufferedServerResponse;
 
+// Reads a string in place, without copying it; the string must outlive the stream.
+class StringReadBuffer final : public std::streambuf {
+ public:
+  explicit StringReadBuffer(const std::string& text) {
+    char* begin = const_cast<char*>(text.data());  // only ever read: no put area
+    setg(begin, begin, begin + text.size());
+  }
+};
+
 class BufferedServerRequest final : public Poco::Net::HTTPServerRequest {
  public:
-  // Takes the parsed head and the whole decoded body. `params` must outlive the request.
-  BufferedServerRequest(const Poco::Net::HTTPRequest& head, const std::string& body,
+  // Takes the parsed head's header fields (`head` is left without them) and reads the whole
+  // decoded body in place. `body` and `params` must outlive the request.
+  BufferedServerRequest(Poco::Net::HTTPRequest& head, const std::string& body,
                         const Poco::Net::SocketAddress& client,
                         const Poco::Net::SocketAddress& server, bool secure,
                         const Poco::Net::HTTPServerParams& params,
                         BufferedServerResponse& response);
 
-  std::istream& stream() override { return body_; }
+  std::istream& stream() override { return body_stream_; }
   const Poco::Net::SocketAddress& clientAddress() const override { return client_; }
   const Poco::Net::SocketAddress& serverAddress() const override { return server_; }
   const Poco::Net::HTTPServerParams& serverParams() const override { return params_; }
@@ -39,7 +51,8 @@ class BufferedServerRequest final : public Poco::Net::HTTPServerRequest {
   bool secure() const override { return secure_; }
 
  private:
-  std::istringstream body_;
+  StringReadBuffer body_;
+  std::istream body_stream_;
   const Poco::Net::SocketAddress client_;
   const Poco::Net::SocketAddress server_;
   const bool secure_;

@@ -76,13 +76,7 @@ struct SslFree {
 };
 using SslPtr = std::unique_ptr<SSL, SslFree>;
 
-std::string pathOf(const std::string& uri) {
-  try {
-    return Poco::URI(uri).getPath();
-  } catch (const Poco::Exception&) {
-    return {};
-  }
-}
+std::string pathOf(const std::string& uri) { return requestPath(uri).value_or(""); }
 
 // An answer the listener gives itself (a request it cannot frame, a shed): a JSON error body,
 // and the connection closes after it.
@@ -106,6 +100,11 @@ std::string listenerAnswer(int http_status, const std::string& code, const std::
 // One complete request on its way to a worker, and its answer on the way back.
 struct Job {
   Id connection = 0;
+  // Plain HTTP: the worker may write a keep-alive answer to this socket itself (the loop does
+  // not touch a connection while its request is served, nor close it before the workers
+  // stop). -1: the loop sends the answer (TLS).
+  int direct_fd = -1;
+  bool more_buffered = false;  // bytes of a next request already read: the loop must go on
   RequestClass request_class = RequestClass::kAdmin;
   Poco::Net::HTTPRequest head;
   std::string body;
@@ -116,11 +115,13 @@ struct Job {
 
 struct Completion {
   Id connection = 0;
-  std::string wire;
+  std::string wire;  // what remains to be sent (empty: the worker sent all of it)
   bool keep_alive = false;
 };
 
 // The worker threads of one request class and the requests waiting for them, oldest first.
+// A worker is woken only when one waits; a busy worker takes the next request without
+// sleeping.
 class WorkerPool {
  public:
   using Run = std::function<void(Job&)>;
@@ -132,13 +133,16 @@ class WorkerPool {
   void start() {
     for (uint32_t i = 0; i < size_; ++i) threads_.emplace_back([this] { work(); });
   }
-  void push(Job job) {
+  void push(std::unique_ptr<Job> job) {
+    bool wake = false;
     {
       MutexLock lock(mu_);
+      if (queue_.empty()) oldest_at_.store(job->complete_at, std::memory_order_relaxed);
       queue_.push_back(std::move(job));
       queued_.store(queue_.size(), std::memory_order_relaxed);
+      wake = idle_ > 0;
     }
-    ready_.notifyOne();
+    if (wake) ready_.notifyOne();
   }
   // Waiting requests are dropped (their tickets released); running ones finish.
   void stop() {
@@ -153,23 +157,36 @@ class WorkerPool {
     threads_.clear();
   }
   uint64_t queued() const { return queued_.load(std::memory_order_relaxed); }
+  // How long the oldest waiting request has waited at `now`; zero when none waits.
+  Duration oldestWait(MonoTime now) const {
+    if (queued() == 0) return Duration::zero();
+    const MonoTime since = oldest_at_.load(std::memory_order_relaxed);
+    return now > since ? now - since : Duration::zero();
+  }
   uint64_t busy() const { return busy_.load(std::memory_order_relaxed); }
   uint32_t size() const { return size_; }
 
  private:
   void work() {
     for (;;) {
-      Job job;
+      std::unique_ptr<Job> job;
       {
         MutexLock lock(mu_);
-        while (!stopping_ && queue_.empty()) ready_.wait(mu_);
+        while (!stopping_ && queue_.empty()) {
+          ++idle_;
+          ready_.wait(mu_);
+          --idle_;
+        }
         if (stopping_) return;
         job = std::move(queue_.front());
         queue_.pop_front();
         queued_.store(queue_.size(), std::memory_order_relaxed);
+        if (!queue_.empty()) {
+          oldest_at_.store(queue_.front()->complete_at, std::memory_order_relaxed);
+        }
         busy_.fetch_add(1, std::memory_order_relaxed);
       }
-      run_(job);
+      run_(*job);
       busy_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
@@ -179,8 +196,10 @@ class WorkerPool {
   const Run run_;
   Mutex mu_;
   CondVar ready_;
-  std::deque<Job> queue_ GUARDED_BY(mu_);
+  std::deque<std::unique_ptr<Job>> queue_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
+  uint32_t idle_ GUARDED_BY(mu_) = 0;  // workers waiting for a request
+  std::atomic<MonoTime> oldest_at_{};  // when the request at the queue's front was complete
   std::atomic<uint64_t> queued_{0};
   std::atomic<uint64_t> busy_{0};
   std::vector<std::thread> threads_;
@@ -236,9 +255,12 @@ class HttpListener::Impl {
       stop_requested_ = true;
       drain_ = drain;
     }
+    draining_.store(true);
     wakeLoop();
     loop_.join();
     for (auto& pool : pools_) pool->stop();
+    // Only now: a worker may still write an answer to a connection being served.
+    connections_.clear();
     return cut_;
   }
 
@@ -276,9 +298,10 @@ class HttpListener::Impl {
     ConnectionPhase phase = ConnectionPhase::kReceiving;
     bool close_after_send = false;
     bool continue_sent = false;
-    bool read_wants_write = false;  // TLS: the last read needs the socket writable
-    bool write_wants_read = false;  // TLS: the last write needs the socket readable
-    uint32_t events = 0;            // registered with epoll
+    bool unwatched_serving = false;  // counted in unwatched_serving_
+    bool read_wants_write = false;   // TLS: the last read needs the socket writable
+    bool write_wants_read = false;   // TLS: the last write needs the socket readable
+    uint32_t events = 0;             // registered with epoll
 
     explicit Connection(const RequestLimits& limits) : reader(limits) {}
   };
@@ -299,6 +322,14 @@ class HttpListener::Impl {
     }
   }
 
+  // After a completion was counted in completions_pending_: wakes the loop if it waits in
+  // epoll_wait. A loop that is awake takes the completion before it waits again (run()); the
+  // two sequentially consistent pairs (count, then read loop_waiting_; set loop_waiting_, then
+  // read the count) make sure one of the two sides sees the other.
+  void wakeForCompletion() {
+    if (loop_waiting_.load()) wakeLoop();
+  }
+
   void run() {
     std::vector<epoll_event> events(kMaxEvents);
     bool accepting = true;
@@ -310,7 +341,12 @@ class HttpListener::Impl {
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*next - before);
         timeout_ms = static_cast<int>(std::clamp<int64_t>(wait.count() + 1, 0, 1000));
       }
+      // Workers write to the wake descriptor only while the loop waits here (wakeForCompletion):
+      // announce the wait, then look once more for answers handed over before it.
+      loop_waiting_.store(true);
+      if (completions_pending_.load() > 0) timeout_ms = 0;
       const int n = ::epoll_wait(epoll_.get(), events.data(), kMaxEvents, timeout_ms);
+      loop_waiting_.store(false, std::memory_order_relaxed);
       const MonoTime woke = clock_.monotonicNow();
       for (int i = 0; i < n; ++i) {
         const Id id = events[static_cast<size_t>(i)].data.u64;
@@ -358,7 +394,6 @@ class HttpListener::Impl {
         ++cut_;
       }
     }
-    connections_.clear();
     publish(clock_.monotonicNow());
   }
 
@@ -467,10 +502,26 @@ class HttpListener::Impl {
   void onEvent(Id id, uint32_t events) {
     auto it = connections_.find(id);
     if (it == connections_.end()) return;
+    if (it->second->phase == ConnectionPhase::kServing) {
+      // A worker that wrote the answer itself may have handed over its completion already:
+      // the client's next request is then simply read.
+      takeCompletions();
+      it = connections_.find(id);
+      if (it == connections_.end()) return;
+      if (it->second->phase == ConnectionPhase::kServing) {
+        // The connection stays watched while a worker serves its request (no epoll_ctl per
+        // request); what the client sends or does meanwhile waits for the answer, unwatched so
+        // that it is not reported over and over, and the worker must wake the loop.
+        setInterest(*it->second, 0);
+        unwatched_serving_.fetch_add(1);
+        it->second->unwatched_serving = true;
+        return;
+      }
+    }
     Connection& c = *it->second;
     if ((events & (EPOLLERR | EPOLLHUP)) != 0 && (events & EPOLLIN) == 0) {
       if (c.phase == ConnectionPhase::kReceiving && c.reader.started()) ++aborted_;
-      if (c.phase != ConnectionPhase::kServing) closeConnection(id, /*in_ledger=*/true);
+      closeConnection(id, /*in_ledger=*/true);
       return;
     }
     pump(c);
@@ -658,11 +709,10 @@ class HttpListener::Impl {
 
   void dispatch(Connection& c) {
     const Poco::Net::HTTPRequest& head = c.reader.head();
-    const std::string path = pathOf(head.getURI());
-    const RequestClass request_class = classifyPath(path);
+    const RequestClass request_class = classifyPath(pathOf(head.getURI()));
     const MonoTime now = clock_.monotonicNow();
-    auto admitted = admission_.admit(request_class, c.client,
-                                     pools_[static_cast<size_t>(request_class)]->queued());
+    WorkerPool& pool = *pools_[static_cast<size_t>(request_class)];
+    auto admitted = admission_.admit(request_class, c.client, pool.queued(), pool.oldestWait(now));
     if (!admitted.ok()) {
       const ShedDecision& d = admitted.error();
       std::string message = d.reason == ShedReason::kClientShare
@@ -675,20 +725,22 @@ class HttpListener::Impl {
              /*keep_alive=*/false);
       return;
     }
-    Job job;
-    job.connection = c.id;
-    job.request_class = request_class;
-    job.head = head;
-    job.body = c.reader.takeBody();
-    job.client = c.peer;
-    job.ticket.emplace(std::move(admitted).value());
-    job.complete_at = now;
+    auto job = std::make_unique<Job>();
+    job->connection = c.id;
+    job->request_class = request_class;
+    c.reader.takeHead(&job->head);
+    job->body = c.reader.takeBody();
+    job->client = c.peer;
+    job->ticket.emplace(std::move(admitted).value());
+    job->complete_at = now;
+    if (!c.ssl) job->direct_fd = c.fd.get();
+    job->more_buffered = !c.in.empty();
     enter(c, ConnectionPhase::kServing);
-    setInterest(c, 0);
-    pools_[static_cast<size_t>(request_class)]->push(std::move(job));
+    pool.push(std::move(job));
   }
 
-  // Queues `wire` for sending; the connection closes after it unless `keep_alive`.
+  // Queues `wire` for sending (empty: a worker sent the answer); the connection closes after it
+  // unless `keep_alive`.
   void answer(Connection& c, std::string wire, bool keep_alive) {
     c.out = std::move(wire);
     c.out_at = 0;
@@ -790,11 +842,22 @@ class HttpListener::Impl {
     admission_.recordResponse(job.request_class, static_cast<int>(response.getStatus()),
                               clock_.monotonicNow() - job.complete_at);
     job.ticket.reset();
+    // A keep-alive answer on plain HTTP goes out from here, without a turn of the loop; the
+    // loop learns of it when it next wakes (at the latest, for the client's next request).
+    bool sent_here = false;
+    if (job.direct_fd >= 0 && done.keep_alive) {
+      const ssize_t n = ::send(job.direct_fd, done.wire.data(), done.wire.size(), MSG_NOSIGNAL);
+      if (n > 0) done.wire.erase(0, static_cast<size_t>(n));
+      sent_here = done.wire.empty();
+    }
     {
       MutexLock lock(completions_mu_);
       completions_.push_back(std::move(done));
+      completions_pending_.fetch_add(1);
     }
-    wakeLoop();
+    const bool loop_must_act =
+        !sent_here || job.more_buffered || unwatched_serving_.load() > 0 || draining_.load();
+    if (loop_must_act) wakeForCompletion();
   }
 
   void takeCompletions() {
@@ -803,12 +866,18 @@ class HttpListener::Impl {
     {
       MutexLock lock(completions_mu_);
       done.swap(completions_);
+      completions_pending_.store(0, std::memory_order_relaxed);
       stopping = stop_requested_;
     }
     for (Completion& d : done) {
       auto it = connections_.find(d.connection);
       if (it == connections_.end()) continue;
-      answer(*it->second, std::move(d.wire), d.keep_alive && !stopping);
+      Connection& c = *it->second;
+      if (c.unwatched_serving) {
+        c.unwatched_serving = false;
+        unwatched_serving_.fetch_sub(1);
+      }
+      answer(c, std::move(d.wire), d.keep_alive && !stopping);
     }
   }
 
@@ -902,9 +971,16 @@ class HttpListener::Impl {
   std::array<std::unique_ptr<WorkerPool>, kRequestClassCount> pools_;
   std::thread loop_;
   std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> loop_waiting_{false};  // the loop is in (or about to enter) epoll_wait
+  std::atomic<bool> draining_{false};      // stop() was called
+  // Connections unwatched while served (the client sent or hung up meanwhile): their answer
+  // must wake the loop even when a worker sent it.
+  std::atomic<uint64_t> unwatched_serving_{0};
 
   Mutex completions_mu_;
   std::vector<Completion> completions_ GUARDED_BY(completions_mu_);
+  // completions_.size(), readable without the lock.
+  std::atomic<size_t> completions_pending_{0};
   bool stop_requested_ GUARDED_BY(completions_mu_) = false;
   Duration drain_ GUARDED_BY(completions_mu_){};
 

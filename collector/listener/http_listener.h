@@ -12,9 +12,12 @@
 // admitted to its class's bulkhead (ingest, admin, probe: each with its own worker threads and
 // queue) or answered at once by the loop with 503/429 `overloaded` and Retry-After. Workers
 // run the Poco handlers given by `factory` on in-memory requests and answers
-// (buffered_exchange.h); the loop sends the answer and keeps the connection for the next
-// request (keep-alive) or closes it. Requests the listener cannot frame are answered 400
-// (413, 431) with a JSON error body and the connection is closed (request_reader.h).
+// (buffered_exchange.h). A keep-alive answer on plain HTTP is written by the worker itself;
+// any other (TLS, closing, or one that does not fit the socket at once) by the loop, which
+// keeps the connection for the next request (keep-alive) or closes it. Agents' requests are
+// shed for real overload only: a queue served late or at its high-water mark (admission.h).
+// Requests the listener cannot frame are answered 400 (413, 431) with a JSON error body and the
+// connection is closed (request_reader.h).
 //
 // Thread safety: start(), stop() and the destructor from one thread; stats() and queued()
 // from any.
@@ -42,8 +45,10 @@ struct ListenerConfig {
   ConnectionLimits connections;
   RequestLimits requests;
   // Worker threads of each class (indexed by RequestClass); each at least 1. How many of a
-  // class's requests may wait for them is AdmissionConfig's business.
-  std::array<uint32_t, kRequestClassCount> workers{{10, 4, 2}};
+  // class's requests may wait for them is AdmissionConfig's business. Ingest's work is CPU
+  // (a heartbeat touches no disk): a few workers per core serve more than many, which only
+  // add context switches.
+  std::array<uint32_t, kRequestClassCount> workers{{4, 4, 2}};
   bool keep_alive = true;
   // HTTPS with this server context; null: plain HTTP.
   Poco::Net::Context::Ptr tls;

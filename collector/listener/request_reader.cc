@@ -78,6 +78,13 @@ void RequestReader::reset() {
   failure_ = RequestFailure{};
 }
 
+void RequestReader::takeHead(Poco::Net::HTTPRequest* into) {
+  into->setMethod(head_.getMethod());
+  into->setURI(head_.getURI());
+  into->setVersion(head_.getVersion());
+  into->Poco::Net::NameValueCollection::swap(head_);
+}
+
 void RequestReader::fail(int http_status, const char* code, std::string message) {
   state_ = State::kFailed;
   failure_ = RequestFailure{http_status, code, std::move(message)};

@@ -64,6 +64,9 @@ class RequestReader {
   int64_t declaredLength() const { return declared_length_; }
   const std::string& body() const { return body_; }
   std::string takeBody() { return std::move(body_); }
+  // Moves the head (request line and header fields) into `*into` without copying its fields;
+  // head() is left without them until reset(). Valid once complete.
+  void takeHead(Poco::Net::HTTPRequest* into);
   const RequestFailure& failure() const { return failure_; }
 
   // Ready for the next request on the same connection.

@@ -122,6 +122,25 @@ BOOST_AUTO_TEST_CASE(a_long_queue_sheds_admin_before_ingest_and_never_probes) {
   BOOST_TEST(admission.admit(kProbe, "c", 1'000'000).ok());
 }
 
+BOOST_AUTO_TEST_CASE(agents_are_shed_when_the_queue_is_served_late_not_when_it_is_long) {
+  AdmissionConfig config = smallConfig();
+  config.max_in_flight = {1000, 1, 1};
+  config.queue_high_water = {100, 2, 0};
+  config.max_queue_delay = {1s, 0s, 0s};
+  AdmissionController admission(config, fixedJitter(0));
+  // Many waiting, served in time: admitted, however many more than the workers.
+  BOOST_TEST(admission.admit(kIngest, "a", 50, 900ms).ok());
+  BOOST_TEST(admission.admit(kIngest, "a", 1, 1s).ok());  // at the bound: still admitted
+  auto late = admission.admit(kIngest, "a", 1, 1001ms);
+  BOOST_REQUIRE(!late.ok());
+  BOOST_TEST(static_cast<int>(late.error().reason) == static_cast<int>(ShedReason::kQueueDelay));
+  BOOST_TEST(late.error().http_status == 503);
+  // Nothing waiting: nothing is late. Classes without a bound ignore the wait.
+  BOOST_TEST(admission.admit(kIngest, "a", 0, 10s).ok());
+  BOOST_TEST(admission.admit(kProbe, "p", 5, 10s).ok());
+  BOOST_TEST(admission.stats().classes[0].shed[static_cast<size_t>(ShedReason::kQueueDelay)] == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(one_admin_client_over_its_share_gets_429_and_others_still_get_in) {
   AdmissionConfig config = smallConfig();
   config.max_in_flight = {2, 3, 1};

@@ -144,8 +144,8 @@ BOOST_AUTO_TEST_CASE(defaults_are_valid_and_documented_values) {
   BOOST_TEST(c.http.address == "127.0.0.1");
   BOOST_TEST(c.http.port == 8470);
   BOOST_TEST(c.http.port_file.empty());
-  // http.maxThreads 16: ingest's share is what the admin API's 4 and the probes' 2 leave.
-  BOOST_TEST(c.listener.workers[0] == 10u);
+  // http.maxThreads 10: ingest's share is what the admin API's 4 and the probes' 2 leave.
+  BOOST_TEST(c.listener.workers[0] == 4u);
   BOOST_TEST(c.listener.workers[1] == 4u);
   BOOST_TEST(c.listener.workers[2] == 2u);
   BOOST_TEST(c.http.backlog == 4096);

@@ -327,6 +327,24 @@ BOOST_FIXTURE_TEST_CASE(keep_alive_and_pipelined_requests_are_answered_in_order,
   BOOST_TEST(echo.find("Content-Length: 3") != std::string::npos, echo);
 }
 
+// A worker writes a keep-alive answer itself; with the next request already read, the loop
+// must still be told at once, not at its next wake-up (up to a second later per request).
+BOOST_FIXTURE_TEST_CASE(pipelined_requests_do_not_wait_for_the_loop_to_wake, ListenerFixture) {
+  RawClient client(port);
+  std::string requests;
+  for (int i = 0; i < 6; ++i)
+    requests += "GET /p" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  const auto started = std::chrono::steady_clock::now();
+  client.send(requests);
+  const std::string answers = client.readAnswers(6);
+  const auto took = std::chrono::steady_clock::now() - started;
+  BOOST_TEST(RawClient::countOf(answers, "HTTP/1.1 200") == 6, answers);
+  // Generous: milliseconds when the loop is woken, five seconds when it is not.
+  BOOST_TEST(
+      (took < 2500ms),
+      "took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+}
+
 BOOST_FIXTURE_TEST_CASE(a_body_on_a_get_is_read_as_its_body_not_as_a_second_request,
                         ListenerFixture) {
   RawClient client(port);
