@@ -94,7 +94,7 @@ class WriterHold {
   WriterHold& operator=(const WriterHold&) = delete;
 
   // Runs `write` on a thread of its own and returns once it holds the writer.
-  void start(std::function<Status()> write) {
+  void start(const std::function<Status()>& write) {
     writer_ = std::thread([this, write] { written_ = write(); });
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [this] { return entered_; });
