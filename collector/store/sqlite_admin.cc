@@ -64,6 +64,29 @@ MaintenanceWindowRecord windowAt(const RecordSet& rs, size_t row) {
   return w;
 }
 
+// " AND ..." conditions restricting a query of the alerts table to `filter`.
+void restrictAlerts(Query& q, const AlertFilter& filter) {
+  q.inScope("tenant_id", filter.scope);
+  if (filter.tenant_id) q.sql(" AND tenant_id = ?").param(*filter.tenant_id);
+  if (filter.site_id) {
+    // The site's own alerts and those of its agents.
+    q.sql(" AND (site_id = ? OR agent_id IN (SELECT id FROM agents WHERE site_id = ?))")
+        .param(*filter.site_id)
+        .param(*filter.site_id);
+  }
+  if (filter.agent_id) q.sql(" AND agent_id = ?").param(*filter.agent_id);
+  if (!filter.states.empty()) {
+    q.sql(" AND state IN (");
+    for (size_t i = 0; i < filter.states.size(); ++i) {
+      q.sql(i == 0 ? "?" : ", ?").param(filter.states[i]);
+    }
+    q.sql(")");
+  }
+  if (filter.kind) q.sql(" AND kind = ?").param(*filter.kind);
+  if (filter.opened_from_ms) q.sql(" AND opened_at >= ?").param(*filter.opened_from_ms);
+  if (filter.opened_until_ms) q.sql(" AND opened_at < ?").param(*filter.opened_until_ms);
+}
+
 int64_t changedRows(Poco::Data::Session& s) {
   Poco::Int64 n = 0;
   s << "SELECT changes()", into(n), now;
@@ -135,29 +158,24 @@ Result<std::optional<AlertRecord>> SqliteStore::findAlert(int64_t alert_id) {
                    });
 }
 
+Result<size_t> SqliteStore::countAlerts(const AlertFilter& filter, size_t bound) {
+  return adminRead("cannot count alerts", [&](Session& session) -> Result<size_t> {
+    Query q("SELECT COUNT(*) FROM (SELECT 1 FROM alerts WHERE 1");
+    restrictAlerts(q, filter);
+    q.sql(" LIMIT ?)").param(static_cast<int64_t>(bound));
+    Statement st(session);
+    q.execute(st);
+    RecordSet rs(st);
+    return static_cast<size_t>(intAt(rs, 0, 0));
+  });
+}
+
 Result<std::vector<AlertRecord>> SqliteStore::listAlertsPage(const AlertFilter& filter,
                                                              int64_t before_id, size_t limit) {
   return adminRead("cannot list alerts", [&](Session& session) -> Result<std::vector<AlertRecord>> {
     Query q(std::string(kAlertSelect) + " WHERE id < ?");
-    q.param(before_id > 0 ? before_id : INT64_MAX).inScope("tenant_id", filter.scope);
-    if (filter.tenant_id) q.sql(" AND tenant_id = ?").param(*filter.tenant_id);
-    if (filter.site_id) {
-      // The site's own alerts and those of its agents.
-      q.sql(" AND (site_id = ? OR agent_id IN (SELECT id FROM agents WHERE site_id = ?))")
-          .param(*filter.site_id)
-          .param(*filter.site_id);
-    }
-    if (filter.agent_id) q.sql(" AND agent_id = ?").param(*filter.agent_id);
-    if (!filter.states.empty()) {
-      q.sql(" AND state IN (");
-      for (size_t i = 0; i < filter.states.size(); ++i) {
-        q.sql(i == 0 ? "?" : ", ?").param(filter.states[i]);
-      }
-      q.sql(")");
-    }
-    if (filter.kind) q.sql(" AND kind = ?").param(*filter.kind);
-    if (filter.opened_from_ms) q.sql(" AND opened_at >= ?").param(*filter.opened_from_ms);
-    if (filter.opened_until_ms) q.sql(" AND opened_at < ?").param(*filter.opened_until_ms);
+    q.param(before_id > 0 ? before_id : INT64_MAX);
+    restrictAlerts(q, filter);
     q.sql(" ORDER BY id DESC LIMIT ?").param(static_cast<int64_t>(limit));
     Statement st(session);
     q.execute(st);

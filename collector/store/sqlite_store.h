@@ -107,6 +107,7 @@ class SqliteStore final : public Store {
   Result<std::optional<AlertRecord>> findAlert(int64_t alert_id) override;
   Result<std::vector<AlertRecord>> listAlertsPage(const AlertFilter& filter, int64_t before_id,
                                                   size_t limit) override;
+  Result<size_t> countAlerts(const AlertFilter& filter, size_t bound) override;
   Result<bool> acknowledgeAlert(int64_t alert_id, const std::string& by, const std::string& note,
                                 int64_t now_ms) override;
   Result<bool> resolveAlert(int64_t alert_id, const std::string& by, const std::string& note,

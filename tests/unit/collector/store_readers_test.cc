@@ -128,6 +128,7 @@ struct AdminReads {
   size_t agents = 0;
   int64_t last_seen_at_ms = 0;
   size_t open_alerts = 0;
+  size_t open_alerts_counted = 0;  // by countAlerts
   size_t history = 0;
   size_t health = 0;
 };
@@ -149,6 +150,9 @@ AdminReads readAsAdmin(SqliteStore& store) {
   auto open = store.listAlertsPage(alerts, 0, 100);
   BOOST_REQUIRE(open.ok());
   out.open_alerts = open->size();
+  auto counted = store.countAlerts(alerts, 100);
+  BOOST_REQUIRE(counted.ok());
+  out.open_alerts_counted = counted.value();
   auto history = store.listStatusChanges("agent-1", 0, 100);
   BOOST_REQUIRE(history.ok());
   out.history = history->size();
@@ -199,6 +203,12 @@ BOOST_FIXTURE_TEST_CASE(admin_reads_and_the_probe_complete_while_a_presence_writ
   BOOST_REQUIRE(hold.finish().ok());
   const AdminReads after = readAsAdmin(*store);
   BOOST_TEST(after.open_alerts == before.open_alerts + 1);
+  BOOST_TEST(after.open_alerts_counted == after.open_alerts);
+  BOOST_TEST(during.open_alerts_counted == during.open_alerts);
+  AlertFilter open;
+  open.scope = TenantScope::everything();
+  open.states = {"open"};
+  BOOST_TEST(store->countAlerts(open, 0).value() == 0u);  // counted up to the bound
   BOOST_TEST(after.history == before.history + 1);
   BOOST_TEST(after.health == before.health + 1);
 }
