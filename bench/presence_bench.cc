@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <random>
 #include <string>
@@ -218,6 +219,59 @@ double percentileOf(std::vector<double> values, double p) {
   return values[std::min(rank, values.size() - 1)];
 }
 
+// Processor time since `start`: the figures stay meaningful on a machine shared with other work.
+double cpuSecondsSince(std::clock_t start) {
+  return static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+}
+
+// The admin summary's count of one tenant's agents by status, two ways: a recount that visits
+// every agent's view (what PresenceMonitor::statusCounts did under the engine lock before the
+// engine kept the counts), and the engine's kept counts. Both run under the engine lock in the
+// collector, so each figure is also the lock's hold time per summary. Processor time, not wall
+// time; prints a line each and one JSON line.
+void benchSummaryReads(const PresenceEngine& engine, const std::vector<AgentHandle>& order,
+                       const std::vector<AgentSpec>& specs) {
+  using vigil::collector::presence::StatusCounts;
+  const uint32_t tenant = specs[specs.size() / 2].tenant;
+  constexpr int kRecounts = 5;
+  std::vector<double> recount_seconds;
+  uint64_t recounted = 0;
+  for (int r = 0; r < kRecounts; ++r) {
+    const std::clock_t start = std::clock();
+    StatusCounts counts{};
+    for (AgentHandle agent : order) {
+      const auto view = engine.agentView(agent);
+      if (view.tenant != tenant) continue;
+      ++counts[static_cast<size_t>(view.status)];
+    }
+    recount_seconds.push_back(cpuSecondsSince(start));
+    recounted = 0;
+    for (uint32_t c : counts) recounted += c;
+  }
+  constexpr int kReads = 1'000'000;
+  uint64_t kept = 0;
+  const std::clock_t start = std::clock();
+  for (int r = 0; r < kReads; ++r) {
+    const StatusCounts counts = engine.statusCounts(tenant, std::nullopt);
+    kept += counts[static_cast<size_t>(r % counts.size())];
+  }
+  const double read_ns = cpuSecondsSince(start) / kReads * 1e9;
+  const StatusCounts final_counts = engine.statusCounts(tenant, std::nullopt);
+  uint64_t kept_total = 0;
+  for (uint32_t c : final_counts) kept_total += c;
+  const double recount_ms = percentileOf(recount_seconds, 0.5) * 1e3;
+  std::printf("  %-34s %12.2f ms (median of %d; %llu agents of tenant %u)\n",
+              "summary by recount (before), CPU", recount_ms, kRecounts,
+              static_cast<unsigned long long>(recounted), tenant);
+  std::printf("  %-34s %12.1f ns (mean of %d; %llu agents; checksum %llu)\n",
+              "summary by kept counts (after), CPU", read_ns, kReads,
+              static_cast<unsigned long long>(kept_total), static_cast<unsigned long long>(kept));
+  std::printf(
+      "{\"bench\":\"presence_summary\",\"agents\":%zu,\"recount_ms\":%.3f,"
+      "\"kept_counts_ns\":%.1f,\"counts_agree\":%s}\n",
+      order.size(), recount_ms, read_ns, recounted == kept_total ? "true" : "false");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -377,5 +431,6 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(waves[1].transitions), engine_per_agent, rss_per_agent,
       static_cast<unsigned long long>(listener.alerts_opened), memory_ok ? "true" : "false",
       steady_ok ? "true" : "false");
+  benchSummaryReads(engine, order, specs);
   return memory_ok && steady_ok ? 0 : 1;
 }

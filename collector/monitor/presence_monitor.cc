@@ -1,6 +1,7 @@
 #include "collector/monitor/presence_monitor.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 namespace vigil::collector {
@@ -246,15 +247,17 @@ void PresenceMonitor::setMaintenanceWindows(const std::vector<MaintenanceWindowR
 
 p::StatusCounts PresenceMonitor::statusCounts(std::optional<int64_t> tenant_id,
                                               std::optional<int64_t> site_id) const {
+  // The engine's ids are the store's, narrowed: an id outside its range has no agent.
+  auto outOfRange = [](const std::optional<int64_t>& id) {
+    return id && (*id < 0 || *id > std::numeric_limits<uint32_t>::max());
+  };
+  if (outOfRange(tenant_id) || outOfRange(site_id)) return {};
+  std::optional<p::TenantId> tenant;
+  std::optional<p::SiteId> site;
+  if (tenant_id) tenant = static_cast<p::TenantId>(*tenant_id);
+  if (site_id) site = static_cast<p::SiteId>(*site_id);
   MutexLock lock(mu_);
-  p::StatusCounts counts{};
-  for (const auto& [id, handle] : handles_) {
-    const p::AgentView view = engine_.agentView(handle);
-    if (tenant_id && static_cast<int64_t>(view.tenant) != *tenant_id) continue;
-    if (site_id && static_cast<int64_t>(view.site) != *site_id) continue;
-    ++counts[static_cast<size_t>(view.status)];
-  }
-  return counts;
+  return engine_.statusCounts(tenant, site);
 }
 
 std::optional<p::AgentView> PresenceMonitor::agentView(const std::string& agent_id) const {

@@ -78,8 +78,8 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   // Replaces the maintenance windows. Windows of agents not tracked are ignored.
   void setMaintenanceWindows(const std::vector<MaintenanceWindowRecord>& windows);
 
-  // Tracked agents by status, of one tenant and/or one site if given. Visits every tracked
-  // agent under the engine's lock: for admin summaries, not for hot paths.
+  // Tracked agents by status, of one tenant and/or one site if given. O(1) under the engine's
+  // lock: the engine keeps the counts as statuses change.
   presence::StatusCounts statusCounts(std::optional<int64_t> tenant_id,
                                       std::optional<int64_t> site_id) const;
 

@@ -15,6 +15,7 @@
 #include "collector/presence/mass_suspect_monitor.h"
 #include "collector/presence/site_question.h"
 #include "collector/presence/site_tracker.h"
+#include "collector/presence/status_tally.h"
 #include "collector/presence/tracked_agent.h"
 
 namespace vigil::collector::presence {
@@ -91,6 +92,7 @@ class PresenceEngine::Impl {
   AgentView agentView(AgentHandle agent) const;
   HealthView health() const;
   SiteView siteView(SiteId site) const;
+  StatusCounts statusCounts(std::optional<TenantId> tenant, std::optional<SiteId> site) const;
   size_t agentCount() const { return sites_.fleetSize(); }
   size_t memoryBytes() const;
 
@@ -186,6 +188,7 @@ class PresenceEngine::Impl {
   ChannelMonitor channels_;
   MassSuspectMonitor mass_;
   SiteTracker sites_;
+  StatusTally tally_;
   FleetHearing hearing_;
   FlapDetector flaps_;
   MaintenanceCalendar maintenance_;
@@ -345,6 +348,7 @@ AgentStatus PresenceEngine::Impl::setStatus(AgentHandle agent, TrackedAgent& rec
   if (from == to && rec.reason == reason) return to;
   if (from != to) {
     sites_.onStatusChange(rec.site, from, to);
+    tally_.onStatusChange(rec.tenant, rec.site, from, to);
     hearing_.onStatusChange(rec.tenant, from, to, rec.established);
     rec.since = now.wall;
   }
@@ -847,6 +851,7 @@ AgentHandle PresenceEngine::Impl::addAgent(const AgentSpec& spec,
   rec.agent_class = spec.agent_class;
   rec.since = now.wall;
   rec.site_slot = sites_.add(spec.site, agent);
+  tally_.add(spec.tenant, spec.site, rec.status);
   if (restored) {
     auto restoredAt = [&](Indicator indicator) -> Ticks {
       const auto& seen = restored->last_seen[static_cast<size_t>(indicator)];
@@ -896,6 +901,7 @@ void PresenceEngine::Impl::removeAgent(AgentHandle agent) {
   }
   const AgentStatus status = rec->status;
   hearing_.onRemove(rec->tenant, status, rec->established);
+  tally_.remove(rec->tenant, rec->site, status);
   if (auto moved = sites_.remove(rec->site, rec->site_slot, status)) {
     agents_[*moved].site_slot = rec->site_slot;
   }
@@ -1111,13 +1117,25 @@ SiteView PresenceEngine::Impl::siteView(SiteId site) const {
   return view;
 }
 
+StatusCounts PresenceEngine::Impl::statusCounts(std::optional<TenantId> tenant,
+                                                std::optional<SiteId> site) const {
+  if (tenant && site) return tally_.ofTenantAtSite(*tenant, *site);
+  if (tenant) return tally_.ofTenant(*tenant);
+  if (site) {
+    const SiteState* state = sites_.find(*site);
+    return state != nullptr ? state->by_status : StatusCounts{};
+  }
+  return sites_.fleet();
+}
+
 size_t PresenceEngine::Impl::memoryBytes() const {
   const size_t lists = (held_waiting_.capacity() + in_maintenance_.capacity() +
                         scratch_.capacity() + flapping_.capacity()) *
                        sizeof(AgentHandle);
   return sizeof(*this) + agents_.memoryBytes() + heap_.memoryBytes() + sites_.memoryBytes() +
-         hearing_.memoryBytes() + mass_.memoryBytes() + channels_.memoryBytes() +
-         maintenance_.memoryBytes() + lists + site_scratch_.capacity() * sizeof(Ticks);
+         tally_.memoryBytes() + hearing_.memoryBytes() + mass_.memoryBytes() +
+         channels_.memoryBytes() + maintenance_.memoryBytes() + lists +
+         site_scratch_.capacity() * sizeof(Ticks);
 }
 
 // --- PresenceEngine ------------------------------------------------------------------------
@@ -1154,6 +1172,10 @@ void PresenceEngine::tick() { impl_->tick(); }
 AgentView PresenceEngine::agentView(AgentHandle agent) const { return impl_->agentView(agent); }
 HealthView PresenceEngine::health() const { return impl_->health(); }
 SiteView PresenceEngine::siteView(SiteId site) const { return impl_->siteView(site); }
+StatusCounts PresenceEngine::statusCounts(std::optional<TenantId> tenant,
+                                          std::optional<SiteId> site) const {
+  return impl_->statusCounts(tenant, site);
+}
 size_t PresenceEngine::agentCount() const { return impl_->agentCount(); }
 size_t PresenceEngine::memoryBytes() const { return impl_->memoryBytes(); }
 

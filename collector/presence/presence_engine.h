@@ -95,6 +95,10 @@ class PresenceEngine {
   AgentView agentView(AgentHandle agent) const;
   HealthView health() const;
   SiteView siteView(SiteId site) const;
+  // Tracked agents by status: of one tenant, one site, or one tenant at one site; the whole
+  // fleet when neither is given. O(1): kept up to date as agents change status.
+  StatusCounts statusCounts(std::optional<TenantId> tenant = std::nullopt,
+                            std::optional<SiteId> site = std::nullopt) const;
   size_t agentCount() const;
   // Approximate heap bytes held by the engine (for the bench and /metrics).
   size_t memoryBytes() const;

@@ -64,6 +64,29 @@ MaintenanceWindowRecord windowAt(const RecordSet& rs, size_t row) {
   return w;
 }
 
+// " AND ..." conditions restricting a query of the alerts table to `filter`.
+void restrictAlerts(Query& q, const AlertFilter& filter) {
+  q.inScope("tenant_id", filter.scope);
+  if (filter.tenant_id) q.sql(" AND tenant_id = ?").param(*filter.tenant_id);
+  if (filter.site_id) {
+    // The site's own alerts and those of its agents.
+    q.sql(" AND (site_id = ? OR agent_id IN (SELECT id FROM agents WHERE site_id = ?))")
+        .param(*filter.site_id)
+        .param(*filter.site_id);
+  }
+  if (filter.agent_id) q.sql(" AND agent_id = ?").param(*filter.agent_id);
+  if (!filter.states.empty()) {
+    q.sql(" AND state IN (");
+    for (size_t i = 0; i < filter.states.size(); ++i) {
+      q.sql(i == 0 ? "?" : ", ?").param(filter.states[i]);
+    }
+    q.sql(")");
+  }
+  if (filter.kind) q.sql(" AND kind = ?").param(*filter.kind);
+  if (filter.opened_from_ms) q.sql(" AND opened_at >= ?").param(*filter.opened_from_ms);
+  if (filter.opened_until_ms) q.sql(" AND opened_at < ?").param(*filter.opened_until_ms);
+}
+
 int64_t changedRows(Poco::Data::Session& s) {
   Poco::Int64 n = 0;
   s << "SELECT changes()", into(n), now;
@@ -75,30 +98,26 @@ int64_t changedRows(Poco::Data::Session& s) {
 Result<std::vector<AgentRecord>> SqliteStore::listAgentsPage(const AgentFilter& filter,
                                                              const std::string& after_id,
                                                              size_t limit) {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot list agents",
-                       [&]() REQUIRES(mu_) -> Result<std::vector<AgentRecord>> {
-                         Query q(std::string(kAgentSelect) + " WHERE a.id > ?");
-                         q.param(after_id).inScope("s.tenant_id", filter.scope);
-                         if (filter.tenant_id)
-                           q.sql(" AND s.tenant_id = ?").param(*filter.tenant_id);
-                         if (filter.site_id) q.sql(" AND a.site_id = ?").param(*filter.site_id);
-                         if (!filter.text.empty()) {
-                           // The hostname or the id contains the text.
-                           q.sql(" AND (0").containsText("a.hostname", filter.text, " OR ");
-                           q.containsText("a.id", filter.text, " OR ").sql(")");
-                         }
-                         if (!filter.include_retired) q.sql(" AND a.retired_at IS NULL");
-                         q.sql(" ORDER BY a.id LIMIT ?").param(static_cast<int64_t>(limit));
-                         Statement st(*session_);
-                         q.execute(st);
-                         RecordSet rs(st);
-                         std::vector<AgentRecord> out;
-                         out.reserve(rs.rowCount());
-                         for (size_t row = 0; row < rs.rowCount(); ++row)
-                           out.push_back(agentAt(rs, row));
-                         return out;
-                       });
+  return adminRead("cannot list agents", [&](Session& session) -> Result<std::vector<AgentRecord>> {
+    Query q(std::string(kAgentSelect) + " WHERE a.id > ?");
+    q.param(after_id).inScope("s.tenant_id", filter.scope);
+    if (filter.tenant_id) q.sql(" AND s.tenant_id = ?").param(*filter.tenant_id);
+    if (filter.site_id) q.sql(" AND a.site_id = ?").param(*filter.site_id);
+    if (!filter.text.empty()) {
+      // The hostname or the id contains the text.
+      q.sql(" AND (0").containsText("a.hostname", filter.text, " OR ");
+      q.containsText("a.id", filter.text, " OR ").sql(")");
+    }
+    if (!filter.include_retired) q.sql(" AND a.retired_at IS NULL");
+    q.sql(" ORDER BY a.id LIMIT ?").param(static_cast<int64_t>(limit));
+    Statement st(session);
+    q.execute(st);
+    RecordSet rs(st);
+    std::vector<AgentRecord> out;
+    out.reserve(rs.rowCount());
+    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(agentAt(rs, row));
+    return out;
+  });
 }
 
 Result<bool> SqliteStore::retireAgent(const std::string& agent_id, int64_t now_ms) {
@@ -128,52 +147,44 @@ Result<bool> SqliteStore::deleteAgent(const std::string& agent_id) {
 }
 
 Result<std::optional<AlertRecord>> SqliteStore::findAlert(int64_t alert_id) {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot read alert",
-                       [&]() REQUIRES(mu_) -> Result<std::optional<AlertRecord>> {
-                         Statement st(*session_);
-                         st << std::string(kAlertSelect) + " WHERE id = ?",
-                             bind(static_cast<Poco::Int64>(alert_id)), now;
-                         RecordSet rs(st);
-                         if (rs.rowCount() == 0) return std::optional<AlertRecord>();
-                         return std::optional<AlertRecord>(alertAt(rs, 0));
-                       });
+  return adminRead("cannot read alert",
+                   [&](Session& session) -> Result<std::optional<AlertRecord>> {
+                     Statement st(session);
+                     st << std::string(kAlertSelect) + " WHERE id = ?",
+                         bind(static_cast<Poco::Int64>(alert_id)), now;
+                     RecordSet rs(st);
+                     if (rs.rowCount() == 0) return std::optional<AlertRecord>();
+                     return std::optional<AlertRecord>(alertAt(rs, 0));
+                   });
+}
+
+Result<size_t> SqliteStore::countAlerts(const AlertFilter& filter, size_t bound) {
+  return adminRead("cannot count alerts", [&](Session& session) -> Result<size_t> {
+    Query q("SELECT COUNT(*) FROM (SELECT 1 FROM alerts WHERE 1");
+    restrictAlerts(q, filter);
+    q.sql(" LIMIT ?)").param(static_cast<int64_t>(bound));
+    Statement st(session);
+    q.execute(st);
+    RecordSet rs(st);
+    return static_cast<size_t>(intAt(rs, 0, 0));
+  });
 }
 
 Result<std::vector<AlertRecord>> SqliteStore::listAlertsPage(const AlertFilter& filter,
                                                              int64_t before_id, size_t limit) {
-  MutexLock lock(mu_);
-  return guardedLocked(
-      "cannot list alerts", [&]() REQUIRES(mu_) -> Result<std::vector<AlertRecord>> {
-        Query q(std::string(kAlertSelect) + " WHERE id < ?");
-        q.param(before_id > 0 ? before_id : INT64_MAX).inScope("tenant_id", filter.scope);
-        if (filter.tenant_id) q.sql(" AND tenant_id = ?").param(*filter.tenant_id);
-        if (filter.site_id) {
-          // The site's own alerts and those of its agents.
-          q.sql(" AND (site_id = ? OR agent_id IN (SELECT id FROM agents WHERE site_id = ?))")
-              .param(*filter.site_id)
-              .param(*filter.site_id);
-        }
-        if (filter.agent_id) q.sql(" AND agent_id = ?").param(*filter.agent_id);
-        if (!filter.states.empty()) {
-          q.sql(" AND state IN (");
-          for (size_t i = 0; i < filter.states.size(); ++i) {
-            q.sql(i == 0 ? "?" : ", ?").param(filter.states[i]);
-          }
-          q.sql(")");
-        }
-        if (filter.kind) q.sql(" AND kind = ?").param(*filter.kind);
-        if (filter.opened_from_ms) q.sql(" AND opened_at >= ?").param(*filter.opened_from_ms);
-        if (filter.opened_until_ms) q.sql(" AND opened_at < ?").param(*filter.opened_until_ms);
-        q.sql(" ORDER BY id DESC LIMIT ?").param(static_cast<int64_t>(limit));
-        Statement st(*session_);
-        q.execute(st);
-        RecordSet rs(st);
-        std::vector<AlertRecord> out;
-        out.reserve(rs.rowCount());
-        for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(alertAt(rs, row));
-        return out;
-      });
+  return adminRead("cannot list alerts", [&](Session& session) -> Result<std::vector<AlertRecord>> {
+    Query q(std::string(kAlertSelect) + " WHERE id < ?");
+    q.param(before_id > 0 ? before_id : INT64_MAX);
+    restrictAlerts(q, filter);
+    q.sql(" ORDER BY id DESC LIMIT ?").param(static_cast<int64_t>(limit));
+    Statement st(session);
+    q.execute(st);
+    RecordSet rs(st);
+    std::vector<AlertRecord> out;
+    out.reserve(rs.rowCount());
+    for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(alertAt(rs, row));
+    return out;
+  });
 }
 
 Result<bool> SqliteStore::acknowledgeAlert(int64_t alert_id, const std::string& by,
@@ -219,23 +230,22 @@ Result<bool> SqliteStore::resolveAlert(int64_t alert_id, const std::string& by,
 
 Result<std::vector<HealthRecord>> SqliteStore::listHealthHistoryPage(int64_t before_id,
                                                                      size_t limit) {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot list health history",
-                       [&]() REQUIRES(mu_) -> Result<std::vector<HealthRecord>> {
-                         Poco::Int64 before = before_id > 0 ? before_id : INT64_MAX;
-                         Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
-                         Statement st(*session_);
-                         st << "SELECT at, degraded, reasons, id FROM health_changes WHERE id < ?"
-                               " ORDER BY id DESC LIMIT ?",
-                             use(before), use(max_rows), now;
-                         RecordSet rs(st);
-                         std::vector<HealthRecord> out;
-                         for (size_t row = 0; row < rs.rowCount(); ++row) {
-                           out.push_back(HealthRecord{intAt(rs, 0, row), intAt(rs, 1, row) != 0,
-                                                      stringAt(rs, 2, row), intAt(rs, 3, row)});
-                         }
-                         return out;
-                       });
+  return adminRead("cannot list health history",
+                   [&](Session& session) -> Result<std::vector<HealthRecord>> {
+                     Poco::Int64 before = before_id > 0 ? before_id : INT64_MAX;
+                     Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+                     Statement st(session);
+                     st << "SELECT at, degraded, reasons, id FROM health_changes WHERE id < ?"
+                           " ORDER BY id DESC LIMIT ?",
+                         use(before), use(max_rows), now;
+                     RecordSet rs(st);
+                     std::vector<HealthRecord> out;
+                     for (size_t row = 0; row < rs.rowCount(); ++row) {
+                       out.push_back(HealthRecord{intAt(rs, 0, row), intAt(rs, 1, row) != 0,
+                                                  stringAt(rs, 2, row), intAt(rs, 3, row)});
+                     }
+                     return out;
+                   });
 }
 
 Result<MaintenanceWindowRecord> SqliteStore::createMaintenanceWindow(
@@ -265,38 +275,36 @@ Result<MaintenanceWindowRecord> SqliteStore::createMaintenanceWindow(
 
 Result<std::optional<MaintenanceWindowRecord>> SqliteStore::findMaintenanceWindow(
     int64_t window_id) {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot read maintenance window",
-                       [&]() REQUIRES(mu_) -> Result<std::optional<MaintenanceWindowRecord>> {
-                         Statement st(*session_);
-                         st << std::string(kWindowSelect) + " WHERE id = ?",
-                             bind(static_cast<Poco::Int64>(window_id)), now;
-                         RecordSet rs(st);
-                         if (rs.rowCount() == 0) return std::optional<MaintenanceWindowRecord>();
-                         return std::optional<MaintenanceWindowRecord>(windowAt(rs, 0));
-                       });
+  return adminRead("cannot read maintenance window",
+                   [&](Session& session) -> Result<std::optional<MaintenanceWindowRecord>> {
+                     Statement st(session);
+                     st << std::string(kWindowSelect) + " WHERE id = ?",
+                         bind(static_cast<Poco::Int64>(window_id)), now;
+                     RecordSet rs(st);
+                     if (rs.rowCount() == 0) return std::optional<MaintenanceWindowRecord>();
+                     return std::optional<MaintenanceWindowRecord>(windowAt(rs, 0));
+                   });
 }
 
 Result<std::vector<MaintenanceWindowRecord>> SqliteStore::listMaintenanceWindows(
     const MaintenanceFilter& filter, int64_t after_id, size_t limit) {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot list maintenance windows",
-                       [&]() REQUIRES(mu_) -> Result<std::vector<MaintenanceWindowRecord>> {
-                         Query q(std::string(kWindowSelect) + " WHERE id > ?");
-                         q.param(after_id).inScope("tenant_id", filter.scope);
-                         if (filter.tenant_id) q.sql(" AND tenant_id = ?").param(*filter.tenant_id);
-                         if (filter.site_id) q.sql(" AND site_id = ?").param(*filter.site_id);
-                         if (filter.agent_id) q.sql(" AND agent_id = ?").param(*filter.agent_id);
-                         q.sql(" ORDER BY id LIMIT ?").param(static_cast<int64_t>(limit));
-                         Statement st(*session_);
-                         q.execute(st);
-                         RecordSet rs(st);
-                         std::vector<MaintenanceWindowRecord> out;
-                         for (size_t row = 0; row < rs.rowCount(); ++row) {
-                           out.push_back(windowAt(rs, row));
-                         }
-                         return out;
-                       });
+  return adminRead("cannot list maintenance windows",
+                   [&](Session& session) -> Result<std::vector<MaintenanceWindowRecord>> {
+                     Query q(std::string(kWindowSelect) + " WHERE id > ?");
+                     q.param(after_id).inScope("tenant_id", filter.scope);
+                     if (filter.tenant_id) q.sql(" AND tenant_id = ?").param(*filter.tenant_id);
+                     if (filter.site_id) q.sql(" AND site_id = ?").param(*filter.site_id);
+                     if (filter.agent_id) q.sql(" AND agent_id = ?").param(*filter.agent_id);
+                     q.sql(" ORDER BY id LIMIT ?").param(static_cast<int64_t>(limit));
+                     Statement st(session);
+                     q.execute(st);
+                     RecordSet rs(st);
+                     std::vector<MaintenanceWindowRecord> out;
+                     for (size_t row = 0; row < rs.rowCount(); ++row) {
+                       out.push_back(windowAt(rs, row));
+                     }
+                     return out;
+                   });
 }
 
 Result<bool> SqliteStore::deleteMaintenanceWindow(int64_t window_id) {
@@ -309,18 +317,17 @@ Result<bool> SqliteStore::deleteMaintenanceWindow(int64_t window_id) {
 }
 
 Result<std::vector<MaintenanceWindowRecord>> SqliteStore::listAllMaintenanceWindows() {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot list maintenance windows",
-                       [&]() REQUIRES(mu_) -> Result<std::vector<MaintenanceWindowRecord>> {
-                         Statement st(*session_);
-                         st << std::string(kWindowSelect) + " ORDER BY id", now;
-                         RecordSet rs(st);
-                         std::vector<MaintenanceWindowRecord> out;
-                         for (size_t row = 0; row < rs.rowCount(); ++row) {
-                           out.push_back(windowAt(rs, row));
-                         }
-                         return out;
-                       });
+  return adminRead("cannot list maintenance windows",
+                   [&](Session& session) -> Result<std::vector<MaintenanceWindowRecord>> {
+                     Statement st(session);
+                     st << std::string(kWindowSelect) + " ORDER BY id", now;
+                     RecordSet rs(st);
+                     std::vector<MaintenanceWindowRecord> out;
+                     for (size_t row = 0; row < rs.rowCount(); ++row) {
+                       out.push_back(windowAt(rs, row));
+                     }
+                     return out;
+                   });
 }
 
 }  // namespace vigil::collector

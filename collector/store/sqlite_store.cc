@@ -374,6 +374,15 @@ Status prepareDatabaseFile(const fs::path& file) {
   return Status::okStatus();
 }
 
+// The agent with that id, if any; throws (inside guarded()) on failure.
+Result<std::optional<AgentRecord>> findAgentIn(Session& session, const std::string& agent_id) {
+  Statement st(session);
+  st << std::string(kAgentSelect) + " WHERE a.id = ?", bind(agent_id), now;
+  RecordSet rs(st);
+  if (rs.rowCount() == 0) return std::optional<AgentRecord>();
+  return std::optional<AgentRecord>(agentAt(rs, 0));
+}
+
 }  // namespace
 
 namespace sqlite {
@@ -439,6 +448,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::openAtSchemaVersion(const std:
   std::unique_ptr<SqliteStore> store(new SqliteStore(file.string(), std::move(session)));
   if (Status s = store->configureConnection(); !s.ok()) return s;
   if (Status s = store->migrate(schema_version); !s.ok()) return s;
+  if (Status s = store->openReaders(); !s.ok()) return s;
   return store;
 }
 
@@ -467,6 +477,40 @@ Status SqliteStore::configureConnection() {
     s << "PRAGMA busy_timeout=" + std::to_string(kBusyTimeoutMs), into(timeout), now;
     return Status::okStatus();
   });
+}
+
+Status SqliteStore::openReaders() {
+  auto open = [&](std::unique_ptr<ReadConnection>& reader) -> Status {
+    std::unique_ptr<Session> session;
+    Status opened = guarded("cannot open a reader of " + db_path_, [&] {
+      session = std::make_unique<Session>(Poco::Data::SQLite::Connector::KEY, db_path_);
+      // Refuses every write: a reader that wrote would take the writer's lock.
+      *session << "PRAGMA query_only=ON", now;
+      int timeout = 0;
+      *session << "PRAGMA busy_timeout=" + std::to_string(kBusyTimeoutMs), into(timeout), now;
+      return Status::okStatus();
+    });
+    if (!opened.ok()) return opened;
+    reader = std::make_unique<ReadConnection>();
+    MutexLock lock(reader->mu);
+    reader->session = std::move(session);
+    return Status::okStatus();
+  };
+  if (Status s = open(probe_reader_); !s.ok()) return s;
+  admin_readers_.resize(kAdminReaders);
+  for (std::unique_ptr<ReadConnection>& reader : admin_readers_) {
+    if (Status s = open(reader); !s.ok()) return s;
+  }
+  return Status::okStatus();
+}
+
+void SqliteStore::setWriteHook(std::function<void()> hook) {
+  MutexLock lock(mu_);
+  write_hook_ = std::move(hook);
+}
+
+void SqliteStore::runWriteHookLocked() {
+  if (write_hook_) write_hook_();
 }
 
 Status SqliteStore::migrate(int target_version) {
@@ -520,10 +564,9 @@ Result<int> SqliteStore::schemaVersion() {
 }
 
 Status SqliteStore::ping() {
-  MutexLock lock(mu_);
-  return guardedLocked("database ping failed", [&]() REQUIRES(mu_) {
+  return probeRead("database ping failed", [&](Session& session) {
     int one = 0;
-    *session_ << "SELECT 1", into(one), now;
+    session << "SELECT 1", into(one), now;
     return one == 1 ? Status::okStatus() : Status::ioError("database ping returned no row");
   });
 }
@@ -584,9 +627,8 @@ Result<Site> SqliteStore::createSite(int64_t tenant_id, const std::string& name,
 }
 
 Result<std::vector<Site>> SqliteStore::listSites() {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot list sites", [&]() REQUIRES(mu_) -> Result<std::vector<Site>> {
-    Statement st(*session_);
+  return adminRead("cannot list sites", [&](Session& session) -> Result<std::vector<Site>> {
+    Statement st(session);
     st << "SELECT " + std::string(kSiteColumns) + " FROM sites ORDER BY id", now;
     RecordSet rs(st);
     std::vector<Site> out;
@@ -648,17 +690,12 @@ Result<AgentRecord> SqliteStore::enrollAgent(int64_t token_id, const AgentRecord
 }
 
 Result<std::optional<AgentRecord>> SqliteStore::findAgentLocked(const std::string& agent_id) {
-  Statement st(*session_);
-  st << std::string(kAgentSelect) + " WHERE a.id = ?", bind(agent_id), now;
-  RecordSet rs(st);
-  if (rs.rowCount() == 0) return std::optional<AgentRecord>();
-  return std::optional<AgentRecord>(agentAt(rs, 0));
+  return findAgentIn(*session_, agent_id);
 }
 
 Result<std::optional<AgentRecord>> SqliteStore::findAgent(const std::string& agent_id) {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot read agent",
-                       [&]() REQUIRES(mu_) { return findAgentLocked(agent_id); });
+  return adminRead("cannot read agent",
+                   [&](Session& session) { return findAgentIn(session, agent_id); });
 }
 
 Result<std::vector<AgentRecord>> SqliteStore::listAgents(const std::string& after_id,
@@ -710,6 +747,7 @@ Status SqliteStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
       }
       if (!u.outages.empty()) appendOutagesLocked(u.agent_id, u.outages);
     }
+    runWriteHookLocked();
     tx.commit();
     return Status::okStatus();
   });
@@ -754,11 +792,10 @@ void SqliteStore::appendOutagesLocked(const std::string& agent_id,
 
 Result<std::vector<OutageReport>> SqliteStore::listOutageReports(const std::string& agent_id,
                                                                  size_t limit) {
-  MutexLock lock(mu_);
-  return guardedLocked(
-      "cannot list outage reports", [&]() REQUIRES(mu_) -> Result<std::vector<OutageReport>> {
+  return adminRead(
+      "cannot list outage reports", [&](Session& session) -> Result<std::vector<OutageReport>> {
         Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
-        Statement st(*session_);
+        Statement st(session);
         st << "SELECT agent_id, from_ms, to_ms, cause, reported_at_ms FROM outage_reports"
               " WHERE agent_id = ? ORDER BY id DESC LIMIT ?",
             bind(agent_id), use(max_rows), now;
@@ -880,6 +917,7 @@ Status SqliteStore::appendPresenceEvents(const std::vector<StatusChangeRecord>& 
           use(degraded), bind(h.reasons), now;
       enqueueHealthEventLocked(h);
     }
+    runWriteHookLocked();
     tx.commit();
     return Status::okStatus();
   });
@@ -888,12 +926,12 @@ Status SqliteStore::appendPresenceEvents(const std::vector<StatusChangeRecord>& 
 Result<std::vector<StatusChangeRecord>> SqliteStore::listStatusChanges(const std::string& agent_id,
                                                                        int64_t before_id,
                                                                        size_t limit) {
-  MutexLock lock(mu_);
-  return guardedLocked(
-      "cannot list status changes", [&]() REQUIRES(mu_) -> Result<std::vector<StatusChangeRecord>> {
+  return adminRead(
+      "cannot list status changes",
+      [&](Session& session) -> Result<std::vector<StatusChangeRecord>> {
         Poco::Int64 before = before_id > 0 ? before_id : INT64_MAX;
         Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
-        Statement st(*session_);
+        Statement st(session);
         st << "SELECT agent_id, at, from_status, to_status, reason, degradation_reasons, id"
               " FROM status_changes WHERE agent_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
             bind(agent_id), use(before), use(max_rows), now;

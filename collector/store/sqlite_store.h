@@ -1,8 +1,11 @@
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "collector/store/store.h"
 #include "common/mutex.h"
@@ -14,8 +17,15 @@ class Session;
 namespace vigil::collector {
 
 // The embedded Store: one SQLite database `<data_dir>/vigil.db` in WAL mode, opened through
-// Poco::Data. One connection, serialised by a mutex; enough for the write-behind design, where
-// heartbeats touch the database only through periodic batches.
+// Poco::Data. Every write, and every read that ingest, the ticker or the dispatcher makes, goes
+// through one writer connection serialised by `mu_`; enough for the write-behind design, where
+// heartbeats touch the database only through periodic batches. The reads of the admin API and
+// of the probes go through read-only connections of their own (WAL: a reader sees the last
+// commit and never waits for the writer), so a listing or /readyz never waits on a presence
+// write or the write-behind. One reader serves the probes alone, so an admin listing never
+// delays /readyz either.
+//
+// Thread safety: every method is safe to call concurrently.
 class SqliteStore final : public Store {
  public:
   static constexpr char kDatabaseFileName[] = "vigil.db";
@@ -36,6 +46,11 @@ class SqliteStore final : public Store {
 
   Result<int> schemaVersion();
   const std::string& databasePath() const { return db_path_; }
+
+  // Runs `hook` inside every presence write (appendPresenceEvents) and write-behind
+  // (updateLastSeen) transaction, with the writer held, before it commits; empty: none. A
+  // seam for tests that hold the writer busy.
+  void setWriteHook(std::function<void()> hook);
 
   Status ping() override;
   Result<Tenant> createTenant(const std::string& name, int64_t now_ms) override;
@@ -92,6 +107,7 @@ class SqliteStore final : public Store {
   Result<std::optional<AlertRecord>> findAlert(int64_t alert_id) override;
   Result<std::vector<AlertRecord>> listAlertsPage(const AlertFilter& filter, int64_t before_id,
                                                   size_t limit) override;
+  Result<size_t> countAlerts(const AlertFilter& filter, size_t bound) override;
   Result<bool> acknowledgeAlert(int64_t alert_id, const std::string& by, const std::string& note,
                                 int64_t now_ms) override;
   Result<bool> resolveAlert(int64_t alert_id, const std::string& by, const std::string& note,
@@ -134,9 +150,28 @@ class SqliteStore final : public Store {
   Result<OutboxStats> outboxStats() override;
 
  private:
+  // A read-only connection and the mutex that serialises it.
+  struct ReadConnection {
+    Mutex mu;
+    std::unique_ptr<Poco::Data::Session> session GUARDED_BY(mu);
+  };
+  // Admin readers besides the probes' own.
+  static constexpr size_t kAdminReaders = 3;
+
   SqliteStore(std::string db_path, std::unique_ptr<Poco::Data::Session> session);
 
   Status configureConnection();
+  // Opens the probes' reader and the admin readers. REQUIRES: the schema is migrated.
+  Status openReaders();
+  // sqlite::guarded() on a reader: the probes' own, or the next admin reader in turn. `body`
+  // takes the reader's Poco::Data::Session&. Defined in sqlite_util.h.
+  template <typename F>
+  auto adminRead(const std::string& what, F&& body);
+  template <typename F>
+  auto probeRead(const std::string& what, F&& body);
+  template <typename F>
+  static auto readOn(ReadConnection& reader, const std::string& what, F&& body);
+  void runWriteHookLocked() REQUIRES(mu_);
   // Applies the migrations after the current version up to `target_version`.
   Status migrate(int target_version);
   // sqlite::guarded() for a body that uses the session: called with mu_ held, it runs `body`,
@@ -160,6 +195,11 @@ class SqliteStore final : public Store {
   const std::string db_path_;
   Mutex mu_;
   std::unique_ptr<Poco::Data::Session> session_ GUARDED_BY(mu_);
+  std::function<void()> write_hook_ GUARDED_BY(mu_);
+  // Set once by openReaders(), before the store is shared; the connections guard themselves.
+  std::unique_ptr<ReadConnection> probe_reader_;
+  std::vector<std::unique_ptr<ReadConnection>> admin_readers_;
+  std::atomic<size_t> next_admin_reader_{0};
 };
 
 }  // namespace vigil::collector

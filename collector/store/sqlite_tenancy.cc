@@ -118,9 +118,8 @@ Poco::Int64 lastInsertId(Session& s) {
 // --- Tenants ----------------------------------------------------------------------------------
 
 Result<std::optional<Tenant>> SqliteStore::findTenant(int64_t tenant_id) {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot read tenant", [&]() REQUIRES(mu_) -> Result<std::optional<Tenant>> {
-    Statement st(*session_);
+  return adminRead("cannot read tenant", [&](Session& session) -> Result<std::optional<Tenant>> {
+    Statement st(session);
     Query("SELECT id, name, created_at FROM tenants WHERE id = ?").param(tenant_id).execute(st);
     RecordSet rs(st);
     if (rs.rowCount() == 0) return std::optional<Tenant>();
@@ -132,14 +131,13 @@ Result<std::vector<Tenant>> SqliteStore::listTenants(const TenantScope& scope,
                                                      const std::string& name_contains,
                                                      int64_t after_id, size_t limit) {
   if (!scope.all && scope.tenant_ids.empty()) return std::vector<Tenant>();
-  MutexLock lock(mu_);
-  return guardedLocked("cannot list tenants", [&]() REQUIRES(mu_) -> Result<std::vector<Tenant>> {
+  return adminRead("cannot list tenants", [&](Session& session) -> Result<std::vector<Tenant>> {
     Query q("SELECT id, name, created_at FROM tenants WHERE id > ?");
     q.param(after_id);
     if (!scope.all) q.inList("id", scope.tenant_ids);
     if (!name_contains.empty()) q.containsText("name", name_contains);
     q.sql(" ORDER BY id LIMIT ?").param(static_cast<int64_t>(limit));
-    Statement st(*session_);
+    Statement st(session);
     q.execute(st);
     RecordSet rs(st);
     std::vector<Tenant> out;
@@ -199,9 +197,8 @@ Result<bool> SqliteStore::deleteTenant(int64_t tenant_id) {
 // --- Sites ------------------------------------------------------------------------------------
 
 Result<std::optional<Site>> SqliteStore::findSite(int64_t site_id) {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot read site", [&]() REQUIRES(mu_) -> Result<std::optional<Site>> {
-    Statement st(*session_);
+  return adminRead("cannot read site", [&](Session& session) -> Result<std::optional<Site>> {
+    Statement st(session);
     Query("SELECT " + std::string(kSiteColumns) + " FROM sites WHERE id = ?")
         .param(site_id)
         .execute(st);
@@ -216,15 +213,14 @@ Result<std::vector<Site>> SqliteStore::listSitesPage(const TenantScope& scope,
                                                      const std::string& name_contains,
                                                      int64_t after_id, size_t limit) {
   if (!scope.all && scope.tenant_ids.empty()) return std::vector<Site>();
-  MutexLock lock(mu_);
-  return guardedLocked("cannot list sites", [&]() REQUIRES(mu_) -> Result<std::vector<Site>> {
+  return adminRead("cannot list sites", [&](Session& session) -> Result<std::vector<Site>> {
     Query q("SELECT " + std::string(kSiteColumns) + " FROM sites WHERE id > ?");
     q.param(after_id);
     if (!scope.all) q.inList("tenant_id", scope.tenant_ids);
     if (tenant_id) q.sql(" AND tenant_id = ?").param(*tenant_id);
     if (!name_contains.empty()) q.containsText("name", name_contains);
     q.sql(" ORDER BY id LIMIT ?").param(static_cast<int64_t>(limit));
-    Statement st(*session_);
+    Statement st(session);
     q.execute(st);
     RecordSet rs(st);
     std::vector<Site> out;
@@ -280,14 +276,13 @@ Result<bool> SqliteStore::deleteSite(int64_t site_id) {
 }
 
 Result<Store::AgentCounts> SqliteStore::countAgents(int64_t site_id) {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot count agents", [&]() REQUIRES(mu_) -> Result<AgentCounts> {
+  return adminRead("cannot count agents", [&](Session& session) -> Result<AgentCounts> {
     Poco::Int64 id = site_id;
     Poco::Int64 site = 0;
     Poco::Int64 tenant = 0;
-    *session_ << "SELECT COUNT(*) FROM agents WHERE site_id = ?", use(id), into(site), now;
-    *session_ << "SELECT COUNT(*) FROM agents a JOIN sites s ON s.id = a.site_id"
-                 " WHERE s.tenant_id = (SELECT tenant_id FROM sites WHERE id = ?)",
+    session << "SELECT COUNT(*) FROM agents WHERE site_id = ?", use(id), into(site), now;
+    session << "SELECT COUNT(*) FROM agents a JOIN sites s ON s.id = a.site_id"
+               " WHERE s.tenant_id = (SELECT tenant_id FROM sites WHERE id = ?)",
         use(id), into(tenant), now;
     return AgentCounts{site, tenant};
   });
@@ -334,11 +329,10 @@ Result<std::optional<EnrollmentToken>> SqliteStore::findEnrollmentTokenByHash(
 }
 
 Result<std::optional<EnrollmentToken>> SqliteStore::findEnrollmentToken(int64_t token_id) {
-  MutexLock lock(mu_);
-  return guardedLocked(
+  return adminRead(
       "cannot read enrollment token",
-      [&]() REQUIRES(mu_) -> Result<std::optional<EnrollmentToken>> {
-        Statement st(*session_);
+      [&](Session& session) -> Result<std::optional<EnrollmentToken>> {
+        Statement st(session);
         Query("SELECT " + std::string(kTokenColumns) + " FROM enrollment_tokens WHERE id = ?")
             .param(token_id)
             .execute(st);
@@ -349,21 +343,20 @@ Result<std::optional<EnrollmentToken>> SqliteStore::findEnrollmentToken(int64_t 
 }
 
 Result<std::vector<EnrollmentToken>> SqliteStore::listEnrollmentTokens(int64_t site_id) {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot list enrollment tokens",
-                       [&]() REQUIRES(mu_) -> Result<std::vector<EnrollmentToken>> {
-                         Statement st(*session_);
-                         Query("SELECT " + std::string(kTokenColumns) +
-                               " FROM enrollment_tokens WHERE site_id = ? ORDER BY id")
-                             .param(site_id)
-                             .execute(st);
-                         RecordSet rs(st);
-                         std::vector<EnrollmentToken> out;
-                         out.reserve(rs.rowCount());
-                         for (size_t row = 0; row < rs.rowCount(); ++row)
-                           out.push_back(tokenAt(rs, row));
-                         return out;
-                       });
+  return adminRead("cannot list enrollment tokens",
+                   [&](Session& session) -> Result<std::vector<EnrollmentToken>> {
+                     Statement st(session);
+                     Query("SELECT " + std::string(kTokenColumns) +
+                           " FROM enrollment_tokens WHERE site_id = ? ORDER BY id")
+                         .param(site_id)
+                         .execute(st);
+                     RecordSet rs(st);
+                     std::vector<EnrollmentToken> out;
+                     out.reserve(rs.rowCount());
+                     for (size_t row = 0; row < rs.rowCount(); ++row)
+                       out.push_back(tokenAt(rs, row));
+                     return out;
+                   });
 }
 
 Result<bool> SqliteStore::revokeEnrollmentToken(int64_t token_id, int64_t now_ms) {
@@ -479,10 +472,9 @@ Result<AdminToken> SqliteStore::createAdminToken(const NewAdminToken& token, int
 }
 
 Result<std::vector<AdminToken>> SqliteStore::listAdminTokens() {
-  MutexLock lock(mu_);
-  return guardedLocked(
-      "cannot list admin tokens", [&]() REQUIRES(mu_) -> Result<std::vector<AdminToken>> {
-        Session& s = *session_;
+  return adminRead(
+      "cannot list admin tokens", [&](Session& session) -> Result<std::vector<AdminToken>> {
+        Session& s = session;
         // One read transaction, so tokens and scopes are of the same moment.
         Transaction tx(s);
         Statement st(s);
@@ -498,22 +490,20 @@ Result<std::vector<AdminToken>> SqliteStore::listAdminTokens() {
 }
 
 Result<std::optional<AdminToken>> SqliteStore::findAdminToken(int64_t token_id) {
-  MutexLock lock(mu_);
-  return guardedLocked(
-      "cannot read admin token", [&]() REQUIRES(mu_) -> Result<std::optional<AdminToken>> {
-        Transaction tx(*session_);
-        std::optional<AdminToken> found = findAdminTokenWhere(*session_, "id", token_id);
-        tx.commit();
-        return found;
-      });
+  return adminRead("cannot read admin token",
+                   [&](Session& session) -> Result<std::optional<AdminToken>> {
+                     Transaction tx(session);
+                     std::optional<AdminToken> found = findAdminTokenWhere(session, "id", token_id);
+                     tx.commit();
+                     return found;
+                   });
 }
 
 Result<std::optional<AdminToken>> SqliteStore::findAdminTokenByHash(const std::string& token_hash) {
-  MutexLock lock(mu_);
-  return guardedLocked(
-      "cannot read admin token", [&]() REQUIRES(mu_) -> Result<std::optional<AdminToken>> {
-        Transaction tx(*session_);
-        std::optional<AdminToken> found = findAdminTokenWhere(*session_, "token_hash", token_hash);
+  return adminRead(
+      "cannot read admin token", [&](Session& session) -> Result<std::optional<AdminToken>> {
+        Transaction tx(session);
+        std::optional<AdminToken> found = findAdminTokenWhere(session, "token_hash", token_hash);
         tx.commit();
         return found;
       });

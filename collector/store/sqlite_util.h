@@ -175,4 +175,22 @@ std::invoke_result_t<F&> SqliteStore::guardedLocked(const std::string& what, F&&
   return sqlite::guarded(what, [&]() NO_THREAD_SAFETY_ANALYSIS { return body(); });
 }
 
+template <typename F>
+auto SqliteStore::readOn(ReadConnection& reader, const std::string& what, F&& body) {
+  MutexLock lock(reader.mu);
+  Poco::Data::Session& session = *reader.session;
+  return sqlite::guarded(what, [&] { return body(session); });
+}
+
+template <typename F>
+auto SqliteStore::adminRead(const std::string& what, F&& body) {
+  ReadConnection& reader = *admin_readers_[next_admin_reader_++ % admin_readers_.size()];
+  return readOn(reader, what, std::forward<F>(body));
+}
+
+template <typename F>
+auto SqliteStore::probeRead(const std::string& what, F&& body) {
+  return readOn(*probe_reader_, what, std::forward<F>(body));
+}
+
 }  // namespace vigil::collector

@@ -204,18 +204,15 @@ Result<Webhook> SqliteStore::createWebhook(const NewWebhook& webhook, int64_t no
 }
 
 Result<std::optional<Webhook>> SqliteStore::findWebhook(int64_t webhook_id) {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot read webhook",
-                       [&]() REQUIRES(mu_) -> Result<std::optional<Webhook>> {
-                         return findWebhookIn(*session_, webhook_id);
-                       });
+  return adminRead("cannot read webhook", [&](Session& session) -> Result<std::optional<Webhook>> {
+    return findWebhookIn(session, webhook_id);
+  });
 }
 
 Result<std::vector<Webhook>> SqliteStore::listWebhooks(const TenantScope& scope,
                                                        std::optional<int64_t> tenant_id,
                                                        int64_t after_id, size_t limit) {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot list webhooks", [&]() REQUIRES(mu_) -> Result<std::vector<Webhook>> {
+  return adminRead("cannot list webhooks", [&](Session& session) -> Result<std::vector<Webhook>> {
     std::vector<Webhook> out;
     if (!scope.all && scope.tenant_ids.empty()) return out;
     // Tenant ids are integers, written into the SQL as such; everything else is bound.
@@ -232,7 +229,7 @@ Result<std::vector<Webhook>> SqliteStore::listWebhooks(const TenantScope& scope,
     Poco::Int64 after = after_id;
     Poco::Nullable<Poco::Int64> tenant = toNullable(tenant_id);
     Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
-    Statement st(*session_);
+    Statement st(session);
     st << sql, use(after), use(tenant), use(tenant), use(max_rows), now;
     RecordSet rs(st);
     out.reserve(rs.rowCount());
@@ -369,13 +366,12 @@ Status SqliteStore::markDeliveryFailed(int64_t entry_id, const DeliveryAttempt& 
 
 Result<std::vector<OutboxEntry>> SqliteStore::listDeliveries(int64_t webhook_id, int64_t before_id,
                                                              size_t limit) {
-  MutexLock lock(mu_);
-  return guardedLocked(
-      "cannot list webhook deliveries", [&]() REQUIRES(mu_) -> Result<std::vector<OutboxEntry>> {
+  return adminRead(
+      "cannot list webhook deliveries", [&](Session& session) -> Result<std::vector<OutboxEntry>> {
         Poco::Int64 webhook = webhook_id;
         Poco::Int64 before = before_id;
         Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
-        Statement st(*session_);
+        Statement st(session);
         st << "SELECT " + std::string(kOutboxColumns) +
                   " FROM webhook_outbox o WHERE o.webhook_id = ? AND (? = 0 OR o.id < ?)"
                   " ORDER BY o.id DESC LIMIT ?",
@@ -389,10 +385,9 @@ Result<std::vector<OutboxEntry>> SqliteStore::listDeliveries(int64_t webhook_id,
 }
 
 Result<OutboxStats> SqliteStore::outboxStats() {
-  MutexLock lock(mu_);
-  return guardedLocked(
-      "cannot read webhook outbox statistics", [&]() REQUIRES(mu_) -> Result<OutboxStats> {
-        Statement st(*session_);
+  return probeRead(
+      "cannot read webhook outbox statistics", [&](Session& session) -> Result<OutboxStats> {
+        Statement st(session);
         st << "SELECT COUNT(*), MIN(created_at) FROM webhook_outbox WHERE state = 'pending'", now;
         RecordSet rs(st);
         OutboxStats stats;

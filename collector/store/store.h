@@ -144,6 +144,8 @@ class Store {
   // Alerts matching `filter`, descending by id before `before_id`.
   virtual Result<std::vector<AlertRecord>> listAlertsPage(const AlertFilter& filter,
                                                           int64_t before_id, size_t limit) = 0;
+  // Alerts matching `filter`, counted up to `bound` (more count as `bound`).
+  virtual Result<size_t> countAlerts(const AlertFilter& filter, size_t bound) = 0;
   // Sets acknowledged_at/by once (a second acknowledgement keeps the first). False if unknown.
   virtual Result<bool> acknowledgeAlert(int64_t alert_id, const std::string& by,
                                         const std::string& note, int64_t now_ms) = 0;

@@ -130,6 +130,9 @@ class StoreWrapper : public Store {
                                                   size_t limit) override {
     return target_.listAlertsPage(filter, before_id, limit);
   }
+  Result<size_t> countAlerts(const AlertFilter& filter, size_t bound) override {
+    return target_.countAlerts(filter, bound);
+  }
   Result<bool> acknowledgeAlert(int64_t alert_id, const std::string& by, const std::string& note,
                                 int64_t now_ms) override {
     return target_.acknowledgeAlert(alert_id, by, note, now_ms);

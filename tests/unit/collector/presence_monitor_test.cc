@@ -196,6 +196,42 @@ BOOST_AUTO_TEST_CASE(past_its_bound_the_pending_batch_drops_history_but_never_al
   BOOST_TEST(monitor.takePending().changes.size() <= 2u);
 }
 
+BOOST_AUTO_TEST_CASE(status_counts_answer_each_scope_and_nothing_for_ids_no_agent_can_have) {
+  SimulatedClock clock;
+  PresenceMonitor monitor(testConfig(), clock);
+  auto enroll = [&](const std::string& id, int64_t tenant, int64_t site) {
+    AgentRecord a;
+    a.id = id;
+    a.tenant_id = tenant;
+    a.site_id = site;
+    monitor.agentEnrolled(a);
+  };
+  enroll("a1", 1, 10);
+  enroll("a2", 1, 11);
+  enroll("b1", 2, 20);
+  monitor.heartbeatAccepted(plainBeat("a1", clock.monotonicNow()));  // UNKNOWN -> ONLINE
+  constexpr auto kOnline = static_cast<size_t>(presence::AgentStatus::kOnline);
+  constexpr auto kUnknown = static_cast<size_t>(presence::AgentStatus::kUnknown);
+  auto total = [](const presence::StatusCounts& counts) {
+    uint64_t sum = 0;
+    for (uint32_t c : counts) sum += c;
+    return sum;
+  };
+
+  BOOST_TEST(total(monitor.statusCounts(std::nullopt, std::nullopt)) == 3u);
+  BOOST_TEST(monitor.statusCounts(1, std::nullopt)[kOnline] == 1u);
+  BOOST_TEST(monitor.statusCounts(1, std::nullopt)[kUnknown] == 1u);
+  BOOST_TEST(total(monitor.statusCounts(std::nullopt, 11)) == 1u);
+  BOOST_TEST(monitor.statusCounts(1, 10)[kOnline] == 1u);
+  BOOST_TEST(total(monitor.statusCounts(2, 10)) == 0u);  // the site is another tenant's
+  BOOST_TEST(total(monitor.statusCounts(-1, std::nullopt)) == 0u);
+  BOOST_TEST(total(monitor.statusCounts(std::nullopt, int64_t{1} << 33)) == 0u);
+
+  BOOST_TEST(monitor.forgetAgent("a1"));
+  BOOST_TEST(total(monitor.statusCounts(1, std::nullopt)) == 1u);
+  BOOST_TEST(total(monitor.statusCounts(std::nullopt, std::nullopt)) == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(degradation_reason_names_are_comma_separated) {
   using R = presence::DegradationReason;
   const uint32_t mask =
