@@ -52,6 +52,7 @@ void AgentRunner::onSystemEvent(SystemEvent event) {
     case SystemEvent::kNetworkChanged:
     case SystemEvent::kResumed:
     case SystemEvent::kSuspending:
+    case SystemEvent::kBeaconUnanswered:
       deps_.waiter.onSystemEvent(event);
       return;
   }

@@ -432,7 +432,7 @@ ApiResult<AdminAnswer> AgentQueryService::health(const AdminRequest& /*request*/
     cJSON* stretched = cJSON_AddObjectToObject(cadence, "stretch_by_group");
     for (size_t t = 0; t < kCadenceTierCount; ++t) {
       CadenceInputs probe;
-      probe.server = t == 1 || t == 3;
+      probe.base.server = t == 1 || t == 3;
       probe.fallback_working = t < 2;
       const CadencePlan plan = planCadence(probe, view.level, INT64_MAX);
       cJSON_AddNumberToObject(stretched, cadenceTierName(static_cast<CadenceTier>(t)),

@@ -500,8 +500,7 @@ Status writeCadenceMemory(const std::string& data_dir, const CadenceMemory& memo
 // The longest interval an agent without the beacon fallback is told at `level`.
 int64_t longestPlainInterval(const IngestConfig& ingest, uint32_t level) {
   CadenceInputs plain;
-  plain.base = BaseCadence{ingest.heartbeat_interval_s, ingest.beacon_interval_s};
-  plain.server = true;
+  plain.base = BaseCadence{ingest.heartbeat_interval_s, ingest.beacon_interval_s, true};
   return planCadence(plain, level, ingest.max_heartbeat_interval_s).heartbeat_s;
 }
 
@@ -627,14 +626,26 @@ int CollectorApp::serve(const CollectorConfig& config) {
   FailureLog last_seen_failures(store_log, "last-seen write-behind", clock);
   LastSeenWriter writer(directory, store, config.last_seen_flush_interval,
                         std::ref(last_seen_failures));
+  // The heartbeat cadence policy in memory (collector/core/cadence.h): kept in step by the
+  // admin services (which load the agents' classes too); ingest resolves each agent's
+  // intervals from it. Its rules are read here already: warm-up must cover them.
+  CadenceBook cadence(
+      CadenceDefaults{config.ingest.heartbeat_interval_s, config.beacon.interval_s});
+  if (auto rules = store.listCadenceRules(); rules.ok()) {
+    cadence.replaceRules(rules.value());
+  } else {
+    log.fatal("cannot load cadence rules: " + rules.error().toString());
+    return EXIT_IOERR;
+  }
   // Adaptive heartbeat intervals (docs/presence.md): the governor resumes at its level before
-  // the restart, and warm-up covers the longest interval an agent without the beacon fallback
-  // may have been told.
+  // the restart, and warm-up covers the longest interval an agent may have been told by policy
+  // or, without the beacon fallback, by load.
   CadenceMemory cadence_memory = readCadenceMemory(config.data_dir);
   presence::PresenceConfig presence_config = config.presence;
   presence_config.max_heartbeat_interval =
-      std::max<Duration>(presence_config.max_heartbeat_interval,
-                         std::chrono::seconds(cadence_memory.longest_plain_interval_s));
+      std::max<Duration>({presence_config.max_heartbeat_interval,
+                          std::chrono::seconds(cadence_memory.longest_plain_interval_s),
+                          std::chrono::seconds(cadence.maxHeartbeatIntervalS())});
   LoadGovernor governor(config.cadence, cadence_memory.level);
   PresenceMonitor presence(presence_config, clock);
   if (Status s = presence.load(store); !s.ok()) {
@@ -642,10 +653,6 @@ int CollectorApp::serve(const CollectorConfig& config) {
     return EXIT_IOERR;
   }
   IngestConfig ingest_config = config.ingest;
-  // The heartbeat cadence policy in memory (collector/core/cadence.h): filled and kept in step
-  // by the admin services; ingest resolves each agent's intervals from it.
-  CadenceBook cadence(
-      CadenceDefaults{config.ingest.heartbeat_interval_s, config.beacon.interval_s});
 
   // The UDP beacon port, on the HTTP listener's address. Bound before anything serves, so a
   // taken port stops the start like a taken HTTP port does.
@@ -665,7 +672,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
   Poco::Logger& ingest_log = Poco::Logger::get("vigil.collector.ingest");
   IngestService ingest(store, directory, clock, ingest_config, &presence, &peer_keys,
                        [&ingest_log](const std::string& line) { ingest_log.information(line); });
-  ingest.useCadence({}, &governor);
+  ingest.useCadence(&cadence, &governor);
   HealthSources health_sources;
   health_sources.beacons = beacons ? &*beacons : nullptr;
   health_sources.beacon_port = beacon_listener ? beacon_listener->port() : 0;

@@ -272,6 +272,12 @@ const std::vector<ConfigKey>& configKeys() {
        "heartbeats per second to stay under before intervals are stretched; 0: learnt from CPU"},
       {"cadence.targetCpuShare", "0.7",
        "learnt budget: the heartbeat rate at which the collector would use this share of the CPU"},
+      {"cadence.evaluateSeconds", "10", "period over which the offered heartbeat rate is measured"},
+      {"cadence.raiseEverySeconds", "30",
+       "at most one lengthening step per this long (agents take a new interval at their next "
+       "beat)"},
+      {"cadence.lowerAfterSeconds", "120",
+       "one shortening step after the rate stayed under half the budget this long"},
       {"presence.verifyIntervalSeconds", "10",
        "heartbeat interval asked of an agent that was SUSPECT, UNREACHABLE or OFFLINE"},
       {"presence.verifyForSeconds", "120",
@@ -476,6 +482,9 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
       std::max(heartbeat_interval_s, v.integer("heartbeat.maxIntervalSeconds", 1, kMaxIntervalS));
   c.cadence.budget_per_s = static_cast<double>(v.integer("cadence.budgetPerSecond", 0, 10'000'000));
   c.cadence.target_cpu_share = v.real("cadence.targetCpuShare", 0.05, 1.0);
+  c.cadence.evaluate_every = seconds("cadence.evaluateSeconds", 1, 3600);
+  c.cadence.raise_every = seconds("cadence.raiseEverySeconds", 1, kDay);
+  c.cadence.lower_after = seconds("cadence.lowerAfterSeconds", 1, kDay);
   c.cadence.cores = std::max(1u, std::thread::hardware_concurrency());
   c.ingest.max_clock_skew_ms = max_clock_skew_ms;
   c.ingest.verify_interval_s = v.integer("presence.verifyIntervalSeconds", 1, kMaxIntervalS);

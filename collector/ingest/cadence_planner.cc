@@ -120,9 +120,9 @@ LoadGovernorView LoadGovernor::view() const {
 
 CadenceTier tierOf(const CadenceInputs& inputs) {
   if (inputs.fallback_working) {
-    return inputs.server ? CadenceTier::kFallbackServer : CadenceTier::kFallbackWorkstation;
+    return inputs.base.server ? CadenceTier::kFallbackServer : CadenceTier::kFallbackWorkstation;
   }
-  return inputs.server ? CadenceTier::kPlainServer : CadenceTier::kPlainWorkstation;
+  return inputs.base.server ? CadenceTier::kPlainServer : CadenceTier::kPlainWorkstation;
 }
 
 CadencePlan planCadence(const CadenceInputs& inputs, uint32_t level, int64_t max_heartbeat_s) {

@@ -120,16 +120,16 @@ class LoadGovernor {
   std::atomic<uint64_t> lowered_{0};
 };
 
-// An agent's base intervals from policy (seconds).
+// An agent's base intervals from policy (seconds), and its class.
 struct BaseCadence {
   int64_t heartbeat_s = 60;
   int64_t beacon_s = 15;
+  bool server = false;
 };
 
 // What the planner needs to know about one agent and its heartbeat.
 struct CadenceInputs {
   BaseCadence base;
-  bool server = false;
   // The heartbeat said beacon_state "acked": its beacon works and it follows the fallback.
   bool fallback_working = false;
 };

@@ -119,14 +119,19 @@ IngestCounters IngestService::counters() const {
                         enrollment_limiter_.stats()};
 }
 
-void IngestService::useCadence(CadenceLookup lookup, const LoadGovernor* governor) {
-  cadence_lookup_ = std::move(lookup);
+void IngestService::useCadence(CadenceBook* book, const LoadGovernor* governor) {
+  cadence_book_ = book;
   governor_ = governor;
 }
 
-BaseCadence IngestService::baseCadence(const AgentCredentials& agent) const {
-  if (cadence_lookup_) return cadence_lookup_(agent);
-  return BaseCadence{config_.heartbeat_interval_s, config_.beacon_interval_s};
+BaseCadence IngestService::baseCadence(const std::string& agent_id,
+                                       const AgentCredentials& agent) const {
+  if (cadence_book_ == nullptr) {
+    return BaseCadence{config_.heartbeat_interval_s, config_.beacon_interval_s, false};
+  }
+  const AgentClass agent_class = cadence_book_->agentClass(agent_id);
+  const ResolvedCadence r = cadence_book_->resolve(agent.tenant_id, agent.site_id, agent_class);
+  return BaseCadence{r.heartbeat_s, r.beacon_s, agent_class == AgentClass::kServer};
 }
 
 protocol::ChannelOffer IngestService::channelOffer(int64_t site_id,
@@ -261,10 +266,13 @@ ApiResult<protocol::EnrollResponse> IngestService::checkEnrollment(std::string_v
   protocol::EnrollResponse response;
   response.agent_id = stored.value().id;
   response.secret = stored.value().secret;
+  if (cadence_book_ != nullptr) {
+    cadence_book_->setAgentClass(stored.value().id, stored.value().agent_class);
+  }
   AgentCredentials enrolled;
   enrolled.site_id = stored.value().site_id;
   enrolled.tenant_id = stored.value().tenant_id;
-  const BaseCadence base = baseCadence(enrolled);
+  const BaseCadence base = baseCadence(stored.value().id, enrolled);
   response.heartbeat_interval_s = base.heartbeat_s;
   response.server_time_ms = now_ms;
   response.channels = channelOffer(stored.value().site_id, std::nullopt, base.beacon_s);
@@ -353,7 +361,7 @@ ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
   // The interval it is told (policy, stretched by load when the collector's budget needs it):
   // the engine expects its next heartbeat one such interval from now.
   CadenceInputs cadence;
-  cadence.base = baseCadence(*credentials);
+  cadence.base = baseCadence(agent_id, *credentials);
   cadence.fallback_working = beat.beacon_state == std::string_view(protocol::beacon_states::kAcked);
   const CadencePlan plan =
       planCadence(cadence, governor_ != nullptr ? governor_->level() : 0,

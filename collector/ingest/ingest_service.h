@@ -19,6 +19,7 @@
 #include <string>
 
 #include "collector/core/api_error.h"
+#include "collector/core/cadence.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/cadence_planner.h"
 #include "collector/ingest/enrollment_limiter.h"
@@ -87,11 +88,10 @@ class IngestService {
                 EvidenceSink* evidence = nullptr, SitePeerKeys* peer_keys = nullptr,
                 NoticeLog notice_log = {});
 
-  // An agent's base intervals (policy); without one, the config's intervals apply to all.
-  using CadenceLookup = std::function<BaseCadence(const AgentCredentials& agent)>;
-  // Directs heartbeat intervals by policy (`lookup`) and load (`governor`, which must outlive
-  // the service); either may be empty. Call before the first request.
-  void useCadence(CadenceLookup lookup, const LoadGovernor* governor);
+  // Directs heartbeat intervals by policy (`book`: each agent's base intervals and class) and
+  // load (`governor`); either may be null (the config's intervals, no stretch). Both must
+  // outlive the service. Call before the first request.
+  void useCadence(CadenceBook* book, const LoadGovernor* governor);
 
   // POST /v1/enroll: on success the agent exists in the store and in the directory.
   ApiResult<protocol::EnrollResponse> enroll(std::string_view body);
@@ -110,7 +110,8 @@ class IngestService {
   protocol::ChannelOffer channelOffer(int64_t site_id,
                                       const std::optional<std::string>& held_key_id,
                                       int64_t beacon_interval_s);
-  BaseCadence baseCadence(const AgentCredentials& agent) const;
+  // The agent's base intervals and class, from the policy book (or the config).
+  BaseCadence baseCadence(const std::string& agent_id, const AgentCredentials& agent) const;
   // The sightings of `beat` that are witness evidence, as the engine takes them.
   std::vector<PeerWitness> witnessesOf(const protocol::Heartbeat& beat,
                                        const AgentCredentials& reporter, MonoTime received_at);
@@ -122,7 +123,7 @@ class IngestService {
   EvidenceSink* const evidence_;
   SitePeerKeys* const peer_keys_;
   const NoticeLog notice_log_;
-  CadenceLookup cadence_lookup_;
+  CadenceBook* cadence_book_ = nullptr;
   const LoadGovernor* governor_ = nullptr;
   std::atomic<uint64_t> peer_sightings_witnessed_{0};
   std::atomic<uint64_t> peer_sightings_ignored_{0};

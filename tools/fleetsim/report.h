@@ -49,10 +49,13 @@ struct RunObservations {
   uint32_t real_agents = 0;    // on loopback, in site-0
   uint32_t office_agents = 0;  // in the offices' network namespaces
   double interval_s = 0;       // the run's heartbeat interval (scaled)
-  double tick_s = 0;           // the presence engine's tick (verdicts come at the tick after a
-                               // deadline); 0: not known, no allowance
-  double scale = 1;            // run seconds per real-world second
-  double wall_seconds = 0;     // how long the run took
+  // Detection is judged against this span plus two ticks; 0: three heartbeat intervals.
+  double detection_span_s = 0;
+  std::string detection_span_text;  // "3 beacon intervals"
+  double tick_s = 0;                // the presence engine's tick (verdicts come at the tick after a
+                                    // deadline); 0: not known, no allowance
+  double scale = 1;                 // run seconds per real-world second
+  double wall_seconds = 0;          // how long the run took
   WallTime fleet_started;
   WallTime timeline_end;    // deaths after it are not judged
   WallTime observed_until;  // alerts were read up to here

@@ -143,6 +143,7 @@ std::map<std::string, std::string> scaledDefines(const Scenario& s, int64_t inte
   // allowed.
   d["outbound.allowedNetworks"] = "127.0.0.0/8";
   secs("beacon.intervalSeconds", static_cast<double>(s.beacon_interval_s), 1);
+  for (const auto& [key, real_s] : s.collector_scaled_s) secs(key.c_str(), real_s, 1);
   if (k < 1) {
     secs("presence.verifyIntervalSeconds", 10, 1);
     secs("presence.verifyForSeconds", 120, 2);
@@ -158,6 +159,10 @@ std::map<std::string, std::string> scaledDefines(const Scenario& s, int64_t inte
     secs("presence.agentReconnectTimeSeconds", 10, 0);
     secs("presence.flapHalfLifeSeconds", 1800, 1);
     secs("presence.channelCollapseMaxDurationSeconds", 300, 1);
+    secs("presence.beaconFallbackGraceSeconds", 5, 1);
+    secs("cadence.evaluateSeconds", 10, 1);
+    secs("cadence.raiseEverySeconds", 30, 1);
+    secs("cadence.lowerAfterSeconds", 120, 1);
     secs("presence.massSuspectMaxDurationSeconds", 1800, 1);
     ms("presence.tickIntervalMs", 1000, 100);
     ms("presence.tickLateAfterMs", 5000, 500);
@@ -186,6 +191,7 @@ void scaleAgentOptions(FleetOptions& o, double k, int64_t interval_s) {
   o.scheduler.max_verify = std::max<Duration>(std::chrono::seconds(2), d(900));
   o.beacon.pause_base = d(600);
   o.beacon.pause_cap = d(3600);
+  o.beacon.ack_wait = d(2);
 }
 
 class Progress {
@@ -224,6 +230,15 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   obs.simulated_agents = scenario.agents;
   obs.real_agents = scenario.real_agents;
   obs.interval_s = static_cast<double>(interval_s);
+  if (scenario.detect_within_beacon_intervals > 0) {
+    obs.detection_span_s =
+        scenario.detect_within_beacon_intervals *
+        std::max(1.0, std::round(static_cast<double>(scenario.beacon_interval_s) * k));
+    char span[64];
+    std::snprintf(span, sizeof span, "%g beacon intervals",
+                  scenario.detect_within_beacon_intervals);
+    obs.detection_span_text = span;
+  }
   obs.scale = k;
   obs.office_agents = scenario.offices.sites * scenario.offices.agents_per_site;
 
@@ -290,6 +305,13 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   setup.http_port = freeLoopbackPort(false);
   setup.beacon_port = freeLoopbackPort(true);
   setup.defines = scaledDefines(scenario, interval_s, k);
+  if (scenario.heartbeat_budget_per_agent_hour > 0) {
+    // The budget of the file's fleet in real time, for this run's fleet and time scale.
+    const double per_s = scenario.heartbeat_budget_per_agent_hour *
+                         static_cast<double>(scenario.agents + scenario.real_agents) / 3600.0 / k;
+    setup.defines["cadence.budgetPerSecond"] =
+        std::to_string(std::max<int64_t>(1, std::llround(per_s)));
+  }
   {
     auto it = setup.defines.find("presence.tickIntervalMs");
     obs.tick_s = it == setup.defines.end() ? 1.0 : std::atof(it->second.c_str()) / 1000.0;

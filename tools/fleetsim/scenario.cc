@@ -114,6 +114,8 @@ Result<Scenario> parseScenario(const std::string& json_text) {
   num(fleet, "interval_s", s.interval_s);
   num(fleet, "beacon_interval_s", s.beacon_interval_s);
   num(fleet, "background_deaths", s.background_deaths);
+  num(fleet, "heartbeat_budget_per_agent_hour", s.heartbeat_budget_per_agent_hour);
+  num(root.get(), "detect_within_beacon_intervals", s.detect_within_beacon_intervals);
   flag(fleet, "tls", s.tls);
   flag(fleet, "boots_at_start", s.fleet_boots_at_start);
   num(root.get(), "duration_s", s.duration_s);
@@ -158,6 +160,16 @@ Result<Scenario> parseScenario(const std::string& json_text) {
       if (!cJSON_IsString(d))
         return fieldError("collector." + std::string(d->string) + " must be a string");
       s.collector_defines[d->string] = d->valuestring;
+    }
+  }
+  const cJSON* scaled = cJSON_GetObjectItemCaseSensitive(root.get(), "collector_scaled");
+  if (cJSON_IsObject(scaled)) {
+    for (const cJSON* d = scaled->child; d; d = d->next) {
+      if (!cJSON_IsNumber(d) || d->valuedouble < 0) {
+        return fieldError("collector_scaled." + std::string(d->string) +
+                          " must be a number of seconds");
+      }
+      s.collector_scaled_s[d->string] = d->valuedouble;
     }
   }
   const cJSON* timeline = cJSON_GetObjectItemCaseSensitive(root.get(), "timeline");

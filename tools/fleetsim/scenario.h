@@ -61,6 +61,16 @@ struct Scenario {
   double background_deaths = 0.01;    // share of agents that really die at random times
   bool fleet_boots_at_start = false;  // false: the fleet was up before (agents restart)
   std::map<std::string, std::string> collector_defines;  // extra -D key=value, unscaled
+  // Extra collector settings in seconds ("collector_scaled"), scaled with the run like the
+  // lab's own (x k, at least 1).
+  std::map<std::string, double> collector_scaled_s;
+  // Adaptive heartbeat intervals: the collector's heartbeat budget, per agent and hour of real
+  // time (fleet.heartbeat_budget_per_agent_hour; cadence.budgetPerSecond for the run's fleet
+  // and scale). 0: the collector's default (learnt from its CPU).
+  double heartbeat_budget_per_agent_hour = 0;
+  // Detection is judged against this many beacon intervals instead of three heartbeat
+  // intervals (the beacon fallback: heartbeats may be minutes apart). 0: heartbeat intervals.
+  double detect_within_beacon_intervals = 0;
   Offices offices;
   std::vector<FaultStep> timeline;
 };

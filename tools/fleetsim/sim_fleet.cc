@@ -337,6 +337,9 @@ class Fleet::Loop {
     a.beacon = std::make_unique<agent::BeaconChannel>(std::move(target), RealClock::instance(),
                                                       uniform(), log_, options_.beacon);
     a.beacon->setClockOffset(a.scheduler->clockOffset());
+    // The loop reads each request for a fallback off the channel's counter (onBeaconDue): one
+    // sink for the whole fleet, which only has to be there.
+    if (options_.beacon_fallback) a.beacon->setFallback(&fallback_requests_);
     a.beacon_interval_s = *offer.beacon_interval_s;
     if (!a.dead && !a.paused && started_) scheduleBeacon(agent);
     beacon_port_ = static_cast<uint16_t>(*offer.beacon_port);
@@ -473,9 +476,20 @@ class Fleet::Loop {
   void onBeaconDue(const Event& e) {
     SimAgent& a = *fleet_.agents_[e.agent];
     if (e.generation != a.beacon_generation || quiet(a) || !a.beacon) return;
+    const uint64_t fallbacks = a.beacon->stats().fallbacks;
     std::vector<agent::OutgoingDatagram> due = a.beacon->takeDue();
     if (!a.partitioned && !a.beacon_blocked) {
       for (const auto& d : due) sendDatagram(d);
+    }
+    // The beacon fallback, as the agent's heartbeat loop does it: a heartbeat at once (spaced
+    // from the last attempt), unless heartbeats are failing and the backoff decides.
+    if (a.beacon->stats().fallbacks > fallbacks && !a.in_flight &&
+        a.scheduler->consecutiveFailures() == 0) {
+      const MonoTime now = std::chrono::steady_clock::now();
+      scheduleBeat(e.agent,
+                   now + a.scheduler->onTrigger(agent::BeatTrigger::kBeaconUnanswered).delay);
+      std::lock_guard<std::mutex> lock(fleet_.mu_);
+      ++fleet_.stats_.fallback_beats;
     }
     scheduleBeacon(e.agent);
   }
@@ -603,6 +617,7 @@ class Fleet::Loop {
     hb.interval_s = a.scheduler->intervalInUseS();
     hb.hostname = a.hostname;
     hb.os_name = "linux";
+    if (a.beacon && options_.beacon_fallback) hb.beacon_state = a.beacon->beaconState();
     hb.outages = a.outages;
     auto ex = std::make_unique<Exchange>();
     ex->purpose = Exchange::Purpose::kHeartbeat;
@@ -756,6 +771,10 @@ class Fleet::Loop {
   CurlMultiPtr multi_;
   const long connection_limit_;  // connections of the multi handle
   int udp_ = -1;
+  // Receives the beacon channels' fallback requests; onBeaconDue reads them off each channel.
+  struct IgnoredEvents : agent::SystemEventSink {
+    void onSystemEvent(agent::SystemEvent /*event*/) override {}
+  } fallback_requests_;
   uint16_t beacon_port_ = 0;
   bool started_ = false;
   MonoTime start_time_;
@@ -896,6 +915,7 @@ void FleetStats::add(const FleetStats& later) {
   tls_resumed_handshakes += later.tls_resumed_handshakes;
   beacons_sent += later.beacons_sent;
   beacon_acks += later.beacon_acks;
+  fallback_beats += later.fallback_beats;
   server_ms.insert(server_ms.end(), later.server_ms.begin(), later.server_ms.end());
   ingest_ms.insert(ingest_ms.end(), later.ingest_ms.begin(), later.ingest_ms.end());
 }

@@ -44,10 +44,9 @@ struct FleetOptions {
   std::string base_url;  // "http://127.0.0.1:8470" or "https://..."
   std::string ca_file;   // trusted CA for https (verification is always on)
   std::string beacon_host = "127.0.0.1";
-  // Keep-alive connections the fleet's heartbeats share (more requests wait in the pool).
-  // Keep it below the collector's ingest workers (14 by default): with more connections than
-  // workers the collector's keep-alive policy closes connections after each answer, and every
-  // heartbeat pays a new connection (and a TLS handshake), which measures the simulator.
+  // Keep-alive connections the fleet's heartbeats share (more requests wait in the pool). The
+  // collector keeps every connection alive and queues what its ingest workers cannot take at
+  // once (shedding only what waited too long), so the pool's size is the simulator's choice.
   long max_connections = 12;
   ConnectionMode connection_mode = ConnectionMode::kPooled;
   // kAgent: connections (and so handshakes) in flight at once; more due heartbeats wait.
@@ -57,6 +56,9 @@ struct FleetOptions {
   agent::SchedulerOptions scheduler;
   agent::BeaconOptions beacon;
   bool beacons = true;  // use the beacon channel when the collector offers it
+  // Follow the beacon fallback as vigil-agent does (docs/protocol.md): report beacon_state and
+  // beat at once when a beacon goes unanswered. Off: agents of protocol 1.1.
+  bool beacon_fallback = true;
   uint64_t seed = 1;
 };
 
@@ -97,6 +99,7 @@ struct FleetStats {
   uint64_t tls_resumed_handshakes = 0;
   uint64_t beacons_sent = 0;
   uint64_t beacon_acks = 0;
+  uint64_t fallback_beats = 0;  // heartbeats sent at once after an unanswered beacon
   // Accepted heartbeats: request written to answer read (the collector's own time), and
   // sent to answered (connecting, the accept queue, TLS and the collector's work; not the
   // wait for a slot in the simulator's own connection pool, which is the simulator's).

@@ -12,9 +12,8 @@ using std::chrono::seconds;
 
 CadenceInputs agent(bool fallback, bool server, int64_t base_s = 60) {
   CadenceInputs in;
-  in.base = BaseCadence{base_s, 15};
+  in.base = BaseCadence{base_s, 15, server};
   in.fallback_working = fallback;
-  in.server = server;
   return in;
 }
 
