@@ -138,6 +138,12 @@ bool BeaconChannel::pauseForUnanswered(MonoTime now) {
   }
   ++stats_.pauses;
   stats_.paused = true;
+  // The beacon fallback's promise ends with the beacons: the collector must hear so now, in a
+  // heartbeat that says "paused", not at the next regular one, minutes away perhaps.
+  if (fallback_ != nullptr) {
+    ++stats_.fallbacks;
+    fallback_->onSystemEvent(SystemEvent::kBeaconUnanswered);
+  }
   log_.warn(
       "beacon: no ack for " + beacons(unacked_in_a_row_) + " from " + destination() + " over " +
       secondsText(now - *unanswered_since_) + " although heartbeats are accepted promptly (" +

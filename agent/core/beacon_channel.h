@@ -79,7 +79,8 @@ class BeaconChannel final : public DatagramProtocol {
   bool noteHeartbeat(bool accepted, Duration answer_time, const std::string& problem = {});
   BeaconStats stats() const;
 
-  // The beacon fallback: once per beacon that has no ack after options.ack_wait, `sink` gets
+  // The beacon fallback: once per beacon that has no ack after options.ack_wait, and when the
+  // channel pauses (the promise ends: the next heartbeat says "paused"), `sink` gets
   // SystemEvent::kBeaconUnanswered (the heartbeat loop then beats at once). Null: no fallback.
   void setFallback(SystemEventSink* sink);
   // What the next heartbeat reports (field beacon_state, protocol::beacon_states): "paused"

@@ -17,7 +17,9 @@
 // each left out in turn. One tenant's agents dropping a channel together, by a firewall rule or
 // on purpose, are that tenant's business; a channel fault spreads over the tenants.
 //
-// Only agents told to use both channels at least once per window are counted: of an agent
+// The engine leaves out agents that follow the beacon fallback (TrackedAgent::beacon_fallback):
+// a lost channel brings them to the other one at once. And only agents told to use both
+// channels at least once per window are counted: of an agent
 // that beats every 300 s, a 60 s window says nothing about whether it still uses the channel.
 // Such agents (heartbeat intervals stretched by the collector) beacon and follow the beacon
 // fallback, or are judged on their slowest channel anyway: a channel lost under them cannot

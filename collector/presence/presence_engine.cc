@@ -956,7 +956,11 @@ void PresenceEngine::Impl::observe(const Observation& observation) {
       // do not let them teach the detector.
       if (!detector_.record(stats, at, observation.expected_interval, !degraded())) return;
       // Only established agents count: agents enrolled for the occasion cannot fake a fault.
-      if (rec->established) channels_.onArrival(channel, rec->direct, rec->tenant);
+      // Nor agents on the beacon fallback: a channel lost under them brings the other one, so
+      // its loss cannot make them SUSPECT, and their stretched heartbeats say nothing per window.
+      if (rec->established && !rec->beacon_fallback) {
+        channels_.onArrival(channel, rec->direct, rec->tenant);
+      }
       onDirectEvidence(observation.agent, *rec, now);
       noteEstablishment(*rec, at);
       return;

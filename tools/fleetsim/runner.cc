@@ -143,7 +143,6 @@ std::map<std::string, std::string> scaledDefines(const Scenario& s, int64_t inte
   // allowed.
   d["outbound.allowedNetworks"] = "127.0.0.0/8";
   secs("beacon.intervalSeconds", static_cast<double>(s.beacon_interval_s), 1);
-  for (const auto& [key, real_s] : s.collector_scaled_s) secs(key.c_str(), real_s, 1);
   if (k < 1) {
     secs("presence.verifyIntervalSeconds", 10, 1);
     secs("presence.verifyForSeconds", 120, 2);
@@ -172,6 +171,7 @@ std::map<std::string, std::string> scaledDefines(const Scenario& s, int64_t inte
     ms("webhooks.retryInitialMs", 5000, 100);
     ms("store.flushIntervalMs", 1000, 50);
   }
+  for (const auto& [key, real_s] : s.collector_scaled_s) secs(key.c_str(), real_s, 1);
   for (const auto& [key, value] : s.collector_defines) d[key] = value;
   return d;
 }

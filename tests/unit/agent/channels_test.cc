@@ -193,6 +193,26 @@ BOOST_AUTO_TEST_CASE(an_unanswered_beacon_asks_once_for_a_fallback_heartbeat) {
   BOOST_TEST(plain.channel.stats().fallbacks == 0u);
 }
 
+// Pausing ends the fallback's promise: the collector hears so at once, in a heartbeat that
+// says "paused" (without it, it would wait one beacon interval for evidence that never comes).
+BOOST_AUTO_TEST_CASE(pausing_the_beacons_asks_for_a_heartbeat_that_says_so) {
+  BeaconFixture f;
+  RecordingSink sink;
+  f.channel.setFallback(&sink);
+  for (int i = 0; i < 5; ++i) {
+    f.send();
+    f.clock.advance(2s);
+    BOOST_TEST(f.channel.takeDue().empty());  // this beacon's fallback
+    f.advanceToDue();
+    if (i == 0) BOOST_TEST(!f.channel.noteHeartbeat(true, kPrompt));
+  }
+  BOOST_TEST(sink.events.size() == 5u);
+  BOOST_TEST(f.channel.takeDue().empty());  // the sixth due time pauses the channel
+  BOOST_TEST(f.channel.stats().paused);
+  BOOST_TEST(sink.events.size() == 6u);
+  BOOST_TEST(std::string(f.channel.beaconState()) == "paused");
+}
+
 // The log says what the agent knows: heartbeats were accepted promptly while these beacons got
 // no answer, so the path to the beacon port is suspect.
 BOOST_AUTO_TEST_CASE(beacons_unanswered_while_heartbeats_are_accepted_log_that_udp_may_be_blocked) {
