@@ -213,9 +213,8 @@ int SessionTicketKeys::sealOrOpen(unsigned char* key_name, unsigned char* iv,
   Key key;
   {
     MutexLock lock(mu_);
-    if (seal) {
-      key = current_;
-    } else if (std::memcmp(key_name, current_.name.data(), current_.name.size()) == 0) {
+    // Sealing takes the current key; opening the key the ticket names, current or previous.
+    if (seal || std::memcmp(key_name, current_.name.data(), current_.name.size()) == 0) {
       key = current_;
     } else if (previous_ &&
                std::memcmp(key_name, previous_->name.data(), previous_->name.size()) == 0) {

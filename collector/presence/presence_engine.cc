@@ -25,7 +25,6 @@ namespace {
 // does not cancel the notice.
 constexpr Duration kShutdownSettle = std::chrono::seconds(2);
 
-constexpr size_t kOnlineIndex = static_cast<size_t>(AgentStatus::kOnline);
 constexpr size_t kSuspectIndex = static_cast<size_t>(AgentStatus::kSuspect);
 constexpr size_t kUnreachableIndex = static_cast<size_t>(AgentStatus::kUnreachable);
 constexpr uint32_t kMassSuspectBit = 1u << static_cast<uint32_t>(DegradationReason::kMassSuspect);
