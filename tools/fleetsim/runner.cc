@@ -710,8 +710,13 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   }
 
   // Settle: long enough for the recovery period (one interval and its jitter) and three
-  // intervals of detection.
-  const auto settle = std::chrono::seconds(static_cast<int64_t>(5 * interval_s + 2));
+  // intervals of detection. A scenario judged in beacon intervals with no fault to recover
+  // from needs its detection span and one interval of margin.
+  auto settle = std::chrono::seconds(static_cast<int64_t>(5 * interval_s + 2));
+  if (obs.detection_span_s > 0 && scenario.timeline.empty()) {
+    settle = std::min(settle, std::chrono::seconds(static_cast<int64_t>(
+                                  std::ceil(obs.detection_span_s) + interval_s + 2)));
+  }
   progress("timeline over; settling " + std::to_string(settle.count()) + " s");
   std::this_thread::sleep_for(settle);
 
