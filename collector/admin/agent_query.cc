@@ -427,6 +427,7 @@ ApiResult<AdminAnswer> AgentQueryService::health(const AdminRequest& /*request*/
     out::integer(cadence, "stretch_level", view.level);
     out::integer(cadence, "max_stretch_level", kMaxStretchLevel);
     cJSON_AddNumberToObject(cadence, "offered_heartbeats_per_s", view.offered_per_s);
+    cJSON_AddNumberToObject(cadence, "projected_heartbeats_per_s", view.projected_per_s);
     cJSON_AddNumberToObject(cadence, "budget_heartbeats_per_s", view.budget_per_s);
     out::string(cadence, "budget", view.budget_learnt ? "learnt" : "configured");
     cJSON* stretched = cJSON_AddObjectToObject(cadence, "stretch_by_group");

@@ -521,6 +521,10 @@ MetricsSource cadenceMetrics(const LoadGovernor& governor) {
     out.family("vigil_cadence_offered_heartbeats_per_second", MetricType::kGauge,
                "Heartbeats offered (accepted and shed) per second over the last period.");
     out.sample(v.offered_per_s);
+    out.family("vigil_cadence_projected_heartbeats_per_second", MetricType::kGauge,
+               "Heartbeats per second the fleet offers at the intervals handed out (the "
+               "governor's load signal).");
+    out.sample(v.projected_per_s);
     out.family("vigil_cadence_budget_heartbeats_per_second", MetricType::kGauge,
                "Heartbeats per second the collector aims to stay under (0: not learnt yet).");
     out.sample(v.budget_per_s);
@@ -560,8 +564,9 @@ class ListenerLoadReport {
     const ShedReporter::Delta d = shed_reporter_.take(s.connections.refused + s.accept_failures);
     monitor.reportRequests(d.ingest_accepted, d.ingest_shed);
     if (governor_ != nullptr) {
-      if (std::optional<CadenceStep> step = governor_->sample(
-              clock_.monotonicNow(), d.ingest_accepted, d.ingest_shed, processCpuTime())) {
+      if (std::optional<CadenceStep> step =
+              governor_->sample(clock_.monotonicNow(), d.ingest_accepted, d.ingest_shed,
+                                processCpuTime(), monitor.projectedHeartbeatsPerSecond())) {
         if (on_step_) on_step_(*step);
       }
     }

@@ -28,12 +28,17 @@ const char* cadenceTierName(CadenceTier tier) {
 }
 
 std::string CadenceStep::describe() const {
-  char line[256];
+  char projected[64] = "";
+  if (projected_per_s >= 0) {
+    std::snprintf(projected, sizeof projected, ", %.0f/s at the intervals handed out",
+                  projected_per_s);
+  }
+  char line[320];
   std::snprintf(line, sizeof line,
-                "heartbeat intervals %s to stretch level %u of %u (offered %.0f heartbeats/s, "
+                "heartbeat intervals %s to stretch level %u of %u (offered %.0f heartbeats/s%s, "
                 "budget %.0f/s, %llu shed in the period)",
                 to_level > from_level ? "lengthened" : "shortened", to_level, kMaxStretchLevel,
-                offered_per_s, budget_per_s, static_cast<unsigned long long>(shed));
+                offered_per_s, projected, budget_per_s, static_cast<unsigned long long>(shed));
   return line;
 }
 
@@ -43,7 +48,8 @@ LoadGovernor::LoadGovernor(LoadGovernorConfig config, uint32_t start_level)
 }
 
 std::optional<CadenceStep> LoadGovernor::sample(MonoTime now, uint64_t heartbeats_accepted,
-                                                uint64_t heartbeats_shed, Duration process_cpu) {
+                                                uint64_t heartbeats_shed, Duration process_cpu,
+                                                double projected_per_s) {
   if (!period_start_) {
     period_start_ = now;
     period_cpu_start_ = process_cpu;
@@ -66,21 +72,29 @@ std::optional<CadenceStep> LoadGovernor::sample(MonoTime now, uint64_t heartbeat
   const double budget = config_.budget_per_s > 0 ? config_.budget_per_s : learnt_budget_;
   const uint64_t shed = period_shed_;
   offered_milli_per_s_.store(milli(offered), std::memory_order_relaxed);
+  projected_milli_per_s_.store(milli(projected_per_s), std::memory_order_relaxed);
   budget_milli_per_s_.store(milli(budget), std::memory_order_relaxed);
   period_start_ = now;
   period_cpu_start_ = process_cpu;
   period_offered_ = 0;
   period_shed_ = 0;
 
+  const bool projecting = projected_per_s >= 0;
+  const double load = projecting ? projected_per_s : offered;
+  // Agents still taking the last step: the projection has not shown it yet.
+  const bool settling = projecting && last_projected_ > 0 &&
+                        projected_per_s < (1.0 - config_.settling_share) * last_projected_;
+  last_projected_ = projected_per_s;
   const uint32_t from = level_.load(std::memory_order_relaxed);
   uint32_t to = from;
-  const bool over =
-      (config_.raise_on_shed && shed > 0) || (budget > 0 && offered > config_.raise_at * budget);
-  const bool calm = shed == 0 && (budget <= 0 || offered < config_.lower_at * budget);
+  const bool shedding = config_.raise_on_shed && shed > 0;
+  const bool over = shedding || (budget > 0 && load > config_.raise_at * budget);
+  const bool calm = shed == 0 && (budget <= 0 || load < config_.lower_at * budget);
   if (over) {
     calm_since_.reset();
     // Agents take a new interval only with their next answer: give a step time to show.
-    if (from < kMaxStretchLevel && now - last_raise_ >= config_.raise_every) {
+    if (from < kMaxStretchLevel && now - last_raise_ >= config_.raise_every &&
+        (shedding || !settling)) {
       to = from + 1;
       last_raise_ = now;
     }
@@ -100,6 +114,7 @@ std::optional<CadenceStep> LoadGovernor::sample(MonoTime now, uint64_t heartbeat
   step.from_level = from;
   step.to_level = to;
   step.offered_per_s = offered;
+  step.projected_per_s = projected_per_s;
   step.budget_per_s = budget;
   step.shed = shed;
   return step;
@@ -110,6 +125,8 @@ LoadGovernorView LoadGovernor::view() const {
   v.level = level_.load(std::memory_order_relaxed);
   v.offered_per_s =
       static_cast<double>(offered_milli_per_s_.load(std::memory_order_relaxed)) / 1000.0;
+  v.projected_per_s =
+      static_cast<double>(projected_milli_per_s_.load(std::memory_order_relaxed)) / 1000.0;
   v.budget_per_s =
       static_cast<double>(budget_milli_per_s_.load(std::memory_order_relaxed)) / 1000.0;
   v.budget_learnt = config_.budget_per_s <= 0;

@@ -8,13 +8,17 @@
 // - Risk: an agent that was lost is asked to verify (IngestService's "verify"), whatever its
 //   interval; an agent whose beacon channel is not working (no beacon state, an unanswered or
 //   paused beacon) is never stretched before the others.
-// - Load: LoadGovernor compares the offered heartbeat rate with a capacity budget (configured,
-//   or learnt from the collector's own CPU use) and raises or lowers a stretch level one step at
-//   a time. Each level stretches the intervals of one more group of agents, in this order:
-//   workstations whose beacon fallback works, servers whose fallback works, workstations
-//   without it, servers without it. Stretching an agent with a working fallback costs no
-//   detection speed (the beacon and its fallback bound its silence); stretching the others
-//   does, so it comes last, and still before anything is shed.
+// - Load: LoadGovernor compares the heartbeat rate the handed-out intervals promise (the
+//   engine's projection: the sum of 1 / interval over the fleet) with a capacity budget
+//   (configured, or learnt from the collector's own CPU use) and raises or lowers a stretch
+//   level one step at a time. The projection, not the rate measured per period, decides: a
+//   reconnect surge or a wave of fallback heartbeats is a burst, not a lasting load, and must not
+//   stretch the fleet for hours; shedding, the sign that the burst is more than the collector
+//   can take, raises a level at once. Each level stretches the intervals of one more group of
+//   agents, in this order: workstations whose beacon fallback works, servers whose fallback works,
+//   workstations without it, servers without it. Stretching an agent with a working fallback costs
+//   no detection speed (the beacon and its fallback bound its silence); stretching the others does,
+//   so it comes last, and still before anything is shed.
 //
 // Nothing here reads a clock or the OS: the ticker feeds LoadGovernor samples, and the planner
 // is a pure function of its inputs and the governor's level.
@@ -56,14 +60,17 @@ struct LoadGovernorConfig {
   double target_cpu_share = 0.70;
   double min_learn_cpu_share = 0.15;
   uint32_t cores = 2;
-  // Raise a level when the offered rate is above raise_at x budget; lower one when it is below
-  // lower_at x budget for at least lower_after.
+  // Raise a level when the load (the projected rate, or the offered one when there is no
+  // projection) is above raise_at x budget; lower one when it is below lower_at x budget for at
+  // least lower_after.
   double raise_at = 0.80;
   double lower_at = 0.50;
   Duration evaluate_every = std::chrono::seconds(10);
   // Agents take a new interval only with their next answer: at most one raise per this long,
-  // so that one step has time to show before the next.
+  // so that one step has time to show before the next; and none while the projection is still
+  // falling by more than settling_share per period (agents still taking the last step).
   Duration raise_every = std::chrono::seconds(30);
+  double settling_share = 0.03;
   Duration lower_after = std::chrono::minutes(2);
   // Any shed heartbeat in a period raises a level at once: shedding means the budget was wrong.
   bool raise_on_shed = true;
@@ -74,6 +81,7 @@ struct CadenceStep {
   uint32_t from_level = 0;
   uint32_t to_level = 0;
   double offered_per_s = 0;
+  double projected_per_s = -1;  // negative: no projection (the offered rate decided)
   double budget_per_s = 0;
   uint64_t shed = 0;
   std::string describe() const;  // "heartbeat intervals stretched to level 3 (...)"
@@ -81,8 +89,9 @@ struct CadenceStep {
 
 struct LoadGovernorView {
   uint32_t level = 0;
-  double offered_per_s = 0;  // over the last evaluation period
-  double budget_per_s = 0;   // configured or learnt; 0 while not learnt yet
+  double offered_per_s = 0;    // over the last evaluation period
+  double projected_per_s = 0;  // at the intervals handed out, at the last evaluation
+  double budget_per_s = 0;     // configured or learnt; 0 while not learnt yet
   bool budget_learnt = false;
   uint64_t raised = 0;  // steps up since the start
   uint64_t lowered = 0;
@@ -94,10 +103,12 @@ class LoadGovernor {
   // to be back with the reconnecting fleet).
   explicit LoadGovernor(LoadGovernorConfig config, uint32_t start_level = 0);
 
-  // Reports the heartbeats offered since the previous call (accepted and shed) and the
-  // process's CPU time so far, at monotonic `now`. Returns the step taken, if any.
+  // Reports the heartbeats offered since the previous call (accepted and shed), the process's
+  // CPU time so far, and the engine's projected heartbeat rate (negative: none; the offered
+  // rate then stands for the load), at monotonic `now`. Returns the step taken, if any.
   std::optional<CadenceStep> sample(MonoTime now, uint64_t heartbeats_accepted,
-                                    uint64_t heartbeats_shed, Duration process_cpu);
+                                    uint64_t heartbeats_shed, Duration process_cpu,
+                                    double projected_per_s = -1);
 
   uint32_t level() const { return level_.load(std::memory_order_relaxed); }
   LoadGovernorView view() const;
@@ -114,7 +125,9 @@ class LoadGovernor {
   std::optional<MonoTime> calm_since_;
   MonoTime last_raise_{};
   double learnt_budget_ = 0;
+  double last_projected_ = -1;
   std::atomic<uint64_t> offered_milli_per_s_{0};
+  std::atomic<uint64_t> projected_milli_per_s_{0};
   std::atomic<uint64_t> budget_milli_per_s_{0};
   std::atomic<uint64_t> raised_{0};
   std::atomic<uint64_t> lowered_{0};

@@ -277,6 +277,11 @@ size_t PresenceMonitor::agentCount() const {
   return engine_.agentCount();
 }
 
+double PresenceMonitor::projectedHeartbeatsPerSecond() const {
+  MutexLock lock(mu_);
+  return engine_.projectedHeartbeatsPerSecond();
+}
+
 PresenceBatch PresenceMonitor::takePending() {
   MutexLock lock(mu_);
   PresenceBatch out = std::move(pending_);

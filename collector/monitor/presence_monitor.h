@@ -86,6 +86,8 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   std::optional<presence::AgentView> agentView(const std::string& agent_id) const;
   presence::HealthView health() const;
   size_t agentCount() const;
+  // PresenceEngine::projectedHeartbeatsPerSecond(), under the engine's lock (O(1)).
+  double projectedHeartbeatsPerSecond() const;
 
   // Takes every pending event (empty if none).
   PresenceBatch takePending();

@@ -70,6 +70,11 @@ SiteQuestionRules siteRules(const PresenceConfig& config) {
   return rules;
 }
 
+// One agent's share of the projected heartbeat rate, in millionths of a heartbeat per second.
+uint64_t rateShare(uint32_t interval_ms) {
+  return interval_ms == 0 ? 0 : 1'000'000'000ULL / interval_ms;
+}
+
 }  // namespace
 
 class PresenceEngine::Impl {
@@ -93,6 +98,9 @@ class PresenceEngine::Impl {
   SiteView siteView(SiteId site) const;
   StatusCounts statusCounts(std::optional<TenantId> tenant, std::optional<SiteId> site) const;
   size_t agentCount() const { return sites_.fleetSize(); }
+  double projectedHeartbeatsPerSecond() const {
+    return static_cast<double>(projected_micro_per_s_) / 1e6;
+  }
   size_t memoryBytes() const;
 
  private:
@@ -206,6 +214,9 @@ class PresenceEngine::Impl {
   Ticks last_recovery_ = kNever;
   Ticks last_deaf_ = kNever;  // the last tick at which the fleet was deaf
   uint64_t held_count_ = 0;
+  // Sum over live agents of rateShare(their heartbeat channel's interval): integers, so adding
+  // and taking away an agent's share leaves no drift.
+  uint64_t projected_micro_per_s_ = 0;
 };
 
 PresenceEngine::Impl::Impl(const PresenceConfig& config, const Clock& clock,
@@ -859,8 +870,10 @@ AgentHandle PresenceEngine::Impl::addAgent(const AgentSpec& spec,
     };
     const Ticks heartbeat = restoredAt(Indicator::kHeartbeat);
     const Ticks beacon = restoredAt(Indicator::kBeacon);
-    if (heartbeat != kNever)
+    if (heartbeat != kNever) {
       detector_.record(rec.direct[kHeartbeatChannel], heartbeat, restored->expected_interval);
+      projected_micro_per_s_ += rateShare(rec.direct[kHeartbeatChannel].interval_ms);
+    }
     if (beacon != kNever)
       detector_.record(rec.direct[kBeaconChannel], beacon, restored->expected_interval);
     rec.witness_last = restoredAt(Indicator::kPeerWitness);
@@ -904,6 +917,7 @@ void PresenceEngine::Impl::removeAgent(AgentHandle agent) {
   if (auto moved = sites_.remove(rec->site, rec->site_slot, status)) {
     agents_[*moved].site_slot = rec->site_slot;
   }
+  projected_micro_per_s_ -= rateShare(rec->direct[kHeartbeatChannel].interval_ms);
   rec->set(kFlagRemoved);
   rec->reason = Reason::kRetired;
   rec->due = kNever;
@@ -953,7 +967,13 @@ void PresenceEngine::Impl::observe(const Observation& observation) {
       noteDirectEvidence(*rec, at, site_rules_);
       // While DEGRADED arrival times are distorted (a backlog read at once): keep them, but
       // do not let them teach the detector.
-      if (!detector_.record(stats, at, observation.expected_interval, !degraded())) return;
+      const uint32_t interval_before = stats.interval_ms;
+      const bool taught = detector_.record(stats, at, observation.expected_interval, !degraded());
+      if (channel == kHeartbeatChannel && stats.interval_ms != interval_before) {
+        projected_micro_per_s_ += rateShare(stats.interval_ms);
+        projected_micro_per_s_ -= rateShare(interval_before);
+      }
+      if (!taught) return;
       // Only established agents count: agents enrolled for the occasion cannot fake a fault.
       // Nor agents on the beacon fallback: a channel lost under them brings the other one, so
       // its loss cannot make them SUSPECT, and their stretched heartbeats say nothing per window.
@@ -1180,6 +1200,9 @@ StatusCounts PresenceEngine::statusCounts(std::optional<TenantId> tenant,
   return impl_->statusCounts(tenant, site);
 }
 size_t PresenceEngine::agentCount() const { return impl_->agentCount(); }
+double PresenceEngine::projectedHeartbeatsPerSecond() const {
+  return impl_->projectedHeartbeatsPerSecond();
+}
 size_t PresenceEngine::memoryBytes() const { return impl_->memoryBytes(); }
 
 }  // namespace vigil::collector::presence

@@ -25,15 +25,17 @@ struct GovernorDrive {
   Duration cpu{};
   uint32_t steps = 0;
 
+  // `projected_per_s`: the engine's projection each sample gives (negative: none).
   void run(double rate_per_s, double cpu_share, int periods, uint64_t shed_per_period = 0,
-           uint32_t cores = 2) {
+           double projected_per_s = -1) {
+    constexpr uint32_t kCores = 2;
     for (int p = 0; p < periods; ++p) {
       for (int s = 0; s < 10; ++s) {
         now += seconds(1);
-        cpu += std::chrono::duration_cast<Duration>(seconds(1) * cpu_share * cores);
+        cpu += std::chrono::duration_cast<Duration>(seconds(1) * cpu_share * kCores);
         const auto accepted = static_cast<uint64_t>(rate_per_s);
         const uint64_t shed = s == 0 ? shed_per_period : 0;
-        if (governor.sample(now, accepted, shed, cpu)) ++steps;
+        if (governor.sample(now, accepted, shed, cpu, projected_per_s)) ++steps;
       }
     }
   }
@@ -119,6 +121,42 @@ BOOST_AUTO_TEST_CASE(learnt_budget_follows_cpu_use) {
   BOOST_CHECK_EQUAL(idle.level(), 0u);
 }
 
+BOOST_AUTO_TEST_CASE(with_a_projection_a_burst_stretches_nothing_a_lasting_load_does) {
+  LoadGovernorConfig config;
+  config.budget_per_s = 1000;
+  LoadGovernor governor(config);
+  GovernorDrive drive{governor};
+  // Five minutes of a reconnect surge at three times the budget, taken without shedding, while
+  // the intervals handed out promise 600/s: the surge is a burst, the fleet keeps its intervals.
+  drive.run(3000, 0.9, 30, 0, 600);
+  BOOST_CHECK_EQUAL(governor.level(), 0u);
+  BOOST_CHECK_CLOSE(governor.view().projected_per_s, 600.0, 0.01);
+  // The same burst shedding: a level at once (the collector could not take it).
+  drive.run(3000, 0.9, 1, /*shed_per_period=*/20, 600);
+  BOOST_CHECK_EQUAL(governor.level(), 1u);
+  // A projection above 80 % of the budget raises, with no shed heartbeat at all.
+  drive.run(900, 0.6, 3, 0, 900);
+  BOOST_CHECK_EQUAL(governor.level(), 2u);
+}
+
+BOOST_AUTO_TEST_CASE(no_raise_while_the_projection_still_falls_from_the_last_step) {
+  LoadGovernorConfig config;
+  config.budget_per_s = 1000;
+  LoadGovernor governor(config);
+  GovernorDrive drive{governor};
+  drive.run(950, 0.6, 3, 0, 950);
+  BOOST_CHECK_EQUAL(governor.level(), 1u);
+  // Agents take the longer interval with their next answers: the projection falls, still above
+  // the raise mark; no second step until it has settled.
+  for (double projected : {920.0, 890.0, 860.0, 830.0}) {
+    drive.run(projected, 0.6, 1, 0, projected);
+  }
+  BOOST_CHECK_EQUAL(governor.level(), 1u);
+  // Settled above the mark: the next step.
+  drive.run(830, 0.6, 2, 0, 830);
+  BOOST_CHECK_EQUAL(governor.level(), 2u);
+}
+
 BOOST_AUTO_TEST_CASE(a_step_describes_itself_for_the_log) {
   CadenceStep step;
   step.from_level = 0;
@@ -128,6 +166,11 @@ BOOST_AUTO_TEST_CASE(a_step_describes_itself_for_the_log) {
   BOOST_CHECK_EQUAL(step.describe(),
                     "heartbeat intervals lengthened to stretch level 1 of 16 (offered 900 "
                     "heartbeats/s, budget 1000/s, 0 shed in the period)");
+  step.projected_per_s = 700;
+  BOOST_CHECK_EQUAL(step.describe(),
+                    "heartbeat intervals lengthened to stretch level 1 of 16 (offered 900 "
+                    "heartbeats/s, 700/s at the intervals handed out, budget 1000/s, 0 shed in "
+                    "the period)");
 }
 
 }  // namespace

@@ -192,3 +192,31 @@ BOOST_AUTO_TEST_CASE(counts_equal_a_full_recount_after_random_transitions) {
     }
   }
 }
+
+BOOST_AUTO_TEST_CASE(projected_heartbeat_rate_follows_the_intervals_handed_out) {
+  Harness h(busyConfig());
+  BOOST_TEST(h.engine.projectedHeartbeatsPerSecond() == 0.0);
+  const AgentHandle a = h.add();
+  const AgentHandle b = h.add();
+  const AgentHandle c = h.add();
+  // An agent counts from its first heartbeat, at the interval it was told.
+  h.send(a, Indicator::kHeartbeat, 10s);
+  h.send(b, Indicator::kHeartbeat, 20s);
+  BOOST_TEST(h.engine.projectedHeartbeatsPerSecond() == 0.15, boost::test_tools::tolerance(1e-6));
+  // Beacons are not heartbeats: the projection is of the heartbeat channel only.
+  h.send(c, Indicator::kBeacon, 5s);
+  BOOST_TEST(h.engine.projectedHeartbeatsPerSecond() == 0.15, boost::test_tools::tolerance(1e-6));
+  // A new interval replaces the agent's share; the same interval again changes nothing.
+  h.clock.advance(10s);
+  h.send(a, Indicator::kHeartbeat, 40s);
+  h.send(b, Indicator::kHeartbeat, 20s);
+  BOOST_TEST(h.engine.projectedHeartbeatsPerSecond() == 0.075, boost::test_tools::tolerance(1e-6));
+  // A retired agent's share goes with it, and a restored one counts from the restart.
+  h.engine.removeAgent(a);
+  BOOST_TEST(h.engine.projectedHeartbeatsPerSecond() == 0.05, boost::test_tools::tolerance(1e-6));
+  RestoredState restored;
+  restored.last_seen[static_cast<size_t>(Indicator::kHeartbeat)] = h.clock.wallNow() - 5s;
+  restored.expected_interval = 4s;
+  h.add({}, restored);
+  BOOST_TEST(h.engine.projectedHeartbeatsPerSecond() == 0.3, boost::test_tools::tolerance(1e-6));
+}
