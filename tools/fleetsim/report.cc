@@ -92,6 +92,47 @@ double percentile(std::vector<double> values, double p) {
   return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
+namespace {
+
+// The collector's return (a restart in the timeline): refusals per agent over the run, and the
+// time each living agent took to be accepted again; against the scenario's surge bounds.
+void judgeReturn(const RunObservations& run, Verdict& v) {
+  const ReturnStats& r = run.returns;
+  v.max_refusals_per_agent = r.max_refusals_per_agent;
+  v.agents_refused_twice = r.agents_refused_twice;
+  v.agents_not_back = r.agents_not_back;
+  if (!r.marked) return;
+  v.back_p50_s = percentile(r.back_after_s, 0.50);
+  v.back_p99_s = percentile(r.back_after_s, 0.99);
+  v.back_max_s =
+      r.back_after_s.empty() ? 0 : *std::max_element(r.back_after_s.begin(), r.back_after_s.end());
+  if (!run.surge.judged) return;
+  // An agent's backoff is capped at its interval; the allowance is its request's own time.
+  constexpr double kRequestAllowanceS = 0.5;
+  v.back_bound_s = run.surge.back_within_intervals * run.interval_s + kRequestAllowanceS;
+  if (r.max_refusals_per_agent > run.surge.max_refusals_per_agent) {
+    v.failures.push_back(std::to_string(run.surge.max_refusals_per_agent == 1
+                                            ? r.agents_refused_twice
+                                            : r.agents_refused) +
+                         " agents refused more than " +
+                         std::to_string(run.surge.max_refusals_per_agent) +
+                         " time(s); the most, " + std::to_string(r.max_refusals_per_agent));
+  }
+  if (r.agents_not_back > 0) {
+    v.failures.push_back(std::to_string(r.agents_not_back) +
+                         " living agents never accepted again after the collector's return");
+  }
+  if (v.back_max_s > v.back_bound_s) {
+    const auto late = std::count_if(r.back_after_s.begin(), r.back_after_s.end(),
+                                    [&](double s) { return s > v.back_bound_s; });
+    v.failures.push_back(std::to_string(late) + " agents back later than " +
+                         fmt(v.back_bound_s) + " s after the collector's return (the last after " +
+                         fmt(v.back_max_s) + " s)");
+  }
+}
+
+}  // namespace
+
 Verdict judge(const RunObservations& run) {
   Verdict v;
   const std::vector<AgentHistory> history = histories(run);
@@ -329,6 +370,7 @@ Verdict judge(const RunObservations& run) {
   if (v.false_offline_alerts > 5) {
     v.failures.push_back(std::to_string(v.false_offline_alerts) + " false offline alerts in all");
   }
+  judgeReturn(run, v);
   v.ingest_p50_ms = percentile(run.fleet.ingest_ms, 0.50);
   v.ingest_p99_ms = percentile(run.fleet.ingest_ms, 0.99);
   v.peak_ingest_lag_ms =
@@ -401,6 +443,16 @@ std::string reportJson(const RunObservations& run, const Verdict& v) {
   }
   json::addInteger(r, "wrong_status_at_end", static_cast<int64_t>(v.wrong_status_at_end));
   json::addInteger(r, "alerts_lost", static_cast<int64_t>(v.alerts_lost));
+  json::addInteger(r, "max_refusals_per_agent", v.max_refusals_per_agent);
+  json::addInteger(r, "agents_refused_twice", static_cast<int64_t>(v.agents_refused_twice));
+  if (run.returns.marked) {
+    cJSON_AddNumberToObject(r, "first_accept_after_start_s", run.returns.first_accept_after_s);
+    cJSON_AddNumberToObject(r, "back_p50_s", v.back_p50_s);
+    cJSON_AddNumberToObject(r, "back_p99_s", v.back_p99_s);
+    cJSON_AddNumberToObject(r, "back_max_s", v.back_max_s);
+    cJSON_AddNumberToObject(r, "back_bound_s", v.back_bound_s);
+    json::addInteger(r, "agents_not_back", static_cast<int64_t>(v.agents_not_back));
+  }
   cJSON* failures = cJSON_AddArrayToObject(r, "failures");
   for (const auto& f : v.failures) cJSON_AddItemToArray(failures, cJSON_CreateString(f.c_str()));
   cJSON* rounds = cJSON_AddArrayToObject(r, "office_timeline");
@@ -461,6 +513,16 @@ std::string reportTable(const RunObservations& run, const Verdict& v) {
                                         std::to_string(run.rss_bound_bytes >> 20) + " MiB)");
   row("collector CPU (peak share)",
       fmt(run.cpu_seconds) + " s (" + fmt(100 * run.peak_cpu_share, 0) + " % of a core)");
+  row("most 503s to one agent (refused 2+)", std::to_string(v.max_refusals_per_agent) + " (" +
+                                                std::to_string(v.agents_refused_twice) + ")");
+  if (run.returns.marked) {
+    row("collector start to its first accept", fmt(run.returns.first_accept_after_s) + " s");
+    row("back after return p50 / p99 / max", fmt(v.back_p50_s) + " / " + fmt(v.back_p99_s) +
+                                                 " / " + fmt(v.back_max_s) + " s");
+    row("not back (bound)", std::to_string(v.agents_not_back) + " (" +
+                                (v.back_bound_s > 0 ? fmt(v.back_bound_s) + " s" : "not judged") +
+                                ")");
+  }
   row("wrong status at end", std::to_string(v.wrong_status_at_end));
   row("alerts lost / outbox pending",
       std::to_string(v.alerts_lost) + " / " + std::to_string(run.outbox_pending_at_end));

@@ -516,6 +516,8 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
     obs.collector_down.push_back({*down_since, wallNow(), {why}});
     down_since.reset();
   };
+  // The collector's return, for ReturnStats: when it is started (or thawed), before it answers.
+  auto returning = [&] { fleet.markCollectorBack(steady_clock::now()); };
   for (const FaultStep& f : scenario.timeline) {
     std::function<void()> act;
     const std::string what = f.action + (f.site.empty() ? "" : " " + f.site) +
@@ -528,6 +530,7 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
       };
     } else if (f.action == "collector_start") {
       act = [&] {
+        returning();
         if (Status s = collector.start(); !s.ok()) obs.notes.push_back("restart: " + s.message());
         up("killed");
       };
@@ -543,6 +546,7 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
         if (Status s = collector.stop(); !s.ok())
           obs.notes.push_back("graceful stop: " + s.message());
         const auto stopped = steady_clock::now();
+        returning();
         if (Status s = collector.start(); !s.ok()) obs.notes.push_back("restart: " + s.message());
         up("restart");
         obs.notes.push_back(
@@ -559,6 +563,7 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
       };
     } else if (f.action == "collector_thaw") {
       act = [&] {
+        returning();
         collector.thaw();
         up("frozen");
       };
@@ -714,8 +719,9 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   // from needs its detection span and one interval of margin.
   auto settle = std::chrono::seconds(static_cast<int64_t>(5 * interval_s + 2));
   if (obs.detection_span_s > 0 && scenario.timeline.empty()) {
-    settle = std::min(settle, std::chrono::seconds(static_cast<int64_t>(
-                                  std::ceil(obs.detection_span_s) + interval_s + 2)));
+    settle = std::min(
+        settle, std::chrono::seconds(static_cast<int64_t>(std::ceil(obs.detection_span_s) +
+                                                          static_cast<double>(interval_s) + 2)));
   }
   progress("timeline over; settling " + std::to_string(settle.count()) + " s");
   std::this_thread::sleep_for(settle);
@@ -817,6 +823,8 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   obs.degraded = std::move(degraded);
   obs.outbox_pending_at_end = outbox_pending;
   obs.fleet = fleet.takeStats();
+  obs.returns = fleet.returnStats();
+  obs.surge = scenario.surge;
   obs.shed_requests = shed.total() - shed_before;
   obs.refused_connections = refused.total() - refused_before;
   // Bound: measured 35-45 MiB at 2,000 agents and 261-362 MiB at 100,000 (docs/scenarios.md,

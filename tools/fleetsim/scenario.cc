@@ -119,6 +119,16 @@ Result<Scenario> parseScenario(const std::string& json_text) {
   flag(fleet, "tls", s.tls);
   flag(fleet, "boots_at_start", s.fleet_boots_at_start);
   num(root.get(), "duration_s", s.duration_s);
+  const cJSON* surge = cJSON_GetObjectItemCaseSensitive(root.get(), "surge");
+  if (surge && !cJSON_IsObject(surge)) return fieldError("surge must be an object");
+  if (surge) {
+    s.surge.judged = true;
+    num(surge, "max_refusals_per_agent", s.surge.max_refusals_per_agent);
+    num(surge, "back_within_intervals", s.surge.back_within_intervals);
+    if (s.surge.back_within_intervals <= 0) {
+      return fieldError("surge.back_within_intervals must be positive");
+    }
+  }
   const cJSON* offices = cJSON_GetObjectItemCaseSensitive(root.get(), "offices");
   if (offices && !cJSON_IsObject(offices)) return fieldError("offices must be an object");
   if (offices) {

@@ -48,6 +48,15 @@ struct Offices {
   std::vector<double> start_offsets_s;
 };
 
+// What a collector's return must look like ("surge" in the file): the reconnect surge after a
+// restart absorbed by the intervals, not by refusals.
+struct SurgeBounds {
+  bool judged = false;
+  uint32_t max_refusals_per_agent = 1;  // 429/503 answers an agent may get in the whole run
+  double back_within_intervals = 1;     // every living agent accepted again within this many
+                                        // heartbeat intervals of the collector's return
+};
+
 struct Scenario {
   std::string name;
   std::string replays;     // which incident of docs/incidents.md, in a sentence
@@ -71,6 +80,7 @@ struct Scenario {
   // Detection is judged against this many beacon intervals instead of three heartbeat
   // intervals (the beacon fallback: heartbeats may be minutes apart). 0: heartbeat intervals.
   double detect_within_beacon_intervals = 0;
+  SurgeBounds surge;
   Offices offices;
   std::vector<FaultStep> timeline;
 };

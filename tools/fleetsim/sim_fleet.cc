@@ -152,6 +152,9 @@ struct Fleet::SimAgent {
   // The outage diary, as the real agent keeps it (agent/core/outage_diary), in memory.
   std::vector<protocol::OutageEntry> outages;
   bool outage_open = false;
+  uint16_t refusals = 0;      // 429/503 answers in the run
+  int64_t back_epoch_ns = 0;  // the collector return its back_after_s belongs to
+  float back_after_s = 0;     // first accepted heartbeat after that return
 };
 
 struct Fleet::Command {
@@ -698,6 +701,17 @@ class Fleet::Loop {
     if (done.ex->handshake == Exchange::Handshake::kResumed) ++s.tls_resumed_handshakes;
   }
 
+  // The first accepted heartbeat after the collector's last return.
+  void noteReturn(SimAgent& a, MonoTime at) {
+    const int64_t back_ns = fleet_.back_from_ns_.load(std::memory_order_relaxed);
+    if (back_ns == 0 || a.back_epoch_ns == back_ns) return;
+    a.back_epoch_ns = back_ns;
+    const int64_t at_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+    const double after_s = static_cast<double>(at_ns - back_ns) / 1e9;
+    a.back_after_s = static_cast<float>(std::max(0.0, after_s));
+  }
+
   void onHeartbeatDone(Completed& done) {
     const uint32_t index = done.ex->agent;
     SimAgent& a = *fleet_.agents_[index];
@@ -723,6 +737,7 @@ class Fleet::Loop {
         s.server_ms.push_back(server_ms);
         s.ingest_ms.push_back(msBetween(done.ex->sent, done.at));
       } else if (reading.outcome.kind == Kind::kOverloaded) {
+        if (a.refusals < UINT16_MAX) ++a.refusals;
         ++s.overloaded;
         if (!answer.retry_after_s) ++s.overloaded_without_retry_after;
       } else {
@@ -732,6 +747,7 @@ class Fleet::Loop {
     spare_.push_back(std::move(done.ex->easy));
     if (quiet(a)) return;  // killed or paused while the request was out
     if (reading.outcome.kind == Kind::kAccepted) {
+      noteReturn(a, done.at);
       if (done.ex->carried_outages) {
         a.outages.clear();
         a.outage_open = false;
@@ -898,6 +914,36 @@ FleetStats Fleet::takeStats() {
   std::lock_guard<std::mutex> lock(mu_);
   FleetStats out = std::move(stats_);
   stats_ = FleetStats();
+  return out;
+}
+
+void Fleet::markCollectorBack(MonoTime at) {
+  const int64_t at_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+  back_from_ns_.store(std::max<int64_t>(1, at_ns), std::memory_order_relaxed);
+}
+
+ReturnStats Fleet::returnStats() const {
+  ReturnStats out;
+  const int64_t back_ns = back_from_ns_.load(std::memory_order_relaxed);
+  out.marked = back_ns != 0;
+  for (const auto& agent : agents_) {
+    const SimAgent& a = *agent;
+    out.max_refusals_per_agent = std::max<uint32_t>(out.max_refusals_per_agent, a.refusals);
+    if (a.refusals > 0) ++out.agents_refused;
+    if (a.refusals > 1) ++out.agents_refused_twice;
+    if (!out.marked || a.dead) continue;
+    ++out.agents_judged;
+    if (a.back_epoch_ns == back_ns) {
+      out.back_after_s.push_back(a.back_after_s);
+    } else {
+      ++out.agents_not_back;
+    }
+  }
+  if (!out.back_after_s.empty()) {
+    out.first_accept_after_s = *std::min_element(out.back_after_s.begin(), out.back_after_s.end());
+    for (double& after : out.back_after_s) after -= out.first_accept_after_s;
+  }
   return out;
 }
 

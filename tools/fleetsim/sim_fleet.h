@@ -62,6 +62,21 @@ struct FleetOptions {
   uint64_t seed = 1;
 };
 
+// How the fleet came back after the collector's return (markCollectorBack, at its start): per
+// agent, the 429/503 answers it got in the whole run, and the time from the collector's first
+// accepted heartbeat after the return (it had started and listened) to the agent's own first
+// one. Agents that died are left out of the return times.
+struct ReturnStats {
+  bool marked = false;  // markCollectorBack was called
+  uint32_t max_refusals_per_agent = 0;
+  uint64_t agents_refused = 0;        // at least once
+  uint64_t agents_refused_twice = 0;  // more than once
+  uint64_t agents_judged = 0;         // alive at the end
+  uint64_t agents_not_back = 0;       // no accepted heartbeat since the return
+  std::vector<double> back_after_s;   // per agent that came back
+  double first_accept_after_s = 0;    // the collector's start to its first acceptance
+};
+
 // A channel of an agent that a fault can block.
 enum class Channel : uint8_t { kHeartbeat, kBeacon };
 
@@ -149,6 +164,11 @@ class Fleet {
   std::vector<TruthEvent> truth() const;
   // Moves the counters out (the next period starts from zero).
   FleetStats takeStats();
+  // The collector answers again from `at` on: each agent's next accepted heartbeat is its
+  // return. Thread-safe.
+  void markCollectorBack(MonoTime at);
+  // After stop(): see ReturnStats.
+  ReturnStats returnStats() const;
   // Bytes the fleet holds per agent (identity, scheduler, beacon channel), for the report.
   size_t approximateBytesPerAgent() const;
 
@@ -164,7 +184,8 @@ class Fleet {
   std::unique_ptr<Loop> loop_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
-  mutable std::mutex mu_;  // guards commands_, truth_, stats_
+  std::atomic<int64_t> back_from_ns_{0};  // markCollectorBack's time; 0: not marked
+  mutable std::mutex mu_;                 // guards commands_, truth_, stats_
   std::vector<Command> commands_;
   std::vector<TruthEvent> truth_;
   FleetStats stats_;

@@ -241,5 +241,68 @@ BOOST_AUTO_TEST_CASE(scenario_files_are_checked) {
   BOOST_TEST(!parseScenario("[1, 2]").ok());
 }
 
+bool mentions(const Verdict& v, const std::string& text) {
+  for (const std::string& f : v.failures) {
+    if (f.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// baseRun() after a collector restart: 60 s intervals, three living agents back.
+RunObservations returnedRun() {
+  RunObservations run = baseRun();
+  run.interval_s = 60;
+  run.surge.judged = true;
+  run.returns.marked = true;
+  run.returns.agents_judged = 3;
+  run.returns.back_after_s = {0, 20, 59};
+  run.returns.agents_refused = 2;
+  run.returns.max_refusals_per_agent = 1;
+  return run;
+}
+
+BOOST_AUTO_TEST_CASE(a_return_within_one_interval_and_one_refusal_each_passes) {
+  const Verdict v = judge(returnedRun());
+  BOOST_TEST(v.passed());
+  BOOST_TEST(v.back_bound_s == 60.5);
+  BOOST_TEST(v.back_max_s == 59);
+}
+
+BOOST_AUTO_TEST_CASE(an_agent_refused_twice_late_or_never_back_fails) {
+  RunObservations run = returnedRun();
+  run.returns.max_refusals_per_agent = 2;
+  run.returns.agents_refused_twice = 1;
+  run.returns.back_after_s.push_back(75);
+  run.returns.agents_not_back = 1;
+  const Verdict v = judge(run);
+  BOOST_TEST(mentions(v, "1 agents refused more than 1 time(s); the most, 2"));
+  BOOST_TEST(mentions(v, "1 agents back later than 60.5 s"));
+  BOOST_TEST(mentions(v, "1 living agents never accepted again"));
+}
+
+BOOST_AUTO_TEST_CASE(without_surge_bounds_the_return_is_reported_not_judged) {
+  RunObservations run = returnedRun();
+  run.surge.judged = false;
+  run.returns.back_after_s.push_back(300);
+  run.returns.max_refusals_per_agent = 7;
+  const Verdict v = judge(run);
+  BOOST_TEST(v.passed());
+  BOOST_TEST(v.back_max_s == 300);
+  BOOST_TEST(v.max_refusals_per_agent == 7u);
+}
+
+BOOST_AUTO_TEST_CASE(surge_bounds_are_read_from_the_file) {
+  auto s = parseScenario(R"({"name": "x", "fleet": {"agents": 10, "sites": 1},
+                            "surge": {"max_refusals_per_agent": 2, "back_within_intervals": 1.5},
+                            "timeline": []})");
+  BOOST_REQUIRE(s.ok());
+  BOOST_TEST(s.value().surge.judged);
+  BOOST_TEST(s.value().surge.max_refusals_per_agent == 2u);
+  BOOST_TEST(s.value().surge.back_within_intervals == 1.5);
+  BOOST_TEST(!parseScenario(R"({"name": "x", "fleet": {"agents": 10, "sites": 1},
+                               "surge": {"back_within_intervals": 0}, "timeline": []})")
+                  .ok());
+}
+
 }  // namespace
 }  // namespace vigil::fleetsim
