@@ -77,8 +77,8 @@ struct RunObservations {
   std::vector<DegradedPeriod> injected;
   std::map<std::string, std::string> final_status;  // agent id -> status
   FleetStats fleet;
-  ReturnStats returns;  // how the fleet came back after the collector's last return
-  SurgeBounds surge;    // the scenario's bounds on that return (judged if set)
+  ReturnStats returns;               // how the fleet came back after the collector's last return
+  SurgeBounds surge;                 // the scenario's bounds on that return (judged if set)
   uint64_t shed_requests = 0;        // by the collector, all classes, all its lives
   uint64_t refused_connections = 0;  // counted by the collector
   uint64_t peak_rss_bytes = 0;
@@ -116,7 +116,7 @@ struct Verdict {
   double ingest_p99_ms = 0;
   double peak_ingest_lag_ms = 0;
   double server_p99_ms = 0;
-  uint64_t alerts_lost = 0;           // notified by one channel (API / webhook) and not the other
+  uint64_t alerts_lost = 0;  // notified by one channel (API / webhook) and not the other
   // The collector's return (when the timeline has one): refusals per agent, and how long the
   // living agents took to be accepted again.
   uint32_t max_refusals_per_agent = 0;
@@ -127,7 +127,7 @@ struct Verdict {
   double back_bound_s = 0;  // surge.back_within_intervals heartbeat intervals and 0.5 s for the
                             // request; 0: not judged
   uint64_t agents_not_back = 0;
-  std::vector<std::string> failures;  // one line per assertion that did not hold
+  std::vector<std::string> failures;         // one line per assertion that did not hold
   std::vector<std::string> office_timeline;  // the offices' rounds and their alerts
   bool passed() const { return failures.empty(); }
 };
