@@ -111,12 +111,11 @@ void judgeReturn(const RunObservations& run, Verdict& v) {
   constexpr double kRequestAllowanceS = 0.5;
   v.back_bound_s = run.surge.back_within_intervals * run.interval_s + kRequestAllowanceS;
   if (r.max_refusals_per_agent > run.surge.max_refusals_per_agent) {
-    v.failures.push_back(std::to_string(run.surge.max_refusals_per_agent == 1
-                                            ? r.agents_refused_twice
-                                            : r.agents_refused) +
-                         " agents refused more than " +
-                         std::to_string(run.surge.max_refusals_per_agent) +
-                         " time(s); the most, " + std::to_string(r.max_refusals_per_agent));
+    v.failures.push_back(
+        std::to_string(run.surge.max_refusals_per_agent == 1 ? r.agents_refused_twice
+                                                             : r.agents_refused) +
+        " agents refused more than " + std::to_string(run.surge.max_refusals_per_agent) +
+        " time(s); the most, " + std::to_string(r.max_refusals_per_agent));
   }
   if (r.agents_not_back > 0) {
     v.failures.push_back(std::to_string(r.agents_not_back) +
@@ -125,9 +124,9 @@ void judgeReturn(const RunObservations& run, Verdict& v) {
   if (v.back_max_s > v.back_bound_s) {
     const auto late = std::count_if(r.back_after_s.begin(), r.back_after_s.end(),
                                     [&](double s) { return s > v.back_bound_s; });
-    v.failures.push_back(std::to_string(late) + " agents back later than " +
-                         fmt(v.back_bound_s) + " s after the collector's return (the last after " +
-                         fmt(v.back_max_s) + " s)");
+    v.failures.push_back(std::to_string(late) + " agents back later than " + fmt(v.back_bound_s) +
+                         " s after the collector's return (the last after " + fmt(v.back_max_s) +
+                         " s)");
   }
 }
 
@@ -514,11 +513,11 @@ std::string reportTable(const RunObservations& run, const Verdict& v) {
   row("collector CPU (peak share)",
       fmt(run.cpu_seconds) + " s (" + fmt(100 * run.peak_cpu_share, 0) + " % of a core)");
   row("most 503s to one agent (refused 2+)", std::to_string(v.max_refusals_per_agent) + " (" +
-                                                std::to_string(v.agents_refused_twice) + ")");
+                                                 std::to_string(v.agents_refused_twice) + ")");
   if (run.returns.marked) {
     row("collector start to its first accept", fmt(run.returns.first_accept_after_s) + " s");
-    row("back after return p50 / p99 / max", fmt(v.back_p50_s) + " / " + fmt(v.back_p99_s) +
-                                                 " / " + fmt(v.back_max_s) + " s");
+    row("back after return p50 / p99 / max",
+        fmt(v.back_p50_s) + " / " + fmt(v.back_p99_s) + " / " + fmt(v.back_max_s) + " s");
     row("not back (bound)", std::to_string(v.agents_not_back) + " (" +
                                 (v.back_bound_s > 0 ? fmt(v.back_bound_s) + " s" : "not judged") +
                                 ")");
