@@ -58,11 +58,12 @@ cmake --build build-fuzz -j"$(nproc)" >/dev/null
 echo "== ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz)"
 # Real collector and agent processes included: a leak or an error in either fails its test.
 # Memory errors show at any fleet size, and a simulated world costs ten times more here: the
-# sanitized fleet simulations use at most 1,000 long-lived agents and the exploration 150 seeds
-# per half (the release run below uses the full CI size).
+# sanitized fleet simulations use 3,000 agents, the tenant-silence worlds at most 1,000
+# long-lived agents, and the exploration 150 seeds per half (the release run below uses the
+# full CI size).
 # (The wine tests, label windows, run once, in the windows step below.)
-step asan env VIGIL_SIM_AGENTS=1000 VIGIL_EXPLORE_SEEDS=150 ctest --test-dir build-fuzz \
-  --output-on-failure -j2 --timeout 600 -LE windows
+step asan env VIGIL_SIM_AGENTS=3000 VIGIL_SIM_MAX_FLEET=1000 VIGIL_EXPLORE_SEEDS=150 \
+  ctest --test-dir build-fuzz --output-on-failure -j2 --timeout 600 -LE windows
 
 echo "== Linux packages, their life in a Debian root, the installers (build/packaging.log)"
 packaging_status=0

@@ -276,11 +276,11 @@ const std::vector<Duration> kOffsets = {-60s, -20s, 0s, 20s, 60s};
 // More than half of the fleet, once the throw-aways are in.
 uint32_t moreThanHalf(uint32_t fleet) { return fleet + 10; }
 
-// The long-lived fleet sizes of a case, up to $VIGIL_SIM_AGENTS when it is set (the sanitized
-// run sets it: memory errors show at any size, and its worlds cost ten times more there). The
-// smallest size always stays, so a case never runs no world.
+// The long-lived fleet sizes of a case, up to $VIGIL_SIM_MAX_FLEET when it is set (the
+// sanitized run sets it: memory errors show at any size, and its worlds cost ten times more
+// there). The smallest size always stays, so a case never runs no world.
 std::vector<uint32_t> fleetSizes(std::vector<uint32_t> sizes) {
-  const char* cap_text = std::getenv("VIGIL_SIM_AGENTS");
+  const char* cap_text = std::getenv("VIGIL_SIM_MAX_FLEET");
   if (cap_text == nullptr) return sizes;
   const unsigned long cap = std::stoul(cap_text);
   std::vector<uint32_t> kept;
