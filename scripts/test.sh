@@ -35,6 +35,7 @@ packaging_pid=$!
 # bounded time from its seed corpus; then the whole suite from the same tree. The incident
 # lab's tools measure the release collector; they are left out of it.
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
   -DVIGIL_FUZZ=ON -DVIGIL_SANITIZE=ON -DVIGIL_BUILD_TESTS=ON -DVIGIL_BUILD_TOOLS=OFF \
   -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 fuzz_targets=$(cmake --build build-fuzz --target help | sed -n 's/^\.\.\. \(.*_libfuzzer\)$/\1/p')
