@@ -75,6 +75,10 @@ uint64_t rateShare(uint32_t interval_ms) {
   return interval_ms == 0 ? 0 : 1'000'000'000ULL / interval_ms;
 }
 
+// Whether an agent of this status counts in the projection: an OFFLINE agent is not expected to
+// report until it comes back (and counts again from then).
+bool projects(AgentStatus status) { return status != AgentStatus::kOffline; }
+
 }  // namespace
 
 class PresenceEngine::Impl {
@@ -357,6 +361,14 @@ AgentStatus PresenceEngine::Impl::setStatus(AgentHandle agent, TrackedAgent& rec
   const AgentStatus from = rec.status;
   if (from == to && rec.reason == reason) return to;
   if (from != to) {
+    if (projects(from) != projects(to)) {
+      const uint64_t share = rateShare(rec.direct[kHeartbeatChannel].interval_ms);
+      if (projects(to)) {
+        projected_micro_per_s_ += share;
+      } else {
+        projected_micro_per_s_ -= share;
+      }
+    }
     sites_.onStatusChange(rec.site, from, to);
     tally_.onStatusChange(rec.tenant, rec.site, from, to);
     hearing_.onStatusChange(rec.tenant, from, to, rec.established);
@@ -872,7 +884,9 @@ AgentHandle PresenceEngine::Impl::addAgent(const AgentSpec& spec,
     const Ticks beacon = restoredAt(Indicator::kBeacon);
     if (heartbeat != kNever) {
       detector_.record(rec.direct[kHeartbeatChannel], heartbeat, restored->expected_interval);
-      projected_micro_per_s_ += rateShare(rec.direct[kHeartbeatChannel].interval_ms);
+      if (projects(rec.status)) {
+        projected_micro_per_s_ += rateShare(rec.direct[kHeartbeatChannel].interval_ms);
+      }
     }
     if (beacon != kNever)
       detector_.record(rec.direct[kBeaconChannel], beacon, restored->expected_interval);
@@ -917,7 +931,9 @@ void PresenceEngine::Impl::removeAgent(AgentHandle agent) {
   if (auto moved = sites_.remove(rec->site, rec->site_slot, status)) {
     agents_[*moved].site_slot = rec->site_slot;
   }
-  projected_micro_per_s_ -= rateShare(rec->direct[kHeartbeatChannel].interval_ms);
+  if (projects(status)) {
+    projected_micro_per_s_ -= rateShare(rec->direct[kHeartbeatChannel].interval_ms);
+  }
   rec->set(kFlagRemoved);
   rec->reason = Reason::kRetired;
   rec->due = kNever;
@@ -969,7 +985,8 @@ void PresenceEngine::Impl::observe(const Observation& observation) {
       // do not let them teach the detector.
       const uint32_t interval_before = stats.interval_ms;
       const bool taught = detector_.record(stats, at, observation.expected_interval, !degraded());
-      if (channel == kHeartbeatChannel && stats.interval_ms != interval_before) {
+      if (channel == kHeartbeatChannel && stats.interval_ms != interval_before &&
+          projects(rec->status)) {
         projected_micro_per_s_ += rateShare(stats.interval_ms);
         projected_micro_per_s_ -= rateShare(interval_before);
       }

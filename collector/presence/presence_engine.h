@@ -101,8 +101,9 @@ class PresenceEngine {
                             std::optional<SiteId> site = std::nullopt) const;
   size_t agentCount() const;
   // The heartbeat rate the tracked fleet offers at the intervals it was last told (the sum of
-  // 1 / interval over the agents' heartbeat channels): the steady load the handed-out
-  // intervals promise, without the bursts of a reconnect or of fallback heartbeats. O(1).
+  // 1 / interval over the heartbeat channels of the agents not OFFLINE): the steady load the
+  // handed-out intervals promise, without the bursts of a reconnect or of fallback heartbeats.
+  // O(1).
   double projectedHeartbeatsPerSecond() const;
   // Approximate heap bytes held by the engine (for the bench and /metrics).
   size_t memoryBytes() const;

@@ -220,3 +220,21 @@ BOOST_AUTO_TEST_CASE(projected_heartbeat_rate_follows_the_intervals_handed_out) 
   h.add({}, restored);
   BOOST_TEST(h.engine.projectedHeartbeatsPerSecond() == 0.3, boost::test_tools::tolerance(1e-6));
 }
+
+BOOST_AUTO_TEST_CASE(an_offline_agent_leaves_the_projection_until_it_returns) {
+  Harness h(busyConfig());
+  const AgentHandle a = h.add();
+  const AgentHandle b = h.add();
+  h.keepAlive(a, Indicator::kHeartbeat, 20s);
+  h.keepAlive(b, Indicator::kHeartbeat, 10s);
+  h.passWarmUp();
+  BOOST_TEST(h.engine.projectedHeartbeatsPerSecond() == 0.15, boost::test_tools::tolerance(1e-6));
+  h.stop(b);
+  h.run(2min);
+  BOOST_REQUIRE(h.engine.agentView(b).status == AgentStatus::kOffline);
+  BOOST_TEST(h.engine.projectedHeartbeatsPerSecond() == 0.05, boost::test_tools::tolerance(1e-6));
+  h.keepAlive(b, Indicator::kHeartbeat, 10s);
+  h.run(30s);
+  BOOST_REQUIRE(h.engine.agentView(b).status == AgentStatus::kOnline);
+  BOOST_TEST(h.engine.projectedHeartbeatsPerSecond() == 0.15, boost::test_tools::tolerance(1e-6));
+}
