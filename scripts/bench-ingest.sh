@@ -62,9 +62,9 @@ else
 fi
 max_rate=${BENCH_MAX_RATE:-60000}
 connection_counts=(8 32 256)
-# The collector's agent workers under its defaults: http.maxThreads 16 less http.adminThreads 4
+# The collector's agent workers under its defaults: http.maxThreads 10 less http.adminThreads 4
 # and http.probeThreads 2; bare Poco gets as many.
-poco_threads=10
+poco_threads=4
 
 if ! command -v wrk >/dev/null; then
   if [ -n "${VIGIL_CI:-}" ]; then
@@ -163,7 +163,7 @@ other_statuses() {
 echo "== ingest benchmark ($mode): wrk -t1 keep-alive, ${seconds} s per run, $agents agents," \
   "the same pre-signed heartbeats to both servers"
 echo "   machine: $cores cores, load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "   collector: shipped defaults (http.maxThreads 16: 10 agent workers), port $collector_port"
+echo "   collector: shipped defaults (http.maxThreads 10: $poco_threads agent workers), port $collector_port"
 echo "   bare Poco: $(head -n 1 "$work/bare.log")"
 
 status=0
