@@ -17,6 +17,13 @@ CadenceInputs agent(bool fallback, bool server, int64_t base_s = 60) {
   return in;
 }
 
+// The defaults with a configured budget (heartbeats per second).
+LoadGovernorConfig configuredBudget(double per_s) {
+  LoadGovernorConfig config;
+  config.budget_per_s = per_s;
+  return config;
+}
+
 // Drives a governor with a steady offered rate and CPU share for `periods` evaluation periods
 // of 10 s; returns the level reached.
 struct GovernorDrive {
@@ -69,9 +76,7 @@ BOOST_AUTO_TEST_CASE(the_stretch_is_capped_and_never_goes_below_the_base) {
 }
 
 BOOST_AUTO_TEST_CASE(governor_raises_one_step_at_a_time_above_the_budget_and_lowers_when_calm) {
-  LoadGovernorConfig config;
-  config.budget_per_s = 1000;
-  LoadGovernor governor(config);
+  LoadGovernor governor(configuredBudget(1000));
   GovernorDrive drive{governor};
   drive.run(500, 0.3, 6);  // below raise_at x budget: nothing
   BOOST_CHECK_EQUAL(governor.level(), 0u);
@@ -122,9 +127,7 @@ BOOST_AUTO_TEST_CASE(learnt_budget_follows_cpu_use) {
 }
 
 BOOST_AUTO_TEST_CASE(with_a_projection_a_burst_stretches_nothing_a_lasting_load_does) {
-  LoadGovernorConfig config;
-  config.budget_per_s = 1000;
-  LoadGovernor governor(config);
+  LoadGovernor governor(configuredBudget(1000));
   GovernorDrive drive{governor};
   // Five minutes of a reconnect surge at three times the budget, taken without shedding, while
   // the intervals handed out promise 600/s: the surge is a burst, the fleet keeps its intervals.
@@ -140,9 +143,7 @@ BOOST_AUTO_TEST_CASE(with_a_projection_a_burst_stretches_nothing_a_lasting_load_
 }
 
 BOOST_AUTO_TEST_CASE(no_raise_while_the_projection_still_falls_from_the_last_step) {
-  LoadGovernorConfig config;
-  config.budget_per_s = 1000;
-  LoadGovernor governor(config);
+  LoadGovernor governor(configuredBudget(1000));
   GovernorDrive drive{governor};
   drive.run(950, 0.6, 3, 0, 950);
   BOOST_CHECK_EQUAL(governor.level(), 1u);
