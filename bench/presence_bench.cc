@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/process_memory.h"
 #include "collector/presence/presence_engine.h"
 #include "common/clock.h"
 
@@ -85,16 +86,6 @@ bool parseOptions(int argc, char** argv, Options& options) {
     }
   }
   return true;
-}
-
-// Resident set size of this process, from /proc/self/status (0 where unavailable).
-uint64_t residentBytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
-  }
-  return 0;
 }
 
 double secondsSince(RealClock::time_point start) {
@@ -302,19 +293,19 @@ int main(int argc, char** argv) {
   const vigil::WallTime enrolled = clock.wallNow() - std::chrono::hours(24 * 30);
   for (AgentSpec& spec : specs) spec.enrolled_at = enrolled;
   CountingListener listener;
-  const uint64_t rss_before = residentBytes();
+  const uint64_t rss_before = vigil::bench::residentBytes();
   PresenceEngine engine(config, clock, listener);
   auto start = RealClock::now();
   for (uint32_t a = 0; a < n; ++a) order.push_back(engine.addAgent(specs[a], std::nullopt));
   const double add_seconds = secondsSince(start);
-  const uint64_t rss_added = residentBytes();
+  const uint64_t rss_added = vigil::bench::residentBytes();
   std::shuffle(order.begin(), order.end(), random);
 
   FleetDriver driver(engine, clock, listener, config, order);
   driver.runRounds(0, kIngestRounds, 0);
   const uint64_t ingest_observations = driver.observations();
   const double ingest_seconds = driver.observeSeconds();
-  const uint64_t rss_after = residentBytes();
+  const uint64_t rss_after = vigil::bench::residentBytes();
   const size_t engine_bytes = engine.memoryBytes();
 
   // Ticks of the steady fleet: nothing due.
@@ -374,7 +365,8 @@ int main(int argc, char** argv) {
   const double rss_added_per_agent =
       rss_added > rss_before ? static_cast<double>(rss_added - rss_before) / n : 0;
   const double rss_per_agent =
-      rss_after > rss_before ? static_cast<double>(rss_after - rss_before) / n : 0;
+      rss_after > rss_before ? static_cast<double>(rss_after - rss_before) / static_cast<double>(n)
+                             : 0;
   const double observe_rate = ingest_seconds > 0 ? ingest_observations / ingest_seconds : 0;
   const double idle_p50_us = percentileOf(idle_ticks, 0.50) * 1e6;
   const double idle_p99_us = percentileOf(idle_ticks, 0.99) * 1e6;

@@ -96,16 +96,22 @@ json::JsonPtr agentObject(AgentRecord agent, const std::optional<AgentLiveState>
   if (live) {
     agent.last_seen_at_ms = live->last_seen_at_ms;
     agent.last_seq = live->last_seq;
-    agent.boot_id = live->boot_id;
     agent.uptime_s = live->uptime_s;
-    agent.agent_version = live->agent_version;
-    agent.hostname = live->hostname;
-    agent.os_name = live->os_name;
-    agent.os_version = live->os_version;
-    agent.config_hash = live->config_hash;
-    agent.net = live->net;
-    agent.last_shutdown_reason = live->last_shutdown_reason;
-    agent.last_shutdown_at_ms = live->last_shutdown_at_ms;
+    // Values the writer has not stored yet are newer than the record's.
+    auto newer = [](const auto& value, auto* field) {
+      if (value) *field = *value;
+    };
+    newer(live->boot_id, &agent.boot_id);
+    newer(live->agent_version, &agent.agent_version);
+    newer(live->hostname, &agent.hostname);
+    newer(live->os_name, &agent.os_name);
+    newer(live->os_version, &agent.os_version);
+    newer(live->config_hash, &agent.config_hash);
+    newer(live->net, &agent.net);
+    if (live->last_shutdown_reason) {
+      agent.last_shutdown_reason = *live->last_shutdown_reason;
+      agent.last_shutdown_at_ms = live->last_shutdown_at_ms;
+    }
   }
   json::JsonPtr obj(cJSON_CreateObject());
   cJSON* o = obj.get();

@@ -86,12 +86,15 @@ struct AgentRecord {
   AgentClass agent_class = AgentClass::kWorkstation;
 };
 
-// Facts of an agent that change rarely; written only when they changed.
+// Facts of an agent that change rarely; each is written only when it changed (unset: the
+// stored value stays).
 struct AgentFactsUpdate {
-  std::string os_name;
-  std::string os_version;
-  std::string config_hash;
+  std::optional<std::string> os_name;
+  std::optional<std::string> os_version;
+  std::optional<std::string> config_hash;
   std::optional<AgentNetwork> net;
+
+  bool empty() const { return !os_name && !os_version && !config_hash && !net; }
 };
 
 // One entry of an agent's outage diary, as reported in a heartbeat (docs/protocol.md).
@@ -112,11 +115,12 @@ struct LastSeenUpdate {
   std::string agent_id;
   int64_t last_seen_at_ms = 0;
   int64_t last_seq = 0;
-  std::string boot_id;
+  // Unset: unchanged since the previous write, the stored value stays.
+  std::optional<std::string> boot_id;
   int64_t uptime_s = 0;
-  std::string agent_version;
-  std::string hostname;
-  std::optional<AgentFactsUpdate> facts = std::nullopt;  // set when they changed since then
+  std::optional<std::string> agent_version;
+  std::optional<std::string> hostname;
+  std::optional<AgentFactsUpdate> facts = std::nullopt;  // set when one changed since then
   // Set when the agent announced a shutdown since the previous write.
   std::optional<std::string> shutdown_reason = std::nullopt;
   int64_t shutdown_at_ms = 0;

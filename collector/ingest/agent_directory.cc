@@ -1,7 +1,9 @@
 #include "collector/ingest/agent_directory.h"
 
 #include <cstddef>
+#include <functional>
 #include <iterator>
+#include <string_view>
 #include <utility>
 
 namespace vigil::collector {
@@ -9,10 +11,34 @@ namespace {
 
 constexpr size_t kLoadPageSize = 5000;
 
-// Replaces `*current` by a reported non-empty value; true if that changed it.
-bool takeReported(const std::optional<std::string>& reported, std::string* current) {
-  if (!reported || reported->empty() || *reported == *current) return false;
-  *current = *reported;
+// The fingerprint of a reported value; 0 is kept for "never reported", so an empty value
+// (never taken as a report) and a hash of 0 cannot be confused with it.
+uint64_t fingerprintOf(std::string_view value) {
+  if (value.empty()) return 0;
+  const uint64_t h = std::hash<std::string_view>{}(value);
+  return h == 0 ? 1 : h;
+}
+
+// The fingerprint of a network self-check, made without copying it.
+uint64_t fingerprintOf(bool default_route, const std::vector<std::string>& addresses) {
+  uint64_t h = default_route ? 0x2545F4914F6CDD1DULL : 0x9E3779B97F4A7C15ULL;
+  for (const std::string& address : addresses) {
+    h ^= std::hash<std::string_view>{}(address) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+  }
+  return h == 0 ? 1 : h;
+}
+
+uint64_t fingerprintOf(const std::optional<AgentNetwork>& net) {
+  return net ? fingerprintOf(net->default_route, net->addresses) : 0;
+}
+
+// True, and `*print` updated, if `reported` is a non-empty value other than the remembered
+// one.
+bool changes(const std::optional<std::string>& reported, uint64_t* print) {
+  if (!reported || reported->empty()) return false;
+  const uint64_t p = fingerprintOf(*reported);
+  if (p == *print) return false;
+  *print = p;
   return true;
 }
 
@@ -23,6 +49,12 @@ void trimOutages(std::vector<OutageReport>* outages) {
                  outages->end() - static_cast<std::ptrdiff_t>(kOutageReportsKeptPerAgent));
 }
 
+// Sets `*newer` from `older` unless it already holds a value.
+template <typename T>
+void keepNewer(std::optional<T>* newer, std::optional<T>&& older) {
+  if (!*newer && older) *newer = std::move(older);
+}
+
 }  // namespace
 
 AgentDirectory::Entry AgentDirectory::entryFrom(const AgentRecord& agent) {
@@ -31,18 +63,16 @@ AgentDirectory::Entry AgentDirectory::entryFrom(const AgentRecord& agent) {
   e.credentials.retired = agent.retired_at_ms.has_value();
   e.credentials.site_id = agent.site_id;
   e.credentials.tenant_id = agent.tenant_id;
-  e.live.last_seen_at_ms = agent.last_seen_at_ms;
-  e.live.last_seq = agent.last_seq;
-  e.live.boot_id = agent.boot_id;
-  e.live.uptime_s = agent.uptime_s;
-  e.live.agent_version = agent.agent_version;
-  e.live.hostname = agent.hostname;
-  e.live.os_name = agent.os_name;
-  e.live.os_version = agent.os_version;
-  e.live.config_hash = agent.config_hash;
-  e.live.net = agent.net;
-  e.live.last_shutdown_reason = agent.last_shutdown_reason;
-  e.live.last_shutdown_at_ms = agent.last_shutdown_at_ms;
+  e.last_seen_at_ms = agent.last_seen_at_ms.value_or(0);
+  e.last_seq = agent.last_seq;
+  e.uptime_s = agent.uptime_s;
+  e.printed.boot_id = fingerprintOf(agent.boot_id);
+  e.printed.agent_version = fingerprintOf(agent.agent_version);
+  e.printed.hostname = fingerprintOf(agent.hostname);
+  e.printed.os_name = fingerprintOf(agent.os_name);
+  e.printed.os_version = fingerprintOf(agent.os_version);
+  e.printed.config_hash = fingerprintOf(agent.config_hash);
+  e.printed.net = fingerprintOf(agent.net);
   return e;
 }
 
@@ -102,39 +132,68 @@ std::optional<AgentPlacement> AgentDirectory::placement(const std::string& agent
   return AgentPlacement{c.site_id, c.tenant_id, c.retired};
 }
 
+AcceptOutcome AgentDirectory::recordBeaconIfNewer(const std::string& agent_id, int64_t ts_ms,
+                                                  int64_t first_floor_ms) {
+  MutexLock lock(mu_);
+  auto it = agents_.find(agent_id);
+  if (it == agents_.end()) return AcceptOutcome::kUnknownAgent;
+  Entry& e = it->second;
+  const bool newer =
+      e.last_beacon_ts_ms == 0 ? ts_ms >= first_floor_ms : ts_ms > e.last_beacon_ts_ms;
+  if (!newer) return AcceptOutcome::kReplayedSequence;
+  e.last_beacon_ts_ms = ts_ms;
+  return AcceptOutcome::kAccepted;
+}
+
 AcceptOutcome AgentDirectory::accept(const protocol::Heartbeat& beat, int64_t now_ms) {
   MutexLock lock(mu_);
   auto it = agents_.find(beat.agent_id);
   if (it == agents_.end() || it->second.credentials.retired) return AcceptOutcome::kUnknownAgent;
   Entry& e = it->second;
   const auto seq = static_cast<int64_t>(beat.seq);
-  if (seq <= e.live.last_seq) return AcceptOutcome::kReplayedSequence;
-  e.live.last_seen_at_ms = now_ms;
-  e.live.last_seq = seq;
-  e.live.boot_id = beat.boot_id;
-  e.live.uptime_s = static_cast<int64_t>(beat.uptime_s);
-  e.live.agent_version = beat.agent_version;
-  if (beat.hostname && !beat.hostname->empty()) e.live.hostname = *beat.hostname;
-  bool facts_changed = takeReported(beat.os_name, &e.live.os_name);
-  facts_changed |= takeReported(beat.os_version, &e.live.os_version);
-  facts_changed |= takeReported(beat.config_hash, &e.live.config_hash);
+  if (seq <= e.last_seq) return AcceptOutcome::kReplayedSequence;
+  e.last_seen_at_ms = now_ms;
+  e.last_seq = seq;
+  e.uptime_s = static_cast<int64_t>(beat.uptime_s);
+  auto unwritten = [&e]() -> Unwritten& {
+    if (!e.unwritten) e.unwritten = std::make_unique<Unwritten>();
+    return *e.unwritten;
+  };
+  // Boot id and version are always reported; an empty one is a value like any other.
+  if (const uint64_t p = fingerprintOf(beat.boot_id); p != e.printed.boot_id) {
+    e.printed.boot_id = p;
+    unwritten().boot_id = beat.boot_id;
+  }
+  if (const uint64_t p = fingerprintOf(beat.agent_version); p != e.printed.agent_version) {
+    e.printed.agent_version = p;
+    unwritten().agent_version = beat.agent_version;
+  }
+  if (changes(beat.hostname, &e.printed.hostname)) unwritten().hostname = *beat.hostname;
+  if (changes(beat.os_name, &e.printed.os_name)) unwritten().facts.os_name = *beat.os_name;
+  if (changes(beat.os_version, &e.printed.os_version)) {
+    unwritten().facts.os_version = *beat.os_version;
+  }
+  if (changes(beat.config_hash, &e.printed.config_hash)) {
+    unwritten().facts.config_hash = *beat.config_hash;
+  }
   if (beat.net) {
-    AgentNetwork net{beat.net->default_route, beat.net->addresses};
-    if (!e.live.net || *e.live.net != net) {
-      e.live.net = std::move(net);
-      facts_changed = true;
+    if (const uint64_t p = fingerprintOf(beat.net->default_route, beat.net->addresses);
+        p != e.printed.net) {
+      e.printed.net = p;
+      unwritten().facts.net = AgentNetwork{beat.net->default_route, beat.net->addresses};
     }
   }
-  if (facts_changed) e.facts_dirty = true;
   if (beat.shutdown) {
-    e.live.last_shutdown_reason = *beat.shutdown;
-    e.live.last_shutdown_at_ms = now_ms;
-    e.shutdown_dirty = true;
+    unwritten().shutdown_reason = *beat.shutdown;
+    unwritten().shutdown_at_ms = now_ms;
   }
-  for (const protocol::OutageEntry& o : beat.outages) {
-    e.pending_outages.push_back(OutageReport{beat.agent_id, o.from_ms, o.to_ms, o.cause, now_ms});
+  if (!beat.outages.empty()) {
+    std::vector<OutageReport>& outages = unwritten().outages;
+    for (const protocol::OutageEntry& o : beat.outages) {
+      outages.push_back(OutageReport{beat.agent_id, o.from_ms, o.to_ms, o.cause, now_ms});
+    }
+    trimOutages(&outages);
   }
-  trimOutages(&e.pending_outages);
   if (!e.dirty) {
     e.dirty = true;
     dirty_ids_.push_back(beat.agent_id);
@@ -146,7 +205,23 @@ std::optional<AgentLiveState> AgentDirectory::liveState(const std::string& agent
   MutexLock lock(mu_);
   auto it = agents_.find(agent_id);
   if (it == agents_.end()) return std::nullopt;
-  return it->second.live;
+  const Entry& e = it->second;
+  AgentLiveState live;
+  if (e.last_seen_at_ms != 0) live.last_seen_at_ms = e.last_seen_at_ms;
+  live.last_seq = e.last_seq;
+  live.uptime_s = e.uptime_s;
+  if (const Unwritten* u = e.unwritten.get()) {
+    live.boot_id = u->boot_id;
+    live.agent_version = u->agent_version;
+    live.hostname = u->hostname;
+    live.os_name = u->facts.os_name;
+    live.os_version = u->facts.os_version;
+    live.config_hash = u->facts.config_hash;
+    live.net = u->facts.net;
+    live.last_shutdown_reason = u->shutdown_reason;
+    if (u->shutdown_reason) live.last_shutdown_at_ms = u->shutdown_at_ms;
+  }
+  return live;
 }
 
 std::vector<LastSeenUpdate> AgentDirectory::takeDirty() {
@@ -160,23 +235,20 @@ std::vector<LastSeenUpdate> AgentDirectory::takeDirty() {
     e.dirty = false;
     LastSeenUpdate u;
     u.agent_id = id;
-    u.last_seen_at_ms = e.live.last_seen_at_ms.value_or(0);
-    u.last_seq = e.live.last_seq;
-    u.boot_id = e.live.boot_id;
-    u.uptime_s = e.live.uptime_s;
-    u.agent_version = e.live.agent_version;
-    u.hostname = e.live.hostname;
-    if (e.facts_dirty) {
-      u.facts = AgentFactsUpdate{e.live.os_name, e.live.os_version, e.live.config_hash, e.live.net};
-      e.facts_dirty = false;
+    u.last_seen_at_ms = e.last_seen_at_ms;
+    u.last_seq = e.last_seq;
+    u.uptime_s = e.uptime_s;
+    if (std::unique_ptr<Unwritten> w = std::move(e.unwritten)) {
+      u.boot_id = std::move(w->boot_id);
+      u.agent_version = std::move(w->agent_version);
+      u.hostname = std::move(w->hostname);
+      if (!w->facts.empty()) u.facts = std::move(w->facts);
+      if (w->shutdown_reason) {
+        u.shutdown_reason = std::move(w->shutdown_reason);
+        u.shutdown_at_ms = w->shutdown_at_ms;
+      }
+      u.outages = std::move(w->outages);
     }
-    if (e.shutdown_dirty) {
-      u.shutdown_reason = e.live.last_shutdown_reason;
-      u.shutdown_at_ms = e.live.last_shutdown_at_ms.value_or(0);
-      e.shutdown_dirty = false;
-    }
-    u.outages = std::move(e.pending_outages);
-    e.pending_outages = {};
     out.push_back(std::move(u));
   }
   dirty_ids_.clear();
@@ -189,14 +261,30 @@ void AgentDirectory::markDirty(std::vector<LastSeenUpdate> failed) {
     auto it = agents_.find(u.agent_id);
     if (it == agents_.end()) continue;
     Entry& e = it->second;
-    // Facts and notice are written with the values current at the next take.
-    if (u.facts) e.facts_dirty = true;
-    if (u.shutdown_reason) e.shutdown_dirty = true;
-    if (!u.outages.empty()) {
-      u.outages.insert(u.outages.end(), std::make_move_iterator(e.pending_outages.begin()),
-                       std::make_move_iterator(e.pending_outages.end()));
-      e.pending_outages = std::move(u.outages);
-      trimOutages(&e.pending_outages);
+    const bool carries = u.boot_id || u.agent_version || u.hostname || u.facts ||
+                         u.shutdown_reason || !u.outages.empty();
+    if (carries) {
+      if (!e.unwritten) e.unwritten = std::make_unique<Unwritten>();
+      Unwritten& w = *e.unwritten;
+      keepNewer(&w.boot_id, std::move(u.boot_id));
+      keepNewer(&w.agent_version, std::move(u.agent_version));
+      keepNewer(&w.hostname, std::move(u.hostname));
+      if (u.facts) {
+        keepNewer(&w.facts.os_name, std::move(u.facts->os_name));
+        keepNewer(&w.facts.os_version, std::move(u.facts->os_version));
+        keepNewer(&w.facts.config_hash, std::move(u.facts->config_hash));
+        keepNewer(&w.facts.net, std::move(u.facts->net));
+      }
+      if (!w.shutdown_reason && u.shutdown_reason) {
+        w.shutdown_reason = std::move(u.shutdown_reason);
+        w.shutdown_at_ms = u.shutdown_at_ms;
+      }
+      if (!u.outages.empty()) {
+        u.outages.insert(u.outages.end(), std::make_move_iterator(w.outages.begin()),
+                         std::make_move_iterator(w.outages.end()));
+        w.outages = std::move(u.outages);
+        trimOutages(&w.outages);
+      }
     }
     if (e.dirty) continue;
     e.dirty = true;

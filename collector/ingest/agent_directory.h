@@ -1,13 +1,21 @@
 #pragma once
 
-// The in-memory authority on every agent's live state: credentials for signature checks and
-// the latest accepted heartbeat evidence for replay checks. Memory is O(agents): a heartbeat
-// overwrites its agent's entry in place and marks it dirty; LastSeenWriter takes the dirty
-// entries in batches and writes them behind to the store (docs/architecture.md).
+// The in-memory authority on every agent's live state: credentials for signature checks, the
+// latest accepted heartbeat sequence and beacon timestamp for replay checks, and last-seen
+// evidence. A heartbeat overwrites its agent's entry in place and marks it dirty;
+// LastSeenWriter takes the dirty entries in batches and writes them behind to the store
+// (docs/architecture.md).
+//
+// Memory is O(agents) and kept small, since it is most of what a collector holds per agent:
+// reported facts (boot id, version, host name, OS, config hash, addresses) are remembered as
+// a 64-bit fingerprint each, so a heartbeat that repeats them changes nothing; their values
+// are held only from the heartbeat that changed them until the writer takes them. The store
+// holds the values; liveState() gives what is newer than the store.
 //
 // Thread safety: all methods are safe to call concurrently.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -34,19 +42,21 @@ struct AgentCredentials {
   int64_t tenant_id = 0;
 };
 
-// The mutable part of an agent, as last accepted.
+// What the directory knows of an agent beyond the store: the evidence of its last accepted
+// heartbeat, and every reported value not yet written to the store (unset: the store's value
+// is current).
 struct AgentLiveState {
   std::optional<int64_t> last_seen_at_ms;
   int64_t last_seq = 0;
-  std::string boot_id;
   int64_t uptime_s = 0;
-  std::string agent_version;
-  std::string hostname;
-  std::string os_name;
-  std::string os_version;
-  std::string config_hash;
+  std::optional<std::string> boot_id;
+  std::optional<std::string> agent_version;
+  std::optional<std::string> hostname;
+  std::optional<std::string> os_name;
+  std::optional<std::string> os_version;
+  std::optional<std::string> config_hash;
   std::optional<AgentNetwork> net;
-  std::string last_shutdown_reason;
+  std::optional<std::string> last_shutdown_reason;
   std::optional<int64_t> last_shutdown_at_ms;
 };
 
@@ -71,34 +81,65 @@ class AgentDirectory {
   bool credentialsInto(const std::string& agent_id, AgentCredentials* out) const;
   std::optional<AgentPlacement> placement(const std::string& agent_id) const;
 
+  // Records `ts_ms` as the agent's last accepted beacon if it is newer than the previous one
+  // (the first one since the start: if it is not older than `first_floor_ms`); the check and
+  // the update are one atomic step. kReplayedSequence: not newer; kUnknownAgent: no such
+  // agent (it was deleted meanwhile).
+  AcceptOutcome recordBeaconIfNewer(const std::string& agent_id, int64_t ts_ms,
+                                    int64_t first_floor_ms);
+
   // Records `beat` as seen at `now_ms` if its seq is above the agent's last accepted seq;
   // otherwise changes nothing. The check and the update are one atomic step. Recorded are
-  // the last-seen evidence, the facts it reports (a non-empty string or a `net` replaces the
-  // previous value), its shutdown notice and its outage diary (kept for the next write, at
-  // most kOutageReportsKeptPerAgent per agent: older ones would be deleted by the store).
+  // the last-seen evidence, the facts it reports that differ from the last ones (a non-empty
+  // string or a `net` replaces the previous value; boot id and version always count), its
+  // shutdown notice and its outage diary (kept for the next write, at most
+  // kOutageReportsKeptPerAgent per agent: older ones would be deleted by the store).
   AcceptOutcome accept(const protocol::Heartbeat& beat, int64_t now_ms);
 
   std::optional<AgentLiveState> liveState(const std::string& agent_id) const;
 
-  // Returns the evidence of every dirty agent and clears their dirty flags. Facts and the
-  // shutdown notice are included only if they changed since the previous take; the pending
-  // outage reports are moved out.
+  // Returns the evidence of every dirty agent and clears their dirty flags. Reported values
+  // are included only if they changed since the previous take (moved out, so the directory
+  // holds them no longer); the pending outage reports are moved out.
   std::vector<LastSeenUpdate> takeDirty();
   // Marks agents dirty again after their batch failed to reach the store, and takes back its
-  // outage reports (ahead of newer ones).
+  // values where no newer one arrived meanwhile, and its outage reports (ahead of newer ones).
   void markDirty(std::vector<LastSeenUpdate> failed);
 
   size_t size() const;
   size_t dirtyCount() const;
 
  private:
+  // A reported value, remembered only by its hash (std::hash: stable within the process).
+  using Fingerprint = uint64_t;
+  struct Fingerprints {
+    Fingerprint boot_id = 0;
+    Fingerprint agent_version = 0;
+    Fingerprint hostname = 0;
+    Fingerprint os_name = 0;
+    Fingerprint os_version = 0;
+    Fingerprint config_hash = 0;
+    Fingerprint net = 0;
+  };
+  // What changed since the last take, until takeDirty() moves it out.
+  struct Unwritten {
+    std::optional<std::string> boot_id;
+    std::optional<std::string> agent_version;
+    std::optional<std::string> hostname;
+    AgentFactsUpdate facts;
+    std::optional<std::string> shutdown_reason;
+    int64_t shutdown_at_ms = 0;
+    std::vector<OutageReport> outages;  // oldest first
+  };
   struct Entry {
     AgentCredentials credentials;
-    AgentLiveState live;
+    int64_t last_seen_at_ms = 0;  // 0: never
+    int64_t last_seq = 0;
+    int64_t uptime_s = 0;
+    int64_t last_beacon_ts_ms = 0;  // 0: none since the start
+    Fingerprints printed;
+    std::unique_ptr<Unwritten> unwritten;  // null when the store has every value
     bool dirty = false;
-    bool facts_dirty = false;
-    bool shutdown_dirty = false;
-    std::vector<OutageReport> pending_outages;  // oldest first
   };
 
   static Entry entryFrom(const AgentRecord& agent);

@@ -30,8 +30,8 @@ const char* beaconDropName(BeaconDrop drop) {
   return "unknown";
 }
 
-BeaconService::BeaconService(const AgentDirectory& directory, const Clock& clock,
-                             BeaconConfig config, EvidenceSink* evidence)
+BeaconService::BeaconService(AgentDirectory& directory, const Clock& clock, BeaconConfig config,
+                             EvidenceSink* evidence)
     : directory_(directory),
       clock_(clock),
       config_(config),
@@ -95,8 +95,14 @@ BeaconVerdict BeaconService::check(std::string_view datagram, BeaconWorkspace& w
   if (std::llabs(beacon->ts_ms - now_ms) > config_.max_clock_skew_ms) {
     return drop(BeaconDrop::kStale, beacon->agent_id);
   }
-  if (!recordIfNewer(workspace.agent_id_, beacon->ts_ms)) {
-    return drop(BeaconDrop::kReplayed, beacon->agent_id);
+  switch (directory_.recordBeaconIfNewer(workspace.agent_id_, beacon->ts_ms,
+                                         started_at_ms_ - kStartSlackMs)) {
+    case AcceptOutcome::kAccepted:
+      break;
+    case AcceptOutcome::kReplayedSequence:
+      return drop(BeaconDrop::kReplayed, beacon->agent_id);
+    case AcceptOutcome::kUnknownAgent:  // deleted since its credentials were read
+      return drop(BeaconDrop::kUnknownAgent, beacon->agent_id);
   }
   ++accepted_;
   if (evidence_ != nullptr) {
@@ -108,19 +114,6 @@ BeaconVerdict BeaconService::check(std::string_view datagram, BeaconWorkspace& w
   out.ack_size = datagram::encodeBeaconAck(beacon->agent_id, beacon->ts_ms, config_.interval_s,
                                            credentials.secret, ack);
   return out;
-}
-
-bool BeaconService::recordIfNewer(const std::string& agent_id, int64_t ts_ms) {
-  MutexLock lock(mu_);
-  auto it = last_ts_ms_.find(agent_id);
-  if (it == last_ts_ms_.end()) {
-    if (ts_ms < started_at_ms_ - kStartSlackMs) return false;
-    last_ts_ms_.emplace(agent_id, ts_ms);
-    return true;
-  }
-  if (ts_ms <= it->second) return false;
-  it->second = ts_ms;
-  return true;
 }
 
 BeaconCounters BeaconService::counters() const {

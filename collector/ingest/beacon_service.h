@@ -21,7 +21,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/evidence_sink.h"
@@ -94,13 +93,13 @@ class BeaconService {
   // `directory`, `clock` and `evidence` (if given) must outlive the service. Beacons stamped
   // more than 1 s before the construction (the collector's start) are replays unless the
   // agent had a beacon accepted since.
-  BeaconService(const AgentDirectory& directory, const Clock& clock, BeaconConfig config,
+  BeaconService(AgentDirectory& directory, const Clock& clock, BeaconConfig config,
                 EvidenceSink* evidence = nullptr);
 
   // Checks `datagram` in the order of docs/protocol.md: shape, agent known and not retired,
   // signature, timestamp, replay. Only an accepted beacon changes state.
   BeaconOutcome handle(std::string_view datagram);
-  // As handle(), without heap allocation once the agent had a beacon accepted: the ack goes
+  // As handle(), without heap allocation: the ack goes
   // to `ack` (verdict.ack_size bytes), the agent id is a view into `datagram`.
   BeaconVerdict check(std::string_view datagram, BeaconWorkspace& workspace,
                       datagram::DatagramBuffer* ack);
@@ -110,19 +109,14 @@ class BeaconService {
 
  private:
   BeaconVerdict drop(BeaconDrop reason, std::string_view agent_id);
-  // Records `ts_ms` as the agent's last accepted beacon if it is newer than the previous one
-  // (the first one since the start: not older than the start); the check and the update are
-  // one atomic step. Allocates only for an agent's first accepted beacon.
-  bool recordIfNewer(const std::string& agent_id, int64_t ts_ms);
 
-  const AgentDirectory& directory_;
+  AgentDirectory& directory_;  // also holds each agent's last accepted beacon timestamp
   const Clock& clock_;
   const BeaconConfig config_;
   EvidenceSink* const evidence_;
   const int64_t started_at_ms_;
 
   Mutex mu_;
-  std::unordered_map<std::string, int64_t> last_ts_ms_ GUARDED_BY(mu_);
   struct DropLog {
     std::optional<MonoTime> last_logged;
     uint64_t unlogged = 0;

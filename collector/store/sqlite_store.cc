@@ -723,20 +723,26 @@ Status SqliteStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
     Session& s = *session_;
     Transaction tx(s);
     Poco::Int64 seen = 0, seq = 0, uptime = 0, seq_guard = 0;
-    std::string boot, version, host, id;
+    // Null: unchanged since the previous write, the stored value stays.
+    Poco::Nullable<std::string> boot, version, host;
+    std::string id;
     Statement st(s);
-    st << "UPDATE agents SET last_seen_at = ?, last_seq = ?, boot_id = ?, uptime_s = ?,"
-          " agent_version = ?, hostname = ? WHERE id = ? AND last_seq <= ?",
+    st << "UPDATE agents SET last_seen_at = ?, last_seq = ?, boot_id = COALESCE(?, boot_id),"
+          " uptime_s = ?, agent_version = COALESCE(?, agent_version),"
+          " hostname = COALESCE(?, hostname) WHERE id = ? AND last_seq <= ?",
         use(seen), use(seq), use(boot), use(uptime), use(version), use(host), use(id),
         use(seq_guard);
+    auto nullable = [](const std::optional<std::string>& value) {
+      return value ? Poco::Nullable<std::string>(*value) : Poco::Nullable<std::string>();
+    };
     for (const LastSeenUpdate& u : updates) {
       seen = u.last_seen_at_ms;
       seq = u.last_seq;
       seq_guard = u.last_seq;
       uptime = u.uptime_s;
-      boot = u.boot_id;
-      version = u.agent_version;
-      host = u.hostname;
+      boot = nullable(u.boot_id);
+      version = nullable(u.agent_version);
+      host = nullable(u.hostname);
       id = u.agent_id;
       st.execute();
       if (u.facts) writeFactsLocked(u.agent_id, u.last_seq, *u.facts);
@@ -756,16 +762,22 @@ Status SqliteStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
 void SqliteStore::writeFactsLocked(const std::string& agent_id, int64_t seq,
                                    const AgentFactsUpdate& facts) {
   Poco::Int64 seq_guard = seq;
+  // Null: not reported since the previous write, the stored value stays.
+  Poco::Nullable<std::string> os_name, os_version, config_hash, addresses;
   Poco::Nullable<Poco::Int64> default_route;
-  std::string addresses = "[]";
+  if (facts.os_name) os_name = *facts.os_name;
+  if (facts.os_version) os_version = *facts.os_version;
+  if (facts.config_hash) config_hash = *facts.config_hash;
   if (facts.net) {
     default_route = Poco::Int64{facts.net->default_route ? 1 : 0};
     addresses = json::printStringArray(facts.net->addresses);
   }
-  *session_ << "UPDATE agents SET os_name = ?, os_version = ?, config_hash = ?,"
-               " net_default_route = ?, net_addresses = ? WHERE id = ? AND last_seq <= ?",
-      bind(facts.os_name), bind(facts.os_version), bind(facts.config_hash), use(default_route),
-      use(addresses), bind(agent_id), use(seq_guard), now;
+  *session_ << "UPDATE agents SET os_name = COALESCE(?, os_name),"
+               " os_version = COALESCE(?, os_version), config_hash = COALESCE(?, config_hash),"
+               " net_default_route = COALESCE(?, net_default_route),"
+               " net_addresses = COALESCE(?, net_addresses) WHERE id = ? AND last_seq <= ?",
+      use(os_name), use(os_version), use(config_hash), use(default_route), use(addresses),
+      bind(agent_id), use(seq_guard), now;
 }
 
 void SqliteStore::appendOutagesLocked(const std::string& agent_id,

@@ -137,7 +137,7 @@ struct IngestFixture {
     if (auto live = directory.liveState(agent_id)) {
       s.live_last_seen = live->last_seen_at_ms;
       s.live_last_seq = live->last_seq;
-      s.live_boot_id = live->boot_id;
+      s.live_boot_id = live->boot_id.value_or("");
     }
     if (auto stored = store.findAgent(agent_id).value()) {
       s.stored_last_seen = stored->last_seen_at_ms;
@@ -382,7 +382,7 @@ BOOST_FIXTURE_TEST_CASE(valid_heartbeat_is_accepted_and_recorded_in_the_director
   BOOST_REQUIRE(live.has_value());
   BOOST_TEST(live->last_seen_at_ms.value() == kStartMs + 5000);
   BOOST_TEST(live->last_seq == 1);
-  BOOST_TEST(live->boot_id == "boot-1");
+  BOOST_TEST(live->boot_id.value_or("") == "boot-1");
   BOOST_TEST(live->uptime_s == 101);
   BOOST_TEST(directory.dirtyCount() == 1u);
 }
@@ -399,7 +399,7 @@ BOOST_FIXTURE_TEST_CASE(heartbeat_with_hostname_renames_the_agent, IngestFixture
   auto hb = beat(agent, 1);
   hb.hostname = "new-name";
   BOOST_REQUIRE(service->heartbeat(signedBody(agent, protocol::encode(hb))).ok());
-  BOOST_TEST(directory.liveState(agent.agent_id)->hostname == "new-name");
+  BOOST_TEST(directory.liveState(agent.agent_id)->hostname.value_or("") == "new-name");
 }
 
 BOOST_FIXTURE_TEST_CASE(heartbeat_timestamp_exactly_at_max_skew_is_accepted, IngestFixture) {
@@ -686,6 +686,64 @@ BOOST_FIXTURE_TEST_CASE(failed_flush_keeps_agents_dirty_for_the_next_one, Ingest
   BOOST_REQUIRE(retried.ok());
   BOOST_TEST(retried->agents_written == 1u);
   BOOST_TEST(store.findAgent(agent.agent_id).value()->last_seq == 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(failed_flush_keeps_reported_values_and_newer_ones_win, IngestFixture) {
+  LastSeenWriter writer(directory, store, 1h);
+  auto agent = enroll("host-a");
+  auto first = beat(agent, 1);
+  first.hostname = "host-b";
+  first.os_version = "Debian GNU/Linux 13 (trixie)";
+  first.config_hash = "1111111111111111";
+  BOOST_REQUIRE(service->heartbeat(signedBody(agent, protocol::encode(first))).ok());
+  store.fail_last_seen = true;
+  BOOST_TEST(!writer.flush().ok());
+  store.fail_last_seen = false;
+  // Meanwhile a newer config hash; host name and OS version as before (nothing new to hold).
+  auto second = beat(agent, 2);
+  second.hostname = "host-b";
+  second.os_version = "Debian GNU/Linux 13 (trixie)";
+  second.config_hash = "2222222222222222";
+  BOOST_REQUIRE(service->heartbeat(signedBody(agent, protocol::encode(second))).ok());
+  BOOST_REQUIRE(writer.flush().ok());
+
+  auto stored = store.findAgent(agent.agent_id).value().value();
+  BOOST_TEST(stored.hostname == "host-b");  // from the failed batch, taken back
+  BOOST_TEST(stored.os_version == "Debian GNU/Linux 13 (trixie)");
+  BOOST_TEST(stored.config_hash == "2222222222222222");  // the newer one
+  BOOST_TEST(stored.boot_id == "boot-2");
+  BOOST_TEST(stored.last_seq == 2);
+}
+
+BOOST_FIXTURE_TEST_CASE(written_values_leave_memory_and_repeats_are_not_rewritten, IngestFixture) {
+  LastSeenWriter writer(directory, store, 1h);
+  auto agent = enroll("host-a");
+  auto hb = beat(agent, 1);
+  hb.hostname = "host-b";
+  BOOST_REQUIRE(service->heartbeat(signedBody(agent, protocol::encode(hb))).ok());
+  BOOST_TEST(directory.liveState(agent.agent_id)->hostname.value_or("") == "host-b");
+  BOOST_REQUIRE(writer.flush().ok());
+  // Stored: the directory holds only the evidence now, and the admin view reads the store.
+  auto live = directory.liveState(agent.agent_id).value();
+  BOOST_TEST(!live.hostname.has_value());
+  BOOST_TEST(!live.boot_id.has_value());
+  BOOST_TEST(live.last_seq == 1);
+
+  // The same values again: last-seen is written, the values are not (the store keeps them).
+  hb.seq = 2;
+  hb.boot_id = "boot-1";
+  BOOST_REQUIRE(service->heartbeat(signedBody(agent, protocol::encode(hb))).ok());
+  auto taken = directory.takeDirty();
+  BOOST_REQUIRE(taken.size() == 1u);
+  BOOST_TEST(!taken[0].hostname.has_value());
+  BOOST_TEST(!taken[0].boot_id.has_value());
+  BOOST_TEST(!taken[0].agent_version.has_value());
+  BOOST_TEST(!taken[0].facts.has_value());
+  BOOST_REQUIRE(store.updateLastSeen(taken).ok());
+  auto stored = store.findAgent(agent.agent_id).value().value();
+  BOOST_TEST(stored.hostname == "host-b");
+  BOOST_TEST(stored.boot_id == "boot-1");
+  BOOST_TEST(stored.last_seq == 2);
 }
 
 BOOST_FIXTURE_TEST_CASE(stop_flushes_what_the_background_writer_has_not_written_yet,
