@@ -556,6 +556,8 @@ class ListenerLoadReport {
     governor_ = governor;
     on_step_ = std::move(on_step);
   }
+  // Each tick also reports the beacons read and those lost to a full receive queue.
+  void useBeacons(const BeaconListener* beacons) { beacons_ = beacons; }
 
   void operator()(PresenceMonitor& monitor) {
     monitor.reportQueueDepth(presence::QueueId::kIngest, listener_.queued(RequestClass::kIngest),
@@ -573,6 +575,12 @@ class ListenerLoadReport {
     const uint64_t starved = HttpListener::starvation(s);
     monitor.reportConnectionsStarved(starved - reported_starved_);
     reported_starved_ = starved;
+    if (beacons_ != nullptr) {
+      const BeaconListener::ReceiveStats b = beacons_->receiveStats();
+      monitor.reportBeaconReceive(b.read - reported_beacons_.read,
+                                  b.overflowed - reported_beacons_.overflowed);
+      reported_beacons_ = b;
+    }
     if (std::optional<std::string> line = shed_reporter_.summaryDue()) http_log_.warning(*line);
   }
 
@@ -585,6 +593,8 @@ class ListenerLoadReport {
   const uint64_t ingest_queue_bound_;
   Poco::Logger& http_log_;
   uint64_t reported_starved_ = 0;
+  const BeaconListener* beacons_ = nullptr;
+  BeaconListener::ReceiveStats reported_beacons_;
 };
 
 // Writes the bound port for whoever started the collector on port 0 (tests, supervisors).
@@ -749,6 +759,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
   metrics.add(listenerMetrics(listener));
   metrics.add(ingestMetrics(ingest));
   if (beacons) metrics.add(beaconMetrics(*beacons));
+  if (beacon_listener) metrics.add(beaconReceiveMetrics(*beacon_listener));
   metrics.add(presenceMetrics(presence));
   metrics.add(directoryMetrics(directory));
   metrics.add(processMetrics());
@@ -759,6 +770,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
       listener, admission, clock,
       config.admission.queue_high_water[static_cast<size_t>(RequestClass::kIngest)],
       Poco::Logger::get("vigil.collector.http"));
+  if (beacon_listener) load_report.useBeacons(&*beacon_listener);
   load_report.useGovernor(&governor, [&](const CadenceStep& step) {
     presence_log.information(step.describe());
     cadence_memory.level = step.to_level;

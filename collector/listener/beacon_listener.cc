@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <string_view>
 
 #include "common/datagram.h"
@@ -22,6 +23,8 @@ struct BeaconListener::Batch {
     std::array<char, datagram::kMaxDatagramBytes + 1> datagram{};
     sockaddr_storage sender{};
     iovec datagram_iov{};
+    // Room for the kernel's drop counter (SO_RXQ_OVFL), attached once there were drops.
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(uint32_t))> control{};
     datagram::DatagramBuffer ack{};
     iovec ack_iov{};
   };
@@ -37,13 +40,32 @@ struct BeaconListener::Batch {
     }
   }
 
-  // Makes every slot ready to receive (recvmmsg overwrites the address lengths and flags).
+  // Makes every slot ready to receive (recvmmsg overwrites the address and control lengths
+  // and the flags).
   void prepareToReceive() {
-    for (mmsghdr& m : received) {
+    for (size_t i = 0; i < kBatchSize; ++i) {
+      mmsghdr& m = received[i];
       m.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      m.msg_hdr.msg_control = slots[i].control.data();
+      m.msg_hdr.msg_controllen = slots[i].control.size();
       m.msg_hdr.msg_flags = 0;
       m.msg_len = 0;
     }
+  }
+
+  // The kernel's count of datagrams dropped on the socket when datagram `i` was queued, if
+  // it attached one (it does once the count is above zero).
+  std::optional<uint32_t> kernelDrops(size_t i) {
+    msghdr& h = received[i].msg_hdr;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
+          c->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
+        uint32_t count = 0;
+        std::memcpy(&count, CMSG_DATA(c), sizeof count);
+        return count;
+      }
+    }
+    return std::nullopt;
   }
 
   // Queues slot `i`'s ack of `size` bytes as the `queued`-th, to the slot's sender.
@@ -83,6 +105,12 @@ Status BeaconListener::bind(const std::string& address, int port) {
   } catch (const Poco::Exception& e) {
     // The default buffer still works, with less room for bursts.
     logger_.warning("beacon listener: cannot enlarge the receive buffer: " + e.displayText());
+  }
+  const int on = 1;
+  if (::setsockopt(socket_->impl()->sockfd(), SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) != 0) {
+    // Beacons still work; an overflowing queue would go unnoticed by the presence engine.
+    logger_.warning(std::string("beacon listener: cannot count receive queue overflows: ") +
+                    Poco::Error::getMessage(errno));
   }
   return Status::okStatus();
 }
@@ -129,6 +157,8 @@ size_t BeaconListener::serveBatch() {
     }
     return 0;
   }
+  read_.fetch_add(static_cast<uint64_t>(received), std::memory_order_relaxed);
+  countOverflows(static_cast<size_t>(received));
   size_t acks = 0;
   for (size_t i = 0; i < static_cast<size_t>(received); ++i) {
     Batch::Slot& slot = batch.slots[i];
@@ -142,6 +172,37 @@ size_t BeaconListener::serveBatch() {
   }
   sendAcks(acks);
   return static_cast<size_t>(received);
+}
+
+void BeaconListener::countOverflows(size_t received) {
+  // The counter is cumulative: the batch's last datagram that carries it tells all.
+  for (size_t i = received; i-- > 0;) {
+    if (std::optional<uint32_t> drops = batch_->kernelDrops(i)) {
+      // Unsigned difference: right across the counter's wrap.
+      const uint32_t added = *drops - kernel_drops_seen_;
+      kernel_drops_seen_ = *drops;
+      overflowed_.fetch_add(added, std::memory_order_relaxed);
+      return;
+    }
+  }
+}
+
+MetricsSource beaconReceiveMetrics(const BeaconListener& listener) {
+  return [&listener](MetricsWriter& out) {
+    const BeaconListener::ReceiveStats s = listener.receiveStats();
+    out.family("vigil_beacon_datagrams_read_total", MetricType::kCounter,
+               "Datagrams read from the UDP beacon port.");
+    out.sample(static_cast<double>(s.read));
+    out.family("vigil_beacon_receive_overflows_total", MetricType::kCounter,
+               "Datagrams the kernel dropped because the beacon socket's receive queue was full "
+               "(the collector did not read fast enough).");
+    out.sample(static_cast<double>(s.overflowed));
+  };
+}
+
+BeaconListener::ReceiveStats BeaconListener::receiveStats() const {
+  return ReceiveStats{read_.load(std::memory_order_relaxed),
+                      overflowed_.load(std::memory_order_relaxed)};
 }
 
 void BeaconListener::sendAcks(size_t count) {

@@ -6,6 +6,10 @@
 // BeaconConfig::drop_log_period, never per datagram. Nothing is allocated per datagram: the
 // batch's buffers and the check's workspace are made once (Linux: recvmmsg and sendmmsg).
 //
+// Beacons the kernel drops because the socket's receive queue is full never reach the
+// thread; the kernel counts them (SO_RXQ_OVFL) and receiveStats() reports them, so the
+// collector can tell its own overload from silent agents.
+//
 // Thread safety: bind()/start()/stop() from one owner thread; port() from any thread once
 // bound.
 
@@ -21,6 +25,7 @@
 #include <string>
 #include <thread>
 
+#include "collector/http/metrics.h"
 #include "collector/ingest/beacon_service.h"
 #include "common/status.h"
 
@@ -54,6 +59,14 @@ class BeaconListener {
   // Stops the thread within about kPollPeriod and closes the socket. Idempotent.
   void stop();
 
+  struct ReceiveStats {
+    uint64_t read = 0;        // datagrams read from the socket
+    uint64_t overflowed = 0;  // datagrams the kernel dropped: the receive queue was full
+  };
+  // Totals since bind(). `overflowed` is learnt from the datagrams read after the drops, so
+  // it lags until the next one arrives. Safe from any thread.
+  ReceiveStats receiveStats() const;
+
  private:
   struct Batch;  // the preallocated datagrams, addresses and acks of one batch
 
@@ -63,6 +76,8 @@ class BeaconListener {
   size_t serveBatch();
   // Sends the first `count` acks of the batch; one that fails is skipped.
   void sendAcks(size_t count);
+  // Adds the drops the kernel counted up to the batch's last datagram to overflowed_.
+  void countOverflows(size_t received);
   void logDrop(const BeaconVerdict& verdict, size_t slot);
   // One line per drop log period, so a failing socket does not spin the log.
   void logSocketError(const char* call, int error);
@@ -77,6 +92,12 @@ class BeaconListener {
   std::unique_ptr<Batch> batch_;
   BeaconWorkspace workspace_;
   std::optional<std::chrono::steady_clock::time_point> last_error_logged_;
+  uint32_t kernel_drops_seen_ = 0;  // the kernel's counter (it wraps) as last read
+  std::atomic<uint64_t> read_{0};
+  std::atomic<uint64_t> overflowed_{0};
 };
+
+// vigil_beacon_datagrams_read_total and vigil_beacon_receive_overflows_total.
+MetricsSource beaconReceiveMetrics(const BeaconListener& listener);
 
 }  // namespace vigil::collector

@@ -200,6 +200,11 @@ void PresenceMonitor::reportConnectionsStarved(uint64_t starved) {
   engine_.reportConnectionsStarved(starved);
 }
 
+void PresenceMonitor::reportBeaconReceive(uint64_t read, uint64_t overflowed) {
+  MutexLock lock(mu_);
+  engine_.reportBeaconReceive(read, overflowed);
+}
+
 void PresenceMonitor::tick() {
   MutexLock lock(mu_);
   // The pending batch is itself a queue: past its bound the collector is degraded.

@@ -66,6 +66,7 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   void reportQueueDepth(presence::QueueId queue, uint64_t depth, uint64_t bound);
   void reportRequests(uint64_t accepted, uint64_t shed);
   void reportConnectionsStarved(uint64_t starved);
+  void reportBeaconReceive(uint64_t read, uint64_t overflowed);
 
   void tick();
 

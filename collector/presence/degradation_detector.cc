@@ -101,15 +101,23 @@ void DegradationDetector::onQueueDepth(QueueId queue, uint64_t depth, uint64_t b
   setActive(DegradationReason::kQueueOverBound, any, now);
 }
 
-void DegradationDetector::onRequests(uint64_t accepted, uint64_t shed, Ticks now) {
-  accepted_ += accepted;
-  shed_ += shed;
-  const uint64_t total = accepted_ + shed_;
+void DegradationDetector::judgeLoss(LossSample* sample, uint64_t kept, uint64_t lost,
+                                    DegradationReason reason, Ticks now) {
+  sample->kept += kept;
+  sample->lost += lost;
+  const uint64_t total = sample->kept + sample->lost;
   if (total < kMinShedSample) return;
-  const double share = static_cast<double>(shed_) / static_cast<double>(total);
-  accepted_ = 0;
-  shed_ = 0;
-  setActive(DegradationReason::kShedRequests, share > shed_share_bound_, now);
+  const double share = static_cast<double>(sample->lost) / static_cast<double>(total);
+  *sample = LossSample{};
+  setActive(reason, share > shed_share_bound_, now);
+}
+
+void DegradationDetector::onRequests(uint64_t accepted, uint64_t shed, Ticks now) {
+  judgeLoss(&requests_, accepted, shed, DegradationReason::kShedRequests, now);
+}
+
+void DegradationDetector::onBeaconReceive(uint64_t read, uint64_t overflowed, Ticks now) {
+  judgeLoss(&beacons_, read, overflowed, DegradationReason::kBeaconOverflow, now);
 }
 
 void DegradationDetector::onStoreWrite(bool ok, Ticks now) {

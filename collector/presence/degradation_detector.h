@@ -5,9 +5,10 @@
 // transient: once its cause ends the bit stays set for effectiveRecoveryPeriod() more, so
 // evidence that the fault delayed can still arrive before anyone is judged.
 //
-// Late ticks and clock jumps are detected here (onTick); ingest lag, queues, shed requests
-// and store writes come from the collector's reports; channel collapse and mass suspect are
-// decided by ChannelMonitor and MassSuspectMonitor and set as conditions.
+// Late ticks and clock jumps are detected here (onTick); ingest lag, queues, shed requests,
+// beacons lost to a full receive queue and store writes come from the collector's reports; channel
+// collapse and mass suspect are decided by ChannelMonitor and MassSuspectMonitor and set as
+// conditions.
 
 #include <array>
 #include <cstdint>
@@ -37,6 +38,9 @@ class DegradationDetector {
   void onQueueDepth(QueueId queue, uint64_t depth, uint64_t bound, Ticks now);
   // Shares are judged over at least kMinShedSample requests; smaller reports accumulate.
   void onRequests(uint64_t accepted, uint64_t shed, Ticks now);
+  // Beacons read from the socket and beacons the kernel dropped before they could be read;
+  // the dropped share is judged against shed_share_bound like shed requests.
+  void onBeaconReceive(uint64_t read, uint64_t overflowed, Ticks now);
   void onStoreWrite(bool ok, Ticks now);
 
   // A condition whose cause another monitor decides (channel collapse, mass suspect).
@@ -73,8 +77,17 @@ class DegradationDetector {
   Ticks last_tick_;
   WallTime last_tick_wall_;
   std::array<bool, kQueueCount> queue_over_{};
-  uint64_t accepted_ = 0;
-  uint64_t shed_ = 0;
+  // Counts since the last judged share (one pair per kind of loss).
+  struct LossSample {
+    uint64_t kept = 0;
+    uint64_t lost = 0;
+  };
+  // Adds to `sample`; once it holds kMinShedSample, sets or clears `reason` by its share.
+  void judgeLoss(LossSample* sample, uint64_t kept, uint64_t lost, DegradationReason reason,
+                 Ticks now);
+
+  LossSample requests_;
+  LossSample beacons_;
   uint32_t store_failures_ = 0;
   Ticks reported_lag_ = 0;
 };

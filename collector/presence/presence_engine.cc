@@ -94,6 +94,7 @@ class PresenceEngine::Impl {
   void reportRequests(uint64_t accepted, uint64_t shed);
   void reportStoreWrite(bool ok);
   void reportConnectionsStarved(uint64_t starved);
+  void reportBeaconReceive(uint64_t read, uint64_t overflowed);
   void setMaintenanceWindows(std::vector<MaintenanceWindow> windows);
   void tick();
 
@@ -1042,6 +1043,12 @@ void PresenceEngine::Impl::reportConnectionsStarved(uint64_t starved) {
   syncHealth(now);
 }
 
+void PresenceEngine::Impl::reportBeaconReceive(uint64_t read, uint64_t overflowed) {
+  const Now now = this->now();
+  degradation_.onBeaconReceive(read, overflowed, now.mono);
+  syncHealth(now);
+}
+
 void PresenceEngine::Impl::reportStoreWrite(bool ok) {
   const Now now = this->now();
   degradation_.onStoreWrite(ok, now.mono);
@@ -1204,6 +1211,10 @@ void PresenceEngine::reportRequests(uint64_t accepted, uint64_t shed) {
 void PresenceEngine::reportStoreWrite(bool ok) { impl_->reportStoreWrite(ok); }
 void PresenceEngine::reportConnectionsStarved(uint64_t starved) {
   impl_->reportConnectionsStarved(starved);
+}
+
+void PresenceEngine::reportBeaconReceive(uint64_t read, uint64_t overflowed) {
+  impl_->reportBeaconReceive(read, overflowed);
 }
 void PresenceEngine::setMaintenanceWindows(std::vector<MaintenanceWindow> windows) {
   impl_->setMaintenanceWindows(std::move(windows));

@@ -76,6 +76,10 @@ class PresenceEngine {
   // room for them) since the previous report: while any are, agents cannot reach the
   // collector through no fault of theirs (DegradationReason::kConnectionsExhausted).
   void reportConnectionsStarved(uint64_t starved);
+  // Beacons read from the UDP socket, and beacons the kernel dropped because its receive
+  // queue was full, since the previous report: evidence the collector itself failed to take
+  // in (DegradationReason::kBeaconOverflow when the dropped share passes shed_share_bound).
+  void reportBeaconReceive(uint64_t read, uint64_t overflowed);
 
   // --- Maintenance ------------------------------------------------------------------------
 

@@ -134,6 +134,8 @@ const char* degradationReasonName(DegradationReason reason) {
       return "mass_suspect";
     case DegradationReason::kConnectionsExhausted:
       return "connections_exhausted";
+    case DegradationReason::kBeaconOverflow:
+      return "beacon_overflow";
   }
   return "unknown";
 }

@@ -87,8 +87,9 @@ enum class DegradationReason : uint8_t {
   kChannelCollapse,       // one indicator vanished for many agents while another continues
   kMassSuspect,           // far more agents went SUSPECT in one window than the baseline
   kConnectionsExhausted,  // the listener dropped connections before they could send a request
+  kBeaconOverflow,        // share of beacons the kernel dropped (receive queue full) over bound
 };
-constexpr size_t kDegradationReasonCount = 10;
+constexpr size_t kDegradationReasonCount = 11;
 const char* degradationReasonName(DegradationReason reason);  // "warm_up", ...
 // The reasons set in `mask` (bit i stands for DegradationReason i), in declaration order.
 std::vector<DegradationReason> degradationReasonsIn(uint32_t mask);

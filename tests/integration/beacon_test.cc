@@ -8,6 +8,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -215,6 +216,38 @@ BOOST_AUTO_TEST_CASE(beacon_is_acked_and_every_bad_one_is_dropped_and_counted) {
   BOOST_TEST(countOccurrences(log, "beacon dropped (malformed)") == 1u);
   BOOST_TEST(countOccurrences(log, "beacon dropped (replayed)") == 1u);
   BOOST_TEST(log.find(agent.secret) == std::string::npos);
+}
+
+// A collector that cannot read its beacon port fast enough (here: stopped while beacons
+// arrive) learns from the kernel how many it lost, counts them and holds verdicts for it.
+BOOST_AUTO_TEST_CASE(beacons_lost_to_a_full_receive_queue_degrade_the_collector) {
+  TempDir tmp;
+  Collector collector(tmp.sub("collector"), {{"beacon.port", "0"}});
+  collector.start();
+  const int port = beaconPortOf(collector);
+  BOOST_REQUIRE(port > 0);
+  BeaconClient client(port);
+  collector.signal(SIGSTOP);
+  // Far more than the largest receive queue the listener gets (2 x its 4 MiB buffer, over
+  // 500 bytes of kernel memory per datagram).
+  for (int i = 0; i < 40'000; ++i) client.send("VB1 this is not a beacon");
+  collector.signal(SIGCONT);
+  // The kernel's count rides on the datagrams queued after the drops.
+  const bool degraded = eventually(
+      [&] {
+        client.send("VB1 this is not a beacon");
+        return collector.adminGet("/api/v1/health").body.find("beacon_overflow") !=
+               std::string::npos;
+      },
+      15s);
+  BOOST_TEST(degraded, "no beacon_overflow; health: " << collector.adminGet("/api/v1/health").body);
+  const std::string metrics = httpRequest(collector.port(), "GET", "/metrics").body;
+  static const std::regex kOverflows("\nvigil_beacon_receive_overflows_total ([0-9]+)");
+  std::smatch m;
+  BOOST_REQUIRE(std::regex_search(metrics, m, kOverflows));
+  BOOST_TEST(std::atoll(m[1].str().c_str()) > 1000);
+  BOOST_TEST(collector.adminGet("/api/v1/health/history").body.find("beacon_overflow") !=
+             std::string::npos);
 }
 
 // Two agents of the default site: B reports hearing A. A reports an outage diary, then says

@@ -99,6 +99,8 @@ class Collector {
   int stop();
   // SIGKILL, then waits for exit.
   void kill();
+  // Sends `signo` (SIGSTOP, SIGCONT, ...) and returns at once.
+  void signal(int signo) { process_->signal(signo); }
 
   int port() const { return port_; }
   const std::string& dataDir() const { return data_dir_; }

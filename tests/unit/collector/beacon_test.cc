@@ -400,6 +400,32 @@ BOOST_FIXTURE_TEST_CASE(a_queue_longer_than_a_batch_is_answered_in_order, Beacon
   BOOST_TEST(service->counters().accepted == count);
 }
 
+BOOST_FIXTURE_TEST_CASE(beacons_the_kernel_dropped_on_a_full_queue_are_counted, BeaconFixture) {
+  Poco::Logger& logger = Poco::Logger::get("test.beacon.overflow");
+  BeaconListener listener(*service, logger);
+  BOOST_REQUIRE(listener.bind("127.0.0.1", 0).ok());
+  const Poco::Net::SocketAddress collector("127.0.0.1", listener.port());
+  BeaconClient client;
+  // Far more than the receive queue holds (at most 2 x kReceiveBufferBytes, over 500 bytes of
+  // kernel memory each) while nothing reads it: on loopback the rest is dropped, none lost
+  // elsewhere.
+  const uint64_t sent = 2 * 2 * BeaconListener::kReceiveBufferBytes / 500 + 1000;
+  for (uint64_t i = 0; i < sent; ++i) client.send("junk", collector);
+  listener.start();
+  BOOST_REQUIRE(waitUntil([&] { return listener.receiveStats().read > 0; }));
+  // The kernel reports its count with a datagram queued after the drops.
+  BOOST_REQUIRE(waitUntil([&] {
+    client.send("junk", collector);
+    const BeaconListener::ReceiveStats s = listener.receiveStats();
+    return s.overflowed > 0 && s.read + s.overflowed >= sent;
+  }));
+  const BeaconListener::ReceiveStats s = listener.receiveStats();
+  BOOST_TEST(s.overflowed > 0u);
+  BOOST_TEST(s.read > 0u);
+  BOOST_TEST(s.overflowed < sent);
+  BOOST_TEST(service->counters().dropped[dropIndex(BeaconDrop::kMalformed)] == s.read);
+}
+
 BOOST_FIXTURE_TEST_CASE(check_reuses_one_workspace_across_agents_and_keys, BeaconFixture) {
   // The allocation-free form gives what handle() gives, datagram after datagram.
   vigil::collector::BeaconWorkspace workspace;

@@ -93,6 +93,9 @@ BOOST_AUTO_TEST_CASE(every_transient_reason_starts_on_its_cause_and_ends_after_r
       {"shed requests over their share", DegradationReason::kShedRequests,
        [](Harness& h) { h.engine.reportRequests(90, 10); },
        [](Harness& h) { h.engine.reportRequests(100, 0); }},
+      {"beacons lost to a full receive queue", DegradationReason::kBeaconOverflow,
+       [](Harness& h) { h.engine.reportBeaconReceive(90, 10); },
+       [](Harness& h) { h.engine.reportBeaconReceive(100, 0); }},
       {"store writes failing", DegradationReason::kStoreWriteFailures,
        [](Harness& h) {
          for (int i = 0; i < 3; ++i) h.engine.reportStoreWrite(false);
