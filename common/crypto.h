@@ -16,8 +16,8 @@ using Sha256Digest = std::array<uint8_t, 32>;
 // portable (crypto_common.cc).
 
 // HMAC-SHA256. Fails only if the crypto library itself fails. Through OpenSSL 3's EVP_MAC
-// (the library's own HMAC): it allocates inside OpenSSL on every call; CNG's creates a hash
-// object.
+// (the library's own HMAC), one context per calling thread, kept for the thread's life and
+// re-keyed per call (OpenSSL still allocates inside); CNG's creates a hash object.
 Result<Sha256Digest> hmacSha256(std::string_view key, std::string_view data);
 
 // SHA-256.
