@@ -300,13 +300,14 @@ ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
 
   // 4. Agent known and not retired.
   const std::string& agent_id = *request.agent_id;
-  const std::optional<AgentCredentials> credentials = directory_.credentials(agent_id);
-  if (!credentials || credentials->retired) {
+  // The worker thread's own copy keeps its capacity: no allocation for the secret per request.
+  thread_local AgentCredentials credentials;
+  if (!directory_.credentialsInto(agent_id, &credentials) || credentials.retired) {
     return apiError(401, errors::kUnknownAgent, "unknown or retired agent");
   }
 
   // 5. Signature over the exact body bytes, constant-time.
-  if (!protocol::verifySignature(credentials->secret, "POST", protocol::kHeartbeatPath,
+  if (!protocol::verifySignature(credentials.secret, "POST", protocol::kHeartbeatPath,
                                  *timestamp_ms, request.body, *request.signature)) {
     return apiError(401, errors::kBadSignature, "the signature does not verify");
   }
@@ -361,7 +362,7 @@ ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
   // The interval it is told (policy, stretched by load when the collector's budget needs it):
   // the engine expects its next heartbeat one such interval from now.
   CadenceInputs cadence;
-  cadence.base = baseCadence(agent_id, *credentials);
+  cadence.base = baseCadence(agent_id, credentials);
   cadence.fallback_working = beat.beacon_state == std::string_view(protocol::beacon_states::kAcked);
   const CadencePlan plan =
       planCadence(cadence, governor_ != nullptr ? governor_->level() : 0,
@@ -381,7 +382,7 @@ ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
           ReportedOutage{fromUnixMillis(o.from_ms), fromUnixMillis(o.to_ms)});
     }
     accepted.shutdown = beat.shutdown.has_value();
-    accepted.witnesses = witnessesOf(beat, *credentials, received_at);
+    accepted.witnesses = witnessesOf(beat, credentials, received_at);
     assessment = evidence_->heartbeatAccepted(accepted);
   }
   if (beat.shutdown && notice_log_) {
@@ -395,7 +396,7 @@ ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
     response.verify_interval_s = std::min(config_.verify_interval_s, cadence.base.heartbeat_s);
     response.verify_for_s = config_.verify_for_s;
   }
-  response.channels = channelOffer(credentials->site_id, beat.peer_key_id, cadence.base.beacon_s);
+  response.channels = channelOffer(credentials.site_id, beat.peer_key_id, cadence.base.beacon_s);
   return response;
 }
 
