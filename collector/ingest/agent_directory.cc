@@ -32,14 +32,17 @@ uint64_t fingerprintOf(const std::optional<AgentNetwork>& net) {
   return net ? fingerprintOf(net->default_route, net->addresses) : 0;
 }
 
-// True, and `*print` updated, if `reported` is a non-empty value other than the remembered
-// one.
-bool changes(const std::optional<std::string>& reported, uint64_t* print) {
-  if (!reported || reported->empty()) return false;
-  const uint64_t p = fingerprintOf(*reported);
+// True, and `*print` updated, if `value` differs from the remembered one.
+bool remember(std::string_view value, uint64_t* print) {
+  const uint64_t p = fingerprintOf(value);
   if (p == *print) return false;
   *print = p;
   return true;
+}
+
+// As remember(), for a value an agent may leave out: an unset or empty one changes nothing.
+bool rememberReported(const std::optional<std::string>& reported, uint64_t* print) {
+  return reported && !reported->empty() && remember(std::string_view(*reported), print);
 }
 
 // Keeps the newest kOutageReportsKeptPerAgent reports.
@@ -160,20 +163,16 @@ AcceptOutcome AgentDirectory::accept(const protocol::Heartbeat& beat, int64_t no
     return *e.unwritten;
   };
   // Boot id and version are always reported; an empty one is a value like any other.
-  if (const uint64_t p = fingerprintOf(beat.boot_id); p != e.printed.boot_id) {
-    e.printed.boot_id = p;
-    unwritten().boot_id = beat.boot_id;
-  }
-  if (const uint64_t p = fingerprintOf(beat.agent_version); p != e.printed.agent_version) {
-    e.printed.agent_version = p;
+  if (remember(beat.boot_id, &e.printed.boot_id)) unwritten().boot_id = beat.boot_id;
+  if (remember(beat.agent_version, &e.printed.agent_version)) {
     unwritten().agent_version = beat.agent_version;
   }
-  if (changes(beat.hostname, &e.printed.hostname)) unwritten().hostname = *beat.hostname;
-  if (changes(beat.os_name, &e.printed.os_name)) unwritten().facts.os_name = *beat.os_name;
-  if (changes(beat.os_version, &e.printed.os_version)) {
+  if (rememberReported(beat.hostname, &e.printed.hostname)) unwritten().hostname = *beat.hostname;
+  if (rememberReported(beat.os_name, &e.printed.os_name)) unwritten().facts.os_name = *beat.os_name;
+  if (rememberReported(beat.os_version, &e.printed.os_version)) {
     unwritten().facts.os_version = *beat.os_version;
   }
-  if (changes(beat.config_hash, &e.printed.config_hash)) {
+  if (rememberReported(beat.config_hash, &e.printed.config_hash)) {
     unwritten().facts.config_hash = *beat.config_hash;
   }
   if (beat.net) {
