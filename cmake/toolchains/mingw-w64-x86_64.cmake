@@ -34,7 +34,9 @@ if(VIGIL_WINE)
   set(VIGIL_WINEPREFIX "${CMAKE_BINARY_DIR}/wineprefix" CACHE PATH
       "Wine prefix the cross-compiled tests run in")
   # mscoree and mshtml are disabled so a fresh prefix never offers to install Mono or Gecko.
+  # wine-run.sh starts a program once more when wine failed to start it (see there).
   set(CMAKE_CROSSCOMPILING_EMULATOR
       /usr/bin/env WINEPREFIX=${VIGIL_WINEPREFIX} WINEDEBUG=-all
-      WINEDLLOVERRIDES=mscoree,mshtml= ${VIGIL_WINE})
+      WINEDLLOVERRIDES=mscoree,mshtml= /bin/bash ${CMAKE_CURRENT_LIST_DIR}/wine-run.sh
+      ${VIGIL_WINE})
 endif()
