@@ -20,7 +20,7 @@ namespace vigil::collector {
 class AdminAuthenticator {
  public:
   // `store` must outlive the authenticator.
-  explicit AdminAuthenticator(Store& store) : store_(store) {}
+  explicit AdminAuthenticator(TokenStore& store) : store_(store) {}
 
   // The principal of `authorization` if it is "Bearer <token>" (scheme case-insensitive) and
   // the token is an admin token usable at `now_ms` (not revoked, not expired). Its scope is
@@ -35,7 +35,7 @@ class AdminAuthenticator {
   static std::optional<std::string_view> bearerToken(std::string_view authorization);
 
  private:
-  Store& store_;
+  TokenStore& store_;
 };
 
 }  // namespace vigil::collector

@@ -13,9 +13,10 @@ namespace errors = protocol::errors;
 
 }  // namespace
 
-AgentQueryService::AgentQueryService(Store& store, AgentDirectory& directory,
-                                     PresenceMonitor& presence, HealthSources sources)
-    : store_(store), directory_(directory), presence_(presence), sources_(sources) {}
+AgentQueryService::AgentQueryService(AgentStore& store, PresenceLogStore& log,
+                                     AgentDirectory& directory, PresenceMonitor& presence,
+                                     HealthSources sources)
+    : store_(store), log_(log), directory_(directory), presence_(presence), sources_(sources) {}
 
 namespace {
 
@@ -224,7 +225,7 @@ void AgentQueryService::addSummary(cJSON* summary, std::optional<int64_t> tenant
   filter.states = {"open"};
   // Counted up to a bound: a summary is a glance, the alert list is the reference.
   constexpr size_t kCountBound = 10'000;
-  auto open = store_.countAlerts(filter, kCountBound);
+  auto open = log_.countAlerts(filter, kCountBound);
   if (open.ok()) {
     out::integer(summary, "open_alerts", static_cast<int64_t>(open.value()));
   } else {
@@ -314,7 +315,7 @@ ApiResult<AdminAnswer> AgentQueryService::getAgent(const AdminRequest& request) 
   auto agent = findVisibleAgent(request);
   if (!agent.ok()) return agent.error();
   const std::string agent_id = agent.value().id;
-  auto history = store_.listStatusChanges(agent_id, 0, kHistoryLength);
+  auto history = log_.listStatusChanges(agent_id, 0, kHistoryLength);
   if (!history.ok()) return storeFailure();
   auto outages = store_.listOutageReports(agent_id, kOutagesShown);
   if (!outages.ok()) return storeFailure();
@@ -343,7 +344,7 @@ ApiResult<AdminAnswer> AgentQueryService::agentHistory(const AdminRequest& reque
   if (!limit.ok()) return limit.error();
   auto before = cursorId(request, 0);
   if (!before.ok()) return before.error();
-  auto rows = store_.listStatusChanges(agent.value().id, before.value(), limit.value() + 1);
+  auto rows = log_.listStatusChanges(agent.value().id, before.value(), limit.value() + 1);
   if (!rows.ok()) return storeFailure();
   std::vector<StatusChangeRecord>& changes = rows.value();
   const bool more = changes.size() > limit.value();
@@ -385,7 +386,7 @@ ApiResult<AdminAnswer> AgentQueryService::deleteAgent(const AdminRequest& reques
 
 ApiResult<AdminAnswer> AgentQueryService::health(const AdminRequest& /*request*/) {
   const presence::HealthView health = presence_.health();
-  auto history = store_.listHealthHistoryPage(0, kHistoryLength);
+  auto history = log_.listHealthHistoryPage(0, kHistoryLength);
   if (!history.ok()) return storeFailure();
   json::JsonPtr root(cJSON_CreateObject());
   cJSON* o = root.get();
@@ -456,7 +457,7 @@ ApiResult<AdminAnswer> AgentQueryService::healthHistory(const AdminRequest& requ
   if (!limit.ok()) return limit.error();
   auto before = cursorId(request, 0);
   if (!before.ok()) return before.error();
-  auto rows = store_.listHealthHistoryPage(before.value(), limit.value() + 1);
+  auto rows = log_.listHealthHistoryPage(before.value(), limit.value() + 1);
   if (!rows.ok()) return storeFailure();
   std::vector<HealthRecord>& records = rows.value();
   const bool more = records.size() > limit.value();

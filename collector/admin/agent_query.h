@@ -41,8 +41,8 @@ class AgentQueryService {
   static constexpr size_t kOutagesShown = kOutageReportsKeptPerAgent;
 
   // All references, and the pointers in `sources`, must outlive the service.
-  AgentQueryService(Store& store, AgentDirectory& directory, PresenceMonitor& presence,
-                    HealthSources sources = {});
+  AgentQueryService(AgentStore& store, PresenceLogStore& log, AgentDirectory& directory,
+                    PresenceMonitor& presence, HealthSources sources = {});
 
   void registerRoutes(AdminRouteTable& table);
 
@@ -75,7 +75,8 @@ class AgentQueryService {
   // The agent if it exists in the principal's scope; 404 otherwise.
   ApiResult<AgentRecord> findVisibleAgent(const AdminRequest& request);
 
-  Store& store_;
+  AgentStore& store_;
+  PresenceLogStore& log_;
   AgentDirectory& directory_;
   PresenceMonitor& presence_;
   const HealthSources sources_;

@@ -16,7 +16,7 @@ namespace vigil::collector {
 class AlertService {
  public:
   // `store` must outlive the service.
-  explicit AlertService(Store& store) : store_(store) {}
+  explicit AlertService(PresenceLogStore& store) : store_(store) {}
 
   // GET /api/v1/alerts, GET /api/v1/alerts/{alert_id}, POST .../acknowledge, POST .../resolve.
   void registerRoutes(AdminRouteTable& table);
@@ -32,7 +32,7 @@ class AlertService {
   // The alert as it is now, as an answer.
   ApiResult<AdminAnswer> answerAlert(int64_t alert_id);
 
-  Store& store_;
+  PresenceLogStore& store_;
 };
 
 }  // namespace vigil::collector

@@ -133,16 +133,19 @@ std::string who(const AdminPrincipal& principal) {
 
 }  // namespace
 
-CadenceService::CadenceService(Store& store, CadenceBook& book, PresenceMonitor& presence,
+CadenceService::CadenceService(CadenceStore& store, TenancyStore& tenancy, AgentStore& agents,
+                               CadenceBook& book, PresenceMonitor& presence,
                                AdminRouteHandler agent_answer, LogLine log)
     : store_(store),
+      tenancy_(tenancy),
+      agents_(agents),
       book_(book),
       presence_(presence),
       agent_answer_(std::move(agent_answer)),
       log_(std::move(log)) {}
 
 Status CadenceService::load() {
-  auto servers = store_.listAgentIdsOfClass(AgentClass::kServer);
+  auto servers = agents_.listAgentIdsOfClass(AgentClass::kServer);
   if (!servers.ok()) return servers.error();
   for (const std::string& id : servers.value()) book_.setAgentClass(id, AgentClass::kServer);
   return reload();
@@ -176,7 +179,7 @@ void CadenceService::registerRoutes(AdminRouteTable& table) {
 ApiResult<CadenceService::Scope> CadenceService::visibleTenant(const AdminRequest& request) {
   auto id = parseIdParam(request, "tenant_id", "tenant");
   if (!id.ok()) return id.error();
-  auto tenant = store_.findTenant(id.value());
+  auto tenant = tenancy_.findTenant(id.value());
   if (!tenant.ok()) return storeFailure();
   if (!tenant.value() || !request.principal.scope.allows(tenant.value()->id)) {
     return notFound("tenant");
@@ -187,7 +190,7 @@ ApiResult<CadenceService::Scope> CadenceService::visibleTenant(const AdminReques
 ApiResult<CadenceService::Scope> CadenceService::visibleSite(const AdminRequest& request) {
   auto id = parseIdParam(request, "site_id", "site");
   if (!id.ok()) return id.error();
-  auto site = store_.findSite(id.value());
+  auto site = tenancy_.findSite(id.value());
   if (!site.ok()) return storeFailure();
   if (!site.value() || !request.principal.scope.allows(site.value()->tenant_id)) {
     return notFound("site");
@@ -311,7 +314,7 @@ ApiResult<AdminAnswer> CadenceService::deleteSiteCadence(const AdminRequest& req
 ApiResult<AdminAnswer> CadenceService::patchAgent(const AdminRequest& request) {
   const std::string& agent_id = request.pathParam("agent_id");
   if (agent_id.empty() || agent_id.size() > protocol::kMaxStringBytes) return notFound("agent");
-  auto agent = store_.findAgent(agent_id);
+  auto agent = agents_.findAgent(agent_id);
   if (!agent.ok()) return storeFailure();
   if (!agent.value() || !request.principal.scope.allows(agent.value()->tenant_id)) {
     return notFound("agent");
@@ -324,7 +327,7 @@ ApiResult<AdminAnswer> CadenceService::patchAgent(const AdminRequest& request) {
   if (name.value()) {
     std::optional<AgentClass> agent_class = agentClassFromName(*name.value());
     if (!agent_class) return invalidField("class", "must be \"workstation\" or \"server\"");
-    auto stored = store_.setAgentClass(agent_id, *agent_class);
+    auto stored = agents_.setAgentClass(agent_id, *agent_class);
     if (!stored.ok()) return storeFailure();
     if (!stored.value()) return notFound("agent");
     book_.setAgentClass(agent_id, *agent_class);

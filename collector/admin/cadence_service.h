@@ -26,11 +26,11 @@ class CadenceService {
  public:
   using LogLine = std::function<void(const std::string&)>;
 
-  // `store`, `book` and `presence` must outlive the service. `agent_answer` writes the answer
-  // of a changed agent (GET /api/v1/agents/{agent_id} of the same request); `log` takes one
-  // line per change.
-  CadenceService(Store& store, CadenceBook& book, PresenceMonitor& presence,
-                 AdminRouteHandler agent_answer, LogLine log);
+  // `store`, `tenancy`, `agents`, `book` and `presence` must outlive the service. `agent_answer`
+  // writes the answer of a changed agent (GET /api/v1/agents/{agent_id} of the same request); `log`
+  // takes one line per change.
+  CadenceService(CadenceStore& store, TenancyStore& tenancy, AgentStore& agents, CadenceBook& book,
+                 PresenceMonitor& presence, AdminRouteHandler agent_answer, LogLine log);
 
   // Fills the book from the store: every rule and every server's class. Call once at start.
   Status load();
@@ -64,7 +64,9 @@ class CadenceService {
   ApiResult<AdminAnswer> put(const AdminRequest& request, const Scope& scope);
   ApiResult<AdminAnswer> remove(const AdminRequest& request, const Scope& scope);
 
-  Store& store_;
+  CadenceStore& store_;
+  TenancyStore& tenancy_;
+  AgentStore& agents_;
   CadenceBook& book_;
   PresenceMonitor& presence_;
   const AdminRouteHandler agent_answer_;

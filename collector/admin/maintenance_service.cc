@@ -118,7 +118,7 @@ ApiResult<AdminAnswer> MaintenanceService::createWindow(const AdminRequest& requ
   if (body.has("tenant_id")) {
     auto id = body.optionalInteger("tenant_id", 1, INT64_MAX / 2);
     if (!id.ok()) return id.error();
-    auto tenant = store_.findTenant(*id.value());
+    auto tenant = tenancy_.findTenant(*id.value());
     if (!tenant.ok()) return storeFailure();
     if (!tenant.value() || !request.principal.scope.allows(*id.value())) {
       return notFound("tenant");
@@ -128,7 +128,7 @@ ApiResult<AdminAnswer> MaintenanceService::createWindow(const AdminRequest& requ
   } else if (body.has("site_id")) {
     auto id = body.optionalInteger("site_id", 1, INT64_MAX / 2);
     if (!id.ok()) return id.error();
-    auto site = store_.findSite(*id.value());
+    auto site = tenancy_.findSite(*id.value());
     if (!site.ok()) return storeFailure();
     if (!site.value() || !request.principal.scope.allows(site.value()->tenant_id)) {
       return notFound("site");
@@ -139,7 +139,7 @@ ApiResult<AdminAnswer> MaintenanceService::createWindow(const AdminRequest& requ
   } else {
     auto id = body.requiredString("agent_id", 128);
     if (!id.ok()) return id.error();
-    auto agent = store_.findAgent(id.value());
+    auto agent = agents_.findAgent(id.value());
     if (!agent.ok()) return storeFailure();
     if (!agent.value() || !request.principal.scope.allows(agent.value()->tenant_id)) {
       return notFound("agent");

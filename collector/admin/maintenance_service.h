@@ -20,9 +20,10 @@ class MaintenanceService {
   static constexpr int64_t kMaxOnceDurationS = int64_t{31} * 24 * 3600;
   static constexpr int64_t kMaxWeeklyDurationS = 7 * 24 * 3600 - 60;
 
-  // Both must outlive the service.
-  MaintenanceService(Store& store, PresenceMonitor& presence)
-      : store_(store), presence_(presence) {}
+  // All must outlive the service. `tenancy` and `agents` resolve the scope of a window.
+  MaintenanceService(MaintenanceStore& store, TenancyStore& tenancy, AgentStore& agents,
+                     PresenceMonitor& presence)
+      : store_(store), tenancy_(tenancy), agents_(agents), presence_(presence) {}
 
   // Hands every stored window to the engine. Call once at start.
   Status load();
@@ -42,7 +43,9 @@ class MaintenanceService {
  private:
   ApiResult<MaintenanceWindowRecord> findVisibleWindow(const AdminRequest& request);
 
-  Store& store_;
+  MaintenanceStore& store_;
+  TenancyStore& tenancy_;
+  AgentStore& agents_;
   PresenceMonitor& presence_;
   Mutex reload_mu_;  // one reload at a time, so the engine gets the latest set last
 };

@@ -46,7 +46,7 @@ struct TenancyDeletions {
 class TenancyService {
  public:
   // `store` must outlive the service. Without `summary`, objects have no summary member.
-  TenancyService(Store& store, SummaryFiller summary, TenancyDeletions deletions = {})
+  TenancyService(TenancyStore& store, SummaryFiller summary, TenancyDeletions deletions = {})
       : store_(store), summary_(std::move(summary)), deletions_(std::move(deletions)) {}
 
   // GET/POST /api/v1/tenants, GET/PATCH/DELETE /api/v1/tenants/{tenant_id},
@@ -75,7 +75,7 @@ class TenancyService {
   AdminAnswer tenantAnswer(const Tenant& tenant, int http_status);
   AdminAnswer siteAnswer(const Site& site, int http_status);
 
-  Store& store_;
+  TenancyStore& store_;
   SummaryFiller summary_;
   TenancyDeletions deletions_;
 };

@@ -157,7 +157,7 @@ void TokenService::registerRoutes(AdminRouteTable& table) {
 ApiResult<Site> TokenService::visibleSite(const AdminRequest& request) {
   auto id = parseIdParam(request, "site_id", "site");
   if (!id.ok()) return id.error();
-  auto found = store_.findSite(id.value());
+  auto found = tenancy_.findSite(id.value());
   if (!found.ok()) return storeFailure();
   if (!found.value() || !request.principal.scope.allows(found.value()->tenant_id)) {
     return notFound("site");
@@ -172,7 +172,7 @@ ApiResult<EnrollmentToken> TokenService::visibleEnrollmentToken(const AdminReque
   auto token = store_.findEnrollmentToken(id.value());
   if (!token.ok()) return storeFailure();
   if (!token.value()) return notFound("enrollment token");
-  auto site = store_.findSite(token.value()->site_id);
+  auto site = tenancy_.findSite(token.value()->site_id);
   if (!site.ok()) return storeFailure();
   if (!site.value() || !request.principal.scope.allows(site.value()->tenant_id)) {
     return notFound("enrollment token");

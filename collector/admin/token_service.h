@@ -46,8 +46,8 @@ bool adminTokenVisibleTo(const AdminPrincipal& principal, const AdminToken& toke
 
 class TokenService {
  public:
-  // `store` must outlive the service.
-  explicit TokenService(Store& store) : store_(store) {}
+  // Both must outlive the service.
+  TokenService(TokenStore& store, TenancyStore& tenancy) : store_(store), tenancy_(tenancy) {}
 
   // GET/POST /api/v1/sites/{site_id}/enrollment-tokens,
   // GET/DELETE /api/v1/enrollment-tokens/{token_id}, GET/POST /api/v1/admin-tokens,
@@ -70,7 +70,8 @@ class TokenService {
                                                     int64_t* tenant_id);
   ApiResult<AdminToken> visibleAdminToken(const AdminRequest& request);
 
-  Store& store_;
+  TokenStore& store_;
+  TenancyStore& tenancy_;
 };
 
 }  // namespace vigil::collector

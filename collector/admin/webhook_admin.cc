@@ -211,7 +211,7 @@ ApiResult<AdminAnswer> WebhookAdminService::createWebhook(const AdminRequest& re
   auto enabled = body.optionalBool("enabled");
   if (!enabled.ok()) return enabled.error();
 
-  auto tenant = store_.findTenant(*tenant_id.value());
+  auto tenant = tenancy_.findTenant(*tenant_id.value());
   if (!tenant.ok()) return storeFailure();
   if (!tenant.value() || !request.principal.scope.allows(*tenant_id.value())) {
     return notFound("tenant");

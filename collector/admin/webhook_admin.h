@@ -34,12 +34,13 @@ class WebhookAdminService {
 
   using LogFn = std::function<void(const std::string&)>;
 
-  // `store` and `policy` must outlive the service. `on_enqueued` (optional) runs after a test
-  // event was put in the outbox, e.g. to wake the dispatcher. `warn` (optional) logs URLs
+  // `store`, `tenancy` and `policy` must outlive the service. `on_enqueued` (optional) runs after a
+  // test event was put in the outbox, e.g. to wake the dispatcher. `warn` (optional) logs URLs
   // refused by the outbound policy.
-  WebhookAdminService(Store& store, const OutboundPolicy& policy,
+  WebhookAdminService(WebhookStore& store, TenancyStore& tenancy, const OutboundPolicy& policy,
                       std::function<void()> on_enqueued = {}, LogFn warn = {})
       : store_(store),
+        tenancy_(tenancy),
         policy_(policy),
         on_enqueued_(std::move(on_enqueued)),
         warn_(std::move(warn)) {}
@@ -65,7 +66,8 @@ class WebhookAdminService {
   // (at most kLookupTimeout).
   ApiResult<bool> checkDestination(const std::string& url, int64_t tenant_id) const;
 
-  Store& store_;
+  WebhookStore& store_;
+  TenancyStore& tenancy_;
   const OutboundPolicy& policy_;
   const std::function<void()> on_enqueued_;
   const LogFn warn_;

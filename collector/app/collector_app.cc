@@ -407,10 +407,11 @@ class AdminServices {
   AdminServices(Store& store, AgentDirectory& directory, PresenceMonitor& presence,
                 const HealthSources& health, SitePeerKeys& peer_keys, CadenceBook& cadence,
                 Poco::Logger& log)
-      : agents_(store, directory, presence, health),
-        maintenance_(store, presence),
+      : agents_(store, store, directory, presence, health),
+        maintenance_(store, store, store, presence),
         cadence_(
-            store, cadence, presence, [this](const AdminRequest& r) { return agents_.getAgent(r); },
+            store, store, store, cadence, presence,
+            [this](const AdminRequest& r) { return agents_.getAgent(r); },
             [&log](const std::string& line) { log.information(line); }),
         tenancy_(
             store,
@@ -419,7 +420,7 @@ class AdminServices {
               agents_.addSummary(summary, tenant_id, site_id);
             },
             deletions(peer_keys, log)),
-        tokens_(store),
+        tokens_(store, store),
         alerts_(store) {}
   AdminServices(const AdminServices&) = delete;
   AdminServices& operator=(const AdminServices&) = delete;
@@ -663,7 +664,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
                           std::chrono::seconds(cadence.maxHeartbeatIntervalS())});
   LoadGovernor governor(config.cadence, cadence_memory.level);
   PresenceMonitor presence(presence_config, clock);
-  if (Status s = presence.load(store); !s.ok()) {
+  if (Status s = presence.load(store, store); !s.ok()) {
     log.fatal("cannot load presence state: " + s.toString());
     return EXIT_IOERR;
   }
@@ -685,7 +686,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
   }
 
   Poco::Logger& ingest_log = Poco::Logger::get("vigil.collector.ingest");
-  IngestService ingest(store, directory, clock, ingest_config, &presence, &peer_keys,
+  IngestService ingest(store, store, store, directory, clock, ingest_config, &presence, &peer_keys,
                        [&ingest_log](const std::string& line) { ingest_log.information(line); });
   ingest.useCadence(&cadence, &governor);
   HealthSources health_sources;
@@ -718,7 +719,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
       [&webhook_log](const std::string& line) { webhook_log.warning(line); },
       [&webhook_log](const std::string& line) { webhook_log.error(line); });
   WebhookAdminService webhooks(
-      store, outbound_policy, [&webhook_dispatcher] { webhook_dispatcher.wake(); },
+      store, store, outbound_policy, [&webhook_dispatcher] { webhook_dispatcher.wake(); },
       [&webhook_log](const std::string& line) { webhook_log.warning(line); });
   webhooks.registerRoutes(admin_routes);
   metrics.add(webhookMetrics(webhook_dispatcher));

@@ -79,7 +79,7 @@ AgentDirectory::Entry AgentDirectory::entryFrom(const AgentRecord& agent) {
   return e;
 }
 
-Status AgentDirectory::load(Store& store) {
+Status AgentDirectory::load(AgentStore& store) {
   std::unordered_map<std::string, Entry> loaded;
   std::string after;
   while (true) {

@@ -65,7 +65,7 @@ enum class AcceptOutcome { kAccepted, kUnknownAgent, kReplayedSequence };
 class AgentDirectory {
  public:
   // Loads every agent from `store`, in pages. REQUIRES: called before concurrent use.
-  Status load(Store& store);
+  Status load(AgentStore& store);
 
   // Adds a newly enrolled agent (not dirty: enrollment writes through).
   void add(const AgentRecord& agent);

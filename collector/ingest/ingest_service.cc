@@ -78,10 +78,12 @@ ApiError decodeErrorToApiError(const protocol::DecodeError& error) {
   return ApiError{400, error.code, error.message, std::nullopt};
 }
 
-IngestService::IngestService(Store& store, AgentDirectory& directory, const Clock& clock,
-                             IngestConfig config, EvidenceSink* evidence, SitePeerKeys* peer_keys,
-                             NoticeLog notice_log)
+IngestService::IngestService(AgentStore& store, TokenStore& tokens, TenancyStore& tenancy,
+                             AgentDirectory& directory, const Clock& clock, IngestConfig config,
+                             EvidenceSink* evidence, SitePeerKeys* peer_keys, NoticeLog notice_log)
     : store_(store),
+      tokens_(tokens),
+      tenancy_(tenancy),
       directory_(directory),
       clock_(clock),
       config_(normalized(config)),
@@ -218,11 +220,11 @@ ApiResult<protocol::EnrollResponse> IngestService::checkEnrollment(std::string_v
       apiError(401, errors::kInvalidEnrollToken, "the enrollment token is not valid");
   auto hash = crypto::sha256(req.enroll_token);
   if (!hash.ok()) return internalError();
-  auto token = store_.findEnrollmentTokenByHash(crypto::toHex(hash.value()));
+  auto token = tokens_.findEnrollmentTokenByHash(crypto::toHex(hash.value()));
   if (!token.ok()) return internalError();
   const int64_t now_ms = nowMs();
   if (!token.value() || !token.value()->usableAt(now_ms)) return invalid_token;
-  auto site = store_.findSite(token.value()->site_id);
+  auto site = tenancy_.findSite(token.value()->site_id);
   if (!site.ok()) return internalError();
   if (!site.value()) return invalid_token;  // deleted since the token was read
   const EnrollmentLimiter::Decision admitted =

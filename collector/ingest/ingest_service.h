@@ -82,9 +82,10 @@ class IngestService {
   // One line for the operator's log (information level), e.g. an announced shutdown.
   using NoticeLog = std::function<void(const std::string& line)>;
 
-  // `store`, `directory`, `clock`, `evidence` and `peer_keys` (if given) must outlive the
-  // service. Without `peer_keys` no peer key is offered.
-  IngestService(Store& store, AgentDirectory& directory, const Clock& clock, IngestConfig config,
+  // `store`, `tokens`, `tenancy`, `directory`, `clock`, `evidence` and `peer_keys` (if given)
+  // must outlive the service. Without `peer_keys` no peer key is offered.
+  IngestService(AgentStore& store, TokenStore& tokens, TenancyStore& tenancy,
+                AgentDirectory& directory, const Clock& clock, IngestConfig config,
                 EvidenceSink* evidence = nullptr, SitePeerKeys* peer_keys = nullptr,
                 NoticeLog notice_log = {});
 
@@ -116,7 +117,9 @@ class IngestService {
   std::vector<PeerWitness> witnessesOf(const protocol::Heartbeat& beat,
                                        const AgentCredentials& reporter, MonoTime received_at);
 
-  Store& store_;
+  AgentStore& store_;
+  TokenStore& tokens_;
+  TenancyStore& tenancy_;
   AgentDirectory& directory_;
   const Clock& clock_;
   const IngestConfig config_;

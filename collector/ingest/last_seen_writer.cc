@@ -4,7 +4,7 @@
 
 namespace vigil::collector {
 
-LastSeenWriter::LastSeenWriter(AgentDirectory& directory, Store& store,
+LastSeenWriter::LastSeenWriter(AgentDirectory& directory, AgentStore& store,
                                std::chrono::milliseconds interval, OutcomeSink on_outcome)
     : directory_(directory),
       store_(store),

@@ -30,7 +30,7 @@ class LastSeenWriter {
   using OutcomeSink = std::function<void(const Status&)>;
 
   // `directory` and `store` must outlive the writer.
-  LastSeenWriter(AgentDirectory& directory, Store& store, std::chrono::milliseconds interval,
+  LastSeenWriter(AgentDirectory& directory, AgentStore& store, std::chrono::milliseconds interval,
                  OutcomeSink on_outcome = {});
   ~LastSeenWriter();  // stops (and flushes) if running
   LastSeenWriter(const LastSeenWriter&) = delete;
@@ -46,7 +46,7 @@ class LastSeenWriter {
 
  private:
   AgentDirectory& directory_;
-  Store& store_;
+  AgentStore& store_;
   const OutcomeSink on_outcome_;
 
   Mutex flush_mu_;  // one flush at a time, so batches reach the store in order

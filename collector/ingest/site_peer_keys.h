@@ -26,7 +26,7 @@ struct SitePeerKey {
 class SitePeerKeys {
  public:
   // `store` must outlive this object.
-  explicit SitePeerKeys(Store& store) : store_(store) {}
+  explicit SitePeerKeys(TenancyStore& store) : store_(store) {}
 
   // Reads every site's key.
   Status load();
@@ -38,7 +38,7 @@ class SitePeerKeys {
   void forget(int64_t site_id);
 
  private:
-  Store& store_;
+  TenancyStore& store_;
   Mutex mu_;
   std::unordered_map<int64_t, SitePeerKey> keys_ GUARDED_BY(mu_);
 };

@@ -56,8 +56,8 @@ PresenceMonitor::PresenceMonitor(const p::PresenceConfig& config, const Clock& c
 
 PresenceMonitor::~PresenceMonitor() = default;
 
-Status PresenceMonitor::load(Store& store) {
-  auto last = store.listLastStatuses();
+Status PresenceMonitor::load(AgentStore& agents, PresenceLogStore& log) {
+  auto last = log.listLastStatuses();
   if (!last.ok()) return last.error();
   std::unordered_map<std::string, LastStatusRecord> last_by_agent;
   for (LastStatusRecord& r : last.value()) last_by_agent.emplace(r.agent_id, std::move(r));
@@ -65,7 +65,7 @@ Status PresenceMonitor::load(Store& store) {
   MutexLock lock(mu_);
   std::string after;
   while (true) {
-    auto page = store.listAgents(after, kLoadPageSize);
+    auto page = agents.listAgents(after, kLoadPageSize);
     if (!page.ok()) return page.error();
     for (const AgentRecord& agent : page.value()) {
       if (agent.retired_at_ms) continue;

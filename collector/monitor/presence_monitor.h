@@ -50,9 +50,9 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   PresenceMonitor(const PresenceMonitor&) = delete;
   PresenceMonitor& operator=(const PresenceMonitor&) = delete;
 
-  // Registers every agent of `store` with its persisted evidence and last status.
+  // Registers every agent of `agents` with its persisted evidence and its last status in `log`.
   // REQUIRES: called once, before concurrent use.
-  Status load(Store& store);
+  Status load(AgentStore& agents, PresenceLogStore& log);
 
   // EvidenceSink: a newly enrolled agent (no evidence yet), accepted heartbeats with their
   // indicators, and accepted beacons. Unknown ids (agent or witnessed peer) are ignored.

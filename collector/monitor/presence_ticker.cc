@@ -4,7 +4,7 @@
 
 namespace vigil::collector {
 
-PresenceTicker::PresenceTicker(PresenceMonitor& monitor, Store& store, Duration interval,
+PresenceTicker::PresenceTicker(PresenceMonitor& monitor, PresenceLogStore& store, Duration interval,
                                HealthInputs inputs, OutcomeSink on_outcome, BatchObserver observer)
     : monitor_(monitor),
       store_(store),

@@ -29,7 +29,7 @@ class PresenceTicker {
   using BatchObserver = std::function<void(const PresenceBatch&)>;
 
   // `monitor` and `store` must outlive the ticker.
-  PresenceTicker(PresenceMonitor& monitor, Store& store, Duration interval,
+  PresenceTicker(PresenceMonitor& monitor, PresenceLogStore& store, Duration interval,
                  HealthInputs inputs = {}, OutcomeSink on_outcome = {},
                  BatchObserver observer = {});
   ~PresenceTicker();  // stops if running
@@ -48,7 +48,7 @@ class PresenceTicker {
 
  private:
   PresenceMonitor& monitor_;
-  Store& store_;
+  PresenceLogStore& store_;
   const HealthInputs inputs_;
   const OutcomeSink on_outcome_;
   const BatchObserver observer_;

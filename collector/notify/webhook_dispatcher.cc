@@ -33,8 +33,9 @@ std::string seconds(milliseconds d) {
 
 }  // namespace
 
-WebhookDispatcher::WebhookDispatcher(Store& store, WebhookTransport& transport, const Clock& clock,
-                                     WebhookDispatchConfig config, LogFn warn, LogFn error)
+WebhookDispatcher::WebhookDispatcher(WebhookStore& store, WebhookTransport& transport,
+                                     const Clock& clock, WebhookDispatchConfig config, LogFn warn,
+                                     LogFn error)
     : store_(store),
       transport_(transport),
       clock_(clock),

@@ -81,7 +81,7 @@ class WebhookDispatcher {
 
   // `store`, `transport` and `clock` must outlive the dispatcher. `warn` receives one line per
   // failed attempt and per entry given up; `error` one per store failure.
-  WebhookDispatcher(Store& store, WebhookTransport& transport, const Clock& clock,
+  WebhookDispatcher(WebhookStore& store, WebhookTransport& transport, const Clock& clock,
                     WebhookDispatchConfig config, LogFn warn = {}, LogFn error = {});
   ~WebhookDispatcher();  // stops if running
   WebhookDispatcher(const WebhookDispatcher&) = delete;
@@ -125,7 +125,7 @@ class WebhookDispatcher {
   std::chrono::milliseconds jittered(std::chrono::milliseconds delay);
   void run();
 
-  Store& store_;
+  WebhookStore& store_;
   WebhookTransport& transport_;
   const Clock& clock_;
   const WebhookDispatchConfig config_;

@@ -1,7 +1,13 @@
 #pragma once
 
-// The collector's persistent state behind one interface, so a PostgreSQL implementation can
-// replace the embedded SQLite one. Times are Unix milliseconds (wall clock).
+// The collector's persistent state, in role interfaces: each service takes only the slices it
+// uses (an ingest path needs agents, never webhooks), and a test fakes only the slice it
+// breaks. `Store` is all of them, what a backend (the embedded SQLite one) implements. Times
+// are Unix milliseconds (wall clock).
+//
+// Listings of the admin API (docs/api.md) are keyset-paginated: ascending by id after
+// `after_id` (0 / empty: from the start), or, where noted, descending before `before_id`
+// (0: from the newest). Not-found is a value (nullopt / false), not an error.
 //
 // Secrets: enrollment and admin tokens are stored only as lower-case SHA-256 hex hashes.
 // Agent secrets are stored as issued, because the collector needs them to verify each
@@ -9,7 +15,7 @@
 // keys, which the collector hands to the site's agents. Neither is ever logged.
 //
 // Thread safety: implementations are safe to call from several threads.
-// Errors are returned as Status; no exception leaves a Store.
+// Errors are returned as Status; no exception leaves a store.
 
 #include <cstdint>
 #include <optional>
@@ -23,29 +29,75 @@
 
 namespace vigil::collector {
 
-class Store {
+// Tenants and sites: the tenancy every other record hangs from, and the sites' LAN
+// peer keys.
+class TenancyStore {
  public:
-  virtual ~Store() = default;
-
-  // Cheap liveness check of the underlying database.
-  virtual Status ping() = 0;
+  virtual ~TenancyStore() = default;
 
   virtual Result<Tenant> createTenant(const std::string& name, int64_t now_ms) = 0;
+  virtual Result<std::optional<Tenant>> findTenant(int64_t tenant_id) = 0;
   // Not-found is a value (nullopt), not an error.
   virtual Result<std::optional<Tenant>> findTenantByName(const std::string& name) = 0;
-
+  // Tenants in `scope` whose name contains `name_contains` (case-insensitive; literal).
+  virtual Result<std::vector<Tenant>> listTenants(const TenantScope& scope,
+                                                  const std::string& name_contains,
+                                                  int64_t after_id, size_t limit) = 0;
+  // kAlreadyExists if another tenant has the name.
+  virtual Result<bool> renameTenant(int64_t tenant_id, const std::string& name) = 0;
+  // kFailedPrecondition if the tenant still has sites.
+  virtual Result<bool> deleteTenant(int64_t tenant_id) = 0;
   // Creates the site with a newly generated peer key.
   virtual Result<Site> createSite(int64_t tenant_id, const std::string& name, int64_t now_ms) = 0;
+  virtual Result<std::optional<Site>> findSite(int64_t site_id) = 0;
   virtual Result<std::optional<Site>> findSiteByName(int64_t tenant_id,
                                                      const std::string& name) = 0;
   // Every site, ordered by id (sites are few: one per location).
   virtual Result<std::vector<Site>> listSites() = 0;
+  virtual Result<std::vector<Site>> listSitesPage(const TenantScope& scope,
+                                                  std::optional<int64_t> tenant_id,
+                                                  const std::string& name_contains,
+                                                  int64_t after_id, size_t limit) = 0;
+  // kAlreadyExists if another site of the tenant has the name.
+  virtual Result<bool> renameSite(int64_t site_id, const std::string& name) = 0;
+  // kFailedPrecondition if the site still has agents (retired ones included).
+  virtual Result<bool> deleteSite(int64_t site_id) = 0;
+};
+
+// Enrollment tokens (a site's door for new agents) and admin tokens (the admin API's
+// credentials, in trees), both by hash.
+class TokenStore {
+ public:
+  virtual ~TokenStore() = default;
 
   // `token.id` and `token.uses` are ignored; returns the stored token.
   virtual Result<EnrollmentToken> createEnrollmentToken(const EnrollmentToken& token) = 0;
+  virtual Result<std::optional<EnrollmentToken>> findEnrollmentToken(int64_t token_id) = 0;
   virtual Result<std::optional<EnrollmentToken>> findEnrollmentTokenByHash(
       const std::string& token_hash) = 0;
   virtual Result<std::vector<EnrollmentToken>> listEnrollmentTokens(int64_t site_id) = 0;
+  // Marks the token revoked at `now_ms` (kept, so lists show it); false if unknown.
+  virtual Result<bool> revokeEnrollmentToken(int64_t token_id, int64_t now_ms) = 0;
+  // Stores a token. With a parent (`created_by`), in the same transaction:
+  // kFailedPrecondition unless the parent exists, is usable at `now_ms`, has a role that
+  // covers the token's, and expires no earlier than the token (never, if the parent never
+  // does). kInvalidArgument for an unknown tenant; kAlreadyExists for a known hash.
+  virtual Result<AdminToken> createAdminToken(const NewAdminToken& token, int64_t now_ms) = 0;
+  virtual Result<std::optional<AdminToken>> findAdminToken(int64_t token_id) = 0;
+  // The token with this SHA-256 hex hash (an index lookup: what authentication needs).
+  virtual Result<std::optional<AdminToken>> findAdminTokenByHash(const std::string& token_hash) = 0;
+  // Every admin token, revoked and expired ones included, ordered by id.
+  virtual Result<std::vector<AdminToken>> listAdminTokens() = 0;
+  // Marks the token and all its descendants revoked at `now_ms`, in one transaction (a token
+  // already revoked keeps its first time); false if the token is unknown.
+  virtual Result<bool> revokeAdminToken(int64_t token_id, int64_t now_ms) = 0;
+};
+
+// Agents: enrollment, the write-behind of what heartbeats report (last seen, facts, outage
+// reports), classes, retirement.
+class AgentStore {
+ public:
+  virtual ~AgentStore() = default;
 
   // In one transaction: consumes one use of enrollment token `token_id` if it is still usable
   // at `now_ms`, and creates `agent` in the token's site (agent.site_id is ignored).
@@ -64,6 +116,10 @@ class Store {
   // Agents ordered by id, those with id > `after_id` (all if empty), at most `limit`.
   virtual Result<std::vector<AgentRecord>> listAgents(const std::string& after_id,
                                                       size_t limit) = 0;
+  // Agents matching `filter`, ascending by id after `after_id`.
+  virtual Result<std::vector<AgentRecord>> listAgentsPage(const AgentFilter& filter,
+                                                          const std::string& after_id,
+                                                          size_t limit) = 0;
   // Writes all updates in one transaction; all or none are applied. An update never moves an
   // agent's last_seq backwards (nor its facts, written with it); its shutdown notice and
   // outage reports are written regardless, and each agent keeps its newest
@@ -72,6 +128,21 @@ class Store {
   // The agent's outage reports, newest first, at most `limit`.
   virtual Result<std::vector<OutageReport>> listOutageReports(const std::string& agent_id,
                                                               size_t limit) = 0;
+  // Sets the agent's class; false if the agent is unknown.
+  virtual Result<bool> setAgentClass(const std::string& agent_id, AgentClass agent_class) = 0;
+  // Ids of the agents of `agent_class` (retired ones included), ascending.
+  virtual Result<std::vector<std::string>> listAgentIdsOfClass(AgentClass agent_class) = 0;
+  // Sets retired_at (once; a retired agent stays retired). False if unknown.
+  virtual Result<bool> retireAgent(const std::string& agent_id, int64_t now_ms) = 0;
+  // Deletes the agent with its history, outage reports, maintenance windows and alerts.
+  virtual Result<bool> deleteAgent(const std::string& agent_id) = 0;
+};
+
+// What the presence engine decided: status changes, alerts and the collector's own health
+// changes, written together; and the admin API's reads and actions on them.
+class PresenceLogStore {
+ public:
+  virtual ~PresenceLogStore() = default;
 
   // Appends status changes, applies alert changes and appends health changes, all in one
   // transaction; all or none are applied. An alert change applies to the latest alert of the
@@ -88,58 +159,6 @@ class Store {
                                                                     size_t limit) = 0;
   // Each agent's latest status change.
   virtual Result<std::vector<LastStatusRecord>> listLastStatuses() = 0;
-  // Stores a token. With a parent (`created_by`), in the same transaction:
-  // kFailedPrecondition unless the parent exists, is usable at `now_ms`, has a role that
-  // covers the token's, and expires no earlier than the token (never, if the parent never
-  // does). kInvalidArgument for an unknown tenant; kAlreadyExists for a known hash.
-  virtual Result<AdminToken> createAdminToken(const NewAdminToken& token, int64_t now_ms) = 0;
-  // Every admin token, revoked and expired ones included, ordered by id.
-  virtual Result<std::vector<AdminToken>> listAdminTokens() = 0;
-
-  // --- The admin API (docs/api.md). Listings are keyset-paginated: ascending by id after
-  // `after_id` (0 / empty: from the start), or, where noted, descending before `before_id`
-  // (0: from the newest). Not-found is a value (nullopt / false), not an error. -----------
-
-  virtual Result<std::optional<Tenant>> findTenant(int64_t tenant_id) = 0;
-  // Tenants in `scope` whose name contains `name_contains` (case-insensitive; literal).
-  virtual Result<std::vector<Tenant>> listTenants(const TenantScope& scope,
-                                                  const std::string& name_contains,
-                                                  int64_t after_id, size_t limit) = 0;
-  // kAlreadyExists if another tenant has the name.
-  virtual Result<bool> renameTenant(int64_t tenant_id, const std::string& name) = 0;
-  // kFailedPrecondition if the tenant still has sites.
-  virtual Result<bool> deleteTenant(int64_t tenant_id) = 0;
-
-  virtual Result<std::optional<Site>> findSite(int64_t site_id) = 0;
-  virtual Result<std::vector<Site>> listSitesPage(const TenantScope& scope,
-                                                  std::optional<int64_t> tenant_id,
-                                                  const std::string& name_contains,
-                                                  int64_t after_id, size_t limit) = 0;
-  // kAlreadyExists if another site of the tenant has the name.
-  virtual Result<bool> renameSite(int64_t site_id, const std::string& name) = 0;
-  // kFailedPrecondition if the site still has agents (retired ones included).
-  virtual Result<bool> deleteSite(int64_t site_id) = 0;
-
-  virtual Result<std::optional<EnrollmentToken>> findEnrollmentToken(int64_t token_id) = 0;
-  // Marks the token revoked at `now_ms` (kept, so lists show it); false if unknown.
-  virtual Result<bool> revokeEnrollmentToken(int64_t token_id, int64_t now_ms) = 0;
-
-  virtual Result<std::optional<AdminToken>> findAdminToken(int64_t token_id) = 0;
-  // The token with this SHA-256 hex hash (an index lookup: what authentication needs).
-  virtual Result<std::optional<AdminToken>> findAdminTokenByHash(const std::string& token_hash) = 0;
-  // Marks the token and all its descendants revoked at `now_ms`, in one transaction (a token
-  // already revoked keeps its first time); false if the token is unknown.
-  virtual Result<bool> revokeAdminToken(int64_t token_id, int64_t now_ms) = 0;
-
-  // Agents matching `filter`, ascending by id after `after_id`.
-  virtual Result<std::vector<AgentRecord>> listAgentsPage(const AgentFilter& filter,
-                                                          const std::string& after_id,
-                                                          size_t limit) = 0;
-  // Sets retired_at (once; a retired agent stays retired). False if unknown.
-  virtual Result<bool> retireAgent(const std::string& agent_id, int64_t now_ms) = 0;
-  // Deletes the agent with its history, outage reports, maintenance windows and alerts.
-  virtual Result<bool> deleteAgent(const std::string& agent_id) = 0;
-
   virtual Result<std::optional<AlertRecord>> findAlert(int64_t alert_id) = 0;
   // Alerts matching `filter`, descending by id before `before_id`.
   virtual Result<std::vector<AlertRecord>> listAlertsPage(const AlertFilter& filter,
@@ -153,10 +172,15 @@ class Store {
   // already closed; false if unknown.
   virtual Result<bool> resolveAlert(int64_t alert_id, const std::string& by,
                                     const std::string& note, int64_t now_ms) = 0;
-
   // The collector's health changes, descending by id before `before_id`.
   virtual Result<std::vector<HealthRecord>> listHealthHistoryPage(int64_t before_id,
                                                                   size_t limit) = 0;
+};
+
+// Maintenance windows (collector/monitor/maintenance.h).
+class MaintenanceStore {
+ public:
+  virtual ~MaintenanceStore() = default;
 
   // `window.id` is ignored; returns the stored window.
   virtual Result<MaintenanceWindowRecord> createMaintenanceWindow(
@@ -168,10 +192,13 @@ class Store {
   virtual Result<bool> deleteMaintenanceWindow(int64_t window_id) = 0;
   // Every window, for the presence engine.
   virtual Result<std::vector<MaintenanceWindowRecord>> listAllMaintenanceWindows() = 0;
+};
 
-  // --- Heartbeat cadence (collector/core/cadence.h) -----------------------------------------
-  // At most one rule per scope (tenant, site or none, class or none). A deleted site takes its
-  // rules with it, a deleted tenant its own.
+// Heartbeat cadence rules (collector/core/cadence.h): at most one rule per scope (tenant,
+// site or none, class or none). A deleted site takes its rules with it, a deleted tenant its own.
+class CadenceStore {
+ public:
+  virtual ~CadenceStore() = default;
 
   // Every rule, ordered by tenant, site (tenant-wide first) and class (every class first).
   virtual Result<std::vector<CadenceRule>> listCadenceRules() = 0;
@@ -180,15 +207,14 @@ class Store {
   // kNotFound if the tenant, or the site within that tenant, does not exist.
   virtual Status replaceCadenceRules(int64_t tenant_id, std::optional<int64_t> site_id,
                                      const std::vector<CadenceRule>& rules) = 0;
-  // Sets the agent's class; false if the agent is unknown.
-  virtual Result<bool> setAgentClass(const std::string& agent_id, AgentClass agent_class) = 0;
-  // Ids of the agents of `agent_class` (retired ones included), ascending.
-  virtual Result<std::vector<std::string>> listAgentIdsOfClass(AgentClass agent_class) = 0;
+};
 
-  // --- Webhooks and their outbox (collector/notify) ---------------------------------------
-  // Alert and health changes put their events into the outbox inside appendPresenceEvents'
-  // transaction: one entry per enabled webhook of the alert's tenant (of every tenant for
-  // health changes) that wants the event type.
+// Webhooks and their outbox (collector/notify). Alert and health changes put their events
+// into the outbox inside appendPresenceEvents' transaction: one entry per enabled webhook of
+// the alert's tenant (of every tenant for health changes) that wants the event type.
+class WebhookStore {
+ public:
+  virtual ~WebhookStore() = default;
 
   // Creates the webhook with a newly generated secret.
   virtual Result<Webhook> createWebhook(const NewWebhook& webhook, int64_t now_ms) = 0;
@@ -202,7 +228,6 @@ class Store {
                                                        const WebhookUpdate& update) = 0;
   // Deletes the webhook and its whole outbox (pending entries are dropped). False if unknown.
   virtual Result<bool> deleteWebhook(int64_t webhook_id) = 0;
-
   // Puts one event in the webhook's outbox with a new message id, due at `now_ms` or, behind
   // pending entries of its ordering key, when they are. kNotFound if the webhook does not exist.
   virtual Result<OutboxEntry> enqueueWebhookEvent(int64_t webhook_id, const OutboxEvent& event,
@@ -224,6 +249,21 @@ class Store {
   virtual Result<std::vector<OutboxEntry>> listDeliveries(int64_t webhook_id, int64_t before_id,
                                                           size_t limit) = 0;
   virtual Result<OutboxStats> outboxStats() = 0;
+};
+
+// Every role, in one backend.
+class Store : public TenancyStore,
+              public TokenStore,
+              public AgentStore,
+              public PresenceLogStore,
+              public MaintenanceStore,
+              public CadenceStore,
+              public WebhookStore {
+ public:
+  ~Store() override = default;
+
+  // Cheap liveness check of the underlying database.
+  virtual Status ping() = 0;
 };
 
 }  // namespace vigil::collector

@@ -52,7 +52,8 @@ struct World {
     token.created_at_ms = now;
     check(store->createEnrollmentToken(token).ok());
     check(directory.load(*store).ok());
-    service = std::make_unique<IngestService>(*store, directory, clock, IngestConfig{60, 300'000});
+    service = std::make_unique<IngestService>(*store, *store, *store, directory, clock,
+                                              IngestConfig{60, 300'000});
     protocol::EnrollRequest req;
     req.enroll_token = kEnrollToken;
     req.facts = {"fuzz-host", "linux", "", "", "0.1.0"};

@@ -39,9 +39,9 @@ struct Fixture {
       std::move(vigil::collector::SqliteStore::open(tmp.sub("data")).value());
   vigil::collector::AgentDirectory directory;
   vigil::collector::PresenceMonitor presence{presence::PresenceConfig{}, clock};
-  vigil::collector::AgentQueryService agents{*store, directory, presence};
+  vigil::collector::AgentQueryService agents{*store, *store, directory, presence};
   vigil::collector::AlertService alerts{*store};
-  vigil::collector::MaintenanceService maintenance{*store, presence};
+  vigil::collector::MaintenanceService maintenance{*store, *store, *store, presence};
   AdminRouteTable routes;
   int64_t tenant_a = 0, tenant_b = 0, site_a = 0, site_b = 0;
   std::string agent_a1, agent_a2, agent_b1;
@@ -55,7 +55,7 @@ struct Fixture {
     agent_a2 = enroll(site_a, "db-01");
     agent_b1 = enroll(site_b, "web-01");
     BOOST_REQUIRE(directory.load(*store).ok());
-    BOOST_REQUIRE(presence.load(*store).ok());
+    BOOST_REQUIRE(presence.load(*store, *store).ok());
     BOOST_REQUIRE(maintenance.load().ok());
     agents.registerRoutes(routes);
     alerts.registerRoutes(routes);

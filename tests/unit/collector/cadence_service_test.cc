@@ -64,11 +64,16 @@ struct Fixture {
   std::unique_ptr<SqliteStore> store = std::move(SqliteStore::open(tmp.sub("data")).value());
   vigil::collector::AgentDirectory directory;
   vigil::collector::PresenceMonitor presence{presence::PresenceConfig{}, clock};
-  vigil::collector::AgentQueryService agents{*store, directory, presence};
+  vigil::collector::AgentQueryService agents{*store, *store, directory, presence};
   vigil::collector::CadenceBook book{vigil::collector::CadenceDefaults{60, 15}};
   std::vector<std::string> log;
   vigil::collector::CadenceService cadence{
-      *store, book, presence, [this](const AdminRequest& r) { return agents.getAgent(r); },
+      *store,
+      *store,
+      *store,
+      book,
+      presence,
+      [this](const AdminRequest& r) { return agents.getAgent(r); },
       [this](const std::string& line) { log.push_back(line); }};
   AdminRouteTable routes;
   int64_t tenant_a = 0, tenant_b = 0, site_a = 0, site_b = 0;
@@ -83,7 +88,7 @@ struct Fixture {
     server_a = enroll(*store, site_a, "dc-01", "windows", "Windows Server 2022 Standard");
     agent_b = enroll(*store, site_b, "web-01");
     BOOST_REQUIRE(directory.load(*store).ok());
-    BOOST_REQUIRE(presence.load(*store).ok());
+    BOOST_REQUIRE(presence.load(*store, *store).ok());
     BOOST_REQUIRE(cadence.load().ok());
     agents.registerRoutes(routes);
     cadence.registerRoutes(routes);
@@ -288,7 +293,8 @@ BOOST_AUTO_TEST_CASE(agent_class_is_derived_at_enrollment_and_set_by_patch) {
 
   // A restarted collector loads the classes into the book and the engine.
   vigil::collector::CadenceBook fresh{vigil::collector::CadenceDefaults{}};
-  vigil::collector::CadenceService reloaded{*store, fresh, presence, nullptr, nullptr};
+  vigil::collector::CadenceService reloaded{*store,   *store,  *store, fresh,
+                                            presence, nullptr, nullptr};
   BOOST_REQUIRE(reloaded.load().ok());
   BOOST_TEST((fresh.agentClass(workstation_a) == AgentClass::kServer));
   BOOST_TEST((fresh.agentClass(agent_b) == AgentClass::kWorkstation));

@@ -95,13 +95,13 @@ struct IndicatorFixture {
     }
     BOOST_REQUIRE(directory.load(store).ok());
     BOOST_REQUIRE(peer_keys.load().ok());
-    BOOST_REQUIRE(monitor->load(store).ok());
+    BOOST_REQUIRE(monitor->load(store, store).ok());
     service = makeService(ingestConfig());
   }
 
   std::unique_ptr<IngestService> makeService(const IngestConfig& config) {
     return std::make_unique<IngestService>(
-        store, directory, clock, config, monitor.get(), &peer_keys,
+        store, store, store, directory, clock, config, monitor.get(), &peer_keys,
         [this](const std::string& line) { notices.push_back(line); });
   }
 
@@ -364,7 +364,7 @@ BOOST_FIXTURE_TEST_CASE(shutdown_notice_makes_the_agent_shutdown_and_is_persiste
 
   // After a collector restart the notice is evidence again: SHUTDOWN, not an alert.
   monitor = std::make_unique<PresenceMonitor>(presenceConfig(), clock);
-  BOOST_REQUIRE(monitor->load(store).ok());
+  BOOST_REQUIRE(monitor->load(store, store).ok());
   service = makeService(ingestConfig());
   run(30s);
   BOOST_TEST(status(a.agent_id) == presence::AgentStatus::kShutdown);
@@ -412,7 +412,7 @@ BOOST_FIXTURE_TEST_CASE(an_uninstall_notice_retires_the_agent_without_an_alert, 
   AgentDirectory reloaded;
   BOOST_REQUIRE(reloaded.load(store).ok());
   BOOST_TEST(reloaded.credentials(a.agent_id)->retired);
-  BOOST_REQUIRE(monitor->load(store).ok());
+  BOOST_REQUIRE(monitor->load(store, store).ok());
   run(120s);
   BOOST_TEST(!monitor->agentView(a.agent_id).has_value());
 }

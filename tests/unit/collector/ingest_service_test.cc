@@ -67,7 +67,7 @@ struct IngestFixture {
         data_dir(tmp.sub("data")),
         sqlite(open(data_dir)),
         store(*sqlite),
-        service(std::make_unique<IngestService>(store, directory, clock,
+        service(std::make_unique<IngestService>(store, store, store, directory, clock,
                                                 IngestConfig{kIntervalS, 300'000})) {
     auto tenant = store.createTenant("default", kStartMs);
     auto site = store.createSite(tenant->id, "default", kStartMs);
@@ -275,7 +275,7 @@ BOOST_FIXTURE_TEST_CASE(enrollments_over_a_limit_are_429_with_retry_after_and_cr
   config.enrollment_limits.per_token = {60, 3};  // one a second, bursts of 3
   std::vector<std::string> notices;
   service = std::make_unique<IngestService>(
-      store, directory, clock, config, nullptr, nullptr,
+      store, store, store, directory, clock, config, nullptr, nullptr,
       [&notices](const std::string& line) { notices.push_back(line); });
   for (int i = 0; i < 3; ++i) enroll("burst-" + std::to_string(i));
   for (int i = 0; i < 5; ++i) {
@@ -301,7 +301,7 @@ BOOST_FIXTURE_TEST_CASE(a_site_or_tenant_at_its_agent_quota_enrolls_no_more, Ing
   IngestConfig config{kIntervalS, 300'000};
   config.enrollment_limits.max_agents_per_site = 2;
   config.enrollment_limits.max_agents_per_tenant = 3;
-  service = std::make_unique<IngestService>(store, directory, clock, config);
+  service = std::make_unique<IngestService>(store, store, store, directory, clock, config);
   enroll("a");
   enroll("b");
   auto site_full = service->enroll(enrollBody(kEnrollToken, "c"));
@@ -329,7 +329,7 @@ BOOST_FIXTURE_TEST_CASE(a_site_or_tenant_at_its_agent_quota_enrolls_no_more, Ing
 BOOST_FIXTURE_TEST_CASE(enrollments_arriving_together_do_not_overshoot_the_quota, IngestFixture) {
   IngestConfig config{kIntervalS, 300'000};
   config.enrollment_limits.max_agents_per_site = 5;
-  service = std::make_unique<IngestService>(*sqlite, directory, clock, config);
+  service = std::make_unique<IngestService>(*sqlite, *sqlite, *sqlite, directory, clock, config);
   std::atomic<int> accepted{0}, over_quota{0};
   std::vector<std::thread> workers;
   for (int w = 0; w < 8; ++w) {
@@ -778,7 +778,8 @@ BOOST_FIXTURE_TEST_CASE(flushed_state_survives_store_reopen_and_still_refuses_re
   BOOST_REQUIRE(live.has_value());
   BOOST_TEST(live->last_seq == 7);
   BOOST_TEST(live->last_seen_at_ms.value() == kStartMs);
-  IngestService restarted(reopened, fresh, clock, IngestConfig{kIntervalS, 300'000});
+  IngestService restarted(reopened, reopened, reopened, fresh, clock,
+                          IngestConfig{kIntervalS, 300'000});
   auto replay = restarted.heartbeat(captured);
   BOOST_REQUIRE(!replay.ok());
   BOOST_TEST(replay.error().code == protocol::errors::kReplayedSequence);

@@ -57,21 +57,21 @@ std::vector<std::pair<Route, RouteAccess>> servedAdminRoutesWithAccess() {
   AgentDirectory directory;
   PresenceMonitor presence(presence::PresenceConfig{}, clock);
   AdminRouteTable table;
-  AgentQueryService agents(*store, directory, presence);
+  AgentQueryService agents(*store, *store, directory, presence);
   agents.registerRoutes(table);
   TenancyService tenancy(*store, nullptr);
   tenancy.registerRoutes(table);
-  TokenService tokens(*store);
+  TokenService tokens(*store, *store);
   tokens.registerRoutes(table);
   AlertService alerts(*store);
   alerts.registerRoutes(table);
-  MaintenanceService maintenance(*store, presence);
+  MaintenanceService maintenance(*store, *store, *store, presence);
   maintenance.registerRoutes(table);
   CadenceBook book(CadenceDefaults{});
-  CadenceService cadence(*store, book, presence, nullptr, nullptr);
+  CadenceService cadence(*store, *store, *store, book, presence, nullptr, nullptr);
   cadence.registerRoutes(table);
   const OutboundPolicy policy;
-  WebhookAdminService webhooks(*store, policy);
+  WebhookAdminService webhooks(*store, *store, policy);
   webhooks.registerRoutes(table);
   std::vector<std::pair<Route, RouteAccess>> served;
   for (const Route& route : table.routes()) {

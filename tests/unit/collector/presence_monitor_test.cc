@@ -78,7 +78,7 @@ struct MonitorFixture {
     if (ticker) BOOST_REQUIRE(ticker->stop().ok());
     ticker.reset();
     monitor = std::make_unique<PresenceMonitor>(testConfig(), clock);
-    BOOST_REQUIRE(monitor->load(store).ok());
+    BOOST_REQUIRE(monitor->load(store, store).ok());
     ticker = std::make_unique<PresenceTicker>(*monitor, store, 1s);
   }
 

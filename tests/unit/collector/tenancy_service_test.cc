@@ -87,7 +87,7 @@ struct Fixture {
         },
         TenancyDeletions{[this](int64_t site) { deleted_sites.push_back(site); },
                          [this](int64_t tenant) { deleted_tenants.push_back(tenant); }});
-    tokens = std::make_unique<TokenService>(*store);
+    tokens = std::make_unique<TokenService>(*store, *store);
     tenancy->registerRoutes(routes);
     tokens->registerRoutes(routes);
 

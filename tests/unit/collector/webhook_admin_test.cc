@@ -44,7 +44,7 @@ struct Fixture {
   int wakeups = 0;
   std::vector<std::string> warnings;
   OutboundPolicy policy{{}, &fakeResolve};
-  WebhookAdminService service{*store, policy, [this] { ++wakeups; },
+  WebhookAdminService service{*store, *store, policy, [this] { ++wakeups; },
                               [this](const std::string& line) { warnings.push_back(line); }};
   AdminRouteTable routes;
   int64_t tenant_a = 0, tenant_b = 0;
@@ -246,7 +246,7 @@ BOOST_AUTO_TEST_CASE(urls_the_outbound_policy_refuses_are_invalid) {
 BOOST_AUTO_TEST_CASE(allowed_networks_are_accepted) {
   OutboundPolicy allowing{*OutboundPolicy::parseAllowedNetworks("127.0.0.0/8, 10.0.0.0/24"),
                           &fakeResolve};
-  WebhookAdminService lenient(*store, allowing);
+  WebhookAdminService lenient(*store, *store, allowing);
   AdminRouteTable table;
   lenient.registerRoutes(table);
   auto post = [&](const std::string& url) {
