@@ -87,12 +87,6 @@ void restrictAlerts(Query& q, const AlertFilter& filter) {
   if (filter.opened_until_ms) q.sql(" AND opened_at < ?").param(*filter.opened_until_ms);
 }
 
-int64_t changedRows(Poco::Data::Session& s) {
-  Poco::Int64 n = 0;
-  s << "SELECT changes()", into(n), now;
-  return n;
-}
-
 }  // namespace
 
 Result<std::vector<AgentRecord>> SqliteStore::listAgentsPage(const AgentFilter& filter,
@@ -124,9 +118,10 @@ Result<bool> SqliteStore::retireAgent(const std::string& agent_id, int64_t now_m
   MutexLock lock(mu_);
   return guardedLocked("cannot retire agent", [&]() REQUIRES(mu_) -> Result<bool> {
     Poco::Int64 at = now_ms;
-    *session_ << "UPDATE agents SET retired_at = COALESCE(retired_at, ?) WHERE id = ?", use(at),
-        bind(agent_id), now;
-    return changedRows(*session_) > 0;
+    Statement st(*session_);
+    st << "UPDATE agents SET retired_at = COALESCE(retired_at, $1) WHERE id = $2", use(at),
+        bind(agent_id);
+    return st.execute() > 0;
   });
 }
 
@@ -135,12 +130,14 @@ Result<bool> SqliteStore::deleteAgent(const std::string& agent_id) {
   return guardedLocked("cannot delete agent", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
     Transaction tx(s);
-    s << "DELETE FROM agents WHERE id = ?", bind(agent_id), now;
-    const bool found = changedRows(s) > 0;
-    s << "DELETE FROM status_changes WHERE agent_id = ?", bind(agent_id), now;
-    s << "DELETE FROM outage_reports WHERE agent_id = ?", bind(agent_id), now;
-    s << "DELETE FROM maintenance_windows WHERE agent_id = ?", bind(agent_id), now;
-    s << "DELETE FROM alerts WHERE agent_id = ?", bind(agent_id), now;
+    // What refers to the agent first, then the agent.
+    s << "DELETE FROM status_changes WHERE agent_id = $1", bind(agent_id), now;
+    s << "DELETE FROM outage_reports WHERE agent_id = $1", bind(agent_id), now;
+    s << "DELETE FROM maintenance_windows WHERE agent_id = $1", bind(agent_id), now;
+    s << "DELETE FROM alerts WHERE agent_id = $1", bind(agent_id), now;
+    Statement agent(s);
+    agent << "DELETE FROM agents WHERE id = $1", bind(agent_id);
+    const bool found = agent.execute() > 0;
     tx.commit();
     return found;
   });
@@ -150,7 +147,7 @@ Result<std::optional<AlertRecord>> SqliteStore::findAlert(int64_t alert_id) {
   return adminRead("cannot read alert",
                    [&](Session& session) -> Result<std::optional<AlertRecord>> {
                      Statement st(session);
-                     st << std::string(kAlertSelect) + " WHERE id = ?",
+                     st << std::string(kAlertSelect) + " WHERE id = $1",
                          bind(static_cast<Poco::Int64>(alert_id)), now;
                      RecordSet rs(st);
                      if (rs.rowCount() == 0) return std::optional<AlertRecord>();
@@ -194,12 +191,12 @@ Result<bool> SqliteStore::acknowledgeAlert(int64_t alert_id, const std::string& 
     Poco::Int64 id = alert_id;
     Poco::Int64 at = now_ms;
     // The first acknowledgement stays; a note given later is kept only if there was none.
-    *session_ << "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, ?),"
-                 " acknowledged_by = CASE WHEN acknowledged_at IS NULL THEN ? ELSE"
-                 " acknowledged_by END,"
-                 " note = CASE WHEN note = '' THEN ? ELSE note END WHERE id = ?",
-        use(at), bind(by), bind(note), use(id), now;
-    return changedRows(*session_) > 0;
+    Statement st(*session_);
+    st << "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, $1),"
+          " acknowledged_by = CASE WHEN acknowledged_at IS NULL THEN $2 ELSE acknowledged_by END,"
+          " note = CASE WHEN note = '' THEN $3 ELSE note END WHERE id = $4",
+        use(at), bind(by), bind(note), use(id);
+    return st.execute() > 0;
   });
 }
 
@@ -212,7 +209,7 @@ Result<bool> SqliteStore::resolveAlert(int64_t alert_id, const std::string& by,
     Poco::Int64 id = alert_id;
     std::string state;
     Statement st(s);
-    st << "SELECT state FROM alerts WHERE id = ?", use(id), now;
+    st << "SELECT state FROM alerts WHERE id = $1", use(id), now;
     RecordSet rs(st);
     if (rs.rowCount() == 0) return false;
     state = stringAt(rs, 0, 0);
@@ -220,8 +217,8 @@ Result<bool> SqliteStore::resolveAlert(int64_t alert_id, const std::string& by,
       return Status::failedPrecondition("alert " + std::to_string(alert_id) + " is " + state);
     }
     Poco::Int64 at = now_ms;
-    s << "UPDATE alerts SET state = 'resolved', closed_at = ?, closed_by = ?,"
-         " note = CASE WHEN ? = '' THEN note ELSE ? END WHERE id = ?",
+    s << "UPDATE alerts SET state = 'resolved', closed_at = $1, closed_by = $2,"
+         " note = CASE WHEN $3 = '' THEN note ELSE $4 END WHERE id = $5",
         use(at), bind(by), bind(note), bind(note), use(id), now;
     tx.commit();
     return true;
@@ -235,8 +232,8 @@ Result<std::vector<HealthRecord>> SqliteStore::listHealthHistoryPage(int64_t bef
                      Poco::Int64 before = before_id > 0 ? before_id : INT64_MAX;
                      Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
                      Statement st(session);
-                     st << "SELECT at, degraded, reasons, id FROM health_changes WHERE id < ?"
-                           " ORDER BY id DESC LIMIT ?",
+                     st << "SELECT at, degraded, reasons, id FROM health_changes WHERE id < $1"
+                           " ORDER BY id DESC LIMIT $2",
                          use(before), use(max_rows), now;
                      RecordSet rs(st);
                      std::vector<HealthRecord> out;
@@ -260,14 +257,14 @@ Result<MaintenanceWindowRecord> SqliteStore::createMaintenanceWindow(
         Poco::Int64 starts = window.starts_at_ms;
         Poco::Int64 duration = window.duration_s;
         Poco::Int64 created = window.created_at_ms;
+        Poco::Int64 id = 0;
         s << "INSERT INTO maintenance_windows (tenant_id, scope, site_id, agent_id, starts_at,"
              " duration_s, recurrence, note, created_at, created_by)"
-             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             use(tenant), bind(window.scope), use(site), use(agent), use(starts), use(duration),
-            bind(window.recurrence), bind(window.note), use(created), bind(window.created_by), now;
+            bind(window.recurrence), bind(window.note), use(created), bind(window.created_by),
+            into(id), now;
         MaintenanceWindowRecord stored = window;
-        Poco::Int64 id = 0;
-        s << "SELECT last_insert_rowid()", into(id), now;
         stored.id = id;
         return stored;
       });
@@ -278,7 +275,7 @@ Result<std::optional<MaintenanceWindowRecord>> SqliteStore::findMaintenanceWindo
   return adminRead("cannot read maintenance window",
                    [&](Session& session) -> Result<std::optional<MaintenanceWindowRecord>> {
                      Statement st(session);
-                     st << std::string(kWindowSelect) + " WHERE id = ?",
+                     st << std::string(kWindowSelect) + " WHERE id = $1",
                          bind(static_cast<Poco::Int64>(window_id)), now;
                      RecordSet rs(st);
                      if (rs.rowCount() == 0) return std::optional<MaintenanceWindowRecord>();
@@ -310,9 +307,10 @@ Result<std::vector<MaintenanceWindowRecord>> SqliteStore::listMaintenanceWindows
 Result<bool> SqliteStore::deleteMaintenanceWindow(int64_t window_id) {
   MutexLock lock(mu_);
   return guardedLocked("cannot delete maintenance window", [&]() REQUIRES(mu_) -> Result<bool> {
-    *session_ << "DELETE FROM maintenance_windows WHERE id = ?",
-        bind(static_cast<Poco::Int64>(window_id)), now;
-    return changedRows(*session_) > 0;
+    Statement st(*session_);
+    st << "DELETE FROM maintenance_windows WHERE id = $1",
+        bind(static_cast<Poco::Int64>(window_id));
+    return st.execute() > 0;
   });
 }
 

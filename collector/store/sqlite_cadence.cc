@@ -43,21 +43,21 @@ CadenceRule ruleAt(const RecordSet& rs, size_t row) {
 
 Result<std::vector<CadenceRule>> SqliteStore::listCadenceRules() {
   MutexLock lock(mu_);
-  return guardedLocked("cannot read cadence rules",
-                       [&]() REQUIRES(mu_) -> Result<std::vector<CadenceRule>> {
-                         Statement st(*session_);
-                         st << "SELECT tenant_id, site_id, agent_class, heartbeat_interval_s,"
-                               " beacon_interval_s, updated_at, updated_by FROM cadence_rules"
-                               " ORDER BY tenant_id, IFNULL(site_id, 0), IFNULL(agent_class, '')",
-                             now;
-                         RecordSet rs(st);
-                         std::vector<CadenceRule> rules;
-                         rules.reserve(rs.rowCount());
-                         for (size_t row = 0; row < rs.rowCount(); ++row) {
-                           rules.push_back(ruleAt(rs, row));
-                         }
-                         return rules;
-                       });
+  return guardedLocked(
+      "cannot read cadence rules", [&]() REQUIRES(mu_) -> Result<std::vector<CadenceRule>> {
+        Statement st(*session_);
+        st << "SELECT tenant_id, site_id, agent_class, heartbeat_interval_s,"
+              " beacon_interval_s, updated_at, updated_by FROM cadence_rules"
+              " ORDER BY tenant_id, COALESCE(site_id, 0), COALESCE(agent_class, '')",
+            now;
+        RecordSet rs(st);
+        std::vector<CadenceRule> rules;
+        rules.reserve(rs.rowCount());
+        for (size_t row = 0; row < rs.rowCount(); ++row) {
+          rules.push_back(ruleAt(rs, row));
+        }
+        return rules;
+      });
 }
 
 Status SqliteStore::replaceCadenceRules(int64_t tenant_id, std::optional<int64_t> site_id,
@@ -70,14 +70,14 @@ Status SqliteStore::replaceCadenceRules(int64_t tenant_id, std::optional<int64_t
     Poco::Int64 found = 0;
     if (site_id) {
       Poco::Int64 site = *site_id;
-      s << "SELECT COUNT(*) FROM sites WHERE id = ? AND tenant_id = ?", use(site), use(tenant),
+      s << "SELECT COUNT(*) FROM sites WHERE id = $1 AND tenant_id = $2", use(site), use(tenant),
           into(found), now;
       if (found == 0) return Status::notFound("no such site");
-      s << "DELETE FROM cadence_rules WHERE site_id = ?", use(site), now;
+      s << "DELETE FROM cadence_rules WHERE site_id = $1", use(site), now;
     } else {
-      s << "SELECT COUNT(*) FROM tenants WHERE id = ?", use(tenant), into(found), now;
+      s << "SELECT COUNT(*) FROM tenants WHERE id = $1", use(tenant), into(found), now;
       if (found == 0) return Status::notFound("no such tenant");
-      s << "DELETE FROM cadence_rules WHERE tenant_id = ? AND site_id IS NULL", use(tenant), now;
+      s << "DELETE FROM cadence_rules WHERE tenant_id = $1 AND site_id IS NULL", use(tenant), now;
     }
     const Poco::Nullable<Poco::Int64> site = toNullable(site_id);
     for (const CadenceRule& rule : rules) {
@@ -87,7 +87,7 @@ Status SqliteStore::replaceCadenceRules(int64_t tenant_id, std::optional<int64_t
       Poco::Nullable<Poco::Int64> beacon = toNullable(rule.beacon_interval_s);
       Poco::Int64 updated_at = rule.updated_at_ms;
       s << "INSERT INTO cadence_rules (tenant_id, site_id, agent_class, heartbeat_interval_s,"
-           " beacon_interval_s, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+           " beacon_interval_s, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
           use(tenant), bind(site), bind(agent_class), use(heartbeat), bind(beacon), use(updated_at),
           bind(rule.updated_by), now;
     }
@@ -100,7 +100,7 @@ Result<bool> SqliteStore::setAgentClass(const std::string& agent_id, AgentClass 
   MutexLock lock(mu_);
   return guardedLocked("cannot set agent class", [&]() REQUIRES(mu_) -> Result<bool> {
     Statement update(*session_);
-    update << "UPDATE agents SET agent_class = ? WHERE id = ?",
+    update << "UPDATE agents SET agent_class = $1 WHERE id = $2",
         bind(std::string(agentClassName(agent_class))), bind(agent_id);
     return update.execute() == 1;
   });
@@ -111,7 +111,7 @@ Result<std::vector<std::string>> SqliteStore::listAgentIdsOfClass(AgentClass age
   return guardedLocked("cannot list agents by class",
                        [&]() REQUIRES(mu_) -> Result<std::vector<std::string>> {
                          std::vector<std::string> ids;
-                         *session_ << "SELECT id FROM agents WHERE agent_class = ? ORDER BY id",
+                         *session_ << "SELECT id FROM agents WHERE agent_class = $1 ORDER BY id",
                              bind(std::string(agentClassName(agent_class))), into(ids), now;
                          return ids;
                        });

@@ -87,7 +87,7 @@ Status prepareDatabaseFile(const fs::path& file) {
 // The agent with that id, if any; throws (inside guarded()) on failure.
 Result<std::optional<AgentRecord>> findAgentIn(Session& session, const std::string& agent_id) {
   Statement st(session);
-  st << std::string(kAgentSelect) + " WHERE a.id = ?", bind(agent_id), now;
+  st << std::string(kAgentSelect) + " WHERE a.id = $1", bind(agent_id), now;
   RecordSet rs(st);
   if (rs.rowCount() == 0) return std::optional<AgentRecord>();
   return std::optional<AgentRecord>(agentAt(rs, 0));
@@ -256,7 +256,7 @@ Status SqliteStore::migrate(int target_version) {
         }
       }
       s << "INSERT INTO schema_version (version, applied_at)"
-           " VALUES (?, CAST(strftime('%s', 'now') AS INTEGER) * 1000)",
+           " VALUES ($1, CAST(strftime('%s', 'now') AS INTEGER) * 1000)",
           bind(version), now;
       tx.commit();
     }
@@ -288,14 +288,13 @@ Result<Tenant> SqliteStore::createTenant(const std::string& name, int64_t now_ms
     t.name = name;
     t.created_at_ms = now_ms;
     Poco::Int64 created = now_ms;
+    Poco::Int64 id = 0;
     try {
-      *session_ << "INSERT INTO tenants (name, created_at) VALUES (?, ?)", bind(name), use(created),
-          now;
+      *session_ << "INSERT INTO tenants (name, created_at) VALUES ($1, $2) RETURNING id",
+          bind(name), use(created), into(id), now;
     } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
       return Status::alreadyExists("a tenant named \"" + name + "\" exists");
     }
-    Poco::Int64 id = 0;
-    *session_ << "SELECT last_insert_rowid()", into(id), now;
     t.id = id;
     return t;
   });
@@ -305,7 +304,7 @@ Result<std::optional<Tenant>> SqliteStore::findTenantByName(const std::string& n
   MutexLock lock(mu_);
   return guardedLocked("cannot read tenant", [&]() REQUIRES(mu_) -> Result<std::optional<Tenant>> {
     Statement st(*session_);
-    st << "SELECT id, name, created_at FROM tenants WHERE name = ?", bind(name), now;
+    st << "SELECT id, name, created_at FROM tenants WHERE name = $1", bind(name), now;
     RecordSet rs(st);
     if (rs.rowCount() == 0) return std::optional<Tenant>();
     Tenant t;
@@ -322,16 +321,16 @@ Result<Site> SqliteStore::createSite(int64_t tenant_id, const std::string& name,
     Poco::Int64 tenant = tenant_id;
     Poco::Int64 created = now_ms;
     std::string peer_key = newPeerKey();
+    Poco::Int64 id = 0;
     try {
-      *session_ << "INSERT INTO sites (tenant_id, name, created_at, peer_key) VALUES (?, ?, ?, ?)",
-          use(tenant), bind(name), use(created), use(peer_key), now;
+      *session_ << "INSERT INTO sites (tenant_id, name, created_at, peer_key)"
+                   " VALUES ($1, $2, $3, $4) RETURNING id",
+          use(tenant), bind(name), use(created), use(peer_key), into(id), now;
     } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
       // A taken name (UNIQUE (tenant_id, name)) or an unknown tenant (foreign key).
       return Status::alreadyExists("the tenant has a site named \"" + name +
                                    "\", or no longer exists");
     }
-    Poco::Int64 id = 0;
-    *session_ << "SELECT last_insert_rowid()", into(id), now;
     return Site{id, tenant_id, name, now_ms, peer_key};
   });
 }
@@ -354,7 +353,7 @@ Result<std::optional<Site>> SqliteStore::findSiteByName(int64_t tenant_id,
   return guardedLocked("cannot read site", [&]() REQUIRES(mu_) -> Result<std::optional<Site>> {
     Poco::Int64 tenant = tenant_id;
     Statement st(*session_);
-    st << "SELECT " + std::string(kSiteColumns) + " FROM sites WHERE tenant_id = ? AND name = ?",
+    st << "SELECT " + std::string(kSiteColumns) + " FROM sites WHERE tenant_id = $1 AND name = $2",
         use(tenant), bind(name), now;
     RecordSet rs(st);
     if (rs.rowCount() == 0) return std::optional<Site>();
@@ -374,9 +373,9 @@ Result<AgentRecord> SqliteStore::enrollAgent(int64_t token_id, const AgentRecord
     Poco::Int64 at = now_ms;
     Statement consume(s);
     consume << "UPDATE enrollment_tokens SET uses = uses + 1"
-               " WHERE id = ? AND revoked = 0"
+               " WHERE id = $1 AND revoked = 0"
                " AND (max_uses IS NULL OR uses < max_uses)"
-               " AND (expires_at IS NULL OR expires_at > ?)",
+               " AND (expires_at IS NULL OR expires_at > $2)",
         use(token), use(at);
     if (consume.execute() != 1) {
       return Status::permissionDenied("enrollment token is not usable");
@@ -387,7 +386,8 @@ Result<AgentRecord> SqliteStore::enrollAgent(int64_t token_id, const AgentRecord
                                        : agentClassFromFacts(agent.os_name, agent.os_version);
     s << "INSERT INTO agents (id, site_id, hostname, os_name, os_version, arch, agent_version,"
          " secret, enrolled_at, agent_class)"
-         " SELECT ?, site_id, ?, ?, ?, ?, ?, ?, ?, ? FROM enrollment_tokens WHERE id = ?",
+         " SELECT $1, site_id, $2, $3, $4, $5, $6, $7, $8, $9 FROM enrollment_tokens WHERE id = "
+         "$10",
         bind(agent.id), bind(agent.hostname), bind(agent.os_name), bind(agent.os_version),
         bind(agent.arch), bind(agent.agent_version), bind(agent.secret), use(enrolled),
         bind(std::string(agentClassName(agent_class))), use(token), now;
@@ -411,19 +411,18 @@ Result<std::optional<AgentRecord>> SqliteStore::findAgent(const std::string& age
 Result<std::vector<AgentRecord>> SqliteStore::listAgents(const std::string& after_id,
                                                          size_t limit) {
   MutexLock lock(mu_);
-  return guardedLocked("cannot list agents",
-                       [&]() REQUIRES(mu_) -> Result<std::vector<AgentRecord>> {
-                         Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
-                         Statement st(*session_);
-                         st << std::string(kAgentSelect) + " WHERE a.id > ? ORDER BY a.id LIMIT ?",
-                             bind(after_id), use(max_rows), now;
-                         RecordSet rs(st);
-                         std::vector<AgentRecord> out;
-                         out.reserve(rs.rowCount());
-                         for (size_t row = 0; row < rs.rowCount(); ++row)
-                           out.push_back(agentAt(rs, row));
-                         return out;
-                       });
+  return guardedLocked(
+      "cannot list agents", [&]() REQUIRES(mu_) -> Result<std::vector<AgentRecord>> {
+        Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+        Statement st(*session_);
+        st << std::string(kAgentSelect) + " WHERE a.id > $1 ORDER BY a.id LIMIT $2", bind(after_id),
+            use(max_rows), now;
+        RecordSet rs(st);
+        std::vector<AgentRecord> out;
+        out.reserve(rs.rowCount());
+        for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(agentAt(rs, row));
+        return out;
+      });
 }
 
 Status SqliteStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
@@ -437,9 +436,9 @@ Status SqliteStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
     Poco::Nullable<std::string> boot, version, host;
     std::string id;
     Statement st(s);
-    st << "UPDATE agents SET last_seen_at = ?, last_seq = ?, boot_id = COALESCE(?, boot_id),"
-          " uptime_s = ?, agent_version = COALESCE(?, agent_version),"
-          " hostname = COALESCE(?, hostname) WHERE id = ? AND last_seq <= ?",
+    st << "UPDATE agents SET last_seen_at = $1, last_seq = $2, boot_id = COALESCE($3, boot_id),"
+          " uptime_s = $4, agent_version = COALESCE($5, agent_version),"
+          " hostname = COALESCE($6, hostname) WHERE id = $7 AND last_seq <= $8",
         use(seen), use(seq), use(boot), use(uptime), use(version), use(host), use(id),
         use(seq_guard);
     auto nullable = [](const std::optional<std::string>& value) {
@@ -458,7 +457,7 @@ Status SqliteStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
       if (u.facts) writeFactsLocked(u.agent_id, u.last_seq, *u.facts);
       if (u.shutdown_reason) {
         Poco::Int64 at = u.shutdown_at_ms;
-        s << "UPDATE agents SET last_shutdown_reason = ?, last_shutdown_at = ? WHERE id = ?",
+        s << "UPDATE agents SET last_shutdown_reason = $1, last_shutdown_at = $2 WHERE id = $3",
             bind(*u.shutdown_reason), use(at), bind(u.agent_id), now;
       }
       if (!u.outages.empty()) appendOutagesLocked(u.agent_id, u.outages);
@@ -482,10 +481,10 @@ void SqliteStore::writeFactsLocked(const std::string& agent_id, int64_t seq,
     default_route = Poco::Int64{facts.net->default_route ? 1 : 0};
     addresses = json::printStringArray(facts.net->addresses);
   }
-  *session_ << "UPDATE agents SET os_name = COALESCE(?, os_name),"
-               " os_version = COALESCE(?, os_version), config_hash = COALESCE(?, config_hash),"
-               " net_default_route = COALESCE(?, net_default_route),"
-               " net_addresses = COALESCE(?, net_addresses) WHERE id = ? AND last_seq <= ?",
+  *session_ << "UPDATE agents SET os_name = COALESCE($1, os_name),"
+               " os_version = COALESCE($2, os_version), config_hash = COALESCE($3, config_hash),"
+               " net_default_route = COALESCE($4, net_default_route),"
+               " net_addresses = COALESCE($5, net_addresses) WHERE id = $6 AND last_seq <= $7",
       use(os_name), use(os_version), use(config_hash), use(default_route), use(addresses),
       bind(agent_id), use(seq_guard), now;
 }
@@ -497,7 +496,7 @@ void SqliteStore::appendOutagesLocked(const std::string& agent_id,
   std::string cause;
   Statement insert(s);
   insert << "INSERT INTO outage_reports (agent_id, from_ms, to_ms, cause, reported_at_ms)"
-            " VALUES (?, ?, ?, ?, ?)",
+            " VALUES ($1, $2, $3, $4, $5)",
       bind(agent_id), use(from), use(to), use(cause), use(reported);
   for (const OutageReport& o : outages) {
     from = o.from_ms;
@@ -507,8 +506,8 @@ void SqliteStore::appendOutagesLocked(const std::string& agent_id,
     insert.execute();
   }
   Poco::Int64 keep = static_cast<Poco::Int64>(kOutageReportsKeptPerAgent);
-  s << "DELETE FROM outage_reports WHERE agent_id = ? AND id NOT IN"
-       " (SELECT id FROM outage_reports WHERE agent_id = ? ORDER BY id DESC LIMIT ?)",
+  s << "DELETE FROM outage_reports WHERE agent_id = $1 AND id NOT IN"
+       " (SELECT id FROM outage_reports WHERE agent_id = $2 ORDER BY id DESC LIMIT $3)",
       bind(agent_id), bind(agent_id), use(keep), now;
 }
 
@@ -519,7 +518,7 @@ Result<std::vector<OutageReport>> SqliteStore::listOutageReports(const std::stri
         Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
         Statement st(session);
         st << "SELECT agent_id, from_ms, to_ms, cause, reported_at_ms FROM outage_reports"
-              " WHERE agent_id = ? ORDER BY id DESC LIMIT ?",
+              " WHERE agent_id = $1 ORDER BY id DESC LIMIT $2",
             bind(agent_id), use(max_rows), now;
         RecordSet rs(st);
         std::vector<OutageReport> out;
@@ -553,7 +552,8 @@ std::optional<AlertEvent> applyAlertChange(Session& s, const AlertChange& change
   std::string current_state;
   {
     Statement st(s);
-    st << "SELECT id, state FROM alerts WHERE kind = ? AND agent_id IS ? AND site_id IS ?"
+    st << "SELECT id, state FROM alerts WHERE kind = $1 AND agent_id IS NOT DISTINCT FROM $2"
+          " AND site_id IS NOT DISTINCT FROM $3"
           " AND state IN ('open', 'held') ORDER BY id DESC LIMIT 1",
         bind(change.kind), use(agent), use(site), now;
     RecordSet rs(st);
@@ -564,14 +564,13 @@ std::optional<AlertEvent> applyAlertChange(Session& s, const AlertChange& change
   }
   auto insert = [&](const std::string& state) -> int64_t {
     // The tenant is fixed at creation: of the agent's site, or of the site.
-    s << "INSERT INTO alerts (kind, state, agent_id, site_id, opened_at, held_since,"
-         " held_reasons, note, tenant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, COALESCE("
-         " (SELECT st.tenant_id FROM agents a JOIN sites st ON st.id = a.site_id WHERE a.id = ?),"
-         " (SELECT st.tenant_id FROM sites st WHERE st.id = ?), 0))",
-        bind(change.kind), bind(state), use(agent), use(site), use(at), use(held_since),
-        bind(change.held_reasons), bind(change.note), use(agent), use(site), now;
     Poco::Int64 id = 0;
-    s << "SELECT last_insert_rowid()", into(id), now;
+    s << "INSERT INTO alerts (kind, state, agent_id, site_id, opened_at, held_since,"
+         " held_reasons, note, tenant_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, COALESCE("
+         " (SELECT st.tenant_id FROM agents a JOIN sites st ON st.id = a.site_id WHERE a.id = $9),"
+         " (SELECT st.tenant_id FROM sites st WHERE st.id = $10), 0)) RETURNING id",
+        bind(change.kind), bind(state), use(agent), use(site), use(at), use(held_since),
+        bind(change.held_reasons), bind(change.note), use(agent), use(site), into(id), now;
     return id;
   };
   const std::string event_type = "alert." + change.action;
@@ -579,8 +578,8 @@ std::optional<AlertEvent> applyAlertChange(Session& s, const AlertChange& change
     if (current_id.isNull()) return AlertEvent{insert("open"), event_type};
     if (current_state == "held") {
       Poco::Int64 id = current_id.value();
-      s << "UPDATE alerts SET state = 'open', opened_at = ?,"
-           " held_since = COALESCE(held_since, ?), held_reasons = ?, note = ? WHERE id = ?",
+      s << "UPDATE alerts SET state = 'open', opened_at = $1,"
+           " held_since = COALESCE(held_since, $2), held_reasons = $3, note = $4 WHERE id = $5",
           use(at), use(held_since), bind(change.held_reasons), bind(change.note), use(id), now;
       return AlertEvent{id, event_type};
     }
@@ -590,8 +589,8 @@ std::optional<AlertEvent> applyAlertChange(Session& s, const AlertChange& change
     if (!current_id.isNull() && (change.action == "resolved" || current_state == "held")) {
       Poco::Int64 id = current_id.value();
       std::string state = change.action;
-      s << "UPDATE alerts SET state = ?, closed_at = ?,"
-           " note = CASE WHEN ? = '' THEN note ELSE ? END WHERE id = ?",
+      s << "UPDATE alerts SET state = $1, closed_at = $2,"
+           " note = CASE WHEN $3 = '' THEN note ELSE $4 END WHERE id = $5",
           bind(state), use(at), bind(change.note), bind(change.note), use(id), now;
       return AlertEvent{id, event_type};
     }
@@ -614,7 +613,7 @@ Status SqliteStore::appendPresenceEvents(const std::vector<StatusChangeRecord>& 
       Poco::Int64 at = 0;
       Statement st(s);
       st << "INSERT INTO status_changes (agent_id, at, from_status, to_status, reason,"
-            " degradation_reasons) VALUES (?, ?, ?, ?, ?, ?)",
+            " degradation_reasons) VALUES ($1, $2, $3, $4, $5, $6)",
           use(agent), use(at), use(from), use(to), use(reason), use(degradation);
       for (const StatusChangeRecord& c : changes) {
         agent = c.agent_id;
@@ -635,7 +634,7 @@ Status SqliteStore::appendPresenceEvents(const std::vector<StatusChangeRecord>& 
     for (const HealthRecord& h : health) {
       Poco::Int64 at = h.at_ms;
       int degraded = h.degraded ? 1 : 0;
-      s << "INSERT INTO health_changes (at, degraded, reasons) VALUES (?, ?, ?)", use(at),
+      s << "INSERT INTO health_changes (at, degraded, reasons) VALUES ($1, $2, $3)", use(at),
           use(degraded), bind(h.reasons), now;
       enqueueHealthEventLocked(h);
     }
@@ -655,7 +654,7 @@ Result<std::vector<StatusChangeRecord>> SqliteStore::listStatusChanges(const std
         Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
         Statement st(session);
         st << "SELECT agent_id, at, from_status, to_status, reason, degradation_reasons, id"
-              " FROM status_changes WHERE agent_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+              " FROM status_changes WHERE agent_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
             bind(agent_id), use(before), use(max_rows), now;
         RecordSet rs(st);
         std::vector<StatusChangeRecord> out;

@@ -107,12 +107,6 @@ bool exists(Session& s, const std::string& sql, int64_t id) {
   return count > 0;
 }
 
-Poco::Int64 lastInsertId(Session& s) {
-  Poco::Int64 id = 0;
-  s << "SELECT last_insert_rowid()", into(id), now;
-  return id;
-}
-
 }  // namespace
 
 // --- Tenants ----------------------------------------------------------------------------------
@@ -154,12 +148,12 @@ Result<bool> SqliteStore::renameTenant(int64_t tenant_id, const std::string& nam
     Transaction tx(s);
     Poco::Int64 id = tenant_id;
     Poco::Int64 taken = 0;
-    s << "SELECT COUNT(*) FROM tenants WHERE name = ? AND id <> ?", bind(name), use(id),
+    s << "SELECT COUNT(*) FROM tenants WHERE name = $1 AND id <> $2", bind(name), use(id),
         into(taken), now;
     if (taken > 0) return Status::alreadyExists("a tenant named \"" + name + "\" exists");
     try {
       Statement st(s);
-      st << "UPDATE tenants SET name = ? WHERE id = ?", bind(name), use(id);
+      st << "UPDATE tenants SET name = $1 WHERE id = $2", bind(name), use(id);
       if (st.execute() == 0) return false;
     } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
       // Another process took the name between the check and the write.
@@ -175,20 +169,20 @@ Result<bool> SqliteStore::deleteTenant(int64_t tenant_id) {
   return guardedLocked("cannot delete tenant", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
     Transaction tx(s);
-    if (!exists(s, "SELECT COUNT(*) FROM tenants WHERE id = ?", tenant_id)) return false;
-    if (exists(s, "SELECT COUNT(*) FROM sites WHERE tenant_id = ?", tenant_id)) {
+    if (!exists(s, "SELECT COUNT(*) FROM tenants WHERE id = $1", tenant_id)) return false;
+    if (exists(s, "SELECT COUNT(*) FROM sites WHERE tenant_id = $1", tenant_id)) {
       return Status::failedPrecondition("the tenant still has sites");
     }
     Poco::Int64 id = tenant_id;
-    s << "DELETE FROM maintenance_windows WHERE tenant_id = ?", use(id), now;
-    s << "DELETE FROM cadence_rules WHERE tenant_id = ?", use(id), now;
+    s << "DELETE FROM maintenance_windows WHERE tenant_id = $1", use(id), now;
+    s << "DELETE FROM cadence_rules WHERE tenant_id = $1", use(id), now;
     s << "DELETE FROM webhook_outbox WHERE webhook_id IN"
-         " (SELECT id FROM webhooks WHERE tenant_id = ?)",
+         " (SELECT id FROM webhooks WHERE tenant_id = $1)",
         use(id), now;
-    s << "DELETE FROM webhooks WHERE tenant_id = ?", use(id), now;
-    s << "DELETE FROM alerts WHERE tenant_id = ?", use(id), now;
-    s << "DELETE FROM admin_token_tenants WHERE tenant_id = ?", use(id), now;
-    s << "DELETE FROM tenants WHERE id = ?", use(id), now;
+    s << "DELETE FROM webhooks WHERE tenant_id = $1", use(id), now;
+    s << "DELETE FROM alerts WHERE tenant_id = $1", use(id), now;
+    s << "DELETE FROM admin_token_tenants WHERE tenant_id = $1", use(id), now;
+    s << "DELETE FROM tenants WHERE id = $1", use(id), now;
     tx.commit();
     return true;
   });
@@ -238,14 +232,14 @@ Result<bool> SqliteStore::renameSite(int64_t site_id, const std::string& name) {
     Poco::Int64 id = site_id;
     Poco::Int64 taken = 0;
     s << "SELECT COUNT(*) FROM sites o JOIN sites me ON me.tenant_id = o.tenant_id"
-         " WHERE me.id = ? AND o.id <> me.id AND o.name = ?",
+         " WHERE me.id = $1 AND o.id <> me.id AND o.name = $2",
         use(id), bind(name), into(taken), now;
     if (taken > 0) {
       return Status::alreadyExists("the tenant has a site named \"" + name + "\"");
     }
     try {
       Statement st(s);
-      st << "UPDATE sites SET name = ? WHERE id = ?", bind(name), use(id);
+      st << "UPDATE sites SET name = $1 WHERE id = $2", bind(name), use(id);
       if (st.execute() == 0) return false;
     } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
       return Status::alreadyExists("the tenant has a site named \"" + name + "\"");
@@ -260,16 +254,16 @@ Result<bool> SqliteStore::deleteSite(int64_t site_id) {
   return guardedLocked("cannot delete site", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
     Transaction tx(s);
-    if (!exists(s, "SELECT COUNT(*) FROM sites WHERE id = ?", site_id)) return false;
-    if (exists(s, "SELECT COUNT(*) FROM agents WHERE site_id = ?", site_id)) {
+    if (!exists(s, "SELECT COUNT(*) FROM sites WHERE id = $1", site_id)) return false;
+    if (exists(s, "SELECT COUNT(*) FROM agents WHERE site_id = $1", site_id)) {
       return Status::failedPrecondition("the site still has agents (retired ones included)");
     }
     Poco::Int64 id = site_id;
-    s << "DELETE FROM enrollment_tokens WHERE site_id = ?", use(id), now;
-    s << "DELETE FROM maintenance_windows WHERE site_id = ?", use(id), now;
-    s << "DELETE FROM cadence_rules WHERE site_id = ?", use(id), now;
-    s << "DELETE FROM alerts WHERE site_id = ?", use(id), now;
-    s << "DELETE FROM sites WHERE id = ?", use(id), now;
+    s << "DELETE FROM enrollment_tokens WHERE site_id = $1", use(id), now;
+    s << "DELETE FROM maintenance_windows WHERE site_id = $1", use(id), now;
+    s << "DELETE FROM cadence_rules WHERE site_id = $1", use(id), now;
+    s << "DELETE FROM alerts WHERE site_id = $1", use(id), now;
+    s << "DELETE FROM sites WHERE id = $1", use(id), now;
     tx.commit();
     return true;
   });
@@ -280,9 +274,9 @@ Result<Store::AgentCounts> SqliteStore::countAgents(int64_t site_id) {
     Poco::Int64 id = site_id;
     Poco::Int64 site = 0;
     Poco::Int64 tenant = 0;
-    session << "SELECT COUNT(*) FROM agents WHERE site_id = ?", use(id), into(site), now;
+    session << "SELECT COUNT(*) FROM agents WHERE site_id = $1", use(id), into(site), now;
     session << "SELECT COUNT(*) FROM agents a JOIN sites s ON s.id = a.site_id"
-               " WHERE s.tenant_id = (SELECT tenant_id FROM sites WHERE id = ?)",
+               " WHERE s.tenant_id = (SELECT tenant_id FROM sites WHERE id = $1)",
         use(id), into(tenant), now;
     return AgentCounts{site, tenant};
   });
@@ -300,13 +294,14 @@ Result<EnrollmentToken> SqliteStore::createEnrollmentToken(const EnrollmentToken
         Poco::Nullable<Poco::Int64> max_uses = toNullable(token.max_uses);
         Poco::Nullable<Poco::Int64> revoked_at = toNullable(token.revoked_at_ms);
         int revoked = token.revoked ? 1 : 0;
-        *session_
-            << "INSERT INTO enrollment_tokens (site_id, token_hash, created_at, expires_at,"
-               " max_uses, uses, revoked, name, revoked_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+        Poco::Int64 id = 0;
+        *session_ << "INSERT INTO enrollment_tokens (site_id, token_hash, created_at, expires_at,"
+                     " max_uses, uses, revoked, name, revoked_at)"
+                     " VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8) RETURNING id",
             use(site), bind(token.token_hash), use(created), use(expires), use(max_uses),
-            use(revoked), bind(token.name), use(revoked_at), now;
+            use(revoked), bind(token.name), use(revoked_at), into(id), now;
         EnrollmentToken stored = token;
-        stored.id = lastInsertId(*session_);
+        stored.id = id;
         stored.uses = 0;
         return stored;
       });
@@ -366,8 +361,8 @@ Result<bool> SqliteStore::revokeEnrollmentToken(int64_t token_id, int64_t now_ms
     Poco::Int64 at = now_ms;
     Statement st(*session_);
     // A second revocation keeps the first time.
-    st << "UPDATE enrollment_tokens SET revoked = 1, revoked_at = COALESCE(revoked_at, ?)"
-          " WHERE id = ?",
+    st << "UPDATE enrollment_tokens SET revoked = 1, revoked_at = COALESCE(revoked_at, $1)"
+          " WHERE id = $2",
         use(at), use(id);
     return st.execute() > 0;
   });
@@ -427,7 +422,7 @@ Result<AdminToken> SqliteStore::createAdminToken(const NewAdminToken& token, int
     Session& s = *session_;
     Transaction tx(s);
     for (int64_t tenant : tenants) {
-      if (!exists(s, "SELECT COUNT(*) FROM tenants WHERE id = ?", tenant)) {
+      if (!exists(s, "SELECT COUNT(*) FROM tenants WHERE id = $1", tenant)) {
         return Status::invalidArgument("no tenant " + std::to_string(tenant));
       }
     }
@@ -439,21 +434,22 @@ Result<AdminToken> SqliteStore::createAdminToken(const NewAdminToken& token, int
     Poco::Nullable<Poco::Int64> expires = toNullable(token.expires_at_ms);
     Poco::Nullable<Poco::Int64> created_by = toNullable(token.created_by);
     const std::string role = adminRoleName(token.role);
+    Poco::Int64 id = 0;
     try {
       s << "INSERT INTO admin_tokens (token_hash, name, created_at, revoked, all_tenants,"
-           " expires_at, created_by, role) VALUES (?, ?, ?, 0, ?, ?, ?, ?)",
+           " expires_at, created_by, role) VALUES ($1, $2, $3, 0, $4, $5, $6, $7) RETURNING id",
           bind(token.token_hash), bind(token.name), use(created), use(all), use(expires),
-          use(created_by), bind(role), now;
+          use(created_by), bind(role), into(id), now;
     } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
       return Status::alreadyExists("an admin token with this hash exists");
     }
     AdminToken stored;
-    stored.id = lastInsertId(s);
+    stored.id = id;
     Poco::Int64 token_id = stored.id;
     Poco::Int64 tenant_id = 0;
     Statement insert(s);
-    insert << "INSERT INTO admin_token_tenants (token_id, tenant_id) VALUES (?, ?)", use(token_id),
-        use(tenant_id);
+    insert << "INSERT INTO admin_token_tenants (token_id, tenant_id) VALUES ($1, $2)",
+        use(token_id), use(tenant_id);
     for (int64_t tenant : tenants) {
       tenant_id = tenant;
       insert.execute();
@@ -517,9 +513,9 @@ Result<bool> SqliteStore::revokeAdminToken(int64_t token_id, int64_t now_ms) {
     Statement st(*session_);
     // The token and its descendants, in one statement (one implicit transaction). A second
     // revocation keeps the first time.
-    st << "WITH RECURSIVE tree(id) AS (SELECT id FROM admin_tokens WHERE id = ?"
+    st << "WITH RECURSIVE tree(id) AS (SELECT id FROM admin_tokens WHERE id = $1"
           " UNION SELECT t.id FROM admin_tokens t JOIN tree ON t.created_by = tree.id)"
-          " UPDATE admin_tokens SET revoked = 1, revoked_at = COALESCE(revoked_at, ?)"
+          " UPDATE admin_tokens SET revoked = 1, revoked_at = COALESCE(revoked_at, $2)"
           " WHERE id IN (SELECT id FROM tree)",
         use(id), use(at);
     return st.execute() > 0;

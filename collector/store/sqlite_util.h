@@ -92,13 +92,21 @@ inline std::optional<std::string> optionalStringAt(const RecordSet& rs, size_t c
   return stringAt(rs, col, row);
 }
 
-// SQL text and its parameters, built together so that values are only ever bound.
+// SQL text and its parameters, built together so that values are only ever bound. Texts
+// given to it mark each parameter with `?`, which it numbers ($1, $2, ...: the form both
+// SQLite and PostgreSQL take) in the order the parameters are added.
 class Query {
  public:
-  explicit Query(std::string sql) : sql_(std::move(sql)) {}
+  explicit Query(const std::string& sql) { this->sql(sql); }
 
   Query& sql(const std::string& text) {
-    sql_ += text;
+    for (char c : text) {
+      if (c == '?') {
+        sql_ += '$' + std::to_string(++placeholders_);
+      } else {
+        sql_ += c;
+      }
+    }
     return *this;
   }
   Query& param(int64_t value) {
@@ -111,13 +119,9 @@ class Query {
   }
   // " AND <column> IN (?, ...)" restricting `column` to `ids`. REQUIRES: ids non-empty.
   Query& inList(const std::string& column, const std::vector<int64_t>& ids) {
-    sql_ += " AND " + column + " IN (";
-    for (size_t i = 0; i < ids.size(); ++i) {
-      sql_ += i == 0 ? "?" : ", ?";
-      param(ids[i]);
-    }
-    sql_ += ")";
-    return *this;
+    sql(" AND " + column + " IN (");
+    for (size_t i = 0; i < ids.size(); ++i) sql(i == 0 ? "?" : ", ?").param(ids[i]);
+    return sql(")");
   }
   // " AND <column> LIKE ?" matching `text` as a literal, case-insensitive (ASCII) substring.
   // `joiner` (default " AND ") lets a caller OR several such conditions inside parentheses.
@@ -129,7 +133,7 @@ class Query {
       pattern += c;
     }
     pattern += '%';
-    sql_ += joiner + column + " LIKE ? ESCAPE '\\'";
+    sql(joiner + "lower(" + column + ") LIKE lower(?) ESCAPE '\\'");
     return param(pattern);
   }
 
@@ -150,6 +154,7 @@ class Query {
 
  private:
   std::string sql_;
+  int placeholders_ = 0;
   std::vector<AbstractBinding::Ptr> params_;
 };
 

@@ -101,7 +101,7 @@ OutboxEntry outboxAt(const RecordSet& rs, size_t row) {
 std::optional<Webhook> findWebhookIn(Session& s, int64_t webhook_id) {
   Poco::Int64 id = webhook_id;
   Statement st(s);
-  st << "SELECT " + std::string(kWebhookColumns) + " FROM webhooks WHERE id = ?", use(id), now;
+  st << "SELECT " + std::string(kWebhookColumns) + " FROM webhooks WHERE id = $1", use(id), now;
   RecordSet rs(st);
   if (rs.rowCount() == 0) return std::nullopt;
   return webhookAt(rs, 0);
@@ -122,17 +122,16 @@ OutboxEntry insertOutboxEntry(Session& s, int64_t webhook_id, const OutboxEvent&
   // Due no earlier than the pending entries it waits for (see listDueDeliveries).
   Poco::Nullable<Poco::Int64> queued_until;
   s << "SELECT MAX(next_attempt_at) FROM webhook_outbox"
-       " WHERE webhook_id = ? AND ordering_key = ? AND state = 'pending'",
+       " WHERE webhook_id = $1 AND ordering_key = $2 AND state = 'pending'",
       use(webhook), bind(e.ordering_key), into(queued_until), now;
   e.next_attempt_at_ms =
       queued_until.isNull() ? now_ms : std::max<int64_t>(now_ms, queued_until.value());
   Poco::Int64 next = e.next_attempt_at_ms;
-  s << "INSERT INTO webhook_outbox (webhook_id, message_id, event_type, ordering_key, payload,"
-       " created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      use(webhook), bind(e.message_id), bind(e.event_type), bind(e.ordering_key), bind(e.payload),
-      use(at), use(next), now;
   Poco::Int64 id = 0;
-  s << "SELECT last_insert_rowid()", into(id), now;
+  s << "INSERT INTO webhook_outbox (webhook_id, message_id, event_type, ordering_key, payload,"
+       " created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+      use(webhook), bind(e.message_id), bind(e.event_type), bind(e.ordering_key), bind(e.payload),
+      use(at), use(next), into(id), now;
   e.id = id;
   return e;
 }
@@ -144,9 +143,9 @@ void enqueueForSubscribers(Session& s, std::optional<int64_t> tenant_id, const O
   {
     Statement st(s);
     Poco::Nullable<Poco::Int64> tenant = toNullable(tenant_id);
-    st << "SELECT id, events FROM webhooks WHERE enabled = 1 AND (? IS NULL OR tenant_id = ?)"
-          " ORDER BY id",
-        use(tenant), use(tenant), now;
+    st << "SELECT id, events FROM webhooks WHERE enabled = 1"
+          " AND (CAST($1 AS BIGINT) IS NULL OR tenant_id = $1) ORDER BY id",
+        use(tenant), now;
     RecordSet rs(st);
     for (size_t row = 0; row < rs.rowCount(); ++row) {
       subscribers.emplace_back(intAt(rs, 0, row), json::parseStringArray(stringAt(rs, 1, row)));
@@ -168,9 +167,9 @@ Status recordAttempt(Session& s, int64_t entry_id, const std::string& state,
   Poco::Nullable<Poco::Int64> status = toNullable(attempt.http_status);
   Poco::Nullable<Poco::Int64> next = toNullable(next_attempt_at_ms);
   Poco::Nullable<Poco::Int64> delivered = toNullable(delivered_at_ms);
-  s << "UPDATE webhook_outbox SET state = ?, attempts = attempts + 1, last_attempt_at = ?,"
-       " last_status = ?, last_error = ?, next_attempt_at = COALESCE(?, next_attempt_at),"
-       " delivered_at = COALESCE(?, delivered_at) WHERE id = ? AND state = 'pending'",
+  s << "UPDATE webhook_outbox SET state = $1, attempts = attempts + 1, last_attempt_at = $2,"
+       " last_status = $3, last_error = $4, next_attempt_at = COALESCE($5, next_attempt_at),"
+       " delivered_at = COALESCE($6, delivered_at) WHERE id = $7 AND state = 'pending'",
       bind(state), use(at), use(status), bind(attempt.error), use(next), use(delivered), use(id),
       now;
   return Status::okStatus();
@@ -192,12 +191,11 @@ Result<Webhook> SqliteStore::createWebhook(const NewWebhook& webhook, int64_t no
     Poco::Int64 tenant = w.tenant_id;
     Poco::Int64 created = now_ms;
     int enabled = w.enabled ? 1 : 0;
-    *session_ << "INSERT INTO webhooks (tenant_id, url, secret, events, description, enabled,"
-                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        use(tenant), bind(w.url), bind(w.secret), bind(json::printStringArray(w.events)),
-        bind(w.description), use(enabled), use(created), now;
     Poco::Int64 id = 0;
-    *session_ << "SELECT last_insert_rowid()", into(id), now;
+    *session_ << "INSERT INTO webhooks (tenant_id, url, secret, events, description, enabled,"
+                 " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        use(tenant), bind(w.url), bind(w.secret), bind(json::printStringArray(w.events)),
+        bind(w.description), use(enabled), use(created), into(id), now;
     w.id = id;
     return w;
   });
@@ -213,25 +211,14 @@ Result<std::vector<Webhook>> SqliteStore::listWebhooks(const TenantScope& scope,
                                                        std::optional<int64_t> tenant_id,
                                                        int64_t after_id, size_t limit) {
   return adminRead("cannot list webhooks", [&](Session& session) -> Result<std::vector<Webhook>> {
-    std::vector<Webhook> out;
-    if (!scope.all && scope.tenant_ids.empty()) return out;
-    // Tenant ids are integers, written into the SQL as such; everything else is bound.
-    std::string sql = "SELECT " + std::string(kWebhookColumns) +
-                      " FROM webhooks WHERE id > ? AND (? IS NULL OR tenant_id = ?)";
-    if (!scope.all) {
-      sql += " AND tenant_id IN (";
-      for (size_t i = 0; i < scope.tenant_ids.size(); ++i) {
-        sql += (i == 0 ? "" : ", ") + std::to_string(scope.tenant_ids[i]);
-      }
-      sql += ")";
-    }
-    sql += " ORDER BY id LIMIT ?";
-    Poco::Int64 after = after_id;
-    Poco::Nullable<Poco::Int64> tenant = toNullable(tenant_id);
-    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+    Query q("SELECT " + std::string(kWebhookColumns) + " FROM webhooks WHERE id > ?");
+    q.param(after_id).inScope("tenant_id", scope);
+    if (tenant_id) q.sql(" AND tenant_id = ?").param(*tenant_id);
+    q.sql(" ORDER BY id LIMIT ?").param(static_cast<int64_t>(limit));
     Statement st(session);
-    st << sql, use(after), use(tenant), use(tenant), use(max_rows), now;
+    q.execute(st);
     RecordSet rs(st);
+    std::vector<Webhook> out;
     out.reserve(rs.rowCount());
     for (size_t row = 0; row < rs.rowCount(); ++row) out.push_back(webhookAt(rs, row));
     return out;
@@ -241,24 +228,25 @@ Result<std::vector<Webhook>> SqliteStore::listWebhooks(const TenantScope& scope,
 Result<std::optional<Webhook>> SqliteStore::updateWebhook(int64_t webhook_id,
                                                           const WebhookUpdate& update) {
   MutexLock lock(mu_);
-  return guardedLocked(
-      "cannot update webhook", [&]() REQUIRES(mu_) -> Result<std::optional<Webhook>> {
-        Session& s = *session_;
-        Transaction tx(s);
-        std::optional<Webhook> w = findWebhookIn(s, webhook_id);
-        if (!w) return w;
-        if (update.url) w->url = *update.url;
-        if (update.events) w->events = *update.events;
-        if (update.description) w->description = *update.description;
-        if (update.enabled) w->enabled = *update.enabled;
-        Poco::Int64 id = webhook_id;
-        int enabled = w->enabled ? 1 : 0;
-        s << "UPDATE webhooks SET url = ?, events = ?, description = ?, enabled = ? WHERE id = ?",
-            bind(w->url), bind(json::printStringArray(w->events)), bind(w->description),
-            use(enabled), use(id), now;
-        tx.commit();
-        return w;
-      });
+  return guardedLocked("cannot update webhook",
+                       [&]() REQUIRES(mu_) -> Result<std::optional<Webhook>> {
+                         Session& s = *session_;
+                         Transaction tx(s);
+                         std::optional<Webhook> w = findWebhookIn(s, webhook_id);
+                         if (!w) return w;
+                         if (update.url) w->url = *update.url;
+                         if (update.events) w->events = *update.events;
+                         if (update.description) w->description = *update.description;
+                         if (update.enabled) w->enabled = *update.enabled;
+                         Poco::Int64 id = webhook_id;
+                         int enabled = w->enabled ? 1 : 0;
+                         s << "UPDATE webhooks SET url = $1, events = $2, description = $3, "
+                              "enabled = $4 WHERE id = $5",
+                             bind(w->url), bind(json::printStringArray(w->events)),
+                             bind(w->description), use(enabled), use(id), now;
+                         tx.commit();
+                         return w;
+                       });
 }
 
 Result<bool> SqliteStore::deleteWebhook(int64_t webhook_id) {
@@ -267,9 +255,9 @@ Result<bool> SqliteStore::deleteWebhook(int64_t webhook_id) {
     Session& s = *session_;
     Transaction tx(s);
     Poco::Int64 id = webhook_id;
-    s << "DELETE FROM webhook_outbox WHERE webhook_id = ?", use(id), now;
+    s << "DELETE FROM webhook_outbox WHERE webhook_id = $1", use(id), now;
     Statement del(s);
-    del << "DELETE FROM webhooks WHERE id = ?", use(id);
+    del << "DELETE FROM webhooks WHERE id = $1", use(id);
     const size_t deleted = del.execute();
     tx.commit();
     return deleted > 0;
@@ -310,12 +298,12 @@ Result<std::vector<DueDelivery>> SqliteStore::listDueDeliveries(int64_t now_ms, 
         st << "SELECT " + std::string(kOutboxColumns) +
                   ", w.url, w.secret, w.tenant_id FROM webhook_outbox o"
                   " JOIN webhooks w ON w.id = o.webhook_id"
-                  " WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND w.enabled = 1" +
+                  " WHERE o.state = 'pending' AND o.next_attempt_at <= $1 AND w.enabled = 1" +
                   notIn("w.tenant_id", filter.skip_tenants) + notIn("w.id", filter.skip_webhooks) +
                   " AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.state = 'pending'"
                   " AND p.webhook_id = o.webhook_id AND p.ordering_key = o.ordering_key"
                   " AND p.id < o.id)"
-                  " ORDER BY o.next_attempt_at, o.id LIMIT ?",
+                  " ORDER BY o.next_attempt_at, o.id LIMIT $2",
             use(at), use(max_rows), now;
         RecordSet rs(st);
         std::vector<DueDelivery> out;
@@ -348,9 +336,9 @@ Status SqliteStore::markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& a
     // wades through entries blocked behind a failing one.
     Poco::Int64 id = entry_id;
     Poco::Int64 next = next_attempt_at_ms;
-    s << "UPDATE webhook_outbox SET next_attempt_at = MAX(next_attempt_at, ?)"
-         " WHERE state = 'pending' AND id > ? AND (webhook_id, ordering_key) ="
-         " (SELECT webhook_id, ordering_key FROM webhook_outbox WHERE id = ?)",
+    s << "UPDATE webhook_outbox SET next_attempt_at = MAX(next_attempt_at, $1)"
+         " WHERE state = 'pending' AND id > $2 AND (webhook_id, ordering_key) ="
+         " (SELECT webhook_id, ordering_key FROM webhook_outbox WHERE id = $3)",
         use(next), use(id), use(id), now;
     tx.commit();
     return recorded;
@@ -373,8 +361,8 @@ Result<std::vector<OutboxEntry>> SqliteStore::listDeliveries(int64_t webhook_id,
         Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
         Statement st(session);
         st << "SELECT " + std::string(kOutboxColumns) +
-                  " FROM webhook_outbox o WHERE o.webhook_id = ? AND (? = 0 OR o.id < ?)"
-                  " ORDER BY o.id DESC LIMIT ?",
+                  " FROM webhook_outbox o WHERE o.webhook_id = $1 AND ($2 = 0 OR o.id < $3)"
+                  " ORDER BY o.id DESC LIMIT $4",
             use(webhook), use(before), use(before), use(max_rows), now;
         RecordSet rs(st);
         std::vector<OutboxEntry> out;
@@ -406,7 +394,7 @@ void SqliteStore::enqueueAlertEventLocked(const std::string& event_type, int64_t
   Statement st(s);
   st << "SELECT id, kind, state, agent_id, site_id, opened_at, closed_at, held_since,"
         " held_reasons, note, tenant_id, acknowledged_at, acknowledged_by, closed_by"
-        " FROM alerts WHERE id = ?",
+        " FROM alerts WHERE id = $1",
       use(id), now;
   RecordSet rs(st);
   if (rs.rowCount() == 0) return;
