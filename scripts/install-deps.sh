@@ -21,7 +21,7 @@ packages=()
 if [ "$windows" = false ] || [ "$test" = true ]; then
   packages+=(
     build-essential cmake pkg-config ca-certificates curl
-    libpoco-dev libcurl4-openssl-dev libssl-dev libcjson-dev libsystemd-dev
+    libpoco-dev libpq-dev libcurl4-openssl-dev libssl-dev libcjson-dev libsystemd-dev
     libboost-test-dev
     # the collector's build converts docs/openapi.yaml to JSON and embeds both
     python3 python3-yaml

@@ -8,7 +8,7 @@
 #include "collector/admin/admin_api.h"
 #include "collector/admin/tenancy_service.h"
 #include "collector/admin/token_service.h"
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/text.h"
 
 namespace vigil::collector {
@@ -84,7 +84,7 @@ class CommandRunner {
 
   // Opens the store; false (with the message written) if it cannot.
   bool open() {
-    auto opened = SqliteStore::open(data_dir_);
+    auto opened = SqlStore::openSqlite(data_dir_);
     if (!opened.ok()) {
       err_ << "vigil-collector: cannot open the store in " << data_dir_ << ": "
            << opened.error().toString() << '\n';
@@ -217,7 +217,7 @@ class CommandRunner {
   const Clock& clock_;
   std::ostream& out_;
   std::ostream& err_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<SqlStore> store_;
 };
 
 }  // namespace

@@ -56,7 +56,7 @@
 #include "collector/monitor/presence_ticker.h"
 #include "collector/notify/webhook_dispatcher.h"
 #include "collector/notify/webhook_transport.h"
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/atomic_file.h"
 #include "common/clock.h"
 #include "common/protocol.h"
@@ -616,12 +616,12 @@ int CollectorApp::serve(const CollectorConfig& config) {
   // GET /metrics renders every source registered here (collector/http/metrics.h).
   MetricsRegistry metrics;
 
-  auto opened = SqliteStore::open(config.data_dir);
+  auto opened = SqlStore::openSqlite(config.data_dir);
   if (!opened.ok()) {
     log.fatal("cannot open the store: " + opened.error().toString());
     return EXIT_IOERR;
   }
-  SqliteStore& store = *opened.value();
+  SqlStore& store = *opened.value();
   if (Status s = bootstrapStore(store, config.bootstrap, clock, log); !s.ok()) {
     log.fatal("cannot provision the store: " + s.toString());
     return EXIT_IOERR;

@@ -14,7 +14,7 @@
 
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/ingest_service.h"
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/protocol.h"
@@ -33,7 +33,7 @@ void check(bool condition) {
 struct World {
   SimulatedClock clock{fromUnixMillis(1'790'000'000'000)};
   std::string dir;
-  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<SqlStore> store;
   AgentDirectory directory;
   std::unique_ptr<IngestService> service;
   protocol::EnrollResponse agent;
@@ -42,7 +42,7 @@ struct World {
     std::string pattern = std::filesystem::temp_directory_path().string() + "/vigil-fuzz-XXXXXX";
     check(::mkdtemp(pattern.data()) != nullptr);
     dir = pattern;
-    store = std::move(SqliteStore::open(dir).value());
+    store = std::move(SqlStore::openSqlite(dir).value());
     const int64_t now = toUnixMillis(clock.wallNow());
     auto tenant = store->createTenant("default", now);
     auto site = store->createSite(tenant->id, "default", now);

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/crypto.h"
 #include "tests/support/temp_dir.h"
 
@@ -16,7 +16,7 @@ using vigil::collector::AdminPrincipal;
 using vigil::collector::AdminRole;
 using vigil::collector::AdminToken;
 using vigil::collector::NewAdminToken;
-using vigil::collector::SqliteStore;
+using vigil::collector::SqlStore;
 using vigil::collector::Tenant;
 using vigil::testing::TempDir;
 
@@ -28,8 +28,8 @@ std::string hashOf(const std::string& token) {
   return vigil::crypto::toHex(vigil::crypto::sha256(token).value());
 }
 
-std::unique_ptr<SqliteStore> openStore(const std::string& dir) {
-  auto opened = SqliteStore::open(dir);
+std::unique_ptr<SqlStore> openStore(const std::string& dir) {
+  auto opened = SqlStore::openSqlite(dir);
   BOOST_REQUIRE(opened.ok());
   return std::move(opened.value());
 }
@@ -59,7 +59,7 @@ struct Fixture {
 
   TempDir tmp;
   std::string data_dir = tmp.sub("data");
-  std::unique_ptr<SqliteStore> store = openStore(data_dir);
+  std::unique_ptr<SqlStore> store = openStore(data_dir);
   AdminAuthenticator auth{*store};
 };
 
@@ -147,7 +147,7 @@ BOOST_AUTO_TEST_CASE(a_token_created_or_revoked_by_another_process_counts_at_onc
   int64_t id = 0;
   {
     // What `vigil-collector admin-token create` does while the collector runs.
-    auto cli = SqliteStore::open(data_dir);
+    auto cli = SqlStore::openSqlite(data_dir);
     BOOST_REQUIRE(cli.ok());
     NewAdminToken t;
     t.token_hash = hashOf("from-cli");
@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(a_token_created_or_revoked_by_another_process_counts_at_onc
   }
   BOOST_TEST(authenticate(std::string("Bearer from-cli")).has_value());
   {
-    auto cli = SqliteStore::open(data_dir);
+    auto cli = SqlStore::openSqlite(data_dir);
     BOOST_REQUIRE(cli.ok());
     BOOST_REQUIRE(cli.value()->revokeAdminToken(id, kNow).ok());
   }

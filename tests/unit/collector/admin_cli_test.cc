@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "collector/admin/admin_auth.h"
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "tests/integration/harness.h"
@@ -19,7 +19,7 @@ using vigil::collector::AdminAuthenticator;
 using vigil::collector::AdminCliOptions;
 using vigil::collector::AdminToken;
 using vigil::collector::runAdminCommand;
-using vigil::collector::SqliteStore;
+using vigil::collector::SqlStore;
 using vigil::collector::TenantScope;
 using vigil::testing::TempDir;
 
@@ -49,9 +49,9 @@ struct Fixture {
     return r;
   }
   // The store as the running collector would hold it, opened once.
-  SqliteStore& store() {
+  SqlStore& store() {
     if (!store_) {
-      auto opened = SqliteStore::open(data_dir);
+      auto opened = SqlStore::openSqlite(data_dir);
       BOOST_REQUIRE(opened.ok());
       store_ = std::move(opened.value());
     }
@@ -73,7 +73,7 @@ struct Fixture {
   vigil::SimulatedClock clock{kStart};
 
  private:
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<SqlStore> store_;
 };
 
 AdminCliOptions named(const std::string& name) {

@@ -13,7 +13,7 @@
 #include "collector/admin/maintenance_service.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/monitor/presence_monitor.h"
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/json.h"
@@ -35,8 +35,8 @@ constexpr int64_t kNowMs = 1'795'420'800'000;  // 2026-11-23T08:00:00Z
 struct Fixture {
   vigil::testing::TempDir tmp;
   vigil::SimulatedClock clock;
-  std::unique_ptr<vigil::collector::SqliteStore> store =
-      std::move(vigil::collector::SqliteStore::open(tmp.sub("data")).value());
+  std::unique_ptr<vigil::collector::SqlStore> store =
+      std::move(vigil::collector::SqlStore::openSqlite(tmp.sub("data")).value());
   vigil::collector::AgentDirectory directory;
   vigil::collector::PresenceMonitor presence{presence::PresenceConfig{}, clock};
   vigil::collector::AgentQueryService agents{*store, *store, directory, presence};

@@ -15,7 +15,7 @@
 #include "collector/admin/agent_query.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/monitor/presence_monitor.h"
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/json.h"
@@ -30,14 +30,14 @@ using vigil::collector::AgentClass;
 using vigil::collector::AgentRecord;
 using vigil::collector::ApiResult;
 using vigil::collector::CadenceSource;
-using vigil::collector::SqliteStore;
+using vigil::collector::SqlStore;
 using vigil::collector::TenantScope;
 namespace presence = vigil::collector::presence;
 
 constexpr int64_t kNowMs = 1'795'420'800'000;  // 2026-11-23T08:00:00Z
 
 // Enrolls an agent with these facts through a new enrollment token of `site`.
-std::string enroll(SqliteStore& store, int64_t site, const std::string& hostname,
+std::string enroll(SqlStore& store, int64_t site, const std::string& hostname,
                    const std::string& os_name = "linux", const std::string& os_version = "") {
   vigil::collector::EnrollmentToken token;
   token.site_id = site;
@@ -61,7 +61,7 @@ std::string enroll(SqliteStore& store, int64_t site, const std::string& hostname
 struct Fixture {
   vigil::testing::TempDir tmp;
   vigil::SimulatedClock clock;
-  std::unique_ptr<SqliteStore> store = std::move(SqliteStore::open(tmp.sub("data")).value());
+  std::unique_ptr<SqlStore> store = std::move(SqlStore::openSqlite(tmp.sub("data")).value());
   vigil::collector::AgentDirectory directory;
   vigil::collector::PresenceMonitor presence{presence::PresenceConfig{}, clock};
   vigil::collector::AgentQueryService agents{*store, *store, directory, presence};
@@ -328,13 +328,13 @@ BOOST_AUTO_TEST_CASE(migration_7_derives_the_class_of_enrolled_agents) {
   vigil::testing::TempDir tmp;
   const std::string dir = tmp.sub("data");
   {
-    auto opened = SqliteStore::openAtSchemaVersion(dir, 6);
+    auto opened = SqlStore::openSqliteAtSchemaVersion(dir, 6);
     BOOST_REQUIRE(opened.ok());
-    SqliteStore& old = *opened.value();
+    SqlStore& old = *opened.value();
     const int64_t tenant = old.createTenant("a", kNowMs)->id;
     const int64_t site = old.createSite(tenant, "hq", kNowMs)->id;
     using Poco::Data::Keywords::now;
-    Poco::Data::Session raw("SQLite", old.databasePath());
+    Poco::Data::Session raw("SQLite", old.location());
     const std::string s = std::to_string(site);
     raw << "INSERT INTO agents (id, site_id, hostname, os_name, os_version, agent_version, secret,"
            " enrolled_at) VALUES"
@@ -348,7 +348,7 @@ BOOST_AUTO_TEST_CASE(migration_7_derives_the_class_of_enrolled_agents) {
                s + ", 'lx', 'linux', 'Debian Server', '1', 's', 1)",
         now;
   }
-  auto store = std::move(SqliteStore::open(dir).value());
+  auto store = std::move(SqlStore::openSqlite(dir).value());
   BOOST_TEST(store->schemaVersion().value() == 7);
   BOOST_TEST((store->findAgent("ag_dc").value()->agent_class == AgentClass::kServer));
   BOOST_TEST((store->findAgent("ag_pc").value()->agent_class == AgentClass::kWorkstation));

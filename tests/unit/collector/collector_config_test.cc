@@ -16,7 +16,7 @@
 #include <string>
 
 #include "collector/app/bootstrap.h"
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "tests/support/temp_dir.h"
@@ -32,7 +32,7 @@ using vigil::collector::defaultsLayer;
 using vigil::collector::environmentLayer;
 using vigil::collector::environmentVariableFor;
 using vigil::collector::readCollectorConfig;
-using vigil::collector::SqliteStore;
+using vigil::collector::SqlStore;
 using vigil::testing::TempDir;
 
 namespace {
@@ -316,7 +316,7 @@ BOOST_AUTO_TEST_CASE(every_key_has_its_documented_default) {
 BOOST_AUTO_TEST_CASE(first_start_generates_private_token_files_whose_hashes_are_stored) {
   TempDir tmp;
   const std::string dir = tmp.sub("data");
-  auto store = std::move(SqliteStore::open(dir).value());
+  auto store = std::move(SqlStore::openSqlite(dir).value());
   vigil::SimulatedClock clock;
   BOOST_REQUIRE(bootstrapStore(*store, BootstrapOptions{dir, "", ""}, clock, quietLogger()).ok());
 
@@ -346,7 +346,7 @@ BOOST_AUTO_TEST_CASE(first_start_generates_private_token_files_whose_hashes_are_
 BOOST_AUTO_TEST_CASE(second_start_keeps_tokens_and_files_unchanged) {
   TempDir tmp;
   const std::string dir = tmp.sub("data");
-  auto store = std::move(SqliteStore::open(dir).value());
+  auto store = std::move(SqlStore::openSqlite(dir).value());
   vigil::SimulatedClock clock;
   BOOST_REQUIRE(bootstrapStore(*store, {dir, "", ""}, clock, quietLogger()).ok());
   const std::string admin_before = readFile(fs::path(dir) / "admin-token");
@@ -361,7 +361,7 @@ BOOST_AUTO_TEST_CASE(second_start_keeps_tokens_and_files_unchanged) {
 BOOST_AUTO_TEST_CASE(configured_tokens_are_accepted_and_no_token_file_is_written) {
   TempDir tmp;
   const std::string dir = tmp.sub("data");
-  auto store = std::move(SqliteStore::open(dir).value());
+  auto store = std::move(SqlStore::openSqlite(dir).value());
   vigil::SimulatedClock clock;
   const std::string admin = "configured-admin-token-0123456789abcdef";
   const std::string enroll = "configured-enroll-token";

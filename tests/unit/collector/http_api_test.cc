@@ -28,7 +28,7 @@
 #include "collector/listener/http_listener.h"
 #include "collector/monitor/presence_monitor.h"
 #include "collector/monitor/presence_ticker.h"
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/json.h"
@@ -49,7 +49,7 @@ using vigil::collector::IngestService;
 using vigil::collector::PresenceMonitor;
 using vigil::collector::PresenceTicker;
 using vigil::collector::ReadinessProbe;
-using vigil::collector::SqliteStore;
+using vigil::collector::SqlStore;
 using vigil::testing::TempDir;
 
 namespace {
@@ -88,7 +88,7 @@ using Headers = std::map<std::string, std::string>;
 struct ServerFixture {
   ServerFixture()
       : clock(vigil::fromUnixMillis(kStartMs)),
-        store(std::move(SqliteStore::open(tmp.sub("data")).value())),
+        store(std::move(SqlStore::openSqlite(tmp.sub("data")).value())),
         presence(vigil::collector::presence::PresenceConfig{}, clock),
         ticker(presence, *store, 1s),
         ingest(*store, *store, *store, directory, clock, IngestConfig{60, 300'000}, &presence),
@@ -195,7 +195,7 @@ struct ServerFixture {
 
   TempDir tmp;
   vigil::SimulatedClock clock;
-  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<SqlStore> store;
   AgentDirectory directory;
   PresenceMonitor presence;
   PresenceTicker ticker;

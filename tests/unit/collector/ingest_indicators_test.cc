@@ -16,7 +16,7 @@
 #include "collector/ingest/last_seen_writer.h"
 #include "collector/ingest/site_peer_keys.h"
 #include "collector/monitor/presence_monitor.h"
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/datagram.h"
@@ -40,7 +40,7 @@ using vigil::collector::LastSeenWriter;
 using vigil::collector::PresenceMonitor;
 using vigil::collector::Site;
 using vigil::collector::SitePeerKeys;
-using vigil::collector::SqliteStore;
+using vigil::collector::SqlStore;
 using vigil::testing::ObservedStore;
 using vigil::testing::TempDir;
 
@@ -162,7 +162,7 @@ struct IndicatorFixture {
 
   TempDir tmp;
   SimulatedClock clock;
-  std::unique_ptr<SqliteStore> sqlite = std::move(SqliteStore::open(tmp.sub("data")).value());
+  std::unique_ptr<SqlStore> sqlite = std::move(SqlStore::openSqlite(tmp.sub("data")).value());
   ObservedStore store{*sqlite};
   AgentDirectory directory;
   SitePeerKeys peer_keys{store};

@@ -12,7 +12,7 @@
 
 #include "collector/ingest/agent_directory.h"
 #include "collector/ingest/last_seen_writer.h"
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/protocol.h"
@@ -30,7 +30,7 @@ using vigil::collector::HeartbeatRequest;
 using vigil::collector::IngestConfig;
 using vigil::collector::IngestService;
 using vigil::collector::LastSeenWriter;
-using vigil::collector::SqliteStore;
+using vigil::collector::SqlStore;
 using vigil::testing::ObservedStore;
 using vigil::testing::TempDir;
 
@@ -80,8 +80,8 @@ struct IngestFixture {
     BOOST_REQUIRE(directory.load(store).ok());
   }
 
-  static std::unique_ptr<SqliteStore> open(const std::string& dir) {
-    auto opened = SqliteStore::open(dir);
+  static std::unique_ptr<SqlStore> open(const std::string& dir) {
+    auto opened = SqlStore::openSqlite(dir);
     BOOST_REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? std::string() : opened.error().toString()));
     return std::move(opened.value());
   }
@@ -171,7 +171,7 @@ struct IngestFixture {
   TempDir tmp;
   SimulatedClock clock;
   std::string data_dir;
-  std::unique_ptr<SqliteStore> sqlite;
+  std::unique_ptr<SqlStore> sqlite;
   ObservedStore store;
   AgentDirectory directory;
   std::unique_ptr<IngestService> service;

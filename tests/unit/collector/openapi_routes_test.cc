@@ -25,7 +25,7 @@
 #include "collector/http/openapi_handler.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/monitor/presence_monitor.h"
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "tests/support/temp_dir.h"
@@ -52,7 +52,7 @@ const char* const kMethods[] = {"get",   "put",  "post",    "delete",
 std::vector<std::pair<Route, RouteAccess>> servedAdminRoutesWithAccess() {
   using namespace vigil::collector;  // NOLINT(google-build-using-namespace): test wiring
   vigil::testing::TempDir tmp;
-  std::unique_ptr<SqliteStore> store = std::move(SqliteStore::open(tmp.sub("data")).value());
+  std::unique_ptr<SqlStore> store = std::move(SqlStore::openSqlite(tmp.sub("data")).value());
   vigil::SimulatedClock clock;
   AgentDirectory directory;
   PresenceMonitor presence(presence::PresenceConfig{}, clock);

@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE collector_outbox_store
-// SqliteStore's webhooks and their outbox: CRUD under tenant scope, events entering the outbox
+// SqlStore's webhooks and their outbox: CRUD under tenant scope, events entering the outbox
 // with the alert and health changes they announce, ordering per key, attempts, and what
 // survives a reopen.
 #include <boost/test/unit_test.hpp>
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/crypto.h"
 #include "common/json.h"
 #include "tests/support/temp_dir.h"
@@ -21,8 +21,8 @@ const std::vector<std::string> kAllEvents = {"alert.opened",       "alert.resolv
                                              "alert.held",         "alert.released",
                                              "collector.degraded", "collector.recovered"};
 
-std::unique_ptr<SqliteStore> openStore(const std::string& dir) {
-  auto opened = SqliteStore::open(dir);
+std::unique_ptr<SqlStore> openStore(const std::string& dir) {
+  auto opened = SqlStore::openSqlite(dir);
   BOOST_REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? std::string() : opened.error().toString()));
   return std::move(opened.value());
 }
@@ -87,7 +87,7 @@ struct Fixture {
 
   TempDir tmp;
   std::string dir;
-  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<SqlStore> store;
   int64_t tenant_a = 0, tenant_b = 0, site_a = 0, site_b = 0;
   int created = 0;
 };

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "collector/monitor/presence_ticker.h"
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/clock.h"
 #include "store_queries.h"
 #include "store_wrapper.h"
@@ -19,7 +19,7 @@ using vigil::SimulatedClock;
 using vigil::collector::AgentRecord;
 using vigil::collector::PresenceMonitor;
 using vigil::collector::PresenceTicker;
-using vigil::collector::SqliteStore;
+using vigil::collector::SqlStore;
 using vigil::collector::StatusChangeRecord;
 namespace presence = vigil::collector::presence;
 
@@ -48,7 +48,7 @@ presence::PresenceConfig testConfig() {
 struct MonitorFixture {
   vigil::testing::TempDir tmp;
   SimulatedClock clock;
-  std::unique_ptr<SqliteStore> sqlite = std::move(SqliteStore::open(tmp.sub("data")).value());
+  std::unique_ptr<SqlStore> sqlite = std::move(SqlStore::openSqlite(tmp.sub("data")).value());
   vigil::testing::ObservedStore store{*sqlite};
   std::unique_ptr<PresenceMonitor> monitor;
   std::unique_ptr<PresenceTicker> ticker;

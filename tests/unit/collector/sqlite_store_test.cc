@@ -1,6 +1,4 @@
 #define BOOST_TEST_MODULE collector_sqlite_store
-#include "collector/store/sqlite_store.h"
-
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
 
@@ -10,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "collector/store/sql_store.h"
 #include "common/crypto.h"
 #include "store_queries.h"
 #include "tests/support/temp_dir.h"
@@ -21,13 +20,13 @@ using vigil::collector::AgentRecord;
 using vigil::collector::EnrollmentToken;
 using vigil::collector::LastSeenUpdate;
 using vigil::collector::Site;
-using vigil::collector::SqliteStore;
+using vigil::collector::SqlStore;
 using vigil::testing::TempDir;
 
 namespace {
 
-std::unique_ptr<SqliteStore> openStore(const std::string& dir) {
-  auto opened = SqliteStore::open(dir);
+std::unique_ptr<SqlStore> openStore(const std::string& dir) {
+  auto opened = SqlStore::openSqlite(dir);
   BOOST_REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? std::string() : opened.error().toString()));
   return std::move(opened.value());
 }
@@ -36,7 +35,7 @@ std::unique_ptr<SqliteStore> openStore(const std::string& dir) {
 Poco::Data::Session rawSession(const std::string& dir) {
   Poco::Data::SQLite::Connector::registerConnector();
   return Poco::Data::Session(Poco::Data::SQLite::Connector::KEY,
-                             (fs::path(dir) / SqliteStore::kDatabaseFileName).string());
+                             (fs::path(dir) / SqlStore::kSqliteFileName).string());
 }
 
 // Back to the schema before migration 5 (admin token roles), its data aside.
@@ -93,7 +92,7 @@ struct StoreFixture {
 
   TempDir tmp;
   std::string data_dir;
-  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<SqlStore> store;
   Site site;
   int64_t token_id = 0;
 };
@@ -104,10 +103,10 @@ BOOST_AUTO_TEST_CASE(open_creates_private_data_dir_and_database_at_latest_schema
   TempDir tmp;
   const std::string dir = tmp.sub("nested/data");
   auto store = openStore(dir);
-  BOOST_TEST(store->schemaVersion().value() == SqliteStore::latestSchemaVersion());
-  BOOST_TEST(SqliteStore::latestSchemaVersion() >= 1);
+  BOOST_TEST(store->schemaVersion().value() == SqlStore::latestSchemaVersion());
+  BOOST_TEST(SqlStore::latestSchemaVersion() >= 1);
   BOOST_TEST(((fs::status(dir).permissions() & fs::perms::all) == fs::perms::owner_all));
-  const fs::path db = fs::path(dir) / SqliteStore::kDatabaseFileName;
+  const fs::path db = fs::path(dir) / SqlStore::kSqliteFileName;
   BOOST_TEST(fs::exists(db));
   BOOST_TEST(((fs::status(db).permissions() & fs::perms::all) ==
               (fs::perms::owner_read | fs::perms::owner_write)));
@@ -122,7 +121,7 @@ BOOST_AUTO_TEST_CASE(reopening_applies_no_migration_twice) {
     BOOST_TEST(store->createTenant("t", 1).ok());
   }
   auto store = openStore(dir);
-  BOOST_TEST(store->schemaVersion().value() == SqliteStore::latestSchemaVersion());
+  BOOST_TEST(store->schemaVersion().value() == SqlStore::latestSchemaVersion());
   BOOST_TEST(store->findTenantByName("t").value().has_value());
 }
 
@@ -133,11 +132,11 @@ BOOST_AUTO_TEST_CASE(open_refuses_a_database_from_a_newer_collector) {
   {
     // A newer collector has applied a migration this build does not know.
     Poco::Data::Session raw = rawSession(dir);
-    int next = SqliteStore::latestSchemaVersion() + 1;
+    int next = SqlStore::latestSchemaVersion() + 1;
     raw << "INSERT INTO schema_version (version, applied_at) VALUES (?, 0)",
         Poco::Data::Keywords::use(next), Poco::Data::Keywords::now;
   }
-  auto opened = SqliteStore::open(dir);
+  auto opened = SqlStore::openSqlite(dir);
   BOOST_REQUIRE(!opened.ok());
   BOOST_TEST((opened.error().code() == StatusCode::kFailedPrecondition));
 }
@@ -146,10 +145,10 @@ BOOST_AUTO_TEST_CASE(open_reports_a_corrupt_database_as_an_error) {
   TempDir tmp;
   fs::create_directories(tmp.path() / "data");
   {
-    std::ofstream junk(tmp.path() / "data" / SqliteStore::kDatabaseFileName);
+    std::ofstream junk(tmp.path() / "data" / SqlStore::kSqliteFileName);
     junk << std::string(4096, 'x');
   }
-  auto opened = SqliteStore::open(tmp.sub("data"));
+  auto opened = SqlStore::openSqlite(tmp.sub("data"));
   BOOST_TEST(!opened.ok());
 }
 
@@ -488,7 +487,7 @@ BOOST_AUTO_TEST_CASE(migration_3_gives_the_sites_of_a_schema_2_database_peer_key
     raw << "DELETE FROM schema_version WHERE version > 2", now;
   }
   auto store = openStore(dir);
-  BOOST_TEST(store->schemaVersion().value() == SqliteStore::latestSchemaVersion());
+  BOOST_TEST(store->schemaVersion().value() == SqlStore::latestSchemaVersion());
   auto sites = store->listSites().value();
   BOOST_REQUIRE(sites.size() == 2u);
   BOOST_TEST(isLowerHex(sites[0].peer_key, 64));
@@ -571,7 +570,7 @@ std::vector<std::string> schemaObjects(const std::string& dir, const std::string
   using Poco::Data::Keywords::now;
   Poco::Data::SQLite::Connector::registerConnector();
   Poco::Data::Session raw(Poco::Data::SQLite::Connector::KEY,
-                          (fs::path(dir) / SqliteStore::kDatabaseFileName).string());
+                          (fs::path(dir) / SqlStore::kSqliteFileName).string());
   std::vector<std::string> names;
   raw << "SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%'"
          " ORDER BY name",
@@ -580,7 +579,7 @@ std::vector<std::string> schemaObjects(const std::string& dir, const std::string
 }
 
 // Deletes the newest site and creates another: the new one must get a new id.
-void deleteNewestSiteThenCreate(SqliteStore& store, int64_t tenant_id, const std::string& name) {
+void deleteNewestSiteThenCreate(SqlStore& store, int64_t tenant_id, const std::string& name) {
   auto sites = store.listSites().value();
   BOOST_REQUIRE(!sites.empty());
   const int64_t newest = sites.back().id;
@@ -616,7 +615,7 @@ BOOST_AUTO_TEST_CASE(migration_5_keeps_a_schema_4_database_and_stops_id_reuse) {
   int64_t tenant_b = 0, site_b = 0, window_id = 0, webhook_id = 0, admin_id = 0;
   std::string peer_key, webhook_secret;
   {
-    auto opened = SqliteStore::openAtSchemaVersion(dir, 4);
+    auto opened = SqlStore::openSqliteAtSchemaVersion(dir, 4);
     BOOST_REQUIRE(opened.ok());
     auto& store = *opened.value();
     BOOST_REQUIRE(store.schemaVersion().value() == 4);
@@ -668,14 +667,14 @@ BOOST_AUTO_TEST_CASE(migration_5_keeps_a_schema_4_database_and_stops_id_reuse) {
   const auto tables_before = schemaObjects(dir, "table");
   const auto indexes_before = schemaObjects(dir, "index");
   {
-    auto at_5 = SqliteStore::openAtSchemaVersion(dir, 5);
+    auto at_5 = SqlStore::openSqliteAtSchemaVersion(dir, 5);
     BOOST_REQUIRE(at_5.ok());
     // Nothing lost by migration 5: tables, indexes.
     BOOST_TEST(schemaObjects(dir, "table") == tables_before, boost::test_tools::per_element());
     BOOST_TEST(schemaObjects(dir, "index") == indexes_before, boost::test_tools::per_element());
   }
   auto store = openStore(dir);
-  BOOST_TEST(store->schemaVersion().value() == SqliteStore::latestSchemaVersion());
+  BOOST_TEST(store->schemaVersion().value() == SqlStore::latestSchemaVersion());
   // Nor rows, ids or secrets.
   auto site = store->findSite(site_b).value();
   BOOST_REQUIRE(site.has_value());
@@ -701,7 +700,7 @@ BOOST_AUTO_TEST_CASE(migration_5_keeps_a_schema_4_database_and_stops_id_reuse) {
 BOOST_AUTO_TEST_CASE(migration_6_makes_existing_tokens_admins_within_their_parents) {
   TempDir tmp;
   const std::string dir = tmp.sub("data");
-  BOOST_REQUIRE(SqliteStore::openAtSchemaVersion(dir, 5).ok());
+  BOOST_REQUIRE(SqlStore::openSqliteAtSchemaVersion(dir, 5).ok());
   {
     using Poco::Data::Keywords::now;
     Poco::Data::Session raw = rawSession(dir);
@@ -722,7 +721,7 @@ BOOST_AUTO_TEST_CASE(migration_6_makes_existing_tokens_admins_within_their_paren
     }
   }
   auto store = openStore(dir);
-  BOOST_TEST(store->schemaVersion().value() == SqliteStore::latestSchemaVersion());
+  BOOST_TEST(store->schemaVersion().value() == SqlStore::latestSchemaVersion());
   auto tokens = store->listAdminTokens().value();
   BOOST_REQUIRE(tokens.size() == 7u);
   for (const auto& t : tokens) BOOST_TEST((t.role == AdminRole::kAdmin), t.id);

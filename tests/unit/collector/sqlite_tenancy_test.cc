@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "tests/support/temp_dir.h"
 
 using Poco::Data::Keywords::into;
@@ -19,7 +19,7 @@ using vigil::collector::AgentRecord;
 using vigil::collector::EnrollmentToken;
 using vigil::collector::NewAdminToken;
 using vigil::collector::Site;
-using vigil::collector::SqliteStore;
+using vigil::collector::SqlStore;
 using vigil::collector::Tenant;
 using vigil::collector::TenantScope;
 using vigil::testing::TempDir;
@@ -66,7 +66,7 @@ std::vector<std::string> namesOf(const std::vector<Site>& sites) {
 
 struct Fixture {
   Fixture() : data_dir(tmp.sub("data")) {
-    auto opened = SqliteStore::open(data_dir);
+    auto opened = SqlStore::openSqlite(data_dir);
     BOOST_REQUIRE(opened.ok());
     store = std::move(opened.value());
   }
@@ -95,7 +95,7 @@ struct Fixture {
   // A second connection, for what the Store interface does not expose.
   Poco::Data::Session raw() {
     Poco::Data::SQLite::Connector::registerConnector();
-    return Poco::Data::Session(Poco::Data::SQLite::Connector::KEY, store->databasePath());
+    return Poco::Data::Session(Poco::Data::SQLite::Connector::KEY, store->location());
   }
   int64_t count(const std::string& table) {
     Poco::Data::Session s = raw();
@@ -106,7 +106,7 @@ struct Fixture {
 
   TempDir tmp;
   std::string data_dir;
-  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<SqlStore> store;
 };
 
 }  // namespace
@@ -487,7 +487,7 @@ BOOST_AUTO_TEST_CASE(a_token_created_by_another_connection_is_seen_at_once) {
   // The CLI writes from another process while the collector runs: no cache may hide it.
   BOOST_TEST(ok(store->listAdminTokens()).empty());
   {
-    auto other = SqliteStore::open(data_dir);
+    auto other = SqlStore::openSqlite(data_dir);
     BOOST_REQUIRE(other.ok());
     ok(other.value()->createAdminToken(allTenants("from-cli", "cli"), 1000));
   }

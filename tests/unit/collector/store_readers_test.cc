@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "tests/support/temp_dir.h"
 
 using vigil::Status;
@@ -24,7 +24,7 @@ using vigil::collector::AlertFilter;
 using vigil::collector::EnrollmentToken;
 using vigil::collector::HealthRecord;
 using vigil::collector::LastSeenUpdate;
-using vigil::collector::SqliteStore;
+using vigil::collector::SqlStore;
 using vigil::collector::StatusChangeRecord;
 using vigil::collector::TenantScope;
 using vigil::testing::TempDir;
@@ -46,7 +46,7 @@ constexpr auto kBlockedAfter = std::chrono::seconds(20);
 // A store with one agent ("agent-1", last seen at 5000) and nothing else.
 struct ReaderFixture {
   ReaderFixture() {
-    auto opened = SqliteStore::open(tmp.sub("data"));
+    auto opened = SqlStore::openSqlite(tmp.sub("data"));
     BOOST_REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().toString()));
     store = std::move(opened.value());
     auto tenant = store->createTenant("acme", 1000);
@@ -70,14 +70,14 @@ struct ReaderFixture {
   }
 
   TempDir tmp;
-  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<SqlStore> store;
 };
 
 // Holds the store's writer inside its write transaction (the store's write hook) from the
 // moment a write reaches it until release().
 class WriterHold {
  public:
-  explicit WriterHold(SqliteStore& store) : store_(store) {
+  explicit WriterHold(SqlStore& store) : store_(store) {
     store_.setWriteHook([this] {
       std::unique_lock<std::mutex> lock(mu_);
       entered_ = true;
@@ -113,7 +113,7 @@ class WriterHold {
   }
 
  private:
-  SqliteStore& store_;
+  SqlStore& store_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool entered_ = false;
@@ -133,7 +133,7 @@ struct AdminReads {
   size_t health = 0;
 };
 
-AdminReads readAsAdmin(SqliteStore& store) {
+AdminReads readAsAdmin(SqlStore& store) {
   AdminReads out;
   out.ping_ok = store.ping().ok();
   AgentFilter agents;
@@ -165,7 +165,7 @@ AdminReads readAsAdmin(SqliteStore& store) {
 
 // readAsAdmin() while `hold` holds the writer; fails the test if the reads block (and then
 // lets the writer go, so that they end).
-AdminReads readWhileHeld(SqliteStore& store, WriterHold& hold) {
+AdminReads readWhileHeld(SqlStore& store, WriterHold& hold) {
   auto reads = std::async(std::launch::async, [&store] { return readAsAdmin(store); });
   if (reads.wait_for(kBlockedAfter) != std::future_status::ready) {
     hold.release();

@@ -9,7 +9,7 @@
 
 #include "collector/admin/admin_auth.h"
 #include "collector/admin/token_service.h"
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/crypto.h"
 #include "common/json.h"
 #include "tests/support/temp_dir.h"
@@ -74,7 +74,7 @@ struct Reply {
 
 struct Fixture {
   Fixture() {
-    auto opened = SqliteStore::open(tmp.sub("data"));
+    auto opened = SqlStore::openSqlite(tmp.sub("data"));
     BOOST_REQUIRE(opened.ok());
     store = std::move(opened.value());
     tenancy = std::make_unique<TenancyService>(
@@ -183,7 +183,7 @@ struct Fixture {
   }
 
   TempDir tmp;
-  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<SqlStore> store;
   std::vector<std::pair<std::optional<int64_t>, std::optional<int64_t>>> summary_calls;
   // What TenancyDeletions was told, in order.
   std::vector<int64_t> deleted_sites, deleted_tenants;

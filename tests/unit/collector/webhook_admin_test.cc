@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "common/json.h"
 #include "tests/support/temp_dir.h"
 
@@ -40,7 +40,7 @@ vigil::Result<std::vector<IpAddress>> fakeResolve(const std::string& host,
 
 struct Fixture {
   vigil::testing::TempDir tmp;
-  std::unique_ptr<SqliteStore> store = std::move(SqliteStore::open(tmp.sub("data")).value());
+  std::unique_ptr<SqlStore> store = std::move(SqlStore::openSqlite(tmp.sub("data")).value());
   int wakeups = 0;
   std::vector<std::string> warnings;
   OutboundPolicy policy{{}, &fakeResolve};

@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE collector_webhook_dispatcher
-// WebhookDispatcher against a real SqliteStore and a scripted transport, driven by a
+// WebhookDispatcher against a real SqlStore and a scripted transport, driven by a
 // SimulatedClock: signing, retries with backoff, Retry-After, giving up, order per key, store
 // failures, and the worker threads; and once through the real transport, to a refused port.
 #include "collector/notify/webhook_dispatcher.h"
@@ -22,7 +22,7 @@
 #include "collector/events/webhook_signature.h"
 #include "collector/notify/outbound_policy.h"
 #include "collector/notify/webhook_transport.h"
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 #include "collector/store/store_wrapper.h"
 #include "tests/support/temp_dir.h"
 
@@ -182,7 +182,7 @@ class FlakyStore final : public StoreWrapper {
 struct Fixture {
   Fixture()
       : clock(vigil::WallTime(std::chrono::milliseconds(1'700'000'000'000))),
-        store(std::move(SqliteStore::open(tmp.sub("data")).value())),
+        store(std::move(SqlStore::openSqlite(tmp.sub("data")).value())),
         flaky(*store) {
     tenant_id = store->createTenant("t", nowMs()).value().id;
     NewWebhook w;
@@ -249,7 +249,7 @@ struct Fixture {
 
   TempDir tmp;
   SimulatedClock clock;
-  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<SqlStore> store;
   FlakyStore flaky;
   ScriptedTransport transport;
   WebhookDispatchConfig config;

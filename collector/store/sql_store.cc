@@ -1,31 +1,28 @@
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_store.h"
 
 #include <Poco/Data/RecordSet.h>
-#include <Poco/Data/SQLite/Connector.h>
-#include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
 #include <Poco/Nullable.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
+#include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
 
-#include "collector/store/sqlite_schema.h"
-#include "collector/store/sqlite_util.h"
+#include "collector/store/schema.h"
+#include "collector/store/sql_backend.h"
+#include "collector/store/sql_util.h"
 #include "common/crypto.h"
 #include "common/json.h"
 
 namespace vigil::collector {
 namespace {
 
-namespace fs = std::filesystem;
-using namespace sqlite;  // NOLINT(google-build-using-namespace): the store's own helpers
+using namespace sql;  // NOLINT(google-build-using-namespace): the store's own helpers
 using Poco::Data::RecordSet;
 using Poco::Data::Session;
 using Poco::Data::Statement;
@@ -33,56 +30,6 @@ using Poco::Data::Keywords::bind;
 using Poco::Data::Keywords::into;
 using Poco::Data::Keywords::now;
 using Poco::Data::Keywords::use;
-
-constexpr int kBusyTimeoutMs = 5000;
-// Foreign keys off for its lifetime, on again after (also when a migration throws).
-class ForeignKeysOff {
- public:
-  explicit ForeignKeysOff(Session& s) : s_(s) { s_ << "PRAGMA foreign_keys=OFF", now; }
-  ~ForeignKeysOff() {
-    try {
-      s_ << "PRAGMA foreign_keys=ON", now;
-    } catch (...) {  // NOLINT(bugprone-empty-catch): the next statement on the session fails too
-    }
-  }
-  ForeignKeysOff(const ForeignKeysOff&) = delete;
-  ForeignKeysOff& operator=(const ForeignKeysOff&) = delete;
-
- private:
-  Session& s_;
-};
-
-// Creates the directory if needed and restricts it to its owner.
-Status prepareDataDir(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec)
-    return Status::ioError("cannot create data directory " + dir.string() + ": " + ec.message());
-  if (!fs::is_directory(dir, ec)) {
-    return Status::ioError("data directory " + dir.string() + " is not a directory");
-  }
-  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-  if (ec) {
-    return Status::ioError("cannot set mode 0700 on " + dir.string() + ": " + ec.message());
-  }
-  return Status::okStatus();
-}
-
-// Creates the database file empty if missing, so that SQLite opens (and copies the mode of)
-// a file that is already 0600; then enforces 0600.
-Status prepareDatabaseFile(const fs::path& file) {
-  std::error_code ec;
-  if (!fs::exists(file, ec)) {
-    std::ofstream create(file, std::ios::binary | std::ios::app);
-    if (!create) return Status::ioError("cannot create database file " + file.string());
-  }
-  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace,
-                  ec);
-  if (ec) {
-    return Status::ioError("cannot set mode 0600 on " + file.string() + ": " + ec.message());
-  }
-  return Status::okStatus();
-}
 
 // The agent with that id, if any; throws (inside guarded()) on failure.
 Result<std::optional<AgentRecord>> findAgentIn(Session& session, const std::string& agent_id) {
@@ -95,7 +42,7 @@ Result<std::optional<AgentRecord>> findAgentIn(Session& session, const std::stri
 
 }  // namespace
 
-namespace sqlite {
+namespace sql {
 
 const char kAgentSelect[] =
     "SELECT a.id, a.site_id, s.tenant_id, a.hostname, a.os_name, a.os_version, a.arch,"
@@ -131,73 +78,68 @@ AgentRecord agentAt(const RecordSet& rs, size_t row) {
   return a;
 }
 
-}  // namespace sqlite
+}  // namespace sql
 
-int SqliteStore::latestSchemaVersion() { return static_cast<int>(migrations().size()); }
+int SqlStore::latestSchemaVersion() { return static_cast<int>(migrations().size()); }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& data_dir) {
-  return openAtSchemaVersion(data_dir, latestSchemaVersion());
+Result<std::unique_ptr<SqlStore>> SqlStore::openSqlite(const std::string& data_dir) {
+  return openSqliteAtSchemaVersion(data_dir, latestSchemaVersion());
 }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::openAtSchemaVersion(const std::string& data_dir,
+Result<std::unique_ptr<SqlStore>> SqlStore::openSqliteAtSchemaVersion(const std::string& data_dir,
                                                                       int schema_version) {
-  if (data_dir.empty()) return Status::invalidArgument("data directory is empty");
-  const fs::path dir(data_dir);
-  if (Status s = prepareDataDir(dir); !s.ok()) return s;
-  const fs::path file = dir / kDatabaseFileName;
-  if (Status s = prepareDatabaseFile(file); !s.ok()) return s;
+  return open(sql::sqliteBackend(data_dir, kSqliteFileName), schema_version,
+              /*admin_readers=*/3);
+}
 
-  std::unique_ptr<Session> session;
-  Status opened = guarded("cannot open database " + file.string(), [&] {
-    Poco::Data::SQLite::Connector::registerConnector();
-    session = std::make_unique<Session>(Poco::Data::SQLite::Connector::KEY, file.string());
-    return Status::okStatus();
-  });
-  if (!opened.ok()) return opened;
+Result<std::unique_ptr<SqlStore>> SqlStore::openPostgres(const PostgresSettings& settings) {
+  return openPostgresAtSchemaVersion(settings, latestSchemaVersion());
+}
 
-  std::unique_ptr<SqliteStore> store(new SqliteStore(file.string(), std::move(session)));
-  if (Status s = store->configureConnection(); !s.ok()) return s;
+Result<std::unique_ptr<SqlStore>> SqlStore::openPostgresAtSchemaVersion(
+    const PostgresSettings& settings, int schema_version) {
+  return open(sql::postgresBackend(settings), schema_version, settings.admin_readers);
+}
+
+Result<std::unique_ptr<SqlStore>> SqlStore::open(Result<std::unique_ptr<sql::Backend>> backend,
+                                                 int schema_version, size_t admin_readers) {
+  if (!backend.ok()) return backend.error();
+  std::unique_ptr<SqlStore> store(new SqlStore(std::move(backend.value())));
+  {
+    MutexLock lock(store->mu_);
+    std::unique_ptr<Session> writer;
+    Status connected = guarded("cannot open database " + store->location(), [&] {
+      writer = store->backend_->connect(/*reader=*/false);
+      return Status::okStatus();
+    });
+    if (!connected.ok()) return sql::classifyConnectFailure(connected);
+    store->session_ = std::move(writer);
+  }
   if (Status s = store->migrate(schema_version); !s.ok()) return s;
-  if (Status s = store->openReaders(); !s.ok()) return s;
+  if (Status s = store->openReaders(std::max<size_t>(admin_readers, 1)); !s.ok()) return s;
   return store;
 }
 
-SqliteStore::SqliteStore(std::string db_path, std::unique_ptr<Session> session)
-    : db_path_(std::move(db_path)), session_(std::move(session)) {}
+SqlStore::SqlStore(std::unique_ptr<sql::Backend> backend) : backend_(std::move(backend)) {}
 
-SqliteStore::~SqliteStore() {
+SqlStore::~SqlStore() {
   MutexLock lock(mu_);
+  if (!session_) return;
   try {
     session_->close();
   } catch (...) {  // NOLINT(bugprone-empty-catch): closing is best effort in a destructor
   }
 }
 
-Status SqliteStore::configureConnection() {
-  MutexLock lock(mu_);
-  return guardedLocked("cannot configure database", [&]() REQUIRES(mu_) {
-    Session& s = *session_;
-    std::string mode;
-    s << "PRAGMA journal_mode=WAL", into(mode), now;
-    if (mode != "wal")
-      return Status::ioError("database refused WAL journal mode (got " + mode + ")");
-    s << "PRAGMA synchronous=NORMAL", now;
-    s << "PRAGMA foreign_keys=ON", now;
-    int timeout = 0;
-    s << "PRAGMA busy_timeout=" + std::to_string(kBusyTimeoutMs), into(timeout), now;
-    return Status::okStatus();
-  });
-}
+const char* SqlStore::backendName() const { return backend_->name(); }
 
-Status SqliteStore::openReaders() {
+const std::string& SqlStore::location() const { return backend_->location(); }
+
+Status SqlStore::openReaders(size_t admin_readers) {
   auto open = [&](std::unique_ptr<ReadConnection>& reader) -> Status {
     std::unique_ptr<Session> session;
-    Status opened = guarded("cannot open a reader of " + db_path_, [&] {
-      session = std::make_unique<Session>(Poco::Data::SQLite::Connector::KEY, db_path_);
-      // Refuses every write: a reader that wrote would take the writer's lock.
-      *session << "PRAGMA query_only=ON", now;
-      int timeout = 0;
-      *session << "PRAGMA busy_timeout=" + std::to_string(kBusyTimeoutMs), into(timeout), now;
+    Status opened = guarded("cannot open a reader of " + location(), [&] {
+      session = backend_->connect(/*reader=*/true);
       return Status::okStatus();
     });
     if (!opened.ok()) return opened;
@@ -207,29 +149,30 @@ Status SqliteStore::openReaders() {
     return Status::okStatus();
   };
   if (Status s = open(probe_reader_); !s.ok()) return s;
-  admin_readers_.resize(kAdminReaders);
+  admin_readers_.resize(admin_readers);
   for (std::unique_ptr<ReadConnection>& reader : admin_readers_) {
     if (Status s = open(reader); !s.ok()) return s;
   }
   return Status::okStatus();
 }
 
-void SqliteStore::setWriteHook(std::function<void()> hook) {
+void SqlStore::setWriteHook(std::function<void()> hook) {
   MutexLock lock(mu_);
   write_hook_ = std::move(hook);
 }
 
-void SqliteStore::runWriteHookLocked() {
+void SqlStore::runWriteHookLocked() {
   if (write_hook_) write_hook_();
 }
 
-Status SqliteStore::migrate(int target_version) {
+Status SqlStore::migrate(int target_version) {
   MutexLock lock(mu_);
   return guardedLocked("cannot migrate database schema", [&]() REQUIRES(mu_) {
     Session& s = *session_;
+    const auto schema_lock = backend_->lockSchema(s);
     s << "CREATE TABLE IF NOT EXISTS schema_version ("
          " version INTEGER PRIMARY KEY,"
-         " applied_at INTEGER NOT NULL)",
+         " applied_at BIGINT NOT NULL)",
         now;
     Poco::Nullable<Poco::Int64> current_raw;
     s << "SELECT MAX(version) FROM schema_version", into(current_raw), now;
@@ -241,30 +184,16 @@ Status SqliteStore::migrate(int target_version) {
                                         std::to_string(latest) + ")");
     }
     for (int version = current + 1; version <= std::min(latest, target_version); ++version) {
-      const Migration& migration = migrations()[static_cast<size_t>(version - 1)];
-      std::optional<ForeignKeysOff> foreign_keys_off;
-      if (migration.rebuilds_tables) foreign_keys_off.emplace(s);
-      Transaction tx(s);
-      for (const std::string& sql : migration.statements) s << sql, now;
-      if (migration.finish != nullptr) migration.finish(s);
-      if (migration.rebuilds_tables) {
-        Statement check(s);
-        check << "PRAGMA foreign_key_check", now;
-        if (RecordSet(check).rowCount() != 0) {
-          return Status::failedPrecondition("migration " + std::to_string(version) +
-                                            " would break foreign keys");
-        }
-      }
-      s << "INSERT INTO schema_version (version, applied_at)"
-           " VALUES ($1, CAST(strftime('%s', 'now') AS INTEGER) * 1000)",
-          bind(version), now;
-      tx.commit();
+      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+      backend_->applyMigration(s, version, migrations()[static_cast<size_t>(version - 1)], now_ms);
     }
     return Status::okStatus();
   });
 }
 
-Result<int> SqliteStore::schemaVersion() {
+Result<int> SqlStore::schemaVersion() {
   MutexLock lock(mu_);
   return guardedLocked("cannot read schema version", [&]() REQUIRES(mu_) -> Result<int> {
     Poco::Nullable<Poco::Int64> v;
@@ -273,7 +202,7 @@ Result<int> SqliteStore::schemaVersion() {
   });
 }
 
-Status SqliteStore::ping() {
+Status SqlStore::ping() {
   return probeRead("database ping failed", [&](Session& session) {
     int one = 0;
     session << "SELECT 1", into(one), now;
@@ -281,7 +210,7 @@ Status SqliteStore::ping() {
   });
 }
 
-Result<Tenant> SqliteStore::createTenant(const std::string& name, int64_t now_ms) {
+Result<Tenant> SqlStore::createTenant(const std::string& name, int64_t now_ms) {
   MutexLock lock(mu_);
   return guardedLocked("cannot create tenant", [&]() REQUIRES(mu_) -> Result<Tenant> {
     Tenant t;
@@ -292,7 +221,8 @@ Result<Tenant> SqliteStore::createTenant(const std::string& name, int64_t now_ms
     try {
       *session_ << "INSERT INTO tenants (name, created_at) VALUES ($1, $2) RETURNING id",
           bind(name), use(created), into(id), now;
-    } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
+    } catch (const Poco::Exception& e) {
+      if (!backend_->isConstraintViolation(e)) throw;
       return Status::alreadyExists("a tenant named \"" + name + "\" exists");
     }
     t.id = id;
@@ -300,7 +230,7 @@ Result<Tenant> SqliteStore::createTenant(const std::string& name, int64_t now_ms
   });
 }
 
-Result<std::optional<Tenant>> SqliteStore::findTenantByName(const std::string& name) {
+Result<std::optional<Tenant>> SqlStore::findTenantByName(const std::string& name) {
   MutexLock lock(mu_);
   return guardedLocked("cannot read tenant", [&]() REQUIRES(mu_) -> Result<std::optional<Tenant>> {
     Statement st(*session_);
@@ -315,7 +245,7 @@ Result<std::optional<Tenant>> SqliteStore::findTenantByName(const std::string& n
   });
 }
 
-Result<Site> SqliteStore::createSite(int64_t tenant_id, const std::string& name, int64_t now_ms) {
+Result<Site> SqlStore::createSite(int64_t tenant_id, const std::string& name, int64_t now_ms) {
   MutexLock lock(mu_);
   return guardedLocked("cannot create site", [&]() REQUIRES(mu_) -> Result<Site> {
     Poco::Int64 tenant = tenant_id;
@@ -326,7 +256,8 @@ Result<Site> SqliteStore::createSite(int64_t tenant_id, const std::string& name,
       *session_ << "INSERT INTO sites (tenant_id, name, created_at, peer_key)"
                    " VALUES ($1, $2, $3, $4) RETURNING id",
           use(tenant), bind(name), use(created), use(peer_key), into(id), now;
-    } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
+    } catch (const Poco::Exception& e) {
+      if (!backend_->isConstraintViolation(e)) throw;
       // A taken name (UNIQUE (tenant_id, name)) or an unknown tenant (foreign key).
       return Status::alreadyExists("the tenant has a site named \"" + name +
                                    "\", or no longer exists");
@@ -335,7 +266,7 @@ Result<Site> SqliteStore::createSite(int64_t tenant_id, const std::string& name,
   });
 }
 
-Result<std::vector<Site>> SqliteStore::listSites() {
+Result<std::vector<Site>> SqlStore::listSites() {
   return adminRead("cannot list sites", [&](Session& session) -> Result<std::vector<Site>> {
     Statement st(session);
     st << "SELECT " + std::string(kSiteColumns) + " FROM sites ORDER BY id", now;
@@ -347,8 +278,7 @@ Result<std::vector<Site>> SqliteStore::listSites() {
   });
 }
 
-Result<std::optional<Site>> SqliteStore::findSiteByName(int64_t tenant_id,
-                                                        const std::string& name) {
+Result<std::optional<Site>> SqlStore::findSiteByName(int64_t tenant_id, const std::string& name) {
   MutexLock lock(mu_);
   return guardedLocked("cannot read site", [&]() REQUIRES(mu_) -> Result<std::optional<Site>> {
     Poco::Int64 tenant = tenant_id;
@@ -361,10 +291,10 @@ Result<std::optional<Site>> SqliteStore::findSiteByName(int64_t tenant_id,
   });
 }
 
-// Enrollment tokens: sqlite_tenancy.cc.
+// Enrollment tokens: sql_tenancy.cc.
 
-Result<AgentRecord> SqliteStore::enrollAgent(int64_t token_id, const AgentRecord& agent,
-                                             int64_t now_ms) {
+Result<AgentRecord> SqlStore::enrollAgent(int64_t token_id, const AgentRecord& agent,
+                                          int64_t now_ms) {
   MutexLock lock(mu_);
   return guardedLocked("cannot enroll agent", [&]() REQUIRES(mu_) -> Result<AgentRecord> {
     Session& s = *session_;
@@ -399,17 +329,16 @@ Result<AgentRecord> SqliteStore::enrollAgent(int64_t token_id, const AgentRecord
   });
 }
 
-Result<std::optional<AgentRecord>> SqliteStore::findAgentLocked(const std::string& agent_id) {
+Result<std::optional<AgentRecord>> SqlStore::findAgentLocked(const std::string& agent_id) {
   return findAgentIn(*session_, agent_id);
 }
 
-Result<std::optional<AgentRecord>> SqliteStore::findAgent(const std::string& agent_id) {
+Result<std::optional<AgentRecord>> SqlStore::findAgent(const std::string& agent_id) {
   return adminRead("cannot read agent",
                    [&](Session& session) { return findAgentIn(session, agent_id); });
 }
 
-Result<std::vector<AgentRecord>> SqliteStore::listAgents(const std::string& after_id,
-                                                         size_t limit) {
+Result<std::vector<AgentRecord>> SqlStore::listAgents(const std::string& after_id, size_t limit) {
   MutexLock lock(mu_);
   return guardedLocked(
       "cannot list agents", [&]() REQUIRES(mu_) -> Result<std::vector<AgentRecord>> {
@@ -425,7 +354,7 @@ Result<std::vector<AgentRecord>> SqliteStore::listAgents(const std::string& afte
       });
 }
 
-Status SqliteStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
+Status SqlStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
   if (updates.empty()) return Status::okStatus();
   MutexLock lock(mu_);
   return guardedLocked("cannot write last-seen batch", [&]() REQUIRES(mu_) {
@@ -468,8 +397,8 @@ Status SqliteStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
   });
 }
 
-void SqliteStore::writeFactsLocked(const std::string& agent_id, int64_t seq,
-                                   const AgentFactsUpdate& facts) {
+void SqlStore::writeFactsLocked(const std::string& agent_id, int64_t seq,
+                                const AgentFactsUpdate& facts) {
   Poco::Int64 seq_guard = seq;
   // Null: not reported since the previous write, the stored value stays.
   Poco::Nullable<std::string> os_name, os_version, config_hash, addresses;
@@ -489,8 +418,8 @@ void SqliteStore::writeFactsLocked(const std::string& agent_id, int64_t seq,
       bind(agent_id), use(seq_guard), now;
 }
 
-void SqliteStore::appendOutagesLocked(const std::string& agent_id,
-                                      const std::vector<OutageReport>& outages) {
+void SqlStore::appendOutagesLocked(const std::string& agent_id,
+                                   const std::vector<OutageReport>& outages) {
   Session& s = *session_;
   Poco::Int64 from = 0, to = 0, reported = 0;
   std::string cause;
@@ -511,8 +440,8 @@ void SqliteStore::appendOutagesLocked(const std::string& agent_id,
       bind(agent_id), bind(agent_id), use(keep), now;
 }
 
-Result<std::vector<OutageReport>> SqliteStore::listOutageReports(const std::string& agent_id,
-                                                                 size_t limit) {
+Result<std::vector<OutageReport>> SqlStore::listOutageReports(const std::string& agent_id,
+                                                              size_t limit) {
   return adminRead(
       "cannot list outage reports", [&](Session& session) -> Result<std::vector<OutageReport>> {
         Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
@@ -600,9 +529,9 @@ std::optional<AlertEvent> applyAlertChange(Session& s, const AlertChange& change
 
 }  // namespace
 
-Status SqliteStore::appendPresenceEvents(const std::vector<StatusChangeRecord>& changes,
-                                         const std::vector<AlertChange>& alerts,
-                                         const std::vector<HealthRecord>& health) {
+Status SqlStore::appendPresenceEvents(const std::vector<StatusChangeRecord>& changes,
+                                      const std::vector<AlertChange>& alerts,
+                                      const std::vector<HealthRecord>& health) {
   if (changes.empty() && alerts.empty() && health.empty()) return Status::okStatus();
   MutexLock lock(mu_);
   return guardedLocked("cannot write presence events", [&]() REQUIRES(mu_) {
@@ -644,9 +573,9 @@ Status SqliteStore::appendPresenceEvents(const std::vector<StatusChangeRecord>& 
   });
 }
 
-Result<std::vector<StatusChangeRecord>> SqliteStore::listStatusChanges(const std::string& agent_id,
-                                                                       int64_t before_id,
-                                                                       size_t limit) {
+Result<std::vector<StatusChangeRecord>> SqlStore::listStatusChanges(const std::string& agent_id,
+                                                                    int64_t before_id,
+                                                                    size_t limit) {
   return adminRead(
       "cannot list status changes",
       [&](Session& session) -> Result<std::vector<StatusChangeRecord>> {
@@ -667,7 +596,7 @@ Result<std::vector<StatusChangeRecord>> SqliteStore::listStatusChanges(const std
       });
 }
 
-Result<std::vector<LastStatusRecord>> SqliteStore::listLastStatuses() {
+Result<std::vector<LastStatusRecord>> SqlStore::listLastStatuses() {
   MutexLock lock(mu_);
   return guardedLocked(
       "cannot list last statuses", [&]() REQUIRES(mu_) -> Result<std::vector<LastStatusRecord>> {

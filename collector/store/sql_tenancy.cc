@@ -1,5 +1,5 @@
-// SqliteStore: tenants, sites, enrollment tokens and admin tokens as the admin API reads and
-// changes them (the walking skeleton's create/find-by-name calls stay in sqlite_store.cc).
+// SqlStore: tenants, sites, enrollment tokens and admin tokens as the admin API reads and
+// changes them (the walking skeleton's create/find-by-name calls stay in sql_store.cc).
 //
 // Deletion rules, beyond store.h:
 //   - deleteSite removes, with the site, its enrollment tokens, its site-scoped maintenance
@@ -14,7 +14,6 @@
 
 #include <Poco/Data/Binding.h>
 #include <Poco/Data/RecordSet.h>
-#include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 
@@ -23,13 +22,13 @@
 #include <utility>
 #include <vector>
 
-#include "collector/store/sqlite_store.h"
-#include "collector/store/sqlite_util.h"
+#include "collector/store/sql_store.h"
+#include "collector/store/sql_util.h"
 
 namespace vigil::collector {
 namespace {
 
-using namespace sqlite;  // NOLINT(google-build-using-namespace): the store's own helpers
+using namespace sql;  // NOLINT(google-build-using-namespace): the store's own helpers
 using Poco::Data::AbstractBinding;
 using Poco::Data::RecordSet;
 using Poco::Data::Session;
@@ -111,7 +110,7 @@ bool exists(Session& s, const std::string& sql, int64_t id) {
 
 // --- Tenants ----------------------------------------------------------------------------------
 
-Result<std::optional<Tenant>> SqliteStore::findTenant(int64_t tenant_id) {
+Result<std::optional<Tenant>> SqlStore::findTenant(int64_t tenant_id) {
   return adminRead("cannot read tenant", [&](Session& session) -> Result<std::optional<Tenant>> {
     Statement st(session);
     Query("SELECT id, name, created_at FROM tenants WHERE id = ?").param(tenant_id).execute(st);
@@ -121,9 +120,9 @@ Result<std::optional<Tenant>> SqliteStore::findTenant(int64_t tenant_id) {
   });
 }
 
-Result<std::vector<Tenant>> SqliteStore::listTenants(const TenantScope& scope,
-                                                     const std::string& name_contains,
-                                                     int64_t after_id, size_t limit) {
+Result<std::vector<Tenant>> SqlStore::listTenants(const TenantScope& scope,
+                                                  const std::string& name_contains,
+                                                  int64_t after_id, size_t limit) {
   if (!scope.all && scope.tenant_ids.empty()) return std::vector<Tenant>();
   return adminRead("cannot list tenants", [&](Session& session) -> Result<std::vector<Tenant>> {
     Query q("SELECT id, name, created_at FROM tenants WHERE id > ?");
@@ -141,7 +140,7 @@ Result<std::vector<Tenant>> SqliteStore::listTenants(const TenantScope& scope,
   });
 }
 
-Result<bool> SqliteStore::renameTenant(int64_t tenant_id, const std::string& name) {
+Result<bool> SqlStore::renameTenant(int64_t tenant_id, const std::string& name) {
   MutexLock lock(mu_);
   return guardedLocked("cannot rename tenant", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
@@ -155,7 +154,8 @@ Result<bool> SqliteStore::renameTenant(int64_t tenant_id, const std::string& nam
       Statement st(s);
       st << "UPDATE tenants SET name = $1 WHERE id = $2", bind(name), use(id);
       if (st.execute() == 0) return false;
-    } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
+    } catch (const Poco::Exception& e) {
+      if (!backend_->isConstraintViolation(e)) throw;
       // Another process took the name between the check and the write.
       return Status::alreadyExists("a tenant named \"" + name + "\" exists");
     }
@@ -164,7 +164,7 @@ Result<bool> SqliteStore::renameTenant(int64_t tenant_id, const std::string& nam
   });
 }
 
-Result<bool> SqliteStore::deleteTenant(int64_t tenant_id) {
+Result<bool> SqlStore::deleteTenant(int64_t tenant_id) {
   MutexLock lock(mu_);
   return guardedLocked("cannot delete tenant", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
@@ -190,7 +190,7 @@ Result<bool> SqliteStore::deleteTenant(int64_t tenant_id) {
 
 // --- Sites ------------------------------------------------------------------------------------
 
-Result<std::optional<Site>> SqliteStore::findSite(int64_t site_id) {
+Result<std::optional<Site>> SqlStore::findSite(int64_t site_id) {
   return adminRead("cannot read site", [&](Session& session) -> Result<std::optional<Site>> {
     Statement st(session);
     Query("SELECT " + std::string(kSiteColumns) + " FROM sites WHERE id = ?")
@@ -202,10 +202,10 @@ Result<std::optional<Site>> SqliteStore::findSite(int64_t site_id) {
   });
 }
 
-Result<std::vector<Site>> SqliteStore::listSitesPage(const TenantScope& scope,
-                                                     std::optional<int64_t> tenant_id,
-                                                     const std::string& name_contains,
-                                                     int64_t after_id, size_t limit) {
+Result<std::vector<Site>> SqlStore::listSitesPage(const TenantScope& scope,
+                                                  std::optional<int64_t> tenant_id,
+                                                  const std::string& name_contains,
+                                                  int64_t after_id, size_t limit) {
   if (!scope.all && scope.tenant_ids.empty()) return std::vector<Site>();
   return adminRead("cannot list sites", [&](Session& session) -> Result<std::vector<Site>> {
     Query q("SELECT " + std::string(kSiteColumns) + " FROM sites WHERE id > ?");
@@ -224,7 +224,7 @@ Result<std::vector<Site>> SqliteStore::listSitesPage(const TenantScope& scope,
   });
 }
 
-Result<bool> SqliteStore::renameSite(int64_t site_id, const std::string& name) {
+Result<bool> SqlStore::renameSite(int64_t site_id, const std::string& name) {
   MutexLock lock(mu_);
   return guardedLocked("cannot rename site", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
@@ -241,7 +241,8 @@ Result<bool> SqliteStore::renameSite(int64_t site_id, const std::string& name) {
       Statement st(s);
       st << "UPDATE sites SET name = $1 WHERE id = $2", bind(name), use(id);
       if (st.execute() == 0) return false;
-    } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
+    } catch (const Poco::Exception& e) {
+      if (!backend_->isConstraintViolation(e)) throw;
       return Status::alreadyExists("the tenant has a site named \"" + name + "\"");
     }
     tx.commit();
@@ -249,7 +250,7 @@ Result<bool> SqliteStore::renameSite(int64_t site_id, const std::string& name) {
   });
 }
 
-Result<bool> SqliteStore::deleteSite(int64_t site_id) {
+Result<bool> SqlStore::deleteSite(int64_t site_id) {
   MutexLock lock(mu_);
   return guardedLocked("cannot delete site", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
@@ -269,7 +270,7 @@ Result<bool> SqliteStore::deleteSite(int64_t site_id) {
   });
 }
 
-Result<Store::AgentCounts> SqliteStore::countAgents(int64_t site_id) {
+Result<Store::AgentCounts> SqlStore::countAgents(int64_t site_id) {
   return adminRead("cannot count agents", [&](Session& session) -> Result<AgentCounts> {
     Poco::Int64 id = site_id;
     Poco::Int64 site = 0;
@@ -284,7 +285,7 @@ Result<Store::AgentCounts> SqliteStore::countAgents(int64_t site_id) {
 
 // --- Enrollment tokens ------------------------------------------------------------------------
 
-Result<EnrollmentToken> SqliteStore::createEnrollmentToken(const EnrollmentToken& token) {
+Result<EnrollmentToken> SqlStore::createEnrollmentToken(const EnrollmentToken& token) {
   MutexLock lock(mu_);
   return guardedLocked(
       "cannot create enrollment token", [&]() REQUIRES(mu_) -> Result<EnrollmentToken> {
@@ -307,7 +308,7 @@ Result<EnrollmentToken> SqliteStore::createEnrollmentToken(const EnrollmentToken
       });
 }
 
-Result<std::optional<EnrollmentToken>> SqliteStore::findEnrollmentTokenByHash(
+Result<std::optional<EnrollmentToken>> SqlStore::findEnrollmentTokenByHash(
     const std::string& token_hash) {
   MutexLock lock(mu_);
   return guardedLocked("cannot read enrollment token",
@@ -323,7 +324,7 @@ Result<std::optional<EnrollmentToken>> SqliteStore::findEnrollmentTokenByHash(
                        });
 }
 
-Result<std::optional<EnrollmentToken>> SqliteStore::findEnrollmentToken(int64_t token_id) {
+Result<std::optional<EnrollmentToken>> SqlStore::findEnrollmentToken(int64_t token_id) {
   return adminRead(
       "cannot read enrollment token",
       [&](Session& session) -> Result<std::optional<EnrollmentToken>> {
@@ -337,7 +338,7 @@ Result<std::optional<EnrollmentToken>> SqliteStore::findEnrollmentToken(int64_t 
       });
 }
 
-Result<std::vector<EnrollmentToken>> SqliteStore::listEnrollmentTokens(int64_t site_id) {
+Result<std::vector<EnrollmentToken>> SqlStore::listEnrollmentTokens(int64_t site_id) {
   return adminRead("cannot list enrollment tokens",
                    [&](Session& session) -> Result<std::vector<EnrollmentToken>> {
                      Statement st(session);
@@ -354,7 +355,7 @@ Result<std::vector<EnrollmentToken>> SqliteStore::listEnrollmentTokens(int64_t s
                    });
 }
 
-Result<bool> SqliteStore::revokeEnrollmentToken(int64_t token_id, int64_t now_ms) {
+Result<bool> SqlStore::revokeEnrollmentToken(int64_t token_id, int64_t now_ms) {
   MutexLock lock(mu_);
   return guardedLocked("cannot revoke enrollment token", [&]() REQUIRES(mu_) -> Result<bool> {
     Poco::Int64 id = token_id;
@@ -407,7 +408,7 @@ Status checkWithinParent(Session& s, const NewAdminToken& token, int64_t now_ms)
 
 }  // namespace
 
-Result<AdminToken> SqliteStore::createAdminToken(const NewAdminToken& token, int64_t now_ms) {
+Result<AdminToken> SqlStore::createAdminToken(const NewAdminToken& token, int64_t now_ms) {
   if (!token.all_tenants && token.tenant_ids.empty()) {
     return Status::invalidArgument("a scoped admin token needs at least one tenant");
   }
@@ -440,7 +441,8 @@ Result<AdminToken> SqliteStore::createAdminToken(const NewAdminToken& token, int
            " expires_at, created_by, role) VALUES ($1, $2, $3, 0, $4, $5, $6, $7) RETURNING id",
           bind(token.token_hash), bind(token.name), use(created), use(all), use(expires),
           use(created_by), bind(role), into(id), now;
-    } catch (const Poco::Data::SQLite::ConstraintViolationException&) {
+    } catch (const Poco::Exception& e) {
+      if (!backend_->isConstraintViolation(e)) throw;
       return Status::alreadyExists("an admin token with this hash exists");
     }
     AdminToken stored;
@@ -467,7 +469,7 @@ Result<AdminToken> SqliteStore::createAdminToken(const NewAdminToken& token, int
   });
 }
 
-Result<std::vector<AdminToken>> SqliteStore::listAdminTokens() {
+Result<std::vector<AdminToken>> SqlStore::listAdminTokens() {
   return adminRead(
       "cannot list admin tokens", [&](Session& session) -> Result<std::vector<AdminToken>> {
         Session& s = session;
@@ -485,7 +487,7 @@ Result<std::vector<AdminToken>> SqliteStore::listAdminTokens() {
       });
 }
 
-Result<std::optional<AdminToken>> SqliteStore::findAdminToken(int64_t token_id) {
+Result<std::optional<AdminToken>> SqlStore::findAdminToken(int64_t token_id) {
   return adminRead("cannot read admin token",
                    [&](Session& session) -> Result<std::optional<AdminToken>> {
                      Transaction tx(session);
@@ -495,7 +497,7 @@ Result<std::optional<AdminToken>> SqliteStore::findAdminToken(int64_t token_id) 
                    });
 }
 
-Result<std::optional<AdminToken>> SqliteStore::findAdminTokenByHash(const std::string& token_hash) {
+Result<std::optional<AdminToken>> SqlStore::findAdminTokenByHash(const std::string& token_hash) {
   return adminRead(
       "cannot read admin token", [&](Session& session) -> Result<std::optional<AdminToken>> {
         Transaction tx(session);
@@ -505,7 +507,7 @@ Result<std::optional<AdminToken>> SqliteStore::findAdminTokenByHash(const std::s
       });
 }
 
-Result<bool> SqliteStore::revokeAdminToken(int64_t token_id, int64_t now_ms) {
+Result<bool> SqlStore::revokeAdminToken(int64_t token_id, int64_t now_ms) {
   MutexLock lock(mu_);
   return guardedLocked("cannot revoke admin token", [&]() REQUIRES(mu_) -> Result<bool> {
     Poco::Int64 id = token_id;

@@ -1,6 +1,6 @@
 #pragma once
 
-// Internal to the SQLite store: what its several source files share (one file per area of the
+// Internal to the SQL store: what its several source files share (one file per area of the
 // Store interface). Not part of the store's interface; include only from collector/store/.
 
 #include <Poco/Data/Binding.h>
@@ -16,12 +16,13 @@
 #include <utility>
 #include <vector>
 
-#include "collector/store/sqlite_store.h"
+#include "collector/store/sql_backend.h"
+#include "collector/store/sql_store.h"
 #include "collector/store/store.h"
 #include "common/status.h"
 #include "common/thread_annotations.h"
 
-namespace vigil::collector::sqlite {
+namespace vigil::collector::sql {
 
 using Poco::Data::AbstractBinding;
 using Poco::Data::RecordSet;
@@ -38,6 +39,26 @@ auto guarded(const std::string& what, F&& body) -> decltype(body()) {
   } catch (const std::exception& e) {
     return Status::ioError(what + ": " + e.what());
   }
+}
+
+// A failure to connect as a caller can act on: kPermissionDenied when the server refused the
+// credentials, kUnavailable when it could not be reached (or refused connections); anything
+// else unchanged.
+inline Status classifyConnectFailure(const Status& failure) {
+  const std::string& m = failure.message();
+  if (m.find("password authentication failed") != std::string::npos ||
+      m.find("no pg_hba.conf entry") != std::string::npos ||
+      m.find("role \"") != std::string::npos) {
+    return Status::permissionDenied(m);
+  }
+  if (m.find("could not connect") != std::string::npos ||
+      m.find("Connection refused") != std::string::npos ||
+      m.find("timeout expired") != std::string::npos ||
+      m.find("could not translate host name") != std::string::npos ||
+      m.find("the database system is") != std::string::npos) {
+    return Status::unavailable(m);
+  }
+  return failure;
 }
 
 // Rolls back an open transaction unless committed.
@@ -170,31 +191,59 @@ inline Site siteAt(const RecordSet& rs, size_t row) {
 extern const char kAgentSelect[];
 AgentRecord agentAt(const RecordSet& rs, size_t row);
 
-}  // namespace vigil::collector::sqlite
+}  // namespace vigil::collector::sql
 
 namespace vigil::collector {
 
 template <typename F>
-std::invoke_result_t<F&> SqliteStore::guardedLocked(const std::string& what, F&& body) {
-  // The analysis sees neither that guarded() runs `body` at once nor that mu_ is still held.
-  return sqlite::guarded(what, [&]() NO_THREAD_SAFETY_ANALYSIS { return body(); });
+std::invoke_result_t<F&> SqlStore::guardedLocked(const std::string& what, F&& body) {
+  for (int attempt = 1;; ++attempt) {
+    bool conflict = false;
+    // The analysis sees neither that guarded() runs the lambda at once nor that mu_ is still
+    // held.
+    auto result = sql::guarded(what, [&]() NO_THREAD_SAFETY_ANALYSIS -> std::invoke_result_t<F&> {
+      if (writer_failed_) {
+        backend_->restore(*session_, /*reader=*/false);
+        writer_failed_ = false;
+      }
+      try {
+        return body();
+      } catch (const Poco::Exception& e) {
+        writer_failed_ = true;
+        conflict = backend_->isConflict(e);
+        throw;
+      }
+    });
+    if (!conflict || attempt == kConflictAttempts) return result;
+  }
 }
 
 template <typename F>
-auto SqliteStore::readOn(ReadConnection& reader, const std::string& what, F&& body) {
+auto SqlStore::readOn(ReadConnection& reader, const std::string& what, F&& body) {
   MutexLock lock(reader.mu);
   Poco::Data::Session& session = *reader.session;
-  return sqlite::guarded(what, [&] { return body(session); });
+  return sql::guarded(what, [&]() NO_THREAD_SAFETY_ANALYSIS {
+    if (reader.failed) {
+      backend_->restore(session, /*reader=*/true);
+      reader.failed = false;
+    }
+    try {
+      return body(session);
+    } catch (const Poco::Exception&) {
+      reader.failed = true;
+      throw;
+    }
+  });
 }
 
 template <typename F>
-auto SqliteStore::adminRead(const std::string& what, F&& body) {
+auto SqlStore::adminRead(const std::string& what, F&& body) {
   ReadConnection& reader = *admin_readers_[next_admin_reader_++ % admin_readers_.size()];
   return readOn(reader, what, std::forward<F>(body));
 }
 
 template <typename F>
-auto SqliteStore::probeRead(const std::string& what, F&& body) {
+auto SqlStore::probeRead(const std::string& what, F&& body) {
   return readOn(*probe_reader_, what, std::forward<F>(body));
 }
 

@@ -1,4 +1,4 @@
-// SqliteStore: webhooks and their outbox (docs/webhooks.md).
+// SqlStore: webhooks and their outbox (docs/webhooks.md).
 //
 // The outbox is a table, not a queue in memory: an event enters it in the same transaction as
 // the alert or health change it announces (appendPresenceEvents), so a crash can lose neither
@@ -22,15 +22,15 @@
 
 #include "collector/events/event_json.h"
 #include "collector/events/webhook_signature.h"
-#include "collector/store/sqlite_store.h"
-#include "collector/store/sqlite_util.h"
+#include "collector/store/sql_store.h"
+#include "collector/store/sql_util.h"
 #include "common/crypto.h"
 #include "common/json.h"
 
 namespace vigil::collector {
 namespace {
 
-using namespace sqlite;  // NOLINT(google-build-using-namespace): the store's own helpers
+using namespace sql;  // NOLINT(google-build-using-namespace): the store's own helpers
 using Poco::Data::RecordSet;
 using Poco::Data::Session;
 using Poco::Data::Statement;
@@ -177,7 +177,7 @@ Status recordAttempt(Session& s, int64_t entry_id, const std::string& state,
 
 }  // namespace
 
-Result<Webhook> SqliteStore::createWebhook(const NewWebhook& webhook, int64_t now_ms) {
+Result<Webhook> SqlStore::createWebhook(const NewWebhook& webhook, int64_t now_ms) {
   MutexLock lock(mu_);
   return guardedLocked("cannot create webhook", [&]() REQUIRES(mu_) -> Result<Webhook> {
     Webhook w;
@@ -201,15 +201,15 @@ Result<Webhook> SqliteStore::createWebhook(const NewWebhook& webhook, int64_t no
   });
 }
 
-Result<std::optional<Webhook>> SqliteStore::findWebhook(int64_t webhook_id) {
+Result<std::optional<Webhook>> SqlStore::findWebhook(int64_t webhook_id) {
   return adminRead("cannot read webhook", [&](Session& session) -> Result<std::optional<Webhook>> {
     return findWebhookIn(session, webhook_id);
   });
 }
 
-Result<std::vector<Webhook>> SqliteStore::listWebhooks(const TenantScope& scope,
-                                                       std::optional<int64_t> tenant_id,
-                                                       int64_t after_id, size_t limit) {
+Result<std::vector<Webhook>> SqlStore::listWebhooks(const TenantScope& scope,
+                                                    std::optional<int64_t> tenant_id,
+                                                    int64_t after_id, size_t limit) {
   return adminRead("cannot list webhooks", [&](Session& session) -> Result<std::vector<Webhook>> {
     Query q("SELECT " + std::string(kWebhookColumns) + " FROM webhooks WHERE id > ?");
     q.param(after_id).inScope("tenant_id", scope);
@@ -225,8 +225,8 @@ Result<std::vector<Webhook>> SqliteStore::listWebhooks(const TenantScope& scope,
   });
 }
 
-Result<std::optional<Webhook>> SqliteStore::updateWebhook(int64_t webhook_id,
-                                                          const WebhookUpdate& update) {
+Result<std::optional<Webhook>> SqlStore::updateWebhook(int64_t webhook_id,
+                                                       const WebhookUpdate& update) {
   MutexLock lock(mu_);
   return guardedLocked("cannot update webhook",
                        [&]() REQUIRES(mu_) -> Result<std::optional<Webhook>> {
@@ -249,7 +249,7 @@ Result<std::optional<Webhook>> SqliteStore::updateWebhook(int64_t webhook_id,
                        });
 }
 
-Result<bool> SqliteStore::deleteWebhook(int64_t webhook_id) {
+Result<bool> SqlStore::deleteWebhook(int64_t webhook_id) {
   MutexLock lock(mu_);
   return guardedLocked("cannot delete webhook", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
@@ -264,8 +264,8 @@ Result<bool> SqliteStore::deleteWebhook(int64_t webhook_id) {
   });
 }
 
-Result<OutboxEntry> SqliteStore::enqueueWebhookEvent(int64_t webhook_id, const OutboxEvent& event,
-                                                     int64_t now_ms) {
+Result<OutboxEntry> SqlStore::enqueueWebhookEvent(int64_t webhook_id, const OutboxEvent& event,
+                                                  int64_t now_ms) {
   MutexLock lock(mu_);
   return guardedLocked("cannot enqueue webhook event", [&]() REQUIRES(mu_) -> Result<OutboxEntry> {
     Session& s = *session_;
@@ -277,8 +277,8 @@ Result<OutboxEntry> SqliteStore::enqueueWebhookEvent(int64_t webhook_id, const O
   });
 }
 
-Result<std::vector<DueDelivery>> SqliteStore::listDueDeliveries(int64_t now_ms, size_t limit,
-                                                                const DueDeliveryFilter& filter) {
+Result<std::vector<DueDelivery>> SqlStore::listDueDeliveries(int64_t now_ms, size_t limit,
+                                                             const DueDeliveryFilter& filter) {
   // Ids are integers: written into the statement, they cannot change its meaning.
   auto notIn = [](const char* column, const std::vector<int64_t>& ids) {
     if (ids.empty()) return std::string();
@@ -317,15 +317,15 @@ Result<std::vector<DueDelivery>> SqliteStore::listDueDeliveries(int64_t now_ms, 
       });
 }
 
-Status SqliteStore::markDeliveryDelivered(int64_t entry_id, const DeliveryAttempt& attempt) {
+Status SqlStore::markDeliveryDelivered(int64_t entry_id, const DeliveryAttempt& attempt) {
   MutexLock lock(mu_);
   return guardedLocked("cannot record webhook delivery", [&]() REQUIRES(mu_) {
     return recordAttempt(*session_, entry_id, "delivered", attempt, std::nullopt, attempt.at_ms);
   });
 }
 
-Status SqliteStore::markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& attempt,
-                                      int64_t next_attempt_at_ms) {
+Status SqlStore::markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& attempt,
+                                   int64_t next_attempt_at_ms) {
   MutexLock lock(mu_);
   return guardedLocked("cannot record webhook delivery attempt", [&]() REQUIRES(mu_) {
     Session& s = *session_;
@@ -345,15 +345,15 @@ Status SqliteStore::markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& a
   });
 }
 
-Status SqliteStore::markDeliveryFailed(int64_t entry_id, const DeliveryAttempt& attempt) {
+Status SqlStore::markDeliveryFailed(int64_t entry_id, const DeliveryAttempt& attempt) {
   MutexLock lock(mu_);
   return guardedLocked("cannot record webhook delivery failure", [&]() REQUIRES(mu_) {
     return recordAttempt(*session_, entry_id, "failed", attempt, std::nullopt, std::nullopt);
   });
 }
 
-Result<std::vector<OutboxEntry>> SqliteStore::listDeliveries(int64_t webhook_id, int64_t before_id,
-                                                             size_t limit) {
+Result<std::vector<OutboxEntry>> SqlStore::listDeliveries(int64_t webhook_id, int64_t before_id,
+                                                          size_t limit) {
   return adminRead(
       "cannot list webhook deliveries", [&](Session& session) -> Result<std::vector<OutboxEntry>> {
         Poco::Int64 webhook = webhook_id;
@@ -372,7 +372,7 @@ Result<std::vector<OutboxEntry>> SqliteStore::listDeliveries(int64_t webhook_id,
       });
 }
 
-Result<OutboxStats> SqliteStore::outboxStats() {
+Result<OutboxStats> SqlStore::outboxStats() {
   return probeRead(
       "cannot read webhook outbox statistics", [&](Session& session) -> Result<OutboxStats> {
         Statement st(session);
@@ -387,8 +387,8 @@ Result<OutboxStats> SqliteStore::outboxStats() {
       });
 }
 
-void SqliteStore::enqueueAlertEventLocked(const std::string& event_type, int64_t alert_id,
-                                          int64_t at_ms) {
+void SqlStore::enqueueAlertEventLocked(const std::string& event_type, int64_t alert_id,
+                                       int64_t at_ms) {
   Session& s = *session_;
   Poco::Int64 id = alert_id;
   Statement st(s);
@@ -418,7 +418,7 @@ void SqliteStore::enqueueAlertEventLocked(const std::string& event_type, int64_t
   enqueueForSubscribers(s, a.tenant_id, event, at_ms);
 }
 
-void SqliteStore::enqueueHealthEventLocked(const HealthRecord& health) {
+void SqlStore::enqueueHealthEventLocked(const HealthRecord& health) {
   const std::string type = webhook_events::healthEventType(health);
   const OutboxEvent event{type, webhook_events::kCollectorOrderingKey,
                           webhook_events::healthEventPayload(health)};

@@ -16,36 +16,69 @@ class Session;
 
 namespace vigil::collector {
 
-// The embedded Store: one SQLite database `<data_dir>/vigil.db` in WAL mode, opened through
-// Poco::Data. Every write, and every read that ingest, the ticker or the dispatcher makes, goes
-// through one writer connection serialised by `mu_`; enough for the write-behind design, where
+namespace sql {
+class Backend;
+}
+
+// A PostgreSQL database shared by the collectors of a cluster (docs/cluster.md).
+struct PostgresSettings {
+  // libpq connection string ("host=db.example port=5432 dbname=vigil user=vigil
+  // sslmode=verify-full"); the password comes from the PGPASSWORD environment variable or a
+  // password file (PGPASSFILE), never from a configuration file the collector logs.
+  std::string conninfo;
+  // Connections for the admin API's reads, besides the writer and the probes' own reader.
+  size_t admin_readers = 3;
+  // Seconds to wait for a connection to be made, at start and after losing one.
+  int connect_timeout_s = 5;
+};
+
+// The Store on a SQL database, through Poco::Data: the embedded SQLite file
+// `<data_dir>/vigil.db` in WAL mode (the default), or a PostgreSQL database that several
+// collectors share. The queries are the same on both (sql_backend.h holds what differs).
+//
+// Every write, and every read that ingest, the ticker or the dispatcher makes, goes through
+// one writer connection serialised by `mu_`; enough for the write-behind design, where
 // heartbeats touch the database only through periodic batches. The reads of the admin API and
-// of the probes go through read-only connections of their own (WAL: a reader sees the last
-// commit and never waits for the writer), so a listing or /readyz never waits on a presence
-// write or the write-behind. One reader serves the probes alone, so an admin listing never
-// delays /readyz either.
+// of the probes go through read-only connections of their own (a reader sees the last commit
+// and never waits for the writer), so a listing or /readyz never waits on a presence write or
+// the write-behind. One reader serves the probes alone, so an admin listing never delays
+// /readyz either.
+//
+// On PostgreSQL, a transaction that a concurrent one (another collector's) made fail is run
+// again, and a connection that was lost (a server restart) is made again before its next use;
+// until it is, calls fail with kIoError.
 //
 // Thread safety: every method is safe to call concurrently.
-class SqliteStore final : public Store {
+class SqlStore final : public Store {
  public:
-  static constexpr char kDatabaseFileName[] = "vigil.db";
+  static constexpr char kSqliteFileName[] = "vigil.db";
   // Latest schema version this build knows; a database with a newer one is refused.
   static int latestSchemaVersion();
 
   // Creates `data_dir` (mode 0700) and the database (mode 0600) if missing, enforces those
   // modes, configures the connection and applies pending migrations.
-  static Result<std::unique_ptr<SqliteStore>> open(const std::string& data_dir);
-  // As open(), migrating no further than `schema_version`: for tests of a migration, which
-  // need a database made by an older schema.
-  static Result<std::unique_ptr<SqliteStore>> openAtSchemaVersion(const std::string& data_dir,
-                                                                  int schema_version);
+  static Result<std::unique_ptr<SqlStore>> openSqlite(const std::string& data_dir);
+  // As openSqlite(), migrating no further than `schema_version`: for tests of a migration,
+  // which need a database made by an older schema.
+  static Result<std::unique_ptr<SqlStore>> openSqliteAtSchemaVersion(const std::string& data_dir,
+                                                                     int schema_version);
+  // Connects to the PostgreSQL database and applies pending migrations (one collector at a
+  // time: the others wait). kUnavailable if the server cannot be reached,
+  // kPermissionDenied if it refuses the credentials, kFailedPrecondition if its schema is
+  // newer than this build's.
+  static Result<std::unique_ptr<SqlStore>> openPostgres(const PostgresSettings& settings);
+  static Result<std::unique_ptr<SqlStore>> openPostgresAtSchemaVersion(
+      const PostgresSettings& settings, int schema_version);
 
-  ~SqliteStore() override;
-  SqliteStore(const SqliteStore&) = delete;
-  SqliteStore& operator=(const SqliteStore&) = delete;
+  ~SqlStore() override;
+  SqlStore(const SqlStore&) = delete;
+  SqlStore& operator=(const SqlStore&) = delete;
 
   Result<int> schemaVersion();
-  const std::string& databasePath() const { return db_path_; }
+  // "sqlite" or "postgresql".
+  const char* backendName() const;
+  // The database file, or the PostgreSQL server and database (never a password).
+  const std::string& location() const;
 
   // Runs `hook` inside every presence write (appendPresenceEvents) and write-behind
   // (updateLastSeen) transaction, with the writer held, before it commits; empty: none. A
@@ -80,7 +113,7 @@ class SqliteStore final : public Store {
   Result<AdminToken> createAdminToken(const NewAdminToken& token, int64_t now_ms) override;
   Result<std::vector<AdminToken>> listAdminTokens() override;
 
-  // The admin API (sqlite_tenancy.cc, sqlite_admin.cc).
+  // The admin API (sql_tenancy.cc, sql_admin.cc).
   Result<std::optional<Tenant>> findTenant(int64_t tenant_id) override;
   Result<std::vector<Tenant>> listTenants(const TenantScope& scope,
                                           const std::string& name_contains, int64_t after_id,
@@ -121,14 +154,14 @@ class SqliteStore final : public Store {
   Result<bool> deleteMaintenanceWindow(int64_t window_id) override;
   Result<std::vector<MaintenanceWindowRecord>> listAllMaintenanceWindows() override;
 
-  // Heartbeat cadence (sqlite_cadence.cc).
+  // Heartbeat cadence (sql_cadence.cc).
   Result<std::vector<CadenceRule>> listCadenceRules() override;
   Status replaceCadenceRules(int64_t tenant_id, std::optional<int64_t> site_id,
                              const std::vector<CadenceRule>& rules) override;
   Result<bool> setAgentClass(const std::string& agent_id, AgentClass agent_class) override;
   Result<std::vector<std::string>> listAgentIdsOfClass(AgentClass agent_class) override;
 
-  // Webhooks and their outbox (sqlite_webhooks.cc).
+  // Webhooks and their outbox (sql_webhooks.cc).
   Result<Webhook> createWebhook(const NewWebhook& webhook, int64_t now_ms) override;
   Result<std::optional<Webhook>> findWebhook(int64_t webhook_id) override;
   Result<std::vector<Webhook>> listWebhooks(const TenantScope& scope,
@@ -150,33 +183,38 @@ class SqliteStore final : public Store {
   Result<OutboxStats> outboxStats() override;
 
  private:
-  // A read-only connection and the mutex that serialises it.
+  // A read-only connection and the mutex that serialises it. `failed`: its last use failed,
+  // so the backend restores it before the next.
   struct ReadConnection {
     Mutex mu;
     std::unique_ptr<Poco::Data::Session> session GUARDED_BY(mu);
+    bool failed GUARDED_BY(mu) = false;
   };
-  // Admin readers besides the probes' own.
-  static constexpr size_t kAdminReaders = 3;
+  // Times a transaction that concurrent ones made fail is run in all.
+  static constexpr int kConflictAttempts = 5;
 
-  SqliteStore(std::string db_path, std::unique_ptr<Poco::Data::Session> session);
+  explicit SqlStore(std::unique_ptr<sql::Backend> backend);
+  // Connects the writer, migrates up to `schema_version` and opens the readers.
+  static Result<std::unique_ptr<SqlStore>> open(Result<std::unique_ptr<sql::Backend>> backend,
+                                                int schema_version, size_t admin_readers);
 
-  Status configureConnection();
-  // Opens the probes' reader and the admin readers. REQUIRES: the schema is migrated.
-  Status openReaders();
-  // sqlite::guarded() on a reader: the probes' own, or the next admin reader in turn. `body`
-  // takes the reader's Poco::Data::Session&. Defined in sqlite_util.h.
+  // Opens the probes' reader and `admin_readers` admin readers. REQUIRES: the schema is
+  // migrated.
+  Status openReaders(size_t admin_readers);
+  // sql::guarded() on a reader: the probes' own, or the next admin reader in turn. `body`
+  // takes the reader's Poco::Data::Session&. Defined in sql_util.h.
   template <typename F>
   auto adminRead(const std::string& what, F&& body);
   template <typename F>
   auto probeRead(const std::string& what, F&& body);
   template <typename F>
-  static auto readOn(ReadConnection& reader, const std::string& what, F&& body);
+  auto readOn(ReadConnection& reader, const std::string& what, F&& body);
   void runWriteHookLocked() REQUIRES(mu_);
   // Applies the migrations after the current version up to `target_version`.
   Status migrate(int target_version);
-  // sqlite::guarded() for a body that uses the session: called with mu_ held, it runs `body`,
+  // sql::guarded() for a body that uses the session: called with mu_ held, it runs `body`,
   // a lambda marked REQUIRES(mu_), which the analysis then checks as holding mu_ (it cannot
-  // see through guarded() itself). Defined in sqlite_util.h.
+  // see through guarded() itself). Defined in sql_util.h.
   template <typename F>
   std::invoke_result_t<F&> guardedLocked(const std::string& what, F&& body) REQUIRES(mu_);
   // The last two throw on failure and need an open transaction.
@@ -185,16 +223,17 @@ class SqliteStore final : public Store {
       REQUIRES(mu_);
   void appendOutagesLocked(const std::string& agent_id, const std::vector<OutageReport>& outages)
       REQUIRES(mu_);
-  // Inside appendPresenceEvents' transaction; throw on failure (sqlite_webhooks.cc). Put the
+  // Inside appendPresenceEvents' transaction; throw on failure (sql_webhooks.cc). Put the
   // event announcing alert `alert_id` (as it now stands) or the health change into the outbox
   // of every webhook that wants it.
   void enqueueAlertEventLocked(const std::string& event_type, int64_t alert_id, int64_t at_ms)
       REQUIRES(mu_);
   void enqueueHealthEventLocked(const HealthRecord& health) REQUIRES(mu_);
 
-  const std::string db_path_;
+  const std::unique_ptr<sql::Backend> backend_;
   Mutex mu_;
   std::unique_ptr<Poco::Data::Session> session_ GUARDED_BY(mu_);
+  bool writer_failed_ GUARDED_BY(mu_) = false;  // see ReadConnection::failed
   std::function<void()> write_hook_ GUARDED_BY(mu_);
   // Set once by openReaders(), before the store is shared; the connections guard themselves.
   std::unique_ptr<ReadConnection> probe_reader_;

@@ -1,4 +1,4 @@
-// SqliteStore: heartbeat cadence rules and agent classes (collector/core/cadence.h).
+// SqlStore: heartbeat cadence rules and agent classes (collector/core/cadence.h).
 // A rule's scope is stored as tenant_id, site_id (NULL: the whole tenant) and agent_class
 // (NULL: every class); a unique index on the scope keeps one rule per scope.
 
@@ -10,13 +10,13 @@
 #include <utility>
 #include <vector>
 
-#include "collector/store/sqlite_store.h"
-#include "collector/store/sqlite_util.h"
+#include "collector/store/sql_store.h"
+#include "collector/store/sql_util.h"
 
 namespace vigil::collector {
 namespace {
 
-using namespace sqlite;  // NOLINT(google-build-using-namespace): the store's own helpers
+using namespace sql;  // NOLINT(google-build-using-namespace): the store's own helpers
 using Poco::Data::RecordSet;
 using Poco::Data::Session;
 using Poco::Data::Statement;
@@ -41,7 +41,7 @@ CadenceRule ruleAt(const RecordSet& rs, size_t row) {
 
 }  // namespace
 
-Result<std::vector<CadenceRule>> SqliteStore::listCadenceRules() {
+Result<std::vector<CadenceRule>> SqlStore::listCadenceRules() {
   MutexLock lock(mu_);
   return guardedLocked(
       "cannot read cadence rules", [&]() REQUIRES(mu_) -> Result<std::vector<CadenceRule>> {
@@ -60,8 +60,8 @@ Result<std::vector<CadenceRule>> SqliteStore::listCadenceRules() {
       });
 }
 
-Status SqliteStore::replaceCadenceRules(int64_t tenant_id, std::optional<int64_t> site_id,
-                                        const std::vector<CadenceRule>& rules) {
+Status SqlStore::replaceCadenceRules(int64_t tenant_id, std::optional<int64_t> site_id,
+                                     const std::vector<CadenceRule>& rules) {
   MutexLock lock(mu_);
   return guardedLocked("cannot write cadence rules", [&]() REQUIRES(mu_) -> Status {
     Session& s = *session_;
@@ -96,7 +96,7 @@ Status SqliteStore::replaceCadenceRules(int64_t tenant_id, std::optional<int64_t
   });
 }
 
-Result<bool> SqliteStore::setAgentClass(const std::string& agent_id, AgentClass agent_class) {
+Result<bool> SqlStore::setAgentClass(const std::string& agent_id, AgentClass agent_class) {
   MutexLock lock(mu_);
   return guardedLocked("cannot set agent class", [&]() REQUIRES(mu_) -> Result<bool> {
     Statement update(*session_);
@@ -106,7 +106,7 @@ Result<bool> SqliteStore::setAgentClass(const std::string& agent_id, AgentClass 
   });
 }
 
-Result<std::vector<std::string>> SqliteStore::listAgentIdsOfClass(AgentClass agent_class) {
+Result<std::vector<std::string>> SqlStore::listAgentIdsOfClass(AgentClass agent_class) {
   MutexLock lock(mu_);
   return guardedLocked("cannot list agents by class",
                        [&]() REQUIRES(mu_) -> Result<std::vector<std::string>> {

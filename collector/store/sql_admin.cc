@@ -1,4 +1,4 @@
-// SqliteStore: agents, alerts, health history and maintenance windows for the admin API.
+// SqlStore: agents, alerts, health history and maintenance windows for the admin API.
 
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/Session.h>
@@ -8,13 +8,13 @@
 #include <utility>
 #include <vector>
 
-#include "collector/store/sqlite_store.h"
-#include "collector/store/sqlite_util.h"
+#include "collector/store/sql_store.h"
+#include "collector/store/sql_util.h"
 
 namespace vigil::collector {
 namespace {
 
-using namespace sqlite;  // NOLINT(google-build-using-namespace): the store's own helpers
+using namespace sql;  // NOLINT(google-build-using-namespace): the store's own helpers
 using Poco::Data::Statement;
 using Poco::Data::Keywords::bind;
 using Poco::Data::Keywords::into;
@@ -89,9 +89,9 @@ void restrictAlerts(Query& q, const AlertFilter& filter) {
 
 }  // namespace
 
-Result<std::vector<AgentRecord>> SqliteStore::listAgentsPage(const AgentFilter& filter,
-                                                             const std::string& after_id,
-                                                             size_t limit) {
+Result<std::vector<AgentRecord>> SqlStore::listAgentsPage(const AgentFilter& filter,
+                                                          const std::string& after_id,
+                                                          size_t limit) {
   return adminRead("cannot list agents", [&](Session& session) -> Result<std::vector<AgentRecord>> {
     Query q(std::string(kAgentSelect) + " WHERE a.id > ?");
     q.param(after_id).inScope("s.tenant_id", filter.scope);
@@ -114,7 +114,7 @@ Result<std::vector<AgentRecord>> SqliteStore::listAgentsPage(const AgentFilter& 
   });
 }
 
-Result<bool> SqliteStore::retireAgent(const std::string& agent_id, int64_t now_ms) {
+Result<bool> SqlStore::retireAgent(const std::string& agent_id, int64_t now_ms) {
   MutexLock lock(mu_);
   return guardedLocked("cannot retire agent", [&]() REQUIRES(mu_) -> Result<bool> {
     Poco::Int64 at = now_ms;
@@ -125,7 +125,7 @@ Result<bool> SqliteStore::retireAgent(const std::string& agent_id, int64_t now_m
   });
 }
 
-Result<bool> SqliteStore::deleteAgent(const std::string& agent_id) {
+Result<bool> SqlStore::deleteAgent(const std::string& agent_id) {
   MutexLock lock(mu_);
   return guardedLocked("cannot delete agent", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
@@ -143,7 +143,7 @@ Result<bool> SqliteStore::deleteAgent(const std::string& agent_id) {
   });
 }
 
-Result<std::optional<AlertRecord>> SqliteStore::findAlert(int64_t alert_id) {
+Result<std::optional<AlertRecord>> SqlStore::findAlert(int64_t alert_id) {
   return adminRead("cannot read alert",
                    [&](Session& session) -> Result<std::optional<AlertRecord>> {
                      Statement st(session);
@@ -155,7 +155,7 @@ Result<std::optional<AlertRecord>> SqliteStore::findAlert(int64_t alert_id) {
                    });
 }
 
-Result<size_t> SqliteStore::countAlerts(const AlertFilter& filter, size_t bound) {
+Result<size_t> SqlStore::countAlerts(const AlertFilter& filter, size_t bound) {
   return adminRead("cannot count alerts", [&](Session& session) -> Result<size_t> {
     Query q("SELECT COUNT(*) FROM (SELECT 1 FROM alerts WHERE 1");
     restrictAlerts(q, filter);
@@ -167,8 +167,8 @@ Result<size_t> SqliteStore::countAlerts(const AlertFilter& filter, size_t bound)
   });
 }
 
-Result<std::vector<AlertRecord>> SqliteStore::listAlertsPage(const AlertFilter& filter,
-                                                             int64_t before_id, size_t limit) {
+Result<std::vector<AlertRecord>> SqlStore::listAlertsPage(const AlertFilter& filter,
+                                                          int64_t before_id, size_t limit) {
   return adminRead("cannot list alerts", [&](Session& session) -> Result<std::vector<AlertRecord>> {
     Query q(std::string(kAlertSelect) + " WHERE id < ?");
     q.param(before_id > 0 ? before_id : INT64_MAX);
@@ -184,8 +184,8 @@ Result<std::vector<AlertRecord>> SqliteStore::listAlertsPage(const AlertFilter& 
   });
 }
 
-Result<bool> SqliteStore::acknowledgeAlert(int64_t alert_id, const std::string& by,
-                                           const std::string& note, int64_t now_ms) {
+Result<bool> SqlStore::acknowledgeAlert(int64_t alert_id, const std::string& by,
+                                        const std::string& note, int64_t now_ms) {
   MutexLock lock(mu_);
   return guardedLocked("cannot acknowledge alert", [&]() REQUIRES(mu_) -> Result<bool> {
     Poco::Int64 id = alert_id;
@@ -200,8 +200,8 @@ Result<bool> SqliteStore::acknowledgeAlert(int64_t alert_id, const std::string& 
   });
 }
 
-Result<bool> SqliteStore::resolveAlert(int64_t alert_id, const std::string& by,
-                                       const std::string& note, int64_t now_ms) {
+Result<bool> SqlStore::resolveAlert(int64_t alert_id, const std::string& by,
+                                    const std::string& note, int64_t now_ms) {
   MutexLock lock(mu_);
   return guardedLocked("cannot resolve alert", [&]() REQUIRES(mu_) -> Result<bool> {
     Session& s = *session_;
@@ -225,8 +225,7 @@ Result<bool> SqliteStore::resolveAlert(int64_t alert_id, const std::string& by,
   });
 }
 
-Result<std::vector<HealthRecord>> SqliteStore::listHealthHistoryPage(int64_t before_id,
-                                                                     size_t limit) {
+Result<std::vector<HealthRecord>> SqlStore::listHealthHistoryPage(int64_t before_id, size_t limit) {
   return adminRead("cannot list health history",
                    [&](Session& session) -> Result<std::vector<HealthRecord>> {
                      Poco::Int64 before = before_id > 0 ? before_id : INT64_MAX;
@@ -245,7 +244,7 @@ Result<std::vector<HealthRecord>> SqliteStore::listHealthHistoryPage(int64_t bef
                    });
 }
 
-Result<MaintenanceWindowRecord> SqliteStore::createMaintenanceWindow(
+Result<MaintenanceWindowRecord> SqlStore::createMaintenanceWindow(
     const MaintenanceWindowRecord& window) {
   MutexLock lock(mu_);
   return guardedLocked(
@@ -270,8 +269,7 @@ Result<MaintenanceWindowRecord> SqliteStore::createMaintenanceWindow(
       });
 }
 
-Result<std::optional<MaintenanceWindowRecord>> SqliteStore::findMaintenanceWindow(
-    int64_t window_id) {
+Result<std::optional<MaintenanceWindowRecord>> SqlStore::findMaintenanceWindow(int64_t window_id) {
   return adminRead("cannot read maintenance window",
                    [&](Session& session) -> Result<std::optional<MaintenanceWindowRecord>> {
                      Statement st(session);
@@ -283,7 +281,7 @@ Result<std::optional<MaintenanceWindowRecord>> SqliteStore::findMaintenanceWindo
                    });
 }
 
-Result<std::vector<MaintenanceWindowRecord>> SqliteStore::listMaintenanceWindows(
+Result<std::vector<MaintenanceWindowRecord>> SqlStore::listMaintenanceWindows(
     const MaintenanceFilter& filter, int64_t after_id, size_t limit) {
   return adminRead("cannot list maintenance windows",
                    [&](Session& session) -> Result<std::vector<MaintenanceWindowRecord>> {
@@ -304,7 +302,7 @@ Result<std::vector<MaintenanceWindowRecord>> SqliteStore::listMaintenanceWindows
                    });
 }
 
-Result<bool> SqliteStore::deleteMaintenanceWindow(int64_t window_id) {
+Result<bool> SqlStore::deleteMaintenanceWindow(int64_t window_id) {
   MutexLock lock(mu_);
   return guardedLocked("cannot delete maintenance window", [&]() REQUIRES(mu_) -> Result<bool> {
     Statement st(*session_);
@@ -314,7 +312,7 @@ Result<bool> SqliteStore::deleteMaintenanceWindow(int64_t window_id) {
   });
 }
 
-Result<std::vector<MaintenanceWindowRecord>> SqliteStore::listAllMaintenanceWindows() {
+Result<std::vector<MaintenanceWindowRecord>> SqlStore::listAllMaintenanceWindows() {
   return adminRead("cannot list maintenance windows",
                    [&](Session& session) -> Result<std::vector<MaintenanceWindowRecord>> {
                      Statement st(session);

@@ -1,4 +1,4 @@
-#include "collector/store/sqlite_schema.h"
+#include "collector/store/schema.h"
 
 #include <Poco/Data/Session.h>
 
@@ -8,7 +8,7 @@
 
 #include "common/crypto.h"
 
-namespace vigil::collector::sqlite {
+namespace vigil::collector::sql {
 namespace {
 
 using Poco::Data::Session;
@@ -25,7 +25,7 @@ void generateMissingPeerKeys(Session& s) {
   s << "SELECT id FROM sites WHERE peer_key = ''", into(ids), now;
   for (Poco::Int64 id : ids) {
     std::string key = newPeerKey();
-    s << "UPDATE sites SET peer_key = ? WHERE id = ?", use(key), use(id), now;
+    s << "UPDATE sites SET peer_key = $1 WHERE id = $2", use(key), use(id), now;
   }
 }
 
@@ -39,7 +39,7 @@ constexpr const char* kNeverReusedIdTables[] = {
 
 // Rebuilds `table` with `id INTEGER PRIMARY KEY AUTOINCREMENT`, keeping its columns (as the
 // schema holds them, ALTER TABLE additions included), rows, ids and indexes; a table that has
-// it already is left alone. Foreign keys must be off (Migration::rebuilds_tables): other tables
+// it already is left alone. Foreign keys must be off (Migration::sqlite_rebuild): other tables
 // keep referencing the name.
 void rebuildWithAutoincrement(Session& s, const std::string& table) {
   std::string create;
@@ -249,7 +249,7 @@ const std::vector<Migration>& migrations() {
       }},
       // 5: ids of tenants, sites, tokens, maintenance windows, webhooks, alerts and outbox
       // entries are never reused.
-      {{}, neverReuseIds, /*rebuilds_tables=*/true},
+      {{}, nullptr, neverReuseIds},
       // 6: admin token roles and token trees (store.h, AdminToken). Every existing token is
       // an `admin`; its creator (created_by, recorded since 4) is its parent. What the store
       // now keeps true for new tokens is made true for existing ones: a descendant of a
@@ -298,4 +298,4 @@ const std::vector<Migration>& migrations() {
   return kMigrations;
 }
 
-}  // namespace vigil::collector::sqlite
+}  // namespace vigil::collector::sql

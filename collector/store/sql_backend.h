@@ -1,0 +1,74 @@
+#pragma once
+
+// Internal to the store: what differs between the databases SqlStore runs on (the embedded
+// SQLite file and a PostgreSQL server). Everything else, every query of the Store interface
+// included, is the same SQL on both (sql_store.cc and its siblings). Not part of the store's
+// interface; include only from collector/store/.
+//
+// Every method may throw Poco::Exception or std::exception; SqlStore calls them inside
+// sql::guarded(), which turns the throw into a Status.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "collector/store/schema.h"
+#include "common/status.h"
+
+namespace Poco {
+class Exception;
+}
+namespace Poco::Data {
+class Session;
+}
+
+namespace vigil::collector {
+struct PostgresSettings;
+}
+
+namespace vigil::collector::sql {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // "sqlite" or "postgresql".
+  virtual const char* name() const = 0;
+  // Where the data is, for messages and logs: the database file, or host, port and database
+  // (never a password).
+  virtual const std::string& location() const = 0;
+
+  // A new connection, ready for use: the writer (`reader` false) or one that refuses writes.
+  virtual std::unique_ptr<Poco::Data::Session> connect(bool reader) = 0;
+  // Called before each use of a connection whose last use failed: makes it usable again if it
+  // was lost (a PostgreSQL server that restarted), or throws. SQLite's never is.
+  virtual void restore(Poco::Data::Session& session, bool reader) = 0;
+
+  // A uniqueness or foreign key violation (what a caller maps to kAlreadyExists).
+  virtual bool isConstraintViolation(const Poco::Exception& e) const = 0;
+  // A transaction that failed only because a concurrent one conflicted with it (PostgreSQL's
+  // serialization failures and deadlocks): running it again from the start is right.
+  virtual bool isConflict(const Poco::Exception& e) const = 0;
+
+  // Held while the schema is checked and migrated: other collectors sharing the database
+  // wait, so each migration is applied once. Released when the returned object is destroyed.
+  class SchemaLock {
+   public:
+    virtual ~SchemaLock() = default;
+  };
+  virtual std::unique_ptr<SchemaLock> lockSchema(Poco::Data::Session& session) = 0;
+  // Applies `migration` (version `version`) in one transaction on `session`, recording the
+  // version in schema_version at `now_ms`.
+  virtual void applyMigration(Poco::Data::Session& session, int version, const Migration& migration,
+                              int64_t now_ms) = 0;
+};
+
+// The embedded database: `<data_dir>/<file_name>`, the directory (mode 0700) and the file
+// (mode 0600) created if missing and their modes enforced.
+Result<std::unique_ptr<Backend>> sqliteBackend(const std::string& data_dir,
+                                               const std::string& file_name);
+
+// A PostgreSQL database (sql_store.h, PostgresSettings). Connects nothing yet.
+Result<std::unique_ptr<Backend>> postgresBackend(const PostgresSettings& settings);
+
+}  // namespace vigil::collector::sql
