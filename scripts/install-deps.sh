@@ -37,6 +37,9 @@ if [ "$test" = true ]; then
   # libfaketime runs a real agent with its wall clock (only) 10 minutes ahead in
   # integration_agent_clock_skew_test.
   packages+=(faketime)
+  # PostgreSQL 15's server: the store tests run on a server of their own (initdb and pg_ctl
+  # in a temporary directory, tests/support/postgres_server.h), as do the cluster scenarios.
+  packages+=(postgresql-15)
   # ip (iproute2) builds the incident lab's office network of namespaces for real agents
   # (tools/fleetsim/site_network.sh, scenario 11-real-site-cut-and-kill).
   packages+=(iproute2)

@@ -99,7 +99,7 @@ Result<std::vector<AgentRecord>> SqlStore::listAgentsPage(const AgentFilter& fil
     if (filter.site_id) q.sql(" AND a.site_id = ?").param(*filter.site_id);
     if (!filter.text.empty()) {
       // The hostname or the id contains the text.
-      q.sql(" AND (0").containsText("a.hostname", filter.text, " OR ");
+      q.sql(" AND (1 = 0").containsText("a.hostname", filter.text, " OR ");
       q.containsText("a.id", filter.text, " OR ").sql(")");
     }
     if (!filter.include_retired) q.sql(" AND a.retired_at IS NULL");
@@ -157,9 +157,9 @@ Result<std::optional<AlertRecord>> SqlStore::findAlert(int64_t alert_id) {
 
 Result<size_t> SqlStore::countAlerts(const AlertFilter& filter, size_t bound) {
   return adminRead("cannot count alerts", [&](Session& session) -> Result<size_t> {
-    Query q("SELECT COUNT(*) FROM (SELECT 1 FROM alerts WHERE 1");
+    Query q("SELECT COUNT(*) FROM (SELECT 1 FROM alerts WHERE 1 = 1");
     restrictAlerts(q, filter);
-    q.sql(" LIMIT ?)").param(static_cast<int64_t>(bound));
+    q.sql(" LIMIT ?) AS bounded").param(static_cast<int64_t>(bound));
     Statement st(session);
     q.execute(st);
     RecordSet rs(st);

@@ -162,7 +162,7 @@ class Query {
   // scope matches nothing.
   Query& inScope(const std::string& column, const TenantScope& scope) {
     if (scope.all) return *this;
-    if (scope.tenant_ids.empty()) return sql(" AND 0");
+    if (scope.tenant_ids.empty()) return sql(" AND 1 = 0");
     return inList(column, scope.tenant_ids);
   }
 

@@ -336,7 +336,8 @@ Status SqlStore::markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& atte
     // wades through entries blocked behind a failing one.
     Poco::Int64 id = entry_id;
     Poco::Int64 next = next_attempt_at_ms;
-    s << "UPDATE webhook_outbox SET next_attempt_at = MAX(next_attempt_at, $1)"
+    s << "UPDATE webhook_outbox"
+         " SET next_attempt_at = CASE WHEN next_attempt_at > $1 THEN next_attempt_at ELSE $1 END"
          " WHERE state = 'pending' AND id > $2 AND (webhook_id, ordering_key) ="
          " (SELECT webhook_id, ordering_key FROM webhook_outbox WHERE id = $3)",
         use(next), use(id), use(id), now;
@@ -361,9 +362,9 @@ Result<std::vector<OutboxEntry>> SqlStore::listDeliveries(int64_t webhook_id, in
         Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
         Statement st(session);
         st << "SELECT " + std::string(kOutboxColumns) +
-                  " FROM webhook_outbox o WHERE o.webhook_id = $1 AND ($2 = 0 OR o.id < $3)"
-                  " ORDER BY o.id DESC LIMIT $4",
-            use(webhook), use(before), use(before), use(max_rows), now;
+                  " FROM webhook_outbox o WHERE o.webhook_id = $1"
+                  " AND (CAST($2 AS BIGINT) = 0 OR o.id < $2) ORDER BY o.id DESC LIMIT $3",
+            use(webhook), use(before), use(max_rows), now;
         RecordSet rs(st);
         std::vector<OutboxEntry> out;
         out.reserve(rs.rowCount());

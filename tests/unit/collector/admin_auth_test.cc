@@ -10,6 +10,7 @@
 #include "collector/store/sql_store.h"
 #include "common/crypto.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 using vigil::collector::AdminAuthenticator;
 using vigil::collector::AdminPrincipal;
@@ -29,7 +30,7 @@ std::string hashOf(const std::string& token) {
 }
 
 std::unique_ptr<SqlStore> openStore(const std::string& dir) {
-  auto opened = SqlStore::openSqlite(dir);
+  auto opened = vigil::testing::openTestStore(dir);
   BOOST_REQUIRE(opened.ok());
   return std::move(opened.value());
 }
@@ -147,7 +148,7 @@ BOOST_AUTO_TEST_CASE(a_token_created_or_revoked_by_another_process_counts_at_onc
   int64_t id = 0;
   {
     // What `vigil-collector admin-token create` does while the collector runs.
-    auto cli = SqlStore::openSqlite(data_dir);
+    auto cli = vigil::testing::openTestStore(data_dir);
     BOOST_REQUIRE(cli.ok());
     NewAdminToken t;
     t.token_hash = hashOf("from-cli");
@@ -158,7 +159,7 @@ BOOST_AUTO_TEST_CASE(a_token_created_or_revoked_by_another_process_counts_at_onc
   }
   BOOST_TEST(authenticate(std::string("Bearer from-cli")).has_value());
   {
-    auto cli = SqlStore::openSqlite(data_dir);
+    auto cli = vigil::testing::openTestStore(data_dir);
     BOOST_REQUIRE(cli.ok());
     BOOST_REQUIRE(cli.value()->revokeAdminToken(id, kNow).ok());
   }

@@ -18,6 +18,7 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 namespace {
 
@@ -36,7 +37,7 @@ struct Fixture {
   vigil::testing::TempDir tmp;
   vigil::SimulatedClock clock;
   std::unique_ptr<vigil::collector::SqlStore> store =
-      std::move(vigil::collector::SqlStore::openSqlite(tmp.sub("data")).value());
+      std::move(vigil::testing::openTestStore(tmp.sub("data")).value());
   vigil::collector::AgentDirectory directory;
   vigil::collector::PresenceMonitor presence{presence::PresenceConfig{}, clock};
   vigil::collector::AgentQueryService agents{*store, *store, directory, presence};

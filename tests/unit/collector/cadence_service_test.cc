@@ -20,6 +20,7 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 namespace {
 
@@ -61,7 +62,8 @@ std::string enroll(SqlStore& store, int64_t site, const std::string& hostname,
 struct Fixture {
   vigil::testing::TempDir tmp;
   vigil::SimulatedClock clock;
-  std::unique_ptr<SqlStore> store = std::move(SqlStore::openSqlite(tmp.sub("data")).value());
+  std::unique_ptr<SqlStore> store =
+      std::move(vigil::testing::openTestStore(tmp.sub("data")).value());
   vigil::collector::AgentDirectory directory;
   vigil::collector::PresenceMonitor presence{presence::PresenceConfig{}, clock};
   vigil::collector::AgentQueryService agents{*store, *store, directory, presence};
@@ -328,13 +330,13 @@ BOOST_AUTO_TEST_CASE(migration_7_derives_the_class_of_enrolled_agents) {
   vigil::testing::TempDir tmp;
   const std::string dir = tmp.sub("data");
   {
-    auto opened = SqlStore::openSqliteAtSchemaVersion(dir, 6);
+    auto opened = vigil::testing::openTestStoreAtSchemaVersion(dir, 6);
     BOOST_REQUIRE(opened.ok());
     SqlStore& old = *opened.value();
     const int64_t tenant = old.createTenant("a", kNowMs)->id;
     const int64_t site = old.createSite(tenant, "hq", kNowMs)->id;
     using Poco::Data::Keywords::now;
-    Poco::Data::Session raw("SQLite", old.location());
+    Poco::Data::Session raw = vigil::testing::rawTestSession(dir);
     const std::string s = std::to_string(site);
     raw << "INSERT INTO agents (id, site_id, hostname, os_name, os_version, agent_version, secret,"
            " enrolled_at) VALUES"
@@ -348,7 +350,7 @@ BOOST_AUTO_TEST_CASE(migration_7_derives_the_class_of_enrolled_agents) {
                s + ", 'lx', 'linux', 'Debian Server', '1', 's', 1)",
         now;
   }
-  auto store = std::move(SqlStore::openSqlite(dir).value());
+  auto store = std::move(vigil::testing::openTestStore(dir).value());
   BOOST_TEST(store->schemaVersion().value() == 7);
   BOOST_TEST((store->findAgent("ag_dc").value()->agent_class == AgentClass::kServer));
   BOOST_TEST((store->findAgent("ag_pc").value()->agent_class == AgentClass::kWorkstation));

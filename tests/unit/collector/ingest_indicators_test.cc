@@ -23,6 +23,7 @@
 #include "common/protocol.h"
 #include "store_wrapper.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 using namespace std::chrono_literals;
 namespace protocol = vigil::protocol;
@@ -162,7 +163,8 @@ struct IndicatorFixture {
 
   TempDir tmp;
   SimulatedClock clock;
-  std::unique_ptr<SqlStore> sqlite = std::move(SqlStore::openSqlite(tmp.sub("data")).value());
+  std::unique_ptr<SqlStore> sqlite =
+      std::move(vigil::testing::openTestStore(tmp.sub("data")).value());
   ObservedStore store{*sqlite};
   AgentDirectory directory;
   SitePeerKeys peer_keys{store};

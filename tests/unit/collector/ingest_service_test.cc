@@ -18,6 +18,7 @@
 #include "common/protocol.h"
 #include "store_wrapper.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 using namespace std::chrono_literals;
 namespace protocol = vigil::protocol;
@@ -81,7 +82,7 @@ struct IngestFixture {
   }
 
   static std::unique_ptr<SqlStore> open(const std::string& dir) {
-    auto opened = SqlStore::openSqlite(dir);
+    auto opened = vigil::testing::openTestStore(dir);
     BOOST_REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? std::string() : opened.error().toString()));
     return std::move(opened.value());
   }

@@ -11,6 +11,7 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 using namespace vigil::collector;
 using vigil::testing::TempDir;
@@ -22,7 +23,7 @@ const std::vector<std::string> kAllEvents = {"alert.opened",       "alert.resolv
                                              "collector.degraded", "collector.recovered"};
 
 std::unique_ptr<SqlStore> openStore(const std::string& dir) {
-  auto opened = SqlStore::openSqlite(dir);
+  auto opened = vigil::testing::openTestStore(dir);
   BOOST_REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? std::string() : opened.error().toString()));
   return std::move(opened.value());
 }

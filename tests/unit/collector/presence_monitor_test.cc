@@ -13,6 +13,7 @@
 #include "store_queries.h"
 #include "store_wrapper.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 using namespace std::chrono_literals;
 using vigil::SimulatedClock;
@@ -48,7 +49,8 @@ presence::PresenceConfig testConfig() {
 struct MonitorFixture {
   vigil::testing::TempDir tmp;
   SimulatedClock clock;
-  std::unique_ptr<SqlStore> sqlite = std::move(SqlStore::openSqlite(tmp.sub("data")).value());
+  std::unique_ptr<SqlStore> sqlite =
+      std::move(vigil::testing::openTestStore(tmp.sub("data")).value());
   vigil::testing::ObservedStore store{*sqlite};
   std::unique_ptr<PresenceMonitor> monitor;
   std::unique_ptr<PresenceTicker> ticker;

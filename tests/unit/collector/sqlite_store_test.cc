@@ -12,6 +12,7 @@
 #include "common/crypto.h"
 #include "store_queries.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 namespace fs = std::filesystem;
 using vigil::StatusCode;
@@ -26,16 +27,14 @@ using vigil::testing::TempDir;
 namespace {
 
 std::unique_ptr<SqlStore> openStore(const std::string& dir) {
-  auto opened = SqlStore::openSqlite(dir);
+  auto opened = vigil::testing::openTestStore(dir);
   BOOST_REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? std::string() : opened.error().toString()));
   return std::move(opened.value());
 }
 
 // A second connection to the store's database, for what the Store interface does not expose.
 Poco::Data::Session rawSession(const std::string& dir) {
-  Poco::Data::SQLite::Connector::registerConnector();
-  return Poco::Data::Session(Poco::Data::SQLite::Connector::KEY,
-                             (fs::path(dir) / SqlStore::kSqliteFileName).string());
+  return vigil::testing::rawTestSession(dir);
 }
 
 // Back to the schema before migration 5 (admin token roles), its data aside.
@@ -99,7 +98,8 @@ struct StoreFixture {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(open_creates_private_data_dir_and_database_at_latest_schema) {
+BOOST_AUTO_TEST_CASE(open_creates_private_data_dir_and_database_at_latest_schema,
+                     *boost::unit_test::label("sqlite_file")) {
   TempDir tmp;
   const std::string dir = tmp.sub("nested/data");
   auto store = openStore(dir);
@@ -133,15 +133,16 @@ BOOST_AUTO_TEST_CASE(open_refuses_a_database_from_a_newer_collector) {
     // A newer collector has applied a migration this build does not know.
     Poco::Data::Session raw = rawSession(dir);
     int next = SqlStore::latestSchemaVersion() + 1;
-    raw << "INSERT INTO schema_version (version, applied_at) VALUES (?, 0)",
+    raw << "INSERT INTO schema_version (version, applied_at) VALUES ($1, 0)",
         Poco::Data::Keywords::use(next), Poco::Data::Keywords::now;
   }
-  auto opened = SqlStore::openSqlite(dir);
+  auto opened = vigil::testing::openTestStore(dir);
   BOOST_REQUIRE(!opened.ok());
   BOOST_TEST((opened.error().code() == StatusCode::kFailedPrecondition));
 }
 
-BOOST_AUTO_TEST_CASE(open_reports_a_corrupt_database_as_an_error) {
+BOOST_AUTO_TEST_CASE(open_reports_a_corrupt_database_as_an_error,
+                     *boost::unit_test::label("sqlite_file")) {
   TempDir tmp;
   fs::create_directories(tmp.path() / "data");
   {
@@ -170,8 +171,11 @@ BOOST_FIXTURE_TEST_CASE(enrollment_tokens_are_stored_and_found_only_by_hash, Sto
   BOOST_TEST(by_hash.value()->token_hash == hashOf("enroll-secret"));
   // The clear token is not a key.
   BOOST_TEST(!store->findEnrollmentTokenByHash("enroll-secret").value().has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(the_clear_enrollment_token_is_in_no_database_file, StoreFixture,
+                        *boost::unit_test::label("sqlite_file")) {
   store.reset();
-  // And it appears nowhere in the database files.
   for (const auto& entry : fs::directory_iterator(data_dir)) {
     std::ifstream in(entry.path(), std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -434,7 +438,8 @@ BOOST_FIXTURE_TEST_CASE(every_new_site_gets_its_own_peer_key, StoreFixture) {
 
 // A database written by a collector at schema 2 (before peer keys) gains a peer key for each
 // of its sites, and keeps its agents, when this build opens it.
-BOOST_AUTO_TEST_CASE(migration_3_gives_the_sites_of_a_schema_2_database_peer_keys) {
+BOOST_AUTO_TEST_CASE(migration_3_gives_the_sites_of_a_schema_2_database_peer_keys,
+                     *boost::unit_test::label("sqlite_file")) {
   TempDir tmp;
   const std::string dir = tmp.sub("data");
   {
@@ -609,7 +614,8 @@ BOOST_AUTO_TEST_CASE(ids_of_deleted_objects_are_never_given_again_also_after_a_r
   BOOST_TEST(store->createTenant("next", 1000).value().id > doomed.id);
 }
 
-BOOST_AUTO_TEST_CASE(migration_5_keeps_a_schema_4_database_and_stops_id_reuse) {
+BOOST_AUTO_TEST_CASE(migration_5_keeps_a_schema_4_database_and_stops_id_reuse,
+                     *boost::unit_test::label("sqlite_file")) {
   TempDir tmp;
   const std::string dir = tmp.sub("data");
   int64_t tenant_b = 0, site_b = 0, window_id = 0, webhook_id = 0, admin_id = 0;
@@ -697,7 +703,8 @@ BOOST_AUTO_TEST_CASE(migration_5_keeps_a_schema_4_database_and_stops_id_reuse) {
 // A database of schema 5 (created_by recorded since 4, no roles) holding token trees the store
 // would no longer let in: children outliving or surviving their parents. Migration 6 makes every
 // token an admin, revokes the descendants of revoked tokens and caps each expiry at its parent's.
-BOOST_AUTO_TEST_CASE(migration_6_makes_existing_tokens_admins_within_their_parents) {
+BOOST_AUTO_TEST_CASE(migration_6_makes_existing_tokens_admins_within_their_parents,
+                     *boost::unit_test::label("sqlite_file")) {
   TempDir tmp;
   const std::string dir = tmp.sub("data");
   BOOST_REQUIRE(SqlStore::openSqliteAtSchemaVersion(dir, 5).ok());

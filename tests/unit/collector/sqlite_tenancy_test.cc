@@ -1,5 +1,4 @@
 #define BOOST_TEST_MODULE collector_sqlite_tenancy
-#include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
 
 #include <boost/test/unit_test.hpp>
@@ -9,6 +8,7 @@
 
 #include "collector/store/sql_store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 using Poco::Data::Keywords::into;
 using Poco::Data::Keywords::now;
@@ -66,8 +66,8 @@ std::vector<std::string> namesOf(const std::vector<Site>& sites) {
 
 struct Fixture {
   Fixture() : data_dir(tmp.sub("data")) {
-    auto opened = SqlStore::openSqlite(data_dir);
-    BOOST_REQUIRE(opened.ok());
+    auto opened = vigil::testing::openTestStore(data_dir);
+    BOOST_REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? std::string() : opened.error().toString()));
     store = std::move(opened.value());
   }
 
@@ -93,10 +93,7 @@ struct Fixture {
     return ok(store->enrollAgent(token_id, a, 2000));
   }
   // A second connection, for what the Store interface does not expose.
-  Poco::Data::Session raw() {
-    Poco::Data::SQLite::Connector::registerConnector();
-    return Poco::Data::Session(Poco::Data::SQLite::Connector::KEY, store->location());
-  }
+  Poco::Data::Session raw() { return vigil::testing::rawTestSession(data_dir); }
   int64_t count(const std::string& table) {
     Poco::Data::Session s = raw();
     Poco::Int64 n = 0;
@@ -487,7 +484,7 @@ BOOST_AUTO_TEST_CASE(a_token_created_by_another_connection_is_seen_at_once) {
   // The CLI writes from another process while the collector runs: no cache may hide it.
   BOOST_TEST(ok(store->listAdminTokens()).empty());
   {
-    auto other = SqlStore::openSqlite(data_dir);
+    auto other = vigil::testing::openTestStore(data_dir);
     BOOST_REQUIRE(other.ok());
     ok(other.value()->createAdminToken(allTenants("from-cli", "cli"), 1000));
   }

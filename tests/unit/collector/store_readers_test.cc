@@ -15,6 +15,7 @@
 
 #include "collector/store/sql_store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 using vigil::Status;
 using vigil::collector::AgentFilter;
@@ -46,7 +47,7 @@ constexpr auto kBlockedAfter = std::chrono::seconds(20);
 // A store with one agent ("agent-1", last seen at 5000) and nothing else.
 struct ReaderFixture {
   ReaderFixture() {
-    auto opened = SqlStore::openSqlite(tmp.sub("data"));
+    auto opened = vigil::testing::openTestStore(tmp.sub("data"));
     BOOST_REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().toString()));
     store = std::move(opened.value());
     auto tenant = store->createTenant("acme", 1000);

@@ -13,6 +13,7 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 using namespace vigil::collector;  // NOLINT(google-build-using-namespace): the code under test
 using vigil::testing::TempDir;
@@ -74,7 +75,7 @@ struct Reply {
 
 struct Fixture {
   Fixture() {
-    auto opened = SqlStore::openSqlite(tmp.sub("data"));
+    auto opened = vigil::testing::openTestStore(tmp.sub("data"));
     BOOST_REQUIRE(opened.ok());
     store = std::move(opened.value());
     tenancy = std::make_unique<TenancyService>(

@@ -14,6 +14,7 @@
 #include "collector/store/sql_store.h"
 #include "common/json.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 using namespace vigil::collector;
 
@@ -40,7 +41,8 @@ vigil::Result<std::vector<IpAddress>> fakeResolve(const std::string& host,
 
 struct Fixture {
   vigil::testing::TempDir tmp;
-  std::unique_ptr<SqlStore> store = std::move(SqlStore::openSqlite(tmp.sub("data")).value());
+  std::unique_ptr<SqlStore> store =
+      std::move(vigil::testing::openTestStore(tmp.sub("data")).value());
   int wakeups = 0;
   std::vector<std::string> warnings;
   OutboundPolicy policy{{}, &fakeResolve};

@@ -25,6 +25,7 @@
 #include "collector/store/sql_store.h"
 #include "collector/store/store_wrapper.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 using namespace vigil::collector;
 using namespace std::chrono_literals;
@@ -182,7 +183,7 @@ class FlakyStore final : public StoreWrapper {
 struct Fixture {
   Fixture()
       : clock(vigil::WallTime(std::chrono::milliseconds(1'700'000'000'000))),
-        store(std::move(SqlStore::openSqlite(tmp.sub("data")).value())),
+        store(std::move(vigil::testing::openTestStore(tmp.sub("data")).value())),
         flaky(*store) {
     tenant_id = store->createTenant("t", nowMs()).value().id;
     NewWebhook w;
