@@ -70,4 +70,18 @@ Status replaceFileAtomically(const fs::path& path, std::string_view content,
   return Status::okStatus();
 }
 
+Status ensurePrivateDirectory(const fs::path& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return Status::ioError("cannot create directory " + path.string() + ": " + ec.message());
+  if (!fs::is_directory(path, ec)) {
+    return Status::ioError(path.string() + " is not a directory");
+  }
+  fs::permissions(path, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) {
+    return Status::ioError("cannot set mode 0700 on " + path.string() + ": " + ec.message());
+  }
+  return Status::okStatus();
+}
+
 }  // namespace vigil

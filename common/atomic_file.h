@@ -25,4 +25,8 @@ PrepareNewFile withPermissions(std::filesystem::perms perms);
 Status replaceFileAtomically(const std::filesystem::path& path, std::string_view content,
                              const PrepareNewFile& prepare);
 
+// Creates directory `path` (and its parents) if missing and restricts it to its owner
+// (POSIX mode 0700, replacing what it had): a service's private state directory.
+Status ensurePrivateDirectory(const std::filesystem::path& path);
+
 }  // namespace vigil

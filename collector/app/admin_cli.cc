@@ -43,9 +43,15 @@ std::string scopeText(const AdminToken& t) {
 
 class CommandRunner {
  public:
-  CommandRunner(const AdminCliOptions& options, const std::string& data_dir, const Clock& clock,
-                std::ostream& out, std::ostream& err)
-      : options_(options), data_dir_(data_dir), clock_(clock), out_(out), err_(err) {}
+  CommandRunner(const AdminCliOptions& options, const StoreSettings& store,
+                const std::string& data_dir, const Clock& clock, std::ostream& out,
+                std::ostream& err)
+      : options_(options),
+        store_settings_(store),
+        data_dir_(data_dir),
+        clock_(clock),
+        out_(out),
+        err_(err) {}
 
   int run(const std::vector<std::string>& args) {
     const std::string command = args.empty() ? "" : args[0];
@@ -84,10 +90,9 @@ class CommandRunner {
 
   // Opens the store; false (with the message written) if it cannot.
   bool open() {
-    auto opened = SqlStore::openSqlite(data_dir_);
+    auto opened = SqlStore::open(store_settings_, data_dir_);
     if (!opened.ok()) {
-      err_ << "vigil-collector: cannot open the store in " << data_dir_ << ": "
-           << opened.error().toString() << '\n';
+      err_ << "vigil-collector: cannot open the store: " << opened.error().toString() << '\n';
       return false;
     }
     store_ = std::move(opened.value());
@@ -213,6 +218,7 @@ class CommandRunner {
   }
 
   const AdminCliOptions& options_;
+  const StoreSettings& store_settings_;
   const std::string& data_dir_;
   const Clock& clock_;
   std::ostream& out_;
@@ -232,9 +238,9 @@ std::string adminCliUsage() {
 }
 
 int runAdminCommand(const std::vector<std::string>& args, const AdminCliOptions& options,
-                    const std::string& data_dir, const Clock& clock, std::ostream& out,
-                    std::ostream& err) {
-  return CommandRunner(options, data_dir, clock, out, err).run(args);
+                    const StoreSettings& store, const std::string& data_dir, const Clock& clock,
+                    std::ostream& out, std::ostream& err) {
+  return CommandRunner(options, store, data_dir, clock, out, err).run(args);
 }
 
 }  // namespace vigil::collector

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "collector/store/sql_store.h"
 #include "common/clock.h"
 
 namespace vigil::collector {
@@ -53,9 +54,9 @@ struct AdminCliOptions {
 std::string adminCliUsage();
 
 // Runs the command in `args` (the positional arguments, e.g. {"admin-token", "revoke", "7"})
-// against the store in `data_dir`; returns the exit code.
+// against the configured store (SQLite in `data_dir`, or PostgreSQL); returns the exit code.
 int runAdminCommand(const std::vector<std::string>& args, const AdminCliOptions& options,
-                    const std::string& data_dir, const Clock& clock, std::ostream& out,
-                    std::ostream& err);
+                    const StoreSettings& store, const std::string& data_dir, const Clock& clock,
+                    std::ostream& out, std::ostream& err);
 
 }  // namespace vigil::collector

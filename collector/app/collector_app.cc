@@ -265,8 +265,8 @@ int CollectorApp::main(const std::vector<std::string>& args) {
     logger().warning("--define %s: not a configuration key of the collector; ignored", key);
   }
   if (!args.empty()) {
-    return runAdminCommand(args, admin_options_, config_->data_dir, RealClock::instance(),
-                           std::cout, std::cerr);
+    return runAdminCommand(args, admin_options_, config_->store, config_->data_dir,
+                           RealClock::instance(), std::cout, std::cerr);
   }
   if (admin_options_.any()) {
     logger().fatal("--name, --tenant and --expires are options of 'admin-token create'");
@@ -608,6 +608,22 @@ Status writePortFile(const std::string& path, uint16_t port) {
 
 }  // namespace
 
+// The exit code of a store that cannot be opened (docs/operations.md, "Exit codes").
+int storeExitCode(const Status& failure) {
+  switch (failure.code()) {
+    case StatusCode::kInvalidArgument:
+      return Poco::Util::Application::EXIT_CONFIG;  // settings that cannot work
+    case StatusCode::kUnavailable:
+      return Poco::Util::Application::EXIT_TEMPFAIL;  // the database server is not reachable
+    case StatusCode::kPermissionDenied:
+      return Poco::Util::Application::EXIT_NOPERM;  // it refused the credentials
+    case StatusCode::kFailedPrecondition:
+      return Poco::Util::Application::EXIT_DATAERR;  // a newer collector's schema
+    default:
+      return Poco::Util::Application::EXIT_IOERR;
+  }
+}
+
 int CollectorApp::serve(const CollectorConfig& config) {
   Poco::Logger& log = logger();
   const Clock& clock = RealClock::instance();
@@ -616,11 +632,19 @@ int CollectorApp::serve(const CollectorConfig& config) {
   // GET /metrics renders every source registered here (collector/http/metrics.h).
   MetricsRegistry metrics;
 
-  auto opened = SqlStore::openSqlite(config.data_dir);
-  if (!opened.ok()) {
-    log.fatal("cannot open the store: " + opened.error().toString());
+  // The data directory holds the generated tokens and the cadence state, and the SQLite
+  // database when that is the store.
+  if (Status s = ensurePrivateDirectory(config.data_dir); !s.ok()) {
+    log.fatal("cannot prepare the data directory: " + s.toString());
     return EXIT_IOERR;
   }
+  auto opened = SqlStore::open(config.store, config.data_dir);
+  if (!opened.ok()) {
+    log.fatal("cannot open the store: " + opened.error().toString());
+    return storeExitCode(opened.error());
+  }
+  log.information("store: %s at %s", std::string(opened.value()->backendName()),
+                  opened.value()->location());
   SqlStore& store = *opened.value();
   if (Status s = bootstrapStore(store, config.bootstrap, clock, log); !s.ok()) {
     log.fatal("cannot provision the store: " + s.toString());

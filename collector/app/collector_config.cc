@@ -288,6 +288,22 @@ const std::vector<ConfigKey>& configKeys() {
       {"beacon.intervalSeconds", "15", "beacon interval told to agents"},
       {"protocol.maxClockSkewSeconds", "300", "accepted distance of a request's timestamp"},
       {"store.flushIntervalMs", "1000", "period of the last-seen write-behind"},
+      {"store.backend", "sqlite",
+       "where the state is kept: sqlite (vigil.db in data.dir) or postgresql (a database "
+       "several collectors share; docs/cluster.md)"},
+      {"store.postgresql.conninfo", "",
+       "libpq connection string of the PostgreSQL database (host, port, dbname, user, "
+       "sslrootcert; no value may hold a space); the password from PGPASSWORD or a password "
+       "file (PGPASSFILE)"},
+      {"store.postgresql.sslMode", "verify-full",
+       "TLS to PostgreSQL: disable, allow, prefer, require, verify-ca or verify-full; a mode "
+       "that does not verify the server is refused for a server not on this host"},
+      {"store.postgresql.allowUnverifiedTls", "false",
+       "allow an sslMode that does not verify a remote server's certificate"},
+      {"store.postgresql.adminReaders", "3",
+       "connections for the admin API's reads, besides the writer and the probes' own"},
+      {"store.postgresql.connectTimeoutSeconds", "5",
+       "bound of making a connection to PostgreSQL, at start and after losing one"},
       {"webhooks.workers", "8",
        "webhook deliveries in flight at once, on the dispatcher's own threads"},
       {"webhooks.maxInFlightPerDestination", "1",
@@ -503,6 +519,24 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   limits.max_agents_per_tenant = v.integer("enrollment.maxAgentsPerTenant", 0, 100'000'000);
 
   c.last_seen_flush_interval = milliseconds("store.flushIntervalMs", 10, 3'600'000);
+  const std::string backend = v.string("store.backend");
+  if (backend == "postgresql") {
+    c.store.backend = StoreSettings::Backend::kPostgresql;
+  } else if (backend != "sqlite") {
+    v.fail("configuration key store.backend = '" + backend + "' must be sqlite or postgresql");
+  }
+  c.store.postgresql.conninfo = v.string("store.postgresql.conninfo");
+  c.store.postgresql.ssl_mode = v.string("store.postgresql.sslMode");
+  c.store.postgresql.allow_unverified_tls = v.boolean("store.postgresql.allowUnverifiedTls");
+  c.store.postgresql.admin_readers = count("store.postgresql.adminReaders", 1, 64);
+  c.store.postgresql.connect_timeout_s =
+      static_cast<int>(v.integer("store.postgresql.connectTimeoutSeconds", 1, 300));
+  if (c.store.backend == StoreSettings::Backend::kPostgresql &&
+      c.store.postgresql.conninfo.empty()) {
+    v.fail(
+        "configuration key store.postgresql.conninfo must be set when store.backend is "
+        "postgresql");
+  }
 
   WebhookDispatchConfig& dispatch = c.webhook_dispatch;
   dispatch.workers = static_cast<int>(v.integer("webhooks.workers", 1, 64));

@@ -28,6 +28,7 @@
 #include "collector/notify/webhook_dispatcher.h"
 #include "collector/notify/webhook_transport.h"
 #include "collector/presence/presence_types.h"
+#include "collector/store/sql_store.h"
 #include "common/status.h"
 
 namespace vigil::collector {
@@ -103,6 +104,7 @@ struct CollectorConfig {
   int beacon_port = 0;  // 0: ephemeral
   BeaconConfig beacon;
   std::chrono::milliseconds last_seen_flush_interval{0};  // store.flushIntervalMs
+  StoreSettings store;                                    // store.backend, store.postgresql.*
   // Webhook delivery (docs/webhooks.md, keys webhooks.*).
   WebhookDispatchConfig webhook_dispatch;
   HttpWebhookTransportOptions webhook_transport;

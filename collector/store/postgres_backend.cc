@@ -13,8 +13,10 @@
 #include <Poco/Data/Session.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <memory>
 #include <regex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -40,6 +42,22 @@ struct ConninfoOptions {
     if (options != nullptr) PQconninfoFree(options);
   }
 };
+
+// A server on this host: loopback, or a Unix socket directory (libpq's default when no host
+// is given). Several hosts (comma separated) are local only if each is.
+bool isLocalHost(const std::string& hosts) {
+  if (hosts.empty()) return true;
+  size_t start = 0;
+  while (start <= hosts.size()) {
+    const size_t end = std::min(hosts.find(',', start), hosts.size());
+    const std::string host = hosts.substr(start, end - start);
+    const bool local = host.empty() || host.front() == '/' || host == "localhost" ||
+                       host == "::1" || host.rfind("127.", 0) == 0;
+    if (!local) return false;
+    start = end + 1;
+  }
+  return true;
+}
 
 // Drops the notices a server sends (CREATE ... IF NOT EXISTS "skipping"): libpq would print
 // them on stderr, outside the collector's log.
@@ -174,7 +192,7 @@ Result<std::unique_ptr<Backend>> postgresBackend(const PostgresSettings& setting
   }
   // Poco::Data::PostgreSQL splits its connection string at spaces, so no value may hold one.
   std::string conninfo;
-  std::string host = "localhost", port = "5432", dbname;
+  std::string host, port = "5432", dbname, ssl_mode = "prefer";
   for (const PQconninfoOption* o = parsed.options; o->keyword != nullptr; ++o) {
     if (o->val == nullptr) continue;
     const std::string key = o->keyword, value = o->val;
@@ -184,11 +202,34 @@ Result<std::unique_ptr<Backend>> postgresBackend(const PostgresSettings& setting
                                      "library cannot pass on");
     }
     if (key == "connect_timeout") continue;
+    if (key == "sslmode") {
+      ssl_mode = value;
+      if (!settings.ssl_mode.empty()) continue;  // the setting's
+    }
     if (key == "host" || key == "hostaddr") host = value;
     if (key == "port") port = value;
     if (key == "dbname") dbname = value;
     conninfo += key + "=" + value + " ";
   }
+  if (!settings.ssl_mode.empty()) {
+    ssl_mode = settings.ssl_mode;
+    conninfo += "sslmode=" + ssl_mode + " ";
+  }
+  static const std::set<std::string> kModes = {"disable", "allow",     "prefer",
+                                               "require", "verify-ca", "verify-full"};
+  if (kModes.count(ssl_mode) == 0) {
+    return Status::invalidArgument("PostgreSQL sslmode '" + ssl_mode +
+                                   "' must be one of disable, allow, prefer, require, "
+                                   "verify-ca, verify-full");
+  }
+  const bool verified = ssl_mode == "verify-ca" || ssl_mode == "verify-full";
+  if (!verified && !settings.allow_unverified_tls && !isLocalHost(host)) {
+    return Status::invalidArgument(
+        "PostgreSQL server " + host + " is not on this host and sslmode " + ssl_mode +
+        " does not verify its certificate: use verify-full (or verify-ca), or allow "
+        "unverified TLS explicitly");
+  }
+  if (host.empty()) host = "localhost";
   conninfo += "connect_timeout=" + std::to_string(std::max(settings.connect_timeout_s, 1)) +
               " application_name=vigil-collector";
   std::string location = "postgresql://" + host + ":" + port + "/" + dbname;

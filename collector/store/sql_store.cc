@@ -101,6 +101,14 @@ Result<std::unique_ptr<SqlStore>> SqlStore::openPostgresAtSchemaVersion(
   return open(sql::postgresBackend(settings), schema_version, settings.admin_readers);
 }
 
+Result<std::unique_ptr<SqlStore>> SqlStore::open(const StoreSettings& settings,
+                                                 const std::string& data_dir) {
+  if (settings.backend == StoreSettings::Backend::kPostgresql) {
+    return openPostgres(settings.postgresql);
+  }
+  return openSqlite(data_dir);
+}
+
 Result<std::unique_ptr<SqlStore>> SqlStore::open(Result<std::unique_ptr<sql::Backend>> backend,
                                                  int schema_version, size_t admin_readers) {
   if (!backend.ok()) return backend.error();

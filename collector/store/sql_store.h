@@ -30,6 +30,19 @@ struct PostgresSettings {
   size_t admin_readers = 3;
   // Seconds to wait for a connection to be made, at start and after losing one.
   int connect_timeout_s = 5;
+  // libpq's sslmode (disable, allow, prefer, require, verify-ca, verify-full); empty: as the
+  // connection string says. A mode that does not verify the server's certificate is refused
+  // for a server that is not on this host (loopback or a Unix socket) unless
+  // `allow_unverified_tls`: credentials and every agent's secret cross that connection.
+  std::string ssl_mode;
+  bool allow_unverified_tls = false;
+};
+
+// Where the collector keeps its state (keys store.*; docs/operations.md).
+struct StoreSettings {
+  enum class Backend { kSqlite, kPostgresql };
+  Backend backend = Backend::kSqlite;
+  PostgresSettings postgresql;  // for kPostgresql
 };
 
 // The Store on a SQL database, through Poco::Data: the embedded SQLite file
@@ -63,12 +76,16 @@ class SqlStore final : public Store {
   static Result<std::unique_ptr<SqlStore>> openSqliteAtSchemaVersion(const std::string& data_dir,
                                                                      int schema_version);
   // Connects to the PostgreSQL database and applies pending migrations (one collector at a
-  // time: the others wait). kUnavailable if the server cannot be reached,
-  // kPermissionDenied if it refuses the credentials, kFailedPrecondition if its schema is
-  // newer than this build's.
+  // time: the others wait). kInvalidArgument for settings that cannot work (a malformed
+  // connection string, unverified TLS to a remote server); kUnavailable if the server cannot be
+  // reached, kPermissionDenied if it refuses the credentials, kFailedPrecondition if its
+  // schema is newer than this build's (on SQLite too).
   static Result<std::unique_ptr<SqlStore>> openPostgres(const PostgresSettings& settings);
   static Result<std::unique_ptr<SqlStore>> openPostgresAtSchemaVersion(
       const PostgresSettings& settings, int schema_version);
+  // The configured store: SQLite in `data_dir`, or PostgreSQL.
+  static Result<std::unique_ptr<SqlStore>> open(const StoreSettings& settings,
+                                                const std::string& data_dir);
 
   ~SqlStore() override;
   SqlStore(const SqlStore&) = delete;

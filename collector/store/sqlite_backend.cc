@@ -16,6 +16,7 @@
 
 #include "collector/store/sql_backend.h"
 #include "collector/store/sql_util.h"
+#include "common/atomic_file.h"
 
 namespace vigil::collector::sql {
 namespace {
@@ -43,22 +44,6 @@ class ForeignKeysOff {
  private:
   Session& s_;
 };
-
-// Creates the directory if needed and restricts it to its owner.
-Status prepareDataDir(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec)
-    return Status::ioError("cannot create data directory " + dir.string() + ": " + ec.message());
-  if (!fs::is_directory(dir, ec)) {
-    return Status::ioError("data directory " + dir.string() + " is not a directory");
-  }
-  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-  if (ec) {
-    return Status::ioError("cannot set mode 0700 on " + dir.string() + ": " + ec.message());
-  }
-  return Status::okStatus();
-}
 
 // Creates the database file empty if missing, so that SQLite opens (and copies the mode of)
 // a file that is already 0600; then enforces 0600.
@@ -148,7 +133,7 @@ Result<std::unique_ptr<Backend>> sqliteBackend(const std::string& data_dir,
                                                const std::string& file_name) {
   if (data_dir.empty()) return Status::invalidArgument("data directory is empty");
   const fs::path dir(data_dir);
-  if (Status s = prepareDataDir(dir); !s.ok()) return s;
+  if (Status s = ensurePrivateDirectory(dir); !s.ok()) return s;
   const fs::path file = dir / file_name;
   if (Status s = prepareDatabaseFile(file); !s.ok()) return s;
   return guarded("cannot open database " + file.string(),

@@ -239,8 +239,8 @@ Collector::~Collector() {
   if (process_) process_->signal(SIGKILL);
 }
 
-void Collector::start() {
-  std::string port_file = data_dir_ + ".port";
+void Collector::launch() {
+  const std::string port_file = data_dir_ + ".port";
   ::unlink(port_file.c_str());
   // The first start takes an ephemeral port; a restart keeps it, as a real restart would, so
   // running agents find the collector again.
@@ -248,8 +248,18 @@ void Collector::start() {
                                    "--http-port=" + std::to_string(port_),
                                    "--port-file=" + port_file};
   for (const auto& [key, value] : defines_) args.push_back("--define=" + key + "=" + value);
-  process_ = std::make_unique<ChildProcess>(VIGIL_COLLECTOR_BIN, args, log_path_);
+  process_ = std::make_unique<ChildProcess>(VIGIL_COLLECTOR_BIN, args, log_path_, environment_);
   ++starts_;
+}
+
+int Collector::waitExit(std::chrono::milliseconds timeout) {
+  auto code = process_->waitExit(timeout);
+  return code ? *code : -1;
+}
+
+void Collector::start() {
+  launch();
+  const std::string port_file = data_dir_ + ".port";
   bool up = eventually(
       [&] {
         if (!process_->running()) return true;

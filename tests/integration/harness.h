@@ -93,6 +93,15 @@ class Collector {
   // Speak HTTPS to it, trusting `ca_file`: for a collector given tls.certificateFile and
   // tls.privateKeyFile in `defines`. Before start().
   void setCaFile(std::string ca_file) { ca_file_ = std::move(ca_file); }
+  // Variables set in its environment on top of the test's (PGPASSWORD). Before start().
+  void setEnvironment(std::map<std::string, std::string> environment) {
+    environment_ = std::move(environment);
+  }
+  // Starts the process without waiting for it to be ready; then waitExit() for a start that
+  // must fail.
+  void launch();
+  // Waits up to `timeout` for the process to exit; its exit code, or -1 if it still runs.
+  int waitExit(std::chrono::milliseconds timeout);
   // Starts the process and waits for /readyz.
   void start();
   // SIGTERM, then waits for exit; returns the exit code.
@@ -121,6 +130,7 @@ class Collector {
   std::string log_path_;
   std::string ca_file_;  // set: HTTPS
   std::map<std::string, std::string> defines_;
+  std::map<std::string, std::string> environment_;
   std::unique_ptr<ChildProcess> process_;
   int port_ = 0;
   int starts_ = 0;

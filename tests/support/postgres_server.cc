@@ -136,7 +136,8 @@ void chownToServer(const std::string& path) {
 
 }  // namespace
 
-PostgresServer::PostgresServer() : bindir_(newestBindir()), password_(randomHex(16)) {
+PostgresServer::PostgresServer(const Options& options)
+    : bindir_(newestBindir()), password_(randomHex(16)) {
   char tmpl[] = "/tmp/vigil-postgres-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
@@ -149,6 +150,18 @@ PostgresServer::PostgresServer() : bindir_(newestBindir()), password_(randomHex(
        "--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"},
       log);
   fs::remove(pwfile);
+  if (!options.tls_cert_pem.empty()) {
+    const std::pair<std::string, std::string> files[] = {{"server.crt", options.tls_cert_pem},
+                                                         {"server.key", options.tls_key_pem}};
+    for (const auto& [name, pem] : files) {
+      const std::string path = dir_ + "/" + name;
+      std::ofstream(path) << pem;
+      fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write,
+                      fs::perm_options::replace);
+      chownToServer(path);
+    }
+    tls_ = true;
+  }
   // A port taken between freePort() and the server's bind makes the start fail: try another.
   for (int attempt = 1;; ++attempt) {
     port_ = freePort();
@@ -173,8 +186,11 @@ PostgresServer::~PostgresServer() {
 }
 
 std::string PostgresServer::conninfo(const std::string& dbname) const {
-  return "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=" + dbname + " user=" + user_ +
-         " password=" + password_;
+  return conninfoWithoutPassword(dbname) + " password=" + password_;
+}
+
+std::string PostgresServer::conninfoWithoutPassword(const std::string& dbname) const {
+  return "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=" + dbname + " user=" + user_;
 }
 
 std::string PostgresServer::createDatabase(const std::string& prefix,
@@ -194,12 +210,16 @@ void PostgresServer::pgCtl(const std::string& action, const std::string& mode) {
                                    dir_ + "/server.log", "-w", "-t",           "60"};
   if (!mode.empty()) argv.insert(argv.end(), {"-m", mode});
   if (action != "stop") {
-    argv.insert(argv.end(), {"-o", "-p " + std::to_string(port_) +
-                                       " -c listen_addresses=127.0.0.1"
-                                       " -c unix_socket_directories=" +
-                                       dir_ +
-                                       " -c fsync=off -c synchronous_commit=off"
-                                       " -c full_page_writes=off -c max_connections=300"});
+    argv.insert(argv.end(),
+                {"-o", "-p " + std::to_string(port_) +
+                           " -c listen_addresses=127.0.0.1"
+                           " -c unix_socket_directories=" +
+                           dir_ +
+                           " -c fsync=off -c synchronous_commit=off"
+                           " -c full_page_writes=off -c max_connections=300" +
+                           (tls_ ? " -c ssl=on -c ssl_cert_file=" + dir_ +
+                                       "/server.crt -c ssl_key_file=" + dir_ + "/server.key"
+                                 : std::string())});
   }
   argv.push_back(action);
   run(argv, dir_ + "/pg_ctl.log");

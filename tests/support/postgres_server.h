@@ -15,9 +15,16 @@ namespace vigil::testing {
 
 class PostgresServer {
  public:
+  struct Options {
+    // Serve TLS (ssl=on) with this certificate and key (PEM); empty: no TLS.
+    std::string tls_cert_pem;
+    std::string tls_key_pem;
+  };
+
   // Creates the cluster and starts the server; throws std::runtime_error (with initdb's or
   // the server's log) if either fails.
-  PostgresServer();
+  PostgresServer() : PostgresServer(Options{}) {}
+  explicit PostgresServer(const Options& options);
   ~PostgresServer();
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
@@ -27,6 +34,8 @@ class PostgresServer {
   const std::string& password() const { return password_; }
   // libpq connection string for database `dbname` (with the password).
   std::string conninfo(const std::string& dbname) const;
+  // The same without the password (which a collector reads from PGPASSWORD).
+  std::string conninfoWithoutPassword(const std::string& dbname) const;
   // Creates a database owned by user(), a copy of `template_name` (default: an empty one);
   // returns its name (`prefix` and a number).
   std::string createDatabase(const std::string& prefix, const std::string& template_name = "");
@@ -42,6 +51,7 @@ class PostgresServer {
   void pgCtl(const std::string& action, const std::string& mode);
 
   std::string bindir_;
+  bool tls_ = false;
   std::string dir_;  // owned by the server's user: data/, the log, the socket
   std::string user_ = "vigil";
   std::string password_;

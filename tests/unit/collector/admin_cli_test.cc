@@ -43,7 +43,8 @@ struct Fixture {
     std::ostringstream out;
     std::ostringstream err;
     Run r;
-    r.rc = runAdminCommand(args, options, data_dir, clock, out, err);
+    r.rc = runAdminCommand(args, options, vigil::collector::StoreSettings{}, data_dir, clock, out,
+                           err);
     r.out = out.str();
     r.err = err.str();
     return r;

@@ -1,0 +1,189 @@
+#define BOOST_TEST_MODULE integration_postgresql_store
+// Real collector processes on a real PostgreSQL server (tests/support/postgres_server.h) with
+// TLS, reached with the shipped default store.postgresql.sslMode (verify-full) and the
+// password in PGPASSWORD: a real agent's life on it, two collectors sharing one database, and
+// the exit codes of settings that cannot work (docs/operations.md, "Exit codes").
+#include <Poco/Data/PostgreSQL/Connector.h>
+#include <Poco/Data/Session.h>
+
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "tests/integration/fake_collector.h"
+#include "tests/integration/harness.h"
+#include "tests/support/postgres_server.h"
+#include "tests/support/temp_dir.h"
+
+using namespace vigil::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// One PostgreSQL server with a TLS certificate for 127.0.0.1 from a throwaway CA, and the
+// CA's file for the collectors' sslrootcert.
+struct TlsPostgres {
+  TlsPostgres() : server(options(ca)) {
+    ca_file = tmp.write("postgres-ca.pem", ca.certPem()).string();
+  }
+  static PostgresServer::Options options(const TestCertificateAuthority& authority) {
+    const TlsCredentials credentials = authority.issueLoopbackServer();
+    return PostgresServer::Options{credentials.cert_pem, credentials.key_pem};
+  }
+
+  // Collector settings for database `dbname`: shipped defaults but for the store and the
+  // quick presence of the integration tests.
+  std::map<std::string, std::string> collectorSettings(const std::string& dbname) const {
+    std::map<std::string, std::string> settings = fastPresenceSettings();
+    settings["store.backend"] = "postgresql";
+    settings["store.postgresql.conninfo"] =
+        server.conninfoWithoutPassword(dbname) + " sslrootcert=" + ca_file;
+    return settings;
+  }
+  std::map<std::string, std::string> environment() const {
+    return {{"PGPASSWORD", server.password()}};
+  }
+  // A collector on database `dbname` with those settings, not started.
+  std::unique_ptr<Collector> collector(const std::string& name, const std::string& dbname) {
+    auto c = std::make_unique<Collector>(tmp.sub(name), collectorSettings(dbname));
+    c->setEnvironment(environment());
+    return c;
+  }
+
+  TempDir tmp;
+  TestCertificateAuthority ca;
+  PostgresServer server;
+  std::string ca_file;
+};
+
+std::string statusOf(const Collector& c, const std::string& id) {
+  auto a = c.agent(id);
+  return a ? a->getValue<std::string>("status") : "";
+}
+
+HttpResponse adminRequest(int port, const std::string& token, const std::string& method,
+                          const std::string& path, const std::string& body = "") {
+  std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + token}};
+  if (!body.empty()) headers["Content-Type"] = "application/json";
+  return httpRequest(port, method, path, headers, body);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_real_agent_lives_on_postgresql_across_a_collector_restart) {
+  TlsPostgres pg;
+  const std::string db = pg.server.createDatabase("vigil");
+  auto started = pg.collector("collector", db);
+  Collector& collector = *started;
+  collector.start();
+  BOOST_TEST(readFile(collector.logPath()).find("store: postgresql at postgresql://127.0.0.1") !=
+             std::string::npos);
+
+  Agent agent(pg.tmp.sub("agent"), collector.port(), collector.enrollToken());
+  agent.start();
+  std::string id;
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return !(id = agent.agentId()).empty(); }, 20s),
+                        "agent did not enroll; collector log:\n"
+                            << logTail(collector.logPath()));
+  BOOST_REQUIRE(eventually([&] { return statusOf(collector, id) == "ONLINE"; }, 20s));
+
+  // The agent, its facts and its history are in PostgreSQL: a restarted collector has them.
+  BOOST_TEST(collector.stop() == 0);
+  collector.start();
+  auto record = collector.agent(id);
+  BOOST_REQUIRE(record);
+  BOOST_TEST(!record->getValue<std::string>("hostname").empty());
+  BOOST_TEST(eventually([&] { return statusOf(collector, id) == "ONLINE"; }, 30s));
+
+  // A real death: OFFLINE with an alert, written to PostgreSQL.
+  agent.kill();
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return statusOf(collector, id) == "OFFLINE"; }, 60s),
+                        "collector log:\n"
+                            << logTail(collector.logPath()));
+  HttpResponse alerts = collector.adminGet("/api/v1/alerts?state=open");
+  BOOST_REQUIRE(alerts.status == 200);
+  BOOST_TEST(alerts.body.find(id) != std::string::npos);
+
+  Poco::Data::PostgreSQL::Connector::registerConnector();
+  Poco::Data::Session raw(Poco::Data::PostgreSQL::Connector::KEY, pg.server.conninfo(db));
+  Poco::Int64 stored_alerts = 0;
+  raw << "SELECT COUNT(*) FROM alerts WHERE agent_id = $1 AND state = 'open'",
+      Poco::Data::Keywords::bind(id), Poco::Data::Keywords::into(stored_alerts),
+      Poco::Data::Keywords::now;
+  BOOST_TEST(stored_alerts == 1);
+}
+
+BOOST_AUTO_TEST_CASE(an_admin_write_through_one_collector_is_read_through_another) {
+  TlsPostgres pg;
+  const std::string db = pg.server.createDatabase("vigil");
+  auto first_started = pg.collector("first", db);
+  Collector& first = *first_started;
+  first.start();
+  // The second collector shares the database: the token the first generated is valid there.
+  auto second_started = pg.collector("second", db);
+  Collector& second = *second_started;
+  second.start();
+  const std::string token = first.adminToken();
+
+  HttpResponse created =
+      adminRequest(first.port(), token, "POST", "/api/v1/tenants", R"({"name":"acme"})");
+  BOOST_REQUIRE_MESSAGE(created.status == 201, created.body);
+  HttpResponse listed = adminRequest(second.port(), token, "GET", "/api/v1/tenants");
+  BOOST_REQUIRE(listed.status == 200);
+  BOOST_TEST(listed.body.find("\"acme\"") != std::string::npos);
+
+  // And a rename through the second is what the first answers next.
+  const int64_t id = created.json()->getValue<int64_t>("id");
+  HttpResponse renamed =
+      adminRequest(second.port(), token, "PATCH", "/api/v1/tenants/" + std::to_string(id),
+                   R"({"name":"acme2"})");
+  BOOST_REQUIRE_MESSAGE(renamed.status == 200, renamed.body);
+  HttpResponse again =
+      adminRequest(first.port(), token, "GET", "/api/v1/tenants/" + std::to_string(id));
+  BOOST_TEST(again.body.find("\"acme2\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(postgresql_settings_that_cannot_work_stop_the_start_with_their_exit_code) {
+  TlsPostgres pg;
+  const std::string db = pg.server.createDatabase("vigil");
+  auto startOnce = [&](const std::string& name, std::map<std::string, std::string> settings,
+                       std::map<std::string, std::string> environment) {
+    Collector collector(pg.tmp.sub(name), std::move(settings));
+    collector.setEnvironment(std::move(environment));
+    collector.launch();
+    const int code = collector.waitExit(30s);
+    BOOST_TEST_MESSAGE(name << ": exit " << code << "\n" << logTail(collector.logPath()));
+    return code;
+  };
+
+  // Nothing listens there: a temporary failure (75), for systemd to try again.
+  auto unreachable = pg.collectorSettings(db);
+  unreachable["store.postgresql.conninfo"] =
+      "host=127.0.0.1 port=1 dbname=" + db + " user=vigil sslrootcert=" + pg.ca_file;
+  unreachable["store.postgresql.connectTimeoutSeconds"] = "2";
+  BOOST_TEST(startOnce("unreachable", unreachable, pg.environment()) == 75);
+
+  // A wrong password: 77.
+  BOOST_TEST(startOnce("password", pg.collectorSettings(db), {{"PGPASSWORD", "wrong"}}) == 77);
+
+  // A remote server without certificate verification: refused before connecting (78).
+  auto unverified = pg.collectorSettings(db);
+  unverified["store.postgresql.conninfo"] = "host=db.example.org dbname=vigil user=vigil";
+  unverified["store.postgresql.sslMode"] = "require";
+  BOOST_TEST(startOnce("unverified", unverified, pg.environment()) == 78);
+
+  // A schema a newer collector made: 65, nothing changed.
+  {
+    auto ok = pg.collector("ok", db);
+    ok->start();
+    BOOST_TEST(ok->stop() == 0);
+  }
+  Poco::Data::PostgreSQL::Connector::registerConnector();
+  Poco::Data::Session raw(Poco::Data::PostgreSQL::Connector::KEY, pg.server.conninfo(db));
+  raw << "INSERT INTO schema_version (version, applied_at) SELECT MAX(version) + 1, 0"
+         " FROM schema_version",
+      Poco::Data::Keywords::now;
+  BOOST_TEST(startOnce("newer", pg.collectorSettings(db), pg.environment()) == 65);
+}
