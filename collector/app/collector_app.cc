@@ -646,6 +646,8 @@ int CollectorApp::serve(const CollectorConfig& config) {
   log.information("store: %s at %s", std::string(opened.value()->backendName()),
                   opened.value()->location());
   SqlStore& store = *opened.value();
+  store.setOutboxFailureLog(
+      [](const std::string& line) { Poco::Logger::get("vigil.collector.webhooks").error(line); });
   if (Status s = bootstrapStore(store, config.bootstrap, clock, log); !s.ok()) {
     log.fatal("cannot provision the store: " + s.toString());
     return EXIT_IOERR;

@@ -15,6 +15,10 @@ MetricsSource webhookMetrics(WebhookDispatcher& dispatcher) {
     out.family("vigil_webhook_given_up_total", MetricType::kCounter,
                "Webhook outbox entries given up after webhooks.giveUpAfterSeconds.");
     out.sample(static_cast<double>(s.given_up));
+    out.family("vigil_webhook_enqueue_failures_total", MetricType::kCounter,
+               "Webhook events left out of the outbox because their row could not be written; "
+               "the presence write they belonged to was committed without them.");
+    out.sample(static_cast<double>(s.enqueue_failures));
     out.family("vigil_webhook_outbox_pending", MetricType::kGauge,
                "Webhook outbox entries waiting for delivery.");
     out.sample(static_cast<double>(std::max<int64_t>(s.pending, 0)));

@@ -391,6 +391,9 @@ struct DeliveryAttempt {
 struct OutboxStats {
   int64_t pending = 0;
   std::optional<int64_t> oldest_pending_created_at_ms;
+  // Events that could not be put in the outbox since the store was opened: the presence write
+  // they belonged to was committed without them (store.h, appendPresenceEvents).
+  uint64_t enqueue_failures = 0;
 };
 
 }  // namespace vigil::collector

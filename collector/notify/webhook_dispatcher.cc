@@ -301,6 +301,7 @@ WebhookDeliveryStats WebhookDispatcher::stats() {
     return s;
   }
   s.pending = outbox.value().pending;
+  s.enqueue_failures = outbox.value().enqueue_failures;
   if (outbox.value().oldest_pending_created_at_ms) {
     const int64_t age_ms = nowMs(clock_) - *outbox.value().oldest_pending_created_at_ms;
     s.oldest_pending_age_s = static_cast<double>(std::max<int64_t>(age_ms, 0)) / 1000.0;

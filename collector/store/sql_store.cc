@@ -164,6 +164,40 @@ Status SqlStore::openReaders(size_t admin_readers) {
   return Status::okStatus();
 }
 
+void SqlStore::setOutboxFailureLog(std::function<void(const std::string&)> log) {
+  MutexLock lock(mu_);
+  outbox_failure_log_ = std::move(log);
+}
+
+void SqlStore::enqueueIsolatedLocked(const std::string& what,
+                                     const std::function<void()>& enqueue) {
+  Session& s = *session_;
+  s << "SAVEPOINT outbox_event", now;
+  std::string failure;
+  try {
+    enqueue();
+  } catch (const Poco::Exception& e) {
+    if (backend_->isConflict(e)) throw;
+    failure = e.displayText();
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  if (!failure.empty()) {
+    // Throws if the connection is gone: then the whole write fails and is retried.
+    s << "ROLLBACK TO SAVEPOINT outbox_event", now;
+    ++outbox_failures_;
+    if (outbox_failure_log_) {
+      outbox_failure_log_("webhook event " + what + " left out of the outbox: " + failure);
+    }
+  }
+  s << "RELEASE SAVEPOINT outbox_event", now;
+}
+
+std::function<void(const std::string&, const std::function<void()>&)> SqlStore::isolatedEnqueue() {
+  return [this](const std::string& what, const std::function<void()>& enqueue)
+             NO_THREAD_SAFETY_ANALYSIS { enqueueIsolatedLocked(what, enqueue); };
+}
+
 void SqlStore::setWriteHook(std::function<void()> hook) {
   MutexLock lock(mu_);
   write_hook_ = std::move(hook);
@@ -562,7 +596,8 @@ Status SqlStore::appendPresenceEvents(const std::vector<StatusChangeRecord>& cha
         st.execute();
       }
     }
-    // Each alert and health change enters the webhook outbox in this same transaction.
+    // Each alert and health change enters the webhook outbox in this same transaction, each
+    // webhook's entry on its own (enqueueIsolatedLocked).
     for (const AlertChange& change : alerts) {
       if (std::optional<AlertEvent> event = applyAlertChange(s, change)) {
         enqueueAlertEventLocked(event->event_type, event->alert_id, change.at_ms);

@@ -97,6 +97,10 @@ class SqlStore final : public Store {
   // The database file, or the PostgreSQL server and database (never a password).
   const std::string& location() const;
 
+  // Called, with the writer held, with one line per webhook event left out of the outbox
+  // (store.h, appendPresenceEvents); empty: none.
+  void setOutboxFailureLog(std::function<void(const std::string&)> log);
+
   // Runs `hook` inside every presence write (appendPresenceEvents) and write-behind
   // (updateLastSeen) transaction, with the writer held, before it commits; empty: none. A
   // seam for tests that hold the writer busy.
@@ -246,12 +250,22 @@ class SqlStore final : public Store {
   void enqueueAlertEventLocked(const std::string& event_type, int64_t alert_id, int64_t at_ms)
       REQUIRES(mu_);
   void enqueueHealthEventLocked(const HealthRecord& health) REQUIRES(mu_);
+  // Runs `enqueue` inside a savepoint: if it throws anything but a conflict (which fails the
+  // whole transaction, to be run again), its writes are rolled back, the failure counted and
+  // logged, and the transaction goes on.
+  void enqueueIsolatedLocked(const std::string& what, const std::function<void()>& enqueue)
+      REQUIRES(mu_);
+  // enqueueIsolatedLocked as a callable, for the outbox's helpers. REQUIRES: mu_ held while
+  // it is called.
+  std::function<void(const std::string&, const std::function<void()>&)> isolatedEnqueue();
 
   const std::unique_ptr<sql::Backend> backend_;
   Mutex mu_;
   std::unique_ptr<Poco::Data::Session> session_ GUARDED_BY(mu_);
   bool writer_failed_ GUARDED_BY(mu_) = false;  // see ReadConnection::failed
   std::function<void()> write_hook_ GUARDED_BY(mu_);
+  std::function<void(const std::string&)> outbox_failure_log_ GUARDED_BY(mu_);
+  std::atomic<uint64_t> outbox_failures_{0};
   // Set once by openReaders(), before the store is shared; the connections guard themselves.
   std::unique_ptr<ReadConnection> probe_reader_;
   std::vector<std::unique_ptr<ReadConnection>> admin_readers_;

@@ -136,9 +136,13 @@ OutboxEntry insertOutboxEntry(Session& s, int64_t webhook_id, const OutboxEvent&
   return e;
 }
 
-// Puts `event` in the outbox of every enabled webhook (of `tenant_id` if set) that wants it.
+// Runs one webhook's insertion (SqlStore::enqueueIsolatedLocked).
+using IsolatedEnqueue = std::function<void(const std::string& what, const std::function<void()>&)>;
+
+// Puts `event` in the outbox of every enabled webhook (of `tenant_id` if set) that wants it,
+// each through `isolated`.
 void enqueueForSubscribers(Session& s, std::optional<int64_t> tenant_id, const OutboxEvent& event,
-                           int64_t at_ms) {
+                           int64_t at_ms, const IsolatedEnqueue& isolated) {
   std::vector<std::pair<int64_t, std::vector<std::string>>> subscribers;
   {
     Statement st(s);
@@ -154,7 +158,9 @@ void enqueueForSubscribers(Session& s, std::optional<int64_t> tenant_id, const O
   for (const auto& [webhook_id, events] : subscribers) {
     Webhook filter;
     filter.events = events;
-    if (filter.wants(event.event_type)) insertOutboxEntry(s, webhook_id, event, at_ms);
+    if (!filter.wants(event.event_type)) continue;
+    isolated(event.event_type + " for webhook " + std::to_string(webhook_id),
+             [&] { insertOutboxEntry(s, webhook_id, event, at_ms); });
   }
 }
 
@@ -380,6 +386,7 @@ Result<OutboxStats> SqlStore::outboxStats() {
         st << "SELECT COUNT(*), MIN(created_at) FROM webhook_outbox WHERE state = 'pending'", now;
         RecordSet rs(st);
         OutboxStats stats;
+        stats.enqueue_failures = outbox_failures_.load();
         if (rs.rowCount() > 0) {
           stats.pending = intAt(rs, 0, 0);
           stats.oldest_pending_created_at_ms = optionalIntAt(rs, 1, 0);
@@ -416,14 +423,14 @@ void SqlStore::enqueueAlertEventLocked(const std::string& event_type, int64_t al
   a.closed_by = stringAt(rs, 13, 0);
   const OutboxEvent event{event_type, webhook_events::alertOrderingKey(a.id),
                           webhook_events::alertEventPayload(event_type, a, at_ms)};
-  enqueueForSubscribers(s, a.tenant_id, event, at_ms);
+  enqueueForSubscribers(s, a.tenant_id, event, at_ms, isolatedEnqueue());
 }
 
 void SqlStore::enqueueHealthEventLocked(const HealthRecord& health) {
   const std::string type = webhook_events::healthEventType(health);
   const OutboxEvent event{type, webhook_events::kCollectorOrderingKey,
                           webhook_events::healthEventPayload(health)};
-  enqueueForSubscribers(*session_, std::nullopt, event, health.at_ms);
+  enqueueForSubscribers(*session_, std::nullopt, event, health.at_ms, isolatedEnqueue());
 }
 
 }  // namespace vigil::collector

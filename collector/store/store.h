@@ -145,9 +145,13 @@ class PresenceLogStore {
   virtual ~PresenceLogStore() = default;
 
   // Appends status changes, applies alert changes and appends health changes, all in one
-  // transaction; all or none are applied. An alert change applies to the latest alert of the
-  // same kind and subject that is not closed: "opened" turns a held one open (keeping
-  // held_since) or creates one; "held" creates a held one; "released" closes a held one;
+  // transaction; all or none are applied. The webhook events they announce enter the outbox
+  // in the same transaction, each on its own: one that cannot be written (a webhook's row the
+  // database refuses) is left out, counted (OutboxStats::enqueue_failures) and reported, and
+  // the presence write commits without it; the verdicts never wait on a destination's
+  // bookkeeping (docs/webhooks.md, "What shares a transaction"). An alert change applies to the
+  // latest alert of the same kind and subject that is not closed: "opened" turns a held one open
+  // (keeping held_since) or creates one; "held" creates a held one; "released" closes a held one;
   // "resolved" closes an open or held one.
   virtual Status appendPresenceEvents(const std::vector<StatusChangeRecord>& changes,
                                       const std::vector<AlertChange>& alerts,

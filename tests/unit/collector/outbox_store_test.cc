@@ -2,6 +2,8 @@
 // SqlStore's webhooks and their outbox: CRUD under tenant scope, events entering the outbox
 // with the alert and health changes they announce, ordering per key, attempts, and what
 // survives a reopen.
+#include <Poco/Data/Session.h>
+
 #include <boost/test/unit_test.hpp>
 #include <memory>
 #include <string>
@@ -10,6 +12,7 @@
 #include "collector/store/sql_store.h"
 #include "common/crypto.h"
 #include "common/json.h"
+#include "store_queries.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_store.h"
 
@@ -415,6 +418,48 @@ BOOST_AUTO_TEST_CASE(outbox_survives_a_reopen) {
   BOOST_REQUIRE(again.size() == 1u);
   BOOST_TEST(again[0].entry.message_id == message_id);
   BOOST_TEST(again[0].secret == w.secret);
+}
+
+// A webhook whose outbox rows the database refuses (a trigger stands for any such row) loses
+// its event, reported; the presence write and every other webhook's event stand.
+BOOST_AUTO_TEST_CASE(an_event_the_outbox_refuses_never_fails_the_presence_write) {
+  Webhook broken = webhook(tenant_a);
+  Webhook fine = webhook(tenant_a);
+  {
+    using Poco::Data::Keywords::now;
+    Poco::Data::Session raw = vigil::testing::rawTestSession(dir);
+    const std::string id = std::to_string(broken.id);
+    if (vigil::testing::testingPostgres()) {
+      raw << "CREATE FUNCTION refuse_outbox() RETURNS trigger LANGUAGE plpgsql AS"
+             " $$ BEGIN RAISE EXCEPTION 'outbox row refused'; END $$",
+          now;
+      raw << "CREATE TRIGGER refuse BEFORE INSERT ON webhook_outbox FOR EACH ROW"
+             " WHEN (NEW.webhook_id = " +
+                 id + ") EXECUTE FUNCTION refuse_outbox()",
+          now;
+    } else {
+      raw << "CREATE TRIGGER refuse BEFORE INSERT ON webhook_outbox WHEN NEW.webhook_id = " + id +
+                 " BEGIN SELECT RAISE(ABORT, 'outbox row refused'); END",
+          now;
+    }
+  }
+  std::vector<std::string> logged;
+  store->setOutboxFailureLog([&](const std::string& line) { logged.push_back(line); });
+
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {alert("agent-a", "opened", 10'000)}, {}).ok());
+  BOOST_TEST(vigil::testing::openAlerts(*store).size() == 1u);
+  BOOST_TEST(deliveries(fine.id).size() == 1u);
+  BOOST_TEST(deliveries(broken.id).empty());
+  BOOST_TEST(store->outboxStats().value().enqueue_failures == 1u);
+  BOOST_REQUIRE(logged.size() == 1u);
+  BOOST_TEST(logged[0].find("alert.opened") != std::string::npos);
+  BOOST_TEST(logged[0].find("outbox row refused") != std::string::npos);
+
+  // The next write goes through as well, and so does a resolution.
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {alert("agent-a", "resolved", 20'000)}, {}).ok());
+  BOOST_TEST(vigil::testing::openAlerts(*store).empty());
+  BOOST_TEST(deliveries(fine.id).size() == 2u);
+  BOOST_TEST(store->outboxStats().value().enqueue_failures == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
