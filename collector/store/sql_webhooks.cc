@@ -155,9 +155,10 @@ void enqueueForSubscribers(Session& s, std::optional<int64_t> tenant_id, const O
       subscribers.emplace_back(intAt(rs, 0, row), json::parseStringArray(stringAt(rs, 1, row)));
     }
   }
-  for (const auto& [webhook_id, events] : subscribers) {
+  for (const auto& subscriber : subscribers) {
+    const int64_t webhook_id = subscriber.first;
     Webhook filter;
-    filter.events = events;
+    filter.events = subscriber.second;
     if (!filter.wants(event.event_type)) continue;
     isolated(event.event_type + " for webhook " + std::to_string(webhook_id),
              [&] { insertOutboxEntry(s, webhook_id, event, at_ms); });
