@@ -35,8 +35,25 @@ std::optional<AdminPrincipal> AdminAuthenticator::authenticate(
   // constant-time all the same. Read per request, so a token revoked or created through the
   // CLI counts from the next request.
   auto found = store_.findAdminTokenByHash(presented);
-  if (!found.ok() || !found.value()) return std::nullopt;
-  const AdminToken* match = &*found.value();
+  std::optional<AdminToken> token_record;
+  if (found.ok()) {
+    token_record = found.value();
+    MutexLock lock(mu_);
+    if (token_record && token_record->usableAt(now_ms)) {
+      if (remembered_.size() >= kRemembered) remembered_.clear();
+      remembered_[presented] = Remembered{*token_record, now_ms};
+    } else {
+      remembered_.erase(presented);
+    }
+  } else if (found.error().code() == StatusCode::kUnavailable) {
+    MutexLock lock(mu_);
+    auto it = remembered_.find(presented);
+    if (it != remembered_.end() && now_ms - it->second.read_at_ms <= kStaleIfUnavailableMs) {
+      token_record = it->second.token;
+    }
+  }
+  if (!token_record) return std::nullopt;
+  const AdminToken* match = &*token_record;
   if (!crypto::constantTimeEquals(presented, match->token_hash) || !match->usableAt(now_ms)) {
     return std::nullopt;
   }

@@ -386,8 +386,9 @@ ApiResult<AdminAnswer> AgentQueryService::deleteAgent(const AdminRequest& reques
 
 ApiResult<AdminAnswer> AgentQueryService::health(const AdminRequest& /*request*/) {
   const presence::HealthView health = presence_.health();
+  // Everything but the history comes from memory: it is answered even while the store cannot
+  // be read (then the history is empty and history_unavailable says so), when it matters most.
   auto history = log_.listHealthHistoryPage(0, kHistoryLength);
-  if (!history.ok()) return storeFailure();
   json::JsonPtr root(cJSON_CreateObject());
   cJSON* o = root.get();
   out::string(o, "status", health.degraded ? "degraded" : "healthy");
@@ -448,7 +449,11 @@ ApiResult<AdminAnswer> AgentQueryService::health(const AdminRequest& /*request*/
     }
   }
   cJSON* arr = cJSON_AddArrayToObject(o, "history");
-  for (const HealthRecord& h : history.value()) cJSON_AddItemToArray(arr, healthItem(h));
+  if (history.ok()) {
+    for (const HealthRecord& h : history.value()) cJSON_AddItemToArray(arr, healthItem(h));
+  } else {
+    cJSON_AddTrueToObject(o, "history_unavailable");
+  }
   return out::answer(root);
 }
 

@@ -608,6 +608,30 @@ Status writePortFile(const std::string& path, uint16_t port) {
 
 }  // namespace
 
+// The write-behind's last word on whether the store's database can be reached, handed to the
+// presence engine at its next tick: the writer runs on a thread of its own, the engine hears
+// its inputs on the ticker's (DegradationReason::kStoreUnavailable).
+class StoreReachLatch {
+ public:
+  void record(const Status& outcome) {
+    if (outcome.ok()) {
+      state_ = kReachable;
+    } else if (outcome.code() == StatusCode::kUnavailable) {
+      state_ = kUnreachable;
+    }
+  }
+  // What was recorded since the last take(), if anything.
+  std::optional<bool> take() {
+    const int state = state_.exchange(kNothing);
+    if (state == kNothing) return std::nullopt;
+    return state == kReachable;
+  }
+
+ private:
+  enum : int { kNothing, kReachable, kUnreachable };
+  std::atomic<int> state_{kNothing};
+};
+
 // The exit code of a store that cannot be opened (docs/operations.md, "Exit codes").
 int storeExitCode(const Status& failure) {
   switch (failure.code()) {
@@ -666,8 +690,12 @@ int CollectorApp::serve(const CollectorConfig& config) {
 
   Poco::Logger& store_log = Poco::Logger::get("vigil.collector.store");
   FailureLog last_seen_failures(store_log, "last-seen write-behind", clock);
+  StoreReachLatch write_behind_reach;
   LastSeenWriter writer(directory, store, config.last_seen_flush_interval,
-                        std::ref(last_seen_failures));
+                        [&](const Status& outcome) {
+                          last_seen_failures(outcome);
+                          write_behind_reach.record(outcome);
+                        });
   // The heartbeat cadence policy in memory (collector/core/cadence.h): kept in step by the
   // admin services (which load the agents' classes too); ingest resolves each agent's
   // intervals from it. Its rules are read here already: warm-up must cover them.
@@ -809,7 +837,13 @@ int CollectorApp::serve(const CollectorConfig& config) {
     }
   });
   FailureLog presence_write_failures(store_log, "writing presence events", clock);
-  PresenceTicker ticker(presence, store, config.presence.tick_interval, std::ref(load_report),
+  auto tick_inputs = [&](PresenceMonitor& monitor) {
+    load_report(monitor);
+    if (std::optional<bool> reachable = write_behind_reach.take()) {
+      monitor.reportStoreReach(*reachable);
+    }
+  };
+  PresenceTicker ticker(presence, store, config.presence.tick_interval, tick_inputs,
                         std::ref(presence_write_failures),
                         [&presence_log, &webhook_dispatcher](const PresenceBatch& batch) {
                           logPresenceBatch(presence_log, batch);

@@ -185,6 +185,11 @@ void PresenceMonitor::reportStoreWrite(bool ok) {
   engine_.reportStoreWrite(ok);
 }
 
+void PresenceMonitor::reportStoreReach(bool reachable) {
+  MutexLock lock(mu_);
+  engine_.reportStoreReach(reachable);
+}
+
 void PresenceMonitor::reportQueueDepth(p::QueueId queue, uint64_t depth, uint64_t bound) {
   MutexLock lock(mu_);
   engine_.reportQueueDepth(queue, depth, bound);

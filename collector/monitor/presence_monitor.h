@@ -63,6 +63,7 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
 
   // Health inputs of the degradation detector.
   void reportStoreWrite(bool ok);
+  void reportStoreReach(bool reachable);
   void reportQueueDepth(presence::QueueId queue, uint64_t depth, uint64_t bound);
   void reportRequests(uint64_t accepted, uint64_t shed);
   void reportConnectionsStarved(uint64_t starved);

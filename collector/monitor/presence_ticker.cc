@@ -26,6 +26,10 @@ Status PresenceTicker::flush() {
   if (batch.empty()) return Status::okStatus();
   Status written = store_.appendPresenceEvents(batch.changes, batch.alerts, batch.health);
   monitor_.reportStoreWrite(written.ok());
+  // Only an unavailable database or a write that went through says whether it can be reached.
+  if (written.ok() || written.code() == StatusCode::kUnavailable) {
+    monitor_.reportStoreReach(written.ok());
+  }
   if (!written.ok()) {
     monitor_.putBack(std::move(batch));
     return written;

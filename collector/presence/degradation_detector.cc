@@ -120,6 +120,10 @@ void DegradationDetector::onBeaconReceive(uint64_t read, uint64_t overflowed, Ti
   judgeLoss(&beacons_, read, overflowed, DegradationReason::kBeaconOverflow, now);
 }
 
+void DegradationDetector::onStoreReach(bool reachable, Ticks now) {
+  setActive(DegradationReason::kStoreUnavailable, !reachable, now);
+}
+
 void DegradationDetector::onStoreWrite(bool ok, Ticks now) {
   if (ok) {
     store_failures_ = 0;

@@ -42,6 +42,10 @@ class DegradationDetector {
   // the dropped share is judged against shed_share_bound like shed requests.
   void onBeaconReceive(uint64_t read, uint64_t overflowed, Ticks now);
   void onStoreWrite(bool ok, Ticks now);
+  // Whether the store's database answered the last write or read that needed it: false sets
+  // kStoreUnavailable at once (the verdicts wait for the evidence to be written), true clears
+  // it.
+  void onStoreReach(bool reachable, Ticks now);
 
   // A condition whose cause another monitor decides (channel collapse, mass suspect).
   void setCondition(DegradationReason reason, bool active, Ticks now);

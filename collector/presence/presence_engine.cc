@@ -93,6 +93,7 @@ class PresenceEngine::Impl {
   void reportIngestLag(Duration lag);
   void reportRequests(uint64_t accepted, uint64_t shed);
   void reportStoreWrite(bool ok);
+  void reportStoreReach(bool reachable);
   void reportConnectionsStarved(uint64_t starved);
   void reportBeaconReceive(uint64_t read, uint64_t overflowed);
   void setMaintenanceWindows(std::vector<MaintenanceWindow> windows);
@@ -1055,6 +1056,12 @@ void PresenceEngine::Impl::reportStoreWrite(bool ok) {
   syncHealth(now);
 }
 
+void PresenceEngine::Impl::reportStoreReach(bool reachable) {
+  const Now now = this->now();
+  degradation_.onStoreReach(reachable, now.mono);
+  syncHealth(now);
+}
+
 void PresenceEngine::Impl::setMaintenanceWindows(std::vector<MaintenanceWindow> windows) {
   maintenance_.setWindows(std::move(windows));
   const Now now = this->now();
@@ -1209,6 +1216,7 @@ void PresenceEngine::reportRequests(uint64_t accepted, uint64_t shed) {
   impl_->reportRequests(accepted, shed);
 }
 void PresenceEngine::reportStoreWrite(bool ok) { impl_->reportStoreWrite(ok); }
+void PresenceEngine::reportStoreReach(bool reachable) { impl_->reportStoreReach(reachable); }
 void PresenceEngine::reportConnectionsStarved(uint64_t starved) {
   impl_->reportConnectionsStarved(starved);
 }

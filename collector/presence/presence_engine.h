@@ -72,6 +72,9 @@ class PresenceEngine {
   void reportRequests(uint64_t accepted, uint64_t shed);
   // Outcome of one write to the store.
   void reportStoreWrite(bool ok);
+  // Whether the store's database answered the last call that needed it (a write, or the
+  // write-behind): while it does not, DEGRADED with kStoreUnavailable.
+  void reportStoreReach(bool reachable);
   // Connections the listener dropped before they had a fair chance to send a request (no
   // room for them) since the previous report: while any are, agents cannot reach the
   // collector through no fault of theirs (DegradationReason::kConnectionsExhausted).

@@ -136,6 +136,8 @@ const char* degradationReasonName(DegradationReason reason) {
       return "connections_exhausted";
     case DegradationReason::kBeaconOverflow:
       return "beacon_overflow";
+    case DegradationReason::kStoreUnavailable:
+      return "store_unavailable";
   }
   return "unknown";
 }

@@ -88,8 +88,9 @@ enum class DegradationReason : uint8_t {
   kMassSuspect,           // far more agents went SUSPECT in one window than the baseline
   kConnectionsExhausted,  // the listener dropped connections before they could send a request
   kBeaconOverflow,        // share of beacons the kernel dropped (receive queue full) over bound
+  kStoreUnavailable,      // the store's database cannot be reached (a PostgreSQL server down)
 };
-constexpr size_t kDegradationReasonCount = 11;
+constexpr size_t kDegradationReasonCount = 12;
 const char* degradationReasonName(DegradationReason reason);  // "warm_up", ...
 // The reasons set in `mask` (bit i stands for DegradationReason i), in declaration order.
 std::vector<DegradationReason> degradationReasonsIn(uint32_t mask);

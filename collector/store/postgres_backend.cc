@@ -113,10 +113,17 @@ class PostgresBackend final : public Backend {
   }
 
   void restore(Session& session, bool reader) override {
-    if (PQstatus(connectionOf(session)) == CONNECTION_OK) return;
-    session.close();
+    if (session.isConnected() && PQstatus(connectionOf(session)) == CONNECTION_OK) return;
+    try {
+      session.close();
+    } catch (const Poco::Exception&) {  // NOLINT(bugprone-empty-catch): it is gone either way
+    }
     session.open();
     configure(session, reader);
+  }
+
+  bool connectionLost(Session& session) override {
+    return PQstatus(connectionOf(session)) != CONNECTION_OK;
   }
 
   bool isConstraintViolation(const Poco::Exception& e) const override {

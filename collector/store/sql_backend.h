@@ -44,6 +44,10 @@ class Backend {
   // was lost (a PostgreSQL server that restarted), or throws. SQLite's never is.
   virtual void restore(Poco::Data::Session& session, bool reader) = 0;
 
+  // After a failure on `session`: the database cannot be reached through it any more (the
+  // server went away); calls then fail with kUnavailable. SQLite's never.
+  virtual bool connectionLost(Poco::Data::Session& session) = 0;
+
   // A uniqueness or foreign key violation (what a caller maps to kAlreadyExists).
   virtual bool isConstraintViolation(const Poco::Exception& e) const = 0;
   // A transaction that failed only because a concurrent one conflicted with it (PostgreSQL's

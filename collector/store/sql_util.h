@@ -29,15 +29,23 @@ using Poco::Data::RecordSet;
 using Poco::Data::Session;
 using Poco::Data::Statement;
 
-// Runs `body` and turns any exception into a Status, so none leaves the store.
+inline Status failure(std::string message, const bool* unavailable) {
+  if (unavailable != nullptr && *unavailable) return Status::unavailable(std::move(message));
+  return Status::ioError(std::move(message));
+}
+
+// Runs `body` and turns any exception into a Status, so none leaves the store: kIoError, or
+// kUnavailable if `*unavailable` (which `body` may set before it throws) says the database
+// could not be reached.
 template <typename F>
-auto guarded(const std::string& what, F&& body) -> decltype(body()) {
+auto guarded(const std::string& what, F&& body, const bool* unavailable = nullptr)
+    -> decltype(body()) {
   try {
     return body();
   } catch (const Poco::Exception& e) {
-    return Status::ioError(what + ": " + e.displayText());
+    return failure(what + ": " + e.displayText(), unavailable);
   } catch (const std::exception& e) {
-    return Status::ioError(what + ": " + e.what());
+    return failure(what + ": " + e.what(), unavailable);
   }
 }
 
@@ -199,21 +207,28 @@ template <typename F>
 std::invoke_result_t<F&> SqlStore::guardedLocked(const std::string& what, F&& body) {
   for (int attempt = 1;; ++attempt) {
     bool conflict = false;
+    bool lost = false;
     // The analysis sees neither that guarded() runs the lambda at once nor that mu_ is still
     // held.
-    auto result = sql::guarded(what, [&]() NO_THREAD_SAFETY_ANALYSIS -> std::invoke_result_t<F&> {
-      if (writer_failed_) {
-        backend_->restore(*session_, /*reader=*/false);
-        writer_failed_ = false;
-      }
-      try {
-        return body();
-      } catch (const Poco::Exception& e) {
-        writer_failed_ = true;
-        conflict = backend_->isConflict(e);
-        throw;
-      }
-    });
+    auto result = sql::guarded(
+        what,
+        [&]() NO_THREAD_SAFETY_ANALYSIS -> std::invoke_result_t<F&> {
+          if (writer_failed_) {
+            lost = true;  // until the connection is made again
+            backend_->restore(*session_, /*reader=*/false);
+            lost = false;
+            writer_failed_ = false;
+          }
+          try {
+            return body();
+          } catch (const Poco::Exception& e) {
+            writer_failed_ = true;
+            conflict = backend_->isConflict(e);
+            lost = backend_->connectionLost(*session_);
+            throw;
+          }
+        },
+        &lost);
     if (!conflict || attempt == kConflictAttempts) return result;
   }
 }
@@ -222,18 +237,25 @@ template <typename F>
 auto SqlStore::readOn(ReadConnection& reader, const std::string& what, F&& body) {
   MutexLock lock(reader.mu);
   Poco::Data::Session& session = *reader.session;
-  return sql::guarded(what, [&]() NO_THREAD_SAFETY_ANALYSIS {
-    if (reader.failed) {
-      backend_->restore(session, /*reader=*/true);
-      reader.failed = false;
-    }
-    try {
-      return body(session);
-    } catch (const Poco::Exception&) {
-      reader.failed = true;
-      throw;
-    }
-  });
+  bool lost = false;
+  return sql::guarded(
+      what,
+      [&]() NO_THREAD_SAFETY_ANALYSIS {
+        if (reader.failed) {
+          lost = true;  // until the connection is made again
+          backend_->restore(session, /*reader=*/true);
+          lost = false;
+          reader.failed = false;
+        }
+        try {
+          return body(session);
+        } catch (const Poco::Exception&) {
+          reader.failed = true;
+          lost = backend_->connectionLost(session);
+          throw;
+        }
+      },
+      &lost);
 }
 
 template <typename F>

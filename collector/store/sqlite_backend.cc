@@ -90,6 +90,7 @@ class SqliteBackend final : public Backend {
   }
 
   void restore(Session& /*session*/, bool /*reader*/) override {}
+  bool connectionLost(Session& /*session*/) override { return false; }
 
   bool isConstraintViolation(const Poco::Exception& e) const override {
     return dynamic_cast<const Poco::Data::SQLite::ConstraintViolationException*>(&e) != nullptr;

@@ -307,6 +307,15 @@ Poco::JSON::Object::Ptr Collector::agent(const std::string& id) const {
   return r.status == 200 ? r.json() : nullptr;
 }
 
+double metric(const Collector& collector, const std::string& series) {
+  const std::string text = httpRequest(collector.port(), "GET", "/metrics").body;
+  const std::string prefix = series + " ";
+  size_t at = text.find("\n" + prefix);
+  if (at == std::string::npos) return -1;
+  at += 1 + prefix.size();
+  return std::stod(text.substr(at, text.find('\n', at) - at));
+}
+
 Agent::Agent(std::string state_dir, int collector_port, std::string enroll_token)
     : state_dir_(std::move(state_dir)),
       log_path_(state_dir_ + ".log"),

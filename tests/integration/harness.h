@@ -136,6 +136,10 @@ class Collector {
   int starts_ = 0;
 };
 
+// The value of one series of the collector's /metrics (`name{labels}` as written there); -1 if
+// it is absent.
+double metric(const Collector& collector, const std::string& series);
+
 // A vigil-agent pointed at a collector.
 class Agent {
  public:

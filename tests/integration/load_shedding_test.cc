@@ -23,15 +23,6 @@ namespace {
 
 // The value of the sample `series` (name with labels, exactly as exposed) in a scrape of
 // /metrics; -1 if absent.
-double metric(const Collector& collector, const std::string& series) {
-  const std::string text = httpRequest(collector.port(), "GET", "/metrics").body;
-  const std::string prefix = series + " ";
-  size_t at = text.find("\n" + prefix);
-  if (at == std::string::npos) return -1;
-  at += 1 + prefix.size();
-  return std::stod(text.substr(at, text.find('\n', at) - at));
-}
-
 double adminSheds(const Collector& collector) {
   double total = 0;
   for (const char* reason : {"class_full", "queue_high_water", "client_share", "queue_delay"}) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "tests/integration/fake_collector.h"
 #include "tests/integration/harness.h"
@@ -37,6 +38,7 @@ struct TlsPostgres {
   // quick presence of the integration tests.
   std::map<std::string, std::string> collectorSettings(const std::string& dbname) const {
     std::map<std::string, std::string> settings = fastPresenceSettings();
+    for (const auto& [key, value] : extra_settings) settings[key] = value;
     settings["store.backend"] = "postgresql";
     settings["store.postgresql.conninfo"] =
         server.conninfoWithoutPassword(dbname) + " sslrootcert=" + ca_file;
@@ -52,6 +54,7 @@ struct TlsPostgres {
     return c;
   }
 
+  std::map<std::string, std::string> extra_settings;
   TempDir tmp;
   TestCertificateAuthority ca;
   PostgresServer server;
@@ -186,4 +189,84 @@ BOOST_AUTO_TEST_CASE(postgresql_settings_that_cannot_work_stop_the_start_with_th
          " FROM schema_version",
       Poco::Data::Keywords::now;
   BOOST_TEST(startOnce("newer", pg.collectorSettings(db), pg.environment()) == 65);
+}
+
+BOOST_AUTO_TEST_CASE(losing_postgresql_holds_verdicts_keeps_heartbeats_and_catches_up_after) {
+  TlsPostgres pg;
+  const std::string db = pg.server.createDatabase("vigil");
+  // A degradation's end is kept for a recovery period (by default a warm-up's length, minutes
+  // with the default longest interval): a short one keeps this test short.
+  pg.extra_settings["presence.recoveryPeriodSeconds"] = "5";
+  auto started = pg.collector("collector", db);
+  Collector& collector = *started;
+  collector.start();
+  Agent alive(pg.tmp.sub("alive"), collector.port(), collector.enrollToken());
+  Agent dying(pg.tmp.sub("dying"), collector.port(), collector.enrollToken());
+  alive.start();
+  dying.start();
+  std::string alive_id, dying_id;
+  BOOST_REQUIRE(eventually(
+      [&] {
+        alive_id = alive.agentId();
+        dying_id = dying.agentId();
+        return !alive_id.empty() && !dying_id.empty() &&
+               statusOf(collector, alive_id) == "ONLINE" &&
+               statusOf(collector, dying_id) == "ONLINE";
+      },
+      30s));
+  // Wait out the start's warm-up: from here on, only the outage may hold verdicts.
+  BOOST_REQUIRE(eventually(
+      [&] {
+        return collector.adminGet("/api/v1/health").json()->getValue<std::string>("status") ==
+               "healthy";
+      },
+      60s));
+
+  // The reasons the collector is degraded for now (not those of its health history).
+  auto reasons = [&] {
+    std::string names;
+    HttpResponse r = collector.adminGet("/api/v1/health");
+    if (r.status != 200) return names;
+    Poco::JSON::Array::Ptr active = r.json()->getArray("reasons");
+    for (size_t i = 0; active && i < active->size(); ++i) {
+      names += active->getObject(i)->getValue<std::string>("reason") + " ";
+    }
+    return names;
+  };
+  const std::string ingest_ok = "vigil_http_requests_total{class=\"ingest\",code=\"200\"}";
+  const std::string ingest_unavailable = "vigil_http_requests_total{class=\"ingest\",code=\"503\"}";
+  pg.server.stop();
+  BOOST_REQUIRE_MESSAGE(
+      eventually([&] { return reasons().find("store_unavailable") != std::string::npos; }, 20s),
+      "no store_unavailable; collector log:\n"
+          << logTail(collector.logPath()));
+  BOOST_TEST(collector.adminGet("/api/v1/health").body.find("\"history_unavailable\":true") !=
+             std::string::npos);
+  // A real death while the database is away: no verdict while the collector cannot write.
+  dying.kill();
+  const double accepted_before = metric(collector, ingest_ok);
+  std::this_thread::sleep_for(8s);  // several confirmation windows of the 1 s heartbeats
+  BOOST_TEST(metric(collector, ingest_ok) > accepted_before + 5);  // heartbeats keep coming
+  BOOST_TEST(metric(collector, ingest_unavailable) <= 0);
+  HttpResponse during = collector.adminGet("/api/v1/health");
+  BOOST_TEST(during.json()->getValue<std::string>("status") == "degraded");
+
+  // The database is back: the collector catches up, then alerts the real death only.
+  pg.server.start();
+  BOOST_REQUIRE_MESSAGE(
+      eventually([&] { return reasons().find("store_unavailable") == std::string::npos; }, 30s),
+      "store_unavailable stays; collector log:\n"
+          << logTail(collector.logPath()));
+  BOOST_REQUIRE_MESSAGE(eventually(
+                            [&] {
+                              HttpResponse open = collector.adminGet("/api/v1/alerts?state=open");
+                              return open.status == 200 &&
+                                     open.body.find(dying_id) != std::string::npos;
+                            },
+                            90s),
+                        "the dead agent was never alerted; collector log:\n"
+                            << logTail(collector.logPath()));
+  HttpResponse all = collector.adminGet("/api/v1/alerts");
+  BOOST_TEST(all.body.find(alive_id) == std::string::npos);
+  BOOST_TEST(statusOf(collector, alive_id) == "ONLINE");
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "collector/store/sql_store.h"
+#include "collector/store/store_wrapper.h"
 #include "common/crypto.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_store.h"
@@ -216,3 +217,47 @@ BOOST_AUTO_TEST_CASE(a_descendant_authenticates_no_longer_than_its_ancestors) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// The store, but for token lookups that fail as a database out of reach does (or fail
+// otherwise) while `failure` is set.
+class UnreachableTokens final : public vigil::collector::StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+  vigil::Result<std::optional<AdminToken>> findAdminTokenByHash(const std::string& hash) override {
+    if (failure) return *failure;
+    return StoreWrapper::findAdminTokenByHash(hash);
+  }
+  std::optional<vigil::Status> failure;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_token_used_lately_still_authenticates_while_the_database_is_away) {
+  Fixture f;
+  f.create("recent");
+  f.create("never-used");
+  UnreachableTokens tokens(*f.store);
+  AdminAuthenticator auth(tokens);
+  BOOST_REQUIRE(auth.authenticate("Bearer recent", kNow));
+
+  tokens.failure = vigil::Status::unavailable("database away");
+  auto during = auth.authenticate("Bearer recent", kNow + 60'000);
+  BOOST_REQUIRE(during);
+  BOOST_TEST(during->token_name == "name of recent");
+  // Only what this collector saw, and only for a while.
+  BOOST_TEST(!auth.authenticate("Bearer never-used", kNow + 60'000));
+  BOOST_TEST(
+      !auth.authenticate("Bearer recent", kNow + AdminAuthenticator::kStaleIfUnavailableMs + 1));
+  // Any other failure authenticates nobody.
+  tokens.failure = vigil::Status::ioError("disk error");
+  BOOST_TEST(!auth.authenticate("Bearer recent", kNow + 60'000));
+  // A token found revoked is forgotten: the outage cannot bring it back.
+  tokens.failure.reset();
+  BOOST_REQUIRE(
+      f.store->revokeAdminToken(auth.authenticate("Bearer recent", kNow)->token_id, kNow).ok());
+  BOOST_TEST(!auth.authenticate("Bearer recent", kNow + 1000));
+  tokens.failure = vigil::Status::unavailable("database away");
+  BOOST_TEST(!auth.authenticate("Bearer recent", kNow + 2000));
+}

@@ -101,6 +101,9 @@ BOOST_AUTO_TEST_CASE(every_transient_reason_starts_on_its_cause_and_ends_after_r
          for (int i = 0; i < 3; ++i) h.engine.reportStoreWrite(false);
        },
        [](Harness& h) { h.engine.reportStoreWrite(true); }},
+      {"store's database unreachable", DegradationReason::kStoreUnavailable,
+       [](Harness& h) { h.engine.reportStoreReach(false); },
+       [](Harness& h) { h.engine.reportStoreReach(true); }},
   };
   for (const auto& c : cases) {
     BOOST_TEST_CONTEXT(c.name) {
