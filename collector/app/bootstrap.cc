@@ -1,6 +1,9 @@
 #include "collector/app/bootstrap.h"
 
 #include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
 
 #include "common/atomic_file.h"
 #include "common/crypto.h"
@@ -32,25 +35,39 @@ Result<std::string> generateTokenFile(const fs::path& file) {
   return token.value();
 }
 
+// The object `find` answers, else the one `create` makes (second: true); if another collector
+// sharing the database made it between the two (kAlreadyExists), that one.
+template <typename T, typename Find, typename Create>
+Result<std::pair<T, bool>> findOrCreate(const Find& find, const Create& create) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Result<std::optional<T>> found = find();
+    if (!found.ok()) return found.error();
+    if (found.value()) return std::make_pair(*found.value(), false);
+    if (attempt > 0) break;
+    Result<T> created = create();
+    if (created.ok()) return std::make_pair(created.value(), true);
+    if (created.error().code() != StatusCode::kAlreadyExists) return created.error();
+  }
+  return Status::internal("created by another collector, yet not found");
+}
+
 Result<Site> ensureDefaultSite(Store& store, int64_t now_ms, Poco::Logger& logger) {
-  auto tenant = store.findTenantByName(kDefaultTenantName);
+  auto tenant =
+      findOrCreate<Tenant>([&] { return store.findTenantByName(kDefaultTenantName); },
+                           [&] { return store.createTenant(kDefaultTenantName, now_ms); });
   if (!tenant.ok()) return tenant.error();
-  Tenant t;
-  if (tenant.value()) {
-    t = *tenant.value();
-  } else {
-    auto created = store.createTenant(kDefaultTenantName, now_ms);
-    if (!created.ok()) return created.error();
-    t = created.value();
+  if (tenant.value().second) {
     logger.information("created tenant \"%s\"", std::string(kDefaultTenantName));
   }
-  auto site = store.findSiteByName(t.id, kDefaultSiteName);
+  const int64_t tenant_id = tenant.value().first.id;
+  auto site =
+      findOrCreate<Site>([&] { return store.findSiteByName(tenant_id, kDefaultSiteName); },
+                         [&] { return store.createSite(tenant_id, kDefaultSiteName, now_ms); });
   if (!site.ok()) return site.error();
-  if (site.value()) return *site.value();
-  auto created = store.createSite(t.id, kDefaultSiteName, now_ms);
-  if (!created.ok()) return created.error();
-  logger.information("created site \"%s\"", std::string(kDefaultSiteName));
-  return created.value();
+  if (site.value().second) {
+    logger.information("created site \"%s\"", std::string(kDefaultSiteName));
+  }
+  return site.value().first;
 }
 
 Status ensureEnrollmentToken(Store& store, const Site& site, const BootstrapOptions& options,

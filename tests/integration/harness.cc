@@ -259,6 +259,10 @@ int Collector::waitExit(std::chrono::milliseconds timeout) {
 
 void Collector::start() {
   launch();
+  waitReady();
+}
+
+void Collector::waitReady() {
   const std::string port_file = data_dir_ + ".port";
   bool up = eventually(
       [&] {

@@ -97,9 +97,11 @@ class Collector {
   void setEnvironment(std::map<std::string, std::string> environment) {
     environment_ = std::move(environment);
   }
-  // Starts the process without waiting for it to be ready; then waitExit() for a start that
-  // must fail.
+  // Starts the process without waiting for it to be ready; then waitReady(), or waitExit()
+  // for a start that must fail.
   void launch();
+  // Waits for /readyz (throws with the log's tail if it does not come).
+  void waitReady();
   // Waits up to `timeout` for the process to exit; its exit code, or -1 if it still runs.
   int waitExit(std::chrono::milliseconds timeout);
   // Starts the process and waits for /readyz.

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/integration/fake_collector.h"
 #include "tests/integration/harness.h"
@@ -146,6 +147,24 @@ BOOST_AUTO_TEST_CASE(an_admin_write_through_one_collector_is_read_through_anothe
   HttpResponse again =
       adminRequest(first.port(), token, "GET", "/api/v1/tenants/" + std::to_string(id));
   BOOST_TEST(again.body.find("\"acme2\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(collectors_starting_at_once_on_an_empty_database_all_come_up) {
+  TlsPostgres pg;
+  const std::string db = pg.server.createDatabase("vigil");
+  std::vector<std::unique_ptr<Collector>> collectors;
+  for (const char* name : {"a", "b", "c"}) collectors.push_back(pg.collector(name, db));
+  // Each migrates, then provisions the default tenant and site, racing the others.
+  for (auto& c : collectors) c->launch();
+  for (auto& c : collectors) c->waitReady();
+  Poco::Data::PostgreSQL::Connector::registerConnector();
+  Poco::Data::Session raw(Poco::Data::PostgreSQL::Connector::KEY, pg.server.conninfo(db));
+  Poco::Int64 tenants = 0, sites = 0;
+  raw << "SELECT COUNT(*) FROM tenants", Poco::Data::Keywords::into(tenants),
+      Poco::Data::Keywords::now;
+  raw << "SELECT COUNT(*) FROM sites", Poco::Data::Keywords::into(sites), Poco::Data::Keywords::now;
+  BOOST_TEST(tenants == 1);
+  BOOST_TEST(sites == 1);
 }
 
 BOOST_AUTO_TEST_CASE(postgresql_settings_that_cannot_work_stop_the_start_with_their_exit_code) {

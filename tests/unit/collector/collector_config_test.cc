@@ -17,6 +17,7 @@
 
 #include "collector/app/bootstrap.h"
 #include "collector/store/sql_store.h"
+#include "collector/store/store_wrapper.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "tests/support/temp_dir.h"
@@ -396,4 +397,51 @@ BOOST_AUTO_TEST_CASE(each_components_part_is_derived_from_its_keys) {
   BOOST_TEST(c.ingest.beacon_interval_s == c.beacon.interval_s);
   BOOST_TEST(c.bootstrap.data_dir == "/tmp/x");
   BOOST_TEST(c.webhook_transport.user_agent.rfind("vigil-collector/", 0) == 0u);
+}
+
+namespace {
+
+// A store shared with another collector that creates the default tenant and site just after
+// this one looked for them (between its find and its create).
+class RacedStore final : public vigil::collector::StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+  vigil::Result<std::optional<vigil::collector::Tenant>> findTenantByName(
+      const std::string& name) override {
+    auto found = StoreWrapper::findTenantByName(name);
+    if (!tenant_raced_ && found.ok() && !found.value()) {
+      tenant_raced_ = true;
+      BOOST_REQUIRE(target().createTenant(name, 1).ok());  // the other collector
+    }
+    return found;
+  }
+  vigil::Result<std::optional<vigil::collector::Site>> findSiteByName(
+      int64_t tenant_id, const std::string& name) override {
+    auto found = StoreWrapper::findSiteByName(tenant_id, name);
+    if (!site_raced_ && found.ok() && !found.value()) {
+      site_raced_ = true;
+      BOOST_REQUIRE(target().createSite(tenant_id, name, 1).ok());
+    }
+    return found;
+  }
+
+ private:
+  bool tenant_raced_ = false;
+  bool site_raced_ = false;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_default_tenant_and_site_made_meanwhile_by_another_collector_are_used) {
+  TempDir tmp;
+  const std::string dir = tmp.sub("data");
+  auto store = std::move(SqlStore::openSqlite(dir).value());
+  RacedStore raced(*store);
+  vigil::SimulatedClock clock;
+  BOOST_REQUIRE(bootstrapStore(raced, BootstrapOptions{dir, "", ""}, clock, quietLogger()).ok());
+  BOOST_TEST(store->listSites().value().size() == 1u);
+  auto tenant = store->findTenantByName("default").value();
+  BOOST_REQUIRE(tenant.has_value());
+  auto token = store->listEnrollmentTokens(store->listSites().value()[0].id).value();
+  BOOST_TEST(token.size() == 1u);  // in the site the other collector made
 }
