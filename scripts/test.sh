@@ -62,12 +62,9 @@ echo "== ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz
 # sanitized fleet simulations use 3,000 agents, the tenant-silence worlds at most 1,000
 # long-lived agents, and the exploration 150 seeds per half (the release run below uses the
 # full CI size).
-# (The wine tests, label windows, run once, in the windows step below.) On PostgreSQL, the
-# store's own tests run here; the services' tests on PostgreSQL (the same store code as on
-# SQLite, which they do run here) only in the release run below.
+# (The wine tests, label windows, run once, in the windows step below.)
 step asan env VIGIL_SIM_AGENTS=3000 VIGIL_SIM_MAX_FLEET=1000 VIGIL_EXPLORE_SEEDS=150 \
-  ctest --test-dir build-fuzz --output-on-failure -j2 --timeout 600 -LE windows \
-  -E 'collector_(ingest|presence|admin|tenancy|webhook|cadence)_[a-z_]*_test_postgresql'
+  ctest --test-dir build-fuzz --output-on-failure -j2 --timeout 600 -LE windows
 
 echo "== Linux packages, their life in a Debian root, the installers (build/packaging.log)"
 packaging_status=0

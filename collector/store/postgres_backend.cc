@@ -7,6 +7,7 @@
 // SqlStore. Errors carry their SQLSTATE (verbose error messages), which is how a uniqueness
 // violation or a conflict is told from anything else.
 
+#include <Poco/Data/DataException.h>
 #include <Poco/Data/PostgreSQL/Connector.h>
 #include <Poco/Data/PostgreSQL/SessionHandle.h>
 #include <Poco/Data/PostgreSQL/SessionImpl.h>
@@ -63,6 +64,19 @@ bool isLocalHost(const std::string& hosts) {
 // them on stderr, outside the collector's log.
 void ignoreNotice(void* /*arg*/, const char* /*message*/) {}
 
+// Poco::Data::PostgreSQL 1.11 leaks libpq's connection object (tens of kilobytes) when an
+// attempt to connect fails: it throws without PQfinish. A collector retrying through a long
+// database outage would grow without bound. So each attempt is made first with libpq alone,
+// whose object is freed either way, and Poco connects only to a server that has just accepted
+// the same connection string; throws, as Poco would, with libpq's message.
+void probeConnection(const std::string& conninfo) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  const bool ok = conn != nullptr && PQstatus(conn) == CONNECTION_OK;
+  std::string error = conn != nullptr ? PQerrorMessage(conn) : "out of memory";
+  PQfinish(conn);
+  if (!ok) throw Poco::Data::ConnectionFailedException("Connection attempt failed: " + error);
+}
+
 PGconn* connectionOf(Session& session) {
   auto* impl = dynamic_cast<Poco::Data::PostgreSQL::SessionImpl*>(session.impl());
   if (impl == nullptr) throw std::logic_error("not a PostgreSQL session");
@@ -107,6 +121,7 @@ class PostgresBackend final : public Backend {
   const std::string& location() const override { return location_; }
 
   std::unique_ptr<Session> connect(bool reader) override {
+    probeConnection(conninfo_);
     auto session = std::make_unique<Session>(Poco::Data::PostgreSQL::Connector::KEY, conninfo_);
     configure(*session, reader);
     return session;
@@ -118,6 +133,7 @@ class PostgresBackend final : public Backend {
       session.close();
     } catch (const Poco::Exception&) {  // NOLINT(bugprone-empty-catch): it is gone either way
     }
+    probeConnection(conninfo_);
     session.open();
     configure(session, reader);
   }
