@@ -744,3 +744,73 @@ BOOST_AUTO_TEST_CASE(migration_6_makes_existing_tokens_admins_within_their_paren
   BOOST_TEST(tokens[6].revoked_at_ms.value_or(-1) == 900);  // revoked already: its own kept
   BOOST_TEST(*tokens[4].created_by == 4);
 }
+
+// The rest of the Store interface in one pass, so that each method runs on both databases:
+// agent counts, classes, retirement and deletion; an alert's acknowledgement and resolution;
+// maintenance windows; cadence rules.
+BOOST_FIXTURE_TEST_CASE(the_remaining_store_operations_keep_their_contract, StoreFixture) {
+  using vigil::collector::AgentClass;
+  using vigil::collector::CadenceRule;
+  using vigil::collector::MaintenanceFilter;
+  using vigil::collector::MaintenanceWindowRecord;
+  enroll("ag_1");
+  enroll("ag_2");
+  auto counts = store->countAgents(site.id);
+  BOOST_REQUIRE(counts.ok());
+  BOOST_TEST(counts->site == 2);
+  BOOST_TEST(counts->tenant == 2);
+  BOOST_TEST(store->setAgentClass("ag_2", AgentClass::kServer).value());
+  BOOST_TEST(!store->setAgentClass("nobody", AgentClass::kServer).value());
+  BOOST_TEST(
+      store->listAgentIdsOfClass(AgentClass::kServer).value() == std::vector<std::string>{"ag_2"},
+      boost::test_tools::per_element());
+
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {deviceAlert("ag_1", "opened", 3000)}, {}).ok());
+  const int64_t alert_id = vigil::testing::openAlerts(*store).at(0).id;
+  BOOST_TEST(store->acknowledgeAlert(alert_id, "ops", "looking", 4000).value());
+  BOOST_TEST(store->acknowledgeAlert(alert_id, "late", "", 4500).value());  // the first stays
+  BOOST_TEST(store->findAlert(alert_id).value()->acknowledged_by == "ops");
+  BOOST_TEST(store->resolveAlert(alert_id, "ops", "fixed", 5000).value());
+  BOOST_TEST((store->resolveAlert(alert_id, "ops", "", 5500).error().code() ==
+              StatusCode::kFailedPrecondition));
+  BOOST_TEST(store->findAlert(alert_id).value()->state == "resolved");
+  BOOST_TEST(!store->findAlert(alert_id + 1000).value().has_value());
+
+  MaintenanceWindowRecord w;
+  w.tenant_id = site.tenant_id;
+  w.scope = "site";
+  w.site_id = site.id;
+  w.starts_at_ms = 10'000;
+  w.duration_s = 3600;
+  w.recurrence = "once";
+  w.created_at_ms = 6000;
+  const int64_t window_id = store->createMaintenanceWindow(w).value().id;
+  MaintenanceFilter filter;
+  filter.scope = vigil::collector::TenantScope::everything();
+  filter.site_id = site.id;
+  BOOST_TEST(store->listMaintenanceWindows(filter, 0, 10).value().size() == 1u);
+  BOOST_TEST(store->listAllMaintenanceWindows().value().size() == 1u);
+  BOOST_TEST(store->findMaintenanceWindow(window_id).value()->duration_s == 3600);
+  BOOST_TEST(store->deleteMaintenanceWindow(window_id).value());
+  BOOST_TEST(!store->deleteMaintenanceWindow(window_id).value());
+
+  CadenceRule rule;
+  rule.agent_class = AgentClass::kServer;
+  rule.heartbeat_interval_s = 30;
+  rule.updated_at_ms = 7000;
+  rule.updated_by = "ops";
+  BOOST_REQUIRE(store->replaceCadenceRules(site.tenant_id, site.id, {rule}).ok());
+  auto rules = store->listCadenceRules().value();
+  BOOST_REQUIRE(rules.size() == 1u);
+  BOOST_TEST(rules[0].site_id.value_or(0) == site.id);
+  BOOST_TEST(rules[0].heartbeat_interval_s == 30);
+  BOOST_TEST(store->replaceCadenceRules(site.tenant_id, site.id, {}).ok());
+  BOOST_TEST(store->listCadenceRules().value().empty());
+
+  BOOST_TEST(store->retireAgent("ag_1", 8000).value());
+  BOOST_TEST(store->findAgent("ag_1").value()->retired_at_ms.value_or(0) == 8000);
+  BOOST_TEST(store->deleteAgent("ag_1").value());
+  BOOST_TEST(!store->findAgent("ag_1").value().has_value());
+  BOOST_TEST(!store->deleteAgent("ag_1").value());
+  BOOST_TEST(store->countAgents(site.id)->site == 1);
+}
