@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/support/postgres_server.h"
+
 namespace vigil::testing {
 namespace {
 
@@ -23,12 +25,13 @@ bool testingPostgres() {
   return backend != nullptr && std::string(backend) == "postgresql";
 }
 
+namespace {
+
+// The server of this process, started on first use.
 PostgresServer& testPostgresServer() {
   static PostgresServer server;
   return server;
 }
-
-namespace {
 
 // A database migrated to the latest schema, copied for each new data directory: migrating
 // each test's database anew would cost more than the test.
@@ -64,11 +67,12 @@ collector::PostgresSettings settingsOf(const std::string& database) {
   return settings;
 }
 
-}  // namespace
-
+// The settings of the database that stands for `data_dir` (created on first use).
 collector::PostgresSettings testPostgresSettings(const std::string& data_dir) {
   return settingsOf(databaseFor(data_dir, /*migrated=*/true));
 }
+
+}  // namespace
 
 vigil::Result<std::unique_ptr<collector::SqlStore>> openTestStore(const std::string& data_dir) {
   return openTestStoreAtSchemaVersion(data_dir, collector::SqlStore::latestSchemaVersion());

@@ -13,17 +13,10 @@
 
 #include "collector/store/sql_store.h"
 #include "common/status.h"
-#include "tests/support/postgres_server.h"
 
 namespace vigil::testing {
 
 bool testingPostgres();
-// The server of this process (started on first use). REQUIRES: testingPostgres().
-PostgresServer& testPostgresServer();
-
-// The settings of the database that stands for `data_dir` (created on first use).
-// REQUIRES: testingPostgres().
-collector::PostgresSettings testPostgresSettings(const std::string& data_dir);
 
 vigil::Result<std::unique_ptr<collector::SqlStore>> openTestStore(const std::string& data_dir);
 // As openTestStore(), migrating no further than `schema_version`.
