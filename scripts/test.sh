@@ -8,10 +8,26 @@ set -euo pipefail
 export VIGIL_CI=1  # the tests: a tool this script installs must be there (no skip)
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh --test
-bash scripts/build.sh -DVIGIL_BUILD_TESTS=ON
-
 status=0
+steps=""
+# Runs one step and records its outcome and duration for the summary line at the end.
+step() {
+  local name=$1
+  shift
+  local started=$SECONDS
+  if "$@"; then steps+="$name ok"; else steps+="$name FAILED"; status=1; fi
+  steps+=" ($((SECONDS - started)) s); "
+}
+# A heading, with the time since the start: where the 45 minutes go.
+heading() { echo "== [$SECONDS s] $*"; }
+
+heading "dependencies (scripts/install-deps.sh --test)"
+bash scripts/install-deps.sh --test
+heading "release build with the tests (build/)"
+started=$SECONDS
+bash scripts/build.sh -DVIGIL_BUILD_TESTS=ON
+steps+="build ok ($((SECONDS - started)) s); "
+
 # The Linux packages built from that build (the agent's binary: the released one, built in a
 # Debian 11 root by scripts/build-portable-agent.sh) and checked (lintian, rpmlint,
 # systemd-analyze, the agent's libraries and glibc, the agent run in the Debian 11 root),
@@ -21,10 +37,14 @@ status=0
 packaging_checks() {
   rm -rf build/packages-release
   mkdir -p build/packages-release
+  local started=$SECONDS
   bash scripts/package.sh --build-dir build || return 1
+  echo "packaging: packages built and checked in $((SECONDS - started)) s"
   cp build/packages/*.deb build/packages-release/
   bash scripts/package-lifecycle-test.sh build/packages-release || return 1
-  bash scripts/check-installers.sh build
+  started=$SECONDS
+  bash scripts/check-installers.sh build || return 1
+  echo "packaging: installers checked in $((SECONDS - started)) s"
 }
 packaging_started=$SECONDS
 packaging_checks >build/packaging.log 2>&1 &
@@ -38,40 +58,40 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo 
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
   -DVIGIL_FUZZ=ON -DVIGIL_SANITIZE=ON -DVIGIL_BUILD_TESTS=ON -DVIGIL_BUILD_TOOLS=OFF \
   -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
+heading "the fuzz targets, instrumented (build-fuzz/)"
+started=$SECONDS
 fuzz_targets=$(cmake --build build-fuzz --target help | sed -n 's/^\.\.\. \(.*_libfuzzer\)$/\1/p')
 # shellcheck disable=SC2086 # one word per target
 cmake --build build-fuzz -j"$(nproc)" --target $fuzz_targets >/dev/null
-steps=""
-# Records one step's outcome for the summary line at the end.
-step() {
-  local name=$1
-  shift
-  local started=$SECONDS
-  if "$@"; then steps+="$name ok"; else steps+="$name FAILED"; status=1; fi
-  steps+=" ($((SECONDS - started)) s); "
-}
+steps+="fuzz build ok ($((SECONDS - started)) s); "
+heading "fuzzing"
 step fuzz bash scripts/fuzz.sh build-fuzz "${VIGIL_FUZZ_SECONDS:-10}"
 
-echo "== OpenAPI description: redocly lint docs/openapi.yaml"
+heading "OpenAPI description: redocly lint docs/openapi.yaml"
 step openapi bash scripts/lint-openapi.sh
 
+heading "the rest of the instrumented build (build-fuzz/)"
+started=$SECONDS
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
-echo "== ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz)"
+steps+="asan build ok ($((SECONDS - started)) s); "
+heading "ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz)"
 # Real collector and agent processes included: a leak or an error in either fails its test.
 # Memory errors show at any fleet size, and a simulated world costs ten times more here: the
 # sanitized fleet simulations use 3,000 agents, the tenant-silence worlds at most 1,000
 # long-lived agents, and the exploration 150 seeds per half (the release run below uses the
 # full CI size).
-# (The wine tests, label windows, run once, in the windows step below.)
+# (The wine tests, label windows, run once, in the windows step below.) Three at a time on two
+# cores: most tests wait on real processes and real time, and the instrumented ones that keep
+# a core busy start first (their COST).
 step asan env VIGIL_SIM_AGENTS=3000 VIGIL_SIM_MAX_FLEET=1000 VIGIL_EXPLORE_SEEDS=150 \
-  ctest --test-dir build-fuzz --output-on-failure -j2 --timeout 600 -LE windows
+  ctest --test-dir build-fuzz --output-on-failure -j3 --timeout 600 -LE windows
 
-echo "== Linux packages, their life in a Debian root, the installers (build/packaging.log)"
+heading "Linux packages, their life in a Debian root, the installers (build/packaging.log)"
 packaging_status=0
 wait "$packaging_pid" || packaging_status=$?
 if [ $packaging_status = 0 ]; then steps+="packaging ok"; else steps+="packaging FAILED"; status=1; fi
 steps+=" ($((SECONDS - packaging_started)) s, beside the steps before); "
-report_lines='^(package:|build-portable-agent:|lintian|rpmlint|systemd-analyze|portable-agent'
+report_lines='^(package:|packaging:|build-portable-agent:|lintian|rpmlint|systemd-analyze|portable-agent'
 report_lines+='|lifecycle:|check-installers|ok |FAIL )'
 grep -E "$report_lines" build/packaging.log || true
 if [ $packaging_status != 0 ]; then
@@ -80,7 +100,7 @@ if [ $packaging_status != 0 ]; then
 fi
 
 # After the packaging checks: check-installers.sh builds vigil-agent.exe in build-mingw too.
-echo "== Windows: vigil-agent.exe cross-built with mingw-w64, its tests under wine; the exe and its MSI under wine against a real collector"
+heading "Windows: vigil-agent.exe cross-built with mingw-w64, its tests under wine; the exe and its MSI under wine against a real collector"
 # windows_checks: the cross build and its unit tests under wine, the exe and MSI
 # (scripts/package.sh --windows), then the wine tests of the release build (label windows).
 # Every part runs; ctest's summary lines say how many tests passed and failed.
@@ -100,14 +120,17 @@ tidy_started=$SECONDS
 nice -n 10 bash scripts/clang-tidy.sh build-fuzz >build-fuzz/clang-tidy.log 2>&1 &
 tidy_pid=$!
 step windows windows_checks
-echo "== clang-tidy over agent/, collector/, common/ (build-fuzz/clang-tidy.log)"
+heading "clang-tidy over agent/, collector/, common/ (build-fuzz/clang-tidy.log)"
 tidy_status=0
 wait "$tidy_pid" || tidy_status=$?
 cat build-fuzz/clang-tidy.log
 if [ $tidy_status = 0 ]; then steps+="tidy ok"; else steps+="tidy FAILED"; status=1; fi
 steps+=" ($((SECONDS - tidy_started)) s, beside windows); "
 
-echo "== ctest"
-step ctest ctest --test-dir build --output-on-failure -j2 --timeout 300 -LE windows
+heading "ctest"
+# Four at a time on two cores: most of these tests wait on real processes and real time (about
+# a third of the CPU at -j2). The fleet scenarios run one at a time (a lock), and a scenario
+# about scale runs alone (RUN_SERIAL), so what they measure is the collector.
+step ctest ctest --test-dir build --output-on-failure -j4 --timeout 300 -LE windows
 echo "== steps: ${steps% } total ${SECONDS} s"
 exit $status
