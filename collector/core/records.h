@@ -396,4 +396,37 @@ struct OutboxStats {
   uint64_t enqueue_failures = 0;
 };
 
+// A presence shard's lease (collector/core/shards.h): who owns the shard, in which epoch, until
+// when. Times are on the database's clock.
+struct ShardLease {
+  int shard = 0;
+  std::optional<std::string> owner;  // node name; unset: free
+  int64_t epoch = 0;                 // raised by every change of owner; fences stale writers
+  int64_t expires_at_ms = 0;
+  int64_t acquired_at_ms = 0;
+};
+
+// A lease this collector holds, as it names it when renewing, releasing or writing.
+struct HeldLease {
+  int shard = 0;
+  int64_t epoch = 0;
+};
+
+// What a presence write is made under in a cluster: the writer's node name and the leases it
+// holds for the shards the write touches. An empty owner: a collector alone on its database,
+// where nothing is checked.
+struct LeaseFence {
+  std::string owner;
+  std::vector<HeldLease> leases;
+};
+
+// A collector of a cluster, as it announces itself.
+struct CollectorNode {
+  std::string node;          // collector.nodeName: unique among the live collectors
+  std::string instance;      // random, per process start: tells a restart from a namesake
+  std::string internal_url;  // where the other collectors reach it
+  int64_t started_at_ms = 0;
+  int64_t expires_at_ms = 0;  // on the database's clock; renewed by each announcement
+};
+
 }  // namespace vigil::collector

@@ -142,6 +142,10 @@ class PostgresBackend final : public Backend {
     return PQstatus(connectionOf(session)) != CONNECTION_OK;
   }
 
+  const char* clockMillisSql() const override {
+    return "CAST(floor(EXTRACT(EPOCH FROM statement_timestamp()) * 1000) AS BIGINT)";
+  }
+  const char* shareLockClause() const override { return " FOR SHARE"; }
   bool isConstraintViolation(const Poco::Exception& e) const override {
     const std::string state = sqlStateOf(e);
     return state == "23505" || state == "23503";

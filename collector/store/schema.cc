@@ -293,6 +293,27 @@ const std::vector<Migration>& migrations() {
           "CREATE UNIQUE INDEX cadence_rules_scope ON cadence_rules"
           " (tenant_id, IFNULL(site_id, 0), IFNULL(agent_class, ''))",
       }},
+      // 8: a cluster's collectors and the leases of the presence shards they own
+      // (docs/cluster.md): one row per shard, free (owner NULL) at first; expires_at and
+      // every other time here is on the database's clock (Unix ms), the one clock every
+      // collector of a cluster shares.
+      {{
+          "CREATE TABLE shard_leases ("
+          " shard INTEGER NOT NULL PRIMARY KEY,"
+          " owner TEXT,"
+          " epoch INTEGER NOT NULL DEFAULT 0,"
+          " expires_at INTEGER NOT NULL DEFAULT 0,"
+          " acquired_at INTEGER NOT NULL DEFAULT 0)",
+          "WITH RECURSIVE n(shard) AS (SELECT 0 UNION ALL SELECT shard + 1 FROM n"
+          " WHERE shard + 1 < 256)"
+          " INSERT INTO shard_leases (shard) SELECT shard FROM n",
+          "CREATE TABLE collectors ("
+          " node TEXT NOT NULL PRIMARY KEY,"
+          " instance TEXT NOT NULL,"
+          " internal_url TEXT NOT NULL,"
+          " started_at INTEGER NOT NULL,"
+          " expires_at INTEGER NOT NULL)",
+      }},
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
   return kMigrations;

@@ -48,6 +48,16 @@ class Backend {
   // server went away); calls then fail with kUnavailable. SQLite's never.
   virtual bool connectionLost(Poco::Data::Session& session) = 0;
 
+  // An SQL expression for the database's clock, in Unix milliseconds (an integer): the clock
+  // that leases and announcements of a cluster are measured on. One value throughout a
+  // statement (its start), so a lease's acquired_at and expires_at agree.
+  virtual const char* clockMillisSql() const = 0;
+
+  // Appended to a SELECT to lock the rows it reads against concurrent changes until the
+  // transaction ends: " FOR SHARE" on PostgreSQL; nothing on SQLite, whose single writer
+  // excludes every other write anyway.
+  virtual const char* shareLockClause() const = 0;
+
   // A uniqueness or foreign key violation (what a caller maps to kAlreadyExists).
   virtual bool isConstraintViolation(const Poco::Exception& e) const = 0;
   // A transaction that failed only because a concurrent one conflicted with it (PostgreSQL's

@@ -144,22 +144,24 @@ const char* SqlStore::backendName() const { return backend_->name(); }
 const std::string& SqlStore::location() const { return backend_->location(); }
 
 Status SqlStore::openReaders(size_t admin_readers) {
-  auto open = [&](std::unique_ptr<ReadConnection>& reader) -> Status {
+  auto open = [&](std::unique_ptr<ReadConnection>& reader, bool read_only) -> Status {
     std::unique_ptr<Session> session;
-    Status opened = guarded("cannot open a reader of " + location(), [&] {
-      session = backend_->connect(/*reader=*/true);
+    Status opened = guarded("cannot open a connection to " + location(), [&] {
+      session = backend_->connect(read_only);
       return Status::okStatus();
     });
     if (!opened.ok()) return opened;
     reader = std::make_unique<ReadConnection>();
+    reader->read_only = read_only;
     MutexLock lock(reader->mu);
     reader->session = std::move(session);
     return Status::okStatus();
   };
-  if (Status s = open(probe_reader_); !s.ok()) return s;
+  if (Status s = open(probe_reader_, true); !s.ok()) return s;
+  if (Status s = open(coordination_, false); !s.ok()) return s;
   admin_readers_.resize(admin_readers);
   for (std::unique_ptr<ReadConnection>& reader : admin_readers_) {
-    if (Status s = open(reader); !s.ok()) return s;
+    if (Status s = open(reader, true); !s.ok()) return s;
   }
   return Status::okStatus();
 }
@@ -574,11 +576,34 @@ std::optional<AlertEvent> applyAlertChange(Session& s, const AlertChange& change
 Status SqlStore::appendPresenceEvents(const std::vector<StatusChangeRecord>& changes,
                                       const std::vector<AlertChange>& alerts,
                                       const std::vector<HealthRecord>& health) {
+  return appendFencedPresenceEvents(LeaseFence{}, changes, alerts, health);
+}
+
+Status SqlStore::appendFencedPresenceEvents(const LeaseFence& fence,
+                                            const std::vector<StatusChangeRecord>& changes,
+                                            const std::vector<AlertChange>& alerts,
+                                            const std::vector<HealthRecord>& health) {
   if (changes.empty() && alerts.empty() && health.empty()) return Status::okStatus();
   MutexLock lock(mu_);
-  return guardedLocked("cannot write presence events", [&]() REQUIRES(mu_) {
+  return guardedLocked("cannot write presence events", [&]() REQUIRES(mu_) -> Status {
     Session& s = *session_;
     Transaction tx(s);
+    if (!fence.owner.empty() && !fence.leases.empty()) {
+      // First in the transaction: its snapshot, and the lock on the leases, come before any
+      // write.
+      Query q("SELECT shard FROM shard_leases WHERE owner = ? AND expires_at > " +
+              std::string(backend_->clockMillisSql()));
+      q.param(fence.owner).heldLeases(fence.leases).sql(backend_->shareLockClause());
+      Statement st(s);
+      q.execute(st);
+      RecordSet rs(st);
+      if (rs.rowCount() != fence.leases.size()) {
+        return Status::failedPrecondition(
+            "fenced: " + std::to_string(fence.leases.size() - rs.rowCount()) + " of " +
+            std::to_string(fence.leases.size()) + " shard leases of " + fence.owner +
+            " are no longer held; nothing written");
+      }
+    }
     if (!changes.empty()) {
       std::string agent, from, to, reason, degradation;
       Poco::Int64 at = 0;

@@ -127,6 +127,10 @@ class SqlStore final : public Store {
   Status appendPresenceEvents(const std::vector<StatusChangeRecord>& changes,
                               const std::vector<AlertChange>& alerts,
                               const std::vector<HealthRecord>& health) override;
+  Status appendFencedPresenceEvents(const LeaseFence& fence,
+                                    const std::vector<StatusChangeRecord>& changes,
+                                    const std::vector<AlertChange>& alerts,
+                                    const std::vector<HealthRecord>& health) override;
   Result<std::vector<StatusChangeRecord>> listStatusChanges(const std::string& agent_id,
                                                             int64_t before_id,
                                                             size_t limit) override;
@@ -203,13 +207,30 @@ class SqlStore final : public Store {
                                                   size_t limit) override;
   Result<OutboxStats> outboxStats() override;
 
+  // The cluster's coordination (sql_leases.cc), on a connection of its own: a renewal never
+  // waits behind a presence write or the write-behind.
+  Result<std::vector<ShardLease>> acquireShards(const std::string& owner,
+                                                const std::vector<int>& shards,
+                                                int64_t ttl_ms) override;
+  Result<std::vector<ShardLease>> renewShards(const std::string& owner,
+                                              const std::vector<HeldLease>& held,
+                                              int64_t ttl_ms) override;
+  Status releaseShards(const std::string& owner, const std::vector<HeldLease>& held) override;
+  Result<std::vector<ShardLease>> listShardLeases() override;
+  Result<CollectorNode> announceCollector(const CollectorNode& node, int64_t ttl_ms) override;
+  Result<std::vector<CollectorNode>> listLiveCollectors() override;
+  Status withdrawCollector(const std::string& node, const std::string& instance) override;
+  Result<int64_t> databaseTimeMs() override;
+
  private:
-  // A read-only connection and the mutex that serialises it. `failed`: its last use failed,
-  // so the backend restores it before the next.
+  // A connection besides the writer, and the mutex that serialises it: a read-only one (the
+  // probes', the admin API's) or the coordination's. `failed`: its last use failed, so the
+  // backend restores it before the next.
   struct ReadConnection {
     Mutex mu;
     std::unique_ptr<Poco::Data::Session> session GUARDED_BY(mu);
     bool failed GUARDED_BY(mu) = false;
+    bool read_only = true;
   };
   // Times a transaction that concurrent ones made fail is run in all.
   static constexpr int kConflictAttempts = 5;
@@ -219,8 +240,8 @@ class SqlStore final : public Store {
   static Result<std::unique_ptr<SqlStore>> open(Result<std::unique_ptr<sql::Backend>> backend,
                                                 int schema_version, size_t admin_readers);
 
-  // Opens the probes' reader and `admin_readers` admin readers. REQUIRES: the schema is
-  // migrated.
+  // Opens the probes' reader, `admin_readers` admin readers and the coordination's connection.
+  // REQUIRES: the schema is migrated.
   Status openReaders(size_t admin_readers);
   // sql::guarded() on a reader: the probes' own, or the next admin reader in turn. `body`
   // takes the reader's Poco::Data::Session&. Defined in sql_util.h.
@@ -228,6 +249,10 @@ class SqlStore final : public Store {
   auto adminRead(const std::string& what, F&& body);
   template <typename F>
   auto probeRead(const std::string& what, F&& body);
+  // sql::guarded() on the coordination's connection, run again (up to kConflictAttempts in
+  // all) when a concurrent transaction made it fail.
+  template <typename F>
+  auto coordinate(const std::string& what, F&& body);
   template <typename F>
   auto readOn(ReadConnection& reader, const std::string& what, F&& body);
   void runWriteHookLocked() REQUIRES(mu_);
@@ -268,6 +293,7 @@ class SqlStore final : public Store {
   std::atomic<uint64_t> outbox_failures_{0};
   // Set once by openReaders(), before the store is shared; the connections guard themselves.
   std::unique_ptr<ReadConnection> probe_reader_;
+  std::unique_ptr<ReadConnection> coordination_;
   std::vector<std::unique_ptr<ReadConnection>> admin_readers_;
   std::atomic<size_t> next_admin_reader_{0};
 };

@@ -152,6 +152,17 @@ class Query {
     for (size_t i = 0; i < ids.size(); ++i) sql(i == 0 ? "?" : ", ?").param(ids[i]);
     return sql(")");
   }
+  // " AND ((shard = ? AND epoch = ?) OR ...)": rows of shard_leases naming `held`, each in its
+  // epoch. REQUIRES: held non-empty.
+  Query& heldLeases(const std::vector<HeldLease>& held) {
+    sql(" AND (");
+    for (size_t i = 0; i < held.size(); ++i) {
+      sql(i == 0 ? "(shard = ? AND epoch = ?)" : " OR (shard = ? AND epoch = ?)")
+          .param(static_cast<int64_t>(held[i].shard))
+          .param(held[i].epoch);
+    }
+    return sql(")");
+  }
   // " AND <column> LIKE ?" matching `text` as a literal, case-insensitive (ASCII) substring.
   // `joiner` (default " AND ") lets a caller OR several such conditions inside parentheses.
   Query& containsText(const std::string& column, const std::string& text,
@@ -237,25 +248,30 @@ template <typename F>
 auto SqlStore::readOn(ReadConnection& reader, const std::string& what, F&& body) {
   MutexLock lock(reader.mu);
   Poco::Data::Session& session = *reader.session;
-  bool lost = false;
-  return sql::guarded(
-      what,
-      [&]() NO_THREAD_SAFETY_ANALYSIS {
-        if (reader.failed) {
-          lost = true;  // until the connection is made again
-          backend_->restore(session, /*reader=*/true);
-          lost = false;
-          reader.failed = false;
-        }
-        try {
-          return body(session);
-        } catch (const Poco::Exception&) {
-          reader.failed = true;
-          lost = backend_->connectionLost(session);
-          throw;
-        }
-      },
-      &lost);
+  for (int attempt = 1;; ++attempt) {
+    bool conflict = false;
+    bool lost = false;
+    auto result = sql::guarded(
+        what,
+        [&]() NO_THREAD_SAFETY_ANALYSIS {
+          if (reader.failed) {
+            lost = true;  // until the connection is made again
+            backend_->restore(session, reader.read_only);
+            lost = false;
+            reader.failed = false;
+          }
+          try {
+            return body(session);
+          } catch (const Poco::Exception& e) {
+            reader.failed = true;
+            conflict = backend_->isConflict(e);
+            lost = backend_->connectionLost(session);
+            throw;
+          }
+        },
+        &lost);
+    if (!conflict || attempt == kConflictAttempts) return result;
+  }
 }
 
 template <typename F>
@@ -267,6 +283,11 @@ auto SqlStore::adminRead(const std::string& what, F&& body) {
 template <typename F>
 auto SqlStore::probeRead(const std::string& what, F&& body) {
   return readOn(*probe_reader_, what, std::forward<F>(body));
+}
+
+template <typename F>
+auto SqlStore::coordinate(const std::string& what, F&& body) {
+  return readOn(*coordination_, what, std::forward<F>(body));
 }
 
 }  // namespace vigil::collector

@@ -156,6 +156,16 @@ class PresenceLogStore {
   virtual Status appendPresenceEvents(const std::vector<StatusChangeRecord>& changes,
                                       const std::vector<AlertChange>& alerts,
                                       const std::vector<HealthRecord>& health) = 0;
+  // As appendPresenceEvents(), only while `fence.owner` holds every lease of `fence` in its
+  // epoch, unexpired (LeaseStore): checked in the same transaction, under a shared lock on
+  // those leases, so a new owner's acquisition either waits for this write to commit or comes
+  // first and makes it fail. kFailedPrecondition, and nothing written, when a lease is gone: a
+  // collector that was paused or cut off never writes a verdict for a shard another collector
+  // has taken. An empty `fence.owner` checks nothing.
+  virtual Status appendFencedPresenceEvents(const LeaseFence& fence,
+                                            const std::vector<StatusChangeRecord>& changes,
+                                            const std::vector<AlertChange>& alerts,
+                                            const std::vector<HealthRecord>& health) = 0;
   // The agent's status changes, newest first, with id < `before_id` (0: from the newest), at
   // most `limit`.
   virtual Result<std::vector<StatusChangeRecord>> listStatusChanges(const std::string& agent_id,
@@ -255,6 +265,46 @@ class WebhookStore {
   virtual Result<OutboxStats> outboxStats() = 0;
 };
 
+// A cluster's coordination (docs/cluster.md): the leases of the presence shards
+// (collector/core/shards.h) and the collectors' announcements. Every time here is the
+// database's clock, the one clock the collectors of a cluster share; none compares its own.
+// A lease changes owner only in a new epoch, so a write that names the epoch it was made
+// under is refused once the shard has moved on (fencing).
+class LeaseStore {
+ public:
+  virtual ~LeaseStore() = default;
+
+  // Takes, for `ttl_ms` from now, each of `shards` that is free or whose lease has expired,
+  // each in a new epoch; returns the leases taken. A shard with a live lease (another
+  // collector's, or `owner`'s own: renew it instead) is left out.
+  virtual Result<std::vector<ShardLease>> acquireShards(const std::string& owner,
+                                                        const std::vector<int>& shards,
+                                                        int64_t ttl_ms) = 0;
+  // Extends to `ttl_ms` from now each of `held` that `owner` still holds, in that epoch,
+  // unexpired; returns those renewed. A lease left out is lost: its shard is no longer
+  // `owner`'s to judge or write.
+  virtual Result<std::vector<ShardLease>> renewShards(const std::string& owner,
+                                                      const std::vector<HeldLease>& held,
+                                                      int64_t ttl_ms) = 0;
+  // Frees each of `held` that `owner` still holds in that epoch: a graceful hand-over, so
+  // the next owner need not wait for the expiry.
+  virtual Status releaseShards(const std::string& owner, const std::vector<HeldLease>& held) = 0;
+  // Every shard's lease, ordered by shard.
+  virtual Result<std::vector<ShardLease>> listShardLeases() = 0;
+
+  // Announces `node` until `ttl_ms` from now, or renews its announcement; returns it as stored
+  // (started_at_ms and expires_at_ms on the database's clock). kAlreadyExists if a live
+  // announcement of the same node name belongs to another instance (two collectors
+  // configured with one name).
+  virtual Result<CollectorNode> announceCollector(const CollectorNode& node, int64_t ttl_ms) = 0;
+  // The collectors whose announcement has not expired, by node name.
+  virtual Result<std::vector<CollectorNode>> listLiveCollectors() = 0;
+  // Removes the node's announcement if it is still `instance`'s.
+  virtual Status withdrawCollector(const std::string& node, const std::string& instance) = 0;
+  // The database's clock (Unix ms).
+  virtual Result<int64_t> databaseTimeMs() = 0;
+};
+
 // Every role, in one backend.
 class Store : public TenancyStore,
               public TokenStore,
@@ -262,7 +312,8 @@ class Store : public TenancyStore,
               public PresenceLogStore,
               public MaintenanceStore,
               public CadenceStore,
-              public WebhookStore {
+              public WebhookStore,
+              public LeaseStore {
  public:
   ~Store() override = default;
 

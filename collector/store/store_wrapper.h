@@ -216,6 +216,36 @@ class StoreWrapper : public Store {
     return target_.listDeliveries(webhook_id, before_id, limit);
   }
   Result<OutboxStats> outboxStats() override { return target_.outboxStats(); }
+  Status appendFencedPresenceEvents(const LeaseFence& fence,
+                                    const std::vector<StatusChangeRecord>& changes,
+                                    const std::vector<AlertChange>& alerts,
+                                    const std::vector<HealthRecord>& health) override {
+    return target_.appendFencedPresenceEvents(fence, changes, alerts, health);
+  }
+  Result<std::vector<ShardLease>> acquireShards(const std::string& owner,
+                                                const std::vector<int>& shards,
+                                                int64_t ttl_ms) override {
+    return target_.acquireShards(owner, shards, ttl_ms);
+  }
+  Result<std::vector<ShardLease>> renewShards(const std::string& owner,
+                                              const std::vector<HeldLease>& held,
+                                              int64_t ttl_ms) override {
+    return target_.renewShards(owner, held, ttl_ms);
+  }
+  Status releaseShards(const std::string& owner, const std::vector<HeldLease>& held) override {
+    return target_.releaseShards(owner, held);
+  }
+  Result<std::vector<ShardLease>> listShardLeases() override { return target_.listShardLeases(); }
+  Result<CollectorNode> announceCollector(const CollectorNode& node, int64_t ttl_ms) override {
+    return target_.announceCollector(node, ttl_ms);
+  }
+  Result<std::vector<CollectorNode>> listLiveCollectors() override {
+    return target_.listLiveCollectors();
+  }
+  Status withdrawCollector(const std::string& node, const std::string& instance) override {
+    return target_.withdrawCollector(node, instance);
+  }
+  Result<int64_t> databaseTimeMs() override { return target_.databaseTimeMs(); }
 
  private:
   Store& target_;

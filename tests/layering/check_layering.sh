@@ -20,11 +20,12 @@ declare -A may_include=(
   [store]="core events"
   [ingest]="core store"
   [monitor]="core store ingest presence"
+  [cluster]="core store"
   [notify]="core events store"
   [admin]="core events store ingest monitor presence notify"
   [http]="core store ingest monitor presence admin"
   [listener]="core store ingest monitor http"
-  [app]="core events store ingest monitor presence notify admin http listener"
+  [app]="core events store ingest monitor presence notify admin http listener cluster"
 )
 
 # Rules 1 and 3: folder -> external headers it must not include (an extended regex).
@@ -37,6 +38,7 @@ declare -A forbidden=(
   [collector/admin]="curl/|Poco/Net/|Poco/Data/"
   [collector/ingest]="curl/|Poco/Net/|Poco/Data/"
   [collector/monitor]="curl/|Poco/Net/|Poco/Data/"
+  [collector/cluster]="curl/|Poco/|$os_headers"
 )
 
 include_re='^[[:space:]]*#[[:space:]]*include[[:space:]]*'

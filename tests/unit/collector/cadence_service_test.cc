@@ -351,7 +351,7 @@ BOOST_AUTO_TEST_CASE(migration_7_derives_the_class_of_enrolled_agents) {
         now;
   }
   auto store = std::move(vigil::testing::openTestStore(dir).value());
-  BOOST_TEST(store->schemaVersion().value() == 7);
+  BOOST_TEST(store->schemaVersion().value() == SqlStore::latestSchemaVersion());
   BOOST_TEST((store->findAgent("ag_dc").value()->agent_class == AgentClass::kServer));
   BOOST_TEST((store->findAgent("ag_pc").value()->agent_class == AgentClass::kWorkstation));
   BOOST_TEST((store->findAgent("ag_lx").value()->agent_class == AgentClass::kWorkstation));
