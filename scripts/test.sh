@@ -20,14 +20,14 @@ step() {
 }
 # A heading, with the time since the start: where the 45 minutes go.
 heading() { echo "== [$SECONDS s] $*"; }
-# ctest with its output also in LOG, so the end of the run can name every failed test (a
-# reader of only the last lines, as CI's summary is, still sees what failed).
+# Runs a command (a ctest run) with its output also in LOG, so the end of the run can name every
+# failed test (a reader of only the last lines, as CI's summary is, still sees what failed).
 ctest_logs=(build-fuzz/ctest.log build/ctest-windows.log build/ctest.log)
 # shellcheck disable=SC2317 # called through step
-ctest_logged() {
+logged() {
   local log=$1
   shift
-  ctest "$@" 2>&1 | tee "$log"
+  "$@" 2>&1 | tee "$log"
 }
 
 heading "dependencies (scripts/install-deps.sh --test)"
@@ -93,8 +93,9 @@ heading "ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz
 # (The wine tests, label windows, run once, in the windows step below.) Two at a time: the
 # instrumented tests keep the cores much busier than the release ones, and the packaging checks
 # may still run beside them; the ones that keep a core busy longest start first (their COST).
-step asan env VIGIL_SIM_AGENTS=3000 VIGIL_SIM_MAX_FLEET=1000 VIGIL_EXPLORE_SEEDS=150 \
-  ctest_logged build-fuzz/ctest.log --test-dir build-fuzz --output-on-failure -j2 --timeout 600 -LE windows
+step asan logged build-fuzz/ctest.log \
+  env VIGIL_SIM_AGENTS=3000 VIGIL_SIM_MAX_FLEET=1000 VIGIL_EXPLORE_SEEDS=150 \
+  ctest --test-dir build-fuzz --output-on-failure -j2 --timeout 600 -LE windows
 
 heading "Linux packages, their life in a Debian root, the installers (build/packaging.log)"
 packaging_status=0
@@ -119,7 +120,7 @@ windows_checks() {
   local failed=0
   bash scripts/windows-cross-test.sh --build-dir build-mingw || failed=1
   bash scripts/package.sh --windows --build-dir build-mingw --no-lint || failed=1
-  ctest_logged build/ctest-windows.log --test-dir build -L windows --output-on-failure -j2 \
+  logged build/ctest-windows.log ctest --test-dir build -L windows --output-on-failure -j2 \
     --timeout 600 || failed=1
   return "$failed"
 }
@@ -142,7 +143,7 @@ heading "ctest"
 # Four at a time on two cores: most of these tests wait on real processes and real time (about
 # a third of the CPU at -j2). The fleet scenarios run one at a time (a lock), and a scenario
 # about scale runs alone (RUN_SERIAL), so what they measure is the collector.
-step ctest ctest_logged build/ctest.log --test-dir build --output-on-failure -j4 --timeout 300 -LE windows
+step ctest logged build/ctest.log ctest --test-dir build --output-on-failure -j4 --timeout 300 -LE windows
 for log in "${ctest_logs[@]}"; do
   [ -f "$log" ] || continue
   sed -n '/The following tests FAILED:/,$p' "$log" | grep -E '^[[:space:]]+[0-9]+ - ' |
