@@ -4,6 +4,8 @@
 #include <set>
 #include <utility>
 
+#include "collector/core/shards.h"
+
 namespace vigil::collector {
 namespace {
 
@@ -39,6 +41,10 @@ LeaseKeeper::LeaseKeeper(LeaseStore& store, const Clock& clock, LeaseKeeperOptio
                          ShardEvents events)
     : store_(store), clock_(clock), options_(std::move(options)), events_(std::move(events)) {}
 
+int64_t LeaseKeeper::termMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(options_.lease_term).count();
+}
+
 const std::string& LeaseKeeper::preferredNode(int shard, const std::vector<std::string>& nodes) {
   const std::string* best = &nodes.front();
   uint64_t best_score = rendezvousScore(*best, shard);
@@ -54,9 +60,7 @@ const std::string& LeaseKeeper::preferredNode(int shard, const std::vector<std::
 
 Status LeaseKeeper::start() {
   CollectorNode me{options_.node, options_.instance, options_.internal_url, 0, 0};
-  const auto term_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(options_.lease_term).count();
-  Result<CollectorNode> announced = store_.announceCollector(me, term_ms);
+  Result<CollectorNode> announced = store_.announceCollector(me, termMs());
   if (!announced.ok()) return announced.error();
   started_at_ = clock_.monotonicNow();
   started_ = true;
@@ -70,10 +74,8 @@ void LeaseKeeper::tick() {
   ShardEpochs acquired;
   ShardEpochs lost;
   stepDownExpired(&lost);
-  const auto term_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(options_.lease_term).count();
   CollectorNode me{options_.node, options_.instance, options_.internal_url, 0, 0};
-  Result<CollectorNode> announced = store_.announceCollector(me, term_ms);
+  Result<CollectorNode> announced = store_.announceCollector(me, termMs());
   Result<std::vector<CollectorNode>> live =
       announced.ok() ? store_.listLiveCollectors()
                      : Result<std::vector<CollectorNode>>(announced.error());
@@ -113,9 +115,7 @@ void LeaseKeeper::renew(ShardEpochs* lost) {
   std::vector<HeldLease> held = this->held();
   if (held.empty()) return;
   const MonoTime sent = clock_.monotonicNow();
-  const auto term_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(options_.lease_term).count();
-  Result<std::vector<ShardLease>> renewed = store_.renewShards(options_.node, held, term_ms);
+  Result<std::vector<ShardLease>> renewed = store_.renewShards(options_.node, held, termMs());
   if (!renewed.ok()) return;  // the deadlines stand; a later round may still renew
   std::set<int> kept;
   for (const ShardLease& lease : *renewed) kept.insert(lease.shard);
@@ -136,21 +136,20 @@ void LeaseKeeper::renew(ShardEpochs* lost) {
 
 void LeaseKeeper::rebalance(const std::vector<std::string>& live, ShardEpochs* acquired,
                             ShardEpochs* lost) {
-  Result<std::vector<ShardLease>> leases = store_.listShardLeases();
-  Result<int64_t> db_now = store_.databaseTimeMs();
-  if (!leases.ok() || !db_now.ok()) return;
+  // Every shard this collector is preferred for and does not hold is asked for: the store
+  // takes only those free or expired, so a shard another collector still holds (until it hands
+  // it over) is left to a later round.
   std::vector<int> wanted;
   std::vector<HeldLease> to_release;
   {
     MutexLock lock(mu_);
-    for (const ShardLease& lease : *leases) {
-      const bool mine = held_.count(lease.shard) != 0;
-      const bool preferred = preferredNode(lease.shard, live) == options_.node;
-      if (mine && !preferred && to_release.size() < options_.max_releases_per_tick) {
-        to_release.push_back({lease.shard, held_[lease.shard].epoch});
-      } else if (!mine && preferred &&
-                 (!lease.owner.has_value() || lease.expires_at_ms <= *db_now)) {
-        wanted.push_back(lease.shard);
+    for (int shard = 0; shard < kShardCount; ++shard) {
+      auto it = held_.find(shard);
+      const bool preferred = preferredNode(shard, live) == options_.node;
+      if (it != held_.end() && !preferred && to_release.size() < options_.max_releases_per_tick) {
+        to_release.push_back({shard, it->second.epoch});
+      } else if (it == held_.end() && preferred) {
+        wanted.push_back(shard);
       }
     }
   }
@@ -166,9 +165,7 @@ void LeaseKeeper::rebalance(const std::vector<std::string>& live, ShardEpochs* a
   }
   if (wanted.empty()) return;
   const MonoTime sent = clock_.monotonicNow();
-  const auto term_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(options_.lease_term).count();
-  Result<std::vector<ShardLease>> taken = store_.acquireShards(options_.node, wanted, term_ms);
+  Result<std::vector<ShardLease>> taken = store_.acquireShards(options_.node, wanted, termMs());
   if (!taken.ok()) return;
   const MonoTime deadline = sent + options_.lease_term - options_.step_down_margin;
   MutexLock lock(mu_);

@@ -96,6 +96,7 @@ class LeaseKeeper {
     int64_t epoch = 0;
     MonoTime deadline;
   };
+  int64_t termMs() const;
   void stepDownExpired(std::vector<std::pair<int, int64_t>>* lost);
   void renew(std::vector<std::pair<int, int64_t>>* lost);
   void rebalance(const std::vector<std::string>& live,
