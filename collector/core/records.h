@@ -206,6 +206,9 @@ struct StatusChangeRecord {
   std::string reason;
   std::string degradation_reasons;  // comma-separated names active at the time, or empty
   int64_t id = 0;                   // set when read back; ignored when appended
+  // The presence shard of the agent's site (core/shards.h), which a cluster's write is fenced
+  // by; -1 when not known. Not stored.
+  int shard = -1;
 };
 
 // One alert event, applied to the alert it concerns (docs/presence.md, "Alerts").
@@ -218,6 +221,8 @@ struct AlertChange {
   std::optional<int64_t> held_since_ms;
   std::string held_reasons;  // comma-separated degradation reasons
   std::string note;
+  // As StatusChangeRecord::shard.
+  int shard = -1;
 };
 
 // An alert as stored. `state` is "open", "held", "resolved" or "released".

@@ -43,6 +43,29 @@ p::AgentClass engineClass(AgentClass agent_class) {
 
 }  // namespace
 
+std::vector<int> PresenceBatch::shards() const {
+  std::bitset<kShardCount> seen;
+  for (const StatusChangeRecord& c : changes) {
+    if (c.shard >= 0 && c.shard < kShardCount) seen.set(static_cast<size_t>(c.shard));
+  }
+  for (const AlertChange& a : alerts) {
+    if (a.shard >= 0 && a.shard < kShardCount) seen.set(static_cast<size_t>(a.shard));
+  }
+  std::vector<int> out;
+  for (int shard = 0; shard < kShardCount; ++shard) {
+    if (seen.test(static_cast<size_t>(shard))) out.push_back(shard);
+  }
+  return out;
+}
+
+size_t PresenceBatch::dropShards(const std::function<bool(int shard)>& drop) {
+  const size_t before = changes.size() + alerts.size();
+  auto dropped = [&](const auto& record) { return record.shard >= 0 && drop(record.shard); };
+  changes.erase(std::remove_if(changes.begin(), changes.end(), dropped), changes.end());
+  alerts.erase(std::remove_if(alerts.begin(), alerts.end(), dropped), alerts.end());
+  return before - changes.size() - alerts.size();
+}
+
 PresenceMonitor::PresenceMonitor(const p::PresenceConfig& config, const Clock& clock,
                                  size_t max_pending)
     : clock_(clock),
@@ -56,19 +79,22 @@ PresenceMonitor::PresenceMonitor(const p::PresenceConfig& config, const Clock& c
 
 PresenceMonitor::~PresenceMonitor() = default;
 
-Status PresenceMonitor::load(AgentStore& agents, PresenceLogStore& log) {
+Result<std::vector<std::pair<AgentRecord, p::RestoredState>>> PresenceMonitor::readAgents(
+    AgentStore& agents, PresenceLogStore& log, const std::function<bool(int shard)>& wanted) {
   auto last = log.listLastStatuses();
   if (!last.ok()) return last.error();
   std::unordered_map<std::string, LastStatusRecord> last_by_agent;
   for (LastStatusRecord& r : last.value()) last_by_agent.emplace(r.agent_id, std::move(r));
 
-  MutexLock lock(mu_);
+  std::vector<std::pair<AgentRecord, p::RestoredState>> out;
   std::string after;
   while (true) {
     auto page = agents.listAgents(after, kLoadPageSize);
     if (!page.ok()) return page.error();
-    for (const AgentRecord& agent : page.value()) {
-      if (agent.retired_at_ms) continue;
+    const size_t page_size = page.value().size();
+    if (page_size > 0) after = page.value().back().id;  // before the records are moved
+    for (AgentRecord& agent : page.value()) {
+      if (agent.retired_at_ms || !wanted(shardOfSite(agent.site_id))) continue;
       p::RestoredState restored;
       restored.expected_interval = heartbeat_interval_;
       if (agent.last_seen_at_ms) {
@@ -85,16 +111,82 @@ Status PresenceMonitor::load(AgentStore& agents, PresenceLogStore& log) {
         if (auto status = p::statusFromName(it->second.status)) restored.status = *status;
         restored.status_since = fromUnixMillis(it->second.since_ms);
       }
-      addAgentLocked(agent, restored);
+      out.emplace_back(std::move(agent), restored);
     }
-    if (page.value().size() < kLoadPageSize) break;
-    after = page.value().back().id;
+    if (page_size < kLoadPageSize) break;
   }
+  return out;
+}
+
+Status PresenceMonitor::load(AgentStore& agents, PresenceLogStore& log) {
+  std::bitset<kShardCount> owned;
+  bool sharded = false;
+  {
+    MutexLock lock(mu_);
+    owned = owned_;
+    sharded = sharded_;
+  }
+  auto read = readAgents(agents, log, [&](int shard) { return !sharded || owned.test(shard); });
+  if (!read.ok()) return read.error();
+  MutexLock lock(mu_);
+  for (const auto& [agent, restored] : read.value()) addAgentLocked(agent, restored);
   return Status::okStatus();
+}
+
+void PresenceMonitor::trackOwnedShardsOnly() {
+  MutexLock lock(mu_);
+  sharded_ = true;
+}
+
+Status PresenceMonitor::adoptShards(const std::vector<int>& shards, AgentStore& agents,
+                                    PresenceLogStore& log) {
+  std::bitset<kShardCount> adopted;
+  for (int shard : shards) {
+    if (shard >= 0 && shard < kShardCount) adopted.set(static_cast<size_t>(shard));
+  }
+  {
+    // Owned first: an agent enrolled while the store is read is added by agentEnrolled().
+    MutexLock lock(mu_);
+    owned_ |= adopted;
+  }
+  auto read = readAgents(agents, log, [&](int shard) { return adopted.test(shard); });
+  if (!read.ok()) return read.error();
+  MutexLock lock(mu_);
+  for (const auto& [agent, restored] : read.value()) {
+    // A shard given up while the store was read stays given up.
+    if (ownsLocked(shardOfSite(agent.site_id))) addAgentLocked(agent, restored);
+  }
+  applyMaintenanceLocked();
+  return Status::okStatus();
+}
+
+size_t PresenceMonitor::releaseShards(const std::vector<int>& shards) {
+  std::bitset<kShardCount> released;
+  for (int shard : shards) {
+    if (shard >= 0 && shard < kShardCount) released.set(static_cast<size_t>(shard));
+  }
+  MutexLock lock(mu_);
+  owned_ &= ~released;
+  std::vector<p::AgentHandle> leaving;
+  for (const auto& [id, handle] : handles_) {
+    if (released.test(static_cast<size_t>(shard_of_[handle]))) leaving.push_back(handle);
+  }
+  for (p::AgentHandle handle : leaving) {
+    handles_.erase(std::string_view(ids_[handle]));
+    engine_.releaseAgent(handle);
+  }
+  return pending_.dropShards([&](int shard) { return released.test(static_cast<size_t>(shard)); });
+}
+
+bool PresenceMonitor::ownsShard(int shard) const {
+  if (shard < 0 || shard >= kShardCount) return false;
+  MutexLock lock(mu_);
+  return ownsLocked(shard);
 }
 
 void PresenceMonitor::agentEnrolled(const AgentRecord& agent) {
   MutexLock lock(mu_);
+  if (!ownsLocked(shardOfSite(agent.site_id))) return;
   addAgentLocked(agent, std::nullopt);
 }
 
@@ -109,7 +201,9 @@ p::AgentHandle PresenceMonitor::addAgentLocked(const AgentRecord& agent,
   if (agent.enrolled_at_ms > 0) spec.enrolled_at = fromUnixMillis(agent.enrolled_at_ms);
   const p::AgentHandle handle = engine_.addAgent(spec, restored);
   if (ids_.size() <= handle) ids_.resize(handle + 1);
+  if (shard_of_.size() <= handle) shard_of_.resize(handle + 1, -1);
   ids_[handle] = agent.id;
+  shard_of_[handle] = static_cast<int16_t>(shardOfSite(agent.site_id));
   handles_.emplace(std::string_view(ids_[handle]), handle);
   return handle;
 }
@@ -229,9 +323,14 @@ bool PresenceMonitor::forgetAgent(const std::string& agent_id) {
 
 void PresenceMonitor::setMaintenanceWindows(const std::vector<MaintenanceWindowRecord>& windows) {
   MutexLock lock(mu_);
+  windows_ = windows;
+  applyMaintenanceLocked();
+}
+
+void PresenceMonitor::applyMaintenanceLocked() {
   std::vector<p::MaintenanceWindow> converted;
-  converted.reserve(windows.size());
-  for (const MaintenanceWindowRecord& w : windows) {
+  converted.reserve(windows_.size());
+  for (const MaintenanceWindowRecord& w : windows_) {
     p::MaintenanceWindow mw;
     if (w.scope == "tenant") {
       mw.scope = p::MaintenanceWindow::Scope::kTenant;
@@ -335,9 +434,10 @@ void PresenceMonitor::enforceBoundLocked() {
 
 void PresenceMonitor::onTransition(const p::Transition& t) {
   if (t.agent >= ids_.size()) return;
-  pending_.changes.push_back(StatusChangeRecord{
-      ids_[t.agent], toUnixMillis(t.at), p::statusName(t.from), p::statusName(t.to),
-      p::reasonName(t.reason), p::degradationReasonNames(t.degradation_mask)});
+  pending_.changes.push_back(
+      StatusChangeRecord{ids_[t.agent], toUnixMillis(t.at), p::statusName(t.from),
+                         p::statusName(t.to), p::reasonName(t.reason),
+                         p::degradationReasonNames(t.degradation_mask), 0, shard_of_[t.agent]});
   enforceBoundLocked();
 }
 
@@ -345,9 +445,15 @@ void PresenceMonitor::onAlert(const p::AlertEvent& alert) {
   AlertChange change;
   change.kind = alertKindName(alert.kind);
   change.action = alertActionName(alert.action);
-  if (alert.agent && *alert.agent < ids_.size()) change.agent_id = ids_[*alert.agent];
+  if (alert.agent && *alert.agent < ids_.size()) {
+    change.agent_id = ids_[*alert.agent];
+    change.shard = shard_of_[*alert.agent];
+  }
   // Device and flapping alerts are about an agent; only site alerts are keyed by site.
-  if (alert.kind == p::AlertKind::kSiteUnreachable && alert.site) change.site_id = *alert.site;
+  if (alert.kind == p::AlertKind::kSiteUnreachable && alert.site) {
+    change.site_id = *alert.site;
+    change.shard = shardOfSite(*alert.site);
+  }
   change.at_ms = toUnixMillis(alert.at);
   if (alert.held_since) change.held_since_ms = toUnixMillis(*alert.held_since);
   change.held_reasons = p::degradationReasonNames(alert.held_for_mask);
@@ -365,9 +471,9 @@ void PresenceMonitor::onDiary(p::AgentHandle agent, WallTime from, WallTime to) 
   // "endpoint up, path down" for that period instead of a gap.
   if (agent >= ids_.size()) return;
   pending_.changes.push_back(StatusChangeRecord{ids_[agent], toUnixMillis(from), "ONLINE", "ONLINE",
-                                                "outage_diary_start", ""});
+                                                "outage_diary_start", "", 0, shard_of_[agent]});
   pending_.changes.push_back(StatusChangeRecord{ids_[agent], toUnixMillis(to), "ONLINE", "ONLINE",
-                                                "outage_diary_end", ""});
+                                                "outage_diary_end", "", 0, shard_of_[agent]});
   enforceBoundLocked();
 }
 

@@ -12,14 +12,17 @@
 // Thread safety: every method is safe to call concurrently (one mutex around the engine).
 
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "collector/core/shards.h"
 #include "collector/ingest/evidence_sink.h"
 #include "collector/presence/presence_engine.h"
 #include "collector/store/store.h"
@@ -37,6 +40,10 @@ struct PresenceBatch {
 
   bool empty() const { return changes.empty() && alerts.empty() && health.empty(); }
   size_t size() const { return changes.size() + alerts.size() + health.size(); }
+  // The shards the status changes and alerts are about, ascending, each once.
+  std::vector<int> shards() const;
+  // Drops the status changes and alerts of the shards `drop` says true for; returns how many.
+  size_t dropShards(const std::function<bool(int shard)>& drop);
 };
 
 class PresenceMonitor final : public EvidenceSink, private presence::PresenceListener {
@@ -50,9 +57,31 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   PresenceMonitor(const PresenceMonitor&) = delete;
   PresenceMonitor& operator=(const PresenceMonitor&) = delete;
 
-  // Registers every agent of `agents` with its persisted evidence and its last status in `log`.
+  // Registers every agent of `agents` with its persisted evidence and its last status in `log`
+  // (of the shards owned, after trackOwnedShardsOnly()).
   // REQUIRES: called once, before concurrent use.
   Status load(AgentStore& agents, PresenceLogStore& log);
+
+  // --- Shards, in a cluster (docs/cluster.md) -------------------------------------------
+  //
+  // A collector of a cluster tracks only the agents of the shards it holds the leases of.
+
+  // From now on only the agents of adopted shards are tracked; evidence and enrollments of
+  // any other agent are ignored. REQUIRES: before load() and concurrent use.
+  void trackOwnedShardsOnly();
+  // Takes `shards` over: loads their agents with the evidence the store has of them (last
+  // seen, last shutdown, last status). Each is judged only after one warm-up from now
+  // (PresenceConfig::warmUp()), as after a restart: an agent that is still silent then is
+  // alerted once, and one OFFLINE in the store keeps its open alert without raising it again.
+  // Shards already adopted are loaded again only for agents not yet tracked.
+  Status adoptShards(const std::vector<int>& shards, AgentStore& agents, PresenceLogStore& log);
+  // Gives `shards` up: their agents are no longer tracked, without a word (no alert resolved,
+  // no status changed; PresenceEngine::releaseAgent), and their pending events are dropped:
+  // the new owner judges the agents again from the store's evidence. Returns the events
+  // dropped.
+  size_t releaseShards(const std::vector<int>& shards);
+  // Whether the agents of `shard` are tracked here (always, without trackOwnedShardsOnly()).
+  bool ownsShard(int shard) const;
 
   // EvidenceSink: a newly enrolled agent (no evidence yet), accepted heartbeats with their
   // indicators, and accepted beacons. Unknown ids (agent or witnessed peer) are ignored.
@@ -110,6 +139,12 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   presence::AgentHandle addAgentLocked(const AgentRecord& agent,
                                        const std::optional<presence::RestoredState>& restored)
       REQUIRES(mu_);
+  bool ownsLocked(int shard) const REQUIRES(mu_) { return !sharded_ || owned_.test(shard); }
+  // The agents of `agents` (of the shards `wanted` says true for) with the evidence of them in
+  // the store, read without the lock.
+  Result<std::vector<std::pair<AgentRecord, presence::RestoredState>>> readAgents(
+      AgentStore& agents, PresenceLogStore& log, const std::function<bool(int shard)>& wanted);
+  void applyMaintenanceLocked() REQUIRES(mu_);
   void enforceBoundLocked() REQUIRES(mu_);
 
   const Clock& clock_;
@@ -120,6 +155,11 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   // Agent ids by handle; a deque so the views in handles_ stay valid as it grows.
   std::deque<std::string> ids_ GUARDED_BY(mu_);
   std::unordered_map<std::string_view, presence::AgentHandle> handles_ GUARDED_BY(mu_);
+  std::vector<int16_t> shard_of_ GUARDED_BY(mu_);  // by handle
+  bool sharded_ GUARDED_BY(mu_) = false;
+  std::bitset<kShardCount> owned_ GUARDED_BY(mu_);
+  // The last windows given: applied again to agents adopted later.
+  std::vector<MaintenanceWindowRecord> windows_ GUARDED_BY(mu_);
   PresenceBatch pending_ GUARDED_BY(mu_);
   uint64_t dropped_changes_ GUARDED_BY(mu_) = 0;
   // Last: the engine may report events from its constructor, into the members above.

@@ -20,11 +20,35 @@ PresenceTicker::PresenceTicker(PresenceMonitor& monitor, PresenceLogStore& store
 
 PresenceTicker::~PresenceTicker() { stop(); }
 
+void PresenceTicker::useFences(FenceSource fences) { fences_ = std::move(fences); }
+
+uint64_t PresenceTicker::fencedOut() const {
+  MutexLock lock(flush_mu_);
+  return fenced_out_;
+}
+
 Status PresenceTicker::flush() {
   MutexLock lock(flush_mu_);
   PresenceBatch batch = monitor_.takePending();
   if (batch.empty()) return Status::okStatus();
-  Status written = store_.appendPresenceEvents(batch.changes, batch.alerts, batch.health);
+  LeaseFence fence;
+  if (fences_) {
+    fence = fences_(batch.shards());
+    std::vector<bool> held(kShardCount, false);
+    for (const HeldLease& lease : fence.leases) {
+      if (lease.shard >= 0 && lease.shard < kShardCount) held[lease.shard] = true;
+    }
+    fenced_out_ += batch.dropShards([&](int shard) { return !held[shard]; });
+    if (batch.empty()) return Status::okStatus();
+  }
+  Status written =
+      fences_ ? store_.appendFencedPresenceEvents(fence, batch.changes, batch.alerts, batch.health)
+              : store_.appendPresenceEvents(batch.changes, batch.alerts, batch.health);
+  if (written.code() == StatusCode::kFailedPrecondition) {
+    // Fenced: a lease moved on since the keeper last renewed. Not the store's failure.
+    monitor_.putBack(std::move(batch));
+    return written;
+  }
   monitor_.reportStoreWrite(written.ok());
   // Only an unavailable database or a write that went through says whether it can be reached.
   if (written.ok() || written.code() == StatusCode::kUnavailable) {

@@ -5,9 +5,15 @@
 // A failed write is put back and retried on the next tick, and reported to the engine (store
 // write failures make the collector DEGRADED). stop() ticks no more but writes a last time.
 //
+// In a cluster each write is fenced by the leases of the shards it is about (useFences()):
+// a write the store refuses because a lease moved on is put back and not counted as a store
+// failure; by the next write the lease keeper has noticed, and the lost shard's events are
+// left out.
+//
 // Thread safety: start()/stop() from one owner thread.
 
 #include <functional>
+#include <vector>
 
 #include "collector/monitor/presence_monitor.h"
 #include "collector/store/store.h"
@@ -27,6 +33,10 @@ class PresenceTicker {
   using OutcomeSink = std::function<void(const Status&)>;
   // Sees every batch once, after it was written (for logging); may be empty.
   using BatchObserver = std::function<void(const PresenceBatch&)>;
+  // In a cluster: the fence for a write about `shards` (LeaseFence), with a lease for each of
+  // them this collector still holds. Status changes and alerts of a shard without a lease in
+  // the fence are dropped, not written: the shard's new owner judges its agents again.
+  using FenceSource = std::function<LeaseFence(const std::vector<int>& shards)>;
 
   // `monitor` and `store` must outlive the ticker.
   PresenceTicker(PresenceMonitor& monitor, PresenceLogStore& store, Duration interval,
@@ -35,6 +45,12 @@ class PresenceTicker {
   ~PresenceTicker();  // stops if running
   PresenceTicker(const PresenceTicker&) = delete;
   PresenceTicker& operator=(const PresenceTicker&) = delete;
+
+  // Writes under the fences `fences` gives from now on (a cluster); without, unfenced.
+  // REQUIRES: before start().
+  void useFences(FenceSource fences);
+  // Events dropped because their shard's lease was gone by the time they were written.
+  uint64_t fencedOut() const;
 
   // One tick and one write, on the caller's thread (tests drive it this way).
   Status tickOnce();
@@ -52,8 +68,10 @@ class PresenceTicker {
   const HealthInputs inputs_;
   const OutcomeSink on_outcome_;
   const BatchObserver observer_;
+  FenceSource fences_;
 
-  Mutex flush_mu_;  // one write at a time, so batches reach the store in order
+  mutable Mutex flush_mu_;  // one write at a time, so batches reach the store in order
+  uint64_t fenced_out_ GUARDED_BY(flush_mu_) = 0;
   PeriodicThread thread_;
 };
 

@@ -87,6 +87,9 @@ class PresenceEngine::Impl {
 
   AgentHandle addAgent(const AgentSpec& spec, const std::optional<RestoredState>& restored);
   void removeAgent(AgentHandle agent);
+  void releaseAgent(AgentHandle agent);
+  // Takes the agent out of every count, list and schedule; returns the status it had.
+  AgentStatus detach(AgentHandle agent, TrackedAgent& rec);
   void setAgentClass(AgentHandle agent, AgentClass agent_class);
   void observe(const Observation& observation);
   void reportQueueDepth(QueueId queue, uint64_t depth, uint64_t bound);
@@ -919,32 +922,49 @@ void PresenceEngine::Impl::removeAgent(AgentHandle agent) {
   const Now now = this->now();
   resolveDeviceAlert(agent, *rec, now, "the agent was retired");
   if (rec->has(kFlagFlapping)) {
-    rec->clear(kFlagFlapping);
     emit(AlertKind::kFlapping, AlertAction::kResolved, agent, rec->site, now,
          "the agent was retired");
   }
-  if (rec->has(kFlagHeld)) {
-    rec->clear(kFlagHeld);
-    --held_count_;
-  }
-  const AgentStatus status = rec->status;
-  hearing_.onRemove(rec->tenant, status, rec->established);
-  tally_.remove(rec->tenant, rec->site, status);
-  if (auto moved = sites_.remove(rec->site, rec->site_slot, status)) {
-    agents_[*moved].site_slot = rec->site_slot;
-  }
-  if (projects(status)) {
-    projected_micro_per_s_ -= rateShare(rec->direct[kHeartbeatChannel].interval_ms);
-  }
-  rec->set(kFlagRemoved);
-  rec->reason = Reason::kRetired;
-  rec->due = kNever;
-  heap_.remove(agent);
+  const AgentStatus status = detach(agent, *rec);
   if (status == AgentStatus::kUnreachable) {
     SiteState& site = sites_.site(rec->site);
     if (site.partition_size > 0) --site.partition_size;
     maybeResolveSiteAlert(rec->site, now);
   }
+}
+
+void PresenceEngine::Impl::releaseAgent(AgentHandle agent) {
+  TrackedAgent* rec = live(agent);
+  if (rec == nullptr) return;
+  detach(agent, *rec);
+  // The site's alert goes with the last of its agents: the new owner answers for it.
+  SiteState& site = sites_.site(rec->site);
+  if (site.members.empty()) {
+    site.alert_open = false;
+    site.partition_size = 0;
+  }
+}
+
+AgentStatus PresenceEngine::Impl::detach(AgentHandle agent, TrackedAgent& rec) {
+  rec.clear(kFlagFlapping);
+  if (rec.has(kFlagHeld)) {
+    rec.clear(kFlagHeld);
+    --held_count_;
+  }
+  const AgentStatus status = rec.status;
+  hearing_.onRemove(rec.tenant, status, rec.established);
+  tally_.remove(rec.tenant, rec.site, status);
+  if (auto moved = sites_.remove(rec.site, rec.site_slot, status)) {
+    agents_[*moved].site_slot = rec.site_slot;
+  }
+  if (projects(status)) {
+    projected_micro_per_s_ -= rateShare(rec.direct[kHeartbeatChannel].interval_ms);
+  }
+  rec.set(kFlagRemoved);
+  rec.reason = Reason::kRetired;
+  rec.due = kNever;
+  heap_.remove(agent);
+  return status;
 }
 
 void PresenceEngine::Impl::setAgentClass(AgentHandle agent, AgentClass agent_class) {
@@ -1204,6 +1224,8 @@ AgentHandle PresenceEngine::addAgent(const AgentSpec& spec,
   return impl_->addAgent(spec, restored);
 }
 void PresenceEngine::removeAgent(AgentHandle agent) { impl_->removeAgent(agent); }
+
+void PresenceEngine::releaseAgent(AgentHandle agent) { impl_->releaseAgent(agent); }
 void PresenceEngine::setAgentClass(AgentHandle agent, AgentClass agent_class) {
   impl_->setAgentClass(agent, agent_class);
 }

@@ -52,6 +52,12 @@ class PresenceEngine {
   // reason kRetired and no further events are emitted for it.
   void removeAgent(AgentHandle agent);
 
+  // Stops tracking without a word: another collector took over the agent's shard
+  // (docs/cluster.md). Nothing is resolved or emitted: the agent's open alerts stay open for
+  // the new owner, which restores them from the store. A site left without agents forgets its
+  // alert the same way. The handle is not reused; adding the agent again gives a new one.
+  void releaseAgent(AgentHandle agent);
+
   // Changes the agent's alert class (server / workstation).
   void setAgentClass(AgentHandle agent, AgentClass agent_class);
 

@@ -10,6 +10,7 @@
 #include "collector/monitor/presence_ticker.h"
 #include "collector/store/sql_store.h"
 #include "common/clock.h"
+#include "monitor_support.h"
 #include "store_queries.h"
 #include "store_wrapper.h"
 #include "tests/support/temp_dir.h"
@@ -26,24 +27,10 @@ namespace presence = vigil::collector::presence;
 
 namespace {
 
-constexpr auto kInterval = 10s;
+constexpr auto kInterval = vigil::testing::kMonitorInterval;
+using vigil::testing::plainBeat;
 
-// A heartbeat without indicators, as ingest hands it over.
-vigil::collector::AcceptedHeartbeat plainBeat(const std::string& id, vigil::MonoTime at) {
-  vigil::collector::AcceptedHeartbeat beat;
-  beat.agent_id = id;
-  beat.received_at = at;
-  beat.next_interval = kInterval;
-  return beat;
-}
-
-presence::PresenceConfig testConfig() {
-  presence::PresenceConfig c;
-  c.heartbeat_interval = kInterval;
-  c.max_heartbeat_interval = kInterval;
-  c.confirmation_window = kInterval;
-  return c;
-}
+presence::PresenceConfig testConfig() { return vigil::testing::monitorTestConfig(); }
 
 // One collector's presence machinery over a real SQLite store, driven by a simulated clock.
 struct MonitorFixture {
@@ -57,21 +44,7 @@ struct MonitorFixture {
   std::vector<std::string> agents;
 
   MonitorFixture() {
-    auto tenant = sqlite->createTenant("t", 0);
-    auto site = sqlite->createSite(tenant->id, "s", 0);
-    vigil::collector::EnrollmentToken token;
-    token.site_id = site->id;
-    token.token_hash = std::string(64, 'a');
-    auto stored = sqlite->createEnrollmentToken(token);
-    for (int i = 0; i < 3; ++i) {
-      AgentRecord a;
-      a.id = "ag_" + std::to_string(i);
-      a.hostname = a.id;
-      a.agent_version = "0.1.0";
-      a.secret = std::string(64, 's');
-      BOOST_REQUIRE(sqlite->enrollAgent(stored->id, a, 0).ok());
-      agents.push_back(a.id);
-    }
+    vigil::testing::enrollSite(*sqlite, 3, &agents);
     restart();
   }
 
