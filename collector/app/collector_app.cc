@@ -35,6 +35,7 @@
 #include "collector/admin/token_service.h"
 #include "collector/admin/webhook_admin.h"
 #include "collector/app/bootstrap.h"
+#include "collector/app/cluster_membership.h"
 #include "collector/app/failure_log.h"
 #include "collector/app/json_log_formatter.h"
 #include "collector/app/tls_context.h"
@@ -59,6 +60,7 @@
 #include "collector/store/sql_store.h"
 #include "common/atomic_file.h"
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "common/protocol.h"
 
 namespace vigil::collector {
@@ -632,6 +634,28 @@ class StoreReachLatch {
   std::atomic<int> state_{kNothing};
 };
 
+// The lease keeper's settings for this process: a new instance id, and the URL the other
+// collectors reach it at (cluster.internalUrl, or the bound address).
+Result<LeaseKeeperOptions> clusterOptions(const CollectorConfig& config,
+                                          const Poco::Net::SocketAddress& bound) {
+  LeaseKeeperOptions options;
+  options.node = config.cluster.node_name;
+  auto instance = crypto::randomHex(8);
+  if (!instance.ok()) return instance.error();
+  options.instance = instance.value();
+  options.internal_url = config.cluster.internal_url;
+  if (options.internal_url.empty()) {
+    if (bound.host().isWildcard()) {
+      return Status::invalidArgument(
+          "set cluster.internalUrl: the other collectors cannot reach the wildcard address " +
+          config.http.address);
+    }
+    options.internal_url =
+        std::string(config.tls.enabled() ? "https://" : "http://") + bound.toString();
+  }
+  return options;
+}
+
 // The exit code of a store that cannot be opened (docs/operations.md, "Exit codes").
 int storeExitCode(const Status& failure) {
   switch (failure.code()) {
@@ -718,6 +742,8 @@ int CollectorApp::serve(const CollectorConfig& config) {
                           std::chrono::seconds(cadence.maxHeartbeatIntervalS())});
   LoadGovernor governor(config.cadence, cadence_memory.level);
   PresenceMonitor presence(presence_config, clock);
+  // In a cluster the monitor loads the shards this collector takes, as it takes them.
+  if (config.cluster.enabled()) presence.trackOwnedShardsOnly();
   if (Status s = presence.load(store, store); !s.ok()) {
     log.fatal("cannot load presence state: " + s.toString());
     return EXIT_IOERR;
@@ -852,10 +878,41 @@ int CollectorApp::serve(const CollectorConfig& config) {
                             webhook_dispatcher.wake();
                         });
 
+  // A collector of a cluster announces itself before it serves: a second process with a live
+  // collector's node name stops here.
+  std::optional<ClusterMembership> cluster;
+  if (config.cluster.enabled()) {
+    auto options = clusterOptions(config, bound);
+    if (!options.ok()) {
+      log.fatal(options.error().message());
+      return EXIT_CONFIG;
+    }
+    cluster.emplace(store, presence, ticker, clock, std::move(options.value()),
+                    Poco::Logger::get("vigil.collector.cluster"));
+    if (Status joined = cluster->join(); !joined.ok()) {
+      if (joined.code() == StatusCode::kAlreadyExists) {
+        log.fatal(
+            "cluster.nodeName '%s' is taken by a live collector: give each collector of "
+            "the cluster its own name",
+            config.cluster.node_name);
+        return EXIT_CONFIG;
+      }
+      log.fatal("cannot join the cluster: " + joined.toString());
+      return storeExitCode(joined);
+    }
+    ticker.useFences(
+        [&cluster](const std::vector<int>& shards) { return cluster->fenceFor(shards); });
+    readiness.alsoRequire([&cluster] { return cluster->ready(); });
+    metrics.add(cluster->metrics());
+    log.information("cluster: node %s, reachable at %s", config.cluster.node_name,
+                    cluster->internalUrl());
+  }
+
   writer.start();
   listener.start();
   if (beacon_listener) beacon_listener->start();
   ticker.start();
+  if (cluster) cluster->start();
   webhook_dispatcher.start();
   if (reloader) {
     reloader->start(std::chrono::seconds(config.tls.reload_interval_s));
@@ -902,6 +959,11 @@ int CollectorApp::serve(const CollectorConfig& config) {
   if (Status s = ticker.flush(); !s.ok()) {
     log.error("final presence event write failed: " + s.toString());
     if (rc == EXIT_OK) rc = EXIT_IOERR;
+  }
+  // Its shards go to the other collectors now rather than when their leases run out.
+  if (cluster) {
+    cluster->leave();
+    log.information("cluster: shards handed over");
   }
   if (Status s = writer.stop(); !s.ok()) {
     log.error("final last-seen flush failed: " + s.toString());

@@ -304,6 +304,14 @@ const std::vector<ConfigKey>& configKeys() {
        "connections for the admin API's reads, besides the writer and the probes' own"},
       {"store.postgresql.connectTimeoutSeconds", "5",
        "bound of making a connection to PostgreSQL, at start and after losing one"},
+      {"cluster.nodeName", "",
+       "this collector's name in a cluster of collectors on one PostgreSQL database "
+       "(docs/cluster.md): letters, digits, '.', '-' and '_', at most 64; empty: a collector "
+       "alone"},
+      {"cluster.internalUrl", "",
+       "where the other collectors of the cluster reach this one, e.g. "
+       "https://collector-2.internal:8443; empty: http.address and the bound port, which "
+       "must then not be a wildcard address"},
       {"webhooks.workers", "8",
        "webhook deliveries in flight at once, on the dispatcher's own threads"},
       {"webhooks.maxInFlightPerDestination", "1",
@@ -536,6 +544,31 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
     v.fail(
         "configuration key store.postgresql.conninfo must be set when store.backend is "
         "postgresql");
+  }
+
+  c.cluster.node_name = v.string("cluster.nodeName");
+  c.cluster.internal_url = v.string("cluster.internalUrl");
+  if (c.cluster.enabled()) {
+    const bool valid_name =
+        c.cluster.node_name.size() <= 64 &&
+        std::all_of(c.cluster.node_name.begin(), c.cluster.node_name.end(), [](char ch) {
+          return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '.' || ch == '-' ||
+                 ch == '_';
+        });
+    if (!valid_name) {
+      v.fail("configuration key cluster.nodeName = '" + c.cluster.node_name +
+             "' must be at most 64 letters, digits, '.', '-' and '_'");
+    }
+    if (c.store.backend != StoreSettings::Backend::kPostgresql) {
+      v.fail(
+          "configuration key cluster.nodeName needs store.backend = postgresql: the collectors "
+          "of a cluster share one database");
+    }
+  }
+  if (!c.cluster.internal_url.empty() && c.cluster.internal_url.rfind("http://", 0) != 0 &&
+      c.cluster.internal_url.rfind("https://", 0) != 0) {
+    v.fail("configuration key cluster.internalUrl = '" + c.cluster.internal_url +
+           "' must be an http:// or https:// URL");
   }
 
   WebhookDispatchConfig& dispatch = c.webhook_dispatch;

@@ -83,6 +83,14 @@ struct TlsSettings {
 // its component. The parts components fill in at start (the listener's TLS context, the
 // beacon port offered by ingest, the connection bound the open-file limit allows) are left at
 // their defaults here.
+// A collector of a cluster (docs/cluster.md): on when node_name is set.
+struct ClusterSettings {
+  std::string node_name;     // cluster.nodeName: unique among the cluster's collectors
+  std::string internal_url;  // cluster.internalUrl: where the other collectors reach this one
+
+  bool enabled() const { return !node_name.empty(); }
+};
+
 struct CollectorConfig {
   std::string data_dir;
   HttpSocketSettings http;
@@ -105,6 +113,7 @@ struct CollectorConfig {
   BeaconConfig beacon;
   std::chrono::milliseconds last_seen_flush_interval{0};  // store.flushIntervalMs
   StoreSettings store;                                    // store.backend, store.postgresql.*
+  ClusterSettings cluster;                                // cluster.*
   // Webhook delivery (docs/webhooks.md, keys webhooks.*).
   WebhookDispatchConfig webhook_dispatch;
   HttpWebhookTransportOptions webhook_transport;

@@ -215,6 +215,50 @@ BOOST_AUTO_TEST_CASE(postgresql_settings_that_cannot_work_stop_the_start_with_th
   BOOST_TEST(startOnce("newer", pg.collectorSettings(db), pg.environment()) == 65);
 }
 
+BOOST_AUTO_TEST_CASE(a_second_collector_with_a_live_collectors_node_name_stops_with_exit_78) {
+  TlsPostgres pg;
+  const std::string db = pg.server.createDatabase("vigil");
+  pg.extra_settings["cluster.nodeName"] = "collector-1";
+  auto first = pg.collector("first", db);
+  first->start();
+  // The second waits out what could be a crashed predecessor's announcement (one lease term
+  // and one renewal), sees it renewed, and stops.
+  auto second = pg.collector("second", db);
+  second->launch();
+  const int code = second->waitExit(60s);
+  BOOST_TEST_MESSAGE(logTail(second->logPath()));
+  BOOST_TEST(code == 78);
+  BOOST_TEST(logTail(second->logPath()).find("is taken by a live collector") != std::string::npos);
+  BOOST_TEST(first->stop() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_cluster_splits_the_shards_and_a_stopping_collector_hands_its_own_over) {
+  TlsPostgres pg;
+  const std::string db = pg.server.createDatabase("vigil");
+  std::vector<std::unique_ptr<Collector>> collectors;
+  for (const char* name : {"a", "b", "c"}) {
+    pg.extra_settings["cluster.nodeName"] = std::string("collector-") + name;
+    collectors.push_back(pg.collector(name, db));
+  }
+  for (auto& c : collectors) c->launch();
+  for (auto& c : collectors) c->waitReady();
+  auto held = [&](size_t i) { return metric(*collectors[i], "vigil_cluster_shards_held"); };
+  auto total = [&](size_t n) {
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) sum += held(i);
+    return sum;
+  };
+  // Every shard has one owner, and each collector about a third (rendezvous hashing).
+  BOOST_TEST(eventually(
+      [&] { return total(3) == 256 && held(0) > 40 && held(1) > 40 && held(2) > 40; }, 60s));
+  BOOST_TEST(metric(*collectors[0], "vigil_cluster_live_collectors") == 3);
+  // A graceful stop releases its leases at once: the others take them at their next round,
+  // without waiting for a term to run out.
+  BOOST_TEST(collectors[2]->stop() == 0);
+  BOOST_TEST(eventually([&] { return total(2) == 256; }, 15s));
+  BOOST_TEST(metric(*collectors[0], "vigil_cluster_live_collectors") == 2);
+}
+
 BOOST_AUTO_TEST_CASE(losing_postgresql_holds_verdicts_keeps_heartbeats_and_catches_up_after) {
   TlsPostgres pg;
   const std::string db = pg.server.createDatabase("vigil");

@@ -295,6 +295,35 @@ BOOST_AUTO_TEST_CASE(webhook_limits_and_outbound_networks_have_safe_defaults_and
       std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_cluster_node_needs_a_plain_name_and_the_postgresql_store) {
+  auto alone = readCollectorConfig(*configWith({}));
+  BOOST_REQUIRE(alone.ok());
+  BOOST_TEST(!alone->cluster.enabled());
+  const std::map<std::string, std::string> postgresql = {
+      {"store.backend", "postgresql"}, {"store.postgresql.conninfo", "host=127.0.0.1 dbname=v"}};
+  auto with = [&](std::map<std::string, std::string> extra) {
+    extra.insert(postgresql.begin(), postgresql.end());
+    return extra;
+  };
+  auto node = readCollectorConfig(*configWith(with(
+      {{"cluster.nodeName", "collector-2.eu_1"}, {"cluster.internalUrl", "https://c2:8443"}})));
+  BOOST_REQUIRE(node.ok());
+  BOOST_TEST(node->cluster.enabled());
+  BOOST_TEST(node->cluster.node_name == "collector-2.eu_1");
+  BOOST_TEST(node->cluster.internal_url == "https://c2:8443");
+
+  // On the embedded SQLite file there is nobody to share shards with.
+  BOOST_TEST(errorFor({{"cluster.nodeName", "c1"}}).find("store.backend = postgresql") !=
+             std::string::npos);
+  BOOST_TEST(errorFor(with({{"cluster.nodeName", "c 1"}})).find("cluster.nodeName") !=
+             std::string::npos);
+  BOOST_TEST(
+      errorFor(with({{"cluster.nodeName", std::string(65, 'a')}})).find("cluster.nodeName") !=
+      std::string::npos);
+  BOOST_TEST(errorFor(with({{"cluster.nodeName", "c1"}, {"cluster.internalUrl", "c2:8443"}}))
+                 .find("cluster.internalUrl") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(every_key_has_its_documented_default) {
   std::map<std::string, std::string> documented = documentedDefaults();
   BOOST_TEST_REQUIRE(documented.size() >= 50u, "docs/operations.md's table was not read");
