@@ -25,6 +25,25 @@ std::string describe(const DueDelivery& due) {
          " (" + due.entry.event_type + ")";
 }
 
+// "dispatcher-" and 32 random hex digits.
+std::string randomClaimant() {
+  std::random_device device;
+  std::string id = "dispatcher-";
+  constexpr char kHex[] = "0123456789abcdef";
+  for (int word = 0; word < 4; ++word) {
+    uint32_t bits = device();
+    for (int digit = 0; digit < 8; ++digit, bits >>= 4) id += kHex[bits & 0xf];
+  }
+  return id;
+}
+
+// Where a delivery goes, as the in-flight limits count it: OutboundDestination::key() of its
+// URL; a URL that does not parse fails at once in the transport and counts on its own.
+std::string destinationOf(const std::string& url) {
+  auto destination = parseOutboundUrl(url);
+  return destination.ok() ? destination.value().key() : "invalid:" + url;
+}
+
 std::string seconds(milliseconds d) {
   const int64_t tenths = (d.count() + 50) / 100;
   return std::to_string(tenths / 10) + (tenths % 10 != 0 ? "." + std::to_string(tenths % 10) : "") +
@@ -42,6 +61,8 @@ WebhookDispatcher::WebhookDispatcher(WebhookStore& store, WebhookTransport& tran
       config_(std::move(config)),
       warn_(std::move(warn)),
       error_(std::move(error)),
+      claimant_(config_.claimant.empty() ? randomClaimant() : config_.claimant),
+      claim_ttl_(2 * transport_.attemptTimeout() + config_.poll_interval),
       random_(std::random_device{}()) {}
 
 WebhookDispatcher::~WebhookDispatcher() { stop(); }
@@ -130,37 +151,54 @@ bool WebhookDispatcher::claim(DueDelivery* out, bool* store_failed) {
   for (const auto& [tenant, n] : tenant_in_flight_) {
     if (n >= tenantLimit()) filter.skip_tenants.push_back(tenant);
   }
+  // The page read includes this dispatcher's own claims (its entries in flight or held).
   const size_t limit = static_cast<size_t>(std::max(1, config_.workers)) + in_flight_.size() +
                        held_until_.size() + 8;
   // Entries whose destination is busy are skipped by webhook, and the page is read again
   // without them, so that a busy destination's backlog never hides other entries.
   constexpr int kMaxPages = 8;
   for (int page = 0; page < kMaxPages; ++page) {
-    auto due = store_.listDueDeliveries(now_ms, limit, filter);
-    if (!due.ok()) {
+    // What the last run of `choose` saw (the store may run it again).
+    size_t listed = 0;
+    std::vector<int64_t> busy_webhooks;
+    std::string destination;
+    // Runs inside the store's claim, on this thread, which holds claim_mu_ throughout.
+    auto choose = [&](const std::vector<DueDelivery>& due)
+                      NO_THREAD_SAFETY_ANALYSIS -> std::vector<size_t> {
+      listed = due.size();
+      busy_webhooks.clear();
+      for (size_t i = 0; i < due.size(); ++i) {
+        const DueDelivery& d = due[i];
+        if (in_flight_.count(d.entry.id) != 0 || held_until_.count(d.entry.id) != 0) continue;
+        destination = destinationOf(d.url);
+        auto busy = destination_in_flight_.find(destination);
+        if (busy != destination_in_flight_.end() && busy->second >= destination_limit) {
+          busy_webhooks.push_back(d.entry.webhook_id);
+          continue;
+        }
+        return {i};
+      }
+      return {};
+    };
+    auto claimed =
+        store_.claimDueDeliveries(claimant_, now_ms, limit, filter, claim_ttl_.count(), choose);
+    if (!claimed.ok()) {
       *store_failed = true;
-      noteStoreFailure("cannot read the webhook outbox: " + due.error().toString());
+      noteStoreFailure("cannot read the webhook outbox: " + claimed.error().toString());
       return false;
     }
     noteStoreSuccess();
-    bool skipped = false;
-    for (DueDelivery& d : due.value()) {
-      if (in_flight_.count(d.entry.id) != 0 || held_until_.count(d.entry.id) != 0) continue;
-      auto destination = parseOutboundUrl(d.url);
-      // A URL that does not parse fails at once in the transport; it counts on its own.
-      const std::string key = destination.ok() ? destination.value().key() : "invalid:" + d.url;
-      if (destination_in_flight_[key] >= destination_limit) {
-        filter.skip_webhooks.push_back(d.entry.webhook_id);
-        skipped = true;
-        continue;
-      }
-      in_flight_[d.entry.id] = InFlight{key, d.tenant_id};
-      ++destination_in_flight_[key];
+    if (!claimed.value().empty()) {
+      DueDelivery& d = claimed.value().front();
+      in_flight_[d.entry.id] = InFlight{destination, d.tenant_id};
+      ++destination_in_flight_[destination];
       ++tenant_in_flight_[d.tenant_id];
       *out = std::move(d);
       return true;
     }
-    if (!skipped || due.value().size() < limit) return false;
+    if (busy_webhooks.empty() || listed < limit) return false;
+    filter.skip_webhooks.insert(filter.skip_webhooks.end(), busy_webhooks.begin(),
+                                busy_webhooks.end());
   }
   return false;
 }
@@ -218,15 +256,10 @@ bool WebhookDispatcher::attempt(const DueDelivery& due) {
   auto signature = signWebhook(due.secret, entry.message_id, started_ms / 1000, entry.payload);
   if (!signature.ok()) {
     outcome.error = "cannot sign: " + signature.error().message();
-    Status s = store_.markDeliveryFailed(entry.id, outcome);
+    Status s = store_.markDeliveryFailed(entry.id, claimant_, outcome);
     ++given_up_;
     if (warn_) warn_(describe(due) + " given up: " + outcome.error);
-    if (!s.ok()) {
-      noteStoreFailure("cannot record a webhook delivery: " + s.toString());
-      hold(due);
-      return false;
-    }
-    return true;
+    return afterRecording(due, s);
   }
 
   WebhookRequest request;
@@ -241,7 +274,7 @@ bool WebhookDispatcher::attempt(const DueDelivery& due) {
   Status recorded;
   if (answer.ok() && answer.value().status >= 200 && answer.value().status <= 299) {
     outcome.http_status = answer.value().status;
-    recorded = store_.markDeliveryDelivered(entry.id, outcome);
+    recorded = store_.markDeliveryDelivered(entry.id, claimant_, outcome);
     ++delivered_;
   } else {
     ++failed_attempts_;
@@ -267,26 +300,37 @@ bool WebhookDispatcher::attempt(const DueDelivery& due) {
     if (outcome.error.size() > kMaxErrorBytes) outcome.error.resize(kMaxErrorBytes);
     const int64_t attempts = entry.attempts + 1;
     if (done_ms - entry.created_at_ms >= config_.give_up_after.count()) {
-      recorded = store_.markDeliveryFailed(entry.id, outcome);
+      recorded = store_.markDeliveryFailed(entry.id, claimant_, outcome);
       ++given_up_;
       if (warn_) {
         warn_(describe(due) + " given up after " + std::to_string(attempts) +
               " attempts: " + logged);
       }
     } else {
-      recorded = store_.markDeliveryRetry(entry.id, outcome, done_ms + delay.count());
+      recorded = store_.markDeliveryRetry(entry.id, claimant_, outcome, done_ms + delay.count());
       if (warn_) {
         warn_(describe(due) + " failed: " + logged + "; attempt " + std::to_string(attempts) +
               ", next in " + seconds(delay));
       }
     }
   }
-  if (!recorded.ok()) {
-    noteStoreFailure("cannot record a webhook delivery: " + recorded.toString());
-    hold(due);
-    return false;
+  return afterRecording(due, recorded);
+}
+
+bool WebhookDispatcher::afterRecording(const DueDelivery& due, const Status& recorded) {
+  if (recorded.ok()) return true;
+  if (recorded.code() == StatusCode::kFailedPrecondition) {
+    // Its claim ran out during the attempt and another dispatcher took the entry over: that
+    // one records it. Not a store failure.
+    if (warn_) {
+      warn_(describe(due) + ": outcome not recorded, the entry passed to another dispatcher (" +
+            recorded.message() + ")");
+    }
+    return true;
   }
-  return true;
+  noteStoreFailure("cannot record a webhook delivery: " + recorded.toString());
+  hold(due);
+  return false;
 }
 
 WebhookDeliveryStats WebhookDispatcher::stats() {

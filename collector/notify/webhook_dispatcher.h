@@ -3,11 +3,21 @@
 // Delivers the webhook outbox (docs/webhooks.md): POSTs each due entry, signed per Standard
 // Webhooks, and records the outcome in the store.
 //
+//   - Once across collectors: the dispatcher claims each entry in the store before it attempts
+//     it (store.h, claimDueDeliveries), as `claimant`, for a claim TTL of twice the transport's
+//     attempt timeout plus the poll interval, on the database's clock. Another dispatcher (of
+//     this collector or another one sharing the database) never takes an entry under an
+//     unexpired claim, and only the claimant records the attempt; a claimant whose claim ran
+//     out and passed to another records nothing (the store answers kFailedPrecondition), which
+//     is logged and is not a store failure.
 //   - At least once: an entry leaves "pending" only when an attempt is recorded, so an entry
-//     whose delivery a crash interrupted is sent again after the restart, with the same
-//     webhook-id (its message id).
+//     whose delivery a crash interrupted is sent again, with the same webhook-id (its message
+//     id), once its claim has expired: by another collector, or by this one after the restart.
+//     So is an entry whose claimant stalled past the claim TTL, and then the receiver may get
+//     it twice (deduplicate on webhook-id).
 //   - In order per ordering key: the store offers only the oldest pending entry of each webhook
-//     and key, and the dispatcher never has two entries of one webhook and key in flight.
+//     and key, and it stays pending (and claimed) while in flight, so no dispatcher of the
+//     cluster has two entries of one webhook and key in flight.
 //   - A 2xx answer is delivered; anything else, or no answer, is retried after a capped
 //     exponential backoff with jitter (Retry-After is honoured on 429 and 503); an entry still
 //     failing once it is `give_up_after` old is given up (state "failed").
@@ -16,7 +26,8 @@
 // receiver can delay ingest, verdicts or the store's presence writes. Each attempt is bounded
 // as a whole by the transport (webhooks.attemptTimeoutSeconds). One destination (host:port)
 // has at most `max_in_flight_per_destination` attempts in flight, one tenant at most
-// `max_in_flight_per_tenant` (and never every worker). What that bounds, exactly:
+// `max_in_flight_per_tenant` (and never every worker); these count this dispatcher's attempts
+// (each collector of a cluster has its own). What that bounds, exactly:
 //   - a slow or dead receiver holds at most its destination's share of the workers, each for
 //     at most one attempt timeout, and delays every event to that destination (of any webhook
 //     or tenant pointing there), later events of a key waiting behind earlier ones;
@@ -30,7 +41,8 @@
 // TLS errors), which the tenant never sees: a delivery records only the failure's reason.
 //
 // Time: backoff and give-up decisions read the injected Clock (wall time, because due times
-// are persisted); the worker threads' idle waits are real time.
+// are persisted); claims expire on the database's clock; the worker threads' idle waits are
+// real time.
 
 #include <atomic>
 #include <chrono>
@@ -63,6 +75,12 @@ struct WebhookDispatchConfig {
   std::chrono::milliseconds give_up_after{24 * 3'600'000};  // age at which failing entries fail
   double jitter = 0.2;  // each delay is shortened by up to this share, at random
   std::string user_agent = "vigil-collector";
+  // Names this dispatcher's claims of outbox entries; it must be unique among the dispatchers
+  // sharing the database, also across restarts while an old claim may still be live. Empty
+  // (the default): "dispatcher-" and 32 random hex digits, new for each dispatcher. The
+  // application may set it to the collector's node name and instance, so that an operator
+  // reading the outbox table sees which collector holds an entry.
+  std::string claimant;
 };
 
 // Counters since start, and the outbox now, for /metrics.
@@ -103,14 +121,20 @@ class WebhookDispatcher {
 
   WebhookDeliveryStats stats();
 
+  // The name this dispatcher claims entries under (WebhookDispatchConfig::claimant).
+  const std::string& claimant() const { return claimant_; }
+  // How long each claim lasts: twice the transport's attempt timeout plus the poll interval,
+  // so that an attempt and the recording of its outcome fit in it with room to spare.
+  std::chrono::milliseconds claimTtl() const { return claim_ttl_; }
+
   // The delay before attempt `attempts + 1` after `attempts` failed ones, before jitter:
   // retry_initial * 2^(attempts - 1), at most retry_max. REQUIRES: attempts >= 1.
   std::chrono::milliseconds backoff(int64_t attempts) const;
 
  private:
   // The next due entry no other worker holds, whose tenant and destination are below their
-  // limits, marked in flight; false if none (or on a store failure, which sets
-  // *store_failed).
+  // limits, claimed in the store and marked in flight; false if none (or on a store failure,
+  // which sets *store_failed).
   bool claim(DueDelivery* out, bool* store_failed);
   int tenantLimit() const;
   void release(int64_t entry_id);
@@ -123,6 +147,10 @@ class WebhookDispatcher {
   void noteStoreSuccess();
   // Attempts one entry and records the outcome; false if recording it failed.
   bool attempt(const DueDelivery& due);
+  // After recording the outcome of `due`'s attempt (`recorded`): a claim lost to another
+  // dispatcher is logged; a store failure is noted and the entry held. False on a store
+  // failure.
+  bool afterRecording(const DueDelivery& due, const Status& recorded);
   std::chrono::milliseconds jittered(std::chrono::milliseconds delay);
   void run();
 
@@ -132,6 +160,8 @@ class WebhookDispatcher {
   const WebhookDispatchConfig config_;
   const LogFn warn_;
   const LogFn error_;
+  const std::string claimant_;
+  const std::chrono::milliseconds claim_ttl_;
 
   // An entry in flight, and what it counts against.
   struct InFlight {

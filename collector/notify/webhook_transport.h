@@ -58,6 +58,9 @@ class WebhookTransport {
   // (refused destination, name resolution, connection, TLS, timeout) is a WebhookFailure.
   // Thread safety: implementations are safe to call from several threads.
   virtual WebhookResult post(const WebhookRequest& request) = 0;
+  // The longest one post() takes, as a whole: the dispatcher's claims of outbox entries are
+  // made to outlast an attempt comfortably (webhook_dispatcher.h).
+  virtual std::chrono::milliseconds attemptTimeout() const = 0;
 };
 
 struct HttpWebhookTransportOptions {
@@ -91,6 +94,7 @@ class HttpWebhookTransport final : public WebhookTransport {
   HttpWebhookTransport& operator=(const HttpWebhookTransport&) = delete;
 
   WebhookResult post(const WebhookRequest& request) override;
+  std::chrono::milliseconds attemptTimeout() const override { return options_.attempt_timeout; }
 
  private:
   struct Authorities;

@@ -4,8 +4,10 @@
 // Each connection runs its transactions SERIALIZABLE: what one collector's transaction reads
 // and writes is as if no other ran beside it, as on the single-writer SQLite file, and a
 // transaction that a concurrent one made fail (SQLSTATE 40001, or a deadlock) is run again by
-// SqlStore. Errors carry their SQLSTATE (verbose error messages), which is how a uniqueness
-// violation or a conflict is told from anything else.
+// SqlStore. The one exception: claims of webhook outbox entries run READ COMMITTED under row
+// locks (FOR UPDATE SKIP LOCKED; sql_backend.h, readCommittedSql). Errors carry their SQLSTATE
+// (verbose error messages), which is how a uniqueness violation or a conflict is told from anything
+// else.
 
 #include <Poco/Data/DataException.h>
 #include <Poco/Data/PostgreSQL/Connector.h>
@@ -127,15 +129,15 @@ class PostgresBackend final : public Backend {
     return session;
   }
 
-  void restore(Session& session, bool reader) override {
-    if (session.isConnected() && PQstatus(connectionOf(session)) == CONNECTION_OK) return;
-    try {
-      session.close();
-    } catch (const Poco::Exception&) {  // NOLINT(bugprone-empty-catch): it is gone either way
-    }
-    probeConnection(conninfo_);
-    session.open();
-    configure(session, reader);
+  // A new session, not the old one opened again: Poco::Data::PostgreSQL keeps a session's
+  // transaction state when its connection is lost (the transaction it was in, the statements
+  // it has yet to deallocate) and carries it over to a reconnection, where every later
+  // transaction would then fail (a BEGIN skipped, a DEALLOCATE of a statement the new
+  // connection never had). The old session's libpq connection object is leaked, as Poco leaks
+  // it on any reconnection (its close() frees only a live connection).
+  void restore(std::unique_ptr<Session>& session, bool reader) override {
+    if (session->isConnected() && PQstatus(connectionOf(*session)) == CONNECTION_OK) return;
+    session = connect(reader);
   }
 
   bool connectionLost(Session& session) override {
@@ -146,6 +148,12 @@ class PostgresBackend final : public Backend {
     return "CAST(floor(EXTRACT(EPOCH FROM statement_timestamp()) * 1000) AS BIGINT)";
   }
   const char* shareLockClause() const override { return " FOR SHARE"; }
+  std::string skipLockedClause(const std::string& table) const override {
+    return " FOR UPDATE OF " + table + " SKIP LOCKED";
+  }
+  const char* readCommittedSql() const override {
+    return "SET TRANSACTION ISOLATION LEVEL READ COMMITTED";
+  }
   bool isConstraintViolation(const Poco::Exception& e) const override {
     const std::string state = sqlStateOf(e);
     return state == "23505" || state == "23503";

@@ -314,6 +314,14 @@ const std::vector<Migration>& migrations() {
           " started_at INTEGER NOT NULL,"
           " expires_at INTEGER NOT NULL)",
       }},
+      // 9: outbox claims (store.h, WebhookStore), so that the dispatchers of several
+      // collectors never deliver one entry twice: which dispatcher holds an entry while it
+      // delivers it (NULL: none), and until when, on the database's clock (Unix ms; 0: no
+      // claim). Existing entries start unclaimed.
+      {{
+          "ALTER TABLE webhook_outbox ADD COLUMN claimed_by TEXT",
+          "ALTER TABLE webhook_outbox ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0",
+      }},
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
   return kMigrations;

@@ -41,8 +41,9 @@ class Backend {
   // A new connection, ready for use: the writer (`reader` false) or one that refuses writes.
   virtual std::unique_ptr<Poco::Data::Session> connect(bool reader) = 0;
   // Called before each use of a connection whose last use failed: makes it usable again if it
-  // was lost (a PostgreSQL server that restarted), or throws. SQLite's never is.
-  virtual void restore(Poco::Data::Session& session, bool reader) = 0;
+  // was lost (a PostgreSQL server that restarted), or throws. A lost connection is replaced by
+  // a new one. SQLite's never is.
+  virtual void restore(std::unique_ptr<Poco::Data::Session>& session, bool reader) = 0;
 
   // After a failure on `session`: the database cannot be reached through it any more (the
   // server went away); calls then fail with kUnavailable. SQLite's never.
@@ -57,6 +58,19 @@ class Backend {
   // transaction ends: " FOR SHARE" on PostgreSQL; nothing on SQLite, whose single writer
   // excludes every other write anyway.
   virtual const char* shareLockClause() const = 0;
+  // Appended to a SELECT that claims rows of `table` (its name or alias there): locks the rows
+  // it returns against concurrent changes until the transaction ends, and passes over rows
+  // another transaction holds locked instead of waiting for them, so that concurrent claimers
+  // each get rows of their own: " FOR UPDATE OF <table> SKIP LOCKED" on PostgreSQL; nothing
+  // on SQLite, whose single writer makes claims one after another anyway.
+  virtual std::string skipLockedClause(const std::string& table) const = 0;
+  // Run first in a transaction that claims rows with skipLockedClause(): makes it READ
+  // COMMITTED, where a claimer that meets a row another claimed since its statement began
+  // checks the row's latest version (and passes over it) instead of failing, as SERIALIZABLE
+  // would, over and over while claimers contend for the same first rows. The rows' locks, and
+  // that recheck, keep two claimers from taking one row. PostgreSQL only; empty on SQLite,
+  // whose transactions are serializable by its single writer.
+  virtual const char* readCommittedSql() const = 0;
 
   // A uniqueness or foreign key violation (what a caller maps to kAlreadyExists).
   virtual bool isConstraintViolation(const Poco::Exception& e) const = 0;

@@ -197,12 +197,16 @@ class SqlStore final : public Store {
   Result<bool> deleteWebhook(int64_t webhook_id) override;
   Result<OutboxEntry> enqueueWebhookEvent(int64_t webhook_id, const OutboxEvent& event,
                                           int64_t now_ms) override;
-  Result<std::vector<DueDelivery>> listDueDeliveries(int64_t now_ms, size_t limit,
-                                                     const DueDeliveryFilter& filter) override;
-  Status markDeliveryDelivered(int64_t entry_id, const DeliveryAttempt& attempt) override;
-  Status markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& attempt,
-                           int64_t next_attempt_at_ms) override;
-  Status markDeliveryFailed(int64_t entry_id, const DeliveryAttempt& attempt) override;
+  Result<std::vector<DueDelivery>> claimDueDeliveries(const std::string& claimant, int64_t now_ms,
+                                                      size_t limit, const DueDeliveryFilter& filter,
+                                                      int64_t claim_ttl_ms,
+                                                      const DeliveryChooser& choose) override;
+  Status markDeliveryDelivered(int64_t entry_id, const std::string& claimant,
+                               const DeliveryAttempt& attempt) override;
+  Status markDeliveryRetry(int64_t entry_id, const std::string& claimant,
+                           const DeliveryAttempt& attempt, int64_t next_attempt_at_ms) override;
+  Status markDeliveryFailed(int64_t entry_id, const std::string& claimant,
+                            const DeliveryAttempt& attempt) override;
   Result<std::vector<OutboxEntry>> listDeliveries(int64_t webhook_id, int64_t before_id,
                                                   size_t limit) override;
   Result<OutboxStats> outboxStats() override;

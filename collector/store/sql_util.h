@@ -226,7 +226,7 @@ std::invoke_result_t<F&> SqlStore::guardedLocked(const std::string& what, F&& bo
         [&]() NO_THREAD_SAFETY_ANALYSIS -> std::invoke_result_t<F&> {
           if (writer_failed_) {
             lost = true;  // until the connection is made again
-            backend_->restore(*session_, /*reader=*/false);
+            backend_->restore(session_, /*reader=*/false);
             lost = false;
             writer_failed_ = false;
           }
@@ -247,7 +247,6 @@ std::invoke_result_t<F&> SqlStore::guardedLocked(const std::string& what, F&& bo
 template <typename F>
 auto SqlStore::readOn(ReadConnection& reader, const std::string& what, F&& body) {
   MutexLock lock(reader.mu);
-  Poco::Data::Session& session = *reader.session;
   for (int attempt = 1;; ++attempt) {
     bool conflict = false;
     bool lost = false;
@@ -256,10 +255,11 @@ auto SqlStore::readOn(ReadConnection& reader, const std::string& what, F&& body)
         [&]() NO_THREAD_SAFETY_ANALYSIS {
           if (reader.failed) {
             lost = true;  // until the connection is made again
-            backend_->restore(session, reader.read_only);
+            backend_->restore(reader.session, reader.read_only);
             lost = false;
             reader.failed = false;
           }
+          Poco::Data::Session& session = *reader.session;  // restore() may have replaced it
           try {
             return body(session);
           } catch (const Poco::Exception& e) {

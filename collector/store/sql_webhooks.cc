@@ -2,9 +2,17 @@
 //
 // The outbox is a table, not a queue in memory: an event enters it in the same transaction as
 // the alert or health change it announces (appendPresenceEvents), so a crash can lose neither
-// without the other, and it leaves the pending state only when an attempt is recorded. Entries
-// are never claimed in the database: a delivery interrupted by a crash simply stays pending
-// and is attempted again, under the same message id, after the restart (at least once).
+// without the other, and it leaves the pending state only when an attempt is recorded.
+//
+// Entries are claimed in the database before they are delivered (claimed_by, claimed_until;
+// schema 9), so that the dispatchers of several collectors sharing a PostgreSQL database never
+// deliver an entry twice: a claim selects the due entries with FOR UPDATE SKIP LOCKED (a
+// concurrent claimer passes over them) and marks them in the same transaction, READ COMMITTED
+// (a row claimed meanwhile is rechecked, and passed over, rather than failing the claim), and
+// only the claimant records an attempt. A claim runs out on the database's clock (the one clock the
+// collectors share; Backend::clockMillisSql), so a delivery interrupted by a crash stays
+// pending and is attempted again, under the same message id, by any dispatcher once its claim
+// has expired (at least once).
 //
 // Payloads and secrets come from collector/events (event_json, webhook_signature), which sits
 // below the store: it needs only the plain records of collector/core, common/ and
@@ -16,6 +24,7 @@
 #include <Poco/Nullable.h>
 
 #include <algorithm>
+#include <numeric>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -119,7 +128,7 @@ OutboxEntry insertOutboxEntry(Session& s, int64_t webhook_id, const OutboxEvent&
   e.created_at_ms = now_ms;
   Poco::Int64 webhook = webhook_id;
   Poco::Int64 at = now_ms;
-  // Due no earlier than the pending entries it waits for (see listDueDeliveries).
+  // Due no earlier than the pending entries it waits for (see claimDueDeliveries).
   Poco::Nullable<Poco::Int64> queued_until;
   s << "SELECT MAX(next_attempt_at) FROM webhook_outbox"
        " WHERE webhook_id = $1 AND ordering_key = $2 AND state = 'pending'",
@@ -165,21 +174,34 @@ void enqueueForSubscribers(Session& s, std::optional<int64_t> tenant_id, const O
   }
 }
 
-// Records one attempt of a pending entry, leaving it in `state`.
-Status recordAttempt(Session& s, int64_t entry_id, const std::string& state,
-                     const DeliveryAttempt& attempt, std::optional<int64_t> next_attempt_at_ms,
+// Records one attempt of a pending entry that `claimant` holds, leaving it in `state` and
+// unclaimed; kFailedPrecondition, recording nothing, if the entry is there but not pending
+// under `claimant`'s claim. Throws on failure.
+Status recordAttempt(Session& s, int64_t entry_id, const std::string& claimant,
+                     const std::string& state, const DeliveryAttempt& attempt,
+                     std::optional<int64_t> next_attempt_at_ms,
                      std::optional<int64_t> delivered_at_ms) {
   Poco::Int64 id = entry_id;
   Poco::Int64 at = attempt.at_ms;
   Poco::Nullable<Poco::Int64> status = toNullable(attempt.http_status);
   Poco::Nullable<Poco::Int64> next = toNullable(next_attempt_at_ms);
   Poco::Nullable<Poco::Int64> delivered = toNullable(delivered_at_ms);
-  s << "UPDATE webhook_outbox SET state = $1, attempts = attempts + 1, last_attempt_at = $2,"
-       " last_status = $3, last_error = $4, next_attempt_at = COALESCE($5, next_attempt_at),"
-       " delivered_at = COALESCE($6, delivered_at) WHERE id = $7 AND state = 'pending'",
+  Statement update(s);
+  update << "UPDATE webhook_outbox SET state = $1, attempts = attempts + 1, last_attempt_at = $2,"
+            " last_status = $3, last_error = $4, next_attempt_at = COALESCE($5, next_attempt_at),"
+            " delivered_at = COALESCE($6, delivered_at), claimed_by = NULL, claimed_until = 0"
+            " WHERE id = $7 AND state = 'pending' AND claimed_by = $8",
       bind(state), use(at), use(status), bind(attempt.error), use(next), use(delivered), use(id),
-      now;
-  return Status::okStatus();
+      bind(claimant);
+  if (update.execute() > 0) return Status::okStatus();
+  Statement st(s);
+  st << "SELECT state, claimed_by FROM webhook_outbox WHERE id = $1", use(id), now;
+  RecordSet rs(st);
+  if (rs.rowCount() == 0) return Status::okStatus();  // its webhook was deleted meanwhile
+  const std::optional<std::string> holder = optionalStringAt(rs, 1, 0);
+  return Status::failedPrecondition(
+      "webhook outbox entry " + std::to_string(entry_id) + " is " + stringAt(rs, 0, 0) +
+      (holder ? ", claimed by " + *holder : ", unclaimed") + ": no longer " + claimant + "'s");
 }
 
 }  // namespace
@@ -284,8 +306,12 @@ Result<OutboxEntry> SqlStore::enqueueWebhookEvent(int64_t webhook_id, const Outb
   });
 }
 
-Result<std::vector<DueDelivery>> SqlStore::listDueDeliveries(int64_t now_ms, size_t limit,
-                                                             const DueDeliveryFilter& filter) {
+Result<std::vector<DueDelivery>> SqlStore::claimDueDeliveries(const std::string& claimant,
+                                                              int64_t now_ms, size_t limit,
+                                                              const DueDeliveryFilter& filter,
+                                                              int64_t claim_ttl_ms,
+                                                              const DeliveryChooser& choose) {
+  if (claim_ttl_ms < 0) return Status::invalidArgument("a claim cannot end before it is made");
   // Ids are integers: written into the statement, they cannot change its meaning.
   auto notIn = [](const char* column, const std::vector<int64_t>& ids) {
     if (ids.empty()) return std::string();
@@ -295,52 +321,90 @@ Result<std::vector<DueDelivery>> SqlStore::listDueDeliveries(int64_t now_ms, siz
     }
     return clause + ")";
   };
+  const std::string clock = backend_->clockMillisSql();
   MutexLock lock(mu_);
   return guardedLocked(
-      "cannot list due webhook deliveries",
+      "cannot claim due webhook deliveries",
       [&]() REQUIRES(mu_) -> Result<std::vector<DueDelivery>> {
-        Poco::Int64 at = now_ms;
-        Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
-        Statement st(*session_);
-        st << "SELECT " + std::string(kOutboxColumns) +
-                  ", w.url, w.secret, w.tenant_id FROM webhook_outbox o"
-                  " JOIN webhooks w ON w.id = o.webhook_id"
-                  " WHERE o.state = 'pending' AND o.next_attempt_at <= $1 AND w.enabled = 1" +
-                  notIn("w.tenant_id", filter.skip_tenants) + notIn("w.id", filter.skip_webhooks) +
-                  " AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.state = 'pending'"
-                  " AND p.webhook_id = o.webhook_id AND p.ordering_key = o.ordering_key"
-                  " AND p.id < o.id)"
-                  " ORDER BY o.next_attempt_at, o.id LIMIT $2",
-            use(at), use(max_rows), now;
+        Session& s = *session_;
+        Transaction tx(s);
+        const std::string read_committed = backend_->readCommittedSql();
+        if (!read_committed.empty()) s << read_committed, now;
+        Query candidates("SELECT " + std::string(kOutboxColumns) +
+                         ", w.url, w.secret, w.tenant_id FROM webhook_outbox o"
+                         " JOIN webhooks w ON w.id = o.webhook_id"
+                         " WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND w.enabled = 1" +
+                         notIn("w.tenant_id", filter.skip_tenants) +
+                         notIn("w.id", filter.skip_webhooks));
+        candidates.param(now_ms);
+        // Unclaimed (claimed_until 0), claimed by `claimant`, or under an expired claim.
+        candidates.sql(" AND (o.claimed_until <= " + clock + " OR o.claimed_by = ?)")
+            .param(claimant);
+        candidates.sql(
+            " AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.state = 'pending'"
+            " AND p.webhook_id = o.webhook_id AND p.ordering_key = o.ordering_key"
+            " AND p.id < o.id) ORDER BY o.next_attempt_at, o.id LIMIT ?");
+        candidates.param(static_cast<int64_t>(limit)).sql(backend_->skipLockedClause("o"));
+        Statement st(s);
+        candidates.execute(st);
         RecordSet rs(st);
-        std::vector<DueDelivery> out;
-        out.reserve(rs.rowCount());
+        std::vector<DueDelivery> due;
+        due.reserve(rs.rowCount());
         for (size_t row = 0; row < rs.rowCount(); ++row) {
-          out.push_back(DueDelivery{outboxAt(rs, row), stringAt(rs, kOutboxColumnCount, row),
+          due.push_back(DueDelivery{outboxAt(rs, row), stringAt(rs, kOutboxColumnCount, row),
                                     stringAt(rs, kOutboxColumnCount + 1, row),
                                     intAt(rs, kOutboxColumnCount + 2, row)});
         }
-        return out;
+        std::vector<size_t> picked;
+        if (choose) {
+          picked = choose(due);
+          std::sort(picked.begin(), picked.end());
+          picked.erase(std::unique(picked.begin(), picked.end()), picked.end());
+          picked.erase(std::lower_bound(picked.begin(), picked.end(), due.size()), picked.end());
+        } else {
+          picked.resize(due.size());
+          std::iota(picked.begin(), picked.end(), size_t{0});
+        }
+        std::vector<DueDelivery> claimed;
+        claimed.reserve(picked.size());
+        std::vector<int64_t> ids;
+        ids.reserve(picked.size());
+        for (size_t i : picked) {
+          ids.push_back(due[i].entry.id);
+          claimed.push_back(std::move(due[i]));
+        }
+        if (!ids.empty()) {
+          Query claim("UPDATE webhook_outbox SET claimed_by = ?, claimed_until = " + clock +
+                      " + ? WHERE state = 'pending'");
+          claim.param(claimant).param(claim_ttl_ms).inList("id", ids);
+          Statement update(s);
+          claim.execute(update);
+        }
+        tx.commit();
+        return claimed;
       });
 }
 
-Status SqlStore::markDeliveryDelivered(int64_t entry_id, const DeliveryAttempt& attempt) {
+Status SqlStore::markDeliveryDelivered(int64_t entry_id, const std::string& claimant,
+                                       const DeliveryAttempt& attempt) {
   MutexLock lock(mu_);
   return guardedLocked("cannot record webhook delivery", [&]() REQUIRES(mu_) {
-    return recordAttempt(*session_, entry_id, "delivered", attempt, std::nullopt, attempt.at_ms);
+    return recordAttempt(*session_, entry_id, claimant, "delivered", attempt, std::nullopt,
+                         attempt.at_ms);
   });
 }
 
-Status SqlStore::markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& attempt,
-                                   int64_t next_attempt_at_ms) {
+Status SqlStore::markDeliveryRetry(int64_t entry_id, const std::string& claimant,
+                                   const DeliveryAttempt& attempt, int64_t next_attempt_at_ms) {
   MutexLock lock(mu_);
   return guardedLocked("cannot record webhook delivery attempt", [&]() REQUIRES(mu_) {
     Session& s = *session_;
     Transaction tx(s);
     Status recorded =
-        recordAttempt(s, entry_id, "pending", attempt, next_attempt_at_ms, std::nullopt);
-    // The entries waiting behind it are not due before it: the due-list query then never
-    // wades through entries blocked behind a failing one.
+        recordAttempt(s, entry_id, claimant, "pending", attempt, next_attempt_at_ms, std::nullopt);
+    if (!recorded.ok()) return recorded;
+    // The entries waiting behind it are not due before it: the claim query then never wades
+    // through entries blocked behind a failing one.
     Poco::Int64 id = entry_id;
     Poco::Int64 next = next_attempt_at_ms;
     s << "UPDATE webhook_outbox"
@@ -353,10 +417,12 @@ Status SqlStore::markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& atte
   });
 }
 
-Status SqlStore::markDeliveryFailed(int64_t entry_id, const DeliveryAttempt& attempt) {
+Status SqlStore::markDeliveryFailed(int64_t entry_id, const std::string& claimant,
+                                    const DeliveryAttempt& attempt) {
   MutexLock lock(mu_);
   return guardedLocked("cannot record webhook delivery failure", [&]() REQUIRES(mu_) {
-    return recordAttempt(*session_, entry_id, "failed", attempt, std::nullopt, std::nullopt);
+    return recordAttempt(*session_, entry_id, claimant, "failed", attempt, std::nullopt,
+                         std::nullopt);
   });
 }
 

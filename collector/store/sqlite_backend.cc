@@ -89,13 +89,15 @@ class SqliteBackend final : public Backend {
     return session;
   }
 
-  void restore(Session& /*session*/, bool /*reader*/) override {}
+  void restore(std::unique_ptr<Session>& /*session*/, bool /*reader*/) override {}
   bool connectionLost(Session& /*session*/) override { return false; }
 
   const char* clockMillisSql() const override {
     return "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
   }
   const char* shareLockClause() const override { return ""; }
+  std::string skipLockedClause(const std::string& /*table*/) const override { return ""; }
+  const char* readCommittedSql() const override { return ""; }
   bool isConstraintViolation(const Poco::Exception& e) const override {
     return dynamic_cast<const Poco::Data::SQLite::ConstraintViolationException*>(&e) != nullptr;
   }

@@ -18,6 +18,7 @@
 // Errors are returned as Status; no exception leaves a store.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -226,8 +227,18 @@ class CadenceStore {
 // Webhooks and their outbox (collector/notify). Alert and health changes put their events
 // into the outbox inside appendPresenceEvents' transaction: one entry per enabled webhook of
 // the alert's tenant (of every tenant for health changes) that wants the event type.
+//
+// Entries are delivered under claims, so that the dispatchers of several collectors sharing
+// one database never deliver an entry twice (docs/webhooks.md, "Across collectors"): a
+// dispatcher claims the entries it is about to deliver, for a time on the database's clock,
+// and only the claimant records the outcome. Due times (`now_ms`, next_attempt_at) are the
+// caller's wall clock; only claims are on the database's.
 class WebhookStore {
  public:
+  // Given the due entries a claim may take (in the order they are due), the positions of
+  // those to claim.
+  using DeliveryChooser = std::function<std::vector<size_t>(const std::vector<DueDelivery>&)>;
+
   virtual ~WebhookStore() = default;
 
   // Creates the webhook with a newly generated secret.
@@ -246,19 +257,38 @@ class WebhookStore {
   // pending entries of its ordering key, when they are. kNotFound if the webhook does not exist.
   virtual Result<OutboxEntry> enqueueWebhookEvent(int64_t webhook_id, const OutboxEvent& event,
                                                   int64_t now_ms) = 0;
-  // Pending entries of enabled webhooks due at `now_ms`, each the oldest pending entry of its
-  // webhook and ordering key (a later entry waits until the earlier is delivered or failed),
-  // earliest due first, at most `limit`; none of the tenants and webhooks `filter` skips.
-  virtual Result<std::vector<DueDelivery>> listDueDeliveries(int64_t now_ms, size_t limit,
-                                                             const DueDeliveryFilter& filter) = 0;
-  // Each records one attempt of a pending entry (attempts + 1); an entry that is no longer
-  // pending (its webhook was deleted meanwhile) is left alone. Delivered; failed and due again
-  // at `next_attempt_at_ms` (with the entries waiting behind it); failed for good (state
-  // "failed").
-  virtual Status markDeliveryDelivered(int64_t entry_id, const DeliveryAttempt& attempt) = 0;
-  virtual Status markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& attempt,
-                                   int64_t next_attempt_at_ms) = 0;
-  virtual Status markDeliveryFailed(int64_t entry_id, const DeliveryAttempt& attempt) = 0;
+  // Claims due entries for `claimant`, which names one dispatcher (unique among all that share
+  // the database). The candidates: pending entries of enabled webhooks due at `now_ms`, each
+  // the oldest pending entry of its webhook and ordering key (a later entry waits until the
+  // earlier is delivered or failed), that no other claimant holds (unclaimed, claimed by
+  // `claimant` itself, or under a claim that has expired); earliest due first, at most
+  // `limit`, none of the tenants and webhooks `filter` skips. `choose` (empty: every
+  // candidate) picks among them; those picked are claimed by `claimant` until `claim_ttl_ms`
+  // from now on the database's clock, and returned in their order, all in one transaction.
+  // `choose` runs inside it, with the store busy: it must be quick and must not call the
+  // store; it may run more than once (a transaction a concurrent one made fail is run again),
+  // and only its last answer counts. Candidates another claimant is claiming at the same
+  // moment (PostgreSQL) are passed over, never waited for. kInvalidArgument if `claim_ttl_ms`
+  // is negative; 0 makes a claim that has expired at once.
+  virtual Result<std::vector<DueDelivery>> claimDueDeliveries(const std::string& claimant,
+                                                              int64_t now_ms, size_t limit,
+                                                              const DueDeliveryFilter& filter,
+                                                              int64_t claim_ttl_ms,
+                                                              const DeliveryChooser& choose) = 0;
+  // Each records one attempt (attempts + 1) of an entry `claimant` claimed, and ends the
+  // claim: delivered; failed and due again at `next_attempt_at_ms` (with the entries waiting
+  // behind it), claimable then by any dispatcher, under the same message id; failed for good
+  // (state "failed"). Only the claimant holding the entry records: kFailedPrecondition, and
+  // nothing recorded, if the entry is not pending under `claimant`'s claim (expired or not)
+  // any more: another claimant took it over once the claim had expired, or an attempt was
+  // recorded already. An entry that no longer exists (its webhook was deleted meanwhile) is
+  // left alone.
+  virtual Status markDeliveryDelivered(int64_t entry_id, const std::string& claimant,
+                                       const DeliveryAttempt& attempt) = 0;
+  virtual Status markDeliveryRetry(int64_t entry_id, const std::string& claimant,
+                                   const DeliveryAttempt& attempt, int64_t next_attempt_at_ms) = 0;
+  virtual Status markDeliveryFailed(int64_t entry_id, const std::string& claimant,
+                                    const DeliveryAttempt& attempt) = 0;
   // The webhook's outbox entries, descending by id before `before_id`.
   virtual Result<std::vector<OutboxEntry>> listDeliveries(int64_t webhook_id, int64_t before_id,
                                                           size_t limit) = 0;

@@ -197,19 +197,23 @@ class StoreWrapper : public Store {
                                           int64_t now_ms) override {
     return target_.enqueueWebhookEvent(webhook_id, event, now_ms);
   }
-  Result<std::vector<DueDelivery>> listDueDeliveries(int64_t now_ms, size_t limit,
-                                                     const DueDeliveryFilter& filter) override {
-    return target_.listDueDeliveries(now_ms, limit, filter);
+  Result<std::vector<DueDelivery>> claimDueDeliveries(const std::string& claimant, int64_t now_ms,
+                                                      size_t limit, const DueDeliveryFilter& filter,
+                                                      int64_t claim_ttl_ms,
+                                                      const DeliveryChooser& choose) override {
+    return target_.claimDueDeliveries(claimant, now_ms, limit, filter, claim_ttl_ms, choose);
   }
-  Status markDeliveryDelivered(int64_t entry_id, const DeliveryAttempt& attempt) override {
-    return target_.markDeliveryDelivered(entry_id, attempt);
+  Status markDeliveryDelivered(int64_t entry_id, const std::string& claimant,
+                               const DeliveryAttempt& attempt) override {
+    return target_.markDeliveryDelivered(entry_id, claimant, attempt);
   }
-  Status markDeliveryRetry(int64_t entry_id, const DeliveryAttempt& attempt,
-                           int64_t next_attempt_at_ms) override {
-    return target_.markDeliveryRetry(entry_id, attempt, next_attempt_at_ms);
+  Status markDeliveryRetry(int64_t entry_id, const std::string& claimant,
+                           const DeliveryAttempt& attempt, int64_t next_attempt_at_ms) override {
+    return target_.markDeliveryRetry(entry_id, claimant, attempt, next_attempt_at_ms);
   }
-  Status markDeliveryFailed(int64_t entry_id, const DeliveryAttempt& attempt) override {
-    return target_.markDeliveryFailed(entry_id, attempt);
+  Status markDeliveryFailed(int64_t entry_id, const std::string& claimant,
+                            const DeliveryAttempt& attempt) override {
+    return target_.markDeliveryFailed(entry_id, claimant, attempt);
   }
   Result<std::vector<OutboxEntry>> listDeliveries(int64_t webhook_id, int64_t before_id,
                                                   size_t limit) override {

@@ -1,12 +1,16 @@
 #define BOOST_TEST_MODULE collector_outbox_store
 // SqlStore's webhooks and their outbox: CRUD under tenant scope, events entering the outbox
-// with the alert and health changes they announce, ordering per key, attempts, and what
-// survives a reopen.
+// with the alert and health changes they announce, ordering per key, attempts, claims of
+// several claimants (dispatchers of several collectors), and what survives a reopen.
 #include <Poco/Data/Session.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "collector/store/sql_store.h"
@@ -17,9 +21,14 @@
 #include "tests/support/test_store.h"
 
 using namespace vigil::collector;
+using vigil::StatusCode;
 using vigil::testing::TempDir;
 
 namespace {
+
+// The claimant the fixture's due() claims for, and records attempts as.
+const std::string kClaimant = "test-dispatcher";
+constexpr int64_t kMinute = 60'000;
 
 const std::vector<std::string> kAllEvents = {"alert.opened",       "alert.resolved",
                                              "alert.held",         "alert.released",
@@ -83,10 +92,36 @@ struct Fixture {
     return rows.value();
   }
 
-  std::vector<DueDelivery> due(int64_t now_ms, const DueDeliveryFilter& filter = {}) {
-    auto rows = store->listDueDeliveries(now_ms, 100, filter);
-    BOOST_REQUIRE(rows.ok());
+  // The due entries no other claimant holds, claimed by `claimant` for `ttl_ms` (by default
+  // kClaimant, for no time: its claims have expired at once, so due() also lists what is due).
+  std::vector<DueDelivery> due(int64_t now_ms, const DueDeliveryFilter& filter = {},
+                               const std::string& claimant = kClaimant, int64_t ttl_ms = 0) {
+    auto rows = store->claimDueDeliveries(claimant, now_ms, 100, filter, ttl_ms, {});
+    BOOST_REQUIRE_MESSAGE(rows.ok(), (rows.ok() ? std::string() : rows.error().toString()));
     return rows.value();
+  }
+
+  // Puts a "webhook.test" event under `key` into the webhook's outbox at 1000; its id.
+  int64_t enqueueTest(int64_t webhook_id, const std::string& key,
+                      const std::string& payload = "{}") {
+    auto entry = store->enqueueWebhookEvent(webhook_id, {"webhook.test", key, payload}, 1000);
+    BOOST_REQUIRE(entry.ok());
+    return entry.value().id;
+  }
+
+  // The ids of the entries due() gives `claimant`.
+  std::vector<int64_t> claimIds(int64_t now_ms, const std::string& claimant, int64_t ttl_ms) {
+    std::vector<int64_t> ids;
+    for (const DueDelivery& d : due(now_ms, {}, claimant, ttl_ms)) ids.push_back(d.entry.id);
+    return ids;
+  }
+
+  OutboxEntry stored(int64_t webhook_id, int64_t entry_id) {
+    for (const OutboxEntry& e : deliveries(webhook_id)) {
+      if (e.id == entry_id) return e;
+    }
+    BOOST_FAIL("no outbox entry " << entry_id);
+    return {};
   }
 
   TempDir tmp;
@@ -103,6 +138,10 @@ const OutboxEntry& entryOf(const std::vector<DueDelivery>& due, const std::strin
   }
   BOOST_FAIL("no due entry of type " << type);
   return due.front().entry;
+}
+
+bool refused(const vigil::Status& s) {
+  return static_cast<int>(s.code()) == static_cast<int>(StatusCode::kFailedPrecondition);
 }
 
 bool hasType(const std::vector<DueDelivery>& due, const std::string& type) {
@@ -274,7 +313,8 @@ BOOST_AUTO_TEST_CASE(an_entry_waits_for_the_older_entry_of_its_key) {
 
   // A failed attempt keeps the head pending (and the next one waiting) until due again.
   BOOST_REQUIRE(
-      store->markDeliveryRetry(first[0].entry.id, {20'000, 500, "HTTP 500"}, 25'000).ok());
+      store->markDeliveryRetry(first[0].entry.id, kClaimant, {20'000, 500, "HTTP 500"}, 25'000)
+          .ok());
   auto waiting = due(21'000);
   BOOST_REQUIRE(waiting.size() == 1u);
   BOOST_TEST(waiting[0].entry.event_type == "collector.degraded");
@@ -287,13 +327,14 @@ BOOST_AUTO_TEST_CASE(an_entry_waits_for_the_older_entry_of_its_key) {
   BOOST_TEST(opened.last_error == "HTTP 500");
   BOOST_TEST(!hasType(retried, "alert.resolved"));
 
-  BOOST_REQUIRE(store->markDeliveryDelivered(first[0].entry.id, {25'000, 204, ""}).ok());
+  BOOST_REQUIRE(store->markDeliveryDelivered(first[0].entry.id, kClaimant, {25'000, 204, ""}).ok());
   auto next = due(25'000);
   BOOST_REQUIRE(next.size() == 2u);
   const OutboxEntry resolved = entryOf(next, "alert.resolved");
 
   // Given up counts as done for ordering too.
-  BOOST_REQUIRE(store->markDeliveryFailed(resolved.id, {26'000, std::nullopt, "refused"}).ok());
+  BOOST_REQUIRE(
+      store->markDeliveryFailed(resolved.id, kClaimant, {26'000, std::nullopt, "refused"}).ok());
   auto rows = deliveries(w.id);
   BOOST_TEST(rows[1].state == "failed");
   BOOST_TEST(!rows[1].last_status);
@@ -301,20 +342,21 @@ BOOST_AUTO_TEST_CASE(an_entry_waits_for_the_older_entry_of_its_key) {
   BOOST_TEST(rows[2].state == "delivered");
   BOOST_TEST(rows[2].attempts == 2);
   BOOST_TEST(rows[2].delivered_at_ms.value_or(0) == 25'000);
-  // Recording an attempt of an entry that is no longer pending changes nothing.
-  BOOST_REQUIRE(store->markDeliveryRetry(first[0].entry.id, {27'000, 500, "late"}, 30'000).ok());
+  // Recording an attempt of an entry that is no longer pending is refused and changes nothing.
+  BOOST_TEST(refused(
+      store->markDeliveryRetry(first[0].entry.id, kClaimant, {27'000, 500, "late"}, 30'000)));
   BOOST_TEST(deliveries(w.id)[2].state == "delivered");
+  BOOST_TEST(deliveries(w.id)[2].attempts == 2);
 }
 
 // Entries blocked behind a failing one are not due before it, so the due list stays short
 // however long a receiver is down.
 BOOST_AUTO_TEST_CASE(entries_behind_a_retried_entry_are_postponed_with_it) {
   Webhook w = webhook(tenant_a);
-  const int64_t head =
-      store->enqueueWebhookEvent(w.id, {"webhook.test", "k", "1"}, 1000).value().id;
-  const int64_t second =
-      store->enqueueWebhookEvent(w.id, {"webhook.test", "k", "2"}, 1000).value().id;
-  BOOST_REQUIRE(store->markDeliveryRetry(head, {1000, 503, "HTTP 503"}, 60'000).ok());
+  const int64_t head = enqueueTest(w.id, "k", "1");
+  const int64_t second = enqueueTest(w.id, "k", "2");
+  BOOST_REQUIRE(due(1000).size() == 1u);  // the head of "k", claimed
+  BOOST_REQUIRE(store->markDeliveryRetry(head, kClaimant, {1000, 503, "HTTP 503"}, 60'000).ok());
   for (const OutboxEntry& e : deliveries(w.id)) {
     if (e.id == second) BOOST_TEST(e.next_attempt_at_ms == 60'000);
   }
@@ -323,8 +365,9 @@ BOOST_AUTO_TEST_CASE(entries_behind_a_retried_entry_are_postponed_with_it) {
   BOOST_TEST(third.value().next_attempt_at_ms == 60'000);
   auto other = store->enqueueWebhookEvent(w.id, {"webhook.test", "other", "4"}, 2000);
   BOOST_TEST(other.value().next_attempt_at_ms == 2000);
-  BOOST_TEST(due(59'999).size() == 1u);  // only the other key
-  BOOST_REQUIRE(store->markDeliveryDelivered(head, {60'000, 200, ""}).ok());
+  BOOST_TEST(due(59'999).size() == 1u);     // only the other key
+  BOOST_REQUIRE(due(60'000).size() == 2u);  // the head again, and the other key
+  BOOST_REQUIRE(store->markDeliveryDelivered(head, kClaimant, {60'000, 200, ""}).ok());
   auto now_due = due(60'000);
   BOOST_REQUIRE(now_due.size() == 2u);
   BOOST_TEST(now_due[1].entry.id == second);
@@ -401,7 +444,8 @@ BOOST_AUTO_TEST_CASE(deliveries_page_newest_first_and_stats_count_pending) {
   auto page2 = store->listDeliveries(w.id, page1[1].id, 10).value();
   BOOST_REQUIRE(page2.size() == 3u);
   BOOST_TEST(page2[0].id == ids[2]);
-  store->markDeliveryDelivered(ids[0], {2000, 200, ""});
+  BOOST_REQUIRE(due(2000).size() == 1u);
+  BOOST_REQUIRE(store->markDeliveryDelivered(ids[0], kClaimant, {2000, 200, ""}).ok());
   auto stats = store->outboxStats();
   BOOST_REQUIRE(stats.ok());
   BOOST_TEST(stats.value().pending == 4);
@@ -460,6 +504,212 @@ BOOST_AUTO_TEST_CASE(an_event_the_outbox_refuses_never_fails_the_presence_write)
   BOOST_TEST(vigil::testing::openAlerts(*store).empty());
   BOOST_TEST(deliveries(fine.id).size() == 2u);
   BOOST_TEST(store->outboxStats().value().enqueue_failures == 2u);
+}
+
+// Claims: what one claimant holds, no other is given, until the claim expires or the attempt
+// is recorded; the claimant sees its own claims again (a dispatcher's entries in flight).
+BOOST_AUTO_TEST_CASE(two_claimants_never_get_the_same_entry) {
+  Webhook w = webhook(tenant_a);
+  for (int i = 0; i < 10; ++i) enqueueTest(w.id, "k" + std::to_string(i));
+  auto first = store->claimDueDeliveries("a", 2000, 4, {}, kMinute, {});
+  BOOST_REQUIRE(first.ok());
+  BOOST_REQUIRE(first.value().size() == 4u);
+  const std::vector<int64_t> of_a = claimIds(2000, "a", kMinute);
+  BOOST_TEST(of_a.size() == 10u);  // its own four again, and the six nobody held
+  const std::vector<int64_t> of_b = claimIds(2000, "b", kMinute);
+  BOOST_TEST(of_b.empty());
+  BOOST_TEST(claimIds(2000, "a", kMinute) == of_a, boost::test_tools::per_element());
+
+  // `choose` picks among the candidates; what it leaves is claimed by no one.
+  Webhook other = webhook(tenant_b);
+  for (int i = 0; i < 3; ++i) enqueueTest(other.id, "k" + std::to_string(i));
+  size_t offered = 0;
+  auto picked = store->claimDueDeliveries("b", 2000, 100, {}, kMinute,
+                                          [&](const std::vector<DueDelivery>& candidates) {
+                                            offered = candidates.size();
+                                            return std::vector<size_t>{2, 7};  // 7: none
+                                          });
+  BOOST_REQUIRE(picked.ok());
+  BOOST_TEST(offered == 3u);  // a's ten are not offered to b
+  BOOST_REQUIRE(picked.value().size() == 1u);
+  const int64_t b_holds = picked.value()[0].entry.id;
+  const std::vector<int64_t> of_c = claimIds(2000, "c", kMinute);
+  BOOST_TEST(of_c.size() == 2u);
+  for (int64_t id : of_c) {
+    BOOST_TEST(id != b_holds);
+    BOOST_TEST(std::count(of_a.begin(), of_a.end(), id) == 0);
+  }
+  BOOST_TEST(refused(store->markDeliveryDelivered(b_holds, "c", {3000, 200, ""})));
+  BOOST_TEST(stored(other.id, b_holds).attempts == 0);
+}
+
+// A claimant that stopped (a crashed collector) holds its entries only until its claim
+// expires; then another takes them over, under the same message id, also after a retry.
+BOOST_AUTO_TEST_CASE(an_expired_claim_is_taken_over_and_keeps_its_message_id) {
+  Webhook w = webhook(tenant_a);
+  const OutboxEntry entry =
+      store->enqueueWebhookEvent(w.id, {"webhook.test", "k", "{}"}, 1000).value();
+  BOOST_REQUIRE(due(2000, {}, "crashed", 0).size() == 1u);  // expired at once
+  auto taken = due(2000, {}, "b", kMinute);
+  BOOST_REQUIRE(taken.size() == 1u);
+  BOOST_TEST(taken[0].entry.id == entry.id);
+  BOOST_TEST(taken[0].entry.message_id == entry.message_id);
+  BOOST_TEST(taken[0].entry.payload == entry.payload);
+  BOOST_TEST(due(2000, {}, "crashed", 0).empty());  // b's claim is live
+
+  BOOST_REQUIRE(store->markDeliveryRetry(entry.id, "b", {2000, 502, "http_502"}, 5000).ok());
+  BOOST_TEST(due(4999, {}, "c", kMinute).empty());
+  auto again = due(5000, {}, "c", kMinute);  // the retry is anyone's once due
+  BOOST_REQUIRE(again.size() == 1u);
+  BOOST_TEST(again[0].entry.message_id == entry.message_id);
+  BOOST_TEST(again[0].entry.attempts == 1);
+  BOOST_REQUIRE(store->markDeliveryDelivered(entry.id, "c", {5000, 204, ""}).ok());
+  const OutboxEntry done = stored(w.id, entry.id);
+  BOOST_TEST(done.state == "delivered");
+  BOOST_TEST(done.attempts == 2);
+  BOOST_TEST(done.message_id == entry.message_id);
+}
+
+// The claimant whose claim passed to another records nothing: not a delivery, a retry (nor the
+// postponement of the entries behind it) or a failure. Nor does one that never claimed.
+BOOST_AUTO_TEST_CASE(a_stale_claimants_mark_is_refused_and_changes_nothing) {
+  Webhook w = webhook(tenant_a);
+  const int64_t head = enqueueTest(w.id, "k", "1");
+  const int64_t behind = enqueueTest(w.id, "k", "2");
+  BOOST_REQUIRE(due(2000, {}, "stale", 0).size() == 1u);
+  BOOST_REQUIRE(due(2000, {}, "current", kMinute).size() == 1u);
+  const std::vector<OutboxEntry> before = deliveries(w.id);
+
+  BOOST_TEST(refused(store->markDeliveryDelivered(head, "stale", {3000, 200, ""})));
+  BOOST_TEST(refused(store->markDeliveryRetry(head, "stale", {3000, 500, "http_500"}, 90'000)));
+  BOOST_TEST(refused(store->markDeliveryFailed(head, "stale", {3000, 500, "http_500"})));
+  BOOST_TEST(refused(store->markDeliveryDelivered(head, "stranger", {3000, 200, ""})));
+  BOOST_TEST(refused(store->markDeliveryDelivered(behind, "current", {3000, 200, ""})));
+  const std::vector<OutboxEntry> after = deliveries(w.id);
+  BOOST_REQUIRE(after.size() == before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    BOOST_TEST(after[i].state == before[i].state);
+    BOOST_TEST(after[i].attempts == before[i].attempts);
+    BOOST_TEST(after[i].next_attempt_at_ms == before[i].next_attempt_at_ms);
+    BOOST_TEST(after[i].last_attempt_at_ms.has_value() == before[i].last_attempt_at_ms.has_value());
+  }
+  BOOST_TEST(due(2000, {}, "stale", 0).empty());  // still the current claimant's
+
+  // The current claimant records, once.
+  BOOST_REQUIRE(store->markDeliveryDelivered(head, "current", {3000, 200, ""}).ok());
+  BOOST_TEST(refused(store->markDeliveryDelivered(head, "current", {3001, 200, ""})));
+  BOOST_TEST(stored(w.id, head).attempts == 1);
+  BOOST_TEST(stored(w.id, head).delivered_at_ms.value_or(0) == 3000);
+
+  // An entry whose webhook was deleted meanwhile: nothing to record, and no error.
+  BOOST_REQUIRE(due(3000, {}, "current", kMinute).size() == 1u);
+  BOOST_REQUIRE(store->deleteWebhook(w.id).value());
+  BOOST_TEST(store->markDeliveryDelivered(behind, "current", {4000, 200, ""}).ok());
+}
+
+// Only the oldest pending entry of a webhook and key is claimable, whoever holds it, so the
+// order per key holds across claimants; a takeover takes the head, never what waits behind it.
+BOOST_AUTO_TEST_CASE(ordering_per_key_still_holds_with_claims) {
+  Webhook w = webhook(tenant_a);
+  const int64_t first = enqueueTest(w.id, "alert:1", "1");
+  const int64_t second = enqueueTest(w.id, "alert:1", "2");
+  const int64_t other = enqueueTest(w.id, "alert:2", "3");
+  BOOST_TEST(claimIds(2000, "a", kMinute) == (std::vector<int64_t>{first, other}),
+             boost::test_tools::per_element());
+  BOOST_TEST(claimIds(2000, "b", kMinute).empty());  // `second` waits behind a's `first`
+
+  BOOST_REQUIRE(store->markDeliveryDelivered(first, "a", {2000, 200, ""}).ok());
+  BOOST_TEST(claimIds(2000, "b", kMinute) == std::vector<int64_t>{second},
+             boost::test_tools::per_element());
+
+  // b stops; its claim expires; the entry is taken over, and `other` is still a's.
+  BOOST_REQUIRE(due(2000, {}, "b", 0).size() == 1u);
+  BOOST_TEST(claimIds(2000, "c", kMinute) == std::vector<int64_t>{second},
+             boost::test_tools::per_element());
+  BOOST_REQUIRE(store->markDeliveryDelivered(other, "a", {2000, 200, ""}).ok());
+  BOOST_REQUIRE(store->markDeliveryDelivered(second, "c", {2000, 200, ""}).ok());
+  BOOST_TEST(store->outboxStats().value().pending == 0);
+}
+
+// Claimants claiming at the same time, each through a connection of its own on PostgreSQL
+// (another collector's store: FOR UPDATE SKIP LOCKED, READ COMMITTED) or through the one
+// writer of the SQLite file, split the due entries between them: none is claimed twice, and
+// both contending for the same first rows makes no claim fail.
+BOOST_AUTO_TEST_CASE(concurrent_claimants_split_the_due_entries_between_them) {
+  Webhook w = webhook(tenant_a);
+  constexpr int kEntries = 120;
+  std::set<int64_t> enqueued;
+  for (int i = 0; i < kEntries; ++i) enqueued.insert(enqueueTest(w.id, "k" + std::to_string(i)));
+  std::unique_ptr<SqlStore> second_store;
+  if (vigil::testing::testingPostgres()) second_store = openStore(dir);
+  // One claimant: claims one entry at a time, and records it so as to be offered others next.
+  struct Claimer {
+    WebhookStore& through;
+    std::string name;
+    std::vector<int64_t> claimed;
+    int failures = 0;
+    void run() {
+      while (failures <= 20) {
+        auto one = through.claimDueDeliveries(
+            name, 2000, 8, {}, kMinute, [](const std::vector<DueDelivery>& due) {
+              return due.empty() ? std::vector<size_t>{} : std::vector<size_t>{0};
+            });
+        if (!one.ok()) {
+          ++failures;
+          BOOST_TEST_MESSAGE(one.error().toString());
+          continue;
+        }
+        if (one.value().empty()) return;
+        const int64_t id = one.value()[0].entry.id;
+        claimed.push_back(id);
+        if (!through.markDeliveryDelivered(id, name, {2000, 200, ""}).ok()) ++failures;
+      }
+    }
+  };
+  Claimer a{*store, "a", {}, 0};
+  Claimer b{second_store ? *second_store : *store, "b", {}, 0};
+  std::thread thread_a([&] { a.run(); });
+  std::thread thread_b([&] { b.run(); });
+  thread_a.join();
+  thread_b.join();
+  BOOST_TEST_MESSAGE("a claimed " << a.claimed.size() << " (" << a.failures << " failures), b "
+                                  << b.claimed.size() << " (" << b.failures << " failures)");
+  // A claimer meeting rows the other claimed since its statement began passes over them: no
+  // claim fails for the contention.
+  BOOST_TEST(a.failures == 0);
+  BOOST_TEST(b.failures == 0);
+  std::multiset<int64_t> all(a.claimed.begin(), a.claimed.end());
+  all.insert(b.claimed.begin(), b.claimed.end());
+  BOOST_TEST(all.size() == enqueued.size());
+  BOOST_TEST((std::set<int64_t>(all.begin(), all.end()) == enqueued));
+  BOOST_TEST(store->outboxStats().value().pending == 0);
+}
+
+// PostgreSQL: the writer's connection lost in the middle of a claim (the server ended it)
+// fails that claim only; the next one runs on a new connection, and so does every later
+// transaction (the client library would otherwise carry the lost transaction's state over).
+BOOST_AUTO_TEST_CASE(a_claim_cut_by_a_lost_connection_leaves_the_store_usable) {
+  if (!vigil::testing::testingPostgres()) return;  // SQLite's file is never lost
+  Webhook w = webhook(tenant_a);
+  const int64_t id = enqueueTest(w.id, "k");
+  Poco::Data::Session raw = vigil::testing::rawTestSession(dir);
+  auto cut = store->claimDueDeliveries(
+      "a", 2000, 10, {}, kMinute, [&](const std::vector<DueDelivery>& due) {
+        using Poco::Data::Keywords::now;
+        raw << "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+               " WHERE datname = current_database() AND state = 'idle in transaction'",
+            now;
+        return std::vector<size_t>(due.empty() ? 0 : 1, 0);
+      });
+  BOOST_TEST(!cut.ok());
+  for (int i = 0; i < 3; ++i) {  // each a transaction of its own
+    auto claimed = store->claimDueDeliveries("a", 2000, 10, {}, kMinute, {});
+    BOOST_REQUIRE_MESSAGE(claimed.ok(), (claimed.ok() ? "" : claimed.error().toString()));
+    BOOST_REQUIRE(claimed.value().size() == 1u);
+    BOOST_TEST(claimed.value()[0].entry.id == id);
+  }
+  BOOST_TEST(store->markDeliveryRetry(id, "a", {2000, 500, "http_500"}, 3000).ok());
+  BOOST_TEST(stored(w.id, id).attempts == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

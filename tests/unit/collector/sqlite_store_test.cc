@@ -7,6 +7,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "collector/store/sql_store.h"
 #include "common/crypto.h"
@@ -56,6 +57,13 @@ void undoMigration8(Poco::Data::Session& raw) {
   using Poco::Data::Keywords::now;
   raw << "DROP TABLE shard_leases", now;
   raw << "DROP TABLE collectors", now;
+}
+
+// Back to the schema before migration 9 (outbox claims).
+void undoMigration9(Poco::Data::Session& raw) {
+  using Poco::Data::Keywords::now;
+  raw << "ALTER TABLE webhook_outbox DROP COLUMN claimed_by", now;
+  raw << "ALTER TABLE webhook_outbox DROP COLUMN claimed_until", now;
 }
 
 std::string hashOf(const std::string& token) {
@@ -471,8 +479,9 @@ BOOST_AUTO_TEST_CASE(migration_3_gives_the_sites_of_a_schema_2_database_peer_key
     // Back to exactly what migrations 1 and 2 created.
     using Poco::Data::Keywords::now;
     Poco::Data::Session raw = rawSession(dir);
-    // Migrations 8, 7, 6 and 4, undone first (they build on 3; 5 leaves tables that never
+    // Migrations 9, 8, 7, 6 and 4, undone first (they build on 3; 5 leaves tables that never
     // reuse ids as they are).
+    undoMigration9(raw);
     undoMigration8(raw);
     undoMigration7(raw);
     undoMigration6(raw);
@@ -751,6 +760,42 @@ BOOST_AUTO_TEST_CASE(migration_6_makes_existing_tokens_admins_within_their_paren
   BOOST_TEST(tokens[5].revoked_at_ms.value_or(-1) == 500);  // its ancestor's time
   BOOST_TEST(tokens[6].revoked_at_ms.value_or(-1) == 900);  // revoked already: its own kept
   BOOST_TEST(*tokens[4].created_by == 4);
+}
+
+// A database of schema 8 (no outbox claims) with entries pending: migration 9 leaves them
+// unclaimed, so the first dispatcher to look claims them, under their message ids.
+BOOST_AUTO_TEST_CASE(migration_9_leaves_pending_outbox_entries_unclaimed) {
+  TempDir tmp;
+  const std::string dir = tmp.sub("data");
+  int64_t webhook_id = 0;
+  std::vector<std::string> message_ids;
+  {
+    auto opened = vigil::testing::openTestStoreAtSchemaVersion(dir, 8);
+    BOOST_REQUIRE(opened.ok());
+    auto& store = *opened.value();
+    BOOST_REQUIRE(store.schemaVersion().value() == 8);
+    auto tenant = store.createTenant("t", 1000).value();
+    vigil::collector::NewWebhook hook;
+    hook.tenant_id = tenant.id;
+    hook.url = "https://example.test/hook";
+    hook.events = {"alert.opened"};
+    webhook_id = store.createWebhook(hook, 1000).value().id;
+    for (const char* key : {"a", "b"}) {
+      message_ids.push_back(store.enqueueWebhookEvent(webhook_id, {"webhook.test", key, "{}"}, 1000)
+                                .value()
+                                .message_id);
+    }
+  }
+  auto store = openStore(dir);
+  BOOST_TEST(store->schemaVersion().value() == SqlStore::latestSchemaVersion());
+  auto claimed = store->claimDueDeliveries("first", 2000, 10, {}, 60'000, {});
+  BOOST_REQUIRE(claimed.ok());
+  BOOST_REQUIRE(claimed.value().size() == 2u);
+  BOOST_TEST(claimed.value()[0].entry.message_id == message_ids[0]);
+  BOOST_TEST(claimed.value()[1].entry.message_id == message_ids[1]);
+  BOOST_TEST(store->claimDueDeliveries("second", 2000, 10, {}, 60'000, {}).value().empty());
+  BOOST_TEST(
+      store->markDeliveryDelivered(claimed.value()[0].entry.id, "first", {2000, 200, ""}).ok());
 }
 
 // The rest of the Store interface in one pass, so that each method runs on both databases:

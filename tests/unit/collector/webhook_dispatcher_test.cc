@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,10 +38,11 @@ using vigil::testing::TempDir;
 namespace {
 
 // Answers each POST with the next scripted outcome (200 once the script is empty) and records
-// every request.
+// every request; `during_post`, if set, runs inside each POST (what happens meanwhile).
 class ScriptedTransport final : public WebhookTransport {
  public:
   WebhookResult post(const WebhookRequest& request) override {
+    if (during_post) during_post();
     std::lock_guard<std::mutex> lock(mu_);
     requests_.push_back(request);
     posted_.notify_all();
@@ -49,6 +51,10 @@ class ScriptedTransport final : public WebhookTransport {
     script_.pop_front();
     return next;
   }
+  std::chrono::milliseconds attemptTimeout() const override { return attempt_timeout; }
+
+  std::chrono::milliseconds attempt_timeout{10s};
+  std::function<void()> during_post;
 
   void answer(int status, std::string retry_after = "") {
     std::lock_guard<std::mutex> lock(mu_);
@@ -103,6 +109,7 @@ class GateTransport final : public WebhookTransport {
     changed_.notify_all();
     return WebhookResponse{200, ""};
   }
+  std::chrono::milliseconds attemptTimeout() const override { return 10s; }
 
   void open() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -174,9 +181,10 @@ class FlakyStore final : public StoreWrapper {
  public:
   using StoreWrapper::StoreWrapper;
   bool fail_marks = false;
-  Status markDeliveryDelivered(int64_t id, const DeliveryAttempt& a) override {
+  Status markDeliveryDelivered(int64_t id, const std::string& claimant,
+                               const DeliveryAttempt& a) override {
     if (fail_marks) return Status::ioError("disk full");
-    return StoreWrapper::markDeliveryDelivered(id, a);
+    return StoreWrapper::markDeliveryDelivered(id, claimant, a);
   }
 };
 
@@ -567,6 +575,69 @@ BOOST_AUTO_TEST_CASE(the_tenant_limit_leaves_a_worker_for_others) {
   BOOST_TEST(gate.waitPosted("slow-4.example", 1));
   d.stop();
   BOOST_TEST(gate.tenantPeak(tenant_id) == 3);
+}
+
+BOOST_AUTO_TEST_CASE(each_dispatcher_claims_under_its_own_name_for_a_derived_time) {
+  config.poll_interval = 250ms;
+  transport.attempt_timeout = 3s;
+  WebhookDispatcher a(*store, transport, clock, config);
+  WebhookDispatcher b(*store, transport, clock, config);
+  BOOST_TEST(a.claimant().rfind("dispatcher-", 0) == 0u);
+  BOOST_TEST(a.claimant().size() == 11u + 32u);
+  BOOST_TEST(a.claimant() != b.claimant());
+  BOOST_TEST(a.claimTtl().count() == 6'250);  // twice the attempt timeout, plus a poll
+  config.claimant = "node-a/5f0c";
+  WebhookDispatcher named(*store, transport, clock, config);
+  BOOST_TEST(named.claimant() == "node-a/5f0c");
+}
+
+// Another dispatcher (another collector's) holds the entry: this one leaves it alone until
+// that claim expires, then delivers it under the same message id.
+BOOST_AUTO_TEST_CASE(an_entry_another_dispatcher_holds_waits_until_its_claim_expires) {
+  OutboxEntry e = enqueue();
+  auto held = store->claimDueDeliveries("crashed-collector", nowMs(), 10, {}, 3'600'000, {});
+  BOOST_REQUIRE(held.ok());
+  BOOST_REQUIRE(held.value().size() == 1u);
+  BOOST_TEST(dispatcher().deliverDue() == 0u);
+  BOOST_TEST(transport.requests().empty());
+  // The same claimant claims again, for no time: its claim has expired at once.
+  BOOST_REQUIRE(store->claimDueDeliveries("crashed-collector", nowMs(), 10, {}, 0, {}).ok());
+  BOOST_TEST(dispatcher().deliverDue() == 1u);
+  auto requests = transport.requests();
+  BOOST_REQUIRE(requests.size() == 1u);
+  BOOST_TEST(header(requests[0], "webhook-id") == e.message_id);
+  BOOST_TEST(stored(e.id).state == "delivered");
+  // The crashed collector's late record is refused.
+  auto late = store->markDeliveryDelivered(e.id, "crashed-collector", {nowMs(), 200, ""});
+  BOOST_TEST(static_cast<int>(late.code()) ==
+             static_cast<int>(vigil::StatusCode::kFailedPrecondition));
+}
+
+// The dispatcher's claim ran out during its attempt (a claim of no time stands for a stall
+// longer than the claim) and another dispatcher took the entry over: the outcome is not
+// recorded, which is logged as such and is no store failure; the other records it.
+BOOST_AUTO_TEST_CASE(an_outcome_whose_claim_passed_to_another_is_logged_not_recorded) {
+  OutboxEntry e = enqueue();
+  transport.attempt_timeout = 0ms;
+  config.poll_interval = 0ms;
+  std::vector<DueDelivery> taken;
+  transport.during_post = [&] {
+    taken = store->claimDueDeliveries("other-collector", nowMs(), 10, {}, 60'000, {}).value();
+  };
+  BOOST_TEST(dispatcher().claimTtl().count() == 0);
+  BOOST_TEST(dispatcher().deliverDue() == 1u);
+  BOOST_REQUIRE(taken.size() == 1u);
+  BOOST_TEST(taken[0].entry.message_id == e.message_id);
+  OutboxEntry after = stored(e.id);
+  BOOST_TEST(after.state == "pending");
+  BOOST_TEST(after.attempts == 0);
+  BOOST_TEST(errors.empty());
+  BOOST_TEST(dispatcher().stats().store_errors == 0u);
+  BOOST_REQUIRE(warnings.size() == 1u);
+  BOOST_TEST(warnings[0].find("passed to another dispatcher") != std::string::npos);
+  BOOST_TEST(warnings[0].find(e.message_id) != std::string::npos);
+  BOOST_TEST(store->markDeliveryDelivered(e.id, "other-collector", {nowMs(), 204, ""}).ok());
+  BOOST_TEST(stored(e.id).state == "delivered");
 }
 
 BOOST_AUTO_TEST_CASE(stats_report_pending_entries_and_the_oldest_age) {
