@@ -34,6 +34,10 @@ constexpr char kHeartbeatPath[] = "/v1/heartbeat";
 constexpr char kHeaderAgentId[] = "X-Vigil-Agent-Id";
 constexpr char kHeaderTimestamp[] = "X-Vigil-Timestamp";
 constexpr char kHeaderSignature[] = "X-Vigil-Signature";
+// Between the collectors of a cluster only (docs/cluster.md, "Routing"): evidence relayed to
+// the owner of its shard, signed with the cluster's key.
+constexpr char kClusterRelayPath[] = "/v1/cluster/relay";
+constexpr char kHeaderClusterSignature[] = "X-Vigil-Cluster-Signature";
 constexpr char kSignaturePrefix[] = "v1=";
 constexpr char kContentType[] = "application/json";
 
@@ -195,6 +199,9 @@ constexpr char kInvalidCursor[] = "invalid_cursor";
 constexpr char kDestinationNotAllowed[] = "destination_not_allowed";
 constexpr char kMethodNotAllowed[] = "method_not_allowed";
 constexpr char kOverloaded[] = "overloaded";
+// 503 with Retry-After, in a cluster: the collector that judges the agent cannot be reached
+// from the one that answered; the heartbeat is to be sent again (docs/cluster.md, "Routing").
+constexpr char kOwnerUnreachable[] = "owner_unreachable";
 constexpr char kRateLimited[] = "rate_limited";      // 429 with Retry-After: enrollment limits
 constexpr char kQuotaExceeded[] = "quota_exceeded";  // 403: a site's or tenant's agent quota
 constexpr char kInternal[] = "internal";

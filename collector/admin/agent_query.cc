@@ -321,8 +321,21 @@ ApiResult<AdminAnswer> AgentQueryService::getAgent(const AdminRequest& request) 
   if (!outages.ok()) return storeFailure();
   auto live = directory_.liveState(agent_id);
   auto view = presence_.agentView(agent_id);
+  const bool judged_elsewhere = !view && !agent.value().retired_at_ms && !history.value().empty();
   json::JsonPtr obj =
       agentObject(std::move(agent.value()), live, view, presence_.health().reasons_mask);
+  if (judged_elsewhere) {
+    // A cluster: another collector owns the agent's shard; its latest verdict is the store's.
+    const StatusChangeRecord& latest = history.value().front();
+    cJSON_ReplaceItemInObject(obj.get(), "status", cJSON_CreateString(latest.to_status.c_str()));
+    cJSON_ReplaceItemInObject(obj.get(), "status_reason",
+                              cJSON_CreateString(latest.reason.c_str()));
+    cJSON_ReplaceItemInObject(
+        obj.get(), "status_text",
+        cJSON_CreateString("judged by another collector of the cluster (its latest verdict)"));
+    cJSON_DeleteItemFromObject(obj.get(), "status_since");
+    out::optionalTime(obj.get(), "status_since", latest.at_ms);
+  }
   cJSON* arr = cJSON_AddArrayToObject(obj.get(), "history");
   for (const StatusChangeRecord& c : history.value()) cJSON_AddItemToArray(arr, historyItem(c));
   cJSON* outage_list = cJSON_AddArrayToObject(obj.get(), "outages");
@@ -363,7 +376,7 @@ ApiResult<AdminAnswer> AgentQueryService::retireAgent(const AdminRequest& reques
   // Refused first, then untracked, then recorded: no heartbeat can revive it in between, and
   // a crash before the store write leaves an agent an admin can retire again.
   directory_.retire(agent_id);
-  presence_.forgetAgent(agent_id);
+  changes_->forgetAgent(agent_id);
   auto retired = store_.retireAgent(agent_id, request.now_ms);
   if (!retired.ok()) return storeFailure();
   auto found = store_.findAgent(agent_id);
@@ -377,7 +390,7 @@ ApiResult<AdminAnswer> AgentQueryService::deleteAgent(const AdminRequest& reques
   if (!agent.ok()) return agent.error();
   const std::string agent_id = agent.value().id;
   directory_.retire(agent_id);
-  presence_.forgetAgent(agent_id);
+  changes_->forgetAgent(agent_id);
   auto deleted = store_.deleteAgent(agent_id);
   if (!deleted.ok()) return storeFailure();
   directory_.remove(agent_id);

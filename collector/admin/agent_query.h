@@ -44,6 +44,10 @@ class AgentQueryService {
   AgentQueryService(AgentStore& store, PresenceLogStore& log, AgentDirectory& directory,
                     PresenceMonitor& presence, HealthSources sources = {});
 
+  // Retirements and deletions go to `changes` instead of the presence monitor (a cluster: the
+  // router that tells every collector). REQUIRES: before the first request; outlives this.
+  void routeChangesThrough(EvidenceSink* changes) { changes_ = changes; }
+
   void registerRoutes(AdminRouteTable& table);
 
   // Adds {"agents": n, "by_status": {"ONLINE": n, ...}, "open_alerts": n} to `summary` for
@@ -79,6 +83,7 @@ class AgentQueryService {
   PresenceLogStore& log_;
   AgentDirectory& directory_;
   PresenceMonitor& presence_;
+  EvidenceSink* changes_ = &presence_;
   const HealthSources sources_;
 };
 

@@ -134,7 +134,7 @@ std::string who(const AdminPrincipal& principal) {
 }  // namespace
 
 CadenceService::CadenceService(CadenceStore& store, TenancyStore& tenancy, AgentStore& agents,
-                               CadenceBook& book, PresenceMonitor& presence,
+                               CadenceBook& book, EvidenceSink& presence,
                                AdminRouteHandler agent_answer, LogLine log)
     : store_(store),
       tenancy_(tenancy),

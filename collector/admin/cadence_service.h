@@ -26,11 +26,13 @@ class CadenceService {
  public:
   using LogLine = std::function<void(const std::string&)>;
 
-  // `store`, `tenancy`, `agents`, `book` and `presence` must outlive the service. `agent_answer`
+  // `store`, `tenancy`, `agents`, `book` and `presence` must outlive the service. A class
+  // change goes to `presence` (the presence monitor, or in a cluster the router that tells
+  // every collector). `agent_answer`
   // writes the answer of a changed agent (GET /api/v1/agents/{agent_id} of the same request); `log`
   // takes one line per change.
   CadenceService(CadenceStore& store, TenancyStore& tenancy, AgentStore& agents, CadenceBook& book,
-                 PresenceMonitor& presence, AdminRouteHandler agent_answer, LogLine log);
+                 EvidenceSink& presence, AdminRouteHandler agent_answer, LogLine log);
 
   // Fills the book from the store: every rule and every server's class. Call once at start.
   Status load();
@@ -68,7 +70,7 @@ class CadenceService {
   TenancyStore& tenancy_;
   AgentStore& agents_;
   CadenceBook& book_;
-  PresenceMonitor& presence_;
+  EvidenceSink& presence_;
   const AdminRouteHandler agent_answer_;
   const LogLine log_;
   Mutex reload_mu_;  // one reload at a time, so the book gets the latest set last

@@ -11,8 +11,10 @@ double asDouble(size_t n) { return static_cast<double>(n); }
 }  // namespace
 
 ClusterMembership::ClusterMembership(Store& store, PresenceMonitor& presence,
-                                     PresenceTicker& ticker, const Clock& clock,
-                                     LeaseKeeperOptions options, Poco::Logger& log)
+                                     PresenceTicker& ticker, EvidenceRouter& router,
+                                     ShardRoutes& routes, RelayTransport& transport,
+                                     const Clock& clock, LeaseKeeperOptions options,
+                                     Poco::Logger& log)
     : store_(store),
       presence_(presence),
       ticker_(ticker),
@@ -41,7 +43,12 @@ ClusterMembership::ClusterMembership(Store& store, PresenceMonitor& presence,
                                            s.toString());
                             }
                           }}),
-      rounds_(options_.renew_every, [this] { round(); }) {}
+      router_(router),
+      routes_(routes),
+      transport_(transport),
+      relay_failures_(log, "relaying evidence to the shards' owners", clock),
+      rounds_(options_.renew_every, [this] { round(); }),
+      relay_(kRelayPeriod, [this] { relayOnce(); }) {}
 
 ClusterMembership::~ClusterMembership() { leave(); }
 
@@ -68,12 +75,45 @@ Status ClusterMembership::join() {
   }
 }
 
-void ClusterMembership::start() { rounds_.start(); }
+void ClusterMembership::start() {
+  rounds_.start();
+  relay_.start();
+}
 
 void ClusterMembership::round() {
   keeper_.tick();
   adoptWaiting();
+  if (Status s = refreshRoutes(); !s.ok()) {
+    log_.warning("cannot read the shards' owners (routes kept as they were): " + s.toString());
+  }
   first_round_done_ = true;
+}
+
+Status ClusterMembership::refreshRoutes() {
+  auto leases = store_.listShardLeases();
+  if (!leases.ok()) return leases.error();
+  auto live = store_.listLiveCollectors();
+  if (!live.ok()) return live.error();
+  routes_.update(leases.value(), live.value());
+  return Status::okStatus();
+}
+
+void ClusterMembership::relayOnce() {
+  // An owner said a shard is not its own any more: learn the new owner now, not next round.
+  const MonoTime now = clock_.monotonicNow();
+  if (routes_.stale() && now - last_refresh_ >= std::chrono::seconds(1)) {
+    last_refresh_ = now;
+    static_cast<void>(refreshRoutes());
+  }
+  for (EvidenceRouter::Outgoing& batch : router_.takeBatches()) {
+    Result<RelayReply> reply = transport_.send(batch);
+    relay_failures_(reply.ok() ? Status::okStatus() : reply.error());
+    if (reply.ok()) {
+      router_.delivered(batch, reply.value());
+    } else {
+      router_.failed(batch);
+    }
+  }
 }
 
 void ClusterMembership::adoptWaiting() {
@@ -95,6 +135,8 @@ void ClusterMembership::leave() {
   left_ = true;
   rounds_.stop();
   keeper_.stop();
+  relay_.stop();
+  relayOnce();  // what was taken in while the shards were handed over
 }
 
 LeaseFence ClusterMembership::fenceFor(const std::vector<int>& shards) const {
@@ -131,6 +173,21 @@ MetricsSource ClusterMembership::metrics() const {
     out.family("vigil_cluster_fenced_out_total", MetricType::kCounter,
                "Presence events left unwritten because their shard's lease was gone.");
     out.sample(static_cast<double>(ticker_.fencedOut()));
+    const RelayCounts relay = router_.counts();
+    out.family("vigil_cluster_relay_items_total", MetricType::kCounter,
+               "Evidence and notices relayed between the collectors, by outcome.");
+    const std::pair<const char*, uint64_t> outcomes[] = {{"relayed", relay.relayed},
+                                                         {"received", relay.received},
+                                                         {"dropped_stale", relay.dropped_stale},
+                                                         {"dropped_full", relay.dropped_full},
+                                                         {"no_owner", relay.no_owner},
+                                                         {"undeliverable", relay.undeliverable}};
+    for (const auto& [outcome, n] : outcomes) {
+      out.sample(static_cast<double>(n), {{"outcome", outcome}});
+    }
+    out.family("vigil_cluster_relay_refused_total", MetricType::kCounter,
+               "Relay batches refused: bad signature, replayed, stale or malformed.");
+    out.sample(static_cast<double>(relay.refused));
   };
 }
 

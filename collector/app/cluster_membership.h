@@ -7,6 +7,9 @@
 // (its agents dropped without a word, its pending events with them). Every presence write is
 // fenced by the leases of the shards it is about (fenceFor()).
 //
+// It also keeps the routes of evidence (ShardRoutes) up to date each round, and runs the
+// relay's sender: every kRelayPeriod the EvidenceRouter's queued batches go to their owners.
+//
 // Thread safety: join(), start() and leave() from the owner's thread; the rest from any.
 
 #include <Poco/Logger.h>
@@ -17,7 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "collector/app/failure_log.h"
+#include "collector/app/relay_transport.h"
+#include "collector/cluster/evidence_router.h"
 #include "collector/cluster/lease_keeper.h"
+#include "collector/cluster/shard_routes.h"
 #include "collector/http/metrics.h"
 #include "collector/monitor/presence_monitor.h"
 #include "collector/monitor/presence_ticker.h"
@@ -34,7 +41,9 @@ class ClusterMembership {
   // Everything given must outlive the membership. `presence` must be set to track its owned
   // shards only (PresenceMonitor::trackOwnedShardsOnly()) before it loads.
   ClusterMembership(Store& store, PresenceMonitor& presence, PresenceTicker& ticker,
+                    EvidenceRouter& router, ShardRoutes& routes, RelayTransport& transport,
                     const Clock& clock, LeaseKeeperOptions options, Poco::Logger& log);
+  static constexpr std::chrono::milliseconds kRelayPeriod{100};
   ~ClusterMembership();
   ClusterMembership(const ClusterMembership&) = delete;
   ClusterMembership& operator=(const ClusterMembership&) = delete;
@@ -44,7 +53,9 @@ class ClusterMembership {
   // until then. kAlreadyExists when the name stays taken (a second collector with the same
   // cluster.nodeName); the store's error when the database cannot be reached.
   Status join();
-  // Starts the keeper's rounds (every LeaseKeeperOptions::renew_every).
+  // Reads the routes from the store. Before start(), and each round.
+  Status refreshRoutes();
+  // Starts the keeper's rounds (every LeaseKeeperOptions::renew_every) and the relay.
   void start();
   // A graceful stop: the rounds end, every shard is handed over (pending events written first)
   // and the announcement withdrawn. Idempotent.
@@ -62,6 +73,7 @@ class ClusterMembership {
  private:
   void round();
   void adoptWaiting();
+  void relayOnce();
 
   Store& store_;
   PresenceMonitor& presence_;
@@ -70,7 +82,13 @@ class ClusterMembership {
   const Clock& clock_;
   const LeaseKeeperOptions options_;
   LeaseKeeper keeper_;
+  EvidenceRouter& router_;
+  ShardRoutes& routes_;
+  RelayTransport& transport_;
+  FailureLog relay_failures_;
+  MonoTime last_refresh_;  // relay thread
   PeriodicThread rounds_;
+  PeriodicThread relay_;
   bool left_ = false;
 
   // Shards held but not yet loaded (a load failed: tried again each round). Keeper's thread.

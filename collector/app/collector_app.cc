@@ -38,8 +38,11 @@
 #include "collector/app/cluster_membership.h"
 #include "collector/app/failure_log.h"
 #include "collector/app/json_log_formatter.h"
+#include "collector/app/relay_transport.h"
 #include "collector/app/tls_context.h"
 #include "collector/app/webhook_metrics.h"
+#include "collector/cluster/evidence_router.h"
+#include "collector/cluster/shard_routes.h"
 #include "collector/http/admission.h"
 #include "collector/http/handlers.h"
 #include "collector/http/metrics.h"
@@ -406,13 +409,15 @@ ListenerConfig listenerConfig(const CollectorConfig& config, Poco::Net::Context:
 // nothing of it may apply to anything created later.
 class AdminServices {
  public:
+  // Agents' retirements and class changes go to `changes`: the presence monitor, or in a
+  // cluster the router that tells every collector.
   AdminServices(Store& store, AgentDirectory& directory, PresenceMonitor& presence,
-                const HealthSources& health, SitePeerKeys& peer_keys, CadenceBook& cadence,
-                Poco::Logger& log)
+                EvidenceSink& changes, const HealthSources& health, SitePeerKeys& peer_keys,
+                CadenceBook& cadence, Poco::Logger& log)
       : agents_(store, store, directory, presence, health),
         maintenance_(store, store, store, presence),
         cadence_(
-            store, store, store, cadence, presence,
+            store, store, store, cadence, changes,
             [this](const AdminRequest& r) { return agents_.getAgent(r); },
             [&log](const std::string& line) { log.information(line); }),
         tenancy_(
@@ -423,7 +428,9 @@ class AdminServices {
             },
             deletions(peer_keys, log)),
         tokens_(store, store),
-        alerts_(store) {}
+        alerts_(store) {
+    agents_.routeChangesThrough(&changes);
+  }
   AdminServices(const AdminServices&) = delete;
   AdminServices& operator=(const AdminServices&) = delete;
 
@@ -634,15 +641,14 @@ class StoreReachLatch {
   std::atomic<int> state_{kNothing};
 };
 
-// The lease keeper's settings for this process: a new instance id, and the URL the other
+// The lease keeper's settings for this process: its instance id, and the URL the other
 // collectors reach it at (cluster.internalUrl, or the bound address).
 Result<LeaseKeeperOptions> clusterOptions(const CollectorConfig& config,
-                                          const Poco::Net::SocketAddress& bound) {
+                                          const Poco::Net::SocketAddress& bound,
+                                          const std::string& instance) {
   LeaseKeeperOptions options;
   options.node = config.cluster.node_name;
-  auto instance = crypto::randomHex(8);
-  if (!instance.ok()) return instance.error();
-  options.instance = instance.value();
+  options.instance = instance;
   options.internal_url = config.cluster.internal_url;
   if (options.internal_url.empty()) {
     if (bound.host().isWildcard()) {
@@ -750,12 +756,37 @@ int CollectorApp::serve(const CollectorConfig& config) {
   }
   IngestConfig ingest_config = config.ingest;
 
+  // In a cluster, evidence for a shard another collector owns is relayed to it, and admins'
+  // changes to agents reach every collector (docs/cluster.md, "Routing").
+  std::string cluster_instance;
+  std::optional<ShardRoutes> routes;
+  std::optional<EvidenceRouter> evidence_router;
+  if (config.cluster.enabled()) {
+    auto instance = crypto::randomHex(8);
+    if (!instance.ok()) {
+      log.fatal("cannot make an instance id: " + instance.error().toString());
+      return EXIT_SOFTWARE;
+    }
+    cluster_instance = instance.value();
+    auto key = store.clusterKey();
+    if (!key.ok()) {
+      log.fatal("cannot read the cluster's relay key: " + key.error().toString());
+      return storeExitCode(key.error());
+    }
+    routes.emplace(config.cluster.node_name);
+    evidence_router.emplace(presence, directory, store, *routes, clock, config.cluster.node_name,
+                            cluster_instance);
+    evidence_router->setKey(key.value());
+  }
+  EvidenceSink& evidence =
+      evidence_router ? static_cast<EvidenceSink&>(*evidence_router) : presence;
+
   // The UDP beacon port, on the HTTP listener's address. Bound before anything serves, so a
   // taken port stops the start like a taken HTTP port does.
   std::optional<BeaconService> beacons;
   std::optional<BeaconListener> beacon_listener;
   if (config.beacon_enabled) {
-    beacons.emplace(directory, clock, config.beacon, &presence);
+    beacons.emplace(directory, clock, config.beacon, &evidence);
     beacon_listener.emplace(*beacons, Poco::Logger::get("vigil.collector.beacon"));
     if (Status s = beacon_listener->bind(config.http.address, config.beacon_port); !s.ok()) {
       log.fatal("cannot listen on udp %s:%d (beacon.port): %s", config.http.address,
@@ -766,9 +797,10 @@ int CollectorApp::serve(const CollectorConfig& config) {
   }
 
   Poco::Logger& ingest_log = Poco::Logger::get("vigil.collector.ingest");
-  IngestService ingest(store, store, store, directory, clock, ingest_config, &presence, &peer_keys,
+  IngestService ingest(store, store, store, directory, clock, ingest_config, &evidence, &peer_keys,
                        [&ingest_log](const std::string& line) { ingest_log.information(line); });
   ingest.useCadence(&cadence, &governor);
+  if (config.cluster.enabled()) ingest.lookUpUnknownAgents();
   HealthSources health_sources;
   health_sources.beacons = beacons ? &*beacons : nullptr;
   health_sources.beacon_port = beacon_listener ? beacon_listener->port() : 0;
@@ -777,7 +809,8 @@ int CollectorApp::serve(const CollectorConfig& config) {
   // Each service registers its routes in the table (docs/api.md); the HTTP edge authenticates
   // and calls them. Services of other components (webhooks) register here too.
   AdminRouteTable admin_routes;
-  AdminServices admin_services(store, directory, presence, health_sources, peer_keys, cadence, log);
+  AdminServices admin_services(store, directory, presence, evidence, health_sources, peer_keys,
+                               cadence, log);
   if (Status s = admin_services.load(); !s.ok()) {
     log.fatal("cannot load maintenance windows and cadence rules: " + s.toString());
     return EXIT_IOERR;
@@ -826,6 +859,12 @@ int CollectorApp::serve(const CollectorConfig& config) {
       ingest,         admin_auth,     admin_routes, readiness,
       &openApiYaml(), &openApiJson(), clock,        Poco::Logger::get("vigil.collector.http")};
   services.metrics = &metrics;
+  if (evidence_router) {
+    services.relay = [&evidence_router](const std::optional<std::string>& signature,
+                                        const std::string& body) {
+      return evidence_router->receive(signature, body);
+    };
+  }
   CollectorRouter router(services);
   AdmissionController admission(config.admission);
   HttpListener listener(*socket, listenerConfig(config, tls.context, log), router, admission, clock,
@@ -880,15 +919,22 @@ int CollectorApp::serve(const CollectorConfig& config) {
 
   // A collector of a cluster announces itself before it serves: a second process with a live
   // collector's node name stops here.
+  std::optional<RelayTransport> relay_transport;
   std::optional<ClusterMembership> cluster;
   if (config.cluster.enabled()) {
-    auto options = clusterOptions(config, bound);
+    auto options = clusterOptions(config, bound, cluster_instance);
     if (!options.ok()) {
       log.fatal(options.error().message());
       return EXIT_CONFIG;
     }
-    cluster.emplace(store, presence, ticker, clock, std::move(options.value()),
-                    Poco::Logger::get("vigil.collector.cluster"));
+    try {
+      relay_transport.emplace(config.cluster.ca_file);
+    } catch (const Poco::Exception& e) {
+      log.fatal("cannot set up TLS to the other collectors (cluster.caFile): " + e.displayText());
+      return EXIT_CONFIG;
+    }
+    cluster.emplace(store, presence, ticker, *evidence_router, *routes, *relay_transport, clock,
+                    std::move(options.value()), Poco::Logger::get("vigil.collector.cluster"));
     if (Status joined = cluster->join(); !joined.ok()) {
       if (joined.code() == StatusCode::kAlreadyExists) {
         log.fatal(
@@ -903,6 +949,9 @@ int CollectorApp::serve(const CollectorConfig& config) {
     ticker.useFences(
         [&cluster](const std::vector<int>& shards) { return cluster->fenceFor(shards); });
     readiness.alsoRequire([&cluster] { return cluster->ready(); });
+    if (Status s = cluster->refreshRoutes(); !s.ok()) {
+      log.warning("cannot read the shards' owners yet: " + s.toString());
+    }
     metrics.add(cluster->metrics());
     log.information("cluster: node %s, reachable at %s", config.cluster.node_name,
                     cluster->internalUrl());

@@ -312,6 +312,9 @@ const std::vector<ConfigKey>& configKeys() {
        "where the other collectors of the cluster reach this one, e.g. "
        "https://collector-2.internal:8443; empty: http.address and the bound port, which "
        "must then not be a wildcard address"},
+      {"cluster.caFile", "",
+       "PEM file of the authorities that signed the other collectors' certificates, for the "
+       "evidence relayed between them over https (besides the system's); empty: the system's"},
       {"webhooks.workers", "8",
        "webhook deliveries in flight at once, on the dispatcher's own threads"},
       {"webhooks.maxInFlightPerDestination", "1",
@@ -548,6 +551,7 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
 
   c.cluster.node_name = v.string("cluster.nodeName");
   c.cluster.internal_url = v.string("cluster.internalUrl");
+  c.cluster.ca_file = v.string("cluster.caFile");
   if (c.cluster.enabled()) {
     const bool valid_name =
         c.cluster.node_name.size() <= 64 &&

@@ -87,6 +87,7 @@ struct TlsSettings {
 struct ClusterSettings {
   std::string node_name;     // cluster.nodeName: unique among the cluster's collectors
   std::string internal_url;  // cluster.internalUrl: where the other collectors reach this one
+  std::string ca_file;       // cluster.caFile: verifies the other collectors' certificates
 
   bool enabled() const { return !node_name.empty(); }
 };

@@ -70,6 +70,17 @@ void HeartbeatHandler::handle(HttpExchange& exchange) {
   exchange.sendJson(200, protocol::encode(result.value()));
 }
 
+void RelayHandler::handle(HttpExchange& exchange) {
+  std::optional<std::string> body = exchange.readJsonBody();
+  if (!body) return;
+  auto result = services_.relay(exchange.header(protocol::kHeaderClusterSignature), *body);
+  if (!result.ok()) {
+    exchange.sendError(result.error());
+    return;
+  }
+  exchange.sendJson(200, result.value());
+}
+
 namespace {
 
 bool isBodyMethod(const std::string& method) {

@@ -6,6 +6,8 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "collector/admin/admin_api.h"
@@ -31,6 +33,12 @@ struct ApiServices {
   Poco::Logger& logger;
   // GET /metrics renders this registry; null: not served.
   const MetricsRegistry* metrics = nullptr;
+  // In a cluster, POST /v1/cluster/relay: a batch another collector relays (its signature
+  // header and body) and the answer's body, or a refusal (collector/cluster/relay.h). Empty: a
+  // collector alone, where the path does not exist.
+  std::function<ApiResult<std::string>(const std::optional<std::string>& signature,
+                                       const std::string& body)>
+      relay = {};
 };
 
 class JsonHandler : public Poco::Net::HTTPRequestHandler {
@@ -45,6 +53,14 @@ class JsonHandler : public Poco::Net::HTTPRequestHandler {
 };
 
 class EnrollHandler final : public JsonHandler {
+ public:
+  using JsonHandler::JsonHandler;
+
+ protected:
+  void handle(HttpExchange& exchange) override;
+};
+
+class RelayHandler final : public JsonHandler {
  public:
   using JsonHandler::JsonHandler;
 

@@ -38,6 +38,9 @@ Poco::Net::HTTPRequestHandler* CollectorRouter::createRequestHandler(
   if (path == protocol::kHeartbeatPath) {
     return only(HTTPRequest::HTTP_POST, [&] { return new HeartbeatHandler(services_); });
   }
+  if (path == protocol::kClusterRelayPath && services_.relay) {
+    return only(HTTPRequest::HTTP_POST, [&] { return new RelayHandler(services_); });
+  }
   if (path == kOpenApiJsonPath && services_.openapi_json != nullptr) {
     return only(HTTPRequest::HTTP_GET, [&] {
       return new DocumentHandler(services_, "application/json", *services_.openapi_json);

@@ -100,6 +100,11 @@ void AgentDirectory::add(const AgentRecord& agent) {
   agents_[agent.id] = entryFrom(agent);
 }
 
+void AgentDirectory::addIfAbsent(const AgentRecord& agent) {
+  MutexLock lock(mu_);
+  agents_.try_emplace(agent.id, entryFrom(agent));
+}
+
 void AgentDirectory::retire(const std::string& agent_id) {
   MutexLock lock(mu_);
   auto it = agents_.find(agent_id);

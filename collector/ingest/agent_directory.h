@@ -69,6 +69,9 @@ class AgentDirectory {
 
   // Adds a newly enrolled agent (not dirty: enrollment writes through).
   void add(const AgentRecord& agent);
+  // Adds an agent read from the store unless it is here already (a cluster: an agent enrolled
+  // through another collector): an entry here is never older than the store's.
+  void addIfAbsent(const AgentRecord& agent);
 
   // An admin retired the agent: its heartbeats and beacons are refused from now on.
   void retire(const std::string& agent_id);

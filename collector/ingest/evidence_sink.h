@@ -42,6 +42,10 @@ struct HeartbeatAssessment {
   // The agent was SUSPECT, UNREACHABLE or OFFLINE before this heartbeat: its return should be
   // confirmed quickly ("verify" in the answer).
   bool was_lost = false;
+  // In a cluster: the collector that judges the agent cannot be reached from this one just now
+  // (docs/cluster.md, "Routing"). The heartbeat is answered 503 with a short Retry-After, so
+  // the agent sends it again, most likely through another collector.
+  bool undeliverable = false;
 };
 
 class EvidenceSink {
@@ -58,6 +62,8 @@ class EvidenceSink {
   // more evidence of it follows, its open alerts resolve and no alert of it is raised. False
   // if the agent was not tracked.
   virtual bool forgetAgent(const std::string& agent_id) = 0;
+  // An admin changed the agent's class: its announced shutdowns are judged by the new class.
+  virtual void setAgentClass(const std::string& agent_id, AgentClass agent_class) = 0;
 };
 
 }  // namespace vigil::collector

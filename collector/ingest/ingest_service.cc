@@ -30,6 +30,9 @@ ApiError internalError() {
 bool missing(const std::optional<std::string>& header) { return !header || header->empty(); }
 
 constexpr char kAgentIdPrefix[] = "ag_";
+// Retry-After of a heartbeat whose judge cannot be reached, or that could not be checked.
+constexpr int64_t kUndeliverableRetryAfterS = 2;
+constexpr int64_t kLookupBusyRetryAfterS = 5;
 constexpr size_t kAgentIdRandomBytes = 16;
 constexpr size_t kSecretRandomBytes = 32;  // 64 hex characters
 
@@ -189,6 +192,27 @@ ApiResult<protocol::EnrollResponse> IngestService::enroll(std::string_view body)
   return result;
 }
 
+void IngestService::lookUpUnknownAgents() { lookup_unknown_ = true; }
+
+IngestService::Lookup IngestService::loadUnknownAgent(const std::string& agent_id) {
+  {
+    MutexLock lock(lookup_mu_);
+    const MonoTime now = clock_.monotonicNow();
+    if (now - lookup_window_ >= std::chrono::seconds(1)) {
+      lookup_window_ = now;
+      lookups_in_window_ = 0;
+    }
+    if (lookups_in_window_ >= kUnknownAgentLookupsPerSecond) return Lookup::kBusy;
+    ++lookups_in_window_;
+  }
+  auto found = store_.findAgent(agent_id);
+  if (!found.ok()) return Lookup::kBusy;
+  if (!found.value()) return Lookup::kNotFound;
+  directory_.addIfAbsent(*found.value());
+  if (found.value()->retired_at_ms) directory_.retire(agent_id);
+  return Lookup::kFound;
+}
+
 ApiResult<protocol::HeartbeatResponse> IngestService::heartbeat(const HeartbeatRequest& request) {
   auto result = checkHeartbeat(request);
   if (result.ok()) {
@@ -304,7 +328,23 @@ ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
   const std::string& agent_id = *request.agent_id;
   // The worker thread's own copy keeps its capacity: no allocation for the secret per request.
   thread_local AgentCredentials credentials;
-  if (!directory_.credentialsInto(agent_id, &credentials) || credentials.retired) {
+  bool known = directory_.credentialsInto(agent_id, &credentials);
+  if (!known && lookup_unknown_) {
+    switch (loadUnknownAgent(agent_id)) {
+      case Lookup::kFound:
+        known = directory_.credentialsInto(agent_id, &credentials);
+        break;
+      case Lookup::kNotFound:
+        break;
+      case Lookup::kBusy: {
+        ApiError busy = apiError(503, errors::kOverloaded,
+                                 "the agent is not known here yet and cannot be looked up now");
+        busy.retry_after_s = kLookupBusyRetryAfterS;
+        return busy;
+      }
+    }
+  }
+  if (!known || credentials.retired) {
     return apiError(401, errors::kUnknownAgent, "unknown or retired agent");
   }
 
@@ -386,6 +426,14 @@ ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
     accepted.shutdown = beat.shutdown.has_value();
     accepted.witnesses = witnessesOf(beat, credentials, received_at);
     assessment = evidence_->heartbeatAccepted(accepted);
+  }
+  if (assessment.undeliverable) {
+    ApiError error{503, errors::kOwnerUnreachable,
+                   "the collector that judges this agent cannot be reached just now; send the "
+                   "heartbeat again",
+                   std::nullopt};
+    error.retry_after_s = kUndeliverableRetryAfterS;
+    return error;
   }
   if (beat.shutdown && notice_log_) {
     notice_log_("agent " + agent_id + " announced a shutdown (" + *beat.shutdown + ")");

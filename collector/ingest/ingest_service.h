@@ -94,6 +94,14 @@ class IngestService {
   // outlive the service. Call before the first request.
   void useCadence(CadenceBook* book, const LoadGovernor* governor);
 
+  // In a cluster: an agent enrolled through another collector is not in this one's directory
+  // until its first heartbeat here, so an unknown agent id is looked up in the store, at most
+  // kUnknownAgentLookupsPerSecond a second (an id no agent has costs a query); past that the
+  // heartbeat is answered 503 with a Retry-After, never 401, which would tell a real agent it
+  // was retired. Call before the first request.
+  void lookUpUnknownAgents();
+  static constexpr int kUnknownAgentLookupsPerSecond = 50;
+
   // POST /v1/enroll: on success the agent exists in the store and in the directory.
   ApiResult<protocol::EnrollResponse> enroll(std::string_view body);
 
@@ -131,6 +139,14 @@ class IngestService {
   std::atomic<uint64_t> peer_sightings_witnessed_{0};
   std::atomic<uint64_t> peer_sightings_ignored_{0};
   EnrollmentLimiter enrollment_limiter_;
+
+  enum class Lookup { kFound, kNotFound, kBusy };
+  // Loads an agent this collector's directory does not hold from the store.
+  Lookup loadUnknownAgent(const std::string& agent_id);
+  bool lookup_unknown_ = false;
+  Mutex lookup_mu_;
+  MonoTime lookup_window_ GUARDED_BY(lookup_mu_);
+  int lookups_in_window_ GUARDED_BY(lookup_mu_) = 0;
 
   // True, with the refusal, if the site or its tenant holds as many agents as its quota.
   bool overQuota(int64_t site_id, ApiError* refusal);

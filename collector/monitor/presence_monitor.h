@@ -105,7 +105,7 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   bool forgetAgent(const std::string& agent_id) override;
   // The agent's class changed (an admin set it): the engine judges its announced shutdowns
   // by the new class from now on. Unknown ids are ignored.
-  void setAgentClass(const std::string& agent_id, AgentClass agent_class);
+  void setAgentClass(const std::string& agent_id, AgentClass agent_class) override;
   // Replaces the maintenance windows. Windows of agents not tracked are ignored.
   void setMaintenanceWindows(const std::vector<MaintenanceWindowRecord>& windows);
 

@@ -322,6 +322,14 @@ const std::vector<Migration>& migrations() {
           "ALTER TABLE webhook_outbox ADD COLUMN claimed_by TEXT",
           "ALTER TABLE webhook_outbox ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0",
       }},
+      // 10: the secrets a cluster's collectors share (docs/cluster.md, "Routing"): the key
+      // the evidence they relay to each other is signed with, made by the first collector
+      // that needs it.
+      {{
+          "CREATE TABLE cluster_keys ("
+          " name TEXT NOT NULL PRIMARY KEY,"
+          " secret TEXT NOT NULL)",
+      }},
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
   return kMigrations;

@@ -13,6 +13,7 @@
 #include "collector/core/shards.h"
 #include "collector/store/sql_store.h"
 #include "collector/store/sql_util.h"
+#include "common/crypto.h"
 
 namespace vigil::collector {
 namespace {
@@ -175,6 +176,24 @@ Result<int64_t> SqlStore::databaseTimeMs() {
     Query(std::string("SELECT ") + clock).execute(st);
     RecordSet rs(st);
     return Result<int64_t>(intAt(rs, 0, 0));
+  });
+}
+
+Result<std::string> SqlStore::clusterKey() {
+  auto made = crypto::randomHex(32);
+  if (!made.ok()) return made.error();
+  return coordinate("cannot read the cluster's key", [&](Session& session) {
+    // The first collector's key stays: a racing insert of another does nothing.
+    Statement insert(session);
+    Query(
+        "INSERT INTO cluster_keys (name, secret) VALUES ('relay', ?) ON CONFLICT (name) DO NOTHING")
+        .param(made.value())
+        .execute(insert);
+    Statement st(session);
+    Query("SELECT secret FROM cluster_keys WHERE name = 'relay'").execute(st);
+    RecordSet rs(st);
+    if (rs.rowCount() == 0) return Result<std::string>(Status::internal("no cluster key stored"));
+    return Result<std::string>(rs.value(0, 0).convert<std::string>());
   });
 }
 

@@ -225,6 +225,7 @@ class SqlStore final : public Store {
   Result<std::vector<CollectorNode>> listLiveCollectors() override;
   Status withdrawCollector(const std::string& node, const std::string& instance) override;
   Result<int64_t> databaseTimeMs() override;
+  Result<std::string> clusterKey() override;
 
  private:
   // A connection besides the writer, and the mutex that serialises it: a read-only one (the

@@ -333,6 +333,9 @@ class LeaseStore {
   virtual Status withdrawCollector(const std::string& node, const std::string& instance) = 0;
   // The database's clock (Unix ms).
   virtual Result<int64_t> databaseTimeMs() = 0;
+  // The cluster's relay key (collector/cluster/relay.h): 32 random bytes as hex, made by the
+  // first collector that asks and the same for every collector of the database after.
+  virtual Result<std::string> clusterKey() = 0;
 };
 
 // Every role, in one backend.

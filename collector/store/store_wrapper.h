@@ -250,6 +250,7 @@ class StoreWrapper : public Store {
     return target_.withdrawCollector(node, instance);
   }
   Result<int64_t> databaseTimeMs() override { return target_.databaseTimeMs(); }
+  Result<std::string> clusterKey() override { return target_.clusterKey(); }
 
  private:
   Store& target_;

@@ -67,6 +67,28 @@ std::string statusOf(const Collector& c, const std::string& id) {
   return a ? a->getValue<std::string>("status") : "";
 }
 
+// Three collectors of one cluster (collector-a, -b, -c) on database `dbname`, ready.
+std::vector<std::unique_ptr<Collector>> startCluster(TlsPostgres& pg, const std::string& dbname) {
+  std::vector<std::unique_ptr<Collector>> collectors;
+  for (const char* name : {"a", "b", "c"}) {
+    pg.extra_settings["cluster.nodeName"] = std::string("collector-") + name;
+    collectors.push_back(pg.collector(name, dbname));
+  }
+  pg.extra_settings.erase("cluster.nodeName");
+  for (auto& c : collectors) c->launch();
+  for (auto& c : collectors) c->waitReady();
+  // The collector that provisioned the database first wrote the generated tokens into its data
+  // directory; they are valid on every collector, so the tests may use them with any.
+  for (const char* file : {"admin-token", "enroll-token"}) {
+    std::string value;
+    for (auto& c : collectors) {
+      if (value.empty()) value = readFile(c->dataDir() + "/" + file);
+    }
+    for (auto& c : collectors) std::ofstream(c->dataDir() + "/" + file) << value;
+  }
+  return collectors;
+}
+
 HttpResponse adminRequest(int port, const std::string& token, const std::string& method,
                           const std::string& path, const std::string& body = "") {
   std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + token}};
@@ -235,13 +257,7 @@ BOOST_AUTO_TEST_CASE(a_second_collector_with_a_live_collectors_node_name_stops_w
 BOOST_AUTO_TEST_CASE(a_cluster_splits_the_shards_and_a_stopping_collector_hands_its_own_over) {
   TlsPostgres pg;
   const std::string db = pg.server.createDatabase("vigil");
-  std::vector<std::unique_ptr<Collector>> collectors;
-  for (const char* name : {"a", "b", "c"}) {
-    pg.extra_settings["cluster.nodeName"] = std::string("collector-") + name;
-    collectors.push_back(pg.collector(name, db));
-  }
-  for (auto& c : collectors) c->launch();
-  for (auto& c : collectors) c->waitReady();
+  std::vector<std::unique_ptr<Collector>> collectors = startCluster(pg, db);
   auto held = [&](size_t i) { return metric(*collectors[i], "vigil_cluster_shards_held"); };
   auto total = [&](size_t n) {
     double sum = 0;
@@ -257,6 +273,103 @@ BOOST_AUTO_TEST_CASE(a_cluster_splits_the_shards_and_a_stopping_collector_hands_
   BOOST_TEST(collectors[2]->stop() == 0);
   BOOST_TEST(eventually([&] { return total(2) == 256; }, 15s));
   BOOST_TEST(metric(*collectors[0], "vigil_cluster_live_collectors") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(
+    evidence_through_any_collector_reaches_the_owner_and_a_dead_owner_pages_nobody) {
+  TlsPostgres pg;
+  const std::string db = pg.server.createDatabase("vigil");
+  std::vector<std::unique_ptr<Collector>> collectors = startCluster(pg, db);
+  auto held = [&](size_t i) { return metric(*collectors[i], "vigil_cluster_shards_held"); };
+  BOOST_REQUIRE(eventually([&] { return held(0) + held(1) + held(2) == 256; }, 60s));
+
+  // Every agent is in the default site, so in one shard: its owner hears its own agents and
+  // the others relay theirs to it.
+  Poco::Data::PostgreSQL::Connector::registerConnector();
+  Poco::Data::Session raw(Poco::Data::PostgreSQL::Connector::KEY, pg.server.conninfo(db));
+  auto ownerOfSite = [&] {
+    std::string owner;
+    raw << "SELECT COALESCE(owner, '') FROM shard_leases"
+           " WHERE shard = (SELECT MIN(id) FROM sites) % 256",
+        Poco::Data::Keywords::into(owner), Poco::Data::Keywords::now;
+    return owner;
+  };
+  const std::string first_owner = ownerOfSite();
+  BOOST_REQUIRE(!first_owner.empty());
+  const size_t owner = static_cast<size_t>(first_owner.back() - 'a');
+  std::vector<size_t> others;
+  for (size_t i = 0; i < 3; ++i) {
+    if (i != owner) others.push_back(i);
+  }
+
+  // Two agents through each collector that does not own the shard.
+  const std::string token = collectors[0]->enrollToken();
+  BOOST_REQUIRE(!token.empty());
+  std::vector<std::unique_ptr<Agent>> agents;
+  for (size_t i = 0; i < 4; ++i) {
+    Collector& via = *collectors[others[i % 2]];
+    agents.push_back(
+        std::make_unique<Agent>(pg.tmp.sub("agent" + std::to_string(i)), via.port(), token));
+    agents.back()->start();
+  }
+  std::vector<std::string> ids;
+  for (auto& agent : agents) {
+    std::string id;
+    BOOST_REQUIRE_MESSAGE(eventually([&] { return !(id = agent->agentId()).empty(); }, 30s),
+                          "agent did not enroll; its log:\n"
+                              << logTail(agent->logPath()));
+    ids.push_back(id);
+  }
+  // The owner judges them ONLINE from relayed evidence alone; every collector says so.
+  for (const std::string& id : ids) {
+    BOOST_TEST(eventually([&] { return statusOf(*collectors[owner], id) == "ONLINE"; }, 30s), id);
+    BOOST_TEST(eventually([&] { return statusOf(*collectors[others[0]], id) == "ONLINE"; }, 10s),
+               id);
+  }
+  BOOST_TEST(metric(*collectors[owner], "vigil_cluster_relay_items_total{outcome=\"received\"}") >
+             0);
+
+  // The owner dies. Its leases run out, a survivor takes the shard and warms it up: nobody is
+  // alerted, and every agent is ONLINE at the new owner.
+  collectors[owner]->kill();
+  std::string next_owner;
+  BOOST_REQUIRE_MESSAGE(eventually(
+                            [&] {
+                              next_owner = ownerOfSite();
+                              return !next_owner.empty() && next_owner != first_owner;
+                            },
+                            60s),
+                        "no survivor took the shard");
+  const size_t survivor = static_cast<size_t>(next_owner.back() - 'a');
+  for (const std::string& id : ids) {
+    BOOST_TEST(eventually(
+                   [&] {
+                     auto view = collectors[survivor]->agent(id);
+                     return view && view->getValue<std::string>("status") == "ONLINE" &&
+                            view->getValue<std::string>("status_reason") != "";
+                   },
+                   30s),
+               id);
+  }
+  // A few more intervals for any late verdict to show.
+  std::this_thread::sleep_for(5s);
+  Poco::Int64 alerts = -1;
+  raw << "SELECT COUNT(*) FROM alerts WHERE kind = 'device_offline'",
+      Poco::Data::Keywords::into(alerts), Poco::Data::Keywords::now;
+  BOOST_TEST(alerts == 0);
+  for (const std::string& id : ids) BOOST_TEST(statusOf(*collectors[survivor], id) == "ONLINE", id);
+
+  // A real death after the failover is still alerted, once.
+  agents[0]->kill();
+  BOOST_TEST(eventually([&] { return statusOf(*collectors[survivor], ids[0]) == "OFFLINE"; }, 60s));
+  BOOST_TEST(eventually(
+      [&] {
+        Poco::Int64 open = 0;
+        raw << "SELECT COUNT(*) FROM alerts WHERE kind = 'device_offline' AND state = 'open'",
+            Poco::Data::Keywords::into(open), Poco::Data::Keywords::now;
+        return open == 1;
+      },
+      15s));
 }
 
 BOOST_AUTO_TEST_CASE(losing_postgresql_holds_verdicts_keeps_heartbeats_and_catches_up_after) {
