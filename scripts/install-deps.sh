@@ -40,6 +40,9 @@ if [ "$test" = true ]; then
   # PostgreSQL 15's server: the store tests run on a server of their own (initdb and pg_ctl
   # in a temporary directory, tests/support/postgres_server.h), as do the cluster scenarios.
   packages+=(postgresql-15)
+  # HAProxy in front of three collectors: scripts/cluster-demo.sh and its test
+  # (integration_cluster_demo_test), which also checks packaging/haproxy/*.cfg with haproxy -c.
+  packages+=(haproxy)
   # ip (iproute2) builds the incident lab's office network of namespaces for real agents
   # (tools/fleetsim/site_network.sh, scenario 11-real-site-cut-and-kill).
   packages+=(iproute2)
