@@ -33,7 +33,7 @@ ClusterMembership::ClusterMembership(Store& store, PresenceMonitor& presence,
                             log_.information(
                                 "shard %d (epoch %Ld) is no longer ours; %z pending events "
                                 "left to its next owner",
-                                shard, static_cast<long long>(epoch), dropped);
+                                shard, static_cast<Poco::Int64>(epoch), dropped);
                           },
                           [this](int, int64_t) {
                             // Written under the lease still held: the next owner restores from
@@ -66,7 +66,7 @@ Status ClusterMembership::join() {
           "cluster.nodeName '%s' is announced by another process; waiting up to %Ld s for "
           "that announcement to run out (a collector restarted after a crash)",
           options_.node,
-          static_cast<long long>(
+          static_cast<Poco::Int64>(
               std::chrono::duration_cast<std::chrono::seconds>(give_up - clock_.monotonicNow())
                   .count()));
       waited = true;

@@ -42,6 +42,17 @@ Poco::Net::HTTPClientSession& RelayTransport::sessionFor(const std::string& url)
 }
 
 Result<RelayReply> RelayTransport::send(const EvidenceRouter::Outgoing& batch) {
+  // A kept-alive connection the other collector closed while idle fails at its next use: that
+  // is not the collector being unreachable, so a reused connection gets one fresh try.
+  const bool reused = sessions_.count(batch.to.url) > 0;
+  Result<RelayReply> sent = sendOnce(batch);
+  if (!sent.ok() && reused && sent.error().code() == StatusCode::kUnavailable) {
+    sent = sendOnce(batch);
+  }
+  return sent;
+}
+
+Result<RelayReply> RelayTransport::sendOnce(const EvidenceRouter::Outgoing& batch) {
   try {
     Poco::Net::HTTPClientSession& session = sessionFor(batch.to.url);
     Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, protocol::kClusterRelayPath,

@@ -26,6 +26,7 @@ class RelayTransport {
   Result<RelayReply> send(const EvidenceRouter::Outgoing& batch);
 
  private:
+  Result<RelayReply> sendOnce(const EvidenceRouter::Outgoing& batch);
   Poco::Net::HTTPClientSession& sessionFor(const std::string& url);
 
   Poco::Net::Context::Ptr tls_;

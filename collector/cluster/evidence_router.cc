@@ -100,6 +100,16 @@ HeartbeatAssessment EvidenceRouter::heartbeatAccepted(const AcceptedHeartbeat& b
   return {};
 }
 
+bool EvidenceRouter::canDeliver(const std::string& agent_id) const {
+  std::optional<RouteTarget> owner;
+  if (route(agent_id, &owner) != Route::kRemote) return true;
+  MutexLock lock(mu_);
+  auto it = queues_.find(owner->node);
+  if (it == queues_.end() || !it->second.unreachable) return true;
+  ++counts_.undeliverable;
+  return false;
+}
+
 void EvidenceRouter::beaconAccepted(const std::string& agent_id, MonoTime received_at,
                                     Duration interval) {
   std::optional<RouteTarget> owner;

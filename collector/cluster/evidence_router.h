@@ -72,6 +72,7 @@ class EvidenceRouter final : public EvidenceSink {
                       Duration interval) override;
   bool forgetAgent(const std::string& agent_id) override;
   void setAgentClass(const std::string& agent_id, AgentClass agent_class) override;
+  bool canDeliver(const std::string& agent_id) const override;
 
   // --- Sending ---------------------------------------------------------------------------
   struct Outgoing {
@@ -136,7 +137,7 @@ class EvidenceRouter final : public EvidenceSink {
   uint64_t next_number_ GUARDED_BY(mu_) = 1;
   // The last batch number applied, by sender node and instance.
   std::map<std::pair<std::string, std::string>, uint64_t> last_applied_ GUARDED_BY(mu_);
-  RelayCounts counts_ GUARDED_BY(mu_);
+  mutable RelayCounts counts_ GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::collector

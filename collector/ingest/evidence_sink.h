@@ -64,6 +64,10 @@ class EvidenceSink {
   virtual bool forgetAgent(const std::string& agent_id) = 0;
   // An admin changed the agent's class: its announced shutdowns are judged by the new class.
   virtual void setAgentClass(const std::string& agent_id, AgentClass agent_class) = 0;
+  // Whether the agent's evidence can be handed to the collector that judges it now (in a
+  // cluster, false while its owner cannot be reached). Asked before a heartbeat changes any
+  // state, so that one answered 503 does not use up its sequence number.
+  virtual bool canDeliver(const std::string& /*agent_id*/) const { return true; }
 };
 
 }  // namespace vigil::collector

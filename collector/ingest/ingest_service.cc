@@ -33,6 +33,15 @@ constexpr char kAgentIdPrefix[] = "ag_";
 // Retry-After of a heartbeat whose judge cannot be reached, or that could not be checked.
 constexpr int64_t kUndeliverableRetryAfterS = 2;
 constexpr int64_t kLookupBusyRetryAfterS = 5;
+
+ApiError ownerUnreachable() {
+  ApiError error{503, errors::kOwnerUnreachable,
+                 "the collector that judges this agent cannot be reached just now; send the "
+                 "heartbeat again",
+                 std::nullopt};
+  error.retry_after_s = kUndeliverableRetryAfterS;
+  return error;
+}
 constexpr size_t kAgentIdRandomBytes = 16;
 constexpr size_t kSecretRandomBytes = 32;  // 64 hex characters
 
@@ -375,6 +384,10 @@ ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
         std::string("field 'agent_id' differs from header ") + protocol::kHeaderAgentId);
   }
 
+  // In a cluster, a heartbeat whose judge cannot be reached is refused before it changes
+  // anything: sent again, its sequence number is still good.
+  if (evidence_ != nullptr && !evidence_->canDeliver(agent_id)) return ownerUnreachable();
+
   // 8 and 9. Sequence above the last accepted one; only then is state changed.
   const MonoTime received_at = clock_.monotonicNow();
   switch (directory_.accept(beat, now_ms)) {
@@ -427,14 +440,8 @@ ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
     accepted.witnesses = witnessesOf(beat, credentials, received_at);
     assessment = evidence_->heartbeatAccepted(accepted);
   }
-  if (assessment.undeliverable) {
-    ApiError error{503, errors::kOwnerUnreachable,
-                   "the collector that judges this agent cannot be reached just now; send the "
-                   "heartbeat again",
-                   std::nullopt};
-    error.retry_after_s = kUndeliverableRetryAfterS;
-    return error;
-  }
+  // The owner became unreachable meanwhile; this heartbeat's sequence number is spent.
+  if (assessment.undeliverable) return ownerUnreachable();
   if (beat.shutdown && notice_log_) {
     notice_log_("agent " + agent_id + " announced a shutdown (" + *beat.shutdown + ")");
   }

@@ -146,14 +146,19 @@ BOOST_FIXTURE_TEST_CASE(an_unreachable_owner_makes_heartbeats_undeliverable_unti
   beatThrough(other, agents[0]);
   auto batches = other.router.takeBatches();
   BOOST_REQUIRE(batches.size() == 1u);
+  BOOST_TEST(other.router.canDeliver(agents[1]));
   other.router.failed(batches[0]);  // connection refused
-  // Answered 503 now, so that the agent retries (through another collector, most likely).
+  // Refused before the heartbeat changes anything (its sequence number stays good), so that
+  // the agent sends it again, through another collector most likely.
+  BOOST_TEST(!other.router.canDeliver(agents[1]));
+  BOOST_TEST(other.router.canDeliver(vigil::testing::plainBeat("ag_unknown", {}).agent_id));
   BOOST_TEST(beatThrough(other, agents[1]).undeliverable);
-  BOOST_TEST(other.router.counts().undeliverable == 1u);
+  BOOST_TEST(other.router.counts().undeliverable == 2u);
   // The failed batch is sent again, with its evidence's age counted from when it came in.
   clock.advance(2s);
   carry(other, owner);
   BOOST_TEST(status(owner, agents[0]) == "ONLINE");
+  BOOST_TEST(other.router.canDeliver(agents[1]));
   BOOST_TEST(!beatThrough(other, agents[1]).undeliverable);
 }
 

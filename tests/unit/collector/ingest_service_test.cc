@@ -786,3 +786,39 @@ BOOST_FIXTURE_TEST_CASE(flushed_state_survives_store_reopen_and_still_refuses_re
   BOOST_TEST(replay.error().code == protocol::errors::kReplayedSequence);
   BOOST_TEST(restarted.heartbeat(signedBeat(agent, 8)).ok());
 }
+
+namespace {
+
+// A cluster's router whose owner for every agent cannot be reached until told otherwise.
+struct UnreachableOwner final : vigil::collector::EvidenceSink {
+  bool reachable = false;
+  int delivered = 0;
+  void agentEnrolled(const vigil::collector::AgentRecord&) override {}
+  vigil::collector::HeartbeatAssessment heartbeatAccepted(
+      const vigil::collector::AcceptedHeartbeat&) override {
+    ++delivered;
+    return {};
+  }
+  void beaconAccepted(const std::string&, vigil::MonoTime, vigil::Duration) override {}
+  bool forgetAgent(const std::string&) override { return false; }
+  void setAgentClass(const std::string&, vigil::collector::AgentClass) override {}
+  bool canDeliver(const std::string&) const override { return reachable; }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_heartbeat_its_judge_cannot_take_is_503_and_keeps_its_sequence,
+                        IngestFixture) {
+  UnreachableOwner owner;
+  service = std::make_unique<IngestService>(store, store, store, directory, clock,
+                                            IngestConfig{kIntervalS, 300'000}, &owner);
+  auto agent = enroll();
+  const HeartbeatRequest request = signedBeat(agent, 10);
+  auto refused = expectRejected(agent, request, 503, protocol::errors::kOwnerUnreachable);
+  BOOST_TEST(refused.retry_after_s.value() == 2);
+  BOOST_TEST(owner.delivered == 0);
+  // Sent again once the owner is back: the same sequence number is still good.
+  owner.reachable = true;
+  BOOST_TEST(service->heartbeat(request).ok());
+  BOOST_TEST(owner.delivered == 1);
+}
