@@ -133,11 +133,14 @@ class PostgresBackend final : public Backend {
   // transaction state when its connection is lost (the transaction it was in, the statements
   // it has yet to deallocate) and carries it over to a reconnection, where every later
   // transaction would then fail (a BEGIN skipped, a DEALLOCATE of a statement the new
-  // connection never had). The old session's libpq connection object is leaked, as Poco leaks
-  // it on any reconnection (its close() frees only a live connection).
+  // connection never had). Poco frees a session's libpq connection object only while that
+  // connection is good (its disconnect() checks PQstatus), so the dead one is freed here, once
+  // the old session that held it is gone.
   void restore(std::unique_ptr<Session>& session, bool reader) override {
-    if (session->isConnected() && PQstatus(connectionOf(*session)) == CONNECTION_OK) return;
+    PGconn* dead = connectionOf(*session);
+    if (session->isConnected() && PQstatus(dead) == CONNECTION_OK) return;
     session = connect(reader);
+    PQfinish(dead);
   }
 
   bool connectionLost(Session& session) override {

@@ -172,7 +172,10 @@ BOOST_AUTO_TEST_CASE(two_dispatchers_deliver_every_event_exactly_once_in_order_p
   BOOST_TEST((ids == message_ids), "an event was not delivered");
 
   // Each recorded delivered once, after one attempt, and both dispatchers took part.
-  for (const OutboxEntry& e : store->listDeliveries(webhook.id, 0, kEvents + 1).value()) {
+  // Bound to a name: a range-for over value() of a temporary Result reads a destroyed vector.
+  const auto deliveries = store->listDeliveries(webhook.id, 0, kEvents + 1);
+  BOOST_REQUIRE(deliveries.ok());
+  for (const OutboxEntry& e : deliveries.value()) {
     BOOST_TEST(e.state == "delivered");
     BOOST_TEST(e.attempts == 1);
   }
