@@ -90,12 +90,13 @@ heading "ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz
 # sanitized fleet simulations use 3,000 agents, the tenant-silence worlds at most 1,000
 # long-lived agents, and the exploration 150 seeds per half (the release run below uses the
 # full CI size).
-# (The wine tests, label windows, run once, in the windows step below.) Two at a time: the
+# (The wine tests, label windows, run once, in the windows step below; the cluster demo's test,
+# label demo, tests a script and runs on the release build only.) Two at a time: the
 # instrumented tests keep the cores much busier than the release ones, and the packaging checks
 # may still run beside them; the ones that keep a core busy longest start first (their COST).
 step asan logged build-fuzz/ctest.log \
   env VIGIL_SIM_AGENTS=3000 VIGIL_SIM_MAX_FLEET=1000 VIGIL_EXPLORE_SEEDS=150 \
-  ctest --test-dir build-fuzz --output-on-failure -j2 --timeout 600 -LE windows
+  ctest --test-dir build-fuzz --output-on-failure -j2 --timeout 600 -LE "windows|demo"
 
 heading "Linux packages, their life in a Debian root, the installers (build/packaging.log)"
 packaging_status=0

@@ -1,8 +1,10 @@
 #include "collector/admin/agent_query.h"
 
+#include <map>
 #include <numeric>
 #include <utility>
 
+#include "collector/core/shards.h"
 #include "common/json.h"
 #include "common/protocol.h"
 
@@ -138,6 +140,26 @@ json::JsonPtr agentObject(AgentRecord agent, const std::optional<AgentLiveState>
   return obj;
 }
 
+// Status and reason of an agent another collector of the cluster judges: its latest stored
+// verdict (`latest`), or UNKNOWN when it has none yet. Replaces what addPresence() wrote.
+void addVerdictOfOwner(cJSON* o, const StatusChangeRecord* latest) {
+  const char* status = latest ? latest->to_status.c_str() : "UNKNOWN";
+  const char* reason = latest ? latest->reason.c_str() : "no_verdict_yet";
+  cJSON_ReplaceItemInObject(o, "status", cJSON_CreateString(status));
+  cJSON_ReplaceItemInObject(o, "status_reason", cJSON_CreateString(reason));
+  cJSON_ReplaceItemInObject(
+      o, "status_text",
+      cJSON_CreateString(latest ? "judged by another collector of the cluster (its latest verdict)"
+                                : "judged by another collector of the cluster, which has not "
+                                  "recorded a verdict yet"));
+  cJSON_DeleteItemFromObject(o, "status_since");
+  if (latest) {
+    out::time(o, "status_since", latest->at_ms);
+  } else {
+    cJSON_AddNullToObject(o, "status_since");
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -211,12 +233,31 @@ void AgentQueryService::registerRoutes(AdminRouteTable& table) {
 
 void AgentQueryService::addSummary(cJSON* summary, std::optional<int64_t> tenant_id,
                                    std::optional<int64_t> site_id) const {
-  const presence::StatusCounts counts = presence_.statusCounts(tenant_id, site_id);
-  out::integer(summary, "agents", std::accumulate(counts.begin(), counts.end(), int64_t{0}));
-  cJSON* by_status = cJSON_AddObjectToObject(summary, "by_status");
-  for (size_t i = 0; i < counts.size(); ++i) {
-    out::integer(by_status, presence::statusName(static_cast<presence::AgentStatus>(i)),
-                 static_cast<int64_t>(counts[i]));
+  presence::StatusCounts counts{};
+  if (presence_.tracksEveryShard() ||
+      (site_id && *site_id >= 0 && presence_.ownsShard(shardOfSite(*site_id)))) {
+    counts = presence_.statusCounts(tenant_id, site_id);
+  } else {
+    // A cluster: other collectors judge some of these agents; every collector counts the
+    // latest verdicts in the store alike.
+    auto stored = log_.countLatestStatuses(tenant_id, site_id);
+    if (!stored.ok()) {
+      cJSON_AddNullToObject(summary, "agents");
+      cJSON_AddNullToObject(summary, "by_status");
+    } else {
+      for (const auto& [name, n] : stored.value()) {
+        const std::optional<presence::AgentStatus> status = presence::statusFromName(name);
+        counts[static_cast<size_t>(status.value_or(presence::AgentStatus::kUnknown))] += n;
+      }
+    }
+  }
+  if (!cJSON_HasObjectItem(summary, "agents")) {
+    out::integer(summary, "agents", std::accumulate(counts.begin(), counts.end(), int64_t{0}));
+    cJSON* by_status = cJSON_AddObjectToObject(summary, "by_status");
+    for (size_t i = 0; i < counts.size(); ++i) {
+      out::integer(by_status, presence::statusName(static_cast<presence::AgentStatus>(i)),
+                   static_cast<int64_t>(counts[i]));
+    }
   }
   AlertFilter filter;
   filter.scope = TenantScope::everything();
@@ -283,14 +324,37 @@ ApiResult<AdminAnswer> AgentQueryService::listAgents(const AdminRequest& request
   std::vector<json::JsonPtr> items;
   std::string last_id;
   bool more = false;
+  const bool clustered = !presence_.tracksEveryShard();
   while (!more) {
     auto rows = store_.listAgentsPage(filter, after, batch);
     if (!rows.ok()) return storeFailure();
-    for (AgentRecord& agent : rows.value()) {
+    std::vector<std::optional<presence::AgentView>> views;
+    views.reserve(rows.value().size());
+    std::vector<std::string> judged_elsewhere;
+    for (const AgentRecord& agent : rows.value()) {
+      views.push_back(presence_.agentView(agent.id));
+      if (clustered && !views.back() && !agent.retired_at_ms) judged_elsewhere.push_back(agent.id);
+    }
+    // A cluster: the latest verdicts of the agents other collectors judge, in one read.
+    std::map<std::string, StatusChangeRecord> verdicts;
+    if (!judged_elsewhere.empty()) {
+      auto latest = log_.latestStatusChanges(judged_elsewhere);
+      if (!latest.ok()) return storeFailure();
+      for (StatusChangeRecord& c : latest.value()) verdicts[c.agent_id] = std::move(c);
+    }
+    for (size_t i = 0; i < rows.value().size(); ++i) {
+      AgentRecord& agent = rows.value()[i];
       after = agent.id;
-      auto view = presence_.agentView(agent.id);
+      const std::optional<presence::AgentView>& view = views[i];
+      const bool elsewhere = clustered && !view && !agent.retired_at_ms;
+      auto verdict = verdicts.find(agent.id);
+      const StatusChangeRecord* latest = verdict == verdicts.end() ? nullptr : &verdict->second;
       if (statuses) {
         std::optional<presence::AgentStatus> status = listedStatus(view);
+        if (elsewhere) {
+          status = latest ? presence::statusFromName(latest->to_status)
+                          : std::optional(presence::AgentStatus::kUnknown);
+        }
         if (!status || std::find(statuses->begin(), statuses->end(), *status) == statuses->end()) {
           continue;
         }
@@ -302,6 +366,7 @@ ApiResult<AdminAnswer> AgentQueryService::listAgents(const AdminRequest& request
       last_id = agent.id;
       auto live = directory_.liveState(agent.id);
       items.push_back(agentObject(std::move(agent), live, view, degraded_mask));
+      if (elsewhere) addVerdictOfOwner(items.back().get(), latest);
     }
     if (rows.value().size() < batch) break;
   }
@@ -321,20 +386,13 @@ ApiResult<AdminAnswer> AgentQueryService::getAgent(const AdminRequest& request) 
   if (!outages.ok()) return storeFailure();
   auto live = directory_.liveState(agent_id);
   auto view = presence_.agentView(agent_id);
-  const bool judged_elsewhere = !view && !agent.value().retired_at_ms && !history.value().empty();
+  // A cluster: another collector owns the agent's shard; its latest verdict is the store's.
+  const bool judged_elsewhere =
+      !view && !agent.value().retired_at_ms && !presence_.tracksEveryShard();
   json::JsonPtr obj =
       agentObject(std::move(agent.value()), live, view, presence_.health().reasons_mask);
   if (judged_elsewhere) {
-    // A cluster: another collector owns the agent's shard; its latest verdict is the store's.
-    const StatusChangeRecord& latest = history.value().front();
-    cJSON_ReplaceItemInObject(obj.get(), "status", cJSON_CreateString(latest.to_status.c_str()));
-    cJSON_ReplaceItemInObject(obj.get(), "status_reason",
-                              cJSON_CreateString(latest.reason.c_str()));
-    cJSON_ReplaceItemInObject(
-        obj.get(), "status_text",
-        cJSON_CreateString("judged by another collector of the cluster (its latest verdict)"));
-    cJSON_DeleteItemFromObject(obj.get(), "status_since");
-    out::optionalTime(obj.get(), "status_since", latest.at_ms);
+    addVerdictOfOwner(obj.get(), history.value().empty() ? nullptr : &history.value().front());
   }
   cJSON* arr = cJSON_AddArrayToObject(obj.get(), "history");
   for (const StatusChangeRecord& c : history.value()) cJSON_AddItemToArray(arr, historyItem(c));

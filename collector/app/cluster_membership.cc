@@ -181,6 +181,7 @@ MetricsSource ClusterMembership::metrics() const {
                                                          {"dropped_stale", relay.dropped_stale},
                                                          {"dropped_full", relay.dropped_full},
                                                          {"no_owner", relay.no_owner},
+                                                         {"replayed", relay.replayed},
                                                          {"undeliverable", relay.undeliverable}};
     for (const auto& [outcome, n] : outcomes) {
       out.sample(static_cast<double>(n), {{"outcome", outcome}});

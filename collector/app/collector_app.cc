@@ -650,6 +650,8 @@ Result<LeaseKeeperOptions> clusterOptions(const CollectorConfig& config,
   options.node = config.cluster.node_name;
   options.instance = instance;
   options.internal_url = config.cluster.internal_url;
+  options.lease_term = config.cluster.lease_term;
+  options.renew_every = config.cluster.lease_renew;
   if (options.internal_url.empty()) {
     if (bound.host().isWildcard()) {
       return Status::invalidArgument(

@@ -315,6 +315,12 @@ const std::vector<ConfigKey>& configKeys() {
       {"cluster.caFile", "",
        "PEM file of the authorities that signed the other collectors' certificates, for the "
        "evidence relayed between them over https (besides the system's); empty: the system's"},
+      {"cluster.leaseTermSeconds", "15",
+       "term of a shard's lease: a collector that stops renewing (dead, paused, cut off from "
+       "the database) loses its shards this long after its last renewal; at least twice "
+       "cluster.leaseRenewSeconds plus 3"},
+      {"cluster.leaseRenewSeconds", "5",
+       "how often a collector renews its leases and looks for collectors that came or went"},
       {"webhooks.workers", "8",
        "webhook deliveries in flight at once, on the dispatcher's own threads"},
       {"webhooks.maxInFlightPerDestination", "1",
@@ -568,6 +574,14 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
           "configuration key cluster.nodeName needs store.backend = postgresql: the collectors "
           "of a cluster share one database");
     }
+  }
+  c.cluster.lease_term = seconds("cluster.leaseTermSeconds", 6, 300);
+  c.cluster.lease_renew = seconds("cluster.leaseRenewSeconds", 1, 100);
+  if (c.cluster.lease_term < 2 * c.cluster.lease_renew + std::chrono::seconds(3)) {
+    v.fail("configuration key cluster.leaseTermSeconds = " +
+           std::to_string(c.cluster.lease_term.count()) +
+           " must be at least twice cluster.leaseRenewSeconds plus 3: a lease is renewed twice "
+           "within its term, with 3 s of room before the holder steps down");
   }
   if (!c.cluster.internal_url.empty() && c.cluster.internal_url.rfind("http://", 0) != 0 &&
       c.cluster.internal_url.rfind("https://", 0) != 0) {

@@ -88,6 +88,10 @@ struct ClusterSettings {
   std::string node_name;     // cluster.nodeName: unique among the cluster's collectors
   std::string internal_url;  // cluster.internalUrl: where the other collectors reach this one
   std::string ca_file;       // cluster.caFile: verifies the other collectors' certificates
+  // cluster.leaseTermSeconds, cluster.leaseRenewSeconds: a shard lease's term and how often
+  // its holder renews it (a dead collector's shards move within term + renew).
+  std::chrono::seconds lease_term{15};
+  std::chrono::seconds lease_renew{5};
 
   bool enabled() const { return !node_name.empty(); }
 };

@@ -23,6 +23,7 @@ AcceptedHeartbeat heartbeatFrom(const RelayedHeartbeat& h, MonoTime sent) {
   auto at = [&](int64_t age_ms) { return sent - std::chrono::milliseconds(age_ms); };
   AcceptedHeartbeat beat;
   beat.agent_id = h.agent_id;
+  beat.seq = h.seq;
   beat.received_at = at(h.age_ms);
   beat.next_interval = std::chrono::milliseconds(h.interval_ms);
   beat.beacon_fallback = h.beacon_fallback;
@@ -205,6 +206,7 @@ std::vector<EvidenceRouter::Outgoing> EvidenceRouter::takeBatches() {
         const AcceptedHeartbeat& beat = queue.heartbeats.front();
         RelayedHeartbeat h;
         h.agent_id = beat.agent_id;
+        h.seq = beat.seq;
         h.age_ms = ageMs(now, beat.received_at);
         h.interval_ms = std::max<int64_t>(1, msOf(beat.next_interval));
         h.beacon_fallback = beat.beacon_fallback;
@@ -299,13 +301,15 @@ ApiResult<std::string> EvidenceRouter::receive(const std::optional<std::string>&
   return encodeRelayReply(apply(batch));
 }
 
-std::optional<AgentPlacement> EvidenceRouter::placementOrLoad(const std::string& agent_id) {
+std::optional<AgentPlacement> EvidenceRouter::placementOrLoad(const std::string& agent_id,
+                                                              std::optional<AgentRecord>* loaded) {
   if (std::optional<AgentPlacement> known = directory_.placement(agent_id)) return known;
   auto found = agents_.findAgent(agent_id);
   if (!found.ok() || !found.value()) return std::nullopt;
   const AgentRecord& agent = *found.value();
   directory_.addIfAbsent(agent);
   if (agent.retired_at_ms) directory_.retire(agent.id);
+  *loaded = agent;
   return directory_.placement(agent_id);
 }
 
@@ -316,16 +320,20 @@ RelayReply EvidenceRouter::apply(const RelayBatch& batch) {
   // The agent's placement if its shard is this collector's, loading an agent enrolled
   // elsewhere; otherwise its shard goes into the answer.
   auto ownedHere = [&](const std::string& agent_id) {
-    std::optional<AgentPlacement> placement = placementOrLoad(agent_id);
+    std::optional<AgentRecord> loaded;
+    std::optional<AgentPlacement> placement = placementOrLoad(agent_id, &loaded);
     if (!placement || placement->retired) return false;
     const int shard = shardOfSite(placement->site_id);
     if (!local_.ownsShard(shard)) {
       not_owned.insert(shard);
       return false;
     }
-    if (!local_.agentView(agent_id)) {
-      auto found = agents_.findAgent(agent_id);
-      if (found.ok() && found.value()) local_.agentEnrolled(*found.value());
+    if (!local_.tracks(agent_id)) {
+      if (!loaded) {
+        auto found = agents_.findAgent(agent_id);
+        if (found.ok() && found.value()) loaded = std::move(*found.value());
+      }
+      if (loaded) local_.agentEnrolled(*loaded);
     }
     return true;
   };
@@ -343,7 +351,15 @@ RelayReply EvidenceRouter::apply(const RelayBatch& batch) {
     }
   }
   for (const RelayedHeartbeat& h : batch.heartbeats) {
-    if (ownedHere(h.agent_id)) local_.heartbeatAccepted(heartbeatFrom(h, now));
+    if (!ownedHere(h.agent_id)) continue;
+    // A heartbeat replayed to another collector than the one that first took it passes that
+    // collector's check; the owner sees every heartbeat of the agent and takes none twice.
+    if (h.seq > 0 && !directory_.advanceSeq(h.agent_id, h.seq)) {
+      MutexLock lock(mu_);
+      ++counts_.replayed;
+      continue;
+    }
+    local_.heartbeatAccepted(heartbeatFrom(h, now));
   }
   for (const RelayedBeacon& b : batch.beacons) {
     if (!ownedHere(b.agent_id)) continue;

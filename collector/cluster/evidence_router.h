@@ -53,6 +53,7 @@ struct RelayCounts {
   uint64_t no_owner = 0;       // evidence of a shard nobody held
   uint64_t undeliverable = 0;  // heartbeats answered 503: their owner could not be reached
   uint64_t refused = 0;        // batches refused (signature, replay, malformed)
+  uint64_t replayed = 0;       // relayed heartbeats whose seq the owner had taken already
 };
 
 class EvidenceRouter final : public EvidenceSink {
@@ -117,9 +118,10 @@ class EvidenceRouter final : public EvidenceSink {
   Queue& queueFor(const RouteTarget& to) REQUIRES(mu_);
   void broadcast(const RelayedNotice& notice);
   void enforceBoundLocked() REQUIRES(mu_);
-  // An agent enrolled through another collector: loaded from the store into the directory
-  // and, when its shard is this collector's, the monitor.
-  std::optional<AgentPlacement> placementOrLoad(const std::string& agent_id);
+  // The agent's placement; an agent enrolled through another collector is loaded from the
+  // store into the directory, and its record left in `loaded`.
+  std::optional<AgentPlacement> placementOrLoad(const std::string& agent_id,
+                                                std::optional<AgentRecord>* loaded);
   RelayReply apply(const RelayBatch& batch);
 
   PresenceMonitor& local_;

@@ -113,6 +113,7 @@ std::string encodeRelayBatch(const RelayBatch& batch) {
   for (const RelayedHeartbeat& h : batch.heartbeats) {
     cJSON* item = cJSON_CreateObject();
     json::addText(item, "agent", h.agent_id);
+    if (h.seq > 0) json::addInteger(item, "seq", h.seq);
     json::addInteger(item, "age_ms", h.age_ms);
     json::addInteger(item, "interval_ms", h.interval_ms);
     if (h.beacon_fallback) cJSON_AddTrueToObject(item, "fallback");
@@ -170,6 +171,7 @@ Result<RelayBatch> decodeRelayBatch(std::string_view body) {
   cJSON_ArrayForEach(item, heartbeats) {
     RelayedHeartbeat h;
     h.agent_id = r.text(item, "agent", kMaxIdLength);
+    if (cJSON_HasObjectItem(item, "seq")) h.seq = r.integer(item, "seq", 1, json::kMaxExactInteger);
     h.age_ms = r.integer(item, "age_ms", 0, kMaxAgeMs);
     h.interval_ms = r.integer(item, "interval_ms", 1, kMaxIntervalMs);
     h.beacon_fallback = r.flag(item, "fallback");

@@ -36,6 +36,7 @@ struct RelayedWitness {
 
 struct RelayedHeartbeat {
   std::string agent_id;
+  int64_t seq = 0;          // the heartbeat's sequence number (0 or absent: not known)
   int64_t age_ms = 0;       // received this long before the batch was sent
   int64_t interval_ms = 0;  // the interval the agent was told
   bool beacon_fallback = false;

@@ -151,11 +151,18 @@ void DocumentHandler::handle(HttpExchange& exchange) {
 void LivezHandler::handle(HttpExchange& exchange) { exchange.sendJson(200, statusJson("ok")); }
 
 void ReadyzHandler::handle(HttpExchange& exchange) {
-  Status ready = services_.readiness.check();
+  std::string change;
+  Status ready = services_.readiness.checkNotingChange(&change);
+  if (!change.empty()) {
+    if (ready.ok()) {
+      services_.logger.information(change);
+    } else {
+      services_.logger.warning(change);
+    }
+  }
   if (ready.ok()) {
     exchange.sendJson(200, statusJson("ok"));
   } else {
-    services_.logger.warning("not ready: " + ready.message());
     exchange.sendJson(503, statusJson("unavailable", ready.message()));
   }
 }

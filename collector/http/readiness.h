@@ -7,9 +7,11 @@
 
 #include <atomic>
 #include <functional>
+#include <string>
 #include <utility>
 
 #include "collector/store/store.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace vigil::collector {
@@ -31,10 +33,26 @@ class ReadinessProbe {
     return Status::okStatus();
   }
 
+  // check(), and in `change` what a log should say when the answer differs from the previous
+  // one ("not ready: <why>", "ready again"); empty when it is the same. A load balancer probes
+  // every few seconds: an outage is logged once, not at every probe.
+  Status checkNotingChange(std::string* change) {
+    Status ready = check();
+    std::string now = ready.ok() ? std::string() : ready.message();
+    MutexLock lock(mu_);
+    if (now != last_) {
+      *change = ready.ok() ? "ready again" : "not ready: " + now;
+      last_ = std::move(now);
+    }
+    return ready;
+  }
+
  private:
   Store& store_;
   std::atomic<bool> listening_{false};
   std::function<Status()> also_;
+  Mutex mu_;
+  std::string last_ GUARDED_BY(mu_);  // the previous answer's reason; empty: ready
 };
 
 }  // namespace vigil::collector

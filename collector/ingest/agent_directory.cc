@@ -153,6 +153,16 @@ AcceptOutcome AgentDirectory::recordBeaconIfNewer(const std::string& agent_id, i
   return AcceptOutcome::kAccepted;
 }
 
+bool AgentDirectory::advanceSeq(const std::string& agent_id, int64_t seq) {
+  MutexLock lock(mu_);
+  auto it = agents_.find(agent_id);
+  if (it == agents_.end() || it->second.credentials.retired || seq <= it->second.last_seq) {
+    return false;
+  }
+  it->second.last_seq = seq;
+  return true;
+}
+
 AcceptOutcome AgentDirectory::accept(const protocol::Heartbeat& beat, int64_t now_ms) {
   MutexLock lock(mu_);
   auto it = agents_.find(beat.agent_id);

@@ -99,6 +99,11 @@ class AgentDirectory {
   // kOutageReportsKeptPerAgent per agent: older ones would be deleted by the store).
   AcceptOutcome accept(const protocol::Heartbeat& beat, int64_t now_ms);
 
+  // Raises the agent's last accepted seq to `seq` if it is above it (a heartbeat another
+  // collector of a cluster took); false if it is not, or the agent is unknown or retired.
+  // Nothing else changes: the collector that took the heartbeat writes its evidence.
+  bool advanceSeq(const std::string& agent_id, int64_t seq);
+
   std::optional<AgentLiveState> liveState(const std::string& agent_id) const;
 
   // Returns the evidence of every dirty agent and clears their dirty flags. Reported values

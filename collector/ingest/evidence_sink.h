@@ -28,6 +28,9 @@ struct PeerWitness {
 // collector does with the indicators").
 struct AcceptedHeartbeat {
   std::string agent_id;
+  // Its sequence number (0: not known), checked again by a cluster's owner of the agent
+  // (collector/cluster): each collector saw only some of the agent's heartbeats.
+  int64_t seq = 0;
   MonoTime received_at;
   Duration next_interval{};  // the agent was told to beat again in this
   // It said it follows the beacon fallback and beacons (presence::Observation::beacon_fallback).

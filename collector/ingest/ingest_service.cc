@@ -427,6 +427,7 @@ ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
   if (evidence_ != nullptr) {
     AcceptedHeartbeat accepted;
     accepted.agent_id = agent_id;
+    accepted.seq = static_cast<int64_t>(beat.seq);
     accepted.received_at = received_at;
     accepted.next_interval = std::chrono::seconds(plan.heartbeat_s);
     accepted.beacon_fallback =

@@ -184,6 +184,11 @@ bool PresenceMonitor::ownsShard(int shard) const {
   return ownsLocked(shard);
 }
 
+bool PresenceMonitor::tracksEveryShard() const {
+  MutexLock lock(mu_);
+  return !sharded_;
+}
+
 void PresenceMonitor::agentEnrolled(const AgentRecord& agent) {
   MutexLock lock(mu_);
   if (!ownsLocked(shardOfSite(agent.site_id))) return;
@@ -367,6 +372,11 @@ p::StatusCounts PresenceMonitor::statusCounts(std::optional<int64_t> tenant_id,
   if (site_id) site = static_cast<p::SiteId>(*site_id);
   MutexLock lock(mu_);
   return engine_.statusCounts(tenant, site);
+}
+
+bool PresenceMonitor::tracks(const std::string& agent_id) const {
+  MutexLock lock(mu_);
+  return handles_.count(agent_id) > 0;
 }
 
 std::optional<p::AgentView> PresenceMonitor::agentView(const std::string& agent_id) const {

@@ -82,6 +82,8 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   size_t releaseShards(const std::vector<int>& shards);
   // Whether the agents of `shard` are tracked here (always, without trackOwnedShardsOnly()).
   bool ownsShard(int shard) const;
+  // Whether every agent is tracked here (trackOwnedShardsOnly() was not called).
+  bool tracksEveryShard() const;
 
   // EvidenceSink: a newly enrolled agent (no evidence yet), accepted heartbeats with their
   // indicators, and accepted beacons. Unknown ids (agent or witnessed peer) are ignored.
@@ -115,6 +117,8 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
                                       std::optional<int64_t> site_id) const;
 
   std::optional<presence::AgentView> agentView(const std::string& agent_id) const;
+  // Whether the agent is tracked here (cheaper than agentView()).
+  bool tracks(const std::string& agent_id) const;
   presence::HealthView health() const;
   size_t agentCount() const;
   // PresenceEngine::projectedHeartbeatsPerSecond(), under the engine's lock (O(1)).

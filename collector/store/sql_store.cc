@@ -40,6 +40,22 @@ Result<std::optional<AgentRecord>> findAgentIn(Session& session, const std::stri
   return std::optional<AgentRecord>(agentAt(rs, 0));
 }
 
+// Columns of a StatusChangeRecord, in statusChangesIn()'s order.
+constexpr const char* kStatusChangeSelect =
+    "SELECT agent_id, at, from_status, to_status, reason, degradation_reasons, id"
+    " FROM status_changes";
+
+std::vector<StatusChangeRecord> statusChangesIn(const RecordSet& rs) {
+  std::vector<StatusChangeRecord> out;
+  out.reserve(rs.rowCount());
+  for (size_t row = 0; row < rs.rowCount(); ++row) {
+    out.push_back(StatusChangeRecord{stringAt(rs, 0, row), intAt(rs, 1, row), stringAt(rs, 2, row),
+                                     stringAt(rs, 3, row), stringAt(rs, 4, row),
+                                     stringAt(rs, 5, row), intAt(rs, 6, row)});
+  }
+  return out;
+}
+
 }  // namespace
 
 namespace sql {
@@ -644,24 +660,57 @@ Status SqlStore::appendFencedPresenceEvents(const LeaseFence& fence,
 Result<std::vector<StatusChangeRecord>> SqlStore::listStatusChanges(const std::string& agent_id,
                                                                     int64_t before_id,
                                                                     size_t limit) {
-  return adminRead(
-      "cannot list status changes",
-      [&](Session& session) -> Result<std::vector<StatusChangeRecord>> {
-        Poco::Int64 before = before_id > 0 ? before_id : INT64_MAX;
-        Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
-        Statement st(session);
-        st << "SELECT agent_id, at, from_status, to_status, reason, degradation_reasons, id"
-              " FROM status_changes WHERE agent_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-            bind(agent_id), use(before), use(max_rows), now;
-        RecordSet rs(st);
-        std::vector<StatusChangeRecord> out;
-        for (size_t row = 0; row < rs.rowCount(); ++row) {
-          out.push_back(StatusChangeRecord{
-              stringAt(rs, 0, row), intAt(rs, 1, row), stringAt(rs, 2, row), stringAt(rs, 3, row),
-              stringAt(rs, 4, row), stringAt(rs, 5, row), intAt(rs, 6, row)});
-        }
-        return out;
-      });
+  return adminRead("cannot list status changes",
+                   [&](Session& session) -> Result<std::vector<StatusChangeRecord>> {
+                     Poco::Int64 before = before_id > 0 ? before_id : INT64_MAX;
+                     Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+                     Statement st(session);
+                     st << std::string(kStatusChangeSelect) +
+                               " WHERE agent_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+                         bind(agent_id), use(before), use(max_rows), now;
+                     RecordSet rs(st);
+                     return statusChangesIn(rs);
+                   });
+}
+
+Result<std::vector<StatusChangeRecord>> SqlStore::latestStatusChanges(
+    const std::vector<std::string>& agent_ids) {
+  if (agent_ids.empty()) return std::vector<StatusChangeRecord>{};
+  auto read = [&](Session& session) -> Result<std::vector<StatusChangeRecord>> {
+    Query q(std::string(kStatusChangeSelect) +
+            " WHERE id IN (SELECT MAX(l.id) FROM status_changes l WHERE 1 = 1");
+    q.inList("l.agent_id", agent_ids).sql(" GROUP BY l.agent_id)");
+    Statement st(session);
+    q.execute(st);
+    RecordSet rs(st);
+    return statusChangesIn(rs);
+  };
+  return adminRead("cannot read latest statuses", read);
+}
+
+Result<std::map<std::string, size_t>> SqlStore::countLatestStatuses(
+    std::optional<int64_t> tenant_id, std::optional<int64_t> site_id) {
+  return adminRead("cannot count statuses",
+                   [&](Session& session) -> Result<std::map<std::string, size_t>> {
+                     // One index probe (status_changes_agent) per agent for its latest change.
+                     Query q(
+                         "SELECT COALESCE(c.to_status, 'UNKNOWN'), COUNT(*) FROM agents a"
+                         " JOIN sites s ON s.id = a.site_id"
+                         " LEFT JOIN status_changes c ON c.id ="
+                         " (SELECT MAX(l.id) FROM status_changes l WHERE l.agent_id = a.id)"
+                         " WHERE a.retired_at IS NULL");
+                     if (tenant_id) q.sql(" AND s.tenant_id = ?").param(*tenant_id);
+                     if (site_id) q.sql(" AND a.site_id = ?").param(*site_id);
+                     q.sql(" GROUP BY COALESCE(c.to_status, 'UNKNOWN')");
+                     Statement st(session);
+                     q.execute(st);
+                     RecordSet rs(st);
+                     std::map<std::string, size_t> counts;
+                     for (size_t row = 0; row < rs.rowCount(); ++row) {
+                       counts[stringAt(rs, 0, row)] += static_cast<size_t>(intAt(rs, 1, row));
+                     }
+                     return counts;
+                   });
 }
 
 Result<std::vector<LastStatusRecord>> SqlStore::listLastStatuses() {

@@ -135,6 +135,10 @@ class SqlStore final : public Store {
                                                             int64_t before_id,
                                                             size_t limit) override;
   Result<std::vector<LastStatusRecord>> listLastStatuses() override;
+  Result<std::vector<StatusChangeRecord>> latestStatusChanges(
+      const std::vector<std::string>& agent_ids) override;
+  Result<std::map<std::string, size_t>> countLatestStatuses(
+      std::optional<int64_t> tenant_id, std::optional<int64_t> site_id) override;
   Result<AdminToken> createAdminToken(const NewAdminToken& token, int64_t now_ms) override;
   Result<std::vector<AdminToken>> listAdminTokens() override;
 

@@ -152,6 +152,12 @@ class Query {
     for (size_t i = 0; i < ids.size(); ++i) sql(i == 0 ? "?" : ", ?").param(ids[i]);
     return sql(")");
   }
+  // The same for text values (agent ids). REQUIRES: values non-empty.
+  Query& inList(const std::string& column, const std::vector<std::string>& values) {
+    sql(" AND " + column + " IN (");
+    for (size_t i = 0; i < values.size(); ++i) sql(i == 0 ? "?" : ", ?").param(values[i]);
+    return sql(")");
+  }
   // " AND ((shard = ? AND epoch = ?) OR ...)": rows of shard_leases naming `held`, each in its
   // epoch. REQUIRES: held non-empty.
   Query& heldLeases(const std::vector<HeldLease>& held) {

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -174,6 +175,14 @@ class PresenceLogStore {
                                                                     size_t limit) = 0;
   // Each agent's latest status change.
   virtual Result<std::vector<LastStatusRecord>> listLastStatuses() = 0;
+  // The latest status change of each of `agent_ids` that has one, in no order: what a cluster's
+  // collector shows of agents another collector judges. REQUIRES: at most 1,000 ids.
+  virtual Result<std::vector<StatusChangeRecord>> latestStatusChanges(
+      const std::vector<std::string>& agent_ids) = 0;
+  // The agents not retired (of `tenant_id`, of `site_id`, when given) counted by the status of
+  // their latest status change; an agent without one counts as "UNKNOWN".
+  virtual Result<std::map<std::string, size_t>> countLatestStatuses(
+      std::optional<int64_t> tenant_id, std::optional<int64_t> site_id) = 0;
   virtual Result<std::optional<AlertRecord>> findAlert(int64_t alert_id) = 0;
   // Alerts matching `filter`, descending by id before `before_id`.
   virtual Result<std::vector<AlertRecord>> listAlertsPage(const AlertFilter& filter,

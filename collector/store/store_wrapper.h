@@ -68,6 +68,14 @@ class StoreWrapper : public Store {
   Result<std::vector<LastStatusRecord>> listLastStatuses() override {
     return target_.listLastStatuses();
   }
+  Result<std::vector<StatusChangeRecord>> latestStatusChanges(
+      const std::vector<std::string>& agent_ids) override {
+    return target_.latestStatusChanges(agent_ids);
+  }
+  Result<std::map<std::string, size_t>> countLatestStatuses(
+      std::optional<int64_t> tenant_id, std::optional<int64_t> site_id) override {
+    return target_.countLatestStatuses(tenant_id, site_id);
+  }
   Result<AdminToken> createAdminToken(const NewAdminToken& token, int64_t now_ms) override {
     return target_.createAdminToken(token, now_ms);
   }

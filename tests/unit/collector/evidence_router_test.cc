@@ -185,6 +185,34 @@ BOOST_FIXTURE_TEST_CASE(a_retirement_through_any_collector_reaches_the_owner, Ro
   BOOST_TEST(owner.directory.credentials(agents[0])->retired);
 }
 
+BOOST_FIXTURE_TEST_CASE(the_owner_takes_no_relayed_heartbeat_twice, RouterFixture) {
+  auto beatWithSeq = [&](int64_t seq) {
+    auto beat = vigil::testing::plainBeat(agents[0], clock.monotonicNow());
+    beat.seq = seq;
+    other.router.heartbeatAccepted(beat);
+    carry(other, owner);
+  };
+  beatWithSeq(5);
+  BOOST_TEST(status(owner, agents[0]) == "ONLINE");
+  BOOST_TEST(owner.directory.liveState(agents[0])->last_seq == 5);
+  const auto first_seen = owner.monitor.agentView(agents[0])->indicators[0].last_seen;
+  // The same heartbeat again (replayed to a collector that had not seen it): not evidence.
+  clock.advance(30s);
+  beatWithSeq(5);
+  BOOST_TEST(owner.router.counts().replayed == 1u);
+  BOOST_TEST((owner.monitor.agentView(agents[0])->indicators[0].last_seen == first_seen));
+  // A newer one is; and so is one without a number (a collector of an older version).
+  beatWithSeq(6);
+  BOOST_TEST(owner.router.counts().replayed == 1u);
+  BOOST_TEST((owner.monitor.agentView(agents[0])->indicators[0].last_seen != first_seen));
+  BOOST_TEST(owner.directory.liveState(agents[0])->last_seq == 6);
+  clock.advance(30s);
+  const auto second_seen = owner.monitor.agentView(agents[0])->indicators[0].last_seen;
+  beatWithSeq(0);
+  BOOST_TEST((owner.monitor.agentView(agents[0])->indicators[0].last_seen != second_seen));
+  BOOST_TEST(owner.router.counts().received == 4u);  // every item that arrived
+}
+
 BOOST_AUTO_TEST_CASE(a_relay_batch_survives_its_encoding_and_bad_ones_are_refused) {
   vigil::collector::RelayBatch batch;
   batch.from_node = "a";
@@ -193,6 +221,7 @@ BOOST_AUTO_TEST_CASE(a_relay_batch_survives_its_encoding_and_bad_ones_are_refuse
   batch.sent_at_ms = 1'790'000'000'000;
   vigil::collector::RelayedHeartbeat h;
   h.agent_id = "ag_1";
+  h.seq = 77;
   h.age_ms = 12;
   h.interval_ms = 60'000;
   h.beacon_fallback = true;
@@ -206,12 +235,14 @@ BOOST_AUTO_TEST_CASE(a_relay_batch_survives_its_encoding_and_bad_ones_are_refuse
   BOOST_REQUIRE(decoded.ok());
   BOOST_TEST(vigil::collector::encodeRelayBatch(decoded.value()) == body);
   BOOST_TEST(decoded.value().heartbeats[0].witnesses[0].agent_id == "ag_2");
+  BOOST_TEST(decoded.value().heartbeats[0].seq == 77);
   BOOST_TEST(decoded.value().heartbeats[0].outages[0].second == 1'789'999'060'000);
 
   for (
       const char* bad :
       {"[]", "{}", R"({"node":"a","instance":"i","number":1,"sent_at_ms":1,"heartbeats":[{}]})",
        R"({"node":"a","instance":"i","number":-1,"sent_at_ms":1})",
+       R"({"node":"a","instance":"i","number":1,"sent_at_ms":1,"heartbeats":[{"agent":"x","seq":0,"age_ms":1,"interval_ms":1}]})",
        R"({"node":"a","instance":"i","number":1,"sent_at_ms":1,"notices":[{"agent":"x","kind":"x"}]})"}) {
     BOOST_TEST(static_cast<int>(decodeRelayBatch(bad).error().code()) ==
                    static_cast<int>(StatusCode::kInvalidArgument),

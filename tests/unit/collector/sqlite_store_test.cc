@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -357,6 +358,37 @@ BOOST_FIXTURE_TEST_CASE(status_changes_are_listed_newest_first_and_survive_reope
   BOOST_REQUIRE(last->size() == 1u);
   BOOST_TEST(last->at(0).status == "OFFLINE");
   BOOST_TEST(last->at(0).since_ms == 30);
+}
+
+BOOST_FIXTURE_TEST_CASE(latest_verdicts_are_read_and_counted_for_a_clusters_admin_reads,
+                        StoreFixture) {
+  for (const char* id : {"ag_1", "ag_2", "ag_3", "ag_4"}) enroll(id);
+  BOOST_REQUIRE(
+      store
+          ->appendPresenceEvents({{"ag_1", 10, "UNKNOWN", "ONLINE", "fresh_evidence", ""},
+                                  {"ag_2", 11, "UNKNOWN", "ONLINE", "fresh_evidence", ""},
+                                  {"ag_1", 20, "ONLINE", "OFFLINE", "silent", ""},
+                                  {"ag_4", 21, "UNKNOWN", "ONLINE", "fresh_evidence", ""}},
+                                 {}, {})
+          .ok());
+  BOOST_REQUIRE(store->retireAgent("ag_4", 30).value());
+  auto latest = store->latestStatusChanges({"ag_1", "ag_2", "ag_3", "nobody"});
+  BOOST_REQUIRE(latest.ok());
+  std::map<std::string, std::string> by_agent;
+  for (const StatusChangeRecord& c : latest.value()) by_agent[c.agent_id] = c.to_status;
+  BOOST_TEST(by_agent.size() == 2u);  // ag_3 was never judged
+  BOOST_TEST(by_agent["ag_1"] == "OFFLINE");
+  BOOST_TEST(by_agent["ag_2"] == "ONLINE");
+  BOOST_TEST(store->latestStatusChanges({}).value().empty());
+
+  // Retired agents are not counted; one never judged is UNKNOWN.
+  auto counts = store->countLatestStatuses(std::nullopt, std::nullopt);
+  BOOST_REQUIRE(counts.ok());
+  const std::map<std::string, size_t> expected = {{"OFFLINE", 1}, {"ONLINE", 1}, {"UNKNOWN", 1}};
+  BOOST_TEST((counts.value() == expected));
+  BOOST_TEST((store->countLatestStatuses(site.tenant_id, site.id).value() == expected));
+  BOOST_TEST(store->countLatestStatuses(site.tenant_id + 1, std::nullopt).value().empty());
+  BOOST_TEST(store->countLatestStatuses(std::nullopt, site.id + 1).value().empty());
 }
 
 BOOST_FIXTURE_TEST_CASE(a_held_alert_that_opens_keeps_its_held_since_and_then_resolves,
