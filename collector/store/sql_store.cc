@@ -433,6 +433,7 @@ Status SqlStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
     auto nullable = [](const std::optional<std::string>& value) {
       return value ? Poco::Nullable<std::string>(*value) : Poco::Nullable<std::string>();
     };
+    bool executed = false;
     for (const LastSeenUpdate& u : updates) {
       seen = u.last_seen_at_ms;
       seq = u.last_seq;
@@ -442,7 +443,8 @@ Status SqlStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
       version = nullable(u.agent_version);
       host = nullable(u.hostname);
       id = u.agent_id;
-      st.execute();
+      executeAgain(st, executed);
+      executed = true;
       if (u.facts) writeFactsLocked(u.agent_id, u.last_seq, *u.facts);
       if (u.shutdown_reason) {
         Poco::Int64 at = u.shutdown_at_ms;
@@ -487,12 +489,14 @@ void SqlStore::appendOutagesLocked(const std::string& agent_id,
   insert << "INSERT INTO outage_reports (agent_id, from_ms, to_ms, cause, reported_at_ms)"
             " VALUES ($1, $2, $3, $4, $5)",
       bind(agent_id), use(from), use(to), use(cause), use(reported);
+  bool executed = false;
   for (const OutageReport& o : outages) {
     from = o.from_ms;
     to = o.to_ms;
     cause = o.cause;
     reported = o.reported_at_ms;
-    insert.execute();
+    executeAgain(insert, executed);
+    executed = true;
   }
   Poco::Int64 keep = static_cast<Poco::Int64>(kOutageReportsKeptPerAgent);
   s << "DELETE FROM outage_reports WHERE agent_id = $1 AND id NOT IN"
@@ -627,6 +631,7 @@ Status SqlStore::appendFencedPresenceEvents(const LeaseFence& fence,
       st << "INSERT INTO status_changes (agent_id, at, from_status, to_status, reason,"
             " degradation_reasons) VALUES ($1, $2, $3, $4, $5, $6)",
           use(agent), use(at), use(from), use(to), use(reason), use(degradation);
+      bool executed = false;
       for (const StatusChangeRecord& c : changes) {
         agent = c.agent_id;
         at = c.at_ms;
@@ -634,7 +639,8 @@ Status SqlStore::appendFencedPresenceEvents(const LeaseFence& fence,
         to = c.to_status;
         reason = c.reason;
         degradation = c.degradation_reasons;
-        st.execute();
+        executeAgain(st, executed);
+        executed = true;
       }
     }
     // Each alert and health change enters the webhook outbox in this same transaction, each

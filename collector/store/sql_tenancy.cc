@@ -452,9 +452,11 @@ Result<AdminToken> SqlStore::createAdminToken(const NewAdminToken& token, int64_
     Statement insert(s);
     insert << "INSERT INTO admin_token_tenants (token_id, tenant_id) VALUES ($1, $2)",
         use(token_id), use(tenant_id);
+    bool executed = false;
     for (int64_t tenant : tenants) {
       tenant_id = tenant;
-      insert.execute();
+      executeAgain(insert, executed);
+      executed = true;
     }
     tx.commit();
     stored.token_hash = token.token_hash;

@@ -11,6 +11,7 @@
 #include <Poco/Nullable.h>
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -23,6 +24,27 @@
 #include "common/thread_annotations.h"
 
 namespace vigil::collector::sql {
+
+// Executes `st` once more: a statement prepared once and executed for each row of a batch, with
+// `executed_before` true after its first execution. Poco 1.11's PostgreSQL connector frees a
+// statement's previous result when an execution starts and keeps the freed pointer when that
+// execution fails; destroying the statement then frees it a second time and aborts the process
+// (a database restarted in the middle of a batch did). A statement whose later execution
+// failed is therefore kept for the rest of the process instead of destroyed: a few hundred
+// bytes for each batch that a lost connection interrupted. Throws what execute() throws.
+inline size_t executeAgain(Poco::Data::Statement& st, bool executed_before) {
+  try {
+    return st.execute();
+  } catch (...) {
+    if (executed_before) {
+      static std::mutex kept_mu;
+      static auto* kept = new std::vector<Poco::Data::Statement>();  // never destroyed
+      std::lock_guard<std::mutex> lock(kept_mu);
+      kept->push_back(st);  // shares the implementation, which is then never released
+    }
+    throw;
+  }
+}
 
 using Poco::Data::AbstractBinding;
 using Poco::Data::RecordSet;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "collector/store/sql_store.h"
+#include "collector/store/sql_util.h"
 #include "common/crypto.h"
 #include "store_queries.h"
 #include "tests/support/temp_dir.h"
@@ -358,6 +359,32 @@ BOOST_FIXTURE_TEST_CASE(status_changes_are_listed_newest_first_and_survive_reope
   BOOST_REQUIRE(last->size() == 1u);
   BOOST_TEST(last->at(0).status == "OFFLINE");
   BOOST_TEST(last->at(0).since_ms == 30);
+}
+
+// A statement prepared once and executed per row that fails at a later row (in the field: a
+// database restarted in the middle of a batch; here: a duplicate key) throws, and destroying it
+// does not abort the process, as Poco 1.11's PostgreSQL connector would (sql::executeAgain).
+BOOST_FIXTURE_TEST_CASE(a_batch_statement_failing_at_a_later_row_is_an_error_not_a_crash,
+                        StoreFixture) {
+  using Poco::Data::Keywords::now;
+  using Poco::Data::Keywords::use;
+  Poco::Data::Session raw = vigil::testing::rawTestSession(data_dir);
+  raw << "CREATE TABLE batch_probe (id INTEGER PRIMARY KEY)", now;
+  for (int round = 0; round < 3; ++round) {
+    Poco::Int64 id = 10 * round + 1;
+    {
+      Poco::Data::Statement st(raw);
+      st << "INSERT INTO batch_probe (id) VALUES ($1)", use(id);
+      BOOST_TEST(vigil::collector::sql::executeAgain(st, false) == 1u);
+      id += 1;
+      BOOST_TEST(vigil::collector::sql::executeAgain(st, true) == 1u);
+      id -= 1;  // the first row again
+      BOOST_CHECK_THROW(vigil::collector::sql::executeAgain(st, true), Poco::Exception);
+    }
+  }
+  Poco::Int64 rows = 0;
+  raw << "SELECT COUNT(*) FROM batch_probe", Poco::Data::Keywords::into(rows), now;
+  BOOST_TEST(rows == 6);
 }
 
 BOOST_FIXTURE_TEST_CASE(latest_verdicts_are_read_and_counted_for_a_clusters_admin_reads,
