@@ -7,7 +7,10 @@
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -127,6 +130,37 @@ void run(const std::vector<std::string>& argv, const std::string& log) {
   throw std::runtime_error(argv[0] + " failed:\n" + tail);
 }
 
+// A child that outlives nothing: when this process dies without running the destructor (a
+// SIGKILL, a crash, a test's timeout), the kernel tells the child (PR_SET_PDEATHSIG) and it
+// stops the server at once (SIGQUIT to the postmaster named in `pid_file`: an immediate
+// shutdown), so no server is left running. Only async-signal-safe calls after fork().
+pid_t startWatchdog(const std::string& pid_file) {
+  const char* path = pid_file.c_str();
+  const pid_t parent = ::getpid();
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;  // the parent, or -1: no watchdog
+  ::sigprocmask(SIG_BLOCK, &term, nullptr);
+  // Holds none of the test's descriptors (a listening socket the test closes must close).
+  if (::syscall(SYS_close_range, 0U, ~0U, 0U) != 0) {
+    for (int fd = 0; fd < 4096; ++fd) ::close(fd);
+  }
+  if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != parent) _exit(0);
+  int signal = 0;
+  ::sigwait(&term, &signal);
+  const int fd = ::open(path, O_RDONLY);
+  char text[32] = {};
+  if (fd >= 0 && ::read(fd, text, sizeof text - 1) > 0) {
+    pid_t postmaster = 0;
+    for (const char* c = text; *c >= '0' && *c <= '9'; ++c)
+      postmaster = postmaster * 10 + (*c - '0');
+    if (postmaster > 0) ::kill(postmaster, SIGQUIT);
+  }
+  _exit(0);
+}
+
 void chownToServer(const std::string& path) {
   const ServerUser user = serverUser();
   if (user.switch_user && ::chown(path.c_str(), user.uid, user.gid) != 0) {
@@ -167,6 +201,7 @@ PostgresServer::PostgresServer(const Options& options)
     port_ = freePort();
     try {
       start();
+      watchdog_ = startWatchdog(dir_ + "/data/postmaster.pid");
       return;
     } catch (const std::exception&) {
       if (attempt == 3) throw;
@@ -175,6 +210,11 @@ PostgresServer::PostgresServer(const Options& options)
 }
 
 PostgresServer::~PostgresServer() {
+  if (watchdog_ > 0) {
+    ::kill(watchdog_, SIGKILL);
+    while (::waitpid(watchdog_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
   if (running_) {
     try {
       pgCtl("stop", "immediate");
@@ -189,8 +229,9 @@ std::string PostgresServer::conninfo(const std::string& dbname) const {
   return conninfoWithoutPassword(dbname) + " password=" + password_;
 }
 
-std::string PostgresServer::conninfoWithoutPassword(const std::string& dbname) const {
-  return "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=" + dbname + " user=" + user_;
+std::string PostgresServer::conninfoWithoutPassword(const std::string& dbname, int port) const {
+  return "host=127.0.0.1 port=" + std::to_string(port > 0 ? port : port_) + " dbname=" + dbname +
+         " user=" + user_;
 }
 
 std::string PostgresServer::createDatabase(const std::string& prefix,

@@ -51,6 +51,11 @@ HttpAnswer CollectorHttp::post(const std::string& path, const std::string& json_
   return request("POST", path, json_body, timeout);
 }
 
+HttpAnswer CollectorHttp::patch(const std::string& path, const std::string& json_body,
+                                std::chrono::milliseconds timeout) const {
+  return request("PATCH", path, json_body, timeout);
+}
+
 HttpAnswer CollectorHttp::request(const std::string& method, const std::string& path,
                                   const std::string& body,
                                   std::chrono::milliseconds timeout) const {
@@ -70,8 +75,9 @@ HttpAnswer CollectorHttp::request(const std::string& method, const std::string& 
   }
   agent::CurlSlistPtr header_list(headers);
   curl_easy_setopt(easy.get(), CURLOPT_HTTPHEADER, headers);
-  if (method == "POST") {
+  if (method == "POST" || method == "PATCH") {
     curl_easy_setopt(easy.get(), CURLOPT_POST, 1L);
+    if (method == "PATCH") curl_easy_setopt(easy.get(), CURLOPT_CUSTOMREQUEST, "PATCH");
     curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }
@@ -204,6 +210,11 @@ CollectorControl::~CollectorControl() {
 }
 
 Status CollectorControl::start(std::chrono::seconds timeout) {
+  launch();
+  return awaitReady(timeout);
+}
+
+void CollectorControl::launch() {
   std::vector<std::string> args = {
       "--data-dir=" + setup_.data_dir, "--http-address=" + setup_.address,
       "--http-port=" + std::to_string(setup_.http_port),
@@ -218,8 +229,12 @@ Status CollectorControl::start(std::chrono::seconds timeout) {
     args.push_back("--define=tls.privateKeyFile=" + setup_.key_file);
   }
   for (const auto& [key, value] : setup_.defines) args.push_back("--define=" + key + "=" + value);
-  process_ = std::make_unique<testing::ChildProcess>(setup_.binary, args, setup_.log_path);
+  process_ = std::make_unique<testing::ChildProcess>(setup_.binary, args, setup_.log_path,
+                                                     setup_.environment);
   live_pid_ = process_->pid();
+}
+
+Status CollectorControl::awaitReady(std::chrono::seconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (!process_->running()) {
@@ -262,6 +277,11 @@ void CollectorControl::thaw() {
 }
 
 bool CollectorControl::running() const { return process_ && process_->running(); }
+
+std::optional<int> CollectorControl::exitCode() const {
+  if (!process_ || process_->running()) return std::nullopt;
+  return process_->waitExit(std::chrono::milliseconds(0));
+}
 
 pid_t CollectorControl::pid() const { return process_ ? process_->pid() : -1; }
 

@@ -41,6 +41,8 @@ class CollectorHttp {
                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   HttpAnswer post(const std::string& path, const std::string& json_body,
                   std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  HttpAnswer patch(const std::string& path, const std::string& json_body,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   const std::string& baseUrl() const { return base_url_; }
 
  private:
@@ -73,6 +75,7 @@ struct CollectorSetup {
   std::string ca_file;    // the CA the runner trusts for it
   std::string key_file;
   std::map<std::string, std::string> defines;
+  std::map<std::string, std::string> environment;  // on top of the runner's (PGPASSWORD)
 };
 
 // A collector of its own under `work_dir` (its data/ created there, collector.log), on free
@@ -103,6 +106,9 @@ class CollectorControl {
 
   // Starts the process and waits (bounded by `timeout`) until /readyz answers 200.
   Status start(std::chrono::seconds timeout = std::chrono::seconds(60));
+  // The two halves of start(): several collectors can start at once.
+  void launch();
+  Status awaitReady(std::chrono::seconds timeout = std::chrono::seconds(60));
   void kill();    // SIGKILL, waits for the exit
   Status stop();  // SIGTERM, waits for the exit (bounded)
   void freeze();  // SIGSTOP
@@ -111,6 +117,9 @@ class CollectorControl {
   // the starvation ends.
   void starveCpu(bool on);
   bool running() const;
+  // How the process ended (its exit code, or minus the signal that ended it); nullopt while it
+  // runs or before its first start.
+  std::optional<int> exitCode() const;
   pid_t pid() const;
   // The process id while it runs, -1 otherwise; unlike the rest, safe to call from any thread
   // (the runner's sampler).

@@ -9,9 +9,11 @@
 //                  [--connections C] [--connection-mode pooled|agent] [--agent-concurrency N]
 //                  [--seconds S] [--seed N]
 //
-// `scenario` runs one scenario file against a real vigil-collector and prints its report
-// table (and writes the JSON report); exit 0 passed, 1 failed, 77 the machine cannot run it
-// (the reason is printed; under CI, VIGIL_CI set, that is a failure: 1), 2 it could not run.
+// `scenario` runs one scenario file against a real vigil-collector (or, for a file with
+// "cluster", several on PostgreSQL behind HAProxy: VIGIL_HAPROXY, VIGIL_HAPROXY_TEMPLATE) and
+// prints its report table (and writes the JSON report); exit 0 passed, 1 failed, 77 the
+// machine cannot run it (the reason is printed; under CI, VIGIL_CI set, that is a failure: 1),
+// 2 it could not run.
 // `capacity` finds the highest heartbeat rate the collector answers with p99 under 100 ms, and the
 // largest fleet it holds at 60 s intervals (--tls: over HTTPS; --connection-mode agent: a new
 // connection per heartbeat resuming the agent's TLS session, as vigil-agent does, at most
@@ -65,6 +67,8 @@ int main(int argc, char** argv) {
   run.collector_binary = envOr("VIGIL_COLLECTOR", VIGIL_COLLECTOR_BIN);
   run.agent_binary = envOr("VIGIL_AGENT", VIGIL_AGENT_BIN);
   run.network_script = envOr("VIGIL_SITE_NETWORK", VIGIL_SITE_NETWORK_SCRIPT);
+  run.haproxy_binary = envOr("VIGIL_HAPROXY", "/usr/sbin/haproxy");
+  run.haproxy_template = envOr("VIGIL_HAPROXY_TEMPLATE", VIGIL_HAPROXY_TEMPLATE);
   vigil::fleetsim::CapacityOptions capacity;
   capacity.collector_binary = run.collector_binary;
   vigil::fleetsim::StandaloneOptions standalone;

@@ -11,6 +11,7 @@
 
 #include "common/json.h"
 #include "common/time_format.h"
+#include "tools/fleetsim/cluster_verdict.h"
 
 namespace vigil::fleetsim {
 namespace {
@@ -83,6 +84,25 @@ std::string periodText(const RunObservations& run, const DegradedPeriod& d) {
          (reasons.empty() ? std::string("no reason given") : reasons) + ")";
 }
 
+// PostgreSQL's work over the run: commits a second, and rows written (inserted, updated,
+// deleted) per 1,000 agents and minute.
+struct DatabaseRates {
+  double commits_per_s = 0;
+  double rows_per_1000_agents_min = 0;
+};
+
+DatabaseRates databaseRates(const RunObservations& run) {
+  DatabaseRates r;
+  const ClusterObservations& c = run.cluster;
+  const double agents = static_cast<double>(run.simulated_agents + run.real_agents);
+  if (c.database_seconds <= 0 || agents <= 0) return r;
+  const double rows =
+      static_cast<double>(c.database.inserted + c.database.updated + c.database.deleted);
+  r.commits_per_s = static_cast<double>(c.database.commits) / c.database_seconds;
+  r.rows_per_1000_agents_min = rows / (agents / 1000.0) / (c.database_seconds / 60.0);
+  return r;
+}
+
 }  // namespace
 
 double percentile(std::vector<double> values, double p) {
@@ -127,6 +147,51 @@ void judgeReturn(const RunObservations& run, Verdict& v) {
     v.failures.push_back(std::to_string(late) + " agents back later than " + fmt(v.back_bound_s) +
                          " s after the collector's return (the last after " + fmt(v.back_max_s) +
                          " s)");
+  }
+}
+
+// At most one device_offline alert per agent and death: a death is alerted once, and a
+// collector that takes an agent's shard over keeps the alert it finds open.
+void judgeDuplicateAlerts(const RunObservations& run, const std::vector<AgentHistory>& history,
+                          const std::unordered_map<std::string, uint32_t>& index, Verdict& v) {
+  // Notified alerts: delivered as alert.opened, or listed open or resolved. An alert held
+  // while the collector was degraded and released (dropped) was never opened.
+  std::map<uint32_t, std::map<int64_t, WallTime>> opened;  // agent -> alert id -> opened at
+  for (const auto* alerts : {&run.webhook_alerts, &run.api_alerts}) {
+    for (const SeenAlert& a : *alerts) {
+      auto it = index.find(a.agent_id);
+      const bool notified =
+          alerts == &run.webhook_alerts || a.state == "open" || a.state == "resolved";
+      if (a.kind == "device_offline" && notified && it != index.end()) {
+        opened[it->second][a.id] = a.opened_at;
+      }
+    }
+  }
+  uint64_t deaths_alerted_twice = 0;
+  for (const auto& [agent, alerts] : opened) {
+    for (const Window& death : history[agent].dead) {
+      const auto n =
+          static_cast<uint64_t>(std::count_if(alerts.begin(), alerts.end(), [&](const auto& a) {
+            return death.from <= a.second && a.second < death.to;
+          }));
+      if (n <= 1) continue;
+      v.duplicate_alerts += n - 1;
+      if (++deaths_alerted_twice <= 5) {
+        std::string which;
+        for (const auto& [id, at] : alerts) {
+          if (death.from <= at && at < death.to) {
+            which += (which.empty() ? "" : ", ") + std::to_string(id) + " at +" +
+                     fmt(secondsBetween(run.fleet_started, at)) + " s";
+          }
+        }
+        v.failures.push_back("duplicate alerts: " + std::to_string(n) +
+                             " device_offline alerts for one death of agent " +
+                             run.agents[agent].id + " (" + which + ")");
+      }
+    }
+  }
+  if (deaths_alerted_twice > 5) {
+    v.failures.push_back(std::to_string(v.duplicate_alerts) + " duplicate alerts in all");
   }
 }
 
@@ -296,6 +361,8 @@ Verdict judge(const RunObservations& run) {
                          " degraded periods outside the injected faults in all");
   }
 
+  judgeDuplicateAlerts(run, history, index, v);
+
   // Every partitioned site must have had a site alert.
   std::set<std::string> partitioned_sites;
   for (const TruthEvent& e : run.truth) {
@@ -370,6 +437,8 @@ Verdict judge(const RunObservations& run) {
     v.failures.push_back(std::to_string(v.false_offline_alerts) + " false offline alerts in all");
   }
   judgeReturn(run, v);
+  judgeWebhookCopies(run, v);
+  if (run.cluster.collectors > 0) judgeCluster(run, v);
   v.ingest_p50_ms = percentile(run.fleet.ingest_ms, 0.50);
   v.ingest_p99_ms = percentile(run.fleet.ingest_ms, 0.99);
   v.peak_ingest_lag_ms =
@@ -385,6 +454,48 @@ Verdict judge(const RunObservations& run) {
   }
   return v;
 }
+
+namespace {
+
+void addClusterJson(cJSON* r, const RunObservations& run, const Verdict& v) {
+  const ClusterObservations& c = run.cluster;
+  cJSON* cluster = cJSON_AddObjectToObject(r, "cluster");
+  json::addInteger(cluster, "collectors", c.collectors);
+  cJSON* usage = cJSON_AddArrayToObject(cluster, "usage");
+  for (const CollectorUsage& u : c.usage) {
+    cJSON* item = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "name", u.name.c_str());
+    json::addInteger(item, "peak_rss_bytes", static_cast<int64_t>(u.peak_rss_bytes));
+    cJSON_AddNumberToObject(item, "cpu_seconds", u.cpu_seconds);
+    cJSON_AddNumberToObject(item, "peak_cpu_share", u.peak_cpu_share);
+    cJSON_AddItemToArray(usage, item);
+  }
+  json::addInteger(cluster, "admin_writes", static_cast<int64_t>(c.admin_writes.size()));
+  json::addInteger(cluster, "admin_writes_acknowledged",
+                   static_cast<int64_t>(v.admin_writes_acknowledged));
+  json::addInteger(cluster, "admin_writes_lost", static_cast<int64_t>(v.admin_writes_lost));
+  json::addInteger(cluster, "admin_read_through", c.admin_read_through);
+  cJSON* db = cJSON_AddObjectToObject(cluster, "postgresql");
+  json::addInteger(db, "commits", static_cast<int64_t>(c.database.commits));
+  json::addInteger(db, "rows_inserted", static_cast<int64_t>(c.database.inserted));
+  json::addInteger(db, "rows_updated", static_cast<int64_t>(c.database.updated));
+  json::addInteger(db, "rows_deleted", static_cast<int64_t>(c.database.deleted));
+  cJSON_AddNumberToObject(db, "seconds", c.database_seconds);
+  cJSON_AddNumberToObject(db, "cpu_seconds", c.database_cpu_seconds);
+  const DatabaseRates rates = databaseRates(run);
+  cJSON_AddNumberToObject(db, "commits_per_s", rates.commits_per_s);
+  cJSON_AddNumberToObject(db, "rows_written_per_1000_agents_per_min",
+                          rates.rows_per_1000_agents_min);
+  cJSON* exits = cJSON_AddArrayToObject(cluster, "unexpected_exits");
+  for (const auto& e : c.unexpected_exits)
+    cJSON_AddItemToArray(exits, cJSON_CreateString(e.c_str()));
+  cJSON* unsettled = cJSON_AddArrayToObject(cluster, "unsettled");
+  for (const auto& u : c.unsettled) cJSON_AddItemToArray(unsettled, cJSON_CreateString(u.c_str()));
+  cJSON* front = cJSON_AddArrayToObject(cluster, "front_door");
+  for (const auto& f : c.front_door) cJSON_AddItemToArray(front, cJSON_CreateString(f.c_str()));
+}
+
+}  // namespace
 
 std::string reportJson(const RunObservations& run, const Verdict& v) {
   json::JsonPtr root(cJSON_CreateObject());
@@ -452,6 +563,12 @@ std::string reportJson(const RunObservations& run, const Verdict& v) {
     cJSON_AddNumberToObject(r, "back_bound_s", v.back_bound_s);
     json::addInteger(r, "agents_not_back", static_cast<int64_t>(v.agents_not_back));
   }
+  json::addInteger(r, "duplicate_alerts", static_cast<int64_t>(v.duplicate_alerts));
+  json::addInteger(r, "webhook_deliveries", static_cast<int64_t>(run.webhook_copies.size()));
+  json::addInteger(r, "webhook_redeliveries_after_kill",
+                   static_cast<int64_t>(v.redeliveries_after_kill));
+  json::addInteger(r, "webhook_double_deliveries", static_cast<int64_t>(v.double_deliveries));
+  if (run.cluster.collectors > 0) addClusterJson(r, run, v);
   cJSON* failures = cJSON_AddArrayToObject(r, "failures");
   for (const auto& f : v.failures) cJSON_AddItemToArray(failures, cJSON_CreateString(f.c_str()));
   cJSON* rounds = cJSON_AddArrayToObject(r, "office_timeline");
@@ -525,6 +642,34 @@ std::string reportTable(const RunObservations& run, const Verdict& v) {
   row("wrong status at end", std::to_string(v.wrong_status_at_end));
   row("alerts lost / outbox pending",
       std::to_string(v.alerts_lost) + " / " + std::to_string(run.outbox_pending_at_end));
+  row("duplicate alerts", std::to_string(v.duplicate_alerts));
+  row("webhook deliveries / after a kill", std::to_string(run.webhook_copies.size()) + " / " +
+                                               std::to_string(v.redeliveries_after_kill));
+  row("webhooks delivered twice otherwise", std::to_string(v.double_deliveries));
+  if (run.cluster.collectors > 0) {
+    const ClusterObservations& c = run.cluster;
+    row("admin writes: made / ack. / lost", std::to_string(c.admin_writes.size()) + " / " +
+                                                std::to_string(v.admin_writes_acknowledged) +
+                                                " / " + std::to_string(v.admin_writes_lost));
+    row("admin writes read back through",
+        std::to_string(c.admin_read_through) + " collectors each");
+    for (const CollectorUsage& u : c.usage) {
+      row(u.name + " peak RSS, CPU (peak)", std::to_string(u.peak_rss_bytes >> 20) + " MiB, " +
+                                                fmt(u.cpu_seconds) + " s (" +
+                                                fmt(100 * u.peak_cpu_share, 0) + " %)");
+    }
+    const DatabaseRates rates = databaseRates(run);
+    row("PostgreSQL commits / rows written",
+        std::to_string(c.database.commits) + " / " +
+            std::to_string(c.database.inserted + c.database.updated + c.database.deleted));
+    row("PostgreSQL commits per second", fmt(rates.commits_per_s));
+    row("PostgreSQL CPU (share of a core)",
+        fmt(c.database_cpu_seconds) + " s (" +
+            fmt(c.database_seconds > 0 ? 100 * c.database_cpu_seconds / c.database_seconds : 0, 0) +
+            " %)");
+    row("PG rows written /1,000 agents/min", fmt(rates.rows_per_1000_agents_min));
+  }
+  for (const std::string& line : run.cluster.front_door) t << "  " << line << "\n";
   for (const DegradedPeriod& f : run.injected) t << "  injected " << periodText(run, f) << "\n";
   for (const DegradedPeriod& d : run.degraded) t << "  degraded " << periodText(run, d) << "\n";
   if (!v.office_timeline.empty()) t << "offices (seconds from the fleet's start):\n";

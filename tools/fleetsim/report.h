@@ -42,6 +42,55 @@ struct RunAgent {
   bool real = false;
 };
 
+// One delivery of a webhook event as the receiver got it (its signature checked).
+struct WebhookCopy {
+  std::string id;  // webhook-id: the same for every delivery of one event
+  std::string type;
+  // webhook-timestamp: when the sending collector began the attempt, in whole seconds.
+  WallTime attempt_at;
+};
+
+// A collector as the runner's sampler saw it over all its lives.
+struct CollectorUsage {
+  std::string name;
+  uint64_t peak_rss_bytes = 0;
+  double cpu_seconds = 0;
+  double peak_cpu_share = 0;  // of one core, over a sampling period
+};
+
+// An admin write the runner made through HAProxy while the faults went on, and what reading
+// it back through each collector directly at the end found.
+struct AdminWrite {
+  std::string what;                     // "maintenance window 12", "site 7 renamed lab-writes-3"
+  bool acknowledged = false;            // answered 2xx: it must not be lost
+  std::vector<std::string> missing_on;  // collectors that did not read it back
+};
+
+// PostgreSQL's own counters of the database (pg_stat_database), over a period.
+struct DatabaseCounters {
+  uint64_t commits = 0;  // xact_commit
+  uint64_t inserted = 0;
+  uint64_t updated = 0;
+  uint64_t deleted = 0;
+};
+
+// What a run against a cluster of collectors observed besides the rest.
+struct ClusterObservations {
+  uint32_t collectors = 0;            // at the start; 0: one collector, not a cluster
+  std::vector<CollectorUsage> usage;  // per collector
+  std::vector<AdminWrite> admin_writes;
+  uint32_t admin_read_through = 0;  // collectors every acknowledged write was read back through
+  // Steps after which the cluster did not settle (every shard with its preferred collector,
+  // loaded) within the bound, each with what was missing.
+  std::vector<std::string> unsettled;
+  // Collectors that exited without the runner's doing (a crash), with their logs' last lines.
+  std::vector<std::string> unexpected_exits;
+  DatabaseCounters database;  // from the fleet's start to the end of the read-back
+  double database_seconds = 0;
+  double database_cpu_seconds = 0;      // PostgreSQL's processes over the same period
+  std::vector<std::string> front_door;  // HAProxy's and the beacon forwarder's counters
+};
+
 // Everything the verdict needs.
 struct RunObservations {
   std::string scenario;
@@ -65,6 +114,14 @@ struct RunObservations {
   std::vector<TruthEvent> truth;            // agent = index into `agents`
   std::vector<SeenAlert> webhook_alerts;    // alert.opened as delivered
   std::vector<SeenAlert> api_alerts;        // every alert the API lists at the end
+  std::vector<WebhookCopy> webhook_copies;  // every delivery of every event
+  // The runner's SIGKILLs of a collector: a delivery in flight on it may come again.
+  std::vector<WallTime> collector_kills;
+  // Deliveries a collector may have in flight to the run's one receiver at once
+  // (webhooks.maxInFlightPerDestination, at most webhooks.workers), each begun at most
+  // webhooks.attemptTimeoutSeconds before it ends.
+  uint32_t webhook_in_flight_per_collector = 1;
+  double webhook_attempt_timeout_s = 15;
   std::vector<DegradedPeriod> degraded;
   // When the collector could not work at all (killed, restarting, stopped by SIGSTOP), as the
   // runner saw it: a death there is judged from the end of the window, like a degraded period.
@@ -90,6 +147,7 @@ struct RunObservations {
   uint64_t outbox_pending_at_end = 0;
   std::vector<std::string> notes;  // what the runner saw along the way
   OfficeRun offices;               // the offices' faults, judged round by round
+  ClusterObservations cluster;
 };
 
 struct Verdict {
@@ -127,6 +185,15 @@ struct Verdict {
   double back_bound_s = 0;  // surge.back_within_intervals heartbeat intervals and 0.5 s for the
                             // request; 0: not judged
   uint64_t agents_not_back = 0;
+  // Alerts opened for a death that already had one (one device_offline alert per agent and
+  // death at most).
+  uint64_t duplicate_alerts = 0;
+  // Deliveries of an event that had been delivered before: those a SIGKILL allows (the killed
+  // collector's attempt in flight, sent again once its claim ran out), and the others.
+  uint64_t redeliveries_after_kill = 0;
+  uint64_t double_deliveries = 0;
+  uint64_t admin_writes_acknowledged = 0;
+  uint64_t admin_writes_lost = 0;            // acknowledged, and missing on at least one collector
   std::vector<std::string> failures;         // one line per assertion that did not hold
   std::vector<std::string> office_timeline;  // the offices' rounds and their alerts
   bool passed() const { return failures.empty(); }

@@ -23,8 +23,12 @@
 #include "tests/integration/fake_collector.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/webhook_receiver.h"
+#include "tools/fleetsim/admin_writes.h"
 #include "tools/fleetsim/api_reading.h"
+#include "tools/fleetsim/cluster_lab.h"
+#include "tools/fleetsim/cluster_steps.h"
 #include "tools/fleetsim/collector_control.h"
+#include "tools/fleetsim/collector_sampler.h"
 #include "tools/fleetsim/office_lab.h"
 
 namespace vigil::fleetsim {
@@ -49,6 +53,14 @@ FaultRole faultRoleOf(const std::string& action) {
   static const std::map<std::string, FaultRole> kRoles = {
       {"collector_kill", {Kind::kOpens, "collector down"}},
       {"collector_start", {Kind::kEnds, "collector down"}},
+      {"collector_stop", {Kind::kOpens, "collector down"}},
+      {"collector_add", {Kind::kInstant, "collector added"}},
+      {"collector_remove", {Kind::kInstant, "collector removed"}},
+      {"pg_restart", {Kind::kInstant, "database restarted"}},
+      {"pg_stop", {Kind::kOpens, "database down"}},
+      {"pg_start", {Kind::kEnds, "database down"}},
+      {"db_cut", {Kind::kOpens, "collector cut off from the database"}},
+      {"db_heal", {Kind::kEnds, "collector cut off from the database"}},
       {"collector_freeze", {Kind::kOpens, "collector frozen"}},
       {"collector_thaw", {Kind::kEnds, "collector frozen"}},
       {"cpu_starve_start", {Kind::kOpens, "cpu starved"}},
@@ -71,42 +83,9 @@ FaultRole faultRoleOf(const std::string& action) {
   return it == kRoles.end() ? FaultRole{} : it->second;
 }
 
-// A metric's value summed over its label sets, from a Prometheus text exposition.
-double metricSum(const std::string& text, const std::string& name) {
-  double sum = 0;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(name, 0) != 0) continue;
-    const char next = line.size() > name.size() ? line[name.size()] : '\0';
-    if (next != ' ' && next != '{') continue;
-    const size_t space = line.rfind(' ');
-    if (space != std::string::npos) sum += std::atof(line.c_str() + space + 1);
-  }
-  return sum;
-}
-
-// A counter of the collector across its restarts: each life starts again from zero.
-class LifetimeCounter {
- public:
-  void observe(pid_t pid, double value) {
-    if (pid != pid_) {
-      base_ += last_;
-      last_ = 0;
-      pid_ = pid;
-    }
-    last_ = std::max(last_, value);
-  }
-  uint64_t total() const { return static_cast<uint64_t>(base_ + last_); }
-
- private:
-  pid_t pid_ = -1;
-  double base_ = 0;
-  double last_ = 0;
-};
-
-// The collector's settings a fault must not lose, as comparable text.
-std::string settingsSnapshot(CollectorHttp& http) {
+// The collector's settings a fault must not lose, as comparable text; the site of the admin
+// writes (`changing_site`, which the run renames) left out.
+std::string settingsSnapshot(CollectorHttp& http, int64_t changing_site = 0) {
   std::string out;
   for (const char* path :
        {"/api/v1/sites?limit=1000", "/api/v1/webhooks?limit=1000", "/api/v1/tenants?limit=1000"}) {
@@ -115,6 +94,10 @@ std::string settingsSnapshot(CollectorHttp& http) {
     out += std::string(path) + " " + std::to_string(a.status) + ":";
     const cJSON* items = doc ? cJSON_GetObjectItemCaseSensitive(doc.get(), "items") : nullptr;
     for (const cJSON* i = items ? items->child : nullptr; i; i = i->next) {
+      if (changing_site != 0 && std::string(path).rfind("/api/v1/sites", 0) == 0 &&
+          jsonInt(i, "id") == changing_site) {
+        continue;
+      }
       out += " " + std::to_string(jsonInt(i, "id")) + "=" + jsonString(i, "name") +
              jsonString(i, "url");
     }
@@ -251,6 +234,13 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
         "real agents run over plain HTTP: tls and real_agents exclude each other");
   }
 
+  // The machine cannot run the scenario (the reason is in the notes).
+  auto skip = [&](const Status& why) {
+    result.skipped = true;
+    obs.notes.push_back("skipped: " + why.message());
+    return result;
+  };
+
   // Work directory, the store's file system, certificates, ports.
   std::string work_dir = options.work_dir;
   if (work_dir.empty()) {
@@ -265,11 +255,7 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   if (has("store_full_start")) {
     const int size_mb = 64 + static_cast<int>(scenario.agents / 100);
     auto fs = FillableFileSystem::mount(data_dir, size_mb);
-    if (!fs.ok() && fs.error().code() == StatusCode::kPermissionDenied) {
-      result.skipped = true;
-      obs.notes.push_back("skipped: " + fs.error().message());
-      return result;
-    }
+    if (!fs.ok() && fs.error().code() == StatusCode::kPermissionDenied) return skip(fs.error());
     if (!fs.ok()) return fs.error();
     store_fs = std::move(fs.value());
   }
@@ -286,9 +272,7 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
     lab.work_dir = work_dir;
     auto made = OfficeLab::create(lab);
     if (!made.ok() && made.error().code() == StatusCode::kPermissionDenied) {
-      result.skipped = true;
-      obs.notes.push_back("skipped: " + made.error().message());
-      return result;
+      return skip(made.error());
     }
     if (!made.ok()) return made.error();
     offices = std::move(made.value());
@@ -320,6 +304,8 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   // loopback).
   std::unique_ptr<testing::TestCertificateAuthority> ca;
   const bool tls = scenario.tls || has("collector_restart_tls") || offices;
+  const bool cluster = scenario.cluster.collectors > 0;
+  obs.cluster.collectors = scenario.cluster.collectors;
   if (tls) {
     ca = std::make_unique<testing::TestCertificateAuthority>();
     serveTlsFrom(*ca, work_dir, setup);
@@ -327,14 +313,55 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
 
   testing::WebhookReceiver receiver;
   receiver.start();
-  CollectorControl collector(setup);
-  progress("starting vigil-collector on port " + std::to_string(setup.http_port) +
-           (tls ? " (HTTPS)" : "") + ", interval " + std::to_string(interval_s) + " s");
+  // One collector on its SQLite file, or a cluster behind HAProxy: `http` is where the fleet,
+  // the real agents and the admin API go.
+  std::unique_ptr<CollectorControl> single;
+  std::unique_ptr<ClusterLab> lab;
   // The runner's own starts of the collector are faults too: each begins a warm-up.
   const WallTime first_start = wallNow();
-  if (Status s = collector.start(); !s.ok()) return s;
-  CollectorHttp& http = collector.http();
-  if (Status s = useBootstrapToken(http, data_dir); !s.ok()) return s;
+  if (cluster) {
+    progress("starting a cluster of " + std::to_string(scenario.cluster.collectors) +
+             " collectors behind HAProxy, interval " + std::to_string(interval_s) + " s");
+    ClusterLabSetup cluster_setup;
+    cluster_setup.collector_binary = options.collector_binary;
+    cluster_setup.haproxy_binary = options.haproxy_binary;
+    cluster_setup.haproxy_template = options.haproxy_template;
+    cluster_setup.work_dir = work_dir;
+    cluster_setup.collectors = scenario.cluster.collectors;
+    cluster_setup.slots = scenario.cluster.slots();
+    for (const FaultStep& f : scenario.timeline) {
+      if (f.action != "db_cut") continue;
+      if (f.collector == kBusiest) {  // known once the fleet runs: any may be cut
+        for (uint32_t n = 1; n <= cluster_setup.slots; ++n) cluster_setup.cuttable.insert(n);
+      } else {
+        cluster_setup.cuttable.insert(f.collector > 0 ? static_cast<uint32_t>(f.collector) : 1);
+      }
+    }
+    cluster_setup.defines = setup.defines;
+    auto started = ClusterLab::start(cluster_setup, progress);
+    if (!started.ok() && started.error().code() == StatusCode::kNotFound) {
+      return skip(started.error());
+    }
+    if (!started.ok()) return started.error();
+    lab = std::move(started.value());
+  } else {
+    single = std::make_unique<CollectorControl>(setup);
+    progress("starting vigil-collector on port " + std::to_string(setup.http_port) +
+             (tls ? " (HTTPS)" : "") + ", interval " + std::to_string(interval_s) + " s");
+    if (Status s = single->start(); !s.ok()) return s;
+    if (Status s = useBootstrapToken(single->http(), data_dir); !s.ok()) return s;
+  }
+  CollectorHttp& http = lab ? lab->http() : single->http();
+  {
+    // What a collector may have in flight to the run's receiver when it is killed.
+    auto setting = [&](const char* key, double fallback) {
+      auto it = setup.defines.find(key);
+      return it == setup.defines.end() ? fallback : std::atof(it->second.c_str());
+    };
+    obs.webhook_in_flight_per_collector = static_cast<uint32_t>(
+        std::min(setting("webhooks.workers", 8), setting("webhooks.maxInFlightPerDestination", 1)));
+    obs.webhook_attempt_timeout_s = setting("webhooks.attemptTimeoutSeconds", 15);
+  }
 
   // Tenant, sites with their enrollment tokens, the webhook.
   std::string error;
@@ -390,6 +417,15 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
              std::to_string(scenario.sites) + " sites");
   }
   if (Status s = fleet.enroll(12); !s.ok()) return s;
+  if (const uint64_t errors = fleet.enrollmentServerErrors(); errors > 0) {
+    obs.notes.push_back(std::to_string(errors) +
+                        " enrollment answers were server errors (not 503), each tried again");
+  }
+  if (lab) {
+    // The fleet was up before the run: every collector knows it, as after their own starts.
+    progress("restarting the collectors: each loads the enrolled fleet");
+    if (Status s = lab->restartAll(std::chrono::seconds(120)); !s.ok()) return s;
+  }
   for (uint32_t i = 0; i < fleet.size(); ++i) {
     obs.agents.push_back({fleet.agentId(i), fleet.siteLabel(i), false});
   }
@@ -398,7 +434,8 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   std::vector<std::unique_ptr<testing::Agent>> real;
   for (uint32_t i = 0; i < scenario.real_agents; ++i) {
     real.push_back(std::make_unique<testing::Agent>(work_dir + "/agent-" + std::to_string(i),
-                                                    setup.http_port, site_tokens[0]));
+                                                    lab ? lab->port() : setup.http_port,
+                                                    site_tokens[0]));
     real.back()->setBinary(options.agent_binary);
     real.back()->start();
   }
@@ -429,45 +466,32 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
     }
     for (const RunAgent& a : offices->agents()) obs.agents.push_back(a);
   }
-  const std::string settings_before = settingsSnapshot(http);
+  // A cluster's admin writes during the faults go to a site of their own, which they rename.
+  std::unique_ptr<AdminWriter> admin_writes;
+  if (lab) {
+    admin_writes = std::make_unique<AdminWriter>(http, tenant_id, milliseconds(1000));
+    if (Status s = admin_writes->prepare(); !s.ok()) return s;
+  }
+  const int64_t changing_site = admin_writes ? admin_writes->siteId() : 0;
+  const std::string settings_before = settingsSnapshot(http, changing_site);
 
-  // Sampling: the collector's memory, CPU and counters.
-  std::atomic<bool> sampling{true};
-  std::mutex sample_mu;
-  LifetimeCounter shed;
-  LifetimeCounter refused;
-  std::thread sampler([&] {
-    pid_t last_pid = -1;
-    double last_cpu = 0;
-    auto last_at = steady_clock::now();
-    while (sampling) {
-      std::this_thread::sleep_for(milliseconds(250));
-      const pid_t pid = collector.livePid();
-      auto sample = pid > 0 ? sampleProcess(pid) : std::nullopt;
-      const auto now = steady_clock::now();
-      HttpAnswer m = pid > 0 ? http.get("/metrics", milliseconds(1000)) : HttpAnswer{};
-      std::lock_guard<std::mutex> lock(sample_mu);
-      if (sample) {
-        obs.peak_rss_bytes = std::max(obs.peak_rss_bytes, sample->rss_bytes);
-        const double elapsed = std::chrono::duration<double>(now - last_at).count();
-        if (pid == last_pid && elapsed >= 1.0) {
-          obs.peak_cpu_share =
-              std::max(obs.peak_cpu_share, (sample->cpu_seconds - last_cpu) / elapsed);
-          obs.cpu_seconds += sample->cpu_seconds - last_cpu;
-          last_cpu = sample->cpu_seconds;
-          last_at = now;
-        } else if (pid != last_pid) {  // a new life: its CPU counts from here
-          last_pid = pid;
-          last_cpu = sample->cpu_seconds;
-          last_at = now;
-        }
-      }
-      if (m.status == 200) {
-        shed.observe(pid, metricSum(m.body, "vigil_http_requests_shed_total"));
-        refused.observe(pid, metricSum(m.body, "vigil_http_connections_refused_total"));
-      }
+  // Sampling: each collector's memory, CPU and counters (a cluster's: also its health, which
+  // the beacons' forwarder follows as a load balancer's check would).
+  std::vector<CollectorSampler::Target> targets;
+  CollectorSampler::Options sampler_options;
+  if (lab) {
+    for (uint32_t n = 1; n <= lab->slots(); ++n) {
+      targets.push_back({ClusterLab::name(n), &lab->collector(n)});
     }
-  });
+    sampler_options.track_health = true;
+    sampler_options.on_answer = [&lab](size_t i, bool answered) {
+      lab->setBeaconBackendUp(static_cast<uint32_t>(i + 1), answered);
+    };
+  } else {
+    targets.push_back({"collector", single.get()});
+  }
+  CollectorSampler sampler(std::move(targets), std::move(sampler_options));
+  sampler.start();
 
   // The timeline, with the background deaths merged in.
   struct Step {
@@ -518,20 +542,45 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   };
   // The collector's return, for ReturnStats: when it is started (or thawed), before it answers.
   auto returning = [&] { fleet.markCollectorBack(steady_clock::now()); };
+  // A cluster's steps; "busiest" is the collector that owns the most agents now.
+  std::unique_ptr<ClusterTimeline> cluster_steps;
+  if (lab) {
+    std::map<int64_t, uint64_t> agents_per_site;
+    for (const RunAgent& a : obs.agents) ++agents_per_site[obs.site_ids[a.site_label]];
+    const uint32_t busiest = lab->busiest(agents_per_site);
+    obs.notes.push_back("the collector that owns the most agents at the start: " +
+                        ClusterLab::name(busiest));
+    cluster_steps =
+        std::make_unique<ClusterTimeline>(*lab, obs, shift, busiest, std::chrono::seconds(60),
+                                          [&progress](const std::string& line) { progress(line); });
+  }
+  // The single collector's own steps (a cluster's never reach them).
+  CollectorControl* collector = single.get();
   for (const FaultStep& f : scenario.timeline) {
     std::function<void()> act;
-    const std::string what = f.action + (f.site.empty() ? "" : " " + f.site) +
-                             (f.agent.empty() ? "" : " " + f.agent) +
-                             (f.channel.empty() ? "" : " " + f.channel);
-    if (f.action == "collector_kill") {
+    std::string what = f.action + (f.site.empty() ? "" : " " + f.site) +
+                       (f.agent.empty() ? "" : " " + f.agent) +
+                       (f.channel.empty() ? "" : " " + f.channel);
+    std::string target = f.site + f.agent + f.channel;
+    if (cluster_steps && isClusterAction(f.action)) {
+      if (f.action.rfind("pg_", 0) != 0) {
+        const std::string name = ClusterLab::name(cluster_steps->collectorOf(f));
+        what += " " + name;
+        target += name;
+      }
+      act = cluster_steps->action(f);
+    } else if (!collector && isClusterAction(f.action)) {
+      return Status::invalidArgument(f.action + ": not a step of this run");
+    } else if (f.action == "collector_kill") {
       act = [&] {
         down();
-        collector.kill();
+        obs.collector_kills.push_back(wallNow());
+        collector->kill();
       };
     } else if (f.action == "collector_start") {
       act = [&] {
         returning();
-        if (Status s = collector.start(); !s.ok()) obs.notes.push_back("restart: " + s.message());
+        if (Status s = collector->start(); !s.ok()) obs.notes.push_back("restart: " + s.message());
         up("killed");
       };
     } else if (f.action == "collector_restart_tls") {
@@ -543,11 +592,11 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
         std::filesystem::rename(setup.cert_file + ".new", setup.cert_file);
         down();
         const auto stopping = steady_clock::now();
-        if (Status s = collector.stop(); !s.ok())
+        if (Status s = collector->stop(); !s.ok())
           obs.notes.push_back("graceful stop: " + s.message());
         const auto stopped = steady_clock::now();
         returning();
-        if (Status s = collector.start(); !s.ok()) obs.notes.push_back("restart: " + s.message());
+        if (Status s = collector->start(); !s.ok()) obs.notes.push_back("restart: " + s.message());
         up("restart");
         obs.notes.push_back(
             "graceful restart: stop took " +
@@ -559,18 +608,18 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
     } else if (f.action == "collector_freeze") {
       act = [&] {
         down();
-        collector.freeze();
+        collector->freeze();
       };
     } else if (f.action == "collector_thaw") {
       act = [&] {
         returning();
-        collector.thaw();
+        collector->thaw();
         up("frozen");
       };
     } else if (f.action == "cpu_starve_start") {
-      act = [&] { collector.starveCpu(true); };
+      act = [&] { collector->starveCpu(true); };
     } else if (f.action == "cpu_starve_stop") {
-      act = [&] { collector.starveCpu(false); };
+      act = [&] { collector->starveCpu(false); };
     } else if (f.action == "site_partition_start" || f.action == "site_partition_stop") {
       const bool on = f.action == "site_partition_start";
       const std::string site = f.site;
@@ -644,21 +693,26 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
     }
     const FaultRole role = faultRoleOf(f.action);
     const double spread_s = f.action == "fleet_boot" ? static_cast<double>(f.seconds) : 0;
-    steps.push_back({f.at_s, what, act, role, f.site + f.agent + f.channel, spread_s});
+    steps.push_back({f.at_s, what, act, role, target, spread_s});
   }
   std::stable_sort(steps.begin(), steps.end(),
                    [](const Step& a, const Step& b) { return a.at_s < b.at_s; });
 
   // Sheds and refusals count from here: enrollment's own 503s (retried) are setup.
-  uint64_t shed_before = 0;
-  uint64_t refused_before = 0;
-  {
-    std::lock_guard<std::mutex> lock(sample_mu);
-    shed_before = shed.total();
-    refused_before = refused.total();
+  const uint64_t shed_before = sampler.shed();
+  const uint64_t refused_before = sampler.refused();
+  // PostgreSQL's work counts from here too, less the lab's own reads.
+  std::optional<DatabaseCounters> database_before;
+  uint64_t own_transactions_before = 0;
+  double database_cpu_before = 0;
+  if (lab) {
+    database_before = lab->databaseCounters();
+    own_transactions_before = lab->ownTransactions();
+    database_cpu_before = lab->postgresCpuSeconds();
   }
   if (!scenario.fleet_boots_at_start) fleet.start(false);
   obs.fleet_started = wallNow();
+  if (admin_writes) admin_writes->start();
   obs.injected.push_back(
       {first_start, obs.fleet_started, {"runner: first start of the collector, enrollment"}});
   const auto t0 = steady_clock::now();
@@ -694,23 +748,35 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
     }
   }
   if (!office_failure.empty()) {  // the run is void; the sampler must not outlive it
-    sampling = false;
-    sampler.join();
+    sampler.stop();
     return Status::internal("office fault: " + office_failure);
   }
   std::this_thread::sleep_until(t0 + scaled(scenario.duration_s) + shift);
   obs.timeline_end = wallNow();
-  collector.starveCpu(false);
-  collector.thaw();
+  if (admin_writes) admin_writes->stop();
+  if (lab) {
+    // Every fault still on ends, every collector not removed runs, and the cluster settles.
+    const WallTime ending = wallNow();
+    if (Status s = lab->endFaults(); !s.ok())
+      obs.notes.push_back("end of the faults: " + s.message());
+    if (Status s = lab->awaitSettled(std::chrono::seconds(120)); !s.ok()) {
+      obs.cluster.unsettled.push_back("the end of the timeline: " + s.message());
+    }
+    cluster_steps->closeWindows();
+    obs.injected.push_back({ending, wallNow(), {"runner: the faults ended, the cluster settled"}});
+  } else {
+    collector->starveCpu(false);
+    collector->thaw();
+  }
   if (store_fs) store_fs->drain();
   snapshot.reset();
   for (const auto& [key, opened] : open_faults) {  // the timeline's end ends them
     obs.injected.push_back({opened.first, wallNow(), {"injected: " + opened.second}});
   }
-  if (!collector.running()) {
+  if (collector && !collector->running()) {
     obs.notes.push_back("the collector was not running at the end of the timeline; started");
     const WallTime restart = wallNow();
-    if (Status s = collector.start(); !s.ok()) return s;
+    if (Status s = collector->start(); !s.ok()) return s;
     obs.injected.push_back({restart, wallNow(), {"runner: start after the timeline"}});
   }
 
@@ -768,8 +834,19 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
         }
       }
     }
-    HttpAnswer m = http.get("/metrics");
-    outbox_pending = static_cast<uint64_t>(metricSum(m.body, "vigil_webhook_outbox_pending"));
+    // The outbox is the database's: each collector of a cluster counts all of it (HAProxy does
+    // not serve /metrics).
+    std::vector<CollectorControl*> counting = {collector};
+    if (lab) {
+      counting.clear();
+      for (uint32_t n : lab->running()) counting.push_back(&lab->collector(n));
+    }
+    outbox_pending = 0;
+    for (CollectorControl* c : counting) {
+      HttpAnswer m = c->http().get("/metrics");
+      outbox_pending = std::max(
+          outbox_pending, static_cast<uint64_t>(metricSum(m.body, "vigil_webhook_outbox_pending")));
+    }
     std::set<int64_t> delivered;
     for (const auto& a : webhook_alerts) delivered.insert(a.id);
     const bool caught_up =
@@ -786,23 +863,62 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   for (auto& d : degraded) {
     if (d.to == WallTime::max()) d.to = obs.observed_until;
   }
+  // A cluster's collectors each send their own collector.degraded events, which do not say
+  // whose they are: each collector's periods are sampled from its own gauge instead.
+  if (lab) degraded = sampler.degraded(obs.observed_until);
+  for (const auto& w : receiver.received()) {
+    if (!w.signature_valid) continue;
+    char* end = nullptr;
+    const long long at_s = std::strtoll(w.timestamp.c_str(), &end, 10);
+    obs.webhook_copies.push_back({w.id, w.type, fromUnixMillis(at_s * 1000)});
+  }
   {
     std::vector<const cJSON*> items;
     auto pages = listAll(http, "/api/v1/agents", items, &error);
     for (const cJSON* a : items) obs.final_status[jsonString(a, "id")] = jsonString(a, "status");
   }
-  obs.settings_unchanged = settingsSnapshot(http) == settings_before;
+  obs.settings_unchanged = settingsSnapshot(http, changing_site) == settings_before;
   if (!obs.settings_unchanged)
     obs.settings_note = "sites, webhooks or tenants differ after the run";
+  if (lab) {
+    // Every admin write, read back through each collector itself; PostgreSQL's work over the
+    // run; what HAProxy and the beacons' forwarder did.
+    std::vector<std::pair<std::string, const CollectorHttp*>> readers;
+    for (uint32_t n : lab->running()) {
+      readers.emplace_back(ClusterLab::name(n), &lab->collector(n).http());
+    }
+    obs.cluster.admin_writes = admin_writes->readBack(readers);
+    obs.cluster.admin_read_through = static_cast<uint32_t>(readers.size());
+    const std::optional<DatabaseCounters> database_after = lab->databaseCounters();
+    if (database_before && database_after && database_after->commits >= database_before->commits) {
+      DatabaseCounters& d = obs.cluster.database;
+      d.commits = database_after->commits - database_before->commits -
+                  std::min(database_after->commits - database_before->commits,
+                           lab->ownTransactions() - own_transactions_before);
+      d.inserted = database_after->inserted - database_before->inserted;
+      d.updated = database_after->updated - database_before->updated;
+      d.deleted = database_after->deleted - database_before->deleted;
+      obs.cluster.database_seconds =
+          std::chrono::duration<double>(wallNow() - obs.fleet_started).count();
+      obs.cluster.database_cpu_seconds = lab->postgresCpuSeconds() - database_cpu_before;
+    } else {
+      obs.notes.push_back("PostgreSQL's counters could not be read over the run");
+    }
+    obs.cluster.front_door = lab->frontDoorReport();
+    obs.cluster.unexpected_exits = lab->unexpectedExits();
+  }
 
-  sampling = false;
-  sampler.join();
+  sampler.stop();
   fleet.stop();
   for (auto& a : real) {
     if (a->running()) a->stop();
   }
   if (offices) offices->stopAgents();
-  if (Status s = collector.stop(); !s.ok()) obs.notes.push_back("final stop: " + s.message());
+  if (lab) {
+    lab->stopAll();
+  } else if (Status s = collector->stop(); !s.ok()) {
+    obs.notes.push_back("final stop: " + s.message());
+  }
   progress("stopped");
 
   obs.truth = fleet.truth();
@@ -825,8 +941,15 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
   obs.fleet = fleet.takeStats();
   obs.returns = fleet.returnStats();
   obs.surge = scenario.surge;
-  obs.shed_requests = shed.total() - shed_before;
-  obs.refused_connections = refused.total() - refused_before;
+  obs.shed_requests = sampler.shed() - shed_before;
+  obs.refused_connections = sampler.refused() - refused_before;
+  const std::vector<CollectorUsage> usage = sampler.usage();
+  for (const CollectorUsage& u : usage) {
+    obs.peak_rss_bytes = std::max(obs.peak_rss_bytes, u.peak_rss_bytes);
+    obs.cpu_seconds += u.cpu_seconds;
+    obs.peak_cpu_share = std::max(obs.peak_cpu_share, u.peak_cpu_share);
+  }
+  if (lab) obs.cluster.usage = usage;
   // Bound: measured 35-45 MiB at 2,000 agents and 261-362 MiB at 100,000 (docs/scenarios.md,
   // "Results"); 64 MiB + 4 KiB per agent leaves about 40 % and 25 % above those.
   obs.rss_bound_bytes =

@@ -34,7 +34,29 @@ const std::set<std::string> kActions = {
     "real_site_heal",         //
     "real_agent_kill",        // SIGKILL `agent`, or the freshest never-killed agent of `site`
     "real_agent_start",       // start `agent`, or the killed agents of `site`, again
+    // A cluster's (`collector`: which one; docs/scenarios.md, "Cluster scenarios"):
+    "collector_stop",    // SIGTERM: it hands its shards over and stops (collector_start again)
+    "collector_add",     // a new collector joins the cluster
+    "collector_remove",  // SIGTERM, for good: the others take its shards
+    "pg_restart",        // pg_ctl restart -m fast
+    "pg_stop",           // pg_ctl stop -m fast: the database is down
+    "pg_start",          //
+    "db_cut",            // `collector` loses PostgreSQL (connections dropped, new ones refused)
+    "db_heal",           //
 };
+
+// What only a cluster does, and what only one collector on its own SQLite file does.
+const std::set<std::string> kClusterActions = {
+    "collector_stop", "collector_add", "collector_remove", "pg_restart",
+    "pg_stop",        "pg_start",      "db_cut",           "db_heal"};
+const std::set<std::string> kSingleCollectorActions = {"collector_restart_tls", "cpu_starve_start",
+                                                       "cpu_starve_stop", "store_full_start",
+                                                       "store_full_stop"};
+
+// Actions on one collector of a cluster, named by `collector`.
+bool namesCollector(const std::string& action) {
+  return action.rfind("collector_", 0) == 0 || action.rfind("db_", 0) == 0;
+}
 
 // "office-K" naming one of `offices`.
 bool isOffice(const Offices& offices, const std::string& label) {
@@ -85,6 +107,37 @@ Status checkOfficeStep(const Offices& offices, const FaultStep& f) {
   return Status::okStatus();
 }
 
+// A cluster's steps name collectors it has at that point of the timeline (collector_add adds
+// the next one), and a single collector's steps are those it can take.
+Status checkClusterSteps(Scenario& s) {
+  if (s.cluster.collectors == 0) {
+    for (const FaultStep& f : s.timeline) {
+      if (kClusterActions.count(f.action) || f.collector != 0) {
+        return fieldError(f.action + ": a step of a cluster (\"cluster\": {\"collectors\": N})");
+      }
+    }
+    return Status::okStatus();
+  }
+  if (s.tls || s.offices.sites > 0) {
+    return fieldError("a cluster runs over plain HTTP behind HAProxy, without offices");
+  }
+  uint32_t slots = s.cluster.collectors;
+  for (const FaultStep& f : s.timeline) {
+    if (kSingleCollectorActions.count(f.action)) {
+      return fieldError(f.action + ": a step of a single collector, not of a cluster");
+    }
+    if (f.action == "collector_add") {
+      ++slots;
+    } else if (namesCollector(f.action) &&
+               (f.collector > static_cast<int>(slots) || f.collector < kBusiest)) {
+      return fieldError(f.action + ": collector must be 1.." + std::to_string(slots) +
+                        " or \"busiest\" at that point of the timeline");
+    }
+  }
+  s.cluster.added = slots - s.cluster.collectors;
+  return Status::okStatus();
+}
+
 }  // namespace
 
 Result<Scenario> parseScenario(const std::string& json_text) {
@@ -127,6 +180,14 @@ Result<Scenario> parseScenario(const std::string& json_text) {
     num(surge, "back_within_intervals", s.surge.back_within_intervals);
     if (s.surge.back_within_intervals <= 0) {
       return fieldError("surge.back_within_intervals must be positive");
+    }
+  }
+  const cJSON* cluster = cJSON_GetObjectItemCaseSensitive(root.get(), "cluster");
+  if (cluster && !cJSON_IsObject(cluster)) return fieldError("cluster must be an object");
+  if (cluster) {
+    num(cluster, "collectors", s.cluster.collectors);
+    if (s.cluster.collectors < 2 || s.cluster.collectors > 8) {
+      return fieldError("cluster.collectors must be within 2..8");
     }
   }
   const cJSON* offices = cJSON_GetObjectItemCaseSensitive(root.get(), "offices");
@@ -202,6 +263,14 @@ Result<Scenario> parseScenario(const std::string& json_text) {
     optional("fresh_at_most", f.fresh_at_most);
     num(step, "share", f.share);
     num(step, "seconds", f.seconds);
+    const cJSON* collector = cJSON_GetObjectItemCaseSensitive(step, "collector");
+    if (cJSON_IsNumber(collector) && collector->valuedouble >= 1) {
+      f.collector = static_cast<int>(collector->valuedouble);
+    } else if (cJSON_IsString(collector) && std::string(collector->valuestring) == "busiest") {
+      f.collector = kBusiest;
+    } else if (collector) {
+      return fieldError(f.action + ": collector is a number from 1, or \"busiest\"");
+    }
     if (!kActions.count(f.action)) return fieldError("unknown action \"" + f.action + "\"");
     if (f.at_s < 0 || f.at_s > s.duration_s)
       return fieldError(f.action + ": at_s outside 0..duration_s");
@@ -219,6 +288,7 @@ Result<Scenario> parseScenario(const std::string& json_text) {
   }
   std::stable_sort(s.timeline.begin(), s.timeline.end(),
                    [](const FaultStep& a, const FaultStep& b) { return a.at_s < b.at_s; });
+  if (Status steps = checkClusterSteps(s); !steps.ok()) return steps;
   return s;
 }
 

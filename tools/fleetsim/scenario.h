@@ -24,6 +24,9 @@ struct FaultStep {
   std::string site;     // site_partition_*: the site label, e.g. "site-3"; real_*: "office-1"
   std::string agent;    // real_agent_*: an office agent, e.g. "office-1/2" (or `site` instead)
   std::string channel;  // channel_*: "heartbeat" or "beacon"
+  // collector_*, db_*: which collector of a cluster, from 1 (collector-1); kBusiest: the one
+  // that owns the most agents when the timeline starts. 0: collector-1, or the one collector.
+  int collector = 0;
   double share = 0;     // channel_block: share of the simulated agents
   int64_t seconds = 0;  // fleet_boot: the window the fleet boots in
   // real_site_await_phase, in heartbeat intervals: one agent of `site` last beat at least
@@ -57,6 +60,19 @@ struct SurgeBounds {
                                         // heartbeat intervals of the collector's return
 };
 
+// A cluster of collectors ("cluster" in the file): one PostgreSQL server, `collectors`
+// vigil-collector processes (collector-1 ...) sharing its database, and HAProxy in front of them
+// (docs/scenarios.md, "Cluster scenarios").
+struct ClusterShape {
+  uint32_t collectors = 0;  // 0: one collector on its own SQLite file
+  // Collectors the timeline adds (collector_add), numbered after the first ones.
+  uint32_t added = 0;
+  uint32_t slots() const { return collectors + added; }
+};
+
+// FaultStep::collector naming the collector that owns the most agents.
+constexpr int kBusiest = -1;
+
 struct Scenario {
   std::string name;
   std::string replays;     // which incident of docs/incidents.md, in a sentence
@@ -82,6 +98,7 @@ struct Scenario {
   double detect_within_beacon_intervals = 0;
   SurgeBounds surge;
   Offices offices;
+  ClusterShape cluster;
   std::vector<FaultStep> timeline;
 };
 

@@ -234,8 +234,13 @@ class Fleet::Loop {
         last_error = answer.transport_ok
                          ? "HTTP " + std::to_string(answer.http_status) + " " + answer.body
                          : answer.transport_error;
-        const bool retryable =
-            !answer.transport_ok || answer.http_status == 503 || answer.http_status == 429;
+        // Any server error is tried again, as an agent tries its enrollment again; one that is
+        // not an overload answer is counted (the report says how many there were).
+        const bool server_error =
+            answer.transport_ok && answer.http_status >= 500 && answer.http_status != 503;
+        if (server_error) ++enroll_server_errors_;
+        const bool retryable = !answer.transport_ok || answer.http_status == 503 ||
+                               answer.http_status == 429 || server_error;
         if (!retryable || --attempts_left <= 0) {
           return Status::unavailable("enrollment of agent " + std::to_string(done.ex->agent) +
                                      " failed: " + last_error);
@@ -245,6 +250,8 @@ class Fleet::Loop {
     }
     return Status::okStatus();
   }
+
+  uint64_t enrollServerErrors() const { return enroll_server_errors_; }
 
   void start(bool machine_booted) {
     const MonoTime now = std::chrono::steady_clock::now();
@@ -792,6 +799,7 @@ class Fleet::Loop {
     void onSystemEvent(agent::SystemEvent /*event*/) override {}
   } fallback_requests_;
   uint16_t beacon_port_ = 0;
+  uint64_t enroll_server_errors_ = 0;  // enrollment answers 5xx other than 503
   bool started_ = false;
   MonoTime start_time_;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
@@ -830,6 +838,8 @@ Status Fleet::enroll(int concurrency) {
   loop_->indexIds();
   return s;
 }
+
+uint64_t Fleet::enrollmentServerErrors() const { return loop_->enrollServerErrors(); }
 
 void Fleet::start(bool machine_booted) {
   loop_->start(machine_booted);

@@ -139,8 +139,10 @@ class Fleet {
 
   // Enrolls every agent (at most `concurrency` at once: keep it below the collector's ingest
   // workers; in kAgent mode agent_concurrency), on the calling thread. Fails if any agent could not
-  // enroll (after retrying transport errors and 503s).
+  // enroll (after retrying transport errors, 429s and server errors, as an agent does).
   Status enroll(int concurrency = 12);
+  // Enrollment answers with a server error other than 503 (each was tried again).
+  uint64_t enrollmentServerErrors() const;
 
   // Starts the event loop. Each agent's first beat waits firstBeatDelay(machine_booted) of
   // its scheduler: spread over start_delay_max when the whole fleet boots together (the

@@ -304,5 +304,172 @@ BOOST_AUTO_TEST_CASE(surge_bounds_are_read_from_the_file) {
                   .ok());
 }
 
+// --- The assertions that came with the cluster scenarios (docs/scenarios.md). ---
+
+void revive(RunObservations& run, uint32_t agent, double s) {
+  TruthEvent e;
+  e.agent = agent;
+  e.kind = TruthEvent::Kind::kRevived;
+  e.at = at(s);
+  run.truth.push_back(e);
+  run.final_status[run.agents[agent].id] = "ONLINE";
+}
+
+BOOST_AUTO_TEST_CASE(a_death_alerted_twice_is_a_duplicate_alert) {
+  RunObservations run = baseRun();
+  die(run, 1, 40);
+  alert(run, offline(1, "ag_b", 45));
+  BOOST_TEST(judge(run).passed(), firstFailure(judge(run)));
+  // The shard's new owner raises another alert for the same death.
+  alert(run, offline(2, "ag_b", 58));
+  const Verdict v = judge(run);
+  BOOST_TEST(v.duplicate_alerts == 1u);
+  BOOST_TEST(mentions(v,
+                      "duplicate alerts: 2 device_offline alerts for one death of agent ag_b "
+                      "(1 at +45.0 s, 2 at +58.0 s)"));
+}
+
+BOOST_AUTO_TEST_CASE(an_alert_held_and_released_before_the_one_opened_is_no_duplicate) {
+  RunObservations run = baseRun();
+  die(run, 1, 40);
+  SeenAlert released = offline(1, "ag_b", 42);
+  released.state = "released";  // held while the collector was degraded, never notified
+  run.api_alerts.push_back(released);
+  alert(run, offline(2, "ag_b", 45));
+  const Verdict v = judge(run);
+  BOOST_TEST(v.duplicate_alerts == 0u);
+  BOOST_TEST(v.passed(), firstFailure(v));
+}
+
+BOOST_AUTO_TEST_CASE(two_deaths_of_one_agent_are_alerted_once_each) {
+  RunObservations run = baseRun();
+  die(run, 1, 40);
+  alert(run, offline(1, "ag_b", 45));
+  revive(run, 1, 50);
+  die(run, 1, 60);
+  alert(run, offline(2, "ag_b", 65));
+  // (The verdict's other assertions take one death per agent, as the runner's deaths are.)
+  BOOST_TEST(judge(run).duplicate_alerts == 0u);
+}
+
+// One delivery of event `id`, begun at run second `s`, in whole seconds as webhook-timestamp.
+WebhookCopy copyOf(const std::string& id, double s) {
+  const int64_t ms = toUnixMillis(at(s));
+  return {id, "alert.opened", fromUnixMillis(ms / 1000 * 1000)};
+}
+
+BOOST_AUTO_TEST_CASE(a_webhook_delivered_twice_fails) {
+  RunObservations run = baseRun();
+  run.webhook_copies = {copyOf("msg_1", 30), copyOf("msg_2", 31)};
+  BOOST_TEST(judge(run).passed());
+  run.webhook_copies.push_back(copyOf("msg_1", 62));
+  const Verdict v = judge(run);
+  BOOST_TEST(v.double_deliveries == 1u);
+  BOOST_TEST(v.redeliveries_after_kill == 0u);
+  BOOST_TEST(mentions(v, "webhook msg_1 (alert.opened) delivered again"));
+}
+
+BOOST_AUTO_TEST_CASE(a_delivery_in_flight_on_a_killed_collector_may_come_again_once) {
+  RunObservations run = baseRun();
+  run.collector_kills = {at(30.5)};
+  run.webhook_in_flight_per_collector = 1;
+  // msg_1 was being delivered when its collector was killed; it comes again after the claim.
+  run.webhook_copies = {copyOf("msg_1", 30.2), copyOf("msg_1", 62)};
+  Verdict v = judge(run);
+  BOOST_TEST(v.passed(), firstFailure(v));
+  BOOST_TEST(v.redeliveries_after_kill == 1u);
+  // A second one beside it is more than the killed collector could have had in flight.
+  run.webhook_copies.push_back(copyOf("msg_2", 30.4));
+  run.webhook_copies.push_back(copyOf("msg_2", 63));
+  v = judge(run);
+  BOOST_TEST(v.redeliveries_after_kill == 1u);
+  BOOST_TEST(v.double_deliveries == 1u);
+  // Nor does a kill excuse an event first delivered long before it, or delivered twice before.
+  run = baseRun();
+  run.collector_kills = {at(30.5)};
+  run.webhook_copies = {copyOf("msg_1", 5), copyOf("msg_1", 62)};
+  BOOST_TEST(judge(run).double_deliveries == 1u);
+  run.webhook_copies = {copyOf("msg_1", 20), copyOf("msg_1", 25)};
+  BOOST_TEST(judge(run).double_deliveries == 1u);
+}
+
+RunObservations clusterRun() {
+  RunObservations run = baseRun();
+  run.cluster.collectors = 3;
+  run.cluster.admin_read_through = 3;
+  run.rss_bound_bytes = 100 << 20;
+  for (const char* name : {"collector-1", "collector-2", "collector-3"}) {
+    run.cluster.usage.push_back({name, 50 << 20, 10, 0.2});
+  }
+  run.cluster.admin_writes = {{"maintenance window 1 (w0)", true, {}},
+                              {"site 9 renamed lab-admin-writes-1", true, {}},
+                              {"maintenance window 0 (w2)", false, {"collector-1"}}};
+  return run;
+}
+
+BOOST_AUTO_TEST_CASE(an_acknowledged_admin_write_missing_on_a_collector_is_lost) {
+  RunObservations run = clusterRun();
+  Verdict v = judge(run);
+  BOOST_TEST(v.passed(), firstFailure(v));
+  BOOST_TEST(v.admin_writes_acknowledged == 2u);  // the refused one is not counted, nor lost
+  run.cluster.admin_writes[0].missing_on = {"collector-3"};
+  v = judge(run);
+  BOOST_TEST(v.admin_writes_lost == 1u);
+  BOOST_TEST(mentions(v,
+                      "admin write lost: maintenance window 1 (w0) was acknowledged, not read "
+                      "back on collector-3"));
+}
+
+BOOST_AUTO_TEST_CASE(each_collector_of_a_cluster_is_held_to_the_memory_bound) {
+  RunObservations run = clusterRun();
+  run.cluster.usage[1].peak_rss_bytes = 101 << 20;
+  run.peak_rss_bytes = 60 << 20;  // the largest of the others: only collector-2 is over
+  const Verdict v = judge(run);
+  BOOST_TEST(mentions(v, "collector-2 peak RSS 101 MiB above the bound 100 MiB"));
+}
+
+BOOST_AUTO_TEST_CASE(a_cluster_that_does_not_settle_after_a_fault_fails) {
+  RunObservations run = clusterRun();
+  run.cluster.unsettled = {"db_heal collector-3: not settled in 120 s: shard 7 is not leased"};
+  const Verdict v = judge(run);
+  BOOST_TEST(mentions(v, "the cluster did not settle after db_heal collector-3"));
+}
+
+BOOST_AUTO_TEST_CASE(a_collector_that_exits_by_itself_fails_the_run) {
+  RunObservations run = clusterRun();
+  run.cluster.unexpected_exits = {"collector-1 exited by itself (signal 6); its log ends:\nfree()"};
+  const Verdict v = judge(run);
+  BOOST_TEST(mentions(v, "collector-1 exited by itself (signal 6)"));
+}
+
+BOOST_AUTO_TEST_CASE(cluster_steps_are_checked) {
+  auto ok = parseScenario(R"({"name": "x", "fleet": {"agents": 10, "sites": 2},
+      "cluster": {"collectors": 3}, "duration_s": 100, "timeline": [
+        {"at_s": 10, "action": "collector_kill", "collector": "busiest"},
+        {"at_s": 20, "action": "collector_start", "collector": "busiest"},
+        {"at_s": 30, "action": "collector_add"},
+        {"at_s": 40, "action": "db_cut", "collector": 4},
+        {"at_s": 50, "action": "db_heal", "collector": 4},
+        {"at_s": 60, "action": "pg_restart"}]})");
+  BOOST_REQUIRE_MESSAGE(ok.ok(), (ok.ok() ? "" : ok.error().message()));
+  BOOST_TEST(ok->cluster.collectors == 3u);
+  BOOST_TEST(ok->cluster.slots() == 4u);
+  BOOST_TEST(ok->timeline.front().collector == kBusiest);
+  // Collector 4 before it was added; a cluster's step in a single collector's scenario; a
+  // single collector's step in a cluster; a cluster of one.
+  BOOST_TEST(!parseScenario(R"({"name": "x", "fleet": {"agents": 10, "sites": 2},
+      "cluster": {"collectors": 3}, "timeline": [{"at_s": 1, "action": "db_cut", "collector": 4}]})")
+                  .ok());
+  BOOST_TEST(!parseScenario(R"({"name": "x", "fleet": {"agents": 10, "sites": 2},
+      "timeline": [{"at_s": 1, "action": "pg_restart"}]})")
+                  .ok());
+  BOOST_TEST(!parseScenario(R"({"name": "x", "fleet": {"agents": 10, "sites": 2},
+      "cluster": {"collectors": 3}, "timeline": [{"at_s": 1, "action": "store_full_start"}]})")
+                  .ok());
+  BOOST_TEST(!parseScenario(R"({"name": "x", "fleet": {"agents": 10, "sites": 2},
+      "cluster": {"collectors": 1}, "timeline": []})")
+                  .ok());
+}
+
 }  // namespace
 }  // namespace vigil::fleetsim
