@@ -205,6 +205,9 @@ constexpr char kOwnerUnreachable[] = "owner_unreachable";
 constexpr char kRateLimited[] = "rate_limited";      // 429 with Retry-After: enrollment limits
 constexpr char kQuotaExceeded[] = "quota_exceeded";  // 403: a site's or tenant's agent quota
 constexpr char kInternal[] = "internal";
+// 503 with Retry-After: the collector cannot reach its database just now (or concurrent
+// writers kept conflicting); the request changed nothing and is to be sent again.
+constexpr char kStoreUnavailable[] = "store_unavailable";
 constexpr char kBadRequest[] = "bad_request";             // not a request the listener can frame
 constexpr char kHeadersTooLarge[] = "headers_too_large";  // request head or trailer over its limit
 }  // namespace errors

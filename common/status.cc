@@ -24,6 +24,8 @@ const char* statusCodeName(StatusCode code) {
       return "UNAVAILABLE";
     case StatusCode::kDeadlineExceeded:
       return "DEADLINE_EXCEEDED";
+    case StatusCode::kAborted:
+      return "ABORTED";
     case StatusCode::kIoError:
       return "IO_ERROR";
     case StatusCode::kInternal:

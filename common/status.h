@@ -19,6 +19,7 @@ enum class StatusCode {
   kResourceExhausted,
   kUnavailable,
   kDeadlineExceeded,
+  kAborted,  // concurrent writers kept conflicting; the same request may succeed if sent again
   kIoError,
   kInternal,
 };
@@ -52,6 +53,7 @@ class Status {
   static Status deadlineExceeded(std::string m) {
     return {StatusCode::kDeadlineExceeded, std::move(m)};
   }
+  static Status aborted(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
   static Status ioError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
   static Status internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 

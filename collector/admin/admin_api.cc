@@ -85,10 +85,6 @@ ApiError conflict(const std::string& message) {
   return ApiError{409, errors::kConflict, message, std::nullopt};
 }
 
-ApiError storeFailure() {
-  return ApiError{500, errors::kInternal, "the collector failed to access its store", std::nullopt};
-}
-
 ApiResult<int64_t> parseIdParam(const AdminRequest& request, const std::string& name,
                                 const std::string& what) {
   std::optional<int64_t> id = parsePositiveId(request.pathParam(name));

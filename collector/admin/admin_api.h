@@ -68,7 +68,6 @@ ApiError invalidField(const std::string& field, const std::string& message);
 ApiError notFound(const std::string& what);  // "no such tenant"
 ApiError forbidden(const std::string& message);
 ApiError conflict(const std::string& message);
-ApiError storeFailure();  // 500 internal: the store failed (logged by the caller)
 
 // --- Parameters ----------------------------------------------------------------------------
 

@@ -278,7 +278,7 @@ ApiResult<AgentRecord> AgentQueryService::findVisibleAgent(const AdminRequest& r
   const std::string& id = request.pathParam("agent_id");
   if (id.empty() || id.size() > protocol::kMaxStringBytes) return notFound("agent");
   auto found = store_.findAgent(id);
-  if (!found.ok()) return storeFailure();
+  if (!found.ok()) return storeFailure(found.error());
   if (!found.value() || !request.principal.scope.allows(found.value()->tenant_id)) {
     return notFound("agent");
   }
@@ -327,7 +327,7 @@ ApiResult<AdminAnswer> AgentQueryService::listAgents(const AdminRequest& request
   const bool clustered = !presence_.tracksEveryShard();
   while (!more) {
     auto rows = store_.listAgentsPage(filter, after, batch);
-    if (!rows.ok()) return storeFailure();
+    if (!rows.ok()) return storeFailure(rows.error());
     std::vector<std::optional<presence::AgentView>> views;
     views.reserve(rows.value().size());
     std::vector<std::string> judged_elsewhere;
@@ -339,7 +339,7 @@ ApiResult<AdminAnswer> AgentQueryService::listAgents(const AdminRequest& request
     std::map<std::string, StatusChangeRecord> verdicts;
     if (!judged_elsewhere.empty()) {
       auto latest = log_.latestStatusChanges(judged_elsewhere);
-      if (!latest.ok()) return storeFailure();
+      if (!latest.ok()) return storeFailure(latest.error());
       for (StatusChangeRecord& c : latest.value()) verdicts[c.agent_id] = std::move(c);
     }
     for (size_t i = 0; i < rows.value().size(); ++i) {
@@ -381,9 +381,9 @@ ApiResult<AdminAnswer> AgentQueryService::getAgent(const AdminRequest& request) 
   if (!agent.ok()) return agent.error();
   const std::string agent_id = agent.value().id;
   auto history = log_.listStatusChanges(agent_id, 0, kHistoryLength);
-  if (!history.ok()) return storeFailure();
+  if (!history.ok()) return storeFailure(history.error());
   auto outages = store_.listOutageReports(agent_id, kOutagesShown);
-  if (!outages.ok()) return storeFailure();
+  if (!outages.ok()) return storeFailure(outages.error());
   auto live = directory_.liveState(agent_id);
   auto view = presence_.agentView(agent_id);
   // A cluster: another collector owns the agent's shard; its latest verdict is the store's.
@@ -416,7 +416,7 @@ ApiResult<AdminAnswer> AgentQueryService::agentHistory(const AdminRequest& reque
   auto before = cursorId(request, 0);
   if (!before.ok()) return before.error();
   auto rows = log_.listStatusChanges(agent.value().id, before.value(), limit.value() + 1);
-  if (!rows.ok()) return storeFailure();
+  if (!rows.ok()) return storeFailure(rows.error());
   std::vector<StatusChangeRecord>& changes = rows.value();
   const bool more = changes.size() > limit.value();
   if (more) changes.resize(limit.value());
@@ -436,9 +436,12 @@ ApiResult<AdminAnswer> AgentQueryService::retireAgent(const AdminRequest& reques
   directory_.retire(agent_id);
   changes_->forgetAgent(agent_id);
   auto retired = store_.retireAgent(agent_id, request.now_ms);
-  if (!retired.ok()) return storeFailure();
+  if (!retired.ok()) return storeFailure(retired.error());
   auto found = store_.findAgent(agent_id);
-  if (!found.ok() || !found.value()) return storeFailure();
+  if (!found.ok()) return storeFailure(found.error());
+  // Gone between the write and this read: the store lost what it had just written.
+  if (!found.value())
+    return storeFailure(Status::ioError("the agent just written is not in the store"));
   return out::answer(
       agentObject(std::move(*found.value()), directory_.liveState(agent_id), std::nullopt, 0));
 }
@@ -450,7 +453,7 @@ ApiResult<AdminAnswer> AgentQueryService::deleteAgent(const AdminRequest& reques
   directory_.retire(agent_id);
   changes_->forgetAgent(agent_id);
   auto deleted = store_.deleteAgent(agent_id);
-  if (!deleted.ok()) return storeFailure();
+  if (!deleted.ok()) return storeFailure(deleted.error());
   directory_.remove(agent_id);
   return AdminAnswer{204, ""};
 }
@@ -534,7 +537,7 @@ ApiResult<AdminAnswer> AgentQueryService::healthHistory(const AdminRequest& requ
   auto before = cursorId(request, 0);
   if (!before.ok()) return before.error();
   auto rows = log_.listHealthHistoryPage(before.value(), limit.value() + 1);
-  if (!rows.ok()) return storeFailure();
+  if (!rows.ok()) return storeFailure(rows.error());
   std::vector<HealthRecord>& records = rows.value();
   const bool more = records.size() > limit.value();
   if (more) records.resize(limit.value());

@@ -65,7 +65,7 @@ ApiResult<AlertRecord> AlertService::findVisibleAlert(const AdminRequest& reques
   auto id = parseIdParam(request, "alert_id", "alert");
   if (!id.ok()) return id.error();
   auto found = store_.findAlert(id.value());
-  if (!found.ok()) return storeFailure();
+  if (!found.ok()) return storeFailure(found.error());
   if (!found.value() || !request.principal.scope.allows(found.value()->tenant_id)) {
     return notFound("alert");
   }
@@ -74,7 +74,10 @@ ApiResult<AlertRecord> AlertService::findVisibleAlert(const AdminRequest& reques
 
 ApiResult<AdminAnswer> AlertService::answerAlert(int64_t alert_id) {
   auto found = store_.findAlert(alert_id);
-  if (!found.ok() || !found.value()) return storeFailure();
+  if (!found.ok()) return storeFailure(found.error());
+  // Gone between the write and this read: the store lost what it had just written.
+  if (!found.value())
+    return storeFailure(Status::ioError("the alert just written is not in the store"));
   json::JsonPtr obj(cJSON_CreateObject());
   addAlertFields(obj.get(), *found.value());
   return out::answer(obj);
@@ -115,7 +118,7 @@ ApiResult<AdminAnswer> AlertService::listAlerts(const AdminRequest& request) {
   filter.opened_until_ms = until.value();
 
   auto rows = store_.listAlertsPage(filter, before.value(), limit.value() + 1);
-  if (!rows.ok()) return storeFailure();
+  if (!rows.ok()) return storeFailure(rows.error());
   std::vector<AlertRecord>& alerts = rows.value();
   const bool more = alerts.size() > limit.value();
   if (more) alerts.resize(limit.value());
@@ -145,7 +148,7 @@ ApiResult<AdminAnswer> AlertService::acknowledge(const AdminRequest& request) {
   if (!note.ok()) return note.error();
   auto done = store_.acknowledgeAlert(alert.value().id, request.principal.token_name, note.value(),
                                       request.now_ms);
-  if (!done.ok()) return storeFailure();
+  if (!done.ok()) return storeFailure(done.error());
   return answerAlert(alert.value().id);
 }
 
@@ -160,7 +163,7 @@ ApiResult<AdminAnswer> AlertService::resolve(const AdminRequest& request) {
     if (done.error().code() == StatusCode::kFailedPrecondition) {
       return conflict("the alert is already closed (" + alert.value().state + ")");
     }
-    return storeFailure();
+    return storeFailure(done.error());
   }
   return answerAlert(alert.value().id);
 }

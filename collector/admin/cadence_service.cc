@@ -180,7 +180,7 @@ ApiResult<CadenceService::Scope> CadenceService::visibleTenant(const AdminReques
   auto id = parseIdParam(request, "tenant_id", "tenant");
   if (!id.ok()) return id.error();
   auto tenant = tenancy_.findTenant(id.value());
-  if (!tenant.ok()) return storeFailure();
+  if (!tenant.ok()) return storeFailure(tenant.error());
   if (!tenant.value() || !request.principal.scope.allows(tenant.value()->id)) {
     return notFound("tenant");
   }
@@ -191,7 +191,7 @@ ApiResult<CadenceService::Scope> CadenceService::visibleSite(const AdminRequest&
   auto id = parseIdParam(request, "site_id", "site");
   if (!id.ok()) return id.error();
   auto site = tenancy_.findSite(id.value());
-  if (!site.ok()) return storeFailure();
+  if (!site.ok()) return storeFailure(site.error());
   if (!site.value() || !request.principal.scope.allows(site.value()->tenant_id)) {
     return notFound("site");
   }
@@ -200,7 +200,7 @@ ApiResult<CadenceService::Scope> CadenceService::visibleSite(const AdminRequest&
 
 ApiResult<AdminAnswer> CadenceService::answer(const Scope& scope) {
   auto all = store_.listCadenceRules();
-  if (!all.ok()) return storeFailure();
+  if (!all.ok()) return storeFailure(all.error());
   std::optional<CadenceRule> every_class;
   std::array<std::optional<CadenceRule>, kAgentClassCount> by_class;
   std::optional<int64_t> updated_at_ms;
@@ -256,9 +256,9 @@ ApiResult<AdminAnswer> CadenceService::put(const AdminRequest& request, const Sc
       !s.ok()) {
     // Deleted between the scope check and the write: as if it had never been there.
     if (s.code() == StatusCode::kNotFound) return notFound(scope.site_id ? "site" : "tenant");
-    return storeFailure();
+    return storeFailure(s);
   }
-  if (Status s = reload(); !s.ok()) return storeFailure();
+  if (Status s = reload(); !s.ok()) return storeFailure(s);
   log_("cadence of " + scopeName(scope.tenant_id, scope.site_id) + " set by " +
        who(request.principal) + ": " + describe(rules.value()));
   return answer(scope);
@@ -267,9 +267,9 @@ ApiResult<AdminAnswer> CadenceService::put(const AdminRequest& request, const Sc
 ApiResult<AdminAnswer> CadenceService::remove(const AdminRequest& request, const Scope& scope) {
   if (Status s = store_.replaceCadenceRules(scope.tenant_id, scope.site_id, {}); !s.ok()) {
     if (s.code() == StatusCode::kNotFound) return notFound(scope.site_id ? "site" : "tenant");
-    return storeFailure();
+    return storeFailure(s);
   }
-  if (Status s = reload(); !s.ok()) return storeFailure();
+  if (Status s = reload(); !s.ok()) return storeFailure(s);
   log_("cadence of " + scopeName(scope.tenant_id, scope.site_id) + " removed by " +
        who(request.principal));
   return AdminAnswer{204, ""};
@@ -315,7 +315,7 @@ ApiResult<AdminAnswer> CadenceService::patchAgent(const AdminRequest& request) {
   const std::string& agent_id = request.pathParam("agent_id");
   if (agent_id.empty() || agent_id.size() > protocol::kMaxStringBytes) return notFound("agent");
   auto agent = agents_.findAgent(agent_id);
-  if (!agent.ok()) return storeFailure();
+  if (!agent.ok()) return storeFailure(agent.error());
   if (!agent.value() || !request.principal.scope.allows(agent.value()->tenant_id)) {
     return notFound("agent");
   }
@@ -328,7 +328,7 @@ ApiResult<AdminAnswer> CadenceService::patchAgent(const AdminRequest& request) {
     std::optional<AgentClass> agent_class = agentClassFromName(*name.value());
     if (!agent_class) return invalidField("class", "must be \"workstation\" or \"server\"");
     auto stored = agents_.setAgentClass(agent_id, *agent_class);
-    if (!stored.ok()) return storeFailure();
+    if (!stored.ok()) return storeFailure(stored.error());
     if (!stored.value()) return notFound("agent");
     book_.setAgentClass(agent_id, *agent_class);
     presence_.setAgentClass(agent_id, *agent_class);

@@ -57,7 +57,7 @@ ApiResult<MaintenanceWindowRecord> MaintenanceService::findVisibleWindow(
   auto id = parseIdParam(request, "window_id", "maintenance window");
   if (!id.ok()) return id.error();
   auto found = store_.findMaintenanceWindow(id.value());
-  if (!found.ok()) return storeFailure();
+  if (!found.ok()) return storeFailure(found.error());
   if (!found.value() || !request.principal.scope.allows(found.value()->tenant_id)) {
     return notFound("maintenance window");
   }
@@ -81,7 +81,7 @@ ApiResult<AdminAnswer> MaintenanceService::listWindows(const AdminRequest& reque
   if (!agent.ok()) return agent.error();
   filter.agent_id = agent.value();
   auto rows = store_.listMaintenanceWindows(filter, after.value(), limit.value() + 1);
-  if (!rows.ok()) return storeFailure();
+  if (!rows.ok()) return storeFailure(rows.error());
   std::vector<MaintenanceWindowRecord>& windows = rows.value();
   const bool more = windows.size() > limit.value();
   if (more) windows.resize(limit.value());
@@ -119,7 +119,7 @@ ApiResult<AdminAnswer> MaintenanceService::createWindow(const AdminRequest& requ
     auto id = body.optionalInteger("tenant_id", 1, INT64_MAX / 2);
     if (!id.ok()) return id.error();
     auto tenant = tenancy_.findTenant(*id.value());
-    if (!tenant.ok()) return storeFailure();
+    if (!tenant.ok()) return storeFailure(tenant.error());
     if (!tenant.value() || !request.principal.scope.allows(*id.value())) {
       return notFound("tenant");
     }
@@ -129,7 +129,7 @@ ApiResult<AdminAnswer> MaintenanceService::createWindow(const AdminRequest& requ
     auto id = body.optionalInteger("site_id", 1, INT64_MAX / 2);
     if (!id.ok()) return id.error();
     auto site = tenancy_.findSite(*id.value());
-    if (!site.ok()) return storeFailure();
+    if (!site.ok()) return storeFailure(site.error());
     if (!site.value() || !request.principal.scope.allows(site.value()->tenant_id)) {
       return notFound("site");
     }
@@ -140,7 +140,7 @@ ApiResult<AdminAnswer> MaintenanceService::createWindow(const AdminRequest& requ
     auto id = body.requiredString("agent_id", 128);
     if (!id.ok()) return id.error();
     auto agent = agents_.findAgent(id.value());
-    if (!agent.ok()) return storeFailure();
+    if (!agent.ok()) return storeFailure(agent.error());
     if (!agent.value() || !request.principal.scope.allows(agent.value()->tenant_id)) {
       return notFound("agent");
     }
@@ -185,8 +185,8 @@ ApiResult<AdminAnswer> MaintenanceService::createWindow(const AdminRequest& requ
   w.note = note.value().value_or("");
 
   auto created = store_.createMaintenanceWindow(w);
-  if (!created.ok()) return storeFailure();
-  if (Status s = reload(); !s.ok()) return storeFailure();
+  if (!created.ok()) return storeFailure(created.error());
+  if (Status s = reload(); !s.ok()) return storeFailure(s);
   json::JsonPtr obj(cJSON_CreateObject());
   addWindowFields(obj.get(), created.value(), request.now_ms);
   return out::answer(obj, 201);
@@ -204,8 +204,8 @@ ApiResult<AdminAnswer> MaintenanceService::deleteWindow(const AdminRequest& requ
   auto window = findVisibleWindow(request);
   if (!window.ok()) return window.error();
   auto deleted = store_.deleteMaintenanceWindow(window.value().id);
-  if (!deleted.ok()) return storeFailure();
-  if (Status s = reload(); !s.ok()) return storeFailure();
+  if (!deleted.ok()) return storeFailure(deleted.error());
+  if (Status s = reload(); !s.ok()) return storeFailure(s);
   return AdminAnswer{204, ""};
 }
 

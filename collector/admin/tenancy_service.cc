@@ -101,7 +101,7 @@ ApiResult<Tenant> TenancyService::visibleTenant(const AdminRequest& request) {
   if (!id.ok()) return id.error();
   if (!request.principal.scope.allows(id.value())) return notFound("tenant");
   auto found = store_.findTenant(id.value());
-  if (!found.ok()) return storeFailure();
+  if (!found.ok()) return storeFailure(found.error());
   if (!found.value()) return notFound("tenant");
   return std::move(*found.value());
 }
@@ -110,7 +110,7 @@ ApiResult<Site> TenancyService::visibleSite(const AdminRequest& request) {
   auto id = parseIdParam(request, "site_id", "site");
   if (!id.ok()) return id.error();
   auto found = store_.findSite(id.value());
-  if (!found.ok()) return storeFailure();
+  if (!found.ok()) return storeFailure(found.error());
   if (!found.value() || !request.principal.scope.allows(found.value()->tenant_id)) {
     return notFound("site");
   }
@@ -142,7 +142,7 @@ ApiResult<AdminAnswer> TenancyService::listTenants(const AdminRequest& request) 
   if (!q.ok()) return q.error();
   auto rows =
       store_.listTenants(request.principal.scope, q.value(), after.value(), limit.value() + 1);
-  if (!rows.ok()) return storeFailure();
+  if (!rows.ok()) return storeFailure(rows.error());
   std::vector<Tenant>& tenants = rows.value();
   const bool more = tenants.size() > limit.value();
   if (more) tenants.resize(limit.value());
@@ -164,14 +164,14 @@ ApiResult<AdminAnswer> TenancyService::createTenant(const AdminRequest& request)
   auto name = nameFromBody(request);
   if (!name.ok()) return name.error();
   auto existing = store_.findTenantByName(name.value());
-  if (!existing.ok()) return storeFailure();
+  if (!existing.ok()) return storeFailure(existing.error());
   if (existing.value()) return conflict("a tenant named \"" + name.value() + "\" exists");
   auto created = store_.createTenant(name.value(), request.now_ms);
   if (!created.ok()) {
     if (created.error().code() == StatusCode::kAlreadyExists) {
       return conflict("a tenant named \"" + name.value() + "\" exists");
     }
-    return storeFailure();
+    return storeFailure(created.error());
   }
   return tenantAnswer(created.value(), 201);
 }
@@ -192,7 +192,7 @@ ApiResult<AdminAnswer> TenancyService::renameTenant(const AdminRequest& request)
     if (renamed.error().code() == StatusCode::kAlreadyExists) {
       return conflict("a tenant named \"" + name.value() + "\" exists");
     }
-    return storeFailure();
+    return storeFailure(renamed.error());
   }
   if (!renamed.value()) return notFound("tenant");  // deleted meanwhile
   Tenant updated = tenant.value();
@@ -211,7 +211,7 @@ ApiResult<AdminAnswer> TenancyService::deleteTenant(const AdminRequest& request)
     if (deleted.error().code() == StatusCode::kFailedPrecondition) {
       return conflict("the tenant still has sites; delete them first");
     }
-    return storeFailure();
+    return storeFailure(deleted.error());
   }
   if (!deleted.value()) return notFound("tenant");
   if (deletions_.tenant_deleted) deletions_.tenant_deleted(tenant.value().id);
@@ -230,7 +230,7 @@ ApiResult<AdminAnswer> TenancyService::sitesPage(const AdminRequest& request,
   if (!q.ok()) return q.error();
   auto rows = store_.listSitesPage(request.principal.scope, tenant_id, q.value(), after.value(),
                                    limit.value() + 1);
-  if (!rows.ok()) return storeFailure();
+  if (!rows.ok()) return storeFailure(rows.error());
   std::vector<Site>& sites = rows.value();
   const bool more = sites.size() > limit.value();
   if (more) sites.resize(limit.value());
@@ -266,12 +266,12 @@ ApiResult<AdminAnswer> TenancyService::createSite(const AdminRequest& request) {
   if (!name.ok()) return name.error();
   const std::string taken = "the tenant has a site named \"" + name.value() + "\"";
   auto existing = store_.findSiteByName(tenant.value().id, name.value());
-  if (!existing.ok()) return storeFailure();
+  if (!existing.ok()) return storeFailure(existing.error());
   if (existing.value()) return conflict(taken);
   auto created = store_.createSite(tenant.value().id, name.value(), request.now_ms);
   if (!created.ok()) {
     if (created.error().code() == StatusCode::kAlreadyExists) return conflict(taken);
-    return storeFailure();
+    return storeFailure(created.error());
   }
   return siteAnswer(created.value(), 201);
 }
@@ -292,7 +292,7 @@ ApiResult<AdminAnswer> TenancyService::renameSite(const AdminRequest& request) {
     if (renamed.error().code() == StatusCode::kAlreadyExists) {
       return conflict("the tenant has a site named \"" + name.value() + "\"");
     }
-    return storeFailure();
+    return storeFailure(renamed.error());
   }
   if (!renamed.value()) return notFound("site");
   Site updated = site.value();
@@ -308,7 +308,7 @@ ApiResult<AdminAnswer> TenancyService::deleteSite(const AdminRequest& request) {
     if (deleted.error().code() == StatusCode::kFailedPrecondition) {
       return conflict("the site still has agents (retired ones included); delete them first");
     }
-    return storeFailure();
+    return storeFailure(deleted.error());
   }
   if (!deleted.value()) return notFound("site");
   if (deletions_.site_deleted) deletions_.site_deleted(site.value().id);

@@ -158,7 +158,7 @@ ApiResult<Site> TokenService::visibleSite(const AdminRequest& request) {
   auto id = parseIdParam(request, "site_id", "site");
   if (!id.ok()) return id.error();
   auto found = tenancy_.findSite(id.value());
-  if (!found.ok()) return storeFailure();
+  if (!found.ok()) return storeFailure(found.error());
   if (!found.value() || !request.principal.scope.allows(found.value()->tenant_id)) {
     return notFound("site");
   }
@@ -170,10 +170,10 @@ ApiResult<EnrollmentToken> TokenService::visibleEnrollmentToken(const AdminReque
   auto id = parseIdParam(request, "token_id", "enrollment token");
   if (!id.ok()) return id.error();
   auto token = store_.findEnrollmentToken(id.value());
-  if (!token.ok()) return storeFailure();
+  if (!token.ok()) return storeFailure(token.error());
   if (!token.value()) return notFound("enrollment token");
   auto site = tenancy_.findSite(token.value()->site_id);
-  if (!site.ok()) return storeFailure();
+  if (!site.ok()) return storeFailure(site.error());
   if (!site.value() || !request.principal.scope.allows(site.value()->tenant_id)) {
     return notFound("enrollment token");
   }
@@ -185,7 +185,7 @@ ApiResult<AdminAnswer> TokenService::listEnrollmentTokens(const AdminRequest& re
   auto site = visibleSite(request);
   if (!site.ok()) return site.error();
   auto tokens = store_.listEnrollmentTokens(site.value().id);
-  if (!tokens.ok()) return storeFailure();
+  if (!tokens.ok()) return storeFailure(tokens.error());
   const int64_t tenant_id = site.value().tenant_id;
   return pageOf(request, tokens.value(), [&](cJSON* item, const EnrollmentToken& t) {
     addEnrollmentTokenFields(item, t, tenant_id, request.now_ms);
@@ -215,7 +215,7 @@ ApiResult<AdminAnswer> TokenService::createEnrollmentToken(const AdminRequest& r
   if (!max_uses.ok()) return max_uses.error();
 
   auto issued = issueToken(kEnrollmentTokenPrefix);
-  if (!issued.ok()) return storeFailure();
+  if (!issued.ok()) return storeFailure(issued.error());
   EnrollmentToken token;
   token.site_id = site.value().id;
   token.token_hash = issued.value().hash;
@@ -224,7 +224,7 @@ ApiResult<AdminAnswer> TokenService::createEnrollmentToken(const AdminRequest& r
   token.max_uses = max_uses.value();
   token.name = name;
   auto stored = store_.createEnrollmentToken(token);
-  if (!stored.ok()) return storeFailure();
+  if (!stored.ok()) return storeFailure(stored.error());
   json::JsonPtr obj(cJSON_CreateObject());
   addEnrollmentTokenFields(obj.get(), stored.value(), site.value().tenant_id, request.now_ms);
   out::string(obj.get(), "token", issued.value().token);
@@ -245,10 +245,10 @@ ApiResult<AdminAnswer> TokenService::revokeEnrollmentToken(const AdminRequest& r
   auto token = visibleEnrollmentToken(request, &tenant_id);
   if (!token.ok()) return token.error();
   auto revoked = store_.revokeEnrollmentToken(token.value().id, request.now_ms);
-  if (!revoked.ok()) return storeFailure();
+  if (!revoked.ok()) return storeFailure(revoked.error());
   if (!revoked.value()) return notFound("enrollment token");
   auto now = store_.findEnrollmentToken(token.value().id);
-  if (!now.ok()) return storeFailure();
+  if (!now.ok()) return storeFailure(now.error());
   if (!now.value()) return notFound("enrollment token");
   json::JsonPtr obj(cJSON_CreateObject());
   addEnrollmentTokenFields(obj.get(), *now.value(), tenant_id, request.now_ms);
@@ -261,7 +261,7 @@ ApiResult<AdminToken> TokenService::visibleAdminToken(const AdminRequest& reques
   auto id = parseIdParam(request, "token_id", "admin token");
   if (!id.ok()) return id.error();
   auto found = store_.findAdminToken(id.value());
-  if (!found.ok()) return storeFailure();
+  if (!found.ok()) return storeFailure(found.error());
   if (!found.value() || !adminTokenVisibleTo(request.principal, *found.value())) {
     return notFound("admin token");
   }
@@ -270,7 +270,7 @@ ApiResult<AdminToken> TokenService::visibleAdminToken(const AdminRequest& reques
 
 ApiResult<AdminAnswer> TokenService::listAdminTokens(const AdminRequest& request) {
   auto tokens = store_.listAdminTokens();
-  if (!tokens.ok()) return storeFailure();
+  if (!tokens.ok()) return storeFailure(tokens.error());
   std::vector<AdminToken> visible;
   for (AdminToken& t : tokens.value()) {
     if (adminTokenVisibleTo(request.principal, t)) visible.push_back(std::move(t));
@@ -315,7 +315,7 @@ ApiResult<AdminAnswer> TokenService::createAdminToken(const AdminRequest& reques
   }
 
   auto issued = issueToken(kAdminTokenPrefix);
-  if (!issued.ok()) return storeFailure();
+  if (!issued.ok()) return storeFailure(issued.error());
   NewAdminToken token;
   token.token_hash = issued.value().hash;
   token.name = name.value();
@@ -333,7 +333,7 @@ ApiResult<AdminAnswer> TokenService::createAdminToken(const AdminRequest& reques
       // The creating token was revoked or expired since it authenticated this request.
       return forbidden(stored.error().message());
     }
-    return storeFailure();
+    return storeFailure(stored.error());
   }
   json::JsonPtr obj(cJSON_CreateObject());
   addAdminTokenFields(obj.get(), stored.value());
@@ -353,10 +353,10 @@ ApiResult<AdminAnswer> TokenService::revokeAdminToken(const AdminRequest& reques
   auto token = visibleAdminToken(request);
   if (!token.ok()) return token.error();
   auto revoked = store_.revokeAdminToken(token.value().id, request.now_ms);
-  if (!revoked.ok()) return storeFailure();
+  if (!revoked.ok()) return storeFailure(revoked.error());
   if (!revoked.value()) return notFound("admin token");
   auto now = store_.findAdminToken(token.value().id);
-  if (!now.ok()) return storeFailure();
+  if (!now.ok()) return storeFailure(now.error());
   if (!now.value()) return notFound("admin token");
   json::JsonPtr obj(cJSON_CreateObject());
   addAdminTokenFields(obj.get(), *now.value());

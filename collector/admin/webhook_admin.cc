@@ -158,7 +158,7 @@ ApiResult<Webhook> WebhookAdminService::findVisibleWebhook(const AdminRequest& r
   auto id = parseIdParam(request, "webhook_id", "webhook");
   if (!id.ok()) return id.error();
   auto found = store_.findWebhook(id.value());
-  if (!found.ok()) return storeFailure();
+  if (!found.ok()) return storeFailure(found.error());
   if (!found.value() || !request.principal.scope.allows(found.value()->tenant_id)) {
     return notFound("webhook");
   }
@@ -174,7 +174,7 @@ ApiResult<AdminAnswer> WebhookAdminService::listWebhooks(const AdminRequest& req
   if (!tenant.ok()) return tenant.error();
   auto rows = store_.listWebhooks(request.principal.scope, tenant.value(), after.value(),
                                   limit.value() + 1);
-  if (!rows.ok()) return storeFailure();
+  if (!rows.ok()) return storeFailure(rows.error());
   std::vector<Webhook>& webhooks = rows.value();
   const bool more = webhooks.size() > limit.value();
   if (more) webhooks.resize(limit.value());
@@ -212,7 +212,7 @@ ApiResult<AdminAnswer> WebhookAdminService::createWebhook(const AdminRequest& re
   if (!enabled.ok()) return enabled.error();
 
   auto tenant = tenancy_.findTenant(*tenant_id.value());
-  if (!tenant.ok()) return storeFailure();
+  if (!tenant.ok()) return storeFailure(tenant.error());
   if (!tenant.value() || !request.principal.scope.allows(*tenant_id.value())) {
     return notFound("tenant");
   }
@@ -228,7 +228,7 @@ ApiResult<AdminAnswer> WebhookAdminService::createWebhook(const AdminRequest& re
   w.description = description.value().value_or("");
   w.enabled = enabled.value().value_or(true);
   auto created = store_.createWebhook(w, request.now_ms);
-  if (!created.ok()) return storeFailure();
+  if (!created.ok()) return storeFailure(created.error());
   return webhookAnswer(created.value(), 201, /*with_secret=*/true);
 }
 
@@ -266,7 +266,7 @@ ApiResult<AdminAnswer> WebhookAdminService::updateWebhook(const AdminRequest& re
     }
   }
   auto updated = store_.updateWebhook(w.value().id, update);
-  if (!updated.ok()) return storeFailure();
+  if (!updated.ok()) return storeFailure(updated.error());
   if (!updated.value()) return notFound("webhook");  // deleted meanwhile
   return webhookAnswer(*updated.value(), 200, /*with_secret=*/false);
 }
@@ -275,7 +275,7 @@ ApiResult<AdminAnswer> WebhookAdminService::deleteWebhook(const AdminRequest& re
   auto w = findVisibleWebhook(request);
   if (!w.ok()) return w.error();
   auto deleted = store_.deleteWebhook(w.value().id);
-  if (!deleted.ok()) return storeFailure();
+  if (!deleted.ok()) return storeFailure(deleted.error());
   if (!deleted.value()) return notFound("webhook");
   return AdminAnswer{204, ""};
 }
@@ -288,7 +288,7 @@ ApiResult<AdminAnswer> WebhookAdminService::listDeliveries(const AdminRequest& r
   auto before = cursorId(request, 0);
   if (!before.ok()) return before.error();
   auto rows = store_.listDeliveries(w.value().id, before.value(), limit.value() + 1);
-  if (!rows.ok()) return storeFailure();
+  if (!rows.ok()) return storeFailure(rows.error());
   std::vector<OutboxEntry>& entries = rows.value();
   const bool more = entries.size() > limit.value();
   if (more) entries.resize(limit.value());
@@ -318,7 +318,7 @@ ApiResult<AdminAnswer> WebhookAdminService::sendTestEvent(const AdminRequest& re
   auto entry = store_.enqueueWebhookEvent(w.value().id, event, request.now_ms);
   if (!entry.ok()) {
     if (entry.error().code() == StatusCode::kNotFound) return notFound("webhook");
-    return storeFailure();
+    return storeFailure(entry.error());
   }
   if (on_enqueued_) on_enqueued_();
   json::JsonPtr root(cJSON_CreateObject());

@@ -224,16 +224,23 @@ std::optional<AgentLiveState> AgentDirectory::liveState(const std::string& agent
   if (e.last_seen_at_ms != 0) live.last_seen_at_ms = e.last_seen_at_ms;
   live.last_seq = e.last_seq;
   live.uptime_s = e.uptime_s;
-  if (const Unwritten* u = e.unwritten.get()) {
-    live.boot_id = u->boot_id;
-    live.agent_version = u->agent_version;
-    live.hostname = u->hostname;
-    live.os_name = u->facts.os_name;
-    live.os_version = u->facts.os_version;
-    live.config_hash = u->facts.config_hash;
-    live.net = u->facts.net;
-    live.last_shutdown_reason = u->shutdown_reason;
-    if (u->shutdown_reason) live.last_shutdown_at_ms = u->shutdown_at_ms;
+  // The newest first: what no batch has taken yet, then the batch being written.
+  for (const Unwritten* u : {e.unwritten.get(), e.in_flight.get()}) {
+    if (u == nullptr) continue;
+    auto fill = [](auto* into, const auto& from) {
+      if (!*into) *into = from;
+    };
+    fill(&live.boot_id, u->boot_id);
+    fill(&live.agent_version, u->agent_version);
+    fill(&live.hostname, u->hostname);
+    fill(&live.os_name, u->facts.os_name);
+    fill(&live.os_version, u->facts.os_version);
+    fill(&live.config_hash, u->facts.config_hash);
+    fill(&live.net, u->facts.net);
+    if (!live.last_shutdown_reason && u->shutdown_reason) {
+      live.last_shutdown_reason = u->shutdown_reason;
+      live.last_shutdown_at_ms = u->shutdown_at_ms;
+    }
   }
   return live;
 }
@@ -253,20 +260,30 @@ std::vector<LastSeenUpdate> AgentDirectory::takeDirty() {
     u.last_seq = e.last_seq;
     u.uptime_s = e.uptime_s;
     if (std::unique_ptr<Unwritten> w = std::move(e.unwritten)) {
-      u.boot_id = std::move(w->boot_id);
-      u.agent_version = std::move(w->agent_version);
-      u.hostname = std::move(w->hostname);
-      if (!w->facts.empty()) u.facts = std::move(w->facts);
+      u.boot_id = w->boot_id;
+      u.agent_version = w->agent_version;
+      u.hostname = w->hostname;
+      if (!w->facts.empty()) u.facts = w->facts;
       if (w->shutdown_reason) {
-        u.shutdown_reason = std::move(w->shutdown_reason);
+        u.shutdown_reason = w->shutdown_reason;
         u.shutdown_at_ms = w->shutdown_at_ms;
       }
       u.outages = std::move(w->outages);
+      w->outages.clear();
+      e.in_flight = std::move(w);
     }
     out.push_back(std::move(u));
   }
   dirty_ids_.clear();
   return out;
+}
+
+void AgentDirectory::written(const std::vector<LastSeenUpdate>& batch) {
+  MutexLock lock(mu_);
+  for (const LastSeenUpdate& u : batch) {
+    auto it = agents_.find(u.agent_id);
+    if (it != agents_.end()) it->second.in_flight.reset();
+  }
 }
 
 void AgentDirectory::markDirty(std::vector<LastSeenUpdate> failed) {
@@ -275,6 +292,7 @@ void AgentDirectory::markDirty(std::vector<LastSeenUpdate> failed) {
     auto it = agents_.find(u.agent_id);
     if (it == agents_.end()) continue;
     Entry& e = it->second;
+    e.in_flight.reset();  // its values go back into `unwritten` below
     const bool carries = u.boot_id || u.agent_version || u.hostname || u.facts ||
                          u.shutdown_reason || !u.outages.empty();
     if (carries) {

@@ -111,7 +111,7 @@ bool IngestService::overQuota(int64_t site_id, ApiError* refusal) {
   if (l.max_agents_per_site <= 0 && l.max_agents_per_tenant <= 0) return false;
   auto counts = store_.countAgents(site_id);
   if (!counts.ok()) {
-    *refusal = internalError();
+    *refusal = storeFailure(counts.error());
     return true;
   }
   std::string over;
@@ -254,11 +254,11 @@ ApiResult<protocol::EnrollResponse> IngestService::checkEnrollment(std::string_v
   auto hash = crypto::sha256(req.enroll_token);
   if (!hash.ok()) return internalError();
   auto token = tokens_.findEnrollmentTokenByHash(crypto::toHex(hash.value()));
-  if (!token.ok()) return internalError();
+  if (!token.ok()) return storeFailure(token.error());
   const int64_t now_ms = nowMs();
   if (!token.value() || !token.value()->usableAt(now_ms)) return invalid_token;
   auto site = tenancy_.findSite(token.value()->site_id);
-  if (!site.ok()) return internalError();
+  if (!site.ok()) return storeFailure(site.error());
   if (!site.value()) return invalid_token;  // deleted since the token was read
   const EnrollmentLimiter::Decision admitted =
       enrollment_limiter_.admit(token.value()->id, site.value()->id, site.value()->tenant_id);
@@ -293,7 +293,7 @@ ApiResult<protocol::EnrollResponse> IngestService::checkEnrollment(std::string_v
   if (!stored.ok()) {
     // The token was used up or revoked between the check and the write.
     if (stored.error().code() == StatusCode::kPermissionDenied) return invalid_token;
-    return internalError();
+    return storeFailure(stored.error());
   }
   directory_.add(stored.value());
   if (evidence_ != nullptr) evidence_->agentEnrolled(stored.value());
@@ -404,7 +404,7 @@ ApiResult<protocol::HeartbeatResponse> IngestService::checkHeartbeat(
   // and the agent retries), then refused and untracked, as an admin's retirement.
   if (beat.shutdown == protocol::shutdown_reasons::kUninstall) {
     auto retired = store_.retireAgent(agent_id, now_ms);
-    if (!retired.ok()) return internalError();
+    if (!retired.ok()) return storeFailure(retired.error());
     directory_.retire(agent_id);
     if (evidence_ != nullptr) evidence_->forgetAgent(agent_id);
     if (notice_log_) notice_log_("agent " + agent_id + " retired itself (uninstalled)");

@@ -30,6 +30,7 @@ Result<FlushStats> LastSeenWriter::flush() {
     directory_.markDirty(std::move(batch));
     return written;
   }
+  directory_.written(batch);
   return FlushStats{batch.size()};
 }
 

@@ -417,9 +417,23 @@ Result<std::vector<AgentRecord>> SqlStore::listAgents(const std::string& after_i
 Status SqlStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
   if (updates.empty()) return Status::okStatus();
   MutexLock lock(mu_);
+  // In a cluster every collector writes the rows of the agents it hears, so batches of several
+  // collectors overlap. Each row is written in agent id order, so that two batches lock their
+  // common rows in the same order and cannot deadlock; and READ COMMITTED, where a row updated
+  // by a concurrent batch is waited for and its latest version checked against the sequence
+  // guard, instead of SERIALIZABLE failing the whole batch. Every statement here is guarded by
+  // the agent's sequence number, so the rows end as the newest heartbeat left them either way.
+  std::vector<const LastSeenUpdate*> ordered;
+  ordered.reserve(updates.size());
+  for (const LastSeenUpdate& u : updates) ordered.push_back(&u);
+  std::sort(ordered.begin(), ordered.end(), [](const LastSeenUpdate* a, const LastSeenUpdate* b) {
+    return a->agent_id < b->agent_id;
+  });
   return guardedLocked("cannot write last-seen batch", [&]() REQUIRES(mu_) {
     Session& s = *session_;
     Transaction tx(s);
+    const std::string read_committed = backend_->readCommittedSql();
+    if (!read_committed.empty()) s << read_committed, now;
     Poco::Int64 seen = 0, seq = 0, uptime = 0, seq_guard = 0;
     // Null: unchanged since the previous write, the stored value stays.
     Poco::Nullable<std::string> boot, version, host;
@@ -434,7 +448,8 @@ Status SqlStore::updateLastSeen(const std::vector<LastSeenUpdate>& updates) {
       return value ? Poco::Nullable<std::string>(*value) : Poco::Nullable<std::string>();
     };
     bool executed = false;
-    for (const LastSeenUpdate& u : updates) {
+    for (const LastSeenUpdate* update : ordered) {
+      const LastSeenUpdate& u = *update;
       seen = u.last_seen_at_ms;
       seq = u.last_seq;
       seq_guard = u.last_seq;

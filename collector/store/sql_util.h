@@ -51,23 +51,24 @@ using Poco::Data::RecordSet;
 using Poco::Data::Session;
 using Poco::Data::Statement;
 
-inline Status failure(std::string message, const bool* unavailable) {
+inline Status failure(std::string message, const bool* unavailable, const bool* aborted) {
   if (unavailable != nullptr && *unavailable) return Status::unavailable(std::move(message));
+  if (aborted != nullptr && *aborted) return Status::aborted(std::move(message));
   return Status::ioError(std::move(message));
 }
 
-// Runs `body` and turns any exception into a Status, so none leaves the store: kIoError, or
+// Runs `body` and turns any exception into a Status, so none leaves the store: kIoError;
 // kUnavailable if `*unavailable` (which `body` may set before it throws) says the database
-// could not be reached.
+// could not be reached; kAborted if `*aborted` says a concurrent transaction made it fail.
 template <typename F>
-auto guarded(const std::string& what, F&& body, const bool* unavailable = nullptr)
-    -> decltype(body()) {
+auto guarded(const std::string& what, F&& body, const bool* unavailable = nullptr,
+             const bool* aborted = nullptr) -> decltype(body()) {
   try {
     return body();
   } catch (const Poco::Exception& e) {
-    return failure(what + ": " + e.displayText(), unavailable);
+    return failure(what + ": " + e.displayText(), unavailable, aborted);
   } catch (const std::exception& e) {
-    return failure(what + ": " + e.what(), unavailable);
+    return failure(what + ": " + e.what(), unavailable, aborted);
   }
 }
 
@@ -267,7 +268,7 @@ std::invoke_result_t<F&> SqlStore::guardedLocked(const std::string& what, F&& bo
             throw;
           }
         },
-        &lost);
+        &lost, &conflict);
     if (!conflict || attempt == kConflictAttempts) return result;
   }
 }
@@ -297,7 +298,7 @@ auto SqlStore::readOn(ReadConnection& reader, const std::string& what, F&& body)
             throw;
           }
         },
-        &lost);
+        &lost, &conflict);
     if (!conflict || attempt == kConflictAttempts) return result;
   }
 }

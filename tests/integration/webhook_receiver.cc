@@ -147,9 +147,10 @@ void WebhookReceiver::setStatus(int status) {
   status_ = status;
 }
 
-void WebhookReceiver::holdNext() {
+void WebhookReceiver::holdNext(const std::string& type) {
   std::lock_guard<std::mutex> lock(mu_);
   hold_next_ = true;
+  hold_type_ = type;
   released_ = false;
 }
 
@@ -176,7 +177,7 @@ int WebhookReceiver::handle(ReceivedWebhook delivery) {
   delivery.timestamp_fresh = std::llabs(static_cast<long long>(std::time(nullptr)) - sent) <= 300;
   const size_t index = received_.size();
   received_.push_back(delivery);
-  if (hold_next_) {
+  if (hold_next_ && (hold_type_.empty() || hold_type_ == delivery.type)) {
     hold_next_ = false;
     holding_ = true;
     changed_.notify_all();

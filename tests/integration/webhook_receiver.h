@@ -52,8 +52,10 @@ class WebhookReceiver {
   void setSecret(const std::string& secret);
   // The status of the next answers (default 204).
   void setStatus(int status);
-  // The next request is recorded, then held open without an answer until release().
-  void holdNext();
+  // The next request of event `type` (empty: of any type) is recorded, then held open without
+  // an answer until release(). (A collector may announce collector.degraded or .recovered at
+  // any time; a test that holds its own event names the type.)
+  void holdNext(const std::string& type = "");
   // Waits (bounded) until a request is being held.
   bool waitHeld(std::chrono::milliseconds timeout);
   void release();
@@ -69,6 +71,7 @@ class WebhookReceiver {
   std::string key_;  // the decoded secret
   int status_ = 204;
   bool hold_next_ = false;
+  std::string hold_type_;  // empty: any
   bool holding_ = false;
   bool released_ = false;
   std::vector<ReceivedWebhook> received_;

@@ -268,7 +268,7 @@ BOOST_AUTO_TEST_CASE(a_delivery_cut_by_kill_9_is_sent_again_with_the_same_id) {
   receiver.start();
   CreatedWebhook hook = createWebhook(collector, receiver.url());
   receiver.setSecret(hook.secret);
-  receiver.holdNext();
+  receiver.holdNext("webhook.test");
 
   const std::string message_id = sendTest(collector, hook.id);
   BOOST_REQUIRE_MESSAGE(receiver.waitHeld(20s), "the delivery never arrived; collector log:\n"

@@ -298,6 +298,31 @@ BOOST_FIXTURE_TEST_CASE(enrollments_over_a_limit_are_429_with_retry_after_and_cr
   BOOST_TEST(service->enroll(enrollBody("wrong-token")).error().http_status == 401);
 }
 
+// A store that cannot take the enrollment just now (the database unreachable, or concurrent
+// enrollments through other collectors conflicting on the token's row) is 503 with Retry-After,
+// which an agent obeys and then enrolls; any other store failure is 500.
+BOOST_FIXTURE_TEST_CASE(an_enrollment_the_store_cannot_take_now_is_503_with_retry_after,
+                        IngestFixture) {
+  for (const vigil::Status& failure : {vigil::Status::unavailable("could not connect"),
+                                       vigil::Status::aborted("could not serialize access")}) {
+    store.enroll_failure = failure;
+    auto refused = service->enroll(enrollBody(kEnrollToken, "busy"));
+    BOOST_REQUIRE(!refused.ok());
+    BOOST_TEST(refused.error().http_status == 503);
+    BOOST_TEST(refused.error().code == protocol::errors::kStoreUnavailable);
+    BOOST_TEST(refused.error().retry_after_s.value() ==
+               vigil::collector::kStoreUnavailableRetryAfterS);
+  }
+  store.enroll_failure = vigil::Status::ioError("disk I/O error");
+  auto broken = service->enroll(enrollBody(kEnrollToken, "broken"));
+  BOOST_REQUIRE(!broken.ok());
+  BOOST_TEST(broken.error().http_status == 500);
+  BOOST_TEST(!broken.error().retry_after_s.has_value());
+  store.enroll_failure.reset();
+  enroll("later");
+  BOOST_TEST(directory.size() == 1u);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_site_or_tenant_at_its_agent_quota_enrolls_no_more, IngestFixture) {
   IngestConfig config{kIntervalS, 300'000};
   config.enrollment_limits.max_agents_per_site = 2;
@@ -745,6 +770,46 @@ BOOST_FIXTURE_TEST_CASE(written_values_leave_memory_and_repeats_are_not_rewritte
   BOOST_TEST(stored.hostname == "host-b");
   BOOST_TEST(stored.boot_id == "boot-1");
   BOOST_TEST(stored.last_seq == 2);
+}
+
+// Between the write-behind's take and its commit the values are neither in the directory's
+// pending set nor in the store: an admin read then still sees them (a SHUTDOWN agent with its
+// shutdown reason), and again after a failed write; a successful one lets them go.
+BOOST_FIXTURE_TEST_CASE(values_being_written_are_still_shown_until_the_write_settles,
+                        IngestFixture) {
+  auto agent = enroll("host-a");
+  auto hb = beat(agent, 1);
+  hb.hostname = "host-b";
+  hb.shutdown = protocol::shutdown_reasons::kServiceStop;
+  BOOST_REQUIRE(service->heartbeat(signedBody(agent, protocol::encode(hb))).ok());
+  auto taken = directory.takeDirty();
+  BOOST_REQUIRE(taken.size() == 1u);
+  auto live = directory.liveState(agent.agent_id).value();
+  BOOST_TEST(live.hostname.value_or("") == "host-b");
+  BOOST_TEST(live.last_shutdown_reason.value_or("") == "service_stop");
+
+  // A newer value taken meanwhile wins over the one being written.
+  auto newer = beat(agent, 2);
+  newer.hostname = "host-c";
+  BOOST_REQUIRE(service->heartbeat(signedBody(agent, protocol::encode(newer))).ok());
+  BOOST_TEST(directory.liveState(agent.agent_id)->hostname.value_or("") == "host-c");
+  BOOST_TEST(directory.liveState(agent.agent_id)->last_shutdown_reason.value_or("") ==
+             "service_stop");
+
+  directory.markDirty(std::move(taken));  // the write failed: both go to the next batch
+  live = directory.liveState(agent.agent_id).value();
+  BOOST_TEST(live.hostname.value_or("") == "host-c");
+  BOOST_TEST(live.last_shutdown_reason.value_or("") == "service_stop");
+
+  taken = directory.takeDirty();
+  BOOST_REQUIRE(store.updateLastSeen(taken).ok());
+  directory.written(taken);
+  live = directory.liveState(agent.agent_id).value();
+  BOOST_TEST(!live.hostname.has_value());
+  BOOST_TEST(!live.last_shutdown_reason.has_value());
+  auto stored = store.findAgent(agent.agent_id).value().value();
+  BOOST_TEST(stored.hostname == "host-c");
+  BOOST_TEST(stored.last_shutdown_reason == "service_stop");
 }
 
 BOOST_FIXTURE_TEST_CASE(stop_flushes_what_the_background_writer_has_not_written_yet,

@@ -1,9 +1,10 @@
 #pragma once
 
-// A real Store whose last-seen and presence-event writes can be observed or broken; every
-// other call goes to the wrapped store unchanged.
+// A real Store whose last-seen, presence-event and enrollment writes can be observed or
+// broken; every other call goes to the wrapped store unchanged.
 
 #include <atomic>
+#include <optional>
 #include <vector>
 
 #include "collector/store/store_wrapper.h"
@@ -19,6 +20,13 @@ class ObservedStore final : public collector::StoreWrapper {
   std::vector<collector::LastSeenUpdate> last_seen_updates;  // every update written, in order
   bool fail_last_seen = false;
   bool fail_presence_events = false;
+  std::optional<Status> enroll_failure;  // what enrollAgent returns instead of writing
+
+  Result<collector::AgentRecord> enrollAgent(int64_t token_id, const collector::AgentRecord& agent,
+                                             int64_t now_ms) override {
+    if (enroll_failure) return *enroll_failure;
+    return target().enrollAgent(token_id, agent, now_ms);
+  }
 
   Status updateLastSeen(const std::vector<collector::LastSeenUpdate>& updates) override {
     if (fail_last_seen) return Status::ioError("injected write failure");
