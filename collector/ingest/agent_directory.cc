@@ -260,17 +260,20 @@ std::vector<LastSeenUpdate> AgentDirectory::takeDirty() {
     u.last_seq = e.last_seq;
     u.uptime_s = e.uptime_s;
     if (std::unique_ptr<Unwritten> w = std::move(e.unwritten)) {
-      u.boot_id = w->boot_id;
-      u.agent_version = w->agent_version;
-      u.hostname = w->hostname;
-      if (!w->facts.empty()) u.facts = w->facts;
+      u.boot_id = std::move(w->boot_id);
+      u.agent_version = std::move(w->agent_version);
+      u.hostname = std::move(w->hostname);
+      if (!w->facts.empty()) u.facts = std::move(w->facts);
       if (w->shutdown_reason) {
         u.shutdown_reason = w->shutdown_reason;
         u.shutdown_at_ms = w->shutdown_at_ms;
+        // Kept while written: the agent's status is SHUTDOWN already (only this, a short and
+        // rare value; a fact being written shows its previous, stored value meanwhile).
+        e.in_flight = std::make_unique<Unwritten>();
+        e.in_flight->shutdown_reason = std::move(w->shutdown_reason);
+        e.in_flight->shutdown_at_ms = w->shutdown_at_ms;
       }
       u.outages = std::move(w->outages);
-      w->outages.clear();
-      e.in_flight = std::move(w);
     }
     out.push_back(std::move(u));
   }

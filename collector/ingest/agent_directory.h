@@ -107,8 +107,10 @@ class AgentDirectory {
   std::optional<AgentLiveState> liveState(const std::string& agent_id) const;
 
   // Returns the evidence of every dirty agent and clears their dirty flags. Reported values
-  // are included only if they changed since the previous take; liveState() still shows them
-  // until written() or markDirty() settles the batch. The pending outage reports are moved out.
+  // are included only if they changed since the previous take (moved out: until the batch is
+  // written, liveState() shows a fact's previous, stored value, and still shows a shutdown
+  // notice, until written() or markDirty() settles the batch). The pending outage reports are
+  // moved out.
   std::vector<LastSeenUpdate> takeDirty();
   // The batch takeDirty() returned is in the store: the directory holds its values no longer.
   void written(const std::vector<LastSeenUpdate>& batch);
@@ -149,8 +151,8 @@ class AgentDirectory {
     int64_t last_beacon_ts_ms = 0;  // 0: none since the start
     Fingerprints printed;
     std::unique_ptr<Unwritten> unwritten;  // null when the store has every value
-    // The values of the batch being written (no outages), until it is settled: an admin read
-    // meanwhile shows them, neither the store nor `unwritten` having them yet.
+    // The shutdown notice of the batch being written, until it is settled: an admin read
+    // meanwhile shows it, neither the store nor `unwritten` having it yet. Null otherwise.
     std::unique_ptr<Unwritten> in_flight;
     bool dirty = false;
   };
