@@ -84,6 +84,14 @@ heading "the rest of the instrumented build (build-fuzz/)"
 started=$SECONDS
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
 steps+="asan build ok ($((SECONDS - started)) s); "
+# clang-tidy (.clang-tidy's checks) over the product's sources (agent/, collector/, common/) as
+# build-fuzz compiles them (its generated headers are there now); any finding fails.
+# (`scripts/clang-tidy.sh build-fuzz --with-tests` checks the tests too.) The instrumented tests
+# and then the wine tests below wait on real processes much of the time, so it runs beside
+# them, at a lower priority; its findings are printed after the wine tests.
+tidy_started=$SECONDS
+nice -n 10 bash scripts/clang-tidy.sh build-fuzz >build-fuzz/clang-tidy.log 2>&1 &
+tidy_pid=$!
 heading "ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz)"
 # Real collector and agent processes included: a leak or an error in either fails its test.
 # Memory errors show at any fleet size, and a simulated world costs ten times more here: the
@@ -125,20 +133,13 @@ windows_checks() {
     --timeout 600 || failed=1
   return "$failed"
 }
-# clang-tidy (.clang-tidy's checks) over the product's sources (agent/, collector/, common/) as
-# build-fuzz compiles them; any finding fails. (`scripts/clang-tidy.sh build-fuzz --with-tests`
-# checks the tests too.) The wine tests mostly wait for heartbeats, so it runs beside them, at
-# a lower priority; its findings are printed after them.
-tidy_started=$SECONDS
-nice -n 10 bash scripts/clang-tidy.sh build-fuzz >build-fuzz/clang-tidy.log 2>&1 &
-tidy_pid=$!
 step windows windows_checks
 heading "clang-tidy over agent/, collector/, common/ (build-fuzz/clang-tidy.log)"
 tidy_status=0
 wait "$tidy_pid" || tidy_status=$?
 cat build-fuzz/clang-tidy.log
 if [ $tidy_status = 0 ]; then steps+="tidy ok"; else steps+="tidy FAILED"; status=1; fi
-steps+=" ($((SECONDS - tidy_started)) s, beside windows); "
+steps+=" ($((SECONDS - tidy_started)) s, beside asan and windows); "
 
 heading "ctest"
 # Four at a time on two cores: most of these tests wait on real processes and real time (about
