@@ -57,7 +57,11 @@ packaging_checks() {
   echo "packaging: installers checked in $((SECONDS - started)) s"
 }
 packaging_started=$SECONDS
-packaging_checks >build/packaging.log 2>&1 &
+rm -f build/packaging.status
+# (The status also goes to a file: the Windows checks below wait for it.)
+{
+  if packaging_checks; then echo 0 >build/packaging.status; else echo 1 >build/packaging.status; fi
+} >build/packaging.log 2>&1 &
 packaging_pid=$!
 
 # One clang build, every library and executable instrumented with AddressSanitizer and
@@ -92,48 +96,62 @@ steps+="asan build ok ($((SECONDS - started)) s); "
 tidy_started=$SECONDS
 nice -n 10 bash scripts/clang-tidy.sh build-fuzz >build-fuzz/clang-tidy.log 2>&1 &
 tidy_pid=$!
+# The Windows checks, beside the instrumented ctest: the cross build and its unit tests under
+# wine, the exe and MSI (scripts/package.sh --windows), then the wine tests of the release build
+# (label windows), which mostly wait for heartbeats. They start once the packaging checks are
+# done (check-installers.sh builds vigil-agent.exe in build-mingw too). Every part runs;
+# ctest's summary lines say how many tests passed and failed; the log is printed after the
+# instrumented ctest.
+# shellcheck disable=SC2317 # run in the background below
+windows_checks() {
+  local failed=0
+  while [ ! -f build/packaging.status ] && kill -0 "$packaging_pid" 2>/dev/null; do sleep 2; done
+  bash scripts/windows-cross-test.sh --build-dir build-mingw || failed=1
+  bash scripts/package.sh --windows --build-dir build-mingw --no-lint || failed=1
+  logged build/ctest-windows.log ctest --test-dir build -L windows --output-on-failure -j2 \
+    --timeout 600 || failed=1
+  echo "$SECONDS" >build/windows.ended
+  return "$failed"
+}
+windows_started=$SECONDS
+rm -f build/windows.ended
+windows_checks >build/windows.log 2>&1 &
+windows_pid=$!
 heading "ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz)"
 # Real collector and agent processes included: a leak or an error in either fails its test.
 # Memory errors show at any fleet size, and a simulated world costs ten times more here: the
 # sanitized fleet simulations use 3,000 agents, the tenant-silence worlds at most 1,000
 # long-lived agents, and the exploration 150 seeds per half (the release run below uses the
 # full CI size).
-# (The wine tests, label windows, run once, in the windows step below; the cluster demo's test,
-# label demo, tests a script and runs on the release build only.) Two at a time: the
-# instrumented tests keep the cores much busier than the release ones, and the packaging checks
-# may still run beside them; the ones that keep a core busy longest start first (their COST).
+# (The wine tests, label windows, run once, in the Windows checks beside it; the cluster demo's
+# test, label demo, tests a script and runs on the release build only.) Two at a time: the
+# instrumented tests keep the cores much busier than the release ones, and the packaging and
+# Windows checks may run beside them; the ones that keep a core busy longest start first (their
+# COST).
 step asan logged build-fuzz/ctest.log \
   env VIGIL_SIM_AGENTS=3000 VIGIL_SIM_MAX_FLEET=1000 VIGIL_EXPLORE_SEEDS=150 \
   ctest --test-dir build-fuzz --output-on-failure -j2 --timeout 600 -LE "windows|demo"
 
 heading "Linux packages, their life in a Debian root, the installers (build/packaging.log)"
-packaging_status=0
-wait "$packaging_pid" || packaging_status=$?
-if [ $packaging_status = 0 ]; then steps+="packaging ok"; else steps+="packaging FAILED"; status=1; fi
+wait "$packaging_pid" || true
+packaging_status=$(cat build/packaging.status 2>/dev/null || echo 1)
+if [ "$packaging_status" = 0 ]; then steps+="packaging ok"; else steps+="packaging FAILED"; status=1; fi
 steps+=" ($((SECONDS - packaging_started)) s, beside the steps before); "
 report_lines='^(package:|packaging:|build-portable-agent:|lintian|rpmlint|systemd-analyze|portable-agent'
 report_lines+='|lifecycle:|check-installers|ok |FAIL )'
 grep -E "$report_lines" build/packaging.log || true
-if [ $packaging_status != 0 ]; then
+if [ "$packaging_status" != 0 ]; then
   echo "-- the end of build/packaging.log:"
   tail -n 40 build/packaging.log
 fi
 
-# After the packaging checks: check-installers.sh builds vigil-agent.exe in build-mingw too.
-heading "Windows: vigil-agent.exe cross-built with mingw-w64, its tests under wine; the exe and its MSI under wine against a real collector"
-# windows_checks: the cross build and its unit tests under wine, the exe and MSI
-# (scripts/package.sh --windows), then the wine tests of the release build (label windows).
-# Every part runs; ctest's summary lines say how many tests passed and failed.
-# shellcheck disable=SC2317 # called through step
-windows_checks() {
-  local failed=0
-  bash scripts/windows-cross-test.sh --build-dir build-mingw || failed=1
-  bash scripts/package.sh --windows --build-dir build-mingw --no-lint || failed=1
-  logged build/ctest-windows.log ctest --test-dir build -L windows --output-on-failure -j2 \
-    --timeout 600 || failed=1
-  return "$failed"
-}
-step windows windows_checks
+heading "Windows: vigil-agent.exe cross-built with mingw-w64, its tests under wine; the exe and its MSI under wine against a real collector (build/windows.log)"
+windows_status=0
+wait "$windows_pid" || windows_status=$?
+cat build/windows.log
+if [ $windows_status = 0 ]; then steps+="windows ok"; else steps+="windows FAILED"; status=1; fi
+windows_ended=$(cat build/windows.ended 2>/dev/null || echo "$SECONDS")
+steps+=" ($((windows_ended - windows_started)) s, beside asan); "
 heading "clang-tidy over agent/, collector/, common/ (build-fuzz/clang-tidy.log)"
 tidy_status=0
 wait "$tidy_pid" || tidy_status=$?
