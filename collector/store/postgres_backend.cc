@@ -4,10 +4,10 @@
 // Each connection runs its transactions SERIALIZABLE: what one collector's transaction reads
 // and writes is as if no other ran beside it, as on the single-writer SQLite file, and a
 // transaction that a concurrent one made fail (SQLSTATE 40001, or a deadlock) is run again by
-// SqlStore. Two exceptions run READ COMMITTED (sql_backend.h, readCommittedSql): claims of
-// webhook outbox entries, under row locks (FOR UPDATE SKIP LOCKED), and the last-seen
+// SqlStore. Three exceptions run READ COMMITTED (sql_backend.h, readCommittedSql): claims of
+// webhook outbox entries, under row locks (FOR UPDATE SKIP LOCKED); the last-seen
 // write-behind, whose updates are guarded by each agent's sequence number and made in agent id
-// order. Errors carry their SQLSTATE
+// order; and an enrollment, whose use of its token is one conditional update. Errors carry their SQLSTATE
 // (verbose error messages), which is how a uniqueness violation or a conflict is told from anything
 // else.
 

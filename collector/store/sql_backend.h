@@ -69,7 +69,8 @@ class Backend {
   // checks the row's latest version (and passes over it) instead of failing, as SERIALIZABLE
   // would, over and over while claimers contend for the same first rows. The rows' locks, and
   // that recheck, keep two claimers from taking one row. Also run first by the last-seen
-  // write-behind, whose every update is guarded by the agent's sequence number (sql_store.cc).
+  // write-behind, whose every update is guarded by the agent's sequence number, and by an
+  // enrollment, whose use of its token is one conditional update (sql_store.cc).
   // PostgreSQL only; empty on SQLite, whose transactions are serializable by its single writer.
   virtual const char* readCommittedSql() const = 0;
 

@@ -359,6 +359,13 @@ Result<AgentRecord> SqlStore::enrollAgent(int64_t token_id, const AgentRecord& a
   return guardedLocked("cannot enroll agent", [&]() REQUIRES(mu_) -> Result<AgentRecord> {
     Session& s = *session_;
     Transaction tx(s);
+    // READ COMMITTED: every enrollment with one token updates the token's row, and through
+    // several collectors of a cluster SERIALIZABLE failed most of a bulk rollout's concurrent
+    // enrollments. The conditional update below is what keeps the token's limits: it waits
+    // for a concurrent one and checks the row's latest version, so no use is counted twice and
+    // none past max_uses.
+    const std::string read_committed = backend_->readCommittedSql();
+    if (!read_committed.empty()) s << read_committed, now;
     Poco::Int64 token = token_id;
     Poco::Int64 at = now_ms;
     Statement consume(s);

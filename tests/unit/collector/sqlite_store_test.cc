@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "collector/store/sql_store.h"
@@ -241,6 +242,59 @@ BOOST_FIXTURE_TEST_CASE(enroll_agent_with_used_up_token_creates_nothing, StoreFi
   BOOST_TEST((second.error().code() == StatusCode::kPermissionDenied));
   BOOST_TEST(!store->findAgent("ag_second").value().has_value());
   BOOST_TEST(store->findEnrollmentTokenByHash(hashOf("once")).value()->uses == 1);
+}
+
+// A bulk rollout through several collectors: many enrollments with one token at once, on two
+// stores of one database where the backend allows it (PostgreSQL; SQLite has one writer). Each
+// gets an agent until the token's max_uses, then the token is not usable; none fails because
+// another one conflicted with it, and no use is counted twice or past the limit.
+BOOST_FIXTURE_TEST_CASE(concurrent_enrollments_with_one_token_keep_its_limit_and_none_conflict,
+                        StoreFixture) {
+  EnrollmentToken t;
+  t.site_id = site.id;
+  t.token_hash = hashOf("rollout");
+  t.created_at_ms = 1000;
+  t.max_uses = 25;
+  auto rollout = store->createEnrollmentToken(t);
+  BOOST_REQUIRE(rollout.ok());
+  std::unique_ptr<SqlStore> second;
+  if (vigil::testing::testingPostgres()) second = openStore(data_dir);
+  constexpr int kThreads = 4;
+  constexpr int kEach = 10;
+  std::vector<std::vector<StatusCode>> outcomes(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    SqlStore& target = (second && i % 2 == 1) ? *second : *store;
+    threads.emplace_back([&, i, id = rollout->id] {
+      for (int n = 0; n < kEach; ++n) {
+        AgentRecord a;
+        a.id = "ag_rollout_" + std::to_string(i) + "_" + std::to_string(n);
+        a.hostname = a.id;
+        a.agent_version = "1";
+        a.secret = std::string(64, 'b');
+        a.enrolled_at_ms = 2000;
+        auto enrolled = target.enrollAgent(id, a, 2000);
+        outcomes[i].push_back(enrolled.ok() ? StatusCode::kOk : enrolled.error().code());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  int ok = 0, refused = 0, other = 0;
+  for (const auto& of_thread : outcomes) {
+    for (StatusCode code : of_thread) {
+      if (code == StatusCode::kOk) {
+        ++ok;
+      } else if (code == StatusCode::kPermissionDenied) {
+        ++refused;
+      } else {
+        ++other;
+      }
+    }
+  }
+  BOOST_TEST(ok == 25);
+  BOOST_TEST(refused == kThreads * kEach - 25);
+  BOOST_TEST(other == 0);
+  BOOST_TEST(store->findEnrollmentTokenByHash(hashOf("rollout")).value()->uses == 25);
 }
 
 BOOST_FIXTURE_TEST_CASE(enroll_agent_with_expired_token_is_refused, StoreFixture) {
