@@ -7,9 +7,9 @@
 // SqlStore. Three exceptions run READ COMMITTED (sql_backend.h, readCommittedSql): claims of
 // webhook outbox entries, under row locks (FOR UPDATE SKIP LOCKED); the last-seen
 // write-behind, whose updates are guarded by each agent's sequence number and made in agent id
-// order; and an enrollment, whose use of its token is one conditional update. Errors carry their SQLSTATE
-// (verbose error messages), which is how a uniqueness violation or a conflict is told from anything
-// else.
+// order; and an enrollment, whose use of its token is one conditional update. Errors carry their
+// SQLSTATE (verbose error messages), which is how a uniqueness violation or a conflict is told from
+// anything else.
 
 #include <Poco/Data/DataException.h>
 #include <Poco/Data/PostgreSQL/Connector.h>

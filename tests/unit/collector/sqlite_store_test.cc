@@ -95,6 +95,18 @@ struct StoreFixture {
     token_id = token->id;
   }
 
+  // A token of the site for at most `max_uses` enrollments; its id.
+  int64_t limitedToken(const std::string& secret, int64_t max_uses) {
+    EnrollmentToken t;
+    t.site_id = site.id;
+    t.token_hash = hashOf(secret);
+    t.created_at_ms = 1000;
+    t.max_uses = max_uses;
+    auto created = store->createEnrollmentToken(t);
+    BOOST_REQUIRE(created.ok());
+    return created->id;
+  }
+
   AgentRecord enroll(const std::string& id) {
     AgentRecord a;
     a.id = id;
@@ -223,21 +235,15 @@ BOOST_FIXTURE_TEST_CASE(enroll_agent_consumes_a_token_use_and_creates_agent_in_i
 }
 
 BOOST_FIXTURE_TEST_CASE(enroll_agent_with_used_up_token_creates_nothing, StoreFixture) {
-  EnrollmentToken t;
-  t.site_id = site.id;
-  t.token_hash = hashOf("once");
-  t.created_at_ms = 1000;
-  t.max_uses = 1;
-  auto once = store->createEnrollmentToken(t);
-  BOOST_REQUIRE(once.ok());
+  const int64_t once = limitedToken("once", 1);
   AgentRecord a;
   a.id = "ag_first";
   a.hostname = "h";
   a.agent_version = "1";
   a.secret = "s";
-  BOOST_TEST(store->enrollAgent(once->id, a, 2000).ok());
+  BOOST_TEST(store->enrollAgent(once, a, 2000).ok());
   a.id = "ag_second";
-  auto second = store->enrollAgent(once->id, a, 2000);
+  auto second = store->enrollAgent(once, a, 2000);
   BOOST_REQUIRE(!second.ok());
   BOOST_TEST((second.error().code() == StatusCode::kPermissionDenied));
   BOOST_TEST(!store->findAgent("ag_second").value().has_value());
@@ -250,13 +256,7 @@ BOOST_FIXTURE_TEST_CASE(enroll_agent_with_used_up_token_creates_nothing, StoreFi
 // another one conflicted with it, and no use is counted twice or past the limit.
 BOOST_FIXTURE_TEST_CASE(concurrent_enrollments_with_one_token_keep_its_limit_and_none_conflict,
                         StoreFixture) {
-  EnrollmentToken t;
-  t.site_id = site.id;
-  t.token_hash = hashOf("rollout");
-  t.created_at_ms = 1000;
-  t.max_uses = 25;
-  auto rollout = store->createEnrollmentToken(t);
-  BOOST_REQUIRE(rollout.ok());
+  const int64_t rollout = limitedToken("rollout", 25);
   std::unique_ptr<SqlStore> second;
   if (vigil::testing::testingPostgres()) second = openStore(data_dir);
   constexpr int kThreads = 4;
@@ -265,7 +265,7 @@ BOOST_FIXTURE_TEST_CASE(concurrent_enrollments_with_one_token_keep_its_limit_and
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     SqlStore& target = (second && i % 2 == 1) ? *second : *store;
-    threads.emplace_back([&, i, id = rollout->id] {
+    threads.emplace_back([&, i, id = rollout] {
       for (int n = 0; n < kEach; ++n) {
         AgentRecord a;
         a.id = "ag_rollout_" + std::to_string(i) + "_" + std::to_string(n);
