@@ -224,23 +224,20 @@ std::optional<AgentLiveState> AgentDirectory::liveState(const std::string& agent
   if (e.last_seen_at_ms != 0) live.last_seen_at_ms = e.last_seen_at_ms;
   live.last_seq = e.last_seq;
   live.uptime_s = e.uptime_s;
-  // The newest first: what no batch has taken yet, then the batch being written.
-  for (const Unwritten* u : {e.unwritten.get(), e.in_flight.get()}) {
-    if (u == nullptr) continue;
-    auto fill = [](auto* into, const auto& from) {
-      if (!*into) *into = from;
-    };
-    fill(&live.boot_id, u->boot_id);
-    fill(&live.agent_version, u->agent_version);
-    fill(&live.hostname, u->hostname);
-    fill(&live.os_name, u->facts.os_name);
-    fill(&live.os_version, u->facts.os_version);
-    fill(&live.config_hash, u->facts.config_hash);
-    fill(&live.net, u->facts.net);
-    if (!live.last_shutdown_reason && u->shutdown_reason) {
-      live.last_shutdown_reason = u->shutdown_reason;
-      live.last_shutdown_at_ms = u->shutdown_at_ms;
-    }
+  if (const Unwritten* u = e.unwritten.get()) {
+    live.boot_id = u->boot_id;
+    live.agent_version = u->agent_version;
+    live.hostname = u->hostname;
+    live.os_name = u->facts.os_name;
+    live.os_version = u->facts.os_version;
+    live.config_hash = u->facts.config_hash;
+    live.net = u->facts.net;
+    live.last_shutdown_reason = u->shutdown_reason;
+    if (u->shutdown_reason) live.last_shutdown_at_ms = u->shutdown_at_ms;
+  }
+  if (!live.last_shutdown_reason && e.shutdown_in_flight) {
+    live.last_shutdown_reason = e.shutdown_in_flight->reason;
+    live.last_shutdown_at_ms = e.shutdown_in_flight->at_ms;
   }
   return live;
 }
@@ -269,9 +266,8 @@ std::vector<LastSeenUpdate> AgentDirectory::takeDirty() {
         u.shutdown_at_ms = w->shutdown_at_ms;
         // Kept while written: the agent's status is SHUTDOWN already (only this, a short and
         // rare value; a fact being written shows its previous, stored value meanwhile).
-        e.in_flight = std::make_unique<Unwritten>();
-        e.in_flight->shutdown_reason = std::move(w->shutdown_reason);
-        e.in_flight->shutdown_at_ms = w->shutdown_at_ms;
+        e.shutdown_in_flight = std::make_unique<ShutdownNotice>(
+            ShutdownNotice{std::move(*w->shutdown_reason), w->shutdown_at_ms});
       }
       u.outages = std::move(w->outages);
     }
@@ -285,7 +281,7 @@ void AgentDirectory::written(const std::vector<LastSeenUpdate>& batch) {
   MutexLock lock(mu_);
   for (const LastSeenUpdate& u : batch) {
     auto it = agents_.find(u.agent_id);
-    if (it != agents_.end()) it->second.in_flight.reset();
+    if (it != agents_.end()) it->second.shutdown_in_flight.reset();
   }
 }
 
@@ -295,7 +291,7 @@ void AgentDirectory::markDirty(std::vector<LastSeenUpdate> failed) {
     auto it = agents_.find(u.agent_id);
     if (it == agents_.end()) continue;
     Entry& e = it->second;
-    e.in_flight.reset();  // its values go back into `unwritten` below
+    e.shutdown_in_flight.reset();  // it goes back into `unwritten` below
     const bool carries = u.boot_id || u.agent_version || u.hostname || u.facts ||
                          u.shutdown_reason || !u.outages.empty();
     if (carries) {

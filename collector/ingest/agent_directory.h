@@ -133,6 +133,10 @@ class AgentDirectory {
     Fingerprint config_hash = 0;
     Fingerprint net = 0;
   };
+  struct ShutdownNotice {
+    std::string reason;
+    int64_t at_ms = 0;
+  };
   // What changed since the last take, until takeDirty() moves it out.
   struct Unwritten {
     std::optional<std::string> boot_id;
@@ -153,7 +157,7 @@ class AgentDirectory {
     std::unique_ptr<Unwritten> unwritten;  // null when the store has every value
     // The shutdown notice of the batch being written, until it is settled: an admin read
     // meanwhile shows it, neither the store nor `unwritten` having it yet. Null otherwise.
-    std::unique_ptr<Unwritten> in_flight;
+    std::unique_ptr<ShutdownNotice> shutdown_in_flight;
     bool dirty = false;
   };
 
