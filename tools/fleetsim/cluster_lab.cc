@@ -455,7 +455,8 @@ Status ClusterLab::endFaults() {
   return first;
 }
 
-Status ClusterLab::restartAll(std::chrono::seconds settle_timeout) {
+Status ClusterLab::restartAll(std::chrono::seconds settle_timeout,
+                              const std::map<std::string, std::string>& changed) {
   const std::vector<uint32_t> up = running();
   std::vector<std::thread> stopping;
   std::vector<Status> stopped(up.size());
@@ -465,6 +466,15 @@ Status ClusterLab::restartAll(std::chrono::seconds settle_timeout) {
   for (std::thread& t : stopping) t.join();
   for (const Status& s : stopped) {
     if (!s.ok()) return s;
+  }
+  if (!changed.empty()) {
+    for (const auto& [key, value] : changed) setup_.defines[key] = value;
+    for (uint32_t n = 1; n <= slots(); ++n) {
+      Slot& s = slot(n);
+      for (const auto& [key, value] : changed) s.setup.defines[key] = value;
+      // A control holds the setup it was made with; none of them runs a process now.
+      if (!s.control->running()) s.control = std::make_unique<CollectorControl>(s.setup);
+    }
   }
   // Launched from this thread: a child dies with the thread that started it (PR_SET_PDEATHSIG).
   for (uint32_t n : up) collector(n).launch();
@@ -478,6 +488,7 @@ std::string ClusterLab::unsettled() {
   const std::vector<uint32_t> live = members();
   if (live.empty()) return "no collector can hold shards";
   std::vector<std::string> names;
+  names.reserve(live.size());
   for (uint32_t n : live) names.push_back(name(n));
   std::map<std::string, int> wanted;
   auto owners = db_->owners();
@@ -549,6 +560,11 @@ std::optional<DatabaseCounters> ClusterLab::databaseCounters() {
 }
 
 uint64_t ClusterLab::ownTransactions() const { return db_ ? db_->transactions() : 0; }
+
+std::optional<ProcessSample> ClusterLab::haproxySample() {
+  if (!haproxy_ || !haproxy_->running()) return std::nullopt;
+  return sampleProcess(haproxy_->pid());
+}
 
 double ClusterLab::postgresCpuSeconds() {
   const pid_t postmaster = postgres_ ? postmasterOf(postgres_->dataDirectory()) : 0;

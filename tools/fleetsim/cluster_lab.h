@@ -95,8 +95,10 @@ class ClusterLab {
   // Stops every running collector gracefully, starts them again together and waits until the
   // cluster has settled: each then knows every agent enrolled so far (a collector loads them
   // all at its start, and learns one enrolled through another collector only from the
-  // database, at most 50 a second), as in a cluster that has run for a while.
-  Status restartAll(std::chrono::seconds settle_timeout);
+  // database, at most 50 a second), as in a cluster that has run for a while. `changed`
+  // settings apply to every collector from these starts on (the capacity search's interval).
+  Status restartAll(std::chrono::seconds settle_timeout,
+                    const std::map<std::string, std::string>& changed = {});
 
   // Waits until the cluster has settled (bounded by `timeout`): every member answers /readyz,
   // sees the others live, and holds, loaded, exactly the shards rendezvous hashing over the
@@ -118,6 +120,8 @@ class ClusterLab {
   // The sampler's health check of collector n (its /metrics answered), for the beacons'
   // forwarder, as a load balancer's own check would decide.
   void setBeaconBackendUp(uint32_t n, bool up);
+  // HAProxy's resident memory and CPU time; nullopt when it does not run.
+  std::optional<ProcessSample> haproxySample();
   // HAProxy's counters (retries, redispatches) and what the beacon forwarder did, a line each.
   std::vector<std::string> frontDoorReport();
 

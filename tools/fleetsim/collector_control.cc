@@ -161,10 +161,14 @@ CollectorSetup heartbeatOnlySetup(const std::string& binary, const std::string& 
   setup.log_path = work_dir + "/collector.log";
   setup.http_port = freeLoopbackPort(false);
   setup.beacon_port = freeLoopbackPort(true);
-  setup.defines["beacon.enabled"] = "false";
-  setup.defines["logging.level"] = "warning";
-  setup.defines["heartbeat.intervalSeconds"] = std::to_string(interval_s);
+  setup.defines = heartbeatOnlyDefines(interval_s);
   return setup;
+}
+
+std::map<std::string, std::string> heartbeatOnlyDefines(int64_t interval_s) {
+  return {{"beacon.enabled", "false"},
+          {"logging.level", "warning"},
+          {"heartbeat.intervalSeconds", std::to_string(interval_s)}};
 }
 
 void serveTlsFrom(const testing::TestCertificateAuthority& ca, const std::string& dir,

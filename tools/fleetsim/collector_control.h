@@ -83,6 +83,8 @@ struct CollectorSetup {
 // rate measured) at `interval_s`.
 CollectorSetup heartbeatOnlySetup(const std::string& binary, const std::string& work_dir,
                                   int64_t interval_s);
+// Its settings alone (a cluster's collectors take them too).
+std::map<std::string, std::string> heartbeatOnlyDefines(int64_t interval_s);
 
 // Makes `setup` serve HTTPS: a server certificate from `ca` for setup.address, written with
 // its key (0600) and the CA's certificate into `dir`.

@@ -4,7 +4,7 @@
 //                  [--connections C] [--seed N] [--report-json PATH] [--work-dir DIR]
 //   vigil-fleetsim capacity [--agents N] [--step-seconds S] [--intervals S,S,...] [--all-steps]
 //                  [--connections C] [--tls] [--connection-mode pooled|agent]
-//                  [--agent-concurrency N]
+//                  [--agent-concurrency N] [--collectors N]
 //   vigil-fleetsim fleet --url URL --enroll-token TOKEN [--agents N] [--ca-file PATH]
 //                  [--connections C] [--connection-mode pooled|agent] [--agent-concurrency N]
 //                  [--seconds S] [--seed N]
@@ -17,8 +17,9 @@
 // `capacity` finds the highest heartbeat rate the collector answers with p99 under 100 ms, and the
 // largest fleet it holds at 60 s intervals (--tls: over HTTPS; --connection-mode agent: a new
 // connection per heartbeat resuming the agent's TLS session, as vigil-agent does, at most
-// --agent-concurrency connecting at once). `fleet` runs a simulated fleet against a collector that
-// is already running (several processes can share one collector).
+// --agent-concurrency connecting at once; --collectors N: a cluster of N collectors on
+// PostgreSQL behind HAProxy instead of one on SQLite). `fleet` runs a simulated fleet against a
+// collector that is already running (several processes can share one collector).
 
 #include <curl/curl.h>
 
@@ -45,7 +46,7 @@ namespace {
                "       vigil-fleetsim capacity [--agents N] [--step-seconds S] "
                "[--intervals S,S,...] [--all-steps] [--connections C] [--tls] [--connection-mode "
                "pooled|agent] "
-               "[--agent-concurrency N] [--report-json PATH]\n"
+               "[--agent-concurrency N] [--collectors N] [--report-json PATH]\n"
                "       vigil-fleetsim fleet --url URL --enroll-token TOKEN [--agents N] "
                "[--ca-file PATH] [--connections C] [--connection-mode pooled|agent] "
                "[--agent-concurrency N] [--seconds S] [--seed N]\n",
@@ -71,6 +72,8 @@ int main(int argc, char** argv) {
   run.haproxy_template = envOr("VIGIL_HAPROXY_TEMPLATE", VIGIL_HAPROXY_TEMPLATE);
   vigil::fleetsim::CapacityOptions capacity;
   capacity.collector_binary = run.collector_binary;
+  capacity.haproxy_binary = run.haproxy_binary;
+  capacity.haproxy_template = run.haproxy_template;
   vigil::fleetsim::StandaloneOptions standalone;
   std::string file;
   std::string report_json;
@@ -109,6 +112,10 @@ int main(int argc, char** argv) {
         capacity.intervals_s.push_back(s);
       }
       if (capacity.intervals_s.empty()) usage("--intervals takes at least one interval");
+    } else if (arg == "--collectors") {
+      const long long n = number();
+      if (n < 1 || n > 9) usage("--collectors takes 1 to 9");
+      capacity.collectors = static_cast<uint32_t>(n);
     } else if (arg == "--all-steps") {
       capacity.all_steps = true;
     } else if (arg == "--tls") {
