@@ -358,10 +358,10 @@ trap 'echo "cluster-demo: failed; stopping what it started" >&2; stop_all >&2' E
 
 if [ "$build" = yes ]; then
   bash scripts/install-deps.sh
-  # The cluster's own: PostgreSQL 15's server and HAProxy (install-deps.sh --test has both,
-  # with much else besides).
+  # The cluster's own: PostgreSQL 15's server, HAProxy, and jq to read the API's answers
+  # (install-deps.sh --test has them, with much else besides).
   missing=()
-  for p in postgresql-15 haproxy; do
+  for p in postgresql-15 haproxy jq; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -41,8 +41,9 @@ if [ "$test" = true ]; then
   # in a temporary directory, tests/support/postgres_server.h), as do the cluster scenarios.
   packages+=(postgresql-15)
   # HAProxy in front of three collectors: scripts/cluster-demo.sh and its test
-  # (integration_cluster_demo_test), which also checks packaging/haproxy/*.cfg with haproxy -c.
-  packages+=(haproxy)
+  # (integration_cluster_demo_test), which also checks packaging/haproxy/*.cfg with haproxy -c;
+  # both read the admin API's answers with jq.
+  packages+=(haproxy jq)
   # ip (iproute2) builds the incident lab's office network of namespaces for real agents
   # (tools/fleetsim/site_network.sh, scenario 11-real-site-cut-and-kill).
   packages+=(iproute2)

@@ -21,7 +21,7 @@ started=$SECONDS
 for tool in haproxy curl jq python3 openssl "$pg_bin/pg_ctl" "$pg_bin/psql" "$bin_dir/vigil-collector" \
             "$bin_dir/vigil-agent"; do
   command -v "$tool" >/dev/null ||
-    { echo "FAIL: $tool is missing (scripts/install-deps.sh --test installs haproxy and postgresql-15)"; exit 1; }
+    { echo "FAIL: $tool is missing (scripts/install-deps.sh --test installs haproxy, jq and postgresql-15)"; exit 1; }
 done
 
 demo=$(mktemp -d /tmp/vigil-cluster-demo-test.XXXXXX)
