@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Vigil's main job on one machine: installs the build dependencies, builds, starts a collector
 # on the embedded SQLite store and a local agent enrolled with it, waits until the agent is
-# ONLINE, and prints the command that lists agents through the REST API.
+# ONLINE, and prints the command that lists agents through the REST API and the admin
+# console's address.
 #
 # Usage: scripts/quickstart.sh          install, build, (re)start collector and agent
 #        scripts/quickstart.sh --tls    the same over HTTPS: a CA and a server certificate
@@ -131,6 +132,10 @@ $("${list_agents[@]}")
 
 List them yourself with:
   curl -s ${query_tls}-H "Authorization: Bearer \$(cat $collector_dir/admin-token)" $url/api/v1/agents
+
+Or open the admin console in a browser on this machine:
+  $url/console/
+and sign in with the admin token: cat $collector_dir/admin-token
 
 Stop both with: bash scripts/quickstart.sh --stop
 TXT

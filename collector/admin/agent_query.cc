@@ -7,6 +7,7 @@
 #include "collector/core/shards.h"
 #include "common/json.h"
 #include "common/protocol.h"
+#include "common/text.h"
 
 namespace vigil::collector {
 namespace {
@@ -285,6 +286,49 @@ ApiResult<AgentRecord> AgentQueryService::findVisibleAgent(const AdminRequest& r
   return std::move(*found.value());
 }
 
+namespace {
+
+// The agent listing's cursor key: the last agent's id in id order (as before orders existed),
+// and "+SEEN/ID" or "-SEEN/ID" in last-seen order (oldest or newest first). Agent ids have no
+// '/' and never start with '+' or '-'.
+std::string agentCursorKey(const AgentPageKey& key) {
+  if (key.order == AgentOrder::kId) return key.id;
+  return std::string(key.order == AgentOrder::kLastSeenOldestFirst ? "+" : "-") +
+         std::to_string(key.last_seen_ms.value_or(AgentPageKey::kNeverSeen)) + "/" + key.id;
+}
+
+// Where the page starts, from the cursor's key; a cursor of another order is not this
+// listing's.
+ApiResult<AgentPageKey> agentPageKey(AgentOrder order, const std::optional<std::string>& key) {
+  AgentPageKey start;
+  start.order = order;
+  if (!key) return start;
+  const ApiError bad = badRequest(errors::kInvalidCursor,
+                                  "cursor: not a cursor of this listing (or of another sort); use "
+                                  "next_cursor as given, with the same sort");
+  const char sign = key->front();
+  if (order == AgentOrder::kId) {
+    if (sign == '+' || sign == '-' || key->find('/') != std::string::npos) return bad;
+    start.id = *key;
+    return start;
+  }
+  if (sign != (order == AgentOrder::kLastSeenOldestFirst ? '+' : '-')) return bad;
+  const size_t slash = key->find('/');
+  if (slash == std::string::npos || slash + 1 == key->size()) return bad;
+  const std::string seen = key->substr(1, slash - 1);
+  if (seen == std::to_string(AgentPageKey::kNeverSeen)) {
+    start.last_seen_ms = AgentPageKey::kNeverSeen;
+  } else {
+    std::optional<int64_t> ms = parsePositiveId(seen);
+    if (!ms) return bad;
+    start.last_seen_ms = *ms;
+  }
+  start.id = key->substr(slash + 1);
+  return start;
+}
+
+}  // namespace
+
 ApiResult<AdminAnswer> AgentQueryService::listAgents(const AdminRequest& request) {
   auto limit = parseLimit(request);
   if (!limit.ok()) return limit.error();
@@ -314,15 +358,27 @@ ApiResult<AdminAnswer> AgentQueryService::listAgents(const AdminRequest& request
     if (!parsed.ok()) return parsed.error();
     statuses = std::move(parsed.value());
   }
+  AgentOrder order = AgentOrder::kId;
+  if (auto sort = request.queryParam("sort")) {
+    if (*sort == "last_seen") {
+      order = AgentOrder::kLastSeenOldestFirst;
+    } else if (*sort == "-last_seen") {
+      order = AgentOrder::kLastSeenNewestFirst;
+    } else if (*sort != "id") {
+      return invalidField("sort", "must be id, last_seen or -last_seen");
+    }
+  }
+  auto start = agentPageKey(order, cursor.value());
+  if (!start.ok()) return start.error();
 
   // Reads store pages until the page is full (one more row than asked tells whether another
   // page exists); the status filter applies to the engine's live verdicts.
   const size_t page_size = limit.value();
   const size_t batch = std::max<size_t>(page_size + 1, 500);
-  std::string after = cursor.value().value_or("");
+  AgentPageKey after = start.value();
   const uint32_t degraded_mask = presence_.health().reasons_mask;
   std::vector<json::JsonPtr> items;
-  std::string last_id;
+  AgentPageKey last = after;
   bool more = false;
   const bool clustered = !presence_.tracksEveryShard();
   while (!more) {
@@ -344,7 +400,8 @@ ApiResult<AdminAnswer> AgentQueryService::listAgents(const AdminRequest& request
     }
     for (size_t i = 0; i < rows.value().size(); ++i) {
       AgentRecord& agent = rows.value()[i];
-      after = agent.id;
+      after.id = agent.id;
+      after.last_seen_ms = agent.last_seen_at_ms.value_or(AgentPageKey::kNeverSeen);
       const std::optional<presence::AgentView>& view = views[i];
       const bool elsewhere = clustered && !view && !agent.retired_at_ms;
       auto verdict = verdicts.find(agent.id);
@@ -363,7 +420,7 @@ ApiResult<AdminAnswer> AgentQueryService::listAgents(const AdminRequest& request
         more = true;
         break;
       }
-      last_id = agent.id;
+      last = after;
       auto live = directory_.liveState(agent.id);
       items.push_back(agentObject(std::move(agent), live, view, degraded_mask));
       if (elsewhere) addVerdictOfOwner(items.back().get(), latest);
@@ -372,8 +429,9 @@ ApiResult<AdminAnswer> AgentQueryService::listAgents(const AdminRequest& request
   }
   cJSON* array = cJSON_CreateArray();
   for (json::JsonPtr& item : items) cJSON_AddItemToArray(array, item.release());
-  return AdminAnswer{200, out::page(array, more ? std::optional<std::string>(encodeCursor(last_id))
-                                                : std::nullopt)};
+  return AdminAnswer{
+      200, out::page(array, more ? std::optional<std::string>(encodeCursor(agentCursorKey(last)))
+                                 : std::nullopt)};
 }
 
 ApiResult<AdminAnswer> AgentQueryService::getAgent(const AdminRequest& request) {

@@ -261,6 +261,21 @@ struct AgentFilter {
   bool include_retired = true;
 };
 
+// The order of the agent listing: by id, or by the stored last-seen time (the write-behind's,
+// at most about a second behind the heartbeats), oldest or newest first, then by id. An agent
+// never seen counts as seen before every other.
+enum class AgentOrder : uint8_t { kId, kLastSeenOldestFirst, kLastSeenNewestFirst };
+
+// Where a page of the agent listing starts: after this agent in the listing's order. The
+// default starts at the beginning of any order.
+struct AgentPageKey {
+  static constexpr int64_t kNeverSeen = -1;
+  AgentOrder order = AgentOrder::kId;
+  std::optional<int64_t> last_seen_ms;  // the agent's (kNeverSeen for none); unset: the start
+  std::string id;                       // empty: the start
+  bool atStart() const { return id.empty(); }
+};
+
 // Filters of the alert listing; unset fields do not filter.
 struct AlertFilter {
   TenantScope scope;

@@ -3,6 +3,7 @@
 #include <Poco/Exception.h>
 #include <Poco/URI.h>
 
+#include "collector/console/console_assets.h"
 #include "common/json.h"
 #include "common/protocol.h"
 
@@ -141,7 +142,34 @@ void AdminRouteHttpHandler::handle(HttpExchange& exchange) {
     exchange.sendError(answer.error());
     return;
   }
-  exchange.sendJson(answer.value().http_status, answer.value().body);
+  const AdminAnswer& done = answer.value();
+  if (request.method == "GET" && done.http_status == 200) {
+    // Revalidatable: a console polling an unchanged page gets a 304 and no body.
+    exchange.sendTagged(protocol::kContentType, done.body, entityTag(done.body), "no-store");
+    return;
+  }
+  exchange.sendJson(done.http_status, done.body);
+}
+
+void ConsoleHandler::handle(HttpExchange& exchange) {
+  for (size_t i = 0; i < kConsoleSecurityHeaderCount; ++i) {
+    exchange.response().set(std::string(kConsoleSecurityHeaders[i].name),
+                            std::string(kConsoleSecurityHeaders[i].value));
+  }
+  const std::string& path = exchange.path();
+  if (path == kConsolePath) {
+    exchange.response().set("Location", std::string(kConsolePath) + "/");
+    exchange.sendDocument(301, "text/plain; charset=utf-8", "the console is at /console/\n");
+    return;
+  }
+  const ConsoleAsset* asset =
+      findConsoleAsset(std::string_view(path).substr(kConsolePrefix.size()));
+  if (asset == nullptr) {
+    exchange.sendError(ApiError{404, errors::kNotFound, "no such console file", std::nullopt});
+    return;
+  }
+  // Revalidated on every use: an upgraded collector serves its own console at once.
+  exchange.sendTagged(std::string(asset->content_type), asset->body, asset->etag, "no-cache");
 }
 
 void DocumentHandler::handle(HttpExchange& exchange) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "collector/admin/admin_api.h"
 #include "collector/admin/admin_auth.h"
@@ -89,6 +90,19 @@ class AdminRouteHttpHandler final : public JsonHandler {
 
  private:
   AdminRouteTable::Match match_;
+};
+
+// GET /console and /console/...: the admin console's embedded files (docs/console.md), without
+// a token (the console signs in with an admin token of its own), each with the console's
+// security headers and an entity tag.
+inline constexpr char kConsolePath[] = "/console";
+inline constexpr std::string_view kConsolePrefix = "/console/";
+class ConsoleHandler final : public JsonHandler {
+ public:
+  using JsonHandler::JsonHandler;
+
+ protected:
+  void handle(HttpExchange& exchange) override;
 };
 
 // GET /api/v1/openapi.json and /api/v1/openapi.yaml: the API's description, without a token.

@@ -8,6 +8,7 @@
 #include <istream>
 #include <string_view>
 
+#include "common/crypto.h"
 #include "common/protocol.h"
 
 namespace vigil::collector {
@@ -19,6 +20,33 @@ constexpr size_t kMaxLoggedAgentId = 64;
 constexpr size_t kMaxLoggedPath = 200;
 
 }  // namespace
+
+std::string entityTag(std::string_view body) {
+  auto digest = crypto::sha256(body);
+  // SHA-256 fails only if OpenSSL itself does; an answer without a usable tag is then one
+  // that never matches (a client fetches it whole).
+  if (!digest.ok()) return "\"unhashed\"";
+  return "\"" + crypto::toHex(digest.value().data(), 16) + "\"";
+}
+
+bool ifNoneMatchNames(std::string_view if_none_match, std::string_view etag) {
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  };
+  if (etag.rfind("W/", 0) == 0) etag.remove_prefix(2);
+  std::string_view rest = if_none_match;
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    std::string_view tag = trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    if (tag == "*") return true;
+    if (tag.rfind("W/", 0) == 0) tag.remove_prefix(2);
+    if (!tag.empty() && tag == etag) return true;
+  }
+  return false;
+}
 
 std::string printableForLog(const std::string& text, size_t max_length) {
   std::string out;
@@ -117,6 +145,24 @@ void HttpExchange::sendDocument(int http_status, const std::string& content_type
   response_.set("Cache-Control", "no-store");
   response_.sendBuffer(body.data(), body.size());
   log(http_status, "");
+}
+
+void HttpExchange::sendTagged(const std::string& content_type, std::string_view body,
+                              std::string_view etag, const std::string& cache_control) {
+  response_.set("ETag", std::string(etag));
+  response_.set("Cache-Control", cache_control);
+  const std::optional<std::string> if_none_match = header("If-None-Match");
+  if (if_none_match && ifNoneMatchNames(*if_none_match, etag)) {
+    response_.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NOT_MODIFIED);
+    response_.setContentLength(0);
+    response_.send();
+    log(304, "");
+    return;
+  }
+  response_.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_OK);
+  response_.setContentType(content_type);
+  response_.sendBuffer(body.data(), body.size());
+  log(200, "");
 }
 
 void HttpExchange::sendError(const ApiError& error) {

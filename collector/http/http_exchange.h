@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "collector/core/api_error.h"
 
@@ -18,6 +19,14 @@ namespace vigil::collector {
 // Keeps untrusted text from forging log lines: printable ASCII only (others become '?'), at
 // most `max_length` characters.
 std::string printableForLog(const std::string& text, size_t max_length);
+
+// The strong entity tag of `body`: the first 128 bits of its SHA-256 in hex, quoted. The same
+// body gives the same tag on every collector of a cluster.
+std::string entityTag(std::string_view body);
+
+// True when the If-None-Match field `if_none_match` names `etag` (weak comparison, RFC 9110
+// 13.1.2: a W/ prefix is ignored) or is "*".
+bool ifNoneMatchNames(std::string_view if_none_match, std::string_view etag);
 
 // The decoded path of a request target, as Poco::URI(uri).getPath() gives it; nullopt when the
 // target cannot be parsed. Plain origin-form targets ("/v1/heartbeat?x=1") are cut without
@@ -46,6 +55,12 @@ class HttpExchange {
   void sendJson(int http_status, const std::string& body);
   // Any other document (OpenAPI YAML, Prometheus text).
   void sendDocument(int http_status, const std::string& content_type, const std::string& body);
+  // A 200 answer a client may revalidate: it carries the strong entity tag `etag` (quoted),
+  // and when the request's If-None-Match names that tag (or is "*") the answer is 304 with
+  // no body instead. `cache_control` as the resource needs: admin data stays "no-store" (the
+  // console keeps the last body itself and revalidates by hand).
+  void sendTagged(const std::string& content_type, std::string_view body, std::string_view etag,
+                  const std::string& cache_control);
   void sendError(const ApiError& error);
   // For a response already committed elsewhere; logs nothing.
   bool sent() const { return response_.sent(); }

@@ -63,6 +63,9 @@ Poco::Net::HTTPRequestHandler* CollectorRouter::createRequestHandler(
           allow);
     }
   }
+  if (path == kConsolePath || path.compare(0, kConsolePrefix.size(), kConsolePrefix) == 0) {
+    return only(HTTPRequest::HTTP_GET, [&] { return new ConsoleHandler(services_); });
+  }
   if (path == "/metrics" && services_.metrics != nullptr) {
     return new MetricsHandler(*services_.metrics, services_.logger);
   }

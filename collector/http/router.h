@@ -9,6 +9,7 @@
 //   GET  /api/v1/openapi.json|yaml  DocumentHandler (no token)
 //   *    /api/v1/...           AdminRouteHttpHandler: the AdminRouteTable's routes (admin
 //                              bearer token; docs/api.md)
+//   GET  /console, /console/*  ConsoleHandler (no token; docs/console.md)
 //   GET  /livez, /readyz       health
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>

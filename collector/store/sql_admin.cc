@@ -90,11 +90,25 @@ void restrictAlerts(Query& q, const AlertFilter& filter) {
 }  // namespace
 
 Result<std::vector<AgentRecord>> SqlStore::listAgentsPage(const AgentFilter& filter,
-                                                          const std::string& after_id,
-                                                          size_t limit) {
+                                                          const AgentPageKey& after, size_t limit) {
   return adminRead("cannot list agents", [&](Session& session) -> Result<std::vector<AgentRecord>> {
-    Query q(std::string(kAgentSelect) + " WHERE a.id > ?");
-    q.param(after_id).inScope("s.tenant_id", filter.scope);
+    // No index on last_seen_at: the write-behind updates it for every heartbeat, and an index
+    // would cost every batch; the ordered listing sorts the filtered rows instead.
+    constexpr char kLastSeen[] = "COALESCE(a.last_seen_at, -1)";
+    static_assert(AgentPageKey::kNeverSeen == -1);
+    Query q(std::string(kAgentSelect) + " WHERE 1 = 1");
+    if (after.order == AgentOrder::kId) {
+      q.sql(" AND a.id > ?").param(after.id);
+    } else if (!after.atStart()) {
+      const char* beyond = after.order == AgentOrder::kLastSeenOldestFirst ? " > ?" : " < ?";
+      const int64_t seen = after.last_seen_ms.value_or(AgentPageKey::kNeverSeen);
+      q.sql(std::string(" AND (") + kLastSeen + beyond + " OR (" + kLastSeen +
+            " = ? AND a.id > ?))")
+          .param(seen)
+          .param(seen)
+          .param(after.id);
+    }
+    q.inScope("s.tenant_id", filter.scope);
     if (filter.tenant_id) q.sql(" AND s.tenant_id = ?").param(*filter.tenant_id);
     if (filter.site_id) q.sql(" AND a.site_id = ?").param(*filter.site_id);
     if (!filter.text.empty()) {
@@ -103,7 +117,18 @@ Result<std::vector<AgentRecord>> SqlStore::listAgentsPage(const AgentFilter& fil
       q.containsText("a.id", filter.text, " OR ").sql(")");
     }
     if (!filter.include_retired) q.sql(" AND a.retired_at IS NULL");
-    q.sql(" ORDER BY a.id LIMIT ?").param(static_cast<int64_t>(limit));
+    switch (after.order) {
+      case AgentOrder::kId:
+        q.sql(" ORDER BY a.id");
+        break;
+      case AgentOrder::kLastSeenOldestFirst:
+        q.sql(std::string(" ORDER BY ") + kLastSeen + ", a.id");
+        break;
+      case AgentOrder::kLastSeenNewestFirst:
+        q.sql(std::string(" ORDER BY ") + kLastSeen + " DESC, a.id");
+        break;
+    }
+    q.sql(" LIMIT ?").param(static_cast<int64_t>(limit));
     Statement st(session);
     q.execute(st);
     RecordSet rs(st);

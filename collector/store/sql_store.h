@@ -162,8 +162,7 @@ class SqlStore final : public Store {
   Result<std::optional<AdminToken>> findAdminTokenByHash(const std::string& token_hash) override;
   Result<bool> revokeAdminToken(int64_t token_id, int64_t now_ms) override;
   Result<std::vector<AgentRecord>> listAgentsPage(const AgentFilter& filter,
-                                                  const std::string& after_id,
-                                                  size_t limit) override;
+                                                  const AgentPageKey& after, size_t limit) override;
   Result<bool> retireAgent(const std::string& agent_id, int64_t now_ms) override;
   Result<bool> deleteAgent(const std::string& agent_id) override;
   Result<std::optional<AlertRecord>> findAlert(int64_t alert_id) override;

@@ -118,9 +118,10 @@ class AgentStore {
   // Agents ordered by id, those with id > `after_id` (all if empty), at most `limit`.
   virtual Result<std::vector<AgentRecord>> listAgents(const std::string& after_id,
                                                       size_t limit) = 0;
-  // Agents matching `filter`, ascending by id after `after_id`.
+  // Agents matching `filter`, in `after.order` (AgentOrder), those after `after`, at most
+  // `limit`.
   virtual Result<std::vector<AgentRecord>> listAgentsPage(const AgentFilter& filter,
-                                                          const std::string& after_id,
+                                                          const AgentPageKey& after,
                                                           size_t limit) = 0;
   // Writes all updates in one transaction; all or none are applied. An update never moves an
   // agent's last_seq backwards (nor its facts, written with it); its shutdown notice and

@@ -121,9 +121,9 @@ class StoreWrapper : public Store {
     return target_.revokeAdminToken(token_id, now_ms);
   }
   Result<std::vector<AgentRecord>> listAgentsPage(const AgentFilter& filter,
-                                                  const std::string& after_id,
+                                                  const AgentPageKey& after,
                                                   size_t limit) override {
-    return target_.listAgentsPage(filter, after_id, limit);
+    return target_.listAgentsPage(filter, after, limit);
   }
   Result<bool> retireAgent(const std::string& agent_id, int64_t now_ms) override {
     return target_.retireAgent(agent_id, now_ms);

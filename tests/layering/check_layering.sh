@@ -23,7 +23,8 @@ declare -A may_include=(
   [cluster]="core store ingest monitor presence"
   [notify]="core events store"
   [admin]="core events store ingest monitor presence notify"
-  [http]="core store ingest monitor presence admin"
+  [console]=""
+  [http]="core store ingest monitor presence admin console"
   [listener]="core store ingest monitor http"
   [app]="core events store ingest monitor presence notify admin http listener cluster"
 )
@@ -39,6 +40,7 @@ declare -A forbidden=(
   [collector/ingest]="curl/|Poco/Net/|Poco/Data/"
   [collector/monitor]="curl/|Poco/Net/|Poco/Data/"
   [collector/cluster]="curl/|Poco/|$os_headers"
+  [collector/console]="curl/|Poco/|$os_headers"
 )
 
 include_re='^[[:space:]]*#[[:space:]]*include[[:space:]]*'

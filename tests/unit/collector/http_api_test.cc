@@ -395,6 +395,52 @@ BOOST_AUTO_TEST_CASE(agent_list_pages_with_opaque_cursor) {
   BOOST_TEST(cJSON_GetArraySize(cJSON_GetObjectItem(root3.get(), "items")) == 3);
 }
 
+BOOST_AUTO_TEST_CASE(agent_list_sorts_by_last_seen_and_keeps_cursors_to_their_sort) {
+  auto quiet = enroll();   // never seen
+  auto early = enroll();   // seen at kStartMs + 1000
+  auto recent = enroll();  // seen at kStartMs + 5000
+  vigil::collector::LastSeenUpdate e;
+  e.agent_id = early.agent_id;
+  e.last_seen_at_ms = kStartMs + 1000;
+  e.last_seq = 1;
+  vigil::collector::LastSeenUpdate r = e;
+  r.agent_id = recent.agent_id;
+  r.last_seen_at_ms = kStartMs + 5000;
+  BOOST_REQUIRE(store->updateLastSeen({e, r}).ok());
+  auto walk = [&](const std::string& sort) {
+    std::vector<std::string> ids;
+    std::string cursor;
+    for (int pages = 0; pages < 5; ++pages) {
+      Reply page = admin("/api/v1/agents?limit=1&sort=" + sort +
+                         (cursor.empty() ? "" : "&cursor=" + cursor));
+      BOOST_REQUIRE_EQUAL(page.status, 200);
+      auto root = vigil::json::parse(page.body);
+      const cJSON* item = cJSON_GetArrayItem(cJSON_GetObjectItem(root.get(), "items"), 0);
+      if (item != nullptr) ids.push_back(cJSON_GetObjectItem(item, "id")->valuestring);
+      cursor = page.field("next_cursor");
+      if (cursor == "<null>") break;
+    }
+    return ids;
+  };
+  const std::vector<std::string> oldest = {quiet.agent_id, early.agent_id, recent.agent_id};
+  BOOST_TEST(walk("last_seen") == oldest, boost::test_tools::per_element());
+  const std::vector<std::string> newest = {recent.agent_id, early.agent_id, quiet.agent_id};
+  BOOST_TEST(walk("-last_seen") == newest, boost::test_tools::per_element());
+  Reply bad_sort = admin("/api/v1/agents?sort=hostname");
+  BOOST_TEST(bad_sort.status == 400);
+  BOOST_TEST(bad_sort.errorCode() == "invalid_field");
+  // A cursor belongs to its sort: reused with another, it is refused, never misread.
+  const std::string by_seen = admin("/api/v1/agents?limit=1&sort=last_seen").field("next_cursor");
+  const std::string by_id = admin("/api/v1/agents?limit=1").field("next_cursor");
+  for (const std::string& uri :
+       {"/api/v1/agents?cursor=" + by_seen, "/api/v1/agents?sort=-last_seen&cursor=" + by_seen,
+        "/api/v1/agents?sort=last_seen&cursor=" + by_id}) {
+    Reply refused = admin(uri);
+    BOOST_TEST(refused.status == 400, uri);
+    BOOST_TEST(refused.errorCode() == "invalid_cursor", uri);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(agent_list_refuses_a_bad_limit) {
   for (const char* limit : {"0", "-1", "abc", ""}) {
     BOOST_TEST_CONTEXT("limit=" << limit) {
@@ -514,6 +560,72 @@ BOOST_AUTO_TEST_CASE(health_shows_warm_up_then_healthy_and_needs_a_token) {
   BOOST_TEST(healthy.field("status") == "healthy");
   BOOST_TEST(healthy.body.find("\"history\":[{") != std::string::npos);
   BOOST_TEST(call(HTTPRequest::HTTP_GET, "/api/v1/health").status == 401);
+}
+
+BOOST_AUTO_TEST_CASE(an_unchanged_admin_read_revalidates_to_304_without_a_body) {
+  enroll();
+  Reply first = admin("/api/v1/agents");
+  BOOST_REQUIRE_EQUAL(first.status, 200);
+  const std::string tag = first.response.get("ETag", "");
+  BOOST_TEST(tag.size() == 34u);  // 32 hex digits, quoted
+  BOOST_TEST(first.response.get("Cache-Control", "") == "no-store");
+  const Headers auth = {{"Authorization", std::string("Bearer ") + kAdminToken}};
+  Headers conditional = auth;
+  conditional["If-None-Match"] = "\"0000\", W/" + tag;
+  Reply same = call(HTTPRequest::HTTP_GET, "/api/v1/agents", "", conditional);
+  BOOST_TEST(same.status == 304);
+  BOOST_TEST(same.body.empty());
+  BOOST_TEST(same.response.get("ETag", "") == tag);
+  // A change makes a new tag: the conditional read gets the whole new page.
+  enroll();
+  Reply changed = call(HTTPRequest::HTTP_GET, "/api/v1/agents", "", conditional);
+  BOOST_TEST(changed.status == 200);
+  BOOST_TEST(changed.response.get("ETag", "") != tag);
+  BOOST_TEST(changed.body.find("\"items\"") != std::string::npos);
+  // The tag never stands in for the token.
+  Reply anonymous = call(HTTPRequest::HTTP_GET, "/api/v1/agents", "", {{"If-None-Match", tag}});
+  BOOST_TEST(anonymous.status == 401);
+}
+
+BOOST_AUTO_TEST_CASE(if_none_match_takes_lists_weak_tags_and_star) {
+  using vigil::collector::ifNoneMatchNames;
+  BOOST_TEST(ifNoneMatchNames("\"a\"", "\"a\""));
+  BOOST_TEST(ifNoneMatchNames(" \"b\" ,\t W/\"a\" ", "\"a\""));
+  BOOST_TEST(ifNoneMatchNames("*", "\"a\""));
+  BOOST_TEST(!ifNoneMatchNames("\"ab\"", "\"a\""));
+  BOOST_TEST(!ifNoneMatchNames("", "\"a\""));
+  BOOST_TEST(!ifNoneMatchNames(",,", "\"a\""));
+  BOOST_TEST(vigil::collector::entityTag("x") == vigil::collector::entityTag("x"));
+  BOOST_TEST(vigil::collector::entityTag("x") != vigil::collector::entityTag("y"));
+}
+
+BOOST_AUTO_TEST_CASE(the_console_is_served_with_its_security_headers_and_revalidates) {
+  Reply moved = call(HTTPRequest::HTTP_GET, "/console");
+  BOOST_TEST(moved.status == 301);
+  BOOST_TEST(moved.response.get("Location", "") == "/console/");
+  Reply page = call(HTTPRequest::HTTP_GET, "/console/");
+  BOOST_REQUIRE_EQUAL(page.status, 200);
+  BOOST_TEST(page.response.getContentType() == "text/html; charset=utf-8");
+  BOOST_TEST(page.body.find("<html") != std::string::npos);
+  const std::string csp = page.response.get("Content-Security-Policy", "");
+  BOOST_TEST(csp.find("script-src 'self'") != std::string::npos);
+  BOOST_TEST(csp.find("frame-ancestors 'none'") != std::string::npos);
+  BOOST_TEST(csp.find("unsafe-inline") == std::string::npos);
+  BOOST_TEST(page.response.get("X-Content-Type-Options", "") == "nosniff");
+  BOOST_TEST(page.response.get("Cache-Control", "") == "no-cache");
+  Reply again = call(HTTPRequest::HTTP_GET, "/console/index.html", "",
+                     {{"If-None-Match", page.response.get("ETag", "")}});
+  BOOST_TEST(again.status == 304);
+  BOOST_TEST(again.response.get("Content-Security-Policy", "") == csp);
+  // Only embedded names exist: nothing else of the file system can be reached.
+  for (const char* path : {"/console/../admin-token", "/console/%2e%2e/admin-token",
+                           "/console/nothing.js", "/console/web/index.html"}) {
+    Reply missing = call(HTTPRequest::HTTP_GET, path);
+    BOOST_TEST(missing.status == 404, path);
+    BOOST_TEST(missing.errorCode() == "not_found", path);
+  }
+  Reply posted = call(HTTPRequest::HTTP_POST, "/console/", "{}");
+  BOOST_TEST(posted.status == 405);
 }
 
 BOOST_AUTO_TEST_CASE(missing_agent_is_404_not_found_json) {

@@ -19,6 +19,7 @@
 
 using vigil::Status;
 using vigil::collector::AgentFilter;
+using vigil::collector::AgentPageKey;
 using vigil::collector::AgentRecord;
 using vigil::collector::AlertChange;
 using vigil::collector::AlertFilter;
@@ -139,7 +140,7 @@ AdminReads readAsAdmin(SqlStore& store) {
   out.ping_ok = store.ping().ok();
   AgentFilter agents;
   agents.scope = TenantScope::everything();
-  auto listed = store.listAgentsPage(agents, "", 100);
+  auto listed = store.listAgentsPage(agents, AgentPageKey{}, 100);
   BOOST_REQUIRE(listed.ok());
   out.agents = listed->size();
   auto agent = store.findAgent("agent-1");
@@ -225,4 +226,59 @@ BOOST_FIXTURE_TEST_CASE(admin_reads_complete_while_the_write_behind_holds_the_wr
 
   BOOST_REQUIRE(hold.finish().ok());
   BOOST_TEST(readAsAdmin(*store).last_seen_at_ms == 9000);
+}
+
+// The listing by last seen: never-seen agents first (oldest first) or last (newest first), ties
+// by id, and a page that starts after any agent continues exactly where the order says.
+BOOST_FIXTURE_TEST_CASE(agents_list_by_last_seen_in_either_direction_and_page_by_key,
+                        ReaderFixture) {
+  using vigil::collector::AgentOrder;
+  auto token = store->findEnrollmentTokenByHash(std::string(64, 'e'));
+  BOOST_REQUIRE(token.ok() && token.value());
+  // agent-1 was seen at 5000; agent-2 and agent-3 at 3000, agent-4 at 9000, agent-5 never.
+  for (int n = 2; n <= 5; ++n) {
+    AgentRecord a;
+    a.id = "agent-" + std::to_string(n);
+    a.hostname = "host-" + std::to_string(n);
+    a.agent_version = "0.1.0";
+    a.secret = std::string(64, 'a');
+    a.enrolled_at_ms = 2000;
+    BOOST_REQUIRE(store->enrollAgent(token.value()->id, a, 2000).ok());
+  }
+  auto seen = [](const char* id, int64_t at_ms) {
+    LastSeenUpdate u = seenAt(at_ms, 1);
+    u.agent_id = id;
+    return u;
+  };
+  BOOST_REQUIRE(
+      store->updateLastSeen({seen("agent-2", 3000), seen("agent-3", 3000), seen("agent-4", 9000)})
+          .ok());
+  AgentFilter all;
+  all.scope = TenantScope::everything();
+  auto walk = [&](AgentOrder order) {
+    std::vector<std::string> ids;
+    AgentPageKey after;
+    after.order = order;
+    for (int pages = 0; pages < 10; ++pages) {
+      auto page = store->listAgentsPage(all, after, 2);
+      BOOST_REQUIRE(page.ok());
+      for (const AgentRecord& a : page.value()) ids.push_back(a.id);
+      if (page->size() < 2) break;
+      after.id = page->back().id;
+      after.last_seen_ms = page->back().last_seen_at_ms.value_or(AgentPageKey::kNeverSeen);
+    }
+    return ids;
+  };
+  const std::vector<std::string> oldest_first = walk(AgentOrder::kLastSeenOldestFirst);
+  const std::vector<std::string> expected_oldest = {"agent-5", "agent-2", "agent-3", "agent-1",
+                                                    "agent-4"};
+  BOOST_TEST(oldest_first == expected_oldest, boost::test_tools::per_element());
+  const std::vector<std::string> newest_first = walk(AgentOrder::kLastSeenNewestFirst);
+  const std::vector<std::string> expected_newest = {"agent-4", "agent-1", "agent-2", "agent-3",
+                                                    "agent-5"};
+  BOOST_TEST(newest_first == expected_newest, boost::test_tools::per_element());
+  const std::vector<std::string> by_id = walk(AgentOrder::kId);
+  const std::vector<std::string> expected_ids = {"agent-1", "agent-2", "agent-3", "agent-4",
+                                                 "agent-5"};
+  BOOST_TEST(by_id == expected_ids, boost::test_tools::per_element());
 }
