@@ -10,6 +10,7 @@
 
 #include "common/crypto.h"
 #include "common/protocol.h"
+#include "common/text.h"
 
 namespace vigil::collector {
 namespace {
@@ -30,16 +31,11 @@ std::string entityTag(std::string_view body) {
 }
 
 bool ifNoneMatchNames(std::string_view if_none_match, std::string_view etag) {
-  auto trim = [](std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-  };
   if (etag.rfind("W/", 0) == 0) etag.remove_prefix(2);
   std::string_view rest = if_none_match;
   while (!rest.empty()) {
     const size_t comma = rest.find(',');
-    std::string_view tag = trim(rest.substr(0, comma));
+    std::string_view tag = trimBlanks(rest.substr(0, comma));
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     if (tag == "*") return true;
     if (tag.rfind("W/", 0) == 0) tag.remove_prefix(2);
