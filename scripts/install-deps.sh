@@ -59,6 +59,10 @@ if [ "$test" = true ]; then
   # own npm (NodeSource's) is kept as it is.
   packages+=(nodejs)
   command -v npx >/dev/null || packages+=(npm)
+  # Debian's Chromium, driven headless by playwright-core (npm, tests/browser/package-lock.json)
+  # in the admin console's browser test (tests/browser/console_test.mjs): Playwright's own
+  # browser download cannot work on a machine without the internet.
+  packages+=(chromium)
 fi
 if [ "$windows" = true ]; then
   # mingw-w64's posix-threads C++ compiler; 64-bit wine to run the tests; dpkg-dev for

@@ -124,13 +124,15 @@ heading "ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz
 # long-lived agents, and the exploration 150 seeds per half (the release run below uses the
 # full CI size).
 # (The wine tests, label windows, run once, in the Windows checks beside it; the cluster demo's
-# test, label demo, tests a script and runs on the release build only.) Two at a time: the
+# test, label demo, tests a script, and the console's browser test, label browser, drives a
+# browser for minutes of real time: both run on the release build only. The console's handler
+# is under ASan here through collector_http_api_test.) Two at a time: the
 # instrumented tests keep the cores much busier than the release ones, and the packaging and
 # Windows checks may run beside them; the ones that keep a core busy longest start first (their
 # COST).
 step asan logged build-fuzz/ctest.log \
   env VIGIL_SIM_AGENTS=3000 VIGIL_SIM_MAX_FLEET=1000 VIGIL_EXPLORE_SEEDS=150 \
-  ctest --test-dir build-fuzz --output-on-failure -j2 --timeout 600 -LE "windows|demo"
+  ctest --test-dir build-fuzz --output-on-failure -j2 --timeout 600 -LE "windows|demo|browser"
 
 heading "Linux packages, their life in a Debian root, the installers (build/packaging.log)"
 wait "$packaging_pid" || true

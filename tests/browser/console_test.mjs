@@ -13,19 +13,17 @@
 // started is killed on exit, also on failure, on SIGINT/SIGTERM and on its own deadline.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import {
+  Agent, Collector, checkBinaries, killEverything, launchChromium, sleep, tail, until,
+} from './lab.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
-const COLLECTOR_BIN = process.env.VIGIL_COLLECTOR;
-const AGENT_BIN = process.env.VIGIL_AGENT;
-const CHROMIUM_BIN = process.env.VIGIL_CHROMIUM || '/usr/bin/chromium';
 const SCREENSHOT_DIR = path.resolve(process.env.VIGIL_SCREENSHOT_DIR || './console-screenshots');
 // Below ctest's TIMEOUT (600 s), so the test cleans up itself rather than being killed.
 const DEADLINE_MS = 540_000;
@@ -44,156 +42,6 @@ const COLLECTOR_SETTINGS = {
 };
 
 const XSS_HOSTNAME = '<img src=x onerror=alert(1)>';
-
-// ----- processes -----
-
-const children = new Set();
-
-function startProcess(binary, args, logPath) {
-  const log = fs.openSync(logPath, 'a');
-  const child = spawn(binary, args, { stdio: ['ignore', log, log] });
-  fs.closeSync(log);
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-function killEverything() {
-  for (const child of children) {
-    try { child.kill('SIGCONT'); } catch { /* gone */ }
-    try { child.kill('SIGKILL'); } catch { /* gone */ }
-  }
-}
-
-process.on('exit', killEverything);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    console.log(`FAIL: interrupted by ${signal}; every process started was killed`);
-    killEverything();
-    process.exit(1);
-  });
-}
-
-function exited(child, timeoutMs) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    child.once('exit', () => { clearTimeout(timer); resolve(true); });
-  });
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what, condition, timeoutMs, everyMs = 200) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      last = await condition();
-      if (last) return last;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    await sleep(everyMs);
-  }
-}
-
-function tail(file, lines = 25) {
-  try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-// ----- the system under test -----
-
-class Collector {
-  constructor(dir) {
-    this.dataDir = path.join(dir, 'collector');
-    this.portFile = path.join(dir, 'collector.port');
-    this.log = path.join(dir, 'collector.log');
-    fs.mkdirSync(this.dataDir, { mode: 0o700 });
-  }
-
-  async start() {
-    const args = [`--data-dir=${this.dataDir}`, '--http-address=127.0.0.1', '--http-port=0', `--port-file=${this.portFile}`,
-      ...Object.entries(COLLECTOR_SETTINGS).map(([k, v]) => `--define=${k}=${v}`)];
-    this.process = startProcess(COLLECTOR_BIN, args, this.log);
-    await until('the collector answers /readyz', async () => {
-      if (this.process.exitCode !== null) throw new Error(`the collector exited (${this.process.exitCode}); log:\n${tail(this.log)}`);
-      const port = Number(fs.existsSync(this.portFile) ? fs.readFileSync(this.portFile, 'utf8').trim() : 0);
-      if (!port) return false;
-      this.port = port;
-      const r = await fetch(`${this.url}/readyz`).catch(() => null);
-      return r?.status === 200;
-    }, 20_000);
-    this.adminToken = fs.readFileSync(path.join(this.dataDir, 'admin-token'), 'utf8').trim();
-    this.enrollToken = fs.readFileSync(path.join(this.dataDir, 'enroll-token'), 'utf8').trim();
-  }
-
-  get url() {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  signal(name) {
-    this.process.kill(name);
-  }
-
-  // One admin API request; {status, json, headers}.
-  async api(method, apiPath, body, token = this.adminToken) {
-    const headers = { Authorization: `Bearer ${token}` };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const r = await fetch(`${this.url}${apiPath}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await r.text();
-    let json = null;
-    try { json = JSON.parse(text); } catch { /* not JSON */ }
-    return { status: r.status, json, headers: r.headers, text };
-  }
-
-  async must(method, apiPath, body, expected = 200, token) {
-    const r = await this.api(method, apiPath, body, token);
-    assert.equal(r.status, expected, `${method} ${apiPath}: HTTP ${r.status} ${r.text}`);
-    return r.json;
-  }
-}
-
-class Agent {
-  constructor(dir, collector) {
-    this.stateDir = path.join(dir, 'agent');
-    this.log = path.join(dir, 'agent.log');
-    this.config = path.join(dir, 'agent.conf');
-    this.collector = collector;
-    fs.writeFileSync(this.config, '# browser test: everything is on the command line\n');
-  }
-
-  // The agents' own defaults but a first beat at once (a recently booted machine would wait up
-  // to 60 s) and peer announcements kept on loopback.
-  start() {
-    this.process = startProcess(AGENT_BIN, [
-      '--server', this.collector.url, '--token', this.collector.enrollToken, '--state-dir', this.stateDir,
-      '--config', this.config, '--min-interval', '1', '--log-level', 'debug',
-      '-D', 'peer_broadcast=127.255.255.255', '-D', 'start_delay_max_s=0',
-    ], this.log);
-  }
-
-  running() {
-    return this.process && this.process.exitCode === null && this.process.signalCode === null;
-  }
-
-  async kill9() {
-    this.process.kill('SIGKILL');
-    await exited(this.process, 5000);
-  }
-
-  async id() {
-    return until('the agent enrolls', () => {
-      const file = path.join(this.stateDir, 'identity.json');
-      return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')).agent_id : false;
-    }, 20_000);
-  }
-}
 
 // ----- steps -----
 
@@ -334,15 +182,12 @@ async function axeCheck(label) {
 // ----- the run -----
 
 async function main() {
-  for (const [name, value] of [['VIGIL_COLLECTOR', COLLECTOR_BIN], ['VIGIL_AGENT', AGENT_BIN]]) {
-    if (!value || !fs.existsSync(value)) throw new Error(`${name} must name the built binary (it is ${value ? `"${value}", which does not exist` : 'unset'})`);
-  }
-  if (!fs.existsSync(CHROMIUM_BIN)) throw new Error(`no chromium at ${CHROMIUM_BIN} (scripts/install-deps.sh --test installs Debian's; VIGIL_CHROMIUM names another)`);
+  checkBinaries();
   fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-console-test-'));
   console.log(`temporary directory ${tmp}; screenshots in ${SCREENSHOT_DIR}`);
 
-  collector = new Collector(tmp);
+  collector = new Collector(tmp, COLLECTOR_SETTINGS);
   await collector.start();
   agent = new Agent(tmp, collector);
   agent.start();
@@ -352,11 +197,7 @@ async function main() {
   const tenants = await collector.must('GET', '/api/v1/tenants');
   const defaultTenant = tenants.items[0];
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM_BIN,
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
@@ -723,7 +564,7 @@ async function runSteps({ agentId, defaultSite, defaultTenant }) {
       Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
       document.dispatchEvent(new Event('visibilitychange'));
     });
-    await until('polling resumes when shown', () => requests.some((r) => r.at >= shownAt && r.url.includes('/api/v1/')), 3000);
+    await until('polling resumes when shown', () => requests.some((r) => r.at >= shownAt && r.url.includes('/api/v1/')), 10_000);
     await noReloadSoFar();
     return `${polled.length} requests in 20 s over ${perUrl.size} URLs (${(polled.length / 20).toFixed(2)}/s), ${notModified} answered 304; none while hidden`;
   });
