@@ -121,7 +121,7 @@ heading "ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz
 # Real collector and agent processes included: a leak or an error in either fails its test.
 # Memory errors show at any fleet size, and a simulated world costs ten times more here: the
 # sanitized fleet simulations use 3,000 agents, the tenant-silence worlds at most 1,000
-# long-lived agents, and the exploration 150 seeds per half (the release run below uses the
+# long-lived agents, and the exploration 100 seeds per half (the release run below uses the
 # full CI size).
 # (The wine tests, label windows, run once, in the Windows checks beside it; the cluster demo's
 # test, label demo, tests a script, and the console's browser test, label browser, drives a
@@ -131,7 +131,7 @@ heading "ctest under AddressSanitizer and UndefinedBehaviorSanitizer (build-fuzz
 # Windows checks may run beside them; the ones that keep a core busy longest start first (their
 # COST).
 step asan logged build-fuzz/ctest.log \
-  env VIGIL_SIM_AGENTS=3000 VIGIL_SIM_MAX_FLEET=1000 VIGIL_EXPLORE_SEEDS=150 \
+  env VIGIL_SIM_AGENTS=3000 VIGIL_SIM_MAX_FLEET=1000 VIGIL_EXPLORE_SEEDS=100 \
   ctest --test-dir build-fuzz --output-on-failure -j2 --timeout 600 -LE "windows|demo|browser"
 
 heading "Linux packages, their life in a Debian root, the installers (build/packaging.log)"

@@ -7,6 +7,10 @@
 //   4. the console on the overview in a hidden tab (another tab in front, or a minimized
 //      window).
 // Each phase is reported with its figures projected to an hour and to a working day of 8 hours.
+// The extra CPU of a phase over the baseline is within the noise of the collector's own
+// periodic work for short phases, so the reads a phase made are then replayed (5,000 of them,
+// with their tags) to measure the collector's CPU per read, which times the phase's rate of
+// reads gives the console's share alone.
 //
 //   VIGIL_COLLECTOR=build/bin/vigil-collector VIGIL_AGENT=build/bin/vigil-agent \
 //     node console_idle_cost.mjs [--minutes M] [--agents N]
@@ -27,6 +31,8 @@ const { values: options } = parseArgs({
 });
 const phaseMs = Number(options.minutes) * 60_000;
 const agentCount = Number(options.agents);
+// How many of a phase's reads are replayed (whole rounds of them) to measure CPU per read.
+const REPLAYED_READS = 5000;
 
 async function main() {
   checkBinaries();
@@ -90,6 +96,25 @@ async function main() {
     await browser.close().catch(() => {});
   }
 
+  // The same reads again, as fast as one client sends them, with the same tags: the
+  // collector's CPU per read, without the heartbeats' share that the phases' totals carry.
+  for (const r of results) {
+    if (!r.reads?.length) continue;
+    const rounds = Math.max(1, Math.ceil(REPLAYED_READS / r.reads.length));
+    const cpuBefore = cpuSeconds(pid);
+    let notModified = 0;
+    for (let i = 0; i < rounds; ++i) {
+      for (const read of r.reads) {
+        const answer = await fetch(read.url, { headers: read.headers });
+        await answer.arrayBuffer();
+        if (answer.status === 304) notModified += 1;
+      }
+    }
+    const count = rounds * r.reads.length;
+    r.cpuPerRead = (cpuSeconds(pid) - cpuBefore) / count;
+    r.replay = `${count} reads replayed, ${Math.round(100 * notModified / count)} % answered 304`;
+  }
+
   const baseline = results[0].cpu / results[0].seconds;
   const rows = results.map((r) => {
     const extraPerHour = (r.cpu / r.seconds - baseline) * 3600;
@@ -101,11 +126,15 @@ async function main() {
       (r.requests / r.seconds * 3600).toFixed(0),
       r.requests ? `${Math.round(100 * r.notModified / r.requests)} %` : '',
       (r.bytes / r.seconds * 3600 / 1e6).toFixed(2),
+      r.cpuPerRead === undefined ? '' : (r.cpuPerRead * 1e6).toFixed(0),
+      r.cpuPerRead === undefined ? '' : (r.cpuPerRead * r.requests / r.seconds * 3600).toFixed(2),
     ];
   });
-  const head = ['phase', 'collector CPU s/h', 'extra CPU s/h', 'extra CPU s / 8 h', 'requests/h', '304s', 'MB/h on the wire'];
+  const head = ['phase', 'collector CPU s/h', 'extra CPU s/h', 'extra CPU s / 8 h', 'requests/h', '304s', 'MB/h on the wire',
+    'CPU µs/read', 'reads\' CPU s/h'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   for (const row of [head, ...rows]) console.log(row.map((cell, i) => (i ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  '));
+  for (const r of results) if (r.replay) console.log(`${r.name}: ${r.replay}`);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
@@ -116,9 +145,15 @@ class Traffic {
     this.requests = 0;
     this.notModified = 0;
     this.bytes = 0;
+    this.recorded = [];  // the API reads: {url, headers}, in order
     // (On 'response': a 304 never raises 'requestfinished'.)
     page.on('response', async (response) => {
       if (!response.url().startsWith(origin)) return;
+      const request = response.request();
+      if (request.method() === 'GET' && response.url().includes('/api/v1/')) {
+        const { authorization, 'if-none-match': ifNoneMatch } = await request.allHeaders();
+        this.recorded.push({ url: response.url(), headers: ifNoneMatch ? { authorization, 'if-none-match': ifNoneMatch } : { authorization } });
+      }
       this.requests += 1;
       if (response.status() === 304) this.notModified += 1;
       const sizes = await response.request().sizes().catch(() => null);
@@ -127,11 +162,16 @@ class Traffic {
   }
 
   snapshot() {
-    return { requests: this.requests, notModified: this.notModified, bytes: this.bytes };
+    return { requests: this.requests, notModified: this.notModified, bytes: this.bytes, recorded: this.recorded.length };
   }
 
   since(before) {
-    return { requests: this.requests - before.requests, notModified: this.notModified - before.notModified, bytes: this.bytes - before.bytes };
+    return {
+      requests: this.requests - before.requests,
+      notModified: this.notModified - before.notModified,
+      bytes: this.bytes - before.bytes,
+      reads: this.recorded.slice(before.recorded),
+    };
   }
 }
 

@@ -80,7 +80,7 @@ std::function<void()> ClusterTimeline::action(const FaultStep& step) {
   if (a == "collector_kill") {
     return timed([=] {
       down(name + " down");
-      obs_.collector_kills.push_back(wallNow());
+      obs_.collector_interruptions.push_back(wallNow());
       lab_.kill(n);
     });
   }
@@ -106,6 +106,7 @@ std::function<void()> ClusterTimeline::action(const FaultStep& step) {
   if (a == "collector_freeze") {
     return timed([=] {
       down(name + " frozen");
+      obs_.collector_interruptions.push_back(wallNow());
       lab_.freeze(n);
     });
   }
@@ -119,6 +120,7 @@ std::function<void()> ClusterTimeline::action(const FaultStep& step) {
   if (a == "db_cut") {
     return timed([=] {
       down(name + " cut off from the database");
+      obs_.collector_interruptions.push_back(wallNow());
       lab_.cutDatabase(n);
     });
   }

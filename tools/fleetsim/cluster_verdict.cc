@@ -14,7 +14,8 @@ constexpr uint64_t kListed = 5;
 void judgeWebhookCopies(const RunObservations& run, Verdict& v) {
   std::map<std::string, std::vector<const WebhookCopy*>> by_id;
   for (const WebhookCopy& c : run.webhook_copies) by_id[c.id].push_back(&c);
-  std::vector<uint32_t> excusable(run.collector_kills.size(), run.webhook_in_flight_per_collector);
+  std::vector<uint32_t> excusable(run.collector_interruptions.size(),
+                                  run.webhook_in_flight_per_collector);
   // webhook-timestamp has whole seconds: an attempt begun before a kill may read up to a
   // second later than the kill's instant is not; one begun after it reads later than a second
   // before it.
@@ -29,8 +30,8 @@ void judgeWebhookCopies(const RunObservations& run, Verdict& v) {
       const WallTime before = copies[i - 1]->attempt_at;
       const WallTime after = copies[i]->attempt_at;
       bool excused = false;
-      for (size_t k = 0; k < run.collector_kills.size() && !excused; ++k) {
-        const WallTime kill = run.collector_kills[k];
+      for (size_t k = 0; k < run.collector_interruptions.size() && !excused; ++k) {
+        const WallTime kill = run.collector_interruptions[k];
         if (excusable[k] > 0 && before >= kill - attempt - second && before <= kill &&
             after > kill - second) {
           --excusable[k];
@@ -40,8 +41,10 @@ void judgeWebhookCopies(const RunObservations& run, Verdict& v) {
       if (excused) {
         ++v.redeliveries_after_kill;
       } else if (++v.double_deliveries <= kListed) {
-        v.failures.push_back("webhook " + id + " (" + copies[i]->type +
-                             ") delivered again: its earlier delivery was no SIGKILL's in flight");
+        v.failures.push_back(
+            "webhook " + id + " (" + copies[i]->type +
+            ") delivered again: its earlier delivery was not in flight at a collector's "
+            "kill, freeze or cut from the database");
       }
     }
   }

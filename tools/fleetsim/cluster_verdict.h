@@ -2,7 +2,8 @@
 
 // The assertions that came with the cluster scenarios (docs/scenarios.md, "Cluster
 // scenarios"), part of judge(): every webhook event delivered once (but for the delivery a
-// SIGKILL caught in flight), no acknowledged admin write lost on any collector, each
+// collector's SIGKILL, SIGSTOP or cut from the database caught in flight), no acknowledged
+// admin write lost on any collector, each
 // collector's memory within the bound, and the cluster settled after each fault.
 
 #include "tools/fleetsim/report.h"
@@ -10,8 +11,9 @@
 namespace vigil::fleetsim {
 
 // Every run: a webhook-id the receiver got more than once is a double delivery, unless the
-// copy before it was begun within an attempt's length before a SIGKILL of a collector and the
-// copy after the kill; each kill excuses at most what the killed collector could have had in
+// copy before it was begun within an attempt's length before an interruption of a collector
+// (RunObservations::collector_interruptions: SIGKILL, SIGSTOP, cut from the database) and the
+// copy after it; each interruption excuses at most what the collector could have had in
 // flight to the receiver.
 void judgeWebhookCopies(const RunObservations& run, Verdict& v);
 

@@ -643,8 +643,9 @@ std::string reportTable(const RunObservations& run, const Verdict& v) {
   row("alerts lost / outbox pending",
       std::to_string(v.alerts_lost) + " / " + std::to_string(run.outbox_pending_at_end));
   row("duplicate alerts", std::to_string(v.duplicate_alerts));
-  row("webhook deliveries / after a kill", std::to_string(run.webhook_copies.size()) + " / " +
-                                               std::to_string(v.redeliveries_after_kill));
+  row("webhook deliveries / after a kill or stall", std::to_string(run.webhook_copies.size()) +
+                                                        " / " +
+                                                        std::to_string(v.redeliveries_after_kill));
   row("webhooks delivered twice otherwise", std::to_string(v.double_deliveries));
   if (run.cluster.collectors > 0) {
     const ClusterObservations& c = run.cluster;

@@ -115,8 +115,10 @@ struct RunObservations {
   std::vector<SeenAlert> webhook_alerts;    // alert.opened as delivered
   std::vector<SeenAlert> api_alerts;        // every alert the API lists at the end
   std::vector<WebhookCopy> webhook_copies;  // every delivery of every event
-  // The runner's SIGKILLs of a collector: a delivery in flight on it may come again.
-  std::vector<WallTime> collector_kills;
+  // The runner's SIGKILLs and SIGSTOPs of a collector and its cuts from the database: a
+  // delivery in flight on it may come again (at least once: its claim runs out while the
+  // collector cannot record the outcome, and another collector sends it; docs/webhooks.md).
+  std::vector<WallTime> collector_interruptions;
   // Deliveries a collector may have in flight to the run's one receiver at once
   // (webhooks.maxInFlightPerDestination, at most webhooks.workers), each begun at most
   // webhooks.attemptTimeoutSeconds before it ends.

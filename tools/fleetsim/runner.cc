@@ -574,7 +574,7 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
     } else if (f.action == "collector_kill") {
       act = [&] {
         down();
-        obs.collector_kills.push_back(wallNow());
+        obs.collector_interruptions.push_back(wallNow());
         collector->kill();
       };
     } else if (f.action == "collector_start") {

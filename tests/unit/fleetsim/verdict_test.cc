@@ -371,7 +371,7 @@ BOOST_AUTO_TEST_CASE(a_webhook_delivered_twice_fails) {
 
 BOOST_AUTO_TEST_CASE(a_delivery_in_flight_on_a_killed_collector_may_come_again_once) {
   RunObservations run = baseRun();
-  run.collector_kills = {at(30.5)};
+  run.collector_interruptions = {at(30.5)};
   run.webhook_in_flight_per_collector = 1;
   // msg_1 was being delivered when its collector was killed; it comes again after the claim.
   run.webhook_copies = {copyOf("msg_1", 30.2), copyOf("msg_1", 62)};
@@ -386,7 +386,7 @@ BOOST_AUTO_TEST_CASE(a_delivery_in_flight_on_a_killed_collector_may_come_again_o
   BOOST_TEST(v.double_deliveries == 1u);
   // Nor does a kill excuse an event first delivered long before it, or delivered twice before.
   run = baseRun();
-  run.collector_kills = {at(30.5)};
+  run.collector_interruptions = {at(30.5)};
   run.webhook_copies = {copyOf("msg_1", 5), copyOf("msg_1", 62)};
   BOOST_TEST(judge(run).double_deliveries == 1u);
   run.webhook_copies = {copyOf("msg_1", 20), copyOf("msg_1", 25)};
