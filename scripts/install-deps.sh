@@ -31,9 +31,10 @@ if [ "$test" = true ]; then
   # clang and its runtime build the libFuzzer targets; clang-format and git check the layout;
   # clang-tidy checks the sources (scripts/clang-tidy.sh).
   packages+=(clang libclang-rt-14-dev clang-format clang-tidy git)
-  # promtool (package prometheus) checks /metrics in integration_metrics_test; wrk floods the
-  # admin API in scripts/load-test.sh.
-  packages+=(prometheus wrk)
+  # promtool (package prometheus) checks /metrics in integration_metrics_test, and the alert
+  # rules and the Grafana dashboard of packaging/ with python3's yaml module
+  # (packaging_observability_kit); wrk floods the admin API in scripts/load-test.sh.
+  packages+=(prometheus python3-yaml wrk)
   # libfaketime runs a real agent with its wall clock (only) 10 minutes ahead in
   # integration_agent_clock_skew_test.
   packages+=(faketime)
