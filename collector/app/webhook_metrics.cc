@@ -1,8 +1,5 @@
 #include "collector/app/webhook_metrics.h"
 
-#include <algorithm>
-#include <cstdint>
-
 namespace vigil::collector {
 
 MetricsSource webhookMetrics(WebhookDispatcher& dispatcher) {
@@ -19,9 +16,12 @@ MetricsSource webhookMetrics(WebhookDispatcher& dispatcher) {
                "Webhook events left out of the outbox because their row could not be written; "
                "the presence write they belonged to was committed without them.");
     out.sample(static_cast<double>(s.enqueue_failures));
+    // The outbox gauges are read from the database: while it does not answer they are left
+    // out (no sample), never reported as an empty outbox.
+    if (s.pending < 0) return;
     out.family("vigil_webhook_outbox_pending", MetricType::kGauge,
                "Webhook outbox entries waiting for delivery.");
-    out.sample(static_cast<double>(std::max<int64_t>(s.pending, 0)));
+    out.sample(static_cast<double>(s.pending));
     out.family("vigil_webhook_outbox_oldest_pending_age_seconds", MetricType::kGauge,
                "Age of the oldest webhook outbox entry waiting for delivery.");
     out.sample(s.oldest_pending_age_s);

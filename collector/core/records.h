@@ -407,13 +407,10 @@ struct DeliveryAttempt {
   std::string error;                   // empty on success
 };
 
-// The outbox at a glance, for metrics.
+// The outbox at a glance, for metrics (read from the database).
 struct OutboxStats {
   int64_t pending = 0;
   std::optional<int64_t> oldest_pending_created_at_ms;
-  // Events that could not be put in the outbox since the store was opened: the presence write
-  // they belonged to was committed without them (store.h, appendPresenceEvents).
-  uint64_t enqueue_failures = 0;
 };
 
 // A presence shard's lease (collector/core/shards.h): who owns the shard, in which epoch, until

@@ -339,13 +339,13 @@ WebhookDeliveryStats WebhookDispatcher::stats() {
   s.failed_attempts = failed_attempts_.load();
   s.given_up = given_up_.load();
   s.store_errors = store_errors_.load();
+  s.enqueue_failures = store_.outboxEnqueueFailures();
   auto outbox = store_.outboxStats();
   if (!outbox.ok()) {
     s.pending = -1;
     return s;
   }
   s.pending = outbox.value().pending;
-  s.enqueue_failures = outbox.value().enqueue_failures;
   if (outbox.value().oldest_pending_created_at_ms) {
     const int64_t age_ms = nowMs(clock_) - *outbox.value().oldest_pending_created_at_ms;
     s.oldest_pending_age_s = static_cast<double>(std::max<int64_t>(age_ms, 0)) / 1000.0;

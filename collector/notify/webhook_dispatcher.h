@@ -85,13 +85,15 @@ struct WebhookDispatchConfig {
 
 // Counters since start, and the outbox now, for /metrics.
 struct WebhookDeliveryStats {
-  uint64_t delivered = 0;         // entries delivered (2xx)
-  uint64_t failed_attempts = 0;   // attempts that got no 2xx
-  uint64_t given_up = 0;          // entries that reached state "failed"
-  uint64_t store_errors = 0;      // outbox reads or writes that failed
-  uint64_t enqueue_failures = 0;  // events left out of the outbox (OutboxStats)
-  int64_t pending = 0;            // entries pending now (-1: the store did not answer)
-  double oldest_pending_age_s = 0;
+  uint64_t delivered = 0;        // entries delivered (2xx)
+  uint64_t failed_attempts = 0;  // attempts that got no 2xx
+  uint64_t given_up = 0;         // entries that reached state "failed"
+  uint64_t store_errors = 0;     // outbox reads or writes that failed
+  // Events left out of the outbox (WebhookStore::outboxEnqueueFailures): known also while the
+  // database does not answer.
+  uint64_t enqueue_failures = 0;
+  int64_t pending = 0;              // entries pending now (-1: the store did not answer)
+  double oldest_pending_age_s = 0;  // 0 when none is pending or the store did not answer
 };
 
 class WebhookDispatcher {

@@ -213,6 +213,7 @@ class SqlStore final : public Store {
   Result<std::vector<OutboxEntry>> listDeliveries(int64_t webhook_id, int64_t before_id,
                                                   size_t limit) override;
   Result<OutboxStats> outboxStats() override;
+  uint64_t outboxEnqueueFailures() override { return outbox_failures_.load(); }
 
   // The cluster's coordination (sql_leases.cc), on a connection of its own: a renewal never
   // waits behind a presence write or the write-behind.

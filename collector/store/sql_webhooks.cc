@@ -453,7 +453,6 @@ Result<OutboxStats> SqlStore::outboxStats() {
         st << "SELECT COUNT(*), MIN(created_at) FROM webhook_outbox WHERE state = 'pending'", now;
         RecordSet rs(st);
         OutboxStats stats;
-        stats.enqueue_failures = outbox_failures_.load();
         if (rs.rowCount() > 0) {
           stats.pending = intAt(rs, 0, 0);
           stats.oldest_pending_created_at_ms = optionalIntAt(rs, 1, 0);

@@ -303,6 +303,10 @@ class WebhookStore {
   virtual Result<std::vector<OutboxEntry>> listDeliveries(int64_t webhook_id, int64_t before_id,
                                                           size_t limit) = 0;
   virtual Result<OutboxStats> outboxStats() = 0;
+  // Events that could not be put in the outbox since the store was opened: the presence write
+  // they belonged to was committed without them (appendPresenceEvents). Counted in memory, so
+  // it answers also while the database does not, and never goes back.
+  virtual uint64_t outboxEnqueueFailures() = 0;
 };
 
 // A cluster's coordination (docs/cluster.md): the leases of the presence shards

@@ -228,6 +228,7 @@ class StoreWrapper : public Store {
     return target_.listDeliveries(webhook_id, before_id, limit);
   }
   Result<OutboxStats> outboxStats() override { return target_.outboxStats(); }
+  uint64_t outboxEnqueueFailures() override { return target_.outboxEnqueueFailures(); }
   Status appendFencedPresenceEvents(const LeaseFence& fence,
                                     const std::vector<StatusChangeRecord>& changes,
                                     const std::vector<AlertChange>& alerts,

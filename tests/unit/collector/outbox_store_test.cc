@@ -494,7 +494,7 @@ BOOST_AUTO_TEST_CASE(an_event_the_outbox_refuses_never_fails_the_presence_write)
   BOOST_TEST(vigil::testing::openAlerts(*store).size() == 1u);
   BOOST_TEST(deliveries(fine.id).size() == 1u);
   BOOST_TEST(deliveries(broken.id).empty());
-  BOOST_TEST(store->outboxStats().value().enqueue_failures == 1u);
+  BOOST_TEST(store->outboxEnqueueFailures() == 1u);
   BOOST_REQUIRE(logged.size() == 1u);
   BOOST_TEST(logged[0].find("alert.opened") != std::string::npos);
   BOOST_TEST(logged[0].find("outbox row refused") != std::string::npos);
@@ -503,7 +503,7 @@ BOOST_AUTO_TEST_CASE(an_event_the_outbox_refuses_never_fails_the_presence_write)
   BOOST_REQUIRE(store->appendPresenceEvents({}, {alert("agent-a", "resolved", 20'000)}, {}).ok());
   BOOST_TEST(vigil::testing::openAlerts(*store).empty());
   BOOST_TEST(deliveries(fine.id).size() == 2u);
-  BOOST_TEST(store->outboxStats().value().enqueue_failures == 2u);
+  BOOST_TEST(store->outboxEnqueueFailures() == 2u);
 }
 
 // Claims: what one claimant holds, no other is given, until the claim expires or the attempt

@@ -176,16 +176,23 @@ class RefusingPort {
   int port_ = 0;
 };
 
-// A store whose delivery records can be made to fail.
+// A store whose delivery records and outbox reads can be made to fail.
 class FlakyStore final : public StoreWrapper {
  public:
   using StoreWrapper::StoreWrapper;
   bool fail_marks = false;
+  bool fail_outbox_reads = false;
+  uint64_t enqueue_failures = 0;
   Status markDeliveryDelivered(int64_t id, const std::string& claimant,
                                const DeliveryAttempt& a) override {
     if (fail_marks) return Status::ioError("disk full");
     return StoreWrapper::markDeliveryDelivered(id, claimant, a);
   }
+  Result<OutboxStats> outboxStats() override {
+    if (fail_outbox_reads) return Status::unavailable("database unreachable");
+    return StoreWrapper::outboxStats();
+  }
+  uint64_t outboxEnqueueFailures() override { return enqueue_failures; }
 };
 
 struct Fixture {
@@ -647,6 +654,22 @@ BOOST_AUTO_TEST_CASE(stats_report_pending_entries_and_the_oldest_age) {
   auto stats = dispatcher().stats();
   BOOST_TEST(stats.pending == 2);
   BOOST_TEST(stats.oldest_pending_age_s == 30.0);
+}
+
+// While the database does not answer, the outbox is unknown (not empty), and the count of
+// events left out of it, kept in memory, is still reported: a counter never goes back.
+BOOST_AUTO_TEST_CASE(stats_while_the_outbox_cannot_be_read_keep_the_enqueue_failures) {
+  enqueue("a");
+  flaky.enqueue_failures = 3;
+  flaky.fail_outbox_reads = true;
+  auto stats = dispatcher().stats();
+  BOOST_TEST(stats.pending == -1);
+  BOOST_TEST(stats.oldest_pending_age_s == 0.0);
+  BOOST_TEST(stats.enqueue_failures == 3U);
+  flaky.fail_outbox_reads = false;
+  stats = dispatcher().stats();
+  BOOST_TEST(stats.pending == 1);
+  BOOST_TEST(stats.enqueue_failures == 3U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
