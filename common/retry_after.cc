@@ -1,33 +1,16 @@
 #include "common/retry_after.h"
 
 #include <algorithm>
-#include <array>
 #include <cstdint>
 
 #include "common/text.h"
+#include "common/time_zone.h"
 
 namespace vigil {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-bool isLeapYear(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-unsigned daysInMonth(int64_t y, unsigned m) {
-  constexpr std::array<unsigned, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && isLeapYear(y) ? 29 : kDays[m - 1];
-}
 
 // The value of `digits` (all decimal digits), or -1.
 int64_t fixedDigits(std::string_view digits) {
@@ -56,18 +39,20 @@ std::optional<int64_t> parseImfFixdate(std::string_view text) {
   const auto month_name =
       std::find(std::begin(kMonthNames), std::end(kMonthNames), text.substr(8, 3));
   if (month_name == std::end(kMonthNames)) return std::nullopt;
-  const auto month = static_cast<unsigned>(month_name - std::begin(kMonthNames) + 1);
+  const auto month = static_cast<int>(month_name - std::begin(kMonthNames) + 1);
   const int64_t day = fixedDigits(text.substr(5, 2));
   const int64_t year = fixedDigits(text.substr(12, 4));
   const int64_t hour = fixedDigits(text.substr(17, 2));
   const int64_t minute = fixedDigits(text.substr(20, 2));
   const int64_t second = fixedDigits(text.substr(23, 2));
-  if (day < 1 || year < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 ||
-      second > 60 || day > daysInMonth(year, month)) {
+  if (day < 1 || day > 31 || year < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+      second < 0 || second > 60) {
     return std::nullopt;
   }
-  return daysFromCivil(year, month, static_cast<unsigned>(day)) * 86'400 + hour * 3600 +
-         minute * 60 + second;
+  // Four digits each: the fields fit an int. A day past the month's end carries over: refused.
+  const int64_t days = daysFromCivil(static_cast<int>(year), month, static_cast<int>(day));
+  if (civilFromDays(days).day != day) return std::nullopt;
+  return days * 86'400 + hour * 3600 + minute * 60 + second;
 }
 
 }  // namespace

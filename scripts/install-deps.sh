@@ -25,6 +25,9 @@ if [ "$windows" = false ] || [ "$test" = true ]; then
     libboost-test-dev
     # the collector's build converts docs/openapi.yaml to JSON and embeds both
     python3 python3-yaml
+    # IANA time zones from /usr/share/zoneinfo (common/time_zone.h), which
+    # common_time_zone_test compares with glibc's
+    tzdata
   )
 fi
 if [ "$test" = true ]; then
