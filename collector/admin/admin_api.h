@@ -131,6 +131,8 @@ class JsonBody {
                                                                  size_t max_items) const;
   // 400 invalid_field naming the first member not in `known`.
   ApiResult<bool> checkOnly(const std::set<std::string>& known) const;
+  // The member as parsed (null if absent), for a nested object the service checks itself.
+  const cJSON* raw(const char* name) const { return member(name); }
 
  private:
   explicit JsonBody(json::JsonPtr root) : root_(std::move(root)) {}

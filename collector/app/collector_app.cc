@@ -30,10 +30,10 @@
 #include "collector/admin/agent_query.h"
 #include "collector/admin/alert_service.h"
 #include "collector/admin/cadence_service.h"
+#include "collector/admin/channel_admin.h"
 #include "collector/admin/maintenance_service.h"
 #include "collector/admin/tenancy_service.h"
 #include "collector/admin/token_service.h"
-#include "collector/admin/webhook_admin.h"
 #include "collector/app/bootstrap.h"
 #include "collector/app/cluster_membership.h"
 #include "collector/app/failure_log.h"
@@ -58,6 +58,7 @@
 #include "collector/listener/http_listener.h"
 #include "collector/monitor/presence_monitor.h"
 #include "collector/monitor/presence_ticker.h"
+#include "collector/notify/secret_box.h"
 #include "collector/notify/webhook_dispatcher.h"
 #include "collector/notify/webhook_transport.h"
 #include "collector/store/sql_store.h"
@@ -829,13 +830,26 @@ int CollectorApp::serve(const CollectorConfig& config) {
     return EXIT_CONFIG;
   }
   Poco::Logger& webhook_log = Poco::Logger::get("vigil.collector.webhooks");
+  // Channel credentials (docs/notifications.md) are sealed at rest with a key of the data
+  // directory's, or the cluster's shared file.
+  auto credentials_box = SecretBox::loadOrCreate(config.credentials_key_file);
+  if (!credentials_box.ok()) {
+    log.fatal(credentials_box.error().message() + " (notifications.credentialsKeyFile)");
+    return EXIT_CONFIG;
+  }
+  if (!credentials_box.value().warning().empty())
+    webhook_log.warning(credentials_box.value().warning());
+  log.information("channel credentials key " + credentials_box.value().keyId() + " (" +
+                  config.credentials_key_file + ")");
   WebhookDispatcher webhook_dispatcher(
       store, *webhook_transport.value(), clock, config.webhook_dispatch,
       [&webhook_log](const std::string& line) { webhook_log.warning(line); },
-      [&webhook_log](const std::string& line) { webhook_log.error(line); });
-  WebhookAdminService webhooks(
+      [&webhook_log](const std::string& line) { webhook_log.error(line); },
+      &credentials_box.value());
+  ChannelAdminService webhooks(
       store, store, outbound_policy, [&webhook_dispatcher] { webhook_dispatcher.wake(); },
-      [&webhook_log](const std::string& line) { webhook_log.warning(line); });
+      [&webhook_log](const std::string& line) { webhook_log.warning(line); },
+      &credentials_box.value());
   webhooks.registerRoutes(admin_routes);
   metrics.add(webhookMetrics(webhook_dispatcher));
 

@@ -338,6 +338,10 @@ const std::vector<ConfigKey>& configKeys() {
        "a webhook delivery still failing at this age is given up (state failed)"},
       {"webhooks.caFile", "",
        "PEM file of extra certificate authorities trusted for https webhook receivers"},
+      {"notifications.credentialsKeyFile", "",
+       "key file sealing notification channel credentials at rest (64 hex digits, made if "
+       "absent; the collectors of a cluster need the same file); empty: "
+       "<data.dir>/channel-credentials.key"},
       {"outbound.allowedNetworks", "",
        "CIDRs (comma or space separated) webhooks may be sent to although loopback, private, "
        "link-local or otherwise refused"},
@@ -606,6 +610,10 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   transport.attempt_timeout = seconds("webhooks.attemptTimeoutSeconds", 1, 600);
   transport.connect_timeout = milliseconds("webhooks.requestTimeoutMs", 100, 300'000);
   transport.ca_file = v.string("webhooks.caFile");
+  c.credentials_key_file = v.string("notifications.credentialsKeyFile");
+  if (c.credentials_key_file.empty() && !c.data_dir.empty()) {
+    c.credentials_key_file = c.data_dir + "/channel-credentials.key";
+  }
   transport.user_agent = "vigil-collector/" + std::string(VIGIL_VERSION);
   if (auto allowed = OutboundPolicy::parseAllowedNetworks(v.string("outbound.allowedNetworks"));
       allowed.ok()) {

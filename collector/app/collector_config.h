@@ -122,6 +122,9 @@ struct CollectorConfig {
   // Webhook delivery (docs/webhooks.md, keys webhooks.*).
   WebhookDispatchConfig webhook_dispatch;
   HttpWebhookTransportOptions webhook_transport;
+  // The key file sealing notification channel credentials (notifications.credentialsKeyFile;
+  // collector/notify/secret_box.h): made if absent.
+  std::string credentials_key_file;
   // Networks outbound requests to tenants' URLs may reach although the outbound policy refuses
   // them (key outbound.allowedNetworks; collector/notify/outbound_policy.h).
   std::vector<IpNetwork> outbound_allowed_networks;

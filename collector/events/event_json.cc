@@ -85,6 +85,71 @@ void addAlertFields(cJSON* obj, const AlertRecord& alert) {
   addOptionalText(obj, "closed_by", alert.closed_by);
 }
 
+cJSON* channelFilterJson(const ChannelFilter& filter) {
+  cJSON* o = cJSON_CreateObject();
+  cJSON* sites = cJSON_AddArrayToObject(o, "site_ids");
+  for (int64_t id : filter.site_ids) {
+    // Site ids are far below 2^53 (schema: never reused, INTEGER): exact as numbers.
+    cJSON_AddItemToArray(sites, cJSON_CreateNumber(static_cast<double>(id)));
+  }
+  auto names = [o](const char* name, const std::vector<std::string>& values) {
+    cJSON* arr = cJSON_AddArrayToObject(o, name);
+    for (const std::string& v : values) cJSON_AddItemToArray(arr, cJSON_CreateString(v.c_str()));
+  };
+  names("agent_classes", filter.agent_classes);
+  names("alert_kinds", filter.alert_kinds);
+  return o;
+}
+
+std::string printChannelFilter(const ChannelFilter& filter) {
+  json::JsonPtr o(channelFilterJson(filter));
+  return json::print(o.get());
+}
+
+ChannelFilter parseChannelFilter(const std::string& text) {
+  ChannelFilter filter;
+  json::JsonPtr root = json::parse(text);
+  if (!root || !cJSON_IsObject(root.get())) return filter;
+  const cJSON* item = nullptr;
+  cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root.get(), "site_ids")) {
+    if (json::isIntegerInRange(item, 1, json::kMaxExactInteger)) {
+      filter.site_ids.push_back(static_cast<int64_t>(item->valuedouble));
+    }
+  }
+  auto names = [&root](const char* name, std::vector<std::string>* out) {
+    const cJSON* v = nullptr;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(root.get(), name)) {
+      if (cJSON_IsString(v)) out->emplace_back(v->valuestring);
+    }
+  };
+  names("agent_classes", &filter.agent_classes);
+  names("alert_kinds", &filter.alert_kinds);
+  return filter;
+}
+
+void addSubjectFields(cJSON* obj, const AlertSubject& subject) {
+  cJSON* o = cJSON_AddObjectToObject(obj, "subject");
+  auto optionalText = [o](const char* name, const std::optional<std::string>& text) {
+    addOptionalText(o, name, text.value_or(std::string()));
+  };
+  optionalText("hostname", subject.hostname);
+  optionalText("agent_class", subject.agent_class);
+  optionalText("os", subject.os_name);
+  addOptionalText(o, "site_name", subject.site_name);
+  addOptionalText(o, "tenant_name", subject.tenant_name);
+  addOptionalTime(o, "last_seen_at", subject.last_seen_at_ms);
+  addOptionalText(o, "status", subject.status);
+  addOptionalText(o, "status_reason", subject.status_reason);
+  cJSON* diary = cJSON_AddArrayToObject(o, "outage_diary");
+  for (const OutageReport& r : subject.outage_diary) {
+    cJSON* item = cJSON_CreateObject();
+    addTime(item, "from", r.from_ms);
+    addTime(item, "to", r.to_ms);
+    json::addText(item, "cause", r.cause);
+    cJSON_AddItemToArray(diary, item);
+  }
+}
+
 namespace webhook_events {
 
 const std::vector<std::string>& subscribableTypes() {
@@ -104,9 +169,11 @@ bool isSubscribableType(const std::string& type) {
 
 std::string alertOrderingKey(int64_t alert_id) { return "alert:" + std::to_string(alert_id); }
 
-std::string alertEventPayload(const std::string& type, const AlertRecord& alert, int64_t at_ms) {
+std::string alertEventPayload(const std::string& type, const AlertRecord& alert, int64_t at_ms,
+                              const AlertSubject* subject) {
   cJSON* data = cJSON_CreateObject();
   addAlertFields(data, alert);
+  if (subject) addSubjectFields(data, *subject);
   return envelope(type, at_ms, data);
 }
 

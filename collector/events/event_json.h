@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,35 @@ namespace vigil::collector {
 // suppression_reason is the held reasons (comma-separated) of an alert the degradation detector
 // held ("held", or "released" without ever opening), else null.
 void addAlertFields(cJSON* obj, const AlertRecord& alert);
+
+// A channel's filter as a JSON object: {"site_ids": [..], "agent_classes": [..],
+// "alert_kinds": [..]}, every member present. The store keeps it so, and the admin API shows it
+// so.
+cJSON* channelFilterJson(const ChannelFilter& filter);
+std::string printChannelFilter(const ChannelFilter& filter);
+// The filter of such a text; members absent or of another type, and items not of the member's
+// type, are left out (the store wrote it; the admin API checks what it is given).
+ChannelFilter parseChannelFilter(const std::string& text);
+
+// What the collector knows of an alert's subject when it announces the alert, so that a
+// message can say more than ids: names, the agent's class and last evidence, its status and
+// why, and what the agent itself reported of its recent outages (the outage diary).
+struct AlertSubject {
+  std::optional<std::string> hostname;     // unset for a site alert
+  std::optional<std::string> agent_class;  // "server", "workstation"
+  std::optional<std::string> os_name;
+  std::optional<int64_t> site_id;
+  std::string site_name;
+  std::string tenant_name;
+  std::optional<int64_t> last_seen_at_ms;  // the latest accepted heartbeat
+  std::string status;                      // the agent's status now ("offline", ...)
+  std::string status_reason;               // why (presence reason name)
+  std::vector<OutageReport> outage_diary;  // newest first, those since the alert opened
+};
+
+// Adds {"hostname", "agent_class", "os", "site_name", "tenant_name", "last_seen_at", "status",
+// "status_reason", "outage_diary": [{"from", "to", "cause"}]} as `obj`'s member "subject".
+void addSubjectFields(cJSON* obj, const AlertSubject& subject);
 
 namespace webhook_events {
 
@@ -45,8 +75,9 @@ bool isSubscribableType(const std::string& type);
 // "alert:<id>": events of one alert are delivered in order.
 std::string alertOrderingKey(int64_t alert_id);
 
-// {"type": type, "timestamp": at, "data": <the alert object>}.
-std::string alertEventPayload(const std::string& type, const AlertRecord& alert, int64_t at_ms);
+// {"type": type, "timestamp": at, "data": <the alert object, with "subject" if given>}.
+std::string alertEventPayload(const std::string& type, const AlertRecord& alert, int64_t at_ms,
+                              const AlertSubject* subject = nullptr);
 
 // collector.degraded or collector.recovered.
 std::string healthEventType(const HealthRecord& health);

@@ -29,6 +29,7 @@
 #include "collector/listener/buffered_exchange.h"
 #include "common/mutex.h"
 #include "common/protocol.h"
+#include "common/unique_fd.h"
 
 namespace vigil::collector {
 namespace {
@@ -44,32 +45,6 @@ constexpr int kMaxAcceptsPerWake = 256;
 constexpr int kMaxEvents = 256;
 constexpr auto kSummaryPeriod = std::chrono::seconds(10);
 constexpr size_t kMaxLoggedPath = 200;
-
-// Owns a file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 struct SslFree {
   void operator()(SSL* ssl) const { SSL_free(ssl); }

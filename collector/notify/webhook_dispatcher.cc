@@ -5,7 +5,6 @@
 #include <set>
 #include <utility>
 
-#include "collector/events/webhook_signature.h"
 #include "collector/notify/outbound_policy.h"
 #include "common/retry_after.h"
 
@@ -21,7 +20,8 @@ constexpr std::chrono::seconds kMaxRetryAfter = std::chrono::hours(366 * 24);
 int64_t nowMs(const Clock& clock) { return toUnixMillis(clock.wallNow()); }
 
 std::string describe(const DueDelivery& due) {
-  return "webhook " + std::to_string(due.entry.webhook_id) + ": delivery " + due.entry.message_id +
+  const std::string channel = due.kind == "webhook" ? "webhook " : due.kind + " channel ";
+  return channel + std::to_string(due.entry.webhook_id) + ": delivery " + due.entry.message_id +
          " (" + due.entry.event_type + ")";
 }
 
@@ -54,9 +54,10 @@ std::string seconds(milliseconds d) {
 
 WebhookDispatcher::WebhookDispatcher(WebhookStore& store, WebhookTransport& transport,
                                      const Clock& clock, WebhookDispatchConfig config, LogFn warn,
-                                     LogFn error)
+                                     LogFn error, const SecretBox* credentials)
     : store_(store),
       transport_(transport),
+      composer_(credentials),
       clock_(clock),
       config_(std::move(config)),
       warn_(std::move(warn)),
@@ -253,22 +254,17 @@ bool WebhookDispatcher::attempt(const DueDelivery& due) {
   DeliveryAttempt outcome;
   outcome.at_ms = started_ms;
 
-  auto signature = signWebhook(due.secret, entry.message_id, started_ms / 1000, entry.payload);
-  if (!signature.ok()) {
-    outcome.error = "cannot sign: " + signature.error().message();
-    Status s = store_.markDeliveryFailed(entry.id, claimant_, outcome);
-    ++given_up_;
-    if (warn_) warn_(describe(due) + " given up: " + outcome.error);
+  // A message that cannot be composed (credentials this collector cannot open, ...) fails like
+  // an attempt without an answer, and is retried: the channel may be mended meanwhile.
+  const ComposeResult composed = composer_.compose(due, started_ms);
+  if (composed.ok() && !composed.value().send) {
+    // The channel's service has nothing to say for this event.
+    Status s = store_.markDeliveryDelivered(entry.id, claimant_, outcome);
+    ++delivered_;
     return afterRecording(due, s);
   }
-
-  WebhookRequest request;
-  request.url = due.url;
-  request.body = entry.payload;
-  request.headers = {{"webhook-id", entry.message_id},
-                     {"webhook-timestamp", std::to_string(started_ms / 1000)},
-                     {"webhook-signature", signature.value()}};
-  const WebhookResult answer = transport_.post(request);
+  const WebhookResult answer =
+      composed.ok() ? transport_.post(composed.value().request) : WebhookResult(composed.error());
   const int64_t done_ms = nowMs(clock_);
 
   Status recorded;

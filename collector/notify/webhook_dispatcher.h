@@ -1,7 +1,9 @@
 #pragma once
 
-// Delivers the webhook outbox (docs/webhooks.md): POSTs each due entry, signed per Standard
-// Webhooks, and records the outcome in the store.
+// Delivers the outbox of notification channels (docs/webhooks.md, docs/notifications.md): POSTs
+// each due entry as its channel's kind makes it (channel_composer.h: a webhook's signed per
+// Standard Webhooks, the others rendered for their service) and records the outcome in the
+// store.
 //
 //   - Once across collectors: the dispatcher claims each entry in the store before it attempts
 //     it (store.h, claimDueDeliveries), as `claimant`, for a claim TTL of twice the transport's
@@ -55,6 +57,7 @@
 #include <thread>
 #include <vector>
 
+#include "collector/notify/channel_composer.h"
 #include "collector/notify/webhook_transport.h"
 #include "collector/store/store.h"
 #include "common/clock.h"
@@ -101,9 +104,12 @@ class WebhookDispatcher {
   using LogFn = std::function<void(const std::string& line)>;
 
   // `store`, `transport` and `clock` must outlive the dispatcher. `warn` receives one line per
-  // failed attempt and per entry given up; `error` one per store failure.
+  // failed attempt and per entry given up; `error` one per store failure. `credentials` (which
+  // must outlive the dispatcher) opens the sealed credentials of channels other than webhooks
+  // (channel_composer.h); null: only webhooks are delivered, other channels' entries fail.
   WebhookDispatcher(WebhookStore& store, WebhookTransport& transport, const Clock& clock,
-                    WebhookDispatchConfig config, LogFn warn = {}, LogFn error = {});
+                    WebhookDispatchConfig config, LogFn warn = {}, LogFn error = {},
+                    const SecretBox* credentials = nullptr);
   ~WebhookDispatcher();  // stops if running
   WebhookDispatcher(const WebhookDispatcher&) = delete;
   WebhookDispatcher& operator=(const WebhookDispatcher&) = delete;
@@ -158,6 +164,7 @@ class WebhookDispatcher {
 
   WebhookStore& store_;
   WebhookTransport& transport_;
+  const ChannelComposer composer_;
   const Clock& clock_;
   const WebhookDispatchConfig config_;
   const LogFn warn_;

@@ -330,6 +330,16 @@ const std::vector<Migration>& migrations() {
           " name TEXT NOT NULL PRIMARY KEY,"
           " secret TEXT NOT NULL)",
       }},
+      // 11: notification channels (docs/notifications.md): a webhook becomes one kind of
+      // channel; the others keep their settings that are not secret in `settings` (a JSON
+      // object) and their credentials, sealed, in `secret`. `filter` narrows the alerts a
+      // channel receives (a JSON object; records.h, ChannelFilter). Existing webhooks stay
+      // webhooks with no filter.
+      {{
+          "ALTER TABLE webhooks ADD COLUMN kind TEXT NOT NULL DEFAULT 'webhook'",
+          "ALTER TABLE webhooks ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'",
+          "ALTER TABLE webhooks ADD COLUMN filter TEXT NOT NULL DEFAULT '{}'",
+      }},
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
   return kMigrations;

@@ -193,8 +193,9 @@ class SqlStore final : public Store {
   Result<Webhook> createWebhook(const NewWebhook& webhook, int64_t now_ms) override;
   Result<std::optional<Webhook>> findWebhook(int64_t webhook_id) override;
   Result<std::vector<Webhook>> listWebhooks(const TenantScope& scope,
-                                            std::optional<int64_t> tenant_id, int64_t after_id,
-                                            size_t limit) override;
+                                            std::optional<int64_t> tenant_id,
+                                            const std::optional<std::string>& kind,
+                                            int64_t after_id, size_t limit) override;
   Result<std::optional<Webhook>> updateWebhook(int64_t webhook_id,
                                                const WebhookUpdate& update) override;
   Result<bool> deleteWebhook(int64_t webhook_id) override;

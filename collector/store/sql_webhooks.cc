@@ -66,7 +66,8 @@ std::string newMessageId() {
 }
 
 constexpr char kWebhookColumns[] =
-    "id, tenant_id, url, secret, events, description, enabled, created_at";
+    "id, tenant_id, url, secret, events, description, enabled, created_at, kind, settings,"
+    " filter";
 
 Webhook webhookAt(const RecordSet& rs, size_t row) {
   Webhook w;
@@ -78,6 +79,9 @@ Webhook webhookAt(const RecordSet& rs, size_t row) {
   w.description = stringAt(rs, 5, row);
   w.enabled = intAt(rs, 6, row) != 0;
   w.created_at_ms = intAt(rs, 7, row);
+  w.kind = stringAt(rs, 8, row);
+  w.settings = stringAt(rs, 9, row);
+  w.filter = parseChannelFilter(stringAt(rs, 10, row));
   return w;
 }
 
@@ -145,33 +149,89 @@ OutboxEntry insertOutboxEntry(Session& s, int64_t webhook_id, const OutboxEvent&
   return e;
 }
 
-// Runs one webhook's insertion (SqlStore::enqueueIsolatedLocked).
-using IsolatedEnqueue = std::function<void(const std::string& what, const std::function<void()>&)>;
+// An enabled channel that wants an event.
+struct Subscriber {
+  int64_t id = 0;
+  ChannelFilter filter;
+};
 
-// Puts `event` in the outbox of every enabled webhook (of `tenant_id` if set) that wants it,
-// each through `isolated`.
-void enqueueForSubscribers(Session& s, std::optional<int64_t> tenant_id, const OutboxEvent& event,
-                           int64_t at_ms, const IsolatedEnqueue& isolated) {
-  std::vector<std::pair<int64_t, std::vector<std::string>>> subscribers;
-  {
+// The enabled channels (of `tenant_id` if set) that want events of `event_type`, by id.
+std::vector<Subscriber> subscribersOf(Session& s, std::optional<int64_t> tenant_id,
+                                      const std::string& event_type) {
+  Statement st(s);
+  Poco::Nullable<Poco::Int64> tenant = toNullable(tenant_id);
+  st << "SELECT id, events, filter FROM webhooks WHERE enabled = 1"
+        " AND (CAST($1 AS BIGINT) IS NULL OR tenant_id = $1) ORDER BY id",
+      use(tenant), now;
+  RecordSet rs(st);
+  std::vector<Subscriber> subscribers;
+  for (size_t row = 0; row < rs.rowCount(); ++row) {
+    Webhook wanted;
+    wanted.events = json::parseStringArray(stringAt(rs, 1, row));
+    if (!wanted.wants(event_type)) continue;
+    subscribers.push_back(Subscriber{intAt(rs, 0, row), parseChannelFilter(stringAt(rs, 2, row))});
+  }
+  return subscribers;
+}
+
+// What the collector knows of `alert`'s subject (event_json.h, AlertSubject); throws on failure.
+AlertSubject readAlertSubject(Session& s, const AlertRecord& alert) {
+  AlertSubject subject;
+  subject.site_id = alert.site_id;
+  if (alert.agent_id) {
     Statement st(s);
-    Poco::Nullable<Poco::Int64> tenant = toNullable(tenant_id);
-    st << "SELECT id, events FROM webhooks WHERE enabled = 1"
-          " AND (CAST($1 AS BIGINT) IS NULL OR tenant_id = $1) ORDER BY id",
-        use(tenant), now;
+    st << "SELECT a.hostname, a.agent_class, a.os_name, a.site_id, st.name, t.name,"
+          " a.last_seen_at FROM agents a JOIN sites st ON st.id = a.site_id"
+          " JOIN tenants t ON t.id = st.tenant_id WHERE a.id = $1",
+        bind(*alert.agent_id), now;
     RecordSet rs(st);
-    for (size_t row = 0; row < rs.rowCount(); ++row) {
-      subscribers.emplace_back(intAt(rs, 0, row), json::parseStringArray(stringAt(rs, 1, row)));
+    if (rs.rowCount() > 0) {
+      subject.hostname = stringAt(rs, 0, 0);
+      subject.agent_class = stringAt(rs, 1, 0);
+      subject.os_name = stringAt(rs, 2, 0);
+      subject.site_id = intAt(rs, 3, 0);
+      subject.site_name = stringAt(rs, 4, 0);
+      subject.tenant_name = stringAt(rs, 5, 0);
+      subject.last_seen_at_ms = optionalIntAt(rs, 6, 0);
+    }
+    Statement status(s);
+    status << "SELECT to_status, reason FROM status_changes WHERE agent_id = $1"
+              " ORDER BY id DESC LIMIT 1",
+        bind(*alert.agent_id), now;
+    RecordSet changes(status);
+    if (changes.rowCount() > 0) {
+      subject.status = stringAt(changes, 0, 0);
+      subject.status_reason = stringAt(changes, 1, 0);
+    }
+    // What the agent reported, once back, of the time it was away: the outages that ended
+    // after the alert opened, newest first.
+    Poco::Int64 since = alert.opened_at_ms;
+    Statement diary(s);
+    diary << "SELECT from_ms, to_ms, cause FROM outage_reports WHERE agent_id = $1"
+             " AND to_ms >= $2 ORDER BY id DESC LIMIT 5",
+        bind(*alert.agent_id), use(since), now;
+    RecordSet reports(diary);
+    for (size_t row = 0; row < reports.rowCount(); ++row) {
+      OutageReport r;
+      r.agent_id = *alert.agent_id;
+      r.from_ms = intAt(reports, 0, row);
+      r.to_ms = intAt(reports, 1, row);
+      r.cause = stringAt(reports, 2, row);
+      subject.outage_diary.push_back(std::move(r));
+    }
+  } else if (alert.site_id) {
+    Poco::Int64 site = *alert.site_id;
+    Statement st(s);
+    st << "SELECT st.name, t.name FROM sites st JOIN tenants t ON t.id = st.tenant_id"
+          " WHERE st.id = $1",
+        use(site), now;
+    RecordSet rs(st);
+    if (rs.rowCount() > 0) {
+      subject.site_name = stringAt(rs, 0, 0);
+      subject.tenant_name = stringAt(rs, 1, 0);
     }
   }
-  for (const auto& subscriber : subscribers) {
-    const int64_t webhook_id = subscriber.first;
-    Webhook filter;
-    filter.events = subscriber.second;
-    if (!filter.wants(event.event_type)) continue;
-    isolated(event.event_type + " for webhook " + std::to_string(webhook_id),
-             [&] { insertOutboxEntry(s, webhook_id, event, at_ms); });
-  }
+  return subject;
 }
 
 // Records one attempt of a pending entry that `claimant` holds, leaving it in `state` and
@@ -208,12 +268,15 @@ Status recordAttempt(Session& s, int64_t entry_id, const std::string& claimant,
 
 Result<Webhook> SqlStore::createWebhook(const NewWebhook& webhook, int64_t now_ms) {
   MutexLock lock(mu_);
-  return guardedLocked("cannot create webhook", [&]() REQUIRES(mu_) -> Result<Webhook> {
+  return guardedLocked("cannot create channel", [&]() REQUIRES(mu_) -> Result<Webhook> {
     Webhook w;
     w.tenant_id = webhook.tenant_id;
+    w.kind = webhook.kind;
     w.url = webhook.url;
-    w.secret = generateSecret();
+    w.secret = webhook.kind == "webhook" ? generateSecret() : webhook.secret;
+    w.settings = webhook.settings;
     w.events = webhook.events;
+    w.filter = webhook.filter;
     w.description = webhook.description;
     w.enabled = webhook.enabled;
     w.created_at_ms = now_ms;
@@ -222,9 +285,11 @@ Result<Webhook> SqlStore::createWebhook(const NewWebhook& webhook, int64_t now_m
     int enabled = w.enabled ? 1 : 0;
     Poco::Int64 id = 0;
     *session_ << "INSERT INTO webhooks (tenant_id, url, secret, events, description, enabled,"
-                 " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                 " created_at, kind, settings, filter)"
+                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         use(tenant), bind(w.url), bind(w.secret), bind(json::printStringArray(w.events)),
-        bind(w.description), use(enabled), use(created), into(id), now;
+        bind(w.description), use(enabled), use(created), bind(w.kind), bind(w.settings),
+        bind(printChannelFilter(w.filter)), into(id), now;
     w.id = id;
     return w;
   });
@@ -238,11 +303,13 @@ Result<std::optional<Webhook>> SqlStore::findWebhook(int64_t webhook_id) {
 
 Result<std::vector<Webhook>> SqlStore::listWebhooks(const TenantScope& scope,
                                                     std::optional<int64_t> tenant_id,
+                                                    const std::optional<std::string>& kind,
                                                     int64_t after_id, size_t limit) {
   return adminRead("cannot list webhooks", [&](Session& session) -> Result<std::vector<Webhook>> {
     Query q("SELECT " + std::string(kWebhookColumns) + " FROM webhooks WHERE id > ?");
     q.param(after_id).inScope("tenant_id", scope);
     if (tenant_id) q.sql(" AND tenant_id = ?").param(*tenant_id);
+    if (kind) q.sql(" AND kind = ?").param(*kind);
     q.sql(" ORDER BY id LIMIT ?").param(static_cast<int64_t>(limit));
     Statement st(session);
     q.execute(st);
@@ -257,25 +324,30 @@ Result<std::vector<Webhook>> SqlStore::listWebhooks(const TenantScope& scope,
 Result<std::optional<Webhook>> SqlStore::updateWebhook(int64_t webhook_id,
                                                        const WebhookUpdate& update) {
   MutexLock lock(mu_);
-  return guardedLocked("cannot update webhook",
-                       [&]() REQUIRES(mu_) -> Result<std::optional<Webhook>> {
-                         Session& s = *session_;
-                         Transaction tx(s);
-                         std::optional<Webhook> w = findWebhookIn(s, webhook_id);
-                         if (!w) return w;
-                         if (update.url) w->url = *update.url;
-                         if (update.events) w->events = *update.events;
-                         if (update.description) w->description = *update.description;
-                         if (update.enabled) w->enabled = *update.enabled;
-                         Poco::Int64 id = webhook_id;
-                         int enabled = w->enabled ? 1 : 0;
-                         s << "UPDATE webhooks SET url = $1, events = $2, description = $3, "
-                              "enabled = $4 WHERE id = $5",
-                             bind(w->url), bind(json::printStringArray(w->events)),
-                             bind(w->description), use(enabled), use(id), now;
-                         tx.commit();
-                         return w;
-                       });
+  return guardedLocked(
+      "cannot update channel", [&]() REQUIRES(mu_) -> Result<std::optional<Webhook>> {
+        Session& s = *session_;
+        Transaction tx(s);
+        std::optional<Webhook> w = findWebhookIn(s, webhook_id);
+        if (!w) return w;
+        if (update.url) w->url = *update.url;
+        // A webhook's secret is its signing key, generated: never replaced by an update.
+        if (update.secret && w->kind != "webhook") w->secret = *update.secret;
+        if (update.settings) w->settings = *update.settings;
+        if (update.events) w->events = *update.events;
+        if (update.filter) w->filter = *update.filter;
+        if (update.description) w->description = *update.description;
+        if (update.enabled) w->enabled = *update.enabled;
+        Poco::Int64 id = webhook_id;
+        int enabled = w->enabled ? 1 : 0;
+        s << "UPDATE webhooks SET url = $1, events = $2, description = $3, enabled = $4,"
+             " secret = $5, settings = $6, filter = $7 WHERE id = $8",
+            bind(w->url), bind(json::printStringArray(w->events)), bind(w->description),
+            use(enabled), bind(w->secret), bind(w->settings), bind(printChannelFilter(w->filter)),
+            use(id), now;
+        tx.commit();
+        return w;
+      });
 }
 
 Result<bool> SqlStore::deleteWebhook(int64_t webhook_id) {
@@ -299,7 +371,10 @@ Result<OutboxEntry> SqlStore::enqueueWebhookEvent(int64_t webhook_id, const Outb
   return guardedLocked("cannot enqueue webhook event", [&]() REQUIRES(mu_) -> Result<OutboxEntry> {
     Session& s = *session_;
     Transaction tx(s);
-    if (!findWebhookIn(s, webhook_id)) return Status::notFound("no such webhook");
+    Poco::Int64 id = webhook_id;
+    Statement exists(s);
+    exists << "SELECT 1 FROM webhooks WHERE id = $1", use(id), now;
+    if (RecordSet(exists).rowCount() == 0) return Status::notFound("no such webhook");
     OutboxEntry e = insertOutboxEntry(s, webhook_id, event, now_ms);
     tx.commit();
     return e;
@@ -331,7 +406,7 @@ Result<std::vector<DueDelivery>> SqlStore::claimDueDeliveries(const std::string&
         const std::string read_committed = backend_->readCommittedSql();
         if (!read_committed.empty()) s << read_committed, now;
         Query candidates("SELECT " + std::string(kOutboxColumns) +
-                         ", w.url, w.secret, w.tenant_id FROM webhook_outbox o"
+                         ", w.url, w.secret, w.tenant_id, w.kind, w.settings FROM webhook_outbox o"
                          " JOIN webhooks w ON w.id = o.webhook_id"
                          " WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND w.enabled = 1" +
                          notIn("w.tenant_id", filter.skip_tenants) +
@@ -353,7 +428,9 @@ Result<std::vector<DueDelivery>> SqlStore::claimDueDeliveries(const std::string&
         for (size_t row = 0; row < rs.rowCount(); ++row) {
           due.push_back(DueDelivery{outboxAt(rs, row), stringAt(rs, kOutboxColumnCount, row),
                                     stringAt(rs, kOutboxColumnCount + 1, row),
-                                    intAt(rs, kOutboxColumnCount + 2, row)});
+                                    intAt(rs, kOutboxColumnCount + 2, row),
+                                    stringAt(rs, kOutboxColumnCount + 3, row),
+                                    stringAt(rs, kOutboxColumnCount + 4, row)});
         }
         std::vector<size_t> picked;
         if (choose) {
@@ -487,16 +564,29 @@ void SqlStore::enqueueAlertEventLocked(const std::string& event_type, int64_t al
   a.acknowledged_at_ms = optionalIntAt(rs, 11, 0);
   a.acknowledged_by = stringAt(rs, 12, 0);
   a.closed_by = stringAt(rs, 13, 0);
+  const std::vector<Subscriber> subscribers = subscribersOf(s, a.tenant_id, event_type);
+  if (subscribers.empty()) return;
+  const AlertSubject subject = readAlertSubject(s, a);
   const OutboxEvent event{event_type, webhook_events::alertOrderingKey(a.id),
-                          webhook_events::alertEventPayload(event_type, a, at_ms)};
-  enqueueForSubscribers(s, a.tenant_id, event, at_ms, isolatedEnqueue());
+                          webhook_events::alertEventPayload(event_type, a, at_ms, &subject)};
+  const auto isolated = isolatedEnqueue();
+  for (const Subscriber& subscriber : subscribers) {
+    if (!subscriber.filter.passes(subject.site_id, subject.agent_class, a.kind)) continue;
+    isolated(event_type + " for channel " + std::to_string(subscriber.id),
+             [&] { insertOutboxEntry(s, subscriber.id, event, at_ms); });
+  }
 }
 
 void SqlStore::enqueueHealthEventLocked(const HealthRecord& health) {
   const std::string type = webhook_events::healthEventType(health);
   const OutboxEvent event{type, webhook_events::kCollectorOrderingKey,
                           webhook_events::healthEventPayload(health)};
-  enqueueForSubscribers(*session_, std::nullopt, event, health.at_ms, isolatedEnqueue());
+  // The collector's health concerns every tenant and site: channel filters do not narrow it.
+  const auto isolated = isolatedEnqueue();
+  for (const Subscriber& subscriber : subscribersOf(*session_, std::nullopt, type)) {
+    isolated(type + " for channel " + std::to_string(subscriber.id),
+             [&] { insertOutboxEntry(*session_, subscriber.id, event, health.at_ms); });
+  }
 }
 
 }  // namespace vigil::collector

@@ -254,9 +254,11 @@ class WebhookStore {
   // Creates the webhook with a newly generated secret.
   virtual Result<Webhook> createWebhook(const NewWebhook& webhook, int64_t now_ms) = 0;
   virtual Result<std::optional<Webhook>> findWebhook(int64_t webhook_id) = 0;
-  // Webhooks in `scope` (and of `tenant_id` if set), ascending by id after `after_id`.
+  // Channels in `scope` (and of `tenant_id`, of `kind`, if set), ascending by id after
+  // `after_id`.
   virtual Result<std::vector<Webhook>> listWebhooks(const TenantScope& scope,
                                                     std::optional<int64_t> tenant_id,
+                                                    const std::optional<std::string>& kind,
                                                     int64_t after_id, size_t limit) = 0;
   // The updated webhook; nullopt if unknown.
   virtual Result<std::optional<Webhook>> updateWebhook(int64_t webhook_id,

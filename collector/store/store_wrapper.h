@@ -177,9 +177,10 @@ class StoreWrapper : public Store {
     return target_.findWebhook(webhook_id);
   }
   Result<std::vector<Webhook>> listWebhooks(const TenantScope& scope,
-                                            std::optional<int64_t> tenant_id, int64_t after_id,
-                                            size_t limit) override {
-    return target_.listWebhooks(scope, tenant_id, after_id, limit);
+                                            std::optional<int64_t> tenant_id,
+                                            const std::optional<std::string>& kind,
+                                            int64_t after_id, size_t limit) override {
+    return target_.listWebhooks(scope, tenant_id, kind, after_id, limit);
   }
   Result<std::optional<Webhook>> updateWebhook(int64_t webhook_id,
                                                const WebhookUpdate& update) override {

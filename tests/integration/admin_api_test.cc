@@ -402,6 +402,54 @@ BOOST_AUTO_TEST_CASE(webhooks_are_managed_per_tenant) {
              204);
 }
 
+// Channels of other kinds through the real HTTP edge: credentials go in and never come out,
+// not in answers, nor in the collector's log.
+BOOST_AUTO_TEST_CASE(channels_are_managed_per_tenant_and_keep_credentials_write_only) {
+  const std::string key = "pd-routing-K3Y";
+  Reply created = api_a->call("POST", "/api/v1/channels", {},
+                              R"({"tenant_id":)" + s(tenant_a) +
+                                  R"(,"kind":"pagerduty","credentials":{"routing_key":")" + key +
+                                  R"("},"settings":{"api_url":"https://127.0.0.1:9/v2/enqueue",)"
+                                  R"("severity":"error"},"filter":{"site_ids":[)" +
+                                  s(site_a) + R"(]}})");
+  BOOST_REQUIRE_EQUAL(created.status, 201);
+  BOOST_TEST(created.str("kind") == "pagerduty");
+  BOOST_TEST(created.body.find(key) == std::string::npos);
+  const std::string id = s(created.id());
+  BOOST_TEST(api_a->call("GET", "/api/v1/channels").items() == 1u);
+  BOOST_TEST(api_a->call("GET", "/api/v1/channels", {}, "", "kind=slack").items() == 0u);
+  BOOST_TEST(api_b->call("GET", "/api/v1/channels").items() == 0u);
+  Reply one = api_a->call("GET", "/api/v1/channels/{channel_id}", {{"channel_id", id}});
+  BOOST_TEST(one.status == 200);
+  BOOST_TEST(one.body.find(key) == std::string::npos);
+  BOOST_TEST(one.body.find(R"("credentials_set":["routing_key"])") != std::string::npos);
+  // Not a webhook.
+  BOOST_TEST(api_a->call("GET", "/api/v1/webhooks/{webhook_id}", {{"webhook_id", id}}).status ==
+             404);
+  Reply changed = api_a->call("PATCH", "/api/v1/channels/{channel_id}", {{"channel_id", id}},
+                              R"({"credentials":{"routing_key":"another-K3Y"},)"
+                              R"("settings":{"severity":null}})");
+  BOOST_TEST(changed.status == 200);
+  BOOST_TEST(changed.body.find("K3Y") == std::string::npos);
+  BOOST_TEST(changed.body.find("severity") == std::string::npos);
+  BOOST_TEST(
+      api_a->call("POST", "/api/v1/channels/{channel_id}/test", {{"channel_id", id}}).status ==
+      202);
+  BOOST_TEST(api_a->call("GET", "/api/v1/channels/{channel_id}/deliveries", {{"channel_id", id}})
+                 .items() >= 1u);
+  // A site of another tenant in the filter reads like an unknown one.
+  BOOST_TEST(api_a
+                 ->call("POST", "/api/v1/channels", {},
+                        R"({"tenant_id":)" + s(tenant_a) +
+                            R"(,"kind":"slack","credentials":{"webhook_url":)"
+                            R"("https://127.0.0.1:9/s"},"filter":{"site_ids":[)" +
+                            s(site_b) + R"(]}})")
+                 .status == 400);
+  BOOST_TEST(api_a->call("DELETE", "/api/v1/channels/{channel_id}", {{"channel_id", id}}).status ==
+             204);
+  BOOST_TEST(readFile(collector.logPath()).find("K3Y") == std::string::npos);
+}
+
 // Tenant A's token against every kind of tenant B object, by every verb: refused exactly like
 // an unknown id, and nothing of B's changed.
 BOOST_AUTO_TEST_CASE(cross_tenant_attempts_are_all_refused) {
@@ -470,6 +518,21 @@ BOOST_AUTO_TEST_CASE(cross_tenant_attempts_are_all_refused) {
        {},
        R"({"tenant_id":)" + tb + R"(,"url":"http://x.example/"})",
        404},
+      {"GET", "/api/v1/channels/{channel_id}", {{"channel_id", hb}}, "", 404},
+      {"PATCH",
+       "/api/v1/channels/{channel_id}",
+       {{"channel_id", hb}},
+       R"({"description":"mine"})",
+       404},
+      {"DELETE", "/api/v1/channels/{channel_id}", {{"channel_id", hb}}, "", 404},
+      {"GET", "/api/v1/channels/{channel_id}/deliveries", {{"channel_id", hb}}, "", 404},
+      {"POST", "/api/v1/channels/{channel_id}/test", {{"channel_id", hb}}, "", 404},
+      {"POST",
+       "/api/v1/channels",
+       {},
+       R"({"tenant_id":)" + tb +
+           R"(,"kind":"slack","credentials":{"webhook_url":"https://x.example/"}})",
+       404},
       {"GET", "/api/v1/admin-tokens/{token_id}", {{"token_id", b_admin_token}}, "", 404},
       {"DELETE", "/api/v1/admin-tokens/{token_id}", {{"token_id", b_admin_token}}, "", 404},
       {"POST", "/api/v1/admin-tokens", {}, R"({"name":"x","tenant_ids":[)" + tb + "]}", 403},
@@ -485,8 +548,9 @@ BOOST_AUTO_TEST_CASE(cross_tenant_attempts_are_all_refused) {
     }
   }
   // Listings filtered to tenant B show nothing rather than refusing (which would confirm B).
-  for (const char* listing : {"/api/v1/agents", "/api/v1/sites", "/api/v1/alerts",
-                              "/api/v1/maintenance-windows", "/api/v1/webhooks"}) {
+  for (const char* listing :
+       {"/api/v1/agents", "/api/v1/sites", "/api/v1/alerts", "/api/v1/maintenance-windows",
+        "/api/v1/webhooks", "/api/v1/channels"}) {
     Reply r = api_a->call("GET", listing, {}, "", "tenant_id=" + tb);
     BOOST_TEST(r.status == 200, listing);
     BOOST_TEST(r.items() == 0u, listing);

@@ -195,6 +195,7 @@ struct World : Fixture {
         {"{alert_id}", alert_id},
         {"{window_id}", s(window)},
         {"{webhook_id}", s(webhook)},
+        {"{channel_id}", s(webhook)},  // a webhook is a channel
         {"{token_id}", admin_token ? s(token_id) : s(enrollment_token)}};
     for (const auto& [name, value] : values) {
       for (size_t at = path.find(name); at != std::string::npos; at = path.find(name)) {

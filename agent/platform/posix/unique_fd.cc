@@ -9,13 +9,6 @@
 
 namespace vigil::agent::posix {
 
-void UniqueFd::reset(int fd) {
-  // No retry on EINTR: the descriptor is released either way (POSIX leaves it unspecified, Linux
-  // and macOS release it), and a retry could close a descriptor another thread just opened.
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 Status setCloseOnExec(int fd) {
   const int flags = ::fcntl(fd, F_GETFD);
   if (flags < 0 || ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) {

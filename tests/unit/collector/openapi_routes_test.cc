@@ -18,10 +18,10 @@
 #include "collector/admin/agent_query.h"
 #include "collector/admin/alert_service.h"
 #include "collector/admin/cadence_service.h"
+#include "collector/admin/channel_admin.h"
 #include "collector/admin/maintenance_service.h"
 #include "collector/admin/tenancy_service.h"
 #include "collector/admin/token_service.h"
-#include "collector/admin/webhook_admin.h"
 #include "collector/http/openapi_handler.h"
 #include "collector/ingest/agent_directory.h"
 #include "collector/monitor/presence_monitor.h"
@@ -71,7 +71,7 @@ std::vector<std::pair<Route, RouteAccess>> servedAdminRoutesWithAccess() {
   CadenceService cadence(*store, *store, *store, book, presence, nullptr, nullptr);
   cadence.registerRoutes(table);
   const OutboundPolicy policy;
-  WebhookAdminService webhooks(*store, *store, policy);
+  ChannelAdminService webhooks(*store, *store, policy);
   webhooks.registerRoutes(table);
   std::vector<std::pair<Route, RouteAccess>> served;
   for (const Route& route : table.routes()) {

@@ -183,21 +183,27 @@ BOOST_AUTO_TEST_CASE(listing_respects_scope_tenant_filter_and_pages) {
   Webhook a1 = webhook(tenant_a);
   Webhook b1 = webhook(tenant_b);
   Webhook a2 = webhook(tenant_a);
-  auto all = store->listWebhooks(TenantScope::everything(), std::nullopt, 0, 10).value();
+  auto all =
+      store->listWebhooks(TenantScope::everything(), std::nullopt, std::nullopt, 0, 10).value();
   BOOST_TEST(all.size() == 3u);
   TenantScope only_a{false, {tenant_a}};
-  auto scoped = store->listWebhooks(only_a, std::nullopt, 0, 10).value();
+  auto scoped = store->listWebhooks(only_a, std::nullopt, std::nullopt, 0, 10).value();
   BOOST_REQUIRE(scoped.size() == 2u);
   BOOST_TEST(scoped[0].id == a1.id);
   BOOST_TEST(scoped[1].id == a2.id);
-  BOOST_TEST(store->listWebhooks(only_a, tenant_b, 0, 10).value().empty());
-  BOOST_TEST(store->listWebhooks(TenantScope{false, {}}, std::nullopt, 0, 10).value().empty());
-  auto of_b = store->listWebhooks(TenantScope::everything(), tenant_b, 0, 10).value();
+  BOOST_TEST(store->listWebhooks(only_a, tenant_b, std::nullopt, 0, 10).value().empty());
+  BOOST_TEST(store->listWebhooks(TenantScope{false, {}}, std::nullopt, std::nullopt, 0, 10)
+                 .value()
+                 .empty());
+  auto of_b = store->listWebhooks(TenantScope::everything(), tenant_b, std::nullopt, 0, 10).value();
   BOOST_REQUIRE(of_b.size() == 1u);
   BOOST_TEST(of_b[0].id == b1.id);
-  auto page1 = store->listWebhooks(TenantScope::everything(), std::nullopt, 0, 2).value();
+  auto page1 =
+      store->listWebhooks(TenantScope::everything(), std::nullopt, std::nullopt, 0, 2).value();
   BOOST_REQUIRE(page1.size() == 2u);
-  auto page2 = store->listWebhooks(TenantScope::everything(), std::nullopt, page1[1].id, 2).value();
+  auto page2 =
+      store->listWebhooks(TenantScope::everything(), std::nullopt, std::nullopt, page1[1].id, 2)
+          .value();
   BOOST_REQUIRE(page2.size() == 1u);
   BOOST_TEST(page2[0].id == a2.id);
 }
@@ -263,6 +269,81 @@ BOOST_AUTO_TEST_CASE(an_opened_alert_enters_the_outbox_of_its_tenants_subscribed
   BOOST_TEST(after[0].message_id != after[1].message_id);
   BOOST_TEST(after[0].payload.find("\"state\":\"resolved\"") != std::string::npos);
   BOOST_TEST(deliveries(resolved_only_a.id).size() == 1u);
+}
+
+// What a channel's message says comes with the event: names, class, the last heartbeat, the
+// status and its reason, and the outages the agent reported since the alert opened.
+BOOST_AUTO_TEST_CASE(an_alert_event_carries_what_the_collector_knows_of_its_subject) {
+  Webhook w = webhook(tenant_a);
+  LastSeenUpdate seen;
+  seen.agent_id = "agent-a";
+  seen.last_seen_at_ms = 8'000;
+  seen.last_seq = 1;
+  seen.outages = {OutageReport{"agent-a", 3'000, 4'000, "sleep", 8'000}};
+  BOOST_REQUIRE(store->updateLastSeen({seen}).ok());
+  StatusChangeRecord change{"agent-a", 10'000, "suspect", "offline", "confirmed_silent", ""};
+  BOOST_REQUIRE(
+      store->appendPresenceEvents({change}, {alert("agent-a", "opened", 10'000)}, {}).ok());
+  seen.last_seen_at_ms = 20'000;
+  seen.last_seq = 2;
+  seen.outages = {OutageReport{"agent-a", 9'500, 19'000, "system_shutdown", 20'000}};
+  BOOST_REQUIRE(store->updateLastSeen({seen}).ok());
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {alert("agent-a", "resolved", 20'000)}, {}).ok());
+
+  auto entries = deliveries(w.id);
+  BOOST_REQUIRE(entries.size() == 2u);
+  auto opened = vigil::json::parse(entries[1].payload);
+  const cJSON* subject = cJSON_GetObjectItem(cJSON_GetObjectItem(opened.get(), "data"), "subject");
+  BOOST_REQUIRE(cJSON_IsObject(subject));
+  BOOST_TEST(vigil::json::print(subject) ==
+             R"({"hostname":"host-agent-a","agent_class":"workstation","os":null,)"
+             R"("site_name":"hq","tenant_name":"a","last_seen_at":"1970-01-01T00:00:08.000Z",)"
+             R"("status":"offline","status_reason":"confirmed_silent","outage_diary":[]})");
+  // The resolution brings the agent's own account of the time away: the outage that ended
+  // after the alert opened, not the older one.
+  BOOST_TEST(
+      entries[0].payload.find(R"("outage_diary":[{"from":"1970-01-01T00:00:09.500Z",)"
+                              R"("to":"1970-01-01T00:00:19.000Z","cause":"system_shutdown"}])") !=
+      std::string::npos);
+}
+
+// A channel's filter narrows the alerts it receives; the collector's health reaches it anyway.
+BOOST_AUTO_TEST_CASE(a_channel_filter_narrows_alerts_by_site_class_and_kind) {
+  const int64_t site_a2 = store->createSite(tenant_a, "branch", 1000).value().id;
+  enroll(site_a2, "agent-a2");
+  BOOST_REQUIRE(store->setAgentClass("agent-a2", AgentClass::kServer).value());
+  auto filtered = [&](ChannelFilter filter) {
+    NewWebhook w;
+    w.tenant_id = tenant_a;
+    w.kind = "slack";
+    w.url = "https://hooks.example.com";
+    w.secret = "v1:sealed";
+    w.events = kAllEvents;
+    w.filter = std::move(filter);
+    return store->createWebhook(w, 5000).value();
+  };
+  Webhook hq_only = filtered(ChannelFilter{{site_a}, {}, {}});
+  Webhook servers = filtered(ChannelFilter{{}, {"server"}, {}});
+  Webhook flapping = filtered(ChannelFilter{{}, {}, {"flapping"}});
+  Webhook branch_servers_offline =
+      filtered(ChannelFilter{{site_a2}, {"server"}, {"device_offline"}});
+  BOOST_TEST(store->findWebhook(servers.id).value()->filter.agent_classes ==
+             std::vector<std::string>{"server"});
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {alert("agent-a", "opened", 10'000)}, {}).ok());
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {alert("agent-a2", "opened", 10'000)}, {}).ok());
+  BOOST_TEST(deliveries(hq_only.id).size() == 1u);  // agent-a, at hq
+  BOOST_TEST(deliveries(servers.id).size() == 1u);  // agent-a2, a server
+  BOOST_TEST(deliveries(flapping.id).empty());
+  BOOST_TEST(deliveries(branch_servers_offline.id).size() == 1u);
+  BOOST_TEST(deliveries(branch_servers_offline.id)[0].payload.find("agent-a2") !=
+             std::string::npos);
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {}, {HealthRecord{30'000, true, "x", 0}}).ok());
+  BOOST_TEST(deliveries(flapping.id).size() == 1u);
+  // The due entry names the channel's kind and settings for the composer.
+  bool slack_due = false;
+  for (const DueDelivery& d : due(40'000))
+    slack_due |= d.kind == "slack" && d.secret == "v1:sealed";
+  BOOST_TEST(slack_due);
 }
 
 BOOST_AUTO_TEST_CASE(held_and_released_alerts_are_announced) {

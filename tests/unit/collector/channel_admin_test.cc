@@ -1,16 +1,19 @@
-#define BOOST_TEST_MODULE collector_webhook_admin
-// The webhooks service of the admin API, without HTTP: a real SQLite store, two tenants, and
-// requests from tokens of different scopes.
-#include "collector/admin/webhook_admin.h"
+#define BOOST_TEST_MODULE collector_channel_admin
+// The notification channels service of the admin API (webhooks and the other kinds), without HTTP:
+// a real SQLite store, two tenants, and requests from tokens of different scopes.
+#include "collector/admin/channel_admin.h"
 
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "collector/notify/channel_kinds.h"
+#include "collector/notify/secret_box.h"
 #include "collector/store/sql_store.h"
 #include "common/json.h"
 #include "tests/support/temp_dir.h"
@@ -46,8 +49,13 @@ struct Fixture {
   int wakeups = 0;
   std::vector<std::string> warnings;
   OutboundPolicy policy{{}, &fakeResolve};
-  WebhookAdminService service{*store, *store, policy, [this] { ++wakeups; },
-                              [this](const std::string& line) { warnings.push_back(line); }};
+  const SecretBox box = SecretBox::fromKey(std::string(32, 'k')).value();
+  ChannelAdminService service{*store,
+                              *store,
+                              policy,
+                              [this] { ++wakeups; },
+                              [this](const std::string& line) { warnings.push_back(line); },
+                              &box};
   AdminRouteTable routes;
   int64_t tenant_a = 0, tenant_b = 0;
 
@@ -172,7 +180,7 @@ BOOST_AUTO_TEST_CASE(bad_bodies_are_refused_and_create_nothing) {
     BOOST_TEST(errorOf(r) == code, "body " << body.substr(0, 80));
     if (!r.ok()) BOOST_TEST(r.error().http_status == 400);
   }
-  BOOST_TEST(store->listWebhooks(all, std::nullopt, 0, 10).value().empty());
+  BOOST_TEST(store->listWebhooks(all, std::nullopt, std::nullopt, 0, 10).value().empty());
 }
 
 // The outbound policy at registration: a URL whose host is, or resolves only to, a refused
@@ -215,7 +223,9 @@ BOOST_AUTO_TEST_CASE(urls_the_outbound_policy_refuses_are_invalid) {
       errorOf(call(TenantScope::everything(), "POST", "/api/v1/webhooks",
                    R"({"tenant_id": )" + a + R"(, "url": "http://evil.example\\@127.0.0.1/"})")) ==
       "invalid_field");
-  BOOST_TEST(store->listWebhooks(TenantScope::everything(), std::nullopt, 0, 10).value().empty());
+  BOOST_TEST(store->listWebhooks(TenantScope::everything(), std::nullopt, std::nullopt, 0, 10)
+                 .value()
+                 .empty());
   // Each refusal is logged with the refused addresses.
   BOOST_TEST(warnings.size() == 22u);
   BOOST_TEST(
@@ -248,7 +258,7 @@ BOOST_AUTO_TEST_CASE(urls_the_outbound_policy_refuses_are_invalid) {
 BOOST_AUTO_TEST_CASE(allowed_networks_are_accepted) {
   OutboundPolicy allowing{*OutboundPolicy::parseAllowedNetworks("127.0.0.0/8, 10.0.0.0/24"),
                           &fakeResolve};
-  WebhookAdminService lenient(*store, *store, allowing);
+  ChannelAdminService lenient(*store, *store, allowing);
   AdminRouteTable table;
   lenient.registerRoutes(table);
   auto post = [&](const std::string& url) {
@@ -389,6 +399,226 @@ BOOST_AUTO_TEST_CASE(delete_removes_the_webhook_and_its_deliveries) {
   BOOST_TEST(errorOf(call(onlyA(), "DELETE", path)) == "not_found");
   BOOST_TEST(store->listDeliveries(id, 0, 10).value().empty());
   BOOST_TEST(store->outboxStats().value().pending == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- Channels of other kinds (/api/v1/channels) ---------------------------------------------
+
+namespace {
+
+struct ChannelFixture : Fixture {
+  // A channel created by an all-tenants token; its answer (REQUIRES: 201).
+  vigil::json::JsonPtr createChannel(const std::string& body) {
+    auto answer = call(TenantScope::everything(), "POST", "/api/v1/channels", body);
+    BOOST_REQUIRE_MESSAGE(answer.ok(), (answer.ok() ? "" : answer.error().message));
+    BOOST_REQUIRE(answer.value().http_status == 201);
+    return vigil::json::parse(answer.value().body);
+  }
+  std::string slackBody(int64_t tenant, const std::string& extra = "") const {
+    return R"({"tenant_id": )" + std::to_string(tenant) +
+           R"(, "kind": "slack", "credentials": {"webhook_url":)"
+           R"( "https://hooks.example.com/services/T0/B0/s3cr3t"})" +
+           extra + "}";
+  }
+  // The credentials as stored, opened.
+  std::string storedCredentials(int64_t id) {
+    auto w = store->findWebhook(id).value();
+    BOOST_REQUIRE(w.has_value());
+    auto opened = box.open(w->secret, kCredentialsContext);
+    BOOST_REQUIRE(opened.ok());
+    return opened.value();
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(channel_admin, ChannelFixture)
+
+BOOST_AUTO_TEST_CASE(a_slack_channel_keeps_its_url_sealed_and_never_shows_it) {
+  auto created = createChannel(slackBody(tenant_a));
+  const std::string answer = vigil::json::print(created.get());
+  BOOST_TEST(answer.find("s3cr3t") == std::string::npos);
+  BOOST_TEST(text(created.get(), "kind") == "slack");
+  BOOST_TEST(text(created.get(), "url") == "https://hooks.example.com");
+  BOOST_TEST(text(created.get(), "credentials_set") == R"(["webhook_url"])");
+  BOOST_TEST(text(created.get(), "secret") == "<absent>");
+  BOOST_TEST(text(created.get(), "filter") ==
+             R"({"site_ids":[],"agent_classes":[],"alert_kinds":[]})");
+  const int64_t id = idOf(created.get());
+  // Sealed at rest: the store holds no trace of the URL.
+  const std::string stored = store->findWebhook(id).value()->secret;
+  BOOST_TEST(stored.rfind("v1:" + box.keyId() + ":", 0) == 0u);
+  BOOST_TEST(stored.find("s3cr3t") == std::string::npos);
+  BOOST_TEST(storedCredentials(id).find("s3cr3t") != std::string::npos);
+  auto got = call(onlyA(), "GET", "/api/v1/channels/" + std::to_string(id));
+  BOOST_REQUIRE(got.ok());
+  BOOST_TEST(got.value().body.find("s3cr3t") == std::string::npos);
+  // Not a webhook: unknown under /api/v1/webhooks, and left out of its list.
+  BOOST_TEST(errorOf(call(onlyA(), "GET", "/api/v1/webhooks/" + std::to_string(id))) ==
+             "not_found");
+  auto hooks = call(onlyA(), "GET", "/api/v1/webhooks");
+  BOOST_REQUIRE(hooks.ok());
+  BOOST_TEST(hooks.value().body.find("\"items\":[]") != std::string::npos);
+  auto channels = call(onlyA(), "GET", "/api/v1/channels", "", {{"kind", "slack"}});
+  BOOST_REQUIRE(channels.ok());
+  BOOST_TEST(channels.value().body.find("\"kind\":\"slack\"") != std::string::npos);
+  BOOST_TEST(errorOf(call(onlyA(), "GET", "/api/v1/channels", "", {{"kind", "fax"}})) ==
+             "invalid_field");
+  BOOST_TEST(warnings.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_webhook_created_as_a_channel_is_a_webhook) {
+  auto created = createChannel(R"({"tenant_id": )" + std::to_string(tenant_a) +
+                               R"(, "kind": "webhook", "url": "https://hooks.example.com/v"})");
+  BOOST_TEST(text(created.get(), "secret").rfind("whsec_", 0) == 0u);
+  BOOST_TEST(text(created.get(), "credentials_set") == "[]");
+  auto got = call(onlyA(), "GET", "/api/v1/webhooks/" + std::to_string(idOf(created.get())));
+  BOOST_REQUIRE(got.ok());
+  BOOST_TEST(got.value().body.find("\"kind\"") == std::string::npos);  // the webhooks view
+}
+
+BOOST_AUTO_TEST_CASE(pagerduty_gets_its_defaults_and_only_incident_events) {
+  auto created = createChannel(R"({"tenant_id": )" + std::to_string(tenant_a) +
+                               R"(, "kind": "pagerduty", "credentials": {"routing_key": "R1"}})");
+  BOOST_TEST(text(created.get(), "url") == kPagerDutyEventsUrl);
+  BOOST_TEST(text(created.get(), "settings") ==
+             R"({"api_url":"https://events.pagerduty.com/v2/enqueue"})");
+  BOOST_TEST(text(created.get(), "events") == R"(["alert.opened","alert.resolved"])");
+  BOOST_TEST(text(created.get(), "credentials_set") == R"(["routing_key"])");
+}
+
+BOOST_AUTO_TEST_CASE(bad_channel_bodies_are_refused_naming_the_member_and_create_nothing) {
+  const std::string a = std::to_string(tenant_a);
+  const std::string pd = R"({"tenant_id": )" + a + R"(, "kind": "pagerduty")";
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {R"({"tenant_id": )" + a + "}", "missing_field", "kind"},
+      {R"({"tenant_id": )" + a + R"(, "kind": "fax"})", "invalid_field", "kind"},
+      {pd + "}", "invalid_field", "credentials.routing_key: is required"},
+      {pd + R"(, "credentials": "R1"})", "invalid_field", "credentials: must be an object"},
+      {pd + R"(, "credentials": {"routing_key": "R1"}, "url": "https://x.example"})",
+       "invalid_field", "url:"},
+      {pd + R"(, "credentials": {"routing_key": "R1"}, "settings": {"severity": "loud"}})",
+       "invalid_field", "settings.severity"},
+      {pd +
+           R"(, "credentials": {"routing_key": "R1"}, "settings": {"api_url": "http://x.example"}})",
+       "invalid_field", "settings.api_url: must be an https:// URL"},
+      {pd + R"(, "credentials": {"routing_key": "R1"}, "events": ["alert.held"]})", "invalid_field",
+       "events"},
+      {R"({"tenant_id": )" + a +
+           R"(, "kind": "webhook", "url": "https://x.example", "credentials": {}})",
+       "invalid_field", "credentials"},
+      {slackBody(tenant_a, R"(, "filter": {"agent_classes": ["laptop"]})"), "invalid_field",
+       "filter.agent_classes"},
+      {slackBody(tenant_a, R"(, "filter": {"alert_kinds": ["device_offline", "x"]})"),
+       "invalid_field", "filter.alert_kinds"},
+      {slackBody(tenant_a, R"(, "filter": {"sites": [1]})"), "invalid_field", "filter.sites"},
+      {slackBody(tenant_a, R"(, "filter": [1])"), "invalid_field", "filter"},
+      {slackBody(tenant_a, R"(, "filter": {"site_ids": ["1"]})"), "invalid_field",
+       "filter.site_ids"},
+  };
+  for (const auto& [body, code, mention] : cases) {
+    auto r = call(TenantScope::everything(), "POST", "/api/v1/channels", body);
+    BOOST_TEST(errorOf(r) == code, "body " << body.substr(0, 120));
+    if (!r.ok()) {
+      BOOST_TEST(r.error().http_status == 400);
+      BOOST_TEST(r.error().message.find(mention) != std::string::npos,
+                 r.error().message << " names " << mention);
+      BOOST_TEST(r.error().message.find("R1") == std::string::npos);
+    }
+  }
+  BOOST_TEST(store->listWebhooks(TenantScope::everything(), std::nullopt, std::nullopt, 0, 10)
+                 .value()
+                 .empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_filter_names_only_the_tenants_own_sites) {
+  const int64_t site_a = store->createSite(tenant_a, "a-office", kNowMs)->id;
+  const int64_t site_b = store->createSite(tenant_b, "b-office", kNowMs)->id;
+  auto refused =
+      call(TenantScope::everything(), "POST", "/api/v1/channels",
+           slackBody(tenant_a, R"(, "filter": {"site_ids": [)" + std::to_string(site_b) + "]}"));
+  BOOST_TEST(errorOf(refused) == "invalid_field");
+  BOOST_TEST(errorOf(call(TenantScope::everything(), "POST", "/api/v1/channels",
+                          slackBody(tenant_a, R"(, "filter": {"site_ids": [999999]})"))) ==
+             "invalid_field");
+  auto created = createChannel(slackBody(
+      tenant_a, R"(, "filter": {"site_ids": [)" + std::to_string(site_a) +
+                    R"(], "agent_classes": ["server"], "alert_kinds": ["device_offline"]})"));
+  BOOST_TEST(text(created.get(), "filter") == R"({"site_ids":[)" + std::to_string(site_a) +
+                                                  R"(],"agent_classes":["server"],)"
+                                                  R"("alert_kinds":["device_offline"]})");
+  const auto stored = store->findWebhook(idOf(created.get())).value();
+  BOOST_TEST((stored->filter.site_ids == std::vector<int64_t>{site_a}));
+  BOOST_TEST((stored->filter.agent_classes == std::vector<std::string>{"server"}));
+}
+
+BOOST_AUTO_TEST_CASE(patch_lays_settings_and_credentials_over_the_current_ones) {
+  auto created = createChannel(
+      R"({"tenant_id": )" + std::to_string(tenant_a) +
+      R"(, "kind": "opsgenie", "credentials": {"api_key": "old-key"}, "settings": {"priority": "P4"}})");
+  const int64_t id = idOf(created.get());
+  const std::string path = "/api/v1/channels/" + std::to_string(id);
+  auto changed = call(onlyA(), "PATCH", path, R"({"settings": {"priority": null}})");
+  BOOST_REQUIRE(changed.ok());
+  BOOST_TEST(changed.value().body.find("priority") == std::string::npos);
+  BOOST_TEST(storedCredentials(id) == R"({"api_key":"old-key"})");
+  BOOST_REQUIRE(call(onlyA(), "PATCH", path, R"({"credentials": {"api_key": "new-key"}})").ok());
+  BOOST_TEST(storedCredentials(id) == R"({"api_key":"new-key"})");
+  BOOST_TEST(errorOf(call(onlyA(), "PATCH", path, R"({"url": "https://x.example"})")) ==
+             "invalid_field");
+  BOOST_TEST(errorOf(call(onlyA(), "PATCH", path, R"({"kind": "slack"})")) == "invalid_field");
+  BOOST_TEST(errorOf(call(onlyA(), "PATCH", path, R"({"events": ["alert.released"]})")) ==
+             "invalid_field");
+  // Another tenant's token sees no such channel.
+  BOOST_TEST(errorOf(call(TenantScope{false, {tenant_b}}, "PATCH", path,
+                          R"({"enabled": false})")) == "not_found");
+}
+
+BOOST_AUTO_TEST_CASE(a_destination_the_policy_refuses_is_refused_without_logging_its_secret) {
+  auto r = call(TenantScope::everything(), "POST", "/api/v1/channels",
+                R"({"tenant_id": )" + std::to_string(tenant_a) +
+                    R"(, "kind": "teams", "credentials": {"webhook_url":)"
+                    R"( "https://metadata.internal/workflows/x?sig=S1GNATURE"}})");
+  BOOST_TEST(errorOf(r) == "destination_not_allowed");
+  BOOST_REQUIRE(warnings.size() == 1u);
+  BOOST_TEST(warnings[0].find("S1GNATURE") == std::string::npos);
+  BOOST_TEST(warnings[0].find("169.254.169.254") != std::string::npos);
+  BOOST_TEST(r.error().message.find("S1GNATURE") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_credentials_key_only_webhooks_can_be_made) {
+  ChannelAdminService keyless(*store, *store, policy);
+  AdminRouteTable keyless_routes;
+  keyless.registerRoutes(keyless_routes);
+  std::string allow;
+  auto match = keyless_routes.match("POST", "/api/v1/channels", &allow);
+  BOOST_REQUIRE(match);
+  AdminRequest r;
+  r.principal.scope = TenantScope::everything();
+  r.now_ms = kNowMs;
+  r.method = "POST";
+  r.route = match->route;
+  r.body = slackBody(tenant_a);
+  auto answer = (*match->handler)(r);
+  BOOST_REQUIRE(!answer.ok());
+  BOOST_TEST(answer.error().http_status == 503);
+  BOOST_TEST(answer.error().code == "credentials_unavailable");
+}
+
+BOOST_AUTO_TEST_CASE(a_channel_test_event_is_queued_under_its_id) {
+  auto created = createChannel(slackBody(tenant_a));
+  const std::string path = "/api/v1/channels/" + std::to_string(idOf(created.get()));
+  auto queued = call(onlyA(), "POST", path + "/test");
+  BOOST_REQUIRE(queued.ok());
+  BOOST_TEST(queued.value().http_status == 202);
+  auto entry = vigil::json::parse(queued.value().body);
+  BOOST_TEST(text(entry.get(), "channel_id") == std::to_string(idOf(created.get())));
+  BOOST_TEST(text(entry.get(), "event_type") == "webhook.test");
+  BOOST_TEST(wakeups == 1);
+  auto deliveries = call(onlyA(), "GET", path + "/deliveries");
+  BOOST_REQUIRE(deliveries.ok());
+  BOOST_TEST(deliveries.value().body.find("\"channel_id\"") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

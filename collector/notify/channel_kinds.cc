@@ -1,0 +1,195 @@
+#include "collector/notify/channel_kinds.h"
+
+#include <algorithm>
+#include <set>
+
+#include "collector/events/event_json.h"
+#include "collector/notify/outbound_policy.h"
+#include "common/json.h"
+
+namespace vigil::collector {
+namespace {
+
+namespace ev = webhook_events;
+namespace kinds = channel_kinds;
+
+constexpr size_t kMaxUrlBytes = 2048;
+constexpr size_t kMaxKeyBytes = 256;
+
+const std::vector<std::string>& allEvents() { return ev::subscribableTypes(); }
+
+// PagerDuty and Opsgenie open and close incidents: a held alert has no incident to open, and a
+// released one none to close.
+std::vector<std::string> incidentEvents() {
+  return {ev::kAlertOpened, ev::kAlertResolved, ev::kCollectorDegraded, ev::kCollectorRecovered};
+}
+
+// An https:// URL (parseOutboundUrl's form) of at most kMaxUrlBytes: its origin, or an error
+// naming `member`.
+Result<std::string> httpsOrigin(const std::string& member, const std::string& url) {
+  if (url.size() > kMaxUrlBytes) return Status::invalidArgument(member + ": is too long");
+  auto destination = parseOutboundUrl(url);
+  if (!destination.ok()) {
+    return Status::invalidArgument(member + ": " + destination.error().message());
+  }
+  if (destination.value().scheme != "https") {
+    return Status::invalidArgument(member + ": must be an https:// URL");
+  }
+  const OutboundDestination& d = destination.value();
+  const bool ipv6 = d.numeric_host && d.host.find(':') != std::string::npos;
+  std::string origin = "https://" + (ipv6 ? "[" + d.host + "]" : d.host);
+  if (d.port != 443) origin += ":" + std::to_string(d.port);
+  return origin;
+}
+
+// A key or token: printable ASCII without spaces, 1 to kMaxKeyBytes bytes.
+Status checkKey(const std::string& member, const std::string& key) {
+  if (key.empty() || key.size() > kMaxKeyBytes) {
+    return Status::invalidArgument(member + ": must be 1 to 256 characters");
+  }
+  for (char c : key) {
+    if (c <= ' ' || c > '~') {
+      return Status::invalidArgument(member + ": must be printable ASCII without spaces");
+    }
+  }
+  return Status::okStatus();
+}
+
+Status checkOneOf(const std::string& member, const std::string& value,
+                  const std::set<std::string>& allowed) {
+  if (allowed.count(value) > 0) return Status::okStatus();
+  std::string names;
+  for (const std::string& a : allowed) names += (names.empty() ? "" : ", ") + a;
+  return Status::invalidArgument(member + ": must be one of " + names);
+}
+
+// The members of `given` (a JSON object, or null: nothing given) laid over `current` (a JSON
+// object text, or empty): given strings replace, given nulls remove. Only `fields` may be
+// given, each a string; kInvalidArgument otherwise, naming "<group>.<member>".
+Result<json::JsonPtr> overlay(const std::string& group, const cJSON* given,
+                              const std::string& current, const std::vector<std::string>& fields) {
+  json::JsonPtr merged =
+      current.empty() ? json::JsonPtr(cJSON_CreateObject()) : json::parse(current);
+  if (!merged || !cJSON_IsObject(merged.get())) merged.reset(cJSON_CreateObject());
+  if (given == nullptr || cJSON_IsNull(given)) return merged;
+  if (!cJSON_IsObject(given)) return Status::invalidArgument(group + ": must be an object");
+  const cJSON* item = nullptr;
+  cJSON_ArrayForEach(item, given) {
+    const std::string name = item->string;
+    if (std::find(fields.begin(), fields.end(), name) == fields.end()) {
+      std::string known;
+      for (const std::string& f : fields) known += (known.empty() ? "" : ", ") + f;
+      return Status::invalidArgument(
+          group + "." + name + ": unknown member" +
+          (known.empty() ? " (none are known)" : " (known: " + known + ")"));
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(merged.get(), name.c_str());
+    if (cJSON_IsNull(item)) continue;
+    if (!cJSON_IsString(item))
+      return Status::invalidArgument(group + "." + name + ": must be a string");
+    if (!json::isUtf8(item->valuestring)) {
+      return Status::invalidArgument(group + "." + name + ": must be UTF-8");
+    }
+    cJSON_AddStringToObject(merged.get(), name.c_str(), item->valuestring);
+  }
+  return merged;
+}
+
+std::string member(const cJSON* obj, const char* name) {
+  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, name);
+  return cJSON_IsString(item) ? std::string(item->valuestring) : std::string();
+}
+
+}  // namespace
+
+const std::vector<ChannelKind>& channelKinds() {
+  static const std::vector<ChannelKind> kKinds = {
+      {kinds::kWebhook, {}, {}, allEvents(), allEvents()},
+      {kinds::kSlack, {"webhook_url"}, {}, allEvents(), allEvents()},
+      {kinds::kTeams, {"webhook_url"}, {}, allEvents(), allEvents()},
+      {kinds::kPagerDuty,
+       {"routing_key"},
+       {"api_url", "severity"},
+       incidentEvents(),
+       {ev::kAlertOpened, ev::kAlertResolved}},
+      {kinds::kOpsgenie,
+       {"api_key"},
+       {"api_url", "priority"},
+       incidentEvents(),
+       {ev::kAlertOpened, ev::kAlertResolved}},
+  };
+  return kKinds;
+}
+
+const ChannelKind* findChannelKind(const std::string& name) {
+  for (const ChannelKind& k : channelKinds()) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+std::string channelKindNames() {
+  std::string names;
+  for (const ChannelKind& k : channelKinds()) names += (names.empty() ? "" : ", ") + k.name;
+  return names;
+}
+
+Result<ChannelSetup> checkChannelSetup(const std::string& kind, const cJSON* settings,
+                                       const cJSON* credentials,
+                                       const std::string& current_settings,
+                                       const std::string& current_credentials) {
+  const ChannelKind* spec = findChannelKind(kind);
+  if (spec == nullptr || kind == kinds::kWebhook) {
+    return Status::invalidArgument("kind: must be one of " + channelKindNames());
+  }
+  auto merged_settings = overlay("settings", settings, current_settings, spec->setting_fields);
+  if (!merged_settings.ok()) return merged_settings.error();
+  auto merged_credentials =
+      overlay("credentials", credentials, current_credentials, spec->credential_fields);
+  if (!merged_credentials.ok()) return merged_credentials.error();
+  cJSON* s = merged_settings.value().get();
+  cJSON* c = merged_credentials.value().get();
+  for (const std::string& field : spec->credential_fields) {
+    if (member(c, field.c_str()).empty()) {
+      return Status::invalidArgument("credentials." + field + ": is required");
+    }
+  }
+  ChannelSetup setup;
+  if (kind == kinds::kSlack || kind == kinds::kTeams) {
+    auto origin = httpsOrigin("credentials.webhook_url", member(c, "webhook_url"));
+    if (!origin.ok()) return origin.error();
+    setup.url = origin.value();
+  } else {
+    const bool pagerduty = kind == kinds::kPagerDuty;
+    const char* key_field = pagerduty ? "routing_key" : "api_key";
+    if (Status k = checkKey(std::string("credentials.") + key_field, member(c, key_field));
+        !k.ok()) {
+      return k;
+    }
+    if (member(s, "api_url").empty()) {
+      cJSON_DeleteItemFromObjectCaseSensitive(s, "api_url");
+      cJSON_AddStringToObject(s, "api_url", pagerduty ? kPagerDutyEventsUrl : kOpsgenieApiUrl);
+    }
+    // The API URL is where the credential goes: shown whole (it is not secret), checked.
+    const std::string api_url = member(s, "api_url");
+    if (auto origin = httpsOrigin("settings.api_url", api_url); !origin.ok()) {
+      return origin.error();
+    }
+    setup.url = api_url;
+    const char* choice_field = pagerduty ? "severity" : "priority";
+    if (const std::string choice = member(s, choice_field); !choice.empty()) {
+      const std::set<std::string> allowed =
+          pagerduty ? std::set<std::string>{"critical", "error", "warning", "info"}
+                    : std::set<std::string>{"P1", "P2", "P3", "P4", "P5"};
+      if (Status v = checkOneOf(std::string("settings.") + choice_field, choice, allowed);
+          !v.ok()) {
+        return v;
+      }
+    }
+  }
+  setup.settings = json::print(s);
+  setup.credentials = json::print(c);
+  return setup;
+}
+
+}  // namespace vigil::collector
