@@ -36,8 +36,10 @@ if [ "$test" = true ]; then
   packages+=(clang libclang-rt-14-dev clang-format clang-tidy git)
   # promtool (package prometheus) checks /metrics in integration_metrics_test, and the alert
   # rules and the Grafana dashboard of packaging/ with python3's yaml module
-  # (packaging_observability_kit); wrk floods the admin API in scripts/load-test.sh.
-  packages+=(prometheus python3-yaml wrk)
+  # (packaging_observability_kit); aiosmtpd is the mail server the email channel is sent to
+  # (integration_channels_test, with STARTTLS and AUTH); wrk floods the admin API in
+  # scripts/load-test.sh.
+  packages+=(prometheus python3-aiosmtpd python3-yaml wrk)
   # libfaketime runs a real agent with its wall clock (only) 10 minutes ahead in
   # integration_agent_clock_skew_test.
   packages+=(faketime)

@@ -274,7 +274,11 @@ ApiResult<ChannelAdminService::Configured> ChannelAdminService::configure(
   // Slack and Teams send to the credential URL itself; the others to their API URL.
   std::string destination = setup.value().url;
   std::string member = "settings.api_url";
-  if (kind == channel_kinds::kSlack || kind == channel_kinds::kTeams) {
+  if (kind == channel_kinds::kEmail) {
+    // "smtp://host:port": screened as the same host and port would be in a URL.
+    destination = "https://" + setup.value().url.substr(std::string("smtp://").size()) + "/";
+    member = "settings.smtp_host";
+  } else if (kind == channel_kinds::kSlack || kind == channel_kinds::kTeams) {
     json::JsonPtr c = json::parse(setup.value().credentials);
     const cJSON* url = cJSON_GetObjectItemCaseSensitive(c.get(), "webhook_url");
     destination = cJSON_IsString(url) ? url->valuestring : "";

@@ -58,6 +58,7 @@
 #include "collector/listener/http_listener.h"
 #include "collector/monitor/presence_monitor.h"
 #include "collector/monitor/presence_ticker.h"
+#include "collector/notify/mail_transport.h"
 #include "collector/notify/secret_box.h"
 #include "collector/notify/webhook_dispatcher.h"
 #include "collector/notify/webhook_transport.h"
@@ -841,11 +842,15 @@ int CollectorApp::serve(const CollectorConfig& config) {
     webhook_log.warning(credentials_box.value().warning());
   log.information("channel credentials key " + credentials_box.value().keyId() + " (" +
                   config.credentials_key_file + ")");
+  SmtpMailTransportOptions mail_options;
+  mail_options.timeout = config.webhook_transport.attempt_timeout;
+  mail_options.ca_file = config.webhook_transport.ca_file;
+  SmtpMailTransport mail_transport(mail_options, outbound_policy);
   WebhookDispatcher webhook_dispatcher(
       store, *webhook_transport.value(), clock, config.webhook_dispatch,
       [&webhook_log](const std::string& line) { webhook_log.warning(line); },
       [&webhook_log](const std::string& line) { webhook_log.error(line); },
-      &credentials_box.value());
+      &credentials_box.value(), &mail_transport);
   ChannelAdminService webhooks(
       store, store, outbound_policy, [&webhook_dispatcher] { webhook_dispatcher.wake(); },
       [&webhook_log](const std::string& line) { webhook_log.warning(line); },

@@ -83,6 +83,30 @@ ComposeResult ChannelComposer::compose(const DueDelivery& due, int64_t now_ms) c
   const EventFacts& f = facts.value();
 
   ComposedMessage m;
+  if (due.kind == kinds::kEmail) {
+    const cJSON* s = settings.get();
+    MailRequest mail;
+    mail.host = member(s, "smtp_host");
+    const cJSON* port = cJSON_GetObjectItemCaseSensitive(s, "smtp_port");
+    mail.port = cJSON_IsNumber(port) ? static_cast<int>(port->valuedouble) : 587;
+    mail.security = member(s, "security");
+    mail.username = member(s, "username");
+    mail.password = member(credentials.get(), "password");
+    mail.from = member(s, "from");
+    const cJSON* to = nullptr;
+    cJSON_ArrayForEach(to, cJSON_GetObjectItemCaseSensitive(s, "to")) {
+      if (cJSON_IsString(to)) mail.to.emplace_back(to->valuestring);
+    }
+    mail.subject = "[Vigil] " + summaryLine(f);
+    mail.text_body = plainTextBody(f);
+    mail.html_body = htmlBody(f);
+    mail.message_id = due.entry.message_id;
+    if (mail.host.empty() || mail.from.empty() || mail.to.empty()) {
+      return failure(failures::kNotSendable, "the email channel's settings are incomplete");
+    }
+    m.mail = std::move(mail);
+    return m;
+  }
   if (due.kind == kinds::kSlack || due.kind == kinds::kTeams) {
     m.request.url = member(credentials.get(), "webhook_url");
     m.request.body = due.kind == kinds::kSlack ? slackBody(f) : teamsBody(f);

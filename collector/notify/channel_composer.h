@@ -5,9 +5,11 @@
 // their service, with the channel's credentials opened from their sealed form.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "collector/core/records.h"
+#include "collector/notify/mail_transport.h"
 #include "collector/notify/webhook_transport.h"
 
 namespace vigil::collector {
@@ -28,7 +30,8 @@ struct ComposedMessage {
   // False: the channel's service has no message for this event (an incident service and a
   // held alert): the entry counts as delivered without a request.
   bool send = true;
-  WebhookRequest request;
+  WebhookRequest request;           // an HTTP request (every kind but email)
+  std::optional<MailRequest> mail;  // an email (kind email): then `request` is unused
 };
 
 using ComposeResult = Result<ComposedMessage, WebhookFailure>;

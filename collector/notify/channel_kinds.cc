@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <string_view>
 
 #include "collector/events/event_json.h"
 #include "collector/notify/outbound_policy.h"
@@ -85,12 +86,18 @@ Result<json::JsonPtr> overlay(const std::string& group, const cJSON* given,
     }
     cJSON_DeleteItemFromObjectCaseSensitive(merged.get(), name.c_str());
     if (cJSON_IsNull(item)) continue;
-    if (!cJSON_IsString(item))
-      return Status::invalidArgument(group + "." + name + ": must be a string");
-    if (!json::isUtf8(item->valuestring)) {
-      return Status::invalidArgument(group + "." + name + ": must be UTF-8");
+    // A string, an integer, or an array of strings; each kind checks which it wants.
+    bool fits = cJSON_IsString(item) || json::isIntegerInRange(item, 0, 1 << 30);
+    if (cJSON_IsArray(item)) {
+      fits = true;
+      const cJSON* e = nullptr;
+      cJSON_ArrayForEach(e, item) fits = fits && cJSON_IsString(e);
     }
-    cJSON_AddStringToObject(merged.get(), name.c_str(), item->valuestring);
+    if (!fits) {
+      return Status::invalidArgument(group + "." + name +
+                                     ": must be a string, an integer or an array of strings");
+    }
+    cJSON_AddItemToObject(merged.get(), name.c_str(), cJSON_Duplicate(item, /*recurse=*/1));
   }
   return merged;
 }
@@ -100,6 +107,95 @@ std::string member(const cJSON* obj, const char* name) {
   return cJSON_IsString(item) ? std::string(item->valuestring) : std::string();
 }
 
+// A member that must be a string if present: its text (empty if absent), or an error.
+Result<std::string> stringMember(const std::string& group, const cJSON* obj, const char* name) {
+  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, name);
+  if (item == nullptr) return std::string();
+  if (!cJSON_IsString(item)) {
+    return Status::invalidArgument(group + "." + name + ": must be a string");
+  }
+  return std::string(item->valuestring);
+}
+
+// An address for an SMTP envelope and a header: local@domain, printable ASCII without spaces
+// or the characters that would end a header or an address (no header injection).
+bool isMailAddress(const std::string& address) {
+  if (address.size() < 3 || address.size() > 254) return false;
+  const size_t at = address.find('@');
+  if (at == 0 || at == std::string::npos || at + 1 == address.size() ||
+      address.find('@', at + 1) != std::string::npos) {
+    return false;
+  }
+  for (char c : address) {
+    if (c <= ' ' || c > '~' || std::string_view("<>,;\"()\\").find(c) != std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+constexpr int kMaxMailRecipients = 20;
+
+// The email kind's settings and credentials (docs/notifications.md, "Email"): fills
+// `settings`' defaults; the destination "smtp://host:port".
+Result<std::string> checkEmail(cJSON* settings, const cJSON* credentials) {
+  auto host = stringMember("settings", settings, "smtp_host");
+  if (!host.ok()) return host.error();
+  if (host.value().empty()) return Status::invalidArgument("settings.smtp_host: is required");
+  const cJSON* port_item = cJSON_GetObjectItemCaseSensitive(settings, "smtp_port");
+  int port = 587;
+  if (port_item != nullptr) {
+    if (!json::isIntegerInRange(port_item, 1, 65535)) {
+      return Status::invalidArgument("settings.smtp_port: must be an integer from 1 to 65535");
+    }
+    port = static_cast<int>(port_item->valuedouble);
+  } else {
+    cJSON_AddNumberToObject(settings, "smtp_port", port);
+  }
+  // The host's form, as a URL would carry it.
+  auto form = parseOutboundUrl("https://" + host.value() + ":" + std::to_string(port) + "/");
+  if (!form.ok() || host.value().find_first_of("/@?#[]:") != std::string::npos) {
+    return Status::invalidArgument("settings.smtp_host: must be a host name or an IPv4 address");
+  }
+  auto security = stringMember("settings", settings, "security");
+  if (!security.ok()) return security.error();
+  if (security.value().empty()) {
+    cJSON_AddStringToObject(settings, "security", "starttls");
+  } else if (Status v = checkOneOf("settings.security", security.value(), {"starttls", "tls"});
+             !v.ok()) {
+    return v;
+  }
+  auto from = stringMember("settings", settings, "from");
+  if (!from.ok()) return from.error();
+  if (!isMailAddress(from.value())) {
+    return Status::invalidArgument("settings.from: must be one email address (name@domain)");
+  }
+  const cJSON* to = cJSON_GetObjectItemCaseSensitive(settings, "to");
+  if (!cJSON_IsArray(to) || cJSON_GetArraySize(to) < 1 ||
+      cJSON_GetArraySize(to) > kMaxMailRecipients) {
+    return Status::invalidArgument("settings.to: must be an array of 1 to 20 email addresses");
+  }
+  const cJSON* address = nullptr;
+  cJSON_ArrayForEach(address, to) {
+    if (!cJSON_IsString(address) || !isMailAddress(address->valuestring)) {
+      return Status::invalidArgument("settings.to: each item must be one email address");
+    }
+  }
+  auto username = stringMember("settings", settings, "username");
+  if (!username.ok()) return username.error();
+  if (username.value().size() > 256) {
+    return Status::invalidArgument("settings.username: must be at most 256 characters");
+  }
+  const std::string password = member(credentials, "password");
+  if (!username.value().empty() && password.empty()) {
+    return Status::invalidArgument("credentials.password: is required with settings.username");
+  }
+  if (username.value().empty() && !password.empty()) {
+    return Status::invalidArgument("settings.username: is required with credentials.password");
+  }
+  return "smtp://" + form.value().host + ":" + std::to_string(port);
+}
+
 }  // namespace
 
 const std::vector<ChannelKind>& channelKinds() {
@@ -107,6 +203,11 @@ const std::vector<ChannelKind>& channelKinds() {
       {kinds::kWebhook, {}, {}, allEvents(), allEvents()},
       {kinds::kSlack, {"webhook_url"}, {}, allEvents(), allEvents()},
       {kinds::kTeams, {"webhook_url"}, {}, allEvents(), allEvents()},
+      {kinds::kEmail,
+       {"password"},
+       {"smtp_host", "smtp_port", "security", "username", "from", "to"},
+       allEvents(),
+       allEvents()},
       {kinds::kPagerDuty,
        {"routing_key"},
        {"api_url", "severity"},
@@ -150,12 +251,21 @@ Result<ChannelSetup> checkChannelSetup(const std::string& kind, const cJSON* set
   cJSON* s = merged_settings.value().get();
   cJSON* c = merged_credentials.value().get();
   for (const std::string& field : spec->credential_fields) {
-    if (member(c, field.c_str()).empty()) {
+    if (const cJSON* given = cJSON_GetObjectItemCaseSensitive(c, field.c_str());
+        given != nullptr && !cJSON_IsString(given)) {
+      return Status::invalidArgument("credentials." + field + ": must be a string");
+    }
+    // An email server may take mail without authentication (checkEmail).
+    if (kind != kinds::kEmail && member(c, field.c_str()).empty()) {
       return Status::invalidArgument("credentials." + field + ": is required");
     }
   }
   ChannelSetup setup;
-  if (kind == kinds::kSlack || kind == kinds::kTeams) {
+  if (kind == kinds::kEmail) {
+    auto destination = checkEmail(s, c);
+    if (!destination.ok()) return destination.error();
+    setup.url = destination.value();
+  } else if (kind == kinds::kSlack || kind == kinds::kTeams) {
     auto origin = httpsOrigin("credentials.webhook_url", member(c, "webhook_url"));
     if (!origin.ok()) return origin.error();
     setup.url = origin.value();

@@ -8,12 +8,16 @@
 //   slack      credentials {webhook_url}: a Slack incoming webhook.
 //   teams      credentials {webhook_url}: a Teams Workflows "when a webhook request is
 //              received" URL; the message carries an Adaptive Card.
+//   email      settings {smtp_host, smtp_port (587), security (starttls | tls), username,
+//              from, to: [addresses]}; credentials {password} (with a username): SMTP
+//              submission, never in the clear (mail_transport.h).
 //   pagerduty  credentials {routing_key}; settings {api_url, severity}: Events API v2, trigger
 //              and resolve under one dedup key per alert.
 //   opsgenie   credentials {api_key}; settings {api_url, priority}: Alert API, create and
 //              close by alias.
 //
 // Every URL of a service kind is https:// (it carries or accompanies a credential).
+// Settings members are strings, integers (smtp_port) or arrays of strings (to).
 
 #include <cjson/cJSON.h>
 
@@ -28,16 +32,18 @@ namespace channel_kinds {
 constexpr char kWebhook[] = "webhook";
 constexpr char kSlack[] = "slack";
 constexpr char kTeams[] = "teams";
+constexpr char kEmail[] = "email";
 constexpr char kPagerDuty[] = "pagerduty";
 constexpr char kOpsgenie[] = "opsgenie";
 }  // namespace channel_kinds
 
 struct ChannelKind {
   std::string name;
-  std::vector<std::string> credential_fields;  // every one required at creation
-  std::vector<std::string> setting_fields;     // each optional
-  std::vector<std::string> events;             // the event types it may receive
-  std::vector<std::string> default_events;     // what it receives unless told
+  // Every one required at creation, but an email server's password (only with a username).
+  std::vector<std::string> credential_fields;
+  std::vector<std::string> setting_fields;  // each optional
+  std::vector<std::string> events;          // the event types it may receive
+  std::vector<std::string> default_events;  // what it receives unless told
 };
 
 // In documentation order.

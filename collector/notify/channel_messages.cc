@@ -239,6 +239,52 @@ std::string plainTextBody(const EventFacts& f) {
   return body;
 }
 
+std::string htmlBody(const EventFacts& f) {
+  auto escape = [](const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+      switch (c) {
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += "&quot;";
+          break;
+        default:
+          out += c;
+      }
+    }
+    return out;
+  };
+  const std::string gravity = eventGravity(f);
+  const char* colour = gravity == "danger"    ? "#b42318"
+                       : gravity == "warning" ? "#b54708"
+                                              : "#067647";
+  std::string html =
+      "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head>"
+      "<body style=\"font-family:sans-serif\"><h2 style=\"color:" +
+      std::string(colour) + "\">" + escape(summaryLine(f)) + "</h2><table cellpadding=\"4\">";
+  for (const auto& [label, value] : factList(f)) {
+    html += "<tr><th align=\"left\">" + escape(label) + "</th><td>" + escape(value) + "</td></tr>";
+  }
+  html += "</table>";
+  if (!f.outage_diary.empty()) {
+    html += "<h3>Outage diary (reported by the agent)</h3><ul>";
+    for (const EventFacts::Outage& o : f.outage_diary)
+      html += "<li>" + escape(diaryLine(o)) + "</li>";
+    html += "</ul>";
+  }
+  return html + "<p style=\"color:#667085\">Vigil &middot; " + escape(f.type) + " &middot; " +
+         escape(f.timestamp) + "</p></body></html>";
+}
+
 std::string eventGravity(const EventFacts& f) {
   if (f.isTest()) return "good";
   if (f.isHealth()) return f.degraded ? "warning" : "good";

@@ -74,6 +74,10 @@ std::vector<std::pair<std::string, std::string>> factList(const EventFacts& fact
 // Plain text: the summary, the facts one per line, the outage diary.
 std::string plainTextBody(const EventFacts& facts);
 
+// HTML for an email: the summary as a heading, the facts as a table, the outage diary; every
+// text escaped.
+std::string htmlBody(const EventFacts& facts);
+
 // "good", "warning" or "danger": how bad the event is, for colours and severities. An opened
 // alert of a server or a site is "danger", of a workstation "warning"; a resolution or a
 // recovery "good"; a held or released alert "warning".

@@ -54,9 +54,10 @@ std::string seconds(milliseconds d) {
 
 WebhookDispatcher::WebhookDispatcher(WebhookStore& store, WebhookTransport& transport,
                                      const Clock& clock, WebhookDispatchConfig config, LogFn warn,
-                                     LogFn error, const SecretBox* credentials)
+                                     LogFn error, const SecretBox* credentials, MailTransport* mail)
     : store_(store),
       transport_(transport),
+      mail_(mail),
       composer_(credentials),
       clock_(clock),
       config_(std::move(config)),
@@ -263,8 +264,17 @@ bool WebhookDispatcher::attempt(const DueDelivery& due) {
     ++delivered_;
     return afterRecording(due, s);
   }
-  const WebhookResult answer =
-      composed.ok() ? transport_.post(composed.value().request) : WebhookResult(composed.error());
+  WebhookResult answer = WebhookResult(WebhookFailure{});
+  if (!composed.ok()) {
+    answer = composed.error();
+  } else if (composed.value().mail) {
+    answer = mail_ != nullptr
+                 ? mail_->send(*composed.value().mail)
+                 : WebhookResult(WebhookFailure{compose_failures::kNotSendable,
+                                                "this dispatcher has no mail transport"});
+  } else {
+    answer = transport_.post(composed.value().request);
+  }
   const int64_t done_ms = nowMs(clock_);
 
   Status recorded;
@@ -279,7 +289,7 @@ bool WebhookDispatcher::attempt(const DueDelivery& due) {
     if (answer.ok()) {
       const int status = answer.value().status;
       outcome.http_status = status;
-      outcome.error = "http_" + std::to_string(status);
+      outcome.error = (due.kind == "email" ? "smtp_" : "http_") + std::to_string(status);
       logged = outcome.error;
       if (status == 429 || status == 503) {
         if (auto wait =

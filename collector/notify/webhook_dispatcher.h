@@ -107,9 +107,10 @@ class WebhookDispatcher {
   // failed attempt and per entry given up; `error` one per store failure. `credentials` (which
   // must outlive the dispatcher) opens the sealed credentials of channels other than webhooks
   // (channel_composer.h); null: only webhooks are delivered, other channels' entries fail.
+  // `mail` (which must outlive the dispatcher) sends email channels' messages; null: they fail.
   WebhookDispatcher(WebhookStore& store, WebhookTransport& transport, const Clock& clock,
                     WebhookDispatchConfig config, LogFn warn = {}, LogFn error = {},
-                    const SecretBox* credentials = nullptr);
+                    const SecretBox* credentials = nullptr, MailTransport* mail = nullptr);
   ~WebhookDispatcher();  // stops if running
   WebhookDispatcher(const WebhookDispatcher&) = delete;
   WebhookDispatcher& operator=(const WebhookDispatcher&) = delete;
@@ -164,6 +165,7 @@ class WebhookDispatcher {
 
   WebhookStore& store_;
   WebhookTransport& transport_;
+  MailTransport* const mail_;
   const ChannelComposer composer_;
   const Clock& clock_;
   const WebhookDispatchConfig config_;

@@ -14,8 +14,10 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -115,6 +117,82 @@ struct Authority {
 
 }  // namespace
 
+namespace {
+
+// Debian's aiosmtpd as a mail provider's submission port: STARTTLS required, then AUTH.
+class SmtpServer {
+ public:
+  SmtpServer(const TempDir& tmp, const std::string& name, const TlsCredentials& credentials,
+             bool starttls = true)
+      : out_(tmp.sub(name + "-received.jsonl")), log_(tmp.sub(name + "-server.log")) {
+    const std::string cert = tmp.write(name + "-cert.pem", credentials.cert_pem).string();
+    const std::string key = tmp.write(name + "-key.pem", credentials.key_pem).string();
+    std::vector<std::string> args = {
+        VIGIL_SMTP_SERVER_SCRIPT, "--cert",     cert,        "--key", key, "--user",
+        "vigil@msp.example",      "--password", "m4il-PASS", "--out", out_};
+    if (!starttls) args.push_back("--no-starttls");
+    process_ = std::make_unique<ChildProcess>("/usr/bin/python3", args, log_);
+    BOOST_REQUIRE_MESSAGE(eventually(
+                              [&] {
+                                const std::string log = this->log();
+                                const size_t at = log.find("READY ");
+                                if (at == std::string::npos) return false;
+                                port_ = std::stoi(log.substr(at + 6));
+                                return true;
+                              },
+                              20s),
+                          "the SMTP server did not start: " << log());
+  }
+  ~SmtpServer() { process_->signal(SIGTERM); }
+  int port() const { return port_; }
+  // The messages it accepted, one JSON object each.
+  std::vector<Poco::JSON::Object::Ptr> received() const { return records("message"); }
+  // The authentication attempts it saw.
+  std::vector<Poco::JSON::Object::Ptr> authAttempts() const { return records("auth"); }
+  std::string log() const {
+    std::ifstream in(log_);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+
+ private:
+  std::vector<Poco::JSON::Object::Ptr> records(const std::string& event) const {
+    std::vector<Poco::JSON::Object::Ptr> out;
+    std::ifstream in(out_);
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      auto record = json(line);
+      if (record->getValue<std::string>("event") == event) out.push_back(record);
+    }
+    return out;
+  }
+
+  std::string out_, log_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+std::string emailMembers(int port, const std::string& password,
+                         const std::string& events = R"(["alert.opened"])") {
+  return R"("settings": {"smtp_host": "127.0.0.1", "smtp_port": )" + std::to_string(port) +
+         R"(, "username": "vigil@msp.example", "from": "vigil@msp.example",)"
+         R"( "to": ["ops@msp.example", "tech@msp.example"]}, "events": )" +
+         events + R"(, "credentials": {"password": ")" + password + R"("})";
+}
+
+// The channel's newest delivery.
+Poco::JSON::Object::Ptr newestDelivery(const Collector& c, int64_t channel_id) {
+  HttpResponse r = c.adminGet("/api/v1/channels/" + std::to_string(channel_id) + "/deliveries");
+  if (r.status != 200) return nullptr;
+  auto items = r.json()->getArray("items");
+  return items->size() > 0 ? items->getObject(0) : nullptr;
+}
+
+std::string lastErrorOf(const Poco::JSON::Object::Ptr& d) {
+  return d && !d->isNull("last_error") ? d->getValue<std::string>("last_error") : "";
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(every_service_hears_of_an_outage_in_its_own_terms_and_of_its_end) {
   Authority authority;
   ServiceReceiver slack(Service::kSlack, authority.server);
@@ -124,8 +202,12 @@ BOOST_AUTO_TEST_CASE(every_service_hears_of_an_outage_in_its_own_terms_and_of_it
   for (ServiceReceiver* r : {&slack, &teams, &pagerduty, &opsgenie}) r->start();
 
   TempDir tmp;
+  SmtpServer smtp(tmp, "smtp", authority.server);
   Collector collector(tmp.sub("collector"), settings(authority.ca_file, fastPresence()));
   collector.start();
+  const int64_t email_id = createChannel(
+      collector, "email",
+      emailMembers(smtp.port(), "m4il-PASS", R"(["alert.opened", "alert.resolved"])"));
   const std::string slack_url = slack.url("/services/T0001/B0001/SLACKSECRET");
   const std::string teams_url =
       teams.url("/workflows/w1/triggers/manual/paths/invoke?sig=TEAMSSIG");
@@ -157,7 +239,7 @@ BOOST_AUTO_TEST_CASE(every_service_hears_of_an_outage_in_its_own_terms_and_of_it
   agent.kill();
   auto each_accepted = [&](size_t n) {
     return accepted(slack) >= n && accepted(teams) >= n && accepted(pagerduty) >= n &&
-           accepted(opsgenie) >= n;
+           accepted(opsgenie) >= n && smtp.received().size() >= n;
   };
   BOOST_REQUIRE_MESSAGE(eventually([&] { return each_accepted(1); }, 40s),
                         "not every service heard of the outage; collector log:\n"
@@ -201,8 +283,16 @@ BOOST_AUTO_TEST_CASE(every_service_hears_of_an_outage_in_its_own_terms_and_of_it
   BOOST_TEST(og[1].uri == "/v2/alerts/" + alias + "/close?identifierType=alias");
   BOOST_TEST(og[0].headers.at("authorization") == "GenieKey " + kGenieKey);
   BOOST_TEST(og[1].answered == 202);
+  // Email: the outage and its end, with what Vigil knows, in both parts.
+  const auto mails = smtp.received();
+  BOOST_REQUIRE(mails.size() == 2u);
+  const std::string opened_mail = mails[0]->getValue<std::string>("data");
+  BOOST_TEST(opened_mail.find("Subject: [Vigil] Offline: ") != std::string::npos);
+  BOOST_TEST(opened_mail.find("Last heartbeat: ") != std::string::npos);
+  BOOST_TEST(mails[1]->getValue<std::string>("data").find("Subject: [Vigil] Resolved: ") !=
+             std::string::npos);
   // Every delivery is recorded delivered.
-  for (int64_t id : {slack_id, teams_id, pagerduty_id, opsgenie_id}) {
+  for (int64_t id : {email_id, slack_id, teams_id, pagerduty_id, opsgenie_id}) {
     BOOST_TEST(
         (deliveryStates(collector, id) == std::vector<std::string>{"delivered", "delivered"}),
         "channel " << id);
@@ -280,4 +370,65 @@ BOOST_AUTO_TEST_CASE(dead_destinations_delay_no_other_destinations_messages) {
   // (15 s): well under one second, even on a loaded machine.
   BOOST_TEST(dead_max < 1.0);
   hanging.stop();
+}
+
+// An email channel sends through a submission server that requires STARTTLS and AUTH: the
+// message arrives encrypted, authenticated, to every recipient, with a plain-text and an HTML
+// part and a Message-ID that stays the same across retries. A wrong password is reported as
+// such and nothing is sent; a server without STARTTLS gets nothing, not even the password.
+BOOST_AUTO_TEST_CASE(email_goes_out_over_starttls_with_authentication_or_not_at_all) {
+  Authority authority;
+  TempDir tmp;
+  SmtpServer smtp(tmp, "smtp", authority.server);
+  SmtpServer cleartext(tmp, "smtp-cleartext", authority.server, /*starttls=*/false);
+  Collector collector(tmp.sub("collector"), settings(authority.ca_file, fastPresence()));
+  collector.start();
+
+  const int64_t email_id =
+      createChannel(collector, "email", emailMembers(smtp.port(), "m4il-PASS"));
+  const std::string message_id = sendTest(collector, email_id);
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return !smtp.received().empty(); }, 30s),
+                        "no email arrived; server log:\n"
+                            << smtp.log() << "\ncollector log:\n"
+                            << logTail(collector.logPath()));
+  const auto mail = smtp.received()[0];
+  BOOST_TEST(mail->getValue<bool>("tls"));
+  BOOST_TEST(mail->getValue<std::string>("login") == "vigil@msp.example");
+  BOOST_TEST(mail->getValue<std::string>("mail_from") == "vigil@msp.example");
+  BOOST_TEST(mail->getArray("rcpt_tos")->size() == 2u);
+  const std::string data = mail->getValue<std::string>("data");
+  BOOST_TEST(data.find("Subject: [Vigil] Vigil test notification") != std::string::npos);
+  BOOST_TEST(data.find("Message-ID: <" + message_id + "@vigil>") != std::string::npos);
+  BOOST_TEST(data.find("multipart/alternative") != std::string::npos);
+  BOOST_TEST(data.find("text/plain") != std::string::npos);
+  BOOST_TEST(data.find("text/html") != std::string::npos);
+  BOOST_TEST(data.find("Auto-Submitted: auto-generated") != std::string::npos);
+  BOOST_REQUIRE(eventually(
+      [&] {
+        auto d = newestDelivery(collector, email_id);
+        return d && d->getValue<std::string>("state") == "delivered";
+      },
+      10s));
+  BOOST_TEST(newestDelivery(collector, email_id)->getValue<int>("last_status") == 250);
+
+  // A wrong password: refused by the server, reported, retried; nothing delivered.
+  const int64_t wrong_id = createChannel(collector, "email", emailMembers(smtp.port(), "wrong"));
+  sendTest(collector, wrong_id);
+  BOOST_REQUIRE(eventually(
+      [&] { return lastErrorOf(newestDelivery(collector, wrong_id)) == "smtp_auth_failed"; }, 20s));
+  BOOST_TEST(newestDelivery(collector, wrong_id)->getValue<std::string>("state") == "pending");
+  BOOST_TEST(smtp.received().size() == 1u);
+  // Every login the server saw was over TLS.
+  for (const auto& attempt : smtp.authAttempts()) BOOST_TEST(attempt->getValue<bool>("tls"));
+
+  // No STARTTLS offered: nothing is sent, not even the login.
+  const int64_t clear_id =
+      createChannel(collector, "email", emailMembers(cleartext.port(), "m4il-PASS"));
+  sendTest(collector, clear_id);
+  BOOST_REQUIRE(eventually(
+      [&] { return lastErrorOf(newestDelivery(collector, clear_id)) == "starttls_unavailable"; },
+      20s));
+  BOOST_TEST(cleartext.received().empty());
+  BOOST_TEST(cleartext.authAttempts().empty());
+  BOOST_TEST(readFile(collector.logPath()).find("m4il-PASS") == std::string::npos);
 }

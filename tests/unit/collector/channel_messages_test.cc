@@ -420,3 +420,68 @@ BOOST_AUTO_TEST_CASE(credentials_of_another_key_or_no_key_fail_as_unreadable) {
   d.secret = box().seal(R"({"webhook_url":"https://h.test/x"})", "something else").value();
   BOOST_TEST(!ChannelComposer(&box()).compose(d, 0).ok());
 }
+
+BOOST_AUTO_TEST_CASE(email_settings_get_their_defaults_and_refuse_header_injection) {
+  const std::string to = R"("to": ["ops@msp.example"])";
+  auto ok =
+      setup("email",
+            R"({"smtp_host": "smtp.msp.example", "from": "vigil@msp.example", )" + to + "}", "{}");
+  BOOST_REQUIRE(ok.ok());
+  BOOST_TEST(ok.value().url == "smtp://smtp.msp.example:587");
+  const JsonPtr settings = parseObject(ok.value().settings);
+  BOOST_TEST(textAt(settings.get(), {"security"}) == "starttls");
+  BOOST_TEST(at(settings.get(), {"smtp_port"})->valueint == 587);
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {R"({"from": "vigil@msp.example", )" + to + "}", "settings.smtp_host: is required"},
+      {R"({"smtp_host": "smtp.msp.example", "from": "vigil@msp.example\r\nBcc: x@y.z", )" + to +
+           "}",
+       "settings.from: must be one email address (name@domain)"},
+      {R"({"smtp_host": "smtp.msp.example", "from": "vigil@msp.example", "to": []})",
+       "settings.to: must be an array of 1 to 20 email addresses"},
+      {R"({"smtp_host": "smtp.msp.example", "from": "v@m.e", "to": ["a@b.c>, evil@x.y"]})",
+       "settings.to: each item must be one email address"},
+      {R"({"smtp_host": "smtp.msp.example", "smtp_port": 70000, "from": "v@m.e", )" + to + "}",
+       "settings.smtp_port: must be an integer from 1 to 65535"},
+      {R"({"smtp_host": "smtp.msp.example/x", "from": "v@m.e", )" + to + "}",
+       "settings.smtp_host: must be a host name or an IPv4 address"},
+      {R"({"smtp_host": "smtp.msp.example", "security": "none", "from": "v@m.e", )" + to + "}",
+       "settings.security: must be one of starttls, tls"},
+      {R"({"smtp_host": "smtp.msp.example", "username": "u", "from": "v@m.e", )" + to + "}",
+       "credentials.password: is required with settings.username"},
+  };
+  for (const auto& [settings_text, message] : refused) {
+    auto r = setup("email", settings_text, "{}");
+    BOOST_REQUIRE_MESSAGE(!r.ok(), settings_text);
+    BOOST_TEST(r.error().message() == message);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_email_is_composed_with_both_parts_and_a_stable_message_id) {
+  AlertRecord a = alert();
+  const std::string payload = ev::alertEventPayload(ev::kAlertOpened, a, kOpenedMs, nullptr);
+  const ChannelComposer composer(&box());
+  DueDelivery d = due("email", payload, R"({"password":"p"})",
+                      R"({"smtp_host":"smtp.msp.example","smtp_port":465,"security":"tls",)"
+                      R"("username":"u","from":"v@m.e","to":["a@b.c","d@e.f"]})");
+  auto m = composer.compose(d, 0);
+  BOOST_REQUIRE(m.ok());
+  BOOST_REQUIRE(m.value().mail.has_value());
+  const MailRequest& mail = *m.value().mail;
+  BOOST_TEST(mail.host == "smtp.msp.example");
+  BOOST_TEST(mail.port == 465);
+  BOOST_TEST(mail.security == "tls");
+  BOOST_TEST(mail.password == "p");
+  BOOST_TEST((mail.to == std::vector<std::string>{"a@b.c", "d@e.f"}));
+  BOOST_TEST(mail.subject == "[Vigil] Offline: ag_01");
+  BOOST_TEST(mail.message_id == "msg_1");
+  BOOST_TEST(mail.text_body.find("Note: no heartbeat") != std::string::npos);
+  BOOST_TEST(mail.html_body.find("<h2") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_html_body_escapes_every_text) {
+  AlertSubject s = subject();
+  s.hostname = "<script>alert(1)</script>";
+  const std::string html = htmlBody(facts(ev::kAlertOpened, alert(), s));
+  BOOST_TEST(html.find("<script>") == std::string::npos);
+  BOOST_TEST(html.find("&lt;script&gt;") != std::string::npos);
+}
