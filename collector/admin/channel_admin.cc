@@ -31,8 +31,30 @@ void addEvents(cJSON* o, const std::vector<std::string>& names) {
   cJSON_AddItemToObject(o, "events", events);
 }
 
+// The names of the credentials set in `w`'s sealed credentials, in the kind's order; all of the
+// kind's required ones if they cannot be opened here (every one was required to be set).
+std::vector<std::string> credentialsSet(const Webhook& w, const SecretBox* box) {
+  const ChannelKind* kind = findChannelKind(w.kind);
+  if (kind == nullptr || w.kind == channel_kinds::kWebhook || w.secret.empty()) return {};
+  json::JsonPtr opened;
+  if (box != nullptr) {
+    if (auto plain = box->open(w.secret, kCredentialsContext); plain.ok()) {
+      opened = json::parse(plain.value());
+    }
+  }
+  std::vector<std::string> names;
+  for (const std::string& f : kind->credential_fields) {
+    const cJSON* value =
+        opened ? cJSON_GetObjectItemCaseSensitive(opened.get(), f.c_str()) : nullptr;
+    const bool set = opened ? cJSON_IsString(value) && value->valuestring[0] != '\0'
+                            : w.kind != channel_kinds::kEmail;
+    if (set) names.push_back(f);
+  }
+  return names;
+}
+
 // A channel as the API shows it; a webhook through /api/v1/webhooks as it always was.
-void addChannelFields(cJSON* o, const Webhook& w, View view) {
+void addChannelFields(cJSON* o, const Webhook& w, View view, const SecretBox* box) {
   out::integer(o, "id", w.id);
   out::integer(o, "tenant_id", w.tenant_id);
   if (view == View::kChannels) out::string(o, "kind", w.kind);
@@ -45,11 +67,8 @@ void addChannelFields(cJSON* o, const Webhook& w, View view) {
         settings && cJSON_IsObject(settings.get()) ? settings.release() : cJSON_CreateObject());
     // The names of the credentials that are set, never their values.
     cJSON* set = cJSON_AddArrayToObject(o, "credentials_set");
-    if (const ChannelKind* kind = findChannelKind(w.kind);
-        kind && !w.secret.empty() && w.kind != channel_kinds::kWebhook) {
-      for (const std::string& f : kind->credential_fields) {
-        cJSON_AddItemToArray(set, cJSON_CreateString(f.c_str()));
-      }
+    for (const std::string& f : credentialsSet(w, box)) {
+      cJSON_AddItemToArray(set, cJSON_CreateString(f.c_str()));
     }
     cJSON_AddItemToObject(o, "filter", channelFilterJson(w.filter));
   }
@@ -77,9 +96,10 @@ void addDeliveryFields(cJSON* o, const OutboxEntry& e, View view) {
   out::optionalTime(o, "delivered_at", e.delivered_at_ms);
 }
 
-AdminAnswer channelAnswer(const Webhook& w, View view, int status, bool with_secret) {
+AdminAnswer channelAnswer(const Webhook& w, View view, int status, bool with_secret,
+                          const SecretBox* box) {
   json::JsonPtr root(cJSON_CreateObject());
-  addChannelFields(root.get(), w, view);
+  addChannelFields(root.get(), w, view, box);
   if (with_secret && w.kind == channel_kinds::kWebhook) out::string(root.get(), "secret", w.secret);
   return out::answer(root, status);
 }
@@ -287,6 +307,17 @@ ApiResult<ChannelAdminService::Configured> ChannelAdminService::configure(
   if (auto allowed = checkDestination(member, destination, tenant_id); !allowed.ok()) {
     return allowed.error();
   }
+  if (kind == channel_kinds::kHaloPsa) {
+    // HaloPSA's authorisation server may be another host than its API.
+    json::JsonPtr settings = json::parse(setup.value().settings);
+    const cJSON* auth = cJSON_GetObjectItemCaseSensitive(settings.get(), "auth_url");
+    if (cJSON_IsString(auth)) {
+      if (auto allowed = checkDestination("settings.auth_url", auth->valuestring, tenant_id);
+          !allowed.ok()) {
+        return allowed.error();
+      }
+    }
+  }
   auto sealed = credentials_->seal(setup.value().credentials, kCredentialsContext);
   if (!sealed.ok()) {
     return ApiError{500, errors::kInternal, "cannot seal the credentials", std::nullopt};
@@ -333,7 +364,7 @@ ApiResult<AdminAnswer> ChannelAdminService::list(View view, const AdminRequest& 
   cJSON* items = cJSON_CreateArray();
   for (const Webhook& w : channels) {
     cJSON* item = cJSON_CreateObject();
-    addChannelFields(item, w, view);
+    addChannelFields(item, w, view, credentials_);
     cJSON_AddItemToArray(items, item);
   }
   std::optional<std::string> next;
@@ -369,11 +400,12 @@ ApiResult<AdminAnswer> ChannelAdminService::create(View view, const AdminRequest
                         "a webhook has none (its secret is generated)");
   }
   if (!webhook && body.has("url")) {
-    return invalidField(
-        "url", "a " + kind->name + " channel's address is in its " +
-                   (kind->name == channel_kinds::kSlack || kind->name == channel_kinds::kTeams
-                        ? "credentials (webhook_url)"
-                        : "settings (api_url)"));
+    const bool chat = kind->name == channel_kinds::kSlack || kind->name == channel_kinds::kTeams;
+    const bool email = kind->name == channel_kinds::kEmail;
+    return invalidField("url", "a " + kind->name + " channel's address is in its " +
+                                   (chat    ? "credentials (webhook_url)"
+                                    : email ? "settings (smtp_host, smtp_port)"
+                                            : "settings (api_url)"));
   }
   std::optional<std::string> url;
   if (webhook) {
@@ -418,13 +450,13 @@ ApiResult<AdminAnswer> ChannelAdminService::create(View view, const AdminRequest
   w.enabled = enabled.value().value_or(true);
   auto created = store_.createWebhook(w, request.now_ms);
   if (!created.ok()) return storeFailure(created.error());
-  return channelAnswer(created.value(), view, 201, /*with_secret=*/true);
+  return channelAnswer(created.value(), view, 201, /*with_secret=*/true, credentials_);
 }
 
 ApiResult<AdminAnswer> ChannelAdminService::get(View view, const AdminRequest& request) {
   auto w = findVisible(view, request);
   if (!w.ok()) return w.error();
-  return channelAnswer(w.value(), view, 200, /*with_secret=*/false);
+  return channelAnswer(w.value(), view, 200, /*with_secret=*/false, credentials_);
 }
 
 ApiResult<AdminAnswer> ChannelAdminService::update(View view, const AdminRequest& request) {
@@ -479,7 +511,7 @@ ApiResult<AdminAnswer> ChannelAdminService::update(View view, const AdminRequest
   auto updated = store_.updateWebhook(current.id, update);
   if (!updated.ok()) return storeFailure(updated.error());
   if (!updated.value()) return notFound(view == View::kChannels ? "channel" : "webhook");
-  return channelAnswer(*updated.value(), view, 200, /*with_secret=*/false);
+  return channelAnswer(*updated.value(), view, 200, /*with_secret=*/false, credentials_);
 }
 
 ApiResult<AdminAnswer> ChannelAdminService::remove(View view, const AdminRequest& request) {

@@ -445,6 +445,16 @@ struct DueDeliveryFilter {
   std::vector<int64_t> skip_webhooks;
 };
 
+// A ticket a PSA channel opened for one alert (docs/notifications.md, "PSA tickets"): the
+// service's ticket id, so that the alert's end adds a note to and closes that ticket.
+struct ChannelTicket {
+  int64_t channel_id = 0;
+  std::string ordering_key;  // the alert's ("alert:<id>")
+  std::string ticket;        // the service's id of the ticket
+  int64_t opened_at_ms = 0;
+  std::optional<int64_t> closed_at_ms;
+};
+
 // The outcome of one delivery attempt.
 struct DeliveryAttempt {
   int64_t at_ms = 0;

@@ -196,6 +196,89 @@ Result<std::string> checkEmail(cJSON* settings, const cJSON* credentials) {
   return "smtp://" + form.value().host + ":" + std::to_string(port);
 }
 
+// An integer setting in [min, max]: its value, `fallback` if absent and allowed (-1: required).
+Result<int64_t> integerSetting(const cJSON* settings, const char* name, int64_t min, int64_t max,
+                               int64_t fallback) {
+  const cJSON* item = cJSON_GetObjectItemCaseSensitive(settings, name);
+  if (item == nullptr) {
+    if (fallback >= 0) return fallback;
+    return Status::invalidArgument(std::string("settings.") + name + ": is required");
+  }
+  if (!json::isIntegerInRange(item, min, max)) {
+    return Status::invalidArgument(std::string("settings.") + name + ": must be an integer from " +
+                                   std::to_string(min) + " to " + std::to_string(max));
+  }
+  return static_cast<int64_t>(item->valuedouble);
+}
+
+// The PSA kinds' settings (docs/notifications.md, "PSA tickets"); the destination: the API URL.
+Result<std::string> checkTicketDesk(const std::string& kind, cJSON* settings,
+                                    const cJSON* credentials) {
+  for (const char* key : {"company", "public_key", "private_key", "client_id", "integration_code",
+                          "username", "secret", "oauth_client_id", "oauth_client_secret"}) {
+    const std::string value = member(credentials, key);
+    if (value.size() > 512) {
+      return Status::invalidArgument(std::string("credentials.") + key +
+                                     ": must be at most 512 characters");
+    }
+  }
+  auto api = stringMember("settings", settings, "api_url");
+  if (!api.ok()) return api.error();
+  if (api.value().empty()) return Status::invalidArgument("settings.api_url: is required");
+  auto origin = httpsOrigin("settings.api_url", api.value());
+  if (!origin.ok()) return origin.error();
+  constexpr int64_t kMaxId = 1'000'000'000'000;
+  if (kind == kinds::kConnectWise) {
+    for (const char* name : {"company_id", "board_id"}) {
+      if (auto id = integerSetting(settings, name, 1, kMaxId, -1); !id.ok()) return id.error();
+    }
+    auto status = stringMember("settings", settings, "closed_status");
+    if (!status.ok()) return status.error();
+    if (status.value().empty()) cJSON_AddStringToObject(settings, "closed_status", "Closed");
+  } else if (kind == kinds::kAutotask) {
+    if (auto id = integerSetting(settings, "company_id", 0, kMaxId, -1); !id.ok()) {
+      return id.error();
+    }
+    if (auto q = integerSetting(settings, "queue_id", 1, kMaxId, 0); !q.ok()) return q.error();
+    if (auto p = integerSetting(settings, "priority", 1, 4, 0); !p.ok()) return p.error();
+    auto closed = integerSetting(settings, "closed_status", 1, 1000, 5);
+    if (!closed.ok()) return closed.error();
+    if (!cJSON_HasObjectItem(settings, "closed_status")) {
+      cJSON_AddNumberToObject(settings, "closed_status", 5);
+    }
+  } else {
+    if (auto id = integerSetting(settings, "client_id", 1, kMaxId, -1); !id.ok()) {
+      return id.error();
+    }
+    if (auto t = integerSetting(settings, "tickettype_id", 1, kMaxId, 0); !t.ok()) {
+      return t.error();
+    }
+    auto closed = integerSetting(settings, "closed_status_id", 1, kMaxId, 9);
+    if (!closed.ok()) return closed.error();
+    if (!cJSON_HasObjectItem(settings, "closed_status_id")) {
+      cJSON_AddNumberToObject(settings, "closed_status_id", 9);
+    }
+    // The authorisation server: beside the API ("…/api" -> "…/auth") unless given.
+    auto auth = stringMember("settings", settings, "auth_url");
+    if (!auth.ok()) return auth.error();
+    if (auth.value().empty()) {
+      std::string base = api.value();
+      while (!base.empty() && base.back() == '/') base.pop_back();
+      const std::string suffix = "/api";
+      if (base.size() < suffix.size() ||
+          base.compare(base.size() - suffix.size(), suffix.size(), suffix) != 0) {
+        return Status::invalidArgument(
+            "settings.auth_url: is required when settings.api_url does not end in /api");
+      }
+      cJSON_AddStringToObject(settings, "auth_url",
+                              (base.substr(0, base.size() - suffix.size()) + "/auth").c_str());
+    } else if (auto checked = httpsOrigin("settings.auth_url", auth.value()); !checked.ok()) {
+      return checked.error();
+    }
+  }
+  return api.value();
+}
+
 }  // namespace
 
 const std::vector<ChannelKind>& channelKinds() {
@@ -216,6 +299,21 @@ const std::vector<ChannelKind>& channelKinds() {
       {kinds::kOpsgenie,
        {"api_key"},
        {"api_url", "priority"},
+       incidentEvents(),
+       {ev::kAlertOpened, ev::kAlertResolved}},
+      {kinds::kConnectWise,
+       {"company", "public_key", "private_key", "client_id"},
+       {"api_url", "company_id", "board_id", "closed_status"},
+       incidentEvents(),
+       {ev::kAlertOpened, ev::kAlertResolved}},
+      {kinds::kAutotask,
+       {"integration_code", "username", "secret"},
+       {"api_url", "company_id", "queue_id", "priority", "closed_status"},
+       incidentEvents(),
+       {ev::kAlertOpened, ev::kAlertResolved}},
+      {kinds::kHaloPsa,
+       {"oauth_client_id", "oauth_client_secret"},
+       {"api_url", "auth_url", "client_id", "tickettype_id", "closed_status_id"},
        incidentEvents(),
        {ev::kAlertOpened, ev::kAlertResolved}},
   };
@@ -263,6 +361,10 @@ Result<ChannelSetup> checkChannelSetup(const std::string& kind, const cJSON* set
   ChannelSetup setup;
   if (kind == kinds::kEmail) {
     auto destination = checkEmail(s, c);
+    if (!destination.ok()) return destination.error();
+    setup.url = destination.value();
+  } else if (kind == kinds::kConnectWise || kind == kinds::kAutotask || kind == kinds::kHaloPsa) {
+    auto destination = checkTicketDesk(kind, s, c);
     if (!destination.ok()) return destination.error();
     setup.url = destination.value();
   } else if (kind == kinds::kSlack || kind == kinds::kTeams) {

@@ -15,6 +15,14 @@
 //              and resolve under one dedup key per alert.
 //   opsgenie   credentials {api_key}; settings {api_url, priority}: Alert API, create and
 //              close by alias.
+//   connectwise  credentials {company, public_key, private_key, client_id}; settings
+//              {api_url (…/v4_6_release/apis/3.0), company_id, board_id, closed_status}:
+//              Manage REST API tickets (psa_tickets.h).
+//   autotask   credentials {integration_code, username, secret}; settings {api_url
+//              (…/atservicesrest/v1.0), company_id, queue_id, priority, closed_status}.
+//   halopsa    credentials {oauth_client_id, oauth_client_secret} (client credentials grant);
+//              settings {api_url (…/api), auth_url (…/auth), client_id, tickettype_id,
+//              closed_status_id}.
 //
 // Every URL of a service kind is https:// (it carries or accompanies a credential).
 // Settings members are strings, integers (smtp_port) or arrays of strings (to).
@@ -35,6 +43,9 @@ constexpr char kTeams[] = "teams";
 constexpr char kEmail[] = "email";
 constexpr char kPagerDuty[] = "pagerduty";
 constexpr char kOpsgenie[] = "opsgenie";
+constexpr char kConnectWise[] = "connectwise";
+constexpr char kAutotask[] = "autotask";
+constexpr char kHaloPsa[] = "halopsa";
 }  // namespace channel_kinds
 
 struct ChannelKind {

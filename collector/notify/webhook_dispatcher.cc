@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "collector/notify/outbound_policy.h"
+#include "collector/notify/psa_tickets.h"
 #include "common/retry_after.h"
 
 namespace vigil::collector {
@@ -58,6 +59,7 @@ WebhookDispatcher::WebhookDispatcher(WebhookStore& store, WebhookTransport& tran
     : store_(store),
       transport_(transport),
       mail_(mail),
+      tickets_(store, transport, credentials),
       composer_(credentials),
       clock_(clock),
       config_(std::move(config)),
@@ -257,6 +259,16 @@ bool WebhookDispatcher::attempt(const DueDelivery& due) {
 
   // A message that cannot be composed (credentials this collector cannot open, ...) fails like
   // an attempt without an answer, and is retried: the channel may be mended meanwhile.
+  if (isTicketKind(due.kind)) {
+    // A PSA's ticket steps (psa_tickets.h); status 0: nothing to send for this event.
+    const WebhookResult answer = tickets_.deliver(due, started_ms);
+    if (answer.ok() && answer.value().status == 0) {
+      Status s = store_.markDeliveryDelivered(entry.id, claimant_, outcome);
+      ++delivered_;
+      return afterRecording(due, s);
+    }
+    return recordOutcome(due, outcome, answer);
+  }
   const ComposeResult composed = composer_.compose(due, started_ms);
   if (composed.ok() && !composed.value().send) {
     // The channel's service has nothing to say for this event.
@@ -275,6 +287,12 @@ bool WebhookDispatcher::attempt(const DueDelivery& due) {
   } else {
     answer = transport_.post(composed.value().request);
   }
+  return recordOutcome(due, outcome, answer);
+}
+
+bool WebhookDispatcher::recordOutcome(const DueDelivery& due, DeliveryAttempt outcome,
+                                      const WebhookResult& answer) {
+  const OutboxEntry& entry = due.entry;
   const int64_t done_ms = nowMs(clock_);
 
   Status recorded;

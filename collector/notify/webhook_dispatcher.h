@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "collector/notify/channel_composer.h"
+#include "collector/notify/psa_tickets.h"
 #include "collector/notify/webhook_transport.h"
 #include "collector/store/store.h"
 #include "common/clock.h"
@@ -156,6 +157,9 @@ class WebhookDispatcher {
   void noteStoreSuccess();
   // Attempts one entry and records the outcome; false if recording it failed.
   bool attempt(const DueDelivery& due);
+  // Records `answer` to the attempt `outcome` began: delivered on a 2xx, else retried after
+  // the backoff or given up; false if recording it failed.
+  bool recordOutcome(const DueDelivery& due, DeliveryAttempt outcome, const WebhookResult& answer);
   // After recording the outcome of `due`'s attempt (`recorded`): a claim lost to another
   // dispatcher is logged; a store failure is noted and the entry held. False on a store
   // failure.
@@ -166,6 +170,7 @@ class WebhookDispatcher {
   WebhookStore& store_;
   WebhookTransport& transport_;
   MailTransport* const mail_;
+  TicketDesk tickets_;
   const ChannelComposer composer_;
   const Clock& clock_;
   const WebhookDispatchConfig config_;

@@ -73,6 +73,9 @@ struct AttemptState {
   int status = 0;
   std::string retry_after;
   bool head_complete = false;
+  // The answer's body, read only if the request asks for it (read_body_limit > 0).
+  size_t body_limit = 0;
+  std::string body;
 
   bool permitted(const IpAddress& a) const {
     return std::find(screened.begin(), screened.end(), a) != screened.end() &&
@@ -158,7 +161,8 @@ size_t onHeader(char* data, size_t size, size_t count, void* user) {
   if (line.empty()) {
     if (state->status >= 200) {
       state->head_complete = true;
-      return 0;  // ends the transfer: CURLE_WRITE_ERROR, with the head kept
+      // Without a body to read, ends the transfer (CURLE_WRITE_ERROR, with the head kept).
+      return state->body_limit > 0 ? bytes : 0;
     }
     return bytes;
   }
@@ -171,7 +175,15 @@ size_t onHeader(char* data, size_t size, size_t count, void* user) {
   return bytes;
 }
 
-size_t refuseBody(char* /*data*/, size_t /*size*/, size_t /*count*/, void* /*user*/) { return 0; }
+// CURLOPT_WRITEFUNCTION: keeps the body up to its limit; a longer body ends the transfer, with
+// what was read kept (the caller finds it cut).
+size_t readBody(char* data, size_t size, size_t count, void* user) {
+  auto* state = static_cast<AttemptState*>(user);
+  const size_t bytes = size * count;
+  if (state->body.size() + bytes > state->body_limit) return 0;
+  state->body.append(data, bytes);
+  return bytes;
+}
 
 const char* reasonFor(CURLcode rc) {
   switch (rc) {
@@ -283,8 +295,10 @@ WebhookResult HttpWebhookTransport::post(const WebhookRequest& request) {
   if (!easy) return WebhookFailure{failures::kOther, "cannot create a libcurl handle"};
   CURL* h = easy.get();
 
+  state.body_limit = request.read_body_limit;
   CurlSlistPtr headers;
-  bool listed = append(headers, "Content-Type: application/json") && append(headers, "Expect:");
+  bool listed =
+      append(headers, "Content-Type: " + request.content_type) && append(headers, "Expect:");
   for (const auto& [name, value] : request.headers) {
     listed = listed && append(headers, name + ": " + value);
   }
@@ -334,19 +348,30 @@ WebhookResult HttpWebhookTransport::post(const WebhookRequest& request) {
   set(CURLOPT_PREREQDATA, static_cast<void*>(&state));
   set(CURLOPT_HEADERFUNCTION, &onHeader);
   set(CURLOPT_HEADERDATA, static_cast<void*>(&state));
-  set(CURLOPT_WRITEFUNCTION, &refuseBody);
+  set(CURLOPT_WRITEFUNCTION, &readBody);
+  set(CURLOPT_WRITEDATA, static_cast<void*>(&state));
   set(CURLOPT_USERAGENT, options_.user_agent.c_str());
   set(CURLOPT_HTTPHEADER, headers.get());
-  set(CURLOPT_POST, 1L);
-  set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-  set(CURLOPT_POSTFIELDS, request.body.c_str());
+  if (request.method == "GET") {
+    set(CURLOPT_HTTPGET, 1L);
+  } else {
+    set(CURLOPT_POST, 1L);
+    set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    set(CURLOPT_POSTFIELDS, request.body.c_str());
+    if (request.method != "POST") set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
   if (rc != CURLE_OK) {
     return WebhookFailure{failures::kOther,
                           std::string("cannot set up libcurl: ") + curl_easy_strerror(rc)};
   }
 
   rc = curl_easy_perform(h);
-  if (state.head_complete) return WebhookResponse{state.status, state.retry_after};
+  if (state.head_complete) {
+    WebhookResponse answer{state.status, state.retry_after, std::move(state.body)};
+    // A body cut by its limit, or by the connection, is what was read; a body was asked for
+    // and the transfer failed otherwise than by the limit: no answer.
+    if (state.body_limit == 0 || rc == CURLE_OK || rc == CURLE_WRITE_ERROR) return answer;
+  }
   if (!state.stopped.empty() && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_ABORTED_BY_CALLBACK)) {
     return WebhookFailure{failures::kRefusedByPolicy, where + state.stopped};
   }

@@ -19,13 +19,19 @@ namespace vigil::collector {
 struct WebhookRequest {
   std::string url;  // http:// or https://
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;  // sent as application/json
+  std::string body;
+  std::string method = "POST";  // POST, PATCH, PUT or GET (which sends no body)
+  std::string content_type = "application/json";
+  // The answer's body is read up to this many bytes (a longer one is cut there); 0: never read
+  // (webhooks: the transfer ends with the answer's head).
+  size_t read_body_limit = 0;
 };
 
-// The receiver's answer: its status and Retry-After header. Its body is never read.
+// The receiver's answer: its status, Retry-After header, and body if the request asked for it.
 struct WebhookResponse {
   int status = 0;
   std::string retry_after;  // empty if absent
+  std::string body;
 };
 
 // Why an attempt got no answer. `reason` is one of the webhook_failures below, fit to show the
@@ -54,9 +60,9 @@ using WebhookResult = Result<WebhookResponse, WebhookFailure>;
 class WebhookTransport {
  public:
   virtual ~WebhookTransport() = default;
-  // POSTs `request`. An HTTP answer, whatever its status, is a WebhookResponse; no answer
-  // (refused destination, name resolution, connection, TLS, timeout) is a WebhookFailure.
-  // Thread safety: implementations are safe to call from several threads.
+  // Sends `request` (a POST unless it says otherwise). An HTTP answer, whatever its status, is a
+  // WebhookResponse; no answer (refused destination, name resolution, connection, TLS, timeout) is
+  // a WebhookFailure. Thread safety: implementations are safe to call from several threads.
   virtual WebhookResult post(const WebhookRequest& request) = 0;
   // The longest one post() takes, as a whole: the dispatcher's claims of outbox entries are
   // made to outlast an attempt comfortably (webhook_dispatcher.h).

@@ -340,6 +340,17 @@ const std::vector<Migration>& migrations() {
           "ALTER TABLE webhooks ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'",
           "ALTER TABLE webhooks ADD COLUMN filter TEXT NOT NULL DEFAULT '{}'",
       }},
+      // 12: the tickets PSA channels opened, one per channel and alert (ordering key), so
+      // that the alert's end closes the ticket its start opened.
+      {{
+          "CREATE TABLE channel_tickets ("
+          " webhook_id INTEGER NOT NULL REFERENCES webhooks(id),"
+          " ordering_key TEXT NOT NULL,"
+          " ticket TEXT NOT NULL,"
+          " opened_at INTEGER NOT NULL,"
+          " closed_at INTEGER,"
+          " PRIMARY KEY (webhook_id, ordering_key))",
+      }},
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
   return kMigrations;

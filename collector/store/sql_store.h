@@ -215,6 +215,9 @@ class SqlStore final : public Store {
                                                   size_t limit) override;
   Result<OutboxStats> outboxStats() override;
   uint64_t outboxEnqueueFailures() override { return outbox_failures_.load(); }
+  Result<std::optional<ChannelTicket>> findChannelTicket(int64_t channel_id,
+                                                         const std::string& ordering_key) override;
+  Status recordChannelTicket(const ChannelTicket& ticket) override;
 
   // The cluster's coordination (sql_leases.cc), on a connection of its own: a renewal never
   // waits behind a presence write or the write-behind.

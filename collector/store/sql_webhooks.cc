@@ -357,6 +357,7 @@ Result<bool> SqlStore::deleteWebhook(int64_t webhook_id) {
     Transaction tx(s);
     Poco::Int64 id = webhook_id;
     s << "DELETE FROM webhook_outbox WHERE webhook_id = $1", use(id), now;
+    s << "DELETE FROM channel_tickets WHERE webhook_id = $1", use(id), now;
     Statement del(s);
     del << "DELETE FROM webhooks WHERE id = $1", use(id);
     const size_t deleted = del.execute();
@@ -536,6 +537,48 @@ Result<OutboxStats> SqlStore::outboxStats() {
         }
         return stats;
       });
+}
+
+Result<std::optional<ChannelTicket>> SqlStore::findChannelTicket(
+    int64_t channel_id, const std::string& ordering_key) {
+  return adminRead(
+      "cannot read channel ticket", [&](Session& session) -> Result<std::optional<ChannelTicket>> {
+        Poco::Int64 id = channel_id;
+        Statement st(session);
+        st << "SELECT ticket, opened_at, closed_at FROM channel_tickets"
+              " WHERE webhook_id = $1 AND ordering_key = $2",
+            use(id), bind(ordering_key), now;
+        RecordSet rs(st);
+        if (rs.rowCount() == 0) return std::optional<ChannelTicket>();
+        ChannelTicket t;
+        t.channel_id = channel_id;
+        t.ordering_key = ordering_key;
+        t.ticket = stringAt(rs, 0, 0);
+        t.opened_at_ms = intAt(rs, 1, 0);
+        t.closed_at_ms = optionalIntAt(rs, 2, 0);
+        return std::optional<ChannelTicket>(std::move(t));
+      });
+}
+
+Status SqlStore::recordChannelTicket(const ChannelTicket& ticket) {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot record channel ticket", [&]() REQUIRES(mu_) -> Status {
+    Session& s = *session_;
+    Transaction tx(s);
+    Poco::Int64 id = ticket.channel_id;
+    Statement exists(s);
+    exists << "SELECT 1 FROM webhooks WHERE id = $1", use(id), now;
+    if (RecordSet(exists).rowCount() == 0) return Status::notFound("no such channel");
+    Poco::Int64 opened = ticket.opened_at_ms;
+    Poco::Nullable<Poco::Int64> closed = toNullable(ticket.closed_at_ms);
+    s << "DELETE FROM channel_tickets WHERE webhook_id = $1 AND ordering_key = $2", use(id),
+        bind(ticket.ordering_key), now;
+    s << "INSERT INTO channel_tickets (webhook_id, ordering_key, ticket, opened_at, closed_at)"
+         " VALUES ($1, $2, $3, $4, $5)",
+        use(id), bind(ticket.ordering_key), bind(ticket.ticket), use(opened), use(closed), now;
+    tx.commit();
+    return Status::okStatus();
+  });
 }
 
 void SqlStore::enqueueAlertEventLocked(const std::string& event_type, int64_t alert_id,

@@ -263,7 +263,8 @@ class WebhookStore {
   // The updated webhook; nullopt if unknown.
   virtual Result<std::optional<Webhook>> updateWebhook(int64_t webhook_id,
                                                        const WebhookUpdate& update) = 0;
-  // Deletes the webhook and its whole outbox (pending entries are dropped). False if unknown.
+  // Deletes the webhook and its whole outbox (pending entries are dropped), and its tickets'
+  // record. False if unknown.
   virtual Result<bool> deleteWebhook(int64_t webhook_id) = 0;
   // Puts one event in the webhook's outbox with a new message id, due at `now_ms` or, behind
   // pending entries of its ordering key, when they are. kNotFound if the webhook does not exist.
@@ -305,6 +306,12 @@ class WebhookStore {
   virtual Result<std::vector<OutboxEntry>> listDeliveries(int64_t webhook_id, int64_t before_id,
                                                           size_t limit) = 0;
   virtual Result<OutboxStats> outboxStats() = 0;
+  // The ticket a PSA channel opened for an ordering key (an alert); nullopt if none.
+  virtual Result<std::optional<ChannelTicket>> findChannelTicket(
+      int64_t channel_id, const std::string& ordering_key) = 0;
+  // Records (or replaces) the ticket of the channel and ordering key. kNotFound if the channel
+  // does not exist (deleted meanwhile).
+  virtual Status recordChannelTicket(const ChannelTicket& ticket) = 0;
   // Events that could not be put in the outbox since the store was opened: the presence write
   // they belonged to was committed without them (appendPresenceEvents). Counted in memory, so
   // it answers also while the database does not, and never goes back.

@@ -230,6 +230,13 @@ class StoreWrapper : public Store {
   }
   Result<OutboxStats> outboxStats() override { return target_.outboxStats(); }
   uint64_t outboxEnqueueFailures() override { return target_.outboxEnqueueFailures(); }
+  Result<std::optional<ChannelTicket>> findChannelTicket(int64_t channel_id,
+                                                         const std::string& ordering_key) override {
+    return target_.findChannelTicket(channel_id, ordering_key);
+  }
+  Status recordChannelTicket(const ChannelTicket& ticket) override {
+    return target_.recordChannelTicket(ticket);
+  }
   Status appendFencedPresenceEvents(const LeaseFence& fence,
                                     const std::vector<StatusChangeRecord>& changes,
                                     const std::vector<AlertChange>& alerts,

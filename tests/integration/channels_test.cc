@@ -8,6 +8,7 @@
 //     trigger and a resolve under one dedup key, Opsgenie a create and a close by alias.
 //   - Dead destinations (a refused port, one answering 500, one that never answers) delay no
 //     other destination's messages: measured with the shipped delivery defaults.
+#include <Poco/Base64Encoder.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
@@ -18,6 +19,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -106,6 +108,15 @@ size_t accepted(const ServiceReceiver& r) {
   size_t n = 0;
   for (const ServiceRequest& q : r.requests()) n += q.answered >= 200 && q.answered < 300;
   return n;
+}
+
+std::string base64(const std::string& text) {
+  std::ostringstream out;
+  Poco::Base64Encoder encoder(out);
+  encoder.rdbuf()->setLineLength(0);
+  encoder << text;
+  encoder.close();
+  return out.str();
 }
 
 struct Authority {
@@ -431,4 +442,91 @@ BOOST_AUTO_TEST_CASE(email_goes_out_over_starttls_with_authentication_or_not_at_
   BOOST_TEST(cleartext.received().empty());
   BOOST_TEST(cleartext.authAttempts().empty());
   BOOST_TEST(readFile(collector.logPath()).find("m4il-PASS") == std::string::npos);
+}
+
+// PSA tickets: ConnectWise Manage, Autotask and HaloPSA stand-ins keep the tickets the
+// collector opens. An agent's outage opens one ticket in each, on the company, client and
+// board the channel names; its end adds a note saying so and closes that ticket, and no
+// second ticket is opened. HaloPSA's token comes from its client credentials grant.
+BOOST_AUTO_TEST_CASE(an_outage_opens_one_psa_ticket_and_its_end_notes_and_closes_it) {
+  Authority authority;
+  ServiceReceiver connectwise(Service::kConnectWise, authority.server,
+                              "Basic " + base64("acme+pub-k3y:PRIV-K3Y"));
+  ServiceReceiver autotask(Service::kAutotask, authority.server,
+                           "AT-CODE:api@msp.example:AT-S3CRET");
+  ServiceReceiver halo(Service::kHaloPsa, authority.server, "vigil-app:HALO-S3CRET");
+  for (ServiceReceiver* r : {&connectwise, &autotask, &halo}) r->start();
+
+  TempDir tmp;
+  Collector collector(tmp.sub("collector"), settings(authority.ca_file, fastPresence()));
+  collector.start();
+  const int64_t cw_id =
+      createChannel(collector, "connectwise",
+                    R"("settings": {"api_url": ")" + connectwise.url("/v4_6_release/apis/3.0") +
+                        R"(", "company_id": 250, "board_id": 1, "closed_status": "Completed"
+},)"
+                        R"( "credentials": {"company": "acme", "public_key": "pub-k3y",)"
+                        R"( "private_key": "PRIV-K3Y", "client_id": "0b1c2d3e-vigil"})");
+  const int64_t at_id = createChannel(
+      collector, "autotask",
+      R"("settings": {"api_url": ")" + autotask.url("/atservicesrest/v1.0") +
+          R"(", "company_id": 0, "queue_id": 8},)"
+          R"( "credentials": {"integration_code": "AT-CODE", "username": "api@msp.example",)"
+          R"( "secret": "AT-S3CRET"})");
+  const int64_t halo_id = createChannel(
+      collector, "halopsa",
+      R"("settings": {"api_url": ")" + halo.url("/api") +
+          R"(", "client_id": 12},)"
+          R"( "credentials": {"oauth_client_id": "vigil-app", "oauth_client_secret": "HALO-S3CRET"})");
+
+  Agent agent(tmp.sub("agent"), collector.port(), collector.enrollToken());
+  agent.start();
+  std::string agent_id;
+  BOOST_REQUIRE(eventually([&] { return !(agent_id = agent.agentId()).empty(); }, 20s));
+  BOOST_REQUIRE(eventually([&] { return statusOf(collector, agent_id) == "ONLINE"; }, 20s));
+  agent.kill();
+  auto each_opened = [&] {
+    return connectwise.tickets().size() == 1 && autotask.tickets().size() == 1 &&
+           halo.tickets().size() == 1;
+  };
+  BOOST_REQUIRE_MESSAGE(eventually(each_opened, 40s), "not every PSA has a ticket; collector log:\n"
+                                                          << logTail(collector.logPath()));
+  agent.start();
+  auto closed = [](const ServiceReceiver& r, const std::string& status) {
+    const auto tickets = r.tickets();
+    return tickets.size() == 1 && tickets.begin()->second.status == status &&
+           tickets.begin()->second.notes.size() == 1;
+  };
+  BOOST_REQUIRE_MESSAGE(eventually(
+                            [&] {
+                              return closed(connectwise, "Completed") && closed(autotask, "5") &&
+                                     closed(halo, "9");
+                            },
+                            40s),
+                        "not every ticket was noted and closed; collector log:\n"
+                            << logTail(collector.logPath()));
+  agent.stop();
+
+  for (const ServiceReceiver* r : {&connectwise, &autotask, &halo}) {
+    const PsaTicket ticket = r->tickets().begin()->second;
+    BOOST_TEST(ticket.summary.rfind("Offline: ", 0) == 0u, ticket.summary);
+    BOOST_TEST(ticket.summary.find("[vigil-alert-") != std::string::npos, ticket.summary);
+    BOOST_TEST(ticket.description.find("Last heartbeat: ") != std::string::npos);
+    BOOST_TEST(ticket.notes[0].find("Resolved: ") != std::string::npos, ticket.notes[0]);
+  }
+  BOOST_TEST(connectwise.tickets().begin()->second.company == 250);
+  BOOST_TEST(halo.tickets().begin()->second.company == 12);
+  // One token for both of HaloPSA's deliveries: kept until it nears its expiry.
+  size_t token_requests = 0;
+  for (const ServiceRequest& q : halo.requests()) token_requests += q.uri == "/auth/token";
+  BOOST_TEST(token_requests == 1u);
+  for (int64_t id : {cw_id, at_id, halo_id}) {
+    BOOST_TEST(
+        (deliveryStates(collector, id) == std::vector<std::string>{"delivered", "delivered"}),
+        "channel " << id);
+  }
+  const std::string log = readFile(collector.logPath());
+  for (const char* secret : {"PRIV-K3Y", "AT-S3CRET", "HALO-S3CRET"}) {
+    BOOST_TEST(log.find(secret) == std::string::npos, secret << " is in the log");
+  }
 }

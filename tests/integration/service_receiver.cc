@@ -182,7 +182,12 @@ void ServiceReceiver::handle(ServiceRequest& request) {
   requests_[index].answer_body = request.answer_body;
 }
 
-std::pair<int, std::string> ServiceReceiver::judge(const ServiceRequest& r) const {
+std::map<int64_t, PsaTicket> ServiceReceiver::tickets() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tickets_;
+}
+
+std::pair<int, std::string> ServiceReceiver::judge(const ServiceRequest& r) {
   const auto content_type = r.headers.find("content-type");
   const bool json =
       content_type != r.headers.end() && content_type->second.rfind("application/json", 0) == 0;
@@ -242,6 +247,12 @@ std::pair<int, std::string> ServiceReceiver::judge(const ServiceRequest& r) cons
       return {202,
               R"({"status":"success","message":"Event processed","dedup_key":")" + dedup + R"("})"};
     }
+    case Service::kConnectWise:
+      return connectWise(r);
+    case Service::kAutotask:
+      return autotask(r);
+    case Service::kHaloPsa:
+      return haloPsa(r);
     case Service::kOpsgenie: {
       const auto auth = r.headers.find("authorization");
       if (auth == r.headers.end() || auth->second != "GenieKey " + key_) {
@@ -269,6 +280,188 @@ std::pair<int, std::string> ServiceReceiver::judge(const ServiceRequest& r) cons
     }
   }
   return {500, ""};
+}
+
+namespace {
+
+std::string header(const ServiceRequest& r, const std::string& name) {
+  const auto found = r.headers.find(name);
+  return found == r.headers.end() ? "" : found->second;
+}
+
+int64_t integerOf(const Object::Ptr& o, const std::string& name) {
+  if (!o || !o->has(name) || o->isNull(name)) return 0;
+  try {
+    return o->getValue<int64_t>(name);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// "/<prefix>/rest" -> "/rest"; empty if the path is not under `prefix`.
+std::string under(const std::string& path, const std::string& prefix) {
+  return path.rfind(prefix + "/", 0) == 0 ? path.substr(prefix.size()) : "";
+}
+
+// The id in ".../{id}" or ".../{id}/<tail>".
+int64_t idAfter(const std::string& rest, const std::string& head, const std::string& tail = "") {
+  if (rest.rfind(head, 0) != 0) return 0;
+  std::string id = rest.substr(head.size());
+  if (!tail.empty()) {
+    if (id.size() <= tail.size() || id.compare(id.size() - tail.size(), tail.size(), tail) != 0) {
+      return 0;
+    }
+    id.resize(id.size() - tail.size());
+  }
+  if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return std::stoll(id);
+}
+
+// A form-encoded body's fields (no '+' or %-escapes beyond what the tests send).
+std::map<std::string, std::string> formOf(const std::string& body) {
+  std::map<std::string, std::string> fields;
+  size_t start = 0;
+  while (start <= body.size()) {
+    size_t end = body.find('&', start);
+    if (end == std::string::npos) end = body.size();
+    const std::string pair = body.substr(start, end - start);
+    const size_t eq = pair.find('=');
+    if (eq != std::string::npos) fields[pair.substr(0, eq)] = pair.substr(eq + 1);
+    start = end + 1;
+  }
+  return fields;
+}
+
+}  // namespace
+
+std::pair<int, std::string> ServiceReceiver::connectWise(const ServiceRequest& r) {
+  if (header(r, "authorization") != key_ || header(r, "clientid").empty()) {
+    return {401, R"({"code":"Unauthorized","message":"Authentication failed."})"};
+  }
+  const std::string rest = under(pathOf(r.uri), "/v4_6_release/apis/3.0");
+  Poco::JSON::Parser parser;
+  if (r.method == "POST" && rest == "/service/tickets") {
+    const Object::Ptr body = objectOf(r.body);
+    const std::string summary = textOf(body, "summary");
+    const Object::Ptr board = body ? body->getObject("board") : nullptr;
+    const Object::Ptr company = body ? body->getObject("company") : nullptr;
+    if (summary.empty() || summary.size() > 100 || integerOf(board, "id") <= 0 ||
+        integerOf(company, "id") <= 0) {
+      return {400, R"({"code":"InvalidObject","message":"ticket object is invalid"})"};
+    }
+    PsaTicket t{++next_id_, summary, textOf(body, "initialDescription"),
+                "New",      {},      integerOf(company, "id")};
+    tickets_[t.id] = t;
+    return {201, R"({"id":)" + std::to_string(t.id) + R"(,"summary":"…","status":{"name":"New"}})"};
+  }
+  if (const int64_t id = idAfter(rest, "/service/tickets/", "/notes"); r.method == "POST" && id) {
+    const Object::Ptr body = objectOf(r.body);
+    if (tickets_.count(id) == 0) return {404, R"({"code":"NotFound"})"};
+    if (textOf(body, "text").empty()) return {400, R"({"code":"InvalidObject"})"};
+    tickets_[id].notes.push_back(textOf(body, "text"));
+    return {201, R"({"id":)" + std::to_string(++next_id_) + R"(,"ticketId":)" + std::to_string(id) +
+                     "}"};
+  }
+  if (const int64_t id = idAfter(rest, "/service/tickets/"); r.method == "PATCH" && id) {
+    if (tickets_.count(id) == 0) return {404, R"({"code":"NotFound"})"};
+    try {
+      auto ops = parser.parse(r.body).extract<Poco::JSON::Array::Ptr>();
+      const Object::Ptr op = ops->getObject(0);
+      if (textOf(op, "op") != "replace" || textOf(op, "path") != "status") throw std::exception();
+      tickets_[id].status = textOf(op->getObject("value"), "name");
+    } catch (const std::exception&) {
+      return {400, R"({"code":"InvalidObject","message":"patch is invalid"})"};
+    }
+    return {200, R"({"id":)" + std::to_string(id) + "}"};
+  }
+  return {404, R"({"code":"NotFound"})"};
+}
+
+std::pair<int, std::string> ServiceReceiver::autotask(const ServiceRequest& r) {
+  const std::string presented =
+      header(r, "apiintegrationcode") + ":" + header(r, "username") + ":" + header(r, "secret");
+  if (presented != key_) return {401, R"({"errors":["Unauthorized"]})"};
+  const std::string rest = under(pathOf(r.uri), "/atservicesrest/v1.0");
+  const Object::Ptr body = objectOf(r.body);
+  if (r.method == "POST" && rest == "/Tickets") {
+    const std::string title = textOf(body, "title");
+    if (title.empty() || title.size() > 255 || !body->has("companyID") ||
+        integerOf(body, "status") <= 0 || integerOf(body, "priority") <= 0) {
+      return {500, R"({"errors":["Missing required fields"]})"};
+    }
+    PsaTicket t{++next_id_, title, textOf(body, "description"),
+                "1",        {},    integerOf(body, "companyID")};
+    tickets_[t.id] = t;
+    return {200, R"({"itemId":)" + std::to_string(t.id) + "}"};
+  }
+  if (const int64_t id = idAfter(rest, "/Tickets/", "/Notes"); r.method == "POST" && id) {
+    if (tickets_.count(id) == 0) return {404, R"({"errors":["Ticket not found"]})"};
+    if (textOf(body, "description").empty() || integerOf(body, "noteType") <= 0 ||
+        integerOf(body, "publish") <= 0) {
+      return {500, R"({"errors":["Missing required fields"]})"};
+    }
+    tickets_[id].notes.push_back(textOf(body, "description"));
+    return {200, R"({"itemId":)" + std::to_string(++next_id_) + "}"};
+  }
+  if (r.method == "PATCH" && rest == "/Tickets") {
+    const int64_t id = integerOf(body, "id");
+    if (tickets_.count(id) == 0) return {404, R"({"errors":["Ticket not found"]})"};
+    tickets_[id].status = std::to_string(integerOf(body, "status"));
+    return {200, R"({"itemId":)" + std::to_string(id) + "}"};
+  }
+  return {404, R"({"errors":["Not found"]})"};
+}
+
+std::pair<int, std::string> ServiceReceiver::haloPsa(const ServiceRequest& r) {
+  const std::string path = pathOf(r.uri);
+  if (r.method == "POST" && path == "/auth/token") {
+    auto form = formOf(r.body);
+    if (header(r, "content-type").rfind("application/x-www-form-urlencoded", 0) != 0 ||
+        form["grant_type"] != "client_credentials" ||
+        form["client_id"] + ":" + form["client_secret"] != key_) {
+      return {401, R"({"error":"invalid_client"})"};
+    }
+    const std::string token = "tok-" + std::to_string(++next_id_);
+    tokens_.insert(token);
+    return {200, R"({"access_token":")" + token +
+                     R"(","token_type":"Bearer","expires_in":3600,"scope":"all"})"};
+  }
+  const std::string bearer = header(r, "authorization");
+  if (bearer.rfind("Bearer ", 0) != 0 || tokens_.count(bearer.substr(7)) == 0) {
+    return {401, R"({"error":"unauthorized"})"};
+  }
+  Poco::JSON::Array::Ptr items;
+  try {
+    Poco::JSON::Parser parser;
+    items = parser.parse(r.body).extract<Poco::JSON::Array::Ptr>();
+  } catch (const std::exception&) {
+    return {400, R"({"error":"the body must be an array"})"};
+  }
+  const Object::Ptr item = items && items->size() == 1 ? items->getObject(0) : nullptr;
+  if (!item) return {400, R"({"error":"one item expected"})"};
+  if (r.method == "POST" && path == "/api/Tickets") {
+    if (const int64_t id = integerOf(item, "id"); id > 0) {
+      if (tickets_.count(id) == 0) return {404, R"({"error":"not found"})"};
+      tickets_[id].status = std::to_string(integerOf(item, "status_id"));
+      return {200, R"({"id":)" + std::to_string(id) + "}"};
+    }
+    if (textOf(item, "summary").empty() || integerOf(item, "client_id") <= 0) {
+      return {400, R"({"error":"summary and client_id are required"})"};
+    }
+    PsaTicket t{++next_id_, textOf(item, "summary"),     textOf(item, "details"), "1",
+                {},         integerOf(item, "client_id")};
+    tickets_[t.id] = t;
+    return {201, R"({"id":)" + std::to_string(t.id) + R"(,"summary":"…"})"};
+  }
+  if (r.method == "POST" && path == "/api/Actions") {
+    const int64_t id = integerOf(item, "ticket_id");
+    if (tickets_.count(id) == 0) return {404, R"({"error":"ticket not found"})"};
+    if (textOf(item, "note").empty()) return {400, R"({"error":"note is required"})"};
+    tickets_[id].notes.push_back(textOf(item, "note"));
+    return {201, R"({"id":)" + std::to_string(++next_id_) + R"(,"ticket_id":)" +
+                     std::to_string(id) + "}"};
+  }
+  return {404, R"({"error":"not found"})"};
 }
 
 }  // namespace vigil::testing

@@ -13,6 +13,20 @@
 //                             trigger payload.summary (at most 1024), source and severity
 //                             critical|error|warning|info; 202 {"status": "success", ...,
 //                             "dedup_key"}, else 400 {"status": "invalid event", "errors"}.
+//   ConnectWise Manage        under /v4_6_release/apis/3.0: "Authorization: Basic" of
+//                             company+public:private and a clientId header (else 401);
+//                             POST /service/tickets (summary 1..100, board.id, company.id) 201
+//                             {"id"}; POST /service/tickets/{id}/notes (text) 201; PATCH
+//                             /service/tickets/{id} with a JSON Patch replacing status 200.
+//   Autotask                  under /atservicesrest/v1.0: ApiIntegrationcode, UserName and
+//                             Secret headers (else 401); POST /Tickets (companyID, title
+//                             1..255, status, priority) {"itemId"}; POST /Tickets/{id}/Notes
+//                             (title, description, noteType, publish); PATCH /Tickets {id,
+//                             status}.
+//   HaloPSA                   POST /auth/token (client credentials, form-encoded) {access_token,
+//                             expires_in}; then "Authorization: Bearer" (else 401); POST
+//                             /api/Tickets [one ticket: new (summary, client_id) 201 or
+//                             {id, status_id} 200]; POST /api/Actions [{ticket_id, note}] 201.
 //   Opsgenie Alert API        "Authorization: GenieKey <the key given>" (else 401);
 //                             POST /v2/alerts with "message" (1 to 130) and "alias" (at most
 //                             512); POST /v2/alerts/{alias}/close?identifierType=alias; 202
@@ -25,6 +39,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,7 +54,17 @@ class HTTPServer;
 
 namespace vigil::testing {
 
-enum class Service { kSlack, kTeams, kPagerDuty, kOpsgenie };
+enum class Service { kSlack, kTeams, kPagerDuty, kOpsgenie, kConnectWise, kAutotask, kHaloPsa };
+
+// A ticket as a PSA stand-in keeps it.
+struct PsaTicket {
+  int64_t id = 0;
+  std::string summary;
+  std::string description;
+  std::string status;  // "New", then the closing status as sent
+  std::vector<std::string> notes;
+  int64_t company = 0;
+};
 
 struct ServiceRequest {
   std::string method;
@@ -54,7 +79,9 @@ struct ServiceRequest {
 class ServiceReceiver {
  public:
   // `credentials`: the server certificate (a TestCertificateAuthority's). `key`: the routing
-  // key (PagerDuty) or API key (Opsgenie) accepted; unused otherwise.
+  // key (PagerDuty), API key (Opsgenie) or, for the PSAs, what authenticates: ConnectWise the
+  // whole Authorization header value, Autotask "code:username:secret", HaloPSA
+  // "client_id:client_secret".
   ServiceReceiver(Service service, const TlsCredentials& credentials, std::string key = "");
   ~ServiceReceiver();
   ServiceReceiver(const ServiceReceiver&) = delete;
@@ -72,13 +99,18 @@ class ServiceReceiver {
   void holdEvery(std::chrono::milliseconds hold);
 
   std::vector<ServiceRequest> requests() const;
+  // The PSAs' tickets, by id.
+  std::map<int64_t, PsaTicket> tickets() const;
 
   // Called on the server's threads.
   void handle(ServiceRequest& request);
 
  private:
-  // The service's answer to `request`: status and body.
-  std::pair<int, std::string> judge(const ServiceRequest& request) const;
+  // The service's answer to `request`: status and body. The PSAs keep tickets.
+  std::pair<int, std::string> judge(const ServiceRequest& request);
+  std::pair<int, std::string> connectWise(const ServiceRequest& request);
+  std::pair<int, std::string> autotask(const ServiceRequest& request);
+  std::pair<int, std::string> haloPsa(const ServiceRequest& request);
 
   const Service service_;
   const std::string key_;
@@ -90,6 +122,9 @@ class ServiceReceiver {
   int forced_status_ = 0;
   std::chrono::milliseconds hold_{0};
   std::vector<ServiceRequest> requests_;
+  std::map<int64_t, PsaTicket> tickets_;
+  int64_t next_id_ = 4700;
+  std::set<std::string> tokens_;  // HaloPSA's issued bearer tokens
   int port_ = 0;
   std::unique_ptr<Poco::ThreadPool> pool_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;

@@ -622,3 +622,29 @@ BOOST_AUTO_TEST_CASE(a_channel_test_event_is_queued_under_its_id) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(channel_admin_credentials, ChannelFixture)
+
+// Only the credentials actually set are named: an email server without authentication has
+// no password.
+BOOST_AUTO_TEST_CASE(credentials_set_names_only_what_is_set) {
+  const std::string settings = R"("settings": {"smtp_host": "hooks.example.com", "from": )"
+                               R"("vigil@msp.example", "to": ["ops@msp.example"]})";
+  auto open_relay = createChannel(R"({"tenant_id": )" + std::to_string(tenant_a) +
+                                  R"(, "kind": "email", )" + settings + "}");
+  BOOST_TEST(text(open_relay.get(), "credentials_set") == "[]");
+  BOOST_TEST(text(open_relay.get(), "url") == "smtp://hooks.example.com:587");
+  auto with_login =
+      call(onlyA(), "PATCH", "/api/v1/channels/" + std::to_string(idOf(open_relay.get())),
+           R"({"settings": {"username": "vigil"}, "credentials": {"password": "pw"}})");
+  BOOST_REQUIRE(with_login.ok());
+  BOOST_TEST(with_login.value().body.find(R"("credentials_set":["password"])") !=
+             std::string::npos);
+  auto url = call(TenantScope::everything(), "POST", "/api/v1/channels",
+                  R"({"tenant_id": )" + std::to_string(tenant_a) + R"(, "kind": "email", )" +
+                      settings + R"(, "url": "https://x.example"})");
+  BOOST_REQUIRE(!url.ok());
+  BOOST_TEST(url.error().message.find("smtp_host") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -485,3 +485,48 @@ BOOST_AUTO_TEST_CASE(the_html_body_escapes_every_text) {
   BOOST_TEST(html.find("<script>") == std::string::npos);
   BOOST_TEST(html.find("&lt;script&gt;") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(psa_settings_name_their_company_and_board_and_get_closing_defaults) {
+  const std::string cw_credentials =
+      R"({"company":"acme","public_key":"p","private_key":"k","client_id":"c"})";
+  auto cw = setup("connectwise",
+                  R"({"api_url":"https://na.myconnectwise.net/v4_6_release/apis/3.0",)"
+                  R"("company_id":250,"board_id":1})",
+                  cw_credentials);
+  BOOST_REQUIRE(cw.ok());
+  BOOST_TEST(cw.value().url == "https://na.myconnectwise.net/v4_6_release/apis/3.0");
+  BOOST_TEST(textAt(parseObject(cw.value().settings).get(), {"closed_status"}) == "Closed");
+  auto no_board =
+      setup("connectwise", R"({"api_url":"https://na.myconnectwise.net/x","company_id":250})",
+            cw_credentials);
+  BOOST_REQUIRE(!no_board.ok());
+  BOOST_TEST(no_board.error().message() == "settings.board_id: is required");
+  auto missing_key =
+      setup("connectwise", R"({"api_url":"https://h.test/x","company_id":1,"board_id":1})",
+            R"({"company":"acme","public_key":"p","client_id":"c"})");
+  BOOST_REQUIRE(!missing_key.ok());
+  BOOST_TEST(missing_key.error().message() == "credentials.private_key: is required");
+
+  auto autotask = setup("autotask",
+                  R"({"api_url":"https://webservices5.autotask.net/atservicesrest/v1.0",)"
+                  R"("company_id":0,"priority":9})",
+                  R"({"integration_code":"i","username":"u","secret":"s"})");
+  BOOST_REQUIRE(!autotask.ok());
+  BOOST_TEST(autotask.error().message() == "settings.priority: must be an integer from 1 to 4");
+
+  const std::string halo_credentials = R"({"oauth_client_id":"a","oauth_client_secret":"b"})";
+  auto halo = setup("halopsa", R"({"api_url":"https://msp.halopsa.com/api","client_id":12})",
+                    halo_credentials);
+  BOOST_REQUIRE(halo.ok());
+  const JsonPtr halo_settings = parseObject(halo.value().settings);
+  BOOST_TEST(textAt(halo_settings.get(), {"auth_url"}) == "https://msp.halopsa.com/auth");
+  BOOST_TEST(at(halo_settings.get(), {"closed_status_id"})->valueint == 9);
+  auto elsewhere = setup("halopsa", R"({"api_url":"https://msp.example/halo","client_id":12})",
+                         halo_credentials);
+  BOOST_REQUIRE(!elsewhere.ok());
+  BOOST_TEST(elsewhere.error().message().rfind("settings.auth_url: is required", 0) == 0u);
+  auto plain = setup("halopsa", R"({"api_url":"http://msp.halopsa.com/api","client_id":12})",
+                     halo_credentials);
+  BOOST_REQUIRE(!plain.ok());
+  BOOST_TEST(plain.error().message() == "settings.api_url: must be an https:// URL");
+}

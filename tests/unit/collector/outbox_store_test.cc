@@ -346,6 +346,27 @@ BOOST_AUTO_TEST_CASE(a_channel_filter_narrows_alerts_by_site_class_and_kind) {
   BOOST_TEST(slack_due);
 }
 
+// A PSA channel's tickets: one per channel and alert, replaced when recorded again, gone with
+// the channel; a channel deleted meanwhile is kNotFound.
+BOOST_AUTO_TEST_CASE(channel_tickets_are_kept_per_channel_and_alert) {
+  Webhook w = webhook(tenant_a);
+  Webhook other = webhook(tenant_a);
+  BOOST_TEST(!store->findChannelTicket(w.id, "alert:1").value().has_value());
+  BOOST_REQUIRE(store->recordChannelTicket({w.id, "alert:1", "4711", 1000, std::nullopt}).ok());
+  BOOST_REQUIRE(store->recordChannelTicket({other.id, "alert:1", "9", 1000, std::nullopt}).ok());
+  auto found = store->findChannelTicket(w.id, "alert:1").value();
+  BOOST_REQUIRE(found.has_value());
+  BOOST_TEST(found->ticket == "4711");
+  BOOST_TEST(!found->closed_at_ms.has_value());
+  BOOST_REQUIRE(store->recordChannelTicket({w.id, "alert:1", "4711", 1000, 5000}).ok());
+  BOOST_TEST(*store->findChannelTicket(w.id, "alert:1").value()->closed_at_ms == 5000);
+  BOOST_TEST(store->findChannelTicket(other.id, "alert:1").value()->ticket == "9");
+  BOOST_REQUIRE(store->deleteWebhook(w.id).value());
+  BOOST_TEST(!store->findChannelTicket(w.id, "alert:1").value().has_value());
+  BOOST_TEST((store->recordChannelTicket({w.id, "alert:2", "1", 1000, std::nullopt}).code() ==
+              StatusCode::kNotFound));
+}
+
 BOOST_AUTO_TEST_CASE(held_and_released_alerts_are_announced) {
   Webhook w = webhook(tenant_a);
   AlertChange held = alert("agent-a", "held", 10'000);
