@@ -18,7 +18,7 @@ namespace {
 namespace kinds = channel_kinds;
 namespace failures = webhook_failures;
 
-constexpr size_t kAnswerLimit = 256 * 1024;  // a service's answer read at most
+constexpr size_t kAnswerLimit = size_t{256} * 1024;  // a service's answer read at most
 constexpr char kNotRecorded[] = "ticket_not_recorded";
 // ConnectWise bounds a ticket's summary to 100 characters, Autotask a title to 255 and a
 // description to 8,000.
