@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "collector/core/business_hours.h"
 #include "common/json.h"
 
 namespace vigil::collector {
@@ -94,6 +95,51 @@ void TenancyService::registerRoutes(AdminRouteTable& table) {
             [this](const AdminRequest& r) { return renameSite(r); });
   table.add("DELETE", "/api/v1/sites/{site_id}", AdminRole::kAdmin,
             [this](const AdminRequest& r) { return deleteSite(r); });
+  table.add("GET", "/api/v1/tenants/{tenant_id}/business-hours", AdminRole::kReadOnly,
+            [this](const AdminRequest& r) { return getBusinessHours(r); });
+  table.add("PUT", "/api/v1/tenants/{tenant_id}/business-hours", AdminRole::kAdmin,
+            [this](const AdminRequest& r) { return setBusinessHours(r); });
+  table.add("DELETE", "/api/v1/tenants/{tenant_id}/business-hours", AdminRole::kAdmin,
+            [this](const AdminRequest& r) { return deleteBusinessHours(r); });
+}
+
+ApiResult<AdminAnswer> TenancyService::getBusinessHours(const AdminRequest& request) {
+  auto tenant = visibleTenant(request);
+  if (!tenant.ok()) return tenant.error();
+  auto hours = store_.findTenantBusinessHours(tenant.value().id);
+  if (!hours.ok()) return storeFailure(hours.error());
+  if (!hours.value()) return notFound("tenant");
+  if (hours.value()->empty()) return notFound("business hours");
+  return AdminAnswer{200, *hours.value()};
+}
+
+ApiResult<AdminAnswer> TenancyService::setBusinessHours(const AdminRequest& request) {
+  auto tenant = visibleTenant(request);
+  if (!tenant.ok()) return tenant.error();
+  // JsonBody::parse screens the text (UTF-8, no NUL, one object) before BusinessHours reads
+  // it.
+  if (auto parsed = JsonBody::parse(request.body); !parsed.ok()) return parsed.error();
+  auto hours = BusinessHours::fromJson(request.body);
+  if (!hours.ok()) {
+    const std::string& message = hours.error().message();
+    const size_t colon = message.find(": ");
+    return invalidField(message.substr(0, colon),
+                        colon == std::string::npos ? "is invalid" : message.substr(colon + 2));
+  }
+  const std::string canonical = hours.value().toJson();
+  auto set = store_.setTenantBusinessHours(tenant.value().id, canonical);
+  if (!set.ok()) return storeFailure(set.error());
+  if (!set.value()) return notFound("tenant");
+  return AdminAnswer{200, canonical};
+}
+
+ApiResult<AdminAnswer> TenancyService::deleteBusinessHours(const AdminRequest& request) {
+  auto tenant = visibleTenant(request);
+  if (!tenant.ok()) return tenant.error();
+  auto set = store_.setTenantBusinessHours(tenant.value().id, "");
+  if (!set.ok()) return storeFailure(set.error());
+  if (!set.value()) return notFound("tenant");
+  return AdminAnswer{204, ""};
 }
 
 ApiResult<Tenant> TenancyService::visibleTenant(const AdminRequest& request) {

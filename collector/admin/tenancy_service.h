@@ -51,7 +51,8 @@ class TenancyService {
 
   // GET/POST /api/v1/tenants, GET/PATCH/DELETE /api/v1/tenants/{tenant_id},
   // GET/POST /api/v1/tenants/{tenant_id}/sites, GET /api/v1/sites,
-  // GET/PATCH/DELETE /api/v1/sites/{site_id}.
+  // GET/PATCH/DELETE /api/v1/sites/{site_id},
+  // GET/PUT/DELETE /api/v1/tenants/{tenant_id}/business-hours.
   void registerRoutes(AdminRouteTable& table);
 
   ApiResult<AdminAnswer> listTenants(const AdminRequest& request);
@@ -65,6 +66,11 @@ class TenancyService {
   ApiResult<AdminAnswer> getSite(const AdminRequest& request);
   ApiResult<AdminAnswer> renameSite(const AdminRequest& request);
   ApiResult<AdminAnswer> deleteSite(const AdminRequest& request);
+  // A tenant's business hours (collector/core/business_hours.h): 404 if it has none; PUT
+  // takes the JSON form (400 naming the member that is wrong) and answers the canonical one.
+  ApiResult<AdminAnswer> getBusinessHours(const AdminRequest& request);
+  ApiResult<AdminAnswer> setBusinessHours(const AdminRequest& request);
+  ApiResult<AdminAnswer> deleteBusinessHours(const AdminRequest& request);
 
  private:
   // The object named by the path parameter if it exists in the principal's scope; 404 else.

@@ -351,6 +351,11 @@ const std::vector<Migration>& migrations() {
           " closed_at INTEGER,"
           " PRIMARY KEY (webhook_id, ordering_key))",
       }},
+      // 13: a tenant's business hours (collector/core/business_hours.h, the JSON form; '':
+      // none): outside them a workstation's alerts wait for the next opening.
+      {{
+          "ALTER TABLE tenants ADD COLUMN business_hours TEXT NOT NULL DEFAULT ''",
+      }},
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
   return kMigrations;

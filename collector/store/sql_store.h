@@ -2,11 +2,13 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "collector/core/business_hours.h"
 #include "collector/store/store.h"
 #include "common/mutex.h"
 
@@ -144,6 +146,8 @@ class SqlStore final : public Store {
 
   // The admin API (sql_tenancy.cc, sql_admin.cc).
   Result<std::optional<Tenant>> findTenant(int64_t tenant_id) override;
+  Result<std::optional<std::string>> findTenantBusinessHours(int64_t tenant_id) override;
+  Result<bool> setTenantBusinessHours(int64_t tenant_id, const std::string& hours) override;
   Result<std::vector<Tenant>> listTenants(const TenantScope& scope,
                                           const std::string& name_contains, int64_t after_id,
                                           size_t limit) override;
@@ -288,6 +292,10 @@ class SqlStore final : public Store {
   void enqueueAlertEventLocked(const std::string& event_type, int64_t alert_id, int64_t at_ms)
       REQUIRES(mu_);
   void enqueueHealthEventLocked(const HealthRecord& health) REQUIRES(mu_);
+  // When an alert event of `tenant_id`'s workstation at `at_ms` is to be sent: nullopt at once
+  // (no business hours, open now, or no opening to wait for), else the next opening
+  // (collector/core/business_hours.h). Throws on a store failure.
+  std::optional<int64_t> businessOpeningLocked(int64_t tenant_id, int64_t at_ms) REQUIRES(mu_);
   // Runs `enqueue` inside a savepoint: if it throws anything but a conflict (which fails the
   // whole transaction, to be run again), its writes are rolled back, the failure counted and
   // logged, and the transaction goes on.
@@ -304,6 +312,8 @@ class SqlStore final : public Store {
   std::function<void()> write_hook_ GUARDED_BY(mu_);
   std::function<void(const std::string&)> outbox_failure_log_ GUARDED_BY(mu_);
   std::atomic<uint64_t> outbox_failures_{0};
+  // Parsed business hours by their JSON text (few: one per tenant that has them).
+  std::map<std::string, std::shared_ptr<const BusinessHours>> business_hours_ GUARDED_BY(mu_);
   // Set once by openReaders(), before the store is shared; the connections guard themselves.
   std::unique_ptr<ReadConnection> probe_reader_;
   std::unique_ptr<ReadConnection> coordination_;

@@ -164,6 +164,29 @@ Result<bool> SqlStore::renameTenant(int64_t tenant_id, const std::string& name) 
   });
 }
 
+Result<std::optional<std::string>> SqlStore::findTenantBusinessHours(int64_t tenant_id) {
+  return adminRead("cannot read business hours",
+                   [&](Session& session) -> Result<std::optional<std::string>> {
+                     Statement st(session);
+                     Query("SELECT business_hours FROM tenants WHERE id = ?")
+                         .param(tenant_id)
+                         .execute(st);
+                     RecordSet rs(st);
+                     if (rs.rowCount() == 0) return std::optional<std::string>();
+                     return std::optional<std::string>(stringAt(rs, 0, 0));
+                   });
+}
+
+Result<bool> SqlStore::setTenantBusinessHours(int64_t tenant_id, const std::string& hours) {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot set business hours", [&]() REQUIRES(mu_) -> Result<bool> {
+    Poco::Int64 id = tenant_id;
+    Statement st(*session_);
+    st << "UPDATE tenants SET business_hours = $1 WHERE id = $2", bind(hours), use(id);
+    return st.execute() > 0;
+  });
+}
+
 Result<bool> SqlStore::deleteTenant(int64_t tenant_id) {
   MutexLock lock(mu_);
   return guardedLocked("cannot delete tenant", [&]() REQUIRES(mu_) -> Result<bool> {

@@ -120,9 +120,10 @@ std::optional<Webhook> findWebhookIn(Session& s, int64_t webhook_id) {
   return webhookAt(rs, 0);
 }
 
-// Inserts one pending entry due at `now_ms`; throws on failure.
+// Inserts one pending entry made at `now_ms`, due then or at `not_before_ms` if later (a
+// workstation's alert outside business hours); throws on failure.
 OutboxEntry insertOutboxEntry(Session& s, int64_t webhook_id, const OutboxEvent& event,
-                              int64_t now_ms) {
+                              int64_t now_ms, int64_t not_before_ms = 0) {
   OutboxEntry e;
   e.webhook_id = webhook_id;
   e.message_id = newMessageId();
@@ -137,8 +138,9 @@ OutboxEntry insertOutboxEntry(Session& s, int64_t webhook_id, const OutboxEvent&
   s << "SELECT MAX(next_attempt_at) FROM webhook_outbox"
        " WHERE webhook_id = $1 AND ordering_key = $2 AND state = 'pending'",
       use(webhook), bind(e.ordering_key), into(queued_until), now;
+  const int64_t due_ms = std::max(now_ms, not_before_ms);
   e.next_attempt_at_ms =
-      queued_until.isNull() ? now_ms : std::max<int64_t>(now_ms, queued_until.value());
+      queued_until.isNull() ? due_ms : std::max<int64_t>(due_ms, queued_until.value());
   Poco::Int64 next = e.next_attempt_at_ms;
   Poco::Int64 id = 0;
   s << "INSERT INTO webhook_outbox (webhook_id, message_id, event_type, ordering_key, payload,"
@@ -147,6 +149,26 @@ OutboxEntry insertOutboxEntry(Session& s, int64_t webhook_id, const OutboxEvent&
       use(at), use(next), into(id), now;
   e.id = id;
   return e;
+}
+
+// Ends what business hours held back: if every pending entry of the channel's `key` is still
+// waiting for an opening, never attempted (due after `at_ms`), they are dropped (state
+// "dropped") and true is returned: an alert that ended before anyone was told needs no news of
+// its end. Throws on failure.
+bool dropDeferred(Session& s, int64_t channel_id, const std::string& key, int64_t at_ms) {
+  Poco::Int64 id = channel_id;
+  Poco::Int64 at = at_ms;
+  Poco::Int64 pending = 0;
+  Poco::Nullable<Poco::Int64> waiting;
+  s << "SELECT COUNT(*), SUM(CASE WHEN attempts = 0 AND next_attempt_at > $1 THEN 1 ELSE 0 END)"
+       " FROM webhook_outbox WHERE webhook_id = $2 AND ordering_key = $3 AND state = 'pending'",
+      use(at), use(id), bind(key), into(pending), into(waiting), now;
+  if (pending == 0 || waiting.isNull() || waiting.value() != pending) return false;
+  s << "UPDATE webhook_outbox SET state = 'dropped', claimed_by = NULL, claimed_until = 0,"
+       " last_error = 'ended_before_business_hours'"
+       " WHERE webhook_id = $1 AND ordering_key = $2 AND state = 'pending'",
+      use(id), bind(key), now;
+  return true;
 }
 
 // An enabled channel that wants an event.
@@ -612,12 +634,48 @@ void SqlStore::enqueueAlertEventLocked(const std::string& event_type, int64_t al
   const AlertSubject subject = readAlertSubject(s, a);
   const OutboxEvent event{event_type, webhook_events::alertOrderingKey(a.id),
                           webhook_events::alertEventPayload(event_type, a, at_ms, &subject)};
+  // Business hours: a workstation's alert (not a site's, not a server's) waits outside them;
+  // one that ends before the opening is dropped unsent (docs/notifications.md).
+  const bool workstation =
+      subject.agent_class == std::optional<std::string>("workstation") && a.agent_id;
+  const std::optional<int64_t> opening =
+      workstation ? businessOpeningLocked(a.tenant_id, at_ms) : std::nullopt;
+  const bool ending = event_type == webhook_events::kAlertResolved ||
+                      event_type == webhook_events::kAlertReleased;
   const auto isolated = isolatedEnqueue();
   for (const Subscriber& subscriber : subscribers) {
     if (!subscriber.filter.passes(subject.site_id, subject.agent_class, a.kind)) continue;
-    isolated(event_type + " for channel " + std::to_string(subscriber.id),
-             [&] { insertOutboxEntry(s, subscriber.id, event, at_ms); });
+    isolated(event_type + " for channel " + std::to_string(subscriber.id), [&] {
+      if (workstation && ending && dropDeferred(s, subscriber.id, event.ordering_key, at_ms)) {
+        return;
+      }
+      insertOutboxEntry(s, subscriber.id, event, at_ms, opening.value_or(at_ms));
+    });
   }
+}
+
+std::optional<int64_t> SqlStore::businessOpeningLocked(int64_t tenant_id, int64_t at_ms) {
+  Poco::Int64 id = tenant_id;
+  std::string text;
+  Statement st(*session_);
+  st << "SELECT business_hours FROM tenants WHERE id = $1", use(id), now;
+  RecordSet rs(st);
+  if (rs.rowCount() > 0) text = stringAt(rs, 0, 0);
+  if (text.empty()) return std::nullopt;
+  auto cached = business_hours_.find(text);
+  if (cached == business_hours_.end()) {
+    // Hours are checked when set; a text that no longer parses (a zone removed from tzdata)
+    // holds nothing back.
+    auto parsed = BusinessHours::fromJson(text);
+    if (business_hours_.size() >= 1000) business_hours_.clear();
+    cached = business_hours_
+                 .emplace(text, parsed.ok() ? std::make_shared<const BusinessHours>(
+                                                  std::move(parsed.value()))
+                                            : nullptr)
+                 .first;
+  }
+  if (!cached->second || cached->second->isOpenAt(at_ms)) return std::nullopt;
+  return cached->second->nextOpening(at_ms);
 }
 
 void SqlStore::enqueueHealthEventLocked(const HealthRecord& health) {

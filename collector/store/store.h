@@ -49,6 +49,11 @@ class TenancyStore {
   virtual Result<bool> renameTenant(int64_t tenant_id, const std::string& name) = 0;
   // kFailedPrecondition if the tenant still has sites.
   virtual Result<bool> deleteTenant(int64_t tenant_id) = 0;
+  // The tenant's business hours (collector/core/business_hours.h, JSON form; empty: none);
+  // nullopt if the tenant is unknown.
+  virtual Result<std::optional<std::string>> findTenantBusinessHours(int64_t tenant_id) = 0;
+  // Sets them (empty: none); false if the tenant is unknown.
+  virtual Result<bool> setTenantBusinessHours(int64_t tenant_id, const std::string& hours) = 0;
   // Creates the site with a newly generated peer key.
   virtual Result<Site> createSite(int64_t tenant_id, const std::string& name, int64_t now_ms) = 0;
   virtual Result<std::optional<Site>> findSite(int64_t site_id) = 0;

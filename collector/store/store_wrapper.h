@@ -83,6 +83,12 @@ class StoreWrapper : public Store {
   Result<std::optional<Tenant>> findTenant(int64_t tenant_id) override {
     return target_.findTenant(tenant_id);
   }
+  Result<std::optional<std::string>> findTenantBusinessHours(int64_t tenant_id) override {
+    return target_.findTenantBusinessHours(tenant_id);
+  }
+  Result<bool> setTenantBusinessHours(int64_t tenant_id, const std::string& hours) override {
+    return target_.setTenantBusinessHours(tenant_id, hours);
+  }
   Result<std::vector<Tenant>> listTenants(const TenantScope& scope,
                                           const std::string& name_contains, int64_t after_id,
                                           size_t limit) override {

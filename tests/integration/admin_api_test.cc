@@ -402,6 +402,24 @@ BOOST_AUTO_TEST_CASE(webhooks_are_managed_per_tenant) {
              204);
 }
 
+// A tenant's business hours through the real HTTP edge.
+BOOST_AUTO_TEST_CASE(business_hours_are_kept_per_tenant) {
+  const std::map<std::string, std::string> a = {{"tenant_id", s(tenant_a)}};
+  BOOST_TEST(api_a->call("GET", "/api/v1/tenants/{tenant_id}/business-hours", a).status == 404);
+  Reply set = api_a->call(
+      "PUT", "/api/v1/tenants/{tenant_id}/business-hours", a,
+      R"({"time_zone":"America/New_York","weekly":[{"day":"mon","open":"09:00","close":"17:00"}]})");
+  BOOST_TEST(set.status == 200);
+  BOOST_TEST(set.str("time_zone") == "America/New_York");
+  BOOST_TEST(api_a->call("GET", "/api/v1/tenants/{tenant_id}/business-hours", a).status == 200);
+  BOOST_TEST(api_b->call("GET", "/api/v1/tenants/{tenant_id}/business-hours", a).status == 404);
+  BOOST_TEST(api_a
+                 ->call("PUT", "/api/v1/tenants/{tenant_id}/business-hours", a,
+                        R"({"time_zone":"Nowhere/City","weekly":[]})")
+                 .status == 400);
+  BOOST_TEST(api_a->call("DELETE", "/api/v1/tenants/{tenant_id}/business-hours", a).status == 204);
+}
+
 // Channels of other kinds through the real HTTP edge: credentials go in and never come out,
 // not in answers, nor in the collector's log.
 BOOST_AUTO_TEST_CASE(channels_are_managed_per_tenant_and_keep_credentials_write_only) {

@@ -367,6 +367,58 @@ BOOST_AUTO_TEST_CASE(channel_tickets_are_kept_per_channel_and_alert) {
               StatusCode::kNotFound));
 }
 
+// Business hours (collector/core/business_hours.h): a workstation's alert outside them waits
+// for the next opening, and is dropped unsent if it ends first; a server's goes at once.
+BOOST_AUTO_TEST_CASE(a_workstations_alert_waits_for_business_hours_and_a_servers_does_not) {
+  constexpr int64_t kSaturday10h = 1'797'069'600'000;  // 2026-12-12T10:00:00Z
+  constexpr int64_t kMonday8h = 1'797'235'200'000;     // 2026-12-14T08:00:00Z
+  BOOST_REQUIRE(
+      store
+          ->setTenantBusinessHours(
+              tenant_a,
+              R"({"time_zone":"UTC","weekly":[{"day":"mon","open":"08:00","close":"18:00"}]})")
+          .value());
+  Webhook w = webhook(tenant_a);
+  enroll(site_a, "server-a");
+  BOOST_REQUIRE(store->setAgentClass("server-a", AgentClass::kServer).value());
+
+  BOOST_REQUIRE(
+      store->appendPresenceEvents({}, {alert("agent-a", "opened", kSaturday10h)}, {}).ok());
+  BOOST_REQUIRE(
+      store->appendPresenceEvents({}, {alert("server-a", "opened", kSaturday10h)}, {}).ok());
+  auto entries = deliveries(w.id);
+  BOOST_REQUIRE(entries.size() == 2u);
+  // Newest first: the server's, due at once; the workstation's, due at Monday's opening.
+  BOOST_TEST(entries[0].payload.find("server-a") != std::string::npos);
+  BOOST_TEST(entries[0].next_attempt_at_ms == kSaturday10h);
+  BOOST_TEST(entries[1].next_attempt_at_ms == kMonday8h);
+  BOOST_TEST(due(kSaturday10h + kMinute).size() == 1u);  // only the server's
+
+  // The workstation is back before Monday: its alert is dropped, and its end is not sent.
+  BOOST_REQUIRE(
+      store->appendPresenceEvents({}, {alert("agent-a", "resolved", kSaturday10h + kMinute)}, {})
+          .ok());
+  entries = deliveries(w.id);
+  BOOST_REQUIRE(entries.size() == 2u);
+  BOOST_TEST(entries[1].state == "dropped");
+  BOOST_TEST(entries[1].last_error == "ended_before_business_hours");
+  BOOST_TEST(due(kMonday8h + kMinute).size() == 1u);  // still only the server's
+
+  // A workstation alert opened outside hours and ended after the opening (not yet sent): the
+  // end follows the start.
+  BOOST_REQUIRE(
+      store->appendPresenceEvents({}, {alert("agent-a", "opened", kSaturday10h + 2 * kMinute)}, {})
+          .ok());
+  BOOST_REQUIRE(
+      store->appendPresenceEvents({}, {alert("agent-a", "resolved", kMonday8h + kMinute)}, {})
+          .ok());
+  entries = deliveries(w.id);
+  BOOST_REQUIRE(entries.size() == 4u);
+  BOOST_TEST(entries[0].event_type == "alert.resolved");
+  BOOST_TEST(entries[0].state == "pending");
+  BOOST_TEST(entries[1].next_attempt_at_ms == kMonday8h);
+}
+
 BOOST_AUTO_TEST_CASE(held_and_released_alerts_are_announced) {
   Webhook w = webhook(tenant_a);
   AlertChange held = alert("agent-a", "held", 10'000);

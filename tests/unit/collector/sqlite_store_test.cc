@@ -69,9 +69,10 @@ void undoMigration9(Poco::Data::Session& raw) {
   raw << "ALTER TABLE webhook_outbox DROP COLUMN claimed_until", now;
 }
 
-// Back to the schema before migration 11 (notification channels) from 12 (PSA tickets).
-void undoMigrations12And11(Poco::Data::Session& raw) {
+// Back to the schema before migration 11 (notification channels) from 13 (business hours).
+void undoMigrations13To11(Poco::Data::Session& raw) {
   using Poco::Data::Keywords::now;
+  raw << "ALTER TABLE tenants DROP COLUMN business_hours", now;
   raw << "DROP TABLE channel_tickets", now;
   for (const char* column : {"kind", "settings", "filter"}) {
     raw << std::string("ALTER TABLE webhooks DROP COLUMN ") + column, now;
@@ -607,9 +608,9 @@ BOOST_AUTO_TEST_CASE(migration_3_gives_the_sites_of_a_schema_2_database_peer_key
     // Back to exactly what migrations 1 and 2 created.
     using Poco::Data::Keywords::now;
     Poco::Data::Session raw = rawSession(dir);
-    // Migrations 12 to 6 and 4, undone first (they build on 3; 5 leaves tables that never
+    // Migrations 13 to 6 and 4, undone first (they build on 3; 5 leaves tables that never
     // reuse ids as they are).
-    undoMigrations12And11(raw);
+    undoMigrations13To11(raw);
     undoMigration10(raw);
     undoMigration9(raw);
     undoMigration8(raw);

@@ -705,4 +705,39 @@ BOOST_AUTO_TEST_CASE(another_tenants_object_is_answered_exactly_like_an_unknown_
   BOOST_TEST(a.body == b.body);
 }
 
+// Business hours: set (answered in canonical form), read, refused naming the member,
+// invisible to another tenant's token, removed.
+BOOST_AUTO_TEST_CASE(business_hours_are_set_read_checked_and_removed_per_tenant) {
+  const std::string path = "/api/v1/tenants/" + std::to_string(tenant_a.id) + "/business-hours";
+  BOOST_TEST(call(only_a, "GET", path).status == 404);
+  Reply set = call(only_a, "PUT", path,
+                   R"({"time_zone": "Europe/Berlin", "holidays": ["2026-12-25"], "weekly": [)"
+                   R"({"day": "fri", "open": "08:00", "close": "16:00"},)"
+                   R"({"day": "mon", "open": "08:00", "close": "18:00"}]})");
+  BOOST_REQUIRE_EQUAL(set.status, 200);
+  const std::string canonical =
+      R"({"time_zone":"Europe/Berlin","weekly":[{"day":"mon","open":"08:00","close":"18:00"},)"
+      R"({"day":"fri","open":"08:00","close":"16:00"}],"holidays":["2026-12-25"]})";
+  BOOST_TEST(set.body == canonical);
+  BOOST_TEST(call(only_a, "GET", path).body == canonical);
+  BOOST_TEST(*store->findTenantBusinessHours(tenant_a.id).value() == canonical);
+  for (
+      const auto& [body, mention] : std::vector<std::pair<std::string, std::string>>{
+          {R"({"time_zone": "Mars/Olympus", "weekly": []})", "time_zone"},
+          {R"({"time_zone": "UTC", "weekly": [{"day": "mon", "open": "18:00", "close": "08:00"}]})",
+           "weekly[0].close"},
+          {"{", "JSON object"},
+      }) {
+    Reply refused = call(only_a, "PUT", path, body);
+    BOOST_TEST(refused.status == 400, body);
+    BOOST_TEST(refused.body.find(mention) != std::string::npos, refused.body);
+  }
+  BOOST_TEST(*store->findTenantBusinessHours(tenant_a.id).value() == canonical);  // unchanged
+  const AdminPrincipal only_b = principalOf(token_b);
+  BOOST_TEST(call(only_b, "GET", path).status == 404);
+  BOOST_TEST(call(only_b, "PUT", path, R"({"time_zone": "UTC", "weekly": []})").status == 404);
+  BOOST_TEST(call(only_a, "DELETE", path).status == 204);
+  BOOST_TEST(call(only_a, "GET", path).status == 404);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
