@@ -165,16 +165,14 @@ Result<bool> SqlStore::renameTenant(int64_t tenant_id, const std::string& name) 
 }
 
 Result<std::optional<std::string>> SqlStore::findTenantBusinessHours(int64_t tenant_id) {
-  return adminRead("cannot read business hours",
-                   [&](Session& session) -> Result<std::optional<std::string>> {
-                     Statement st(session);
-                     Query("SELECT business_hours FROM tenants WHERE id = ?")
-                         .param(tenant_id)
-                         .execute(st);
-                     RecordSet rs(st);
-                     if (rs.rowCount() == 0) return std::optional<std::string>();
-                     return std::optional<std::string>(stringAt(rs, 0, 0));
-                   });
+  return adminRead(
+      "cannot read business hours", [&](Session& session) -> Result<std::optional<std::string>> {
+        Statement st(session);
+        Query("SELECT business_hours FROM tenants WHERE id = ?").param(tenant_id).execute(st);
+        RecordSet rs(st);
+        if (rs.rowCount() == 0) return std::optional<std::string>();
+        return std::optional<std::string>(stringAt(rs, 0, 0));
+      });
 }
 
 Result<bool> SqlStore::setTenantBusinessHours(int64_t tenant_id, const std::string& hours) {

@@ -561,25 +561,25 @@ Result<OutboxStats> SqlStore::outboxStats() {
       });
 }
 
-Result<std::optional<ChannelTicket>> SqlStore::findChannelTicket(
-    int64_t channel_id, const std::string& ordering_key) {
-  return adminRead(
-      "cannot read channel ticket", [&](Session& session) -> Result<std::optional<ChannelTicket>> {
-        Poco::Int64 id = channel_id;
-        Statement st(session);
-        st << "SELECT ticket, opened_at, closed_at FROM channel_tickets"
-              " WHERE webhook_id = $1 AND ordering_key = $2",
-            use(id), bind(ordering_key), now;
-        RecordSet rs(st);
-        if (rs.rowCount() == 0) return std::optional<ChannelTicket>();
-        ChannelTicket t;
-        t.channel_id = channel_id;
-        t.ordering_key = ordering_key;
-        t.ticket = stringAt(rs, 0, 0);
-        t.opened_at_ms = intAt(rs, 1, 0);
-        t.closed_at_ms = optionalIntAt(rs, 2, 0);
-        return std::optional<ChannelTicket>(std::move(t));
-      });
+Result<std::optional<ChannelTicket>> SqlStore::findChannelTicket(int64_t channel_id,
+                                                                 const std::string& ordering_key) {
+  return adminRead("cannot read channel ticket",
+                   [&](Session& session) -> Result<std::optional<ChannelTicket>> {
+                     Poco::Int64 id = channel_id;
+                     Statement st(session);
+                     st << "SELECT ticket, opened_at, closed_at FROM channel_tickets"
+                           " WHERE webhook_id = $1 AND ordering_key = $2",
+                         use(id), bind(ordering_key), now;
+                     RecordSet rs(st);
+                     if (rs.rowCount() == 0) return std::optional<ChannelTicket>();
+                     ChannelTicket t;
+                     t.channel_id = channel_id;
+                     t.ordering_key = ordering_key;
+                     t.ticket = stringAt(rs, 0, 0);
+                     t.opened_at_ms = intAt(rs, 1, 0);
+                     t.closed_at_ms = optionalIntAt(rs, 2, 0);
+                     return std::optional<ChannelTicket>(std::move(t));
+                   });
 }
 
 Status SqlStore::recordChannelTicket(const ChannelTicket& ticket) {
@@ -640,8 +640,8 @@ void SqlStore::enqueueAlertEventLocked(const std::string& event_type, int64_t al
       subject.agent_class == std::optional<std::string>("workstation") && a.agent_id;
   const std::optional<int64_t> opening =
       workstation ? businessOpeningLocked(a.tenant_id, at_ms) : std::nullopt;
-  const bool ending = event_type == webhook_events::kAlertResolved ||
-                      event_type == webhook_events::kAlertReleased;
+  const bool ending =
+      event_type == webhook_events::kAlertResolved || event_type == webhook_events::kAlertReleased;
   const auto isolated = isolatedEnqueue();
   for (const Subscriber& subscriber : subscribers) {
     if (!subscriber.filter.passes(subject.site_id, subject.agent_class, a.kind)) continue;
@@ -668,11 +668,12 @@ std::optional<int64_t> SqlStore::businessOpeningLocked(int64_t tenant_id, int64_
     // holds nothing back.
     auto parsed = BusinessHours::fromJson(text);
     if (business_hours_.size() >= 1000) business_hours_.clear();
-    cached = business_hours_
-                 .emplace(text, parsed.ok() ? std::make_shared<const BusinessHours>(
-                                                  std::move(parsed.value()))
-                                            : nullptr)
-                 .first;
+    cached =
+        business_hours_
+            .emplace(text, parsed.ok()
+                               ? std::make_shared<const BusinessHours>(std::move(parsed.value()))
+                               : nullptr)
+            .first;
   }
   if (!cached->second || cached->second->isOpenAt(at_ms)) return std::nullopt;
   return cached->second->nextOpening(at_ms);

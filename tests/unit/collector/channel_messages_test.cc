@@ -508,9 +508,9 @@ BOOST_AUTO_TEST_CASE(psa_settings_name_their_company_and_board_and_get_closing_d
   BOOST_TEST(missing_key.error().message() == "credentials.private_key: is required");
 
   auto autotask = setup("autotask",
-                  R"({"api_url":"https://webservices5.autotask.net/atservicesrest/v1.0",)"
-                  R"("company_id":0,"priority":9})",
-                  R"({"integration_code":"i","username":"u","secret":"s"})");
+                        R"({"api_url":"https://webservices5.autotask.net/atservicesrest/v1.0",)"
+                        R"("company_id":0,"priority":9})",
+                        R"({"integration_code":"i","username":"u","secret":"s"})");
   BOOST_REQUIRE(!autotask.ok());
   BOOST_TEST(autotask.error().message() == "settings.priority: must be an integer from 1 to 4");
 
