@@ -71,6 +71,21 @@ void addChannelFields(cJSON* o, const Webhook& w, View view, const SecretBox* bo
       cJSON_AddItemToArray(set, cJSON_CreateString(f.c_str()));
     }
     cJSON_AddItemToObject(o, "filter", channelFilterJson(w.filter));
+    cJSON* follow_up = cJSON_AddObjectToObject(o, "follow_up");
+    auto minutesOrNull = [follow_up](const char* name, int64_t seconds) {
+      if (seconds > 0) {
+        json::addInteger(follow_up, name, seconds / 60);
+      } else {
+        cJSON_AddNullToObject(follow_up, name);
+      }
+    };
+    minutesOrNull("remind_every_minutes", w.follow_up.remind_every_s);
+    minutesOrNull("escalate_after_minutes", w.follow_up.escalate_after_s);
+    if (w.follow_up.escalate_to > 0) {
+      json::addInteger(follow_up, "escalate_to", w.follow_up.escalate_to);
+    } else {
+      cJSON_AddNullToObject(follow_up, "escalate_to");
+    }
   }
   out::string(o, "description", w.description);
   out::boolean(o, "enabled", w.enabled);
@@ -253,6 +268,52 @@ ApiResult<std::optional<ChannelFilter>> ChannelAdminService::filterField(const J
   return std::optional<ChannelFilter>(std::move(filter));
 }
 
+ApiResult<std::optional<ChannelFollowUp>> ChannelAdminService::followUpField(
+    const JsonBody& body, int64_t tenant_id, int64_t channel_id) const {
+  const cJSON* given = body.raw("follow_up");
+  if (given == nullptr) return std::optional<ChannelFollowUp>();
+  if (cJSON_IsNull(given)) return std::optional<ChannelFollowUp>(ChannelFollowUp{});
+  auto nested = JsonBody::parse(json::print(given));
+  if (!nested.ok() || !cJSON_IsObject(given)) return invalidField("follow_up", "must be an object");
+  const JsonBody& f = nested.value();
+  auto prefixed = [](const ApiError& e) {
+    ApiError out = e;
+    out.message = "follow_up." + e.message;
+    return out;
+  };
+  if (auto only = f.checkOnly({"remind_every_minutes", "escalate_after_minutes", "escalate_to"});
+      !only.ok()) {
+    return prefixed(only.error());
+  }
+  ChannelFollowUp follow_up;
+  auto remind = f.optionalInteger("remind_every_minutes", kMinRemindMinutes, kMaxFollowUpMinutes);
+  if (!remind.ok()) return prefixed(remind.error());
+  auto after = f.optionalInteger("escalate_after_minutes", 1, kMaxFollowUpMinutes);
+  if (!after.ok()) return prefixed(after.error());
+  auto to = f.optionalInteger("escalate_to", 1, kMaxId);
+  if (!to.ok()) return prefixed(to.error());
+  follow_up.remind_every_s = remind.value().value_or(0) * 60;
+  follow_up.escalate_after_s = after.value().value_or(0) * 60;
+  follow_up.escalate_to = to.value().value_or(0);
+  if ((follow_up.escalate_after_s > 0) != (follow_up.escalate_to > 0)) {
+    return invalidField("follow_up", "escalate_after_minutes and escalate_to go together");
+  }
+  if (follow_up.escalate_to > 0) {
+    if (follow_up.escalate_to == channel_id) {
+      return invalidField("follow_up.escalate_to", "must be another channel");
+    }
+    auto target = store_.findWebhook(follow_up.escalate_to);
+    if (!target.ok()) return storeFailure(target.error());
+    // Another tenant's channel reads like an unknown one.
+    if (!target.value() || target.value()->tenant_id != tenant_id) {
+      return invalidField(
+          "follow_up.escalate_to",
+          "channel " + std::to_string(follow_up.escalate_to) + " is not a channel of this tenant");
+    }
+  }
+  return std::optional<ChannelFollowUp>(follow_up);
+}
+
 ApiResult<bool> ChannelAdminService::checkDestination(const std::string& member,
                                                       const std::string& url,
                                                       int64_t tenant_id) const {
@@ -378,7 +439,7 @@ ApiResult<AdminAnswer> ChannelAdminService::create(View view, const AdminRequest
   const JsonBody& body = parsed.value();
   const bool channels = view == View::kChannels;
   auto only = channels ? body.checkOnly({"tenant_id", "kind", "url", "settings", "credentials",
-                                         "events", "filter", "description", "enabled"})
+                                         "events", "filter", "follow_up", "description", "enabled"})
                        : body.checkOnly({"tenant_id", "url", "events", "description", "enabled"});
   if (!only.ok()) return only.error();
   auto tenant_id = body.optionalInteger("tenant_id", 1, kMaxId);
@@ -429,6 +490,8 @@ ApiResult<AdminAnswer> ChannelAdminService::create(View view, const AdminRequest
   // up its sites or resolve its host.
   auto filter = filterField(body, *tenant_id.value());
   if (!filter.ok()) return filter.error();
+  auto follow_up = followUpField(body, *tenant_id.value(), 0);
+  if (!follow_up.ok()) return follow_up.error();
   NewWebhook w;
   w.tenant_id = *tenant_id.value();
   w.kind = kind->name;
@@ -446,6 +509,7 @@ ApiResult<AdminAnswer> ChannelAdminService::create(View view, const AdminRequest
   }
   w.events = events.value().value_or(kind->default_events);
   w.filter = filter.value().value_or(ChannelFilter{});
+  w.follow_up = follow_up.value().value_or(ChannelFollowUp{});
   w.description = description.value().value_or("");
   w.enabled = enabled.value().value_or(true);
   auto created = store_.createWebhook(w, request.now_ms);
@@ -467,9 +531,10 @@ ApiResult<AdminAnswer> ChannelAdminService::update(View view, const AdminRequest
   if (!parsed.ok()) return parsed.error();
   const JsonBody& body = parsed.value();
   const bool webhook = current.kind == channel_kinds::kWebhook;
-  auto only = view == View::kChannels ? body.checkOnly({"url", "settings", "credentials", "events",
-                                                        "filter", "description", "enabled"})
-                                      : body.checkOnly({"url", "events", "description", "enabled"});
+  auto only = view == View::kChannels
+                  ? body.checkOnly({"url", "settings", "credentials", "events", "filter",
+                                    "follow_up", "description", "enabled"})
+                  : body.checkOnly({"url", "events", "description", "enabled"});
   if (!only.ok()) return only.error();
   if (webhook && (body.has("settings") || body.has("credentials"))) {
     return invalidField(body.has("settings") ? "settings" : "credentials",
@@ -490,6 +555,9 @@ ApiResult<AdminAnswer> ChannelAdminService::update(View view, const AdminRequest
   auto filter = filterField(body, current.tenant_id);
   if (!filter.ok()) return filter.error();
   update.filter = filter.value();
+  auto follow_up = followUpField(body, current.tenant_id, current.id);
+  if (!follow_up.ok()) return follow_up.error();
+  update.follow_up = follow_up.value();
   auto description = body.optionalString("description", kMaxDescriptionBytes, true);
   if (!description.ok()) return description.error();
   update.description = description.value();

@@ -39,6 +39,9 @@ class ChannelAdminService {
   static constexpr size_t kMaxUrlBytes = 2048;
   static constexpr size_t kMaxDescriptionBytes = 500;
   static constexpr size_t kMaxFilterItems = 100;
+  // Reminders at most every 5 minutes; follow-ups within a week.
+  static constexpr int64_t kMinRemindMinutes = 5;
+  static constexpr int64_t kMaxFollowUpMinutes = int64_t{7} * 24 * 60;
   // How long a request waits for the URL's host name to resolve; a name that does not
   // resolve in time is accepted.
   static constexpr std::chrono::milliseconds kLookupTimeout{2000};
@@ -83,6 +86,10 @@ class ChannelAdminService {
   // The `filter` member, its sites checked to be `tenant_id`'s. Absent: nullopt.
   ApiResult<std::optional<ChannelFilter>> filterField(const JsonBody& body,
                                                       int64_t tenant_id) const;
+  // The `follow_up` member of channel `channel_id` (0 when creating) of `tenant_id`: its
+  // escalation target must be another channel of the tenant. Absent: nullopt; null: none.
+  ApiResult<std::optional<ChannelFollowUp>> followUpField(const JsonBody& body, int64_t tenant_id,
+                                                          int64_t channel_id) const;
   // The outbound policy's check of a well-formed URL for a channel of `tenant_id`, which the
   // caller may manage: 400 destination_not_allowed, logged, if refused. Resolves the host
   // (at most kLookupTimeout). `member` names the URL in errors.

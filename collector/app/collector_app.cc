@@ -66,6 +66,7 @@
 #include "common/atomic_file.h"
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "common/periodic_thread.h"
 #include "common/protocol.h"
 
 namespace vigil::collector {
@@ -857,6 +858,17 @@ int CollectorApp::serve(const CollectorConfig& config) {
       &credentials_box.value());
   webhooks.registerRoutes(admin_routes);
   metrics.add(webhookMetrics(webhook_dispatcher));
+  // Reminders and escalations (docs/notifications.md): looked for on their own thread; each
+  // is claimed in the database, so the collectors of a cluster send each once.
+  PeriodicThread follow_ups(config.follow_up_interval, [&store, &clock, &webhook_dispatcher,
+                                                        &webhook_log] {
+    auto enqueued = store.enqueueFollowUps(toUnixMillis(clock.wallNow()), 500);
+    if (!enqueued.ok()) {
+      webhook_log.error("cannot look for reminders and escalations: " + enqueued.error().message());
+    } else if (enqueued.value() > 0) {
+      webhook_dispatcher.wake();
+    }
+  });
 
   // The HTTP listener: HTTPS when a certificate is configured (the context presents the
   // current certificate to each new handshake, so the reloader can renew it without dropping
@@ -984,6 +996,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
   ticker.start();
   if (cluster) cluster->start();
   webhook_dispatcher.start();
+  follow_ups.start();
   if (reloader) {
     reloader->start(std::chrono::seconds(config.tls.reload_interval_s));
   } else {
@@ -1024,6 +1037,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
   }
   log.information("verdicts stopped, listener closed; stopping webhook delivery");
   // Undelivered outbox entries stay pending and are delivered after the next start.
+  follow_ups.stop();
   webhook_dispatcher.stop();
   // Evidence taken while draining may have changed statuses: written too.
   if (Status s = ticker.flush(); !s.ok()) {

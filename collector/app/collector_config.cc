@@ -338,6 +338,8 @@ const std::vector<ConfigKey>& configKeys() {
        "a webhook delivery still failing at this age is given up (state failed)"},
       {"webhooks.caFile", "",
        "PEM file of extra certificate authorities trusted for https webhook receivers"},
+      {"notifications.followUpIntervalSeconds", "30",
+       "how often reminders and escalations of open, unacknowledged alerts are looked for"},
       {"notifications.credentialsKeyFile", "",
        "key file sealing notification channel credentials at rest (64 hex digits, made if "
        "absent; the collectors of a cluster need the same file); empty: "
@@ -611,6 +613,7 @@ Result<CollectorConfig> readCollectorConfig(const Poco::Util::AbstractConfigurat
   transport.connect_timeout = milliseconds("webhooks.requestTimeoutMs", 100, 300'000);
   transport.ca_file = v.string("webhooks.caFile");
   c.credentials_key_file = v.string("notifications.credentialsKeyFile");
+  c.follow_up_interval = seconds("notifications.followUpIntervalSeconds", 1, 3600);
   if (c.credentials_key_file.empty() && !c.data_dir.empty()) {
     c.credentials_key_file = c.data_dir + "/channel-credentials.key";
   }

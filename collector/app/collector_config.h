@@ -125,6 +125,8 @@ struct CollectorConfig {
   // The key file sealing notification channel credentials (notifications.credentialsKeyFile;
   // collector/notify/secret_box.h): made if absent.
   std::string credentials_key_file;
+  // How often reminders and escalations are looked for (notifications.followUpIntervalSeconds).
+  std::chrono::milliseconds follow_up_interval{30'000};
   // Networks outbound requests to tenants' URLs may reach although the outbound policy refuses
   // them (key outbound.allowedNetworks; collector/notify/outbound_policy.h).
   std::vector<IpNetwork> outbound_allowed_networks;

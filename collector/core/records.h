@@ -342,6 +342,18 @@ struct ChannelFilter {
   }
 };
 
+// What a channel does while one of its alerts stays open and unacknowledged
+// (docs/notifications.md, "Reminders and escalation"); 0: nothing.
+struct ChannelFollowUp {
+  int64_t remind_every_s = 0;    // "still down" reminders (alert.reminder) this often
+  int64_t escalate_after_s = 0;  // alert.escalated to `escalate_to` after this long
+  int64_t escalate_to = 0;       // a channel of the same tenant
+  bool operator==(const ChannelFollowUp& o) const {
+    return remind_every_s == o.remind_every_s && escalate_after_s == o.escalate_after_s &&
+           escalate_to == o.escalate_to;
+  }
+};
+
 // A notification channel: where a tenant's events go (docs/notifications.md). Its kind says
 // how: "webhook" (POSTed, signed per Standard Webhooks; docs/webhooks.md), "slack", "teams",
 // "pagerduty", "opsgenie", ... (collector/notify/channel_kinds.h). The table and the record keep
@@ -364,6 +376,7 @@ struct Webhook {
   std::string settings = "{}";
   std::vector<std::string> events;  // the event types it receives ("alert.opened", ...)
   ChannelFilter filter;
+  ChannelFollowUp follow_up;
   std::string description;
   bool enabled = true;
   int64_t created_at_ms = 0;
@@ -386,6 +399,7 @@ struct NewWebhook {
   std::string settings = "{}";
   std::vector<std::string> events;
   ChannelFilter filter;
+  ChannelFollowUp follow_up;
   std::string description;
   bool enabled = true;
 };
@@ -396,6 +410,7 @@ struct WebhookUpdate {
   std::optional<std::string> secret;    // sealed credentials (not for a webhook)
   std::optional<std::string> settings;  // the JSON object as a whole
   std::optional<ChannelFilter> filter;
+  std::optional<ChannelFollowUp> follow_up;
   std::optional<std::vector<std::string>> events;
   std::optional<std::string> description;
   std::optional<bool> enabled;
@@ -419,6 +434,9 @@ struct OutboxEntry {
   std::optional<int64_t> last_status;  // HTTP status of the last attempt; unset: none answered
   std::string last_error;
   std::optional<int64_t> delivered_at_ms;
+  // When it was first due: created_at_ms, or the business hours' opening it waited for. Its
+  // give-up age counts from here.
+  int64_t due_from_ms = 0;
 };
 
 // An event to put in a webhook's outbox.
@@ -465,6 +483,8 @@ struct DeliveryAttempt {
 // The outbox at a glance, for metrics (read from the database).
 struct OutboxStats {
   int64_t pending = 0;
+  // Of the pending entries already due (not those waiting for business hours): when the
+  // oldest became due.
   std::optional<int64_t> oldest_pending_created_at_ms;
 };
 

@@ -1,5 +1,6 @@
 #include "collector/events/event_json.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "common/json.h"
@@ -174,6 +175,20 @@ std::string alertEventPayload(const std::string& type, const AlertRecord& alert,
   cJSON* data = cJSON_CreateObject();
   addAlertFields(data, alert);
   if (subject) addSubjectFields(data, *subject);
+  return envelope(type, at_ms, data);
+}
+
+std::string followUpEventPayload(const std::string& type, const AlertRecord& alert, int64_t at_ms,
+                                 const AlertSubject& subject, int64_t reminder,
+                                 int64_t escalated_from) {
+  cJSON* data = cJSON_CreateObject();
+  addAlertFields(data, alert);
+  addSubjectFields(data, subject);
+  cJSON* follow_up = cJSON_AddObjectToObject(data, "follow_up");
+  if (reminder > 0) json::addInteger(follow_up, "reminder", reminder);
+  if (escalated_from > 0) json::addInteger(follow_up, "escalated_from", escalated_from);
+  json::addInteger(follow_up, "unacknowledged_for_s",
+                   std::max<int64_t>(0, (at_ms - alert.opened_at_ms) / 1000));
   return envelope(type, at_ms, data);
 }
 

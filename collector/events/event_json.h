@@ -66,6 +66,11 @@ constexpr char kCollectorRecovered[] = "collector.recovered";
 // Sent only on request (POST /api/v1/webhooks/{id}/test), whatever the webhook's events.
 constexpr char kWebhookTest[] = "webhook.test";
 
+// Follow-ups of an alert left open and unacknowledged (docs/notifications.md): sent only to
+// the channels configured for them, whatever their events.
+constexpr char kAlertReminder[] = "alert.reminder";
+constexpr char kAlertEscalated[] = "alert.escalated";
+
 constexpr char kCollectorOrderingKey[] = "collector";
 
 // The event types a webhook may subscribe to, in documentation order (the default set).
@@ -78,6 +83,13 @@ std::string alertOrderingKey(int64_t alert_id);
 // {"type": type, "timestamp": at, "data": <the alert object, with "subject" if given>}.
 std::string alertEventPayload(const std::string& type, const AlertRecord& alert, int64_t at_ms,
                               const AlertSubject* subject = nullptr);
+
+// A reminder or escalation of `alert`: the alert event's payload, with "follow_up" in data:
+// {"reminder": n} (the n-th reminder) or {"escalated_from": channel id}, and
+// "unacknowledged_for_s".
+std::string followUpEventPayload(const std::string& type, const AlertRecord& alert, int64_t at_ms,
+                                 const AlertSubject& subject, int64_t reminder,
+                                 int64_t escalated_from);
 
 // collector.degraded or collector.recovered.
 std::string healthEventType(const HealthRecord& health);

@@ -135,6 +135,12 @@ Result<EventFacts> readEventFacts(const std::string& payload) {
     f.held_since = text(data, "held_since");
     f.held_reasons = texts(data, "held_reasons");
     f.note = text(data, "note");
+    if (const cJSON* follow_up = cJSON_GetObjectItemCaseSensitive(data, "follow_up");
+        cJSON_IsObject(follow_up)) {
+      f.reminder = integer(follow_up, "reminder");
+      f.escalated_from = integer(follow_up, "escalated_from");
+      f.unacknowledged_for_s = integer(follow_up, "unacknowledged_for_s");
+    }
     if (const cJSON* subject = cJSON_GetObjectItemCaseSensitive(data, "subject");
         cJSON_IsObject(subject)) {
       f.hostname = text(subject, "hostname");
@@ -183,8 +189,17 @@ std::string summaryLine(const EventFacts& f) {
   if (f.type == "alert.opened") return title + ": " + subject;
   if (f.type == "alert.resolved") return "Resolved: " + title + ": " + subject;
   if (f.type == "alert.held") return "Held (collector degraded): " + title + ": " + subject;
-  if (f.type == "alert.released")
+  if (f.type == "alert.released") {
     return "Cleared while held, never raised: " + title + ": " + subject;
+  }
+  const std::string waited = std::to_string(f.unacknowledged_for_s / 60) + " min";
+  if (f.type == "alert.reminder") {
+    return "Still down, unacknowledged for " + waited + " (reminder " + std::to_string(f.reminder) +
+           "): " + title + ": " + subject;
+  }
+  if (f.type == "alert.escalated") {
+    return "Escalated, unacknowledged for " + waited + ": " + title + ": " + subject;
+  }
   return f.type + ": " + subject;
 }
 
@@ -389,7 +404,8 @@ std::string pagerDutyDedupKey(const EventFacts& f) {
 }
 
 std::optional<std::string> pagerDutyAction(const EventFacts& f) {
-  if (f.isTest() || f.type == "alert.opened" || (f.isHealth() && f.degraded)) {
+  if (f.isTest() || f.type == "alert.opened" || f.type == "alert.escalated" ||
+      (f.isHealth() && f.degraded)) {
     return std::string("trigger");
   }
   if (f.type == "alert.resolved" || (f.isHealth() && !f.degraded)) return std::string("resolve");

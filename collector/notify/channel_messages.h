@@ -49,6 +49,10 @@ struct EventFacts {
     std::string cause;
   };
   std::vector<Outage> outage_diary;
+  // Follow-ups (alert.reminder, alert.escalated).
+  int64_t reminder = 0;        // the n-th reminder
+  int64_t escalated_from = 0;  // the channel that escalated
+  int64_t unacknowledged_for_s = 0;
   // Health events.
   bool degraded = false;
   std::vector<std::string> health_reasons;
@@ -93,7 +97,8 @@ std::string teamsBody(const EventFacts& facts);
 // PagerDuty Events API v2. The dedup key is stable per alert ("vigil-alert-<id>"), per
 // collector health ("vigil-collector-health") and per channel test ("vigil-test-<channel>"),
 // so a resolve closes what its trigger opened. Alert and health events only; a held or released
-// alert has no PagerDuty action (nullopt).
+// alert and a reminder have no PagerDuty action (nullopt); an escalation triggers (on the
+// escalation's channel).
 std::string pagerDutyDedupKey(const EventFacts& facts);
 // "trigger" or "resolve"; nullopt if the event has no action.
 std::optional<std::string> pagerDutyAction(const EventFacts& facts);

@@ -323,7 +323,9 @@ bool WebhookDispatcher::recordOutcome(const DueDelivery& due, DeliveryAttempt ou
     }
     if (outcome.error.size() > kMaxErrorBytes) outcome.error.resize(kMaxErrorBytes);
     const int64_t attempts = entry.attempts + 1;
-    if (done_ms - entry.created_at_ms >= config_.give_up_after.count()) {
+    // Aged from when it was first due (not while it waited for business hours).
+    const int64_t due_from_ms = std::max(entry.created_at_ms, entry.due_from_ms);
+    if (done_ms - due_from_ms >= config_.give_up_after.count()) {
       recorded = store_.markDeliveryFailed(entry.id, claimant_, outcome);
       ++given_up_;
       if (warn_) {

@@ -356,6 +356,26 @@ const std::vector<Migration>& migrations() {
       {{
           "ALTER TABLE tenants ADD COLUMN business_hours TEXT NOT NULL DEFAULT ''",
       }},
+      // 14: reminders and escalation (docs/notifications.md): what each channel does while an
+      // alert stays open and unacknowledged, and what it has done for each alert, so that
+      // the collectors of a cluster send each reminder and escalation once; and when an
+      // outbox entry was first due.
+      {{
+          "ALTER TABLE webhooks ADD COLUMN remind_every_s INTEGER NOT NULL DEFAULT 0",
+          "ALTER TABLE webhooks ADD COLUMN escalate_after_s INTEGER NOT NULL DEFAULT 0",
+          "ALTER TABLE webhooks ADD COLUMN escalate_to INTEGER NOT NULL DEFAULT 0",
+          // When an entry was first due: its creation, or the business hours' opening it
+          // waited for. Its give-up age and the outbox's oldest pending age count from there.
+          "ALTER TABLE webhook_outbox ADD COLUMN due_from INTEGER",
+          "CREATE TABLE alert_follow_ups ("
+          " webhook_id INTEGER NOT NULL REFERENCES webhooks(id),"
+          " alert_id INTEGER NOT NULL,"
+          " reminders INTEGER NOT NULL DEFAULT 0,"
+          " last_reminded_at INTEGER,"
+          " escalated_to INTEGER,"
+          " escalated_at INTEGER,"
+          " PRIMARY KEY (webhook_id, alert_id))",
+      }},
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
   return kMigrations;

@@ -219,6 +219,7 @@ class SqlStore final : public Store {
                                                   size_t limit) override;
   Result<OutboxStats> outboxStats() override;
   uint64_t outboxEnqueueFailures() override { return outbox_failures_.load(); }
+  Result<size_t> enqueueFollowUps(int64_t now_ms, size_t limit) override;
   Result<std::optional<ChannelTicket>> findChannelTicket(int64_t channel_id,
                                                          const std::string& ordering_key) override;
   Status recordChannelTicket(const ChannelTicket& ticket) override;

@@ -67,7 +67,7 @@ std::string newMessageId() {
 
 constexpr char kWebhookColumns[] =
     "id, tenant_id, url, secret, events, description, enabled, created_at, kind, settings,"
-    " filter";
+    " filter, remind_every_s, escalate_after_s, escalate_to";
 
 Webhook webhookAt(const RecordSet& rs, size_t row) {
   Webhook w;
@@ -82,6 +82,9 @@ Webhook webhookAt(const RecordSet& rs, size_t row) {
   w.kind = stringAt(rs, 8, row);
   w.settings = stringAt(rs, 9, row);
   w.filter = parseChannelFilter(stringAt(rs, 10, row));
+  w.follow_up.remind_every_s = intAt(rs, 11, row);
+  w.follow_up.escalate_after_s = intAt(rs, 12, row);
+  w.follow_up.escalate_to = intAt(rs, 13, row);
   return w;
 }
 
@@ -89,8 +92,8 @@ Webhook webhookAt(const RecordSet& rs, size_t row) {
 constexpr char kOutboxColumns[] =
     "o.id, o.webhook_id, o.message_id, o.event_type, o.ordering_key, o.payload, o.created_at,"
     " o.state, o.attempts, o.next_attempt_at, o.last_attempt_at, o.last_status, o.last_error,"
-    " o.delivered_at";
-constexpr size_t kOutboxColumnCount = 14;
+    " o.delivered_at, COALESCE(o.due_from, o.created_at)";
+constexpr size_t kOutboxColumnCount = 15;
 
 OutboxEntry outboxAt(const RecordSet& rs, size_t row) {
   OutboxEntry e;
@@ -108,6 +111,7 @@ OutboxEntry outboxAt(const RecordSet& rs, size_t row) {
   e.last_status = optionalIntAt(rs, 11, row);
   e.last_error = stringAt(rs, 12, row);
   e.delivered_at_ms = optionalIntAt(rs, 13, row);
+  e.due_from_ms = intAt(rs, 14, row);
   return e;
 }
 
@@ -142,11 +146,14 @@ OutboxEntry insertOutboxEntry(Session& s, int64_t webhook_id, const OutboxEvent&
   e.next_attempt_at_ms =
       queued_until.isNull() ? due_ms : std::max<int64_t>(due_ms, queued_until.value());
   Poco::Int64 next = e.next_attempt_at_ms;
+  e.due_from_ms = due_ms;
+  Poco::Int64 due_from = due_ms;
   Poco::Int64 id = 0;
   s << "INSERT INTO webhook_outbox (webhook_id, message_id, event_type, ordering_key, payload,"
-       " created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+       " created_at, next_attempt_at, due_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+       " RETURNING id",
       use(webhook), bind(e.message_id), bind(e.event_type), bind(e.ordering_key), bind(e.payload),
-      use(at), use(next), into(id), now;
+      use(at), use(next), use(due_from), into(id), now;
   e.id = id;
   return e;
 }
@@ -194,6 +201,34 @@ std::vector<Subscriber> subscribersOf(Session& s, std::optional<int64_t> tenant_
     subscribers.push_back(Subscriber{intAt(rs, 0, row), parseChannelFilter(stringAt(rs, 2, row))});
   }
   return subscribers;
+}
+
+// The alert `alert_id` as stored; nullopt if there is none. Throws on failure.
+std::optional<AlertRecord> readAlert(Session& s, int64_t alert_id) {
+  Poco::Int64 id = alert_id;
+  Statement st(s);
+  st << "SELECT id, kind, state, agent_id, site_id, opened_at, closed_at, held_since,"
+        " held_reasons, note, tenant_id, acknowledged_at, acknowledged_by, closed_by"
+        " FROM alerts WHERE id = $1",
+      use(id), now;
+  RecordSet rs(st);
+  if (rs.rowCount() == 0) return std::nullopt;
+  AlertRecord a;
+  a.id = intAt(rs, 0, 0);
+  a.kind = stringAt(rs, 1, 0);
+  a.state = stringAt(rs, 2, 0);
+  a.agent_id = optionalStringAt(rs, 3, 0);
+  a.site_id = optionalIntAt(rs, 4, 0);
+  a.opened_at_ms = intAt(rs, 5, 0);
+  a.closed_at_ms = optionalIntAt(rs, 6, 0);
+  a.held_since_ms = optionalIntAt(rs, 7, 0);
+  a.held_reasons = stringAt(rs, 8, 0);
+  a.note = stringAt(rs, 9, 0);
+  a.tenant_id = intAt(rs, 10, 0);
+  a.acknowledged_at_ms = optionalIntAt(rs, 11, 0);
+  a.acknowledged_by = stringAt(rs, 12, 0);
+  a.closed_by = stringAt(rs, 13, 0);
+  return a;
 }
 
 // What the collector knows of `alert`'s subject (event_json.h, AlertSubject); throws on failure.
@@ -306,12 +341,18 @@ Result<Webhook> SqlStore::createWebhook(const NewWebhook& webhook, int64_t now_m
     Poco::Int64 created = now_ms;
     int enabled = w.enabled ? 1 : 0;
     Poco::Int64 id = 0;
+    w.follow_up = webhook.follow_up;
+    Poco::Int64 remind = w.follow_up.remind_every_s;
+    Poco::Int64 escalate_after = w.follow_up.escalate_after_s;
+    Poco::Int64 escalate_to = w.follow_up.escalate_to;
     *session_ << "INSERT INTO webhooks (tenant_id, url, secret, events, description, enabled,"
-                 " created_at, kind, settings, filter)"
-                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                 " created_at, kind, settings, filter, remind_every_s, escalate_after_s,"
+                 " escalate_to)"
+                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         use(tenant), bind(w.url), bind(w.secret), bind(json::printStringArray(w.events)),
         bind(w.description), use(enabled), use(created), bind(w.kind), bind(w.settings),
-        bind(printChannelFilter(w.filter)), into(id), now;
+        bind(printChannelFilter(w.filter)), use(remind), use(escalate_after), use(escalate_to),
+        into(id), now;
     w.id = id;
     return w;
   });
@@ -358,15 +399,20 @@ Result<std::optional<Webhook>> SqlStore::updateWebhook(int64_t webhook_id,
         if (update.settings) w->settings = *update.settings;
         if (update.events) w->events = *update.events;
         if (update.filter) w->filter = *update.filter;
+        if (update.follow_up) w->follow_up = *update.follow_up;
         if (update.description) w->description = *update.description;
         if (update.enabled) w->enabled = *update.enabled;
         Poco::Int64 id = webhook_id;
         int enabled = w->enabled ? 1 : 0;
+        Poco::Int64 remind = w->follow_up.remind_every_s;
+        Poco::Int64 escalate_after = w->follow_up.escalate_after_s;
+        Poco::Int64 escalate_to = w->follow_up.escalate_to;
         s << "UPDATE webhooks SET url = $1, events = $2, description = $3, enabled = $4,"
-             " secret = $5, settings = $6, filter = $7 WHERE id = $8",
+             " secret = $5, settings = $6, filter = $7, remind_every_s = $8,"
+             " escalate_after_s = $9, escalate_to = $10 WHERE id = $11",
             bind(w->url), bind(json::printStringArray(w->events)), bind(w->description),
             use(enabled), bind(w->secret), bind(w->settings), bind(printChannelFilter(w->filter)),
-            use(id), now;
+            use(remind), use(escalate_after), use(escalate_to), use(id), now;
         tx.commit();
         return w;
       });
@@ -380,6 +426,10 @@ Result<bool> SqlStore::deleteWebhook(int64_t webhook_id) {
     Poco::Int64 id = webhook_id;
     s << "DELETE FROM webhook_outbox WHERE webhook_id = $1", use(id), now;
     s << "DELETE FROM channel_tickets WHERE webhook_id = $1", use(id), now;
+    s << "DELETE FROM alert_follow_ups WHERE webhook_id = $1", use(id), now;
+    // Channels escalating to it escalate no more.
+    s << "UPDATE webhooks SET escalate_after_s = 0, escalate_to = 0 WHERE escalate_to = $1",
+        use(id), now;
     Statement del(s);
     del << "DELETE FROM webhooks WHERE id = $1", use(id);
     const size_t deleted = del.execute();
@@ -547,18 +597,24 @@ Result<std::vector<OutboxEntry>> SqlStore::listDeliveries(int64_t webhook_id, in
 }
 
 Result<OutboxStats> SqlStore::outboxStats() {
-  return probeRead(
-      "cannot read webhook outbox statistics", [&](Session& session) -> Result<OutboxStats> {
-        Statement st(session);
-        st << "SELECT COUNT(*), MIN(created_at) FROM webhook_outbox WHERE state = 'pending'", now;
-        RecordSet rs(st);
-        OutboxStats stats;
-        if (rs.rowCount() > 0) {
-          stats.pending = intAt(rs, 0, 0);
-          stats.oldest_pending_created_at_ms = optionalIntAt(rs, 1, 0);
-        }
-        return stats;
-      });
+  return probeRead("cannot read webhook outbox statistics",
+                   [&](Session& session) -> Result<OutboxStats> {
+                     Statement st(session);
+                     // The oldest age counts only entries already due, from when they became due:
+                     // one waiting for business hours is not late.
+                     st << "SELECT COUNT(*), MIN(CASE WHEN COALESCE(due_from, created_at) <= " +
+                               std::string(backend_->clockMillisSql()) +
+                               " THEN COALESCE(due_from, created_at) END)"
+                               " FROM webhook_outbox WHERE state = 'pending'",
+                         now;
+                     RecordSet rs(st);
+                     OutboxStats stats;
+                     if (rs.rowCount() > 0) {
+                       stats.pending = intAt(rs, 0, 0);
+                       stats.oldest_pending_created_at_ms = optionalIntAt(rs, 1, 0);
+                     }
+                     return stats;
+                   });
 }
 
 Result<std::optional<ChannelTicket>> SqlStore::findChannelTicket(int64_t channel_id,
@@ -606,30 +662,26 @@ Status SqlStore::recordChannelTicket(const ChannelTicket& ticket) {
 void SqlStore::enqueueAlertEventLocked(const std::string& event_type, int64_t alert_id,
                                        int64_t at_ms) {
   Session& s = *session_;
-  Poco::Int64 id = alert_id;
-  Statement st(s);
-  st << "SELECT id, kind, state, agent_id, site_id, opened_at, closed_at, held_since,"
-        " held_reasons, note, tenant_id, acknowledged_at, acknowledged_by, closed_by"
-        " FROM alerts WHERE id = $1",
-      use(id), now;
-  RecordSet rs(st);
-  if (rs.rowCount() == 0) return;
-  AlertRecord a;
-  a.id = intAt(rs, 0, 0);
-  a.kind = stringAt(rs, 1, 0);
-  a.state = stringAt(rs, 2, 0);
-  a.agent_id = optionalStringAt(rs, 3, 0);
-  a.site_id = optionalIntAt(rs, 4, 0);
-  a.opened_at_ms = intAt(rs, 5, 0);
-  a.closed_at_ms = optionalIntAt(rs, 6, 0);
-  a.held_since_ms = optionalIntAt(rs, 7, 0);
-  a.held_reasons = stringAt(rs, 8, 0);
-  a.note = stringAt(rs, 9, 0);
-  a.tenant_id = intAt(rs, 10, 0);
-  a.acknowledged_at_ms = optionalIntAt(rs, 11, 0);
-  a.acknowledged_by = stringAt(rs, 12, 0);
-  a.closed_by = stringAt(rs, 13, 0);
-  const std::vector<Subscriber> subscribers = subscribersOf(s, a.tenant_id, event_type);
+  const std::optional<AlertRecord> read = readAlert(s, alert_id);
+  if (!read) return;
+  const AlertRecord& a = *read;
+  std::vector<Subscriber> subscribers = subscribersOf(s, a.tenant_id, event_type);
+  if (event_type == webhook_events::kAlertResolved) {
+    // The channels this alert was escalated to hear of its end, whatever their events, so that
+    // what the escalation opened (an incident, a ticket) is closed.
+    Poco::Int64 alert_id = a.id;
+    Statement st(s);
+    st << "SELECT DISTINCT f.escalated_to FROM alert_follow_ups f JOIN webhooks w"
+          " ON w.id = f.escalated_to WHERE f.alert_id = $1 AND w.enabled = 1",
+        use(alert_id), now;
+    RecordSet rs(st);
+    for (size_t row = 0; row < rs.rowCount(); ++row) {
+      const int64_t target = intAt(rs, 0, row);
+      const bool listed = std::any_of(subscribers.begin(), subscribers.end(),
+                                      [&](const Subscriber& x) { return x.id == target; });
+      if (!listed) subscribers.push_back(Subscriber{target, ChannelFilter{}});
+    }
+  }
   if (subscribers.empty()) return;
   const AlertSubject subject = readAlertSubject(s, a);
   const OutboxEvent event{event_type, webhook_events::alertOrderingKey(a.id),
@@ -652,6 +704,145 @@ void SqlStore::enqueueAlertEventLocked(const std::string& event_type, int64_t al
       insertOutboxEntry(s, subscriber.id, event, at_ms, opening.value_or(at_ms));
     });
   }
+}
+
+Result<size_t> SqlStore::enqueueFollowUps(int64_t now_ms, size_t limit) {
+  MutexLock lock(mu_);
+  return guardedLocked("cannot enqueue follow-ups", [&]() REQUIRES(mu_) -> Result<size_t> {
+    Session& s = *session_;
+    Transaction tx(s);
+    Poco::Int64 at = now_ms;
+    Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+    // Pairs of an enabled channel with a follow-up and an open, unacknowledged alert of its
+    // tenant for which a reminder or the escalation is due.
+    Statement st(s);
+    st << "SELECT w.id, w.events, w.filter, w.remind_every_s, w.escalate_after_s, w.escalate_to,"
+          " a.id, COALESCE(f.reminders, 0), f.last_reminded_at, f.escalated_at,"
+          " CASE WHEN f.webhook_id IS NULL THEN 0 ELSE 1 END"
+          " FROM webhooks w JOIN alerts a ON a.tenant_id = w.tenant_id"
+          " LEFT JOIN alert_follow_ups f ON f.webhook_id = w.id AND f.alert_id = a.id"
+          " WHERE w.enabled = 1 AND a.state = 'open' AND a.acknowledged_at IS NULL"
+          " AND ((w.remind_every_s > 0"
+          "       AND COALESCE(f.last_reminded_at, a.opened_at) + w.remind_every_s * 1000 <= $1)"
+          "   OR (w.escalate_after_s > 0 AND w.escalate_to > 0 AND f.escalated_at IS NULL"
+          "       AND a.opened_at + w.escalate_after_s * 1000 <= $2))"
+          " ORDER BY a.id, w.id LIMIT $3",
+        use(at), use(at), use(max_rows), now;
+    RecordSet rs(st);
+    struct Due {
+      Subscriber channel;
+      std::vector<std::string> events;
+      ChannelFollowUp follow_up;
+      int64_t alert_id;
+      int64_t reminders;
+      std::optional<int64_t> last_reminded_at;
+      std::optional<int64_t> escalated_at;
+      bool tracked;
+    };
+    std::vector<Due> due;
+    for (size_t row = 0; row < rs.rowCount(); ++row) {
+      due.push_back(Due{Subscriber{intAt(rs, 0, row), parseChannelFilter(stringAt(rs, 2, row))},
+                        json::parseStringArray(stringAt(rs, 1, row)),
+                        ChannelFollowUp{intAt(rs, 3, row), intAt(rs, 4, row), intAt(rs, 5, row)},
+                        intAt(rs, 6, row), intAt(rs, 7, row), optionalIntAt(rs, 8, row),
+                        optionalIntAt(rs, 9, row), intAt(rs, 10, row) != 0});
+    }
+    size_t enqueued = 0;
+    for (const Due& d : due) {
+      Poco::Int64 alert_id = d.alert_id;
+      const std::optional<AlertRecord> read = readAlert(s, d.alert_id);
+      if (!read) continue;
+      const AlertRecord& a = *read;
+      Poco::Int64 channel = d.channel.id;
+      // Only what the channel was told of: its events and its filter.
+      // A channel not told of the alert (its events or filter) gets no follow-up of it: the
+      // pair is recorded as done, so that it stops coming up.
+      Webhook wanted;
+      wanted.events = d.events;
+      const AlertSubject subject = readAlertSubject(s, a);
+      if (!wanted.wants(webhook_events::kAlertOpened) ||
+          !d.channel.filter.passes(subject.site_id, subject.agent_class, a.kind)) {
+        s << "INSERT INTO alert_follow_ups (webhook_id, alert_id, last_reminded_at, escalated_at)"
+             " VALUES ($1, $2, $3, $4) ON CONFLICT (webhook_id, alert_id) DO UPDATE SET"
+             " last_reminded_at = $5, escalated_at = COALESCE(alert_follow_ups.escalated_at, $6)",
+            use(channel), use(alert_id), use(at), use(at), use(at), use(at), now;
+        continue;
+      }
+      // A workstation's alert while its tenant is closed: no reminder (the next is a period
+      // after now), and the escalation waits for the opening.
+      const bool workstation =
+          subject.agent_class == std::optional<std::string>("workstation") && a.agent_id;
+      if (workstation && businessOpeningLocked(a.tenant_id, now_ms)) {
+        if (d.follow_up.remind_every_s > 0) {
+          s << "INSERT INTO alert_follow_ups (webhook_id, alert_id, last_reminded_at)"
+               " VALUES ($1, $2, $3) ON CONFLICT (webhook_id, alert_id) DO UPDATE SET"
+               " last_reminded_at = $4",
+              use(channel), use(alert_id), use(at), use(at), now;
+        }
+        continue;
+      }
+      const std::string key = webhook_events::alertOrderingKey(a.id);
+      // Each follow-up is claimed first, by a write only one collector can make (a reminder
+      // count it still sees, an escalation not yet recorded), then enqueued.
+      const bool reminder_due =
+          d.follow_up.remind_every_s > 0 &&
+          d.last_reminded_at.value_or(a.opened_at_ms) + d.follow_up.remind_every_s * 1000 <= now_ms;
+      if (reminder_due) {
+        Poco::Int64 seen = d.reminders;
+        Statement claim(s);
+        if (d.tracked) {
+          claim << "UPDATE alert_follow_ups SET reminders = reminders + 1, last_reminded_at = $1"
+                   " WHERE webhook_id = $2 AND alert_id = $3 AND reminders = $4",
+              use(at), use(channel), use(alert_id), use(seen);
+        } else {
+          claim << "INSERT INTO alert_follow_ups (webhook_id, alert_id, reminders,"
+                   " last_reminded_at) VALUES ($1, $2, 1, $3)"
+                   " ON CONFLICT (webhook_id, alert_id) DO NOTHING",
+              use(channel), use(alert_id), use(at);
+        }
+        const bool claimed = claim.execute() > 0;
+        if (claimed) {
+          const OutboxEvent event{
+              webhook_events::kAlertReminder, key,
+              webhook_events::followUpEventPayload(webhook_events::kAlertReminder, a, now_ms,
+                                                   subject, d.reminders + 1, 0)};
+          insertOutboxEntry(s, d.channel.id, event, now_ms);
+          ++enqueued;
+        }
+      }
+      const bool escalation_due = d.follow_up.escalate_after_s > 0 && d.follow_up.escalate_to > 0 &&
+                                  !d.escalated_at &&
+                                  a.opened_at_ms + d.follow_up.escalate_after_s * 1000 <= now_ms;
+      if (escalation_due) {
+        Poco::Int64 target = d.follow_up.escalate_to;
+        // Tracked now either way (the reminder may just have inserted the row).
+        Statement ensure(s);
+        ensure << "INSERT INTO alert_follow_ups (webhook_id, alert_id) VALUES ($1, $2)"
+                  " ON CONFLICT (webhook_id, alert_id) DO NOTHING",
+            use(channel), use(alert_id);
+        ensure.execute();
+        Statement update(s);
+        update << "UPDATE alert_follow_ups SET escalated_to = $1, escalated_at = $2"
+                  " WHERE webhook_id = $3 AND alert_id = $4 AND escalated_at IS NULL",
+            use(target), use(at), use(channel), use(alert_id);
+        if (update.execute() > 0) {
+          Statement exists(s);
+          exists << "SELECT 1 FROM webhooks WHERE id = $1 AND tenant_id = $2 AND enabled = 1",
+              use(target), bind(a.tenant_id), now;
+          if (RecordSet(exists).rowCount() > 0) {
+            const OutboxEvent event{
+                webhook_events::kAlertEscalated, key,
+                webhook_events::followUpEventPayload(webhook_events::kAlertEscalated, a, now_ms,
+                                                     subject, 0, d.channel.id)};
+            insertOutboxEntry(s, d.follow_up.escalate_to, event, now_ms);
+            ++enqueued;
+          }
+        }
+      }
+    }
+    tx.commit();
+    return enqueued;
+  });
 }
 
 std::optional<int64_t> SqlStore::businessOpeningLocked(int64_t tenant_id, int64_t at_ms) {

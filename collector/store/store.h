@@ -311,6 +311,15 @@ class WebhookStore {
   virtual Result<std::vector<OutboxEntry>> listDeliveries(int64_t webhook_id, int64_t before_id,
                                                           size_t limit) = 0;
   virtual Result<OutboxStats> outboxStats() = 0;
+  // Puts the follow-ups due at `now_ms` in their channels' outboxes (docs/notifications.md,
+  // "Reminders and escalation"), at most `limit`: for each open, unacknowledged alert of a
+  // channel that received it (its events and filter), an alert.reminder every remind_every_s
+  // after the alert opened or was last reminded, and once, escalate_after_s after it opened,
+  // an alert.escalated to the channel escalate_to. A workstation's alert gets none while its
+  // tenant's business hours are closed. Each is recorded with its entry in one transaction,
+  // and only if no other collector recorded it first, so a cluster sends each once. Returns
+  // how many were enqueued.
+  virtual Result<size_t> enqueueFollowUps(int64_t now_ms, size_t limit) = 0;
   // The ticket a PSA channel opened for an ordering key (an alert); nullopt if none.
   virtual Result<std::optional<ChannelTicket>> findChannelTicket(
       int64_t channel_id, const std::string& ordering_key) = 0;

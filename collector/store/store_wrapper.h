@@ -236,6 +236,9 @@ class StoreWrapper : public Store {
   }
   Result<OutboxStats> outboxStats() override { return target_.outboxStats(); }
   uint64_t outboxEnqueueFailures() override { return target_.outboxEnqueueFailures(); }
+  Result<size_t> enqueueFollowUps(int64_t now_ms, size_t limit) override {
+    return target_.enqueueFollowUps(now_ms, limit);
+  }
   Result<std::optional<ChannelTicket>> findChannelTicket(int64_t channel_id,
                                                          const std::string& ordering_key) override {
     return target_.findChannelTicket(channel_id, ordering_key);

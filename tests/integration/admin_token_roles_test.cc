@@ -148,6 +148,11 @@ struct World : Fixture {
 
   World() {
     tenant = create("/api/v1/tenants", R"({"name":"Acme"})");
+    // Business hours, so that their GET finds some.
+    BOOST_REQUIRE_EQUAL(as(port(), op, "PUT", "/api/v1/tenants/" + s(tenant) + "/business-hours",
+                           R"({"time_zone":"UTC","weekly":[]})")
+                            .status,
+                        200);
     site = create("/api/v1/tenants/" + s(tenant) + "/sites", R"({"name":"HQ"})");
     HttpResponse enroll = as(port(), op, "POST", "/api/v1/sites/" + s(site) + "/enrollment-tokens",
                              R"({"name":"rollout"})");

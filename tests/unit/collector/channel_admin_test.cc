@@ -648,3 +648,45 @@ BOOST_AUTO_TEST_CASE(credentials_set_names_only_what_is_set) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(channel_admin_follow_up, ChannelFixture)
+
+// A channel's reminders and escalation: shown in minutes, the escalation's channel must be
+// another of the tenant's, and both halves of an escalation go together.
+BOOST_AUTO_TEST_CASE(follow_up_names_another_channel_of_the_tenant) {
+  auto oncall = createChannel(slackBody(tenant_a));
+  auto other_tenant = createChannel(slackBody(tenant_b));
+  const std::string to = std::to_string(idOf(oncall.get()));
+  auto created = createChannel(slackBody(
+      tenant_a, R"(, "follow_up": {"remind_every_minutes": 60, "escalate_after_minutes": 30,)"
+                R"( "escalate_to": )" +
+                    to + "}"));
+  BOOST_TEST(text(created.get(), "follow_up") ==
+             R"({"remind_every_minutes":60,"escalate_after_minutes":30,"escalate_to":)" + to + "}");
+  const auto stored = store->findWebhook(idOf(created.get())).value();
+  BOOST_TEST(stored->follow_up.remind_every_s == 3600);
+  const std::string path = "/api/v1/channels/" + std::to_string(idOf(created.get()));
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {R"({"follow_up": {"remind_every_minutes": 1}})", "follow_up.remind_every_minutes"},
+      {R"({"follow_up": {"escalate_after_minutes": 30}})", "go together"},
+      {R"({"follow_up": {"escalate_after_minutes": 30, "escalate_to": )" +
+           std::to_string(idOf(other_tenant.get())) + "}}",
+       "not a channel of this tenant"},
+      {R"({"follow_up": {"escalate_after_minutes": 30, "escalate_to": )" +
+           std::to_string(idOf(created.get())) + "}}",
+       "another channel"},
+      {R"({"follow_up": {"every": 5}})", "follow_up.every"},
+  };
+  for (const auto& [body, mention] : refused) {
+    auto r = call(onlyA(), "PATCH", path, body);
+    BOOST_REQUIRE_MESSAGE(!r.ok(), body);
+    BOOST_TEST(r.error().message.find(mention) != std::string::npos, r.error().message);
+  }
+  auto cleared = call(onlyA(), "PATCH", path, R"({"follow_up": null})");
+  BOOST_REQUIRE(cleared.ok());
+  BOOST_TEST(cleared.value().body.find(
+                 R"("follow_up":{"remind_every_minutes":null,"escalate_after_minutes":null,)"
+                 R"("escalate_to":null})") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

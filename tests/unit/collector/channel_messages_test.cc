@@ -530,3 +530,23 @@ BOOST_AUTO_TEST_CASE(psa_settings_name_their_company_and_board_and_get_closing_d
   BOOST_REQUIRE(!plain.ok());
   BOOST_TEST(plain.error().message() == "settings.api_url: must be an https:// URL");
 }
+
+BOOST_AUTO_TEST_CASE(reminders_and_escalations_say_how_long_the_alert_waited) {
+  const AlertRecord a = alert();
+  const EventFacts reminder =
+      readEventFacts(
+          ev::followUpEventPayload(ev::kAlertReminder, a, kOpenedMs + 3'600'000, subject(), 2, 0))
+          .value();
+  BOOST_TEST(summaryLine(reminder) ==
+             "Still down, unacknowledged for 60 min (reminder 2): Offline: db-01 (Front office, "
+             "Acme)");
+  BOOST_TEST(!pagerDutyAction(reminder));  // PagerDuty repeats on its own
+  const EventFacts escalated =
+      readEventFacts(
+          ev::followUpEventPayload(ev::kAlertEscalated, a, kOpenedMs + 1'800'000, subject(), 0, 4))
+          .value();
+  BOOST_TEST(escalated.escalated_from == 4);
+  BOOST_TEST(summaryLine(escalated).rfind("Escalated, unacknowledged for 30 min: ", 0) == 0u);
+  BOOST_TEST(*pagerDutyAction(escalated) == "trigger");
+  BOOST_TEST(pagerDutyDedupKey(escalated) == "vigil-alert-7");
+}

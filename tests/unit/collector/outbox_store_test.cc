@@ -419,6 +419,72 @@ BOOST_AUTO_TEST_CASE(a_workstations_alert_waits_for_business_hours_and_a_servers
   BOOST_TEST(entries[1].next_attempt_at_ms == kMonday8h);
 }
 
+// Reminders and escalation (store.h, enqueueFollowUps), on an explicit clock: a reminder every
+// period while the alert stays open and unacknowledged, one escalation to another channel,
+// each sent once however often it is looked for; the escalation's channel hears of the end;
+// acknowledgement stops both.
+BOOST_AUTO_TEST_CASE(reminders_and_escalation_follow_an_unacknowledged_alert) {
+  constexpr int64_t kOpened = 10'000'000;
+  Webhook oncall = webhook(tenant_a, {"alert.held"});  // only escalations and their end
+  NewWebhook first;
+  first.tenant_id = tenant_a;
+  first.url = "https://example.com/first";
+  first.events = kAllEvents;
+  first.follow_up = ChannelFollowUp{600, 900, oncall.id};
+  const Webhook w = store->createWebhook(first, 5000).value();
+  BOOST_TEST((store->findWebhook(w.id).value()->follow_up == first.follow_up));
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {alert("agent-a", "opened", kOpened)}, {}).ok());
+  auto of_type = [&](int64_t channel, const std::string& type) {
+    size_t n = 0;
+    for (const OutboxEntry& e : deliveries(channel)) n += e.event_type == type;
+    return n;
+  };
+  auto follow_ups = [&](int64_t at_ms) { return store->enqueueFollowUps(at_ms, 100).value(); };
+
+  BOOST_TEST(follow_ups(kOpened + 599'000) == 0u);
+  BOOST_TEST(follow_ups(kOpened + 600'000) == 1u);
+  BOOST_TEST(follow_ups(kOpened + 600'000) == 0u);  // claimed: once
+  BOOST_TEST(of_type(w.id, "alert.reminder") == 1u);
+  BOOST_TEST(deliveries(w.id)[0].payload.find(R"("follow_up":{"reminder":1,)") !=
+             std::string::npos);
+  BOOST_TEST(follow_ups(kOpened + 900'000) == 1u);  // the escalation, to the on-call channel
+  BOOST_TEST(of_type(oncall.id, "alert.escalated") == 1u);
+  BOOST_TEST(deliveries(oncall.id)[0].payload.find(R"("escalated_from":)" + std::to_string(w.id)) !=
+             std::string::npos);
+  BOOST_TEST(follow_ups(kOpened + 1'199'000) == 0u);
+  BOOST_TEST(follow_ups(kOpened + 1'200'000) == 1u);  // reminder 2; no second escalation
+  BOOST_TEST(of_type(w.id, "alert.reminder") == 2u);
+  BOOST_TEST(of_type(oncall.id, "alert.escalated") == 1u);
+
+  // Acknowledged: nothing more.
+  const int64_t alert_id = std::stoll(deliveries(w.id)[0].ordering_key.substr(6));
+  BOOST_REQUIRE(store->acknowledgeAlert(alert_id, "tech", "", kOpened + 1'300'000).value());
+  BOOST_TEST(follow_ups(kOpened + 3'600'000) == 0u);
+  // The end reaches the on-call channel too, though it wants no resolutions of its own.
+  BOOST_REQUIRE(
+      store->appendPresenceEvents({}, {alert("agent-a", "resolved", kOpened + 3'700'000)}, {})
+          .ok());
+  BOOST_TEST(of_type(oncall.id, "alert.resolved") == 1u);
+  BOOST_TEST(of_type(w.id, "alert.resolved") == 1u);
+}
+
+// A channel that was not told of an alert (its filter) gets no follow-up of it, and the pair
+// stops coming up, so it cannot crowd out others.
+BOOST_AUTO_TEST_CASE(follow_ups_skip_channels_the_alert_never_reached) {
+  NewWebhook narrow;
+  narrow.tenant_id = tenant_a;
+  narrow.url = "https://example.com/narrow";
+  narrow.events = kAllEvents;
+  narrow.filter = ChannelFilter{{}, {"server"}, {}};
+  narrow.follow_up = ChannelFollowUp{600, 0, 0};
+  const Webhook w = store->createWebhook(narrow, 5000).value();
+  BOOST_REQUIRE(store->appendPresenceEvents({}, {alert("agent-a", "opened", 1000)}, {}).ok());
+  BOOST_TEST(store->enqueueFollowUps(1000 + 700'000, 1).value() == 0u);
+  BOOST_TEST(deliveries(w.id).empty());
+  // Recorded as done: the next look finds nothing due until a period later.
+  BOOST_TEST(store->enqueueFollowUps(1000 + 800'000, 1).value() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(held_and_released_alerts_are_announced) {
   Webhook w = webhook(tenant_a);
   AlertChange held = alert("agent-a", "held", 10'000);

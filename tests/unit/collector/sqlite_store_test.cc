@@ -69,12 +69,15 @@ void undoMigration9(Poco::Data::Session& raw) {
   raw << "ALTER TABLE webhook_outbox DROP COLUMN claimed_until", now;
 }
 
-// Back to the schema before migration 11 (notification channels) from 13 (business hours).
+// Back to the schema before migration 11 (notification channels) from 14 (follow-ups).
 void undoMigrations13To11(Poco::Data::Session& raw) {
   using Poco::Data::Keywords::now;
+  raw << "DROP TABLE alert_follow_ups", now;
+  raw << "ALTER TABLE webhook_outbox DROP COLUMN due_from", now;
   raw << "ALTER TABLE tenants DROP COLUMN business_hours", now;
   raw << "DROP TABLE channel_tickets", now;
-  for (const char* column : {"kind", "settings", "filter"}) {
+  for (const char* column :
+       {"kind", "settings", "filter", "remind_every_s", "escalate_after_s", "escalate_to"}) {
     raw << std::string("ALTER TABLE webhooks DROP COLUMN ") + column, now;
   }
 }
@@ -608,7 +611,7 @@ BOOST_AUTO_TEST_CASE(migration_3_gives_the_sites_of_a_schema_2_database_peer_key
     // Back to exactly what migrations 1 and 2 created.
     using Poco::Data::Keywords::now;
     Poco::Data::Session raw = rawSession(dir);
-    // Migrations 13 to 6 and 4, undone first (they build on 3; 5 leaves tables that never
+    // Migrations 14 to 6 and 4, undone first (they build on 3; 5 leaves tables that never
     // reuse ids as they are).
     undoMigrations13To11(raw);
     undoMigration10(raw);
@@ -920,10 +923,19 @@ BOOST_AUTO_TEST_CASE(migration_9_leaves_pending_outbox_entries_unclaimed) {
     BOOST_REQUIRE(store.schemaVersion().value() == 8);
     auto tenant = store.createTenant("t", 1000).value();
     webhook_id = insertSchema4Webhook(dir, tenant.id, "whsec_" + std::string(43, 'A') + "=");
-    for (const char* key : {"a", "b"}) {
-      message_ids.push_back(store.enqueueWebhookEvent(webhook_id, {"webhook.test", key, "{}"}, 1000)
-                                .value()
-                                .message_id);
+    // Outbox entries as schema 8 holds them.
+    using Poco::Data::Keywords::bind;
+    using Poco::Data::Keywords::now;
+    using Poco::Data::Keywords::use;
+    Poco::Data::Session raw = vigil::testing::rawTestSession(dir);
+    Poco::Int64 hook = webhook_id;
+    for (const std::string key : {"a", "b"}) {
+      const std::string message_id = "msg_" + key;
+      raw << "INSERT INTO webhook_outbox (webhook_id, message_id, event_type, ordering_key,"
+             " payload, created_at, next_attempt_at) VALUES ($1, $2, 'webhook.test', $3, '{}',"
+             " 1000, 1000)",
+          use(hook), bind(message_id), bind(key), now;
+      message_ids.push_back(message_id);
     }
   }
   auto store = openStore(dir);
