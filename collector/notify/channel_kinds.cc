@@ -87,7 +87,7 @@ Result<json::JsonPtr> overlay(const std::string& group, const cJSON* given,
     cJSON_DeleteItemFromObjectCaseSensitive(merged.get(), name.c_str());
     if (cJSON_IsNull(item)) continue;
     // A string, an integer, or an array of strings; each kind checks which it wants.
-    bool fits = cJSON_IsString(item) || json::isIntegerInRange(item, 0, 1 << 30);
+    bool fits = cJSON_IsString(item) || json::isIntegerInRange(item, 0, json::kMaxExactInteger);
     if (cJSON_IsArray(item)) {
       fits = true;
       const cJSON* e = nullptr;

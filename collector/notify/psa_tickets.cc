@@ -25,6 +25,8 @@ constexpr char kNotRecorded[] = "ticket_not_recorded";
 constexpr size_t kConnectWiseSummaryBytes = 100;
 constexpr size_t kAutotaskTitleBytes = 255;
 constexpr size_t kAutotaskDescriptionBytes = 8000;
+// HaloPSA's summary: kept to a length any PSA's summary field takes.
+constexpr size_t kHaloSummaryBytes = 250;
 
 std::string member(const cJSON* obj, const char* name) {
   const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, name);
@@ -217,14 +219,18 @@ WebhookResult TicketDesk::openTicket(const DueDelivery& due, const Access& acces
   const EventFacts& f = access.facts;
   const cJSON* s = access.settings.get();
   // The alert's key in the summary: a technician can tell a twin ticket (see the header).
-  const std::string summary = summaryLine(f) + " [" + pagerDutyDedupKey(f) + "]";
+  const std::string marker = " [" + pagerDutyDedupKey(f) + "]";
+  // The summary within `max_bytes`, its marker kept whole at the end.
+  auto summary = [&](size_t max_bytes) {
+    return cut(summaryLine(f), max_bytes - marker.size()) + marker;
+  };
   const std::string details = plainTextBody(f);
   const bool urgent = eventGravity(f) == "danger";
   WebhookResult answer = WebhookFailure{};
   const char* id_member = "id";
   if (access.kind == kinds::kConnectWise) {
     cJSON* body = cJSON_CreateObject();
-    json::addText(body, "summary", cut(summary, kConnectWiseSummaryBytes));
+    json::addText(body, "summary", summary(kConnectWiseSummaryBytes));
     cJSON_AddNumberToObject(cJSON_AddObjectToObject(body, "board"), "id",
                             static_cast<double>(integer(s, "board_id", 0)));
     cJSON_AddNumberToObject(cJSON_AddObjectToObject(body, "company"), "id",
@@ -234,7 +240,7 @@ WebhookResult TicketDesk::openTicket(const DueDelivery& due, const Access& acces
   } else if (access.kind == kinds::kAutotask) {
     cJSON* body = cJSON_CreateObject();
     cJSON_AddNumberToObject(body, "companyID", static_cast<double>(integer(s, "company_id", 0)));
-    json::addText(body, "title", cut(summary, kAutotaskTitleBytes));
+    json::addText(body, "title", summary(kAutotaskTitleBytes));
     json::addText(body, "description", cut(details, kAutotaskDescriptionBytes));
     cJSON_AddNumberToObject(body, "status", 1);  // New
     cJSON_AddNumberToObject(body, "priority",
@@ -246,7 +252,7 @@ WebhookResult TicketDesk::openTicket(const DueDelivery& due, const Access& acces
     id_member = "itemId";
   } else {
     cJSON* ticket_obj = cJSON_CreateObject();
-    json::addText(ticket_obj, "summary", summary);
+    json::addText(ticket_obj, "summary", summary(kHaloSummaryBytes));
     json::addText(ticket_obj, "details", details);
     cJSON_AddNumberToObject(ticket_obj, "client_id",
                             static_cast<double>(integer(s, "client_id", 0)));
@@ -329,6 +335,7 @@ WebhookResult TicketDesk::closeTicket(const DueDelivery& due, const Access& acce
     cJSON* updates = cJSON_CreateArray();
     cJSON_AddItemToArray(updates, update);
     closed = transport_.post(access.request("POST", "/Tickets", print(updates)));
+    if (closed.ok() && closed.value().status == 401) forgetHaloToken(due.entry.webhook_id);
   }
   return closed;
 }

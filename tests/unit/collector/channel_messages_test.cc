@@ -495,6 +495,12 @@ BOOST_AUTO_TEST_CASE(psa_settings_name_their_company_and_board_and_get_closing_d
                   cw_credentials);
   BOOST_REQUIRE(cw.ok());
   BOOST_TEST(cw.value().url == "https://na.myconnectwise.net/v4_6_release/apis/3.0");
+  // Ids beyond 32 bits are ids too.
+  BOOST_TEST(setup("connectwise",
+                   R"({"api_url":"https://na.myconnectwise.net/x","company_id":5000000000,)"
+                   R"("board_id":1})",
+                   cw_credentials)
+                 .ok());
   BOOST_TEST(textAt(parseObject(cw.value().settings).get(), {"closed_status"}) == "Closed");
   auto no_board =
       setup("connectwise", R"({"api_url":"https://na.myconnectwise.net/x","company_id":250})",
