@@ -669,11 +669,11 @@ void SqlStore::enqueueAlertEventLocked(const std::string& event_type, int64_t al
   if (event_type == webhook_events::kAlertResolved) {
     // The channels this alert was escalated to hear of its end, whatever their events, so that
     // what the escalation opened (an incident, a ticket) is closed.
-    Poco::Int64 alert_id = a.id;
+    Poco::Int64 id = a.id;
     Statement st(s);
     st << "SELECT DISTINCT f.escalated_to FROM alert_follow_ups f JOIN webhooks w"
           " ON w.id = f.escalated_to WHERE f.alert_id = $1 AND w.enabled = 1",
-        use(alert_id), now;
+        use(id), now;
     RecordSet rs(st);
     for (size_t row = 0; row < rs.rowCount(); ++row) {
       const int64_t target = intAt(rs, 0, row);
@@ -875,10 +875,11 @@ void SqlStore::enqueueHealthEventLocked(const HealthRecord& health) {
   const OutboxEvent event{type, webhook_events::kCollectorOrderingKey,
                           webhook_events::healthEventPayload(health)};
   // The collector's health concerns every tenant and site: channel filters do not narrow it.
+  Session& s = *session_;
   const auto isolated = isolatedEnqueue();
-  for (const Subscriber& subscriber : subscribersOf(*session_, std::nullopt, type)) {
+  for (const Subscriber& subscriber : subscribersOf(s, std::nullopt, type)) {
     isolated(type + " for channel " + std::to_string(subscriber.id),
-             [&] { insertOutboxEntry(*session_, subscriber.id, event, health.at_ms); });
+             [&] { insertOutboxEntry(s, subscriber.id, event, health.at_ms); });
   }
 }
 
