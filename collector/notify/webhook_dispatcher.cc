@@ -38,11 +38,15 @@ std::string randomClaimant() {
   return id;
 }
 
-// Where a delivery goes, as the in-flight limits count it: OutboundDestination::key() of its
-// URL; a URL that does not parse fails at once in the transport and counts on its own.
-std::string destinationOf(const std::string& url) {
-  auto destination = parseOutboundUrl(url);
-  return destination.ok() ? destination.value().key() : "invalid:" + url;
+// Where a delivery goes, as the in-flight limits count it. A webhook: OutboundDestination::key()
+// of its URL, the receiver a tenant runs (a URL that does not parse fails at once in the
+// transport and counts on its own). The other kinds: the channel itself, because their hosts
+// are services many tenants share (hooks.slack.com, a mail provider, a PSA's cloud): one
+// destination per host would send every tenant's messages to it one at a time.
+std::string destinationOf(const DueDelivery& due) {
+  if (due.kind != "webhook") return "channel:" + std::to_string(due.entry.webhook_id);
+  auto destination = parseOutboundUrl(due.url);
+  return destination.ok() ? destination.value().key() : "invalid:" + due.url;
 }
 
 std::string seconds(milliseconds d) {
@@ -174,7 +178,7 @@ bool WebhookDispatcher::claim(DueDelivery* out, bool* store_failed) {
       for (size_t i = 0; i < due.size(); ++i) {
         const DueDelivery& d = due[i];
         if (in_flight_.count(d.entry.id) != 0 || held_until_.count(d.entry.id) != 0) continue;
-        destination = destinationOf(d.url);
+        destination = destinationOf(d);
         auto busy = destination_in_flight_.find(destination);
         if (busy != destination_in_flight_.end() && busy->second >= destination_limit) {
           busy_webhooks.push_back(d.entry.webhook_id);

@@ -26,8 +26,9 @@
 //
 // Delivery runs on the dispatcher's own threads, never on ingest or presence threads, so no
 // receiver can delay ingest, verdicts or the store's presence writes. Each attempt is bounded
-// as a whole by the transport (webhooks.attemptTimeoutSeconds). One destination (host:port)
-// has at most `max_in_flight_per_destination` attempts in flight, one tenant at most
+// as a whole by the transport (webhooks.attemptTimeoutSeconds). One destination (a webhook's
+// host:port; a channel of another kind, whose service many tenants share) has at most
+// `max_in_flight_per_destination` attempts in flight, one tenant at most
 // `max_in_flight_per_tenant` (and never every worker); these count this dispatcher's attempts
 // (each collector of a cluster has its own). What that bounds, exactly:
 //   - a slow or dead receiver holds at most its destination's share of the workers, each for
@@ -68,7 +69,8 @@ namespace vigil::collector {
 
 struct WebhookDispatchConfig {
   int workers = 8;  // deliveries in flight at once, across all webhooks
-  // Deliveries in flight at once to one destination (host:port of the URL), of any tenant.
+  // Deliveries in flight at once to one destination (a webhook's host:port, of any tenant; a
+  // channel of another kind).
   int max_in_flight_per_destination = 1;
   // Deliveries in flight at once for one tenant; at most workers - 1 (unless workers is 1), so
   // that one tenant never holds every worker.

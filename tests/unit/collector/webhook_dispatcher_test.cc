@@ -20,8 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "collector/events/event_json.h"
 #include "collector/events/webhook_signature.h"
+#include "collector/notify/channel_kinds.h"
 #include "collector/notify/outbound_policy.h"
+#include "collector/notify/secret_box.h"
 #include "collector/notify/webhook_transport.h"
 #include "collector/store/sql_store.h"
 #include "collector/store/store_wrapper.h"
@@ -532,6 +535,43 @@ BOOST_AUTO_TEST_CASE(a_slow_tenant_and_a_slow_destination_hold_a_bounded_share_o
   BOOST_TEST(gate.tenantPeak(tenant_a) == 2);
   BOOST_TEST(gate.hostPeak("slow-1.example") == 1);
   BOOST_TEST(gate.hostPeak("slow-2.example") == 1);
+  BOOST_TEST(store->outboxStats().value().pending == 0);
+}
+
+// Channels of a service many tenants share (here two Slack channels, one host) are each a
+// destination of their own: a slow answer to one holds no message of the other.
+BOOST_AUTO_TEST_CASE(channels_of_a_shared_service_are_destinations_of_their_own) {
+  const SecretBox box = SecretBox::fromKey(std::string(32, 'k')).value();
+  for (const char* path : {"/services/T1/B1/x", "/services/T2/B2/y"}) {
+    NewWebhook w;
+    w.tenant_id = tenant_id;
+    w.kind = "slack";
+    w.url = "https://slow-slack.example";
+    w.secret =
+        box.seal(std::string(R"({"webhook_url":"https://slow-slack.example)") + path + R"("})",
+                 kCredentialsContext)
+            .value();
+    w.events = {"alert.opened"};
+    const Webhook created = store->createWebhook(w, nowMs()).value();
+    BOOST_REQUIRE(store
+                      ->enqueueWebhookEvent(
+                          created.id,
+                          {"webhook.test", "k", webhook_events::testEventPayload(created, nowMs())},
+                          nowMs())
+                      .ok());
+  }
+  GateTransport gate({{"slow-slack.example", tenant_id}});
+  config.workers = 4;
+  config.max_in_flight_per_destination = 1;
+  config.poll_interval = 20ms;
+  WebhookDispatcher d(*store, gate, clock, config, {}, {}, &box);
+  d.start();
+  d.wake();
+  BOOST_TEST(gate.waitTenantInFlight(tenant_id, 2), "one channel's message waited for the other's");
+  gate.open();
+  BOOST_TEST(gate.waitPosted("slow-slack.example", 2));
+  d.stop();
+  BOOST_TEST(gate.hostPeak("slow-slack.example") == 2);
   BOOST_TEST(store->outboxStats().value().pending == 0);
 }
 
