@@ -144,4 +144,9 @@ std::vector<std::string> parseStringArray(const std::string& text) {
   return out;
 }
 
+std::string textMember(const cJSON* object, const char* name) {
+  const cJSON* item = cJSON_GetObjectItemCaseSensitive(object, name);
+  return cJSON_IsString(item) ? std::string(item->valuestring) : std::string();
+}
+
 }  // namespace vigil::json

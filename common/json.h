@@ -50,6 +50,10 @@ void addInteger(cJSON* object, const char* name, int64_t value);
 // True if `item` is a number holding an integer in [min, max].
 bool isIntegerInRange(const cJSON* item, int64_t min, int64_t max);
 
+// The string member `name` of `object` (null or not an object: none); empty if it is absent
+// or not a string.
+std::string textMember(const cJSON* object, const char* name);
+
 // A JSON array of strings, as text: {"a","b"} -> ["a","b"].
 std::string printStringArray(const std::vector<std::string>& values);
 // The strings of a JSON array text; anything else in it (or a text that is not an array) is

@@ -5,6 +5,7 @@
 #include "collector/notify/channel_messages.h"
 #include "collector/notify/secret_box.h"
 #include "common/json.h"
+#include "common/text.h"
 
 namespace vigil::collector {
 namespace {
@@ -16,32 +17,12 @@ WebhookFailure failure(const char* reason, std::string detail) {
   return WebhookFailure{reason, std::move(detail)};
 }
 
-std::string member(const cJSON* obj, const char* name) {
-  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, name);
-  return cJSON_IsString(item) ? std::string(item->valuestring) : std::string();
-}
+using json::textMember;
 
 // `base` without a trailing slash, then `path`.
 std::string joinUrl(std::string base, const std::string& path) {
   while (!base.empty() && base.back() == '/') base.pop_back();
   return base + path;
-}
-
-// An alias in a URL path: letters, digits, '-' and '_' pass; anything else is %-encoded.
-std::string pathSegment(const std::string& s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
-  return out;
 }
 
 ComposeResult signedWebhook(const DueDelivery& due, int64_t now_ms) {
@@ -86,13 +67,13 @@ ComposeResult ChannelComposer::compose(const DueDelivery& due, int64_t now_ms) c
   if (due.kind == kinds::kEmail) {
     const cJSON* s = settings.get();
     MailRequest mail;
-    mail.host = member(s, "smtp_host");
+    mail.host = textMember(s, "smtp_host");
     const cJSON* port = cJSON_GetObjectItemCaseSensitive(s, "smtp_port");
     mail.port = cJSON_IsNumber(port) ? static_cast<int>(port->valuedouble) : 587;
-    mail.security = member(s, "security");
-    mail.username = member(s, "username");
-    mail.password = member(credentials.get(), "password");
-    mail.from = member(s, "from");
+    mail.security = textMember(s, "security");
+    mail.username = textMember(s, "username");
+    mail.password = textMember(credentials.get(), "password");
+    mail.from = textMember(s, "from");
     const cJSON* to = nullptr;
     cJSON_ArrayForEach(to, cJSON_GetObjectItemCaseSensitive(s, "to")) {
       if (cJSON_IsString(to)) mail.to.emplace_back(to->valuestring);
@@ -108,32 +89,32 @@ ComposeResult ChannelComposer::compose(const DueDelivery& due, int64_t now_ms) c
     return m;
   }
   if (due.kind == kinds::kSlack || due.kind == kinds::kTeams) {
-    m.request.url = member(credentials.get(), "webhook_url");
+    m.request.url = textMember(credentials.get(), "webhook_url");
     m.request.body = due.kind == kinds::kSlack ? slackBody(f) : teamsBody(f);
   } else if (due.kind == kinds::kPagerDuty) {
     if (!pagerDutyAction(f)) {
       m.send = false;
       return m;
     }
-    m.request.url = member(settings.get(), "api_url");
-    m.request.body = pagerDutyBody(f, member(credentials.get(), "routing_key"),
-                                   member(settings.get(), "severity"));
+    m.request.url = textMember(settings.get(), "api_url");
+    m.request.body = pagerDutyBody(f, textMember(credentials.get(), "routing_key"),
+                                   textMember(settings.get(), "severity"));
   } else if (due.kind == kinds::kOpsgenie) {
     const std::optional<OpsgenieAction> action = opsgenieAction(f);
     if (!action) {
       m.send = false;
       return m;
     }
-    const std::string base = member(settings.get(), "api_url");
+    const std::string base = textMember(settings.get(), "api_url");
     if (*action == OpsgenieAction::kCreate) {
       m.request.url = joinUrl(base, "/v2/alerts");
-      m.request.body = opsgenieCreateBody(f, member(settings.get(), "priority"));
+      m.request.body = opsgenieCreateBody(f, textMember(settings.get(), "priority"));
     } else {
-      m.request.url = joinUrl(
-          base, "/v2/alerts/" + pathSegment(pagerDutyDedupKey(f)) + "/close?identifierType=alias");
+      m.request.url = joinUrl(base, "/v2/alerts/" + percentEncode(pagerDutyDedupKey(f)) +
+                                        "/close?identifierType=alias");
       m.request.body = opsgenieCloseBody(f);
     }
-    m.request.headers = {{"Authorization", "GenieKey " + member(credentials.get(), "api_key")}};
+    m.request.headers = {{"Authorization", "GenieKey " + textMember(credentials.get(), "api_key")}};
   } else {
     return failure(failures::kNotSendable, "channel kind '" + due.kind + "' has no composer");
   }

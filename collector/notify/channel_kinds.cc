@@ -102,10 +102,7 @@ Result<json::JsonPtr> overlay(const std::string& group, const cJSON* given,
   return merged;
 }
 
-std::string member(const cJSON* obj, const char* name) {
-  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, name);
-  return cJSON_IsString(item) ? std::string(item->valuestring) : std::string();
-}
+using json::textMember;
 
 // A member that must be a string if present: its text (empty if absent), or an error.
 Result<std::string> stringMember(const std::string& group, const cJSON* obj, const char* name) {
@@ -186,7 +183,7 @@ Result<std::string> checkEmail(cJSON* settings, const cJSON* credentials) {
   if (username.value().size() > 256) {
     return Status::invalidArgument("settings.username: must be at most 256 characters");
   }
-  const std::string password = member(credentials, "password");
+  const std::string password = textMember(credentials, "password");
   if (!username.value().empty() && password.empty()) {
     return Status::invalidArgument("credentials.password: is required with settings.username");
   }
@@ -216,7 +213,7 @@ Result<std::string> checkTicketDesk(const std::string& kind, cJSON* settings,
                                     const cJSON* credentials) {
   for (const char* key : {"company", "public_key", "private_key", "client_id", "integration_code",
                           "username", "secret", "oauth_client_id", "oauth_client_secret"}) {
-    const std::string value = member(credentials, key);
+    const std::string value = textMember(credentials, key);
     if (value.size() > 512) {
       return Status::invalidArgument(std::string("credentials.") + key +
                                      ": must be at most 512 characters");
@@ -354,7 +351,7 @@ Result<ChannelSetup> checkChannelSetup(const std::string& kind, const cJSON* set
       return Status::invalidArgument("credentials." + field + ": must be a string");
     }
     // An email server may take mail without authentication (checkEmail).
-    if (kind != kinds::kEmail && member(c, field.c_str()).empty()) {
+    if (kind != kinds::kEmail && textMember(c, field.c_str()).empty()) {
       return Status::invalidArgument("credentials." + field + ": is required");
     }
   }
@@ -368,28 +365,28 @@ Result<ChannelSetup> checkChannelSetup(const std::string& kind, const cJSON* set
     if (!destination.ok()) return destination.error();
     setup.url = destination.value();
   } else if (kind == kinds::kSlack || kind == kinds::kTeams) {
-    auto origin = httpsOrigin("credentials.webhook_url", member(c, "webhook_url"));
+    auto origin = httpsOrigin("credentials.webhook_url", textMember(c, "webhook_url"));
     if (!origin.ok()) return origin.error();
     setup.url = origin.value();
   } else {
     const bool pagerduty = kind == kinds::kPagerDuty;
     const char* key_field = pagerduty ? "routing_key" : "api_key";
-    if (Status k = checkKey(std::string("credentials.") + key_field, member(c, key_field));
+    if (Status k = checkKey(std::string("credentials.") + key_field, textMember(c, key_field));
         !k.ok()) {
       return k;
     }
-    if (member(s, "api_url").empty()) {
+    if (textMember(s, "api_url").empty()) {
       cJSON_DeleteItemFromObjectCaseSensitive(s, "api_url");
       cJSON_AddStringToObject(s, "api_url", pagerduty ? kPagerDutyEventsUrl : kOpsgenieApiUrl);
     }
     // The API URL is where the credential goes: shown whole (it is not secret), checked.
-    const std::string api_url = member(s, "api_url");
+    const std::string api_url = textMember(s, "api_url");
     if (auto origin = httpsOrigin("settings.api_url", api_url); !origin.ok()) {
       return origin.error();
     }
     setup.url = api_url;
     const char* choice_field = pagerduty ? "severity" : "priority";
-    if (const std::string choice = member(s, choice_field); !choice.empty()) {
+    if (const std::string choice = textMember(s, choice_field); !choice.empty()) {
       const std::set<std::string> allowed =
           pagerduty ? std::set<std::string>{"critical", "error", "warning", "info"}
                     : std::set<std::string>{"P1", "P2", "P3", "P4", "P5"};

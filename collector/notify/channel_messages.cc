@@ -17,10 +17,7 @@ constexpr size_t kPagerDutySummaryBytes = 1024;
 constexpr size_t kOpsgenieMessageBytes = 130;
 constexpr size_t kOpsgenieDescriptionBytes = 15000;
 
-std::string text(const cJSON* obj, const char* name) {
-  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, name);
-  return cJSON_IsString(item) ? std::string(item->valuestring) : std::string();
-}
+std::string text(const cJSON* obj, const char* name) { return json::textMember(obj, name); }
 
 int64_t integer(const cJSON* obj, const char* name) {
   const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, name);
@@ -84,8 +81,9 @@ cJSON* addString(cJSON* obj, const char* name, const std::string& value) {
   return obj;
 }
 
-// Slack mrkdwn treats <, > and & as control characters.
-std::string slackEscape(const std::string& s) {
+// `s` with &, < and > (and " if `quotes`) written as entities: HTML's escaping, and Slack
+// mrkdwn's, which treats <, > and & as control characters.
+std::string escapeMarkup(const std::string& s, bool quotes) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
@@ -99,12 +97,17 @@ std::string slackEscape(const std::string& s) {
       case '>':
         out += "&gt;";
         break;
+      case '"':
+        out += quotes ? "&quot;" : "\"";
+        break;
       default:
         out += c;
     }
   }
   return out;
 }
+
+std::string slackEscape(const std::string& s) { return escapeMarkup(s, /*quotes=*/false); }
 
 std::string diaryLine(const EventFacts::Outage& o) {
   return o.cause + " from " + o.from + " to " + o.to;
@@ -255,29 +258,7 @@ std::string plainTextBody(const EventFacts& f) {
 }
 
 std::string htmlBody(const EventFacts& f) {
-  auto escape = [](const std::string& text) {
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
-      switch (c) {
-        case '&':
-          out += "&amp;";
-          break;
-        case '<':
-          out += "&lt;";
-          break;
-        case '>':
-          out += "&gt;";
-          break;
-        case '"':
-          out += "&quot;";
-          break;
-        default:
-          out += c;
-      }
-    }
-    return out;
-  };
+  auto escape = [](const std::string& text) { return escapeMarkup(text, /*quotes=*/true); };
   const std::string gravity = eventGravity(f);
   const char* colour = gravity == "danger"    ? "#b42318"
                        : gravity == "warning" ? "#b54708"

@@ -11,6 +11,7 @@
 #include "collector/notify/channel_messages.h"
 #include "collector/notify/secret_box.h"
 #include "common/json.h"
+#include "common/text.h"
 
 namespace vigil::collector {
 namespace {
@@ -28,10 +29,7 @@ constexpr size_t kAutotaskDescriptionBytes = 8000;
 // HaloPSA's summary: kept to a length any PSA's summary field takes.
 constexpr size_t kHaloSummaryBytes = 250;
 
-std::string member(const cJSON* obj, const char* name) {
-  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, name);
-  return cJSON_IsString(item) ? std::string(item->valuestring) : std::string();
-}
+using json::textMember;
 
 // An integer setting; `fallback` if absent.
 int64_t integer(const cJSON* obj, const char* name, int64_t fallback) {
@@ -87,23 +85,6 @@ WebhookRequest jsonRequest(const std::string& method, std::string url, std::stri
   r.body = std::move(body);
   r.read_body_limit = kAnswerLimit;
   return r;
-}
-
-// application/x-www-form-urlencoded value.
-std::string formEncode(const std::string& s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
-  return out;
 }
 
 // A ticket id as its service writes it: a number if it is one.
@@ -162,21 +143,22 @@ WebhookResult TicketDesk::deliver(const DueDelivery& due, int64_t now_ms) {
   const std::optional<OpsgenieAction> action = opsgenieAction(access.facts);
   if (!action) return nothingToSend();
   const cJSON* c = credentials.get();
-  access.api = withoutTrailingSlash(member(access.settings.get(), "api_url"));
+  access.api = withoutTrailingSlash(textMember(access.settings.get(), "api_url"));
   if (due.kind == kinds::kConnectWise) {
-    const std::string login =
-        member(c, "company") + "+" + member(c, "public_key") + ":" + member(c, "private_key");
+    const std::string login = textMember(c, "company") + "+" + textMember(c, "public_key") + ":" +
+                              textMember(c, "private_key");
     access.headers = {{"Authorization", "Basic " + base64Encode(login)},
-                      {"clientId", member(c, "client_id")}};
+                      {"clientId", textMember(c, "client_id")}};
   } else if (due.kind == kinds::kAutotask) {
-    access.headers = {{"ApiIntegrationcode", member(c, "integration_code")},
-                      {"UserName", member(c, "username")},
-                      {"Secret", member(c, "secret")}};
+    access.headers = {{"ApiIntegrationcode", textMember(c, "integration_code")},
+                      {"UserName", textMember(c, "username")},
+                      {"Secret", textMember(c, "secret")}};
   } else if (due.kind == kinds::kHaloPsa) {
-    std::string auth_url = member(access.settings.get(), "auth_url");
+    std::string auth_url = textMember(access.settings.get(), "auth_url");
     std::string token;
-    WebhookResult got = haloToken(due, withoutTrailingSlash(auth_url), member(c, "oauth_client_id"),
-                                  member(c, "oauth_client_secret"), &token);
+    WebhookResult got =
+        haloToken(due, withoutTrailingSlash(auth_url), textMember(c, "oauth_client_id"),
+                  textMember(c, "oauth_client_secret"), &token);
     if (!accepted(got)) return got;
     access.headers = {{"Authorization", "Bearer " + token}};
   } else {
@@ -296,7 +278,7 @@ WebhookResult TicketDesk::closeTicket(const DueDelivery& due, const Access& acce
     noted = transport_.post(
         access.request("POST", "/service/tickets/" + ticket + "/notes", print(body)));
     if (!accepted(noted)) return noted;
-    std::string status = member(s, "closed_status");
+    std::string status = textMember(s, "closed_status");
     if (status.empty()) status = "Closed";
     cJSON* patch = cJSON_CreateArray();
     cJSON* op = cJSON_CreateObject();
@@ -355,13 +337,13 @@ WebhookResult TicketDesk::haloToken(const DueDelivery& due, const std::string& a
   WebhookRequest r;
   r.url = auth_url + "/token";
   r.content_type = "application/x-www-form-urlencoded";
-  r.body = "grant_type=client_credentials&client_id=" + formEncode(client_id) +
-           "&client_secret=" + formEncode(client_secret) + "&scope=all";
+  r.body = "grant_type=client_credentials&client_id=" + percentEncode(client_id) +
+           "&client_secret=" + percentEncode(client_secret) + "&scope=all";
   r.read_body_limit = kAnswerLimit;
   WebhookResult answer = transport_.post(r);
   if (!accepted(answer)) return answer;
   json::JsonPtr root = json::parse(answer.value().body);
-  const std::string access_token = member(root.get(), "access_token");
+  const std::string access_token = textMember(root.get(), "access_token");
   if (access_token.empty()) {
     return WebhookFailure{failures::kInvalidAnswer, "HaloPSA's token answer has no access_token"};
   }

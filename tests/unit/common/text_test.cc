@@ -29,3 +29,10 @@ BOOST_AUTO_TEST_CASE(positive_id_refuses_zero_signs_blanks_and_overlong_text) {
   BOOST_TEST(!parsePositiveId("3x"));
   BOOST_TEST(!parsePositiveId("1000000000000000000"));  // 19 digits
 }
+
+BOOST_AUTO_TEST_CASE(percent_encoding_keeps_only_unreserved_bytes) {
+  BOOST_TEST(vigil::percentEncode("vigil-alert-7_a.b~c") == "vigil-alert-7_a.b~c");
+  BOOST_TEST(vigil::percentEncode("a b/c?d&e=f") == "a%20b%2Fc%3Fd%26e%3Df");
+  BOOST_TEST(vigil::percentEncode("\xc3\xa9") == "%C3%A9");
+  BOOST_TEST(vigil::percentEncode("").empty());
+}
