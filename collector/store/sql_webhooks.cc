@@ -178,6 +178,12 @@ bool dropDeferred(Session& s, int64_t channel_id, const std::string& key, int64_
   return true;
 }
 
+// Whether business hours may hold `alert` back: a workstation's alert, not a server's nor a
+// site's (docs/notifications.md, "Business hours").
+bool businessHoursApply(const AlertRecord& alert, const AlertSubject& subject) {
+  return alert.agent_id && subject.agent_class == std::optional<std::string>("workstation");
+}
+
 // An enabled channel that wants an event.
 struct Subscriber {
   int64_t id = 0;
@@ -688,8 +694,7 @@ void SqlStore::enqueueAlertEventLocked(const std::string& event_type, int64_t al
                           webhook_events::alertEventPayload(event_type, a, at_ms, &subject)};
   // Business hours: a workstation's alert (not a site's, not a server's) waits outside them;
   // one that ends before the opening is dropped unsent (docs/notifications.md).
-  const bool workstation =
-      subject.agent_class == std::optional<std::string>("workstation") && a.agent_id;
+  const bool workstation = businessHoursApply(a, subject);
   const std::optional<int64_t> opening =
       workstation ? businessOpeningLocked(a.tenant_id, at_ms) : std::nullopt;
   const bool ending =
@@ -770,9 +775,7 @@ Result<size_t> SqlStore::enqueueFollowUps(int64_t now_ms, size_t limit) {
       }
       // A workstation's alert while its tenant is closed: no reminder (the next is a period
       // after now), and the escalation waits for the opening.
-      const bool workstation =
-          subject.agent_class == std::optional<std::string>("workstation") && a.agent_id;
-      if (workstation && businessOpeningLocked(a.tenant_id, now_ms)) {
+      if (businessHoursApply(a, subject) && businessOpeningLocked(a.tenant_id, now_ms)) {
         if (d.follow_up.remind_every_s > 0) {
           s << "INSERT INTO alert_follow_ups (webhook_id, alert_id, last_reminded_at)"
                " VALUES ($1, $2, $3) ON CONFLICT (webhook_id, alert_id) DO UPDATE SET"

@@ -103,6 +103,15 @@ std::string statusOf(const Collector& c, const std::string& id) {
   return a ? a->getValue<std::string>("status") : "";
 }
 
+// Starts `agent` and waits until the collector has it ONLINE; its id.
+std::string startOnline(Agent& agent, const Collector& collector) {
+  agent.start();
+  std::string agent_id;
+  BOOST_REQUIRE(eventually([&] { return !(agent_id = agent.agentId()).empty(); }, 20s));
+  BOOST_REQUIRE(eventually([&] { return statusOf(collector, agent_id) == "ONLINE"; }, 20s));
+  return agent_id;
+}
+
 // Requests the receiver answered with a 2xx.
 size_t accepted(const ServiceReceiver& r) {
   size_t n = 0;
@@ -243,10 +252,7 @@ BOOST_AUTO_TEST_CASE(every_service_hears_of_an_outage_in_its_own_terms_and_of_it
   }
 
   Agent agent(tmp.sub("agent"), collector.port(), collector.enrollToken());
-  agent.start();
-  std::string agent_id;
-  BOOST_REQUIRE(eventually([&] { return !(agent_id = agent.agentId()).empty(); }, 20s));
-  BOOST_REQUIRE(eventually([&] { return statusOf(collector, agent_id) == "ONLINE"; }, 20s));
+  const std::string agent_id = startOnline(agent, collector);
   agent.kill();
   auto each_accepted = [&](size_t n) {
     return accepted(slack) >= n && accepted(teams) >= n && accepted(pagerduty) >= n &&
@@ -480,10 +486,7 @@ BOOST_AUTO_TEST_CASE(an_outage_opens_one_psa_ticket_and_its_end_notes_and_closes
           R"( "credentials": {"oauth_client_id": "vigil-app", "oauth_client_secret": "HALO-S3CRET"})");
 
   Agent agent(tmp.sub("agent"), collector.port(), collector.enrollToken());
-  agent.start();
-  std::string agent_id;
-  BOOST_REQUIRE(eventually([&] { return !(agent_id = agent.agentId()).empty(); }, 20s));
-  BOOST_REQUIRE(eventually([&] { return statusOf(collector, agent_id) == "ONLINE"; }, 20s));
+  const std::string agent_id = startOnline(agent, collector);
   agent.kill();
   auto each_opened = [&] {
     return connectwise.tickets().size() == 1 && autotask.tickets().size() == 1 &&
