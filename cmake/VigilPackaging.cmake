@@ -270,7 +270,9 @@ set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS "passwd")
 set(CPACK_DEBIAN_AGENT_PACKAGE_RECOMMENDS "ca-certificates")
 set(CPACK_DEBIAN_AGENT_DESCRIPTION "${_vigil_agent_summary}\n${_vigil_agent_description}")
 set(CPACK_DEBIAN_COLLECTOR_PACKAGE_SECTION net)
-set(CPACK_DEBIAN_COLLECTOR_PACKAGE_DEPENDS "passwd")
+# tzdata: business hours and availability reports are computed in tenants' time zones
+# (common/time_zone.h reads /usr/share/zoneinfo).
+set(CPACK_DEBIAN_COLLECTOR_PACKAGE_DEPENDS "passwd, tzdata")
 set(CPACK_DEBIAN_COLLECTOR_PACKAGE_RECOMMENDS "ca-certificates")
 set(CPACK_DEBIAN_COLLECTOR_PACKAGE_SUGGESTS "sqlite3")
 set(CPACK_DEBIAN_COLLECTOR_DESCRIPTION
@@ -290,6 +292,7 @@ set(CPACK_RPM_AGENT_PACKAGE_SUMMARY "${_vigil_agent_summary}")
 set(CPACK_RPM_AGENT_PACKAGE_DESCRIPTION "${_vigil_agent_description}")
 set(CPACK_RPM_COLLECTOR_PACKAGE_SUMMARY "${_vigil_collector_summary}")
 set(CPACK_RPM_COLLECTOR_PACKAGE_DESCRIPTION "${_vigil_collector_description}")
+set(CPACK_RPM_COLLECTOR_PACKAGE_REQUIRES "tzdata")
 # Directories the packages put files in but do not own (the filesystem package or systemd
 # does).
 set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION

@@ -16,6 +16,11 @@ std::string_view trimBlanks(std::string_view text);
 // a URL path segment, or a value of an application/x-www-form-urlencoded body.
 std::string percentEncode(std::string_view text);
 
+// `text` with &, < and > (and " if `quotes`) written as entities: HTML's escaping (text and,
+// with `quotes`, attribute values), and Slack mrkdwn's, which treats <, > and & as control
+// characters.
+std::string escapeMarkup(std::string_view text, bool quotes);
+
 // A database id as people and URLs write it: 1 to 18 decimal digits, no sign, no blanks,
 // greater than zero. nullopt otherwise.
 std::optional<int64_t> parsePositiveId(std::string_view text);

@@ -122,6 +122,8 @@ apt_in_root apt-get install -y -q --no-install-recommends \
   "/var/tmp/packages/$(basename "$collector_deb")" >>"$root/var/tmp/apt.log" 2>&1 \
   || fail "apt-get install vigil-collector"
 in_root id vigil-collector >/dev/null || fail "no system user vigil-collector"
+# Tenants' time zones (business hours, availability reports) come from tzdata, a dependency.
+in_root test -f /usr/share/zoneinfo/Europe/Berlin || fail "no tzdata after installing vigil-collector"
 check "vigil-collector installed ($(in_root dpkg-query -W -f='${Version}' vigil-collector))"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -55,8 +55,17 @@ struct AdminRequest {
 };
 
 struct AdminAnswer {
+  AdminAnswer() = default;
+  AdminAnswer(int status, std::string json) : http_status(status), body(std::move(json)) {}
+  AdminAnswer(int status, std::string document, std::string type)
+      : http_status(status), body(std::move(document)), content_type(std::move(type)) {}
+
   int http_status = 200;
-  std::string body;  // JSON; empty for 204
+  std::string body;  // JSON (unless content_type says otherwise); empty for 204
+  // A document that is not JSON (a CSV or HTML report): its media type, and the file name a
+  // browser saves it under (Content-Disposition). Empty: JSON.
+  std::string content_type;
+  std::string file_name;
 };
 
 using AdminRouteHandler = std::function<ApiResult<AdminAnswer>(const AdminRequest&)>;

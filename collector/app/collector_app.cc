@@ -32,6 +32,7 @@
 #include "collector/admin/cadence_service.h"
 #include "collector/admin/channel_admin.h"
 #include "collector/admin/maintenance_service.h"
+#include "collector/admin/report_service.h"
 #include "collector/admin/tenancy_service.h"
 #include "collector/admin/token_service.h"
 #include "collector/app/bootstrap.h"
@@ -431,7 +432,8 @@ class AdminServices {
             },
             deletions(peer_keys, log)),
         tokens_(store, store),
-        alerts_(store) {
+        alerts_(store),
+        reports_(store) {
     agents_.routeChangesThrough(&changes);
   }
   AdminServices(const AdminServices&) = delete;
@@ -450,6 +452,7 @@ class AdminServices {
     alerts_.registerRoutes(routes);
     maintenance_.registerRoutes(routes);
     cadence_.registerRoutes(routes);
+    reports_.registerRoutes(routes);
   }
 
  private:
@@ -477,6 +480,7 @@ class AdminServices {
   TenancyService tenancy_;
   TokenService tokens_;
   AlertService alerts_;
+  ReportService reports_;
 };
 
 // What the collector remembers of its adaptive heartbeat intervals across a restart
@@ -754,7 +758,10 @@ int CollectorApp::serve(const CollectorConfig& config) {
   LoadGovernor governor(config.cadence, cadence_memory.level);
   PresenceMonitor presence(presence_config, clock);
   // In a cluster the monitor loads the shards this collector takes, as it takes them.
-  if (config.cluster.enabled()) presence.trackOwnedShardsOnly();
+  if (config.cluster.enabled()) {
+    presence.trackOwnedShardsOnly();
+    presence.setNodeName(config.cluster.node_name);
+  }
   if (Status s = presence.load(store, store); !s.ok()) {
     log.fatal("cannot load presence state: " + s.toString());
     return EXIT_IOERR;

@@ -209,6 +209,9 @@ struct StatusChangeRecord {
   // The presence shard of the agent's site (core/shards.h), which a cluster's write is fenced
   // by; -1 when not known. Not stored.
   int shard = -1;
+  // Into SUSPECT, OFFLINE or UNREACHABLE: when the agent's next evidence was due (its first
+  // missed heartbeat); the availability report counts its downtime from there.
+  std::optional<int64_t> overdue_from_ms;
 };
 
 // One alert event, applied to the alert it concerns (docs/presence.md, "Alerts").
@@ -249,6 +252,46 @@ struct HealthRecord {
   bool degraded = false;
   std::string reasons;  // comma-separated degradation reasons, empty when healthy
   int64_t id = 0;       // set when read back; ignored when appended
+  // A degradation found after the fact: since when the collector had been unable to watch
+  // (its last on-time tick before a freeze; its last sign of life before a restart). Unset:
+  // from at_ms. The availability report counts the span from here as the collector's.
+  std::optional<int64_t> blind_from_ms;
+  // The cluster node (cluster.nodeName) whose health this is; empty for a single collector.
+  std::string node;
+};
+
+// The subject of an availability report (docs/reports.md): a tenant, narrowed to one site or
+// one agent.
+struct ReportScope {
+  int64_t tenant_id = 0;
+  std::optional<int64_t> site_id;
+  std::optional<std::string> agent_id;
+};
+
+// An agent as the availability report shows it.
+struct ReportAgent {
+  std::string id;
+  std::string hostname;
+  std::string agent_class;  // "workstation", "server"
+  int64_t site_id = 0;
+  std::string site_name;
+  int64_t enrolled_at_ms = 0;
+  std::optional<int64_t> retired_at_ms;
+};
+
+// What the availability report of a scope and a period is computed from.
+struct AvailabilityHistory {
+  std::vector<ReportAgent> agents;  // by site name, then hostname, then id
+  // The agents' status changes (outage-diary markers left out): those in the period, each
+  // agent's latest one before it, and its first after it, first after it that is not SUSPECT
+  // and first that is not down (what ends a SUSPECT or an incident running past the period's
+  // end, and when a change after it says the agent's next evidence was due).
+  std::vector<StatusChangeRecord> changes;
+  // The agents' outage reports overlapping the period.
+  std::vector<OutageReport> diary;
+  // The collector's health changes: each node's latest one before the period and those in it,
+  // and later ones whose blind_from_ms lies in it.
+  std::vector<HealthRecord> health;
 };
 
 // Filters of the agent listing. Text matches hostname or id, case-insensitively, as a

@@ -143,9 +143,20 @@ void AdminRouteHttpHandler::handle(HttpExchange& exchange) {
     return;
   }
   const AdminAnswer& done = answer.value();
+  if (done.content_type.rfind("text/html", 0) == 0) {
+    // A report to read and print: no script at all, its one inline style sheet.
+    exchange.response().set("Content-Security-Policy",
+                            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                            "form-action 'none'; frame-ancestors 'none'");
+  }
+  if (!done.file_name.empty()) {
+    exchange.response().set("Content-Disposition", "inline; filename=\"" + done.file_name + "\"");
+  }
   if (request.method == "GET" && done.http_status == 200) {
     // Revalidatable: a console polling an unchanged page gets a 304 and no body.
-    exchange.sendTagged(protocol::kContentType, done.body, entityTag(done.body), "no-store");
+    exchange.sendTagged(
+        done.content_type.empty() ? std::string(protocol::kContentType) : done.content_type,
+        done.body, entityTag(done.body), "no-store");
     return;
   }
   exchange.sendJson(done.http_status, done.body);

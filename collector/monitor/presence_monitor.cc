@@ -73,8 +73,8 @@ PresenceMonitor::PresenceMonitor(const p::PresenceConfig& config, const Clock& c
       heartbeat_interval_(config.heartbeat_interval),
       engine_(config, clock, *this) {
   // The engine starts DEGRADED (warm-up) without an event; history starts with that state.
-  onHealthChange(
-      p::HealthChange{engine_.health().degraded, engine_.health().reasons_mask, clock_.wallNow()});
+  onHealthChange(p::HealthChange{engine_.health().degraded, engine_.health().reasons_mask,
+                                 clock_.wallNow(), std::nullopt});
 }
 
 PresenceMonitor::~PresenceMonitor() = default;
@@ -129,8 +129,33 @@ Status PresenceMonitor::load(AgentStore& agents, PresenceLogStore& log) {
   auto read = readAgents(agents, log, [&](int shard) { return !sharded || owned.test(shard); });
   if (!read.ok()) return read.error();
   MutexLock lock(mu_);
-  for (const auto& [agent, restored] : read.value()) addAgentLocked(agent, restored);
+  // The collector's last sign of life before this start: the newest evidence it accepted and
+  // status it wrote. A single collector was blind from there until its warm-up ends (the
+  // availability report counts that as its own time); a cluster's shards were watched by the
+  // other collectors meanwhile.
+  std::optional<int64_t> last_life;
+  for (const auto& [agent, restored] : read.value()) {
+    for (const std::optional<int64_t>& at :
+         {agent.last_seen_at_ms, agent.last_shutdown_at_ms,
+          restored.status_since ? std::optional<int64_t>(toUnixMillis(*restored.status_since))
+                                : std::nullopt}) {
+      if (at && (!last_life || *at > *last_life)) last_life = at;
+    }
+    addAgentLocked(agent, restored);
+  }
+  if (!sharded && last_life && !pending_.health.empty()) {
+    HealthRecord& start = pending_.health.front();
+    if (start.degraded && !start.blind_from_ms && *last_life < start.at_ms) {
+      start.blind_from_ms = last_life;
+    }
+  }
   return Status::okStatus();
+}
+
+void PresenceMonitor::setNodeName(const std::string& node) {
+  MutexLock lock(mu_);
+  node_ = node;
+  for (HealthRecord& h : pending_.health) h.node = node;
 }
 
 void PresenceMonitor::trackOwnedShardsOnly() {
@@ -444,10 +469,17 @@ void PresenceMonitor::enforceBoundLocked() {
 
 void PresenceMonitor::onTransition(const p::Transition& t) {
   if (t.agent >= ids_.size()) return;
-  pending_.changes.push_back(
-      StatusChangeRecord{ids_[t.agent], toUnixMillis(t.at), p::statusName(t.from),
-                         p::statusName(t.to), p::reasonName(t.reason),
-                         p::degradationReasonNames(t.degradation_mask), 0, shard_of_[t.agent]});
+  StatusChangeRecord change{ids_[t.agent],
+                            toUnixMillis(t.at),
+                            p::statusName(t.from),
+                            p::statusName(t.to),
+                            p::reasonName(t.reason),
+                            p::degradationReasonNames(t.degradation_mask),
+                            0,
+                            shard_of_[t.agent],
+                            std::nullopt};
+  if (t.overdue_from) change.overdue_from_ms = toUnixMillis(*t.overdue_from);
+  pending_.changes.push_back(std::move(change));
   enforceBoundLocked();
 }
 
@@ -472,8 +504,13 @@ void PresenceMonitor::onAlert(const p::AlertEvent& alert) {
 }
 
 void PresenceMonitor::onHealthChange(const p::HealthChange& change) {
-  pending_.health.push_back(HealthRecord{toUnixMillis(change.at), change.degraded,
-                                         p::degradationReasonNames(change.reasons_mask)});
+  HealthRecord record;
+  record.at_ms = toUnixMillis(change.at);
+  record.degraded = change.degraded;
+  record.reasons = p::degradationReasonNames(change.reasons_mask);
+  if (change.blind_from) record.blind_from_ms = toUnixMillis(*change.blind_from);
+  record.node = node_;
+  pending_.health.push_back(std::move(record));
 }
 
 void PresenceMonitor::onDiary(p::AgentHandle agent, WallTime from, WallTime to) {
@@ -481,9 +518,11 @@ void PresenceMonitor::onDiary(p::AgentHandle agent, WallTime from, WallTime to) 
   // "endpoint up, path down" for that period instead of a gap.
   if (agent >= ids_.size()) return;
   pending_.changes.push_back(StatusChangeRecord{ids_[agent], toUnixMillis(from), "ONLINE", "ONLINE",
-                                                "outage_diary_start", "", 0, shard_of_[agent]});
+                                                "outage_diary_start", "", 0, shard_of_[agent],
+                                                std::nullopt});
   pending_.changes.push_back(StatusChangeRecord{ids_[agent], toUnixMillis(to), "ONLINE", "ONLINE",
-                                                "outage_diary_end", "", 0, shard_of_[agent]});
+                                                "outage_diary_end", "", 0, shard_of_[agent],
+                                                std::nullopt});
   enforceBoundLocked();
 }
 

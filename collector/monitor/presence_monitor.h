@@ -69,6 +69,9 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   // From now on only the agents of adopted shards are tracked; evidence and enrollments of
   // any other agent are ignored. REQUIRES: before load() and concurrent use.
   void trackOwnedShardsOnly();
+  // The cluster node (cluster.nodeName) every health change is of, from now on and for those
+  // not yet taken.
+  void setNodeName(const std::string& node);
   // Takes `shards` over: loads their agents with the evidence the store has of them (last
   // seen, last shutdown, last status). Each is judged only after one warm-up from now
   // (PresenceConfig::warmUp()), as after a restart: an agent that is still silent then is
@@ -161,6 +164,7 @@ class PresenceMonitor final : public EvidenceSink, private presence::PresenceLis
   std::unordered_map<std::string_view, presence::AgentHandle> handles_ GUARDED_BY(mu_);
   std::vector<int16_t> shard_of_ GUARDED_BY(mu_);  // by handle
   bool sharded_ GUARDED_BY(mu_) = false;
+  std::string node_ GUARDED_BY(mu_);
   std::bitset<kShardCount> owned_ GUARDED_BY(mu_);
   // The last windows given: applied again to agents adopted later.
   std::vector<MaintenanceWindowRecord> windows_ GUARDED_BY(mu_);

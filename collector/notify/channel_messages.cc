@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/json.h"
+#include "common/text.h"
 
 namespace vigil::collector {
 namespace {
@@ -79,32 +80,6 @@ std::string print(cJSON* root) {
 cJSON* addString(cJSON* obj, const char* name, const std::string& value) {
   json::addText(obj, name, value);
   return obj;
-}
-
-// `s` with &, < and > (and " if `quotes`) written as entities: HTML's escaping, and Slack
-// mrkdwn's, which treats <, > and & as control characters.
-std::string escapeMarkup(const std::string& s, bool quotes) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += quotes ? "&quot;" : "\"";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 std::string slackEscape(const std::string& s) { return escapeMarkup(s, /*quotes=*/false); }

@@ -28,6 +28,8 @@ class DegradationDetector {
   // kTickLate / kClockJump; warm-up and lingering reasons that are over are cleared. Returns
   // true if the tick was late (the process did not run for a while before it).
   bool onTick(Ticks now, WallTime wall_now);
+  // The wall time of the previous tick (of the start before the first).
+  WallTime lastTickWall() const { return last_tick_wall_; }
 
   void onIngestLag(Duration lag, Ticks now);
   // The ingest lag last reported: evidence up to this old may still be waiting in the queue.

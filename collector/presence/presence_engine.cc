@@ -220,6 +220,8 @@ class PresenceEngine::Impl {
   uint32_t health_mask_;
   uint32_t episode_mask_;  // every reason of the current (or last) degraded episode
   WallTime health_since_;
+  // Set by a late tick until the health is synced: the last tick before the stall.
+  std::optional<WallTime> stalled_since_;
   Ticks last_recovery_ = kNever;
   Ticks last_deaf_ = kNever;  // the last tick at which the fleet was deaf
   uint64_t held_count_ = 0;
@@ -381,7 +383,24 @@ AgentStatus PresenceEngine::Impl::setStatus(AgentHandle agent, TrackedAgent& rec
   }
   rec.status = to;
   rec.reason = reason;
-  listener_.onTransition(Transition{agent, from, to, reason, now.wall, health_mask_});
+  Transition transition{agent, from, to, reason, now.wall, health_mask_, std::nullopt};
+  if (to == AgentStatus::kSuspect || to == AgentStatus::kOffline ||
+      to == AgentStatus::kUnreachable) {
+    // When its next evidence was due: the first of its indicators' next arrivals still to come
+    // after its latest evidence of any kind, each one expected interval after its latest plus
+    // the agent's jitter (up to 10 %): an agent alive until then would have been heard.
+    const Ticks latest = std::max(rec.latestDirect(), rec.witness_last);
+    Ticks due = kNever;
+    for (const ArrivalStats& stats : rec.direct) {
+      if (stats.last == kNever) continue;
+      const Ticks next = stats.last + ticksOf(std::chrono::duration_cast<Duration>(
+                                          std::chrono::milliseconds(stats.interval_ms) * 11 / 10));
+      if (next > latest && (due == kNever || next < due)) due = next;
+    }
+    if (due == kNever) due = latest;
+    if (due != kNever) transition.overdue_from = wallAt(std::min(due, now.mono), now);
+  }
+  listener_.onTransition(transition);
   if (from == to) return to;
   if (to == AgentStatus::kMaintenance) {
     rec.due = kNever;
@@ -677,7 +696,9 @@ void PresenceEngine::Impl::syncHealth(const Now& now) {
   if (is) episode_mask_ = (was ? episode_mask_ : 0) | mask;
   health_mask_ = mask;
   if (was != is) health_since_ = now.wall;
-  listener_.onHealthChange(HealthChange{is, mask, now.wall});
+  HealthChange change{is, mask, now.wall, std::nullopt};
+  if (is && !was) change.blind_from = stalled_since_;
+  listener_.onHealthChange(change);
   if (was && !is) {
     last_recovery_ = now.mono;
     rearmHeld(now);
@@ -1090,7 +1111,11 @@ void PresenceEngine::Impl::setMaintenanceWindows(std::vector<MaintenanceWindow> 
 
 void PresenceEngine::Impl::tick() {
   const Now now = this->now();
-  if (degradation_.onTick(now.mono, now.wall)) channels_.onStall(now.mono);
+  const WallTime previous_tick = degradation_.lastTickWall();
+  if (degradation_.onTick(now.mono, now.wall)) {
+    channels_.onStall(now.mono);
+    stalled_since_ = previous_tick;
+  }
   if (channels_.roll(now.mono)) {
     degradation_.setCondition(DegradationReason::kChannelCollapse, channels_.anyCollapsed(),
                               now.mono);
@@ -1104,6 +1129,7 @@ void PresenceEngine::Impl::tick() {
                               mass == MassSuspectMonitor::Change::kStarted, now.mono);
   }
   syncHealth(now);
+  stalled_since_.reset();
   if (maintenance_.update(now.wall)) rejudgeMaintenance(now);
   if (!flapping_.empty()) scanFlapping(now);
   while (!heap_.empty() && heap_.topKey() < now.mono) {

@@ -269,6 +269,11 @@ struct Transition {
   WallTime at;
   // Degradation reasons active when the transition happened (bit i = DegradationReason i).
   uint32_t degradation_mask = 0;
+  // Into SUSPECT, OFFLINE or UNREACHABLE: when the agent's next evidence was due (one expected
+  // interval after its latest heartbeat or beacon, or a LAN peer's latest witness), at most
+  // `at`; unset if it was never heard. What a check-based monitor would call the first missed
+  // check: the engine says SUSPECT only once evidence is later than its history allows.
+  std::optional<WallTime> overdue_from;
 };
 
 enum class AlertKind : uint8_t { kDeviceOffline, kSiteUnreachable, kFlapping };
@@ -295,6 +300,9 @@ struct HealthChange {
   bool degraded = false;
   uint32_t reasons_mask = 0;  // bit i = DegradationReason i
   WallTime at;
+  // A degradation found after the fact (a late tick: the process was frozen or starved): since
+  // when the collector had not been watching, its last on-time tick.
+  std::optional<WallTime> blind_from;
 };
 
 // Receives every event the engine emits, synchronously.

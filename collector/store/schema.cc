@@ -376,6 +376,16 @@ const std::vector<Migration>& migrations() {
           " escalated_at INTEGER,"
           " PRIMARY KEY (webhook_id, alert_id))",
       }},
+      // 15: availability reports (docs/reports.md): since when a degradation found after the
+      // fact (a freeze, a restart) had kept the collector from watching, and which collector of
+      // a cluster a health change is of; when the next evidence of an agent that went SUSPECT,
+      // OFFLINE or UNREACHABLE was due; status history by time.
+      {{
+          "ALTER TABLE health_changes ADD COLUMN blind_from INTEGER",
+          "ALTER TABLE health_changes ADD COLUMN node TEXT NOT NULL DEFAULT ''",
+          "ALTER TABLE status_changes ADD COLUMN overdue_from INTEGER",
+          "CREATE INDEX status_changes_at ON status_changes (agent_id, at)",
+      }},
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
   return kMigrations;

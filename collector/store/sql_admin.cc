@@ -251,22 +251,16 @@ Result<bool> SqlStore::resolveAlert(int64_t alert_id, const std::string& by,
 }
 
 Result<std::vector<HealthRecord>> SqlStore::listHealthHistoryPage(int64_t before_id, size_t limit) {
-  return adminRead("cannot list health history",
-                   [&](Session& session) -> Result<std::vector<HealthRecord>> {
-                     Poco::Int64 before = before_id > 0 ? before_id : INT64_MAX;
-                     Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
-                     Statement st(session);
-                     st << "SELECT at, degraded, reasons, id FROM health_changes WHERE id < $1"
-                           " ORDER BY id DESC LIMIT $2",
-                         use(before), use(max_rows), now;
-                     RecordSet rs(st);
-                     std::vector<HealthRecord> out;
-                     for (size_t row = 0; row < rs.rowCount(); ++row) {
-                       out.push_back(HealthRecord{intAt(rs, 0, row), intAt(rs, 1, row) != 0,
-                                                  stringAt(rs, 2, row), intAt(rs, 3, row)});
-                     }
-                     return out;
-                   });
+  return adminRead(
+      "cannot list health history", [&](Session& session) -> Result<std::vector<HealthRecord>> {
+        Poco::Int64 before = before_id > 0 ? before_id : INT64_MAX;
+        Poco::Int64 max_rows = static_cast<Poco::Int64>(limit);
+        Statement st(session);
+        st << std::string(sql::kHealthSelect) + " WHERE id < $1 ORDER BY id DESC LIMIT $2",
+            use(before), use(max_rows), now;
+        RecordSet rs(st);
+        return sql::healthRecordsIn(rs);
+      });
 }
 
 Result<MaintenanceWindowRecord> SqlStore::createMaintenanceWindow(

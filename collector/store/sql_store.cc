@@ -42,19 +42,8 @@ Result<std::optional<AgentRecord>> findAgentIn(Session& session, const std::stri
 
 // Columns of a StatusChangeRecord, in statusChangesIn()'s order.
 constexpr const char* kStatusChangeSelect =
-    "SELECT agent_id, at, from_status, to_status, reason, degradation_reasons, id"
+    "SELECT agent_id, at, from_status, to_status, reason, degradation_reasons, id, overdue_from"
     " FROM status_changes";
-
-std::vector<StatusChangeRecord> statusChangesIn(const RecordSet& rs) {
-  std::vector<StatusChangeRecord> out;
-  out.reserve(rs.rowCount());
-  for (size_t row = 0; row < rs.rowCount(); ++row) {
-    out.push_back(StatusChangeRecord{stringAt(rs, 0, row), intAt(rs, 1, row), stringAt(rs, 2, row),
-                                     stringAt(rs, 3, row), stringAt(rs, 4, row),
-                                     stringAt(rs, 5, row), intAt(rs, 6, row)});
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -649,10 +638,11 @@ Status SqlStore::appendFencedPresenceEvents(const LeaseFence& fence,
     if (!changes.empty()) {
       std::string agent, from, to, reason, degradation;
       Poco::Int64 at = 0;
+      Poco::Nullable<Poco::Int64> overdue_from;
       Statement st(s);
       st << "INSERT INTO status_changes (agent_id, at, from_status, to_status, reason,"
-            " degradation_reasons) VALUES ($1, $2, $3, $4, $5, $6)",
-          use(agent), use(at), use(from), use(to), use(reason), use(degradation);
+            " degradation_reasons, overdue_from) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+          use(agent), use(at), use(from), use(to), use(reason), use(degradation), use(overdue_from);
       bool executed = false;
       for (const StatusChangeRecord& c : changes) {
         agent = c.agent_id;
@@ -661,6 +651,7 @@ Status SqlStore::appendFencedPresenceEvents(const LeaseFence& fence,
         to = c.to_status;
         reason = c.reason;
         degradation = c.degradation_reasons;
+        overdue_from = toNullable(c.overdue_from_ms);
         executeAgain(st, executed);
         executed = true;
       }
@@ -675,8 +666,10 @@ Status SqlStore::appendFencedPresenceEvents(const LeaseFence& fence,
     for (const HealthRecord& h : health) {
       Poco::Int64 at = h.at_ms;
       int degraded = h.degraded ? 1 : 0;
-      s << "INSERT INTO health_changes (at, degraded, reasons) VALUES ($1, $2, $3)", use(at),
-          use(degraded), bind(h.reasons), now;
+      Poco::Nullable<Poco::Int64> blind_from = toNullable(h.blind_from_ms);
+      s << "INSERT INTO health_changes (at, degraded, reasons, blind_from, node)"
+           " VALUES ($1, $2, $3, $4, $5)",
+          use(at), use(degraded), bind(h.reasons), use(blind_from), bind(h.node), now;
       enqueueHealthEventLocked(h);
     }
     runWriteHookLocked();
@@ -697,7 +690,7 @@ Result<std::vector<StatusChangeRecord>> SqlStore::listStatusChanges(const std::s
                                " WHERE agent_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
                          bind(agent_id), use(before), use(max_rows), now;
                      RecordSet rs(st);
-                     return statusChangesIn(rs);
+                     return sql::statusChangesIn(rs);
                    });
 }
 
@@ -711,7 +704,7 @@ Result<std::vector<StatusChangeRecord>> SqlStore::latestStatusChanges(
     Statement st(session);
     q.execute(st);
     RecordSet rs(st);
-    return statusChangesIn(rs);
+    return sql::statusChangesIn(rs);
   };
   return adminRead("cannot read latest statuses", read);
 }

@@ -178,6 +178,8 @@ class SqlStore final : public Store {
   Result<bool> resolveAlert(int64_t alert_id, const std::string& by, const std::string& note,
                             int64_t now_ms) override;
   Result<std::vector<HealthRecord>> listHealthHistoryPage(int64_t before_id, size_t limit) override;
+  Result<AvailabilityHistory> readAvailabilityHistory(const ReportScope& scope, int64_t from_ms,
+                                                      int64_t to_ms, size_t max_agents) override;
   Result<MaintenanceWindowRecord> createMaintenanceWindow(
       const MaintenanceWindowRecord& window) override;
   Result<std::optional<MaintenanceWindowRecord>> findMaintenanceWindow(int64_t window_id) override;

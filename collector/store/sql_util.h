@@ -235,6 +235,34 @@ inline Site siteAt(const RecordSet& rs, size_t row) {
               stringAt(rs, 4, row)};
 }
 
+// StatusChangeRecords from rows of: agent_id, at, from_status, to_status, reason,
+// degradation_reasons, id, overdue_from.
+inline std::vector<StatusChangeRecord> statusChangesIn(const RecordSet& rs) {
+  std::vector<StatusChangeRecord> out;
+  out.reserve(rs.rowCount());
+  for (size_t row = 0; row < rs.rowCount(); ++row) {
+    out.push_back(StatusChangeRecord{stringAt(rs, 0, row), intAt(rs, 1, row), stringAt(rs, 2, row),
+                                     stringAt(rs, 3, row), stringAt(rs, 4, row),
+                                     stringAt(rs, 5, row), intAt(rs, 6, row), -1,
+                                     optionalIntAt(rs, 7, row)});
+  }
+  return out;
+}
+
+// SELECT of every health_changes column in healthRecordsIn's order; append WHERE etc.
+inline constexpr char kHealthSelect[] =
+    "SELECT at, degraded, reasons, id, blind_from, node FROM health_changes";
+
+inline std::vector<HealthRecord> healthRecordsIn(const RecordSet& rs) {
+  std::vector<HealthRecord> out;
+  out.reserve(rs.rowCount());
+  for (size_t row = 0; row < rs.rowCount(); ++row) {
+    out.push_back(HealthRecord{intAt(rs, 0, row), intAt(rs, 1, row) != 0, stringAt(rs, 2, row),
+                               intAt(rs, 3, row), optionalIntAt(rs, 4, row), stringAt(rs, 5, row)});
+  }
+  return out;
+}
+
 // SELECT of every agents column (with the site's tenant) in agentAt's order; append WHERE etc.
 extern const char kAgentSelect[];
 AgentRecord agentAt(const RecordSet& rs, size_t row);

@@ -205,6 +205,12 @@ class PresenceLogStore {
   // The collector's health changes, descending by id before `before_id`.
   virtual Result<std::vector<HealthRecord>> listHealthHistoryPage(int64_t before_id,
                                                                   size_t limit) = 0;
+  // What the availability report of `scope` over [from_ms, to_ms) is computed from
+  // (AvailabilityHistory): the scope's agents enrolled before `to_ms` and not retired before
+  // `from_ms`. kResourceExhausted, with nothing else read, if they are more than `max_agents`.
+  virtual Result<AvailabilityHistory> readAvailabilityHistory(const ReportScope& scope,
+                                                              int64_t from_ms, int64_t to_ms,
+                                                              size_t max_agents) = 0;
 };
 
 // Maintenance windows (collector/monitor/maintenance.h).

@@ -159,6 +159,10 @@ class StoreWrapper : public Store {
                                                           size_t limit) override {
     return target_.listHealthHistoryPage(before_id, limit);
   }
+  Result<AvailabilityHistory> readAvailabilityHistory(const ReportScope& scope, int64_t from_ms,
+                                                      int64_t to_ms, size_t max_agents) override {
+    return target_.readAvailabilityHistory(scope, from_ms, to_ms, max_agents);
+  }
   Result<MaintenanceWindowRecord> createMaintenanceWindow(
       const MaintenanceWindowRecord& window) override {
     return target_.createMaintenanceWindow(window);

@@ -4,7 +4,9 @@
 //   0: a JSON body, read through every getter on a fixed set of member names;
 //   1: an RFC 3339 date-time;
 //   2: query parameters, one per line: limit, cursor, then a value for the id and time filters;
-//   3: a path id.
+//   3: a path id;
+//   4 (first byte 4 modulo 8): an availability report's period (report_service.h), lines month,
+//      from, to, in UTC, Europe/Berlin or America/New_York by the line count.
 // Invariants: no crash; every refusal is a 4xx with the documented code; every accepted value
 // keeps its contract (lengths, ranges, UTF-8 without control characters, ascending unique
 // ids), and only a body of clean text (json::textFault) is accepted; accepted
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "collector/admin/admin_api.h"
+#include "collector/admin/report_service.h"
 #include "common/json.h"
 #include "common/protocol.h"
 
@@ -205,11 +208,47 @@ void fuzzId(const std::string& text) {
   for (char c : text) check(c >= '0' && c <= '9');
 }
 
+void fuzzPeriod(const std::string& text) {
+  std::vector<std::string> lines;
+  for (size_t start = 0; start <= text.size() && lines.size() < 4;) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  // Zones from the system's tzdata, loaded once; UTC if it is missing.
+  static const std::vector<TimeZone> kZones = [] {
+    std::vector<TimeZone> zones{TimeZone::utc()};
+    for (const char* name : {"Europe/Berlin", "America/New_York"}) {
+      auto zone = TimeZone::load(name);
+      zones.push_back(zone.ok() ? zone.value() : TimeZone::utc());
+    }
+    return zones;
+  }();
+  std::vector<std::pair<std::string, std::string>> query;
+  const char* names[] = {"month", "from", "to"};
+  for (size_t i = 0; i < lines.size() && i < 3; ++i) {
+    if (!lines[i].empty()) query.emplace_back(names[i], lines[i]);
+  }
+  AdminRequest request = requestWithQuery(query);
+  auto period = parseReportPeriod(request, kZones[lines.size() % kZones.size()]);
+  checkRefusal(period, 400, errors::kInvalidField);
+  if (!period.ok()) return;
+  const int64_t length = period.value().span.end_ms - period.value().span.start_ms;
+  check(length > 0);
+  check(length <= kMaxReportDays * 86'400'000 + 3'600'000);
+  check(!period.value().label.empty());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string input(reinterpret_cast<const char*>(data + 1), size - 1);
+  if (data[0] % 8 == 4) {
+    fuzzPeriod(input);
+    return 0;
+  }
   switch (data[0] % 4) {
     case 0:
       fuzzBody(input);

@@ -8,6 +8,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "common/protocol.h"
+#include "common/time_format.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/openapi_coverage.h"
 #include "tests/integration/synthetic_agent.h"
@@ -418,6 +420,69 @@ BOOST_AUTO_TEST_CASE(business_hours_are_kept_per_tenant) {
                         R"({"time_zone":"Nowhere/City","weekly":[]})")
                  .status == 400);
   BOOST_TEST(api_a->call("DELETE", "/api/v1/tenants/{tenant_id}/business-hours", a).status == 204);
+}
+
+// Availability reports through the real HTTP edge: per tenant, in its formats, refused
+// outside the token's tenants and for bad parameters (docs/reports.md; the arithmetic is
+// collector_availability_test's, a freeze during an outage integration_reports_test's).
+BOOST_AUTO_TEST_CASE(availability_reports_are_per_tenant) {
+  const std::string route = "/api/v1/reports/availability";
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  // The last hour and the next (a month would miss an agent enrolled just before midnight).
+  const std::string month = "from=" + vigil::formatRfc3339Utc(now_ms - 3'600'000) +
+                            "&to=" + vigil::formatRfc3339Utc(now_ms + 3'600'000);
+  Reply report = api_a->call("GET", route, {}, "", "tenant_id=" + s(tenant_a) + "&" + month);
+  BOOST_REQUIRE_EQUAL(report.status, 200);
+  BOOST_TEST(report.str("time_zone") == "UTC");
+  BOOST_REQUIRE(report.json);
+  Poco::JSON::Array::Ptr agents = report.json->getArray("agents");
+  BOOST_REQUIRE(agents);
+  BOOST_TEST(agents->size() == 1u);
+  BOOST_TEST(agents->getObject(0)->getValue<std::string>("agent_id") == agent_a->id());
+  // Narrowed to the site, then to the agent, in another zone.
+  BOOST_TEST(api_a->call("GET", route, {}, "", "site_id=" + s(site_a) + "&" + month).status == 200);
+  Reply one = api_a->call("GET", route, {}, "",
+                          "agent_id=" + agent_a->id() + "&" + month + "&time_zone=Asia/Kathmandu");
+  BOOST_TEST(one.status == 200);
+  BOOST_TEST(one.str("time_zone") == "Asia/Kathmandu");
+  // CSV and HTML.
+  Reply csv =
+      api_a->call("GET", route, {}, "", "tenant_id=" + s(tenant_a) + "&" + month + "&format=csv");
+  BOOST_TEST(csv.status == 200);
+  BOOST_TEST(csv.body.rfind("tenant,site,agent_id,hostname,", 0) == 0u);
+  Reply html =
+      api_a->call("GET", route, {}, "", "tenant_id=" + s(tenant_a) + "&" + month + "&format=html");
+  BOOST_TEST(html.status == 200);
+  BOOST_TEST(html.body.find("<h1>Availability report: Acme</h1>") != std::string::npos);
+  // Another tenant's tenant, site and agent are unknown to a scoped token; so are ids nobody
+  // has.
+  BOOST_TEST(api_b->call("GET", route, {}, "", "tenant_id=" + s(tenant_a) + "&" + month).status ==
+             404);
+  BOOST_TEST(api_b->call("GET", route, {}, "", "site_id=" + s(site_a) + "&" + month).status == 404);
+  BOOST_TEST(api_b->call("GET", route, {}, "", "agent_id=" + agent_a->id() + "&" + month).status ==
+             404);
+  BOOST_TEST(api_a
+                 ->call("GET", route, {}, "",
+                        "tenant_id=" + s(tenant_a) + "&site_id=" + s(site_b) + "&" + month)
+                 .status == 404);
+  BOOST_TEST(api_a->call("GET", route, {}, "", "tenant_id=999999&" + month).status == 404);
+  // Bad parameters: 400 naming the field.
+  const std::string a = "tenant_id=" + s(tenant_a);
+  for (const std::string& bad :
+       {month, a, a + "&month=2026-13", a + "&month=26-01", a + "&month=2026-02&from=2026-02-01",
+        a + "&month=2026-02&" + month, a + "&from=2026-02-30&to=2026-03-01",
+        a + "&from=2026-03-02&to=2026-03-01", a + "&from=2024-01-01&to=2026-01-01",
+        a + "&" + month + "&time_zone=Nowhere/City",
+        a + "&" + month + "&time_zone=../../etc/passwd", a + "&" + month + "&format=pdf",
+        "tenant_id=abc&" + month}) {
+    Reply refused = api_a->call("GET", route, {}, "", bad);
+    BOOST_TEST(refused.status == 400, bad << " -> " << refused.status << " " << refused.body);
+    BOOST_TEST(refused.error() == "invalid_field", bad);
+  }
+  Api anonymous(collector.port(), "");
+  BOOST_TEST(anonymous.call("GET", route, {}, "", a + "&" + month).status == 401);
 }
 
 // Channels of other kinds through the real HTTP edge: credentials go in and never come out,

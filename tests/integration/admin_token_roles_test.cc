@@ -209,6 +209,9 @@ struct World : Fixture {
     }
     BOOST_REQUIRE_MESSAGE(path.find('{') == std::string::npos,
                           "no value for a parameter: " << path);
+    // A report needs its subject and period.
+    if (path == "/api/v1/reports/availability")
+      path += "?tenant_id=" + s(tenant) + "&month=2026-11";
     return path;
   }
 

@@ -20,6 +20,7 @@
 #include "collector/admin/cadence_service.h"
 #include "collector/admin/channel_admin.h"
 #include "collector/admin/maintenance_service.h"
+#include "collector/admin/report_service.h"
 #include "collector/admin/tenancy_service.h"
 #include "collector/admin/token_service.h"
 #include "collector/http/openapi_handler.h"
@@ -73,6 +74,8 @@ std::vector<std::pair<Route, RouteAccess>> servedAdminRoutesWithAccess() {
   const OutboundPolicy policy;
   ChannelAdminService webhooks(*store, *store, policy);
   webhooks.registerRoutes(table);
+  ReportService reports(*store);
+  reports.registerRoutes(table);
   std::vector<std::pair<Route, RouteAccess>> served;
   for (const Route& route : table.routes()) {
     served.emplace_back(route, *table.accessOf(route.first, route.second));

@@ -69,9 +69,13 @@ void undoMigration9(Poco::Data::Session& raw) {
   raw << "ALTER TABLE webhook_outbox DROP COLUMN claimed_until", now;
 }
 
-// Back to the schema before migration 11 (notification channels) from 14 (follow-ups).
+// Back to the schema before migration 11 (notification channels) from 15 (reports).
 void undoMigrations13To11(Poco::Data::Session& raw) {
   using Poco::Data::Keywords::now;
+  raw << "DROP INDEX status_changes_at", now;
+  raw << "ALTER TABLE health_changes DROP COLUMN blind_from", now;
+  raw << "ALTER TABLE health_changes DROP COLUMN node", now;
+  raw << "ALTER TABLE status_changes DROP COLUMN overdue_from", now;
   raw << "DROP TABLE alert_follow_ups", now;
   raw << "ALTER TABLE webhook_outbox DROP COLUMN due_from", now;
   raw << "ALTER TABLE tenants DROP COLUMN business_hours", now;
