@@ -57,7 +57,8 @@ const STEPS = {
   9: 'a screenshot of each page at 1280 px and at 390 px',
   10: 'retire an agent in the console, after a confirmation',
   11: 'live updates cost: ETag polling, one request per resource per 5 s, nothing while hidden',
-  12: 'no Content-Security-Policy violation and no script error in the whole run',
+  12: 'an availability report of this month shows the agent and the totals; its CSV and printable HTML download',
+  13: 'no Content-Security-Policy violation and no script error in the whole run',
 };
 
 const results = [];
@@ -232,6 +233,9 @@ async function main() {
 
 async function runSteps({ agentId, defaultSite, defaultTenant }) {
   const consoleUrl = `${collector.url}/console/`;
+  // The month of the availability report: this one in UTC, the zone of a tenant without
+  // business hours, so the report covers the whole run.
+  const currentMonth = new Date().toISOString().slice(0, 7);
   let alertId;
   let hostileAgentId;
 
@@ -456,16 +460,18 @@ async function runSteps({ agentId, defaultSite, defaultTenant }) {
     ['alerts-resolved', '#/alerts?state=resolved', 'li.alert'],
     ['maintenance', '#/maintenance', '#mw-create'],
     ['health', '#/health', '#health-status'],
+    // Computed once when opened, not polled: its table shown is its data loaded.
+    ['reports', `#/reports?tenant=${defaultTenant.id}&month=${currentMonth}`, 'table.report-agents', { live: false }],
   ];
 
   // Opens every page at the desktop and the phone width, each once fresh, then calls visit.
   async function visitEveryPage(visit) {
     for (const width of [1280, 390]) {
       await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
-      for (const [name, hash, ready] of pages) {
+      for (const [name, hash, ready, { live = true } = {}] of pages) {
         await go(hash);
         await see(ready, `the ${name} page`);
-        await fresh();
+        if (live) await fresh();
         await visit(name, width);
       }
     }
@@ -570,6 +576,52 @@ async function runSteps({ agentId, defaultSite, defaultTenant }) {
   });
 
   await step(12, [1], async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await clickNav('Reports');
+    await see('#report-show', 'the report form');
+    await q(`#report-tenant option[value="${defaultTenant.id}"]`).waitFor({ state: 'attached', timeout: 15_000 });
+    await q('#report-tenant').selectOption(String(defaultTenant.id));
+    await q('#report-month').fill(currentMonth);
+    await navigate(() => q('#report-show').click());
+    const row = `table.report-agents tr[data-agent-id="${agentId}"]`;
+    await see(row, 'the agent in the report', 30_000);
+    const availability = (await q(`${row} .report-availability`).textContent()).trim();
+    assert.match(availability, /^\d{1,3}\.\d{3} %$/, 'the agent\'s availability, in percent with 3 decimals');
+    const total = async (key) => (await q(`#report-totals [data-total="${key}"] .total-value`).textContent()).trim();
+    assert.match(await total('availability'), /^\d{1,3}\.\d{3} %$/, 'the total availability');
+    assert.notEqual(await total('online'), '0 s', 'the total online time');
+    assert.ok(Number(await total('agents')) >= 1, 'the number of agents');
+    assert.match(await q('#report-title').textContent(), new RegExp(defaultTenant.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'the report names the tenant');
+    // The agent enrolled with a hostile host name in step 7 is in the report too, as text.
+    const hostileRow = q(`table.report-agents tr[data-agent-id="${hostileAgentId}"] a`);
+    if (hostileAgentId && await hostileRow.count() > 0) {
+      assert.equal(await hostileRow.textContent(), XSS_HOSTNAME, 'a host name shown literally');
+    }
+    await screenshot('reports-shown-1280');
+
+    const [csv] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), q('#report-download-csv').click()]);
+    const csvName = csv.suggestedFilename();
+    assert.match(csvName, new RegExp(`^availability-[a-z0-9-]+-${currentMonth}\\.csv$`), 'the CSV file name');
+    const csvText = fs.readFileSync(await csv.path(), 'utf8').replace(/^\uFEFF/, '');
+    const direct = await collector.api('GET', `/api/v1/reports/availability?tenant_id=${defaultTenant.id}&month=${currentMonth}&format=csv`);
+    assert.equal(direct.status, 200, `the CSV from the API: HTTP ${direct.status} ${direct.text.slice(0, 200)}`);
+    const header = direct.text.replace(/^\uFEFF/, '').split(/\r?\n/)[0];
+    assert.ok(header.includes(','), `the API's CSV header row: ${header}`);
+    assert.ok(csvText.startsWith(`${header}\n`) || csvText.startsWith(`${header}\r\n`), `the download starts with the header row "${header}": ${csvText.slice(0, 200)}`);
+    assert.ok(csvText.includes(agentId), 'the agent\'s row in the CSV');
+    await see('#page-notice:has-text("Downloaded")', 'the notice after the download');
+
+    const [html] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), q('#report-download-html').click()]);
+    const htmlName = html.suggestedFilename();
+    assert.match(htmlName, new RegExp(`^availability-[a-z0-9-]+-${currentMonth}\\.html$`), 'the HTML file name');
+    const htmlText = fs.readFileSync(await html.path(), 'utf8');
+    assert.match(htmlText, /<html/i, 'the printable report is an HTML document');
+    assert.doesNotMatch(htmlText, /<script/i, 'the printable report holds no script');
+    await noReloadSoFar();
+    return `agent ${availability}, total ${await total('availability')}; ${csvName} (${csvText.split(/\r?\n/).filter(Boolean).length} lines, header "${header}"), ${htmlName} (${htmlText.length} bytes)`;
+  });
+
+  await step(13, [1], async () => {
     assert.deepEqual(cspViolations, [], `CSP violations: ${cspViolations.join(' | ')}`);
     assert.deepEqual(pageErrors, [], `script errors: ${pageErrors.join(' | ')}`);
   });

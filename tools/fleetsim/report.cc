@@ -72,17 +72,8 @@ std::string fmt(double v, int decimals = 1) {
   return buf;
 }
 
-// "+12.0 s to +40.5 s (warm_up, tick_late)": seconds from the fleet's start.
-std::string periodText(const RunObservations& run, const DegradedPeriod& d) {
-  std::string reasons;
-  for (const std::string& r : d.reasons) reasons += (reasons.empty() ? "" : ", ") + r;
-  auto since_start = [&](WallTime t) {
-    const double s = secondsBetween(run.fleet_started, t);
-    return (s < 0 ? "" : "+") + fmt(s) + " s";
-  };
-  return since_start(d.from) + " to " + since_start(d.to) + " (" +
-         (reasons.empty() ? std::string("no reason given") : reasons) + ")";
-}
+// "+1.0", "-2.4", "0.0".
+std::string signedFmt(double v) { return (std::round(v * 10) > 0 ? "+" : "") + fmt(v); }
 
 // PostgreSQL's work over the run: commits a second, and rows written (inserted, updated,
 // deleted) per 1,000 agents and minute.
@@ -110,6 +101,37 @@ double percentile(std::vector<double> values, double p) {
   std::sort(values.begin(), values.end());
   const size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(values.size())));
   return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+std::string periodText(const RunObservations& run, const DegradedPeriod& d) {
+  std::string reasons;
+  for (const std::string& r : d.reasons) reasons += (reasons.empty() ? "" : ", ") + r;
+  auto since_start = [&](WallTime t) {
+    const double s = secondsBetween(run.fleet_started, t);
+    return (s < 0 ? "" : "+") + fmt(s) + " s";
+  };
+  return since_start(d.from) + " to " + since_start(d.to) + " (" +
+         (reasons.empty() ? std::string("no reason given") : reasons) + ")";
+}
+
+std::vector<DegradedPeriod> unite(std::vector<DegradedPeriod> periods) {
+  std::sort(periods.begin(), periods.end(),
+            [](const DegradedPeriod& a, const DegradedPeriod& b) { return a.from < b.from; });
+  std::vector<DegradedPeriod> out;
+  for (DegradedPeriod& p : periods) {
+    if (out.empty() || p.from > out.back().to) {
+      out.push_back(std::move(p));
+      continue;
+    }
+    DegradedPeriod& last = out.back();
+    last.to = std::max(last.to, p.to);
+    for (std::string& r : p.reasons) {
+      if (std::find(last.reasons.begin(), last.reasons.end(), r) == last.reasons.end()) {
+        last.reasons.push_back(std::move(r));
+      }
+    }
+  }
+  return out;
 }
 
 namespace {
@@ -192,6 +214,118 @@ void judgeDuplicateAlerts(const RunObservations& run, const std::vector<AgentHis
   }
   if (deaths_alerted_twice > 5) {
     v.failures.push_back(std::to_string(v.duplicate_alerts) + " duplicate alerts in all");
+  }
+}
+
+// The collector's availability report against the truth (a single collector's run): its own
+// outages (the runner's kills, freezes and restarts) reported apart as collector_degraded and
+// never as the customer's downtime; no downtime for a living agent; a dead agent's downtime
+// that of its death, less at most the detection and the collector's degraded time.
+void judgeAvailability(const RunObservations& run, const std::vector<AgentHistory>& history,
+                       Verdict& v) {
+  const AvailabilityObservations& report = run.availability;
+  if (!report.asked) return;
+  if (!report.error.empty()) {
+    v.failures.push_back("availability report not read: " + report.error);
+    return;
+  }
+  constexpr double kRoundingS = 1;  // the clocks' and the report's rounding
+  const auto rounding = std::chrono::seconds(1);
+  const std::vector<DegradedPeriod> reported = unite(report.collector_degraded);
+  for (const DegradedPeriod& d : reported)
+    v.availability_degraded_s += secondsBetween(d.from, d.to);
+
+  // Each of the collector's outages the runner caused, shortened by the rounding at each end,
+  // lies within one span of the union of the report's collector_degraded spans.
+  for (const DegradedPeriod& outage : run.collector_down) {
+    const WallTime from = outage.from + rounding;
+    const WallTime to = outage.to - rounding;
+    if (to <= from) continue;  // shorter than the rounding
+    const bool inside = std::any_of(reported.begin(), reported.end(), [&](const DegradedPeriod& d) {
+      return d.from <= from && to <= d.to;
+    });
+    if (inside) continue;
+    ++v.outages_not_reported_apart;
+    std::string overlapping;
+    for (const DegradedPeriod& d : reported) {
+      if (d.from < outage.to && outage.from < d.to) {
+        overlapping += (overlapping.empty() ? "" : "; ") + periodText(run, d);
+      }
+    }
+    v.failures.push_back(
+        "collector's own outage not reported apart: the runner's " + periodText(run, outage) +
+        " is not within the availability report's collector_degraded spans (" +
+        (overlapping.empty() ? std::string("none overlaps it") : "overlapping: " + overlapping) +
+        ")");
+  }
+
+  uint64_t missing = 0;
+  for (uint32_t i = 0; i < run.agents.size(); ++i) {
+    const AgentHistory& h = history[i];
+    // A cut-off agent is down for the collector (UNREACHABLE), as the report says: it is judged
+    // by neither rule; nor is one that died and came back.
+    if (!h.partitioned.empty()) continue;
+    const bool living = h.dead.empty();
+    const bool dead_to_the_end =
+        h.dead.size() == 1 && h.dead[0].to == WallTime::max() && h.dead[0].from <= run.timeline_end;
+    if (!living && !dead_to_the_end) continue;
+    const std::string& id = run.agents[i].id;
+    auto it = report.agents.find(id);
+    if (it == report.agents.end()) {
+      if (++missing <= 5)
+        v.failures.push_back("agent " + id + " missing from the availability report");
+      continue;
+    }
+    const ReportedAvailability& a = it->second;
+    if (living) {
+      ++v.living_agents_judged;
+      v.living_down_max_s = std::max(v.living_down_max_s, a.down_s);
+      if (a.down_s > kRoundingS && ++v.living_agents_down <= 5) {
+        v.failures.push_back("downtime for a living agent: agent " + id +
+                             " never died, the availability report gives it " + fmt(a.down_s) +
+                             " s down in " + std::to_string(a.incidents) + " incident(s)");
+      }
+      continue;
+    }
+    ++v.dead_agents_judged;
+    const WallTime died = h.dead[0].from;
+    const double truth_s = secondsBetween(died, a.window_to);
+    const double error_s = a.down_s - truth_s;
+    v.dead_down_max_error_s = std::max(v.dead_down_max_error_s, std::abs(error_s));
+    v.dead_down_error_min_s =
+        v.dead_agents_judged == 1 ? error_s : std::min(v.dead_down_error_min_s, error_s);
+    v.dead_down_error_max_s =
+        v.dead_agents_judged == 1 ? error_s : std::max(v.dead_down_error_max_s, error_s);
+    const double most = truth_s + kRoundingS;
+    const double least = truth_s - v.detection_bound_s - a.degraded_s;
+    std::string wrong;
+    if (a.down_s > most) {
+      wrong = fmt(a.down_s) + " s down, above the " + fmt(most) + " s at most (the " +
+              fmt(truth_s) + " s and 1 s of rounding)";
+    } else if (a.down_s < least) {
+      wrong = fmt(a.down_s) + " s down, below the " + fmt(least) + " s at least (the " +
+              fmt(truth_s) + " s less " + fmt(v.detection_bound_s) + " s of detection and its " +
+              fmt(a.degraded_s) + " s of collector_degraded)";
+    } else if (a.incidents == 0) {
+      wrong = "it no incident";
+    }
+    if (wrong.empty()) continue;
+    if (++v.dead_agents_wrong <= 5) {
+      v.failures.push_back("downtime of a dead agent: agent " + id + " died at +" +
+                           fmt(secondsBetween(run.fleet_started, died)) + " s, " + fmt(truth_s) +
+                           " s before its window's end; the availability report gives " + wrong);
+    }
+  }
+  if (missing > 5) {
+    v.failures.push_back(std::to_string(missing) + " agents missing from the availability report");
+  }
+  if (v.living_agents_down > 5) {
+    v.failures.push_back(std::to_string(v.living_agents_down) +
+                         " living agents with downtime in the availability report in all");
+  }
+  if (v.dead_agents_wrong > 5) {
+    v.failures.push_back(std::to_string(v.dead_agents_wrong) +
+                         " dead agents with a wrong downtime in the availability report in all");
   }
 }
 
@@ -362,6 +496,7 @@ Verdict judge(const RunObservations& run) {
   }
 
   judgeDuplicateAlerts(run, history, index, v);
+  judgeAvailability(run, history, v);
 
   // Every partitioned site must have had a site alert.
   std::set<std::string> partitioned_sites;
@@ -563,6 +698,25 @@ std::string reportJson(const RunObservations& run, const Verdict& v) {
     cJSON_AddNumberToObject(r, "back_bound_s", v.back_bound_s);
     json::addInteger(r, "agents_not_back", static_cast<int64_t>(v.agents_not_back));
   }
+  if (run.availability.asked) {
+    const AvailabilityObservations& a = run.availability;
+    cJSON* report = cJSON_AddObjectToObject(r, "availability_report");
+    cJSON_AddBoolToObject(report, "read", a.error.empty() ? 1 : 0);
+    json::addInteger(report, "requests", a.requests);
+    cJSON_AddNumberToObject(report, "collector_degraded_s", v.availability_degraded_s);
+    cJSON* spans = cJSON_AddArrayToObject(report, "collector_degraded");
+    for (const DegradedPeriod& d : unite(a.collector_degraded)) {
+      cJSON_AddItemToArray(spans, cJSON_CreateString(periodText(run, d).c_str()));
+    }
+    json::addInteger(report, "living_agents", static_cast<int64_t>(v.living_agents_judged));
+    cJSON_AddNumberToObject(report, "living_down_max_s", v.living_down_max_s);
+    json::addInteger(report, "dead_agents", static_cast<int64_t>(v.dead_agents_judged));
+    cJSON_AddNumberToObject(report, "dead_down_max_error_s", v.dead_down_max_error_s);
+    cJSON_AddNumberToObject(report, "dead_down_error_min_s", v.dead_down_error_min_s);
+    cJSON_AddNumberToObject(report, "dead_down_error_max_s", v.dead_down_error_max_s);
+    json::addInteger(report, "outages_not_reported_apart",
+                     static_cast<int64_t>(v.outages_not_reported_apart));
+  }
   json::addInteger(r, "duplicate_alerts", static_cast<int64_t>(v.duplicate_alerts));
   json::addInteger(r, "webhook_deliveries", static_cast<int64_t>(run.webhook_copies.size()));
   json::addInteger(r, "webhook_redeliveries_after_kill",
@@ -642,6 +796,23 @@ std::string reportTable(const RunObservations& run, const Verdict& v) {
   row("wrong status at end", std::to_string(v.wrong_status_at_end));
   row("alerts lost / outbox pending",
       std::to_string(v.alerts_lost) + " / " + std::to_string(run.outbox_pending_at_end));
+  if (run.availability.asked) {
+    const AvailabilityObservations& a = run.availability;
+    const std::string unread = "not read";
+    row("availability report: collector degraded s",
+        a.error.empty() ? fmt(v.availability_degraded_s) + " (" +
+                              std::to_string(unite(a.collector_degraded).size()) + " spans)"
+                        : unread);
+    row("downtime of living agents (max) s",
+        a.error.empty()
+            ? fmt(v.living_down_max_s) + " (" + std::to_string(v.living_agents_judged) + " agents)"
+            : unread);
+    row("downtime of dead agents vs truth (max error) s",
+        a.error.empty() ? fmt(v.dead_down_max_error_s) + " (" + signedFmt(v.dead_down_error_min_s) +
+                              " to " + signedFmt(v.dead_down_error_max_s) + ", " +
+                              std::to_string(v.dead_agents_judged) + " agents)"
+                        : unread);
+  }
   row("duplicate alerts", std::to_string(v.duplicate_alerts));
   row("webhook deliveries / after a kill or stall", std::to_string(run.webhook_copies.size()) +
                                                         " / " +
@@ -673,6 +844,9 @@ std::string reportTable(const RunObservations& run, const Verdict& v) {
   for (const std::string& line : run.cluster.front_door) t << "  " << line << "\n";
   for (const DegradedPeriod& f : run.injected) t << "  injected " << periodText(run, f) << "\n";
   for (const DegradedPeriod& d : run.degraded) t << "  degraded " << periodText(run, d) << "\n";
+  for (const DegradedPeriod& d : unite(run.availability.collector_degraded)) {
+    t << "  availability report: collector degraded " << periodText(run, d) << "\n";
+  }
   if (!v.office_timeline.empty()) t << "offices (seconds from the fleet's start):\n";
   for (const auto& line : v.office_timeline) t << "  " << line << "\n";
   for (const auto& f : v.failures) t << "  FAIL: " << f << "\n";

@@ -91,6 +91,27 @@ struct ClusterObservations {
   std::vector<std::string> front_door;  // HAProxy's and the beacon forwarder's counters
 };
 
+// An agent as the collector's availability report (GET /api/v1/reports/availability) gives it.
+struct ReportedAvailability {
+  double down_s = 0;
+  double degraded_s = 0;  // its collector_degraded_seconds
+  uint32_t incidents = 0;
+  WallTime window_to;  // the end of its window: the period's measured end, or its retirement
+};
+
+// The collector's availability report for the run's tenant over the fleet's run, read at the
+// end (a single collector's run): one request, or one per site for more agents than one report
+// may hold.
+struct AvailabilityObservations {
+  bool asked = false;  // judged only then
+  std::string error;   // why it could not be read whole: a failure
+  uint32_t requests = 0;
+  WallTime from;
+  WallTime measured_to;
+  std::vector<DegradedPeriod> collector_degraded;      // its spans, united, with their reasons
+  std::map<std::string, ReportedAvailability> agents;  // by agent id
+};
+
 // Everything the verdict needs.
 struct RunObservations {
   std::string scenario;
@@ -149,6 +170,7 @@ struct RunObservations {
   uint64_t outbox_pending_at_end = 0;
   std::vector<std::string> notes;  // what the runner saw along the way
   OfficeRun offices;               // the offices' faults, judged round by round
+  AvailabilityObservations availability;
   ClusterObservations cluster;
 };
 
@@ -195,7 +217,20 @@ struct Verdict {
   uint64_t redeliveries_after_kill = 0;
   uint64_t double_deliveries = 0;
   uint64_t admin_writes_acknowledged = 0;
-  uint64_t admin_writes_lost = 0;            // acknowledged, and missing on at least one collector
+  uint64_t admin_writes_lost = 0;  // acknowledged, and missing on at least one collector
+  // The availability report against the truth: the collector's own degraded time, the downtime
+  // it gives living agents (never dead, never cut off), and for each agent dead to the end
+  // |down_s - (end of its window - death)|.
+  double availability_degraded_s = 0;  // the report's collector_degraded spans, in all
+  uint64_t living_agents_judged = 0;
+  double living_down_max_s = 0;
+  uint64_t living_agents_down = 0;  // with more than 1 s of downtime
+  uint64_t dead_agents_judged = 0;
+  double dead_down_max_error_s = 0;
+  double dead_down_error_min_s = 0;  // down_s - truth: below 0 the report gives less, above more
+  double dead_down_error_max_s = 0;
+  uint64_t dead_agents_wrong = 0;            // downtime out of bounds or no incident
+  uint64_t outages_not_reported_apart = 0;   // the collector's, outside its degraded spans
   std::vector<std::string> failures;         // one line per assertion that did not hold
   std::vector<std::string> office_timeline;  // the offices' rounds and their alerts
   bool passed() const { return failures.empty(); }
@@ -209,5 +244,10 @@ std::string reportJson(const RunObservations& run, const Verdict& verdict);
 std::string reportTable(const RunObservations& run, const Verdict& verdict);
 
 double percentile(std::vector<double> values, double p);
+
+// "+12.0 s to +40.5 s (warm_up, tick_late)": seconds from the fleet's start.
+std::string periodText(const RunObservations& run, const DegradedPeriod& d);
+// `periods` as their union: sorted, overlapping or touching ones merged with their reasons.
+std::vector<DegradedPeriod> unite(std::vector<DegradedPeriod> periods);
 
 }  // namespace vigil::fleetsim

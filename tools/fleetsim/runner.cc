@@ -779,6 +779,7 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
     if (Status s = collector->start(); !s.ok()) return s;
     obs.injected.push_back({restart, wallNow(), {"runner: start after the timeline"}});
   }
+  up("the end of the timeline");  // a freeze or kill the timeline left on ends here
 
   // Settle: long enough for the recovery period (one interval and its jitter) and three
   // intervals of detection. A scenario judged in beacon intervals with no fault to recover
@@ -876,6 +877,19 @@ Result<RunResult> runScenario(const Scenario& scenario_in, const RunOptions& opt
     std::vector<const cJSON*> items;
     auto pages = listAll(http, "/api/v1/agents", items, &error);
     for (const cJSON* a : items) obs.final_status[jsonString(a, "id")] = jsonString(a, "status");
+  }
+  if (!lab) {
+    // The availability report over the fleet's run, to now (docs/reports.md): per site if the
+    // tenant has more agents than one report may hold.
+    std::vector<int64_t> site_ids;
+    for (const auto& [label, id] : obs.site_ids) site_ids.push_back(id);
+    obs.availability = readAvailability(http, tenant_id, site_ids, obs.agents.size(),
+                                        obs.fleet_started, wallNow());
+    progress(obs.availability.error.empty()
+                 ? "read the availability report of " +
+                       std::to_string(obs.availability.agents.size()) + " agents in " +
+                       std::to_string(obs.availability.requests) + " request(s)"
+                 : "availability report: " + obs.availability.error);
   }
   obs.settings_unchanged = settingsSnapshot(http, changing_site) == settings_before;
   if (!obs.settings_unchanged)

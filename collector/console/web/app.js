@@ -14,6 +14,7 @@ import * as agents from './pages/agents.js';
 import * as agentDetail from './pages/agent.js';
 import * as alerts from './pages/alerts.js';
 import * as maintenance from './pages/maintenance.js';
+import * as reports from './pages/reports.js';
 import * as health from './pages/health.js';
 import * as notFound from './pages/notfound.js';
 
@@ -79,6 +80,7 @@ function parseHash() {
   if (parts[0] === 'agents' && parts.length === 2) return { page: agentDetail, section: 'agents', params, id: parts[1] };
   if (parts[0] === 'alerts' && parts.length === 1) return { page: alerts, section: 'alerts', params };
   if (parts[0] === 'maintenance' && parts.length === 1) return { page: maintenance, section: 'maintenance', params };
+  if (parts[0] === 'reports' && parts.length === 1) return { page: reports, section: 'reports', params };
   if (parts[0] === 'health' && parts.length === 1) return { page: health, section: 'health', params };
   return { page: notFound, section: '', params };
 }

@@ -4,6 +4,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "tools/fleetsim/api_reading.h"
 #include "tools/fleetsim/report.h"
 #include "tools/fleetsim/scenario.h"
 
@@ -469,6 +470,206 @@ BOOST_AUTO_TEST_CASE(cluster_steps_are_checked) {
   BOOST_TEST(!parseScenario(R"({"name": "x", "fleet": {"agents": 10, "sites": 2},
       "cluster": {"collectors": 1}, "timeline": []})")
                   .ok());
+}
+
+// --- The availability report against the truth (docs/scenarios.md). ---
+
+// baseRun() with its availability report read: nobody down, the collector never degraded.
+RunObservations reportedRun() {
+  RunObservations run = baseRun();
+  run.availability.asked = true;
+  run.availability.requests = 1;
+  run.availability.from = kStart;
+  run.availability.measured_to = at(120);
+  for (const RunAgent& a : run.agents) run.availability.agents[a.id].window_to = at(120);
+  return run;
+}
+
+// ag_b dies at 50, 70 s before the window's end; the detection bound is 6 s (three intervals
+// of 2 s, no tick known).
+RunObservations deadAgentReported(double down_s, double degraded_s, uint32_t incidents) {
+  RunObservations run = reportedRun();
+  die(run, 1, 50);
+  alert(run, offline(1, "ag_b", 55));
+  ReportedAvailability& a = run.availability.agents["ag_b"];
+  a.down_s = down_s;
+  a.degraded_s = degraded_s;
+  a.incidents = incidents;
+  return run;
+}
+
+BOOST_AUTO_TEST_CASE(an_availability_report_true_to_the_run_passes) {
+  RunObservations run = deadAgentReported(68, 0, 1);  // overdue at 52
+  // A freeze from 30 to 40, reported apart from the last on-time tick to its recovery's end.
+  run.collector_down.push_back({at(30), at(40), {"frozen"}});
+  run.injected.push_back({at(30), at(40), {"injected: collector_freeze"}});
+  run.availability.collector_degraded.push_back({at(29.5), at(42), {"tick_late"}});
+  run.availability.agents["ag_a"].down_s = 1.0;  // the rounding
+  const Verdict v = judge(run);
+  BOOST_TEST(v.passed(), firstFailure(v));
+  BOOST_TEST(v.availability_degraded_s == 12.5, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(v.living_agents_judged == 3u);
+  BOOST_TEST(v.living_down_max_s == 1.0);
+  BOOST_TEST(v.dead_agents_judged == 1u);
+  BOOST_TEST(v.dead_down_max_error_s == 2.0, boost::test_tools::tolerance(1e-6));
+  const std::string table = reportTable(run, v);
+  BOOST_TEST(table.find("| availability report: collector degraded s | 12.5 (1 spans)") !=
+                 std::string::npos,
+             table);
+  BOOST_TEST(
+      table.find("| downtime of living agents (max) s  | 1.0 (3 agents)") != std::string::npos,
+      table);
+  BOOST_TEST(
+      table.find(
+          "| downtime of dead agents vs truth (max error) s | 2.0 (-2.0 to -2.0, 1 agents)") !=
+          std::string::npos,
+      table);
+  BOOST_TEST(reportJson(run, v).find(R"("dead_down_max_error_s":2)") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(downtime_for_a_living_agent_fails) {
+  RunObservations run = reportedRun();
+  run.availability.agents["ag_c"].down_s = 6.5;  // the collector's freeze, counted as ag_c's
+  run.availability.agents["ag_c"].incidents = 1;
+  const Verdict v = judge(run);
+  BOOST_TEST(v.living_agents_down == 1u);
+  BOOST_TEST(v.living_down_max_s == 6.5);
+  BOOST_TEST(mentions(v,
+                      "downtime for a living agent: agent ag_c never died, the availability "
+                      "report gives it 6.5 s down in 1 incident(s)"));
+}
+
+BOOST_AUTO_TEST_CASE(a_cut_off_agent_is_down_for_the_report_and_not_judged) {
+  RunObservations run = reportedRun();
+  for (TruthEvent::Kind kind : {TruthEvent::Kind::kPartitioned, TruthEvent::Kind::kPartitionOver}) {
+    TruthEvent e;
+    e.agent = 3;
+    e.kind = kind;
+    e.at = at(kind == TruthEvent::Kind::kPartitioned ? 30 : 60);
+    run.truth.push_back(e);
+  }
+  SeenAlert site;
+  site.id = 7;
+  site.kind = "site_unreachable";
+  site.state = "resolved";
+  site.site_id = 11;
+  site.opened_at = at(40);
+  alert(run, site);
+  run.availability.agents["ag_d"].down_s = 25;  // UNREACHABLE
+  const Verdict v = judge(run);
+  BOOST_TEST(v.passed(), firstFailure(v));
+  BOOST_TEST(v.living_agents_judged == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(the_collectors_own_outage_not_reported_apart_fails) {
+  RunObservations run = reportedRun();
+  run.collector_down.push_back({at(30), at(40), {"frozen"}});
+  run.injected.push_back({at(30), at(40), {"injected: collector_freeze"}});
+  // Covered but for the rounding at each end.
+  run.availability.collector_degraded = {{at(30.8), at(39.3), {"tick_late"}}};
+  Verdict v = judge(run);
+  BOOST_TEST(v.passed(), firstFailure(v));
+  // Two spans that meet cover it as one.
+  run.availability.collector_degraded = {{at(35), at(41), {"warm_up"}},
+                                         {at(29), at(35), {"tick_late"}}};
+  v = judge(run);
+  BOOST_TEST(v.passed(), firstFailure(v));
+  // A span that ends before the collector's outage did: the rest would count as the agents'.
+  run.availability.collector_degraded = {{at(29), at(36), {"tick_late"}}};
+  v = judge(run);
+  BOOST_TEST(v.outages_not_reported_apart == 1u);
+  BOOST_TEST(mentions(v,
+                      "collector's own outage not reported apart: the runner's +30.0 s to +40.0 s "
+                      "(frozen) is not within the availability report's collector_degraded spans "
+                      "(overlapping: +29.0 s to +36.0 s (tick_late))"));
+  // Or none at all.
+  run.availability.collector_degraded.clear();
+  v = judge(run);
+  BOOST_TEST(mentions(v, "collector_degraded spans (none overlaps it)"));
+}
+
+BOOST_AUTO_TEST_CASE(a_dead_agents_downtime_off_the_truth_fails) {
+  BOOST_TEST(judge(deadAgentReported(71, 0, 1)).passed());   // 70 s and 1 s of rounding
+  BOOST_TEST(judge(deadAgentReported(64, 0, 1)).passed());   // 70 s less 6 s of detection
+  BOOST_TEST(judge(deadAgentReported(54, 10, 1)).passed());  // and less its degraded time
+  Verdict v = judge(deadAgentReported(72, 0, 1));
+  BOOST_TEST(v.dead_agents_wrong == 1u);
+  BOOST_TEST(v.dead_down_max_error_s == 2.0, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(v.dead_down_error_max_s == 2.0, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(mentions(v,
+                      "downtime of a dead agent: agent ag_b died at +50.0 s, 70.0 s before its "
+                      "window's end; the availability report gives 72.0 s down, above the 71.0 s "
+                      "at most (the 70.0 s and 1 s of rounding)"));
+  v = judge(deadAgentReported(53, 10, 1));
+  BOOST_TEST(mentions(v,
+                      "the availability report gives 53.0 s down, below the 54.0 s at least (the "
+                      "70.0 s less 6.0 s of detection and its 10.0 s of collector_degraded)"));
+  v = judge(deadAgentReported(68, 0, 0));
+  BOOST_TEST(mentions(v, "the availability report gives it no incident"));
+}
+
+BOOST_AUTO_TEST_CASE(an_availability_report_unread_or_without_an_agent_fails) {
+  RunObservations run = reportedRun();
+  run.availability.error = "GET /api/v1/reports/availability?tenant_id=1: 404";
+  BOOST_TEST(
+      mentions(judge(run), "availability report not read: GET /api/v1/reports/availability"));
+  run = reportedRun();
+  run.availability.agents.erase("ag_d");
+  BOOST_TEST(mentions(judge(run), "agent ag_d missing from the availability report"));
+}
+
+BOOST_AUTO_TEST_CASE(the_availability_report_is_read_as_the_api_writes_it) {
+  const std::string body = R"({
+    "tenant": {"id": 1, "name": "Acme"}, "site": null, "agent_id": null, "time_zone": "UTC",
+    "period": {"from": "2026-03-01T00:00:00.000Z", "to": "2026-03-01T01:00:00.000Z",
+               "from_local": "2026-03-01T00:00:00+00:00", "to_local": "2026-03-01T01:00:00+00:00",
+               "seconds": 3600, "measured_to": "2026-03-01T00:30:00.000Z"},
+    "collector_degraded": [
+      {"from": "2026-03-01T00:10:00.000Z", "to": "2026-03-01T00:11:35.200Z", "seconds": 95.2,
+       "reasons": ["tick_late"]},
+      {"from": "2026-03-01T00:11:35.2Z", "to": "2026-03-01T00:12:00Z", "seconds": 24.8,
+       "reasons": ["warm_up", "tick_late"]}],
+    "totals": {"agents": 2, "online_seconds": 3000, "down_seconds": 312.5,
+               "maintenance_seconds": 0, "shutdown_seconds": 0,
+               "collector_degraded_seconds": 240, "unmonitored_seconds": 0,
+               "availability": 0.9, "incidents": 1},
+    "agents": [
+      {"agent_id": "ag_a", "hostname": "a", "agent_class": "server", "site_id": 3,
+       "site_name": "HQ", "retired": false,
+       "window": {"from": "2026-03-01T00:00:00.000Z", "to": "2026-03-01T00:30:00.000Z"},
+       "online_seconds": 1367.5, "down_seconds": 312.5, "maintenance_seconds": 0,
+       "shutdown_seconds": 0, "collector_degraded_seconds": 120, "unmonitored_seconds": 0,
+       "availability": 0.81,
+       "incidents": [{"start": "2026-03-01T00:24:47.500Z", "end": null, "down_seconds": 312.5,
+                      "status": "OFFLINE", "reason": "confirmed_silent", "cause": "silent",
+                      "diary_cause": ""}]},
+      {"agent_id": "ag_b", "hostname": "b", "agent_class": "workstation", "site_id": 3,
+       "site_name": "HQ", "retired": true,
+       "window": {"from": "2026-03-01T00:00:00.000Z", "to": "2026-03-01T00:20:00.000Z"},
+       "online_seconds": 1080, "down_seconds": 0, "maintenance_seconds": 0,
+       "shutdown_seconds": 0, "collector_degraded_seconds": 120, "unmonitored_seconds": 0,
+       "availability": 1.0, "incidents": []}]})";
+  AvailabilityObservations r;
+  const Status read = addAvailabilityReport(body, r);
+  BOOST_REQUIRE_MESSAGE(read.ok(), read.message());
+  const WallTime t0 = *parseCollectorTime("2026-03-01T00:00:00.000Z");
+  auto at_s = [&](double s) {
+    return t0 + std::chrono::duration_cast<WallTime::duration>(std::chrono::duration<double>(s));
+  };
+  BOOST_TEST((r.measured_to == at_s(1800)));
+  BOOST_REQUIRE(r.collector_degraded.size() == 1u);  // the two meet: one span
+  BOOST_TEST((r.collector_degraded[0].from == at_s(600)));
+  BOOST_TEST((r.collector_degraded[0].to == at_s(720)));
+  BOOST_TEST((r.collector_degraded[0].reasons == std::vector<std::string>{"tick_late", "warm_up"}));
+  BOOST_REQUIRE(r.agents.size() == 2u);
+  BOOST_TEST(r.agents["ag_a"].down_s == 312.5);
+  BOOST_TEST(r.agents["ag_a"].degraded_s == 120);
+  BOOST_TEST(r.agents["ag_a"].incidents == 1u);
+  BOOST_TEST((r.agents["ag_a"].window_to == at_s(1800)));
+  BOOST_TEST((r.agents["ag_b"].window_to == at_s(1200)));  // retired
+  BOOST_TEST(r.agents["ag_b"].incidents == 0u);
+  BOOST_TEST(
+      !addAvailabilityReport(R"({"v": 1, "error": "invalid_field", "message": "x"})", r).ok());
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 //   Retry-After of a 429 or 503 in seconds.
 
 const REQUEST_TIMEOUT_MS = 20000;
+const FILE_TIMEOUT_MS = 60000;
 const MAX_KEPT_BODIES = 300;
 
 export class ApiError extends Error {
@@ -164,6 +165,48 @@ export function createApi({ getToken, onUnauthorized }) {
     // A GET with an explicit token, outside the session: used to check a token at sign-in.
     probe(path, token) {
       return send('GET', path, { token });
+    },
+    // A file the API answers (a report as CSV or HTML): {blob, type} of a GET with the
+    // session's token. Not conditional, not kept: each call asks again. A report of a large
+    // fleet takes a while, so it may take up to 60 s.
+    async getFile(path) {
+      const bearer = getToken();
+      const headers = { Accept: '*/*' };
+      if (bearer) headers.Authorization = `Bearer ${bearer}`;
+      const timeout = new AbortController();
+      const timer = setTimeout(() => timeout.abort(), FILE_TIMEOUT_MS);
+      try {
+        let response;
+        try {
+          response = await fetch(path, {
+            method: 'GET', headers, cache: 'no-store', credentials: 'omit', redirect: 'error',
+            referrerPolicy: 'no-referrer', signal: timeout.signal,
+          });
+        } catch {
+          const timedOut = timeout.signal.aborted;
+          throw new ApiError({
+            kind: timedOut ? 'timeout' : 'network',
+            message: timedOut ? `the collector did not answer within ${FILE_TIMEOUT_MS / 1000} s` : 'the collector could not be reached',
+          });
+        }
+        if (!response.ok) {
+          const error = await errorFrom(response);
+          if (error.kind === 'unauthorized') onUnauthorized?.(error);
+          throw error;
+        }
+        try {
+          const blob = await response.blob();
+          return { blob, type: response.headers.get('Content-Type') ?? blob.type };
+        } catch {
+          const timedOut = timeout.signal.aborted;
+          throw new ApiError({
+            kind: timedOut ? 'timeout' : 'network',
+            message: timedOut ? `the collector did not send the whole file within ${FILE_TIMEOUT_MS / 1000} s` : 'the file was cut off on its way',
+          });
+        }
+      } finally {
+        clearTimeout(timer);
+      }
     },
     // Forgets every kept body (sign-out).
     clear() {
