@@ -484,6 +484,23 @@ void ReportService::registerRoutes(AdminRouteTable& table) {
 }
 
 ApiResult<AdminAnswer> ReportService::availability(const AdminRequest& request) {
+  if (computing_.fetch_add(1) >= kMaxConcurrentReports) {
+    computing_.fetch_sub(1);
+    ApiError busy{429, protocol::errors::kOverloaded,
+                  std::to_string(kMaxConcurrentReports) +
+                      " availability reports are being computed; try again shortly",
+                  std::nullopt};
+    busy.retry_after_s = kReportBusyRetryAfterS;
+    return busy;
+  }
+  struct Done {
+    std::atomic<int>& computing;
+    ~Done() { computing.fetch_sub(1); }
+  } done{computing_};
+  return compute(request);
+}
+
+ApiResult<AdminAnswer> ReportService::compute(const AdminRequest& request) {
   auto tenant_param = idQueryParam(request, "tenant_id");
   if (!tenant_param.ok()) return tenant_param.error();
   auto site_param = idQueryParam(request, "site_id");

@@ -7,8 +7,10 @@
 // service resolves the scope and the period, reads the history and writes the answer.
 //
 // Scope: a tenant, site or agent outside the principal's scope is answered 404 like an unknown
-// one. Thread safety: safe to call concurrently (the store is).
+// one. Thread safety: safe to call concurrently (the store is); at most kMaxConcurrentReports
+// are computed at once.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -24,6 +26,11 @@ namespace vigil::collector {
 constexpr size_t kMaxReportAgents = 10'000;
 // The longest period of one report, in days.
 constexpr int64_t kMaxReportDays = 366;
+// Reports computed at once; more are refused (429 overloaded, Retry-After). One report of
+// kMaxReportAgents agents over a busy month holds 100 to 150 MB while it is computed
+// (docs/reports.md, "Cost"), so many at once could exhaust the collector's memory.
+constexpr int kMaxConcurrentReports = 2;
+constexpr int64_t kReportBusyRetryAfterS = 5;
 
 // A report's period and the label its file names carry ("2026-03", "2026-03-01_2026-03-31").
 struct ReportPeriod {
@@ -48,8 +55,11 @@ class ReportService {
   ApiResult<AdminAnswer> availability(const AdminRequest& request);
 
  private:
+  ApiResult<AdminAnswer> compute(const AdminRequest& request);
+
   Store& store_;
   std::string zoneinfo_dir_;
+  std::atomic<int> computing_{0};
 };
 
 }  // namespace vigil::collector
