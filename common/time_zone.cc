@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -530,6 +531,33 @@ CivilDate civilFromDays(int64_t days) {
 int weekdayFromDays(int64_t days) {
   // 1970-01-01 was a Thursday (4).
   return static_cast<int>((days % 7 + 7 + 4) % 7);
+}
+
+std::optional<CivilDate> parseCivilDate(std::string_view text) {
+  if (text.size() != 10) return std::nullopt;
+  int fields[3] = {0, 0, 0};
+  for (size_t i = 0, field = 0; i < text.size(); ++i) {
+    if (i == 4 || i == 7) {
+      if (text[i] != '-') return std::nullopt;
+      ++field;
+    } else if (text[i] >= '0' && text[i] <= '9') {
+      fields[field] = fields[field] * 10 + (text[i] - '0');
+    } else {
+      return std::nullopt;
+    }
+  }
+  const CivilDate date{fields[0], fields[1], fields[2]};
+  if (date.month < 1 || date.month > 12 || date.day < 1) return std::nullopt;
+  if (!(civilFromDays(daysFromCivil(date.year, date.month, date.day)) == date)) {
+    return std::nullopt;
+  }
+  return date;
+}
+
+std::string formatCivilDate(const CivilDate& date) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02d", date.year, date.month, date.day);
+  return text;
 }
 
 bool isWellFormedTimeZoneName(std::string_view name) {

@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -67,6 +68,12 @@ CivilDate civilFromDays(int64_t days);
 
 // The day of the week of the date `days` after 1970-01-01: 0 Sunday, 1 Monday ... 6 Saturday.
 int weekdayFromDays(int64_t days);
+
+// A date as people and APIs write it, "YYYY-MM-DD": exactly ten characters, digits and two
+// dashes, a real date (no February 30th). nullopt otherwise.
+std::optional<CivilDate> parseCivilDate(std::string_view text);
+// "YYYY-MM-DD" (years 0 to 9999 in four digits).
+std::string formatCivilDate(const CivilDate& date);
 
 // Whether `name` may name a time zone: 1 to 64 bytes of components made of A-Z a-z 0-9 _ + -,
 // separated by single '/' (so no ".", "..", empty component, leading or trailing '/').

@@ -43,33 +43,23 @@ struct DegradedSpan {
   std::set<std::string> reasons;
 };
 
-// "YYYY-MM" or "YYYY-MM-DD" as numbers; nullopt unless exactly that shape with a real month
-// and day (years 1970 to 9999).
+// A date "YYYY-MM-DD" (or a month "YYYY-MM", as its first day) from 1970 on; nullopt if
+// malformed or not a real date.
 std::optional<CivilDate> parseLocalDate(const std::string& text, bool with_day) {
-  const size_t size = with_day ? 10 : 7;
-  if (text.size() != size) return std::nullopt;
-  for (size_t i = 0; i < size; ++i) {
-    const bool dash = i == 4 || i == 7;
-    if (dash ? text[i] != '-' : (text[i] < '0' || text[i] > '9')) return std::nullopt;
-  }
-  CivilDate date{std::stoi(text.substr(0, 4)), std::stoi(text.substr(5, 2)),
-                 with_day ? std::stoi(text.substr(8, 2)) : 1};
-  if (date.year < 1970 || date.month < 1 || date.month > 12 || date.day < 1) return std::nullopt;
-  if (!(civilFromDays(daysFromCivil(date.year, date.month, date.day)) == date)) {
-    return std::nullopt;  // February 30th
-  }
+  if (!with_day && text.size() != 7) return std::nullopt;
+  std::optional<CivilDate> date = parseCivilDate(with_day ? text : text + "-01");
+  if (!date || date->year < 1970) return std::nullopt;
   return date;
 }
 
-std::string dateText(const CivilDate& d) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", d.year, d.month, d.day);
-  return buf;
+// Whole seconds at or before `unix_ms`.
+int64_t floorSeconds(int64_t unix_ms) {
+  return unix_ms >= 0 ? unix_ms / 1000 : -((-unix_ms + 999) / 1000);
 }
 
 // An instant as local time with its offset: "2026-03-01T00:00:00+01:00".
 std::string formatLocal(const TimeZone& zone, int64_t unix_ms) {
-  const int64_t seconds = unix_ms >= 0 ? unix_ms / 1000 : -((-unix_ms + 999) / 1000);
+  const int64_t seconds = floorSeconds(unix_ms);
   const CivilDateTime t = zone.toLocal(seconds);
   const int32_t offset = zone.offsetSecondsAt(seconds);
   const int32_t magnitude = offset < 0 ? -offset : offset;
@@ -81,7 +71,7 @@ std::string formatLocal(const TimeZone& zone, int64_t unix_ms) {
 }
 
 CivilDate localDateOf(const TimeZone& zone, int64_t unix_ms) {
-  const CivilDateTime t = zone.toLocal(unix_ms / 1000);
+  const CivilDateTime t = zone.toLocal(floorSeconds(unix_ms));
   return CivilDate{t.year, t.month, t.day};
 }
 
@@ -129,8 +119,8 @@ ApiResult<ReportPeriod> parseReportPeriod(const AdminRequest& request, const Tim
         "to", "the period may be at most " + std::to_string(kMaxReportDays) + " days long");
   }
   period.span = TimeSpan{start.value(), end.value()};
-  period.label = dateText(localDateOf(zone, start.value())) + "_" +
-                 dateText(localDateOf(zone, end.value() - 1));
+  period.label = formatCivilDate(localDateOf(zone, start.value())) + "_" +
+                 formatCivilDate(localDateOf(zone, end.value() - 1));
   return period;
 }
 
@@ -166,7 +156,7 @@ std::string incidentCause(const DowntimeIncident& incident) {
 
 double seconds(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
 
-std::string secondsText(int64_t ms) {
+std::string csvSeconds(int64_t ms) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%" PRId64 ".%03" PRId64, ms / 1000, ms % 1000);
   return buf;
@@ -353,12 +343,12 @@ AdminAnswer renderCsv(const Report& r) {
   for (const AgentLine& line : r.agents) {
     const ReportAgent& a = *line.agent;
     const AgentAvailability& f = line.figures;
-    body += csvLine({r.subject.tenant.name, a.site_name, a.id, a.hostname, a.agent_class,
-                     formatRfc3339Utc(f.window.start_ms), formatRfc3339Utc(f.window.end_ms),
-                     secondsText(f.online_ms), secondsText(f.down_ms),
-                     secondsText(f.maintenance_ms), secondsText(f.shutdown_ms),
-                     secondsText(f.degraded_ms), secondsText(f.unmonitored_ms),
-                     percentText(f.availability()), std::to_string(f.incidents.size())});
+    body +=
+        csvLine({r.subject.tenant.name, a.site_name, a.id, a.hostname, a.agent_class,
+                 formatRfc3339Utc(f.window.start_ms), formatRfc3339Utc(f.window.end_ms),
+                 csvSeconds(f.online_ms), csvSeconds(f.down_ms), csvSeconds(f.maintenance_ms),
+                 csvSeconds(f.shutdown_ms), csvSeconds(f.degraded_ms), csvSeconds(f.unmonitored_ms),
+                 percentText(f.availability()), std::to_string(f.incidents.size())});
   }
   return AdminAnswer{200, std::move(body), "text/csv; charset=utf-8"};
 }
@@ -369,10 +359,9 @@ AdminAnswer renderIncidentsCsv(const Report& r) {
   for (const AgentLine& line : r.agents) {
     const ReportAgent& a = *line.agent;
     for (const DowntimeIncident& i : line.figures.incidents) {
-      body +=
-          csvLine({r.subject.tenant.name, a.site_name, a.id, a.hostname,
-                   formatRfc3339Utc(i.start_ms), i.end_ms ? formatRfc3339Utc(*i.end_ms) : "",
-                   secondsText(i.down_ms), i.status, i.reason, incidentCause(i), i.diary_cause});
+      body += csvLine({r.subject.tenant.name, a.site_name, a.id, a.hostname,
+                       formatRfc3339Utc(i.start_ms), i.end_ms ? formatRfc3339Utc(*i.end_ms) : "",
+                       csvSeconds(i.down_ms), i.status, i.reason, incidentCause(i), i.diary_cause});
     }
   }
   return AdminAnswer{200, std::move(body), "text/csv; charset=utf-8"};

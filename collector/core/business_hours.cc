@@ -43,18 +43,9 @@ std::string hhmm(int minutes) {
 
 // "YYYY-MM-DD" -> days from 1970-01-01; nullopt if malformed or not a real date.
 std::optional<int64_t> dateOf(const std::string& text) {
-  int year = 0, month = 0, day = 0;
-  char tail = 0;
-  if (text.size() != 10 ||
-      std::sscanf(text.c_str(), "%4d-%2d-%2d%c", &year, &month, &day, &tail) != 3 ||
-      text[4] != '-' || text[7] != '-') {
-    return std::nullopt;
-  }
-  if (month < 1 || month > 12 || day < 1 || day > 31) return std::nullopt;
-  const int64_t days = daysFromCivil(year, month, day);
-  const CivilDate back = civilFromDays(days);
-  if (back.year != year || back.month != month || back.day != day) return std::nullopt;
-  return days;
+  const std::optional<CivilDate> date = parseCivilDate(text);
+  if (!date) return std::nullopt;
+  return daysFromCivil(date->year, date->month, date->day);
 }
 
 Status invalid(const std::string& member, const std::string& message) {
@@ -207,10 +198,8 @@ std::string BusinessHours::toJson() const {
   }
   cJSON* holidays = cJSON_AddArrayToObject(root.get(), "holidays");
   for (int64_t days : holidays_) {
-    const CivilDate d = civilFromDays(days);
-    char text[16];
-    std::snprintf(text, sizeof text, "%04d-%02d-%02d", d.year, d.month, d.day);
-    cJSON_AddItemToArray(holidays, cJSON_CreateString(text));
+    cJSON_AddItemToArray(holidays,
+                         cJSON_CreateString(formatCivilDate(civilFromDays(days)).c_str()));
   }
   return json::print(root.get());
 }

@@ -701,3 +701,14 @@ BOOST_AUTO_TEST_CASE(one_zone_is_shared_by_threads_and_copies) {
   for (auto& thread : threads) thread.join();
   BOOST_TEST(mismatches.load() == 0);
 }
+
+BOOST_AUTO_TEST_CASE(civil_dates_are_read_and_written_as_yyyy_mm_dd) {
+  BOOST_TEST(vigil::formatCivilDate(vigil::parseCivilDate("2024-02-29").value()) == "2024-02-29");
+  BOOST_TEST(vigil::formatCivilDate(CivilDate{2026, 3, 1}) == "2026-03-01");
+  BOOST_TEST(vigil::formatCivilDate(*vigil::parseCivilDate("0999-12-31")) == "0999-12-31");
+  for (const char* bad :
+       {"2026-02-29", "2026-13-01", "2026-00-10", "2026-01-00", "2026-04-31", "+202-01-01",
+        " 202-01-01", "2026/01/01", "2026-1-01", "2026-01-011", "", "abcd-ef-gh"}) {
+    BOOST_TEST(!vigil::parseCivilDate(bad).has_value(), bad);
+  }
+}
