@@ -14,6 +14,7 @@ void PeriodicThread::start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = false;
+    woken_ = false;
   }
   thread_ = std::thread([this] { run(); });
 }
@@ -27,10 +28,20 @@ void PeriodicThread::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void PeriodicThread::wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+  }
+  wake_.notify_all();
+}
+
 void PeriodicThread::run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    if (wake_.wait_for(lock, interval_, [this] { return stopping_; })) break;
+    wake_.wait_for(lock, interval_, [this] { return stopping_ || woken_; });
+    if (stopping_) break;
+    woken_ = false;
     lock.unlock();
     task_();
     lock.lock();

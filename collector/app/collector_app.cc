@@ -648,6 +648,26 @@ class StoreReachLatch {
   std::atomic<int> state_{kNothing};
 };
 
+// The heartbeat interval level the load governor stepped to, handed from the tick thread
+// (where the governor steps) to the presence writer, which remembers it in the data directory:
+// the ticks never wait on the disk (presence_ticker.h). Only the newest level is kept.
+class CadenceMemoryMailbox {
+ public:
+  void post(const CadenceMemory& memory) {
+    MutexLock lock(mu_);
+    unwritten_ = memory;
+  }
+  // What was posted since the last take(), if anything.
+  std::optional<CadenceMemory> take() {
+    MutexLock lock(mu_);
+    return std::exchange(unwritten_, std::nullopt);
+  }
+
+ private:
+  Mutex mu_;
+  std::optional<CadenceMemory> unwritten_ GUARDED_BY(mu_);
+};
+
 // The lease keeper's settings for this process: its instance id, and the URL the other
 // collectors reach it at (cluster.internalUrl, or the bound address).
 Result<LeaseKeeperOptions> clusterOptions(const CollectorConfig& config,
@@ -926,6 +946,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
   if (tls.context) metrics.add(tlsHandshakeMetrics(tls.handshakes));
   metrics.add(cadenceMetrics(governor));
   Poco::Logger& presence_log = Poco::Logger::get("vigil.collector.presence");
+  CadenceMemoryMailbox cadence_to_remember;  // written by the presence writer
   ListenerLoadReport load_report(
       listener, admission, clock,
       config.admission.queue_high_water[static_cast<size_t>(RequestClass::kIngest)],
@@ -937,25 +958,33 @@ int CollectorApp::serve(const CollectorConfig& config) {
     cadence_memory.longest_plain_interval_s =
         std::max(longestPlainInterval(ingest_config, step.from_level),
                  longestPlainInterval(ingest_config, step.to_level));
-    if (Status s = writeCadenceMemory(config.data_dir, cadence_memory); !s.ok()) {
-      presence_log.warning("cannot remember the heartbeat interval level: " + s.toString());
-    }
+    cadence_to_remember.post(cadence_memory);
   });
   FailureLog presence_write_failures(store_log, "writing presence events", clock);
+  auto remember_cadence = [&] {
+    if (std::optional<CadenceMemory> memory = cadence_to_remember.take()) {
+      if (Status s = writeCadenceMemory(config.data_dir, *memory); !s.ok()) {
+        presence_log.warning("cannot remember the heartbeat interval level: " + s.toString());
+      }
+    }
+  };
   auto tick_inputs = [&](PresenceMonitor& monitor) {
     load_report(monitor);
     if (std::optional<bool> reachable = write_behind_reach.take()) {
       monitor.reportStoreReach(*reachable);
     }
   };
-  PresenceTicker ticker(presence, store, config.presence.tick_interval, tick_inputs,
-                        std::ref(presence_write_failures),
-                        [&presence_log, &webhook_dispatcher](const PresenceBatch& batch) {
-                          logPresenceBatch(presence_log, batch);
-                          // The batch's events are in the webhook outbox now.
-                          if (!batch.alerts.empty() || !batch.health.empty())
-                            webhook_dispatcher.wake();
-                        });
+  PresenceTicker ticker(
+      presence, store, config.presence.tick_interval, tick_inputs,
+      [&](const Status& outcome) {
+        presence_write_failures(outcome);
+        remember_cadence();
+      },
+      [&presence_log, &webhook_dispatcher](const PresenceBatch& batch) {
+        logPresenceBatch(presence_log, batch);
+        // The batch's events are in the webhook outbox now.
+        if (!batch.alerts.empty() || !batch.health.empty()) webhook_dispatcher.wake();
+      });
 
   // A collector of a cluster announces itself before it serves: a second process with a live
   // collector's node name stops here.
@@ -1035,6 +1064,7 @@ int CollectorApp::serve(const CollectorConfig& config) {
   // silence is the collector's (the next start judges them after its warm-up).
   // (A failed write is put back and retried by the last flush below.)
   static_cast<void>(ticker.stop());
+  remember_cadence();
   readiness.setListening(false);
   if (reloader) reloader->stop();
   if (beacon_listener) beacon_listener->stop();

@@ -11,11 +11,17 @@ PresenceTicker::PresenceTicker(PresenceMonitor& monitor, PresenceLogStore& store
       inputs_(std::move(inputs)),
       on_outcome_(std::move(on_outcome)),
       observer_(std::move(observer)),
+      write_thread_(interval,
+                    [this] {
+                      Status s = flush();
+                      if (on_outcome_) on_outcome_(s);
+                    }),
       // The engine measures how late each tick is; a period on the steady clock keeps the
       // ticks honest, and a frozen process shows up as a late tick.
-      thread_(interval, [this] {
-        Status s = tickOnce();
-        if (on_outcome_) on_outcome_(s);
+      tick_thread_(interval, [this] {
+        if (inputs_) inputs_(monitor_);
+        monitor_.tick();
+        write_thread_.wake();
       }) {}
 
 PresenceTicker::~PresenceTicker() { stop(); }
@@ -68,10 +74,14 @@ Status PresenceTicker::tickOnce() {
   return flush();
 }
 
-void PresenceTicker::start() { thread_.start(); }
+void PresenceTicker::start() {
+  write_thread_.start();
+  tick_thread_.start();
+}
 
 Status PresenceTicker::stop() {
-  thread_.stop();
+  tick_thread_.stop();
+  write_thread_.stop();
   return flush();
 }
 

@@ -1,16 +1,23 @@
 #pragma once
 
-// Drives a PresenceMonitor on a thread: every tick interval it reports the collector's health
-// inputs, ticks the engine, and writes the pending events to the store in one transaction.
-// A failed write is put back and retried on the next tick, and reported to the engine (store
-// write failures make the collector DEGRADED). stop() ticks no more but writes a last time.
+// Drives a PresenceMonitor on two threads. The tick thread, every tick interval, reports the
+// collector's health inputs and ticks the engine; the write thread then writes the pending
+// events to the store in one transaction (and at least every interval). A failed write is put
+// back and retried with the next, and reported to the engine (store write failures make the
+// collector DEGRADED). stop() ticks no more but writes a last time.
+//
+// The ticks never wait on the store. The engine takes a late tick for a frozen or starved
+// process and holds its verdicts; a write that waits on the disk (SQLite's checkpoint syncs
+// the file inside the commit that crosses its threshold, and a busy disk makes that seconds) is
+// no such thing: evidence still arrives meanwhile. A store that stays slow shows as the
+// pending batch growing instead (the history queue).
 //
 // In a cluster each write is fenced by the leases of the shards it is about (useFences()):
 // a write the store refuses because a lease moved on is put back and not counted as a store
 // failure; by the next write the lease keeper has noticed, and the lost shard's events are
 // left out.
 //
-// Thread safety: start()/stop() from one owner thread.
+// Thread safety: start()/stop() from one owner thread; flush() from any thread.
 
 #include <functional>
 #include <vector>
@@ -28,8 +35,8 @@ class PresenceTicker {
  public:
   // Called before every tick, to report queue depths and shed requests to the monitor.
   using HealthInputs = std::function<void(PresenceMonitor&)>;
-  // Called with the outcome of each tick's write (for logging: a failure, and the first
-  // success after failures); may be empty.
+  // Called on the write thread with the outcome of each write (for logging: a failure, and the
+  // first success after failures); may be empty.
   using OutcomeSink = std::function<void(const Status&)>;
   // Sees every batch once, after it was written (for logging); may be empty.
   using BatchObserver = std::function<void(const PresenceBatch&)>;
@@ -59,7 +66,7 @@ class PresenceTicker {
 
   // REQUIRES: not running.
   void start();
-  // Stops the thread, then writes a last time. Idempotent.
+  // Stops both threads, then writes a last time. Idempotent.
   Status stop();
 
  private:
@@ -72,7 +79,9 @@ class PresenceTicker {
 
   mutable Mutex flush_mu_;  // one write at a time, so batches reach the store in order
   uint64_t fenced_out_ GUARDED_BY(flush_mu_) = 0;
-  PeriodicThread thread_;
+  // Declared in this order so that the tick thread, which wakes the write thread, goes first.
+  PeriodicThread write_thread_;
+  PeriodicThread tick_thread_;
 };
 
 }  // namespace vigil::collector

@@ -3,7 +3,9 @@
 
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -154,6 +156,47 @@ BOOST_FIXTURE_TEST_CASE(after_a_restart_no_verdict_comes_before_warm_up_ends, Mo
   BOOST_TEST(status(agents[1]) == "ONLINE");
   BOOST_TEST(status(agents[0]) == "OFFLINE");
   BOOST_TEST(vigil::testing::openAlerts(*sqlite).size() == 1u);
+}
+
+// The ticks do not wait on the store. A write stuck on the disk (here: until the test lets it
+// go) must not stop the engine's ticks: it would take the gap for a frozen process and hold
+// every verdict. The events of the ticks meanwhile are written once the store answers.
+BOOST_FIXTURE_TEST_CASE(ticks_go_on_while_a_write_waits_on_the_store, MonitorFixture) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool writing = false;
+  bool released = false;
+  int ticks_during_the_write = 0;
+  store.before_presence_events = [&] {
+    std::unique_lock<std::mutex> lock(mu);
+    writing = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return released; });
+    writing = false;
+  };
+  PresenceTicker threaded(*monitor, store, 1ms, [&](PresenceMonitor&) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (writing) ++ticks_during_the_write;
+    cv.notify_all();
+  });
+  beat(agents[0]);  // UNKNOWN -> ONLINE: an event to write
+  threaded.start();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    BOOST_REQUIRE(cv.wait_for(lock, 30s, [&] { return writing; }));
+    // Before the write returns, the engine is still ticking.
+    BOOST_TEST(cv.wait_for(lock, 10s, [&] { return ticks_during_the_write >= 3; }));
+  }
+  beat(agents[1]);  // heard while the write is stuck: kept for the next write
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  BOOST_REQUIRE(threaded.stop().ok());
+  BOOST_TEST(store.presence_event_writes.load() >= 2);
+  BOOST_TEST(storedHistory(agents[0]).front() == "ONLINE");
+  BOOST_TEST(storedHistory(agents[1]).front() == "ONLINE");
 }
 
 BOOST_AUTO_TEST_CASE(past_its_bound_the_pending_batch_drops_history_but_never_alerts) {

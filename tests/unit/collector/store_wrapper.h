@@ -4,6 +4,7 @@
 // broken; every other call goes to the wrapped store unchanged.
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -21,6 +22,9 @@ class ObservedStore final : public collector::StoreWrapper {
   bool fail_last_seen = false;
   bool fail_presence_events = false;
   std::optional<Status> enroll_failure;  // what enrollAgent returns instead of writing
+  // Runs before each presence-event write, on the writing thread (a slow disk, say).
+  std::function<void()> before_presence_events;
+  std::atomic<int> presence_event_writes{0};  // written successfully
 
   Result<collector::AgentRecord> enrollAgent(int64_t token_id, const collector::AgentRecord& agent,
                                              int64_t now_ms) override {
@@ -38,8 +42,11 @@ class ObservedStore final : public collector::StoreWrapper {
   Status appendPresenceEvents(const std::vector<collector::StatusChangeRecord>& changes,
                               const std::vector<collector::AlertChange>& alerts,
                               const std::vector<collector::HealthRecord>& health) override {
+    if (before_presence_events) before_presence_events();
     if (fail_presence_events) return Status::ioError("injected write failure");
-    return target().appendPresenceEvents(changes, alerts, health);
+    Status written = target().appendPresenceEvents(changes, alerts, health);
+    if (written.ok()) ++presence_event_writes;
+    return written;
   }
 };
 
